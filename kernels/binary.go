@@ -1,0 +1,161 @@
+package kernels
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
+
+// Asymmetric weights the two kinds of error of a binary loss differently,
+// as the seed article's asymmetric BCE does: the positive term
+// (a false negative when the prediction is low) is scaled by FalseNegative,
+// the negative term by FalsePositive. Both must be ≥ 0.
+type Asymmetric struct {
+	FalseNegative, FalsePositive float64
+}
+
+// BinaryOptions configures the element-wise binary losses. The zero value
+// (or a nil pointer) is PyTorch's default: mean over all elements, no
+// weights.
+type BinaryOptions[T Float] struct {
+	Reduction Reduction
+	// Weight holds one non-negative weight per element (N×K), or nil. As in
+	// PyTorch the mean still divides by the element count.
+	Weight []T
+	// PosWeight scales the positive term, one non-negative value per class
+	// (length K), broadcast over rows along the last dimension as PyTorch's
+	// pos_weight is. BCEWithLogits only.
+	PosWeight []T
+	// Asymmetric, when non-nil, weights false negatives and false positives.
+	Asymmetric *Asymmetric
+	// Clip > 0 clips probabilities to [Clip, 1−Clip] before the log (the seed
+	// article's ε-clipping, for example 1e-7); 0 keeps PyTorch's clamp of each
+	// log at −100. Probability inputs only (BCE, FocalProbs).
+	Clip float64
+	// Loss, when non-nil, receives the per-element losses (N×K); it is
+	// required with Reduction None.
+	Loss []T
+}
+
+// FocalOptions configures SigmoidFocal and FocalProbs. The zero value is NOT
+// torchvision's default (α = 0.25, γ = 2): use DefaultFocal for that.
+type FocalOptions[T Float] struct {
+	BinaryOptions[T]
+	// Alpha ∈ [0, 1] weights positives by α and negatives by 1−α; a negative
+	// Alpha disables it, as in torchvision.
+	Alpha float64
+	// Gamma ≥ 0 is the focusing parameter.
+	Gamma float64
+}
+
+// DefaultFocal returns torchvision's sigmoid_focal_loss defaults, α = 0.25
+// and γ = 2, with mean reduction.
+func DefaultFocal[T Float]() FocalOptions[T] { return FocalOptions[T]{Alpha: 0.25, Gamma: 2} }
+
+// BCEWithLogits computes binary cross-entropy on logits x against targets
+// y ∈ [0, 1] (N rows of K; pass n=1 for a flat vector),
+//
+//	l = w·( pw·fn·y·softplus(−x) + fp·(1−y)·softplus(x) ),
+//
+// stable for every logit (±Inf included), and the gradient
+// w·((pw·fn·y + fp·(1−y))·σ(x) − pw·fn·y) when grad is non-nil (grad may be x).
+func BCEWithLogits[T Float](x, y []T, n, k int, grad []T, o *BinaryOptions[T]) (T, error) {
+	return binary(args.BCEWithLogits, x, y, n, k, grad, o, -1, 0)
+}
+
+// BCE computes binary cross-entropy on probabilities p ∈ [0, 1],
+//
+//	l = −w·( fn·y·log p + fp·(1−y)·log(1−p) ),
+//
+// with each log clamped at −100 and the gradient's denominator p·(1−p)
+// guarded below by 1e-12, as PyTorch does; or, with o.Clip > 0, p clipped
+// to [Clip, 1−Clip] first (where the gradient is zero outside the range).
+func BCE[T Float](p, y []T, n, k int, grad []T, o *BinaryOptions[T]) (T, error) {
+	return binary(args.BCEProb, p, y, n, k, grad, o, -1, 0)
+}
+
+// SigmoidFocal computes torchvision's sigmoid_focal_loss on logits,
+//
+//	l = α_t·(1−p_t)^γ·BCEWithLogits(x, y),   p_t = σ(x)·y + (1−σ(x))·(1−y),
+//
+// using, for targets exactly 0 or 1, the closed form
+// α_t·softplus(z)·exp(−γ·softplus(−z)) with z = (1−2y)·x, whose gradient
+// stays finite at saturation for every γ ≥ 0 (torchvision's autograd gives
+// NaN there for γ < 1).
+func SigmoidFocal[T Float](x, y []T, n, k int, grad []T, o *FocalOptions[T]) (T, error) {
+	if o == nil {
+		d := DefaultFocal[T]()
+		o = &d
+	}
+	return binary(args.SigmoidFocal, x, y, n, k, grad, &o.BinaryOptions, o.Alpha, o.Gamma)
+}
+
+// FocalProbs computes focal loss on probabilities as the seed article writes
+// it, l = −α_t·(1−p_t)^γ·log p_t, with p clipped by o.Clip (or each log
+// clamped at −100 when Clip is 0), and its gradient with respect to p.
+func FocalProbs[T Float](p, y []T, n, k int, grad []T, o *FocalOptions[T]) (T, error) {
+	if o == nil {
+		d := DefaultFocal[T]()
+		o = &d
+	}
+	return binary(args.FocalProb, p, y, n, k, grad, &o.BinaryOptions, o.Alpha, o.Gamma)
+}
+
+func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *BinaryOptions[T], alpha, gamma float64) (T, error) {
+	if o == nil {
+		o = &BinaryOptions[T]{}
+	}
+	nk, err := checkShape(n, k)
+	if err != nil {
+		return 0, err
+	}
+	fn, fp := 1.0, 1.0
+	if o.Asymmetric != nil {
+		fn, fp = o.Asymmetric.FalseNegative, o.Asymmetric.FalsePositive
+	}
+	if err := firstErr(
+		checkLen("x", x, nk),
+		checkLen("y", y, nk),
+		checkOptLen("grad", grad, nk),
+		checkOptLen("Weight", o.Weight, nk),
+		checkOptLen("PosWeight", o.PosWeight, k),
+		checkOptLen("Loss", o.Loss, nk),
+		checkReduction(o.Reduction, nk, len(o.Loss), "Loss"),
+		checkRange("Asymmetric.FalseNegative", fn, 0, math.MaxFloat64),
+		checkRange("Asymmetric.FalsePositive", fp, 0, math.MaxFloat64),
+		checkRange("Clip", o.Clip, 0, 0.5),
+		checkRange("Gamma", gamma, 0, math.MaxFloat64),
+		checkRange("Alpha", alpha, math.Inf(-1), 1),
+	); err != nil {
+		return 0, err
+	}
+	if o.PosWeight != nil && kind != args.BCEWithLogits {
+		return 0, wrap(ErrOption, "PosWeight applies to BCEWithLogits only")
+	}
+	if o.Clip != 0 && (kind == args.BCEWithLogits || kind == args.SigmoidFocal) {
+		return 0, wrap(ErrOption, "Clip applies to probability inputs only")
+	}
+	if _, err := checkWeights("Weight", o.Weight); err != nil {
+		return 0, err
+	}
+	if _, err := checkWeights("PosWeight", o.PosWeight); err != nil {
+		return 0, err
+	}
+	if err := checkOutputs(
+		[]span{spanOf(grad), spanOf(o.Loss)},
+		[]span{spanOf(x), spanOf(y), spanOf(o.Weight), spanOf(o.PosWeight)}, spanOf(x)); err != nil {
+		return 0, err
+	}
+	norm := float64(nk)
+	a := args.Binary[T]{
+		Kind: kind, X: x, Y: y, N: n, K: k,
+		Weight: o.Weight, PosWeight: o.PosWeight,
+		FNWeight: T(fn), FPWeight: T(fp), Clip: T(o.Clip),
+		Alpha: T(alpha), Gamma: T(gamma),
+		GradScale: T(scaleFor(o.Reduction, EmptyMeanNaN, norm)),
+		Grad:      grad, Loss: o.Loss,
+	}
+	sum := impl[T]().Binary(a)
+	loss, _ := reduce(o.Reduction, EmptyMeanNaN, sum, norm)
+	return T(loss), nil
+}

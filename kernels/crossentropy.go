@@ -1,0 +1,223 @@
+package kernels
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
+
+// CrossEntropyOptions configures CrossEntropy and CrossEntropyProbs. The zero
+// value (or a nil pointer) is PyTorch's CrossEntropyLoss with default
+// arguments: mean reduction, no class weights, ignore index −100, no label
+// smoothing.
+type CrossEntropyOptions[T Float] struct {
+	Reduction Reduction
+	// Weight holds one non-negative weight per class (length K), or nil.
+	Weight []T
+	// Ignore marks rows to skip (integer targets only). The zero value skips
+	// targets equal to −100, as PyTorch does.
+	Ignore Ignore
+	// LabelSmoothing ε ∈ [0, 1] mixes the target with the uniform distribution.
+	LabelSmoothing float64
+	// ZLoss adds ZLoss·lse² per row (PaLM's auxiliary loss), scaled by the
+	// row's weight like the rest of the row's loss. ≥ 0.
+	ZLoss float64
+	// SoftCap > 0 replaces each logit x by SoftCap·tanh(x/SoftCap) first
+	// (Gemma 2's logit soft-capping); the gradient includes its chain rule.
+	SoftCap float64
+	// EmptyMean chooses the mean of a batch with nothing to average.
+	EmptyMean EmptyMean
+	// Normalizer > 0 replaces the mean's denominator (for gradient
+	// accumulation over micro-batches, where the true token count is known
+	// in advance). Ignored unless Reduction is Mean.
+	Normalizer float64
+
+	// RowLoss, when non-nil, receives the per-row losses (length N); it is
+	// required with Reduction None.
+	RowLoss []T
+	// RowLSE, when non-nil, receives each row's log-sum-exp of the (capped)
+	// logits (length N); rows that are ignored get it too.
+	RowLSE []T
+}
+
+// CrossEntropy computes softmax cross-entropy between N rows of K logits
+// and integer class targets, and, when grad is non-nil, the gradient of the
+// returned loss with respect to the logits (len N×K). grad may be logits
+// itself: the gradient then overwrites the logits in place.
+//
+// Row i with target y = targets[i] (not ignored) has loss
+//
+//	l_i = (1−ε)·w[y]·(lse − z_y) + (ε/K)·Σ_c w[c]·(lse − z_c) + w[y]·ζ·lse²
+//
+// where z is the (soft-capped) row, lse = log Σ_c exp(z_c), ε the label
+// smoothing and ζ the z-loss coefficient; ignored rows have loss 0. The mean
+// divides by Σ w[y_i] over non-ignored rows, as PyTorch does.
+func CrossEntropy[T Float](logits []T, targets []int32, n, k int, grad []T, o *CrossEntropyOptions[T]) (T, error) {
+	if o == nil {
+		o = &CrossEntropyOptions[T]{}
+	}
+	a, err := ceCommon(logits, n, k, grad, o)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkLen("targets", targets, n); err != nil {
+		return 0, err
+	}
+	ignore, hasIgnore := o.Ignore.Index()
+	// One pass over the targets validates them and finds the mean's denominator.
+	var norm float64
+	for i, y := range targets {
+		if hasIgnore && y == ignore {
+			continue
+		}
+		if y < 0 || int(y) >= k {
+			return 0, wrapf(ErrTarget, "targets[%d]=%d not in [0, %d) and not the ignore index", i, y, k)
+		}
+		if o.Weight != nil {
+			norm += float64(o.Weight[y])
+		} else {
+			norm++
+		}
+	}
+	if err := checkOutputs(
+		[]span{spanOf(grad), spanOf(o.RowLoss), spanOf(o.RowLSE)},
+		[]span{spanOf(logits), spanOf(targets), spanOf(o.Weight)}, spanOf(logits)); err != nil {
+		return 0, err
+	}
+	a.Targets, a.Ignore, a.HasIgnore = targets, ignore, hasIgnore
+	return ceRun(a, o, norm)
+}
+
+// CrossEntropyProbs computes softmax cross-entropy against probability
+// (soft) targets, N×K like the logits, and its gradient when grad is non-nil
+// (grad may be logits itself). Row i has loss
+//
+//	l_i = −Σ_c w[c]·t_c·log softmax(z)_c + ζ·lse²,   t = (1−ε)·target + ε/K
+//
+// As in PyTorch the mean divides by N even with class weights (the integer
+// target path divides by Σ w[y_i] instead), and there is no ignore index
+// (o.Ignore is not used). The z-loss term ζ·lse² is added to every row unweighted.
+func CrossEntropyProbs[T Float](logits, probs []T, n, k int, grad []T, o *CrossEntropyOptions[T]) (T, error) {
+	if o == nil {
+		o = &CrossEntropyOptions[T]{}
+	}
+	a, err := ceCommon(logits, n, k, grad, o)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkLen("probs", probs, n*k); err != nil {
+		return 0, err
+	}
+	if err := checkOutputs(
+		[]span{spanOf(grad), spanOf(o.RowLoss), spanOf(o.RowLSE)},
+		[]span{spanOf(logits), spanOf(probs), spanOf(o.Weight)}, spanOf(logits)); err != nil {
+		return 0, err
+	}
+	a.Probs = probs
+	return ceRun(a, o, float64(n))
+}
+
+// ceCommon validates what the cross-entropy entry points share.
+func ceCommon[T Float](logits []T, n, k int, grad []T, o *CrossEntropyOptions[T]) (args.CE[T], error) {
+	nk, err := checkShape(n, k)
+	if err != nil {
+		return args.CE[T]{}, err
+	}
+	if err := firstErr(
+		checkLen("logits", logits, nk),
+		checkOptLen("grad", grad, nk),
+		checkOptLen("Weight", o.Weight, k),
+		checkOptLen("RowLoss", o.RowLoss, n),
+		checkOptLen("RowLSE", o.RowLSE, n),
+		checkReduction(o.Reduction, n, len(o.RowLoss), "RowLoss"),
+		checkRange("LabelSmoothing", o.LabelSmoothing, 0, 1),
+		checkRange("ZLoss", o.ZLoss, 0, math.MaxFloat64),
+		checkRange("SoftCap", o.SoftCap, 0, math.MaxFloat64),
+		checkRange("Normalizer", o.Normalizer, 0, math.MaxFloat64),
+	); err != nil {
+		return args.CE[T]{}, err
+	}
+	if _, err := checkWeights("Weight", o.Weight); err != nil {
+		return args.CE[T]{}, err
+	}
+	return args.CE[T]{
+		X: logits, N: n, K: k, Weight: o.Weight,
+		Smoothing: T(o.LabelSmoothing), ZLoss: T(o.ZLoss), SoftCap: T(o.SoftCap),
+		Grad: grad, RowLoss: o.RowLoss, RowLSE: o.RowLSE,
+	}, nil
+}
+
+func ceRun[T Float](a args.CE[T], o *CrossEntropyOptions[T], norm float64) (T, error) {
+	if o.Normalizer > 0 {
+		norm = o.Normalizer
+	}
+	a.GradScale = T(scaleFor(o.Reduction, o.EmptyMean, norm))
+	sum := impl[T]().CrossEntropy(a)
+	loss, _ := reduce(o.Reduction, o.EmptyMean, sum, norm)
+	return T(loss), nil
+}
+
+// firstErr returns the first non-nil error. Its arguments are all evaluated,
+// which is cheap: each check only compares integers on the success path.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SoftmaxFocalOptions configures SoftmaxFocal. The zero value is γ = 0 (plain
+// cross-entropy), no α, mean over non-ignored rows, ignore index −100.
+type SoftmaxFocalOptions[T Float] struct {
+	Reduction Reduction
+	// Gamma ≥ 0 is the focusing parameter γ.
+	Gamma float64
+	// Alpha holds one non-negative factor per class (length K), or nil for 1.
+	Alpha     []T
+	Ignore    Ignore
+	EmptyMean EmptyMean
+	RowLoss   []T // per-row losses, required with Reduction None
+}
+
+// SoftmaxFocal computes multiclass focal loss from logits,
+//
+//	l_i = −α[y]·(1−p)^γ·log p,   p = softmax(x_i)_y,
+//
+// and its gradient α[y]·g·(softmax − onehot(y)) with the per-row factor
+// g = (1−p)^γ·(1 − γ·p·log p/(1−p)), which is finite for every γ ≥ 0. The
+// mean divides by the number of non-ignored rows (α scales losses, as in
+// torchvision's sigmoid focal loss, and does not renormalise).
+func SoftmaxFocal[T Float](logits []T, targets []int32, n, k int, grad []T, o *SoftmaxFocalOptions[T]) (T, error) {
+	if o == nil {
+		o = &SoftmaxFocalOptions[T]{}
+	}
+	ceo := CrossEntropyOptions[T]{Reduction: o.Reduction, Weight: o.Alpha, Ignore: o.Ignore, EmptyMean: o.EmptyMean, RowLoss: o.RowLoss}
+	a, err := ceCommon(logits, n, k, grad, &ceo)
+	if err != nil {
+		return 0, err
+	}
+	if err := firstErr(checkLen("targets", targets, n), checkRange("Gamma", o.Gamma, 0, math.MaxFloat64)); err != nil {
+		return 0, err
+	}
+	ignore, hasIgnore := o.Ignore.Index()
+	var norm float64
+	for i, y := range targets {
+		if hasIgnore && y == ignore {
+			continue
+		}
+		if y < 0 || int(y) >= k {
+			return 0, wrapf(ErrTarget, "targets[%d]=%d not in [0, %d) and not the ignore index", i, y, k)
+		}
+		norm++
+	}
+	if err := checkOutputs(
+		[]span{spanOf(grad), spanOf(o.RowLoss)},
+		[]span{spanOf(logits), spanOf(targets), spanOf(o.Alpha)}, spanOf(logits)); err != nil {
+		return 0, err
+	}
+	a.Targets, a.Ignore, a.HasIgnore = targets, ignore, hasIgnore
+	a.Focal, a.FocalGamma = true, T(o.Gamma)
+	return ceRun(a, &ceo, norm)
+}

@@ -1,0 +1,115 @@
+package kernels
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"github.com/lossfuse/lossfuse/kernels/generic"
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
+
+// backend is one implementation of every kernel, for both element types.
+type backend struct {
+	name      string
+	rank      int  // higher is preferred
+	supported bool // the CPU (and OS) can run it
+	f32       *args.Impl[float32]
+	f64       *args.Impl[float64]
+}
+
+// registry lists every backend compiled into this binary, lowest rank first.
+// Architecture files append to it in init functions (dispatch_amd64.go, …).
+var registry = []*backend{{
+	name: "generic", rank: 0, supported: true,
+	f32: generic.Impl[float32](), f64: generic.Impl[float64](),
+}}
+
+// active is the backend every call uses; chosen once at initialisation.
+var active *backend
+
+// MaxISAEnv is the environment variable that caps the backend choice, as
+// oneDNN's ONEDNN_MAX_CPU_ISA does: LOSSFUSE_MAX_ISA=generic forces the pure-Go
+// kernels, =avx2 forbids AVX-512, and so on. An unknown value is ignored with
+// a message on standard error.
+const MaxISAEnv = "LOSSFUSE_MAX_ISA"
+
+func init() { active = choose(os.Getenv(MaxISAEnv)) }
+
+// choose returns the best supported backend whose rank does not exceed the
+// cap named by maxISA ("" means no cap).
+func choose(maxISA string) *backend {
+	limit := int(^uint(0) >> 1)
+	if maxISA != "" {
+		if b := lookup(maxISA); b != nil {
+			limit = b.rank
+		} else {
+			fmt.Fprintf(os.Stderr, "lossfuse: ignoring %s=%q: not a backend of this build (have %v)\n", MaxISAEnv, maxISA, BackendNames())
+		}
+	}
+	best := registry[0]
+	for _, b := range registry {
+		if b.supported && b.rank <= limit && b.rank > best.rank {
+			best = b
+		}
+	}
+	return best
+}
+
+func lookup(name string) *backend {
+	for _, b := range registry {
+		if b.name == name {
+			return b
+		}
+	}
+	return nil
+}
+
+// Backend returns the name of the backend in use: "generic", "avx2",
+// "avx512" or "neon".
+func Backend() string { return active.name }
+
+// BackendNames lists every backend compiled into this binary, supported by
+// the CPU or not, from least to most preferred.
+func BackendNames() []string {
+	names := make([]string, len(registry))
+	for i, b := range registry {
+		names[i] = b.name
+	}
+	return names
+}
+
+// Backends lists the backends this CPU can run, from least to most preferred.
+// Tests and benchmarks iterate over it to cover every implementation.
+func Backends() []string {
+	var names []string
+	for _, b := range registry {
+		if b.supported {
+			names = append(names, b.name)
+		}
+	}
+	return names
+}
+
+// UseBackend switches every later call to the named backend and returns a
+// function that restores the previous one. It is meant for tests and
+// benchmarks; it is not safe to call while kernels run on other goroutines.
+func UseBackend(name string) (restore func(), err error) {
+	b := lookup(name)
+	if b == nil || !b.supported {
+		return nil, fmt.Errorf("%w: %q (this CPU runs %v)", ErrBackend, name, Backends())
+	}
+	prev := active
+	active = b
+	return func() { active = prev }, nil
+}
+
+// impl returns the active table for T without allocating: the two tables
+// differ only in their element type, so the one of T's size is reinterpreted.
+func impl[T Float]() *args.Impl[T] {
+	var zero T
+	if unsafe.Sizeof(zero) == 4 {
+		return (*args.Impl[T])(unsafe.Pointer(active.f32))
+	}
+	return (*args.Impl[T])(unsafe.Pointer(active.f64))
+}

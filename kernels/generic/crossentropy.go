@@ -1,0 +1,188 @@
+package generic
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
+
+// CrossEntropy is the fused two-pass row kernel behind CrossEntropy,
+// CrossEntropyProbs and SoftmaxFocal. Pass 1 reads a row once for the
+// running maximum and sum of exponentials (online softmax); pass 2 writes
+// the gradient, which may overwrite the logits in place.
+func CrossEntropy[T args.Float](a args.CE[T]) float64 {
+	k := a.K
+	// Σ_c w[c], the smoothing term's total weight.
+	wsum := float64(k)
+	if a.Weight != nil {
+		wsum = 0
+		for _, w := range a.Weight[:k] {
+			wsum += float64(w)
+		}
+	}
+	eps := float64(a.Smoothing)
+	var total float64
+	for i := 0; i < a.N; i++ {
+		x := a.X[i*k : i*k+k]
+		var grad, probs []T
+		if a.Grad != nil {
+			grad = a.Grad[i*k : i*k+k]
+		}
+		if a.Probs != nil {
+			probs = a.Probs[i*k : i*k+k]
+		}
+		y := int32(-1)
+		if a.Targets != nil {
+			y = a.Targets[i]
+		}
+		ignored := a.Targets != nil && a.HasIgnore && y == a.Ignore
+		loss, lse := ceRow(&a, x, probs, grad, y, ignored, wsum, eps)
+		if a.RowLoss != nil {
+			a.RowLoss[i] = T(loss)
+		}
+		if a.RowLSE != nil {
+			a.RowLSE[i] = T(lse)
+		}
+		total += loss
+	}
+	return total
+}
+
+// ceRow computes one row's loss and log-sum-exp, and writes its gradient
+// when grad is non-nil.
+func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored bool, wsum, eps float64) (loss, lse float64) {
+	k := len(x)
+	probs = probs[:len(probs):len(probs)]
+	capv := float64(a.SoftCap)
+	z0 := capped(float64(x[0]), capv)
+	if math.IsInf(z0, 0) {
+		z0 = 0 // any finite reference works; an infinite one would give inf − inf
+	}
+
+	// Pass 1: running max m and Σ exp(z−m); with smoothing or probability
+	// targets also the weighted sums of (z − z0) the loss needs, taken
+	// relative to the row's first logit so that large logits do not cancel.
+	m, s := math.Inf(-1), 0.0
+	var wz, tw float64 // Σ c_j·(z_j − z0) and Σ c_j for the target coefficients c
+	soft := probs != nil
+	for j, v := range x {
+		z := capped(float64(v), capv)
+		if z > m {
+			s = s*math.Exp(m-z) + 1
+			m = z
+		} else if z != math.Inf(-1) {
+			s += math.Exp(z - m)
+		}
+		if soft || eps != 0 {
+			c := targetCoef(a, probs, j, eps)
+			if c != 0 { // 0·(−inf − z0) must not poison the row
+				wz += c * (z - z0)
+			}
+			tw += c
+		}
+	}
+	lse = m + math.Log(s)
+	if ignored {
+		zero(grad)
+		return 0, lse
+	}
+	zl := float64(a.ZLoss)
+
+	// The row's loss, and the coefficients of its gradient
+	// g_j = scale·(pc·p_j − c_j) where c_j is the target mass on class j.
+	var pc, wy float64
+	switch {
+	case a.Focal:
+		wy = weight(a, int(y))
+		logp := float64(x[y]) - lse
+		p := math.Exp(logp)
+		q := -math.Expm1(logp)
+		r := -1.0 // log p / q → −1 as q → 0
+		if q != 0 {
+			r = logp / q
+		}
+		gam := float64(a.FocalGamma)
+		pr := 0.0 // p·r → 0 as p → 0, even where r → −inf
+		if p != 0 {
+			pr = p * r
+		}
+		mod := math.Pow(q, gam)
+		loss = -wy * mod * logp
+		pc = wy * mod * (1 - gam*pr)
+		wy = pc // the onehot coefficient equals the softmax one
+	case soft:
+		loss = tw*(lse-z0) - wz + zl*lse*lse
+		pc = tw + 2*zl*lse
+	default:
+		wy = weight(a, int(y))
+		zy := capped(float64(x[y]), capv)
+		nll := lse - zy
+		loss = (1-eps)*wy*nll + zl*wy*lse*lse
+		pc = (1-eps)*wy + 2*zl*wy*lse
+		if eps != 0 {
+			loss += tw*(lse-z0) - wz
+			pc += eps / float64(k) * wsum
+		}
+		wy *= 1 - eps
+	}
+	if grad == nil {
+		return loss, lse
+	}
+
+	// Pass 2: the gradient. For integer targets c_j = (ε/K)·w_j plus wy at
+	// the target; for probability targets c_j = w_j·t'_j.
+	scale := float64(a.GradScale)
+	grad = grad[:k]
+	for j, v := range x {
+		z := capped(float64(v), capv)
+		p := math.Exp(z - lse)
+		g := pc * p
+		if soft || (eps != 0 && !a.Focal) {
+			g -= targetCoef(a, probs, j, eps)
+		}
+		if int32(j) == y {
+			g -= wy
+		}
+		g *= scale
+		if capv > 0 { // d(cap·tanh(x/cap))/dx = 1 − (z/cap)²
+			t := z / capv
+			g *= 1 - t*t
+		}
+		grad[j] = T(g)
+	}
+	return loss, lse
+}
+
+// targetCoef is the weighted target mass on class j that the smoothing or
+// the probability target puts there (excluding the one-hot part).
+func targetCoef[T args.Float](a *args.CE[T], probs []T, j int, eps float64) float64 {
+	c := eps / float64(a.K)
+	if probs != nil {
+		c += (1 - eps) * float64(probs[j])
+	}
+	if a.Weight != nil {
+		c *= float64(a.Weight[j])
+	}
+	return c
+}
+
+func weight[T args.Float](a *args.CE[T], c int) float64 {
+	if a.Weight == nil {
+		return 1
+	}
+	return float64(a.Weight[c])
+}
+
+// capped applies logit soft-capping cap·tanh(x/cap) when cap > 0.
+func capped(x, capv float64) float64 {
+	if capv > 0 {
+		return capv * math.Tanh(x/capv)
+	}
+	return x
+}
+
+func zero[T args.Float](s []T) {
+	for i := range s {
+		s[i] = 0
+	}
+}

@@ -1,0 +1,26 @@
+// Package generic holds the pure-Go kernels: the fallback on every platform,
+// the only backend under the purego build tag, and the baseline the assembly
+// backends are measured against.
+//
+// The kernels are generic over float32 and float64. They compute in float64
+// internally (Go has no float32 exp or log), so float32 results are rounded
+// once at the end. Loops reslice their inputs up front so that the compiler
+// drops the bounds checks.
+package generic
+
+import "github.com/lossfuse/lossfuse/kernels/internal/args"
+
+// Impl returns the table of generic kernels for T.
+func Impl[T args.Float]() *args.Impl[T] {
+	return &args.Impl[T]{
+		CrossEntropy: CrossEntropy[T],
+		Binary:       Binary[T],
+		Regression:   Regression[T],
+		Softmax:      Softmax[T],
+		LogSoftmax:   LogSoftmax[T],
+		LogSumExp:    LogSumExp[T],
+		Sigmoid:      Sigmoid[T],
+		LogSigmoid:   LogSigmoid[T],
+		Softplus:     Softplus[T],
+	}
+}

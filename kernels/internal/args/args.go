@@ -1,0 +1,135 @@
+// Package args defines the argument blocks that package kernels hands to a
+// backend after validation. Every backend (generic, amd64, arm64) implements
+// the function table Impl over them, so the public API never changes when a
+// backend is added.
+//
+// A backend may assume everything the validation in package kernels
+// guarantees: lengths match the shape, targets are in range or equal to the
+// ignore index, scalars are in range, outputs do not partly overlap inputs.
+package args
+
+// Float is the element type of every kernel.
+type Float interface{ ~float32 | ~float64 }
+
+// CE is one softmax cross-entropy call over N rows of K logits. The same
+// row kernel serves integer targets, probability targets and softmax focal
+// loss, because all three have gradient  s·(softmax − target distribution)
+// per row with a per-row scalar s.
+type CE[T Float] struct {
+	X    []T // logits, N*K
+	N, K int
+
+	Targets []int32 // integer targets, len N; nil when Probs is set
+	Probs   []T     // probability targets, N*K; nil when Targets is set
+
+	Weight    []T   // class weights, len K, or nil for all ones
+	Ignore    int32 // target value that marks a row to skip
+	HasIgnore bool
+
+	Smoothing T // label smoothing ε in [0, 1]
+	ZLoss     T // coefficient of z·lse² per row, ≥ 0
+	SoftCap   T // > 0: logits pass through cap·tanh(x/cap) first
+
+	Focal      bool // softmax focal loss instead of cross-entropy
+	FocalGamma T    // γ ≥ 0 (Focal only); Weight holds the per-class alpha
+
+	// GradScale multiplies every gradient element: 1/normaliser for a mean,
+	// 1 for a sum or per-row losses. It may be +Inf (a mean over weights that
+	// sum to zero); backends must still write exact zeros for ignored rows.
+	GradScale T
+
+	Grad    []T // N*K, or nil; may be X itself (in-place gradient)
+	RowLoss []T // len N, or nil: the per-row loss (0 at ignored rows)
+	RowLSE  []T // len N, or nil: log-sum-exp of the (capped) logits
+}
+
+// Rows is a row-wise primitive: Softmax, LogSoftmax (Dst N*K) or LogSumExp
+// (Dst len N).
+type Rows[T Float] struct {
+	X    []T
+	N, K int
+	Dst  []T // may be X itself for Softmax and LogSoftmax
+}
+
+// Elementwise is an element-wise primitive (Sigmoid, LogSigmoid, Softplus).
+// Dst may be X itself.
+type Elementwise[T Float] struct {
+	X, Dst []T
+}
+
+// BinaryKind selects the element-wise binary loss.
+type BinaryKind uint8
+
+const (
+	BCEWithLogits BinaryKind = iota // X are logits, Y targets in [0, 1]
+	BCEProb                         // X are probabilities
+	SigmoidFocal                    // X are logits
+	FocalProb                       // X are probabilities
+)
+
+// Binary is one element-wise binary classification loss over N*K elements,
+// laid out as N rows of K so that PosWeight broadcasts along the last
+// dimension as in PyTorch.
+type Binary[T Float] struct {
+	Kind BinaryKind
+	X, Y []T // inputs and targets, N*K
+	N, K int
+
+	Weight    []T // per-element weights (N*K) or nil
+	PosWeight []T // len K or nil (BCEWithLogits only)
+
+	// Asymmetric false-negative / false-positive weights (1, 1 when unused):
+	// the positive term is scaled by FNWeight, the negative term by FPWeight.
+	FNWeight, FPWeight T
+
+	// Clip > 0 clips probabilities to [Clip, 1−Clip] (the seed article's
+	// variant); 0 selects PyTorch's log clamp at −100 (BCEProb, FocalProb).
+	Clip T
+
+	Alpha T // focal α for positives (1−α for negatives); < 0 disables it
+	Gamma T // focal γ ≥ 0
+
+	GradScale T
+	Grad      []T // N*K or nil; may be X itself
+	Loss      []T // N*K or nil: per-element loss
+}
+
+// RegressionKind selects the regression loss.
+type RegressionKind uint8
+
+const (
+	MSE RegressionKind = iota
+	L1
+	Huber    // δ·SmoothL1 with β = δ
+	SmoothL1 // β
+)
+
+// Regression is an element-wise regression loss over len(X) elements.
+type Regression[T Float] struct {
+	Kind   RegressionKind
+	X, Y   []T // prediction and target
+	Weight []T // per-element or nil
+	Param  T   // Huber's δ or SmoothL1's β (> 0)
+
+	GradScale T
+	Grad      []T // or nil; may be X itself
+	Loss      []T // per-element or nil
+}
+
+// Impl is one backend's table of kernels for one element type. Each loss
+// kernel returns the sum of its per-row (or per-element) losses, accumulated
+// in float64; package kernels applies the reduction. Arguments are passed
+// by value so that calling through the table never moves them to the heap.
+type Impl[T Float] struct {
+	CrossEntropy func(a CE[T]) float64
+	Binary       func(a Binary[T]) float64
+	Regression   func(a Regression[T]) float64
+
+	Softmax    func(a Rows[T])
+	LogSoftmax func(a Rows[T])
+	LogSumExp  func(a Rows[T])
+
+	Sigmoid    func(a Elementwise[T])
+	LogSigmoid func(a Elementwise[T])
+	Softplus   func(a Elementwise[T])
+}

@@ -1,0 +1,89 @@
+package kernels
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
+
+// RegressionOptions configures the regression losses. The zero value (or a
+// nil pointer) is PyTorch's default: mean over all elements, no weights.
+type RegressionOptions[T Float] struct {
+	Reduction Reduction
+	// Weight holds one non-negative weight per element, or nil. The weighted
+	// mean is Σ w·e / Σ w.
+	Weight []T
+	// EmptyMean chooses the weighted mean's value when the weights sum to 0.
+	EmptyMean EmptyMean
+	// Loss, when non-nil, receives the per-element losses; it is required
+	// with Reduction None.
+	Loss []T
+}
+
+// MSE computes the mean squared error (pred−target)² and its gradient
+// 2·(pred−target) (scaled by the reduction) when grad is non-nil.
+func MSE[T Float](pred, target, grad []T, o *RegressionOptions[T]) (T, error) {
+	return regression(args.MSE, pred, target, grad, o, 1, "")
+}
+
+// L1 computes the mean absolute error |pred−target| and its gradient
+// sign(pred−target) (0 where they are equal, as PyTorch's l1_loss).
+func L1[T Float](pred, target, grad []T, o *RegressionOptions[T]) (T, error) {
+	return regression(args.L1, pred, target, grad, o, 1, "")
+}
+
+// Huber computes PyTorch's huber_loss with threshold delta > 0:
+// ½d² for |d| < δ, δ·(|d| − ½δ) otherwise, with d = pred−target.
+func Huber[T Float](pred, target []T, delta float64, grad []T, o *RegressionOptions[T]) (T, error) {
+	return regression(args.Huber, pred, target, grad, o, delta, "delta")
+}
+
+// SmoothL1 computes PyTorch's smooth_l1_loss with beta > 0:
+// ½d²/β for |d| < β, |d| − ½β otherwise. (PyTorch also accepts β = 0, which
+// is L1; call L1 for that.)
+func SmoothL1[T Float](pred, target []T, beta float64, grad []T, o *RegressionOptions[T]) (T, error) {
+	return regression(args.SmoothL1, pred, target, grad, o, beta, "beta")
+}
+
+func regression[T Float](kind args.RegressionKind, x, y, grad []T, o *RegressionOptions[T], param float64, paramName string) (T, error) {
+	if o == nil {
+		o = &RegressionOptions[T]{}
+	}
+	n := len(x)
+	if n == 0 {
+		return 0, wrap(ErrShape, "no elements")
+	}
+	if err := firstErr(
+		checkLen("target", y, n),
+		checkOptLen("grad", grad, n),
+		checkOptLen("Weight", o.Weight, n),
+		checkOptLen("Loss", o.Loss, n),
+		checkReduction(o.Reduction, n, len(o.Loss), "Loss"),
+	); err != nil {
+		return 0, err
+	}
+	if paramName != "" && !(param > 0 && param <= math.MaxFloat64) {
+		return 0, wrapf(ErrOption, "%s=%v must be positive and finite", paramName, param)
+	}
+	norm := float64(n)
+	if o.Weight != nil {
+		sum, err := checkWeights("Weight", o.Weight)
+		if err != nil {
+			return 0, err
+		}
+		norm = sum
+	}
+	if err := checkOutputs(
+		[]span{spanOf(grad), spanOf(o.Loss)},
+		[]span{spanOf(x), spanOf(y), spanOf(o.Weight)}, spanOf(x)); err != nil {
+		return 0, err
+	}
+	a := args.Regression[T]{
+		Kind: kind, X: x, Y: y, Weight: o.Weight, Param: T(param),
+		GradScale: T(scaleFor(o.Reduction, o.EmptyMean, norm)),
+		Grad:      grad, Loss: o.Loss,
+	}
+	sum := impl[T]().Regression(a)
+	loss, _ := reduce(o.Reduction, o.EmptyMean, sum, norm)
+	return T(loss), nil
+}
