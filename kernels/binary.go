@@ -132,6 +132,9 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 	if o.PosWeight != nil && kind != args.BCEWithLogits {
 		return 0, wrap(ErrOption, "PosWeight applies to BCEWithLogits only")
 	}
+	if o.Asymmetric != nil && (kind == args.SigmoidFocal || kind == args.FocalProb) {
+		return 0, wrap(ErrOption, "Asymmetric applies to the BCE losses only (focal has Alpha)")
+	}
 	if o.Clip != 0 && (kind == args.BCEWithLogits || kind == args.SigmoidFocal) {
 		return 0, wrap(ErrOption, "Clip applies to probability inputs only")
 	}

@@ -1,6 +1,173 @@
 package generic
 
-import "github.com/lossfuse/lossfuse/kernels/internal/args"
+import (
+	"math"
 
-// Binary computes the element-wise binary losses. TODO(core): fill in.
-func Binary[T args.Float](a args.Binary[T]) float64 { panic("unimplemented") }
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
+
+// Binary computes the element-wise binary classification losses (BCE on
+// logits or probabilities, sigmoid focal, focal on probabilities). It writes
+// per-element losses and the gradient (times GradScale) when asked and
+// returns the sum of losses.
+func Binary[T args.Float](a args.Binary[T]) float64 {
+	nk := len(a.X)
+	y := a.Y[:nk]
+	var w, grad, loss []T
+	if a.Weight != nil {
+		w = a.Weight[:nk]
+	}
+	if a.Grad != nil {
+		grad = a.Grad[:nk]
+	}
+	if a.Loss != nil {
+		loss = a.Loss[:nk]
+	}
+	c := binaryConsts{
+		fn: float64(a.FNWeight), fp: float64(a.FPWeight), clip: float64(a.Clip),
+		alpha: float64(a.Alpha), gamma: float64(a.Gamma),
+	}
+	scale := float64(a.GradScale)
+	var sum float64
+	for i, xv := range a.X {
+		x, t := float64(xv), float64(y[i])
+		var l, g float64
+		switch a.Kind {
+		case args.BCEWithLogits:
+			pw := 1.0
+			if a.PosWeight != nil {
+				pw = float64(a.PosWeight[i%a.K])
+			}
+			l, g = bceLogits(x, t, pw*c.fn, c.fp)
+		case args.BCEProb:
+			l, g = bceProb(x, t, &c)
+		case args.SigmoidFocal:
+			l, g = sigmoidFocal(x, t, &c)
+		default:
+			l, g = focalProb(x, t, &c)
+		}
+		if w != nil {
+			l *= float64(w[i])
+			g *= float64(w[i])
+		}
+		sum += l
+		if loss != nil {
+			loss[i] = T(l)
+		}
+		if grad != nil {
+			grad[i] = T(g * scale)
+		}
+	}
+	return sum
+}
+
+type binaryConsts struct{ fn, fp, clip, alpha, gamma float64 }
+
+// bceLogits is pos·y·softplus(−x) + neg·(1−y)·softplus(x) and its derivative
+// (pos·y + neg·(1−y))·σ(x) − pos·y. A term with a zero coefficient is left
+// out, so x = ±inf gives 0 rather than 0·inf = NaN.
+func bceLogits(x, y, pos, neg float64) (l, g float64) {
+	cp, cn := pos*y, neg*(1-y)
+	if cp != 0 {
+		l += cp * softplus(-x)
+	}
+	if cn != 0 {
+		l += cn * softplus(x)
+	}
+	return l, (cp+cn)*sigmoid(x) - cp
+}
+
+// bceProb is −fn·y·log p − fp·(1−y)·log(1−p) on a probability, with either
+// PyTorch's clamp of each log at −100 and gradient denominator guard 1e-12,
+// or (clip > 0) p clipped to [clip, 1−clip] with zero gradient outside.
+func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
+	cp, cn := c.fn*y, c.fp*(1-y)
+	if c.clip > 0 {
+		pc := math.Min(math.Max(p, c.clip), 1-c.clip)
+		if p != p {
+			pc = p
+		}
+		l = -cp*math.Log(pc) - cn*math.Log1p(-pc)
+		if p >= c.clip && p <= 1-c.clip || p != p {
+			g = (cn*pc - cp*(1-pc)) / (pc * (1 - pc))
+		}
+		return l, g
+	}
+	l = -cp*math.Max(math.Log(p), -100) - cn*math.Max(math.Log1p(-p), -100)
+	g = (cn*p - cp*(1-p)) / math.Max(p*(1-p), 1e-12)
+	return l, g
+}
+
+// alphaT is α for the positive part and 1−α for the negative part of y;
+// a negative α disables it.
+func alphaT(y float64, c *binaryConsts) float64 {
+	if c.alpha < 0 {
+		return 1
+	}
+	return c.alpha*y + (1-c.alpha)*(1-y)
+}
+
+// sigmoidFocal is α_t·(1−p_t)^γ·BCEWithLogits(x, y). For y ∈ {0, 1} it uses
+// the closed form in z = (1−2y)·x, which has no (1−p_t)^(γ−1) factor and so
+// stays finite at saturation for every γ; soft targets use the direct form,
+// where 1−p_t ≥ min(y, 1−y) > 0.
+func sigmoidFocal(x, y float64, c *binaryConsts) (l, g float64) {
+	at, gam := alphaT(y, c), c.gamma
+	if y == 0 || y == 1 {
+		s := 1 - 2*y
+		z := s * x
+		mod := 1.0 // (1−p_t)^γ = exp(−γ·softplus(−z))
+		if gam != 0 {
+			mod = math.Exp(-gam * softplus(-z))
+		}
+		spz := softplus(z)
+		inner := sigmoid(z)
+		if sm := sigmoid(-z); sm != 0 && gam != 0 { // σ(−z)·softplus(z) → 0 as z → ∞
+			inner += gam * sm * spz
+		}
+		l = 0
+		if mod != 0 {
+			l = at * spz * mod
+		}
+		return l, s * at * mod * inner
+	}
+	p := sigmoid(x)
+	ce := y*softplus(-x) + (1-y)*softplus(x)
+	m := y*sigmoid(-x) + (1-y)*p
+	dm := (1 - 2*y) * p * sigmoid(-x)
+	mg := math.Pow(m, gam)
+	l = at * mg * ce
+	g = at * (mg*(p-y) + gam*math.Pow(m, gam-1)*dm*ce)
+	return l, g
+}
+
+// focalProb is the seed article's focal loss on a probability,
+// −α_t·(1−p_t)^γ·log p_t with p_t = y·p + (1−y)·(1−p), and its derivative
+// with respect to p. p is clipped as in bceProb (clip > 0) or the log is
+// clamped at −100 with p_t guarded below by 1e-12 in the derivative.
+func focalProb(p, y float64, c *binaryConsts) (l, g float64) {
+	at, gam := alphaT(y, c), c.gamma
+	pc, live := p, true
+	if c.clip > 0 && p == p {
+		pc = math.Min(math.Max(p, c.clip), 1-c.clip)
+		live = p >= c.clip && p <= 1-c.clip
+	}
+	pt := y*pc + (1-y)*(1-pc)
+	q := 1 - pt
+	logpt := math.Log(pt)
+	if c.clip == 0 {
+		logpt = math.Max(logpt, -100)
+	}
+	mod := math.Pow(q, gam)
+	l = -at * mod * logpt
+	if !live {
+		return l, 0
+	}
+	// dL/dp_t = α_t·(γ·q^(γ−1)·log p_t − q^γ/p_t); the first term → 0 as q → 0.
+	var d float64
+	if q != 0 && gam != 0 {
+		d = gam * math.Pow(q, gam-1) * logpt
+	}
+	d -= mod / math.Max(pt, 1e-12)
+	return l, at * d * (2*y - 1)
+}

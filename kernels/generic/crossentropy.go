@@ -67,12 +67,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	soft := probs != nil
 	for j, v := range x {
 		z := capped(float64(v), capv)
-		if z > m {
-			s = s*math.Exp(m-z) + 1
-			m = z
-		} else if z != math.Inf(-1) {
-			s += math.Exp(z - m)
-		}
+		m, s = onlineStep(m, s, z)
 		if soft || eps != 0 {
 			c := targetCoef(a, probs, j, eps)
 			if c != 0 { // 0·(−inf − z0) must not poison the row
