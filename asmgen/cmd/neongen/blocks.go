@@ -1,0 +1,227 @@
+package main
+
+import (
+	"math"
+	"math/big"
+
+	"github.com/lossfuse/lossfuse/asmgen/internal/poly"
+	"github.com/lossfuse/lossfuse/asmgen/neon"
+)
+
+// Constants live in the top registers, allocated downwards from V31 by
+// name, loaded once before a kernel's loop. Work registers are V0 upwards.
+
+// alloc reserves a constant register by name without loading it (for
+// scalar arguments broadcast by loadScalar).
+func (f *fn) alloc(name string) neon.V {
+	if f.consts == nil {
+		f.consts = map[string]neon.V{}
+		f.nextConst = 31
+	}
+	if r, ok := f.consts[name]; ok {
+		return r
+	}
+	r := f.nextConst
+	f.nextConst--
+	f.consts[name] = r
+	return r
+}
+
+func (f *fn) k(name string, v32 float32, v64 float64) neon.V {
+	if _, ok := f.consts[name]; ok {
+		return f.consts[name]
+	}
+	r := f.alloc(name)
+	if f.arr == neon.S4 {
+		f.constant(r, uint64(math.Float32bits(v32)))
+	} else {
+		f.constant(r, math.Float64bits(v64))
+	}
+	return r
+}
+
+// kbits is a constant given as raw lane bits.
+func (f *fn) kbits(name string, b32 uint32, b64 uint64) neon.V {
+	return f.k(name, math.Float32frombits(b32), math.Float64frombits(b64))
+}
+
+// expPoly64 are the coefficients of (e^r − 1 − r)/r² for float64 lanes:
+// the Taylor coefficients 1/k!, k = 2 … 13. On |r| ≤ ln2/2 the truncation
+// error is below r¹⁴/14! ≈ 4e-18 relative, so the float64 evaluation
+// dominates, as poly.Exp's minimax error does for float32.
+func expPoly64() []float64 {
+	c := make([]float64, 12)
+	fact := 2.0
+	for i := range c {
+		c[i] = 1 / fact
+		fact *= float64(i + 3)
+	}
+	return c
+}
+
+// ln2Split64 is the Cody–Waite split of ln 2 for float64 lanes: Hi is ln 2
+// rounded to float64 (x − n·Hi is exact under a fused multiply-add, as
+// for float32 in package poly) and Lo the next 53 bits.
+func ln2Split64() (hi, lo float64) {
+	ln2, _, _ := big.ParseFloat("0.693147180559945309417232121458176568075500134360255254120680009", 10, 200, big.ToNearestEven)
+	hi, _ = ln2.Float64()
+	lo, _ = new(big.Float).Sub(ln2, big.NewFloat(hi)).Float64()
+	return hi, lo
+}
+
+// Clamp range of the float64 exp argument: above it e^x overflows to
+// +Inf, below it e^x is below half the smallest subnormal and rounds to 0.
+const (
+	expMax64 = 709.8
+	expMin64 = -746.0
+)
+
+type expK struct {
+	log2e, hi, lo, max, min, one neon.V
+	coef                         []neon.V
+}
+
+// expConsts loads the constants of exp (once per function; call it before
+// the loop so that the loads stay out of it).
+func (f *fn) expConsts() expK {
+	var c expK
+	c.log2e = f.k("log2e", poly.Log2E, math.Log2E)
+	if f.arr == neon.S4 {
+		c.hi = f.k("ln2hi", poly.Ln2Hi, 0)
+		c.lo = f.k("ln2lo", poly.Ln2Lo, 0)
+		c.max = f.k("expmax", poly.ExpMax, 0)
+		c.min = f.k("expmin", poly.ExpMin, 0)
+		for i, v := range poly.Exp {
+			c.coef = append(c.coef, f.k("exp"+itoa(i), float32(v), 0))
+		}
+	} else {
+		h, l := ln2Split64()
+		c.hi = f.k("ln2hi", 0, h)
+		c.lo = f.k("ln2lo", 0, l)
+		c.max = f.k("expmax", 0, expMax64)
+		c.min = f.k("expmin", 0, expMin64)
+		for i, v := range expPoly64() {
+			c.coef = append(c.coef, f.k("exp"+itoa(i), 0, v))
+		}
+	}
+	c.one = f.k("one", 1, 1) // also the bits of 2^0: the exponent bias in place
+	return c
+}
+
+// exp replaces each register of xs by e^x, lane-wise. t supplies one
+// scratch register per element of xs and u two; the vectors are interleaved step by
+// step so that independent instructions sit next to each other.
+//
+// e^x = 2^n·p(r), n = round(x·log2e), r = x − n·ln2 (two FMAs, Cody–Waite),
+// p(r) = 1 + r + r²·q(r) (package poly). 2^n is applied as 2^a·2^b with
+// a = n>>1, b = n − a: the first scaling adds a to p's exponent field
+// (exact, p·2^a stays normal), the second multiplies by 2^b so that the
+// one rounding of a subnormal result happens there. x is clamped first:
+// overflow gives +Inf, underflow 0, NaN stays NaN (FMIN/FMAX propagate it).
+func (f *fn) exp(xs, t, u []neon.V) {
+	a := f.arr
+	c := f.expConsts()
+	log2e, hi, lo, cmax, cmin, coef, one := c.log2e, c.hi, c.lo, c.max, c.min, c.coef, c.one
+	shift := 23
+	if a == neon.D2 {
+		shift = 52
+	}
+	each := func(g func(i int)) {
+		for i := range xs {
+			g(i)
+		}
+	}
+	each(func(i int) { f.FMIN(a, xs[i], xs[i], cmax) })
+	each(func(i int) { f.FMAX(a, xs[i], xs[i], cmin) })
+	each(func(i int) { f.FMUL(a, t[i], xs[i], log2e) })
+	each(func(i int) { f.FRINTN(a, t[i], t[i]) })
+	each(func(i int) { f.fmls(xs[i], t[i], hi) })
+	each(func(i int) { f.fmls(xs[i], t[i], lo) })
+	each(func(i int) { f.FCVTZS(a, t[i], t[i]) }) // n as an integer; x is now r
+	// q(r) by Horner from the top coefficient, alternating between two
+	// registers (u[i] and u[len(xs)+i]) so that each step is one MOV and
+	// one FMA.
+	n := len(xs)
+	p := func(i int) neon.V { return u[i] }
+	s := func(i int) neon.V { return u[n+i] }
+	top := len(coef) - 1
+	each(func(i int) { f.mov(p(i), coef[top-1]) })
+	each(func(i int) { f.fmla(p(i), coef[top], xs[i]) })
+	cur, nxt := p, s
+	for j := top - 2; j >= 0; j-- {
+		each(func(i int) { f.mov(nxt(i), coef[j]) })
+		each(func(i int) { f.fmla(nxt(i), cur(i), xs[i]) })
+		cur, nxt = nxt, cur
+	}
+	each(func(i int) { f.FMUL(a, nxt(i), xs[i], xs[i]) }) // r²
+	each(func(i int) { f.fmla(xs[i], nxt(i), cur(i)) })   // r + r²·q
+	each(func(i int) { f.FADD(a, xs[i], xs[i], one) })    // p(r)
+	each(func(i int) { f.SSHR(a, cur(i), t[i], 1) })      // a = n>>1
+	each(func(i int) { f.isub(t[i], t[i], cur(i)) })      // b = n − a
+	each(func(i int) { f.SHL(a, cur(i), cur(i), shift) }) // a in the exponent field
+	each(func(i int) { f.iadd(xs[i], xs[i], cur(i)) })    // p·2^a
+	each(func(i int) { f.SHL(a, t[i], t[i], shift) })     //
+	each(func(i int) { f.iadd(t[i], t[i], one) })         // 2^b
+	each(func(i int) { f.FMUL(a, xs[i], xs[i], t[i]) })   // p·2^a·2^b
+}
+
+type logK struct {
+	off, mant, one, half, hi, lo neon.V
+	coef                         []neon.V
+}
+
+// logConsts loads the constants of logCore.
+func (f *fn) logConsts() logK {
+	var c logK
+	c.off = f.kbits("sqrt1_2", math.Float32bits(poly.Sqrt1_2), 0)
+	c.mant = f.kbits("mant", 0x007fffff, 0)
+	c.one = f.k("one", 1, 1)
+	c.half = f.k("half", 0.5, 0.5)
+	c.hi = f.k("ln2hi", poly.Ln2Hi, 0)
+	c.lo = f.k("ln2lo", poly.Ln2Lo, 0)
+	for i, v := range poly.Log {
+		c.coef = append(c.coef, f.k("log"+itoa(i), float32(v), 0))
+	}
+	return c
+}
+
+// logCore replaces each register of xs by log(x) for x > 0 normal
+// (package poly: x = 2^k·m, m ∈ [√½, √2), f = m − 1,
+// log(1+f) = f − f²/2 + f³·q(f)). adj, when not nil, holds integers to
+// subtract from k (the subnormal rescaling); t, u, w are scratch, one
+// per element. Float32 lanes only.
+func (f *fn) logCore(xs, t, u, w []neon.V, adj []neon.V) {
+	a := f.arr
+	c := f.logConsts()
+	off, mant, one, half, hi, lo, coef := c.off, c.mant, c.one, c.half, c.hi, c.lo, c.coef
+	each := func(g func(i int)) {
+		for i := range xs {
+			g(i)
+		}
+	}
+	each(func(i int) { f.isub(xs[i], xs[i], off) })  // bits − bits(√½)
+	each(func(i int) { f.SSHR(a, t[i], xs[i], 23) }) // k
+	each(func(i int) { f.and(xs[i], xs[i], mant) })
+	each(func(i int) { f.iadd(xs[i], xs[i], off) }) // m ∈ [√½, √2)
+	if adj != nil {
+		each(func(i int) { f.isub(t[i], t[i], adj[i]) })
+	}
+	each(func(i int) { f.SCVTF(a, t[i], t[i]) })
+	each(func(i int) { f.FSUB(a, xs[i], xs[i], one) }) // f
+	top := len(coef) - 1
+	each(func(i int) { f.mov(u[i], coef[top-1]) })
+	each(func(i int) { f.fmla(u[i], coef[top], xs[i]) })
+	cur, nxt := u, w
+	for j := top - 2; j >= 0; j-- {
+		each(func(i int) { f.mov(nxt[i], coef[j]) })
+		each(func(i int) { f.fmla(nxt[i], cur[i], xs[i]) })
+		cur, nxt = nxt, cur
+	}
+	each(func(i int) { f.FMUL(a, nxt[i], xs[i], xs[i]) })   // f²
+	each(func(i int) { f.FMUL(a, cur[i], cur[i], xs[i]) })  // f·q
+	each(func(i int) { f.FMUL(a, cur[i], cur[i], nxt[i]) }) // f³·q
+	each(func(i int) { f.fmls(cur[i], nxt[i], half) })      // − f²/2
+	each(func(i int) { f.fmla(cur[i], t[i], lo) })          // + k·ln2lo
+	each(func(i int) { f.FADD(a, xs[i], xs[i], cur[i]) })   // + f
+	each(func(i int) { f.fmla(xs[i], t[i], hi) })           // + k·ln2hi
+}

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/asmgen/neon"
+)
+
+// vs returns n consecutive work registers from first, and records the
+// highest so that main can check they stay below the constants.
+func (f *fn) vs(first, n int) []neon.V {
+	if first+n-1 > f.maxWork {
+		f.maxWork = first + n - 1
+	}
+	r := make([]neon.V, n)
+	for i := range r {
+		r[i] = neon.V(first + i)
+	}
+	return r
+}
+
+func sl(k kind) kind { // the slice kind of a lane kind
+	if k == f64 {
+		return slice64
+	}
+	return slice32
+}
+
+func laneKind(a neon.Arr) kind {
+	if a == neon.D2 {
+		return f64
+	}
+	return f32
+}
+
+func suffix(a neon.Arr) string {
+	if a == neon.D2 {
+		return "F64"
+	}
+	return "F32"
+}
+
+// negInf is −Inf in the lane type.
+func (f *fn) negInf() neon.V { return f.k("neginf", float32(math.Inf(-1)), math.Inf(-1)) }
+
+// unroll is the number of vectors per main-loop iteration for kernels that
+// evaluate exp: four float32 vectors fit the registers beside the exp
+// constants; float64 has more constants, so two.
+func expUnroll(a neon.Arr) int {
+	if a == neon.D2 {
+		return 2
+	}
+	return 4
+}
+
+// reduceAdd sums the accumulators and leaves the total in lane 0 of acc[0].
+func (f *fn) reduceAdd(acc []neon.V) {
+	for n := len(acc); n > 1; n /= 2 {
+		for i := 0; i < n/2; i++ {
+			f.FADD(f.arr, acc[i], acc[i], acc[i+n/2])
+		}
+	}
+	if f.arr == neon.S4 {
+		f.FADDP(f.arr, acc[0], acc[0], acc[0])
+	}
+	f.FADDPScalar(f.arr, acc[0], acc[0])
+}
+
+// reduceMax leaves the maximum of the accumulators in lane 0 of acc[0].
+func (f *fn) reduceMax(acc []neon.V) {
+	for n := len(acc); n > 1; n /= 2 {
+		for i := 0; i < n/2; i++ {
+			f.FMAX(f.arr, acc[i], acc[i], acc[i+n/2])
+		}
+	}
+	if f.arr == neon.S4 {
+		f.FMAXV(acc[0], acc[0])
+	} else {
+		f.FMAXPScalar(f.arr, acc[0], acc[0])
+	}
+}
+
+// kernel describes one generated function.
+type kernel struct {
+	sig  signature
+	arr  neon.Arr
+	body func(f *fn)
+}
+
+func kernels() []kernel {
+	var ks []kernel
+	for _, a := range []neon.Arr{neon.S4, neon.D2} {
+		a := a
+		t, s := laneKind(a), sl(laneKind(a))
+		x := func(n string) param { return param{n, s} }
+		v := func(n string) param { return param{n, t} }
+		sfx := suffix(a)
+		ks = append(ks,
+			kernel{signature{"exp" + sfx, []param{x("dst"), x("x")}, none,
+				"exp" + sfx + " is\n\n\tfor i := range dst {\n\t\tdst[i] = exp(x[i])\n\t}\n\nlen(x) ≥ len(dst); dst may be x."}, a, genExp},
+			kernel{signature{"max" + sfx, []param{x("x")}, t,
+				"max" + sfx + " is the largest element of x (−Inf if x is empty; NaN if any is NaN)."}, a, genMax},
+			kernel{signature{"sumExp" + sfx, []param{x("x"), v("m")}, t,
+				"sumExp" + sfx + " is Σ exp(x[i] − m)."}, a, genSumExp},
+			kernel{signature{"expStoreSum" + sfx, []param{x("dst"), x("x"), v("m")}, t,
+				"expStoreSum" + sfx + " is\n\n\tfor i := range dst {\n\t\tdst[i] = exp(x[i] − m)\n\t\tsum += dst[i]\n\t}\n\nlen(x) ≥ len(dst); dst may be x."}, a, genExpStoreSum},
+			kernel{signature{"affine" + sfx, []param{x("dst"), x("x"), v("a"), v("b")}, none,
+				"affine" + sfx + " is dst[i] = a·x[i] − b. len(x) ≥ len(dst); dst may be x."}, a, genAffine},
+			kernel{signature{"affineW" + sfx, []param{x("dst"), x("x"), x("w"), v("a"), v("b")}, none,
+				"affineW" + sfx + " is dst[i] = a·x[i] − b·w[i]. len(x), len(w) ≥ len(dst); dst may be x."}, a, genAffineW},
+			kernel{signature{"dotSub" + sfx, []param{x("x"), x("w"), v("z")}, t,
+				"dotSub" + sfx + " is Σ w[i]·(x[i] − z), where a zero w[i] contributes 0 even if x[i] is infinite.\nlen(w) ≥ len(x)."}, a, genDotSub},
+			kernel{signature{"sumSub" + sfx, []param{x("x"), v("z")}, t,
+				"sumSub" + sfx + " is Σ (x[i] − z)."}, a, genSumSub},
+		)
+	}
+	ks = append(ks,
+		kernel{signature{"logF32", []param{{"dst", slice32}, {"x", slice32}}, none,
+			"logF32 is\n\n\tfor i := range dst {\n\t\tdst[i] = log(x[i])\n\t}\n\nwith log(0) = −Inf, log(x < 0) = NaN, log(+Inf) = +Inf. len(x) ≥ len(dst); dst may be x."}, neon.S4, genLog},
+	)
+	return ks
+}
+
+// Register plan: R0 = x, R2 = dst, R3 = w, R1 = element count (of dst
+// when there is one). Work vectors from V0 up, constants from V31 down.
+
+func genExp(f *fn) {
+	u := expUnroll(f.arr)
+	f.loadSlice("dst", "R2", "R1")
+	f.loadSlice("x", "R0", "")
+	f.expConsts()
+	xs := f.vs(0, u)
+	f.loop(u, []stream{{ptr: "R0", regs: xs}}, []stream{{ptr: "R2", regs: xs}}, func(n int) {
+		f.exp(xs[:n], f.vs(u, n), append(f.vs(2*u, n), f.vs(3*u, n)...))
+	})
+	f.Op("RET")
+}
+
+func genMax(f *fn) {
+	f.loadSlice("x", "R0", "R1")
+	ninf := f.negInf()
+	x, acc := f.vs(0, 4), f.vs(4, 4)
+	for _, r := range acc {
+		f.mov(r, ninf)
+	}
+	f.loop(4, []stream{{ptr: "R0", regs: x, fill: ninf, hasFill: true}}, nil, func(n int) {
+		for i := 0; i < n; i++ {
+			f.FMAX(f.arr, acc[i], acc[i], x[i])
+		}
+	})
+	f.reduceMax(acc)
+	f.storeRet(acc[0])
+	f.Op("RET")
+}
+
+// sumExpLike is the body shared by sumExp and expStoreSum: x −= m, exp,
+// accumulate. Lanes past the end are −Inf and add exp(−Inf) = 0.
+func sumExpLike(f *fn, store bool) {
+	u := expUnroll(f.arr)
+	if store {
+		f.loadSlice("dst", "R2", "R1")
+		f.loadSlice("x", "R0", "")
+	} else {
+		f.loadSlice("x", "R0", "R1")
+	}
+	m := f.alloc("m")
+	f.loadScalar("m", m)
+	ninf := f.negInf()
+	f.expConsts()
+	xs, acc := f.vs(0, u), f.vs(4*u, 2)
+	for _, r := range acc {
+		f.zero(r)
+	}
+	var outs []stream
+	if store {
+		outs = []stream{{ptr: "R2", regs: xs}}
+	}
+	f.loop(u, []stream{{ptr: "R0", regs: xs, fill: ninf, hasFill: true}}, outs, func(n int) {
+		for i := 0; i < n; i++ {
+			f.FSUB(f.arr, xs[i], xs[i], m)
+		}
+		f.exp(xs[:n], f.vs(u, n), append(f.vs(2*u, n), f.vs(3*u, n)...))
+		for i := 0; i < n; i++ {
+			f.FADD(f.arr, acc[i%2], acc[i%2], xs[i])
+		}
+	})
+	f.reduceAdd(acc)
+	f.storeRet(acc[0])
+	f.Op("RET")
+}
+
+func genSumExp(f *fn)      { sumExpLike(f, false) }
+func genExpStoreSum(f *fn) { sumExpLike(f, true) }
+
+func genAffine(f *fn) {
+	f.loadSlice("dst", "R2", "R1")
+	f.loadSlice("x", "R0", "")
+	a, b := f.alloc("a"), f.alloc("b")
+	f.loadScalar("a", a)
+	f.loadScalar("b", b)
+	x := f.vs(0, 4)
+	f.loop(4, []stream{{ptr: "R0", regs: x}}, []stream{{ptr: "R2", regs: x}}, func(n int) {
+		for i := 0; i < n; i++ {
+			f.FMUL(f.arr, x[i], x[i], a)
+		}
+		for i := 0; i < n; i++ {
+			f.FSUB(f.arr, x[i], x[i], b)
+		}
+	})
+	f.Op("RET")
+}
+
+func genAffineW(f *fn) {
+	f.loadSlice("dst", "R2", "R1")
+	f.loadSlice("x", "R0", "")
+	f.loadSlice("w", "R3", "")
+	a, b := f.alloc("a"), f.alloc("b")
+	f.loadScalar("a", a)
+	f.loadScalar("b", b)
+	x, w := f.vs(0, 4), f.vs(4, 4)
+	f.loop(4, []stream{{ptr: "R0", regs: x}, {ptr: "R3", regs: w}}, []stream{{ptr: "R2", regs: x}}, func(n int) {
+		for i := 0; i < n; i++ {
+			f.FMUL(f.arr, x[i], x[i], a)
+		}
+		for i := 0; i < n; i++ {
+			f.fmls(x[i], w[i], b)
+		}
+	})
+	f.Op("RET")
+}
+
+func genDotSub(f *fn) {
+	f.loadSlice("x", "R0", "R1")
+	f.loadSlice("w", "R3", "")
+	z := f.alloc("z")
+	f.loadScalar("z", z)
+	zero := f.k("zero", 0, 0)
+	x, w, t, acc := f.vs(0, 4), f.vs(4, 4), f.vs(8, 4), f.vs(12, 4)
+	for _, r := range acc {
+		f.zero(r)
+	}
+	// Lanes past the end: x = z and w = 0 contribute exactly 0.
+	f.loop(4, []stream{{ptr: "R0", regs: x, fill: z, hasFill: true}, {ptr: "R3", regs: w}}, nil, func(n int) {
+		for i := 0; i < n; i++ {
+			f.FSUB(f.arr, x[i], x[i], z)
+		}
+		for i := 0; i < n; i++ {
+			f.FMUL(f.arr, x[i], x[i], w[i])
+		}
+		for i := 0; i < n; i++ {
+			f.FCMEQZ(f.arr, t[i], w[i])
+		}
+		for i := 0; i < n; i++ {
+			f.bit(x[i], zero, t[i]) // 0·±Inf = NaN would poison the sum
+		}
+		for i := 0; i < n; i++ {
+			f.FADD(f.arr, acc[i], acc[i], x[i])
+		}
+	})
+	f.reduceAdd(acc)
+	f.storeRet(acc[0])
+	f.Op("RET")
+}
+
+func genSumSub(f *fn) {
+	f.loadSlice("x", "R0", "R1")
+	z := f.alloc("z")
+	f.loadScalar("z", z)
+	x, acc := f.vs(0, 4), f.vs(4, 4)
+	for _, r := range acc {
+		f.zero(r)
+	}
+	f.loop(4, []stream{{ptr: "R0", regs: x, fill: z, hasFill: true}}, nil, func(n int) {
+		for i := 0; i < n; i++ {
+			f.FSUB(f.arr, x[i], x[i], z)
+		}
+		for i := 0; i < n; i++ {
+			f.FADD(f.arr, acc[i], acc[i], x[i])
+		}
+	})
+	f.reduceAdd(acc)
+	f.storeRet(acc[0])
+	f.Op("RET")
+}
+
+// genLog is the full float32 log: subnormal inputs are scaled by 2^23
+// first (and k corrected), and the special values are selected at the end.
+func genLog(f *fn) {
+	const u = 2
+	f.loadSlice("dst", "R2", "R1")
+	f.loadSlice("x", "R0", "")
+	f.logConsts()
+	minNorm := f.kbits("minnorm", 0x00800000, 0)
+	two23 := f.k("two23", 1<<23, 0)
+	k23 := f.kbits("int23", 23, 0)
+	inf := f.k("inf", float32(math.Inf(1)), 0)
+	ninf := f.negInf()
+	nan := f.kbits("nan", 0x7fc00000, 0)
+	x, x0, t, uu, w, m := f.vs(0, u), f.vs(u, u), f.vs(2*u, u), f.vs(3*u, u), f.vs(4*u, u), f.vs(5*u, u)
+	f.loop(u, []stream{{ptr: "R0", regs: x}}, []stream{{ptr: "R2", regs: x}}, func(n int) {
+		each := func(g func(i int)) {
+			for i := 0; i < n; i++ {
+				g(i)
+			}
+		}
+		each(func(i int) { f.mov(x0[i], x[i]) })
+		each(func(i int) { f.FCMGT(f.arr, m[i], minNorm, x[i]) }) // x < 2^−126 (or ≤ 0)
+		each(func(i int) { f.FMUL(f.arr, t[i], x[i], two23) })
+		each(func(i int) { f.bit(x[i], t[i], m[i]) })
+		each(func(i int) { f.and(m[i], m[i], k23) })
+		f.logCore(x[:n], t[:n], uu[:n], w[:n], m[:n])
+		// Special values: +Inf → +Inf, 0 → −Inf, negative or NaN → NaN.
+		each(func(i int) { f.FCMEQ(f.arr, t[i], x0[i], inf) })
+		each(func(i int) { f.bit(x[i], inf, t[i]) })
+		each(func(i int) { f.FCMEQZ(f.arr, uu[i], x0[i]) })
+		each(func(i int) { f.bsl(uu[i], ninf, nan) })
+		each(func(i int) { f.FCMGTZ(f.arr, t[i], x0[i]) })
+		each(func(i int) { f.bif(x[i], uu[i], t[i]) })
+	})
+	f.Op("RET")
+}

@@ -1,0 +1,270 @@
+//go:build arm64 && !purego
+
+package arm64
+
+import (
+	"math"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+
+	"github.com/lossfuse/lossfuse/kernels/generic"
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
+
+// Supported reports whether the CPU has Advanced SIMD (every ARMv8-A core
+// does; checked all the same).
+func Supported() bool { return cpu.ARM64.HasASIMD }
+
+// F32 returns the NEON float32 table. Kernels not vectorised yet are the
+// generic ones (see the README section in docs/arm64.md).
+func F32() *args.Impl[float32] { return table[float32]() }
+
+// F64 returns the NEON float64 table.
+func F64() *args.Impl[float64] { return table[float64]() }
+
+func table[T args.Float]() *args.Impl[T] {
+	t := generic.Impl[T]()
+	t.CrossEntropy = crossEntropy[T]
+	t.Softmax = softmax[T]
+	t.LogSoftmax = logSoftmax[T]
+	t.LogSumExp = logSumExp[T]
+	return t
+}
+
+// The generated functions take []float32 or []float64; these helpers pick
+// one by T's size and reinterpret the slice, which allocates nothing
+// (converting a slice to an interface for a type switch could).
+
+func is32[T args.Float]() bool {
+	var z T
+	return unsafe.Sizeof(z) == 4
+}
+
+func as32[T args.Float](x []T) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(x))), len(x))
+}
+
+func as64[T args.Float](x []T) []float64 {
+	return unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(x))), len(x))
+}
+
+func vmax[T args.Float](x []T) float64 {
+	if is32[T]() {
+		return float64(maxF32(as32(x)))
+	}
+	return maxF64(as64(x))
+}
+
+func vsumExp[T args.Float](x []T, m float64) float64 {
+	if is32[T]() {
+		return float64(sumExpF32(as32(x), float32(m)))
+	}
+	return sumExpF64(as64(x), m)
+}
+
+func vexpStoreSum[T args.Float](dst, x []T, m float64) float64 {
+	if is32[T]() {
+		return float64(expStoreSumF32(as32(dst), as32(x), float32(m)))
+	}
+	return expStoreSumF64(as64(dst), as64(x), m)
+}
+
+func vaffine[T args.Float](dst, x []T, a, b float64) {
+	if is32[T]() {
+		affineF32(as32(dst), as32(x), float32(a), float32(b))
+	} else {
+		affineF64(as64(dst), as64(x), a, b)
+	}
+}
+
+func vaffineW[T args.Float](dst, x, w []T, a, b float64) {
+	if is32[T]() {
+		affineWF32(as32(dst), as32(x), as32(w), float32(a), float32(b))
+	} else {
+		affineWF64(as64(dst), as64(x), as64(w), a, b)
+	}
+}
+
+func vdotSub[T args.Float](x, w []T, z float64) float64 {
+	if is32[T]() {
+		return float64(dotSubF32(as32(x), as32(w), float32(z)))
+	}
+	return dotSubF64(as64(x), as64(w), z)
+}
+
+func vsumSub[T args.Float](x []T, z float64) float64 {
+	if is32[T]() {
+		return float64(sumSubF32(as32(x), float32(z)))
+	}
+	return sumSubF64(as64(x), z)
+}
+
+// finite reports whether a row maximum is an ordinary number. Rows whose
+// maximum is ±Inf or NaN go to the generic kernel, whose online softmax
+// gives them their exact IEEE meaning (e.g. one +Inf logit: lse = +Inf).
+func finite(m float64) bool { return !math.IsInf(m, 0) && !math.IsNaN(m) }
+
+// crossEntropy is generic.CrossEntropy for integer targets with class
+// weights, ignore index, label smoothing, z-loss, per-row outputs and an
+// in-place gradient. Soft-capping, probability targets and focal loss use
+// the generic kernel.
+//
+// Each row: pass 0 (label smoothing only) Σ w_j·(x_j − x_0) by dotSub;
+// pass 1 the row maximum; pass 2 Σ exp(x − m), storing exp(x − m) in the
+// gradient when there is one; pass 3 rescales the stored exponentials into
+// the gradient scale·(pc·p_j − (ε/K)·w_j), with the target element
+// recomputed in float64 so that p_y − 1 does not cancel in float32.
+func crossEntropy[T args.Float](a args.CE[T]) float64 {
+	if a.SoftCap > 0 || a.Probs != nil || a.Focal || a.Targets == nil {
+		return generic.CrossEntropy(a)
+	}
+	k := a.K
+	wsum := float64(k)
+	if a.Weight != nil {
+		wsum = 0
+		for _, w := range a.Weight[:k] {
+			wsum += float64(w)
+		}
+	}
+	eps := float64(a.Smoothing)
+	zl := float64(a.ZLoss)
+	scale := float64(a.GradScale)
+	var total float64
+	for i := 0; i < a.N; i++ {
+		x := a.X[i*k : i*k+k]
+		var grad []T
+		if a.Grad != nil {
+			grad = a.Grad[i*k : i*k+k]
+		}
+		y := a.Targets[i]
+		ignored := a.HasIgnore && y == a.Ignore
+		m := vmax(x)
+		if !finite(m) {
+			total += genericRow(a, i)
+			continue
+		}
+		if ignored {
+			if a.RowLSE != nil {
+				a.RowLSE[i] = T(m + math.Log(vsumExp(x, m)))
+			}
+			if a.RowLoss != nil {
+				a.RowLoss[i] = 0
+			}
+			clear(grad)
+			continue
+		}
+		// Read before the gradient may overwrite the logits.
+		xy, x0 := float64(x[y]), float64(x[0])
+		var wz float64
+		if eps != 0 {
+			if a.Weight != nil {
+				wz = vdotSub(x, a.Weight[:k], x0)
+			} else {
+				wz = vsumSub(x, x0)
+			}
+		}
+		var s float64
+		if grad != nil {
+			s = vexpStoreSum(grad, x, m)
+		} else {
+			s = vsumExp(x, m)
+		}
+		lse := m + math.Log(s)
+		wy := 1.0
+		if a.Weight != nil {
+			wy = float64(a.Weight[y])
+		}
+		loss := (1-eps)*wy*(lse-xy) + zl*wy*lse*lse
+		pc := (1-eps)*wy + 2*zl*wy*lse
+		if eps != 0 {
+			loss += eps / float64(k) * (wsum*(lse-x0) - wz)
+			pc += eps / float64(k) * wsum
+		}
+		if a.RowLoss != nil {
+			a.RowLoss[i] = T(loss)
+		}
+		if a.RowLSE != nil {
+			a.RowLSE[i] = T(lse)
+		}
+		total += loss
+		if grad == nil {
+			continue
+		}
+		b := scale * eps / float64(k) // the smoothing mass per unit weight
+		if a.Weight != nil && eps != 0 {
+			vaffineW(grad, grad, a.Weight[:k], scale*pc/s, b)
+		} else {
+			vaffine(grad, grad, scale*pc/s, b)
+		}
+		cy := eps / float64(k)
+		if a.Weight != nil {
+			cy *= wy
+		}
+		grad[y] = T(scale * (pc*math.Exp(xy-lse) - cy - (1-eps)*wy))
+	}
+	return total
+}
+
+// genericRow runs the generic kernel on row i alone.
+func genericRow[T args.Float](a args.CE[T], i int) float64 {
+	k := a.K
+	r := a
+	r.N = 1
+	r.X = a.X[i*k : i*k+k]
+	r.Targets = a.Targets[i : i+1]
+	if a.Grad != nil {
+		r.Grad = a.Grad[i*k : i*k+k]
+	}
+	if a.RowLoss != nil {
+		r.RowLoss = a.RowLoss[i : i+1]
+	}
+	if a.RowLSE != nil {
+		r.RowLSE = a.RowLSE[i : i+1]
+	}
+	return generic.CrossEntropy(r)
+}
+
+func genericRows[T args.Float](f func(args.Rows[T]), a args.Rows[T], i int, dst []T) {
+	f(args.Rows[T]{X: a.X[i*a.K : i*a.K+a.K], N: 1, K: a.K, Dst: dst})
+}
+
+func softmax[T args.Float](a args.Rows[T]) {
+	k := a.K
+	for i := 0; i < a.N; i++ {
+		x, dst := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
+		m := vmax(x)
+		if !finite(m) {
+			genericRows(generic.Softmax[T], a, i, dst)
+			continue
+		}
+		s := vexpStoreSum(dst, x, m)
+		vaffine(dst, dst, 1/s, 0)
+	}
+}
+
+func logSoftmax[T args.Float](a args.Rows[T]) {
+	k := a.K
+	for i := 0; i < a.N; i++ {
+		x, dst := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
+		m := vmax(x)
+		if !finite(m) {
+			genericRows(generic.LogSoftmax[T], a, i, dst)
+			continue
+		}
+		vaffine(dst, x, 1, m+math.Log(vsumExp(x, m)))
+	}
+}
+
+func logSumExp[T args.Float](a args.Rows[T]) {
+	k := a.K
+	for i := 0; i < a.N; i++ {
+		x := a.X[i*k : i*k+k]
+		m := vmax(x)
+		if !finite(m) {
+			genericRows(generic.LogSumExp[T], a, i, a.Dst[i:i+1])
+			continue
+		}
+		a.Dst[i] = T(m + math.Log(vsumExp(x, m)))
+	}
+}
