@@ -123,3 +123,7 @@ func (e *Emitter) FMAXV(d, n V)              { e.inst(Across("fmaxv", d, n)) }
 func (e *Emitter) FMINV(d, n V)              { e.inst(Across("fminv", d, n)) }
 func (e *Emitter) FADDPScalar(a Arr, d, n V) { e.inst(Pairwise("faddp", a, d, n)) }
 func (e *Emitter) FMAXPScalar(a Arr, d, n V) { e.inst(Pairwise("fmaxp", a, d, n)) }
+
+// FCVTL widens the low two float32 lanes of n to float64; FCVTL2 the high two.
+func (e *Emitter) FCVTL(d, n V)  { e.inst(Fcvtl(d, n, false)) }
+func (e *Emitter) FCVTL2(d, n V) { e.inst(Fcvtl(d, n, true)) }

@@ -273,3 +273,19 @@ func Pairwise(op string, a Arr, d, n V) (Inst, error) {
 	}
 	return Inst{w, fmt.Sprintf("%s %s%d, v%d.%s", op, a.scalar(), d, n, src)}, nil
 }
+
+// Fcvtl encodes FCVTL Vd.2D, Vn.2S (the low two float32 lanes widened to
+// float64) or, with upper, FCVTL2 Vd.2D, Vn.4S (the high two). Arm ARM
+// "Advanced SIMD two-register miscellaneous": 0 Q 0 01110 0 sz 10000 10111
+// 10 Rn Rd with sz = 1 (single to double); Q selects the half. FCVTL,
+// FCVTL2 page in C7.2.
+func Fcvtl(d, n V, upper bool) (Inst, error) {
+	if err := checkRegs(d, n); err != nil {
+		return Inst{}, err
+	}
+	w := uint32(0b01110)<<24 | 1<<22 | 0b10000<<17 | 0b10111<<12 | 0b10<<10 | uint32(n)<<5 | uint32(d)
+	if upper {
+		return Inst{w | 1<<30, fmt.Sprintf("fcvtl2 v%d.2d, v%d.4s", d, n)}, nil
+	}
+	return Inst{w, fmt.Sprintf("fcvtl v%d.2d, v%d.2s", d, n)}, nil
+}

@@ -59,6 +59,10 @@ func forms(t *testing.T) []Inst {
 			}
 		}
 	}
+	for i := 0; i < 32; i++ {
+		add(Fcvtl(V(i), reg(i, 7, 3), false))
+		add(Fcvtl(V(i), reg(i, 7, 3), true))
+	}
 	for op := range across {
 		for i := 0; i < 32; i++ {
 			add(Across(op, V(i), reg(i, 7, 3)))
@@ -209,6 +213,7 @@ func TestRangeChecks(t *testing.T) {
 		func() error { _, err := Shift("shl", S4, 0, 0, -1); return err }(),
 		func() error { _, err := Across("fmaxv", 0, 32); return err }(),
 		func() error { _, err := Pairwise("faddp", Arr(3), 0, 0); return err }(),
+		func() error { _, err := Fcvtl(0, 32, true); return err }(),
 	}
 	for i, err := range bad {
 		if err == nil {

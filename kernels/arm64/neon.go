@@ -58,14 +58,14 @@ func vmax[T args.Float](x []T) float64 {
 
 func vsumExp[T args.Float](x []T, m float64) float64 {
 	if is32[T]() {
-		return float64(sumExpF32(as32(x), float32(m)))
+		return sumExpF32(as32(x), float32(m))
 	}
 	return sumExpF64(as64(x), m)
 }
 
 func vexpStoreSum[T args.Float](dst, x []T, m float64) float64 {
 	if is32[T]() {
-		return float64(expStoreSumF32(as32(dst), as32(x), float32(m)))
+		return expStoreSumF32(as32(dst), as32(x), float32(m))
 	}
 	return expStoreSumF64(as64(dst), as64(x), m)
 }
@@ -75,6 +75,14 @@ func vaffine[T args.Float](dst, x []T, a, b float64) {
 		affineF32(as32(dst), as32(x), float32(a), float32(b))
 	} else {
 		affineF64(as64(dst), as64(x), a, b)
+	}
+}
+
+func vsub2[T args.Float](dst, x []T, b, c float64) {
+	if is32[T]() {
+		sub2F32(as32(dst), as32(x), float32(b), float32(c))
+	} else {
+		sub2F64(as64(dst), as64(x), b, c)
 	}
 }
 
@@ -156,6 +164,9 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 		}
 		// Read before the gradient may overwrite the logits.
 		xy, x0 := float64(x[y]), float64(x[0])
+		if math.IsInf(x0, 0) {
+			x0 = 0 // any finite reference works; an infinite one gives Inf − Inf
+		}
 		var wz float64
 		if eps != 0 {
 			if a.Weight != nil {
@@ -252,7 +263,9 @@ func logSoftmax[T args.Float](a args.Rows[T]) {
 			genericRows(generic.LogSoftmax[T], a, i, dst)
 			continue
 		}
-		vaffine(dst, x, 1, m+math.Log(vsumExp(x, m)))
+		lse := m + math.Log(vsumExp(x, m))
+		hi := float64(T(lse)) // x − hi is exact near the maximum, where it matters
+		vsub2(dst, x, hi, lse-hi)
 	}
 }
 

@@ -21,27 +21,34 @@ func expF32(dst []float32, x []float32)
 //go:noescape
 func maxF32(x []float32) float32
 
-// sumExpF32 is Σ exp(x[i] − m).
+// sumExpF32 is Σ exp(x[i] − m), summed in float64.
 //
 //go:noescape
-func sumExpF32(x []float32, m float32) float32
+func sumExpF32(x []float32, m float32) float64
 
 // expStoreSumF32 is
 //
 //	for i := range dst {
 //		dst[i] = exp(x[i] − m)
-//		sum += dst[i]
+//		sum += float64(dst[i])
 //	}
 //
 // len(x) ≥ len(dst); dst may be x.
 //
 //go:noescape
-func expStoreSumF32(dst []float32, x []float32, m float32) float32
+func expStoreSumF32(dst []float32, x []float32, m float32) float64
 
 // affineF32 is dst[i] = a·x[i] − b. len(x) ≥ len(dst); dst may be x.
 //
 //go:noescape
 func affineF32(dst []float32, x []float32, a float32, b float32)
+
+// sub2F32 is dst[i] = (x[i] − b) − c: with b + c a value split into its
+// rounded part b and remainder c, x − (b + c) without rounding b + c first.
+// len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func sub2F32(dst []float32, x []float32, b float32, c float32)
 
 // affineWF32 is dst[i] = a·x[i] − b·w[i]. len(x), len(w) ≥ len(dst); dst may be x.
 //
@@ -75,7 +82,7 @@ func expF64(dst []float64, x []float64)
 //go:noescape
 func maxF64(x []float64) float64
 
-// sumExpF64 is Σ exp(x[i] − m).
+// sumExpF64 is Σ exp(x[i] − m), summed in float64.
 //
 //go:noescape
 func sumExpF64(x []float64, m float64) float64
@@ -84,7 +91,7 @@ func sumExpF64(x []float64, m float64) float64
 //
 //	for i := range dst {
 //		dst[i] = exp(x[i] − m)
-//		sum += dst[i]
+//		sum += float64(dst[i])
 //	}
 //
 // len(x) ≥ len(dst); dst may be x.
@@ -96,6 +103,13 @@ func expStoreSumF64(dst []float64, x []float64, m float64) float64
 //
 //go:noescape
 func affineF64(dst []float64, x []float64, a float64, b float64)
+
+// sub2F64 is dst[i] = (x[i] − b) − c: with b + c a value split into its
+// rounded part b and remainder c, x − (b + c) without rounding b + c first.
+// len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func sub2F64(dst []float64, x []float64, b float64, c float64)
 
 // affineWF64 is dst[i] = a·x[i] − b·w[i]. len(x), len(w) ≥ len(dst); dst may be x.
 //

@@ -8,9 +8,10 @@
 //
 //	expF32         f32  104 instructions / 4 vectors = 26.00 per vector
 //	maxF32         f32    7 instructions / 4 vectors =  1.75 per vector
-//	sumExpF32      f32  111 instructions / 4 vectors = 27.75 per vector
-//	expStoreSumF32 f32  112 instructions / 4 vectors = 28.00 per vector
+//	sumExpF32      f32  123 instructions / 4 vectors = 30.75 per vector
+//	expStoreSumF32 f32  124 instructions / 4 vectors = 31.00 per vector
 //	affineF32      f32   12 instructions / 4 vectors =  3.00 per vector
+//	sub2F32        f32   12 instructions / 4 vectors =  3.00 per vector
 //	affineWF32     f32   13 instructions / 4 vectors =  3.25 per vector
 //	dotSubF32      f32   24 instructions / 4 vectors =  6.00 per vector
 //	sumSubF32      f32   11 instructions / 4 vectors =  2.75 per vector
@@ -19,6 +20,7 @@
 //	sumExpF64      f64   85 instructions / 2 vectors = 42.50 per vector
 //	expStoreSumF64 f64   86 instructions / 2 vectors = 43.00 per vector
 //	affineF64      f64   12 instructions / 4 vectors =  3.00 per vector
+//	sub2F64        f64   12 instructions / 4 vectors =  3.00 per vector
 //	affineWF64     f64   13 instructions / 4 vectors =  3.25 per vector
 //	dotSubF64      f64   24 instructions / 4 vectors =  6.00 per vector
 //	sumSubF64      f64   11 instructions / 4 vectors =  2.75 per vector
@@ -288,9 +290,9 @@ done_maxF32:
 	FMOVS F4, ret+24(FP)
 	RET
 
-// func sumExpF32(x []float32, m float32) float32
+// func sumExpF32(x []float32, m float32) float64
 
-TEXT ·sumExpF32(SB), NOSPLIT, $0-36
+TEXT ·sumExpF32(SB), NOSPLIT, $0-40
 	MOVD x_base+0(FP), R0
 	MOVD x_len+8(FP), R1
 	FMOVS m+24(FP), F31
@@ -429,10 +431,22 @@ big_sumExpF32:
 	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
 	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
 	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
-	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
-	WORD $0x4e21d631 // fadd v17.4s, v17.4s, v1.4s
-	WORD $0x4e22d610 // fadd v16.4s, v16.4s, v2.4s
-	WORD $0x4e23d631 // fadd v17.4s, v17.4s, v3.4s
+	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
+	WORD $0x0e617825 // fcvtl v5.2d, v1.2s
+	WORD $0x0e617846 // fcvtl v6.2d, v2.2s
+	WORD $0x0e617867 // fcvtl v7.2d, v3.2s
+	WORD $0x4e617800 // fcvtl2 v0.2d, v0.4s
+	WORD $0x4e617821 // fcvtl2 v1.2d, v1.4s
+	WORD $0x4e617842 // fcvtl2 v2.2d, v2.4s
+	WORD $0x4e617863 // fcvtl2 v3.2d, v3.4s
+	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
+	WORD $0x4e65d610 // fadd v16.2d, v16.2d, v5.2d
+	WORD $0x4e66d610 // fadd v16.2d, v16.2d, v6.2d
+	WORD $0x4e67d610 // fadd v16.2d, v16.2d, v7.2d
+	WORD $0x4e60d631 // fadd v17.2d, v17.2d, v0.2d
+	WORD $0x4e61d631 // fadd v17.2d, v17.2d, v1.2d
+	WORD $0x4e62d631 // fadd v17.2d, v17.2d, v2.2d
+	WORD $0x4e63d631 // fadd v17.2d, v17.2d, v3.2d
 	SUBS $16, R1, R1
 	BGE big_sumExpF32
 onepre_sumExpF32:
@@ -466,7 +480,10 @@ one_sumExpF32:
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
 	VADD V19.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
-	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
+	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
+	WORD $0x4e617800 // fcvtl2 v0.2d, v0.4s
+	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
+	WORD $0x4e60d631 // fadd v17.2d, v17.2d, v0.2d
 	SUBS $4, R1, R1
 	BGE one_sumExpF32
 tail_sumExpF32:
@@ -506,17 +523,19 @@ lanes_sumExpF32:
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
 	VADD V19.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
-	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
+	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
+	WORD $0x4e617800 // fcvtl2 v0.2d, v0.4s
+	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
+	WORD $0x4e60d631 // fadd v17.2d, v17.2d, v0.2d
 done_sumExpF32:
-	WORD $0x4e31d610 // fadd v16.4s, v16.4s, v17.4s
-	WORD $0x6e30d610 // faddp v16.4s, v16.4s, v16.4s
-	WORD $0x7e30da10 // faddp s16, v16.2s
-	FMOVS F16, ret+32(FP)
+	WORD $0x4e71d610 // fadd v16.2d, v16.2d, v17.2d
+	WORD $0x7e70da10 // faddp d16, v16.2d
+	FMOVD F16, ret+32(FP)
 	RET
 
-// func expStoreSumF32(dst []float32, x []float32, m float32) float32
+// func expStoreSumF32(dst []float32, x []float32, m float32) float64
 
-TEXT ·expStoreSumF32(SB), NOSPLIT, $0-60
+TEXT ·expStoreSumF32(SB), NOSPLIT, $0-64
 	MOVD dst_base+0(FP), R2
 	MOVD dst_len+8(FP), R1
 	MOVD x_base+24(FP), R0
@@ -656,10 +675,22 @@ big_expStoreSumF32:
 	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
 	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
 	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
-	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
-	WORD $0x4e21d631 // fadd v17.4s, v17.4s, v1.4s
-	WORD $0x4e22d610 // fadd v16.4s, v16.4s, v2.4s
-	WORD $0x4e23d631 // fadd v17.4s, v17.4s, v3.4s
+	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
+	WORD $0x0e617825 // fcvtl v5.2d, v1.2s
+	WORD $0x0e617846 // fcvtl v6.2d, v2.2s
+	WORD $0x0e617867 // fcvtl v7.2d, v3.2s
+	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
+	WORD $0x4e65d610 // fadd v16.2d, v16.2d, v5.2d
+	WORD $0x4e66d610 // fadd v16.2d, v16.2d, v6.2d
+	WORD $0x4e67d610 // fadd v16.2d, v16.2d, v7.2d
+	WORD $0x4e617804 // fcvtl2 v4.2d, v0.4s
+	WORD $0x4e617825 // fcvtl2 v5.2d, v1.4s
+	WORD $0x4e617846 // fcvtl2 v6.2d, v2.4s
+	WORD $0x4e617867 // fcvtl2 v7.2d, v3.4s
+	WORD $0x4e64d631 // fadd v17.2d, v17.2d, v4.2d
+	WORD $0x4e65d631 // fadd v17.2d, v17.2d, v5.2d
+	WORD $0x4e66d631 // fadd v17.2d, v17.2d, v6.2d
+	WORD $0x4e67d631 // fadd v17.2d, v17.2d, v7.2d
 	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R2)
 	SUBS $16, R1, R1
 	BGE big_expStoreSumF32
@@ -694,7 +725,10 @@ one_expStoreSumF32:
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
 	VADD V19.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
-	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
+	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
+	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
+	WORD $0x4e617804 // fcvtl2 v4.2d, v0.4s
+	WORD $0x4e64d631 // fadd v17.2d, v17.2d, v4.2d
 	VST1.P [V0.S4], 16(R2)
 	SUBS $4, R1, R1
 	BGE one_expStoreSumF32
@@ -735,7 +769,10 @@ lanes_expStoreSumF32:
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
 	VADD V19.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
-	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
+	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
+	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
+	WORD $0x4e617804 // fcvtl2 v4.2d, v0.4s
+	WORD $0x4e64d631 // fadd v17.2d, v17.2d, v4.2d
 	VST1.P V0.S[0], 4(R2)
 	CMP $2, R1
 	BLT done_expStoreSumF32
@@ -743,10 +780,9 @@ lanes_expStoreSumF32:
 	BEQ done_expStoreSumF32
 	VST1.P V0.S[2], 4(R2)
 done_expStoreSumF32:
-	WORD $0x4e31d610 // fadd v16.4s, v16.4s, v17.4s
-	WORD $0x6e30d610 // faddp v16.4s, v16.4s, v16.4s
-	WORD $0x7e30da10 // faddp s16, v16.2s
-	FMOVS F16, ret+56(FP)
+	WORD $0x4e71d610 // fadd v16.2d, v16.2d, v17.2d
+	WORD $0x7e70da10 // faddp d16, v16.2d
+	FMOVD F16, ret+56(FP)
 	RET
 
 // func affineF32(dst []float32, x []float32, a float32, b float32)
@@ -804,6 +840,63 @@ lanes_affineF32:
 	BEQ done_affineF32
 	VST1.P V0.S[2], 4(R2)
 done_affineF32:
+	RET
+
+// func sub2F32(dst []float32, x []float32, b float32, c float32)
+
+TEXT ·sub2F32(SB), NOSPLIT, $0-56
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	FMOVS b+48(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS c+52(FP), F30
+	VDUP V30.S[0], V30.S4
+	SUBS $16, R1, R1
+	BLT onepre_sub2F32
+big_sub2F32:
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
+	WORD $0x4ebfd421 // fsub v1.4s, v1.4s, v31.4s
+	WORD $0x4ebfd442 // fsub v2.4s, v2.4s, v31.4s
+	WORD $0x4ebfd463 // fsub v3.4s, v3.4s, v31.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4ebed421 // fsub v1.4s, v1.4s, v30.4s
+	WORD $0x4ebed442 // fsub v2.4s, v2.4s, v30.4s
+	WORD $0x4ebed463 // fsub v3.4s, v3.4s, v30.4s
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R2)
+	SUBS $16, R1, R1
+	BGE big_sub2F32
+onepre_sub2F32:
+	ADDS $12, R1, R1
+	BLT tail_sub2F32
+one_sub2F32:
+	VLD1.P 16(R0), [V0.S4]
+	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_sub2F32
+tail_sub2F32:
+	ADDS $4, R1, R1
+	BEQ done_sub2F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 4(R0), V0.S[0]
+	CMP $2, R1
+	BLT lanes_sub2F32
+	VLD1.P 4(R0), V0.S[1]
+	BEQ lanes_sub2F32
+	VLD1.P 4(R0), V0.S[2]
+lanes_sub2F32:
+	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	VST1.P V0.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_sub2F32
+	VST1.P V0.S[1], 4(R2)
+	BEQ done_sub2F32
+	VST1.P V0.S[2], 4(R2)
+done_sub2F32:
 	RET
 
 // func affineWF32(dst []float32, x []float32, w []float32, a float32, b float32)
@@ -1797,6 +1890,53 @@ lanes_affineF64:
 	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
 	VST1.P V0.D[0], 8(R2)
 done_affineF64:
+	RET
+
+// func sub2F64(dst []float64, x []float64, b float64, c float64)
+
+TEXT ·sub2F64(SB), NOSPLIT, $0-64
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	FMOVD b+48(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD c+56(FP), F30
+	VDUP V30.D[0], V30.D2
+	SUBS $8, R1, R1
+	BLT onepre_sub2F64
+big_sub2F64:
+	VLD1.P 64(R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
+	WORD $0x4effd421 // fsub v1.2d, v1.2d, v31.2d
+	WORD $0x4effd442 // fsub v2.2d, v2.2d, v31.2d
+	WORD $0x4effd463 // fsub v3.2d, v3.2d, v31.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4efed421 // fsub v1.2d, v1.2d, v30.2d
+	WORD $0x4efed442 // fsub v2.2d, v2.2d, v30.2d
+	WORD $0x4efed463 // fsub v3.2d, v3.2d, v30.2d
+	VST1.P [V0.D2, V1.D2, V2.D2, V3.D2], 64(R2)
+	SUBS $8, R1, R1
+	BGE big_sub2F64
+onepre_sub2F64:
+	ADDS $6, R1, R1
+	BLT tail_sub2F64
+one_sub2F64:
+	VLD1.P 16(R0), [V0.D2]
+	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_sub2F64
+tail_sub2F64:
+	ADDS $2, R1, R1
+	BEQ done_sub2F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 8(R0), V0.D[0]
+lanes_sub2F64:
+	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	VST1.P V0.D[0], 8(R2)
+done_sub2F64:
 	RET
 
 // func affineWF64(dst []float64, x []float64, w []float64, a float64, b float64)

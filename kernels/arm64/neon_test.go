@@ -218,13 +218,13 @@ func TestKernelsGuarded(t *testing.T) {
 			}
 			close("maxF32", float64(maxF32(x)), wantMax, 0)
 			close("maxF64", maxF64(x64), wantMax, 0)
-			close("sumExpF32", float64(sumExpF32(x, float32(m))), wantSum, 1e-6)
+			close("sumExpF32", sumExpF32(x, float32(m)), wantSum, 1e-6)
 			close("sumExpF64", sumExpF64(x64, m), wantSum, 1e-14)
 			close("dotSubF32", float64(dotSubF32(x, w, float32(m))), wantDot, 1e-5)
 			close("dotSubF64", dotSubF64(x64, w64, m), wantDot, 1e-13)
 			close("sumSubF32", float64(sumSubF32(x, float32(m))), wantSub, 1e-5)
 			close("sumSubF64", sumSubF64(x64, m), wantSub, 1e-13)
-			close("expStoreSumF32", float64(expStoreSumF32(d, x, float32(m))), wantSum, 1e-6)
+			close("expStoreSumF32", expStoreSumF32(d, x, float32(m)), wantSum, 1e-6)
 			close("expStoreSumF64", expStoreSumF64(d64, x64, m), wantSum, 1e-14)
 			for i := range d {
 				close("expStoreSumF32 dst", float64(d[i]), math.Exp(float64(x[i])-m), 1e-6)

@@ -100,12 +100,14 @@ func kernels() []kernel {
 				"exp" + sfx + " is\n\n\tfor i := range dst {\n\t\tdst[i] = exp(x[i])\n\t}\n\nlen(x) ≥ len(dst); dst may be x."}, a, genExp},
 			kernel{signature{"max" + sfx, []param{x("x")}, t,
 				"max" + sfx + " is the largest element of x (−Inf if x is empty; NaN if any is NaN)."}, a, genMax},
-			kernel{signature{"sumExp" + sfx, []param{x("x"), v("m")}, t,
-				"sumExp" + sfx + " is Σ exp(x[i] − m)."}, a, genSumExp},
-			kernel{signature{"expStoreSum" + sfx, []param{x("dst"), x("x"), v("m")}, t,
-				"expStoreSum" + sfx + " is\n\n\tfor i := range dst {\n\t\tdst[i] = exp(x[i] − m)\n\t\tsum += dst[i]\n\t}\n\nlen(x) ≥ len(dst); dst may be x."}, a, genExpStoreSum},
+			kernel{signature{"sumExp" + sfx, []param{x("x"), v("m")}, f64,
+				"sumExp" + sfx + " is Σ exp(x[i] − m), summed in float64."}, a, genSumExp},
+			kernel{signature{"expStoreSum" + sfx, []param{x("dst"), x("x"), v("m")}, f64,
+				"expStoreSum" + sfx + " is\n\n\tfor i := range dst {\n\t\tdst[i] = exp(x[i] − m)\n\t\tsum += float64(dst[i])\n\t}\n\nlen(x) ≥ len(dst); dst may be x."}, a, genExpStoreSum},
 			kernel{signature{"affine" + sfx, []param{x("dst"), x("x"), v("a"), v("b")}, none,
 				"affine" + sfx + " is dst[i] = a·x[i] − b. len(x) ≥ len(dst); dst may be x."}, a, genAffine},
+			kernel{signature{"sub2" + sfx, []param{x("dst"), x("x"), v("b"), v("c")}, none,
+				"sub2" + sfx + " is dst[i] = (x[i] − b) − c: with b + c a value split into its\nrounded part b and remainder c, x − (b + c) without rounding b + c first.\nlen(x) ≥ len(dst); dst may be x."}, a, genSub2},
 			kernel{signature{"affineW" + sfx, []param{x("dst"), x("x"), x("w"), v("a"), v("b")}, none,
 				"affineW" + sfx + " is dst[i] = a·x[i] − b·w[i]. len(x), len(w) ≥ len(dst); dst may be x."}, a, genAffineW},
 			kernel{signature{"dotSub" + sfx, []param{x("x"), x("w"), v("z")}, t,
@@ -154,7 +156,10 @@ func genMax(f *fn) {
 }
 
 // sumExpLike is the body shared by sumExp and expStoreSum: x −= m, exp,
-// accumulate. Lanes past the end are −Inf and add exp(−Inf) = 0.
+// accumulate. Lanes past the end are −Inf and add exp(−Inf) = 0. Float32
+// exponentials are widened and summed in float64 (FCVTL, FCVTL2): the row's
+// log-sum-exp then carries no float32 summation error, which log-softmax
+// values near 0 and small losses would show.
 func sumExpLike(f *fn, store bool) {
 	u := expUnroll(f.arr)
 	if store {
@@ -179,12 +184,46 @@ func sumExpLike(f *fn, store bool) {
 		for i := 0; i < n; i++ {
 			f.FSUB(f.arr, xs[i], xs[i], m)
 		}
-		f.exp(xs[:n], f.vs(u, n), append(f.vs(2*u, n), f.vs(3*u, n)...))
+		t := f.vs(u, n)
+		f.exp(xs[:n], t, append(f.vs(2*u, n), f.vs(3*u, n)...))
+		if f.arr == neon.S4 {
+			if store { // the stores read xs after the body
+				for i := 0; i < n; i++ {
+					f.FCVTL(t[i], xs[i])
+				}
+				for i := 0; i < n; i++ {
+					f.FADD(neon.D2, acc[0], acc[0], t[i])
+				}
+				for i := 0; i < n; i++ {
+					f.FCVTL2(t[i], xs[i])
+				}
+				for i := 0; i < n; i++ {
+					f.FADD(neon.D2, acc[1], acc[1], t[i])
+				}
+				return
+			}
+			for i := 0; i < n; i++ {
+				f.FCVTL(t[i], xs[i])
+			}
+			for i := 0; i < n; i++ {
+				f.FCVTL2(xs[i], xs[i])
+			}
+			for i := 0; i < n; i++ {
+				f.FADD(neon.D2, acc[0], acc[0], t[i])
+			}
+			for i := 0; i < n; i++ {
+				f.FADD(neon.D2, acc[1], acc[1], xs[i])
+			}
+			return
+		}
 		for i := 0; i < n; i++ {
 			f.FADD(f.arr, acc[i%2], acc[i%2], xs[i])
 		}
 	})
+	arr := f.arr
+	f.arr = neon.D2
 	f.reduceAdd(acc)
+	f.arr = arr
 	f.storeRet(acc[0])
 	f.Op("RET")
 }
@@ -205,6 +244,24 @@ func genAffine(f *fn) {
 		}
 		for i := 0; i < n; i++ {
 			f.FSUB(f.arr, x[i], x[i], b)
+		}
+	})
+	f.Op("RET")
+}
+
+func genSub2(f *fn) {
+	f.loadSlice("dst", "R2", "R1")
+	f.loadSlice("x", "R0", "")
+	b, c := f.alloc("b"), f.alloc("c")
+	f.loadScalar("b", b)
+	f.loadScalar("c", c)
+	x := f.vs(0, 4)
+	f.loop(4, []stream{{ptr: "R0", regs: x}}, []stream{{ptr: "R2", regs: x}}, func(n int) {
+		for i := 0; i < n; i++ {
+			f.FSUB(f.arr, x[i], x[i], b)
+		}
+		for i := 0; i < n; i++ {
+			f.FSUB(f.arr, x[i], x[i], c)
 		}
 	})
 	f.Op("RET")
