@@ -1,0 +1,323 @@
+package suite
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/lossfuse/lossfuse/bench/naive"
+	"github.com/lossfuse/lossfuse/kernels"
+)
+
+// Data holds the inputs and output buffers of one kernel at one shape and
+// element type. Both ops and every backend share it, so that they all see
+// the same numbers.
+type Data struct {
+	Kernel *Kernel
+	Shape  Shape
+	DType  DType
+
+	f32 *buffers[float32]
+	f64 *buffers[float64]
+	ref map[Op]*refResult // float64 reference, computed on first use
+}
+
+// buffers are a case's slices in one element type.
+type buffers[T kernels.Float] struct {
+	x, y    []T     // logits / predictions / probabilities, and the second input
+	targets []int32 // class targets (CrossEntropy, SoftmaxFocal)
+	out     []T     // gradient (losses) or destination (primitives)
+}
+
+// Prepare generates the kernel's inputs at shape s, deterministically from
+// the seed: logits and predictions ~ N(0, 2²), uniform class targets,
+// softmax-normalised probability targets, 0/1 binary targets, and
+// probabilities uniform in [0.01, 0.99].
+func Prepare(k *Kernel, s Shape, dt DType, seed uint64) *Data {
+	d := &Data{Kernel: k, Shape: s, DType: dt, ref: map[Op]*refResult{}}
+	if dt == F32 {
+		d.f32 = generate[float32](k, s, seed)
+	} else {
+		d.f64 = generate[float64](k, s, seed)
+	}
+	return d
+}
+
+func generate[T kernels.Float](k *Kernel, s Shape, seed uint64) *buffers[T] {
+	r := rand.New(rand.NewPCG(seed, uint64(len(k.Name))))
+	nk := s.Elems()
+	b := &buffers[T]{x: make([]T, nk)}
+	normal := func(dst []T, sigma float64) {
+		for i := range dst {
+			dst[i] = T(sigma * r.NormFloat64())
+		}
+	}
+	switch k.Family {
+	case FamilyCE:
+		normal(b.x, 2)
+		b.out = make([]T, nk)
+		if k.Name == "CrossEntropyProbs" {
+			b.y = make([]T, nk)
+			for i := 0; i < s.N; i++ {
+				row := b.y[i*s.K : (i+1)*s.K]
+				var sum float64
+				for j := range row {
+					e := math.Exp(r.NormFloat64())
+					row[j] = T(e)
+					sum += e
+				}
+				for j := range row {
+					row[j] = T(float64(row[j]) / sum)
+				}
+			}
+		} else {
+			b.targets = make([]int32, s.N)
+			for i := range b.targets {
+				b.targets[i] = int32(r.IntN(s.K))
+			}
+		}
+	case FamilyBinary:
+		b.y, b.out = make([]T, nk), make([]T, nk)
+		if k.Name == "BCE" || k.Name == "FocalProbs" {
+			for i := range b.x {
+				b.x[i] = T(0.01 + 0.98*r.Float64())
+			}
+		} else {
+			normal(b.x, 2)
+		}
+		for i := range b.y {
+			b.y[i] = T(r.IntN(2))
+		}
+	case FamilyRegression:
+		b.y, b.out = make([]T, nk), make([]T, nk)
+		normal(b.x, 1)
+		normal(b.y, 1)
+	case FamilyRows:
+		normal(b.x, 2)
+		if k.Name == "LogSumExp" {
+			b.out = make([]T, s.N)
+		} else {
+			b.out = make([]T, nk)
+		}
+	case FamilyElementwise:
+		normal(b.x, 2)
+		b.out = make([]T, nk)
+	}
+	return b
+}
+
+// Runner returns a function that makes one call of the kernel for op, on
+// the naive baseline when isa is Naive and on the active backend otherwise
+// (choose it with Select first). The function returns the loss (0 for the
+// primitives). It does not allocate.
+func (d *Data) Runner(op Op, isa string) func() (float64, error) {
+	if d.f32 != nil {
+		return runner(d.Kernel, d.Shape, d.f32, op, isa == Naive)
+	}
+	return runner(d.Kernel, d.Shape, d.f64, op, isa == Naive)
+}
+
+func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive bool) func() (float64, error) {
+	var grad []T
+	if op == FwdBwd {
+		grad = b.out
+	}
+	x, y, tg, out, n, kk := b.x, b.y, b.targets, b.out, s.N, s.K
+	wrap := func(l T, err error) (float64, error) { return float64(l), err }
+	none := func(err error) (float64, error) { return 0, err }
+	sfo := &kernels.SoftmaxFocalOptions[T]{Gamma: FocalGamma}
+	fo := &kernels.FocalOptions[T]{Alpha: FocalAlpha, Gamma: FocalGamma}
+	if useNaive {
+		switch k.Name {
+		case "CrossEntropy":
+			return func() (float64, error) { return float64(naive.CrossEntropy(x, tg, n, kk, grad)), nil }
+		case "CrossEntropyProbs":
+			return func() (float64, error) { return float64(naive.CrossEntropyProbs(x, y, n, kk, grad)), nil }
+		case "SoftmaxFocal":
+			return func() (float64, error) { return float64(naive.SoftmaxFocal(x, tg, n, kk, FocalGamma, grad)), nil }
+		case "BCEWithLogits":
+			return func() (float64, error) { return float64(naive.BCEWithLogits(x, y, grad)), nil }
+		case "BCE":
+			return func() (float64, error) { return float64(naive.BCE(x, y, grad)), nil }
+		case "SigmoidFocal":
+			return func() (float64, error) { return float64(naive.SigmoidFocal(x, y, FocalAlpha, FocalGamma, grad)), nil }
+		case "FocalProbs":
+			return func() (float64, error) { return float64(naive.FocalProbs(x, y, FocalAlpha, FocalGamma, grad)), nil }
+		case "MSE":
+			return func() (float64, error) { return float64(naive.MSE(x, y, grad)), nil }
+		case "L1":
+			return func() (float64, error) { return float64(naive.L1(x, y, grad)), nil }
+		case "Huber":
+			return func() (float64, error) { return float64(naive.Huber(x, y, HuberDelta, grad)), nil }
+		case "SmoothL1":
+			return func() (float64, error) { return float64(naive.SmoothL1(x, y, SmoothBeta, grad)), nil }
+		case "Softmax":
+			return func() (float64, error) { naive.Softmax(out, x, n, kk); return 0, nil }
+		case "LogSoftmax":
+			return func() (float64, error) { naive.LogSoftmax(out, x, n, kk); return 0, nil }
+		case "LogSumExp":
+			return func() (float64, error) { naive.LogSumExp(out, x, n, kk); return 0, nil }
+		case "Sigmoid":
+			return func() (float64, error) { naive.Sigmoid(out, x); return 0, nil }
+		case "LogSigmoid":
+			return func() (float64, error) { naive.LogSigmoid(out, x); return 0, nil }
+		case "Softplus":
+			return func() (float64, error) { naive.Softplus(out, x); return 0, nil }
+		}
+	} else {
+		switch k.Name {
+		case "CrossEntropy":
+			return func() (float64, error) { return wrap(kernels.CrossEntropy(x, tg, n, kk, grad, nil)) }
+		case "CrossEntropyProbs":
+			return func() (float64, error) { return wrap(kernels.CrossEntropyProbs(x, y, n, kk, grad, nil)) }
+		case "SoftmaxFocal":
+			return func() (float64, error) { return wrap(kernels.SoftmaxFocal(x, tg, n, kk, grad, sfo)) }
+		case "BCEWithLogits":
+			return func() (float64, error) { return wrap(kernels.BCEWithLogits(x, y, n, kk, grad, nil)) }
+		case "BCE":
+			return func() (float64, error) { return wrap(kernels.BCE(x, y, n, kk, grad, nil)) }
+		case "SigmoidFocal":
+			return func() (float64, error) { return wrap(kernels.SigmoidFocal(x, y, n, kk, grad, fo)) }
+		case "FocalProbs":
+			return func() (float64, error) { return wrap(kernels.FocalProbs(x, y, n, kk, grad, fo)) }
+		case "MSE":
+			return func() (float64, error) { return wrap(kernels.MSE(x, y, grad, nil)) }
+		case "L1":
+			return func() (float64, error) { return wrap(kernels.L1(x, y, grad, nil)) }
+		case "Huber":
+			return func() (float64, error) { return wrap(kernels.Huber(x, y, HuberDelta, grad, nil)) }
+		case "SmoothL1":
+			return func() (float64, error) { return wrap(kernels.SmoothL1(x, y, SmoothBeta, grad, nil)) }
+		case "Softmax":
+			return func() (float64, error) { return none(kernels.Softmax(out, x, n, kk)) }
+		case "LogSoftmax":
+			return func() (float64, error) { return none(kernels.LogSoftmax(out, x, n, kk)) }
+		case "LogSumExp":
+			return func() (float64, error) { return none(kernels.LogSumExp(out, x, n, kk)) }
+		case "Sigmoid":
+			return func() (float64, error) { return none(kernels.Sigmoid(out, x)) }
+		case "LogSigmoid":
+			return func() (float64, error) { return none(kernels.LogSigmoid(out, x)) }
+		case "Softplus":
+			return func() (float64, error) { return none(kernels.Softplus(out, x)) }
+		}
+	}
+	panic(fmt.Sprintf("suite: no runner for kernel %q", k.Name))
+}
+
+// MaxError runs the kernel once for op on isa (which must be selected
+// already, as for Runner) and returns its largest error against the
+// float64 reference on the same data (see maxErr).
+func (d *Data) MaxError(op Op, isa string) (float64, error) {
+	loss, err := d.Runner(op, isa)()
+	if err != nil {
+		return 0, err
+	}
+	return d.Check(op, loss)
+}
+
+// Check returns the largest error against the float64 reference of the
+// outputs of the last call of op: loss is what the call returned, and the
+// gradient or primitive output is read from the output buffer, so that a
+// caller who has just timed the kernel need not run it again.
+func (d *Data) Check(op Op, loss float64) (float64, error) {
+	ref, err := d.reference(op)
+	if err != nil {
+		return 0, err
+	}
+	var out []float64
+	if op == FwdBwd || !d.Kernel.HasGrad() {
+		out = d.output()
+	}
+	return maxErr(d.Kernel.HasGrad(), loss, out, ref), nil
+}
+
+// output returns the output buffer widened to float64.
+func (d *Data) output() []float64 {
+	if d.f64 != nil {
+		return d.f64.out
+	}
+	out := make([]float64, len(d.f32.out))
+	for i, v := range d.f32.out {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// inputs64 returns the inputs widened to float64: the reference sees
+// exactly the values the kernel saw.
+func (d *Data) inputs64() *buffers[float64] {
+	if d.f64 != nil {
+		b := *d.f64
+		b.out = make([]float64, len(b.out))
+		return &b
+	}
+	widen := func(s []float32) []float64 {
+		if s == nil {
+			return nil
+		}
+		w := make([]float64, len(s))
+		for i, v := range s {
+			w[i] = float64(v)
+		}
+		return w
+	}
+	return &buffers[float64]{x: widen(d.f32.x), y: widen(d.f32.y), targets: d.f32.targets, out: make([]float64, len(d.f32.out))}
+}
+
+func (d *Data) reference(op Op) (*refResult, error) {
+	if r := d.ref[op]; r != nil {
+		return r, nil
+	}
+	r, err := computeReference(d.Kernel, d.Shape, d.inputs64(), op == FwdBwd || !d.Kernel.HasGrad())
+	if err != nil {
+		return nil, fmt.Errorf("reference %s %s: %w", d.Kernel.Name, d.Shape, err)
+	}
+	d.ref[op] = r
+	return r, nil
+}
+
+// refResult is the float64 reference's answer: the mean loss (losses only)
+// and the gradient or primitive output (nil for a loss-only call).
+type refResult struct {
+	loss float64
+	out  []float64
+}
+
+// maxErr is the error measure of the report: the larger of the loss's
+// relative error and the output's largest absolute error relative to the
+// output's largest magnitude (a normwise bound, so that gradient entries
+// near zero do not blow it up). NaN where the reference is finite counts as
+// +Inf.
+func maxErr(isLoss bool, loss float64, out []float64, ref *refResult) float64 {
+	e := 0.0
+	if isLoss {
+		e = rel(loss-ref.loss, math.Abs(ref.loss))
+	}
+	if out != nil {
+		var scale, worst float64
+		for _, v := range ref.out {
+			scale = math.Max(scale, math.Abs(v))
+		}
+		for i, v := range out {
+			d := math.Abs(v - ref.out[i])
+			if math.IsNaN(d) {
+				d = math.Inf(1)
+			}
+			worst = math.Max(worst, d)
+		}
+		e = math.Max(e, rel(worst, scale))
+	}
+	return e
+}
+
+func rel(diff, scale float64) float64 {
+	diff = math.Abs(diff)
+	if math.IsNaN(diff) {
+		return math.Inf(1)
+	}
+	if scale == 0 {
+		return diff
+	}
+	return diff / scale
+}

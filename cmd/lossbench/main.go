@@ -1,0 +1,218 @@
+// Command lossbench measures lossfuse on this machine: which backend the
+// dispatch picks, how fast every kernel runs on every backend against the
+// pure-Go generic kernels and the textbook Go loop (isa=naive), how close
+// each gets to the single-core memory bandwidth, and how accurate each is
+// against a float64 reference on the same data.
+//
+//	go run ./cmd/lossbench                     # default report, about a minute
+//	go run ./cmd/lossbench -kernels CrossEntropy -shapes 256x32000 -plot ce.svg
+//	go run ./cmd/lossbench -json > report.json
+//
+// Progress goes to standard error, the report to standard output.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lossfuse/lossfuse/bench/suite"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// config is the parsed command line.
+type config struct {
+	kernels  []*suite.Kernel
+	shapes   []suite.Shape // nil: each kernel's default shapes
+	isas     []string
+	dtypes   []suite.DType
+	ops      []suite.Op
+	duration time.Duration // per measurement, over all repetitions
+	reps     int
+	json     bool
+	plot     string
+	bw       bool
+	seed     uint64
+}
+
+// errUsage marks an error already reported with the usage text.
+var errUsage = errors.New("usage")
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("lossbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		kernelsF  = fs.String("kernels", "all", "comma-separated kernels to measure, or all: "+kernelNames())
+		shapesF   = fs.String("shapes", "", "comma-separated NxK shapes for every kernel (default: each kernel's own, e.g. CE at 4096x10,1024x1000,256x32000,64x128256)")
+		backendsF = fs.String("backends", "all", "comma-separated backends: naive and any of "+strings.Join(suite.Isas()[1:], ", ")+", or all")
+		dtypesF   = fs.String("dtype", "f32", "element types: f32, f64 or f32,f64")
+		opsF      = fs.String("op", "fwdbwd", "fwd (loss only), fwdbwd (loss and gradient) or fwd,fwdbwd; primitives always run fwd")
+		durationF = fs.Duration("duration", 150*time.Millisecond, "time to spend per measurement, over all repetitions")
+		repsF     = fs.Int("reps", 5, "repetitions per measurement; the median is reported")
+		jsonF     = fs.Bool("json", false, "print the report as JSON instead of tables")
+		plotF     = fs.String("plot", "", "write a plot of throughput against K per backend to `FILE.svg` (or .png)")
+		bwF       = fs.Bool("bandwidth", true, "measure memory bandwidth (needed for the %BW column)")
+		seedF     = fs.Uint64("seed", 1, "seed of the generated inputs")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: lossbench [flags]\n\nMeasures every lossfuse kernel on every backend of this CPU; see the README.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, errUsage // the flag package has printed the problem and usage
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (all options are flags; see -h)", fs.Arg(0))
+	}
+	c := &config{duration: *durationF, reps: *repsF, json: *jsonF, plot: *plotF, bw: *bwF, seed: *seedF}
+	var err error
+	if c.kernels, err = parseKernels(*kernelsF); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(*shapesF) != "" {
+		for _, s := range splitList(*shapesF) {
+			sh, err := suite.ParseShape(s)
+			if err != nil {
+				return nil, fmt.Errorf("-shapes: %v", err)
+			}
+			c.shapes = append(c.shapes, sh)
+		}
+	}
+	if c.isas, err = parseBackends(*backendsF); err != nil {
+		return nil, err
+	}
+	for _, d := range splitList(*dtypesF) {
+		dt := suite.DType(strings.ToLower(d))
+		if dt != suite.F32 && dt != suite.F64 {
+			return nil, fmt.Errorf("-dtype: %q is not f32 or f64", d)
+		}
+		if !slices.Contains(c.dtypes, dt) {
+			c.dtypes = append(c.dtypes, dt)
+		}
+	}
+	for _, o := range splitList(*opsF) {
+		op := suite.Op(strings.ToLower(o))
+		if op != suite.Fwd && op != suite.FwdBwd {
+			return nil, fmt.Errorf("-op: %q is not fwd or fwdbwd", o)
+		}
+		if !slices.Contains(c.ops, op) {
+			c.ops = append(c.ops, op)
+		}
+	}
+	if len(c.dtypes) == 0 || len(c.ops) == 0 {
+		return nil, fmt.Errorf("-dtype and -op need at least one value")
+	}
+	if c.duration <= 0 {
+		return nil, fmt.Errorf("-duration %v: must be positive", c.duration)
+	}
+	if c.reps < 1 || c.reps > 1000 {
+		return nil, fmt.Errorf("-reps %d: must be between 1 and 1000", c.reps)
+	}
+	if p := strings.ToLower(c.plot); p != "" && !strings.HasSuffix(p, ".svg") && !strings.HasSuffix(p, ".png") {
+		return nil, fmt.Errorf("-plot %q: the file name must end in .svg (or .png)", c.plot)
+	}
+	return c, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func kernelNames() string {
+	var names []string
+	for _, k := range suite.Kernels {
+		names = append(names, k.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func parseKernels(s string) ([]*suite.Kernel, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "all") {
+		return suite.Kernels, nil
+	}
+	var ks []*suite.Kernel
+	for _, name := range splitList(s) {
+		k := suite.Lookup(name)
+		if k == nil {
+			return nil, fmt.Errorf("-kernels: unknown kernel %q (have %s)", name, kernelNames())
+		}
+		if !slices.Contains(ks, k) {
+			ks = append(ks, k)
+		}
+	}
+	if len(ks) == 0 {
+		return nil, fmt.Errorf("-kernels: no kernel named")
+	}
+	return ks, nil
+}
+
+func parseBackends(s string) ([]string, error) {
+	avail := suite.Isas()
+	if strings.EqualFold(strings.TrimSpace(s), "all") {
+		return avail, nil
+	}
+	var isas []string
+	for _, name := range splitList(s) {
+		name = strings.ToLower(name)
+		if !slices.Contains(avail, name) {
+			return nil, fmt.Errorf("-backends: %q is not a backend this CPU runs (have %s)", name, strings.Join(avail, ", "))
+		}
+		if !slices.Contains(isas, name) {
+			isas = append(isas, name)
+		}
+	}
+	if len(isas) == 0 {
+		return nil, fmt.Errorf("-backends: no backend named")
+	}
+	// Report in the usual order: naive, then generic and up.
+	slices.SortFunc(isas, func(a, b string) int { return slices.Index(avail, a) - slices.Index(avail, b) })
+	return isas, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case err != nil:
+		fmt.Fprintf(stderr, "lossbench: %v\n", err)
+		return 2
+	}
+	rep, err := measure(cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "lossbench: %v\n", err)
+		return 1
+	}
+	if cfg.json {
+		err = writeJSON(stdout, rep)
+	} else {
+		err = writeText(stdout, rep)
+	}
+	if err == nil && cfg.plot != "" {
+		if err = writePlot(cfg.plot, rep); err == nil {
+			fmt.Fprintf(stderr, "lossbench: wrote %s\n", cfg.plot)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lossbench: %v\n", err)
+		return 1
+	}
+	return 0
+}

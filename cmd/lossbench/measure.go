@@ -1,0 +1,221 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"strconv"
+
+	"github.com/lossfuse/lossfuse/bench/suite"
+)
+
+// Report is everything lossbench measured.
+type Report struct {
+	Machine   Machine   `json:"machine"`
+	Reference string    `json:"reference"`
+	ErrorNorm string    `json:"error_measure"`
+	Reps      int       `json:"reps"`
+	Duration  string    `json:"duration_per_measurement"`
+	L2BW      Bandwidth `json:"bandwidth_l2"`    // a buffer that fits in L2
+	LargeBW   Bandwidth `json:"bandwidth_large"` // one that fits in no cache
+	HasBW     bool      `json:"-"`
+	Results   []Result  `json:"results"`
+}
+
+// Result is one kernel × op × dtype × shape × backend measurement.
+type Result struct {
+	Kernel       string  `json:"kernel"`
+	Op           string  `json:"op"`
+	DType        string  `json:"dtype"`
+	N            int     `json:"n"`
+	K            int     `json:"k"`
+	Isa          string  `json:"isa"`
+	NsPerCall    float64 `json:"ns_per_call"`
+	NsPerElem    float64 `json:"ns_per_elem"`
+	GelemPerSec  float64 `json:"gelem_per_s"`
+	GBPerSec     float64 `json:"gb_per_s"` // bytes touched (read + written once) per second
+	BytesRead    int64   `json:"bytes_read"`
+	BytesWritten int64   `json:"bytes_written"`
+	// Speed-ups are time(baseline)/time(this); absent when the baseline
+	// was not measured.
+	VsGeneric *float64 `json:"speedup_vs_generic,omitempty"`
+	VsNaive   *float64 `json:"speedup_vs_naive,omitempty"`
+	// BWFraction is the bandwidth floor's time over the measured time; the
+	// floor moves the bytes touched at the read and copy bandwidth measured
+	// on a buffer of the same footprint. LimitGelemPerSec is that floor's
+	// throughput.
+	BWFraction       *float64   `json:"bandwidth_fraction,omitempty"`
+	LimitGelemPerSec *float64   `json:"bandwidth_limit_gelem_per_s,omitempty"`
+	Bandwidth        *Bandwidth `json:"bandwidth_at_footprint,omitempty"`
+	MaxErr           jsonFloat  `json:"max_err"`
+}
+
+func (r *Result) shape() suite.Shape { return suite.Shape{N: r.N, K: r.K} }
+
+// jsonFloat encodes ±Inf and NaN as strings, which JSON numbers cannot hold.
+type jsonFloat float64
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return []byte(strconv.Quote(strconv.FormatFloat(v, 'g', -1, 64))), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// measure runs every selected configuration and returns the report.
+func measure(cfg *config, progress io.Writer) (*Report, error) {
+	runtime.LockOSThread() // one core, no migration mid-measurement
+	defer runtime.UnlockOSThread()
+
+	rep := &Report{
+		Machine:   describeMachine(),
+		Reference: suite.ReferenceName,
+		ErrorNorm: "max(|loss−ref|/|ref|, max_i |out_i−ref_i| / max_i |ref_i|) over the loss and the gradient (or primitive output)",
+		Reps:      cfg.reps,
+		Duration:  cfg.duration.String(),
+	}
+	m := &rep.Machine
+	fmt.Fprintf(progress, "lossbench: %s, backend %s (this CPU runs %v)\n", m.CPU, m.Selected, m.Available)
+
+	bw := &bwMeter{reps: cfg.reps, dur: cfg.duration, cache: map[int]Bandwidth{}}
+	if cfg.bw {
+		l2 := m.L2
+		if l2 == 0 {
+			l2 = 1 << 20
+		}
+		large := min(max(256<<20, 4*m.L3), 1<<30)
+		fmt.Fprintf(progress, "lossbench: measuring bandwidth (%s and %s buffers)\n", sizeString(l2/2), sizeString(large))
+		rep.L2BW, rep.LargeBW, rep.HasBW = bw.at(l2/2), bw.at(large), true
+		delete(bw.cache, large) // do not keep the large buffer's entry pinned to a size no case uses
+		runtime.GC()
+	}
+
+	type plan struct {
+		k      *suite.Kernel
+		dt     suite.DType
+		shape  suite.Shape
+		ops    []suite.Op
+		nCalls int
+	}
+	var plans []plan
+	total := 0
+	for _, k := range cfg.kernels {
+		shapes := cfg.shapes
+		if shapes == nil {
+			shapes = k.Shapes
+		}
+		var ops []suite.Op
+		for _, op := range k.Ops() {
+			if slices.Contains(cfg.ops, op) {
+				ops = append(ops, op)
+			}
+		}
+		if len(ops) == 0 { // primitives have only fwd
+			ops = k.Ops()
+		}
+		for _, dt := range cfg.dtypes {
+			for _, s := range shapes {
+				plans = append(plans, plan{k, dt, s, ops, len(ops) * len(cfg.isas)})
+				total += len(ops) * len(cfg.isas)
+			}
+		}
+	}
+
+	done := 0
+	for _, p := range plans {
+		data := suite.Prepare(p.k, p.shape, p.dt, cfg.seed)
+		runtime.GC()
+		for _, op := range p.ops {
+			c := suite.Case{Kernel: p.k, Op: op, DType: p.dt, Shape: p.shape}
+			for _, isa := range cfg.isas {
+				done++
+				fmt.Fprintf(progress, "[%3d/%d] %-17s %-6s %s %-10s %-8s", done, total, p.k.Name, op, p.dt, p.shape, isa)
+				r, err := measureOne(c, data, isa, cfg)
+				if err != nil {
+					fmt.Fprintln(progress)
+					return nil, fmt.Errorf("%s %s %s %s isa=%s: %w", p.k.Name, op, p.dt, p.shape, isa, err)
+				}
+				if cfg.bw {
+					setLimit(&r, bw.at(int(r.BytesRead+r.BytesWritten)))
+				}
+				fmt.Fprintf(progress, " %8.3f ns/elem  err %.2g\n", r.NsPerElem, float64(r.MaxErr))
+				rep.Results = append(rep.Results, r)
+			}
+		}
+	}
+	setSpeedups(rep.Results)
+	return rep, nil
+}
+
+func measureOne(c suite.Case, data *suite.Data, isa string, cfg *config) (Result, error) {
+	restore, err := suite.Select(isa)
+	if err != nil {
+		return Result{}, err
+	}
+	call := data.Runner(c.Op, isa)
+	var loss float64
+	var callErr error
+	ns := medianNs(cfg.reps, cfg.duration, func() {
+		if callErr == nil {
+			loss, callErr = call()
+		}
+	})
+	restore()
+	if callErr != nil {
+		return Result{}, callErr
+	}
+	// The buffers hold the last call's outputs: check them, no extra call.
+	e, err := data.Check(c.Op, loss)
+	if err != nil {
+		return Result{}, err
+	}
+	read, written := c.Traffic()
+	elems := float64(c.Shape.Elems())
+	return Result{
+		Kernel: c.Kernel.Name, Op: string(c.Op), DType: string(c.DType), N: c.Shape.N, K: c.Shape.K, Isa: isa,
+		NsPerCall: ns, NsPerElem: ns / elems, GelemPerSec: elems / ns,
+		GBPerSec: float64(read+written) / ns, BytesRead: read, BytesWritten: written,
+		MaxErr: jsonFloat(e),
+	}, nil
+}
+
+// setLimit fills the bandwidth columns: the floor is the time to read and
+// write the bytes touched, reads paired with writes at the copy bandwidth
+// and the remaining reads at the read bandwidth.
+func setLimit(r *Result, bw Bandwidth) {
+	if bw.Read <= 0 || bw.Copy <= 0 {
+		return
+	}
+	paired := min(r.BytesRead, r.BytesWritten)
+	floorNs := 2*float64(paired)/bw.Copy + float64(r.BytesRead+r.BytesWritten-2*paired)/bw.Read
+	frac := floorNs / r.NsPerCall
+	limit := float64(r.N*r.K) / floorNs
+	r.BWFraction, r.LimitGelemPerSec, r.Bandwidth = &frac, &limit, &bw
+}
+
+// setSpeedups compares each result with the generic and naive results of
+// the same kernel, op, dtype and shape.
+func setSpeedups(rs []Result) {
+	type key struct {
+		kernel, op, dtype, isa string
+		n, k                   int
+	}
+	at := map[key]float64{}
+	for _, r := range rs {
+		at[key{r.Kernel, r.Op, r.DType, r.Isa, r.N, r.K}] = r.NsPerCall
+	}
+	for i := range rs {
+		r := &rs[i]
+		if ns, ok := at[key{r.Kernel, r.Op, r.DType, "generic", r.N, r.K}]; ok {
+			s := ns / r.NsPerCall
+			r.VsGeneric = &s
+		}
+		if ns, ok := at[key{r.Kernel, r.Op, r.DType, suite.Naive, r.N, r.K}]; ok {
+			s := ns / r.NsPerCall
+			r.VsNaive = &s
+		}
+	}
+}

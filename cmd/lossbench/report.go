@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+)
+
+func writeJSON(w io.Writer, rep *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+func writeText(w io.Writer, rep *Report) error {
+	m := rep.Machine
+	var b strings.Builder
+	fmt.Fprintf(&b, "lossbench: lossfuse kernels on one core\n\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	cpu := m.CPU
+	if m.Cores > 0 {
+		cpu += fmt.Sprintf(", %d logical cores", m.Cores)
+	}
+	var caches []string
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"L1d", m.L1D}, {"L2", m.L2}, {"L3", m.L3}} {
+		if c.n > 0 {
+			caches = append(caches, c.name+" "+sizeString(c.n))
+		}
+	}
+	if len(caches) > 0 {
+		cpu += "; " + strings.Join(caches, ", ")
+	}
+	fmt.Fprintf(tw, "CPU\t%s\n", cpu)
+	feat := strings.Join(m.Features, " ")
+	if feat == "" {
+		feat = "none that lossfuse uses"
+	}
+	fmt.Fprintf(tw, "Features\t%s\n", feat)
+	fmt.Fprintf(tw, "Go\t%s %s/%s\n", m.Go, m.GOOS, m.GOARCH)
+	maxISA := "unset"
+	if m.MaxISA != "" {
+		maxISA = "=" + m.MaxISA
+	}
+	fmt.Fprintf(tw, "Dispatch\t%s selected (LOSSFUSE_MAX_ISA %s); this CPU runs %s; compiled in: %s\n",
+		m.Selected, maxISA, strings.Join(m.Available, ", "), strings.Join(m.Compiled, ", "))
+	if rep.HasBW {
+		fmt.Fprintf(tw, "Bandwidth\t%s; %s (one core: bytes.Equal reads, copy reads+writes)\n", rep.L2BW, rep.LargeBW)
+	}
+	fmt.Fprintf(tw, "Accuracy\tvs %s;\n\terror = %s\n", rep.Reference, rep.ErrorNorm)
+	fmt.Fprintf(tw, "Timing\tmedian of up to %d repetitions, %s per measurement\n", rep.Reps, rep.Duration)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	// One table per kernel, op and dtype, in measurement order.
+	for start := 0; start < len(rep.Results); {
+		r0 := rep.Results[start]
+		end := start
+		for end < len(rep.Results) {
+			r := rep.Results[end]
+			if r.Kernel != r0.Kernel || r.Op != r0.Op || r.DType != r0.DType {
+				break
+			}
+			end++
+		}
+		fmt.Fprintf(&b, "\n%s  op=%s dtype=%s\n", r0.Kernel, r0.Op, r0.DType)
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "shape\tisa\tns/elem\tGelem/s\tGB/s\t×generic\t×naive\t%%BW\tmax err\t\n")
+		prevShape := ""
+		for _, r := range rep.Results[start:end] {
+			shape := r.shape().String()
+			if prevShape != "" && shape != prevShape {
+				fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\t\n")
+			}
+			prevShape = shape
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n",
+				shape, r.Isa, num(r.NsPerElem), num(r.GelemPerSec), r.GBPerSec,
+				ratio(r.VsGeneric), ratio(r.VsNaive), percent(r.BWFraction), errString(float64(r.MaxErr)))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		start = end
+	}
+	// Drop the padding tabwriter leaves on the blank separator rows.
+	lines := strings.Split(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	_, err := io.WriteString(w, strings.Join(lines, "\n"))
+	return err
+}
+
+// num prints three significant digits without exponents for ordinary values.
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case v >= 1:
+		return fmt.Sprintf("%.2f", v)
+	case v >= 0.001:
+		return fmt.Sprintf("%.3f", v)
+	}
+	return fmt.Sprintf("%.2g", v)
+}
+
+func ratio(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return num(*v) + "×"
+}
+
+func percent(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100**v)
+}
+
+func errString(e float64) string {
+	switch {
+	case math.IsInf(e, 1):
+		return "Inf"
+	case e == 0:
+		return "0"
+	}
+	return fmt.Sprintf("%.1e", e)
+}
