@@ -1,0 +1,37 @@
+// Command amd64 generates the AVX2+FMA and AVX-512 kernels of package
+// lossfuse/kernels/amd64. It is run by go generate there:
+//
+//	go run ./amd64 -out ../kernels/amd64/kernels_amd64.s -stubs ../kernels/amd64/stubs_amd64.go -pkg amd64
+//
+// main is the list of variants; each kernel family has its own file and
+// every kernel is written once for both ISAs through package x86.
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+
+	"github.com/lossfuse/lossfuse/asmgen/internal/x86"
+)
+
+func main() {
+	ConstraintExpr("!purego")
+	for _, s := range []*x86.ISA{x86.AVX2, x86.AVX512} {
+		// Row kernels: softmax cross-entropy passes and the row primitives.
+		lseRows(s, lseOptions{})
+		lseRows(s, lseOptions{split: true})
+		lseRows(s, lseOptions{dot: true})
+		lseRows(s, lseOptions{dot: true, weighted: true})
+		expAffineRows(s, false)
+		expAffineRows(s, true)
+		subRows(s)
+		// Element-wise primitives.
+		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {
+			unary(s, op)
+		}
+		// Test hooks for the ULP tests.
+		expVec(s)
+		logVec(s)
+		log1pVec(s)
+	}
+	Generate()
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/lossfuse/lossfuse/asmgen/internal/x86"
+)
+
+// rescaleMargin: pass 1 rescales its running sum only when a logit exceeds
+// the reference maximum by more than this. e^20 times any row length that
+// fits in memory stays far below float32 overflow, so the sum cannot
+// overflow, and typical rows never rescale after their first element.
+const rescaleMargin = 20
+
+type lseOptions struct {
+	split    bool // write m[i] and ls[i] = log Σ exp(x − m[i]) instead of lse = m + ls
+	dot      bool // also Σ_j w_j·(x_j − z0[i]) per row (label smoothing); implies split
+	weighted bool // with class weights w (else w_j = 1)
+}
+
+// rowLoop emits the loop over n rows; body gets the row index i. The row
+// pointers in ptrs advance by k elements after each row.
+func rowLoop(n, k reg.GPVirtual, ptrs []reg.GPVirtual, body func(i reg.GPVirtual)) {
+	i := GP64()
+	loop, done := x86.NewLabel("row"), x86.NewLabel("rowsdone")
+	XORQ(i, i)
+	Label(loop)
+	CMPQ(i, n)
+	JAE(LabelRef(done))
+	body(i)
+	for _, p := range ptrs {
+		LEAQ(Mem{Base: p, Index: k, Scale: 4}, p)
+	}
+	INCQ(i)
+	JMP(LabelRef(loop))
+	Label(done)
+}
+
+// lseRows is pass 1 of softmax cross-entropy and of the row primitives:
+// log Σ_j exp(x_ij) by an online maximum and sum in one read. The split
+// form keeps the reference maximum m and log of the sum apart, so that
+// callers can form x − lse as (x − m) − ls without cancelling in float32.
+func lseRows(s *x86.ISA, o lseOptions) {
+	name, sig := "lseRows", "func(x *float32, n, k int, lse *float32)"
+	doc := []string{"%s writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once."}
+	split := "%s writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once."
+	switch {
+	case o.dot && o.weighted:
+		name, sig = "maxLogDotWRows", "func(x *float32, n, k int, w, z0, m, ls, dot *float32)"
+		doc = []string{split, "It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − z0[i]), taking terms with w[j] = 0 as 0."}
+	case o.dot:
+		name, sig = "maxLogDotRows", "func(x *float32, n, k int, z0, m, ls, dot *float32)"
+		doc = []string{split, "It also writes dot[i] = Σ_j (x[i*k+j] − z0[i])."}
+	case o.split:
+		name, sig = "maxLogRows", "func(x *float32, n, k int, m, ls *float32)"
+		doc = []string{split}
+	}
+	o.split = o.split || o.dot
+	name = name + suffix(s)
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	docf(name, doc...)
+	s.Begin()
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	k := Load(Param("k"), GP64()).(reg.GPVirtual)
+	var lse, mOut, lsOut reg.GPVirtual
+	if o.split {
+		mOut = Load(Param("m"), GP64()).(reg.GPVirtual)
+		lsOut = Load(Param("ls"), GP64()).(reg.GPVirtual)
+	} else {
+		lse = Load(Param("lse"), GP64()).(reg.GPVirtual)
+	}
+	var w, z0, dot reg.GPVirtual
+	if o.dot {
+		z0 = Load(Param("z0"), GP64()).(reg.GPVirtual)
+		dot = Load(Param("dot"), GP64()).(reg.GPVirtual)
+	}
+	ptrs := []reg.GPVirtual{x}
+	if o.weighted {
+		w = Load(Param("w"), GP64()).(reg.GPVirtual)
+	}
+	s.Preload(x86.ExpConsts()...)
+	s.Preload(rescaleMargin, -math.MaxFloat32, math.MaxFloat32)
+	negInf := s.FR(x86.NegInf)
+	sp := s.NewSpan(k)
+
+	rowLoop(n, k, ptrs, func(i reg.GPVirtual) {
+		// The reference maximum starts at the row's first logit, clamped to
+		// a finite value so that −Inf rows give a sum of 0 (lse −Inf) and
+		// +Inf logits give an infinite sum rather than Inf − Inf.
+		m := s.Broadcast(Mem{Base: x})
+		VMAXPS(m, s.FR(-math.MaxFloat32), m) // NaN stays: m is the operand returned
+		VMINPS(m, s.FR(math.MaxFloat32), m)
+		thr := s.Vec()
+		VADDPS(s.F(rescaleMargin), m, thr)
+		sum := s.Vec()
+		VXORPS(sum, sum, sum)
+		var top reg.VecVirtual // the split form's true row maximum
+		if o.split {
+			top = s.Vec()
+			VMOVAPS(m, top)
+		}
+		var z, acc reg.VecVirtual
+		if o.dot {
+			z = s.Broadcast(Mem{Base: z0, Index: i, Scale: 4})
+			acc = s.Vec()
+			VXORPS(acc, acc, acc)
+		}
+		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+			v := s.LoadAt(mk, x86.At(x, j), negInf)
+			s.IfAny(x86.GT, v, thr, func() {
+				// Rare: move the reference up to this vector's maximum.
+				t := s.Vec()
+				VMOVAPS(v, t)
+				s.AllMax(t)
+				VMINPS(t, s.FR(math.MaxFloat32), t)
+				d := s.Vec()
+				VSUBPS(t, m, d)
+				VMULPS(s.Exp(d), sum, sum)
+				VMOVAPS(t, m)
+				VADDPS(s.F(rescaleMargin), m, thr)
+			})
+			if o.split {
+				VMAXPS(v, top, top)
+			}
+			d := s.Vec()
+			VSUBPS(m, v, d)
+			VADDPS(s.Exp(d), sum, sum)
+			if o.dot {
+				t := s.Vec()
+				VSUBPS(z, v, t)
+				if o.weighted {
+					wv := s.LoadAt(mk, x86.At(w, j), nil)
+					VMULPS(wv, t, t)
+					s.Where(x86.EQ, wv, s.F(0), s.F(0), t) // 0·(−Inf) and the tail
+				} else {
+					s.ZeroOff(mk, t)
+				}
+				VADDPS(t, acc, acc)
+			}
+		})
+		s.AllSum(sum)
+		if o.split {
+			// Re-reference the sum to the true maximum (m ≤ top), so that
+			// x − m is exact near the maximum and ls is small there.
+			s.AllMax(top)
+			VMINPS(top, s.FR(math.MaxFloat32), top)
+			d := s.Vec()
+			VSUBPS(top, m, d)
+			VMULPS(s.Exp(d), sum, sum)
+			m = top
+		}
+		l := s.Log(sum, true)
+		if o.split {
+			VMOVSS(m.AsX(), Mem{Base: mOut, Index: i, Scale: 4})
+			VMOVSS(l.AsX(), Mem{Base: lsOut, Index: i, Scale: 4})
+		} else {
+			VADDPS(m, l, l)
+			VMOVSS(l.AsX(), Mem{Base: lse, Index: i, Scale: 4})
+		}
+		if o.dot {
+			s.AllSum(acc)
+			VMOVSS(acc.AsX(), Mem{Base: dot, Index: i, Scale: 4})
+		}
+	})
+	s.End()
+}
+
+// expAffineRows is pass 2 of softmax cross-entropy and Softmax:
+// dst_ij = coef_i·exp((x_ij − m_i) − ls_i) − bias_i (·w_j when weighted),
+// with m and ls from the split pass 1.
+// dst may be x (in-place gradient).
+func expAffineRows(s *x86.ISA, weighted bool) {
+	name, sig := "expAffineRows", "func(x, dst *float32, n, k int, m, ls, coef, bias *float32)"
+	doc := "%s writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x."
+	if weighted {
+		name, sig = "expAffineWRows", "func(x, dst *float32, n, k int, m, ls, coef, bias, w *float32)"
+		doc = "%s writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i]·w[j] for n rows of k; dst may be x."
+	}
+	name += suffix(s)
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	docf(name, doc)
+	s.Begin()
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	k := Load(Param("k"), GP64()).(reg.GPVirtual)
+	mIn := Load(Param("m"), GP64()).(reg.GPVirtual)
+	lsIn := Load(Param("ls"), GP64()).(reg.GPVirtual)
+	coef := Load(Param("coef"), GP64()).(reg.GPVirtual)
+	bias := Load(Param("bias"), GP64()).(reg.GPVirtual)
+	var w reg.GPVirtual
+	if weighted {
+		w = Load(Param("w"), GP64()).(reg.GPVirtual)
+	}
+	s.Preload(x86.ExpConsts()...)
+	sp := s.NewSpan(k)
+	rowLoop(n, k, []reg.GPVirtual{x, dst}, func(i reg.GPVirtual) {
+		mv := s.Broadcast(Mem{Base: mIn, Index: i, Scale: 4})
+		lv := s.Broadcast(Mem{Base: lsIn, Index: i, Scale: 4})
+		cf := s.Broadcast(Mem{Base: coef, Index: i, Scale: 4})
+		b := s.Broadcast(Mem{Base: bias, Index: i, Scale: 4})
+		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+			v := s.LoadAt(mk, x86.At(x, j), nil)
+			VSUBPS(mv, v, v)
+			VSUBPS(lv, v, v)
+			e := s.Exp(v)
+			if weighted {
+				bw := s.LoadAt(mk, x86.At(w, j), nil)
+				VMULPS(b, bw, bw)
+				VFMSUB213PS(bw, cf, e) // e = cf·e − b·w
+			} else {
+				VFMSUB213PS(b, cf, e) // e = cf·e − b
+			}
+			s.StoreAt(mk, e, x86.At(dst, j))
+		})
+	})
+	s.End()
+}
+
+// subRows is LogSoftmax's pass 2: dst_ij = (x_ij − m_i) − ls_i (dst may
+// be x); x − m is exact near the maximum, where log-softmax is small.
+func subRows(s *x86.ISA) {
+	name := "subRows" + suffix(s)
+	TEXT(name, NOSPLIT, "func(x, dst *float32, n, k int, m, ls *float32)")
+	Pragma("noescape")
+	docf(name, "%s writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.")
+	s.Begin()
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	k := Load(Param("k"), GP64()).(reg.GPVirtual)
+	mIn := Load(Param("m"), GP64()).(reg.GPVirtual)
+	lsIn := Load(Param("ls"), GP64()).(reg.GPVirtual)
+	sp := s.NewSpan(k)
+	rowLoop(n, k, []reg.GPVirtual{x, dst}, func(i reg.GPVirtual) {
+		mv := s.Broadcast(Mem{Base: mIn, Index: i, Scale: 4})
+		lv := s.Broadcast(Mem{Base: lsIn, Index: i, Scale: 4})
+		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+			v := s.LoadAt(mk, x86.At(x, j), nil)
+			VSUBPS(mv, v, v)
+			VSUBPS(lv, v, v)
+			s.StoreAt(mk, v, x86.At(dst, j))
+		})
+	})
+	s.End()
+}

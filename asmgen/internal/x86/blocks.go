@@ -1,0 +1,288 @@
+package x86
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/lossfuse/lossfuse/asmgen/internal/poly"
+)
+
+// Comparison predicates of VCMPPS.
+const (
+	EQ    = 0x00 // ordered, quiet
+	LT    = 0x11 // ordered, quiet
+	LE    = 0x12 // ordered, quiet
+	UNORD = 0x03
+	NEQ   = 0x0c // ordered, quiet
+	GE    = 0x1d // ordered, quiet
+	GT    = 0x1e // ordered, quiet
+)
+
+var (
+	Inf    = float32(math.Inf(1))
+	NegInf = float32(math.Inf(-1))
+)
+
+// Mask is the lane mask of a tail of n < Lanes elements: an opmask register
+// on AVX-512, a vector of all-ones/zero lanes on AVX2.
+type Mask struct {
+	s *ISA
+	k reg.OpmaskVirtual
+	v reg.VecVirtual
+}
+
+// TailMask builds the mask of the first n lanes from the count in n
+// (0 ≤ n ≤ Lanes), which it does not modify.
+func (s *ISA) TailMask(n reg.GPVirtual) Mask {
+	if s.ZMM {
+		// RIP-relative addressing takes no index: take the table's address.
+		tab := GP64()
+		LEAQ(maskTable16(), tab)
+		k := K()
+		KMOVW(Mem{Base: tab, Index: n, Scale: 2}, k)
+		return Mask{s: s, k: k}
+	}
+	neg := GP64()
+	MOVQ(n, neg)
+	NEGQ(neg)
+	tab := GP64()
+	LEAQ(maskTable8(), tab)
+	v := YMM()
+	VMOVDQU(Mem{Base: tab, Disp: 32, Index: neg, Scale: 4}, v)
+	return Mask{s: s, v: v}
+}
+
+var mask16, mask8 Mem
+
+// maskTable16 holds (1<<i)−1 for i = 0..16 as uint16: the AVX-512 tail masks.
+func maskTable16() Mem {
+	if mask16.Symbol.Name == "" {
+		m := GLOBL("lfmask16", 0x8|0x100)
+		for i := 0; i <= 16; i++ {
+			DATA(2*i, U16(uint16(1<<i-1)))
+		}
+		mask16 = m
+	}
+	return mask16
+}
+
+// maskTable8 is eight all-ones int32 then eight zeros: the 32 bytes at
+// offset 32−4n are the AVX2 mask of the first n lanes.
+func maskTable8() Mem {
+	if mask8.Symbol.Name == "" {
+		m := GLOBL("lfmask8", 0x8|0x100)
+		for i := 0; i < 16; i++ {
+			v := uint32(0)
+			if i < 8 {
+				v = 0xffffffff
+			}
+			DATA(4*i, U32(v))
+		}
+		mask8 = m
+	}
+	return mask8
+}
+
+// Load reads the masked lanes of m into a new register; the other lanes get
+// fill (a register, or nil for zero). Masked-off lanes are never accessed.
+func (k Mask) Load(m Mem, fill reg.VecVirtual) reg.VecVirtual {
+	v := k.s.Vec()
+	if k.s.ZMM {
+		if fill == nil {
+			VMOVUPS_Z(m, k.k, v)
+		} else {
+			VMOVAPS(fill, v)
+			VMOVUPS(m, k.k, v)
+		}
+		return v
+	}
+	VMASKMOVPS(m, k.v, v)
+	if fill != nil {
+		VBLENDVPS(k.v, v, fill, v)
+	}
+	return v
+}
+
+// Store writes the masked lanes of v to m and nothing else.
+func (k Mask) Store(v reg.VecVirtual, m Mem) {
+	if k.s.ZMM {
+		VMOVUPS(v, k.k, m)
+		return
+	}
+	VMASKMOVPS(v, k.v, m)
+}
+
+// Where sets dst = val in the lanes where (x pred y) holds; x is a register,
+// y and val registers or memory.
+func (s *ISA) Where(pred uint8, x reg.VecVirtual, y, val Op, dst reg.VecVirtual) {
+	if s.ZMM {
+		k := K()
+		VCMPPS(Imm(uint64(pred)), y, x, k)
+		VMOVUPS(val, k, dst)
+		return
+	}
+	m := YMM()
+	VCMPPS(Imm(uint64(pred)), y, x, m)
+	VBLENDVPS(m, val, dst, dst)
+}
+
+// allLanes combines the lanes of v pairwise with op until every lane holds
+// the combination of all of them (a horizontal reduction, broadcast).
+func (s *ISA) allLanes(v reg.VecVirtual, op func(a, b, dst Op)) {
+	t := s.Vec()
+	if s.ZMM {
+		VSHUFF32X4(Imm(0x4e), v, v, t) // swap 256-bit halves
+		op(t, v, v)
+		VSHUFF32X4(Imm(0xb1), v, v, t) // swap 128-bit quarters
+		op(t, v, v)
+	} else {
+		VPERM2F128(Imm(0x01), v, v, t)
+		op(t, v, v)
+	}
+	VPERMILPS(Imm(0x4e), v, t) // swap 64-bit pairs
+	op(t, v, v)
+	VPERMILPS(Imm(0xb1), v, t) // swap neighbours
+	op(t, v, v)
+}
+
+// AllMax replaces every lane of v by the maximum over its lanes.
+func (s *ISA) AllMax(v reg.VecVirtual) {
+	s.allLanes(v, func(a, b, d Op) { VMAXPS(a, b, d) })
+}
+
+// AllSum replaces every lane of v by the sum of its lanes.
+func (s *ISA) AllSum(v reg.VecVirtual) {
+	s.allLanes(v, func(a, b, d Op) { VADDPS(a, b, d) })
+}
+
+// ExpConsts are the constants Exp reads; Preload them before a hot loop.
+func ExpConsts() []float32 {
+	c := []float32{poly.ExpMin, poly.ExpMax, poly.Log2E, poly.Ln2Hi, poly.Ln2Lo, 1}
+	return append(c, poly.F32(poly.Exp[:])...)
+}
+
+// Exp returns e^x in a new register (x is not modified); see package poly
+// for the reduction, the polynomial and the handling of ±Inf and NaN.
+func (s *ISA) Exp(x reg.VecVirtual) reg.VecVirtual {
+	c := poly.F32(poly.Exp[:])
+	t := s.Vec()
+	VMAXPS(x, s.FR(poly.ExpMin), t) // NaN: x is the operand returned
+	VMINPS(t, s.FR(poly.ExpMax), t)
+	n := s.Vec()
+	VMULPS(s.F(poly.Log2E), t, n)
+	if s.ZMM {
+		VRNDSCALEPS(Imm(0), n, n) // round to nearest even
+	} else {
+		VROUNDPS(Imm(0), n, n)
+	}
+	VFNMADD231PS(s.F(poly.Ln2Hi), n, t) // t = x − n·Ln2Hi, exact
+	VFNMADD231PS(s.F(poly.Ln2Lo), n, t)
+	p := s.Vec()
+	VMOVUPS(s.F(c[4]), p)
+	for i := 3; i >= 0; i-- {
+		VFMADD213PS(s.F(c[i]), t, p) // p = p·r + c[i]
+	}
+	r2 := s.Vec()
+	VMULPS(t, t, r2)
+	VFMADD213PS(t, r2, p) // p = r + r²·q
+	VADDPS(s.F(1), p, p)
+	if s.ZMM {
+		VSCALEFPS(n, p, p) // p·2^n with IEEE overflow and gradual underflow
+		return p
+	}
+	// p·2^n as p·2^(n>>1)·2^(n−n>>1): both factors are normal for every
+	// n in [−150, 128], so overflow and subnormal results round once.
+	n1, n2 := YMM(), YMM()
+	VCVTPS2DQ(n, n2)
+	VPSRAD(Imm(1), n2, n1)
+	VPSUBD(n1, n2, n2)
+	VPADDD(s.U(127), n1, n1)
+	VPSLLD(Imm(23), n1, n1)
+	VPADDD(s.U(127), n2, n2)
+	VPSLLD(Imm(23), n2, n2)
+	VMULPS(n1, p, p)
+	VMULPS(n2, p, p)
+	return p
+}
+
+// LogConsts are the constants Log reads.
+func LogConsts() []float32 {
+	c := []float32{math.Float32frombits(sqrtHalfBits), math.Float32frombits(0x7fffff), 1, -0.5, poly.Ln2Hi, poly.Ln2Lo}
+	return append(c, poly.F32(poly.Log[:])...)
+}
+
+const sqrtHalfBits = 0x3f3504f3 // √½ as float32 bits
+
+// Log returns log x in a new register for x ≥ 0 normal or +Inf or NaN
+// (never negative or subnormal: callers feed it sums ≥ 1, 1+e, or 0). With
+// special set, x = 0 gives −Inf, x = +Inf gives +Inf and NaN stays NaN;
+// without it those lanes are unspecified (cheaper when the caller knows
+// they do not occur or propagates NaN another way).
+func (s *ISA) Log(x reg.VecVirtual, special bool) reg.VecVirtual {
+	c := poly.F32(poly.Log[:])
+	// x = 2^k·m with m in [√½, √2): subtract √½'s bits so that the exponent
+	// field is k and the low bits plus √½'s bits rebuild m.
+	i := s.Vec()
+	VPSUBD(s.U(sqrtHalfBits), x, i)
+	k := s.Vec()
+	VPSRAD(Imm(23), i, k)
+	if s.ZMM {
+		VPANDD(s.U(0x7fffff), i, i)
+	} else {
+		VPAND(s.U(0x7fffff), i, i)
+	}
+	VPADDD(s.U(sqrtHalfBits), i, i)
+	f := i
+	VSUBPS(s.F(1), f, f) // f = m − 1, exact
+	kf := k
+	VCVTDQ2PS(k, kf)
+	q := s.Vec()
+	VMOVUPS(s.F(c[6]), q)
+	for j := 5; j >= 0; j-- {
+		VFMADD213PS(s.F(c[j]), f, q)
+	}
+	f2, f3 := s.Vec(), s.Vec()
+	VMULPS(f, f, f2)
+	VMULPS(f, f2, f3)
+	r := s.Vec()
+	VMULPS(s.F(poly.Ln2Lo), kf, r)
+	VFMADD231PS(q, f3, r)               // + f³·q
+	VFMADD231PS(s.F(-0.5), f2, r)       // − f²/2
+	VADDPS(f, r, r)                     // + f
+	VFMADD231PS(s.F(poly.Ln2Hi), kf, r) // + k·ln2
+	if special {
+		s.Where(EQ, x, s.F(0), s.F(NegInf), r)
+		s.Where(EQ, x, s.F(Inf), s.F(Inf), r)
+		s.Where(UNORD, x, x, x, r)
+	}
+	return r
+}
+
+// Log1p returns log(1+e) in a new register for e in [0, 1] (the e^−|x| of
+// softplus); NaN lanes are unspecified, callers propagate NaN from x.
+func (s *ISA) Log1p(e reg.VecVirtual) reg.VecVirtual {
+	u := s.Vec()
+	VADDPS(s.F(1), e, u)
+	// c = e − (u − 1) is the rounding error of u; log1p e ≈ log u + c/u.
+	c := s.Vec()
+	VSUBPS(s.F(1), u, c)
+	VSUBPS(c, e, c)
+	l := s.Log(u, false)
+	rcp := s.Vec()
+	if s.ZMM {
+		VRCP14PS(u, rcp)
+	} else {
+		VRCPPS(u, rcp)
+	}
+	// One Newton step: c is as large as e when e is tiny, so 1/u needs
+	// float32 accuracy, not the 12 bits of the estimate.
+	t := s.Vec()
+	VMOVUPS(s.F(2), t)
+	VFNMADD231PS(rcp, u, t) // t = 2 − u·rcp
+	VMULPS(t, rcp, rcp)
+	VFMADD231PS(rcp, c, l)
+	return l
+}

@@ -1,0 +1,123 @@
+package x86
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+var labels int
+
+// NewLabel returns a fresh label name starting with prefix, so that inlined
+// blocks never collide.
+func NewLabel(prefix string) string {
+	labels++
+	return fmt.Sprintf("%s_%d", prefix, labels)
+}
+
+// Span is the loop structure over k elements: Full counts the elements in
+// whole vectors and Tail masks the remaining k − Full (< Lanes) lanes.
+type Span struct {
+	s    *ISA
+	K    reg.GPVirtual
+	Full reg.GPVirtual
+	Tail Mask
+}
+
+// NewSpan computes Full and the tail mask of k once, outside any row loop.
+func (s *ISA) NewSpan(k reg.GPVirtual) Span {
+	full := GP64()
+	MOVQ(k, full)
+	// Round down to whole vectors (Lanes is a power of two).
+	shift := uint64(3)
+	if s.ZMM {
+		shift = 4
+	}
+	SHRQ(Imm(shift), full)
+	SHLQ(Imm(shift), full)
+	rem := GP64()
+	MOVQ(k, rem)
+	SUBQ(full, rem)
+	return Span{s: s, K: k, Full: full, Tail: s.TailMask(rem)}
+}
+
+// Each emits a loop over the span calling body(j, nil) for the whole vector
+// at element index j, then body(j, &mask) once for the masked tail if any.
+// body must not modify j.
+func (sp Span) Each(body func(j reg.GPVirtual, m *Mask)) {
+	j := GP64()
+	loop, tail, done := NewLabel("loop"), NewLabel("tail"), NewLabel("done")
+	XORQ(j, j)
+	Label(loop)
+	CMPQ(j, sp.Full)
+	JAE(LabelRef(tail))
+	body(j, nil)
+	ADDQ(Imm(uint64(sp.s.Lanes)), j)
+	JMP(LabelRef(loop))
+	Label(tail)
+	CMPQ(j, sp.K)
+	JAE(LabelRef(done))
+	body(j, &sp.Tail)
+	Label(done)
+}
+
+// At is the memory operand of element j of the float32 array at base.
+func At(base, j reg.GPVirtual) Mem { return Mem{Base: base, Index: j, Scale: 4} }
+
+// LoadAt reads a whole vector (m == nil) or the masked tail, with fill in
+// masked-off lanes (nil: zero).
+func (s *ISA) LoadAt(m *Mask, mem Mem, fill reg.VecVirtual) reg.VecVirtual {
+	if m != nil {
+		return m.Load(mem, fill)
+	}
+	v := s.Vec()
+	VMOVUPS(mem, v)
+	return v
+}
+
+// StoreAt writes a whole vector or the masked tail.
+func (s *ISA) StoreAt(m *Mask, v reg.VecVirtual, mem Mem) {
+	if m != nil {
+		m.Store(v, mem)
+		return
+	}
+	VMOVUPS(v, mem)
+}
+
+// ZeroOff clears the lanes of v outside the mask (m == nil: none).
+func (s *ISA) ZeroOff(m *Mask, v reg.VecVirtual) {
+	if m == nil {
+		return
+	}
+	if s.ZMM {
+		VMOVAPS_Z(v, m.k, v)
+		return
+	}
+	VANDPS(m.v, v, v)
+}
+
+// Broadcast loads the float32 at mem into every lane of a new register.
+func (s *ISA) Broadcast(mem Mem) reg.VecVirtual {
+	v := s.Vec()
+	VBROADCASTSS(mem, v)
+	return v
+}
+
+// IfAny emits then(), run only when (x pred y) holds in some lane.
+func (s *ISA) IfAny(pred uint8, x reg.VecVirtual, y Op, then func()) {
+	skip := NewLabel("skip")
+	if s.ZMM {
+		k := K()
+		VCMPPS(Imm(uint64(pred)), y, x, k)
+		KORTESTW(k, k)
+	} else {
+		m := YMM()
+		VCMPPS(Imm(uint64(pred)), y, x, m)
+		VTESTPS(m, m)
+	}
+	JZ(LabelRef(skip))
+	then()
+	Label(skip)
+}

@@ -1,0 +1,293 @@
+//go:build !purego
+
+package amd64
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels/generic"
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
+
+// isa selects the generated variant. The drivers call the assembly directly
+// (never through a func value) so that escape analysis sees the
+// //go:noescape stubs and the stack scratch arrays stay on the stack.
+type isa bool
+
+const (
+	avx2   isa = false
+	avx512 isa = true
+)
+
+// Float32 returns the table of float32 kernels for AVX-512 (avx512 true) or
+// AVX2+FMA. Option combinations that are not vectorised call package generic.
+func Float32(useAVX512 bool) *args.Impl[float32] {
+	s := isa(useAVX512)
+	return &args.Impl[float32]{
+		CrossEntropy: s.crossEntropy,
+		Binary:       generic.Binary[float32],
+		Regression:   generic.Regression[float32],
+		Softmax:      s.softmax,
+		LogSoftmax:   s.logSoftmax,
+		LogSumExp:    s.logSumExp,
+		Sigmoid:      s.sigmoid,
+		LogSigmoid:   s.logSigmoid,
+		Softplus:     s.softplus,
+	}
+}
+
+// Float64 returns the table of float64 kernels: not vectorised yet, every
+// entry is the generic kernel.
+func Float64(useAVX512 bool) *args.Impl[float64] { return generic.Impl[float64]() }
+
+// blockRows is how many rows a driver hands to one assembly call; the
+// per-row scalars live in stack arrays of this length.
+const blockRows = 64
+
+// l2Budget bounds the bytes of logits in one block so that pass 2 finds the
+// rows pass 1 read still in L2.
+const l2Budget = 256 << 10
+
+func rowsPerBlock(k int) int {
+	r := l2Budget / (4 * k)
+	return max(1, min(blockRows, r))
+}
+
+func (s isa) lseRows(x []float32, n, k int, lse *float32) {
+	if s {
+		lseRowsAVX512(&x[0], n, k, lse)
+	} else {
+		lseRowsAVX2(&x[0], n, k, lse)
+	}
+}
+
+func (s isa) maxLogRows(x []float32, n, k int, m, ls *float32) {
+	if s {
+		maxLogRowsAVX512(&x[0], n, k, m, ls)
+	} else {
+		maxLogRowsAVX2(&x[0], n, k, m, ls)
+	}
+}
+
+func (s isa) expAffineRows(x, dst []float32, n, k int, m, ls, coef, bias *float32) {
+	if s {
+		expAffineRowsAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias)
+	} else {
+		expAffineRowsAVX2(&x[0], &dst[0], n, k, m, ls, coef, bias)
+	}
+}
+
+// crossEntropy is the fused two-pass row kernel for integer targets (and
+// softmax focal loss), blockwise: assembly pass 1 writes each row's lse, Go
+// forms the row's loss and gradient coefficients in float64, assembly pass 2
+// writes coef·softmax − bias (in place if Grad is X), and Go rewrites the
+// target element from float64 so that p_y − 1 does not cancel in float32.
+// Without Grad it reads the logits once. Probability targets and soft-capping
+// go to the generic kernel.
+func (s isa) crossEntropy(a args.CE[float32]) float64 {
+	if a.Probs != nil || a.SoftCap != 0 {
+		return generic.CrossEntropy(a)
+	}
+	k, n := a.K, a.N
+	eps, zl, scale := float64(a.Smoothing), float64(a.ZLoss), float64(a.GradScale)
+	wsum := float64(k)
+	if a.Weight != nil {
+		wsum = 0
+		for _, w := range a.Weight[:k] {
+			wsum += float64(w)
+		}
+	}
+	smooth := eps != 0 && !a.Focal
+	epsK := eps / float64(k)
+	var mx, ls, z0, dot, coef, bias, zy [blockRows]float32
+	var pcs, wys [blockRows]float64
+	bs := rowsPerBlock(k)
+	var total float64
+	for r0 := 0; r0 < n; r0 += bs {
+		m := min(bs, n-r0)
+		x := a.X[r0*k : (r0+m)*k]
+		targets := a.Targets[r0 : r0+m]
+		// Pass 1.
+		if smooth {
+			for i := range m {
+				v := x[i*k]
+				if math.IsInf(float64(v), 0) {
+					v = 0 // as generic: any finite reference works
+				}
+				z0[i] = v
+			}
+			switch {
+			case a.Weight != nil && s == avx512:
+				maxLogDotWRowsAVX512(&x[0], m, k, &a.Weight[0], &z0[0], &mx[0], &ls[0], &dot[0])
+			case a.Weight != nil:
+				maxLogDotWRowsAVX2(&x[0], m, k, &a.Weight[0], &z0[0], &mx[0], &ls[0], &dot[0])
+			case s == avx512:
+				maxLogDotRowsAVX512(&x[0], m, k, &z0[0], &mx[0], &ls[0], &dot[0])
+			default:
+				maxLogDotRowsAVX2(&x[0], m, k, &z0[0], &mx[0], &ls[0], &dot[0])
+			}
+		} else {
+			s.maxLogRows(x, m, k, &mx[0], &ls[0])
+		}
+		// Per-row loss and gradient coefficients, as generic.ceRow.
+		for i, y := range targets {
+			l := float64(mx[i]) + float64(ls[i]) // exact in float64
+			if a.RowLSE != nil {
+				a.RowLSE[r0+i] = float32(l)
+			}
+			if a.HasIgnore && y == a.Ignore {
+				coef[i], bias[i], pcs[i] = 0, 0, math.NaN()
+				if a.RowLoss != nil {
+					a.RowLoss[r0+i] = 0
+				}
+				continue
+			}
+			zyv := float64(x[i*k+int(y)])
+			zy[i] = float32(zyv)
+			wy := 1.0
+			if a.Weight != nil {
+				wy = float64(a.Weight[y])
+			}
+			var loss, pc float64
+			if a.Focal {
+				logp := zyv - l
+				p := math.Exp(logp)
+				q := -math.Expm1(logp)
+				r := -1.0
+				if q != 0 {
+					r = logp / q
+				}
+				gam := float64(a.FocalGamma)
+				pr := 0.0
+				if p != 0 {
+					pr = p * r
+				}
+				mod := math.Pow(q, gam)
+				loss = -wy * mod * logp
+				pc = wy * mod * (1 - gam*pr)
+				wy = pc
+			} else {
+				loss = (1-eps)*wy*(l-zyv) + zl*wy*l*l
+				pc = (1-eps)*wy + 2*zl*wy*l
+				if smooth {
+					// Σ_c (ε/K)·w_c·(lse − z_c), with z taken relative to z0.
+					loss += epsK * (wsum*(l-float64(z0[i])) - float64(dot[i]))
+					pc += epsK * wsum
+				}
+				wy *= 1 - eps
+			}
+			total += loss
+			if a.RowLoss != nil {
+				a.RowLoss[r0+i] = float32(loss)
+			}
+			pcs[i], wys[i] = pc, wy
+			coef[i] = float32(scale * pc)
+			bias[i] = 0
+			if smooth {
+				bias[i] = float32(scale * epsK)
+			}
+		}
+		if a.Grad == nil {
+			continue
+		}
+		// Pass 2.
+		g := a.Grad[r0*k : (r0+m)*k]
+		switch {
+		case smooth && a.Weight != nil && s == avx512:
+			expAffineWRowsAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0])
+		case smooth && a.Weight != nil:
+			expAffineWRowsAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0])
+		default:
+			s.expAffineRows(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0])
+		}
+		for i, y := range targets {
+			row := g[i*k : i*k+k]
+			if a.HasIgnore && y == a.Ignore {
+				clear(row)
+				continue
+			}
+			cy := 0.0
+			if smooth {
+				cy = epsK
+				if a.Weight != nil {
+					cy *= float64(a.Weight[y])
+				}
+			}
+			p := math.Exp(float64(zy[i]) - float64(mx[i]) - float64(ls[i]))
+			row[y] = float32(scale * (pcs[i]*p - cy - wys[i]))
+		}
+	}
+	return total
+}
+
+// logSumExp is pass 1 alone, straight into Dst.
+func (s isa) logSumExp(a args.Rows[float32]) {
+	s.lseRows(a.X, a.N, a.K, &a.Dst[0])
+}
+
+// softmax: pass 1 for lse, then exp(x − lse) in a second pass per block.
+func (s isa) softmax(a args.Rows[float32]) {
+	var mx, ls, one, zero [blockRows]float32
+	for i := range one {
+		one[i] = 1
+	}
+	k := a.K
+	bs := rowsPerBlock(k)
+	for r0 := 0; r0 < a.N; r0 += bs {
+		m := min(bs, a.N-r0)
+		x := a.X[r0*k : (r0+m)*k]
+		s.maxLogRows(x, m, k, &mx[0], &ls[0])
+		s.expAffineRows(x, a.Dst[r0*k:(r0+m)*k], m, k, &mx[0], &ls[0], &one[0], &zero[0])
+	}
+}
+
+// logSoftmax: pass 1 for lse, then x − lse.
+func (s isa) logSoftmax(a args.Rows[float32]) {
+	var mx, ls [blockRows]float32
+	k := a.K
+	bs := rowsPerBlock(k)
+	for r0 := 0; r0 < a.N; r0 += bs {
+		m := min(bs, a.N-r0)
+		x := a.X[r0*k : (r0+m)*k]
+		s.maxLogRows(x, m, k, &mx[0], &ls[0])
+		d := a.Dst[r0*k : (r0+m)*k]
+		if s {
+			subRowsAVX512(&x[0], &d[0], m, k, &mx[0], &ls[0])
+		} else {
+			subRowsAVX2(&x[0], &d[0], m, k, &mx[0], &ls[0])
+		}
+	}
+}
+
+func (s isa) sigmoid(a args.Elementwise[float32]) {
+	if len(a.X) == 0 {
+		return
+	}
+	if s {
+		sigmoidAVX512(&a.X[0], &a.Dst[0], len(a.X))
+	} else {
+		sigmoidAVX2(&a.X[0], &a.Dst[0], len(a.X))
+	}
+}
+
+func (s isa) logSigmoid(a args.Elementwise[float32]) {
+	if len(a.X) == 0 {
+		return
+	}
+	if s {
+		logSigmoidAVX512(&a.X[0], &a.Dst[0], len(a.X))
+	} else {
+		logSigmoidAVX2(&a.X[0], &a.Dst[0], len(a.X))
+	}
+}
+
+func (s isa) softplus(a args.Elementwise[float32]) {
+	if len(a.X) == 0 {
+		return
+	}
+	if s {
+		softplusAVX512(&a.X[0], &a.Dst[0], len(a.X))
+	} else {
+		softplusAVX2(&a.X[0], &a.Dst[0], len(a.X))
+	}
+}

@@ -1,0 +1,337 @@
+//go:build linux
+
+package kernels_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"github.com/lossfuse/lossfuse/kernels"
+)
+
+// The guard-page test places every input and output slice flush against a
+// PROT_NONE page, first at its end and then at its start, for every length
+// from 0 (1 for row widths) to three vector widths plus one, and runs every
+// kernel on every backend this CPU supports. An access outside a slice
+// faults; with SetPanicOnFault the fault becomes a panic naming the case.
+// Each result is also compared with the generic backend on the same inputs.
+
+// maxVec is the widest vector in elements of any backend (AVX-512 float32).
+const maxVec = 16
+
+var pageSize = os.Getpagesize()
+
+// region is one mapping: guard page, data page, guard page.
+type region struct{ mem []byte }
+
+func newRegion(t *testing.T) region {
+	mem, err := syscall.Mmap(-1, 0, 3*pageSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Skipf("mmap: %v", err)
+	}
+	t.Cleanup(func() { syscall.Munmap(mem) })
+	for _, g := range [][]byte{mem[:pageSize], mem[2*pageSize:]} {
+		if err := syscall.Mprotect(g, syscall.PROT_NONE); err != nil {
+			t.Skipf("mprotect PROT_NONE: %v", err)
+		}
+	}
+	return region{mem}
+}
+
+// slice returns n elements of the data page flush against the guard page
+// before it (front) or after it, with capacity n.
+func slice[E any](r region, n int, front bool) []E {
+	var e E
+	size := int(unsafe.Sizeof(e))
+	if n*size > pageSize {
+		panic("guarded slice larger than a page")
+	}
+	off := pageSize
+	if !front {
+		off = 2*pageSize - n*size
+	}
+	return unsafe.Slice((*E)(unsafe.Pointer(&r.mem[off])), n)
+}
+
+// env hands out guarded slices for one kernel call and records the outputs.
+type env[T kernels.Float] struct {
+	regions []region
+	used    int
+	front   bool
+	rng     *rand.Rand
+	outs    [][]T
+	loss    T
+}
+
+func (e *env[T]) next() region {
+	r := e.regions[e.used]
+	e.used++
+	return r
+}
+
+// in returns a guarded input of n values uniform in [lo, hi).
+func (e *env[T]) in(n int, lo, hi float64) []T {
+	s := slice[T](e.next(), n, e.front)
+	for i := range s {
+		s[i] = T(lo + (hi-lo)*e.rng.Float64())
+	}
+	return s
+}
+
+// out returns a guarded output of n zeros that is compared after the call.
+func (e *env[T]) out(n int) []T {
+	s := slice[T](e.next(), n, e.front)
+	clear(s)
+	e.outs = append(e.outs, s)
+	return s
+}
+
+// targets returns n guarded class indices in [0, k), some equal to ignore.
+func (e *env[T]) targets(n, k int, ignore int32) []int32 {
+	s := slice[int32](e.next(), n, e.front)
+	for i := range s {
+		s[i] = int32(e.rng.IntN(k))
+		if e.rng.IntN(4) == 0 {
+			s[i] = ignore
+		}
+	}
+	return s
+}
+
+type guardCase[T kernels.Float] struct {
+	name  string
+	rows  bool // n rows of k (k ≥ 1); otherwise one flat length k
+	flat1 bool // flat kernels taking a shape: length ≥ 1
+	run   func(e *env[T], n, k int) error
+}
+
+func guardCases[T kernels.Float]() []guardCase[T] {
+	ce := func(name string, o func(e *env[T], n, k int) *kernels.CrossEntropyOptions[T], grad, inPlace bool) guardCase[T] {
+		return guardCase[T]{name, true, false, func(e *env[T], n, k int) error {
+			x := e.in(n*k, -8, 8)
+			tg := e.targets(n, k, -100)
+			opt := o(e, n, k)
+			var g []T
+			switch {
+			case inPlace:
+				g = x
+				e.outs = append(e.outs, x)
+			case grad:
+				g = e.out(n * k)
+			}
+			l, err := kernels.CrossEntropy(x, tg, n, k, g, opt)
+			e.loss = l
+			return err
+		}}
+	}
+	none := func(e *env[T], n, k int) *kernels.CrossEntropyOptions[T] { return nil }
+	full := func(e *env[T], n, k int) *kernels.CrossEntropyOptions[T] {
+		return &kernels.CrossEntropyOptions[T]{Reduction: kernels.None, Weight: e.in(k, 0, 2),
+			LabelSmoothing: 0.1, ZLoss: 1e-3, RowLoss: e.out(n), RowLSE: e.out(n)}
+	}
+	smooth := func(e *env[T], n, k int) *kernels.CrossEntropyOptions[T] {
+		return &kernels.CrossEntropyOptions[T]{Reduction: kernels.Sum, LabelSmoothing: 0.2}
+	}
+	softcap := func(e *env[T], n, k int) *kernels.CrossEntropyOptions[T] {
+		return &kernels.CrossEntropyOptions[T]{SoftCap: 5, EmptyMean: kernels.EmptyMeanZero}
+	}
+	binary := func(name string, f func(e *env[T], n, k int, g []T) (T, error)) guardCase[T] {
+		return guardCase[T]{name, false, true, func(e *env[T], n, k int) error {
+			l, err := f(e, 1, k, e.out(k))
+			e.loss = l
+			return err
+		}}
+	}
+	rowsPrim := func(name string, f func(dst, x []T, n, k int) error, full bool) guardCase[T] {
+		return guardCase[T]{name, true, false, func(e *env[T], n, k int) error {
+			x := e.in(n*k, -20, 20)
+			m := n
+			if full {
+				m = n * k
+			}
+			return f(e.out(m), x, n, k)
+		}}
+	}
+	elem := func(name string, f func(dst, x []T) error) guardCase[T] {
+		return guardCase[T]{name, false, false, func(e *env[T], n, k int) error {
+			return f(e.out(k), e.in(k, -30, 30))
+		}}
+	}
+	nonNone := func(o kernels.BinaryOptions[T], e *env[T], k int) *kernels.BinaryOptions[T] {
+		o.Reduction = kernels.None
+		o.Loss = e.out(k)
+		return &o
+	}
+	return []guardCase[T]{
+		ce("CrossEntropy/mean", none, true, false),
+		ce("CrossEntropy/lossonly", none, false, false),
+		ce("CrossEntropy/inplace", none, true, true),
+		ce("CrossEntropy/weight+smooth+zloss+rows", full, true, false),
+		ce("CrossEntropy/smooth", smooth, true, false),
+		ce("CrossEntropy/softcap", softcap, true, false),
+		{"CrossEntropyProbs", true, false, func(e *env[T], n, k int) error {
+			l, err := kernels.CrossEntropyProbs(e.in(n*k, -8, 8), e.in(n*k, 0, 1), n, k, e.out(n*k), nil)
+			e.loss = l
+			return err
+		}},
+		{"SoftmaxFocal", true, false, func(e *env[T], n, k int) error {
+			l, err := kernels.SoftmaxFocal(e.in(n*k, -8, 8), e.targets(n, k, -100), n, k, e.out(n*k),
+				&kernels.SoftmaxFocalOptions[T]{Gamma: 2, Alpha: e.in(k, 0, 1), Reduction: kernels.Sum})
+			e.loss = l
+			return err
+		}},
+		binary("BCEWithLogits", func(e *env[T], n, k int, g []T) (T, error) {
+			return kernels.BCEWithLogits(e.in(k, -20, 20), e.in(k, 0, 1), n, k, g, nil)
+		}),
+		binary("BCEWithLogits/weights", func(e *env[T], n, k int, g []T) (T, error) {
+			o := nonNone(kernels.BinaryOptions[T]{Weight: e.in(k, 0, 2), PosWeight: e.in(k, 0, 3)}, e, k)
+			return kernels.BCEWithLogits(e.in(k, -20, 20), e.in(k, 0, 1), n, k, g, o)
+		}),
+		binary("BCE", func(e *env[T], n, k int, g []T) (T, error) {
+			return kernels.BCE(e.in(k, 0.01, 0.99), e.in(k, 0, 1), n, k, g, nil)
+		}),
+		binary("SigmoidFocal/g2", func(e *env[T], n, k int, g []T) (T, error) {
+			o := kernels.DefaultFocal[T]()
+			return kernels.SigmoidFocal(e.in(k, -20, 20), e.in(k, 0, 1), n, k, g, &o)
+		}),
+		binary("SigmoidFocal/g1.5", func(e *env[T], n, k int, g []T) (T, error) {
+			o := kernels.FocalOptions[T]{Alpha: -1, Gamma: 1.5}
+			o.BinaryOptions = *nonNone(o.BinaryOptions, e, k)
+			return kernels.SigmoidFocal(e.in(k, -20, 20), e.in(k, 0, 1), n, k, g, &o)
+		}),
+		binary("FocalProbs", func(e *env[T], n, k int, g []T) (T, error) {
+			o := kernels.DefaultFocal[T]()
+			return kernels.FocalProbs(e.in(k, 0.01, 0.99), e.in(k, 0, 1), n, k, g, &o)
+		}),
+		binary("MSE", func(e *env[T], n, k int, g []T) (T, error) {
+			return kernels.MSE(e.in(k, -5, 5), e.in(k, -5, 5), g, &kernels.RegressionOptions[T]{Reduction: kernels.Sum})
+		}),
+		binary("L1/weighted", func(e *env[T], n, k int, g []T) (T, error) {
+			return kernels.L1(e.in(k, -5, 5), e.in(k, -5, 5), g, &kernels.RegressionOptions[T]{Reduction: kernels.None, Weight: e.in(k, 0, 2), Loss: e.out(k)})
+		}),
+		binary("Huber", func(e *env[T], n, k int, g []T) (T, error) {
+			return kernels.Huber(e.in(k, -5, 5), e.in(k, -5, 5), 1.5, g, &kernels.RegressionOptions[T]{Reduction: kernels.Sum})
+		}),
+		binary("SmoothL1", func(e *env[T], n, k int, g []T) (T, error) {
+			return kernels.SmoothL1(e.in(k, -5, 5), e.in(k, -5, 5), 0.5, g, &kernels.RegressionOptions[T]{Reduction: kernels.Sum})
+		}),
+		rowsPrim("Softmax", kernels.Softmax[T], true),
+		rowsPrim("LogSoftmax", kernels.LogSoftmax[T], true),
+		rowsPrim("LogSumExp", kernels.LogSumExp[T], false),
+		elem("Sigmoid", kernels.Sigmoid[T]),
+		elem("LogSigmoid", kernels.LogSigmoid[T]),
+		elem("Softplus", kernels.Softplus[T]),
+	}
+}
+
+func TestGuardPages(t *testing.T) {
+	if os.Getenv("LOSSFUSE_SKIP_GUARD") != "" {
+		t.Skip("LOSSFUSE_SKIP_GUARD set: " + os.Getenv("LOSSFUSE_SKIP_GUARD"))
+	}
+	t.Run("float32", guardPages[float32])
+	t.Run("float64", guardPages[float64])
+}
+
+func guardPages[T kernels.Float](t *testing.T) {
+	regions := make([]region, 8)
+	for i := range regions {
+		regions[i] = newRegion(t)
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	runtime.LockOSThread() // SetPanicOnFault is per goroutine; stay on one thread
+	defer runtime.UnlockOSThread()
+	const rowsN = 2 // rows per row-kernel call: exercises the row stride
+	for _, c := range guardCases[T]() {
+		for _, front := range []bool{true, false} {
+			for k := 0; k <= 3*maxVec+1; k++ {
+				if (c.rows || c.flat1) && k == 0 {
+					continue
+				}
+				n := 1
+				if c.rows {
+					n = rowsN
+				}
+				seed := uint64(k)<<1 | uint64(b2i(front))
+				// Reference: the generic backend on the same inputs.
+				want, wantLoss := runGuarded(t, c, regions, front, seed, n, k, "generic")
+				for _, b := range kernels.Backends() {
+					got, loss := runGuarded(t, c, regions, front, seed, n, k, b)
+					where := fmt.Sprintf("%s %s k=%d front=%v", c.name, b, k, front)
+					if !close(float64(loss), float64(wantLoss), tolOf[T]()) {
+						t.Errorf("%s: loss %v, generic %v", where, loss, wantLoss)
+					}
+					for o := range got {
+						for i := range got[o] {
+							if !close(float64(got[o][i]), float64(want[o][i]), tolOf[T]()) {
+								t.Errorf("%s: output %d[%d] = %v, generic %v", where, o, i, got[o][i], want[o][i])
+								break
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// runGuarded runs one case on backend b and returns copies of its outputs.
+func runGuarded[T kernels.Float](t *testing.T, c guardCase[T], regions []region, front bool, seed uint64, n, k int, b string) ([][]T, T) {
+	restore, err := kernels.UseBackend(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restore()
+	e := &env[T]{regions: regions, front: front, rng: rand.New(rand.NewPCG(seed, 7))}
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("%s on %s, k=%d front=%v: %v", c.name, b, k, front, r)
+			}
+		}()
+		if err := c.run(e, n, k); err != nil {
+			t.Fatalf("%s on %s, k=%d: %v", c.name, b, k, err)
+		}
+	}()
+	outs := make([][]T, len(e.outs))
+	for i, o := range e.outs {
+		outs[i] = append([]T(nil), o...)
+	}
+	return outs, e.loss
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// tolOf is 32 units of roundoff of T: the values are only a sanity check
+// at every edge length (golden_test.go checks accuracy with scaled bounds).
+func tolOf[T kernels.Float]() float64 {
+	var z T
+	if unsafe.Sizeof(z) == 4 {
+		return 32 * 0x1p-24
+	}
+	return 32 * 0x1p-53
+}
+
+// close accepts |a − b| ≤ tol·(|b| + 1): inputs here are O(1–30), so
+// float32 kernels carry absolute errors of a few ULP of 1 in values formed
+// from them (x − lse, p − 1), as PyTorch's float32 kernels do.
+func close(a, b, tol float64) bool {
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return math.IsNaN(a) && math.IsNaN(b)
+	}
+	if math.IsInf(b, 0) {
+		return a == b
+	}
+	return math.Abs(a-b) <= tol*(math.Abs(b)+1)
+}
