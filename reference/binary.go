@@ -1,0 +1,359 @@
+package reference
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels"
+)
+
+// BCEWithLogits is the reference for kernels.BCEWithLogits. Element e of
+// row i, class j, with pw = PosWeight[j], fn/fp the Asymmetric weights:
+//
+//	l = w·( pw·fn·y·softplus(−x) + fp·(1−y)·softplus(x) )
+//	∂l/∂x = w·( (pw·fn·y + fp·(1−y))·σ(x) − pw·fn·y )
+//
+// A term whose coefficient is 0 is absent: x = −Inf with y = 0 gives 0
+// (PyTorch: NaN). The weight w multiplies plainly (w = 0 times an infinite
+// loss is NaN, as in PyTorch). The mean divides by N·K.
+func BCEWithLogits[T kernels.Float](x, y []T, n, k int, o *kernels.BinaryOptions[T]) (*Result, error) {
+	return binary(bceLogits, x, y, n, k, o, -1, 0)
+}
+
+// BCE is the reference for kernels.BCE on probabilities p:
+//
+//	l = −w·( fn·y·max(log p, −100) + fp·(1−y)·max(log(1−p), −100) )
+//	∂l/∂p = w·( fp·(1−y)·p − fn·y·(1−p) ) / max(p·(1−p), 1e-12)
+//
+// as PyTorch (whose gradient ignores the clamp). With Clip = c > 0 instead:
+// p is clipped to [c, 1−c] (and 1−p to the same range, computed from p, not
+// from the clipped value), the gradient is the unguarded one inside [c, 1−c]
+// and 0 outside.
+func BCE[T kernels.Float](p, y []T, n, k int, o *kernels.BinaryOptions[T]) (*Result, error) {
+	return binary(bceProbs, p, y, n, k, o, -1, 0)
+}
+
+// SigmoidFocal is the reference for kernels.SigmoidFocal (nil options:
+// α = 0.25, γ = 2), with p = σ(x), α_t = α·y + (1−α)·(1−y) (1 when α < 0):
+//
+//	l = w·α_t·m^γ·(y·softplus(−x) + (1−y)·softplus(x)),   m = 1 − p_t = y·(1−p) + (1−y)·p
+//
+// For y ∈ {0, 1} it uses the closed form in z = (1−2y)·x:
+// l = w·α_t·softplus(z)·exp(−γ·softplus(−z)) and
+// ∂l/∂x = w·(1−2y)·α_t·exp(−γ·softplus(−z))·(σ(z) + γ·σ(−z)·softplus(z));
+// for other y the derivative of the direct form,
+// w·α_t·(m^γ·(p − y) + γ·m^(γ−1)·(1−2y)·p·(1−p)·ce).
+func SigmoidFocal[T kernels.Float](x, y []T, n, k int, o *kernels.FocalOptions[T]) (*Result, error) {
+	if o == nil {
+		d := kernels.DefaultFocal[T]()
+		o = &d
+	}
+	return binary(sigmoidFocal, x, y, n, k, &o.BinaryOptions, o.Alpha, o.Gamma)
+}
+
+// FocalProbs is the reference for kernels.FocalProbs (nil options: α = 0.25,
+// γ = 2), the seed article's focal loss on probabilities:
+//
+//	l = −w·α_t·(1−p_t)^γ·log p_t,   p_t = y·p + (1−y)·(1−p)
+//	∂l/∂p = w·α_t·(2y−1)·( γ·(1−p_t)^(γ−1)·log p_t − (1−p_t)^γ / max(p_t, 1e-12) )
+//
+// with log p_t clamped at −100 (Clip = 0) or p clipped to [c, 1−c] first
+// (gradient 0 outside). The first term of the derivative is 0 when
+// 1−p_t = 0 (its limit), also for γ < 1.
+func FocalProbs[T kernels.Float](p, y []T, n, k int, o *kernels.FocalOptions[T]) (*Result, error) {
+	if o == nil {
+		d := kernels.DefaultFocal[T]()
+		o = &d
+	}
+	return binary(focalProbs, p, y, n, k, &o.BinaryOptions, o.Alpha, o.Gamma)
+}
+
+type binaryKind uint8
+
+const (
+	bceLogits binaryKind = iota
+	bceProbs
+	sigmoidFocal
+	focalProbs
+)
+
+// binParams are one call's scalar options, in float64.
+type binParams struct {
+	fn, fp, clip, alpha, gamma float64
+}
+
+// binElem is one element's loss and derivative, and the magnitudes of the
+// terms they are formed from (what rounding is relative to).
+type binElem struct{ l, g, lTerms, gTerms float64 }
+
+func binary[T kernels.Float](kind binaryKind, x, y []T, n, k int, o *kernels.BinaryOptions[T], alpha, gamma float64) (*Result, error) {
+	if o == nil {
+		o = &kernels.BinaryOptions[T]{}
+	}
+	nk, err := shapeNK(n, k)
+	if err != nil {
+		return nil, err
+	}
+	fn, fp := 1.0, 1.0
+	if o.Asymmetric != nil {
+		fn, fp = o.Asymmetric.FalseNegative, o.Asymmetric.FalsePositive
+	}
+	focal := kind == sigmoidFocal || kind == focalProbs
+	logits := kind == bceLogits || kind == sigmoidFocal
+	if err := first(
+		lengths(need("x", len(x), nk), need("y", len(y), nk), opt("Weight", o.Weight, nk), opt("PosWeight", o.PosWeight, k), opt("Loss", o.Loss, nk)),
+		reductionOK(o.Reduction, nk, len(o.Loss), "Loss"),
+		inRange("Asymmetric.FalseNegative", fn, 0, math.MaxFloat64),
+		inRange("Asymmetric.FalsePositive", fp, 0, math.MaxFloat64),
+		inRange("Clip", o.Clip, 0, 0.5),
+		inRange("Gamma", gamma, 0, math.MaxFloat64),
+		inRange("Alpha", alpha, math.Inf(-1), 1),
+	); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.PosWeight != nil && kind != bceLogits:
+		return nil, errf(kernels.ErrOption, "PosWeight is for BCEWithLogits only")
+	case o.Asymmetric != nil && focal:
+		return nil, errf(kernels.ErrOption, "Asymmetric is for the BCE losses only")
+	case o.Clip != 0 && logits:
+		return nil, errf(kernels.ErrOption, "Clip is for probabilities only")
+	}
+	w, err := nonNegative("Weight", o.Weight)
+	if err != nil {
+		return nil, err
+	}
+	pw, err := nonNegative("PosWeight", o.PosWeight)
+	if err != nil {
+		return nil, err
+	}
+
+	r := newResult[T](k)
+	r.setScale(o.Reduction, kernels.EmptyMeanNaN, float64(nk))
+	bp := binParams{fn: fn, fp: fp, clip: o.Clip, alpha: alpha, gamma: gamma}
+	r.Items, r.ItemTol = make([]float64, nk), make([]float64, nk)
+	r.Grad, r.GradTol = make([]float64, nk), make([]float64, nk)
+	u := r.U
+	for e := 0; e < nk; e++ {
+		xe, ye := float64(x[e]), float64(y[e])
+		f := func(v float64) binElem { return binaryElem(kind, v, ye, weightOf(pw, e%k), bp) }
+		v := f(xe)
+		// Perturb the argument the rounding acts on: the logit, or for
+		// focal on probabilities p_t (through which 1−p_t is formed); for
+		// clipped probabilities also p next to a clip boundary, where T's
+		// rounding of c may move the branch.
+		var lp, gp float64
+		switch kind {
+		case bceLogits, sigmoidFocal:
+			lp, gp = perturbed(f, v, xe, u)
+		case focalProbs:
+			lp, gp = focalPtSpread(xe, ye, bp, u)
+		}
+		if bp.clip > 0 && nearClip(xe, bp.clip, u) {
+			l2, g2 := perturbed(f, v, xe, u)
+			lp, gp = math.Max(lp, l2), math.Max(gp, g2)
+		}
+		we := weightOf(w, e)
+		amp := Slack * u
+		if focal {
+			amp *= 1 + gamma // rounding in m is raised to the power γ
+		}
+		l := we * v.l
+		g := r.Scale * we * v.g
+		r.Items[e] = l
+		r.ItemTol[e] = finiteTol(l, math.Abs(we)*(amp*v.lTerms+lp))
+		r.Grad[e] = g
+		r.GradTol[e] = finiteTol(g, math.Abs(r.Scale*we)*(amp*v.gTerms+gp)+Slack*r.tiny)
+	}
+	r.finish()
+	return r, nil
+}
+
+func binaryElem(kind binaryKind, x, y, pw float64, bp binParams) binElem {
+	switch kind {
+	case bceLogits:
+		return bceLogitsElem(x, y, pw*bp.fn, bp.fp)
+	case bceProbs:
+		return bceProbsElem(x, y, bp)
+	case sigmoidFocal:
+		return sigmoidFocalElem(x, y, bp)
+	}
+	return focalProbsElem(x, y, bp)
+}
+
+func bceLogitsElem(x, y, pos, neg float64) binElem {
+	cp, cn := pos*y, neg*(1-y)
+	spn, spp := softplus(-x), softplus(x)
+	s := sigmoid(x)
+	return binElem{
+		l:      mul0(cp, spn) + mul0(cn, spp),
+		g:      (cp+cn)*s - cp,
+		lTerms: mul0(math.Abs(cp), spn) + mul0(math.Abs(cn), spp),
+		gTerms: math.Abs(cp+cn)*s + math.Abs(cp),
+	}
+}
+
+func bceProbsElem(p, y float64, bp binParams) binElem {
+	cp, cn := bp.fn*y, bp.fp*(1-y)
+	if bp.clip > 0 {
+		c := bp.clip
+		lp := math.Log(clamp(p, c, 1-c))
+		lq := math.Log(clamp(1-p, c, 1-c))
+		e := binElem{
+			l:      -(cp*lp + cn*lq),
+			lTerms: math.Abs(cp)*(math.Abs(lp)+1) + math.Abs(cn)*(math.Abs(lq)+1),
+		}
+		switch {
+		case math.IsNaN(p):
+			e.g = p
+		case p >= c && p <= 1-c:
+			d := p * (1 - p)
+			e.g = (cn*p - cp*(1-p)) / d
+			e.gTerms = (math.Abs(cn)*p + math.Abs(cp)*(1-p)) / d
+		}
+		return e
+	}
+	lp := math.Max(math.Log(p), -100)
+	lq := math.Max(math.Log1p(-p), -100)
+	d := math.Max(p*(1-p), 1e-12)
+	return binElem{
+		l:      -(cp*lp + cn*lq),
+		g:      (cn*p - cp*(1-p)) / d,
+		lTerms: math.Abs(cp)*(math.Abs(lp)+1) + math.Abs(cn)*(math.Abs(lq)+1),
+		gTerms: (math.Abs(cn)*math.Abs(p) + math.Abs(cp)*math.Abs(1-p)) / d,
+	}
+}
+
+// clamp keeps a NaN a NaN.
+func clamp(v, lo, hi float64) float64 {
+	if math.IsNaN(v) {
+		return v
+	}
+	return math.Min(math.Max(v, lo), hi)
+}
+
+func alphaT(y float64, bp binParams) float64 {
+	if bp.alpha < 0 {
+		return 1
+	}
+	return bp.alpha*y + (1-bp.alpha)*(1-y)
+}
+
+func sigmoidFocalElem(x, y float64, bp binParams) binElem {
+	at, gam := alphaT(y, bp), bp.gamma
+	if y == 0 || y == 1 {
+		s := 1 - 2*y
+		z := s * x
+		mod := 1.0 // (1−p_t)^γ = exp(−γ·softplus(−z))
+		if gam != 0 {
+			mod = math.Exp(-gam * softplus(-z))
+		}
+		spz := softplus(z)
+		inner := sigmoid(z) + mul0(gam*sigmoid(-z), spz) // γ·σ(−z)·softplus(z) → 0 as z → ∞
+		l := at * mul0(mod, spz)
+		return binElem{l: l, g: s * at * mod * inner, lTerms: math.Abs(l), gTerms: math.Abs(at * mod * inner)}
+	}
+	p, q := sigmoid(x), sigmoid(-x)
+	ce := y*softplus(-x) + (1-y)*softplus(x)
+	m := y*q + (1-y)*p
+	mg := math.Pow(m, gam)
+	dmce := mul0((1-2*y)*p*q, ce) // ∂m/∂x·ce; p·q = 0 where ce is infinite
+	l := at * mg * ce
+	return binElem{
+		l:      l,
+		g:      at * (mg*(p-y) + gam*math.Pow(m, gam-1)*dmce),
+		lTerms: math.Abs(l),
+		gTerms: math.Abs(at) * (mg*(math.Abs(p)+math.Abs(y)) + gam*math.Pow(m, gam-1)*math.Abs(dmce)),
+	}
+}
+
+func focalProbsElem(p, y float64, bp binParams) binElem {
+	pc, live := p, true
+	if bp.clip > 0 && !math.IsNaN(p) {
+		pc = clamp(p, bp.clip, 1-bp.clip)
+		live = p >= bp.clip && p <= 1-bp.clip
+	}
+	pt := y*pc + (1-y)*(1-pc)
+	e := focalPt(pt, alphaT(y, bp), bp)
+	if !live {
+		e.g, e.gTerms = 0, 0
+	}
+	e.g *= 2*y - 1
+	return e
+}
+
+// focalPt is −α_t·q^γ·log p_t (q = 1 − p_t) and its derivative in p_t.
+func focalPt(pt, at float64, bp binParams) binElem {
+	gam := bp.gamma
+	q := 1 - pt
+	logpt := math.Log(pt)
+	if bp.clip == 0 {
+		logpt = math.Max(logpt, -100)
+	}
+	mod := 1.0
+	if gam != 0 {
+		mod = math.Pow(q, gam)
+	}
+	var d1 float64 // γ·q^(γ−1)·log p_t, whose limit at q = 0 is 0
+	if q != 0 && gam != 0 {
+		d1 = gam * math.Pow(q, gam-1) * logpt
+	}
+	d2 := mod / math.Max(pt, 1e-12)
+	l := -at * mod * logpt
+	return binElem{l: l, g: at * (d1 - d2), lTerms: math.Abs(l), gTerms: math.Abs(at) * (math.Abs(d1) + math.Abs(d2))}
+}
+
+// focalPtSpread bounds how far the focal loss and derivative move when p_t
+// is off by InputSlack·u relative (it is formed from p and y in T).
+func focalPtSpread(p, y float64, bp binParams, u float64) (lp, gp float64) {
+	pc, live := p, true
+	if bp.clip > 0 && !math.IsNaN(p) {
+		pc = clamp(p, bp.clip, 1-bp.clip)
+		live = p >= bp.clip && p <= 1-bp.clip
+	}
+	pt := y*pc + (1-y)*(1-pc)
+	at := alphaT(y, bp)
+	f := func(v float64) binElem { return focalPt(v, at, bp) }
+	v := f(pt)
+	lp, gp = perturbedIn(f, v, pt, u, 0, 1)
+	if !live {
+		gp = 0
+	}
+	return lp, gp
+}
+
+// nearClip reports whether p is within InputSlack·u of a clip boundary.
+func nearClip(p, c, u float64) bool {
+	return math.Abs(p-c) <= InputSlack*u*c || math.Abs((1-p)-c) <= InputSlack*u
+}
+
+// perturbed is how far f's loss and derivative move when its argument v
+// moves by InputSlack·u relative.
+func perturbed(f func(float64) binElem, at binElem, v, u float64) (lp, gp float64) {
+	return perturbedIn(f, at, v, u, math.Inf(-1), math.Inf(1))
+}
+
+func perturbedIn(f func(float64) binElem, at binElem, v, u, lo, hi float64) (lp, gp float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v == 0 {
+		return 0, 0
+	}
+	for _, s := range []float64{-1, 1} {
+		v2 := math.Min(math.Max(v*(1+s*InputSlack*u), lo), hi)
+		e := f(v2)
+		lp = maxDiff(lp, e.l, at.l)
+		gp = maxDiff(gp, e.g, at.g)
+	}
+	return lp, gp
+}
+
+// maxDiff folds |a − b| into m; an undefined difference between finite
+// values (a perturbed value turned infinite) makes the bound unbounded.
+func maxDiff(m, a, b float64) float64 {
+	d := math.Abs(a - b)
+	if math.IsNaN(d) {
+		if math.IsNaN(b) || math.IsInf(b, 0) {
+			return m // the value itself is non-finite: matched exactly
+		}
+		return math.Inf(1)
+	}
+	return math.Max(m, d)
+}

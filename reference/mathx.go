@@ -1,0 +1,107 @@
+package reference
+
+import "math"
+
+// sum is a Neumaier (improved Kahan) compensated sum.
+type sum struct{ s, c float64 }
+
+func (a *sum) add(v float64) {
+	t := a.s + v
+	if math.Abs(a.s) >= math.Abs(v) {
+		a.c += (a.s - t) + v
+	} else {
+		a.c += (v - t) + a.s
+	}
+	a.s = t
+}
+
+func (a *sum) value() float64 {
+	if math.IsInf(a.s, 0) || math.IsNaN(a.s) {
+		return a.s // the compensation of an infinite sum is NaN, not meaningful
+	}
+	return a.s + a.c
+}
+
+// sigmoid is 1/(1+e^−x), evaluated on the side where the exponential cannot
+// overflow.
+func sigmoid(x float64) float64 {
+	if x >= 0 {
+		return 1 / (1 + math.Exp(-x))
+	}
+	e := math.Exp(x)
+	return e / (1 + e)
+}
+
+// softplus is log(1+eˣ) = max(x, 0) + log1p(e^−|x|).
+func softplus(x float64) float64 {
+	if math.IsNaN(x) {
+		return x
+	}
+	return math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x)))
+}
+
+// mul0 is a·b except that a zero coefficient times an infinity is 0: the
+// term is absent, not 0·∞ (BCE's y·softplus(−x) at y = 0, x = −∞). A NaN
+// still propagates.
+func mul0(a, b float64) float64 {
+	if a == 0 && math.IsInf(b, 0) {
+		return 0
+	}
+	return a * b
+}
+
+// rowKind classifies a row of (capped) logits for the log-sum-exp.
+type rowKind uint8
+
+const (
+	rowFinite  rowKind = iota // finite maximum: every quantity is well defined
+	rowNaN                    // a NaN: everything NaN
+	rowPosInf                 // a +Inf and no NaN: lse = +Inf, the rest NaN (as PyTorch)
+	rowNegInfs                // every element −Inf: lse = −Inf, the rest NaN (as PyTorch)
+)
+
+// lseRow is the two-pass log-sum-exp of z: the maximum m first, then
+// s = Σ exp(z_j − m) with a compensated sum; lse = m + log s.
+type lseRow struct {
+	kind rowKind
+	m    float64 // the maximum (finite rows)
+	logS float64 // log Σ exp(z_j − m), in [0, log K]
+	lse  float64
+}
+
+func logSumExp(z []float64) lseRow {
+	m := math.Inf(-1)
+	posInf := false
+	for _, v := range z {
+		if math.IsNaN(v) {
+			return lseRow{kind: rowNaN, lse: math.NaN()}
+		}
+		if math.IsInf(v, 1) {
+			posInf = true
+		}
+		m = math.Max(m, v)
+	}
+	switch {
+	case posInf:
+		return lseRow{kind: rowPosInf, lse: math.Inf(1)}
+	case math.IsInf(m, -1):
+		return lseRow{kind: rowNegInfs, lse: math.Inf(-1)}
+	}
+	var s sum
+	for _, v := range z {
+		s.add(math.Exp(v - m))
+	}
+	logS := math.Log(s.value())
+	return lseRow{kind: rowFinite, m: m, logS: logS, lse: m + logS}
+}
+
+// logp is log softmax(z)_j of a finite row, formed as (z_j − m) − log s so
+// that a large m does not cost accuracy.
+func (r lseRow) logp(zj float64) float64 { return (zj - r.m) - r.logS }
+
+// lseTol is the contract's bound on the error of a row's log-sum-exp: the
+// maximum and the result are rounded (Slack·u·(|m|+|lse|+1)) and the sum of
+// K positive terms may lose K·u relative, which log turns into K·u absolute.
+func (r lseRow) lseTol(u float64, k int) float64 {
+	return u * (Slack*(math.Abs(r.m)+math.Abs(r.lse)+1) + float64(k))
+}

@@ -1,0 +1,51 @@
+package reference
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels"
+)
+
+// setScale fixes the mean's denominator and the gradient's factor before
+// the rows are computed, as the kernels do.
+func (r *Result) setScale(red kernels.Reduction, empty kernels.EmptyMean, norm float64) {
+	r.red, r.empty = red, empty
+	if red != kernels.Mean {
+		r.Scale = 1
+		return
+	}
+	r.Norm = norm
+	if norm == 0 && empty == kernels.EmptyMeanZero {
+		r.Scale = 0
+		return
+	}
+	r.Scale = 1 / norm
+	r.gradLoose = math.IsInf(r.Scale, 0)
+}
+
+// finish reduces the per-item losses into Loss and bounds its error: the
+// items' own errors, their accumulation (in T for at most BlockT terms, then
+// in float64), and the final rounding to T.
+func (r *Result) finish() {
+	var s sum
+	var abs, tols float64
+	for i, v := range r.Items {
+		s.add(v)
+		abs += math.Abs(v)
+		tols += r.ItemTol[i]
+	}
+	r.Sum = s.value()
+	m := float64(len(r.Items))
+	acc := (r.U*math.Min(m, BlockT) + u64*m) * abs
+	tol := tols + acc
+	switch {
+	case r.red != kernels.Mean:
+		r.Loss = r.Sum
+	case r.Norm == 0 && r.empty == kernels.EmptyMeanZero:
+		r.Loss, tol = 0, 0
+	default:
+		r.Loss = r.Sum / r.Norm
+		tol /= math.Abs(r.Norm)
+	}
+	r.LossTol = finiteTol(r.Loss, tol+Slack*r.U*math.Abs(r.Loss))
+}

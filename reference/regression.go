@@ -1,0 +1,110 @@
+package reference
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels"
+)
+
+// MSE is the reference for kernels.MSE: e = w·d², ∂e/∂x = 2·w·d with
+// d = pred − target. The mean divides by the element count, or by Σw when
+// weights are given (EmptyMean decides when Σw = 0).
+func MSE[T kernels.Float](pred, target []T, o *kernels.RegressionOptions[T]) (*Result, error) {
+	return regression(func(d float64) (float64, float64) { return d * d, 2 * d }, pred, target, o, 1, "")
+}
+
+// L1 is the reference for kernels.L1: e = w·|d|, ∂e/∂x = w·sign(d) with
+// sign(0) = 0.
+func L1[T kernels.Float](pred, target []T, o *kernels.RegressionOptions[T]) (*Result, error) {
+	return regression(func(d float64) (float64, float64) { return math.Abs(d), sign(d) }, pred, target, o, 1, "")
+}
+
+// Huber is the reference for kernels.Huber: ½d² for |d| < δ, else
+// δ·(|d| − ½δ); derivative d, else δ·sign(d).
+func Huber[T kernels.Float](pred, target []T, delta float64, o *kernels.RegressionOptions[T]) (*Result, error) {
+	f := func(d float64) (float64, float64) {
+		if math.Abs(d) < delta {
+			return d * d / 2, d
+		}
+		return delta * (math.Abs(d) - delta/2), delta * sign(d)
+	}
+	return regression(f, pred, target, o, delta, "delta")
+}
+
+// SmoothL1 is the reference for kernels.SmoothL1: ½d²/β for |d| < β, else
+// |d| − ½β; derivative d/β, else sign(d).
+func SmoothL1[T kernels.Float](pred, target []T, beta float64, o *kernels.RegressionOptions[T]) (*Result, error) {
+	f := func(d float64) (float64, float64) {
+		if math.Abs(d) < beta {
+			return d * d / (2 * beta), d / beta
+		}
+		return math.Abs(d) - beta/2, sign(d)
+	}
+	return regression(f, pred, target, o, beta, "beta")
+}
+
+func sign(d float64) float64 {
+	switch {
+	case d > 0:
+		return 1
+	case d < 0:
+		return -1
+	}
+	return d // 0 (either sign) or NaN
+}
+
+func regression[T kernels.Float](f func(d float64) (e, g float64), x, y []T, o *kernels.RegressionOptions[T], param float64, paramName string) (*Result, error) {
+	if o == nil {
+		o = &kernels.RegressionOptions[T]{}
+	}
+	n := len(x)
+	if n == 0 {
+		return nil, errf(kernels.ErrShape, "no elements")
+	}
+	if err := first(
+		lengths(need("target", len(y), n), opt("Weight", o.Weight, n), opt("Loss", o.Loss, n)),
+		reductionOK(o.Reduction, n, len(o.Loss), "Loss"),
+	); err != nil {
+		return nil, err
+	}
+	if paramName != "" && !(param > 0 && param <= math.MaxFloat64) {
+		return nil, errf(kernels.ErrOption, "%s=%v", paramName, param)
+	}
+	w, err := nonNegative("Weight", o.Weight)
+	if err != nil {
+		return nil, err
+	}
+	norm := float64(n)
+	if w != nil {
+		var s sum
+		for _, v := range w {
+			s.add(v)
+		}
+		norm = s.value()
+	}
+	r := newResult[T](1)
+	r.setScale(o.Reduction, o.EmptyMean, norm)
+	r.Items, r.ItemTol = make([]float64, n), make([]float64, n)
+	r.Grad, r.GradTol = make([]float64, n), make([]float64, n)
+	u := r.U
+	for i := range x {
+		// d = x − y is exact in float64 for float32 inputs (and rounded
+		// relatively for float64 ones), which the perturbation of d covers.
+		d := float64(x[i]) - float64(y[i])
+		e, g := f(d)
+		var ep, gp float64
+		if !math.IsNaN(d) && !math.IsInf(d, 0) && d != 0 {
+			for _, s := range []float64{-1, 1} {
+				e2, g2 := f(d * (1 + s*InputSlack*u))
+				ep, gp = math.Max(ep, math.Abs(e2-e)), math.Max(gp, math.Abs(g2-g))
+			}
+		}
+		we := weightOf(w, i)
+		r.Items[i] = we * e
+		r.ItemTol[i] = finiteTol(r.Items[i], math.Abs(we)*(Slack*u*math.Abs(e)+ep))
+		r.Grad[i] = r.Scale * we * g
+		r.GradTol[i] = finiteTol(r.Grad[i], math.Abs(r.Scale*we)*(Slack*u*math.Abs(g)+gp)+Slack*r.tiny)
+	}
+	r.finish()
+	return r, nil
+}
