@@ -7,6 +7,7 @@ import (
 
 	"github.com/lossfuse/lossfuse/bench/naive"
 	"github.com/lossfuse/lossfuse/kernels"
+	"github.com/lossfuse/lossfuse/reference"
 )
 
 // Data holds the inputs and output buffers of one kernel at one shape and
@@ -19,7 +20,7 @@ type Data struct {
 
 	f32 *buffers[float32]
 	f64 *buffers[float64]
-	ref map[Op]*refResult // float64 reference, computed on first use
+	ref *reference.Result // computed on first use
 }
 
 // buffers are a case's slices in one element type.
@@ -34,7 +35,7 @@ type buffers[T kernels.Float] struct {
 // softmax-normalised probability targets, 0/1 binary targets, and
 // probabilities uniform in [0.01, 0.99].
 func Prepare(k *Kernel, s Shape, dt DType, seed uint64) *Data {
-	d := &Data{Kernel: k, Shape: s, DType: dt, ref: map[Op]*refResult{}}
+	d := &Data{Kernel: k, Shape: s, DType: dt}
 	if dt == F32 {
 		d.f32 = generate[float32](k, s, seed)
 	} else {
@@ -205,83 +206,64 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 	panic(fmt.Sprintf("suite: no runner for kernel %q", k.Name))
 }
 
+// Accuracy is how a call's outputs compare with the float64 reference on
+// the same inputs.
+type Accuracy struct {
+	// MaxErr is the largest relative error (see maxErr).
+	MaxErr float64
+	// Budget is the largest fraction of the accuracy contract's tolerance
+	// any output used (reference.Budget): ≤ 1 meets the contract.
+	Budget float64
+	// Violation describes the worst value when Budget > 1.
+	Violation error
+}
+
 // MaxError runs the kernel once for op on isa (which must be selected
-// already, as for Runner) and returns its largest error against the
-// float64 reference on the same data (see maxErr).
-func (d *Data) MaxError(op Op, isa string) (float64, error) {
+// already, as for Runner) and compares its outputs with the reference.
+func (d *Data) MaxError(op Op, isa string) (Accuracy, error) {
 	loss, err := d.Runner(op, isa)()
 	if err != nil {
-		return 0, err
+		return Accuracy{}, err
 	}
 	return d.Check(op, loss)
 }
 
-// Check returns the largest error against the float64 reference of the
-// outputs of the last call of op: loss is what the call returned, and the
-// gradient or primitive output is read from the output buffer, so that a
-// caller who has just timed the kernel need not run it again.
-func (d *Data) Check(op Op, loss float64) (float64, error) {
-	ref, err := d.reference(op)
-	if err != nil {
-		return 0, err
+// Check compares the outputs of the last call of op with the reference:
+// loss is what the call returned, and the gradient or primitive output is
+// read from the output buffer, so that a caller who has just timed the
+// kernel need not run it again.
+func (d *Data) Check(op Op, loss float64) (Accuracy, error) {
+	if d.f32 != nil {
+		return check(d, d.f32, op, loss)
 	}
-	var out []float64
-	if op == FwdBwd || !d.Kernel.HasGrad() {
-		out = d.output()
-	}
-	return maxErr(d.Kernel.HasGrad(), loss, out, ref), nil
+	return check(d, d.f64, op, loss)
 }
 
-// output returns the output buffer widened to float64.
-func (d *Data) output() []float64 {
-	if d.f64 != nil {
-		return d.f64.out
-	}
-	out := make([]float64, len(d.f32.out))
-	for i, v := range d.f32.out {
-		out[i] = float64(v)
-	}
-	return out
-}
-
-// inputs64 returns the inputs widened to float64: the reference sees
-// exactly the values the kernel saw.
-func (d *Data) inputs64() *buffers[float64] {
-	if d.f64 != nil {
-		b := *d.f64
-		b.out = make([]float64, len(b.out))
-		return &b
-	}
-	widen := func(s []float32) []float64 {
-		if s == nil {
-			return nil
+func check[T kernels.Float](d *Data, b *buffers[T], op Op, loss float64) (Accuracy, error) {
+	if d.ref == nil {
+		ref, err := computeReference(d.Kernel, d.Shape, b)
+		if err != nil {
+			return Accuracy{}, fmt.Errorf("reference %s %s: %w", d.Kernel.Name, d.Shape, err)
 		}
-		w := make([]float64, len(s))
-		for i, v := range s {
-			w[i] = float64(v)
-		}
-		return w
+		d.ref = ref
 	}
-	return &buffers[float64]{x: widen(d.f32.x), y: widen(d.f32.y), targets: d.f32.targets, out: make([]float64, len(d.f32.out))}
-}
-
-func (d *Data) reference(op Op) (*refResult, error) {
-	if r := d.ref[op]; r != nil {
-		return r, nil
+	ref := d.ref
+	isLoss := d.Kernel.HasGrad()
+	got := reference.Got[T]{CheckLoss: isLoss, Loss: T(loss)}
+	var out []T
+	var want []float64
+	switch {
+	case !isLoss:
+		got.Out, out, want = b.out, b.out, ref.Out
+	case op == FwdBwd:
+		got.Grad, out, want = b.out, b.out, ref.Grad
 	}
-	r, err := computeReference(d.Kernel, d.Shape, d.inputs64(), op == FwdBwd || !d.Kernel.HasGrad())
-	if err != nil {
-		return nil, fmt.Errorf("reference %s %s: %w", d.Kernel.Name, d.Shape, err)
-	}
-	d.ref[op] = r
-	return r, nil
-}
-
-// refResult is the float64 reference's answer: the mean loss (losses only)
-// and the gradient or primitive output (nil for a loss-only call).
-type refResult struct {
-	loss float64
-	out  []float64
+	budget, violation := reference.Budget(ref, got)
+	return Accuracy{
+		MaxErr:    maxErr(isLoss, float64(T(loss)), ref.Loss, out, want),
+		Budget:    budget,
+		Violation: violation,
+	}, nil
 }
 
 // maxErr is the error measure of the report: the larger of the loss's
@@ -289,18 +271,18 @@ type refResult struct {
 // output's largest magnitude (a normwise bound, so that gradient entries
 // near zero do not blow it up). NaN where the reference is finite counts as
 // +Inf.
-func maxErr(isLoss bool, loss float64, out []float64, ref *refResult) float64 {
+func maxErr[T kernels.Float](isLoss bool, loss, refLoss float64, out []T, ref []float64) float64 {
 	e := 0.0
 	if isLoss {
-		e = rel(loss-ref.loss, math.Abs(ref.loss))
+		e = rel(loss-refLoss, math.Abs(refLoss))
 	}
 	if out != nil {
 		var scale, worst float64
-		for _, v := range ref.out {
+		for _, v := range ref {
 			scale = math.Max(scale, math.Abs(v))
 		}
 		for i, v := range out {
-			d := math.Abs(v - ref.out[i])
+			d := math.Abs(float64(v) - ref[i])
 			if math.IsNaN(d) {
 				d = math.Inf(1)
 			}

@@ -27,13 +27,16 @@ func TestEveryKernelOnEveryIsa(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					e, err := d.MaxError(op, isa)
+					acc, err := d.MaxError(op, isa)
 					restore()
 					if err != nil {
 						t.Fatalf("%s %s %s %s: %v", k.Name, op, dt, isa, err)
 					}
-					if !(e <= tol) {
-						t.Errorf("%s %s %s isa=%s: error %.3g > %.g", k.Name, op, dt, isa, e, tol)
+					if !(acc.MaxErr <= tol) {
+						t.Errorf("%s %s %s isa=%s: error %.3g > %.g", k.Name, op, dt, isa, acc.MaxErr, tol)
+					}
+					if !(acc.Budget <= 1) {
+						t.Errorf("%s %s %s isa=%s: outside the accuracy contract: %v", k.Name, op, dt, isa, acc.Violation)
 					}
 				}
 			}
@@ -81,12 +84,12 @@ func TestRunnersDoNotAllocate(t *testing.T) {
 	}
 }
 
-func TestRelErr(t *testing.T) {
-	ref := &refResult{loss: 2, out: []float64{1, -4, 0}}
-	if e := maxErr(true, 2.002, []float64{1, -4, 0.004}, ref); math.Abs(e-1e-3) > 1e-15 {
+func TestMaxErr(t *testing.T) {
+	ref := []float64{1, -4, 0}
+	if e := maxErr(true, 2.002, 2, []float64{1, -4, 0.004}, ref); math.Abs(e-1e-3) > 1e-15 {
 		t.Errorf("maxErr = %v, want 1e-3 (loss rel 1e-3, output 0.004/4)", e)
 	}
-	if e := maxErr(true, 2, []float64{math.NaN(), -4, 0}, ref); !math.IsInf(e, 1) {
+	if e := maxErr(true, 2, 2, []float64{math.NaN(), -4, 0}, ref); !math.IsInf(e, 1) {
 		t.Errorf("maxErr with NaN output = %v, want +Inf", e)
 	}
 }

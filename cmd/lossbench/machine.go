@@ -34,38 +34,34 @@ type Machine struct {
 	Compiled   []string `json:"compiled_in"` // backends in this binary
 }
 
-// relevantFeatures are the ISA extensions the backends use or could use.
-var relevantFeatures = []struct {
-	id   cpuid.FeatureID
-	name string
-}{
-	{cpuid.SSE42, "SSE4.2"}, {cpuid.AVX, "AVX"}, {cpuid.AVX2, "AVX2"}, {cpuid.FMA3, "FMA"},
-	{cpuid.BMI2, "BMI2"}, {cpuid.AVX512F, "AVX512F"}, {cpuid.AVX512DQ, "AVX512DQ"},
-	{cpuid.AVX512BW, "AVX512BW"}, {cpuid.AVX512VL, "AVX512VL"}, {cpuid.AVX512FP16, "AVX512FP16"},
-	{cpuid.ASIMD, "ASIMD"}, {cpuid.ASIMDHP, "ASIMDHP"}, {cpuid.ASIMDDP, "ASIMDDP"},
-	{cpuid.SVE, "SVE"},
+// relevantFeatures are the ISA extensions the backends use or could use,
+// as cpuid names them.
+var relevantFeatures = []string{
+	"SSE42", "AVX", "AVX2", "FMA3", "BMI2", "AVX512F", "AVX512DQ", "AVX512BW", "AVX512VL",
+	"AVX512FP16", "ASIMD", "ASIMDHP", "ASIMDDP", "SVE", "SVE2",
 }
 
 func describeMachine() Machine {
-	c := cpuid.CPU
+	info := kernels.CPUInfo()
+	c := &cpuid.CPU // cache sizes, which CPUInfo leaves out
 	m := Machine{
-		CPU: strings.TrimSpace(c.BrandName), Vendor: c.VendorString,
-		Family: c.Family, Model: c.Model, Cores: runtime.NumCPU(),
+		CPU: strings.TrimSpace(info.Name), Vendor: info.Vendor,
+		Family: info.Family, Model: info.Model, Cores: runtime.NumCPU(),
 		L1D: positive(c.Cache.L1D), L2: positive(c.Cache.L2), L3: positive(c.Cache.L3),
 		Go: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
 		GOMAXPROCS: runtime.GOMAXPROCS(0),
-		Selected:   kernels.Backend(), MaxISA: os.Getenv(kernels.MaxISAEnv),
-		Available: kernels.Backends(), Compiled: kernels.BackendNames(),
+		Selected:   info.Backend, MaxISA: os.Getenv(kernels.MaxISAEnv),
+		Available: info.Supported, Compiled: info.Compiled,
 	}
 	if m.CPU == "" {
 		m.CPU = procModelName()
 	}
 	if m.CPU == "" {
-		m.CPU = fmt.Sprintf("%s %s CPU (family %d, model %d)", c.VendorString, runtime.GOARCH, c.Family, c.Model)
+		m.CPU = fmt.Sprintf("%s %s CPU (family %d, model %d)", m.Vendor, runtime.GOARCH, m.Family, m.Model)
 	}
 	for _, f := range relevantFeatures {
-		if c.Supports(f.id) {
-			m.Features = append(m.Features, f.name)
+		if slices.Contains(info.Features, f) {
+			m.Features = append(m.Features, f)
 		}
 	}
 	return m

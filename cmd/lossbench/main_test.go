@@ -61,6 +61,7 @@ func TestJSONAndPlot(t *testing.T) {
 			NsPerElem              float64  `json:"ns_per_elem"`
 			VsNaive                *float64 `json:"speedup_vs_naive"`
 			MaxErr                 any      `json:"max_err"`
+			Budget                 any      `json:"contract_budget"`
 		} `json:"results"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
@@ -78,6 +79,9 @@ func TestJSONAndPlot(t *testing.T) {
 		e, ok := r.MaxErr.(float64)
 		if !ok || !(e < 1e-5) {
 			t.Errorf("%s %s %s isa=%s %dx%d: max_err %v", r.Kernel, r.Op, r.DType, r.Isa, r.N, r.K, r.MaxErr)
+		}
+		if _, ok := r.Budget.(float64); !ok {
+			t.Errorf("%s %s %s isa=%s: contract_budget %v is not a number", r.Kernel, r.Op, r.DType, r.Isa, r.Budget)
 		}
 		if r.Kernel == "Sigmoid" && r.Op != "fwd" {
 			t.Errorf("Sigmoid ran op=%s, want fwd", r.Op)
@@ -102,7 +106,7 @@ func TestTextReport(t *testing.T) {
 		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"CPU", "Dispatch", "Bandwidth", "MSE  op=fwdbwd dtype=f32", "ns/elem", "×naive", "%BW", "naive", "generic"} {
+	for _, want := range []string{"CPU", "Dispatch", "Bandwidth", "MSE  op=fwdbwd dtype=f32", "ns/elem", "×naive", "%BW", "budget", "naive", "generic"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}

@@ -50,6 +50,10 @@ type Result struct {
 	LimitGelemPerSec *float64   `json:"bandwidth_limit_gelem_per_s,omitempty"`
 	Bandwidth        *Bandwidth `json:"bandwidth_at_footprint,omitempty"`
 	MaxErr           jsonFloat  `json:"max_err"`
+	// Budget is the largest fraction of the accuracy contract's tolerance
+	// any output used (package reference): ≤ 1 meets the contract.
+	Budget    jsonFloat `json:"contract_budget"`
+	Violation string    `json:"contract_violation,omitempty"`
 }
 
 func (r *Result) shape() suite.Shape { return suite.Shape{N: r.N, K: r.K} }
@@ -73,7 +77,7 @@ func measure(cfg *config, progress io.Writer) (*Report, error) {
 	rep := &Report{
 		Machine:   describeMachine(),
 		Reference: suite.ReferenceName,
-		ErrorNorm: "max(|loss−ref|/|ref|, max_i |out_i−ref_i| / max_i |ref_i|) over the loss and the gradient (or primitive output)",
+		ErrorNorm: "max(|loss−ref|/|ref|, max_i |out_i−ref_i| / max_i |ref_i|) over the loss and the gradient (or primitive output); budget = largest |out−ref|/tolerance under the accuracy contract (≤ 1 passes)",
 		Reps:      cfg.reps,
 		Duration:  cfg.duration.String(),
 	}
@@ -141,7 +145,10 @@ func measure(cfg *config, progress io.Writer) (*Report, error) {
 				if cfg.bw {
 					setLimit(&r, bw.at(int(r.BytesRead+r.BytesWritten)))
 				}
-				fmt.Fprintf(progress, " %8.3f ns/elem  err %.2g\n", r.NsPerElem, float64(r.MaxErr))
+				fmt.Fprintf(progress, " %8.3f ns/elem  err %.2g  budget %.2g\n", r.NsPerElem, float64(r.MaxErr), float64(r.Budget))
+				if r.Violation != "" {
+					fmt.Fprintf(progress, "        outside the accuracy contract: %s\n", r.Violation)
+				}
 				rep.Results = append(rep.Results, r)
 			}
 		}
@@ -168,9 +175,13 @@ func measureOne(c suite.Case, data *suite.Data, isa string, cfg *config) (Result
 		return Result{}, callErr
 	}
 	// The buffers hold the last call's outputs: check them, no extra call.
-	e, err := data.Check(c.Op, loss)
+	acc, err := data.Check(c.Op, loss)
 	if err != nil {
 		return Result{}, err
+	}
+	violation := ""
+	if acc.Violation != nil {
+		violation = acc.Violation.Error()
 	}
 	read, written := c.Traffic()
 	elems := float64(c.Shape.Elems())
@@ -178,7 +189,7 @@ func measureOne(c suite.Case, data *suite.Data, isa string, cfg *config) (Result
 		Kernel: c.Kernel.Name, Op: string(c.Op), DType: string(c.DType), N: c.Shape.N, K: c.Shape.K, Isa: isa,
 		NsPerCall: ns, NsPerElem: ns / elems, GelemPerSec: elems / ns,
 		GBPerSec: float64(read+written) / ns, BytesRead: read, BytesWritten: written,
-		MaxErr: jsonFloat(e),
+		MaxErr: jsonFloat(acc.MaxErr), Budget: jsonFloat(acc.Budget), Violation: violation,
 	}, nil
 }
 

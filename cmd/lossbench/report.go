@@ -52,7 +52,9 @@ func writeText(w io.Writer, rep *Report) error {
 	if rep.HasBW {
 		fmt.Fprintf(tw, "Bandwidth\t%s; %s (one core: bytes.Equal reads, copy reads+writes)\n", rep.L2BW, rep.LargeBW)
 	}
-	fmt.Fprintf(tw, "Accuracy\tvs %s;\n\terror = %s\n", rep.Reference, rep.ErrorNorm)
+	fmt.Fprintf(tw, "Accuracy\tvs %s on the same inputs:\n", rep.Reference)
+	fmt.Fprintf(tw, "\tmax err = max(|loss−ref|/|ref|, max|out−ref|/max|ref|), out = gradient or primitive output;\n")
+	fmt.Fprintf(tw, "\tbudget = largest fraction of the accuracy contract's tolerance used (≤ 1 passes; * marks a violation)\n")
 	fmt.Fprintf(tw, "Timing\tmedian of up to %d repetitions, %s per measurement\n", rep.Reps, rep.Duration)
 	if err := tw.Flush(); err != nil {
 		return err
@@ -71,17 +73,17 @@ func writeText(w io.Writer, rep *Report) error {
 		}
 		fmt.Fprintf(&b, "\n%s  op=%s dtype=%s\n", r0.Kernel, r0.Op, r0.DType)
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "shape\tisa\tns/elem\tGelem/s\tGB/s\t×generic\t×naive\t%%BW\tmax err\t\n")
+		fmt.Fprintf(tw, "shape\tisa\tns/elem\tGelem/s\tGB/s\t×generic\t×naive\t%%BW\tmax err\tbudget\t\n")
 		prevShape := ""
 		for _, r := range rep.Results[start:end] {
 			shape := r.shape().String()
 			if prevShape != "" && shape != prevShape {
-				fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\t\n")
+				fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\t\t\n")
 			}
 			prevShape = shape
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n",
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n",
 				shape, r.Isa, num(r.NsPerElem), num(r.GelemPerSec), r.GBPerSec,
-				ratio(r.VsGeneric), ratio(r.VsNaive), percent(r.BWFraction), errString(float64(r.MaxErr)))
+				ratio(r.VsGeneric), ratio(r.VsNaive), percent(r.BWFraction), errString(float64(r.MaxErr)), budgetString(r))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -124,6 +126,18 @@ func percent(v *float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f%%", 100**v)
+}
+
+func budgetString(r Result) string {
+	b := float64(r.Budget)
+	mark := ""
+	if !(b <= 1) {
+		mark = "*"
+	}
+	if math.IsInf(b, 1) {
+		return "Inf" + mark
+	}
+	return fmt.Sprintf("%.2g%s", b, mark)
 }
 
 func errString(e float64) string {
