@@ -36,6 +36,7 @@ type config struct {
 	duration time.Duration // per measurement, over all repetitions
 	reps     int
 	json     bool
+	markdown bool
 	plot     string
 	bw       bool
 	seed     uint64
@@ -56,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		durationF = fs.Duration("duration", 150*time.Millisecond, "time to spend per measurement, over all repetitions")
 		repsF     = fs.Int("reps", 5, "repetitions per measurement; the median is reported")
 		jsonF     = fs.Bool("json", false, "print the report as JSON instead of tables")
+		mdF       = fs.Bool("markdown", false, "print one Markdown summary table (as in the README) instead of the tables")
 		plotF     = fs.String("plot", "", "write a plot of throughput against K per backend to `FILE.svg` (or .png)")
 		bwF       = fs.Bool("bandwidth", true, "measure memory bandwidth (needed for the %BW column)")
 		seedF     = fs.Uint64("seed", 1, "seed of the generated inputs")
@@ -73,7 +75,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (all options are flags; see -h)", fs.Arg(0))
 	}
-	c := &config{duration: *durationF, reps: *repsF, json: *jsonF, plot: *plotF, bw: *bwF, seed: *seedF}
+	c := &config{duration: *durationF, reps: *repsF, json: *jsonF, markdown: *mdF, plot: *plotF, bw: *bwF, seed: *seedF}
+	if c.json && c.markdown {
+		return nil, fmt.Errorf("-json and -markdown: choose one output format")
+	}
 	var err error
 	if c.kernels, err = parseKernels(*kernelsF); err != nil {
 		return nil, err
@@ -200,9 +205,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lossbench: %v\n", err)
 		return 1
 	}
-	if cfg.json {
+	switch {
+	case cfg.json:
 		err = writeJSON(stdout, rep)
-	} else {
+	case cfg.markdown:
+		err = writeMarkdown(stdout, rep)
+	default:
 		err = writeText(stdout, rep)
 	}
 	if err == nil && cfg.plot != "" {

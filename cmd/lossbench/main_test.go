@@ -24,6 +24,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-reps", "0"}, "between 1 and 1000"},
 		{[]string{"-plot", "out.pdf"}, "must end in .svg"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"-json", "-markdown"}, "choose one output format"},
 		{[]string{"-nosuchflag"}, "flag provided but not defined"},
 		{[]string{"-duration", "soon"}, "invalid value"},
 	} {
@@ -96,6 +97,19 @@ func TestJSONAndPlot(t *testing.T) {
 	}
 	if !bytes.HasPrefix(b, []byte("<?xml")) || !bytes.Contains(b, []byte("<svg")) || !bytes.Contains(b, []byte("CrossEntropy op=fwdbwd dtype=f64")) {
 		t.Errorf("%s is not the SVG plot of the run:\n%.300s", svg, b)
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(append(tiny, "-markdown"), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"| kernel | op | dtype | N×K | naive | generic |", "| CrossEntropy | fwdbwd | f32 | 16×10 |", "| Sigmoid | fwd | f32 | 8×100 |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
 	}
 }
 
