@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -194,6 +195,15 @@ func guardCases[T kernels.Float]() []guardCase[T] {
 			o := nonNone(kernels.BinaryOptions[T]{Weight: e.in(k, 0, 2), PosWeight: e.in(k, 0, 3)}, e, k)
 			return kernels.BCEWithLogits(e.in(k, -20, 20), e.in(k, 0, 1), n, k, g, o)
 		}),
+		binary("BCEWithLogits/w+asym+loss", func(e *env[T], n, k int, g []T) (T, error) {
+			o := nonNone(kernels.BinaryOptions[T]{Weight: e.in(k, 0, 2), Asymmetric: &kernels.Asymmetric{FalseNegative: 2, FalsePositive: 0.5}}, e, k)
+			return kernels.BCEWithLogits(e.in(k, -20, 20), e.in(k, 0, 1), n, k, g, o)
+		}),
+		{"BCEWithLogits/lossonly", false, true, func(e *env[T], n, k int) error {
+			l, err := kernels.BCEWithLogits(e.in(k, -20, 20), e.in(k, 0, 1), 1, k, nil, &kernels.BinaryOptions[T]{Reduction: kernels.Sum})
+			e.loss = l
+			return err
+		}},
 		binary("BCE", func(e *env[T], n, k int, g []T) (T, error) {
 			return kernels.BCE(e.in(k, 0.01, 0.99), e.in(k, 0, 1), n, k, g, nil)
 		}),
@@ -231,9 +241,24 @@ func guardCases[T kernels.Float]() []guardCase[T] {
 	}
 }
 
+// guardSkipEnv names backends (comma-separated) whose guard-page runs are
+// skipped. Only for emulators: qemu-x86_64 (7.2) emulates VMASKMOVPS loads
+// as full-width loads, so the avx2 tails fault under it where hardware,
+// which suppresses faults on masked-off lanes, never does.
+const guardSkipEnv = "LOSSFUSE_GUARD_SKIP"
+
+func guardSkipped(b string) bool {
+	for _, s := range strings.Split(os.Getenv(guardSkipEnv), ",") {
+		if s == b {
+			return true
+		}
+	}
+	return false
+}
+
 func TestGuardPages(t *testing.T) {
-	if os.Getenv("LOSSFUSE_SKIP_GUARD") != "" {
-		t.Skip("LOSSFUSE_SKIP_GUARD set: " + os.Getenv("LOSSFUSE_SKIP_GUARD"))
+	if v := os.Getenv(guardSkipEnv); v != "" {
+		t.Logf("%s=%s: not guard-testing those backends (emulator limitation)", guardSkipEnv, v)
 	}
 	t.Run("float32", guardPages[float32])
 	t.Run("float64", guardPages[float64])
@@ -262,6 +287,9 @@ func guardPages[T kernels.Float](t *testing.T) {
 				// Reference: the generic backend on the same inputs.
 				want, wantLoss := runGuarded(t, c, regions, front, seed, n, k, "generic")
 				for _, b := range kernels.Backends() {
+					if guardSkipped(b) {
+						continue
+					}
 					got, loss := runGuarded(t, c, regions, front, seed, n, k, b)
 					where := fmt.Sprintf("%s %s k=%d front=%v", c.name, b, k, front)
 					if !close(float64(loss), float64(wantLoss), tolOf[T]()) {

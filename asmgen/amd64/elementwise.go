@@ -48,19 +48,13 @@ func elementLoop(s *x86.ISA, name, doc string, body func(v reg.VecVirtual) reg.V
 func unary(s *x86.ISA, op unaryOp) {
 	consts := append(x86.ExpConsts(), x86.LogConsts()...)
 	elementLoop(s, unaryNames[op]+suffix(s), unaryDocs[op], func(v reg.VecVirtual) reg.VecVirtual {
+		if op == opSigmoid {
+			_, sp, _, _ := sigmoidParts(s, v, false)
+			return sp
+		}
 		na := s.Vec()
 		VORPS(s.U(0x80000000), v, na) // −|x|
 		e := s.Exp(na)
-		if op == opSigmoid {
-			d := s.Vec()
-			VADDPS(s.F(1), e, d)
-			r := s.Vec()
-			VDIVPS(d, s.FR(1), r)
-			VMULPS(r, e, e)
-			s.Where(x86.GE, v, s.F(0), r, e) // x ≥ 0: 1/(1+e), else e/(1+e)
-			s.Where(x86.UNORD, v, v, v, e)
-			return e
-		}
 		l := s.Log1p(e)
 		t := s.Vec()
 		if op == opSoftplus {

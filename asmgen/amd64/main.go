@@ -24,6 +24,10 @@ func main() {
 		expAffineRows(s, false)
 		expAffineRows(s, true)
 		subRows(s)
+		// Element-wise binary losses.
+		for _, o := range allBinaryOptions() {
+			bceLogits(s, o)
+		}
 		// Element-wise primitives.
 		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {
 			unary(s, op)

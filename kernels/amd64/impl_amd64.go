@@ -25,7 +25,7 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 	s := isa(useAVX512)
 	return &args.Impl[float32]{
 		CrossEntropy: s.crossEntropy,
-		Binary:       generic.Binary[float32],
+		Binary:       s.binary,
 		Regression:   generic.Regression[float32],
 		Softmax:      s.softmax,
 		LogSoftmax:   s.logSoftmax,
@@ -289,5 +289,71 @@ func (s isa) softplus(a args.Elementwise[float32]) {
 		softplusAVX512(&a.X[0], &a.Dst[0], len(a.X))
 	} else {
 		softplusAVX2(&a.X[0], &a.Dst[0], len(a.X))
+	}
+}
+
+// ptr is &s[0], or nil for an empty slice (an output the caller did not ask for).
+func ptr(s []float32) *float32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return &s[0]
+}
+
+// binary vectorises BCE with logits without pos_weight (the asymmetric
+// weights included); the other binary losses are generic.
+func (s isa) binary(a args.Binary[float32]) float64 {
+	if a.Kind != args.BCEWithLogits || a.PosWeight != nil || len(a.X) == 0 {
+		return generic.Binary(a)
+	}
+	x, y, w, g, l := &a.X[0], &a.Y[0], ptr(a.Weight), ptr(a.Grad), ptr(a.Loss)
+	n, pos, neg, sc := len(a.X), a.FNWeight, a.FPWeight, a.GradScale
+	variant := 0
+	if g != nil {
+		variant |= 4
+	}
+	if l != nil {
+		variant |= 2
+	}
+	if w != nil {
+		variant |= 1
+	}
+	if s {
+		switch variant {
+		case 0:
+			return bceLogitsAVX512(x, y, w, g, l, n, pos, neg, sc)
+		case 1:
+			return bceLogitsWAVX512(x, y, w, g, l, n, pos, neg, sc)
+		case 2:
+			return bceLogitsLAVX512(x, y, w, g, l, n, pos, neg, sc)
+		case 3:
+			return bceLogitsLWAVX512(x, y, w, g, l, n, pos, neg, sc)
+		case 4:
+			return bceLogitsGAVX512(x, y, w, g, l, n, pos, neg, sc)
+		case 5:
+			return bceLogitsGWAVX512(x, y, w, g, l, n, pos, neg, sc)
+		case 6:
+			return bceLogitsGLAVX512(x, y, w, g, l, n, pos, neg, sc)
+		default:
+			return bceLogitsGLWAVX512(x, y, w, g, l, n, pos, neg, sc)
+		}
+	}
+	switch variant {
+	case 0:
+		return bceLogitsAVX2(x, y, w, g, l, n, pos, neg, sc)
+	case 1:
+		return bceLogitsWAVX2(x, y, w, g, l, n, pos, neg, sc)
+	case 2:
+		return bceLogitsLAVX2(x, y, w, g, l, n, pos, neg, sc)
+	case 3:
+		return bceLogitsLWAVX2(x, y, w, g, l, n, pos, neg, sc)
+	case 4:
+		return bceLogitsGAVX2(x, y, w, g, l, n, pos, neg, sc)
+	case 5:
+		return bceLogitsGWAVX2(x, y, w, g, l, n, pos, neg, sc)
+	case 6:
+		return bceLogitsGLAVX2(x, y, w, g, l, n, pos, neg, sc)
+	default:
+		return bceLogitsGLWAVX2(x, y, w, g, l, n, pos, neg, sc)
 	}
 }

@@ -1866,12 +1866,14 @@ rowsdone_40:
 	VZEROUPPER
 	RET
 
-// func sigmoidAVX2(x *float32, dst *float32, n int)
-// Requires: AVX, AVX2, FMA3
-TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-24
+// func bceLogitsAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsAVX2(SB), NOSPLIT, $0-72
 	MOVQ    x+0(FP), AX
-	MOVQ    dst+8(FP), CX
-	MOVQ    n+16(FP), DX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
 	MOVQ    DX, BX
 	SHRQ    $0x03, BX
 	SHLQ    $0x03, BX
@@ -1879,92 +1881,223 @@ TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-24
 	SUBQ    BX, SI
 	NEGQ    SI
 	LEAQ    lfmask8<>+0(SB), DI
-	VMOVDQU 32(DI)(SI*4), Y0
+	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
 loop_44:
 	CMPQ         SI, BX
 	JAE          tail_45
-	VMOVUPS      (AX)(SI*4), Y1
-	VORPS        lfc_80000000<>+0(SB), Y1, Y2
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y3
-	VROUNDPS     $0x00, Y3, Y3
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y3, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y3, Y2
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y4
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y4
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y4
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y4
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y4
-	VMULPS       Y2, Y2, Y5
-	VFMADD213PS  Y2, Y5, Y4
-	VADDPS       lfc_3f800000<>+0(SB), Y4, Y4
-	VCVTPS2DQ    Y3, Y3
-	VPSRAD       $0x01, Y3, Y2
-	VPSUBD       Y2, Y3, Y3
-	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
-	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
-	VMULPS       Y2, Y4, Y4
-	VMULPS       Y3, Y4, Y4
-	VADDPS       lfc_3f800000<>+0(SB), Y4, Y2
-	VMOVUPS      lfc_3f800000<>+0(SB), Y3
-	VDIVPS       Y2, Y3, Y2
-	VMULPS       Y2, Y4, Y4
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y1, Y3
-	VBLENDVPS    Y3, Y2, Y4, Y4
-	VCMPPS       $0x03, Y1, Y1, Y2
-	VBLENDVPS    Y2, Y1, Y4, Y4
-	VMOVUPS      Y4, (CX)(SI*4)
+	VMOVUPS      (AX)(SI*4), Y3
+	VMOVUPS      (CX)(SI*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
 	JMP          loop_44
 
 tail_45:
 	CMPQ         SI, DX
 	JAE          done_46
-	VMASKMOVPS   (AX)(SI*4), Y0, Y1
-	VORPS        lfc_80000000<>+0(SB), Y1, Y2
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y3
-	VROUNDPS     $0x00, Y3, Y3
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y3, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y3, Y2
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y4
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y4
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y4
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y4
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y4
-	VMULPS       Y2, Y2, Y5
-	VFMADD213PS  Y2, Y5, Y4
-	VADDPS       lfc_3f800000<>+0(SB), Y4, Y4
-	VCVTPS2DQ    Y3, Y3
-	VPSRAD       $0x01, Y3, Y2
-	VPSUBD       Y2, Y3, Y3
-	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
-	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
-	VMULPS       Y2, Y4, Y4
-	VMULPS       Y3, Y4, Y4
-	VADDPS       lfc_3f800000<>+0(SB), Y4, Y2
-	VMOVUPS      lfc_3f800000<>+0(SB), Y3
-	VDIVPS       Y2, Y3, Y2
-	VMULPS       Y2, Y4, Y4
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y1, Y3
-	VBLENDVPS    Y3, Y2, Y4, Y4
-	VCMPPS       $0x03, Y1, Y1, Y2
-	VBLENDVPS    Y2, Y1, Y4, Y4
-	VMASKMOVPS   Y4, Y0, (CX)(SI*4)
+	VMASKMOVPS   (AX)(SI*4), Y2, Y3
+	VMASKMOVPS   (CX)(SI*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y2
+	VEXTRACTF128 $0x01, Y4, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
 
 done_46:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+64(FP)
 	VZEROUPPER
 	RET
 
@@ -1986,154 +2119,6 @@ DATA lfc_80000000<>+56(SB)/4, $0x80000000
 DATA lfc_80000000<>+60(SB)/4, $0x80000000
 GLOBL lfc_80000000<>(SB), RODATA|TLSBSS, $64
 
-// func logSigmoidAVX2(x *float32, dst *float32, n int)
-// Requires: AVX, AVX2, FMA3
-TEXT ·logSigmoidAVX2(SB), NOSPLIT, $0-24
-	MOVQ    x+0(FP), AX
-	MOVQ    dst+8(FP), CX
-	MOVQ    n+16(FP), DX
-	MOVQ    DX, BX
-	SHRQ    $0x03, BX
-	SHLQ    $0x03, BX
-	MOVQ    DX, SI
-	SUBQ    BX, SI
-	NEGQ    SI
-	LEAQ    lfmask8<>+0(SB), DI
-	VMOVDQU 32(DI)(SI*4), Y0
-	XORQ    SI, SI
-
-loop_47:
-	CMPQ         SI, BX
-	JAE          tail_48
-	VMOVUPS      (AX)(SI*4), Y1
-	VORPS        lfc_80000000<>+0(SB), Y1, Y2
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y3
-	VROUNDPS     $0x00, Y3, Y3
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y3, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y3, Y2
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y4
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y4
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y4
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y4
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y4
-	VMULPS       Y2, Y2, Y5
-	VFMADD213PS  Y2, Y5, Y4
-	VADDPS       lfc_3f800000<>+0(SB), Y4, Y4
-	VCVTPS2DQ    Y3, Y3
-	VPSRAD       $0x01, Y3, Y2
-	VPSUBD       Y2, Y3, Y3
-	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
-	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
-	VMULPS       Y2, Y4, Y4
-	VMULPS       Y3, Y4, Y4
-	VADDPS       lfc_3f800000<>+0(SB), Y4, Y2
-	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
-	VSUBPS       Y3, Y4, Y3
-	VPSUBD       lfc_3f3504f3<>+0(SB), Y2, Y4
-	VPSRAD       $0x17, Y4, Y5
-	VPAND        lfc_007fffff<>+0(SB), Y4, Y4
-	VPADDD       lfc_3f3504f3<>+0(SB), Y4, Y4
-	VSUBPS       lfc_3f800000<>+0(SB), Y4, Y4
-	VCVTDQ2PS    Y5, Y5
-	VMOVUPS      lfc_3da9355f<>+0(SB), Y6
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y4, Y6
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y4, Y6
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y4, Y6
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y4, Y6
-	VFMADD213PS  lfc_be800102<>+0(SB), Y4, Y6
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y4, Y6
-	VMULPS       Y4, Y4, Y7
-	VMULPS       Y4, Y7, Y8
-	VMULPS       lfc_b102e308<>+0(SB), Y5, Y9
-	VFMADD231PS  Y6, Y8, Y9
-	VFMADD231PS  lfc_bf000000<>+0(SB), Y7, Y9
-	VADDPS       Y4, Y9, Y9
-	VFMADD231PS  lfc_3f317218<>+0(SB), Y5, Y9
-	VRCPPS       Y2, Y4
-	VMOVUPS      lfc_40000000<>+0(SB), Y5
-	VFNMADD231PS Y4, Y2, Y5
-	VMULPS       Y5, Y4, Y4
-	VFMADD231PS  Y4, Y3, Y9
-	VMOVUPS      lfc_00000000<>+0(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VSUBPS       Y9, Y1, Y1
-	VMOVUPS      Y1, (CX)(SI*4)
-	ADDQ         $0x08, SI
-	JMP          loop_47
-
-tail_48:
-	CMPQ         SI, DX
-	JAE          done_49
-	VMASKMOVPS   (AX)(SI*4), Y0, Y1
-	VORPS        lfc_80000000<>+0(SB), Y1, Y2
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y3
-	VROUNDPS     $0x00, Y3, Y3
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y3, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y3, Y2
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y4
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y4
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y4
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y4
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y4
-	VMULPS       Y2, Y2, Y5
-	VFMADD213PS  Y2, Y5, Y4
-	VADDPS       lfc_3f800000<>+0(SB), Y4, Y4
-	VCVTPS2DQ    Y3, Y3
-	VPSRAD       $0x01, Y3, Y2
-	VPSUBD       Y2, Y3, Y3
-	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
-	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
-	VMULPS       Y2, Y4, Y4
-	VMULPS       Y3, Y4, Y4
-	VADDPS       lfc_3f800000<>+0(SB), Y4, Y2
-	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
-	VSUBPS       Y3, Y4, Y3
-	VPSUBD       lfc_3f3504f3<>+0(SB), Y2, Y4
-	VPSRAD       $0x17, Y4, Y5
-	VPAND        lfc_007fffff<>+0(SB), Y4, Y4
-	VPADDD       lfc_3f3504f3<>+0(SB), Y4, Y4
-	VSUBPS       lfc_3f800000<>+0(SB), Y4, Y4
-	VCVTDQ2PS    Y5, Y5
-	VMOVUPS      lfc_3da9355f<>+0(SB), Y6
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y4, Y6
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y4, Y6
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y4, Y6
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y4, Y6
-	VFMADD213PS  lfc_be800102<>+0(SB), Y4, Y6
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y4, Y6
-	VMULPS       Y4, Y4, Y7
-	VMULPS       Y4, Y7, Y8
-	VMULPS       lfc_b102e308<>+0(SB), Y5, Y9
-	VFMADD231PS  Y6, Y8, Y9
-	VFMADD231PS  lfc_bf000000<>+0(SB), Y7, Y9
-	VADDPS       Y4, Y9, Y9
-	VFMADD231PS  lfc_3f317218<>+0(SB), Y5, Y9
-	VRCPPS       Y2, Y4
-	VMOVUPS      lfc_40000000<>+0(SB), Y5
-	VFNMADD231PS Y4, Y2, Y5
-	VMULPS       Y5, Y4, Y4
-	VFMADD231PS  Y4, Y3, Y9
-	VMOVUPS      lfc_00000000<>+0(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VSUBPS       Y9, Y1, Y1
-	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
-
-done_49:
-	VZEROUPPER
-	RET
-
 DATA lfc_40000000<>+0(SB)/4, $0x40000000
 DATA lfc_40000000<>+4(SB)/4, $0x40000000
 DATA lfc_40000000<>+8(SB)/4, $0x40000000
@@ -2152,6 +2137,1977 @@ DATA lfc_40000000<>+56(SB)/4, $0x40000000
 DATA lfc_40000000<>+60(SB)/4, $0x40000000
 GLOBL lfc_40000000<>(SB), RODATA|TLSBSS, $64
 
+// func bceLogitsWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsWAVX2(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, SI
+	SHRQ    $0x03, SI
+	SHLQ    $0x03, SI
+	MOVQ    DX, DI
+	SUBQ    SI, DI
+	NEGQ    DI
+	LEAQ    lfmask8<>+0(SB), R8
+	VMOVDQU 32(R8)(DI*4), Y2
+	XORQ    DI, DI
+
+loop_47:
+	CMPQ         DI, SI
+	JAE          tail_48
+	VMOVUPS      (AX)(DI*4), Y3
+	VMOVUPS      (CX)(DI*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMOVUPS      (BX)(DI*4), Y3
+	VMULPS       Y3, Y4, Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	ADDQ         $0x08, DI
+	JMP          loop_47
+
+tail_48:
+	CMPQ         DI, DX
+	JAE          done_49
+	VMASKMOVPS   (AX)(DI*4), Y2, Y3
+	VMASKMOVPS   (CX)(DI*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMASKMOVPS   (BX)(DI*4), Y2, Y3
+	VMULPS       Y3, Y4, Y4
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y2
+	VEXTRACTF128 $0x01, Y4, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done_49:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsLAVX2(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    loss+32(FP), BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, SI
+	SHRQ    $0x03, SI
+	SHLQ    $0x03, SI
+	MOVQ    DX, DI
+	SUBQ    SI, DI
+	NEGQ    DI
+	LEAQ    lfmask8<>+0(SB), R8
+	VMOVDQU 32(R8)(DI*4), Y2
+	XORQ    DI, DI
+
+loop_50:
+	CMPQ         DI, SI
+	JAE          tail_51
+	VMOVUPS      (AX)(DI*4), Y3
+	VMOVUPS      (CX)(DI*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMOVUPS      Y4, (BX)(DI*4)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	ADDQ         $0x08, DI
+	JMP          loop_50
+
+tail_51:
+	CMPQ         DI, DX
+	JAE          done_52
+	VMASKMOVPS   (AX)(DI*4), Y2, Y3
+	VMASKMOVPS   (CX)(DI*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMASKMOVPS   Y4, Y2, (BX)(DI*4)
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y2
+	VEXTRACTF128 $0x01, Y4, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done_52:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsLWAVX2(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    loss+32(FP), SI
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y2
+	XORQ    R8, R8
+
+loop_53:
+	CMPQ         R8, DI
+	JAE          tail_54
+	VMOVUPS      (AX)(R8*4), Y3
+	VMOVUPS      (CX)(R8*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMOVUPS      (BX)(R8*4), Y3
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, (SI)(R8*4)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	ADDQ         $0x08, R8
+	JMP          loop_53
+
+tail_54:
+	CMPQ         R8, DX
+	JAE          done_55
+	VMASKMOVPS   (AX)(R8*4), Y2, Y3
+	VMASKMOVPS   (CX)(R8*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMASKMOVPS   (BX)(R8*4), Y2, Y3
+	VMULPS       Y3, Y4, Y4
+	VMASKMOVPS   Y4, Y2, (SI)(R8*4)
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y2
+	VEXTRACTF128 $0x01, Y4, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done_55:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsGAVX2(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    grad+24(FP), BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, SI
+	SHRQ    $0x03, SI
+	SHLQ    $0x03, SI
+	MOVQ    DX, DI
+	SUBQ    SI, DI
+	NEGQ    DI
+	LEAQ    lfmask8<>+0(SB), R8
+	VMOVDQU 32(R8)(DI*4), Y2
+	XORQ    DI, DI
+
+loop_56:
+	CMPQ         DI, SI
+	JAE          tail_57
+	VMOVUPS      (AX)(DI*4), Y3
+	VMOVUPS      (CX)(DI*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+56(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (BX)(DI*4)
+	ADDQ         $0x08, DI
+	JMP          loop_56
+
+tail_57:
+	CMPQ         DI, DX
+	JAE          done_58
+	VMASKMOVPS   (AX)(DI*4), Y2, Y3
+	VMASKMOVPS   (CX)(DI*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+56(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMASKMOVPS   Y6, Y2, (BX)(DI*4)
+
+done_58:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsGWAVX2(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    grad+24(FP), SI
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y2
+	XORQ    R8, R8
+
+loop_59:
+	CMPQ         R8, DI
+	JAE          tail_60
+	VMOVUPS      (AX)(R8*4), Y3
+	VMOVUPS      (CX)(R8*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMOVUPS      (BX)(R8*4), Y3
+	VMULPS       Y3, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+56(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (SI)(R8*4)
+	ADDQ         $0x08, R8
+	JMP          loop_59
+
+tail_60:
+	CMPQ         R8, DX
+	JAE          done_61
+	VMASKMOVPS   (AX)(R8*4), Y2, Y3
+	VMASKMOVPS   (CX)(R8*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMASKMOVPS   (BX)(R8*4), Y2, Y3
+	VMULPS       Y3, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+56(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMASKMOVPS   Y6, Y2, (SI)(R8*4)
+
+done_61:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsGLAVX2(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    grad+24(FP), BX
+	MOVQ    loss+32(FP), SI
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y2
+	XORQ    R8, R8
+
+loop_62:
+	CMPQ         R8, DI
+	JAE          tail_63
+	VMOVUPS      (AX)(R8*4), Y3
+	VMOVUPS      (CX)(R8*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMOVUPS      Y4, (SI)(R8*4)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+56(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (BX)(R8*4)
+	ADDQ         $0x08, R8
+	JMP          loop_62
+
+tail_63:
+	CMPQ         R8, DX
+	JAE          done_64
+	VMASKMOVPS   (AX)(R8*4), Y2, Y3
+	VMASKMOVPS   (CX)(R8*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMASKMOVPS   Y4, Y2, (SI)(R8*4)
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+56(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMASKMOVPS   Y6, Y2, (BX)(R8*4)
+
+done_64:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsGLWAVX2(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    grad+24(FP), SI
+	MOVQ    loss+32(FP), DI
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, R8
+	SHRQ    $0x03, R8
+	SHLQ    $0x03, R8
+	MOVQ    DX, R9
+	SUBQ    R8, R9
+	NEGQ    R9
+	LEAQ    lfmask8<>+0(SB), R10
+	VMOVDQU 32(R10)(R9*4), Y2
+	XORQ    R9, R9
+
+loop_65:
+	CMPQ         R9, R8
+	JAE          tail_66
+	VMOVUPS      (AX)(R9*4), Y3
+	VMOVUPS      (CX)(R9*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMOVUPS      (BX)(R9*4), Y3
+	VMULPS       Y3, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      Y4, (DI)(R9*4)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+56(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (SI)(R9*4)
+	ADDQ         $0x08, R9
+	JMP          loop_65
+
+tail_66:
+	CMPQ         R9, DX
+	JAE          done_67
+	VMASKMOVPS   (AX)(R9*4), Y2, Y3
+	VMASKMOVPS   (CX)(R9*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+48(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+52(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMASKMOVPS   (BX)(R9*4), Y2, Y3
+	VMULPS       Y3, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VMASKMOVPS   Y4, Y2, (DI)(R9*4)
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+56(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMASKMOVPS   Y6, Y2, (SI)(R9*4)
+
+done_67:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func sigmoidAVX2(x *float32, dst *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-24
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    DX, BX
+	SHRQ    $0x03, BX
+	SHLQ    $0x03, BX
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	NEGQ    SI
+	LEAQ    lfmask8<>+0(SB), DI
+	VMOVDQU 32(DI)(SI*4), Y0
+	XORQ    SI, SI
+
+loop_68:
+	CMPQ         SI, BX
+	JAE          tail_69
+	VMOVUPS      (AX)(SI*4), Y1
+	VORPS        lfc_80000000<>+0(SB), Y1, Y2
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y3, Y2
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y3, Y2
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y4
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y4
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y4
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y4
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       lfc_3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       lfc_3f800000<>+0(SB), Y4, Y2
+	VMOVUPS      lfc_3f800000<>+0(SB), Y3
+	VDIVPS       Y2, Y3, Y2
+	VMULPS       Y2, Y4, Y3
+	VMOVUPS      lfc_3f800000<>+0(SB), Y2
+	VSUBPS       Y3, Y2, Y2
+	VMOVAPS      Y3, Y4
+	VMOVAPS      Y2, Y5
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y1, Y6
+	VBLENDVPS    Y6, Y2, Y4, Y4
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y1, Y2
+	VBLENDVPS    Y2, Y3, Y5, Y5
+	VCMPPS       $0x03, Y1, Y1, Y2
+	VBLENDVPS    Y2, Y1, Y4, Y4
+	VMOVUPS      Y4, (CX)(SI*4)
+	ADDQ         $0x08, SI
+	JMP          loop_68
+
+tail_69:
+	CMPQ         SI, DX
+	JAE          done_70
+	VMASKMOVPS   (AX)(SI*4), Y0, Y1
+	VORPS        lfc_80000000<>+0(SB), Y1, Y2
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y3, Y2
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y3, Y2
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y4
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y4
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y4
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y4
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       lfc_3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       lfc_3f800000<>+0(SB), Y4, Y2
+	VMOVUPS      lfc_3f800000<>+0(SB), Y3
+	VDIVPS       Y2, Y3, Y2
+	VMULPS       Y2, Y4, Y3
+	VMOVUPS      lfc_3f800000<>+0(SB), Y2
+	VSUBPS       Y3, Y2, Y2
+	VMOVAPS      Y3, Y4
+	VMOVAPS      Y2, Y5
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y1, Y6
+	VBLENDVPS    Y6, Y2, Y4, Y4
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y1, Y2
+	VBLENDVPS    Y2, Y3, Y5, Y5
+	VCMPPS       $0x03, Y1, Y1, Y2
+	VBLENDVPS    Y2, Y1, Y4, Y4
+	VMASKMOVPS   Y4, Y0, (CX)(SI*4)
+
+done_70:
+	VZEROUPPER
+	RET
+
+// func logSigmoidAVX2(x *float32, dst *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·logSigmoidAVX2(SB), NOSPLIT, $0-24
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    DX, BX
+	SHRQ    $0x03, BX
+	SHLQ    $0x03, BX
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	NEGQ    SI
+	LEAQ    lfmask8<>+0(SB), DI
+	VMOVDQU 32(DI)(SI*4), Y0
+	XORQ    SI, SI
+
+loop_71:
+	CMPQ         SI, BX
+	JAE          tail_72
+	VMOVUPS      (AX)(SI*4), Y1
+	VORPS        lfc_80000000<>+0(SB), Y1, Y2
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y3, Y2
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y3, Y2
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y4
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y4
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y4
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y4
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       lfc_3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       lfc_3f800000<>+0(SB), Y4, Y2
+	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
+	VSUBPS       Y3, Y4, Y3
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y2, Y4
+	VPSRAD       $0x17, Y4, Y5
+	VPAND        lfc_007fffff<>+0(SB), Y4, Y4
+	VPADDD       lfc_3f3504f3<>+0(SB), Y4, Y4
+	VSUBPS       lfc_3f800000<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y5, Y5
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y6
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_be800102<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VMULPS       Y4, Y7, Y8
+	VMULPS       lfc_b102e308<>+0(SB), Y5, Y9
+	VFMADD231PS  Y6, Y8, Y9
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y7, Y9
+	VADDPS       Y4, Y9, Y9
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y5, Y9
+	VRCPPS       Y2, Y4
+	VMOVUPS      lfc_40000000<>+0(SB), Y5
+	VFNMADD231PS Y4, Y2, Y5
+	VMULPS       Y5, Y4, Y4
+	VFMADD231PS  Y4, Y3, Y9
+	VMOVUPS      lfc_00000000<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VSUBPS       Y9, Y1, Y1
+	VMOVUPS      Y1, (CX)(SI*4)
+	ADDQ         $0x08, SI
+	JMP          loop_71
+
+tail_72:
+	CMPQ         SI, DX
+	JAE          done_73
+	VMASKMOVPS   (AX)(SI*4), Y0, Y1
+	VORPS        lfc_80000000<>+0(SB), Y1, Y2
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y3, Y2
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y3, Y2
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y4
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y4
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y4
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y4
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       lfc_3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       lfc_3f800000<>+0(SB), Y4, Y2
+	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
+	VSUBPS       Y3, Y4, Y3
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y2, Y4
+	VPSRAD       $0x17, Y4, Y5
+	VPAND        lfc_007fffff<>+0(SB), Y4, Y4
+	VPADDD       lfc_3f3504f3<>+0(SB), Y4, Y4
+	VSUBPS       lfc_3f800000<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y5, Y5
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y6
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_be800102<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VMULPS       Y4, Y7, Y8
+	VMULPS       lfc_b102e308<>+0(SB), Y5, Y9
+	VFMADD231PS  Y6, Y8, Y9
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y7, Y9
+	VADDPS       Y4, Y9, Y9
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y5, Y9
+	VRCPPS       Y2, Y4
+	VMOVUPS      lfc_40000000<>+0(SB), Y5
+	VFNMADD231PS Y4, Y2, Y5
+	VMULPS       Y5, Y4, Y4
+	VFMADD231PS  Y4, Y3, Y9
+	VMOVUPS      lfc_00000000<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VSUBPS       Y9, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
+
+done_73:
+	VZEROUPPER
+	RET
+
 // func softplusAVX2(x *float32, dst *float32, n int)
 // Requires: AVX, AVX2, FMA3
 TEXT ·softplusAVX2(SB), NOSPLIT, $0-24
@@ -2168,9 +4124,9 @@ TEXT ·softplusAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_50:
+loop_74:
 	CMPQ         SI, BX
-	JAE          tail_51
+	JAE          tail_75
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -2231,11 +4187,11 @@ loop_50:
 	VADDPS       Y9, Y1, Y1
 	VMOVUPS      Y1, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_50
+	JMP          loop_74
 
-tail_51:
+tail_75:
 	CMPQ         SI, DX
-	JAE          done_52
+	JAE          done_76
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -2296,7 +4252,7 @@ tail_51:
 	VADDPS       Y9, Y1, Y1
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
 
-done_52:
+done_76:
 	VZEROUPPER
 	RET
 
@@ -2316,9 +4272,9 @@ TEXT ·expVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_53:
+loop_77:
 	CMPQ         SI, BX
-	JAE          tail_54
+	JAE          tail_78
 	VMOVUPS      (AX)(SI*4), Y1
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
@@ -2347,11 +4303,11 @@ loop_53:
 	VMULPS       Y2, Y3, Y3
 	VMOVUPS      Y3, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_53
+	JMP          loop_77
 
-tail_54:
+tail_78:
 	CMPQ         SI, DX
-	JAE          done_55
+	JAE          done_79
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
@@ -2380,7 +4336,7 @@ tail_54:
 	VMULPS       Y2, Y3, Y3
 	VMASKMOVPS   Y3, Y0, (CX)(SI*4)
 
-done_55:
+done_79:
 	VZEROUPPER
 	RET
 
@@ -2400,9 +4356,9 @@ TEXT ·logVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_56:
+loop_80:
 	CMPQ        SI, BX
-	JAE         tail_57
+	JAE         tail_81
 	VMOVUPS     (AX)(SI*4), Y1
 	VPSUBD      lfc_3f3504f3<>+0(SB), Y1, Y2
 	VPSRAD      $0x17, Y2, Y3
@@ -2432,11 +4388,11 @@ loop_56:
 	VBLENDVPS   Y2, Y1, Y7, Y7
 	VMOVUPS     Y7, (CX)(SI*4)
 	ADDQ        $0x08, SI
-	JMP         loop_56
+	JMP         loop_80
 
-tail_57:
+tail_81:
 	CMPQ        SI, DX
-	JAE         done_58
+	JAE         done_82
 	VMASKMOVPS  (AX)(SI*4), Y0, Y1
 	VPSUBD      lfc_3f3504f3<>+0(SB), Y1, Y2
 	VPSRAD      $0x17, Y2, Y3
@@ -2466,7 +4422,7 @@ tail_57:
 	VBLENDVPS   Y2, Y1, Y7, Y7
 	VMASKMOVPS  Y7, Y0, (CX)(SI*4)
 
-done_58:
+done_82:
 	VZEROUPPER
 	RET
 
@@ -2486,9 +4442,9 @@ TEXT ·log1pVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_59:
+loop_83:
 	CMPQ         SI, BX
-	JAE          tail_60
+	JAE          tail_84
 	VMOVUPS      (AX)(SI*4), Y1
 	VADDPS       lfc_3f800000<>+0(SB), Y1, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
@@ -2520,11 +4476,11 @@ loop_59:
 	VFMADD231PS  Y1, Y3, Y8
 	VMOVUPS      Y8, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_59
+	JMP          loop_83
 
-tail_60:
+tail_84:
 	CMPQ         SI, DX
-	JAE          done_61
+	JAE          done_85
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VADDPS       lfc_3f800000<>+0(SB), Y1, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
@@ -2556,7 +4512,7 @@ tail_60:
 	VFMADD231PS  Y1, Y3, Y8
 	VMASKMOVPS   Y8, Y0, (CX)(SI*4)
 
-done_61:
+done_85:
 	VZEROUPPER
 	RET
 
@@ -2591,9 +4547,9 @@ TEXT ·lseRowsAVX512(SB), NOSPLIT, $0-32
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-row_62:
+row_86:
 	CMPQ         DI, CX
-	JAE          rowsdone_63
+	JAE          rowsdone_87
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -2601,13 +4557,13 @@ row_62:
 	VXORPS       Z17, Z17, Z17
 	XORQ         R8, R8
 
-loop_64:
+loop_88:
 	CMPQ         R8, SI
-	JAE          tail_65
+	JAE          tail_89
 	VMOVUPS      (AX)(R8*4), Z18
 	VCMPPS       $0x1e, Z16, Z18, K2
 	KORTESTW     K2, K2
-	JZ           skip_67
+	JZ           skip_91
 	VMOVAPS      Z18, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z19
 	VMAXPS       Z19, Z16, Z16
@@ -2638,7 +4594,7 @@ loop_64:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_67:
+skip_91:
 	VSUBPS       Z15, Z18, Z18
 	VMAXPS       Z18, Z0, Z18
 	VMINPS       Z18, Z1, Z18
@@ -2657,16 +4613,16 @@ skip_67:
 	VSCALEFPS    Z19, Z20, Z20
 	VADDPS       Z20, Z17, Z17
 	ADDQ         $0x10, R8
-	JMP          loop_64
+	JMP          loop_88
 
-tail_65:
+tail_89:
 	CMPQ         R8, DX
-	JAE          done_66
+	JAE          done_90
 	VMOVAPS      Z14, Z18
 	VMOVUPS      (AX)(R8*4), K1, Z18
 	VCMPPS       $0x1e, Z16, Z18, K2
 	KORTESTW     K2, K2
-	JZ           skip_68
+	JZ           skip_92
 	VMOVAPS      Z18, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z19
 	VMAXPS       Z19, Z16, Z16
@@ -2697,7 +4653,7 @@ tail_65:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_68:
+skip_92:
 	VSUBPS       Z15, Z18, Z16
 	VMAXPS       Z16, Z0, Z16
 	VMINPS       Z16, Z1, Z16
@@ -2716,7 +4672,7 @@ skip_68:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z17, Z17
 
-done_66:
+done_90:
 	VSHUFF32X4  $0x4e, Z17, Z17, Z16
 	VADDPS      Z16, Z17, Z17
 	VSHUFF32X4  $0xb1, Z17, Z17, Z16
@@ -2755,9 +4711,9 @@ done_66:
 	VMOVSS      X22, (BX)(DI*4)
 	LEAQ        (AX)(DX*4), AX
 	INCQ        DI
-	JMP         row_62
+	JMP         row_86
 
-rowsdone_63:
+rowsdone_87:
 	VZEROUPPER
 	RET
 
@@ -2812,9 +4768,9 @@ TEXT ·maxLogRowsAVX512(SB), NOSPLIT, $0-40
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-row_69:
+row_93:
 	CMPQ         R8, CX
-	JAE          rowsdone_70
+	JAE          rowsdone_94
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -2823,13 +4779,13 @@ row_69:
 	VMOVAPS      Z15, Z18
 	XORQ         R9, R9
 
-loop_71:
+loop_95:
 	CMPQ         R9, DI
-	JAE          tail_72
+	JAE          tail_96
 	VMOVUPS      (AX)(R9*4), Z19
 	VCMPPS       $0x1e, Z16, Z19, K2
 	KORTESTW     K2, K2
-	JZ           skip_74
+	JZ           skip_98
 	VMOVAPS      Z19, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z20
 	VMAXPS       Z20, Z16, Z16
@@ -2860,7 +4816,7 @@ loop_71:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_74:
+skip_98:
 	VMAXPS       Z19, Z18, Z18
 	VSUBPS       Z15, Z19, Z19
 	VMAXPS       Z19, Z0, Z19
@@ -2880,16 +4836,16 @@ skip_74:
 	VSCALEFPS    Z20, Z21, Z21
 	VADDPS       Z21, Z17, Z17
 	ADDQ         $0x10, R9
-	JMP          loop_71
+	JMP          loop_95
 
-tail_72:
+tail_96:
 	CMPQ         R9, DX
-	JAE          done_73
+	JAE          done_97
 	VMOVAPS      Z14, Z19
 	VMOVUPS      (AX)(R9*4), K1, Z19
 	VCMPPS       $0x1e, Z16, Z19, K2
 	KORTESTW     K2, K2
-	JZ           skip_75
+	JZ           skip_99
 	VMOVAPS      Z19, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z20
 	VMAXPS       Z20, Z16, Z16
@@ -2920,7 +4876,7 @@ tail_72:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_75:
+skip_99:
 	VMAXPS       Z19, Z18, Z18
 	VSUBPS       Z15, Z19, Z16
 	VMAXPS       Z16, Z0, Z16
@@ -2940,7 +4896,7 @@ skip_75:
 	VSCALEFPS    Z19, Z20, Z20
 	VADDPS       Z20, Z17, Z17
 
-done_73:
+done_97:
 	VSHUFF32X4   $0x4e, Z17, Z17, Z16
 	VADDPS       Z16, Z17, Z17
 	VSHUFF32X4   $0xb1, Z17, Z17, Z16
@@ -3005,9 +4961,9 @@ done_73:
 	VMOVSS       X22, (SI)(R8*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R8
-	JMP          row_69
+	JMP          row_93
 
-rowsdone_70:
+rowsdone_94:
 	VZEROUPPER
 	RET
 
@@ -3045,9 +5001,9 @@ TEXT ·maxLogDotRowsAVX512(SB), NOSPLIT, $0-56
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-row_76:
+row_100:
 	CMPQ         R10, CX
-	JAE          rowsdone_77
+	JAE          rowsdone_101
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -3058,13 +5014,13 @@ row_76:
 	VXORPS       Z20, Z20, Z20
 	XORQ         R11, R11
 
-loop_78:
+loop_102:
 	CMPQ         R11, R9
-	JAE          tail_79
+	JAE          tail_103
 	VMOVUPS      (AX)(R11*4), Z21
 	VCMPPS       $0x1e, Z16, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_81
+	JZ           skip_105
 	VMOVAPS      Z21, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z22
 	VMAXPS       Z22, Z16, Z16
@@ -3095,7 +5051,7 @@ loop_78:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_81:
+skip_105:
 	VMAXPS       Z21, Z18, Z18
 	VSUBPS       Z15, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -3117,16 +5073,16 @@ skip_81:
 	VSUBPS       Z19, Z21, Z21
 	VADDPS       Z21, Z20, Z20
 	ADDQ         $0x10, R11
-	JMP          loop_78
+	JMP          loop_102
 
-tail_79:
+tail_103:
 	CMPQ         R11, DX
-	JAE          done_80
+	JAE          done_104
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R11*4), K1, Z21
 	VCMPPS       $0x1e, Z16, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_82
+	JZ           skip_106
 	VMOVAPS      Z21, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z22
 	VMAXPS       Z22, Z16, Z16
@@ -3157,7 +5113,7 @@ tail_79:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_82:
+skip_106:
 	VMAXPS       Z21, Z18, Z18
 	VSUBPS       Z15, Z21, Z16
 	VMAXPS       Z16, Z0, Z16
@@ -3180,7 +5136,7 @@ skip_82:
 	VMOVAPS.Z    Z16, K1, Z16
 	VADDPS       Z16, Z20, Z20
 
-done_80:
+done_104:
 	VSHUFF32X4   $0x4e, Z17, Z17, Z16
 	VADDPS       Z16, Z17, Z17
 	VSHUFF32X4   $0xb1, Z17, Z17, Z16
@@ -3254,9 +5210,9 @@ done_80:
 	VMOVSS       X20, (R8)(R10*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R10
-	JMP          row_76
+	JMP          row_100
 
-rowsdone_77:
+rowsdone_101:
 	VZEROUPPER
 	RET
 
@@ -3295,9 +5251,9 @@ TEXT ·maxLogDotWRowsAVX512(SB), NOSPLIT, $0-64
 	KMOVW   (R12)(R11*2), K1
 	XORQ    R11, R11
 
-row_83:
+row_107:
 	CMPQ         R11, CX
-	JAE          rowsdone_84
+	JAE          rowsdone_108
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -3308,13 +5264,13 @@ row_83:
 	VXORPS       Z20, Z20, Z20
 	XORQ         R12, R12
 
-loop_85:
+loop_109:
 	CMPQ         R12, R10
-	JAE          tail_86
+	JAE          tail_110
 	VMOVUPS      (AX)(R12*4), Z21
 	VCMPPS       $0x1e, Z16, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_88
+	JZ           skip_112
 	VMOVAPS      Z21, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z22
 	VMAXPS       Z22, Z16, Z16
@@ -3345,7 +5301,7 @@ loop_85:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_88:
+skip_112:
 	VMAXPS       Z21, Z18, Z18
 	VSUBPS       Z15, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -3371,16 +5327,16 @@ skip_88:
 	VMOVUPS      lfc_00000000<>+0(SB), K2, Z21
 	VADDPS       Z21, Z20, Z20
 	ADDQ         $0x10, R12
-	JMP          loop_85
+	JMP          loop_109
 
-tail_86:
+tail_110:
 	CMPQ         R12, DX
-	JAE          done_87
+	JAE          done_111
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R12*4), K1, Z21
 	VCMPPS       $0x1e, Z16, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_89
+	JZ           skip_113
 	VMOVAPS      Z21, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z22
 	VMAXPS       Z22, Z16, Z16
@@ -3411,7 +5367,7 @@ tail_86:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_89:
+skip_113:
 	VMAXPS       Z21, Z18, Z18
 	VSUBPS       Z15, Z21, Z16
 	VMAXPS       Z16, Z0, Z16
@@ -3437,7 +5393,7 @@ skip_89:
 	VMOVUPS      lfc_00000000<>+0(SB), K2, Z16
 	VADDPS       Z16, Z20, Z20
 
-done_87:
+done_111:
 	VSHUFF32X4   $0x4e, Z17, Z17, Z16
 	VADDPS       Z16, Z17, Z17
 	VSHUFF32X4   $0xb1, Z17, Z17, Z16
@@ -3511,9 +5467,9 @@ done_87:
 	VMOVSS       X20, (R8)(R11*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R11
-	JMP          row_83
+	JMP          row_107
 
-rowsdone_84:
+rowsdone_108:
 	VZEROUPPER
 	RET
 
@@ -3548,18 +5504,18 @@ TEXT ·expAffineRowsAVX512(SB), NOSPLIT, $0-64
 	KMOVW   (R12)(R11*2), K1
 	XORQ    R11, R11
 
-row_90:
+row_114:
 	CMPQ         R11, DX
-	JAE          rowsdone_91
+	JAE          rowsdone_115
 	VBROADCASTSS (SI)(R11*4), Z11
 	VBROADCASTSS (DI)(R11*4), Z12
 	VBROADCASTSS (R8)(R11*4), Z13
 	VBROADCASTSS (R9)(R11*4), Z14
 	XORQ         R12, R12
 
-loop_92:
+loop_116:
 	CMPQ         R12, R10
-	JAE          tail_93
+	JAE          tail_117
 	VMOVUPS      (AX)(R12*4), Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -3581,11 +5537,11 @@ loop_92:
 	VFMSUB213PS  Z14, Z13, Z17
 	VMOVUPS      Z17, (CX)(R12*4)
 	ADDQ         $0x10, R12
-	JMP          loop_92
+	JMP          loop_116
 
-tail_93:
+tail_117:
 	CMPQ         R12, BX
-	JAE          done_94
+	JAE          done_118
 	VMOVUPS.Z    (AX)(R12*4), K1, Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -3607,13 +5563,13 @@ tail_93:
 	VFMSUB213PS  Z14, Z13, Z15
 	VMOVUPS      Z15, K1, (CX)(R12*4)
 
-done_94:
+done_118:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R11
-	JMP  row_90
+	JMP  row_114
 
-rowsdone_91:
+rowsdone_115:
 	VZEROUPPER
 	RET
 
@@ -3649,18 +5605,18 @@ TEXT ·expAffineWRowsAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R13)(R12*2), K1
 	XORQ    R12, R12
 
-row_95:
+row_119:
 	CMPQ         R12, DX
-	JAE          rowsdone_96
+	JAE          rowsdone_120
 	VBROADCASTSS (SI)(R12*4), Z11
 	VBROADCASTSS (DI)(R12*4), Z12
 	VBROADCASTSS (R8)(R12*4), Z13
 	VBROADCASTSS (R9)(R12*4), Z14
 	XORQ         R13, R13
 
-loop_97:
+loop_121:
 	CMPQ         R13, R11
-	JAE          tail_98
+	JAE          tail_122
 	VMOVUPS      (AX)(R13*4), Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -3684,11 +5640,11 @@ loop_97:
 	VFMSUB213PS  Z15, Z13, Z17
 	VMOVUPS      Z17, (CX)(R13*4)
 	ADDQ         $0x10, R13
-	JMP          loop_97
+	JMP          loop_121
 
-tail_98:
+tail_122:
 	CMPQ         R13, BX
-	JAE          done_99
+	JAE          done_123
 	VMOVUPS.Z    (AX)(R13*4), K1, Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -3712,13 +5668,13 @@ tail_98:
 	VFMSUB213PS  Z11, Z13, Z15
 	VMOVUPS      Z15, K1, (CX)(R13*4)
 
-done_99:
+done_123:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R12
-	JMP  row_95
+	JMP  row_119
 
-rowsdone_96:
+rowsdone_120:
 	VZEROUPPER
 	RET
 
@@ -3740,38 +5696,1902 @@ TEXT ·subRowsAVX512(SB), NOSPLIT, $0-48
 	KMOVW (R10)(R9*2), K1
 	XORQ  R9, R9
 
-row_100:
+row_124:
 	CMPQ         R9, DX
-	JAE          rowsdone_101
+	JAE          rowsdone_125
 	VBROADCASTSS (SI)(R9*4), Z0
 	VBROADCASTSS (DI)(R9*4), Z1
 	XORQ         R10, R10
 
-loop_102:
+loop_126:
 	CMPQ    R10, R8
-	JAE     tail_103
+	JAE     tail_127
 	VMOVUPS (AX)(R10*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VSUBPS  Z1, Z2, Z2
 	VMOVUPS Z2, (CX)(R10*4)
 	ADDQ    $0x10, R10
-	JMP     loop_102
+	JMP     loop_126
 
-tail_103:
+tail_127:
 	CMPQ      R10, BX
-	JAE       done_104
+	JAE       done_128
 	VMOVUPS.Z (AX)(R10*4), K1, Z2
 	VSUBPS    Z0, Z2, Z2
 	VSUBPS    Z1, Z2, Z2
 	VMOVUPS   Z2, K1, (CX)(R10*4)
 
-done_104:
+done_128:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R9
-	JMP  row_100
+	JMP  row_124
 
-rowsdone_101:
+rowsdone_125:
+	VZEROUPPER
+	RET
+
+// func bceLogitsAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsAVX512(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, BX
+	SHRQ    $0x04, BX
+	SHLQ    $0x04, BX
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	LEAQ    lfmask16<>+0(SB), DI
+	KMOVW   (DI)(SI*2), K1
+	XORQ    SI, SI
+
+loop_129:
+	CMPQ          SI, BX
+	JAE           tail_130
+	VMOVUPS       (AX)(SI*4), Z13
+	VMOVUPS       (CX)(SI*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+48(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+52(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x10, SI
+	JMP           loop_129
+
+tail_130:
+	CMPQ          SI, DX
+	JAE           done_131
+	VMOVUPS.Z     (AX)(SI*4), K1, Z13
+	VMOVUPS.Z     (CX)(SI*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+48(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+52(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z1, Z12, Z12
+
+done_131:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsWAVX512(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, SI
+	SHRQ    $0x04, SI
+	SHLQ    $0x04, SI
+	MOVQ    DX, DI
+	SUBQ    SI, DI
+	LEAQ    lfmask16<>+0(SB), R8
+	KMOVW   (R8)(DI*2), K1
+	XORQ    DI, DI
+
+loop_132:
+	CMPQ          DI, SI
+	JAE           tail_133
+	VMOVUPS       (AX)(DI*4), Z13
+	VMOVUPS       (CX)(DI*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+48(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+52(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VMOVUPS       (BX)(DI*4), Z13
+	VMULPS        Z13, Z14, Z14
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x10, DI
+	JMP           loop_132
+
+tail_133:
+	CMPQ          DI, DX
+	JAE           done_134
+	VMOVUPS.Z     (AX)(DI*4), K1, Z13
+	VMOVUPS.Z     (CX)(DI*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+48(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+52(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVUPS.Z     (BX)(DI*4), K1, Z0
+	VMULPS        Z0, Z2, Z2
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z1, Z12, Z12
+
+done_134:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsLAVX512(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    loss+32(FP), BX
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, SI
+	SHRQ    $0x04, SI
+	SHLQ    $0x04, SI
+	MOVQ    DX, DI
+	SUBQ    SI, DI
+	LEAQ    lfmask16<>+0(SB), R8
+	KMOVW   (R8)(DI*2), K1
+	XORQ    DI, DI
+
+loop_135:
+	CMPQ          DI, SI
+	JAE           tail_136
+	VMOVUPS       (AX)(DI*4), Z13
+	VMOVUPS       (CX)(DI*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+48(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+52(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VMOVUPS       Z14, (BX)(DI*4)
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x10, DI
+	JMP           loop_135
+
+tail_136:
+	CMPQ          DI, DX
+	JAE           done_137
+	VMOVUPS.Z     (AX)(DI*4), K1, Z13
+	VMOVUPS.Z     (CX)(DI*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+48(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+52(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVUPS       Z2, K1, (BX)(DI*4)
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z1, Z12, Z12
+
+done_137:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsLWAVX512(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    loss+32(FP), SI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, DI
+	SHRQ    $0x04, DI
+	SHLQ    $0x04, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	LEAQ    lfmask16<>+0(SB), R9
+	KMOVW   (R9)(R8*2), K1
+	XORQ    R8, R8
+
+loop_138:
+	CMPQ          R8, DI
+	JAE           tail_139
+	VMOVUPS       (AX)(R8*4), Z13
+	VMOVUPS       (CX)(R8*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+48(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+52(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VMOVUPS       (BX)(R8*4), Z13
+	VMULPS        Z13, Z14, Z14
+	VMOVUPS       Z14, (SI)(R8*4)
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x10, R8
+	JMP           loop_138
+
+tail_139:
+	CMPQ          R8, DX
+	JAE           done_140
+	VMOVUPS.Z     (AX)(R8*4), K1, Z13
+	VMOVUPS.Z     (CX)(R8*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+48(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+52(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVUPS.Z     (BX)(R8*4), K1, Z0
+	VMULPS        Z0, Z2, Z2
+	VMOVUPS       Z2, K1, (SI)(R8*4)
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z1, Z12, Z12
+
+done_140:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsGAVX512(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    grad+24(FP), BX
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, SI
+	SHRQ    $0x04, SI
+	SHLQ    $0x04, SI
+	MOVQ    DX, DI
+	SUBQ    SI, DI
+	LEAQ    lfmask16<>+0(SB), R8
+	KMOVW   (R8)(DI*2), K1
+	XORQ    DI, DI
+
+loop_141:
+	CMPQ          DI, SI
+	JAE           tail_142
+	VMOVUPS       (AX)(DI*4), Z13
+	VMOVUPS       (CX)(DI*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+48(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+52(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VBROADCASTSS  scale+56(FP), Z13
+	VMULPS        Z13, Z16, Z16
+	VMOVUPS       Z16, (BX)(DI*4)
+	ADDQ          $0x10, DI
+	JMP           loop_141
+
+tail_142:
+	CMPQ          DI, DX
+	JAE           done_143
+	VMOVUPS.Z     (AX)(DI*4), K1, Z13
+	VMOVUPS.Z     (CX)(DI*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+48(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+52(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z2, Z12, Z12
+	VBROADCASTSS  scale+56(FP), Z0
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (BX)(DI*4)
+
+done_143:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsGWAVX512(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    grad+24(FP), SI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, DI
+	SHRQ    $0x04, DI
+	SHLQ    $0x04, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	LEAQ    lfmask16<>+0(SB), R9
+	KMOVW   (R9)(R8*2), K1
+	XORQ    R8, R8
+
+loop_144:
+	CMPQ          R8, DI
+	JAE           tail_145
+	VMOVUPS       (AX)(R8*4), Z13
+	VMOVUPS       (CX)(R8*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+48(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+52(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VMOVUPS       (BX)(R8*4), Z13
+	VMULPS        Z13, Z14, Z14
+	VMULPS        Z13, Z16, Z16
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VBROADCASTSS  scale+56(FP), Z13
+	VMULPS        Z13, Z16, Z16
+	VMOVUPS       Z16, (SI)(R8*4)
+	ADDQ          $0x10, R8
+	JMP           loop_144
+
+tail_145:
+	CMPQ          R8, DX
+	JAE           done_146
+	VMOVUPS.Z     (AX)(R8*4), K1, Z13
+	VMOVUPS.Z     (CX)(R8*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+48(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+52(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVUPS.Z     (BX)(R8*4), K1, Z0
+	VMULPS        Z0, Z2, Z2
+	VMULPS        Z0, Z1, Z1
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z2, Z12, Z12
+	VBROADCASTSS  scale+56(FP), Z0
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (SI)(R8*4)
+
+done_146:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsGLAVX512(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    grad+24(FP), BX
+	MOVQ    loss+32(FP), SI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, DI
+	SHRQ    $0x04, DI
+	SHLQ    $0x04, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	LEAQ    lfmask16<>+0(SB), R9
+	KMOVW   (R9)(R8*2), K1
+	XORQ    R8, R8
+
+loop_147:
+	CMPQ          R8, DI
+	JAE           tail_148
+	VMOVUPS       (AX)(R8*4), Z13
+	VMOVUPS       (CX)(R8*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+48(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+52(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VMOVUPS       Z14, (SI)(R8*4)
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VBROADCASTSS  scale+56(FP), Z13
+	VMULPS        Z13, Z16, Z16
+	VMOVUPS       Z16, (BX)(R8*4)
+	ADDQ          $0x10, R8
+	JMP           loop_147
+
+tail_148:
+	CMPQ          R8, DX
+	JAE           done_149
+	VMOVUPS.Z     (AX)(R8*4), K1, Z13
+	VMOVUPS.Z     (CX)(R8*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+48(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+52(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVUPS       Z2, K1, (SI)(R8*4)
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z2, Z12, Z12
+	VBROADCASTSS  scale+56(FP), Z0
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (BX)(R8*4)
+
+done_149:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsGLWAVX512(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    grad+24(FP), SI
+	MOVQ    loss+32(FP), DI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, R8
+	SHRQ    $0x04, R8
+	SHLQ    $0x04, R8
+	MOVQ    DX, R9
+	SUBQ    R8, R9
+	LEAQ    lfmask16<>+0(SB), R10
+	KMOVW   (R10)(R9*2), K1
+	XORQ    R9, R9
+
+loop_150:
+	CMPQ          R9, R8
+	JAE           tail_151
+	VMOVUPS       (AX)(R9*4), Z13
+	VMOVUPS       (CX)(R9*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+48(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+52(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VMOVUPS       (BX)(R9*4), Z13
+	VMULPS        Z13, Z14, Z14
+	VMULPS        Z13, Z16, Z16
+	VMOVUPS       Z14, (DI)(R9*4)
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VBROADCASTSS  scale+56(FP), Z13
+	VMULPS        Z13, Z16, Z16
+	VMOVUPS       Z16, (SI)(R9*4)
+	ADDQ          $0x10, R9
+	JMP           loop_150
+
+tail_151:
+	CMPQ          R9, DX
+	JAE           done_152
+	VMOVUPS.Z     (AX)(R9*4), K1, Z13
+	VMOVUPS.Z     (CX)(R9*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+48(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+52(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVUPS.Z     (BX)(R9*4), K1, Z0
+	VMULPS        Z0, Z2, Z2
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z2, K1, (DI)(R9*4)
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z2, Z12, Z12
+	VBROADCASTSS  scale+56(FP), Z0
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (SI)(R9*4)
+
+done_152:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+64(FP)
 	VZEROUPPER
 	RET
 
@@ -3811,9 +7631,9 @@ TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_105:
+loop_153:
 	CMPQ         SI, BX
-	JAE          tail_106
+	JAE          tail_154
 	VMOVUPS      (AX)(SI*4), Z11
 	VORPS        lfc_80000000<>+0(SB), Z11, Z12
 	VMAXPS       Z12, Z0, Z12
@@ -3833,18 +7653,24 @@ loop_105:
 	VSCALEFPS    Z13, Z14, Z14
 	VADDPS       Z5, Z14, Z12
 	VDIVPS       Z12, Z5, Z12
-	VMULPS       Z12, Z14, Z14
+	VMULPS       Z12, Z14, Z13
+	VMOVUPS      Z5, Z12
+	VSUBPS       Z13, Z12, Z12
+	VMOVAPS      Z13, Z14
+	VMOVAPS      Z12, Z15
 	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Z11, K2
 	VMOVUPS      Z12, K2, Z14
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Z11, K2
+	VMOVUPS      Z13, K2, Z15
 	VCMPPS       $0x03, Z11, Z11, K2
 	VMOVUPS      Z11, K2, Z14
 	VMOVUPS      Z14, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_105
+	JMP          loop_153
 
-tail_106:
+tail_154:
 	CMPQ         SI, DX
-	JAE          done_107
+	JAE          done_155
 	VMOVUPS.Z    (AX)(SI*4), K1, Z11
 	VORPS        lfc_80000000<>+0(SB), Z11, Z12
 	VMAXPS       Z12, Z0, Z0
@@ -3864,14 +7690,20 @@ tail_106:
 	VSCALEFPS    Z1, Z2, Z2
 	VADDPS       Z5, Z2, Z0
 	VDIVPS       Z0, Z5, Z0
-	VMULPS       Z0, Z2, Z2
+	VMULPS       Z0, Z2, Z1
+	VMOVUPS      Z5, Z0
+	VSUBPS       Z1, Z0, Z0
+	VMOVAPS      Z1, Z2
+	VMOVAPS      Z0, Z3
 	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Z11, K2
 	VMOVUPS      Z0, K2, Z2
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Z11, K2
+	VMOVUPS      Z1, K2, Z3
 	VCMPPS       $0x03, Z11, Z11, K2
 	VMOVUPS      Z11, K2, Z2
 	VMOVUPS      Z2, K1, (CX)(SI*4)
 
-done_107:
+done_155:
 	VZEROUPPER
 	RET
 
@@ -3911,9 +7743,9 @@ TEXT ·logSigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_108:
+loop_156:
 	CMPQ         SI, BX
-	JAE          tail_109
+	JAE          tail_157
 	VMOVUPS      (AX)(SI*4), Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -3964,11 +7796,11 @@ loop_108:
 	VSUBPS       Z29, Z21, Z21
 	VMOVUPS      Z21, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_108
+	JMP          loop_156
 
-tail_109:
+tail_157:
 	CMPQ         SI, DX
-	JAE          done_110
+	JAE          done_158
 	VMOVUPS.Z    (AX)(SI*4), K1, Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z0
@@ -4019,7 +7851,7 @@ tail_109:
 	VSUBPS       Z4, Z0, Z0
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
-done_110:
+done_158:
 	VZEROUPPER
 	RET
 
@@ -4059,9 +7891,9 @@ TEXT ·softplusAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_111:
+loop_159:
 	CMPQ         SI, BX
-	JAE          tail_112
+	JAE          tail_160
 	VMOVUPS      (AX)(SI*4), Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -4112,11 +7944,11 @@ loop_111:
 	VADDPS       Z29, Z21, Z21
 	VMOVUPS      Z21, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_111
+	JMP          loop_159
 
-tail_112:
+tail_160:
 	CMPQ         SI, DX
-	JAE          done_113
+	JAE          done_161
 	VMOVUPS.Z    (AX)(SI*4), K1, Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z0
@@ -4167,7 +7999,7 @@ tail_112:
 	VADDPS       Z4, Z0, Z0
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
-done_113:
+done_161:
 	VZEROUPPER
 	RET
 
@@ -4186,9 +8018,9 @@ TEXT ·expVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_114:
+loop_162:
 	CMPQ         SI, BX
-	JAE          tail_115
+	JAE          tail_163
 	VMOVUPS      (AX)(SI*4), Z0
 	VMOVUPS      lfc_c2d00000<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z0
@@ -4209,11 +8041,11 @@ loop_114:
 	VSCALEFPS    Z1, Z2, Z2
 	VMOVUPS      Z2, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_114
+	JMP          loop_162
 
-tail_115:
+tail_163:
 	CMPQ         SI, DX
-	JAE          done_116
+	JAE          done_164
 	VMOVUPS.Z    (AX)(SI*4), K1, Z0
 	VMOVUPS      lfc_c2d00000<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z0
@@ -4234,7 +8066,7 @@ tail_115:
 	VSCALEFPS    Z1, Z2, Z2
 	VMOVUPS      Z2, K1, (CX)(SI*4)
 
-done_116:
+done_164:
 	VZEROUPPER
 	RET
 
@@ -4253,9 +8085,9 @@ TEXT ·logVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_117:
+loop_165:
 	CMPQ        SI, BX
-	JAE         tail_118
+	JAE         tail_166
 	VMOVUPS     (AX)(SI*4), Z0
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z0, Z1
 	VPSRAD      $0x17, Z1, Z2
@@ -4285,11 +8117,11 @@ loop_117:
 	VMOVUPS     Z0, K2, Z6
 	VMOVUPS     Z6, (CX)(SI*4)
 	ADDQ        $0x10, SI
-	JMP         loop_117
+	JMP         loop_165
 
-tail_118:
+tail_166:
 	CMPQ        SI, DX
-	JAE         done_119
+	JAE         done_167
 	VMOVUPS.Z   (AX)(SI*4), K1, Z0
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z0, Z1
 	VPSRAD      $0x17, Z1, Z2
@@ -4319,7 +8151,7 @@ tail_118:
 	VMOVUPS     Z0, K2, Z6
 	VMOVUPS     Z6, K1, (CX)(SI*4)
 
-done_119:
+done_167:
 	VZEROUPPER
 	RET
 
@@ -4338,9 +8170,9 @@ TEXT ·log1pVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_120:
+loop_168:
 	CMPQ         SI, BX
-	JAE          tail_121
+	JAE          tail_169
 	VMOVUPS      (AX)(SI*4), Z0
 	VADDPS       lfc_3f800000<>+0(SB), Z0, Z1
 	VSUBPS       lfc_3f800000<>+0(SB), Z1, Z2
@@ -4372,11 +8204,11 @@ loop_120:
 	VFMADD231PS  Z0, Z2, Z7
 	VMOVUPS      Z7, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_120
+	JMP          loop_168
 
-tail_121:
+tail_169:
 	CMPQ         SI, DX
-	JAE          done_122
+	JAE          done_170
 	VMOVUPS.Z    (AX)(SI*4), K1, Z0
 	VADDPS       lfc_3f800000<>+0(SB), Z0, Z1
 	VSUBPS       lfc_3f800000<>+0(SB), Z1, Z2
@@ -4408,6 +8240,6 @@ tail_121:
 	VFMADD231PS  Z0, Z2, Z7
 	VMOVUPS      Z7, K1, (CX)(SI*4)
 
-done_122:
+done_170:
 	VZEROUPPER
 	RET

@@ -41,6 +41,54 @@ func expAffineWRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *
 //go:noescape
 func subRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32)
 
+// bceLogitsAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsLAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsLWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsGAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsGWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsGLAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsGLWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
 // sigmoidAVX2 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //
 //go:noescape
@@ -107,6 +155,54 @@ func expAffineWRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls
 //
 //go:noescape
 func subRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32)
+
+// bceLogitsAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsLAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsLWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsGAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsGWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsGLAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsGLWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
 
 // sigmoidAVX512 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //

@@ -286,3 +286,51 @@ func (s *ISA) Log1p(e reg.VecVirtual) reg.VecVirtual {
 	VFMADD231PS(rcp, c, l)
 	return l
 }
+
+// F64Acc is a float64 accumulator of float32 lanes (two vectors of
+// float64), so that long sums of losses do not lose float32 precision.
+type F64Acc struct {
+	s      *ISA
+	lo, hi reg.VecVirtual
+}
+
+// NewF64Acc allocates and zeroes an accumulator.
+func (s *ISA) NewF64Acc() F64Acc {
+	a := F64Acc{s: s, lo: s.Vec(), hi: s.Vec()}
+	VXORPS(a.lo, a.lo, a.lo)
+	VXORPS(a.hi, a.hi, a.hi)
+	return a
+}
+
+// Add converts the float32 lanes of v to float64 and adds them.
+func (a F64Acc) Add(v reg.VecVirtual) {
+	lo, hi := a.s.Vec(), a.s.Vec()
+	if a.s.ZMM {
+		VCVTPS2PD(v.AsY(), lo)
+		VEXTRACTF32X8(Imm(1), v, hi.AsY())
+		VCVTPS2PD(hi.AsY(), hi)
+	} else {
+		VCVTPS2PD(v.AsX(), lo)
+		VEXTRACTF128(Imm(1), v, hi.AsX())
+		VCVTPS2PD(hi.AsX(), hi)
+	}
+	VADDPD(lo, a.lo, a.lo)
+	VADDPD(hi, a.hi, a.hi)
+}
+
+// Sum returns the total in the low lane of an XMM register.
+func (a F64Acc) Sum() reg.VecVirtual {
+	VADDPD(a.hi, a.lo, a.lo)
+	if a.s.ZMM {
+		t := YMM()
+		VEXTRACTF64X4(Imm(1), a.lo, t)
+		VADDPD(t, a.lo.AsY(), a.lo.AsY())
+	}
+	x := XMM()
+	VEXTRACTF128(Imm(1), a.lo.AsY(), x)
+	VADDPD(x, a.lo.AsX(), x)
+	t := XMM()
+	VPERMILPD(Imm(1), x, t)
+	VADDSD(t, x, x)
+	return x
+}
