@@ -1,0 +1,1161 @@
+#!/usr/bin/python3
+"""Generate lossfuse's golden vectors from PyTorch.
+
+Run from the repository root with Debian's PyTorch 1.13 and torchvision 0.14:
+
+    /usr/bin/python3 tools/golden/gen.py
+
+It writes one gzip-compressed JSON file per case family to
+kernels/testdata/golden/ (read by kernels/golden_test.go; CI never needs
+PyTorch). The output is deterministic: fixed seeds, sorted keys, gzip mtime 0.
+
+File layout (per family):
+
+    {"family": "ce",
+     "inputs": {name: {"prec": 32|64, "n": N, "k": K, "x": [...], "t": [...],
+                       "y": [...], "w": [...], "pw": [...], "alpha": [...]}},
+     "cases": [{"name", "op", "in", "reduction", options..., "source",
+                "out": {"f32": {...}, "f64": {...}}, "dev": [...]}]}
+
+Numbers are JSON numbers, or the strings "NaN", "Inf", "-Inf". Inputs with
+prec 32 are float32 values printed in their shortest float32 form (parse them
+as float32, then widen for the float64 run); outputs under "f32" likewise.
+
+"source" says where the expected outputs come from:
+  torch          PyTorch / torchvision called directly, in each dtype.
+  formula        lossfuse semantics that PyTorch has no single call for,
+                 written as a small torch autograd formula (or a closed form)
+                 evaluated in float64; the f32 outputs are the float64 ones
+                 rounded to float32.
+  definition     a lossfuse-only option whose value is fixed by definition
+                 (EmptyMeanZero gives 0 and an all-zero gradient).
+
+"dev" lists the entries where PyTorch's own result (or, prefixed
+"autograd formula, not PyTorch", the naive formula's) is replaced by the
+mathematically correct value, per the policy in the issue and
+../shared/notes/semantics.md: PyTorch returns NaN where the answer is finite,
+an exact 0 where the true value is a tiny non-zero number (saturation), or,
+for the element-wise primitives, a value outside the test tolerance of the
+correct one. Each entry records dtype, field, index, PyTorch's value and the
+reason; "out" holds the corrected (expected) value, computed in float64 from
+closed forms (stable softplus/log1p/expm1 forms, no cancellation).
+
+Every case with probability-free options is also checked here against an
+independent float64 closed form, so a mistake in the formulas or a surprise
+in PyTorch stops the generator instead of landing in the goldens.
+"""
+
+import gzip
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+
+torch.set_num_threads(1)
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT = os.path.join(ROOT, "kernels", "testdata", "golden")
+F32, F64 = torch.float32, torch.float64
+DT = {32: F32, 64: F64}
+REDS = ["mean", "sum", "none"]
+INF = float("inf")
+NAN = float("nan")
+# Relative tolerance used to decide that PyTorch's element-wise primitive
+# result is wrong: 32 unit roundoffs, the Go test's (and the accuracy
+# contract's) slack.
+RTOL = {32: 32 * 2.0 ** -24, 64: 32 * 2.0 ** -53}
+# Prefix of a "dev" reason when the replaced value came from the generator's
+# own autograd formula (a lossfuse-only option), not from PyTorch.
+FORMULA = "autograd formula, not PyTorch: "
+# Smallest normal numbers: results below them may be flushed to zero.
+TINY = {32: 2.0 ** -126, 64: 2.0 ** -1022}
+
+
+# ---------------------------------------------------------------- encoding
+
+def enc(v, prec):
+    """One float as JSON: shortest text that parses back to the same value
+    at the given precision, or a string for non-finite values."""
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Inf" if v > 0 else "-Inf"
+    if prec == 32:
+        return float(str(np.float32(v)))
+    return v
+
+
+def encs(a, prec):
+    a = a.detach().cpu().double().reshape(-1).tolist() if torch.is_tensor(a) else list(np.asarray(a, dtype=np.float64).reshape(-1))
+    return [enc(v, prec) for v in a]
+
+
+def f32(a):
+    """Round to float32 (as a float64 numpy array)."""
+    return np.asarray(a, dtype=np.float32).astype(np.float64)
+
+
+# ---------------------------------------------------------------- inputs
+
+class Inputs:
+    def __init__(self):
+        self.sets = {}
+
+    def add(self, name, n, k, prec=32, **arrays):
+        d = {"prec": prec, "n": n, "k": k}
+        for key, v in arrays.items():
+            if v is None:
+                continue
+            if key == "t":
+                d[key] = [int(t) for t in v]
+            else:
+                arr = np.asarray(v, dtype=np.float64).reshape(-1)
+                if prec == 32:
+                    arr = f32(arr)
+                d[key] = arr
+        self.sets[name] = d
+        return d
+
+    def json(self):
+        out = {}
+        for name, d in self.sets.items():
+            e = {}
+            for key, v in d.items():
+                if isinstance(v, np.ndarray):
+                    e[key] = [enc(x, d["prec"]) for x in v]
+                else:
+                    e[key] = v
+            out[name] = e
+        return out
+
+
+def tens(d, key, dt, shape=None):
+    t = torch.tensor(d[key], dtype=F64).to(dt)
+    return t.reshape(shape) if shape is not None else t
+
+
+# ---------------------------------------------------------------- family builder
+
+class Family:
+    def __init__(self, name):
+        self.name = name
+        self.inputs = Inputs()
+        self.cases = []
+        self.names = set()
+
+    def case(self, c):
+        assert c["name"] not in self.names, c["name"]
+        self.names.add(c["name"])
+        self.cases.append(c)
+
+    def write(self):
+        doc = {"family": self.name, "inputs": self.inputs.json(), "cases": self.cases}
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        path = os.path.join(OUT, self.name + ".json.gz")
+        with open(path, "wb") as raw:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
+                gz.write(text.encode())
+        return path, len(text), os.path.getsize(path)
+
+
+def out_block(prec, loss=None, rows=None, grad=None, lse=None, values=None):
+    o = {}
+    if loss is not None:
+        o["loss"] = enc(loss, prec)
+    for key, v in (("rows", rows), ("grad", grad), ("lse", lse), ("values", values)):
+        if v is not None:
+            o[key] = encs(v, prec)
+    return o
+
+
+def as64(res):
+    """Detach a result dict to float64 numpy arrays / floats."""
+    r = {}
+    for key, v in res.items():
+        if torch.is_tensor(v):
+            v = v.detach().double().reshape(-1).numpy().copy()
+            r[key] = float(v[0]) if key == "loss" else v
+        else:
+            r[key] = v
+    return r
+
+
+def flag(devs, prec, field, got, ref, reason_fn, elementwise=False):
+    """Replace PyTorch values by the reference where the policy says so.
+
+    got: PyTorch's values (dtype prec, as float64 numpy), modified in place.
+    ref: float64 reference, NaN where no reference exists.
+    """
+    scalar = np.ndim(got) == 0
+    g = np.atleast_1d(np.array(got, dtype=np.float64))
+    r = np.atleast_1d(np.array(ref, dtype=np.float64))
+    for i in range(g.size):
+        tv, rv = g[i], r[i]
+        if math.isnan(rv):
+            continue  # no reference for this entry
+        rq = float(np.float32(rv)) if prec == 32 else rv
+        if 0 < abs(rq) < TINY[prec]:
+            continue  # subnormal results: compared with an absolute floor, never flagged
+        why = None
+        if math.isnan(tv):
+            why = "PyTorch returns NaN; the mathematical value is %s" % ("finite" if math.isfinite(rv) else "%r (the limit)" % rv)
+        elif math.isinf(tv) and tv != rq:
+            why = "PyTorch returns %r; the correct value is %r" % (tv, rq)
+        elif tv == 0 and rq != 0:
+            why = "float%d saturation: PyTorch returns exactly 0; the true value is %.17g" % (prec, rv)
+        elif elementwise and math.isfinite(rq) and abs(tv - rq) > RTOL[prec] * abs(rq):
+            why = "PyTorch's value is off by %.3g relative; the correct value is %.17g" % (abs(tv - rq) / abs(rq), rv)
+        if why is None:
+            continue
+        head = reason_fn(i)
+        if head.startswith(FORMULA):
+            why = why.replace("PyTorch returns", "the formula returns").replace("PyTorch's value", "the formula's value")
+        devs.append({"dt": prec, "field": field, "i": -1 if scalar else i, "torch": enc(tv, prec),
+                     "reason": head + ": " + why})
+        g[i] = rq
+    return float(g[0]) if scalar else g
+
+
+def check_close(name, a, b, rtol, scale=None):
+    """Generator self-check: a ≈ b (NaN == NaN), normwise relative."""
+    a = np.atleast_1d(np.asarray(a, dtype=np.float64))
+    b = np.atleast_1d(np.asarray(b, dtype=np.float64))
+    fin = np.isfinite(a) & np.isfinite(b)
+    same = (np.isnan(a) & np.isnan(b)) | (a == b) | fin
+    if not same.all():
+        raise SystemExit("self-check %s: non-finite mismatch\n%s\n%s" % (name, a, b))
+    if fin.any():
+        s = scale if scale is not None else max(1.0, np.abs(b[fin]).max())
+        err = np.abs(a[fin] - b[fin]).max()
+        if err > rtol * s:
+            raise SystemExit("self-check %s: err %g > %g\n%s\n%s" % (name, err, rtol * s, a, b))
+
+
+# ---------------------------------------------------------------- cross-entropy
+
+def ce_norm(t, w, ignore, n):
+    """PyTorch's mean denominator for integer targets."""
+    s = 0.0
+    for y in t:
+        if ignore is not None and y == ignore:
+            continue
+        s += 1.0 if w is None else float(w[y])
+    return s
+
+
+def ce_ref(x, t, probs, w, ignore, eps, zloss, cap):
+    """Float64 closed-form reference for cross-entropy rows and unscaled
+    gradient (no cancellation: lse − z_c = (m − z_c) + log1p(Σ_{j≠argmax} e^{z_j−m})).
+    Rows with +Inf or NaN logits get NaN (no reference)."""
+    x = np.asarray(x, dtype=np.float64)
+    n, k = x.shape
+    wv = np.ones(k) if w is None else np.asarray(w, dtype=np.float64)
+    rows = np.full(n, NAN)
+    grad = np.full((n, k), NAN)
+    lses = np.full(n, NAN)
+    for i in range(n):
+        z = x[i]
+        if cap:
+            z = cap * np.tanh(z / cap)
+        if np.isnan(z).any() or np.isposinf(z).any():
+            continue
+        if probs is None and ignore is not None and t[i] == ignore:
+            rows[i] = 0.0
+            grad[i] = 0.0
+            continue
+        a = int(np.argmax(z))
+        m = z[a]
+        if m == -INF:
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = np.exp(z - m)
+        s1 = np.delete(e, a).sum()  # Σ_{j≠argmax}, not e.sum() − 1 (which cancels)
+        L = math.log1p(s1)
+        lse = m + L
+        lses[i] = lse
+        d = (m - z) + L  # lse − z_c ≥ 0
+        p = np.exp((z - m) - L)
+        if probs is None:
+            y = t[i]
+            c = np.full(k, eps / k) * wv
+            c[y] += (1 - eps) * wv[y]
+            zl = zloss * wv[y]
+        else:
+            c = ((1 - eps) * np.asarray(probs[i], dtype=np.float64) + eps / k) * wv
+            zl = zloss
+        with np.errstate(invalid="ignore"):
+            terms = np.where(c != 0, c * d, 0.0)
+        rows[i] = terms.sum() + zl * lse * lse
+        pc = c.sum() + 2 * zl * lse
+        g = pc * p - c
+        # at the argmax: pc·p_a − c_a = pc·expm1(−L) + (pc − c_a), exact when p_a → 1
+        g[a] = pc * math.expm1(-L) + (pc - c[a])
+        if cap:
+            g = g * (1 - (z / cap) ** 2)
+        grad[i] = g
+    return rows, grad, lses
+
+
+def ce_case(fam, name, inp, prec_runs=(32, 64), reduction="mean", weight=False, ignore="default",
+            ignore_index=-100, smoothing=0.0, zloss=0.0, softcap=0.0, normalizer=0.0,
+            empty_mean="nan", probs=False):
+    d = fam.inputs.sets[inp]
+    n, k = d["n"], d["k"]
+    op = "ce_probs" if probs else "ce"
+    c = {"name": name, "op": op, "in": inp, "reduction": reduction}
+    if weight:
+        c["weight"] = True
+    if not probs:
+        c["ignore"] = ignore
+        if ignore == "index":
+            c["ignore_index"] = ignore_index
+    for key, v in (("smoothing", smoothing), ("z_loss", zloss), ("soft_cap", softcap), ("normalizer", normalizer)):
+        if v:
+            c[key] = v
+    if empty_mean != "nan":
+        c["empty_mean"] = empty_mean
+    torch_exact = not (zloss or softcap or normalizer or empty_mean != "nan")
+    c["source"] = "torch" if torch_exact else ("definition" if empty_mean != "nan" else "formula")
+    ign = None if probs or ignore == "none" else (-100 if ignore == "default" else ignore_index)
+    tt = None if probs else list(d["t"])
+    wn = d["w"] if weight else None
+    if probs:
+        norm = float(n)
+    else:
+        norm = ce_norm(tt, wn, ign, n)
+    if normalizer:
+        norm = normalizer
+
+    def run(dt):
+        x = tens(d, "x", dt, (n, k)).requires_grad_()
+        w = tens(d, "w", dt) if weight else None
+        z = softcap * torch.tanh(x / softcap) if softcap else x
+        kw = dict(weight=w, label_smoothing=smoothing)
+        if probs:
+            tgt = tens(d, "y", dt, (n, k))
+        else:
+            tgt = torch.tensor(tt, dtype=torch.int64)
+            kw["ignore_index"] = -100 if ign is None else ign
+        rows = F.cross_entropy(z, tgt, reduction="none", **kw)
+        lse = torch.logsumexp(z, 1)
+        if zloss:
+            if probs:
+                rows = rows + zloss * lse * lse
+            else:
+                mask = torch.tensor([ign is None or y != ign for y in tt], dtype=dt)
+                wy = torch.tensor([(float(d["w"][y]) if weight else 1.0) if (ign is None or y != ign) else 0.0 for y in tt], dtype=dt)
+                rows = rows + zloss * wy * lse * lse * mask
+        if torch_exact:
+            L = F.cross_entropy(z, tgt, reduction=reduction, **kw)
+            if reduction == "none":
+                loss = L.sum()
+            else:
+                loss = L
+        else:
+            if reduction == "mean":
+                loss = rows.sum() / norm
+            else:
+                loss = rows.sum()
+            if empty_mean == "zero" and reduction == "mean" and norm == 0:
+                loss = rows.sum() * 0.0
+        loss.backward()
+        g = x.grad.clone()
+        if empty_mean == "zero" and reduction == "mean" and norm == 0:
+            g = torch.zeros_like(g)
+        res = {"loss": loss, "rows": rows.detach(), "grad": g, "lse": lse.detach()}
+        if empty_mean == "zero" and reduction == "mean" and norm == 0:
+            res["loss"] = torch.zeros((), dtype=dt)
+        return as64(res)
+
+    # float64 closed-form reference: a self-check, and the corrected value
+    # where PyTorch returns NaN or an exact zero.
+    x64 = np.asarray(d["x"], dtype=np.float64).reshape(n, k)
+    pr = np.asarray(d["y"], dtype=np.float64).reshape(n, k) if probs else None
+    rrows, rgrad, rlse = ce_ref(x64, tt, pr, wn, ign, smoothing, zloss, softcap)
+    gs = (1.0 / norm if norm else (0.0 if empty_mean == "zero" else INF)) if reduction == "mean" else 1.0
+    with np.errstate(invalid="ignore"):
+        rgrad = (rgrad * gs).reshape(-1)
+        if reduction == "mean" and norm == 0:
+            rgrad = np.where(rgrad == 0, 0.0, rgrad)
+    r64 = run(F64)
+    fin = np.isfinite(rrows) & np.isfinite(r64["rows"])
+    check_close(name + " rows vs ref", r64["rows"][fin], rrows[fin], 1e-12,
+                scale=max(1.0, np.abs(x64[np.isfinite(x64)]).max(initial=0) * (1 if wn is None else max(wn))))
+    gfin = np.isfinite(rgrad) & np.isfinite(r64["grad"])
+    check_close(name + " grad vs ref", r64["grad"][gfin], rgrad[gfin], 1e-12, scale=max(abs(gs), 1e-300) if gs else 1.0)
+
+    devs = []
+    outs = {}
+    for prec in (64, 32):
+        r = r64 if prec == 64 else run(F32)
+        who = "" if torch_exact else FORMULA
+        why = lambda i, f: who + "%s %s[%d]" % (op, f, i)
+        r["rows"] = flag(devs, prec, "rows", r["rows"], rrows, lambda i: why(i, "row"))
+        r["grad"] = flag(devs, prec, "grad", r["grad"], rgrad, lambda i: why(i, "grad"))
+        if torch_exact or c["source"] == "formula":
+            # the reduced loss follows from the (corrected) rows
+            rl = NAN
+            if all(math.isfinite(v) or math.isinf(v) for v in rrows):
+                s = math.fsum(rrows) if np.isfinite(rrows).all() else float(np.sum(rrows))
+                rl = s / norm if reduction == "mean" and norm else (NAN if reduction == "mean" else s)
+            r["loss"] = flag(devs, prec, "loss", r["loss"], rl, lambda i: who + op + " loss")
+        outs["f%d" % prec] = out_block(prec, r["loss"], r["rows"], r["grad"], r["lse"])
+    if c["source"] != "torch":
+        outs["f32"] = out_block(32, r64["loss"], r64["rows"], r64["grad"], r64["lse"])
+        devs = [e for e in devs if e["dt"] == 64]
+    c["out"] = outs
+    if devs:
+        c["dev"] = devs
+    fam.case(c)
+
+
+def build_ce():
+    fam = Family("ce")
+    I = fam.inputs
+    rng = np.random.RandomState(1)
+    xa = rng.randn(7, 5) * 2.0
+    I.add("A", 7, 5, x=xa, t=[2, 0, -100, 4, 1, -100, 3], w=[0.5, 2.0, 1.0, 0.0, 3.0])
+    I.add("B", 7, 5, x=xa, t=[2, 0, 3, 4, 1, 3, 3], w=[0.5, 2.0, 1.0, 0.0, 3.0])
+    I.add("C", 7, 5, x=xa, t=[2, 0, 1, 4, 1, 0, 3], w=[0.5, 2.0, 1.0, 0.25, 3.0])
+    # weights × ignore × smoothing × reduction
+    for weight in (False, True):
+        for inp, ign in (("A", "default"), ("B", "index"), ("C", "none")):
+            for eps in (0.0, 0.1, 1.0):
+                for red in REDS:
+                    ce_case(fam, "w%d_%s_eps%g_%s" % (weight, ign, eps, red), inp, reduction=red, weight=weight,
+                            ignore=ign, ignore_index=3, smoothing=eps)
+    # PyTorch's default ignore index on data without -100 (NoIgnore equivalence)
+    ce_case(fam, "C_default_ignore_mean", "C", ignore="default")
+
+    # large and saturated finite logits
+    I.add("X1", 6, 4, x=[[1e4, -1e4, 0, 1], [1e4, 1e4, 9999, -1e4], [-1e4] * 4, [40, 0, 0, 0],
+                         [20, 0, 0, 0], [0.5, -0.25, 1e4, -1e4]],
+          t=[0, 2, 3, 0, 0, 1], w=[1.5, 0.5, 2.0, 1.0])
+    for weight in (False, True):
+        for eps in (0.0, 0.1):
+            for red in REDS:
+                ce_case(fam, "X1_w%d_eps%g_%s" % (weight, eps, red), "X1", reduction=red, weight=weight, smoothing=eps)
+    # ±Inf and NaN logits
+    I.add("X2", 6, 4, x=[[-INF, 0, 1, 2], [-INF, 0, 1, 2], [INF, 0, 1, 2], [NAN, 0, 1, 2],
+                         [-INF, -INF, 3, -INF], [0, 1, -INF, 2]],
+          t=[2, 0, 0, 1, 2, -100], w=[1.0, 2.0, 0.5, 1.0])
+    for eps in (0.0, 0.1):
+        for red in REDS:
+            ce_case(fam, "X2_eps%g_%s" % (eps, red), "X2", reduction=red, smoothing=eps)
+    ce_case(fam, "X2_w_eps0.1_none", "X2", reduction="none", weight=True, smoothing=0.1)
+    # finite rows with -Inf entries only (mean stays finite)
+    I.add("X3", 3, 4, x=[[-INF, 0, 1, 2], [-INF, -INF, 3, -INF], [0.5, -INF, 0, -1]], t=[3, 2, 0], w=[1.0, 2.0, 0.5, 1.0])
+    for red in REDS:
+        ce_case(fam, "X3_%s" % red, "X3", reduction=red, weight=True)
+    # K = 1
+    I.add("K1", 3, 1, x=[0.5, -3, 1e4], t=[0, 0, -100], w=[2.0])
+    for weight in (False, True):
+        for eps in (0.0, 0.1):
+            for red in REDS:
+                ce_case(fam, "K1_w%d_eps%g_%s" % (weight, eps, red), "K1", reduction=red, weight=weight, smoothing=eps)
+    # every target ignored
+    I.add("IGN", 3, 4, x=rng.randn(3, 4), t=[-100, -100, -100], w=[1.0, 2.0, 0.5, 1.0])
+    for red in REDS:
+        ce_case(fam, "all_ignored_%s" % red, "IGN", reduction=red)
+    ce_case(fam, "all_ignored_w_eps0.1_mean", "IGN", weight=True, smoothing=0.1)
+    ce_case(fam, "all_ignored_mean_emptyzero", "IGN", empty_mean="zero")
+    # non-ignored targets whose class weight is 0: mean is 0/0
+    I.add("W0", 3, 3, x=rng.randn(3, 3), t=[1, 1, -100], w=[1.0, 0.0, 2.0])
+    ce_case(fam, "zero_weight_mean", "W0", weight=True)
+    ce_case(fam, "zero_weight_sum", "W0", weight=True, reduction="sum")
+    ce_case(fam, "zero_weight_mean_emptyzero", "W0", weight=True, empty_mean="zero")
+    # wider rows (vector tails)
+    I.add("K67", 3, 67, x=rng.randn(3, 67) * 4, t=[5, 66, 0], w=rng.uniform(0, 2, 67))
+    ce_case(fam, "K67_mean", "K67")
+    ce_case(fam, "K67_w_eps0.1_mean", "K67", weight=True, smoothing=0.1)
+    ce_case(fam, "K67_none", "K67", reduction="none")
+    I.add("K256", 2, 256, x=rng.randn(2, 256) * 8, t=[255, 17], w=rng.uniform(0, 2, 256))
+    ce_case(fam, "K256_mean", "K256")
+    ce_case(fam, "K256_w_eps0.2_sum", "K256", reduction="sum", weight=True, smoothing=0.2)
+    # beyond PyTorch: z-loss, soft-capping, caller's normaliser
+    I.add("Z", 7, 5, x=xa * 2, t=[2, 0, -100, 4, 1, -100, 3], w=[0.5, 2.0, 1.0, 0.0, 3.0])
+    for zl, cap in ((1e-3, 0), (0.05, 0), (0, 2.5), (0, 30), (0.01, 5)):
+        for weight in (False, True):
+            for eps in (0.0, 0.1):
+                for red in ("mean", "none"):
+                    ce_case(fam, "Z_z%g_cap%g_w%d_eps%g_%s" % (zl, cap, weight, eps, red), "Z", reduction=red,
+                            weight=weight, smoothing=eps, zloss=zl, softcap=cap)
+    ce_case(fam, "Z_normalizer10_mean", "Z", normalizer=10)
+    ce_case(fam, "Z_normalizer3.5_w_mean", "Z", normalizer=3.5, weight=True)
+    ce_case(fam, "Z_normalizer10_sum", "Z", normalizer=10, reduction="sum")
+    I.add("ZX", 2, 3, x=[[1e4, 0, -1e4], [50, 60, 70]], t=[0, 1])
+    ce_case(fam, "ZX_z1e-4_cap30_none", "ZX", reduction="none", zloss=1e-4, softcap=30)
+    ce_case(fam, "ZX_z1e-4_mean", "ZX", zloss=1e-4)
+    return fam
+
+
+def build_ce_probs():
+    fam = Family("ce_probs")
+    I = fam.inputs
+    rng = np.random.RandomState(2)
+    I.add("P", 5, 4, x=rng.randn(5, 4) * 2,
+          y=[[0.1, 0.2, 0.3, 0.4], [0, 0, 1, 0], [0.25] * 4, [0.7, 0, 0.3, 0], [0.5, 0.5, 0, 0]],
+          w=[0.5, 2.0, 1.5, 0.25])
+    for weight in (False, True):
+        for eps in (0.0, 0.1, 1.0):
+            for red in REDS:
+                ce_case(fam, "w%d_eps%g_%s" % (weight, eps, red), "P", reduction=red, weight=weight, smoothing=eps, probs=True)
+    for weight in (False, True):
+        ce_case(fam, "z0.01_w%d_mean" % weight, "P", weight=weight, zloss=0.01, probs=True)
+    ce_case(fam, "cap2.5_eps0.1_none", "P", reduction="none", softcap=2.5, smoothing=0.1, probs=True)
+    # non-normalised targets (PyTorch does not require Σt = 1)
+    I.add("PU", 2, 3, x=rng.randn(2, 3), y=[[0.5, 0.9, 0.2], [0, 0, 0]], w=[1.0, 2.0, 0.5])
+    ce_case(fam, "unnormalised_w_none", "PU", reduction="none", weight=True, probs=True)
+    # -Inf logit where the target is 0 (PyTorch: 0·−inf = NaN), and +Inf
+    I.add("PE", 4, 3, x=[[-INF, 0, 1], [-INF, 0, 1], [INF, 0, 0], [1e4, -1e4, 0]],
+          y=[[0, 0.5, 0.5], [0.2, 0.4, 0.4], [1, 0, 0], [0.5, 0.25, 0.25]], w=[1.0, 2.0, 0.5])
+    for red in REDS:
+        ce_case(fam, "edge_%s" % red, "PE", reduction=red, probs=True)
+    ce_case(fam, "edge_w_eps0.1_none", "PE", reduction="none", weight=True, smoothing=0.1, probs=True)
+    I.add("PK1", 2, 1, x=[0.3, -2], y=[1, 1])
+    ce_case(fam, "K1_mean", "PK1", probs=True)
+    ce_case(fam, "K1_eps0.1_sum", "PK1", reduction="sum", smoothing=0.1, probs=True)
+    return fam
+
+
+# ---------------------------------------------------------------- softmax focal
+
+def softmax_focal_case(fam, name, inp, gamma, alpha=False, reduction="mean", ignore="default", ignore_index=-100):
+    """Golden: closed form of −α_y (1−p)^γ log p and its gradient in float64,
+    cross-checked against torch autograd of the plain formula where that is finite."""
+    d = fam.inputs.sets[inp]
+    n, k = d["n"], d["k"]
+    ign = None if ignore == "none" else (-100 if ignore == "default" else ignore_index)
+    t = d["t"]
+    x = torch.tensor(d["x"], dtype=F64).reshape(n, k)
+    al = torch.tensor(d["alpha"], dtype=F64) if alpha else torch.ones(k, dtype=F64)
+    keep = [ign is None or y != ign for y in t]
+    cnt = float(sum(keep))
+    gs = (1.0 / cnt if cnt else INF) if reduction == "mean" else 1.0
+    logsm = torch.log_softmax(x, 1)
+    rows = torch.zeros(n, dtype=F64)
+    grad = torch.zeros(n, k, dtype=F64)
+    sm = torch.softmax(x, 1)
+    for i in range(n):
+        if not keep[i]:
+            continue
+        y = t[i]
+        logp = float(logsm[i, y])
+        p = math.exp(logp)
+        q = -math.expm1(logp)
+        r = logp / q if q != 0 else -1.0
+        pr = p * r if p != 0 else 0.0
+        mod = q ** gamma
+        a = float(al[y])
+        rows[i] = -a * mod * logp
+        oh = torch.zeros(k, dtype=F64)
+        oh[y] = 1
+        grad[i] = a * mod * (1 - gamma * pr) * (sm[i] - oh) * gs
+    s = float(rows.sum())
+    loss = s * gs if reduction == "mean" else s
+    if reduction == "mean" and cnt == 0:
+        loss = NAN
+        grad = torch.zeros(n, k, dtype=F64)
+    # autograd cross-check
+    xa = x.clone().requires_grad_()
+    ls = torch.log_softmax(xa, 1)
+    tl = torch.tensor([y if kp else 0 for y, kp in zip(t, keep)])
+    lp = ls.gather(1, tl[:, None])[:, 0]
+    ar = al[tl] * torch.tensor(keep, dtype=F64)
+    arows = -ar * (1 - lp.exp()) ** gamma * lp
+    (arows.sum() * (gs if reduction == "mean" and cnt else 1.0)).backward()
+    ag = xa.grad.reshape(-1).numpy()
+    ok = np.isfinite(ag)
+    check_close(name + " rows vs autograd", rows.numpy(), arows.detach().numpy(), 1e-13)
+    if cnt:
+        check_close(name + " grad vs autograd", grad.reshape(-1).numpy()[ok], ag[ok], 1e-12, scale=gs)
+    c = {"name": name, "op": "softmax_focal", "in": inp, "reduction": reduction, "gamma": gamma,
+         "ignore": ignore, "source": "formula"}
+    if ignore == "index":
+        c["ignore_index"] = ignore_index
+    if alpha:
+        c["weight"] = True  # per-class alpha lives in the input set's "alpha"
+    c["out"] = {"f64": out_block(64, loss, rows, grad), "f32": out_block(32, loss, rows, grad)}
+    if not ok.all() and cnt:
+        c["note"] = "torch autograd of (1-p)^gamma is NaN/Inf at %d gradient entries (saturation, gamma<1); closed form used" % int((~ok).sum())
+    fam.case(c)
+
+
+def build_softmax_focal():
+    fam = Family("softmax_focal")
+    I = fam.inputs
+    rng = np.random.RandomState(3)
+    xa = rng.randn(7, 5) * 2.0
+    I.add("A", 7, 5, x=xa, t=[2, 0, -100, 4, 1, -100, 3], alpha=[0.25, 0.75, 1.0, 0.5, 2.0])
+    for gamma in (0, 0.5, 1, 2, 5):
+        for alpha in (False, True):
+            for red in REDS:
+                softmax_focal_case(fam, "g%g_a%d_%s" % (gamma, alpha, red), "A", gamma, alpha, red)
+    I.add("B", 7, 5, x=xa, t=[2, 0, 3, 4, 1, 3, 3], alpha=[0.25, 0.75, 1.0, 0.5, 2.0])
+    softmax_focal_case(fam, "ignore3_g2_a1_mean", "B", 2, True, "mean", ignore="index", ignore_index=3)
+    softmax_focal_case(fam, "noignore_g2_mean", "B", 2, False, "mean", ignore="none")
+    I.add("S", 5, 3, x=[[1e4, 0, 0], [40, 0, 0], [20, 0, 0], [0, 1e4, 0], [-1e4, -1e4, -1e4]], t=[0, 0, 0, 0, 2],
+          alpha=[0.25, 0.5, 1.0])
+    for gamma in (0, 0.5, 1, 2, 5):
+        softmax_focal_case(fam, "sat_g%g_a1_none" % gamma, "S", gamma, True, "none")
+    softmax_focal_case(fam, "sat_g0.5_mean", "S", 0.5, False, "mean")
+    I.add("IGN", 2, 3, x=rng.randn(2, 3), t=[-100, -100], alpha=[1.0, 1.0, 1.0])
+    softmax_focal_case(fam, "all_ignored_mean", "IGN", 2, False, "mean")
+    softmax_focal_case(fam, "all_ignored_sum", "IGN", 2, False, "sum")
+    I.add("K1", 2, 1, x=[0.7, -1], t=[0, 0], alpha=[0.5])
+    softmax_focal_case(fam, "K1_g2_a1_mean", "K1", 2, True, "mean")
+    return fam
+
+
+# ---------------------------------------------------------------- binary losses
+
+class SoftplusStable(torch.autograd.Function):
+    """softplus without PyTorch's threshold and without overflow, for the
+    autograd formulas: forward max(t,0) + log1p(e^−|t|), backward σ(t)."""
+
+    @staticmethod
+    def forward(ctx, t):
+        ctx.save_for_backward(t)
+        return torch.clamp(t, min=0) + torch.log1p(torch.exp(-t.abs()))
+
+    @staticmethod
+    def backward(ctx, go):
+        (t,) = ctx.saved_tensors
+        return go * torch.sigmoid(t)
+
+
+softplus_t = SoftplusStable.apply
+
+
+def softplus64(x):
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def sigmoid64(x):
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def bcel_ref(x, y, w, pw, fn, fp):
+    """Closed form of w·(pw·fn·y·softplus(−x) + fp·(1−y)·softplus(x)) and its
+    gradient; a term whose coefficient is exactly 0 contributes 0 even where
+    its softplus is infinite (x = ±Inf)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        cp = pw * fn * y
+        cn = fp * (1 - y)
+        l = w * (np.where(cp != 0, cp * softplus64(-x), 0.0) + np.where(cn != 0, cn * softplus64(x), 0.0))
+        s = sigmoid64(x)
+        # (cp + cn)·σ(x) − cp = cn·σ(x) − cp·σ(−x): no cancellation
+        g = w * (cn * s - cp * sigmoid64(-x))
+    return l, g
+
+
+def focal_ref(x, y, alpha, gamma):
+    """Stable closed form of torchvision's sigmoid focal loss for y ∈ {0,1}
+    (NaN where y is soft): z = (1−2y)x, L = α_t·softplus(z)·σ(z)^γ,
+    dL/dx = (1−2y)·α_t·σ(z)^γ·[σ(z) + γ·σ(−z)·softplus(z)]."""
+    hard = (y == 0) | (y == 1)
+    z = (1 - 2 * y) * x
+    at = np.where(y == 1, alpha, 1 - alpha) if alpha >= 0 else np.ones_like(x)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        spz = softplus64(z)
+        spm = softplus64(-z)
+        mod = np.exp(-gamma * spm) if gamma != 0 else np.ones_like(x)  # γ = 0: no 0·∞
+        l = at * np.where(mod == 0, 0.0, spz * mod)
+        tail = np.where(np.isposinf(z), 0.0, sigmoid64(-z) * spz)  # σ(−z)·softplus(z) → 0 as z → ∞
+        g = (1 - 2 * y) * at * mod * (sigmoid64(z) + gamma * tail)
+    return np.where(hard, l, NAN), np.where(hard, g, NAN)
+
+
+def reduce64(rows, red, norm):
+    s = math.fsum(rows) if np.isfinite(rows).all() else float(np.sum(rows))
+    return s / norm if red == "mean" else s
+
+
+def binary_case(fam, name, op, inp, reduction="mean", weight=False, pos_weight=False, asym=None, clip=0.0,
+                alpha=None, gamma=None):
+    d = fam.inputs.sets[inp]
+    n, k = d["n"], d["k"]
+    nk = n * k
+    c = {"name": name, "op": op, "in": inp, "reduction": reduction}
+    if weight:
+        c["weight"] = True
+    if pos_weight:
+        c["pos_weight"] = True
+    if asym:
+        c["asym"] = list(asym)
+    if clip:
+        c["clip"] = clip
+    if alpha is not None:
+        c["alpha"] = alpha
+        c["gamma"] = gamma
+    fn, fp = asym if asym else (1.0, 1.0)
+    torch_exact = not asym and not clip and op != "focal_probs" and not (op == "sigmoid_focal" and weight)
+    c["source"] = "torch" if torch_exact else "formula"
+    gs = 1.0 / nk if reduction == "mean" else 1.0
+
+    def run(dt):
+        x = tens(d, "x", dt, (n, k)).requires_grad_()
+        y = tens(d, "y", dt, (n, k))
+        w = tens(d, "w", dt, (n, k)) if weight else None
+        pw = tens(d, "pw", dt) if pos_weight else None
+        if op == "bce_logits":
+            if torch_exact:
+                L = F.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=pw, reduction=reduction)
+                rows = F.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=pw, reduction="none")
+            else:
+                pwv = pw if pw is not None else 1.0
+                rows = pwv * fn * y * softplus_t(-x) + fp * (1 - y) * softplus_t(x)
+                if w is not None:
+                    rows = rows * w
+        elif op == "bce":
+            if torch_exact:
+                L = F.binary_cross_entropy(x, y, weight=w, reduction=reduction)
+                rows = F.binary_cross_entropy(x, y, weight=w, reduction="none")
+            elif clip:
+                pc = torch.clamp(x, clip, 1 - clip)
+                rows = -(fn * y * torch.log(pc) + fp * (1 - y) * torch.log1p(-pc))
+                if w is not None:
+                    rows = rows * w
+            else:
+                rows = BCEAsym.apply(x, y, fn, fp)
+                if w is not None:
+                    rows = rows * w
+        elif op == "sigmoid_focal":
+            rows = torchvision.ops.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction="none")
+            if torch_exact:
+                L = torchvision.ops.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction=reduction)
+            else:
+                rows = rows * w
+        elif op == "focal_probs":
+            p = torch.clamp(x, clip, 1 - clip) if clip else x
+            pt = torch.where(y == 1, p, 1 - p)
+            omp = torch.where(y == 1, 1 - p, p)
+            logpt = torch.log(pt)
+            if not clip:
+                logpt = torch.clamp(logpt, min=-100)
+            at = torch.where(y == 1, alpha, 1 - alpha) if alpha >= 0 else torch.ones_like(x)
+            rows = -at * omp ** gamma * logpt
+        if not torch_exact:
+            L = rows.sum() / nk if reduction == "mean" else (rows.sum() if reduction == "sum" else rows)
+        loss = L.sum() if reduction == "none" else L
+        loss.backward()
+        return as64({"loss": loss, "rows": rows.detach(), "grad": x.grad})
+
+    r64 = run(F64)
+    x64 = np.asarray(d["x"], dtype=np.float64)
+    y64 = np.asarray(d["y"], dtype=np.float64)
+    w64 = np.asarray(d["w"], dtype=np.float64) if weight else np.ones(nk)
+    ref = None
+    if op == "bce_logits":
+        pw64 = np.tile(np.asarray(d["pw"], dtype=np.float64), n) if pos_weight else np.ones(nk)
+        ref = bcel_ref(x64, y64, w64, pw64, fn, fp)
+    elif op == "sigmoid_focal":
+        rl, rg = focal_ref(x64, y64, alpha, gamma)
+        ref = (rl * w64, rg * w64)
+    devs = []
+    outs = {}
+    if ref is not None:
+        rrows, rgrad = ref
+        rgrad = rgrad * gs
+        fin = np.isfinite(rrows) & np.isfinite(r64["rows"])
+        check_close(name + " rows vs ref", r64["rows"][fin], rrows[fin], 1e-12,
+                    scale=max(1.0, np.abs(x64[np.isfinite(x64)]).max()) * max(1.0, np.abs(w64).max()) * 4)
+        fin = np.isfinite(rgrad) & np.isfinite(r64["grad"])
+        check_close(name + " grad vs ref", r64["grad"][fin], rgrad[fin], 1e-12, scale=gs * 4 * max(1.0, np.abs(w64).max()))
+    for prec in (64, 32):
+        r = r64 if prec == 64 else run(F32)
+        if op == "bce" and torch_exact and prec == 64:
+            bce_guard_devs(devs, r, x64, y64, w64, gs)
+        if ref is not None:
+            who = "" if torch_exact else FORMULA
+            r["rows"] = flag(devs, prec, "rows", r["rows"], rrows, lambda i: who + "%s element %d (x=%r, y=%r)" % (op, i, x64[i], y64[i]))
+            r["grad"] = flag(devs, prec, "grad", r["grad"], rgrad, lambda i: who + "%s grad %d (x=%r, y=%r)" % (op, i, x64[i], y64[i]))
+            if not np.isnan(rrows).any():
+                r["loss"] = flag(devs, prec, "loss", r["loss"], reduce64(rrows, reduction, nk), lambda i: who + op + " loss")
+        outs["f%d" % prec] = out_block(prec, r["loss"], r["rows"], r["grad"])
+    if not torch_exact:
+        outs["f32"] = out_block(32, r64["loss"], r64["rows"], r64["grad"])
+        devs = [e for e in devs if e["dt"] == 64]
+    c["out"] = outs
+    if devs:
+        c["dev"] = devs
+    fam.case(c)
+
+
+class BCEAsym(torch.autograd.Function):
+    """Asymmetric BCE on probabilities with PyTorch's conventions: each log
+    clamped at −100, gradient w·(fp·(1−y)·p − fn·y·(1−p)) / max(p(1−p), 1e-12)
+    (PyTorch's binary_cross_entropy backward with the two terms weighted)."""
+
+    @staticmethod
+    def forward(ctx, p, y, fn, fp):
+        ctx.save_for_backward(p, y)
+        ctx.fn, ctx.fp = fn, fp
+        return -(fn * y * torch.clamp(torch.log(p), min=-100) + fp * (1 - y) * torch.clamp(torch.log1p(-p), min=-100))
+
+    @staticmethod
+    def backward(ctx, go):
+        p, y = ctx.saved_tensors
+        # lossfuse's guard is 1e-12 exactly (PyTorch's is float32(1e-12); see
+        # bce_guard_devs).
+        g = (ctx.fp * (1 - y) * p - ctx.fn * y * (1 - p)) / torch.clamp((1 - p) * p, min=1e-12)
+        return go * g, None, None, None
+
+
+def bce_guard_devs(devs, r, x64, y64, w64, gs):
+    """lossfuse's BCE gradient guards p·(1−p) below by 1e-12 exactly (as the
+    reference oracle does); PyTorch's guard is the float32 constant 1e-12 =
+    9.999999960041972e-13, so its float64 gradient at p ∈ {0, 1} is
+    ∓1.0000000039958029e12 instead of ∓1e12 (a relative 4e-9; the true
+    gradient is infinite there). float32 results agree."""
+    for i in range(len(x64)):
+        p, y = x64[i], y64[i]
+        if not (p * (1 - p) < 1e-12) or math.isnan(r["grad"][i]):
+            continue
+        want = w64[i] * ((1 - y) * p - y * (1 - p)) / 1e-12 * gs
+        if want != r["grad"][i]:
+            devs.append({"dt": 64, "field": "grad", "i": i, "torch": enc(r["grad"][i], 64),
+                         "reason": "lossfuse deviation: bce grad %d (p=%r, y=%r): PyTorch guards p(1-p) with float32(1e-12) "
+                                   "= 9.999999960041972e-13; lossfuse with 1e-12 exactly" % (i, p, y)})
+            r["grad"][i] = want
+
+
+def build_bce_logits():
+    fam = Family("bce_logits")
+    I = fam.inputs
+    rng = np.random.RandomState(4)
+    I.add("L", 4, 3, x=rng.randn(4, 3) * 3,
+          y=[[1, 0, 0.3], [0, 1, 1], [0.5, 0, 1], [1, 0.9, 0]],
+          w=rng.uniform(0, 2, (4, 3)) * np.array([1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1]).reshape(4, 3),
+          pw=[0.5, 3.0, 1.0])
+    for weight in (False, True):
+        for pw in (False, True):
+            for red in REDS:
+                binary_case(fam, "w%d_pw%d_%s" % (weight, pw, red), "bce_logits", "L", red, weight, pw)
+    for red in REDS:
+        binary_case(fam, "asym1_3_%s" % red, "bce_logits", "L", red, asym=(1.0, 3.0))
+    binary_case(fam, "asym2_0.5_w_pw_mean", "bce_logits", "L", "mean", True, True, asym=(2.0, 0.5))
+    # extremes: each x with y = 0 and y = 1, pos_weight along the last dim
+    xs = [-INF, INF, -1e4, 1e4, -800, 800, -40, 40, -20, 20, -17, 17, -5, 5, 0, NAN]
+    I.add("E", len(xs), 4, x=[[v] * 4 for v in xs], y=[[0, 1, 0, 1]] * len(xs),
+          w=[[0.5, 2.0, 1.0, 0.0]] * len(xs), pw=[2.0, 0.5, 3.0, 1.0])
+    for red in REDS:
+        binary_case(fam, "edge_%s" % red, "bce_logits", "E", red)
+    binary_case(fam, "edge_pw_none", "bce_logits", "E", "none", pos_weight=True)
+    binary_case(fam, "edge_w_pw_none", "bce_logits", "E", "none", weight=True, pos_weight=True)
+    binary_case(fam, "edge_asym_none", "bce_logits", "E", "none", asym=(1.0, 3.0))
+    I.add("EF", len(xs) - 1, 4, x=[[v] * 4 for v in xs[2:] + [0.5]], y=[[0, 1, 0, 1]] * (len(xs) - 1))
+    binary_case(fam, "edge_finite_mean", "bce_logits", "EF", "mean")
+    I.add("K1", 3, 1, x=[0.5, -2, 30], y=[1, 0, 1], pw=[4.0])
+    binary_case(fam, "K1_pw_mean", "bce_logits", "K1", "mean", pos_weight=True)
+    return fam
+
+
+def build_bce():
+    fam = Family("bce")
+    I = fam.inputs
+    rng = np.random.RandomState(5)
+    p = rng.uniform(0.02, 0.98, (5, 3))
+    p[0] = [0.0, 1.0, 0.5]
+    p[1] = [1e-8, 0.9999999, 0.25]
+    p[4] = [0.0, 1.0, 0.999]
+    y = np.array([[1, 0, 1], [1, 0, 0.3], [0, 1, 0.5], [0.2, 1, 0], [0, 1, 0]], dtype=np.float64)
+    I.add("Q", 5, 3, x=p, y=y, w=rng.uniform(0, 2, (5, 3)))
+    for weight in (False, True):
+        for red in REDS:
+            binary_case(fam, "w%d_%s" % (weight, red), "bce", "Q", red, weight)
+    for red in REDS:
+        binary_case(fam, "clip1e-7_%s" % red, "bce", "Q", red, clip=1e-7)
+        binary_case(fam, "asym1_3_%s" % red, "bce", "Q", red, asym=(1.0, 3.0))
+    binary_case(fam, "asym1_3_clip1e-7_w_mean", "bce", "Q", "mean", True, asym=(1.0, 3.0), clip=1e-7)
+    binary_case(fam, "clip0.1_none", "bce", "Q", "none", clip=0.1)
+    return fam
+
+
+def build_sigmoid_focal():
+    fam = Family("sigmoid_focal")
+    I = fam.inputs
+    rng = np.random.RandomState(6)
+    I.add("H", 4, 3, x=rng.randn(4, 3) * 3, y=[[1, 0, 0], [0, 1, 1], [0, 0, 1], [1, 1, 0]], w=rng.uniform(0, 2, (4, 3)))
+    for gamma in (0, 0.5, 1, 2, 5):
+        for alpha in (0.25, -1.0):
+            for red in REDS:
+                binary_case(fam, "g%g_a%g_%s" % (gamma, alpha, red), "sigmoid_focal", "H", red, alpha=alpha, gamma=gamma)
+    binary_case(fam, "w_g2_a0.25_mean", "sigmoid_focal", "H", "mean", True, alpha=0.25, gamma=2)
+    binary_case(fam, "w_g0.5_a-1_none", "sigmoid_focal", "H", "none", True, alpha=-1.0, gamma=0.5)
+    binary_case(fam, "g3.7_a0.6_sum", "sigmoid_focal", "H", "sum", alpha=0.6, gamma=3.7)
+    I.add("S", 2, 3, x=rng.randn(2, 3) * 2, y=[[0.3, 0.9, 0.0], [0.5, 1.0, 0.1]])
+    binary_case(fam, "soft_g2_a0.25_mean", "sigmoid_focal", "S", "mean", alpha=0.25, gamma=2)
+    binary_case(fam, "soft_g0.5_a-1_none", "sigmoid_focal", "S", "none", alpha=-1.0, gamma=0.5)
+    xs = [-INF, INF, -1e4, 1e4, -800, 800, -40, 40, -20, 20, -17, 17, -5, 5, 0, NAN]
+    I.add("E", len(xs), 2, x=[[v] * 2 for v in xs], y=[[0, 1]] * len(xs))
+    for gamma in (0, 0.5, 1, 2, 5):
+        binary_case(fam, "edge_g%g_a0.25_none" % gamma, "sigmoid_focal", "E", "none", alpha=0.25, gamma=gamma)
+    binary_case(fam, "edge_g0.5_a-1_none", "sigmoid_focal", "E", "none", alpha=-1.0, gamma=0.5)
+    I.add("EF", 6, 2, x=[[v] * 2 for v in [-1e4, 1e4, -40, 40, -20, 20]], y=[[0, 1]] * 6)
+    for gamma in (0.5, 2):
+        for red in ("mean", "sum"):
+            binary_case(fam, "edge_finite_g%g_%s" % (gamma, red), "sigmoid_focal", "EF", red, alpha=0.25, gamma=gamma)
+    return fam
+
+
+def build_focal_probs():
+    fam = Family("focal_probs")
+    I = fam.inputs
+    rng = np.random.RandomState(7)
+    I.add("FP", 4, 3, x=rng.uniform(0.02, 0.98, (4, 3)), y=[[1, 0, 0], [0, 1, 1], [0, 0, 1], [1, 1, 0]])
+    for gamma in (0, 0.5, 2, 5):
+        for alpha in (0.25, -1.0):
+            binary_case(fam, "g%g_a%g_mean" % (gamma, alpha), "focal_probs", "FP", "mean", alpha=alpha, gamma=gamma)
+    binary_case(fam, "g2_a0.25_none", "focal_probs", "FP", "none", alpha=0.25, gamma=2)
+    binary_case(fam, "g2_a0.25_sum_clip1e-7", "focal_probs", "FP", "sum", alpha=0.25, gamma=2, clip=1e-7)
+    I.add("E", 4, 2, x=[[0, 0], [1, 1], [1e-8, 1e-8], [0.9999999, 0.9999999]], y=[[0, 1]] * 4)
+    for gamma in (0.5, 2):
+        binary_case(fam, "edge_clip1e-7_g%g_none" % gamma, "focal_probs", "E", "none", alpha=0.25, gamma=gamma, clip=1e-7)
+        binary_case(fam, "edge_clip1e-7_g%g_mean" % gamma, "focal_probs", "E", "mean", alpha=0.25, gamma=gamma, clip=1e-7)
+    return fam
+
+
+# ---------------------------------------------------------------- regression
+
+def regression_case(fam, name, op, inp, reduction="mean", weight=False, param=None, empty_mean="nan"):
+    d = fam.inputs.sets[inp]
+    n = d["n"]
+    c = {"name": name, "op": op, "in": inp, "reduction": reduction}
+    if weight:
+        c["weight"] = True
+    if param is not None:
+        c["param"] = param
+    if empty_mean != "nan":
+        c["empty_mean"] = empty_mean
+    c["source"] = "torch" if not weight else ("formula" if empty_mean == "nan" else "definition")
+
+    def fnc(x, y, red):
+        if op == "mse":
+            return F.mse_loss(x, y, reduction=red)
+        if op == "l1":
+            return F.l1_loss(x, y, reduction=red)
+        if op == "huber":
+            return F.huber_loss(x, y, reduction=red, delta=param)
+        return F.smooth_l1_loss(x, y, reduction=red, beta=param)
+
+    def run(dt):
+        x = tens(d, "x", dt).requires_grad_()
+        y = tens(d, "y", dt)
+        if weight:
+            w = tens(d, "w", dt)
+            rows = fnc(x, y, "none") * w
+            ws = float(w.double().sum())
+            if reduction == "mean":
+                loss = rows.sum() / ws if ws or empty_mean == "nan" else rows.sum() * 0.0
+            else:
+                loss = rows.sum()
+        else:
+            rows = fnc(x, y, "none")
+            L = fnc(x, y, reduction)
+            loss = L.sum() if reduction == "none" else L
+        loss.backward()
+        return as64({"loss": loss, "rows": rows.detach(), "grad": x.grad})
+
+    r64 = run(F64)
+    x64 = np.asarray(d["x"], dtype=np.float64)
+    devs = []
+
+    def nan_grad(prec, r):
+        # The derivative at a NaN input is NaN; PyTorch's l1_loss backward
+        # (sign(NaN) → 0) and the like return a number there.
+        for i in range(n):
+            if math.isnan(x64[i]) and not math.isnan(r["grad"][i]):
+                devs.append({"dt": prec, "field": "grad", "i": i, "torch": enc(r["grad"][i], prec),
+                             "reason": "%s grad[%d] at input NaN: PyTorch returns %r; a NaN input has a NaN derivative" % (op, i, r["grad"][i])})
+                r["grad"][i] = NAN
+
+    nan_grad(64, r64)
+    outs = {"f64": out_block(64, r64["loss"], r64["rows"], r64["grad"])}
+    if c["source"] == "torch":
+        r = run(F32)
+        nan_grad(32, r)
+        outs["f32"] = out_block(32, r["loss"], r["rows"], r["grad"])
+    else:
+        outs["f32"] = out_block(32, r64["loss"], r64["rows"], r64["grad"])
+    c["out"] = outs
+    if devs:
+        c["dev"] = devs
+    fam.case(c)
+
+
+def build_regression():
+    fam = Family("regression")
+    I = fam.inputs
+    rng = np.random.RandomState(8)
+    x = f32(rng.randn(16) * 2)
+    y = f32(rng.randn(16) * 2)
+    y[0] = x[0]            # tie: L1 / SmoothL1 gradient 0
+    y[1] = x[1] + 1.0      # |d| = 1: the Huber / SmoothL1 boundary for 1
+    y[2] = x[2] - 0.5      # |d| = 0.5
+    y[3] = x[3] - 2.5
+    y[4] = x[4] + 1e-3
+    w = rng.uniform(0, 2, 16)
+    w[5] = 0
+    I.add("R", 16, 1, x=x, y=y, w=w)
+    ops = [("mse", None), ("l1", None)] + [("huber", p) for p in (0.5, 1.0, 2.5)] + [("smooth_l1", p) for p in (0.5, 1.0, 2.5)]
+    for op, p in ops:
+        for weight in (False, True):
+            for red in REDS:
+                regression_case(fam, "%s%s_w%d_%s" % (op, "" if p is None else "%g" % p, weight, red), op, "R", red, weight, p)
+    I.add("E", 7, 1, x=[INF, -INF, NAN, 1e4, 0, 1, 3e38], y=[0, 0, 0, -1e4, INF, INF, -3e38])
+    for op, p in (("mse", None), ("l1", None), ("huber", 1.0), ("smooth_l1", 1.0)):
+        regression_case(fam, "edge_%s_none" % op, op, "E", "none", param=p)
+    I.add("W0", 3, 1, x=[1, 2, 3], y=[0, 0, 5], w=[0, 0, 0])
+    for op, p in (("mse", None), ("huber", 1.0)):
+        regression_case(fam, "zero_weights_%s_mean" % op, op, "W0", "mean", True, p)
+        regression_case(fam, "zero_weights_%s_mean_emptyzero" % op, op, "W0", "mean", True, p, empty_mean="zero")
+    I.add("N1", 1, 1, x=[0.25], y=[-1.5], w=[3.0])
+    regression_case(fam, "n1_mse_w_mean", "mse", "N1", "mean", True)
+    I.add("R67", 67, 1, x=rng.randn(67) * 3, y=rng.randn(67) * 3, w=rng.uniform(0, 2, 67))
+    for op, p in ops:
+        regression_case(fam, "R67_%s%s_w_mean" % (op, "" if p is None else "%g" % p), op, "R67", "mean", True, p)
+    return fam
+
+
+# ---------------------------------------------------------------- primitives
+
+def build_primitives():
+    fam = Family("primitives")
+    I = fam.inputs
+    rng = np.random.RandomState(9)
+    rows = rng.randn(7, 5) * 3
+    rows[1] = [1e4, 1e4 - 1, -1e4, 0, 9998]
+    rows[2] = [-INF, 0, 1, 2, 3]
+    rows[3] = [INF, 0, 1, 2, 3]
+    rows[4] = [NAN, 0, 1, 2, 3]
+    rows[5] = [-INF] * 5
+    rows[6] = [40, 0, 0, -40, 0]
+    I.add("M", 7, 5, x=rows)
+    I.add("M1", 3, 1, x=[0.5, -1e4, -INF])
+    I.add("M67", 2, 67, x=rng.randn(2, 67) * 5)
+    for inp in ("M", "M1", "M67"):
+        d = I.sets[inp]
+        n, k = d["n"], d["k"]
+        for op in ("softmax", "log_softmax", "logsumexp"):
+            outs = {}
+            for prec in (64, 32):
+                x = tens(d, "x", DT[prec], (n, k))
+                v = {"softmax": lambda: torch.softmax(x, 1), "log_softmax": lambda: torch.log_softmax(x, 1),
+                     "logsumexp": lambda: torch.logsumexp(x, 1)}[op]()
+                outs["f%d" % prec] = out_block(prec, values=v)
+            fam.case({"name": "%s_%s" % (op, inp), "op": op, "in": inp, "source": "torch", "out": outs})
+    xs = [-INF, INF, NAN, 0.0, -0.0, 1e-8, -1e-8, 0.5, -0.5, 5, -5, 17, -17, 20, -20, 21, -21, 25, -25, 30, -30, 40, -40,
+          88.7, -88.7, 100, -100, 104, -104, 745, -745, 800, -800, 1e4, -1e4, 3e38, -3e38]
+    I.add("V", len(xs), 1, x=xs)
+    d = I.sets["V"]
+    x64 = d["x"]
+    refs = {"sigmoid": sigmoid64(x64), "logsigmoid": -softplus64(-x64), "softplus": softplus64(x64)}
+    for op in ("sigmoid", "logsigmoid", "softplus"):
+        outs, devs = {}, []
+        for prec in (64, 32):
+            x = tens(d, "x", DT[prec])
+            v = {"sigmoid": torch.sigmoid, "logsigmoid": F.logsigmoid, "softplus": F.softplus}[op](x)
+            v = v.double().numpy().copy()
+            check_close(op + " vs ref", v, refs[op], 1e-5 if prec == 32 else 1e-12)
+            v = flag(devs, prec, "values", v, refs[op], lambda i: "%s(%r)" % (op, x64[i]), elementwise=True)
+            outs["f%d" % prec] = out_block(prec, values=v)
+        c = {"name": op, "op": op, "in": "V", "source": "torch", "out": outs}
+        if devs:
+            c["dev"] = devs
+        fam.case(c)
+    return fam
+
+
+# ---------------------------------------------------------------- the seed article's data
+
+def build_article():
+    """Regenerate the random inputs of the seed article
+    (../shared/seed/loss-functions-article.txt) exactly as its code does, so
+    that the Go test can reproduce the printed numbers with lossfuse."""
+    fam = Family("article")
+    I = fam.inputs
+    printed = {}
+    # In[4]: MSE
+    np.random.seed(42)
+    n = 100
+    x = np.random.randn(n)
+    y_true = 2 * x + 1 + 0.3 * np.random.randn(n)
+    y_pred = 1.8 * x + 1.2
+    I.add("mse", n, 1, prec=64, x=y_pred, y=y_true)
+    printed["mse"] = ("%.6f" % np.mean((y_pred - y_true) ** 2), "0.145489")
+    # In[8]: BCE
+    np.random.seed(42)
+    yb = np.random.randint(0, 2, n).astype(float)
+    noise = 0.3 * np.random.randn(n)
+    p = np.clip(yb + noise, 0.01, 0.99)
+    I.add("bce", n, 1, prec=64, x=p, y=yb)
+    pc = np.clip(p, 1e-15, 1 - 1e-15)
+    printed["bce"] = ("%.6f" % np.mean(-yb * np.log(pc) - (1 - yb) * np.log(1 - pc)), "0.161924")
+    # In[12]: multiclass CE
+    np.random.seed(42)
+    K = 5
+    ym = np.random.randint(0, K, n)
+    lg = np.random.randn(n, K)
+    for i in range(n):
+        lg[i, ym[i]] += 2.0
+    I.add("ce", n, K, prec=64, x=lg, t=ym)
+    printed["ce"] = ("%.6f" % F.cross_entropy(torch.tensor(lg), torch.tensor(ym)).item(), "0.811311")
+    # In[19]: label smoothing
+    np.random.seed(42)
+    sl = np.random.randn(1000, 10)
+    sb = np.random.randint(0, 10, 1000)
+    I.add("smooth", 1000, 10, prec=64, x=sl, t=sb)
+    printed["smooth_hard"] = ("%.6f" % F.cross_entropy(torch.tensor(sl), torch.tensor(sb)).item(), "2.755984")
+    printed["smooth"] = ("%.6f" % F.cross_entropy(torch.tensor(sl), torch.tensor(sb), label_smoothing=0.1).item(), "2.753744")
+    # In[23]: focal on probabilities, imbalanced
+    np.random.seed(42)
+    N = 1000
+    yi = np.zeros(N)
+    yi[:50] = 1
+    pp = 0.1 + 0.4 * yi + 0.2 * np.random.randn(N)
+    pp = np.clip(pp, 0.01, 0.99)
+    I.add("focal", N, 1, prec=64, x=pp, y=yi)
+    pt = np.where(yi == 1, pp, 1 - pp)
+    at = np.where(yi == 1, 0.25, 0.75)
+    printed["focal_bce"] = ("%.6f" % np.mean(-yi * np.log(pp) - (1 - yi) * np.log(1 - pp)), "0.210921")
+    printed["focal"] = ("%.6f" % np.mean(at * (1 - pt) ** 2 * -np.log(pt)), "0.020569")
+    # In[28]: torch focal (float32 data from torch's generator)
+    torch.manual_seed(42)
+    tl = torch.randn(100)
+    tt = torch.randint(0, 2, (100,)).float()
+    I.add("torch_focal", 100, 1, prec=32, x=tl.double().numpy(), y=tt.double().numpy())
+    printed["torch_focal"] = ("%.6f" % torchvision.ops.sigmoid_focal_loss(tl, tt, reduction="mean").item(), "0.206375")
+    for key, (got, want) in printed.items():
+        if got != want:
+            raise SystemExit("article %s: regenerated %s, article prints %s" % (key, got, want))
+    return fam
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    total = 0
+    for build in (build_ce, build_ce_probs, build_softmax_focal, build_bce_logits, build_bce, build_sigmoid_focal,
+                  build_focal_probs, build_regression, build_primitives, build_article):
+        fam = build()
+        path, raw, size = fam.write()
+        ndev = sum(len(c.get("dev", [])) for c in fam.cases)
+        print("%-16s %4d cases %4d deviations %8d bytes json %7d gz  %s" % (
+            fam.name, len(fam.cases), ndev, raw, size, os.path.relpath(path, ROOT)))
+        total += size
+    print("total %d bytes" % total)
+
+
+if __name__ == "__main__":
+    main()
