@@ -64,8 +64,10 @@ func Binary[T args.Float](a args.Binary[T]) float64 {
 type binaryConsts struct{ fn, fp, clip, alpha, gamma float64 }
 
 // bceLogits is pos·y·softplus(−x) + neg·(1−y)·softplus(x) and its derivative
-// (pos·y + neg·(1−y))·σ(x) − pos·y. A term with a zero coefficient is left
-// out, so x = ±inf gives 0 rather than 0·inf = NaN.
+// (pos·y + neg·(1−y))·σ(x) − pos·y, evaluated as neg·(1−y)·σ(x) − pos·y·σ(−x)
+// so that it keeps its relative accuracy at saturation (σ(x) − 1 would
+// cancel to 0 where the true value is −e^−x). A term with a zero
+// coefficient is left out, so x = ±inf gives 0 rather than 0·inf = NaN.
 func bceLogits(x, y, pos, neg float64) (l, g float64) {
 	cp, cn := pos*y, neg*(1-y)
 	if cp != 0 {
@@ -74,7 +76,7 @@ func bceLogits(x, y, pos, neg float64) (l, g float64) {
 	if cn != 0 {
 		l += cn * softplus(x)
 	}
-	return l, (cp+cn)*sigmoid(x) - cp
+	return l, cn*sigmoid(x) - cp*sigmoid(-x)
 }
 
 // bceProb is −fn·y·log p − fp·(1−y)·log(1−p) on a probability, with either

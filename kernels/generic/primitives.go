@@ -15,13 +15,24 @@ func rowLSE[T args.Float](x []T) float64 {
 	return m + math.Log(s)
 }
 
+// normLSE is the log-sum-exp Softmax and LogSoftmax normalise by: a row
+// holding +Inf (lse = +Inf) is NaN throughout, as in PyTorch, rather than
+// NaN at the infinity and 0 (or −Inf) elsewhere.
+func normLSE[T args.Float](x []T) float64 {
+	lse := rowLSE(x)
+	if math.IsInf(lse, 1) {
+		return math.NaN()
+	}
+	return lse
+}
+
 // Softmax writes exp(x − lse) row by row; Dst may be X.
 func Softmax[T args.Float](a args.Rows[T]) {
 	k := a.K
 	for i := 0; i < a.N; i++ {
 		x, dst := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
 		dst = dst[:len(x)]
-		lse := rowLSE(x)
+		lse := normLSE(x)
 		for j, v := range x {
 			dst[j] = T(math.Exp(float64(v) - lse))
 		}
@@ -34,7 +45,7 @@ func LogSoftmax[T args.Float](a args.Rows[T]) {
 	for i := 0; i < a.N; i++ {
 		x, dst := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
 		dst = dst[:len(x)]
-		lse := rowLSE(x)
+		lse := normLSE(x)
 		for j, v := range x {
 			dst[j] = T(float64(v) - lse)
 		}
