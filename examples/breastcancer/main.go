@@ -26,6 +26,7 @@ import (
 	"github.com/lossfuse/lossfuse/examples/internal/naive"
 	"github.com/lossfuse/lossfuse/examples/internal/nn"
 	"github.com/lossfuse/lossfuse/kernels"
+	"github.com/lossfuse/lossfuse/reference"
 )
 
 type config struct {
@@ -125,17 +126,24 @@ func trainAll(c config, w io.Writer) ([]*run, error) {
 // lossFunc computes the mean loss of n logits x against y and writes its gradient.
 type lossFunc func(x, y, grad []float64) (float64, error)
 
-func losses(c config, obj objective) (fused, textbook lossFunc) {
+// refFunc computes the reference result (package reference) for the same call.
+type refFunc func(x, y []float64) (*reference.Result, error)
+
+func losses(c config, obj objective) (fused, textbook lossFunc, ref refFunc) {
 	if pw := obj.PosWeight; pw > 0 {
 		opts := kernels.BinaryOptions[float64]{PosWeight: []float64{pw}}
 		fused = func(x, y, g []float64) (float64, error) { return kernels.BCEWithLogits(x, y, len(x), 1, g, &opts) }
 		textbook = func(x, y, g []float64) (float64, error) { return naive.BCEWithLogits(x, y, pw, g), nil }
-		return fused, textbook
+		ref = func(x, y []float64) (*reference.Result, error) {
+			return reference.BCEWithLogits(x, y, len(x), 1, &opts)
+		}
+		return fused, textbook, ref
 	}
 	opts := kernels.FocalOptions[float64]{Alpha: obj.Alpha, Gamma: c.Gamma}
 	fused = func(x, y, g []float64) (float64, error) { return kernels.SigmoidFocal(x, y, len(x), 1, g, &opts) }
 	textbook = func(x, y, g []float64) (float64, error) { return naive.SigmoidFocal(x, y, obj.Alpha, c.Gamma, g), nil }
-	return fused, textbook
+	ref = func(x, y []float64) (*reference.Result, error) { return reference.SigmoidFocal(x, y, len(x), 1, &opts) }
+	return fused, textbook, ref
 }
 
 // fit trains one logistic model; every backend gets the same seed, so the
@@ -143,7 +151,7 @@ func losses(c config, obj objective) (fused, textbook lossFunc) {
 func fit(c config, obj objective, backend harness.Backend, train, test *dataset.Set) (*run, error) {
 	rng := rand.New(rand.NewPCG(c.Seed, 2))
 	layer := nn.NewLinear(train.D, 1, 1, rng)
-	fused, textbook := losses(c, obj)
+	fused, textbook, refLoss := losses(c, obj)
 	lossFn := textbook
 	if backend == harness.Lossfuse {
 		lossFn = fused
@@ -181,8 +189,12 @@ func fit(c config, obj objective, backend harness.Backend, train, test *dataset.
 			layer.Step(c.LR, c.Momentum)
 			clk.EndStep()
 			if backend == harness.Lossfuse && bi == 0 {
+				ref, err := refLoss(nn.Data(z), yb[:n])
+				if err != nil {
+					return nil, err
+				}
 				want, _ := textbook(nn.Data(z), yb[:n], check[:n])
-				r.Agreement.Check(loss, want, nn.Data(g), check[:n])
+				r.Agreement.Check(ref, loss, nn.Data(g), want, check[:n])
 			}
 			sum += loss * float64(n)
 		}

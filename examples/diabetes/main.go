@@ -26,6 +26,7 @@ import (
 	"github.com/lossfuse/lossfuse/examples/internal/naive"
 	"github.com/lossfuse/lossfuse/examples/internal/nn"
 	"github.com/lossfuse/lossfuse/kernels"
+	"github.com/lossfuse/lossfuse/reference"
 )
 
 type config struct {
@@ -138,20 +139,25 @@ func trainAll(c config, w io.Writer) (*result, error) {
 
 type lossFunc func(pred, target, grad []float64) (float64, error)
 
-func losses(c config, name string) (fused, textbook lossFunc) {
+// refFunc computes the reference result (package reference) for the same call.
+type refFunc func(pred, target []float64) (*reference.Result, error)
+
+func losses(c config, name string) (fused, textbook lossFunc, ref refFunc) {
 	if name == "MSE" {
 		return func(p, t, g []float64) (float64, error) { return kernels.MSE(p, t, g, nil) },
-			func(p, t, g []float64) (float64, error) { return naive.MSE(p, t, g), nil }
+			func(p, t, g []float64) (float64, error) { return naive.MSE(p, t, g), nil },
+			func(p, t []float64) (*reference.Result, error) { return reference.MSE(p, t, nil) }
 	}
 	return func(p, t, g []float64) (float64, error) { return kernels.Huber(p, t, c.Delta, g, nil) },
-		func(p, t, g []float64) (float64, error) { return naive.Huber(p, t, c.Delta, g), nil }
+		func(p, t, g []float64) (float64, error) { return naive.Huber(p, t, c.Delta, g), nil },
+		func(p, t []float64) (*reference.Result, error) { return reference.Huber(p, t, c.Delta, nil) }
 }
 
 func fit(c config, lossName string, backend harness.Backend, train *dataset.Set, ytrain []float64,
 	test *dataset.Set, unscale func([]float64) []float64) (*run, error) {
 	rng := rand.New(rand.NewPCG(c.Seed, 2))
 	layer := nn.NewLinear(train.D, 1, 1, rng)
-	fused, textbook := losses(c, lossName)
+	fused, textbook, refLoss := losses(c, lossName)
 	lossFn := textbook
 	if backend == harness.Lossfuse {
 		lossFn = fused
@@ -189,8 +195,12 @@ func fit(c config, lossName string, backend harness.Backend, train *dataset.Set,
 			layer.Step(c.LR, c.Momentum)
 			clk.EndStep()
 			if backend == harness.Lossfuse && bi == 0 {
+				ref, err := refLoss(nn.Data(p), yb[:n])
+				if err != nil {
+					return nil, err
+				}
 				want, _ := textbook(nn.Data(p), yb[:n], check[:n])
-				r.Agreement.Check(loss, want, nn.Data(g), check[:n])
+				r.Agreement.Check(ref, loss, nn.Data(g), want, check[:n])
 			}
 			sum += loss * float64(n)
 		}

@@ -47,7 +47,7 @@ func TestDiabetes(t *testing.T) {
 				t.Errorf("%s: %s", name, &r.Agreement)
 			}
 			naive := res.Runs[i-1]
-			if d := harness.RelDiff(r.RMSE, naive.RMSE); d > harness.Tolerance {
+			if d := harness.RelDiff(r.RMSE, naive.RMSE); d > harness.RunTolerance {
 				t.Errorf("%s: test RMSE %.6f differs from the naive run's %.6f", name, r.RMSE, naive.RMSE)
 			}
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/lossfuse/lossfuse/examples/internal/naive"
 	"github.com/lossfuse/lossfuse/examples/internal/nn"
 	"github.com/lossfuse/lossfuse/kernels"
+	"github.com/lossfuse/lossfuse/reference"
 )
 
 // config holds the command-line settings.
@@ -196,9 +197,14 @@ func fit(c config, model string, backend harness.Backend, train, test *dataset.S
 			clk.EndStep()
 
 			if backend == harness.Lossfuse && bi == 0 {
-				// Outside the timed step: the naive loss on the same logits.
+				// Outside the timed step: the reference and the naive loss
+				// on the same logits.
+				ref, err := reference.CrossEntropy(nn.Data(z), yb[:n], n, k, &opts)
+				if err != nil {
+					return nil, err
+				}
 				want := naive.CrossEntropy(nn.Data(z), yb[:n], n, k, c.Smoothing, check[:n*k])
-				r.Agreement.Check(loss, want, nn.Data(g), check[:n*k])
+				r.Agreement.Check(ref, loss, nn.Data(g), want, check[:n*k])
 			}
 			sum += loss * float64(n)
 		}

@@ -135,16 +135,17 @@ func toF64(t *testing.T, v G.Value) []float64 {
 	return nil
 }
 
-// The fused operation must give gorgonia's own cost and gradients on the
-// same data, step after step of training: in float64 within the examples'
-// tolerance; in float32 within a bound for float32 rounding through the
-// matrix products and gorgonia's own float32 log-softmax.
+// The fused operation must give gorgonia's own cost and gradients of W and
+// b on the same data, step after step of training, within bounds for
+// rounding through the matrix products and gorgonia's own log-softmax:
+// relative 1e-11 in float64 and 1e-5 in float32 (measured: 1.2e-14 and
+// 2.1e-6 over the 20 steps).
 func TestMatchesGorgonia(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		run  func(t *testing.T, eps float64)
 	}{
-		{"float64", func(t *testing.T, eps float64) { compare[float64](t, eps, harness.Tolerance) }},
+		{"float64", func(t *testing.T, eps float64) { compare[float64](t, eps, 1e-11) }},
 		{"float32", func(t *testing.T, eps float64) { compare[float32](t, eps, 1e-5) }},
 	} {
 		for _, eps := range []float64{0, 0.1} {

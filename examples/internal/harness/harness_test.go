@@ -3,6 +3,9 @@ package harness
 import (
 	"math"
 	"testing"
+
+	"github.com/lossfuse/lossfuse/kernels"
+	"github.com/lossfuse/lossfuse/reference"
 )
 
 func TestBackends(t *testing.T) {
@@ -43,12 +46,32 @@ func TestAgreement(t *testing.T) {
 	if a.OK() {
 		t.Error("an agreement without checks must not pass")
 	}
-	a.Check(1, 1+1e-12, []float64{1, 2}, []float64{1, 2 + 1e-12})
-	if !a.OK() {
-		t.Errorf("rounding-level differences rejected: %s", &a)
+	logits := []float64{1, 2, 3, -1, 0, 4}
+	targets := []int32{2, 0}
+	ref, err := reference.CrossEntropy(logits, targets, 2, 3, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	a.Check(1, 1, []float64{1, 2}, []float64{1, 2.001})
-	if a.OK() || a.Checks != 2 {
-		t.Errorf("a gradient off by 5e-4 accepted: %s", &a)
+	grad := make([]float64, 6)
+	loss, err := kernels.CrossEntropy(logits, targets, 2, 3, grad, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Check(ref, loss, grad, loss, grad)
+	if !a.OK() {
+		t.Errorf("the kernel's own result rejected: %s", &a)
+	}
+	// A naive gradient off by 1e-6: outside the contract and disagreeing.
+	off := append([]float64(nil), grad...)
+	off[1] *= 1 + 1e-6
+	a.Check(ref, loss, grad, loss, off)
+	if a.OK() || a.Checks != 2 || a.Naive <= 1 || a.Fused > 1 || a.NaiveErr == nil || a.FusedErr != nil {
+		t.Errorf("a gradient off by 1e-6 (relative) accepted, or blamed on the wrong side: %s", &a)
+	}
+	// lossfuse's own gradient off: outside its contract.
+	var b Agreement
+	b.Check(ref, loss, off, loss, off)
+	if b.OK() || b.FusedErr == nil {
+		t.Errorf("lossfuse off by 1e-6 accepted: %s", &b)
 	}
 }
