@@ -61,7 +61,7 @@ type run struct {
 	Test      metrics.Binary
 	Clock     harness.Clock
 	Agreement harness.Agreement
-	Timing    harness.LossTiming
+	Timing    []harness.LossTiming // float64, float32
 }
 
 func main() {
@@ -124,25 +124,26 @@ func trainAll(c config, w io.Writer) ([]*run, error) {
 }
 
 // lossFunc computes the mean loss of n logits x against y and writes its gradient.
-type lossFunc func(x, y, grad []float64) (float64, error)
+type lossFunc[T naive.Float] func(x, y, grad []T) (T, error)
 
 // refFunc computes the reference result (package reference) for the same call.
-type refFunc func(x, y []float64) (*reference.Result, error)
+type refFunc[T naive.Float] func(x, y []T) (*reference.Result, error)
 
-func losses(c config, obj objective) (fused, textbook lossFunc, ref refFunc) {
+func losses[T naive.Float](c config, obj objective) (fused, textbook lossFunc[T], ref refFunc[T]) {
 	if pw := obj.PosWeight; pw > 0 {
-		opts := kernels.BinaryOptions[float64]{PosWeight: []float64{pw}}
-		fused = func(x, y, g []float64) (float64, error) { return kernels.BCEWithLogits(x, y, len(x), 1, g, &opts) }
-		textbook = func(x, y, g []float64) (float64, error) { return naive.BCEWithLogits(x, y, pw, g), nil }
-		ref = func(x, y []float64) (*reference.Result, error) {
-			return reference.BCEWithLogits(x, y, len(x), 1, &opts)
+		var opts kernels.BinaryOptions[T]
+		if pw != 1 {
+			opts.PosWeight = []T{T(pw)}
 		}
+		fused = func(x, y, g []T) (T, error) { return kernels.BCEWithLogits(x, y, len(x), 1, g, &opts) }
+		textbook = func(x, y, g []T) (T, error) { return naive.BCEWithLogits(x, y, pw, g), nil }
+		ref = func(x, y []T) (*reference.Result, error) { return reference.BCEWithLogits(x, y, len(x), 1, &opts) }
 		return fused, textbook, ref
 	}
-	opts := kernels.FocalOptions[float64]{Alpha: obj.Alpha, Gamma: c.Gamma}
-	fused = func(x, y, g []float64) (float64, error) { return kernels.SigmoidFocal(x, y, len(x), 1, g, &opts) }
-	textbook = func(x, y, g []float64) (float64, error) { return naive.SigmoidFocal(x, y, obj.Alpha, c.Gamma, g), nil }
-	ref = func(x, y []float64) (*reference.Result, error) { return reference.SigmoidFocal(x, y, len(x), 1, &opts) }
+	opts := kernels.FocalOptions[T]{Alpha: obj.Alpha, Gamma: c.Gamma}
+	fused = func(x, y, g []T) (T, error) { return kernels.SigmoidFocal(x, y, len(x), 1, g, &opts) }
+	textbook = func(x, y, g []T) (T, error) { return naive.SigmoidFocal(x, y, obj.Alpha, c.Gamma, g), nil }
+	ref = func(x, y []T) (*reference.Result, error) { return reference.SigmoidFocal(x, y, len(x), 1, &opts) }
 	return fused, textbook, ref
 }
 
@@ -151,7 +152,7 @@ func losses(c config, obj objective) (fused, textbook lossFunc, ref refFunc) {
 func fit(c config, obj objective, backend harness.Backend, train, test *dataset.Set) (*run, error) {
 	rng := rand.New(rand.NewPCG(c.Seed, 2))
 	layer := nn.NewLinear(train.D, 1, 1, rng)
-	fused, textbook, refLoss := losses(c, obj)
+	fused, textbook, refLoss := losses[float64](c, obj)
 	lossFn := textbook
 	if backend == harness.Lossfuse {
 		lossFn = fused
@@ -204,24 +205,36 @@ func fit(c config, obj objective, backend harness.Backend, train, test *dataset.
 	layer.Forward(mat.NewDense(test.N, test.D, test.X), z)
 	r.Test = metrics.BinaryScores(nn.Data(z), test.Y)
 
-	// Time both losses on the trained model's logits, batch by batch.
+	// Time both losses on the trained model's logits, batch by batch, in
+	// float64 (as trained) and in float32 (the same values rounded).
 	trainZ := mat.NewDense(train.N, 1, nil)
 	layer.Forward(mat.NewDense(train.N, train.D, train.X), trainZ)
-	logits, grad := nn.Data(trainZ), make([]float64, train.N)
-	pass := func(f lossFunc) func() error {
+	logits := nn.Data(trainZ)
+	t64, err := timeLosses(c, obj, logits, train.Y)
+	if err != nil {
+		return nil, err
+	}
+	t32, err := timeLosses(c, obj, harness.Float32(logits), harness.Float32(train.Y))
+	r.Timing = []harness.LossTiming{t64, t32}
+	return r, err
+}
+
+// timeLosses times the naive and the lossfuse loss over every batch.
+func timeLosses[T naive.Float](c config, obj objective, logits, y []T) (harness.LossTiming, error) {
+	fused, textbook, _ := losses[T](c, obj)
+	grad := make([]T, len(logits))
+	pass := func(f lossFunc[T]) func() error {
 		return func() error {
-			for lo := 0; lo < train.N; lo += c.Batch {
-				hi := min(lo+c.Batch, train.N)
-				if _, err := f(logits[lo:hi], train.Y[lo:hi], grad[lo:hi]); err != nil {
+			for lo := 0; lo < len(y); lo += c.Batch {
+				hi := min(lo+c.Batch, len(y))
+				if _, err := f(logits[lo:hi], y[lo:hi], grad[lo:hi]); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
 	}
-	var err error
-	r.Timing, err = harness.TimeLosses(c.TimingRounds, train.N, pass(textbook), pass(fused))
-	return r, err
+	return harness.TimeLosses(harness.DtypeName[T](), c.TimingRounds, len(y), pass(textbook), pass(fused))
 }
 
 func report(w io.Writer, runs []*run) {
@@ -259,5 +272,7 @@ func report(w io.Writer, runs []*run) {
 		fmt.Fprintf(w, "  the two runs' epoch losses differ by at most %.1e (relative)\n",
 			harness.MaxRelDiff(runs[0].EpochLoss, runs[1].EpochLoss))
 	}
-	fmt.Fprintf(w, "  %s\n", runs[len(runs)-1].Timing)
+	for _, t := range runs[len(runs)-1].Timing {
+		fmt.Fprintf(w, "  %s\n", t)
+	}
 }

@@ -54,7 +54,7 @@ type run struct {
 	MAE, RMSE float64 // on the test split, in the target's units
 	Clock     harness.Clock
 	Agreement harness.Agreement
-	Timing    harness.LossTiming
+	Timing    []harness.LossTiming // float64, float32
 }
 
 // result is what trainAll returns: every run and the least-squares reference.
@@ -137,27 +137,28 @@ func trainAll(c config, w io.Writer) (*result, error) {
 	return res, nil
 }
 
-type lossFunc func(pred, target, grad []float64) (float64, error)
+// lossFunc computes the mean loss of pred against target and writes its gradient.
+type lossFunc[T naive.Float] func(pred, target, grad []T) (T, error)
 
 // refFunc computes the reference result (package reference) for the same call.
-type refFunc func(pred, target []float64) (*reference.Result, error)
+type refFunc[T naive.Float] func(pred, target []T) (*reference.Result, error)
 
-func losses(c config, name string) (fused, textbook lossFunc, ref refFunc) {
+func losses[T naive.Float](c config, name string) (fused, textbook lossFunc[T], ref refFunc[T]) {
 	if name == "MSE" {
-		return func(p, t, g []float64) (float64, error) { return kernels.MSE(p, t, g, nil) },
-			func(p, t, g []float64) (float64, error) { return naive.MSE(p, t, g), nil },
-			func(p, t []float64) (*reference.Result, error) { return reference.MSE(p, t, nil) }
+		return func(p, t, g []T) (T, error) { return kernels.MSE(p, t, g, nil) },
+			func(p, t, g []T) (T, error) { return naive.MSE(p, t, g), nil },
+			func(p, t []T) (*reference.Result, error) { return reference.MSE(p, t, nil) }
 	}
-	return func(p, t, g []float64) (float64, error) { return kernels.Huber(p, t, c.Delta, g, nil) },
-		func(p, t, g []float64) (float64, error) { return naive.Huber(p, t, c.Delta, g), nil },
-		func(p, t []float64) (*reference.Result, error) { return reference.Huber(p, t, c.Delta, nil) }
+	return func(p, t, g []T) (T, error) { return kernels.Huber(p, t, c.Delta, g, nil) },
+		func(p, t, g []T) (T, error) { return naive.Huber(p, t, c.Delta, g), nil },
+		func(p, t []T) (*reference.Result, error) { return reference.Huber(p, t, c.Delta, nil) }
 }
 
 func fit(c config, lossName string, backend harness.Backend, train *dataset.Set, ytrain []float64,
 	test *dataset.Set, unscale func([]float64) []float64) (*run, error) {
 	rng := rand.New(rand.NewPCG(c.Seed, 2))
 	layer := nn.NewLinear(train.D, 1, 1, rng)
-	fused, textbook, refLoss := losses(c, lossName)
+	fused, textbook, refLoss := losses[float64](c, lossName)
 	lossFn := textbook
 	if backend == harness.Lossfuse {
 		lossFn = fused
@@ -209,22 +210,34 @@ func fit(c config, lossName string, backend harness.Backend, train *dataset.Set,
 	pred := unscale(forward(layer, test))
 	r.MAE, r.RMSE = metrics.MAE(pred, test.Y), metrics.RMSE(pred, test.Y)
 
-	// Time both losses on the trained model's predictions, batch by batch.
-	trainPred, grad := forward(layer, train), make([]float64, train.N)
-	pass := func(f lossFunc) func() error {
+	// Time both losses on the trained model's predictions, batch by batch,
+	// in float64 (as trained) and in float32 (the same values rounded).
+	trainPred := forward(layer, train)
+	t64, err := timeLosses(c, lossName, trainPred, ytrain)
+	if err != nil {
+		return nil, err
+	}
+	t32, err := timeLosses(c, lossName, harness.Float32(trainPred), harness.Float32(ytrain))
+	r.Timing = []harness.LossTiming{t64, t32}
+	return r, err
+}
+
+// timeLosses times the naive and the lossfuse loss over every batch.
+func timeLosses[T naive.Float](c config, lossName string, pred, target []T) (harness.LossTiming, error) {
+	fused, textbook, _ := losses[T](c, lossName)
+	grad := make([]T, len(pred))
+	pass := func(f lossFunc[T]) func() error {
 		return func() error {
-			for lo := 0; lo < train.N; lo += c.Batch {
-				hi := min(lo+c.Batch, train.N)
-				if _, err := f(trainPred[lo:hi], ytrain[lo:hi], grad[lo:hi]); err != nil {
+			for lo := 0; lo < len(pred); lo += c.Batch {
+				hi := min(lo+c.Batch, len(pred))
+				if _, err := f(pred[lo:hi], target[lo:hi], grad[lo:hi]); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
 	}
-	var err error
-	r.Timing, err = harness.TimeLosses(c.TimingRounds, train.N, pass(textbook), pass(fused))
-	return r, err
+	return harness.TimeLosses(harness.DtypeName[T](), c.TimingRounds, len(pred), pass(textbook), pass(fused))
 }
 
 func forward(l *nn.Linear, s *dataset.Set) []float64 {
@@ -314,5 +327,7 @@ func report(w io.Writer, runs []*run) {
 		fmt.Fprintf(w, "  the two runs' epoch losses differ by at most %.1e (relative)\n",
 			harness.MaxRelDiff(runs[0].EpochLoss, runs[1].EpochLoss))
 	}
-	fmt.Fprintf(w, "  %s\n", runs[len(runs)-1].Timing)
+	for _, t := range runs[len(runs)-1].Timing {
+		fmt.Fprintf(w, "  %s\n", t)
+	}
 }

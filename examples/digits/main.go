@@ -55,8 +55,8 @@ type run struct {
 	TestAcc   float64
 	TrainAcc  float64
 	Clock     harness.Clock
-	Agreement harness.Agreement // filled for lossfuse runs
-	Timing    harness.LossTiming
+	Agreement harness.Agreement    // filled for lossfuse runs
+	Timing    []harness.LossTiming // float64, float32
 }
 
 func main() {
@@ -214,30 +214,39 @@ func fit(c config, model string, backend harness.Backend, train, test *dataset.S
 	r.TrainAcc = metrics.Accuracy(trainLogits, labels, k)
 	r.TestAcc = metrics.Accuracy(forward(layers, test), test.Labels(), k)
 
-	// Time both losses on the trained model's logits, batch by batch.
-	grad := make([]float64, len(trainLogits))
-	pass := func(f func(z, g []float64, y []int32, n int) error) func() error {
+	// Time both losses on the trained model's logits, batch by batch, in
+	// float64 (as trained) and in float32 (the same logits rounded).
+	t64, err := timeLosses(c, trainLogits, labels)
+	if err != nil {
+		return nil, err
+	}
+	t32, err := timeLosses(c, harness.Float32(trainLogits), labels)
+	r.Timing = []harness.LossTiming{t64, t32}
+	return r, err
+}
+
+// timeLosses times the naive and the lossfuse loss over every batch of the
+// given logits.
+func timeLosses[T naive.Float](c config, logits []T, labels []int32) (harness.LossTiming, error) {
+	const k = 10
+	n := len(labels)
+	grad := make([]T, len(logits))
+	opts := kernels.CrossEntropyOptions[T]{LabelSmoothing: c.Smoothing}
+	pass := func(fused bool) func() error {
 		return func() error {
-			for lo := 0; lo < train.N; lo += c.Batch {
-				hi := min(lo+c.Batch, train.N)
-				if err := f(trainLogits[lo*k:hi*k], grad[lo*k:hi*k], labels[lo:hi], hi-lo); err != nil {
+			for lo := 0; lo < n; lo += c.Batch {
+				hi := min(lo+c.Batch, n)
+				z, g, y := logits[lo*k:hi*k], grad[lo*k:hi*k], labels[lo:hi]
+				if !fused {
+					naive.CrossEntropy(z, y, hi-lo, k, c.Smoothing, g)
+				} else if _, err := kernels.CrossEntropy(z, y, hi-lo, k, g, &opts); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
 	}
-	var err error
-	r.Timing, err = harness.TimeLosses(c.TimingRounds, train.N*k,
-		pass(func(z, g []float64, y []int32, n int) error {
-			naive.CrossEntropy(z, y, n, k, c.Smoothing, g)
-			return nil
-		}),
-		pass(func(z, g []float64, y []int32, n int) error {
-			_, err := kernels.CrossEntropy(z, y, n, k, g, &opts)
-			return err
-		}))
-	return r, err
+	return harness.TimeLosses(harness.DtypeName[T](), c.TimingRounds, n*k, pass(false), pass(true))
 }
 
 // forward returns the logits of every row of s.
@@ -288,7 +297,9 @@ func report(w io.Writer, c config, runs []*run) {
 		fmt.Fprintf(w, "  the two runs' epoch losses differ by at most %.1e (relative)\n",
 			harness.MaxRelDiff(runs[0].EpochLoss, runs[1].EpochLoss))
 	}
-	fmt.Fprintf(w, "  %s\n", runs[len(runs)-1].Timing)
+	for _, t := range runs[len(runs)-1].Timing {
+		fmt.Fprintf(w, "  %s\n", t)
+	}
 }
 
 func describe(c config, model string) string {

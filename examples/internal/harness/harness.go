@@ -9,6 +9,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/lossfuse/lossfuse/kernels"
 	"github.com/lossfuse/lossfuse/reference"
@@ -187,6 +188,7 @@ func MaxRelDiff(a, b []float64) float64 {
 // LossTiming compares the naive loss with lossfuse, under every backend
 // this CPU supports, on identical work.
 type LossTiming struct {
+	Dtype    string // "float64" or "float32"
 	Rounds   int
 	Naive    float64 // best-of-rounds nanoseconds per element
 	Backends []BackendTime
@@ -203,8 +205,8 @@ type BackendTime struct {
 // elements), and keeps each one's fastest round: on a shared, loaded
 // machine the minimum is the least disturbed estimate, and the alternation
 // exposes all of them to the same load. It restores the active backend.
-func TimeLosses(rounds, elems int, naive, fused func() error) (LossTiming, error) {
-	t := LossTiming{Rounds: rounds, Naive: math.Inf(1)}
+func TimeLosses(dtype string, rounds, elems int, naive, fused func() error) (LossTiming, error) {
+	t := LossTiming{Dtype: dtype, Rounds: rounds, Naive: math.Inf(1)}
 	names := kernels.Backends()
 	for _, name := range names {
 		t.Backends = append(t.Backends, BackendTime{Name: name, NsPerElem: math.Inf(1)})
@@ -251,10 +253,27 @@ func (t LossTiming) SpeedUp() float64 { return t.Naive / t.Default().NsPerElem }
 
 func (t LossTiming) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "loss+gradient time on the training batches (best of %d interleaved passes): naive %.2f ns/element", t.Rounds, t.Naive)
+	fmt.Fprintf(&b, "%s loss+gradient on the training batches (best of %d interleaved passes): naive %.2f ns/element", t.Dtype, t.Rounds, t.Naive)
 	for _, bt := range t.Backends {
 		fmt.Fprintf(&b, ", lossfuse/%s %.2f (%.2fx)", bt.Name, bt.NsPerElem, t.Naive/bt.NsPerElem)
 	}
 	fmt.Fprintf(&b, "; speed-up of lossfuse (%s) over naive: %.2fx", kernels.Backend(), t.SpeedUp())
 	return b.String()
+}
+
+// Float32 returns a float32 copy of x.
+func Float32(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+// DtypeName is "float32" or "float64", for T.
+func DtypeName[T ~float32 | ~float64]() string {
+	if unsafe.Sizeof(T(0)) == 4 {
+		return "float32"
+	}
+	return "float64"
 }
