@@ -273,9 +273,6 @@ func report(w io.Writer, c config, runs []*run) {
 	}
 	fmt.Fprintln(w)
 	for e := range runs[0].EpochLoss {
-		if e >= 5 && e%5 != 4 && e != len(runs[0].EpochLoss)-1 {
-			continue // the first five epochs, then every fifth
-		}
 		fmt.Fprintf(w, "%5d", e+1)
 		for _, r := range runs {
 			fmt.Fprintf(w, "  %14.10f", r.EpochLoss[e])
