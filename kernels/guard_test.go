@@ -94,6 +94,15 @@ func (e *env[T]) out(n int) []T {
 	return s
 }
 
+// labels returns n guarded hard labels (0 or 1).
+func (e *env[T]) labels(n int) []T {
+	s := slice[T](e.next(), n, e.front)
+	for i := range s {
+		s[i] = T(e.rng.IntN(2))
+	}
+	return s
+}
+
 // targets returns n guarded class indices in [0, k), some equal to ignore.
 func (e *env[T]) targets(n, k int, ignore int32) []int32 {
 	s := slice[int32](e.next(), n, e.front)
@@ -215,6 +224,26 @@ func guardCases[T kernels.Float]() []guardCase[T] {
 			o := kernels.FocalOptions[T]{Alpha: -1, Gamma: 1.5}
 			o.BinaryOptions = *nonNone(o.BinaryOptions, e, k)
 			return kernels.SigmoidFocal(e.in(k, -20, 20), e.in(k, 0, 1), n, k, g, &o)
+		}),
+		binary("SigmoidFocal/hard/g0", func(e *env[T], n, k int, g []T) (T, error) {
+			o := kernels.FocalOptions[T]{Alpha: 0.25, Gamma: 0}
+			return kernels.SigmoidFocal(e.in(k, -20, 20), e.labels(k), n, k, g, &o)
+		}),
+		binary("SigmoidFocal/hard/g1+w+loss", func(e *env[T], n, k int, g []T) (T, error) {
+			o := kernels.FocalOptions[T]{Alpha: 0.25, Gamma: 1}
+			o.BinaryOptions = *nonNone(kernels.BinaryOptions[T]{Weight: e.in(k, 0, 2)}, e, k)
+			return kernels.SigmoidFocal(e.in(k, -20, 20), e.labels(k), n, k, g, &o)
+		}),
+		binary("SigmoidFocal/hard/g2", func(e *env[T], n, k int, g []T) (T, error) {
+			o := kernels.DefaultFocal[T]()
+			return kernels.SigmoidFocal(e.in(k, -20, 20), e.labels(k), n, k, g, &o)
+		}),
+		binary("SigmoidFocal/hard/g0.7-noalpha", func(e *env[T], n, k int, g []T) (T, error) {
+			o := kernels.FocalOptions[T]{Alpha: -1, Gamma: 0.7}
+			return kernels.SigmoidFocal(e.in(k, -20, 20), e.labels(k), n, k, g, &o)
+		}),
+		binary("MSE/w+loss", func(e *env[T], n, k int, g []T) (T, error) {
+			return kernels.MSE(e.in(k, -5, 5), e.in(k, -5, 5), g, &kernels.RegressionOptions[T]{Reduction: kernels.None, Weight: e.in(k, 0, 2), Loss: e.out(k)})
 		}),
 		binary("FocalProbs", func(e *env[T], n, k int, g []T) (T, error) {
 			o := kernels.DefaultFocal[T]()

@@ -13,6 +13,11 @@ import (
 // which outputs it writes and whether it reads per-element weights.
 type binaryOptions struct {
 	grad, loss, weighted bool
+
+	// softFlag: the kernel handles hard labels y ∈ {0, 1} only and also
+	// returns how many vectors held another label (the caller then redoes
+	// the call with the generic kernel).
+	softFlag bool
 }
 
 func (o binaryOptions) suffix() string {
@@ -35,7 +40,7 @@ func allBinaryOptions() []binaryOptions {
 	for _, g := range []bool{false, true} {
 		for _, l := range []bool{false, true} {
 			for _, w := range []bool{false, true} {
-				r = append(r, binaryOptions{g, l, w})
+				r = append(r, binaryOptions{grad: g, loss: l, weighted: w})
 			}
 		}
 	}
@@ -48,12 +53,16 @@ func allBinaryOptions() []binaryOptions {
 // weight, writes what the variant writes and returns Σ loss in float64.
 func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float32,
 	body func(x, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual), params ...string) {
+	addFamily(family{name: name, params: params, soft: o.softFlag})
 	name = name + o.suffix() + suffix(s)
 	sig := "func(x, y, w, grad, loss *float32, n int"
 	for _, p := range params {
 		sig += ", " + p + " float32"
 	}
 	sig += ", scale float32) float64"
+	if o.softFlag {
+		sig = sig[:len(sig)-len("float64")] + "(sum float64, soft int)"
+	}
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
 	docf(name, doc, fmt.Sprintf("Variant %q: writes grad %v, loss %v; weighted %v (unused pointers may be nil).", o.suffix(), o.grad, o.loss, o.weighted))
@@ -84,10 +93,23 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 	}
 	s.Preload(consts...)
 	acc := s.NewF64Acc()
+	var soft reg.GPVirtual
+	if o.softFlag {
+		soft = GP64()
+		XORQ(soft, soft)
+	}
 	sp := s.NewSpan(n)
 	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
 		xv := s.LoadAt(mk, x86.At(x, j), nil)
 		yv := s.LoadAt(mk, x86.At(y, j), nil)
+		if o.softFlag {
+			// Count vectors with a label other than 0 or 1 (zero-filled
+			// tail lanes are 0); NaN labels count too.
+			t := s.Vec()
+			VMOVUPS(yv, t)
+			s.Where(x86.EQ, yv, s.F(1), s.F(0), t)
+			s.IfAny(x86.NEQU, t, s.F(0), func() { INCQ(soft) })
+		}
 		l, g := body(xv, yv, param)
 		if o.weighted {
 			wv := s.LoadAt(mk, x86.At(w, j), nil)
@@ -108,6 +130,9 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 	})
 	sum := acc.Sum()
 	Store(sum, ReturnIndex(0))
+	if o.softFlag {
+		Store(soft, ReturnIndex(1))
+	}
 	s.End()
 }
 
@@ -179,4 +204,143 @@ func bceLogits(s *x86.ISA, o binaryOptions) {
 			VFMSUB213PS(t2, sp, g) // cn·σ(x) − cp·σ(−x)
 			return l, g
 		}, "pos", "neg")
+}
+
+// focalGamma selects the sigmoid focal variant by γ: the modulating factor
+// σ(z)^γ is free for γ = 0, one multiply for 1 and two for 2; other γ take
+// exp(−γ·softplus(−z)).
+type focalGamma int
+
+const (
+	gamma0 focalGamma = iota
+	gamma1
+	gamma2
+	gammaAny
+)
+
+var focalNames = [...]string{"focalG0", "focalG1", "focalG2", "focalGAny"}
+
+// sigmoidFocal emits sigmoid focal loss for hard labels in the closed form
+// of generic.sigmoidFocal: z = (1−2y)·x, loss α_t·softplus(z)·σ(z)^γ and
+// gradient (1−2y)·α_t·σ(z)^γ·(σ(z) + γ·σ(−z)·softplus(z)); it has no
+// (1−p_t)^(γ−1) factor, so it is finite for every γ ≥ 0 at saturation.
+// α_t = a0 + a1·y (a0 = 1−α, a1 = 2α−1; 1 and 0 without α).
+func sigmoidFocal(s *x86.ISA, gm focalGamma, o binaryOptions) {
+	o.softFlag = true
+	params := []string{"a0", "a1"}
+	if gm == gammaAny {
+		params = append(params, "gamma")
+	}
+	binaryKernel(s, focalNames[gm],
+		"%s computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).",
+		o, x86.ExpConsts(), func(x, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
+			sgn := s.Vec()
+			VMOVUPS(s.F(1), sgn)
+			VFNMADD231PS(s.F(2), y, sgn) // 1 − 2y
+			z := s.Vec()
+			VMULPS(sgn, x, z)
+			_, sz, snz, l1p := sigmoidParts(s, z, true)
+			spz := s.Vec()
+			VMAXPS(z, s.FR(0), spz) // NaN: z is returned
+			VADDPS(l1p, spz, spz)   // softplus(z) = −log p_t
+			at := param("a1")
+			VFMADD213PS(param("a0"), y, at) // α_t = a0 + a1·y
+			var mod reg.VecVirtual
+			switch gm {
+			case gamma1:
+				mod = sz
+			case gamma2:
+				mod = s.Vec()
+				VMULPS(sz, sz, mod)
+			case gammaAny:
+				t := s.Vec()
+				VXORPS(t, t, t)
+				VSUBPS(z, t, t) // −z
+				VMAXPS(t, s.FR(0), t)
+				VADDPS(l1p, t, t) // softplus(−z)
+				VMULPS(param("gamma"), t, t)
+				VXORPS(s.U(0x80000000), t, t)
+				mod = s.Exp(t) // exp(−γ·softplus(−z)) = σ(z)^γ
+			}
+			// inner = σ(z) + γ·σ(−z)·softplus(z), without 0·Inf at z = +Inf.
+			inner := sz
+			if gm != gamma0 {
+				inner = s.Vec()
+				VMULPS(spz, snz, inner)
+				s.Where(x86.EQ, snz, s.F(0), s.F(0), inner)
+				switch gm {
+				case gamma1:
+				case gamma2:
+					VADDPS(inner, inner, inner)
+				default:
+					VMULPS(param("gamma"), inner, inner)
+				}
+				VADDPS(sz, inner, inner)
+			}
+			l = spz
+			VMULPS(at, l, l)
+			g = inner
+			VMULPS(at, g, g)
+			VMULPS(sgn, g, g)
+			if mod != nil {
+				VMULPS(mod, l, l)
+				s.Where(x86.EQ, mod, s.F(0), s.F(0), l) // 0·Inf → 0, as generic
+				VMULPS(mod, g, g)
+			}
+			return l, g
+		}, params...)
+}
+
+// regression emits MSE, L1, Huber (δ = p) or SmoothL1 (β = p) on the
+// residual d = x − y, as generic.regressionTerm.
+func regression(s *x86.ISA, kind int, o binaryOptions) {
+	names := [...]string{"mse", "l1", "huber", "smoothL1"}
+	binaryKernel(s, names[kind],
+		"%s computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.",
+		o, nil, func(x, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
+			d := s.Vec()
+			VSUBPS(y, x, d)
+			l, g = s.Vec(), s.Vec()
+			// sign(d): ±1, 0 at 0, NaN at NaN.
+			sgn := func() reg.VecVirtual {
+				t := s.Vec()
+				VANDPS(s.U(0x80000000), d, t)
+				VORPS(s.U(0x3f800000), t, t)
+				s.Where(x86.EQ, d, s.F(0), s.F(0), t)
+				s.Where(x86.UNORD, d, d, d, t)
+				return t
+			}
+			switch kind {
+			case 0: // MSE
+				VMULPS(d, d, l)
+				VADDPS(d, d, g)
+			case 1: // L1
+				VANDPS(s.U(0x7fffffff), d, l)
+				g = sgn()
+			default:
+				p := param("p")
+				ad := s.Vec()
+				VANDPS(s.U(0x7fffffff), d, ad)
+				half := s.Vec()
+				VMULPS(s.F(0.5), p, half) // p/2
+				sq := s.Vec()
+				VMULPS(d, d, sq)
+				VMULPS(s.F(0.5), sq, sq) // d²/2
+				VSUBPS(half, ad, l)      // |d| − p/2
+				if kind == 2 {           // Huber: p·(|d| − p/2) and p·sign(d) outside
+					VMULPS(p, l, l)
+					VMULPS(sgn(), p, g)
+					s.Where(x86.LT, ad, p, sq, l)
+					s.Where(x86.LT, ad, p, d, g)
+				} else { // SmoothL1: d²/(2β) and d/β inside
+					VMOVUPS(sgn(), g)
+					VDIVPS(p, sq, sq)
+					inner := s.Vec()
+					VDIVPS(p, d, inner)
+					s.Where(x86.LT, ad, p, sq, l)
+					s.Where(x86.LT, ad, p, inner, g)
+				}
+			}
+			return l, g
+		}, "p")
 }

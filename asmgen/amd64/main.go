@@ -1,17 +1,23 @@
 // Command amd64 generates the AVX2+FMA and AVX-512 kernels of package
 // lossfuse/kernels/amd64. It is run by go generate there:
 //
-//	go run ./amd64 -out ../kernels/amd64/kernels_amd64.s -stubs ../kernels/amd64/stubs_amd64.go -pkg amd64
+//	go run ./amd64 -out ../kernels/amd64/kernels_amd64.s -stubs ../kernels/amd64/stubs_amd64.go \
+//		-pkg amd64 -dispatch ../kernels/amd64/variants_amd64.go
 //
 // main is the list of variants; each kernel family has its own file and
 // every kernel is written once for both ISAs through package x86.
 package main
 
 import (
+	"flag"
+	"log"
+
 	. "github.com/mmcloughlin/avo/build"
 
 	"github.com/lossfuse/lossfuse/asmgen/internal/x86"
 )
+
+var dispatchOut = flag.String("dispatch", "", "write the Go variant selectors to this file")
 
 func main() {
 	ConstraintExpr("!purego")
@@ -27,6 +33,12 @@ func main() {
 		// Element-wise binary losses.
 		for _, o := range allBinaryOptions() {
 			bceLogits(s, o)
+			for g := gamma0; g <= gammaAny; g++ {
+				sigmoidFocal(s, g, o)
+			}
+			for kind := 0; kind < 4; kind++ {
+				regression(s, kind, o)
+			}
 		}
 		// Element-wise primitives.
 		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {
@@ -38,4 +50,9 @@ func main() {
 		log1pVec(s)
 	}
 	Generate()
+	if *dispatchOut != "" {
+		if err := writeDispatch(*dispatchOut); err != nil {
+			log.Fatal(err)
+		}
+	}
 }

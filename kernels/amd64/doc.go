@@ -4,4 +4,4 @@
 // everywhere. Package kernels registers it from dispatch_amd64.go.
 package amd64
 
-//go:generate sh -c "cd ../../asmgen && go run ./amd64 -out ../kernels/amd64/kernels_amd64.s -stubs ../kernels/amd64/stubs_amd64.go -pkg amd64"
+//go:generate sh -c "cd ../../asmgen && go run ./amd64 -out ../kernels/amd64/kernels_amd64.s -stubs ../kernels/amd64/stubs_amd64.go -pkg amd64 -dispatch ../kernels/amd64/variants_amd64.go"

@@ -26,7 +26,7 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 	return &args.Impl[float32]{
 		CrossEntropy: s.crossEntropy,
 		Binary:       s.binary,
-		Regression:   generic.Regression[float32],
+		Regression:   s.regression,
 		Softmax:      s.softmax,
 		LogSoftmax:   s.logSoftmax,
 		LogSumExp:    s.logSumExp,
@@ -300,60 +300,70 @@ func ptr(s []float32) *float32 {
 	return &s[0]
 }
 
-// binary vectorises BCE with logits without pos_weight (the asymmetric
-// weights included); the other binary losses are generic.
+// binary vectorises BCE with logits without pos_weight (asymmetric weights
+// included) and sigmoid focal loss with hard labels; the losses on
+// probabilities and BCE with pos_weight are generic.
 func (s isa) binary(a args.Binary[float32]) float64 {
-	if a.Kind != args.BCEWithLogits || a.PosWeight != nil || len(a.X) == 0 {
+	if len(a.X) == 0 {
 		return generic.Binary(a)
 	}
 	x, y, w, g, l := &a.X[0], &a.Y[0], ptr(a.Weight), ptr(a.Grad), ptr(a.Loss)
-	n, pos, neg, sc := len(a.X), a.FNWeight, a.FPWeight, a.GradScale
-	variant := 0
-	if g != nil {
-		variant |= 4
-	}
-	if l != nil {
-		variant |= 2
-	}
-	if w != nil {
-		variant |= 1
-	}
-	if s {
-		switch variant {
+	n, sc := len(a.X), a.GradScale
+	switch {
+	case a.Kind == args.BCEWithLogits && a.PosWeight == nil:
+		return bceLogitsCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)
+	case a.Kind == args.SigmoidFocal && a.FNWeight == 1 && a.FPWeight == 1:
+		if a.Grad != nil && &a.Grad[0] == &a.X[0] && !hardLabels(a.Y) {
+			break // in place: a soft label could not be redone from x
+		}
+		a0, a1 := float32(1), float32(0) // α_t = a0 + a1·y
+		if a.Alpha >= 0 {
+			a0, a1 = 1-a.Alpha, 2*a.Alpha-1
+		}
+		var sum float64
+		var soft int
+		switch a.Gamma {
 		case 0:
-			return bceLogitsAVX512(x, y, w, g, l, n, pos, neg, sc)
+			sum, soft = focalG0Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 1:
-			return bceLogitsWAVX512(x, y, w, g, l, n, pos, neg, sc)
+			sum, soft = focalG1Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 2:
-			return bceLogitsLAVX512(x, y, w, g, l, n, pos, neg, sc)
-		case 3:
-			return bceLogitsLWAVX512(x, y, w, g, l, n, pos, neg, sc)
-		case 4:
-			return bceLogitsGAVX512(x, y, w, g, l, n, pos, neg, sc)
-		case 5:
-			return bceLogitsGWAVX512(x, y, w, g, l, n, pos, neg, sc)
-		case 6:
-			return bceLogitsGLAVX512(x, y, w, g, l, n, pos, neg, sc)
+			sum, soft = focalG2Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		default:
-			return bceLogitsGLWAVX512(x, y, w, g, l, n, pos, neg, sc)
+			sum, soft = focalGAnyCall(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
+		}
+		if soft == 0 {
+			return sum
 		}
 	}
-	switch variant {
-	case 0:
-		return bceLogitsAVX2(x, y, w, g, l, n, pos, neg, sc)
-	case 1:
-		return bceLogitsWAVX2(x, y, w, g, l, n, pos, neg, sc)
-	case 2:
-		return bceLogitsLAVX2(x, y, w, g, l, n, pos, neg, sc)
-	case 3:
-		return bceLogitsLWAVX2(x, y, w, g, l, n, pos, neg, sc)
-	case 4:
-		return bceLogitsGAVX2(x, y, w, g, l, n, pos, neg, sc)
-	case 5:
-		return bceLogitsGWAVX2(x, y, w, g, l, n, pos, neg, sc)
-	case 6:
-		return bceLogitsGLAVX2(x, y, w, g, l, n, pos, neg, sc)
+	return generic.Binary(a)
+}
+
+// hardLabels reports whether every label is 0 or 1.
+func hardLabels(y []float32) bool {
+	for _, v := range y {
+		if v != 0 && v != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// regression vectorises MSE, L1, Huber and SmoothL1 (all options).
+func (s isa) regression(a args.Regression[float32]) float64 {
+	if len(a.X) == 0 {
+		return generic.Regression(a)
+	}
+	x, y, w, g, l := &a.X[0], &a.Y[0], ptr(a.Weight), ptr(a.Grad), ptr(a.Loss)
+	n, p, sc := len(a.X), a.Param, a.GradScale
+	switch a.Kind {
+	case args.MSE:
+		return mseCall(bool(s), x, y, w, g, l, n, p, sc)
+	case args.L1:
+		return l1Call(bool(s), x, y, w, g, l, n, p, sc)
+	case args.Huber:
+		return huberCall(bool(s), x, y, w, g, l, n, p, sc)
 	default:
-		return bceLogitsGLWAVX2(x, y, w, g, l, n, pos, neg, sc)
+		return smoothL1Call(bool(s), x, y, w, g, l, n, p, sc)
 	}
 }

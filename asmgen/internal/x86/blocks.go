@@ -17,6 +17,7 @@ const (
 	LE    = 0x12 // ordered, quiet
 	UNORD = 0x03
 	NEQ   = 0x0c // ordered, quiet
+	NEQU  = 0x04 // unordered or not equal, quiet
 	GE    = 0x1d // ordered, quiet
 	GT    = 0x1e // ordered, quiet
 )
