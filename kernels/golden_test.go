@@ -744,12 +744,11 @@ type knownGap struct {
 var knownGaps = []knownGap{
 	// Row [40, 0, 0, 0], target 0: the true loss is log1p(3e⁻⁴⁰) ≈ 1.27e-17
 	// and the target's gradient −1.27e-17 (times the weight and scale);
-	// PyTorch returns exactly 0 in both dtypes, and so does the generic
-	// kernel, which forms lse = m + log(s) with s = 1 + 3e⁻⁴⁰ rounded to 1.
-	// Tracking s − 1 = Σ_{j≠argmax} e^{z_j−m} and using log1p (and expm1 for
-	// the argmax's gradient) would return the correct value.
-	{[]string{"*"}, "ce", x1Hard, 0, "rows", []int{3}, "CE saturation: returns 0 like PyTorch, the true loss is ≈1.3e-17"},
-	{[]string{"*"}, "ce", x1Hard, 0, "grad", []int{12}, "CE saturation: returns 0 like PyTorch, the true gradient is ≈−1.3e-17·w/norm"},
+	// PyTorch returns exactly 0 in both dtypes, and so do the vector kernels,
+	// which form lse = m + log(s) with s = 1 + 3e⁻⁴⁰ rounded to 1. The generic
+	// kernel tracks s − 1 and uses log1p / expm1, and returns the true value.
+	{[]string{"avx2", "avx512", "neon"}, "ce", x1Hard, 0, "rows", []int{3}, "CE saturation: returns 0 like PyTorch, the true loss is ≈1.3e-17"},
+	{[]string{"avx2", "avx512", "neon"}, "ce", x1Hard, 0, "grad", []int{12}, "CE saturation: returns 0 like PyTorch, the true gradient is ≈−1.3e-17·w/norm"},
 	// The same in float32 one row further down, [20, 0, 0, 0]: true loss
 	// 6.18e-9, PyTorch's float32 gives 0, and so does the avx2 float32 kernel.
 	{[]string{"avx2", "avx512"}, "ce", x1Hard, 32, "rows", []int{4}, "float32 CE saturation: returns 0 like PyTorch, the true loss is ≈6.2e-9·w"},
@@ -794,8 +793,10 @@ func (ck *checker) value(field string, i int, g, want, scale float64) {
 		switch {
 		case !ok:
 			ck.t.Logf("%s %s %s[%d]: known gap: got %v, want %v: %s", ck.d.name, ck.what, field, i, g, want, gap.reason)
-		case ck.backend == "generic" || !gap.on("*"):
+		case ck.backend == "generic":
 			ck.t.Errorf("%s %s %s[%d]: the known gap %q is fixed on %s: update knownGaps", ck.d.name, ck.what, field, i, gap.reason, ck.backend)
+		default: // a vector kernel may fall back to generic for some options or dtypes
+			ck.t.Logf("%s %s %s[%d]: known gap %q does not show on %s here", ck.d.name, ck.what, field, i, gap.reason, ck.backend)
 		}
 		return
 	}

@@ -89,6 +89,8 @@ func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
 		if p != p {
 			pc = p
 		}
+		// As numpy's clip-then-log: the clipped value is the float nearest
+		// 1 − clip, so log(1 − pc) is not exactly log(clip).
 		l = -cp*math.Log(pc) - cn*math.Log1p(-pc)
 		if p >= c.clip && p <= 1-c.clip || p != p {
 			g = (cn*pc - cp*(1-pc)) / (pc * (1 - pc))
@@ -139,7 +141,10 @@ func sigmoidFocal(x, y float64, c *binaryConsts) (l, g float64) {
 	dm := (1 - 2*y) * p * sigmoid(-x)
 	mg := math.Pow(m, gam)
 	l = at * mg * ce
-	g = at * (mg*(p-y) + gam*math.Pow(m, gam-1)*dm*ce)
+	g = at * mg * (p - y)
+	if dm != 0 { // at x = ±inf, dm = 0 while ce = inf: the product's limit is 0
+		g += at * gam * math.Pow(m, gam-1) * dm * ce
+	}
 	return l, g
 }
 

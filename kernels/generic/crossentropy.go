@@ -59,15 +59,15 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		z0 = 0 // any finite reference works; an infinite one would give inf − inf
 	}
 
-	// Pass 1: running max m and Σ exp(z−m); with smoothing or probability
+	// Pass 1: running max m and Σ exp(z−m) − 1; with smoothing or probability
 	// targets also the weighted sums of (z − z0) the loss needs, taken
 	// relative to the row's first logit so that large logits do not cancel.
-	m, s := math.Inf(-1), 0.0
+	m, r := math.Inf(-1), -1.0
 	var wz, tw float64 // Σ c_j·(z_j − z0) and Σ c_j for the target coefficients c
 	soft := probs != nil
 	for j, v := range x {
 		z := capped(float64(v), capv)
-		m, s = onlineStep(m, s, z)
+		m, r = onlineStep(m, r, z)
 		if soft || eps != 0 {
 			c := targetCoef(a, probs, j, eps)
 			if c != 0 { // 0·(−inf − z0) must not poison the row
@@ -76,7 +76,8 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 			tw += c
 		}
 	}
-	lse = m + math.Log(s)
+	lr := math.Log1p(r) // lse − m, kept apart so that lse − z_max does not cancel
+	lse = m + lr
 	if ignored {
 		zero(grad)
 		return 0, lse
@@ -89,7 +90,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	switch {
 	case a.Focal:
 		wy = weight(a, int(y))
-		logp := float64(x[y]) - lse
+		logp := (float64(x[y]) - m) - lr
 		p := math.Exp(logp)
 		q := -math.Expm1(logp)
 		r := -1.0 // log p / q → −1 as q → 0
@@ -111,7 +112,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	default:
 		wy = weight(a, int(y))
 		zy := capped(float64(x[y]), capv)
-		nll := lse - zy
+		nll := (m - zy) + lr
 		loss = (1-eps)*wy*nll + zl*wy*lse*lse
 		pc = (1-eps)*wy + 2*zl*wy*lse
 		if eps != 0 {
@@ -130,13 +131,17 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	grad = grad[:k]
 	for j, v := range x {
 		z := capped(float64(v), capv)
-		p := math.Exp(z - lse)
+		lp := (z - m) - lr // log p_j, exact at the maximum
+		p := math.Exp(lp)
 		g := pc * p
 		if soft || (eps != 0 && !a.Focal) {
 			g -= targetCoef(a, probs, j, eps)
 		}
-		if int32(j) == y {
-			g -= wy
+		if int32(j) == y { // pc·p − wy = pc·(p − 1) + (pc − wy), with p − 1 exact
+			g = pc*math.Expm1(lp) + (pc - wy)
+			if soft || (eps != 0 && !a.Focal) {
+				g -= targetCoef(a, probs, j, eps)
+			}
 		}
 		g *= scale
 		if capv > 0 { // d(cap·tanh(x/cap))/dx = 1 − (z/cap)²

@@ -16,17 +16,21 @@ func sigmoid(x float64) float64 {
 	return e / (1 + e)
 }
 
-// onlineStep folds z into a running maximum m and sum s = Σ exp(zᵢ − m),
-// rescaling s whenever the maximum grows (online softmax). A −inf element
-// adds nothing; it must not form −inf − (−inf).
-func onlineStep(m, s, z float64) (float64, float64) {
+// onlineStep folds z into a running maximum m and r = Σ exp(zᵢ − m) − 1,
+// the sum of exponentials without the maximum's own 1 (online softmax). The
+// sum is kept without that 1 so that lse = m + log1p(r) and the target's
+// p − 1 = expm1(z − lse) keep their relative accuracy when one logit
+// dominates (a loss of e^−40 must not round to 0). Start from m = −inf,
+// r = −1 (an empty sum); a −inf element adds nothing and must not form
+// −inf − (−inf).
+func onlineStep(m, r, z float64) (float64, float64) {
 	if z > m {
-		return z, s*math.Exp(m-z) + 1
+		return z, (r+1)*math.Exp(m-z)
 	}
 	if z != math.Inf(-1) {
-		s += math.Exp(z - m)
+		r += math.Exp(z - m)
 	}
-	return m, s
+	return m, r
 }
 
 // sign is −1, 0 or 1, and NaN for NaN.

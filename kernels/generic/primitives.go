@@ -6,24 +6,26 @@ import (
 	"github.com/lossfuse/lossfuse/kernels/internal/args"
 )
 
-// rowLSE is log Σ exp(x_j) of one row, in one online pass.
-func rowLSE[T args.Float](x []T) float64 {
-	m, s := math.Inf(-1), 0.0
+// rowLSE returns a row's maximum m and lr with log Σ exp(x_j) = m + lr,
+// in one online pass. Keeping them apart lets x_j − lse be formed as
+// (x_j − m) − lr, exact at the maximum.
+func rowLSE[T args.Float](x []T) (m, lr float64) {
+	m, r := math.Inf(-1), -1.0
 	for _, v := range x {
-		m, s = onlineStep(m, s, float64(v))
+		m, r = onlineStep(m, r, float64(v))
 	}
-	return m + math.Log(s)
+	return m, math.Log1p(r)
 }
 
 // normLSE is the log-sum-exp Softmax and LogSoftmax normalise by: a row
 // holding +Inf (lse = +Inf) is NaN throughout, as in PyTorch, rather than
 // NaN at the infinity and 0 (or −Inf) elsewhere.
-func normLSE[T args.Float](x []T) float64 {
-	lse := rowLSE(x)
-	if math.IsInf(lse, 1) {
-		return math.NaN()
+func normLSE[T args.Float](x []T) (m, lr float64) {
+	m, lr = rowLSE(x)
+	if math.IsInf(m+lr, 1) {
+		return math.NaN(), math.NaN()
 	}
-	return lse
+	return m, lr
 }
 
 // Softmax writes exp(x − lse) row by row; Dst may be X.
@@ -32,9 +34,9 @@ func Softmax[T args.Float](a args.Rows[T]) {
 	for i := 0; i < a.N; i++ {
 		x, dst := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
 		dst = dst[:len(x)]
-		lse := normLSE(x)
+		m, lr := normLSE(x)
 		for j, v := range x {
-			dst[j] = T(math.Exp(float64(v) - lse))
+			dst[j] = T(math.Exp((float64(v) - m) - lr))
 		}
 	}
 }
@@ -45,9 +47,9 @@ func LogSoftmax[T args.Float](a args.Rows[T]) {
 	for i := 0; i < a.N; i++ {
 		x, dst := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
 		dst = dst[:len(x)]
-		lse := normLSE(x)
+		m, lr := normLSE(x)
 		for j, v := range x {
-			dst[j] = T(float64(v) - lse)
+			dst[j] = T((float64(v) - m) - lr)
 		}
 	}
 }
@@ -57,7 +59,8 @@ func LogSumExp[T args.Float](a args.Rows[T]) {
 	k := a.K
 	dst := a.Dst[:a.N]
 	for i := range dst {
-		dst[i] = T(rowLSE(a.X[i*k : i*k+k]))
+		m, lr := rowLSE(a.X[i*k : i*k+k])
+		dst[i] = T(m + lr)
 	}
 }
 

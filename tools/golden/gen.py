@@ -546,7 +546,13 @@ def softmax_focal_case(fam, name, inp, gamma, alpha=False, reduction="mean", ign
         if not keep[i]:
             continue
         y = t[i]
-        logp = float(logsm[i, y])
+        # log p_y split around the argmax (as ce_closed does): torch's
+        # log_softmax rounds lse to the maximum and so gives log p = 0, q = 0
+        # at saturation, where the true q is e.g. 2e−40.
+        z = x[i].numpy()
+        am = int(np.argmax(z))
+        L = math.log1p(np.delete(np.exp(z - z[am]), am).sum()) if np.isfinite(z).all() else None
+        logp = float(logsm[i, y]) if L is None else (float(z[y]) - float(z[am])) - L
         p = math.exp(logp)
         q = -math.expm1(logp)
         r = logp / q if q != 0 else -1.0
@@ -556,7 +562,9 @@ def softmax_focal_case(fam, name, inp, gamma, alpha=False, reduction="mean", ign
         rows[i] = -a * mod * logp
         oh = torch.zeros(k, dtype=F64)
         oh[y] = 1
-        grad[i] = a * mod * (1 - gamma * pr) * (sm[i] - oh) * gs
+        dsm = sm[i] - oh
+        dsm[y] = math.expm1(logp)  # p_y − 1 without cancellation
+        grad[i] = a * mod * (1 - gamma * pr) * dsm * gs
     s = float(rows.sum())
     loss = s * gs if reduction == "mean" else s
     if reduction == "mean" and cnt == 0:
