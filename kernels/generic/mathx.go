@@ -25,7 +25,7 @@ func sigmoid(x float64) float64 {
 // −inf − (−inf).
 func onlineStep(m, r, z float64) (float64, float64) {
 	if z > m {
-		return z, (r+1)*math.Exp(m-z)
+		return z, (r + 1) * math.Exp(m-z)
 	}
 	if z != math.Inf(-1) {
 		r += math.Exp(z - m)
