@@ -144,6 +144,16 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 			}
 			zyv := float64(x[i*k+int(y)])
 			zy[i] = float32(zyv)
+			if math.IsInf(float64(ls[i]), 0) {
+				// A row holding +Inf (ls = +Inf) or only −Inf (ls = −Inf):
+				// loss and gradient are NaN, as the reference and PyTorch.
+				coef[i], bias[i], pcs[i], wys[i] = nan32, 0, math.NaN(), 0
+				total += math.NaN()
+				if a.RowLoss != nil {
+					a.RowLoss[r0+i] = nan32
+				}
+				continue
+			}
 			wy := 1.0
 			if a.Weight != nil {
 				wy = float64(a.Weight[y])
@@ -220,6 +230,18 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 	return total
 }
 
+var nan32 = float32(math.NaN())
+
+// nonFiniteRows makes rows holding +Inf (ls = +Inf) or only −Inf (ls = −Inf)
+// NaN throughout in Softmax and LogSoftmax, as PyTorch and the reference.
+func nonFiniteRows(ls []float32) {
+	for i, v := range ls {
+		if math.IsInf(float64(v), 0) {
+			ls[i] = nan32
+		}
+	}
+}
+
 // logSumExp is pass 1 alone, straight into Dst.
 func (s isa) logSumExp(a args.Rows[float32]) {
 	s.lseRows(a.X, a.N, a.K, &a.Dst[0])
@@ -237,6 +259,7 @@ func (s isa) softmax(a args.Rows[float32]) {
 		m := min(bs, a.N-r0)
 		x := a.X[r0*k : (r0+m)*k]
 		s.maxLogRows(x, m, k, &mx[0], &ls[0])
+		nonFiniteRows(ls[:m])
 		s.expAffineRows(x, a.Dst[r0*k:(r0+m)*k], m, k, &mx[0], &ls[0], &one[0], &zero[0])
 	}
 }
@@ -250,6 +273,7 @@ func (s isa) logSoftmax(a args.Rows[float32]) {
 		m := min(bs, a.N-r0)
 		x := a.X[r0*k : (r0+m)*k]
 		s.maxLogRows(x, m, k, &mx[0], &ls[0])
+		nonFiniteRows(ls[:m])
 		d := a.Dst[r0*k : (r0+m)*k]
 		if s {
 			subRowsAVX512(&x[0], &d[0], m, k, &mx[0], &ls[0])
