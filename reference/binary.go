@@ -22,9 +22,10 @@ func BCEWithLogits[T kernels.Float](x, y []T, n, k int, o *kernels.BinaryOptions
 // BCE is the reference for kernels.BCE on probabilities p:
 //
 //	l = −w·( fn·y·max(log p, −100) + fp·(1−y)·max(log(1−p), −100) )
-//	∂l/∂p = w·( fp·(1−y)·p − fn·y·(1−p) ) / max(p·(1−p), 1e-12)
+//	∂l/∂p = w·( fp·(1−y)·p − fn·y·(1−p) ) / max(p·(1−p), ϵ)
 //
-// as PyTorch (whose gradient ignores the clamp). With Clip = c > 0 instead:
+// with ϵ = 1e-12, as PyTorch (whose gradient ignores the clamp too, but
+// whose ϵ is float32(1e-12) = 9.999999960041972e-13 for every dtype). With Clip = c > 0 instead:
 // p is clipped to [c, 1−c] (and 1−p to the same range, computed from p, not
 // from the clipped value), the gradient is the unguarded one inside [c, 1−c]
 // and 0 outside.
@@ -163,6 +164,9 @@ func binary[T kernels.Float](kind binaryKind, x, y []T, n, k int, o *kernels.Bin
 		r.ItemTol[e] = finiteTol(l, math.Abs(we)*(amp*v.lTerms+lp))
 		r.Grad[e] = g
 		r.GradTol[e] = finiteTol(g, math.Abs(r.Scale*we)*(amp*v.gTerms+gp)+Slack*r.tiny)
+		if r.overflows(v.lTerms, v.gTerms, math.Abs(v.l), math.Abs(v.g)) {
+			r.ItemTol[e], r.GradTol[e] = math.Inf(1), math.Inf(1)
+		}
 	}
 	r.finish()
 	return r, nil
@@ -214,7 +218,7 @@ func bceProbsElem(p, y float64, bp binParams) binElem {
 	}
 	lp := math.Max(math.Log(p), -100)
 	lq := math.Max(math.Log1p(-p), -100)
-	d := math.Max(p*(1-p), 1e-12)
+	d := math.Max(p*(1-p), bceEpsilon)
 	return binElem{
 		l:      -(cp*lp + cn*lq),
 		g:      (cn*p - cp*(1-p)) / d,
@@ -222,6 +226,11 @@ func bceProbsElem(p, y float64, bp binParams) binElem {
 		gTerms: (math.Abs(cn)*math.Abs(p) + math.Abs(cp)*math.Abs(1-p)) / d,
 	}
 }
+
+// bceEpsilon guards BCE's gradient denominator. PyTorch's is the float32
+// constant 1e-12 (9.999999960041972e-13 in its float64 backward as well);
+// lossfuse documents 1e-12 exactly.
+const bceEpsilon = 1e-12
 
 // clamp keeps a NaN a NaN.
 func clamp(v, lo, hi float64) float64 {

@@ -148,12 +148,24 @@ func TestContractCatchesBugs(t *testing.T) {
 }
 
 func TestContractNonFiniteRules(t *testing.T) {
-	ref := must(MSE([]float32{3e19}, []float32{0}, nil)) // 9e38 overflows float32
+	// Two squares of 2.25e38 each fit float32; their sum does not.
+	ref := must(MSE([]float32{1.5e19, 1.5e19}, []float32{0, 0}, &kernels.RegressionOptions[float32]{Reduction: kernels.Sum}))
 	if err := CheckLoss(ref, float32(math.Inf(1))); err != nil {
 		t.Errorf("overflow to +Inf rejected: %v", err)
 	}
 	if err := CheckLoss(ref, float32(math.Inf(-1))); err == nil {
 		t.Errorf("−Inf for a positive overflow passed")
+	}
+	if err := CheckLoss(ref, float32(math.NaN())); err == nil {
+		t.Errorf("NaN for a positive overflow passed")
+	}
+	// A square of 9e38 is not a float32: that element and the loss are unconstrained.
+	ref = must(MSE([]float32{3e19, 1}, []float32{0, 0}, &kernels.RegressionOptions[float32]{Weight: []float32{0, 1}}))
+	if err := Check(ref, Got[float32]{CheckLoss: true, Loss: float32(math.NaN()), Items: []float32{float32(math.NaN()), 1}}); err != nil {
+		t.Errorf("0·∞ after an overflowing term rejected: %v", err)
+	}
+	if err := CheckItems(ref, []float32{0, 2}); err == nil {
+		t.Errorf("a wrong loss next to an overflowing one passed")
 	}
 	ref = must(MSE([]float32{1}, []float32{0}, nil))
 	if err := CheckLoss(ref, float32(math.Inf(1))); err == nil {
@@ -193,7 +205,11 @@ func TestTolerancesAreNumbers(t *testing.T) {
 		}
 		return v
 	}
-	for it := 0; it < 200; it++ {
+	iters := 200
+	if testing.Short() {
+		iters = 50
+	}
+	for it := 0; it < iters; it++ {
 		x := pick(n*k, vals)
 		y := pick(n*k, []float64{0, 1, 0.3, 0.5})
 		p := pick(n*k, []float64{0, 1, 1e-7, 0.3, 0.999999})
@@ -214,7 +230,8 @@ func TestTolerancesAreNumbers(t *testing.T) {
 		for oi, r := range all {
 			for _, pair := range [][2][]float64{{r.Items, r.ItemTol}, {r.Grad, r.GradTol}, {r.LSE, r.LSETol}, {r.Out, r.OutTol}, {{r.Loss}, {r.LossTol}}} {
 				for i, v := range pair[0] {
-					if tol := pair[1][i]; math.IsNaN(tol) || tol < 0 || (math.IsInf(v, 0) || math.IsNaN(v)) && tol != 0 {
+					// float64 terms cannot overflow float64, so every finite value has a finite bound.
+					if tol := pair[1][i]; math.IsNaN(tol) || tol < 0 || math.IsInf(tol, 0) || (math.IsInf(v, 0) || math.IsNaN(v)) && tol != 0 {
 						t.Fatalf("op %d: value %v has tolerance %v", oi, v, tol)
 					}
 				}

@@ -201,6 +201,9 @@ func SoftmaxFocal[T kernels.Float](logits []T, targets []int32, n, k int, o *ker
 		pc := ay * focalF(ell, gam)
 		// ℓ may be off by the lse's error plus the roundings of z_y − m.
 		dell := lr.lseTol(u, k) + Slack*u*(math.Abs(row.z[y])+math.Abs(lr.m)+math.Abs(ell))
+		if math.IsInf(ell, -1) {
+			dell = 0 // z_y = −Inf: p = 0 exactly
+		}
 		tol := math.Abs(ay)*spread(func(l float64) float64 { return -focalMod(l, gam) * l }, ell, dell) + Slack*u*math.Abs(loss)
 		pcTol := math.Abs(ay)*spread(func(l float64) float64 { return focalF(l, gam) }, ell, dell) + Slack*u*math.Abs(pc)
 		for j := range c {
@@ -239,6 +242,9 @@ func focalF(ell, gam float64) float64 {
 // a bound on f's error when its argument is known to within d.
 func spread(f func(float64) float64, v, d float64) float64 {
 	f0, m := f(v), 0.0
+	if d == 0 {
+		return 0
+	}
 	for _, v2 := range []float64{v - d, math.Min(v+d, 0)} {
 		if diff := math.Abs(f(v2) - f0); diff > m || math.IsNaN(diff) {
 			m = diff
@@ -365,6 +371,12 @@ func (r *Result) rowDone(i int, row ceRow, loss, tol, pc, pcTol float64, c []flo
 		}
 		t = math.Abs(scale)*t + Slack*r.tiny*math.Max(1, math.Abs(scale)*(math.Abs(pc)+math.Abs(c[j])))
 		r.Grad[i*k+j], r.GradTol[i*k+j] = g, finiteTol(g, t)
+	}
+	if r.overflows(math.Abs(loss), math.Abs(pc), tol/(Slack*u)) {
+		r.ItemTol[i] = math.Inf(1)
+		for j := range row.z {
+			r.GradTol[i*k+j] = math.Inf(1)
+		}
 	}
 }
 

@@ -41,12 +41,17 @@
 //     exactly where r is the same infinity, except that v may be ±Inf (of
 //     r's sign) where |r| + τ exceeds the largest finite T. Zeros compare
 //     without regard to sign.
-//  2. Otherwise |v − r| ≤ τ. An ignored row's loss and gradient are exactly
+//  2. Otherwise |v − r| ≤ τ + c·η (so results far below η may be flushed to
+//     zero), except where τ = 0: an ignored row's loss and gradient are exactly
 //     0 (τ = 0), as are the loss and gradient of a mean over a zero
 //     denominator under EmptyMeanZero (0 times the data: NaN data stays
 //     NaN). Under EmptyMeanNaN a zero denominator scales the gradient by
 //     +Inf: each element must then be non-finite exactly where r is (NaN
 //     and ±Inf not told apart), and 0 where r is 0.
+//  3. A value one of whose terms (before weighting and reduction) exceeds
+//     the largest finite T is unconstrained (τ = +Inf): a backend working
+//     in T cannot form it, and may return ±Inf, or NaN after 0·∞. The
+//     loss over such an item is unconstrained too.
 //
 // The tolerances bound the error, in the worst case, of any sensible
 // evaluation in T whose elementary functions (exp, log, log1p, tanh, pow)

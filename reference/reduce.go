@@ -49,3 +49,16 @@ func (r *Result) finish() {
 	}
 	r.LossTol = finiteTol(r.Loss, tol+Slack*r.U*math.Abs(r.Loss))
 }
+
+// overflows reports whether a term a value is formed from exceeds the
+// largest finite T: a backend computing in T cannot form the value, which
+// the contract then leaves unconstrained (a T kernel may return ±Inf or,
+// after 0·∞, NaN where the float64 reference is finite).
+func (r *Result) overflows(terms ...float64) bool {
+	for _, t := range terms {
+		if t > r.max && !math.IsInf(t, 1) {
+			return true
+		}
+	}
+	return false
+}

@@ -104,6 +104,9 @@ func regression[T kernels.Float](f func(d float64) (e, g float64), x, y []T, o *
 		r.ItemTol[i] = finiteTol(r.Items[i], math.Abs(we)*(Slack*u*math.Abs(e)+ep))
 		r.Grad[i] = r.Scale * we * g
 		r.GradTol[i] = finiteTol(r.Grad[i], math.Abs(r.Scale*we)*(Slack*u*math.Abs(g)+gp)+Slack*r.tiny)
+		if r.overflows(math.Abs(e), math.Abs(g)) {
+			r.ItemTol[i], r.GradTol[i] = math.Inf(1), math.Inf(1)
+		}
 	}
 	r.finish()
 	return r, nil

@@ -161,10 +161,13 @@ func (w *worst) see(r *Result, name string, i int, got, want, tol float64, loose
 // ratioOf is |got − want| / tol, with the contract's rules for non-finite
 // values: NaN only where the reference is NaN, an infinity only where it is
 // the same infinity or where the reference's value (plus its tolerance)
-// overflows T. Zeros compare without regard to sign.
+// overflows T; an infinite tolerance (a term that overflows T) accepts
+// anything. Zeros compare without regard to sign.
 func ratioOf(r *Result, got, want, tol float64, loose bool) float64 {
 	gotBad := math.IsNaN(got) || math.IsInf(got, 0)
 	switch {
+	case math.IsInf(tol, 1):
+		return 0 // a term overflows T: the value is unconstrained
 	case loose && (math.IsNaN(want) || math.IsInf(want, 0)):
 		if gotBad {
 			return 0
@@ -195,5 +198,6 @@ func ratioOf(r *Result, got, want, tol float64, loose bool) float64 {
 	if !(tol > 0) {
 		return math.Inf(1)
 	}
+	tol += Slack * r.tiny // results below the smallest normal may be flushed
 	return d / tol
 }

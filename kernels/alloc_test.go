@@ -1,0 +1,95 @@
+package kernels_test
+
+// No kernel allocates on the heap: every entry point, float32 and float64,
+// every backend, with heap buffers (as callers have them), with nil options
+// and with options that take the other code paths (weights, outputs,
+// smoothing, in-place gradient), on short and long rows.
+
+import (
+	"math/rand"
+	"testing"
+
+	"github.com/lossfuse/lossfuse/kernels"
+)
+
+func TestNoAllocations(t *testing.T) {
+	conformBackends(t, func(t *testing.T) {
+		t.Run("float32", func(t *testing.T) { noAllocs[float32](t) })
+		t.Run("float64", func(t *testing.T) { noAllocs[float64](t) })
+	})
+}
+
+func noAllocs[T kernels.Float](t *testing.T) {
+	for _, shape := range [][2]int{{4, 37}, {2, 1000}} {
+		n, k := shape[0], shape[1]
+		rng := rand.New(rand.NewSource(31))
+		fill := func(m int, lo, hi float64) []T {
+			s := make([]T, m)
+			for i := range s {
+				s[i] = T(lo + (hi-lo)*rng.Float64())
+			}
+			return s
+		}
+		nk := n * k
+		logits, probs, x, p, y := fill(nk, -3, 3), fill(nk, 0, 1), fill(nk, -3, 3), fill(nk, 0.01, 0.99), fill(nk, 0, 1)
+		w, wb, pw := fill(k, 0, 2), fill(nk, 0, 2), fill(k, 0, 2)
+		grad, rowLoss, rowLSE, loss, dst, dstN := make([]T, nk), make([]T, n), make([]T, n), make([]T, nk), make([]T, nk), make([]T, n)
+		targets := make([]int32, n)
+		for i := range targets {
+			targets[i] = int32(rng.Intn(k))
+		}
+		targets[0] = -100
+		inplace := fill(nk, -3, 3)
+
+		ceFull := &kernels.CrossEntropyOptions[T]{Weight: w, LabelSmoothing: 0.1, ZLoss: 1e-4, RowLoss: rowLoss, RowLSE: rowLSE}
+		ceCap := &kernels.CrossEntropyOptions[T]{SoftCap: 30, Reduction: kernels.Sum}
+		sf := &kernels.SoftmaxFocalOptions[T]{Gamma: 2, Alpha: w, RowLoss: rowLoss}
+		bo := &kernels.BinaryOptions[T]{Weight: wb, PosWeight: pw, Loss: loss, Asymmetric: &kernels.Asymmetric{FalseNegative: 1, FalsePositive: 2}}
+		clip := &kernels.BinaryOptions[T]{Clip: 1e-7, Reduction: kernels.None, Loss: loss}
+		fo := &kernels.FocalOptions[T]{BinaryOptions: kernels.BinaryOptions[T]{Weight: wb, Loss: loss}, Alpha: 0.25, Gamma: 0.5}
+		ro := &kernels.RegressionOptions[T]{Weight: wb, Loss: loss}
+
+		calls := []struct {
+			name string
+			f    func() error
+		}{
+			{"CrossEntropy nil", func() error { _, err := kernels.CrossEntropy(logits, targets, n, k, grad, nil); return err }},
+			{"CrossEntropy options", func() error { _, err := kernels.CrossEntropy(logits, targets, n, k, grad, ceFull); return err }},
+			{"CrossEntropy soft-cap", func() error { _, err := kernels.CrossEntropy(logits, targets, n, k, grad, ceCap); return err }},
+			{"CrossEntropy in place", func() error { _, err := kernels.CrossEntropy(inplace, targets, n, k, inplace, nil); return err }},
+			{"CrossEntropy loss only", func() error { _, err := kernels.CrossEntropy(logits, targets, n, k, nil, nil); return err }},
+			{"CrossEntropyProbs", func() error { _, err := kernels.CrossEntropyProbs(logits, probs, n, k, grad, nil); return err }},
+			{"CrossEntropyProbs options", func() error { _, err := kernels.CrossEntropyProbs(logits, probs, n, k, grad, ceFull); return err }},
+			{"SoftmaxFocal nil", func() error { _, err := kernels.SoftmaxFocal(logits, targets, n, k, grad, nil); return err }},
+			{"SoftmaxFocal options", func() error { _, err := kernels.SoftmaxFocal(logits, targets, n, k, grad, sf); return err }},
+			{"BCEWithLogits nil", func() error { _, err := kernels.BCEWithLogits(x, y, n, k, grad, nil); return err }},
+			{"BCEWithLogits options", func() error { _, err := kernels.BCEWithLogits(x, y, n, k, grad, bo); return err }},
+			{"BCE nil", func() error { _, err := kernels.BCE(p, y, n, k, grad, nil); return err }},
+			{"BCE clip", func() error { _, err := kernels.BCE(p, y, n, k, grad, clip); return err }},
+			{"SigmoidFocal nil", func() error { _, err := kernels.SigmoidFocal(x, y, n, k, grad, nil); return err }},
+			{"SigmoidFocal options", func() error { _, err := kernels.SigmoidFocal(x, y, n, k, grad, fo); return err }},
+			{"FocalProbs nil", func() error { _, err := kernels.FocalProbs(p, y, n, k, grad, nil); return err }},
+			{"FocalProbs options", func() error { _, err := kernels.FocalProbs(p, y, n, k, grad, fo); return err }},
+			{"MSE nil", func() error { _, err := kernels.MSE(x, y, grad, nil); return err }},
+			{"MSE options", func() error { _, err := kernels.MSE(x, y, grad, ro); return err }},
+			{"L1", func() error { _, err := kernels.L1(x, y, grad, ro); return err }},
+			{"Huber", func() error { _, err := kernels.Huber(x, y, 1, grad, ro); return err }},
+			{"SmoothL1", func() error { _, err := kernels.SmoothL1(x, y, 0.5, grad, nil); return err }},
+			{"Softmax", func() error { return kernels.Softmax(dst, x, n, k) }},
+			{"Softmax in place", func() error { return kernels.Softmax(inplace, inplace, n, k) }},
+			{"LogSoftmax", func() error { return kernels.LogSoftmax(dst, x, n, k) }},
+			{"LogSumExp", func() error { return kernels.LogSumExp(dstN, x, n, k) }},
+			{"Sigmoid", func() error { return kernels.Sigmoid(dst, x) }},
+			{"LogSigmoid", func() error { return kernels.LogSigmoid(dst, x) }},
+			{"Softplus in place", func() error { return kernels.Softplus(inplace, inplace) }},
+		}
+		for _, c := range calls {
+			if err := c.f(); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if a := testing.AllocsPerRun(5, func() { _ = c.f() }); a != 0 {
+				t.Errorf("%s n=%d k=%d: %v allocations per call", c.name, n, k, a)
+			}
+		}
+	}
+}
