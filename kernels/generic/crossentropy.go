@@ -59,21 +59,52 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		z0 = 0 // any finite reference works; an infinite one would give inf − inf
 	}
 
-	// Pass 1: running max m and Σ exp(z−m) − 1; with smoothing or probability
-	// targets also the weighted sums of (z − z0) the loss needs, taken
-	// relative to the row's first logit so that large logits do not cancel.
+	// The target's (capped) logit, read before an in-place gradient overwrites it.
+	var zy float64
+	if y >= 0 && !ignored {
+		zy = capped(float64(x[y]), capv)
+	}
+
+	// Pass 1: the maximum m and r = Σ exp(z−m) − 1; with smoothing or
+	// probability targets also the weighted sums of (z − z0) the loss needs,
+	// taken relative to the row's first logit so that large logits do not
+	// cancel. When the gradient is wanted (and there is no soft-cap to
+	// differentiate later), the exponentials are computed once, in a second
+	// sweep after the maximum is known, and parked in the gradient buffer for
+	// pass 2; otherwise one online sweep folds max and sum together.
 	m, r := math.Inf(-1), -1.0
 	var wz, tw float64 // Σ c_j·(z_j − z0) and Σ c_j for the target coefficients c
 	soft := probs != nil
+	stash := grad != nil && capv == 0 && !ignored
+	argmax := 0
 	for j, v := range x {
 		z := capped(float64(v), capv)
-		m, r = onlineStep(m, r, z)
+		if stash {
+			if z > m {
+				m, argmax = z, j
+			}
+		} else {
+			m, r = onlineStep(m, r, z)
+		}
 		if soft || eps != 0 {
 			c := targetCoef(a, probs, j, eps)
 			if c != 0 { // 0·(−inf − z0) must not poison the row
 				wz += c * (z - z0)
 			}
 			tw += c
+		}
+	}
+	if stash {
+		grad = grad[:k]
+		if m != math.Inf(-1) { // an all −inf row keeps the empty sum r = −1
+			r = 0
+			for j, v := range x {
+				e := math.Exp(float64(v) - m)
+				if j != argmax {
+					r += e // NaN logits reach r here: the max skipped them
+				}
+				grad[j] = T(e)
+			}
 		}
 	}
 	lr := math.Log1p(r) // lse − m, kept apart so that lse − z_max does not cancel
@@ -90,7 +121,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	switch {
 	case a.Focal:
 		wy = weight(a, int(y))
-		logp := (float64(x[y]) - m) - lr
+		logp := (zy - m) - lr
 		p := math.Exp(logp)
 		q := -math.Expm1(logp)
 		r := -1.0 // log p / q → −1 as q → 0
@@ -111,7 +142,6 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		pc = tw + 2*zl*lse
 	default:
 		wy = weight(a, int(y))
-		zy := capped(float64(x[y]), capv)
 		nll := (m - zy) + lr
 		loss = (1-eps)*wy*nll + zl*wy*lse*lse
 		pc = (1-eps)*wy + 2*zl*wy*lse
@@ -129,19 +159,22 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	// the target; for probability targets c_j = w_j·t'_j.
 	scale := float64(a.GradScale)
 	grad = grad[:k]
+	invS := math.Exp(-lr) // 1 / Σ exp(z − m)
 	for j, v := range x {
+		var p, lp float64
 		z := capped(float64(v), capv)
-		lp := (z - m) - lr // log p_j, exact at the maximum
-		p := math.Exp(lp)
+		if stash {
+			p = float64(grad[j]) * invS // exp(z_j − m) from pass 1
+		} else {
+			lp = (z - m) - lr // log p_j, exact at the maximum
+			p = math.Exp(lp)
+		}
 		g := pc * p
+		if int32(j) == y { // pc·p − wy = pc·(p − 1) + (pc − wy), with p − 1 exact
+			g = pc*math.Expm1((zy-m)-lr) + (pc - wy)
+		}
 		if soft || (eps != 0 && !a.Focal) {
 			g -= targetCoef(a, probs, j, eps)
-		}
-		if int32(j) == y { // pc·p − wy = pc·(p − 1) + (pc − wy), with p − 1 exact
-			g = pc*math.Expm1(lp) + (pc - wy)
-			if soft || (eps != 0 && !a.Focal) {
-				g -= targetCoef(a, probs, j, eps)
-			}
 		}
 		g *= scale
 		if capv > 0 { // d(cap·tanh(x/cap))/dx = 1 − (z/cap)²
