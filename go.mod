@@ -4,6 +4,7 @@ go 1.22.0
 
 require (
 	github.com/klauspost/cpuid/v2 v2.2.10
+	golang.org/x/sys v0.30.0
 	gonum.org/v1/plot v0.15.2
 )
 
@@ -17,6 +18,5 @@ require (
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
 	golang.org/x/image v0.24.0 // indirect
-	golang.org/x/sys v0.30.0 // indirect
 	golang.org/x/text v0.22.0 // indirect
 )

@@ -97,6 +97,7 @@ type Bandwidth struct {
 
 // bwMeter measures and caches bandwidth per footprint.
 type bwMeter struct {
+	clock clock
 	reps  int
 	dur   time.Duration
 	cache map[int]Bandwidth
@@ -118,8 +119,8 @@ func (b *bwMeter) at(footprint int) Bandwidth {
 	sink := true
 	// The fastest repetition: a limit is what the machine can do, and a
 	// loaded machine only ever makes it look slower.
-	read := 1e9 / timeCalls(b.reps, b.dur, func() { sink = sink && bytes.Equal(src, dst) })[0]
-	cp := 1e9 / timeCalls(b.reps, b.dur, func() { copy(dst, src) })[0]
+	read := 1e9 / timeCalls(b.clock, b.reps, b.dur, func() { sink = sink && bytes.Equal(src, dst) })[0]
+	cp := 1e9 / timeCalls(b.clock, b.reps, b.dur, func() { copy(dst, src) })[0]
 	if !sink {
 		panic("lossbench: equal buffers compared unequal")
 	}
@@ -128,10 +129,37 @@ func (b *bwMeter) at(footprint int) Bandwidth {
 	return bw
 }
 
+// clock reads a monotonic time in nanoseconds.
+type clock struct {
+	name string
+	now  func() int64
+}
+
+var wallClock = clock{"wall clock", func() int64 { return time.Now().UnixNano() }}
+
+// pickClock returns the thread CPU clock when asked for and available.
+func pickClock(name string) (clock, error) {
+	switch name {
+	case "wall":
+		return wallClock, nil
+	case "cpu":
+		if _, ok := threadCPUNow(); !ok {
+			return clock{}, fmt.Errorf("-clock cpu: no thread CPU clock on %s; use -clock wall", runtime.GOOS)
+		}
+		return clock{"thread CPU time", func() int64 { t, _ := threadCPUNow(); return t }}, nil
+	case "":
+		if _, ok := threadCPUNow(); ok {
+			return pickClock("cpu")
+		}
+		return wallClock, nil
+	}
+	return clock{}, fmt.Errorf("-clock %q: want cpu or wall", name)
+}
+
 // medianNs returns the median over repetitions of f's time per call in
 // nanoseconds.
-func medianNs(reps int, d time.Duration, f func()) float64 {
-	s := timeCalls(reps, d, f)
+func medianNs(c clock, reps int, d time.Duration, f func()) float64 {
+	s := timeCalls(c, reps, d, f)
 	if len(s)%2 == 1 {
 		return s[len(s)/2]
 	}
@@ -143,29 +171,29 @@ func medianNs(reps int, d time.Duration, f func()) float64 {
 // repetitions together take about d; a call slower than d/reps lowers the
 // number of repetitions (to one at least), so that the largest shapes on
 // the naive baseline stay within budget.
-func timeCalls(reps int, d time.Duration, f func()) []float64 {
-	start := time.Now()
+func timeCalls(c clock, reps int, d time.Duration, f func()) []float64 {
+	start := c.now()
 	f() // warm caches, TLB and branch predictors; also the first estimate
-	el, iters := time.Since(start), 1
+	el, iters := time.Duration(c.now()-start), 1
 	target := d / time.Duration(reps)
 	for el < target/8 && iters < 1<<30 {
 		iters *= 8
-		start = time.Now()
+		start = c.now()
 		for i := 0; i < iters; i++ {
 			f()
 		}
-		el = time.Since(start)
+		el = time.Duration(c.now() - start)
 	}
 	per := max(float64(el)/float64(iters), 1)
 	reps = max(1, min(reps, int(float64(d)/per)))
 	iters = max(1, int(float64(d)/float64(reps)/per))
 	samples := make([]float64, reps)
 	for r := range samples {
-		start := time.Now()
+		start := c.now()
 		for i := 0; i < iters; i++ {
 			f()
 		}
-		samples[r] = float64(time.Since(start)) / float64(iters)
+		samples[r] = float64(c.now()-start) / float64(iters)
 	}
 	slices.Sort(samples)
 	return samples

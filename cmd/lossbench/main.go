@@ -35,6 +35,7 @@ type config struct {
 	ops      []suite.Op
 	duration time.Duration // per measurement, over all repetitions
 	reps     int
+	clock    clock
 	json     bool
 	markdown bool
 	plot     string
@@ -56,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		opsF      = fs.String("op", "fwdbwd", "fwd (loss only), fwdbwd (loss and gradient) or fwd,fwdbwd; primitives always run fwd")
 		durationF = fs.Duration("duration", 150*time.Millisecond, "time to spend per measurement, over all repetitions")
 		repsF     = fs.Int("reps", 5, "repetitions per measurement; the median is reported")
+		clockF    = fs.String("clock", "", "cpu: the measuring thread's CPU time (default where available, robust on a shared machine), or wall")
 		jsonF     = fs.Bool("json", false, "print the report as JSON instead of tables")
 		mdF       = fs.Bool("markdown", false, "print one Markdown summary table (as in the README) instead of the tables")
 		plotF     = fs.String("plot", "", "write a plot of throughput against K per backend to `FILE.svg` (or .png)")
@@ -118,6 +120,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.duration <= 0 {
 		return nil, fmt.Errorf("-duration %v: must be positive", c.duration)
+	}
+	if c.clock, err = pickClock(strings.ToLower(strings.TrimSpace(*clockF))); err != nil {
+		return nil, err
 	}
 	if c.reps < 1 || c.reps > 1000 {
 		return nil, fmt.Errorf("-reps %d: must be between 1 and 1000", c.reps)

@@ -25,6 +25,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-plot", "out.pdf"}, "must end in .svg"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"-json", "-markdown"}, "choose one output format"},
+		{[]string{"-clock", "sundial"}, `want cpu or wall`},
 		{[]string{"-nosuchflag"}, "flag provided but not defined"},
 		{[]string{"-duration", "soon"}, "invalid value"},
 	} {

@@ -27,7 +27,7 @@ func writeMarkdown(w io.Writer, rep *Report) error {
 	if rep.HasBW {
 		fmt.Fprintf(&b, "- single-core bandwidth: %s; %s\n", rep.L2BW, rep.LargeBW)
 	}
-	fmt.Fprintf(&b, "- median of up to %d repetitions, %s per measurement; ns per element, lower is better\n\n", rep.Reps, rep.Duration)
+	fmt.Fprintf(&b, "- %s, median of up to %d repetitions, %s per measurement; ns per element, lower is better\n\n", rep.Clock, rep.Reps, rep.Duration)
 
 	var isas []string
 	for _, r := range rep.Results {

@@ -16,6 +16,7 @@ type Report struct {
 	Machine   Machine   `json:"machine"`
 	Reference string    `json:"reference"`
 	ErrorNorm string    `json:"error_measure"`
+	Clock     string    `json:"clock"`
 	Reps      int       `json:"reps"`
 	Duration  string    `json:"duration_per_measurement"`
 	L2BW      Bandwidth `json:"bandwidth_l2"`    // a buffer that fits in L2
@@ -78,13 +79,14 @@ func measure(cfg *config, progress io.Writer) (*Report, error) {
 		Machine:   describeMachine(),
 		Reference: suite.ReferenceName,
 		ErrorNorm: "max(|loss−ref|/|ref|, max_i |out_i−ref_i| / max_i |ref_i|) over the loss and the gradient (or primitive output); budget = largest |out−ref|/tolerance under the accuracy contract (≤ 1 passes)",
+		Clock:     cfg.clock.name,
 		Reps:      cfg.reps,
 		Duration:  cfg.duration.String(),
 	}
 	m := &rep.Machine
 	fmt.Fprintf(progress, "lossbench: %s, backend %s (this CPU runs %v)\n", m.CPU, m.Selected, m.Available)
 
-	bw := &bwMeter{reps: cfg.reps, dur: cfg.duration, cache: map[int]Bandwidth{}}
+	bw := &bwMeter{clock: cfg.clock, reps: cfg.reps, dur: cfg.duration, cache: map[int]Bandwidth{}}
 	if cfg.bw {
 		l2 := m.L2
 		if l2 == 0 {
@@ -165,7 +167,7 @@ func measureOne(c suite.Case, data *suite.Data, isa string, cfg *config) (Result
 	call := data.Runner(c.Op, isa)
 	var loss float64
 	var callErr error
-	ns := medianNs(cfg.reps, cfg.duration, func() {
+	ns := medianNs(cfg.clock, cfg.reps, cfg.duration, func() {
 		if callErr == nil {
 			loss, callErr = call()
 		}

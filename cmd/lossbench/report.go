@@ -55,7 +55,7 @@ func writeText(w io.Writer, rep *Report) error {
 	fmt.Fprintf(tw, "Accuracy\tvs %s on the same inputs:\n", rep.Reference)
 	fmt.Fprintf(tw, "\tmax err = max(|loss−ref|/|ref|, max|out−ref|/max|ref|), out = gradient or primitive output;\n")
 	fmt.Fprintf(tw, "\tbudget = largest fraction of the accuracy contract's tolerance used (≤ 1 passes; * marks a violation)\n")
-	fmt.Fprintf(tw, "Timing\tmedian of up to %d repetitions, %s per measurement\n", rep.Reps, rep.Duration)
+	fmt.Fprintf(tw, "Timing\t%s, median of up to %d repetitions, %s per measurement, one locked thread\n", rep.Clock, rep.Reps, rep.Duration)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
