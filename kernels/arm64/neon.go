@@ -29,7 +29,65 @@ func table[T args.Float]() *args.Impl[T] {
 	t.Softmax = softmax[T]
 	t.LogSoftmax = logSoftmax[T]
 	t.LogSumExp = logSumExp[T]
+	if is32[T]() { // the element-wise kernels have float32 lanes only
+		t.Sigmoid = unary[T](sigmoidF32)
+		t.Softplus = unary[T](softplusF32)
+		t.LogSigmoid = unary[T](logSigmoidF32)
+		t.Binary = binary[T]
+	}
 	return t
+}
+
+// unary adapts a generated float32 element-wise kernel; T is float32.
+func unary[T args.Float](k func(dst, x []float32)) func(args.Elementwise[T]) {
+	return func(a args.Elementwise[T]) { k(as32(a.Dst[:len(a.X)]), as32(a.X)) }
+}
+
+// chunk is the number of elements the float32 binary kernel handles per
+// call when some of its inputs or outputs must come from stack buffers
+// (absent weights, positive weights, loss or gradient).
+const chunk = 256
+
+// binary vectorises BCE with logits (float32); the other kinds use the
+// generic kernel. Absent per-element weights and positive weights are
+// read from a stack buffer of ones, absent outputs written to stack
+// scratch, so nothing is allocated.
+func binary[T args.Float](a args.Binary[T]) float64 {
+	if a.Kind != args.BCEWithLogits {
+		return generic.Binary(a)
+	}
+	var ones, gs, ls [chunk]float32
+	for i := range ones {
+		ones[i] = 1
+	}
+	x, y := as32(a.X), as32(a.Y)
+	nk, k := len(x), a.K
+	fn, fp, scale := float32(a.FNWeight), float32(a.FPWeight), float32(a.GradScale)
+	var sum float64
+	for start := 0; start < nk; {
+		end := min(start+chunk, nk)
+		if a.PosWeight != nil { // a chunk stays within one row
+			end = min(end, (start/k+1)*k)
+		}
+		n := end - start
+		pw, w, g, l := ones[:n], ones[:n], gs[:n], ls[:n]
+		if a.PosWeight != nil {
+			j := start % k
+			pw = as32(a.PosWeight[j : j+n])
+		}
+		if a.Weight != nil {
+			w = as32(a.Weight[start:end])
+		}
+		if a.Grad != nil {
+			g = as32(a.Grad[start:end])
+		}
+		if a.Loss != nil {
+			l = as32(a.Loss[start:end])
+		}
+		sum += bceLogitsF32(g, l, x[start:end], y[start:end], pw, w, fn, fp, scale)
+		start = end
+	}
+	return sum
 }
 
 // The generated functions take []float32 or []float64; these helpers pick
@@ -96,14 +154,14 @@ func vaffineW[T args.Float](dst, x, w []T, a, b float64) {
 
 func vdotSub[T args.Float](x, w []T, z float64) float64 {
 	if is32[T]() {
-		return float64(dotSubF32(as32(x), as32(w), float32(z)))
+		return dotSubF32(as32(x), as32(w), float32(z))
 	}
 	return dotSubF64(as64(x), as64(w), z)
 }
 
 func vsumSub[T args.Float](x []T, z float64) float64 {
 	if is32[T]() {
-		return float64(sumSubF32(as32(x), float32(z)))
+		return sumSubF32(as32(x), float32(z))
 	}
 	return sumSubF64(as64(x), z)
 }
@@ -162,17 +220,16 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 			clear(grad)
 			continue
 		}
-		// Read before the gradient may overwrite the logits.
-		xy, x0 := float64(x[y]), float64(x[0])
-		if math.IsInf(x0, 0) {
-			x0 = 0 // any finite reference works; an infinite one gives Inf − Inf
-		}
-		var wz float64
+		// Read before the gradient may overwrite the logits. The smoothing
+		// term Σ_c w_c·(lse − z_c) = W·(lse − m) + Σ_c w_c·(m − z_c) is a sum
+		// of non-negative terms when taken from the maximum m: no cancellation.
+		xy := float64(x[y])
+		var wm float64 // Σ w_c·(z_c − m) ≤ 0
 		if eps != 0 {
 			if a.Weight != nil {
-				wz = vdotSub(x, a.Weight[:k], x0)
+				wm = vdotSub(x, a.Weight[:k], m)
 			} else {
-				wz = vsumSub(x, x0)
+				wm = vsumSub(x, m)
 			}
 		}
 		var s float64
@@ -189,7 +246,7 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 		loss := (1-eps)*wy*(lse-xy) + zl*wy*lse*lse
 		pc := (1-eps)*wy + 2*zl*wy*lse
 		if eps != 0 {
-			loss += eps / float64(k) * (wsum*(lse-x0) - wz)
+			loss += eps / float64(k) * (wsum*(lse-m) - wm)
 			pc += eps / float64(k) * wsum
 		}
 		if a.RowLoss != nil {

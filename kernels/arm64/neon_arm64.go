@@ -55,16 +55,16 @@ func sub2F32(dst []float32, x []float32, b float32, c float32)
 //go:noescape
 func affineWF32(dst []float32, x []float32, w []float32, a float32, b float32)
 
-// dotSubF32 is Σ w[i]·(x[i] − z), where a zero w[i] contributes 0 even if x[i] is infinite.
-// len(w) ≥ len(x).
+// dotSubF32 is Σ w[i]·(x[i] − z), summed in float64, where a zero w[i]
+// contributes 0 even if x[i] is infinite. len(w) ≥ len(x).
 //
 //go:noescape
-func dotSubF32(x []float32, w []float32, z float32) float32
+func dotSubF32(x []float32, w []float32, z float32) float64
 
-// sumSubF32 is Σ (x[i] − z).
+// sumSubF32 is Σ (x[i] − z), summed in float64.
 //
 //go:noescape
-func sumSubF32(x []float32, z float32) float32
+func sumSubF32(x []float32, z float32) float64
 
 // expF64 is
 //
@@ -116,13 +116,13 @@ func sub2F64(dst []float64, x []float64, b float64, c float64)
 //go:noescape
 func affineWF64(dst []float64, x []float64, w []float64, a float64, b float64)
 
-// dotSubF64 is Σ w[i]·(x[i] − z), where a zero w[i] contributes 0 even if x[i] is infinite.
-// len(w) ≥ len(x).
+// dotSubF64 is Σ w[i]·(x[i] − z), summed in float64, where a zero w[i]
+// contributes 0 even if x[i] is infinite. len(w) ≥ len(x).
 //
 //go:noescape
 func dotSubF64(x []float64, w []float64, z float64) float64
 
-// sumSubF64 is Σ (x[i] − z).
+// sumSubF64 is Σ (x[i] − z), summed in float64.
 //
 //go:noescape
 func sumSubF64(x []float64, z float64) float64
@@ -137,3 +137,49 @@ func sumSubF64(x []float64, z float64) float64
 //
 //go:noescape
 func logF32(dst []float32, x []float32)
+
+// sigmoidF32 is
+//
+//	for i := range dst {
+//		dst[i] = 1 / (1 + exp(−x[i]))
+//	}
+//
+// len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func sigmoidF32(dst []float32, x []float32)
+
+// softplusF32 is
+//
+//	for i := range dst {
+//		dst[i] = log(1 + exp(x[i]))
+//	}
+//
+// len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func softplusF32(dst []float32, x []float32)
+
+// logSigmoidF32 is
+//
+//	for i := range dst {
+//		dst[i] = −log(1 + exp(−x[i]))
+//	}
+//
+// len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func logSigmoidF32(dst []float32, x []float32)
+
+// bceLogitsF32 is, for each i < len(grad), with cp = fn·pw[i]·y[i] and
+// cn = fp·(1 − y[i]):
+//
+//	loss[i] = w[i]·(cp·softplus(−x[i]) + cn·softplus(x[i]))  (a term with a zero coefficient is 0)
+//	grad[i] = w[i]·((cp + cn)·σ(x[i]) − cp)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad or loss
+// may be x.
+//
+//go:noescape
+func bceLogitsF32(grad []float32, loss []float32, x []float32, y []float32, pw []float32, w []float32, fn float32, fp float32, scale float32) float64

@@ -6,25 +6,29 @@
 // Instructions per vector in each main loop (loads, stores and loop
 // control included; float32 vectors hold 4 lanes, float64 vectors 2):
 //
-//	expF32         f32  104 instructions / 4 vectors = 26.00 per vector
+//	expF32         f32  108 instructions / 4 vectors = 27.00 per vector
 //	maxF32         f32    7 instructions / 4 vectors =  1.75 per vector
-//	sumExpF32      f32  123 instructions / 4 vectors = 30.75 per vector
-//	expStoreSumF32 f32  124 instructions / 4 vectors = 31.00 per vector
+//	sumExpF32      f32  127 instructions / 4 vectors = 31.75 per vector
+//	expStoreSumF32 f32  128 instructions / 4 vectors = 32.00 per vector
 //	affineF32      f32   12 instructions / 4 vectors =  3.00 per vector
 //	sub2F32        f32   12 instructions / 4 vectors =  3.00 per vector
 //	affineWF32     f32   13 instructions / 4 vectors =  3.25 per vector
-//	dotSubF32      f32   24 instructions / 4 vectors =  6.00 per vector
-//	sumSubF32      f32   11 instructions / 4 vectors =  2.75 per vector
-//	expF64         f64   82 instructions / 2 vectors = 41.00 per vector
+//	dotSubF32      f32   36 instructions / 4 vectors =  9.00 per vector
+//	sumSubF32      f32   23 instructions / 4 vectors =  5.75 per vector
+//	expF64         f64   84 instructions / 2 vectors = 42.00 per vector
 //	maxF64         f64    7 instructions / 4 vectors =  1.75 per vector
-//	sumExpF64      f64   85 instructions / 2 vectors = 42.50 per vector
-//	expStoreSumF64 f64   86 instructions / 2 vectors = 43.00 per vector
+//	sumExpF64      f64   87 instructions / 2 vectors = 43.50 per vector
+//	expStoreSumF64 f64   88 instructions / 2 vectors = 44.00 per vector
 //	affineF64      f64   12 instructions / 4 vectors =  3.00 per vector
 //	sub2F64        f64   12 instructions / 4 vectors =  3.00 per vector
 //	affineWF64     f64   13 instructions / 4 vectors =  3.25 per vector
 //	dotSubF64      f64   24 instructions / 4 vectors =  6.00 per vector
 //	sumSubF64      f64   11 instructions / 4 vectors =  2.75 per vector
-//	logF32         f32   78 instructions / 2 vectors = 39.00 per vector
+//	logF32         f32   80 instructions / 2 vectors = 40.00 per vector
+//	sigmoidF32     f32   72 instructions / 2 vectors = 36.00 per vector
+//	softplusF32    f32  130 instructions / 2 vectors = 65.00 per vector
+//	logSigmoidF32  f32  130 instructions / 2 vectors = 65.00 per vector
+//	bceLogitsF32   f32  100 instructions / 1 vectors = 100.00 per vector
 
 #include "textflag.h"
 
@@ -44,18 +48,11 @@ TEXT ·expF32(SB), NOSPLIT, $0-48
 	VDUP R9, V28.S4
 	MOVW $0xc2d00000, R9
 	VDUP R9, V27.S4
-	MOVW $0x3efffffe, R9
-	VDUP R9, V26.S4
-	MOVW $0x3e2aaa49, R9
-	VDUP R9, V25.S4
-	MOVW $0x3d2aac79, R9
-	VDUP R9, V24.S4
-	MOVW $0x3c091cea, R9
-	VDUP R9, V23.S4
-	MOVW $0x3ab51226, R9
-	VDUP R9, V22.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V26.S4]
+	VLD1.P 16(R10), [V25.S4]
 	MOVW $0x3f800000, R9
-	VDUP R9, V21.S4
+	VDUP R9, V24.S4
 	SUBS $16, R1, R1
 	BLT onepre_expF32
 big_expF32:
@@ -88,74 +85,78 @@ big_expF32:
 	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
 	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
 	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
-	VMOV V23.B16, V8.B16
-	VMOV V23.B16, V9.B16
-	VMOV V23.B16, V10.B16
-	VMOV V23.B16, V11.B16
-	VFMLA V0.S4, V22.S4, V8.S4
-	VFMLA V1.S4, V22.S4, V9.S4
-	VFMLA V2.S4, V22.S4, V10.S4
-	VFMLA V3.S4, V22.S4, V11.S4
-	VMOV V24.B16, V12.B16
-	VMOV V24.B16, V13.B16
-	VMOV V24.B16, V14.B16
-	VMOV V24.B16, V15.B16
+	VDUP V25.S[0], V8.S4
+	VDUP V25.S[0], V9.S4
+	VDUP V25.S[0], V10.S4
+	VDUP V25.S[0], V11.S4
+	VDUP V26.S[3], V12.S4
+	VDUP V26.S[3], V13.S4
+	VDUP V26.S[3], V14.S4
+	VDUP V26.S[3], V15.S4
 	VFMLA V0.S4, V8.S4, V12.S4
 	VFMLA V1.S4, V9.S4, V13.S4
 	VFMLA V2.S4, V10.S4, V14.S4
 	VFMLA V3.S4, V11.S4, V15.S4
-	VMOV V25.B16, V8.B16
-	VMOV V25.B16, V9.B16
-	VMOV V25.B16, V10.B16
-	VMOV V25.B16, V11.B16
+	VDUP V26.S[2], V8.S4
+	VDUP V26.S[2], V9.S4
+	VDUP V26.S[2], V10.S4
+	VDUP V26.S[2], V11.S4
 	VFMLA V0.S4, V12.S4, V8.S4
 	VFMLA V1.S4, V13.S4, V9.S4
 	VFMLA V2.S4, V14.S4, V10.S4
 	VFMLA V3.S4, V15.S4, V11.S4
-	VMOV V26.B16, V12.B16
-	VMOV V26.B16, V13.B16
-	VMOV V26.B16, V14.B16
-	VMOV V26.B16, V15.B16
+	VDUP V26.S[1], V12.S4
+	VDUP V26.S[1], V13.S4
+	VDUP V26.S[1], V14.S4
+	VDUP V26.S[1], V15.S4
 	VFMLA V0.S4, V8.S4, V12.S4
 	VFMLA V1.S4, V9.S4, V13.S4
 	VFMLA V2.S4, V10.S4, V14.S4
 	VFMLA V3.S4, V11.S4, V15.S4
-	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
-	WORD $0x6e21dc29 // fmul v9.4s, v1.4s, v1.4s
-	WORD $0x6e22dc4a // fmul v10.4s, v2.4s, v2.4s
-	WORD $0x6e23dc6b // fmul v11.4s, v3.4s, v3.4s
-	VFMLA V12.S4, V8.S4, V0.S4
-	VFMLA V13.S4, V9.S4, V1.S4
-	VFMLA V14.S4, V10.S4, V2.S4
-	VFMLA V15.S4, V11.S4, V3.S4
-	WORD $0x4e35d400 // fadd v0.4s, v0.4s, v21.4s
-	WORD $0x4e35d421 // fadd v1.4s, v1.4s, v21.4s
-	WORD $0x4e35d442 // fadd v2.4s, v2.4s, v21.4s
-	WORD $0x4e35d463 // fadd v3.4s, v3.4s, v21.4s
-	WORD $0x4f3f048c // sshr v12.4s, v4.4s, #1
-	WORD $0x4f3f04ad // sshr v13.4s, v5.4s, #1
-	WORD $0x4f3f04ce // sshr v14.4s, v6.4s, #1
-	WORD $0x4f3f04ef // sshr v15.4s, v7.4s, #1
-	VSUB V12.S4, V4.S4, V4.S4
-	VSUB V13.S4, V5.S4, V5.S4
-	VSUB V14.S4, V6.S4, V6.S4
-	VSUB V15.S4, V7.S4, V7.S4
-	WORD $0x4f37558c // shl v12.4s, v12.4s, #23
-	WORD $0x4f3755ad // shl v13.4s, v13.4s, #23
-	WORD $0x4f3755ce // shl v14.4s, v14.4s, #23
-	WORD $0x4f3755ef // shl v15.4s, v15.4s, #23
-	VADD V12.S4, V0.S4, V0.S4
-	VADD V13.S4, V1.S4, V1.S4
-	VADD V14.S4, V2.S4, V2.S4
-	VADD V15.S4, V3.S4, V3.S4
+	VDUP V26.S[0], V8.S4
+	VDUP V26.S[0], V9.S4
+	VDUP V26.S[0], V10.S4
+	VDUP V26.S[0], V11.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	WORD $0x6e21dc2d // fmul v13.4s, v1.4s, v1.4s
+	WORD $0x6e22dc4e // fmul v14.4s, v2.4s, v2.4s
+	WORD $0x6e23dc6f // fmul v15.4s, v3.4s, v3.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	VFMLA V9.S4, V13.S4, V1.S4
+	VFMLA V10.S4, V14.S4, V2.S4
+	VFMLA V11.S4, V15.S4, V3.S4
+	WORD $0x4e38d400 // fadd v0.4s, v0.4s, v24.4s
+	WORD $0x4e38d421 // fadd v1.4s, v1.4s, v24.4s
+	WORD $0x4e38d442 // fadd v2.4s, v2.4s, v24.4s
+	WORD $0x4e38d463 // fadd v3.4s, v3.4s, v24.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	WORD $0x4f3f04a9 // sshr v9.4s, v5.4s, #1
+	WORD $0x4f3f04ca // sshr v10.4s, v6.4s, #1
+	WORD $0x4f3f04eb // sshr v11.4s, v7.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	VSUB V9.S4, V5.S4, V5.S4
+	VSUB V10.S4, V6.S4, V6.S4
+	VSUB V11.S4, V7.S4, V7.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	WORD $0x4f37554a // shl v10.4s, v10.4s, #23
+	WORD $0x4f37556b // shl v11.4s, v11.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
+	VADD V9.S4, V1.S4, V1.S4
+	VADD V10.S4, V2.S4, V2.S4
+	VADD V11.S4, V3.S4, V3.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
 	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
 	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
 	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
-	VADD V21.S4, V4.S4, V4.S4
-	VADD V21.S4, V5.S4, V5.S4
-	VADD V21.S4, V6.S4, V6.S4
-	VADD V21.S4, V7.S4, V7.S4
+	VADD V24.S4, V4.S4, V4.S4
+	VADD V24.S4, V5.S4, V5.S4
+	VADD V24.S4, V6.S4, V6.S4
+	VADD V24.S4, V7.S4, V7.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
 	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
@@ -175,23 +176,24 @@ one_expF32:
 	VFMLS V30.S4, V4.S4, V0.S4
 	VFMLS V29.S4, V4.S4, V0.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VMOV V23.B16, V8.B16
-	VFMLA V0.S4, V22.S4, V8.S4
-	VMOV V24.B16, V12.B16
+	VDUP V25.S[0], V8.S4
+	VDUP V26.S[3], V12.S4
 	VFMLA V0.S4, V8.S4, V12.S4
-	VMOV V25.B16, V8.B16
+	VDUP V26.S[2], V8.S4
 	VFMLA V0.S4, V12.S4, V8.S4
-	VMOV V26.B16, V12.B16
+	VDUP V26.S[1], V12.S4
 	VFMLA V0.S4, V8.S4, V12.S4
-	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
-	VFMLA V12.S4, V8.S4, V0.S4
-	WORD $0x4e35d400 // fadd v0.4s, v0.4s, v21.4s
-	WORD $0x4f3f048c // sshr v12.4s, v4.4s, #1
-	VSUB V12.S4, V4.S4, V4.S4
-	WORD $0x4f37558c // shl v12.4s, v12.4s, #23
-	VADD V12.S4, V0.S4, V0.S4
+	VDUP V26.S[0], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	WORD $0x4e38d400 // fadd v0.4s, v0.4s, v24.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V21.S4, V4.S4, V4.S4
+	VADD V24.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	VST1.P [V0.S4], 16(R2)
 	SUBS $4, R1, R1
@@ -214,23 +216,24 @@ lanes_expF32:
 	VFMLS V30.S4, V4.S4, V0.S4
 	VFMLS V29.S4, V4.S4, V0.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VMOV V23.B16, V8.B16
-	VFMLA V0.S4, V22.S4, V8.S4
-	VMOV V24.B16, V12.B16
+	VDUP V25.S[0], V8.S4
+	VDUP V26.S[3], V12.S4
 	VFMLA V0.S4, V8.S4, V12.S4
-	VMOV V25.B16, V8.B16
+	VDUP V26.S[2], V8.S4
 	VFMLA V0.S4, V12.S4, V8.S4
-	VMOV V26.B16, V12.B16
+	VDUP V26.S[1], V12.S4
 	VFMLA V0.S4, V8.S4, V12.S4
-	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
-	VFMLA V12.S4, V8.S4, V0.S4
-	WORD $0x4e35d400 // fadd v0.4s, v0.4s, v21.4s
-	WORD $0x4f3f048c // sshr v12.4s, v4.4s, #1
-	VSUB V12.S4, V4.S4, V4.S4
-	WORD $0x4f37558c // shl v12.4s, v12.4s, #23
-	VADD V12.S4, V0.S4, V0.S4
+	VDUP V26.S[0], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	WORD $0x4e38d400 // fadd v0.4s, v0.4s, v24.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V21.S4, V4.S4, V4.S4
+	VADD V24.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	VST1.P V0.S[0], 4(R2)
 	CMP $2, R1
@@ -309,18 +312,11 @@ TEXT ·sumExpF32(SB), NOSPLIT, $0-40
 	VDUP R9, V26.S4
 	MOVW $0xc2d00000, R9
 	VDUP R9, V25.S4
-	MOVW $0x3efffffe, R9
-	VDUP R9, V24.S4
-	MOVW $0x3e2aaa49, R9
-	VDUP R9, V23.S4
-	MOVW $0x3d2aac79, R9
-	VDUP R9, V22.S4
-	MOVW $0x3c091cea, R9
-	VDUP R9, V21.S4
-	MOVW $0x3ab51226, R9
-	VDUP R9, V20.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V24.S4]
+	VLD1.P 16(R10), [V23.S4]
 	MOVW $0x3f800000, R9
-	VDUP R9, V19.S4
+	VDUP R9, V22.S4
 	VEOR V16.B16, V16.B16, V16.B16
 	VEOR V17.B16, V17.B16, V17.B16
 	SUBS $16, R1, R1
@@ -359,74 +355,78 @@ big_sumExpF32:
 	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
 	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
 	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
-	VMOV V21.B16, V8.B16
-	VMOV V21.B16, V9.B16
-	VMOV V21.B16, V10.B16
-	VMOV V21.B16, V11.B16
-	VFMLA V0.S4, V20.S4, V8.S4
-	VFMLA V1.S4, V20.S4, V9.S4
-	VFMLA V2.S4, V20.S4, V10.S4
-	VFMLA V3.S4, V20.S4, V11.S4
-	VMOV V22.B16, V12.B16
-	VMOV V22.B16, V13.B16
-	VMOV V22.B16, V14.B16
-	VMOV V22.B16, V15.B16
+	VDUP V23.S[0], V8.S4
+	VDUP V23.S[0], V9.S4
+	VDUP V23.S[0], V10.S4
+	VDUP V23.S[0], V11.S4
+	VDUP V24.S[3], V12.S4
+	VDUP V24.S[3], V13.S4
+	VDUP V24.S[3], V14.S4
+	VDUP V24.S[3], V15.S4
 	VFMLA V0.S4, V8.S4, V12.S4
 	VFMLA V1.S4, V9.S4, V13.S4
 	VFMLA V2.S4, V10.S4, V14.S4
 	VFMLA V3.S4, V11.S4, V15.S4
-	VMOV V23.B16, V8.B16
-	VMOV V23.B16, V9.B16
-	VMOV V23.B16, V10.B16
-	VMOV V23.B16, V11.B16
+	VDUP V24.S[2], V8.S4
+	VDUP V24.S[2], V9.S4
+	VDUP V24.S[2], V10.S4
+	VDUP V24.S[2], V11.S4
 	VFMLA V0.S4, V12.S4, V8.S4
 	VFMLA V1.S4, V13.S4, V9.S4
 	VFMLA V2.S4, V14.S4, V10.S4
 	VFMLA V3.S4, V15.S4, V11.S4
-	VMOV V24.B16, V12.B16
-	VMOV V24.B16, V13.B16
-	VMOV V24.B16, V14.B16
-	VMOV V24.B16, V15.B16
+	VDUP V24.S[1], V12.S4
+	VDUP V24.S[1], V13.S4
+	VDUP V24.S[1], V14.S4
+	VDUP V24.S[1], V15.S4
 	VFMLA V0.S4, V8.S4, V12.S4
 	VFMLA V1.S4, V9.S4, V13.S4
 	VFMLA V2.S4, V10.S4, V14.S4
 	VFMLA V3.S4, V11.S4, V15.S4
-	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
-	WORD $0x6e21dc29 // fmul v9.4s, v1.4s, v1.4s
-	WORD $0x6e22dc4a // fmul v10.4s, v2.4s, v2.4s
-	WORD $0x6e23dc6b // fmul v11.4s, v3.4s, v3.4s
-	VFMLA V12.S4, V8.S4, V0.S4
-	VFMLA V13.S4, V9.S4, V1.S4
-	VFMLA V14.S4, V10.S4, V2.S4
-	VFMLA V15.S4, V11.S4, V3.S4
-	WORD $0x4e33d400 // fadd v0.4s, v0.4s, v19.4s
-	WORD $0x4e33d421 // fadd v1.4s, v1.4s, v19.4s
-	WORD $0x4e33d442 // fadd v2.4s, v2.4s, v19.4s
-	WORD $0x4e33d463 // fadd v3.4s, v3.4s, v19.4s
-	WORD $0x4f3f048c // sshr v12.4s, v4.4s, #1
-	WORD $0x4f3f04ad // sshr v13.4s, v5.4s, #1
-	WORD $0x4f3f04ce // sshr v14.4s, v6.4s, #1
-	WORD $0x4f3f04ef // sshr v15.4s, v7.4s, #1
-	VSUB V12.S4, V4.S4, V4.S4
-	VSUB V13.S4, V5.S4, V5.S4
-	VSUB V14.S4, V6.S4, V6.S4
-	VSUB V15.S4, V7.S4, V7.S4
-	WORD $0x4f37558c // shl v12.4s, v12.4s, #23
-	WORD $0x4f3755ad // shl v13.4s, v13.4s, #23
-	WORD $0x4f3755ce // shl v14.4s, v14.4s, #23
-	WORD $0x4f3755ef // shl v15.4s, v15.4s, #23
-	VADD V12.S4, V0.S4, V0.S4
-	VADD V13.S4, V1.S4, V1.S4
-	VADD V14.S4, V2.S4, V2.S4
-	VADD V15.S4, V3.S4, V3.S4
+	VDUP V24.S[0], V8.S4
+	VDUP V24.S[0], V9.S4
+	VDUP V24.S[0], V10.S4
+	VDUP V24.S[0], V11.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	WORD $0x6e21dc2d // fmul v13.4s, v1.4s, v1.4s
+	WORD $0x6e22dc4e // fmul v14.4s, v2.4s, v2.4s
+	WORD $0x6e23dc6f // fmul v15.4s, v3.4s, v3.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	VFMLA V9.S4, V13.S4, V1.S4
+	VFMLA V10.S4, V14.S4, V2.S4
+	VFMLA V11.S4, V15.S4, V3.S4
+	WORD $0x4e36d400 // fadd v0.4s, v0.4s, v22.4s
+	WORD $0x4e36d421 // fadd v1.4s, v1.4s, v22.4s
+	WORD $0x4e36d442 // fadd v2.4s, v2.4s, v22.4s
+	WORD $0x4e36d463 // fadd v3.4s, v3.4s, v22.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	WORD $0x4f3f04a9 // sshr v9.4s, v5.4s, #1
+	WORD $0x4f3f04ca // sshr v10.4s, v6.4s, #1
+	WORD $0x4f3f04eb // sshr v11.4s, v7.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	VSUB V9.S4, V5.S4, V5.S4
+	VSUB V10.S4, V6.S4, V6.S4
+	VSUB V11.S4, V7.S4, V7.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	WORD $0x4f37554a // shl v10.4s, v10.4s, #23
+	WORD $0x4f37556b // shl v11.4s, v11.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
+	VADD V9.S4, V1.S4, V1.S4
+	VADD V10.S4, V2.S4, V2.S4
+	VADD V11.S4, V3.S4, V3.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
 	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
 	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
 	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
-	VADD V19.S4, V4.S4, V4.S4
-	VADD V19.S4, V5.S4, V5.S4
-	VADD V19.S4, V6.S4, V6.S4
-	VADD V19.S4, V7.S4, V7.S4
+	VADD V22.S4, V4.S4, V4.S4
+	VADD V22.S4, V5.S4, V5.S4
+	VADD V22.S4, V6.S4, V6.S4
+	VADD V22.S4, V7.S4, V7.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
 	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
@@ -462,23 +462,24 @@ one_sumExpF32:
 	VFMLS V28.S4, V4.S4, V0.S4
 	VFMLS V27.S4, V4.S4, V0.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VMOV V21.B16, V8.B16
-	VFMLA V0.S4, V20.S4, V8.S4
-	VMOV V22.B16, V12.B16
+	VDUP V23.S[0], V8.S4
+	VDUP V24.S[3], V12.S4
 	VFMLA V0.S4, V8.S4, V12.S4
-	VMOV V23.B16, V8.B16
+	VDUP V24.S[2], V8.S4
 	VFMLA V0.S4, V12.S4, V8.S4
-	VMOV V24.B16, V12.B16
+	VDUP V24.S[1], V12.S4
 	VFMLA V0.S4, V8.S4, V12.S4
-	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
-	VFMLA V12.S4, V8.S4, V0.S4
-	WORD $0x4e33d400 // fadd v0.4s, v0.4s, v19.4s
-	WORD $0x4f3f048c // sshr v12.4s, v4.4s, #1
-	VSUB V12.S4, V4.S4, V4.S4
-	WORD $0x4f37558c // shl v12.4s, v12.4s, #23
-	VADD V12.S4, V0.S4, V0.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	WORD $0x4e36d400 // fadd v0.4s, v0.4s, v22.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V19.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
 	WORD $0x4e617800 // fcvtl2 v0.2d, v0.4s
@@ -505,23 +506,24 @@ lanes_sumExpF32:
 	VFMLS V28.S4, V4.S4, V0.S4
 	VFMLS V27.S4, V4.S4, V0.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VMOV V21.B16, V8.B16
-	VFMLA V0.S4, V20.S4, V8.S4
-	VMOV V22.B16, V12.B16
+	VDUP V23.S[0], V8.S4
+	VDUP V24.S[3], V12.S4
 	VFMLA V0.S4, V8.S4, V12.S4
-	VMOV V23.B16, V8.B16
+	VDUP V24.S[2], V8.S4
 	VFMLA V0.S4, V12.S4, V8.S4
-	VMOV V24.B16, V12.B16
+	VDUP V24.S[1], V12.S4
 	VFMLA V0.S4, V8.S4, V12.S4
-	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
-	VFMLA V12.S4, V8.S4, V0.S4
-	WORD $0x4e33d400 // fadd v0.4s, v0.4s, v19.4s
-	WORD $0x4f3f048c // sshr v12.4s, v4.4s, #1
-	VSUB V12.S4, V4.S4, V4.S4
-	WORD $0x4f37558c // shl v12.4s, v12.4s, #23
-	VADD V12.S4, V0.S4, V0.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	WORD $0x4e36d400 // fadd v0.4s, v0.4s, v22.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V19.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
 	WORD $0x4e617800 // fcvtl2 v0.2d, v0.4s
@@ -553,18 +555,11 @@ TEXT ·expStoreSumF32(SB), NOSPLIT, $0-64
 	VDUP R9, V26.S4
 	MOVW $0xc2d00000, R9
 	VDUP R9, V25.S4
-	MOVW $0x3efffffe, R9
-	VDUP R9, V24.S4
-	MOVW $0x3e2aaa49, R9
-	VDUP R9, V23.S4
-	MOVW $0x3d2aac79, R9
-	VDUP R9, V22.S4
-	MOVW $0x3c091cea, R9
-	VDUP R9, V21.S4
-	MOVW $0x3ab51226, R9
-	VDUP R9, V20.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V24.S4]
+	VLD1.P 16(R10), [V23.S4]
 	MOVW $0x3f800000, R9
-	VDUP R9, V19.S4
+	VDUP R9, V22.S4
 	VEOR V16.B16, V16.B16, V16.B16
 	VEOR V17.B16, V17.B16, V17.B16
 	SUBS $16, R1, R1
@@ -603,74 +598,78 @@ big_expStoreSumF32:
 	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
 	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
 	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
-	VMOV V21.B16, V8.B16
-	VMOV V21.B16, V9.B16
-	VMOV V21.B16, V10.B16
-	VMOV V21.B16, V11.B16
-	VFMLA V0.S4, V20.S4, V8.S4
-	VFMLA V1.S4, V20.S4, V9.S4
-	VFMLA V2.S4, V20.S4, V10.S4
-	VFMLA V3.S4, V20.S4, V11.S4
-	VMOV V22.B16, V12.B16
-	VMOV V22.B16, V13.B16
-	VMOV V22.B16, V14.B16
-	VMOV V22.B16, V15.B16
+	VDUP V23.S[0], V8.S4
+	VDUP V23.S[0], V9.S4
+	VDUP V23.S[0], V10.S4
+	VDUP V23.S[0], V11.S4
+	VDUP V24.S[3], V12.S4
+	VDUP V24.S[3], V13.S4
+	VDUP V24.S[3], V14.S4
+	VDUP V24.S[3], V15.S4
 	VFMLA V0.S4, V8.S4, V12.S4
 	VFMLA V1.S4, V9.S4, V13.S4
 	VFMLA V2.S4, V10.S4, V14.S4
 	VFMLA V3.S4, V11.S4, V15.S4
-	VMOV V23.B16, V8.B16
-	VMOV V23.B16, V9.B16
-	VMOV V23.B16, V10.B16
-	VMOV V23.B16, V11.B16
+	VDUP V24.S[2], V8.S4
+	VDUP V24.S[2], V9.S4
+	VDUP V24.S[2], V10.S4
+	VDUP V24.S[2], V11.S4
 	VFMLA V0.S4, V12.S4, V8.S4
 	VFMLA V1.S4, V13.S4, V9.S4
 	VFMLA V2.S4, V14.S4, V10.S4
 	VFMLA V3.S4, V15.S4, V11.S4
-	VMOV V24.B16, V12.B16
-	VMOV V24.B16, V13.B16
-	VMOV V24.B16, V14.B16
-	VMOV V24.B16, V15.B16
+	VDUP V24.S[1], V12.S4
+	VDUP V24.S[1], V13.S4
+	VDUP V24.S[1], V14.S4
+	VDUP V24.S[1], V15.S4
 	VFMLA V0.S4, V8.S4, V12.S4
 	VFMLA V1.S4, V9.S4, V13.S4
 	VFMLA V2.S4, V10.S4, V14.S4
 	VFMLA V3.S4, V11.S4, V15.S4
-	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
-	WORD $0x6e21dc29 // fmul v9.4s, v1.4s, v1.4s
-	WORD $0x6e22dc4a // fmul v10.4s, v2.4s, v2.4s
-	WORD $0x6e23dc6b // fmul v11.4s, v3.4s, v3.4s
-	VFMLA V12.S4, V8.S4, V0.S4
-	VFMLA V13.S4, V9.S4, V1.S4
-	VFMLA V14.S4, V10.S4, V2.S4
-	VFMLA V15.S4, V11.S4, V3.S4
-	WORD $0x4e33d400 // fadd v0.4s, v0.4s, v19.4s
-	WORD $0x4e33d421 // fadd v1.4s, v1.4s, v19.4s
-	WORD $0x4e33d442 // fadd v2.4s, v2.4s, v19.4s
-	WORD $0x4e33d463 // fadd v3.4s, v3.4s, v19.4s
-	WORD $0x4f3f048c // sshr v12.4s, v4.4s, #1
-	WORD $0x4f3f04ad // sshr v13.4s, v5.4s, #1
-	WORD $0x4f3f04ce // sshr v14.4s, v6.4s, #1
-	WORD $0x4f3f04ef // sshr v15.4s, v7.4s, #1
-	VSUB V12.S4, V4.S4, V4.S4
-	VSUB V13.S4, V5.S4, V5.S4
-	VSUB V14.S4, V6.S4, V6.S4
-	VSUB V15.S4, V7.S4, V7.S4
-	WORD $0x4f37558c // shl v12.4s, v12.4s, #23
-	WORD $0x4f3755ad // shl v13.4s, v13.4s, #23
-	WORD $0x4f3755ce // shl v14.4s, v14.4s, #23
-	WORD $0x4f3755ef // shl v15.4s, v15.4s, #23
-	VADD V12.S4, V0.S4, V0.S4
-	VADD V13.S4, V1.S4, V1.S4
-	VADD V14.S4, V2.S4, V2.S4
-	VADD V15.S4, V3.S4, V3.S4
+	VDUP V24.S[0], V8.S4
+	VDUP V24.S[0], V9.S4
+	VDUP V24.S[0], V10.S4
+	VDUP V24.S[0], V11.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	WORD $0x6e21dc2d // fmul v13.4s, v1.4s, v1.4s
+	WORD $0x6e22dc4e // fmul v14.4s, v2.4s, v2.4s
+	WORD $0x6e23dc6f // fmul v15.4s, v3.4s, v3.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	VFMLA V9.S4, V13.S4, V1.S4
+	VFMLA V10.S4, V14.S4, V2.S4
+	VFMLA V11.S4, V15.S4, V3.S4
+	WORD $0x4e36d400 // fadd v0.4s, v0.4s, v22.4s
+	WORD $0x4e36d421 // fadd v1.4s, v1.4s, v22.4s
+	WORD $0x4e36d442 // fadd v2.4s, v2.4s, v22.4s
+	WORD $0x4e36d463 // fadd v3.4s, v3.4s, v22.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	WORD $0x4f3f04a9 // sshr v9.4s, v5.4s, #1
+	WORD $0x4f3f04ca // sshr v10.4s, v6.4s, #1
+	WORD $0x4f3f04eb // sshr v11.4s, v7.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	VSUB V9.S4, V5.S4, V5.S4
+	VSUB V10.S4, V6.S4, V6.S4
+	VSUB V11.S4, V7.S4, V7.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	WORD $0x4f37554a // shl v10.4s, v10.4s, #23
+	WORD $0x4f37556b // shl v11.4s, v11.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
+	VADD V9.S4, V1.S4, V1.S4
+	VADD V10.S4, V2.S4, V2.S4
+	VADD V11.S4, V3.S4, V3.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
 	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
 	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
 	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
-	VADD V19.S4, V4.S4, V4.S4
-	VADD V19.S4, V5.S4, V5.S4
-	VADD V19.S4, V6.S4, V6.S4
-	VADD V19.S4, V7.S4, V7.S4
+	VADD V22.S4, V4.S4, V4.S4
+	VADD V22.S4, V5.S4, V5.S4
+	VADD V22.S4, V6.S4, V6.S4
+	VADD V22.S4, V7.S4, V7.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
 	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
@@ -707,23 +706,24 @@ one_expStoreSumF32:
 	VFMLS V28.S4, V4.S4, V0.S4
 	VFMLS V27.S4, V4.S4, V0.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VMOV V21.B16, V8.B16
-	VFMLA V0.S4, V20.S4, V8.S4
-	VMOV V22.B16, V12.B16
+	VDUP V23.S[0], V8.S4
+	VDUP V24.S[3], V12.S4
 	VFMLA V0.S4, V8.S4, V12.S4
-	VMOV V23.B16, V8.B16
+	VDUP V24.S[2], V8.S4
 	VFMLA V0.S4, V12.S4, V8.S4
-	VMOV V24.B16, V12.B16
+	VDUP V24.S[1], V12.S4
 	VFMLA V0.S4, V8.S4, V12.S4
-	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
-	VFMLA V12.S4, V8.S4, V0.S4
-	WORD $0x4e33d400 // fadd v0.4s, v0.4s, v19.4s
-	WORD $0x4f3f048c // sshr v12.4s, v4.4s, #1
-	VSUB V12.S4, V4.S4, V4.S4
-	WORD $0x4f37558c // shl v12.4s, v12.4s, #23
-	VADD V12.S4, V0.S4, V0.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	WORD $0x4e36d400 // fadd v0.4s, v0.4s, v22.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V19.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
 	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
@@ -751,23 +751,24 @@ lanes_expStoreSumF32:
 	VFMLS V28.S4, V4.S4, V0.S4
 	VFMLS V27.S4, V4.S4, V0.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VMOV V21.B16, V8.B16
-	VFMLA V0.S4, V20.S4, V8.S4
-	VMOV V22.B16, V12.B16
+	VDUP V23.S[0], V8.S4
+	VDUP V24.S[3], V12.S4
 	VFMLA V0.S4, V8.S4, V12.S4
-	VMOV V23.B16, V8.B16
+	VDUP V24.S[2], V8.S4
 	VFMLA V0.S4, V12.S4, V8.S4
-	VMOV V24.B16, V12.B16
+	VDUP V24.S[1], V12.S4
 	VFMLA V0.S4, V8.S4, V12.S4
-	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
-	VFMLA V12.S4, V8.S4, V0.S4
-	WORD $0x4e33d400 // fadd v0.4s, v0.4s, v19.4s
-	WORD $0x4f3f048c // sshr v12.4s, v4.4s, #1
-	VSUB V12.S4, V4.S4, V4.S4
-	WORD $0x4f37558c // shl v12.4s, v12.4s, #23
-	VADD V12.S4, V0.S4, V0.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	WORD $0x4e36d400 // fadd v0.4s, v0.4s, v22.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V19.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
 	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
@@ -963,9 +964,9 @@ lanes_affineWF32:
 done_affineWF32:
 	RET
 
-// func dotSubF32(x []float32, w []float32, z float32) float32
+// func dotSubF32(x []float32, w []float32, z float32) float64
 
-TEXT ·dotSubF32(SB), NOSPLIT, $0-60
+TEXT ·dotSubF32(SB), NOSPLIT, $0-64
 	MOVD x_base+0(FP), R0
 	MOVD x_len+8(FP), R1
 	MOVD w_base+24(FP), R3
@@ -998,10 +999,22 @@ big_dotSubF32:
 	VBIT V9.B16, V30.B16, V1.B16
 	VBIT V10.B16, V30.B16, V2.B16
 	VBIT V11.B16, V30.B16, V3.B16
-	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
-	WORD $0x4e21d5ad // fadd v13.4s, v13.4s, v1.4s
-	WORD $0x4e22d5ce // fadd v14.4s, v14.4s, v2.4s
-	WORD $0x4e23d5ef // fadd v15.4s, v15.4s, v3.4s
+	WORD $0x0e617808 // fcvtl v8.2d, v0.2s
+	WORD $0x4e68d58c // fadd v12.2d, v12.2d, v8.2d
+	WORD $0x4e617808 // fcvtl2 v8.2d, v0.4s
+	WORD $0x4e68d5ad // fadd v13.2d, v13.2d, v8.2d
+	WORD $0x0e617829 // fcvtl v9.2d, v1.2s
+	WORD $0x4e69d5ce // fadd v14.2d, v14.2d, v9.2d
+	WORD $0x4e617829 // fcvtl2 v9.2d, v1.4s
+	WORD $0x4e69d5ef // fadd v15.2d, v15.2d, v9.2d
+	WORD $0x0e61784a // fcvtl v10.2d, v2.2s
+	WORD $0x4e6ad58c // fadd v12.2d, v12.2d, v10.2d
+	WORD $0x4e61784a // fcvtl2 v10.2d, v2.4s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x0e61786b // fcvtl v11.2d, v3.2s
+	WORD $0x4e6bd5ce // fadd v14.2d, v14.2d, v11.2d
+	WORD $0x4e61786b // fcvtl2 v11.2d, v3.4s
+	WORD $0x4e6bd5ef // fadd v15.2d, v15.2d, v11.2d
 	SUBS $16, R1, R1
 	BGE big_dotSubF32
 onepre_dotSubF32:
@@ -1014,7 +1027,10 @@ one_dotSubF32:
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	WORD $0x4ea0d888 // fcmeq v8.4s, v4.4s, #0.0
 	VBIT V8.B16, V30.B16, V0.B16
-	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
+	WORD $0x0e617808 // fcvtl v8.2d, v0.2s
+	WORD $0x4e68d58c // fadd v12.2d, v12.2d, v8.2d
+	WORD $0x4e617808 // fcvtl2 v8.2d, v0.4s
+	WORD $0x4e68d5ad // fadd v13.2d, v13.2d, v8.2d
 	SUBS $4, R1, R1
 	BGE one_dotSubF32
 tail_dotSubF32:
@@ -1036,27 +1052,29 @@ lanes_dotSubF32:
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	WORD $0x4ea0d888 // fcmeq v8.4s, v4.4s, #0.0
 	VBIT V8.B16, V30.B16, V0.B16
-	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
+	WORD $0x0e617808 // fcvtl v8.2d, v0.2s
+	WORD $0x4e68d58c // fadd v12.2d, v12.2d, v8.2d
+	WORD $0x4e617808 // fcvtl2 v8.2d, v0.4s
+	WORD $0x4e68d5ad // fadd v13.2d, v13.2d, v8.2d
 done_dotSubF32:
-	WORD $0x4e2ed58c // fadd v12.4s, v12.4s, v14.4s
-	WORD $0x4e2fd5ad // fadd v13.4s, v13.4s, v15.4s
-	WORD $0x4e2dd58c // fadd v12.4s, v12.4s, v13.4s
-	WORD $0x6e2cd58c // faddp v12.4s, v12.4s, v12.4s
-	WORD $0x7e30d98c // faddp s12, v12.2s
-	FMOVS F12, ret+56(FP)
+	WORD $0x4e6ed58c // fadd v12.2d, v12.2d, v14.2d
+	WORD $0x4e6fd5ad // fadd v13.2d, v13.2d, v15.2d
+	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
+	WORD $0x7e70d98c // faddp d12, v12.2d
+	FMOVD F12, ret+56(FP)
 	RET
 
-// func sumSubF32(x []float32, z float32) float32
+// func sumSubF32(x []float32, z float32) float64
 
-TEXT ·sumSubF32(SB), NOSPLIT, $0-36
+TEXT ·sumSubF32(SB), NOSPLIT, $0-40
 	MOVD x_base+0(FP), R0
 	MOVD x_len+8(FP), R1
 	FMOVS z+24(FP), F31
 	VDUP V31.S[0], V31.S4
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
 	SUBS $16, R1, R1
 	BLT onepre_sumSubF32
 big_sumSubF32:
@@ -1065,10 +1083,22 @@ big_sumSubF32:
 	WORD $0x4ebfd421 // fsub v1.4s, v1.4s, v31.4s
 	WORD $0x4ebfd442 // fsub v2.4s, v2.4s, v31.4s
 	WORD $0x4ebfd463 // fsub v3.4s, v3.4s, v31.4s
-	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
-	WORD $0x4e21d4a5 // fadd v5.4s, v5.4s, v1.4s
-	WORD $0x4e22d4c6 // fadd v6.4s, v6.4s, v2.4s
-	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
+	WORD $0x4e64d508 // fadd v8.2d, v8.2d, v4.2d
+	WORD $0x4e617804 // fcvtl2 v4.2d, v0.4s
+	WORD $0x4e64d529 // fadd v9.2d, v9.2d, v4.2d
+	WORD $0x0e617825 // fcvtl v5.2d, v1.2s
+	WORD $0x4e65d54a // fadd v10.2d, v10.2d, v5.2d
+	WORD $0x4e617825 // fcvtl2 v5.2d, v1.4s
+	WORD $0x4e65d56b // fadd v11.2d, v11.2d, v5.2d
+	WORD $0x0e617846 // fcvtl v6.2d, v2.2s
+	WORD $0x4e66d508 // fadd v8.2d, v8.2d, v6.2d
+	WORD $0x4e617846 // fcvtl2 v6.2d, v2.4s
+	WORD $0x4e66d529 // fadd v9.2d, v9.2d, v6.2d
+	WORD $0x0e617867 // fcvtl v7.2d, v3.2s
+	WORD $0x4e67d54a // fadd v10.2d, v10.2d, v7.2d
+	WORD $0x4e617867 // fcvtl2 v7.2d, v3.4s
+	WORD $0x4e67d56b // fadd v11.2d, v11.2d, v7.2d
 	SUBS $16, R1, R1
 	BGE big_sumSubF32
 onepre_sumSubF32:
@@ -1077,7 +1107,10 @@ onepre_sumSubF32:
 one_sumSubF32:
 	VLD1.P 16(R0), [V0.S4]
 	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
-	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
+	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
+	WORD $0x4e64d508 // fadd v8.2d, v8.2d, v4.2d
+	WORD $0x4e617804 // fcvtl2 v4.2d, v0.4s
+	WORD $0x4e64d529 // fadd v9.2d, v9.2d, v4.2d
 	SUBS $4, R1, R1
 	BGE one_sumSubF32
 tail_sumSubF32:
@@ -1092,14 +1125,16 @@ tail_sumSubF32:
 	VLD1.P 4(R0), V0.S[2]
 lanes_sumSubF32:
 	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
-	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
+	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
+	WORD $0x4e64d508 // fadd v8.2d, v8.2d, v4.2d
+	WORD $0x4e617804 // fcvtl2 v4.2d, v0.4s
+	WORD $0x4e64d529 // fadd v9.2d, v9.2d, v4.2d
 done_sumSubF32:
-	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
-	WORD $0x4e27d4a5 // fadd v5.4s, v5.4s, v7.4s
-	WORD $0x4e25d484 // fadd v4.4s, v4.4s, v5.4s
-	WORD $0x6e24d484 // faddp v4.4s, v4.4s, v4.4s
-	WORD $0x7e30d884 // faddp s4, v4.2s
-	FMOVS F4, ret+32(FP)
+	WORD $0x4e6ad508 // fadd v8.2d, v8.2d, v10.2d
+	WORD $0x4e6bd529 // fadd v9.2d, v9.2d, v11.2d
+	WORD $0x4e69d508 // fadd v8.2d, v8.2d, v9.2d
+	WORD $0x7e70d908 // faddp d8, v8.2d
+	FMOVD F8, ret+32(FP)
 	RET
 
 // func expF64(dst []float64, x []float64)
@@ -1118,32 +1153,15 @@ TEXT ·expF64(SB), NOSPLIT, $0-48
 	VDUP R9, V28.D2
 	MOVD $0xc087500000000000, R9
 	VDUP R9, V27.D2
-	MOVD $0x3fe0000000000000, R9
-	VDUP R9, V26.D2
-	MOVD $0x3fc5555555555555, R9
-	VDUP R9, V25.D2
-	MOVD $0x3fa5555555555555, R9
-	VDUP R9, V24.D2
-	MOVD $0x3f81111111111111, R9
-	VDUP R9, V23.D2
-	MOVD $0x3f56c16c16c16c17, R9
-	VDUP R9, V22.D2
-	MOVD $0x3f2a01a01a01a01a, R9
-	VDUP R9, V21.D2
-	MOVD $0x3efa01a01a01a01a, R9
-	VDUP R9, V20.D2
-	MOVD $0x3ec71de3a556c734, R9
-	VDUP R9, V19.D2
-	MOVD $0x3e927e4fb7789f5c, R9
-	VDUP R9, V18.D2
-	MOVD $0x3e5ae64567f544e4, R9
-	VDUP R9, V17.D2
-	MOVD $0x3e21eed8eff8d898, R9
-	VDUP R9, V16.D2
-	MOVD $0x3de6124613a86d09, R9
-	VDUP R9, V15.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V26.D2]
+	VLD1.P 16(R10), [V25.D2]
+	VLD1.P 16(R10), [V24.D2]
+	VLD1.P 16(R10), [V23.D2]
+	VLD1.P 16(R10), [V22.D2]
+	VLD1.P 16(R10), [V21.D2]
 	MOVD $0x3ff0000000000000, R9
-	VDUP R9, V14.D2
+	VDUP R9, V20.D2
 	SUBS $4, R1, R1
 	BLT onepre_expF64
 big_expF64:
@@ -1162,68 +1180,70 @@ big_expF64:
 	VFMLS V29.D2, V3.D2, V1.D2
 	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
 	WORD $0x4ee1b863 // fcvtzs v3.2d, v3.2d
-	VMOV V16.B16, V4.B16
-	VMOV V16.B16, V5.B16
-	VFMLA V0.D2, V15.D2, V4.D2
-	VFMLA V1.D2, V15.D2, V5.D2
-	VMOV V17.B16, V6.B16
-	VMOV V17.B16, V7.B16
+	VDUP V21.D[1], V4.D2
+	VDUP V21.D[1], V5.D2
+	VDUP V21.D[0], V6.D2
+	VDUP V21.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V18.B16, V4.B16
-	VMOV V18.B16, V5.B16
+	VDUP V22.D[1], V4.D2
+	VDUP V22.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	VMOV V19.B16, V6.B16
-	VMOV V19.B16, V7.B16
+	VDUP V22.D[0], V6.D2
+	VDUP V22.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V20.B16, V4.B16
-	VMOV V20.B16, V5.B16
+	VDUP V23.D[1], V4.D2
+	VDUP V23.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	VMOV V21.B16, V6.B16
-	VMOV V21.B16, V7.B16
+	VDUP V23.D[0], V6.D2
+	VDUP V23.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V22.B16, V4.B16
-	VMOV V22.B16, V5.B16
+	VDUP V24.D[1], V4.D2
+	VDUP V24.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	VMOV V23.B16, V6.B16
-	VMOV V23.B16, V7.B16
+	VDUP V24.D[0], V6.D2
+	VDUP V24.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V24.B16, V4.B16
-	VMOV V24.B16, V5.B16
+	VDUP V25.D[1], V4.D2
+	VDUP V25.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	VMOV V25.B16, V6.B16
-	VMOV V25.B16, V7.B16
+	VDUP V25.D[0], V6.D2
+	VDUP V25.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V26.B16, V4.B16
-	VMOV V26.B16, V5.B16
+	VDUP V26.D[1], V4.D2
+	VDUP V26.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
-	WORD $0x6e61dc27 // fmul v7.2d, v1.2d, v1.2d
-	VFMLA V4.D2, V6.D2, V0.D2
-	VFMLA V5.D2, V7.D2, V1.D2
-	WORD $0x4e6ed400 // fadd v0.2d, v0.2d, v14.2d
-	WORD $0x4e6ed421 // fadd v1.2d, v1.2d, v14.2d
-	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
-	WORD $0x4f7f0465 // sshr v5.2d, v3.2d, #1
-	VSUB V4.D2, V2.D2, V2.D2
-	VSUB V5.D2, V3.D2, V3.D2
-	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
-	VADD V4.D2, V0.D2, V0.D2
-	VADD V5.D2, V1.D2, V1.D2
+	VDUP V26.D[0], V6.D2
+	VDUP V26.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	WORD $0x6e61dc25 // fmul v5.2d, v1.2d, v1.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	VFMLA V7.D2, V5.D2, V1.D2
+	WORD $0x4e74d400 // fadd v0.2d, v0.2d, v20.2d
+	WORD $0x4e74d421 // fadd v1.2d, v1.2d, v20.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	WORD $0x4f7f0467 // sshr v7.2d, v3.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	VSUB V7.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
+	VADD V7.D2, V1.D2, V1.D2
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
 	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
-	VADD V14.D2, V2.D2, V2.D2
-	VADD V14.D2, V3.D2, V3.D2
+	VADD V20.D2, V2.D2, V2.D2
+	VADD V20.D2, V3.D2, V3.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
 	WORD $0x6e63dc21 // fmul v1.2d, v1.2d, v3.2d
 	VST1.P [V0.D2, V1.D2], 32(R2)
@@ -1241,37 +1261,38 @@ one_expF64:
 	VFMLS V30.D2, V2.D2, V0.D2
 	VFMLS V29.D2, V2.D2, V0.D2
 	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
-	VMOV V16.B16, V4.B16
-	VFMLA V0.D2, V15.D2, V4.D2
-	VMOV V17.B16, V6.B16
+	VDUP V21.D[1], V4.D2
+	VDUP V21.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V18.B16, V4.B16
+	VDUP V22.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V19.B16, V6.B16
+	VDUP V22.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V20.B16, V4.B16
+	VDUP V23.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V21.B16, V6.B16
+	VDUP V23.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V22.B16, V4.B16
+	VDUP V24.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V23.B16, V6.B16
+	VDUP V24.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V24.B16, V4.B16
+	VDUP V25.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V25.B16, V6.B16
+	VDUP V25.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V26.B16, V4.B16
+	VDUP V26.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
-	VFMLA V4.D2, V6.D2, V0.D2
-	WORD $0x4e6ed400 // fadd v0.2d, v0.2d, v14.2d
-	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
-	VSUB V4.D2, V2.D2, V2.D2
-	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V4.D2, V0.D2, V0.D2
+	VDUP V26.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	WORD $0x4e74d400 // fadd v0.2d, v0.2d, v20.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
-	VADD V14.D2, V2.D2, V2.D2
+	VADD V20.D2, V2.D2, V2.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
 	VST1.P [V0.D2], 16(R2)
 	SUBS $2, R1, R1
@@ -1289,37 +1310,38 @@ lanes_expF64:
 	VFMLS V30.D2, V2.D2, V0.D2
 	VFMLS V29.D2, V2.D2, V0.D2
 	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
-	VMOV V16.B16, V4.B16
-	VFMLA V0.D2, V15.D2, V4.D2
-	VMOV V17.B16, V6.B16
+	VDUP V21.D[1], V4.D2
+	VDUP V21.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V18.B16, V4.B16
+	VDUP V22.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V19.B16, V6.B16
+	VDUP V22.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V20.B16, V4.B16
+	VDUP V23.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V21.B16, V6.B16
+	VDUP V23.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V22.B16, V4.B16
+	VDUP V24.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V23.B16, V6.B16
+	VDUP V24.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V24.B16, V4.B16
+	VDUP V25.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V25.B16, V6.B16
+	VDUP V25.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V26.B16, V4.B16
+	VDUP V26.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
-	VFMLA V4.D2, V6.D2, V0.D2
-	WORD $0x4e6ed400 // fadd v0.2d, v0.2d, v14.2d
-	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
-	VSUB V4.D2, V2.D2, V2.D2
-	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V4.D2, V0.D2, V0.D2
+	VDUP V26.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	WORD $0x4e74d400 // fadd v0.2d, v0.2d, v20.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
-	VADD V14.D2, V2.D2, V2.D2
+	VADD V20.D2, V2.D2, V2.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
 	VST1.P V0.D[0], 8(R2)
 done_expF64:
@@ -1388,32 +1410,15 @@ TEXT ·sumExpF64(SB), NOSPLIT, $0-40
 	VDUP R9, V26.D2
 	MOVD $0xc087500000000000, R9
 	VDUP R9, V25.D2
-	MOVD $0x3fe0000000000000, R9
-	VDUP R9, V24.D2
-	MOVD $0x3fc5555555555555, R9
-	VDUP R9, V23.D2
-	MOVD $0x3fa5555555555555, R9
-	VDUP R9, V22.D2
-	MOVD $0x3f81111111111111, R9
-	VDUP R9, V21.D2
-	MOVD $0x3f56c16c16c16c17, R9
-	VDUP R9, V20.D2
-	MOVD $0x3f2a01a01a01a01a, R9
-	VDUP R9, V19.D2
-	MOVD $0x3efa01a01a01a01a, R9
-	VDUP R9, V18.D2
-	MOVD $0x3ec71de3a556c734, R9
-	VDUP R9, V17.D2
-	MOVD $0x3e927e4fb7789f5c, R9
-	VDUP R9, V16.D2
-	MOVD $0x3e5ae64567f544e4, R9
-	VDUP R9, V15.D2
-	MOVD $0x3e21eed8eff8d898, R9
-	VDUP R9, V14.D2
-	MOVD $0x3de6124613a86d09, R9
-	VDUP R9, V13.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V24.D2]
+	VLD1.P 16(R10), [V23.D2]
+	VLD1.P 16(R10), [V22.D2]
+	VLD1.P 16(R10), [V21.D2]
+	VLD1.P 16(R10), [V20.D2]
+	VLD1.P 16(R10), [V19.D2]
 	MOVD $0x3ff0000000000000, R9
-	VDUP R9, V12.D2
+	VDUP R9, V18.D2
 	VEOR V8.B16, V8.B16, V8.B16
 	VEOR V9.B16, V9.B16, V9.B16
 	SUBS $4, R1, R1
@@ -1436,68 +1441,70 @@ big_sumExpF64:
 	VFMLS V27.D2, V3.D2, V1.D2
 	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
 	WORD $0x4ee1b863 // fcvtzs v3.2d, v3.2d
-	VMOV V14.B16, V4.B16
-	VMOV V14.B16, V5.B16
-	VFMLA V0.D2, V13.D2, V4.D2
-	VFMLA V1.D2, V13.D2, V5.D2
-	VMOV V15.B16, V6.B16
-	VMOV V15.B16, V7.B16
+	VDUP V19.D[1], V4.D2
+	VDUP V19.D[1], V5.D2
+	VDUP V19.D[0], V6.D2
+	VDUP V19.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V16.B16, V4.B16
-	VMOV V16.B16, V5.B16
+	VDUP V20.D[1], V4.D2
+	VDUP V20.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	VMOV V17.B16, V6.B16
-	VMOV V17.B16, V7.B16
+	VDUP V20.D[0], V6.D2
+	VDUP V20.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V18.B16, V4.B16
-	VMOV V18.B16, V5.B16
+	VDUP V21.D[1], V4.D2
+	VDUP V21.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	VMOV V19.B16, V6.B16
-	VMOV V19.B16, V7.B16
+	VDUP V21.D[0], V6.D2
+	VDUP V21.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V20.B16, V4.B16
-	VMOV V20.B16, V5.B16
+	VDUP V22.D[1], V4.D2
+	VDUP V22.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	VMOV V21.B16, V6.B16
-	VMOV V21.B16, V7.B16
+	VDUP V22.D[0], V6.D2
+	VDUP V22.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V22.B16, V4.B16
-	VMOV V22.B16, V5.B16
+	VDUP V23.D[1], V4.D2
+	VDUP V23.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	VMOV V23.B16, V6.B16
-	VMOV V23.B16, V7.B16
+	VDUP V23.D[0], V6.D2
+	VDUP V23.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V24.B16, V4.B16
-	VMOV V24.B16, V5.B16
+	VDUP V24.D[1], V4.D2
+	VDUP V24.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
-	WORD $0x6e61dc27 // fmul v7.2d, v1.2d, v1.2d
-	VFMLA V4.D2, V6.D2, V0.D2
-	VFMLA V5.D2, V7.D2, V1.D2
-	WORD $0x4e6cd400 // fadd v0.2d, v0.2d, v12.2d
-	WORD $0x4e6cd421 // fadd v1.2d, v1.2d, v12.2d
-	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
-	WORD $0x4f7f0465 // sshr v5.2d, v3.2d, #1
-	VSUB V4.D2, V2.D2, V2.D2
-	VSUB V5.D2, V3.D2, V3.D2
-	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
-	VADD V4.D2, V0.D2, V0.D2
-	VADD V5.D2, V1.D2, V1.D2
+	VDUP V24.D[0], V6.D2
+	VDUP V24.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	WORD $0x6e61dc25 // fmul v5.2d, v1.2d, v1.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	VFMLA V7.D2, V5.D2, V1.D2
+	WORD $0x4e72d400 // fadd v0.2d, v0.2d, v18.2d
+	WORD $0x4e72d421 // fadd v1.2d, v1.2d, v18.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	WORD $0x4f7f0467 // sshr v7.2d, v3.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	VSUB V7.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
+	VADD V7.D2, V1.D2, V1.D2
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
 	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
-	VADD V12.D2, V2.D2, V2.D2
-	VADD V12.D2, V3.D2, V3.D2
+	VADD V18.D2, V2.D2, V2.D2
+	VADD V18.D2, V3.D2, V3.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
 	WORD $0x6e63dc21 // fmul v1.2d, v1.2d, v3.2d
 	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
@@ -1517,37 +1524,38 @@ one_sumExpF64:
 	VFMLS V28.D2, V2.D2, V0.D2
 	VFMLS V27.D2, V2.D2, V0.D2
 	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
-	VMOV V14.B16, V4.B16
-	VFMLA V0.D2, V13.D2, V4.D2
-	VMOV V15.B16, V6.B16
+	VDUP V19.D[1], V4.D2
+	VDUP V19.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V16.B16, V4.B16
+	VDUP V20.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V17.B16, V6.B16
+	VDUP V20.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V18.B16, V4.B16
+	VDUP V21.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V19.B16, V6.B16
+	VDUP V21.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V20.B16, V4.B16
+	VDUP V22.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V21.B16, V6.B16
+	VDUP V22.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V22.B16, V4.B16
+	VDUP V23.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V23.B16, V6.B16
+	VDUP V23.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V24.B16, V4.B16
+	VDUP V24.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
-	VFMLA V4.D2, V6.D2, V0.D2
-	WORD $0x4e6cd400 // fadd v0.2d, v0.2d, v12.2d
-	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
-	VSUB V4.D2, V2.D2, V2.D2
-	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V4.D2, V0.D2, V0.D2
+	VDUP V24.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	WORD $0x4e72d400 // fadd v0.2d, v0.2d, v18.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
-	VADD V12.D2, V2.D2, V2.D2
+	VADD V18.D2, V2.D2, V2.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
 	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
 	SUBS $2, R1, R1
@@ -1566,37 +1574,38 @@ lanes_sumExpF64:
 	VFMLS V28.D2, V2.D2, V0.D2
 	VFMLS V27.D2, V2.D2, V0.D2
 	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
-	VMOV V14.B16, V4.B16
-	VFMLA V0.D2, V13.D2, V4.D2
-	VMOV V15.B16, V6.B16
+	VDUP V19.D[1], V4.D2
+	VDUP V19.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V16.B16, V4.B16
+	VDUP V20.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V17.B16, V6.B16
+	VDUP V20.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V18.B16, V4.B16
+	VDUP V21.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V19.B16, V6.B16
+	VDUP V21.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V20.B16, V4.B16
+	VDUP V22.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V21.B16, V6.B16
+	VDUP V22.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V22.B16, V4.B16
+	VDUP V23.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V23.B16, V6.B16
+	VDUP V23.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V24.B16, V4.B16
+	VDUP V24.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
-	VFMLA V4.D2, V6.D2, V0.D2
-	WORD $0x4e6cd400 // fadd v0.2d, v0.2d, v12.2d
-	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
-	VSUB V4.D2, V2.D2, V2.D2
-	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V4.D2, V0.D2, V0.D2
+	VDUP V24.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	WORD $0x4e72d400 // fadd v0.2d, v0.2d, v18.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
-	VADD V12.D2, V2.D2, V2.D2
+	VADD V18.D2, V2.D2, V2.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
 	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
 done_sumExpF64:
@@ -1625,32 +1634,15 @@ TEXT ·expStoreSumF64(SB), NOSPLIT, $0-64
 	VDUP R9, V26.D2
 	MOVD $0xc087500000000000, R9
 	VDUP R9, V25.D2
-	MOVD $0x3fe0000000000000, R9
-	VDUP R9, V24.D2
-	MOVD $0x3fc5555555555555, R9
-	VDUP R9, V23.D2
-	MOVD $0x3fa5555555555555, R9
-	VDUP R9, V22.D2
-	MOVD $0x3f81111111111111, R9
-	VDUP R9, V21.D2
-	MOVD $0x3f56c16c16c16c17, R9
-	VDUP R9, V20.D2
-	MOVD $0x3f2a01a01a01a01a, R9
-	VDUP R9, V19.D2
-	MOVD $0x3efa01a01a01a01a, R9
-	VDUP R9, V18.D2
-	MOVD $0x3ec71de3a556c734, R9
-	VDUP R9, V17.D2
-	MOVD $0x3e927e4fb7789f5c, R9
-	VDUP R9, V16.D2
-	MOVD $0x3e5ae64567f544e4, R9
-	VDUP R9, V15.D2
-	MOVD $0x3e21eed8eff8d898, R9
-	VDUP R9, V14.D2
-	MOVD $0x3de6124613a86d09, R9
-	VDUP R9, V13.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V24.D2]
+	VLD1.P 16(R10), [V23.D2]
+	VLD1.P 16(R10), [V22.D2]
+	VLD1.P 16(R10), [V21.D2]
+	VLD1.P 16(R10), [V20.D2]
+	VLD1.P 16(R10), [V19.D2]
 	MOVD $0x3ff0000000000000, R9
-	VDUP R9, V12.D2
+	VDUP R9, V18.D2
 	VEOR V8.B16, V8.B16, V8.B16
 	VEOR V9.B16, V9.B16, V9.B16
 	SUBS $4, R1, R1
@@ -1673,68 +1665,70 @@ big_expStoreSumF64:
 	VFMLS V27.D2, V3.D2, V1.D2
 	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
 	WORD $0x4ee1b863 // fcvtzs v3.2d, v3.2d
-	VMOV V14.B16, V4.B16
-	VMOV V14.B16, V5.B16
-	VFMLA V0.D2, V13.D2, V4.D2
-	VFMLA V1.D2, V13.D2, V5.D2
-	VMOV V15.B16, V6.B16
-	VMOV V15.B16, V7.B16
+	VDUP V19.D[1], V4.D2
+	VDUP V19.D[1], V5.D2
+	VDUP V19.D[0], V6.D2
+	VDUP V19.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V16.B16, V4.B16
-	VMOV V16.B16, V5.B16
+	VDUP V20.D[1], V4.D2
+	VDUP V20.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	VMOV V17.B16, V6.B16
-	VMOV V17.B16, V7.B16
+	VDUP V20.D[0], V6.D2
+	VDUP V20.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V18.B16, V4.B16
-	VMOV V18.B16, V5.B16
+	VDUP V21.D[1], V4.D2
+	VDUP V21.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	VMOV V19.B16, V6.B16
-	VMOV V19.B16, V7.B16
+	VDUP V21.D[0], V6.D2
+	VDUP V21.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V20.B16, V4.B16
-	VMOV V20.B16, V5.B16
+	VDUP V22.D[1], V4.D2
+	VDUP V22.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	VMOV V21.B16, V6.B16
-	VMOV V21.B16, V7.B16
+	VDUP V22.D[0], V6.D2
+	VDUP V22.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V22.B16, V4.B16
-	VMOV V22.B16, V5.B16
+	VDUP V23.D[1], V4.D2
+	VDUP V23.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	VMOV V23.B16, V6.B16
-	VMOV V23.B16, V7.B16
+	VDUP V23.D[0], V6.D2
+	VDUP V23.D[0], V7.D2
 	VFMLA V0.D2, V4.D2, V6.D2
 	VFMLA V1.D2, V5.D2, V7.D2
-	VMOV V24.B16, V4.B16
-	VMOV V24.B16, V5.B16
+	VDUP V24.D[1], V4.D2
+	VDUP V24.D[1], V5.D2
 	VFMLA V0.D2, V6.D2, V4.D2
 	VFMLA V1.D2, V7.D2, V5.D2
-	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
-	WORD $0x6e61dc27 // fmul v7.2d, v1.2d, v1.2d
-	VFMLA V4.D2, V6.D2, V0.D2
-	VFMLA V5.D2, V7.D2, V1.D2
-	WORD $0x4e6cd400 // fadd v0.2d, v0.2d, v12.2d
-	WORD $0x4e6cd421 // fadd v1.2d, v1.2d, v12.2d
-	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
-	WORD $0x4f7f0465 // sshr v5.2d, v3.2d, #1
-	VSUB V4.D2, V2.D2, V2.D2
-	VSUB V5.D2, V3.D2, V3.D2
-	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
-	VADD V4.D2, V0.D2, V0.D2
-	VADD V5.D2, V1.D2, V1.D2
+	VDUP V24.D[0], V6.D2
+	VDUP V24.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	WORD $0x6e61dc25 // fmul v5.2d, v1.2d, v1.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	VFMLA V7.D2, V5.D2, V1.D2
+	WORD $0x4e72d400 // fadd v0.2d, v0.2d, v18.2d
+	WORD $0x4e72d421 // fadd v1.2d, v1.2d, v18.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	WORD $0x4f7f0467 // sshr v7.2d, v3.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	VSUB V7.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
+	VADD V7.D2, V1.D2, V1.D2
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
 	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
-	VADD V12.D2, V2.D2, V2.D2
-	VADD V12.D2, V3.D2, V3.D2
+	VADD V18.D2, V2.D2, V2.D2
+	VADD V18.D2, V3.D2, V3.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
 	WORD $0x6e63dc21 // fmul v1.2d, v1.2d, v3.2d
 	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
@@ -1755,37 +1749,38 @@ one_expStoreSumF64:
 	VFMLS V28.D2, V2.D2, V0.D2
 	VFMLS V27.D2, V2.D2, V0.D2
 	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
-	VMOV V14.B16, V4.B16
-	VFMLA V0.D2, V13.D2, V4.D2
-	VMOV V15.B16, V6.B16
+	VDUP V19.D[1], V4.D2
+	VDUP V19.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V16.B16, V4.B16
+	VDUP V20.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V17.B16, V6.B16
+	VDUP V20.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V18.B16, V4.B16
+	VDUP V21.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V19.B16, V6.B16
+	VDUP V21.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V20.B16, V4.B16
+	VDUP V22.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V21.B16, V6.B16
+	VDUP V22.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V22.B16, V4.B16
+	VDUP V23.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V23.B16, V6.B16
+	VDUP V23.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V24.B16, V4.B16
+	VDUP V24.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
-	VFMLA V4.D2, V6.D2, V0.D2
-	WORD $0x4e6cd400 // fadd v0.2d, v0.2d, v12.2d
-	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
-	VSUB V4.D2, V2.D2, V2.D2
-	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V4.D2, V0.D2, V0.D2
+	VDUP V24.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	WORD $0x4e72d400 // fadd v0.2d, v0.2d, v18.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
-	VADD V12.D2, V2.D2, V2.D2
+	VADD V18.D2, V2.D2, V2.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
 	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
 	VST1.P [V0.D2], 16(R2)
@@ -1805,37 +1800,38 @@ lanes_expStoreSumF64:
 	VFMLS V28.D2, V2.D2, V0.D2
 	VFMLS V27.D2, V2.D2, V0.D2
 	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
-	VMOV V14.B16, V4.B16
-	VFMLA V0.D2, V13.D2, V4.D2
-	VMOV V15.B16, V6.B16
+	VDUP V19.D[1], V4.D2
+	VDUP V19.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V16.B16, V4.B16
+	VDUP V20.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V17.B16, V6.B16
+	VDUP V20.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V18.B16, V4.B16
+	VDUP V21.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V19.B16, V6.B16
+	VDUP V21.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V20.B16, V4.B16
+	VDUP V22.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V21.B16, V6.B16
+	VDUP V22.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V22.B16, V4.B16
+	VDUP V23.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	VMOV V23.B16, V6.B16
+	VDUP V23.D[0], V6.D2
 	VFMLA V0.D2, V4.D2, V6.D2
-	VMOV V24.B16, V4.B16
+	VDUP V24.D[1], V4.D2
 	VFMLA V0.D2, V6.D2, V4.D2
-	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
-	VFMLA V4.D2, V6.D2, V0.D2
-	WORD $0x4e6cd400 // fadd v0.2d, v0.2d, v12.2d
-	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
-	VSUB V4.D2, V2.D2, V2.D2
-	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V4.D2, V0.D2, V0.D2
+	VDUP V24.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	WORD $0x4e72d400 // fadd v0.2d, v0.2d, v18.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
-	VADD V12.D2, V2.D2, V2.D2
+	VADD V18.D2, V2.D2, V2.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
 	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
 	VST1.P V0.D[0], 8(R2)
@@ -2028,8 +2024,8 @@ big_dotSubF64:
 	VBIT V11.B16, V30.B16, V3.B16
 	WORD $0x4e60d58c // fadd v12.2d, v12.2d, v0.2d
 	WORD $0x4e61d5ad // fadd v13.2d, v13.2d, v1.2d
-	WORD $0x4e62d5ce // fadd v14.2d, v14.2d, v2.2d
-	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	WORD $0x4e62d58c // fadd v12.2d, v12.2d, v2.2d
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	SUBS $8, R1, R1
 	BGE big_dotSubF64
 onepre_dotSubF64:
@@ -2073,10 +2069,10 @@ TEXT ·sumSubF64(SB), NOSPLIT, $0-40
 	MOVD x_len+8(FP), R1
 	FMOVD z+24(FP), F31
 	VDUP V31.D[0], V31.D2
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
 	SUBS $8, R1, R1
 	BLT onepre_sumSubF64
 big_sumSubF64:
@@ -2085,10 +2081,10 @@ big_sumSubF64:
 	WORD $0x4effd421 // fsub v1.2d, v1.2d, v31.2d
 	WORD $0x4effd442 // fsub v2.2d, v2.2d, v31.2d
 	WORD $0x4effd463 // fsub v3.2d, v3.2d, v31.2d
-	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
-	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
-	WORD $0x4e62d4c6 // fadd v6.2d, v6.2d, v2.2d
-	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
+	WORD $0x4e61d529 // fadd v9.2d, v9.2d, v1.2d
+	WORD $0x4e62d508 // fadd v8.2d, v8.2d, v2.2d
+	WORD $0x4e63d529 // fadd v9.2d, v9.2d, v3.2d
 	SUBS $8, R1, R1
 	BGE big_sumSubF64
 onepre_sumSubF64:
@@ -2097,7 +2093,7 @@ onepre_sumSubF64:
 one_sumSubF64:
 	VLD1.P 16(R0), [V0.D2]
 	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
-	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
 	SUBS $2, R1, R1
 	BGE one_sumSubF64
 tail_sumSubF64:
@@ -2107,13 +2103,13 @@ tail_sumSubF64:
 	VLD1.P 8(R0), V0.D[0]
 lanes_sumSubF64:
 	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
-	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
 done_sumSubF64:
-	WORD $0x4e66d484 // fadd v4.2d, v4.2d, v6.2d
-	WORD $0x4e67d4a5 // fadd v5.2d, v5.2d, v7.2d
-	WORD $0x4e65d484 // fadd v4.2d, v4.2d, v5.2d
-	WORD $0x7e70d884 // faddp d4, v4.2d
-	FMOVD F4, ret+32(FP)
+	WORD $0x4e6ad508 // fadd v8.2d, v8.2d, v10.2d
+	WORD $0x4e6bd529 // fadd v9.2d, v9.2d, v11.2d
+	WORD $0x4e69d508 // fadd v8.2d, v8.2d, v9.2d
+	WORD $0x7e70d908 // faddp d8, v8.2d
+	FMOVD F8, ret+32(FP)
 	RET
 
 // func logF32(dst []float32, x []float32)
@@ -2134,46 +2130,35 @@ TEXT ·logF32(SB), NOSPLIT, $0-48
 	VDUP R9, V27.S4
 	MOVW $0xb102e308, R9
 	VDUP R9, V26.S4
-	MOVW $0x3eaaab98, R9
-	VDUP R9, V25.S4
-	MOVW $0xbe800102, R9
-	VDUP R9, V24.S4
-	MOVW $0x3e4c5c72, R9
-	VDUP R9, V23.S4
-	MOVW $0xbe29ee3f, R9
-	VDUP R9, V22.S4
-	MOVW $0x3e19a038, R9
-	VDUP R9, V21.S4
-	MOVW $0xbe10dc31, R9
-	VDUP R9, V20.S4
-	MOVW $0x3da9355f, R9
-	VDUP R9, V19.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V25.S4]
+	VLD1.P 16(R10), [V24.S4]
 	MOVW $0x00800000, R9
-	VDUP R9, V18.S4
+	VDUP R9, V23.S4
 	MOVW $0x4b000000, R9
-	VDUP R9, V17.S4
+	VDUP R9, V22.S4
 	MOVW $0x00000017, R9
-	VDUP R9, V16.S4
+	VDUP R9, V21.S4
 	MOVW $0x7f800000, R9
-	VDUP R9, V15.S4
+	VDUP R9, V20.S4
 	MOVW $0xff800000, R9
-	VDUP R9, V14.S4
+	VDUP R9, V19.S4
 	MOVW $0x7fc00000, R9
-	VDUP R9, V13.S4
+	VDUP R9, V18.S4
 	SUBS $8, R1, R1
 	BLT onepre_logF32
 big_logF32:
 	VLD1.P 32(R0), [V0.S4, V1.S4]
 	VMOV V0.B16, V2.B16
 	VMOV V1.B16, V3.B16
-	WORD $0x6ea0e64a // fcmgt v10.4s, v18.4s, v0.4s
-	WORD $0x6ea1e64b // fcmgt v11.4s, v18.4s, v1.4s
-	WORD $0x6e31dc04 // fmul v4.4s, v0.4s, v17.4s
-	WORD $0x6e31dc25 // fmul v5.4s, v1.4s, v17.4s
+	WORD $0x6ea0e6ea // fcmgt v10.4s, v23.4s, v0.4s
+	WORD $0x6ea1e6eb // fcmgt v11.4s, v23.4s, v1.4s
+	WORD $0x6e36dc04 // fmul v4.4s, v0.4s, v22.4s
+	WORD $0x6e36dc25 // fmul v5.4s, v1.4s, v22.4s
 	VBIT V10.B16, V4.B16, V0.B16
 	VBIT V11.B16, V5.B16, V1.B16
-	VAND V16.B16, V10.B16, V10.B16
-	VAND V16.B16, V11.B16, V11.B16
+	VAND V21.B16, V10.B16, V10.B16
+	VAND V21.B16, V11.B16, V11.B16
 	VSUB V31.S4, V0.S4, V0.S4
 	VSUB V31.S4, V1.S4, V1.S4
 	WORD $0x4f290404 // sshr v4.4s, v0.4s, #23
@@ -2188,52 +2173,54 @@ big_logF32:
 	WORD $0x4e21d8a5 // scvtf v5.4s, v5.4s
 	WORD $0x4ebdd400 // fsub v0.4s, v0.4s, v29.4s
 	WORD $0x4ebdd421 // fsub v1.4s, v1.4s, v29.4s
-	VMOV V20.B16, V6.B16
-	VMOV V20.B16, V7.B16
-	VFMLA V0.S4, V19.S4, V6.S4
-	VFMLA V1.S4, V19.S4, V7.S4
-	VMOV V21.B16, V8.B16
-	VMOV V21.B16, V9.B16
+	VDUP V24.S[2], V6.S4
+	VDUP V24.S[2], V7.S4
+	VDUP V24.S[1], V8.S4
+	VDUP V24.S[1], V9.S4
 	VFMLA V0.S4, V6.S4, V8.S4
 	VFMLA V1.S4, V7.S4, V9.S4
-	VMOV V22.B16, V6.B16
-	VMOV V22.B16, V7.B16
+	VDUP V24.S[0], V6.S4
+	VDUP V24.S[0], V7.S4
 	VFMLA V0.S4, V8.S4, V6.S4
 	VFMLA V1.S4, V9.S4, V7.S4
-	VMOV V23.B16, V8.B16
-	VMOV V23.B16, V9.B16
+	VDUP V25.S[3], V8.S4
+	VDUP V25.S[3], V9.S4
 	VFMLA V0.S4, V6.S4, V8.S4
 	VFMLA V1.S4, V7.S4, V9.S4
-	VMOV V24.B16, V6.B16
-	VMOV V24.B16, V7.B16
+	VDUP V25.S[2], V6.S4
+	VDUP V25.S[2], V7.S4
 	VFMLA V0.S4, V8.S4, V6.S4
 	VFMLA V1.S4, V9.S4, V7.S4
-	VMOV V25.B16, V8.B16
-	VMOV V25.B16, V9.B16
+	VDUP V25.S[1], V8.S4
+	VDUP V25.S[1], V9.S4
 	VFMLA V0.S4, V6.S4, V8.S4
 	VFMLA V1.S4, V7.S4, V9.S4
-	WORD $0x6e20dc06 // fmul v6.4s, v0.4s, v0.4s
-	WORD $0x6e21dc27 // fmul v7.4s, v1.4s, v1.4s
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
-	WORD $0x6e21dd29 // fmul v9.4s, v9.4s, v1.4s
-	WORD $0x6e26dd08 // fmul v8.4s, v8.4s, v6.4s
-	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
-	VFMLS V28.S4, V6.S4, V8.S4
-	VFMLS V28.S4, V7.S4, V9.S4
-	VFMLA V26.S4, V4.S4, V8.S4
-	VFMLA V26.S4, V5.S4, V9.S4
-	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
-	WORD $0x4e29d421 // fadd v1.4s, v1.4s, v9.4s
+	VDUP V25.S[0], V6.S4
+	VDUP V25.S[0], V7.S4
+	VFMLA V0.S4, V8.S4, V6.S4
+	VFMLA V1.S4, V9.S4, V7.S4
+	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
+	WORD $0x6e21dc29 // fmul v9.4s, v1.4s, v1.4s
+	WORD $0x6e20dcc6 // fmul v6.4s, v6.4s, v0.4s
+	WORD $0x6e21dce7 // fmul v7.4s, v7.4s, v1.4s
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	VFMLS V28.S4, V8.S4, V6.S4
+	VFMLS V28.S4, V9.S4, V7.S4
+	VFMLA V26.S4, V4.S4, V6.S4
+	VFMLA V26.S4, V5.S4, V7.S4
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e27d421 // fadd v1.4s, v1.4s, v7.4s
 	VFMLA V27.S4, V4.S4, V0.S4
 	VFMLA V27.S4, V5.S4, V1.S4
-	WORD $0x4e2fe444 // fcmeq v4.4s, v2.4s, v15.4s
-	WORD $0x4e2fe465 // fcmeq v5.4s, v3.4s, v15.4s
-	VBIT V4.B16, V15.B16, V0.B16
-	VBIT V5.B16, V15.B16, V1.B16
+	WORD $0x4e34e444 // fcmeq v4.4s, v2.4s, v20.4s
+	WORD $0x4e34e465 // fcmeq v5.4s, v3.4s, v20.4s
+	VBIT V4.B16, V20.B16, V0.B16
+	VBIT V5.B16, V20.B16, V1.B16
 	WORD $0x4ea0d846 // fcmeq v6.4s, v2.4s, #0.0
 	WORD $0x4ea0d867 // fcmeq v7.4s, v3.4s, #0.0
-	VBSL V13.B16, V14.B16, V6.B16
-	VBSL V13.B16, V14.B16, V7.B16
+	VBSL V18.B16, V19.B16, V6.B16
+	VBSL V18.B16, V19.B16, V7.B16
 	WORD $0x4ea0c844 // fcmgt v4.4s, v2.4s, #0.0
 	WORD $0x4ea0c865 // fcmgt v5.4s, v3.4s, #0.0
 	VBIF V4.B16, V6.B16, V0.B16
@@ -2247,10 +2234,10 @@ onepre_logF32:
 one_logF32:
 	VLD1.P 16(R0), [V0.S4]
 	VMOV V0.B16, V2.B16
-	WORD $0x6ea0e64a // fcmgt v10.4s, v18.4s, v0.4s
-	WORD $0x6e31dc04 // fmul v4.4s, v0.4s, v17.4s
+	WORD $0x6ea0e6ea // fcmgt v10.4s, v23.4s, v0.4s
+	WORD $0x6e36dc04 // fmul v4.4s, v0.4s, v22.4s
 	VBIT V10.B16, V4.B16, V0.B16
-	VAND V16.B16, V10.B16, V10.B16
+	VAND V21.B16, V10.B16, V10.B16
 	VSUB V31.S4, V0.S4, V0.S4
 	WORD $0x4f290404 // sshr v4.4s, v0.4s, #23
 	VAND V30.B16, V0.B16, V0.B16
@@ -2258,29 +2245,30 @@ one_logF32:
 	VSUB V10.S4, V4.S4, V4.S4
 	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
 	WORD $0x4ebdd400 // fsub v0.4s, v0.4s, v29.4s
-	VMOV V20.B16, V6.B16
-	VFMLA V0.S4, V19.S4, V6.S4
-	VMOV V21.B16, V8.B16
+	VDUP V24.S[2], V6.S4
+	VDUP V24.S[1], V8.S4
 	VFMLA V0.S4, V6.S4, V8.S4
-	VMOV V22.B16, V6.B16
+	VDUP V24.S[0], V6.S4
 	VFMLA V0.S4, V8.S4, V6.S4
-	VMOV V23.B16, V8.B16
+	VDUP V25.S[3], V8.S4
 	VFMLA V0.S4, V6.S4, V8.S4
-	VMOV V24.B16, V6.B16
+	VDUP V25.S[2], V6.S4
 	VFMLA V0.S4, V8.S4, V6.S4
-	VMOV V25.B16, V8.B16
+	VDUP V25.S[1], V8.S4
 	VFMLA V0.S4, V6.S4, V8.S4
-	WORD $0x6e20dc06 // fmul v6.4s, v0.4s, v0.4s
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
-	WORD $0x6e26dd08 // fmul v8.4s, v8.4s, v6.4s
-	VFMLS V28.S4, V6.S4, V8.S4
-	VFMLA V26.S4, V4.S4, V8.S4
-	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	VDUP V25.S[0], V6.S4
+	VFMLA V0.S4, V8.S4, V6.S4
+	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
+	WORD $0x6e20dcc6 // fmul v6.4s, v6.4s, v0.4s
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	VFMLS V28.S4, V8.S4, V6.S4
+	VFMLA V26.S4, V4.S4, V6.S4
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
 	VFMLA V27.S4, V4.S4, V0.S4
-	WORD $0x4e2fe444 // fcmeq v4.4s, v2.4s, v15.4s
-	VBIT V4.B16, V15.B16, V0.B16
+	WORD $0x4e34e444 // fcmeq v4.4s, v2.4s, v20.4s
+	VBIT V4.B16, V20.B16, V0.B16
 	WORD $0x4ea0d846 // fcmeq v6.4s, v2.4s, #0.0
-	VBSL V13.B16, V14.B16, V6.B16
+	VBSL V18.B16, V19.B16, V6.B16
 	WORD $0x4ea0c844 // fcmgt v4.4s, v2.4s, #0.0
 	VBIF V4.B16, V6.B16, V0.B16
 	VST1.P [V0.S4], 16(R2)
@@ -2298,10 +2286,10 @@ tail_logF32:
 	VLD1.P 4(R0), V0.S[2]
 lanes_logF32:
 	VMOV V0.B16, V2.B16
-	WORD $0x6ea0e64a // fcmgt v10.4s, v18.4s, v0.4s
-	WORD $0x6e31dc04 // fmul v4.4s, v0.4s, v17.4s
+	WORD $0x6ea0e6ea // fcmgt v10.4s, v23.4s, v0.4s
+	WORD $0x6e36dc04 // fmul v4.4s, v0.4s, v22.4s
 	VBIT V10.B16, V4.B16, V0.B16
-	VAND V16.B16, V10.B16, V10.B16
+	VAND V21.B16, V10.B16, V10.B16
 	VSUB V31.S4, V0.S4, V0.S4
 	WORD $0x4f290404 // sshr v4.4s, v0.4s, #23
 	VAND V30.B16, V0.B16, V0.B16
@@ -2309,29 +2297,30 @@ lanes_logF32:
 	VSUB V10.S4, V4.S4, V4.S4
 	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
 	WORD $0x4ebdd400 // fsub v0.4s, v0.4s, v29.4s
-	VMOV V20.B16, V6.B16
-	VFMLA V0.S4, V19.S4, V6.S4
-	VMOV V21.B16, V8.B16
+	VDUP V24.S[2], V6.S4
+	VDUP V24.S[1], V8.S4
 	VFMLA V0.S4, V6.S4, V8.S4
-	VMOV V22.B16, V6.B16
+	VDUP V24.S[0], V6.S4
 	VFMLA V0.S4, V8.S4, V6.S4
-	VMOV V23.B16, V8.B16
+	VDUP V25.S[3], V8.S4
 	VFMLA V0.S4, V6.S4, V8.S4
-	VMOV V24.B16, V6.B16
+	VDUP V25.S[2], V6.S4
 	VFMLA V0.S4, V8.S4, V6.S4
-	VMOV V25.B16, V8.B16
+	VDUP V25.S[1], V8.S4
 	VFMLA V0.S4, V6.S4, V8.S4
-	WORD $0x6e20dc06 // fmul v6.4s, v0.4s, v0.4s
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
-	WORD $0x6e26dd08 // fmul v8.4s, v8.4s, v6.4s
-	VFMLS V28.S4, V6.S4, V8.S4
-	VFMLA V26.S4, V4.S4, V8.S4
-	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	VDUP V25.S[0], V6.S4
+	VFMLA V0.S4, V8.S4, V6.S4
+	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
+	WORD $0x6e20dcc6 // fmul v6.4s, v6.4s, v0.4s
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	VFMLS V28.S4, V8.S4, V6.S4
+	VFMLA V26.S4, V4.S4, V6.S4
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
 	VFMLA V27.S4, V4.S4, V0.S4
-	WORD $0x4e2fe444 // fcmeq v4.4s, v2.4s, v15.4s
-	VBIT V4.B16, V15.B16, V0.B16
+	WORD $0x4e34e444 // fcmeq v4.4s, v2.4s, v20.4s
+	VBIT V4.B16, V20.B16, V0.B16
 	WORD $0x4ea0d846 // fcmeq v6.4s, v2.4s, #0.0
-	VBSL V13.B16, V14.B16, V6.B16
+	VBSL V18.B16, V19.B16, V6.B16
 	WORD $0x4ea0c844 // fcmgt v4.4s, v2.4s, #0.0
 	VBIF V4.B16, V6.B16, V0.B16
 	VST1.P V0.S[0], 4(R2)
@@ -2342,3 +2331,1259 @@ lanes_logF32:
 	VST1.P V0.S[2], 4(R2)
 done_logF32:
 	RET
+
+// func sigmoidF32(dst []float32, x []float32)
+
+TEXT ·sigmoidF32(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V31.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V30.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V29.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V28.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V27.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V26.S4]
+	VLD1.P 16(R10), [V25.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V24.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V23.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V22.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V21.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V20.S4]
+	VLD1.P 16(R10), [V19.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V18.S4
+	SUBS $8, R1, R1
+	BLT onepre_sigmoidF32
+big_sigmoidF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	WORD $0x4ea0f802 // fabs v2.4s, v0.4s
+	WORD $0x4ea0f823 // fabs v3.4s, v1.4s
+	WORD $0x6ea0f842 // fneg v2.4s, v2.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebcf442 // fmin v2.4s, v2.4s, v28.4s
+	WORD $0x4ebcf463 // fmin v3.4s, v3.4s, v28.4s
+	WORD $0x4e3bf442 // fmax v2.4s, v2.4s, v27.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	WORD $0x6e3fdc44 // fmul v4.4s, v2.4s, v31.4s
+	WORD $0x6e3fdc65 // fmul v5.4s, v3.4s, v31.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	VFMLS V30.S4, V4.S4, V2.S4
+	VFMLS V30.S4, V5.S4, V3.S4
+	VFMLS V29.S4, V4.S4, V2.S4
+	VFMLS V29.S4, V5.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	VDUP V25.S[0], V6.S4
+	VDUP V25.S[0], V7.S4
+	VDUP V26.S[3], V8.S4
+	VDUP V26.S[3], V9.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VDUP V26.S[2], V6.S4
+	VDUP V26.S[2], V7.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	VDUP V26.S[1], V8.S4
+	VDUP V26.S[1], V9.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VDUP V26.S[0], V6.S4
+	VDUP V26.S[0], V7.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	VFMLA V7.S4, V9.S4, V3.S4
+	WORD $0x4e38d442 // fadd v2.4s, v2.4s, v24.4s
+	WORD $0x4e38d463 // fadd v3.4s, v3.4s, v24.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	WORD $0x4f3f04a7 // sshr v7.4s, v5.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	VSUB V7.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V6.S4, V2.S4, V2.S4
+	VADD V7.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V24.S4, V4.S4, V4.S4
+	VADD V24.S4, V5.S4, V5.S4
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
+	WORD $0x6e25dc63 // fmul v3.4s, v3.4s, v5.4s
+	WORD $0x4e38d444 // fadd v4.4s, v2.4s, v24.4s
+	WORD $0x4e38d465 // fadd v5.4s, v3.4s, v24.4s
+	WORD $0x6e24ff0c // fdiv v12.4s, v24.4s, v4.4s
+	WORD $0x6e25ff0d // fdiv v13.4s, v24.4s, v5.4s
+	WORD $0x6e2cdc42 // fmul v2.4s, v2.4s, v12.4s
+	WORD $0x6e2ddc63 // fmul v3.4s, v3.4s, v13.4s
+	WORD $0x6ea0c804 // fcmge v4.4s, v0.4s, #0.0
+	WORD $0x6ea0c825 // fcmge v5.4s, v1.4s, #0.0
+	VBSL V2.B16, V12.B16, V4.B16
+	VBSL V3.B16, V13.B16, V5.B16
+	VMOV V4.B16, V0.B16
+	VMOV V5.B16, V1.B16
+	VST1.P [V0.S4, V1.S4], 32(R2)
+	SUBS $8, R1, R1
+	BGE big_sigmoidF32
+onepre_sigmoidF32:
+	ADDS $4, R1, R1
+	BLT tail_sigmoidF32
+one_sigmoidF32:
+	VLD1.P 16(R0), [V0.S4]
+	WORD $0x4ea0f802 // fabs v2.4s, v0.4s
+	WORD $0x6ea0f842 // fneg v2.4s, v2.4s
+	WORD $0x4ebcf442 // fmin v2.4s, v2.4s, v28.4s
+	WORD $0x4e3bf442 // fmax v2.4s, v2.4s, v27.4s
+	WORD $0x6e3fdc44 // fmul v4.4s, v2.4s, v31.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V30.S4, V4.S4, V2.S4
+	VFMLS V29.S4, V4.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V25.S[0], V6.S4
+	VDUP V26.S[3], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V26.S[2], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VDUP V26.S[1], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V26.S[0], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	WORD $0x4e38d442 // fadd v2.4s, v2.4s, v24.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V2.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V24.S4, V4.S4, V4.S4
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
+	WORD $0x4e38d444 // fadd v4.4s, v2.4s, v24.4s
+	WORD $0x6e24ff0c // fdiv v12.4s, v24.4s, v4.4s
+	WORD $0x6e2cdc42 // fmul v2.4s, v2.4s, v12.4s
+	WORD $0x6ea0c804 // fcmge v4.4s, v0.4s, #0.0
+	VBSL V2.B16, V12.B16, V4.B16
+	VMOV V4.B16, V0.B16
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_sigmoidF32
+tail_sigmoidF32:
+	ADDS $4, R1, R1
+	BEQ done_sigmoidF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 4(R0), V0.S[0]
+	CMP $2, R1
+	BLT lanes_sigmoidF32
+	VLD1.P 4(R0), V0.S[1]
+	BEQ lanes_sigmoidF32
+	VLD1.P 4(R0), V0.S[2]
+lanes_sigmoidF32:
+	WORD $0x4ea0f802 // fabs v2.4s, v0.4s
+	WORD $0x6ea0f842 // fneg v2.4s, v2.4s
+	WORD $0x4ebcf442 // fmin v2.4s, v2.4s, v28.4s
+	WORD $0x4e3bf442 // fmax v2.4s, v2.4s, v27.4s
+	WORD $0x6e3fdc44 // fmul v4.4s, v2.4s, v31.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V30.S4, V4.S4, V2.S4
+	VFMLS V29.S4, V4.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V25.S[0], V6.S4
+	VDUP V26.S[3], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V26.S[2], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VDUP V26.S[1], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V26.S[0], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	WORD $0x4e38d442 // fadd v2.4s, v2.4s, v24.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V2.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V24.S4, V4.S4, V4.S4
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
+	WORD $0x4e38d444 // fadd v4.4s, v2.4s, v24.4s
+	WORD $0x6e24ff0c // fdiv v12.4s, v24.4s, v4.4s
+	WORD $0x6e2cdc42 // fmul v2.4s, v2.4s, v12.4s
+	WORD $0x6ea0c804 // fcmge v4.4s, v0.4s, #0.0
+	VBSL V2.B16, V12.B16, V4.B16
+	VMOV V4.B16, V0.B16
+	VST1.P V0.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_sigmoidF32
+	VST1.P V0.S[1], 4(R2)
+	BEQ done_sigmoidF32
+	VST1.P V0.S[2], 4(R2)
+done_sigmoidF32:
+	RET
+
+// func softplusF32(dst []float32, x []float32)
+
+TEXT ·softplusF32(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V31.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V30.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V29.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V28.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V27.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V26.S4]
+	VLD1.P 16(R10), [V25.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V24.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V23.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V22.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V21.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V20.S4]
+	VLD1.P 16(R10), [V19.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V18.S4
+	SUBS $8, R1, R1
+	BLT onepre_softplusF32
+big_softplusF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	WORD $0x4ea0f802 // fabs v2.4s, v0.4s
+	WORD $0x4ea0f823 // fabs v3.4s, v1.4s
+	WORD $0x6ea0f842 // fneg v2.4s, v2.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebcf442 // fmin v2.4s, v2.4s, v28.4s
+	WORD $0x4ebcf463 // fmin v3.4s, v3.4s, v28.4s
+	WORD $0x4e3bf442 // fmax v2.4s, v2.4s, v27.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	WORD $0x6e3fdc44 // fmul v4.4s, v2.4s, v31.4s
+	WORD $0x6e3fdc65 // fmul v5.4s, v3.4s, v31.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	VFMLS V30.S4, V4.S4, V2.S4
+	VFMLS V30.S4, V5.S4, V3.S4
+	VFMLS V29.S4, V4.S4, V2.S4
+	VFMLS V29.S4, V5.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	VDUP V25.S[0], V6.S4
+	VDUP V25.S[0], V7.S4
+	VDUP V26.S[3], V8.S4
+	VDUP V26.S[3], V9.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VDUP V26.S[2], V6.S4
+	VDUP V26.S[2], V7.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	VDUP V26.S[1], V8.S4
+	VDUP V26.S[1], V9.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VDUP V26.S[0], V6.S4
+	VDUP V26.S[0], V7.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	VFMLA V7.S4, V9.S4, V3.S4
+	WORD $0x4e38d442 // fadd v2.4s, v2.4s, v24.4s
+	WORD $0x4e38d463 // fadd v3.4s, v3.4s, v24.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	WORD $0x4f3f04a7 // sshr v7.4s, v5.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	VSUB V7.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V6.S4, V2.S4, V2.S4
+	VADD V7.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V24.S4, V4.S4, V4.S4
+	VADD V24.S4, V5.S4, V5.S4
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
+	WORD $0x6e25dc63 // fmul v3.4s, v3.4s, v5.4s
+	WORD $0x4e38d44a // fadd v10.4s, v2.4s, v24.4s
+	WORD $0x4e38d46b // fadd v11.4s, v3.4s, v24.4s
+	WORD $0x6e2aff0c // fdiv v12.4s, v24.4s, v10.4s
+	WORD $0x6e2bff0d // fdiv v13.4s, v24.4s, v11.4s
+	WORD $0x4eb8d544 // fsub v4.4s, v10.4s, v24.4s
+	WORD $0x4eb8d565 // fsub v5.4s, v11.4s, v24.4s
+	WORD $0x4ea4d444 // fsub v4.4s, v2.4s, v4.4s
+	WORD $0x4ea5d465 // fsub v5.4s, v3.4s, v5.4s
+	WORD $0x6e2cdc86 // fmul v6.4s, v4.4s, v12.4s
+	WORD $0x6e2ddca7 // fmul v7.4s, v5.4s, v13.4s
+	VMOV V6.B16, V2.B16
+	VMOV V7.B16, V3.B16
+	VSUB V23.S4, V10.S4, V10.S4
+	VSUB V23.S4, V11.S4, V11.S4
+	WORD $0x4f290544 // sshr v4.4s, v10.4s, #23
+	WORD $0x4f290565 // sshr v5.4s, v11.4s, #23
+	VAND V22.B16, V10.B16, V10.B16
+	VAND V22.B16, V11.B16, V11.B16
+	VADD V23.S4, V10.S4, V10.S4
+	VADD V23.S4, V11.S4, V11.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4e21d8a5 // scvtf v5.4s, v5.4s
+	WORD $0x4eb8d54a // fsub v10.4s, v10.4s, v24.4s
+	WORD $0x4eb8d56b // fsub v11.4s, v11.4s, v24.4s
+	VDUP V19.S[2], V6.S4
+	VDUP V19.S[2], V7.S4
+	VDUP V19.S[1], V8.S4
+	VDUP V19.S[1], V9.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VFMLA V11.S4, V7.S4, V9.S4
+	VDUP V19.S[0], V6.S4
+	VDUP V19.S[0], V7.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VFMLA V11.S4, V9.S4, V7.S4
+	VDUP V20.S[3], V8.S4
+	VDUP V20.S[3], V9.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VFMLA V11.S4, V7.S4, V9.S4
+	VDUP V20.S[2], V6.S4
+	VDUP V20.S[2], V7.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VFMLA V11.S4, V9.S4, V7.S4
+	VDUP V20.S[1], V8.S4
+	VDUP V20.S[1], V9.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VFMLA V11.S4, V7.S4, V9.S4
+	VDUP V20.S[0], V6.S4
+	VDUP V20.S[0], V7.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VFMLA V11.S4, V9.S4, V7.S4
+	WORD $0x6e2add48 // fmul v8.4s, v10.4s, v10.4s
+	WORD $0x6e2bdd69 // fmul v9.4s, v11.4s, v11.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdce7 // fmul v7.4s, v7.4s, v11.4s
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	VFMLS V21.S4, V8.S4, V6.S4
+	VFMLS V21.S4, V9.S4, V7.S4
+	VFMLA V29.S4, V4.S4, V6.S4
+	VFMLA V29.S4, V5.S4, V7.S4
+	WORD $0x4e26d54a // fadd v10.4s, v10.4s, v6.4s
+	WORD $0x4e27d56b // fadd v11.4s, v11.4s, v7.4s
+	VFMLA V30.S4, V4.S4, V10.S4
+	VFMLA V30.S4, V5.S4, V11.S4
+	WORD $0x4e22d54a // fadd v10.4s, v10.4s, v2.4s
+	WORD $0x4e23d56b // fadd v11.4s, v11.4s, v3.4s
+	WORD $0x4e32f400 // fmax v0.4s, v0.4s, v18.4s
+	WORD $0x4e32f421 // fmax v1.4s, v1.4s, v18.4s
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	WORD $0x4e2bd421 // fadd v1.4s, v1.4s, v11.4s
+	VST1.P [V0.S4, V1.S4], 32(R2)
+	SUBS $8, R1, R1
+	BGE big_softplusF32
+onepre_softplusF32:
+	ADDS $4, R1, R1
+	BLT tail_softplusF32
+one_softplusF32:
+	VLD1.P 16(R0), [V0.S4]
+	WORD $0x4ea0f802 // fabs v2.4s, v0.4s
+	WORD $0x6ea0f842 // fneg v2.4s, v2.4s
+	WORD $0x4ebcf442 // fmin v2.4s, v2.4s, v28.4s
+	WORD $0x4e3bf442 // fmax v2.4s, v2.4s, v27.4s
+	WORD $0x6e3fdc44 // fmul v4.4s, v2.4s, v31.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V30.S4, V4.S4, V2.S4
+	VFMLS V29.S4, V4.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V25.S[0], V6.S4
+	VDUP V26.S[3], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V26.S[2], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VDUP V26.S[1], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V26.S[0], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	WORD $0x4e38d442 // fadd v2.4s, v2.4s, v24.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V2.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V24.S4, V4.S4, V4.S4
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
+	WORD $0x4e38d44a // fadd v10.4s, v2.4s, v24.4s
+	WORD $0x6e2aff0c // fdiv v12.4s, v24.4s, v10.4s
+	WORD $0x4eb8d544 // fsub v4.4s, v10.4s, v24.4s
+	WORD $0x4ea4d444 // fsub v4.4s, v2.4s, v4.4s
+	WORD $0x6e2cdc86 // fmul v6.4s, v4.4s, v12.4s
+	VMOV V6.B16, V2.B16
+	VSUB V23.S4, V10.S4, V10.S4
+	WORD $0x4f290544 // sshr v4.4s, v10.4s, #23
+	VAND V22.B16, V10.B16, V10.B16
+	VADD V23.S4, V10.S4, V10.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb8d54a // fsub v10.4s, v10.4s, v24.4s
+	VDUP V19.S[2], V6.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VDUP V19.S[0], V6.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VDUP V20.S[3], V8.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VDUP V20.S[2], V6.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VDUP V20.S[1], V8.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VDUP V20.S[0], V6.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	WORD $0x6e2add48 // fmul v8.4s, v10.4s, v10.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	VFMLS V21.S4, V8.S4, V6.S4
+	VFMLA V29.S4, V4.S4, V6.S4
+	WORD $0x4e26d54a // fadd v10.4s, v10.4s, v6.4s
+	VFMLA V30.S4, V4.S4, V10.S4
+	WORD $0x4e22d54a // fadd v10.4s, v10.4s, v2.4s
+	WORD $0x4e32f400 // fmax v0.4s, v0.4s, v18.4s
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_softplusF32
+tail_softplusF32:
+	ADDS $4, R1, R1
+	BEQ done_softplusF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 4(R0), V0.S[0]
+	CMP $2, R1
+	BLT lanes_softplusF32
+	VLD1.P 4(R0), V0.S[1]
+	BEQ lanes_softplusF32
+	VLD1.P 4(R0), V0.S[2]
+lanes_softplusF32:
+	WORD $0x4ea0f802 // fabs v2.4s, v0.4s
+	WORD $0x6ea0f842 // fneg v2.4s, v2.4s
+	WORD $0x4ebcf442 // fmin v2.4s, v2.4s, v28.4s
+	WORD $0x4e3bf442 // fmax v2.4s, v2.4s, v27.4s
+	WORD $0x6e3fdc44 // fmul v4.4s, v2.4s, v31.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V30.S4, V4.S4, V2.S4
+	VFMLS V29.S4, V4.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V25.S[0], V6.S4
+	VDUP V26.S[3], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V26.S[2], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VDUP V26.S[1], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V26.S[0], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	WORD $0x4e38d442 // fadd v2.4s, v2.4s, v24.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V2.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V24.S4, V4.S4, V4.S4
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
+	WORD $0x4e38d44a // fadd v10.4s, v2.4s, v24.4s
+	WORD $0x6e2aff0c // fdiv v12.4s, v24.4s, v10.4s
+	WORD $0x4eb8d544 // fsub v4.4s, v10.4s, v24.4s
+	WORD $0x4ea4d444 // fsub v4.4s, v2.4s, v4.4s
+	WORD $0x6e2cdc86 // fmul v6.4s, v4.4s, v12.4s
+	VMOV V6.B16, V2.B16
+	VSUB V23.S4, V10.S4, V10.S4
+	WORD $0x4f290544 // sshr v4.4s, v10.4s, #23
+	VAND V22.B16, V10.B16, V10.B16
+	VADD V23.S4, V10.S4, V10.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb8d54a // fsub v10.4s, v10.4s, v24.4s
+	VDUP V19.S[2], V6.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VDUP V19.S[0], V6.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VDUP V20.S[3], V8.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VDUP V20.S[2], V6.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VDUP V20.S[1], V8.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VDUP V20.S[0], V6.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	WORD $0x6e2add48 // fmul v8.4s, v10.4s, v10.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	VFMLS V21.S4, V8.S4, V6.S4
+	VFMLA V29.S4, V4.S4, V6.S4
+	WORD $0x4e26d54a // fadd v10.4s, v10.4s, v6.4s
+	VFMLA V30.S4, V4.S4, V10.S4
+	WORD $0x4e22d54a // fadd v10.4s, v10.4s, v2.4s
+	WORD $0x4e32f400 // fmax v0.4s, v0.4s, v18.4s
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	VST1.P V0.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_softplusF32
+	VST1.P V0.S[1], 4(R2)
+	BEQ done_softplusF32
+	VST1.P V0.S[2], 4(R2)
+done_softplusF32:
+	RET
+
+// func logSigmoidF32(dst []float32, x []float32)
+
+TEXT ·logSigmoidF32(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V31.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V30.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V29.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V28.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V27.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V26.S4]
+	VLD1.P 16(R10), [V25.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V24.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V23.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V22.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V21.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V20.S4]
+	VLD1.P 16(R10), [V19.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V18.S4
+	SUBS $8, R1, R1
+	BLT onepre_logSigmoidF32
+big_logSigmoidF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	WORD $0x4ea0f802 // fabs v2.4s, v0.4s
+	WORD $0x4ea0f823 // fabs v3.4s, v1.4s
+	WORD $0x6ea0f842 // fneg v2.4s, v2.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebcf442 // fmin v2.4s, v2.4s, v28.4s
+	WORD $0x4ebcf463 // fmin v3.4s, v3.4s, v28.4s
+	WORD $0x4e3bf442 // fmax v2.4s, v2.4s, v27.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	WORD $0x6e3fdc44 // fmul v4.4s, v2.4s, v31.4s
+	WORD $0x6e3fdc65 // fmul v5.4s, v3.4s, v31.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	VFMLS V30.S4, V4.S4, V2.S4
+	VFMLS V30.S4, V5.S4, V3.S4
+	VFMLS V29.S4, V4.S4, V2.S4
+	VFMLS V29.S4, V5.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	VDUP V25.S[0], V6.S4
+	VDUP V25.S[0], V7.S4
+	VDUP V26.S[3], V8.S4
+	VDUP V26.S[3], V9.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VDUP V26.S[2], V6.S4
+	VDUP V26.S[2], V7.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	VDUP V26.S[1], V8.S4
+	VDUP V26.S[1], V9.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VDUP V26.S[0], V6.S4
+	VDUP V26.S[0], V7.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	VFMLA V7.S4, V9.S4, V3.S4
+	WORD $0x4e38d442 // fadd v2.4s, v2.4s, v24.4s
+	WORD $0x4e38d463 // fadd v3.4s, v3.4s, v24.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	WORD $0x4f3f04a7 // sshr v7.4s, v5.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	VSUB V7.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V6.S4, V2.S4, V2.S4
+	VADD V7.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V24.S4, V4.S4, V4.S4
+	VADD V24.S4, V5.S4, V5.S4
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
+	WORD $0x6e25dc63 // fmul v3.4s, v3.4s, v5.4s
+	WORD $0x4e38d44a // fadd v10.4s, v2.4s, v24.4s
+	WORD $0x4e38d46b // fadd v11.4s, v3.4s, v24.4s
+	WORD $0x6e2aff0c // fdiv v12.4s, v24.4s, v10.4s
+	WORD $0x6e2bff0d // fdiv v13.4s, v24.4s, v11.4s
+	WORD $0x4eb8d544 // fsub v4.4s, v10.4s, v24.4s
+	WORD $0x4eb8d565 // fsub v5.4s, v11.4s, v24.4s
+	WORD $0x4ea4d444 // fsub v4.4s, v2.4s, v4.4s
+	WORD $0x4ea5d465 // fsub v5.4s, v3.4s, v5.4s
+	WORD $0x6e2cdc86 // fmul v6.4s, v4.4s, v12.4s
+	WORD $0x6e2ddca7 // fmul v7.4s, v5.4s, v13.4s
+	VMOV V6.B16, V2.B16
+	VMOV V7.B16, V3.B16
+	VSUB V23.S4, V10.S4, V10.S4
+	VSUB V23.S4, V11.S4, V11.S4
+	WORD $0x4f290544 // sshr v4.4s, v10.4s, #23
+	WORD $0x4f290565 // sshr v5.4s, v11.4s, #23
+	VAND V22.B16, V10.B16, V10.B16
+	VAND V22.B16, V11.B16, V11.B16
+	VADD V23.S4, V10.S4, V10.S4
+	VADD V23.S4, V11.S4, V11.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4e21d8a5 // scvtf v5.4s, v5.4s
+	WORD $0x4eb8d54a // fsub v10.4s, v10.4s, v24.4s
+	WORD $0x4eb8d56b // fsub v11.4s, v11.4s, v24.4s
+	VDUP V19.S[2], V6.S4
+	VDUP V19.S[2], V7.S4
+	VDUP V19.S[1], V8.S4
+	VDUP V19.S[1], V9.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VFMLA V11.S4, V7.S4, V9.S4
+	VDUP V19.S[0], V6.S4
+	VDUP V19.S[0], V7.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VFMLA V11.S4, V9.S4, V7.S4
+	VDUP V20.S[3], V8.S4
+	VDUP V20.S[3], V9.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VFMLA V11.S4, V7.S4, V9.S4
+	VDUP V20.S[2], V6.S4
+	VDUP V20.S[2], V7.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VFMLA V11.S4, V9.S4, V7.S4
+	VDUP V20.S[1], V8.S4
+	VDUP V20.S[1], V9.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VFMLA V11.S4, V7.S4, V9.S4
+	VDUP V20.S[0], V6.S4
+	VDUP V20.S[0], V7.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VFMLA V11.S4, V9.S4, V7.S4
+	WORD $0x6e2add48 // fmul v8.4s, v10.4s, v10.4s
+	WORD $0x6e2bdd69 // fmul v9.4s, v11.4s, v11.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdce7 // fmul v7.4s, v7.4s, v11.4s
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	VFMLS V21.S4, V8.S4, V6.S4
+	VFMLS V21.S4, V9.S4, V7.S4
+	VFMLA V29.S4, V4.S4, V6.S4
+	VFMLA V29.S4, V5.S4, V7.S4
+	WORD $0x4e26d54a // fadd v10.4s, v10.4s, v6.4s
+	WORD $0x4e27d56b // fadd v11.4s, v11.4s, v7.4s
+	VFMLA V30.S4, V4.S4, V10.S4
+	VFMLA V30.S4, V5.S4, V11.S4
+	WORD $0x4e22d54a // fadd v10.4s, v10.4s, v2.4s
+	WORD $0x4e23d56b // fadd v11.4s, v11.4s, v3.4s
+	WORD $0x4eb2f400 // fmin v0.4s, v0.4s, v18.4s
+	WORD $0x4eb2f421 // fmin v1.4s, v1.4s, v18.4s
+	WORD $0x4eaad400 // fsub v0.4s, v0.4s, v10.4s
+	WORD $0x4eabd421 // fsub v1.4s, v1.4s, v11.4s
+	VST1.P [V0.S4, V1.S4], 32(R2)
+	SUBS $8, R1, R1
+	BGE big_logSigmoidF32
+onepre_logSigmoidF32:
+	ADDS $4, R1, R1
+	BLT tail_logSigmoidF32
+one_logSigmoidF32:
+	VLD1.P 16(R0), [V0.S4]
+	WORD $0x4ea0f802 // fabs v2.4s, v0.4s
+	WORD $0x6ea0f842 // fneg v2.4s, v2.4s
+	WORD $0x4ebcf442 // fmin v2.4s, v2.4s, v28.4s
+	WORD $0x4e3bf442 // fmax v2.4s, v2.4s, v27.4s
+	WORD $0x6e3fdc44 // fmul v4.4s, v2.4s, v31.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V30.S4, V4.S4, V2.S4
+	VFMLS V29.S4, V4.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V25.S[0], V6.S4
+	VDUP V26.S[3], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V26.S[2], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VDUP V26.S[1], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V26.S[0], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	WORD $0x4e38d442 // fadd v2.4s, v2.4s, v24.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V2.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V24.S4, V4.S4, V4.S4
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
+	WORD $0x4e38d44a // fadd v10.4s, v2.4s, v24.4s
+	WORD $0x6e2aff0c // fdiv v12.4s, v24.4s, v10.4s
+	WORD $0x4eb8d544 // fsub v4.4s, v10.4s, v24.4s
+	WORD $0x4ea4d444 // fsub v4.4s, v2.4s, v4.4s
+	WORD $0x6e2cdc86 // fmul v6.4s, v4.4s, v12.4s
+	VMOV V6.B16, V2.B16
+	VSUB V23.S4, V10.S4, V10.S4
+	WORD $0x4f290544 // sshr v4.4s, v10.4s, #23
+	VAND V22.B16, V10.B16, V10.B16
+	VADD V23.S4, V10.S4, V10.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb8d54a // fsub v10.4s, v10.4s, v24.4s
+	VDUP V19.S[2], V6.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VDUP V19.S[0], V6.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VDUP V20.S[3], V8.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VDUP V20.S[2], V6.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VDUP V20.S[1], V8.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VDUP V20.S[0], V6.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	WORD $0x6e2add48 // fmul v8.4s, v10.4s, v10.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	VFMLS V21.S4, V8.S4, V6.S4
+	VFMLA V29.S4, V4.S4, V6.S4
+	WORD $0x4e26d54a // fadd v10.4s, v10.4s, v6.4s
+	VFMLA V30.S4, V4.S4, V10.S4
+	WORD $0x4e22d54a // fadd v10.4s, v10.4s, v2.4s
+	WORD $0x4eb2f400 // fmin v0.4s, v0.4s, v18.4s
+	WORD $0x4eaad400 // fsub v0.4s, v0.4s, v10.4s
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_logSigmoidF32
+tail_logSigmoidF32:
+	ADDS $4, R1, R1
+	BEQ done_logSigmoidF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 4(R0), V0.S[0]
+	CMP $2, R1
+	BLT lanes_logSigmoidF32
+	VLD1.P 4(R0), V0.S[1]
+	BEQ lanes_logSigmoidF32
+	VLD1.P 4(R0), V0.S[2]
+lanes_logSigmoidF32:
+	WORD $0x4ea0f802 // fabs v2.4s, v0.4s
+	WORD $0x6ea0f842 // fneg v2.4s, v2.4s
+	WORD $0x4ebcf442 // fmin v2.4s, v2.4s, v28.4s
+	WORD $0x4e3bf442 // fmax v2.4s, v2.4s, v27.4s
+	WORD $0x6e3fdc44 // fmul v4.4s, v2.4s, v31.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V30.S4, V4.S4, V2.S4
+	VFMLS V29.S4, V4.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V25.S[0], V6.S4
+	VDUP V26.S[3], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V26.S[2], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VDUP V26.S[1], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V26.S[0], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	WORD $0x4e38d442 // fadd v2.4s, v2.4s, v24.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V2.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V24.S4, V4.S4, V4.S4
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
+	WORD $0x4e38d44a // fadd v10.4s, v2.4s, v24.4s
+	WORD $0x6e2aff0c // fdiv v12.4s, v24.4s, v10.4s
+	WORD $0x4eb8d544 // fsub v4.4s, v10.4s, v24.4s
+	WORD $0x4ea4d444 // fsub v4.4s, v2.4s, v4.4s
+	WORD $0x6e2cdc86 // fmul v6.4s, v4.4s, v12.4s
+	VMOV V6.B16, V2.B16
+	VSUB V23.S4, V10.S4, V10.S4
+	WORD $0x4f290544 // sshr v4.4s, v10.4s, #23
+	VAND V22.B16, V10.B16, V10.B16
+	VADD V23.S4, V10.S4, V10.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb8d54a // fsub v10.4s, v10.4s, v24.4s
+	VDUP V19.S[2], V6.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VDUP V19.S[0], V6.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VDUP V20.S[3], V8.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VDUP V20.S[2], V6.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	VDUP V20.S[1], V8.S4
+	VFMLA V10.S4, V6.S4, V8.S4
+	VDUP V20.S[0], V6.S4
+	VFMLA V10.S4, V8.S4, V6.S4
+	WORD $0x6e2add48 // fmul v8.4s, v10.4s, v10.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	VFMLS V21.S4, V8.S4, V6.S4
+	VFMLA V29.S4, V4.S4, V6.S4
+	WORD $0x4e26d54a // fadd v10.4s, v10.4s, v6.4s
+	VFMLA V30.S4, V4.S4, V10.S4
+	WORD $0x4e22d54a // fadd v10.4s, v10.4s, v2.4s
+	WORD $0x4eb2f400 // fmin v0.4s, v0.4s, v18.4s
+	WORD $0x4eaad400 // fsub v0.4s, v0.4s, v10.4s
+	VST1.P V0.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_logSigmoidF32
+	VST1.P V0.S[1], 4(R2)
+	BEQ done_logSigmoidF32
+	VST1.P V0.S[2], 4(R2)
+done_logSigmoidF32:
+	RET
+
+// func bceLogitsF32(grad []float32, loss []float32, x []float32, y []float32, pw []float32, w []float32, fn float32, fp float32, scale float32) float64
+
+TEXT ·bceLogitsF32(SB), NOSPLIT, $0-168
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD pw_base+96(FP), R6
+	MOVD w_base+120(FP), R7
+	FMOVS fn+144(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS fp+148(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS scale+152(FP), F29
+	VDUP V29.S[0], V29.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V28.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V27.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V26.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V25.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V24.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V23.S4]
+	VLD1.P 16(R10), [V22.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V21.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V20.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V19.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V18.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V17.S4]
+	VLD1.P 16(R10), [V16.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V15.S4
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	SUBS $4, R1, R1
+	BLT onepre_bceLogitsF32
+big_bceLogitsF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R6), [V2.S4]
+	VLD1.P 16(R7), [V3.S4]
+	WORD $0x4ea0f804 // fabs v4.4s, v0.4s
+	WORD $0x6ea0f884 // fneg v4.4s, v4.4s
+	WORD $0x4eb9f484 // fmin v4.4s, v4.4s, v25.4s
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x6e3cdc85 // fmul v5.4s, v4.4s, v28.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	VFMLS V27.S4, V5.S4, V4.S4
+	VFMLS V26.S4, V5.S4, V4.S4
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	VDUP V22.S[0], V6.S4
+	VDUP V23.S[3], V7.S4
+	VFMLA V4.S4, V6.S4, V7.S4
+	VDUP V23.S[2], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	VDUP V23.S[1], V7.S4
+	VFMLA V4.S4, V6.S4, V7.S4
+	VDUP V23.S[0], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	WORD $0x6e24dc87 // fmul v7.4s, v4.4s, v4.4s
+	VFMLA V6.S4, V7.S4, V4.S4
+	WORD $0x4e35d484 // fadd v4.4s, v4.4s, v21.4s
+	WORD $0x4f3f04a6 // sshr v6.4s, v5.4s, #1
+	VSUB V6.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V21.S4, V5.S4, V5.S4
+	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
+	VMOV V4.B16, V12.B16
+	WORD $0x4e35d488 // fadd v8.4s, v4.4s, v21.4s
+	WORD $0x6e28fea9 // fdiv v9.4s, v21.4s, v8.4s
+	WORD $0x4eb5d505 // fsub v5.4s, v8.4s, v21.4s
+	WORD $0x4ea5d485 // fsub v5.4s, v4.4s, v5.4s
+	WORD $0x6e29dca6 // fmul v6.4s, v5.4s, v9.4s
+	VMOV V6.B16, V4.B16
+	VSUB V20.S4, V8.S4, V8.S4
+	WORD $0x4f290505 // sshr v5.4s, v8.4s, #23
+	VAND V19.B16, V8.B16, V8.B16
+	VADD V20.S4, V8.S4, V8.S4
+	WORD $0x4e21d8a5 // scvtf v5.4s, v5.4s
+	WORD $0x4eb5d508 // fsub v8.4s, v8.4s, v21.4s
+	VDUP V16.S[2], V6.S4
+	VDUP V16.S[1], V7.S4
+	VFMLA V8.S4, V6.S4, V7.S4
+	VDUP V16.S[0], V6.S4
+	VFMLA V8.S4, V7.S4, V6.S4
+	VDUP V17.S[3], V7.S4
+	VFMLA V8.S4, V6.S4, V7.S4
+	VDUP V17.S[2], V6.S4
+	VFMLA V8.S4, V7.S4, V6.S4
+	VDUP V17.S[1], V7.S4
+	VFMLA V8.S4, V6.S4, V7.S4
+	VDUP V17.S[0], V6.S4
+	VFMLA V8.S4, V7.S4, V6.S4
+	WORD $0x6e28dd07 // fmul v7.4s, v8.4s, v8.4s
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	WORD $0x6e27dcc6 // fmul v6.4s, v6.4s, v7.4s
+	VFMLS V18.S4, V7.S4, V6.S4
+	VFMLA V26.S4, V5.S4, V6.S4
+	WORD $0x4e26d508 // fadd v8.4s, v8.4s, v6.4s
+	VFMLA V27.S4, V5.S4, V8.S4
+	WORD $0x4e24d508 // fadd v8.4s, v8.4s, v4.4s
+	WORD $0x6e29dd8c // fmul v12.4s, v12.4s, v9.4s
+	WORD $0x6ea0c80d // fcmge v13.4s, v0.4s, #0.0
+	VBSL V12.B16, V9.B16, V13.B16
+	WORD $0x4e2ff406 // fmax v6.4s, v0.4s, v15.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x6ea0f807 // fneg v7.4s, v0.4s
+	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+	WORD $0x6e21dc42 // fmul v2.4s, v2.4s, v1.4s
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x4ea1d6a1 // fsub v1.4s, v21.4s, v1.4s
+	WORD $0x6e3edc21 // fmul v1.4s, v1.4s, v30.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	WORD $0x4ea0d845 // fcmeq v5.4s, v2.4s, #0.0
+	VBIT V5.B16, V15.B16, V7.B16
+	WORD $0x6e21dcc6 // fmul v6.4s, v6.4s, v1.4s
+	WORD $0x4ea0d825 // fcmeq v5.4s, v1.4s, #0.0
+	VBIT V5.B16, V15.B16, V6.B16
+	WORD $0x4e27d4c8 // fadd v8.4s, v6.4s, v7.4s
+	WORD $0x4e21d445 // fadd v5.4s, v2.4s, v1.4s
+	WORD $0x6e2ddca5 // fmul v5.4s, v5.4s, v13.4s
+	WORD $0x4ea2d4a5 // fsub v5.4s, v5.4s, v2.4s
+	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	WORD $0x6e3ddca2 // fmul v2.4s, v5.4s, v29.4s
+	VMOV V8.B16, V1.B16
+	WORD $0x0e617906 // fcvtl v6.2d, v8.2s
+	WORD $0x4e617907 // fcvtl2 v7.2d, v8.4s
+	WORD $0x4e66d54a // fadd v10.2d, v10.2d, v6.2d
+	WORD $0x4e67d56b // fadd v11.2d, v11.2d, v7.2d
+	VST1.P [V2.S4], 16(R2)
+	VST1.P [V1.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_bceLogitsF32
+onepre_bceLogitsF32:
+	ADDS $0, R1, R1
+	BLT tail_bceLogitsF32
+one_bceLogitsF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R6), [V2.S4]
+	VLD1.P 16(R7), [V3.S4]
+	WORD $0x4ea0f804 // fabs v4.4s, v0.4s
+	WORD $0x6ea0f884 // fneg v4.4s, v4.4s
+	WORD $0x4eb9f484 // fmin v4.4s, v4.4s, v25.4s
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x6e3cdc85 // fmul v5.4s, v4.4s, v28.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	VFMLS V27.S4, V5.S4, V4.S4
+	VFMLS V26.S4, V5.S4, V4.S4
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	VDUP V22.S[0], V6.S4
+	VDUP V23.S[3], V7.S4
+	VFMLA V4.S4, V6.S4, V7.S4
+	VDUP V23.S[2], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	VDUP V23.S[1], V7.S4
+	VFMLA V4.S4, V6.S4, V7.S4
+	VDUP V23.S[0], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	WORD $0x6e24dc87 // fmul v7.4s, v4.4s, v4.4s
+	VFMLA V6.S4, V7.S4, V4.S4
+	WORD $0x4e35d484 // fadd v4.4s, v4.4s, v21.4s
+	WORD $0x4f3f04a6 // sshr v6.4s, v5.4s, #1
+	VSUB V6.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V21.S4, V5.S4, V5.S4
+	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
+	VMOV V4.B16, V12.B16
+	WORD $0x4e35d488 // fadd v8.4s, v4.4s, v21.4s
+	WORD $0x6e28fea9 // fdiv v9.4s, v21.4s, v8.4s
+	WORD $0x4eb5d505 // fsub v5.4s, v8.4s, v21.4s
+	WORD $0x4ea5d485 // fsub v5.4s, v4.4s, v5.4s
+	WORD $0x6e29dca6 // fmul v6.4s, v5.4s, v9.4s
+	VMOV V6.B16, V4.B16
+	VSUB V20.S4, V8.S4, V8.S4
+	WORD $0x4f290505 // sshr v5.4s, v8.4s, #23
+	VAND V19.B16, V8.B16, V8.B16
+	VADD V20.S4, V8.S4, V8.S4
+	WORD $0x4e21d8a5 // scvtf v5.4s, v5.4s
+	WORD $0x4eb5d508 // fsub v8.4s, v8.4s, v21.4s
+	VDUP V16.S[2], V6.S4
+	VDUP V16.S[1], V7.S4
+	VFMLA V8.S4, V6.S4, V7.S4
+	VDUP V16.S[0], V6.S4
+	VFMLA V8.S4, V7.S4, V6.S4
+	VDUP V17.S[3], V7.S4
+	VFMLA V8.S4, V6.S4, V7.S4
+	VDUP V17.S[2], V6.S4
+	VFMLA V8.S4, V7.S4, V6.S4
+	VDUP V17.S[1], V7.S4
+	VFMLA V8.S4, V6.S4, V7.S4
+	VDUP V17.S[0], V6.S4
+	VFMLA V8.S4, V7.S4, V6.S4
+	WORD $0x6e28dd07 // fmul v7.4s, v8.4s, v8.4s
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	WORD $0x6e27dcc6 // fmul v6.4s, v6.4s, v7.4s
+	VFMLS V18.S4, V7.S4, V6.S4
+	VFMLA V26.S4, V5.S4, V6.S4
+	WORD $0x4e26d508 // fadd v8.4s, v8.4s, v6.4s
+	VFMLA V27.S4, V5.S4, V8.S4
+	WORD $0x4e24d508 // fadd v8.4s, v8.4s, v4.4s
+	WORD $0x6e29dd8c // fmul v12.4s, v12.4s, v9.4s
+	WORD $0x6ea0c80d // fcmge v13.4s, v0.4s, #0.0
+	VBSL V12.B16, V9.B16, V13.B16
+	WORD $0x4e2ff406 // fmax v6.4s, v0.4s, v15.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x6ea0f807 // fneg v7.4s, v0.4s
+	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+	WORD $0x6e21dc42 // fmul v2.4s, v2.4s, v1.4s
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x4ea1d6a1 // fsub v1.4s, v21.4s, v1.4s
+	WORD $0x6e3edc21 // fmul v1.4s, v1.4s, v30.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	WORD $0x4ea0d845 // fcmeq v5.4s, v2.4s, #0.0
+	VBIT V5.B16, V15.B16, V7.B16
+	WORD $0x6e21dcc6 // fmul v6.4s, v6.4s, v1.4s
+	WORD $0x4ea0d825 // fcmeq v5.4s, v1.4s, #0.0
+	VBIT V5.B16, V15.B16, V6.B16
+	WORD $0x4e27d4c8 // fadd v8.4s, v6.4s, v7.4s
+	WORD $0x4e21d445 // fadd v5.4s, v2.4s, v1.4s
+	WORD $0x6e2ddca5 // fmul v5.4s, v5.4s, v13.4s
+	WORD $0x4ea2d4a5 // fsub v5.4s, v5.4s, v2.4s
+	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	WORD $0x6e3ddca2 // fmul v2.4s, v5.4s, v29.4s
+	VMOV V8.B16, V1.B16
+	WORD $0x0e617906 // fcvtl v6.2d, v8.2s
+	WORD $0x4e617907 // fcvtl2 v7.2d, v8.4s
+	WORD $0x4e66d54a // fadd v10.2d, v10.2d, v6.2d
+	WORD $0x4e67d56b // fadd v11.2d, v11.2d, v7.2d
+	VST1.P [V2.S4], 16(R2)
+	VST1.P [V1.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_bceLogitsF32
+tail_bceLogitsF32:
+	ADDS $4, R1, R1
+	BEQ done_bceLogitsF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R6), V2.S[0]
+	VLD1.P 4(R7), V3.S[0]
+	CMP $2, R1
+	BLT lanes_bceLogitsF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R6), V2.S[1]
+	VLD1.P 4(R7), V3.S[1]
+	BEQ lanes_bceLogitsF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R6), V2.S[2]
+	VLD1.P 4(R7), V3.S[2]
+lanes_bceLogitsF32:
+	WORD $0x4ea0f804 // fabs v4.4s, v0.4s
+	WORD $0x6ea0f884 // fneg v4.4s, v4.4s
+	WORD $0x4eb9f484 // fmin v4.4s, v4.4s, v25.4s
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x6e3cdc85 // fmul v5.4s, v4.4s, v28.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	VFMLS V27.S4, V5.S4, V4.S4
+	VFMLS V26.S4, V5.S4, V4.S4
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	VDUP V22.S[0], V6.S4
+	VDUP V23.S[3], V7.S4
+	VFMLA V4.S4, V6.S4, V7.S4
+	VDUP V23.S[2], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	VDUP V23.S[1], V7.S4
+	VFMLA V4.S4, V6.S4, V7.S4
+	VDUP V23.S[0], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	WORD $0x6e24dc87 // fmul v7.4s, v4.4s, v4.4s
+	VFMLA V6.S4, V7.S4, V4.S4
+	WORD $0x4e35d484 // fadd v4.4s, v4.4s, v21.4s
+	WORD $0x4f3f04a6 // sshr v6.4s, v5.4s, #1
+	VSUB V6.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V21.S4, V5.S4, V5.S4
+	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
+	VMOV V4.B16, V12.B16
+	WORD $0x4e35d488 // fadd v8.4s, v4.4s, v21.4s
+	WORD $0x6e28fea9 // fdiv v9.4s, v21.4s, v8.4s
+	WORD $0x4eb5d505 // fsub v5.4s, v8.4s, v21.4s
+	WORD $0x4ea5d485 // fsub v5.4s, v4.4s, v5.4s
+	WORD $0x6e29dca6 // fmul v6.4s, v5.4s, v9.4s
+	VMOV V6.B16, V4.B16
+	VSUB V20.S4, V8.S4, V8.S4
+	WORD $0x4f290505 // sshr v5.4s, v8.4s, #23
+	VAND V19.B16, V8.B16, V8.B16
+	VADD V20.S4, V8.S4, V8.S4
+	WORD $0x4e21d8a5 // scvtf v5.4s, v5.4s
+	WORD $0x4eb5d508 // fsub v8.4s, v8.4s, v21.4s
+	VDUP V16.S[2], V6.S4
+	VDUP V16.S[1], V7.S4
+	VFMLA V8.S4, V6.S4, V7.S4
+	VDUP V16.S[0], V6.S4
+	VFMLA V8.S4, V7.S4, V6.S4
+	VDUP V17.S[3], V7.S4
+	VFMLA V8.S4, V6.S4, V7.S4
+	VDUP V17.S[2], V6.S4
+	VFMLA V8.S4, V7.S4, V6.S4
+	VDUP V17.S[1], V7.S4
+	VFMLA V8.S4, V6.S4, V7.S4
+	VDUP V17.S[0], V6.S4
+	VFMLA V8.S4, V7.S4, V6.S4
+	WORD $0x6e28dd07 // fmul v7.4s, v8.4s, v8.4s
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	WORD $0x6e27dcc6 // fmul v6.4s, v6.4s, v7.4s
+	VFMLS V18.S4, V7.S4, V6.S4
+	VFMLA V26.S4, V5.S4, V6.S4
+	WORD $0x4e26d508 // fadd v8.4s, v8.4s, v6.4s
+	VFMLA V27.S4, V5.S4, V8.S4
+	WORD $0x4e24d508 // fadd v8.4s, v8.4s, v4.4s
+	WORD $0x6e29dd8c // fmul v12.4s, v12.4s, v9.4s
+	WORD $0x6ea0c80d // fcmge v13.4s, v0.4s, #0.0
+	VBSL V12.B16, V9.B16, V13.B16
+	WORD $0x4e2ff406 // fmax v6.4s, v0.4s, v15.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x6ea0f807 // fneg v7.4s, v0.4s
+	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+	WORD $0x6e21dc42 // fmul v2.4s, v2.4s, v1.4s
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x4ea1d6a1 // fsub v1.4s, v21.4s, v1.4s
+	WORD $0x6e3edc21 // fmul v1.4s, v1.4s, v30.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	WORD $0x4ea0d845 // fcmeq v5.4s, v2.4s, #0.0
+	VBIT V5.B16, V15.B16, V7.B16
+	WORD $0x6e21dcc6 // fmul v6.4s, v6.4s, v1.4s
+	WORD $0x4ea0d825 // fcmeq v5.4s, v1.4s, #0.0
+	VBIT V5.B16, V15.B16, V6.B16
+	WORD $0x4e27d4c8 // fadd v8.4s, v6.4s, v7.4s
+	WORD $0x4e21d445 // fadd v5.4s, v2.4s, v1.4s
+	WORD $0x6e2ddca5 // fmul v5.4s, v5.4s, v13.4s
+	WORD $0x4ea2d4a5 // fsub v5.4s, v5.4s, v2.4s
+	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	WORD $0x6e3ddca2 // fmul v2.4s, v5.4s, v29.4s
+	VMOV V8.B16, V1.B16
+	WORD $0x0e617906 // fcvtl v6.2d, v8.2s
+	WORD $0x4e617907 // fcvtl2 v7.2d, v8.4s
+	WORD $0x4e66d54a // fadd v10.2d, v10.2d, v6.2d
+	WORD $0x4e67d56b // fadd v11.2d, v11.2d, v7.2d
+	VST1.P V2.S[0], 4(R2)
+	VST1.P V1.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_bceLogitsF32
+	VST1.P V2.S[1], 4(R2)
+	VST1.P V1.S[1], 4(R4)
+	BEQ done_bceLogitsF32
+	VST1.P V2.S[2], 4(R2)
+	VST1.P V1.S[2], 4(R4)
+done_bceLogitsF32:
+	WORD $0x4e6bd54a // fadd v10.2d, v10.2d, v11.2d
+	WORD $0x7e70d94a // faddp d10, v10.2d
+	FMOVD F10, ret+160(FP)
+	RET
+
+DATA ·expPolyF32<>+0(SB)/4, $0x3efffffe
+DATA ·expPolyF32<>+4(SB)/4, $0x3e2aaa49
+DATA ·expPolyF32<>+8(SB)/4, $0x3d2aac79
+DATA ·expPolyF32<>+12(SB)/4, $0x3c091cea
+DATA ·expPolyF32<>+16(SB)/4, $0x3ab51226
+DATA ·expPolyF32<>+20(SB)/4, $0x00000000
+DATA ·expPolyF32<>+24(SB)/4, $0x00000000
+DATA ·expPolyF32<>+28(SB)/4, $0x00000000
+GLOBL ·expPolyF32<>(SB), RODATA|NOPTR, $32
+
+DATA ·expPolyF64<>+0(SB)/8, $0x3fe0000000000000
+DATA ·expPolyF64<>+8(SB)/8, $0x3fc5555555555555
+DATA ·expPolyF64<>+16(SB)/8, $0x3fa5555555555555
+DATA ·expPolyF64<>+24(SB)/8, $0x3f81111111111111
+DATA ·expPolyF64<>+32(SB)/8, $0x3f56c16c16c16c17
+DATA ·expPolyF64<>+40(SB)/8, $0x3f2a01a01a01a01a
+DATA ·expPolyF64<>+48(SB)/8, $0x3efa01a01a01a01a
+DATA ·expPolyF64<>+56(SB)/8, $0x3ec71de3a556c734
+DATA ·expPolyF64<>+64(SB)/8, $0x3e927e4fb7789f5c
+DATA ·expPolyF64<>+72(SB)/8, $0x3e5ae64567f544e4
+DATA ·expPolyF64<>+80(SB)/8, $0x3e21eed8eff8d898
+DATA ·expPolyF64<>+88(SB)/8, $0x3de6124613a86d09
+GLOBL ·expPolyF64<>(SB), RODATA|NOPTR, $96
+
+DATA ·logPolyF32<>+0(SB)/4, $0x3eaaab98
+DATA ·logPolyF32<>+4(SB)/4, $0xbe800102
+DATA ·logPolyF32<>+8(SB)/4, $0x3e4c5c72
+DATA ·logPolyF32<>+12(SB)/4, $0xbe29ee3f
+DATA ·logPolyF32<>+16(SB)/4, $0x3e19a038
+DATA ·logPolyF32<>+20(SB)/4, $0xbe10dc31
+DATA ·logPolyF32<>+24(SB)/4, $0x3da9355f
+DATA ·logPolyF32<>+28(SB)/4, $0x00000000
+GLOBL ·logPolyF32<>(SB), RODATA|NOPTR, $32

@@ -164,3 +164,86 @@ func testRows[T args.Float](t *testing.T) {
 		}
 	}
 }
+
+func TestElementwiseMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	neon, gen := F32(), generic.Impl[float32]()
+	x := []float32{0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 1e-8, -1e-8, 0.5, -0.5, 17, -17, 88, -88, 89, -104, 200, -200,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	for i := 0; i < 300; i++ {
+		x = append(x, float32(rng.NormFloat64()*math.Pow(10, rng.Float64()*4-2)))
+	}
+	for _, c := range []struct {
+		name string
+		f, g func(args.Elementwise[float32])
+	}{
+		{"Sigmoid", neon.Sigmoid, gen.Sigmoid},
+		{"Softplus", neon.Softplus, gen.Softplus},
+		{"LogSigmoid", neon.LogSigmoid, gen.LogSigmoid},
+	} {
+		for n := 0; n <= len(x); n += 1 + n/8 {
+			got, want := make([]float32, n), make([]float32, n)
+			c.f(args.Elementwise[float32]{X: x[:n], Dst: got})
+			c.g(args.Elementwise[float32]{X: x[:n], Dst: want})
+			for i := range want {
+				if !near(float64(got[i]), float64(want[i]), 4e-7) && ulp32(got[i], float64(want[i])) > 2 {
+					t.Errorf("%s(%v) = %v, want %v", c.name, x[i], got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+func TestBCELogitsMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	for _, k := range []int{1, 3, 4, 7, 300} {
+		for mask := 0; mask < 32; mask++ {
+			n := 3
+			nk := n * k
+			a := args.Binary[float32]{Kind: args.BCEWithLogits, N: n, K: k, FNWeight: 1, FPWeight: 1, GradScale: 0.5, Alpha: -1,
+				X: make([]float32, nk), Y: make([]float32, nk)}
+			for i := range a.X {
+				a.X[i] = float32(rng.NormFloat64() * 6)
+				a.Y[i] = float32(rng.Intn(2))
+				if mask&16 != 0 {
+					a.Y[i] = float32(rng.Float64())
+				}
+			}
+			a.X[0], a.Y[0] = float32(math.Inf(-1)), 0
+			if nk > 1 {
+				a.X[1], a.Y[1] = float32(math.Inf(1)), 1
+			}
+			if mask&1 != 0 {
+				a.Weight = make([]float32, nk)
+				for i := range a.Weight {
+					a.Weight[i] = float32(rng.Float64())
+				}
+			}
+			if mask&2 != 0 {
+				a.PosWeight = make([]float32, k)
+				for i := range a.PosWeight {
+					a.PosWeight[i] = float32(rng.Float64() * 3)
+				}
+			}
+			if mask&4 != 0 {
+				a.FNWeight, a.FPWeight = 2, 0.5
+			}
+			if mask&8 != 0 {
+				a.Grad, a.Loss = make([]float32, nk), make([]float32, nk)
+			}
+			b := a
+			if a.Grad != nil {
+				b.Grad, b.Loss = make([]float32, nk), make([]float32, nk)
+			}
+			name := fmt.Sprintf("k=%d/opts=%05b", k, mask)
+			got, want := F32().Binary(a), generic.Binary(b)
+			if !near(got, want, 2e-5) {
+				t.Errorf("%s: sum %v, want %v", name, got, want)
+			}
+			if a.Grad != nil {
+				checkSlice(t, name+" grad", a.Grad, b.Grad)
+				checkSlice(t, name+" loss", a.Loss, b.Loss)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"math/big"
+	"strings"
 
 	"github.com/lossfuse/lossfuse/asmgen/internal/poly"
 	"github.com/lossfuse/lossfuse/asmgen/neon"
@@ -38,6 +39,98 @@ func (f *fn) k(name string, v32 float32, v64 float64) neon.V {
 		f.constant(r, math.Float64bits(v64))
 	}
 	return r
+}
+
+// lane is one lane of a register: a coefficient of a packed table.
+type lane struct {
+	r neon.V
+	i int
+}
+
+// tables are the read-only DATA tables of the file, by symbol.
+var (
+	tables     = map[string][]uint64{}
+	tableOrder []string
+)
+
+// packed loads coefficients into consecutive lanes of as few constant
+// registers as they need (four float32 or two float64 per register), from a
+// DATA table named sym. Polynomials take their coefficients from it with
+// VDUP by element, so a degree-6 polynomial costs two registers, not seven.
+func (f *fn) packed(sym string, v32 []float32, v64 []float64) []lane {
+	var bits []uint64
+	if f.arr == neon.S4 {
+		for _, v := range v32 {
+			bits = append(bits, uint64(math.Float32bits(v)))
+		}
+	} else {
+		for _, v := range v64 {
+			bits = append(bits, math.Float64bits(v))
+		}
+	}
+	l := f.lanes()
+	n := (len(bits) + l - 1) / l
+	if r, ok := f.consts[sym+"#0"]; ok {
+		out := make([]lane, len(bits))
+		for i := range out {
+			out[i] = lane{r - neon.V(i/l), i % l}
+		}
+		return out
+	}
+	for len(bits)%l != 0 {
+		bits = append(bits, 0)
+	}
+	if _, ok := tables[sym]; !ok {
+		tables[sym] = bits
+		tableOrder = append(tableOrder, sym)
+	}
+	f.Op("MOVD $·%s<>(SB), R10", sym)
+	var first neon.V
+	for j := 0; j < n; j++ {
+		r := f.alloc(sym + "#" + itoa(j))
+		if j == 0 {
+			first = r
+		}
+		f.Op("VLD1.P 16(R10), [V%d.%s]", r, f.ar())
+	}
+	var out []lane
+	cnt := len(v32)
+	if f.arr == neon.D2 {
+		cnt = len(v64)
+	}
+	for i := 0; i < cnt; i++ {
+		out = append(out, lane{first - neon.V(i/l), i % l})
+	}
+	return out
+}
+
+// dup broadcasts a packed lane into every lane of d.
+func (f *fn) dup(d neon.V, c lane) {
+	if f.arr == neon.S4 {
+		f.Op("VDUP V%d.S[%d], V%d.S4", c.r, c.i, d)
+	} else {
+		f.Op("VDUP V%d.D[%d], V%d.D2", c.r, c.i, d)
+	}
+}
+
+// emitTables writes the DATA tables at the end of the file.
+func emitTables(e *neon.Emitter) {
+	for _, sym := range tableOrder {
+		bits := tables[sym]
+		e.Raw("")
+		size := 16 * ((len(bits)*4 + 15) / 16)
+		if strings.HasSuffix(sym, "F64") {
+			for i, b := range bits {
+				e.Raw("DATA ·%s<>+%d(SB)/8, $0x%016x", sym, 8*i, b)
+			}
+			size = 8 * len(bits)
+		} else {
+			for i, b := range bits {
+				e.Raw("DATA ·%s<>+%d(SB)/4, $0x%08x", sym, 4*i, b)
+			}
+		}
+		e.Raw("GLOBL ·%s<>(SB), RODATA|NOPTR, $%d", sym, size)
+	}
 }
 
 // kbits is a constant given as raw lane bits.
@@ -78,7 +171,7 @@ const (
 
 type expK struct {
 	log2e, hi, lo, max, min, one neon.V
-	coef                         []neon.V
+	coef                         []lane
 }
 
 // expConsts loads the constants of exp (once per function; call it before
@@ -91,18 +184,14 @@ func (f *fn) expConsts() expK {
 		c.lo = f.k("ln2lo", poly.Ln2Lo, 0)
 		c.max = f.k("expmax", poly.ExpMax, 0)
 		c.min = f.k("expmin", poly.ExpMin, 0)
-		for i, v := range poly.Exp {
-			c.coef = append(c.coef, f.k("exp"+itoa(i), float32(v), 0))
-		}
+		c.coef = f.packed("expPolyF32", poly.F32(poly.Exp[:]), nil)
 	} else {
 		h, l := ln2Split64()
 		c.hi = f.k("ln2hi", 0, h)
 		c.lo = f.k("ln2lo", 0, l)
 		c.max = f.k("expmax", 0, expMax64)
 		c.min = f.k("expmin", 0, expMin64)
-		for i, v := range expPoly64() {
-			c.coef = append(c.coef, f.k("exp"+itoa(i), 0, v))
-		}
+		c.coef = f.packed("expPolyF64", nil, expPoly64())
 	}
 	c.one = f.k("one", 1, 1) // also the bits of 2^0: the exponent bias in place
 	return c
@@ -145,11 +234,10 @@ func (f *fn) exp(xs, t, u []neon.V) {
 	p := func(i int) neon.V { return u[i] }
 	s := func(i int) neon.V { return u[n+i] }
 	top := len(coef) - 1
-	each(func(i int) { f.mov(p(i), coef[top-1]) })
-	each(func(i int) { f.fmla(p(i), coef[top], xs[i]) })
+	each(func(i int) { f.dup(p(i), coef[top]) })
 	cur, nxt := p, s
-	for j := top - 2; j >= 0; j-- {
-		each(func(i int) { f.mov(nxt(i), coef[j]) })
+	for j := top - 1; j >= 0; j-- {
+		each(func(i int) { f.dup(nxt(i), coef[j]) })
 		each(func(i int) { f.fmla(nxt(i), cur(i), xs[i]) })
 		cur, nxt = nxt, cur
 	}
@@ -167,7 +255,7 @@ func (f *fn) exp(xs, t, u []neon.V) {
 
 type logK struct {
 	off, mant, one, half, hi, lo neon.V
-	coef                         []neon.V
+	coef                         []lane
 }
 
 // logConsts loads the constants of logCore.
@@ -179,9 +267,7 @@ func (f *fn) logConsts() logK {
 	c.half = f.k("half", 0.5, 0.5)
 	c.hi = f.k("ln2hi", poly.Ln2Hi, 0)
 	c.lo = f.k("ln2lo", poly.Ln2Lo, 0)
-	for i, v := range poly.Log {
-		c.coef = append(c.coef, f.k("log"+itoa(i), float32(v), 0))
-	}
+	c.coef = f.packed("logPolyF32", poly.F32(poly.Log[:]), nil)
 	return c
 }
 
@@ -209,11 +295,10 @@ func (f *fn) logCore(xs, t, u, w []neon.V, adj []neon.V) {
 	each(func(i int) { f.SCVTF(a, t[i], t[i]) })
 	each(func(i int) { f.FSUB(a, xs[i], xs[i], one) }) // f
 	top := len(coef) - 1
-	each(func(i int) { f.mov(u[i], coef[top-1]) })
-	each(func(i int) { f.fmla(u[i], coef[top], xs[i]) })
+	each(func(i int) { f.dup(u[i], coef[top]) })
 	cur, nxt := u, w
-	for j := top - 2; j >= 0; j-- {
-		each(func(i int) { f.mov(nxt[i], coef[j]) })
+	for j := top - 1; j >= 0; j-- {
+		each(func(i int) { f.dup(nxt[i], coef[j]) })
 		each(func(i int) { f.fmla(nxt[i], cur[i], xs[i]) })
 		cur, nxt = nxt, cur
 	}

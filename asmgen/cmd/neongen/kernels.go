@@ -110,17 +110,17 @@ func kernels() []kernel {
 				"sub2" + sfx + " is dst[i] = (x[i] − b) − c: with b + c a value split into its\nrounded part b and remainder c, x − (b + c) without rounding b + c first.\nlen(x) ≥ len(dst); dst may be x."}, a, genSub2},
 			kernel{signature{"affineW" + sfx, []param{x("dst"), x("x"), x("w"), v("a"), v("b")}, none,
 				"affineW" + sfx + " is dst[i] = a·x[i] − b·w[i]. len(x), len(w) ≥ len(dst); dst may be x."}, a, genAffineW},
-			kernel{signature{"dotSub" + sfx, []param{x("x"), x("w"), v("z")}, t,
-				"dotSub" + sfx + " is Σ w[i]·(x[i] − z), where a zero w[i] contributes 0 even if x[i] is infinite.\nlen(w) ≥ len(x)."}, a, genDotSub},
-			kernel{signature{"sumSub" + sfx, []param{x("x"), v("z")}, t,
-				"sumSub" + sfx + " is Σ (x[i] − z)."}, a, genSumSub},
+			kernel{signature{"dotSub" + sfx, []param{x("x"), x("w"), v("z")}, f64,
+				"dotSub" + sfx + " is Σ w[i]·(x[i] − z), summed in float64, where a zero w[i]\ncontributes 0 even if x[i] is infinite. len(w) ≥ len(x)."}, a, genDotSub},
+			kernel{signature{"sumSub" + sfx, []param{x("x"), v("z")}, f64,
+				"sumSub" + sfx + " is Σ (x[i] − z), summed in float64."}, a, genSumSub},
 		)
 	}
 	ks = append(ks,
 		kernel{signature{"logF32", []param{{"dst", slice32}, {"x", slice32}}, none,
 			"logF32 is\n\n\tfor i := range dst {\n\t\tdst[i] = log(x[i])\n\t}\n\nwith log(0) = −Inf, log(x < 0) = NaN, log(+Inf) = +Inf. len(x) ≥ len(dst); dst may be x."}, neon.S4, genLog},
 	)
-	return ks
+	return append(ks, elementwiseKernels()...)
 }
 
 // Register plan: R0 = x, R2 = dst, R3 = w, R1 = element count (of dst
@@ -286,6 +286,29 @@ func genAffineW(f *fn) {
 	f.Op("RET")
 }
 
+// accumulate adds the vector v (the i-th of an unrolled block) into the
+// accumulators: float64 lanes directly (acc[i%2]); float32 lanes widened
+// to float64 (FCVTL, FCVTL2 into tmp) and added to acc[2·(i%2)] and
+// acc[2·(i%2)+1], so that float32 sums carry no float32 rounding.
+func (f *fn) accumulate(acc []neon.V, v, tmp neon.V, i int) {
+	if f.arr == neon.D2 {
+		f.FADD(neon.D2, acc[i%2], acc[i%2], v)
+		return
+	}
+	f.FCVTL(tmp, v)
+	f.FADD(neon.D2, acc[2*(i%2)], acc[2*(i%2)], tmp)
+	f.FCVTL2(tmp, v)
+	f.FADD(neon.D2, acc[2*(i%2)+1], acc[2*(i%2)+1], tmp)
+}
+
+// reduceWide sums the accumulators of accumulate into lane 0 of acc[0].
+func (f *fn) reduceWide(acc []neon.V) {
+	a := f.arr
+	f.arr = neon.D2
+	f.reduceAdd(acc)
+	f.arr = a
+}
+
 func genDotSub(f *fn) {
 	f.loadSlice("x", "R0", "R1")
 	f.loadSlice("w", "R3", "")
@@ -311,10 +334,10 @@ func genDotSub(f *fn) {
 			f.bit(x[i], zero, t[i]) // 0·±Inf = NaN would poison the sum
 		}
 		for i := 0; i < n; i++ {
-			f.FADD(f.arr, acc[i], acc[i], x[i])
+			f.accumulate(acc, x[i], t[i], i)
 		}
 	})
-	f.reduceAdd(acc)
+	f.reduceWide(acc)
 	f.storeRet(acc[0])
 	f.Op("RET")
 }
@@ -323,7 +346,7 @@ func genSumSub(f *fn) {
 	f.loadSlice("x", "R0", "R1")
 	z := f.alloc("z")
 	f.loadScalar("z", z)
-	x, acc := f.vs(0, 4), f.vs(4, 4)
+	x, t, acc := f.vs(0, 4), f.vs(4, 4), f.vs(8, 4)
 	for _, r := range acc {
 		f.zero(r)
 	}
@@ -332,10 +355,10 @@ func genSumSub(f *fn) {
 			f.FSUB(f.arr, x[i], x[i], z)
 		}
 		for i := 0; i < n; i++ {
-			f.FADD(f.arr, acc[i], acc[i], x[i])
+			f.accumulate(acc, x[i], t[i], i)
 		}
 	})
-	f.reduceAdd(acc)
+	f.reduceWide(acc)
 	f.storeRet(acc[0])
 	f.Op("RET")
 }

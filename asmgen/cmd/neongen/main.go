@@ -38,6 +38,7 @@ func main() {
 		}
 		stubs.WriteString("\n" + k.sig.stub())
 	}
+	emitTables(&body)
 	asm, err := body.Bytes()
 	if err != nil {
 		log.Fatal(err)
