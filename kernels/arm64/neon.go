@@ -34,6 +34,7 @@ func table[T args.Float]() *args.Impl[T] {
 		t.Softplus = unary[T](softplusF32)
 		t.LogSigmoid = unary[T](logSigmoidF32)
 		t.Binary = binary[T]
+		t.Regression = regression[T]
 	}
 	return t
 }
@@ -337,4 +338,37 @@ func logSumExp[T args.Float](a args.Rows[T]) {
 		}
 		a.Dst[i] = T(m + math.Log(vsumExp(x, m)))
 	}
+}
+
+// regression vectorises the four regression losses (float32), with the
+// same stack buffers as binary for absent weights and outputs.
+func regression[T args.Float](a args.Regression[T]) float64 {
+	k := regressionF32[a.Kind]
+	var ones, gs, ls [chunk]float32
+	for i := range ones {
+		ones[i] = 1
+	}
+	x, y := as32(a.X), as32(a.Y)
+	p, scale := float32(a.Param), float32(a.GradScale)
+	var sum float64
+	for start := 0; start < len(x); start += chunk {
+		end := min(start+chunk, len(x))
+		n := end - start
+		w, g, l := ones[:n], gs[:n], ls[:n]
+		if a.Weight != nil {
+			w = as32(a.Weight[start:end])
+		}
+		if a.Grad != nil {
+			g = as32(a.Grad[start:end])
+		}
+		if a.Loss != nil {
+			l = as32(a.Loss[start:end])
+		}
+		sum += k(g, l, x[start:end], y[start:end], w, p, scale)
+	}
+	return sum
+}
+
+var regressionF32 = [...]func(grad, loss, x, y, w []float32, p, scale float32) float64{
+	args.MSE: mseF32, args.L1: l1F32, args.Huber: huberF32, args.SmoothL1: smoothL1F32,
 }

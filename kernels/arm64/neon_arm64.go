@@ -183,3 +183,51 @@ func logSigmoidF32(dst []float32, x []float32)
 //
 //go:noescape
 func bceLogitsF32(grad []float32, loss []float32, x []float32, y []float32, pw []float32, w []float32, fn float32, fp float32, scale float32) float64
+
+// mseF32 is, for each i < len(grad), with d = x[i] − y[i]:
+//
+//	loss[i] = w[i]·(d²)
+//	grad[i] = w[i]·(2d)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func mseF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
+
+// l1F32 is, for each i < len(grad), with d = x[i] − y[i]:
+//
+//	loss[i] = w[i]·(|d|)
+//	grad[i] = w[i]·(sign(d))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func l1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
+
+// huberF32 is, for each i < len(grad), with d = x[i] − y[i]:
+//
+//	loss[i] = w[i]·(½d² if |d| < p, else p·(|d| − ½p))
+//	grad[i] = w[i]·(d, else p·sign(d))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func huberF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
+
+// smoothL1F32 is, for each i < len(grad), with d = x[i] − y[i]:
+//
+//	loss[i] = w[i]·(½d²/p if |d| < p, else |d| − ½p)
+//	grad[i] = w[i]·(d/p, else sign(d))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func smoothL1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64

@@ -28,7 +28,11 @@
 //	sigmoidF32     f32   72 instructions / 2 vectors = 36.00 per vector
 //	softplusF32    f32  130 instructions / 2 vectors = 65.00 per vector
 //	logSigmoidF32  f32  130 instructions / 2 vectors = 65.00 per vector
-//	bceLogitsF32   f32  100 instructions / 1 vectors = 100.00 per vector
+//	bceLogitsF32   f32  101 instructions / 1 vectors = 101.00 per vector
+//	mseF32         f32   27 instructions / 2 vectors = 13.50 per vector
+//	l1F32          f32   39 instructions / 2 vectors = 19.50 per vector
+//	huberF32       f32   55 instructions / 2 vectors = 27.50 per vector
+//	smoothL1F32    f32   55 instructions / 2 vectors = 27.50 per vector
 
 #include "textflag.h"
 
@@ -3288,7 +3292,9 @@ big_bceLogitsF32:
 	WORD $0x4e24d508 // fadd v8.4s, v8.4s, v4.4s
 	WORD $0x6e29dd8c // fmul v12.4s, v12.4s, v9.4s
 	WORD $0x6ea0c80d // fcmge v13.4s, v0.4s, #0.0
+	VMOV V13.B16, V14.B16
 	VBSL V12.B16, V9.B16, V13.B16
+	VBSL V9.B16, V12.B16, V14.B16
 	WORD $0x4e2ff406 // fmax v6.4s, v0.4s, v15.4s
 	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
 	WORD $0x6ea0f807 // fneg v7.4s, v0.4s
@@ -3305,9 +3311,8 @@ big_bceLogitsF32:
 	WORD $0x4ea0d825 // fcmeq v5.4s, v1.4s, #0.0
 	VBIT V5.B16, V15.B16, V6.B16
 	WORD $0x4e27d4c8 // fadd v8.4s, v6.4s, v7.4s
-	WORD $0x4e21d445 // fadd v5.4s, v2.4s, v1.4s
-	WORD $0x6e2ddca5 // fmul v5.4s, v5.4s, v13.4s
-	WORD $0x4ea2d4a5 // fsub v5.4s, v5.4s, v2.4s
+	WORD $0x6e2ddc25 // fmul v5.4s, v1.4s, v13.4s
+	VFMLS V14.S4, V2.S4, V5.S4
 	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
 	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
 	WORD $0x6e3ddca2 // fmul v2.4s, v5.4s, v29.4s
@@ -3392,7 +3397,9 @@ one_bceLogitsF32:
 	WORD $0x4e24d508 // fadd v8.4s, v8.4s, v4.4s
 	WORD $0x6e29dd8c // fmul v12.4s, v12.4s, v9.4s
 	WORD $0x6ea0c80d // fcmge v13.4s, v0.4s, #0.0
+	VMOV V13.B16, V14.B16
 	VBSL V12.B16, V9.B16, V13.B16
+	VBSL V9.B16, V12.B16, V14.B16
 	WORD $0x4e2ff406 // fmax v6.4s, v0.4s, v15.4s
 	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
 	WORD $0x6ea0f807 // fneg v7.4s, v0.4s
@@ -3409,9 +3416,8 @@ one_bceLogitsF32:
 	WORD $0x4ea0d825 // fcmeq v5.4s, v1.4s, #0.0
 	VBIT V5.B16, V15.B16, V6.B16
 	WORD $0x4e27d4c8 // fadd v8.4s, v6.4s, v7.4s
-	WORD $0x4e21d445 // fadd v5.4s, v2.4s, v1.4s
-	WORD $0x6e2ddca5 // fmul v5.4s, v5.4s, v13.4s
-	WORD $0x4ea2d4a5 // fsub v5.4s, v5.4s, v2.4s
+	WORD $0x6e2ddc25 // fmul v5.4s, v1.4s, v13.4s
+	VFMLS V14.S4, V2.S4, V5.S4
 	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
 	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
 	WORD $0x6e3ddca2 // fmul v2.4s, v5.4s, v29.4s
@@ -3511,7 +3517,9 @@ lanes_bceLogitsF32:
 	WORD $0x4e24d508 // fadd v8.4s, v8.4s, v4.4s
 	WORD $0x6e29dd8c // fmul v12.4s, v12.4s, v9.4s
 	WORD $0x6ea0c80d // fcmge v13.4s, v0.4s, #0.0
+	VMOV V13.B16, V14.B16
 	VBSL V12.B16, V9.B16, V13.B16
+	VBSL V9.B16, V12.B16, V14.B16
 	WORD $0x4e2ff406 // fmax v6.4s, v0.4s, v15.4s
 	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
 	WORD $0x6ea0f807 // fneg v7.4s, v0.4s
@@ -3528,9 +3536,8 @@ lanes_bceLogitsF32:
 	WORD $0x4ea0d825 // fcmeq v5.4s, v1.4s, #0.0
 	VBIT V5.B16, V15.B16, V6.B16
 	WORD $0x4e27d4c8 // fadd v8.4s, v6.4s, v7.4s
-	WORD $0x4e21d445 // fadd v5.4s, v2.4s, v1.4s
-	WORD $0x6e2ddca5 // fmul v5.4s, v5.4s, v13.4s
-	WORD $0x4ea2d4a5 // fsub v5.4s, v5.4s, v2.4s
+	WORD $0x6e2ddc25 // fmul v5.4s, v1.4s, v13.4s
+	VFMLS V14.S4, V2.S4, V5.S4
 	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
 	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
 	WORD $0x6e3ddca2 // fmul v2.4s, v5.4s, v29.4s
@@ -3552,6 +3559,626 @@ done_bceLogitsF32:
 	WORD $0x4e6bd54a // fadd v10.2d, v10.2d, v11.2d
 	WORD $0x7e70d94a // faddp d10, v10.2d
 	FMOVD F10, ret+160(FP)
+	RET
+
+// func mseF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
+
+TEXT ·mseF32(SB), NOSPLIT, $0-136
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	FMOVS p+120(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS scale+124(FP), F30
+	VDUP V30.S[0], V30.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V29.S4
+	MOVW $0x40000000, R9
+	VDUP R9, V28.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V27.S4
+	WORD $0x6e3ddffa // fmul v26.4s, v31.4s, v29.4s
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	SUBS $8, R1, R1
+	BLT onepre_mseF32
+big_mseF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R5), [V2.S4, V3.S4]
+	VLD1.P 32(R7), [V4.S4, V5.S4]
+	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
+	WORD $0x6e20dc06 // fmul v6.4s, v0.4s, v0.4s
+	WORD $0x6e3cdc08 // fmul v8.4s, v0.4s, v28.4s
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	WORD $0x4ea3d421 // fsub v1.4s, v1.4s, v3.4s
+	WORD $0x6e21dc27 // fmul v7.4s, v1.4s, v1.4s
+	WORD $0x6e3cdc29 // fmul v9.4s, v1.4s, v28.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x6e3edd29 // fmul v9.4s, v9.4s, v30.4s
+	WORD $0x0e6178eb // fcvtl v11.2d, v7.2s
+	WORD $0x4e6bd610 // fadd v16.2d, v16.2d, v11.2d
+	WORD $0x4e6178eb // fcvtl2 v11.2d, v7.4s
+	WORD $0x4e6bd631 // fadd v17.2d, v17.2d, v11.2d
+	VST1.P [V8.S4, V9.S4], 32(R2)
+	VST1.P [V6.S4, V7.S4], 32(R4)
+	SUBS $8, R1, R1
+	BGE big_mseF32
+onepre_mseF32:
+	ADDS $4, R1, R1
+	BLT tail_mseF32
+one_mseF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V2.S4]
+	VLD1.P 16(R7), [V4.S4]
+	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
+	WORD $0x6e20dc06 // fmul v6.4s, v0.4s, v0.4s
+	WORD $0x6e3cdc08 // fmul v8.4s, v0.4s, v28.4s
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_mseF32
+tail_mseF32:
+	ADDS $4, R1, R1
+	BEQ done_mseF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V2.S[0]
+	VLD1.P 4(R7), V4.S[0]
+	CMP $2, R1
+	BLT lanes_mseF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V2.S[1]
+	VLD1.P 4(R7), V4.S[1]
+	BEQ lanes_mseF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V2.S[2]
+	VLD1.P 4(R7), V4.S[2]
+lanes_mseF32:
+	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
+	WORD $0x6e20dc06 // fmul v6.4s, v0.4s, v0.4s
+	WORD $0x6e3cdc08 // fmul v8.4s, v0.4s, v28.4s
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P V8.S[0], 4(R2)
+	VST1.P V6.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_mseF32
+	VST1.P V8.S[1], 4(R2)
+	VST1.P V6.S[1], 4(R4)
+	BEQ done_mseF32
+	VST1.P V8.S[2], 4(R2)
+	VST1.P V6.S[2], 4(R4)
+done_mseF32:
+	WORD $0x4e70d5ce // fadd v14.2d, v14.2d, v16.2d
+	WORD $0x4e71d5ef // fadd v15.2d, v15.2d, v17.2d
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+128(FP)
+	RET
+
+// func l1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
+
+TEXT ·l1F32(SB), NOSPLIT, $0-136
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	FMOVS p+120(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS scale+124(FP), F30
+	VDUP V30.S[0], V30.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V29.S4
+	MOVW $0x40000000, R9
+	VDUP R9, V28.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V27.S4
+	WORD $0x6e3ddffa // fmul v26.4s, v31.4s, v29.4s
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	SUBS $8, R1, R1
+	BLT onepre_l1F32
+big_l1F32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R5), [V2.S4, V3.S4]
+	VLD1.P 32(R7), [V4.S4, V5.S4]
+	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
+	WORD $0x4ea0f806 // fabs v6.4s, v0.4s
+	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	WORD $0x4ea3d421 // fsub v1.4s, v1.4s, v3.4s
+	WORD $0x4ea0f827 // fabs v7.4s, v1.4s
+	WORD $0x4ea0c829 // fcmgt v9.4s, v1.4s, #0.0
+	VAND V27.B16, V9.B16, V9.B16
+	WORD $0x4ea0e82b // fcmlt v11.4s, v1.4s, #0.0
+	VAND V27.B16, V11.B16, V11.B16
+	WORD $0x4eabd529 // fsub v9.4s, v9.4s, v11.4s
+	WORD $0x4e21e42b // fcmeq v11.4s, v1.4s, v1.4s
+	VBIF V11.B16, V1.B16, V9.B16
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x6e3edd29 // fmul v9.4s, v9.4s, v30.4s
+	WORD $0x0e6178eb // fcvtl v11.2d, v7.2s
+	WORD $0x4e6bd610 // fadd v16.2d, v16.2d, v11.2d
+	WORD $0x4e6178eb // fcvtl2 v11.2d, v7.4s
+	WORD $0x4e6bd631 // fadd v17.2d, v17.2d, v11.2d
+	VST1.P [V8.S4, V9.S4], 32(R2)
+	VST1.P [V6.S4, V7.S4], 32(R4)
+	SUBS $8, R1, R1
+	BGE big_l1F32
+onepre_l1F32:
+	ADDS $4, R1, R1
+	BLT tail_l1F32
+one_l1F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V2.S4]
+	VLD1.P 16(R7), [V4.S4]
+	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
+	WORD $0x4ea0f806 // fabs v6.4s, v0.4s
+	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_l1F32
+tail_l1F32:
+	ADDS $4, R1, R1
+	BEQ done_l1F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V2.S[0]
+	VLD1.P 4(R7), V4.S[0]
+	CMP $2, R1
+	BLT lanes_l1F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V2.S[1]
+	VLD1.P 4(R7), V4.S[1]
+	BEQ lanes_l1F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V2.S[2]
+	VLD1.P 4(R7), V4.S[2]
+lanes_l1F32:
+	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
+	WORD $0x4ea0f806 // fabs v6.4s, v0.4s
+	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P V8.S[0], 4(R2)
+	VST1.P V6.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_l1F32
+	VST1.P V8.S[1], 4(R2)
+	VST1.P V6.S[1], 4(R4)
+	BEQ done_l1F32
+	VST1.P V8.S[2], 4(R2)
+	VST1.P V6.S[2], 4(R4)
+done_l1F32:
+	WORD $0x4e70d5ce // fadd v14.2d, v14.2d, v16.2d
+	WORD $0x4e71d5ef // fadd v15.2d, v15.2d, v17.2d
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+128(FP)
+	RET
+
+// func huberF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
+
+TEXT ·huberF32(SB), NOSPLIT, $0-136
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	FMOVS p+120(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS scale+124(FP), F30
+	VDUP V30.S[0], V30.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V29.S4
+	MOVW $0x40000000, R9
+	VDUP R9, V28.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V27.S4
+	WORD $0x6e3ddffa // fmul v26.4s, v31.4s, v29.4s
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	SUBS $8, R1, R1
+	BLT onepre_huberF32
+big_huberF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R5), [V2.S4, V3.S4]
+	VLD1.P 32(R7), [V4.S4, V5.S4]
+	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
+	WORD $0x4ea0f80a // fabs v10.4s, v0.4s
+	WORD $0x6eaae7ec // fcmgt v12.4s, v31.4s, v10.4s
+	WORD $0x4ebad546 // fsub v6.4s, v10.4s, v26.4s
+	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e3fdcc6 // fmul v6.4s, v6.4s, v31.4s
+	WORD $0x6e3fdd08 // fmul v8.4s, v8.4s, v31.4s
+	WORD $0x6e20dc0a // fmul v10.4s, v0.4s, v0.4s
+	WORD $0x6e3ddd4a // fmul v10.4s, v10.4s, v29.4s
+	VBIT V12.B16, V10.B16, V6.B16
+	VBIT V12.B16, V0.B16, V8.B16
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	WORD $0x4ea3d421 // fsub v1.4s, v1.4s, v3.4s
+	WORD $0x4ea0f82b // fabs v11.4s, v1.4s
+	WORD $0x6eabe7ed // fcmgt v13.4s, v31.4s, v11.4s
+	WORD $0x4ebad567 // fsub v7.4s, v11.4s, v26.4s
+	WORD $0x4ea0c829 // fcmgt v9.4s, v1.4s, #0.0
+	VAND V27.B16, V9.B16, V9.B16
+	WORD $0x4ea0e82b // fcmlt v11.4s, v1.4s, #0.0
+	VAND V27.B16, V11.B16, V11.B16
+	WORD $0x4eabd529 // fsub v9.4s, v9.4s, v11.4s
+	WORD $0x4e21e42b // fcmeq v11.4s, v1.4s, v1.4s
+	VBIF V11.B16, V1.B16, V9.B16
+	WORD $0x6e3fdce7 // fmul v7.4s, v7.4s, v31.4s
+	WORD $0x6e3fdd29 // fmul v9.4s, v9.4s, v31.4s
+	WORD $0x6e21dc2b // fmul v11.4s, v1.4s, v1.4s
+	WORD $0x6e3ddd6b // fmul v11.4s, v11.4s, v29.4s
+	VBIT V13.B16, V11.B16, V7.B16
+	VBIT V13.B16, V1.B16, V9.B16
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x6e3edd29 // fmul v9.4s, v9.4s, v30.4s
+	WORD $0x0e6178eb // fcvtl v11.2d, v7.2s
+	WORD $0x4e6bd610 // fadd v16.2d, v16.2d, v11.2d
+	WORD $0x4e6178eb // fcvtl2 v11.2d, v7.4s
+	WORD $0x4e6bd631 // fadd v17.2d, v17.2d, v11.2d
+	VST1.P [V8.S4, V9.S4], 32(R2)
+	VST1.P [V6.S4, V7.S4], 32(R4)
+	SUBS $8, R1, R1
+	BGE big_huberF32
+onepre_huberF32:
+	ADDS $4, R1, R1
+	BLT tail_huberF32
+one_huberF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V2.S4]
+	VLD1.P 16(R7), [V4.S4]
+	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
+	WORD $0x4ea0f80a // fabs v10.4s, v0.4s
+	WORD $0x6eaae7ec // fcmgt v12.4s, v31.4s, v10.4s
+	WORD $0x4ebad546 // fsub v6.4s, v10.4s, v26.4s
+	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e3fdcc6 // fmul v6.4s, v6.4s, v31.4s
+	WORD $0x6e3fdd08 // fmul v8.4s, v8.4s, v31.4s
+	WORD $0x6e20dc0a // fmul v10.4s, v0.4s, v0.4s
+	WORD $0x6e3ddd4a // fmul v10.4s, v10.4s, v29.4s
+	VBIT V12.B16, V10.B16, V6.B16
+	VBIT V12.B16, V0.B16, V8.B16
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_huberF32
+tail_huberF32:
+	ADDS $4, R1, R1
+	BEQ done_huberF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V2.S[0]
+	VLD1.P 4(R7), V4.S[0]
+	CMP $2, R1
+	BLT lanes_huberF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V2.S[1]
+	VLD1.P 4(R7), V4.S[1]
+	BEQ lanes_huberF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V2.S[2]
+	VLD1.P 4(R7), V4.S[2]
+lanes_huberF32:
+	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
+	WORD $0x4ea0f80a // fabs v10.4s, v0.4s
+	WORD $0x6eaae7ec // fcmgt v12.4s, v31.4s, v10.4s
+	WORD $0x4ebad546 // fsub v6.4s, v10.4s, v26.4s
+	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e3fdcc6 // fmul v6.4s, v6.4s, v31.4s
+	WORD $0x6e3fdd08 // fmul v8.4s, v8.4s, v31.4s
+	WORD $0x6e20dc0a // fmul v10.4s, v0.4s, v0.4s
+	WORD $0x6e3ddd4a // fmul v10.4s, v10.4s, v29.4s
+	VBIT V12.B16, V10.B16, V6.B16
+	VBIT V12.B16, V0.B16, V8.B16
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P V8.S[0], 4(R2)
+	VST1.P V6.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_huberF32
+	VST1.P V8.S[1], 4(R2)
+	VST1.P V6.S[1], 4(R4)
+	BEQ done_huberF32
+	VST1.P V8.S[2], 4(R2)
+	VST1.P V6.S[2], 4(R4)
+done_huberF32:
+	WORD $0x4e70d5ce // fadd v14.2d, v14.2d, v16.2d
+	WORD $0x4e71d5ef // fadd v15.2d, v15.2d, v17.2d
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+128(FP)
+	RET
+
+// func smoothL1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
+
+TEXT ·smoothL1F32(SB), NOSPLIT, $0-136
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	FMOVS p+120(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS scale+124(FP), F30
+	VDUP V30.S[0], V30.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V29.S4
+	MOVW $0x40000000, R9
+	VDUP R9, V28.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V27.S4
+	WORD $0x6e3ddffa // fmul v26.4s, v31.4s, v29.4s
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	SUBS $8, R1, R1
+	BLT onepre_smoothL1F32
+big_smoothL1F32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R5), [V2.S4, V3.S4]
+	VLD1.P 32(R7), [V4.S4, V5.S4]
+	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
+	WORD $0x4ea0f80a // fabs v10.4s, v0.4s
+	WORD $0x6eaae7ec // fcmgt v12.4s, v31.4s, v10.4s
+	WORD $0x4ebad546 // fsub v6.4s, v10.4s, v26.4s
+	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e20dc0a // fmul v10.4s, v0.4s, v0.4s
+	WORD $0x6e3ddd4a // fmul v10.4s, v10.4s, v29.4s
+	WORD $0x6e3ffd4a // fdiv v10.4s, v10.4s, v31.4s
+	WORD $0x6e3ffc00 // fdiv v0.4s, v0.4s, v31.4s
+	VBIT V12.B16, V10.B16, V6.B16
+	VBIT V12.B16, V0.B16, V8.B16
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	WORD $0x4ea3d421 // fsub v1.4s, v1.4s, v3.4s
+	WORD $0x4ea0f82b // fabs v11.4s, v1.4s
+	WORD $0x6eabe7ed // fcmgt v13.4s, v31.4s, v11.4s
+	WORD $0x4ebad567 // fsub v7.4s, v11.4s, v26.4s
+	WORD $0x4ea0c829 // fcmgt v9.4s, v1.4s, #0.0
+	VAND V27.B16, V9.B16, V9.B16
+	WORD $0x4ea0e82b // fcmlt v11.4s, v1.4s, #0.0
+	VAND V27.B16, V11.B16, V11.B16
+	WORD $0x4eabd529 // fsub v9.4s, v9.4s, v11.4s
+	WORD $0x4e21e42b // fcmeq v11.4s, v1.4s, v1.4s
+	VBIF V11.B16, V1.B16, V9.B16
+	WORD $0x6e21dc2b // fmul v11.4s, v1.4s, v1.4s
+	WORD $0x6e3ddd6b // fmul v11.4s, v11.4s, v29.4s
+	WORD $0x6e3ffd6b // fdiv v11.4s, v11.4s, v31.4s
+	WORD $0x6e3ffc21 // fdiv v1.4s, v1.4s, v31.4s
+	VBIT V13.B16, V11.B16, V7.B16
+	VBIT V13.B16, V1.B16, V9.B16
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x6e3edd29 // fmul v9.4s, v9.4s, v30.4s
+	WORD $0x0e6178eb // fcvtl v11.2d, v7.2s
+	WORD $0x4e6bd610 // fadd v16.2d, v16.2d, v11.2d
+	WORD $0x4e6178eb // fcvtl2 v11.2d, v7.4s
+	WORD $0x4e6bd631 // fadd v17.2d, v17.2d, v11.2d
+	VST1.P [V8.S4, V9.S4], 32(R2)
+	VST1.P [V6.S4, V7.S4], 32(R4)
+	SUBS $8, R1, R1
+	BGE big_smoothL1F32
+onepre_smoothL1F32:
+	ADDS $4, R1, R1
+	BLT tail_smoothL1F32
+one_smoothL1F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V2.S4]
+	VLD1.P 16(R7), [V4.S4]
+	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
+	WORD $0x4ea0f80a // fabs v10.4s, v0.4s
+	WORD $0x6eaae7ec // fcmgt v12.4s, v31.4s, v10.4s
+	WORD $0x4ebad546 // fsub v6.4s, v10.4s, v26.4s
+	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e20dc0a // fmul v10.4s, v0.4s, v0.4s
+	WORD $0x6e3ddd4a // fmul v10.4s, v10.4s, v29.4s
+	WORD $0x6e3ffd4a // fdiv v10.4s, v10.4s, v31.4s
+	WORD $0x6e3ffc00 // fdiv v0.4s, v0.4s, v31.4s
+	VBIT V12.B16, V10.B16, V6.B16
+	VBIT V12.B16, V0.B16, V8.B16
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_smoothL1F32
+tail_smoothL1F32:
+	ADDS $4, R1, R1
+	BEQ done_smoothL1F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V2.S[0]
+	VLD1.P 4(R7), V4.S[0]
+	CMP $2, R1
+	BLT lanes_smoothL1F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V2.S[1]
+	VLD1.P 4(R7), V4.S[1]
+	BEQ lanes_smoothL1F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V2.S[2]
+	VLD1.P 4(R7), V4.S[2]
+lanes_smoothL1F32:
+	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
+	WORD $0x4ea0f80a // fabs v10.4s, v0.4s
+	WORD $0x6eaae7ec // fcmgt v12.4s, v31.4s, v10.4s
+	WORD $0x4ebad546 // fsub v6.4s, v10.4s, v26.4s
+	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e20dc0a // fmul v10.4s, v0.4s, v0.4s
+	WORD $0x6e3ddd4a // fmul v10.4s, v10.4s, v29.4s
+	WORD $0x6e3ffd4a // fdiv v10.4s, v10.4s, v31.4s
+	WORD $0x6e3ffc00 // fdiv v0.4s, v0.4s, v31.4s
+	VBIT V12.B16, V10.B16, V6.B16
+	VBIT V12.B16, V0.B16, V8.B16
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P V8.S[0], 4(R2)
+	VST1.P V6.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_smoothL1F32
+	VST1.P V8.S[1], 4(R2)
+	VST1.P V6.S[1], 4(R4)
+	BEQ done_smoothL1F32
+	VST1.P V8.S[2], 4(R2)
+	VST1.P V6.S[2], 4(R4)
+done_smoothL1F32:
+	WORD $0x4e70d5ce // fadd v14.2d, v14.2d, v16.2d
+	WORD $0x4e71d5ef // fadd v15.2d, v15.2d, v17.2d
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+128(FP)
 	RET
 
 DATA ·expPolyF32<>+0(SB)/4, $0x3efffffe

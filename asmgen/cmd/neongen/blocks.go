@@ -32,6 +32,9 @@ func (f *fn) k(name string, v32 float32, v64 float64) neon.V {
 	if _, ok := f.consts[name]; ok {
 		return f.consts[name]
 	}
+	if f.inLoop {
+		f.Errorf("%s: constant %s first needed inside the loop; load it before", f.sig.name, name)
+	}
 	r := f.alloc(name)
 	if f.arr == neon.S4 {
 		f.constant(r, uint64(math.Float32bits(v32)))
@@ -83,6 +86,9 @@ func (f *fn) packed(sym string, v32 []float32, v64 []float64) []lane {
 	if _, ok := tables[sym]; !ok {
 		tables[sym] = bits
 		tableOrder = append(tableOrder, sym)
+	}
+	if f.inLoop {
+		f.Errorf("%s: table %s first needed inside the loop; load it before", f.sig.name, sym)
 	}
 	f.Op("MOVD $·%s<>(SB), R10", sym)
 	var first neon.V

@@ -155,7 +155,7 @@ func genBCELogits(f *fn) {
 	ins := []stream{{ptr: "R0", regs: X}, {ptr: "R5", regs: Y}, {ptr: "R6", regs: PW}, {ptr: "R7", regs: W}}
 	// Results: the gradient ends in PW, the loss in Y.
 	outs := []stream{{ptr: "R2", regs: PW}, {ptr: "R4", regs: Y}}
-	ec, sg := f.vs(12, 1)[0], f.vs(13, 1)[0]
+	ec, sg, sn := f.vs(12, 1)[0], f.vs(13, 1)[0], f.vs(14, 1)[0]
 	f.loop(1, ins, outs, func(int) {
 		x, y, pw, w, e, t, h0, h1, lp, r := X[0], Y[0], PW[0], W[0], E[0], T[0], H[0], H[1], LP[0], R[0]
 		f.expNegAbs(X, E, T, H)
@@ -163,7 +163,9 @@ func genBCELogits(f *fn) {
 		f.log1pFromE(E, LP, R, T, H[:1], H[1:])
 		f.FMUL(a, ec, ec, r) // σ(−|x|)
 		f.FCMGEZ(a, sg, x)
+		f.mov(sn, sg)
 		f.bsl(sg, r, ec) // σ(x)
+		f.bsl(sn, ec, r) // σ(−x)
 		f.FMAX(a, h0, x, zero)
 		f.FADD(a, h0, h0, lp) // softplus(x)
 		f.FNEG(a, h1, x)
@@ -180,9 +182,10 @@ func genBCELogits(f *fn) {
 		f.FCMEQZ(a, t, y)
 		f.bit(h0, zero, t)
 		f.FADD(a, lp, h0, h1)
-		f.FADD(a, t, pw, y)
-		f.FMUL(a, t, t, sg)
-		f.FSUB(a, t, t, pw) // (cp + cn)·σ − cp
+		// (cp + cn)·σ(x) − cp as cn·σ(x) − cp·σ(−x): no cancellation when
+		// one coefficient is 0 (hard labels), where σ(x) − 1 would round to 0.
+		f.FMUL(a, t, y, sg)
+		f.fmls(t, pw, sn)
 		f.FMUL(a, lp, lp, w)
 		f.FMUL(a, t, t, w)
 		f.FMUL(a, pw, t, scale) // gradient

@@ -102,7 +102,8 @@ type fn struct {
 
 	consts    map[string]neon.V // constant registers by name (blocks.go)
 	nextConst neon.V
-	maxWork   int // highest work register used
+	maxWork   int  // highest work register used
+	inLoop    bool // constants must be loaded before the loop
 }
 
 // text starts the function.

@@ -90,6 +90,8 @@ func (f *fn) loop(u int, ins, outs []stream, body func(n int)) {
 	l := f.lanes()
 	es := f.esize()
 	big, one, onePre, tail, done := f.label("big"), f.label("one"), f.label("onepre"), f.label("tail"), f.label("done")
+	f.inLoop = true
+	defer func() { f.inLoop = false }()
 	f.Op("SUBS $%d, R1, R1", u*l)
 	f.Op("BLT %s", onePre)
 	f.Label(big)
