@@ -48,7 +48,7 @@ func genRegression(f *fn, name string) {
 	f.loadScalar("scale", scale)
 	half := f.k("half", 0.5, 0.5)
 	two := f.k("two", 2, 2)
-	f.k("one", 1, 1) // for sign
+	f.k("one", 1, 1)       // for sign
 	hp := f.alloc("halfp") // ½p
 	f.FMUL(a, hp, p, half)
 	const u = 2
