@@ -22,6 +22,12 @@ var dispatchOut = flag.String("dispatch", "", "write the Go variant selectors to
 func main() {
 	ConstraintExpr("!purego")
 	for _, s := range []*x86.ISA{x86.AVX2, x86.AVX512} {
+		// Fused softmax cross-entropy (integer targets, plain options).
+		for _, g := range []bool{false, true} {
+			for _, w := range []bool{false, true} {
+				ceRows(s, g, w)
+			}
+		}
 		// Row kernels: softmax cross-entropy passes and the row primitives.
 		lseRows(s, lseOptions{})
 		lseRows(s, lseOptions{split: true})

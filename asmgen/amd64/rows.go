@@ -90,48 +90,13 @@ func lseRows(s *x86.ISA, o lseOptions) {
 	sp := s.NewSpan(k)
 
 	rowLoop(n, k, ptrs, func(i reg.GPVirtual) {
-		// The reference maximum starts at the row's first logit, clamped to
-		// a finite value so that −Inf rows give a sum of 0 (lse −Inf) and
-		// +Inf logits give an infinite sum rather than Inf − Inf.
-		m := s.Broadcast(Mem{Base: x})
-		VMAXPS(m, s.FR(-math.MaxFloat32), m) // NaN stays: m is the operand returned
-		VMINPS(m, s.FR(math.MaxFloat32), m)
-		thr := s.Vec()
-		VADDPS(s.F(rescaleMargin), m, thr)
-		sum := s.Vec()
-		VXORPS(sum, sum, sum)
-		var top reg.VecVirtual // the split form's true row maximum
-		if o.split {
-			top = s.Vec()
-			VMOVAPS(m, top)
-		}
 		var z, acc reg.VecVirtual
+		var each func(v reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask)
 		if o.dot {
 			z = s.Broadcast(Mem{Base: z0, Index: i, Scale: 4})
 			acc = s.Vec()
 			VXORPS(acc, acc, acc)
-		}
-		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-			v := s.LoadAt(mk, x86.At(x, j), negInf)
-			s.IfAny(x86.GT, v, thr, func() {
-				// Rare: move the reference up to this vector's maximum.
-				t := s.Vec()
-				VMOVAPS(v, t)
-				s.AllMax(t)
-				VMINPS(t, s.FR(math.MaxFloat32), t)
-				d := s.Vec()
-				VSUBPS(t, m, d)
-				VMULPS(s.Exp(d), sum, sum)
-				VMOVAPS(t, m)
-				VADDPS(s.F(rescaleMargin), m, thr)
-			})
-			if o.split {
-				VMAXPS(v, top, top)
-			}
-			d := s.Vec()
-			VSUBPS(m, v, d)
-			VADDPS(s.Exp(d), sum, sum)
-			if o.dot {
+			each = func(v reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
 				t := s.Vec()
 				VSUBPS(z, v, t)
 				if o.weighted {
@@ -143,19 +108,8 @@ func lseRows(s *x86.ISA, o lseOptions) {
 				}
 				VADDPS(t, acc, acc)
 			}
-		})
-		s.AllSum(sum)
-		if o.split {
-			// Re-reference the sum to the true maximum (m ≤ top), so that
-			// x − m is exact near the maximum and ls is small there.
-			s.AllMax(top)
-			VMINPS(top, s.FR(math.MaxFloat32), top)
-			d := s.Vec()
-			VSUBPS(top, m, d)
-			VMULPS(s.Exp(d), sum, sum)
-			m = top
 		}
-		l := s.Log(sum, true)
+		m, l := onlineLSE(s, x, sp, negInf, o.split, each)
 		if o.split {
 			VMOVSS(m.AsX(), Mem{Base: mOut, Index: i, Scale: 4})
 			VMOVSS(l.AsX(), Mem{Base: lsOut, Index: i, Scale: 4})
@@ -169,6 +123,66 @@ func lseRows(s *x86.ISA, o lseOptions) {
 		}
 	})
 	s.End()
+}
+
+// onlineLSE emits pass 1 over the row at x: the online maximum and sum of
+// exponentials (arXiv 1805.02867), rescaling only when a logit exceeds the
+// reference by rescaleMargin. It returns vectors with every lane equal to
+// m, the reference maximum (with exact, the true maximum, so that x − m is
+// exact near it), and l = log Σ_j exp(x_j − m). each, if not nil, gets
+// every loaded vector (−Inf in masked-off lanes).
+func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, exact bool,
+	each func(v reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask)) (m, l reg.VecVirtual) {
+	// The reference starts at the row's first logit, clamped to a finite
+	// value so that −Inf rows give a sum of 0 (lse −Inf) and +Inf logits
+	// give an infinite sum rather than Inf − Inf.
+	m = s.Broadcast(Mem{Base: x})
+	VMAXPS(m, s.FR(-math.MaxFloat32), m) // NaN stays: m is the operand returned
+	VMINPS(m, s.FR(math.MaxFloat32), m)
+	thr := s.Vec()
+	VADDPS(s.F(rescaleMargin), m, thr)
+	sum := s.Vec()
+	VXORPS(sum, sum, sum)
+	var top reg.VecVirtual
+	if exact {
+		top = s.Vec()
+		VMOVAPS(m, top)
+	}
+	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+		v := s.LoadAt(mk, x86.At(x, j), negInf)
+		s.IfAny(x86.GT, v, thr, func() {
+			// Rare: move the reference up to this vector's maximum.
+			t := s.Vec()
+			VMOVAPS(v, t)
+			s.AllMax(t)
+			VMINPS(t, s.FR(math.MaxFloat32), t)
+			d := s.Vec()
+			VSUBPS(t, m, d)
+			VMULPS(s.Exp(d), sum, sum)
+			VMOVAPS(t, m)
+			VADDPS(s.F(rescaleMargin), m, thr)
+		})
+		if exact {
+			VMAXPS(v, top, top)
+		}
+		d := s.Vec()
+		VSUBPS(m, v, d)
+		VADDPS(s.Exp(d), sum, sum)
+		if each != nil {
+			each(v, j, mk)
+		}
+	})
+	s.AllSum(sum)
+	if exact {
+		// Re-reference the sum to the true maximum (m ≤ top).
+		s.AllMax(top)
+		VMINPS(top, s.FR(math.MaxFloat32), top)
+		d := s.Vec()
+		VSUBPS(top, m, d)
+		VMULPS(s.Exp(d), sum, sum)
+		m = top
+	}
+	return m, s.Log(sum, true)
 }
 
 // expAffineRows is pass 2 of softmax cross-entropy and Softmax:

@@ -88,6 +88,9 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 	if a.Probs != nil || a.SoftCap != 0 {
 		return generic.CrossEntropy(a)
 	}
+	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 {
+		return s.crossEntropyFused(a)
+	}
 	k, n := a.K, a.N
 	eps, zl, scale := float64(a.Smoothing), float64(a.ZLoss), float64(a.GradScale)
 	wsum := float64(k)
@@ -239,6 +242,37 @@ func nonFiniteRows(ls []float32) {
 		if math.IsInf(float64(v), 0) {
 			ls[i] = nan32
 		}
+	}
+}
+
+// crossEntropyFused runs the one-call kernel for the plain options
+// (weights, ignore index, per-row outputs, in place).
+func (s isa) crossEntropyFused(a args.CE[float32]) float64 {
+	ignore := math.MinInt64 // never equal to an int32 target
+	if a.HasIgnore {
+		ignore = int(a.Ignore)
+	}
+	x, g, t, w := &a.X[0], ptr(a.Grad), &a.Targets[0], ptr(a.Weight)
+	rl, rs := ptr(a.RowLoss), ptr(a.RowLSE)
+	n, k, sc := a.N, a.K, a.GradScale
+	z := s == avx512
+	switch {
+	case z && g != nil && w != nil:
+		return ceRowsGWAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case z && g != nil:
+		return ceRowsGAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case z && w != nil:
+		return ceRowsWAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case z:
+		return ceRowsAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case g != nil && w != nil:
+		return ceRowsGWAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case g != nil:
+		return ceRowsGAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case w != nil:
+		return ceRowsWAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
+	default:
+		return ceRowsAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
 	}
 }
 

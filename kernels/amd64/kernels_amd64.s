@@ -4,229 +4,303 @@
 
 #include "textflag.h"
 
-// func lseRowsAVX2(x *float32, n int, k int, lse *float32)
-// Requires: AVX, AVX2, FMA3
-TEXT ·lseRowsAVX2(SB), NOSPLIT, $0-32
+// func ceRowsAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·ceRowsAVX2(SB), NOSPLIT, $0-88
 	MOVQ    x+0(FP), AX
-	MOVQ    n+8(FP), CX
-	MOVQ    k+16(FP), DX
-	MOVQ    lse+24(FP), BX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
 	VMOVUPS lfc_ff800000<>+0(SB), Y0
-	MOVQ    DX, SI
-	SHRQ    $0x03, SI
-	SHLQ    $0x03, SI
-	MOVQ    DX, DI
-	SUBQ    SI, DI
-	NEGQ    DI
-	LEAQ    lfmask8<>+0(SB), R8
-	VMOVDQU 32(R8)(DI*4), Y1
-	XORQ    DI, DI
+	MOVQ    DX, R9
+	SHRQ    $0x03, R9
+	SHLQ    $0x03, R9
+	MOVQ    DX, R10
+	SUBQ    R9, R10
+	NEGQ    R10
+	LEAQ    lfmask8<>+0(SB), R11
+	VMOVDQU 32(R11)(R10*4), Y1
+	VXORPS  X2, X2, X2
+	XORQ    R10, R10
 
 row_1:
-	CMPQ         DI, CX
+	CMPQ         R10, CX
 	JAE          rowsdone_2
-	VBROADCASTSS (AX), Y2
-	VMOVUPS      lfc_ff7fffff<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      lfc_7f7fffff<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
-	VXORPS       Y4, Y4, Y4
-	XORQ         R8, R8
+	VBROADCASTSS (AX), Y3
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
+	VXORPS       Y6, Y6, Y6
+	VMOVAPS      Y3, Y7
+	XORQ         R11, R11
 
-loop_3:
-	CMPQ         R8, SI
-	JAE          tail_4
-	VMOVUPS      (AX)(R8*4), Y5
-	VCMPPS       $0x1e, Y3, Y5, Y6
-	VTESTPS      Y6, Y6
-	JZ           skip_6
-	VMOVAPS      Y5, Y3
-	VPERM2F128   $0x01, Y3, Y3, Y6
-	VMAXPS       Y6, Y3, Y3
-	VPERMILPS    $0x4e, Y3, Y6
-	VMAXPS       Y6, Y3, Y3
-	VPERMILPS    $0xb1, Y3, Y6
-	VMAXPS       Y6, Y3, Y3
-	VMOVUPS      lfc_7f7fffff<>+0(SB), Y6
-	VMINPS       Y3, Y6, Y3
-	VSUBPS       Y3, Y2, Y2
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
-	VMAXPS       Y2, Y6, Y2
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
-	VMINPS       Y2, Y6, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y6
-	VROUNDPS     $0x00, Y6, Y6
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y2
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y7
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y7
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y7
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y7
-	VMULPS       Y2, Y2, Y8
-	VFMADD213PS  Y2, Y8, Y7
-	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ    Y6, Y6
-	VPSRAD       $0x01, Y6, Y2
-	VPSUBD       Y2, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
-	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
-	VPSLLD       $0x17, Y6, Y6
-	VMULPS       Y2, Y7, Y7
-	VMULPS       Y6, Y7, Y7
-	VMULPS       Y7, Y4, Y4
-	VMOVAPS      Y3, Y2
-	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
-
-skip_6:
-	VSUBPS       Y2, Y5, Y5
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
-	VMAXPS       Y5, Y6, Y5
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
-	VMINPS       Y5, Y6, Y5
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
-	VROUNDPS     $0x00, Y6, Y6
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
-	VMULPS       Y5, Y5, Y8
-	VFMADD213PS  Y5, Y8, Y7
-	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ    Y6, Y6
-	VPSRAD       $0x01, Y6, Y5
-	VPSUBD       Y5, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y5, Y5
-	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
-	VPSLLD       $0x17, Y6, Y6
-	VMULPS       Y5, Y7, Y7
-	VMULPS       Y6, Y7, Y7
-	VADDPS       Y7, Y4, Y4
-	ADDQ         $0x08, R8
-	JMP          loop_3
-
-tail_4:
-	CMPQ         R8, DX
-	JAE          done_5
-	VMASKMOVPS   (AX)(R8*4), Y1, Y5
-	VBLENDVPS    Y1, Y5, Y0, Y5
-	VCMPPS       $0x1e, Y3, Y5, Y3
-	VTESTPS      Y3, Y3
-	JZ           skip_7
-	VMOVAPS      Y5, Y3
-	VPERM2F128   $0x01, Y3, Y3, Y6
-	VMAXPS       Y6, Y3, Y3
-	VPERMILPS    $0x4e, Y3, Y6
-	VMAXPS       Y6, Y3, Y3
-	VPERMILPS    $0xb1, Y3, Y6
-	VMAXPS       Y6, Y3, Y3
-	VMOVUPS      lfc_7f7fffff<>+0(SB), Y6
-	VMINPS       Y3, Y6, Y3
-	VSUBPS       Y3, Y2, Y2
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
-	VMAXPS       Y2, Y6, Y2
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
-	VMINPS       Y2, Y6, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y6
-	VROUNDPS     $0x00, Y6, Y6
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y2
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y7
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y7
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y7
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y7
-	VMULPS       Y2, Y2, Y8
-	VFMADD213PS  Y2, Y8, Y7
-	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ    Y6, Y6
-	VPSRAD       $0x01, Y6, Y2
-	VPSUBD       Y2, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
-	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
-	VPSLLD       $0x17, Y6, Y6
-	VMULPS       Y2, Y7, Y7
-	VMULPS       Y6, Y7, Y7
-	VMULPS       Y7, Y4, Y4
-	VMOVAPS      Y3, Y2
-	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
-
-skip_7:
-	VSUBPS       Y2, Y5, Y3
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
-	VMAXPS       Y3, Y5, Y3
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y5
-	VMINPS       Y3, Y5, Y3
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y5
-	VROUNDPS     $0x00, Y5, Y5
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y5, Y3
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y5, Y3
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y6
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y6
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y6
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y6
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y6
-	VMULPS       Y3, Y3, Y7
-	VFMADD213PS  Y3, Y7, Y6
-	VADDPS       lfc_3f800000<>+0(SB), Y6, Y6
-	VCVTPS2DQ    Y5, Y5
-	VPSRAD       $0x01, Y5, Y3
-	VPSUBD       Y3, Y5, Y5
+loop_5:
+	CMPQ         R11, R9
+	JAE          tail_6
+	VMOVUPS      (AX)(R11*4), Y8
+	VCMPPS       $0x1e, Y4, Y8, Y9
+	VTESTPS      Y9, Y9
+	JZ           skip_8
+	VMOVAPS      Y8, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
+	VMINPS       Y4, Y9, Y4
+	VSUBPS       Y4, Y3, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y3, Y9, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y3, Y9, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y10
+	VMULPS       Y3, Y3, Y11
+	VFMADD213PS  Y3, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y3
+	VPSUBD       Y3, Y9, Y9
 	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
 	VPSLLD       $0x17, Y3, Y3
-	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y5, Y5
-	VMULPS       Y3, Y6, Y6
-	VMULPS       Y5, Y6, Y6
-	VADDPS       Y6, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y3, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y10, Y6, Y6
+	VMOVAPS      Y4, Y3
+	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
 
-done_5:
-	VPERM2F128  $0x01, Y4, Y4, Y3
-	VADDPS      Y3, Y4, Y4
-	VPERMILPS   $0x4e, Y4, Y3
-	VADDPS      Y3, Y4, Y4
-	VPERMILPS   $0xb1, Y4, Y3
-	VADDPS      Y3, Y4, Y4
-	VPSUBD      lfc_3f3504f3<>+0(SB), Y4, Y3
-	VPSRAD      $0x17, Y3, Y5
-	VPAND       lfc_007fffff<>+0(SB), Y3, Y3
-	VPADDD      lfc_3f3504f3<>+0(SB), Y3, Y3
-	VSUBPS      lfc_3f800000<>+0(SB), Y3, Y3
-	VCVTDQ2PS   Y5, Y5
-	VMOVUPS     lfc_3da9355f<>+0(SB), Y6
-	VFMADD213PS lfc_be10dc31<>+0(SB), Y3, Y6
-	VFMADD213PS lfc_3e19a038<>+0(SB), Y3, Y6
-	VFMADD213PS lfc_be29ee3f<>+0(SB), Y3, Y6
-	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y3, Y6
-	VFMADD213PS lfc_be800102<>+0(SB), Y3, Y6
-	VFMADD213PS lfc_3eaaab98<>+0(SB), Y3, Y6
-	VMULPS      Y3, Y3, Y7
-	VMULPS      Y3, Y7, Y8
-	VMULPS      lfc_b102e308<>+0(SB), Y5, Y9
-	VFMADD231PS Y6, Y8, Y9
-	VFMADD231PS lfc_bf000000<>+0(SB), Y7, Y9
-	VADDPS      Y3, Y9, Y9
-	VFMADD231PS lfc_3f317218<>+0(SB), Y5, Y9
-	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y4, Y3
-	VBLENDVPS   Y3, lfc_ff800000<>+0(SB), Y9, Y9
-	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y4, Y3
-	VBLENDVPS   Y3, lfc_7f800000<>+0(SB), Y9, Y9
-	VCMPPS      $0x03, Y4, Y4, Y3
-	VBLENDVPS   Y3, Y4, Y9, Y9
-	VADDPS      Y2, Y9, Y9
-	VMOVSS      X9, (BX)(DI*4)
-	LEAQ        (AX)(DX*4), AX
-	INCQ        DI
-	JMP         row_1
+skip_8:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y3, Y8, Y8
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y8, Y9, Y8
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y8
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y8
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y8
+	VPSUBD       Y8, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       Y10, Y6, Y6
+	ADDQ         $0x08, R11
+	JMP          loop_5
+
+tail_6:
+	CMPQ         R11, DX
+	JAE          done_7
+	VMASKMOVPS   (AX)(R11*4), Y1, Y8
+	VBLENDVPS    Y1, Y8, Y0, Y8
+	VCMPPS       $0x1e, Y4, Y8, Y4
+	VTESTPS      Y4, Y4
+	JZ           skip_9
+	VMOVAPS      Y8, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
+	VMINPS       Y4, Y9, Y4
+	VSUBPS       Y4, Y3, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y3, Y9, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y3, Y9, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y10
+	VMULPS       Y3, Y3, Y11
+	VFMADD213PS  Y3, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y3
+	VPSUBD       Y3, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y3, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y10, Y6, Y6
+	VMOVAPS      Y4, Y3
+	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
+
+skip_9:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y3, Y8, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y4, Y8, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y4, Y8, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y9
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y4
+	VPSUBD       Y4, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       Y9, Y6, Y6
+
+done_7:
+	VPERM2F128   $0x01, Y6, Y6, Y4
+	VADDPS       Y4, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y4
+	VADDPS       Y4, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y4
+	VADDPS       Y4, Y6, Y6
+	VPERM2F128   $0x01, Y7, Y7, Y4
+	VMAXPS       Y4, Y7, Y7
+	VPERMILPS    $0x4e, Y7, Y4
+	VMAXPS       Y4, Y7, Y7
+	VPERMILPS    $0xb1, Y7, Y4
+	VMAXPS       Y4, Y7, Y7
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y4
+	VMINPS       Y7, Y4, Y7
+	VSUBPS       Y7, Y3, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y4, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y4, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD213PS  Y3, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y8, Y8
+	VMULPS       Y4, Y8, Y8
+	VMULPS       Y8, Y6, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y3
+	VPSRAD       $0x17, Y3, Y4
+	VPAND        lfc_007fffff<>+0(SB), Y3, Y3
+	VPADDD       lfc_3f3504f3<>+0(SB), Y3, Y3
+	VSUBPS       lfc_3f800000<>+0(SB), Y3, Y3
+	VCVTDQ2PS    Y4, Y4
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y8
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_be800102<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VMULPS       Y3, Y9, Y10
+	VMULPS       lfc_b102e308<>+0(SB), Y4, Y11
+	VFMADD231PS  Y8, Y10, Y11
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y9, Y11
+	VADDPS       Y3, Y11, Y11
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y4, Y11
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y3
+	VBLENDVPS    Y3, lfc_ff800000<>+0(SB), Y11, Y11
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y6, Y3
+	VBLENDVPS    Y3, lfc_7f800000<>+0(SB), Y11, Y11
+	VCMPPS       $0x03, Y6, Y6, Y3
+	VBLENDVPS    Y3, Y6, Y11, Y11
+	VADDPS       Y7, Y11, Y3
+	TESTQ        R8, R8
+	JZ           nostore_10
+	VMOVSS       X3, (R8)(R10*4)
+
+nostore_10:
+	MOVLQSX      (BX)(R10*4), R11
+	CMPQ         R11, SI
+	JE           ignored_3
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y11, Y3
+	VBLENDVPS    Y3, lfc_7fc00000<>+0(SB), Y11, Y11
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y11, Y3
+	VBLENDVPS    Y3, lfc_7fc00000<>+0(SB), Y11, Y11
+	VBROADCASTSS (AX)(R11*4), Y3
+	VSUBPS       Y3, Y7, Y3
+	VADDPS       Y11, Y3, Y3
+	TESTQ        DI, DI
+	JZ           nostore_11
+	VMOVSS       X3, (DI)(R10*4)
+
+nostore_11:
+	VCVTSS2SD X3, X5, X5
+	VADDSD    X5, X2, X2
+	JMP       nextrow_4
+
+ignored_3:
+	VXORPS Y3, Y3, Y3
+	TESTQ  DI, DI
+	JZ     nostore_12
+	VMOVSS X3, (DI)(R10*4)
+
+nostore_12:
+nextrow_4:
+	LEAQ (AX)(DX*4), AX
+	INCQ R10
+	JMP  row_1
 
 rowsdone_2:
+	MOVSD X2, ret+80(FP)
 	VZEROUPPER
 	RET
 
@@ -752,6 +826,1437 @@ DATA lfc_7f800000<>+56(SB)/4, $0x7f800000
 DATA lfc_7f800000<>+60(SB)/4, $0x7f800000
 GLOBL lfc_7f800000<>(SB), RODATA|TLSBSS, $64
 
+DATA lfc_7fc00000<>+0(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+4(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+8(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+12(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+16(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+20(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+24(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+28(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+32(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+36(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+40(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+44(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+48(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+52(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+56(SB)/4, $0x7fc00000
+DATA lfc_7fc00000<>+60(SB)/4, $0x7fc00000
+GLOBL lfc_7fc00000<>(SB), RODATA|TLSBSS, $64
+
+// func ceRowsWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·ceRowsWAVX2(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	MOVQ    w+40(FP), R9
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, R10
+	SHRQ    $0x03, R10
+	SHLQ    $0x03, R10
+	MOVQ    DX, R11
+	SUBQ    R10, R11
+	NEGQ    R11
+	LEAQ    lfmask8<>+0(SB), R12
+	VMOVDQU 32(R12)(R11*4), Y1
+	VXORPS  X2, X2, X2
+	XORQ    R11, R11
+
+row_13:
+	CMPQ         R11, CX
+	JAE          rowsdone_14
+	VBROADCASTSS (AX), Y3
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
+	VXORPS       Y6, Y6, Y6
+	VMOVAPS      Y3, Y7
+	XORQ         R12, R12
+
+loop_17:
+	CMPQ         R12, R10
+	JAE          tail_18
+	VMOVUPS      (AX)(R12*4), Y8
+	VCMPPS       $0x1e, Y4, Y8, Y9
+	VTESTPS      Y9, Y9
+	JZ           skip_20
+	VMOVAPS      Y8, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
+	VMINPS       Y4, Y9, Y4
+	VSUBPS       Y4, Y3, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y3, Y9, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y3, Y9, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y10
+	VMULPS       Y3, Y3, Y11
+	VFMADD213PS  Y3, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y3
+	VPSUBD       Y3, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y3, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y10, Y6, Y6
+	VMOVAPS      Y4, Y3
+	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
+
+skip_20:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y3, Y8, Y8
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y8, Y9, Y8
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y8
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y8
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y8
+	VPSUBD       Y8, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       Y10, Y6, Y6
+	ADDQ         $0x08, R12
+	JMP          loop_17
+
+tail_18:
+	CMPQ         R12, DX
+	JAE          done_19
+	VMASKMOVPS   (AX)(R12*4), Y1, Y8
+	VBLENDVPS    Y1, Y8, Y0, Y8
+	VCMPPS       $0x1e, Y4, Y8, Y4
+	VTESTPS      Y4, Y4
+	JZ           skip_21
+	VMOVAPS      Y8, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
+	VMINPS       Y4, Y9, Y4
+	VSUBPS       Y4, Y3, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y3, Y9, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y3, Y9, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y10
+	VMULPS       Y3, Y3, Y11
+	VFMADD213PS  Y3, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y3
+	VPSUBD       Y3, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y3, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y10, Y6, Y6
+	VMOVAPS      Y4, Y3
+	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
+
+skip_21:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y3, Y8, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y4, Y8, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y4, Y8, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y9
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y4
+	VPSUBD       Y4, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       Y9, Y6, Y6
+
+done_19:
+	VPERM2F128   $0x01, Y6, Y6, Y4
+	VADDPS       Y4, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y4
+	VADDPS       Y4, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y4
+	VADDPS       Y4, Y6, Y6
+	VPERM2F128   $0x01, Y7, Y7, Y4
+	VMAXPS       Y4, Y7, Y7
+	VPERMILPS    $0x4e, Y7, Y4
+	VMAXPS       Y4, Y7, Y7
+	VPERMILPS    $0xb1, Y7, Y4
+	VMAXPS       Y4, Y7, Y7
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y4
+	VMINPS       Y7, Y4, Y7
+	VSUBPS       Y7, Y3, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y4, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y4, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD213PS  Y3, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y8, Y8
+	VMULPS       Y4, Y8, Y8
+	VMULPS       Y8, Y6, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y3
+	VPSRAD       $0x17, Y3, Y4
+	VPAND        lfc_007fffff<>+0(SB), Y3, Y3
+	VPADDD       lfc_3f3504f3<>+0(SB), Y3, Y3
+	VSUBPS       lfc_3f800000<>+0(SB), Y3, Y3
+	VCVTDQ2PS    Y4, Y4
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y8
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_be800102<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VMULPS       Y3, Y9, Y10
+	VMULPS       lfc_b102e308<>+0(SB), Y4, Y11
+	VFMADD231PS  Y8, Y10, Y11
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y9, Y11
+	VADDPS       Y3, Y11, Y11
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y4, Y11
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y3
+	VBLENDVPS    Y3, lfc_ff800000<>+0(SB), Y11, Y11
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y6, Y3
+	VBLENDVPS    Y3, lfc_7f800000<>+0(SB), Y11, Y11
+	VCMPPS       $0x03, Y6, Y6, Y3
+	VBLENDVPS    Y3, Y6, Y11, Y11
+	VADDPS       Y7, Y11, Y3
+	TESTQ        R8, R8
+	JZ           nostore_22
+	VMOVSS       X3, (R8)(R11*4)
+
+nostore_22:
+	MOVLQSX      (BX)(R11*4), R12
+	CMPQ         R12, SI
+	JE           ignored_15
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y11, Y3
+	VBLENDVPS    Y3, lfc_7fc00000<>+0(SB), Y11, Y11
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y11, Y3
+	VBLENDVPS    Y3, lfc_7fc00000<>+0(SB), Y11, Y11
+	VBROADCASTSS (AX)(R12*4), Y3
+	VSUBPS       Y3, Y7, Y3
+	VADDPS       Y11, Y3, Y3
+	VBROADCASTSS (R9)(R12*4), Y4
+	VMULPS       Y4, Y3, Y3
+	TESTQ        DI, DI
+	JZ           nostore_23
+	VMOVSS       X3, (DI)(R11*4)
+
+nostore_23:
+	VCVTSS2SD X3, X5, X5
+	VADDSD    X5, X2, X2
+	JMP       nextrow_16
+
+ignored_15:
+	VXORPS Y3, Y3, Y3
+	TESTQ  DI, DI
+	JZ     nostore_24
+	VMOVSS X3, (DI)(R11*4)
+
+nostore_24:
+nextrow_16:
+	LEAQ (AX)(DX*4), AX
+	INCQ R11
+	JMP  row_13
+
+rowsdone_14:
+	MOVSD X2, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceRowsGAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·ceRowsGAVX2(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	MOVQ    grad+8(FP), R9
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, R10
+	SHRQ    $0x03, R10
+	SHLQ    $0x03, R10
+	MOVQ    DX, R11
+	SUBQ    R10, R11
+	NEGQ    R11
+	LEAQ    lfmask8<>+0(SB), R12
+	VMOVDQU 32(R12)(R11*4), Y1
+	VXORPS  X2, X2, X2
+	XORQ    R11, R11
+
+row_25:
+	CMPQ         R11, CX
+	JAE          rowsdone_26
+	VBROADCASTSS (AX), Y3
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
+	VXORPS       Y6, Y6, Y6
+	VMOVAPS      Y3, Y7
+	XORQ         R12, R12
+
+loop_29:
+	CMPQ         R12, R10
+	JAE          tail_30
+	VMOVUPS      (AX)(R12*4), Y8
+	VCMPPS       $0x1e, Y4, Y8, Y9
+	VTESTPS      Y9, Y9
+	JZ           skip_32
+	VMOVAPS      Y8, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
+	VMINPS       Y4, Y9, Y4
+	VSUBPS       Y4, Y3, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y3, Y9, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y3, Y9, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y10
+	VMULPS       Y3, Y3, Y11
+	VFMADD213PS  Y3, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y3
+	VPSUBD       Y3, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y3, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y10, Y6, Y6
+	VMOVAPS      Y4, Y3
+	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
+
+skip_32:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y3, Y8, Y8
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y8, Y9, Y8
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y8
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y8
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y8
+	VPSUBD       Y8, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       Y10, Y6, Y6
+	ADDQ         $0x08, R12
+	JMP          loop_29
+
+tail_30:
+	CMPQ         R12, DX
+	JAE          done_31
+	VMASKMOVPS   (AX)(R12*4), Y1, Y8
+	VBLENDVPS    Y1, Y8, Y0, Y8
+	VCMPPS       $0x1e, Y4, Y8, Y4
+	VTESTPS      Y4, Y4
+	JZ           skip_33
+	VMOVAPS      Y8, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
+	VMINPS       Y4, Y9, Y4
+	VSUBPS       Y4, Y3, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y3, Y9, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y3, Y9, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y10
+	VMULPS       Y3, Y3, Y11
+	VFMADD213PS  Y3, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y3
+	VPSUBD       Y3, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y3, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y10, Y6, Y6
+	VMOVAPS      Y4, Y3
+	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
+
+skip_33:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y3, Y8, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y4, Y8, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y4, Y8, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y9
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y4
+	VPSUBD       Y4, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       Y9, Y6, Y6
+
+done_31:
+	VPERM2F128   $0x01, Y6, Y6, Y4
+	VADDPS       Y4, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y4
+	VADDPS       Y4, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y4
+	VADDPS       Y4, Y6, Y6
+	VPERM2F128   $0x01, Y7, Y7, Y4
+	VMAXPS       Y4, Y7, Y7
+	VPERMILPS    $0x4e, Y7, Y4
+	VMAXPS       Y4, Y7, Y7
+	VPERMILPS    $0xb1, Y7, Y4
+	VMAXPS       Y4, Y7, Y7
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y4
+	VMINPS       Y7, Y4, Y7
+	VSUBPS       Y7, Y3, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y4, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y4, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD213PS  Y3, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y8, Y8
+	VMULPS       Y4, Y8, Y8
+	VMULPS       Y8, Y6, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y3
+	VPSRAD       $0x17, Y3, Y4
+	VPAND        lfc_007fffff<>+0(SB), Y3, Y3
+	VPADDD       lfc_3f3504f3<>+0(SB), Y3, Y3
+	VSUBPS       lfc_3f800000<>+0(SB), Y3, Y3
+	VCVTDQ2PS    Y4, Y4
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y8
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_be800102<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VMULPS       Y3, Y9, Y10
+	VMULPS       lfc_b102e308<>+0(SB), Y4, Y11
+	VFMADD231PS  Y8, Y10, Y11
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y9, Y11
+	VADDPS       Y3, Y11, Y11
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y4, Y11
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y3
+	VBLENDVPS    Y3, lfc_ff800000<>+0(SB), Y11, Y11
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y6, Y3
+	VBLENDVPS    Y3, lfc_7f800000<>+0(SB), Y11, Y11
+	VCMPPS       $0x03, Y6, Y6, Y3
+	VBLENDVPS    Y3, Y6, Y11, Y11
+	VADDPS       Y7, Y11, Y3
+	TESTQ        R8, R8
+	JZ           nostore_34
+	VMOVSS       X3, (R8)(R11*4)
+
+nostore_34:
+	MOVLQSX      (BX)(R11*4), R12
+	CMPQ         R12, SI
+	JE           ignored_27
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y11, Y3
+	VBLENDVPS    Y3, lfc_7fc00000<>+0(SB), Y11, Y11
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y11, Y3
+	VBLENDVPS    Y3, lfc_7fc00000<>+0(SB), Y11, Y11
+	VBROADCASTSS (AX)(R12*4), Y3
+	VSUBPS       Y3, Y7, Y3
+	VADDPS       Y11, Y3, Y3
+	TESTQ        DI, DI
+	JZ           nostore_35
+	VMOVSS       X3, (DI)(R11*4)
+
+nostore_35:
+	VCVTSS2SD    X3, X5, X5
+	VADDSD       X5, X2, X2
+	VBROADCASTSS scale+72(FP), Y3
+	VMOVD        R12, X4
+	VPBROADCASTD X4, Y4
+	VMOVUPS      lfiota<>+0(SB), Y6
+	VXORPS       Y8, Y8, Y8
+	XORQ         R13, R13
+
+loop_36:
+	CMPQ         R13, R10
+	JAE          tail_37
+	VMOVUPS      (AX)(R13*4), Y9
+	VSUBPS       Y7, Y9, Y9
+	VSUBPS       Y11, Y9, Y9
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y10
+	VMAXPS       Y9, Y10, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
+	VMINPS       Y9, Y10, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y10, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y10, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y12
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y12
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y12
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y12
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y12
+	VMULPS       Y9, Y9, Y13
+	VFMADD213PS  Y9, Y13, Y12
+	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y12, Y12
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y3, Y12, Y9
+	VMOVUPS      Y9, (R9)(R13*4)
+	VPCMPEQD     Y4, Y6, Y9
+	VANDNPS      Y12, Y9, Y12
+	VADDPS       Y12, Y8, Y8
+	VPADDD       lfc_00000008<>+0(SB), Y6, Y6
+	ADDQ         $0x08, R13
+	JMP          loop_36
+
+tail_37:
+	CMPQ         R13, DX
+	JAE          done_38
+	VMASKMOVPS   (AX)(R13*4), Y1, Y9
+	VSUBPS       Y7, Y9, Y9
+	VSUBPS       Y11, Y9, Y9
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y9, Y7, Y7
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y7, Y9, Y7
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y7, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y7
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y7
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y7, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y7, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y7, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y7, Y10
+	VMULPS       Y7, Y7, Y11
+	VFMADD213PS  Y7, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y7
+	VPSUBD       Y7, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y7, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y3, Y10, Y7
+	VMASKMOVPS   Y7, Y1, (R9)(R13*4)
+	VPCMPEQD     Y4, Y6, Y4
+	VANDNPS      Y10, Y4, Y10
+	VANDPS       Y1, Y10, Y10
+	VADDPS       Y10, Y8, Y8
+	VPADDD       lfc_00000008<>+0(SB), Y6, Y6
+
+done_38:
+	VPERM2F128 $0x01, Y8, Y8, Y4
+	VADDPS     Y4, Y8, Y8
+	VPERMILPS  $0x4e, Y8, Y4
+	VADDPS     Y4, Y8, Y8
+	VPERMILPS  $0xb1, Y8, Y4
+	VADDPS     Y4, Y8, Y8
+	VMULPS     Y3, Y8, Y8
+	VXORPS     lfc_80000000<>+0(SB), Y8, Y8
+	VMOVSS     X8, (R9)(R12*4)
+	JMP        nextrow_28
+
+ignored_27:
+	VXORPS Y3, Y3, Y3
+	TESTQ  DI, DI
+	JZ     nostore_39
+	VMOVSS X3, (DI)(R11*4)
+
+nostore_39:
+	XORQ R12, R12
+
+loop_40:
+	CMPQ    R12, R10
+	JAE     tail_41
+	VMOVUPS Y3, (R9)(R12*4)
+	ADDQ    $0x08, R12
+	JMP     loop_40
+
+tail_41:
+	CMPQ       R12, DX
+	JAE        done_42
+	VMASKMOVPS Y3, Y1, (R9)(R12*4)
+
+done_42:
+nextrow_28:
+	LEAQ (AX)(DX*4), AX
+	LEAQ (R9)(DX*4), R9
+	INCQ R11
+	JMP  row_25
+
+rowsdone_26:
+	MOVSD X2, ret+80(FP)
+	VZEROUPPER
+	RET
+
+DATA lfiota<>+0(SB)/4, $0x00000000
+DATA lfiota<>+4(SB)/4, $0x00000001
+DATA lfiota<>+8(SB)/4, $0x00000002
+DATA lfiota<>+12(SB)/4, $0x00000003
+DATA lfiota<>+16(SB)/4, $0x00000004
+DATA lfiota<>+20(SB)/4, $0x00000005
+DATA lfiota<>+24(SB)/4, $0x00000006
+DATA lfiota<>+28(SB)/4, $0x00000007
+DATA lfiota<>+32(SB)/4, $0x00000008
+DATA lfiota<>+36(SB)/4, $0x00000009
+DATA lfiota<>+40(SB)/4, $0x0000000a
+DATA lfiota<>+44(SB)/4, $0x0000000b
+DATA lfiota<>+48(SB)/4, $0x0000000c
+DATA lfiota<>+52(SB)/4, $0x0000000d
+DATA lfiota<>+56(SB)/4, $0x0000000e
+DATA lfiota<>+60(SB)/4, $0x0000000f
+GLOBL lfiota<>(SB), RODATA|TLSBSS, $64
+
+DATA lfc_00000008<>+0(SB)/4, $0x00000008
+DATA lfc_00000008<>+4(SB)/4, $0x00000008
+DATA lfc_00000008<>+8(SB)/4, $0x00000008
+DATA lfc_00000008<>+12(SB)/4, $0x00000008
+DATA lfc_00000008<>+16(SB)/4, $0x00000008
+DATA lfc_00000008<>+20(SB)/4, $0x00000008
+DATA lfc_00000008<>+24(SB)/4, $0x00000008
+DATA lfc_00000008<>+28(SB)/4, $0x00000008
+DATA lfc_00000008<>+32(SB)/4, $0x00000008
+DATA lfc_00000008<>+36(SB)/4, $0x00000008
+DATA lfc_00000008<>+40(SB)/4, $0x00000008
+DATA lfc_00000008<>+44(SB)/4, $0x00000008
+DATA lfc_00000008<>+48(SB)/4, $0x00000008
+DATA lfc_00000008<>+52(SB)/4, $0x00000008
+DATA lfc_00000008<>+56(SB)/4, $0x00000008
+DATA lfc_00000008<>+60(SB)/4, $0x00000008
+GLOBL lfc_00000008<>(SB), RODATA|TLSBSS, $64
+
+DATA lfc_80000000<>+0(SB)/4, $0x80000000
+DATA lfc_80000000<>+4(SB)/4, $0x80000000
+DATA lfc_80000000<>+8(SB)/4, $0x80000000
+DATA lfc_80000000<>+12(SB)/4, $0x80000000
+DATA lfc_80000000<>+16(SB)/4, $0x80000000
+DATA lfc_80000000<>+20(SB)/4, $0x80000000
+DATA lfc_80000000<>+24(SB)/4, $0x80000000
+DATA lfc_80000000<>+28(SB)/4, $0x80000000
+DATA lfc_80000000<>+32(SB)/4, $0x80000000
+DATA lfc_80000000<>+36(SB)/4, $0x80000000
+DATA lfc_80000000<>+40(SB)/4, $0x80000000
+DATA lfc_80000000<>+44(SB)/4, $0x80000000
+DATA lfc_80000000<>+48(SB)/4, $0x80000000
+DATA lfc_80000000<>+52(SB)/4, $0x80000000
+DATA lfc_80000000<>+56(SB)/4, $0x80000000
+DATA lfc_80000000<>+60(SB)/4, $0x80000000
+GLOBL lfc_80000000<>(SB), RODATA|TLSBSS, $64
+
+// func ceRowsGWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·ceRowsGWAVX2(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	MOVQ    grad+8(FP), R9
+	MOVQ    w+40(FP), R10
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, R11
+	SHRQ    $0x03, R11
+	SHLQ    $0x03, R11
+	MOVQ    DX, R12
+	SUBQ    R11, R12
+	NEGQ    R12
+	LEAQ    lfmask8<>+0(SB), R13
+	VMOVDQU 32(R13)(R12*4), Y1
+	VXORPS  X2, X2, X2
+	XORQ    R12, R12
+
+row_43:
+	CMPQ         R12, CX
+	JAE          rowsdone_44
+	VBROADCASTSS (AX), Y3
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
+	VXORPS       Y6, Y6, Y6
+	VMOVAPS      Y3, Y7
+	XORQ         R13, R13
+
+loop_47:
+	CMPQ         R13, R11
+	JAE          tail_48
+	VMOVUPS      (AX)(R13*4), Y8
+	VCMPPS       $0x1e, Y4, Y8, Y9
+	VTESTPS      Y9, Y9
+	JZ           skip_50
+	VMOVAPS      Y8, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
+	VMINPS       Y4, Y9, Y4
+	VSUBPS       Y4, Y3, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y3, Y9, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y3, Y9, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y10
+	VMULPS       Y3, Y3, Y11
+	VFMADD213PS  Y3, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y3
+	VPSUBD       Y3, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y3, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y10, Y6, Y6
+	VMOVAPS      Y4, Y3
+	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
+
+skip_50:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y3, Y8, Y8
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y8, Y9, Y8
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y8
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y8
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y8
+	VPSUBD       Y8, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       Y10, Y6, Y6
+	ADDQ         $0x08, R13
+	JMP          loop_47
+
+tail_48:
+	CMPQ         R13, DX
+	JAE          done_49
+	VMASKMOVPS   (AX)(R13*4), Y1, Y8
+	VBLENDVPS    Y1, Y8, Y0, Y8
+	VCMPPS       $0x1e, Y4, Y8, Y4
+	VTESTPS      Y4, Y4
+	JZ           skip_51
+	VMOVAPS      Y8, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y9
+	VMAXPS       Y9, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
+	VMINPS       Y4, Y9, Y4
+	VSUBPS       Y4, Y3, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y3, Y9, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y3, Y9, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y10
+	VMULPS       Y3, Y3, Y11
+	VFMADD213PS  Y3, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y3
+	VPSUBD       Y3, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y3, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y10, Y6, Y6
+	VMOVAPS      Y4, Y3
+	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
+
+skip_51:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y3, Y8, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y4, Y8, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y4, Y8, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y9
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y4
+	VPSUBD       Y4, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       Y9, Y6, Y6
+
+done_49:
+	VPERM2F128   $0x01, Y6, Y6, Y4
+	VADDPS       Y4, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y4
+	VADDPS       Y4, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y4
+	VADDPS       Y4, Y6, Y6
+	VPERM2F128   $0x01, Y7, Y7, Y4
+	VMAXPS       Y4, Y7, Y7
+	VPERMILPS    $0x4e, Y7, Y4
+	VMAXPS       Y4, Y7, Y7
+	VPERMILPS    $0xb1, Y7, Y4
+	VMAXPS       Y4, Y7, Y7
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y4
+	VMINPS       Y7, Y4, Y7
+	VSUBPS       Y7, Y3, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y4, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y4, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD213PS  Y3, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y8, Y8
+	VMULPS       Y4, Y8, Y8
+	VMULPS       Y8, Y6, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y3
+	VPSRAD       $0x17, Y3, Y4
+	VPAND        lfc_007fffff<>+0(SB), Y3, Y3
+	VPADDD       lfc_3f3504f3<>+0(SB), Y3, Y3
+	VSUBPS       lfc_3f800000<>+0(SB), Y3, Y3
+	VCVTDQ2PS    Y4, Y4
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y8
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_be800102<>+0(SB), Y3, Y8
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VMULPS       Y3, Y9, Y10
+	VMULPS       lfc_b102e308<>+0(SB), Y4, Y11
+	VFMADD231PS  Y8, Y10, Y11
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y9, Y11
+	VADDPS       Y3, Y11, Y11
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y4, Y11
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y3
+	VBLENDVPS    Y3, lfc_ff800000<>+0(SB), Y11, Y11
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y6, Y3
+	VBLENDVPS    Y3, lfc_7f800000<>+0(SB), Y11, Y11
+	VCMPPS       $0x03, Y6, Y6, Y3
+	VBLENDVPS    Y3, Y6, Y11, Y11
+	VADDPS       Y7, Y11, Y3
+	TESTQ        R8, R8
+	JZ           nostore_52
+	VMOVSS       X3, (R8)(R12*4)
+
+nostore_52:
+	MOVLQSX      (BX)(R12*4), R13
+	CMPQ         R13, SI
+	JE           ignored_45
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y11, Y3
+	VBLENDVPS    Y3, lfc_7fc00000<>+0(SB), Y11, Y11
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y11, Y3
+	VBLENDVPS    Y3, lfc_7fc00000<>+0(SB), Y11, Y11
+	VBROADCASTSS (AX)(R13*4), Y3
+	VSUBPS       Y3, Y7, Y3
+	VADDPS       Y11, Y3, Y3
+	VBROADCASTSS (R10)(R13*4), Y4
+	VMULPS       Y4, Y3, Y3
+	TESTQ        DI, DI
+	JZ           nostore_53
+	VMOVSS       X3, (DI)(R12*4)
+
+nostore_53:
+	VCVTSS2SD    X3, X5, X5
+	VADDSD       X5, X2, X2
+	VBROADCASTSS scale+72(FP), Y3
+	VMULPS       Y4, Y3, Y3
+	VMOVD        R13, X4
+	VPBROADCASTD X4, Y4
+	VMOVUPS      lfiota<>+0(SB), Y6
+	VXORPS       Y8, Y8, Y8
+	XORQ         R14, R14
+
+loop_54:
+	CMPQ         R14, R11
+	JAE          tail_55
+	VMOVUPS      (AX)(R14*4), Y9
+	VSUBPS       Y7, Y9, Y9
+	VSUBPS       Y11, Y9, Y9
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y10
+	VMAXPS       Y9, Y10, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
+	VMINPS       Y9, Y10, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y10, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y10, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y12
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y12
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y12
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y12
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y12
+	VMULPS       Y9, Y9, Y13
+	VFMADD213PS  Y9, Y13, Y12
+	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y12, Y12
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y3, Y12, Y9
+	VMOVUPS      Y9, (R9)(R14*4)
+	VPCMPEQD     Y4, Y6, Y9
+	VANDNPS      Y12, Y9, Y12
+	VADDPS       Y12, Y8, Y8
+	VPADDD       lfc_00000008<>+0(SB), Y6, Y6
+	ADDQ         $0x08, R14
+	JMP          loop_54
+
+tail_55:
+	CMPQ         R14, DX
+	JAE          done_56
+	VMASKMOVPS   (AX)(R14*4), Y1, Y9
+	VSUBPS       Y7, Y9, Y9
+	VSUBPS       Y11, Y9, Y9
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y9, Y7, Y7
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y7, Y9, Y7
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y7, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y7
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y7
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y7, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y7, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y7, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y7, Y10
+	VMULPS       Y7, Y7, Y11
+	VFMADD213PS  Y7, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y7
+	VPSUBD       Y7, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y7, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y3, Y10, Y7
+	VMASKMOVPS   Y7, Y1, (R9)(R14*4)
+	VPCMPEQD     Y4, Y6, Y4
+	VANDNPS      Y10, Y4, Y10
+	VANDPS       Y1, Y10, Y10
+	VADDPS       Y10, Y8, Y8
+	VPADDD       lfc_00000008<>+0(SB), Y6, Y6
+
+done_56:
+	VPERM2F128 $0x01, Y8, Y8, Y4
+	VADDPS     Y4, Y8, Y8
+	VPERMILPS  $0x4e, Y8, Y4
+	VADDPS     Y4, Y8, Y8
+	VPERMILPS  $0xb1, Y8, Y4
+	VADDPS     Y4, Y8, Y8
+	VMULPS     Y3, Y8, Y8
+	VXORPS     lfc_80000000<>+0(SB), Y8, Y8
+	VMOVSS     X8, (R9)(R13*4)
+	JMP        nextrow_46
+
+ignored_45:
+	VXORPS Y3, Y3, Y3
+	TESTQ  DI, DI
+	JZ     nostore_57
+	VMOVSS X3, (DI)(R12*4)
+
+nostore_57:
+	XORQ R13, R13
+
+loop_58:
+	CMPQ    R13, R11
+	JAE     tail_59
+	VMOVUPS Y3, (R9)(R13*4)
+	ADDQ    $0x08, R13
+	JMP     loop_58
+
+tail_59:
+	CMPQ       R13, DX
+	JAE        done_60
+	VMASKMOVPS Y3, Y1, (R9)(R13*4)
+
+done_60:
+nextrow_46:
+	LEAQ (AX)(DX*4), AX
+	LEAQ (R9)(DX*4), R9
+	INCQ R12
+	JMP  row_43
+
+rowsdone_44:
+	MOVSD X2, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func lseRowsAVX2(x *float32, n int, k int, lse *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·lseRowsAVX2(SB), NOSPLIT, $0-32
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    k+16(FP), DX
+	MOVQ    lse+24(FP), BX
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, SI
+	SHRQ    $0x03, SI
+	SHLQ    $0x03, SI
+	MOVQ    DX, DI
+	SUBQ    SI, DI
+	NEGQ    DI
+	LEAQ    lfmask8<>+0(SB), R8
+	VMOVDQU 32(R8)(DI*4), Y1
+	XORQ    DI, DI
+
+row_61:
+	CMPQ         DI, CX
+	JAE          rowsdone_62
+	VBROADCASTSS (AX), Y2
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
+	VXORPS       Y4, Y4, Y4
+	XORQ         R8, R8
+
+loop_63:
+	CMPQ         R8, SI
+	JAE          tail_64
+	VMOVUPS      (AX)(R8*4), Y5
+	VCMPPS       $0x1e, Y3, Y5, Y6
+	VTESTPS      Y6, Y6
+	JZ           skip_66
+	VMOVAPS      Y5, Y3
+	VPERM2F128   $0x01, Y3, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VPERMILPS    $0x4e, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y6
+	VMINPS       Y3, Y6, Y3
+	VSUBPS       Y3, Y2, Y2
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y2, Y6, Y2
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y2, Y6, Y2
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y2
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y2
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y7
+	VMULPS       Y2, Y2, Y8
+	VFMADD213PS  Y2, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y2
+	VPSUBD       Y2, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y2, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VMULPS       Y7, Y4, Y4
+	VMOVAPS      Y3, Y2
+	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
+
+skip_66:
+	VSUBPS       Y2, Y5, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       Y7, Y4, Y4
+	ADDQ         $0x08, R8
+	JMP          loop_63
+
+tail_64:
+	CMPQ         R8, DX
+	JAE          done_65
+	VMASKMOVPS   (AX)(R8*4), Y1, Y5
+	VBLENDVPS    Y1, Y5, Y0, Y5
+	VCMPPS       $0x1e, Y3, Y5, Y3
+	VTESTPS      Y3, Y3
+	JZ           skip_67
+	VMOVAPS      Y5, Y3
+	VPERM2F128   $0x01, Y3, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VPERMILPS    $0x4e, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y6
+	VMINPS       Y3, Y6, Y3
+	VSUBPS       Y3, Y2, Y2
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y2, Y6, Y2
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y2, Y6, Y2
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y2
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y2
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y7
+	VMULPS       Y2, Y2, Y8
+	VFMADD213PS  Y2, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y2
+	VPSUBD       Y2, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y2, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VMULPS       Y7, Y4, Y4
+	VMOVAPS      Y3, Y2
+	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
+
+skip_67:
+	VSUBPS       Y2, Y5, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y3, Y5, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y5
+	VMINPS       Y3, Y5, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y5, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y5, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y6
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y6
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y6
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y6
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y6
+	VMULPS       Y3, Y3, Y7
+	VFMADD213PS  Y3, Y7, Y6
+	VADDPS       lfc_3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y3
+	VPSUBD       Y3, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y3, Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VADDPS       Y6, Y4, Y4
+
+done_65:
+	VPERM2F128  $0x01, Y4, Y4, Y3
+	VADDPS      Y3, Y4, Y4
+	VPERMILPS   $0x4e, Y4, Y3
+	VADDPS      Y3, Y4, Y4
+	VPERMILPS   $0xb1, Y4, Y3
+	VADDPS      Y3, Y4, Y4
+	VPSUBD      lfc_3f3504f3<>+0(SB), Y4, Y3
+	VPSRAD      $0x17, Y3, Y5
+	VPAND       lfc_007fffff<>+0(SB), Y3, Y3
+	VPADDD      lfc_3f3504f3<>+0(SB), Y3, Y3
+	VSUBPS      lfc_3f800000<>+0(SB), Y3, Y3
+	VCVTDQ2PS   Y5, Y5
+	VMOVUPS     lfc_3da9355f<>+0(SB), Y6
+	VFMADD213PS lfc_be10dc31<>+0(SB), Y3, Y6
+	VFMADD213PS lfc_3e19a038<>+0(SB), Y3, Y6
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Y3, Y6
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y3, Y6
+	VFMADD213PS lfc_be800102<>+0(SB), Y3, Y6
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Y3, Y6
+	VMULPS      Y3, Y3, Y7
+	VMULPS      Y3, Y7, Y8
+	VMULPS      lfc_b102e308<>+0(SB), Y5, Y9
+	VFMADD231PS Y6, Y8, Y9
+	VFMADD231PS lfc_bf000000<>+0(SB), Y7, Y9
+	VADDPS      Y3, Y9, Y9
+	VFMADD231PS lfc_3f317218<>+0(SB), Y5, Y9
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y4, Y3
+	VBLENDVPS   Y3, lfc_ff800000<>+0(SB), Y9, Y9
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y4, Y3
+	VBLENDVPS   Y3, lfc_7f800000<>+0(SB), Y9, Y9
+	VCMPPS      $0x03, Y4, Y4, Y3
+	VBLENDVPS   Y3, Y4, Y9, Y9
+	VADDPS      Y2, Y9, Y9
+	VMOVSS      X9, (BX)(DI*4)
+	LEAQ        (AX)(DX*4), AX
+	INCQ        DI
+	JMP         row_61
+
+rowsdone_62:
+	VZEROUPPER
+	RET
+
 // func maxLogRowsAVX2(x *float32, n int, k int, m *float32, ls *float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·maxLogRowsAVX2(SB), NOSPLIT, $0-40
@@ -771,9 +2276,9 @@ TEXT ·maxLogRowsAVX2(SB), NOSPLIT, $0-40
 	VMOVDQU 32(R9)(R8*4), Y1
 	XORQ    R8, R8
 
-row_8:
+row_68:
 	CMPQ         R8, CX
-	JAE          rowsdone_9
+	JAE          rowsdone_69
 	VBROADCASTSS (AX), Y2
 	VMOVUPS      lfc_ff7fffff<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
@@ -784,13 +2289,13 @@ row_8:
 	VMOVAPS      Y2, Y5
 	XORQ         R9, R9
 
-loop_10:
+loop_70:
 	CMPQ         R9, DI
-	JAE          tail_11
+	JAE          tail_71
 	VMOVUPS      (AX)(R9*4), Y6
 	VCMPPS       $0x1e, Y3, Y6, Y7
 	VTESTPS      Y7, Y7
-	JZ           skip_13
+	JZ           skip_73
 	VMOVAPS      Y6, Y3
 	VPERM2F128   $0x01, Y3, Y3, Y7
 	VMAXPS       Y7, Y3, Y3
@@ -830,7 +2335,7 @@ loop_10:
 	VMOVAPS      Y3, Y2
 	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
 
-skip_13:
+skip_73:
 	VMAXPS       Y6, Y5, Y5
 	VSUBPS       Y2, Y6, Y6
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
@@ -860,16 +2365,16 @@ skip_13:
 	VMULPS       Y7, Y8, Y8
 	VADDPS       Y8, Y4, Y4
 	ADDQ         $0x08, R9
-	JMP          loop_10
+	JMP          loop_70
 
-tail_11:
+tail_71:
 	CMPQ         R9, DX
-	JAE          done_12
+	JAE          done_72
 	VMASKMOVPS   (AX)(R9*4), Y1, Y6
 	VBLENDVPS    Y1, Y6, Y0, Y6
 	VCMPPS       $0x1e, Y3, Y6, Y3
 	VTESTPS      Y3, Y3
-	JZ           skip_14
+	JZ           skip_74
 	VMOVAPS      Y6, Y3
 	VPERM2F128   $0x01, Y3, Y3, Y7
 	VMAXPS       Y7, Y3, Y3
@@ -909,7 +2414,7 @@ tail_11:
 	VMOVAPS      Y3, Y2
 	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
 
-skip_14:
+skip_74:
 	VMAXPS       Y6, Y5, Y5
 	VSUBPS       Y2, Y6, Y3
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
@@ -939,7 +2444,7 @@ skip_14:
 	VMULPS       Y6, Y7, Y7
 	VADDPS       Y7, Y4, Y4
 
-done_12:
+done_72:
 	VPERM2F128   $0x01, Y4, Y4, Y3
 	VADDPS       Y3, Y4, Y4
 	VPERMILPS    $0x4e, Y4, Y3
@@ -1011,9 +2516,9 @@ done_12:
 	VMOVSS       X9, (SI)(R8*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R8
-	JMP          row_8
+	JMP          row_68
 
-rowsdone_9:
+rowsdone_69:
 	VZEROUPPER
 	RET
 
@@ -1038,70 +2543,70 @@ TEXT ·maxLogDotRowsAVX2(SB), NOSPLIT, $0-56
 	VMOVDQU 32(R11)(R10*4), Y1
 	XORQ    R10, R10
 
-row_15:
+row_75:
 	CMPQ         R10, CX
-	JAE          rowsdone_16
-	VBROADCASTSS (AX), Y2
-	VMOVUPS      lfc_ff7fffff<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      lfc_7f7fffff<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
-	VXORPS       Y4, Y4, Y4
-	VMOVAPS      Y2, Y5
-	VBROADCASTSS (DI)(R10*4), Y6
-	VXORPS       Y7, Y7, Y7
+	JAE          rowsdone_76
+	VBROADCASTSS (DI)(R10*4), Y2
+	VXORPS       Y3, Y3, Y3
+	VBROADCASTSS (AX), Y4
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
+	VXORPS       Y6, Y6, Y6
+	VMOVAPS      Y4, Y7
 	XORQ         R11, R11
 
-loop_17:
+loop_77:
 	CMPQ         R11, R9
-	JAE          tail_18
+	JAE          tail_78
 	VMOVUPS      (AX)(R11*4), Y8
-	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x1e, Y5, Y8, Y9
 	VTESTPS      Y9, Y9
-	JZ           skip_20
-	VMOVAPS      Y8, Y3
-	VPERM2F128   $0x01, Y3, Y3, Y9
-	VMAXPS       Y9, Y3, Y3
-	VPERMILPS    $0x4e, Y3, Y9
-	VMAXPS       Y9, Y3, Y3
-	VPERMILPS    $0xb1, Y3, Y9
-	VMAXPS       Y9, Y3, Y3
+	JZ           skip_80
+	VMOVAPS      Y8, Y5
+	VPERM2F128   $0x01, Y5, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0x4e, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0xb1, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
 	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
-	VMINPS       Y3, Y9, Y3
-	VSUBPS       Y3, Y2, Y2
+	VMINPS       Y5, Y9, Y5
+	VSUBPS       Y5, Y4, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
-	VMAXPS       Y2, Y9, Y2
+	VMAXPS       Y4, Y9, Y4
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
-	VMINPS       Y2, Y9, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y9
+	VMINPS       Y4, Y9, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y9
 	VROUNDPS     $0x00, Y9, Y9
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y2
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y4
 	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y10
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y10
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y10
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y10
-	VMULPS       Y2, Y2, Y11
-	VFMADD213PS  Y2, Y11, Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y10
+	VMULPS       Y4, Y4, Y11
+	VFMADD213PS  Y4, Y11, Y10
 	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
 	VCVTPS2DQ    Y9, Y9
-	VPSRAD       $0x01, Y9, Y2
-	VPSUBD       Y2, Y9, Y9
-	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
+	VPSRAD       $0x01, Y9, Y4
+	VPSUBD       Y4, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
 	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
 	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y2, Y10, Y10
+	VMULPS       Y4, Y10, Y10
 	VMULPS       Y9, Y10, Y10
-	VMULPS       Y10, Y4, Y4
-	VMOVAPS      Y3, Y2
-	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
+	VMULPS       Y10, Y6, Y6
+	VMOVAPS      Y5, Y4
+	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
-skip_20:
-	VMAXPS       Y8, Y5, Y5
-	VSUBPS       Y2, Y8, Y9
+skip_80:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y4, Y8, Y9
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y10
 	VMAXPS       Y9, Y10, Y9
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
@@ -1127,174 +2632,174 @@ skip_20:
 	VPSLLD       $0x17, Y10, Y10
 	VMULPS       Y9, Y11, Y11
 	VMULPS       Y10, Y11, Y11
-	VADDPS       Y11, Y4, Y4
-	VSUBPS       Y6, Y8, Y8
-	VADDPS       Y8, Y7, Y7
+	VADDPS       Y11, Y6, Y6
+	VSUBPS       Y2, Y8, Y8
+	VADDPS       Y8, Y3, Y3
 	ADDQ         $0x08, R11
-	JMP          loop_17
+	JMP          loop_77
 
-tail_18:
+tail_78:
 	CMPQ         R11, DX
-	JAE          done_19
+	JAE          done_79
 	VMASKMOVPS   (AX)(R11*4), Y1, Y8
 	VBLENDVPS    Y1, Y8, Y0, Y8
-	VCMPPS       $0x1e, Y3, Y8, Y3
-	VTESTPS      Y3, Y3
-	JZ           skip_21
-	VMOVAPS      Y8, Y3
-	VPERM2F128   $0x01, Y3, Y3, Y9
-	VMAXPS       Y9, Y3, Y3
-	VPERMILPS    $0x4e, Y3, Y9
-	VMAXPS       Y9, Y3, Y3
-	VPERMILPS    $0xb1, Y3, Y9
-	VMAXPS       Y9, Y3, Y3
+	VCMPPS       $0x1e, Y5, Y8, Y5
+	VTESTPS      Y5, Y5
+	JZ           skip_81
+	VMOVAPS      Y8, Y5
+	VPERM2F128   $0x01, Y5, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0x4e, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0xb1, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
 	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
-	VMINPS       Y3, Y9, Y3
-	VSUBPS       Y3, Y2, Y2
+	VMINPS       Y5, Y9, Y5
+	VSUBPS       Y5, Y4, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
-	VMAXPS       Y2, Y9, Y2
+	VMAXPS       Y4, Y9, Y4
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
-	VMINPS       Y2, Y9, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y9
+	VMINPS       Y4, Y9, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y9
 	VROUNDPS     $0x00, Y9, Y9
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y2
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y4
 	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y10
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y10
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y10
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y10
-	VMULPS       Y2, Y2, Y11
-	VFMADD213PS  Y2, Y11, Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y10
+	VMULPS       Y4, Y4, Y11
+	VFMADD213PS  Y4, Y11, Y10
 	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
 	VCVTPS2DQ    Y9, Y9
-	VPSRAD       $0x01, Y9, Y2
-	VPSUBD       Y2, Y9, Y9
-	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
+	VPSRAD       $0x01, Y9, Y4
+	VPSUBD       Y4, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
 	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
 	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y2, Y10, Y10
+	VMULPS       Y4, Y10, Y10
 	VMULPS       Y9, Y10, Y10
-	VMULPS       Y10, Y4, Y4
-	VMOVAPS      Y3, Y2
-	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
+	VMULPS       Y10, Y6, Y6
+	VMOVAPS      Y5, Y4
+	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
-skip_21:
-	VMAXPS       Y8, Y5, Y5
-	VSUBPS       Y2, Y8, Y3
+skip_81:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y4, Y8, Y5
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
-	VMAXPS       Y3, Y9, Y3
+	VMAXPS       Y5, Y9, Y5
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
-	VMINPS       Y3, Y9, Y3
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y9
+	VMINPS       Y5, Y9, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y9
 	VROUNDPS     $0x00, Y9, Y9
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y3
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y3
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y5
 	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y10
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y10
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y10
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y10
-	VMULPS       Y3, Y3, Y11
-	VFMADD213PS  Y3, Y11, Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y10
+	VMULPS       Y5, Y5, Y11
+	VFMADD213PS  Y5, Y11, Y10
 	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
 	VCVTPS2DQ    Y9, Y9
-	VPSRAD       $0x01, Y9, Y3
-	VPSUBD       Y3, Y9, Y9
-	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
+	VPSRAD       $0x01, Y9, Y5
+	VPSUBD       Y5, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
 	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
 	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y3, Y10, Y10
+	VMULPS       Y5, Y10, Y10
 	VMULPS       Y9, Y10, Y10
-	VADDPS       Y10, Y4, Y4
-	VSUBPS       Y6, Y8, Y3
-	VANDPS       Y1, Y3, Y3
-	VADDPS       Y3, Y7, Y7
+	VADDPS       Y10, Y6, Y6
+	VSUBPS       Y2, Y8, Y2
+	VANDPS       Y1, Y2, Y2
+	VADDPS       Y2, Y3, Y3
 
-done_19:
-	VPERM2F128   $0x01, Y4, Y4, Y3
-	VADDPS       Y3, Y4, Y4
-	VPERMILPS    $0x4e, Y4, Y3
-	VADDPS       Y3, Y4, Y4
-	VPERMILPS    $0xb1, Y4, Y3
-	VADDPS       Y3, Y4, Y4
-	VPERM2F128   $0x01, Y5, Y5, Y3
-	VMAXPS       Y3, Y5, Y5
-	VPERMILPS    $0x4e, Y5, Y3
-	VMAXPS       Y3, Y5, Y5
-	VPERMILPS    $0xb1, Y5, Y3
-	VMAXPS       Y3, Y5, Y5
-	VMOVUPS      lfc_7f7fffff<>+0(SB), Y3
-	VMINPS       Y5, Y3, Y5
-	VSUBPS       Y5, Y2, Y2
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y3
-	VROUNDPS     $0x00, Y3, Y3
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y3, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y3, Y2
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y6
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y6
+done_79:
+	VPERM2F128   $0x01, Y6, Y6, Y2
+	VADDPS       Y2, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y2
+	VADDPS       Y2, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y2
+	VADDPS       Y2, Y6, Y6
+	VPERM2F128   $0x01, Y7, Y7, Y2
+	VMAXPS       Y2, Y7, Y7
+	VPERMILPS    $0x4e, Y7, Y2
+	VMAXPS       Y2, Y7, Y7
+	VPERMILPS    $0xb1, Y7, Y2
+	VMAXPS       Y2, Y7, Y7
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y2
+	VMINPS       Y7, Y2, Y7
+	VSUBPS       Y7, Y4, Y2
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y4
+	VMAXPS       Y2, Y4, Y2
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y2
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y4, Y2
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y4, Y2
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y5
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y5
 	VMULPS       Y2, Y2, Y8
-	VFMADD213PS  Y2, Y8, Y6
-	VADDPS       lfc_3f800000<>+0(SB), Y6, Y6
-	VCVTPS2DQ    Y3, Y3
-	VPSRAD       $0x01, Y3, Y2
-	VPSUBD       Y2, Y3, Y3
+	VFMADD213PS  Y2, Y8, Y5
+	VADDPS       lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y2
+	VPSUBD       Y2, Y4, Y4
 	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
 	VPSLLD       $0x17, Y2, Y2
-	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
-	VMULPS       Y2, Y6, Y6
-	VMULPS       Y3, Y6, Y6
-	VMULPS       Y6, Y4, Y4
-	VPSUBD       lfc_3f3504f3<>+0(SB), Y4, Y2
-	VPSRAD       $0x17, Y2, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y2, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y2
+	VPSRAD       $0x17, Y2, Y4
 	VPAND        lfc_007fffff<>+0(SB), Y2, Y2
 	VPADDD       lfc_3f3504f3<>+0(SB), Y2, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y2
-	VCVTDQ2PS    Y3, Y3
-	VMOVUPS      lfc_3da9355f<>+0(SB), Y6
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_be800102<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y2, Y6
+	VCVTDQ2PS    Y4, Y4
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y5
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_be800102<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y2, Y5
 	VMULPS       Y2, Y2, Y8
 	VMULPS       Y2, Y8, Y9
-	VMULPS       lfc_b102e308<>+0(SB), Y3, Y10
-	VFMADD231PS  Y6, Y9, Y10
+	VMULPS       lfc_b102e308<>+0(SB), Y4, Y10
+	VFMADD231PS  Y5, Y9, Y10
 	VFMADD231PS  lfc_bf000000<>+0(SB), Y8, Y10
 	VADDPS       Y2, Y10, Y10
-	VFMADD231PS  lfc_3f317218<>+0(SB), Y3, Y10
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y4, Y2
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y4, Y10
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y2
 	VBLENDVPS    Y2, lfc_ff800000<>+0(SB), Y10, Y10
-	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y4, Y2
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y6, Y2
 	VBLENDVPS    Y2, lfc_7f800000<>+0(SB), Y10, Y10
-	VCMPPS       $0x03, Y4, Y4, Y2
-	VBLENDVPS    Y2, Y4, Y10, Y10
-	VMOVSS       X5, (BX)(R10*4)
+	VCMPPS       $0x03, Y6, Y6, Y2
+	VBLENDVPS    Y2, Y6, Y10, Y10
+	VMOVSS       X7, (BX)(R10*4)
 	VMOVSS       X10, (SI)(R10*4)
-	VPERM2F128   $0x01, Y7, Y7, Y2
-	VADDPS       Y2, Y7, Y7
-	VPERMILPS    $0x4e, Y7, Y2
-	VADDPS       Y2, Y7, Y7
-	VPERMILPS    $0xb1, Y7, Y2
-	VADDPS       Y2, Y7, Y7
-	VMOVSS       X7, (R8)(R10*4)
+	VPERM2F128   $0x01, Y3, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VPERMILPS    $0x4e, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VMOVSS       X3, (R8)(R10*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R10
-	JMP          row_15
+	JMP          row_75
 
-rowsdone_16:
+rowsdone_76:
 	VZEROUPPER
 	RET
 
@@ -1320,70 +2825,70 @@ TEXT ·maxLogDotWRowsAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R12)(R11*4), Y1
 	XORQ    R11, R11
 
-row_22:
+row_82:
 	CMPQ         R11, CX
-	JAE          rowsdone_23
-	VBROADCASTSS (AX), Y2
-	VMOVUPS      lfc_ff7fffff<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      lfc_7f7fffff<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
-	VXORPS       Y4, Y4, Y4
-	VMOVAPS      Y2, Y5
-	VBROADCASTSS (DI)(R11*4), Y6
-	VXORPS       Y7, Y7, Y7
+	JAE          rowsdone_83
+	VBROADCASTSS (DI)(R11*4), Y2
+	VXORPS       Y3, Y3, Y3
+	VBROADCASTSS (AX), Y4
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
+	VXORPS       Y6, Y6, Y6
+	VMOVAPS      Y4, Y7
 	XORQ         R12, R12
 
-loop_24:
+loop_84:
 	CMPQ         R12, R10
-	JAE          tail_25
+	JAE          tail_85
 	VMOVUPS      (AX)(R12*4), Y8
-	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x1e, Y5, Y8, Y9
 	VTESTPS      Y9, Y9
-	JZ           skip_27
-	VMOVAPS      Y8, Y3
-	VPERM2F128   $0x01, Y3, Y3, Y9
-	VMAXPS       Y9, Y3, Y3
-	VPERMILPS    $0x4e, Y3, Y9
-	VMAXPS       Y9, Y3, Y3
-	VPERMILPS    $0xb1, Y3, Y9
-	VMAXPS       Y9, Y3, Y3
+	JZ           skip_87
+	VMOVAPS      Y8, Y5
+	VPERM2F128   $0x01, Y5, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0x4e, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0xb1, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
 	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
-	VMINPS       Y3, Y9, Y3
-	VSUBPS       Y3, Y2, Y2
+	VMINPS       Y5, Y9, Y5
+	VSUBPS       Y5, Y4, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
-	VMAXPS       Y2, Y9, Y2
+	VMAXPS       Y4, Y9, Y4
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
-	VMINPS       Y2, Y9, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y9
+	VMINPS       Y4, Y9, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y9
 	VROUNDPS     $0x00, Y9, Y9
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y2
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y4
 	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y10
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y10
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y10
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y10
-	VMULPS       Y2, Y2, Y11
-	VFMADD213PS  Y2, Y11, Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y10
+	VMULPS       Y4, Y4, Y11
+	VFMADD213PS  Y4, Y11, Y10
 	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
 	VCVTPS2DQ    Y9, Y9
-	VPSRAD       $0x01, Y9, Y2
-	VPSUBD       Y2, Y9, Y9
-	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
+	VPSRAD       $0x01, Y9, Y4
+	VPSUBD       Y4, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
 	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
 	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y2, Y10, Y10
+	VMULPS       Y4, Y10, Y10
 	VMULPS       Y9, Y10, Y10
-	VMULPS       Y10, Y4, Y4
-	VMOVAPS      Y3, Y2
-	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
+	VMULPS       Y10, Y6, Y6
+	VMOVAPS      Y5, Y4
+	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
-skip_27:
-	VMAXPS       Y8, Y5, Y5
-	VSUBPS       Y2, Y8, Y9
+skip_87:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y4, Y8, Y9
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y10
 	VMAXPS       Y9, Y10, Y9
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
@@ -1409,181 +2914,181 @@ skip_27:
 	VPSLLD       $0x17, Y10, Y10
 	VMULPS       Y9, Y11, Y11
 	VMULPS       Y10, Y11, Y11
-	VADDPS       Y11, Y4, Y4
-	VSUBPS       Y6, Y8, Y8
+	VADDPS       Y11, Y6, Y6
+	VSUBPS       Y2, Y8, Y8
 	VMOVUPS      (R9)(R12*4), Y9
 	VMULPS       Y9, Y8, Y8
 	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y9
 	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y8, Y8
-	VADDPS       Y8, Y7, Y7
+	VADDPS       Y8, Y3, Y3
 	ADDQ         $0x08, R12
-	JMP          loop_24
+	JMP          loop_84
 
-tail_25:
+tail_85:
 	CMPQ         R12, DX
-	JAE          done_26
+	JAE          done_86
 	VMASKMOVPS   (AX)(R12*4), Y1, Y8
 	VBLENDVPS    Y1, Y8, Y0, Y8
-	VCMPPS       $0x1e, Y3, Y8, Y3
-	VTESTPS      Y3, Y3
-	JZ           skip_28
-	VMOVAPS      Y8, Y3
-	VPERM2F128   $0x01, Y3, Y3, Y9
-	VMAXPS       Y9, Y3, Y3
-	VPERMILPS    $0x4e, Y3, Y9
-	VMAXPS       Y9, Y3, Y3
-	VPERMILPS    $0xb1, Y3, Y9
-	VMAXPS       Y9, Y3, Y3
+	VCMPPS       $0x1e, Y5, Y8, Y5
+	VTESTPS      Y5, Y5
+	JZ           skip_88
+	VMOVAPS      Y8, Y5
+	VPERM2F128   $0x01, Y5, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0x4e, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0xb1, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
 	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
-	VMINPS       Y3, Y9, Y3
-	VSUBPS       Y3, Y2, Y2
+	VMINPS       Y5, Y9, Y5
+	VSUBPS       Y5, Y4, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
-	VMAXPS       Y2, Y9, Y2
+	VMAXPS       Y4, Y9, Y4
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
-	VMINPS       Y2, Y9, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y9
+	VMINPS       Y4, Y9, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y9
 	VROUNDPS     $0x00, Y9, Y9
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y2
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y4
 	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y10
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y10
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y10
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y10
-	VMULPS       Y2, Y2, Y11
-	VFMADD213PS  Y2, Y11, Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y10
+	VMULPS       Y4, Y4, Y11
+	VFMADD213PS  Y4, Y11, Y10
 	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
 	VCVTPS2DQ    Y9, Y9
-	VPSRAD       $0x01, Y9, Y2
-	VPSUBD       Y2, Y9, Y9
-	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
+	VPSRAD       $0x01, Y9, Y4
+	VPSUBD       Y4, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
 	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
 	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y2, Y10, Y10
+	VMULPS       Y4, Y10, Y10
 	VMULPS       Y9, Y10, Y10
-	VMULPS       Y10, Y4, Y4
-	VMOVAPS      Y3, Y2
-	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
+	VMULPS       Y10, Y6, Y6
+	VMOVAPS      Y5, Y4
+	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
-skip_28:
-	VMAXPS       Y8, Y5, Y5
-	VSUBPS       Y2, Y8, Y3
+skip_88:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y4, Y8, Y5
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
-	VMAXPS       Y3, Y9, Y3
+	VMAXPS       Y5, Y9, Y5
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
-	VMINPS       Y3, Y9, Y3
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y9
+	VMINPS       Y5, Y9, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y9
 	VROUNDPS     $0x00, Y9, Y9
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y3
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y3
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y5
 	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y10
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y10
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y10
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y10
-	VMULPS       Y3, Y3, Y11
-	VFMADD213PS  Y3, Y11, Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y10
+	VMULPS       Y5, Y5, Y11
+	VFMADD213PS  Y5, Y11, Y10
 	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
 	VCVTPS2DQ    Y9, Y9
-	VPSRAD       $0x01, Y9, Y3
-	VPSUBD       Y3, Y9, Y9
-	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
+	VPSRAD       $0x01, Y9, Y5
+	VPSUBD       Y5, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
 	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
 	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y3, Y10, Y10
+	VMULPS       Y5, Y10, Y10
 	VMULPS       Y9, Y10, Y10
-	VADDPS       Y10, Y4, Y4
-	VSUBPS       Y6, Y8, Y3
-	VMASKMOVPS   (R9)(R12*4), Y1, Y6
-	VMULPS       Y6, Y3, Y3
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y6
-	VBLENDVPS    Y6, lfc_00000000<>+0(SB), Y3, Y3
-	VADDPS       Y3, Y7, Y7
+	VADDPS       Y10, Y6, Y6
+	VSUBPS       Y2, Y8, Y2
+	VMASKMOVPS   (R9)(R12*4), Y1, Y5
+	VMULPS       Y5, Y2, Y2
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y5
+	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y2, Y2
+	VADDPS       Y2, Y3, Y3
 
-done_26:
-	VPERM2F128   $0x01, Y4, Y4, Y3
-	VADDPS       Y3, Y4, Y4
-	VPERMILPS    $0x4e, Y4, Y3
-	VADDPS       Y3, Y4, Y4
-	VPERMILPS    $0xb1, Y4, Y3
-	VADDPS       Y3, Y4, Y4
-	VPERM2F128   $0x01, Y5, Y5, Y3
-	VMAXPS       Y3, Y5, Y5
-	VPERMILPS    $0x4e, Y5, Y3
-	VMAXPS       Y3, Y5, Y5
-	VPERMILPS    $0xb1, Y5, Y3
-	VMAXPS       Y3, Y5, Y5
-	VMOVUPS      lfc_7f7fffff<>+0(SB), Y3
-	VMINPS       Y5, Y3, Y5
-	VSUBPS       Y5, Y2, Y2
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y3
-	VROUNDPS     $0x00, Y3, Y3
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y3, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y3, Y2
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y6
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y6
+done_86:
+	VPERM2F128   $0x01, Y6, Y6, Y2
+	VADDPS       Y2, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y2
+	VADDPS       Y2, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y2
+	VADDPS       Y2, Y6, Y6
+	VPERM2F128   $0x01, Y7, Y7, Y2
+	VMAXPS       Y2, Y7, Y7
+	VPERMILPS    $0x4e, Y7, Y2
+	VMAXPS       Y2, Y7, Y7
+	VPERMILPS    $0xb1, Y7, Y2
+	VMAXPS       Y2, Y7, Y7
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y2
+	VMINPS       Y7, Y2, Y7
+	VSUBPS       Y7, Y4, Y2
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y4
+	VMAXPS       Y2, Y4, Y2
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y2
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y4, Y2
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y4, Y2
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y5
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y5
 	VMULPS       Y2, Y2, Y8
-	VFMADD213PS  Y2, Y8, Y6
-	VADDPS       lfc_3f800000<>+0(SB), Y6, Y6
-	VCVTPS2DQ    Y3, Y3
-	VPSRAD       $0x01, Y3, Y2
-	VPSUBD       Y2, Y3, Y3
+	VFMADD213PS  Y2, Y8, Y5
+	VADDPS       lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y2
+	VPSUBD       Y2, Y4, Y4
 	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
 	VPSLLD       $0x17, Y2, Y2
-	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
-	VMULPS       Y2, Y6, Y6
-	VMULPS       Y3, Y6, Y6
-	VMULPS       Y6, Y4, Y4
-	VPSUBD       lfc_3f3504f3<>+0(SB), Y4, Y2
-	VPSRAD       $0x17, Y2, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y2, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y2
+	VPSRAD       $0x17, Y2, Y4
 	VPAND        lfc_007fffff<>+0(SB), Y2, Y2
 	VPADDD       lfc_3f3504f3<>+0(SB), Y2, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y2
-	VCVTDQ2PS    Y3, Y3
-	VMOVUPS      lfc_3da9355f<>+0(SB), Y6
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_be800102<>+0(SB), Y2, Y6
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y2, Y6
+	VCVTDQ2PS    Y4, Y4
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y5
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_be800102<>+0(SB), Y2, Y5
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y2, Y5
 	VMULPS       Y2, Y2, Y8
 	VMULPS       Y2, Y8, Y9
-	VMULPS       lfc_b102e308<>+0(SB), Y3, Y10
-	VFMADD231PS  Y6, Y9, Y10
+	VMULPS       lfc_b102e308<>+0(SB), Y4, Y10
+	VFMADD231PS  Y5, Y9, Y10
 	VFMADD231PS  lfc_bf000000<>+0(SB), Y8, Y10
 	VADDPS       Y2, Y10, Y10
-	VFMADD231PS  lfc_3f317218<>+0(SB), Y3, Y10
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y4, Y2
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y4, Y10
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y2
 	VBLENDVPS    Y2, lfc_ff800000<>+0(SB), Y10, Y10
-	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y4, Y2
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y6, Y2
 	VBLENDVPS    Y2, lfc_7f800000<>+0(SB), Y10, Y10
-	VCMPPS       $0x03, Y4, Y4, Y2
-	VBLENDVPS    Y2, Y4, Y10, Y10
-	VMOVSS       X5, (BX)(R11*4)
+	VCMPPS       $0x03, Y6, Y6, Y2
+	VBLENDVPS    Y2, Y6, Y10, Y10
+	VMOVSS       X7, (BX)(R11*4)
 	VMOVSS       X10, (SI)(R11*4)
-	VPERM2F128   $0x01, Y7, Y7, Y2
-	VADDPS       Y2, Y7, Y7
-	VPERMILPS    $0x4e, Y7, Y2
-	VADDPS       Y2, Y7, Y7
-	VPERMILPS    $0xb1, Y7, Y2
-	VADDPS       Y2, Y7, Y7
-	VMOVSS       X7, (R8)(R11*4)
+	VPERM2F128   $0x01, Y3, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VPERMILPS    $0x4e, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VMOVSS       X3, (R8)(R11*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R11
-	JMP          row_22
+	JMP          row_82
 
-rowsdone_23:
+rowsdone_83:
 	VZEROUPPER
 	RET
 
@@ -1608,18 +3113,18 @@ TEXT ·expAffineRowsAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R12)(R11*4), Y0
 	XORQ    R11, R11
 
-row_29:
+row_89:
 	CMPQ         R11, DX
-	JAE          rowsdone_30
+	JAE          rowsdone_90
 	VBROADCASTSS (SI)(R11*4), Y1
 	VBROADCASTSS (DI)(R11*4), Y2
 	VBROADCASTSS (R8)(R11*4), Y3
 	VBROADCASTSS (R9)(R11*4), Y4
 	XORQ         R12, R12
 
-loop_31:
+loop_91:
 	CMPQ         R12, R10
-	JAE          tail_32
+	JAE          tail_92
 	VMOVUPS      (AX)(R12*4), Y5
 	VSUBPS       Y1, Y5, Y5
 	VSUBPS       Y2, Y5, Y5
@@ -1651,11 +3156,11 @@ loop_31:
 	VFMSUB213PS  Y4, Y3, Y7
 	VMOVUPS      Y7, (CX)(R12*4)
 	ADDQ         $0x08, R12
-	JMP          loop_31
+	JMP          loop_91
 
-tail_32:
+tail_92:
 	CMPQ         R12, BX
-	JAE          done_33
+	JAE          done_93
 	VMASKMOVPS   (AX)(R12*4), Y0, Y5
 	VSUBPS       Y1, Y5, Y5
 	VSUBPS       Y2, Y5, Y5
@@ -1687,13 +3192,13 @@ tail_32:
 	VFMSUB213PS  Y4, Y3, Y5
 	VMASKMOVPS   Y5, Y0, (CX)(R12*4)
 
-done_33:
+done_93:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R11
-	JMP  row_29
+	JMP  row_89
 
-rowsdone_30:
+rowsdone_90:
 	VZEROUPPER
 	RET
 
@@ -1719,18 +3224,18 @@ TEXT ·expAffineWRowsAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R13)(R12*4), Y0
 	XORQ    R12, R12
 
-row_34:
+row_94:
 	CMPQ         R12, DX
-	JAE          rowsdone_35
+	JAE          rowsdone_95
 	VBROADCASTSS (SI)(R12*4), Y1
 	VBROADCASTSS (DI)(R12*4), Y2
 	VBROADCASTSS (R8)(R12*4), Y3
 	VBROADCASTSS (R9)(R12*4), Y4
 	XORQ         R13, R13
 
-loop_36:
+loop_96:
 	CMPQ         R13, R11
-	JAE          tail_37
+	JAE          tail_97
 	VMOVUPS      (AX)(R13*4), Y5
 	VSUBPS       Y1, Y5, Y5
 	VSUBPS       Y2, Y5, Y5
@@ -1764,11 +3269,11 @@ loop_36:
 	VFMSUB213PS  Y5, Y3, Y7
 	VMOVUPS      Y7, (CX)(R13*4)
 	ADDQ         $0x08, R13
-	JMP          loop_36
+	JMP          loop_96
 
-tail_37:
+tail_97:
 	CMPQ         R13, BX
-	JAE          done_38
+	JAE          done_98
 	VMASKMOVPS   (AX)(R13*4), Y0, Y5
 	VSUBPS       Y1, Y5, Y5
 	VSUBPS       Y2, Y5, Y5
@@ -1802,13 +3307,13 @@ tail_37:
 	VFMSUB213PS  Y1, Y3, Y5
 	VMASKMOVPS   Y5, Y0, (CX)(R13*4)
 
-done_38:
+done_98:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R12
-	JMP  row_34
+	JMP  row_94
 
-rowsdone_35:
+rowsdone_95:
 	VZEROUPPER
 	RET
 
@@ -1831,38 +3336,38 @@ TEXT ·subRowsAVX2(SB), NOSPLIT, $0-48
 	VMOVDQU 32(R10)(R9*4), Y0
 	XORQ    R9, R9
 
-row_39:
+row_99:
 	CMPQ         R9, DX
-	JAE          rowsdone_40
+	JAE          rowsdone_100
 	VBROADCASTSS (SI)(R9*4), Y1
 	VBROADCASTSS (DI)(R9*4), Y2
 	XORQ         R10, R10
 
-loop_41:
+loop_101:
 	CMPQ    R10, R8
-	JAE     tail_42
+	JAE     tail_102
 	VMOVUPS (AX)(R10*4), Y3
 	VSUBPS  Y1, Y3, Y3
 	VSUBPS  Y2, Y3, Y3
 	VMOVUPS Y3, (CX)(R10*4)
 	ADDQ    $0x08, R10
-	JMP     loop_41
+	JMP     loop_101
 
-tail_42:
+tail_102:
 	CMPQ       R10, BX
-	JAE        done_43
+	JAE        done_103
 	VMASKMOVPS (AX)(R10*4), Y0, Y3
 	VSUBPS     Y1, Y3, Y3
 	VSUBPS     Y2, Y3, Y3
 	VMASKMOVPS Y3, Y0, (CX)(R10*4)
 
-done_43:
+done_103:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R9
-	JMP  row_39
+	JMP  row_99
 
-rowsdone_40:
+rowsdone_100:
 	VZEROUPPER
 	RET
 
@@ -1884,9 +3389,9 @@ TEXT ·bceLogitsAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_44:
+loop_104:
 	CMPQ         SI, BX
-	JAE          tail_45
+	JAE          tail_105
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -1986,11 +3491,11 @@ loop_44:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_44
+	JMP          loop_104
 
-tail_45:
+tail_105:
 	CMPQ         SI, DX
-	JAE          done_46
+	JAE          done_106
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -2091,7 +3596,7 @@ tail_45:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_46:
+done_106:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -2100,24 +3605,6 @@ done_46:
 	MOVSD        X1, ret+64(FP)
 	VZEROUPPER
 	RET
-
-DATA lfc_80000000<>+0(SB)/4, $0x80000000
-DATA lfc_80000000<>+4(SB)/4, $0x80000000
-DATA lfc_80000000<>+8(SB)/4, $0x80000000
-DATA lfc_80000000<>+12(SB)/4, $0x80000000
-DATA lfc_80000000<>+16(SB)/4, $0x80000000
-DATA lfc_80000000<>+20(SB)/4, $0x80000000
-DATA lfc_80000000<>+24(SB)/4, $0x80000000
-DATA lfc_80000000<>+28(SB)/4, $0x80000000
-DATA lfc_80000000<>+32(SB)/4, $0x80000000
-DATA lfc_80000000<>+36(SB)/4, $0x80000000
-DATA lfc_80000000<>+40(SB)/4, $0x80000000
-DATA lfc_80000000<>+44(SB)/4, $0x80000000
-DATA lfc_80000000<>+48(SB)/4, $0x80000000
-DATA lfc_80000000<>+52(SB)/4, $0x80000000
-DATA lfc_80000000<>+56(SB)/4, $0x80000000
-DATA lfc_80000000<>+60(SB)/4, $0x80000000
-GLOBL lfc_80000000<>(SB), RODATA|TLSBSS, $64
 
 DATA lfc_40000000<>+0(SB)/4, $0x40000000
 DATA lfc_40000000<>+4(SB)/4, $0x40000000
@@ -2156,9 +3643,9 @@ TEXT ·focalG0AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_47:
+loop_107:
 	CMPQ      DI, SI
-	JAE       tail_48
+	JAE       tail_108
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -2166,10 +3653,10 @@ loop_47:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_50
+	JZ        skip_110
 	INCQ      BX
 
-skip_50:
+skip_110:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -2256,11 +3743,11 @@ skip_50:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_47
+	JMP          loop_107
 
-tail_48:
+tail_108:
 	CMPQ       DI, DX
-	JAE        done_49
+	JAE        done_109
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -2268,10 +3755,10 @@ tail_48:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_51
+	JZ         skip_111
 	INCQ       BX
 
-skip_51:
+skip_111:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -2359,7 +3846,7 @@ skip_51:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_49:
+done_109:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -2389,9 +3876,9 @@ TEXT ·focalG1AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_52:
+loop_112:
 	CMPQ      DI, SI
-	JAE       tail_53
+	JAE       tail_113
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -2399,10 +3886,10 @@ loop_52:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_55
+	JZ        skip_115
 	INCQ      BX
 
-skip_55:
+skip_115:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -2497,11 +3984,11 @@ skip_55:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_52
+	JMP          loop_112
 
-tail_53:
+tail_113:
 	CMPQ       DI, DX
-	JAE        done_54
+	JAE        done_114
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -2509,10 +3996,10 @@ tail_53:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_56
+	JZ         skip_116
 	INCQ       BX
 
-skip_56:
+skip_116:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -2608,7 +4095,7 @@ skip_56:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_54:
+done_114:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -2638,9 +4125,9 @@ TEXT ·focalG2AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_57:
+loop_117:
 	CMPQ      DI, SI
-	JAE       tail_58
+	JAE       tail_118
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -2648,10 +4135,10 @@ loop_57:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_60
+	JZ        skip_120
 	INCQ      BX
 
-skip_60:
+skip_120:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -2748,11 +4235,11 @@ skip_60:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_57
+	JMP          loop_117
 
-tail_58:
+tail_118:
 	CMPQ       DI, DX
-	JAE        done_59
+	JAE        done_119
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -2760,10 +4247,10 @@ tail_58:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_61
+	JZ         skip_121
 	INCQ       BX
 
-skip_61:
+skip_121:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -2861,7 +4348,7 @@ skip_61:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_59:
+done_119:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -2891,9 +4378,9 @@ TEXT ·focalGAnyAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_62:
+loop_122:
 	CMPQ      DI, SI
-	JAE       tail_63
+	JAE       tail_123
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -2901,10 +4388,10 @@ loop_62:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_65
+	JZ        skip_125
 	INCQ      BX
 
-skip_65:
+skip_125:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -3034,11 +4521,11 @@ skip_65:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_62
+	JMP          loop_122
 
-tail_63:
+tail_123:
 	CMPQ       DI, DX
-	JAE        done_64
+	JAE        done_124
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -3046,10 +4533,10 @@ tail_63:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_66
+	JZ         skip_126
 	INCQ       BX
 
-skip_66:
+skip_126:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -3180,7 +4667,7 @@ skip_66:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_64:
+done_124:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -3209,9 +4696,9 @@ TEXT ·mseAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_67:
+loop_127:
 	CMPQ         SI, BX
-	JAE          tail_68
+	JAE          tail_128
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -3223,11 +4710,11 @@ loop_67:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_67
+	JMP          loop_127
 
-tail_68:
+tail_128:
 	CMPQ         SI, DX
-	JAE          done_69
+	JAE          done_129
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -3240,7 +4727,7 @@ tail_68:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_69:
+done_129:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -3268,9 +4755,9 @@ TEXT ·l1AVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_70:
+loop_130:
 	CMPQ         SI, BX
-	JAE          tail_71
+	JAE          tail_131
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -3287,11 +4774,11 @@ loop_70:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_70
+	JMP          loop_130
 
-tail_71:
+tail_131:
 	CMPQ         SI, DX
-	JAE          done_72
+	JAE          done_132
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -3309,7 +4796,7 @@ tail_71:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_72:
+done_132:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -3355,9 +4842,9 @@ TEXT ·huberAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_73:
+loop_133:
 	CMPQ         SI, BX
-	JAE          tail_74
+	JAE          tail_134
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -3385,11 +4872,11 @@ loop_73:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_73
+	JMP          loop_133
 
-tail_74:
+tail_134:
 	CMPQ         SI, DX
-	JAE          done_75
+	JAE          done_135
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -3418,7 +4905,7 @@ tail_74:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_75:
+done_135:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -3464,9 +4951,9 @@ TEXT ·smoothL1AVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_76:
+loop_136:
 	CMPQ         SI, BX
-	JAE          tail_77
+	JAE          tail_137
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -3495,11 +4982,11 @@ loop_76:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_76
+	JMP          loop_136
 
-tail_77:
+tail_137:
 	CMPQ         SI, DX
-	JAE          done_78
+	JAE          done_138
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -3529,7 +5016,7 @@ tail_77:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_78:
+done_138:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -3558,9 +5045,9 @@ TEXT ·bceLogitsWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_79:
+loop_139:
 	CMPQ         DI, SI
-	JAE          tail_80
+	JAE          tail_140
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -3662,11 +5149,11 @@ loop_79:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_79
+	JMP          loop_139
 
-tail_80:
+tail_140:
 	CMPQ         DI, DX
-	JAE          done_81
+	JAE          done_141
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -3769,7 +5256,7 @@ tail_80:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_81:
+done_141:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -3799,9 +5286,9 @@ TEXT ·focalG0WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_82:
+loop_142:
 	CMPQ      R8, DI
-	JAE       tail_83
+	JAE       tail_143
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -3809,10 +5296,10 @@ loop_82:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_85
+	JZ        skip_145
 	INCQ      SI
 
-skip_85:
+skip_145:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -3901,11 +5388,11 @@ skip_85:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_82
+	JMP          loop_142
 
-tail_83:
+tail_143:
 	CMPQ       R8, DX
-	JAE        done_84
+	JAE        done_144
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -3913,10 +5400,10 @@ tail_83:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_86
+	JZ         skip_146
 	INCQ       SI
 
-skip_86:
+skip_146:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -4006,7 +5493,7 @@ skip_86:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_84:
+done_144:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -4037,9 +5524,9 @@ TEXT ·focalG1WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_87:
+loop_147:
 	CMPQ      R8, DI
-	JAE       tail_88
+	JAE       tail_148
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -4047,10 +5534,10 @@ loop_87:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_90
+	JZ        skip_150
 	INCQ      SI
 
-skip_90:
+skip_150:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -4147,11 +5634,11 @@ skip_90:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_87
+	JMP          loop_147
 
-tail_88:
+tail_148:
 	CMPQ       R8, DX
-	JAE        done_89
+	JAE        done_149
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -4159,10 +5646,10 @@ tail_88:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_91
+	JZ         skip_151
 	INCQ       SI
 
-skip_91:
+skip_151:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -4260,7 +5747,7 @@ skip_91:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_89:
+done_149:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -4291,9 +5778,9 @@ TEXT ·focalG2WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_92:
+loop_152:
 	CMPQ      R8, DI
-	JAE       tail_93
+	JAE       tail_153
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -4301,10 +5788,10 @@ loop_92:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_95
+	JZ        skip_155
 	INCQ      SI
 
-skip_95:
+skip_155:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -4403,11 +5890,11 @@ skip_95:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_92
+	JMP          loop_152
 
-tail_93:
+tail_153:
 	CMPQ       R8, DX
-	JAE        done_94
+	JAE        done_154
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -4415,10 +5902,10 @@ tail_93:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_96
+	JZ         skip_156
 	INCQ       SI
 
-skip_96:
+skip_156:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -4518,7 +6005,7 @@ skip_96:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_94:
+done_154:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -4549,9 +6036,9 @@ TEXT ·focalGAnyWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_97:
+loop_157:
 	CMPQ      R8, DI
-	JAE       tail_98
+	JAE       tail_158
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -4559,10 +6046,10 @@ loop_97:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_100
+	JZ        skip_160
 	INCQ      SI
 
-skip_100:
+skip_160:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -4694,11 +6181,11 @@ skip_100:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_97
+	JMP          loop_157
 
-tail_98:
+tail_158:
 	CMPQ       R8, DX
-	JAE        done_99
+	JAE        done_159
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -4706,10 +6193,10 @@ tail_98:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_101
+	JZ         skip_161
 	INCQ       SI
 
-skip_101:
+skip_161:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -4842,7 +6329,7 @@ skip_101:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_99:
+done_159:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -4872,9 +6359,9 @@ TEXT ·mseWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_102:
+loop_162:
 	CMPQ         DI, SI
-	JAE          tail_103
+	JAE          tail_163
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -4888,11 +6375,11 @@ loop_102:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_102
+	JMP          loop_162
 
-tail_103:
+tail_163:
 	CMPQ         DI, DX
-	JAE          done_104
+	JAE          done_164
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -4907,7 +6394,7 @@ tail_103:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_104:
+done_164:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -4936,9 +6423,9 @@ TEXT ·l1WAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_105:
+loop_165:
 	CMPQ         DI, SI
-	JAE          tail_106
+	JAE          tail_166
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -4957,11 +6444,11 @@ loop_105:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_105
+	JMP          loop_165
 
-tail_106:
+tail_166:
 	CMPQ         DI, DX
-	JAE          done_107
+	JAE          done_167
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -4981,7 +6468,7 @@ tail_106:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_107:
+done_167:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5010,9 +6497,9 @@ TEXT ·huberWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_108:
+loop_168:
 	CMPQ         DI, SI
-	JAE          tail_109
+	JAE          tail_169
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -5042,11 +6529,11 @@ loop_108:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_108
+	JMP          loop_168
 
-tail_109:
+tail_169:
 	CMPQ         DI, DX
-	JAE          done_110
+	JAE          done_170
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -5077,7 +6564,7 @@ tail_109:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_110:
+done_170:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5106,9 +6593,9 @@ TEXT ·smoothL1WAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_111:
+loop_171:
 	CMPQ         DI, SI
-	JAE          tail_112
+	JAE          tail_172
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -5139,11 +6626,11 @@ loop_111:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_111
+	JMP          loop_171
 
-tail_112:
+tail_172:
 	CMPQ         DI, DX
-	JAE          done_113
+	JAE          done_173
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -5175,7 +6662,7 @@ tail_112:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_113:
+done_173:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5204,9 +6691,9 @@ TEXT ·bceLogitsLAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_114:
+loop_174:
 	CMPQ         DI, SI
-	JAE          tail_115
+	JAE          tail_175
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -5307,11 +6794,11 @@ loop_114:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_114
+	JMP          loop_174
 
-tail_115:
+tail_175:
 	CMPQ         DI, DX
-	JAE          done_116
+	JAE          done_176
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -5413,7 +6900,7 @@ tail_115:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_116:
+done_176:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5443,9 +6930,9 @@ TEXT ·focalG0LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_117:
+loop_177:
 	CMPQ      R8, DI
-	JAE       tail_118
+	JAE       tail_178
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -5453,10 +6940,10 @@ loop_117:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_120
+	JZ        skip_180
 	INCQ      SI
 
-skip_120:
+skip_180:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5544,11 +7031,11 @@ skip_120:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_117
+	JMP          loop_177
 
-tail_118:
+tail_178:
 	CMPQ       R8, DX
-	JAE        done_119
+	JAE        done_179
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -5556,10 +7043,10 @@ tail_118:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_121
+	JZ         skip_181
 	INCQ       SI
 
-skip_121:
+skip_181:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5648,7 +7135,7 @@ skip_121:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_119:
+done_179:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5679,9 +7166,9 @@ TEXT ·focalG1LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_122:
+loop_182:
 	CMPQ      R8, DI
-	JAE       tail_123
+	JAE       tail_183
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -5689,10 +7176,10 @@ loop_122:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_125
+	JZ        skip_185
 	INCQ      SI
 
-skip_125:
+skip_185:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5788,11 +7275,11 @@ skip_125:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_122
+	JMP          loop_182
 
-tail_123:
+tail_183:
 	CMPQ       R8, DX
-	JAE        done_124
+	JAE        done_184
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -5800,10 +7287,10 @@ tail_123:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_126
+	JZ         skip_186
 	INCQ       SI
 
-skip_126:
+skip_186:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5900,7 +7387,7 @@ skip_126:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_124:
+done_184:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5931,9 +7418,9 @@ TEXT ·focalG2LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_127:
+loop_187:
 	CMPQ      R8, DI
-	JAE       tail_128
+	JAE       tail_188
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -5941,10 +7428,10 @@ loop_127:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_130
+	JZ        skip_190
 	INCQ      SI
 
-skip_130:
+skip_190:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6042,11 +7529,11 @@ skip_130:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_127
+	JMP          loop_187
 
-tail_128:
+tail_188:
 	CMPQ       R8, DX
-	JAE        done_129
+	JAE        done_189
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -6054,10 +7541,10 @@ tail_128:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_131
+	JZ         skip_191
 	INCQ       SI
 
-skip_131:
+skip_191:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6156,7 +7643,7 @@ skip_131:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_129:
+done_189:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6187,9 +7674,9 @@ TEXT ·focalGAnyLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_132:
+loop_192:
 	CMPQ      R8, DI
-	JAE       tail_133
+	JAE       tail_193
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -6197,10 +7684,10 @@ loop_132:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_135
+	JZ        skip_195
 	INCQ      SI
 
-skip_135:
+skip_195:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6331,11 +7818,11 @@ skip_135:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_132
+	JMP          loop_192
 
-tail_133:
+tail_193:
 	CMPQ       R8, DX
-	JAE        done_134
+	JAE        done_194
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -6343,10 +7830,10 @@ tail_133:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_136
+	JZ         skip_196
 	INCQ       SI
 
-skip_136:
+skip_196:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6478,7 +7965,7 @@ skip_136:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_134:
+done_194:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6508,9 +7995,9 @@ TEXT ·mseLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_137:
+loop_197:
 	CMPQ         DI, SI
-	JAE          tail_138
+	JAE          tail_198
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6523,11 +8010,11 @@ loop_137:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_137
+	JMP          loop_197
 
-tail_138:
+tail_198:
 	CMPQ         DI, DX
-	JAE          done_139
+	JAE          done_199
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6541,7 +8028,7 @@ tail_138:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_139:
+done_199:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6570,9 +8057,9 @@ TEXT ·l1LAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_140:
+loop_200:
 	CMPQ         DI, SI
-	JAE          tail_141
+	JAE          tail_201
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6590,11 +8077,11 @@ loop_140:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_140
+	JMP          loop_200
 
-tail_141:
+tail_201:
 	CMPQ         DI, DX
-	JAE          done_142
+	JAE          done_202
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6613,7 +8100,7 @@ tail_141:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_142:
+done_202:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6642,9 +8129,9 @@ TEXT ·huberLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_143:
+loop_203:
 	CMPQ         DI, SI
-	JAE          tail_144
+	JAE          tail_204
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6673,11 +8160,11 @@ loop_143:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_143
+	JMP          loop_203
 
-tail_144:
+tail_204:
 	CMPQ         DI, DX
-	JAE          done_145
+	JAE          done_205
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6707,7 +8194,7 @@ tail_144:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_145:
+done_205:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6736,9 +8223,9 @@ TEXT ·smoothL1LAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_146:
+loop_206:
 	CMPQ         DI, SI
-	JAE          tail_147
+	JAE          tail_207
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6768,11 +8255,11 @@ loop_146:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_146
+	JMP          loop_206
 
-tail_147:
+tail_207:
 	CMPQ         DI, DX
-	JAE          done_148
+	JAE          done_208
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6803,7 +8290,7 @@ tail_147:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_148:
+done_208:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6833,9 +8320,9 @@ TEXT ·bceLogitsLWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_149:
+loop_209:
 	CMPQ         R8, DI
-	JAE          tail_150
+	JAE          tail_210
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -6938,11 +8425,11 @@ loop_149:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_149
+	JMP          loop_209
 
-tail_150:
+tail_210:
 	CMPQ         R8, DX
-	JAE          done_151
+	JAE          done_211
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -7046,7 +8533,7 @@ tail_150:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_151:
+done_211:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7077,9 +8564,9 @@ TEXT ·focalG0LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_152:
+loop_212:
 	CMPQ      R9, R8
-	JAE       tail_153
+	JAE       tail_213
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -7087,10 +8574,10 @@ loop_152:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_155
+	JZ        skip_215
 	INCQ      DI
 
-skip_155:
+skip_215:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7180,11 +8667,11 @@ skip_155:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_152
+	JMP          loop_212
 
-tail_153:
+tail_213:
 	CMPQ       R9, DX
-	JAE        done_154
+	JAE        done_214
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7192,10 +8679,10 @@ tail_153:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_156
+	JZ         skip_216
 	INCQ       DI
 
-skip_156:
+skip_216:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7286,7 +8773,7 @@ skip_156:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_154:
+done_214:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7318,9 +8805,9 @@ TEXT ·focalG1LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_157:
+loop_217:
 	CMPQ      R9, R8
-	JAE       tail_158
+	JAE       tail_218
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -7328,10 +8815,10 @@ loop_157:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_160
+	JZ        skip_220
 	INCQ      DI
 
-skip_160:
+skip_220:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7429,11 +8916,11 @@ skip_160:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_157
+	JMP          loop_217
 
-tail_158:
+tail_218:
 	CMPQ       R9, DX
-	JAE        done_159
+	JAE        done_219
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7441,10 +8928,10 @@ tail_158:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_161
+	JZ         skip_221
 	INCQ       DI
 
-skip_161:
+skip_221:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7543,7 +9030,7 @@ skip_161:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_159:
+done_219:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7575,9 +9062,9 @@ TEXT ·focalG2LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_162:
+loop_222:
 	CMPQ      R9, R8
-	JAE       tail_163
+	JAE       tail_223
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -7585,10 +9072,10 @@ loop_162:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_165
+	JZ        skip_225
 	INCQ      DI
 
-skip_165:
+skip_225:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7688,11 +9175,11 @@ skip_165:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_162
+	JMP          loop_222
 
-tail_163:
+tail_223:
 	CMPQ       R9, DX
-	JAE        done_164
+	JAE        done_224
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7700,10 +9187,10 @@ tail_163:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_166
+	JZ         skip_226
 	INCQ       DI
 
-skip_166:
+skip_226:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7804,7 +9291,7 @@ skip_166:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_164:
+done_224:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7836,9 +9323,9 @@ TEXT ·focalGAnyLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_167:
+loop_227:
 	CMPQ      R9, R8
-	JAE       tail_168
+	JAE       tail_228
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -7846,10 +9333,10 @@ loop_167:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_170
+	JZ        skip_230
 	INCQ      DI
 
-skip_170:
+skip_230:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7982,11 +9469,11 @@ skip_170:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_167
+	JMP          loop_227
 
-tail_168:
+tail_228:
 	CMPQ       R9, DX
-	JAE        done_169
+	JAE        done_229
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7994,10 +9481,10 @@ tail_168:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_171
+	JZ         skip_231
 	INCQ       DI
 
-skip_171:
+skip_231:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8131,7 +9618,7 @@ skip_171:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_169:
+done_229:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8162,9 +9649,9 @@ TEXT ·mseLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_172:
+loop_232:
 	CMPQ         R8, DI
-	JAE          tail_173
+	JAE          tail_233
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8179,11 +9666,11 @@ loop_172:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_172
+	JMP          loop_232
 
-tail_173:
+tail_233:
 	CMPQ         R8, DX
-	JAE          done_174
+	JAE          done_234
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8199,7 +9686,7 @@ tail_173:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_174:
+done_234:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8229,9 +9716,9 @@ TEXT ·l1LWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_175:
+loop_235:
 	CMPQ         R8, DI
-	JAE          tail_176
+	JAE          tail_236
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8251,11 +9738,11 @@ loop_175:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_175
+	JMP          loop_235
 
-tail_176:
+tail_236:
 	CMPQ         R8, DX
-	JAE          done_177
+	JAE          done_237
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8276,7 +9763,7 @@ tail_176:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_177:
+done_237:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8306,9 +9793,9 @@ TEXT ·huberLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_178:
+loop_238:
 	CMPQ         R8, DI
-	JAE          tail_179
+	JAE          tail_239
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8339,11 +9826,11 @@ loop_178:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_178
+	JMP          loop_238
 
-tail_179:
+tail_239:
 	CMPQ         R8, DX
-	JAE          done_180
+	JAE          done_240
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8375,7 +9862,7 @@ tail_179:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_180:
+done_240:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8405,9 +9892,9 @@ TEXT ·smoothL1LWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_181:
+loop_241:
 	CMPQ         R8, DI
-	JAE          tail_182
+	JAE          tail_242
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8439,11 +9926,11 @@ loop_181:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_181
+	JMP          loop_241
 
-tail_182:
+tail_242:
 	CMPQ         R8, DX
-	JAE          done_183
+	JAE          done_243
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8476,7 +9963,7 @@ tail_182:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_183:
+done_243:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8505,9 +9992,9 @@ TEXT ·bceLogitsGAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_184:
+loop_244:
 	CMPQ         DI, SI
-	JAE          tail_185
+	JAE          tail_245
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -8610,11 +10097,11 @@ loop_184:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_184
+	JMP          loop_244
 
-tail_185:
+tail_245:
 	CMPQ         DI, DX
-	JAE          done_186
+	JAE          done_246
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -8718,7 +10205,7 @@ tail_185:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(DI*4)
 
-done_186:
+done_246:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8748,9 +10235,9 @@ TEXT ·focalG0GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_187:
+loop_247:
 	CMPQ      R8, DI
-	JAE       tail_188
+	JAE       tail_248
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -8758,10 +10245,10 @@ loop_187:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_190
+	JZ        skip_250
 	INCQ      SI
 
-skip_190:
+skip_250:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8851,11 +10338,11 @@ skip_190:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_187
+	JMP          loop_247
 
-tail_188:
+tail_248:
 	CMPQ       R8, DX
-	JAE        done_189
+	JAE        done_249
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -8863,10 +10350,10 @@ tail_188:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_191
+	JZ         skip_251
 	INCQ       SI
 
-skip_191:
+skip_251:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8957,7 +10444,7 @@ skip_191:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (BX)(R8*4)
 
-done_189:
+done_249:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8988,9 +10475,9 @@ TEXT ·focalG1GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_192:
+loop_252:
 	CMPQ      R8, DI
-	JAE       tail_193
+	JAE       tail_253
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -8998,10 +10485,10 @@ loop_192:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_195
+	JZ        skip_255
 	INCQ      SI
 
-skip_195:
+skip_255:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9099,11 +10586,11 @@ skip_195:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_192
+	JMP          loop_252
 
-tail_193:
+tail_253:
 	CMPQ       R8, DX
-	JAE        done_194
+	JAE        done_254
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -9111,10 +10598,10 @@ tail_193:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_196
+	JZ         skip_256
 	INCQ       SI
 
-skip_196:
+skip_256:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9213,7 +10700,7 @@ skip_196:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (BX)(R8*4)
 
-done_194:
+done_254:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9244,9 +10731,9 @@ TEXT ·focalG2GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_197:
+loop_257:
 	CMPQ      R8, DI
-	JAE       tail_198
+	JAE       tail_258
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -9254,10 +10741,10 @@ loop_197:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_200
+	JZ        skip_260
 	INCQ      SI
 
-skip_200:
+skip_260:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9357,11 +10844,11 @@ skip_200:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_197
+	JMP          loop_257
 
-tail_198:
+tail_258:
 	CMPQ       R8, DX
-	JAE        done_199
+	JAE        done_259
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -9369,10 +10856,10 @@ tail_198:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_201
+	JZ         skip_261
 	INCQ       SI
 
-skip_201:
+skip_261:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9473,7 +10960,7 @@ skip_201:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (BX)(R8*4)
 
-done_199:
+done_259:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9504,9 +10991,9 @@ TEXT ·focalGAnyGAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_202:
+loop_262:
 	CMPQ      R8, DI
-	JAE       tail_203
+	JAE       tail_263
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -9514,10 +11001,10 @@ loop_202:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_205
+	JZ        skip_265
 	INCQ      SI
 
-skip_205:
+skip_265:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9650,11 +11137,11 @@ skip_205:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_202
+	JMP          loop_262
 
-tail_203:
+tail_263:
 	CMPQ       R8, DX
-	JAE        done_204
+	JAE        done_264
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -9662,10 +11149,10 @@ tail_203:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_206
+	JZ         skip_266
 	INCQ       SI
 
-skip_206:
+skip_266:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9799,7 +11286,7 @@ skip_206:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
 
-done_204:
+done_264:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9829,9 +11316,9 @@ TEXT ·mseGAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_207:
+loop_267:
 	CMPQ         DI, SI
-	JAE          tail_208
+	JAE          tail_268
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9846,11 +11333,11 @@ loop_207:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_207
+	JMP          loop_267
 
-tail_208:
+tail_268:
 	CMPQ         DI, DX
-	JAE          done_209
+	JAE          done_269
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9866,7 +11353,7 @@ tail_208:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(DI*4)
 
-done_209:
+done_269:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9895,9 +11382,9 @@ TEXT ·l1GAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_210:
+loop_270:
 	CMPQ         DI, SI
-	JAE          tail_211
+	JAE          tail_271
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9917,11 +11404,11 @@ loop_210:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_210
+	JMP          loop_270
 
-tail_211:
+tail_271:
 	CMPQ         DI, DX
-	JAE          done_212
+	JAE          done_272
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9942,7 +11429,7 @@ tail_211:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_212:
+done_272:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9971,9 +11458,9 @@ TEXT ·huberGAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_213:
+loop_273:
 	CMPQ         DI, SI
-	JAE          tail_214
+	JAE          tail_274
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -10004,11 +11491,11 @@ loop_213:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_213
+	JMP          loop_273
 
-tail_214:
+tail_274:
 	CMPQ         DI, DX
-	JAE          done_215
+	JAE          done_275
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -10040,7 +11527,7 @@ tail_214:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_215:
+done_275:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10069,9 +11556,9 @@ TEXT ·smoothL1GAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_216:
+loop_276:
 	CMPQ         DI, SI
-	JAE          tail_217
+	JAE          tail_277
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -10103,11 +11590,11 @@ loop_216:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_216
+	JMP          loop_276
 
-tail_217:
+tail_277:
 	CMPQ         DI, DX
-	JAE          done_218
+	JAE          done_278
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -10140,7 +11627,7 @@ tail_217:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_218:
+done_278:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10170,9 +11657,9 @@ TEXT ·bceLogitsGWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_219:
+loop_279:
 	CMPQ         R8, DI
-	JAE          tail_220
+	JAE          tail_280
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -10278,11 +11765,11 @@ loop_219:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_219
+	JMP          loop_279
 
-tail_220:
+tail_280:
 	CMPQ         R8, DX
-	JAE          done_221
+	JAE          done_281
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -10389,7 +11876,7 @@ tail_220:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R8*4)
 
-done_221:
+done_281:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10420,9 +11907,9 @@ TEXT ·focalG0GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_222:
+loop_282:
 	CMPQ      R9, R8
-	JAE       tail_223
+	JAE       tail_283
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10430,10 +11917,10 @@ loop_222:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_225
+	JZ        skip_285
 	INCQ      DI
 
-skip_225:
+skip_285:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10526,11 +12013,11 @@ skip_225:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_222
+	JMP          loop_282
 
-tail_223:
+tail_283:
 	CMPQ       R9, DX
-	JAE        done_224
+	JAE        done_284
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -10538,10 +12025,10 @@ tail_223:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_226
+	JZ         skip_286
 	INCQ       DI
 
-skip_226:
+skip_286:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10635,7 +12122,7 @@ skip_226:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (SI)(R9*4)
 
-done_224:
+done_284:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10667,9 +12154,9 @@ TEXT ·focalG1GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_227:
+loop_287:
 	CMPQ      R9, R8
-	JAE       tail_228
+	JAE       tail_288
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10677,10 +12164,10 @@ loop_227:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_230
+	JZ        skip_290
 	INCQ      DI
 
-skip_230:
+skip_290:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10781,11 +12268,11 @@ skip_230:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_227
+	JMP          loop_287
 
-tail_228:
+tail_288:
 	CMPQ       R9, DX
-	JAE        done_229
+	JAE        done_289
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -10793,10 +12280,10 @@ tail_228:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_231
+	JZ         skip_291
 	INCQ       DI
 
-skip_231:
+skip_291:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10898,7 +12385,7 @@ skip_231:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (SI)(R9*4)
 
-done_229:
+done_289:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10930,9 +12417,9 @@ TEXT ·focalG2GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_232:
+loop_292:
 	CMPQ      R9, R8
-	JAE       tail_233
+	JAE       tail_293
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10940,10 +12427,10 @@ loop_232:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_235
+	JZ        skip_295
 	INCQ      DI
 
-skip_235:
+skip_295:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11046,11 +12533,11 @@ skip_235:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_232
+	JMP          loop_292
 
-tail_233:
+tail_293:
 	CMPQ       R9, DX
-	JAE        done_234
+	JAE        done_294
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -11058,10 +12545,10 @@ tail_233:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_236
+	JZ         skip_296
 	INCQ       DI
 
-skip_236:
+skip_296:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11165,7 +12652,7 @@ skip_236:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (SI)(R9*4)
 
-done_234:
+done_294:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11197,9 +12684,9 @@ TEXT ·focalGAnyGWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_237:
+loop_297:
 	CMPQ      R9, R8
-	JAE       tail_238
+	JAE       tail_298
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -11207,10 +12694,10 @@ loop_237:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_240
+	JZ        skip_300
 	INCQ      DI
 
-skip_240:
+skip_300:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11346,11 +12833,11 @@ skip_240:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_237
+	JMP          loop_297
 
-tail_238:
+tail_298:
 	CMPQ       R9, DX
-	JAE        done_239
+	JAE        done_299
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -11358,10 +12845,10 @@ tail_238:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_241
+	JZ         skip_301
 	INCQ       DI
 
-skip_241:
+skip_301:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11498,7 +12985,7 @@ skip_241:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R9*4)
 
-done_239:
+done_299:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11529,9 +13016,9 @@ TEXT ·mseGWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_242:
+loop_302:
 	CMPQ         R8, DI
-	JAE          tail_243
+	JAE          tail_303
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11549,11 +13036,11 @@ loop_242:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_242
+	JMP          loop_302
 
-tail_243:
+tail_303:
 	CMPQ         R8, DX
-	JAE          done_244
+	JAE          done_304
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11572,7 +13059,7 @@ tail_243:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R8*4)
 
-done_244:
+done_304:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11602,9 +13089,9 @@ TEXT ·l1GWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_245:
+loop_305:
 	CMPQ         R8, DI
-	JAE          tail_246
+	JAE          tail_306
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11627,11 +13114,11 @@ loop_245:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_245
+	JMP          loop_305
 
-tail_246:
+tail_306:
 	CMPQ         R8, DX
-	JAE          done_247
+	JAE          done_307
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11655,7 +13142,7 @@ tail_246:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_247:
+done_307:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11685,9 +13172,9 @@ TEXT ·huberGWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_248:
+loop_308:
 	CMPQ         R8, DI
-	JAE          tail_249
+	JAE          tail_309
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11721,11 +13208,11 @@ loop_248:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_248
+	JMP          loop_308
 
-tail_249:
+tail_309:
 	CMPQ         R8, DX
-	JAE          done_250
+	JAE          done_310
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11760,7 +13247,7 @@ tail_249:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_250:
+done_310:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11790,9 +13277,9 @@ TEXT ·smoothL1GWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_251:
+loop_311:
 	CMPQ         R8, DI
-	JAE          tail_252
+	JAE          tail_312
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11827,11 +13314,11 @@ loop_251:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_251
+	JMP          loop_311
 
-tail_252:
+tail_312:
 	CMPQ         R8, DX
-	JAE          done_253
+	JAE          done_313
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11867,7 +13354,7 @@ tail_252:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_253:
+done_313:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11897,9 +13384,9 @@ TEXT ·bceLogitsGLAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_254:
+loop_314:
 	CMPQ         R8, DI
-	JAE          tail_255
+	JAE          tail_315
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -12003,11 +13490,11 @@ loop_254:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_254
+	JMP          loop_314
 
-tail_255:
+tail_315:
 	CMPQ         R8, DX
-	JAE          done_256
+	JAE          done_316
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -12112,7 +13599,7 @@ tail_255:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(R8*4)
 
-done_256:
+done_316:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12143,9 +13630,9 @@ TEXT ·focalG0GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_257:
+loop_317:
 	CMPQ      R9, R8
-	JAE       tail_258
+	JAE       tail_318
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12153,10 +13640,10 @@ loop_257:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_260
+	JZ        skip_320
 	INCQ      DI
 
-skip_260:
+skip_320:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12247,11 +13734,11 @@ skip_260:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_257
+	JMP          loop_317
 
-tail_258:
+tail_318:
 	CMPQ       R9, DX
-	JAE        done_259
+	JAE        done_319
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12259,10 +13746,10 @@ tail_258:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_261
+	JZ         skip_321
 	INCQ       DI
 
-skip_261:
+skip_321:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12354,7 +13841,7 @@ skip_261:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (BX)(R9*4)
 
-done_259:
+done_319:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12386,9 +13873,9 @@ TEXT ·focalG1GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_262:
+loop_322:
 	CMPQ      R9, R8
-	JAE       tail_263
+	JAE       tail_323
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12396,10 +13883,10 @@ loop_262:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_265
+	JZ        skip_325
 	INCQ      DI
 
-skip_265:
+skip_325:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12498,11 +13985,11 @@ skip_265:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_262
+	JMP          loop_322
 
-tail_263:
+tail_323:
 	CMPQ       R9, DX
-	JAE        done_264
+	JAE        done_324
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12510,10 +13997,10 @@ tail_263:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_266
+	JZ         skip_326
 	INCQ       DI
 
-skip_266:
+skip_326:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12613,7 +14100,7 @@ skip_266:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (BX)(R9*4)
 
-done_264:
+done_324:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12645,9 +14132,9 @@ TEXT ·focalG2GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_267:
+loop_327:
 	CMPQ      R9, R8
-	JAE       tail_268
+	JAE       tail_328
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12655,10 +14142,10 @@ loop_267:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_270
+	JZ        skip_330
 	INCQ      DI
 
-skip_270:
+skip_330:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12759,11 +14246,11 @@ skip_270:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_267
+	JMP          loop_327
 
-tail_268:
+tail_328:
 	CMPQ       R9, DX
-	JAE        done_269
+	JAE        done_329
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12771,10 +14258,10 @@ tail_268:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_271
+	JZ         skip_331
 	INCQ       DI
 
-skip_271:
+skip_331:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12876,7 +14363,7 @@ skip_271:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (BX)(R9*4)
 
-done_269:
+done_329:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12908,9 +14395,9 @@ TEXT ·focalGAnyGLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_272:
+loop_332:
 	CMPQ      R9, R8
-	JAE       tail_273
+	JAE       tail_333
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12918,10 +14405,10 @@ loop_272:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_275
+	JZ        skip_335
 	INCQ      DI
 
-skip_275:
+skip_335:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13055,11 +14542,11 @@ skip_275:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_272
+	JMP          loop_332
 
-tail_273:
+tail_333:
 	CMPQ       R9, DX
-	JAE        done_274
+	JAE        done_334
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -13067,10 +14554,10 @@ tail_273:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_276
+	JZ         skip_336
 	INCQ       DI
 
-skip_276:
+skip_336:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13205,7 +14692,7 @@ skip_276:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R9*4)
 
-done_274:
+done_334:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13236,9 +14723,9 @@ TEXT ·mseGLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_277:
+loop_337:
 	CMPQ         R8, DI
-	JAE          tail_278
+	JAE          tail_338
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13254,11 +14741,11 @@ loop_277:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_277
+	JMP          loop_337
 
-tail_278:
+tail_338:
 	CMPQ         R8, DX
-	JAE          done_279
+	JAE          done_339
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13275,7 +14762,7 @@ tail_278:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
 
-done_279:
+done_339:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13305,9 +14792,9 @@ TEXT ·l1GLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_280:
+loop_340:
 	CMPQ         R8, DI
-	JAE          tail_281
+	JAE          tail_341
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13328,11 +14815,11 @@ loop_280:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_280
+	JMP          loop_340
 
-tail_281:
+tail_341:
 	CMPQ         R8, DX
-	JAE          done_282
+	JAE          done_342
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13354,7 +14841,7 @@ tail_281:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_282:
+done_342:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13384,9 +14871,9 @@ TEXT ·huberGLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_283:
+loop_343:
 	CMPQ         R8, DI
-	JAE          tail_284
+	JAE          tail_344
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13418,11 +14905,11 @@ loop_283:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_283
+	JMP          loop_343
 
-tail_284:
+tail_344:
 	CMPQ         R8, DX
-	JAE          done_285
+	JAE          done_345
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13455,7 +14942,7 @@ tail_284:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_285:
+done_345:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13485,9 +14972,9 @@ TEXT ·smoothL1GLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_286:
+loop_346:
 	CMPQ         R8, DI
-	JAE          tail_287
+	JAE          tail_347
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13520,11 +15007,11 @@ loop_286:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_286
+	JMP          loop_346
 
-tail_287:
+tail_347:
 	CMPQ         R8, DX
-	JAE          done_288
+	JAE          done_348
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13558,7 +15045,7 @@ tail_287:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_288:
+done_348:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13589,9 +15076,9 @@ TEXT ·bceLogitsGLWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_289:
+loop_349:
 	CMPQ         R9, R8
-	JAE          tail_290
+	JAE          tail_350
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -13698,11 +15185,11 @@ loop_289:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_289
+	JMP          loop_349
 
-tail_290:
+tail_350:
 	CMPQ         R9, DX
-	JAE          done_291
+	JAE          done_351
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -13810,7 +15297,7 @@ tail_290:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R9*4)
 
-done_291:
+done_351:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13842,9 +15329,9 @@ TEXT ·focalG0GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_292:
+loop_352:
 	CMPQ      R10, R9
-	JAE       tail_293
+	JAE       tail_353
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -13852,10 +15339,10 @@ loop_292:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_295
+	JZ        skip_355
 	INCQ      R8
 
-skip_295:
+skip_355:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13949,11 +15436,11 @@ skip_295:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_292
+	JMP          loop_352
 
-tail_293:
+tail_353:
 	CMPQ       R10, DX
-	JAE        done_294
+	JAE        done_354
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -13961,10 +15448,10 @@ tail_293:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_296
+	JZ         skip_356
 	INCQ       R8
 
-skip_296:
+skip_356:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14059,7 +15546,7 @@ skip_296:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (SI)(R10*4)
 
-done_294:
+done_354:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14092,9 +15579,9 @@ TEXT ·focalG1GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_297:
+loop_357:
 	CMPQ      R10, R9
-	JAE       tail_298
+	JAE       tail_358
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -14102,10 +15589,10 @@ loop_297:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_300
+	JZ        skip_360
 	INCQ      R8
 
-skip_300:
+skip_360:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14207,11 +15694,11 @@ skip_300:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_297
+	JMP          loop_357
 
-tail_298:
+tail_358:
 	CMPQ       R10, DX
-	JAE        done_299
+	JAE        done_359
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -14219,10 +15706,10 @@ tail_298:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_301
+	JZ         skip_361
 	INCQ       R8
 
-skip_301:
+skip_361:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14325,7 +15812,7 @@ skip_301:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (SI)(R10*4)
 
-done_299:
+done_359:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14358,9 +15845,9 @@ TEXT ·focalG2GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_302:
+loop_362:
 	CMPQ      R10, R9
-	JAE       tail_303
+	JAE       tail_363
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -14368,10 +15855,10 @@ loop_302:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_305
+	JZ        skip_365
 	INCQ      R8
 
-skip_305:
+skip_365:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14475,11 +15962,11 @@ skip_305:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_302
+	JMP          loop_362
 
-tail_303:
+tail_363:
 	CMPQ       R10, DX
-	JAE        done_304
+	JAE        done_364
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -14487,10 +15974,10 @@ tail_303:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_306
+	JZ         skip_366
 	INCQ       R8
 
-skip_306:
+skip_366:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14595,7 +16082,7 @@ skip_306:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (SI)(R10*4)
 
-done_304:
+done_364:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14628,9 +16115,9 @@ TEXT ·focalGAnyGLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_307:
+loop_367:
 	CMPQ      R10, R9
-	JAE       tail_308
+	JAE       tail_368
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -14638,10 +16125,10 @@ loop_307:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_310
+	JZ        skip_370
 	INCQ      R8
 
-skip_310:
+skip_370:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14778,11 +16265,11 @@ skip_310:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_307
+	JMP          loop_367
 
-tail_308:
+tail_368:
 	CMPQ       R10, DX
-	JAE        done_309
+	JAE        done_369
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -14790,10 +16277,10 @@ tail_308:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_311
+	JZ         skip_371
 	INCQ       R8
 
-skip_311:
+skip_371:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14931,7 +16418,7 @@ skip_311:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R10*4)
 
-done_309:
+done_369:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14963,9 +16450,9 @@ TEXT ·mseGLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_312:
+loop_372:
 	CMPQ         R9, R8
-	JAE          tail_313
+	JAE          tail_373
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14984,11 +16471,11 @@ loop_312:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_312
+	JMP          loop_372
 
-tail_313:
+tail_373:
 	CMPQ         R9, DX
-	JAE          done_314
+	JAE          done_374
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15008,7 +16495,7 @@ tail_313:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R9*4)
 
-done_314:
+done_374:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15039,9 +16526,9 @@ TEXT ·l1GLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_315:
+loop_375:
 	CMPQ         R9, R8
-	JAE          tail_316
+	JAE          tail_376
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15065,11 +16552,11 @@ loop_315:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_315
+	JMP          loop_375
 
-tail_316:
+tail_376:
 	CMPQ         R9, DX
-	JAE          done_317
+	JAE          done_377
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15094,7 +16581,7 @@ tail_316:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_317:
+done_377:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15125,9 +16612,9 @@ TEXT ·huberGLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_318:
+loop_378:
 	CMPQ         R9, R8
-	JAE          tail_319
+	JAE          tail_379
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15162,11 +16649,11 @@ loop_318:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_318
+	JMP          loop_378
 
-tail_319:
+tail_379:
 	CMPQ         R9, DX
-	JAE          done_320
+	JAE          done_380
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15202,7 +16689,7 @@ tail_319:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_320:
+done_380:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15233,9 +16720,9 @@ TEXT ·smoothL1GLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_321:
+loop_381:
 	CMPQ         R9, R8
-	JAE          tail_322
+	JAE          tail_382
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15271,11 +16758,11 @@ loop_321:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_321
+	JMP          loop_381
 
-tail_322:
+tail_382:
 	CMPQ         R9, DX
-	JAE          done_323
+	JAE          done_383
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15312,7 +16799,7 @@ tail_322:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_323:
+done_383:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15338,9 +16825,9 @@ TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_324:
+loop_384:
 	CMPQ         SI, BX
-	JAE          tail_325
+	JAE          tail_385
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -15384,11 +16871,11 @@ loop_324:
 	VBLENDVPS    Y2, Y1, Y4, Y4
 	VMOVUPS      Y4, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_324
+	JMP          loop_384
 
-tail_325:
+tail_385:
 	CMPQ         SI, DX
-	JAE          done_326
+	JAE          done_386
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -15432,7 +16919,7 @@ tail_325:
 	VBLENDVPS    Y2, Y1, Y4, Y4
 	VMASKMOVPS   Y4, Y0, (CX)(SI*4)
 
-done_326:
+done_386:
 	VZEROUPPER
 	RET
 
@@ -15452,9 +16939,9 @@ TEXT ·logSigmoidAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_327:
+loop_387:
 	CMPQ         SI, BX
-	JAE          tail_328
+	JAE          tail_388
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -15515,11 +17002,11 @@ loop_327:
 	VSUBPS       Y9, Y1, Y1
 	VMOVUPS      Y1, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_327
+	JMP          loop_387
 
-tail_328:
+tail_388:
 	CMPQ         SI, DX
-	JAE          done_329
+	JAE          done_389
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -15580,7 +17067,7 @@ tail_328:
 	VSUBPS       Y9, Y1, Y1
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
 
-done_329:
+done_389:
 	VZEROUPPER
 	RET
 
@@ -15600,9 +17087,9 @@ TEXT ·softplusAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_330:
+loop_390:
 	CMPQ         SI, BX
-	JAE          tail_331
+	JAE          tail_391
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -15663,11 +17150,11 @@ loop_330:
 	VADDPS       Y9, Y1, Y1
 	VMOVUPS      Y1, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_330
+	JMP          loop_390
 
-tail_331:
+tail_391:
 	CMPQ         SI, DX
-	JAE          done_332
+	JAE          done_392
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -15728,7 +17215,7 @@ tail_331:
 	VADDPS       Y9, Y1, Y1
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
 
-done_332:
+done_392:
 	VZEROUPPER
 	RET
 
@@ -15748,9 +17235,9 @@ TEXT ·expVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_333:
+loop_393:
 	CMPQ         SI, BX
-	JAE          tail_334
+	JAE          tail_394
 	VMOVUPS      (AX)(SI*4), Y1
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
@@ -15779,11 +17266,11 @@ loop_333:
 	VMULPS       Y2, Y3, Y3
 	VMOVUPS      Y3, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_333
+	JMP          loop_393
 
-tail_334:
+tail_394:
 	CMPQ         SI, DX
-	JAE          done_335
+	JAE          done_395
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
@@ -15812,7 +17299,7 @@ tail_334:
 	VMULPS       Y2, Y3, Y3
 	VMASKMOVPS   Y3, Y0, (CX)(SI*4)
 
-done_335:
+done_395:
 	VZEROUPPER
 	RET
 
@@ -15832,9 +17319,9 @@ TEXT ·logVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_336:
+loop_396:
 	CMPQ        SI, BX
-	JAE         tail_337
+	JAE         tail_397
 	VMOVUPS     (AX)(SI*4), Y1
 	VPSUBD      lfc_3f3504f3<>+0(SB), Y1, Y2
 	VPSRAD      $0x17, Y2, Y3
@@ -15864,11 +17351,11 @@ loop_336:
 	VBLENDVPS   Y2, Y1, Y7, Y7
 	VMOVUPS     Y7, (CX)(SI*4)
 	ADDQ        $0x08, SI
-	JMP         loop_336
+	JMP         loop_396
 
-tail_337:
+tail_397:
 	CMPQ        SI, DX
-	JAE         done_338
+	JAE         done_398
 	VMASKMOVPS  (AX)(SI*4), Y0, Y1
 	VPSUBD      lfc_3f3504f3<>+0(SB), Y1, Y2
 	VPSRAD      $0x17, Y2, Y3
@@ -15898,7 +17385,7 @@ tail_337:
 	VBLENDVPS   Y2, Y1, Y7, Y7
 	VMASKMOVPS  Y7, Y0, (CX)(SI*4)
 
-done_338:
+done_398:
 	VZEROUPPER
 	RET
 
@@ -15918,9 +17405,9 @@ TEXT ·log1pVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_339:
+loop_399:
 	CMPQ         SI, BX
-	JAE          tail_340
+	JAE          tail_400
 	VMOVUPS      (AX)(SI*4), Y1
 	VADDPS       lfc_3f800000<>+0(SB), Y1, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
@@ -15952,11 +17439,11 @@ loop_339:
 	VFMADD231PS  Y1, Y3, Y8
 	VMOVUPS      Y8, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_339
+	JMP          loop_399
 
-tail_340:
+tail_400:
 	CMPQ         SI, DX
-	JAE          done_341
+	JAE          done_401
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VADDPS       lfc_3f800000<>+0(SB), Y1, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
@@ -15988,7 +17475,1305 @@ tail_340:
 	VFMADD231PS  Y1, Y3, Y8
 	VMASKMOVPS   Y8, Y0, (CX)(SI*4)
 
-done_341:
+done_401:
+	VZEROUPPER
+	RET
+
+// func ceRowsAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·ceRowsAVX512(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_41a00000<>+0(SB), Z11
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z12
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z13
+	VMOVUPS lfc_ff800000<>+0(SB), Z14
+	MOVQ    DX, R9
+	SHRQ    $0x04, R9
+	SHLQ    $0x04, R9
+	MOVQ    DX, R10
+	SUBQ    R9, R10
+	LEAQ    lfmask16<>+0(SB), R11
+	KMOVW   (R11)(R10*2), K1
+	VXORPS  X15, X15, X15
+	XORQ    R10, R10
+
+row_402:
+	CMPQ         R10, CX
+	JAE          rowsdone_403
+	VBROADCASTSS (AX), Z16
+	VMAXPS       Z16, Z12, Z16
+	VMINPS       Z16, Z13, Z16
+	VADDPS       Z11, Z16, Z17
+	VXORPS       Z18, Z18, Z18
+	VMOVAPS      Z16, Z19
+	XORQ         R11, R11
+
+loop_406:
+	CMPQ         R11, R9
+	JAE          tail_407
+	VMOVUPS      (AX)(R11*4), Z20
+	VCMPPS       $0x1e, Z17, Z20, K2
+	KORTESTW     K2, K2
+	JZ           skip_409
+	VMOVAPS      Z20, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMULPS       Z2, Z16, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z16
+	VFNMADD231PS Z4, Z22, Z16
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z16, Z23
+	VFMADD213PS  Z8, Z16, Z23
+	VFMADD213PS  Z7, Z16, Z23
+	VFMADD213PS  Z6, Z16, Z23
+	VMULPS       Z16, Z16, Z24
+	VFMADD213PS  Z16, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z18, Z18
+	VMOVAPS      Z17, Z16
+	VADDPS       Z11, Z16, Z17
+
+skip_409:
+	VMAXPS       Z20, Z19, Z19
+	VSUBPS       Z16, Z20, Z20
+	VMAXPS       Z20, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VMULPS       Z2, Z20, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z20
+	VFNMADD231PS Z4, Z22, Z20
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z20, Z23
+	VFMADD213PS  Z8, Z20, Z23
+	VFMADD213PS  Z7, Z20, Z23
+	VFMADD213PS  Z6, Z20, Z23
+	VMULPS       Z20, Z20, Z24
+	VFMADD213PS  Z20, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z23, Z18, Z18
+	ADDQ         $0x10, R11
+	JMP          loop_406
+
+tail_407:
+	CMPQ         R11, DX
+	JAE          done_408
+	VMOVAPS      Z14, Z20
+	VMOVUPS      (AX)(R11*4), K1, Z20
+	VCMPPS       $0x1e, Z17, Z20, K2
+	KORTESTW     K2, K2
+	JZ           skip_410
+	VMOVAPS      Z20, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMULPS       Z2, Z16, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z16
+	VFNMADD231PS Z4, Z22, Z16
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z16, Z23
+	VFMADD213PS  Z8, Z16, Z23
+	VFMADD213PS  Z7, Z16, Z23
+	VFMADD213PS  Z6, Z16, Z23
+	VMULPS       Z16, Z16, Z24
+	VFMADD213PS  Z16, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z18, Z18
+	VMOVAPS      Z17, Z16
+	VADDPS       Z11, Z16, Z17
+
+skip_410:
+	VMAXPS       Z20, Z19, Z19
+	VSUBPS       Z16, Z20, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z20
+	VRNDSCALEPS  $0x00, Z20, Z20
+	VFNMADD231PS Z3, Z20, Z17
+	VFNMADD231PS Z4, Z20, Z17
+	VMOVUPS      Z10, Z22
+	VFMADD213PS  Z9, Z17, Z22
+	VFMADD213PS  Z8, Z17, Z22
+	VFMADD213PS  Z7, Z17, Z22
+	VFMADD213PS  Z6, Z17, Z22
+	VMULPS       Z17, Z17, Z23
+	VFMADD213PS  Z17, Z23, Z22
+	VADDPS       Z5, Z22, Z22
+	VSCALEFPS    Z20, Z22, Z22
+	VADDPS       Z22, Z18, Z18
+
+done_408:
+	VSHUFF32X4   $0x4e, Z18, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VSHUFF32X4   $0x4e, Z19, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VSHUFF32X4   $0xb1, Z19, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VPERMILPS    $0x4e, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VPERMILPS    $0xb1, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VMINPS       Z19, Z13, Z19
+	VSUBPS       Z19, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMULPS       Z2, Z16, Z17
+	VRNDSCALEPS  $0x00, Z17, Z17
+	VFNMADD231PS Z3, Z17, Z16
+	VFNMADD231PS Z4, Z17, Z16
+	VMOVUPS      Z10, Z20
+	VFMADD213PS  Z9, Z16, Z20
+	VFMADD213PS  Z8, Z16, Z20
+	VFMADD213PS  Z7, Z16, Z20
+	VFMADD213PS  Z6, Z16, Z20
+	VMULPS       Z16, Z16, Z22
+	VFMADD213PS  Z16, Z22, Z20
+	VADDPS       Z5, Z20, Z20
+	VSCALEFPS    Z17, Z20, Z20
+	VMULPS       Z20, Z18, Z18
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z18, Z16
+	VPSRAD       $0x17, Z16, Z17
+	VPANDD       lfc_007fffff<>+0(SB), Z16, Z16
+	VPADDD       lfc_3f3504f3<>+0(SB), Z16, Z16
+	VSUBPS       Z5, Z16, Z16
+	VCVTDQ2PS    Z17, Z17
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z20
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be800102<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z16, Z20
+	VMULPS       Z16, Z16, Z22
+	VMULPS       Z16, Z22, Z23
+	VMULPS       Z4, Z17, Z24
+	VFMADD231PS  Z20, Z23, Z24
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS       Z16, Z24, Z24
+	VFMADD231PS  Z3, Z17, Z24
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z24
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z24
+	VCMPPS       $0x03, Z18, Z18, K2
+	VMOVUPS      Z18, K2, Z24
+	VADDPS       Z19, Z24, Z16
+	TESTQ        R8, R8
+	JZ           nostore_411
+	VMOVSS       X16, (R8)(R10*4)
+
+nostore_411:
+	MOVLQSX      (BX)(R10*4), R11
+	CMPQ         R11, SI
+	JE           ignored_404
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
+	VBROADCASTSS (AX)(R11*4), Z16
+	VSUBPS       Z16, Z19, Z16
+	VADDPS       Z24, Z16, Z16
+	TESTQ        DI, DI
+	JZ           nostore_412
+	VMOVSS       X16, (DI)(R10*4)
+
+nostore_412:
+	VCVTSS2SD X16, X21, X21
+	VADDSD    X21, X15, X15
+	JMP       nextrow_405
+
+ignored_404:
+	VXORPS Z16, Z16, Z16
+	TESTQ  DI, DI
+	JZ     nostore_413
+	VMOVSS X16, (DI)(R10*4)
+
+nostore_413:
+nextrow_405:
+	LEAQ (AX)(DX*4), AX
+	INCQ R10
+	JMP  row_402
+
+rowsdone_403:
+	MOVSD X15, ret+80(FP)
+	VZEROUPPER
+	RET
+
+DATA lfmask16<>+0(SB)/2, $0x0000
+DATA lfmask16<>+2(SB)/2, $0x0001
+DATA lfmask16<>+4(SB)/2, $0x0003
+DATA lfmask16<>+6(SB)/2, $0x0007
+DATA lfmask16<>+8(SB)/2, $0x000f
+DATA lfmask16<>+10(SB)/2, $0x001f
+DATA lfmask16<>+12(SB)/2, $0x003f
+DATA lfmask16<>+14(SB)/2, $0x007f
+DATA lfmask16<>+16(SB)/2, $0x00ff
+DATA lfmask16<>+18(SB)/2, $0x01ff
+DATA lfmask16<>+20(SB)/2, $0x03ff
+DATA lfmask16<>+22(SB)/2, $0x07ff
+DATA lfmask16<>+24(SB)/2, $0x0fff
+DATA lfmask16<>+26(SB)/2, $0x1fff
+DATA lfmask16<>+28(SB)/2, $0x3fff
+DATA lfmask16<>+30(SB)/2, $0x7fff
+DATA lfmask16<>+32(SB)/2, $0xffff
+GLOBL lfmask16<>(SB), RODATA|TLSBSS, $34
+
+// func ceRowsWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·ceRowsWAVX512(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	MOVQ    w+40(FP), R9
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_41a00000<>+0(SB), Z11
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z12
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z13
+	VMOVUPS lfc_ff800000<>+0(SB), Z14
+	MOVQ    DX, R10
+	SHRQ    $0x04, R10
+	SHLQ    $0x04, R10
+	MOVQ    DX, R11
+	SUBQ    R10, R11
+	LEAQ    lfmask16<>+0(SB), R12
+	KMOVW   (R12)(R11*2), K1
+	VXORPS  X15, X15, X15
+	XORQ    R11, R11
+
+row_414:
+	CMPQ         R11, CX
+	JAE          rowsdone_415
+	VBROADCASTSS (AX), Z16
+	VMAXPS       Z16, Z12, Z16
+	VMINPS       Z16, Z13, Z16
+	VADDPS       Z11, Z16, Z17
+	VXORPS       Z18, Z18, Z18
+	VMOVAPS      Z16, Z19
+	XORQ         R12, R12
+
+loop_418:
+	CMPQ         R12, R10
+	JAE          tail_419
+	VMOVUPS      (AX)(R12*4), Z20
+	VCMPPS       $0x1e, Z17, Z20, K2
+	KORTESTW     K2, K2
+	JZ           skip_421
+	VMOVAPS      Z20, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMULPS       Z2, Z16, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z16
+	VFNMADD231PS Z4, Z22, Z16
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z16, Z23
+	VFMADD213PS  Z8, Z16, Z23
+	VFMADD213PS  Z7, Z16, Z23
+	VFMADD213PS  Z6, Z16, Z23
+	VMULPS       Z16, Z16, Z24
+	VFMADD213PS  Z16, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z18, Z18
+	VMOVAPS      Z17, Z16
+	VADDPS       Z11, Z16, Z17
+
+skip_421:
+	VMAXPS       Z20, Z19, Z19
+	VSUBPS       Z16, Z20, Z20
+	VMAXPS       Z20, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VMULPS       Z2, Z20, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z20
+	VFNMADD231PS Z4, Z22, Z20
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z20, Z23
+	VFMADD213PS  Z8, Z20, Z23
+	VFMADD213PS  Z7, Z20, Z23
+	VFMADD213PS  Z6, Z20, Z23
+	VMULPS       Z20, Z20, Z24
+	VFMADD213PS  Z20, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z23, Z18, Z18
+	ADDQ         $0x10, R12
+	JMP          loop_418
+
+tail_419:
+	CMPQ         R12, DX
+	JAE          done_420
+	VMOVAPS      Z14, Z20
+	VMOVUPS      (AX)(R12*4), K1, Z20
+	VCMPPS       $0x1e, Z17, Z20, K2
+	KORTESTW     K2, K2
+	JZ           skip_422
+	VMOVAPS      Z20, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMULPS       Z2, Z16, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z16
+	VFNMADD231PS Z4, Z22, Z16
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z16, Z23
+	VFMADD213PS  Z8, Z16, Z23
+	VFMADD213PS  Z7, Z16, Z23
+	VFMADD213PS  Z6, Z16, Z23
+	VMULPS       Z16, Z16, Z24
+	VFMADD213PS  Z16, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z18, Z18
+	VMOVAPS      Z17, Z16
+	VADDPS       Z11, Z16, Z17
+
+skip_422:
+	VMAXPS       Z20, Z19, Z19
+	VSUBPS       Z16, Z20, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z20
+	VRNDSCALEPS  $0x00, Z20, Z20
+	VFNMADD231PS Z3, Z20, Z17
+	VFNMADD231PS Z4, Z20, Z17
+	VMOVUPS      Z10, Z22
+	VFMADD213PS  Z9, Z17, Z22
+	VFMADD213PS  Z8, Z17, Z22
+	VFMADD213PS  Z7, Z17, Z22
+	VFMADD213PS  Z6, Z17, Z22
+	VMULPS       Z17, Z17, Z23
+	VFMADD213PS  Z17, Z23, Z22
+	VADDPS       Z5, Z22, Z22
+	VSCALEFPS    Z20, Z22, Z22
+	VADDPS       Z22, Z18, Z18
+
+done_420:
+	VSHUFF32X4   $0x4e, Z18, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VSHUFF32X4   $0x4e, Z19, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VSHUFF32X4   $0xb1, Z19, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VPERMILPS    $0x4e, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VPERMILPS    $0xb1, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VMINPS       Z19, Z13, Z19
+	VSUBPS       Z19, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMULPS       Z2, Z16, Z17
+	VRNDSCALEPS  $0x00, Z17, Z17
+	VFNMADD231PS Z3, Z17, Z16
+	VFNMADD231PS Z4, Z17, Z16
+	VMOVUPS      Z10, Z20
+	VFMADD213PS  Z9, Z16, Z20
+	VFMADD213PS  Z8, Z16, Z20
+	VFMADD213PS  Z7, Z16, Z20
+	VFMADD213PS  Z6, Z16, Z20
+	VMULPS       Z16, Z16, Z22
+	VFMADD213PS  Z16, Z22, Z20
+	VADDPS       Z5, Z20, Z20
+	VSCALEFPS    Z17, Z20, Z20
+	VMULPS       Z20, Z18, Z18
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z18, Z16
+	VPSRAD       $0x17, Z16, Z17
+	VPANDD       lfc_007fffff<>+0(SB), Z16, Z16
+	VPADDD       lfc_3f3504f3<>+0(SB), Z16, Z16
+	VSUBPS       Z5, Z16, Z16
+	VCVTDQ2PS    Z17, Z17
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z20
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be800102<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z16, Z20
+	VMULPS       Z16, Z16, Z22
+	VMULPS       Z16, Z22, Z23
+	VMULPS       Z4, Z17, Z24
+	VFMADD231PS  Z20, Z23, Z24
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS       Z16, Z24, Z24
+	VFMADD231PS  Z3, Z17, Z24
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z24
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z24
+	VCMPPS       $0x03, Z18, Z18, K2
+	VMOVUPS      Z18, K2, Z24
+	VADDPS       Z19, Z24, Z16
+	TESTQ        R8, R8
+	JZ           nostore_423
+	VMOVSS       X16, (R8)(R11*4)
+
+nostore_423:
+	MOVLQSX      (BX)(R11*4), R12
+	CMPQ         R12, SI
+	JE           ignored_416
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
+	VBROADCASTSS (AX)(R12*4), Z16
+	VSUBPS       Z16, Z19, Z16
+	VADDPS       Z24, Z16, Z16
+	VBROADCASTSS (R9)(R12*4), Z17
+	VMULPS       Z17, Z16, Z16
+	TESTQ        DI, DI
+	JZ           nostore_424
+	VMOVSS       X16, (DI)(R11*4)
+
+nostore_424:
+	VCVTSS2SD X16, X21, X21
+	VADDSD    X21, X15, X15
+	JMP       nextrow_417
+
+ignored_416:
+	VXORPS Z16, Z16, Z16
+	TESTQ  DI, DI
+	JZ     nostore_425
+	VMOVSS X16, (DI)(R11*4)
+
+nostore_425:
+nextrow_417:
+	LEAQ (AX)(DX*4), AX
+	INCQ R11
+	JMP  row_414
+
+rowsdone_415:
+	MOVSD X15, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceRowsGAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·ceRowsGAVX512(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	MOVQ    grad+8(FP), R9
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_41a00000<>+0(SB), Z11
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z12
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z13
+	VMOVUPS lfc_ff800000<>+0(SB), Z14
+	MOVQ    DX, R10
+	SHRQ    $0x04, R10
+	SHLQ    $0x04, R10
+	MOVQ    DX, R11
+	SUBQ    R10, R11
+	LEAQ    lfmask16<>+0(SB), R12
+	KMOVW   (R12)(R11*2), K1
+	VXORPS  X15, X15, X15
+	XORQ    R11, R11
+
+row_426:
+	CMPQ         R11, CX
+	JAE          rowsdone_427
+	VBROADCASTSS (AX), Z16
+	VMAXPS       Z16, Z12, Z16
+	VMINPS       Z16, Z13, Z16
+	VADDPS       Z11, Z16, Z17
+	VXORPS       Z18, Z18, Z18
+	VMOVAPS      Z16, Z19
+	XORQ         R12, R12
+
+loop_430:
+	CMPQ         R12, R10
+	JAE          tail_431
+	VMOVUPS      (AX)(R12*4), Z20
+	VCMPPS       $0x1e, Z17, Z20, K2
+	KORTESTW     K2, K2
+	JZ           skip_433
+	VMOVAPS      Z20, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMULPS       Z2, Z16, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z16
+	VFNMADD231PS Z4, Z22, Z16
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z16, Z23
+	VFMADD213PS  Z8, Z16, Z23
+	VFMADD213PS  Z7, Z16, Z23
+	VFMADD213PS  Z6, Z16, Z23
+	VMULPS       Z16, Z16, Z24
+	VFMADD213PS  Z16, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z18, Z18
+	VMOVAPS      Z17, Z16
+	VADDPS       Z11, Z16, Z17
+
+skip_433:
+	VMAXPS       Z20, Z19, Z19
+	VSUBPS       Z16, Z20, Z20
+	VMAXPS       Z20, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VMULPS       Z2, Z20, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z20
+	VFNMADD231PS Z4, Z22, Z20
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z20, Z23
+	VFMADD213PS  Z8, Z20, Z23
+	VFMADD213PS  Z7, Z20, Z23
+	VFMADD213PS  Z6, Z20, Z23
+	VMULPS       Z20, Z20, Z24
+	VFMADD213PS  Z20, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z23, Z18, Z18
+	ADDQ         $0x10, R12
+	JMP          loop_430
+
+tail_431:
+	CMPQ         R12, DX
+	JAE          done_432
+	VMOVAPS      Z14, Z20
+	VMOVUPS      (AX)(R12*4), K1, Z20
+	VCMPPS       $0x1e, Z17, Z20, K2
+	KORTESTW     K2, K2
+	JZ           skip_434
+	VMOVAPS      Z20, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMULPS       Z2, Z16, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z16
+	VFNMADD231PS Z4, Z22, Z16
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z16, Z23
+	VFMADD213PS  Z8, Z16, Z23
+	VFMADD213PS  Z7, Z16, Z23
+	VFMADD213PS  Z6, Z16, Z23
+	VMULPS       Z16, Z16, Z24
+	VFMADD213PS  Z16, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z18, Z18
+	VMOVAPS      Z17, Z16
+	VADDPS       Z11, Z16, Z17
+
+skip_434:
+	VMAXPS       Z20, Z19, Z19
+	VSUBPS       Z16, Z20, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z20
+	VRNDSCALEPS  $0x00, Z20, Z20
+	VFNMADD231PS Z3, Z20, Z17
+	VFNMADD231PS Z4, Z20, Z17
+	VMOVUPS      Z10, Z22
+	VFMADD213PS  Z9, Z17, Z22
+	VFMADD213PS  Z8, Z17, Z22
+	VFMADD213PS  Z7, Z17, Z22
+	VFMADD213PS  Z6, Z17, Z22
+	VMULPS       Z17, Z17, Z23
+	VFMADD213PS  Z17, Z23, Z22
+	VADDPS       Z5, Z22, Z22
+	VSCALEFPS    Z20, Z22, Z22
+	VADDPS       Z22, Z18, Z18
+
+done_432:
+	VSHUFF32X4   $0x4e, Z18, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VSHUFF32X4   $0x4e, Z19, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VSHUFF32X4   $0xb1, Z19, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VPERMILPS    $0x4e, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VPERMILPS    $0xb1, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VMINPS       Z19, Z13, Z19
+	VSUBPS       Z19, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMULPS       Z2, Z16, Z17
+	VRNDSCALEPS  $0x00, Z17, Z17
+	VFNMADD231PS Z3, Z17, Z16
+	VFNMADD231PS Z4, Z17, Z16
+	VMOVUPS      Z10, Z20
+	VFMADD213PS  Z9, Z16, Z20
+	VFMADD213PS  Z8, Z16, Z20
+	VFMADD213PS  Z7, Z16, Z20
+	VFMADD213PS  Z6, Z16, Z20
+	VMULPS       Z16, Z16, Z22
+	VFMADD213PS  Z16, Z22, Z20
+	VADDPS       Z5, Z20, Z20
+	VSCALEFPS    Z17, Z20, Z20
+	VMULPS       Z20, Z18, Z18
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z18, Z16
+	VPSRAD       $0x17, Z16, Z17
+	VPANDD       lfc_007fffff<>+0(SB), Z16, Z16
+	VPADDD       lfc_3f3504f3<>+0(SB), Z16, Z16
+	VSUBPS       Z5, Z16, Z16
+	VCVTDQ2PS    Z17, Z17
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z20
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be800102<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z16, Z20
+	VMULPS       Z16, Z16, Z22
+	VMULPS       Z16, Z22, Z23
+	VMULPS       Z4, Z17, Z24
+	VFMADD231PS  Z20, Z23, Z24
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS       Z16, Z24, Z24
+	VFMADD231PS  Z3, Z17, Z24
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z24
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z24
+	VCMPPS       $0x03, Z18, Z18, K2
+	VMOVUPS      Z18, K2, Z24
+	VADDPS       Z19, Z24, Z16
+	TESTQ        R8, R8
+	JZ           nostore_435
+	VMOVSS       X16, (R8)(R11*4)
+
+nostore_435:
+	MOVLQSX      (BX)(R11*4), R12
+	CMPQ         R12, SI
+	JE           ignored_428
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
+	VBROADCASTSS (AX)(R12*4), Z16
+	VSUBPS       Z16, Z19, Z16
+	VADDPS       Z24, Z16, Z16
+	TESTQ        DI, DI
+	JZ           nostore_436
+	VMOVSS       X16, (DI)(R11*4)
+
+nostore_436:
+	VCVTSS2SD    X16, X21, X21
+	VADDSD       X21, X15, X15
+	VBROADCASTSS scale+72(FP), Z16
+	VMOVD        R12, X17
+	VPBROADCASTD X17, Z17
+	VMOVUPS      lfiota<>+0(SB), Z18
+	VXORPS       Z20, Z20, Z20
+	XORQ         R13, R13
+
+loop_437:
+	CMPQ         R13, R10
+	JAE          tail_438
+	VMOVUPS      (AX)(R13*4), Z22
+	VSUBPS       Z19, Z22, Z22
+	VSUBPS       Z24, Z22, Z22
+	VMAXPS       Z22, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z25
+	VFMADD213PS  Z9, Z22, Z25
+	VFMADD213PS  Z8, Z22, Z25
+	VFMADD213PS  Z7, Z22, Z25
+	VFMADD213PS  Z6, Z22, Z25
+	VMULPS       Z22, Z22, Z26
+	VFMADD213PS  Z22, Z26, Z25
+	VADDPS       Z5, Z25, Z25
+	VSCALEFPS    Z23, Z25, Z25
+	VMULPS       Z16, Z25, Z22
+	VMOVUPS      Z22, (R9)(R13*4)
+	VPCMPD       $0x04, Z17, Z18, K2
+	VMOVAPS.Z    Z25, K2, Z25
+	VADDPS       Z25, Z20, Z20
+	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
+	ADDQ         $0x10, R13
+	JMP          loop_437
+
+tail_438:
+	CMPQ         R13, DX
+	JAE          done_439
+	VMOVUPS.Z    (AX)(R13*4), K1, Z22
+	VSUBPS       Z19, Z22, Z22
+	VSUBPS       Z24, Z22, Z22
+	VMAXPS       Z22, Z0, Z19
+	VMINPS       Z19, Z1, Z19
+	VMULPS       Z2, Z19, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z19
+	VFNMADD231PS Z4, Z22, Z19
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z19, Z23
+	VFMADD213PS  Z8, Z19, Z23
+	VFMADD213PS  Z7, Z19, Z23
+	VFMADD213PS  Z6, Z19, Z23
+	VMULPS       Z19, Z19, Z24
+	VFMADD213PS  Z19, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z16, Z23, Z19
+	VMOVUPS      Z19, K1, (R9)(R13*4)
+	VPCMPD       $0x04, Z17, Z18, K2
+	VMOVAPS.Z    Z23, K2, Z23
+	VMOVAPS.Z    Z23, K1, Z23
+	VADDPS       Z23, Z20, Z20
+	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
+
+done_439:
+	VSHUFF32X4 $0x4e, Z20, Z20, Z17
+	VADDPS     Z17, Z20, Z20
+	VSHUFF32X4 $0xb1, Z20, Z20, Z17
+	VADDPS     Z17, Z20, Z20
+	VPERMILPS  $0x4e, Z20, Z17
+	VADDPS     Z17, Z20, Z20
+	VPERMILPS  $0xb1, Z20, Z17
+	VADDPS     Z17, Z20, Z20
+	VMULPS     Z16, Z20, Z20
+	VXORPS     lfc_80000000<>+0(SB), Z20, Z20
+	VMOVSS     X20, (R9)(R12*4)
+	JMP        nextrow_429
+
+ignored_428:
+	VXORPS Z16, Z16, Z16
+	TESTQ  DI, DI
+	JZ     nostore_440
+	VMOVSS X16, (DI)(R11*4)
+
+nostore_440:
+	XORQ R12, R12
+
+loop_441:
+	CMPQ    R12, R10
+	JAE     tail_442
+	VMOVUPS Z16, (R9)(R12*4)
+	ADDQ    $0x10, R12
+	JMP     loop_441
+
+tail_442:
+	CMPQ    R12, DX
+	JAE     done_443
+	VMOVUPS Z16, K1, (R9)(R12*4)
+
+done_443:
+nextrow_429:
+	LEAQ (AX)(DX*4), AX
+	LEAQ (R9)(DX*4), R9
+	INCQ R11
+	JMP  row_426
+
+rowsdone_427:
+	MOVSD X15, ret+80(FP)
+	VZEROUPPER
+	RET
+
+DATA lfc_00000010<>+0(SB)/4, $0x00000010
+DATA lfc_00000010<>+4(SB)/4, $0x00000010
+DATA lfc_00000010<>+8(SB)/4, $0x00000010
+DATA lfc_00000010<>+12(SB)/4, $0x00000010
+DATA lfc_00000010<>+16(SB)/4, $0x00000010
+DATA lfc_00000010<>+20(SB)/4, $0x00000010
+DATA lfc_00000010<>+24(SB)/4, $0x00000010
+DATA lfc_00000010<>+28(SB)/4, $0x00000010
+DATA lfc_00000010<>+32(SB)/4, $0x00000010
+DATA lfc_00000010<>+36(SB)/4, $0x00000010
+DATA lfc_00000010<>+40(SB)/4, $0x00000010
+DATA lfc_00000010<>+44(SB)/4, $0x00000010
+DATA lfc_00000010<>+48(SB)/4, $0x00000010
+DATA lfc_00000010<>+52(SB)/4, $0x00000010
+DATA lfc_00000010<>+56(SB)/4, $0x00000010
+DATA lfc_00000010<>+60(SB)/4, $0x00000010
+GLOBL lfc_00000010<>(SB), RODATA|TLSBSS, $64
+
+// func ceRowsGWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·ceRowsGWAVX512(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	MOVQ    grad+8(FP), R9
+	MOVQ    w+40(FP), R10
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_41a00000<>+0(SB), Z11
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z12
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z13
+	VMOVUPS lfc_ff800000<>+0(SB), Z14
+	MOVQ    DX, R11
+	SHRQ    $0x04, R11
+	SHLQ    $0x04, R11
+	MOVQ    DX, R12
+	SUBQ    R11, R12
+	LEAQ    lfmask16<>+0(SB), R13
+	KMOVW   (R13)(R12*2), K1
+	VXORPS  X15, X15, X15
+	XORQ    R12, R12
+
+row_444:
+	CMPQ         R12, CX
+	JAE          rowsdone_445
+	VBROADCASTSS (AX), Z16
+	VMAXPS       Z16, Z12, Z16
+	VMINPS       Z16, Z13, Z16
+	VADDPS       Z11, Z16, Z17
+	VXORPS       Z18, Z18, Z18
+	VMOVAPS      Z16, Z19
+	XORQ         R13, R13
+
+loop_448:
+	CMPQ         R13, R11
+	JAE          tail_449
+	VMOVUPS      (AX)(R13*4), Z20
+	VCMPPS       $0x1e, Z17, Z20, K2
+	KORTESTW     K2, K2
+	JZ           skip_451
+	VMOVAPS      Z20, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMULPS       Z2, Z16, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z16
+	VFNMADD231PS Z4, Z22, Z16
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z16, Z23
+	VFMADD213PS  Z8, Z16, Z23
+	VFMADD213PS  Z7, Z16, Z23
+	VFMADD213PS  Z6, Z16, Z23
+	VMULPS       Z16, Z16, Z24
+	VFMADD213PS  Z16, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z18, Z18
+	VMOVAPS      Z17, Z16
+	VADDPS       Z11, Z16, Z17
+
+skip_451:
+	VMAXPS       Z20, Z19, Z19
+	VSUBPS       Z16, Z20, Z20
+	VMAXPS       Z20, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VMULPS       Z2, Z20, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z20
+	VFNMADD231PS Z4, Z22, Z20
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z20, Z23
+	VFMADD213PS  Z8, Z20, Z23
+	VFMADD213PS  Z7, Z20, Z23
+	VFMADD213PS  Z6, Z20, Z23
+	VMULPS       Z20, Z20, Z24
+	VFMADD213PS  Z20, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z23, Z18, Z18
+	ADDQ         $0x10, R13
+	JMP          loop_448
+
+tail_449:
+	CMPQ         R13, DX
+	JAE          done_450
+	VMOVAPS      Z14, Z20
+	VMOVUPS      (AX)(R13*4), K1, Z20
+	VCMPPS       $0x1e, Z17, Z20, K2
+	KORTESTW     K2, K2
+	JZ           skip_452
+	VMOVAPS      Z20, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z22
+	VMAXPS       Z22, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMULPS       Z2, Z16, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z16
+	VFNMADD231PS Z4, Z22, Z16
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z16, Z23
+	VFMADD213PS  Z8, Z16, Z23
+	VFMADD213PS  Z7, Z16, Z23
+	VFMADD213PS  Z6, Z16, Z23
+	VMULPS       Z16, Z16, Z24
+	VFMADD213PS  Z16, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z18, Z18
+	VMOVAPS      Z17, Z16
+	VADDPS       Z11, Z16, Z17
+
+skip_452:
+	VMAXPS       Z20, Z19, Z19
+	VSUBPS       Z16, Z20, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z20
+	VRNDSCALEPS  $0x00, Z20, Z20
+	VFNMADD231PS Z3, Z20, Z17
+	VFNMADD231PS Z4, Z20, Z17
+	VMOVUPS      Z10, Z22
+	VFMADD213PS  Z9, Z17, Z22
+	VFMADD213PS  Z8, Z17, Z22
+	VFMADD213PS  Z7, Z17, Z22
+	VFMADD213PS  Z6, Z17, Z22
+	VMULPS       Z17, Z17, Z23
+	VFMADD213PS  Z17, Z23, Z22
+	VADDPS       Z5, Z22, Z22
+	VSCALEFPS    Z20, Z22, Z22
+	VADDPS       Z22, Z18, Z18
+
+done_450:
+	VSHUFF32X4   $0x4e, Z18, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VSHUFF32X4   $0x4e, Z19, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VSHUFF32X4   $0xb1, Z19, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VPERMILPS    $0x4e, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VPERMILPS    $0xb1, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VMINPS       Z19, Z13, Z19
+	VSUBPS       Z19, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMULPS       Z2, Z16, Z17
+	VRNDSCALEPS  $0x00, Z17, Z17
+	VFNMADD231PS Z3, Z17, Z16
+	VFNMADD231PS Z4, Z17, Z16
+	VMOVUPS      Z10, Z20
+	VFMADD213PS  Z9, Z16, Z20
+	VFMADD213PS  Z8, Z16, Z20
+	VFMADD213PS  Z7, Z16, Z20
+	VFMADD213PS  Z6, Z16, Z20
+	VMULPS       Z16, Z16, Z22
+	VFMADD213PS  Z16, Z22, Z20
+	VADDPS       Z5, Z20, Z20
+	VSCALEFPS    Z17, Z20, Z20
+	VMULPS       Z20, Z18, Z18
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z18, Z16
+	VPSRAD       $0x17, Z16, Z17
+	VPANDD       lfc_007fffff<>+0(SB), Z16, Z16
+	VPADDD       lfc_3f3504f3<>+0(SB), Z16, Z16
+	VSUBPS       Z5, Z16, Z16
+	VCVTDQ2PS    Z17, Z17
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z20
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be800102<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z16, Z20
+	VMULPS       Z16, Z16, Z22
+	VMULPS       Z16, Z22, Z23
+	VMULPS       Z4, Z17, Z24
+	VFMADD231PS  Z20, Z23, Z24
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS       Z16, Z24, Z24
+	VFMADD231PS  Z3, Z17, Z24
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z24
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z24
+	VCMPPS       $0x03, Z18, Z18, K2
+	VMOVUPS      Z18, K2, Z24
+	VADDPS       Z19, Z24, Z16
+	TESTQ        R8, R8
+	JZ           nostore_453
+	VMOVSS       X16, (R8)(R12*4)
+
+nostore_453:
+	MOVLQSX      (BX)(R12*4), R13
+	CMPQ         R13, SI
+	JE           ignored_446
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
+	VBROADCASTSS (AX)(R13*4), Z16
+	VSUBPS       Z16, Z19, Z16
+	VADDPS       Z24, Z16, Z16
+	VBROADCASTSS (R10)(R13*4), Z17
+	VMULPS       Z17, Z16, Z16
+	TESTQ        DI, DI
+	JZ           nostore_454
+	VMOVSS       X16, (DI)(R12*4)
+
+nostore_454:
+	VCVTSS2SD    X16, X21, X21
+	VADDSD       X21, X15, X15
+	VBROADCASTSS scale+72(FP), Z16
+	VMULPS       Z17, Z16, Z16
+	VMOVD        R13, X17
+	VPBROADCASTD X17, Z17
+	VMOVUPS      lfiota<>+0(SB), Z18
+	VXORPS       Z20, Z20, Z20
+	XORQ         R14, R14
+
+loop_455:
+	CMPQ         R14, R11
+	JAE          tail_456
+	VMOVUPS      (AX)(R14*4), Z22
+	VSUBPS       Z19, Z22, Z22
+	VSUBPS       Z24, Z22, Z22
+	VMAXPS       Z22, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z25
+	VFMADD213PS  Z9, Z22, Z25
+	VFMADD213PS  Z8, Z22, Z25
+	VFMADD213PS  Z7, Z22, Z25
+	VFMADD213PS  Z6, Z22, Z25
+	VMULPS       Z22, Z22, Z26
+	VFMADD213PS  Z22, Z26, Z25
+	VADDPS       Z5, Z25, Z25
+	VSCALEFPS    Z23, Z25, Z25
+	VMULPS       Z16, Z25, Z22
+	VMOVUPS      Z22, (R9)(R14*4)
+	VPCMPD       $0x04, Z17, Z18, K2
+	VMOVAPS.Z    Z25, K2, Z25
+	VADDPS       Z25, Z20, Z20
+	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
+	ADDQ         $0x10, R14
+	JMP          loop_455
+
+tail_456:
+	CMPQ         R14, DX
+	JAE          done_457
+	VMOVUPS.Z    (AX)(R14*4), K1, Z22
+	VSUBPS       Z19, Z22, Z22
+	VSUBPS       Z24, Z22, Z22
+	VMAXPS       Z22, Z0, Z19
+	VMINPS       Z19, Z1, Z19
+	VMULPS       Z2, Z19, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z19
+	VFNMADD231PS Z4, Z22, Z19
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z19, Z23
+	VFMADD213PS  Z8, Z19, Z23
+	VFMADD213PS  Z7, Z19, Z23
+	VFMADD213PS  Z6, Z19, Z23
+	VMULPS       Z19, Z19, Z24
+	VFMADD213PS  Z19, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z16, Z23, Z19
+	VMOVUPS      Z19, K1, (R9)(R14*4)
+	VPCMPD       $0x04, Z17, Z18, K2
+	VMOVAPS.Z    Z23, K2, Z23
+	VMOVAPS.Z    Z23, K1, Z23
+	VADDPS       Z23, Z20, Z20
+	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
+
+done_457:
+	VSHUFF32X4 $0x4e, Z20, Z20, Z17
+	VADDPS     Z17, Z20, Z20
+	VSHUFF32X4 $0xb1, Z20, Z20, Z17
+	VADDPS     Z17, Z20, Z20
+	VPERMILPS  $0x4e, Z20, Z17
+	VADDPS     Z17, Z20, Z20
+	VPERMILPS  $0xb1, Z20, Z17
+	VADDPS     Z17, Z20, Z20
+	VMULPS     Z16, Z20, Z20
+	VXORPS     lfc_80000000<>+0(SB), Z20, Z20
+	VMOVSS     X20, (R9)(R13*4)
+	JMP        nextrow_447
+
+ignored_446:
+	VXORPS Z16, Z16, Z16
+	TESTQ  DI, DI
+	JZ     nostore_458
+	VMOVSS X16, (DI)(R12*4)
+
+nostore_458:
+	XORQ R13, R13
+
+loop_459:
+	CMPQ    R13, R11
+	JAE     tail_460
+	VMOVUPS Z16, (R9)(R13*4)
+	ADDQ    $0x10, R13
+	JMP     loop_459
+
+tail_460:
+	CMPQ    R13, DX
+	JAE     done_461
+	VMOVUPS Z16, K1, (R9)(R13*4)
+
+done_461:
+nextrow_447:
+	LEAQ (AX)(DX*4), AX
+	LEAQ (R9)(DX*4), R9
+	INCQ R12
+	JMP  row_444
+
+rowsdone_445:
+	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
 
@@ -16023,9 +18808,9 @@ TEXT ·lseRowsAVX512(SB), NOSPLIT, $0-32
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-row_342:
+row_462:
 	CMPQ         DI, CX
-	JAE          rowsdone_343
+	JAE          rowsdone_463
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -16033,13 +18818,13 @@ row_342:
 	VXORPS       Z17, Z17, Z17
 	XORQ         R8, R8
 
-loop_344:
+loop_464:
 	CMPQ         R8, SI
-	JAE          tail_345
+	JAE          tail_465
 	VMOVUPS      (AX)(R8*4), Z18
 	VCMPPS       $0x1e, Z16, Z18, K2
 	KORTESTW     K2, K2
-	JZ           skip_347
+	JZ           skip_467
 	VMOVAPS      Z18, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z19
 	VMAXPS       Z19, Z16, Z16
@@ -16070,7 +18855,7 @@ loop_344:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_347:
+skip_467:
 	VSUBPS       Z15, Z18, Z18
 	VMAXPS       Z18, Z0, Z18
 	VMINPS       Z18, Z1, Z18
@@ -16089,16 +18874,16 @@ skip_347:
 	VSCALEFPS    Z19, Z20, Z20
 	VADDPS       Z20, Z17, Z17
 	ADDQ         $0x10, R8
-	JMP          loop_344
+	JMP          loop_464
 
-tail_345:
+tail_465:
 	CMPQ         R8, DX
-	JAE          done_346
+	JAE          done_466
 	VMOVAPS      Z14, Z18
 	VMOVUPS      (AX)(R8*4), K1, Z18
 	VCMPPS       $0x1e, Z16, Z18, K2
 	KORTESTW     K2, K2
-	JZ           skip_348
+	JZ           skip_468
 	VMOVAPS      Z18, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z19
 	VMAXPS       Z19, Z16, Z16
@@ -16129,7 +18914,7 @@ tail_345:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_348:
+skip_468:
 	VSUBPS       Z15, Z18, Z16
 	VMAXPS       Z16, Z0, Z16
 	VMINPS       Z16, Z1, Z16
@@ -16148,7 +18933,7 @@ skip_348:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z17, Z17
 
-done_346:
+done_466:
 	VSHUFF32X4  $0x4e, Z17, Z17, Z16
 	VADDPS      Z16, Z17, Z17
 	VSHUFF32X4  $0xb1, Z17, Z17, Z16
@@ -16187,30 +18972,11 @@ done_346:
 	VMOVSS      X22, (BX)(DI*4)
 	LEAQ        (AX)(DX*4), AX
 	INCQ        DI
-	JMP         row_342
+	JMP         row_462
 
-rowsdone_343:
+rowsdone_463:
 	VZEROUPPER
 	RET
-
-DATA lfmask16<>+0(SB)/2, $0x0000
-DATA lfmask16<>+2(SB)/2, $0x0001
-DATA lfmask16<>+4(SB)/2, $0x0003
-DATA lfmask16<>+6(SB)/2, $0x0007
-DATA lfmask16<>+8(SB)/2, $0x000f
-DATA lfmask16<>+10(SB)/2, $0x001f
-DATA lfmask16<>+12(SB)/2, $0x003f
-DATA lfmask16<>+14(SB)/2, $0x007f
-DATA lfmask16<>+16(SB)/2, $0x00ff
-DATA lfmask16<>+18(SB)/2, $0x01ff
-DATA lfmask16<>+20(SB)/2, $0x03ff
-DATA lfmask16<>+22(SB)/2, $0x07ff
-DATA lfmask16<>+24(SB)/2, $0x0fff
-DATA lfmask16<>+26(SB)/2, $0x1fff
-DATA lfmask16<>+28(SB)/2, $0x3fff
-DATA lfmask16<>+30(SB)/2, $0x7fff
-DATA lfmask16<>+32(SB)/2, $0xffff
-GLOBL lfmask16<>(SB), RODATA|TLSBSS, $34
 
 // func maxLogRowsAVX512(x *float32, n int, k int, m *float32, ls *float32)
 // Requires: AVX, AVX512DQ, AVX512F
@@ -16244,9 +19010,9 @@ TEXT ·maxLogRowsAVX512(SB), NOSPLIT, $0-40
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-row_349:
+row_469:
 	CMPQ         R8, CX
-	JAE          rowsdone_350
+	JAE          rowsdone_470
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -16255,13 +19021,13 @@ row_349:
 	VMOVAPS      Z15, Z18
 	XORQ         R9, R9
 
-loop_351:
+loop_471:
 	CMPQ         R9, DI
-	JAE          tail_352
+	JAE          tail_472
 	VMOVUPS      (AX)(R9*4), Z19
 	VCMPPS       $0x1e, Z16, Z19, K2
 	KORTESTW     K2, K2
-	JZ           skip_354
+	JZ           skip_474
 	VMOVAPS      Z19, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z20
 	VMAXPS       Z20, Z16, Z16
@@ -16292,7 +19058,7 @@ loop_351:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_354:
+skip_474:
 	VMAXPS       Z19, Z18, Z18
 	VSUBPS       Z15, Z19, Z19
 	VMAXPS       Z19, Z0, Z19
@@ -16312,16 +19078,16 @@ skip_354:
 	VSCALEFPS    Z20, Z21, Z21
 	VADDPS       Z21, Z17, Z17
 	ADDQ         $0x10, R9
-	JMP          loop_351
+	JMP          loop_471
 
-tail_352:
+tail_472:
 	CMPQ         R9, DX
-	JAE          done_353
+	JAE          done_473
 	VMOVAPS      Z14, Z19
 	VMOVUPS      (AX)(R9*4), K1, Z19
 	VCMPPS       $0x1e, Z16, Z19, K2
 	KORTESTW     K2, K2
-	JZ           skip_355
+	JZ           skip_475
 	VMOVAPS      Z19, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z20
 	VMAXPS       Z20, Z16, Z16
@@ -16352,7 +19118,7 @@ tail_352:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_355:
+skip_475:
 	VMAXPS       Z19, Z18, Z18
 	VSUBPS       Z15, Z19, Z16
 	VMAXPS       Z16, Z0, Z16
@@ -16372,7 +19138,7 @@ skip_355:
 	VSCALEFPS    Z19, Z20, Z20
 	VADDPS       Z20, Z17, Z17
 
-done_353:
+done_473:
 	VSHUFF32X4   $0x4e, Z17, Z17, Z16
 	VADDPS       Z16, Z17, Z17
 	VSHUFF32X4   $0xb1, Z17, Z17, Z16
@@ -16437,9 +19203,9 @@ done_353:
 	VMOVSS       X22, (SI)(R8*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R8
-	JMP          row_349
+	JMP          row_469
 
-rowsdone_350:
+rowsdone_470:
 	VZEROUPPER
 	RET
 
@@ -16477,59 +19243,59 @@ TEXT ·maxLogDotRowsAVX512(SB), NOSPLIT, $0-56
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-row_356:
+row_476:
 	CMPQ         R10, CX
-	JAE          rowsdone_357
-	VBROADCASTSS (AX), Z15
-	VMAXPS       Z15, Z12, Z15
-	VMINPS       Z15, Z13, Z15
-	VADDPS       Z11, Z15, Z16
-	VXORPS       Z17, Z17, Z17
-	VMOVAPS      Z15, Z18
-	VBROADCASTSS (DI)(R10*4), Z19
-	VXORPS       Z20, Z20, Z20
+	JAE          rowsdone_477
+	VBROADCASTSS (DI)(R10*4), Z15
+	VXORPS       Z16, Z16, Z16
+	VBROADCASTSS (AX), Z17
+	VMAXPS       Z17, Z12, Z17
+	VMINPS       Z17, Z13, Z17
+	VADDPS       Z11, Z17, Z18
+	VXORPS       Z19, Z19, Z19
+	VMOVAPS      Z17, Z20
 	XORQ         R11, R11
 
-loop_358:
+loop_478:
 	CMPQ         R11, R9
-	JAE          tail_359
+	JAE          tail_479
 	VMOVUPS      (AX)(R11*4), Z21
-	VCMPPS       $0x1e, Z16, Z21, K2
+	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_361
-	VMOVAPS      Z21, Z16
-	VSHUFF32X4   $0x4e, Z16, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VSHUFF32X4   $0xb1, Z16, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VPERMILPS    $0x4e, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VPERMILPS    $0xb1, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VMINPS       Z16, Z13, Z16
-	VSUBPS       Z16, Z15, Z15
-	VMAXPS       Z15, Z0, Z15
-	VMINPS       Z15, Z1, Z15
-	VMULPS       Z2, Z15, Z22
+	JZ           skip_481
+	VMOVAPS      Z21, Z18
+	VSHUFF32X4   $0x4e, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VMINPS       Z18, Z13, Z18
+	VSUBPS       Z18, Z17, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z22
 	VRNDSCALEPS  $0x00, Z22, Z22
-	VFNMADD231PS Z3, Z22, Z15
-	VFNMADD231PS Z4, Z22, Z15
+	VFNMADD231PS Z3, Z22, Z17
+	VFNMADD231PS Z4, Z22, Z17
 	VMOVUPS      Z10, Z23
-	VFMADD213PS  Z9, Z15, Z23
-	VFMADD213PS  Z8, Z15, Z23
-	VFMADD213PS  Z7, Z15, Z23
-	VFMADD213PS  Z6, Z15, Z23
-	VMULPS       Z15, Z15, Z24
-	VFMADD213PS  Z15, Z24, Z23
+	VFMADD213PS  Z9, Z17, Z23
+	VFMADD213PS  Z8, Z17, Z23
+	VFMADD213PS  Z7, Z17, Z23
+	VFMADD213PS  Z6, Z17, Z23
+	VMULPS       Z17, Z17, Z24
+	VFMADD213PS  Z17, Z24, Z23
 	VADDPS       Z5, Z23, Z23
 	VSCALEFPS    Z22, Z23, Z23
-	VMULPS       Z23, Z17, Z17
-	VMOVAPS      Z16, Z15
-	VADDPS       Z11, Z15, Z16
+	VMULPS       Z23, Z19, Z19
+	VMOVAPS      Z18, Z17
+	VADDPS       Z11, Z17, Z18
 
-skip_361:
-	VMAXPS       Z21, Z18, Z18
-	VSUBPS       Z15, Z21, Z22
+skip_481:
+	VMAXPS       Z21, Z20, Z20
+	VSUBPS       Z17, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
 	VMINPS       Z22, Z1, Z22
 	VMULPS       Z2, Z22, Z23
@@ -16545,150 +19311,150 @@ skip_361:
 	VFMADD213PS  Z22, Z25, Z24
 	VADDPS       Z5, Z24, Z24
 	VSCALEFPS    Z23, Z24, Z24
-	VADDPS       Z24, Z17, Z17
-	VSUBPS       Z19, Z21, Z21
-	VADDPS       Z21, Z20, Z20
+	VADDPS       Z24, Z19, Z19
+	VSUBPS       Z15, Z21, Z21
+	VADDPS       Z21, Z16, Z16
 	ADDQ         $0x10, R11
-	JMP          loop_358
+	JMP          loop_478
 
-tail_359:
+tail_479:
 	CMPQ         R11, DX
-	JAE          done_360
+	JAE          done_480
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R11*4), K1, Z21
-	VCMPPS       $0x1e, Z16, Z21, K2
+	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_362
-	VMOVAPS      Z21, Z16
-	VSHUFF32X4   $0x4e, Z16, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VSHUFF32X4   $0xb1, Z16, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VPERMILPS    $0x4e, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VPERMILPS    $0xb1, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VMINPS       Z16, Z13, Z16
-	VSUBPS       Z16, Z15, Z15
-	VMAXPS       Z15, Z0, Z15
-	VMINPS       Z15, Z1, Z15
-	VMULPS       Z2, Z15, Z22
-	VRNDSCALEPS  $0x00, Z22, Z22
-	VFNMADD231PS Z3, Z22, Z15
-	VFNMADD231PS Z4, Z22, Z15
-	VMOVUPS      Z10, Z23
-	VFMADD213PS  Z9, Z15, Z23
-	VFMADD213PS  Z8, Z15, Z23
-	VFMADD213PS  Z7, Z15, Z23
-	VFMADD213PS  Z6, Z15, Z23
-	VMULPS       Z15, Z15, Z24
-	VFMADD213PS  Z15, Z24, Z23
-	VADDPS       Z5, Z23, Z23
-	VSCALEFPS    Z22, Z23, Z23
-	VMULPS       Z23, Z17, Z17
-	VMOVAPS      Z16, Z15
-	VADDPS       Z11, Z15, Z16
-
-skip_362:
-	VMAXPS       Z21, Z18, Z18
-	VSUBPS       Z15, Z21, Z16
-	VMAXPS       Z16, Z0, Z16
-	VMINPS       Z16, Z1, Z16
-	VMULPS       Z2, Z16, Z22
-	VRNDSCALEPS  $0x00, Z22, Z22
-	VFNMADD231PS Z3, Z22, Z16
-	VFNMADD231PS Z4, Z22, Z16
-	VMOVUPS      Z10, Z23
-	VFMADD213PS  Z9, Z16, Z23
-	VFMADD213PS  Z8, Z16, Z23
-	VFMADD213PS  Z7, Z16, Z23
-	VFMADD213PS  Z6, Z16, Z23
-	VMULPS       Z16, Z16, Z24
-	VFMADD213PS  Z16, Z24, Z23
-	VADDPS       Z5, Z23, Z23
-	VSCALEFPS    Z22, Z23, Z23
-	VADDPS       Z23, Z17, Z17
-	VSUBPS       Z19, Z21, Z16
-	VMOVAPS.Z    Z16, K1, Z16
-	VADDPS       Z16, Z20, Z20
-
-done_360:
-	VSHUFF32X4   $0x4e, Z17, Z17, Z16
-	VADDPS       Z16, Z17, Z17
-	VSHUFF32X4   $0xb1, Z17, Z17, Z16
-	VADDPS       Z16, Z17, Z17
-	VPERMILPS    $0x4e, Z17, Z16
-	VADDPS       Z16, Z17, Z17
-	VPERMILPS    $0xb1, Z17, Z16
-	VADDPS       Z16, Z17, Z17
-	VSHUFF32X4   $0x4e, Z18, Z18, Z16
-	VMAXPS       Z16, Z18, Z18
-	VSHUFF32X4   $0xb1, Z18, Z18, Z16
-	VMAXPS       Z16, Z18, Z18
-	VPERMILPS    $0x4e, Z18, Z16
-	VMAXPS       Z16, Z18, Z18
-	VPERMILPS    $0xb1, Z18, Z16
-	VMAXPS       Z16, Z18, Z18
+	JZ           skip_482
+	VMOVAPS      Z21, Z18
+	VSHUFF32X4   $0x4e, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
 	VMINPS       Z18, Z13, Z18
-	VSUBPS       Z18, Z15, Z15
+	VSUBPS       Z18, Z17, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z17
+	VFNMADD231PS Z4, Z22, Z17
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z17, Z23
+	VFMADD213PS  Z8, Z17, Z23
+	VFMADD213PS  Z7, Z17, Z23
+	VFMADD213PS  Z6, Z17, Z23
+	VMULPS       Z17, Z17, Z24
+	VFMADD213PS  Z17, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z19, Z19
+	VMOVAPS      Z18, Z17
+	VADDPS       Z11, Z17, Z18
+
+skip_482:
+	VMAXPS       Z21, Z20, Z20
+	VSUBPS       Z17, Z21, Z18
+	VMAXPS       Z18, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMULPS       Z2, Z18, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z18
+	VFNMADD231PS Z4, Z22, Z18
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z18, Z23
+	VFMADD213PS  Z8, Z18, Z23
+	VFMADD213PS  Z7, Z18, Z23
+	VFMADD213PS  Z6, Z18, Z23
+	VMULPS       Z18, Z18, Z24
+	VFMADD213PS  Z18, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z23, Z19, Z19
+	VSUBPS       Z15, Z21, Z15
+	VMOVAPS.Z    Z15, K1, Z15
+	VADDPS       Z15, Z16, Z16
+
+done_480:
+	VSHUFF32X4   $0x4e, Z19, Z19, Z15
+	VADDPS       Z15, Z19, Z19
+	VSHUFF32X4   $0xb1, Z19, Z19, Z15
+	VADDPS       Z15, Z19, Z19
+	VPERMILPS    $0x4e, Z19, Z15
+	VADDPS       Z15, Z19, Z19
+	VPERMILPS    $0xb1, Z19, Z15
+	VADDPS       Z15, Z19, Z19
+	VSHUFF32X4   $0x4e, Z20, Z20, Z15
+	VMAXPS       Z15, Z20, Z20
+	VSHUFF32X4   $0xb1, Z20, Z20, Z15
+	VMAXPS       Z15, Z20, Z20
+	VPERMILPS    $0x4e, Z20, Z15
+	VMAXPS       Z15, Z20, Z20
+	VPERMILPS    $0xb1, Z20, Z15
+	VMAXPS       Z15, Z20, Z20
+	VMINPS       Z20, Z13, Z20
+	VSUBPS       Z20, Z17, Z15
 	VMAXPS       Z15, Z0, Z15
 	VMINPS       Z15, Z1, Z15
-	VMULPS       Z2, Z15, Z16
-	VRNDSCALEPS  $0x00, Z16, Z16
-	VFNMADD231PS Z3, Z16, Z15
-	VFNMADD231PS Z4, Z16, Z15
-	VMOVUPS      Z10, Z19
-	VFMADD213PS  Z9, Z15, Z19
-	VFMADD213PS  Z8, Z15, Z19
-	VFMADD213PS  Z7, Z15, Z19
-	VFMADD213PS  Z6, Z15, Z19
+	VMULPS       Z2, Z15, Z17
+	VRNDSCALEPS  $0x00, Z17, Z17
+	VFNMADD231PS Z3, Z17, Z15
+	VFNMADD231PS Z4, Z17, Z15
+	VMOVUPS      Z10, Z18
+	VFMADD213PS  Z9, Z15, Z18
+	VFMADD213PS  Z8, Z15, Z18
+	VFMADD213PS  Z7, Z15, Z18
+	VFMADD213PS  Z6, Z15, Z18
 	VMULPS       Z15, Z15, Z21
-	VFMADD213PS  Z15, Z21, Z19
-	VADDPS       Z5, Z19, Z19
-	VSCALEFPS    Z16, Z19, Z19
-	VMULPS       Z19, Z17, Z17
-	VPSUBD       lfc_3f3504f3<>+0(SB), Z17, Z15
-	VPSRAD       $0x17, Z15, Z16
+	VFMADD213PS  Z15, Z21, Z18
+	VADDPS       Z5, Z18, Z18
+	VSCALEFPS    Z17, Z18, Z18
+	VMULPS       Z18, Z19, Z19
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z19, Z15
+	VPSRAD       $0x17, Z15, Z17
 	VPANDD       lfc_007fffff<>+0(SB), Z15, Z15
 	VPADDD       lfc_3f3504f3<>+0(SB), Z15, Z15
 	VSUBPS       Z5, Z15, Z15
-	VCVTDQ2PS    Z16, Z16
-	VMOVUPS      lfc_3da9355f<>+0(SB), Z19
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Z15, Z19
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Z15, Z19
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z15, Z19
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z15, Z19
-	VFMADD213PS  lfc_be800102<>+0(SB), Z15, Z19
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z15, Z19
+	VCVTDQ2PS    Z17, Z17
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z18
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z15, Z18
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z15, Z18
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z15, Z18
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z15, Z18
+	VFMADD213PS  lfc_be800102<>+0(SB), Z15, Z18
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z15, Z18
 	VMULPS       Z15, Z15, Z21
 	VMULPS       Z15, Z21, Z22
-	VMULPS       Z4, Z16, Z23
-	VFMADD231PS  Z19, Z22, Z23
+	VMULPS       Z4, Z17, Z23
+	VFMADD231PS  Z18, Z22, Z23
 	VFMADD231PS  lfc_bf000000<>+0(SB), Z21, Z23
 	VADDPS       Z15, Z23, Z23
-	VFMADD231PS  Z3, Z16, Z23
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z17, K2
+	VFMADD231PS  Z3, Z17, Z23
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z19, K2
 	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z23
-	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z17, K2
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z19, K2
 	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z23
-	VCMPPS       $0x03, Z17, Z17, K2
-	VMOVUPS      Z17, K2, Z23
-	VMOVSS       X18, (BX)(R10*4)
+	VCMPPS       $0x03, Z19, Z19, K2
+	VMOVUPS      Z19, K2, Z23
+	VMOVSS       X20, (BX)(R10*4)
 	VMOVSS       X23, (SI)(R10*4)
-	VSHUFF32X4   $0x4e, Z20, Z20, Z15
-	VADDPS       Z15, Z20, Z20
-	VSHUFF32X4   $0xb1, Z20, Z20, Z15
-	VADDPS       Z15, Z20, Z20
-	VPERMILPS    $0x4e, Z20, Z15
-	VADDPS       Z15, Z20, Z20
-	VPERMILPS    $0xb1, Z20, Z15
-	VADDPS       Z15, Z20, Z20
-	VMOVSS       X20, (R8)(R10*4)
+	VSHUFF32X4   $0x4e, Z16, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VSHUFF32X4   $0xb1, Z16, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VPERMILPS    $0x4e, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VPERMILPS    $0xb1, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VMOVSS       X16, (R8)(R10*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R10
-	JMP          row_356
+	JMP          row_476
 
-rowsdone_357:
+rowsdone_477:
 	VZEROUPPER
 	RET
 
@@ -16727,59 +19493,59 @@ TEXT ·maxLogDotWRowsAVX512(SB), NOSPLIT, $0-64
 	KMOVW   (R12)(R11*2), K1
 	XORQ    R11, R11
 
-row_363:
+row_483:
 	CMPQ         R11, CX
-	JAE          rowsdone_364
-	VBROADCASTSS (AX), Z15
-	VMAXPS       Z15, Z12, Z15
-	VMINPS       Z15, Z13, Z15
-	VADDPS       Z11, Z15, Z16
-	VXORPS       Z17, Z17, Z17
-	VMOVAPS      Z15, Z18
-	VBROADCASTSS (DI)(R11*4), Z19
-	VXORPS       Z20, Z20, Z20
+	JAE          rowsdone_484
+	VBROADCASTSS (DI)(R11*4), Z15
+	VXORPS       Z16, Z16, Z16
+	VBROADCASTSS (AX), Z17
+	VMAXPS       Z17, Z12, Z17
+	VMINPS       Z17, Z13, Z17
+	VADDPS       Z11, Z17, Z18
+	VXORPS       Z19, Z19, Z19
+	VMOVAPS      Z17, Z20
 	XORQ         R12, R12
 
-loop_365:
+loop_485:
 	CMPQ         R12, R10
-	JAE          tail_366
+	JAE          tail_486
 	VMOVUPS      (AX)(R12*4), Z21
-	VCMPPS       $0x1e, Z16, Z21, K2
+	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_368
-	VMOVAPS      Z21, Z16
-	VSHUFF32X4   $0x4e, Z16, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VSHUFF32X4   $0xb1, Z16, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VPERMILPS    $0x4e, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VPERMILPS    $0xb1, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VMINPS       Z16, Z13, Z16
-	VSUBPS       Z16, Z15, Z15
-	VMAXPS       Z15, Z0, Z15
-	VMINPS       Z15, Z1, Z15
-	VMULPS       Z2, Z15, Z22
+	JZ           skip_488
+	VMOVAPS      Z21, Z18
+	VSHUFF32X4   $0x4e, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VMINPS       Z18, Z13, Z18
+	VSUBPS       Z18, Z17, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z22
 	VRNDSCALEPS  $0x00, Z22, Z22
-	VFNMADD231PS Z3, Z22, Z15
-	VFNMADD231PS Z4, Z22, Z15
+	VFNMADD231PS Z3, Z22, Z17
+	VFNMADD231PS Z4, Z22, Z17
 	VMOVUPS      Z10, Z23
-	VFMADD213PS  Z9, Z15, Z23
-	VFMADD213PS  Z8, Z15, Z23
-	VFMADD213PS  Z7, Z15, Z23
-	VFMADD213PS  Z6, Z15, Z23
-	VMULPS       Z15, Z15, Z24
-	VFMADD213PS  Z15, Z24, Z23
+	VFMADD213PS  Z9, Z17, Z23
+	VFMADD213PS  Z8, Z17, Z23
+	VFMADD213PS  Z7, Z17, Z23
+	VFMADD213PS  Z6, Z17, Z23
+	VMULPS       Z17, Z17, Z24
+	VFMADD213PS  Z17, Z24, Z23
 	VADDPS       Z5, Z23, Z23
 	VSCALEFPS    Z22, Z23, Z23
-	VMULPS       Z23, Z17, Z17
-	VMOVAPS      Z16, Z15
-	VADDPS       Z11, Z15, Z16
+	VMULPS       Z23, Z19, Z19
+	VMOVAPS      Z18, Z17
+	VADDPS       Z11, Z17, Z18
 
-skip_368:
-	VMAXPS       Z21, Z18, Z18
-	VSUBPS       Z15, Z21, Z22
+skip_488:
+	VMAXPS       Z21, Z20, Z20
+	VSUBPS       Z17, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
 	VMINPS       Z22, Z1, Z22
 	VMULPS       Z2, Z22, Z23
@@ -16795,157 +19561,157 @@ skip_368:
 	VFMADD213PS  Z22, Z25, Z24
 	VADDPS       Z5, Z24, Z24
 	VSCALEFPS    Z23, Z24, Z24
-	VADDPS       Z24, Z17, Z17
-	VSUBPS       Z19, Z21, Z21
+	VADDPS       Z24, Z19, Z19
+	VSUBPS       Z15, Z21, Z21
 	VMOVUPS      (R9)(R12*4), Z22
 	VMULPS       Z22, Z21, Z21
 	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z22, K2
 	VMOVUPS      lfc_00000000<>+0(SB), K2, Z21
-	VADDPS       Z21, Z20, Z20
+	VADDPS       Z21, Z16, Z16
 	ADDQ         $0x10, R12
-	JMP          loop_365
+	JMP          loop_485
 
-tail_366:
+tail_486:
 	CMPQ         R12, DX
-	JAE          done_367
+	JAE          done_487
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R12*4), K1, Z21
-	VCMPPS       $0x1e, Z16, Z21, K2
+	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_369
-	VMOVAPS      Z21, Z16
-	VSHUFF32X4   $0x4e, Z16, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VSHUFF32X4   $0xb1, Z16, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VPERMILPS    $0x4e, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VPERMILPS    $0xb1, Z16, Z22
-	VMAXPS       Z22, Z16, Z16
-	VMINPS       Z16, Z13, Z16
-	VSUBPS       Z16, Z15, Z15
-	VMAXPS       Z15, Z0, Z15
-	VMINPS       Z15, Z1, Z15
-	VMULPS       Z2, Z15, Z22
-	VRNDSCALEPS  $0x00, Z22, Z22
-	VFNMADD231PS Z3, Z22, Z15
-	VFNMADD231PS Z4, Z22, Z15
-	VMOVUPS      Z10, Z23
-	VFMADD213PS  Z9, Z15, Z23
-	VFMADD213PS  Z8, Z15, Z23
-	VFMADD213PS  Z7, Z15, Z23
-	VFMADD213PS  Z6, Z15, Z23
-	VMULPS       Z15, Z15, Z24
-	VFMADD213PS  Z15, Z24, Z23
-	VADDPS       Z5, Z23, Z23
-	VSCALEFPS    Z22, Z23, Z23
-	VMULPS       Z23, Z17, Z17
-	VMOVAPS      Z16, Z15
-	VADDPS       Z11, Z15, Z16
-
-skip_369:
-	VMAXPS       Z21, Z18, Z18
-	VSUBPS       Z15, Z21, Z16
-	VMAXPS       Z16, Z0, Z16
-	VMINPS       Z16, Z1, Z16
-	VMULPS       Z2, Z16, Z22
-	VRNDSCALEPS  $0x00, Z22, Z22
-	VFNMADD231PS Z3, Z22, Z16
-	VFNMADD231PS Z4, Z22, Z16
-	VMOVUPS      Z10, Z23
-	VFMADD213PS  Z9, Z16, Z23
-	VFMADD213PS  Z8, Z16, Z23
-	VFMADD213PS  Z7, Z16, Z23
-	VFMADD213PS  Z6, Z16, Z23
-	VMULPS       Z16, Z16, Z24
-	VFMADD213PS  Z16, Z24, Z23
-	VADDPS       Z5, Z23, Z23
-	VSCALEFPS    Z22, Z23, Z23
-	VADDPS       Z23, Z17, Z17
-	VSUBPS       Z19, Z21, Z16
-	VMOVUPS.Z    (R9)(R12*4), K1, Z19
-	VMULPS       Z19, Z16, Z16
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z19, K2
-	VMOVUPS      lfc_00000000<>+0(SB), K2, Z16
-	VADDPS       Z16, Z20, Z20
-
-done_367:
-	VSHUFF32X4   $0x4e, Z17, Z17, Z16
-	VADDPS       Z16, Z17, Z17
-	VSHUFF32X4   $0xb1, Z17, Z17, Z16
-	VADDPS       Z16, Z17, Z17
-	VPERMILPS    $0x4e, Z17, Z16
-	VADDPS       Z16, Z17, Z17
-	VPERMILPS    $0xb1, Z17, Z16
-	VADDPS       Z16, Z17, Z17
-	VSHUFF32X4   $0x4e, Z18, Z18, Z16
-	VMAXPS       Z16, Z18, Z18
-	VSHUFF32X4   $0xb1, Z18, Z18, Z16
-	VMAXPS       Z16, Z18, Z18
-	VPERMILPS    $0x4e, Z18, Z16
-	VMAXPS       Z16, Z18, Z18
-	VPERMILPS    $0xb1, Z18, Z16
-	VMAXPS       Z16, Z18, Z18
+	JZ           skip_489
+	VMOVAPS      Z21, Z18
+	VSHUFF32X4   $0x4e, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
 	VMINPS       Z18, Z13, Z18
-	VSUBPS       Z18, Z15, Z15
+	VSUBPS       Z18, Z17, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z17
+	VFNMADD231PS Z4, Z22, Z17
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z17, Z23
+	VFMADD213PS  Z8, Z17, Z23
+	VFMADD213PS  Z7, Z17, Z23
+	VFMADD213PS  Z6, Z17, Z23
+	VMULPS       Z17, Z17, Z24
+	VFMADD213PS  Z17, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z19, Z19
+	VMOVAPS      Z18, Z17
+	VADDPS       Z11, Z17, Z18
+
+skip_489:
+	VMAXPS       Z21, Z20, Z20
+	VSUBPS       Z17, Z21, Z18
+	VMAXPS       Z18, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMULPS       Z2, Z18, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z18
+	VFNMADD231PS Z4, Z22, Z18
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z18, Z23
+	VFMADD213PS  Z8, Z18, Z23
+	VFMADD213PS  Z7, Z18, Z23
+	VFMADD213PS  Z6, Z18, Z23
+	VMULPS       Z18, Z18, Z24
+	VFMADD213PS  Z18, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z23, Z19, Z19
+	VSUBPS       Z15, Z21, Z15
+	VMOVUPS.Z    (R9)(R12*4), K1, Z18
+	VMULPS       Z18, Z15, Z15
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z15
+	VADDPS       Z15, Z16, Z16
+
+done_487:
+	VSHUFF32X4   $0x4e, Z19, Z19, Z15
+	VADDPS       Z15, Z19, Z19
+	VSHUFF32X4   $0xb1, Z19, Z19, Z15
+	VADDPS       Z15, Z19, Z19
+	VPERMILPS    $0x4e, Z19, Z15
+	VADDPS       Z15, Z19, Z19
+	VPERMILPS    $0xb1, Z19, Z15
+	VADDPS       Z15, Z19, Z19
+	VSHUFF32X4   $0x4e, Z20, Z20, Z15
+	VMAXPS       Z15, Z20, Z20
+	VSHUFF32X4   $0xb1, Z20, Z20, Z15
+	VMAXPS       Z15, Z20, Z20
+	VPERMILPS    $0x4e, Z20, Z15
+	VMAXPS       Z15, Z20, Z20
+	VPERMILPS    $0xb1, Z20, Z15
+	VMAXPS       Z15, Z20, Z20
+	VMINPS       Z20, Z13, Z20
+	VSUBPS       Z20, Z17, Z15
 	VMAXPS       Z15, Z0, Z15
 	VMINPS       Z15, Z1, Z15
-	VMULPS       Z2, Z15, Z16
-	VRNDSCALEPS  $0x00, Z16, Z16
-	VFNMADD231PS Z3, Z16, Z15
-	VFNMADD231PS Z4, Z16, Z15
-	VMOVUPS      Z10, Z19
-	VFMADD213PS  Z9, Z15, Z19
-	VFMADD213PS  Z8, Z15, Z19
-	VFMADD213PS  Z7, Z15, Z19
-	VFMADD213PS  Z6, Z15, Z19
+	VMULPS       Z2, Z15, Z17
+	VRNDSCALEPS  $0x00, Z17, Z17
+	VFNMADD231PS Z3, Z17, Z15
+	VFNMADD231PS Z4, Z17, Z15
+	VMOVUPS      Z10, Z18
+	VFMADD213PS  Z9, Z15, Z18
+	VFMADD213PS  Z8, Z15, Z18
+	VFMADD213PS  Z7, Z15, Z18
+	VFMADD213PS  Z6, Z15, Z18
 	VMULPS       Z15, Z15, Z21
-	VFMADD213PS  Z15, Z21, Z19
-	VADDPS       Z5, Z19, Z19
-	VSCALEFPS    Z16, Z19, Z19
-	VMULPS       Z19, Z17, Z17
-	VPSUBD       lfc_3f3504f3<>+0(SB), Z17, Z15
-	VPSRAD       $0x17, Z15, Z16
+	VFMADD213PS  Z15, Z21, Z18
+	VADDPS       Z5, Z18, Z18
+	VSCALEFPS    Z17, Z18, Z18
+	VMULPS       Z18, Z19, Z19
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z19, Z15
+	VPSRAD       $0x17, Z15, Z17
 	VPANDD       lfc_007fffff<>+0(SB), Z15, Z15
 	VPADDD       lfc_3f3504f3<>+0(SB), Z15, Z15
 	VSUBPS       Z5, Z15, Z15
-	VCVTDQ2PS    Z16, Z16
-	VMOVUPS      lfc_3da9355f<>+0(SB), Z19
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Z15, Z19
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Z15, Z19
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z15, Z19
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z15, Z19
-	VFMADD213PS  lfc_be800102<>+0(SB), Z15, Z19
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z15, Z19
+	VCVTDQ2PS    Z17, Z17
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z18
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z15, Z18
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z15, Z18
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z15, Z18
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z15, Z18
+	VFMADD213PS  lfc_be800102<>+0(SB), Z15, Z18
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z15, Z18
 	VMULPS       Z15, Z15, Z21
 	VMULPS       Z15, Z21, Z22
-	VMULPS       Z4, Z16, Z23
-	VFMADD231PS  Z19, Z22, Z23
+	VMULPS       Z4, Z17, Z23
+	VFMADD231PS  Z18, Z22, Z23
 	VFMADD231PS  lfc_bf000000<>+0(SB), Z21, Z23
 	VADDPS       Z15, Z23, Z23
-	VFMADD231PS  Z3, Z16, Z23
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z17, K2
+	VFMADD231PS  Z3, Z17, Z23
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z19, K2
 	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z23
-	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z17, K2
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z19, K2
 	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z23
-	VCMPPS       $0x03, Z17, Z17, K2
-	VMOVUPS      Z17, K2, Z23
-	VMOVSS       X18, (BX)(R11*4)
+	VCMPPS       $0x03, Z19, Z19, K2
+	VMOVUPS      Z19, K2, Z23
+	VMOVSS       X20, (BX)(R11*4)
 	VMOVSS       X23, (SI)(R11*4)
-	VSHUFF32X4   $0x4e, Z20, Z20, Z15
-	VADDPS       Z15, Z20, Z20
-	VSHUFF32X4   $0xb1, Z20, Z20, Z15
-	VADDPS       Z15, Z20, Z20
-	VPERMILPS    $0x4e, Z20, Z15
-	VADDPS       Z15, Z20, Z20
-	VPERMILPS    $0xb1, Z20, Z15
-	VADDPS       Z15, Z20, Z20
-	VMOVSS       X20, (R8)(R11*4)
+	VSHUFF32X4   $0x4e, Z16, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VSHUFF32X4   $0xb1, Z16, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VPERMILPS    $0x4e, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VPERMILPS    $0xb1, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VMOVSS       X16, (R8)(R11*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R11
-	JMP          row_363
+	JMP          row_483
 
-rowsdone_364:
+rowsdone_484:
 	VZEROUPPER
 	RET
 
@@ -16980,18 +19746,18 @@ TEXT ·expAffineRowsAVX512(SB), NOSPLIT, $0-64
 	KMOVW   (R12)(R11*2), K1
 	XORQ    R11, R11
 
-row_370:
+row_490:
 	CMPQ         R11, DX
-	JAE          rowsdone_371
+	JAE          rowsdone_491
 	VBROADCASTSS (SI)(R11*4), Z11
 	VBROADCASTSS (DI)(R11*4), Z12
 	VBROADCASTSS (R8)(R11*4), Z13
 	VBROADCASTSS (R9)(R11*4), Z14
 	XORQ         R12, R12
 
-loop_372:
+loop_492:
 	CMPQ         R12, R10
-	JAE          tail_373
+	JAE          tail_493
 	VMOVUPS      (AX)(R12*4), Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -17013,11 +19779,11 @@ loop_372:
 	VFMSUB213PS  Z14, Z13, Z17
 	VMOVUPS      Z17, (CX)(R12*4)
 	ADDQ         $0x10, R12
-	JMP          loop_372
+	JMP          loop_492
 
-tail_373:
+tail_493:
 	CMPQ         R12, BX
-	JAE          done_374
+	JAE          done_494
 	VMOVUPS.Z    (AX)(R12*4), K1, Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -17039,13 +19805,13 @@ tail_373:
 	VFMSUB213PS  Z14, Z13, Z15
 	VMOVUPS      Z15, K1, (CX)(R12*4)
 
-done_374:
+done_494:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R11
-	JMP  row_370
+	JMP  row_490
 
-rowsdone_371:
+rowsdone_491:
 	VZEROUPPER
 	RET
 
@@ -17081,18 +19847,18 @@ TEXT ·expAffineWRowsAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R13)(R12*2), K1
 	XORQ    R12, R12
 
-row_375:
+row_495:
 	CMPQ         R12, DX
-	JAE          rowsdone_376
+	JAE          rowsdone_496
 	VBROADCASTSS (SI)(R12*4), Z11
 	VBROADCASTSS (DI)(R12*4), Z12
 	VBROADCASTSS (R8)(R12*4), Z13
 	VBROADCASTSS (R9)(R12*4), Z14
 	XORQ         R13, R13
 
-loop_377:
+loop_497:
 	CMPQ         R13, R11
-	JAE          tail_378
+	JAE          tail_498
 	VMOVUPS      (AX)(R13*4), Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -17116,11 +19882,11 @@ loop_377:
 	VFMSUB213PS  Z15, Z13, Z17
 	VMOVUPS      Z17, (CX)(R13*4)
 	ADDQ         $0x10, R13
-	JMP          loop_377
+	JMP          loop_497
 
-tail_378:
+tail_498:
 	CMPQ         R13, BX
-	JAE          done_379
+	JAE          done_499
 	VMOVUPS.Z    (AX)(R13*4), K1, Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -17144,13 +19910,13 @@ tail_378:
 	VFMSUB213PS  Z11, Z13, Z15
 	VMOVUPS      Z15, K1, (CX)(R13*4)
 
-done_379:
+done_499:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R12
-	JMP  row_375
+	JMP  row_495
 
-rowsdone_376:
+rowsdone_496:
 	VZEROUPPER
 	RET
 
@@ -17172,38 +19938,38 @@ TEXT ·subRowsAVX512(SB), NOSPLIT, $0-48
 	KMOVW (R10)(R9*2), K1
 	XORQ  R9, R9
 
-row_380:
+row_500:
 	CMPQ         R9, DX
-	JAE          rowsdone_381
+	JAE          rowsdone_501
 	VBROADCASTSS (SI)(R9*4), Z0
 	VBROADCASTSS (DI)(R9*4), Z1
 	XORQ         R10, R10
 
-loop_382:
+loop_502:
 	CMPQ    R10, R8
-	JAE     tail_383
+	JAE     tail_503
 	VMOVUPS (AX)(R10*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VSUBPS  Z1, Z2, Z2
 	VMOVUPS Z2, (CX)(R10*4)
 	ADDQ    $0x10, R10
-	JMP     loop_382
+	JMP     loop_502
 
-tail_383:
+tail_503:
 	CMPQ      R10, BX
-	JAE       done_384
+	JAE       done_504
 	VMOVUPS.Z (AX)(R10*4), K1, Z2
 	VSUBPS    Z0, Z2, Z2
 	VSUBPS    Z1, Z2, Z2
 	VMOVUPS   Z2, K1, (CX)(R10*4)
 
-done_384:
+done_504:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R9
-	JMP  row_380
+	JMP  row_500
 
-rowsdone_381:
+rowsdone_501:
 	VZEROUPPER
 	RET
 
@@ -17235,9 +20001,9 @@ TEXT ·bceLogitsAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_385:
+loop_505:
 	CMPQ          SI, BX
-	JAE           tail_386
+	JAE           tail_506
 	VMOVUPS       (AX)(SI*4), Z13
 	VMOVUPS       (CX)(SI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -17326,11 +20092,11 @@ loop_385:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, SI
-	JMP           loop_385
+	JMP           loop_505
 
-tail_386:
+tail_506:
 	CMPQ          SI, DX
-	JAE           done_387
+	JAE           done_507
 	VMOVUPS.Z     (AX)(SI*4), K1, Z13
 	VMOVUPS.Z     (CX)(SI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -17420,7 +20186,7 @@ tail_386:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_387:
+done_507:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -17461,9 +20227,9 @@ TEXT ·focalG0AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_388:
+loop_508:
 	CMPQ     DI, SI
-	JAE      tail_389
+	JAE      tail_509
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -17471,10 +20237,10 @@ loop_388:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_391
+	JZ       skip_511
 	INCQ     BX
 
-skip_391:
+skip_511:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -17550,11 +20316,11 @@ skip_391:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_388
+	JMP           loop_508
 
-tail_389:
+tail_509:
 	CMPQ      DI, DX
-	JAE       done_390
+	JAE       done_510
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -17562,10 +20328,10 @@ tail_389:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_392
+	JZ        skip_512
 	INCQ      BX
 
-skip_392:
+skip_512:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -17642,7 +20408,7 @@ skip_392:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_390:
+done_510:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -17684,9 +20450,9 @@ TEXT ·focalG1AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_393:
+loop_513:
 	CMPQ     DI, SI
-	JAE      tail_394
+	JAE      tail_514
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -17694,10 +20460,10 @@ loop_393:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_396
+	JZ       skip_516
 	INCQ     BX
 
-skip_396:
+skip_516:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -17781,11 +20547,11 @@ skip_396:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_393
+	JMP           loop_513
 
-tail_394:
+tail_514:
 	CMPQ      DI, DX
-	JAE       done_395
+	JAE       done_515
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -17793,10 +20559,10 @@ tail_394:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_397
+	JZ        skip_517
 	INCQ      BX
 
-skip_397:
+skip_517:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -17881,7 +20647,7 @@ skip_397:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_395:
+done_515:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -17923,9 +20689,9 @@ TEXT ·focalG2AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_398:
+loop_518:
 	CMPQ     DI, SI
-	JAE      tail_399
+	JAE      tail_519
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -17933,10 +20699,10 @@ loop_398:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_401
+	JZ       skip_521
 	INCQ     BX
 
-skip_401:
+skip_521:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -18022,11 +20788,11 @@ skip_401:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_398
+	JMP           loop_518
 
-tail_399:
+tail_519:
 	CMPQ      DI, DX
-	JAE       done_400
+	JAE       done_520
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -18034,10 +20800,10 @@ tail_399:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_402
+	JZ        skip_522
 	INCQ      BX
 
-skip_402:
+skip_522:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -18124,7 +20890,7 @@ skip_402:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_400:
+done_520:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -18166,9 +20932,9 @@ TEXT ·focalGAnyAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_403:
+loop_523:
 	CMPQ     DI, SI
-	JAE      tail_404
+	JAE      tail_524
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -18176,10 +20942,10 @@ loop_403:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_406
+	JZ       skip_526
 	INCQ     BX
 
-skip_406:
+skip_526:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -18288,11 +21054,11 @@ skip_406:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_403
+	JMP           loop_523
 
-tail_404:
+tail_524:
 	CMPQ      DI, DX
-	JAE       done_405
+	JAE       done_525
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -18300,10 +21066,10 @@ tail_404:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_407
+	JZ        skip_527
 	INCQ      BX
 
-skip_407:
+skip_527:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -18413,7 +21179,7 @@ skip_407:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_405:
+done_525:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -18443,9 +21209,9 @@ TEXT ·mseAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_408:
+loop_528:
 	CMPQ          SI, BX
-	JAE           tail_409
+	JAE           tail_529
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -18457,11 +21223,11 @@ loop_408:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_408
+	JMP           loop_528
 
-tail_409:
+tail_529:
 	CMPQ          SI, DX
-	JAE           done_410
+	JAE           done_530
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -18474,7 +21240,7 @@ tail_409:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_410:
+done_530:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -18503,9 +21269,9 @@ TEXT ·l1AVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_411:
+loop_531:
 	CMPQ          SI, BX
-	JAE           tail_412
+	JAE           tail_532
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -18522,11 +21288,11 @@ loop_411:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_411
+	JMP           loop_531
 
-tail_412:
+tail_532:
 	CMPQ          SI, DX
-	JAE           done_413
+	JAE           done_533
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -18544,7 +21310,7 @@ tail_412:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_413:
+done_533:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -18573,9 +21339,9 @@ TEXT ·huberAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_414:
+loop_534:
 	CMPQ          SI, BX
-	JAE           tail_415
+	JAE           tail_535
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -18603,11 +21369,11 @@ loop_414:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_414
+	JMP           loop_534
 
-tail_415:
+tail_535:
 	CMPQ          SI, DX
-	JAE           done_416
+	JAE           done_536
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -18636,7 +21402,7 @@ tail_415:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_416:
+done_536:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -18665,9 +21431,9 @@ TEXT ·smoothL1AVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_417:
+loop_537:
 	CMPQ          SI, BX
-	JAE           tail_418
+	JAE           tail_538
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -18696,11 +21462,11 @@ loop_417:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_417
+	JMP           loop_537
 
-tail_418:
+tail_538:
 	CMPQ          SI, DX
-	JAE           done_419
+	JAE           done_539
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -18730,7 +21496,7 @@ tail_418:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_419:
+done_539:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -18771,9 +21537,9 @@ TEXT ·bceLogitsWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_420:
+loop_540:
 	CMPQ          DI, SI
-	JAE           tail_421
+	JAE           tail_541
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -18864,11 +21630,11 @@ loop_420:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_420
+	JMP           loop_540
 
-tail_421:
+tail_541:
 	CMPQ          DI, DX
-	JAE           done_422
+	JAE           done_542
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -18960,7 +21726,7 @@ tail_421:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_422:
+done_542:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -19002,9 +21768,9 @@ TEXT ·focalG0WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_423:
+loop_543:
 	CMPQ     R8, DI
-	JAE      tail_424
+	JAE      tail_544
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -19012,10 +21778,10 @@ loop_423:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_426
+	JZ       skip_546
 	INCQ     SI
 
-skip_426:
+skip_546:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -19093,11 +21859,11 @@ skip_426:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_423
+	JMP           loop_543
 
-tail_424:
+tail_544:
 	CMPQ      R8, DX
-	JAE       done_425
+	JAE       done_545
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -19105,10 +21871,10 @@ tail_424:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_427
+	JZ        skip_547
 	INCQ      SI
 
-skip_427:
+skip_547:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -19187,7 +21953,7 @@ skip_427:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_425:
+done_545:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -19230,9 +21996,9 @@ TEXT ·focalG1WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_428:
+loop_548:
 	CMPQ     R8, DI
-	JAE      tail_429
+	JAE      tail_549
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -19240,10 +22006,10 @@ loop_428:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_431
+	JZ       skip_551
 	INCQ     SI
 
-skip_431:
+skip_551:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -19329,11 +22095,11 @@ skip_431:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_428
+	JMP           loop_548
 
-tail_429:
+tail_549:
 	CMPQ      R8, DX
-	JAE       done_430
+	JAE       done_550
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -19341,10 +22107,10 @@ tail_429:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_432
+	JZ        skip_552
 	INCQ      SI
 
-skip_432:
+skip_552:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -19431,7 +22197,7 @@ skip_432:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_430:
+done_550:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -19474,9 +22240,9 @@ TEXT ·focalG2WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_433:
+loop_553:
 	CMPQ     R8, DI
-	JAE      tail_434
+	JAE      tail_554
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -19484,10 +22250,10 @@ loop_433:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_436
+	JZ       skip_556
 	INCQ     SI
 
-skip_436:
+skip_556:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -19575,11 +22341,11 @@ skip_436:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_433
+	JMP           loop_553
 
-tail_434:
+tail_554:
 	CMPQ      R8, DX
-	JAE       done_435
+	JAE       done_555
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -19587,10 +22353,10 @@ tail_434:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_437
+	JZ        skip_557
 	INCQ      SI
 
-skip_437:
+skip_557:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -19679,7 +22445,7 @@ skip_437:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_435:
+done_555:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -19722,9 +22488,9 @@ TEXT ·focalGAnyWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_438:
+loop_558:
 	CMPQ     R8, DI
-	JAE      tail_439
+	JAE      tail_559
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -19732,10 +22498,10 @@ loop_438:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_441
+	JZ       skip_561
 	INCQ     SI
 
-skip_441:
+skip_561:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -19846,11 +22612,11 @@ skip_441:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_438
+	JMP           loop_558
 
-tail_439:
+tail_559:
 	CMPQ      R8, DX
-	JAE       done_440
+	JAE       done_560
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -19858,10 +22624,10 @@ tail_439:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_442
+	JZ        skip_562
 	INCQ      SI
 
-skip_442:
+skip_562:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -19973,7 +22739,7 @@ skip_442:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_440:
+done_560:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -20004,9 +22770,9 @@ TEXT ·mseWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_443:
+loop_563:
 	CMPQ          DI, SI
-	JAE           tail_444
+	JAE           tail_564
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -20020,11 +22786,11 @@ loop_443:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_443
+	JMP           loop_563
 
-tail_444:
+tail_564:
 	CMPQ          DI, DX
-	JAE           done_445
+	JAE           done_565
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -20039,7 +22805,7 @@ tail_444:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_445:
+done_565:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -20069,9 +22835,9 @@ TEXT ·l1WAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_446:
+loop_566:
 	CMPQ          DI, SI
-	JAE           tail_447
+	JAE           tail_567
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -20090,11 +22856,11 @@ loop_446:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_446
+	JMP           loop_566
 
-tail_447:
+tail_567:
 	CMPQ          DI, DX
-	JAE           done_448
+	JAE           done_568
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -20114,7 +22880,7 @@ tail_447:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_448:
+done_568:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -20144,9 +22910,9 @@ TEXT ·huberWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_449:
+loop_569:
 	CMPQ          DI, SI
-	JAE           tail_450
+	JAE           tail_570
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -20176,11 +22942,11 @@ loop_449:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_449
+	JMP           loop_569
 
-tail_450:
+tail_570:
 	CMPQ          DI, DX
-	JAE           done_451
+	JAE           done_571
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -20211,7 +22977,7 @@ tail_450:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_451:
+done_571:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -20241,9 +23007,9 @@ TEXT ·smoothL1WAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_452:
+loop_572:
 	CMPQ          DI, SI
-	JAE           tail_453
+	JAE           tail_573
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -20274,11 +23040,11 @@ loop_452:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_452
+	JMP           loop_572
 
-tail_453:
+tail_573:
 	CMPQ          DI, DX
-	JAE           done_454
+	JAE           done_574
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -20310,7 +23076,7 @@ tail_453:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_454:
+done_574:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -20351,9 +23117,9 @@ TEXT ·bceLogitsLAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_455:
+loop_575:
 	CMPQ          DI, SI
-	JAE           tail_456
+	JAE           tail_576
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -20443,11 +23209,11 @@ loop_455:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_455
+	JMP           loop_575
 
-tail_456:
+tail_576:
 	CMPQ          DI, DX
-	JAE           done_457
+	JAE           done_577
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -20538,7 +23304,7 @@ tail_456:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_457:
+done_577:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -20580,9 +23346,9 @@ TEXT ·focalG0LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_458:
+loop_578:
 	CMPQ     R8, DI
-	JAE      tail_459
+	JAE      tail_579
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -20590,10 +23356,10 @@ loop_458:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_461
+	JZ       skip_581
 	INCQ     SI
 
-skip_461:
+skip_581:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -20670,11 +23436,11 @@ skip_461:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_458
+	JMP           loop_578
 
-tail_459:
+tail_579:
 	CMPQ      R8, DX
-	JAE       done_460
+	JAE       done_580
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -20682,10 +23448,10 @@ tail_459:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_462
+	JZ        skip_582
 	INCQ      SI
 
-skip_462:
+skip_582:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -20763,7 +23529,7 @@ skip_462:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_460:
+done_580:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -20806,9 +23572,9 @@ TEXT ·focalG1LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_463:
+loop_583:
 	CMPQ     R8, DI
-	JAE      tail_464
+	JAE      tail_584
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -20816,10 +23582,10 @@ loop_463:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_466
+	JZ       skip_586
 	INCQ     SI
 
-skip_466:
+skip_586:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -20904,11 +23670,11 @@ skip_466:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_463
+	JMP           loop_583
 
-tail_464:
+tail_584:
 	CMPQ      R8, DX
-	JAE       done_465
+	JAE       done_585
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -20916,10 +23682,10 @@ tail_464:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_467
+	JZ        skip_587
 	INCQ      SI
 
-skip_467:
+skip_587:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -21005,7 +23771,7 @@ skip_467:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_465:
+done_585:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -21048,9 +23814,9 @@ TEXT ·focalG2LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_468:
+loop_588:
 	CMPQ     R8, DI
-	JAE      tail_469
+	JAE      tail_589
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -21058,10 +23824,10 @@ loop_468:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_471
+	JZ       skip_591
 	INCQ     SI
 
-skip_471:
+skip_591:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -21148,11 +23914,11 @@ skip_471:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_468
+	JMP           loop_588
 
-tail_469:
+tail_589:
 	CMPQ      R8, DX
-	JAE       done_470
+	JAE       done_590
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -21160,10 +23926,10 @@ tail_469:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_472
+	JZ        skip_592
 	INCQ      SI
 
-skip_472:
+skip_592:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -21251,7 +24017,7 @@ skip_472:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_470:
+done_590:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -21294,9 +24060,9 @@ TEXT ·focalGAnyLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_473:
+loop_593:
 	CMPQ     R8, DI
-	JAE      tail_474
+	JAE      tail_594
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -21304,10 +24070,10 @@ loop_473:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_476
+	JZ       skip_596
 	INCQ     SI
 
-skip_476:
+skip_596:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -21417,11 +24183,11 @@ skip_476:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_473
+	JMP           loop_593
 
-tail_474:
+tail_594:
 	CMPQ      R8, DX
-	JAE       done_475
+	JAE       done_595
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -21429,10 +24195,10 @@ tail_474:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_477
+	JZ        skip_597
 	INCQ      SI
 
-skip_477:
+skip_597:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -21543,7 +24309,7 @@ skip_477:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_475:
+done_595:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -21574,9 +24340,9 @@ TEXT ·mseLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_478:
+loop_598:
 	CMPQ          DI, SI
-	JAE           tail_479
+	JAE           tail_599
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21589,11 +24355,11 @@ loop_478:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_478
+	JMP           loop_598
 
-tail_479:
+tail_599:
 	CMPQ          DI, DX
-	JAE           done_480
+	JAE           done_600
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21607,7 +24373,7 @@ tail_479:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_480:
+done_600:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -21637,9 +24403,9 @@ TEXT ·l1LAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_481:
+loop_601:
 	CMPQ          DI, SI
-	JAE           tail_482
+	JAE           tail_602
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21657,11 +24423,11 @@ loop_481:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_481
+	JMP           loop_601
 
-tail_482:
+tail_602:
 	CMPQ          DI, DX
-	JAE           done_483
+	JAE           done_603
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21680,7 +24446,7 @@ tail_482:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_483:
+done_603:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -21710,9 +24476,9 @@ TEXT ·huberLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_484:
+loop_604:
 	CMPQ          DI, SI
-	JAE           tail_485
+	JAE           tail_605
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21741,11 +24507,11 @@ loop_484:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_484
+	JMP           loop_604
 
-tail_485:
+tail_605:
 	CMPQ          DI, DX
-	JAE           done_486
+	JAE           done_606
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21775,7 +24541,7 @@ tail_485:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_486:
+done_606:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -21805,9 +24571,9 @@ TEXT ·smoothL1LAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_487:
+loop_607:
 	CMPQ          DI, SI
-	JAE           tail_488
+	JAE           tail_608
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21837,11 +24603,11 @@ loop_487:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_487
+	JMP           loop_607
 
-tail_488:
+tail_608:
 	CMPQ          DI, DX
-	JAE           done_489
+	JAE           done_609
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21872,7 +24638,7 @@ tail_488:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_489:
+done_609:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -21914,9 +24680,9 @@ TEXT ·bceLogitsLWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_490:
+loop_610:
 	CMPQ          R8, DI
-	JAE           tail_491
+	JAE           tail_611
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -22008,11 +24774,11 @@ loop_490:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_490
+	JMP           loop_610
 
-tail_491:
+tail_611:
 	CMPQ          R8, DX
-	JAE           done_492
+	JAE           done_612
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -22105,7 +24871,7 @@ tail_491:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_492:
+done_612:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -22148,9 +24914,9 @@ TEXT ·focalG0LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_493:
+loop_613:
 	CMPQ     R9, R8
-	JAE      tail_494
+	JAE      tail_614
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -22158,10 +24924,10 @@ loop_493:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_496
+	JZ       skip_616
 	INCQ     DI
 
-skip_496:
+skip_616:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -22240,11 +25006,11 @@ skip_496:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_493
+	JMP           loop_613
 
-tail_494:
+tail_614:
 	CMPQ      R9, DX
-	JAE       done_495
+	JAE       done_615
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -22252,10 +25018,10 @@ tail_494:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_497
+	JZ        skip_617
 	INCQ      DI
 
-skip_497:
+skip_617:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -22335,7 +25101,7 @@ skip_497:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_495:
+done_615:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -22379,9 +25145,9 @@ TEXT ·focalG1LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_498:
+loop_618:
 	CMPQ     R9, R8
-	JAE      tail_499
+	JAE      tail_619
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -22389,10 +25155,10 @@ loop_498:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_501
+	JZ       skip_621
 	INCQ     DI
 
-skip_501:
+skip_621:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -22479,11 +25245,11 @@ skip_501:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_498
+	JMP           loop_618
 
-tail_499:
+tail_619:
 	CMPQ      R9, DX
-	JAE       done_500
+	JAE       done_620
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -22491,10 +25257,10 @@ tail_499:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_502
+	JZ        skip_622
 	INCQ      DI
 
-skip_502:
+skip_622:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -22582,7 +25348,7 @@ skip_502:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_500:
+done_620:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -22626,9 +25392,9 @@ TEXT ·focalG2LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_503:
+loop_623:
 	CMPQ     R9, R8
-	JAE      tail_504
+	JAE      tail_624
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -22636,10 +25402,10 @@ loop_503:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_506
+	JZ       skip_626
 	INCQ     DI
 
-skip_506:
+skip_626:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -22728,11 +25494,11 @@ skip_506:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_503
+	JMP           loop_623
 
-tail_504:
+tail_624:
 	CMPQ      R9, DX
-	JAE       done_505
+	JAE       done_625
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -22740,10 +25506,10 @@ tail_504:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_507
+	JZ        skip_627
 	INCQ      DI
 
-skip_507:
+skip_627:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -22833,7 +25599,7 @@ skip_507:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_505:
+done_625:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -22877,9 +25643,9 @@ TEXT ·focalGAnyLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_508:
+loop_628:
 	CMPQ     R9, R8
-	JAE      tail_509
+	JAE      tail_629
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -22887,10 +25653,10 @@ loop_508:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_511
+	JZ       skip_631
 	INCQ     DI
 
-skip_511:
+skip_631:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23002,11 +25768,11 @@ skip_511:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_508
+	JMP           loop_628
 
-tail_509:
+tail_629:
 	CMPQ      R9, DX
-	JAE       done_510
+	JAE       done_630
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -23014,10 +25780,10 @@ tail_509:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_512
+	JZ        skip_632
 	INCQ      DI
 
-skip_512:
+skip_632:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23130,7 +25896,7 @@ skip_512:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_510:
+done_630:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -23162,9 +25928,9 @@ TEXT ·mseLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_513:
+loop_633:
 	CMPQ          R8, DI
-	JAE           tail_514
+	JAE           tail_634
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -23179,11 +25945,11 @@ loop_513:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_513
+	JMP           loop_633
 
-tail_514:
+tail_634:
 	CMPQ          R8, DX
-	JAE           done_515
+	JAE           done_635
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -23199,7 +25965,7 @@ tail_514:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_515:
+done_635:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -23230,9 +25996,9 @@ TEXT ·l1LWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_516:
+loop_636:
 	CMPQ          R8, DI
-	JAE           tail_517
+	JAE           tail_637
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -23252,11 +26018,11 @@ loop_516:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_516
+	JMP           loop_636
 
-tail_517:
+tail_637:
 	CMPQ          R8, DX
-	JAE           done_518
+	JAE           done_638
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -23277,7 +26043,7 @@ tail_517:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_518:
+done_638:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -23308,9 +26074,9 @@ TEXT ·huberLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_519:
+loop_639:
 	CMPQ          R8, DI
-	JAE           tail_520
+	JAE           tail_640
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -23341,11 +26107,11 @@ loop_519:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_519
+	JMP           loop_639
 
-tail_520:
+tail_640:
 	CMPQ          R8, DX
-	JAE           done_521
+	JAE           done_641
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -23377,7 +26143,7 @@ tail_520:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_521:
+done_641:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -23408,9 +26174,9 @@ TEXT ·smoothL1LWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_522:
+loop_642:
 	CMPQ          R8, DI
-	JAE           tail_523
+	JAE           tail_643
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -23442,11 +26208,11 @@ loop_522:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_522
+	JMP           loop_642
 
-tail_523:
+tail_643:
 	CMPQ          R8, DX
-	JAE           done_524
+	JAE           done_644
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -23479,7 +26245,7 @@ tail_523:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_524:
+done_644:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -23520,9 +26286,9 @@ TEXT ·bceLogitsGAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_525:
+loop_645:
 	CMPQ          DI, SI
-	JAE           tail_526
+	JAE           tail_646
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -23614,11 +26380,11 @@ loop_525:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_525
+	JMP           loop_645
 
-tail_526:
+tail_646:
 	CMPQ          DI, DX
-	JAE           done_527
+	JAE           done_647
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -23711,7 +26477,7 @@ tail_526:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(DI*4)
 
-done_527:
+done_647:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -23753,9 +26519,9 @@ TEXT ·focalG0GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_528:
+loop_648:
 	CMPQ     R8, DI
-	JAE      tail_529
+	JAE      tail_649
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -23763,10 +26529,10 @@ loop_528:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_531
+	JZ       skip_651
 	INCQ     SI
 
-skip_531:
+skip_651:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23845,11 +26611,11 @@ skip_531:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_528
+	JMP           loop_648
 
-tail_529:
+tail_649:
 	CMPQ      R8, DX
-	JAE       done_530
+	JAE       done_650
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -23857,10 +26623,10 @@ tail_529:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_532
+	JZ        skip_652
 	INCQ      SI
 
-skip_532:
+skip_652:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23940,7 +26706,7 @@ skip_532:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (BX)(R8*4)
 
-done_530:
+done_650:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -23983,9 +26749,9 @@ TEXT ·focalG1GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_533:
+loop_653:
 	CMPQ     R8, DI
-	JAE      tail_534
+	JAE      tail_654
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -23993,10 +26759,10 @@ loop_533:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_536
+	JZ       skip_656
 	INCQ     SI
 
-skip_536:
+skip_656:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24083,11 +26849,11 @@ skip_536:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_533
+	JMP           loop_653
 
-tail_534:
+tail_654:
 	CMPQ      R8, DX
-	JAE       done_535
+	JAE       done_655
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -24095,10 +26861,10 @@ tail_534:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_537
+	JZ        skip_657
 	INCQ      SI
 
-skip_537:
+skip_657:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24186,7 +26952,7 @@ skip_537:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R8*4)
 
-done_535:
+done_655:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -24229,9 +26995,9 @@ TEXT ·focalG2GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_538:
+loop_658:
 	CMPQ     R8, DI
-	JAE      tail_539
+	JAE      tail_659
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -24239,10 +27005,10 @@ loop_538:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_541
+	JZ       skip_661
 	INCQ     SI
 
-skip_541:
+skip_661:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24331,11 +27097,11 @@ skip_541:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_538
+	JMP           loop_658
 
-tail_539:
+tail_659:
 	CMPQ      R8, DX
-	JAE       done_540
+	JAE       done_660
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -24343,10 +27109,10 @@ tail_539:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_542
+	JZ        skip_662
 	INCQ      SI
 
-skip_542:
+skip_662:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24436,7 +27202,7 @@ skip_542:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (BX)(R8*4)
 
-done_540:
+done_660:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -24479,9 +27245,9 @@ TEXT ·focalGAnyGAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_543:
+loop_663:
 	CMPQ     R8, DI
-	JAE      tail_544
+	JAE      tail_664
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -24489,10 +27255,10 @@ loop_543:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_546
+	JZ       skip_666
 	INCQ     SI
 
-skip_546:
+skip_666:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24604,11 +27370,11 @@ skip_546:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_543
+	JMP           loop_663
 
-tail_544:
+tail_664:
 	CMPQ      R8, DX
-	JAE       done_545
+	JAE       done_665
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -24616,10 +27382,10 @@ tail_544:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_547
+	JZ        skip_667
 	INCQ      SI
 
-skip_547:
+skip_667:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24732,7 +27498,7 @@ skip_547:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (BX)(R8*4)
 
-done_545:
+done_665:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -24763,9 +27529,9 @@ TEXT ·mseGAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_548:
+loop_668:
 	CMPQ          DI, SI
-	JAE           tail_549
+	JAE           tail_669
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24780,11 +27546,11 @@ loop_548:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_548
+	JMP           loop_668
 
-tail_549:
+tail_669:
 	CMPQ          DI, DX
-	JAE           done_550
+	JAE           done_670
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24800,7 +27566,7 @@ tail_549:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(DI*4)
 
-done_550:
+done_670:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -24830,9 +27596,9 @@ TEXT ·l1GAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_551:
+loop_671:
 	CMPQ          DI, SI
-	JAE           tail_552
+	JAE           tail_672
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24852,11 +27618,11 @@ loop_551:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_551
+	JMP           loop_671
 
-tail_552:
+tail_672:
 	CMPQ          DI, DX
-	JAE           done_553
+	JAE           done_673
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24877,7 +27643,7 @@ tail_552:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_553:
+done_673:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -24907,9 +27673,9 @@ TEXT ·huberGAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_554:
+loop_674:
 	CMPQ          DI, SI
-	JAE           tail_555
+	JAE           tail_675
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24940,11 +27706,11 @@ loop_554:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_554
+	JMP           loop_674
 
-tail_555:
+tail_675:
 	CMPQ          DI, DX
-	JAE           done_556
+	JAE           done_676
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24976,7 +27742,7 @@ tail_555:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_556:
+done_676:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -25006,9 +27772,9 @@ TEXT ·smoothL1GAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_557:
+loop_677:
 	CMPQ          DI, SI
-	JAE           tail_558
+	JAE           tail_678
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -25040,11 +27806,11 @@ loop_557:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_557
+	JMP           loop_677
 
-tail_558:
+tail_678:
 	CMPQ          DI, DX
-	JAE           done_559
+	JAE           done_679
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -25077,7 +27843,7 @@ tail_558:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_559:
+done_679:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -25119,9 +27885,9 @@ TEXT ·bceLogitsGWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_560:
+loop_680:
 	CMPQ          R8, DI
-	JAE           tail_561
+	JAE           tail_681
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -25216,11 +27982,11 @@ loop_560:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_560
+	JMP           loop_680
 
-tail_561:
+tail_681:
 	CMPQ          R8, DX
-	JAE           done_562
+	JAE           done_682
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -25316,7 +28082,7 @@ tail_561:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R8*4)
 
-done_562:
+done_682:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25359,9 +28125,9 @@ TEXT ·focalG0GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_563:
+loop_683:
 	CMPQ     R9, R8
-	JAE      tail_564
+	JAE      tail_684
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -25369,10 +28135,10 @@ loop_563:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_566
+	JZ       skip_686
 	INCQ     DI
 
-skip_566:
+skip_686:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25454,11 +28220,11 @@ skip_566:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_563
+	JMP           loop_683
 
-tail_564:
+tail_684:
 	CMPQ      R9, DX
-	JAE       done_565
+	JAE       done_685
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -25466,10 +28232,10 @@ tail_564:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_567
+	JZ        skip_687
 	INCQ      DI
 
-skip_567:
+skip_687:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25552,7 +28318,7 @@ skip_567:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (SI)(R9*4)
 
-done_565:
+done_685:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25596,9 +28362,9 @@ TEXT ·focalG1GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_568:
+loop_688:
 	CMPQ     R9, R8
-	JAE      tail_569
+	JAE      tail_689
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -25606,10 +28372,10 @@ loop_568:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_571
+	JZ       skip_691
 	INCQ     DI
 
-skip_571:
+skip_691:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25699,11 +28465,11 @@ skip_571:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_568
+	JMP           loop_688
 
-tail_569:
+tail_689:
 	CMPQ      R9, DX
-	JAE       done_570
+	JAE       done_690
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -25711,10 +28477,10 @@ tail_569:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_572
+	JZ        skip_692
 	INCQ      DI
 
-skip_572:
+skip_692:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25805,7 +28571,7 @@ skip_572:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R9*4)
 
-done_570:
+done_690:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25849,9 +28615,9 @@ TEXT ·focalG2GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_573:
+loop_693:
 	CMPQ     R9, R8
-	JAE      tail_574
+	JAE      tail_694
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -25859,10 +28625,10 @@ loop_573:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_576
+	JZ       skip_696
 	INCQ     DI
 
-skip_576:
+skip_696:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25954,11 +28720,11 @@ skip_576:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_573
+	JMP           loop_693
 
-tail_574:
+tail_694:
 	CMPQ      R9, DX
-	JAE       done_575
+	JAE       done_695
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -25966,10 +28732,10 @@ tail_574:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_577
+	JZ        skip_697
 	INCQ      DI
 
-skip_577:
+skip_697:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26062,7 +28828,7 @@ skip_577:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (SI)(R9*4)
 
-done_575:
+done_695:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -26106,9 +28872,9 @@ TEXT ·focalGAnyGWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_578:
+loop_698:
 	CMPQ     R9, R8
-	JAE      tail_579
+	JAE      tail_699
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -26116,10 +28882,10 @@ loop_578:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_581
+	JZ       skip_701
 	INCQ     DI
 
-skip_581:
+skip_701:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26234,11 +29000,11 @@ skip_581:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_578
+	JMP           loop_698
 
-tail_579:
+tail_699:
 	CMPQ      R9, DX
-	JAE       done_580
+	JAE       done_700
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -26246,10 +29012,10 @@ tail_579:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_582
+	JZ        skip_702
 	INCQ      DI
 
-skip_582:
+skip_702:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26365,7 +29131,7 @@ skip_582:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (SI)(R9*4)
 
-done_580:
+done_700:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -26397,9 +29163,9 @@ TEXT ·mseGWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_583:
+loop_703:
 	CMPQ          R8, DI
-	JAE           tail_584
+	JAE           tail_704
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26417,11 +29183,11 @@ loop_583:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_583
+	JMP           loop_703
 
-tail_584:
+tail_704:
 	CMPQ          R8, DX
-	JAE           done_585
+	JAE           done_705
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26440,7 +29206,7 @@ tail_584:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R8*4)
 
-done_585:
+done_705:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26471,9 +29237,9 @@ TEXT ·l1GWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_586:
+loop_706:
 	CMPQ          R8, DI
-	JAE           tail_587
+	JAE           tail_707
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26496,11 +29262,11 @@ loop_586:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_586
+	JMP           loop_706
 
-tail_587:
+tail_707:
 	CMPQ          R8, DX
-	JAE           done_588
+	JAE           done_708
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26524,7 +29290,7 @@ tail_587:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_588:
+done_708:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26555,9 +29321,9 @@ TEXT ·huberGWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_589:
+loop_709:
 	CMPQ          R8, DI
-	JAE           tail_590
+	JAE           tail_710
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26591,11 +29357,11 @@ loop_589:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_589
+	JMP           loop_709
 
-tail_590:
+tail_710:
 	CMPQ          R8, DX
-	JAE           done_591
+	JAE           done_711
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26630,7 +29396,7 @@ tail_590:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_591:
+done_711:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26661,9 +29427,9 @@ TEXT ·smoothL1GWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_592:
+loop_712:
 	CMPQ          R8, DI
-	JAE           tail_593
+	JAE           tail_713
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26698,11 +29464,11 @@ loop_592:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_592
+	JMP           loop_712
 
-tail_593:
+tail_713:
 	CMPQ          R8, DX
-	JAE           done_594
+	JAE           done_714
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26738,7 +29504,7 @@ tail_593:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_594:
+done_714:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26780,9 +29546,9 @@ TEXT ·bceLogitsGLAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_595:
+loop_715:
 	CMPQ          R8, DI
-	JAE           tail_596
+	JAE           tail_716
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -26875,11 +29641,11 @@ loop_595:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_595
+	JMP           loop_715
 
-tail_596:
+tail_716:
 	CMPQ          R8, DX
-	JAE           done_597
+	JAE           done_717
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -26973,7 +29739,7 @@ tail_596:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(R8*4)
 
-done_597:
+done_717:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27016,9 +29782,9 @@ TEXT ·focalG0GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_598:
+loop_718:
 	CMPQ     R9, R8
-	JAE      tail_599
+	JAE      tail_719
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27026,10 +29792,10 @@ loop_598:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_601
+	JZ       skip_721
 	INCQ     DI
 
-skip_601:
+skip_721:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27109,11 +29875,11 @@ skip_601:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_598
+	JMP           loop_718
 
-tail_599:
+tail_719:
 	CMPQ      R9, DX
-	JAE       done_600
+	JAE       done_720
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27121,10 +29887,10 @@ tail_599:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_602
+	JZ        skip_722
 	INCQ      DI
 
-skip_602:
+skip_722:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27205,7 +29971,7 @@ skip_602:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (BX)(R9*4)
 
-done_600:
+done_720:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27249,9 +30015,9 @@ TEXT ·focalG1GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_603:
+loop_723:
 	CMPQ     R9, R8
-	JAE      tail_604
+	JAE      tail_724
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27259,10 +30025,10 @@ loop_603:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_606
+	JZ       skip_726
 	INCQ     DI
 
-skip_606:
+skip_726:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27350,11 +30116,11 @@ skip_606:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_603
+	JMP           loop_723
 
-tail_604:
+tail_724:
 	CMPQ      R9, DX
-	JAE       done_605
+	JAE       done_725
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27362,10 +30128,10 @@ tail_604:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_607
+	JZ        skip_727
 	INCQ      DI
 
-skip_607:
+skip_727:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27454,7 +30220,7 @@ skip_607:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R9*4)
 
-done_605:
+done_725:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27498,9 +30264,9 @@ TEXT ·focalG2GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_608:
+loop_728:
 	CMPQ     R9, R8
-	JAE      tail_609
+	JAE      tail_729
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27508,10 +30274,10 @@ loop_608:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_611
+	JZ       skip_731
 	INCQ     DI
 
-skip_611:
+skip_731:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27601,11 +30367,11 @@ skip_611:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_608
+	JMP           loop_728
 
-tail_609:
+tail_729:
 	CMPQ      R9, DX
-	JAE       done_610
+	JAE       done_730
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27613,10 +30379,10 @@ tail_609:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_612
+	JZ        skip_732
 	INCQ      DI
 
-skip_612:
+skip_732:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27707,7 +30473,7 @@ skip_612:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (BX)(R9*4)
 
-done_610:
+done_730:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27751,9 +30517,9 @@ TEXT ·focalGAnyGLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_613:
+loop_733:
 	CMPQ     R9, R8
-	JAE      tail_614
+	JAE      tail_734
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27761,10 +30527,10 @@ loop_613:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_616
+	JZ       skip_736
 	INCQ     DI
 
-skip_616:
+skip_736:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27877,11 +30643,11 @@ skip_616:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_613
+	JMP           loop_733
 
-tail_614:
+tail_734:
 	CMPQ      R9, DX
-	JAE       done_615
+	JAE       done_735
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27889,10 +30655,10 @@ tail_614:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_617
+	JZ        skip_737
 	INCQ      DI
 
-skip_617:
+skip_737:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28006,7 +30772,7 @@ skip_617:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (BX)(R9*4)
 
-done_615:
+done_735:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28038,9 +30804,9 @@ TEXT ·mseGLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_618:
+loop_738:
 	CMPQ          R8, DI
-	JAE           tail_619
+	JAE           tail_739
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28056,11 +30822,11 @@ loop_618:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_618
+	JMP           loop_738
 
-tail_619:
+tail_739:
 	CMPQ          R8, DX
-	JAE           done_620
+	JAE           done_740
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28077,7 +30843,7 @@ tail_619:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R8*4)
 
-done_620:
+done_740:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -28108,9 +30874,9 @@ TEXT ·l1GLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_621:
+loop_741:
 	CMPQ          R8, DI
-	JAE           tail_622
+	JAE           tail_742
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28131,11 +30897,11 @@ loop_621:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_621
+	JMP           loop_741
 
-tail_622:
+tail_742:
 	CMPQ          R8, DX
-	JAE           done_623
+	JAE           done_743
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28157,7 +30923,7 @@ tail_622:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_623:
+done_743:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -28188,9 +30954,9 @@ TEXT ·huberGLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_624:
+loop_744:
 	CMPQ          R8, DI
-	JAE           tail_625
+	JAE           tail_745
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28222,11 +30988,11 @@ loop_624:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_624
+	JMP           loop_744
 
-tail_625:
+tail_745:
 	CMPQ          R8, DX
-	JAE           done_626
+	JAE           done_746
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28259,7 +31025,7 @@ tail_625:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_626:
+done_746:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -28290,9 +31056,9 @@ TEXT ·smoothL1GLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_627:
+loop_747:
 	CMPQ          R8, DI
-	JAE           tail_628
+	JAE           tail_748
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28325,11 +31091,11 @@ loop_627:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_627
+	JMP           loop_747
 
-tail_628:
+tail_748:
 	CMPQ          R8, DX
-	JAE           done_629
+	JAE           done_749
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28363,7 +31129,7 @@ tail_628:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_629:
+done_749:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -28406,9 +31172,9 @@ TEXT ·bceLogitsGLWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_630:
+loop_750:
 	CMPQ          R9, R8
-	JAE           tail_631
+	JAE           tail_751
 	VMOVUPS       (AX)(R9*4), Z13
 	VMOVUPS       (CX)(R9*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -28504,11 +31270,11 @@ loop_630:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_630
+	JMP           loop_750
 
-tail_631:
+tail_751:
 	CMPQ          R9, DX
-	JAE           done_632
+	JAE           done_752
 	VMOVUPS.Z     (AX)(R9*4), K1, Z13
 	VMOVUPS.Z     (CX)(R9*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -28605,7 +31371,7 @@ tail_631:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R9*4)
 
-done_632:
+done_752:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28649,9 +31415,9 @@ TEXT ·focalG0GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_633:
+loop_753:
 	CMPQ     R10, R9
-	JAE      tail_634
+	JAE      tail_754
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -28659,10 +31425,10 @@ loop_633:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_636
+	JZ       skip_756
 	INCQ     R8
 
-skip_636:
+skip_756:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28745,11 +31511,11 @@ skip_636:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_633
+	JMP           loop_753
 
-tail_634:
+tail_754:
 	CMPQ      R10, DX
-	JAE       done_635
+	JAE       done_755
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -28757,10 +31523,10 @@ tail_634:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_637
+	JZ        skip_757
 	INCQ      R8
 
-skip_637:
+skip_757:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28844,7 +31610,7 @@ skip_637:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (SI)(R10*4)
 
-done_635:
+done_755:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28889,9 +31655,9 @@ TEXT ·focalG1GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_638:
+loop_758:
 	CMPQ     R10, R9
-	JAE      tail_639
+	JAE      tail_759
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -28899,10 +31665,10 @@ loop_638:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_641
+	JZ       skip_761
 	INCQ     R8
 
-skip_641:
+skip_761:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28993,11 +31759,11 @@ skip_641:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_638
+	JMP           loop_758
 
-tail_639:
+tail_759:
 	CMPQ      R10, DX
-	JAE       done_640
+	JAE       done_760
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29005,10 +31771,10 @@ tail_639:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_642
+	JZ        skip_762
 	INCQ      R8
 
-skip_642:
+skip_762:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29100,7 +31866,7 @@ skip_642:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R10*4)
 
-done_640:
+done_760:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29145,9 +31911,9 @@ TEXT ·focalG2GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_643:
+loop_763:
 	CMPQ     R10, R9
-	JAE      tail_644
+	JAE      tail_764
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -29155,10 +31921,10 @@ loop_643:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_646
+	JZ       skip_766
 	INCQ     R8
 
-skip_646:
+skip_766:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29251,11 +32017,11 @@ skip_646:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_643
+	JMP           loop_763
 
-tail_644:
+tail_764:
 	CMPQ      R10, DX
-	JAE       done_645
+	JAE       done_765
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29263,10 +32029,10 @@ tail_644:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_647
+	JZ        skip_767
 	INCQ      R8
 
-skip_647:
+skip_767:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29360,7 +32126,7 @@ skip_647:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (SI)(R10*4)
 
-done_645:
+done_765:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29405,9 +32171,9 @@ TEXT ·focalGAnyGLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_648:
+loop_768:
 	CMPQ     R10, R9
-	JAE      tail_649
+	JAE      tail_769
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -29415,10 +32181,10 @@ loop_648:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_651
+	JZ       skip_771
 	INCQ     R8
 
-skip_651:
+skip_771:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29534,11 +32300,11 @@ skip_651:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_648
+	JMP           loop_768
 
-tail_649:
+tail_769:
 	CMPQ      R10, DX
-	JAE       done_650
+	JAE       done_770
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29546,10 +32312,10 @@ tail_649:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_652
+	JZ        skip_772
 	INCQ      R8
 
-skip_652:
+skip_772:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29666,7 +32432,7 @@ skip_652:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (SI)(R10*4)
 
-done_650:
+done_770:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29699,9 +32465,9 @@ TEXT ·mseGLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_653:
+loop_773:
 	CMPQ          R9, R8
-	JAE           tail_654
+	JAE           tail_774
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29720,11 +32486,11 @@ loop_653:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_653
+	JMP           loop_773
 
-tail_654:
+tail_774:
 	CMPQ          R9, DX
-	JAE           done_655
+	JAE           done_775
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29744,7 +32510,7 @@ tail_654:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R9*4)
 
-done_655:
+done_775:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -29776,9 +32542,9 @@ TEXT ·l1GLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_656:
+loop_776:
 	CMPQ          R9, R8
-	JAE           tail_657
+	JAE           tail_777
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29802,11 +32568,11 @@ loop_656:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_656
+	JMP           loop_776
 
-tail_657:
+tail_777:
 	CMPQ          R9, DX
-	JAE           done_658
+	JAE           done_778
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29831,7 +32597,7 @@ tail_657:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_658:
+done_778:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -29863,9 +32629,9 @@ TEXT ·huberGLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_659:
+loop_779:
 	CMPQ          R9, R8
-	JAE           tail_660
+	JAE           tail_780
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29900,11 +32666,11 @@ loop_659:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_659
+	JMP           loop_779
 
-tail_660:
+tail_780:
 	CMPQ          R9, DX
-	JAE           done_661
+	JAE           done_781
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29940,7 +32706,7 @@ tail_660:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_661:
+done_781:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -29972,9 +32738,9 @@ TEXT ·smoothL1GLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_662:
+loop_782:
 	CMPQ          R9, R8
-	JAE           tail_663
+	JAE           tail_783
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30010,11 +32776,11 @@ loop_662:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_662
+	JMP           loop_782
 
-tail_663:
+tail_783:
 	CMPQ          R9, DX
-	JAE           done_664
+	JAE           done_784
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30051,7 +32817,7 @@ tail_663:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_664:
+done_784:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30099,9 +32865,9 @@ TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_665:
+loop_785:
 	CMPQ         SI, BX
-	JAE          tail_666
+	JAE          tail_786
 	VMOVUPS      (AX)(SI*4), Z11
 	VORPS        lfc_80000000<>+0(SB), Z11, Z12
 	VMAXPS       Z12, Z0, Z12
@@ -30134,11 +32900,11 @@ loop_665:
 	VMOVUPS      Z11, K2, Z14
 	VMOVUPS      Z14, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_665
+	JMP          loop_785
 
-tail_666:
+tail_786:
 	CMPQ         SI, DX
-	JAE          done_667
+	JAE          done_787
 	VMOVUPS.Z    (AX)(SI*4), K1, Z11
 	VORPS        lfc_80000000<>+0(SB), Z11, Z12
 	VMAXPS       Z12, Z0, Z0
@@ -30171,7 +32937,7 @@ tail_666:
 	VMOVUPS      Z11, K2, Z2
 	VMOVUPS      Z2, K1, (CX)(SI*4)
 
-done_667:
+done_787:
 	VZEROUPPER
 	RET
 
@@ -30211,9 +32977,9 @@ TEXT ·logSigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_668:
+loop_788:
 	CMPQ         SI, BX
-	JAE          tail_669
+	JAE          tail_789
 	VMOVUPS      (AX)(SI*4), Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -30264,11 +33030,11 @@ loop_668:
 	VSUBPS       Z29, Z21, Z21
 	VMOVUPS      Z21, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_668
+	JMP          loop_788
 
-tail_669:
+tail_789:
 	CMPQ         SI, DX
-	JAE          done_670
+	JAE          done_790
 	VMOVUPS.Z    (AX)(SI*4), K1, Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z0
@@ -30319,7 +33085,7 @@ tail_669:
 	VSUBPS       Z4, Z0, Z0
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
-done_670:
+done_790:
 	VZEROUPPER
 	RET
 
@@ -30359,9 +33125,9 @@ TEXT ·softplusAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_671:
+loop_791:
 	CMPQ         SI, BX
-	JAE          tail_672
+	JAE          tail_792
 	VMOVUPS      (AX)(SI*4), Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -30412,11 +33178,11 @@ loop_671:
 	VADDPS       Z29, Z21, Z21
 	VMOVUPS      Z21, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_671
+	JMP          loop_791
 
-tail_672:
+tail_792:
 	CMPQ         SI, DX
-	JAE          done_673
+	JAE          done_793
 	VMOVUPS.Z    (AX)(SI*4), K1, Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z0
@@ -30467,7 +33233,7 @@ tail_672:
 	VADDPS       Z4, Z0, Z0
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
-done_673:
+done_793:
 	VZEROUPPER
 	RET
 
@@ -30486,9 +33252,9 @@ TEXT ·expVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_674:
+loop_794:
 	CMPQ         SI, BX
-	JAE          tail_675
+	JAE          tail_795
 	VMOVUPS      (AX)(SI*4), Z0
 	VMOVUPS      lfc_c2d00000<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z0
@@ -30509,11 +33275,11 @@ loop_674:
 	VSCALEFPS    Z1, Z2, Z2
 	VMOVUPS      Z2, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_674
+	JMP          loop_794
 
-tail_675:
+tail_795:
 	CMPQ         SI, DX
-	JAE          done_676
+	JAE          done_796
 	VMOVUPS.Z    (AX)(SI*4), K1, Z0
 	VMOVUPS      lfc_c2d00000<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z0
@@ -30534,7 +33300,7 @@ tail_675:
 	VSCALEFPS    Z1, Z2, Z2
 	VMOVUPS      Z2, K1, (CX)(SI*4)
 
-done_676:
+done_796:
 	VZEROUPPER
 	RET
 
@@ -30553,9 +33319,9 @@ TEXT ·logVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_677:
+loop_797:
 	CMPQ        SI, BX
-	JAE         tail_678
+	JAE         tail_798
 	VMOVUPS     (AX)(SI*4), Z0
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z0, Z1
 	VPSRAD      $0x17, Z1, Z2
@@ -30585,11 +33351,11 @@ loop_677:
 	VMOVUPS     Z0, K2, Z6
 	VMOVUPS     Z6, (CX)(SI*4)
 	ADDQ        $0x10, SI
-	JMP         loop_677
+	JMP         loop_797
 
-tail_678:
+tail_798:
 	CMPQ        SI, DX
-	JAE         done_679
+	JAE         done_799
 	VMOVUPS.Z   (AX)(SI*4), K1, Z0
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z0, Z1
 	VPSRAD      $0x17, Z1, Z2
@@ -30619,7 +33385,7 @@ tail_678:
 	VMOVUPS     Z0, K2, Z6
 	VMOVUPS     Z6, K1, (CX)(SI*4)
 
-done_679:
+done_799:
 	VZEROUPPER
 	RET
 
@@ -30638,9 +33404,9 @@ TEXT ·log1pVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_680:
+loop_800:
 	CMPQ         SI, BX
-	JAE          tail_681
+	JAE          tail_801
 	VMOVUPS      (AX)(SI*4), Z0
 	VADDPS       lfc_3f800000<>+0(SB), Z0, Z1
 	VSUBPS       lfc_3f800000<>+0(SB), Z1, Z2
@@ -30672,11 +33438,11 @@ loop_680:
 	VFMADD231PS  Z0, Z2, Z7
 	VMOVUPS      Z7, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_680
+	JMP          loop_800
 
-tail_681:
+tail_801:
 	CMPQ         SI, DX
-	JAE          done_682
+	JAE          done_802
 	VMOVUPS.Z    (AX)(SI*4), K1, Z0
 	VADDPS       lfc_3f800000<>+0(SB), Z0, Z1
 	VSUBPS       lfc_3f800000<>+0(SB), Z1, Z2
@@ -30708,6 +33474,6 @@ tail_681:
 	VFMADD231PS  Z0, Z2, Z7
 	VMOVUPS      Z7, K1, (CX)(SI*4)
 
-done_682:
+done_802:
 	VZEROUPPER
 	RET

@@ -4,6 +4,34 @@
 
 package amd64
 
+// ceRowsAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceRowsWAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceRowsGAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsGAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceRowsGWAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsGWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
 // lseRowsAVX2 writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once.
 //
 //go:noescape
@@ -502,6 +530,34 @@ func logVecAVX2(x *float32, dst *float32, n int)
 //
 //go:noescape
 func log1pVecAVX2(x *float32, dst *float32, n int)
+
+// ceRowsAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceRowsWAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceRowsGAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsGAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceRowsGWAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsGWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
 // lseRowsAVX512 writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once.
 //

@@ -121,3 +121,35 @@ func (s *ISA) IfAny(pred uint8, x reg.VecVirtual, y Op, then func()) {
 	then()
 	Label(skip)
 }
+
+var iota16 Mem
+
+// Iota is the memory operand of the int32 lanes 0, 1, …, 15.
+func Iota() Mem {
+	if iota16.Symbol.Name == "" {
+		iota16 = GLOBL("lfiota", 0x8|0x100)
+		for i := 0; i < 16; i++ {
+			DATA(4*i, U32(uint32(i)))
+		}
+	}
+	return iota16
+}
+
+// AddI32 adds the integer c to every int32 lane of v.
+func (s *ISA) AddI32(c int, v reg.VecVirtual) {
+	VPADDD(s.U(uint32(c)), v, v)
+}
+
+// ZeroLane clears the lanes of v where the int32 lanes of idx equal those
+// of y.
+func (s *ISA) ZeroLane(idx, y, v reg.VecVirtual) {
+	if s.ZMM {
+		k := K()
+		VPCMPD(Imm(4), y, idx, k) // idx ≠ y
+		VMOVAPS_Z(v, k, v)
+		return
+	}
+	m := YMM()
+	VPCMPEQD(y, idx, m)
+	VANDNPS(v, m, v) // v & ^m
+}
