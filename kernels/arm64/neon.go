@@ -178,8 +178,8 @@ func finite(m float64) bool { return !math.IsInf(m, 0) && !math.IsNaN(m) }
 // the generic kernel.
 //
 // Each row: pass 0 (label smoothing only) Σ w_j·(x_j − x_0) by dotSub;
-// pass 1 the row maximum; pass 2 Σ exp(x − m), storing exp(x − m) in the
-// gradient when there is one; pass 3 rescales the stored exponentials into
+// pass 1 the row maximum; pass 2 Σ exp(x − m) − 1 (see sumExpF32), storing
+// exp(x − m) in the gradient when there is one; pass 3 rescales the stored exponentials into
 // the gradient scale·(pc·p_j − (ε/K)·w_j), with the target element
 // recomputed in float64 so that p_y − 1 does not cancel in float32.
 func crossEntropy[T args.Float](a args.CE[T]) float64 {
@@ -213,7 +213,7 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 		}
 		if ignored {
 			if a.RowLSE != nil {
-				a.RowLSE[i] = T(m + math.Log(vsumExp(x, m)))
+				a.RowLSE[i] = T(m + math.Log1p(vsumExp(x, m)))
 			}
 			if a.RowLoss != nil {
 				a.RowLoss[i] = 0
@@ -233,21 +233,24 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 				wm = vsumSub(x, m)
 			}
 		}
-		var s float64
+		// r = Σ exp(x − m) − 1 keeps a saturated row's tiny sum, so that
+		// lse − m = log1p(r) and the loss do not round to 0.
+		var r float64
 		if grad != nil {
-			s = vexpStoreSum(grad, x, m)
+			r = vexpStoreSum(grad, x, m)
 		} else {
-			s = vsumExp(x, m)
+			r = vsumExp(x, m)
 		}
-		lse := m + math.Log(s)
+		lr := math.Log1p(r)
+		lse := m + lr
 		wy := 1.0
 		if a.Weight != nil {
 			wy = float64(a.Weight[y])
 		}
-		loss := (1-eps)*wy*(lse-xy) + zl*wy*lse*lse
+		loss := (1-eps)*wy*((m-xy)+lr) + zl*wy*lse*lse
 		pc := (1-eps)*wy + 2*zl*wy*lse
 		if eps != 0 {
-			loss += eps / float64(k) * (wsum*(lse-m) - wm)
+			loss += eps / float64(k) * (wsum*lr - wm)
 			pc += eps / float64(k) * wsum
 		}
 		if a.RowLoss != nil {
@@ -262,15 +265,16 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 		}
 		b := scale * eps / float64(k) // the smoothing mass per unit weight
 		if a.Weight != nil && eps != 0 {
-			vaffineW(grad, grad, a.Weight[:k], scale*pc/s, b)
+			vaffineW(grad, grad, a.Weight[:k], scale*pc*math.Exp(-lr), b)
 		} else {
-			vaffine(grad, grad, scale*pc/s, b)
+			vaffine(grad, grad, scale*pc*math.Exp(-lr), b)
 		}
 		cy := eps / float64(k)
 		if a.Weight != nil {
 			cy *= wy
 		}
-		grad[y] = T(scale * (pc*math.Exp(xy-lse) - cy - (1-eps)*wy))
+		// pc·p_y − (1−ε)·w_y = pc·(p_y − 1) + (pc − (1−ε)·w_y), p_y − 1 by expm1.
+		grad[y] = T(scale * (pc*math.Expm1((xy-m)-lr) + (pc - (1-eps)*wy) - cy))
 	}
 	return total
 }
@@ -307,8 +311,8 @@ func softmax[T args.Float](a args.Rows[T]) {
 			genericRows(generic.Softmax[T], a, i, dst)
 			continue
 		}
-		s := vexpStoreSum(dst, x, m)
-		vaffine(dst, dst, 1/s, 0)
+		r := vexpStoreSum(dst, x, m)
+		vaffine(dst, dst, math.Exp(-math.Log1p(r)), 0)
 	}
 }
 
@@ -321,7 +325,7 @@ func logSoftmax[T args.Float](a args.Rows[T]) {
 			genericRows(generic.LogSoftmax[T], a, i, dst)
 			continue
 		}
-		lse := m + math.Log(vsumExp(x, m))
+		lse := m + math.Log1p(vsumExp(x, m))
 		hi := float64(T(lse)) // x − hi is exact near the maximum, where it matters
 		vsub2(dst, x, hi, lse-hi)
 	}
@@ -336,7 +340,7 @@ func logSumExp[T args.Float](a args.Rows[T]) {
 			genericRows(generic.LogSumExp[T], a, i, a.Dst[i:i+1])
 			continue
 		}
-		a.Dst[i] = T(m + math.Log(vsumExp(x, m)))
+		a.Dst[i] = T(m + math.Log1p(vsumExp(x, m)))
 	}
 }
 

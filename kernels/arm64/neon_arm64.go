@@ -21,19 +21,23 @@ func expF32(dst []float32, x []float32)
 //go:noescape
 func maxF32(x []float32) float32
 
-// sumExpF32 is Σ exp(x[i] − m), summed in float64.
+// sumExpF32 is Σ exp(x[i] − m) − 1, summed in float64 without the terms that
+// round to 1 (counted instead), so that it keeps its low digits when m is
+// the row maximum (see expStoreSum).
 //
 //go:noescape
 func sumExpF32(x []float32, m float32) float64
 
 // expStoreSumF32 is
 //
+//	sum := -1.0
 //	for i := range dst {
 //		dst[i] = exp(x[i] − m)
 //		sum += float64(dst[i])
 //	}
 //
-// len(x) ≥ len(dst); dst may be x.
+// with the terms equal to 1 counted, not added, so that the sum keeps the
+// other terms' digits. len(x) ≥ len(dst); dst may be x.
 //
 //go:noescape
 func expStoreSumF32(dst []float32, x []float32, m float32) float64
@@ -82,19 +86,23 @@ func expF64(dst []float64, x []float64)
 //go:noescape
 func maxF64(x []float64) float64
 
-// sumExpF64 is Σ exp(x[i] − m), summed in float64.
+// sumExpF64 is Σ exp(x[i] − m) − 1, summed in float64 without the terms that
+// round to 1 (counted instead), so that it keeps its low digits when m is
+// the row maximum (see expStoreSum).
 //
 //go:noescape
 func sumExpF64(x []float64, m float64) float64
 
 // expStoreSumF64 is
 //
+//	sum := -1.0
 //	for i := range dst {
 //		dst[i] = exp(x[i] − m)
 //		sum += float64(dst[i])
 //	}
 //
-// len(x) ≥ len(dst); dst may be x.
+// with the terms equal to 1 counted, not added, so that the sum keeps the
+// other terms' digits. len(x) ≥ len(dst); dst may be x.
 //
 //go:noescape
 func expStoreSumF64(dst []float64, x []float64, m float64) float64

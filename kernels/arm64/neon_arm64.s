@@ -8,8 +8,8 @@
 //
 //	expF32         f32  108 instructions / 4 vectors = 27.00 per vector
 //	maxF32         f32    7 instructions / 4 vectors =  1.75 per vector
-//	sumExpF32      f32  127 instructions / 4 vectors = 31.75 per vector
-//	expStoreSumF32 f32  128 instructions / 4 vectors = 32.00 per vector
+//	sumExpF32      f32  143 instructions / 4 vectors = 35.75 per vector
+//	expStoreSumF32 f32  144 instructions / 4 vectors = 36.00 per vector
 //	affineF32      f32   12 instructions / 4 vectors =  3.00 per vector
 //	sub2F32        f32   12 instructions / 4 vectors =  3.00 per vector
 //	affineWF32     f32   13 instructions / 4 vectors =  3.25 per vector
@@ -17,8 +17,8 @@
 //	sumSubF32      f32   23 instructions / 4 vectors =  5.75 per vector
 //	expF64         f64   84 instructions / 2 vectors = 42.00 per vector
 //	maxF64         f64    7 instructions / 4 vectors =  1.75 per vector
-//	sumExpF64      f64   87 instructions / 2 vectors = 43.50 per vector
-//	expStoreSumF64 f64   88 instructions / 2 vectors = 44.00 per vector
+//	sumExpF64      f64   95 instructions / 2 vectors = 47.50 per vector
+//	expStoreSumF64 f64   96 instructions / 2 vectors = 48.00 per vector
 //	affineF64      f64   12 instructions / 4 vectors =  3.00 per vector
 //	sub2F64        f64   12 instructions / 4 vectors =  3.00 per vector
 //	affineWF64     f64   13 instructions / 4 vectors =  3.25 per vector
@@ -323,6 +323,9 @@ TEXT ·sumExpF32(SB), NOSPLIT, $0-40
 	VDUP R9, V22.S4
 	VEOR V16.B16, V16.B16, V16.B16
 	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
 	SUBS $16, R1, R1
 	BLT onepre_sumExpF32
 big_sumExpF32:
@@ -435,22 +438,38 @@ big_sumExpF32:
 	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
 	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
 	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
-	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
-	WORD $0x0e617825 // fcvtl v5.2d, v1.2s
-	WORD $0x0e617846 // fcvtl v6.2d, v2.2s
-	WORD $0x0e617867 // fcvtl v7.2d, v3.2s
-	WORD $0x4e617800 // fcvtl2 v0.2d, v0.4s
-	WORD $0x4e617821 // fcvtl2 v1.2d, v1.4s
-	WORD $0x4e617842 // fcvtl2 v2.2d, v2.4s
-	WORD $0x4e617863 // fcvtl2 v3.2d, v3.4s
+	WORD $0x4e36e404 // fcmeq v4.4s, v0.4s, v22.4s
+	WORD $0x4e36e425 // fcmeq v5.4s, v1.4s, v22.4s
+	WORD $0x4e36e446 // fcmeq v6.4s, v2.4s, v22.4s
+	WORD $0x4e36e467 // fcmeq v7.4s, v3.4s, v22.4s
+	VSUB V4.S4, V20.S4, V20.S4
+	VSUB V5.S4, V20.S4, V20.S4
+	VSUB V6.S4, V20.S4, V20.S4
+	VSUB V7.S4, V20.S4, V20.S4
+	VAND V22.B16, V4.B16, V4.B16
+	VAND V22.B16, V5.B16, V5.B16
+	VAND V22.B16, V6.B16, V6.B16
+	VAND V22.B16, V7.B16, V7.B16
+	WORD $0x4ea4d408 // fsub v8.4s, v0.4s, v4.4s
+	WORD $0x4ea5d429 // fsub v9.4s, v1.4s, v5.4s
+	WORD $0x4ea6d44a // fsub v10.4s, v2.4s, v6.4s
+	WORD $0x4ea7d46b // fsub v11.4s, v3.4s, v7.4s
+	WORD $0x0e617904 // fcvtl v4.2d, v8.2s
 	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
-	WORD $0x4e65d610 // fadd v16.2d, v16.2d, v5.2d
+	WORD $0x4e617904 // fcvtl2 v4.2d, v8.4s
+	WORD $0x4e64d631 // fadd v17.2d, v17.2d, v4.2d
+	WORD $0x0e617925 // fcvtl v5.2d, v9.2s
+	WORD $0x4e65d652 // fadd v18.2d, v18.2d, v5.2d
+	WORD $0x4e617925 // fcvtl2 v5.2d, v9.4s
+	WORD $0x4e65d673 // fadd v19.2d, v19.2d, v5.2d
+	WORD $0x0e617946 // fcvtl v6.2d, v10.2s
 	WORD $0x4e66d610 // fadd v16.2d, v16.2d, v6.2d
-	WORD $0x4e67d610 // fadd v16.2d, v16.2d, v7.2d
-	WORD $0x4e60d631 // fadd v17.2d, v17.2d, v0.2d
-	WORD $0x4e61d631 // fadd v17.2d, v17.2d, v1.2d
-	WORD $0x4e62d631 // fadd v17.2d, v17.2d, v2.2d
-	WORD $0x4e63d631 // fadd v17.2d, v17.2d, v3.2d
+	WORD $0x4e617946 // fcvtl2 v6.2d, v10.4s
+	WORD $0x4e66d631 // fadd v17.2d, v17.2d, v6.2d
+	WORD $0x0e617967 // fcvtl v7.2d, v11.2s
+	WORD $0x4e67d652 // fadd v18.2d, v18.2d, v7.2d
+	WORD $0x4e617967 // fcvtl2 v7.2d, v11.4s
+	WORD $0x4e67d673 // fadd v19.2d, v19.2d, v7.2d
 	SUBS $16, R1, R1
 	BGE big_sumExpF32
 onepre_sumExpF32:
@@ -485,10 +504,14 @@ one_sumExpF32:
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
 	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
-	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
-	WORD $0x4e617800 // fcvtl2 v0.2d, v0.4s
+	WORD $0x4e36e404 // fcmeq v4.4s, v0.4s, v22.4s
+	VSUB V4.S4, V20.S4, V20.S4
+	VAND V22.B16, V4.B16, V4.B16
+	WORD $0x4ea4d408 // fsub v8.4s, v0.4s, v4.4s
+	WORD $0x0e617904 // fcvtl v4.2d, v8.2s
 	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
-	WORD $0x4e60d631 // fadd v17.2d, v17.2d, v0.2d
+	WORD $0x4e617904 // fcvtl2 v4.2d, v8.4s
+	WORD $0x4e64d631 // fadd v17.2d, v17.2d, v4.2d
 	SUBS $4, R1, R1
 	BGE one_sumExpF32
 tail_sumExpF32:
@@ -529,13 +552,27 @@ lanes_sumExpF32:
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
 	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
-	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
-	WORD $0x4e617800 // fcvtl2 v0.2d, v0.4s
+	WORD $0x4e36e404 // fcmeq v4.4s, v0.4s, v22.4s
+	VSUB V4.S4, V20.S4, V20.S4
+	VAND V22.B16, V4.B16, V4.B16
+	WORD $0x4ea4d408 // fsub v8.4s, v0.4s, v4.4s
+	WORD $0x0e617904 // fcvtl v4.2d, v8.2s
 	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
-	WORD $0x4e60d631 // fadd v17.2d, v17.2d, v0.2d
+	WORD $0x4e617904 // fcvtl2 v4.2d, v8.4s
+	WORD $0x4e64d631 // fadd v17.2d, v17.2d, v4.2d
 done_sumExpF32:
+	WORD $0x4e72d610 // fadd v16.2d, v16.2d, v18.2d
+	WORD $0x4e73d631 // fadd v17.2d, v17.2d, v19.2d
 	WORD $0x4e71d610 // fadd v16.2d, v16.2d, v17.2d
 	WORD $0x7e70da10 // faddp d16, v16.2d
+	WORD $0x4e21da94 // scvtf v20.4s, v20.4s
+	WORD $0x0e617a80 // fcvtl v0.2d, v20.2s
+	WORD $0x4e617a81 // fcvtl2 v1.2d, v20.4s
+	WORD $0x4e61d414 // fadd v20.2d, v0.2d, v1.2d
+	WORD $0x7e70da94 // faddp d20, v20.2d
+	FMOVD $1.0, F0
+	FSUBD F0, F20, F20
+	FADDD F20, F16, F16
 	FMOVD F16, ret+32(FP)
 	RET
 
@@ -566,6 +603,9 @@ TEXT ·expStoreSumF32(SB), NOSPLIT, $0-64
 	VDUP R9, V22.S4
 	VEOR V16.B16, V16.B16, V16.B16
 	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
 	SUBS $16, R1, R1
 	BLT onepre_expStoreSumF32
 big_expStoreSumF32:
@@ -678,22 +718,38 @@ big_expStoreSumF32:
 	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
 	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
 	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
-	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
-	WORD $0x0e617825 // fcvtl v5.2d, v1.2s
-	WORD $0x0e617846 // fcvtl v6.2d, v2.2s
-	WORD $0x0e617867 // fcvtl v7.2d, v3.2s
+	WORD $0x4e36e404 // fcmeq v4.4s, v0.4s, v22.4s
+	WORD $0x4e36e425 // fcmeq v5.4s, v1.4s, v22.4s
+	WORD $0x4e36e446 // fcmeq v6.4s, v2.4s, v22.4s
+	WORD $0x4e36e467 // fcmeq v7.4s, v3.4s, v22.4s
+	VSUB V4.S4, V20.S4, V20.S4
+	VSUB V5.S4, V20.S4, V20.S4
+	VSUB V6.S4, V20.S4, V20.S4
+	VSUB V7.S4, V20.S4, V20.S4
+	VAND V22.B16, V4.B16, V4.B16
+	VAND V22.B16, V5.B16, V5.B16
+	VAND V22.B16, V6.B16, V6.B16
+	VAND V22.B16, V7.B16, V7.B16
+	WORD $0x4ea4d408 // fsub v8.4s, v0.4s, v4.4s
+	WORD $0x4ea5d429 // fsub v9.4s, v1.4s, v5.4s
+	WORD $0x4ea6d44a // fsub v10.4s, v2.4s, v6.4s
+	WORD $0x4ea7d46b // fsub v11.4s, v3.4s, v7.4s
+	WORD $0x0e617904 // fcvtl v4.2d, v8.2s
 	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
-	WORD $0x4e65d610 // fadd v16.2d, v16.2d, v5.2d
-	WORD $0x4e66d610 // fadd v16.2d, v16.2d, v6.2d
-	WORD $0x4e67d610 // fadd v16.2d, v16.2d, v7.2d
-	WORD $0x4e617804 // fcvtl2 v4.2d, v0.4s
-	WORD $0x4e617825 // fcvtl2 v5.2d, v1.4s
-	WORD $0x4e617846 // fcvtl2 v6.2d, v2.4s
-	WORD $0x4e617867 // fcvtl2 v7.2d, v3.4s
+	WORD $0x4e617904 // fcvtl2 v4.2d, v8.4s
 	WORD $0x4e64d631 // fadd v17.2d, v17.2d, v4.2d
-	WORD $0x4e65d631 // fadd v17.2d, v17.2d, v5.2d
+	WORD $0x0e617925 // fcvtl v5.2d, v9.2s
+	WORD $0x4e65d652 // fadd v18.2d, v18.2d, v5.2d
+	WORD $0x4e617925 // fcvtl2 v5.2d, v9.4s
+	WORD $0x4e65d673 // fadd v19.2d, v19.2d, v5.2d
+	WORD $0x0e617946 // fcvtl v6.2d, v10.2s
+	WORD $0x4e66d610 // fadd v16.2d, v16.2d, v6.2d
+	WORD $0x4e617946 // fcvtl2 v6.2d, v10.4s
 	WORD $0x4e66d631 // fadd v17.2d, v17.2d, v6.2d
-	WORD $0x4e67d631 // fadd v17.2d, v17.2d, v7.2d
+	WORD $0x0e617967 // fcvtl v7.2d, v11.2s
+	WORD $0x4e67d652 // fadd v18.2d, v18.2d, v7.2d
+	WORD $0x4e617967 // fcvtl2 v7.2d, v11.4s
+	WORD $0x4e67d673 // fadd v19.2d, v19.2d, v7.2d
 	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R2)
 	SUBS $16, R1, R1
 	BGE big_expStoreSumF32
@@ -729,9 +785,13 @@ one_expStoreSumF32:
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
 	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
-	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
+	WORD $0x4e36e404 // fcmeq v4.4s, v0.4s, v22.4s
+	VSUB V4.S4, V20.S4, V20.S4
+	VAND V22.B16, V4.B16, V4.B16
+	WORD $0x4ea4d408 // fsub v8.4s, v0.4s, v4.4s
+	WORD $0x0e617904 // fcvtl v4.2d, v8.2s
 	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
-	WORD $0x4e617804 // fcvtl2 v4.2d, v0.4s
+	WORD $0x4e617904 // fcvtl2 v4.2d, v8.4s
 	WORD $0x4e64d631 // fadd v17.2d, v17.2d, v4.2d
 	VST1.P [V0.S4], 16(R2)
 	SUBS $4, R1, R1
@@ -774,9 +834,13 @@ lanes_expStoreSumF32:
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
 	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
-	WORD $0x0e617804 // fcvtl v4.2d, v0.2s
+	WORD $0x4e36e404 // fcmeq v4.4s, v0.4s, v22.4s
+	VSUB V4.S4, V20.S4, V20.S4
+	VAND V22.B16, V4.B16, V4.B16
+	WORD $0x4ea4d408 // fsub v8.4s, v0.4s, v4.4s
+	WORD $0x0e617904 // fcvtl v4.2d, v8.2s
 	WORD $0x4e64d610 // fadd v16.2d, v16.2d, v4.2d
-	WORD $0x4e617804 // fcvtl2 v4.2d, v0.4s
+	WORD $0x4e617904 // fcvtl2 v4.2d, v8.4s
 	WORD $0x4e64d631 // fadd v17.2d, v17.2d, v4.2d
 	VST1.P V0.S[0], 4(R2)
 	CMP $2, R1
@@ -785,8 +849,18 @@ lanes_expStoreSumF32:
 	BEQ done_expStoreSumF32
 	VST1.P V0.S[2], 4(R2)
 done_expStoreSumF32:
+	WORD $0x4e72d610 // fadd v16.2d, v16.2d, v18.2d
+	WORD $0x4e73d631 // fadd v17.2d, v17.2d, v19.2d
 	WORD $0x4e71d610 // fadd v16.2d, v16.2d, v17.2d
 	WORD $0x7e70da10 // faddp d16, v16.2d
+	WORD $0x4e21da94 // scvtf v20.4s, v20.4s
+	WORD $0x0e617a80 // fcvtl v0.2d, v20.2s
+	WORD $0x4e617a81 // fcvtl2 v1.2d, v20.4s
+	WORD $0x4e61d414 // fadd v20.2d, v0.2d, v1.2d
+	WORD $0x7e70da94 // faddp d20, v20.2d
+	FMOVD $1.0, F0
+	FSUBD F0, F20, F20
+	FADDD F20, F16, F16
 	FMOVD F16, ret+56(FP)
 	RET
 
@@ -1425,6 +1499,7 @@ TEXT ·sumExpF64(SB), NOSPLIT, $0-40
 	VDUP R9, V18.D2
 	VEOR V8.B16, V8.B16, V8.B16
 	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
 	SUBS $4, R1, R1
 	BLT onepre_sumExpF64
 big_sumExpF64:
@@ -1511,8 +1586,16 @@ big_sumExpF64:
 	VADD V18.D2, V3.D2, V3.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
 	WORD $0x6e63dc21 // fmul v1.2d, v1.2d, v3.2d
-	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
-	WORD $0x4e61d529 // fadd v9.2d, v9.2d, v1.2d
+	WORD $0x4e72e402 // fcmeq v2.2d, v0.2d, v18.2d
+	WORD $0x4e72e423 // fcmeq v3.2d, v1.2d, v18.2d
+	VSUB V2.D2, V10.D2, V10.D2
+	VSUB V3.D2, V10.D2, V10.D2
+	VAND V18.B16, V2.B16, V2.B16
+	VAND V18.B16, V3.B16, V3.B16
+	WORD $0x4ee2d404 // fsub v4.2d, v0.2d, v2.2d
+	WORD $0x4ee3d425 // fsub v5.2d, v1.2d, v3.2d
+	WORD $0x4e64d508 // fadd v8.2d, v8.2d, v4.2d
+	WORD $0x4e65d529 // fadd v9.2d, v9.2d, v5.2d
 	SUBS $4, R1, R1
 	BGE big_sumExpF64
 onepre_sumExpF64:
@@ -1561,7 +1644,11 @@ one_sumExpF64:
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
 	VADD V18.D2, V2.D2, V2.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
-	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
+	WORD $0x4e72e402 // fcmeq v2.2d, v0.2d, v18.2d
+	VSUB V2.D2, V10.D2, V10.D2
+	VAND V18.B16, V2.B16, V2.B16
+	WORD $0x4ee2d404 // fsub v4.2d, v0.2d, v2.2d
+	WORD $0x4e64d508 // fadd v8.2d, v8.2d, v4.2d
 	SUBS $2, R1, R1
 	BGE one_sumExpF64
 tail_sumExpF64:
@@ -1611,10 +1698,19 @@ lanes_sumExpF64:
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
 	VADD V18.D2, V2.D2, V2.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
-	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
+	WORD $0x4e72e402 // fcmeq v2.2d, v0.2d, v18.2d
+	VSUB V2.D2, V10.D2, V10.D2
+	VAND V18.B16, V2.B16, V2.B16
+	WORD $0x4ee2d404 // fsub v4.2d, v0.2d, v2.2d
+	WORD $0x4e64d508 // fadd v8.2d, v8.2d, v4.2d
 done_sumExpF64:
 	WORD $0x4e69d508 // fadd v8.2d, v8.2d, v9.2d
 	WORD $0x7e70d908 // faddp d8, v8.2d
+	WORD $0x4e61d94a // scvtf v10.2d, v10.2d
+	WORD $0x7e70d94a // faddp d10, v10.2d
+	FMOVD $1.0, F0
+	FSUBD F0, F10, F10
+	FADDD F10, F8, F8
 	FMOVD F8, ret+32(FP)
 	RET
 
@@ -1649,6 +1745,7 @@ TEXT ·expStoreSumF64(SB), NOSPLIT, $0-64
 	VDUP R9, V18.D2
 	VEOR V8.B16, V8.B16, V8.B16
 	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
 	SUBS $4, R1, R1
 	BLT onepre_expStoreSumF64
 big_expStoreSumF64:
@@ -1735,8 +1832,16 @@ big_expStoreSumF64:
 	VADD V18.D2, V3.D2, V3.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
 	WORD $0x6e63dc21 // fmul v1.2d, v1.2d, v3.2d
-	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
-	WORD $0x4e61d529 // fadd v9.2d, v9.2d, v1.2d
+	WORD $0x4e72e402 // fcmeq v2.2d, v0.2d, v18.2d
+	WORD $0x4e72e423 // fcmeq v3.2d, v1.2d, v18.2d
+	VSUB V2.D2, V10.D2, V10.D2
+	VSUB V3.D2, V10.D2, V10.D2
+	VAND V18.B16, V2.B16, V2.B16
+	VAND V18.B16, V3.B16, V3.B16
+	WORD $0x4ee2d404 // fsub v4.2d, v0.2d, v2.2d
+	WORD $0x4ee3d425 // fsub v5.2d, v1.2d, v3.2d
+	WORD $0x4e64d508 // fadd v8.2d, v8.2d, v4.2d
+	WORD $0x4e65d529 // fadd v9.2d, v9.2d, v5.2d
 	VST1.P [V0.D2, V1.D2], 32(R2)
 	SUBS $4, R1, R1
 	BGE big_expStoreSumF64
@@ -1786,7 +1891,11 @@ one_expStoreSumF64:
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
 	VADD V18.D2, V2.D2, V2.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
-	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
+	WORD $0x4e72e402 // fcmeq v2.2d, v0.2d, v18.2d
+	VSUB V2.D2, V10.D2, V10.D2
+	VAND V18.B16, V2.B16, V2.B16
+	WORD $0x4ee2d404 // fsub v4.2d, v0.2d, v2.2d
+	WORD $0x4e64d508 // fadd v8.2d, v8.2d, v4.2d
 	VST1.P [V0.D2], 16(R2)
 	SUBS $2, R1, R1
 	BGE one_expStoreSumF64
@@ -1837,11 +1946,20 @@ lanes_expStoreSumF64:
 	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
 	VADD V18.D2, V2.D2, V2.D2
 	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
-	WORD $0x4e60d508 // fadd v8.2d, v8.2d, v0.2d
+	WORD $0x4e72e402 // fcmeq v2.2d, v0.2d, v18.2d
+	VSUB V2.D2, V10.D2, V10.D2
+	VAND V18.B16, V2.B16, V2.B16
+	WORD $0x4ee2d404 // fsub v4.2d, v0.2d, v2.2d
+	WORD $0x4e64d508 // fadd v8.2d, v8.2d, v4.2d
 	VST1.P V0.D[0], 8(R2)
 done_expStoreSumF64:
 	WORD $0x4e69d508 // fadd v8.2d, v8.2d, v9.2d
 	WORD $0x7e70d908 // faddp d8, v8.2d
+	WORD $0x4e61d94a // scvtf v10.2d, v10.2d
+	WORD $0x7e70d94a // faddp d10, v10.2d
+	FMOVD $1.0, F0
+	FSUBD F0, F10, F10
+	FADDD F10, F8, F8
 	FMOVD F8, ret+56(FP)
 	RET
 

@@ -218,14 +218,14 @@ func TestKernelsGuarded(t *testing.T) {
 			}
 			close("maxF32", float64(maxF32(x)), wantMax, 0)
 			close("maxF64", maxF64(x64), wantMax, 0)
-			close("sumExpF32", sumExpF32(x, float32(m)), wantSum, 1e-6)
-			close("sumExpF64", sumExpF64(x64, m), wantSum, 1e-14)
+			close("sumExpF32", sumExpF32(x, float32(m)), wantSum-1, 1e-6)
+			close("sumExpF64", sumExpF64(x64, m), wantSum-1, 1e-14)
 			close("dotSubF32", dotSubF32(x, w, float32(m)), wantDot, 1e-6)
 			close("dotSubF64", dotSubF64(x64, w64, m), wantDot, 1e-13)
 			close("sumSubF32", sumSubF32(x, float32(m)), wantSub, 1e-6)
 			close("sumSubF64", sumSubF64(x64, m), wantSub, 1e-13)
-			close("expStoreSumF32", expStoreSumF32(d, x, float32(m)), wantSum, 1e-6)
-			close("expStoreSumF64", expStoreSumF64(d64, x64, m), wantSum, 1e-14)
+			close("expStoreSumF32", expStoreSumF32(d, x, float32(m)), wantSum-1, 1e-6)
+			close("expStoreSumF64", expStoreSumF64(d64, x64, m), wantSum-1, 1e-14)
 			for i := range d {
 				close("expStoreSumF32 dst", float64(d[i]), math.Exp(float64(x[i])-m), 1e-6)
 				close("expStoreSumF64 dst", d64[i], math.Exp(x64[i]-m), 1e-14)
@@ -260,5 +260,34 @@ func TestDotSubZeroWeight(t *testing.T) {
 	w := []float32{1, 0, 1, 1, 1, 1}
 	if got := dotSubF32(x, w, 1); got != 10 {
 		t.Errorf("dotSubF32 = %v, want 10", got)
+	}
+}
+
+// TestSumExpKeepsTinyTerms: with m the maximum, the sum minus 1 keeps
+// terms far below the float64 spacing at 1 (and counts repeated maxima).
+func TestSumExpKeepsTinyTerms(t *testing.T) {
+	x := []float32{0, -40, -45, 0, -50}
+	for n := 1; n <= len(x); n++ {
+		want := -1.0 // the 1s are exact: sum them apart
+		for _, v := range x[:n] {
+			if v == 0 {
+				want++
+			}
+		}
+		for _, v := range x[:n] {
+			if v != 0 {
+				want += math.Exp(float64(v))
+			}
+		}
+		x64 := make([]float64, n)
+		for i, v := range x[:n] {
+			x64[i] = float64(v)
+		}
+		if got := sumExpF32(x[:n], 0); math.Abs(got-want) > 1e-6*math.Abs(want) {
+			t.Errorf("n=%d: sumExpF32 = %g, want %g", n, got, want)
+		}
+		if got := sumExpF64(x64, 0); math.Abs(got-want) > 1e-14*math.Abs(want) {
+			t.Errorf("n=%d: sumExpF64 = %g, want %g", n, got, want)
+		}
 	}
 }

@@ -101,9 +101,9 @@ func kernels() []kernel {
 			kernel{signature{"max" + sfx, []param{x("x")}, t,
 				"max" + sfx + " is the largest element of x (−Inf if x is empty; NaN if any is NaN)."}, a, genMax},
 			kernel{signature{"sumExp" + sfx, []param{x("x"), v("m")}, f64,
-				"sumExp" + sfx + " is Σ exp(x[i] − m), summed in float64."}, a, genSumExp},
+				"sumExp" + sfx + " is Σ exp(x[i] − m) − 1, summed in float64 without the terms that\nround to 1 (counted instead), so that it keeps its low digits when m is\nthe row maximum (see expStoreSum)."}, a, genSumExp},
 			kernel{signature{"expStoreSum" + sfx, []param{x("dst"), x("x"), v("m")}, f64,
-				"expStoreSum" + sfx + " is\n\n\tfor i := range dst {\n\t\tdst[i] = exp(x[i] − m)\n\t\tsum += float64(dst[i])\n\t}\n\nlen(x) ≥ len(dst); dst may be x."}, a, genExpStoreSum},
+				"expStoreSum" + sfx + " is\n\n\tsum := -1.0\n\tfor i := range dst {\n\t\tdst[i] = exp(x[i] − m)\n\t\tsum += float64(dst[i])\n\t}\n\nwith the terms equal to 1 counted, not added, so that the sum keeps the\nother terms' digits. len(x) ≥ len(dst); dst may be x."}, a, genExpStoreSum},
 			kernel{signature{"affine" + sfx, []param{x("dst"), x("x"), v("a"), v("b")}, none,
 				"affine" + sfx + " is dst[i] = a·x[i] − b. len(x) ≥ len(dst); dst may be x."}, a, genAffine},
 			kernel{signature{"sub2" + sfx, []param{x("dst"), x("x"), v("b"), v("c")}, none,
@@ -157,10 +157,13 @@ func genMax(f *fn) {
 }
 
 // sumExpLike is the body shared by sumExp and expStoreSum: x −= m, exp,
-// accumulate. Lanes past the end are −Inf and add exp(−Inf) = 0. Float32
-// exponentials are widened and summed in float64 (FCVTL, FCVTL2): the row's
-// log-sum-exp then carries no float32 summation error, which log-softmax
-// values near 0 and small losses would show.
+// accumulate r = Σ exp(x − m) − 1. Lanes past the end are −Inf and add
+// exp(−Inf) = 0. The exponentials equal to 1 (the maximum, and anything
+// within rounding of it) are counted in an integer vector instead of added,
+// so that the float64 sum of the others is not absorbed by the 1s: a
+// saturated row's r stays e^−40-sized instead of rounding to 0, and
+// log1p(r) gives its loss. Float32 exponentials are widened and summed in
+// float64 (FCVTL, FCVTL2).
 func sumExpLike(f *fn, store bool) {
 	u := expUnroll(f.arr)
 	if store {
@@ -172,11 +175,16 @@ func sumExpLike(f *fn, store bool) {
 	m := f.alloc("m")
 	f.loadScalar("m", m)
 	ninf := f.negInf()
-	f.expConsts()
-	xs, acc := f.vs(0, u), f.vs(4*u, 2)
+	c := f.expConsts()
+	nacc := 2
+	if f.arr == neon.S4 {
+		nacc = 4
+	}
+	xs, acc, cnt := f.vs(0, u), f.vs(4*u, nacc), f.vs(4*u+nacc, 1)[0]
 	for _, r := range acc {
 		f.zero(r)
 	}
+	f.zero(cnt)
 	var outs []stream
 	if store {
 		outs = []stream{{ptr: "R2", regs: xs}}
@@ -185,46 +193,36 @@ func sumExpLike(f *fn, store bool) {
 		for i := 0; i < n; i++ {
 			f.FSUB(f.arr, xs[i], xs[i], m)
 		}
-		t := f.vs(u, n)
-		f.exp(xs[:n], t, append(f.vs(2*u, n), f.vs(3*u, n)...))
-		if f.arr == neon.S4 {
-			if store { // the stores read xs after the body
-				for i := 0; i < n; i++ {
-					f.FCVTL(t[i], xs[i])
-				}
-				for i := 0; i < n; i++ {
-					f.FADD(neon.D2, acc[0], acc[0], t[i])
-				}
-				for i := 0; i < n; i++ {
-					f.FCVTL2(t[i], xs[i])
-				}
-				for i := 0; i < n; i++ {
-					f.FADD(neon.D2, acc[1], acc[1], t[i])
-				}
-				return
-			}
-			for i := 0; i < n; i++ {
-				f.FCVTL(t[i], xs[i])
-			}
-			for i := 0; i < n; i++ {
-				f.FCVTL2(xs[i], xs[i])
-			}
-			for i := 0; i < n; i++ {
-				f.FADD(neon.D2, acc[0], acc[0], t[i])
-			}
-			for i := 0; i < n; i++ {
-				f.FADD(neon.D2, acc[1], acc[1], xs[i])
-			}
-			return
+		t, h := f.vs(u, n), f.vs(2*u, n)
+		f.exp(xs[:n], t, append(h, f.vs(3*u, n)...))
+		for i := 0; i < n; i++ {
+			f.FCMEQ(f.arr, t[i], xs[i], c.one)
 		}
 		for i := 0; i < n; i++ {
-			f.FADD(f.arr, acc[i%2], acc[i%2], xs[i])
+			f.isub(cnt, cnt, t[i]) // a true lane is −1
+		}
+		for i := 0; i < n; i++ {
+			f.and(t[i], t[i], c.one)
+		}
+		for i := 0; i < n; i++ {
+			f.FSUB(f.arr, h[i], xs[i], t[i]) // the exponential, or 0 where it is 1
+		}
+		for i := 0; i < n; i++ {
+			f.accumulate(acc, h[i], t[i], i)
 		}
 	})
-	arr := f.arr
-	f.arr = neon.D2
-	f.reduceAdd(acc)
-	f.arr = arr
+	// r = Σ + (count − 1): the count's 1 goes first, or it would absorb Σ.
+	f.reduceWide(acc)
+	f.SCVTF(f.arr, cnt, cnt)
+	if f.arr == neon.S4 {
+		f.FCVTL(xs[0], cnt)
+		f.FCVTL2(xs[1], cnt)
+		f.FADD(neon.D2, cnt, xs[0], xs[1])
+	}
+	f.FADDPScalar(neon.D2, cnt, cnt)
+	f.Op("FMOVD $1.0, F%d", xs[0])
+	f.Op("FSUBD F%d, F%d, F%d", xs[0], cnt, cnt)
+	f.Op("FADDD F%d, F%d, F%d", cnt, acc[0], acc[0])
 	f.storeRet(acc[0])
 	f.Op("RET")
 }
