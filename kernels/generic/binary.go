@@ -70,13 +70,21 @@ type binaryConsts struct{ fn, fp, clip, alpha, gamma float64 }
 // coefficient is left out, so x = ±inf gives 0 rather than 0·inf = NaN.
 func bceLogits(x, y, pos, neg float64) (l, g float64) {
 	cp, cn := pos*y, neg*(1-y)
+	// One exponential and one log1p serve both softplus terms and both
+	// sigmoids: softplus(±x) = max(±x, 0) + log1p(e), σ from e = e^−|x|.
+	e := math.Exp(-math.Abs(x))
+	l1 := math.Log1p(e)
+	sp, sm := 1/(1+e), e/(1+e) // σ(|x|), σ(−|x|)
+	if x < 0 {
+		sp, sm = sm, sp
+	}
 	if cp != 0 {
-		l += cp * softplus(-x)
+		l += cp * (math.Max(-x, 0) + l1)
 	}
 	if cn != 0 {
-		l += cn * softplus(x)
+		l += cn * (math.Max(x, 0) + l1)
 	}
-	return l, cn*sigmoid(x) - cp*sigmoid(-x)
+	return l, cn*sp - cp*sm
 }
 
 // bceProb is −fn·y·log p − fp·(1−y)·log(1−p) on a probability, with either

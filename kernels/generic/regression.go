@@ -23,43 +23,66 @@ func Regression[T args.Float](a args.Regression[T]) float64 {
 		loss = a.Loss[:n]
 	}
 	p, scale := float64(a.Param), float64(a.GradScale)
+	// Blocks of residuals go through one tight loop per kind (so the term
+	// inlines, with no per-element switch), then through one shared loop for
+	// weights and outputs.
+	var e, g [256]float64
 	var sum float64
-	for i, xv := range a.X {
-		d := float64(xv) - float64(y[i])
-		e, g := regressionTerm(a.Kind, d, p)
-		if w != nil {
-			e *= float64(w[i])
-			g *= float64(w[i])
+	for lo := 0; lo < n; lo += len(e) {
+		x, y := a.X[lo:min(lo+len(e), n)], y[lo:min(lo+len(e), n)]
+		e, g := e[:len(x)], g[:len(x)]
+		y = y[:len(x)]
+		switch a.Kind {
+		case args.MSE:
+			for i, xv := range x {
+				d := float64(xv) - float64(y[i])
+				e[i], g[i] = d*d, 2*d
+			}
+		case args.L1:
+			for i, xv := range x {
+				d := float64(xv) - float64(y[i])
+				e[i], g[i] = math.Abs(d), sign(d)
+			}
+		case args.Huber:
+			for i, xv := range x {
+				e[i], g[i] = huber(float64(xv)-float64(y[i]), p)
+			}
+		default:
+			for i, xv := range x {
+				e[i], g[i] = smoothL1(float64(xv)-float64(y[i]), p)
+			}
 		}
-		sum += e
-		if loss != nil {
-			loss[i] = T(e)
-		}
-		if grad != nil {
-			grad[i] = T(g * scale)
+		for i := range e {
+			if w != nil {
+				e[i] *= float64(w[lo+i])
+				g[i] *= float64(w[lo+i])
+			}
+			sum += e[i]
+			if loss != nil {
+				loss[lo+i] = T(e[i])
+			}
+			if grad != nil {
+				grad[lo+i] = T(g[i] * scale)
+			}
 		}
 	}
 	return sum
 }
 
-// regressionTerm returns the loss of a residual d and its derivative.
-func regressionTerm(kind args.RegressionKind, d, p float64) (e, g float64) {
-	switch kind {
-	case args.MSE:
-		return d * d, 2 * d
-	case args.L1:
-		return math.Abs(d), sign(d)
-	case args.Huber: // ½d² inside δ, δ·(|d| − ½δ) outside
-		if ad := math.Abs(d); ad < p {
-			return 0.5 * d * d, d
-		} else {
-			return p * (ad - 0.5*p), p * sign(d)
-		}
-	default: // SmoothL1: ½d²/β inside β, |d| − ½β outside
-		if ad := math.Abs(d); ad < p {
-			return 0.5 * d * d / p, d / p
-		} else {
-			return ad - 0.5*p, sign(d)
-		}
+// huber is ½d² inside δ and δ·(|d| − ½δ) outside, with its derivative.
+func huber(d, delta float64) (e, g float64) {
+	if ad := math.Abs(d); ad < delta {
+		return 0.5 * d * d, d
+	} else {
+		return delta * (ad - 0.5*delta), delta * sign(d)
+	}
+}
+
+// smoothL1 is ½d²/β inside β and |d| − ½β outside, with its derivative.
+func smoothL1(d, beta float64) (e, g float64) {
+	if ad := math.Abs(d); ad < beta {
+		return 0.5 * d * d / beta, d / beta
+	} else {
+		return ad - 0.5*beta, sign(d)
 	}
 }
