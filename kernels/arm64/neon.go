@@ -35,6 +35,8 @@ func table[T args.Float]() *args.Impl[T] {
 		t.LogSigmoid = unary[T](logSigmoidF32)
 		t.Binary = binary[T]
 		t.Regression = regression[T]
+	} else {
+		t.Sigmoid = unary64[T](sigmoidF64)
 	}
 	return t
 }
@@ -42,6 +44,11 @@ func table[T args.Float]() *args.Impl[T] {
 // unary adapts a generated float32 element-wise kernel; T is float32.
 func unary[T args.Float](k func(dst, x []float32)) func(args.Elementwise[T]) {
 	return func(a args.Elementwise[T]) { k(as32(a.Dst[:len(a.X)]), as32(a.X)) }
+}
+
+// unary64 adapts a generated float64 element-wise kernel; T is float64.
+func unary64[T args.Float](k func(dst, x []float64)) func(args.Elementwise[T]) {
+	return func(a args.Elementwise[T]) { k(as64(a.Dst[:len(a.X)]), as64(a.X)) }
 }
 
 // chunk is the number of elements the float32 binary kernel handles per

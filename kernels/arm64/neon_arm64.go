@@ -157,6 +157,17 @@ func logF32(dst []float32, x []float32)
 //go:noescape
 func sigmoidF32(dst []float32, x []float32)
 
+// sigmoidF64 is
+//
+//	for i := range dst {
+//		dst[i] = 1 / (1 + exp(−x[i]))
+//	}
+//
+// len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func sigmoidF64(dst []float64, x []float64)
+
 // softplusF32 is
 //
 //	for i := range dst {

@@ -26,6 +26,7 @@
 //	sumSubF64      f64   11 instructions / 4 vectors =  2.75 per vector
 //	logF32         f32   80 instructions / 2 vectors = 40.00 per vector
 //	sigmoidF32     f32   72 instructions / 2 vectors = 36.00 per vector
+//	sigmoidF64     f64  100 instructions / 2 vectors = 50.00 per vector
 //	softplusF32    f32  130 instructions / 2 vectors = 65.00 per vector
 //	logSigmoidF32  f32  130 instructions / 2 vectors = 65.00 per vector
 //	bceLogitsF32   f32  101 instructions / 1 vectors = 101.00 per vector
@@ -2475,17 +2476,6 @@ TEXT ·sigmoidF32(SB), NOSPLIT, $0-48
 	VLD1.P 16(R10), [V25.S4]
 	MOVW $0x3f800000, R9
 	VDUP R9, V24.S4
-	MOVW $0x3f3504f3, R9
-	VDUP R9, V23.S4
-	MOVW $0x007fffff, R9
-	VDUP R9, V22.S4
-	MOVW $0x3f000000, R9
-	VDUP R9, V21.S4
-	MOVD $·logPolyF32<>(SB), R10
-	VLD1.P 16(R10), [V20.S4]
-	VLD1.P 16(R10), [V19.S4]
-	MOVW $0x00000000, R9
-	VDUP R9, V18.S4
 	SUBS $8, R1, R1
 	BLT onepre_sigmoidF32
 big_sigmoidF32:
@@ -2655,6 +2645,248 @@ lanes_sigmoidF32:
 	BEQ done_sigmoidF32
 	VST1.P V0.S[2], 4(R2)
 done_sigmoidF32:
+	RET
+
+// func sigmoidF64(dst []float64, x []float64)
+
+TEXT ·sigmoidF64(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V31.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V30.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V29.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V28.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V27.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V26.D2]
+	VLD1.P 16(R10), [V25.D2]
+	VLD1.P 16(R10), [V24.D2]
+	VLD1.P 16(R10), [V23.D2]
+	VLD1.P 16(R10), [V22.D2]
+	VLD1.P 16(R10), [V21.D2]
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V20.D2
+	SUBS $4, R1, R1
+	BLT onepre_sigmoidF64
+big_sigmoidF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	WORD $0x4ee0f802 // fabs v2.2d, v0.2d
+	WORD $0x4ee0f823 // fabs v3.2d, v1.2d
+	WORD $0x6ee0f842 // fneg v2.2d, v2.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efcf442 // fmin v2.2d, v2.2d, v28.2d
+	WORD $0x4efcf463 // fmin v3.2d, v3.2d, v28.2d
+	WORD $0x4e7bf442 // fmax v2.2d, v2.2d, v27.2d
+	WORD $0x4e7bf463 // fmax v3.2d, v3.2d, v27.2d
+	WORD $0x6e7fdc44 // fmul v4.2d, v2.2d, v31.2d
+	WORD $0x6e7fdc65 // fmul v5.2d, v3.2d, v31.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	WORD $0x4e6188a5 // frintn v5.2d, v5.2d
+	VFMLS V30.D2, V4.D2, V2.D2
+	VFMLS V30.D2, V5.D2, V3.D2
+	VFMLS V29.D2, V4.D2, V2.D2
+	VFMLS V29.D2, V5.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	WORD $0x4ee1b8a5 // fcvtzs v5.2d, v5.2d
+	VDUP V21.D[1], V6.D2
+	VDUP V21.D[1], V7.D2
+	VDUP V21.D[0], V8.D2
+	VDUP V21.D[0], V9.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VDUP V22.D[1], V6.D2
+	VDUP V22.D[1], V7.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VDUP V22.D[0], V8.D2
+	VDUP V22.D[0], V9.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VDUP V23.D[1], V6.D2
+	VDUP V23.D[1], V7.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VDUP V23.D[0], V8.D2
+	VDUP V23.D[0], V9.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VDUP V24.D[1], V6.D2
+	VDUP V24.D[1], V7.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VDUP V24.D[0], V8.D2
+	VDUP V24.D[0], V9.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VDUP V25.D[1], V6.D2
+	VDUP V25.D[1], V7.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VDUP V25.D[0], V8.D2
+	VDUP V25.D[0], V9.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VDUP V26.D[1], V6.D2
+	VDUP V26.D[1], V7.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VDUP V26.D[0], V8.D2
+	VDUP V26.D[0], V9.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	WORD $0x6e62dc46 // fmul v6.2d, v2.2d, v2.2d
+	WORD $0x6e63dc67 // fmul v7.2d, v3.2d, v3.2d
+	VFMLA V8.D2, V6.D2, V2.D2
+	VFMLA V9.D2, V7.D2, V3.D2
+	WORD $0x4e74d442 // fadd v2.2d, v2.2d, v20.2d
+	WORD $0x4e74d463 // fadd v3.2d, v3.2d, v20.2d
+	WORD $0x4f7f0488 // sshr v8.2d, v4.2d, #1
+	WORD $0x4f7f04a9 // sshr v9.2d, v5.2d, #1
+	VSUB V8.D2, V4.D2, V4.D2
+	VSUB V9.D2, V5.D2, V5.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	WORD $0x4f745529 // shl v9.2d, v9.2d, #52
+	VADD V8.D2, V2.D2, V2.D2
+	VADD V9.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
+	VADD V20.D2, V4.D2, V4.D2
+	VADD V20.D2, V5.D2, V5.D2
+	WORD $0x6e64dc42 // fmul v2.2d, v2.2d, v4.2d
+	WORD $0x6e65dc63 // fmul v3.2d, v3.2d, v5.2d
+	WORD $0x4e74d444 // fadd v4.2d, v2.2d, v20.2d
+	WORD $0x4e74d465 // fadd v5.2d, v3.2d, v20.2d
+	WORD $0x6e64fe8c // fdiv v12.2d, v20.2d, v4.2d
+	WORD $0x6e65fe8d // fdiv v13.2d, v20.2d, v5.2d
+	WORD $0x6e6cdc42 // fmul v2.2d, v2.2d, v12.2d
+	WORD $0x6e6ddc63 // fmul v3.2d, v3.2d, v13.2d
+	WORD $0x6ee0c804 // fcmge v4.2d, v0.2d, #0.0
+	WORD $0x6ee0c825 // fcmge v5.2d, v1.2d, #0.0
+	VBSL V2.B16, V12.B16, V4.B16
+	VBSL V3.B16, V13.B16, V5.B16
+	VMOV V4.B16, V0.B16
+	VMOV V5.B16, V1.B16
+	VST1.P [V0.D2, V1.D2], 32(R2)
+	SUBS $4, R1, R1
+	BGE big_sigmoidF64
+onepre_sigmoidF64:
+	ADDS $2, R1, R1
+	BLT tail_sigmoidF64
+one_sigmoidF64:
+	VLD1.P 16(R0), [V0.D2]
+	WORD $0x4ee0f802 // fabs v2.2d, v0.2d
+	WORD $0x6ee0f842 // fneg v2.2d, v2.2d
+	WORD $0x4efcf442 // fmin v2.2d, v2.2d, v28.2d
+	WORD $0x4e7bf442 // fmax v2.2d, v2.2d, v27.2d
+	WORD $0x6e7fdc44 // fmul v4.2d, v2.2d, v31.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V30.D2, V4.D2, V2.D2
+	VFMLS V29.D2, V4.D2, V2.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	VDUP V21.D[1], V6.D2
+	VDUP V21.D[0], V8.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VDUP V22.D[1], V6.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VDUP V22.D[0], V8.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VDUP V23.D[1], V6.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VDUP V23.D[0], V8.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VDUP V24.D[1], V6.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VDUP V24.D[0], V8.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VDUP V25.D[1], V6.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VDUP V25.D[0], V8.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VDUP V26.D[1], V6.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VDUP V26.D[0], V8.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	WORD $0x6e62dc46 // fmul v6.2d, v2.2d, v2.2d
+	VFMLA V8.D2, V6.D2, V2.D2
+	WORD $0x4e74d442 // fadd v2.2d, v2.2d, v20.2d
+	WORD $0x4f7f0488 // sshr v8.2d, v4.2d, #1
+	VSUB V8.D2, V4.D2, V4.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V2.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V20.D2, V4.D2, V4.D2
+	WORD $0x6e64dc42 // fmul v2.2d, v2.2d, v4.2d
+	WORD $0x4e74d444 // fadd v4.2d, v2.2d, v20.2d
+	WORD $0x6e64fe8c // fdiv v12.2d, v20.2d, v4.2d
+	WORD $0x6e6cdc42 // fmul v2.2d, v2.2d, v12.2d
+	WORD $0x6ee0c804 // fcmge v4.2d, v0.2d, #0.0
+	VBSL V2.B16, V12.B16, V4.B16
+	VMOV V4.B16, V0.B16
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_sigmoidF64
+tail_sigmoidF64:
+	ADDS $2, R1, R1
+	BEQ done_sigmoidF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 8(R0), V0.D[0]
+lanes_sigmoidF64:
+	WORD $0x4ee0f802 // fabs v2.2d, v0.2d
+	WORD $0x6ee0f842 // fneg v2.2d, v2.2d
+	WORD $0x4efcf442 // fmin v2.2d, v2.2d, v28.2d
+	WORD $0x4e7bf442 // fmax v2.2d, v2.2d, v27.2d
+	WORD $0x6e7fdc44 // fmul v4.2d, v2.2d, v31.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V30.D2, V4.D2, V2.D2
+	VFMLS V29.D2, V4.D2, V2.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	VDUP V21.D[1], V6.D2
+	VDUP V21.D[0], V8.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VDUP V22.D[1], V6.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VDUP V22.D[0], V8.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VDUP V23.D[1], V6.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VDUP V23.D[0], V8.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VDUP V24.D[1], V6.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VDUP V24.D[0], V8.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VDUP V25.D[1], V6.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VDUP V25.D[0], V8.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	VDUP V26.D[1], V6.D2
+	VFMLA V2.D2, V8.D2, V6.D2
+	VDUP V26.D[0], V8.D2
+	VFMLA V2.D2, V6.D2, V8.D2
+	WORD $0x6e62dc46 // fmul v6.2d, v2.2d, v2.2d
+	VFMLA V8.D2, V6.D2, V2.D2
+	WORD $0x4e74d442 // fadd v2.2d, v2.2d, v20.2d
+	WORD $0x4f7f0488 // sshr v8.2d, v4.2d, #1
+	VSUB V8.D2, V4.D2, V4.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V2.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V20.D2, V4.D2, V4.D2
+	WORD $0x6e64dc42 // fmul v2.2d, v2.2d, v4.2d
+	WORD $0x4e74d444 // fadd v4.2d, v2.2d, v20.2d
+	WORD $0x6e64fe8c // fdiv v12.2d, v20.2d, v4.2d
+	WORD $0x6e6cdc42 // fmul v2.2d, v2.2d, v12.2d
+	WORD $0x6ee0c804 // fcmge v4.2d, v0.2d, #0.0
+	VBSL V2.B16, V12.B16, V4.B16
+	VMOV V4.B16, V0.B16
+	VST1.P V0.D[0], 8(R2)
+done_sigmoidF64:
 	RET
 
 // func softplusF32(dst []float32, x []float32)

@@ -194,6 +194,23 @@ func TestElementwiseMatchesGeneric(t *testing.T) {
 	}
 }
 
+func TestSigmoidF64MatchesGeneric(t *testing.T) {
+	x := []float64{0, math.Copysign(0, -1), 1e-300, -1e-300, 1e-8, -1e-8, 0.5, -0.5, 17, -17, 36, -36, 700, -700, 746, -746, 800, -800,
+		math.Inf(1), math.Inf(-1), math.NaN()}
+	rng := rand.New(rand.NewSource(6))
+	for i := 0; i < 200; i++ {
+		x = append(x, rng.NormFloat64()*math.Pow(10, rng.Float64()*4-2))
+	}
+	got, want := make([]float64, len(x)), make([]float64, len(x))
+	F64().Sigmoid(args.Elementwise[float64]{X: x, Dst: got})
+	generic.Sigmoid(args.Elementwise[float64]{X: x, Dst: want})
+	for i := range x {
+		if !near(got[i], want[i], 1e-15) && ulp64(got[i], want[i]) > 2 {
+			t.Errorf("Sigmoid(%v) = %v, want %v", x[i], got[i], want[i])
+		}
+	}
+}
+
 func TestBCELogitsMatchesGeneric(t *testing.T) {
 	rng := rand.New(rand.NewSource(4))
 	for _, k := range []int{1, 3, 4, 7, 300} {

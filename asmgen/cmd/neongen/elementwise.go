@@ -6,6 +6,8 @@ import "github.com/lossfuse/lossfuse/asmgen/neon"
 // σ(x) = 1/(1+e) for x ≥ 0 and e/(1+e) below, softplus(x) =
 // max(x, 0) + log1p(e). Float32 only (log1p has float32 constants).
 
+// (sigmoid also has float64 lanes: it needs exp only.)
+
 // expNegAbs sets e[i] = exp(−|x[i]|); t, h are exp's scratch (h two per
 // element).
 func (f *fn) expNegAbs(x, e, t, h []neon.V) {
@@ -58,6 +60,7 @@ func elementwiseKernels() []kernel {
 	}
 	return []kernel{
 		{signature{"sigmoidF32", []param{x("dst"), x("x")}, none, loopDoc("sigmoidF32", "1 / (1 + exp(−x[i]))")}, neon.S4, func(f *fn) { genUnary(f, "sigmoid") }},
+		{signature{"sigmoidF64", []param{{"dst", slice64}, {"x", slice64}}, none, loopDoc("sigmoidF64", "1 / (1 + exp(−x[i]))")}, neon.D2, func(f *fn) { genUnary(f, "sigmoid") }},
 		{signature{"softplusF32", []param{x("dst"), x("x")}, none, loopDoc("softplusF32", "log(1 + exp(x[i]))")}, neon.S4, func(f *fn) { genUnary(f, "softplus") }},
 		{signature{"logSigmoidF32", []param{x("dst"), x("x")}, none, loopDoc("logSigmoidF32", "−log(1 + exp(−x[i]))")}, neon.S4, func(f *fn) { genUnary(f, "logsigmoid") }},
 		{signature{"bceLogitsF32", []param{x("grad"), x("loss"), x("x"), x("y"), x("pw"), x("w"), v("fn"), v("fp"), v("scale")}, f64,
@@ -80,8 +83,11 @@ func genUnary(f *fn, op string) {
 	f.loadSlice("dst", "R2", "R1")
 	f.loadSlice("x", "R0", "")
 	f.expConsts()
-	f.logConsts()
-	zero := f.k("zero", 0, 0)
+	var zero neon.V
+	if op != "sigmoid" {
+		f.logConsts()
+		zero = f.k("zero", 0, 0)
+	}
 	one := f.k("one", 1, 1)
 	x, e, t, h, lp, r := f.vs(0, u), f.vs(u, u), f.vs(2*u, u), f.vs(3*u, 2*u), f.vs(5*u, u), f.vs(6*u, u)
 	f.loop(u, []stream{{ptr: "R0", regs: x}}, []stream{{ptr: "R2", regs: x}}, func(n int) {
