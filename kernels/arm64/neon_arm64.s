@@ -2540,8 +2540,8 @@ big_sigmoidF32:
 	WORD $0x4e38d465 // fadd v5.4s, v3.4s, v24.4s
 	WORD $0x6e24ff0c // fdiv v12.4s, v24.4s, v4.4s
 	WORD $0x6e25ff0d // fdiv v13.4s, v24.4s, v5.4s
-	WORD $0x6e2cdc42 // fmul v2.4s, v2.4s, v12.4s
-	WORD $0x6e2ddc63 // fmul v3.4s, v3.4s, v13.4s
+	WORD $0x6e24fc42 // fdiv v2.4s, v2.4s, v4.4s
+	WORD $0x6e25fc63 // fdiv v3.4s, v3.4s, v5.4s
 	WORD $0x6ea0c804 // fcmge v4.4s, v0.4s, #0.0
 	WORD $0x6ea0c825 // fcmge v5.4s, v1.4s, #0.0
 	VBSL V2.B16, V12.B16, V4.B16
@@ -2586,7 +2586,7 @@ one_sigmoidF32:
 	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
 	WORD $0x4e38d444 // fadd v4.4s, v2.4s, v24.4s
 	WORD $0x6e24ff0c // fdiv v12.4s, v24.4s, v4.4s
-	WORD $0x6e2cdc42 // fmul v2.4s, v2.4s, v12.4s
+	WORD $0x6e24fc42 // fdiv v2.4s, v2.4s, v4.4s
 	WORD $0x6ea0c804 // fcmge v4.4s, v0.4s, #0.0
 	VBSL V2.B16, V12.B16, V4.B16
 	VMOV V4.B16, V0.B16
@@ -2634,7 +2634,7 @@ lanes_sigmoidF32:
 	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
 	WORD $0x4e38d444 // fadd v4.4s, v2.4s, v24.4s
 	WORD $0x6e24ff0c // fdiv v12.4s, v24.4s, v4.4s
-	WORD $0x6e2cdc42 // fmul v2.4s, v2.4s, v12.4s
+	WORD $0x6e24fc42 // fdiv v2.4s, v2.4s, v4.4s
 	WORD $0x6ea0c804 // fcmge v4.4s, v0.4s, #0.0
 	VBSL V2.B16, V12.B16, V4.B16
 	VMOV V4.B16, V0.B16
@@ -2764,8 +2764,8 @@ big_sigmoidF64:
 	WORD $0x4e74d465 // fadd v5.2d, v3.2d, v20.2d
 	WORD $0x6e64fe8c // fdiv v12.2d, v20.2d, v4.2d
 	WORD $0x6e65fe8d // fdiv v13.2d, v20.2d, v5.2d
-	WORD $0x6e6cdc42 // fmul v2.2d, v2.2d, v12.2d
-	WORD $0x6e6ddc63 // fmul v3.2d, v3.2d, v13.2d
+	WORD $0x6e64fc42 // fdiv v2.2d, v2.2d, v4.2d
+	WORD $0x6e65fc63 // fdiv v3.2d, v3.2d, v5.2d
 	WORD $0x6ee0c804 // fcmge v4.2d, v0.2d, #0.0
 	WORD $0x6ee0c825 // fcmge v5.2d, v1.2d, #0.0
 	VBSL V2.B16, V12.B16, V4.B16
@@ -2824,7 +2824,7 @@ one_sigmoidF64:
 	WORD $0x6e64dc42 // fmul v2.2d, v2.2d, v4.2d
 	WORD $0x4e74d444 // fadd v4.2d, v2.2d, v20.2d
 	WORD $0x6e64fe8c // fdiv v12.2d, v20.2d, v4.2d
-	WORD $0x6e6cdc42 // fmul v2.2d, v2.2d, v12.2d
+	WORD $0x6e64fc42 // fdiv v2.2d, v2.2d, v4.2d
 	WORD $0x6ee0c804 // fcmge v4.2d, v0.2d, #0.0
 	VBSL V2.B16, V12.B16, V4.B16
 	VMOV V4.B16, V0.B16
@@ -2881,7 +2881,7 @@ lanes_sigmoidF64:
 	WORD $0x6e64dc42 // fmul v2.2d, v2.2d, v4.2d
 	WORD $0x4e74d444 // fadd v4.2d, v2.2d, v20.2d
 	WORD $0x6e64fe8c // fdiv v12.2d, v20.2d, v4.2d
-	WORD $0x6e6cdc42 // fmul v2.2d, v2.2d, v12.2d
+	WORD $0x6e64fc42 // fdiv v2.2d, v2.2d, v4.2d
 	WORD $0x6ee0c804 // fcmge v4.2d, v0.2d, #0.0
 	VBSL V2.B16, V12.B16, V4.B16
 	VMOV V4.B16, V0.B16

@@ -291,3 +291,36 @@ func TestSumExpKeepsTinyTerms(t *testing.T) {
 		}
 	}
 }
+
+// TestElementwiseULP measures sigmoid, softplus and log-sigmoid (float32)
+// against float64 formulas over a sweep of [−120, 120] (every 1024th
+// float32; every 16384th with -short).
+func TestElementwiseULP(t *testing.T) {
+	step := uint32(1024)
+	if testing.Short() {
+		step = 16384
+	}
+	xs := sweep32(-120, 120, step)
+	got := make([]float32, len(xs))
+	for _, c := range []struct {
+		name string
+		f    func(dst, x []float32)
+		ref  func(x float64) float64
+	}{
+		{"sigmoidF32", sigmoidF32, func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }},
+		{"softplusF32", softplusF32, func(x float64) float64 { return math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))) }},
+		{"logSigmoidF32", logSigmoidF32, func(x float64) float64 { return math.Min(x, 0) - math.Log1p(math.Exp(-math.Abs(x))) }},
+	} {
+		c.f(got, xs)
+		worst, at := 0.0, float32(0)
+		for i, x := range xs {
+			if u := ulp32(got[i], c.ref(float64(x))); u > worst {
+				worst, at = u, x
+			}
+		}
+		t.Logf("%s: %d inputs, worst error %.3f ULP at x=%v", c.name, len(xs), worst, at)
+		if worst > 3 {
+			t.Errorf("%s: worst error %.3f ULP at x=%v", c.name, worst, at)
+		}
+	}
+}

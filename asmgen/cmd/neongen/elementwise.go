@@ -102,7 +102,7 @@ func genUnary(f *fn, op string) {
 				f.FDIV(a, r[i], one, t[i]) // 1/(1+e): σ(|x|)
 			}
 			for i := range x {
-				f.FMUL(a, e[i], e[i], r[i]) // e/(1+e): σ(−|x|)
+				f.FDIV(a, e[i], e[i], t[i]) // e/(1+e): σ(−|x|), one rounding
 			}
 			for i := range x {
 				f.FCMGEZ(a, t[i], x[i])
