@@ -141,10 +141,28 @@ func guardCases[T kernels.Float]() []guardCase[T] {
 			return err
 		}}
 	}
+	// manyRows runs a row case with 2·maxVec+1 rows when rows are short, so
+	// that kernels working on groups of rows meet whole groups and a rest.
+	manyRows := func(c guardCase[T]) guardCase[T] {
+		run := c.run
+		c.name += "/manyrows"
+		c.run = func(e *env[T], n, k int) error {
+			if k <= maxVec {
+				var z T
+				n = min(2*maxVec+1, pageSize/(k*int(unsafe.Sizeof(z))))
+			}
+			return run(e, n, k)
+		}
+		return c
+	}
 	none := func(e *env[T], n, k int) *kernels.CrossEntropyOptions[T] { return nil }
 	full := func(e *env[T], n, k int) *kernels.CrossEntropyOptions[T] {
 		return &kernels.CrossEntropyOptions[T]{Reduction: kernels.None, Weight: e.in(k, 0, 2),
 			LabelSmoothing: 0.1, ZLoss: 1e-3, RowLoss: e.out(n), RowLSE: e.out(n)}
+	}
+	weighted := func(e *env[T], n, k int) *kernels.CrossEntropyOptions[T] {
+		return &kernels.CrossEntropyOptions[T]{Reduction: kernels.None, Weight: e.in(k, 0, 2),
+			RowLoss: e.out(n), RowLSE: e.out(n)}
 	}
 	smooth := func(e *env[T], n, k int) *kernels.CrossEntropyOptions[T] {
 		return &kernels.CrossEntropyOptions[T]{Reduction: kernels.Sum, LabelSmoothing: 0.2}
@@ -185,6 +203,13 @@ func guardCases[T kernels.Float]() []guardCase[T] {
 		ce("CrossEntropy/inplace", none, true, true),
 		ce("CrossEntropy/weight+smooth+zloss+rows", full, true, false),
 		ce("CrossEntropy/smooth", smooth, true, false),
+		ce("CrossEntropy/weight+rows", weighted, true, false),
+		ce("CrossEntropy/weight+rows/inplace", weighted, true, true),
+		ce("CrossEntropy/weight+rows/lossonly", weighted, false, false),
+		manyRows(ce("CrossEntropy/mean", none, true, false)),
+		manyRows(ce("CrossEntropy/lossonly", none, false, false)),
+		manyRows(ce("CrossEntropy/weight+rows/inplace", weighted, true, true)),
+		manyRows(ce("CrossEntropy/weight+rows/lossonly", weighted, false, false)),
 		ce("CrossEntropy/softcap", softcap, true, false),
 		{"CrossEntropyProbs", true, false, func(e *env[T], n, k int) error {
 			l, err := kernels.CrossEntropyProbs(e.in(n*k, -8, 8), e.in(n*k, 0, 1), n, k, e.out(n*k), nil)

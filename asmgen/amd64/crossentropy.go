@@ -130,6 +130,7 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 				s.AddI32(s.Lanes, idx)
 			})
 			s.AllSum(others)
+			s.Where(x86.UNORD, l, l, l, others) // non-finite row: g_y NaN too (k = 1)
 			VMULPS(coef, others, others)
 			VXORPS(s.U(0x80000000), others, others)
 			VMOVSS(others.AsX(), Mem{Base: grad, Index: y, Scale: 4})
@@ -149,4 +150,432 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 	})
 	Store(total, ReturnIndex(0))
 	s.End()
+}
+
+// ceSmallRows is ceRows for rows of at most two vectors (k ≤ 2·Lanes), the
+// tiny-K case where per-row overhead rules: the row stays in registers, its
+// exact maximum is taken first (no online rescaling), the exponentials of
+// pass 1 are reused for the gradient (p = e/Σe) and there is no loop.
+func ceSmallRows(s *x86.ISA, withGrad, weighted bool) {
+	name := "ceSmallRows"
+	if withGrad {
+		name += "G"
+	}
+	if weighted {
+		name += "W"
+	}
+	name += suffix(s)
+	TEXT(name, NOSPLIT, "func(x, grad *float32, n, k int, targets *int32, w *float32, ignore int, rowLoss, rowLSE *float32, scale float32) float64")
+	Pragma("noescape")
+	docf(name, "%s is ceRows for 1 ≤ k ≤ 2·(lanes per vector): the same results, with each row held in two registers.")
+	s.Begin()
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	k := Load(Param("k"), GP64()).(reg.GPVirtual)
+	targets := Load(Param("targets"), GP64()).(reg.GPVirtual)
+	ignore := Load(Param("ignore"), GP64()).(reg.GPVirtual)
+	rowLoss := Load(Param("rowLoss"), GP64()).(reg.GPVirtual)
+	rowLSE := Load(Param("rowLSE"), GP64()).(reg.GPVirtual)
+	var grad, w reg.GPVirtual
+	ptrs := []reg.GPVirtual{x}
+	if withGrad {
+		grad = Load(Param("grad"), GP64()).(reg.GPVirtual)
+		ptrs = append(ptrs, grad)
+	}
+	if weighted {
+		w = Load(Param("w"), GP64()).(reg.GPVirtual)
+	}
+	b, err := Param("scale").Resolve()
+	if err != nil {
+		panic(err)
+	}
+	scaleAddr := b.Addr
+	s.Preload(x86.ExpConsts()...)
+	negInf := s.FR(x86.NegInf)
+	// Lane counts of the two vectors: min(k, Lanes) and the rest.
+	c0, c1, lanes := GP64(), GP64(), GP64()
+	MOVQ(k, c0)
+	MOVQ(U32(s.Lanes), lanes)
+	CMPQ(c0, lanes)
+	CMOVQGT(lanes, c0)
+	MOVQ(k, c1)
+	SUBQ(c0, c1)
+	m0, m1 := s.TailMask(c0), s.TailMask(c1)
+	masks := []x86.Mask{m0, m1}
+	total := XMM()
+	VXORPS(total, total, total)
+	storeIf := func(p, i reg.GPVirtual, v reg.VecVirtual) {
+		skip := x86.NewLabel("nostore")
+		TESTQ(p, p)
+		JZ(LabelRef(skip))
+		VMOVSS(v.AsX(), Mem{Base: p, Index: i, Scale: 4})
+		Label(skip)
+	}
+	at := func(base reg.GPVirtual, r int) Mem { return Mem{Base: base, Disp: r * s.Bytes()} }
+
+	rowLoop(n, k, ptrs, func(i reg.GPVirtual) {
+		ignored, next := x86.NewLabel("ignored"), x86.NewLabel("nextrow")
+		v := []reg.VecVirtual{masks[0].Load(at(x, 0), negInf), masks[1].Load(at(x, 1), negInf)}
+		m := s.Vec()
+		VMAXPS(v[0], v[1], m)
+		s.AllMax(m)
+		VMAXPS(m, s.FR(-math.MaxFloat32), m) // NaN stays
+		VMINPS(m, s.FR(math.MaxFloat32), m)
+		e := make([]reg.VecVirtual, 2)
+		sum := s.Vec()
+		for r := range v {
+			d := s.Vec()
+			VSUBPS(m, v[r], d)
+			e[r] = s.Exp(d) // masked-off lanes: exp(−Inf) = 0
+		}
+		VADDPS(e[0], e[1], sum)
+		s.AllSum(sum)
+		l := s.Log(sum, true)
+		lse := s.Vec()
+		VADDPS(m, l, lse)
+		storeIf(rowLSE, i, lse)
+		y := GP64()
+		MOVLQSX(Mem{Base: targets, Index: i, Scale: 4}, y)
+		CMPQ(y, ignore)
+		JE(LabelRef(ignored))
+
+		nan := float32(math.NaN())
+		s.Where(x86.EQ, l, s.F(x86.Inf), s.F(nan), l)
+		s.Where(x86.EQ, l, s.F(x86.NegInf), s.F(nan), l)
+		zy := s.Broadcast(Mem{Base: x, Index: y, Scale: 4})
+		loss := s.Vec()
+		VSUBPS(zy, m, loss)
+		VADDPS(l, loss, loss)
+		var wy reg.VecVirtual
+		if weighted {
+			wy = s.Broadcast(Mem{Base: w, Index: y, Scale: 4})
+			VMULPS(wy, loss, loss)
+		}
+		storeIf(rowLoss, i, loss)
+		t := XMM()
+		VCVTSS2SD(loss.AsX(), t, t)
+		VADDSD(t, total, total)
+
+		if withGrad {
+			// p = e/Σe; a non-finite row (l NaN above) makes it NaN.
+			rinv := s.Vec()
+			VDIVPS(sum, s.FR(1), rinv)
+			s.Where(x86.UNORD, l, l, l, rinv)
+			coef := s.Vec()
+			VBROADCASTSS(scaleAddr, coef)
+			if weighted {
+				VMULPS(wy, coef, coef)
+			}
+			yv := s.Vec()
+			VMOVD(y.As32(), yv.AsX())
+			VPBROADCASTD(yv.AsX(), yv)
+			idx := s.Vec()
+			VMOVUPS(x86.Iota(), idx)
+			others := s.Vec()
+			VXORPS(others, others, others)
+			for r := range v {
+				p := e[r]
+				VMULPS(rinv, p, p)
+				g := s.Vec()
+				VMULPS(coef, p, g)
+				masks[r].Store(g, at(grad, r))
+				s.ZeroLane(idx, yv, p) // tail lanes are already 0
+				VADDPS(p, others, others)
+				if r == 0 {
+					s.AddI32(s.Lanes, idx)
+				}
+			}
+			s.AllSum(others)
+			s.Where(x86.UNORD, l, l, l, others) // non-finite row: g_y NaN too (k = 1)
+			VMULPS(coef, others, others)
+			VXORPS(s.U(0x80000000), others, others)
+			VMOVSS(others.AsX(), Mem{Base: grad, Index: y, Scale: 4})
+		}
+		JMP(LabelRef(next))
+
+		Label(ignored)
+		zero := s.Vec()
+		VXORPS(zero, zero, zero)
+		storeIf(rowLoss, i, zero)
+		if withGrad {
+			masks[0].Store(zero, at(grad, 0))
+			masks[1].Store(zero, at(grad, 1))
+		}
+		Label(next)
+	})
+	Store(total, ReturnIndex(0))
+	s.End()
+}
+
+// maxTK is the longest row ceTRows takes.
+const maxTK = 16
+
+// gather loads, for each lane r, the float32 at base + 4·idx[r], in the
+// lanes where live (nil: all) is set; other lanes keep dst's value.
+func gather(s *x86.ISA, base reg.GPVirtual, idx, dst reg.VecVirtual, live reg.VecVirtual) {
+	mem := Mem{Base: base, Index: idx, Scale: 4}
+	if s.ZMM {
+		k := K()
+		if live == nil {
+			KXNORW(k, k, k)
+		} else {
+			VPMOVD2M(live, k)
+		}
+		VGATHERDPS(mem, k, dst)
+		return
+	}
+	m := YMM()
+	if live == nil {
+		VPCMPEQD(m, m, m)
+	} else {
+		VMOVAPS(live, m)
+	}
+	VGATHERDPS(m, mem, dst)
+}
+
+// ceTRows is ceRows for tiny rows (k ≤ 16) in groups of Lanes rows, with
+// the rows across the lanes (the transposed layout of the performance
+// notes): each column of the group is gathered once into a stack buffer,
+// so maximum, sum, log and loss take one vector operation per Lanes rows
+// and no horizontal reductions. The gradient columns are written back
+// row-wise through the stack buffer; the target elements last.
+func ceTRows(s *x86.ISA, withGrad, weighted bool) {
+	name := "ceTRows"
+	if withGrad {
+		name += "G"
+	}
+	if weighted {
+		name += "W"
+	}
+	name += suffix(s)
+	// Not NOSPLIT: the column buffer is up to 1 KiB of stack.
+	TEXT(name, 0, "func(x, grad *float32, groups, k int, targets *int32, w *float32, ignore int, rowLoss, rowLSE *float32, scale float32) float64")
+	Pragma("noescape")
+	docf(name, "%s is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).")
+	s.Begin()
+	W := s.Lanes
+	cols := AllocLocal(maxTK * s.Bytes())
+	tmp := AllocLocal(3 * s.Bytes()) // the group's g_y and targets; rowoff
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	k := Load(Param("k"), GP64()).(reg.GPVirtual)
+	// Pointers used once per group are reloaded from the frame there:
+	// AVX2 code has few registers to spare.
+	ptr := func(name string) reg.GPVirtual { return Load(Param(name), GP64()).(reg.GPVirtual) }
+	var grad reg.GPVirtual
+	if withGrad {
+		grad = ptr("grad")
+	}
+	par := func(name string) Mem {
+		b, err := Param(name).Resolve()
+		if err != nil {
+			panic(err)
+		}
+		return b.Addr
+	}
+	s.Preload(x86.ExpConsts()...)
+	rowoffAt := tmp.Offset(2 * s.Bytes())
+	{
+		kv, ro := s.Vec(), s.Vec()
+		VPBROADCASTD(par("k"), kv)
+		VMOVUPS(x86.Iota(), ro)
+		VPMULLD(kv, ro, ro) // lane r: r·k
+		VMOVUPS(ro, rowoffAt)
+	}
+	rowOff := func() reg.VecVirtual {
+		v := s.Vec()
+		VMOVUPS(rowoffAt, v)
+		return v
+	}
+	acc := s.NewF64Acc()
+	row := GP64() // first row of the group
+	XORQ(row, row)
+	colAt := func(j reg.GPVirtual) Mem { // cols[j]
+		o := GP64()
+		MOVQ(j, o)
+		SHLQ(Imm(uint64(log2(s.Bytes()))), o)
+		return Mem{Base: cols.Base, Disp: cols.Disp, Index: o, Scale: 1}
+	}
+	// forCols emits for j := 0; j < k; j++ { body(j) }.
+	forCols := func(body func(j reg.GPVirtual)) {
+		j := GP64()
+		loop, done := x86.NewLabel("col"), x86.NewLabel("coldone")
+		XORQ(j, j)
+		Label(loop)
+		CMPQ(j, k)
+		JAE(LabelRef(done))
+		body(j)
+		INCQ(j)
+		JMP(LabelRef(loop))
+		Label(done)
+	}
+	gloop, gdone := x86.NewLabel("group"), x86.NewLabel("groupsdone")
+	Label(gloop)
+	end := ptr("groups")
+	SHLQ(Imm(uint64(log2(W))), end)
+	CMPQ(row, end)
+	JAE(LabelRef(gdone))
+
+	// Columns to the stack, and the exact maximum of each row.
+	m := s.Vec()
+	VMOVUPS(s.F(x86.NegInf), m)
+	forCols(func(j reg.GPVirtual) {
+		base := GP64()
+		LEAQ(Mem{Base: x, Index: j, Scale: 4}, base)
+		c := s.Vec()
+		gather(s, base, rowOff(), c, nil)
+		VMOVUPS(c, colAt(j))
+		VMAXPS(c, m, m)
+	})
+	VMAXPS(m, s.FR(-math.MaxFloat32), m) // NaN stays
+	VMINPS(m, s.FR(math.MaxFloat32), m)
+	sum := s.Vec()
+	VXORPS(sum, sum, sum)
+	forCols(func(j reg.GPVirtual) {
+		c := s.Vec()
+		VMOVUPS(colAt(j), c)
+		VSUBPS(m, c, c)
+		VADDPS(s.Exp(c), sum, sum)
+	})
+	l := s.Log(sum, true)
+	lse := s.Vec()
+	VADDPS(m, l, lse)
+	skip := x86.NewLabel("nolse")
+	rowLSE := ptr("rowLSE")
+	TESTQ(rowLSE, rowLSE)
+	JZ(LabelRef(skip))
+	VMOVUPS(lse, Mem{Base: rowLSE, Index: row, Scale: 4})
+	Label(skip)
+
+	tg := s.Vec()
+	VMOVUPS(Mem{Base: ptr("targets"), Index: row, Scale: 4}, tg)
+	ign := s.Vec() // all-ones lanes: ignored rows
+	VPBROADCASTD(par("ignore"), ign)
+	if s.ZMM {
+		kk := K()
+		VPCMPEQD(ign, tg, kk)
+		VPMOVM2D(kk, ign)
+	} else {
+		VPCMPEQD(ign, tg, ign)
+	}
+	live := s.Vec()
+	if s.ZMM {
+		VPTERNLOGD(Imm(0xff), live, live, live) // all ones
+	} else {
+		VPCMPEQD(live, live, live)
+	}
+	VXORPS(ign, live, live) // ^ign
+	// z_y and w[y] of the live rows (ignored rows' targets are not classes).
+	yoff := rowOff()
+	VPADDD(tg, yoff, yoff)
+	zy := s.Vec()
+	VXORPS(zy, zy, zy)
+	gather(s, x, yoff, zy, live)
+	nan := float32(math.NaN())
+	s.Where(x86.EQ, l, s.F(x86.Inf), s.F(nan), l)
+	s.Where(x86.EQ, l, s.F(x86.NegInf), s.F(nan), l)
+	loss := s.Vec()
+	VSUBPS(zy, m, loss)
+	VADDPS(l, loss, loss)
+	var wy reg.VecVirtual
+	if weighted {
+		wy = s.Vec()
+		VXORPS(wy, wy, wy)
+		gather(s, ptr("w"), tg, wy, live)
+		VMULPS(wy, loss, loss)
+	}
+	VANDPS(live, loss, loss) // ignored rows: 0
+	skip = x86.NewLabel("noloss")
+	rowLoss := ptr("rowLoss")
+	TESTQ(rowLoss, rowLoss)
+	JZ(LabelRef(skip))
+	VMOVUPS(loss, Mem{Base: rowLoss, Index: row, Scale: 4})
+	Label(skip)
+	acc.Add(loss)
+
+	if withGrad {
+		coef := s.Vec()
+		VBROADCASTSS(par("scale"), coef)
+		if weighted {
+			VMULPS(wy, coef, coef)
+		}
+		others := s.Vec()
+		VXORPS(others, others, others)
+		forCols(func(j reg.GPVirtual) {
+			jv := s.Vec()
+			VMOVD(j.As32(), jv.AsX())
+			VPBROADCASTD(jv.AsX(), jv)
+			c := s.Vec()
+			at := colAt(j)
+			VMOVUPS(at, c)
+			VSUBPS(m, c, c)
+			VSUBPS(l, c, c)
+			p := s.Exp(c)
+			g := s.Vec()
+			VMULPS(coef, p, g)
+			VANDPS(live, g, g) // ignored rows: exact zeros
+			VMOVUPS(g, at)
+			s.ZeroLane(jv, tg, p)
+			VADDPS(p, others, others)
+		})
+		s.Where(x86.UNORD, l, l, l, others) // non-finite row: g_y NaN too (k = 1)
+		VMULPS(coef, others, others)
+		VXORPS(s.U(0x80000000), others, others)
+		VMOVUPS(others, tmp)
+		VMOVUPS(tg, tmp.Offset(s.Bytes()))
+		// Transpose the group's gradient back: grad[r·k + j] = cols[j][r],
+		// then g_y of each live row.
+		r, j, src, dst := GP64(), GP64(), GP64(), GP64()
+		v := GP32()
+		rl, rd := x86.NewLabel("trow"), x86.NewLabel("trowdone")
+		XORQ(r, r)
+		MOVQ(grad, dst)
+		Label(rl)
+		CMPQ(r, U32(W))
+		JAE(LabelRef(rd))
+		LEAQ(Mem{Base: cols.Base, Disp: cols.Disp, Index: r, Scale: 4}, src)
+		jl, jd := x86.NewLabel("tcol"), x86.NewLabel("tcoldone")
+		XORQ(j, j)
+		Label(jl)
+		CMPQ(j, k)
+		JAE(LabelRef(jd))
+		MOVL(Mem{Base: src}, v)
+		MOVL(v, Mem{Base: dst, Index: j, Scale: 4})
+		ADDQ(U32(s.Bytes()), src)
+		INCQ(j)
+		JMP(LabelRef(jl))
+		Label(jd)
+		y := GP64()
+		MOVLQSX(Mem{Base: tmp.Base, Disp: tmp.Disp + s.Bytes(), Index: r, Scale: 4}, y)
+		ig := GP64()
+		MOVLQSX(par("ignore"), ig)
+		ny := x86.NewLabel("notarget")
+		CMPQ(y, ig)
+		JE(LabelRef(ny))
+		MOVL(Mem{Base: tmp.Base, Disp: tmp.Disp, Index: r, Scale: 4}, v)
+		MOVL(v, Mem{Base: dst, Index: y, Scale: 4})
+		Label(ny)
+		LEAQ(Mem{Base: dst, Index: k, Scale: 4}, dst)
+		INCQ(r)
+		JMP(LabelRef(rl))
+		Label(rd)
+		MOVQ(dst, grad) // dst ran over the group's W rows
+	}
+	step := GP64() // W rows of logits
+	MOVQ(k, step)
+	SHLQ(Imm(uint64(2+log2(W))), step)
+	ADDQ(step, x)
+	ADDQ(U32(W), row)
+	JMP(LabelRef(gloop))
+	Label(gdone)
+	Store(acc.Sum(), ReturnIndex(0))
+	s.End()
+}
+
+func log2(v int) int {
+	r := 0
+	for v > 1 {
+		v >>= 1
+		r++
+	}
+	return r
 }

@@ -26,6 +26,8 @@ func main() {
 		for _, g := range []bool{false, true} {
 			for _, w := range []bool{false, true} {
 				ceRows(s, g, w)
+				ceSmallRows(s, g, w)
+				ceTRows(s, g, w)
 			}
 		}
 		// Row kernels: softmax cross-entropy passes and the row primitives.

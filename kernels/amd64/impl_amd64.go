@@ -256,6 +256,16 @@ func (s isa) crossEntropyFused(a args.CE[float32]) float64 {
 	rl, rs := ptr(a.RowLoss), ptr(a.RowLSE)
 	n, k, sc := a.N, a.K, a.GradScale
 	z := s == avx512
+	lanes := 8
+	if z {
+		lanes = 16
+	}
+	if k <= 16 && n >= lanes {
+		return s.crossEntropyTiny(a, lanes)
+	}
+	if k <= 2*lanes {
+		return s.crossEntropySmall(x, g, n, k, t, w, ignore, rl, rs, sc)
+	}
 	switch {
 	case z && g != nil && w != nil:
 		return ceRowsGWAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
@@ -273,6 +283,78 @@ func (s isa) crossEntropyFused(a args.CE[float32]) float64 {
 		return ceRowsWAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
 	default:
 		return ceRowsAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
+	}
+}
+
+// crossEntropyTiny runs the transposed kernel on whole groups of lanes rows
+// (k ≤ 16) and the two-register kernel on the rows left over.
+func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
+	n, k := a.N, a.K
+	rows := n / lanes * lanes
+	ignore := -1 // never a class; the kernel compares int32 lanes
+	if a.HasIgnore {
+		ignore = int(a.Ignore)
+	}
+	sub := func(v []float32, lo, hi int) *float32 {
+		if v == nil {
+			return nil
+		}
+		return &v[lo:hi][0]
+	}
+	x, t, w := &a.X[0], &a.Targets[0], ptr(a.Weight)
+	g, rl, rs := sub(a.Grad, 0, rows*k), sub(a.RowLoss, 0, rows), sub(a.RowLSE, 0, rows)
+	sc := a.GradScale
+	z := s == avx512
+	var sum float64
+	switch {
+	case z && g != nil && w != nil:
+		sum = ceTRowsGWAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
+	case z && g != nil:
+		sum = ceTRowsGAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
+	case z && w != nil:
+		sum = ceTRowsWAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
+	case z:
+		sum = ceTRowsAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
+	case g != nil && w != nil:
+		sum = ceTRowsGWAVX2(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
+	case g != nil:
+		sum = ceTRowsGAVX2(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
+	case w != nil:
+		sum = ceTRowsWAVX2(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
+	default:
+		sum = ceTRowsAVX2(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
+	}
+	if rows == n {
+		return sum
+	}
+	ign := math.MinInt64
+	if a.HasIgnore {
+		ign = int(a.Ignore)
+	}
+	return sum + s.crossEntropySmall(&a.X[rows*k], sub(a.Grad, rows*k, n*k), n-rows, k, &a.Targets[rows], w,
+		ign, sub(a.RowLoss, rows, n), sub(a.RowLSE, rows, n), sc)
+}
+
+// crossEntropySmall is crossEntropyFused for rows of at most two vectors.
+func (s isa) crossEntropySmall(x, g *float32, n, k int, t *int32, w *float32, ignore int, rl, rs *float32, sc float32) float64 {
+	z := s == avx512
+	switch {
+	case z && g != nil && w != nil:
+		return ceSmallRowsGWAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case z && g != nil:
+		return ceSmallRowsGAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case z && w != nil:
+		return ceSmallRowsWAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case z:
+		return ceSmallRowsAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case g != nil && w != nil:
+		return ceSmallRowsGWAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case g != nil:
+		return ceSmallRowsGAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case w != nil:
+		return ceSmallRowsWAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
+	default:
+		return ceSmallRowsAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
 	}
 }
 

@@ -844,6 +844,354 @@ DATA lfc_7fc00000<>+56(SB)/4, $0x7fc00000
 DATA lfc_7fc00000<>+60(SB)/4, $0x7fc00000
 GLOBL lfc_7fc00000<>(SB), RODATA|TLSBSS, $64
 
+// func ceSmallRowsAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX2, CMOV, FMA3, SSE2
+TEXT ·ceSmallRowsAVX2(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, R9
+	MOVQ    $0x00000008, R10
+	CMPQ    R9, R10
+	CMOVQGT R10, R9
+	MOVQ    DX, R10
+	SUBQ    R9, R10
+	NEGQ    R9
+	LEAQ    lfmask8<>+0(SB), R11
+	VMOVDQU 32(R11)(R9*4), Y1
+	MOVQ    R10, R9
+	NEGQ    R9
+	LEAQ    lfmask8<>+0(SB), R10
+	VMOVDQU 32(R10)(R9*4), Y2
+	VXORPS  X3, X3, X3
+	XORQ    R9, R9
+
+row_13:
+	CMPQ         R9, CX
+	JAE          rowsdone_14
+	VMASKMOVPS   (AX), Y1, Y4
+	VBLENDVPS    Y1, Y4, Y0, Y4
+	VMASKMOVPS   32(AX), Y2, Y5
+	VBLENDVPS    Y2, Y5, Y0, Y5
+	VMAXPS       Y4, Y5, Y6
+	VPERM2F128   $0x01, Y6, Y6, Y7
+	VMAXPS       Y7, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y7
+	VMAXPS       Y7, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y7
+	VMAXPS       Y7, Y6, Y6
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VSUBPS       Y6, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y4, Y7, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y9
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y4
+	VPSUBD       Y4, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y7, Y9, Y9
+	VSUBPS       Y6, Y5, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y5, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y5, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y4
+	VPSUBD       Y4, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VADDPS       Y9, Y7, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y5
+	VADDPS       Y5, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y5
+	VADDPS       Y5, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y5
+	VADDPS       Y5, Y4, Y4
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y4, Y5
+	VPSRAD       $0x17, Y5, Y7
+	VPAND        lfc_007fffff<>+0(SB), Y5, Y5
+	VPADDD       lfc_3f3504f3<>+0(SB), Y5, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y7, Y7
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y9
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_be800102<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y5, Y9
+	VMULPS       Y5, Y5, Y10
+	VMULPS       Y5, Y10, Y11
+	VMULPS       lfc_b102e308<>+0(SB), Y7, Y12
+	VFMADD231PS  Y9, Y11, Y12
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y10, Y12
+	VADDPS       Y5, Y12, Y12
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y7, Y12
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y4, Y5
+	VBLENDVPS    Y5, lfc_ff800000<>+0(SB), Y12, Y12
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y4, Y5
+	VBLENDVPS    Y5, lfc_7f800000<>+0(SB), Y12, Y12
+	VCMPPS       $0x03, Y4, Y4, Y5
+	VBLENDVPS    Y5, Y4, Y12, Y12
+	VADDPS       Y6, Y12, Y4
+	TESTQ        R8, R8
+	JZ           nostore_17
+	VMOVSS       X4, (R8)(R9*4)
+
+nostore_17:
+	MOVLQSX      (BX)(R9*4), R10
+	CMPQ         R10, SI
+	JE           ignored_15
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y12, Y4
+	VBLENDVPS    Y4, lfc_7fc00000<>+0(SB), Y12, Y12
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y12, Y4
+	VBLENDVPS    Y4, lfc_7fc00000<>+0(SB), Y12, Y12
+	VBROADCASTSS (AX)(R10*4), Y4
+	VSUBPS       Y4, Y6, Y4
+	VADDPS       Y12, Y4, Y4
+	TESTQ        DI, DI
+	JZ           nostore_18
+	VMOVSS       X4, (DI)(R9*4)
+
+nostore_18:
+	VCVTSS2SD X4, X8, X8
+	VADDSD    X8, X3, X3
+	JMP       nextrow_16
+
+ignored_15:
+	VXORPS Y4, Y4, Y4
+	TESTQ  DI, DI
+	JZ     nostore_19
+	VMOVSS X4, (DI)(R9*4)
+
+nostore_19:
+nextrow_16:
+	LEAQ (AX)(DX*4), AX
+	INCQ R9
+	JMP  row_13
+
+rowsdone_14:
+	MOVSD X3, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceTRowsAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·ceTRowsAVX2(SB), $608-88
+	MOVQ         x+0(FP), AX
+	MOVQ         k+24(FP), CX
+	VPBROADCASTD k+24(FP), Y0
+	VMOVUPS      lfiota<>+0(SB), Y1
+	VPMULLD      Y0, Y1, Y1
+	VMOVUPS      Y1, 576(SP)
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	XORQ         DX, DX
+
+group_20:
+	MOVQ    groups+16(FP), BX
+	SHLQ    $0x03, BX
+	CMPQ    DX, BX
+	JAE     groupsdone_21
+	VMOVUPS lfc_ff800000<>+0(SB), Y3
+	XORQ    BX, BX
+
+col_22:
+	CMPQ       BX, CX
+	JAE        coldone_23
+	LEAQ       (AX)(BX*4), SI
+	VMOVUPS    576(SP), Y4
+	VPCMPEQD   Y5, Y5, Y5
+	VGATHERDPS Y5, (SI)(Y4*4), Y2
+	MOVQ       BX, SI
+	SHLQ       $0x05, SI
+	VMOVUPS    Y2, (SP)(SI*1)
+	VMAXPS     Y2, Y3, Y3
+	INCQ       BX
+	JMP        col_22
+
+coldone_23:
+	VMOVUPS lfc_ff7fffff<>+0(SB), Y4
+	VMAXPS  Y3, Y4, Y3
+	VMOVUPS lfc_7f7fffff<>+0(SB), Y4
+	VMINPS  Y3, Y4, Y3
+	VXORPS  Y4, Y4, Y4
+	XORQ    BX, BX
+
+col_24:
+	CMPQ         BX, CX
+	JAE          coldone_25
+	MOVQ         BX, SI
+	SHLQ         $0x05, SI
+	VMOVUPS      (SP)(SI*1), Y5
+	VSUBPS       Y3, Y5, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       Y7, Y4, Y4
+	INCQ         BX
+	JMP          col_24
+
+coldone_25:
+	VPSUBD      lfc_3f3504f3<>+0(SB), Y4, Y5
+	VPSRAD      $0x17, Y5, Y6
+	VPAND       lfc_007fffff<>+0(SB), Y5, Y5
+	VPADDD      lfc_3f3504f3<>+0(SB), Y5, Y5
+	VSUBPS      lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTDQ2PS   Y6, Y6
+	VMOVUPS     lfc_3da9355f<>+0(SB), Y7
+	VFMADD213PS lfc_be10dc31<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_3e19a038<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_be800102<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Y5, Y7
+	VMULPS      Y5, Y5, Y8
+	VMULPS      Y5, Y8, Y9
+	VMULPS      lfc_b102e308<>+0(SB), Y6, Y10
+	VFMADD231PS Y7, Y9, Y10
+	VFMADD231PS lfc_bf000000<>+0(SB), Y8, Y10
+	VADDPS      Y5, Y10, Y10
+	VFMADD231PS lfc_3f317218<>+0(SB), Y6, Y10
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y4, Y5
+	VBLENDVPS   Y5, lfc_ff800000<>+0(SB), Y10, Y10
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y4, Y5
+	VBLENDVPS   Y5, lfc_7f800000<>+0(SB), Y10, Y10
+	VCMPPS      $0x03, Y4, Y4, Y5
+	VBLENDVPS   Y5, Y4, Y10, Y10
+	VADDPS      Y3, Y10, Y4
+	MOVQ        rowLSE+64(FP), BX
+	TESTQ       BX, BX
+	JZ          nolse_26
+	VMOVUPS     Y4, (BX)(DX*4)
+
+nolse_26:
+	MOVQ         targets+32(FP), BX
+	VMOVUPS      (BX)(DX*4), Y4
+	VPBROADCASTD ignore+48(FP), Y5
+	VPCMPEQD     Y5, Y4, Y5
+	VPCMPEQD     Y6, Y6, Y6
+	VXORPS       Y5, Y6, Y6
+	VMOVUPS      576(SP), Y5
+	VPADDD       Y4, Y5, Y5
+	VXORPS       Y4, Y4, Y4
+	VMOVAPS      Y6, Y7
+	VGATHERDPS   Y7, (AX)(Y5*4), Y4
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y10, Y5
+	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y10, Y5
+	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       Y10, Y3, Y3
+	VANDPS       Y6, Y3, Y3
+	MOVQ         rowLoss+56(FP), BX
+	TESTQ        BX, BX
+	JZ           noloss_27
+	VMOVUPS      Y3, (BX)(DX*4)
+
+noloss_27:
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y4, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	MOVQ         CX, BX
+	SHLQ         $0x05, BX
+	ADDQ         BX, AX
+	ADDQ         $0x00000008, DX
+	JMP          group_20
+
+groupsdone_21:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+80(FP)
+	VZEROUPPER
+	RET
+
+DATA lfiota<>+0(SB)/4, $0x00000000
+DATA lfiota<>+4(SB)/4, $0x00000001
+DATA lfiota<>+8(SB)/4, $0x00000002
+DATA lfiota<>+12(SB)/4, $0x00000003
+DATA lfiota<>+16(SB)/4, $0x00000004
+DATA lfiota<>+20(SB)/4, $0x00000005
+DATA lfiota<>+24(SB)/4, $0x00000006
+DATA lfiota<>+28(SB)/4, $0x00000007
+DATA lfiota<>+32(SB)/4, $0x00000008
+DATA lfiota<>+36(SB)/4, $0x00000009
+DATA lfiota<>+40(SB)/4, $0x0000000a
+DATA lfiota<>+44(SB)/4, $0x0000000b
+DATA lfiota<>+48(SB)/4, $0x0000000c
+DATA lfiota<>+52(SB)/4, $0x0000000d
+DATA lfiota<>+56(SB)/4, $0x0000000e
+DATA lfiota<>+60(SB)/4, $0x0000000f
+GLOBL lfiota<>(SB), RODATA|TLSBSS, $64
+
 // func ceRowsWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 // Requires: AVX, AVX2, FMA3, SSE2
 TEXT ·ceRowsWAVX2(SB), NOSPLIT, $0-88
@@ -867,9 +1215,9 @@ TEXT ·ceRowsWAVX2(SB), NOSPLIT, $0-88
 	VXORPS  X2, X2, X2
 	XORQ    R11, R11
 
-row_13:
+row_28:
 	CMPQ         R11, CX
-	JAE          rowsdone_14
+	JAE          rowsdone_29
 	VBROADCASTSS (AX), Y3
 	VMOVUPS      lfc_ff7fffff<>+0(SB), Y4
 	VMAXPS       Y3, Y4, Y3
@@ -880,13 +1228,13 @@ row_13:
 	VMOVAPS      Y3, Y7
 	XORQ         R12, R12
 
-loop_17:
+loop_32:
 	CMPQ         R12, R10
-	JAE          tail_18
+	JAE          tail_33
 	VMOVUPS      (AX)(R12*4), Y8
 	VCMPPS       $0x1e, Y4, Y8, Y9
 	VTESTPS      Y9, Y9
-	JZ           skip_20
+	JZ           skip_35
 	VMOVAPS      Y8, Y4
 	VPERM2F128   $0x01, Y4, Y4, Y9
 	VMAXPS       Y9, Y4, Y4
@@ -926,7 +1274,7 @@ loop_17:
 	VMOVAPS      Y4, Y3
 	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
 
-skip_20:
+skip_35:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y3, Y8, Y8
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
@@ -956,16 +1304,16 @@ skip_20:
 	VMULPS       Y9, Y10, Y10
 	VADDPS       Y10, Y6, Y6
 	ADDQ         $0x08, R12
-	JMP          loop_17
+	JMP          loop_32
 
-tail_18:
+tail_33:
 	CMPQ         R12, DX
-	JAE          done_19
+	JAE          done_34
 	VMASKMOVPS   (AX)(R12*4), Y1, Y8
 	VBLENDVPS    Y1, Y8, Y0, Y8
 	VCMPPS       $0x1e, Y4, Y8, Y4
 	VTESTPS      Y4, Y4
-	JZ           skip_21
+	JZ           skip_36
 	VMOVAPS      Y8, Y4
 	VPERM2F128   $0x01, Y4, Y4, Y9
 	VMAXPS       Y9, Y4, Y4
@@ -1005,7 +1353,7 @@ tail_18:
 	VMOVAPS      Y4, Y3
 	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
 
-skip_21:
+skip_36:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y3, Y8, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
@@ -1035,7 +1383,7 @@ skip_21:
 	VMULPS       Y8, Y9, Y9
 	VADDPS       Y9, Y6, Y6
 
-done_19:
+done_34:
 	VPERM2F128   $0x01, Y6, Y6, Y4
 	VADDPS       Y4, Y6, Y6
 	VPERMILPS    $0x4e, Y6, Y4
@@ -1105,13 +1453,13 @@ done_19:
 	VBLENDVPS    Y3, Y6, Y11, Y11
 	VADDPS       Y7, Y11, Y3
 	TESTQ        R8, R8
-	JZ           nostore_22
+	JZ           nostore_37
 	VMOVSS       X3, (R8)(R11*4)
 
-nostore_22:
+nostore_37:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_15
+	JE           ignored_30
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y11, Y3
 	VBLENDVPS    Y3, lfc_7fc00000<>+0(SB), Y11, Y11
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y11, Y3
@@ -1122,28 +1470,366 @@ nostore_22:
 	VBROADCASTSS (R9)(R12*4), Y4
 	VMULPS       Y4, Y3, Y3
 	TESTQ        DI, DI
-	JZ           nostore_23
+	JZ           nostore_38
 	VMOVSS       X3, (DI)(R11*4)
 
-nostore_23:
+nostore_38:
 	VCVTSS2SD X3, X5, X5
 	VADDSD    X5, X2, X2
-	JMP       nextrow_16
+	JMP       nextrow_31
 
-ignored_15:
+ignored_30:
 	VXORPS Y3, Y3, Y3
 	TESTQ  DI, DI
-	JZ     nostore_24
+	JZ     nostore_39
 	VMOVSS X3, (DI)(R11*4)
 
-nostore_24:
-nextrow_16:
+nostore_39:
+nextrow_31:
 	LEAQ (AX)(DX*4), AX
 	INCQ R11
-	JMP  row_13
+	JMP  row_28
 
-rowsdone_14:
+rowsdone_29:
 	MOVSD X2, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceSmallRowsWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX2, CMOV, FMA3, SSE2
+TEXT ·ceSmallRowsWAVX2(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	MOVQ    w+40(FP), R9
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, R10
+	MOVQ    $0x00000008, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
+	MOVQ    DX, R11
+	SUBQ    R10, R11
+	NEGQ    R10
+	LEAQ    lfmask8<>+0(SB), R12
+	VMOVDQU 32(R12)(R10*4), Y1
+	MOVQ    R11, R10
+	NEGQ    R10
+	LEAQ    lfmask8<>+0(SB), R11
+	VMOVDQU 32(R11)(R10*4), Y2
+	VXORPS  X3, X3, X3
+	XORQ    R10, R10
+
+row_40:
+	CMPQ         R10, CX
+	JAE          rowsdone_41
+	VMASKMOVPS   (AX), Y1, Y4
+	VBLENDVPS    Y1, Y4, Y0, Y4
+	VMASKMOVPS   32(AX), Y2, Y5
+	VBLENDVPS    Y2, Y5, Y0, Y5
+	VMAXPS       Y4, Y5, Y6
+	VPERM2F128   $0x01, Y6, Y6, Y7
+	VMAXPS       Y7, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y7
+	VMAXPS       Y7, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y7
+	VMAXPS       Y7, Y6, Y6
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VSUBPS       Y6, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y4, Y7, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y9
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y4
+	VPSUBD       Y4, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y7, Y9, Y9
+	VSUBPS       Y6, Y5, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y5, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y5, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y4
+	VPSUBD       Y4, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VADDPS       Y9, Y7, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y5
+	VADDPS       Y5, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y5
+	VADDPS       Y5, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y5
+	VADDPS       Y5, Y4, Y4
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y4, Y5
+	VPSRAD       $0x17, Y5, Y7
+	VPAND        lfc_007fffff<>+0(SB), Y5, Y5
+	VPADDD       lfc_3f3504f3<>+0(SB), Y5, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y7, Y7
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y9
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_be800102<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y5, Y9
+	VMULPS       Y5, Y5, Y10
+	VMULPS       Y5, Y10, Y11
+	VMULPS       lfc_b102e308<>+0(SB), Y7, Y12
+	VFMADD231PS  Y9, Y11, Y12
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y10, Y12
+	VADDPS       Y5, Y12, Y12
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y7, Y12
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y4, Y5
+	VBLENDVPS    Y5, lfc_ff800000<>+0(SB), Y12, Y12
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y4, Y5
+	VBLENDVPS    Y5, lfc_7f800000<>+0(SB), Y12, Y12
+	VCMPPS       $0x03, Y4, Y4, Y5
+	VBLENDVPS    Y5, Y4, Y12, Y12
+	VADDPS       Y6, Y12, Y4
+	TESTQ        R8, R8
+	JZ           nostore_44
+	VMOVSS       X4, (R8)(R10*4)
+
+nostore_44:
+	MOVLQSX      (BX)(R10*4), R11
+	CMPQ         R11, SI
+	JE           ignored_42
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y12, Y4
+	VBLENDVPS    Y4, lfc_7fc00000<>+0(SB), Y12, Y12
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y12, Y4
+	VBLENDVPS    Y4, lfc_7fc00000<>+0(SB), Y12, Y12
+	VBROADCASTSS (AX)(R11*4), Y4
+	VSUBPS       Y4, Y6, Y4
+	VADDPS       Y12, Y4, Y4
+	VBROADCASTSS (R9)(R11*4), Y5
+	VMULPS       Y5, Y4, Y4
+	TESTQ        DI, DI
+	JZ           nostore_45
+	VMOVSS       X4, (DI)(R10*4)
+
+nostore_45:
+	VCVTSS2SD X4, X8, X8
+	VADDSD    X8, X3, X3
+	JMP       nextrow_43
+
+ignored_42:
+	VXORPS Y4, Y4, Y4
+	TESTQ  DI, DI
+	JZ     nostore_46
+	VMOVSS X4, (DI)(R10*4)
+
+nostore_46:
+nextrow_43:
+	LEAQ (AX)(DX*4), AX
+	INCQ R10
+	JMP  row_40
+
+rowsdone_41:
+	MOVSD X3, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceTRowsWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·ceTRowsWAVX2(SB), $608-88
+	MOVQ         x+0(FP), AX
+	MOVQ         k+24(FP), CX
+	VPBROADCASTD k+24(FP), Y0
+	VMOVUPS      lfiota<>+0(SB), Y1
+	VPMULLD      Y0, Y1, Y1
+	VMOVUPS      Y1, 576(SP)
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	XORQ         DX, DX
+
+group_47:
+	MOVQ    groups+16(FP), BX
+	SHLQ    $0x03, BX
+	CMPQ    DX, BX
+	JAE     groupsdone_48
+	VMOVUPS lfc_ff800000<>+0(SB), Y3
+	XORQ    BX, BX
+
+col_49:
+	CMPQ       BX, CX
+	JAE        coldone_50
+	LEAQ       (AX)(BX*4), SI
+	VMOVUPS    576(SP), Y4
+	VPCMPEQD   Y5, Y5, Y5
+	VGATHERDPS Y5, (SI)(Y4*4), Y2
+	MOVQ       BX, SI
+	SHLQ       $0x05, SI
+	VMOVUPS    Y2, (SP)(SI*1)
+	VMAXPS     Y2, Y3, Y3
+	INCQ       BX
+	JMP        col_49
+
+coldone_50:
+	VMOVUPS lfc_ff7fffff<>+0(SB), Y4
+	VMAXPS  Y3, Y4, Y3
+	VMOVUPS lfc_7f7fffff<>+0(SB), Y4
+	VMINPS  Y3, Y4, Y3
+	VXORPS  Y4, Y4, Y4
+	XORQ    BX, BX
+
+col_51:
+	CMPQ         BX, CX
+	JAE          coldone_52
+	MOVQ         BX, SI
+	SHLQ         $0x05, SI
+	VMOVUPS      (SP)(SI*1), Y5
+	VSUBPS       Y3, Y5, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       Y7, Y4, Y4
+	INCQ         BX
+	JMP          col_51
+
+coldone_52:
+	VPSUBD      lfc_3f3504f3<>+0(SB), Y4, Y5
+	VPSRAD      $0x17, Y5, Y6
+	VPAND       lfc_007fffff<>+0(SB), Y5, Y5
+	VPADDD      lfc_3f3504f3<>+0(SB), Y5, Y5
+	VSUBPS      lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTDQ2PS   Y6, Y6
+	VMOVUPS     lfc_3da9355f<>+0(SB), Y7
+	VFMADD213PS lfc_be10dc31<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_3e19a038<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_be800102<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Y5, Y7
+	VMULPS      Y5, Y5, Y8
+	VMULPS      Y5, Y8, Y9
+	VMULPS      lfc_b102e308<>+0(SB), Y6, Y10
+	VFMADD231PS Y7, Y9, Y10
+	VFMADD231PS lfc_bf000000<>+0(SB), Y8, Y10
+	VADDPS      Y5, Y10, Y10
+	VFMADD231PS lfc_3f317218<>+0(SB), Y6, Y10
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y4, Y5
+	VBLENDVPS   Y5, lfc_ff800000<>+0(SB), Y10, Y10
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y4, Y5
+	VBLENDVPS   Y5, lfc_7f800000<>+0(SB), Y10, Y10
+	VCMPPS      $0x03, Y4, Y4, Y5
+	VBLENDVPS   Y5, Y4, Y10, Y10
+	VADDPS      Y3, Y10, Y4
+	MOVQ        rowLSE+64(FP), BX
+	TESTQ       BX, BX
+	JZ          nolse_53
+	VMOVUPS     Y4, (BX)(DX*4)
+
+nolse_53:
+	MOVQ         targets+32(FP), BX
+	VMOVUPS      (BX)(DX*4), Y4
+	VPBROADCASTD ignore+48(FP), Y5
+	VPCMPEQD     Y5, Y4, Y5
+	VPCMPEQD     Y6, Y6, Y6
+	VXORPS       Y5, Y6, Y6
+	VMOVUPS      576(SP), Y5
+	VPADDD       Y4, Y5, Y5
+	VXORPS       Y7, Y7, Y7
+	VMOVAPS      Y6, Y8
+	VGATHERDPS   Y8, (AX)(Y5*4), Y7
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y10, Y5
+	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y10, Y5
+	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
+	VSUBPS       Y7, Y3, Y3
+	VADDPS       Y10, Y3, Y3
+	VXORPS       Y5, Y5, Y5
+	MOVQ         w+40(FP), BX
+	VMOVAPS      Y6, Y7
+	VGATHERDPS   Y7, (BX)(Y4*4), Y5
+	VMULPS       Y5, Y3, Y3
+	VANDPS       Y6, Y3, Y3
+	MOVQ         rowLoss+56(FP), BX
+	TESTQ        BX, BX
+	JZ           noloss_54
+	VMOVUPS      Y3, (BX)(DX*4)
+
+noloss_54:
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y4, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	MOVQ         CX, BX
+	SHLQ         $0x05, BX
+	ADDQ         BX, AX
+	ADDQ         $0x00000008, DX
+	JMP          group_47
+
+groupsdone_48:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+80(FP)
 	VZEROUPPER
 	RET
 
@@ -1170,9 +1856,9 @@ TEXT ·ceRowsGAVX2(SB), NOSPLIT, $0-88
 	VXORPS  X2, X2, X2
 	XORQ    R11, R11
 
-row_25:
+row_55:
 	CMPQ         R11, CX
-	JAE          rowsdone_26
+	JAE          rowsdone_56
 	VBROADCASTSS (AX), Y3
 	VMOVUPS      lfc_ff7fffff<>+0(SB), Y4
 	VMAXPS       Y3, Y4, Y3
@@ -1183,13 +1869,13 @@ row_25:
 	VMOVAPS      Y3, Y7
 	XORQ         R12, R12
 
-loop_29:
+loop_59:
 	CMPQ         R12, R10
-	JAE          tail_30
+	JAE          tail_60
 	VMOVUPS      (AX)(R12*4), Y8
 	VCMPPS       $0x1e, Y4, Y8, Y9
 	VTESTPS      Y9, Y9
-	JZ           skip_32
+	JZ           skip_62
 	VMOVAPS      Y8, Y4
 	VPERM2F128   $0x01, Y4, Y4, Y9
 	VMAXPS       Y9, Y4, Y4
@@ -1229,7 +1915,7 @@ loop_29:
 	VMOVAPS      Y4, Y3
 	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
 
-skip_32:
+skip_62:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y3, Y8, Y8
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
@@ -1259,16 +1945,16 @@ skip_32:
 	VMULPS       Y9, Y10, Y10
 	VADDPS       Y10, Y6, Y6
 	ADDQ         $0x08, R12
-	JMP          loop_29
+	JMP          loop_59
 
-tail_30:
+tail_60:
 	CMPQ         R12, DX
-	JAE          done_31
+	JAE          done_61
 	VMASKMOVPS   (AX)(R12*4), Y1, Y8
 	VBLENDVPS    Y1, Y8, Y0, Y8
 	VCMPPS       $0x1e, Y4, Y8, Y4
 	VTESTPS      Y4, Y4
-	JZ           skip_33
+	JZ           skip_63
 	VMOVAPS      Y8, Y4
 	VPERM2F128   $0x01, Y4, Y4, Y9
 	VMAXPS       Y9, Y4, Y4
@@ -1308,7 +1994,7 @@ tail_30:
 	VMOVAPS      Y4, Y3
 	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
 
-skip_33:
+skip_63:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y3, Y8, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
@@ -1338,7 +2024,7 @@ skip_33:
 	VMULPS       Y8, Y9, Y9
 	VADDPS       Y9, Y6, Y6
 
-done_31:
+done_61:
 	VPERM2F128   $0x01, Y6, Y6, Y4
 	VADDPS       Y4, Y6, Y6
 	VPERMILPS    $0x4e, Y6, Y4
@@ -1408,13 +2094,13 @@ done_31:
 	VBLENDVPS    Y3, Y6, Y11, Y11
 	VADDPS       Y7, Y11, Y3
 	TESTQ        R8, R8
-	JZ           nostore_34
+	JZ           nostore_64
 	VMOVSS       X3, (R8)(R11*4)
 
-nostore_34:
+nostore_64:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_27
+	JE           ignored_57
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y11, Y3
 	VBLENDVPS    Y3, lfc_7fc00000<>+0(SB), Y11, Y11
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y11, Y3
@@ -1423,10 +2109,10 @@ nostore_34:
 	VSUBPS       Y3, Y7, Y3
 	VADDPS       Y11, Y3, Y3
 	TESTQ        DI, DI
-	JZ           nostore_35
+	JZ           nostore_65
 	VMOVSS       X3, (DI)(R11*4)
 
-nostore_35:
+nostore_65:
 	VCVTSS2SD    X3, X5, X5
 	VADDSD       X5, X2, X2
 	VBROADCASTSS scale+72(FP), Y3
@@ -1436,9 +2122,9 @@ nostore_35:
 	VXORPS       Y8, Y8, Y8
 	XORQ         R13, R13
 
-loop_36:
+loop_66:
 	CMPQ         R13, R10
-	JAE          tail_37
+	JAE          tail_67
 	VMOVUPS      (AX)(R13*4), Y9
 	VSUBPS       Y7, Y9, Y9
 	VSUBPS       Y11, Y9, Y9
@@ -1474,11 +2160,11 @@ loop_36:
 	VADDPS       Y12, Y8, Y8
 	VPADDD       lfc_00000008<>+0(SB), Y6, Y6
 	ADDQ         $0x08, R13
-	JMP          loop_36
+	JMP          loop_66
 
-tail_37:
+tail_67:
 	CMPQ         R13, DX
-	JAE          done_38
+	JAE          done_68
 	VMASKMOVPS   (AX)(R13*4), Y1, Y9
 	VSUBPS       Y7, Y9, Y9
 	VSUBPS       Y11, Y9, Y9
@@ -1495,8 +2181,8 @@ tail_37:
 	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y7, Y10
 	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y7, Y10
 	VFMADD213PS  lfc_3efffffe<>+0(SB), Y7, Y10
-	VMULPS       Y7, Y7, Y11
-	VFMADD213PS  Y7, Y11, Y10
+	VMULPS       Y7, Y7, Y12
+	VFMADD213PS  Y7, Y12, Y10
 	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
 	VCVTPS2DQ    Y9, Y9
 	VPSRAD       $0x01, Y9, Y7
@@ -1515,68 +2201,52 @@ tail_37:
 	VADDPS       Y10, Y8, Y8
 	VPADDD       lfc_00000008<>+0(SB), Y6, Y6
 
-done_38:
+done_68:
 	VPERM2F128 $0x01, Y8, Y8, Y4
 	VADDPS     Y4, Y8, Y8
 	VPERMILPS  $0x4e, Y8, Y4
 	VADDPS     Y4, Y8, Y8
 	VPERMILPS  $0xb1, Y8, Y4
 	VADDPS     Y4, Y8, Y8
+	VCMPPS     $0x03, Y11, Y11, Y4
+	VBLENDVPS  Y4, Y11, Y8, Y8
 	VMULPS     Y3, Y8, Y8
 	VXORPS     lfc_80000000<>+0(SB), Y8, Y8
 	VMOVSS     X8, (R9)(R12*4)
-	JMP        nextrow_28
+	JMP        nextrow_58
 
-ignored_27:
+ignored_57:
 	VXORPS Y3, Y3, Y3
 	TESTQ  DI, DI
-	JZ     nostore_39
+	JZ     nostore_69
 	VMOVSS X3, (DI)(R11*4)
 
-nostore_39:
+nostore_69:
 	XORQ R12, R12
 
-loop_40:
+loop_70:
 	CMPQ    R12, R10
-	JAE     tail_41
+	JAE     tail_71
 	VMOVUPS Y3, (R9)(R12*4)
 	ADDQ    $0x08, R12
-	JMP     loop_40
+	JMP     loop_70
 
-tail_41:
+tail_71:
 	CMPQ       R12, DX
-	JAE        done_42
+	JAE        done_72
 	VMASKMOVPS Y3, Y1, (R9)(R12*4)
 
-done_42:
-nextrow_28:
+done_72:
+nextrow_58:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R11
-	JMP  row_25
+	JMP  row_55
 
-rowsdone_26:
+rowsdone_56:
 	MOVSD X2, ret+80(FP)
 	VZEROUPPER
 	RET
-
-DATA lfiota<>+0(SB)/4, $0x00000000
-DATA lfiota<>+4(SB)/4, $0x00000001
-DATA lfiota<>+8(SB)/4, $0x00000002
-DATA lfiota<>+12(SB)/4, $0x00000003
-DATA lfiota<>+16(SB)/4, $0x00000004
-DATA lfiota<>+20(SB)/4, $0x00000005
-DATA lfiota<>+24(SB)/4, $0x00000006
-DATA lfiota<>+28(SB)/4, $0x00000007
-DATA lfiota<>+32(SB)/4, $0x00000008
-DATA lfiota<>+36(SB)/4, $0x00000009
-DATA lfiota<>+40(SB)/4, $0x0000000a
-DATA lfiota<>+44(SB)/4, $0x0000000b
-DATA lfiota<>+48(SB)/4, $0x0000000c
-DATA lfiota<>+52(SB)/4, $0x0000000d
-DATA lfiota<>+56(SB)/4, $0x0000000e
-DATA lfiota<>+60(SB)/4, $0x0000000f
-GLOBL lfiota<>(SB), RODATA|TLSBSS, $64
 
 DATA lfc_00000008<>+0(SB)/4, $0x00000008
 DATA lfc_00000008<>+4(SB)/4, $0x00000008
@@ -1614,6 +2284,463 @@ DATA lfc_80000000<>+56(SB)/4, $0x80000000
 DATA lfc_80000000<>+60(SB)/4, $0x80000000
 GLOBL lfc_80000000<>(SB), RODATA|TLSBSS, $64
 
+// func ceSmallRowsGAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX2, CMOV, FMA3, SSE2
+TEXT ·ceSmallRowsGAVX2(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	MOVQ    grad+8(FP), R9
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, R10
+	MOVQ    $0x00000008, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
+	MOVQ    DX, R11
+	SUBQ    R10, R11
+	NEGQ    R10
+	LEAQ    lfmask8<>+0(SB), R12
+	VMOVDQU 32(R12)(R10*4), Y1
+	MOVQ    R11, R10
+	NEGQ    R10
+	LEAQ    lfmask8<>+0(SB), R11
+	VMOVDQU 32(R11)(R10*4), Y2
+	VXORPS  X3, X3, X3
+	XORQ    R10, R10
+
+row_73:
+	CMPQ         R10, CX
+	JAE          rowsdone_74
+	VMASKMOVPS   (AX), Y1, Y4
+	VBLENDVPS    Y1, Y4, Y0, Y4
+	VMASKMOVPS   32(AX), Y2, Y5
+	VBLENDVPS    Y2, Y5, Y0, Y5
+	VMAXPS       Y4, Y5, Y6
+	VPERM2F128   $0x01, Y6, Y6, Y7
+	VMAXPS       Y7, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y7
+	VMAXPS       Y7, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y7
+	VMAXPS       Y7, Y6, Y6
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VSUBPS       Y6, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y4, Y7, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y9
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y4
+	VPSUBD       Y4, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y7, Y9, Y9
+	VSUBPS       Y6, Y5, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y5
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y5
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y5
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y5
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y5
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y5
+	VADDPS       lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y4
+	VPSUBD       Y4, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y4, Y5, Y5
+	VMULPS       Y7, Y5, Y5
+	VADDPS       Y9, Y5, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y7
+	VADDPS       Y7, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y7
+	VADDPS       Y7, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y7
+	VADDPS       Y7, Y4, Y4
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y4, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y4, Y7
+	VBLENDVPS    Y7, lfc_ff800000<>+0(SB), Y14, Y14
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y4, Y7
+	VBLENDVPS    Y7, lfc_7f800000<>+0(SB), Y14, Y14
+	VCMPPS       $0x03, Y4, Y4, Y7
+	VBLENDVPS    Y7, Y4, Y14, Y14
+	VADDPS       Y6, Y14, Y7
+	TESTQ        R8, R8
+	JZ           nostore_77
+	VMOVSS       X7, (R8)(R10*4)
+
+nostore_77:
+	MOVLQSX      (BX)(R10*4), R11
+	CMPQ         R11, SI
+	JE           ignored_75
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y14, Y7
+	VBLENDVPS    Y7, lfc_7fc00000<>+0(SB), Y14, Y14
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y14, Y7
+	VBLENDVPS    Y7, lfc_7fc00000<>+0(SB), Y14, Y14
+	VBROADCASTSS (AX)(R11*4), Y7
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y14, Y6, Y6
+	TESTQ        DI, DI
+	JZ           nostore_78
+	VMOVSS       X6, (DI)(R10*4)
+
+nostore_78:
+	VCVTSS2SD    X6, X8, X8
+	VADDSD       X8, X3, X3
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y4, Y6, Y4
+	VCMPPS       $0x03, Y14, Y14, Y6
+	VBLENDVPS    Y6, Y14, Y4, Y4
+	VBROADCASTSS scale+72(FP), Y6
+	VMOVD        R11, X7
+	VPBROADCASTD X7, Y7
+	VMOVUPS      lfiota<>+0(SB), Y10
+	VXORPS       Y11, Y11, Y11
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y6, Y9, Y12
+	VMASKMOVPS   Y12, Y1, (R9)
+	VPCMPEQD     Y7, Y10, Y12
+	VANDNPS      Y9, Y12, Y9
+	VADDPS       Y9, Y11, Y11
+	VPADDD       lfc_00000008<>+0(SB), Y10, Y10
+	VMULPS       Y4, Y5, Y5
+	VMULPS       Y6, Y5, Y4
+	VMASKMOVPS   Y4, Y2, 32(R9)
+	VPCMPEQD     Y7, Y10, Y4
+	VANDNPS      Y5, Y4, Y5
+	VADDPS       Y5, Y11, Y11
+	VPERM2F128   $0x01, Y11, Y11, Y4
+	VADDPS       Y4, Y11, Y11
+	VPERMILPS    $0x4e, Y11, Y4
+	VADDPS       Y4, Y11, Y11
+	VPERMILPS    $0xb1, Y11, Y4
+	VADDPS       Y4, Y11, Y11
+	VCMPPS       $0x03, Y14, Y14, Y4
+	VBLENDVPS    Y4, Y14, Y11, Y11
+	VMULPS       Y6, Y11, Y11
+	VXORPS       lfc_80000000<>+0(SB), Y11, Y11
+	VMOVSS       X11, (R9)(R11*4)
+	JMP          nextrow_76
+
+ignored_75:
+	VXORPS Y4, Y4, Y4
+	TESTQ  DI, DI
+	JZ     nostore_79
+	VMOVSS X4, (DI)(R10*4)
+
+nostore_79:
+	VMASKMOVPS Y4, Y1, (R9)
+	VMASKMOVPS Y4, Y2, 32(R9)
+
+nextrow_76:
+	LEAQ (AX)(DX*4), AX
+	LEAQ (R9)(DX*4), R9
+	INCQ R10
+	JMP  row_73
+
+rowsdone_74:
+	MOVSD X3, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceTRowsGAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·ceTRowsGAVX2(SB), $608-88
+	MOVQ         x+0(FP), AX
+	MOVQ         k+24(FP), CX
+	MOVQ         grad+8(FP), DX
+	VPBROADCASTD k+24(FP), Y0
+	VMOVUPS      lfiota<>+0(SB), Y1
+	VPMULLD      Y0, Y1, Y1
+	VMOVUPS      Y1, 576(SP)
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	XORQ         BX, BX
+
+group_80:
+	MOVQ    groups+16(FP), SI
+	SHLQ    $0x03, SI
+	CMPQ    BX, SI
+	JAE     groupsdone_81
+	VMOVUPS lfc_ff800000<>+0(SB), Y3
+	XORQ    SI, SI
+
+col_82:
+	CMPQ       SI, CX
+	JAE        coldone_83
+	LEAQ       (AX)(SI*4), DI
+	VMOVUPS    576(SP), Y4
+	VPCMPEQD   Y5, Y5, Y5
+	VGATHERDPS Y5, (DI)(Y4*4), Y2
+	MOVQ       SI, DI
+	SHLQ       $0x05, DI
+	VMOVUPS    Y2, (SP)(DI*1)
+	VMAXPS     Y2, Y3, Y3
+	INCQ       SI
+	JMP        col_82
+
+coldone_83:
+	VMOVUPS lfc_ff7fffff<>+0(SB), Y4
+	VMAXPS  Y3, Y4, Y3
+	VMOVUPS lfc_7f7fffff<>+0(SB), Y4
+	VMINPS  Y3, Y4, Y3
+	VXORPS  Y4, Y4, Y4
+	XORQ    SI, SI
+
+col_84:
+	CMPQ         SI, CX
+	JAE          coldone_85
+	MOVQ         SI, DI
+	SHLQ         $0x05, DI
+	VMOVUPS      (SP)(DI*1), Y5
+	VSUBPS       Y3, Y5, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       Y7, Y4, Y4
+	INCQ         SI
+	JMP          col_84
+
+coldone_85:
+	VPSUBD      lfc_3f3504f3<>+0(SB), Y4, Y5
+	VPSRAD      $0x17, Y5, Y6
+	VPAND       lfc_007fffff<>+0(SB), Y5, Y5
+	VPADDD      lfc_3f3504f3<>+0(SB), Y5, Y5
+	VSUBPS      lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTDQ2PS   Y6, Y6
+	VMOVUPS     lfc_3da9355f<>+0(SB), Y7
+	VFMADD213PS lfc_be10dc31<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_3e19a038<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_be800102<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Y5, Y7
+	VMULPS      Y5, Y5, Y8
+	VMULPS      Y5, Y8, Y9
+	VMULPS      lfc_b102e308<>+0(SB), Y6, Y10
+	VFMADD231PS Y7, Y9, Y10
+	VFMADD231PS lfc_bf000000<>+0(SB), Y8, Y10
+	VADDPS      Y5, Y10, Y10
+	VFMADD231PS lfc_3f317218<>+0(SB), Y6, Y10
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y4, Y5
+	VBLENDVPS   Y5, lfc_ff800000<>+0(SB), Y10, Y10
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y4, Y5
+	VBLENDVPS   Y5, lfc_7f800000<>+0(SB), Y10, Y10
+	VCMPPS      $0x03, Y4, Y4, Y5
+	VBLENDVPS   Y5, Y4, Y10, Y10
+	VADDPS      Y3, Y10, Y4
+	MOVQ        rowLSE+64(FP), SI
+	TESTQ       SI, SI
+	JZ          nolse_86
+	VMOVUPS     Y4, (SI)(BX*4)
+
+nolse_86:
+	MOVQ         targets+32(FP), SI
+	VMOVUPS      (SI)(BX*4), Y4
+	VPBROADCASTD ignore+48(FP), Y5
+	VPCMPEQD     Y5, Y4, Y5
+	VPCMPEQD     Y6, Y6, Y6
+	VXORPS       Y5, Y6, Y6
+	VMOVUPS      576(SP), Y5
+	VPADDD       Y4, Y5, Y5
+	VXORPS       Y7, Y7, Y7
+	VMOVAPS      Y6, Y8
+	VGATHERDPS   Y8, (AX)(Y5*4), Y7
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y10, Y5
+	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y10, Y5
+	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
+	VSUBPS       Y7, Y3, Y5
+	VADDPS       Y10, Y5, Y5
+	VANDPS       Y6, Y5, Y5
+	MOVQ         rowLoss+56(FP), SI
+	TESTQ        SI, SI
+	JZ           noloss_87
+	VMOVUPS      Y5, (SI)(BX*4)
+
+noloss_87:
+	VCVTPS2PD    X5, Y7
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y7, Y0, Y0
+	VADDPD       Y5, Y1, Y1
+	VBROADCASTSS scale+72(FP), Y5
+	VXORPS       Y7, Y7, Y7
+	XORQ         SI, SI
+
+col_88:
+	CMPQ         SI, CX
+	JAE          coldone_89
+	VMOVD        SI, X8
+	VPBROADCASTD X8, Y8
+	MOVQ         SI, DI
+	SHLQ         $0x05, DI
+	VMOVUPS      (SP)(DI*1), Y9
+	VSUBPS       Y3, Y9, Y9
+	VSUBPS       Y10, Y9, Y9
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y11
+	VMAXPS       Y9, Y11, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y11
+	VMINPS       Y9, Y11, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y11
+	VROUNDPS     $0x00, Y11, Y11
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y11, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y11, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y12
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y12
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y12
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y12
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y12
+	VMULPS       Y9, Y9, Y13
+	VFMADD213PS  Y9, Y13, Y12
+	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y9
+	VPSUBD       Y9, Y11, Y11
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y11, Y11
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y9, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VMULPS       Y5, Y12, Y9
+	VANDPS       Y6, Y9, Y9
+	VMOVUPS      Y9, (SP)(DI*1)
+	VPCMPEQD     Y4, Y8, Y8
+	VANDNPS      Y12, Y8, Y12
+	VADDPS       Y12, Y7, Y7
+	INCQ         SI
+	JMP          col_88
+
+coldone_89:
+	VCMPPS    $0x03, Y10, Y10, Y3
+	VBLENDVPS Y3, Y10, Y7, Y7
+	VMULPS    Y5, Y7, Y7
+	VXORPS    lfc_80000000<>+0(SB), Y7, Y7
+	VMOVUPS   Y7, 512(SP)
+	VMOVUPS   Y4, 544(SP)
+	XORQ      SI, SI
+	MOVQ      DX, R8
+
+trow_90:
+	CMPQ SI, $0x00000008
+	JAE  trowdone_91
+	LEAQ (SP)(SI*4), DI
+	XORQ DX, DX
+
+tcol_92:
+	CMPQ DX, CX
+	JAE  tcoldone_93
+	MOVL (DI), R9
+	MOVL R9, (R8)(DX*4)
+	ADDQ $0x00000020, DI
+	INCQ DX
+	JMP  tcol_92
+
+tcoldone_93:
+	MOVLQSX 544(SP)(SI*4), DX
+	MOVLQSX ignore+48(FP), DI
+	CMPQ    DX, DI
+	JE      notarget_94
+	MOVL    512(SP)(SI*4), R9
+	MOVL    R9, (R8)(DX*4)
+
+notarget_94:
+	LEAQ (R8)(CX*4), R8
+	INCQ SI
+	JMP  trow_90
+
+trowdone_91:
+	MOVQ R8, DX
+	MOVQ CX, SI
+	SHLQ $0x05, SI
+	ADDQ SI, AX
+	ADDQ $0x00000008, BX
+	JMP  group_80
+
+groupsdone_81:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+80(FP)
+	VZEROUPPER
+	RET
+
 // func ceRowsGWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 // Requires: AVX, AVX2, FMA3, SSE2
 TEXT ·ceRowsGWAVX2(SB), NOSPLIT, $0-88
@@ -1638,9 +2765,9 @@ TEXT ·ceRowsGWAVX2(SB), NOSPLIT, $0-88
 	VXORPS  X2, X2, X2
 	XORQ    R12, R12
 
-row_43:
+row_95:
 	CMPQ         R12, CX
-	JAE          rowsdone_44
+	JAE          rowsdone_96
 	VBROADCASTSS (AX), Y3
 	VMOVUPS      lfc_ff7fffff<>+0(SB), Y4
 	VMAXPS       Y3, Y4, Y3
@@ -1651,13 +2778,13 @@ row_43:
 	VMOVAPS      Y3, Y7
 	XORQ         R13, R13
 
-loop_47:
+loop_99:
 	CMPQ         R13, R11
-	JAE          tail_48
+	JAE          tail_100
 	VMOVUPS      (AX)(R13*4), Y8
 	VCMPPS       $0x1e, Y4, Y8, Y9
 	VTESTPS      Y9, Y9
-	JZ           skip_50
+	JZ           skip_102
 	VMOVAPS      Y8, Y4
 	VPERM2F128   $0x01, Y4, Y4, Y9
 	VMAXPS       Y9, Y4, Y4
@@ -1697,7 +2824,7 @@ loop_47:
 	VMOVAPS      Y4, Y3
 	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
 
-skip_50:
+skip_102:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y3, Y8, Y8
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
@@ -1727,16 +2854,16 @@ skip_50:
 	VMULPS       Y9, Y10, Y10
 	VADDPS       Y10, Y6, Y6
 	ADDQ         $0x08, R13
-	JMP          loop_47
+	JMP          loop_99
 
-tail_48:
+tail_100:
 	CMPQ         R13, DX
-	JAE          done_49
+	JAE          done_101
 	VMASKMOVPS   (AX)(R13*4), Y1, Y8
 	VBLENDVPS    Y1, Y8, Y0, Y8
 	VCMPPS       $0x1e, Y4, Y8, Y4
 	VTESTPS      Y4, Y4
-	JZ           skip_51
+	JZ           skip_103
 	VMOVAPS      Y8, Y4
 	VPERM2F128   $0x01, Y4, Y4, Y9
 	VMAXPS       Y9, Y4, Y4
@@ -1776,7 +2903,7 @@ tail_48:
 	VMOVAPS      Y4, Y3
 	VADDPS       lfc_41a00000<>+0(SB), Y3, Y4
 
-skip_51:
+skip_103:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y3, Y8, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
@@ -1806,7 +2933,7 @@ skip_51:
 	VMULPS       Y8, Y9, Y9
 	VADDPS       Y9, Y6, Y6
 
-done_49:
+done_101:
 	VPERM2F128   $0x01, Y6, Y6, Y4
 	VADDPS       Y4, Y6, Y6
 	VPERMILPS    $0x4e, Y6, Y4
@@ -1876,13 +3003,13 @@ done_49:
 	VBLENDVPS    Y3, Y6, Y11, Y11
 	VADDPS       Y7, Y11, Y3
 	TESTQ        R8, R8
-	JZ           nostore_52
+	JZ           nostore_104
 	VMOVSS       X3, (R8)(R12*4)
 
-nostore_52:
+nostore_104:
 	MOVLQSX      (BX)(R12*4), R13
 	CMPQ         R13, SI
-	JE           ignored_45
+	JE           ignored_97
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y11, Y3
 	VBLENDVPS    Y3, lfc_7fc00000<>+0(SB), Y11, Y11
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y11, Y3
@@ -1893,10 +3020,10 @@ nostore_52:
 	VBROADCASTSS (R10)(R13*4), Y4
 	VMULPS       Y4, Y3, Y3
 	TESTQ        DI, DI
-	JZ           nostore_53
+	JZ           nostore_105
 	VMOVSS       X3, (DI)(R12*4)
 
-nostore_53:
+nostore_105:
 	VCVTSS2SD    X3, X5, X5
 	VADDSD       X5, X2, X2
 	VBROADCASTSS scale+72(FP), Y3
@@ -1907,9 +3034,9 @@ nostore_53:
 	VXORPS       Y8, Y8, Y8
 	XORQ         R14, R14
 
-loop_54:
+loop_106:
 	CMPQ         R14, R11
-	JAE          tail_55
+	JAE          tail_107
 	VMOVUPS      (AX)(R14*4), Y9
 	VSUBPS       Y7, Y9, Y9
 	VSUBPS       Y11, Y9, Y9
@@ -1945,11 +3072,11 @@ loop_54:
 	VADDPS       Y12, Y8, Y8
 	VPADDD       lfc_00000008<>+0(SB), Y6, Y6
 	ADDQ         $0x08, R14
-	JMP          loop_54
+	JMP          loop_106
 
-tail_55:
+tail_107:
 	CMPQ         R14, DX
-	JAE          done_56
+	JAE          done_108
 	VMASKMOVPS   (AX)(R14*4), Y1, Y9
 	VSUBPS       Y7, Y9, Y9
 	VSUBPS       Y11, Y9, Y9
@@ -1966,8 +3093,8 @@ tail_55:
 	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y7, Y10
 	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y7, Y10
 	VFMADD213PS  lfc_3efffffe<>+0(SB), Y7, Y10
-	VMULPS       Y7, Y7, Y11
-	VFMADD213PS  Y7, Y11, Y10
+	VMULPS       Y7, Y7, Y12
+	VFMADD213PS  Y7, Y12, Y10
 	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
 	VCVTPS2DQ    Y9, Y9
 	VPSRAD       $0x01, Y9, Y7
@@ -1986,48 +3113,517 @@ tail_55:
 	VADDPS       Y10, Y8, Y8
 	VPADDD       lfc_00000008<>+0(SB), Y6, Y6
 
-done_56:
+done_108:
 	VPERM2F128 $0x01, Y8, Y8, Y4
 	VADDPS     Y4, Y8, Y8
 	VPERMILPS  $0x4e, Y8, Y4
 	VADDPS     Y4, Y8, Y8
 	VPERMILPS  $0xb1, Y8, Y4
 	VADDPS     Y4, Y8, Y8
+	VCMPPS     $0x03, Y11, Y11, Y4
+	VBLENDVPS  Y4, Y11, Y8, Y8
 	VMULPS     Y3, Y8, Y8
 	VXORPS     lfc_80000000<>+0(SB), Y8, Y8
 	VMOVSS     X8, (R9)(R13*4)
-	JMP        nextrow_46
+	JMP        nextrow_98
 
-ignored_45:
+ignored_97:
 	VXORPS Y3, Y3, Y3
 	TESTQ  DI, DI
-	JZ     nostore_57
+	JZ     nostore_109
 	VMOVSS X3, (DI)(R12*4)
 
-nostore_57:
+nostore_109:
 	XORQ R13, R13
 
-loop_58:
+loop_110:
 	CMPQ    R13, R11
-	JAE     tail_59
+	JAE     tail_111
 	VMOVUPS Y3, (R9)(R13*4)
 	ADDQ    $0x08, R13
-	JMP     loop_58
+	JMP     loop_110
 
-tail_59:
+tail_111:
 	CMPQ       R13, DX
-	JAE        done_60
+	JAE        done_112
 	VMASKMOVPS Y3, Y1, (R9)(R13*4)
 
-done_60:
-nextrow_46:
+done_112:
+nextrow_98:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R12
-	JMP  row_43
+	JMP  row_95
 
-rowsdone_44:
+rowsdone_96:
 	MOVSD X2, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceSmallRowsGWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX2, CMOV, FMA3, SSE2
+TEXT ·ceSmallRowsGWAVX2(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	MOVQ    grad+8(FP), R9
+	MOVQ    w+40(FP), R10
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, R11
+	MOVQ    $0x00000008, R12
+	CMPQ    R11, R12
+	CMOVQGT R12, R11
+	MOVQ    DX, R12
+	SUBQ    R11, R12
+	NEGQ    R11
+	LEAQ    lfmask8<>+0(SB), R13
+	VMOVDQU 32(R13)(R11*4), Y1
+	MOVQ    R12, R11
+	NEGQ    R11
+	LEAQ    lfmask8<>+0(SB), R12
+	VMOVDQU 32(R12)(R11*4), Y2
+	VXORPS  X3, X3, X3
+	XORQ    R11, R11
+
+row_113:
+	CMPQ         R11, CX
+	JAE          rowsdone_114
+	VMASKMOVPS   (AX), Y1, Y4
+	VBLENDVPS    Y1, Y4, Y0, Y4
+	VMASKMOVPS   32(AX), Y2, Y5
+	VBLENDVPS    Y2, Y5, Y0, Y5
+	VMAXPS       Y4, Y5, Y6
+	VPERM2F128   $0x01, Y6, Y6, Y7
+	VMAXPS       Y7, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y7
+	VMAXPS       Y7, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y7
+	VMAXPS       Y7, Y6, Y6
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VSUBPS       Y6, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y4, Y7, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y9
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y4
+	VPSUBD       Y4, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y7, Y9, Y9
+	VSUBPS       Y6, Y5, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y5
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y5
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y5
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y5
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y5
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y5
+	VADDPS       lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y4
+	VPSUBD       Y4, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y4, Y5, Y5
+	VMULPS       Y7, Y5, Y5
+	VADDPS       Y9, Y5, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y7
+	VADDPS       Y7, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y7
+	VADDPS       Y7, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y7
+	VADDPS       Y7, Y4, Y4
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y4, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y4, Y7
+	VBLENDVPS    Y7, lfc_ff800000<>+0(SB), Y14, Y14
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y4, Y7
+	VBLENDVPS    Y7, lfc_7f800000<>+0(SB), Y14, Y14
+	VCMPPS       $0x03, Y4, Y4, Y7
+	VBLENDVPS    Y7, Y4, Y14, Y14
+	VADDPS       Y6, Y14, Y7
+	TESTQ        R8, R8
+	JZ           nostore_117
+	VMOVSS       X7, (R8)(R11*4)
+
+nostore_117:
+	MOVLQSX      (BX)(R11*4), R12
+	CMPQ         R12, SI
+	JE           ignored_115
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y14, Y7
+	VBLENDVPS    Y7, lfc_7fc00000<>+0(SB), Y14, Y14
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y14, Y7
+	VBLENDVPS    Y7, lfc_7fc00000<>+0(SB), Y14, Y14
+	VBROADCASTSS (AX)(R12*4), Y7
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y14, Y6, Y6
+	VBROADCASTSS (R10)(R12*4), Y7
+	VMULPS       Y7, Y6, Y6
+	TESTQ        DI, DI
+	JZ           nostore_118
+	VMOVSS       X6, (DI)(R11*4)
+
+nostore_118:
+	VCVTSS2SD    X6, X8, X8
+	VADDSD       X8, X3, X3
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y4, Y6, Y4
+	VCMPPS       $0x03, Y14, Y14, Y6
+	VBLENDVPS    Y6, Y14, Y4, Y4
+	VBROADCASTSS scale+72(FP), Y6
+	VMULPS       Y7, Y6, Y6
+	VMOVD        R12, X7
+	VPBROADCASTD X7, Y7
+	VMOVUPS      lfiota<>+0(SB), Y10
+	VXORPS       Y11, Y11, Y11
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y6, Y9, Y12
+	VMASKMOVPS   Y12, Y1, (R9)
+	VPCMPEQD     Y7, Y10, Y12
+	VANDNPS      Y9, Y12, Y9
+	VADDPS       Y9, Y11, Y11
+	VPADDD       lfc_00000008<>+0(SB), Y10, Y10
+	VMULPS       Y4, Y5, Y5
+	VMULPS       Y6, Y5, Y4
+	VMASKMOVPS   Y4, Y2, 32(R9)
+	VPCMPEQD     Y7, Y10, Y4
+	VANDNPS      Y5, Y4, Y5
+	VADDPS       Y5, Y11, Y11
+	VPERM2F128   $0x01, Y11, Y11, Y4
+	VADDPS       Y4, Y11, Y11
+	VPERMILPS    $0x4e, Y11, Y4
+	VADDPS       Y4, Y11, Y11
+	VPERMILPS    $0xb1, Y11, Y4
+	VADDPS       Y4, Y11, Y11
+	VCMPPS       $0x03, Y14, Y14, Y4
+	VBLENDVPS    Y4, Y14, Y11, Y11
+	VMULPS       Y6, Y11, Y11
+	VXORPS       lfc_80000000<>+0(SB), Y11, Y11
+	VMOVSS       X11, (R9)(R12*4)
+	JMP          nextrow_116
+
+ignored_115:
+	VXORPS Y4, Y4, Y4
+	TESTQ  DI, DI
+	JZ     nostore_119
+	VMOVSS X4, (DI)(R11*4)
+
+nostore_119:
+	VMASKMOVPS Y4, Y1, (R9)
+	VMASKMOVPS Y4, Y2, 32(R9)
+
+nextrow_116:
+	LEAQ (AX)(DX*4), AX
+	LEAQ (R9)(DX*4), R9
+	INCQ R11
+	JMP  row_113
+
+rowsdone_114:
+	MOVSD X3, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceTRowsGWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·ceTRowsGWAVX2(SB), $608-88
+	MOVQ         x+0(FP), AX
+	MOVQ         k+24(FP), CX
+	MOVQ         grad+8(FP), DX
+	VPBROADCASTD k+24(FP), Y0
+	VMOVUPS      lfiota<>+0(SB), Y1
+	VPMULLD      Y0, Y1, Y1
+	VMOVUPS      Y1, 576(SP)
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	XORQ         BX, BX
+
+group_120:
+	MOVQ    groups+16(FP), SI
+	SHLQ    $0x03, SI
+	CMPQ    BX, SI
+	JAE     groupsdone_121
+	VMOVUPS lfc_ff800000<>+0(SB), Y3
+	XORQ    SI, SI
+
+col_122:
+	CMPQ       SI, CX
+	JAE        coldone_123
+	LEAQ       (AX)(SI*4), DI
+	VMOVUPS    576(SP), Y4
+	VPCMPEQD   Y5, Y5, Y5
+	VGATHERDPS Y5, (DI)(Y4*4), Y2
+	MOVQ       SI, DI
+	SHLQ       $0x05, DI
+	VMOVUPS    Y2, (SP)(DI*1)
+	VMAXPS     Y2, Y3, Y3
+	INCQ       SI
+	JMP        col_122
+
+coldone_123:
+	VMOVUPS lfc_ff7fffff<>+0(SB), Y4
+	VMAXPS  Y3, Y4, Y3
+	VMOVUPS lfc_7f7fffff<>+0(SB), Y4
+	VMINPS  Y3, Y4, Y3
+	VXORPS  Y4, Y4, Y4
+	XORQ    SI, SI
+
+col_124:
+	CMPQ         SI, CX
+	JAE          coldone_125
+	MOVQ         SI, DI
+	SHLQ         $0x05, DI
+	VMOVUPS      (SP)(DI*1), Y5
+	VSUBPS       Y3, Y5, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       Y7, Y4, Y4
+	INCQ         SI
+	JMP          col_124
+
+coldone_125:
+	VPSUBD      lfc_3f3504f3<>+0(SB), Y4, Y5
+	VPSRAD      $0x17, Y5, Y6
+	VPAND       lfc_007fffff<>+0(SB), Y5, Y5
+	VPADDD      lfc_3f3504f3<>+0(SB), Y5, Y5
+	VSUBPS      lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTDQ2PS   Y6, Y6
+	VMOVUPS     lfc_3da9355f<>+0(SB), Y7
+	VFMADD213PS lfc_be10dc31<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_3e19a038<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_be800102<>+0(SB), Y5, Y7
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Y5, Y7
+	VMULPS      Y5, Y5, Y8
+	VMULPS      Y5, Y8, Y9
+	VMULPS      lfc_b102e308<>+0(SB), Y6, Y10
+	VFMADD231PS Y7, Y9, Y10
+	VFMADD231PS lfc_bf000000<>+0(SB), Y8, Y10
+	VADDPS      Y5, Y10, Y10
+	VFMADD231PS lfc_3f317218<>+0(SB), Y6, Y10
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y4, Y5
+	VBLENDVPS   Y5, lfc_ff800000<>+0(SB), Y10, Y10
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y4, Y5
+	VBLENDVPS   Y5, lfc_7f800000<>+0(SB), Y10, Y10
+	VCMPPS      $0x03, Y4, Y4, Y5
+	VBLENDVPS   Y5, Y4, Y10, Y10
+	VADDPS      Y3, Y10, Y4
+	MOVQ        rowLSE+64(FP), SI
+	TESTQ       SI, SI
+	JZ          nolse_126
+	VMOVUPS     Y4, (SI)(BX*4)
+
+nolse_126:
+	MOVQ         targets+32(FP), SI
+	VMOVUPS      (SI)(BX*4), Y4
+	VPBROADCASTD ignore+48(FP), Y5
+	VPCMPEQD     Y5, Y4, Y5
+	VPCMPEQD     Y6, Y6, Y6
+	VXORPS       Y5, Y6, Y6
+	VMOVUPS      576(SP), Y5
+	VPADDD       Y4, Y5, Y5
+	VXORPS       Y7, Y7, Y7
+	VMOVAPS      Y6, Y8
+	VGATHERDPS   Y8, (AX)(Y5*4), Y7
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y10, Y5
+	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y10, Y5
+	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
+	VSUBPS       Y7, Y3, Y5
+	VADDPS       Y10, Y5, Y5
+	VXORPS       Y7, Y7, Y7
+	MOVQ         w+40(FP), SI
+	VMOVAPS      Y6, Y8
+	VGATHERDPS   Y8, (SI)(Y4*4), Y7
+	VMULPS       Y7, Y5, Y5
+	VANDPS       Y6, Y5, Y5
+	MOVQ         rowLoss+56(FP), SI
+	TESTQ        SI, SI
+	JZ           noloss_127
+	VMOVUPS      Y5, (SI)(BX*4)
+
+noloss_127:
+	VCVTPS2PD    X5, Y8
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y8, Y0, Y0
+	VADDPD       Y5, Y1, Y1
+	VBROADCASTSS scale+72(FP), Y5
+	VMULPS       Y7, Y5, Y5
+	VXORPS       Y7, Y7, Y7
+	XORQ         SI, SI
+
+col_128:
+	CMPQ         SI, CX
+	JAE          coldone_129
+	VMOVD        SI, X8
+	VPBROADCASTD X8, Y8
+	MOVQ         SI, DI
+	SHLQ         $0x05, DI
+	VMOVUPS      (SP)(DI*1), Y9
+	VSUBPS       Y3, Y9, Y9
+	VSUBPS       Y10, Y9, Y9
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y11
+	VMAXPS       Y9, Y11, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y11
+	VMINPS       Y9, Y11, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y11
+	VROUNDPS     $0x00, Y11, Y11
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y11, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y11, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y12
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y12
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y12
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y12
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y12
+	VMULPS       Y9, Y9, Y13
+	VFMADD213PS  Y9, Y13, Y12
+	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y9
+	VPSUBD       Y9, Y11, Y11
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y11, Y11
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y9, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VMULPS       Y5, Y12, Y9
+	VANDPS       Y6, Y9, Y9
+	VMOVUPS      Y9, (SP)(DI*1)
+	VPCMPEQD     Y4, Y8, Y8
+	VANDNPS      Y12, Y8, Y12
+	VADDPS       Y12, Y7, Y7
+	INCQ         SI
+	JMP          col_128
+
+coldone_129:
+	VCMPPS    $0x03, Y10, Y10, Y3
+	VBLENDVPS Y3, Y10, Y7, Y7
+	VMULPS    Y5, Y7, Y7
+	VXORPS    lfc_80000000<>+0(SB), Y7, Y7
+	VMOVUPS   Y7, 512(SP)
+	VMOVUPS   Y4, 544(SP)
+	XORQ      SI, SI
+	MOVQ      DX, R8
+
+trow_130:
+	CMPQ SI, $0x00000008
+	JAE  trowdone_131
+	LEAQ (SP)(SI*4), DI
+	XORQ DX, DX
+
+tcol_132:
+	CMPQ DX, CX
+	JAE  tcoldone_133
+	MOVL (DI), R9
+	MOVL R9, (R8)(DX*4)
+	ADDQ $0x00000020, DI
+	INCQ DX
+	JMP  tcol_132
+
+tcoldone_133:
+	MOVLQSX 544(SP)(SI*4), DX
+	MOVLQSX ignore+48(FP), DI
+	CMPQ    DX, DI
+	JE      notarget_134
+	MOVL    512(SP)(SI*4), R9
+	MOVL    R9, (R8)(DX*4)
+
+notarget_134:
+	LEAQ (R8)(CX*4), R8
+	INCQ SI
+	JMP  trow_130
+
+trowdone_131:
+	MOVQ R8, DX
+	MOVQ CX, SI
+	SHLQ $0x05, SI
+	ADDQ SI, AX
+	ADDQ $0x00000008, BX
+	JMP  group_120
+
+groupsdone_121:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+80(FP)
 	VZEROUPPER
 	RET
 
@@ -2049,9 +3645,9 @@ TEXT ·lseRowsAVX2(SB), NOSPLIT, $0-32
 	VMOVDQU 32(R8)(DI*4), Y1
 	XORQ    DI, DI
 
-row_61:
+row_135:
 	CMPQ         DI, CX
-	JAE          rowsdone_62
+	JAE          rowsdone_136
 	VBROADCASTSS (AX), Y2
 	VMOVUPS      lfc_ff7fffff<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
@@ -2061,13 +3657,13 @@ row_61:
 	VXORPS       Y4, Y4, Y4
 	XORQ         R8, R8
 
-loop_63:
+loop_137:
 	CMPQ         R8, SI
-	JAE          tail_64
+	JAE          tail_138
 	VMOVUPS      (AX)(R8*4), Y5
 	VCMPPS       $0x1e, Y3, Y5, Y6
 	VTESTPS      Y6, Y6
-	JZ           skip_66
+	JZ           skip_140
 	VMOVAPS      Y5, Y3
 	VPERM2F128   $0x01, Y3, Y3, Y6
 	VMAXPS       Y6, Y3, Y3
@@ -2107,7 +3703,7 @@ loop_63:
 	VMOVAPS      Y3, Y2
 	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
 
-skip_66:
+skip_140:
 	VSUBPS       Y2, Y5, Y5
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
 	VMAXPS       Y5, Y6, Y5
@@ -2136,16 +3732,16 @@ skip_66:
 	VMULPS       Y6, Y7, Y7
 	VADDPS       Y7, Y4, Y4
 	ADDQ         $0x08, R8
-	JMP          loop_63
+	JMP          loop_137
 
-tail_64:
+tail_138:
 	CMPQ         R8, DX
-	JAE          done_65
+	JAE          done_139
 	VMASKMOVPS   (AX)(R8*4), Y1, Y5
 	VBLENDVPS    Y1, Y5, Y0, Y5
 	VCMPPS       $0x1e, Y3, Y5, Y3
 	VTESTPS      Y3, Y3
-	JZ           skip_67
+	JZ           skip_141
 	VMOVAPS      Y5, Y3
 	VPERM2F128   $0x01, Y3, Y3, Y6
 	VMAXPS       Y6, Y3, Y3
@@ -2185,7 +3781,7 @@ tail_64:
 	VMOVAPS      Y3, Y2
 	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
 
-skip_67:
+skip_141:
 	VSUBPS       Y2, Y5, Y3
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
 	VMAXPS       Y3, Y5, Y3
@@ -2214,7 +3810,7 @@ skip_67:
 	VMULPS       Y5, Y6, Y6
 	VADDPS       Y6, Y4, Y4
 
-done_65:
+done_139:
 	VPERM2F128  $0x01, Y4, Y4, Y3
 	VADDPS      Y3, Y4, Y4
 	VPERMILPS   $0x4e, Y4, Y3
@@ -2251,9 +3847,9 @@ done_65:
 	VMOVSS      X9, (BX)(DI*4)
 	LEAQ        (AX)(DX*4), AX
 	INCQ        DI
-	JMP         row_61
+	JMP         row_135
 
-rowsdone_62:
+rowsdone_136:
 	VZEROUPPER
 	RET
 
@@ -2276,9 +3872,9 @@ TEXT ·maxLogRowsAVX2(SB), NOSPLIT, $0-40
 	VMOVDQU 32(R9)(R8*4), Y1
 	XORQ    R8, R8
 
-row_68:
+row_142:
 	CMPQ         R8, CX
-	JAE          rowsdone_69
+	JAE          rowsdone_143
 	VBROADCASTSS (AX), Y2
 	VMOVUPS      lfc_ff7fffff<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
@@ -2289,13 +3885,13 @@ row_68:
 	VMOVAPS      Y2, Y5
 	XORQ         R9, R9
 
-loop_70:
+loop_144:
 	CMPQ         R9, DI
-	JAE          tail_71
+	JAE          tail_145
 	VMOVUPS      (AX)(R9*4), Y6
 	VCMPPS       $0x1e, Y3, Y6, Y7
 	VTESTPS      Y7, Y7
-	JZ           skip_73
+	JZ           skip_147
 	VMOVAPS      Y6, Y3
 	VPERM2F128   $0x01, Y3, Y3, Y7
 	VMAXPS       Y7, Y3, Y3
@@ -2335,7 +3931,7 @@ loop_70:
 	VMOVAPS      Y3, Y2
 	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
 
-skip_73:
+skip_147:
 	VMAXPS       Y6, Y5, Y5
 	VSUBPS       Y2, Y6, Y6
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
@@ -2365,16 +3961,16 @@ skip_73:
 	VMULPS       Y7, Y8, Y8
 	VADDPS       Y8, Y4, Y4
 	ADDQ         $0x08, R9
-	JMP          loop_70
+	JMP          loop_144
 
-tail_71:
+tail_145:
 	CMPQ         R9, DX
-	JAE          done_72
+	JAE          done_146
 	VMASKMOVPS   (AX)(R9*4), Y1, Y6
 	VBLENDVPS    Y1, Y6, Y0, Y6
 	VCMPPS       $0x1e, Y3, Y6, Y3
 	VTESTPS      Y3, Y3
-	JZ           skip_74
+	JZ           skip_148
 	VMOVAPS      Y6, Y3
 	VPERM2F128   $0x01, Y3, Y3, Y7
 	VMAXPS       Y7, Y3, Y3
@@ -2414,7 +4010,7 @@ tail_71:
 	VMOVAPS      Y3, Y2
 	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
 
-skip_74:
+skip_148:
 	VMAXPS       Y6, Y5, Y5
 	VSUBPS       Y2, Y6, Y3
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
@@ -2444,7 +4040,7 @@ skip_74:
 	VMULPS       Y6, Y7, Y7
 	VADDPS       Y7, Y4, Y4
 
-done_72:
+done_146:
 	VPERM2F128   $0x01, Y4, Y4, Y3
 	VADDPS       Y3, Y4, Y4
 	VPERMILPS    $0x4e, Y4, Y3
@@ -2516,9 +4112,9 @@ done_72:
 	VMOVSS       X9, (SI)(R8*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R8
-	JMP          row_68
+	JMP          row_142
 
-rowsdone_69:
+rowsdone_143:
 	VZEROUPPER
 	RET
 
@@ -2543,9 +4139,9 @@ TEXT ·maxLogDotRowsAVX2(SB), NOSPLIT, $0-56
 	VMOVDQU 32(R11)(R10*4), Y1
 	XORQ    R10, R10
 
-row_75:
+row_149:
 	CMPQ         R10, CX
-	JAE          rowsdone_76
+	JAE          rowsdone_150
 	VBROADCASTSS (DI)(R10*4), Y2
 	VXORPS       Y3, Y3, Y3
 	VBROADCASTSS (AX), Y4
@@ -2558,13 +4154,13 @@ row_75:
 	VMOVAPS      Y4, Y7
 	XORQ         R11, R11
 
-loop_77:
+loop_151:
 	CMPQ         R11, R9
-	JAE          tail_78
+	JAE          tail_152
 	VMOVUPS      (AX)(R11*4), Y8
 	VCMPPS       $0x1e, Y5, Y8, Y9
 	VTESTPS      Y9, Y9
-	JZ           skip_80
+	JZ           skip_154
 	VMOVAPS      Y8, Y5
 	VPERM2F128   $0x01, Y5, Y5, Y9
 	VMAXPS       Y9, Y5, Y5
@@ -2604,7 +4200,7 @@ loop_77:
 	VMOVAPS      Y5, Y4
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
-skip_80:
+skip_154:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y4, Y8, Y9
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y10
@@ -2636,16 +4232,16 @@ skip_80:
 	VSUBPS       Y2, Y8, Y8
 	VADDPS       Y8, Y3, Y3
 	ADDQ         $0x08, R11
-	JMP          loop_77
+	JMP          loop_151
 
-tail_78:
+tail_152:
 	CMPQ         R11, DX
-	JAE          done_79
+	JAE          done_153
 	VMASKMOVPS   (AX)(R11*4), Y1, Y8
 	VBLENDVPS    Y1, Y8, Y0, Y8
 	VCMPPS       $0x1e, Y5, Y8, Y5
 	VTESTPS      Y5, Y5
-	JZ           skip_81
+	JZ           skip_155
 	VMOVAPS      Y8, Y5
 	VPERM2F128   $0x01, Y5, Y5, Y9
 	VMAXPS       Y9, Y5, Y5
@@ -2685,7 +4281,7 @@ tail_78:
 	VMOVAPS      Y5, Y4
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
-skip_81:
+skip_155:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y4, Y8, Y5
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
@@ -2718,7 +4314,7 @@ skip_81:
 	VANDPS       Y1, Y2, Y2
 	VADDPS       Y2, Y3, Y3
 
-done_79:
+done_153:
 	VPERM2F128   $0x01, Y6, Y6, Y2
 	VADDPS       Y2, Y6, Y6
 	VPERMILPS    $0x4e, Y6, Y2
@@ -2797,9 +4393,9 @@ done_79:
 	VMOVSS       X3, (R8)(R10*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R10
-	JMP          row_75
+	JMP          row_149
 
-rowsdone_76:
+rowsdone_150:
 	VZEROUPPER
 	RET
 
@@ -2825,9 +4421,9 @@ TEXT ·maxLogDotWRowsAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R12)(R11*4), Y1
 	XORQ    R11, R11
 
-row_82:
+row_156:
 	CMPQ         R11, CX
-	JAE          rowsdone_83
+	JAE          rowsdone_157
 	VBROADCASTSS (DI)(R11*4), Y2
 	VXORPS       Y3, Y3, Y3
 	VBROADCASTSS (AX), Y4
@@ -2840,13 +4436,13 @@ row_82:
 	VMOVAPS      Y4, Y7
 	XORQ         R12, R12
 
-loop_84:
+loop_158:
 	CMPQ         R12, R10
-	JAE          tail_85
+	JAE          tail_159
 	VMOVUPS      (AX)(R12*4), Y8
 	VCMPPS       $0x1e, Y5, Y8, Y9
 	VTESTPS      Y9, Y9
-	JZ           skip_87
+	JZ           skip_161
 	VMOVAPS      Y8, Y5
 	VPERM2F128   $0x01, Y5, Y5, Y9
 	VMAXPS       Y9, Y5, Y5
@@ -2886,7 +4482,7 @@ loop_84:
 	VMOVAPS      Y5, Y4
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
-skip_87:
+skip_161:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y4, Y8, Y9
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y10
@@ -2922,16 +4518,16 @@ skip_87:
 	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y8, Y8
 	VADDPS       Y8, Y3, Y3
 	ADDQ         $0x08, R12
-	JMP          loop_84
+	JMP          loop_158
 
-tail_85:
+tail_159:
 	CMPQ         R12, DX
-	JAE          done_86
+	JAE          done_160
 	VMASKMOVPS   (AX)(R12*4), Y1, Y8
 	VBLENDVPS    Y1, Y8, Y0, Y8
 	VCMPPS       $0x1e, Y5, Y8, Y5
 	VTESTPS      Y5, Y5
-	JZ           skip_88
+	JZ           skip_162
 	VMOVAPS      Y8, Y5
 	VPERM2F128   $0x01, Y5, Y5, Y9
 	VMAXPS       Y9, Y5, Y5
@@ -2971,7 +4567,7 @@ tail_85:
 	VMOVAPS      Y5, Y4
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
-skip_88:
+skip_162:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y4, Y8, Y5
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
@@ -3007,7 +4603,7 @@ skip_88:
 	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y2, Y2
 	VADDPS       Y2, Y3, Y3
 
-done_86:
+done_160:
 	VPERM2F128   $0x01, Y6, Y6, Y2
 	VADDPS       Y2, Y6, Y6
 	VPERMILPS    $0x4e, Y6, Y2
@@ -3086,9 +4682,9 @@ done_86:
 	VMOVSS       X3, (R8)(R11*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R11
-	JMP          row_82
+	JMP          row_156
 
-rowsdone_83:
+rowsdone_157:
 	VZEROUPPER
 	RET
 
@@ -3113,18 +4709,18 @@ TEXT ·expAffineRowsAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R12)(R11*4), Y0
 	XORQ    R11, R11
 
-row_89:
+row_163:
 	CMPQ         R11, DX
-	JAE          rowsdone_90
+	JAE          rowsdone_164
 	VBROADCASTSS (SI)(R11*4), Y1
 	VBROADCASTSS (DI)(R11*4), Y2
 	VBROADCASTSS (R8)(R11*4), Y3
 	VBROADCASTSS (R9)(R11*4), Y4
 	XORQ         R12, R12
 
-loop_91:
+loop_165:
 	CMPQ         R12, R10
-	JAE          tail_92
+	JAE          tail_166
 	VMOVUPS      (AX)(R12*4), Y5
 	VSUBPS       Y1, Y5, Y5
 	VSUBPS       Y2, Y5, Y5
@@ -3156,11 +4752,11 @@ loop_91:
 	VFMSUB213PS  Y4, Y3, Y7
 	VMOVUPS      Y7, (CX)(R12*4)
 	ADDQ         $0x08, R12
-	JMP          loop_91
+	JMP          loop_165
 
-tail_92:
+tail_166:
 	CMPQ         R12, BX
-	JAE          done_93
+	JAE          done_167
 	VMASKMOVPS   (AX)(R12*4), Y0, Y5
 	VSUBPS       Y1, Y5, Y5
 	VSUBPS       Y2, Y5, Y5
@@ -3192,13 +4788,13 @@ tail_92:
 	VFMSUB213PS  Y4, Y3, Y5
 	VMASKMOVPS   Y5, Y0, (CX)(R12*4)
 
-done_93:
+done_167:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R11
-	JMP  row_89
+	JMP  row_163
 
-rowsdone_90:
+rowsdone_164:
 	VZEROUPPER
 	RET
 
@@ -3224,18 +4820,18 @@ TEXT ·expAffineWRowsAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R13)(R12*4), Y0
 	XORQ    R12, R12
 
-row_94:
+row_168:
 	CMPQ         R12, DX
-	JAE          rowsdone_95
+	JAE          rowsdone_169
 	VBROADCASTSS (SI)(R12*4), Y1
 	VBROADCASTSS (DI)(R12*4), Y2
 	VBROADCASTSS (R8)(R12*4), Y3
 	VBROADCASTSS (R9)(R12*4), Y4
 	XORQ         R13, R13
 
-loop_96:
+loop_170:
 	CMPQ         R13, R11
-	JAE          tail_97
+	JAE          tail_171
 	VMOVUPS      (AX)(R13*4), Y5
 	VSUBPS       Y1, Y5, Y5
 	VSUBPS       Y2, Y5, Y5
@@ -3269,11 +4865,11 @@ loop_96:
 	VFMSUB213PS  Y5, Y3, Y7
 	VMOVUPS      Y7, (CX)(R13*4)
 	ADDQ         $0x08, R13
-	JMP          loop_96
+	JMP          loop_170
 
-tail_97:
+tail_171:
 	CMPQ         R13, BX
-	JAE          done_98
+	JAE          done_172
 	VMASKMOVPS   (AX)(R13*4), Y0, Y5
 	VSUBPS       Y1, Y5, Y5
 	VSUBPS       Y2, Y5, Y5
@@ -3307,13 +4903,13 @@ tail_97:
 	VFMSUB213PS  Y1, Y3, Y5
 	VMASKMOVPS   Y5, Y0, (CX)(R13*4)
 
-done_98:
+done_172:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R12
-	JMP  row_94
+	JMP  row_168
 
-rowsdone_95:
+rowsdone_169:
 	VZEROUPPER
 	RET
 
@@ -3336,38 +4932,38 @@ TEXT ·subRowsAVX2(SB), NOSPLIT, $0-48
 	VMOVDQU 32(R10)(R9*4), Y0
 	XORQ    R9, R9
 
-row_99:
+row_173:
 	CMPQ         R9, DX
-	JAE          rowsdone_100
+	JAE          rowsdone_174
 	VBROADCASTSS (SI)(R9*4), Y1
 	VBROADCASTSS (DI)(R9*4), Y2
 	XORQ         R10, R10
 
-loop_101:
+loop_175:
 	CMPQ    R10, R8
-	JAE     tail_102
+	JAE     tail_176
 	VMOVUPS (AX)(R10*4), Y3
 	VSUBPS  Y1, Y3, Y3
 	VSUBPS  Y2, Y3, Y3
 	VMOVUPS Y3, (CX)(R10*4)
 	ADDQ    $0x08, R10
-	JMP     loop_101
+	JMP     loop_175
 
-tail_102:
+tail_176:
 	CMPQ       R10, BX
-	JAE        done_103
+	JAE        done_177
 	VMASKMOVPS (AX)(R10*4), Y0, Y3
 	VSUBPS     Y1, Y3, Y3
 	VSUBPS     Y2, Y3, Y3
 	VMASKMOVPS Y3, Y0, (CX)(R10*4)
 
-done_103:
+done_177:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R9
-	JMP  row_99
+	JMP  row_173
 
-rowsdone_100:
+rowsdone_174:
 	VZEROUPPER
 	RET
 
@@ -3389,9 +4985,9 @@ TEXT ·bceLogitsAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_104:
+loop_178:
 	CMPQ         SI, BX
-	JAE          tail_105
+	JAE          tail_179
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -3491,11 +5087,11 @@ loop_104:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_104
+	JMP          loop_178
 
-tail_105:
+tail_179:
 	CMPQ         SI, DX
-	JAE          done_106
+	JAE          done_180
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -3596,7 +5192,7 @@ tail_105:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_106:
+done_180:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -3643,9 +5239,9 @@ TEXT ·focalG0AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_107:
+loop_181:
 	CMPQ      DI, SI
-	JAE       tail_108
+	JAE       tail_182
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -3653,10 +5249,10 @@ loop_107:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_110
+	JZ        skip_184
 	INCQ      BX
 
-skip_110:
+skip_184:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -3743,11 +5339,11 @@ skip_110:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_107
+	JMP          loop_181
 
-tail_108:
+tail_182:
 	CMPQ       DI, DX
-	JAE        done_109
+	JAE        done_183
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -3755,10 +5351,10 @@ tail_108:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_111
+	JZ         skip_185
 	INCQ       BX
 
-skip_111:
+skip_185:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -3846,7 +5442,7 @@ skip_111:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_109:
+done_183:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -3876,9 +5472,9 @@ TEXT ·focalG1AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_112:
+loop_186:
 	CMPQ      DI, SI
-	JAE       tail_113
+	JAE       tail_187
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -3886,10 +5482,10 @@ loop_112:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_115
+	JZ        skip_189
 	INCQ      BX
 
-skip_115:
+skip_189:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -3984,11 +5580,11 @@ skip_115:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_112
+	JMP          loop_186
 
-tail_113:
+tail_187:
 	CMPQ       DI, DX
-	JAE        done_114
+	JAE        done_188
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -3996,10 +5592,10 @@ tail_113:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_116
+	JZ         skip_190
 	INCQ       BX
 
-skip_116:
+skip_190:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -4095,7 +5691,7 @@ skip_116:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_114:
+done_188:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -4125,9 +5721,9 @@ TEXT ·focalG2AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_117:
+loop_191:
 	CMPQ      DI, SI
-	JAE       tail_118
+	JAE       tail_192
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -4135,10 +5731,10 @@ loop_117:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_120
+	JZ        skip_194
 	INCQ      BX
 
-skip_120:
+skip_194:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -4235,11 +5831,11 @@ skip_120:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_117
+	JMP          loop_191
 
-tail_118:
+tail_192:
 	CMPQ       DI, DX
-	JAE        done_119
+	JAE        done_193
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -4247,10 +5843,10 @@ tail_118:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_121
+	JZ         skip_195
 	INCQ       BX
 
-skip_121:
+skip_195:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -4348,7 +5944,7 @@ skip_121:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_119:
+done_193:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -4378,9 +5974,9 @@ TEXT ·focalGAnyAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_122:
+loop_196:
 	CMPQ      DI, SI
-	JAE       tail_123
+	JAE       tail_197
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -4388,10 +5984,10 @@ loop_122:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_125
+	JZ        skip_199
 	INCQ      BX
 
-skip_125:
+skip_199:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -4521,11 +6117,11 @@ skip_125:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_122
+	JMP          loop_196
 
-tail_123:
+tail_197:
 	CMPQ       DI, DX
-	JAE        done_124
+	JAE        done_198
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -4533,10 +6129,10 @@ tail_123:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_126
+	JZ         skip_200
 	INCQ       BX
 
-skip_126:
+skip_200:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -4667,7 +6263,7 @@ skip_126:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_124:
+done_198:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -4696,9 +6292,9 @@ TEXT ·mseAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_127:
+loop_201:
 	CMPQ         SI, BX
-	JAE          tail_128
+	JAE          tail_202
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -4710,11 +6306,11 @@ loop_127:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_127
+	JMP          loop_201
 
-tail_128:
+tail_202:
 	CMPQ         SI, DX
-	JAE          done_129
+	JAE          done_203
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -4727,7 +6323,7 @@ tail_128:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_129:
+done_203:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -4755,9 +6351,9 @@ TEXT ·l1AVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_130:
+loop_204:
 	CMPQ         SI, BX
-	JAE          tail_131
+	JAE          tail_205
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -4774,11 +6370,11 @@ loop_130:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_130
+	JMP          loop_204
 
-tail_131:
+tail_205:
 	CMPQ         SI, DX
-	JAE          done_132
+	JAE          done_206
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -4796,7 +6392,7 @@ tail_131:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_132:
+done_206:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -4842,9 +6438,9 @@ TEXT ·huberAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_133:
+loop_207:
 	CMPQ         SI, BX
-	JAE          tail_134
+	JAE          tail_208
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -4872,11 +6468,11 @@ loop_133:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_133
+	JMP          loop_207
 
-tail_134:
+tail_208:
 	CMPQ         SI, DX
-	JAE          done_135
+	JAE          done_209
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -4905,7 +6501,7 @@ tail_134:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_135:
+done_209:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -4951,9 +6547,9 @@ TEXT ·smoothL1AVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_136:
+loop_210:
 	CMPQ         SI, BX
-	JAE          tail_137
+	JAE          tail_211
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -4982,11 +6578,11 @@ loop_136:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_136
+	JMP          loop_210
 
-tail_137:
+tail_211:
 	CMPQ         SI, DX
-	JAE          done_138
+	JAE          done_212
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -5016,7 +6612,7 @@ tail_137:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_138:
+done_212:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5045,9 +6641,9 @@ TEXT ·bceLogitsWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_139:
+loop_213:
 	CMPQ         DI, SI
-	JAE          tail_140
+	JAE          tail_214
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -5149,11 +6745,11 @@ loop_139:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_139
+	JMP          loop_213
 
-tail_140:
+tail_214:
 	CMPQ         DI, DX
-	JAE          done_141
+	JAE          done_215
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -5256,7 +6852,7 @@ tail_140:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_141:
+done_215:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5286,9 +6882,9 @@ TEXT ·focalG0WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_142:
+loop_216:
 	CMPQ      R8, DI
-	JAE       tail_143
+	JAE       tail_217
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -5296,10 +6892,10 @@ loop_142:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_145
+	JZ        skip_219
 	INCQ      SI
 
-skip_145:
+skip_219:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5388,11 +6984,11 @@ skip_145:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_142
+	JMP          loop_216
 
-tail_143:
+tail_217:
 	CMPQ       R8, DX
-	JAE        done_144
+	JAE        done_218
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -5400,10 +6996,10 @@ tail_143:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_146
+	JZ         skip_220
 	INCQ       SI
 
-skip_146:
+skip_220:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5493,7 +7089,7 @@ skip_146:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_144:
+done_218:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5524,9 +7120,9 @@ TEXT ·focalG1WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_147:
+loop_221:
 	CMPQ      R8, DI
-	JAE       tail_148
+	JAE       tail_222
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -5534,10 +7130,10 @@ loop_147:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_150
+	JZ        skip_224
 	INCQ      SI
 
-skip_150:
+skip_224:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5634,11 +7230,11 @@ skip_150:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_147
+	JMP          loop_221
 
-tail_148:
+tail_222:
 	CMPQ       R8, DX
-	JAE        done_149
+	JAE        done_223
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -5646,10 +7242,10 @@ tail_148:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_151
+	JZ         skip_225
 	INCQ       SI
 
-skip_151:
+skip_225:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5747,7 +7343,7 @@ skip_151:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_149:
+done_223:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5778,9 +7374,9 @@ TEXT ·focalG2WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_152:
+loop_226:
 	CMPQ      R8, DI
-	JAE       tail_153
+	JAE       tail_227
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -5788,10 +7384,10 @@ loop_152:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_155
+	JZ        skip_229
 	INCQ      SI
 
-skip_155:
+skip_229:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5890,11 +7486,11 @@ skip_155:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_152
+	JMP          loop_226
 
-tail_153:
+tail_227:
 	CMPQ       R8, DX
-	JAE        done_154
+	JAE        done_228
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -5902,10 +7498,10 @@ tail_153:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_156
+	JZ         skip_230
 	INCQ       SI
 
-skip_156:
+skip_230:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6005,7 +7601,7 @@ skip_156:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_154:
+done_228:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6036,9 +7632,9 @@ TEXT ·focalGAnyWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_157:
+loop_231:
 	CMPQ      R8, DI
-	JAE       tail_158
+	JAE       tail_232
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -6046,10 +7642,10 @@ loop_157:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_160
+	JZ        skip_234
 	INCQ      SI
 
-skip_160:
+skip_234:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6181,11 +7777,11 @@ skip_160:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_157
+	JMP          loop_231
 
-tail_158:
+tail_232:
 	CMPQ       R8, DX
-	JAE        done_159
+	JAE        done_233
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -6193,10 +7789,10 @@ tail_158:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_161
+	JZ         skip_235
 	INCQ       SI
 
-skip_161:
+skip_235:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6329,7 +7925,7 @@ skip_161:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_159:
+done_233:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6359,9 +7955,9 @@ TEXT ·mseWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_162:
+loop_236:
 	CMPQ         DI, SI
-	JAE          tail_163
+	JAE          tail_237
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6375,11 +7971,11 @@ loop_162:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_162
+	JMP          loop_236
 
-tail_163:
+tail_237:
 	CMPQ         DI, DX
-	JAE          done_164
+	JAE          done_238
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6394,7 +7990,7 @@ tail_163:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_164:
+done_238:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6423,9 +8019,9 @@ TEXT ·l1WAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_165:
+loop_239:
 	CMPQ         DI, SI
-	JAE          tail_166
+	JAE          tail_240
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6444,11 +8040,11 @@ loop_165:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_165
+	JMP          loop_239
 
-tail_166:
+tail_240:
 	CMPQ         DI, DX
-	JAE          done_167
+	JAE          done_241
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6468,7 +8064,7 @@ tail_166:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_167:
+done_241:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6497,9 +8093,9 @@ TEXT ·huberWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_168:
+loop_242:
 	CMPQ         DI, SI
-	JAE          tail_169
+	JAE          tail_243
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6529,11 +8125,11 @@ loop_168:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_168
+	JMP          loop_242
 
-tail_169:
+tail_243:
 	CMPQ         DI, DX
-	JAE          done_170
+	JAE          done_244
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6564,7 +8160,7 @@ tail_169:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_170:
+done_244:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6593,9 +8189,9 @@ TEXT ·smoothL1WAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_171:
+loop_245:
 	CMPQ         DI, SI
-	JAE          tail_172
+	JAE          tail_246
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6626,11 +8222,11 @@ loop_171:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_171
+	JMP          loop_245
 
-tail_172:
+tail_246:
 	CMPQ         DI, DX
-	JAE          done_173
+	JAE          done_247
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6662,7 +8258,7 @@ tail_172:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_173:
+done_247:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6691,9 +8287,9 @@ TEXT ·bceLogitsLAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_174:
+loop_248:
 	CMPQ         DI, SI
-	JAE          tail_175
+	JAE          tail_249
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -6794,11 +8390,11 @@ loop_174:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_174
+	JMP          loop_248
 
-tail_175:
+tail_249:
 	CMPQ         DI, DX
-	JAE          done_176
+	JAE          done_250
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -6900,7 +8496,7 @@ tail_175:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_176:
+done_250:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6930,9 +8526,9 @@ TEXT ·focalG0LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_177:
+loop_251:
 	CMPQ      R8, DI
-	JAE       tail_178
+	JAE       tail_252
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -6940,10 +8536,10 @@ loop_177:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_180
+	JZ        skip_254
 	INCQ      SI
 
-skip_180:
+skip_254:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7031,11 +8627,11 @@ skip_180:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_177
+	JMP          loop_251
 
-tail_178:
+tail_252:
 	CMPQ       R8, DX
-	JAE        done_179
+	JAE        done_253
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7043,10 +8639,10 @@ tail_178:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_181
+	JZ         skip_255
 	INCQ       SI
 
-skip_181:
+skip_255:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7135,7 +8731,7 @@ skip_181:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_179:
+done_253:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7166,9 +8762,9 @@ TEXT ·focalG1LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_182:
+loop_256:
 	CMPQ      R8, DI
-	JAE       tail_183
+	JAE       tail_257
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -7176,10 +8772,10 @@ loop_182:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_185
+	JZ        skip_259
 	INCQ      SI
 
-skip_185:
+skip_259:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7275,11 +8871,11 @@ skip_185:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_182
+	JMP          loop_256
 
-tail_183:
+tail_257:
 	CMPQ       R8, DX
-	JAE        done_184
+	JAE        done_258
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7287,10 +8883,10 @@ tail_183:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_186
+	JZ         skip_260
 	INCQ       SI
 
-skip_186:
+skip_260:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7387,7 +8983,7 @@ skip_186:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_184:
+done_258:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7418,9 +9014,9 @@ TEXT ·focalG2LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_187:
+loop_261:
 	CMPQ      R8, DI
-	JAE       tail_188
+	JAE       tail_262
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -7428,10 +9024,10 @@ loop_187:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_190
+	JZ        skip_264
 	INCQ      SI
 
-skip_190:
+skip_264:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7529,11 +9125,11 @@ skip_190:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_187
+	JMP          loop_261
 
-tail_188:
+tail_262:
 	CMPQ       R8, DX
-	JAE        done_189
+	JAE        done_263
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7541,10 +9137,10 @@ tail_188:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_191
+	JZ         skip_265
 	INCQ       SI
 
-skip_191:
+skip_265:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7643,7 +9239,7 @@ skip_191:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_189:
+done_263:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7674,9 +9270,9 @@ TEXT ·focalGAnyLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_192:
+loop_266:
 	CMPQ      R8, DI
-	JAE       tail_193
+	JAE       tail_267
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -7684,10 +9280,10 @@ loop_192:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_195
+	JZ        skip_269
 	INCQ      SI
 
-skip_195:
+skip_269:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7818,11 +9414,11 @@ skip_195:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_192
+	JMP          loop_266
 
-tail_193:
+tail_267:
 	CMPQ       R8, DX
-	JAE        done_194
+	JAE        done_268
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7830,10 +9426,10 @@ tail_193:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_196
+	JZ         skip_270
 	INCQ       SI
 
-skip_196:
+skip_270:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7965,7 +9561,7 @@ skip_196:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_194:
+done_268:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7995,9 +9591,9 @@ TEXT ·mseLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_197:
+loop_271:
 	CMPQ         DI, SI
-	JAE          tail_198
+	JAE          tail_272
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8010,11 +9606,11 @@ loop_197:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_197
+	JMP          loop_271
 
-tail_198:
+tail_272:
 	CMPQ         DI, DX
-	JAE          done_199
+	JAE          done_273
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8028,7 +9624,7 @@ tail_198:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_199:
+done_273:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8057,9 +9653,9 @@ TEXT ·l1LAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_200:
+loop_274:
 	CMPQ         DI, SI
-	JAE          tail_201
+	JAE          tail_275
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8077,11 +9673,11 @@ loop_200:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_200
+	JMP          loop_274
 
-tail_201:
+tail_275:
 	CMPQ         DI, DX
-	JAE          done_202
+	JAE          done_276
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8100,7 +9696,7 @@ tail_201:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_202:
+done_276:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8129,9 +9725,9 @@ TEXT ·huberLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_203:
+loop_277:
 	CMPQ         DI, SI
-	JAE          tail_204
+	JAE          tail_278
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8160,11 +9756,11 @@ loop_203:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_203
+	JMP          loop_277
 
-tail_204:
+tail_278:
 	CMPQ         DI, DX
-	JAE          done_205
+	JAE          done_279
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8194,7 +9790,7 @@ tail_204:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_205:
+done_279:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8223,9 +9819,9 @@ TEXT ·smoothL1LAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_206:
+loop_280:
 	CMPQ         DI, SI
-	JAE          tail_207
+	JAE          tail_281
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8255,11 +9851,11 @@ loop_206:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_206
+	JMP          loop_280
 
-tail_207:
+tail_281:
 	CMPQ         DI, DX
-	JAE          done_208
+	JAE          done_282
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8290,7 +9886,7 @@ tail_207:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_208:
+done_282:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8320,9 +9916,9 @@ TEXT ·bceLogitsLWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_209:
+loop_283:
 	CMPQ         R8, DI
-	JAE          tail_210
+	JAE          tail_284
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -8425,11 +10021,11 @@ loop_209:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_209
+	JMP          loop_283
 
-tail_210:
+tail_284:
 	CMPQ         R8, DX
-	JAE          done_211
+	JAE          done_285
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -8533,7 +10129,7 @@ tail_210:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_211:
+done_285:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8564,9 +10160,9 @@ TEXT ·focalG0LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_212:
+loop_286:
 	CMPQ      R9, R8
-	JAE       tail_213
+	JAE       tail_287
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -8574,10 +10170,10 @@ loop_212:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_215
+	JZ        skip_289
 	INCQ      DI
 
-skip_215:
+skip_289:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8667,11 +10263,11 @@ skip_215:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_212
+	JMP          loop_286
 
-tail_213:
+tail_287:
 	CMPQ       R9, DX
-	JAE        done_214
+	JAE        done_288
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -8679,10 +10275,10 @@ tail_213:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_216
+	JZ         skip_290
 	INCQ       DI
 
-skip_216:
+skip_290:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8773,7 +10369,7 @@ skip_216:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_214:
+done_288:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8805,9 +10401,9 @@ TEXT ·focalG1LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_217:
+loop_291:
 	CMPQ      R9, R8
-	JAE       tail_218
+	JAE       tail_292
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -8815,10 +10411,10 @@ loop_217:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_220
+	JZ        skip_294
 	INCQ      DI
 
-skip_220:
+skip_294:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8916,11 +10512,11 @@ skip_220:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_217
+	JMP          loop_291
 
-tail_218:
+tail_292:
 	CMPQ       R9, DX
-	JAE        done_219
+	JAE        done_293
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -8928,10 +10524,10 @@ tail_218:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_221
+	JZ         skip_295
 	INCQ       DI
 
-skip_221:
+skip_295:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9030,7 +10626,7 @@ skip_221:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_219:
+done_293:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9062,9 +10658,9 @@ TEXT ·focalG2LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_222:
+loop_296:
 	CMPQ      R9, R8
-	JAE       tail_223
+	JAE       tail_297
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -9072,10 +10668,10 @@ loop_222:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_225
+	JZ        skip_299
 	INCQ      DI
 
-skip_225:
+skip_299:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9175,11 +10771,11 @@ skip_225:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_222
+	JMP          loop_296
 
-tail_223:
+tail_297:
 	CMPQ       R9, DX
-	JAE        done_224
+	JAE        done_298
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -9187,10 +10783,10 @@ tail_223:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_226
+	JZ         skip_300
 	INCQ       DI
 
-skip_226:
+skip_300:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9291,7 +10887,7 @@ skip_226:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_224:
+done_298:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9323,9 +10919,9 @@ TEXT ·focalGAnyLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_227:
+loop_301:
 	CMPQ      R9, R8
-	JAE       tail_228
+	JAE       tail_302
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -9333,10 +10929,10 @@ loop_227:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_230
+	JZ        skip_304
 	INCQ      DI
 
-skip_230:
+skip_304:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9469,11 +11065,11 @@ skip_230:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_227
+	JMP          loop_301
 
-tail_228:
+tail_302:
 	CMPQ       R9, DX
-	JAE        done_229
+	JAE        done_303
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -9481,10 +11077,10 @@ tail_228:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_231
+	JZ         skip_305
 	INCQ       DI
 
-skip_231:
+skip_305:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9618,7 +11214,7 @@ skip_231:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_229:
+done_303:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9649,9 +11245,9 @@ TEXT ·mseLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_232:
+loop_306:
 	CMPQ         R8, DI
-	JAE          tail_233
+	JAE          tail_307
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9666,11 +11262,11 @@ loop_232:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_232
+	JMP          loop_306
 
-tail_233:
+tail_307:
 	CMPQ         R8, DX
-	JAE          done_234
+	JAE          done_308
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9686,7 +11282,7 @@ tail_233:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_234:
+done_308:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9716,9 +11312,9 @@ TEXT ·l1LWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_235:
+loop_309:
 	CMPQ         R8, DI
-	JAE          tail_236
+	JAE          tail_310
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9738,11 +11334,11 @@ loop_235:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_235
+	JMP          loop_309
 
-tail_236:
+tail_310:
 	CMPQ         R8, DX
-	JAE          done_237
+	JAE          done_311
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9763,7 +11359,7 @@ tail_236:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_237:
+done_311:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9793,9 +11389,9 @@ TEXT ·huberLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_238:
+loop_312:
 	CMPQ         R8, DI
-	JAE          tail_239
+	JAE          tail_313
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9826,11 +11422,11 @@ loop_238:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_238
+	JMP          loop_312
 
-tail_239:
+tail_313:
 	CMPQ         R8, DX
-	JAE          done_240
+	JAE          done_314
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9862,7 +11458,7 @@ tail_239:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_240:
+done_314:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9892,9 +11488,9 @@ TEXT ·smoothL1LWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_241:
+loop_315:
 	CMPQ         R8, DI
-	JAE          tail_242
+	JAE          tail_316
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9926,11 +11522,11 @@ loop_241:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_241
+	JMP          loop_315
 
-tail_242:
+tail_316:
 	CMPQ         R8, DX
-	JAE          done_243
+	JAE          done_317
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9963,7 +11559,7 @@ tail_242:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_243:
+done_317:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9992,9 +11588,9 @@ TEXT ·bceLogitsGAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_244:
+loop_318:
 	CMPQ         DI, SI
-	JAE          tail_245
+	JAE          tail_319
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -10097,11 +11693,11 @@ loop_244:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_244
+	JMP          loop_318
 
-tail_245:
+tail_319:
 	CMPQ         DI, DX
-	JAE          done_246
+	JAE          done_320
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -10205,7 +11801,7 @@ tail_245:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(DI*4)
 
-done_246:
+done_320:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10235,9 +11831,9 @@ TEXT ·focalG0GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_247:
+loop_321:
 	CMPQ      R8, DI
-	JAE       tail_248
+	JAE       tail_322
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10245,10 +11841,10 @@ loop_247:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_250
+	JZ        skip_324
 	INCQ      SI
 
-skip_250:
+skip_324:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10338,11 +11934,11 @@ skip_250:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_247
+	JMP          loop_321
 
-tail_248:
+tail_322:
 	CMPQ       R8, DX
-	JAE        done_249
+	JAE        done_323
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -10350,10 +11946,10 @@ tail_248:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_251
+	JZ         skip_325
 	INCQ       SI
 
-skip_251:
+skip_325:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10444,7 +12040,7 @@ skip_251:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (BX)(R8*4)
 
-done_249:
+done_323:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10475,9 +12071,9 @@ TEXT ·focalG1GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_252:
+loop_326:
 	CMPQ      R8, DI
-	JAE       tail_253
+	JAE       tail_327
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10485,10 +12081,10 @@ loop_252:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_255
+	JZ        skip_329
 	INCQ      SI
 
-skip_255:
+skip_329:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10586,11 +12182,11 @@ skip_255:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_252
+	JMP          loop_326
 
-tail_253:
+tail_327:
 	CMPQ       R8, DX
-	JAE        done_254
+	JAE        done_328
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -10598,10 +12194,10 @@ tail_253:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_256
+	JZ         skip_330
 	INCQ       SI
 
-skip_256:
+skip_330:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10700,7 +12296,7 @@ skip_256:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (BX)(R8*4)
 
-done_254:
+done_328:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10731,9 +12327,9 @@ TEXT ·focalG2GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_257:
+loop_331:
 	CMPQ      R8, DI
-	JAE       tail_258
+	JAE       tail_332
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10741,10 +12337,10 @@ loop_257:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_260
+	JZ        skip_334
 	INCQ      SI
 
-skip_260:
+skip_334:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10844,11 +12440,11 @@ skip_260:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_257
+	JMP          loop_331
 
-tail_258:
+tail_332:
 	CMPQ       R8, DX
-	JAE        done_259
+	JAE        done_333
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -10856,10 +12452,10 @@ tail_258:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_261
+	JZ         skip_335
 	INCQ       SI
 
-skip_261:
+skip_335:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10960,7 +12556,7 @@ skip_261:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (BX)(R8*4)
 
-done_259:
+done_333:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10991,9 +12587,9 @@ TEXT ·focalGAnyGAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_262:
+loop_336:
 	CMPQ      R8, DI
-	JAE       tail_263
+	JAE       tail_337
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -11001,10 +12597,10 @@ loop_262:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_265
+	JZ        skip_339
 	INCQ      SI
 
-skip_265:
+skip_339:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11137,11 +12733,11 @@ skip_265:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_262
+	JMP          loop_336
 
-tail_263:
+tail_337:
 	CMPQ       R8, DX
-	JAE        done_264
+	JAE        done_338
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -11149,10 +12745,10 @@ tail_263:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_266
+	JZ         skip_340
 	INCQ       SI
 
-skip_266:
+skip_340:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11286,7 +12882,7 @@ skip_266:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
 
-done_264:
+done_338:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11316,9 +12912,9 @@ TEXT ·mseGAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_267:
+loop_341:
 	CMPQ         DI, SI
-	JAE          tail_268
+	JAE          tail_342
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11333,11 +12929,11 @@ loop_267:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_267
+	JMP          loop_341
 
-tail_268:
+tail_342:
 	CMPQ         DI, DX
-	JAE          done_269
+	JAE          done_343
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11353,7 +12949,7 @@ tail_268:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(DI*4)
 
-done_269:
+done_343:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11382,9 +12978,9 @@ TEXT ·l1GAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_270:
+loop_344:
 	CMPQ         DI, SI
-	JAE          tail_271
+	JAE          tail_345
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11404,11 +13000,11 @@ loop_270:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_270
+	JMP          loop_344
 
-tail_271:
+tail_345:
 	CMPQ         DI, DX
-	JAE          done_272
+	JAE          done_346
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11429,7 +13025,7 @@ tail_271:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_272:
+done_346:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11458,9 +13054,9 @@ TEXT ·huberGAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_273:
+loop_347:
 	CMPQ         DI, SI
-	JAE          tail_274
+	JAE          tail_348
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11491,11 +13087,11 @@ loop_273:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_273
+	JMP          loop_347
 
-tail_274:
+tail_348:
 	CMPQ         DI, DX
-	JAE          done_275
+	JAE          done_349
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11527,7 +13123,7 @@ tail_274:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_275:
+done_349:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11556,9 +13152,9 @@ TEXT ·smoothL1GAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_276:
+loop_350:
 	CMPQ         DI, SI
-	JAE          tail_277
+	JAE          tail_351
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11590,11 +13186,11 @@ loop_276:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_276
+	JMP          loop_350
 
-tail_277:
+tail_351:
 	CMPQ         DI, DX
-	JAE          done_278
+	JAE          done_352
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11627,7 +13223,7 @@ tail_277:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_278:
+done_352:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11657,9 +13253,9 @@ TEXT ·bceLogitsGWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_279:
+loop_353:
 	CMPQ         R8, DI
-	JAE          tail_280
+	JAE          tail_354
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -11765,11 +13361,11 @@ loop_279:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_279
+	JMP          loop_353
 
-tail_280:
+tail_354:
 	CMPQ         R8, DX
-	JAE          done_281
+	JAE          done_355
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -11876,7 +13472,7 @@ tail_280:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R8*4)
 
-done_281:
+done_355:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11907,9 +13503,9 @@ TEXT ·focalG0GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_282:
+loop_356:
 	CMPQ      R9, R8
-	JAE       tail_283
+	JAE       tail_357
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -11917,10 +13513,10 @@ loop_282:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_285
+	JZ        skip_359
 	INCQ      DI
 
-skip_285:
+skip_359:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12013,11 +13609,11 @@ skip_285:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_282
+	JMP          loop_356
 
-tail_283:
+tail_357:
 	CMPQ       R9, DX
-	JAE        done_284
+	JAE        done_358
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12025,10 +13621,10 @@ tail_283:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_286
+	JZ         skip_360
 	INCQ       DI
 
-skip_286:
+skip_360:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12122,7 +13718,7 @@ skip_286:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (SI)(R9*4)
 
-done_284:
+done_358:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12154,9 +13750,9 @@ TEXT ·focalG1GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_287:
+loop_361:
 	CMPQ      R9, R8
-	JAE       tail_288
+	JAE       tail_362
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12164,10 +13760,10 @@ loop_287:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_290
+	JZ        skip_364
 	INCQ      DI
 
-skip_290:
+skip_364:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12268,11 +13864,11 @@ skip_290:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_287
+	JMP          loop_361
 
-tail_288:
+tail_362:
 	CMPQ       R9, DX
-	JAE        done_289
+	JAE        done_363
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12280,10 +13876,10 @@ tail_288:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_291
+	JZ         skip_365
 	INCQ       DI
 
-skip_291:
+skip_365:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12385,7 +13981,7 @@ skip_291:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (SI)(R9*4)
 
-done_289:
+done_363:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12417,9 +14013,9 @@ TEXT ·focalG2GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_292:
+loop_366:
 	CMPQ      R9, R8
-	JAE       tail_293
+	JAE       tail_367
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12427,10 +14023,10 @@ loop_292:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_295
+	JZ        skip_369
 	INCQ      DI
 
-skip_295:
+skip_369:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12533,11 +14129,11 @@ skip_295:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_292
+	JMP          loop_366
 
-tail_293:
+tail_367:
 	CMPQ       R9, DX
-	JAE        done_294
+	JAE        done_368
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12545,10 +14141,10 @@ tail_293:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_296
+	JZ         skip_370
 	INCQ       DI
 
-skip_296:
+skip_370:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12652,7 +14248,7 @@ skip_296:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (SI)(R9*4)
 
-done_294:
+done_368:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12684,9 +14280,9 @@ TEXT ·focalGAnyGWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_297:
+loop_371:
 	CMPQ      R9, R8
-	JAE       tail_298
+	JAE       tail_372
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12694,10 +14290,10 @@ loop_297:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_300
+	JZ        skip_374
 	INCQ      DI
 
-skip_300:
+skip_374:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12833,11 +14429,11 @@ skip_300:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_297
+	JMP          loop_371
 
-tail_298:
+tail_372:
 	CMPQ       R9, DX
-	JAE        done_299
+	JAE        done_373
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12845,10 +14441,10 @@ tail_298:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_301
+	JZ         skip_375
 	INCQ       DI
 
-skip_301:
+skip_375:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12985,7 +14581,7 @@ skip_301:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R9*4)
 
-done_299:
+done_373:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13016,9 +14612,9 @@ TEXT ·mseGWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_302:
+loop_376:
 	CMPQ         R8, DI
-	JAE          tail_303
+	JAE          tail_377
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13036,11 +14632,11 @@ loop_302:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_302
+	JMP          loop_376
 
-tail_303:
+tail_377:
 	CMPQ         R8, DX
-	JAE          done_304
+	JAE          done_378
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13059,7 +14655,7 @@ tail_303:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R8*4)
 
-done_304:
+done_378:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13089,9 +14685,9 @@ TEXT ·l1GWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_305:
+loop_379:
 	CMPQ         R8, DI
-	JAE          tail_306
+	JAE          tail_380
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13114,11 +14710,11 @@ loop_305:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_305
+	JMP          loop_379
 
-tail_306:
+tail_380:
 	CMPQ         R8, DX
-	JAE          done_307
+	JAE          done_381
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13142,7 +14738,7 @@ tail_306:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_307:
+done_381:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13172,9 +14768,9 @@ TEXT ·huberGWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_308:
+loop_382:
 	CMPQ         R8, DI
-	JAE          tail_309
+	JAE          tail_383
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13208,11 +14804,11 @@ loop_308:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_308
+	JMP          loop_382
 
-tail_309:
+tail_383:
 	CMPQ         R8, DX
-	JAE          done_310
+	JAE          done_384
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13247,7 +14843,7 @@ tail_309:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_310:
+done_384:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13277,9 +14873,9 @@ TEXT ·smoothL1GWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_311:
+loop_385:
 	CMPQ         R8, DI
-	JAE          tail_312
+	JAE          tail_386
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13314,11 +14910,11 @@ loop_311:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_311
+	JMP          loop_385
 
-tail_312:
+tail_386:
 	CMPQ         R8, DX
-	JAE          done_313
+	JAE          done_387
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13354,7 +14950,7 @@ tail_312:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_313:
+done_387:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13384,9 +14980,9 @@ TEXT ·bceLogitsGLAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_314:
+loop_388:
 	CMPQ         R8, DI
-	JAE          tail_315
+	JAE          tail_389
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -13490,11 +15086,11 @@ loop_314:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_314
+	JMP          loop_388
 
-tail_315:
+tail_389:
 	CMPQ         R8, DX
-	JAE          done_316
+	JAE          done_390
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -13599,7 +15195,7 @@ tail_315:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(R8*4)
 
-done_316:
+done_390:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13630,9 +15226,9 @@ TEXT ·focalG0GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_317:
+loop_391:
 	CMPQ      R9, R8
-	JAE       tail_318
+	JAE       tail_392
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -13640,10 +15236,10 @@ loop_317:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_320
+	JZ        skip_394
 	INCQ      DI
 
-skip_320:
+skip_394:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13734,11 +15330,11 @@ skip_320:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_317
+	JMP          loop_391
 
-tail_318:
+tail_392:
 	CMPQ       R9, DX
-	JAE        done_319
+	JAE        done_393
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -13746,10 +15342,10 @@ tail_318:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_321
+	JZ         skip_395
 	INCQ       DI
 
-skip_321:
+skip_395:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13841,7 +15437,7 @@ skip_321:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (BX)(R9*4)
 
-done_319:
+done_393:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13873,9 +15469,9 @@ TEXT ·focalG1GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_322:
+loop_396:
 	CMPQ      R9, R8
-	JAE       tail_323
+	JAE       tail_397
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -13883,10 +15479,10 @@ loop_322:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_325
+	JZ        skip_399
 	INCQ      DI
 
-skip_325:
+skip_399:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13985,11 +15581,11 @@ skip_325:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_322
+	JMP          loop_396
 
-tail_323:
+tail_397:
 	CMPQ       R9, DX
-	JAE        done_324
+	JAE        done_398
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -13997,10 +15593,10 @@ tail_323:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_326
+	JZ         skip_400
 	INCQ       DI
 
-skip_326:
+skip_400:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14100,7 +15696,7 @@ skip_326:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (BX)(R9*4)
 
-done_324:
+done_398:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14132,9 +15728,9 @@ TEXT ·focalG2GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_327:
+loop_401:
 	CMPQ      R9, R8
-	JAE       tail_328
+	JAE       tail_402
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -14142,10 +15738,10 @@ loop_327:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_330
+	JZ        skip_404
 	INCQ      DI
 
-skip_330:
+skip_404:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14246,11 +15842,11 @@ skip_330:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_327
+	JMP          loop_401
 
-tail_328:
+tail_402:
 	CMPQ       R9, DX
-	JAE        done_329
+	JAE        done_403
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -14258,10 +15854,10 @@ tail_328:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_331
+	JZ         skip_405
 	INCQ       DI
 
-skip_331:
+skip_405:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14363,7 +15959,7 @@ skip_331:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (BX)(R9*4)
 
-done_329:
+done_403:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14395,9 +15991,9 @@ TEXT ·focalGAnyGLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_332:
+loop_406:
 	CMPQ      R9, R8
-	JAE       tail_333
+	JAE       tail_407
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -14405,10 +16001,10 @@ loop_332:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_335
+	JZ        skip_409
 	INCQ      DI
 
-skip_335:
+skip_409:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14542,11 +16138,11 @@ skip_335:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_332
+	JMP          loop_406
 
-tail_333:
+tail_407:
 	CMPQ       R9, DX
-	JAE        done_334
+	JAE        done_408
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -14554,10 +16150,10 @@ tail_333:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_336
+	JZ         skip_410
 	INCQ       DI
 
-skip_336:
+skip_410:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14692,7 +16288,7 @@ skip_336:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R9*4)
 
-done_334:
+done_408:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14723,9 +16319,9 @@ TEXT ·mseGLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_337:
+loop_411:
 	CMPQ         R8, DI
-	JAE          tail_338
+	JAE          tail_412
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14741,11 +16337,11 @@ loop_337:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_337
+	JMP          loop_411
 
-tail_338:
+tail_412:
 	CMPQ         R8, DX
-	JAE          done_339
+	JAE          done_413
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14762,7 +16358,7 @@ tail_338:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
 
-done_339:
+done_413:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14792,9 +16388,9 @@ TEXT ·l1GLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_340:
+loop_414:
 	CMPQ         R8, DI
-	JAE          tail_341
+	JAE          tail_415
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14815,11 +16411,11 @@ loop_340:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_340
+	JMP          loop_414
 
-tail_341:
+tail_415:
 	CMPQ         R8, DX
-	JAE          done_342
+	JAE          done_416
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14841,7 +16437,7 @@ tail_341:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_342:
+done_416:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14871,9 +16467,9 @@ TEXT ·huberGLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_343:
+loop_417:
 	CMPQ         R8, DI
-	JAE          tail_344
+	JAE          tail_418
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14905,11 +16501,11 @@ loop_343:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_343
+	JMP          loop_417
 
-tail_344:
+tail_418:
 	CMPQ         R8, DX
-	JAE          done_345
+	JAE          done_419
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14942,7 +16538,7 @@ tail_344:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_345:
+done_419:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14972,9 +16568,9 @@ TEXT ·smoothL1GLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_346:
+loop_420:
 	CMPQ         R8, DI
-	JAE          tail_347
+	JAE          tail_421
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15007,11 +16603,11 @@ loop_346:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_346
+	JMP          loop_420
 
-tail_347:
+tail_421:
 	CMPQ         R8, DX
-	JAE          done_348
+	JAE          done_422
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15045,7 +16641,7 @@ tail_347:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_348:
+done_422:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15076,9 +16672,9 @@ TEXT ·bceLogitsGLWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_349:
+loop_423:
 	CMPQ         R9, R8
-	JAE          tail_350
+	JAE          tail_424
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -15185,11 +16781,11 @@ loop_349:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_349
+	JMP          loop_423
 
-tail_350:
+tail_424:
 	CMPQ         R9, DX
-	JAE          done_351
+	JAE          done_425
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -15297,7 +16893,7 @@ tail_350:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R9*4)
 
-done_351:
+done_425:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15329,9 +16925,9 @@ TEXT ·focalG0GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_352:
+loop_426:
 	CMPQ      R10, R9
-	JAE       tail_353
+	JAE       tail_427
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -15339,10 +16935,10 @@ loop_352:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_355
+	JZ        skip_429
 	INCQ      R8
 
-skip_355:
+skip_429:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15436,11 +17032,11 @@ skip_355:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_352
+	JMP          loop_426
 
-tail_353:
+tail_427:
 	CMPQ       R10, DX
-	JAE        done_354
+	JAE        done_428
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -15448,10 +17044,10 @@ tail_353:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_356
+	JZ         skip_430
 	INCQ       R8
 
-skip_356:
+skip_430:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15546,7 +17142,7 @@ skip_356:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (SI)(R10*4)
 
-done_354:
+done_428:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15579,9 +17175,9 @@ TEXT ·focalG1GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_357:
+loop_431:
 	CMPQ      R10, R9
-	JAE       tail_358
+	JAE       tail_432
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -15589,10 +17185,10 @@ loop_357:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_360
+	JZ        skip_434
 	INCQ      R8
 
-skip_360:
+skip_434:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15694,11 +17290,11 @@ skip_360:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_357
+	JMP          loop_431
 
-tail_358:
+tail_432:
 	CMPQ       R10, DX
-	JAE        done_359
+	JAE        done_433
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -15706,10 +17302,10 @@ tail_358:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_361
+	JZ         skip_435
 	INCQ       R8
 
-skip_361:
+skip_435:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15812,7 +17408,7 @@ skip_361:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (SI)(R10*4)
 
-done_359:
+done_433:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15845,9 +17441,9 @@ TEXT ·focalG2GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_362:
+loop_436:
 	CMPQ      R10, R9
-	JAE       tail_363
+	JAE       tail_437
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -15855,10 +17451,10 @@ loop_362:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_365
+	JZ        skip_439
 	INCQ      R8
 
-skip_365:
+skip_439:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15962,11 +17558,11 @@ skip_365:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_362
+	JMP          loop_436
 
-tail_363:
+tail_437:
 	CMPQ       R10, DX
-	JAE        done_364
+	JAE        done_438
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -15974,10 +17570,10 @@ tail_363:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_366
+	JZ         skip_440
 	INCQ       R8
 
-skip_366:
+skip_440:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16082,7 +17678,7 @@ skip_366:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (SI)(R10*4)
 
-done_364:
+done_438:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16115,9 +17711,9 @@ TEXT ·focalGAnyGLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_367:
+loop_441:
 	CMPQ      R10, R9
-	JAE       tail_368
+	JAE       tail_442
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -16125,10 +17721,10 @@ loop_367:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_370
+	JZ        skip_444
 	INCQ      R8
 
-skip_370:
+skip_444:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16265,11 +17861,11 @@ skip_370:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_367
+	JMP          loop_441
 
-tail_368:
+tail_442:
 	CMPQ       R10, DX
-	JAE        done_369
+	JAE        done_443
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -16277,10 +17873,10 @@ tail_368:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_371
+	JZ         skip_445
 	INCQ       R8
 
-skip_371:
+skip_445:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16418,7 +18014,7 @@ skip_371:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R10*4)
 
-done_369:
+done_443:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16450,9 +18046,9 @@ TEXT ·mseGLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_372:
+loop_446:
 	CMPQ         R9, R8
-	JAE          tail_373
+	JAE          tail_447
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16471,11 +18067,11 @@ loop_372:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_372
+	JMP          loop_446
 
-tail_373:
+tail_447:
 	CMPQ         R9, DX
-	JAE          done_374
+	JAE          done_448
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16495,7 +18091,7 @@ tail_373:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R9*4)
 
-done_374:
+done_448:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16526,9 +18122,9 @@ TEXT ·l1GLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_375:
+loop_449:
 	CMPQ         R9, R8
-	JAE          tail_376
+	JAE          tail_450
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16552,11 +18148,11 @@ loop_375:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_375
+	JMP          loop_449
 
-tail_376:
+tail_450:
 	CMPQ         R9, DX
-	JAE          done_377
+	JAE          done_451
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16581,7 +18177,7 @@ tail_376:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_377:
+done_451:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16612,9 +18208,9 @@ TEXT ·huberGLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_378:
+loop_452:
 	CMPQ         R9, R8
-	JAE          tail_379
+	JAE          tail_453
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16649,11 +18245,11 @@ loop_378:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_378
+	JMP          loop_452
 
-tail_379:
+tail_453:
 	CMPQ         R9, DX
-	JAE          done_380
+	JAE          done_454
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16689,7 +18285,7 @@ tail_379:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_380:
+done_454:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16720,9 +18316,9 @@ TEXT ·smoothL1GLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_381:
+loop_455:
 	CMPQ         R9, R8
-	JAE          tail_382
+	JAE          tail_456
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16758,11 +18354,11 @@ loop_381:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_381
+	JMP          loop_455
 
-tail_382:
+tail_456:
 	CMPQ         R9, DX
-	JAE          done_383
+	JAE          done_457
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16799,7 +18395,7 @@ tail_382:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_383:
+done_457:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16825,9 +18421,9 @@ TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_384:
+loop_458:
 	CMPQ         SI, BX
-	JAE          tail_385
+	JAE          tail_459
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -16871,11 +18467,11 @@ loop_384:
 	VBLENDVPS    Y2, Y1, Y4, Y4
 	VMOVUPS      Y4, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_384
+	JMP          loop_458
 
-tail_385:
+tail_459:
 	CMPQ         SI, DX
-	JAE          done_386
+	JAE          done_460
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -16919,7 +18515,7 @@ tail_385:
 	VBLENDVPS    Y2, Y1, Y4, Y4
 	VMASKMOVPS   Y4, Y0, (CX)(SI*4)
 
-done_386:
+done_460:
 	VZEROUPPER
 	RET
 
@@ -16939,9 +18535,9 @@ TEXT ·logSigmoidAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_387:
+loop_461:
 	CMPQ         SI, BX
-	JAE          tail_388
+	JAE          tail_462
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -17002,11 +18598,11 @@ loop_387:
 	VSUBPS       Y9, Y1, Y1
 	VMOVUPS      Y1, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_387
+	JMP          loop_461
 
-tail_388:
+tail_462:
 	CMPQ         SI, DX
-	JAE          done_389
+	JAE          done_463
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -17067,7 +18663,7 @@ tail_388:
 	VSUBPS       Y9, Y1, Y1
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
 
-done_389:
+done_463:
 	VZEROUPPER
 	RET
 
@@ -17087,9 +18683,9 @@ TEXT ·softplusAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_390:
+loop_464:
 	CMPQ         SI, BX
-	JAE          tail_391
+	JAE          tail_465
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -17150,11 +18746,11 @@ loop_390:
 	VADDPS       Y9, Y1, Y1
 	VMOVUPS      Y1, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_390
+	JMP          loop_464
 
-tail_391:
+tail_465:
 	CMPQ         SI, DX
-	JAE          done_392
+	JAE          done_466
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -17215,7 +18811,7 @@ tail_391:
 	VADDPS       Y9, Y1, Y1
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
 
-done_392:
+done_466:
 	VZEROUPPER
 	RET
 
@@ -17235,9 +18831,9 @@ TEXT ·expVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_393:
+loop_467:
 	CMPQ         SI, BX
-	JAE          tail_394
+	JAE          tail_468
 	VMOVUPS      (AX)(SI*4), Y1
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
@@ -17266,11 +18862,11 @@ loop_393:
 	VMULPS       Y2, Y3, Y3
 	VMOVUPS      Y3, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_393
+	JMP          loop_467
 
-tail_394:
+tail_468:
 	CMPQ         SI, DX
-	JAE          done_395
+	JAE          done_469
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
@@ -17299,7 +18895,7 @@ tail_394:
 	VMULPS       Y2, Y3, Y3
 	VMASKMOVPS   Y3, Y0, (CX)(SI*4)
 
-done_395:
+done_469:
 	VZEROUPPER
 	RET
 
@@ -17319,9 +18915,9 @@ TEXT ·logVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_396:
+loop_470:
 	CMPQ        SI, BX
-	JAE         tail_397
+	JAE         tail_471
 	VMOVUPS     (AX)(SI*4), Y1
 	VPSUBD      lfc_3f3504f3<>+0(SB), Y1, Y2
 	VPSRAD      $0x17, Y2, Y3
@@ -17351,11 +18947,11 @@ loop_396:
 	VBLENDVPS   Y2, Y1, Y7, Y7
 	VMOVUPS     Y7, (CX)(SI*4)
 	ADDQ        $0x08, SI
-	JMP         loop_396
+	JMP         loop_470
 
-tail_397:
+tail_471:
 	CMPQ        SI, DX
-	JAE         done_398
+	JAE         done_472
 	VMASKMOVPS  (AX)(SI*4), Y0, Y1
 	VPSUBD      lfc_3f3504f3<>+0(SB), Y1, Y2
 	VPSRAD      $0x17, Y2, Y3
@@ -17385,7 +18981,7 @@ tail_397:
 	VBLENDVPS   Y2, Y1, Y7, Y7
 	VMASKMOVPS  Y7, Y0, (CX)(SI*4)
 
-done_398:
+done_472:
 	VZEROUPPER
 	RET
 
@@ -17405,9 +19001,9 @@ TEXT ·log1pVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_399:
+loop_473:
 	CMPQ         SI, BX
-	JAE          tail_400
+	JAE          tail_474
 	VMOVUPS      (AX)(SI*4), Y1
 	VADDPS       lfc_3f800000<>+0(SB), Y1, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
@@ -17439,11 +19035,11 @@ loop_399:
 	VFMADD231PS  Y1, Y3, Y8
 	VMOVUPS      Y8, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_399
+	JMP          loop_473
 
-tail_400:
+tail_474:
 	CMPQ         SI, DX
-	JAE          done_401
+	JAE          done_475
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VADDPS       lfc_3f800000<>+0(SB), Y1, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
@@ -17475,7 +19071,7 @@ tail_400:
 	VFMADD231PS  Y1, Y3, Y8
 	VMASKMOVPS   Y8, Y0, (CX)(SI*4)
 
-done_401:
+done_475:
 	VZEROUPPER
 	RET
 
@@ -17514,9 +19110,9 @@ TEXT ·ceRowsAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R10, R10
 
-row_402:
+row_476:
 	CMPQ         R10, CX
-	JAE          rowsdone_403
+	JAE          rowsdone_477
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -17525,13 +19121,13 @@ row_402:
 	VMOVAPS      Z16, Z19
 	XORQ         R11, R11
 
-loop_406:
+loop_480:
 	CMPQ         R11, R9
-	JAE          tail_407
+	JAE          tail_481
 	VMOVUPS      (AX)(R11*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_409
+	JZ           skip_483
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -17562,7 +19158,7 @@ loop_406:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_409:
+skip_483:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -17582,16 +19178,16 @@ skip_409:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R11
-	JMP          loop_406
+	JMP          loop_480
 
-tail_407:
+tail_481:
 	CMPQ         R11, DX
-	JAE          done_408
+	JAE          done_482
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R11*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_410
+	JZ           skip_484
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -17622,7 +19218,7 @@ tail_407:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_410:
+skip_484:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -17642,7 +19238,7 @@ skip_410:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_408:
+done_482:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -17705,13 +19301,13 @@ done_408:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_411
+	JZ           nostore_485
 	VMOVSS       X16, (R8)(R10*4)
 
-nostore_411:
+nostore_485:
 	MOVLQSX      (BX)(R10*4), R11
 	CMPQ         R11, SI
-	JE           ignored_404
+	JE           ignored_478
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -17720,27 +19316,27 @@ nostore_411:
 	VSUBPS       Z16, Z19, Z16
 	VADDPS       Z24, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_412
+	JZ           nostore_486
 	VMOVSS       X16, (DI)(R10*4)
 
-nostore_412:
+nostore_486:
 	VCVTSS2SD X16, X21, X21
 	VADDSD    X21, X15, X15
-	JMP       nextrow_405
+	JMP       nextrow_479
 
-ignored_404:
+ignored_478:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_413
+	JZ     nostore_487
 	VMOVSS X16, (DI)(R10*4)
 
-nostore_413:
-nextrow_405:
+nostore_487:
+nextrow_479:
 	LEAQ (AX)(DX*4), AX
 	INCQ R10
-	JMP  row_402
+	JMP  row_476
 
-rowsdone_403:
+rowsdone_477:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -17763,6 +19359,332 @@ DATA lfmask16<>+28(SB)/2, $0x3fff
 DATA lfmask16<>+30(SB)/2, $0x7fff
 DATA lfmask16<>+32(SB)/2, $0xffff
 GLOBL lfmask16<>(SB), RODATA|TLSBSS, $34
+
+// func ceSmallRowsAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, CMOV, SSE2
+TEXT ·ceSmallRowsAVX512(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_ff800000<>+0(SB), Z11
+	MOVQ    DX, R9
+	MOVQ    $0x00000010, R10
+	CMPQ    R9, R10
+	CMOVQGT R10, R9
+	MOVQ    DX, R10
+	SUBQ    R9, R10
+	LEAQ    lfmask16<>+0(SB), R11
+	KMOVW   (R11)(R9*2), K1
+	LEAQ    lfmask16<>+0(SB), R9
+	KMOVW   (R9)(R10*2), K2
+	VXORPS  X12, X12, X12
+	XORQ    R9, R9
+
+row_488:
+	CMPQ         R9, CX
+	JAE          rowsdone_489
+	VMOVAPS      Z11, Z13
+	VMOVUPS      (AX), K1, Z13
+	VMOVAPS      Z11, Z14
+	VMOVUPS      64(AX), K2, Z14
+	VMAXPS       Z13, Z14, Z15
+	VSHUFF32X4   $0x4e, Z15, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Z16
+	VMAXPS       Z15, Z16, Z15
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Z16
+	VMINPS       Z15, Z16, Z15
+	VSUBPS       Z15, Z13, Z13
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMULPS       Z2, Z13, Z16
+	VRNDSCALEPS  $0x00, Z16, Z16
+	VFNMADD231PS Z3, Z16, Z13
+	VFNMADD231PS Z4, Z16, Z13
+	VMOVUPS      Z10, Z18
+	VFMADD213PS  Z9, Z13, Z18
+	VFMADD213PS  Z8, Z13, Z18
+	VFMADD213PS  Z7, Z13, Z18
+	VFMADD213PS  Z6, Z13, Z18
+	VMULPS       Z13, Z13, Z19
+	VFMADD213PS  Z13, Z19, Z18
+	VADDPS       Z5, Z18, Z18
+	VSCALEFPS    Z16, Z18, Z18
+	VSUBPS       Z15, Z14, Z13
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMULPS       Z2, Z13, Z14
+	VRNDSCALEPS  $0x00, Z14, Z14
+	VFNMADD231PS Z3, Z14, Z13
+	VFNMADD231PS Z4, Z14, Z13
+	VMOVUPS      Z10, Z16
+	VFMADD213PS  Z9, Z13, Z16
+	VFMADD213PS  Z8, Z13, Z16
+	VFMADD213PS  Z7, Z13, Z16
+	VFMADD213PS  Z6, Z13, Z16
+	VMULPS       Z13, Z13, Z19
+	VFMADD213PS  Z13, Z19, Z16
+	VADDPS       Z5, Z16, Z16
+	VSCALEFPS    Z14, Z16, Z16
+	VADDPS       Z18, Z16, Z13
+	VSHUFF32X4   $0x4e, Z13, Z13, Z14
+	VADDPS       Z14, Z13, Z13
+	VSHUFF32X4   $0xb1, Z13, Z13, Z14
+	VADDPS       Z14, Z13, Z13
+	VPERMILPS    $0x4e, Z13, Z14
+	VADDPS       Z14, Z13, Z13
+	VPERMILPS    $0xb1, Z13, Z14
+	VADDPS       Z14, Z13, Z13
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z13, Z14
+	VPSRAD       $0x17, Z14, Z16
+	VPANDD       lfc_007fffff<>+0(SB), Z14, Z14
+	VPADDD       lfc_3f3504f3<>+0(SB), Z14, Z14
+	VSUBPS       Z5, Z14, Z14
+	VCVTDQ2PS    Z16, Z16
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z18
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z14, Z18
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z14, Z18
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z14, Z18
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z14, Z18
+	VFMADD213PS  lfc_be800102<>+0(SB), Z14, Z18
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z14, Z18
+	VMULPS       Z14, Z14, Z19
+	VMULPS       Z14, Z19, Z20
+	VMULPS       Z4, Z16, Z21
+	VFMADD231PS  Z18, Z20, Z21
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z19, Z21
+	VADDPS       Z14, Z21, Z21
+	VFMADD231PS  Z3, Z16, Z21
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z13, K3
+	VMOVUPS      lfc_ff800000<>+0(SB), K3, Z21
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z13, K3
+	VMOVUPS      lfc_7f800000<>+0(SB), K3, Z21
+	VCMPPS       $0x03, Z13, Z13, K3
+	VMOVUPS      Z13, K3, Z21
+	VADDPS       Z15, Z21, Z13
+	TESTQ        R8, R8
+	JZ           nostore_492
+	VMOVSS       X13, (R8)(R9*4)
+
+nostore_492:
+	MOVLQSX      (BX)(R9*4), R10
+	CMPQ         R10, SI
+	JE           ignored_490
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z21, K3
+	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z21
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z21, K3
+	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z21
+	VBROADCASTSS (AX)(R10*4), Z13
+	VSUBPS       Z13, Z15, Z13
+	VADDPS       Z21, Z13, Z13
+	TESTQ        DI, DI
+	JZ           nostore_493
+	VMOVSS       X13, (DI)(R9*4)
+
+nostore_493:
+	VCVTSS2SD X13, X17, X17
+	VADDSD    X17, X12, X12
+	JMP       nextrow_491
+
+ignored_490:
+	VXORPS Z13, Z13, Z13
+	TESTQ  DI, DI
+	JZ     nostore_494
+	VMOVSS X13, (DI)(R9*4)
+
+nostore_494:
+nextrow_491:
+	LEAQ (AX)(DX*4), AX
+	INCQ R9
+	JMP  row_488
+
+rowsdone_489:
+	MOVSD X12, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceTRowsAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·ceTRowsAVX512(SB), $1216-88
+	MOVQ         x+0(FP), AX
+	MOVQ         k+24(FP), CX
+	VMOVUPS      lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS      lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS      lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS      lfc_3f317218<>+0(SB), Z3
+	VMOVUPS      lfc_b102e308<>+0(SB), Z4
+	VMOVUPS      lfc_3f800000<>+0(SB), Z5
+	VMOVUPS      lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS      lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS      lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS      lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Z10
+	VPBROADCASTD k+24(FP), Z11
+	VMOVUPS      lfiota<>+0(SB), Z12
+	VPMULLD      Z11, Z12, Z12
+	VMOVUPS      Z12, 1152(SP)
+	VXORPS       Z11, Z11, Z11
+	VXORPS       Z12, Z12, Z12
+	XORQ         DX, DX
+
+group_495:
+	MOVQ    groups+16(FP), BX
+	SHLQ    $0x04, BX
+	CMPQ    DX, BX
+	JAE     groupsdone_496
+	VMOVUPS lfc_ff800000<>+0(SB), Z15
+	XORQ    BX, BX
+
+col_497:
+	CMPQ       BX, CX
+	JAE        coldone_498
+	LEAQ       (AX)(BX*4), SI
+	VMOVUPS    1152(SP), Z16
+	KXNORW     K1, K1, K1
+	VGATHERDPS (SI)(Z16*4), K1, Z13
+	MOVQ       BX, SI
+	SHLQ       $0x06, SI
+	VMOVUPS    Z13, (SP)(SI*1)
+	VMAXPS     Z13, Z15, Z15
+	INCQ       BX
+	JMP        col_497
+
+coldone_498:
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
+	VMAXPS  Z15, Z16, Z15
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
+	VMINPS  Z15, Z16, Z15
+	VXORPS  Z16, Z16, Z16
+	XORQ    BX, BX
+
+col_499:
+	CMPQ         BX, CX
+	JAE          coldone_500
+	MOVQ         BX, SI
+	SHLQ         $0x06, SI
+	VMOVUPS      (SP)(SI*1), Z17
+	VSUBPS       Z15, Z17, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z18
+	VRNDSCALEPS  $0x00, Z18, Z18
+	VFNMADD231PS Z3, Z18, Z17
+	VFNMADD231PS Z4, Z18, Z17
+	VMOVUPS      Z10, Z19
+	VFMADD213PS  Z9, Z17, Z19
+	VFMADD213PS  Z8, Z17, Z19
+	VFMADD213PS  Z7, Z17, Z19
+	VFMADD213PS  Z6, Z17, Z19
+	VMULPS       Z17, Z17, Z20
+	VFMADD213PS  Z17, Z20, Z19
+	VADDPS       Z5, Z19, Z19
+	VSCALEFPS    Z18, Z19, Z19
+	VADDPS       Z19, Z16, Z16
+	INCQ         BX
+	JMP          col_499
+
+coldone_500:
+	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
+	VPSRAD      $0x17, Z17, Z18
+	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD      lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS      Z5, Z17, Z17
+	VCVTDQ2PS   Z18, Z18
+	VMOVUPS     lfc_3da9355f<>+0(SB), Z19
+	VFMADD213PS lfc_be10dc31<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_3e19a038<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_be800102<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Z17, Z19
+	VMULPS      Z17, Z17, Z20
+	VMULPS      Z17, Z20, Z21
+	VMULPS      Z4, Z18, Z22
+	VFMADD231PS Z19, Z21, Z22
+	VFMADD231PS lfc_bf000000<>+0(SB), Z20, Z22
+	VADDPS      Z17, Z22, Z22
+	VFMADD231PS Z3, Z18, Z22
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS     lfc_ff800000<>+0(SB), K2, Z22
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Z16, K2
+	VMOVUPS     lfc_7f800000<>+0(SB), K2, Z22
+	VCMPPS      $0x03, Z16, Z16, K2
+	VMOVUPS     Z16, K2, Z22
+	VADDPS      Z15, Z22, Z16
+	MOVQ        rowLSE+64(FP), BX
+	TESTQ       BX, BX
+	JZ          nolse_501
+	VMOVUPS     Z16, (BX)(DX*4)
+
+nolse_501:
+	MOVQ         targets+32(FP), BX
+	VMOVUPS      (BX)(DX*4), Z16
+	VPBROADCASTD ignore+48(FP), Z17
+	VPCMPEQD     Z17, Z16, K2
+	VPMOVM2D     K2, Z17
+	VPTERNLOGD   $0xff, Z14, Z14, Z14
+	VXORPS       Z17, Z14, Z14
+	VMOVUPS      1152(SP), Z17
+	VPADDD       Z16, Z17, Z17
+	VXORPS       Z16, Z16, Z16
+	VPMOVD2M     Z14, K2
+	VGATHERDPS   (AX)(Z17*4), K2, Z16
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z22, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z22
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z22, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z22
+	VSUBPS       Z16, Z15, Z15
+	VADDPS       Z22, Z15, Z15
+	VANDPS       Z14, Z15, Z15
+	MOVQ         rowLoss+56(FP), BX
+	TESTQ        BX, BX
+	JZ           noloss_502
+	VMOVUPS      Z15, (BX)(DX*4)
+
+noloss_502:
+	VCVTPS2PD     Y15, Z16
+	VEXTRACTF32X8 $0x01, Z15, Y15
+	VCVTPS2PD     Y15, Z15
+	VADDPD        Z16, Z11, Z11
+	VADDPD        Z15, Z12, Z12
+	MOVQ          CX, BX
+	SHLQ          $0x06, BX
+	ADDQ          BX, AX
+	ADDQ          $0x00000010, DX
+	JMP           group_495
+
+groupsdone_496:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+80(FP)
+	VZEROUPPER
+	RET
 
 // func ceRowsWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 // Requires: AVX, AVX512DQ, AVX512F, SSE2
@@ -17800,9 +19722,9 @@ TEXT ·ceRowsWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R11, R11
 
-row_414:
+row_503:
 	CMPQ         R11, CX
-	JAE          rowsdone_415
+	JAE          rowsdone_504
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -17811,13 +19733,13 @@ row_414:
 	VMOVAPS      Z16, Z19
 	XORQ         R12, R12
 
-loop_418:
+loop_507:
 	CMPQ         R12, R10
-	JAE          tail_419
+	JAE          tail_508
 	VMOVUPS      (AX)(R12*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_421
+	JZ           skip_510
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -17848,7 +19770,7 @@ loop_418:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_421:
+skip_510:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -17868,16 +19790,16 @@ skip_421:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R12
-	JMP          loop_418
+	JMP          loop_507
 
-tail_419:
+tail_508:
 	CMPQ         R12, DX
-	JAE          done_420
+	JAE          done_509
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R12*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_422
+	JZ           skip_511
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -17908,7 +19830,7 @@ tail_419:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_422:
+skip_511:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -17928,7 +19850,7 @@ skip_422:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_420:
+done_509:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -17991,13 +19913,13 @@ done_420:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_423
+	JZ           nostore_512
 	VMOVSS       X16, (R8)(R11*4)
 
-nostore_423:
+nostore_512:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_416
+	JE           ignored_505
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -18008,28 +19930,362 @@ nostore_423:
 	VBROADCASTSS (R9)(R12*4), Z17
 	VMULPS       Z17, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_424
+	JZ           nostore_513
 	VMOVSS       X16, (DI)(R11*4)
 
-nostore_424:
+nostore_513:
 	VCVTSS2SD X16, X21, X21
 	VADDSD    X21, X15, X15
-	JMP       nextrow_417
+	JMP       nextrow_506
 
-ignored_416:
+ignored_505:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_425
+	JZ     nostore_514
 	VMOVSS X16, (DI)(R11*4)
 
-nostore_425:
-nextrow_417:
+nostore_514:
+nextrow_506:
 	LEAQ (AX)(DX*4), AX
 	INCQ R11
-	JMP  row_414
+	JMP  row_503
 
-rowsdone_415:
+rowsdone_504:
 	MOVSD X15, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceSmallRowsWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, CMOV, SSE2
+TEXT ·ceSmallRowsWAVX512(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	MOVQ    w+40(FP), R9
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_ff800000<>+0(SB), Z11
+	MOVQ    DX, R10
+	MOVQ    $0x00000010, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
+	MOVQ    DX, R11
+	SUBQ    R10, R11
+	LEAQ    lfmask16<>+0(SB), R12
+	KMOVW   (R12)(R10*2), K1
+	LEAQ    lfmask16<>+0(SB), R10
+	KMOVW   (R10)(R11*2), K2
+	VXORPS  X12, X12, X12
+	XORQ    R10, R10
+
+row_515:
+	CMPQ         R10, CX
+	JAE          rowsdone_516
+	VMOVAPS      Z11, Z13
+	VMOVUPS      (AX), K1, Z13
+	VMOVAPS      Z11, Z14
+	VMOVUPS      64(AX), K2, Z14
+	VMAXPS       Z13, Z14, Z15
+	VSHUFF32X4   $0x4e, Z15, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Z16
+	VMAXPS       Z15, Z16, Z15
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Z16
+	VMINPS       Z15, Z16, Z15
+	VSUBPS       Z15, Z13, Z13
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMULPS       Z2, Z13, Z16
+	VRNDSCALEPS  $0x00, Z16, Z16
+	VFNMADD231PS Z3, Z16, Z13
+	VFNMADD231PS Z4, Z16, Z13
+	VMOVUPS      Z10, Z18
+	VFMADD213PS  Z9, Z13, Z18
+	VFMADD213PS  Z8, Z13, Z18
+	VFMADD213PS  Z7, Z13, Z18
+	VFMADD213PS  Z6, Z13, Z18
+	VMULPS       Z13, Z13, Z19
+	VFMADD213PS  Z13, Z19, Z18
+	VADDPS       Z5, Z18, Z18
+	VSCALEFPS    Z16, Z18, Z18
+	VSUBPS       Z15, Z14, Z13
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMULPS       Z2, Z13, Z14
+	VRNDSCALEPS  $0x00, Z14, Z14
+	VFNMADD231PS Z3, Z14, Z13
+	VFNMADD231PS Z4, Z14, Z13
+	VMOVUPS      Z10, Z16
+	VFMADD213PS  Z9, Z13, Z16
+	VFMADD213PS  Z8, Z13, Z16
+	VFMADD213PS  Z7, Z13, Z16
+	VFMADD213PS  Z6, Z13, Z16
+	VMULPS       Z13, Z13, Z19
+	VFMADD213PS  Z13, Z19, Z16
+	VADDPS       Z5, Z16, Z16
+	VSCALEFPS    Z14, Z16, Z16
+	VADDPS       Z18, Z16, Z13
+	VSHUFF32X4   $0x4e, Z13, Z13, Z14
+	VADDPS       Z14, Z13, Z13
+	VSHUFF32X4   $0xb1, Z13, Z13, Z14
+	VADDPS       Z14, Z13, Z13
+	VPERMILPS    $0x4e, Z13, Z14
+	VADDPS       Z14, Z13, Z13
+	VPERMILPS    $0xb1, Z13, Z14
+	VADDPS       Z14, Z13, Z13
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z13, Z14
+	VPSRAD       $0x17, Z14, Z16
+	VPANDD       lfc_007fffff<>+0(SB), Z14, Z14
+	VPADDD       lfc_3f3504f3<>+0(SB), Z14, Z14
+	VSUBPS       Z5, Z14, Z14
+	VCVTDQ2PS    Z16, Z16
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z18
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z14, Z18
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z14, Z18
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z14, Z18
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z14, Z18
+	VFMADD213PS  lfc_be800102<>+0(SB), Z14, Z18
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z14, Z18
+	VMULPS       Z14, Z14, Z19
+	VMULPS       Z14, Z19, Z20
+	VMULPS       Z4, Z16, Z21
+	VFMADD231PS  Z18, Z20, Z21
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z19, Z21
+	VADDPS       Z14, Z21, Z21
+	VFMADD231PS  Z3, Z16, Z21
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z13, K3
+	VMOVUPS      lfc_ff800000<>+0(SB), K3, Z21
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z13, K3
+	VMOVUPS      lfc_7f800000<>+0(SB), K3, Z21
+	VCMPPS       $0x03, Z13, Z13, K3
+	VMOVUPS      Z13, K3, Z21
+	VADDPS       Z15, Z21, Z13
+	TESTQ        R8, R8
+	JZ           nostore_519
+	VMOVSS       X13, (R8)(R10*4)
+
+nostore_519:
+	MOVLQSX      (BX)(R10*4), R11
+	CMPQ         R11, SI
+	JE           ignored_517
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z21, K3
+	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z21
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z21, K3
+	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z21
+	VBROADCASTSS (AX)(R11*4), Z13
+	VSUBPS       Z13, Z15, Z13
+	VADDPS       Z21, Z13, Z13
+	VBROADCASTSS (R9)(R11*4), Z14
+	VMULPS       Z14, Z13, Z13
+	TESTQ        DI, DI
+	JZ           nostore_520
+	VMOVSS       X13, (DI)(R10*4)
+
+nostore_520:
+	VCVTSS2SD X13, X17, X17
+	VADDSD    X17, X12, X12
+	JMP       nextrow_518
+
+ignored_517:
+	VXORPS Z13, Z13, Z13
+	TESTQ  DI, DI
+	JZ     nostore_521
+	VMOVSS X13, (DI)(R10*4)
+
+nostore_521:
+nextrow_518:
+	LEAQ (AX)(DX*4), AX
+	INCQ R10
+	JMP  row_515
+
+rowsdone_516:
+	MOVSD X12, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceTRowsWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·ceTRowsWAVX512(SB), $1216-88
+	MOVQ         x+0(FP), AX
+	MOVQ         k+24(FP), CX
+	VMOVUPS      lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS      lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS      lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS      lfc_3f317218<>+0(SB), Z3
+	VMOVUPS      lfc_b102e308<>+0(SB), Z4
+	VMOVUPS      lfc_3f800000<>+0(SB), Z5
+	VMOVUPS      lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS      lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS      lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS      lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Z10
+	VPBROADCASTD k+24(FP), Z11
+	VMOVUPS      lfiota<>+0(SB), Z12
+	VPMULLD      Z11, Z12, Z12
+	VMOVUPS      Z12, 1152(SP)
+	VXORPS       Z11, Z11, Z11
+	VXORPS       Z12, Z12, Z12
+	XORQ         DX, DX
+
+group_522:
+	MOVQ    groups+16(FP), BX
+	SHLQ    $0x04, BX
+	CMPQ    DX, BX
+	JAE     groupsdone_523
+	VMOVUPS lfc_ff800000<>+0(SB), Z15
+	XORQ    BX, BX
+
+col_524:
+	CMPQ       BX, CX
+	JAE        coldone_525
+	LEAQ       (AX)(BX*4), SI
+	VMOVUPS    1152(SP), Z16
+	KXNORW     K1, K1, K1
+	VGATHERDPS (SI)(Z16*4), K1, Z13
+	MOVQ       BX, SI
+	SHLQ       $0x06, SI
+	VMOVUPS    Z13, (SP)(SI*1)
+	VMAXPS     Z13, Z15, Z15
+	INCQ       BX
+	JMP        col_524
+
+coldone_525:
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
+	VMAXPS  Z15, Z16, Z15
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
+	VMINPS  Z15, Z16, Z15
+	VXORPS  Z16, Z16, Z16
+	XORQ    BX, BX
+
+col_526:
+	CMPQ         BX, CX
+	JAE          coldone_527
+	MOVQ         BX, SI
+	SHLQ         $0x06, SI
+	VMOVUPS      (SP)(SI*1), Z17
+	VSUBPS       Z15, Z17, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z18
+	VRNDSCALEPS  $0x00, Z18, Z18
+	VFNMADD231PS Z3, Z18, Z17
+	VFNMADD231PS Z4, Z18, Z17
+	VMOVUPS      Z10, Z19
+	VFMADD213PS  Z9, Z17, Z19
+	VFMADD213PS  Z8, Z17, Z19
+	VFMADD213PS  Z7, Z17, Z19
+	VFMADD213PS  Z6, Z17, Z19
+	VMULPS       Z17, Z17, Z20
+	VFMADD213PS  Z17, Z20, Z19
+	VADDPS       Z5, Z19, Z19
+	VSCALEFPS    Z18, Z19, Z19
+	VADDPS       Z19, Z16, Z16
+	INCQ         BX
+	JMP          col_526
+
+coldone_527:
+	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
+	VPSRAD      $0x17, Z17, Z18
+	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD      lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS      Z5, Z17, Z17
+	VCVTDQ2PS   Z18, Z18
+	VMOVUPS     lfc_3da9355f<>+0(SB), Z19
+	VFMADD213PS lfc_be10dc31<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_3e19a038<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_be800102<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Z17, Z19
+	VMULPS      Z17, Z17, Z20
+	VMULPS      Z17, Z20, Z21
+	VMULPS      Z4, Z18, Z22
+	VFMADD231PS Z19, Z21, Z22
+	VFMADD231PS lfc_bf000000<>+0(SB), Z20, Z22
+	VADDPS      Z17, Z22, Z22
+	VFMADD231PS Z3, Z18, Z22
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS     lfc_ff800000<>+0(SB), K2, Z22
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Z16, K2
+	VMOVUPS     lfc_7f800000<>+0(SB), K2, Z22
+	VCMPPS      $0x03, Z16, Z16, K2
+	VMOVUPS     Z16, K2, Z22
+	VADDPS      Z15, Z22, Z16
+	MOVQ        rowLSE+64(FP), BX
+	TESTQ       BX, BX
+	JZ          nolse_528
+	VMOVUPS     Z16, (BX)(DX*4)
+
+nolse_528:
+	MOVQ         targets+32(FP), BX
+	VMOVUPS      (BX)(DX*4), Z16
+	VPBROADCASTD ignore+48(FP), Z17
+	VPCMPEQD     Z17, Z16, K2
+	VPMOVM2D     K2, Z17
+	VPTERNLOGD   $0xff, Z14, Z14, Z14
+	VXORPS       Z17, Z14, Z14
+	VMOVUPS      1152(SP), Z17
+	VPADDD       Z16, Z17, Z17
+	VXORPS       Z18, Z18, Z18
+	VPMOVD2M     Z14, K2
+	VGATHERDPS   (AX)(Z17*4), K2, Z18
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z22, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z22
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z22, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z22
+	VSUBPS       Z18, Z15, Z15
+	VADDPS       Z22, Z15, Z15
+	VXORPS       Z17, Z17, Z17
+	MOVQ         w+40(FP), BX
+	VPMOVD2M     Z14, K2
+	VGATHERDPS   (BX)(Z16*4), K2, Z17
+	VMULPS       Z17, Z15, Z15
+	VANDPS       Z14, Z15, Z15
+	MOVQ         rowLoss+56(FP), BX
+	TESTQ        BX, BX
+	JZ           noloss_529
+	VMOVUPS      Z15, (BX)(DX*4)
+
+noloss_529:
+	VCVTPS2PD     Y15, Z16
+	VEXTRACTF32X8 $0x01, Z15, Y15
+	VCVTPS2PD     Y15, Z15
+	VADDPD        Z16, Z11, Z11
+	VADDPD        Z15, Z12, Z12
+	MOVQ          CX, BX
+	SHLQ          $0x06, BX
+	ADDQ          BX, AX
+	ADDQ          $0x00000010, DX
+	JMP           group_522
+
+groupsdone_523:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+80(FP)
 	VZEROUPPER
 	RET
 
@@ -18069,9 +20325,9 @@ TEXT ·ceRowsGAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R11, R11
 
-row_426:
+row_530:
 	CMPQ         R11, CX
-	JAE          rowsdone_427
+	JAE          rowsdone_531
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -18080,13 +20336,13 @@ row_426:
 	VMOVAPS      Z16, Z19
 	XORQ         R12, R12
 
-loop_430:
+loop_534:
 	CMPQ         R12, R10
-	JAE          tail_431
+	JAE          tail_535
 	VMOVUPS      (AX)(R12*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_433
+	JZ           skip_537
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -18117,7 +20373,7 @@ loop_430:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_433:
+skip_537:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -18137,16 +20393,16 @@ skip_433:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R12
-	JMP          loop_430
+	JMP          loop_534
 
-tail_431:
+tail_535:
 	CMPQ         R12, DX
-	JAE          done_432
+	JAE          done_536
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R12*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_434
+	JZ           skip_538
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -18177,7 +20433,7 @@ tail_431:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_434:
+skip_538:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -18197,7 +20453,7 @@ skip_434:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_432:
+done_536:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -18260,13 +20516,13 @@ done_432:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_435
+	JZ           nostore_539
 	VMOVSS       X16, (R8)(R11*4)
 
-nostore_435:
+nostore_539:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_428
+	JE           ignored_532
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -18275,10 +20531,10 @@ nostore_435:
 	VSUBPS       Z16, Z19, Z16
 	VADDPS       Z24, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_436
+	JZ           nostore_540
 	VMOVSS       X16, (DI)(R11*4)
 
-nostore_436:
+nostore_540:
 	VCVTSS2SD    X16, X21, X21
 	VADDSD       X21, X15, X15
 	VBROADCASTSS scale+72(FP), Z16
@@ -18288,9 +20544,9 @@ nostore_436:
 	VXORPS       Z20, Z20, Z20
 	XORQ         R13, R13
 
-loop_437:
+loop_541:
 	CMPQ         R13, R10
-	JAE          tail_438
+	JAE          tail_542
 	VMOVUPS      (AX)(R13*4), Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -18316,11 +20572,11 @@ loop_437:
 	VADDPS       Z25, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 	ADDQ         $0x10, R13
-	JMP          loop_437
+	JMP          loop_541
 
-tail_438:
+tail_542:
 	CMPQ         R13, DX
-	JAE          done_439
+	JAE          done_543
 	VMOVUPS.Z    (AX)(R13*4), K1, Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -18335,8 +20591,8 @@ tail_438:
 	VFMADD213PS  Z8, Z19, Z23
 	VFMADD213PS  Z7, Z19, Z23
 	VFMADD213PS  Z6, Z19, Z23
-	VMULPS       Z19, Z19, Z24
-	VFMADD213PS  Z19, Z24, Z23
+	VMULPS       Z19, Z19, Z25
+	VFMADD213PS  Z19, Z25, Z23
 	VADDPS       Z5, Z23, Z23
 	VSCALEFPS    Z22, Z23, Z23
 	VMULPS       Z16, Z23, Z19
@@ -18347,7 +20603,7 @@ tail_438:
 	VADDPS       Z23, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 
-done_439:
+done_543:
 	VSHUFF32X4 $0x4e, Z20, Z20, Z17
 	VADDPS     Z17, Z20, Z20
 	VSHUFF32X4 $0xb1, Z20, Z20, Z17
@@ -18356,40 +20612,42 @@ done_439:
 	VADDPS     Z17, Z20, Z20
 	VPERMILPS  $0xb1, Z20, Z17
 	VADDPS     Z17, Z20, Z20
+	VCMPPS     $0x03, Z24, Z24, K2
+	VMOVUPS    Z24, K2, Z20
 	VMULPS     Z16, Z20, Z20
 	VXORPS     lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS     X20, (R9)(R12*4)
-	JMP        nextrow_429
+	JMP        nextrow_533
 
-ignored_428:
+ignored_532:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_440
+	JZ     nostore_544
 	VMOVSS X16, (DI)(R11*4)
 
-nostore_440:
+nostore_544:
 	XORQ R12, R12
 
-loop_441:
+loop_545:
 	CMPQ    R12, R10
-	JAE     tail_442
+	JAE     tail_546
 	VMOVUPS Z16, (R9)(R12*4)
 	ADDQ    $0x10, R12
-	JMP     loop_441
+	JMP     loop_545
 
-tail_442:
+tail_546:
 	CMPQ    R12, DX
-	JAE     done_443
+	JAE     done_547
 	VMOVUPS Z16, K1, (R9)(R12*4)
 
-done_443:
-nextrow_429:
+done_547:
+nextrow_533:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R11
-	JMP  row_426
+	JMP  row_530
 
-rowsdone_427:
+rowsdone_531:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -18411,6 +20669,450 @@ DATA lfc_00000010<>+52(SB)/4, $0x00000010
 DATA lfc_00000010<>+56(SB)/4, $0x00000010
 DATA lfc_00000010<>+60(SB)/4, $0x00000010
 GLOBL lfc_00000010<>(SB), RODATA|TLSBSS, $64
+
+// func ceSmallRowsGAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, CMOV, SSE2
+TEXT ·ceSmallRowsGAVX512(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	MOVQ    grad+8(FP), R9
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_ff800000<>+0(SB), Z11
+	MOVQ    DX, R10
+	MOVQ    $0x00000010, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
+	MOVQ    DX, R11
+	SUBQ    R10, R11
+	LEAQ    lfmask16<>+0(SB), R12
+	KMOVW   (R12)(R10*2), K1
+	LEAQ    lfmask16<>+0(SB), R10
+	KMOVW   (R10)(R11*2), K2
+	VXORPS  X12, X12, X12
+	XORQ    R10, R10
+
+row_548:
+	CMPQ         R10, CX
+	JAE          rowsdone_549
+	VMOVAPS      Z11, Z13
+	VMOVUPS      (AX), K1, Z13
+	VMOVAPS      Z11, Z14
+	VMOVUPS      64(AX), K2, Z14
+	VMAXPS       Z13, Z14, Z15
+	VSHUFF32X4   $0x4e, Z15, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Z16
+	VMAXPS       Z15, Z16, Z15
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Z16
+	VMINPS       Z15, Z16, Z15
+	VSUBPS       Z15, Z13, Z13
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMULPS       Z2, Z13, Z16
+	VRNDSCALEPS  $0x00, Z16, Z16
+	VFNMADD231PS Z3, Z16, Z13
+	VFNMADD231PS Z4, Z16, Z13
+	VMOVUPS      Z10, Z18
+	VFMADD213PS  Z9, Z13, Z18
+	VFMADD213PS  Z8, Z13, Z18
+	VFMADD213PS  Z7, Z13, Z18
+	VFMADD213PS  Z6, Z13, Z18
+	VMULPS       Z13, Z13, Z19
+	VFMADD213PS  Z13, Z19, Z18
+	VADDPS       Z5, Z18, Z18
+	VSCALEFPS    Z16, Z18, Z18
+	VSUBPS       Z15, Z14, Z13
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMULPS       Z2, Z13, Z16
+	VRNDSCALEPS  $0x00, Z16, Z16
+	VFNMADD231PS Z3, Z16, Z13
+	VFNMADD231PS Z4, Z16, Z13
+	VMOVUPS      Z10, Z14
+	VFMADD213PS  Z9, Z13, Z14
+	VFMADD213PS  Z8, Z13, Z14
+	VFMADD213PS  Z7, Z13, Z14
+	VFMADD213PS  Z6, Z13, Z14
+	VMULPS       Z13, Z13, Z19
+	VFMADD213PS  Z13, Z19, Z14
+	VADDPS       Z5, Z14, Z14
+	VSCALEFPS    Z16, Z14, Z14
+	VADDPS       Z18, Z14, Z13
+	VSHUFF32X4   $0x4e, Z13, Z13, Z16
+	VADDPS       Z16, Z13, Z13
+	VSHUFF32X4   $0xb1, Z13, Z13, Z16
+	VADDPS       Z16, Z13, Z13
+	VPERMILPS    $0x4e, Z13, Z16
+	VADDPS       Z16, Z13, Z13
+	VPERMILPS    $0xb1, Z13, Z16
+	VADDPS       Z16, Z13, Z13
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z13, Z16
+	VPSRAD       $0x17, Z16, Z19
+	VPANDD       lfc_007fffff<>+0(SB), Z16, Z16
+	VPADDD       lfc_3f3504f3<>+0(SB), Z16, Z16
+	VSUBPS       Z5, Z16, Z16
+	VCVTDQ2PS    Z19, Z19
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z20
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be800102<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z16, Z20
+	VMULPS       Z16, Z16, Z21
+	VMULPS       Z16, Z21, Z22
+	VMULPS       Z4, Z19, Z23
+	VFMADD231PS  Z20, Z22, Z23
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z21, Z23
+	VADDPS       Z16, Z23, Z23
+	VFMADD231PS  Z3, Z19, Z23
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z13, K3
+	VMOVUPS      lfc_ff800000<>+0(SB), K3, Z23
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z13, K3
+	VMOVUPS      lfc_7f800000<>+0(SB), K3, Z23
+	VCMPPS       $0x03, Z13, Z13, K3
+	VMOVUPS      Z13, K3, Z23
+	VADDPS       Z15, Z23, Z16
+	TESTQ        R8, R8
+	JZ           nostore_552
+	VMOVSS       X16, (R8)(R10*4)
+
+nostore_552:
+	MOVLQSX      (BX)(R10*4), R11
+	CMPQ         R11, SI
+	JE           ignored_550
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z23, K3
+	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z23
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z23, K3
+	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z23
+	VBROADCASTSS (AX)(R11*4), Z16
+	VSUBPS       Z16, Z15, Z15
+	VADDPS       Z23, Z15, Z15
+	TESTQ        DI, DI
+	JZ           nostore_553
+	VMOVSS       X15, (DI)(R10*4)
+
+nostore_553:
+	VCVTSS2SD    X15, X17, X17
+	VADDSD       X17, X12, X12
+	VDIVPS       Z13, Z5, Z13
+	VCMPPS       $0x03, Z23, Z23, K3
+	VMOVUPS      Z23, K3, Z13
+	VBROADCASTSS scale+72(FP), Z15
+	VMOVD        R11, X16
+	VPBROADCASTD X16, Z16
+	VMOVUPS      lfiota<>+0(SB), Z19
+	VXORPS       Z20, Z20, Z20
+	VMULPS       Z13, Z18, Z18
+	VMULPS       Z15, Z18, Z21
+	VMOVUPS      Z21, K1, (R9)
+	VPCMPD       $0x04, Z16, Z19, K3
+	VMOVAPS.Z    Z18, K3, Z18
+	VADDPS       Z18, Z20, Z20
+	VPADDD       lfc_00000010<>+0(SB), Z19, Z19
+	VMULPS       Z13, Z14, Z14
+	VMULPS       Z15, Z14, Z13
+	VMOVUPS      Z13, K2, 64(R9)
+	VPCMPD       $0x04, Z16, Z19, K3
+	VMOVAPS.Z    Z14, K3, Z14
+	VADDPS       Z14, Z20, Z20
+	VSHUFF32X4   $0x4e, Z20, Z20, Z13
+	VADDPS       Z13, Z20, Z20
+	VSHUFF32X4   $0xb1, Z20, Z20, Z13
+	VADDPS       Z13, Z20, Z20
+	VPERMILPS    $0x4e, Z20, Z13
+	VADDPS       Z13, Z20, Z20
+	VPERMILPS    $0xb1, Z20, Z13
+	VADDPS       Z13, Z20, Z20
+	VCMPPS       $0x03, Z23, Z23, K3
+	VMOVUPS      Z23, K3, Z20
+	VMULPS       Z15, Z20, Z20
+	VXORPS       lfc_80000000<>+0(SB), Z20, Z20
+	VMOVSS       X20, (R9)(R11*4)
+	JMP          nextrow_551
+
+ignored_550:
+	VXORPS Z13, Z13, Z13
+	TESTQ  DI, DI
+	JZ     nostore_554
+	VMOVSS X13, (DI)(R10*4)
+
+nostore_554:
+	VMOVUPS Z13, K1, (R9)
+	VMOVUPS Z13, K2, 64(R9)
+
+nextrow_551:
+	LEAQ (AX)(DX*4), AX
+	LEAQ (R9)(DX*4), R9
+	INCQ R10
+	JMP  row_548
+
+rowsdone_549:
+	MOVSD X12, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceTRowsGAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·ceTRowsGAVX512(SB), $1216-88
+	MOVQ         x+0(FP), AX
+	MOVQ         k+24(FP), CX
+	MOVQ         grad+8(FP), DX
+	VMOVUPS      lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS      lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS      lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS      lfc_3f317218<>+0(SB), Z3
+	VMOVUPS      lfc_b102e308<>+0(SB), Z4
+	VMOVUPS      lfc_3f800000<>+0(SB), Z5
+	VMOVUPS      lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS      lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS      lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS      lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Z10
+	VPBROADCASTD k+24(FP), Z11
+	VMOVUPS      lfiota<>+0(SB), Z12
+	VPMULLD      Z11, Z12, Z12
+	VMOVUPS      Z12, 1152(SP)
+	VXORPS       Z11, Z11, Z11
+	VXORPS       Z12, Z12, Z12
+	XORQ         BX, BX
+
+group_555:
+	MOVQ    groups+16(FP), SI
+	SHLQ    $0x04, SI
+	CMPQ    BX, SI
+	JAE     groupsdone_556
+	VMOVUPS lfc_ff800000<>+0(SB), Z15
+	XORQ    SI, SI
+
+col_557:
+	CMPQ       SI, CX
+	JAE        coldone_558
+	LEAQ       (AX)(SI*4), DI
+	VMOVUPS    1152(SP), Z16
+	KXNORW     K1, K1, K1
+	VGATHERDPS (DI)(Z16*4), K1, Z13
+	MOVQ       SI, DI
+	SHLQ       $0x06, DI
+	VMOVUPS    Z13, (SP)(DI*1)
+	VMAXPS     Z13, Z15, Z15
+	INCQ       SI
+	JMP        col_557
+
+coldone_558:
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
+	VMAXPS  Z15, Z16, Z15
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
+	VMINPS  Z15, Z16, Z15
+	VXORPS  Z16, Z16, Z16
+	XORQ    SI, SI
+
+col_559:
+	CMPQ         SI, CX
+	JAE          coldone_560
+	MOVQ         SI, DI
+	SHLQ         $0x06, DI
+	VMOVUPS      (SP)(DI*1), Z17
+	VSUBPS       Z15, Z17, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z18
+	VRNDSCALEPS  $0x00, Z18, Z18
+	VFNMADD231PS Z3, Z18, Z17
+	VFNMADD231PS Z4, Z18, Z17
+	VMOVUPS      Z10, Z19
+	VFMADD213PS  Z9, Z17, Z19
+	VFMADD213PS  Z8, Z17, Z19
+	VFMADD213PS  Z7, Z17, Z19
+	VFMADD213PS  Z6, Z17, Z19
+	VMULPS       Z17, Z17, Z20
+	VFMADD213PS  Z17, Z20, Z19
+	VADDPS       Z5, Z19, Z19
+	VSCALEFPS    Z18, Z19, Z19
+	VADDPS       Z19, Z16, Z16
+	INCQ         SI
+	JMP          col_559
+
+coldone_560:
+	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
+	VPSRAD      $0x17, Z17, Z18
+	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD      lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS      Z5, Z17, Z17
+	VCVTDQ2PS   Z18, Z18
+	VMOVUPS     lfc_3da9355f<>+0(SB), Z19
+	VFMADD213PS lfc_be10dc31<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_3e19a038<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_be800102<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Z17, Z19
+	VMULPS      Z17, Z17, Z20
+	VMULPS      Z17, Z20, Z21
+	VMULPS      Z4, Z18, Z22
+	VFMADD231PS Z19, Z21, Z22
+	VFMADD231PS lfc_bf000000<>+0(SB), Z20, Z22
+	VADDPS      Z17, Z22, Z22
+	VFMADD231PS Z3, Z18, Z22
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS     lfc_ff800000<>+0(SB), K2, Z22
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Z16, K2
+	VMOVUPS     lfc_7f800000<>+0(SB), K2, Z22
+	VCMPPS      $0x03, Z16, Z16, K2
+	VMOVUPS     Z16, K2, Z22
+	VADDPS      Z15, Z22, Z16
+	MOVQ        rowLSE+64(FP), SI
+	TESTQ       SI, SI
+	JZ          nolse_561
+	VMOVUPS     Z16, (SI)(BX*4)
+
+nolse_561:
+	MOVQ         targets+32(FP), SI
+	VMOVUPS      (SI)(BX*4), Z16
+	VPBROADCASTD ignore+48(FP), Z17
+	VPCMPEQD     Z17, Z16, K2
+	VPMOVM2D     K2, Z17
+	VPTERNLOGD   $0xff, Z14, Z14, Z14
+	VXORPS       Z17, Z14, Z14
+	VMOVUPS      1152(SP), Z17
+	VPADDD       Z16, Z17, Z17
+	VXORPS       Z18, Z18, Z18
+	VPMOVD2M     Z14, K2
+	VGATHERDPS   (AX)(Z17*4), K2, Z18
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z22, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z22
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z22, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z22
+	VSUBPS       Z18, Z15, Z17
+	VADDPS       Z22, Z17, Z17
+	VANDPS       Z14, Z17, Z17
+	MOVQ         rowLoss+56(FP), SI
+	TESTQ        SI, SI
+	JZ           noloss_562
+	VMOVUPS      Z17, (SI)(BX*4)
+
+noloss_562:
+	VCVTPS2PD     Y17, Z18
+	VEXTRACTF32X8 $0x01, Z17, Y17
+	VCVTPS2PD     Y17, Z17
+	VADDPD        Z18, Z11, Z11
+	VADDPD        Z17, Z12, Z12
+	VBROADCASTSS  scale+72(FP), Z17
+	VXORPS        Z18, Z18, Z18
+	XORQ          SI, SI
+
+col_563:
+	CMPQ         SI, CX
+	JAE          coldone_564
+	VMOVD        SI, X19
+	VPBROADCASTD X19, Z19
+	MOVQ         SI, DI
+	SHLQ         $0x06, DI
+	VMOVUPS      (SP)(DI*1), Z20
+	VSUBPS       Z15, Z20, Z20
+	VSUBPS       Z22, Z20, Z20
+	VMAXPS       Z20, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VMULPS       Z2, Z20, Z21
+	VRNDSCALEPS  $0x00, Z21, Z21
+	VFNMADD231PS Z3, Z21, Z20
+	VFNMADD231PS Z4, Z21, Z20
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z20, Z23
+	VFMADD213PS  Z8, Z20, Z23
+	VFMADD213PS  Z7, Z20, Z23
+	VFMADD213PS  Z6, Z20, Z23
+	VMULPS       Z20, Z20, Z24
+	VFMADD213PS  Z20, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z21, Z23, Z23
+	VMULPS       Z17, Z23, Z20
+	VANDPS       Z14, Z20, Z20
+	VMOVUPS      Z20, (SP)(DI*1)
+	VPCMPD       $0x04, Z16, Z19, K2
+	VMOVAPS.Z    Z23, K2, Z23
+	VADDPS       Z23, Z18, Z18
+	INCQ         SI
+	JMP          col_563
+
+coldone_564:
+	VCMPPS  $0x03, Z22, Z22, K2
+	VMOVUPS Z22, K2, Z18
+	VMULPS  Z17, Z18, Z18
+	VXORPS  lfc_80000000<>+0(SB), Z18, Z18
+	VMOVUPS Z18, 1024(SP)
+	VMOVUPS Z16, 1088(SP)
+	XORQ    SI, SI
+	MOVQ    DX, R8
+
+trow_565:
+	CMPQ SI, $0x00000010
+	JAE  trowdone_566
+	LEAQ (SP)(SI*4), DI
+	XORQ DX, DX
+
+tcol_567:
+	CMPQ DX, CX
+	JAE  tcoldone_568
+	MOVL (DI), R9
+	MOVL R9, (R8)(DX*4)
+	ADDQ $0x00000040, DI
+	INCQ DX
+	JMP  tcol_567
+
+tcoldone_568:
+	MOVLQSX 1088(SP)(SI*4), DX
+	MOVLQSX ignore+48(FP), DI
+	CMPQ    DX, DI
+	JE      notarget_569
+	MOVL    1024(SP)(SI*4), R9
+	MOVL    R9, (R8)(DX*4)
+
+notarget_569:
+	LEAQ (R8)(CX*4), R8
+	INCQ SI
+	JMP  trow_565
+
+trowdone_566:
+	MOVQ R8, DX
+	MOVQ CX, SI
+	SHLQ $0x06, SI
+	ADDQ SI, AX
+	ADDQ $0x00000010, BX
+	JMP  group_555
+
+groupsdone_556:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+80(FP)
+	VZEROUPPER
+	RET
 
 // func ceRowsGWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 // Requires: AVX, AVX512DQ, AVX512F, SSE2
@@ -18449,9 +21151,9 @@ TEXT ·ceRowsGWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R12, R12
 
-row_444:
+row_570:
 	CMPQ         R12, CX
-	JAE          rowsdone_445
+	JAE          rowsdone_571
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -18460,13 +21162,13 @@ row_444:
 	VMOVAPS      Z16, Z19
 	XORQ         R13, R13
 
-loop_448:
+loop_574:
 	CMPQ         R13, R11
-	JAE          tail_449
+	JAE          tail_575
 	VMOVUPS      (AX)(R13*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_451
+	JZ           skip_577
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -18497,7 +21199,7 @@ loop_448:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_451:
+skip_577:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -18517,16 +21219,16 @@ skip_451:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R13
-	JMP          loop_448
+	JMP          loop_574
 
-tail_449:
+tail_575:
 	CMPQ         R13, DX
-	JAE          done_450
+	JAE          done_576
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R13*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_452
+	JZ           skip_578
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -18557,7 +21259,7 @@ tail_449:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_452:
+skip_578:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -18577,7 +21279,7 @@ skip_452:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_450:
+done_576:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -18640,13 +21342,13 @@ done_450:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_453
+	JZ           nostore_579
 	VMOVSS       X16, (R8)(R12*4)
 
-nostore_453:
+nostore_579:
 	MOVLQSX      (BX)(R12*4), R13
 	CMPQ         R13, SI
-	JE           ignored_446
+	JE           ignored_572
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -18657,10 +21359,10 @@ nostore_453:
 	VBROADCASTSS (R10)(R13*4), Z17
 	VMULPS       Z17, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_454
+	JZ           nostore_580
 	VMOVSS       X16, (DI)(R12*4)
 
-nostore_454:
+nostore_580:
 	VCVTSS2SD    X16, X21, X21
 	VADDSD       X21, X15, X15
 	VBROADCASTSS scale+72(FP), Z16
@@ -18671,9 +21373,9 @@ nostore_454:
 	VXORPS       Z20, Z20, Z20
 	XORQ         R14, R14
 
-loop_455:
+loop_581:
 	CMPQ         R14, R11
-	JAE          tail_456
+	JAE          tail_582
 	VMOVUPS      (AX)(R14*4), Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -18699,11 +21401,11 @@ loop_455:
 	VADDPS       Z25, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 	ADDQ         $0x10, R14
-	JMP          loop_455
+	JMP          loop_581
 
-tail_456:
+tail_582:
 	CMPQ         R14, DX
-	JAE          done_457
+	JAE          done_583
 	VMOVUPS.Z    (AX)(R14*4), K1, Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -18718,8 +21420,8 @@ tail_456:
 	VFMADD213PS  Z8, Z19, Z23
 	VFMADD213PS  Z7, Z19, Z23
 	VFMADD213PS  Z6, Z19, Z23
-	VMULPS       Z19, Z19, Z24
-	VFMADD213PS  Z19, Z24, Z23
+	VMULPS       Z19, Z19, Z25
+	VFMADD213PS  Z19, Z25, Z23
 	VADDPS       Z5, Z23, Z23
 	VSCALEFPS    Z22, Z23, Z23
 	VMULPS       Z16, Z23, Z19
@@ -18730,7 +21432,7 @@ tail_456:
 	VADDPS       Z23, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 
-done_457:
+done_583:
 	VSHUFF32X4 $0x4e, Z20, Z20, Z17
 	VADDPS     Z17, Z20, Z20
 	VSHUFF32X4 $0xb1, Z20, Z20, Z17
@@ -18739,41 +21441,497 @@ done_457:
 	VADDPS     Z17, Z20, Z20
 	VPERMILPS  $0xb1, Z20, Z17
 	VADDPS     Z17, Z20, Z20
+	VCMPPS     $0x03, Z24, Z24, K2
+	VMOVUPS    Z24, K2, Z20
 	VMULPS     Z16, Z20, Z20
 	VXORPS     lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS     X20, (R9)(R13*4)
-	JMP        nextrow_447
+	JMP        nextrow_573
 
-ignored_446:
+ignored_572:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_458
+	JZ     nostore_584
 	VMOVSS X16, (DI)(R12*4)
 
-nostore_458:
+nostore_584:
 	XORQ R13, R13
 
-loop_459:
+loop_585:
 	CMPQ    R13, R11
-	JAE     tail_460
+	JAE     tail_586
 	VMOVUPS Z16, (R9)(R13*4)
 	ADDQ    $0x10, R13
-	JMP     loop_459
+	JMP     loop_585
 
-tail_460:
+tail_586:
 	CMPQ    R13, DX
-	JAE     done_461
+	JAE     done_587
 	VMOVUPS Z16, K1, (R9)(R13*4)
 
-done_461:
-nextrow_447:
+done_587:
+nextrow_573:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R12
-	JMP  row_444
+	JMP  row_570
 
-rowsdone_445:
+rowsdone_571:
 	MOVSD X15, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceSmallRowsGWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, CMOV, SSE2
+TEXT ·ceSmallRowsGWAVX512(SB), NOSPLIT, $0-88
+	MOVQ    x+0(FP), AX
+	MOVQ    n+16(FP), CX
+	MOVQ    k+24(FP), DX
+	MOVQ    targets+32(FP), BX
+	MOVQ    ignore+48(FP), SI
+	MOVQ    rowLoss+56(FP), DI
+	MOVQ    rowLSE+64(FP), R8
+	MOVQ    grad+8(FP), R9
+	MOVQ    w+40(FP), R10
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_ff800000<>+0(SB), Z11
+	MOVQ    DX, R11
+	MOVQ    $0x00000010, R12
+	CMPQ    R11, R12
+	CMOVQGT R12, R11
+	MOVQ    DX, R12
+	SUBQ    R11, R12
+	LEAQ    lfmask16<>+0(SB), R13
+	KMOVW   (R13)(R11*2), K1
+	LEAQ    lfmask16<>+0(SB), R11
+	KMOVW   (R11)(R12*2), K2
+	VXORPS  X12, X12, X12
+	XORQ    R11, R11
+
+row_588:
+	CMPQ         R11, CX
+	JAE          rowsdone_589
+	VMOVAPS      Z11, Z13
+	VMOVUPS      (AX), K1, Z13
+	VMOVAPS      Z11, Z14
+	VMOVUPS      64(AX), K2, Z14
+	VMAXPS       Z13, Z14, Z15
+	VSHUFF32X4   $0x4e, Z15, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z16
+	VMAXPS       Z16, Z15, Z15
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Z16
+	VMAXPS       Z15, Z16, Z15
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Z16
+	VMINPS       Z15, Z16, Z15
+	VSUBPS       Z15, Z13, Z13
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMULPS       Z2, Z13, Z16
+	VRNDSCALEPS  $0x00, Z16, Z16
+	VFNMADD231PS Z3, Z16, Z13
+	VFNMADD231PS Z4, Z16, Z13
+	VMOVUPS      Z10, Z18
+	VFMADD213PS  Z9, Z13, Z18
+	VFMADD213PS  Z8, Z13, Z18
+	VFMADD213PS  Z7, Z13, Z18
+	VFMADD213PS  Z6, Z13, Z18
+	VMULPS       Z13, Z13, Z19
+	VFMADD213PS  Z13, Z19, Z18
+	VADDPS       Z5, Z18, Z18
+	VSCALEFPS    Z16, Z18, Z18
+	VSUBPS       Z15, Z14, Z13
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMULPS       Z2, Z13, Z16
+	VRNDSCALEPS  $0x00, Z16, Z16
+	VFNMADD231PS Z3, Z16, Z13
+	VFNMADD231PS Z4, Z16, Z13
+	VMOVUPS      Z10, Z14
+	VFMADD213PS  Z9, Z13, Z14
+	VFMADD213PS  Z8, Z13, Z14
+	VFMADD213PS  Z7, Z13, Z14
+	VFMADD213PS  Z6, Z13, Z14
+	VMULPS       Z13, Z13, Z19
+	VFMADD213PS  Z13, Z19, Z14
+	VADDPS       Z5, Z14, Z14
+	VSCALEFPS    Z16, Z14, Z14
+	VADDPS       Z18, Z14, Z13
+	VSHUFF32X4   $0x4e, Z13, Z13, Z16
+	VADDPS       Z16, Z13, Z13
+	VSHUFF32X4   $0xb1, Z13, Z13, Z16
+	VADDPS       Z16, Z13, Z13
+	VPERMILPS    $0x4e, Z13, Z16
+	VADDPS       Z16, Z13, Z13
+	VPERMILPS    $0xb1, Z13, Z16
+	VADDPS       Z16, Z13, Z13
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z13, Z16
+	VPSRAD       $0x17, Z16, Z19
+	VPANDD       lfc_007fffff<>+0(SB), Z16, Z16
+	VPADDD       lfc_3f3504f3<>+0(SB), Z16, Z16
+	VSUBPS       Z5, Z16, Z16
+	VCVTDQ2PS    Z19, Z19
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z20
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be800102<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z16, Z20
+	VMULPS       Z16, Z16, Z21
+	VMULPS       Z16, Z21, Z22
+	VMULPS       Z4, Z19, Z23
+	VFMADD231PS  Z20, Z22, Z23
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z21, Z23
+	VADDPS       Z16, Z23, Z23
+	VFMADD231PS  Z3, Z19, Z23
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z13, K3
+	VMOVUPS      lfc_ff800000<>+0(SB), K3, Z23
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z13, K3
+	VMOVUPS      lfc_7f800000<>+0(SB), K3, Z23
+	VCMPPS       $0x03, Z13, Z13, K3
+	VMOVUPS      Z13, K3, Z23
+	VADDPS       Z15, Z23, Z16
+	TESTQ        R8, R8
+	JZ           nostore_592
+	VMOVSS       X16, (R8)(R11*4)
+
+nostore_592:
+	MOVLQSX      (BX)(R11*4), R12
+	CMPQ         R12, SI
+	JE           ignored_590
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z23, K3
+	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z23
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z23, K3
+	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z23
+	VBROADCASTSS (AX)(R12*4), Z16
+	VSUBPS       Z16, Z15, Z15
+	VADDPS       Z23, Z15, Z15
+	VBROADCASTSS (R10)(R12*4), Z16
+	VMULPS       Z16, Z15, Z15
+	TESTQ        DI, DI
+	JZ           nostore_593
+	VMOVSS       X15, (DI)(R11*4)
+
+nostore_593:
+	VCVTSS2SD    X15, X17, X17
+	VADDSD       X17, X12, X12
+	VDIVPS       Z13, Z5, Z13
+	VCMPPS       $0x03, Z23, Z23, K3
+	VMOVUPS      Z23, K3, Z13
+	VBROADCASTSS scale+72(FP), Z15
+	VMULPS       Z16, Z15, Z15
+	VMOVD        R12, X16
+	VPBROADCASTD X16, Z16
+	VMOVUPS      lfiota<>+0(SB), Z19
+	VXORPS       Z20, Z20, Z20
+	VMULPS       Z13, Z18, Z18
+	VMULPS       Z15, Z18, Z21
+	VMOVUPS      Z21, K1, (R9)
+	VPCMPD       $0x04, Z16, Z19, K3
+	VMOVAPS.Z    Z18, K3, Z18
+	VADDPS       Z18, Z20, Z20
+	VPADDD       lfc_00000010<>+0(SB), Z19, Z19
+	VMULPS       Z13, Z14, Z14
+	VMULPS       Z15, Z14, Z13
+	VMOVUPS      Z13, K2, 64(R9)
+	VPCMPD       $0x04, Z16, Z19, K3
+	VMOVAPS.Z    Z14, K3, Z14
+	VADDPS       Z14, Z20, Z20
+	VSHUFF32X4   $0x4e, Z20, Z20, Z13
+	VADDPS       Z13, Z20, Z20
+	VSHUFF32X4   $0xb1, Z20, Z20, Z13
+	VADDPS       Z13, Z20, Z20
+	VPERMILPS    $0x4e, Z20, Z13
+	VADDPS       Z13, Z20, Z20
+	VPERMILPS    $0xb1, Z20, Z13
+	VADDPS       Z13, Z20, Z20
+	VCMPPS       $0x03, Z23, Z23, K3
+	VMOVUPS      Z23, K3, Z20
+	VMULPS       Z15, Z20, Z20
+	VXORPS       lfc_80000000<>+0(SB), Z20, Z20
+	VMOVSS       X20, (R9)(R12*4)
+	JMP          nextrow_591
+
+ignored_590:
+	VXORPS Z13, Z13, Z13
+	TESTQ  DI, DI
+	JZ     nostore_594
+	VMOVSS X13, (DI)(R11*4)
+
+nostore_594:
+	VMOVUPS Z13, K1, (R9)
+	VMOVUPS Z13, K2, 64(R9)
+
+nextrow_591:
+	LEAQ (AX)(DX*4), AX
+	LEAQ (R9)(DX*4), R9
+	INCQ R11
+	JMP  row_588
+
+rowsdone_589:
+	MOVSD X12, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func ceTRowsGWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·ceTRowsGWAVX512(SB), $1216-88
+	MOVQ         x+0(FP), AX
+	MOVQ         k+24(FP), CX
+	MOVQ         grad+8(FP), DX
+	VMOVUPS      lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS      lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS      lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS      lfc_3f317218<>+0(SB), Z3
+	VMOVUPS      lfc_b102e308<>+0(SB), Z4
+	VMOVUPS      lfc_3f800000<>+0(SB), Z5
+	VMOVUPS      lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS      lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS      lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS      lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Z10
+	VPBROADCASTD k+24(FP), Z11
+	VMOVUPS      lfiota<>+0(SB), Z12
+	VPMULLD      Z11, Z12, Z12
+	VMOVUPS      Z12, 1152(SP)
+	VXORPS       Z11, Z11, Z11
+	VXORPS       Z12, Z12, Z12
+	XORQ         BX, BX
+
+group_595:
+	MOVQ    groups+16(FP), SI
+	SHLQ    $0x04, SI
+	CMPQ    BX, SI
+	JAE     groupsdone_596
+	VMOVUPS lfc_ff800000<>+0(SB), Z15
+	XORQ    SI, SI
+
+col_597:
+	CMPQ       SI, CX
+	JAE        coldone_598
+	LEAQ       (AX)(SI*4), DI
+	VMOVUPS    1152(SP), Z16
+	KXNORW     K1, K1, K1
+	VGATHERDPS (DI)(Z16*4), K1, Z13
+	MOVQ       SI, DI
+	SHLQ       $0x06, DI
+	VMOVUPS    Z13, (SP)(DI*1)
+	VMAXPS     Z13, Z15, Z15
+	INCQ       SI
+	JMP        col_597
+
+coldone_598:
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
+	VMAXPS  Z15, Z16, Z15
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
+	VMINPS  Z15, Z16, Z15
+	VXORPS  Z16, Z16, Z16
+	XORQ    SI, SI
+
+col_599:
+	CMPQ         SI, CX
+	JAE          coldone_600
+	MOVQ         SI, DI
+	SHLQ         $0x06, DI
+	VMOVUPS      (SP)(DI*1), Z17
+	VSUBPS       Z15, Z17, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z18
+	VRNDSCALEPS  $0x00, Z18, Z18
+	VFNMADD231PS Z3, Z18, Z17
+	VFNMADD231PS Z4, Z18, Z17
+	VMOVUPS      Z10, Z19
+	VFMADD213PS  Z9, Z17, Z19
+	VFMADD213PS  Z8, Z17, Z19
+	VFMADD213PS  Z7, Z17, Z19
+	VFMADD213PS  Z6, Z17, Z19
+	VMULPS       Z17, Z17, Z20
+	VFMADD213PS  Z17, Z20, Z19
+	VADDPS       Z5, Z19, Z19
+	VSCALEFPS    Z18, Z19, Z19
+	VADDPS       Z19, Z16, Z16
+	INCQ         SI
+	JMP          col_599
+
+coldone_600:
+	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
+	VPSRAD      $0x17, Z17, Z18
+	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD      lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS      Z5, Z17, Z17
+	VCVTDQ2PS   Z18, Z18
+	VMOVUPS     lfc_3da9355f<>+0(SB), Z19
+	VFMADD213PS lfc_be10dc31<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_3e19a038<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_be800102<>+0(SB), Z17, Z19
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Z17, Z19
+	VMULPS      Z17, Z17, Z20
+	VMULPS      Z17, Z20, Z21
+	VMULPS      Z4, Z18, Z22
+	VFMADD231PS Z19, Z21, Z22
+	VFMADD231PS lfc_bf000000<>+0(SB), Z20, Z22
+	VADDPS      Z17, Z22, Z22
+	VFMADD231PS Z3, Z18, Z22
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS     lfc_ff800000<>+0(SB), K2, Z22
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Z16, K2
+	VMOVUPS     lfc_7f800000<>+0(SB), K2, Z22
+	VCMPPS      $0x03, Z16, Z16, K2
+	VMOVUPS     Z16, K2, Z22
+	VADDPS      Z15, Z22, Z16
+	MOVQ        rowLSE+64(FP), SI
+	TESTQ       SI, SI
+	JZ          nolse_601
+	VMOVUPS     Z16, (SI)(BX*4)
+
+nolse_601:
+	MOVQ         targets+32(FP), SI
+	VMOVUPS      (SI)(BX*4), Z16
+	VPBROADCASTD ignore+48(FP), Z17
+	VPCMPEQD     Z17, Z16, K2
+	VPMOVM2D     K2, Z17
+	VPTERNLOGD   $0xff, Z14, Z14, Z14
+	VXORPS       Z17, Z14, Z14
+	VMOVUPS      1152(SP), Z17
+	VPADDD       Z16, Z17, Z17
+	VXORPS       Z18, Z18, Z18
+	VPMOVD2M     Z14, K2
+	VGATHERDPS   (AX)(Z17*4), K2, Z18
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z22, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z22
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z22, K2
+	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z22
+	VSUBPS       Z18, Z15, Z17
+	VADDPS       Z22, Z17, Z17
+	VXORPS       Z18, Z18, Z18
+	MOVQ         w+40(FP), SI
+	VPMOVD2M     Z14, K2
+	VGATHERDPS   (SI)(Z16*4), K2, Z18
+	VMULPS       Z18, Z17, Z17
+	VANDPS       Z14, Z17, Z17
+	MOVQ         rowLoss+56(FP), SI
+	TESTQ        SI, SI
+	JZ           noloss_602
+	VMOVUPS      Z17, (SI)(BX*4)
+
+noloss_602:
+	VCVTPS2PD     Y17, Z19
+	VEXTRACTF32X8 $0x01, Z17, Y17
+	VCVTPS2PD     Y17, Z17
+	VADDPD        Z19, Z11, Z11
+	VADDPD        Z17, Z12, Z12
+	VBROADCASTSS  scale+72(FP), Z17
+	VMULPS        Z18, Z17, Z17
+	VXORPS        Z18, Z18, Z18
+	XORQ          SI, SI
+
+col_603:
+	CMPQ         SI, CX
+	JAE          coldone_604
+	VMOVD        SI, X19
+	VPBROADCASTD X19, Z19
+	MOVQ         SI, DI
+	SHLQ         $0x06, DI
+	VMOVUPS      (SP)(DI*1), Z20
+	VSUBPS       Z15, Z20, Z20
+	VSUBPS       Z22, Z20, Z20
+	VMAXPS       Z20, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VMULPS       Z2, Z20, Z21
+	VRNDSCALEPS  $0x00, Z21, Z21
+	VFNMADD231PS Z3, Z21, Z20
+	VFNMADD231PS Z4, Z21, Z20
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z20, Z23
+	VFMADD213PS  Z8, Z20, Z23
+	VFMADD213PS  Z7, Z20, Z23
+	VFMADD213PS  Z6, Z20, Z23
+	VMULPS       Z20, Z20, Z24
+	VFMADD213PS  Z20, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z21, Z23, Z23
+	VMULPS       Z17, Z23, Z20
+	VANDPS       Z14, Z20, Z20
+	VMOVUPS      Z20, (SP)(DI*1)
+	VPCMPD       $0x04, Z16, Z19, K2
+	VMOVAPS.Z    Z23, K2, Z23
+	VADDPS       Z23, Z18, Z18
+	INCQ         SI
+	JMP          col_603
+
+coldone_604:
+	VCMPPS  $0x03, Z22, Z22, K2
+	VMOVUPS Z22, K2, Z18
+	VMULPS  Z17, Z18, Z18
+	VXORPS  lfc_80000000<>+0(SB), Z18, Z18
+	VMOVUPS Z18, 1024(SP)
+	VMOVUPS Z16, 1088(SP)
+	XORQ    SI, SI
+	MOVQ    DX, R8
+
+trow_605:
+	CMPQ SI, $0x00000010
+	JAE  trowdone_606
+	LEAQ (SP)(SI*4), DI
+	XORQ DX, DX
+
+tcol_607:
+	CMPQ DX, CX
+	JAE  tcoldone_608
+	MOVL (DI), R9
+	MOVL R9, (R8)(DX*4)
+	ADDQ $0x00000040, DI
+	INCQ DX
+	JMP  tcol_607
+
+tcoldone_608:
+	MOVLQSX 1088(SP)(SI*4), DX
+	MOVLQSX ignore+48(FP), DI
+	CMPQ    DX, DI
+	JE      notarget_609
+	MOVL    1024(SP)(SI*4), R9
+	MOVL    R9, (R8)(DX*4)
+
+notarget_609:
+	LEAQ (R8)(CX*4), R8
+	INCQ SI
+	JMP  trow_605
+
+trowdone_606:
+	MOVQ R8, DX
+	MOVQ CX, SI
+	SHLQ $0x06, SI
+	ADDQ SI, AX
+	ADDQ $0x00000010, BX
+	JMP  group_595
+
+groupsdone_596:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+80(FP)
 	VZEROUPPER
 	RET
 
@@ -18808,9 +21966,9 @@ TEXT ·lseRowsAVX512(SB), NOSPLIT, $0-32
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-row_462:
+row_610:
 	CMPQ         DI, CX
-	JAE          rowsdone_463
+	JAE          rowsdone_611
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -18818,13 +21976,13 @@ row_462:
 	VXORPS       Z17, Z17, Z17
 	XORQ         R8, R8
 
-loop_464:
+loop_612:
 	CMPQ         R8, SI
-	JAE          tail_465
+	JAE          tail_613
 	VMOVUPS      (AX)(R8*4), Z18
 	VCMPPS       $0x1e, Z16, Z18, K2
 	KORTESTW     K2, K2
-	JZ           skip_467
+	JZ           skip_615
 	VMOVAPS      Z18, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z19
 	VMAXPS       Z19, Z16, Z16
@@ -18855,7 +22013,7 @@ loop_464:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_467:
+skip_615:
 	VSUBPS       Z15, Z18, Z18
 	VMAXPS       Z18, Z0, Z18
 	VMINPS       Z18, Z1, Z18
@@ -18874,16 +22032,16 @@ skip_467:
 	VSCALEFPS    Z19, Z20, Z20
 	VADDPS       Z20, Z17, Z17
 	ADDQ         $0x10, R8
-	JMP          loop_464
+	JMP          loop_612
 
-tail_465:
+tail_613:
 	CMPQ         R8, DX
-	JAE          done_466
+	JAE          done_614
 	VMOVAPS      Z14, Z18
 	VMOVUPS      (AX)(R8*4), K1, Z18
 	VCMPPS       $0x1e, Z16, Z18, K2
 	KORTESTW     K2, K2
-	JZ           skip_468
+	JZ           skip_616
 	VMOVAPS      Z18, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z19
 	VMAXPS       Z19, Z16, Z16
@@ -18914,7 +22072,7 @@ tail_465:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_468:
+skip_616:
 	VSUBPS       Z15, Z18, Z16
 	VMAXPS       Z16, Z0, Z16
 	VMINPS       Z16, Z1, Z16
@@ -18933,7 +22091,7 @@ skip_468:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z17, Z17
 
-done_466:
+done_614:
 	VSHUFF32X4  $0x4e, Z17, Z17, Z16
 	VADDPS      Z16, Z17, Z17
 	VSHUFF32X4  $0xb1, Z17, Z17, Z16
@@ -18972,9 +22130,9 @@ done_466:
 	VMOVSS      X22, (BX)(DI*4)
 	LEAQ        (AX)(DX*4), AX
 	INCQ        DI
-	JMP         row_462
+	JMP         row_610
 
-rowsdone_463:
+rowsdone_611:
 	VZEROUPPER
 	RET
 
@@ -19010,9 +22168,9 @@ TEXT ·maxLogRowsAVX512(SB), NOSPLIT, $0-40
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-row_469:
+row_617:
 	CMPQ         R8, CX
-	JAE          rowsdone_470
+	JAE          rowsdone_618
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -19021,13 +22179,13 @@ row_469:
 	VMOVAPS      Z15, Z18
 	XORQ         R9, R9
 
-loop_471:
+loop_619:
 	CMPQ         R9, DI
-	JAE          tail_472
+	JAE          tail_620
 	VMOVUPS      (AX)(R9*4), Z19
 	VCMPPS       $0x1e, Z16, Z19, K2
 	KORTESTW     K2, K2
-	JZ           skip_474
+	JZ           skip_622
 	VMOVAPS      Z19, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z20
 	VMAXPS       Z20, Z16, Z16
@@ -19058,7 +22216,7 @@ loop_471:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_474:
+skip_622:
 	VMAXPS       Z19, Z18, Z18
 	VSUBPS       Z15, Z19, Z19
 	VMAXPS       Z19, Z0, Z19
@@ -19078,16 +22236,16 @@ skip_474:
 	VSCALEFPS    Z20, Z21, Z21
 	VADDPS       Z21, Z17, Z17
 	ADDQ         $0x10, R9
-	JMP          loop_471
+	JMP          loop_619
 
-tail_472:
+tail_620:
 	CMPQ         R9, DX
-	JAE          done_473
+	JAE          done_621
 	VMOVAPS      Z14, Z19
 	VMOVUPS      (AX)(R9*4), K1, Z19
 	VCMPPS       $0x1e, Z16, Z19, K2
 	KORTESTW     K2, K2
-	JZ           skip_475
+	JZ           skip_623
 	VMOVAPS      Z19, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z20
 	VMAXPS       Z20, Z16, Z16
@@ -19118,7 +22276,7 @@ tail_472:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_475:
+skip_623:
 	VMAXPS       Z19, Z18, Z18
 	VSUBPS       Z15, Z19, Z16
 	VMAXPS       Z16, Z0, Z16
@@ -19138,7 +22296,7 @@ skip_475:
 	VSCALEFPS    Z19, Z20, Z20
 	VADDPS       Z20, Z17, Z17
 
-done_473:
+done_621:
 	VSHUFF32X4   $0x4e, Z17, Z17, Z16
 	VADDPS       Z16, Z17, Z17
 	VSHUFF32X4   $0xb1, Z17, Z17, Z16
@@ -19203,9 +22361,9 @@ done_473:
 	VMOVSS       X22, (SI)(R8*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R8
-	JMP          row_469
+	JMP          row_617
 
-rowsdone_470:
+rowsdone_618:
 	VZEROUPPER
 	RET
 
@@ -19243,9 +22401,9 @@ TEXT ·maxLogDotRowsAVX512(SB), NOSPLIT, $0-56
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-row_476:
+row_624:
 	CMPQ         R10, CX
-	JAE          rowsdone_477
+	JAE          rowsdone_625
 	VBROADCASTSS (DI)(R10*4), Z15
 	VXORPS       Z16, Z16, Z16
 	VBROADCASTSS (AX), Z17
@@ -19256,13 +22414,13 @@ row_476:
 	VMOVAPS      Z17, Z20
 	XORQ         R11, R11
 
-loop_478:
+loop_626:
 	CMPQ         R11, R9
-	JAE          tail_479
+	JAE          tail_627
 	VMOVUPS      (AX)(R11*4), Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_481
+	JZ           skip_629
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -19293,7 +22451,7 @@ loop_478:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_481:
+skip_629:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -19315,16 +22473,16 @@ skip_481:
 	VSUBPS       Z15, Z21, Z21
 	VADDPS       Z21, Z16, Z16
 	ADDQ         $0x10, R11
-	JMP          loop_478
+	JMP          loop_626
 
-tail_479:
+tail_627:
 	CMPQ         R11, DX
-	JAE          done_480
+	JAE          done_628
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R11*4), K1, Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_482
+	JZ           skip_630
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -19355,7 +22513,7 @@ tail_479:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_482:
+skip_630:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z18
 	VMAXPS       Z18, Z0, Z18
@@ -19378,7 +22536,7 @@ skip_482:
 	VMOVAPS.Z    Z15, K1, Z15
 	VADDPS       Z15, Z16, Z16
 
-done_480:
+done_628:
 	VSHUFF32X4   $0x4e, Z19, Z19, Z15
 	VADDPS       Z15, Z19, Z19
 	VSHUFF32X4   $0xb1, Z19, Z19, Z15
@@ -19452,9 +22610,9 @@ done_480:
 	VMOVSS       X16, (R8)(R10*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R10
-	JMP          row_476
+	JMP          row_624
 
-rowsdone_477:
+rowsdone_625:
 	VZEROUPPER
 	RET
 
@@ -19493,9 +22651,9 @@ TEXT ·maxLogDotWRowsAVX512(SB), NOSPLIT, $0-64
 	KMOVW   (R12)(R11*2), K1
 	XORQ    R11, R11
 
-row_483:
+row_631:
 	CMPQ         R11, CX
-	JAE          rowsdone_484
+	JAE          rowsdone_632
 	VBROADCASTSS (DI)(R11*4), Z15
 	VXORPS       Z16, Z16, Z16
 	VBROADCASTSS (AX), Z17
@@ -19506,13 +22664,13 @@ row_483:
 	VMOVAPS      Z17, Z20
 	XORQ         R12, R12
 
-loop_485:
+loop_633:
 	CMPQ         R12, R10
-	JAE          tail_486
+	JAE          tail_634
 	VMOVUPS      (AX)(R12*4), Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_488
+	JZ           skip_636
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -19543,7 +22701,7 @@ loop_485:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_488:
+skip_636:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -19569,16 +22727,16 @@ skip_488:
 	VMOVUPS      lfc_00000000<>+0(SB), K2, Z21
 	VADDPS       Z21, Z16, Z16
 	ADDQ         $0x10, R12
-	JMP          loop_485
+	JMP          loop_633
 
-tail_486:
+tail_634:
 	CMPQ         R12, DX
-	JAE          done_487
+	JAE          done_635
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R12*4), K1, Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_489
+	JZ           skip_637
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -19609,7 +22767,7 @@ tail_486:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_489:
+skip_637:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z18
 	VMAXPS       Z18, Z0, Z18
@@ -19635,7 +22793,7 @@ skip_489:
 	VMOVUPS      lfc_00000000<>+0(SB), K2, Z15
 	VADDPS       Z15, Z16, Z16
 
-done_487:
+done_635:
 	VSHUFF32X4   $0x4e, Z19, Z19, Z15
 	VADDPS       Z15, Z19, Z19
 	VSHUFF32X4   $0xb1, Z19, Z19, Z15
@@ -19709,9 +22867,9 @@ done_487:
 	VMOVSS       X16, (R8)(R11*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R11
-	JMP          row_483
+	JMP          row_631
 
-rowsdone_484:
+rowsdone_632:
 	VZEROUPPER
 	RET
 
@@ -19746,18 +22904,18 @@ TEXT ·expAffineRowsAVX512(SB), NOSPLIT, $0-64
 	KMOVW   (R12)(R11*2), K1
 	XORQ    R11, R11
 
-row_490:
+row_638:
 	CMPQ         R11, DX
-	JAE          rowsdone_491
+	JAE          rowsdone_639
 	VBROADCASTSS (SI)(R11*4), Z11
 	VBROADCASTSS (DI)(R11*4), Z12
 	VBROADCASTSS (R8)(R11*4), Z13
 	VBROADCASTSS (R9)(R11*4), Z14
 	XORQ         R12, R12
 
-loop_492:
+loop_640:
 	CMPQ         R12, R10
-	JAE          tail_493
+	JAE          tail_641
 	VMOVUPS      (AX)(R12*4), Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -19779,11 +22937,11 @@ loop_492:
 	VFMSUB213PS  Z14, Z13, Z17
 	VMOVUPS      Z17, (CX)(R12*4)
 	ADDQ         $0x10, R12
-	JMP          loop_492
+	JMP          loop_640
 
-tail_493:
+tail_641:
 	CMPQ         R12, BX
-	JAE          done_494
+	JAE          done_642
 	VMOVUPS.Z    (AX)(R12*4), K1, Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -19805,13 +22963,13 @@ tail_493:
 	VFMSUB213PS  Z14, Z13, Z15
 	VMOVUPS      Z15, K1, (CX)(R12*4)
 
-done_494:
+done_642:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R11
-	JMP  row_490
+	JMP  row_638
 
-rowsdone_491:
+rowsdone_639:
 	VZEROUPPER
 	RET
 
@@ -19847,18 +23005,18 @@ TEXT ·expAffineWRowsAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R13)(R12*2), K1
 	XORQ    R12, R12
 
-row_495:
+row_643:
 	CMPQ         R12, DX
-	JAE          rowsdone_496
+	JAE          rowsdone_644
 	VBROADCASTSS (SI)(R12*4), Z11
 	VBROADCASTSS (DI)(R12*4), Z12
 	VBROADCASTSS (R8)(R12*4), Z13
 	VBROADCASTSS (R9)(R12*4), Z14
 	XORQ         R13, R13
 
-loop_497:
+loop_645:
 	CMPQ         R13, R11
-	JAE          tail_498
+	JAE          tail_646
 	VMOVUPS      (AX)(R13*4), Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -19882,11 +23040,11 @@ loop_497:
 	VFMSUB213PS  Z15, Z13, Z17
 	VMOVUPS      Z17, (CX)(R13*4)
 	ADDQ         $0x10, R13
-	JMP          loop_497
+	JMP          loop_645
 
-tail_498:
+tail_646:
 	CMPQ         R13, BX
-	JAE          done_499
+	JAE          done_647
 	VMOVUPS.Z    (AX)(R13*4), K1, Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -19910,13 +23068,13 @@ tail_498:
 	VFMSUB213PS  Z11, Z13, Z15
 	VMOVUPS      Z15, K1, (CX)(R13*4)
 
-done_499:
+done_647:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R12
-	JMP  row_495
+	JMP  row_643
 
-rowsdone_496:
+rowsdone_644:
 	VZEROUPPER
 	RET
 
@@ -19938,38 +23096,38 @@ TEXT ·subRowsAVX512(SB), NOSPLIT, $0-48
 	KMOVW (R10)(R9*2), K1
 	XORQ  R9, R9
 
-row_500:
+row_648:
 	CMPQ         R9, DX
-	JAE          rowsdone_501
+	JAE          rowsdone_649
 	VBROADCASTSS (SI)(R9*4), Z0
 	VBROADCASTSS (DI)(R9*4), Z1
 	XORQ         R10, R10
 
-loop_502:
+loop_650:
 	CMPQ    R10, R8
-	JAE     tail_503
+	JAE     tail_651
 	VMOVUPS (AX)(R10*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VSUBPS  Z1, Z2, Z2
 	VMOVUPS Z2, (CX)(R10*4)
 	ADDQ    $0x10, R10
-	JMP     loop_502
+	JMP     loop_650
 
-tail_503:
+tail_651:
 	CMPQ      R10, BX
-	JAE       done_504
+	JAE       done_652
 	VMOVUPS.Z (AX)(R10*4), K1, Z2
 	VSUBPS    Z0, Z2, Z2
 	VSUBPS    Z1, Z2, Z2
 	VMOVUPS   Z2, K1, (CX)(R10*4)
 
-done_504:
+done_652:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R9
-	JMP  row_500
+	JMP  row_648
 
-rowsdone_501:
+rowsdone_649:
 	VZEROUPPER
 	RET
 
@@ -20001,9 +23159,9 @@ TEXT ·bceLogitsAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_505:
+loop_653:
 	CMPQ          SI, BX
-	JAE           tail_506
+	JAE           tail_654
 	VMOVUPS       (AX)(SI*4), Z13
 	VMOVUPS       (CX)(SI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -20092,11 +23250,11 @@ loop_505:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, SI
-	JMP           loop_505
+	JMP           loop_653
 
-tail_506:
+tail_654:
 	CMPQ          SI, DX
-	JAE           done_507
+	JAE           done_655
 	VMOVUPS.Z     (AX)(SI*4), K1, Z13
 	VMOVUPS.Z     (CX)(SI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -20186,7 +23344,7 @@ tail_506:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_507:
+done_655:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -20227,9 +23385,9 @@ TEXT ·focalG0AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_508:
+loop_656:
 	CMPQ     DI, SI
-	JAE      tail_509
+	JAE      tail_657
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -20237,10 +23395,10 @@ loop_508:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_511
+	JZ       skip_659
 	INCQ     BX
 
-skip_511:
+skip_659:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -20316,11 +23474,11 @@ skip_511:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_508
+	JMP           loop_656
 
-tail_509:
+tail_657:
 	CMPQ      DI, DX
-	JAE       done_510
+	JAE       done_658
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -20328,10 +23486,10 @@ tail_509:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_512
+	JZ        skip_660
 	INCQ      BX
 
-skip_512:
+skip_660:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -20408,7 +23566,7 @@ skip_512:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_510:
+done_658:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -20450,9 +23608,9 @@ TEXT ·focalG1AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_513:
+loop_661:
 	CMPQ     DI, SI
-	JAE      tail_514
+	JAE      tail_662
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -20460,10 +23618,10 @@ loop_513:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_516
+	JZ       skip_664
 	INCQ     BX
 
-skip_516:
+skip_664:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -20547,11 +23705,11 @@ skip_516:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_513
+	JMP           loop_661
 
-tail_514:
+tail_662:
 	CMPQ      DI, DX
-	JAE       done_515
+	JAE       done_663
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -20559,10 +23717,10 @@ tail_514:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_517
+	JZ        skip_665
 	INCQ      BX
 
-skip_517:
+skip_665:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -20647,7 +23805,7 @@ skip_517:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_515:
+done_663:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -20689,9 +23847,9 @@ TEXT ·focalG2AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_518:
+loop_666:
 	CMPQ     DI, SI
-	JAE      tail_519
+	JAE      tail_667
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -20699,10 +23857,10 @@ loop_518:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_521
+	JZ       skip_669
 	INCQ     BX
 
-skip_521:
+skip_669:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -20788,11 +23946,11 @@ skip_521:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_518
+	JMP           loop_666
 
-tail_519:
+tail_667:
 	CMPQ      DI, DX
-	JAE       done_520
+	JAE       done_668
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -20800,10 +23958,10 @@ tail_519:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_522
+	JZ        skip_670
 	INCQ      BX
 
-skip_522:
+skip_670:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -20890,7 +24048,7 @@ skip_522:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_520:
+done_668:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -20932,9 +24090,9 @@ TEXT ·focalGAnyAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_523:
+loop_671:
 	CMPQ     DI, SI
-	JAE      tail_524
+	JAE      tail_672
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -20942,10 +24100,10 @@ loop_523:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_526
+	JZ       skip_674
 	INCQ     BX
 
-skip_526:
+skip_674:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -21054,11 +24212,11 @@ skip_526:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_523
+	JMP           loop_671
 
-tail_524:
+tail_672:
 	CMPQ      DI, DX
-	JAE       done_525
+	JAE       done_673
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -21066,10 +24224,10 @@ tail_524:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_527
+	JZ        skip_675
 	INCQ      BX
 
-skip_527:
+skip_675:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -21179,7 +24337,7 @@ skip_527:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_525:
+done_673:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -21209,9 +24367,9 @@ TEXT ·mseAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_528:
+loop_676:
 	CMPQ          SI, BX
-	JAE           tail_529
+	JAE           tail_677
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21223,11 +24381,11 @@ loop_528:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_528
+	JMP           loop_676
 
-tail_529:
+tail_677:
 	CMPQ          SI, DX
-	JAE           done_530
+	JAE           done_678
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21240,7 +24398,7 @@ tail_529:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_530:
+done_678:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -21269,9 +24427,9 @@ TEXT ·l1AVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_531:
+loop_679:
 	CMPQ          SI, BX
-	JAE           tail_532
+	JAE           tail_680
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21288,11 +24446,11 @@ loop_531:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_531
+	JMP           loop_679
 
-tail_532:
+tail_680:
 	CMPQ          SI, DX
-	JAE           done_533
+	JAE           done_681
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21310,7 +24468,7 @@ tail_532:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_533:
+done_681:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -21339,9 +24497,9 @@ TEXT ·huberAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_534:
+loop_682:
 	CMPQ          SI, BX
-	JAE           tail_535
+	JAE           tail_683
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21369,11 +24527,11 @@ loop_534:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_534
+	JMP           loop_682
 
-tail_535:
+tail_683:
 	CMPQ          SI, DX
-	JAE           done_536
+	JAE           done_684
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21402,7 +24560,7 @@ tail_535:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_536:
+done_684:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -21431,9 +24589,9 @@ TEXT ·smoothL1AVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_537:
+loop_685:
 	CMPQ          SI, BX
-	JAE           tail_538
+	JAE           tail_686
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21462,11 +24620,11 @@ loop_537:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_537
+	JMP           loop_685
 
-tail_538:
+tail_686:
 	CMPQ          SI, DX
-	JAE           done_539
+	JAE           done_687
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -21496,7 +24654,7 @@ tail_538:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_539:
+done_687:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -21537,9 +24695,9 @@ TEXT ·bceLogitsWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_540:
+loop_688:
 	CMPQ          DI, SI
-	JAE           tail_541
+	JAE           tail_689
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -21630,11 +24788,11 @@ loop_540:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_540
+	JMP           loop_688
 
-tail_541:
+tail_689:
 	CMPQ          DI, DX
-	JAE           done_542
+	JAE           done_690
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -21726,7 +24884,7 @@ tail_541:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_542:
+done_690:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -21768,9 +24926,9 @@ TEXT ·focalG0WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_543:
+loop_691:
 	CMPQ     R8, DI
-	JAE      tail_544
+	JAE      tail_692
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -21778,10 +24936,10 @@ loop_543:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_546
+	JZ       skip_694
 	INCQ     SI
 
-skip_546:
+skip_694:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -21859,11 +25017,11 @@ skip_546:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_543
+	JMP           loop_691
 
-tail_544:
+tail_692:
 	CMPQ      R8, DX
-	JAE       done_545
+	JAE       done_693
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -21871,10 +25029,10 @@ tail_544:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_547
+	JZ        skip_695
 	INCQ      SI
 
-skip_547:
+skip_695:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -21953,7 +25111,7 @@ skip_547:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_545:
+done_693:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -21996,9 +25154,9 @@ TEXT ·focalG1WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_548:
+loop_696:
 	CMPQ     R8, DI
-	JAE      tail_549
+	JAE      tail_697
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -22006,10 +25164,10 @@ loop_548:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_551
+	JZ       skip_699
 	INCQ     SI
 
-skip_551:
+skip_699:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -22095,11 +25253,11 @@ skip_551:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_548
+	JMP           loop_696
 
-tail_549:
+tail_697:
 	CMPQ      R8, DX
-	JAE       done_550
+	JAE       done_698
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -22107,10 +25265,10 @@ tail_549:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_552
+	JZ        skip_700
 	INCQ      SI
 
-skip_552:
+skip_700:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -22197,7 +25355,7 @@ skip_552:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_550:
+done_698:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -22240,9 +25398,9 @@ TEXT ·focalG2WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_553:
+loop_701:
 	CMPQ     R8, DI
-	JAE      tail_554
+	JAE      tail_702
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -22250,10 +25408,10 @@ loop_553:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_556
+	JZ       skip_704
 	INCQ     SI
 
-skip_556:
+skip_704:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -22341,11 +25499,11 @@ skip_556:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_553
+	JMP           loop_701
 
-tail_554:
+tail_702:
 	CMPQ      R8, DX
-	JAE       done_555
+	JAE       done_703
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -22353,10 +25511,10 @@ tail_554:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_557
+	JZ        skip_705
 	INCQ      SI
 
-skip_557:
+skip_705:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -22445,7 +25603,7 @@ skip_557:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_555:
+done_703:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -22488,9 +25646,9 @@ TEXT ·focalGAnyWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_558:
+loop_706:
 	CMPQ     R8, DI
-	JAE      tail_559
+	JAE      tail_707
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -22498,10 +25656,10 @@ loop_558:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_561
+	JZ       skip_709
 	INCQ     SI
 
-skip_561:
+skip_709:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -22612,11 +25770,11 @@ skip_561:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_558
+	JMP           loop_706
 
-tail_559:
+tail_707:
 	CMPQ      R8, DX
-	JAE       done_560
+	JAE       done_708
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -22624,10 +25782,10 @@ tail_559:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_562
+	JZ        skip_710
 	INCQ      SI
 
-skip_562:
+skip_710:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -22739,7 +25897,7 @@ skip_562:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_560:
+done_708:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -22770,9 +25928,9 @@ TEXT ·mseWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_563:
+loop_711:
 	CMPQ          DI, SI
-	JAE           tail_564
+	JAE           tail_712
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -22786,11 +25944,11 @@ loop_563:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_563
+	JMP           loop_711
 
-tail_564:
+tail_712:
 	CMPQ          DI, DX
-	JAE           done_565
+	JAE           done_713
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -22805,7 +25963,7 @@ tail_564:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_565:
+done_713:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -22835,9 +25993,9 @@ TEXT ·l1WAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_566:
+loop_714:
 	CMPQ          DI, SI
-	JAE           tail_567
+	JAE           tail_715
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -22856,11 +26014,11 @@ loop_566:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_566
+	JMP           loop_714
 
-tail_567:
+tail_715:
 	CMPQ          DI, DX
-	JAE           done_568
+	JAE           done_716
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -22880,7 +26038,7 @@ tail_567:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_568:
+done_716:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -22910,9 +26068,9 @@ TEXT ·huberWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_569:
+loop_717:
 	CMPQ          DI, SI
-	JAE           tail_570
+	JAE           tail_718
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -22942,11 +26100,11 @@ loop_569:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_569
+	JMP           loop_717
 
-tail_570:
+tail_718:
 	CMPQ          DI, DX
-	JAE           done_571
+	JAE           done_719
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -22977,7 +26135,7 @@ tail_570:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_571:
+done_719:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -23007,9 +26165,9 @@ TEXT ·smoothL1WAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_572:
+loop_720:
 	CMPQ          DI, SI
-	JAE           tail_573
+	JAE           tail_721
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -23040,11 +26198,11 @@ loop_572:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_572
+	JMP           loop_720
 
-tail_573:
+tail_721:
 	CMPQ          DI, DX
-	JAE           done_574
+	JAE           done_722
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -23076,7 +26234,7 @@ tail_573:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_574:
+done_722:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -23117,9 +26275,9 @@ TEXT ·bceLogitsLAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_575:
+loop_723:
 	CMPQ          DI, SI
-	JAE           tail_576
+	JAE           tail_724
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -23209,11 +26367,11 @@ loop_575:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_575
+	JMP           loop_723
 
-tail_576:
+tail_724:
 	CMPQ          DI, DX
-	JAE           done_577
+	JAE           done_725
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -23304,7 +26462,7 @@ tail_576:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_577:
+done_725:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -23346,9 +26504,9 @@ TEXT ·focalG0LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_578:
+loop_726:
 	CMPQ     R8, DI
-	JAE      tail_579
+	JAE      tail_727
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -23356,10 +26514,10 @@ loop_578:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_581
+	JZ       skip_729
 	INCQ     SI
 
-skip_581:
+skip_729:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23436,11 +26594,11 @@ skip_581:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_578
+	JMP           loop_726
 
-tail_579:
+tail_727:
 	CMPQ      R8, DX
-	JAE       done_580
+	JAE       done_728
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -23448,10 +26606,10 @@ tail_579:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_582
+	JZ        skip_730
 	INCQ      SI
 
-skip_582:
+skip_730:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23529,7 +26687,7 @@ skip_582:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_580:
+done_728:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -23572,9 +26730,9 @@ TEXT ·focalG1LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_583:
+loop_731:
 	CMPQ     R8, DI
-	JAE      tail_584
+	JAE      tail_732
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -23582,10 +26740,10 @@ loop_583:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_586
+	JZ       skip_734
 	INCQ     SI
 
-skip_586:
+skip_734:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23670,11 +26828,11 @@ skip_586:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_583
+	JMP           loop_731
 
-tail_584:
+tail_732:
 	CMPQ      R8, DX
-	JAE       done_585
+	JAE       done_733
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -23682,10 +26840,10 @@ tail_584:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_587
+	JZ        skip_735
 	INCQ      SI
 
-skip_587:
+skip_735:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23771,7 +26929,7 @@ skip_587:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_585:
+done_733:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -23814,9 +26972,9 @@ TEXT ·focalG2LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_588:
+loop_736:
 	CMPQ     R8, DI
-	JAE      tail_589
+	JAE      tail_737
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -23824,10 +26982,10 @@ loop_588:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_591
+	JZ       skip_739
 	INCQ     SI
 
-skip_591:
+skip_739:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23914,11 +27072,11 @@ skip_591:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_588
+	JMP           loop_736
 
-tail_589:
+tail_737:
 	CMPQ      R8, DX
-	JAE       done_590
+	JAE       done_738
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -23926,10 +27084,10 @@ tail_589:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_592
+	JZ        skip_740
 	INCQ      SI
 
-skip_592:
+skip_740:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24017,7 +27175,7 @@ skip_592:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_590:
+done_738:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -24060,9 +27218,9 @@ TEXT ·focalGAnyLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_593:
+loop_741:
 	CMPQ     R8, DI
-	JAE      tail_594
+	JAE      tail_742
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -24070,10 +27228,10 @@ loop_593:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_596
+	JZ       skip_744
 	INCQ     SI
 
-skip_596:
+skip_744:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24183,11 +27341,11 @@ skip_596:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_593
+	JMP           loop_741
 
-tail_594:
+tail_742:
 	CMPQ      R8, DX
-	JAE       done_595
+	JAE       done_743
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -24195,10 +27353,10 @@ tail_594:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_597
+	JZ        skip_745
 	INCQ      SI
 
-skip_597:
+skip_745:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24309,7 +27467,7 @@ skip_597:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_595:
+done_743:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -24340,9 +27498,9 @@ TEXT ·mseLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_598:
+loop_746:
 	CMPQ          DI, SI
-	JAE           tail_599
+	JAE           tail_747
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24355,11 +27513,11 @@ loop_598:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_598
+	JMP           loop_746
 
-tail_599:
+tail_747:
 	CMPQ          DI, DX
-	JAE           done_600
+	JAE           done_748
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24373,7 +27531,7 @@ tail_599:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_600:
+done_748:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -24403,9 +27561,9 @@ TEXT ·l1LAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_601:
+loop_749:
 	CMPQ          DI, SI
-	JAE           tail_602
+	JAE           tail_750
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24423,11 +27581,11 @@ loop_601:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_601
+	JMP           loop_749
 
-tail_602:
+tail_750:
 	CMPQ          DI, DX
-	JAE           done_603
+	JAE           done_751
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24446,7 +27604,7 @@ tail_602:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_603:
+done_751:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -24476,9 +27634,9 @@ TEXT ·huberLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_604:
+loop_752:
 	CMPQ          DI, SI
-	JAE           tail_605
+	JAE           tail_753
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24507,11 +27665,11 @@ loop_604:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_604
+	JMP           loop_752
 
-tail_605:
+tail_753:
 	CMPQ          DI, DX
-	JAE           done_606
+	JAE           done_754
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24541,7 +27699,7 @@ tail_605:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_606:
+done_754:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -24571,9 +27729,9 @@ TEXT ·smoothL1LAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_607:
+loop_755:
 	CMPQ          DI, SI
-	JAE           tail_608
+	JAE           tail_756
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24603,11 +27761,11 @@ loop_607:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_607
+	JMP           loop_755
 
-tail_608:
+tail_756:
 	CMPQ          DI, DX
-	JAE           done_609
+	JAE           done_757
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24638,7 +27796,7 @@ tail_608:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_609:
+done_757:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -24680,9 +27838,9 @@ TEXT ·bceLogitsLWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_610:
+loop_758:
 	CMPQ          R8, DI
-	JAE           tail_611
+	JAE           tail_759
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -24774,11 +27932,11 @@ loop_610:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_610
+	JMP           loop_758
 
-tail_611:
+tail_759:
 	CMPQ          R8, DX
-	JAE           done_612
+	JAE           done_760
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -24871,7 +28029,7 @@ tail_611:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_612:
+done_760:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -24914,9 +28072,9 @@ TEXT ·focalG0LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_613:
+loop_761:
 	CMPQ     R9, R8
-	JAE      tail_614
+	JAE      tail_762
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -24924,10 +28082,10 @@ loop_613:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_616
+	JZ       skip_764
 	INCQ     DI
 
-skip_616:
+skip_764:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25006,11 +28164,11 @@ skip_616:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_613
+	JMP           loop_761
 
-tail_614:
+tail_762:
 	CMPQ      R9, DX
-	JAE       done_615
+	JAE       done_763
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -25018,10 +28176,10 @@ tail_614:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_617
+	JZ        skip_765
 	INCQ      DI
 
-skip_617:
+skip_765:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25101,7 +28259,7 @@ skip_617:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_615:
+done_763:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25145,9 +28303,9 @@ TEXT ·focalG1LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_618:
+loop_766:
 	CMPQ     R9, R8
-	JAE      tail_619
+	JAE      tail_767
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -25155,10 +28313,10 @@ loop_618:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_621
+	JZ       skip_769
 	INCQ     DI
 
-skip_621:
+skip_769:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25245,11 +28403,11 @@ skip_621:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_618
+	JMP           loop_766
 
-tail_619:
+tail_767:
 	CMPQ      R9, DX
-	JAE       done_620
+	JAE       done_768
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -25257,10 +28415,10 @@ tail_619:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_622
+	JZ        skip_770
 	INCQ      DI
 
-skip_622:
+skip_770:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25348,7 +28506,7 @@ skip_622:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_620:
+done_768:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25392,9 +28550,9 @@ TEXT ·focalG2LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_623:
+loop_771:
 	CMPQ     R9, R8
-	JAE      tail_624
+	JAE      tail_772
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -25402,10 +28560,10 @@ loop_623:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_626
+	JZ       skip_774
 	INCQ     DI
 
-skip_626:
+skip_774:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25494,11 +28652,11 @@ skip_626:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_623
+	JMP           loop_771
 
-tail_624:
+tail_772:
 	CMPQ      R9, DX
-	JAE       done_625
+	JAE       done_773
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -25506,10 +28664,10 @@ tail_624:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_627
+	JZ        skip_775
 	INCQ      DI
 
-skip_627:
+skip_775:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25599,7 +28757,7 @@ skip_627:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_625:
+done_773:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25643,9 +28801,9 @@ TEXT ·focalGAnyLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_628:
+loop_776:
 	CMPQ     R9, R8
-	JAE      tail_629
+	JAE      tail_777
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -25653,10 +28811,10 @@ loop_628:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_631
+	JZ       skip_779
 	INCQ     DI
 
-skip_631:
+skip_779:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25768,11 +28926,11 @@ skip_631:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_628
+	JMP           loop_776
 
-tail_629:
+tail_777:
 	CMPQ      R9, DX
-	JAE       done_630
+	JAE       done_778
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -25780,10 +28938,10 @@ tail_629:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_632
+	JZ        skip_780
 	INCQ      DI
 
-skip_632:
+skip_780:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25896,7 +29054,7 @@ skip_632:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_630:
+done_778:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25928,9 +29086,9 @@ TEXT ·mseLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_633:
+loop_781:
 	CMPQ          R8, DI
-	JAE           tail_634
+	JAE           tail_782
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -25945,11 +29103,11 @@ loop_633:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_633
+	JMP           loop_781
 
-tail_634:
+tail_782:
 	CMPQ          R8, DX
-	JAE           done_635
+	JAE           done_783
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -25965,7 +29123,7 @@ tail_634:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_635:
+done_783:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -25996,9 +29154,9 @@ TEXT ·l1LWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_636:
+loop_784:
 	CMPQ          R8, DI
-	JAE           tail_637
+	JAE           tail_785
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26018,11 +29176,11 @@ loop_636:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_636
+	JMP           loop_784
 
-tail_637:
+tail_785:
 	CMPQ          R8, DX
-	JAE           done_638
+	JAE           done_786
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26043,7 +29201,7 @@ tail_637:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_638:
+done_786:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26074,9 +29232,9 @@ TEXT ·huberLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_639:
+loop_787:
 	CMPQ          R8, DI
-	JAE           tail_640
+	JAE           tail_788
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26107,11 +29265,11 @@ loop_639:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_639
+	JMP           loop_787
 
-tail_640:
+tail_788:
 	CMPQ          R8, DX
-	JAE           done_641
+	JAE           done_789
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26143,7 +29301,7 @@ tail_640:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_641:
+done_789:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26174,9 +29332,9 @@ TEXT ·smoothL1LWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_642:
+loop_790:
 	CMPQ          R8, DI
-	JAE           tail_643
+	JAE           tail_791
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26208,11 +29366,11 @@ loop_642:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_642
+	JMP           loop_790
 
-tail_643:
+tail_791:
 	CMPQ          R8, DX
-	JAE           done_644
+	JAE           done_792
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26245,7 +29403,7 @@ tail_643:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_644:
+done_792:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26286,9 +29444,9 @@ TEXT ·bceLogitsGAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_645:
+loop_793:
 	CMPQ          DI, SI
-	JAE           tail_646
+	JAE           tail_794
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -26380,11 +29538,11 @@ loop_645:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_645
+	JMP           loop_793
 
-tail_646:
+tail_794:
 	CMPQ          DI, DX
-	JAE           done_647
+	JAE           done_795
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -26477,7 +29635,7 @@ tail_646:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(DI*4)
 
-done_647:
+done_795:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -26519,9 +29677,9 @@ TEXT ·focalG0GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_648:
+loop_796:
 	CMPQ     R8, DI
-	JAE      tail_649
+	JAE      tail_797
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -26529,10 +29687,10 @@ loop_648:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_651
+	JZ       skip_799
 	INCQ     SI
 
-skip_651:
+skip_799:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26611,11 +29769,11 @@ skip_651:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_648
+	JMP           loop_796
 
-tail_649:
+tail_797:
 	CMPQ      R8, DX
-	JAE       done_650
+	JAE       done_798
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -26623,10 +29781,10 @@ tail_649:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_652
+	JZ        skip_800
 	INCQ      SI
 
-skip_652:
+skip_800:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26706,7 +29864,7 @@ skip_652:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (BX)(R8*4)
 
-done_650:
+done_798:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -26749,9 +29907,9 @@ TEXT ·focalG1GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_653:
+loop_801:
 	CMPQ     R8, DI
-	JAE      tail_654
+	JAE      tail_802
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -26759,10 +29917,10 @@ loop_653:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_656
+	JZ       skip_804
 	INCQ     SI
 
-skip_656:
+skip_804:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26849,11 +30007,11 @@ skip_656:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_653
+	JMP           loop_801
 
-tail_654:
+tail_802:
 	CMPQ      R8, DX
-	JAE       done_655
+	JAE       done_803
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -26861,10 +30019,10 @@ tail_654:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_657
+	JZ        skip_805
 	INCQ      SI
 
-skip_657:
+skip_805:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26952,7 +30110,7 @@ skip_657:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R8*4)
 
-done_655:
+done_803:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -26995,9 +30153,9 @@ TEXT ·focalG2GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_658:
+loop_806:
 	CMPQ     R8, DI
-	JAE      tail_659
+	JAE      tail_807
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27005,10 +30163,10 @@ loop_658:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_661
+	JZ       skip_809
 	INCQ     SI
 
-skip_661:
+skip_809:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27097,11 +30255,11 @@ skip_661:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_658
+	JMP           loop_806
 
-tail_659:
+tail_807:
 	CMPQ      R8, DX
-	JAE       done_660
+	JAE       done_808
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27109,10 +30267,10 @@ tail_659:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_662
+	JZ        skip_810
 	INCQ      SI
 
-skip_662:
+skip_810:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27202,7 +30360,7 @@ skip_662:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (BX)(R8*4)
 
-done_660:
+done_808:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27245,9 +30403,9 @@ TEXT ·focalGAnyGAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_663:
+loop_811:
 	CMPQ     R8, DI
-	JAE      tail_664
+	JAE      tail_812
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27255,10 +30413,10 @@ loop_663:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_666
+	JZ       skip_814
 	INCQ     SI
 
-skip_666:
+skip_814:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27370,11 +30528,11 @@ skip_666:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_663
+	JMP           loop_811
 
-tail_664:
+tail_812:
 	CMPQ      R8, DX
-	JAE       done_665
+	JAE       done_813
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27382,10 +30540,10 @@ tail_664:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_667
+	JZ        skip_815
 	INCQ      SI
 
-skip_667:
+skip_815:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27498,7 +30656,7 @@ skip_667:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (BX)(R8*4)
 
-done_665:
+done_813:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27529,9 +30687,9 @@ TEXT ·mseGAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_668:
+loop_816:
 	CMPQ          DI, SI
-	JAE           tail_669
+	JAE           tail_817
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27546,11 +30704,11 @@ loop_668:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_668
+	JMP           loop_816
 
-tail_669:
+tail_817:
 	CMPQ          DI, DX
-	JAE           done_670
+	JAE           done_818
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27566,7 +30724,7 @@ tail_669:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(DI*4)
 
-done_670:
+done_818:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -27596,9 +30754,9 @@ TEXT ·l1GAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_671:
+loop_819:
 	CMPQ          DI, SI
-	JAE           tail_672
+	JAE           tail_820
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27618,11 +30776,11 @@ loop_671:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_671
+	JMP           loop_819
 
-tail_672:
+tail_820:
 	CMPQ          DI, DX
-	JAE           done_673
+	JAE           done_821
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27643,7 +30801,7 @@ tail_672:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_673:
+done_821:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -27673,9 +30831,9 @@ TEXT ·huberGAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_674:
+loop_822:
 	CMPQ          DI, SI
-	JAE           tail_675
+	JAE           tail_823
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27706,11 +30864,11 @@ loop_674:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_674
+	JMP           loop_822
 
-tail_675:
+tail_823:
 	CMPQ          DI, DX
-	JAE           done_676
+	JAE           done_824
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27742,7 +30900,7 @@ tail_675:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_676:
+done_824:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -27772,9 +30930,9 @@ TEXT ·smoothL1GAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_677:
+loop_825:
 	CMPQ          DI, SI
-	JAE           tail_678
+	JAE           tail_826
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27806,11 +30964,11 @@ loop_677:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_677
+	JMP           loop_825
 
-tail_678:
+tail_826:
 	CMPQ          DI, DX
-	JAE           done_679
+	JAE           done_827
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27843,7 +31001,7 @@ tail_678:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_679:
+done_827:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -27885,9 +31043,9 @@ TEXT ·bceLogitsGWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_680:
+loop_828:
 	CMPQ          R8, DI
-	JAE           tail_681
+	JAE           tail_829
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -27982,11 +31140,11 @@ loop_680:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_680
+	JMP           loop_828
 
-tail_681:
+tail_829:
 	CMPQ          R8, DX
-	JAE           done_682
+	JAE           done_830
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -28082,7 +31240,7 @@ tail_681:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R8*4)
 
-done_682:
+done_830:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28125,9 +31283,9 @@ TEXT ·focalG0GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_683:
+loop_831:
 	CMPQ     R9, R8
-	JAE      tail_684
+	JAE      tail_832
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -28135,10 +31293,10 @@ loop_683:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_686
+	JZ       skip_834
 	INCQ     DI
 
-skip_686:
+skip_834:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28220,11 +31378,11 @@ skip_686:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_683
+	JMP           loop_831
 
-tail_684:
+tail_832:
 	CMPQ      R9, DX
-	JAE       done_685
+	JAE       done_833
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -28232,10 +31390,10 @@ tail_684:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_687
+	JZ        skip_835
 	INCQ      DI
 
-skip_687:
+skip_835:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28318,7 +31476,7 @@ skip_687:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (SI)(R9*4)
 
-done_685:
+done_833:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28362,9 +31520,9 @@ TEXT ·focalG1GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_688:
+loop_836:
 	CMPQ     R9, R8
-	JAE      tail_689
+	JAE      tail_837
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -28372,10 +31530,10 @@ loop_688:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_691
+	JZ       skip_839
 	INCQ     DI
 
-skip_691:
+skip_839:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28465,11 +31623,11 @@ skip_691:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_688
+	JMP           loop_836
 
-tail_689:
+tail_837:
 	CMPQ      R9, DX
-	JAE       done_690
+	JAE       done_838
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -28477,10 +31635,10 @@ tail_689:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_692
+	JZ        skip_840
 	INCQ      DI
 
-skip_692:
+skip_840:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28571,7 +31729,7 @@ skip_692:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R9*4)
 
-done_690:
+done_838:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28615,9 +31773,9 @@ TEXT ·focalG2GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_693:
+loop_841:
 	CMPQ     R9, R8
-	JAE      tail_694
+	JAE      tail_842
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -28625,10 +31783,10 @@ loop_693:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_696
+	JZ       skip_844
 	INCQ     DI
 
-skip_696:
+skip_844:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28720,11 +31878,11 @@ skip_696:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_693
+	JMP           loop_841
 
-tail_694:
+tail_842:
 	CMPQ      R9, DX
-	JAE       done_695
+	JAE       done_843
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -28732,10 +31890,10 @@ tail_694:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_697
+	JZ        skip_845
 	INCQ      DI
 
-skip_697:
+skip_845:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28828,7 +31986,7 @@ skip_697:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (SI)(R9*4)
 
-done_695:
+done_843:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28872,9 +32030,9 @@ TEXT ·focalGAnyGWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_698:
+loop_846:
 	CMPQ     R9, R8
-	JAE      tail_699
+	JAE      tail_847
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -28882,10 +32040,10 @@ loop_698:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_701
+	JZ       skip_849
 	INCQ     DI
 
-skip_701:
+skip_849:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29000,11 +32158,11 @@ skip_701:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_698
+	JMP           loop_846
 
-tail_699:
+tail_847:
 	CMPQ      R9, DX
-	JAE       done_700
+	JAE       done_848
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29012,10 +32170,10 @@ tail_699:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_702
+	JZ        skip_850
 	INCQ      DI
 
-skip_702:
+skip_850:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29131,7 +32289,7 @@ skip_702:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (SI)(R9*4)
 
-done_700:
+done_848:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29163,9 +32321,9 @@ TEXT ·mseGWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_703:
+loop_851:
 	CMPQ          R8, DI
-	JAE           tail_704
+	JAE           tail_852
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29183,11 +32341,11 @@ loop_703:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_703
+	JMP           loop_851
 
-tail_704:
+tail_852:
 	CMPQ          R8, DX
-	JAE           done_705
+	JAE           done_853
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29206,7 +32364,7 @@ tail_704:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R8*4)
 
-done_705:
+done_853:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -29237,9 +32395,9 @@ TEXT ·l1GWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_706:
+loop_854:
 	CMPQ          R8, DI
-	JAE           tail_707
+	JAE           tail_855
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29262,11 +32420,11 @@ loop_706:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_706
+	JMP           loop_854
 
-tail_707:
+tail_855:
 	CMPQ          R8, DX
-	JAE           done_708
+	JAE           done_856
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29290,7 +32448,7 @@ tail_707:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_708:
+done_856:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -29321,9 +32479,9 @@ TEXT ·huberGWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_709:
+loop_857:
 	CMPQ          R8, DI
-	JAE           tail_710
+	JAE           tail_858
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29357,11 +32515,11 @@ loop_709:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_709
+	JMP           loop_857
 
-tail_710:
+tail_858:
 	CMPQ          R8, DX
-	JAE           done_711
+	JAE           done_859
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29396,7 +32554,7 @@ tail_710:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_711:
+done_859:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -29427,9 +32585,9 @@ TEXT ·smoothL1GWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_712:
+loop_860:
 	CMPQ          R8, DI
-	JAE           tail_713
+	JAE           tail_861
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29464,11 +32622,11 @@ loop_712:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_712
+	JMP           loop_860
 
-tail_713:
+tail_861:
 	CMPQ          R8, DX
-	JAE           done_714
+	JAE           done_862
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29504,7 +32662,7 @@ tail_713:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_714:
+done_862:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -29546,9 +32704,9 @@ TEXT ·bceLogitsGLAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_715:
+loop_863:
 	CMPQ          R8, DI
-	JAE           tail_716
+	JAE           tail_864
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -29641,11 +32799,11 @@ loop_715:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_715
+	JMP           loop_863
 
-tail_716:
+tail_864:
 	CMPQ          R8, DX
-	JAE           done_717
+	JAE           done_865
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -29739,7 +32897,7 @@ tail_716:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(R8*4)
 
-done_717:
+done_865:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29782,9 +32940,9 @@ TEXT ·focalG0GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_718:
+loop_866:
 	CMPQ     R9, R8
-	JAE      tail_719
+	JAE      tail_867
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -29792,10 +32950,10 @@ loop_718:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_721
+	JZ       skip_869
 	INCQ     DI
 
-skip_721:
+skip_869:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29875,11 +33033,11 @@ skip_721:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_718
+	JMP           loop_866
 
-tail_719:
+tail_867:
 	CMPQ      R9, DX
-	JAE       done_720
+	JAE       done_868
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29887,10 +33045,10 @@ tail_719:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_722
+	JZ        skip_870
 	INCQ      DI
 
-skip_722:
+skip_870:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29971,7 +33129,7 @@ skip_722:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (BX)(R9*4)
 
-done_720:
+done_868:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -30015,9 +33173,9 @@ TEXT ·focalG1GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_723:
+loop_871:
 	CMPQ     R9, R8
-	JAE      tail_724
+	JAE      tail_872
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -30025,10 +33183,10 @@ loop_723:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_726
+	JZ       skip_874
 	INCQ     DI
 
-skip_726:
+skip_874:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30116,11 +33274,11 @@ skip_726:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_723
+	JMP           loop_871
 
-tail_724:
+tail_872:
 	CMPQ      R9, DX
-	JAE       done_725
+	JAE       done_873
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -30128,10 +33286,10 @@ tail_724:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_727
+	JZ        skip_875
 	INCQ      DI
 
-skip_727:
+skip_875:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30220,7 +33378,7 @@ skip_727:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R9*4)
 
-done_725:
+done_873:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -30264,9 +33422,9 @@ TEXT ·focalG2GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_728:
+loop_876:
 	CMPQ     R9, R8
-	JAE      tail_729
+	JAE      tail_877
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -30274,10 +33432,10 @@ loop_728:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_731
+	JZ       skip_879
 	INCQ     DI
 
-skip_731:
+skip_879:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30367,11 +33525,11 @@ skip_731:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_728
+	JMP           loop_876
 
-tail_729:
+tail_877:
 	CMPQ      R9, DX
-	JAE       done_730
+	JAE       done_878
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -30379,10 +33537,10 @@ tail_729:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_732
+	JZ        skip_880
 	INCQ      DI
 
-skip_732:
+skip_880:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30473,7 +33631,7 @@ skip_732:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (BX)(R9*4)
 
-done_730:
+done_878:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -30517,9 +33675,9 @@ TEXT ·focalGAnyGLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_733:
+loop_881:
 	CMPQ     R9, R8
-	JAE      tail_734
+	JAE      tail_882
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -30527,10 +33685,10 @@ loop_733:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_736
+	JZ       skip_884
 	INCQ     DI
 
-skip_736:
+skip_884:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30643,11 +33801,11 @@ skip_736:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_733
+	JMP           loop_881
 
-tail_734:
+tail_882:
 	CMPQ      R9, DX
-	JAE       done_735
+	JAE       done_883
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -30655,10 +33813,10 @@ tail_734:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_737
+	JZ        skip_885
 	INCQ      DI
 
-skip_737:
+skip_885:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30772,7 +33930,7 @@ skip_737:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (BX)(R9*4)
 
-done_735:
+done_883:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -30804,9 +33962,9 @@ TEXT ·mseGLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_738:
+loop_886:
 	CMPQ          R8, DI
-	JAE           tail_739
+	JAE           tail_887
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30822,11 +33980,11 @@ loop_738:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_738
+	JMP           loop_886
 
-tail_739:
+tail_887:
 	CMPQ          R8, DX
-	JAE           done_740
+	JAE           done_888
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30843,7 +34001,7 @@ tail_739:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R8*4)
 
-done_740:
+done_888:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30874,9 +34032,9 @@ TEXT ·l1GLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_741:
+loop_889:
 	CMPQ          R8, DI
-	JAE           tail_742
+	JAE           tail_890
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30897,11 +34055,11 @@ loop_741:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_741
+	JMP           loop_889
 
-tail_742:
+tail_890:
 	CMPQ          R8, DX
-	JAE           done_743
+	JAE           done_891
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30923,7 +34081,7 @@ tail_742:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_743:
+done_891:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30954,9 +34112,9 @@ TEXT ·huberGLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_744:
+loop_892:
 	CMPQ          R8, DI
-	JAE           tail_745
+	JAE           tail_893
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30988,11 +34146,11 @@ loop_744:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_744
+	JMP           loop_892
 
-tail_745:
+tail_893:
 	CMPQ          R8, DX
-	JAE           done_746
+	JAE           done_894
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -31025,7 +34183,7 @@ tail_745:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_746:
+done_894:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -31056,9 +34214,9 @@ TEXT ·smoothL1GLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_747:
+loop_895:
 	CMPQ          R8, DI
-	JAE           tail_748
+	JAE           tail_896
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -31091,11 +34249,11 @@ loop_747:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_747
+	JMP           loop_895
 
-tail_748:
+tail_896:
 	CMPQ          R8, DX
-	JAE           done_749
+	JAE           done_897
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -31129,7 +34287,7 @@ tail_748:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_749:
+done_897:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -31172,9 +34330,9 @@ TEXT ·bceLogitsGLWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_750:
+loop_898:
 	CMPQ          R9, R8
-	JAE           tail_751
+	JAE           tail_899
 	VMOVUPS       (AX)(R9*4), Z13
 	VMOVUPS       (CX)(R9*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -31270,11 +34428,11 @@ loop_750:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_750
+	JMP           loop_898
 
-tail_751:
+tail_899:
 	CMPQ          R9, DX
-	JAE           done_752
+	JAE           done_900
 	VMOVUPS.Z     (AX)(R9*4), K1, Z13
 	VMOVUPS.Z     (CX)(R9*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -31371,7 +34529,7 @@ tail_751:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R9*4)
 
-done_752:
+done_900:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31415,9 +34573,9 @@ TEXT ·focalG0GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_753:
+loop_901:
 	CMPQ     R10, R9
-	JAE      tail_754
+	JAE      tail_902
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31425,10 +34583,10 @@ loop_753:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_756
+	JZ       skip_904
 	INCQ     R8
 
-skip_756:
+skip_904:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31511,11 +34669,11 @@ skip_756:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_753
+	JMP           loop_901
 
-tail_754:
+tail_902:
 	CMPQ      R10, DX
-	JAE       done_755
+	JAE       done_903
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31523,10 +34681,10 @@ tail_754:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_757
+	JZ        skip_905
 	INCQ      R8
 
-skip_757:
+skip_905:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31610,7 +34768,7 @@ skip_757:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (SI)(R10*4)
 
-done_755:
+done_903:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31655,9 +34813,9 @@ TEXT ·focalG1GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_758:
+loop_906:
 	CMPQ     R10, R9
-	JAE      tail_759
+	JAE      tail_907
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31665,10 +34823,10 @@ loop_758:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_761
+	JZ       skip_909
 	INCQ     R8
 
-skip_761:
+skip_909:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31759,11 +34917,11 @@ skip_761:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_758
+	JMP           loop_906
 
-tail_759:
+tail_907:
 	CMPQ      R10, DX
-	JAE       done_760
+	JAE       done_908
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31771,10 +34929,10 @@ tail_759:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_762
+	JZ        skip_910
 	INCQ      R8
 
-skip_762:
+skip_910:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31866,7 +35024,7 @@ skip_762:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R10*4)
 
-done_760:
+done_908:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31911,9 +35069,9 @@ TEXT ·focalG2GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_763:
+loop_911:
 	CMPQ     R10, R9
-	JAE      tail_764
+	JAE      tail_912
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31921,10 +35079,10 @@ loop_763:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_766
+	JZ       skip_914
 	INCQ     R8
 
-skip_766:
+skip_914:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -32017,11 +35175,11 @@ skip_766:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_763
+	JMP           loop_911
 
-tail_764:
+tail_912:
 	CMPQ      R10, DX
-	JAE       done_765
+	JAE       done_913
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -32029,10 +35187,10 @@ tail_764:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_767
+	JZ        skip_915
 	INCQ      R8
 
-skip_767:
+skip_915:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -32126,7 +35284,7 @@ skip_767:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (SI)(R10*4)
 
-done_765:
+done_913:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -32171,9 +35329,9 @@ TEXT ·focalGAnyGLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_768:
+loop_916:
 	CMPQ     R10, R9
-	JAE      tail_769
+	JAE      tail_917
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -32181,10 +35339,10 @@ loop_768:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_771
+	JZ       skip_919
 	INCQ     R8
 
-skip_771:
+skip_919:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -32300,11 +35458,11 @@ skip_771:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_768
+	JMP           loop_916
 
-tail_769:
+tail_917:
 	CMPQ      R10, DX
-	JAE       done_770
+	JAE       done_918
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -32312,10 +35470,10 @@ tail_769:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_772
+	JZ        skip_920
 	INCQ      R8
 
-skip_772:
+skip_920:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -32432,7 +35590,7 @@ skip_772:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (SI)(R10*4)
 
-done_770:
+done_918:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -32465,9 +35623,9 @@ TEXT ·mseGLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_773:
+loop_921:
 	CMPQ          R9, R8
-	JAE           tail_774
+	JAE           tail_922
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32486,11 +35644,11 @@ loop_773:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_773
+	JMP           loop_921
 
-tail_774:
+tail_922:
 	CMPQ          R9, DX
-	JAE           done_775
+	JAE           done_923
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32510,7 +35668,7 @@ tail_774:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R9*4)
 
-done_775:
+done_923:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32542,9 +35700,9 @@ TEXT ·l1GLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_776:
+loop_924:
 	CMPQ          R9, R8
-	JAE           tail_777
+	JAE           tail_925
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32568,11 +35726,11 @@ loop_776:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_776
+	JMP           loop_924
 
-tail_777:
+tail_925:
 	CMPQ          R9, DX
-	JAE           done_778
+	JAE           done_926
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32597,7 +35755,7 @@ tail_777:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_778:
+done_926:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32629,9 +35787,9 @@ TEXT ·huberGLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_779:
+loop_927:
 	CMPQ          R9, R8
-	JAE           tail_780
+	JAE           tail_928
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32666,11 +35824,11 @@ loop_779:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_779
+	JMP           loop_927
 
-tail_780:
+tail_928:
 	CMPQ          R9, DX
-	JAE           done_781
+	JAE           done_929
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32706,7 +35864,7 @@ tail_780:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_781:
+done_929:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32738,9 +35896,9 @@ TEXT ·smoothL1GLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_782:
+loop_930:
 	CMPQ          R9, R8
-	JAE           tail_783
+	JAE           tail_931
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32776,11 +35934,11 @@ loop_782:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_782
+	JMP           loop_930
 
-tail_783:
+tail_931:
 	CMPQ          R9, DX
-	JAE           done_784
+	JAE           done_932
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32817,7 +35975,7 @@ tail_783:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_784:
+done_932:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32865,9 +36023,9 @@ TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_785:
+loop_933:
 	CMPQ         SI, BX
-	JAE          tail_786
+	JAE          tail_934
 	VMOVUPS      (AX)(SI*4), Z11
 	VORPS        lfc_80000000<>+0(SB), Z11, Z12
 	VMAXPS       Z12, Z0, Z12
@@ -32900,11 +36058,11 @@ loop_785:
 	VMOVUPS      Z11, K2, Z14
 	VMOVUPS      Z14, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_785
+	JMP          loop_933
 
-tail_786:
+tail_934:
 	CMPQ         SI, DX
-	JAE          done_787
+	JAE          done_935
 	VMOVUPS.Z    (AX)(SI*4), K1, Z11
 	VORPS        lfc_80000000<>+0(SB), Z11, Z12
 	VMAXPS       Z12, Z0, Z0
@@ -32937,7 +36095,7 @@ tail_786:
 	VMOVUPS      Z11, K2, Z2
 	VMOVUPS      Z2, K1, (CX)(SI*4)
 
-done_787:
+done_935:
 	VZEROUPPER
 	RET
 
@@ -32977,9 +36135,9 @@ TEXT ·logSigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_788:
+loop_936:
 	CMPQ         SI, BX
-	JAE          tail_789
+	JAE          tail_937
 	VMOVUPS      (AX)(SI*4), Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -33030,11 +36188,11 @@ loop_788:
 	VSUBPS       Z29, Z21, Z21
 	VMOVUPS      Z21, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_788
+	JMP          loop_936
 
-tail_789:
+tail_937:
 	CMPQ         SI, DX
-	JAE          done_790
+	JAE          done_938
 	VMOVUPS.Z    (AX)(SI*4), K1, Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z0
@@ -33085,7 +36243,7 @@ tail_789:
 	VSUBPS       Z4, Z0, Z0
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
-done_790:
+done_938:
 	VZEROUPPER
 	RET
 
@@ -33125,9 +36283,9 @@ TEXT ·softplusAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_791:
+loop_939:
 	CMPQ         SI, BX
-	JAE          tail_792
+	JAE          tail_940
 	VMOVUPS      (AX)(SI*4), Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -33178,11 +36336,11 @@ loop_791:
 	VADDPS       Z29, Z21, Z21
 	VMOVUPS      Z21, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_791
+	JMP          loop_939
 
-tail_792:
+tail_940:
 	CMPQ         SI, DX
-	JAE          done_793
+	JAE          done_941
 	VMOVUPS.Z    (AX)(SI*4), K1, Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z0
@@ -33233,7 +36391,7 @@ tail_792:
 	VADDPS       Z4, Z0, Z0
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
-done_793:
+done_941:
 	VZEROUPPER
 	RET
 
@@ -33252,9 +36410,9 @@ TEXT ·expVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_794:
+loop_942:
 	CMPQ         SI, BX
-	JAE          tail_795
+	JAE          tail_943
 	VMOVUPS      (AX)(SI*4), Z0
 	VMOVUPS      lfc_c2d00000<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z0
@@ -33275,11 +36433,11 @@ loop_794:
 	VSCALEFPS    Z1, Z2, Z2
 	VMOVUPS      Z2, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_794
+	JMP          loop_942
 
-tail_795:
+tail_943:
 	CMPQ         SI, DX
-	JAE          done_796
+	JAE          done_944
 	VMOVUPS.Z    (AX)(SI*4), K1, Z0
 	VMOVUPS      lfc_c2d00000<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z0
@@ -33300,7 +36458,7 @@ tail_795:
 	VSCALEFPS    Z1, Z2, Z2
 	VMOVUPS      Z2, K1, (CX)(SI*4)
 
-done_796:
+done_944:
 	VZEROUPPER
 	RET
 
@@ -33319,9 +36477,9 @@ TEXT ·logVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_797:
+loop_945:
 	CMPQ        SI, BX
-	JAE         tail_798
+	JAE         tail_946
 	VMOVUPS     (AX)(SI*4), Z0
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z0, Z1
 	VPSRAD      $0x17, Z1, Z2
@@ -33351,11 +36509,11 @@ loop_797:
 	VMOVUPS     Z0, K2, Z6
 	VMOVUPS     Z6, (CX)(SI*4)
 	ADDQ        $0x10, SI
-	JMP         loop_797
+	JMP         loop_945
 
-tail_798:
+tail_946:
 	CMPQ        SI, DX
-	JAE         done_799
+	JAE         done_947
 	VMOVUPS.Z   (AX)(SI*4), K1, Z0
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z0, Z1
 	VPSRAD      $0x17, Z1, Z2
@@ -33385,7 +36543,7 @@ tail_798:
 	VMOVUPS     Z0, K2, Z6
 	VMOVUPS     Z6, K1, (CX)(SI*4)
 
-done_799:
+done_947:
 	VZEROUPPER
 	RET
 
@@ -33404,9 +36562,9 @@ TEXT ·log1pVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_800:
+loop_948:
 	CMPQ         SI, BX
-	JAE          tail_801
+	JAE          tail_949
 	VMOVUPS      (AX)(SI*4), Z0
 	VADDPS       lfc_3f800000<>+0(SB), Z0, Z1
 	VSUBPS       lfc_3f800000<>+0(SB), Z1, Z2
@@ -33438,11 +36596,11 @@ loop_800:
 	VFMADD231PS  Z0, Z2, Z7
 	VMOVUPS      Z7, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_800
+	JMP          loop_948
 
-tail_801:
+tail_949:
 	CMPQ         SI, DX
-	JAE          done_802
+	JAE          done_950
 	VMOVUPS.Z    (AX)(SI*4), K1, Z0
 	VADDPS       lfc_3f800000<>+0(SB), Z0, Z1
 	VSUBPS       lfc_3f800000<>+0(SB), Z1, Z2
@@ -33474,6 +36632,6 @@ tail_801:
 	VFMADD231PS  Z0, Z2, Z7
 	VMOVUPS      Z7, K1, (CX)(SI*4)
 
-done_802:
+done_950:
 	VZEROUPPER
 	RET

@@ -11,12 +11,32 @@ package amd64
 //go:noescape
 func ceRowsAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
+// ceSmallRowsAVX2 is ceRows for 1 ≤ k ≤ 2·(lanes per vector): the same results, with each row held in two registers.
+//
+//go:noescape
+func ceSmallRowsAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceTRowsAVX2 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+//
+//go:noescape
+func ceTRowsAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
 // ceRowsWAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
 // W variants read class weights w.
 //
 //go:noescape
 func ceRowsWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceSmallRowsWAVX2 is ceRows for 1 ≤ k ≤ 2·(lanes per vector): the same results, with each row held in two registers.
+//
+//go:noescape
+func ceSmallRowsWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceTRowsWAVX2 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+//
+//go:noescape
+func ceTRowsWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
 // ceRowsGAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
@@ -25,12 +45,32 @@ func ceRowsWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *flo
 //go:noescape
 func ceRowsGAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
+// ceSmallRowsGAVX2 is ceRows for 1 ≤ k ≤ 2·(lanes per vector): the same results, with each row held in two registers.
+//
+//go:noescape
+func ceSmallRowsGAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceTRowsGAVX2 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+//
+//go:noescape
+func ceTRowsGAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
 // ceRowsGWAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
 // W variants read class weights w.
 //
 //go:noescape
 func ceRowsGWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceSmallRowsGWAVX2 is ceRows for 1 ≤ k ≤ 2·(lanes per vector): the same results, with each row held in two registers.
+//
+//go:noescape
+func ceSmallRowsGWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceTRowsGWAVX2 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+//
+//go:noescape
+func ceTRowsGWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
 // lseRowsAVX2 writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once.
 //
@@ -538,12 +578,32 @@ func log1pVecAVX2(x *float32, dst *float32, n int)
 //go:noescape
 func ceRowsAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
+// ceSmallRowsAVX512 is ceRows for 1 ≤ k ≤ 2·(lanes per vector): the same results, with each row held in two registers.
+//
+//go:noescape
+func ceSmallRowsAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceTRowsAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+//
+//go:noescape
+func ceTRowsAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
 // ceRowsWAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
 // W variants read class weights w.
 //
 //go:noescape
 func ceRowsWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceSmallRowsWAVX512 is ceRows for 1 ≤ k ≤ 2·(lanes per vector): the same results, with each row held in two registers.
+//
+//go:noescape
+func ceSmallRowsWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceTRowsWAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+//
+//go:noescape
+func ceTRowsWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
 // ceRowsGAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
@@ -552,12 +612,32 @@ func ceRowsWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *f
 //go:noescape
 func ceRowsGAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
+// ceSmallRowsGAVX512 is ceRows for 1 ≤ k ≤ 2·(lanes per vector): the same results, with each row held in two registers.
+//
+//go:noescape
+func ceSmallRowsGAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceTRowsGAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+//
+//go:noescape
+func ceTRowsGAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
 // ceRowsGWAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
 // W variants read class weights w.
 //
 //go:noescape
 func ceRowsGWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceSmallRowsGWAVX512 is ceRows for 1 ≤ k ≤ 2·(lanes per vector): the same results, with each row held in two registers.
+//
+//go:noescape
+func ceSmallRowsGWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// ceTRowsGWAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+//
+//go:noescape
+func ceTRowsGWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
 // lseRowsAVX512 writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once.
 //
