@@ -61,6 +61,9 @@ const chunk = 256
 // read from a stack buffer of ones, absent outputs written to stack
 // scratch, so nothing is allocated.
 func binary[T args.Float](a args.Binary[T]) float64 {
+	if a.Kind == args.SigmoidFocal {
+		return sigmoidFocal(a)
+	}
 	if a.Kind != args.BCEWithLogits {
 		return generic.Binary(a)
 	}
@@ -349,6 +352,72 @@ func logSumExp[T args.Float](a args.Rows[T]) {
 		}
 		a.Dst[i] = T(m + math.Log1p(vsumExp(x, m)))
 	}
+}
+
+// sigmoidFocal vectorises sigmoid focal loss (float32) on chunks whose
+// labels are all 0 or 1; a chunk with a soft label goes to the generic
+// kernel. γ = 0, 1 and 2 have kernels without the second exp.
+func sigmoidFocal[T args.Float](a args.Binary[T]) float64 {
+	var ones, gs, ls [chunk]float32
+	for i := range ones {
+		ones[i] = 1
+	}
+	k := focalF32
+	switch a.Gamma {
+	case 0:
+		k = focalG0F32
+	case 1:
+		k = focalG1F32
+	case 2:
+		k = focalG2F32
+	}
+	a0, a1 := float32(1), float32(0) // α_t = a0 + a1·y
+	if a.Alpha >= 0 {
+		a0, a1 = 1-float32(a.Alpha), 2*float32(a.Alpha)-1
+	}
+	x, y := as32(a.X), as32(a.Y)
+	gamma, scale := float32(a.Gamma), float32(a.GradScale)
+	var sum float64
+	for start := 0; start < len(x); start += chunk {
+		end := min(start+chunk, len(x))
+		if !hardLabels(y[start:end]) {
+			b := a
+			b.X, b.Y, b.N, b.K = a.X[start:end], a.Y[start:end], 1, end-start
+			if a.Weight != nil {
+				b.Weight = a.Weight[start:end]
+			}
+			if a.Grad != nil {
+				b.Grad = a.Grad[start:end]
+			}
+			if a.Loss != nil {
+				b.Loss = a.Loss[start:end]
+			}
+			sum += generic.Binary(b)
+			continue
+		}
+		n := end - start
+		w, g, l := ones[:n], gs[:n], ls[:n]
+		if a.Weight != nil {
+			w = as32(a.Weight[start:end])
+		}
+		if a.Grad != nil {
+			g = as32(a.Grad[start:end])
+		}
+		if a.Loss != nil {
+			l = as32(a.Loss[start:end])
+		}
+		sum += k(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+	}
+	return sum
+}
+
+func hardLabels(y []float32) bool {
+	for _, v := range y {
+		if v != 0 && v != 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // regression vectorises the four regression losses (float32), with the

@@ -250,3 +250,55 @@ func huberF32(grad []float32, loss []float32, x []float32, y []float32, w []floa
 //
 //go:noescape
 func smoothL1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
+
+// focalG0F32 is, for each i < len(grad), with y[i] ∈ {0, 1}, s = 1 − 2y[i], z = s·x[i],
+// α_t = a0 + a1·y[i] and mod = exp(−γ·softplus(−z)) (γ = 0 here):
+//
+//	loss[i] = w[i]·α_t·softplus(z)·mod
+//	grad[i] = w[i]·s·α_t·mod·(σ(z) + γ·σ(−z)·softplus(z))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad or loss
+// may be x.
+//
+//go:noescape
+func focalG0F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+// focalG1F32 is, for each i < len(grad), with y[i] ∈ {0, 1}, s = 1 − 2y[i], z = s·x[i],
+// α_t = a0 + a1·y[i] and mod = exp(−γ·softplus(−z)) (γ = 1 here):
+//
+//	loss[i] = w[i]·α_t·softplus(z)·mod
+//	grad[i] = w[i]·s·α_t·mod·(σ(z) + γ·σ(−z)·softplus(z))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad or loss
+// may be x.
+//
+//go:noescape
+func focalG1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+// focalG2F32 is, for each i < len(grad), with y[i] ∈ {0, 1}, s = 1 − 2y[i], z = s·x[i],
+// α_t = a0 + a1·y[i] and mod = exp(−γ·softplus(−z)) (γ = 2 here):
+//
+//	loss[i] = w[i]·α_t·softplus(z)·mod
+//	grad[i] = w[i]·s·α_t·mod·(σ(z) + γ·σ(−z)·softplus(z))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad or loss
+// may be x.
+//
+//go:noescape
+func focalG2F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+// focalF32 is, for each i < len(grad), with y[i] ∈ {0, 1}, s = 1 − 2y[i], z = s·x[i],
+// α_t = a0 + a1·y[i] and mod = exp(−γ·softplus(−z)):
+//
+//	loss[i] = w[i]·α_t·softplus(z)·mod
+//	grad[i] = w[i]·s·α_t·mod·(σ(z) + γ·σ(−z)·softplus(z))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad or loss
+// may be x.
+//
+//go:noescape
+func focalF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64

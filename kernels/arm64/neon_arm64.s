@@ -34,6 +34,10 @@
 //	l1F32          f32   39 instructions / 2 vectors = 19.50 per vector
 //	huberF32       f32   55 instructions / 2 vectors = 27.50 per vector
 //	smoothL1F32    f32   55 instructions / 2 vectors = 27.50 per vector
+//	focalG0F32     f32   94 instructions / 1 vectors = 94.00 per vector
+//	focalG1F32     f32  101 instructions / 1 vectors = 101.00 per vector
+//	focalG2F32     f32  104 instructions / 1 vectors = 104.00 per vector
+//	focalF32       f32  135 instructions / 1 vectors = 135.00 per vector
 
 #include "textflag.h"
 
@@ -4529,6 +4533,1632 @@ done_smoothL1F32:
 	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
 	WORD $0x7e70d9ce // faddp d14, v14.2d
 	FMOVD F14, ret+128(FP)
+	RET
+
+// func focalG0F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+TEXT ·focalG0F32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU gamma+120(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[2]
+	MOVWU scale+132(FP), R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V30.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V29.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V28.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V27.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V26.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V25.S4]
+	VLD1.P 16(R10), [V24.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V23.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V22.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V21.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V20.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V19.S4]
+	VLD1.P 16(R10), [V18.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V17.S4
+	MOVW $0x40000000, R9
+	VDUP R9, V16.S4
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalG0F32
+big_focalG0F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e30dc2a // fmul v10.4s, v1.4s, v16.4s
+	WORD $0x4eaad6ea // fsub v10.4s, v23.4s, v10.4s
+	WORD $0x6e20dd4b // fmul v11.4s, v10.4s, v0.4s
+	WORD $0x6ea0c96c // fcmge v12.4s, v11.4s, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e31f564 // fmax v4.4s, v11.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	VMOV V12.B16, V7.B16
+	VDUP V31.S[1], V9.S4
+	VDUP V31.S[2], V8.S4
+	VFMLA V1.S4, V8.S4, V9.S4
+	WORD $0x6e29dc84 // fmul v4.4s, v4.4s, v9.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	VDUP V31.S[3], V8.S4
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	VST1.P [V7.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalG0F32
+onepre_focalG0F32:
+	ADDS $0, R1, R1
+	BLT tail_focalG0F32
+one_focalG0F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e30dc2a // fmul v10.4s, v1.4s, v16.4s
+	WORD $0x4eaad6ea // fsub v10.4s, v23.4s, v10.4s
+	WORD $0x6e20dd4b // fmul v11.4s, v10.4s, v0.4s
+	WORD $0x6ea0c96c // fcmge v12.4s, v11.4s, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e31f564 // fmax v4.4s, v11.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	VMOV V12.B16, V7.B16
+	VDUP V31.S[1], V9.S4
+	VDUP V31.S[2], V8.S4
+	VFMLA V1.S4, V8.S4, V9.S4
+	WORD $0x6e29dc84 // fmul v4.4s, v4.4s, v9.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	VDUP V31.S[3], V8.S4
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	VST1.P [V7.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalG0F32
+tail_focalG0F32:
+	ADDS $4, R1, R1
+	BEQ done_focalG0F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalG0F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalG0F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalG0F32:
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e30dc2a // fmul v10.4s, v1.4s, v16.4s
+	WORD $0x4eaad6ea // fsub v10.4s, v23.4s, v10.4s
+	WORD $0x6e20dd4b // fmul v11.4s, v10.4s, v0.4s
+	WORD $0x6ea0c96c // fcmge v12.4s, v11.4s, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e31f564 // fmax v4.4s, v11.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	VMOV V12.B16, V7.B16
+	VDUP V31.S[1], V9.S4
+	VDUP V31.S[2], V8.S4
+	VFMLA V1.S4, V8.S4, V9.S4
+	WORD $0x6e29dc84 // fmul v4.4s, v4.4s, v9.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	VDUP V31.S[3], V8.S4
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	VST1.P V7.S[0], 4(R2)
+	VST1.P V4.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalG0F32
+	VST1.P V7.S[1], 4(R2)
+	VST1.P V4.S[1], 4(R4)
+	BEQ done_focalG0F32
+	VST1.P V7.S[2], 4(R2)
+	VST1.P V4.S[2], 4(R4)
+done_focalG0F32:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+136(FP)
+	RET
+
+// func focalG1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+TEXT ·focalG1F32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU gamma+120(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[2]
+	MOVWU scale+132(FP), R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V30.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V29.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V28.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V27.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V26.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V25.S4]
+	VLD1.P 16(R10), [V24.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V23.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V22.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V21.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V20.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V19.S4]
+	VLD1.P 16(R10), [V18.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V17.S4
+	MOVW $0x40000000, R9
+	VDUP R9, V16.S4
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalG1F32
+big_focalG1F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e30dc2a // fmul v10.4s, v1.4s, v16.4s
+	WORD $0x4eaad6ea // fsub v10.4s, v23.4s, v10.4s
+	WORD $0x6e20dd4b // fmul v11.4s, v10.4s, v0.4s
+	WORD $0x6ea0c96c // fcmge v12.4s, v11.4s, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e31f564 // fmax v4.4s, v11.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e24dda7 // fmul v7.4s, v13.4s, v4.4s
+	WORD $0x4ea0d9a9 // fcmeq v9.4s, v13.4s, #0.0
+	VBIT V9.B16, V17.B16, V7.B16
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	VDUP V31.S[1], V9.S4
+	VDUP V31.S[2], V8.S4
+	VFMLA V1.S4, V8.S4, V9.S4
+	WORD $0x6e29dc84 // fmul v4.4s, v4.4s, v9.4s
+	WORD $0x6e2cdc84 // fmul v4.4s, v4.4s, v12.4s
+	WORD $0x4ea0d988 // fcmeq v8.4s, v12.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x6e2cdce7 // fmul v7.4s, v7.4s, v12.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	VDUP V31.S[3], V8.S4
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	VST1.P [V7.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalG1F32
+onepre_focalG1F32:
+	ADDS $0, R1, R1
+	BLT tail_focalG1F32
+one_focalG1F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e30dc2a // fmul v10.4s, v1.4s, v16.4s
+	WORD $0x4eaad6ea // fsub v10.4s, v23.4s, v10.4s
+	WORD $0x6e20dd4b // fmul v11.4s, v10.4s, v0.4s
+	WORD $0x6ea0c96c // fcmge v12.4s, v11.4s, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e31f564 // fmax v4.4s, v11.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e24dda7 // fmul v7.4s, v13.4s, v4.4s
+	WORD $0x4ea0d9a9 // fcmeq v9.4s, v13.4s, #0.0
+	VBIT V9.B16, V17.B16, V7.B16
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	VDUP V31.S[1], V9.S4
+	VDUP V31.S[2], V8.S4
+	VFMLA V1.S4, V8.S4, V9.S4
+	WORD $0x6e29dc84 // fmul v4.4s, v4.4s, v9.4s
+	WORD $0x6e2cdc84 // fmul v4.4s, v4.4s, v12.4s
+	WORD $0x4ea0d988 // fcmeq v8.4s, v12.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x6e2cdce7 // fmul v7.4s, v7.4s, v12.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	VDUP V31.S[3], V8.S4
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	VST1.P [V7.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalG1F32
+tail_focalG1F32:
+	ADDS $4, R1, R1
+	BEQ done_focalG1F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalG1F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalG1F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalG1F32:
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e30dc2a // fmul v10.4s, v1.4s, v16.4s
+	WORD $0x4eaad6ea // fsub v10.4s, v23.4s, v10.4s
+	WORD $0x6e20dd4b // fmul v11.4s, v10.4s, v0.4s
+	WORD $0x6ea0c96c // fcmge v12.4s, v11.4s, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e31f564 // fmax v4.4s, v11.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e24dda7 // fmul v7.4s, v13.4s, v4.4s
+	WORD $0x4ea0d9a9 // fcmeq v9.4s, v13.4s, #0.0
+	VBIT V9.B16, V17.B16, V7.B16
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	VDUP V31.S[1], V9.S4
+	VDUP V31.S[2], V8.S4
+	VFMLA V1.S4, V8.S4, V9.S4
+	WORD $0x6e29dc84 // fmul v4.4s, v4.4s, v9.4s
+	WORD $0x6e2cdc84 // fmul v4.4s, v4.4s, v12.4s
+	WORD $0x4ea0d988 // fcmeq v8.4s, v12.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x6e2cdce7 // fmul v7.4s, v7.4s, v12.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	VDUP V31.S[3], V8.S4
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	VST1.P V7.S[0], 4(R2)
+	VST1.P V4.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalG1F32
+	VST1.P V7.S[1], 4(R2)
+	VST1.P V4.S[1], 4(R4)
+	BEQ done_focalG1F32
+	VST1.P V7.S[2], 4(R2)
+	VST1.P V4.S[2], 4(R4)
+done_focalG1F32:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+136(FP)
+	RET
+
+// func focalG2F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+TEXT ·focalG2F32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU gamma+120(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[2]
+	MOVWU scale+132(FP), R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V30.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V29.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V28.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V27.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V26.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V25.S4]
+	VLD1.P 16(R10), [V24.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V23.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V22.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V21.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V20.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V19.S4]
+	VLD1.P 16(R10), [V18.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V17.S4
+	MOVW $0x40000000, R9
+	VDUP R9, V16.S4
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalG2F32
+big_focalG2F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e30dc2a // fmul v10.4s, v1.4s, v16.4s
+	WORD $0x4eaad6ea // fsub v10.4s, v23.4s, v10.4s
+	WORD $0x6e20dd4b // fmul v11.4s, v10.4s, v0.4s
+	WORD $0x6ea0c96c // fcmge v12.4s, v11.4s, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e31f564 // fmax v4.4s, v11.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e2cdd85 // fmul v5.4s, v12.4s, v12.4s
+	WORD $0x6e24dda7 // fmul v7.4s, v13.4s, v4.4s
+	WORD $0x4ea0d9a9 // fcmeq v9.4s, v13.4s, #0.0
+	VBIT V9.B16, V17.B16, V7.B16
+	VDUP V31.S[0], V9.S4
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	VDUP V31.S[1], V9.S4
+	VDUP V31.S[2], V8.S4
+	VFMLA V1.S4, V8.S4, V9.S4
+	WORD $0x6e29dc84 // fmul v4.4s, v4.4s, v9.4s
+	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	VDUP V31.S[3], V8.S4
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	VST1.P [V7.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalG2F32
+onepre_focalG2F32:
+	ADDS $0, R1, R1
+	BLT tail_focalG2F32
+one_focalG2F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e30dc2a // fmul v10.4s, v1.4s, v16.4s
+	WORD $0x4eaad6ea // fsub v10.4s, v23.4s, v10.4s
+	WORD $0x6e20dd4b // fmul v11.4s, v10.4s, v0.4s
+	WORD $0x6ea0c96c // fcmge v12.4s, v11.4s, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e31f564 // fmax v4.4s, v11.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e2cdd85 // fmul v5.4s, v12.4s, v12.4s
+	WORD $0x6e24dda7 // fmul v7.4s, v13.4s, v4.4s
+	WORD $0x4ea0d9a9 // fcmeq v9.4s, v13.4s, #0.0
+	VBIT V9.B16, V17.B16, V7.B16
+	VDUP V31.S[0], V9.S4
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	VDUP V31.S[1], V9.S4
+	VDUP V31.S[2], V8.S4
+	VFMLA V1.S4, V8.S4, V9.S4
+	WORD $0x6e29dc84 // fmul v4.4s, v4.4s, v9.4s
+	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	VDUP V31.S[3], V8.S4
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	VST1.P [V7.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalG2F32
+tail_focalG2F32:
+	ADDS $4, R1, R1
+	BEQ done_focalG2F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalG2F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalG2F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalG2F32:
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e30dc2a // fmul v10.4s, v1.4s, v16.4s
+	WORD $0x4eaad6ea // fsub v10.4s, v23.4s, v10.4s
+	WORD $0x6e20dd4b // fmul v11.4s, v10.4s, v0.4s
+	WORD $0x6ea0c96c // fcmge v12.4s, v11.4s, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e31f564 // fmax v4.4s, v11.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e2cdd85 // fmul v5.4s, v12.4s, v12.4s
+	WORD $0x6e24dda7 // fmul v7.4s, v13.4s, v4.4s
+	WORD $0x4ea0d9a9 // fcmeq v9.4s, v13.4s, #0.0
+	VBIT V9.B16, V17.B16, V7.B16
+	VDUP V31.S[0], V9.S4
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	VDUP V31.S[1], V9.S4
+	VDUP V31.S[2], V8.S4
+	VFMLA V1.S4, V8.S4, V9.S4
+	WORD $0x6e29dc84 // fmul v4.4s, v4.4s, v9.4s
+	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	VDUP V31.S[3], V8.S4
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	VST1.P V7.S[0], 4(R2)
+	VST1.P V4.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalG2F32
+	VST1.P V7.S[1], 4(R2)
+	VST1.P V4.S[1], 4(R4)
+	BEQ done_focalG2F32
+	VST1.P V7.S[2], 4(R2)
+	VST1.P V4.S[2], 4(R4)
+done_focalG2F32:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+136(FP)
+	RET
+
+// func focalF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+TEXT ·focalF32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU gamma+120(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[2]
+	MOVWU scale+132(FP), R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V30.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V29.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V28.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V27.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V26.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V25.S4]
+	VLD1.P 16(R10), [V24.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V23.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V22.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V21.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V20.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V19.S4]
+	VLD1.P 16(R10), [V18.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V17.S4
+	MOVW $0x40000000, R9
+	VDUP R9, V16.S4
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalF32
+big_focalF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e30dc2a // fmul v10.4s, v1.4s, v16.4s
+	WORD $0x4eaad6ea // fsub v10.4s, v23.4s, v10.4s
+	WORD $0x6e20dd4b // fmul v11.4s, v10.4s, v0.4s
+	WORD $0x6ea0c96c // fcmge v12.4s, v11.4s, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e31f564 // fmax v4.4s, v11.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6ea0f966 // fneg v6.4s, v11.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4e27d4c6 // fadd v6.4s, v6.4s, v7.4s
+	VDUP V31.S[0], V5.S4
+	WORD $0x6e25dcc6 // fmul v6.4s, v6.4s, v5.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x4ebbf4c6 // fmin v6.4s, v6.4s, v27.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x6e3edcc3 // fmul v3.4s, v6.4s, v30.4s
+	WORD $0x4e218863 // frintn v3.4s, v3.4s
+	VFMLS V29.S4, V3.S4, V6.S4
+	VFMLS V28.S4, V3.S4, V6.S4
+	WORD $0x4ea1b863 // fcvtzs v3.4s, v3.4s
+	VDUP V24.S[0], V8.S4
+	VDUP V25.S[3], V9.S4
+	VFMLA V6.S4, V8.S4, V9.S4
+	VDUP V25.S[2], V8.S4
+	VFMLA V6.S4, V9.S4, V8.S4
+	VDUP V25.S[1], V9.S4
+	VFMLA V6.S4, V8.S4, V9.S4
+	VDUP V25.S[0], V8.S4
+	VFMLA V6.S4, V9.S4, V8.S4
+	WORD $0x6e26dcc9 // fmul v9.4s, v6.4s, v6.4s
+	VFMLA V8.S4, V9.S4, V6.S4
+	WORD $0x4e37d4c6 // fadd v6.4s, v6.4s, v23.4s
+	WORD $0x4f3f0468 // sshr v8.4s, v3.4s, #1
+	VSUB V8.S4, V3.S4, V3.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V6.S4, V6.S4
+	WORD $0x4f375463 // shl v3.4s, v3.4s, #23
+	VADD V23.S4, V3.S4, V3.S4
+	WORD $0x6e23dcc6 // fmul v6.4s, v6.4s, v3.4s
+	WORD $0x6e24dda7 // fmul v7.4s, v13.4s, v4.4s
+	WORD $0x4ea0d9a9 // fcmeq v9.4s, v13.4s, #0.0
+	VBIT V9.B16, V17.B16, V7.B16
+	VDUP V31.S[0], V9.S4
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	VDUP V31.S[1], V9.S4
+	VDUP V31.S[2], V8.S4
+	VFMLA V1.S4, V8.S4, V9.S4
+	WORD $0x6e29dc84 // fmul v4.4s, v4.4s, v9.4s
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x4ea0d8c8 // fcmeq v8.4s, v6.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x6e26dce7 // fmul v7.4s, v7.4s, v6.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	VDUP V31.S[3], V8.S4
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	VST1.P [V7.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalF32
+onepre_focalF32:
+	ADDS $0, R1, R1
+	BLT tail_focalF32
+one_focalF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e30dc2a // fmul v10.4s, v1.4s, v16.4s
+	WORD $0x4eaad6ea // fsub v10.4s, v23.4s, v10.4s
+	WORD $0x6e20dd4b // fmul v11.4s, v10.4s, v0.4s
+	WORD $0x6ea0c96c // fcmge v12.4s, v11.4s, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e31f564 // fmax v4.4s, v11.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6ea0f966 // fneg v6.4s, v11.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4e27d4c6 // fadd v6.4s, v6.4s, v7.4s
+	VDUP V31.S[0], V5.S4
+	WORD $0x6e25dcc6 // fmul v6.4s, v6.4s, v5.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x4ebbf4c6 // fmin v6.4s, v6.4s, v27.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x6e3edcc3 // fmul v3.4s, v6.4s, v30.4s
+	WORD $0x4e218863 // frintn v3.4s, v3.4s
+	VFMLS V29.S4, V3.S4, V6.S4
+	VFMLS V28.S4, V3.S4, V6.S4
+	WORD $0x4ea1b863 // fcvtzs v3.4s, v3.4s
+	VDUP V24.S[0], V8.S4
+	VDUP V25.S[3], V9.S4
+	VFMLA V6.S4, V8.S4, V9.S4
+	VDUP V25.S[2], V8.S4
+	VFMLA V6.S4, V9.S4, V8.S4
+	VDUP V25.S[1], V9.S4
+	VFMLA V6.S4, V8.S4, V9.S4
+	VDUP V25.S[0], V8.S4
+	VFMLA V6.S4, V9.S4, V8.S4
+	WORD $0x6e26dcc9 // fmul v9.4s, v6.4s, v6.4s
+	VFMLA V8.S4, V9.S4, V6.S4
+	WORD $0x4e37d4c6 // fadd v6.4s, v6.4s, v23.4s
+	WORD $0x4f3f0468 // sshr v8.4s, v3.4s, #1
+	VSUB V8.S4, V3.S4, V3.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V6.S4, V6.S4
+	WORD $0x4f375463 // shl v3.4s, v3.4s, #23
+	VADD V23.S4, V3.S4, V3.S4
+	WORD $0x6e23dcc6 // fmul v6.4s, v6.4s, v3.4s
+	WORD $0x6e24dda7 // fmul v7.4s, v13.4s, v4.4s
+	WORD $0x4ea0d9a9 // fcmeq v9.4s, v13.4s, #0.0
+	VBIT V9.B16, V17.B16, V7.B16
+	VDUP V31.S[0], V9.S4
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	VDUP V31.S[1], V9.S4
+	VDUP V31.S[2], V8.S4
+	VFMLA V1.S4, V8.S4, V9.S4
+	WORD $0x6e29dc84 // fmul v4.4s, v4.4s, v9.4s
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x4ea0d8c8 // fcmeq v8.4s, v6.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x6e26dce7 // fmul v7.4s, v7.4s, v6.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	VDUP V31.S[3], V8.S4
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	VST1.P [V7.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalF32
+tail_focalF32:
+	ADDS $4, R1, R1
+	BEQ done_focalF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalF32:
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e30dc2a // fmul v10.4s, v1.4s, v16.4s
+	WORD $0x4eaad6ea // fsub v10.4s, v23.4s, v10.4s
+	WORD $0x6e20dd4b // fmul v11.4s, v10.4s, v0.4s
+	WORD $0x6ea0c96c // fcmge v12.4s, v11.4s, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e31f564 // fmax v4.4s, v11.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6ea0f966 // fneg v6.4s, v11.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4e27d4c6 // fadd v6.4s, v6.4s, v7.4s
+	VDUP V31.S[0], V5.S4
+	WORD $0x6e25dcc6 // fmul v6.4s, v6.4s, v5.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x4ebbf4c6 // fmin v6.4s, v6.4s, v27.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x6e3edcc3 // fmul v3.4s, v6.4s, v30.4s
+	WORD $0x4e218863 // frintn v3.4s, v3.4s
+	VFMLS V29.S4, V3.S4, V6.S4
+	VFMLS V28.S4, V3.S4, V6.S4
+	WORD $0x4ea1b863 // fcvtzs v3.4s, v3.4s
+	VDUP V24.S[0], V8.S4
+	VDUP V25.S[3], V9.S4
+	VFMLA V6.S4, V8.S4, V9.S4
+	VDUP V25.S[2], V8.S4
+	VFMLA V6.S4, V9.S4, V8.S4
+	VDUP V25.S[1], V9.S4
+	VFMLA V6.S4, V8.S4, V9.S4
+	VDUP V25.S[0], V8.S4
+	VFMLA V6.S4, V9.S4, V8.S4
+	WORD $0x6e26dcc9 // fmul v9.4s, v6.4s, v6.4s
+	VFMLA V8.S4, V9.S4, V6.S4
+	WORD $0x4e37d4c6 // fadd v6.4s, v6.4s, v23.4s
+	WORD $0x4f3f0468 // sshr v8.4s, v3.4s, #1
+	VSUB V8.S4, V3.S4, V3.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V6.S4, V6.S4
+	WORD $0x4f375463 // shl v3.4s, v3.4s, #23
+	VADD V23.S4, V3.S4, V3.S4
+	WORD $0x6e23dcc6 // fmul v6.4s, v6.4s, v3.4s
+	WORD $0x6e24dda7 // fmul v7.4s, v13.4s, v4.4s
+	WORD $0x4ea0d9a9 // fcmeq v9.4s, v13.4s, #0.0
+	VBIT V9.B16, V17.B16, V7.B16
+	VDUP V31.S[0], V9.S4
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	VDUP V31.S[1], V9.S4
+	VDUP V31.S[2], V8.S4
+	VFMLA V1.S4, V8.S4, V9.S4
+	WORD $0x6e29dc84 // fmul v4.4s, v4.4s, v9.4s
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x4ea0d8c8 // fcmeq v8.4s, v6.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x6e26dce7 // fmul v7.4s, v7.4s, v6.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	VDUP V31.S[3], V8.S4
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ef // fadd v15.2d, v15.2d, v3.2d
+	VST1.P V7.S[0], 4(R2)
+	VST1.P V4.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalF32
+	VST1.P V7.S[1], 4(R2)
+	VST1.P V4.S[1], 4(R4)
+	BEQ done_focalF32
+	VST1.P V7.S[2], 4(R2)
+	VST1.P V4.S[2], 4(R4)
+done_focalF32:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+136(FP)
 	RET
 
 DATA ·expPolyF32<>+0(SB)/4, $0x3efffffe

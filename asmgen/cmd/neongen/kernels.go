@@ -121,7 +121,8 @@ func kernels() []kernel {
 			"logF32 is\n\n\tfor i := range dst {\n\t\tdst[i] = log(x[i])\n\t}\n\nwith log(0) = −Inf, log(x < 0) = NaN, log(+Inf) = +Inf. len(x) ≥ len(dst); dst may be x."}, neon.S4, genLog},
 	)
 	ks = append(ks, elementwiseKernels()...)
-	return append(ks, regressionKernels()...)
+	ks = append(ks, regressionKernels()...)
+	return append(ks, focalKernels()...)
 }
 
 // Register plan: R0 = x, R2 = dst, R3 = w, R1 = element count (of dst

@@ -1,0 +1,137 @@
+package main
+
+import "github.com/lossfuse/lossfuse/asmgen/neon"
+
+// Sigmoid focal loss, float32, hard labels (y ∈ {0, 1}); the caller sends
+// soft labels to the generic kernel. With s = 1 − 2y and z = s·x (so that
+// −log p_t = softplus(z)), as in the generic kernel:
+//
+//	mod   = (1 − p_t)^γ = exp(−γ·softplus(−z))   (σ(z)^γ for γ = 0, 1, 2)
+//	loss  = α_t·softplus(z)·mod
+//	grad  = s·α_t·mod·(σ(z) + γ·σ(−z)·softplus(z))
+//
+// with one e = exp(−|x|) for σ and softplus, and a second exp only for a
+// general γ. α_t = a0 + a1·y.
+func focalKernels() []kernel {
+	x := func(n string) param { return param{n, slice32} }
+	v := func(n string) param { return param{n, f32} }
+	var ks []kernel
+	for _, g := range []struct {
+		name string
+		mode int
+	}{{"focalG0F32", 0}, {"focalG1F32", 1}, {"focalG2F32", 2}, {"focalF32", -1}} {
+		g := g
+		doc := g.name + " is, for each i < len(grad), with y[i] ∈ {0, 1}, s = 1 − 2y[i], z = s·x[i],\nα_t = a0 + a1·y[i] and mod = exp(−γ·softplus(−z))"
+		if g.mode >= 0 {
+			doc += " (γ = " + itoa(g.mode) + " here)"
+		}
+		doc += ":\n\n\tloss[i] = w[i]·α_t·softplus(z)·mod\n\tgrad[i] = w[i]·s·α_t·mod·(σ(z) + γ·σ(−z)·softplus(z))·scale\n\tsum += float64(loss[i])\n\nand returns sum. All slices have at least len(grad) elements; grad or loss\nmay be x."
+		ks = append(ks, kernel{signature{g.name, []param{x("grad"), x("loss"), x("x"), x("y"), x("w"), v("gamma"), v("a0"), v("a1"), v("scale")}, f64, doc},
+			neon.S4, func(f *fn) { genFocal(f, g.mode) }})
+	}
+	return ks
+}
+
+// packScalars puts float32 arguments into the lanes of one register, to be
+// taken with VDUP by element where needed (the exp and log1p constants
+// leave no room for one register each).
+func (f *fn) packScalars(v neon.V, names ...string) {
+	for i, n := range names {
+		_, off := f.param(n)
+		f.Op("MOVWU %s+%d(FP), R9", n, off)
+		f.Op("VMOV R9, V%d.S[%d]", v, i)
+	}
+}
+
+func genFocal(f *fn, mode int) {
+	a := f.arr
+	f.loadSlice("grad", "R2", "R1")
+	f.loadSlice("loss", "R4", "")
+	f.loadSlice("x", "R0", "")
+	f.loadSlice("y", "R5", "")
+	f.loadSlice("w", "R7", "")
+	P := f.alloc("params")
+	f.packScalars(P, "gamma", "a0", "a1", "scale")
+	gamma, a0, a1, scale := lane{P, 0}, lane{P, 1}, lane{P, 2}, lane{P, 3}
+	f.expConsts()
+	f.logConsts()
+	zero := f.k("zero", 0, 0)
+	two := f.k("two", 2, 2)
+	one := f.k("one", 1, 1)
+	v := func(i int) neon.V { return f.vs(i, 1)[0] }
+	X, Y, W, E, T, H0, H1, LP, R, EC, S, Z, SZ, SMZ := v(0), v(1), v(2), v(3), v(4), v(5), v(6), v(7), v(8), v(9), v(10), v(11), v(12), v(13)
+	acc := f.vs(14, 2)
+	f.zero(acc[0])
+	f.zero(acc[1])
+	ins := []stream{{ptr: "R0", regs: []neon.V{X}}, {ptr: "R5", regs: []neon.V{Y}}, {ptr: "R7", regs: []neon.V{W}}}
+	outs := []stream{{ptr: "R2", regs: []neon.V{LP}}, {ptr: "R4", regs: []neon.V{T}}}
+	f.loop(1, ins, outs, func(int) {
+		f.expNegAbs([]neon.V{X}, []neon.V{E}, []neon.V{T}, []neon.V{H0, H1}) // exp(−|z|) = exp(−|x|)
+		f.mov(EC, E)
+		f.log1pFromE([]neon.V{E}, []neon.V{LP}, []neon.V{R}, []neon.V{T}, []neon.V{H0}, []neon.V{H1})
+		f.FMUL(a, EC, EC, R) // σ(−|x|)
+		f.FMUL(a, S, Y, two)
+		f.FSUB(a, S, one, S) // s = 1 − 2y
+		f.FMUL(a, Z, S, X)
+		f.FCMGEZ(a, SZ, Z)
+		f.mov(SMZ, SZ)
+		f.bsl(SZ, R, EC)  // σ(z)
+		f.bsl(SMZ, EC, R) // σ(−z)
+		f.FMAX(a, T, Z, zero)
+		f.FADD(a, T, T, LP) // softplus(z) = −log p_t
+		mod := one
+		switch mode {
+		case 1:
+			mod = SZ
+		case 2:
+			f.FMUL(a, H0, SZ, SZ)
+			mod = H0
+		case -1:
+			f.FNEG(a, H1, Z)
+			f.FMAX(a, H1, H1, zero)
+			f.FADD(a, H1, H1, LP) // softplus(−z)
+			f.dup(H0, gamma)
+			f.FMUL(a, H1, H1, H0)
+			f.FNEG(a, H1, H1)
+			f.exp([]neon.V{H1}, []neon.V{E}, []neon.V{R, EC})
+			mod = H1
+		}
+		// inner = σ(z) + γ·σ(−z)·softplus(z); σ(−z) = 0 drops the term
+		// (softplus(z) is +Inf there).
+		if mode == 0 {
+			f.mov(LP, SZ)
+		} else {
+			f.FMUL(a, LP, SMZ, T)
+			f.FCMEQZ(a, EC, SMZ)
+			f.bit(LP, zero, EC)
+			if mode != 1 {
+				f.dup(EC, gamma)
+				f.FMUL(a, LP, LP, EC)
+			}
+			f.FADD(a, LP, LP, SZ)
+		}
+		f.dup(EC, a0)
+		f.dup(R, a1)
+		f.fmla(EC, R, Y) // α_t
+		f.FMUL(a, T, T, EC)
+		if mode != 0 {
+			f.FMUL(a, T, T, mod)
+			f.FCMEQZ(a, R, mod)
+			f.bit(T, zero, R) // mod = 0: the loss is 0 even if softplus(z) is not finite
+			f.FMUL(a, LP, LP, mod)
+		}
+		f.FMUL(a, LP, LP, EC)
+		f.FMUL(a, LP, LP, S)
+		f.FMUL(a, T, T, W) // loss
+		f.FMUL(a, LP, LP, W)
+		f.dup(R, scale)
+		f.FMUL(a, LP, LP, R) // gradient
+		f.FCVTL(E, T)
+		f.FADD(neon.D2, acc[0], acc[0], E)
+		f.FCVTL2(E, T)
+		f.FADD(neon.D2, acc[1], acc[1], E)
+	})
+	f.reduceWide(acc)
+	f.storeRet(acc[0])
+	f.Op("RET")
+}
