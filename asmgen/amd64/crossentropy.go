@@ -330,6 +330,11 @@ func gather(s *x86.ISA, base reg.GPVirtual, idx, dst reg.VecVirtual, live reg.Ve
 	} else {
 		VMOVAPS(live, m)
 	}
+	// The index goes through Y14: qemu-x86_64 7.2 decodes a VSIB index of
+	// Y4 (SIB index field 100) as "no index", and CI runs this code under
+	// it. The allocator keeps virtual registers off the physical Y14.
+	VMOVDQU(idx, reg.Y14)
+	mem.Index = reg.Y14
 	VGATHERDPS(m, mem, dst)
 }
 
@@ -376,7 +381,10 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 	rowoffAt := tmp.Offset(2 * s.Bytes())
 	{
 		kv, ro := s.Vec(), s.Vec()
-		VPBROADCASTD(par("k"), kv)
+		// Broadcast from a register: qemu-x86_64 7.2 gets the memory form
+		// of VPBROADCASTD wrong here, and CI runs this under it.
+		VMOVD(k.As32(), kv.AsX())
+		VPBROADCASTD(kv.AsX(), kv)
 		VMOVUPS(x86.Iota(), ro)
 		VPMULLD(kv, ro, ro) // lane r: r·k
 		VMOVUPS(ro, rowoffAt)
@@ -449,7 +457,8 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 	tg := s.Vec()
 	VMOVUPS(Mem{Base: ptr("targets"), Index: row, Scale: 4}, tg)
 	ign := s.Vec() // all-ones lanes: ignored rows
-	VPBROADCASTD(par("ignore"), ign)
+	VMOVD(par("ignore"), ign.AsX())
+	VPBROADCASTD(ign.AsX(), ign)
 	if s.ZMM {
 		kk := K()
 		VPCMPEQD(ign, tg, kk)

@@ -1021,7 +1021,8 @@ rowsdone_14:
 TEXT ·ceTRowsAVX2(SB), $608-88
 	MOVQ         x+0(FP), AX
 	MOVQ         k+24(FP), CX
-	VPBROADCASTD k+24(FP), Y0
+	VMOVD        CX, X0
+	VPBROADCASTD X0, Y0
 	VMOVUPS      lfiota<>+0(SB), Y1
 	VPMULLD      Y0, Y1, Y1
 	VMOVUPS      Y1, 576(SP)
@@ -1034,29 +1035,30 @@ group_20:
 	SHLQ    $0x03, BX
 	CMPQ    DX, BX
 	JAE     groupsdone_21
-	VMOVUPS lfc_ff800000<>+0(SB), Y3
+	VMOVUPS lfc_ff800000<>+0(SB), Y2
 	XORQ    BX, BX
 
 col_22:
 	CMPQ       BX, CX
 	JAE        coldone_23
 	LEAQ       (AX)(BX*4), SI
-	VMOVUPS    576(SP), Y4
-	VPCMPEQD   Y5, Y5, Y5
-	VGATHERDPS Y5, (SI)(Y4*4), Y2
+	VMOVUPS    576(SP), Y5
+	VPCMPEQD   Y4, Y4, Y4
+	VMOVDQU    Y5, Y14
+	VGATHERDPS Y4, (SI)(Y14*4), Y3
 	MOVQ       BX, SI
 	SHLQ       $0x05, SI
-	VMOVUPS    Y2, (SP)(SI*1)
-	VMAXPS     Y2, Y3, Y3
+	VMOVUPS    Y3, (SP)(SI*1)
+	VMAXPS     Y3, Y2, Y2
 	INCQ       BX
 	JMP        col_22
 
 coldone_23:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Y4
-	VMAXPS  Y3, Y4, Y3
+	VMAXPS  Y2, Y4, Y2
 	VMOVUPS lfc_7f7fffff<>+0(SB), Y4
-	VMINPS  Y3, Y4, Y3
-	VXORPS  Y4, Y4, Y4
+	VMINPS  Y2, Y4, Y2
+	VXORPS  Y5, Y5, Y5
 	XORQ    BX, BX
 
 col_24:
@@ -1064,100 +1066,102 @@ col_24:
 	JAE          coldone_25
 	MOVQ         BX, SI
 	SHLQ         $0x05, SI
-	VMOVUPS      (SP)(SI*1), Y5
-	VSUBPS       Y3, Y5, Y5
+	VMOVUPS      (SP)(SI*1), Y4
+	VSUBPS       Y2, Y4, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
-	VMAXPS       Y5, Y6, Y5
+	VMAXPS       Y4, Y6, Y4
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
-	VMINPS       Y5, Y6, Y5
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VMINPS       Y4, Y6, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y6
 	VROUNDPS     $0x00, Y6, Y6
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y4
 	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
-	VMULPS       Y5, Y5, Y8
-	VFMADD213PS  Y5, Y8, Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y8
+	VFMADD213PS  Y4, Y8, Y7
 	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
 	VCVTPS2DQ    Y6, Y6
-	VPSRAD       $0x01, Y6, Y5
-	VPSUBD       Y5, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y5, Y5
+	VPSRAD       $0x01, Y6, Y4
+	VPSUBD       Y4, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
 	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
 	VPSLLD       $0x17, Y6, Y6
-	VMULPS       Y5, Y7, Y7
+	VMULPS       Y4, Y7, Y7
 	VMULPS       Y6, Y7, Y7
-	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
 	INCQ         BX
 	JMP          col_24
 
 coldone_25:
-	VPSUBD      lfc_3f3504f3<>+0(SB), Y4, Y5
-	VPSRAD      $0x17, Y5, Y6
-	VPAND       lfc_007fffff<>+0(SB), Y5, Y5
-	VPADDD      lfc_3f3504f3<>+0(SB), Y5, Y5
-	VSUBPS      lfc_3f800000<>+0(SB), Y5, Y5
-	VCVTDQ2PS   Y6, Y6
-	VMOVUPS     lfc_3da9355f<>+0(SB), Y7
-	VFMADD213PS lfc_be10dc31<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_3e19a038<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_be29ee3f<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_be800102<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_3eaaab98<>+0(SB), Y5, Y7
-	VMULPS      Y5, Y5, Y8
-	VMULPS      Y5, Y8, Y9
-	VMULPS      lfc_b102e308<>+0(SB), Y6, Y10
-	VFMADD231PS Y7, Y9, Y10
-	VFMADD231PS lfc_bf000000<>+0(SB), Y8, Y10
-	VADDPS      Y5, Y10, Y10
-	VFMADD231PS lfc_3f317218<>+0(SB), Y6, Y10
-	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y4, Y5
-	VBLENDVPS   Y5, lfc_ff800000<>+0(SB), Y10, Y10
-	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y4, Y5
-	VBLENDVPS   Y5, lfc_7f800000<>+0(SB), Y10, Y10
-	VCMPPS      $0x03, Y4, Y4, Y5
-	VBLENDVPS   Y5, Y4, Y10, Y10
-	VADDPS      Y3, Y10, Y4
+	VPSUBD      lfc_3f3504f3<>+0(SB), Y5, Y6
+	VPSRAD      $0x17, Y6, Y7
+	VPAND       lfc_007fffff<>+0(SB), Y6, Y6
+	VPADDD      lfc_3f3504f3<>+0(SB), Y6, Y6
+	VSUBPS      lfc_3f800000<>+0(SB), Y6, Y6
+	VCVTDQ2PS   Y7, Y7
+	VMOVUPS     lfc_3da9355f<>+0(SB), Y8
+	VFMADD213PS lfc_be10dc31<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_3e19a038<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_be800102<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Y6, Y8
+	VMULPS      Y6, Y6, Y9
+	VMULPS      Y6, Y9, Y10
+	VMULPS      lfc_b102e308<>+0(SB), Y7, Y4
+	VFMADD231PS Y8, Y10, Y4
+	VFMADD231PS lfc_bf000000<>+0(SB), Y9, Y4
+	VADDPS      Y6, Y4, Y4
+	VFMADD231PS lfc_3f317218<>+0(SB), Y7, Y4
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y5, Y6
+	VBLENDVPS   Y6, lfc_ff800000<>+0(SB), Y4, Y4
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y5, Y6
+	VBLENDVPS   Y6, lfc_7f800000<>+0(SB), Y4, Y4
+	VCMPPS      $0x03, Y5, Y5, Y6
+	VBLENDVPS   Y6, Y5, Y4, Y4
+	VADDPS      Y2, Y4, Y5
 	MOVQ        rowLSE+64(FP), BX
 	TESTQ       BX, BX
 	JZ          nolse_26
-	VMOVUPS     Y4, (BX)(DX*4)
+	VMOVUPS     Y5, (BX)(DX*4)
 
 nolse_26:
 	MOVQ         targets+32(FP), BX
-	VMOVUPS      (BX)(DX*4), Y4
-	VPBROADCASTD ignore+48(FP), Y5
-	VPCMPEQD     Y5, Y4, Y5
-	VPCMPEQD     Y6, Y6, Y6
-	VXORPS       Y5, Y6, Y6
-	VMOVUPS      576(SP), Y5
-	VPADDD       Y4, Y5, Y5
-	VXORPS       Y4, Y4, Y4
-	VMOVAPS      Y6, Y7
-	VGATHERDPS   Y7, (AX)(Y5*4), Y4
-	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y10, Y5
-	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
-	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y10, Y5
-	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
-	VSUBPS       Y4, Y3, Y3
-	VADDPS       Y10, Y3, Y3
-	VANDPS       Y6, Y3, Y3
+	VMOVUPS      (BX)(DX*4), Y6
+	VMOVD        ignore+48(FP), X7
+	VPBROADCASTD X7, Y7
+	VPCMPEQD     Y7, Y6, Y7
+	VPCMPEQD     Y5, Y5, Y5
+	VXORPS       Y7, Y5, Y5
+	VMOVUPS      576(SP), Y8
+	VPADDD       Y6, Y8, Y8
+	VXORPS       Y6, Y6, Y6
+	VMOVAPS      Y5, Y7
+	VMOVDQU      Y8, Y14
+	VGATHERDPS   Y7, (AX)(Y14*4), Y6
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y4, Y7
+	VBLENDVPS    Y7, lfc_7fc00000<>+0(SB), Y4, Y4
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y4, Y7
+	VBLENDVPS    Y7, lfc_7fc00000<>+0(SB), Y4, Y4
+	VSUBPS       Y6, Y2, Y2
+	VADDPS       Y4, Y2, Y2
+	VANDPS       Y5, Y2, Y2
 	MOVQ         rowLoss+56(FP), BX
 	TESTQ        BX, BX
 	JZ           noloss_27
-	VMOVUPS      Y3, (BX)(DX*4)
+	VMOVUPS      Y2, (BX)(DX*4)
 
 noloss_27:
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
+	VCVTPS2PD    X2, Y4
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
 	VADDPD       Y4, Y0, Y0
-	VADDPD       Y3, Y1, Y1
+	VADDPD       Y2, Y1, Y1
 	MOVQ         CX, BX
 	SHLQ         $0x05, BX
 	ADDQ         BX, AX
@@ -1675,7 +1679,8 @@ rowsdone_41:
 TEXT ·ceTRowsWAVX2(SB), $608-88
 	MOVQ         x+0(FP), AX
 	MOVQ         k+24(FP), CX
-	VPBROADCASTD k+24(FP), Y0
+	VMOVD        CX, X0
+	VPBROADCASTD X0, Y0
 	VMOVUPS      lfiota<>+0(SB), Y1
 	VPMULLD      Y0, Y1, Y1
 	VMOVUPS      Y1, 576(SP)
@@ -1688,29 +1693,30 @@ group_47:
 	SHLQ    $0x03, BX
 	CMPQ    DX, BX
 	JAE     groupsdone_48
-	VMOVUPS lfc_ff800000<>+0(SB), Y3
+	VMOVUPS lfc_ff800000<>+0(SB), Y2
 	XORQ    BX, BX
 
 col_49:
 	CMPQ       BX, CX
 	JAE        coldone_50
 	LEAQ       (AX)(BX*4), SI
-	VMOVUPS    576(SP), Y4
-	VPCMPEQD   Y5, Y5, Y5
-	VGATHERDPS Y5, (SI)(Y4*4), Y2
+	VMOVUPS    576(SP), Y5
+	VPCMPEQD   Y4, Y4, Y4
+	VMOVDQU    Y5, Y14
+	VGATHERDPS Y4, (SI)(Y14*4), Y3
 	MOVQ       BX, SI
 	SHLQ       $0x05, SI
-	VMOVUPS    Y2, (SP)(SI*1)
-	VMAXPS     Y2, Y3, Y3
+	VMOVUPS    Y3, (SP)(SI*1)
+	VMAXPS     Y3, Y2, Y2
 	INCQ       BX
 	JMP        col_49
 
 coldone_50:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Y4
-	VMAXPS  Y3, Y4, Y3
+	VMAXPS  Y2, Y4, Y2
 	VMOVUPS lfc_7f7fffff<>+0(SB), Y4
-	VMINPS  Y3, Y4, Y3
-	VXORPS  Y4, Y4, Y4
+	VMINPS  Y2, Y4, Y2
+	VXORPS  Y5, Y5, Y5
 	XORQ    BX, BX
 
 col_51:
@@ -1718,105 +1724,108 @@ col_51:
 	JAE          coldone_52
 	MOVQ         BX, SI
 	SHLQ         $0x05, SI
-	VMOVUPS      (SP)(SI*1), Y5
-	VSUBPS       Y3, Y5, Y5
+	VMOVUPS      (SP)(SI*1), Y4
+	VSUBPS       Y2, Y4, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
-	VMAXPS       Y5, Y6, Y5
+	VMAXPS       Y4, Y6, Y4
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
-	VMINPS       Y5, Y6, Y5
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VMINPS       Y4, Y6, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y6
 	VROUNDPS     $0x00, Y6, Y6
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y4
 	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
-	VMULPS       Y5, Y5, Y8
-	VFMADD213PS  Y5, Y8, Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y8
+	VFMADD213PS  Y4, Y8, Y7
 	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
 	VCVTPS2DQ    Y6, Y6
-	VPSRAD       $0x01, Y6, Y5
-	VPSUBD       Y5, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y5, Y5
+	VPSRAD       $0x01, Y6, Y4
+	VPSUBD       Y4, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
 	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
 	VPSLLD       $0x17, Y6, Y6
-	VMULPS       Y5, Y7, Y7
+	VMULPS       Y4, Y7, Y7
 	VMULPS       Y6, Y7, Y7
-	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
 	INCQ         BX
 	JMP          col_51
 
 coldone_52:
-	VPSUBD      lfc_3f3504f3<>+0(SB), Y4, Y5
-	VPSRAD      $0x17, Y5, Y6
-	VPAND       lfc_007fffff<>+0(SB), Y5, Y5
-	VPADDD      lfc_3f3504f3<>+0(SB), Y5, Y5
-	VSUBPS      lfc_3f800000<>+0(SB), Y5, Y5
-	VCVTDQ2PS   Y6, Y6
-	VMOVUPS     lfc_3da9355f<>+0(SB), Y7
-	VFMADD213PS lfc_be10dc31<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_3e19a038<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_be29ee3f<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_be800102<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_3eaaab98<>+0(SB), Y5, Y7
-	VMULPS      Y5, Y5, Y8
-	VMULPS      Y5, Y8, Y9
-	VMULPS      lfc_b102e308<>+0(SB), Y6, Y10
-	VFMADD231PS Y7, Y9, Y10
-	VFMADD231PS lfc_bf000000<>+0(SB), Y8, Y10
-	VADDPS      Y5, Y10, Y10
-	VFMADD231PS lfc_3f317218<>+0(SB), Y6, Y10
-	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y4, Y5
-	VBLENDVPS   Y5, lfc_ff800000<>+0(SB), Y10, Y10
-	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y4, Y5
-	VBLENDVPS   Y5, lfc_7f800000<>+0(SB), Y10, Y10
-	VCMPPS      $0x03, Y4, Y4, Y5
-	VBLENDVPS   Y5, Y4, Y10, Y10
-	VADDPS      Y3, Y10, Y4
+	VPSUBD      lfc_3f3504f3<>+0(SB), Y5, Y6
+	VPSRAD      $0x17, Y6, Y7
+	VPAND       lfc_007fffff<>+0(SB), Y6, Y6
+	VPADDD      lfc_3f3504f3<>+0(SB), Y6, Y6
+	VSUBPS      lfc_3f800000<>+0(SB), Y6, Y6
+	VCVTDQ2PS   Y7, Y7
+	VMOVUPS     lfc_3da9355f<>+0(SB), Y8
+	VFMADD213PS lfc_be10dc31<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_3e19a038<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_be800102<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Y6, Y8
+	VMULPS      Y6, Y6, Y9
+	VMULPS      Y6, Y9, Y10
+	VMULPS      lfc_b102e308<>+0(SB), Y7, Y4
+	VFMADD231PS Y8, Y10, Y4
+	VFMADD231PS lfc_bf000000<>+0(SB), Y9, Y4
+	VADDPS      Y6, Y4, Y4
+	VFMADD231PS lfc_3f317218<>+0(SB), Y7, Y4
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y5, Y6
+	VBLENDVPS   Y6, lfc_ff800000<>+0(SB), Y4, Y4
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y5, Y6
+	VBLENDVPS   Y6, lfc_7f800000<>+0(SB), Y4, Y4
+	VCMPPS      $0x03, Y5, Y5, Y6
+	VBLENDVPS   Y6, Y5, Y4, Y4
+	VADDPS      Y2, Y4, Y5
 	MOVQ        rowLSE+64(FP), BX
 	TESTQ       BX, BX
 	JZ          nolse_53
-	VMOVUPS     Y4, (BX)(DX*4)
+	VMOVUPS     Y5, (BX)(DX*4)
 
 nolse_53:
 	MOVQ         targets+32(FP), BX
-	VMOVUPS      (BX)(DX*4), Y4
-	VPBROADCASTD ignore+48(FP), Y5
-	VPCMPEQD     Y5, Y4, Y5
+	VMOVUPS      (BX)(DX*4), Y5
+	VMOVD        ignore+48(FP), X7
+	VPBROADCASTD X7, Y7
+	VPCMPEQD     Y7, Y5, Y7
 	VPCMPEQD     Y6, Y6, Y6
-	VXORPS       Y5, Y6, Y6
-	VMOVUPS      576(SP), Y5
-	VPADDD       Y4, Y5, Y5
+	VXORPS       Y7, Y6, Y6
+	VMOVUPS      576(SP), Y9
+	VPADDD       Y5, Y9, Y9
 	VXORPS       Y7, Y7, Y7
 	VMOVAPS      Y6, Y8
-	VGATHERDPS   Y8, (AX)(Y5*4), Y7
-	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y10, Y5
-	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
-	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y10, Y5
-	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
-	VSUBPS       Y7, Y3, Y3
-	VADDPS       Y10, Y3, Y3
-	VXORPS       Y5, Y5, Y5
+	VMOVDQU      Y9, Y14
+	VGATHERDPS   Y8, (AX)(Y14*4), Y7
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y4, Y8
+	VBLENDVPS    Y8, lfc_7fc00000<>+0(SB), Y4, Y4
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y4, Y8
+	VBLENDVPS    Y8, lfc_7fc00000<>+0(SB), Y4, Y4
+	VSUBPS       Y7, Y2, Y2
+	VADDPS       Y4, Y2, Y2
+	VXORPS       Y4, Y4, Y4
 	MOVQ         w+40(FP), BX
 	VMOVAPS      Y6, Y7
-	VGATHERDPS   Y7, (BX)(Y4*4), Y5
-	VMULPS       Y5, Y3, Y3
-	VANDPS       Y6, Y3, Y3
+	VMOVDQU      Y5, Y14
+	VGATHERDPS   Y7, (BX)(Y14*4), Y4
+	VMULPS       Y4, Y2, Y2
+	VANDPS       Y6, Y2, Y2
 	MOVQ         rowLoss+56(FP), BX
 	TESTQ        BX, BX
 	JZ           noloss_54
-	VMOVUPS      Y3, (BX)(DX*4)
+	VMOVUPS      Y2, (BX)(DX*4)
 
 noloss_54:
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
+	VCVTPS2PD    X2, Y4
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
 	VADDPD       Y4, Y0, Y0
-	VADDPD       Y3, Y1, Y1
+	VADDPD       Y2, Y1, Y1
 	MOVQ         CX, BX
 	SHLQ         $0x05, BX
 	ADDQ         BX, AX
@@ -2500,7 +2509,8 @@ TEXT ·ceTRowsGAVX2(SB), $608-88
 	MOVQ         x+0(FP), AX
 	MOVQ         k+24(FP), CX
 	MOVQ         grad+8(FP), DX
-	VPBROADCASTD k+24(FP), Y0
+	VMOVD        CX, X0
+	VPBROADCASTD X0, Y0
 	VMOVUPS      lfiota<>+0(SB), Y1
 	VPMULLD      Y0, Y1, Y1
 	VMOVUPS      Y1, 576(SP)
@@ -2513,29 +2523,30 @@ group_80:
 	SHLQ    $0x03, SI
 	CMPQ    BX, SI
 	JAE     groupsdone_81
-	VMOVUPS lfc_ff800000<>+0(SB), Y3
+	VMOVUPS lfc_ff800000<>+0(SB), Y2
 	XORQ    SI, SI
 
 col_82:
 	CMPQ       SI, CX
 	JAE        coldone_83
 	LEAQ       (AX)(SI*4), DI
-	VMOVUPS    576(SP), Y4
-	VPCMPEQD   Y5, Y5, Y5
-	VGATHERDPS Y5, (DI)(Y4*4), Y2
+	VMOVUPS    576(SP), Y5
+	VPCMPEQD   Y4, Y4, Y4
+	VMOVDQU    Y5, Y14
+	VGATHERDPS Y4, (DI)(Y14*4), Y3
 	MOVQ       SI, DI
 	SHLQ       $0x05, DI
-	VMOVUPS    Y2, (SP)(DI*1)
-	VMAXPS     Y2, Y3, Y3
+	VMOVUPS    Y3, (SP)(DI*1)
+	VMAXPS     Y3, Y2, Y2
 	INCQ       SI
 	JMP        col_82
 
 coldone_83:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Y4
-	VMAXPS  Y3, Y4, Y3
+	VMAXPS  Y2, Y4, Y2
 	VMOVUPS lfc_7f7fffff<>+0(SB), Y4
-	VMINPS  Y3, Y4, Y3
-	VXORPS  Y4, Y4, Y4
+	VMINPS  Y2, Y4, Y2
+	VXORPS  Y5, Y5, Y5
 	XORQ    SI, SI
 
 col_84:
@@ -2543,155 +2554,157 @@ col_84:
 	JAE          coldone_85
 	MOVQ         SI, DI
 	SHLQ         $0x05, DI
-	VMOVUPS      (SP)(DI*1), Y5
-	VSUBPS       Y3, Y5, Y5
+	VMOVUPS      (SP)(DI*1), Y4
+	VSUBPS       Y2, Y4, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
-	VMAXPS       Y5, Y6, Y5
+	VMAXPS       Y4, Y6, Y4
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
-	VMINPS       Y5, Y6, Y5
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VMINPS       Y4, Y6, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y6
 	VROUNDPS     $0x00, Y6, Y6
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y4
 	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
-	VMULPS       Y5, Y5, Y8
-	VFMADD213PS  Y5, Y8, Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y8
+	VFMADD213PS  Y4, Y8, Y7
 	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
 	VCVTPS2DQ    Y6, Y6
-	VPSRAD       $0x01, Y6, Y5
-	VPSUBD       Y5, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y5, Y5
+	VPSRAD       $0x01, Y6, Y4
+	VPSUBD       Y4, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
 	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
 	VPSLLD       $0x17, Y6, Y6
-	VMULPS       Y5, Y7, Y7
+	VMULPS       Y4, Y7, Y7
 	VMULPS       Y6, Y7, Y7
-	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
 	INCQ         SI
 	JMP          col_84
 
 coldone_85:
-	VPSUBD      lfc_3f3504f3<>+0(SB), Y4, Y5
-	VPSRAD      $0x17, Y5, Y6
-	VPAND       lfc_007fffff<>+0(SB), Y5, Y5
-	VPADDD      lfc_3f3504f3<>+0(SB), Y5, Y5
-	VSUBPS      lfc_3f800000<>+0(SB), Y5, Y5
-	VCVTDQ2PS   Y6, Y6
-	VMOVUPS     lfc_3da9355f<>+0(SB), Y7
-	VFMADD213PS lfc_be10dc31<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_3e19a038<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_be29ee3f<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_be800102<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_3eaaab98<>+0(SB), Y5, Y7
-	VMULPS      Y5, Y5, Y8
-	VMULPS      Y5, Y8, Y9
-	VMULPS      lfc_b102e308<>+0(SB), Y6, Y10
-	VFMADD231PS Y7, Y9, Y10
-	VFMADD231PS lfc_bf000000<>+0(SB), Y8, Y10
-	VADDPS      Y5, Y10, Y10
-	VFMADD231PS lfc_3f317218<>+0(SB), Y6, Y10
-	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y4, Y5
-	VBLENDVPS   Y5, lfc_ff800000<>+0(SB), Y10, Y10
-	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y4, Y5
-	VBLENDVPS   Y5, lfc_7f800000<>+0(SB), Y10, Y10
-	VCMPPS      $0x03, Y4, Y4, Y5
-	VBLENDVPS   Y5, Y4, Y10, Y10
-	VADDPS      Y3, Y10, Y4
+	VPSUBD      lfc_3f3504f3<>+0(SB), Y5, Y6
+	VPSRAD      $0x17, Y6, Y7
+	VPAND       lfc_007fffff<>+0(SB), Y6, Y6
+	VPADDD      lfc_3f3504f3<>+0(SB), Y6, Y6
+	VSUBPS      lfc_3f800000<>+0(SB), Y6, Y6
+	VCVTDQ2PS   Y7, Y7
+	VMOVUPS     lfc_3da9355f<>+0(SB), Y8
+	VFMADD213PS lfc_be10dc31<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_3e19a038<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_be800102<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Y6, Y8
+	VMULPS      Y6, Y6, Y9
+	VMULPS      Y6, Y9, Y10
+	VMULPS      lfc_b102e308<>+0(SB), Y7, Y4
+	VFMADD231PS Y8, Y10, Y4
+	VFMADD231PS lfc_bf000000<>+0(SB), Y9, Y4
+	VADDPS      Y6, Y4, Y4
+	VFMADD231PS lfc_3f317218<>+0(SB), Y7, Y4
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y5, Y6
+	VBLENDVPS   Y6, lfc_ff800000<>+0(SB), Y4, Y4
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y5, Y6
+	VBLENDVPS   Y6, lfc_7f800000<>+0(SB), Y4, Y4
+	VCMPPS      $0x03, Y5, Y5, Y6
+	VBLENDVPS   Y6, Y5, Y4, Y4
+	VADDPS      Y2, Y4, Y5
 	MOVQ        rowLSE+64(FP), SI
 	TESTQ       SI, SI
 	JZ          nolse_86
-	VMOVUPS     Y4, (SI)(BX*4)
+	VMOVUPS     Y5, (SI)(BX*4)
 
 nolse_86:
 	MOVQ         targets+32(FP), SI
-	VMOVUPS      (SI)(BX*4), Y4
-	VPBROADCASTD ignore+48(FP), Y5
-	VPCMPEQD     Y5, Y4, Y5
+	VMOVUPS      (SI)(BX*4), Y5
+	VMOVD        ignore+48(FP), X7
+	VPBROADCASTD X7, Y7
+	VPCMPEQD     Y7, Y5, Y7
 	VPCMPEQD     Y6, Y6, Y6
-	VXORPS       Y5, Y6, Y6
-	VMOVUPS      576(SP), Y5
-	VPADDD       Y4, Y5, Y5
+	VXORPS       Y7, Y6, Y6
+	VMOVUPS      576(SP), Y9
+	VPADDD       Y5, Y9, Y9
 	VXORPS       Y7, Y7, Y7
 	VMOVAPS      Y6, Y8
-	VGATHERDPS   Y8, (AX)(Y5*4), Y7
-	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y10, Y5
-	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
-	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y10, Y5
-	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
-	VSUBPS       Y7, Y3, Y5
-	VADDPS       Y10, Y5, Y5
-	VANDPS       Y6, Y5, Y5
+	VMOVDQU      Y9, Y14
+	VGATHERDPS   Y8, (AX)(Y14*4), Y7
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y4, Y8
+	VBLENDVPS    Y8, lfc_7fc00000<>+0(SB), Y4, Y4
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y4, Y8
+	VBLENDVPS    Y8, lfc_7fc00000<>+0(SB), Y4, Y4
+	VSUBPS       Y7, Y2, Y7
+	VADDPS       Y4, Y7, Y7
+	VANDPS       Y6, Y7, Y7
 	MOVQ         rowLoss+56(FP), SI
 	TESTQ        SI, SI
 	JZ           noloss_87
-	VMOVUPS      Y5, (SI)(BX*4)
+	VMOVUPS      Y7, (SI)(BX*4)
 
 noloss_87:
-	VCVTPS2PD    X5, Y7
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y7, Y0, Y0
-	VADDPD       Y5, Y1, Y1
-	VBROADCASTSS scale+72(FP), Y5
-	VXORPS       Y7, Y7, Y7
+	VCVTPS2PD    X7, Y8
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y8, Y0, Y0
+	VADDPD       Y7, Y1, Y1
+	VBROADCASTSS scale+72(FP), Y7
+	VXORPS       Y8, Y8, Y8
 	XORQ         SI, SI
 
 col_88:
 	CMPQ         SI, CX
 	JAE          coldone_89
-	VMOVD        SI, X8
-	VPBROADCASTD X8, Y8
+	VMOVD        SI, X9
+	VPBROADCASTD X9, Y9
 	MOVQ         SI, DI
 	SHLQ         $0x05, DI
-	VMOVUPS      (SP)(DI*1), Y9
-	VSUBPS       Y3, Y9, Y9
-	VSUBPS       Y10, Y9, Y9
+	VMOVUPS      (SP)(DI*1), Y10
+	VSUBPS       Y2, Y10, Y10
+	VSUBPS       Y4, Y10, Y10
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y11
-	VMAXPS       Y9, Y11, Y9
+	VMAXPS       Y10, Y11, Y10
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y11
-	VMINPS       Y9, Y11, Y9
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y11
+	VMINPS       Y10, Y11, Y10
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y10, Y11
 	VROUNDPS     $0x00, Y11, Y11
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y11, Y9
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y11, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y11, Y10
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y11, Y10
 	VMOVUPS      lfc_3ab51226<>+0(SB), Y12
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y12
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y12
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y12
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y12
-	VMULPS       Y9, Y9, Y13
-	VFMADD213PS  Y9, Y13, Y12
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
 	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
 	VCVTPS2DQ    Y11, Y11
-	VPSRAD       $0x01, Y11, Y9
-	VPSUBD       Y9, Y11, Y11
-	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
-	VPSLLD       $0x17, Y9, Y9
+	VPSRAD       $0x01, Y11, Y10
+	VPSUBD       Y10, Y11, Y11
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
 	VPADDD       lfc_0000007f<>+0(SB), Y11, Y11
 	VPSLLD       $0x17, Y11, Y11
-	VMULPS       Y9, Y12, Y12
+	VMULPS       Y10, Y12, Y12
 	VMULPS       Y11, Y12, Y12
-	VMULPS       Y5, Y12, Y9
-	VANDPS       Y6, Y9, Y9
-	VMOVUPS      Y9, (SP)(DI*1)
-	VPCMPEQD     Y4, Y8, Y8
-	VANDNPS      Y12, Y8, Y12
-	VADDPS       Y12, Y7, Y7
+	VMULPS       Y7, Y12, Y10
+	VANDPS       Y6, Y10, Y10
+	VMOVUPS      Y10, (SP)(DI*1)
+	VPCMPEQD     Y5, Y9, Y9
+	VANDNPS      Y12, Y9, Y12
+	VADDPS       Y12, Y8, Y8
 	INCQ         SI
 	JMP          col_88
 
 coldone_89:
-	VCMPPS    $0x03, Y10, Y10, Y3
-	VBLENDVPS Y3, Y10, Y7, Y7
-	VMULPS    Y5, Y7, Y7
-	VXORPS    lfc_80000000<>+0(SB), Y7, Y7
-	VMOVUPS   Y7, 512(SP)
-	VMOVUPS   Y4, 544(SP)
+	VCMPPS    $0x03, Y4, Y4, Y2
+	VBLENDVPS Y2, Y4, Y8, Y8
+	VMULPS    Y7, Y8, Y8
+	VXORPS    lfc_80000000<>+0(SB), Y8, Y8
+	VMOVUPS   Y8, 512(SP)
+	VMOVUPS   Y5, 544(SP)
 	XORQ      SI, SI
 	MOVQ      DX, R8
 
@@ -3380,7 +3393,8 @@ TEXT ·ceTRowsGWAVX2(SB), $608-88
 	MOVQ         x+0(FP), AX
 	MOVQ         k+24(FP), CX
 	MOVQ         grad+8(FP), DX
-	VPBROADCASTD k+24(FP), Y0
+	VMOVD        CX, X0
+	VPBROADCASTD X0, Y0
 	VMOVUPS      lfiota<>+0(SB), Y1
 	VPMULLD      Y0, Y1, Y1
 	VMOVUPS      Y1, 576(SP)
@@ -3393,29 +3407,30 @@ group_120:
 	SHLQ    $0x03, SI
 	CMPQ    BX, SI
 	JAE     groupsdone_121
-	VMOVUPS lfc_ff800000<>+0(SB), Y3
+	VMOVUPS lfc_ff800000<>+0(SB), Y2
 	XORQ    SI, SI
 
 col_122:
 	CMPQ       SI, CX
 	JAE        coldone_123
 	LEAQ       (AX)(SI*4), DI
-	VMOVUPS    576(SP), Y4
-	VPCMPEQD   Y5, Y5, Y5
-	VGATHERDPS Y5, (DI)(Y4*4), Y2
+	VMOVUPS    576(SP), Y5
+	VPCMPEQD   Y4, Y4, Y4
+	VMOVDQU    Y5, Y14
+	VGATHERDPS Y4, (DI)(Y14*4), Y3
 	MOVQ       SI, DI
 	SHLQ       $0x05, DI
-	VMOVUPS    Y2, (SP)(DI*1)
-	VMAXPS     Y2, Y3, Y3
+	VMOVUPS    Y3, (SP)(DI*1)
+	VMAXPS     Y3, Y2, Y2
 	INCQ       SI
 	JMP        col_122
 
 coldone_123:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Y4
-	VMAXPS  Y3, Y4, Y3
+	VMAXPS  Y2, Y4, Y2
 	VMOVUPS lfc_7f7fffff<>+0(SB), Y4
-	VMINPS  Y3, Y4, Y3
-	VXORPS  Y4, Y4, Y4
+	VMINPS  Y2, Y4, Y2
+	VXORPS  Y5, Y5, Y5
 	XORQ    SI, SI
 
 col_124:
@@ -3423,161 +3438,164 @@ col_124:
 	JAE          coldone_125
 	MOVQ         SI, DI
 	SHLQ         $0x05, DI
-	VMOVUPS      (SP)(DI*1), Y5
-	VSUBPS       Y3, Y5, Y5
+	VMOVUPS      (SP)(DI*1), Y4
+	VSUBPS       Y2, Y4, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
-	VMAXPS       Y5, Y6, Y5
+	VMAXPS       Y4, Y6, Y4
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
-	VMINPS       Y5, Y6, Y5
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VMINPS       Y4, Y6, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y6
 	VROUNDPS     $0x00, Y6, Y6
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y4
 	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
-	VMULPS       Y5, Y5, Y8
-	VFMADD213PS  Y5, Y8, Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y8
+	VFMADD213PS  Y4, Y8, Y7
 	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
 	VCVTPS2DQ    Y6, Y6
-	VPSRAD       $0x01, Y6, Y5
-	VPSUBD       Y5, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y5, Y5
+	VPSRAD       $0x01, Y6, Y4
+	VPSUBD       Y4, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
 	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
 	VPSLLD       $0x17, Y6, Y6
-	VMULPS       Y5, Y7, Y7
+	VMULPS       Y4, Y7, Y7
 	VMULPS       Y6, Y7, Y7
-	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
 	INCQ         SI
 	JMP          col_124
 
 coldone_125:
-	VPSUBD      lfc_3f3504f3<>+0(SB), Y4, Y5
-	VPSRAD      $0x17, Y5, Y6
-	VPAND       lfc_007fffff<>+0(SB), Y5, Y5
-	VPADDD      lfc_3f3504f3<>+0(SB), Y5, Y5
-	VSUBPS      lfc_3f800000<>+0(SB), Y5, Y5
-	VCVTDQ2PS   Y6, Y6
-	VMOVUPS     lfc_3da9355f<>+0(SB), Y7
-	VFMADD213PS lfc_be10dc31<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_3e19a038<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_be29ee3f<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_be800102<>+0(SB), Y5, Y7
-	VFMADD213PS lfc_3eaaab98<>+0(SB), Y5, Y7
-	VMULPS      Y5, Y5, Y8
-	VMULPS      Y5, Y8, Y9
-	VMULPS      lfc_b102e308<>+0(SB), Y6, Y10
-	VFMADD231PS Y7, Y9, Y10
-	VFMADD231PS lfc_bf000000<>+0(SB), Y8, Y10
-	VADDPS      Y5, Y10, Y10
-	VFMADD231PS lfc_3f317218<>+0(SB), Y6, Y10
-	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y4, Y5
-	VBLENDVPS   Y5, lfc_ff800000<>+0(SB), Y10, Y10
-	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y4, Y5
-	VBLENDVPS   Y5, lfc_7f800000<>+0(SB), Y10, Y10
-	VCMPPS      $0x03, Y4, Y4, Y5
-	VBLENDVPS   Y5, Y4, Y10, Y10
-	VADDPS      Y3, Y10, Y4
+	VPSUBD      lfc_3f3504f3<>+0(SB), Y5, Y6
+	VPSRAD      $0x17, Y6, Y7
+	VPAND       lfc_007fffff<>+0(SB), Y6, Y6
+	VPADDD      lfc_3f3504f3<>+0(SB), Y6, Y6
+	VSUBPS      lfc_3f800000<>+0(SB), Y6, Y6
+	VCVTDQ2PS   Y7, Y7
+	VMOVUPS     lfc_3da9355f<>+0(SB), Y8
+	VFMADD213PS lfc_be10dc31<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_3e19a038<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_be29ee3f<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_3e4c5c72<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_be800102<>+0(SB), Y6, Y8
+	VFMADD213PS lfc_3eaaab98<>+0(SB), Y6, Y8
+	VMULPS      Y6, Y6, Y9
+	VMULPS      Y6, Y9, Y10
+	VMULPS      lfc_b102e308<>+0(SB), Y7, Y4
+	VFMADD231PS Y8, Y10, Y4
+	VFMADD231PS lfc_bf000000<>+0(SB), Y9, Y4
+	VADDPS      Y6, Y4, Y4
+	VFMADD231PS lfc_3f317218<>+0(SB), Y7, Y4
+	VCMPPS      $0x00, lfc_00000000<>+0(SB), Y5, Y6
+	VBLENDVPS   Y6, lfc_ff800000<>+0(SB), Y4, Y4
+	VCMPPS      $0x00, lfc_7f800000<>+0(SB), Y5, Y6
+	VBLENDVPS   Y6, lfc_7f800000<>+0(SB), Y4, Y4
+	VCMPPS      $0x03, Y5, Y5, Y6
+	VBLENDVPS   Y6, Y5, Y4, Y4
+	VADDPS      Y2, Y4, Y5
 	MOVQ        rowLSE+64(FP), SI
 	TESTQ       SI, SI
 	JZ          nolse_126
-	VMOVUPS     Y4, (SI)(BX*4)
+	VMOVUPS     Y5, (SI)(BX*4)
 
 nolse_126:
 	MOVQ         targets+32(FP), SI
-	VMOVUPS      (SI)(BX*4), Y4
-	VPBROADCASTD ignore+48(FP), Y5
-	VPCMPEQD     Y5, Y4, Y5
+	VMOVUPS      (SI)(BX*4), Y5
+	VMOVD        ignore+48(FP), X7
+	VPBROADCASTD X7, Y7
+	VPCMPEQD     Y7, Y5, Y7
 	VPCMPEQD     Y6, Y6, Y6
-	VXORPS       Y5, Y6, Y6
-	VMOVUPS      576(SP), Y5
-	VPADDD       Y4, Y5, Y5
+	VXORPS       Y7, Y6, Y6
+	VMOVUPS      576(SP), Y9
+	VPADDD       Y5, Y9, Y9
 	VXORPS       Y7, Y7, Y7
 	VMOVAPS      Y6, Y8
-	VGATHERDPS   Y8, (AX)(Y5*4), Y7
-	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y10, Y5
-	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
-	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y10, Y5
-	VBLENDVPS    Y5, lfc_7fc00000<>+0(SB), Y10, Y10
-	VSUBPS       Y7, Y3, Y5
-	VADDPS       Y10, Y5, Y5
-	VXORPS       Y7, Y7, Y7
+	VMOVDQU      Y9, Y14
+	VGATHERDPS   Y8, (AX)(Y14*4), Y7
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y4, Y8
+	VBLENDVPS    Y8, lfc_7fc00000<>+0(SB), Y4, Y4
+	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Y4, Y8
+	VBLENDVPS    Y8, lfc_7fc00000<>+0(SB), Y4, Y4
+	VSUBPS       Y7, Y2, Y7
+	VADDPS       Y4, Y7, Y7
+	VXORPS       Y8, Y8, Y8
 	MOVQ         w+40(FP), SI
-	VMOVAPS      Y6, Y8
-	VGATHERDPS   Y8, (SI)(Y4*4), Y7
-	VMULPS       Y7, Y5, Y5
-	VANDPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y9
+	VMOVDQU      Y5, Y14
+	VGATHERDPS   Y9, (SI)(Y14*4), Y8
+	VMULPS       Y8, Y7, Y7
+	VANDPS       Y6, Y7, Y7
 	MOVQ         rowLoss+56(FP), SI
 	TESTQ        SI, SI
 	JZ           noloss_127
-	VMOVUPS      Y5, (SI)(BX*4)
+	VMOVUPS      Y7, (SI)(BX*4)
 
 noloss_127:
-	VCVTPS2PD    X5, Y8
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y8, Y0, Y0
-	VADDPD       Y5, Y1, Y1
-	VBROADCASTSS scale+72(FP), Y5
-	VMULPS       Y7, Y5, Y5
-	VXORPS       Y7, Y7, Y7
+	VCVTPS2PD    X7, Y9
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y9, Y0, Y0
+	VADDPD       Y7, Y1, Y1
+	VBROADCASTSS scale+72(FP), Y7
+	VMULPS       Y8, Y7, Y7
+	VXORPS       Y8, Y8, Y8
 	XORQ         SI, SI
 
 col_128:
 	CMPQ         SI, CX
 	JAE          coldone_129
-	VMOVD        SI, X8
-	VPBROADCASTD X8, Y8
+	VMOVD        SI, X9
+	VPBROADCASTD X9, Y9
 	MOVQ         SI, DI
 	SHLQ         $0x05, DI
-	VMOVUPS      (SP)(DI*1), Y9
-	VSUBPS       Y3, Y9, Y9
-	VSUBPS       Y10, Y9, Y9
+	VMOVUPS      (SP)(DI*1), Y10
+	VSUBPS       Y2, Y10, Y10
+	VSUBPS       Y4, Y10, Y10
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y11
-	VMAXPS       Y9, Y11, Y9
+	VMAXPS       Y10, Y11, Y10
 	VMOVUPS      lfc_42b1999a<>+0(SB), Y11
-	VMINPS       Y9, Y11, Y9
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y11
+	VMINPS       Y10, Y11, Y10
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y10, Y11
 	VROUNDPS     $0x00, Y11, Y11
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y11, Y9
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y11, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y11, Y10
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y11, Y10
 	VMOVUPS      lfc_3ab51226<>+0(SB), Y12
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y12
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y12
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y12
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y12
-	VMULPS       Y9, Y9, Y13
-	VFMADD213PS  Y9, Y13, Y12
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
 	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
 	VCVTPS2DQ    Y11, Y11
-	VPSRAD       $0x01, Y11, Y9
-	VPSUBD       Y9, Y11, Y11
-	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
-	VPSLLD       $0x17, Y9, Y9
+	VPSRAD       $0x01, Y11, Y10
+	VPSUBD       Y10, Y11, Y11
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
 	VPADDD       lfc_0000007f<>+0(SB), Y11, Y11
 	VPSLLD       $0x17, Y11, Y11
-	VMULPS       Y9, Y12, Y12
+	VMULPS       Y10, Y12, Y12
 	VMULPS       Y11, Y12, Y12
-	VMULPS       Y5, Y12, Y9
-	VANDPS       Y6, Y9, Y9
-	VMOVUPS      Y9, (SP)(DI*1)
-	VPCMPEQD     Y4, Y8, Y8
-	VANDNPS      Y12, Y8, Y12
-	VADDPS       Y12, Y7, Y7
+	VMULPS       Y7, Y12, Y10
+	VANDPS       Y6, Y10, Y10
+	VMOVUPS      Y10, (SP)(DI*1)
+	VPCMPEQD     Y5, Y9, Y9
+	VANDNPS      Y12, Y9, Y12
+	VADDPS       Y12, Y8, Y8
 	INCQ         SI
 	JMP          col_128
 
 coldone_129:
-	VCMPPS    $0x03, Y10, Y10, Y3
-	VBLENDVPS Y3, Y10, Y7, Y7
-	VMULPS    Y5, Y7, Y7
-	VXORPS    lfc_80000000<>+0(SB), Y7, Y7
-	VMOVUPS   Y7, 512(SP)
-	VMOVUPS   Y4, 544(SP)
+	VCMPPS    $0x03, Y4, Y4, Y2
+	VBLENDVPS Y2, Y4, Y8, Y8
+	VMULPS    Y7, Y8, Y8
+	VXORPS    lfc_80000000<>+0(SB), Y8, Y8
+	VMOVUPS   Y8, 512(SP)
+	VMOVUPS   Y5, 544(SP)
 	XORQ      SI, SI
 	MOVQ      DX, R8
 
@@ -19540,7 +19558,8 @@ TEXT ·ceTRowsAVX512(SB), $1216-88
 	VMOVUPS      lfc_3d2aac79<>+0(SB), Z8
 	VMOVUPS      lfc_3c091cea<>+0(SB), Z9
 	VMOVUPS      lfc_3ab51226<>+0(SB), Z10
-	VPBROADCASTD k+24(FP), Z11
+	VMOVD        CX, X11
+	VPBROADCASTD X11, Z11
 	VMOVUPS      lfiota<>+0(SB), Z12
 	VPMULLD      Z11, Z12, Z12
 	VMOVUPS      Z12, 1152(SP)
@@ -19640,7 +19659,8 @@ coldone_500:
 nolse_501:
 	MOVQ         targets+32(FP), BX
 	VMOVUPS      (BX)(DX*4), Z16
-	VPBROADCASTD ignore+48(FP), Z17
+	VMOVD        ignore+48(FP), X17
+	VPBROADCASTD X17, Z17
 	VPCMPEQD     Z17, Z16, K2
 	VPMOVM2D     K2, Z17
 	VPTERNLOGD   $0xff, Z14, Z14, Z14
@@ -20138,7 +20158,8 @@ TEXT ·ceTRowsWAVX512(SB), $1216-88
 	VMOVUPS      lfc_3d2aac79<>+0(SB), Z8
 	VMOVUPS      lfc_3c091cea<>+0(SB), Z9
 	VMOVUPS      lfc_3ab51226<>+0(SB), Z10
-	VPBROADCASTD k+24(FP), Z11
+	VMOVD        CX, X11
+	VPBROADCASTD X11, Z11
 	VMOVUPS      lfiota<>+0(SB), Z12
 	VPMULLD      Z11, Z12, Z12
 	VMOVUPS      Z12, 1152(SP)
@@ -20238,7 +20259,8 @@ coldone_527:
 nolse_528:
 	MOVQ         targets+32(FP), BX
 	VMOVUPS      (BX)(DX*4), Z16
-	VPBROADCASTD ignore+48(FP), Z17
+	VMOVD        ignore+48(FP), X17
+	VPBROADCASTD X17, Z17
 	VPCMPEQD     Z17, Z16, K2
 	VPMOVM2D     K2, Z17
 	VPTERNLOGD   $0xff, Z14, Z14, Z14
@@ -20890,7 +20912,8 @@ TEXT ·ceTRowsGAVX512(SB), $1216-88
 	VMOVUPS      lfc_3d2aac79<>+0(SB), Z8
 	VMOVUPS      lfc_3c091cea<>+0(SB), Z9
 	VMOVUPS      lfc_3ab51226<>+0(SB), Z10
-	VPBROADCASTD k+24(FP), Z11
+	VMOVD        CX, X11
+	VPBROADCASTD X11, Z11
 	VMOVUPS      lfiota<>+0(SB), Z12
 	VPMULLD      Z11, Z12, Z12
 	VMOVUPS      Z12, 1152(SP)
@@ -20990,7 +21013,8 @@ coldone_560:
 nolse_561:
 	MOVQ         targets+32(FP), SI
 	VMOVUPS      (SI)(BX*4), Z16
-	VPBROADCASTD ignore+48(FP), Z17
+	VMOVD        ignore+48(FP), X17
+	VPBROADCASTD X17, Z17
 	VPCMPEQD     Z17, Z16, K2
 	VPMOVM2D     K2, Z17
 	VPTERNLOGD   $0xff, Z14, Z14, Z14
@@ -21705,7 +21729,8 @@ TEXT ·ceTRowsGWAVX512(SB), $1216-88
 	VMOVUPS      lfc_3d2aac79<>+0(SB), Z8
 	VMOVUPS      lfc_3c091cea<>+0(SB), Z9
 	VMOVUPS      lfc_3ab51226<>+0(SB), Z10
-	VPBROADCASTD k+24(FP), Z11
+	VMOVD        CX, X11
+	VPBROADCASTD X11, Z11
 	VMOVUPS      lfiota<>+0(SB), Z12
 	VPMULLD      Z11, Z12, Z12
 	VMOVUPS      Z12, 1152(SP)
@@ -21805,7 +21830,8 @@ coldone_600:
 nolse_601:
 	MOVQ         targets+32(FP), SI
 	VMOVUPS      (SI)(BX*4), Z16
-	VPBROADCASTD ignore+48(FP), Z17
+	VMOVD        ignore+48(FP), X17
+	VPBROADCASTD X17, Z17
 	VPCMPEQD     Z17, Z16, K2
 	VPMOVM2D     K2, Z17
 	VPTERNLOGD   $0xff, Z14, Z14, Z14
