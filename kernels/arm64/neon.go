@@ -362,15 +362,6 @@ func sigmoidFocal[T args.Float](a args.Binary[T]) float64 {
 	for i := range ones {
 		ones[i] = 1
 	}
-	k := focalF32
-	switch a.Gamma {
-	case 0:
-		k = focalG0F32
-	case 1:
-		k = focalG1F32
-	case 2:
-		k = focalG2F32
-	}
 	a0, a1 := float32(1), float32(0) // α_t = a0 + a1·y
 	if a.Alpha >= 0 {
 		a0, a1 = 1-float32(a.Alpha), 2*float32(a.Alpha)-1
@@ -406,7 +397,17 @@ func sigmoidFocal[T args.Float](a args.Binary[T]) float64 {
 		if a.Loss != nil {
 			l = as32(a.Loss[start:end])
 		}
-		sum += k(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		// Direct calls: through a func value the stack buffers would escape.
+		switch gamma {
+		case 0:
+			sum += focalG0F32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		case 1:
+			sum += focalG1F32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		case 2:
+			sum += focalG2F32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		default:
+			sum += focalF32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		}
 	}
 	return sum
 }
@@ -423,7 +424,6 @@ func hardLabels(y []float32) bool {
 // regression vectorises the four regression losses (float32), with the
 // same stack buffers as binary for absent weights and outputs.
 func regression[T args.Float](a args.Regression[T]) float64 {
-	k := regressionF32[a.Kind]
 	var ones, gs, ls [chunk]float32
 	for i := range ones {
 		ones[i] = 1
@@ -444,11 +444,18 @@ func regression[T args.Float](a args.Regression[T]) float64 {
 		if a.Loss != nil {
 			l = as32(a.Loss[start:end])
 		}
-		sum += k(g, l, x[start:end], y[start:end], w, p, scale)
+		// Direct calls: through a func value the stack buffers would escape.
+		xs, ys := x[start:end], y[start:end]
+		switch a.Kind {
+		case args.MSE:
+			sum += mseF32(g, l, xs, ys, w, p, scale)
+		case args.L1:
+			sum += l1F32(g, l, xs, ys, w, p, scale)
+		case args.Huber:
+			sum += huberF32(g, l, xs, ys, w, p, scale)
+		default:
+			sum += smoothL1F32(g, l, xs, ys, w, p, scale)
+		}
 	}
 	return sum
-}
-
-var regressionF32 = [...]func(grad, loss, x, y, w []float32, p, scale float32) float64{
-	args.MSE: mseF32, args.L1: l1F32, args.Huber: huberF32, args.SmoothL1: smoothL1F32,
 }
