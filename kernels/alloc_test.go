@@ -83,11 +83,15 @@ func noAllocs[T kernels.Float](t *testing.T) {
 			{"LogSigmoid", func() error { return kernels.LogSigmoid(dst, x) }},
 			{"Softplus in place", func() error { return kernels.Softplus(inplace, inplace) }},
 		}
+		runs := 5
+		if testing.Short() { // qemu runs this 10-30× slower
+			runs = 2
+		}
 		for _, c := range calls {
 			if err := c.f(); err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
-			if a := testing.AllocsPerRun(5, func() { _ = c.f() }); a != 0 {
+			if a := testing.AllocsPerRun(runs, func() { _ = c.f() }); a != 0 {
 				t.Errorf("%s n=%d k=%d: %v allocations per call", c.name, n, k, a)
 			}
 		}
