@@ -184,8 +184,9 @@ func finite(m float64) bool { return !math.IsInf(m, 0) && !math.IsNaN(m) }
 
 // crossEntropy is generic.CrossEntropy for integer targets with class
 // weights, ignore index, label smoothing, z-loss, per-row outputs and an
-// in-place gradient. Soft-capping, probability targets and focal loss use
-// the generic kernel.
+// in-place gradient, and for softmax focal loss (the same passes with other
+// per-row coefficients). Soft-capping and probability targets use the
+// generic kernel.
 //
 // Each row: pass 0 (label smoothing only) Σ w_j·(x_j − x_0) by dotSub;
 // pass 1 the row maximum; pass 2 Σ exp(x − m) − 1 (see sumExpF32), storing
@@ -193,7 +194,7 @@ func finite(m float64) bool { return !math.IsInf(m, 0) && !math.IsNaN(m) }
 // the gradient scale·(pc·p_j − (ε/K)·w_j), with the target element
 // recomputed in float64 so that p_y − 1 does not cancel in float32.
 func crossEntropy[T args.Float](a args.CE[T]) float64 {
-	if a.SoftCap > 0 || a.Probs != nil || a.Focal || a.Targets == nil {
+	if a.SoftCap > 0 || a.Probs != nil || a.Targets == nil {
 		return generic.CrossEntropy(a)
 	}
 	k := a.K
@@ -206,6 +207,9 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 	}
 	eps := float64(a.Smoothing)
 	zl := float64(a.ZLoss)
+	if a.Focal { // softmax focal loss has neither smoothing nor z-loss
+		eps, zl = 0, 0
+	}
 	scale := float64(a.GradScale)
 	var total float64
 	for i := 0; i < a.N; i++ {
@@ -257,11 +261,19 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 		if a.Weight != nil {
 			wy = float64(a.Weight[y])
 		}
-		loss := (1-eps)*wy*((m-xy)+lr) + zl*wy*lse*lse
-		pc := (1-eps)*wy + 2*zl*wy*lse
-		if eps != 0 {
-			loss += eps / float64(k) * (wsum*lr - wm)
-			pc += eps / float64(k) * wsum
+		// The gradient is scale·(pc·p_j − (ε/K)·w_j) − scale·wt at the target.
+		var loss, pc, wt float64
+		if a.Focal {
+			loss, pc = focalRow((xy-m)-lr, wy, float64(a.FocalGamma))
+			wt = pc // the one-hot coefficient equals the softmax one
+		} else {
+			loss = (1-eps)*wy*((m-xy)+lr) + zl*wy*lse*lse
+			pc = (1-eps)*wy + 2*zl*wy*lse
+			if eps != 0 {
+				loss += eps / float64(k) * (wsum*lr - wm)
+				pc += eps / float64(k) * wsum
+			}
+			wt = (1 - eps) * wy
 		}
 		if a.RowLoss != nil {
 			a.RowLoss[i] = T(loss)
@@ -283,10 +295,29 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 		if a.Weight != nil {
 			cy *= wy
 		}
-		// pc·p_y − (1−ε)·w_y = pc·(p_y − 1) + (pc − (1−ε)·w_y), p_y − 1 by expm1.
-		grad[y] = T(scale * (pc*math.Expm1((xy-m)-lr) + (pc - (1-eps)*wy) - cy))
+		// pc·p_y − wt = pc·(p_y − 1) + (pc − wt), p_y − 1 by expm1.
+		grad[y] = T(scale * (pc*math.Expm1((xy-m)-lr) + (pc - wt) - cy))
 	}
 	return total
+}
+
+// focalRow is softmax focal loss −w·q^γ·log p for one row, from
+// log p = logp of the target, and the coefficient pc of its gradient
+// pc·(softmax − onehot): pc = w·q^γ·(1 − γ·p·log p/q), q = 1 − p (by expm1;
+// log p/q → −1 as q → 0, and p·log p/q → 0 as p → 0).
+func focalRow(logp, w, gamma float64) (loss, pc float64) {
+	p := math.Exp(logp)
+	q := -math.Expm1(logp)
+	r := -1.0
+	if q != 0 {
+		r = logp / q
+	}
+	pr := 0.0
+	if p != 0 {
+		pr = p * r
+	}
+	mod := math.Pow(q, gamma)
+	return -w * mod * logp, w * mod * (1 - gamma*pr)
 }
 
 // genericRow runs the generic kernel on row i alone.

@@ -52,9 +52,9 @@ func testCE[T args.Float](t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	neon := table[T]()
 	for _, k := range []int{1, 2, 3, 4, 5, 7, 16, 17, 33, 100} {
-		for mask := 0; mask < 64; mask++ {
-			weights, ignore, smooth, zloss, withGrad, inPlace := mask&1 != 0, mask&2 != 0, mask&4 != 0, mask&8 != 0, mask&16 != 0, mask&32 != 0
-			if inPlace && !withGrad {
+		for mask := 0; mask < 128; mask++ {
+			weights, ignore, smooth, zloss, withGrad, inPlace, focal := mask&1 != 0, mask&2 != 0, mask&4 != 0, mask&8 != 0, mask&16 != 0, mask&32 != 0, mask&64 != 0
+			if inPlace && !withGrad || focal && (smooth || zloss) {
 				continue
 			}
 			n := 5
@@ -84,6 +84,9 @@ func testCE[T args.Float](t *testing.T) {
 			if zloss {
 				a.ZLoss = 1e-3
 			}
+			if focal {
+				a.Focal, a.FocalGamma = true, T([]float64{0, 0.5, 2}[k%3])
+			}
 			b := a
 			b.X = append([]T(nil), x...)
 			b.RowLoss, b.RowLSE = make([]T, n), make([]T, n)
@@ -94,7 +97,7 @@ func testCE[T args.Float](t *testing.T) {
 					a.Grad = a.X
 				}
 			}
-			name := fmt.Sprintf("k=%d/opts=%06b", k, mask)
+			name := fmt.Sprintf("k=%d/opts=%07b", k, mask)
 			want := generic.CrossEntropy(b)
 			got := neon.CrossEntropy(a)
 			if !near(got, want, tolOf[T]()) {
