@@ -18,7 +18,7 @@ const rescaleMargin = 20
 
 type lseOptions struct {
 	split    bool // write m[i] and ls[i] = log Σ exp(x − m[i]) instead of lse = m + ls
-	dot      bool // also Σ_j w_j·(x_j − z0[i]) per row (label smoothing); implies split
+	dot      bool // also Σ_j w_j·(x_j − m[i]) per row (label smoothing); implies split
 	weighted bool // with class weights w (else w_j = 1)
 }
 
@@ -50,11 +50,11 @@ func lseRows(s *x86.ISA, o lseOptions) {
 	split := "%s writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once."
 	switch {
 	case o.dot && o.weighted:
-		name, sig = "maxLogDotWRows", "func(x *float32, n, k int, w, z0, m, ls, dot *float32)"
-		doc = []string{split, "It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − z0[i]), taking terms with w[j] = 0 as 0."}
+		name, sig = "maxLogDotWRows", "func(x *float32, n, k int, w, m, ls, dot *float32)"
+		doc = []string{split, "It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − m[i]), taking terms with w[j] = 0 as 0."}
 	case o.dot:
-		name, sig = "maxLogDotRows", "func(x *float32, n, k int, z0, m, ls, dot *float32)"
-		doc = []string{split, "It also writes dot[i] = Σ_j (x[i*k+j] − z0[i])."}
+		name, sig = "maxLogDotRows", "func(x *float32, n, k int, m, ls, dot *float32)"
+		doc = []string{split, "It also writes dot[i] = Σ_j (x[i*k+j] − m[i])."}
 	case o.split:
 		name, sig = "maxLogRows", "func(x *float32, n, k int, m, ls *float32)"
 		doc = []string{split}
@@ -75,9 +75,8 @@ func lseRows(s *x86.ISA, o lseOptions) {
 	} else {
 		lse = Load(Param("lse"), GP64()).(reg.GPVirtual)
 	}
-	var w, z0, dot reg.GPVirtual
+	var w, dot reg.GPVirtual
 	if o.dot {
-		z0 = Load(Param("z0"), GP64()).(reg.GPVirtual)
 		dot = Load(Param("dot"), GP64()).(reg.GPVirtual)
 	}
 	ptrs := []reg.GPVirtual{x}
@@ -90,26 +89,41 @@ func lseRows(s *x86.ISA, o lseOptions) {
 	sp := s.NewSpan(k)
 
 	rowLoop(n, k, ptrs, func(i reg.GPVirtual) {
-		var z, acc reg.VecVirtual
-		var each func(v reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask)
+		// dot = Σ_j w_j·(x_j − m) relative to the current reference m, with
+		// ws = Σ w_j of the lanes seen so far, so that a move of m by δ
+		// adds δ·ws: no term is taken relative to an outlier like x[0].
+		var acc, ws reg.VecVirtual
+		var each func(v, mref reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask)
+		var shift func(d reg.VecVirtual)
 		if o.dot {
-			z = s.Broadcast(Mem{Base: z0, Index: i, Scale: 4})
-			acc = s.Vec()
+			acc, ws = s.Vec(), s.Vec()
 			VXORPS(acc, acc, acc)
-			each = func(v reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
+			VXORPS(ws, ws, ws)
+			each = func(v, mref reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
 				t := s.Vec()
-				VSUBPS(z, v, t)
+				VSUBPS(mref, v, t)
 				if o.weighted {
 					wv := s.LoadAt(mk, x86.At(w, j), nil)
 					VMULPS(wv, t, t)
 					s.Where(x86.EQ, wv, s.F(0), s.F(0), t) // 0·(−Inf) and the tail
+					VADDPS(wv, ws, ws)
 				} else {
 					s.ZeroOff(mk, t)
+					one := s.Vec()
+					VMOVUPS(s.F(1), one)
+					s.ZeroOff(mk, one)
+					VADDPS(one, ws, ws)
 				}
 				VADDPS(t, acc, acc)
 			}
+			shift = func(d reg.VecVirtual) {
+				t := s.Vec()
+				VMULPS(ws, d, t)
+				s.Where(x86.EQ, ws, s.F(0), s.F(0), t) // 0·(−Inf)
+				VADDPS(t, acc, acc)
+			}
 		}
-		m, l := onlineLSE(s, x, sp, negInf, o.split, each)
+		m, l := onlineLSE(s, x, sp, negInf, o.split, each, shift)
 		if o.split {
 			VMOVSS(m.AsX(), Mem{Base: mOut, Index: i, Scale: 4})
 			VMOVSS(l.AsX(), Mem{Base: lsOut, Index: i, Scale: 4})
@@ -130,9 +144,12 @@ func lseRows(s *x86.ISA, o lseOptions) {
 // reference by rescaleMargin. It returns vectors with every lane equal to
 // m, the reference maximum (with exact, the true maximum, so that x − m is
 // exact near it), and l = log Σ_j exp(x_j − m). each, if not nil, gets
-// every loaded vector (−Inf in masked-off lanes).
+// every loaded vector (−Inf in masked-off lanes) and the current reference.
+//
+// shift, if not nil, is called with m_old − m_new (≤ 0, every lane) each
+// time the reference moves, so that sums kept relative to m can follow it.
 func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, exact bool,
-	each func(v reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask)) (m, l reg.VecVirtual) {
+	each func(v, m reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask), shift func(delta reg.VecVirtual)) (m, l reg.VecVirtual) {
 	// The reference starts at the row's first logit, clamped to a finite
 	// value so that −Inf rows give a sum of 0 (lse −Inf) and +Inf logits
 	// give an infinite sum rather than Inf − Inf.
@@ -159,6 +176,9 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 			d := s.Vec()
 			VSUBPS(t, m, d)
 			VMULPS(s.Exp(d), sum, sum)
+			if shift != nil {
+				shift(d)
+			}
 			VMOVAPS(t, m)
 			VADDPS(s.F(rescaleMargin), m, thr)
 		})
@@ -169,7 +189,7 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 		VSUBPS(m, v, d)
 		VADDPS(s.Exp(d), sum, sum)
 		if each != nil {
-			each(v, j, mk)
+			each(v, m, j, mk)
 		}
 	})
 	s.AllSum(sum)
@@ -180,6 +200,9 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 		d := s.Vec()
 		VSUBPS(top, m, d)
 		VMULPS(s.Exp(d), sum, sum)
+		if shift != nil {
+			shift(d)
+		}
 		m = top
 	}
 	return m, s.Log(sum, true)

@@ -102,7 +102,7 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 	}
 	smooth := eps != 0 && !a.Focal
 	epsK := eps / float64(k)
-	var mx, ls, z0, dot, coef, bias, zy [blockRows]float32
+	var mx, ls, dot, coef, bias, zy [blockRows]float32
 	var pcs, wys [blockRows]float64
 	bs := rowsPerBlock(k)
 	var total float64
@@ -112,22 +112,15 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 		targets := a.Targets[r0 : r0+m]
 		// Pass 1.
 		if smooth {
-			for i := range m {
-				v := x[i*k]
-				if math.IsInf(float64(v), 0) {
-					v = 0 // as generic: any finite reference works
-				}
-				z0[i] = v
-			}
 			switch {
 			case a.Weight != nil && s == avx512:
-				maxLogDotWRowsAVX512(&x[0], m, k, &a.Weight[0], &z0[0], &mx[0], &ls[0], &dot[0])
+				maxLogDotWRowsAVX512(&x[0], m, k, &a.Weight[0], &mx[0], &ls[0], &dot[0])
 			case a.Weight != nil:
-				maxLogDotWRowsAVX2(&x[0], m, k, &a.Weight[0], &z0[0], &mx[0], &ls[0], &dot[0])
+				maxLogDotWRowsAVX2(&x[0], m, k, &a.Weight[0], &mx[0], &ls[0], &dot[0])
 			case s == avx512:
-				maxLogDotRowsAVX512(&x[0], m, k, &z0[0], &mx[0], &ls[0], &dot[0])
+				maxLogDotRowsAVX512(&x[0], m, k, &mx[0], &ls[0], &dot[0])
 			default:
-				maxLogDotRowsAVX2(&x[0], m, k, &z0[0], &mx[0], &ls[0], &dot[0])
+				maxLogDotRowsAVX2(&x[0], m, k, &mx[0], &ls[0], &dot[0])
 			}
 		} else {
 			s.maxLogRows(x, m, k, &mx[0], &ls[0])
@@ -183,8 +176,8 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 				loss = (1-eps)*wy*(l-zyv) + zl*wy*l*l
 				pc = (1-eps)*wy + 2*zl*wy*l
 				if smooth {
-					// Σ_c (ε/K)·w_c·(lse − z_c), with z taken relative to z0.
-					loss += epsK * (wsum*(l-float64(z0[i])) - float64(dot[i]))
+					// Σ_c (ε/K)·w_c·(lse − z_c) = (ε/K)·(Σw·ls − Σ_c w_c·(z_c − m)).
+					loss += epsK * (wsum*float64(ls[i]) - float64(dot[i]))
 					pc += epsK * wsum
 				}
 				wy *= 1 - eps

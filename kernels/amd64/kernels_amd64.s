@@ -4136,31 +4136,30 @@ rowsdone_143:
 	VZEROUPPER
 	RET
 
-// func maxLogDotRowsAVX2(x *float32, n int, k int, z0 *float32, m *float32, ls *float32, dot *float32)
+// func maxLogDotRowsAVX2(x *float32, n int, k int, m *float32, ls *float32, dot *float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·maxLogDotRowsAVX2(SB), NOSPLIT, $0-56
+TEXT ·maxLogDotRowsAVX2(SB), NOSPLIT, $0-48
 	MOVQ    x+0(FP), AX
 	MOVQ    n+8(FP), CX
 	MOVQ    k+16(FP), DX
-	MOVQ    m+32(FP), BX
-	MOVQ    ls+40(FP), SI
-	MOVQ    z0+24(FP), DI
-	MOVQ    dot+48(FP), R8
+	MOVQ    m+24(FP), BX
+	MOVQ    ls+32(FP), SI
+	MOVQ    dot+40(FP), DI
 	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, R8
+	SHRQ    $0x03, R8
+	SHLQ    $0x03, R8
 	MOVQ    DX, R9
-	SHRQ    $0x03, R9
-	SHLQ    $0x03, R9
-	MOVQ    DX, R10
-	SUBQ    R9, R10
-	NEGQ    R10
-	LEAQ    lfmask8<>+0(SB), R11
-	VMOVDQU 32(R11)(R10*4), Y1
-	XORQ    R10, R10
+	SUBQ    R8, R9
+	NEGQ    R9
+	LEAQ    lfmask8<>+0(SB), R10
+	VMOVDQU 32(R10)(R9*4), Y1
+	XORQ    R9, R9
 
 row_149:
-	CMPQ         R10, CX
+	CMPQ         R9, CX
 	JAE          rowsdone_150
-	VBROADCASTSS (DI)(R10*4), Y2
+	VXORPS       Y2, Y2, Y2
 	VXORPS       Y3, Y3, Y3
 	VBROADCASTSS (AX), Y4
 	VMOVUPS      lfc_ff7fffff<>+0(SB), Y5
@@ -4170,12 +4169,12 @@ row_149:
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 	VXORPS       Y6, Y6, Y6
 	VMOVAPS      Y4, Y7
-	XORQ         R11, R11
+	XORQ         R10, R10
 
 loop_151:
-	CMPQ         R11, R9
+	CMPQ         R10, R8
 	JAE          tail_152
-	VMOVUPS      (AX)(R11*4), Y8
+	VMOVUPS      (AX)(R10*4), Y8
 	VCMPPS       $0x1e, Y5, Y8, Y9
 	VTESTPS      Y9, Y9
 	JZ           skip_154
@@ -4190,31 +4189,35 @@ loop_151:
 	VMINPS       Y5, Y9, Y5
 	VSUBPS       Y5, Y4, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
-	VMAXPS       Y4, Y9, Y4
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
-	VMINPS       Y4, Y9, Y4
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y9
-	VROUNDPS     $0x00, Y9, Y9
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y4
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y4
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y10
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y10
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y10
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y10
-	VMULPS       Y4, Y4, Y11
-	VFMADD213PS  Y4, Y11, Y10
-	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
-	VCVTPS2DQ    Y9, Y9
-	VPSRAD       $0x01, Y9, Y4
-	VPSUBD       Y4, Y9, Y9
-	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
-	VPSLLD       $0x17, Y4, Y4
+	VMAXPS       Y4, Y9, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
+	VMINPS       Y9, Y10, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y10, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y10, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y11
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       lfc_3f800000<>+0(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
 	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
 	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y4, Y10, Y10
-	VMULPS       Y9, Y10, Y10
-	VMULPS       Y10, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VMULPS       Y11, Y6, Y6
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y9
+	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
 	VMOVAPS      Y5, Y4
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
@@ -4247,15 +4250,17 @@ skip_154:
 	VMULPS       Y9, Y11, Y11
 	VMULPS       Y10, Y11, Y11
 	VADDPS       Y11, Y6, Y6
-	VSUBPS       Y2, Y8, Y8
-	VADDPS       Y8, Y3, Y3
-	ADDQ         $0x08, R11
+	VSUBPS       Y4, Y8, Y8
+	VMOVUPS      lfc_3f800000<>+0(SB), Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y8, Y2, Y2
+	ADDQ         $0x08, R10
 	JMP          loop_151
 
 tail_152:
-	CMPQ         R11, DX
+	CMPQ         R10, DX
 	JAE          done_153
-	VMASKMOVPS   (AX)(R11*4), Y1, Y8
+	VMASKMOVPS   (AX)(R10*4), Y1, Y8
 	VBLENDVPS    Y1, Y8, Y0, Y8
 	VCMPPS       $0x1e, Y5, Y8, Y5
 	VTESTPS      Y5, Y5
@@ -4271,31 +4276,35 @@ tail_152:
 	VMINPS       Y5, Y9, Y5
 	VSUBPS       Y5, Y4, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
-	VMAXPS       Y4, Y9, Y4
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
-	VMINPS       Y4, Y9, Y4
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y9
-	VROUNDPS     $0x00, Y9, Y9
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y4
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y4
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y10
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y10
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y10
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y10
-	VMULPS       Y4, Y4, Y11
-	VFMADD213PS  Y4, Y11, Y10
-	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
-	VCVTPS2DQ    Y9, Y9
-	VPSRAD       $0x01, Y9, Y4
-	VPSUBD       Y4, Y9, Y9
-	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
-	VPSLLD       $0x17, Y4, Y4
+	VMAXPS       Y4, Y9, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
+	VMINPS       Y9, Y10, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y10, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y10, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y11
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       lfc_3f800000<>+0(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
 	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
 	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y4, Y10, Y10
-	VMULPS       Y9, Y10, Y10
-	VMULPS       Y10, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VMULPS       Y11, Y6, Y6
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y9
+	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
 	VMOVAPS      Y5, Y4
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
@@ -4328,121 +4337,127 @@ skip_155:
 	VMULPS       Y5, Y10, Y10
 	VMULPS       Y9, Y10, Y10
 	VADDPS       Y10, Y6, Y6
-	VSUBPS       Y2, Y8, Y2
-	VANDPS       Y1, Y2, Y2
-	VADDPS       Y2, Y3, Y3
+	VSUBPS       Y4, Y8, Y5
+	VANDPS       Y1, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y8
+	VANDPS       Y1, Y8, Y8
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y5, Y2, Y2
 
 done_153:
-	VPERM2F128   $0x01, Y6, Y6, Y2
-	VADDPS       Y2, Y6, Y6
-	VPERMILPS    $0x4e, Y6, Y2
-	VADDPS       Y2, Y6, Y6
-	VPERMILPS    $0xb1, Y6, Y2
-	VADDPS       Y2, Y6, Y6
-	VPERM2F128   $0x01, Y7, Y7, Y2
-	VMAXPS       Y2, Y7, Y7
-	VPERMILPS    $0x4e, Y7, Y2
-	VMAXPS       Y2, Y7, Y7
-	VPERMILPS    $0xb1, Y7, Y2
-	VMAXPS       Y2, Y7, Y7
-	VMOVUPS      lfc_7f7fffff<>+0(SB), Y2
-	VMINPS       Y7, Y2, Y7
-	VSUBPS       Y7, Y4, Y2
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y4
-	VMAXPS       Y2, Y4, Y2
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y4
-	VMINPS       Y2, Y4, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y4
-	VROUNDPS     $0x00, Y4, Y4
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y4, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y4, Y2
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y5
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y5
-	VMULPS       Y2, Y2, Y8
-	VFMADD213PS  Y2, Y8, Y5
-	VADDPS       lfc_3f800000<>+0(SB), Y5, Y5
-	VCVTPS2DQ    Y4, Y4
-	VPSRAD       $0x01, Y4, Y2
-	VPSUBD       Y2, Y4, Y4
-	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
-	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
-	VPSLLD       $0x17, Y4, Y4
-	VMULPS       Y2, Y5, Y5
-	VMULPS       Y4, Y5, Y5
-	VMULPS       Y5, Y6, Y6
-	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y2
-	VPSRAD       $0x17, Y2, Y4
-	VPAND        lfc_007fffff<>+0(SB), Y2, Y2
-	VPADDD       lfc_3f3504f3<>+0(SB), Y2, Y2
-	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y2
+	VPERM2F128   $0x01, Y6, Y6, Y5
+	VADDPS       Y5, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y5
+	VADDPS       Y5, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y5
+	VADDPS       Y5, Y6, Y6
+	VPERM2F128   $0x01, Y7, Y7, Y5
+	VMAXPS       Y5, Y7, Y7
+	VPERMILPS    $0x4e, Y7, Y5
+	VMAXPS       Y5, Y7, Y7
+	VPERMILPS    $0xb1, Y7, Y5
+	VMAXPS       Y5, Y7, Y7
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y5
+	VMINPS       Y7, Y5, Y7
+	VSUBPS       Y7, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y5, Y8, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y9
+	VMULPS       Y5, Y5, Y10
+	VFMADD213PS  Y5, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y5
+	VPSUBD       Y5, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y5, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VMULPS       Y9, Y6, Y6
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y3
+	VPSRAD       $0x17, Y3, Y4
+	VPAND        lfc_007fffff<>+0(SB), Y3, Y3
+	VPADDD       lfc_3f3504f3<>+0(SB), Y3, Y3
+	VSUBPS       lfc_3f800000<>+0(SB), Y3, Y3
 	VCVTDQ2PS    Y4, Y4
 	VMOVUPS      lfc_3da9355f<>+0(SB), Y5
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_be800102<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y2, Y5
-	VMULPS       Y2, Y2, Y8
-	VMULPS       Y2, Y8, Y9
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_be800102<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y8
+	VMULPS       Y3, Y8, Y9
 	VMULPS       lfc_b102e308<>+0(SB), Y4, Y10
 	VFMADD231PS  Y5, Y9, Y10
 	VFMADD231PS  lfc_bf000000<>+0(SB), Y8, Y10
-	VADDPS       Y2, Y10, Y10
+	VADDPS       Y3, Y10, Y10
 	VFMADD231PS  lfc_3f317218<>+0(SB), Y4, Y10
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y2
-	VBLENDVPS    Y2, lfc_ff800000<>+0(SB), Y10, Y10
-	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y6, Y2
-	VBLENDVPS    Y2, lfc_7f800000<>+0(SB), Y10, Y10
-	VCMPPS       $0x03, Y6, Y6, Y2
-	VBLENDVPS    Y2, Y6, Y10, Y10
-	VMOVSS       X7, (BX)(R10*4)
-	VMOVSS       X10, (SI)(R10*4)
-	VPERM2F128   $0x01, Y3, Y3, Y2
-	VADDPS       Y2, Y3, Y3
-	VPERMILPS    $0x4e, Y3, Y2
-	VADDPS       Y2, Y3, Y3
-	VPERMILPS    $0xb1, Y3, Y2
-	VADDPS       Y2, Y3, Y3
-	VMOVSS       X3, (R8)(R10*4)
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y3
+	VBLENDVPS    Y3, lfc_ff800000<>+0(SB), Y10, Y10
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y6, Y3
+	VBLENDVPS    Y3, lfc_7f800000<>+0(SB), Y10, Y10
+	VCMPPS       $0x03, Y6, Y6, Y3
+	VBLENDVPS    Y3, Y6, Y10, Y10
+	VMOVSS       X7, (BX)(R9*4)
+	VMOVSS       X10, (SI)(R9*4)
+	VPERM2F128   $0x01, Y2, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0x4e, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VMOVSS       X2, (DI)(R9*4)
 	LEAQ         (AX)(DX*4), AX
-	INCQ         R10
+	INCQ         R9
 	JMP          row_149
 
 rowsdone_150:
 	VZEROUPPER
 	RET
 
-// func maxLogDotWRowsAVX2(x *float32, n int, k int, w *float32, z0 *float32, m *float32, ls *float32, dot *float32)
+// func maxLogDotWRowsAVX2(x *float32, n int, k int, w *float32, m *float32, ls *float32, dot *float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·maxLogDotWRowsAVX2(SB), NOSPLIT, $0-64
+TEXT ·maxLogDotWRowsAVX2(SB), NOSPLIT, $0-56
 	MOVQ    x+0(FP), AX
 	MOVQ    n+8(FP), CX
 	MOVQ    k+16(FP), DX
-	MOVQ    m+40(FP), BX
-	MOVQ    ls+48(FP), SI
-	MOVQ    z0+32(FP), DI
-	MOVQ    dot+56(FP), R8
-	MOVQ    w+24(FP), R9
+	MOVQ    m+32(FP), BX
+	MOVQ    ls+40(FP), SI
+	MOVQ    dot+48(FP), DI
+	MOVQ    w+24(FP), R8
 	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, R9
+	SHRQ    $0x03, R9
+	SHLQ    $0x03, R9
 	MOVQ    DX, R10
-	SHRQ    $0x03, R10
-	SHLQ    $0x03, R10
-	MOVQ    DX, R11
-	SUBQ    R10, R11
-	NEGQ    R11
-	LEAQ    lfmask8<>+0(SB), R12
-	VMOVDQU 32(R12)(R11*4), Y1
-	XORQ    R11, R11
+	SUBQ    R9, R10
+	NEGQ    R10
+	LEAQ    lfmask8<>+0(SB), R11
+	VMOVDQU 32(R11)(R10*4), Y1
+	XORQ    R10, R10
 
 row_156:
-	CMPQ         R11, CX
+	CMPQ         R10, CX
 	JAE          rowsdone_157
-	VBROADCASTSS (DI)(R11*4), Y2
+	VXORPS       Y2, Y2, Y2
 	VXORPS       Y3, Y3, Y3
 	VBROADCASTSS (AX), Y4
 	VMOVUPS      lfc_ff7fffff<>+0(SB), Y5
@@ -4452,12 +4467,12 @@ row_156:
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 	VXORPS       Y6, Y6, Y6
 	VMOVAPS      Y4, Y7
-	XORQ         R12, R12
+	XORQ         R11, R11
 
 loop_158:
-	CMPQ         R12, R10
+	CMPQ         R11, R9
 	JAE          tail_159
-	VMOVUPS      (AX)(R12*4), Y8
+	VMOVUPS      (AX)(R11*4), Y8
 	VCMPPS       $0x1e, Y5, Y8, Y9
 	VTESTPS      Y9, Y9
 	JZ           skip_161
@@ -4472,31 +4487,35 @@ loop_158:
 	VMINPS       Y5, Y9, Y5
 	VSUBPS       Y5, Y4, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
-	VMAXPS       Y4, Y9, Y4
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
-	VMINPS       Y4, Y9, Y4
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y9
-	VROUNDPS     $0x00, Y9, Y9
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y4
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y4
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y10
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y10
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y10
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y10
-	VMULPS       Y4, Y4, Y11
-	VFMADD213PS  Y4, Y11, Y10
-	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
-	VCVTPS2DQ    Y9, Y9
-	VPSRAD       $0x01, Y9, Y4
-	VPSUBD       Y4, Y9, Y9
-	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
-	VPSLLD       $0x17, Y4, Y4
+	VMAXPS       Y4, Y9, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
+	VMINPS       Y9, Y10, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y10, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y10, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y11
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       lfc_3f800000<>+0(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
 	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
 	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y4, Y10, Y10
-	VMULPS       Y9, Y10, Y10
-	VMULPS       Y10, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VMULPS       Y11, Y6, Y6
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y9
+	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
 	VMOVAPS      Y5, Y4
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
@@ -4529,19 +4548,20 @@ skip_161:
 	VMULPS       Y9, Y11, Y11
 	VMULPS       Y10, Y11, Y11
 	VADDPS       Y11, Y6, Y6
-	VSUBPS       Y2, Y8, Y8
-	VMOVUPS      (R9)(R12*4), Y9
+	VSUBPS       Y4, Y8, Y8
+	VMOVUPS      (R8)(R11*4), Y9
 	VMULPS       Y9, Y8, Y8
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y9
-	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y8, Y8
-	VADDPS       Y8, Y3, Y3
-	ADDQ         $0x08, R12
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y10
+	VBLENDVPS    Y10, lfc_00000000<>+0(SB), Y8, Y8
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y8, Y2, Y2
+	ADDQ         $0x08, R11
 	JMP          loop_158
 
 tail_159:
-	CMPQ         R12, DX
+	CMPQ         R11, DX
 	JAE          done_160
-	VMASKMOVPS   (AX)(R12*4), Y1, Y8
+	VMASKMOVPS   (AX)(R11*4), Y1, Y8
 	VBLENDVPS    Y1, Y8, Y0, Y8
 	VCMPPS       $0x1e, Y5, Y8, Y5
 	VTESTPS      Y5, Y5
@@ -4557,31 +4577,35 @@ tail_159:
 	VMINPS       Y5, Y9, Y5
 	VSUBPS       Y5, Y4, Y4
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
-	VMAXPS       Y4, Y9, Y4
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
-	VMINPS       Y4, Y9, Y4
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y9
-	VROUNDPS     $0x00, Y9, Y9
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y4
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y4
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y10
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y10
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y10
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y10
-	VMULPS       Y4, Y4, Y11
-	VFMADD213PS  Y4, Y11, Y10
-	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
-	VCVTPS2DQ    Y9, Y9
-	VPSRAD       $0x01, Y9, Y4
-	VPSUBD       Y4, Y9, Y9
-	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
-	VPSLLD       $0x17, Y4, Y4
+	VMAXPS       Y4, Y9, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
+	VMINPS       Y9, Y10, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y10, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y10, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y11
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       lfc_3f800000<>+0(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
 	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
 	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y4, Y10, Y10
-	VMULPS       Y9, Y10, Y10
-	VMULPS       Y10, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VMULPS       Y11, Y6, Y6
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y9
+	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
 	VMOVAPS      Y5, Y4
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
@@ -4614,92 +4638,97 @@ skip_162:
 	VMULPS       Y5, Y10, Y10
 	VMULPS       Y9, Y10, Y10
 	VADDPS       Y10, Y6, Y6
-	VSUBPS       Y2, Y8, Y2
-	VMASKMOVPS   (R9)(R12*4), Y1, Y5
-	VMULPS       Y5, Y2, Y2
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y5
-	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y2, Y2
-	VADDPS       Y2, Y3, Y3
+	VSUBPS       Y4, Y8, Y5
+	VMASKMOVPS   (R8)(R11*4), Y1, Y8
+	VMULPS       Y8, Y5, Y5
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y8, Y9
+	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y5, Y5
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y5, Y2, Y2
 
 done_160:
-	VPERM2F128   $0x01, Y6, Y6, Y2
-	VADDPS       Y2, Y6, Y6
-	VPERMILPS    $0x4e, Y6, Y2
-	VADDPS       Y2, Y6, Y6
-	VPERMILPS    $0xb1, Y6, Y2
-	VADDPS       Y2, Y6, Y6
-	VPERM2F128   $0x01, Y7, Y7, Y2
-	VMAXPS       Y2, Y7, Y7
-	VPERMILPS    $0x4e, Y7, Y2
-	VMAXPS       Y2, Y7, Y7
-	VPERMILPS    $0xb1, Y7, Y2
-	VMAXPS       Y2, Y7, Y7
-	VMOVUPS      lfc_7f7fffff<>+0(SB), Y2
-	VMINPS       Y7, Y2, Y7
-	VSUBPS       Y7, Y4, Y2
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y4
-	VMAXPS       Y2, Y4, Y2
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y4
-	VMINPS       Y2, Y4, Y2
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y4
-	VROUNDPS     $0x00, Y4, Y4
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y4, Y2
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y4, Y2
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y5
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y5
-	VMULPS       Y2, Y2, Y8
-	VFMADD213PS  Y2, Y8, Y5
-	VADDPS       lfc_3f800000<>+0(SB), Y5, Y5
-	VCVTPS2DQ    Y4, Y4
-	VPSRAD       $0x01, Y4, Y2
-	VPSUBD       Y2, Y4, Y4
-	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
-	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
-	VPSLLD       $0x17, Y4, Y4
-	VMULPS       Y2, Y5, Y5
-	VMULPS       Y4, Y5, Y5
-	VMULPS       Y5, Y6, Y6
-	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y2
-	VPSRAD       $0x17, Y2, Y4
-	VPAND        lfc_007fffff<>+0(SB), Y2, Y2
-	VPADDD       lfc_3f3504f3<>+0(SB), Y2, Y2
-	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y2
+	VPERM2F128   $0x01, Y6, Y6, Y5
+	VADDPS       Y5, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y5
+	VADDPS       Y5, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y5
+	VADDPS       Y5, Y6, Y6
+	VPERM2F128   $0x01, Y7, Y7, Y5
+	VMAXPS       Y5, Y7, Y7
+	VPERMILPS    $0x4e, Y7, Y5
+	VMAXPS       Y5, Y7, Y7
+	VPERMILPS    $0xb1, Y7, Y5
+	VMAXPS       Y5, Y7, Y7
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y5
+	VMINPS       Y7, Y5, Y7
+	VSUBPS       Y7, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y5, Y8, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y9
+	VMULPS       Y5, Y5, Y10
+	VFMADD213PS  Y5, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y5
+	VPSUBD       Y5, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y5, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VMULPS       Y9, Y6, Y6
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y3
+	VPSRAD       $0x17, Y3, Y4
+	VPAND        lfc_007fffff<>+0(SB), Y3, Y3
+	VPADDD       lfc_3f3504f3<>+0(SB), Y3, Y3
+	VSUBPS       lfc_3f800000<>+0(SB), Y3, Y3
 	VCVTDQ2PS    Y4, Y4
 	VMOVUPS      lfc_3da9355f<>+0(SB), Y5
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_be800102<>+0(SB), Y2, Y5
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y2, Y5
-	VMULPS       Y2, Y2, Y8
-	VMULPS       Y2, Y8, Y9
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_be800102<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y8
+	VMULPS       Y3, Y8, Y9
 	VMULPS       lfc_b102e308<>+0(SB), Y4, Y10
 	VFMADD231PS  Y5, Y9, Y10
 	VFMADD231PS  lfc_bf000000<>+0(SB), Y8, Y10
-	VADDPS       Y2, Y10, Y10
+	VADDPS       Y3, Y10, Y10
 	VFMADD231PS  lfc_3f317218<>+0(SB), Y4, Y10
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y2
-	VBLENDVPS    Y2, lfc_ff800000<>+0(SB), Y10, Y10
-	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y6, Y2
-	VBLENDVPS    Y2, lfc_7f800000<>+0(SB), Y10, Y10
-	VCMPPS       $0x03, Y6, Y6, Y2
-	VBLENDVPS    Y2, Y6, Y10, Y10
-	VMOVSS       X7, (BX)(R11*4)
-	VMOVSS       X10, (SI)(R11*4)
-	VPERM2F128   $0x01, Y3, Y3, Y2
-	VADDPS       Y2, Y3, Y3
-	VPERMILPS    $0x4e, Y3, Y2
-	VADDPS       Y2, Y3, Y3
-	VPERMILPS    $0xb1, Y3, Y2
-	VADDPS       Y2, Y3, Y3
-	VMOVSS       X3, (R8)(R11*4)
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y3
+	VBLENDVPS    Y3, lfc_ff800000<>+0(SB), Y10, Y10
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y6, Y3
+	VBLENDVPS    Y3, lfc_7f800000<>+0(SB), Y10, Y10
+	VCMPPS       $0x03, Y6, Y6, Y3
+	VBLENDVPS    Y3, Y6, Y10, Y10
+	VMOVSS       X7, (BX)(R10*4)
+	VMOVSS       X10, (SI)(R10*4)
+	VPERM2F128   $0x01, Y2, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0x4e, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VMOVSS       X2, (DI)(R10*4)
 	LEAQ         (AX)(DX*4), AX
-	INCQ         R11
+	INCQ         R10
 	JMP          row_156
 
 rowsdone_157:
@@ -22393,16 +22422,281 @@ rowsdone_618:
 	VZEROUPPER
 	RET
 
-// func maxLogDotRowsAVX512(x *float32, n int, k int, z0 *float32, m *float32, ls *float32, dot *float32)
+// func maxLogDotRowsAVX512(x *float32, n int, k int, m *float32, ls *float32, dot *float32)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·maxLogDotRowsAVX512(SB), NOSPLIT, $0-56
+TEXT ·maxLogDotRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    k+16(FP), DX
+	MOVQ    m+24(FP), BX
+	MOVQ    ls+32(FP), SI
+	MOVQ    dot+40(FP), DI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_41a00000<>+0(SB), Z11
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z12
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z13
+	VMOVUPS lfc_ff800000<>+0(SB), Z14
+	MOVQ    DX, R8
+	SHRQ    $0x04, R8
+	SHLQ    $0x04, R8
+	MOVQ    DX, R9
+	SUBQ    R8, R9
+	LEAQ    lfmask16<>+0(SB), R10
+	KMOVW   (R10)(R9*2), K1
+	XORQ    R9, R9
+
+row_624:
+	CMPQ         R9, CX
+	JAE          rowsdone_625
+	VXORPS       Z15, Z15, Z15
+	VXORPS       Z16, Z16, Z16
+	VBROADCASTSS (AX), Z17
+	VMAXPS       Z17, Z12, Z17
+	VMINPS       Z17, Z13, Z17
+	VADDPS       Z11, Z17, Z18
+	VXORPS       Z19, Z19, Z19
+	VMOVAPS      Z17, Z20
+	XORQ         R10, R10
+
+loop_626:
+	CMPQ         R10, R8
+	JAE          tail_627
+	VMOVUPS      (AX)(R10*4), Z21
+	VCMPPS       $0x1e, Z18, Z21, K2
+	KORTESTW     K2, K2
+	JZ           skip_629
+	VMOVAPS      Z21, Z18
+	VSHUFF32X4   $0x4e, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VMINPS       Z18, Z13, Z18
+	VSUBPS       Z18, Z17, Z17
+	VMAXPS       Z17, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z24
+	VFMADD213PS  Z9, Z22, Z24
+	VFMADD213PS  Z8, Z22, Z24
+	VFMADD213PS  Z7, Z22, Z24
+	VFMADD213PS  Z6, Z22, Z24
+	VMULPS       Z22, Z22, Z25
+	VFMADD213PS  Z22, Z25, Z24
+	VADDPS       Z5, Z24, Z24
+	VSCALEFPS    Z23, Z24, Z24
+	VMULPS       Z24, Z19, Z19
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
+	VMOVAPS      Z18, Z17
+	VADDPS       Z11, Z17, Z18
+
+skip_629:
+	VMAXPS       Z21, Z20, Z20
+	VSUBPS       Z17, Z21, Z22
+	VMAXPS       Z22, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z24
+	VFMADD213PS  Z9, Z22, Z24
+	VFMADD213PS  Z8, Z22, Z24
+	VFMADD213PS  Z7, Z22, Z24
+	VFMADD213PS  Z6, Z22, Z24
+	VMULPS       Z22, Z22, Z25
+	VFMADD213PS  Z22, Z25, Z24
+	VADDPS       Z5, Z24, Z24
+	VSCALEFPS    Z23, Z24, Z24
+	VADDPS       Z24, Z19, Z19
+	VSUBPS       Z17, Z21, Z21
+	VMOVUPS      Z5, Z22
+	VADDPS       Z22, Z16, Z16
+	VADDPS       Z21, Z15, Z15
+	ADDQ         $0x10, R10
+	JMP          loop_626
+
+tail_627:
+	CMPQ         R10, DX
+	JAE          done_628
+	VMOVAPS      Z14, Z21
+	VMOVUPS      (AX)(R10*4), K1, Z21
+	VCMPPS       $0x1e, Z18, Z21, K2
+	KORTESTW     K2, K2
+	JZ           skip_630
+	VMOVAPS      Z21, Z18
+	VSHUFF32X4   $0x4e, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VMINPS       Z18, Z13, Z18
+	VSUBPS       Z18, Z17, Z17
+	VMAXPS       Z17, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z24
+	VFMADD213PS  Z9, Z22, Z24
+	VFMADD213PS  Z8, Z22, Z24
+	VFMADD213PS  Z7, Z22, Z24
+	VFMADD213PS  Z6, Z22, Z24
+	VMULPS       Z22, Z22, Z25
+	VFMADD213PS  Z22, Z25, Z24
+	VADDPS       Z5, Z24, Z24
+	VSCALEFPS    Z23, Z24, Z24
+	VMULPS       Z24, Z19, Z19
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
+	VMOVAPS      Z18, Z17
+	VADDPS       Z11, Z17, Z18
+
+skip_630:
+	VMAXPS       Z21, Z20, Z20
+	VSUBPS       Z17, Z21, Z18
+	VMAXPS       Z18, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMULPS       Z2, Z18, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z18
+	VFNMADD231PS Z4, Z22, Z18
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z18, Z23
+	VFMADD213PS  Z8, Z18, Z23
+	VFMADD213PS  Z7, Z18, Z23
+	VFMADD213PS  Z6, Z18, Z23
+	VMULPS       Z18, Z18, Z24
+	VFMADD213PS  Z18, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z23, Z19, Z19
+	VSUBPS       Z17, Z21, Z18
+	VMOVAPS.Z    Z18, K1, Z18
+	VMOVUPS      Z5, Z21
+	VMOVAPS.Z    Z21, K1, Z21
+	VADDPS       Z21, Z16, Z16
+	VADDPS       Z18, Z15, Z15
+
+done_628:
+	VSHUFF32X4   $0x4e, Z19, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VSHUFF32X4   $0xb1, Z19, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VPERMILPS    $0x4e, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VPERMILPS    $0xb1, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VSHUFF32X4   $0x4e, Z20, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VSHUFF32X4   $0xb1, Z20, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VPERMILPS    $0x4e, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VPERMILPS    $0xb1, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VMINPS       Z20, Z13, Z20
+	VSUBPS       Z20, Z17, Z17
+	VMAXPS       Z17, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMULPS       Z2, Z18, Z21
+	VRNDSCALEPS  $0x00, Z21, Z21
+	VFNMADD231PS Z3, Z21, Z18
+	VFNMADD231PS Z4, Z21, Z18
+	VMOVUPS      Z10, Z22
+	VFMADD213PS  Z9, Z18, Z22
+	VFMADD213PS  Z8, Z18, Z22
+	VFMADD213PS  Z7, Z18, Z22
+	VFMADD213PS  Z6, Z18, Z22
+	VMULPS       Z18, Z18, Z23
+	VFMADD213PS  Z18, Z23, Z22
+	VADDPS       Z5, Z22, Z22
+	VSCALEFPS    Z21, Z22, Z22
+	VMULPS       Z22, Z19, Z19
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z19, Z16
+	VPSRAD       $0x17, Z16, Z17
+	VPANDD       lfc_007fffff<>+0(SB), Z16, Z16
+	VPADDD       lfc_3f3504f3<>+0(SB), Z16, Z16
+	VSUBPS       Z5, Z16, Z16
+	VCVTDQ2PS    Z17, Z17
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z18
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z16, Z18
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z16, Z18
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z16, Z18
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z16, Z18
+	VFMADD213PS  lfc_be800102<>+0(SB), Z16, Z18
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z16, Z18
+	VMULPS       Z16, Z16, Z21
+	VMULPS       Z16, Z21, Z22
+	VMULPS       Z4, Z17, Z23
+	VFMADD231PS  Z18, Z22, Z23
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z21, Z23
+	VADDPS       Z16, Z23, Z23
+	VFMADD231PS  Z3, Z17, Z23
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z19, K2
+	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z23
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z19, K2
+	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z23
+	VCMPPS       $0x03, Z19, Z19, K2
+	VMOVUPS      Z19, K2, Z23
+	VMOVSS       X20, (BX)(R9*4)
+	VMOVSS       X23, (SI)(R9*4)
+	VSHUFF32X4   $0x4e, Z15, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VMOVSS       X15, (DI)(R9*4)
+	LEAQ         (AX)(DX*4), AX
+	INCQ         R9
+	JMP          row_624
+
+rowsdone_625:
+	VZEROUPPER
+	RET
+
+// func maxLogDotWRowsAVX512(x *float32, n int, k int, w *float32, m *float32, ls *float32, dot *float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·maxLogDotWRowsAVX512(SB), NOSPLIT, $0-56
 	MOVQ    x+0(FP), AX
 	MOVQ    n+8(FP), CX
 	MOVQ    k+16(FP), DX
 	MOVQ    m+32(FP), BX
 	MOVQ    ls+40(FP), SI
-	MOVQ    z0+24(FP), DI
-	MOVQ    dot+48(FP), R8
+	MOVQ    dot+48(FP), DI
+	MOVQ    w+24(FP), R8
 	VMOVUPS lfc_c2d00000<>+0(SB), Z0
 	VMOVUPS lfc_42b1999a<>+0(SB), Z1
 	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
@@ -22427,10 +22721,10 @@ TEXT ·maxLogDotRowsAVX512(SB), NOSPLIT, $0-56
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-row_624:
+row_631:
 	CMPQ         R10, CX
-	JAE          rowsdone_625
-	VBROADCASTSS (DI)(R10*4), Z15
+	JAE          rowsdone_632
+	VXORPS       Z15, Z15, Z15
 	VXORPS       Z16, Z16, Z16
 	VBROADCASTSS (AX), Z17
 	VMAXPS       Z17, Z12, Z17
@@ -22440,260 +22734,10 @@ row_624:
 	VMOVAPS      Z17, Z20
 	XORQ         R11, R11
 
-loop_626:
-	CMPQ         R11, R9
-	JAE          tail_627
-	VMOVUPS      (AX)(R11*4), Z21
-	VCMPPS       $0x1e, Z18, Z21, K2
-	KORTESTW     K2, K2
-	JZ           skip_629
-	VMOVAPS      Z21, Z18
-	VSHUFF32X4   $0x4e, Z18, Z18, Z22
-	VMAXPS       Z22, Z18, Z18
-	VSHUFF32X4   $0xb1, Z18, Z18, Z22
-	VMAXPS       Z22, Z18, Z18
-	VPERMILPS    $0x4e, Z18, Z22
-	VMAXPS       Z22, Z18, Z18
-	VPERMILPS    $0xb1, Z18, Z22
-	VMAXPS       Z22, Z18, Z18
-	VMINPS       Z18, Z13, Z18
-	VSUBPS       Z18, Z17, Z17
-	VMAXPS       Z17, Z0, Z17
-	VMINPS       Z17, Z1, Z17
-	VMULPS       Z2, Z17, Z22
-	VRNDSCALEPS  $0x00, Z22, Z22
-	VFNMADD231PS Z3, Z22, Z17
-	VFNMADD231PS Z4, Z22, Z17
-	VMOVUPS      Z10, Z23
-	VFMADD213PS  Z9, Z17, Z23
-	VFMADD213PS  Z8, Z17, Z23
-	VFMADD213PS  Z7, Z17, Z23
-	VFMADD213PS  Z6, Z17, Z23
-	VMULPS       Z17, Z17, Z24
-	VFMADD213PS  Z17, Z24, Z23
-	VADDPS       Z5, Z23, Z23
-	VSCALEFPS    Z22, Z23, Z23
-	VMULPS       Z23, Z19, Z19
-	VMOVAPS      Z18, Z17
-	VADDPS       Z11, Z17, Z18
-
-skip_629:
-	VMAXPS       Z21, Z20, Z20
-	VSUBPS       Z17, Z21, Z22
-	VMAXPS       Z22, Z0, Z22
-	VMINPS       Z22, Z1, Z22
-	VMULPS       Z2, Z22, Z23
-	VRNDSCALEPS  $0x00, Z23, Z23
-	VFNMADD231PS Z3, Z23, Z22
-	VFNMADD231PS Z4, Z23, Z22
-	VMOVUPS      Z10, Z24
-	VFMADD213PS  Z9, Z22, Z24
-	VFMADD213PS  Z8, Z22, Z24
-	VFMADD213PS  Z7, Z22, Z24
-	VFMADD213PS  Z6, Z22, Z24
-	VMULPS       Z22, Z22, Z25
-	VFMADD213PS  Z22, Z25, Z24
-	VADDPS       Z5, Z24, Z24
-	VSCALEFPS    Z23, Z24, Z24
-	VADDPS       Z24, Z19, Z19
-	VSUBPS       Z15, Z21, Z21
-	VADDPS       Z21, Z16, Z16
-	ADDQ         $0x10, R11
-	JMP          loop_626
-
-tail_627:
-	CMPQ         R11, DX
-	JAE          done_628
-	VMOVAPS      Z14, Z21
-	VMOVUPS      (AX)(R11*4), K1, Z21
-	VCMPPS       $0x1e, Z18, Z21, K2
-	KORTESTW     K2, K2
-	JZ           skip_630
-	VMOVAPS      Z21, Z18
-	VSHUFF32X4   $0x4e, Z18, Z18, Z22
-	VMAXPS       Z22, Z18, Z18
-	VSHUFF32X4   $0xb1, Z18, Z18, Z22
-	VMAXPS       Z22, Z18, Z18
-	VPERMILPS    $0x4e, Z18, Z22
-	VMAXPS       Z22, Z18, Z18
-	VPERMILPS    $0xb1, Z18, Z22
-	VMAXPS       Z22, Z18, Z18
-	VMINPS       Z18, Z13, Z18
-	VSUBPS       Z18, Z17, Z17
-	VMAXPS       Z17, Z0, Z17
-	VMINPS       Z17, Z1, Z17
-	VMULPS       Z2, Z17, Z22
-	VRNDSCALEPS  $0x00, Z22, Z22
-	VFNMADD231PS Z3, Z22, Z17
-	VFNMADD231PS Z4, Z22, Z17
-	VMOVUPS      Z10, Z23
-	VFMADD213PS  Z9, Z17, Z23
-	VFMADD213PS  Z8, Z17, Z23
-	VFMADD213PS  Z7, Z17, Z23
-	VFMADD213PS  Z6, Z17, Z23
-	VMULPS       Z17, Z17, Z24
-	VFMADD213PS  Z17, Z24, Z23
-	VADDPS       Z5, Z23, Z23
-	VSCALEFPS    Z22, Z23, Z23
-	VMULPS       Z23, Z19, Z19
-	VMOVAPS      Z18, Z17
-	VADDPS       Z11, Z17, Z18
-
-skip_630:
-	VMAXPS       Z21, Z20, Z20
-	VSUBPS       Z17, Z21, Z18
-	VMAXPS       Z18, Z0, Z18
-	VMINPS       Z18, Z1, Z18
-	VMULPS       Z2, Z18, Z22
-	VRNDSCALEPS  $0x00, Z22, Z22
-	VFNMADD231PS Z3, Z22, Z18
-	VFNMADD231PS Z4, Z22, Z18
-	VMOVUPS      Z10, Z23
-	VFMADD213PS  Z9, Z18, Z23
-	VFMADD213PS  Z8, Z18, Z23
-	VFMADD213PS  Z7, Z18, Z23
-	VFMADD213PS  Z6, Z18, Z23
-	VMULPS       Z18, Z18, Z24
-	VFMADD213PS  Z18, Z24, Z23
-	VADDPS       Z5, Z23, Z23
-	VSCALEFPS    Z22, Z23, Z23
-	VADDPS       Z23, Z19, Z19
-	VSUBPS       Z15, Z21, Z15
-	VMOVAPS.Z    Z15, K1, Z15
-	VADDPS       Z15, Z16, Z16
-
-done_628:
-	VSHUFF32X4   $0x4e, Z19, Z19, Z15
-	VADDPS       Z15, Z19, Z19
-	VSHUFF32X4   $0xb1, Z19, Z19, Z15
-	VADDPS       Z15, Z19, Z19
-	VPERMILPS    $0x4e, Z19, Z15
-	VADDPS       Z15, Z19, Z19
-	VPERMILPS    $0xb1, Z19, Z15
-	VADDPS       Z15, Z19, Z19
-	VSHUFF32X4   $0x4e, Z20, Z20, Z15
-	VMAXPS       Z15, Z20, Z20
-	VSHUFF32X4   $0xb1, Z20, Z20, Z15
-	VMAXPS       Z15, Z20, Z20
-	VPERMILPS    $0x4e, Z20, Z15
-	VMAXPS       Z15, Z20, Z20
-	VPERMILPS    $0xb1, Z20, Z15
-	VMAXPS       Z15, Z20, Z20
-	VMINPS       Z20, Z13, Z20
-	VSUBPS       Z20, Z17, Z15
-	VMAXPS       Z15, Z0, Z15
-	VMINPS       Z15, Z1, Z15
-	VMULPS       Z2, Z15, Z17
-	VRNDSCALEPS  $0x00, Z17, Z17
-	VFNMADD231PS Z3, Z17, Z15
-	VFNMADD231PS Z4, Z17, Z15
-	VMOVUPS      Z10, Z18
-	VFMADD213PS  Z9, Z15, Z18
-	VFMADD213PS  Z8, Z15, Z18
-	VFMADD213PS  Z7, Z15, Z18
-	VFMADD213PS  Z6, Z15, Z18
-	VMULPS       Z15, Z15, Z21
-	VFMADD213PS  Z15, Z21, Z18
-	VADDPS       Z5, Z18, Z18
-	VSCALEFPS    Z17, Z18, Z18
-	VMULPS       Z18, Z19, Z19
-	VPSUBD       lfc_3f3504f3<>+0(SB), Z19, Z15
-	VPSRAD       $0x17, Z15, Z17
-	VPANDD       lfc_007fffff<>+0(SB), Z15, Z15
-	VPADDD       lfc_3f3504f3<>+0(SB), Z15, Z15
-	VSUBPS       Z5, Z15, Z15
-	VCVTDQ2PS    Z17, Z17
-	VMOVUPS      lfc_3da9355f<>+0(SB), Z18
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Z15, Z18
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Z15, Z18
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z15, Z18
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z15, Z18
-	VFMADD213PS  lfc_be800102<>+0(SB), Z15, Z18
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z15, Z18
-	VMULPS       Z15, Z15, Z21
-	VMULPS       Z15, Z21, Z22
-	VMULPS       Z4, Z17, Z23
-	VFMADD231PS  Z18, Z22, Z23
-	VFMADD231PS  lfc_bf000000<>+0(SB), Z21, Z23
-	VADDPS       Z15, Z23, Z23
-	VFMADD231PS  Z3, Z17, Z23
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z19, K2
-	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z23
-	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z19, K2
-	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z23
-	VCMPPS       $0x03, Z19, Z19, K2
-	VMOVUPS      Z19, K2, Z23
-	VMOVSS       X20, (BX)(R10*4)
-	VMOVSS       X23, (SI)(R10*4)
-	VSHUFF32X4   $0x4e, Z16, Z16, Z15
-	VADDPS       Z15, Z16, Z16
-	VSHUFF32X4   $0xb1, Z16, Z16, Z15
-	VADDPS       Z15, Z16, Z16
-	VPERMILPS    $0x4e, Z16, Z15
-	VADDPS       Z15, Z16, Z16
-	VPERMILPS    $0xb1, Z16, Z15
-	VADDPS       Z15, Z16, Z16
-	VMOVSS       X16, (R8)(R10*4)
-	LEAQ         (AX)(DX*4), AX
-	INCQ         R10
-	JMP          row_624
-
-rowsdone_625:
-	VZEROUPPER
-	RET
-
-// func maxLogDotWRowsAVX512(x *float32, n int, k int, w *float32, z0 *float32, m *float32, ls *float32, dot *float32)
-// Requires: AVX, AVX512DQ, AVX512F
-TEXT ·maxLogDotWRowsAVX512(SB), NOSPLIT, $0-64
-	MOVQ    x+0(FP), AX
-	MOVQ    n+8(FP), CX
-	MOVQ    k+16(FP), DX
-	MOVQ    m+40(FP), BX
-	MOVQ    ls+48(FP), SI
-	MOVQ    z0+32(FP), DI
-	MOVQ    dot+56(FP), R8
-	MOVQ    w+24(FP), R9
-	VMOVUPS lfc_c2d00000<>+0(SB), Z0
-	VMOVUPS lfc_42b1999a<>+0(SB), Z1
-	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
-	VMOVUPS lfc_3f317218<>+0(SB), Z3
-	VMOVUPS lfc_b102e308<>+0(SB), Z4
-	VMOVUPS lfc_3f800000<>+0(SB), Z5
-	VMOVUPS lfc_3efffffe<>+0(SB), Z6
-	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
-	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
-	VMOVUPS lfc_3c091cea<>+0(SB), Z9
-	VMOVUPS lfc_3ab51226<>+0(SB), Z10
-	VMOVUPS lfc_41a00000<>+0(SB), Z11
-	VMOVUPS lfc_ff7fffff<>+0(SB), Z12
-	VMOVUPS lfc_7f7fffff<>+0(SB), Z13
-	VMOVUPS lfc_ff800000<>+0(SB), Z14
-	MOVQ    DX, R10
-	SHRQ    $0x04, R10
-	SHLQ    $0x04, R10
-	MOVQ    DX, R11
-	SUBQ    R10, R11
-	LEAQ    lfmask16<>+0(SB), R12
-	KMOVW   (R12)(R11*2), K1
-	XORQ    R11, R11
-
-row_631:
-	CMPQ         R11, CX
-	JAE          rowsdone_632
-	VBROADCASTSS (DI)(R11*4), Z15
-	VXORPS       Z16, Z16, Z16
-	VBROADCASTSS (AX), Z17
-	VMAXPS       Z17, Z12, Z17
-	VMINPS       Z17, Z13, Z17
-	VADDPS       Z11, Z17, Z18
-	VXORPS       Z19, Z19, Z19
-	VMOVAPS      Z17, Z20
-	XORQ         R12, R12
-
 loop_633:
-	CMPQ         R12, R10
+	CMPQ         R11, R9
 	JAE          tail_634
-	VMOVUPS      (AX)(R12*4), Z21
+	VMOVUPS      (AX)(R11*4), Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
 	JZ           skip_636
@@ -22708,22 +22752,26 @@ loop_633:
 	VMAXPS       Z22, Z18, Z18
 	VMINPS       Z18, Z13, Z18
 	VSUBPS       Z18, Z17, Z17
-	VMAXPS       Z17, Z0, Z17
-	VMINPS       Z17, Z1, Z17
-	VMULPS       Z2, Z17, Z22
-	VRNDSCALEPS  $0x00, Z22, Z22
-	VFNMADD231PS Z3, Z22, Z17
-	VFNMADD231PS Z4, Z22, Z17
-	VMOVUPS      Z10, Z23
-	VFMADD213PS  Z9, Z17, Z23
-	VFMADD213PS  Z8, Z17, Z23
-	VFMADD213PS  Z7, Z17, Z23
-	VFMADD213PS  Z6, Z17, Z23
-	VMULPS       Z17, Z17, Z24
-	VFMADD213PS  Z17, Z24, Z23
-	VADDPS       Z5, Z23, Z23
-	VSCALEFPS    Z22, Z23, Z23
-	VMULPS       Z23, Z19, Z19
+	VMAXPS       Z17, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z24
+	VFMADD213PS  Z9, Z22, Z24
+	VFMADD213PS  Z8, Z22, Z24
+	VFMADD213PS  Z7, Z22, Z24
+	VFMADD213PS  Z6, Z22, Z24
+	VMULPS       Z22, Z22, Z25
+	VFMADD213PS  Z22, Z25, Z24
+	VADDPS       Z5, Z24, Z24
+	VSCALEFPS    Z23, Z24, Z24
+	VMULPS       Z24, Z19, Z19
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
@@ -22746,20 +22794,21 @@ skip_636:
 	VADDPS       Z5, Z24, Z24
 	VSCALEFPS    Z23, Z24, Z24
 	VADDPS       Z24, Z19, Z19
-	VSUBPS       Z15, Z21, Z21
-	VMOVUPS      (R9)(R12*4), Z22
+	VSUBPS       Z17, Z21, Z21
+	VMOVUPS      (R8)(R11*4), Z22
 	VMULPS       Z22, Z21, Z21
 	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z22, K2
 	VMOVUPS      lfc_00000000<>+0(SB), K2, Z21
-	VADDPS       Z21, Z16, Z16
-	ADDQ         $0x10, R12
+	VADDPS       Z22, Z16, Z16
+	VADDPS       Z21, Z15, Z15
+	ADDQ         $0x10, R11
 	JMP          loop_633
 
 tail_634:
-	CMPQ         R12, DX
+	CMPQ         R11, DX
 	JAE          done_635
 	VMOVAPS      Z14, Z21
-	VMOVUPS      (AX)(R12*4), K1, Z21
+	VMOVUPS      (AX)(R11*4), K1, Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
 	JZ           skip_637
@@ -22774,22 +22823,26 @@ tail_634:
 	VMAXPS       Z22, Z18, Z18
 	VMINPS       Z18, Z13, Z18
 	VSUBPS       Z18, Z17, Z17
-	VMAXPS       Z17, Z0, Z17
-	VMINPS       Z17, Z1, Z17
-	VMULPS       Z2, Z17, Z22
-	VRNDSCALEPS  $0x00, Z22, Z22
-	VFNMADD231PS Z3, Z22, Z17
-	VFNMADD231PS Z4, Z22, Z17
-	VMOVUPS      Z10, Z23
-	VFMADD213PS  Z9, Z17, Z23
-	VFMADD213PS  Z8, Z17, Z23
-	VFMADD213PS  Z7, Z17, Z23
-	VFMADD213PS  Z6, Z17, Z23
-	VMULPS       Z17, Z17, Z24
-	VFMADD213PS  Z17, Z24, Z23
-	VADDPS       Z5, Z23, Z23
-	VSCALEFPS    Z22, Z23, Z23
-	VMULPS       Z23, Z19, Z19
+	VMAXPS       Z17, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z24
+	VFMADD213PS  Z9, Z22, Z24
+	VFMADD213PS  Z8, Z22, Z24
+	VFMADD213PS  Z7, Z22, Z24
+	VFMADD213PS  Z6, Z22, Z24
+	VMULPS       Z22, Z22, Z25
+	VFMADD213PS  Z22, Z25, Z24
+	VADDPS       Z5, Z24, Z24
+	VSCALEFPS    Z23, Z24, Z24
+	VMULPS       Z24, Z19, Z19
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
@@ -22812,67 +22865,72 @@ skip_637:
 	VADDPS       Z5, Z23, Z23
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z19, Z19
-	VSUBPS       Z15, Z21, Z15
-	VMOVUPS.Z    (R9)(R12*4), K1, Z18
-	VMULPS       Z18, Z15, Z15
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z18, K2
-	VMOVUPS      lfc_00000000<>+0(SB), K2, Z15
-	VADDPS       Z15, Z16, Z16
+	VSUBPS       Z17, Z21, Z18
+	VMOVUPS.Z    (R8)(R11*4), K1, Z21
+	VMULPS       Z21, Z18, Z18
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z21, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z18
+	VADDPS       Z21, Z16, Z16
+	VADDPS       Z18, Z15, Z15
 
 done_635:
-	VSHUFF32X4   $0x4e, Z19, Z19, Z15
-	VADDPS       Z15, Z19, Z19
-	VSHUFF32X4   $0xb1, Z19, Z19, Z15
-	VADDPS       Z15, Z19, Z19
-	VPERMILPS    $0x4e, Z19, Z15
-	VADDPS       Z15, Z19, Z19
-	VPERMILPS    $0xb1, Z19, Z15
-	VADDPS       Z15, Z19, Z19
-	VSHUFF32X4   $0x4e, Z20, Z20, Z15
-	VMAXPS       Z15, Z20, Z20
-	VSHUFF32X4   $0xb1, Z20, Z20, Z15
-	VMAXPS       Z15, Z20, Z20
-	VPERMILPS    $0x4e, Z20, Z15
-	VMAXPS       Z15, Z20, Z20
-	VPERMILPS    $0xb1, Z20, Z15
-	VMAXPS       Z15, Z20, Z20
+	VSHUFF32X4   $0x4e, Z19, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VSHUFF32X4   $0xb1, Z19, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VPERMILPS    $0x4e, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VPERMILPS    $0xb1, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VSHUFF32X4   $0x4e, Z20, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VSHUFF32X4   $0xb1, Z20, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VPERMILPS    $0x4e, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VPERMILPS    $0xb1, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
 	VMINPS       Z20, Z13, Z20
-	VSUBPS       Z20, Z17, Z15
-	VMAXPS       Z15, Z0, Z15
-	VMINPS       Z15, Z1, Z15
-	VMULPS       Z2, Z15, Z17
-	VRNDSCALEPS  $0x00, Z17, Z17
-	VFNMADD231PS Z3, Z17, Z15
-	VFNMADD231PS Z4, Z17, Z15
-	VMOVUPS      Z10, Z18
-	VFMADD213PS  Z9, Z15, Z18
-	VFMADD213PS  Z8, Z15, Z18
-	VFMADD213PS  Z7, Z15, Z18
-	VFMADD213PS  Z6, Z15, Z18
-	VMULPS       Z15, Z15, Z21
-	VFMADD213PS  Z15, Z21, Z18
-	VADDPS       Z5, Z18, Z18
-	VSCALEFPS    Z17, Z18, Z18
-	VMULPS       Z18, Z19, Z19
-	VPSUBD       lfc_3f3504f3<>+0(SB), Z19, Z15
-	VPSRAD       $0x17, Z15, Z17
-	VPANDD       lfc_007fffff<>+0(SB), Z15, Z15
-	VPADDD       lfc_3f3504f3<>+0(SB), Z15, Z15
-	VSUBPS       Z5, Z15, Z15
+	VSUBPS       Z20, Z17, Z17
+	VMAXPS       Z17, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMULPS       Z2, Z18, Z21
+	VRNDSCALEPS  $0x00, Z21, Z21
+	VFNMADD231PS Z3, Z21, Z18
+	VFNMADD231PS Z4, Z21, Z18
+	VMOVUPS      Z10, Z22
+	VFMADD213PS  Z9, Z18, Z22
+	VFMADD213PS  Z8, Z18, Z22
+	VFMADD213PS  Z7, Z18, Z22
+	VFMADD213PS  Z6, Z18, Z22
+	VMULPS       Z18, Z18, Z23
+	VFMADD213PS  Z18, Z23, Z22
+	VADDPS       Z5, Z22, Z22
+	VSCALEFPS    Z21, Z22, Z22
+	VMULPS       Z22, Z19, Z19
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z19, Z16
+	VPSRAD       $0x17, Z16, Z17
+	VPANDD       lfc_007fffff<>+0(SB), Z16, Z16
+	VPADDD       lfc_3f3504f3<>+0(SB), Z16, Z16
+	VSUBPS       Z5, Z16, Z16
 	VCVTDQ2PS    Z17, Z17
 	VMOVUPS      lfc_3da9355f<>+0(SB), Z18
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Z15, Z18
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Z15, Z18
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z15, Z18
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z15, Z18
-	VFMADD213PS  lfc_be800102<>+0(SB), Z15, Z18
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z15, Z18
-	VMULPS       Z15, Z15, Z21
-	VMULPS       Z15, Z21, Z22
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z16, Z18
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z16, Z18
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z16, Z18
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z16, Z18
+	VFMADD213PS  lfc_be800102<>+0(SB), Z16, Z18
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z16, Z18
+	VMULPS       Z16, Z16, Z21
+	VMULPS       Z16, Z21, Z22
 	VMULPS       Z4, Z17, Z23
 	VFMADD231PS  Z18, Z22, Z23
 	VFMADD231PS  lfc_bf000000<>+0(SB), Z21, Z23
-	VADDPS       Z15, Z23, Z23
+	VADDPS       Z16, Z23, Z23
 	VFMADD231PS  Z3, Z17, Z23
 	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z19, K2
 	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z23
@@ -22880,19 +22938,19 @@ done_635:
 	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z23
 	VCMPPS       $0x03, Z19, Z19, K2
 	VMOVUPS      Z19, K2, Z23
-	VMOVSS       X20, (BX)(R11*4)
-	VMOVSS       X23, (SI)(R11*4)
-	VSHUFF32X4   $0x4e, Z16, Z16, Z15
-	VADDPS       Z15, Z16, Z16
-	VSHUFF32X4   $0xb1, Z16, Z16, Z15
-	VADDPS       Z15, Z16, Z16
-	VPERMILPS    $0x4e, Z16, Z15
-	VADDPS       Z15, Z16, Z16
-	VPERMILPS    $0xb1, Z16, Z15
-	VADDPS       Z15, Z16, Z16
-	VMOVSS       X16, (R8)(R11*4)
+	VMOVSS       X20, (BX)(R10*4)
+	VMOVSS       X23, (SI)(R10*4)
+	VSHUFF32X4   $0x4e, Z15, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VMOVSS       X15, (DI)(R10*4)
 	LEAQ         (AX)(DX*4), AX
-	INCQ         R11
+	INCQ         R10
 	JMP          row_631
 
 rowsdone_632:

@@ -83,16 +83,16 @@ func lseRowsAVX2(x *float32, n int, k int, lse *float32)
 func maxLogRowsAVX2(x *float32, n int, k int, m *float32, ls *float32)
 
 // maxLogDotRowsAVX2 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
-// It also writes dot[i] = Σ_j (x[i*k+j] − z0[i]).
+// It also writes dot[i] = Σ_j (x[i*k+j] − m[i]).
 //
 //go:noescape
-func maxLogDotRowsAVX2(x *float32, n int, k int, z0 *float32, m *float32, ls *float32, dot *float32)
+func maxLogDotRowsAVX2(x *float32, n int, k int, m *float32, ls *float32, dot *float32)
 
 // maxLogDotWRowsAVX2 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
-// It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − z0[i]), taking terms with w[j] = 0 as 0.
+// It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − m[i]), taking terms with w[j] = 0 as 0.
 //
 //go:noescape
-func maxLogDotWRowsAVX2(x *float32, n int, k int, w *float32, z0 *float32, m *float32, ls *float32, dot *float32)
+func maxLogDotWRowsAVX2(x *float32, n int, k int, w *float32, m *float32, ls *float32, dot *float32)
 
 // expAffineRowsAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
 //
@@ -650,16 +650,16 @@ func lseRowsAVX512(x *float32, n int, k int, lse *float32)
 func maxLogRowsAVX512(x *float32, n int, k int, m *float32, ls *float32)
 
 // maxLogDotRowsAVX512 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
-// It also writes dot[i] = Σ_j (x[i*k+j] − z0[i]).
+// It also writes dot[i] = Σ_j (x[i*k+j] − m[i]).
 //
 //go:noescape
-func maxLogDotRowsAVX512(x *float32, n int, k int, z0 *float32, m *float32, ls *float32, dot *float32)
+func maxLogDotRowsAVX512(x *float32, n int, k int, m *float32, ls *float32, dot *float32)
 
 // maxLogDotWRowsAVX512 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
-// It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − z0[i]), taking terms with w[j] = 0 as 0.
+// It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − m[i]), taking terms with w[j] = 0 as 0.
 //
 //go:noescape
-func maxLogDotWRowsAVX512(x *float32, n int, k int, w *float32, z0 *float32, m *float32, ls *float32, dot *float32)
+func maxLogDotWRowsAVX512(x *float32, n int, k int, w *float32, m *float32, ls *float32, dot *float32)
 
 // expAffineRowsAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
 //
