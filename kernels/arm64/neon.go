@@ -155,6 +155,29 @@ func vsub2[T args.Float](dst, x []T, b, c float64) {
 	}
 }
 
+func vdotSub3[T args.Float](x, t, w []T, z float64) float64 {
+	if is32[T]() {
+		return dotSub3F32(as32(x), as32(t), as32(w), float32(z))
+	}
+	return dotSub3F64(as64(x), as64(t), as64(w), z)
+}
+
+func vaffineT[T args.Float](dst, e, t []T, a, b, c float64) {
+	if is32[T]() {
+		affineTF32(as32(dst), as32(e), as32(t), float32(a), float32(b), float32(c))
+	} else {
+		affineTF64(as64(dst), as64(e), as64(t), a, b, c)
+	}
+}
+
+func vaffineWT[T args.Float](dst, e, t, w []T, a, b, c float64) {
+	if is32[T]() {
+		affineWTF32(as32(dst), as32(e), as32(t), as32(w), float32(a), float32(b), float32(c))
+	} else {
+		affineWTF64(as64(dst), as64(e), as64(t), as64(w), a, b, c)
+	}
+}
+
 func vaffineW[T args.Float](dst, x, w []T, a, b float64) {
 	if is32[T]() {
 		affineWF32(as32(dst), as32(x), as32(w), float32(a), float32(b))
@@ -194,8 +217,11 @@ func finite(m float64) bool { return !math.IsInf(m, 0) && !math.IsNaN(m) }
 // the gradient scale·(pc·p_j − (ε/K)·w_j), with the target element
 // recomputed in float64 so that p_y − 1 does not cancel in float32.
 func crossEntropy[T args.Float](a args.CE[T]) float64 {
-	if a.SoftCap > 0 || a.Probs != nil || a.Targets == nil {
+	if a.SoftCap > 0 || a.Focal && a.Probs != nil {
 		return generic.CrossEntropy(a)
+	}
+	if a.Probs != nil {
+		return ceProbs(a)
 	}
 	k := a.K
 	wsum := float64(k)
@@ -301,6 +327,80 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 	return total
 }
 
+// ceProbs is generic.CrossEntropy for probability targets t: class
+// weights, label smoothing, z-loss, per-row outputs, in-place gradient.
+// The target coefficients are c_j = w_j·((1−ε)·t_j + ε/K); the loss
+// Σ_j c_j·(lse − z_j) + ζ·lse² is taken from the maximum m as
+// tw·(lse − m) − Σ_j c_j·(z_j − m), whose sum has terms of one sign.
+func ceProbs[T args.Float](a args.CE[T]) float64 {
+	k := a.K
+	wsum := float64(k)
+	if a.Weight != nil {
+		wsum = 0
+		for _, w := range a.Weight[:k] {
+			wsum += float64(w)
+		}
+	}
+	eps, zl, scale := float64(a.Smoothing), float64(a.ZLoss), float64(a.GradScale)
+	var total float64
+	for i := 0; i < a.N; i++ {
+		x, t := a.X[i*k:i*k+k], a.Probs[i*k:i*k+k]
+		var grad []T
+		if a.Grad != nil {
+			grad = a.Grad[i*k : i*k+k]
+		}
+		m := vmax(x)
+		if !finite(m) {
+			total += genericRow(a, i)
+			continue
+		}
+		// Σ w·t·(z − m), Σ w·(z − m) and Σ w·t, before an in-place gradient
+		// overwrites the logits.
+		var zt, zw, tt float64
+		if a.Weight != nil {
+			w := a.Weight[:k]
+			zt, tt = vdotSub3(x, t, w, m), vdotSub(t, w, 0)
+			if eps != 0 {
+				zw = vdotSub(x, w, m)
+			}
+		} else {
+			zt, tt = vdotSub(x, t, m), vsumSub(t, 0)
+			if eps != 0 {
+				zw = vsumSub(x, m)
+			}
+		}
+		tw := (1-eps)*tt + eps/float64(k)*wsum
+		wz := (1-eps)*zt + eps/float64(k)*zw
+		var r float64
+		if grad != nil {
+			r = vexpStoreSum(grad, x, m)
+		} else {
+			r = vsumExp(x, m)
+		}
+		lr := math.Log1p(r)
+		lse := m + lr
+		loss := tw*lr - wz + zl*lse*lse
+		if a.RowLoss != nil {
+			a.RowLoss[i] = T(loss)
+		}
+		if a.RowLSE != nil {
+			a.RowLSE[i] = T(lse)
+		}
+		total += loss
+		if grad == nil {
+			continue
+		}
+		pc := tw + 2*zl*lse
+		ca, cb, cc := scale*pc*math.Exp(-lr), scale*(1-eps), scale*eps/float64(k)
+		if a.Weight != nil {
+			vaffineWT(grad, grad, t, a.Weight[:k], ca, cb, cc)
+		} else {
+			vaffineT(grad, grad, t, ca, cb, cc)
+		}
+	}
+	return total
+}
+
 // focalRow is softmax focal loss −w·q^γ·log p for one row, from
 // log p = logp of the target, and the coefficient pc of its gradient
 // pc·(softmax − onehot): pc = w·q^γ·(1 − γ·p·log p/q), q = 1 − p (by expm1;
@@ -326,7 +426,11 @@ func genericRow[T args.Float](a args.CE[T], i int) float64 {
 	r := a
 	r.N = 1
 	r.X = a.X[i*k : i*k+k]
-	r.Targets = a.Targets[i : i+1]
+	if a.Probs != nil {
+		r.Probs = a.Probs[i*k : i*k+k]
+	} else {
+		r.Targets = a.Targets[i : i+1]
+	}
 	if a.Grad != nil {
 		r.Grad = a.Grad[i*k : i*k+k]
 	}

@@ -302,3 +302,39 @@ func focalG2F32(grad []float32, loss []float32, x []float32, y []float32, w []fl
 //
 //go:noescape
 func focalF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+// dotSub3F32 is Σ t[i]·w[i]·(x[i] − z), summed in float64, where a zero
+// t[i]·w[i] contributes 0 even if x[i] is infinite. len(t), len(w) ≥ len(x).
+//
+//go:noescape
+func dotSub3F32(x []float32, t []float32, w []float32, z float32) float64
+
+// affineTF32 is dst[i] = a·e[i] − (b·t[i] + c). len(e), len(t) ≥ len(dst);
+// dst may be e.
+//
+//go:noescape
+func affineTF32(dst []float32, e []float32, t []float32, a float32, b float32, c float32)
+
+// affineWTF32 is dst[i] = a·e[i] − w[i]·(b·t[i] + c). len(e), len(t), len(w) ≥
+// len(dst); dst may be e.
+//
+//go:noescape
+func affineWTF32(dst []float32, e []float32, t []float32, w []float32, a float32, b float32, c float32)
+
+// dotSub3F64 is Σ t[i]·w[i]·(x[i] − z), summed in float64, where a zero
+// t[i]·w[i] contributes 0 even if x[i] is infinite. len(t), len(w) ≥ len(x).
+//
+//go:noescape
+func dotSub3F64(x []float64, t []float64, w []float64, z float64) float64
+
+// affineTF64 is dst[i] = a·e[i] − (b·t[i] + c). len(e), len(t) ≥ len(dst);
+// dst may be e.
+//
+//go:noescape
+func affineTF64(dst []float64, e []float64, t []float64, a float64, b float64, c float64)
+
+// affineWTF64 is dst[i] = a·e[i] − w[i]·(b·t[i] + c). len(e), len(t), len(w) ≥
+// len(dst); dst may be e.
+//
+//go:noescape
+func affineWTF64(dst []float64, e []float64, t []float64, w []float64, a float64, b float64, c float64)

@@ -38,6 +38,12 @@
 //	focalG1F32     f32  101 instructions / 1 vectors = 101.00 per vector
 //	focalG2F32     f32  104 instructions / 1 vectors = 104.00 per vector
 //	focalF32       f32  135 instructions / 1 vectors = 135.00 per vector
+//	dotSub3F32     f32   41 instructions / 4 vectors = 10.25 per vector
+//	affineTF32     f32   21 instructions / 4 vectors =  5.25 per vector
+//	affineWTF32    f32   26 instructions / 4 vectors =  6.50 per vector
+//	dotSub3F64     f64   29 instructions / 4 vectors =  7.25 per vector
+//	affineTF64     f64   21 instructions / 4 vectors =  5.25 per vector
+//	affineWTF64    f64   26 instructions / 4 vectors =  6.50 per vector
 
 #include "textflag.h"
 
@@ -6159,6 +6165,517 @@ done_focalF32:
 	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
 	WORD $0x7e70d9ce // faddp d14, v14.2d
 	FMOVD F14, ret+136(FP)
+	RET
+
+// func dotSub3F32(x []float32, t []float32, w []float32, z float32) float64
+
+TEXT ·dotSub3F32(SB), NOSPLIT, $0-88
+	MOVD x_base+0(FP), R0
+	MOVD x_len+8(FP), R1
+	MOVD t_base+24(FP), R3
+	MOVD w_base+48(FP), R5
+	FMOVS z+72(FP), F31
+	VDUP V31.S[0], V31.S4
+	MOVW $0x00000000, R9
+	VDUP R9, V30.S4
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $16, R1, R1
+	BLT onepre_dotSub3F32
+big_dotSub3F32:
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VLD1.P 64(R5), [V8.S4, V9.S4, V10.S4, V11.S4]
+	WORD $0x6e28dc84 // fmul v4.4s, v4.4s, v8.4s
+	WORD $0x6e29dca5 // fmul v5.4s, v5.4s, v9.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdce7 // fmul v7.4s, v7.4s, v11.4s
+	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
+	WORD $0x4ebfd421 // fsub v1.4s, v1.4s, v31.4s
+	WORD $0x4ebfd442 // fsub v2.4s, v2.4s, v31.4s
+	WORD $0x4ebfd463 // fsub v3.4s, v3.4s, v31.4s
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	WORD $0x4ea0d888 // fcmeq v8.4s, v4.4s, #0.0
+	WORD $0x4ea0d8a9 // fcmeq v9.4s, v5.4s, #0.0
+	WORD $0x4ea0d8ca // fcmeq v10.4s, v6.4s, #0.0
+	WORD $0x4ea0d8eb // fcmeq v11.4s, v7.4s, #0.0
+	VBIT V8.B16, V30.B16, V0.B16
+	VBIT V9.B16, V30.B16, V1.B16
+	VBIT V10.B16, V30.B16, V2.B16
+	VBIT V11.B16, V30.B16, V3.B16
+	WORD $0x0e617808 // fcvtl v8.2d, v0.2s
+	WORD $0x4e68d58c // fadd v12.2d, v12.2d, v8.2d
+	WORD $0x4e617808 // fcvtl2 v8.2d, v0.4s
+	WORD $0x4e68d5ad // fadd v13.2d, v13.2d, v8.2d
+	WORD $0x0e617829 // fcvtl v9.2d, v1.2s
+	WORD $0x4e69d5ce // fadd v14.2d, v14.2d, v9.2d
+	WORD $0x4e617829 // fcvtl2 v9.2d, v1.4s
+	WORD $0x4e69d5ef // fadd v15.2d, v15.2d, v9.2d
+	WORD $0x0e61784a // fcvtl v10.2d, v2.2s
+	WORD $0x4e6ad58c // fadd v12.2d, v12.2d, v10.2d
+	WORD $0x4e61784a // fcvtl2 v10.2d, v2.4s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x0e61786b // fcvtl v11.2d, v3.2s
+	WORD $0x4e6bd5ce // fadd v14.2d, v14.2d, v11.2d
+	WORD $0x4e61786b // fcvtl2 v11.2d, v3.4s
+	WORD $0x4e6bd5ef // fadd v15.2d, v15.2d, v11.2d
+	SUBS $16, R1, R1
+	BGE big_dotSub3F32
+onepre_dotSub3F32:
+	ADDS $12, R1, R1
+	BLT tail_dotSub3F32
+one_dotSub3F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V4.S4]
+	VLD1.P 16(R5), [V8.S4]
+	WORD $0x6e28dc84 // fmul v4.4s, v4.4s, v8.4s
+	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x4ea0d888 // fcmeq v8.4s, v4.4s, #0.0
+	VBIT V8.B16, V30.B16, V0.B16
+	WORD $0x0e617808 // fcvtl v8.2d, v0.2s
+	WORD $0x4e68d58c // fadd v12.2d, v12.2d, v8.2d
+	WORD $0x4e617808 // fcvtl2 v8.2d, v0.4s
+	WORD $0x4e68d5ad // fadd v13.2d, v13.2d, v8.2d
+	SUBS $4, R1, R1
+	BGE one_dotSub3F32
+tail_dotSub3F32:
+	ADDS $4, R1, R1
+	BEQ done_dotSub3F32
+	VMOV V31.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V4.S[0]
+	VLD1.P 4(R5), V8.S[0]
+	CMP $2, R1
+	BLT lanes_dotSub3F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V4.S[1]
+	VLD1.P 4(R5), V8.S[1]
+	BEQ lanes_dotSub3F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V4.S[2]
+	VLD1.P 4(R5), V8.S[2]
+lanes_dotSub3F32:
+	WORD $0x6e28dc84 // fmul v4.4s, v4.4s, v8.4s
+	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x4ea0d888 // fcmeq v8.4s, v4.4s, #0.0
+	VBIT V8.B16, V30.B16, V0.B16
+	WORD $0x0e617808 // fcvtl v8.2d, v0.2s
+	WORD $0x4e68d58c // fadd v12.2d, v12.2d, v8.2d
+	WORD $0x4e617808 // fcvtl2 v8.2d, v0.4s
+	WORD $0x4e68d5ad // fadd v13.2d, v13.2d, v8.2d
+done_dotSub3F32:
+	WORD $0x4e6ed58c // fadd v12.2d, v12.2d, v14.2d
+	WORD $0x4e6fd5ad // fadd v13.2d, v13.2d, v15.2d
+	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
+	WORD $0x7e70d98c // faddp d12, v12.2d
+	FMOVD F12, ret+80(FP)
+	RET
+
+// func affineTF32(dst []float32, e []float32, t []float32, a float32, b float32, c float32)
+
+TEXT ·affineTF32(SB), NOSPLIT, $0-84
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD e_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	FMOVS a+72(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS b+76(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS c+80(FP), F29
+	VDUP V29.S[0], V29.S4
+	SUBS $16, R1, R1
+	BLT onepre_affineTF32
+big_affineTF32:
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VMOV V29.B16, V12.B16
+	VMOV V29.B16, V13.B16
+	VMOV V29.B16, V14.B16
+	VMOV V29.B16, V15.B16
+	VFMLA V30.S4, V4.S4, V12.S4
+	VFMLA V30.S4, V5.S4, V13.S4
+	VFMLA V30.S4, V6.S4, V14.S4
+	VFMLA V30.S4, V7.S4, V15.S4
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x6e3fdc63 // fmul v3.4s, v3.4s, v31.4s
+	WORD $0x4eacd400 // fsub v0.4s, v0.4s, v12.4s
+	WORD $0x4eadd421 // fsub v1.4s, v1.4s, v13.4s
+	WORD $0x4eaed442 // fsub v2.4s, v2.4s, v14.4s
+	WORD $0x4eafd463 // fsub v3.4s, v3.4s, v15.4s
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R2)
+	SUBS $16, R1, R1
+	BGE big_affineTF32
+onepre_affineTF32:
+	ADDS $12, R1, R1
+	BLT tail_affineTF32
+one_affineTF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V4.S4]
+	VMOV V29.B16, V12.B16
+	VFMLA V30.S4, V4.S4, V12.S4
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x4eacd400 // fsub v0.4s, v0.4s, v12.4s
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_affineTF32
+tail_affineTF32:
+	ADDS $4, R1, R1
+	BEQ done_affineTF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V4.S[0]
+	CMP $2, R1
+	BLT lanes_affineTF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V4.S[1]
+	BEQ lanes_affineTF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V4.S[2]
+lanes_affineTF32:
+	VMOV V29.B16, V12.B16
+	VFMLA V30.S4, V4.S4, V12.S4
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x4eacd400 // fsub v0.4s, v0.4s, v12.4s
+	VST1.P V0.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_affineTF32
+	VST1.P V0.S[1], 4(R2)
+	BEQ done_affineTF32
+	VST1.P V0.S[2], 4(R2)
+done_affineTF32:
+	RET
+
+// func affineWTF32(dst []float32, e []float32, t []float32, w []float32, a float32, b float32, c float32)
+
+TEXT ·affineWTF32(SB), NOSPLIT, $0-108
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD e_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	MOVD w_base+72(FP), R5
+	FMOVS a+96(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS b+100(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS c+104(FP), F29
+	VDUP V29.S[0], V29.S4
+	SUBS $16, R1, R1
+	BLT onepre_affineWTF32
+big_affineWTF32:
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VLD1.P 64(R5), [V8.S4, V9.S4, V10.S4, V11.S4]
+	VMOV V29.B16, V12.B16
+	VMOV V29.B16, V13.B16
+	VMOV V29.B16, V14.B16
+	VMOV V29.B16, V15.B16
+	VFMLA V30.S4, V4.S4, V12.S4
+	VFMLA V30.S4, V5.S4, V13.S4
+	VFMLA V30.S4, V6.S4, V14.S4
+	VFMLA V30.S4, V7.S4, V15.S4
+	WORD $0x6e28dd8c // fmul v12.4s, v12.4s, v8.4s
+	WORD $0x6e29ddad // fmul v13.4s, v13.4s, v9.4s
+	WORD $0x6e2addce // fmul v14.4s, v14.4s, v10.4s
+	WORD $0x6e2bddef // fmul v15.4s, v15.4s, v11.4s
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x6e3fdc63 // fmul v3.4s, v3.4s, v31.4s
+	WORD $0x4eacd400 // fsub v0.4s, v0.4s, v12.4s
+	WORD $0x4eadd421 // fsub v1.4s, v1.4s, v13.4s
+	WORD $0x4eaed442 // fsub v2.4s, v2.4s, v14.4s
+	WORD $0x4eafd463 // fsub v3.4s, v3.4s, v15.4s
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R2)
+	SUBS $16, R1, R1
+	BGE big_affineWTF32
+onepre_affineWTF32:
+	ADDS $12, R1, R1
+	BLT tail_affineWTF32
+one_affineWTF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V4.S4]
+	VLD1.P 16(R5), [V8.S4]
+	VMOV V29.B16, V12.B16
+	VFMLA V30.S4, V4.S4, V12.S4
+	WORD $0x6e28dd8c // fmul v12.4s, v12.4s, v8.4s
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x4eacd400 // fsub v0.4s, v0.4s, v12.4s
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_affineWTF32
+tail_affineWTF32:
+	ADDS $4, R1, R1
+	BEQ done_affineWTF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V4.S[0]
+	VLD1.P 4(R5), V8.S[0]
+	CMP $2, R1
+	BLT lanes_affineWTF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V4.S[1]
+	VLD1.P 4(R5), V8.S[1]
+	BEQ lanes_affineWTF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V4.S[2]
+	VLD1.P 4(R5), V8.S[2]
+lanes_affineWTF32:
+	VMOV V29.B16, V12.B16
+	VFMLA V30.S4, V4.S4, V12.S4
+	WORD $0x6e28dd8c // fmul v12.4s, v12.4s, v8.4s
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x4eacd400 // fsub v0.4s, v0.4s, v12.4s
+	VST1.P V0.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_affineWTF32
+	VST1.P V0.S[1], 4(R2)
+	BEQ done_affineWTF32
+	VST1.P V0.S[2], 4(R2)
+done_affineWTF32:
+	RET
+
+// func dotSub3F64(x []float64, t []float64, w []float64, z float64) float64
+
+TEXT ·dotSub3F64(SB), NOSPLIT, $0-88
+	MOVD x_base+0(FP), R0
+	MOVD x_len+8(FP), R1
+	MOVD t_base+24(FP), R3
+	MOVD w_base+48(FP), R5
+	FMOVD z+72(FP), F31
+	VDUP V31.D[0], V31.D2
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V30.D2
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $8, R1, R1
+	BLT onepre_dotSub3F64
+big_dotSub3F64:
+	VLD1.P 64(R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	VLD1.P 64(R3), [V4.D2, V5.D2, V6.D2, V7.D2]
+	VLD1.P 64(R5), [V8.D2, V9.D2, V10.D2, V11.D2]
+	WORD $0x6e68dc84 // fmul v4.2d, v4.2d, v8.2d
+	WORD $0x6e69dca5 // fmul v5.2d, v5.2d, v9.2d
+	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
+	WORD $0x6e6bdce7 // fmul v7.2d, v7.2d, v11.2d
+	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
+	WORD $0x4effd421 // fsub v1.2d, v1.2d, v31.2d
+	WORD $0x4effd442 // fsub v2.2d, v2.2d, v31.2d
+	WORD $0x4effd463 // fsub v3.2d, v3.2d, v31.2d
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x6e65dc21 // fmul v1.2d, v1.2d, v5.2d
+	WORD $0x6e66dc42 // fmul v2.2d, v2.2d, v6.2d
+	WORD $0x6e67dc63 // fmul v3.2d, v3.2d, v7.2d
+	WORD $0x4ee0d888 // fcmeq v8.2d, v4.2d, #0.0
+	WORD $0x4ee0d8a9 // fcmeq v9.2d, v5.2d, #0.0
+	WORD $0x4ee0d8ca // fcmeq v10.2d, v6.2d, #0.0
+	WORD $0x4ee0d8eb // fcmeq v11.2d, v7.2d, #0.0
+	VBIT V8.B16, V30.B16, V0.B16
+	VBIT V9.B16, V30.B16, V1.B16
+	VBIT V10.B16, V30.B16, V2.B16
+	VBIT V11.B16, V30.B16, V3.B16
+	WORD $0x4e60d58c // fadd v12.2d, v12.2d, v0.2d
+	WORD $0x4e61d5ad // fadd v13.2d, v13.2d, v1.2d
+	WORD $0x4e62d58c // fadd v12.2d, v12.2d, v2.2d
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	SUBS $8, R1, R1
+	BGE big_dotSub3F64
+onepre_dotSub3F64:
+	ADDS $6, R1, R1
+	BLT tail_dotSub3F64
+one_dotSub3F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V4.D2]
+	VLD1.P 16(R5), [V8.D2]
+	WORD $0x6e68dc84 // fmul v4.2d, v4.2d, v8.2d
+	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x4ee0d888 // fcmeq v8.2d, v4.2d, #0.0
+	VBIT V8.B16, V30.B16, V0.B16
+	WORD $0x4e60d58c // fadd v12.2d, v12.2d, v0.2d
+	SUBS $2, R1, R1
+	BGE one_dotSub3F64
+tail_dotSub3F64:
+	ADDS $2, R1, R1
+	BEQ done_dotSub3F64
+	VMOV V31.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V4.D[0]
+	VLD1.P 8(R5), V8.D[0]
+lanes_dotSub3F64:
+	WORD $0x6e68dc84 // fmul v4.2d, v4.2d, v8.2d
+	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x4ee0d888 // fcmeq v8.2d, v4.2d, #0.0
+	VBIT V8.B16, V30.B16, V0.B16
+	WORD $0x4e60d58c // fadd v12.2d, v12.2d, v0.2d
+done_dotSub3F64:
+	WORD $0x4e6ed58c // fadd v12.2d, v12.2d, v14.2d
+	WORD $0x4e6fd5ad // fadd v13.2d, v13.2d, v15.2d
+	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
+	WORD $0x7e70d98c // faddp d12, v12.2d
+	FMOVD F12, ret+80(FP)
+	RET
+
+// func affineTF64(dst []float64, e []float64, t []float64, a float64, b float64, c float64)
+
+TEXT ·affineTF64(SB), NOSPLIT, $0-96
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD e_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	FMOVD a+72(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD b+80(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD c+88(FP), F29
+	VDUP V29.D[0], V29.D2
+	SUBS $8, R1, R1
+	BLT onepre_affineTF64
+big_affineTF64:
+	VLD1.P 64(R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	VLD1.P 64(R3), [V4.D2, V5.D2, V6.D2, V7.D2]
+	VMOV V29.B16, V12.B16
+	VMOV V29.B16, V13.B16
+	VMOV V29.B16, V14.B16
+	VMOV V29.B16, V15.B16
+	VFMLA V30.D2, V4.D2, V12.D2
+	VFMLA V30.D2, V5.D2, V13.D2
+	VFMLA V30.D2, V6.D2, V14.D2
+	VFMLA V30.D2, V7.D2, V15.D2
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
+	WORD $0x6e7fdc63 // fmul v3.2d, v3.2d, v31.2d
+	WORD $0x4eecd400 // fsub v0.2d, v0.2d, v12.2d
+	WORD $0x4eedd421 // fsub v1.2d, v1.2d, v13.2d
+	WORD $0x4eeed442 // fsub v2.2d, v2.2d, v14.2d
+	WORD $0x4eefd463 // fsub v3.2d, v3.2d, v15.2d
+	VST1.P [V0.D2, V1.D2, V2.D2, V3.D2], 64(R2)
+	SUBS $8, R1, R1
+	BGE big_affineTF64
+onepre_affineTF64:
+	ADDS $6, R1, R1
+	BLT tail_affineTF64
+one_affineTF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V4.D2]
+	VMOV V29.B16, V12.B16
+	VFMLA V30.D2, V4.D2, V12.D2
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x4eecd400 // fsub v0.2d, v0.2d, v12.2d
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_affineTF64
+tail_affineTF64:
+	ADDS $2, R1, R1
+	BEQ done_affineTF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V4.D[0]
+lanes_affineTF64:
+	VMOV V29.B16, V12.B16
+	VFMLA V30.D2, V4.D2, V12.D2
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x4eecd400 // fsub v0.2d, v0.2d, v12.2d
+	VST1.P V0.D[0], 8(R2)
+done_affineTF64:
+	RET
+
+// func affineWTF64(dst []float64, e []float64, t []float64, w []float64, a float64, b float64, c float64)
+
+TEXT ·affineWTF64(SB), NOSPLIT, $0-120
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD e_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	MOVD w_base+72(FP), R5
+	FMOVD a+96(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD b+104(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD c+112(FP), F29
+	VDUP V29.D[0], V29.D2
+	SUBS $8, R1, R1
+	BLT onepre_affineWTF64
+big_affineWTF64:
+	VLD1.P 64(R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	VLD1.P 64(R3), [V4.D2, V5.D2, V6.D2, V7.D2]
+	VLD1.P 64(R5), [V8.D2, V9.D2, V10.D2, V11.D2]
+	VMOV V29.B16, V12.B16
+	VMOV V29.B16, V13.B16
+	VMOV V29.B16, V14.B16
+	VMOV V29.B16, V15.B16
+	VFMLA V30.D2, V4.D2, V12.D2
+	VFMLA V30.D2, V5.D2, V13.D2
+	VFMLA V30.D2, V6.D2, V14.D2
+	VFMLA V30.D2, V7.D2, V15.D2
+	WORD $0x6e68dd8c // fmul v12.2d, v12.2d, v8.2d
+	WORD $0x6e69ddad // fmul v13.2d, v13.2d, v9.2d
+	WORD $0x6e6addce // fmul v14.2d, v14.2d, v10.2d
+	WORD $0x6e6bddef // fmul v15.2d, v15.2d, v11.2d
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
+	WORD $0x6e7fdc63 // fmul v3.2d, v3.2d, v31.2d
+	WORD $0x4eecd400 // fsub v0.2d, v0.2d, v12.2d
+	WORD $0x4eedd421 // fsub v1.2d, v1.2d, v13.2d
+	WORD $0x4eeed442 // fsub v2.2d, v2.2d, v14.2d
+	WORD $0x4eefd463 // fsub v3.2d, v3.2d, v15.2d
+	VST1.P [V0.D2, V1.D2, V2.D2, V3.D2], 64(R2)
+	SUBS $8, R1, R1
+	BGE big_affineWTF64
+onepre_affineWTF64:
+	ADDS $6, R1, R1
+	BLT tail_affineWTF64
+one_affineWTF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V4.D2]
+	VLD1.P 16(R5), [V8.D2]
+	VMOV V29.B16, V12.B16
+	VFMLA V30.D2, V4.D2, V12.D2
+	WORD $0x6e68dd8c // fmul v12.2d, v12.2d, v8.2d
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x4eecd400 // fsub v0.2d, v0.2d, v12.2d
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_affineWTF64
+tail_affineWTF64:
+	ADDS $2, R1, R1
+	BEQ done_affineWTF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V4.D[0]
+	VLD1.P 8(R5), V8.D[0]
+lanes_affineWTF64:
+	VMOV V29.B16, V12.B16
+	VFMLA V30.D2, V4.D2, V12.D2
+	WORD $0x6e68dd8c // fmul v12.2d, v12.2d, v8.2d
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x4eecd400 // fsub v0.2d, v0.2d, v12.2d
+	VST1.P V0.D[0], 8(R2)
+done_affineWTF64:
 	RET
 
 DATA ·expPolyF32<>+0(SB)/4, $0x3efffffe

@@ -353,3 +353,76 @@ func TestSigmoidFocalMatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+func TestCrossEntropyProbsMatchesGeneric(t *testing.T) {
+	t.Run("f32", func(t *testing.T) { testCEProbs[float32](t) })
+	t.Run("f64", func(t *testing.T) { testCEProbs[float64](t) })
+}
+
+func testCEProbs[T args.Float](t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	for _, k := range []int{1, 2, 3, 4, 5, 7, 16, 17, 33, 100} {
+		for mask := 0; mask < 64; mask++ {
+			weights, smooth, zloss, withGrad, inPlace, sparse := mask&1 != 0, mask&2 != 0, mask&4 != 0, mask&8 != 0, mask&16 != 0, mask&32 != 0
+			if inPlace && !withGrad {
+				continue
+			}
+			n := 4
+			x, p := make([]T, n*k), make([]T, n*k)
+			for i := range x {
+				x[i] = T(rng.NormFloat64() * 4)
+			}
+			for r := 0; r < n; r++ {
+				var s float64
+				for j := 0; j < k; j++ {
+					v := rng.Float64()
+					if sparse && j%3 != 0 {
+						v = 0
+						x[r*k+j] = T(math.Inf(-1)) // 0·(−Inf) must not poison the row
+					}
+					p[r*k+j] = T(v)
+					s += v
+				}
+				for j := 0; j < k; j++ {
+					if s > 0 {
+						p[r*k+j] /= T(s)
+					}
+				}
+			}
+			a := args.CE[T]{X: x, Probs: p, N: n, K: k, GradScale: T(1) / T(n), RowLoss: make([]T, n), RowLSE: make([]T, n)}
+			if weights {
+				a.Weight = make([]T, k)
+				for i := range a.Weight {
+					a.Weight[i] = T(rng.Float64() * 2)
+				}
+				a.Weight[0] = 0
+			}
+			if smooth && !sparse {
+				a.Smoothing = 0.1
+			}
+			if zloss {
+				a.ZLoss = 1e-3
+			}
+			b := a
+			b.X = append([]T(nil), x...)
+			b.RowLoss, b.RowLSE = make([]T, n), make([]T, n)
+			if withGrad {
+				a.Grad, b.Grad = make([]T, n*k), make([]T, n*k)
+				if inPlace {
+					a.Grad = a.X
+				}
+			}
+			name := fmt.Sprintf("k=%d/opts=%06b", k, mask)
+			want := generic.CrossEntropy(b)
+			got := table[T]().CrossEntropy(a)
+			if !near(got, want, tolOf[T]()) {
+				t.Errorf("%s: loss %v, want %v", name, got, want)
+			}
+			checkSlice(t, name+" rowloss", a.RowLoss, b.RowLoss)
+			checkSlice(t, name+" rowlse", a.RowLSE, b.RowLSE)
+			if withGrad {
+				checkSlice(t, name+" grad", a.Grad, b.Grad)
+			}
+		}
+	}
+}

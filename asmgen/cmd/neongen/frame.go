@@ -64,12 +64,11 @@ func (s signature) offsets() (offs []int, retOff, total int) {
 		offs = append(offs, off)
 		off += p.k.size()
 	}
-	off = align(off, 8)
-	retOff = off
-	if s.ret != none {
-		off += s.ret.size()
+	if s.ret == none {
+		return offs, off, off
 	}
-	return offs, retOff, off
+	off = align(off, 8)
+	return offs, off, off + s.ret.size()
 }
 
 // stub is the //go:noescape declaration.

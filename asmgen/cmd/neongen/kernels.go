@@ -122,7 +122,8 @@ func kernels() []kernel {
 	)
 	ks = append(ks, elementwiseKernels()...)
 	ks = append(ks, regressionKernels()...)
-	return append(ks, focalKernels()...)
+	ks = append(ks, focalKernels()...)
+	return append(ks, probsKernels()...)
 }
 
 // Register plan: R0 = x, R2 = dst, R3 = w, R1 = element count (of dst
