@@ -1,0 +1,352 @@
+package fuzz
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/lossfuse/lossfuse/kernels"
+)
+
+// The three losses that share the softmax row kernel.
+const (
+	ceInt   = iota // CrossEntropy
+	ceProbs        // CrossEntropyProbs
+	ceFocal        // SoftmaxFocal
+)
+
+func FuzzCrossEntropy(f *testing.F)      { fuzzFamily(f, ceDecoder(ceInt)) }
+func FuzzCrossEntropyProbs(f *testing.F) { fuzzFamily(f, ceDecoder(ceProbs)) }
+func FuzzSoftmaxFocal(f *testing.F)      { fuzzFamily(f, ceDecoder(ceFocal)) }
+
+func ceDecoder(variant int) decoder {
+	return func(s *source) runnable {
+		return byType(s,
+			func(s *source) kernelCase[float32] { return decodeCE[float32](s, variant) },
+			func(s *source) kernelCase[float64] { return decodeCE[float64](s, variant) })
+	}
+}
+
+// The faults each variant can have (probability targets have no targets to
+// break; the list's length sets how often each kind is drawn).
+var (
+	ceKinds      = []int{faultShape, faultLength, faultTarget, faultWeight, faultOption, faultOverlap}
+	ceProbsKinds = []int{faultShape, faultLength, faultLength, faultWeight, faultOption, faultOverlap}
+	ceFocalKinds = ceKinds
+)
+
+// Option tables: the zero value (PyTorch's default) first and most often.
+var (
+	smoothings  = []float64{0, 0, 0.1, 0.5, 1, 1e-8, 0.999, 0.3}
+	zLosses     = []float64{0, 0, 1e-4, 1e-2, 1, 100, 1e4}
+	softCaps    = []float64{0, 0, 30, 1, 0.01, 50, 1e-300, 1e300}
+	normalizers = []float64{0, 0, 0, 1, 7.5, 0.25, 1e-3, 1e6}
+	gammas      = []float64{0, 2, 0.5, 1, 5, 0.1, 1e-3, 20, 1e-300}
+
+	// Invalid values of the scalar options (each outside its domain).
+	badSmoothings = []float64{-0.1, 1.0000001, nan(), inf(1), -1e-300}
+	badNonNeg     = []float64{-1, nan(), inf(1), -1e-300, inf(-1)}
+)
+
+// ceCase is one decoded call of the cross-entropy family.
+type ceCase[T kernels.Float] struct {
+	variant int
+	n, k    int
+	logits  []T
+	probs   []T // ceProbs
+	targets []int32
+	weight  []T // class weights, or focal alpha
+	opts    kernels.CrossEntropyOptions[T]
+	gamma   float64
+	grad    int // gradSeparate, gradInPlace or gradNone
+	rowLoss bool
+	rowLSE  bool
+	shift   int
+	fault   fault
+
+	callN, callK int      // the shape passed (differs from n, k under faultShape)
+	bufs         []buf[T] // the float buffers' layout
+}
+
+const (
+	gradSeparate = iota
+	gradInPlace
+	gradNone
+)
+
+func decodeCE[T kernels.Float](s *source, variant int) *ceCase[T] {
+	c := &ceCase[T]{variant: variant}
+	c.n, c.k = decodeShape(s)
+	c.fault = decodeFault(s, [][]int{ceKinds, ceProbsKinds, ceFocalKinds}[variant]...)
+	c.shift = s.intn("shift", 16)
+	o := &c.opts
+	o.Reduction = kernels.Reduction(s.intn("reduction", 3))
+	o.EmptyMean = kernels.EmptyMean(s.intn("emptymean", 2))
+	c.grad = s.intn("grad", 3)
+	c.rowLoss = s.intn("rowloss", 2) == 1 || o.Reduction == kernels.None
+	withWeight := s.intn("weight", 2) == 1
+	if variant != ceFocal {
+		c.rowLSE = s.intn("rowlse", 2) == 1
+		o.LabelSmoothing = option[T](s, "smoothing", smoothings)
+		o.ZLoss = option[T](s, "zloss", zLosses)
+		o.SoftCap = option[T](s, "softcap", softCaps)
+		o.Normalizer = option[T](s, "normalizer", normalizers)
+	} else {
+		c.gamma = option[T](s, "gamma", gammas)
+	}
+	if variant != ceProbs {
+		switch s.intn("ignore", 4) {
+		case 1:
+			o.Ignore = kernels.IgnoreIndex(int32(s.intn("ignore.class", 256) % c.k)) // a real class
+		case 2:
+			o.Ignore = kernels.NoIgnore()
+		case 3:
+			o.Ignore = kernels.IgnoreIndex(-1)
+		}
+	}
+
+	c.logits = floats[T](s, "x", realDist, c.n*c.k)
+	if variant == ceProbs {
+		pd := probDist
+		if s.intn("domain", 8) == 7 {
+			pd = probAnyDist // unnormalised, negative, infinite targets
+		}
+		c.probs = floats[T](s, "t", pd, c.n*c.k)
+	} else {
+		c.targets = decodeTargets(s, c.n, c.k, o.Ignore)
+	}
+	if withWeight || c.fault.kind == faultWeight {
+		c.weight = floats[T](s, "w", weightDist, c.k)
+	}
+	c.callN, c.callK = c.n, c.k
+	c.applyFault()
+	c.bufs = c.buffers()
+	return c
+}
+
+// decodeTargets draws N class indices in [0, K), with ignored rows (all of
+// them in some cases, none in others) when ignore is on. Modes 4 and 5 take
+// their rows from a generator seeded by one byte.
+func decodeTargets(s *source, n, k int, ignore kernels.Ignore) []int32 {
+	idx, has := ignore.Index()
+	mode := s.intn("y.mode", 6) // 0, 1, 4: mixed; 2: every row ignored; 3, 5: none
+	src := s
+	if mode >= 4 {
+		src = generator(s.intn("y.seed", 256), "y")
+		mode = []int{0, 3}[mode-4]
+	}
+	out := make([]int32, n)
+	for i := range out {
+		if src.script != nil && mode == 2 && has {
+			s.out = append(s.out, 0)
+			out[i] = idx
+			continue
+		}
+		if src.script != nil {
+			v := int32(s.script.Int("y"))
+			switch {
+			case has && v == idx && mode != 3:
+				s.out = append(s.out, 0)
+			case mode == 2:
+				panic("seed script: y.mode 2 ignores every row")
+			default:
+				s.out = append(s.out, 255, byte(v), byte(v>>8))
+			}
+			out[i] = v
+			continue
+		}
+		b := src.next(true)
+		if has && (mode == 2 || mode < 2 && b < 40) {
+			out[i] = idx
+			continue
+		}
+		u := int(src.next(true)) | int(src.next(true))<<8
+		out[i] = int32(u % k)
+	}
+	return out
+}
+
+// applyFault breaks the case in the way its fault says.
+func (c *ceCase[T]) applyFault() {
+	f := &c.fault
+	switch f.kind {
+	case faultShape:
+		// The slices keep the valid sizes: the shape check comes first.
+		c.callN, c.callK = badShape(f.how, c.n, c.k)
+	case faultLength:
+		if f.what%7 == 6 && c.targets != nil {
+			c.targets = resize(c.targets, badLength(f.how, c.n))
+			f.what = -1 // buffers() leaves the float buffers alone
+		}
+	case faultTarget:
+		idx, has := c.opts.Ignore.Index()
+		bad := []int32{int32(c.k), -1, int32(c.k) + 1000, -100, -1 << 31, 1<<31 - 1, int32(c.k) + 1}
+		v := bad[f.how%len(bad)]
+		for has && v == idx {
+			v-- // the ignore index is valid: step off it (−1 → −2 when −1 is ignored)
+		}
+		if v >= 0 && int(v) < c.k {
+			v = int32(c.k)
+		}
+		c.targets[f.what%c.n] = v
+	case faultWeight:
+		c.weight[f.what%c.k] = T(negativeWeights[f.how%len(negativeWeights)])
+	case faultOption:
+		o := &c.opts
+		switch what := f.what % 6; {
+		case what == 0:
+			o.Reduction = kernels.Reduction(3 + f.how%250)
+		case c.variant == ceFocal:
+			c.gamma = badNonNeg[f.how%len(badNonNeg)]
+		case what == 1:
+			o.LabelSmoothing = badSmoothings[f.how%len(badSmoothings)]
+		case what == 2:
+			o.ZLoss = badNonNeg[f.how%len(badNonNeg)]
+		case what == 3:
+			o.SoftCap = badNonNeg[f.how%len(badNonNeg)]
+		default:
+			o.Normalizer = badNonNeg[f.how%len(badNonNeg)]
+		}
+	}
+}
+
+// buffers lays out the call's float buffers, with the length and overlap
+// faults applied.
+func (c *ceCase[T]) buffers() []buf[T] {
+	nk := c.n * c.k
+	b := []buf[T]{
+		{name: "logits", n: nk, data: c.logits, anchor: -1},
+		{name: "probs", n: nk, data: c.probs, anchor: -1, absent: c.variant != ceProbs},
+		{name: "weight", n: c.k, data: c.weight, anchor: -1, absent: c.weight == nil},
+		{name: "grad", n: nk, out: true, anchor: -1, absent: c.grad == gradNone},
+		{name: "rowloss", n: c.n, out: true, anchor: -1, absent: !c.rowLoss},
+		{name: "rowlse", n: c.n, out: true, anchor: -1, absent: !c.rowLSE},
+	}
+	const logits, probs, weight, grad, rowloss, rowlse = 0, 1, 2, 3, 4, 5
+	if c.grad == gradInPlace {
+		b[grad].anchor = logits
+	}
+	f := &c.fault
+	switch f.kind {
+	case faultLength:
+		if f.what < 0 {
+			return b
+		}
+		i := f.what % len(b)
+		if i == rowlse && c.variant == ceFocal {
+			i = grad // SoftmaxFocal has no RowLSE
+		}
+		if b[i].absent {
+			if i == rowloss && c.opts.Reduction == kernels.None {
+				return b // None without RowLoss: an ErrLength of its own
+			}
+			if i == probs || i == weight {
+				i = logits
+			}
+			b[i].absent = false
+			if i == grad {
+				b[i].anchor = -1
+			}
+		}
+		b[i].n = badLength(f.how, b[i].n)
+		f.refBlind = i == grad // the reference takes no gradient buffer
+		if b[i].data != nil {
+			b[i].data = resize(b[i].data, b[i].n)
+		}
+		if i == grad && b[i].anchor >= 0 {
+			b[i].anchor = -1 // an in-place gradient of another length is an overlap, not a length fault
+		}
+	case faultOverlap:
+		c.overlap(b, f)
+	}
+	return b
+}
+
+// overlap places one output partly over another buffer.
+func (c *ceCase[T]) overlap(b []buf[T], f *fault) {
+	const logits, probs, weight, grad, rowloss, rowlse = 0, 1, 2, 3, 4, 5
+	type pair struct{ out, on int }
+	pairs := []pair{{grad, logits}, {rowloss, logits}, {rowlse, rowloss}, {rowloss, grad}, {grad, weight}, {rowloss, weight}, {grad, probs}, {rowlse, logits}}
+	for try := 0; try < len(pairs); try++ {
+		p := pairs[(f.what+try)%len(pairs)]
+		if p.on == probs && c.variant != ceProbs || p.on == weight && c.weight == nil {
+			continue
+		}
+		if p.on == rowlse && c.variant == ceFocal || p.out == rowlse && c.variant == ceFocal {
+			continue
+		}
+		// Identical is bad unless it is the in-place gradient over the logits.
+		identicalBad := !(p.on == logits)
+		off, ok := partialOffset(f.how, b[p.out].n, b[p.on].n, identicalBad)
+		if !ok {
+			continue
+		}
+		b[p.out].absent, b[p.on].absent = false, false
+		if p.out == grad && c.grad == gradInPlace {
+			c.grad = gradSeparate
+		}
+		if p.on == grad {
+			b[grad].anchor = -1
+		}
+		b[p.out].anchor, b[p.out].off = p.on, off
+		if p.out == rowloss {
+			c.rowLoss = true
+		}
+		if p.out == rowlse {
+			c.rowLSE = true
+		}
+		if p.out == grad && c.grad == gradNone {
+			c.grad = gradSeparate
+		}
+		return
+	}
+	// No partial overlap exists (N×K = 1 with nothing else to overlap):
+	// the case stays valid.
+	f.kind, f.want = faultNone, nil
+}
+
+func resize[T any](s []T, n int) []T {
+	out := make([]T, n)
+	copy(out, s)
+	return out
+}
+
+func (c *ceCase[T]) layout() ([]buf[T], int) { return c.bufs, c.shift }
+func (c *ceCase[T]) faultOf() fault          { return c.fault }
+
+func (c *ceCase[T]) call(a *arena[T]) (T, error) {
+	o := c.opts
+	o.RowLoss, o.RowLSE = a.get("rowloss"), a.get("rowlse")
+	o.Weight = a.get("weight")
+	logits, grad := a.get("logits"), a.get("grad")
+	targets := append([]int32(nil), c.targets...)
+	var loss T
+	var err error
+	switch c.variant {
+	case ceInt:
+		loss, err = kernels.CrossEntropy(logits, targets, c.callN, c.callK, grad, &o)
+	case ceProbs:
+		loss, err = kernels.CrossEntropyProbs(logits, a.get("probs"), c.callN, c.callK, grad, &o)
+	default:
+		fo := c.focalOptions(o)
+		loss, err = kernels.SoftmaxFocal(logits, targets, c.callN, c.callK, grad, &fo)
+	}
+	for i := range targets {
+		if targets[i] != c.targets[i] {
+			panic(fmt.Sprintf("targets[%d] changed from %d to %d", i, c.targets[i], targets[i]))
+		}
+	}
+	return loss, err
+}
+
+func (c *ceCase[T]) String() string {
+	var zero T
+	o := c.opts
+	ig, has := o.Ignore.Index()
+	return describe("func", []string{"CrossEntropy", "CrossEntropyProbs", "SoftmaxFocal"}[c.variant],
+		"type", fmt.Sprintf("%T", zero), "n", c.n, "k", c.k, "call", [2]int{c.callN, c.callK},
+		"fault", c.fault.kind, "reduction", o.Reduction, "emptymean", o.EmptyMean,
+		"ignore", fmt.Sprint(ig, has), "smoothing", o.LabelSmoothing, "zloss", o.ZLoss, "softcap", o.SoftCap,
+		"normalizer", o.Normalizer, "gamma", c.gamma, "grad", []string{"separate", "inplace", "none"}[c.grad],
+		"rowloss", c.rowLoss, "rowlse", c.rowLSE, "shift", c.shift,
+		"logits", c.logits, "targets", c.targets, "probs", c.probs, "weight", c.weight)
+}

@@ -1,0 +1,135 @@
+package fuzz
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels"
+)
+
+// Faults make a case invalid on purpose, one way at a time, so that the
+// error the call must return is known: the kernels must all reject it with
+// that error and leave every buffer as it was.
+const (
+	faultNone = iota
+	faultShape
+	faultLength
+	faultTarget
+	faultWeight
+	faultOption
+	faultOverlap
+)
+
+// firstFaultCode is the first of the "fault" decision's 32 values that
+// breaks the case: about a third of the inputs are invalid.
+const firstFaultCode = 22
+
+type fault struct {
+	kind      int
+	what, how int // which buffer or option, and how it is broken
+	want      error
+	// refBlind marks a fault the reference cannot see (a buffer it does
+	// not take).
+	refBlind bool
+}
+
+// decodeFault draws the fault; most inputs are valid. kinds lists the
+// faults the family can have (a family without targets has no faultTarget).
+func decodeFault(s *source, kinds ...int) fault {
+	f := fault{kind: faultNone}
+	var c int
+	if s.script != nil { // a seed names the kind of fault
+		if kind := s.script.Int("fault"); kind != faultNone {
+			c = firstFaultCode
+			for kinds[c-firstFaultCode] != kind {
+				c++
+			}
+		}
+		s.record("fault", 32, c)
+	} else {
+		c = s.intn("fault", 32)
+	}
+	if c >= firstFaultCode {
+		f.kind = kinds[(c-firstFaultCode)%len(kinds)]
+	}
+	f.what = s.intn("fault.what", 256)
+	f.how = s.intn("fault.how", 256)
+	f.want = map[int]error{
+		faultShape: kernels.ErrShape, faultLength: kernels.ErrLength, faultTarget: kernels.ErrTarget,
+		faultWeight: kernels.ErrWeight, faultOption: kernels.ErrOption, faultOverlap: kernels.ErrOverlap,
+	}[f.kind]
+	return f
+}
+
+// checkErr compares a call's error with the one the fault calls for.
+func (f fault) checkErr(err error) error {
+	switch {
+	case f.want == nil && err != nil:
+		return fmt.Errorf("valid input rejected: %v", err)
+	case f.want != nil && err == nil:
+		return fmt.Errorf("invalid input (%v) accepted", f.want)
+	case f.want != nil && !errors.Is(err, f.want):
+		return fmt.Errorf("got error %v, want %v", err, f.want)
+	}
+	return nil
+}
+
+// badShape returns an invalid (n, k): a zero or negative dimension, or a
+// product that overflows.
+func badShape(how, n, k int) (int, int) {
+	switch how % 6 {
+	case 0:
+		return 0, k
+	case 1:
+		return n, 0
+	case 2:
+		return -n, k
+	case 3:
+		return n, -1
+	case 4:
+		return math.MaxInt/2 + 1, 2
+	default:
+		return 1, math.MaxInt32 + 1
+	}
+}
+
+// badLength returns a wrong length for a buffer of length n: one short, one
+// long, or empty (a non-nil empty slice is not an absent optional buffer).
+func badLength(how, n int) int {
+	switch how % 3 {
+	case 0:
+		if n > 1 {
+			return n - 1
+		}
+		return n + 1
+	case 1:
+		return n + 1
+	default:
+		if n > 0 {
+			return 0
+		}
+		return 1
+	}
+}
+
+// negativeWeights are the values that make a weight invalid.
+var negativeWeights = []float64{-1, -math.SmallestNonzeroFloat32, -math.Inf(1), -1e4, -0.5}
+
+// partialOffset returns where to put a buffer of length m so that it
+// partly overlaps one of length n: it starts inside the other or ends inside
+// it, without being identical to it unless identical is allowed to count
+// (two outputs that coincide, or an output on a non-in-place input).
+func partialOffset(how, m, n int, identicalBad bool) (off int, ok bool) {
+	var offs []int
+	for d := -(m - 1); d <= n-1; d++ {
+		if d == 0 && m == n && !identicalBad {
+			continue
+		}
+		offs = append(offs, d)
+	}
+	if len(offs) == 0 {
+		return 0, false
+	}
+	return offs[how%len(offs)], true
+}

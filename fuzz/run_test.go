@@ -1,0 +1,175 @@
+package fuzz
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lossfuse/lossfuse/kernels"
+	"github.com/lossfuse/lossfuse/reference"
+)
+
+// kernelCase is one decoded call of some family, for element type T.
+type kernelCase[T kernels.Float] interface {
+	// layout returns the float buffers and the misalignment shift.
+	layout() ([]buf[T], int)
+	// call runs the kernel on the arena's buffers (and checks that the
+	// non-float inputs it owns, such as targets, were not modified).
+	call(a *arena[T]) (T, error)
+	faultOf() fault
+	// ref asks the float64 reference the same question (on an arena the
+	// kernels have not run on): its result, or the error class it rejects
+	// the call with.
+	ref(a *arena[T]) (*reference.Result, error)
+	// check compares a successful call's loss and outputs with the
+	// reference under the accuracy contract.
+	check(r *reference.Result, a *arena[T], loss T) error
+	// skip returns why the values of a valid case are not compared (data
+	// outside the documented domain, or a known finding), or "".
+	skip(backend string) string
+	String() string
+}
+
+// runnable is a decoded case of any family and element type.
+type runnable interface {
+	// failures runs the case and describes every check that failed.
+	failures() []string
+	String() string
+}
+
+type typed[T kernels.Float] struct{ c kernelCase[T] }
+
+func (r typed[T]) failures() []string { return failures(r.c) }
+func (r typed[T]) String() string     { return r.c.String() }
+
+// decoder turns a source into a case of one family.
+type decoder func(s *source) runnable
+
+// byType decodes the element type, then the case.
+func byType(s *source, f32 func(*source) kernelCase[float32], f64 func(*source) kernelCase[float64]) runnable {
+	if s.intn("f64", 2) == 1 {
+		return typed[float64]{f64(s)}
+	}
+	return typed[float32]{f32(s)}
+}
+
+// fuzzFamily runs the family's decoder on the fuzzer's bytes. The seeds
+// under testdata/fuzz/<FuzzName>/ are found by go test itself.
+func fuzzFamily(f *testing.F, decode decoder) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, msg := range decode(newSource(data)).failures() {
+			t.Error(msg)
+		}
+	})
+}
+
+// failures runs c on every backend this CPU supports and checks each:
+// the error decision, no write outside the outputs (none at all after an
+// error), every output written, and agreement with the reference.
+func failures[T kernels.Float](c kernelCase[T]) []string {
+	r, refErr := c.ref(newArena(c.layout()))
+	if err := refDecision(c.faultOf(), refErr); err != nil {
+		return []string{fmt.Sprintf("%v\ncase: %v", err, c)}
+	}
+	var msgs []string
+	for _, name := range kernels.Backends() {
+		if err := runOn(name, c, r); err != nil {
+			msgs = append(msgs, fmt.Sprintf("backend %s: %v\ncase: %v", name, err, c))
+		}
+	}
+	return msgs
+}
+
+// refDecision checks that the reference, which validates on its own from
+// the documented rules, rejects exactly the broken cases, with the error
+// the fault calls for. Overlap is the one rule it cannot see, and it knows
+// no primitive's dst (the kernels' decision is checked against the fault in
+// any case).
+func refDecision(f fault, refErr error) error {
+	switch {
+	case f.want == nil && refErr != nil:
+		return fmt.Errorf("the reference rejects a valid case: %v", refErr)
+	case f.want != nil && refErr != nil && !errors.Is(refErr, f.want):
+		return fmt.Errorf("the reference rejects the case with %v, want %v", refErr, f.want)
+	case f.want != nil && refErr == nil && f.kind != faultOverlap && !f.refBlind:
+		return fmt.Errorf("the reference accepts an invalid case (%v)", f.want)
+	}
+	return nil
+}
+
+func runOn[T kernels.Float](backend string, c kernelCase[T], r *reference.Result) (err error) {
+	restore, err := kernels.UseBackend(backend)
+	if err != nil {
+		return err
+	}
+	defer restore()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	bufs, shift := c.layout()
+	a := newArena(bufs, shift)
+	loss, callErr := c.call(a)
+	if err := c.faultOf().checkErr(callErr); err != nil {
+		return err
+	}
+	if callErr != nil {
+		if err := a.unchanged(false); err != nil {
+			return fmt.Errorf("after error %q: %v", callErr, err)
+		}
+		return nil
+	}
+	if err := a.unchanged(true); err != nil {
+		return err
+	}
+	if c.skip(backend) != "" {
+		return nil // outside the domain, or a known finding (known_test.go)
+	}
+	for i, b := range a.bufs {
+		// An in-place output starts with the input's values, so only
+		// outputs of their own can show a forgotten element.
+		if b.out && !b.absent && b.anchor < 0 {
+			if err := unwritten(b.name, a.slice[i]); err != nil {
+				return err
+			}
+		}
+	}
+	err = c.check(r, a, loss)
+	var zero T
+	switch {
+	case err == nil || strict:
+	case c.check(floored[T](r), a, loss) == nil:
+		return nil // only F8, the contract's missing floor (known_test.go)
+	case simd(backend) && !isFloat64(zero) && hugeResult(r):
+		return nil // F18
+	}
+	return err
+}
+
+// describe formats a case for a failure message, eliding long arrays.
+func describe(parts ...any) string {
+	var sb strings.Builder
+	for i := 0; i+1 < len(parts); i += 2 {
+		fmt.Fprintf(&sb, "%v=%s ", parts[i], short(parts[i+1]))
+	}
+	return strings.TrimSpace(sb.String())
+}
+
+// fullDescribe turns off the eliding (the seed round-trip test compares
+// whole descriptions).
+var fullDescribe = os.Getenv("LOSSFUSE_FUZZ_VERBOSE") != ""
+
+func short(v any) string {
+	s := fmt.Sprintf("%v", v)
+	if len(s) > 400 && !fullDescribe {
+		s = s[:400] + fmt.Sprintf("…(%d chars; LOSSFUSE_FUZZ_VERBOSE=1 prints all)", len(s))
+	}
+	return s
+}
+
+// corpusDir is where go test looks for a fuzz target's seeds.
+func corpusDir(target string) string { return filepath.Join("testdata", "fuzz", target) }

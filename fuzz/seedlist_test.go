@@ -1,0 +1,208 @@
+package fuzz
+
+import (
+	"fmt"
+	"math"
+)
+
+// seeds lists the committed seed inputs of every target: every K (or
+// length) around the vector widths, then the edge cases by hand, then one
+// input per way of breaking the call.
+var seeds = map[string][]*seed{
+	"FuzzCrossEntropy": all(
+		widths("plain"),
+		widths("inplace-smooth", "grad", gradInPlace, "smoothing", 0.1),
+		both(sd("article-1000", "k", 3, "x", []float64{1000, 999, 998}, "y", []int{0})),
+		both(sd("logits-1e4", "n", 2, "k", 3, "x", []float64{1e4, -1e4, 0, -1e4, 1e4, 88}, "y", []int{0, 2})),
+		both(sd("exp-overflow", "n", 2, "k", 5, "x", []float64{88, 89, -88, -89, 710, 745, -745, 17, -37, 0}, "y", []int{1, 4})),
+		both(sd("max-float", "n", 2, "k", 4, "x", []float64{max32, -max32, math.MaxFloat64, -math.MaxFloat64}, "y", []int{0, 3})),
+		both(sd("subnormal", "k", 6, "x", []float64{sub64, -sub64, sub32, -sub32, 0, math.Copysign(0, -1)}, "y", []int{0})),
+		both(sd("inf-minus-inf", "n", 3, "k", 3, "x", []float64{inf32, inf32, 0, -inf32, -inf32, -inf32, -inf32, 0, 1}, "y", []int{0, 1, 0})),
+		both(sd("nan", "n", 2, "k", 3, "x", []float64{math.NaN(), 0, 1, 0, 1, 2}, "y", []int{1, 2})),
+		both(sd("all-ignored", "n", 4, "k", 5, "y.mode", 2)),
+		both(sd("all-ignored-zero", "n", 4, "k", 5, "y.mode", 2, "emptymean", 1)),
+		both(sd("all-ignored-sum", "n", 4, "k", 5, "y.mode", 2, "reduction", 1)),
+		both(sd("ignore-real-class", "n", 4, "k", 3, "ignore", 1, "ignore.class", 2, "y", []int{2, 0, 2, 1})),
+		both(sd("no-ignore", "n", 2, "k", 3, "ignore", 2, "y", []int{0, 2})),
+		both(sd("zero-weights", "n", 3, "k", 4, "weight", 1, "w", []float64{0})),
+		both(sd("zero-weights-empty", "n", 3, "k", 4, "weight", 1, "w", []float64{0}, "emptymean", 1)),
+		both(sd("smooth-weight-ignore", "n", 4, "k", 5, "smoothing", 0.1, "weight", 1,
+			"w", []float64{0.5, 2, 1, 0, 3}, "y", []int{0, -100, 3, 1})),
+		both(sd("smooth-neg-inf", "k", 3, "smoothing", 0.1, "x", []float64{-inf32, 0, 1}, "y", []int{2})),
+		both(sd("smooth-one", "n", 2, "k", 7, "smoothing", 1.0)),
+		both(sd("zloss-softcap-lse", "n", 2, "k", 4, "zloss", 1e-4, "softcap", 30.0, "rowlse", 1,
+			"x", []float64{100, -100, 1e4, 3, -inf32, inf32, 0, 1}, "y", []int{0, 3})),
+		f64only(sd("softcap-tiny", "n", 2, "k", 5, "softcap", 1e-300, "grad", gradInPlace)),
+		f64only(sd("softcap-huge", "n", 2, "k", 5, "softcap", 1e300)),
+		both(sd("zloss-huge", "n", 2, "k", 5, "zloss", 1e4)),
+		both(sd("none", "n", 5, "k", 9, "reduction", 2, "rowlse", 1)),
+		both(sd("normalizer", "n", 5, "k", 9, "normalizer", 7.5)),
+		both(sd("normalizer-small", "n", 5, "k", 9, "normalizer", 1e-3)),
+		faults(ceKinds, "k", 3, "n", 2),
+	),
+	"FuzzCrossEntropyProbs": all(
+		widths("plain"),
+		widths("inplace-weight", "grad", gradInPlace, "weight", 1),
+		both(sd("onehot", "n", 2, "k", 3, "t", []float64{0, 1, 0, 1, 0, 0})),
+		both(sd("neg-inf-zero-prob", "k", 3, "x", []float64{-inf32, 0, 1}, "t", []float64{0, 0.5, 0.5})),
+		both(sd("neg-inf-pos-prob", "k", 3, "x", []float64{-inf32, 0, 1}, "t", []float64{0.5, 0, 0.5})),
+		both(sd("unnormalized", "n", 1, "k", 4, "domain", 7, "t", []float64{2, -1, 0.5, 1e4})),
+		both(sd("smooth-weight", "n", 3, "k", 5, "smoothing", 0.1, "weight", 1, "w", []float64{0.5, 2, 1, 0, 3})),
+		both(sd("logits-1e4", "n", 2, "k", 3, "x", []float64{1e4, -1e4, 0, -1e4, 1e4, 88})),
+		both(sd("inf-nan", "n", 3, "k", 2, "x", []float64{inf32, inf32, math.NaN(), 0, -inf32, -inf32})),
+		both(sd("zloss-softcap", "n", 2, "k", 4, "zloss", 1e-2, "softcap", 1.0, "rowlse", 1)),
+		both(sd("none", "n", 5, "k", 9, "reduction", 2)),
+		faults(ceProbsKinds, "k", 3, "n", 2),
+	),
+	"FuzzSoftmaxFocal": all(
+		widths("gamma2", "gamma", 2.0),
+		gammaSweep(func(g float64) *seed {
+			return sd(fmt.Sprintf("saturated-g%v", g), "n", 2, "k", 3, "gamma", g,
+				"x", []float64{1e4, -1e4, 0}, "y", []int{0, 1})
+		}),
+		gammaSweep(func(g float64) *seed {
+			return sd(fmt.Sprintf("near-one-g%v", g), "n", 2, "k", 2, "gamma", g,
+				"x", []float64{20, -20, 40, 0}, "y", []int{0, 0})
+		}),
+		both(sd("alpha", "n", 4, "k", 3, "gamma", 2.0, "weight", 1, "w", []float64{0.25, 0, 3})),
+		both(sd("all-ignored", "n", 3, "k", 4, "gamma", 2.0, "y.mode", 2)),
+		both(sd("none-inplace", "n", 5, "k", 17, "gamma", 0.5, "reduction", 2, "grad", gradInPlace)),
+		both(sd("inf-nan", "n", 3, "k", 2, "gamma", 1.0, "x", []float64{inf32, 0, math.NaN(), 0, -inf32, 0}, "y", []int{0, 1, 0})),
+		faults(ceFocalKinds, "k", 3, "n", 2),
+	),
+	"FuzzBCEWithLogits": all(
+		widths("plain"),
+		widths("inplace-weight", "grad", gradInPlace, "weight", 1, "posweight", 1),
+		both(sd("infinite-logits", "k", 4, "x", []float64{-inf32, inf32, -inf32, inf32}, "y", []float64{0, 1, 1, 0})),
+		both(sd("saturation", "n", 2, "k", 8, "x", []float64{17, -17, 37, -37, 88, -88, 1e4, -1e4, 745, -745}, "y", []float64{0, 1})),
+		both(sd("posweight", "n", 3, "k", 4, "posweight", 1, "pw", []float64{0.5, 2, 0, 3})),
+		both(sd("asymmetric", "n", 2, "k", 4, "asym", 1, "asym.fn", 1.0, "asym.fp", 3.0)),
+		both(sd("soft", "n", 2, "k", 4, "y", []float64{0.25, 0.75, 0.5, 1e-7})),
+		both(sd("nan", "k", 4, "x", []float64{math.NaN(), 0, 1, -1}, "y", []float64{1, math.NaN(), 0, 0.5})),
+		both(sd("none", "n", 3, "k", 5, "reduction", 2)),
+		faults(binaryKinds, "k", 3, "n", 2),
+	),
+	"FuzzBCE": all(
+		widths("plain"),
+		widths("clip-inplace", "grad", gradInPlace, "clip", 1e-7),
+		both(sd("article", "k", 4, "x", []float64{0.3, 0.7, 0.6, 0.2}, "y", []float64{1, 1, 0, 0})),
+		both(sd("article-asym", "k", 4, "x", []float64{0.3, 0.7, 0.6, 0.2}, "y", []float64{1, 1, 0, 0},
+			"asym", 1, "asym.fn", 1.0, "asym.fp", 3.0)),
+		both(sd("article-clip", "k", 1, "x", []float64{0}, "y", []float64{1}, "clip", 1e-7)),
+		both(sd("clamp", "k", 4, "x", []float64{0, 1, 0, 1}, "y", []float64{1, 0, 0, 1})),
+		both(sd("subnormal", "k", 4, "x", []float64{sub32, sub64, 1 - 0x1p-24, 1e-45}, "y", []float64{1, 1, 0, 1})),
+		both(sd("clip-half", "k", 4, "x", []float64{0.5, 0.2, 0.9, 0}, "y", []float64{1, 0}, "clip", 0.5)),
+		f64only(sd("clip-underflow", "k", 4, "x", []float64{0, 1, 1e-50, 0.5}, "y", []float64{1, 0}, "clip", 1e-50)),
+		faults(binaryKinds, "k", 3, "n", 2),
+	),
+	"FuzzSigmoidFocal": all(
+		widths("plain", "gamma", 2.0),
+		widths("probs", "probs", 1, "gamma", 2.0, "grad", gradInPlace),
+		gammaSweep(func(g float64) *seed {
+			return sd(fmt.Sprintf("saturated-g%v", g), "n", 2, "k", 6, "gamma", g,
+				"x", []float64{800, -800, 1e4, -1e4, 30, -30}, "y", []float64{0, 1})
+		}),
+		gammaSweep(func(g float64) *seed {
+			return sd(fmt.Sprintf("probs-edges-g%v", g), "probs", 1, "n", 2, "k", 4, "gamma", g,
+				"x", []float64{0, 1, 1e-12, 0.5}, "y", []float64{0, 1})
+		}),
+		both(sd("soft", "n", 2, "k", 4, "gamma", 2.0, "y", []float64{0.3, 0.7, 0.5, 1e-7})),
+		both(sd("no-alpha", "n", 2, "k", 4, "gamma", 0.5, "alpha", -1.0)),
+		both(sd("probs-clip", "probs", 1, "k", 4, "gamma", 2.0, "clip", 1e-7, "x", []float64{0, 1, 0.3, 0.7}, "y", []float64{1, 0})),
+		faults(binaryKinds, "k", 3, "n", 2),
+		faults(binaryKinds, "probs", 1, "k", 3, "n", 2),
+	),
+	"FuzzRegression": all(
+		lengths("mse"),
+		kindSweep(func(kind int) []*seed {
+			return all(
+				lengths(fmt.Sprintf("%s-weight-inplace", regressionNames[kind]), "kind", kind, "weight", 1, "grad", gradInPlace),
+				both(sd(fmt.Sprintf("%s-edges", regressionNames[kind]), "kind", kind, "len", 8,
+					"x", []float64{1, -1, 2, 0.5, max32, -max32, math.MaxFloat64, inf32},
+					"y", []float64{0, 0, 0, 0, -max32, max32, -math.MaxFloat64, inf32})),
+				both(sd(fmt.Sprintf("%s-nan", regressionNames[kind]), "kind", kind, "len", 3,
+					"x", []float64{math.NaN(), 1, 0}, "y", []float64{0, math.NaN(), 0})),
+				both(sd(fmt.Sprintf("%s-zero-weights", regressionNames[kind]), "kind", kind, "len", 5, "weight", 1, "w", []float64{0})),
+				both(sd(fmt.Sprintf("%s-zero-weights-empty", regressionNames[kind]), "kind", kind, "len", 5,
+					"weight", 1, "w", []float64{0}, "emptymean", 1)),
+				both(sd(fmt.Sprintf("%s-none", regressionNames[kind]), "kind", kind, "len", 17, "reduction", 2)),
+				faults(regressionKinds, "kind", kind, "len", 3),
+			)
+		}),
+		f64only(sd("huber-tiny-delta", "kind", regHuber, "len", 4, "param", 1e-300)),
+		f64only(sd("smoothl1-tiny-beta", "kind", regSmoothL1, "len", 4, "param", 5e-324)),
+		f64only(sd("smoothl1-huge-beta", "kind", regSmoothL1, "len", 4, "param", 1e300)),
+	),
+	"FuzzPrimitives": all(
+		opSweep(func(op int) []*seed {
+			name := primitiveNames[op]
+			shape := func(prefix string, kv ...any) []*seed { return widths(prefix, kv...) }
+			if op > primLogSumExp {
+				shape = func(prefix string, kv ...any) []*seed { return lengths(prefix, kv...) }
+			}
+			edges := []float64{inf32, inf32, 0, -inf32, -inf32, -inf32, math.NaN(), 1, 2, 1e4, -1e4, 88,
+				89, -89, 745, -745, sub64, -sub32, max32, -math.MaxFloat64}
+			return all(
+				shape(name, "op", op),
+				both(sd(name+"-inplace-17", "op", op, "inplace", 1, "n", 2, "k", 17, "len", 17)),
+				both(sd(name+"-inplace-33", "op", op, "inplace", 1, "n", 3, "k", 33, "len", 33)),
+				both(sd(name+"-edges", "op", op, "n", 5, "k", 4, "len", 20, "x", edges)),
+				both(sd(name+"-empty", "op", op, "len", 0)),
+				faults(map[bool][]int{true: rowKinds, false: elementKinds}[op <= primLogSumExp], "op", op, "k", 3, "n", 2, "len", 6),
+			)
+		}),
+	),
+}
+
+// faults returns one seed per way of breaking a call: each fault kind the
+// family has, with a few choices of what to break and how.
+func faults(kinds []int, kv ...any) []*seed {
+	var out []*seed
+	names := map[int]string{faultShape: "shape", faultLength: "length", faultTarget: "target",
+		faultWeight: "weight", faultOption: "option", faultOverlap: "overlap"}
+	prefix := ""
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i] == "probs" || kv[i] == "kind" || kv[i] == "op" {
+			prefix += fmt.Sprintf("%s%v-", kv[i], kv[i+1])
+		}
+	}
+	seen := map[int]bool{}
+	for _, kind := range kinds {
+		if seen[kind] {
+			continue
+		}
+		seen[kind] = true
+		for v := 0; v < 6; v++ {
+			args := append([]any{"fault", kind, "fault.what", v, "fault.how", v / 2, "f64", v % 2, "weight", 1}, kv...)
+			out = append(out, sd(fmt.Sprintf("fault-%s%s-%d", prefix, names[kind], v), args...))
+		}
+	}
+	return out
+}
+
+// f64only is for options float32 cannot represent (see fullOptions).
+func f64only(s *seed) []*seed { return []*seed{s.with(s.name+"-f64", "f64", 1)} }
+
+func gammaSweep(f func(g float64) *seed) []*seed {
+	var out []*seed
+	for _, g := range []float64{0, 0.5, 1, 2, 5} {
+		out = append(out, both(f(g))...)
+	}
+	return out
+}
+
+func kindSweep(f func(kind int) []*seed) []*seed {
+	var out []*seed
+	for kind := range regressionNames {
+		out = append(out, f(kind)...)
+	}
+	return out
+}
+
+func opSweep(f func(op int) []*seed) []*seed {
+	var out []*seed
+	for op := range primitiveNames {
+		out = append(out, f(op)...)
+	}
+	return out
+}
