@@ -57,7 +57,11 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 	name = name + o.suffix() + suffix(s)
 	sig := "func(x, y, w, grad, loss *float32, n int"
 	for _, p := range params {
-		sig += ", " + p + " float32"
+		if p[0] == '*' { // a per-element input, read alongside x
+			sig += ", " + p[1:] + " *float32"
+		} else {
+			sig += ", " + p + " float32"
+		}
 	}
 	sig += ", scale float32) float64"
 	if o.softFlag {
@@ -80,9 +84,21 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 	if o.loss {
 		loss = Load(Param("loss"), GP64()).(reg.GPVirtual)
 	}
+	vecs := map[string]reg.GPVirtual{}
+	for _, p := range params {
+		if p[0] == '*' {
+			vecs[p] = Load(Param(p[1:]), GP64()).(reg.GPVirtual)
+		}
+	}
+	var curJ reg.GPVirtual
+	var curMask *x86.Mask
 	// Scalar parameters are broadcast from the argument frame where used:
 	// a load costs less than pinning a register AVX2 does not have.
+	// "*name" parameters are the element at j of that input.
 	param := func(name string) reg.VecVirtual {
+		if p, ok := vecs[name]; ok {
+			return s.LoadAt(curMask, x86.At(p, curJ), nil)
+		}
 		b, err := Param(name).Resolve()
 		if err != nil {
 			panic(err)
@@ -100,6 +116,7 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 	}
 	sp := s.NewSpan(n)
 	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+		curJ, curMask = j, mk
 		xv := s.LoadAt(mk, x86.At(x, j), nil)
 		yv := s.LoadAt(mk, x86.At(y, j), nil)
 		if o.softFlag {
@@ -169,16 +186,24 @@ func sigmoidParts(s *x86.ISA, x reg.VecVirtual, withLog1p bool) (e, sp, sn, l1p 
 // bceLogits emits BCE with logits, pos·y·softplus(−x) + neg·(1−y)·softplus(x)
 // with gradient (pos·y + neg·(1−y))·σ(x) − pos·y, as generic.bceLogits:
 // a term whose coefficient is 0 is left out, so x = ±Inf gives 0, not NaN.
-func bceLogits(s *x86.ISA, o binaryOptions) {
+func bceLogits(s *x86.ISA, o binaryOptions, posWeighted bool) {
 	// Pinning exp's constants (AVX-512) leaves registers for the rest;
 	// log's are read from memory.
 	consts := x86.ExpConsts()
-	binaryKernel(s, "bceLogits",
-		"%s computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.",
+	name, params := "bceLogits", []string{"pos", "neg"}
+	doc := "%s computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss."
+	if posWeighted {
+		name, params = "bceLogitsPW", []string{"*pw", "pos", "neg"}
+		doc = "%s is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element)."
+	}
+	binaryKernel(s, name, doc,
 		o, consts, func(x, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
 			_, sp, sn, l1p := sigmoidParts(s, x, true)
 			cp, cn := s.Vec(), s.Vec()
 			VMULPS(param("pos"), y, cp) // pos·y
+			if posWeighted {
+				VMULPS(param("*pw"), cp, cp)
+			}
 			VMOVUPS(s.F(1), cn)
 			VSUBPS(y, cn, cn)
 			VMULPS(param("neg"), cn, cn) // neg·(1−y)
@@ -203,7 +228,7 @@ func bceLogits(s *x86.ISA, o binaryOptions) {
 			g = cn
 			VFMSUB213PS(t2, sp, g) // cn·σ(x) − cp·σ(−x)
 			return l, g
-		}, "pos", "neg")
+		}, params...)
 }
 
 // focalGamma selects the sigmoid focal variant by γ: the modulating factor

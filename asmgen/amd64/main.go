@@ -40,7 +40,8 @@ func main() {
 		subRows(s)
 		// Element-wise binary losses.
 		for _, o := range allBinaryOptions() {
-			bceLogits(s, o)
+			bceLogits(s, o, false)
+			bceLogits(s, o, true)
 			for g := gamma0; g <= gammaAny; g++ {
 				sigmoidFocal(s, g, o)
 			}

@@ -433,9 +433,9 @@ func ptr(s []float32) *float32 {
 	return &s[0]
 }
 
-// binary vectorises BCE with logits without pos_weight (asymmetric weights
-// included) and sigmoid focal loss with hard labels; the losses on
-// probabilities and BCE with pos_weight are generic.
+// binary vectorises BCE with logits (asymmetric weights included; with
+// pos_weight when K = 1 or K ≥ 16, one call per row) and sigmoid focal loss
+// with hard labels; the losses on probabilities are generic.
 func (s isa) binary(a args.Binary[float32]) float64 {
 	if len(a.X) == 0 {
 		return generic.Binary(a)
@@ -445,6 +445,23 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 	switch {
 	case a.Kind == args.BCEWithLogits && a.PosWeight == nil:
 		return bceLogitsCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)
+	case a.Kind == args.BCEWithLogits && a.K == 1:
+		return bceLogitsCall(bool(s), x, y, w, g, l, n, a.PosWeight[0]*a.FNWeight, a.FPWeight, sc)
+	case a.Kind == args.BCEWithLogits && a.K >= 16:
+		// pos_weight runs along each row: one call per row of K.
+		k := a.K
+		row := func(v []float32, i int) *float32 {
+			if v == nil {
+				return nil
+			}
+			return &v[i*k]
+		}
+		var sum float64
+		for i := range a.N {
+			sum += bceLogitsPWCall(bool(s), &a.X[i*k], &a.Y[i*k], row(a.Weight, i), row(a.Grad, i), row(a.Loss, i), k,
+				&a.PosWeight[0], a.FNWeight, a.FPWeight, sc)
+		}
+		return sum
 	case a.Kind == args.SigmoidFocal && a.FNWeight == 1 && a.FPWeight == 1:
 		if a.Grad != nil && &a.Grad[0] == &a.X[0] && !hardLabels(a.Y) {
 			break // in place: a soft label could not be redone from x

@@ -5267,6 +5267,246 @@ DATA lfc_40000000<>+56(SB)/4, $0x40000000
 DATA lfc_40000000<>+60(SB)/4, $0x40000000
 GLOBL lfc_40000000<>(SB), RODATA|TLSBSS, $64
 
+// func bceLogitsPWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsPWAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    pw+48(FP), BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, SI
+	SHRQ    $0x03, SI
+	SHLQ    $0x03, SI
+	MOVQ    DX, DI
+	SUBQ    SI, DI
+	NEGQ    DI
+	LEAQ    lfmask8<>+0(SB), R8
+	VMOVDQU 32(R8)(DI*4), Y2
+	XORQ    DI, DI
+
+loop_181:
+	CMPQ         DI, SI
+	JAE          tail_182
+	VMOVUPS      (AX)(DI*4), Y3
+	VMOVUPS      (CX)(DI*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      (BX)(DI*4), Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	ADDQ         $0x08, DI
+	JMP          loop_181
+
+tail_182:
+	CMPQ         DI, DX
+	JAE          done_183
+	VMASKMOVPS   (AX)(DI*4), Y2, Y3
+	VMASKMOVPS   (CX)(DI*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMASKMOVPS   (BX)(DI*4), Y2, Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y2
+	VEXTRACTF128 $0x01, Y4, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done_183:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+72(FP)
+	VZEROUPPER
+	RET
+
 // func focalG0AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 // Requires: AVX, AVX2, FMA3, SSE2
 TEXT ·focalG0AVX2(SB), NOSPLIT, $0-80
@@ -5286,9 +5526,9 @@ TEXT ·focalG0AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_181:
+loop_184:
 	CMPQ      DI, SI
-	JAE       tail_182
+	JAE       tail_185
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -5296,10 +5536,10 @@ loop_181:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_184
+	JZ        skip_187
 	INCQ      BX
 
-skip_184:
+skip_187:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5386,11 +5626,11 @@ skip_184:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_181
+	JMP          loop_184
 
-tail_182:
+tail_185:
 	CMPQ       DI, DX
-	JAE        done_183
+	JAE        done_186
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -5398,10 +5638,10 @@ tail_182:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_185
+	JZ         skip_188
 	INCQ       BX
 
-skip_185:
+skip_188:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5489,7 +5729,7 @@ skip_185:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_183:
+done_186:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5519,9 +5759,9 @@ TEXT ·focalG1AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_186:
+loop_189:
 	CMPQ      DI, SI
-	JAE       tail_187
+	JAE       tail_190
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -5529,10 +5769,10 @@ loop_186:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_189
+	JZ        skip_192
 	INCQ      BX
 
-skip_189:
+skip_192:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5627,11 +5867,11 @@ skip_189:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_186
+	JMP          loop_189
 
-tail_187:
+tail_190:
 	CMPQ       DI, DX
-	JAE        done_188
+	JAE        done_191
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -5639,10 +5879,10 @@ tail_187:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_190
+	JZ         skip_193
 	INCQ       BX
 
-skip_190:
+skip_193:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5738,7 +5978,7 @@ skip_190:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_188:
+done_191:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5768,9 +6008,9 @@ TEXT ·focalG2AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_191:
+loop_194:
 	CMPQ      DI, SI
-	JAE       tail_192
+	JAE       tail_195
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -5778,10 +6018,10 @@ loop_191:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_194
+	JZ        skip_197
 	INCQ      BX
 
-skip_194:
+skip_197:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5878,11 +6118,11 @@ skip_194:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_191
+	JMP          loop_194
 
-tail_192:
+tail_195:
 	CMPQ       DI, DX
-	JAE        done_193
+	JAE        done_196
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -5890,10 +6130,10 @@ tail_192:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_195
+	JZ         skip_198
 	INCQ       BX
 
-skip_195:
+skip_198:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5991,7 +6231,7 @@ skip_195:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_193:
+done_196:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6021,9 +6261,9 @@ TEXT ·focalGAnyAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_196:
+loop_199:
 	CMPQ      DI, SI
-	JAE       tail_197
+	JAE       tail_200
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -6031,10 +6271,10 @@ loop_196:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_199
+	JZ        skip_202
 	INCQ      BX
 
-skip_199:
+skip_202:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6164,11 +6404,11 @@ skip_199:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_196
+	JMP          loop_199
 
-tail_197:
+tail_200:
 	CMPQ       DI, DX
-	JAE        done_198
+	JAE        done_201
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -6176,10 +6416,10 @@ tail_197:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_200
+	JZ         skip_203
 	INCQ       BX
 
-skip_200:
+skip_203:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6310,7 +6550,7 @@ skip_200:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_198:
+done_201:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6339,9 +6579,9 @@ TEXT ·mseAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_201:
+loop_204:
 	CMPQ         SI, BX
-	JAE          tail_202
+	JAE          tail_205
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6353,11 +6593,11 @@ loop_201:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_201
+	JMP          loop_204
 
-tail_202:
+tail_205:
 	CMPQ         SI, DX
-	JAE          done_203
+	JAE          done_206
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6370,7 +6610,7 @@ tail_202:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_203:
+done_206:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6398,9 +6638,9 @@ TEXT ·l1AVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_204:
+loop_207:
 	CMPQ         SI, BX
-	JAE          tail_205
+	JAE          tail_208
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6417,11 +6657,11 @@ loop_204:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_204
+	JMP          loop_207
 
-tail_205:
+tail_208:
 	CMPQ         SI, DX
-	JAE          done_206
+	JAE          done_209
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6439,7 +6679,7 @@ tail_205:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_206:
+done_209:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6485,9 +6725,9 @@ TEXT ·huberAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_207:
+loop_210:
 	CMPQ         SI, BX
-	JAE          tail_208
+	JAE          tail_211
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6515,11 +6755,11 @@ loop_207:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_207
+	JMP          loop_210
 
-tail_208:
+tail_211:
 	CMPQ         SI, DX
-	JAE          done_209
+	JAE          done_212
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6548,7 +6788,7 @@ tail_208:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_209:
+done_212:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6594,9 +6834,9 @@ TEXT ·smoothL1AVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_210:
+loop_213:
 	CMPQ         SI, BX
-	JAE          tail_211
+	JAE          tail_214
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6625,11 +6865,11 @@ loop_210:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_210
+	JMP          loop_213
 
-tail_211:
+tail_214:
 	CMPQ         SI, DX
-	JAE          done_212
+	JAE          done_215
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6659,7 +6899,7 @@ tail_211:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_212:
+done_215:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6688,9 +6928,9 @@ TEXT ·bceLogitsWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_213:
+loop_216:
 	CMPQ         DI, SI
-	JAE          tail_214
+	JAE          tail_217
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -6792,11 +7032,11 @@ loop_213:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_213
+	JMP          loop_216
 
-tail_214:
+tail_217:
 	CMPQ         DI, DX
-	JAE          done_215
+	JAE          done_218
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -6899,13 +7139,258 @@ tail_214:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_215:
+done_218:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
 	VPERMILPD    $0x01, X1, X0
 	VADDSD       X0, X1, X1
 	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsPWWAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    pw+48(FP), SI
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y2
+	XORQ    R8, R8
+
+loop_219:
+	CMPQ         R8, DI
+	JAE          tail_220
+	VMOVUPS      (AX)(R8*4), Y3
+	VMOVUPS      (CX)(R8*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      (SI)(R8*4), Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMOVUPS      (BX)(R8*4), Y3
+	VMULPS       Y3, Y4, Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	ADDQ         $0x08, R8
+	JMP          loop_219
+
+tail_220:
+	CMPQ         R8, DX
+	JAE          done_221
+	VMASKMOVPS   (AX)(R8*4), Y2, Y3
+	VMASKMOVPS   (CX)(R8*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMASKMOVPS   (SI)(R8*4), Y2, Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMASKMOVPS   (BX)(R8*4), Y2, Y3
+	VMULPS       Y3, Y4, Y4
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y2
+	VEXTRACTF128 $0x01, Y4, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done_221:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -6929,9 +7414,9 @@ TEXT ·focalG0WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_216:
+loop_222:
 	CMPQ      R8, DI
-	JAE       tail_217
+	JAE       tail_223
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -6939,358 +7424,8 @@ loop_216:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_219
+	JZ        skip_225
 	INCQ      SI
-
-skip_219:
-	VMOVUPS      lfc_3f800000<>+0(SB), Y5
-	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
-	VMULPS       Y5, Y3, Y3
-	VORPS        lfc_80000000<>+0(SB), Y3, Y6
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
-	VMAXPS       Y6, Y7, Y6
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
-	VMINPS       Y6, Y7, Y6
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
-	VROUNDPS     $0x00, Y7, Y7
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
-	VMULPS       Y6, Y6, Y9
-	VFMADD213PS  Y6, Y9, Y8
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTPS2DQ    Y7, Y7
-	VPSRAD       $0x01, Y7, Y6
-	VPSUBD       Y6, Y7, Y7
-	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
-	VPSLLD       $0x17, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
-	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y6, Y8, Y8
-	VMULPS       Y7, Y8, Y8
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
-	VMOVUPS      lfc_3f800000<>+0(SB), Y7
-	VDIVPS       Y6, Y7, Y6
-	VMULPS       Y6, Y8, Y7
-	VMOVUPS      lfc_3f800000<>+0(SB), Y6
-	VSUBPS       Y7, Y6, Y6
-	VMOVAPS      Y7, Y9
-	VMOVAPS      Y6, Y10
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y11
-	VBLENDVPS    Y11, Y6, Y9, Y9
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y6
-	VBLENDVPS    Y6, Y7, Y10, Y10
-	VCMPPS       $0x03, Y3, Y3, Y6
-	VBLENDVPS    Y6, Y3, Y9, Y9
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
-	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
-	VSUBPS       Y7, Y8, Y7
-	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
-	VPSRAD       $0x17, Y8, Y10
-	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
-	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
-	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTDQ2PS    Y10, Y10
-	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y11
-	VMULPS       Y8, Y8, Y12
-	VMULPS       Y8, Y12, Y13
-	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
-	VFMADD231PS  Y11, Y13, Y14
-	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
-	VADDPS       Y8, Y14, Y14
-	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
-	VRCPPS       Y6, Y8
-	VMOVUPS      lfc_40000000<>+0(SB), Y10
-	VFNMADD231PS Y8, Y6, Y10
-	VMULPS       Y10, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y14
-	VMOVUPS      lfc_00000000<>+0(SB), Y6
-	VMAXPS       Y3, Y6, Y3
-	VADDPS       Y14, Y3, Y3
-	VBROADCASTSS a1+52(FP), Y6
-	VBROADCASTSS a0+48(FP), Y7
-	VFMADD213PS  Y7, Y4, Y6
-	VMULPS       Y6, Y3, Y3
-	VMULPS       Y6, Y9, Y9
-	VMULPS       Y5, Y9, Y9
-	VMOVUPS      (BX)(R8*4), Y4
-	VMULPS       Y4, Y3, Y3
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VADDPD       Y4, Y0, Y0
-	VADDPD       Y3, Y1, Y1
-	ADDQ         $0x08, R8
-	JMP          loop_216
-
-tail_217:
-	CMPQ       R8, DX
-	JAE        done_218
-	VMASKMOVPS (AX)(R8*4), Y2, Y3
-	VMASKMOVPS (CX)(R8*4), Y2, Y4
-	VMOVUPS    Y4, Y5
-	VCMPPS     $0x00, lfc_3f800000<>+0(SB), Y4, Y6
-	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
-	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
-	VTESTPS    Y5, Y5
-	JZ         skip_220
-	INCQ       SI
-
-skip_220:
-	VMOVUPS      lfc_3f800000<>+0(SB), Y5
-	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
-	VMULPS       Y5, Y3, Y3
-	VORPS        lfc_80000000<>+0(SB), Y3, Y6
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
-	VMAXPS       Y6, Y7, Y6
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
-	VMINPS       Y6, Y7, Y6
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
-	VROUNDPS     $0x00, Y7, Y7
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
-	VMULPS       Y6, Y6, Y9
-	VFMADD213PS  Y6, Y9, Y8
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTPS2DQ    Y7, Y7
-	VPSRAD       $0x01, Y7, Y6
-	VPSUBD       Y6, Y7, Y7
-	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
-	VPSLLD       $0x17, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
-	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y6, Y8, Y8
-	VMULPS       Y7, Y8, Y8
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
-	VMOVUPS      lfc_3f800000<>+0(SB), Y7
-	VDIVPS       Y6, Y7, Y6
-	VMULPS       Y6, Y8, Y7
-	VMOVUPS      lfc_3f800000<>+0(SB), Y6
-	VSUBPS       Y7, Y6, Y6
-	VMOVAPS      Y7, Y9
-	VMOVAPS      Y6, Y10
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y11
-	VBLENDVPS    Y11, Y6, Y9, Y9
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y6
-	VBLENDVPS    Y6, Y7, Y10, Y10
-	VCMPPS       $0x03, Y3, Y3, Y6
-	VBLENDVPS    Y6, Y3, Y9, Y9
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
-	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
-	VSUBPS       Y7, Y8, Y7
-	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
-	VPSRAD       $0x17, Y8, Y10
-	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
-	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
-	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTDQ2PS    Y10, Y10
-	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y11
-	VMULPS       Y8, Y8, Y12
-	VMULPS       Y8, Y12, Y13
-	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
-	VFMADD231PS  Y11, Y13, Y14
-	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
-	VADDPS       Y8, Y14, Y14
-	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
-	VRCPPS       Y6, Y8
-	VMOVUPS      lfc_40000000<>+0(SB), Y10
-	VFNMADD231PS Y8, Y6, Y10
-	VMULPS       Y10, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y14
-	VMOVUPS      lfc_00000000<>+0(SB), Y6
-	VMAXPS       Y3, Y6, Y3
-	VADDPS       Y14, Y3, Y3
-	VBROADCASTSS a1+52(FP), Y6
-	VBROADCASTSS a0+48(FP), Y7
-	VFMADD213PS  Y7, Y4, Y6
-	VMULPS       Y6, Y3, Y3
-	VMULPS       Y6, Y9, Y9
-	VMULPS       Y5, Y9, Y9
-	VMASKMOVPS   (BX)(R8*4), Y2, Y4
-	VMULPS       Y4, Y3, Y3
-	VANDPS       Y2, Y3, Y3
-	VCVTPS2PD    X3, Y2
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VADDPD       Y2, Y0, Y0
-	VADDPD       Y3, Y1, Y1
-
-done_218:
-	VADDPD       Y1, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPD       X1, X0, X1
-	VPERMILPD    $0x01, X1, X0
-	VADDSD       X0, X1, X1
-	MOVSD        X1, sum+64(FP)
-	MOVQ         SI, soft+72(FP)
-	VZEROUPPER
-	RET
-
-// func focalG1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
-// Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·focalG1WAVX2(SB), NOSPLIT, $0-80
-	MOVQ    x+0(FP), AX
-	MOVQ    y+8(FP), CX
-	MOVQ    n+40(FP), DX
-	MOVQ    w+16(FP), BX
-	VXORPS  Y0, Y0, Y0
-	VXORPS  Y1, Y1, Y1
-	XORQ    SI, SI
-	MOVQ    DX, DI
-	SHRQ    $0x03, DI
-	SHLQ    $0x03, DI
-	MOVQ    DX, R8
-	SUBQ    DI, R8
-	NEGQ    R8
-	LEAQ    lfmask8<>+0(SB), R9
-	VMOVDQU 32(R9)(R8*4), Y2
-	XORQ    R8, R8
-
-loop_221:
-	CMPQ      R8, DI
-	JAE       tail_222
-	VMOVUPS   (AX)(R8*4), Y3
-	VMOVUPS   (CX)(R8*4), Y4
-	VMOVUPS   Y4, Y5
-	VCMPPS    $0x00, lfc_3f800000<>+0(SB), Y4, Y6
-	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
-	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
-	VTESTPS   Y5, Y5
-	JZ        skip_224
-	INCQ      SI
-
-skip_224:
-	VMOVUPS      lfc_3f800000<>+0(SB), Y5
-	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
-	VMULPS       Y5, Y3, Y3
-	VORPS        lfc_80000000<>+0(SB), Y3, Y6
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
-	VMAXPS       Y6, Y7, Y6
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
-	VMINPS       Y6, Y7, Y6
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
-	VROUNDPS     $0x00, Y7, Y7
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
-	VMULPS       Y6, Y6, Y9
-	VFMADD213PS  Y6, Y9, Y8
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTPS2DQ    Y7, Y7
-	VPSRAD       $0x01, Y7, Y6
-	VPSUBD       Y6, Y7, Y7
-	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
-	VPSLLD       $0x17, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
-	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y6, Y8, Y8
-	VMULPS       Y7, Y8, Y8
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
-	VMOVUPS      lfc_3f800000<>+0(SB), Y7
-	VDIVPS       Y6, Y7, Y6
-	VMULPS       Y6, Y8, Y7
-	VMOVUPS      lfc_3f800000<>+0(SB), Y6
-	VSUBPS       Y7, Y6, Y6
-	VMOVAPS      Y7, Y9
-	VMOVAPS      Y6, Y10
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y11
-	VBLENDVPS    Y11, Y6, Y9, Y9
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y6
-	VBLENDVPS    Y6, Y7, Y10, Y10
-	VCMPPS       $0x03, Y3, Y3, Y6
-	VBLENDVPS    Y6, Y3, Y9, Y9
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
-	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
-	VSUBPS       Y7, Y8, Y7
-	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
-	VPSRAD       $0x17, Y8, Y11
-	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
-	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
-	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTDQ2PS    Y11, Y11
-	VMOVUPS      lfc_3da9355f<>+0(SB), Y12
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y12
-	VMULPS       Y8, Y8, Y13
-	VMULPS       Y8, Y13, Y14
-	VMULPS       lfc_b102e308<>+0(SB), Y11, Y15
-	VFMADD231PS  Y12, Y14, Y15
-	VFMADD231PS  lfc_bf000000<>+0(SB), Y13, Y15
-	VADDPS       Y8, Y15, Y15
-	VFMADD231PS  lfc_3f317218<>+0(SB), Y11, Y15
-	VRCPPS       Y6, Y8
-	VMOVUPS      lfc_40000000<>+0(SB), Y11
-	VFNMADD231PS Y8, Y6, Y11
-	VMULPS       Y11, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y15
-	VMOVUPS      lfc_00000000<>+0(SB), Y6
-	VMAXPS       Y3, Y6, Y3
-	VADDPS       Y15, Y3, Y3
-	VBROADCASTSS a1+52(FP), Y6
-	VBROADCASTSS a0+48(FP), Y7
-	VFMADD213PS  Y7, Y4, Y6
-	VMULPS       Y3, Y10, Y4
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y7
-	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
-	VADDPS       Y9, Y4, Y4
-	VMULPS       Y6, Y3, Y3
-	VMULPS       Y6, Y4, Y4
-	VMULPS       Y5, Y4, Y4
-	VMULPS       Y9, Y3, Y3
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y5
-	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y3, Y3
-	VMULPS       Y9, Y4, Y4
-	VMOVUPS      (BX)(R8*4), Y4
-	VMULPS       Y4, Y3, Y3
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VADDPD       Y4, Y0, Y0
-	VADDPD       Y3, Y1, Y1
-	ADDQ         $0x08, R8
-	JMP          loop_221
-
-tail_222:
-	CMPQ       R8, DX
-	JAE        done_223
-	VMASKMOVPS (AX)(R8*4), Y2, Y3
-	VMASKMOVPS (CX)(R8*4), Y2, Y4
-	VMOVUPS    Y4, Y5
-	VCMPPS     $0x00, lfc_3f800000<>+0(SB), Y4, Y6
-	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
-	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
-	VTESTPS    Y5, Y5
-	JZ         skip_225
-	INCQ       SI
 
 skip_225:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
@@ -7340,101 +7475,63 @@ skip_225:
 	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
 	VSUBPS       Y7, Y8, Y7
 	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
-	VPSRAD       $0x17, Y8, Y11
+	VPSRAD       $0x17, Y8, Y10
 	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
 	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
 	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTDQ2PS    Y11, Y11
-	VMOVUPS      lfc_3da9355f<>+0(SB), Y12
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y12
-	VMULPS       Y8, Y8, Y13
-	VMULPS       Y8, Y13, Y14
-	VMULPS       lfc_b102e308<>+0(SB), Y11, Y15
-	VFMADD231PS  Y12, Y14, Y15
-	VFMADD231PS  lfc_bf000000<>+0(SB), Y13, Y15
-	VADDPS       Y8, Y15, Y15
-	VFMADD231PS  lfc_3f317218<>+0(SB), Y11, Y15
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y11
+	VMULPS       Y8, Y8, Y12
+	VMULPS       Y8, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y8, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
 	VRCPPS       Y6, Y8
-	VMOVUPS      lfc_40000000<>+0(SB), Y11
-	VFNMADD231PS Y8, Y6, Y11
-	VMULPS       Y11, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y15
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y8, Y6, Y10
+	VMULPS       Y10, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y14
 	VMOVUPS      lfc_00000000<>+0(SB), Y6
 	VMAXPS       Y3, Y6, Y3
-	VADDPS       Y15, Y3, Y3
+	VADDPS       Y14, Y3, Y3
 	VBROADCASTSS a1+52(FP), Y6
 	VBROADCASTSS a0+48(FP), Y7
 	VFMADD213PS  Y7, Y4, Y6
-	VMULPS       Y3, Y10, Y4
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y7
-	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
-	VADDPS       Y9, Y4, Y4
 	VMULPS       Y6, Y3, Y3
-	VMULPS       Y6, Y4, Y4
-	VMULPS       Y5, Y4, Y4
-	VMULPS       Y9, Y3, Y3
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y5
-	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y3, Y3
-	VMULPS       Y9, Y4, Y4
-	VMASKMOVPS   (BX)(R8*4), Y2, Y4
+	VMULPS       Y6, Y9, Y9
+	VMULPS       Y5, Y9, Y9
+	VMOVUPS      (BX)(R8*4), Y4
 	VMULPS       Y4, Y3, Y3
-	VANDPS       Y2, Y3, Y3
-	VCVTPS2PD    X3, Y2
+	VCVTPS2PD    X3, Y4
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
-	VADDPD       Y2, Y0, Y0
+	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
+	ADDQ         $0x08, R8
+	JMP          loop_222
 
-done_223:
-	VADDPD       Y1, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPD       X1, X0, X1
-	VPERMILPD    $0x01, X1, X0
-	VADDSD       X0, X1, X1
-	MOVSD        X1, sum+64(FP)
-	MOVQ         SI, soft+72(FP)
-	VZEROUPPER
-	RET
+tail_223:
+	CMPQ       R8, DX
+	JAE        done_224
+	VMASKMOVPS (AX)(R8*4), Y2, Y3
+	VMASKMOVPS (CX)(R8*4), Y2, Y4
+	VMOVUPS    Y4, Y5
+	VCMPPS     $0x00, lfc_3f800000<>+0(SB), Y4, Y6
+	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
+	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
+	VTESTPS    Y5, Y5
+	JZ         skip_226
+	INCQ       SI
 
-// func focalG2WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
-// Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·focalG2WAVX2(SB), NOSPLIT, $0-80
-	MOVQ    x+0(FP), AX
-	MOVQ    y+8(FP), CX
-	MOVQ    n+40(FP), DX
-	MOVQ    w+16(FP), BX
-	VXORPS  Y0, Y0, Y0
-	VXORPS  Y1, Y1, Y1
-	XORQ    SI, SI
-	MOVQ    DX, DI
-	SHRQ    $0x03, DI
-	SHLQ    $0x03, DI
-	MOVQ    DX, R8
-	SUBQ    DI, R8
-	NEGQ    R8
-	LEAQ    lfmask8<>+0(SB), R9
-	VMOVDQU 32(R9)(R8*4), Y2
-	XORQ    R8, R8
-
-loop_226:
-	CMPQ      R8, DI
-	JAE       tail_227
-	VMOVUPS   (AX)(R8*4), Y3
-	VMOVUPS   (CX)(R8*4), Y4
-	VMOVUPS   Y4, Y5
-	VCMPPS    $0x00, lfc_3f800000<>+0(SB), Y4, Y6
-	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
-	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
-	VTESTPS   Y5, Y5
-	JZ        skip_229
-	INCQ      SI
-
-skip_229:
+skip_226:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7482,71 +7579,91 @@ skip_229:
 	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
 	VSUBPS       Y7, Y8, Y7
 	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
-	VPSRAD       $0x17, Y8, Y11
+	VPSRAD       $0x17, Y8, Y10
 	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
 	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
 	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTDQ2PS    Y11, Y11
-	VMOVUPS      lfc_3da9355f<>+0(SB), Y12
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y12
-	VMULPS       Y8, Y8, Y13
-	VMULPS       Y8, Y13, Y14
-	VMULPS       lfc_b102e308<>+0(SB), Y11, Y15
-	VFMADD231PS  Y12, Y14, Y15
-	VFMADD231PS  lfc_bf000000<>+0(SB), Y13, Y15
-	VADDPS       Y8, Y15, Y15
-	VFMADD231PS  lfc_3f317218<>+0(SB), Y11, Y15
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y11
+	VMULPS       Y8, Y8, Y12
+	VMULPS       Y8, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y8, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
 	VRCPPS       Y6, Y8
-	VMOVUPS      lfc_40000000<>+0(SB), Y11
-	VFNMADD231PS Y8, Y6, Y11
-	VMULPS       Y11, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y15
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y8, Y6, Y10
+	VMULPS       Y10, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y14
 	VMOVUPS      lfc_00000000<>+0(SB), Y6
 	VMAXPS       Y3, Y6, Y3
-	VADDPS       Y15, Y3, Y3
+	VADDPS       Y14, Y3, Y3
 	VBROADCASTSS a1+52(FP), Y6
 	VBROADCASTSS a0+48(FP), Y7
 	VFMADD213PS  Y7, Y4, Y6
-	VMULPS       Y9, Y9, Y4
-	VMULPS       Y3, Y10, Y7
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y8
-	VBLENDVPS    Y8, lfc_00000000<>+0(SB), Y7, Y7
-	VADDPS       Y7, Y7, Y7
-	VADDPS       Y9, Y7, Y7
 	VMULPS       Y6, Y3, Y3
-	VMULPS       Y6, Y7, Y7
-	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y9, Y9
+	VMULPS       Y5, Y9, Y9
+	VMASKMOVPS   (BX)(R8*4), Y2, Y4
 	VMULPS       Y4, Y3, Y3
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y4, Y5
-	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y3, Y3
-	VMULPS       Y4, Y7, Y7
-	VMOVUPS      (BX)(R8*4), Y4
-	VMULPS       Y4, Y3, Y3
-	VCVTPS2PD    X3, Y4
+	VANDPS       Y2, Y3, Y3
+	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
-	VADDPD       Y4, Y0, Y0
+	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
-	ADDQ         $0x08, R8
-	JMP          loop_226
 
-tail_227:
-	CMPQ       R8, DX
-	JAE        done_228
-	VMASKMOVPS (AX)(R8*4), Y2, Y3
-	VMASKMOVPS (CX)(R8*4), Y2, Y4
-	VMOVUPS    Y4, Y5
-	VCMPPS     $0x00, lfc_3f800000<>+0(SB), Y4, Y6
-	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
-	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
-	VTESTPS    Y5, Y5
-	JZ         skip_230
-	INCQ       SI
+done_224:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, sum+64(FP)
+	MOVQ         SI, soft+72(FP)
+	VZEROUPPER
+	RET
+
+// func focalG1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·focalG1WAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	XORQ    SI, SI
+	MOVQ    DX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y2
+	XORQ    R8, R8
+
+loop_227:
+	CMPQ      R8, DI
+	JAE       tail_228
+	VMOVUPS   (AX)(R8*4), Y3
+	VMOVUPS   (CX)(R8*4), Y4
+	VMOVUPS   Y4, Y5
+	VCMPPS    $0x00, lfc_3f800000<>+0(SB), Y4, Y6
+	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
+	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
+	VTESTPS   Y5, Y5
+	JZ        skip_230
+	INCQ      SI
 
 skip_230:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
@@ -7626,6 +7743,374 @@ skip_230:
 	VBROADCASTSS a1+52(FP), Y6
 	VBROADCASTSS a0+48(FP), Y7
 	VFMADD213PS  Y7, Y4, Y6
+	VMULPS       Y3, Y10, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y9, Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y9, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y5
+	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y3, Y3
+	VMULPS       Y9, Y4, Y4
+	VMOVUPS      (BX)(R8*4), Y4
+	VMULPS       Y4, Y3, Y3
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y4, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	ADDQ         $0x08, R8
+	JMP          loop_227
+
+tail_228:
+	CMPQ       R8, DX
+	JAE        done_229
+	VMASKMOVPS (AX)(R8*4), Y2, Y3
+	VMASKMOVPS (CX)(R8*4), Y2, Y4
+	VMOVUPS    Y4, Y5
+	VCMPPS     $0x00, lfc_3f800000<>+0(SB), Y4, Y6
+	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
+	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
+	VTESTPS    Y5, Y5
+	JZ         skip_231
+	INCQ       SI
+
+skip_231:
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
+	VMULPS       Y5, Y3, Y3
+	VORPS        lfc_80000000<>+0(SB), Y3, Y6
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y6
+	VPSUBD       Y6, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y7
+	VDIVPS       Y6, Y7, Y6
+	VMULPS       Y6, Y8, Y7
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y7, Y6, Y6
+	VMOVAPS      Y7, Y9
+	VMOVAPS      Y6, Y10
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y11
+	VBLENDVPS    Y11, Y6, Y9, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y6
+	VBLENDVPS    Y6, Y7, Y10, Y10
+	VCMPPS       $0x03, Y3, Y3, Y6
+	VBLENDVPS    Y6, Y3, Y9, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
+	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
+	VSUBPS       Y7, Y8, Y7
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
+	VPSRAD       $0x17, Y8, Y11
+	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
+	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
+	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y11, Y11
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y12
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y12
+	VMULPS       Y8, Y8, Y13
+	VMULPS       Y8, Y13, Y14
+	VMULPS       lfc_b102e308<>+0(SB), Y11, Y15
+	VFMADD231PS  Y12, Y14, Y15
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y13, Y15
+	VADDPS       Y8, Y15, Y15
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y11, Y15
+	VRCPPS       Y6, Y8
+	VMOVUPS      lfc_40000000<>+0(SB), Y11
+	VFNMADD231PS Y8, Y6, Y11
+	VMULPS       Y11, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y15
+	VMOVUPS      lfc_00000000<>+0(SB), Y6
+	VMAXPS       Y3, Y6, Y3
+	VADDPS       Y15, Y3, Y3
+	VBROADCASTSS a1+52(FP), Y6
+	VBROADCASTSS a0+48(FP), Y7
+	VFMADD213PS  Y7, Y4, Y6
+	VMULPS       Y3, Y10, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y9, Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y9, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y5
+	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y3, Y3
+	VMULPS       Y9, Y4, Y4
+	VMASKMOVPS   (BX)(R8*4), Y2, Y4
+	VMULPS       Y4, Y3, Y3
+	VANDPS       Y2, Y3, Y3
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done_229:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, sum+64(FP)
+	MOVQ         SI, soft+72(FP)
+	VZEROUPPER
+	RET
+
+// func focalG2WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·focalG2WAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	XORQ    SI, SI
+	MOVQ    DX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y2
+	XORQ    R8, R8
+
+loop_232:
+	CMPQ      R8, DI
+	JAE       tail_233
+	VMOVUPS   (AX)(R8*4), Y3
+	VMOVUPS   (CX)(R8*4), Y4
+	VMOVUPS   Y4, Y5
+	VCMPPS    $0x00, lfc_3f800000<>+0(SB), Y4, Y6
+	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
+	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
+	VTESTPS   Y5, Y5
+	JZ        skip_235
+	INCQ      SI
+
+skip_235:
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
+	VMULPS       Y5, Y3, Y3
+	VORPS        lfc_80000000<>+0(SB), Y3, Y6
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y6
+	VPSUBD       Y6, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y7
+	VDIVPS       Y6, Y7, Y6
+	VMULPS       Y6, Y8, Y7
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y7, Y6, Y6
+	VMOVAPS      Y7, Y9
+	VMOVAPS      Y6, Y10
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y11
+	VBLENDVPS    Y11, Y6, Y9, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y6
+	VBLENDVPS    Y6, Y7, Y10, Y10
+	VCMPPS       $0x03, Y3, Y3, Y6
+	VBLENDVPS    Y6, Y3, Y9, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
+	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
+	VSUBPS       Y7, Y8, Y7
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
+	VPSRAD       $0x17, Y8, Y11
+	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
+	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
+	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y11, Y11
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y12
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y12
+	VMULPS       Y8, Y8, Y13
+	VMULPS       Y8, Y13, Y14
+	VMULPS       lfc_b102e308<>+0(SB), Y11, Y15
+	VFMADD231PS  Y12, Y14, Y15
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y13, Y15
+	VADDPS       Y8, Y15, Y15
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y11, Y15
+	VRCPPS       Y6, Y8
+	VMOVUPS      lfc_40000000<>+0(SB), Y11
+	VFNMADD231PS Y8, Y6, Y11
+	VMULPS       Y11, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y15
+	VMOVUPS      lfc_00000000<>+0(SB), Y6
+	VMAXPS       Y3, Y6, Y3
+	VADDPS       Y15, Y3, Y3
+	VBROADCASTSS a1+52(FP), Y6
+	VBROADCASTSS a0+48(FP), Y7
+	VFMADD213PS  Y7, Y4, Y6
+	VMULPS       Y9, Y9, Y4
+	VMULPS       Y3, Y10, Y7
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y8
+	VBLENDVPS    Y8, lfc_00000000<>+0(SB), Y7, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y9, Y7, Y7
+	VMULPS       Y6, Y3, Y3
+	VMULPS       Y6, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y4, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y4, Y5
+	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y3, Y3
+	VMULPS       Y4, Y7, Y7
+	VMOVUPS      (BX)(R8*4), Y4
+	VMULPS       Y4, Y3, Y3
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y4, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	ADDQ         $0x08, R8
+	JMP          loop_232
+
+tail_233:
+	CMPQ       R8, DX
+	JAE        done_234
+	VMASKMOVPS (AX)(R8*4), Y2, Y3
+	VMASKMOVPS (CX)(R8*4), Y2, Y4
+	VMOVUPS    Y4, Y5
+	VCMPPS     $0x00, lfc_3f800000<>+0(SB), Y4, Y6
+	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
+	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
+	VTESTPS    Y5, Y5
+	JZ         skip_236
+	INCQ       SI
+
+skip_236:
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
+	VMULPS       Y5, Y3, Y3
+	VORPS        lfc_80000000<>+0(SB), Y3, Y6
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y6
+	VPSUBD       Y6, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y7
+	VDIVPS       Y6, Y7, Y6
+	VMULPS       Y6, Y8, Y7
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y7, Y6, Y6
+	VMOVAPS      Y7, Y9
+	VMOVAPS      Y6, Y10
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y11
+	VBLENDVPS    Y11, Y6, Y9, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y6
+	VBLENDVPS    Y6, Y7, Y10, Y10
+	VCMPPS       $0x03, Y3, Y3, Y6
+	VBLENDVPS    Y6, Y3, Y9, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
+	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
+	VSUBPS       Y7, Y8, Y7
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
+	VPSRAD       $0x17, Y8, Y11
+	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
+	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
+	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y11, Y11
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y12
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y12
+	VMULPS       Y8, Y8, Y13
+	VMULPS       Y8, Y13, Y14
+	VMULPS       lfc_b102e308<>+0(SB), Y11, Y15
+	VFMADD231PS  Y12, Y14, Y15
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y13, Y15
+	VADDPS       Y8, Y15, Y15
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y11, Y15
+	VRCPPS       Y6, Y8
+	VMOVUPS      lfc_40000000<>+0(SB), Y11
+	VFNMADD231PS Y8, Y6, Y11
+	VMULPS       Y11, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y15
+	VMOVUPS      lfc_00000000<>+0(SB), Y6
+	VMAXPS       Y3, Y6, Y3
+	VADDPS       Y15, Y3, Y3
+	VBROADCASTSS a1+52(FP), Y6
+	VBROADCASTSS a0+48(FP), Y7
+	VFMADD213PS  Y7, Y4, Y6
 	VMULPS       Y9, Y9, Y4
 	VMULPS       Y3, Y10, Y7
 	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y8
@@ -7648,7 +8133,7 @@ skip_230:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_228:
+done_234:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7679,9 +8164,9 @@ TEXT ·focalGAnyWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_231:
+loop_237:
 	CMPQ      R8, DI
-	JAE       tail_232
+	JAE       tail_238
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -7689,10 +8174,10 @@ loop_231:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_234
+	JZ        skip_240
 	INCQ      SI
 
-skip_234:
+skip_240:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7824,11 +8309,11 @@ skip_234:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_231
+	JMP          loop_237
 
-tail_232:
+tail_238:
 	CMPQ       R8, DX
-	JAE        done_233
+	JAE        done_239
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7836,10 +8321,10 @@ tail_232:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_235
+	JZ         skip_241
 	INCQ       SI
 
-skip_235:
+skip_241:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7972,7 +8457,7 @@ skip_235:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_233:
+done_239:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8002,9 +8487,9 @@ TEXT ·mseWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_236:
+loop_242:
 	CMPQ         DI, SI
-	JAE          tail_237
+	JAE          tail_243
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8018,11 +8503,11 @@ loop_236:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_236
+	JMP          loop_242
 
-tail_237:
+tail_243:
 	CMPQ         DI, DX
-	JAE          done_238
+	JAE          done_244
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8037,7 +8522,7 @@ tail_237:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_238:
+done_244:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8066,9 +8551,9 @@ TEXT ·l1WAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_239:
+loop_245:
 	CMPQ         DI, SI
-	JAE          tail_240
+	JAE          tail_246
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8087,11 +8572,11 @@ loop_239:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_239
+	JMP          loop_245
 
-tail_240:
+tail_246:
 	CMPQ         DI, DX
-	JAE          done_241
+	JAE          done_247
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8111,7 +8596,7 @@ tail_240:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_241:
+done_247:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8140,9 +8625,9 @@ TEXT ·huberWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_242:
+loop_248:
 	CMPQ         DI, SI
-	JAE          tail_243
+	JAE          tail_249
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8172,11 +8657,11 @@ loop_242:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_242
+	JMP          loop_248
 
-tail_243:
+tail_249:
 	CMPQ         DI, DX
-	JAE          done_244
+	JAE          done_250
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8207,7 +8692,7 @@ tail_243:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_244:
+done_250:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8236,9 +8721,9 @@ TEXT ·smoothL1WAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_245:
+loop_251:
 	CMPQ         DI, SI
-	JAE          tail_246
+	JAE          tail_252
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8269,11 +8754,11 @@ loop_245:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_245
+	JMP          loop_251
 
-tail_246:
+tail_252:
 	CMPQ         DI, DX
-	JAE          done_247
+	JAE          done_253
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8305,7 +8790,7 @@ tail_246:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_247:
+done_253:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8334,9 +8819,9 @@ TEXT ·bceLogitsLAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_248:
+loop_254:
 	CMPQ         DI, SI
-	JAE          tail_249
+	JAE          tail_255
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -8437,11 +8922,11 @@ loop_248:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_248
+	JMP          loop_254
 
-tail_249:
+tail_255:
 	CMPQ         DI, DX
-	JAE          done_250
+	JAE          done_256
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -8543,13 +9028,256 @@ tail_249:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_250:
+done_256:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
 	VPERMILPD    $0x01, X1, X0
 	VADDSD       X0, X1, X1
 	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsPWLAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    loss+32(FP), BX
+	MOVQ    pw+48(FP), SI
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y2
+	XORQ    R8, R8
+
+loop_257:
+	CMPQ         R8, DI
+	JAE          tail_258
+	VMOVUPS      (AX)(R8*4), Y3
+	VMOVUPS      (CX)(R8*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      (SI)(R8*4), Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMOVUPS      Y4, (BX)(R8*4)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	ADDQ         $0x08, R8
+	JMP          loop_257
+
+tail_258:
+	CMPQ         R8, DX
+	JAE          done_259
+	VMASKMOVPS   (AX)(R8*4), Y2, Y3
+	VMASKMOVPS   (CX)(R8*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMASKMOVPS   (SI)(R8*4), Y2, Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMASKMOVPS   Y4, Y2, (BX)(R8*4)
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y2
+	VEXTRACTF128 $0x01, Y4, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done_259:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -8573,9 +9301,9 @@ TEXT ·focalG0LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_251:
+loop_260:
 	CMPQ      R8, DI
-	JAE       tail_252
+	JAE       tail_261
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -8583,10 +9311,10 @@ loop_251:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_254
+	JZ        skip_263
 	INCQ      SI
 
-skip_254:
+skip_263:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8674,11 +9402,11 @@ skip_254:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_251
+	JMP          loop_260
 
-tail_252:
+tail_261:
 	CMPQ       R8, DX
-	JAE        done_253
+	JAE        done_262
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -8686,393 +9414,8 @@ tail_252:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_255
+	JZ         skip_264
 	INCQ       SI
-
-skip_255:
-	VMOVUPS      lfc_3f800000<>+0(SB), Y5
-	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
-	VMULPS       Y5, Y3, Y3
-	VORPS        lfc_80000000<>+0(SB), Y3, Y6
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
-	VMAXPS       Y6, Y7, Y6
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
-	VMINPS       Y6, Y7, Y6
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
-	VROUNDPS     $0x00, Y7, Y7
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
-	VMULPS       Y6, Y6, Y9
-	VFMADD213PS  Y6, Y9, Y8
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTPS2DQ    Y7, Y7
-	VPSRAD       $0x01, Y7, Y6
-	VPSUBD       Y6, Y7, Y7
-	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
-	VPSLLD       $0x17, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
-	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y6, Y8, Y8
-	VMULPS       Y7, Y8, Y8
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
-	VMOVUPS      lfc_3f800000<>+0(SB), Y7
-	VDIVPS       Y6, Y7, Y6
-	VMULPS       Y6, Y8, Y7
-	VMOVUPS      lfc_3f800000<>+0(SB), Y6
-	VSUBPS       Y7, Y6, Y6
-	VMOVAPS      Y7, Y9
-	VMOVAPS      Y6, Y10
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y11
-	VBLENDVPS    Y11, Y6, Y9, Y9
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y6
-	VBLENDVPS    Y6, Y7, Y10, Y10
-	VCMPPS       $0x03, Y3, Y3, Y6
-	VBLENDVPS    Y6, Y3, Y9, Y9
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
-	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
-	VSUBPS       Y7, Y8, Y7
-	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
-	VPSRAD       $0x17, Y8, Y10
-	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
-	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
-	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTDQ2PS    Y10, Y10
-	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y11
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y11
-	VMULPS       Y8, Y8, Y12
-	VMULPS       Y8, Y12, Y13
-	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
-	VFMADD231PS  Y11, Y13, Y14
-	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
-	VADDPS       Y8, Y14, Y14
-	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
-	VRCPPS       Y6, Y8
-	VMOVUPS      lfc_40000000<>+0(SB), Y10
-	VFNMADD231PS Y8, Y6, Y10
-	VMULPS       Y10, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y14
-	VMOVUPS      lfc_00000000<>+0(SB), Y6
-	VMAXPS       Y3, Y6, Y3
-	VADDPS       Y14, Y3, Y3
-	VBROADCASTSS a1+52(FP), Y6
-	VBROADCASTSS a0+48(FP), Y7
-	VFMADD213PS  Y7, Y4, Y6
-	VMULPS       Y6, Y3, Y3
-	VMULPS       Y6, Y9, Y9
-	VMULPS       Y5, Y9, Y9
-	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
-	VANDPS       Y2, Y3, Y3
-	VCVTPS2PD    X3, Y2
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VADDPD       Y2, Y0, Y0
-	VADDPD       Y3, Y1, Y1
-
-done_253:
-	VADDPD       Y1, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPD       X1, X0, X1
-	VPERMILPD    $0x01, X1, X0
-	VADDSD       X0, X1, X1
-	MOVSD        X1, sum+64(FP)
-	MOVQ         SI, soft+72(FP)
-	VZEROUPPER
-	RET
-
-// func focalG1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
-// Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·focalG1LAVX2(SB), NOSPLIT, $0-80
-	MOVQ    x+0(FP), AX
-	MOVQ    y+8(FP), CX
-	MOVQ    n+40(FP), DX
-	MOVQ    loss+32(FP), BX
-	VXORPS  Y0, Y0, Y0
-	VXORPS  Y1, Y1, Y1
-	XORQ    SI, SI
-	MOVQ    DX, DI
-	SHRQ    $0x03, DI
-	SHLQ    $0x03, DI
-	MOVQ    DX, R8
-	SUBQ    DI, R8
-	NEGQ    R8
-	LEAQ    lfmask8<>+0(SB), R9
-	VMOVDQU 32(R9)(R8*4), Y2
-	XORQ    R8, R8
-
-loop_256:
-	CMPQ      R8, DI
-	JAE       tail_257
-	VMOVUPS   (AX)(R8*4), Y3
-	VMOVUPS   (CX)(R8*4), Y4
-	VMOVUPS   Y4, Y5
-	VCMPPS    $0x00, lfc_3f800000<>+0(SB), Y4, Y6
-	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
-	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
-	VTESTPS   Y5, Y5
-	JZ        skip_259
-	INCQ      SI
-
-skip_259:
-	VMOVUPS      lfc_3f800000<>+0(SB), Y5
-	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
-	VMULPS       Y5, Y3, Y3
-	VORPS        lfc_80000000<>+0(SB), Y3, Y6
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
-	VMAXPS       Y6, Y7, Y6
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
-	VMINPS       Y6, Y7, Y6
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
-	VROUNDPS     $0x00, Y7, Y7
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
-	VMULPS       Y6, Y6, Y9
-	VFMADD213PS  Y6, Y9, Y8
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTPS2DQ    Y7, Y7
-	VPSRAD       $0x01, Y7, Y6
-	VPSUBD       Y6, Y7, Y7
-	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
-	VPSLLD       $0x17, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
-	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y6, Y8, Y8
-	VMULPS       Y7, Y8, Y8
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
-	VMOVUPS      lfc_3f800000<>+0(SB), Y7
-	VDIVPS       Y6, Y7, Y6
-	VMULPS       Y6, Y8, Y7
-	VMOVUPS      lfc_3f800000<>+0(SB), Y6
-	VSUBPS       Y7, Y6, Y6
-	VMOVAPS      Y7, Y9
-	VMOVAPS      Y6, Y10
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y11
-	VBLENDVPS    Y11, Y6, Y9, Y9
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y6
-	VBLENDVPS    Y6, Y7, Y10, Y10
-	VCMPPS       $0x03, Y3, Y3, Y6
-	VBLENDVPS    Y6, Y3, Y9, Y9
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
-	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
-	VSUBPS       Y7, Y8, Y7
-	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
-	VPSRAD       $0x17, Y8, Y11
-	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
-	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
-	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTDQ2PS    Y11, Y11
-	VMOVUPS      lfc_3da9355f<>+0(SB), Y12
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y12
-	VMULPS       Y8, Y8, Y13
-	VMULPS       Y8, Y13, Y14
-	VMULPS       lfc_b102e308<>+0(SB), Y11, Y15
-	VFMADD231PS  Y12, Y14, Y15
-	VFMADD231PS  lfc_bf000000<>+0(SB), Y13, Y15
-	VADDPS       Y8, Y15, Y15
-	VFMADD231PS  lfc_3f317218<>+0(SB), Y11, Y15
-	VRCPPS       Y6, Y8
-	VMOVUPS      lfc_40000000<>+0(SB), Y11
-	VFNMADD231PS Y8, Y6, Y11
-	VMULPS       Y11, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y15
-	VMOVUPS      lfc_00000000<>+0(SB), Y6
-	VMAXPS       Y3, Y6, Y3
-	VADDPS       Y15, Y3, Y3
-	VBROADCASTSS a1+52(FP), Y6
-	VBROADCASTSS a0+48(FP), Y7
-	VFMADD213PS  Y7, Y4, Y6
-	VMULPS       Y3, Y10, Y4
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y7
-	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
-	VADDPS       Y9, Y4, Y4
-	VMULPS       Y6, Y3, Y3
-	VMULPS       Y6, Y4, Y4
-	VMULPS       Y5, Y4, Y4
-	VMULPS       Y9, Y3, Y3
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y5
-	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y3, Y3
-	VMULPS       Y9, Y4, Y4
-	VMOVUPS      Y3, (BX)(R8*4)
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VADDPD       Y4, Y0, Y0
-	VADDPD       Y3, Y1, Y1
-	ADDQ         $0x08, R8
-	JMP          loop_256
-
-tail_257:
-	CMPQ       R8, DX
-	JAE        done_258
-	VMASKMOVPS (AX)(R8*4), Y2, Y3
-	VMASKMOVPS (CX)(R8*4), Y2, Y4
-	VMOVUPS    Y4, Y5
-	VCMPPS     $0x00, lfc_3f800000<>+0(SB), Y4, Y6
-	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
-	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
-	VTESTPS    Y5, Y5
-	JZ         skip_260
-	INCQ       SI
-
-skip_260:
-	VMOVUPS      lfc_3f800000<>+0(SB), Y5
-	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
-	VMULPS       Y5, Y3, Y3
-	VORPS        lfc_80000000<>+0(SB), Y3, Y6
-	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
-	VMAXPS       Y6, Y7, Y6
-	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
-	VMINPS       Y6, Y7, Y6
-	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
-	VROUNDPS     $0x00, Y7, Y7
-	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
-	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
-	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
-	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
-	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
-	VMULPS       Y6, Y6, Y9
-	VFMADD213PS  Y6, Y9, Y8
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTPS2DQ    Y7, Y7
-	VPSRAD       $0x01, Y7, Y6
-	VPSUBD       Y6, Y7, Y7
-	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
-	VPSLLD       $0x17, Y6, Y6
-	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
-	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y6, Y8, Y8
-	VMULPS       Y7, Y8, Y8
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
-	VMOVUPS      lfc_3f800000<>+0(SB), Y7
-	VDIVPS       Y6, Y7, Y6
-	VMULPS       Y6, Y8, Y7
-	VMOVUPS      lfc_3f800000<>+0(SB), Y6
-	VSUBPS       Y7, Y6, Y6
-	VMOVAPS      Y7, Y9
-	VMOVAPS      Y6, Y10
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y11
-	VBLENDVPS    Y11, Y6, Y9, Y9
-	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y6
-	VBLENDVPS    Y6, Y7, Y10, Y10
-	VCMPPS       $0x03, Y3, Y3, Y6
-	VBLENDVPS    Y6, Y3, Y9, Y9
-	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
-	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
-	VSUBPS       Y7, Y8, Y7
-	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
-	VPSRAD       $0x17, Y8, Y11
-	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
-	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
-	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
-	VCVTDQ2PS    Y11, Y11
-	VMOVUPS      lfc_3da9355f<>+0(SB), Y12
-	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y12
-	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y12
-	VMULPS       Y8, Y8, Y13
-	VMULPS       Y8, Y13, Y14
-	VMULPS       lfc_b102e308<>+0(SB), Y11, Y15
-	VFMADD231PS  Y12, Y14, Y15
-	VFMADD231PS  lfc_bf000000<>+0(SB), Y13, Y15
-	VADDPS       Y8, Y15, Y15
-	VFMADD231PS  lfc_3f317218<>+0(SB), Y11, Y15
-	VRCPPS       Y6, Y8
-	VMOVUPS      lfc_40000000<>+0(SB), Y11
-	VFNMADD231PS Y8, Y6, Y11
-	VMULPS       Y11, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y15
-	VMOVUPS      lfc_00000000<>+0(SB), Y6
-	VMAXPS       Y3, Y6, Y3
-	VADDPS       Y15, Y3, Y3
-	VBROADCASTSS a1+52(FP), Y6
-	VBROADCASTSS a0+48(FP), Y7
-	VFMADD213PS  Y7, Y4, Y6
-	VMULPS       Y3, Y10, Y4
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y7
-	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
-	VADDPS       Y9, Y4, Y4
-	VMULPS       Y6, Y3, Y3
-	VMULPS       Y6, Y4, Y4
-	VMULPS       Y5, Y4, Y4
-	VMULPS       Y9, Y3, Y3
-	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y5
-	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y3, Y3
-	VMULPS       Y9, Y4, Y4
-	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
-	VANDPS       Y2, Y3, Y3
-	VCVTPS2PD    X3, Y2
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VADDPD       Y2, Y0, Y0
-	VADDPD       Y3, Y1, Y1
-
-done_258:
-	VADDPD       Y1, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPD       X1, X0, X1
-	VPERMILPD    $0x01, X1, X0
-	VADDSD       X0, X1, X1
-	MOVSD        X1, sum+64(FP)
-	MOVQ         SI, soft+72(FP)
-	VZEROUPPER
-	RET
-
-// func focalG2LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
-// Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·focalG2LAVX2(SB), NOSPLIT, $0-80
-	MOVQ    x+0(FP), AX
-	MOVQ    y+8(FP), CX
-	MOVQ    n+40(FP), DX
-	MOVQ    loss+32(FP), BX
-	VXORPS  Y0, Y0, Y0
-	VXORPS  Y1, Y1, Y1
-	XORQ    SI, SI
-	MOVQ    DX, DI
-	SHRQ    $0x03, DI
-	SHLQ    $0x03, DI
-	MOVQ    DX, R8
-	SUBQ    DI, R8
-	NEGQ    R8
-	LEAQ    lfmask8<>+0(SB), R9
-	VMOVDQU 32(R9)(R8*4), Y2
-	XORQ    R8, R8
-
-loop_261:
-	CMPQ      R8, DI
-	JAE       tail_262
-	VMOVUPS   (AX)(R8*4), Y3
-	VMOVUPS   (CX)(R8*4), Y4
-	VMOVUPS   Y4, Y5
-	VCMPPS    $0x00, lfc_3f800000<>+0(SB), Y4, Y6
-	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
-	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
-	VTESTPS   Y5, Y5
-	JZ        skip_264
-	INCQ      SI
 
 skip_264:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
@@ -9122,6 +9465,391 @@ skip_264:
 	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
 	VSUBPS       Y7, Y8, Y7
 	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
+	VPSRAD       $0x17, Y8, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
+	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
+	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y11
+	VMULPS       Y8, Y8, Y12
+	VMULPS       Y8, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y8, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y6, Y8
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y8, Y6, Y10
+	VMULPS       Y10, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y14
+	VMOVUPS      lfc_00000000<>+0(SB), Y6
+	VMAXPS       Y3, Y6, Y3
+	VADDPS       Y14, Y3, Y3
+	VBROADCASTSS a1+52(FP), Y6
+	VBROADCASTSS a0+48(FP), Y7
+	VFMADD213PS  Y7, Y4, Y6
+	VMULPS       Y6, Y3, Y3
+	VMULPS       Y6, Y9, Y9
+	VMULPS       Y5, Y9, Y9
+	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
+	VANDPS       Y2, Y3, Y3
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done_262:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, sum+64(FP)
+	MOVQ         SI, soft+72(FP)
+	VZEROUPPER
+	RET
+
+// func focalG1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·focalG1LAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    loss+32(FP), BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	XORQ    SI, SI
+	MOVQ    DX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y2
+	XORQ    R8, R8
+
+loop_265:
+	CMPQ      R8, DI
+	JAE       tail_266
+	VMOVUPS   (AX)(R8*4), Y3
+	VMOVUPS   (CX)(R8*4), Y4
+	VMOVUPS   Y4, Y5
+	VCMPPS    $0x00, lfc_3f800000<>+0(SB), Y4, Y6
+	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
+	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
+	VTESTPS   Y5, Y5
+	JZ        skip_268
+	INCQ      SI
+
+skip_268:
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
+	VMULPS       Y5, Y3, Y3
+	VORPS        lfc_80000000<>+0(SB), Y3, Y6
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y6
+	VPSUBD       Y6, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y7
+	VDIVPS       Y6, Y7, Y6
+	VMULPS       Y6, Y8, Y7
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y7, Y6, Y6
+	VMOVAPS      Y7, Y9
+	VMOVAPS      Y6, Y10
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y11
+	VBLENDVPS    Y11, Y6, Y9, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y6
+	VBLENDVPS    Y6, Y7, Y10, Y10
+	VCMPPS       $0x03, Y3, Y3, Y6
+	VBLENDVPS    Y6, Y3, Y9, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
+	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
+	VSUBPS       Y7, Y8, Y7
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
+	VPSRAD       $0x17, Y8, Y11
+	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
+	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
+	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y11, Y11
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y12
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y12
+	VMULPS       Y8, Y8, Y13
+	VMULPS       Y8, Y13, Y14
+	VMULPS       lfc_b102e308<>+0(SB), Y11, Y15
+	VFMADD231PS  Y12, Y14, Y15
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y13, Y15
+	VADDPS       Y8, Y15, Y15
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y11, Y15
+	VRCPPS       Y6, Y8
+	VMOVUPS      lfc_40000000<>+0(SB), Y11
+	VFNMADD231PS Y8, Y6, Y11
+	VMULPS       Y11, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y15
+	VMOVUPS      lfc_00000000<>+0(SB), Y6
+	VMAXPS       Y3, Y6, Y3
+	VADDPS       Y15, Y3, Y3
+	VBROADCASTSS a1+52(FP), Y6
+	VBROADCASTSS a0+48(FP), Y7
+	VFMADD213PS  Y7, Y4, Y6
+	VMULPS       Y3, Y10, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y9, Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y9, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y5
+	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y3, Y3
+	VMULPS       Y9, Y4, Y4
+	VMOVUPS      Y3, (BX)(R8*4)
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y4, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	ADDQ         $0x08, R8
+	JMP          loop_265
+
+tail_266:
+	CMPQ       R8, DX
+	JAE        done_267
+	VMASKMOVPS (AX)(R8*4), Y2, Y3
+	VMASKMOVPS (CX)(R8*4), Y2, Y4
+	VMOVUPS    Y4, Y5
+	VCMPPS     $0x00, lfc_3f800000<>+0(SB), Y4, Y6
+	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
+	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
+	VTESTPS    Y5, Y5
+	JZ         skip_269
+	INCQ       SI
+
+skip_269:
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
+	VMULPS       Y5, Y3, Y3
+	VORPS        lfc_80000000<>+0(SB), Y3, Y6
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y6
+	VPSUBD       Y6, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y7
+	VDIVPS       Y6, Y7, Y6
+	VMULPS       Y6, Y8, Y7
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y7, Y6, Y6
+	VMOVAPS      Y7, Y9
+	VMOVAPS      Y6, Y10
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y11
+	VBLENDVPS    Y11, Y6, Y9, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y6
+	VBLENDVPS    Y6, Y7, Y10, Y10
+	VCMPPS       $0x03, Y3, Y3, Y6
+	VBLENDVPS    Y6, Y3, Y9, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
+	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
+	VSUBPS       Y7, Y8, Y7
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
+	VPSRAD       $0x17, Y8, Y11
+	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
+	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
+	VSUBPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y11, Y11
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y12
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_be800102<>+0(SB), Y8, Y12
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y8, Y12
+	VMULPS       Y8, Y8, Y13
+	VMULPS       Y8, Y13, Y14
+	VMULPS       lfc_b102e308<>+0(SB), Y11, Y15
+	VFMADD231PS  Y12, Y14, Y15
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y13, Y15
+	VADDPS       Y8, Y15, Y15
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y11, Y15
+	VRCPPS       Y6, Y8
+	VMOVUPS      lfc_40000000<>+0(SB), Y11
+	VFNMADD231PS Y8, Y6, Y11
+	VMULPS       Y11, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y15
+	VMOVUPS      lfc_00000000<>+0(SB), Y6
+	VMAXPS       Y3, Y6, Y3
+	VADDPS       Y15, Y3, Y3
+	VBROADCASTSS a1+52(FP), Y6
+	VBROADCASTSS a0+48(FP), Y7
+	VFMADD213PS  Y7, Y4, Y6
+	VMULPS       Y3, Y10, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y9, Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y9, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y5
+	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y3, Y3
+	VMULPS       Y9, Y4, Y4
+	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
+	VANDPS       Y2, Y3, Y3
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done_267:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, sum+64(FP)
+	MOVQ         SI, soft+72(FP)
+	VZEROUPPER
+	RET
+
+// func focalG2LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·focalG2LAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    loss+32(FP), BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	XORQ    SI, SI
+	MOVQ    DX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y2
+	XORQ    R8, R8
+
+loop_270:
+	CMPQ      R8, DI
+	JAE       tail_271
+	VMOVUPS   (AX)(R8*4), Y3
+	VMOVUPS   (CX)(R8*4), Y4
+	VMOVUPS   Y4, Y5
+	VCMPPS    $0x00, lfc_3f800000<>+0(SB), Y4, Y6
+	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
+	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
+	VTESTPS   Y5, Y5
+	JZ        skip_273
+	INCQ      SI
+
+skip_273:
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
+	VMULPS       Y5, Y3, Y3
+	VORPS        lfc_80000000<>+0(SB), Y3, Y6
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y6
+	VPSUBD       Y6, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y7
+	VDIVPS       Y6, Y7, Y6
+	VMULPS       Y6, Y8, Y7
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y7, Y6, Y6
+	VMOVAPS      Y7, Y9
+	VMOVAPS      Y6, Y10
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y11
+	VBLENDVPS    Y11, Y6, Y9, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y6
+	VBLENDVPS    Y6, Y7, Y10, Y10
+	VCMPPS       $0x03, Y3, Y3, Y6
+	VBLENDVPS    Y6, Y3, Y9, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y6
+	VSUBPS       lfc_3f800000<>+0(SB), Y6, Y7
+	VSUBPS       Y7, Y8, Y7
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y8
 	VPSRAD       $0x17, Y8, Y11
 	VPAND        lfc_007fffff<>+0(SB), Y8, Y8
 	VPADDD       lfc_3f3504f3<>+0(SB), Y8, Y8
@@ -9172,11 +9900,11 @@ skip_264:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_261
+	JMP          loop_270
 
-tail_262:
+tail_271:
 	CMPQ       R8, DX
-	JAE        done_263
+	JAE        done_272
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -9184,10 +9912,10 @@ tail_262:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_265
+	JZ         skip_274
 	INCQ       SI
 
-skip_265:
+skip_274:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9286,7 +10014,7 @@ skip_265:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_263:
+done_272:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9317,9 +10045,9 @@ TEXT ·focalGAnyLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_266:
+loop_275:
 	CMPQ      R8, DI
-	JAE       tail_267
+	JAE       tail_276
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -9327,10 +10055,10 @@ loop_266:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_269
+	JZ        skip_278
 	INCQ      SI
 
-skip_269:
+skip_278:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9461,11 +10189,11 @@ skip_269:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_266
+	JMP          loop_275
 
-tail_267:
+tail_276:
 	CMPQ       R8, DX
-	JAE        done_268
+	JAE        done_277
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -9473,10 +10201,10 @@ tail_267:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_270
+	JZ         skip_279
 	INCQ       SI
 
-skip_270:
+skip_279:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9608,7 +10336,7 @@ skip_270:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_268:
+done_277:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9638,9 +10366,9 @@ TEXT ·mseLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_271:
+loop_280:
 	CMPQ         DI, SI
-	JAE          tail_272
+	JAE          tail_281
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9653,11 +10381,11 @@ loop_271:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_271
+	JMP          loop_280
 
-tail_272:
+tail_281:
 	CMPQ         DI, DX
-	JAE          done_273
+	JAE          done_282
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9671,7 +10399,7 @@ tail_272:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_273:
+done_282:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9700,9 +10428,9 @@ TEXT ·l1LAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_274:
+loop_283:
 	CMPQ         DI, SI
-	JAE          tail_275
+	JAE          tail_284
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9720,11 +10448,11 @@ loop_274:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_274
+	JMP          loop_283
 
-tail_275:
+tail_284:
 	CMPQ         DI, DX
-	JAE          done_276
+	JAE          done_285
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9743,7 +10471,7 @@ tail_275:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_276:
+done_285:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9772,9 +10500,9 @@ TEXT ·huberLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_277:
+loop_286:
 	CMPQ         DI, SI
-	JAE          tail_278
+	JAE          tail_287
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9803,11 +10531,11 @@ loop_277:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_277
+	JMP          loop_286
 
-tail_278:
+tail_287:
 	CMPQ         DI, DX
-	JAE          done_279
+	JAE          done_288
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9837,7 +10565,7 @@ tail_278:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_279:
+done_288:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9866,9 +10594,9 @@ TEXT ·smoothL1LAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_280:
+loop_289:
 	CMPQ         DI, SI
-	JAE          tail_281
+	JAE          tail_290
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9898,11 +10626,11 @@ loop_280:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_280
+	JMP          loop_289
 
-tail_281:
+tail_290:
 	CMPQ         DI, DX
-	JAE          done_282
+	JAE          done_291
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9933,7 +10661,7 @@ tail_281:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_282:
+done_291:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9963,9 +10691,9 @@ TEXT ·bceLogitsLWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_283:
+loop_292:
 	CMPQ         R8, DI
-	JAE          tail_284
+	JAE          tail_293
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -10068,11 +10796,11 @@ loop_283:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_283
+	JMP          loop_292
 
-tail_284:
+tail_293:
 	CMPQ         R8, DX
-	JAE          done_285
+	JAE          done_294
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -10176,13 +10904,261 @@ tail_284:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_285:
+done_294:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
 	VPERMILPD    $0x01, X1, X0
 	VADDSD       X0, X1, X1
 	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsPWLWAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    loss+32(FP), SI
+	MOVQ    pw+48(FP), DI
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, R8
+	SHRQ    $0x03, R8
+	SHLQ    $0x03, R8
+	MOVQ    DX, R9
+	SUBQ    R8, R9
+	NEGQ    R9
+	LEAQ    lfmask8<>+0(SB), R10
+	VMOVDQU 32(R10)(R9*4), Y2
+	XORQ    R9, R9
+
+loop_295:
+	CMPQ         R9, R8
+	JAE          tail_296
+	VMOVUPS      (AX)(R9*4), Y3
+	VMOVUPS      (CX)(R9*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      (DI)(R9*4), Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMOVUPS      (BX)(R9*4), Y3
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, (SI)(R9*4)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	ADDQ         $0x08, R9
+	JMP          loop_295
+
+tail_296:
+	CMPQ         R9, DX
+	JAE          done_297
+	VMASKMOVPS   (AX)(R9*4), Y2, Y3
+	VMASKMOVPS   (CX)(R9*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMASKMOVPS   (DI)(R9*4), Y2, Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMASKMOVPS   (BX)(R9*4), Y2, Y3
+	VMULPS       Y3, Y4, Y4
+	VMASKMOVPS   Y4, Y2, (SI)(R9*4)
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y2
+	VEXTRACTF128 $0x01, Y4, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+
+done_297:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -10207,9 +11183,9 @@ TEXT ·focalG0LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_286:
+loop_298:
 	CMPQ      R9, R8
-	JAE       tail_287
+	JAE       tail_299
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10217,10 +11193,10 @@ loop_286:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_289
+	JZ        skip_301
 	INCQ      DI
 
-skip_289:
+skip_301:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10310,11 +11286,11 @@ skip_289:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_286
+	JMP          loop_298
 
-tail_287:
+tail_299:
 	CMPQ       R9, DX
-	JAE        done_288
+	JAE        done_300
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -10322,10 +11298,10 @@ tail_287:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_290
+	JZ         skip_302
 	INCQ       DI
 
-skip_290:
+skip_302:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10416,7 +11392,7 @@ skip_290:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_288:
+done_300:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10448,9 +11424,9 @@ TEXT ·focalG1LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_291:
+loop_303:
 	CMPQ      R9, R8
-	JAE       tail_292
+	JAE       tail_304
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10458,10 +11434,10 @@ loop_291:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_294
+	JZ        skip_306
 	INCQ      DI
 
-skip_294:
+skip_306:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10559,11 +11535,11 @@ skip_294:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_291
+	JMP          loop_303
 
-tail_292:
+tail_304:
 	CMPQ       R9, DX
-	JAE        done_293
+	JAE        done_305
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -10571,10 +11547,10 @@ tail_292:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_295
+	JZ         skip_307
 	INCQ       DI
 
-skip_295:
+skip_307:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10673,7 +11649,7 @@ skip_295:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_293:
+done_305:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10705,9 +11681,9 @@ TEXT ·focalG2LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_296:
+loop_308:
 	CMPQ      R9, R8
-	JAE       tail_297
+	JAE       tail_309
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10715,10 +11691,10 @@ loop_296:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_299
+	JZ        skip_311
 	INCQ      DI
 
-skip_299:
+skip_311:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10818,11 +11794,11 @@ skip_299:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_296
+	JMP          loop_308
 
-tail_297:
+tail_309:
 	CMPQ       R9, DX
-	JAE        done_298
+	JAE        done_310
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -10830,10 +11806,10 @@ tail_297:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_300
+	JZ         skip_312
 	INCQ       DI
 
-skip_300:
+skip_312:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10934,7 +11910,7 @@ skip_300:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_298:
+done_310:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10966,9 +11942,9 @@ TEXT ·focalGAnyLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_301:
+loop_313:
 	CMPQ      R9, R8
-	JAE       tail_302
+	JAE       tail_314
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10976,10 +11952,10 @@ loop_301:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_304
+	JZ        skip_316
 	INCQ      DI
 
-skip_304:
+skip_316:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11112,11 +12088,11 @@ skip_304:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_301
+	JMP          loop_313
 
-tail_302:
+tail_314:
 	CMPQ       R9, DX
-	JAE        done_303
+	JAE        done_315
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -11124,10 +12100,10 @@ tail_302:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_305
+	JZ         skip_317
 	INCQ       DI
 
-skip_305:
+skip_317:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11261,7 +12237,7 @@ skip_305:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_303:
+done_315:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11292,9 +12268,9 @@ TEXT ·mseLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_306:
+loop_318:
 	CMPQ         R8, DI
-	JAE          tail_307
+	JAE          tail_319
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11309,11 +12285,11 @@ loop_306:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_306
+	JMP          loop_318
 
-tail_307:
+tail_319:
 	CMPQ         R8, DX
-	JAE          done_308
+	JAE          done_320
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11329,7 +12305,7 @@ tail_307:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_308:
+done_320:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11359,9 +12335,9 @@ TEXT ·l1LWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_309:
+loop_321:
 	CMPQ         R8, DI
-	JAE          tail_310
+	JAE          tail_322
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11381,11 +12357,11 @@ loop_309:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_309
+	JMP          loop_321
 
-tail_310:
+tail_322:
 	CMPQ         R8, DX
-	JAE          done_311
+	JAE          done_323
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11406,7 +12382,7 @@ tail_310:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_311:
+done_323:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11436,9 +12412,9 @@ TEXT ·huberLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_312:
+loop_324:
 	CMPQ         R8, DI
-	JAE          tail_313
+	JAE          tail_325
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11469,11 +12445,11 @@ loop_312:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_312
+	JMP          loop_324
 
-tail_313:
+tail_325:
 	CMPQ         R8, DX
-	JAE          done_314
+	JAE          done_326
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11505,7 +12481,7 @@ tail_313:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_314:
+done_326:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11535,9 +12511,9 @@ TEXT ·smoothL1LWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_315:
+loop_327:
 	CMPQ         R8, DI
-	JAE          tail_316
+	JAE          tail_328
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11569,11 +12545,11 @@ loop_315:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_315
+	JMP          loop_327
 
-tail_316:
+tail_328:
 	CMPQ         R8, DX
-	JAE          done_317
+	JAE          done_329
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11606,7 +12582,7 @@ tail_316:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_317:
+done_329:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11635,9 +12611,9 @@ TEXT ·bceLogitsGAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_318:
+loop_330:
 	CMPQ         DI, SI
-	JAE          tail_319
+	JAE          tail_331
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -11740,11 +12716,11 @@ loop_318:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_318
+	JMP          loop_330
 
-tail_319:
+tail_331:
 	CMPQ         DI, DX
-	JAE          done_320
+	JAE          done_332
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -11848,13 +12824,260 @@ tail_319:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(DI*4)
 
-done_320:
+done_332:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
 	VPERMILPD    $0x01, X1, X0
 	VADDSD       X0, X1, X1
 	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsPWGAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    grad+24(FP), BX
+	MOVQ    pw+48(FP), SI
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y2
+	XORQ    R8, R8
+
+loop_333:
+	CMPQ         R8, DI
+	JAE          tail_334
+	VMOVUPS      (AX)(R8*4), Y3
+	VMOVUPS      (CX)(R8*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      (SI)(R8*4), Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+64(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (BX)(R8*4)
+	ADDQ         $0x08, R8
+	JMP          loop_333
+
+tail_334:
+	CMPQ         R8, DX
+	JAE          done_335
+	VMASKMOVPS   (AX)(R8*4), Y2, Y3
+	VMASKMOVPS   (CX)(R8*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMASKMOVPS   (SI)(R8*4), Y2, Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+64(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMASKMOVPS   Y6, Y2, (BX)(R8*4)
+
+done_335:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -11878,9 +13101,9 @@ TEXT ·focalG0GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_321:
+loop_336:
 	CMPQ      R8, DI
-	JAE       tail_322
+	JAE       tail_337
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -11888,10 +13111,10 @@ loop_321:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_324
+	JZ        skip_339
 	INCQ      SI
 
-skip_324:
+skip_339:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11981,11 +13204,11 @@ skip_324:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_321
+	JMP          loop_336
 
-tail_322:
+tail_337:
 	CMPQ       R8, DX
-	JAE        done_323
+	JAE        done_338
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -11993,10 +13216,10 @@ tail_322:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_325
+	JZ         skip_340
 	INCQ       SI
 
-skip_325:
+skip_340:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12087,7 +13310,7 @@ skip_325:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (BX)(R8*4)
 
-done_323:
+done_338:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12118,9 +13341,9 @@ TEXT ·focalG1GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_326:
+loop_341:
 	CMPQ      R8, DI
-	JAE       tail_327
+	JAE       tail_342
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12128,10 +13351,10 @@ loop_326:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_329
+	JZ        skip_344
 	INCQ      SI
 
-skip_329:
+skip_344:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12229,11 +13452,11 @@ skip_329:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_326
+	JMP          loop_341
 
-tail_327:
+tail_342:
 	CMPQ       R8, DX
-	JAE        done_328
+	JAE        done_343
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12241,10 +13464,10 @@ tail_327:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_330
+	JZ         skip_345
 	INCQ       SI
 
-skip_330:
+skip_345:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12343,7 +13566,7 @@ skip_330:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (BX)(R8*4)
 
-done_328:
+done_343:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12374,9 +13597,9 @@ TEXT ·focalG2GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_331:
+loop_346:
 	CMPQ      R8, DI
-	JAE       tail_332
+	JAE       tail_347
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12384,10 +13607,10 @@ loop_331:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_334
+	JZ        skip_349
 	INCQ      SI
 
-skip_334:
+skip_349:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12487,11 +13710,11 @@ skip_334:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_331
+	JMP          loop_346
 
-tail_332:
+tail_347:
 	CMPQ       R8, DX
-	JAE        done_333
+	JAE        done_348
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12499,10 +13722,10 @@ tail_332:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_335
+	JZ         skip_350
 	INCQ       SI
 
-skip_335:
+skip_350:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12603,7 +13826,7 @@ skip_335:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (BX)(R8*4)
 
-done_333:
+done_348:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12634,9 +13857,9 @@ TEXT ·focalGAnyGAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_336:
+loop_351:
 	CMPQ      R8, DI
-	JAE       tail_337
+	JAE       tail_352
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12644,10 +13867,10 @@ loop_336:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_339
+	JZ        skip_354
 	INCQ      SI
 
-skip_339:
+skip_354:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12780,11 +14003,11 @@ skip_339:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_336
+	JMP          loop_351
 
-tail_337:
+tail_352:
 	CMPQ       R8, DX
-	JAE        done_338
+	JAE        done_353
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12792,10 +14015,10 @@ tail_337:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_340
+	JZ         skip_355
 	INCQ       SI
 
-skip_340:
+skip_355:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12929,7 +14152,7 @@ skip_340:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
 
-done_338:
+done_353:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12959,9 +14182,9 @@ TEXT ·mseGAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_341:
+loop_356:
 	CMPQ         DI, SI
-	JAE          tail_342
+	JAE          tail_357
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -12976,11 +14199,11 @@ loop_341:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_341
+	JMP          loop_356
 
-tail_342:
+tail_357:
 	CMPQ         DI, DX
-	JAE          done_343
+	JAE          done_358
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -12996,7 +14219,7 @@ tail_342:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(DI*4)
 
-done_343:
+done_358:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13025,9 +14248,9 @@ TEXT ·l1GAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_344:
+loop_359:
 	CMPQ         DI, SI
-	JAE          tail_345
+	JAE          tail_360
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13047,11 +14270,11 @@ loop_344:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_344
+	JMP          loop_359
 
-tail_345:
+tail_360:
 	CMPQ         DI, DX
-	JAE          done_346
+	JAE          done_361
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13072,7 +14295,7 @@ tail_345:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_346:
+done_361:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13101,9 +14324,9 @@ TEXT ·huberGAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_347:
+loop_362:
 	CMPQ         DI, SI
-	JAE          tail_348
+	JAE          tail_363
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13134,11 +14357,11 @@ loop_347:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_347
+	JMP          loop_362
 
-tail_348:
+tail_363:
 	CMPQ         DI, DX
-	JAE          done_349
+	JAE          done_364
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13170,7 +14393,7 @@ tail_348:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_349:
+done_364:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13199,9 +14422,9 @@ TEXT ·smoothL1GAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_350:
+loop_365:
 	CMPQ         DI, SI
-	JAE          tail_351
+	JAE          tail_366
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13233,11 +14456,11 @@ loop_350:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_350
+	JMP          loop_365
 
-tail_351:
+tail_366:
 	CMPQ         DI, DX
-	JAE          done_352
+	JAE          done_367
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13270,7 +14493,7 @@ tail_351:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_352:
+done_367:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13300,9 +14523,9 @@ TEXT ·bceLogitsGWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_353:
+loop_368:
 	CMPQ         R8, DI
-	JAE          tail_354
+	JAE          tail_369
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -13408,11 +14631,11 @@ loop_353:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_353
+	JMP          loop_368
 
-tail_354:
+tail_369:
 	CMPQ         R8, DX
-	JAE          done_355
+	JAE          done_370
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -13519,13 +14742,267 @@ tail_354:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R8*4)
 
-done_355:
+done_370:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
 	VPERMILPD    $0x01, X1, X0
 	VADDSD       X0, X1, X1
 	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsPWGWAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    grad+24(FP), SI
+	MOVQ    pw+48(FP), DI
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, R8
+	SHRQ    $0x03, R8
+	SHLQ    $0x03, R8
+	MOVQ    DX, R9
+	SUBQ    R8, R9
+	NEGQ    R9
+	LEAQ    lfmask8<>+0(SB), R10
+	VMOVDQU 32(R10)(R9*4), Y2
+	XORQ    R9, R9
+
+loop_371:
+	CMPQ         R9, R8
+	JAE          tail_372
+	VMOVUPS      (AX)(R9*4), Y3
+	VMOVUPS      (CX)(R9*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      (DI)(R9*4), Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMOVUPS      (BX)(R9*4), Y3
+	VMULPS       Y3, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+64(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (SI)(R9*4)
+	ADDQ         $0x08, R9
+	JMP          loop_371
+
+tail_372:
+	CMPQ         R9, DX
+	JAE          done_373
+	VMASKMOVPS   (AX)(R9*4), Y2, Y3
+	VMASKMOVPS   (CX)(R9*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMASKMOVPS   (DI)(R9*4), Y2, Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMASKMOVPS   (BX)(R9*4), Y2, Y3
+	VMULPS       Y3, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+64(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMASKMOVPS   Y6, Y2, (SI)(R9*4)
+
+done_373:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -13550,9 +15027,9 @@ TEXT ·focalG0GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_356:
+loop_374:
 	CMPQ      R9, R8
-	JAE       tail_357
+	JAE       tail_375
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -13560,10 +15037,10 @@ loop_356:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_359
+	JZ        skip_377
 	INCQ      DI
 
-skip_359:
+skip_377:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13656,11 +15133,11 @@ skip_359:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_356
+	JMP          loop_374
 
-tail_357:
+tail_375:
 	CMPQ       R9, DX
-	JAE        done_358
+	JAE        done_376
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -13668,10 +15145,10 @@ tail_357:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_360
+	JZ         skip_378
 	INCQ       DI
 
-skip_360:
+skip_378:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13765,7 +15242,7 @@ skip_360:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (SI)(R9*4)
 
-done_358:
+done_376:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13797,9 +15274,9 @@ TEXT ·focalG1GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_361:
+loop_379:
 	CMPQ      R9, R8
-	JAE       tail_362
+	JAE       tail_380
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -13807,10 +15284,10 @@ loop_361:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_364
+	JZ        skip_382
 	INCQ      DI
 
-skip_364:
+skip_382:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13911,11 +15388,11 @@ skip_364:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_361
+	JMP          loop_379
 
-tail_362:
+tail_380:
 	CMPQ       R9, DX
-	JAE        done_363
+	JAE        done_381
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -13923,10 +15400,10 @@ tail_362:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_365
+	JZ         skip_383
 	INCQ       DI
 
-skip_365:
+skip_383:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14028,7 +15505,7 @@ skip_365:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (SI)(R9*4)
 
-done_363:
+done_381:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14060,9 +15537,9 @@ TEXT ·focalG2GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_366:
+loop_384:
 	CMPQ      R9, R8
-	JAE       tail_367
+	JAE       tail_385
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -14070,10 +15547,10 @@ loop_366:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_369
+	JZ        skip_387
 	INCQ      DI
 
-skip_369:
+skip_387:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14176,11 +15653,11 @@ skip_369:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_366
+	JMP          loop_384
 
-tail_367:
+tail_385:
 	CMPQ       R9, DX
-	JAE        done_368
+	JAE        done_386
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -14188,10 +15665,10 @@ tail_367:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_370
+	JZ         skip_388
 	INCQ       DI
 
-skip_370:
+skip_388:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14295,7 +15772,7 @@ skip_370:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (SI)(R9*4)
 
-done_368:
+done_386:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14327,9 +15804,9 @@ TEXT ·focalGAnyGWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_371:
+loop_389:
 	CMPQ      R9, R8
-	JAE       tail_372
+	JAE       tail_390
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -14337,10 +15814,10 @@ loop_371:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_374
+	JZ        skip_392
 	INCQ      DI
 
-skip_374:
+skip_392:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14476,11 +15953,11 @@ skip_374:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_371
+	JMP          loop_389
 
-tail_372:
+tail_390:
 	CMPQ       R9, DX
-	JAE        done_373
+	JAE        done_391
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -14488,10 +15965,10 @@ tail_372:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_375
+	JZ         skip_393
 	INCQ       DI
 
-skip_375:
+skip_393:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14628,7 +16105,7 @@ skip_375:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R9*4)
 
-done_373:
+done_391:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14659,9 +16136,9 @@ TEXT ·mseGWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_376:
+loop_394:
 	CMPQ         R8, DI
-	JAE          tail_377
+	JAE          tail_395
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14679,11 +16156,11 @@ loop_376:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_376
+	JMP          loop_394
 
-tail_377:
+tail_395:
 	CMPQ         R8, DX
-	JAE          done_378
+	JAE          done_396
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14702,7 +16179,7 @@ tail_377:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R8*4)
 
-done_378:
+done_396:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14732,9 +16209,9 @@ TEXT ·l1GWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_379:
+loop_397:
 	CMPQ         R8, DI
-	JAE          tail_380
+	JAE          tail_398
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14757,11 +16234,11 @@ loop_379:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_379
+	JMP          loop_397
 
-tail_380:
+tail_398:
 	CMPQ         R8, DX
-	JAE          done_381
+	JAE          done_399
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14785,7 +16262,7 @@ tail_380:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_381:
+done_399:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14815,9 +16292,9 @@ TEXT ·huberGWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_382:
+loop_400:
 	CMPQ         R8, DI
-	JAE          tail_383
+	JAE          tail_401
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14851,11 +16328,11 @@ loop_382:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_382
+	JMP          loop_400
 
-tail_383:
+tail_401:
 	CMPQ         R8, DX
-	JAE          done_384
+	JAE          done_402
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14890,7 +16367,7 @@ tail_383:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_384:
+done_402:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14920,9 +16397,9 @@ TEXT ·smoothL1GWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_385:
+loop_403:
 	CMPQ         R8, DI
-	JAE          tail_386
+	JAE          tail_404
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14957,11 +16434,11 @@ loop_385:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_385
+	JMP          loop_403
 
-tail_386:
+tail_404:
 	CMPQ         R8, DX
-	JAE          done_387
+	JAE          done_405
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14997,7 +16474,7 @@ tail_386:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_387:
+done_405:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15027,9 +16504,9 @@ TEXT ·bceLogitsGLAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_388:
+loop_406:
 	CMPQ         R8, DI
-	JAE          tail_389
+	JAE          tail_407
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -15133,11 +16610,11 @@ loop_388:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_388
+	JMP          loop_406
 
-tail_389:
+tail_407:
 	CMPQ         R8, DX
-	JAE          done_390
+	JAE          done_408
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -15242,13 +16719,263 @@ tail_389:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(R8*4)
 
-done_390:
+done_408:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
 	VPERMILPD    $0x01, X1, X0
 	VADDSD       X0, X1, X1
 	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsPWGLAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    grad+24(FP), BX
+	MOVQ    loss+32(FP), SI
+	MOVQ    pw+48(FP), DI
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, R8
+	SHRQ    $0x03, R8
+	SHLQ    $0x03, R8
+	MOVQ    DX, R9
+	SUBQ    R8, R9
+	NEGQ    R9
+	LEAQ    lfmask8<>+0(SB), R10
+	VMOVDQU 32(R10)(R9*4), Y2
+	XORQ    R9, R9
+
+loop_409:
+	CMPQ         R9, R8
+	JAE          tail_410
+	VMOVUPS      (AX)(R9*4), Y3
+	VMOVUPS      (CX)(R9*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      (DI)(R9*4), Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMOVUPS      Y4, (SI)(R9*4)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+64(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (BX)(R9*4)
+	ADDQ         $0x08, R9
+	JMP          loop_409
+
+tail_410:
+	CMPQ         R9, DX
+	JAE          done_411
+	VMASKMOVPS   (AX)(R9*4), Y2, Y3
+	VMASKMOVPS   (CX)(R9*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMASKMOVPS   (DI)(R9*4), Y2, Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMASKMOVPS   Y4, Y2, (SI)(R9*4)
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+64(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMASKMOVPS   Y6, Y2, (BX)(R9*4)
+
+done_411:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -15273,9 +17000,9 @@ TEXT ·focalG0GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_391:
+loop_412:
 	CMPQ      R9, R8
-	JAE       tail_392
+	JAE       tail_413
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -15283,10 +17010,10 @@ loop_391:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_394
+	JZ        skip_415
 	INCQ      DI
 
-skip_394:
+skip_415:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15377,11 +17104,11 @@ skip_394:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_391
+	JMP          loop_412
 
-tail_392:
+tail_413:
 	CMPQ       R9, DX
-	JAE        done_393
+	JAE        done_414
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -15389,10 +17116,10 @@ tail_392:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_395
+	JZ         skip_416
 	INCQ       DI
 
-skip_395:
+skip_416:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15484,7 +17211,7 @@ skip_395:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (BX)(R9*4)
 
-done_393:
+done_414:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15516,9 +17243,9 @@ TEXT ·focalG1GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_396:
+loop_417:
 	CMPQ      R9, R8
-	JAE       tail_397
+	JAE       tail_418
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -15526,10 +17253,10 @@ loop_396:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_399
+	JZ        skip_420
 	INCQ      DI
 
-skip_399:
+skip_420:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15628,11 +17355,11 @@ skip_399:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_396
+	JMP          loop_417
 
-tail_397:
+tail_418:
 	CMPQ       R9, DX
-	JAE        done_398
+	JAE        done_419
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -15640,10 +17367,10 @@ tail_397:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_400
+	JZ         skip_421
 	INCQ       DI
 
-skip_400:
+skip_421:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15743,7 +17470,7 @@ skip_400:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (BX)(R9*4)
 
-done_398:
+done_419:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15775,9 +17502,9 @@ TEXT ·focalG2GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_401:
+loop_422:
 	CMPQ      R9, R8
-	JAE       tail_402
+	JAE       tail_423
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -15785,10 +17512,10 @@ loop_401:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_404
+	JZ        skip_425
 	INCQ      DI
 
-skip_404:
+skip_425:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15889,11 +17616,11 @@ skip_404:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_401
+	JMP          loop_422
 
-tail_402:
+tail_423:
 	CMPQ       R9, DX
-	JAE        done_403
+	JAE        done_424
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -15901,10 +17628,10 @@ tail_402:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_405
+	JZ         skip_426
 	INCQ       DI
 
-skip_405:
+skip_426:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16006,7 +17733,7 @@ skip_405:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (BX)(R9*4)
 
-done_403:
+done_424:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16038,9 +17765,9 @@ TEXT ·focalGAnyGLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_406:
+loop_427:
 	CMPQ      R9, R8
-	JAE       tail_407
+	JAE       tail_428
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -16048,10 +17775,10 @@ loop_406:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_409
+	JZ        skip_430
 	INCQ      DI
 
-skip_409:
+skip_430:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16185,11 +17912,11 @@ skip_409:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_406
+	JMP          loop_427
 
-tail_407:
+tail_428:
 	CMPQ       R9, DX
-	JAE        done_408
+	JAE        done_429
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -16197,10 +17924,10 @@ tail_407:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_410
+	JZ         skip_431
 	INCQ       DI
 
-skip_410:
+skip_431:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16335,7 +18062,7 @@ skip_410:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R9*4)
 
-done_408:
+done_429:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16366,9 +18093,9 @@ TEXT ·mseGLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_411:
+loop_432:
 	CMPQ         R8, DI
-	JAE          tail_412
+	JAE          tail_433
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16384,11 +18111,11 @@ loop_411:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_411
+	JMP          loop_432
 
-tail_412:
+tail_433:
 	CMPQ         R8, DX
-	JAE          done_413
+	JAE          done_434
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16405,7 +18132,7 @@ tail_412:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
 
-done_413:
+done_434:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16435,9 +18162,9 @@ TEXT ·l1GLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_414:
+loop_435:
 	CMPQ         R8, DI
-	JAE          tail_415
+	JAE          tail_436
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16458,11 +18185,11 @@ loop_414:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_414
+	JMP          loop_435
 
-tail_415:
+tail_436:
 	CMPQ         R8, DX
-	JAE          done_416
+	JAE          done_437
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16484,7 +18211,7 @@ tail_415:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_416:
+done_437:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16514,9 +18241,9 @@ TEXT ·huberGLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_417:
+loop_438:
 	CMPQ         R8, DI
-	JAE          tail_418
+	JAE          tail_439
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16548,11 +18275,11 @@ loop_417:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_417
+	JMP          loop_438
 
-tail_418:
+tail_439:
 	CMPQ         R8, DX
-	JAE          done_419
+	JAE          done_440
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16585,7 +18312,7 @@ tail_418:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_419:
+done_440:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16615,9 +18342,9 @@ TEXT ·smoothL1GLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_420:
+loop_441:
 	CMPQ         R8, DI
-	JAE          tail_421
+	JAE          tail_442
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16650,11 +18377,11 @@ loop_420:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_420
+	JMP          loop_441
 
-tail_421:
+tail_442:
 	CMPQ         R8, DX
-	JAE          done_422
+	JAE          done_443
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16688,7 +18415,7 @@ tail_421:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_422:
+done_443:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16719,9 +18446,9 @@ TEXT ·bceLogitsGLWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_423:
+loop_444:
 	CMPQ         R9, R8
-	JAE          tail_424
+	JAE          tail_445
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -16828,11 +18555,11 @@ loop_423:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_423
+	JMP          loop_444
 
-tail_424:
+tail_445:
 	CMPQ         R9, DX
-	JAE          done_425
+	JAE          done_446
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -16940,13 +18667,270 @@ tail_424:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R9*4)
 
-done_425:
+done_446:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
 	VPERMILPD    $0x01, X1, X0
 	VADDSD       X0, X1, X1
 	MOVSD        X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·bceLogitsPWGLWAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    grad+24(FP), SI
+	MOVQ    loss+32(FP), DI
+	MOVQ    pw+48(FP), R8
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    DX, R9
+	SHRQ    $0x03, R9
+	SHLQ    $0x03, R9
+	MOVQ    DX, R10
+	SUBQ    R9, R10
+	NEGQ    R10
+	LEAQ    lfmask8<>+0(SB), R11
+	VMOVDQU 32(R11)(R10*4), Y2
+	XORQ    R10, R10
+
+loop_447:
+	CMPQ         R10, R9
+	JAE          tail_448
+	VMOVUPS      (AX)(R10*4), Y3
+	VMOVUPS      (CX)(R10*4), Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMOVUPS      (R8)(R10*4), Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMOVUPS      (BX)(R10*4), Y3
+	VMULPS       Y3, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      Y4, (DI)(R10*4)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+64(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (SI)(R10*4)
+	ADDQ         $0x08, R10
+	JMP          loop_447
+
+tail_448:
+	CMPQ         R10, DX
+	JAE          done_449
+	VMASKMOVPS   (AX)(R10*4), Y2, Y3
+	VMASKMOVPS   (CX)(R10*4), Y2, Y4
+	VORPS        lfc_80000000<>+0(SB), Y3, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y5
+	VMULPS       Y5, Y7, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVAPS      Y6, Y8
+	VMOVAPS      Y5, Y9
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y10
+	VBLENDVPS    Y10, Y5, Y8, Y8
+	VCMPPS       $0x1d, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, Y6, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y5
+	VSUBPS       lfc_3f800000<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y7, Y6
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y7
+	VPSRAD       $0x17, Y7, Y10
+	VPAND        lfc_007fffff<>+0(SB), Y7, Y7
+	VPADDD       lfc_3f3504f3<>+0(SB), Y7, Y7
+	VSUBPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y10, Y10
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y11
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_be800102<>+0(SB), Y7, Y11
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y7, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y7, Y12, Y13
+	VMULPS       lfc_b102e308<>+0(SB), Y10, Y14
+	VFMADD231PS  Y11, Y13, Y14
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y12, Y14
+	VADDPS       Y7, Y14, Y14
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y10, Y14
+	VRCPPS       Y5, Y7
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VFNMADD231PS Y7, Y5, Y10
+	VMULPS       Y10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y14
+	VBROADCASTSS pos+56(FP), Y5
+	VMULPS       Y5, Y4, Y5
+	VMASKMOVPS   (R8)(R10*4), Y2, Y6
+	VMULPS       Y6, Y5, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VBROADCASTSS neg+60(FP), Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y4
+	VADDPS       Y14, Y4, Y4
+	VMOVUPS      lfc_00000000<>+0(SB), Y7
+	VMAXPS       Y3, Y7, Y3
+	VADDPS       Y14, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y4, Y4
+	VMULPS       Y6, Y3, Y3
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y7
+	VBLENDVPS    Y7, lfc_00000000<>+0(SB), Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VMULPS       Y9, Y5, Y3
+	VFMSUB213PS  Y3, Y8, Y6
+	VMASKMOVPS   (BX)(R10*4), Y2, Y3
+	VMULPS       Y3, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VMASKMOVPS   Y4, Y2, (DI)(R10*4)
+	VANDPS       Y2, Y4, Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y4, Y1, Y1
+	VBROADCASTSS scale+64(FP), Y3
+	VMULPS       Y3, Y6, Y6
+	VMASKMOVPS   Y6, Y2, (SI)(R10*4)
+
+done_449:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -16972,9 +18956,9 @@ TEXT ·focalG0GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_426:
+loop_450:
 	CMPQ      R10, R9
-	JAE       tail_427
+	JAE       tail_451
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -16982,10 +18966,10 @@ loop_426:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_429
+	JZ        skip_453
 	INCQ      R8
 
-skip_429:
+skip_453:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17079,11 +19063,11 @@ skip_429:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_426
+	JMP          loop_450
 
-tail_427:
+tail_451:
 	CMPQ       R10, DX
-	JAE        done_428
+	JAE        done_452
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -17091,10 +19075,10 @@ tail_427:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_430
+	JZ         skip_454
 	INCQ       R8
 
-skip_430:
+skip_454:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17189,7 +19173,7 @@ skip_430:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (SI)(R10*4)
 
-done_428:
+done_452:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17222,9 +19206,9 @@ TEXT ·focalG1GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_431:
+loop_455:
 	CMPQ      R10, R9
-	JAE       tail_432
+	JAE       tail_456
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -17232,10 +19216,10 @@ loop_431:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_434
+	JZ        skip_458
 	INCQ      R8
 
-skip_434:
+skip_458:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17337,11 +19321,11 @@ skip_434:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_431
+	JMP          loop_455
 
-tail_432:
+tail_456:
 	CMPQ       R10, DX
-	JAE        done_433
+	JAE        done_457
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -17349,10 +19333,10 @@ tail_432:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_435
+	JZ         skip_459
 	INCQ       R8
 
-skip_435:
+skip_459:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17455,7 +19439,7 @@ skip_435:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (SI)(R10*4)
 
-done_433:
+done_457:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17488,9 +19472,9 @@ TEXT ·focalG2GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_436:
+loop_460:
 	CMPQ      R10, R9
-	JAE       tail_437
+	JAE       tail_461
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -17498,10 +19482,10 @@ loop_436:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_439
+	JZ        skip_463
 	INCQ      R8
 
-skip_439:
+skip_463:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17605,11 +19589,11 @@ skip_439:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_436
+	JMP          loop_460
 
-tail_437:
+tail_461:
 	CMPQ       R10, DX
-	JAE        done_438
+	JAE        done_462
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -17617,10 +19601,10 @@ tail_437:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_440
+	JZ         skip_464
 	INCQ       R8
 
-skip_440:
+skip_464:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17725,7 +19709,7 @@ skip_440:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (SI)(R10*4)
 
-done_438:
+done_462:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17758,9 +19742,9 @@ TEXT ·focalGAnyGLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_441:
+loop_465:
 	CMPQ      R10, R9
-	JAE       tail_442
+	JAE       tail_466
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -17768,10 +19752,10 @@ loop_441:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_444
+	JZ        skip_468
 	INCQ      R8
 
-skip_444:
+skip_468:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17908,11 +19892,11 @@ skip_444:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_441
+	JMP          loop_465
 
-tail_442:
+tail_466:
 	CMPQ       R10, DX
-	JAE        done_443
+	JAE        done_467
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -17920,10 +19904,10 @@ tail_442:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_445
+	JZ         skip_469
 	INCQ       R8
 
-skip_445:
+skip_469:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -18061,7 +20045,7 @@ skip_445:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R10*4)
 
-done_443:
+done_467:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18093,9 +20077,9 @@ TEXT ·mseGLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_446:
+loop_470:
 	CMPQ         R9, R8
-	JAE          tail_447
+	JAE          tail_471
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18114,11 +20098,11 @@ loop_446:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_446
+	JMP          loop_470
 
-tail_447:
+tail_471:
 	CMPQ         R9, DX
-	JAE          done_448
+	JAE          done_472
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18138,7 +20122,7 @@ tail_447:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R9*4)
 
-done_448:
+done_472:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18169,9 +20153,9 @@ TEXT ·l1GLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_449:
+loop_473:
 	CMPQ         R9, R8
-	JAE          tail_450
+	JAE          tail_474
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18195,11 +20179,11 @@ loop_449:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_449
+	JMP          loop_473
 
-tail_450:
+tail_474:
 	CMPQ         R9, DX
-	JAE          done_451
+	JAE          done_475
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18224,7 +20208,7 @@ tail_450:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_451:
+done_475:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18255,9 +20239,9 @@ TEXT ·huberGLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_452:
+loop_476:
 	CMPQ         R9, R8
-	JAE          tail_453
+	JAE          tail_477
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18292,11 +20276,11 @@ loop_452:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_452
+	JMP          loop_476
 
-tail_453:
+tail_477:
 	CMPQ         R9, DX
-	JAE          done_454
+	JAE          done_478
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18332,7 +20316,7 @@ tail_453:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_454:
+done_478:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18363,9 +20347,9 @@ TEXT ·smoothL1GLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_455:
+loop_479:
 	CMPQ         R9, R8
-	JAE          tail_456
+	JAE          tail_480
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18401,11 +20385,11 @@ loop_455:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_455
+	JMP          loop_479
 
-tail_456:
+tail_480:
 	CMPQ         R9, DX
-	JAE          done_457
+	JAE          done_481
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18442,7 +20426,7 @@ tail_456:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_457:
+done_481:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18468,9 +20452,9 @@ TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_458:
+loop_482:
 	CMPQ         SI, BX
-	JAE          tail_459
+	JAE          tail_483
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -18514,11 +20498,11 @@ loop_458:
 	VBLENDVPS    Y2, Y1, Y4, Y4
 	VMOVUPS      Y4, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_458
+	JMP          loop_482
 
-tail_459:
+tail_483:
 	CMPQ         SI, DX
-	JAE          done_460
+	JAE          done_484
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -18562,7 +20546,7 @@ tail_459:
 	VBLENDVPS    Y2, Y1, Y4, Y4
 	VMASKMOVPS   Y4, Y0, (CX)(SI*4)
 
-done_460:
+done_484:
 	VZEROUPPER
 	RET
 
@@ -18582,9 +20566,9 @@ TEXT ·logSigmoidAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_461:
+loop_485:
 	CMPQ         SI, BX
-	JAE          tail_462
+	JAE          tail_486
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -18645,11 +20629,11 @@ loop_461:
 	VSUBPS       Y9, Y1, Y1
 	VMOVUPS      Y1, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_461
+	JMP          loop_485
 
-tail_462:
+tail_486:
 	CMPQ         SI, DX
-	JAE          done_463
+	JAE          done_487
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -18710,7 +20694,7 @@ tail_462:
 	VSUBPS       Y9, Y1, Y1
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
 
-done_463:
+done_487:
 	VZEROUPPER
 	RET
 
@@ -18730,9 +20714,9 @@ TEXT ·softplusAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_464:
+loop_488:
 	CMPQ         SI, BX
-	JAE          tail_465
+	JAE          tail_489
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -18793,11 +20777,11 @@ loop_464:
 	VADDPS       Y9, Y1, Y1
 	VMOVUPS      Y1, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_464
+	JMP          loop_488
 
-tail_465:
+tail_489:
 	CMPQ         SI, DX
-	JAE          done_466
+	JAE          done_490
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -18858,7 +20842,7 @@ tail_465:
 	VADDPS       Y9, Y1, Y1
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
 
-done_466:
+done_490:
 	VZEROUPPER
 	RET
 
@@ -18878,9 +20862,9 @@ TEXT ·expVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_467:
+loop_491:
 	CMPQ         SI, BX
-	JAE          tail_468
+	JAE          tail_492
 	VMOVUPS      (AX)(SI*4), Y1
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
@@ -18909,11 +20893,11 @@ loop_467:
 	VMULPS       Y2, Y3, Y3
 	VMOVUPS      Y3, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_467
+	JMP          loop_491
 
-tail_468:
+tail_492:
 	CMPQ         SI, DX
-	JAE          done_469
+	JAE          done_493
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
@@ -18942,7 +20926,7 @@ tail_468:
 	VMULPS       Y2, Y3, Y3
 	VMASKMOVPS   Y3, Y0, (CX)(SI*4)
 
-done_469:
+done_493:
 	VZEROUPPER
 	RET
 
@@ -18962,9 +20946,9 @@ TEXT ·logVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_470:
+loop_494:
 	CMPQ        SI, BX
-	JAE         tail_471
+	JAE         tail_495
 	VMOVUPS     (AX)(SI*4), Y1
 	VPSUBD      lfc_3f3504f3<>+0(SB), Y1, Y2
 	VPSRAD      $0x17, Y2, Y3
@@ -18994,11 +20978,11 @@ loop_470:
 	VBLENDVPS   Y2, Y1, Y7, Y7
 	VMOVUPS     Y7, (CX)(SI*4)
 	ADDQ        $0x08, SI
-	JMP         loop_470
+	JMP         loop_494
 
-tail_471:
+tail_495:
 	CMPQ        SI, DX
-	JAE         done_472
+	JAE         done_496
 	VMASKMOVPS  (AX)(SI*4), Y0, Y1
 	VPSUBD      lfc_3f3504f3<>+0(SB), Y1, Y2
 	VPSRAD      $0x17, Y2, Y3
@@ -19028,7 +21012,7 @@ tail_471:
 	VBLENDVPS   Y2, Y1, Y7, Y7
 	VMASKMOVPS  Y7, Y0, (CX)(SI*4)
 
-done_472:
+done_496:
 	VZEROUPPER
 	RET
 
@@ -19048,9 +21032,9 @@ TEXT ·log1pVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_473:
+loop_497:
 	CMPQ         SI, BX
-	JAE          tail_474
+	JAE          tail_498
 	VMOVUPS      (AX)(SI*4), Y1
 	VADDPS       lfc_3f800000<>+0(SB), Y1, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
@@ -19082,11 +21066,11 @@ loop_473:
 	VFMADD231PS  Y1, Y3, Y8
 	VMOVUPS      Y8, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_473
+	JMP          loop_497
 
-tail_474:
+tail_498:
 	CMPQ         SI, DX
-	JAE          done_475
+	JAE          done_499
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VADDPS       lfc_3f800000<>+0(SB), Y1, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
@@ -19118,7 +21102,7 @@ tail_474:
 	VFMADD231PS  Y1, Y3, Y8
 	VMASKMOVPS   Y8, Y0, (CX)(SI*4)
 
-done_475:
+done_499:
 	VZEROUPPER
 	RET
 
@@ -19157,9 +21141,9 @@ TEXT ·ceRowsAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R10, R10
 
-row_476:
+row_500:
 	CMPQ         R10, CX
-	JAE          rowsdone_477
+	JAE          rowsdone_501
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -19168,13 +21152,13 @@ row_476:
 	VMOVAPS      Z16, Z19
 	XORQ         R11, R11
 
-loop_480:
+loop_504:
 	CMPQ         R11, R9
-	JAE          tail_481
+	JAE          tail_505
 	VMOVUPS      (AX)(R11*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_483
+	JZ           skip_507
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -19205,7 +21189,7 @@ loop_480:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_483:
+skip_507:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -19225,16 +21209,16 @@ skip_483:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R11
-	JMP          loop_480
+	JMP          loop_504
 
-tail_481:
+tail_505:
 	CMPQ         R11, DX
-	JAE          done_482
+	JAE          done_506
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R11*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_484
+	JZ           skip_508
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -19265,7 +21249,7 @@ tail_481:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_484:
+skip_508:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -19285,7 +21269,7 @@ skip_484:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_482:
+done_506:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -19348,13 +21332,13 @@ done_482:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_485
+	JZ           nostore_509
 	VMOVSS       X16, (R8)(R10*4)
 
-nostore_485:
+nostore_509:
 	MOVLQSX      (BX)(R10*4), R11
 	CMPQ         R11, SI
-	JE           ignored_478
+	JE           ignored_502
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -19363,27 +21347,27 @@ nostore_485:
 	VSUBPS       Z16, Z19, Z16
 	VADDPS       Z24, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_486
+	JZ           nostore_510
 	VMOVSS       X16, (DI)(R10*4)
 
-nostore_486:
+nostore_510:
 	VCVTSS2SD X16, X21, X21
 	VADDSD    X21, X15, X15
-	JMP       nextrow_479
+	JMP       nextrow_503
 
-ignored_478:
+ignored_502:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_487
+	JZ     nostore_511
 	VMOVSS X16, (DI)(R10*4)
 
-nostore_487:
-nextrow_479:
+nostore_511:
+nextrow_503:
 	LEAQ (AX)(DX*4), AX
 	INCQ R10
-	JMP  row_476
+	JMP  row_500
 
-rowsdone_477:
+rowsdone_501:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -19442,9 +21426,9 @@ TEXT ·ceSmallRowsAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X12, X12, X12
 	XORQ    R9, R9
 
-row_488:
+row_512:
 	CMPQ         R9, CX
-	JAE          rowsdone_489
+	JAE          rowsdone_513
 	VMOVAPS      Z11, Z13
 	VMOVUPS      (AX), K1, Z13
 	VMOVAPS      Z11, Z14
@@ -19531,13 +21515,13 @@ row_488:
 	VMOVUPS      Z13, K3, Z21
 	VADDPS       Z15, Z21, Z13
 	TESTQ        R8, R8
-	JZ           nostore_492
+	JZ           nostore_516
 	VMOVSS       X13, (R8)(R9*4)
 
-nostore_492:
+nostore_516:
 	MOVLQSX      (BX)(R9*4), R10
 	CMPQ         R10, SI
-	JE           ignored_490
+	JE           ignored_514
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z21, K3
 	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z21
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z21, K3
@@ -19546,27 +21530,27 @@ nostore_492:
 	VSUBPS       Z13, Z15, Z13
 	VADDPS       Z21, Z13, Z13
 	TESTQ        DI, DI
-	JZ           nostore_493
+	JZ           nostore_517
 	VMOVSS       X13, (DI)(R9*4)
 
-nostore_493:
+nostore_517:
 	VCVTSS2SD X13, X17, X17
 	VADDSD    X17, X12, X12
-	JMP       nextrow_491
+	JMP       nextrow_515
 
-ignored_490:
+ignored_514:
 	VXORPS Z13, Z13, Z13
 	TESTQ  DI, DI
-	JZ     nostore_494
+	JZ     nostore_518
 	VMOVSS X13, (DI)(R9*4)
 
-nostore_494:
-nextrow_491:
+nostore_518:
+nextrow_515:
 	LEAQ (AX)(DX*4), AX
 	INCQ R9
-	JMP  row_488
+	JMP  row_512
 
-rowsdone_489:
+rowsdone_513:
 	MOVSD X12, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -19596,17 +21580,17 @@ TEXT ·ceTRowsAVX512(SB), $1216-88
 	VXORPS       Z12, Z12, Z12
 	XORQ         DX, DX
 
-group_495:
+group_519:
 	MOVQ    groups+16(FP), BX
 	SHLQ    $0x04, BX
 	CMPQ    DX, BX
-	JAE     groupsdone_496
+	JAE     groupsdone_520
 	VMOVUPS lfc_ff800000<>+0(SB), Z15
 	XORQ    BX, BX
 
-col_497:
+col_521:
 	CMPQ       BX, CX
-	JAE        coldone_498
+	JAE        coldone_522
 	LEAQ       (AX)(BX*4), SI
 	VMOVUPS    1152(SP), Z16
 	KXNORW     K1, K1, K1
@@ -19616,9 +21600,9 @@ col_497:
 	VMOVUPS    Z13, (SP)(SI*1)
 	VMAXPS     Z13, Z15, Z15
 	INCQ       BX
-	JMP        col_497
+	JMP        col_521
 
-coldone_498:
+coldone_522:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
 	VMAXPS  Z15, Z16, Z15
 	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
@@ -19626,9 +21610,9 @@ coldone_498:
 	VXORPS  Z16, Z16, Z16
 	XORQ    BX, BX
 
-col_499:
+col_523:
 	CMPQ         BX, CX
-	JAE          coldone_500
+	JAE          coldone_524
 	MOVQ         BX, SI
 	SHLQ         $0x06, SI
 	VMOVUPS      (SP)(SI*1), Z17
@@ -19650,9 +21634,9 @@ col_499:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z16, Z16
 	INCQ         BX
-	JMP          col_499
+	JMP          col_523
 
-coldone_500:
+coldone_524:
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
 	VPSRAD      $0x17, Z17, Z18
 	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
@@ -19682,10 +21666,10 @@ coldone_500:
 	VADDPS      Z15, Z22, Z16
 	MOVQ        rowLSE+64(FP), BX
 	TESTQ       BX, BX
-	JZ          nolse_501
+	JZ          nolse_525
 	VMOVUPS     Z16, (BX)(DX*4)
 
-nolse_501:
+nolse_525:
 	MOVQ         targets+32(FP), BX
 	VMOVUPS      (BX)(DX*4), Z16
 	VMOVD        ignore+48(FP), X17
@@ -19708,10 +21692,10 @@ nolse_501:
 	VANDPS       Z14, Z15, Z15
 	MOVQ         rowLoss+56(FP), BX
 	TESTQ        BX, BX
-	JZ           noloss_502
+	JZ           noloss_526
 	VMOVUPS      Z15, (BX)(DX*4)
 
-noloss_502:
+noloss_526:
 	VCVTPS2PD     Y15, Z16
 	VEXTRACTF32X8 $0x01, Z15, Y15
 	VCVTPS2PD     Y15, Z15
@@ -19721,9 +21705,9 @@ noloss_502:
 	SHLQ          $0x06, BX
 	ADDQ          BX, AX
 	ADDQ          $0x00000010, DX
-	JMP           group_495
+	JMP           group_519
 
-groupsdone_496:
+groupsdone_520:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -19771,9 +21755,9 @@ TEXT ·ceRowsWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R11, R11
 
-row_503:
+row_527:
 	CMPQ         R11, CX
-	JAE          rowsdone_504
+	JAE          rowsdone_528
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -19782,13 +21766,13 @@ row_503:
 	VMOVAPS      Z16, Z19
 	XORQ         R12, R12
 
-loop_507:
+loop_531:
 	CMPQ         R12, R10
-	JAE          tail_508
+	JAE          tail_532
 	VMOVUPS      (AX)(R12*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_510
+	JZ           skip_534
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -19819,7 +21803,7 @@ loop_507:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_510:
+skip_534:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -19839,16 +21823,16 @@ skip_510:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R12
-	JMP          loop_507
+	JMP          loop_531
 
-tail_508:
+tail_532:
 	CMPQ         R12, DX
-	JAE          done_509
+	JAE          done_533
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R12*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_511
+	JZ           skip_535
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -19879,7 +21863,7 @@ tail_508:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_511:
+skip_535:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -19899,7 +21883,7 @@ skip_511:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_509:
+done_533:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -19962,13 +21946,13 @@ done_509:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_512
+	JZ           nostore_536
 	VMOVSS       X16, (R8)(R11*4)
 
-nostore_512:
+nostore_536:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_505
+	JE           ignored_529
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -19979,27 +21963,27 @@ nostore_512:
 	VBROADCASTSS (R9)(R12*4), Z17
 	VMULPS       Z17, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_513
+	JZ           nostore_537
 	VMOVSS       X16, (DI)(R11*4)
 
-nostore_513:
+nostore_537:
 	VCVTSS2SD X16, X21, X21
 	VADDSD    X21, X15, X15
-	JMP       nextrow_506
+	JMP       nextrow_530
 
-ignored_505:
+ignored_529:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_514
+	JZ     nostore_538
 	VMOVSS X16, (DI)(R11*4)
 
-nostore_514:
-nextrow_506:
+nostore_538:
+nextrow_530:
 	LEAQ (AX)(DX*4), AX
 	INCQ R11
-	JMP  row_503
+	JMP  row_527
 
-rowsdone_504:
+rowsdone_528:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -20040,9 +22024,9 @@ TEXT ·ceSmallRowsWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X12, X12, X12
 	XORQ    R10, R10
 
-row_515:
+row_539:
 	CMPQ         R10, CX
-	JAE          rowsdone_516
+	JAE          rowsdone_540
 	VMOVAPS      Z11, Z13
 	VMOVUPS      (AX), K1, Z13
 	VMOVAPS      Z11, Z14
@@ -20129,13 +22113,13 @@ row_515:
 	VMOVUPS      Z13, K3, Z21
 	VADDPS       Z15, Z21, Z13
 	TESTQ        R8, R8
-	JZ           nostore_519
+	JZ           nostore_543
 	VMOVSS       X13, (R8)(R10*4)
 
-nostore_519:
+nostore_543:
 	MOVLQSX      (BX)(R10*4), R11
 	CMPQ         R11, SI
-	JE           ignored_517
+	JE           ignored_541
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z21, K3
 	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z21
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z21, K3
@@ -20146,27 +22130,27 @@ nostore_519:
 	VBROADCASTSS (R9)(R11*4), Z14
 	VMULPS       Z14, Z13, Z13
 	TESTQ        DI, DI
-	JZ           nostore_520
+	JZ           nostore_544
 	VMOVSS       X13, (DI)(R10*4)
 
-nostore_520:
+nostore_544:
 	VCVTSS2SD X13, X17, X17
 	VADDSD    X17, X12, X12
-	JMP       nextrow_518
+	JMP       nextrow_542
 
-ignored_517:
+ignored_541:
 	VXORPS Z13, Z13, Z13
 	TESTQ  DI, DI
-	JZ     nostore_521
+	JZ     nostore_545
 	VMOVSS X13, (DI)(R10*4)
 
-nostore_521:
-nextrow_518:
+nostore_545:
+nextrow_542:
 	LEAQ (AX)(DX*4), AX
 	INCQ R10
-	JMP  row_515
+	JMP  row_539
 
-rowsdone_516:
+rowsdone_540:
 	MOVSD X12, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -20196,17 +22180,17 @@ TEXT ·ceTRowsWAVX512(SB), $1216-88
 	VXORPS       Z12, Z12, Z12
 	XORQ         DX, DX
 
-group_522:
+group_546:
 	MOVQ    groups+16(FP), BX
 	SHLQ    $0x04, BX
 	CMPQ    DX, BX
-	JAE     groupsdone_523
+	JAE     groupsdone_547
 	VMOVUPS lfc_ff800000<>+0(SB), Z15
 	XORQ    BX, BX
 
-col_524:
+col_548:
 	CMPQ       BX, CX
-	JAE        coldone_525
+	JAE        coldone_549
 	LEAQ       (AX)(BX*4), SI
 	VMOVUPS    1152(SP), Z16
 	KXNORW     K1, K1, K1
@@ -20216,9 +22200,9 @@ col_524:
 	VMOVUPS    Z13, (SP)(SI*1)
 	VMAXPS     Z13, Z15, Z15
 	INCQ       BX
-	JMP        col_524
+	JMP        col_548
 
-coldone_525:
+coldone_549:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
 	VMAXPS  Z15, Z16, Z15
 	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
@@ -20226,9 +22210,9 @@ coldone_525:
 	VXORPS  Z16, Z16, Z16
 	XORQ    BX, BX
 
-col_526:
+col_550:
 	CMPQ         BX, CX
-	JAE          coldone_527
+	JAE          coldone_551
 	MOVQ         BX, SI
 	SHLQ         $0x06, SI
 	VMOVUPS      (SP)(SI*1), Z17
@@ -20250,9 +22234,9 @@ col_526:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z16, Z16
 	INCQ         BX
-	JMP          col_526
+	JMP          col_550
 
-coldone_527:
+coldone_551:
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
 	VPSRAD      $0x17, Z17, Z18
 	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
@@ -20282,10 +22266,10 @@ coldone_527:
 	VADDPS      Z15, Z22, Z16
 	MOVQ        rowLSE+64(FP), BX
 	TESTQ       BX, BX
-	JZ          nolse_528
+	JZ          nolse_552
 	VMOVUPS     Z16, (BX)(DX*4)
 
-nolse_528:
+nolse_552:
 	MOVQ         targets+32(FP), BX
 	VMOVUPS      (BX)(DX*4), Z16
 	VMOVD        ignore+48(FP), X17
@@ -20313,10 +22297,10 @@ nolse_528:
 	VANDPS       Z14, Z15, Z15
 	MOVQ         rowLoss+56(FP), BX
 	TESTQ        BX, BX
-	JZ           noloss_529
+	JZ           noloss_553
 	VMOVUPS      Z15, (BX)(DX*4)
 
-noloss_529:
+noloss_553:
 	VCVTPS2PD     Y15, Z16
 	VEXTRACTF32X8 $0x01, Z15, Y15
 	VCVTPS2PD     Y15, Z15
@@ -20326,9 +22310,9 @@ noloss_529:
 	SHLQ          $0x06, BX
 	ADDQ          BX, AX
 	ADDQ          $0x00000010, DX
-	JMP           group_522
+	JMP           group_546
 
-groupsdone_523:
+groupsdone_547:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -20376,9 +22360,9 @@ TEXT ·ceRowsGAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R11, R11
 
-row_530:
+row_554:
 	CMPQ         R11, CX
-	JAE          rowsdone_531
+	JAE          rowsdone_555
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -20387,13 +22371,13 @@ row_530:
 	VMOVAPS      Z16, Z19
 	XORQ         R12, R12
 
-loop_534:
+loop_558:
 	CMPQ         R12, R10
-	JAE          tail_535
+	JAE          tail_559
 	VMOVUPS      (AX)(R12*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_537
+	JZ           skip_561
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -20424,7 +22408,7 @@ loop_534:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_537:
+skip_561:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -20444,16 +22428,16 @@ skip_537:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R12
-	JMP          loop_534
+	JMP          loop_558
 
-tail_535:
+tail_559:
 	CMPQ         R12, DX
-	JAE          done_536
+	JAE          done_560
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R12*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_538
+	JZ           skip_562
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -20484,7 +22468,7 @@ tail_535:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_538:
+skip_562:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -20504,7 +22488,7 @@ skip_538:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_536:
+done_560:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -20567,13 +22551,13 @@ done_536:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_539
+	JZ           nostore_563
 	VMOVSS       X16, (R8)(R11*4)
 
-nostore_539:
+nostore_563:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_532
+	JE           ignored_556
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -20582,10 +22566,10 @@ nostore_539:
 	VSUBPS       Z16, Z19, Z16
 	VADDPS       Z24, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_540
+	JZ           nostore_564
 	VMOVSS       X16, (DI)(R11*4)
 
-nostore_540:
+nostore_564:
 	VCVTSS2SD    X16, X21, X21
 	VADDSD       X21, X15, X15
 	VBROADCASTSS scale+72(FP), Z16
@@ -20595,9 +22579,9 @@ nostore_540:
 	VXORPS       Z20, Z20, Z20
 	XORQ         R13, R13
 
-loop_541:
+loop_565:
 	CMPQ         R13, R10
-	JAE          tail_542
+	JAE          tail_566
 	VMOVUPS      (AX)(R13*4), Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -20623,11 +22607,11 @@ loop_541:
 	VADDPS       Z25, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 	ADDQ         $0x10, R13
-	JMP          loop_541
+	JMP          loop_565
 
-tail_542:
+tail_566:
 	CMPQ         R13, DX
-	JAE          done_543
+	JAE          done_567
 	VMOVUPS.Z    (AX)(R13*4), K1, Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -20654,7 +22638,7 @@ tail_542:
 	VADDPS       Z23, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 
-done_543:
+done_567:
 	VSHUFF32X4 $0x4e, Z20, Z20, Z17
 	VADDPS     Z17, Z20, Z20
 	VSHUFF32X4 $0xb1, Z20, Z20, Z17
@@ -20668,37 +22652,37 @@ done_543:
 	VMULPS     Z16, Z20, Z20
 	VXORPS     lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS     X20, (R9)(R12*4)
-	JMP        nextrow_533
+	JMP        nextrow_557
 
-ignored_532:
+ignored_556:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_544
+	JZ     nostore_568
 	VMOVSS X16, (DI)(R11*4)
 
-nostore_544:
+nostore_568:
 	XORQ R12, R12
 
-loop_545:
+loop_569:
 	CMPQ    R12, R10
-	JAE     tail_546
+	JAE     tail_570
 	VMOVUPS Z16, (R9)(R12*4)
 	ADDQ    $0x10, R12
-	JMP     loop_545
+	JMP     loop_569
 
-tail_546:
+tail_570:
 	CMPQ    R12, DX
-	JAE     done_547
+	JAE     done_571
 	VMOVUPS Z16, K1, (R9)(R12*4)
 
-done_547:
-nextrow_533:
+done_571:
+nextrow_557:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R11
-	JMP  row_530
+	JMP  row_554
 
-rowsdone_531:
+rowsdone_555:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -20757,9 +22741,9 @@ TEXT ·ceSmallRowsGAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X12, X12, X12
 	XORQ    R10, R10
 
-row_548:
+row_572:
 	CMPQ         R10, CX
-	JAE          rowsdone_549
+	JAE          rowsdone_573
 	VMOVAPS      Z11, Z13
 	VMOVUPS      (AX), K1, Z13
 	VMOVAPS      Z11, Z14
@@ -20846,13 +22830,13 @@ row_548:
 	VMOVUPS      Z13, K3, Z23
 	VADDPS       Z15, Z23, Z16
 	TESTQ        R8, R8
-	JZ           nostore_552
+	JZ           nostore_576
 	VMOVSS       X16, (R8)(R10*4)
 
-nostore_552:
+nostore_576:
 	MOVLQSX      (BX)(R10*4), R11
 	CMPQ         R11, SI
-	JE           ignored_550
+	JE           ignored_574
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z23, K3
 	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z23
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z23, K3
@@ -20861,10 +22845,10 @@ nostore_552:
 	VSUBPS       Z16, Z15, Z15
 	VADDPS       Z23, Z15, Z15
 	TESTQ        DI, DI
-	JZ           nostore_553
+	JZ           nostore_577
 	VMOVSS       X15, (DI)(R10*4)
 
-nostore_553:
+nostore_577:
 	VCVTSS2SD    X15, X17, X17
 	VADDSD       X17, X12, X12
 	VDIVPS       Z13, Z5, Z13
@@ -20901,25 +22885,25 @@ nostore_553:
 	VMULPS       Z15, Z20, Z20
 	VXORPS       lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS       X20, (R9)(R11*4)
-	JMP          nextrow_551
+	JMP          nextrow_575
 
-ignored_550:
+ignored_574:
 	VXORPS Z13, Z13, Z13
 	TESTQ  DI, DI
-	JZ     nostore_554
+	JZ     nostore_578
 	VMOVSS X13, (DI)(R10*4)
 
-nostore_554:
+nostore_578:
 	VMOVUPS Z13, K1, (R9)
 	VMOVUPS Z13, K2, 64(R9)
 
-nextrow_551:
+nextrow_575:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R10
-	JMP  row_548
+	JMP  row_572
 
-rowsdone_549:
+rowsdone_573:
 	MOVSD X12, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -20950,17 +22934,17 @@ TEXT ·ceTRowsGAVX512(SB), $1216-88
 	VXORPS       Z12, Z12, Z12
 	XORQ         BX, BX
 
-group_555:
+group_579:
 	MOVQ    groups+16(FP), SI
 	SHLQ    $0x04, SI
 	CMPQ    BX, SI
-	JAE     groupsdone_556
+	JAE     groupsdone_580
 	VMOVUPS lfc_ff800000<>+0(SB), Z15
 	XORQ    SI, SI
 
-col_557:
+col_581:
 	CMPQ       SI, CX
-	JAE        coldone_558
+	JAE        coldone_582
 	LEAQ       (AX)(SI*4), DI
 	VMOVUPS    1152(SP), Z16
 	KXNORW     K1, K1, K1
@@ -20970,9 +22954,9 @@ col_557:
 	VMOVUPS    Z13, (SP)(DI*1)
 	VMAXPS     Z13, Z15, Z15
 	INCQ       SI
-	JMP        col_557
+	JMP        col_581
 
-coldone_558:
+coldone_582:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
 	VMAXPS  Z15, Z16, Z15
 	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
@@ -20980,9 +22964,9 @@ coldone_558:
 	VXORPS  Z16, Z16, Z16
 	XORQ    SI, SI
 
-col_559:
+col_583:
 	CMPQ         SI, CX
-	JAE          coldone_560
+	JAE          coldone_584
 	MOVQ         SI, DI
 	SHLQ         $0x06, DI
 	VMOVUPS      (SP)(DI*1), Z17
@@ -21004,9 +22988,9 @@ col_559:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z16, Z16
 	INCQ         SI
-	JMP          col_559
+	JMP          col_583
 
-coldone_560:
+coldone_584:
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
 	VPSRAD      $0x17, Z17, Z18
 	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
@@ -21036,10 +23020,10 @@ coldone_560:
 	VADDPS      Z15, Z22, Z16
 	MOVQ        rowLSE+64(FP), SI
 	TESTQ       SI, SI
-	JZ          nolse_561
+	JZ          nolse_585
 	VMOVUPS     Z16, (SI)(BX*4)
 
-nolse_561:
+nolse_585:
 	MOVQ         targets+32(FP), SI
 	VMOVUPS      (SI)(BX*4), Z16
 	VMOVD        ignore+48(FP), X17
@@ -21062,10 +23046,10 @@ nolse_561:
 	VANDPS       Z14, Z17, Z17
 	MOVQ         rowLoss+56(FP), SI
 	TESTQ        SI, SI
-	JZ           noloss_562
+	JZ           noloss_586
 	VMOVUPS      Z17, (SI)(BX*4)
 
-noloss_562:
+noloss_586:
 	VCVTPS2PD     Y17, Z18
 	VEXTRACTF32X8 $0x01, Z17, Y17
 	VCVTPS2PD     Y17, Z17
@@ -21075,9 +23059,9 @@ noloss_562:
 	VXORPS        Z18, Z18, Z18
 	XORQ          SI, SI
 
-col_563:
+col_587:
 	CMPQ         SI, CX
-	JAE          coldone_564
+	JAE          coldone_588
 	VMOVD        SI, X19
 	VPBROADCASTD X19, Z19
 	MOVQ         SI, DI
@@ -21107,9 +23091,9 @@ col_563:
 	VMOVAPS.Z    Z23, K2, Z23
 	VADDPS       Z23, Z18, Z18
 	INCQ         SI
-	JMP          col_563
+	JMP          col_587
 
-coldone_564:
+coldone_588:
 	VCMPPS  $0x03, Z22, Z22, K2
 	VMOVUPS Z22, K2, Z18
 	VMULPS  Z17, Z18, Z18
@@ -21119,43 +23103,43 @@ coldone_564:
 	XORQ    SI, SI
 	MOVQ    DX, R8
 
-trow_565:
+trow_589:
 	CMPQ SI, $0x00000010
-	JAE  trowdone_566
+	JAE  trowdone_590
 	LEAQ (SP)(SI*4), DI
 	XORQ DX, DX
 
-tcol_567:
+tcol_591:
 	CMPQ DX, CX
-	JAE  tcoldone_568
+	JAE  tcoldone_592
 	MOVL (DI), R9
 	MOVL R9, (R8)(DX*4)
 	ADDQ $0x00000040, DI
 	INCQ DX
-	JMP  tcol_567
+	JMP  tcol_591
 
-tcoldone_568:
+tcoldone_592:
 	MOVLQSX 1088(SP)(SI*4), DX
 	MOVLQSX ignore+48(FP), DI
 	CMPQ    DX, DI
-	JE      notarget_569
+	JE      notarget_593
 	MOVL    1024(SP)(SI*4), R9
 	MOVL    R9, (R8)(DX*4)
 
-notarget_569:
+notarget_593:
 	LEAQ (R8)(CX*4), R8
 	INCQ SI
-	JMP  trow_565
+	JMP  trow_589
 
-trowdone_566:
+trowdone_590:
 	MOVQ R8, DX
 	MOVQ CX, SI
 	SHLQ $0x06, SI
 	ADDQ SI, AX
 	ADDQ $0x00000010, BX
-	JMP  group_555
+	JMP  group_579
 
-groupsdone_556:
+groupsdone_580:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -21204,9 +23188,9 @@ TEXT ·ceRowsGWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R12, R12
 
-row_570:
+row_594:
 	CMPQ         R12, CX
-	JAE          rowsdone_571
+	JAE          rowsdone_595
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -21215,13 +23199,13 @@ row_570:
 	VMOVAPS      Z16, Z19
 	XORQ         R13, R13
 
-loop_574:
+loop_598:
 	CMPQ         R13, R11
-	JAE          tail_575
+	JAE          tail_599
 	VMOVUPS      (AX)(R13*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_577
+	JZ           skip_601
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -21252,7 +23236,7 @@ loop_574:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_577:
+skip_601:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -21272,16 +23256,16 @@ skip_577:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R13
-	JMP          loop_574
+	JMP          loop_598
 
-tail_575:
+tail_599:
 	CMPQ         R13, DX
-	JAE          done_576
+	JAE          done_600
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R13*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_578
+	JZ           skip_602
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -21312,7 +23296,7 @@ tail_575:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_578:
+skip_602:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -21332,7 +23316,7 @@ skip_578:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_576:
+done_600:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -21395,13 +23379,13 @@ done_576:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_579
+	JZ           nostore_603
 	VMOVSS       X16, (R8)(R12*4)
 
-nostore_579:
+nostore_603:
 	MOVLQSX      (BX)(R12*4), R13
 	CMPQ         R13, SI
-	JE           ignored_572
+	JE           ignored_596
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -21412,10 +23396,10 @@ nostore_579:
 	VBROADCASTSS (R10)(R13*4), Z17
 	VMULPS       Z17, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_580
+	JZ           nostore_604
 	VMOVSS       X16, (DI)(R12*4)
 
-nostore_580:
+nostore_604:
 	VCVTSS2SD    X16, X21, X21
 	VADDSD       X21, X15, X15
 	VBROADCASTSS scale+72(FP), Z16
@@ -21426,9 +23410,9 @@ nostore_580:
 	VXORPS       Z20, Z20, Z20
 	XORQ         R14, R14
 
-loop_581:
+loop_605:
 	CMPQ         R14, R11
-	JAE          tail_582
+	JAE          tail_606
 	VMOVUPS      (AX)(R14*4), Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -21454,11 +23438,11 @@ loop_581:
 	VADDPS       Z25, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 	ADDQ         $0x10, R14
-	JMP          loop_581
+	JMP          loop_605
 
-tail_582:
+tail_606:
 	CMPQ         R14, DX
-	JAE          done_583
+	JAE          done_607
 	VMOVUPS.Z    (AX)(R14*4), K1, Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -21485,7 +23469,7 @@ tail_582:
 	VADDPS       Z23, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 
-done_583:
+done_607:
 	VSHUFF32X4 $0x4e, Z20, Z20, Z17
 	VADDPS     Z17, Z20, Z20
 	VSHUFF32X4 $0xb1, Z20, Z20, Z17
@@ -21499,37 +23483,37 @@ done_583:
 	VMULPS     Z16, Z20, Z20
 	VXORPS     lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS     X20, (R9)(R13*4)
-	JMP        nextrow_573
+	JMP        nextrow_597
 
-ignored_572:
+ignored_596:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_584
+	JZ     nostore_608
 	VMOVSS X16, (DI)(R12*4)
 
-nostore_584:
+nostore_608:
 	XORQ R13, R13
 
-loop_585:
+loop_609:
 	CMPQ    R13, R11
-	JAE     tail_586
+	JAE     tail_610
 	VMOVUPS Z16, (R9)(R13*4)
 	ADDQ    $0x10, R13
-	JMP     loop_585
+	JMP     loop_609
 
-tail_586:
+tail_610:
 	CMPQ    R13, DX
-	JAE     done_587
+	JAE     done_611
 	VMOVUPS Z16, K1, (R9)(R13*4)
 
-done_587:
-nextrow_573:
+done_611:
+nextrow_597:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R12
-	JMP  row_570
+	JMP  row_594
 
-rowsdone_571:
+rowsdone_595:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -21571,9 +23555,9 @@ TEXT ·ceSmallRowsGWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X12, X12, X12
 	XORQ    R11, R11
 
-row_588:
+row_612:
 	CMPQ         R11, CX
-	JAE          rowsdone_589
+	JAE          rowsdone_613
 	VMOVAPS      Z11, Z13
 	VMOVUPS      (AX), K1, Z13
 	VMOVAPS      Z11, Z14
@@ -21660,13 +23644,13 @@ row_588:
 	VMOVUPS      Z13, K3, Z23
 	VADDPS       Z15, Z23, Z16
 	TESTQ        R8, R8
-	JZ           nostore_592
+	JZ           nostore_616
 	VMOVSS       X16, (R8)(R11*4)
 
-nostore_592:
+nostore_616:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_590
+	JE           ignored_614
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z23, K3
 	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z23
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z23, K3
@@ -21677,10 +23661,10 @@ nostore_592:
 	VBROADCASTSS (R10)(R12*4), Z16
 	VMULPS       Z16, Z15, Z15
 	TESTQ        DI, DI
-	JZ           nostore_593
+	JZ           nostore_617
 	VMOVSS       X15, (DI)(R11*4)
 
-nostore_593:
+nostore_617:
 	VCVTSS2SD    X15, X17, X17
 	VADDSD       X17, X12, X12
 	VDIVPS       Z13, Z5, Z13
@@ -21718,25 +23702,25 @@ nostore_593:
 	VMULPS       Z15, Z20, Z20
 	VXORPS       lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS       X20, (R9)(R12*4)
-	JMP          nextrow_591
+	JMP          nextrow_615
 
-ignored_590:
+ignored_614:
 	VXORPS Z13, Z13, Z13
 	TESTQ  DI, DI
-	JZ     nostore_594
+	JZ     nostore_618
 	VMOVSS X13, (DI)(R11*4)
 
-nostore_594:
+nostore_618:
 	VMOVUPS Z13, K1, (R9)
 	VMOVUPS Z13, K2, 64(R9)
 
-nextrow_591:
+nextrow_615:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R11
-	JMP  row_588
+	JMP  row_612
 
-rowsdone_589:
+rowsdone_613:
 	MOVSD X12, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -21767,17 +23751,17 @@ TEXT ·ceTRowsGWAVX512(SB), $1216-88
 	VXORPS       Z12, Z12, Z12
 	XORQ         BX, BX
 
-group_595:
+group_619:
 	MOVQ    groups+16(FP), SI
 	SHLQ    $0x04, SI
 	CMPQ    BX, SI
-	JAE     groupsdone_596
+	JAE     groupsdone_620
 	VMOVUPS lfc_ff800000<>+0(SB), Z15
 	XORQ    SI, SI
 
-col_597:
+col_621:
 	CMPQ       SI, CX
-	JAE        coldone_598
+	JAE        coldone_622
 	LEAQ       (AX)(SI*4), DI
 	VMOVUPS    1152(SP), Z16
 	KXNORW     K1, K1, K1
@@ -21787,9 +23771,9 @@ col_597:
 	VMOVUPS    Z13, (SP)(DI*1)
 	VMAXPS     Z13, Z15, Z15
 	INCQ       SI
-	JMP        col_597
+	JMP        col_621
 
-coldone_598:
+coldone_622:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
 	VMAXPS  Z15, Z16, Z15
 	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
@@ -21797,9 +23781,9 @@ coldone_598:
 	VXORPS  Z16, Z16, Z16
 	XORQ    SI, SI
 
-col_599:
+col_623:
 	CMPQ         SI, CX
-	JAE          coldone_600
+	JAE          coldone_624
 	MOVQ         SI, DI
 	SHLQ         $0x06, DI
 	VMOVUPS      (SP)(DI*1), Z17
@@ -21821,9 +23805,9 @@ col_599:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z16, Z16
 	INCQ         SI
-	JMP          col_599
+	JMP          col_623
 
-coldone_600:
+coldone_624:
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
 	VPSRAD      $0x17, Z17, Z18
 	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
@@ -21853,10 +23837,10 @@ coldone_600:
 	VADDPS      Z15, Z22, Z16
 	MOVQ        rowLSE+64(FP), SI
 	TESTQ       SI, SI
-	JZ          nolse_601
+	JZ          nolse_625
 	VMOVUPS     Z16, (SI)(BX*4)
 
-nolse_601:
+nolse_625:
 	MOVQ         targets+32(FP), SI
 	VMOVUPS      (SI)(BX*4), Z16
 	VMOVD        ignore+48(FP), X17
@@ -21884,10 +23868,10 @@ nolse_601:
 	VANDPS       Z14, Z17, Z17
 	MOVQ         rowLoss+56(FP), SI
 	TESTQ        SI, SI
-	JZ           noloss_602
+	JZ           noloss_626
 	VMOVUPS      Z17, (SI)(BX*4)
 
-noloss_602:
+noloss_626:
 	VCVTPS2PD     Y17, Z19
 	VEXTRACTF32X8 $0x01, Z17, Y17
 	VCVTPS2PD     Y17, Z17
@@ -21898,9 +23882,9 @@ noloss_602:
 	VXORPS        Z18, Z18, Z18
 	XORQ          SI, SI
 
-col_603:
+col_627:
 	CMPQ         SI, CX
-	JAE          coldone_604
+	JAE          coldone_628
 	VMOVD        SI, X19
 	VPBROADCASTD X19, Z19
 	MOVQ         SI, DI
@@ -21930,9 +23914,9 @@ col_603:
 	VMOVAPS.Z    Z23, K2, Z23
 	VADDPS       Z23, Z18, Z18
 	INCQ         SI
-	JMP          col_603
+	JMP          col_627
 
-coldone_604:
+coldone_628:
 	VCMPPS  $0x03, Z22, Z22, K2
 	VMOVUPS Z22, K2, Z18
 	VMULPS  Z17, Z18, Z18
@@ -21942,43 +23926,43 @@ coldone_604:
 	XORQ    SI, SI
 	MOVQ    DX, R8
 
-trow_605:
+trow_629:
 	CMPQ SI, $0x00000010
-	JAE  trowdone_606
+	JAE  trowdone_630
 	LEAQ (SP)(SI*4), DI
 	XORQ DX, DX
 
-tcol_607:
+tcol_631:
 	CMPQ DX, CX
-	JAE  tcoldone_608
+	JAE  tcoldone_632
 	MOVL (DI), R9
 	MOVL R9, (R8)(DX*4)
 	ADDQ $0x00000040, DI
 	INCQ DX
-	JMP  tcol_607
+	JMP  tcol_631
 
-tcoldone_608:
+tcoldone_632:
 	MOVLQSX 1088(SP)(SI*4), DX
 	MOVLQSX ignore+48(FP), DI
 	CMPQ    DX, DI
-	JE      notarget_609
+	JE      notarget_633
 	MOVL    1024(SP)(SI*4), R9
 	MOVL    R9, (R8)(DX*4)
 
-notarget_609:
+notarget_633:
 	LEAQ (R8)(CX*4), R8
 	INCQ SI
-	JMP  trow_605
+	JMP  trow_629
 
-trowdone_606:
+trowdone_630:
 	MOVQ R8, DX
 	MOVQ CX, SI
 	SHLQ $0x06, SI
 	ADDQ SI, AX
 	ADDQ $0x00000010, BX
-	JMP  group_595
+	JMP  group_619
 
-groupsdone_596:
+groupsdone_620:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -22021,9 +24005,9 @@ TEXT ·lseRowsAVX512(SB), NOSPLIT, $0-32
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-row_610:
+row_634:
 	CMPQ         DI, CX
-	JAE          rowsdone_611
+	JAE          rowsdone_635
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -22031,13 +24015,13 @@ row_610:
 	VXORPS       Z17, Z17, Z17
 	XORQ         R8, R8
 
-loop_612:
+loop_636:
 	CMPQ         R8, SI
-	JAE          tail_613
+	JAE          tail_637
 	VMOVUPS      (AX)(R8*4), Z18
 	VCMPPS       $0x1e, Z16, Z18, K2
 	KORTESTW     K2, K2
-	JZ           skip_615
+	JZ           skip_639
 	VMOVAPS      Z18, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z19
 	VMAXPS       Z19, Z16, Z16
@@ -22068,7 +24052,7 @@ loop_612:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_615:
+skip_639:
 	VSUBPS       Z15, Z18, Z18
 	VMAXPS       Z18, Z0, Z18
 	VMINPS       Z18, Z1, Z18
@@ -22087,16 +24071,16 @@ skip_615:
 	VSCALEFPS    Z19, Z20, Z20
 	VADDPS       Z20, Z17, Z17
 	ADDQ         $0x10, R8
-	JMP          loop_612
+	JMP          loop_636
 
-tail_613:
+tail_637:
 	CMPQ         R8, DX
-	JAE          done_614
+	JAE          done_638
 	VMOVAPS      Z14, Z18
 	VMOVUPS      (AX)(R8*4), K1, Z18
 	VCMPPS       $0x1e, Z16, Z18, K2
 	KORTESTW     K2, K2
-	JZ           skip_616
+	JZ           skip_640
 	VMOVAPS      Z18, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z19
 	VMAXPS       Z19, Z16, Z16
@@ -22127,7 +24111,7 @@ tail_613:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_616:
+skip_640:
 	VSUBPS       Z15, Z18, Z16
 	VMAXPS       Z16, Z0, Z16
 	VMINPS       Z16, Z1, Z16
@@ -22146,7 +24130,7 @@ skip_616:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z17, Z17
 
-done_614:
+done_638:
 	VSHUFF32X4  $0x4e, Z17, Z17, Z16
 	VADDPS      Z16, Z17, Z17
 	VSHUFF32X4  $0xb1, Z17, Z17, Z16
@@ -22185,9 +24169,9 @@ done_614:
 	VMOVSS      X22, (BX)(DI*4)
 	LEAQ        (AX)(DX*4), AX
 	INCQ        DI
-	JMP         row_610
+	JMP         row_634
 
-rowsdone_611:
+rowsdone_635:
 	VZEROUPPER
 	RET
 
@@ -22223,9 +24207,9 @@ TEXT ·maxLogRowsAVX512(SB), NOSPLIT, $0-40
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-row_617:
+row_641:
 	CMPQ         R8, CX
-	JAE          rowsdone_618
+	JAE          rowsdone_642
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -22234,13 +24218,13 @@ row_617:
 	VMOVAPS      Z15, Z18
 	XORQ         R9, R9
 
-loop_619:
+loop_643:
 	CMPQ         R9, DI
-	JAE          tail_620
+	JAE          tail_644
 	VMOVUPS      (AX)(R9*4), Z19
 	VCMPPS       $0x1e, Z16, Z19, K2
 	KORTESTW     K2, K2
-	JZ           skip_622
+	JZ           skip_646
 	VMOVAPS      Z19, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z20
 	VMAXPS       Z20, Z16, Z16
@@ -22271,7 +24255,7 @@ loop_619:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_622:
+skip_646:
 	VMAXPS       Z19, Z18, Z18
 	VSUBPS       Z15, Z19, Z19
 	VMAXPS       Z19, Z0, Z19
@@ -22291,16 +24275,16 @@ skip_622:
 	VSCALEFPS    Z20, Z21, Z21
 	VADDPS       Z21, Z17, Z17
 	ADDQ         $0x10, R9
-	JMP          loop_619
+	JMP          loop_643
 
-tail_620:
+tail_644:
 	CMPQ         R9, DX
-	JAE          done_621
+	JAE          done_645
 	VMOVAPS      Z14, Z19
 	VMOVUPS      (AX)(R9*4), K1, Z19
 	VCMPPS       $0x1e, Z16, Z19, K2
 	KORTESTW     K2, K2
-	JZ           skip_623
+	JZ           skip_647
 	VMOVAPS      Z19, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z20
 	VMAXPS       Z20, Z16, Z16
@@ -22331,7 +24315,7 @@ tail_620:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_623:
+skip_647:
 	VMAXPS       Z19, Z18, Z18
 	VSUBPS       Z15, Z19, Z16
 	VMAXPS       Z16, Z0, Z16
@@ -22351,7 +24335,7 @@ skip_623:
 	VSCALEFPS    Z19, Z20, Z20
 	VADDPS       Z20, Z17, Z17
 
-done_621:
+done_645:
 	VSHUFF32X4   $0x4e, Z17, Z17, Z16
 	VADDPS       Z16, Z17, Z17
 	VSHUFF32X4   $0xb1, Z17, Z17, Z16
@@ -22416,9 +24400,9 @@ done_621:
 	VMOVSS       X22, (SI)(R8*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R8
-	JMP          row_617
+	JMP          row_641
 
-rowsdone_618:
+rowsdone_642:
 	VZEROUPPER
 	RET
 
@@ -22455,9 +24439,9 @@ TEXT ·maxLogDotRowsAVX512(SB), NOSPLIT, $0-48
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-row_624:
+row_648:
 	CMPQ         R9, CX
-	JAE          rowsdone_625
+	JAE          rowsdone_649
 	VXORPS       Z15, Z15, Z15
 	VXORPS       Z16, Z16, Z16
 	VBROADCASTSS (AX), Z17
@@ -22468,13 +24452,13 @@ row_624:
 	VMOVAPS      Z17, Z20
 	XORQ         R10, R10
 
-loop_626:
+loop_650:
 	CMPQ         R10, R8
-	JAE          tail_627
+	JAE          tail_651
 	VMOVUPS      (AX)(R10*4), Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_629
+	JZ           skip_653
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -22509,7 +24493,7 @@ loop_626:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_629:
+skip_653:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -22533,16 +24517,16 @@ skip_629:
 	VADDPS       Z22, Z16, Z16
 	VADDPS       Z21, Z15, Z15
 	ADDQ         $0x10, R10
-	JMP          loop_626
+	JMP          loop_650
 
-tail_627:
+tail_651:
 	CMPQ         R10, DX
-	JAE          done_628
+	JAE          done_652
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R10*4), K1, Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_630
+	JZ           skip_654
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -22577,7 +24561,7 @@ tail_627:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_630:
+skip_654:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z18
 	VMAXPS       Z18, Z0, Z18
@@ -22603,7 +24587,7 @@ skip_630:
 	VADDPS       Z21, Z16, Z16
 	VADDPS       Z18, Z15, Z15
 
-done_628:
+done_652:
 	VSHUFF32X4   $0x4e, Z19, Z19, Z18
 	VADDPS       Z18, Z19, Z19
 	VSHUFF32X4   $0xb1, Z19, Z19, Z18
@@ -22681,9 +24665,9 @@ done_628:
 	VMOVSS       X15, (DI)(R9*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R9
-	JMP          row_624
+	JMP          row_648
 
-rowsdone_625:
+rowsdone_649:
 	VZEROUPPER
 	RET
 
@@ -22721,9 +24705,9 @@ TEXT ·maxLogDotWRowsAVX512(SB), NOSPLIT, $0-56
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-row_631:
+row_655:
 	CMPQ         R10, CX
-	JAE          rowsdone_632
+	JAE          rowsdone_656
 	VXORPS       Z15, Z15, Z15
 	VXORPS       Z16, Z16, Z16
 	VBROADCASTSS (AX), Z17
@@ -22734,13 +24718,13 @@ row_631:
 	VMOVAPS      Z17, Z20
 	XORQ         R11, R11
 
-loop_633:
+loop_657:
 	CMPQ         R11, R9
-	JAE          tail_634
+	JAE          tail_658
 	VMOVUPS      (AX)(R11*4), Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_636
+	JZ           skip_660
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -22775,7 +24759,7 @@ loop_633:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_636:
+skip_660:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -22802,16 +24786,16 @@ skip_636:
 	VADDPS       Z22, Z16, Z16
 	VADDPS       Z21, Z15, Z15
 	ADDQ         $0x10, R11
-	JMP          loop_633
+	JMP          loop_657
 
-tail_634:
+tail_658:
 	CMPQ         R11, DX
-	JAE          done_635
+	JAE          done_659
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R11*4), K1, Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_637
+	JZ           skip_661
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -22846,7 +24830,7 @@ tail_634:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_637:
+skip_661:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z18
 	VMAXPS       Z18, Z0, Z18
@@ -22873,7 +24857,7 @@ skip_637:
 	VADDPS       Z21, Z16, Z16
 	VADDPS       Z18, Z15, Z15
 
-done_635:
+done_659:
 	VSHUFF32X4   $0x4e, Z19, Z19, Z18
 	VADDPS       Z18, Z19, Z19
 	VSHUFF32X4   $0xb1, Z19, Z19, Z18
@@ -22951,9 +24935,9 @@ done_635:
 	VMOVSS       X15, (DI)(R10*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R10
-	JMP          row_631
+	JMP          row_655
 
-rowsdone_632:
+rowsdone_656:
 	VZEROUPPER
 	RET
 
@@ -22988,18 +24972,18 @@ TEXT ·expAffineRowsAVX512(SB), NOSPLIT, $0-64
 	KMOVW   (R12)(R11*2), K1
 	XORQ    R11, R11
 
-row_638:
+row_662:
 	CMPQ         R11, DX
-	JAE          rowsdone_639
+	JAE          rowsdone_663
 	VBROADCASTSS (SI)(R11*4), Z11
 	VBROADCASTSS (DI)(R11*4), Z12
 	VBROADCASTSS (R8)(R11*4), Z13
 	VBROADCASTSS (R9)(R11*4), Z14
 	XORQ         R12, R12
 
-loop_640:
+loop_664:
 	CMPQ         R12, R10
-	JAE          tail_641
+	JAE          tail_665
 	VMOVUPS      (AX)(R12*4), Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -23021,11 +25005,11 @@ loop_640:
 	VFMSUB213PS  Z14, Z13, Z17
 	VMOVUPS      Z17, (CX)(R12*4)
 	ADDQ         $0x10, R12
-	JMP          loop_640
+	JMP          loop_664
 
-tail_641:
+tail_665:
 	CMPQ         R12, BX
-	JAE          done_642
+	JAE          done_666
 	VMOVUPS.Z    (AX)(R12*4), K1, Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -23047,13 +25031,13 @@ tail_641:
 	VFMSUB213PS  Z14, Z13, Z15
 	VMOVUPS      Z15, K1, (CX)(R12*4)
 
-done_642:
+done_666:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R11
-	JMP  row_638
+	JMP  row_662
 
-rowsdone_639:
+rowsdone_663:
 	VZEROUPPER
 	RET
 
@@ -23089,18 +25073,18 @@ TEXT ·expAffineWRowsAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R13)(R12*2), K1
 	XORQ    R12, R12
 
-row_643:
+row_667:
 	CMPQ         R12, DX
-	JAE          rowsdone_644
+	JAE          rowsdone_668
 	VBROADCASTSS (SI)(R12*4), Z11
 	VBROADCASTSS (DI)(R12*4), Z12
 	VBROADCASTSS (R8)(R12*4), Z13
 	VBROADCASTSS (R9)(R12*4), Z14
 	XORQ         R13, R13
 
-loop_645:
+loop_669:
 	CMPQ         R13, R11
-	JAE          tail_646
+	JAE          tail_670
 	VMOVUPS      (AX)(R13*4), Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -23124,11 +25108,11 @@ loop_645:
 	VFMSUB213PS  Z15, Z13, Z17
 	VMOVUPS      Z17, (CX)(R13*4)
 	ADDQ         $0x10, R13
-	JMP          loop_645
+	JMP          loop_669
 
-tail_646:
+tail_670:
 	CMPQ         R13, BX
-	JAE          done_647
+	JAE          done_671
 	VMOVUPS.Z    (AX)(R13*4), K1, Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -23152,13 +25136,13 @@ tail_646:
 	VFMSUB213PS  Z11, Z13, Z15
 	VMOVUPS      Z15, K1, (CX)(R13*4)
 
-done_647:
+done_671:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R12
-	JMP  row_643
+	JMP  row_667
 
-rowsdone_644:
+rowsdone_668:
 	VZEROUPPER
 	RET
 
@@ -23180,38 +25164,38 @@ TEXT ·subRowsAVX512(SB), NOSPLIT, $0-48
 	KMOVW (R10)(R9*2), K1
 	XORQ  R9, R9
 
-row_648:
+row_672:
 	CMPQ         R9, DX
-	JAE          rowsdone_649
+	JAE          rowsdone_673
 	VBROADCASTSS (SI)(R9*4), Z0
 	VBROADCASTSS (DI)(R9*4), Z1
 	XORQ         R10, R10
 
-loop_650:
+loop_674:
 	CMPQ    R10, R8
-	JAE     tail_651
+	JAE     tail_675
 	VMOVUPS (AX)(R10*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VSUBPS  Z1, Z2, Z2
 	VMOVUPS Z2, (CX)(R10*4)
 	ADDQ    $0x10, R10
-	JMP     loop_650
+	JMP     loop_674
 
-tail_651:
+tail_675:
 	CMPQ      R10, BX
-	JAE       done_652
+	JAE       done_676
 	VMOVUPS.Z (AX)(R10*4), K1, Z2
 	VSUBPS    Z0, Z2, Z2
 	VSUBPS    Z1, Z2, Z2
 	VMOVUPS   Z2, K1, (CX)(R10*4)
 
-done_652:
+done_676:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R9
-	JMP  row_648
+	JMP  row_672
 
-rowsdone_649:
+rowsdone_673:
 	VZEROUPPER
 	RET
 
@@ -23243,9 +25227,9 @@ TEXT ·bceLogitsAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_653:
+loop_677:
 	CMPQ          SI, BX
-	JAE           tail_654
+	JAE           tail_678
 	VMOVUPS       (AX)(SI*4), Z13
 	VMOVUPS       (CX)(SI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -23334,11 +25318,11 @@ loop_653:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, SI
-	JMP           loop_653
+	JMP           loop_677
 
-tail_654:
+tail_678:
 	CMPQ          SI, DX
-	JAE           done_655
+	JAE           done_679
 	VMOVUPS.Z     (AX)(SI*4), K1, Z13
 	VMOVUPS.Z     (CX)(SI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -23428,7 +25412,7 @@ tail_654:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_655:
+done_679:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -23437,6 +25421,236 @@ done_655:
 	VPERMILPD     $0x01, X0, X1
 	VADDSD        X1, X0, X0
 	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsPWAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    pw+48(FP), BX
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, SI
+	SHRQ    $0x04, SI
+	SHLQ    $0x04, SI
+	MOVQ    DX, DI
+	SUBQ    SI, DI
+	LEAQ    lfmask16<>+0(SB), R8
+	KMOVW   (R8)(DI*2), K1
+	XORQ    DI, DI
+
+loop_680:
+	CMPQ          DI, SI
+	JAE           tail_681
+	VMOVUPS       (AX)(DI*4), Z13
+	VMOVUPS       (CX)(DI*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+56(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       (BX)(DI*4), Z16
+	VMULPS        Z16, Z15, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+60(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x10, DI
+	JMP           loop_680
+
+tail_681:
+	CMPQ          DI, DX
+	JAE           done_682
+	VMOVUPS.Z     (AX)(DI*4), K1, Z13
+	VMOVUPS.Z     (CX)(DI*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+56(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS.Z     (BX)(DI*4), K1, Z1
+	VMULPS        Z1, Z0, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+60(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z1, Z12, Z12
+
+done_682:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -23469,9 +25683,9 @@ TEXT ·focalG0AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_656:
+loop_683:
 	CMPQ     DI, SI
-	JAE      tail_657
+	JAE      tail_684
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -23479,10 +25693,10 @@ loop_656:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_659
+	JZ       skip_686
 	INCQ     BX
 
-skip_659:
+skip_686:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23558,11 +25772,11 @@ skip_659:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_656
+	JMP           loop_683
 
-tail_657:
+tail_684:
 	CMPQ      DI, DX
-	JAE       done_658
+	JAE       done_685
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -23570,10 +25784,10 @@ tail_657:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_660
+	JZ        skip_687
 	INCQ      BX
 
-skip_660:
+skip_687:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23650,7 +25864,7 @@ skip_660:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_658:
+done_685:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -23692,9 +25906,9 @@ TEXT ·focalG1AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_661:
+loop_688:
 	CMPQ     DI, SI
-	JAE      tail_662
+	JAE      tail_689
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -23702,10 +25916,10 @@ loop_661:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_664
+	JZ       skip_691
 	INCQ     BX
 
-skip_664:
+skip_691:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23789,11 +26003,11 @@ skip_664:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_661
+	JMP           loop_688
 
-tail_662:
+tail_689:
 	CMPQ      DI, DX
-	JAE       done_663
+	JAE       done_690
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -23801,10 +26015,10 @@ tail_662:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_665
+	JZ        skip_692
 	INCQ      BX
 
-skip_665:
+skip_692:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -23889,7 +26103,7 @@ skip_665:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_663:
+done_690:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -23931,9 +26145,9 @@ TEXT ·focalG2AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_666:
+loop_693:
 	CMPQ     DI, SI
-	JAE      tail_667
+	JAE      tail_694
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -23941,10 +26155,10 @@ loop_666:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_669
+	JZ       skip_696
 	INCQ     BX
 
-skip_669:
+skip_696:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24030,11 +26244,11 @@ skip_669:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_666
+	JMP           loop_693
 
-tail_667:
+tail_694:
 	CMPQ      DI, DX
-	JAE       done_668
+	JAE       done_695
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -24042,10 +26256,10 @@ tail_667:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_670
+	JZ        skip_697
 	INCQ      BX
 
-skip_670:
+skip_697:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24132,7 +26346,7 @@ skip_670:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_668:
+done_695:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -24174,9 +26388,9 @@ TEXT ·focalGAnyAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_671:
+loop_698:
 	CMPQ     DI, SI
-	JAE      tail_672
+	JAE      tail_699
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -24184,10 +26398,10 @@ loop_671:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_674
+	JZ       skip_701
 	INCQ     BX
 
-skip_674:
+skip_701:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24296,11 +26510,11 @@ skip_674:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_671
+	JMP           loop_698
 
-tail_672:
+tail_699:
 	CMPQ      DI, DX
-	JAE       done_673
+	JAE       done_700
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -24308,10 +26522,10 @@ tail_672:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_675
+	JZ        skip_702
 	INCQ      BX
 
-skip_675:
+skip_702:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -24421,7 +26635,7 @@ skip_675:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_673:
+done_700:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -24451,9 +26665,9 @@ TEXT ·mseAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_676:
+loop_703:
 	CMPQ          SI, BX
-	JAE           tail_677
+	JAE           tail_704
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24465,11 +26679,11 @@ loop_676:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_676
+	JMP           loop_703
 
-tail_677:
+tail_704:
 	CMPQ          SI, DX
-	JAE           done_678
+	JAE           done_705
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24482,7 +26696,7 @@ tail_677:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_678:
+done_705:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -24511,9 +26725,9 @@ TEXT ·l1AVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_679:
+loop_706:
 	CMPQ          SI, BX
-	JAE           tail_680
+	JAE           tail_707
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24530,11 +26744,11 @@ loop_679:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_679
+	JMP           loop_706
 
-tail_680:
+tail_707:
 	CMPQ          SI, DX
-	JAE           done_681
+	JAE           done_708
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24552,7 +26766,7 @@ tail_680:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_681:
+done_708:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -24581,9 +26795,9 @@ TEXT ·huberAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_682:
+loop_709:
 	CMPQ          SI, BX
-	JAE           tail_683
+	JAE           tail_710
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24611,11 +26825,11 @@ loop_682:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_682
+	JMP           loop_709
 
-tail_683:
+tail_710:
 	CMPQ          SI, DX
-	JAE           done_684
+	JAE           done_711
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24644,7 +26858,7 @@ tail_683:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_684:
+done_711:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -24673,9 +26887,9 @@ TEXT ·smoothL1AVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_685:
+loop_712:
 	CMPQ          SI, BX
-	JAE           tail_686
+	JAE           tail_713
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24704,11 +26918,11 @@ loop_685:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_685
+	JMP           loop_712
 
-tail_686:
+tail_713:
 	CMPQ          SI, DX
-	JAE           done_687
+	JAE           done_714
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -24738,7 +26952,7 @@ tail_686:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_687:
+done_714:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -24779,9 +26993,9 @@ TEXT ·bceLogitsWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_688:
+loop_715:
 	CMPQ          DI, SI
-	JAE           tail_689
+	JAE           tail_716
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -24872,11 +27086,11 @@ loop_688:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_688
+	JMP           loop_715
 
-tail_689:
+tail_716:
 	CMPQ          DI, DX
-	JAE           done_690
+	JAE           done_717
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -24968,7 +27182,7 @@ tail_689:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_690:
+done_717:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -24977,6 +27191,241 @@ done_690:
 	VPERMILPD     $0x01, X0, X1
 	VADDSD        X1, X0, X0
 	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsPWWAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    pw+48(FP), SI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, DI
+	SHRQ    $0x04, DI
+	SHLQ    $0x04, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	LEAQ    lfmask16<>+0(SB), R9
+	KMOVW   (R9)(R8*2), K1
+	XORQ    R8, R8
+
+loop_718:
+	CMPQ          R8, DI
+	JAE           tail_719
+	VMOVUPS       (AX)(R8*4), Z13
+	VMOVUPS       (CX)(R8*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+56(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       (SI)(R8*4), Z16
+	VMULPS        Z16, Z15, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+60(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VMOVUPS       (BX)(R8*4), Z13
+	VMULPS        Z13, Z14, Z14
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x10, R8
+	JMP           loop_718
+
+tail_719:
+	CMPQ          R8, DX
+	JAE           done_720
+	VMOVUPS.Z     (AX)(R8*4), K1, Z13
+	VMOVUPS.Z     (CX)(R8*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+56(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS.Z     (SI)(R8*4), K1, Z1
+	VMULPS        Z1, Z0, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+60(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVUPS.Z     (BX)(R8*4), K1, Z0
+	VMULPS        Z0, Z2, Z2
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z1, Z12, Z12
+
+done_720:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -25010,9 +27459,9 @@ TEXT ·focalG0WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_691:
+loop_721:
 	CMPQ     R8, DI
-	JAE      tail_692
+	JAE      tail_722
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -25020,10 +27469,10 @@ loop_691:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_694
+	JZ       skip_724
 	INCQ     SI
 
-skip_694:
+skip_724:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25101,11 +27550,11 @@ skip_694:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_691
+	JMP           loop_721
 
-tail_692:
+tail_722:
 	CMPQ      R8, DX
-	JAE       done_693
+	JAE       done_723
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -25113,10 +27562,10 @@ tail_692:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_695
+	JZ        skip_725
 	INCQ      SI
 
-skip_695:
+skip_725:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25195,7 +27644,7 @@ skip_695:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_693:
+done_723:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25238,9 +27687,9 @@ TEXT ·focalG1WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_696:
+loop_726:
 	CMPQ     R8, DI
-	JAE      tail_697
+	JAE      tail_727
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -25248,10 +27697,10 @@ loop_696:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_699
+	JZ       skip_729
 	INCQ     SI
 
-skip_699:
+skip_729:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25337,11 +27786,11 @@ skip_699:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_696
+	JMP           loop_726
 
-tail_697:
+tail_727:
 	CMPQ      R8, DX
-	JAE       done_698
+	JAE       done_728
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -25349,10 +27798,10 @@ tail_697:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_700
+	JZ        skip_730
 	INCQ      SI
 
-skip_700:
+skip_730:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25439,7 +27888,7 @@ skip_700:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_698:
+done_728:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25482,9 +27931,9 @@ TEXT ·focalG2WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_701:
+loop_731:
 	CMPQ     R8, DI
-	JAE      tail_702
+	JAE      tail_732
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -25492,10 +27941,10 @@ loop_701:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_704
+	JZ       skip_734
 	INCQ     SI
 
-skip_704:
+skip_734:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25583,11 +28032,11 @@ skip_704:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_701
+	JMP           loop_731
 
-tail_702:
+tail_732:
 	CMPQ      R8, DX
-	JAE       done_703
+	JAE       done_733
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -25595,10 +28044,10 @@ tail_702:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_705
+	JZ        skip_735
 	INCQ      SI
 
-skip_705:
+skip_735:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25687,7 +28136,7 @@ skip_705:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_703:
+done_733:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25730,9 +28179,9 @@ TEXT ·focalGAnyWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_706:
+loop_736:
 	CMPQ     R8, DI
-	JAE      tail_707
+	JAE      tail_737
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -25740,10 +28189,10 @@ loop_706:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_709
+	JZ       skip_739
 	INCQ     SI
 
-skip_709:
+skip_739:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25854,11 +28303,11 @@ skip_709:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_706
+	JMP           loop_736
 
-tail_707:
+tail_737:
 	CMPQ      R8, DX
-	JAE       done_708
+	JAE       done_738
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -25866,10 +28315,10 @@ tail_707:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_710
+	JZ        skip_740
 	INCQ      SI
 
-skip_710:
+skip_740:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25981,7 +28430,7 @@ skip_710:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_708:
+done_738:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -26012,9 +28461,9 @@ TEXT ·mseWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_711:
+loop_741:
 	CMPQ          DI, SI
-	JAE           tail_712
+	JAE           tail_742
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26028,11 +28477,11 @@ loop_711:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_711
+	JMP           loop_741
 
-tail_712:
+tail_742:
 	CMPQ          DI, DX
-	JAE           done_713
+	JAE           done_743
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26047,7 +28496,7 @@ tail_712:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_713:
+done_743:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26077,9 +28526,9 @@ TEXT ·l1WAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_714:
+loop_744:
 	CMPQ          DI, SI
-	JAE           tail_715
+	JAE           tail_745
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26098,11 +28547,11 @@ loop_714:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_714
+	JMP           loop_744
 
-tail_715:
+tail_745:
 	CMPQ          DI, DX
-	JAE           done_716
+	JAE           done_746
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26122,7 +28571,7 @@ tail_715:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_716:
+done_746:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26152,9 +28601,9 @@ TEXT ·huberWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_717:
+loop_747:
 	CMPQ          DI, SI
-	JAE           tail_718
+	JAE           tail_748
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26184,11 +28633,11 @@ loop_717:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_717
+	JMP           loop_747
 
-tail_718:
+tail_748:
 	CMPQ          DI, DX
-	JAE           done_719
+	JAE           done_749
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26219,7 +28668,7 @@ tail_718:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_719:
+done_749:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26249,9 +28698,9 @@ TEXT ·smoothL1WAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_720:
+loop_750:
 	CMPQ          DI, SI
-	JAE           tail_721
+	JAE           tail_751
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26282,11 +28731,11 @@ loop_720:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_720
+	JMP           loop_750
 
-tail_721:
+tail_751:
 	CMPQ          DI, DX
-	JAE           done_722
+	JAE           done_752
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26318,7 +28767,7 @@ tail_721:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_722:
+done_752:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26359,9 +28808,9 @@ TEXT ·bceLogitsLAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_723:
+loop_753:
 	CMPQ          DI, SI
-	JAE           tail_724
+	JAE           tail_754
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -26451,11 +28900,11 @@ loop_723:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_723
+	JMP           loop_753
 
-tail_724:
+tail_754:
 	CMPQ          DI, DX
-	JAE           done_725
+	JAE           done_755
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -26546,7 +28995,7 @@ tail_724:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_725:
+done_755:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -26555,6 +29004,239 @@ done_725:
 	VPERMILPD     $0x01, X0, X1
 	VADDSD        X1, X0, X0
 	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsPWLAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    loss+32(FP), BX
+	MOVQ    pw+48(FP), SI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, DI
+	SHRQ    $0x04, DI
+	SHLQ    $0x04, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	LEAQ    lfmask16<>+0(SB), R9
+	KMOVW   (R9)(R8*2), K1
+	XORQ    R8, R8
+
+loop_756:
+	CMPQ          R8, DI
+	JAE           tail_757
+	VMOVUPS       (AX)(R8*4), Z13
+	VMOVUPS       (CX)(R8*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+56(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       (SI)(R8*4), Z16
+	VMULPS        Z16, Z15, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+60(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VMOVUPS       Z14, (BX)(R8*4)
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x10, R8
+	JMP           loop_756
+
+tail_757:
+	CMPQ          R8, DX
+	JAE           done_758
+	VMOVUPS.Z     (AX)(R8*4), K1, Z13
+	VMOVUPS.Z     (CX)(R8*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+56(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS.Z     (SI)(R8*4), K1, Z1
+	VMULPS        Z1, Z0, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+60(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVUPS       Z2, K1, (BX)(R8*4)
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z1, Z12, Z12
+
+done_758:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -26588,9 +29270,9 @@ TEXT ·focalG0LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_726:
+loop_759:
 	CMPQ     R8, DI
-	JAE      tail_727
+	JAE      tail_760
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -26598,10 +29280,10 @@ loop_726:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_729
+	JZ       skip_762
 	INCQ     SI
 
-skip_729:
+skip_762:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26678,11 +29360,11 @@ skip_729:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_726
+	JMP           loop_759
 
-tail_727:
+tail_760:
 	CMPQ      R8, DX
-	JAE       done_728
+	JAE       done_761
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -26690,10 +29372,10 @@ tail_727:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_730
+	JZ        skip_763
 	INCQ      SI
 
-skip_730:
+skip_763:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26771,7 +29453,7 @@ skip_730:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_728:
+done_761:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -26814,9 +29496,9 @@ TEXT ·focalG1LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_731:
+loop_764:
 	CMPQ     R8, DI
-	JAE      tail_732
+	JAE      tail_765
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -26824,10 +29506,10 @@ loop_731:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_734
+	JZ       skip_767
 	INCQ     SI
 
-skip_734:
+skip_767:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26912,11 +29594,11 @@ skip_734:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_731
+	JMP           loop_764
 
-tail_732:
+tail_765:
 	CMPQ      R8, DX
-	JAE       done_733
+	JAE       done_766
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -26924,10 +29606,10 @@ tail_732:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_735
+	JZ        skip_768
 	INCQ      SI
 
-skip_735:
+skip_768:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27013,7 +29695,7 @@ skip_735:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_733:
+done_766:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27056,9 +29738,9 @@ TEXT ·focalG2LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_736:
+loop_769:
 	CMPQ     R8, DI
-	JAE      tail_737
+	JAE      tail_770
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27066,10 +29748,10 @@ loop_736:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_739
+	JZ       skip_772
 	INCQ     SI
 
-skip_739:
+skip_772:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27156,11 +29838,11 @@ skip_739:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_736
+	JMP           loop_769
 
-tail_737:
+tail_770:
 	CMPQ      R8, DX
-	JAE       done_738
+	JAE       done_771
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27168,10 +29850,10 @@ tail_737:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_740
+	JZ        skip_773
 	INCQ      SI
 
-skip_740:
+skip_773:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27259,7 +29941,7 @@ skip_740:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_738:
+done_771:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27302,9 +29984,9 @@ TEXT ·focalGAnyLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_741:
+loop_774:
 	CMPQ     R8, DI
-	JAE      tail_742
+	JAE      tail_775
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27312,10 +29994,10 @@ loop_741:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_744
+	JZ       skip_777
 	INCQ     SI
 
-skip_744:
+skip_777:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27425,11 +30107,11 @@ skip_744:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_741
+	JMP           loop_774
 
-tail_742:
+tail_775:
 	CMPQ      R8, DX
-	JAE       done_743
+	JAE       done_776
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27437,10 +30119,10 @@ tail_742:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_745
+	JZ        skip_778
 	INCQ      SI
 
-skip_745:
+skip_778:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27551,7 +30233,7 @@ skip_745:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_743:
+done_776:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27582,9 +30264,9 @@ TEXT ·mseLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_746:
+loop_779:
 	CMPQ          DI, SI
-	JAE           tail_747
+	JAE           tail_780
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27597,11 +30279,11 @@ loop_746:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_746
+	JMP           loop_779
 
-tail_747:
+tail_780:
 	CMPQ          DI, DX
-	JAE           done_748
+	JAE           done_781
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27615,7 +30297,7 @@ tail_747:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_748:
+done_781:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -27645,9 +30327,9 @@ TEXT ·l1LAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_749:
+loop_782:
 	CMPQ          DI, SI
-	JAE           tail_750
+	JAE           tail_783
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27665,11 +30347,11 @@ loop_749:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_749
+	JMP           loop_782
 
-tail_750:
+tail_783:
 	CMPQ          DI, DX
-	JAE           done_751
+	JAE           done_784
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27688,7 +30370,7 @@ tail_750:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_751:
+done_784:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -27718,9 +30400,9 @@ TEXT ·huberLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_752:
+loop_785:
 	CMPQ          DI, SI
-	JAE           tail_753
+	JAE           tail_786
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27749,11 +30431,11 @@ loop_752:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_752
+	JMP           loop_785
 
-tail_753:
+tail_786:
 	CMPQ          DI, DX
-	JAE           done_754
+	JAE           done_787
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27783,7 +30465,7 @@ tail_753:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_754:
+done_787:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -27813,9 +30495,9 @@ TEXT ·smoothL1LAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_755:
+loop_788:
 	CMPQ          DI, SI
-	JAE           tail_756
+	JAE           tail_789
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27845,11 +30527,11 @@ loop_755:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_755
+	JMP           loop_788
 
-tail_756:
+tail_789:
 	CMPQ          DI, DX
-	JAE           done_757
+	JAE           done_790
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -27880,7 +30562,7 @@ tail_756:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_757:
+done_790:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -27922,9 +30604,9 @@ TEXT ·bceLogitsLWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_758:
+loop_791:
 	CMPQ          R8, DI
-	JAE           tail_759
+	JAE           tail_792
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -28016,11 +30698,11 @@ loop_758:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_758
+	JMP           loop_791
 
-tail_759:
+tail_792:
 	CMPQ          R8, DX
-	JAE           done_760
+	JAE           done_793
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -28113,7 +30795,7 @@ tail_759:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_760:
+done_793:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28122,6 +30804,244 @@ done_760:
 	VPERMILPD     $0x01, X0, X1
 	VADDSD        X1, X0, X0
 	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsPWLWAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    loss+32(FP), SI
+	MOVQ    pw+48(FP), DI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, R8
+	SHRQ    $0x04, R8
+	SHLQ    $0x04, R8
+	MOVQ    DX, R9
+	SUBQ    R8, R9
+	LEAQ    lfmask16<>+0(SB), R10
+	KMOVW   (R10)(R9*2), K1
+	XORQ    R9, R9
+
+loop_794:
+	CMPQ          R9, R8
+	JAE           tail_795
+	VMOVUPS       (AX)(R9*4), Z13
+	VMOVUPS       (CX)(R9*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+56(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       (DI)(R9*4), Z16
+	VMULPS        Z16, Z15, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+60(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VMOVUPS       (BX)(R9*4), Z13
+	VMULPS        Z13, Z14, Z14
+	VMOVUPS       Z14, (SI)(R9*4)
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x10, R9
+	JMP           loop_794
+
+tail_795:
+	CMPQ          R9, DX
+	JAE           done_796
+	VMOVUPS.Z     (AX)(R9*4), K1, Z13
+	VMOVUPS.Z     (CX)(R9*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+56(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS.Z     (DI)(R9*4), K1, Z1
+	VMULPS        Z1, Z0, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+60(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVUPS.Z     (BX)(R9*4), K1, Z0
+	VMULPS        Z0, Z2, Z2
+	VMOVUPS       Z2, K1, (SI)(R9*4)
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z1, Z12, Z12
+
+done_796:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -28156,9 +31076,9 @@ TEXT ·focalG0LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_761:
+loop_797:
 	CMPQ     R9, R8
-	JAE      tail_762
+	JAE      tail_798
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -28166,10 +31086,10 @@ loop_761:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_764
+	JZ       skip_800
 	INCQ     DI
 
-skip_764:
+skip_800:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28248,11 +31168,11 @@ skip_764:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_761
+	JMP           loop_797
 
-tail_762:
+tail_798:
 	CMPQ      R9, DX
-	JAE       done_763
+	JAE       done_799
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -28260,10 +31180,10 @@ tail_762:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_765
+	JZ        skip_801
 	INCQ      DI
 
-skip_765:
+skip_801:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28343,7 +31263,7 @@ skip_765:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_763:
+done_799:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28387,9 +31307,9 @@ TEXT ·focalG1LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_766:
+loop_802:
 	CMPQ     R9, R8
-	JAE      tail_767
+	JAE      tail_803
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -28397,10 +31317,10 @@ loop_766:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_769
+	JZ       skip_805
 	INCQ     DI
 
-skip_769:
+skip_805:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28487,11 +31407,11 @@ skip_769:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_766
+	JMP           loop_802
 
-tail_767:
+tail_803:
 	CMPQ      R9, DX
-	JAE       done_768
+	JAE       done_804
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -28499,10 +31419,10 @@ tail_767:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_770
+	JZ        skip_806
 	INCQ      DI
 
-skip_770:
+skip_806:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28590,7 +31510,7 @@ skip_770:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_768:
+done_804:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28634,9 +31554,9 @@ TEXT ·focalG2LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_771:
+loop_807:
 	CMPQ     R9, R8
-	JAE      tail_772
+	JAE      tail_808
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -28644,10 +31564,10 @@ loop_771:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_774
+	JZ       skip_810
 	INCQ     DI
 
-skip_774:
+skip_810:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28736,11 +31656,11 @@ skip_774:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_771
+	JMP           loop_807
 
-tail_772:
+tail_808:
 	CMPQ      R9, DX
-	JAE       done_773
+	JAE       done_809
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -28748,10 +31668,10 @@ tail_772:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_775
+	JZ        skip_811
 	INCQ      DI
 
-skip_775:
+skip_811:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28841,7 +31761,7 @@ skip_775:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_773:
+done_809:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28885,9 +31805,9 @@ TEXT ·focalGAnyLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_776:
+loop_812:
 	CMPQ     R9, R8
-	JAE      tail_777
+	JAE      tail_813
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -28895,10 +31815,10 @@ loop_776:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_779
+	JZ       skip_815
 	INCQ     DI
 
-skip_779:
+skip_815:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29010,11 +31930,11 @@ skip_779:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_776
+	JMP           loop_812
 
-tail_777:
+tail_813:
 	CMPQ      R9, DX
-	JAE       done_778
+	JAE       done_814
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29022,10 +31942,10 @@ tail_777:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_780
+	JZ        skip_816
 	INCQ      DI
 
-skip_780:
+skip_816:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29138,7 +32058,7 @@ skip_780:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_778:
+done_814:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29170,9 +32090,9 @@ TEXT ·mseLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_781:
+loop_817:
 	CMPQ          R8, DI
-	JAE           tail_782
+	JAE           tail_818
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29187,11 +32107,11 @@ loop_781:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_781
+	JMP           loop_817
 
-tail_782:
+tail_818:
 	CMPQ          R8, DX
-	JAE           done_783
+	JAE           done_819
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29207,7 +32127,7 @@ tail_782:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_783:
+done_819:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -29238,9 +32158,9 @@ TEXT ·l1LWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_784:
+loop_820:
 	CMPQ          R8, DI
-	JAE           tail_785
+	JAE           tail_821
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29260,11 +32180,11 @@ loop_784:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_784
+	JMP           loop_820
 
-tail_785:
+tail_821:
 	CMPQ          R8, DX
-	JAE           done_786
+	JAE           done_822
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29285,7 +32205,7 @@ tail_785:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_786:
+done_822:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -29316,9 +32236,9 @@ TEXT ·huberLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_787:
+loop_823:
 	CMPQ          R8, DI
-	JAE           tail_788
+	JAE           tail_824
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29349,11 +32269,11 @@ loop_787:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_787
+	JMP           loop_823
 
-tail_788:
+tail_824:
 	CMPQ          R8, DX
-	JAE           done_789
+	JAE           done_825
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29385,7 +32305,7 @@ tail_788:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_789:
+done_825:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -29416,9 +32336,9 @@ TEXT ·smoothL1LWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_790:
+loop_826:
 	CMPQ          R8, DI
-	JAE           tail_791
+	JAE           tail_827
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29450,11 +32370,11 @@ loop_790:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_790
+	JMP           loop_826
 
-tail_791:
+tail_827:
 	CMPQ          R8, DX
-	JAE           done_792
+	JAE           done_828
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -29487,7 +32407,7 @@ tail_791:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_792:
+done_828:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -29528,9 +32448,9 @@ TEXT ·bceLogitsGAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_793:
+loop_829:
 	CMPQ          DI, SI
-	JAE           tail_794
+	JAE           tail_830
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -29622,11 +32542,11 @@ loop_793:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_793
+	JMP           loop_829
 
-tail_794:
+tail_830:
 	CMPQ          DI, DX
-	JAE           done_795
+	JAE           done_831
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -29719,7 +32639,7 @@ tail_794:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(DI*4)
 
-done_795:
+done_831:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29728,6 +32648,243 @@ done_795:
 	VPERMILPD     $0x01, X0, X1
 	VADDSD        X1, X0, X0
 	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsPWGAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    grad+24(FP), BX
+	MOVQ    pw+48(FP), SI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, DI
+	SHRQ    $0x04, DI
+	SHLQ    $0x04, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	LEAQ    lfmask16<>+0(SB), R9
+	KMOVW   (R9)(R8*2), K1
+	XORQ    R8, R8
+
+loop_832:
+	CMPQ          R8, DI
+	JAE           tail_833
+	VMOVUPS       (AX)(R8*4), Z13
+	VMOVUPS       (CX)(R8*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+56(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       (SI)(R8*4), Z16
+	VMULPS        Z16, Z15, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+60(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VBROADCASTSS  scale+64(FP), Z13
+	VMULPS        Z13, Z16, Z16
+	VMOVUPS       Z16, (BX)(R8*4)
+	ADDQ          $0x10, R8
+	JMP           loop_832
+
+tail_833:
+	CMPQ          R8, DX
+	JAE           done_834
+	VMOVUPS.Z     (AX)(R8*4), K1, Z13
+	VMOVUPS.Z     (CX)(R8*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+56(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS.Z     (SI)(R8*4), K1, Z1
+	VMULPS        Z1, Z0, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+60(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z2, Z12, Z12
+	VBROADCASTSS  scale+64(FP), Z0
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (BX)(R8*4)
+
+done_834:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -29761,9 +32918,9 @@ TEXT ·focalG0GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_796:
+loop_835:
 	CMPQ     R8, DI
-	JAE      tail_797
+	JAE      tail_836
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -29771,10 +32928,10 @@ loop_796:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_799
+	JZ       skip_838
 	INCQ     SI
 
-skip_799:
+skip_838:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29853,11 +33010,11 @@ skip_799:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_796
+	JMP           loop_835
 
-tail_797:
+tail_836:
 	CMPQ      R8, DX
-	JAE       done_798
+	JAE       done_837
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29865,10 +33022,10 @@ tail_797:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_800
+	JZ        skip_839
 	INCQ      SI
 
-skip_800:
+skip_839:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29948,7 +33105,7 @@ skip_800:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (BX)(R8*4)
 
-done_798:
+done_837:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29991,9 +33148,9 @@ TEXT ·focalG1GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_801:
+loop_840:
 	CMPQ     R8, DI
-	JAE      tail_802
+	JAE      tail_841
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -30001,10 +33158,10 @@ loop_801:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_804
+	JZ       skip_843
 	INCQ     SI
 
-skip_804:
+skip_843:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30091,11 +33248,11 @@ skip_804:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_801
+	JMP           loop_840
 
-tail_802:
+tail_841:
 	CMPQ      R8, DX
-	JAE       done_803
+	JAE       done_842
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -30103,10 +33260,10 @@ tail_802:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_805
+	JZ        skip_844
 	INCQ      SI
 
-skip_805:
+skip_844:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30194,7 +33351,7 @@ skip_805:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R8*4)
 
-done_803:
+done_842:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -30237,9 +33394,9 @@ TEXT ·focalG2GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_806:
+loop_845:
 	CMPQ     R8, DI
-	JAE      tail_807
+	JAE      tail_846
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -30247,10 +33404,10 @@ loop_806:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_809
+	JZ       skip_848
 	INCQ     SI
 
-skip_809:
+skip_848:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30339,11 +33496,11 @@ skip_809:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_806
+	JMP           loop_845
 
-tail_807:
+tail_846:
 	CMPQ      R8, DX
-	JAE       done_808
+	JAE       done_847
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -30351,10 +33508,10 @@ tail_807:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_810
+	JZ        skip_849
 	INCQ      SI
 
-skip_810:
+skip_849:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30444,7 +33601,7 @@ skip_810:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (BX)(R8*4)
 
-done_808:
+done_847:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -30487,9 +33644,9 @@ TEXT ·focalGAnyGAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_811:
+loop_850:
 	CMPQ     R8, DI
-	JAE      tail_812
+	JAE      tail_851
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -30497,10 +33654,10 @@ loop_811:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_814
+	JZ       skip_853
 	INCQ     SI
 
-skip_814:
+skip_853:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30612,11 +33769,11 @@ skip_814:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_811
+	JMP           loop_850
 
-tail_812:
+tail_851:
 	CMPQ      R8, DX
-	JAE       done_813
+	JAE       done_852
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -30624,10 +33781,10 @@ tail_812:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_815
+	JZ        skip_854
 	INCQ      SI
 
-skip_815:
+skip_854:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30740,7 +33897,7 @@ skip_815:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (BX)(R8*4)
 
-done_813:
+done_852:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -30771,9 +33928,9 @@ TEXT ·mseGAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_816:
+loop_855:
 	CMPQ          DI, SI
-	JAE           tail_817
+	JAE           tail_856
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30788,11 +33945,11 @@ loop_816:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_816
+	JMP           loop_855
 
-tail_817:
+tail_856:
 	CMPQ          DI, DX
-	JAE           done_818
+	JAE           done_857
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30808,7 +33965,7 @@ tail_817:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(DI*4)
 
-done_818:
+done_857:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30838,9 +33995,9 @@ TEXT ·l1GAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_819:
+loop_858:
 	CMPQ          DI, SI
-	JAE           tail_820
+	JAE           tail_859
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30860,11 +34017,11 @@ loop_819:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_819
+	JMP           loop_858
 
-tail_820:
+tail_859:
 	CMPQ          DI, DX
-	JAE           done_821
+	JAE           done_860
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30885,7 +34042,7 @@ tail_820:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_821:
+done_860:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30915,9 +34072,9 @@ TEXT ·huberGAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_822:
+loop_861:
 	CMPQ          DI, SI
-	JAE           tail_823
+	JAE           tail_862
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30948,11 +34105,11 @@ loop_822:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_822
+	JMP           loop_861
 
-tail_823:
+tail_862:
 	CMPQ          DI, DX
-	JAE           done_824
+	JAE           done_863
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30984,7 +34141,7 @@ tail_823:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_824:
+done_863:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -31014,9 +34171,9 @@ TEXT ·smoothL1GAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_825:
+loop_864:
 	CMPQ          DI, SI
-	JAE           tail_826
+	JAE           tail_865
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -31048,11 +34205,11 @@ loop_825:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_825
+	JMP           loop_864
 
-tail_826:
+tail_865:
 	CMPQ          DI, DX
-	JAE           done_827
+	JAE           done_866
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -31085,7 +34242,7 @@ tail_826:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_827:
+done_866:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -31127,9 +34284,9 @@ TEXT ·bceLogitsGWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_828:
+loop_867:
 	CMPQ          R8, DI
-	JAE           tail_829
+	JAE           tail_868
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -31224,11 +34381,11 @@ loop_828:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_828
+	JMP           loop_867
 
-tail_829:
+tail_868:
 	CMPQ          R8, DX
-	JAE           done_830
+	JAE           done_869
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -31324,7 +34481,7 @@ tail_829:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R8*4)
 
-done_830:
+done_869:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31333,6 +34490,250 @@ done_830:
 	VPERMILPD     $0x01, X0, X1
 	VADDSD        X1, X0, X0
 	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsPWGWAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    grad+24(FP), SI
+	MOVQ    pw+48(FP), DI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, R8
+	SHRQ    $0x04, R8
+	SHLQ    $0x04, R8
+	MOVQ    DX, R9
+	SUBQ    R8, R9
+	LEAQ    lfmask16<>+0(SB), R10
+	KMOVW   (R10)(R9*2), K1
+	XORQ    R9, R9
+
+loop_870:
+	CMPQ          R9, R8
+	JAE           tail_871
+	VMOVUPS       (AX)(R9*4), Z13
+	VMOVUPS       (CX)(R9*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+56(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       (DI)(R9*4), Z16
+	VMULPS        Z16, Z15, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+60(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VMOVUPS       (BX)(R9*4), Z13
+	VMULPS        Z13, Z14, Z14
+	VMULPS        Z13, Z16, Z16
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VBROADCASTSS  scale+64(FP), Z13
+	VMULPS        Z13, Z16, Z16
+	VMOVUPS       Z16, (SI)(R9*4)
+	ADDQ          $0x10, R9
+	JMP           loop_870
+
+tail_871:
+	CMPQ          R9, DX
+	JAE           done_872
+	VMOVUPS.Z     (AX)(R9*4), K1, Z13
+	VMOVUPS.Z     (CX)(R9*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+56(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS.Z     (DI)(R9*4), K1, Z1
+	VMULPS        Z1, Z0, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+60(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVUPS.Z     (BX)(R9*4), K1, Z0
+	VMULPS        Z0, Z2, Z2
+	VMULPS        Z0, Z1, Z1
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z2, Z12, Z12
+	VBROADCASTSS  scale+64(FP), Z0
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (SI)(R9*4)
+
+done_872:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -31367,9 +34768,9 @@ TEXT ·focalG0GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_831:
+loop_873:
 	CMPQ     R9, R8
-	JAE      tail_832
+	JAE      tail_874
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31377,10 +34778,10 @@ loop_831:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_834
+	JZ       skip_876
 	INCQ     DI
 
-skip_834:
+skip_876:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31462,11 +34863,11 @@ skip_834:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_831
+	JMP           loop_873
 
-tail_832:
+tail_874:
 	CMPQ      R9, DX
-	JAE       done_833
+	JAE       done_875
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31474,10 +34875,10 @@ tail_832:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_835
+	JZ        skip_877
 	INCQ      DI
 
-skip_835:
+skip_877:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31560,7 +34961,7 @@ skip_835:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (SI)(R9*4)
 
-done_833:
+done_875:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31604,9 +35005,9 @@ TEXT ·focalG1GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_836:
+loop_878:
 	CMPQ     R9, R8
-	JAE      tail_837
+	JAE      tail_879
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31614,10 +35015,10 @@ loop_836:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_839
+	JZ       skip_881
 	INCQ     DI
 
-skip_839:
+skip_881:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31707,11 +35108,11 @@ skip_839:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_836
+	JMP           loop_878
 
-tail_837:
+tail_879:
 	CMPQ      R9, DX
-	JAE       done_838
+	JAE       done_880
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31719,10 +35120,10 @@ tail_837:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_840
+	JZ        skip_882
 	INCQ      DI
 
-skip_840:
+skip_882:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31813,7 +35214,7 @@ skip_840:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R9*4)
 
-done_838:
+done_880:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31857,9 +35258,9 @@ TEXT ·focalG2GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_841:
+loop_883:
 	CMPQ     R9, R8
-	JAE      tail_842
+	JAE      tail_884
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31867,10 +35268,10 @@ loop_841:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_844
+	JZ       skip_886
 	INCQ     DI
 
-skip_844:
+skip_886:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31962,11 +35363,11 @@ skip_844:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_841
+	JMP           loop_883
 
-tail_842:
+tail_884:
 	CMPQ      R9, DX
-	JAE       done_843
+	JAE       done_885
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31974,10 +35375,10 @@ tail_842:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_845
+	JZ        skip_887
 	INCQ      DI
 
-skip_845:
+skip_887:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -32070,7 +35471,7 @@ skip_845:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (SI)(R9*4)
 
-done_843:
+done_885:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -32114,9 +35515,9 @@ TEXT ·focalGAnyGWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_846:
+loop_888:
 	CMPQ     R9, R8
-	JAE      tail_847
+	JAE      tail_889
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -32124,10 +35525,10 @@ loop_846:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_849
+	JZ       skip_891
 	INCQ     DI
 
-skip_849:
+skip_891:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -32242,11 +35643,11 @@ skip_849:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_846
+	JMP           loop_888
 
-tail_847:
+tail_889:
 	CMPQ      R9, DX
-	JAE       done_848
+	JAE       done_890
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -32254,10 +35655,10 @@ tail_847:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_850
+	JZ        skip_892
 	INCQ      DI
 
-skip_850:
+skip_892:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -32373,7 +35774,7 @@ skip_850:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (SI)(R9*4)
 
-done_848:
+done_890:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -32405,9 +35806,9 @@ TEXT ·mseGWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_851:
+loop_893:
 	CMPQ          R8, DI
-	JAE           tail_852
+	JAE           tail_894
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32425,11 +35826,11 @@ loop_851:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_851
+	JMP           loop_893
 
-tail_852:
+tail_894:
 	CMPQ          R8, DX
-	JAE           done_853
+	JAE           done_895
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32448,7 +35849,7 @@ tail_852:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R8*4)
 
-done_853:
+done_895:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32479,9 +35880,9 @@ TEXT ·l1GWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_854:
+loop_896:
 	CMPQ          R8, DI
-	JAE           tail_855
+	JAE           tail_897
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32504,11 +35905,11 @@ loop_854:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_854
+	JMP           loop_896
 
-tail_855:
+tail_897:
 	CMPQ          R8, DX
-	JAE           done_856
+	JAE           done_898
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32532,7 +35933,7 @@ tail_855:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_856:
+done_898:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32563,9 +35964,9 @@ TEXT ·huberGWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_857:
+loop_899:
 	CMPQ          R8, DI
-	JAE           tail_858
+	JAE           tail_900
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32599,11 +36000,11 @@ loop_857:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_857
+	JMP           loop_899
 
-tail_858:
+tail_900:
 	CMPQ          R8, DX
-	JAE           done_859
+	JAE           done_901
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32638,7 +36039,7 @@ tail_858:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_859:
+done_901:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32669,9 +36070,9 @@ TEXT ·smoothL1GWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_860:
+loop_902:
 	CMPQ          R8, DI
-	JAE           tail_861
+	JAE           tail_903
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32706,11 +36107,11 @@ loop_860:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_860
+	JMP           loop_902
 
-tail_861:
+tail_903:
 	CMPQ          R8, DX
-	JAE           done_862
+	JAE           done_904
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32746,7 +36147,7 @@ tail_861:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_862:
+done_904:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32788,9 +36189,9 @@ TEXT ·bceLogitsGLAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_863:
+loop_905:
 	CMPQ          R8, DI
-	JAE           tail_864
+	JAE           tail_906
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -32883,11 +36284,11 @@ loop_863:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_863
+	JMP           loop_905
 
-tail_864:
+tail_906:
 	CMPQ          R8, DX
-	JAE           done_865
+	JAE           done_907
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -32981,7 +36382,7 @@ tail_864:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(R8*4)
 
-done_865:
+done_907:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -32990,6 +36391,246 @@ done_865:
 	VPERMILPD     $0x01, X0, X1
 	VADDSD        X1, X0, X0
 	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsPWGLAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    grad+24(FP), BX
+	MOVQ    loss+32(FP), SI
+	MOVQ    pw+48(FP), DI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, R8
+	SHRQ    $0x04, R8
+	SHLQ    $0x04, R8
+	MOVQ    DX, R9
+	SUBQ    R8, R9
+	LEAQ    lfmask16<>+0(SB), R10
+	KMOVW   (R10)(R9*2), K1
+	XORQ    R9, R9
+
+loop_908:
+	CMPQ          R9, R8
+	JAE           tail_909
+	VMOVUPS       (AX)(R9*4), Z13
+	VMOVUPS       (CX)(R9*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+56(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       (DI)(R9*4), Z16
+	VMULPS        Z16, Z15, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+60(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VMOVUPS       Z14, (SI)(R9*4)
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VBROADCASTSS  scale+64(FP), Z13
+	VMULPS        Z13, Z16, Z16
+	VMOVUPS       Z16, (BX)(R9*4)
+	ADDQ          $0x10, R9
+	JMP           loop_908
+
+tail_909:
+	CMPQ          R9, DX
+	JAE           done_910
+	VMOVUPS.Z     (AX)(R9*4), K1, Z13
+	VMOVUPS.Z     (CX)(R9*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+56(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS.Z     (DI)(R9*4), K1, Z1
+	VMULPS        Z1, Z0, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+60(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVUPS       Z2, K1, (SI)(R9*4)
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z2, Z12, Z12
+	VBROADCASTSS  scale+64(FP), Z0
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (BX)(R9*4)
+
+done_910:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -33024,9 +36665,9 @@ TEXT ·focalG0GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_866:
+loop_911:
 	CMPQ     R9, R8
-	JAE      tail_867
+	JAE      tail_912
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -33034,10 +36675,10 @@ loop_866:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_869
+	JZ       skip_914
 	INCQ     DI
 
-skip_869:
+skip_914:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33117,11 +36758,11 @@ skip_869:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_866
+	JMP           loop_911
 
-tail_867:
+tail_912:
 	CMPQ      R9, DX
-	JAE       done_868
+	JAE       done_913
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -33129,10 +36770,10 @@ tail_867:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_870
+	JZ        skip_915
 	INCQ      DI
 
-skip_870:
+skip_915:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33213,7 +36854,7 @@ skip_870:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (BX)(R9*4)
 
-done_868:
+done_913:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -33257,9 +36898,9 @@ TEXT ·focalG1GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_871:
+loop_916:
 	CMPQ     R9, R8
-	JAE      tail_872
+	JAE      tail_917
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -33267,10 +36908,10 @@ loop_871:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_874
+	JZ       skip_919
 	INCQ     DI
 
-skip_874:
+skip_919:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33358,11 +36999,11 @@ skip_874:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_871
+	JMP           loop_916
 
-tail_872:
+tail_917:
 	CMPQ      R9, DX
-	JAE       done_873
+	JAE       done_918
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -33370,10 +37011,10 @@ tail_872:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_875
+	JZ        skip_920
 	INCQ      DI
 
-skip_875:
+skip_920:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33462,7 +37103,7 @@ skip_875:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R9*4)
 
-done_873:
+done_918:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -33506,9 +37147,9 @@ TEXT ·focalG2GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_876:
+loop_921:
 	CMPQ     R9, R8
-	JAE      tail_877
+	JAE      tail_922
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -33516,10 +37157,10 @@ loop_876:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_879
+	JZ       skip_924
 	INCQ     DI
 
-skip_879:
+skip_924:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33609,11 +37250,11 @@ skip_879:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_876
+	JMP           loop_921
 
-tail_877:
+tail_922:
 	CMPQ      R9, DX
-	JAE       done_878
+	JAE       done_923
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -33621,10 +37262,10 @@ tail_877:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_880
+	JZ        skip_925
 	INCQ      DI
 
-skip_880:
+skip_925:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33715,7 +37356,7 @@ skip_880:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (BX)(R9*4)
 
-done_878:
+done_923:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -33759,9 +37400,9 @@ TEXT ·focalGAnyGLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_881:
+loop_926:
 	CMPQ     R9, R8
-	JAE      tail_882
+	JAE      tail_927
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -33769,10 +37410,10 @@ loop_881:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_884
+	JZ       skip_929
 	INCQ     DI
 
-skip_884:
+skip_929:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33885,11 +37526,11 @@ skip_884:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_881
+	JMP           loop_926
 
-tail_882:
+tail_927:
 	CMPQ      R9, DX
-	JAE       done_883
+	JAE       done_928
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -33897,10 +37538,10 @@ tail_882:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_885
+	JZ        skip_930
 	INCQ      DI
 
-skip_885:
+skip_930:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -34014,7 +37655,7 @@ skip_885:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (BX)(R9*4)
 
-done_883:
+done_928:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -34046,9 +37687,9 @@ TEXT ·mseGLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_886:
+loop_931:
 	CMPQ          R8, DI
-	JAE           tail_887
+	JAE           tail_932
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34064,11 +37705,11 @@ loop_886:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_886
+	JMP           loop_931
 
-tail_887:
+tail_932:
 	CMPQ          R8, DX
-	JAE           done_888
+	JAE           done_933
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34085,7 +37726,7 @@ tail_887:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R8*4)
 
-done_888:
+done_933:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -34116,9 +37757,9 @@ TEXT ·l1GLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_889:
+loop_934:
 	CMPQ          R8, DI
-	JAE           tail_890
+	JAE           tail_935
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34139,11 +37780,11 @@ loop_889:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_889
+	JMP           loop_934
 
-tail_890:
+tail_935:
 	CMPQ          R8, DX
-	JAE           done_891
+	JAE           done_936
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34165,7 +37806,7 @@ tail_890:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_891:
+done_936:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -34196,9 +37837,9 @@ TEXT ·huberGLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_892:
+loop_937:
 	CMPQ          R8, DI
-	JAE           tail_893
+	JAE           tail_938
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34230,11 +37871,11 @@ loop_892:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_892
+	JMP           loop_937
 
-tail_893:
+tail_938:
 	CMPQ          R8, DX
-	JAE           done_894
+	JAE           done_939
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34267,7 +37908,7 @@ tail_893:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_894:
+done_939:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -34298,9 +37939,9 @@ TEXT ·smoothL1GLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_895:
+loop_940:
 	CMPQ          R8, DI
-	JAE           tail_896
+	JAE           tail_941
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34333,11 +37974,11 @@ loop_895:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_895
+	JMP           loop_940
 
-tail_896:
+tail_941:
 	CMPQ          R8, DX
-	JAE           done_897
+	JAE           done_942
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34371,7 +38012,7 @@ tail_896:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_897:
+done_942:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -34414,9 +38055,9 @@ TEXT ·bceLogitsGLWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_898:
+loop_943:
 	CMPQ          R9, R8
-	JAE           tail_899
+	JAE           tail_944
 	VMOVUPS       (AX)(R9*4), Z13
 	VMOVUPS       (CX)(R9*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -34512,11 +38153,11 @@ loop_898:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_898
+	JMP           loop_943
 
-tail_899:
+tail_944:
 	CMPQ          R9, DX
-	JAE           done_900
+	JAE           done_945
 	VMOVUPS.Z     (AX)(R9*4), K1, Z13
 	VMOVUPS.Z     (CX)(R9*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -34613,7 +38254,7 @@ tail_899:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R9*4)
 
-done_900:
+done_945:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -34622,6 +38263,253 @@ done_900:
 	VPERMILPD     $0x01, X0, X1
 	VADDSD        X1, X0, X0
 	MOVSD         X0, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func bceLogitsPWGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·bceLogitsPWGLWAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    w+16(FP), BX
+	MOVQ    grad+24(FP), SI
+	MOVQ    loss+32(FP), DI
+	MOVQ    pw+48(FP), R8
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    DX, R9
+	SHRQ    $0x04, R9
+	SHLQ    $0x04, R9
+	MOVQ    DX, R10
+	SUBQ    R9, R10
+	LEAQ    lfmask16<>+0(SB), R11
+	KMOVW   (R11)(R10*2), K1
+	XORQ    R10, R10
+
+loop_946:
+	CMPQ          R10, R9
+	JAE           tail_947
+	VMOVUPS       (AX)(R10*4), Z13
+	VMOVUPS       (CX)(R10*4), Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z15
+	VMINPS        Z15, Z1, Z15
+	VMULPS        Z2, Z15, Z16
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VFNMADD231PS  Z3, Z16, Z15
+	VFNMADD231PS  Z4, Z16, Z15
+	VMOVUPS       Z10, Z17
+	VFMADD213PS   Z9, Z15, Z17
+	VFMADD213PS   Z8, Z15, Z17
+	VFMADD213PS   Z7, Z15, Z17
+	VFMADD213PS   Z6, Z15, Z17
+	VMULPS        Z15, Z15, Z18
+	VFMADD213PS   Z15, Z18, Z17
+	VADDPS        Z5, Z17, Z17
+	VSCALEFPS     Z16, Z17, Z17
+	VADDPS        Z5, Z17, Z15
+	VDIVPS        Z15, Z5, Z15
+	VMULPS        Z15, Z17, Z16
+	VMOVUPS       Z5, Z15
+	VSUBPS        Z16, Z15, Z15
+	VMOVAPS       Z16, Z18
+	VMOVAPS       Z15, Z19
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z15, K2, Z18
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z16, K2, Z19
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z18
+	VADDPS        Z5, Z17, Z15
+	VSUBPS        Z5, Z15, Z16
+	VSUBPS        Z16, Z17, Z16
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z15, Z17
+	VPSRAD        $0x17, Z17, Z20
+	VPANDD        lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD        lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS        Z5, Z17, Z17
+	VCVTDQ2PS     Z20, Z20
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z17, Z22, Z23
+	VMULPS        Z4, Z20, Z24
+	VFMADD231PS   Z21, Z23, Z24
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS        Z17, Z24, Z24
+	VFMADD231PS   Z3, Z20, Z24
+	VRCP14PS      Z15, Z17
+	VMOVUPS       lfc_40000000<>+0(SB), Z20
+	VFNMADD231PS  Z17, Z15, Z20
+	VMULPS        Z20, Z17, Z17
+	VFMADD231PS   Z17, Z16, Z24
+	VBROADCASTSS  pos+56(FP), Z15
+	VMULPS        Z15, Z14, Z15
+	VMOVUPS       (R8)(R10*4), Z16
+	VMULPS        Z16, Z15, Z15
+	VMOVUPS       Z5, Z16
+	VSUBPS        Z14, Z16, Z16
+	VBROADCASTSS  neg+60(FP), Z14
+	VMULPS        Z14, Z16, Z16
+	VXORPS        Z14, Z14, Z14
+	VSUBPS        Z13, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z14, Z17, Z14
+	VADDPS        Z24, Z14, Z14
+	VMOVUPS       lfc_00000000<>+0(SB), Z17
+	VMAXPS        Z13, Z17, Z13
+	VADDPS        Z24, Z13, Z13
+	VMULPS        Z15, Z14, Z14
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z15, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z14
+	VMULPS        Z16, Z13, Z13
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z13
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z19, Z15, Z13
+	VFMSUB213PS   Z13, Z18, Z16
+	VMOVUPS       (BX)(R10*4), Z13
+	VMULPS        Z13, Z14, Z14
+	VMULPS        Z13, Z16, Z16
+	VMOVUPS       Z14, (DI)(R10*4)
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF32X8 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VBROADCASTSS  scale+64(FP), Z13
+	VMULPS        Z13, Z16, Z16
+	VMOVUPS       Z16, (SI)(R10*4)
+	ADDQ          $0x10, R10
+	JMP           loop_946
+
+tail_947:
+	CMPQ          R10, DX
+	JAE           done_948
+	VMOVUPS.Z     (AX)(R10*4), K1, Z13
+	VMOVUPS.Z     (CX)(R10*4), K1, Z14
+	VORPS         lfc_80000000<>+0(SB), Z13, Z15
+	VMAXPS        Z15, Z0, Z0
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z2, Z0, Z1
+	VRNDSCALEPS   $0x00, Z1, Z1
+	VFNMADD231PS  Z3, Z1, Z0
+	VFNMADD231PS  Z4, Z1, Z0
+	VMOVUPS       Z10, Z2
+	VFMADD213PS   Z9, Z0, Z2
+	VFMADD213PS   Z8, Z0, Z2
+	VFMADD213PS   Z7, Z0, Z2
+	VFMADD213PS   Z6, Z0, Z2
+	VMULPS        Z0, Z0, Z6
+	VFMADD213PS   Z0, Z6, Z2
+	VADDPS        Z5, Z2, Z2
+	VSCALEFPS     Z1, Z2, Z2
+	VADDPS        Z5, Z2, Z0
+	VDIVPS        Z0, Z5, Z0
+	VMULPS        Z0, Z2, Z1
+	VMOVUPS       Z5, Z0
+	VSUBPS        Z1, Z0, Z0
+	VMOVAPS       Z1, Z6
+	VMOVAPS       Z0, Z7
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z0, K2, Z6
+	VCMPPS        $0x1d, lfc_00000000<>+0(SB), Z13, K2
+	VMOVUPS       Z1, K2, Z7
+	VCMPPS        $0x03, Z13, Z13, K2
+	VMOVUPS       Z13, K2, Z6
+	VADDPS        Z5, Z2, Z0
+	VSUBPS        Z5, Z0, Z1
+	VSUBPS        Z1, Z2, Z1
+	VPSUBD        lfc_3f3504f3<>+0(SB), Z0, Z2
+	VPSRAD        $0x17, Z2, Z8
+	VPANDD        lfc_007fffff<>+0(SB), Z2, Z2
+	VPADDD        lfc_3f3504f3<>+0(SB), Z2, Z2
+	VSUBPS        Z5, Z2, Z2
+	VCVTDQ2PS     Z8, Z8
+	VMOVUPS       lfc_3da9355f<>+0(SB), Z9
+	VFMADD213PS   lfc_be10dc31<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e19a038<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be29ee3f<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3e4c5c72<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_be800102<>+0(SB), Z2, Z9
+	VFMADD213PS   lfc_3eaaab98<>+0(SB), Z2, Z9
+	VMULPS        Z2, Z2, Z10
+	VMULPS        Z2, Z10, Z15
+	VMULPS        Z4, Z8, Z4
+	VFMADD231PS   Z9, Z15, Z4
+	VFMADD231PS   lfc_bf000000<>+0(SB), Z10, Z4
+	VADDPS        Z2, Z4, Z4
+	VFMADD231PS   Z3, Z8, Z4
+	VRCP14PS      Z0, Z2
+	VMOVUPS       lfc_40000000<>+0(SB), Z3
+	VFNMADD231PS  Z2, Z0, Z3
+	VMULPS        Z3, Z2, Z2
+	VFMADD231PS   Z2, Z1, Z4
+	VBROADCASTSS  pos+56(FP), Z0
+	VMULPS        Z0, Z14, Z0
+	VMOVUPS.Z     (R8)(R10*4), K1, Z1
+	VMULPS        Z1, Z0, Z0
+	VMOVUPS       Z5, Z1
+	VSUBPS        Z14, Z1, Z1
+	VBROADCASTSS  neg+60(FP), Z2
+	VMULPS        Z2, Z1, Z1
+	VXORPS        Z2, Z2, Z2
+	VSUBPS        Z13, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z2
+	VADDPS        Z4, Z2, Z2
+	VMOVUPS       lfc_00000000<>+0(SB), Z3
+	VMAXPS        Z13, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VMULPS        Z0, Z2, Z2
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z0, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z2
+	VMULPS        Z1, Z3, Z3
+	VCMPPS        $0x00, lfc_00000000<>+0(SB), Z1, K2
+	VMOVUPS       lfc_00000000<>+0(SB), K2, Z3
+	VADDPS        Z3, Z2, Z2
+	VMULPS        Z7, Z0, Z0
+	VFMSUB213PS   Z0, Z6, Z1
+	VMOVUPS.Z     (BX)(R10*4), K1, Z0
+	VMULPS        Z0, Z2, Z2
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z2, K1, (DI)(R10*4)
+	VMOVAPS.Z     Z2, K1, Z2
+	VCVTPS2PD     Y2, Z0
+	VEXTRACTF32X8 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z2, Z12, Z12
+	VBROADCASTSS  scale+64(FP), Z0
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (SI)(R10*4)
+
+done_948:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X0
+	VADDPD        X0, X11, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -34657,9 +38545,9 @@ TEXT ·focalG0GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_901:
+loop_949:
 	CMPQ     R10, R9
-	JAE      tail_902
+	JAE      tail_950
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -34667,10 +38555,10 @@ loop_901:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_904
+	JZ       skip_952
 	INCQ     R8
 
-skip_904:
+skip_952:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -34753,11 +38641,11 @@ skip_904:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_901
+	JMP           loop_949
 
-tail_902:
+tail_950:
 	CMPQ      R10, DX
-	JAE       done_903
+	JAE       done_951
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -34765,10 +38653,10 @@ tail_902:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_905
+	JZ        skip_953
 	INCQ      R8
 
-skip_905:
+skip_953:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -34852,7 +38740,7 @@ skip_905:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (SI)(R10*4)
 
-done_903:
+done_951:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -34897,9 +38785,9 @@ TEXT ·focalG1GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_906:
+loop_954:
 	CMPQ     R10, R9
-	JAE      tail_907
+	JAE      tail_955
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -34907,10 +38795,10 @@ loop_906:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_909
+	JZ       skip_957
 	INCQ     R8
 
-skip_909:
+skip_957:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35001,11 +38889,11 @@ skip_909:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_906
+	JMP           loop_954
 
-tail_907:
+tail_955:
 	CMPQ      R10, DX
-	JAE       done_908
+	JAE       done_956
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -35013,10 +38901,10 @@ tail_907:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_910
+	JZ        skip_958
 	INCQ      R8
 
-skip_910:
+skip_958:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35108,7 +38996,7 @@ skip_910:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R10*4)
 
-done_908:
+done_956:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -35153,9 +39041,9 @@ TEXT ·focalG2GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_911:
+loop_959:
 	CMPQ     R10, R9
-	JAE      tail_912
+	JAE      tail_960
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -35163,10 +39051,10 @@ loop_911:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_914
+	JZ       skip_962
 	INCQ     R8
 
-skip_914:
+skip_962:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35259,11 +39147,11 @@ skip_914:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_911
+	JMP           loop_959
 
-tail_912:
+tail_960:
 	CMPQ      R10, DX
-	JAE       done_913
+	JAE       done_961
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -35271,10 +39159,10 @@ tail_912:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_915
+	JZ        skip_963
 	INCQ      R8
 
-skip_915:
+skip_963:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35368,7 +39256,7 @@ skip_915:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (SI)(R10*4)
 
-done_913:
+done_961:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -35413,9 +39301,9 @@ TEXT ·focalGAnyGLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_916:
+loop_964:
 	CMPQ     R10, R9
-	JAE      tail_917
+	JAE      tail_965
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -35423,10 +39311,10 @@ loop_916:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_919
+	JZ       skip_967
 	INCQ     R8
 
-skip_919:
+skip_967:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35542,11 +39430,11 @@ skip_919:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_916
+	JMP           loop_964
 
-tail_917:
+tail_965:
 	CMPQ      R10, DX
-	JAE       done_918
+	JAE       done_966
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -35554,10 +39442,10 @@ tail_917:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_920
+	JZ        skip_968
 	INCQ      R8
 
-skip_920:
+skip_968:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35674,7 +39562,7 @@ skip_920:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (SI)(R10*4)
 
-done_918:
+done_966:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -35707,9 +39595,9 @@ TEXT ·mseGLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_921:
+loop_969:
 	CMPQ          R9, R8
-	JAE           tail_922
+	JAE           tail_970
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35728,11 +39616,11 @@ loop_921:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_921
+	JMP           loop_969
 
-tail_922:
+tail_970:
 	CMPQ          R9, DX
-	JAE           done_923
+	JAE           done_971
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35752,7 +39640,7 @@ tail_922:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R9*4)
 
-done_923:
+done_971:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -35784,9 +39672,9 @@ TEXT ·l1GLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_924:
+loop_972:
 	CMPQ          R9, R8
-	JAE           tail_925
+	JAE           tail_973
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35810,11 +39698,11 @@ loop_924:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_924
+	JMP           loop_972
 
-tail_925:
+tail_973:
 	CMPQ          R9, DX
-	JAE           done_926
+	JAE           done_974
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35839,7 +39727,7 @@ tail_925:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_926:
+done_974:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -35871,9 +39759,9 @@ TEXT ·huberGLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_927:
+loop_975:
 	CMPQ          R9, R8
-	JAE           tail_928
+	JAE           tail_976
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35908,11 +39796,11 @@ loop_927:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_927
+	JMP           loop_975
 
-tail_928:
+tail_976:
 	CMPQ          R9, DX
-	JAE           done_929
+	JAE           done_977
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35948,7 +39836,7 @@ tail_928:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_929:
+done_977:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -35980,9 +39868,9 @@ TEXT ·smoothL1GLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_930:
+loop_978:
 	CMPQ          R9, R8
-	JAE           tail_931
+	JAE           tail_979
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -36018,11 +39906,11 @@ loop_930:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_930
+	JMP           loop_978
 
-tail_931:
+tail_979:
 	CMPQ          R9, DX
-	JAE           done_932
+	JAE           done_980
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -36059,7 +39947,7 @@ tail_931:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_932:
+done_980:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -36107,9 +39995,9 @@ TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_933:
+loop_981:
 	CMPQ         SI, BX
-	JAE          tail_934
+	JAE          tail_982
 	VMOVUPS      (AX)(SI*4), Z11
 	VORPS        lfc_80000000<>+0(SB), Z11, Z12
 	VMAXPS       Z12, Z0, Z12
@@ -36142,11 +40030,11 @@ loop_933:
 	VMOVUPS      Z11, K2, Z14
 	VMOVUPS      Z14, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_933
+	JMP          loop_981
 
-tail_934:
+tail_982:
 	CMPQ         SI, DX
-	JAE          done_935
+	JAE          done_983
 	VMOVUPS.Z    (AX)(SI*4), K1, Z11
 	VORPS        lfc_80000000<>+0(SB), Z11, Z12
 	VMAXPS       Z12, Z0, Z0
@@ -36179,7 +40067,7 @@ tail_934:
 	VMOVUPS      Z11, K2, Z2
 	VMOVUPS      Z2, K1, (CX)(SI*4)
 
-done_935:
+done_983:
 	VZEROUPPER
 	RET
 
@@ -36219,9 +40107,9 @@ TEXT ·logSigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_936:
+loop_984:
 	CMPQ         SI, BX
-	JAE          tail_937
+	JAE          tail_985
 	VMOVUPS      (AX)(SI*4), Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -36272,11 +40160,11 @@ loop_936:
 	VSUBPS       Z29, Z21, Z21
 	VMOVUPS      Z21, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_936
+	JMP          loop_984
 
-tail_937:
+tail_985:
 	CMPQ         SI, DX
-	JAE          done_938
+	JAE          done_986
 	VMOVUPS.Z    (AX)(SI*4), K1, Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z0
@@ -36327,7 +40215,7 @@ tail_937:
 	VSUBPS       Z4, Z0, Z0
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
-done_938:
+done_986:
 	VZEROUPPER
 	RET
 
@@ -36367,9 +40255,9 @@ TEXT ·softplusAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_939:
+loop_987:
 	CMPQ         SI, BX
-	JAE          tail_940
+	JAE          tail_988
 	VMOVUPS      (AX)(SI*4), Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -36420,11 +40308,11 @@ loop_939:
 	VADDPS       Z29, Z21, Z21
 	VMOVUPS      Z21, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_939
+	JMP          loop_987
 
-tail_940:
+tail_988:
 	CMPQ         SI, DX
-	JAE          done_941
+	JAE          done_989
 	VMOVUPS.Z    (AX)(SI*4), K1, Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z0
@@ -36475,7 +40363,7 @@ tail_940:
 	VADDPS       Z4, Z0, Z0
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
-done_941:
+done_989:
 	VZEROUPPER
 	RET
 
@@ -36494,9 +40382,9 @@ TEXT ·expVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_942:
+loop_990:
 	CMPQ         SI, BX
-	JAE          tail_943
+	JAE          tail_991
 	VMOVUPS      (AX)(SI*4), Z0
 	VMOVUPS      lfc_c2d00000<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z0
@@ -36517,11 +40405,11 @@ loop_942:
 	VSCALEFPS    Z1, Z2, Z2
 	VMOVUPS      Z2, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_942
+	JMP          loop_990
 
-tail_943:
+tail_991:
 	CMPQ         SI, DX
-	JAE          done_944
+	JAE          done_992
 	VMOVUPS.Z    (AX)(SI*4), K1, Z0
 	VMOVUPS      lfc_c2d00000<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z0
@@ -36542,7 +40430,7 @@ tail_943:
 	VSCALEFPS    Z1, Z2, Z2
 	VMOVUPS      Z2, K1, (CX)(SI*4)
 
-done_944:
+done_992:
 	VZEROUPPER
 	RET
 
@@ -36561,9 +40449,9 @@ TEXT ·logVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_945:
+loop_993:
 	CMPQ        SI, BX
-	JAE         tail_946
+	JAE         tail_994
 	VMOVUPS     (AX)(SI*4), Z0
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z0, Z1
 	VPSRAD      $0x17, Z1, Z2
@@ -36593,11 +40481,11 @@ loop_945:
 	VMOVUPS     Z0, K2, Z6
 	VMOVUPS     Z6, (CX)(SI*4)
 	ADDQ        $0x10, SI
-	JMP         loop_945
+	JMP         loop_993
 
-tail_946:
+tail_994:
 	CMPQ        SI, DX
-	JAE         done_947
+	JAE         done_995
 	VMOVUPS.Z   (AX)(SI*4), K1, Z0
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z0, Z1
 	VPSRAD      $0x17, Z1, Z2
@@ -36627,7 +40515,7 @@ tail_946:
 	VMOVUPS     Z0, K2, Z6
 	VMOVUPS     Z6, K1, (CX)(SI*4)
 
-done_947:
+done_995:
 	VZEROUPPER
 	RET
 
@@ -36646,9 +40534,9 @@ TEXT ·log1pVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_948:
+loop_996:
 	CMPQ         SI, BX
-	JAE          tail_949
+	JAE          tail_997
 	VMOVUPS      (AX)(SI*4), Z0
 	VADDPS       lfc_3f800000<>+0(SB), Z0, Z1
 	VSUBPS       lfc_3f800000<>+0(SB), Z1, Z2
@@ -36680,11 +40568,11 @@ loop_948:
 	VFMADD231PS  Z0, Z2, Z7
 	VMOVUPS      Z7, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_948
+	JMP          loop_996
 
-tail_949:
+tail_997:
 	CMPQ         SI, DX
-	JAE          done_950
+	JAE          done_998
 	VMOVUPS.Z    (AX)(SI*4), K1, Z0
 	VADDPS       lfc_3f800000<>+0(SB), Z0, Z1
 	VSUBPS       lfc_3f800000<>+0(SB), Z1, Z2
@@ -36716,6 +40604,6 @@ tail_949:
 	VFMADD231PS  Z0, Z2, Z7
 	VMOVUPS      Z7, K1, (CX)(SI*4)
 
-done_950:
+done_998:
 	VZEROUPPER
 	RET

@@ -109,11 +109,17 @@ func expAffineWRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *
 //go:noescape
 func subRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32)
 
-// bceLogitsAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0AVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -163,11 +169,17 @@ func huberAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32,
 //go:noescape
 func smoothL1AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWWAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0WAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -217,11 +229,17 @@ func huberWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32
 //go:noescape
 func smoothL1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsLAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsLAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWLAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0LAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -271,11 +289,17 @@ func huberLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32
 //go:noescape
 func smoothL1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsLWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsLWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWLWAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0LWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -325,11 +349,17 @@ func huberLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //go:noescape
 func smoothL1LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsGAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsGAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWGAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0GAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -379,11 +409,17 @@ func huberGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32
 //go:noescape
 func smoothL1GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsGWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsGWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWGWAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0GWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -433,11 +469,17 @@ func huberGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //go:noescape
 func smoothL1GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsGLAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsGLAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWGLAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0GLAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -487,11 +529,17 @@ func huberGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //go:noescape
 func smoothL1GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsGLWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsGLWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWGLWAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0GLWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -676,11 +724,17 @@ func expAffineWRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls
 //go:noescape
 func subRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32)
 
-// bceLogitsAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0AVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -730,11 +784,17 @@ func huberAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //go:noescape
 func smoothL1AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWWAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0WAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -784,11 +844,17 @@ func huberWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float
 //go:noescape
 func smoothL1WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsLAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsLAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWLAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0LAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -838,11 +904,17 @@ func huberLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float
 //go:noescape
 func smoothL1LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsLWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsLWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWLWAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0LWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -892,11 +964,17 @@ func huberLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func smoothL1LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsGAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsGAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWGAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0GAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -946,11 +1024,17 @@ func huberGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float
 //go:noescape
 func smoothL1GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsGWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsGWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWGWAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0GWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -1000,11 +1084,17 @@ func huberGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func smoothL1GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsGLAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsGLAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWGLAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0GLAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -1054,11 +1144,17 @@ func huberGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func smoothL1GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// bceLogitsGLWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·((pos·y + neg·(1−y))·σ(x) − pos·y), both times w; returns Σ loss.
+// bceLogitsGLWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func bceLogitsGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) float64
+
+// bceLogitsPWGLWAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
 // focalG0GLWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).

@@ -5,7 +5,7 @@
 package amd64
 
 // bceLogitsCall runs the bceLogits variant for the ISA and for which of g, l, w are non-nil.
-func bceLogitsCall(avx512 bool, x, y, w, g, l *float32, n int, pos, neg, scale float32) float64 {
+func bceLogitsCall(avx512 bool, x, y, w, g, l *float32, n int, pos float32, neg float32, scale float32) float64 {
 	v := 0
 	if g != nil {
 		v |= 4
@@ -55,8 +55,59 @@ func bceLogitsCall(avx512 bool, x, y, w, g, l *float32, n int, pos, neg, scale f
 	}
 }
 
+// bceLogitsPWCall runs the bceLogitsPW variant for the ISA and for which of g, l, w are non-nil.
+func bceLogitsPWCall(avx512 bool, x, y, w, g, l *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return bceLogitsPWAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 1:
+		return bceLogitsPWWAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 2:
+		return bceLogitsPWLAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 3:
+		return bceLogitsPWLWAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 4:
+		return bceLogitsPWGAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 5:
+		return bceLogitsPWGWAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 6:
+		return bceLogitsPWGLAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 7:
+		return bceLogitsPWGLWAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 8:
+		return bceLogitsPWAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 9:
+		return bceLogitsPWWAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 10:
+		return bceLogitsPWLAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 11:
+		return bceLogitsPWLWAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 12:
+		return bceLogitsPWGAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 13:
+		return bceLogitsPWGWAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 14:
+		return bceLogitsPWGLAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	default:
+		return bceLogitsPWGLWAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	}
+}
+
 // focalG0Call runs the focalG0 variant for the ISA and for which of g, l, w are non-nil.
-func focalG0Call(avx512 bool, x, y, w, g, l *float32, n int, a0, a1, scale float32) (float64, int) {
+func focalG0Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, scale float32) (float64, int) {
 	v := 0
 	if g != nil {
 		v |= 4
@@ -107,7 +158,7 @@ func focalG0Call(avx512 bool, x, y, w, g, l *float32, n int, a0, a1, scale float
 }
 
 // focalG1Call runs the focalG1 variant for the ISA and for which of g, l, w are non-nil.
-func focalG1Call(avx512 bool, x, y, w, g, l *float32, n int, a0, a1, scale float32) (float64, int) {
+func focalG1Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, scale float32) (float64, int) {
 	v := 0
 	if g != nil {
 		v |= 4
@@ -158,7 +209,7 @@ func focalG1Call(avx512 bool, x, y, w, g, l *float32, n int, a0, a1, scale float
 }
 
 // focalG2Call runs the focalG2 variant for the ISA and for which of g, l, w are non-nil.
-func focalG2Call(avx512 bool, x, y, w, g, l *float32, n int, a0, a1, scale float32) (float64, int) {
+func focalG2Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, scale float32) (float64, int) {
 	v := 0
 	if g != nil {
 		v |= 4
@@ -209,7 +260,7 @@ func focalG2Call(avx512 bool, x, y, w, g, l *float32, n int, a0, a1, scale float
 }
 
 // focalGAnyCall runs the focalGAny variant for the ISA and for which of g, l, w are non-nil.
-func focalGAnyCall(avx512 bool, x, y, w, g, l *float32, n int, a0, a1, gamma, scale float32) (float64, int) {
+func focalGAnyCall(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (float64, int) {
 	v := 0
 	if g != nil {
 		v |= 4
@@ -260,7 +311,7 @@ func focalGAnyCall(avx512 bool, x, y, w, g, l *float32, n int, a0, a1, gamma, sc
 }
 
 // mseCall runs the mse variant for the ISA and for which of g, l, w are non-nil.
-func mseCall(avx512 bool, x, y, w, g, l *float32, n int, p, scale float32) float64 {
+func mseCall(avx512 bool, x, y, w, g, l *float32, n int, p float32, scale float32) float64 {
 	v := 0
 	if g != nil {
 		v |= 4
@@ -311,7 +362,7 @@ func mseCall(avx512 bool, x, y, w, g, l *float32, n int, p, scale float32) float
 }
 
 // l1Call runs the l1 variant for the ISA and for which of g, l, w are non-nil.
-func l1Call(avx512 bool, x, y, w, g, l *float32, n int, p, scale float32) float64 {
+func l1Call(avx512 bool, x, y, w, g, l *float32, n int, p float32, scale float32) float64 {
 	v := 0
 	if g != nil {
 		v |= 4
@@ -362,7 +413,7 @@ func l1Call(avx512 bool, x, y, w, g, l *float32, n int, p, scale float32) float6
 }
 
 // huberCall runs the huber variant for the ISA and for which of g, l, w are non-nil.
-func huberCall(avx512 bool, x, y, w, g, l *float32, n int, p, scale float32) float64 {
+func huberCall(avx512 bool, x, y, w, g, l *float32, n int, p float32, scale float32) float64 {
 	v := 0
 	if g != nil {
 		v |= 4
@@ -413,7 +464,7 @@ func huberCall(avx512 bool, x, y, w, g, l *float32, n int, p, scale float32) flo
 }
 
 // smoothL1Call runs the smoothL1 variant for the ISA and for which of g, l, w are non-nil.
-func smoothL1Call(avx512 bool, x, y, w, g, l *float32, n int, p, scale float32) float64 {
+func smoothL1Call(avx512 bool, x, y, w, g, l *float32, n int, p float32, scale float32) float64 {
 	v := 0
 	if g != nil {
 		v |= 4
