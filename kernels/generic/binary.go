@@ -93,14 +93,16 @@ func bceLogits(x, y, pos, neg float64) (l, g float64) {
 func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
 	cp, cn := c.fn*y, c.fp*(1-y)
 	if c.clip > 0 {
-		pc := math.Min(math.Max(p, c.clip), 1-c.clip)
+		// Both p and 1−p are clipped, so that p = 1 gives −log(clip)
+		// exactly: log1p(−clip(p)) would lose clip's digits to the rounding
+		// of 1 − clip (15.94 instead of 16.12 for clip 1e-7 in float32).
+		lo, hi := c.clip, 1-c.clip
+		pc, qc := math.Min(math.Max(p, lo), hi), math.Min(math.Max(1-p, lo), hi)
 		if p != p {
-			pc = p
+			pc, qc = p, p
 		}
-		// As numpy's clip-then-log: the clipped value is the float nearest
-		// 1 − clip, so log(1 − pc) is not exactly log(clip).
-		l = -cp*math.Log(pc) - cn*math.Log1p(-pc)
-		if p >= c.clip && p <= 1-c.clip || p != p {
+		l = -cp*math.Log(pc) - cn*math.Log(qc)
+		if p >= lo && p <= hi || p != p {
 			g = (cn*pc - cp*(1-pc)) / (pc * (1 - pc))
 		}
 		return l, g

@@ -54,10 +54,6 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	k := len(x)
 	probs = probs[:len(probs):len(probs)]
 	capv := float64(a.SoftCap)
-	z0 := capped(float64(x[0]), capv)
-	if math.IsInf(z0, 0) {
-		z0 = 0 // any finite reference works; an infinite one would give inf − inf
-	}
 
 	// The target's (capped) logit, read before an in-place gradient overwrites it.
 	var zy float64
@@ -66,17 +62,18 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	}
 
 	// Pass 1: the maximum m and r = Σ exp(z−m) − 1; with smoothing or
-	// probability targets also the weighted sums of (z − z0) the loss needs,
-	// taken relative to the row's first logit so that large logits do not
-	// cancel. When the gradient is wanted (and there is no soft-cap to
-	// differentiate later), the exponentials are computed once, in a second
-	// sweep after the maximum is known, and parked in the gradient buffer for
-	// pass 2; otherwise one online sweep folds max and sum together.
+	// probability targets also Σ c_j·z_j and Σ c_j. (That sum is anchored at
+	// 0, not at some logit: an outlier such as a masked −1e9 would make
+	// every term, and the cancellation, that large.) When the gradient is
+	// wanted (and there is no soft-cap to differentiate later), the
+	// exponentials are computed once, in a second sweep after the maximum
+	// is known, and parked in the gradient buffer for pass 2; otherwise one
+	// online sweep folds max and sum together.
 	m, r := math.Inf(-1), -1.0
-	var wz, tw float64 // Σ c_j·(z_j − z0) and Σ c_j for the target coefficients c
+	var wz, tw float64 // Σ c_j·z_j and Σ c_j for the target coefficients c
 	soft := probs != nil
 	stash := grad != nil && capv == 0 && !ignored
-	argmax := 0
+	argmax, hasNaN := 0, false
 	for j, v := range x {
 		z := capped(float64(v), capv)
 		if stash {
@@ -86,25 +83,41 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		} else {
 			m, r = onlineStep(m, r, z)
 		}
+		hasNaN = hasNaN || z != z
 		if soft || eps != 0 {
 			c := targetCoef(a, probs, j, eps)
-			if c != 0 { // 0·(−inf − z0) must not poison the row
-				wz += c * (z - z0)
+			if c != 0 { // 0·(−inf) must not poison the row
+				wz += c * z
 			}
 			tw += c
 		}
 	}
+	// A row holding NaN or +Inf, or no finite logit, has no softmax: its
+	// loss and gradient are NaN (as log_softmax's are in PyTorch), and its
+	// log-sum-exp is NaN, +Inf or −Inf.
+	if hasNaN || r != r || math.IsInf(m, 0) {
+		switch {
+		case hasNaN || r != r:
+			lse = math.NaN()
+		default:
+			lse = m
+		}
+		if ignored {
+			zero(grad)
+			return 0, lse
+		}
+		fill(grad, T(math.NaN()))
+		return math.NaN(), lse
+	}
 	if stash {
 		grad = grad[:k]
-		if m != math.Inf(-1) { // an all −inf row keeps the empty sum r = −1
-			r = 0
-			for j, v := range x {
-				e := math.Exp(float64(v) - m)
-				if j != argmax {
-					r += e // NaN logits reach r here: the max skipped them
-				}
-				grad[j] = T(e)
+		r = 0
+		for j, v := range x {
+			e := math.Exp(float64(v) - m)
+			if j != argmax {
+				r += e
 			}
+			grad[j] = T(e)
 		}
 	}
 	lr := math.Log1p(r) // lse − m, kept apart so that lse − z_max does not cancel
@@ -138,7 +151,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		pc = wy * mod * (1 - gam*pr)
 		wy = pc // the onehot coefficient equals the softmax one
 	case soft:
-		loss = tw*(lse-z0) - wz + zl*lse*lse
+		loss = tw*lse - wz + zl*lse*lse
 		pc = tw + 2*zl*lse
 	default:
 		wy = weight(a, int(y))
@@ -146,7 +159,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		loss = (1-eps)*wy*nll + zl*wy*lse*lse
 		pc = (1-eps)*wy + 2*zl*wy*lse
 		if eps != 0 {
-			loss += tw*(lse-z0) - wz
+			loss += tw*lse - wz
 			pc += eps / float64(k) * wsum
 		}
 		wy *= 1 - eps
@@ -170,8 +183,13 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 			p = math.Exp(lp)
 		}
 		g := pc * p
-		if int32(j) == y { // pc·p − wy = pc·(p − 1) + (pc − wy), with p − 1 exact
-			g = pc*math.Expm1((zy-m)-lr) + (pc - wy)
+		if int32(j) == y {
+			g -= wy
+			// Where p_y > ½ the difference pc·p − wy loses p's digits to
+			// p − 1: form it as pc·(p − 1) + (pc − wy), with p − 1 exact.
+			if lpy := (zy - m) - lr; lpy > -math.Ln2 {
+				g = pc*math.Expm1(lpy) + (pc - wy)
+			}
 		}
 		if soft || (eps != 0 && !a.Focal) {
 			g -= targetCoef(a, probs, j, eps)
@@ -214,8 +232,10 @@ func capped(x, capv float64) float64 {
 	return x
 }
 
-func zero[T args.Float](s []T) {
+func zero[T args.Float](s []T) { fill(s, 0) }
+
+func fill[T args.Float](s []T, v T) {
 	for i := range s {
-		s[i] = 0
+		s[i] = v
 	}
 }

@@ -24,10 +24,13 @@ func sigmoid(x float64) float64 {
 // r = −1 (an empty sum); a −inf element adds nothing and must not form
 // −inf − (−inf).
 func onlineStep(m, r, z float64) (float64, float64) {
-	if z > m {
+	switch {
+	case z > m:
 		return z, (r + 1) * math.Exp(m-z)
-	}
-	if z != math.Inf(-1) {
+	case z == math.Inf(-1):
+	case z == m: // exp(0), and +Inf twice is +Inf, not exp(inf − inf)
+		r++
+	default:
 		r += math.Exp(z - m)
 	}
 	return m, r
