@@ -29,7 +29,7 @@ func table[T args.Float]() *args.Impl[T] {
 	t.Softmax = softmax[T]
 	t.LogSoftmax = logSoftmax[T]
 	t.LogSumExp = logSumExp[T]
-	if is32[T]() { // the element-wise kernels have float32 lanes only
+	if is32[T]() { // the loss kernels below have float32 lanes only
 		t.Sigmoid = unary[T](sigmoidF32)
 		t.Softplus = unary[T](softplusF32)
 		t.LogSigmoid = unary[T](logSigmoidF32)
@@ -37,6 +37,8 @@ func table[T args.Float]() *args.Impl[T] {
 		t.Regression = regression[T]
 	} else {
 		t.Sigmoid = unary64[T](sigmoidF64)
+		t.Softplus = unary64[T](softplusF64)
+		t.LogSigmoid = unary64[T](logSigmoidF64)
 	}
 	return t
 }

@@ -179,6 +179,28 @@ func sigmoidF64(dst []float64, x []float64)
 //go:noescape
 func softplusF32(dst []float32, x []float32)
 
+// softplusF64 is
+//
+//	for i := range dst {
+//		dst[i] = log(1 + exp(x[i]))
+//	}
+//
+// len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func softplusF64(dst []float64, x []float64)
+
+// logSigmoidF64 is
+//
+//	for i := range dst {
+//		dst[i] = −log(1 + exp(−x[i]))
+//	}
+//
+// len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func logSigmoidF64(dst []float64, x []float64)
+
 // logSigmoidF32 is
 //
 //	for i := range dst {

@@ -28,6 +28,8 @@
 //	sigmoidF32     f32   72 instructions / 2 vectors = 36.00 per vector
 //	sigmoidF64     f64  100 instructions / 2 vectors = 50.00 per vector
 //	softplusF32    f32  130 instructions / 2 vectors = 65.00 per vector
+//	softplusF64    f64   87 instructions / 1 vectors = 87.00 per vector
+//	logSigmoidF64  f64   87 instructions / 1 vectors = 87.00 per vector
 //	logSigmoidF32  f32  130 instructions / 2 vectors = 65.00 per vector
 //	bceLogitsF32   f32  101 instructions / 1 vectors = 101.00 per vector
 //	mseF32         f32   27 instructions / 2 vectors = 13.50 per vector
@@ -3216,6 +3218,632 @@ lanes_softplusF32:
 	BEQ done_softplusF32
 	VST1.P V0.S[2], 4(R2)
 done_softplusF32:
+	RET
+
+// func softplusF64(dst []float64, x []float64)
+
+TEXT ·softplusF64(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V31.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V30.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V29.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V28.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V27.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V26.D2]
+	VLD1.P 16(R10), [V25.D2]
+	VLD1.P 16(R10), [V24.D2]
+	VLD1.P 16(R10), [V23.D2]
+	VLD1.P 16(R10), [V22.D2]
+	VLD1.P 16(R10), [V21.D2]
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V20.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V19.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V18.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V17.D2
+	MOVD $·logPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V16.D2]
+	VLD1.P 16(R10), [V15.D2]
+	VLD1.P 16(R10), [V14.D2]
+	VLD1.P 16(R10), [V13.D2]
+	VLD1.P 16(R10), [V12.D2]
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V11.D2
+	SUBS $2, R1, R1
+	BLT onepre_softplusF64
+big_softplusF64:
+	VLD1.P 16(R0), [V0.D2]
+	WORD $0x4ee0f801 // fabs v1.2d, v0.2d
+	WORD $0x6ee0f821 // fneg v1.2d, v1.2d
+	WORD $0x4efcf421 // fmin v1.2d, v1.2d, v28.2d
+	WORD $0x4e7bf421 // fmax v1.2d, v1.2d, v27.2d
+	WORD $0x6e7fdc22 // fmul v2.2d, v1.2d, v31.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	VFMLS V30.D2, V2.D2, V1.D2
+	VFMLS V29.D2, V2.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	VDUP V21.D[1], V3.D2
+	VDUP V21.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V22.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V22.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V23.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V23.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V24.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V24.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V25.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V25.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V26.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V26.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	WORD $0x6e61dc23 // fmul v3.2d, v1.2d, v1.2d
+	VFMLA V4.D2, V3.D2, V1.D2
+	WORD $0x4e74d421 // fadd v1.2d, v1.2d, v20.2d
+	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
+	VSUB V4.D2, V2.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V4.D2, V1.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	VADD V20.D2, V2.D2, V2.D2
+	WORD $0x6e62dc21 // fmul v1.2d, v1.2d, v2.2d
+	WORD $0x4e74d425 // fadd v5.2d, v1.2d, v20.2d
+	WORD $0x6e65fe86 // fdiv v6.2d, v20.2d, v5.2d
+	WORD $0x4ef4d4a2 // fsub v2.2d, v5.2d, v20.2d
+	WORD $0x4ee2d422 // fsub v2.2d, v1.2d, v2.2d
+	WORD $0x6e66dc43 // fmul v3.2d, v2.2d, v6.2d
+	VMOV V3.B16, V1.B16
+	VSUB V19.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a2 // sshr v2.2d, v5.2d, #52
+	VAND V18.B16, V5.B16, V5.B16
+	VADD V19.D2, V5.D2, V5.D2
+	WORD $0x4e61d842 // scvtf v2.2d, v2.2d
+	WORD $0x4ef4d4a5 // fsub v5.2d, v5.2d, v20.2d
+	WORD $0x4e71d4a7 // fadd v7.2d, v5.2d, v17.2d
+	WORD $0x6e67fca7 // fdiv v7.2d, v5.2d, v7.2d
+	WORD $0x6e67dce8 // fmul v8.2d, v7.2d, v7.2d
+	VDUP V12.D[0], V3.D2
+	VDUP V13.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V13.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V14.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V14.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V15.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V15.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V16.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V16.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	WORD $0x6e68dc63 // fmul v3.2d, v3.2d, v8.2d
+	WORD $0x4ee5d463 // fsub v3.2d, v3.2d, v5.2d
+	WORD $0x6e67dc63 // fmul v3.2d, v3.2d, v7.2d
+	VFMLA V29.D2, V2.D2, V3.D2
+	WORD $0x4e63d4a5 // fadd v5.2d, v5.2d, v3.2d
+	VFMLA V30.D2, V2.D2, V5.D2
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4e6bf400 // fmax v0.2d, v0.2d, v11.2d
+	WORD $0x4e65d400 // fadd v0.2d, v0.2d, v5.2d
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE big_softplusF64
+onepre_softplusF64:
+	ADDS $0, R1, R1
+	BLT tail_softplusF64
+one_softplusF64:
+	VLD1.P 16(R0), [V0.D2]
+	WORD $0x4ee0f801 // fabs v1.2d, v0.2d
+	WORD $0x6ee0f821 // fneg v1.2d, v1.2d
+	WORD $0x4efcf421 // fmin v1.2d, v1.2d, v28.2d
+	WORD $0x4e7bf421 // fmax v1.2d, v1.2d, v27.2d
+	WORD $0x6e7fdc22 // fmul v2.2d, v1.2d, v31.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	VFMLS V30.D2, V2.D2, V1.D2
+	VFMLS V29.D2, V2.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	VDUP V21.D[1], V3.D2
+	VDUP V21.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V22.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V22.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V23.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V23.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V24.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V24.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V25.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V25.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V26.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V26.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	WORD $0x6e61dc23 // fmul v3.2d, v1.2d, v1.2d
+	VFMLA V4.D2, V3.D2, V1.D2
+	WORD $0x4e74d421 // fadd v1.2d, v1.2d, v20.2d
+	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
+	VSUB V4.D2, V2.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V4.D2, V1.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	VADD V20.D2, V2.D2, V2.D2
+	WORD $0x6e62dc21 // fmul v1.2d, v1.2d, v2.2d
+	WORD $0x4e74d425 // fadd v5.2d, v1.2d, v20.2d
+	WORD $0x6e65fe86 // fdiv v6.2d, v20.2d, v5.2d
+	WORD $0x4ef4d4a2 // fsub v2.2d, v5.2d, v20.2d
+	WORD $0x4ee2d422 // fsub v2.2d, v1.2d, v2.2d
+	WORD $0x6e66dc43 // fmul v3.2d, v2.2d, v6.2d
+	VMOV V3.B16, V1.B16
+	VSUB V19.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a2 // sshr v2.2d, v5.2d, #52
+	VAND V18.B16, V5.B16, V5.B16
+	VADD V19.D2, V5.D2, V5.D2
+	WORD $0x4e61d842 // scvtf v2.2d, v2.2d
+	WORD $0x4ef4d4a5 // fsub v5.2d, v5.2d, v20.2d
+	WORD $0x4e71d4a7 // fadd v7.2d, v5.2d, v17.2d
+	WORD $0x6e67fca7 // fdiv v7.2d, v5.2d, v7.2d
+	WORD $0x6e67dce8 // fmul v8.2d, v7.2d, v7.2d
+	VDUP V12.D[0], V3.D2
+	VDUP V13.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V13.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V14.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V14.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V15.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V15.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V16.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V16.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	WORD $0x6e68dc63 // fmul v3.2d, v3.2d, v8.2d
+	WORD $0x4ee5d463 // fsub v3.2d, v3.2d, v5.2d
+	WORD $0x6e67dc63 // fmul v3.2d, v3.2d, v7.2d
+	VFMLA V29.D2, V2.D2, V3.D2
+	WORD $0x4e63d4a5 // fadd v5.2d, v5.2d, v3.2d
+	VFMLA V30.D2, V2.D2, V5.D2
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4e6bf400 // fmax v0.2d, v0.2d, v11.2d
+	WORD $0x4e65d400 // fadd v0.2d, v0.2d, v5.2d
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_softplusF64
+tail_softplusF64:
+	ADDS $2, R1, R1
+	BEQ done_softplusF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 8(R0), V0.D[0]
+lanes_softplusF64:
+	WORD $0x4ee0f801 // fabs v1.2d, v0.2d
+	WORD $0x6ee0f821 // fneg v1.2d, v1.2d
+	WORD $0x4efcf421 // fmin v1.2d, v1.2d, v28.2d
+	WORD $0x4e7bf421 // fmax v1.2d, v1.2d, v27.2d
+	WORD $0x6e7fdc22 // fmul v2.2d, v1.2d, v31.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	VFMLS V30.D2, V2.D2, V1.D2
+	VFMLS V29.D2, V2.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	VDUP V21.D[1], V3.D2
+	VDUP V21.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V22.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V22.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V23.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V23.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V24.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V24.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V25.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V25.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V26.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V26.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	WORD $0x6e61dc23 // fmul v3.2d, v1.2d, v1.2d
+	VFMLA V4.D2, V3.D2, V1.D2
+	WORD $0x4e74d421 // fadd v1.2d, v1.2d, v20.2d
+	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
+	VSUB V4.D2, V2.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V4.D2, V1.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	VADD V20.D2, V2.D2, V2.D2
+	WORD $0x6e62dc21 // fmul v1.2d, v1.2d, v2.2d
+	WORD $0x4e74d425 // fadd v5.2d, v1.2d, v20.2d
+	WORD $0x6e65fe86 // fdiv v6.2d, v20.2d, v5.2d
+	WORD $0x4ef4d4a2 // fsub v2.2d, v5.2d, v20.2d
+	WORD $0x4ee2d422 // fsub v2.2d, v1.2d, v2.2d
+	WORD $0x6e66dc43 // fmul v3.2d, v2.2d, v6.2d
+	VMOV V3.B16, V1.B16
+	VSUB V19.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a2 // sshr v2.2d, v5.2d, #52
+	VAND V18.B16, V5.B16, V5.B16
+	VADD V19.D2, V5.D2, V5.D2
+	WORD $0x4e61d842 // scvtf v2.2d, v2.2d
+	WORD $0x4ef4d4a5 // fsub v5.2d, v5.2d, v20.2d
+	WORD $0x4e71d4a7 // fadd v7.2d, v5.2d, v17.2d
+	WORD $0x6e67fca7 // fdiv v7.2d, v5.2d, v7.2d
+	WORD $0x6e67dce8 // fmul v8.2d, v7.2d, v7.2d
+	VDUP V12.D[0], V3.D2
+	VDUP V13.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V13.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V14.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V14.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V15.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V15.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V16.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V16.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	WORD $0x6e68dc63 // fmul v3.2d, v3.2d, v8.2d
+	WORD $0x4ee5d463 // fsub v3.2d, v3.2d, v5.2d
+	WORD $0x6e67dc63 // fmul v3.2d, v3.2d, v7.2d
+	VFMLA V29.D2, V2.D2, V3.D2
+	WORD $0x4e63d4a5 // fadd v5.2d, v5.2d, v3.2d
+	VFMLA V30.D2, V2.D2, V5.D2
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4e6bf400 // fmax v0.2d, v0.2d, v11.2d
+	WORD $0x4e65d400 // fadd v0.2d, v0.2d, v5.2d
+	VST1.P V0.D[0], 8(R2)
+done_softplusF64:
+	RET
+
+// func logSigmoidF64(dst []float64, x []float64)
+
+TEXT ·logSigmoidF64(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V31.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V30.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V29.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V28.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V27.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V26.D2]
+	VLD1.P 16(R10), [V25.D2]
+	VLD1.P 16(R10), [V24.D2]
+	VLD1.P 16(R10), [V23.D2]
+	VLD1.P 16(R10), [V22.D2]
+	VLD1.P 16(R10), [V21.D2]
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V20.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V19.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V18.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V17.D2
+	MOVD $·logPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V16.D2]
+	VLD1.P 16(R10), [V15.D2]
+	VLD1.P 16(R10), [V14.D2]
+	VLD1.P 16(R10), [V13.D2]
+	VLD1.P 16(R10), [V12.D2]
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V11.D2
+	SUBS $2, R1, R1
+	BLT onepre_logSigmoidF64
+big_logSigmoidF64:
+	VLD1.P 16(R0), [V0.D2]
+	WORD $0x4ee0f801 // fabs v1.2d, v0.2d
+	WORD $0x6ee0f821 // fneg v1.2d, v1.2d
+	WORD $0x4efcf421 // fmin v1.2d, v1.2d, v28.2d
+	WORD $0x4e7bf421 // fmax v1.2d, v1.2d, v27.2d
+	WORD $0x6e7fdc22 // fmul v2.2d, v1.2d, v31.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	VFMLS V30.D2, V2.D2, V1.D2
+	VFMLS V29.D2, V2.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	VDUP V21.D[1], V3.D2
+	VDUP V21.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V22.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V22.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V23.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V23.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V24.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V24.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V25.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V25.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V26.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V26.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	WORD $0x6e61dc23 // fmul v3.2d, v1.2d, v1.2d
+	VFMLA V4.D2, V3.D2, V1.D2
+	WORD $0x4e74d421 // fadd v1.2d, v1.2d, v20.2d
+	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
+	VSUB V4.D2, V2.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V4.D2, V1.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	VADD V20.D2, V2.D2, V2.D2
+	WORD $0x6e62dc21 // fmul v1.2d, v1.2d, v2.2d
+	WORD $0x4e74d425 // fadd v5.2d, v1.2d, v20.2d
+	WORD $0x6e65fe86 // fdiv v6.2d, v20.2d, v5.2d
+	WORD $0x4ef4d4a2 // fsub v2.2d, v5.2d, v20.2d
+	WORD $0x4ee2d422 // fsub v2.2d, v1.2d, v2.2d
+	WORD $0x6e66dc43 // fmul v3.2d, v2.2d, v6.2d
+	VMOV V3.B16, V1.B16
+	VSUB V19.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a2 // sshr v2.2d, v5.2d, #52
+	VAND V18.B16, V5.B16, V5.B16
+	VADD V19.D2, V5.D2, V5.D2
+	WORD $0x4e61d842 // scvtf v2.2d, v2.2d
+	WORD $0x4ef4d4a5 // fsub v5.2d, v5.2d, v20.2d
+	WORD $0x4e71d4a7 // fadd v7.2d, v5.2d, v17.2d
+	WORD $0x6e67fca7 // fdiv v7.2d, v5.2d, v7.2d
+	WORD $0x6e67dce8 // fmul v8.2d, v7.2d, v7.2d
+	VDUP V12.D[0], V3.D2
+	VDUP V13.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V13.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V14.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V14.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V15.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V15.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V16.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V16.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	WORD $0x6e68dc63 // fmul v3.2d, v3.2d, v8.2d
+	WORD $0x4ee5d463 // fsub v3.2d, v3.2d, v5.2d
+	WORD $0x6e67dc63 // fmul v3.2d, v3.2d, v7.2d
+	VFMLA V29.D2, V2.D2, V3.D2
+	WORD $0x4e63d4a5 // fadd v5.2d, v5.2d, v3.2d
+	VFMLA V30.D2, V2.D2, V5.D2
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4eebf400 // fmin v0.2d, v0.2d, v11.2d
+	WORD $0x4ee5d400 // fsub v0.2d, v0.2d, v5.2d
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE big_logSigmoidF64
+onepre_logSigmoidF64:
+	ADDS $0, R1, R1
+	BLT tail_logSigmoidF64
+one_logSigmoidF64:
+	VLD1.P 16(R0), [V0.D2]
+	WORD $0x4ee0f801 // fabs v1.2d, v0.2d
+	WORD $0x6ee0f821 // fneg v1.2d, v1.2d
+	WORD $0x4efcf421 // fmin v1.2d, v1.2d, v28.2d
+	WORD $0x4e7bf421 // fmax v1.2d, v1.2d, v27.2d
+	WORD $0x6e7fdc22 // fmul v2.2d, v1.2d, v31.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	VFMLS V30.D2, V2.D2, V1.D2
+	VFMLS V29.D2, V2.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	VDUP V21.D[1], V3.D2
+	VDUP V21.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V22.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V22.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V23.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V23.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V24.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V24.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V25.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V25.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V26.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V26.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	WORD $0x6e61dc23 // fmul v3.2d, v1.2d, v1.2d
+	VFMLA V4.D2, V3.D2, V1.D2
+	WORD $0x4e74d421 // fadd v1.2d, v1.2d, v20.2d
+	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
+	VSUB V4.D2, V2.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V4.D2, V1.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	VADD V20.D2, V2.D2, V2.D2
+	WORD $0x6e62dc21 // fmul v1.2d, v1.2d, v2.2d
+	WORD $0x4e74d425 // fadd v5.2d, v1.2d, v20.2d
+	WORD $0x6e65fe86 // fdiv v6.2d, v20.2d, v5.2d
+	WORD $0x4ef4d4a2 // fsub v2.2d, v5.2d, v20.2d
+	WORD $0x4ee2d422 // fsub v2.2d, v1.2d, v2.2d
+	WORD $0x6e66dc43 // fmul v3.2d, v2.2d, v6.2d
+	VMOV V3.B16, V1.B16
+	VSUB V19.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a2 // sshr v2.2d, v5.2d, #52
+	VAND V18.B16, V5.B16, V5.B16
+	VADD V19.D2, V5.D2, V5.D2
+	WORD $0x4e61d842 // scvtf v2.2d, v2.2d
+	WORD $0x4ef4d4a5 // fsub v5.2d, v5.2d, v20.2d
+	WORD $0x4e71d4a7 // fadd v7.2d, v5.2d, v17.2d
+	WORD $0x6e67fca7 // fdiv v7.2d, v5.2d, v7.2d
+	WORD $0x6e67dce8 // fmul v8.2d, v7.2d, v7.2d
+	VDUP V12.D[0], V3.D2
+	VDUP V13.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V13.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V14.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V14.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V15.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V15.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V16.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V16.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	WORD $0x6e68dc63 // fmul v3.2d, v3.2d, v8.2d
+	WORD $0x4ee5d463 // fsub v3.2d, v3.2d, v5.2d
+	WORD $0x6e67dc63 // fmul v3.2d, v3.2d, v7.2d
+	VFMLA V29.D2, V2.D2, V3.D2
+	WORD $0x4e63d4a5 // fadd v5.2d, v5.2d, v3.2d
+	VFMLA V30.D2, V2.D2, V5.D2
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4eebf400 // fmin v0.2d, v0.2d, v11.2d
+	WORD $0x4ee5d400 // fsub v0.2d, v0.2d, v5.2d
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_logSigmoidF64
+tail_logSigmoidF64:
+	ADDS $2, R1, R1
+	BEQ done_logSigmoidF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 8(R0), V0.D[0]
+lanes_logSigmoidF64:
+	WORD $0x4ee0f801 // fabs v1.2d, v0.2d
+	WORD $0x6ee0f821 // fneg v1.2d, v1.2d
+	WORD $0x4efcf421 // fmin v1.2d, v1.2d, v28.2d
+	WORD $0x4e7bf421 // fmax v1.2d, v1.2d, v27.2d
+	WORD $0x6e7fdc22 // fmul v2.2d, v1.2d, v31.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	VFMLS V30.D2, V2.D2, V1.D2
+	VFMLS V29.D2, V2.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	VDUP V21.D[1], V3.D2
+	VDUP V21.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V22.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V22.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V23.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V23.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V24.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V24.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V25.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V25.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	VDUP V26.D[1], V3.D2
+	VFMLA V1.D2, V4.D2, V3.D2
+	VDUP V26.D[0], V4.D2
+	VFMLA V1.D2, V3.D2, V4.D2
+	WORD $0x6e61dc23 // fmul v3.2d, v1.2d, v1.2d
+	VFMLA V4.D2, V3.D2, V1.D2
+	WORD $0x4e74d421 // fadd v1.2d, v1.2d, v20.2d
+	WORD $0x4f7f0444 // sshr v4.2d, v2.2d, #1
+	VSUB V4.D2, V2.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V4.D2, V1.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	VADD V20.D2, V2.D2, V2.D2
+	WORD $0x6e62dc21 // fmul v1.2d, v1.2d, v2.2d
+	WORD $0x4e74d425 // fadd v5.2d, v1.2d, v20.2d
+	WORD $0x6e65fe86 // fdiv v6.2d, v20.2d, v5.2d
+	WORD $0x4ef4d4a2 // fsub v2.2d, v5.2d, v20.2d
+	WORD $0x4ee2d422 // fsub v2.2d, v1.2d, v2.2d
+	WORD $0x6e66dc43 // fmul v3.2d, v2.2d, v6.2d
+	VMOV V3.B16, V1.B16
+	VSUB V19.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a2 // sshr v2.2d, v5.2d, #52
+	VAND V18.B16, V5.B16, V5.B16
+	VADD V19.D2, V5.D2, V5.D2
+	WORD $0x4e61d842 // scvtf v2.2d, v2.2d
+	WORD $0x4ef4d4a5 // fsub v5.2d, v5.2d, v20.2d
+	WORD $0x4e71d4a7 // fadd v7.2d, v5.2d, v17.2d
+	WORD $0x6e67fca7 // fdiv v7.2d, v5.2d, v7.2d
+	WORD $0x6e67dce8 // fmul v8.2d, v7.2d, v7.2d
+	VDUP V12.D[0], V3.D2
+	VDUP V13.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V13.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V14.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V14.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V15.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V15.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	VDUP V16.D[1], V4.D2
+	VFMLA V8.D2, V3.D2, V4.D2
+	VDUP V16.D[0], V3.D2
+	VFMLA V8.D2, V4.D2, V3.D2
+	WORD $0x6e68dc63 // fmul v3.2d, v3.2d, v8.2d
+	WORD $0x4ee5d463 // fsub v3.2d, v3.2d, v5.2d
+	WORD $0x6e67dc63 // fmul v3.2d, v3.2d, v7.2d
+	VFMLA V29.D2, V2.D2, V3.D2
+	WORD $0x4e63d4a5 // fadd v5.2d, v5.2d, v3.2d
+	VFMLA V30.D2, V2.D2, V5.D2
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4eebf400 // fmin v0.2d, v0.2d, v11.2d
+	WORD $0x4ee5d400 // fsub v0.2d, v0.2d, v5.2d
+	VST1.P V0.D[0], 8(R2)
+done_logSigmoidF64:
 	RET
 
 // func logSigmoidF32(dst []float32, x []float32)
@@ -6711,3 +7339,15 @@ DATA ·logPolyF32<>+20(SB)/4, $0xbe10dc31
 DATA ·logPolyF32<>+24(SB)/4, $0x3da9355f
 DATA ·logPolyF32<>+28(SB)/4, $0x00000000
 GLOBL ·logPolyF32<>(SB), RODATA|NOPTR, $32
+
+DATA ·logPolyF64<>+0(SB)/8, $0x3fe5555555555555
+DATA ·logPolyF64<>+8(SB)/8, $0x3fd999999999999a
+DATA ·logPolyF64<>+16(SB)/8, $0x3fd2492492492492
+DATA ·logPolyF64<>+24(SB)/8, $0x3fcc71c71c71c71c
+DATA ·logPolyF64<>+32(SB)/8, $0x3fc745d1745d1746
+DATA ·logPolyF64<>+40(SB)/8, $0x3fc3b13b13b13b14
+DATA ·logPolyF64<>+48(SB)/8, $0x3fc1111111111111
+DATA ·logPolyF64<>+56(SB)/8, $0x3fbe1e1e1e1e1e1e
+DATA ·logPolyF64<>+64(SB)/8, $0x3fbaf286bca1af28
+DATA ·logPolyF64<>+72(SB)/8, $0x0000000000000000
+GLOBL ·logPolyF64<>(SB), RODATA|NOPTR, $80

@@ -324,3 +324,41 @@ func TestElementwiseULP(t *testing.T) {
 		}
 	}
 }
+
+// TestElementwiseF64ULP measures softplus and log-sigmoid (float64) against
+// math.Log1p and math.Exp over [−40, 40] and the tails.
+func TestElementwiseF64ULP(t *testing.T) {
+	var xs []float64
+	for i := -200000; i <= 200000; i++ {
+		xs = append(xs, float64(i)*2e-4+float64(i%7)*1e-9)
+	}
+	xs = append(xs, -745, -700, -100, 100, 700, 1e300, -1e300, 0, math.Inf(1), math.Inf(-1), math.NaN())
+	got := make([]float64, len(xs))
+	for _, c := range []struct {
+		name string
+		f    func(dst, x []float64)
+		ref  func(x float64) float64
+	}{
+		{"softplusF64", softplusF64, func(x float64) float64 { return math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))) }},
+		{"logSigmoidF64", logSigmoidF64, func(x float64) float64 { return math.Min(x, 0) - math.Log1p(math.Exp(-math.Abs(x))) }},
+		{"sigmoidF64", sigmoidF64, func(x float64) float64 {
+			e := math.Exp(-math.Abs(x))
+			if x >= 0 {
+				return 1 / (1 + e)
+			}
+			return e / (1 + e)
+		}},
+	} {
+		c.f(got, xs)
+		worst, at := 0.0, 0.0
+		for i, x := range xs {
+			if u := ulp64(got[i], c.ref(x)); u > worst {
+				worst, at = u, x
+			}
+		}
+		t.Logf("%s: %d inputs, worst error %.3f ULP (vs math) at x=%v", c.name, len(xs), worst, at)
+		if worst > 3 {
+			t.Errorf("%s: worst error %.3f ULP at x=%v", c.name, worst, at)
+		}
+	}
+}

@@ -197,19 +197,31 @@ func TestElementwiseMatchesGeneric(t *testing.T) {
 	}
 }
 
-func TestSigmoidF64MatchesGeneric(t *testing.T) {
+func TestElementwiseF64MatchesGeneric(t *testing.T) {
 	x := []float64{0, math.Copysign(0, -1), 1e-300, -1e-300, 1e-8, -1e-8, 0.5, -0.5, 17, -17, 36, -36, 700, -700, 746, -746, 800, -800,
 		math.Inf(1), math.Inf(-1), math.NaN()}
 	rng := rand.New(rand.NewSource(6))
 	for i := 0; i < 200; i++ {
 		x = append(x, rng.NormFloat64()*math.Pow(10, rng.Float64()*4-2))
 	}
-	got, want := make([]float64, len(x)), make([]float64, len(x))
-	F64().Sigmoid(args.Elementwise[float64]{X: x, Dst: got})
-	generic.Sigmoid(args.Elementwise[float64]{X: x, Dst: want})
-	for i := range x {
-		if !near(got[i], want[i], 1e-15) && ulp64(got[i], want[i]) > 2 {
-			t.Errorf("Sigmoid(%v) = %v, want %v", x[i], got[i], want[i])
+	neon, gen := F64(), generic.Impl[float64]()
+	for _, c := range []struct {
+		name string
+		f, g func(args.Elementwise[float64])
+	}{
+		{"Sigmoid", neon.Sigmoid, gen.Sigmoid},
+		{"Softplus", neon.Softplus, gen.Softplus},
+		{"LogSigmoid", neon.LogSigmoid, gen.LogSigmoid},
+	} {
+		for n := 0; n <= len(x); n += 1 + n/8 {
+			got, want := make([]float64, n), make([]float64, n)
+			c.f(args.Elementwise[float64]{X: x[:n], Dst: got})
+			c.g(args.Elementwise[float64]{X: x[:n], Dst: want})
+			for i := range want {
+				if !near(got[i], want[i], 1e-15) && ulp64(got[i], want[i]) > 2 {
+					t.Errorf("%s(%v) = %v, want %v", c.name, x[i], got[i], want[i])
+				}
+			}
 		}
 	}
 }

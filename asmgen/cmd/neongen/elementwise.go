@@ -62,6 +62,8 @@ func elementwiseKernels() []kernel {
 		{signature{"sigmoidF32", []param{x("dst"), x("x")}, none, loopDoc("sigmoidF32", "1 / (1 + exp(−x[i]))")}, neon.S4, func(f *fn) { genUnary(f, "sigmoid") }},
 		{signature{"sigmoidF64", []param{{"dst", slice64}, {"x", slice64}}, none, loopDoc("sigmoidF64", "1 / (1 + exp(−x[i]))")}, neon.D2, func(f *fn) { genUnary(f, "sigmoid") }},
 		{signature{"softplusF32", []param{x("dst"), x("x")}, none, loopDoc("softplusF32", "log(1 + exp(x[i]))")}, neon.S4, func(f *fn) { genUnary(f, "softplus") }},
+		{signature{"softplusF64", []param{{"dst", slice64}, {"x", slice64}}, none, loopDoc("softplusF64", "log(1 + exp(x[i]))")}, neon.D2, func(f *fn) { genUnary(f, "softplus") }},
+		{signature{"logSigmoidF64", []param{{"dst", slice64}, {"x", slice64}}, none, loopDoc("logSigmoidF64", "−log(1 + exp(−x[i]))")}, neon.D2, func(f *fn) { genUnary(f, "logsigmoid") }},
 		{signature{"logSigmoidF32", []param{x("dst"), x("x")}, none, loopDoc("logSigmoidF32", "−log(1 + exp(−x[i]))")}, neon.S4, func(f *fn) { genUnary(f, "logsigmoid") }},
 		{signature{"bceLogitsF32", []param{x("grad"), x("loss"), x("x"), x("y"), x("pw"), x("w"), v("fn"), v("fp"), v("scale")}, f64,
 			`bceLogitsF32 is, for each i < len(grad), with cp = fn·pw[i]·y[i] and
@@ -78,7 +80,10 @@ may be x.`}, neon.S4, genBCELogits},
 
 // genUnary emits sigmoid, softplus or log-sigmoid.
 func genUnary(f *fn, op string) {
-	const u = 2
+	u := 2
+	if f.arr == neon.D2 && op != "sigmoid" {
+		u = 1 // the float64 exp and log constants leave room for one vector
+	}
 	a := f.arr
 	f.loadSlice("dst", "R2", "R1")
 	f.loadSlice("x", "R0", "")
@@ -90,6 +95,9 @@ func genUnary(f *fn, op string) {
 	}
 	one := f.k("one", 1, 1)
 	x, e, t, h, lp, r := f.vs(0, u), f.vs(u, u), f.vs(2*u, u), f.vs(3*u, 2*u), f.vs(5*u, u), f.vs(6*u, u)
+	if a == neon.D2 {
+		f.extra = f.vs(7*u, 2*u)
+	}
 	f.loop(u, []stream{{ptr: "R0", regs: x}}, []stream{{ptr: "R2", regs: x}}, func(n int) {
 		x, e, t, lp, r := x[:n], e[:n], t[:n], lp[:n], r[:n]
 		h := append(append([]neon.V{}, h[:n]...), h[u:u+n]...)

@@ -101,8 +101,9 @@ type fn struct {
 
 	consts    map[string]neon.V // constant registers by name (blocks.go)
 	nextConst neon.V
-	maxWork   int  // highest work register used
-	inLoop    bool // constants must be loaded before the loop
+	maxWork   int      // highest work register used
+	inLoop    bool     // constants must be loaded before the loop
+	extra     []neon.V // logCore64's two extra scratch registers per element
 }
 
 // text starts the function.
