@@ -216,6 +216,15 @@ func guardCases[T kernels.Float]() []guardCase[T] {
 			e.loss = l
 			return err
 		}},
+		{"CrossEntropyProbs/weight+smooth+zloss+rows+inplace", true, false, func(e *env[T], n, k int) error {
+			x := e.in(n*k, -8, 8)
+			e.outs = append(e.outs, x)
+			o := &kernels.CrossEntropyOptions[T]{Reduction: kernels.None, Weight: e.in(k, 0, 2), LabelSmoothing: 0.1,
+				ZLoss: 1e-3, RowLoss: e.out(n), RowLSE: e.out(n)}
+			l, err := kernels.CrossEntropyProbs(x, e.in(n*k, 0, 1), n, k, x, o)
+			e.loss = l
+			return err
+		}},
 		{"SoftmaxFocal", true, false, func(e *env[T], n, k int) error {
 			l, err := kernels.SoftmaxFocal(e.in(n*k, -8, 8), e.targets(n, k, -100), n, k, e.out(n*k),
 				&kernels.SoftmaxFocalOptions[T]{Gamma: 2, Alpha: e.in(k, 0, 1), Reduction: kernels.Sum})

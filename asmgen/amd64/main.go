@@ -30,6 +30,11 @@ func main() {
 				ceTRows(s, g, w)
 			}
 		}
+		// Cross-entropy with probability targets.
+		for _, w := range []bool{false, true} {
+			maxLogProbRows(s, w)
+			expProbRows(s, w)
+		}
 		// Row kernels: softmax cross-entropy passes and the row primitives.
 		lseRows(s, lseOptions{})
 		lseRows(s, lseOptions{split: true})

@@ -85,8 +85,11 @@ func (s isa) expAffineRows(x, dst []float32, n, k int, m, ls, coef, bias *float3
 // Without Grad it reads the logits once. Probability targets and soft-capping
 // go to the generic kernel.
 func (s isa) crossEntropy(a args.CE[float32]) float64 {
-	if a.Probs != nil || a.SoftCap != 0 {
+	if a.SoftCap != 0 {
 		return generic.CrossEntropy(a)
+	}
+	if a.Probs != nil {
+		return s.crossEntropyProbs(a)
 	}
 	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 {
 		return s.crossEntropyFused(a)
@@ -236,6 +239,71 @@ func nonFiniteRows(ls []float32) {
 			ls[i] = nan32
 		}
 	}
+}
+
+// crossEntropyProbs is cross-entropy against probability targets,
+// blockwise: pass 1 writes each row's split lse and Σc, Σc·(x − m) for the
+// target coefficients c_j = w_j·((1−ε)·t_j + ε/K); Go forms the loss
+// Σc·ls − Σc·(x − m) + ζ·lse² and the coefficient scale·(Σc + 2ζ·lse); pass
+// 2 writes coef·softmax − scale·c (in place if Grad is X).
+func (s isa) crossEntropyProbs(a args.CE[float32]) float64 {
+	k, n := a.K, a.N
+	eps, zl, scale := float64(a.Smoothing), float64(a.ZLoss), float64(a.GradScale)
+	a0, a1 := float32(eps/float64(k)), float32(1-eps)
+	b0, b1 := float32(scale*eps/float64(k)), float32(scale*(1-eps))
+	w := ptr(a.Weight)
+	z := s == avx512
+	var mx, ls, dot, cs, coef [blockRows]float32
+	bs := rowsPerBlock(k)
+	var total float64
+	for r0 := 0; r0 < n; r0 += bs {
+		m := min(bs, n-r0)
+		x, t := a.X[r0*k:(r0+m)*k], a.Probs[r0*k:(r0+m)*k]
+		switch {
+		case z && w != nil:
+			maxLogProbWRowsAVX512(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1)
+		case z:
+			maxLogProbRowsAVX512(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1)
+		case w != nil:
+			maxLogProbWRowsAVX2(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1)
+		default:
+			maxLogProbRowsAVX2(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1)
+		}
+		for i := range m {
+			l := float64(mx[i]) + float64(ls[i])
+			if a.RowLSE != nil {
+				a.RowLSE[r0+i] = float32(l)
+			}
+			var loss, pc float64
+			if math.IsInf(float64(ls[i]), 0) { // a row holding +Inf, or only −Inf
+				loss, pc = math.NaN(), math.NaN()
+			} else {
+				c := float64(cs[i])
+				loss = c*float64(ls[i]) - float64(dot[i]) + zl*l*l
+				pc = c + 2*zl*l
+			}
+			total += loss
+			if a.RowLoss != nil {
+				a.RowLoss[r0+i] = float32(loss)
+			}
+			coef[i] = float32(scale * pc)
+		}
+		if a.Grad == nil {
+			continue
+		}
+		g := a.Grad[r0*k : (r0+m)*k]
+		switch {
+		case z && w != nil:
+			expProbWRowsAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		case z:
+			expProbRowsAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		case w != nil:
+			expProbWRowsAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		default:
+			expProbRowsAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		}
+	}
+	return total
 }
 
 // crossEntropyFused runs the one-call kernel for the plain options

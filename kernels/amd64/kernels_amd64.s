@@ -3645,6 +3645,890 @@ groupsdone_121:
 	VZEROUPPER
 	RET
 
+// func maxLogProbRowsAVX2(x *float32, n int, k int, probs *float32, w *float32, m *float32, ls *float32, dot *float32, cs *float32, a0 float32, a1 float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·maxLogProbRowsAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    k+16(FP), DX
+	MOVQ    probs+24(FP), BX
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, SI
+	SHRQ    $0x03, SI
+	SHLQ    $0x03, SI
+	MOVQ    DX, DI
+	SUBQ    SI, DI
+	NEGQ    DI
+	LEAQ    lfmask8<>+0(SB), R8
+	VMOVDQU 32(R8)(DI*4), Y1
+	XORQ    DI, DI
+
+row_135:
+	CMPQ         DI, CX
+	JAE          rowsdone_136
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VBROADCASTSS (AX), Y4
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
+	VXORPS       Y6, Y6, Y6
+	VMOVAPS      Y4, Y7
+	XORQ         R8, R8
+
+loop_137:
+	CMPQ         R8, SI
+	JAE          tail_138
+	VMOVUPS      (AX)(R8*4), Y8
+	VCMPPS       $0x1e, Y5, Y8, Y9
+	VTESTPS      Y9, Y9
+	JZ           skip_140
+	VMOVAPS      Y8, Y5
+	VPERM2F128   $0x01, Y5, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0x4e, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0xb1, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
+	VMINPS       Y5, Y9, Y5
+	VSUBPS       Y5, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y4, Y9, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
+	VMINPS       Y9, Y10, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y10, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y10, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y11
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       lfc_3f800000<>+0(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VMULPS       Y11, Y6, Y6
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y9
+	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VMOVAPS      Y5, Y4
+	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
+
+skip_140:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y4, Y8, Y9
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y10
+	VMAXPS       Y9, Y10, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
+	VMINPS       Y9, Y10, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y10, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y10, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y11
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       lfc_3f800000<>+0(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       Y11, Y6, Y6
+	VMOVUPS      (BX)(R8*4), Y9
+	VBROADCASTSS a1+76(FP), Y10
+	VBROADCASTSS a0+72(FP), Y11
+	VFMADD213PS  Y11, Y9, Y10
+	VSUBPS       Y4, Y8, Y8
+	VMULPS       Y10, Y8, Y8
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y9
+	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y8, Y8
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y10, Y3, Y3
+	ADDQ         $0x08, R8
+	JMP          loop_137
+
+tail_138:
+	CMPQ         R8, DX
+	JAE          done_139
+	VMASKMOVPS   (AX)(R8*4), Y1, Y8
+	VBLENDVPS    Y1, Y8, Y0, Y8
+	VCMPPS       $0x1e, Y5, Y8, Y5
+	VTESTPS      Y5, Y5
+	JZ           skip_141
+	VMOVAPS      Y8, Y5
+	VPERM2F128   $0x01, Y5, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0x4e, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0xb1, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
+	VMINPS       Y5, Y9, Y5
+	VSUBPS       Y5, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y4, Y9, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
+	VMINPS       Y9, Y10, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y10, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y10, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y11
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       lfc_3f800000<>+0(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VMULPS       Y11, Y6, Y6
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y9
+	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VMOVAPS      Y5, Y4
+	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
+
+skip_141:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y4, Y8, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y5, Y9, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y5, Y9, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y10
+	VMULPS       Y5, Y5, Y11
+	VFMADD213PS  Y5, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y5
+	VPSUBD       Y5, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y5, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       Y10, Y6, Y6
+	VMASKMOVPS   (BX)(R8*4), Y1, Y5
+	VBROADCASTSS a1+76(FP), Y9
+	VBROADCASTSS a0+72(FP), Y10
+	VFMADD213PS  Y10, Y5, Y9
+	VANDPS       Y1, Y9, Y9
+	VSUBPS       Y4, Y8, Y5
+	VMULPS       Y9, Y5, Y5
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y8
+	VBLENDVPS    Y8, lfc_00000000<>+0(SB), Y5, Y5
+	VADDPS       Y5, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+
+done_139:
+	VPERM2F128   $0x01, Y6, Y6, Y5
+	VADDPS       Y5, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y5
+	VADDPS       Y5, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y5
+	VADDPS       Y5, Y6, Y6
+	VPERM2F128   $0x01, Y7, Y7, Y5
+	VMAXPS       Y5, Y7, Y7
+	VPERMILPS    $0x4e, Y7, Y5
+	VMAXPS       Y5, Y7, Y7
+	VPERMILPS    $0xb1, Y7, Y5
+	VMAXPS       Y5, Y7, Y7
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y5
+	VMINPS       Y7, Y5, Y7
+	VSUBPS       Y7, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y5, Y8, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y9
+	VMULPS       Y5, Y5, Y10
+	VFMADD213PS  Y5, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y5
+	VPSUBD       Y5, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y5, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VMULPS       Y9, Y6, Y6
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y4
+	VPSRAD       $0x17, Y4, Y5
+	VPAND        lfc_007fffff<>+0(SB), Y4, Y4
+	VPADDD       lfc_3f3504f3<>+0(SB), Y4, Y4
+	VSUBPS       lfc_3f800000<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y5, Y5
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y8
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y4, Y8
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y4, Y8
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y4, Y8
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y4, Y8
+	VFMADD213PS  lfc_be800102<>+0(SB), Y4, Y8
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y4, Y8
+	VMULPS       Y4, Y4, Y9
+	VMULPS       Y4, Y9, Y10
+	VMULPS       lfc_b102e308<>+0(SB), Y5, Y11
+	VFMADD231PS  Y8, Y10, Y11
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y9, Y11
+	VADDPS       Y4, Y11, Y11
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y5, Y11
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y4
+	VBLENDVPS    Y4, lfc_ff800000<>+0(SB), Y11, Y11
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y6, Y4
+	VBLENDVPS    Y4, lfc_7f800000<>+0(SB), Y11, Y11
+	VCMPPS       $0x03, Y6, Y6, Y4
+	VBLENDVPS    Y4, Y6, Y11, Y11
+	MOVQ         m+40(FP), R8
+	VMOVSS       X7, (R8)(DI*4)
+	MOVQ         ls+48(FP), R8
+	VMOVSS       X11, (R8)(DI*4)
+	VPERM2F128   $0x01, Y2, Y2, Y4
+	VADDPS       Y4, Y2, Y2
+	VPERMILPS    $0x4e, Y2, Y4
+	VADDPS       Y4, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y4
+	VADDPS       Y4, Y2, Y2
+	MOVQ         dot+56(FP), R8
+	VMOVSS       X2, (R8)(DI*4)
+	VPERM2F128   $0x01, Y3, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VPERMILPS    $0x4e, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	MOVQ         cs+64(FP), R8
+	VMOVSS       X3, (R8)(DI*4)
+	LEAQ         (AX)(DX*4), AX
+	LEAQ         (BX)(DX*4), BX
+	INCQ         DI
+	JMP          row_135
+
+rowsdone_136:
+	VZEROUPPER
+	RET
+
+// func expProbRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expProbRowsAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    k+24(FP), BX
+	MOVQ    probs+56(FP), SI
+	MOVQ    BX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    BX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y0
+	XORQ    R8, R8
+
+row_142:
+	CMPQ         R8, DX
+	JAE          rowsdone_143
+	MOVQ         m+32(FP), R9
+	VBROADCASTSS (R9)(R8*4), Y1
+	MOVQ         ls+40(FP), R9
+	VBROADCASTSS (R9)(R8*4), Y2
+	MOVQ         coef+48(FP), R9
+	VBROADCASTSS (R9)(R8*4), Y3
+	XORQ         R9, R9
+
+loop_144:
+	CMPQ         R9, DI
+	JAE          tail_145
+	VMOVUPS      (AX)(R9*4), Y4
+	VSUBPS       Y1, Y4, Y4
+	VSUBPS       Y2, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y5, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y5, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y6
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y6
+	VADDPS       lfc_3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y4
+	VPSUBD       Y4, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VMOVUPS      (SI)(R9*4), Y4
+	VBROADCASTSS b1+76(FP), Y5
+	VBROADCASTSS b0+72(FP), Y7
+	VFMADD213PS  Y7, Y4, Y5
+	VFMSUB213PS  Y5, Y3, Y6
+	VMOVUPS      Y6, (CX)(R9*4)
+	ADDQ         $0x08, R9
+	JMP          loop_144
+
+tail_145:
+	CMPQ         R9, BX
+	JAE          done_146
+	VMASKMOVPS   (AX)(R9*4), Y0, Y4
+	VSUBPS       Y1, Y4, Y4
+	VSUBPS       Y2, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y1
+	VMAXPS       Y4, Y1, Y1
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y2, Y1
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y2, Y1
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y4
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y1, Y4
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y1, Y4
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y1, Y4
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y1, Y4
+	VMULPS       Y1, Y1, Y5
+	VFMADD213PS  Y1, Y5, Y4
+	VADDPS       lfc_3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y2, Y2
+	VPSRAD       $0x01, Y2, Y1
+	VPSUBD       Y1, Y2, Y2
+	VPADDD       lfc_0000007f<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y1, Y4, Y4
+	VMULPS       Y2, Y4, Y4
+	VMASKMOVPS   (SI)(R9*4), Y0, Y1
+	VBROADCASTSS b1+76(FP), Y2
+	VBROADCASTSS b0+72(FP), Y5
+	VFMADD213PS  Y5, Y1, Y2
+	VANDPS       Y0, Y2, Y2
+	VFMSUB213PS  Y2, Y3, Y4
+	VMASKMOVPS   Y4, Y0, (CX)(R9*4)
+
+done_146:
+	LEAQ (AX)(BX*4), AX
+	LEAQ (CX)(BX*4), CX
+	LEAQ (SI)(BX*4), SI
+	INCQ R8
+	JMP  row_142
+
+rowsdone_143:
+	VZEROUPPER
+	RET
+
+// func maxLogProbWRowsAVX2(x *float32, n int, k int, probs *float32, w *float32, m *float32, ls *float32, dot *float32, cs *float32, a0 float32, a1 float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·maxLogProbWRowsAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    k+16(FP), DX
+	MOVQ    probs+24(FP), BX
+	MOVQ    w+32(FP), SI
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y1
+	XORQ    R8, R8
+
+row_147:
+	CMPQ         R8, CX
+	JAE          rowsdone_148
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VBROADCASTSS (AX), Y4
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
+	VXORPS       Y6, Y6, Y6
+	VMOVAPS      Y4, Y7
+	XORQ         R9, R9
+
+loop_149:
+	CMPQ         R9, DI
+	JAE          tail_150
+	VMOVUPS      (AX)(R9*4), Y8
+	VCMPPS       $0x1e, Y5, Y8, Y9
+	VTESTPS      Y9, Y9
+	JZ           skip_152
+	VMOVAPS      Y8, Y5
+	VPERM2F128   $0x01, Y5, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0x4e, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0xb1, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
+	VMINPS       Y5, Y9, Y5
+	VSUBPS       Y5, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y4, Y9, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
+	VMINPS       Y9, Y10, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y10, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y10, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y11
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       lfc_3f800000<>+0(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VMULPS       Y11, Y6, Y6
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y9
+	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VMOVAPS      Y5, Y4
+	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
+
+skip_152:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y4, Y8, Y9
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y10
+	VMAXPS       Y9, Y10, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
+	VMINPS       Y9, Y10, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y10, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y10, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y11
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       lfc_3f800000<>+0(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       Y11, Y6, Y6
+	VMOVUPS      (BX)(R9*4), Y9
+	VBROADCASTSS a1+76(FP), Y10
+	VBROADCASTSS a0+72(FP), Y11
+	VFMADD213PS  Y11, Y9, Y10
+	VMOVUPS      (SI)(R9*4), Y9
+	VMULPS       Y9, Y10, Y10
+	VSUBPS       Y4, Y8, Y8
+	VMULPS       Y10, Y8, Y8
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y10, Y9
+	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y8, Y8
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y10, Y3, Y3
+	ADDQ         $0x08, R9
+	JMP          loop_149
+
+tail_150:
+	CMPQ         R9, DX
+	JAE          done_151
+	VMASKMOVPS   (AX)(R9*4), Y1, Y8
+	VBLENDVPS    Y1, Y8, Y0, Y8
+	VCMPPS       $0x1e, Y5, Y8, Y5
+	VTESTPS      Y5, Y5
+	JZ           skip_153
+	VMOVAPS      Y8, Y5
+	VPERM2F128   $0x01, Y5, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0x4e, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VPERMILPS    $0xb1, Y5, Y9
+	VMAXPS       Y9, Y5, Y5
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y9
+	VMINPS       Y5, Y9, Y5
+	VSUBPS       Y5, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y4, Y9, Y9
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y10
+	VMINPS       Y9, Y10, Y9
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y10, Y9
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y10, Y9
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y11
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y9, Y11
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       lfc_3f800000<>+0(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VMULPS       Y11, Y6, Y6
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y9
+	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VMOVAPS      Y5, Y4
+	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
+
+skip_153:
+	VMAXPS       Y8, Y7, Y7
+	VSUBPS       Y4, Y8, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y5, Y9, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y5, Y9, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y10
+	VMULPS       Y5, Y5, Y11
+	VFMADD213PS  Y5, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y5
+	VPSUBD       Y5, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y5, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       Y10, Y6, Y6
+	VMASKMOVPS   (BX)(R9*4), Y1, Y5
+	VBROADCASTSS a1+76(FP), Y9
+	VBROADCASTSS a0+72(FP), Y10
+	VFMADD213PS  Y10, Y5, Y9
+	VMASKMOVPS   (SI)(R9*4), Y1, Y5
+	VMULPS       Y5, Y9, Y9
+	VANDPS       Y1, Y9, Y9
+	VSUBPS       Y4, Y8, Y5
+	VMULPS       Y9, Y5, Y5
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y8
+	VBLENDVPS    Y8, lfc_00000000<>+0(SB), Y5, Y5
+	VADDPS       Y5, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+
+done_151:
+	VPERM2F128   $0x01, Y6, Y6, Y5
+	VADDPS       Y5, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y5
+	VADDPS       Y5, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y5
+	VADDPS       Y5, Y6, Y6
+	VPERM2F128   $0x01, Y7, Y7, Y5
+	VMAXPS       Y5, Y7, Y7
+	VPERMILPS    $0x4e, Y7, Y5
+	VMAXPS       Y5, Y7, Y7
+	VPERMILPS    $0xb1, Y7, Y5
+	VMAXPS       Y5, Y7, Y7
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y5
+	VMINPS       Y7, Y5, Y7
+	VSUBPS       Y7, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y5, Y8, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y9
+	VMULPS       Y5, Y5, Y10
+	VFMADD213PS  Y5, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y5
+	VPSUBD       Y5, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y5, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VMULPS       Y9, Y6, Y6
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y6, Y4
+	VPSRAD       $0x17, Y4, Y5
+	VPAND        lfc_007fffff<>+0(SB), Y4, Y4
+	VPADDD       lfc_3f3504f3<>+0(SB), Y4, Y4
+	VSUBPS       lfc_3f800000<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y5, Y5
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y8
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y4, Y8
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y4, Y8
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y4, Y8
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y4, Y8
+	VFMADD213PS  lfc_be800102<>+0(SB), Y4, Y8
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y4, Y8
+	VMULPS       Y4, Y4, Y9
+	VMULPS       Y4, Y9, Y10
+	VMULPS       lfc_b102e308<>+0(SB), Y5, Y11
+	VFMADD231PS  Y8, Y10, Y11
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y9, Y11
+	VADDPS       Y4, Y11, Y11
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y5, Y11
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y6, Y4
+	VBLENDVPS    Y4, lfc_ff800000<>+0(SB), Y11, Y11
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y6, Y4
+	VBLENDVPS    Y4, lfc_7f800000<>+0(SB), Y11, Y11
+	VCMPPS       $0x03, Y6, Y6, Y4
+	VBLENDVPS    Y4, Y6, Y11, Y11
+	MOVQ         m+40(FP), R9
+	VMOVSS       X7, (R9)(R8*4)
+	MOVQ         ls+48(FP), R9
+	VMOVSS       X11, (R9)(R8*4)
+	VPERM2F128   $0x01, Y2, Y2, Y4
+	VADDPS       Y4, Y2, Y2
+	VPERMILPS    $0x4e, Y2, Y4
+	VADDPS       Y4, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y4
+	VADDPS       Y4, Y2, Y2
+	MOVQ         dot+56(FP), R9
+	VMOVSS       X2, (R9)(R8*4)
+	VPERM2F128   $0x01, Y3, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VPERMILPS    $0x4e, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	MOVQ         cs+64(FP), R9
+	VMOVSS       X3, (R9)(R8*4)
+	LEAQ         (AX)(DX*4), AX
+	LEAQ         (BX)(DX*4), BX
+	INCQ         R8
+	JMP          row_147
+
+rowsdone_148:
+	VZEROUPPER
+	RET
+
+// func expProbWRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expProbWRowsAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    k+24(FP), BX
+	MOVQ    probs+56(FP), SI
+	MOVQ    w+64(FP), DI
+	MOVQ    BX, R8
+	SHRQ    $0x03, R8
+	SHLQ    $0x03, R8
+	MOVQ    BX, R9
+	SUBQ    R8, R9
+	NEGQ    R9
+	LEAQ    lfmask8<>+0(SB), R10
+	VMOVDQU 32(R10)(R9*4), Y0
+	XORQ    R9, R9
+
+row_154:
+	CMPQ         R9, DX
+	JAE          rowsdone_155
+	MOVQ         m+32(FP), R10
+	VBROADCASTSS (R10)(R9*4), Y1
+	MOVQ         ls+40(FP), R10
+	VBROADCASTSS (R10)(R9*4), Y2
+	MOVQ         coef+48(FP), R10
+	VBROADCASTSS (R10)(R9*4), Y3
+	XORQ         R10, R10
+
+loop_156:
+	CMPQ         R10, R8
+	JAE          tail_157
+	VMOVUPS      (AX)(R10*4), Y4
+	VSUBPS       Y1, Y4, Y4
+	VSUBPS       Y2, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y5, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y5, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y6
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y6
+	VADDPS       lfc_3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y4
+	VPSUBD       Y4, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VMOVUPS      (SI)(R10*4), Y4
+	VBROADCASTSS b1+76(FP), Y5
+	VBROADCASTSS b0+72(FP), Y7
+	VFMADD213PS  Y7, Y4, Y5
+	VMOVUPS      (DI)(R10*4), Y4
+	VMULPS       Y4, Y5, Y5
+	VFMSUB213PS  Y5, Y3, Y6
+	VMOVUPS      Y6, (CX)(R10*4)
+	ADDQ         $0x08, R10
+	JMP          loop_156
+
+tail_157:
+	CMPQ         R10, BX
+	JAE          done_158
+	VMASKMOVPS   (AX)(R10*4), Y0, Y4
+	VSUBPS       Y1, Y4, Y4
+	VSUBPS       Y2, Y4, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y1
+	VMAXPS       Y4, Y1, Y1
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y2, Y1
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y2, Y1
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y4
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y1, Y4
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y1, Y4
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y1, Y4
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y1, Y4
+	VMULPS       Y1, Y1, Y5
+	VFMADD213PS  Y1, Y5, Y4
+	VADDPS       lfc_3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y2, Y2
+	VPSRAD       $0x01, Y2, Y1
+	VPSUBD       Y1, Y2, Y2
+	VPADDD       lfc_0000007f<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y1, Y4, Y4
+	VMULPS       Y2, Y4, Y4
+	VMASKMOVPS   (SI)(R10*4), Y0, Y1
+	VBROADCASTSS b1+76(FP), Y2
+	VBROADCASTSS b0+72(FP), Y5
+	VFMADD213PS  Y5, Y1, Y2
+	VMASKMOVPS   (DI)(R10*4), Y0, Y1
+	VMULPS       Y1, Y2, Y2
+	VANDPS       Y0, Y2, Y2
+	VFMSUB213PS  Y2, Y3, Y4
+	VMASKMOVPS   Y4, Y0, (CX)(R10*4)
+
+done_158:
+	LEAQ (AX)(BX*4), AX
+	LEAQ (CX)(BX*4), CX
+	LEAQ (SI)(BX*4), SI
+	INCQ R9
+	JMP  row_154
+
+rowsdone_155:
+	VZEROUPPER
+	RET
+
 // func lseRowsAVX2(x *float32, n int, k int, lse *float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·lseRowsAVX2(SB), NOSPLIT, $0-32
@@ -3663,9 +4547,9 @@ TEXT ·lseRowsAVX2(SB), NOSPLIT, $0-32
 	VMOVDQU 32(R8)(DI*4), Y1
 	XORQ    DI, DI
 
-row_135:
+row_159:
 	CMPQ         DI, CX
-	JAE          rowsdone_136
+	JAE          rowsdone_160
 	VBROADCASTSS (AX), Y2
 	VMOVUPS      lfc_ff7fffff<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
@@ -3675,13 +4559,13 @@ row_135:
 	VXORPS       Y4, Y4, Y4
 	XORQ         R8, R8
 
-loop_137:
+loop_161:
 	CMPQ         R8, SI
-	JAE          tail_138
+	JAE          tail_162
 	VMOVUPS      (AX)(R8*4), Y5
 	VCMPPS       $0x1e, Y3, Y5, Y6
 	VTESTPS      Y6, Y6
-	JZ           skip_140
+	JZ           skip_164
 	VMOVAPS      Y5, Y3
 	VPERM2F128   $0x01, Y3, Y3, Y6
 	VMAXPS       Y6, Y3, Y3
@@ -3721,7 +4605,7 @@ loop_137:
 	VMOVAPS      Y3, Y2
 	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
 
-skip_140:
+skip_164:
 	VSUBPS       Y2, Y5, Y5
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
 	VMAXPS       Y5, Y6, Y5
@@ -3750,16 +4634,16 @@ skip_140:
 	VMULPS       Y6, Y7, Y7
 	VADDPS       Y7, Y4, Y4
 	ADDQ         $0x08, R8
-	JMP          loop_137
+	JMP          loop_161
 
-tail_138:
+tail_162:
 	CMPQ         R8, DX
-	JAE          done_139
+	JAE          done_163
 	VMASKMOVPS   (AX)(R8*4), Y1, Y5
 	VBLENDVPS    Y1, Y5, Y0, Y5
 	VCMPPS       $0x1e, Y3, Y5, Y3
 	VTESTPS      Y3, Y3
-	JZ           skip_141
+	JZ           skip_165
 	VMOVAPS      Y5, Y3
 	VPERM2F128   $0x01, Y3, Y3, Y6
 	VMAXPS       Y6, Y3, Y3
@@ -3799,7 +4683,7 @@ tail_138:
 	VMOVAPS      Y3, Y2
 	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
 
-skip_141:
+skip_165:
 	VSUBPS       Y2, Y5, Y3
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
 	VMAXPS       Y3, Y5, Y3
@@ -3828,7 +4712,7 @@ skip_141:
 	VMULPS       Y5, Y6, Y6
 	VADDPS       Y6, Y4, Y4
 
-done_139:
+done_163:
 	VPERM2F128  $0x01, Y4, Y4, Y3
 	VADDPS      Y3, Y4, Y4
 	VPERMILPS   $0x4e, Y4, Y3
@@ -3865,9 +4749,9 @@ done_139:
 	VMOVSS      X9, (BX)(DI*4)
 	LEAQ        (AX)(DX*4), AX
 	INCQ        DI
-	JMP         row_135
+	JMP         row_159
 
-rowsdone_136:
+rowsdone_160:
 	VZEROUPPER
 	RET
 
@@ -3890,9 +4774,9 @@ TEXT ·maxLogRowsAVX2(SB), NOSPLIT, $0-40
 	VMOVDQU 32(R9)(R8*4), Y1
 	XORQ    R8, R8
 
-row_142:
+row_166:
 	CMPQ         R8, CX
-	JAE          rowsdone_143
+	JAE          rowsdone_167
 	VBROADCASTSS (AX), Y2
 	VMOVUPS      lfc_ff7fffff<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
@@ -3903,13 +4787,13 @@ row_142:
 	VMOVAPS      Y2, Y5
 	XORQ         R9, R9
 
-loop_144:
+loop_168:
 	CMPQ         R9, DI
-	JAE          tail_145
+	JAE          tail_169
 	VMOVUPS      (AX)(R9*4), Y6
 	VCMPPS       $0x1e, Y3, Y6, Y7
 	VTESTPS      Y7, Y7
-	JZ           skip_147
+	JZ           skip_171
 	VMOVAPS      Y6, Y3
 	VPERM2F128   $0x01, Y3, Y3, Y7
 	VMAXPS       Y7, Y3, Y3
@@ -3949,7 +4833,7 @@ loop_144:
 	VMOVAPS      Y3, Y2
 	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
 
-skip_147:
+skip_171:
 	VMAXPS       Y6, Y5, Y5
 	VSUBPS       Y2, Y6, Y6
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
@@ -3979,16 +4863,16 @@ skip_147:
 	VMULPS       Y7, Y8, Y8
 	VADDPS       Y8, Y4, Y4
 	ADDQ         $0x08, R9
-	JMP          loop_144
+	JMP          loop_168
 
-tail_145:
+tail_169:
 	CMPQ         R9, DX
-	JAE          done_146
+	JAE          done_170
 	VMASKMOVPS   (AX)(R9*4), Y1, Y6
 	VBLENDVPS    Y1, Y6, Y0, Y6
 	VCMPPS       $0x1e, Y3, Y6, Y3
 	VTESTPS      Y3, Y3
-	JZ           skip_148
+	JZ           skip_172
 	VMOVAPS      Y6, Y3
 	VPERM2F128   $0x01, Y3, Y3, Y7
 	VMAXPS       Y7, Y3, Y3
@@ -4028,7 +4912,7 @@ tail_145:
 	VMOVAPS      Y3, Y2
 	VADDPS       lfc_41a00000<>+0(SB), Y2, Y3
 
-skip_148:
+skip_172:
 	VMAXPS       Y6, Y5, Y5
 	VSUBPS       Y2, Y6, Y3
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
@@ -4058,7 +4942,7 @@ skip_148:
 	VMULPS       Y6, Y7, Y7
 	VADDPS       Y7, Y4, Y4
 
-done_146:
+done_170:
 	VPERM2F128   $0x01, Y4, Y4, Y3
 	VADDPS       Y3, Y4, Y4
 	VPERMILPS    $0x4e, Y4, Y3
@@ -4130,9 +5014,9 @@ done_146:
 	VMOVSS       X9, (SI)(R8*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R8
-	JMP          row_142
+	JMP          row_166
 
-rowsdone_143:
+rowsdone_167:
 	VZEROUPPER
 	RET
 
@@ -4156,9 +5040,9 @@ TEXT ·maxLogDotRowsAVX2(SB), NOSPLIT, $0-48
 	VMOVDQU 32(R10)(R9*4), Y1
 	XORQ    R9, R9
 
-row_149:
+row_173:
 	CMPQ         R9, CX
-	JAE          rowsdone_150
+	JAE          rowsdone_174
 	VXORPS       Y2, Y2, Y2
 	VXORPS       Y3, Y3, Y3
 	VBROADCASTSS (AX), Y4
@@ -4171,13 +5055,13 @@ row_149:
 	VMOVAPS      Y4, Y7
 	XORQ         R10, R10
 
-loop_151:
+loop_175:
 	CMPQ         R10, R8
-	JAE          tail_152
+	JAE          tail_176
 	VMOVUPS      (AX)(R10*4), Y8
 	VCMPPS       $0x1e, Y5, Y8, Y9
 	VTESTPS      Y9, Y9
-	JZ           skip_154
+	JZ           skip_178
 	VMOVAPS      Y8, Y5
 	VPERM2F128   $0x01, Y5, Y5, Y9
 	VMAXPS       Y9, Y5, Y5
@@ -4221,7 +5105,7 @@ loop_151:
 	VMOVAPS      Y5, Y4
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
-skip_154:
+skip_178:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y4, Y8, Y9
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y10
@@ -4255,16 +5139,16 @@ skip_154:
 	VADDPS       Y9, Y3, Y3
 	VADDPS       Y8, Y2, Y2
 	ADDQ         $0x08, R10
-	JMP          loop_151
+	JMP          loop_175
 
-tail_152:
+tail_176:
 	CMPQ         R10, DX
-	JAE          done_153
+	JAE          done_177
 	VMASKMOVPS   (AX)(R10*4), Y1, Y8
 	VBLENDVPS    Y1, Y8, Y0, Y8
 	VCMPPS       $0x1e, Y5, Y8, Y5
 	VTESTPS      Y5, Y5
-	JZ           skip_155
+	JZ           skip_179
 	VMOVAPS      Y8, Y5
 	VPERM2F128   $0x01, Y5, Y5, Y9
 	VMAXPS       Y9, Y5, Y5
@@ -4308,7 +5192,7 @@ tail_152:
 	VMOVAPS      Y5, Y4
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
-skip_155:
+skip_179:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y4, Y8, Y5
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
@@ -4344,7 +5228,7 @@ skip_155:
 	VADDPS       Y8, Y3, Y3
 	VADDPS       Y5, Y2, Y2
 
-done_153:
+done_177:
 	VPERM2F128   $0x01, Y6, Y6, Y5
 	VADDPS       Y5, Y6, Y6
 	VPERMILPS    $0x4e, Y6, Y5
@@ -4427,9 +5311,9 @@ done_153:
 	VMOVSS       X2, (DI)(R9*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R9
-	JMP          row_149
+	JMP          row_173
 
-rowsdone_150:
+rowsdone_174:
 	VZEROUPPER
 	RET
 
@@ -4454,9 +5338,9 @@ TEXT ·maxLogDotWRowsAVX2(SB), NOSPLIT, $0-56
 	VMOVDQU 32(R11)(R10*4), Y1
 	XORQ    R10, R10
 
-row_156:
+row_180:
 	CMPQ         R10, CX
-	JAE          rowsdone_157
+	JAE          rowsdone_181
 	VXORPS       Y2, Y2, Y2
 	VXORPS       Y3, Y3, Y3
 	VBROADCASTSS (AX), Y4
@@ -4469,13 +5353,13 @@ row_156:
 	VMOVAPS      Y4, Y7
 	XORQ         R11, R11
 
-loop_158:
+loop_182:
 	CMPQ         R11, R9
-	JAE          tail_159
+	JAE          tail_183
 	VMOVUPS      (AX)(R11*4), Y8
 	VCMPPS       $0x1e, Y5, Y8, Y9
 	VTESTPS      Y9, Y9
-	JZ           skip_161
+	JZ           skip_185
 	VMOVAPS      Y8, Y5
 	VPERM2F128   $0x01, Y5, Y5, Y9
 	VMAXPS       Y9, Y5, Y5
@@ -4519,7 +5403,7 @@ loop_158:
 	VMOVAPS      Y5, Y4
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
-skip_161:
+skip_185:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y4, Y8, Y9
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y10
@@ -4556,16 +5440,16 @@ skip_161:
 	VADDPS       Y9, Y3, Y3
 	VADDPS       Y8, Y2, Y2
 	ADDQ         $0x08, R11
-	JMP          loop_158
+	JMP          loop_182
 
-tail_159:
+tail_183:
 	CMPQ         R11, DX
-	JAE          done_160
+	JAE          done_184
 	VMASKMOVPS   (AX)(R11*4), Y1, Y8
 	VBLENDVPS    Y1, Y8, Y0, Y8
 	VCMPPS       $0x1e, Y5, Y8, Y5
 	VTESTPS      Y5, Y5
-	JZ           skip_162
+	JZ           skip_186
 	VMOVAPS      Y8, Y5
 	VPERM2F128   $0x01, Y5, Y5, Y9
 	VMAXPS       Y9, Y5, Y5
@@ -4609,7 +5493,7 @@ tail_159:
 	VMOVAPS      Y5, Y4
 	VADDPS       lfc_41a00000<>+0(SB), Y4, Y5
 
-skip_162:
+skip_186:
 	VMAXPS       Y8, Y7, Y7
 	VSUBPS       Y4, Y8, Y5
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
@@ -4646,7 +5530,7 @@ skip_162:
 	VADDPS       Y8, Y3, Y3
 	VADDPS       Y5, Y2, Y2
 
-done_160:
+done_184:
 	VPERM2F128   $0x01, Y6, Y6, Y5
 	VADDPS       Y5, Y6, Y6
 	VPERMILPS    $0x4e, Y6, Y5
@@ -4729,9 +5613,9 @@ done_160:
 	VMOVSS       X2, (DI)(R10*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R10
-	JMP          row_156
+	JMP          row_180
 
-rowsdone_157:
+rowsdone_181:
 	VZEROUPPER
 	RET
 
@@ -4756,18 +5640,18 @@ TEXT ·expAffineRowsAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R12)(R11*4), Y0
 	XORQ    R11, R11
 
-row_163:
+row_187:
 	CMPQ         R11, DX
-	JAE          rowsdone_164
+	JAE          rowsdone_188
 	VBROADCASTSS (SI)(R11*4), Y1
 	VBROADCASTSS (DI)(R11*4), Y2
 	VBROADCASTSS (R8)(R11*4), Y3
 	VBROADCASTSS (R9)(R11*4), Y4
 	XORQ         R12, R12
 
-loop_165:
+loop_189:
 	CMPQ         R12, R10
-	JAE          tail_166
+	JAE          tail_190
 	VMOVUPS      (AX)(R12*4), Y5
 	VSUBPS       Y1, Y5, Y5
 	VSUBPS       Y2, Y5, Y5
@@ -4799,11 +5683,11 @@ loop_165:
 	VFMSUB213PS  Y4, Y3, Y7
 	VMOVUPS      Y7, (CX)(R12*4)
 	ADDQ         $0x08, R12
-	JMP          loop_165
+	JMP          loop_189
 
-tail_166:
+tail_190:
 	CMPQ         R12, BX
-	JAE          done_167
+	JAE          done_191
 	VMASKMOVPS   (AX)(R12*4), Y0, Y5
 	VSUBPS       Y1, Y5, Y5
 	VSUBPS       Y2, Y5, Y5
@@ -4835,13 +5719,13 @@ tail_166:
 	VFMSUB213PS  Y4, Y3, Y5
 	VMASKMOVPS   Y5, Y0, (CX)(R12*4)
 
-done_167:
+done_191:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R11
-	JMP  row_163
+	JMP  row_187
 
-rowsdone_164:
+rowsdone_188:
 	VZEROUPPER
 	RET
 
@@ -4867,18 +5751,18 @@ TEXT ·expAffineWRowsAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R13)(R12*4), Y0
 	XORQ    R12, R12
 
-row_168:
+row_192:
 	CMPQ         R12, DX
-	JAE          rowsdone_169
+	JAE          rowsdone_193
 	VBROADCASTSS (SI)(R12*4), Y1
 	VBROADCASTSS (DI)(R12*4), Y2
 	VBROADCASTSS (R8)(R12*4), Y3
 	VBROADCASTSS (R9)(R12*4), Y4
 	XORQ         R13, R13
 
-loop_170:
+loop_194:
 	CMPQ         R13, R11
-	JAE          tail_171
+	JAE          tail_195
 	VMOVUPS      (AX)(R13*4), Y5
 	VSUBPS       Y1, Y5, Y5
 	VSUBPS       Y2, Y5, Y5
@@ -4912,11 +5796,11 @@ loop_170:
 	VFMSUB213PS  Y5, Y3, Y7
 	VMOVUPS      Y7, (CX)(R13*4)
 	ADDQ         $0x08, R13
-	JMP          loop_170
+	JMP          loop_194
 
-tail_171:
+tail_195:
 	CMPQ         R13, BX
-	JAE          done_172
+	JAE          done_196
 	VMASKMOVPS   (AX)(R13*4), Y0, Y5
 	VSUBPS       Y1, Y5, Y5
 	VSUBPS       Y2, Y5, Y5
@@ -4950,13 +5834,13 @@ tail_171:
 	VFMSUB213PS  Y1, Y3, Y5
 	VMASKMOVPS   Y5, Y0, (CX)(R13*4)
 
-done_172:
+done_196:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R12
-	JMP  row_168
+	JMP  row_192
 
-rowsdone_169:
+rowsdone_193:
 	VZEROUPPER
 	RET
 
@@ -4979,38 +5863,38 @@ TEXT ·subRowsAVX2(SB), NOSPLIT, $0-48
 	VMOVDQU 32(R10)(R9*4), Y0
 	XORQ    R9, R9
 
-row_173:
+row_197:
 	CMPQ         R9, DX
-	JAE          rowsdone_174
+	JAE          rowsdone_198
 	VBROADCASTSS (SI)(R9*4), Y1
 	VBROADCASTSS (DI)(R9*4), Y2
 	XORQ         R10, R10
 
-loop_175:
+loop_199:
 	CMPQ    R10, R8
-	JAE     tail_176
+	JAE     tail_200
 	VMOVUPS (AX)(R10*4), Y3
 	VSUBPS  Y1, Y3, Y3
 	VSUBPS  Y2, Y3, Y3
 	VMOVUPS Y3, (CX)(R10*4)
 	ADDQ    $0x08, R10
-	JMP     loop_175
+	JMP     loop_199
 
-tail_176:
+tail_200:
 	CMPQ       R10, BX
-	JAE        done_177
+	JAE        done_201
 	VMASKMOVPS (AX)(R10*4), Y0, Y3
 	VSUBPS     Y1, Y3, Y3
 	VSUBPS     Y2, Y3, Y3
 	VMASKMOVPS Y3, Y0, (CX)(R10*4)
 
-done_177:
+done_201:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R9
-	JMP  row_173
+	JMP  row_197
 
-rowsdone_174:
+rowsdone_198:
 	VZEROUPPER
 	RET
 
@@ -5032,9 +5916,9 @@ TEXT ·bceLogitsAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_178:
+loop_202:
 	CMPQ         SI, BX
-	JAE          tail_179
+	JAE          tail_203
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -5134,11 +6018,11 @@ loop_178:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_178
+	JMP          loop_202
 
-tail_179:
+tail_203:
 	CMPQ         SI, DX
-	JAE          done_180
+	JAE          done_204
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -5239,7 +6123,7 @@ tail_179:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_180:
+done_204:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5286,9 +6170,9 @@ TEXT ·bceLogitsPWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_181:
+loop_205:
 	CMPQ         DI, SI
-	JAE          tail_182
+	JAE          tail_206
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -5390,11 +6274,11 @@ loop_181:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_181
+	JMP          loop_205
 
-tail_182:
+tail_206:
 	CMPQ         DI, DX
-	JAE          done_183
+	JAE          done_207
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -5497,7 +6381,7 @@ tail_182:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_183:
+done_207:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5526,9 +6410,9 @@ TEXT ·focalG0AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_184:
+loop_208:
 	CMPQ      DI, SI
-	JAE       tail_185
+	JAE       tail_209
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -5536,10 +6420,10 @@ loop_184:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_187
+	JZ        skip_211
 	INCQ      BX
 
-skip_187:
+skip_211:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5626,11 +6510,11 @@ skip_187:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_184
+	JMP          loop_208
 
-tail_185:
+tail_209:
 	CMPQ       DI, DX
-	JAE        done_186
+	JAE        done_210
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -5638,10 +6522,10 @@ tail_185:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_188
+	JZ         skip_212
 	INCQ       BX
 
-skip_188:
+skip_212:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5729,7 +6613,7 @@ skip_188:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_186:
+done_210:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -5759,9 +6643,9 @@ TEXT ·focalG1AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_189:
+loop_213:
 	CMPQ      DI, SI
-	JAE       tail_190
+	JAE       tail_214
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -5769,10 +6653,10 @@ loop_189:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_192
+	JZ        skip_216
 	INCQ      BX
 
-skip_192:
+skip_216:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5867,11 +6751,11 @@ skip_192:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_189
+	JMP          loop_213
 
-tail_190:
+tail_214:
 	CMPQ       DI, DX
-	JAE        done_191
+	JAE        done_215
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -5879,10 +6763,10 @@ tail_190:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_193
+	JZ         skip_217
 	INCQ       BX
 
-skip_193:
+skip_217:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -5978,7 +6862,7 @@ skip_193:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_191:
+done_215:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6008,9 +6892,9 @@ TEXT ·focalG2AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_194:
+loop_218:
 	CMPQ      DI, SI
-	JAE       tail_195
+	JAE       tail_219
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -6018,10 +6902,10 @@ loop_194:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_197
+	JZ        skip_221
 	INCQ      BX
 
-skip_197:
+skip_221:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6118,11 +7002,11 @@ skip_197:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_194
+	JMP          loop_218
 
-tail_195:
+tail_219:
 	CMPQ       DI, DX
-	JAE        done_196
+	JAE        done_220
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -6130,10 +7014,10 @@ tail_195:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_198
+	JZ         skip_222
 	INCQ       BX
 
-skip_198:
+skip_222:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6231,7 +7115,7 @@ skip_198:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_196:
+done_220:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6261,9 +7145,9 @@ TEXT ·focalGAnyAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_199:
+loop_223:
 	CMPQ      DI, SI
-	JAE       tail_200
+	JAE       tail_224
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -6271,10 +7155,10 @@ loop_199:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_202
+	JZ        skip_226
 	INCQ      BX
 
-skip_202:
+skip_226:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6404,11 +7288,11 @@ skip_202:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_199
+	JMP          loop_223
 
-tail_200:
+tail_224:
 	CMPQ       DI, DX
-	JAE        done_201
+	JAE        done_225
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -6416,10 +7300,10 @@ tail_200:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_203
+	JZ         skip_227
 	INCQ       BX
 
-skip_203:
+skip_227:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6550,7 +7434,7 @@ skip_203:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_201:
+done_225:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6579,9 +7463,9 @@ TEXT ·mseAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_204:
+loop_228:
 	CMPQ         SI, BX
-	JAE          tail_205
+	JAE          tail_229
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6593,11 +7477,11 @@ loop_204:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_204
+	JMP          loop_228
 
-tail_205:
+tail_229:
 	CMPQ         SI, DX
-	JAE          done_206
+	JAE          done_230
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6610,7 +7494,7 @@ tail_205:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_206:
+done_230:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6638,9 +7522,9 @@ TEXT ·l1AVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_207:
+loop_231:
 	CMPQ         SI, BX
-	JAE          tail_208
+	JAE          tail_232
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6657,11 +7541,11 @@ loop_207:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_207
+	JMP          loop_231
 
-tail_208:
+tail_232:
 	CMPQ         SI, DX
-	JAE          done_209
+	JAE          done_233
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6679,7 +7563,7 @@ tail_208:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_209:
+done_233:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6725,9 +7609,9 @@ TEXT ·huberAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_210:
+loop_234:
 	CMPQ         SI, BX
-	JAE          tail_211
+	JAE          tail_235
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6755,11 +7639,11 @@ loop_210:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_210
+	JMP          loop_234
 
-tail_211:
+tail_235:
 	CMPQ         SI, DX
-	JAE          done_212
+	JAE          done_236
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6788,7 +7672,7 @@ tail_211:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_212:
+done_236:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6834,9 +7718,9 @@ TEXT ·smoothL1AVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_213:
+loop_237:
 	CMPQ         SI, BX
-	JAE          tail_214
+	JAE          tail_238
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6865,11 +7749,11 @@ loop_213:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_213
+	JMP          loop_237
 
-tail_214:
+tail_238:
 	CMPQ         SI, DX
-	JAE          done_215
+	JAE          done_239
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -6899,7 +7783,7 @@ tail_214:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_215:
+done_239:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6928,9 +7812,9 @@ TEXT ·bceLogitsWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_216:
+loop_240:
 	CMPQ         DI, SI
-	JAE          tail_217
+	JAE          tail_241
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -7032,11 +7916,11 @@ loop_216:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_216
+	JMP          loop_240
 
-tail_217:
+tail_241:
 	CMPQ         DI, DX
-	JAE          done_218
+	JAE          done_242
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -7139,7 +8023,7 @@ tail_217:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_218:
+done_242:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7169,9 +8053,9 @@ TEXT ·bceLogitsPWWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_219:
+loop_243:
 	CMPQ         R8, DI
-	JAE          tail_220
+	JAE          tail_244
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -7275,11 +8159,11 @@ loop_219:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_219
+	JMP          loop_243
 
-tail_220:
+tail_244:
 	CMPQ         R8, DX
-	JAE          done_221
+	JAE          done_245
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -7384,7 +8268,7 @@ tail_220:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_221:
+done_245:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7414,9 +8298,9 @@ TEXT ·focalG0WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_222:
+loop_246:
 	CMPQ      R8, DI
-	JAE       tail_223
+	JAE       tail_247
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -7424,10 +8308,10 @@ loop_222:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_225
+	JZ        skip_249
 	INCQ      SI
 
-skip_225:
+skip_249:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7516,11 +8400,11 @@ skip_225:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_222
+	JMP          loop_246
 
-tail_223:
+tail_247:
 	CMPQ       R8, DX
-	JAE        done_224
+	JAE        done_248
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7528,10 +8412,10 @@ tail_223:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_226
+	JZ         skip_250
 	INCQ       SI
 
-skip_226:
+skip_250:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7621,7 +8505,7 @@ skip_226:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_224:
+done_248:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7652,9 +8536,9 @@ TEXT ·focalG1WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_227:
+loop_251:
 	CMPQ      R8, DI
-	JAE       tail_228
+	JAE       tail_252
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -7662,10 +8546,10 @@ loop_227:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_230
+	JZ        skip_254
 	INCQ      SI
 
-skip_230:
+skip_254:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7762,11 +8646,11 @@ skip_230:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_227
+	JMP          loop_251
 
-tail_228:
+tail_252:
 	CMPQ       R8, DX
-	JAE        done_229
+	JAE        done_253
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7774,10 +8658,10 @@ tail_228:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_231
+	JZ         skip_255
 	INCQ       SI
 
-skip_231:
+skip_255:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7875,7 +8759,7 @@ skip_231:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_229:
+done_253:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7906,9 +8790,9 @@ TEXT ·focalG2WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_232:
+loop_256:
 	CMPQ      R8, DI
-	JAE       tail_233
+	JAE       tail_257
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -7916,10 +8800,10 @@ loop_232:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_235
+	JZ        skip_259
 	INCQ      SI
 
-skip_235:
+skip_259:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8018,11 +8902,11 @@ skip_235:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_232
+	JMP          loop_256
 
-tail_233:
+tail_257:
 	CMPQ       R8, DX
-	JAE        done_234
+	JAE        done_258
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -8030,10 +8914,10 @@ tail_233:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_236
+	JZ         skip_260
 	INCQ       SI
 
-skip_236:
+skip_260:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8133,7 +9017,7 @@ skip_236:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_234:
+done_258:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8164,9 +9048,9 @@ TEXT ·focalGAnyWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_237:
+loop_261:
 	CMPQ      R8, DI
-	JAE       tail_238
+	JAE       tail_262
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -8174,10 +9058,10 @@ loop_237:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_240
+	JZ        skip_264
 	INCQ      SI
 
-skip_240:
+skip_264:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8309,11 +9193,11 @@ skip_240:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_237
+	JMP          loop_261
 
-tail_238:
+tail_262:
 	CMPQ       R8, DX
-	JAE        done_239
+	JAE        done_263
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -8321,10 +9205,10 @@ tail_238:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_241
+	JZ         skip_265
 	INCQ       SI
 
-skip_241:
+skip_265:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8457,7 +9341,7 @@ skip_241:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_239:
+done_263:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8487,9 +9371,9 @@ TEXT ·mseWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_242:
+loop_266:
 	CMPQ         DI, SI
-	JAE          tail_243
+	JAE          tail_267
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8503,11 +9387,11 @@ loop_242:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_242
+	JMP          loop_266
 
-tail_243:
+tail_267:
 	CMPQ         DI, DX
-	JAE          done_244
+	JAE          done_268
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8522,7 +9406,7 @@ tail_243:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_244:
+done_268:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8551,9 +9435,9 @@ TEXT ·l1WAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_245:
+loop_269:
 	CMPQ         DI, SI
-	JAE          tail_246
+	JAE          tail_270
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8572,11 +9456,11 @@ loop_245:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_245
+	JMP          loop_269
 
-tail_246:
+tail_270:
 	CMPQ         DI, DX
-	JAE          done_247
+	JAE          done_271
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8596,7 +9480,7 @@ tail_246:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_247:
+done_271:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8625,9 +9509,9 @@ TEXT ·huberWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_248:
+loop_272:
 	CMPQ         DI, SI
-	JAE          tail_249
+	JAE          tail_273
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8657,11 +9541,11 @@ loop_248:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_248
+	JMP          loop_272
 
-tail_249:
+tail_273:
 	CMPQ         DI, DX
-	JAE          done_250
+	JAE          done_274
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8692,7 +9576,7 @@ tail_249:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_250:
+done_274:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8721,9 +9605,9 @@ TEXT ·smoothL1WAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_251:
+loop_275:
 	CMPQ         DI, SI
-	JAE          tail_252
+	JAE          tail_276
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8754,11 +9638,11 @@ loop_251:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_251
+	JMP          loop_275
 
-tail_252:
+tail_276:
 	CMPQ         DI, DX
-	JAE          done_253
+	JAE          done_277
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -8790,7 +9674,7 @@ tail_252:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_253:
+done_277:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8819,9 +9703,9 @@ TEXT ·bceLogitsLAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_254:
+loop_278:
 	CMPQ         DI, SI
-	JAE          tail_255
+	JAE          tail_279
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -8922,11 +9806,11 @@ loop_254:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_254
+	JMP          loop_278
 
-tail_255:
+tail_279:
 	CMPQ         DI, DX
-	JAE          done_256
+	JAE          done_280
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -9028,7 +9912,7 @@ tail_255:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_256:
+done_280:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9058,9 +9942,9 @@ TEXT ·bceLogitsPWLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_257:
+loop_281:
 	CMPQ         R8, DI
-	JAE          tail_258
+	JAE          tail_282
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -9163,11 +10047,11 @@ loop_257:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_257
+	JMP          loop_281
 
-tail_258:
+tail_282:
 	CMPQ         R8, DX
-	JAE          done_259
+	JAE          done_283
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -9271,7 +10155,7 @@ tail_258:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_259:
+done_283:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9301,9 +10185,9 @@ TEXT ·focalG0LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_260:
+loop_284:
 	CMPQ      R8, DI
-	JAE       tail_261
+	JAE       tail_285
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -9311,10 +10195,10 @@ loop_260:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_263
+	JZ        skip_287
 	INCQ      SI
 
-skip_263:
+skip_287:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9402,11 +10286,11 @@ skip_263:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_260
+	JMP          loop_284
 
-tail_261:
+tail_285:
 	CMPQ       R8, DX
-	JAE        done_262
+	JAE        done_286
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -9414,10 +10298,10 @@ tail_261:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_264
+	JZ         skip_288
 	INCQ       SI
 
-skip_264:
+skip_288:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9506,7 +10390,7 @@ skip_264:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_262:
+done_286:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9537,9 +10421,9 @@ TEXT ·focalG1LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_265:
+loop_289:
 	CMPQ      R8, DI
-	JAE       tail_266
+	JAE       tail_290
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -9547,10 +10431,10 @@ loop_265:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_268
+	JZ        skip_292
 	INCQ      SI
 
-skip_268:
+skip_292:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9646,11 +10530,11 @@ skip_268:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_265
+	JMP          loop_289
 
-tail_266:
+tail_290:
 	CMPQ       R8, DX
-	JAE        done_267
+	JAE        done_291
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -9658,10 +10542,10 @@ tail_266:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_269
+	JZ         skip_293
 	INCQ       SI
 
-skip_269:
+skip_293:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9758,7 +10642,7 @@ skip_269:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_267:
+done_291:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9789,9 +10673,9 @@ TEXT ·focalG2LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_270:
+loop_294:
 	CMPQ      R8, DI
-	JAE       tail_271
+	JAE       tail_295
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -9799,10 +10683,10 @@ loop_270:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_273
+	JZ        skip_297
 	INCQ      SI
 
-skip_273:
+skip_297:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9900,11 +10784,11 @@ skip_273:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_270
+	JMP          loop_294
 
-tail_271:
+tail_295:
 	CMPQ       R8, DX
-	JAE        done_272
+	JAE        done_296
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -9912,10 +10796,10 @@ tail_271:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_274
+	JZ         skip_298
 	INCQ       SI
 
-skip_274:
+skip_298:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10014,7 +10898,7 @@ skip_274:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_272:
+done_296:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10045,9 +10929,9 @@ TEXT ·focalGAnyLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_275:
+loop_299:
 	CMPQ      R8, DI
-	JAE       tail_276
+	JAE       tail_300
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10055,10 +10939,10 @@ loop_275:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_278
+	JZ        skip_302
 	INCQ      SI
 
-skip_278:
+skip_302:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10189,11 +11073,11 @@ skip_278:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_275
+	JMP          loop_299
 
-tail_276:
+tail_300:
 	CMPQ       R8, DX
-	JAE        done_277
+	JAE        done_301
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -10201,10 +11085,10 @@ tail_276:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_279
+	JZ         skip_303
 	INCQ       SI
 
-skip_279:
+skip_303:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10336,7 +11220,7 @@ skip_279:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_277:
+done_301:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10366,9 +11250,9 @@ TEXT ·mseLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_280:
+loop_304:
 	CMPQ         DI, SI
-	JAE          tail_281
+	JAE          tail_305
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -10381,11 +11265,11 @@ loop_280:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_280
+	JMP          loop_304
 
-tail_281:
+tail_305:
 	CMPQ         DI, DX
-	JAE          done_282
+	JAE          done_306
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -10399,7 +11283,7 @@ tail_281:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_282:
+done_306:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10428,9 +11312,9 @@ TEXT ·l1LAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_283:
+loop_307:
 	CMPQ         DI, SI
-	JAE          tail_284
+	JAE          tail_308
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -10448,11 +11332,11 @@ loop_283:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_283
+	JMP          loop_307
 
-tail_284:
+tail_308:
 	CMPQ         DI, DX
-	JAE          done_285
+	JAE          done_309
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -10471,7 +11355,7 @@ tail_284:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_285:
+done_309:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10500,9 +11384,9 @@ TEXT ·huberLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_286:
+loop_310:
 	CMPQ         DI, SI
-	JAE          tail_287
+	JAE          tail_311
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -10531,11 +11415,11 @@ loop_286:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_286
+	JMP          loop_310
 
-tail_287:
+tail_311:
 	CMPQ         DI, DX
-	JAE          done_288
+	JAE          done_312
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -10565,7 +11449,7 @@ tail_287:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_288:
+done_312:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10594,9 +11478,9 @@ TEXT ·smoothL1LAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_289:
+loop_313:
 	CMPQ         DI, SI
-	JAE          tail_290
+	JAE          tail_314
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -10626,11 +11510,11 @@ loop_289:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_289
+	JMP          loop_313
 
-tail_290:
+tail_314:
 	CMPQ         DI, DX
-	JAE          done_291
+	JAE          done_315
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -10661,7 +11545,7 @@ tail_290:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_291:
+done_315:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10691,9 +11575,9 @@ TEXT ·bceLogitsLWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_292:
+loop_316:
 	CMPQ         R8, DI
-	JAE          tail_293
+	JAE          tail_317
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -10796,11 +11680,11 @@ loop_292:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_292
+	JMP          loop_316
 
-tail_293:
+tail_317:
 	CMPQ         R8, DX
-	JAE          done_294
+	JAE          done_318
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -10904,7 +11788,7 @@ tail_293:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_294:
+done_318:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10935,9 +11819,9 @@ TEXT ·bceLogitsPWLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_295:
+loop_319:
 	CMPQ         R9, R8
-	JAE          tail_296
+	JAE          tail_320
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -11042,11 +11926,11 @@ loop_295:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_295
+	JMP          loop_319
 
-tail_296:
+tail_320:
 	CMPQ         R9, DX
-	JAE          done_297
+	JAE          done_321
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -11152,7 +12036,7 @@ tail_296:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_297:
+done_321:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11183,9 +12067,9 @@ TEXT ·focalG0LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_298:
+loop_322:
 	CMPQ      R9, R8
-	JAE       tail_299
+	JAE       tail_323
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -11193,10 +12077,10 @@ loop_298:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_301
+	JZ        skip_325
 	INCQ      DI
 
-skip_301:
+skip_325:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11286,11 +12170,11 @@ skip_301:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_298
+	JMP          loop_322
 
-tail_299:
+tail_323:
 	CMPQ       R9, DX
-	JAE        done_300
+	JAE        done_324
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -11298,10 +12182,10 @@ tail_299:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_302
+	JZ         skip_326
 	INCQ       DI
 
-skip_302:
+skip_326:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11392,7 +12276,7 @@ skip_302:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_300:
+done_324:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11424,9 +12308,9 @@ TEXT ·focalG1LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_303:
+loop_327:
 	CMPQ      R9, R8
-	JAE       tail_304
+	JAE       tail_328
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -11434,10 +12318,10 @@ loop_303:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_306
+	JZ        skip_330
 	INCQ      DI
 
-skip_306:
+skip_330:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11535,11 +12419,11 @@ skip_306:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_303
+	JMP          loop_327
 
-tail_304:
+tail_328:
 	CMPQ       R9, DX
-	JAE        done_305
+	JAE        done_329
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -11547,10 +12431,10 @@ tail_304:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_307
+	JZ         skip_331
 	INCQ       DI
 
-skip_307:
+skip_331:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11649,7 +12533,7 @@ skip_307:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_305:
+done_329:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11681,9 +12565,9 @@ TEXT ·focalG2LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_308:
+loop_332:
 	CMPQ      R9, R8
-	JAE       tail_309
+	JAE       tail_333
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -11691,10 +12575,10 @@ loop_308:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_311
+	JZ        skip_335
 	INCQ      DI
 
-skip_311:
+skip_335:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11794,11 +12678,11 @@ skip_311:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_308
+	JMP          loop_332
 
-tail_309:
+tail_333:
 	CMPQ       R9, DX
-	JAE        done_310
+	JAE        done_334
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -11806,10 +12690,10 @@ tail_309:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_312
+	JZ         skip_336
 	INCQ       DI
 
-skip_312:
+skip_336:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11910,7 +12794,7 @@ skip_312:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_310:
+done_334:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11942,9 +12826,9 @@ TEXT ·focalGAnyLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_313:
+loop_337:
 	CMPQ      R9, R8
-	JAE       tail_314
+	JAE       tail_338
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -11952,10 +12836,10 @@ loop_313:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_316
+	JZ        skip_340
 	INCQ      DI
 
-skip_316:
+skip_340:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12088,11 +12972,11 @@ skip_316:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_313
+	JMP          loop_337
 
-tail_314:
+tail_338:
 	CMPQ       R9, DX
-	JAE        done_315
+	JAE        done_339
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12100,10 +12984,10 @@ tail_314:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_317
+	JZ         skip_341
 	INCQ       DI
 
-skip_317:
+skip_341:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12237,7 +13121,7 @@ skip_317:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_315:
+done_339:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12268,9 +13152,9 @@ TEXT ·mseLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_318:
+loop_342:
 	CMPQ         R8, DI
-	JAE          tail_319
+	JAE          tail_343
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -12285,11 +13169,11 @@ loop_318:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_318
+	JMP          loop_342
 
-tail_319:
+tail_343:
 	CMPQ         R8, DX
-	JAE          done_320
+	JAE          done_344
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -12305,7 +13189,7 @@ tail_319:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_320:
+done_344:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12335,9 +13219,9 @@ TEXT ·l1LWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_321:
+loop_345:
 	CMPQ         R8, DI
-	JAE          tail_322
+	JAE          tail_346
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -12357,11 +13241,11 @@ loop_321:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_321
+	JMP          loop_345
 
-tail_322:
+tail_346:
 	CMPQ         R8, DX
-	JAE          done_323
+	JAE          done_347
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -12382,7 +13266,7 @@ tail_322:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_323:
+done_347:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12412,9 +13296,9 @@ TEXT ·huberLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_324:
+loop_348:
 	CMPQ         R8, DI
-	JAE          tail_325
+	JAE          tail_349
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -12445,11 +13329,11 @@ loop_324:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_324
+	JMP          loop_348
 
-tail_325:
+tail_349:
 	CMPQ         R8, DX
-	JAE          done_326
+	JAE          done_350
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -12481,7 +13365,7 @@ tail_325:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_326:
+done_350:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12511,9 +13395,9 @@ TEXT ·smoothL1LWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_327:
+loop_351:
 	CMPQ         R8, DI
-	JAE          tail_328
+	JAE          tail_352
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -12545,11 +13429,11 @@ loop_327:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_327
+	JMP          loop_351
 
-tail_328:
+tail_352:
 	CMPQ         R8, DX
-	JAE          done_329
+	JAE          done_353
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -12582,7 +13466,7 @@ tail_328:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_329:
+done_353:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12611,9 +13495,9 @@ TEXT ·bceLogitsGAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_330:
+loop_354:
 	CMPQ         DI, SI
-	JAE          tail_331
+	JAE          tail_355
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -12716,11 +13600,11 @@ loop_330:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_330
+	JMP          loop_354
 
-tail_331:
+tail_355:
 	CMPQ         DI, DX
-	JAE          done_332
+	JAE          done_356
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -12824,7 +13708,7 @@ tail_331:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(DI*4)
 
-done_332:
+done_356:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12854,9 +13738,9 @@ TEXT ·bceLogitsPWGAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_333:
+loop_357:
 	CMPQ         R8, DI
-	JAE          tail_334
+	JAE          tail_358
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -12961,11 +13845,11 @@ loop_333:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_333
+	JMP          loop_357
 
-tail_334:
+tail_358:
 	CMPQ         R8, DX
-	JAE          done_335
+	JAE          done_359
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -13071,7 +13955,7 @@ tail_334:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(R8*4)
 
-done_335:
+done_359:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13101,9 +13985,9 @@ TEXT ·focalG0GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_336:
+loop_360:
 	CMPQ      R8, DI
-	JAE       tail_337
+	JAE       tail_361
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -13111,10 +13995,10 @@ loop_336:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_339
+	JZ        skip_363
 	INCQ      SI
 
-skip_339:
+skip_363:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13204,11 +14088,11 @@ skip_339:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_336
+	JMP          loop_360
 
-tail_337:
+tail_361:
 	CMPQ       R8, DX
-	JAE        done_338
+	JAE        done_362
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -13216,10 +14100,10 @@ tail_337:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_340
+	JZ         skip_364
 	INCQ       SI
 
-skip_340:
+skip_364:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13310,7 +14194,7 @@ skip_340:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (BX)(R8*4)
 
-done_338:
+done_362:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13341,9 +14225,9 @@ TEXT ·focalG1GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_341:
+loop_365:
 	CMPQ      R8, DI
-	JAE       tail_342
+	JAE       tail_366
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -13351,10 +14235,10 @@ loop_341:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_344
+	JZ        skip_368
 	INCQ      SI
 
-skip_344:
+skip_368:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13452,11 +14336,11 @@ skip_344:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_341
+	JMP          loop_365
 
-tail_342:
+tail_366:
 	CMPQ       R8, DX
-	JAE        done_343
+	JAE        done_367
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -13464,10 +14348,10 @@ tail_342:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_345
+	JZ         skip_369
 	INCQ       SI
 
-skip_345:
+skip_369:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13566,7 +14450,7 @@ skip_345:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (BX)(R8*4)
 
-done_343:
+done_367:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13597,9 +14481,9 @@ TEXT ·focalG2GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_346:
+loop_370:
 	CMPQ      R8, DI
-	JAE       tail_347
+	JAE       tail_371
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -13607,10 +14491,10 @@ loop_346:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_349
+	JZ        skip_373
 	INCQ      SI
 
-skip_349:
+skip_373:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13710,11 +14594,11 @@ skip_349:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_346
+	JMP          loop_370
 
-tail_347:
+tail_371:
 	CMPQ       R8, DX
-	JAE        done_348
+	JAE        done_372
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -13722,10 +14606,10 @@ tail_347:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_350
+	JZ         skip_374
 	INCQ       SI
 
-skip_350:
+skip_374:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13826,7 +14710,7 @@ skip_350:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (BX)(R8*4)
 
-done_348:
+done_372:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13857,9 +14741,9 @@ TEXT ·focalGAnyGAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_351:
+loop_375:
 	CMPQ      R8, DI
-	JAE       tail_352
+	JAE       tail_376
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -13867,10 +14751,10 @@ loop_351:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_354
+	JZ        skip_378
 	INCQ      SI
 
-skip_354:
+skip_378:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14003,11 +14887,11 @@ skip_354:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_351
+	JMP          loop_375
 
-tail_352:
+tail_376:
 	CMPQ       R8, DX
-	JAE        done_353
+	JAE        done_377
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -14015,10 +14899,10 @@ tail_352:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_355
+	JZ         skip_379
 	INCQ       SI
 
-skip_355:
+skip_379:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14152,7 +15036,7 @@ skip_355:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
 
-done_353:
+done_377:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14182,9 +15066,9 @@ TEXT ·mseGAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_356:
+loop_380:
 	CMPQ         DI, SI
-	JAE          tail_357
+	JAE          tail_381
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14199,11 +15083,11 @@ loop_356:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_356
+	JMP          loop_380
 
-tail_357:
+tail_381:
 	CMPQ         DI, DX
-	JAE          done_358
+	JAE          done_382
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14219,7 +15103,7 @@ tail_357:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(DI*4)
 
-done_358:
+done_382:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14248,9 +15132,9 @@ TEXT ·l1GAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_359:
+loop_383:
 	CMPQ         DI, SI
-	JAE          tail_360
+	JAE          tail_384
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14270,11 +15154,11 @@ loop_359:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_359
+	JMP          loop_383
 
-tail_360:
+tail_384:
 	CMPQ         DI, DX
-	JAE          done_361
+	JAE          done_385
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14295,7 +15179,7 @@ tail_360:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_361:
+done_385:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14324,9 +15208,9 @@ TEXT ·huberGAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_362:
+loop_386:
 	CMPQ         DI, SI
-	JAE          tail_363
+	JAE          tail_387
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14357,11 +15241,11 @@ loop_362:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_362
+	JMP          loop_386
 
-tail_363:
+tail_387:
 	CMPQ         DI, DX
-	JAE          done_364
+	JAE          done_388
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14393,7 +15277,7 @@ tail_363:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_364:
+done_388:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14422,9 +15306,9 @@ TEXT ·smoothL1GAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_365:
+loop_389:
 	CMPQ         DI, SI
-	JAE          tail_366
+	JAE          tail_390
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14456,11 +15340,11 @@ loop_365:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_365
+	JMP          loop_389
 
-tail_366:
+tail_390:
 	CMPQ         DI, DX
-	JAE          done_367
+	JAE          done_391
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -14493,7 +15377,7 @@ tail_366:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_367:
+done_391:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14523,9 +15407,9 @@ TEXT ·bceLogitsGWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_368:
+loop_392:
 	CMPQ         R8, DI
-	JAE          tail_369
+	JAE          tail_393
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -14631,11 +15515,11 @@ loop_368:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_368
+	JMP          loop_392
 
-tail_369:
+tail_393:
 	CMPQ         R8, DX
-	JAE          done_370
+	JAE          done_394
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -14742,7 +15626,7 @@ tail_369:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R8*4)
 
-done_370:
+done_394:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14773,9 +15657,9 @@ TEXT ·bceLogitsPWGWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_371:
+loop_395:
 	CMPQ         R9, R8
-	JAE          tail_372
+	JAE          tail_396
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -14883,11 +15767,11 @@ loop_371:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_371
+	JMP          loop_395
 
-tail_372:
+tail_396:
 	CMPQ         R9, DX
-	JAE          done_373
+	JAE          done_397
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -14996,7 +15880,7 @@ tail_372:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R9*4)
 
-done_373:
+done_397:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15027,9 +15911,9 @@ TEXT ·focalG0GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_374:
+loop_398:
 	CMPQ      R9, R8
-	JAE       tail_375
+	JAE       tail_399
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -15037,10 +15921,10 @@ loop_374:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_377
+	JZ        skip_401
 	INCQ      DI
 
-skip_377:
+skip_401:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15133,11 +16017,11 @@ skip_377:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_374
+	JMP          loop_398
 
-tail_375:
+tail_399:
 	CMPQ       R9, DX
-	JAE        done_376
+	JAE        done_400
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -15145,10 +16029,10 @@ tail_375:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_378
+	JZ         skip_402
 	INCQ       DI
 
-skip_378:
+skip_402:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15242,7 +16126,7 @@ skip_378:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (SI)(R9*4)
 
-done_376:
+done_400:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15274,9 +16158,9 @@ TEXT ·focalG1GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_379:
+loop_403:
 	CMPQ      R9, R8
-	JAE       tail_380
+	JAE       tail_404
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -15284,10 +16168,10 @@ loop_379:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_382
+	JZ        skip_406
 	INCQ      DI
 
-skip_382:
+skip_406:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15388,11 +16272,11 @@ skip_382:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_379
+	JMP          loop_403
 
-tail_380:
+tail_404:
 	CMPQ       R9, DX
-	JAE        done_381
+	JAE        done_405
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -15400,10 +16284,10 @@ tail_380:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_383
+	JZ         skip_407
 	INCQ       DI
 
-skip_383:
+skip_407:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15505,7 +16389,7 @@ skip_383:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (SI)(R9*4)
 
-done_381:
+done_405:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15537,9 +16421,9 @@ TEXT ·focalG2GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_384:
+loop_408:
 	CMPQ      R9, R8
-	JAE       tail_385
+	JAE       tail_409
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -15547,10 +16431,10 @@ loop_384:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_387
+	JZ        skip_411
 	INCQ      DI
 
-skip_387:
+skip_411:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15653,11 +16537,11 @@ skip_387:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_384
+	JMP          loop_408
 
-tail_385:
+tail_409:
 	CMPQ       R9, DX
-	JAE        done_386
+	JAE        done_410
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -15665,10 +16549,10 @@ tail_385:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_388
+	JZ         skip_412
 	INCQ       DI
 
-skip_388:
+skip_412:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15772,7 +16656,7 @@ skip_388:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (SI)(R9*4)
 
-done_386:
+done_410:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15804,9 +16688,9 @@ TEXT ·focalGAnyGWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_389:
+loop_413:
 	CMPQ      R9, R8
-	JAE       tail_390
+	JAE       tail_414
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -15814,10 +16698,10 @@ loop_389:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_392
+	JZ        skip_416
 	INCQ      DI
 
-skip_392:
+skip_416:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15953,11 +16837,11 @@ skip_392:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_389
+	JMP          loop_413
 
-tail_390:
+tail_414:
 	CMPQ       R9, DX
-	JAE        done_391
+	JAE        done_415
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -15965,10 +16849,10 @@ tail_390:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_393
+	JZ         skip_417
 	INCQ       DI
 
-skip_393:
+skip_417:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16105,7 +16989,7 @@ skip_393:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R9*4)
 
-done_391:
+done_415:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16136,9 +17020,9 @@ TEXT ·mseGWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_394:
+loop_418:
 	CMPQ         R8, DI
-	JAE          tail_395
+	JAE          tail_419
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16156,11 +17040,11 @@ loop_394:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_394
+	JMP          loop_418
 
-tail_395:
+tail_419:
 	CMPQ         R8, DX
-	JAE          done_396
+	JAE          done_420
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16179,7 +17063,7 @@ tail_395:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R8*4)
 
-done_396:
+done_420:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16209,9 +17093,9 @@ TEXT ·l1GWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_397:
+loop_421:
 	CMPQ         R8, DI
-	JAE          tail_398
+	JAE          tail_422
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16234,11 +17118,11 @@ loop_397:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_397
+	JMP          loop_421
 
-tail_398:
+tail_422:
 	CMPQ         R8, DX
-	JAE          done_399
+	JAE          done_423
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16262,7 +17146,7 @@ tail_398:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_399:
+done_423:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16292,9 +17176,9 @@ TEXT ·huberGWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_400:
+loop_424:
 	CMPQ         R8, DI
-	JAE          tail_401
+	JAE          tail_425
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16328,11 +17212,11 @@ loop_400:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_400
+	JMP          loop_424
 
-tail_401:
+tail_425:
 	CMPQ         R8, DX
-	JAE          done_402
+	JAE          done_426
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16367,7 +17251,7 @@ tail_401:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_402:
+done_426:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16397,9 +17281,9 @@ TEXT ·smoothL1GWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_403:
+loop_427:
 	CMPQ         R8, DI
-	JAE          tail_404
+	JAE          tail_428
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16434,11 +17318,11 @@ loop_403:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_403
+	JMP          loop_427
 
-tail_404:
+tail_428:
 	CMPQ         R8, DX
-	JAE          done_405
+	JAE          done_429
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -16474,7 +17358,7 @@ tail_404:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_405:
+done_429:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16504,9 +17388,9 @@ TEXT ·bceLogitsGLAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_406:
+loop_430:
 	CMPQ         R8, DI
-	JAE          tail_407
+	JAE          tail_431
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -16610,11 +17494,11 @@ loop_406:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_406
+	JMP          loop_430
 
-tail_407:
+tail_431:
 	CMPQ         R8, DX
-	JAE          done_408
+	JAE          done_432
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -16719,7 +17603,7 @@ tail_407:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(R8*4)
 
-done_408:
+done_432:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16750,9 +17634,9 @@ TEXT ·bceLogitsPWGLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_409:
+loop_433:
 	CMPQ         R9, R8
-	JAE          tail_410
+	JAE          tail_434
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -16858,11 +17742,11 @@ loop_409:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_409
+	JMP          loop_433
 
-tail_410:
+tail_434:
 	CMPQ         R9, DX
-	JAE          done_411
+	JAE          done_435
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -16969,7 +17853,7 @@ tail_410:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(R9*4)
 
-done_411:
+done_435:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17000,9 +17884,9 @@ TEXT ·focalG0GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_412:
+loop_436:
 	CMPQ      R9, R8
-	JAE       tail_413
+	JAE       tail_437
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -17010,10 +17894,10 @@ loop_412:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_415
+	JZ        skip_439
 	INCQ      DI
 
-skip_415:
+skip_439:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17104,11 +17988,11 @@ skip_415:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_412
+	JMP          loop_436
 
-tail_413:
+tail_437:
 	CMPQ       R9, DX
-	JAE        done_414
+	JAE        done_438
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -17116,10 +18000,10 @@ tail_413:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_416
+	JZ         skip_440
 	INCQ       DI
 
-skip_416:
+skip_440:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17211,7 +18095,7 @@ skip_416:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (BX)(R9*4)
 
-done_414:
+done_438:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17243,9 +18127,9 @@ TEXT ·focalG1GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_417:
+loop_441:
 	CMPQ      R9, R8
-	JAE       tail_418
+	JAE       tail_442
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -17253,10 +18137,10 @@ loop_417:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_420
+	JZ        skip_444
 	INCQ      DI
 
-skip_420:
+skip_444:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17355,11 +18239,11 @@ skip_420:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_417
+	JMP          loop_441
 
-tail_418:
+tail_442:
 	CMPQ       R9, DX
-	JAE        done_419
+	JAE        done_443
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -17367,10 +18251,10 @@ tail_418:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_421
+	JZ         skip_445
 	INCQ       DI
 
-skip_421:
+skip_445:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17470,7 +18354,7 @@ skip_421:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (BX)(R9*4)
 
-done_419:
+done_443:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17502,9 +18386,9 @@ TEXT ·focalG2GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_422:
+loop_446:
 	CMPQ      R9, R8
-	JAE       tail_423
+	JAE       tail_447
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -17512,10 +18396,10 @@ loop_422:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_425
+	JZ        skip_449
 	INCQ      DI
 
-skip_425:
+skip_449:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17616,11 +18500,11 @@ skip_425:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_422
+	JMP          loop_446
 
-tail_423:
+tail_447:
 	CMPQ       R9, DX
-	JAE        done_424
+	JAE        done_448
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -17628,10 +18512,10 @@ tail_423:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_426
+	JZ         skip_450
 	INCQ       DI
 
-skip_426:
+skip_450:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17733,7 +18617,7 @@ skip_426:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (BX)(R9*4)
 
-done_424:
+done_448:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17765,9 +18649,9 @@ TEXT ·focalGAnyGLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_427:
+loop_451:
 	CMPQ      R9, R8
-	JAE       tail_428
+	JAE       tail_452
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -17775,10 +18659,10 @@ loop_427:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_430
+	JZ        skip_454
 	INCQ      DI
 
-skip_430:
+skip_454:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17912,11 +18796,11 @@ skip_430:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_427
+	JMP          loop_451
 
-tail_428:
+tail_452:
 	CMPQ       R9, DX
-	JAE        done_429
+	JAE        done_453
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -17924,10 +18808,10 @@ tail_428:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_431
+	JZ         skip_455
 	INCQ       DI
 
-skip_431:
+skip_455:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -18062,7 +18946,7 @@ skip_431:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R9*4)
 
-done_429:
+done_453:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18093,9 +18977,9 @@ TEXT ·mseGLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_432:
+loop_456:
 	CMPQ         R8, DI
-	JAE          tail_433
+	JAE          tail_457
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18111,11 +18995,11 @@ loop_432:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_432
+	JMP          loop_456
 
-tail_433:
+tail_457:
 	CMPQ         R8, DX
-	JAE          done_434
+	JAE          done_458
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18132,7 +19016,7 @@ tail_433:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
 
-done_434:
+done_458:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18162,9 +19046,9 @@ TEXT ·l1GLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_435:
+loop_459:
 	CMPQ         R8, DI
-	JAE          tail_436
+	JAE          tail_460
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18185,11 +19069,11 @@ loop_435:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_435
+	JMP          loop_459
 
-tail_436:
+tail_460:
 	CMPQ         R8, DX
-	JAE          done_437
+	JAE          done_461
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18211,7 +19095,7 @@ tail_436:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_437:
+done_461:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18241,9 +19125,9 @@ TEXT ·huberGLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_438:
+loop_462:
 	CMPQ         R8, DI
-	JAE          tail_439
+	JAE          tail_463
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18275,11 +19159,11 @@ loop_438:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_438
+	JMP          loop_462
 
-tail_439:
+tail_463:
 	CMPQ         R8, DX
-	JAE          done_440
+	JAE          done_464
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18312,7 +19196,7 @@ tail_439:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_440:
+done_464:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18342,9 +19226,9 @@ TEXT ·smoothL1GLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_441:
+loop_465:
 	CMPQ         R8, DI
-	JAE          tail_442
+	JAE          tail_466
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18377,11 +19261,11 @@ loop_441:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_441
+	JMP          loop_465
 
-tail_442:
+tail_466:
 	CMPQ         R8, DX
-	JAE          done_443
+	JAE          done_467
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18415,7 +19299,7 @@ tail_442:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_443:
+done_467:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18446,9 +19330,9 @@ TEXT ·bceLogitsGLWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_444:
+loop_468:
 	CMPQ         R9, R8
-	JAE          tail_445
+	JAE          tail_469
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -18555,11 +19439,11 @@ loop_444:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_444
+	JMP          loop_468
 
-tail_445:
+tail_469:
 	CMPQ         R9, DX
-	JAE          done_446
+	JAE          done_470
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -18667,7 +19551,7 @@ tail_445:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R9*4)
 
-done_446:
+done_470:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18699,9 +19583,9 @@ TEXT ·bceLogitsPWGLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_447:
+loop_471:
 	CMPQ         R10, R9
-	JAE          tail_448
+	JAE          tail_472
 	VMOVUPS      (AX)(R10*4), Y3
 	VMOVUPS      (CX)(R10*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -18810,11 +19694,11 @@ loop_447:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_447
+	JMP          loop_471
 
-tail_448:
+tail_472:
 	CMPQ         R10, DX
-	JAE          done_449
+	JAE          done_473
 	VMASKMOVPS   (AX)(R10*4), Y2, Y3
 	VMASKMOVPS   (CX)(R10*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -18924,7 +19808,7 @@ tail_448:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R10*4)
 
-done_449:
+done_473:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18956,9 +19840,9 @@ TEXT ·focalG0GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_450:
+loop_474:
 	CMPQ      R10, R9
-	JAE       tail_451
+	JAE       tail_475
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -18966,10 +19850,10 @@ loop_450:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_453
+	JZ        skip_477
 	INCQ      R8
 
-skip_453:
+skip_477:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -19063,11 +19947,11 @@ skip_453:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_450
+	JMP          loop_474
 
-tail_451:
+tail_475:
 	CMPQ       R10, DX
-	JAE        done_452
+	JAE        done_476
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -19075,10 +19959,10 @@ tail_451:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_454
+	JZ         skip_478
 	INCQ       R8
 
-skip_454:
+skip_478:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -19173,7 +20057,7 @@ skip_454:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (SI)(R10*4)
 
-done_452:
+done_476:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -19206,9 +20090,9 @@ TEXT ·focalG1GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_455:
+loop_479:
 	CMPQ      R10, R9
-	JAE       tail_456
+	JAE       tail_480
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -19216,10 +20100,10 @@ loop_455:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_458
+	JZ        skip_482
 	INCQ      R8
 
-skip_458:
+skip_482:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -19321,11 +20205,11 @@ skip_458:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_455
+	JMP          loop_479
 
-tail_456:
+tail_480:
 	CMPQ       R10, DX
-	JAE        done_457
+	JAE        done_481
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -19333,10 +20217,10 @@ tail_456:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_459
+	JZ         skip_483
 	INCQ       R8
 
-skip_459:
+skip_483:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -19439,7 +20323,7 @@ skip_459:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (SI)(R10*4)
 
-done_457:
+done_481:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -19472,9 +20356,9 @@ TEXT ·focalG2GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_460:
+loop_484:
 	CMPQ      R10, R9
-	JAE       tail_461
+	JAE       tail_485
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -19482,10 +20366,10 @@ loop_460:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_463
+	JZ        skip_487
 	INCQ      R8
 
-skip_463:
+skip_487:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -19589,11 +20473,11 @@ skip_463:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_460
+	JMP          loop_484
 
-tail_461:
+tail_485:
 	CMPQ       R10, DX
-	JAE        done_462
+	JAE        done_486
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -19601,10 +20485,10 @@ tail_461:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_464
+	JZ         skip_488
 	INCQ       R8
 
-skip_464:
+skip_488:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -19709,7 +20593,7 @@ skip_464:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (SI)(R10*4)
 
-done_462:
+done_486:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -19742,9 +20626,9 @@ TEXT ·focalGAnyGLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_465:
+loop_489:
 	CMPQ      R10, R9
-	JAE       tail_466
+	JAE       tail_490
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -19752,10 +20636,10 @@ loop_465:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_468
+	JZ        skip_492
 	INCQ      R8
 
-skip_468:
+skip_492:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -19892,11 +20776,11 @@ skip_468:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_465
+	JMP          loop_489
 
-tail_466:
+tail_490:
 	CMPQ       R10, DX
-	JAE        done_467
+	JAE        done_491
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -19904,10 +20788,10 @@ tail_466:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_469
+	JZ         skip_493
 	INCQ       R8
 
-skip_469:
+skip_493:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -20045,7 +20929,7 @@ skip_469:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R10*4)
 
-done_467:
+done_491:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -20077,9 +20961,9 @@ TEXT ·mseGLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_470:
+loop_494:
 	CMPQ         R9, R8
-	JAE          tail_471
+	JAE          tail_495
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -20098,11 +20982,11 @@ loop_470:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_470
+	JMP          loop_494
 
-tail_471:
+tail_495:
 	CMPQ         R9, DX
-	JAE          done_472
+	JAE          done_496
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -20122,7 +21006,7 @@ tail_471:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R9*4)
 
-done_472:
+done_496:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -20153,9 +21037,9 @@ TEXT ·l1GLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_473:
+loop_497:
 	CMPQ         R9, R8
-	JAE          tail_474
+	JAE          tail_498
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -20179,11 +21063,11 @@ loop_473:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_473
+	JMP          loop_497
 
-tail_474:
+tail_498:
 	CMPQ         R9, DX
-	JAE          done_475
+	JAE          done_499
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -20208,7 +21092,7 @@ tail_474:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_475:
+done_499:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -20239,9 +21123,9 @@ TEXT ·huberGLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_476:
+loop_500:
 	CMPQ         R9, R8
-	JAE          tail_477
+	JAE          tail_501
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -20276,11 +21160,11 @@ loop_476:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_476
+	JMP          loop_500
 
-tail_477:
+tail_501:
 	CMPQ         R9, DX
-	JAE          done_478
+	JAE          done_502
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -20316,7 +21200,7 @@ tail_477:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_478:
+done_502:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -20347,9 +21231,9 @@ TEXT ·smoothL1GLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_479:
+loop_503:
 	CMPQ         R9, R8
-	JAE          tail_480
+	JAE          tail_504
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -20385,11 +21269,11 @@ loop_479:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_479
+	JMP          loop_503
 
-tail_480:
+tail_504:
 	CMPQ         R9, DX
-	JAE          done_481
+	JAE          done_505
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -20426,7 +21310,7 @@ tail_480:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_481:
+done_505:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -20452,9 +21336,9 @@ TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_482:
+loop_506:
 	CMPQ         SI, BX
-	JAE          tail_483
+	JAE          tail_507
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -20498,11 +21382,11 @@ loop_482:
 	VBLENDVPS    Y2, Y1, Y4, Y4
 	VMOVUPS      Y4, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_482
+	JMP          loop_506
 
-tail_483:
+tail_507:
 	CMPQ         SI, DX
-	JAE          done_484
+	JAE          done_508
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -20546,7 +21430,7 @@ tail_483:
 	VBLENDVPS    Y2, Y1, Y4, Y4
 	VMASKMOVPS   Y4, Y0, (CX)(SI*4)
 
-done_484:
+done_508:
 	VZEROUPPER
 	RET
 
@@ -20566,9 +21450,9 @@ TEXT ·logSigmoidAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_485:
+loop_509:
 	CMPQ         SI, BX
-	JAE          tail_486
+	JAE          tail_510
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -20629,11 +21513,11 @@ loop_485:
 	VSUBPS       Y9, Y1, Y1
 	VMOVUPS      Y1, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_485
+	JMP          loop_509
 
-tail_486:
+tail_510:
 	CMPQ         SI, DX
-	JAE          done_487
+	JAE          done_511
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -20694,7 +21578,7 @@ tail_486:
 	VSUBPS       Y9, Y1, Y1
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
 
-done_487:
+done_511:
 	VZEROUPPER
 	RET
 
@@ -20714,9 +21598,9 @@ TEXT ·softplusAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_488:
+loop_512:
 	CMPQ         SI, BX
-	JAE          tail_489
+	JAE          tail_513
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -20777,11 +21661,11 @@ loop_488:
 	VADDPS       Y9, Y1, Y1
 	VMOVUPS      Y1, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_488
+	JMP          loop_512
 
-tail_489:
+tail_513:
 	CMPQ         SI, DX
-	JAE          done_490
+	JAE          done_514
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -20842,7 +21726,7 @@ tail_489:
 	VADDPS       Y9, Y1, Y1
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
 
-done_490:
+done_514:
 	VZEROUPPER
 	RET
 
@@ -20862,9 +21746,9 @@ TEXT ·expVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_491:
+loop_515:
 	CMPQ         SI, BX
-	JAE          tail_492
+	JAE          tail_516
 	VMOVUPS      (AX)(SI*4), Y1
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
@@ -20893,11 +21777,11 @@ loop_491:
 	VMULPS       Y2, Y3, Y3
 	VMOVUPS      Y3, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_491
+	JMP          loop_515
 
-tail_492:
+tail_516:
 	CMPQ         SI, DX
-	JAE          done_493
+	JAE          done_517
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
@@ -20926,7 +21810,7 @@ tail_492:
 	VMULPS       Y2, Y3, Y3
 	VMASKMOVPS   Y3, Y0, (CX)(SI*4)
 
-done_493:
+done_517:
 	VZEROUPPER
 	RET
 
@@ -20946,9 +21830,9 @@ TEXT ·logVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_494:
+loop_518:
 	CMPQ        SI, BX
-	JAE         tail_495
+	JAE         tail_519
 	VMOVUPS     (AX)(SI*4), Y1
 	VPSUBD      lfc_3f3504f3<>+0(SB), Y1, Y2
 	VPSRAD      $0x17, Y2, Y3
@@ -20978,11 +21862,11 @@ loop_494:
 	VBLENDVPS   Y2, Y1, Y7, Y7
 	VMOVUPS     Y7, (CX)(SI*4)
 	ADDQ        $0x08, SI
-	JMP         loop_494
+	JMP         loop_518
 
-tail_495:
+tail_519:
 	CMPQ        SI, DX
-	JAE         done_496
+	JAE         done_520
 	VMASKMOVPS  (AX)(SI*4), Y0, Y1
 	VPSUBD      lfc_3f3504f3<>+0(SB), Y1, Y2
 	VPSRAD      $0x17, Y2, Y3
@@ -21012,7 +21896,7 @@ tail_495:
 	VBLENDVPS   Y2, Y1, Y7, Y7
 	VMASKMOVPS  Y7, Y0, (CX)(SI*4)
 
-done_496:
+done_520:
 	VZEROUPPER
 	RET
 
@@ -21032,9 +21916,9 @@ TEXT ·log1pVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_497:
+loop_521:
 	CMPQ         SI, BX
-	JAE          tail_498
+	JAE          tail_522
 	VMOVUPS      (AX)(SI*4), Y1
 	VADDPS       lfc_3f800000<>+0(SB), Y1, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
@@ -21066,11 +21950,11 @@ loop_497:
 	VFMADD231PS  Y1, Y3, Y8
 	VMOVUPS      Y8, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_497
+	JMP          loop_521
 
-tail_498:
+tail_522:
 	CMPQ         SI, DX
-	JAE          done_499
+	JAE          done_523
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VADDPS       lfc_3f800000<>+0(SB), Y1, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
@@ -21102,7 +21986,7 @@ tail_498:
 	VFMADD231PS  Y1, Y3, Y8
 	VMASKMOVPS   Y8, Y0, (CX)(SI*4)
 
-done_499:
+done_523:
 	VZEROUPPER
 	RET
 
@@ -21141,9 +22025,9 @@ TEXT ·ceRowsAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R10, R10
 
-row_500:
+row_524:
 	CMPQ         R10, CX
-	JAE          rowsdone_501
+	JAE          rowsdone_525
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -21152,13 +22036,13 @@ row_500:
 	VMOVAPS      Z16, Z19
 	XORQ         R11, R11
 
-loop_504:
+loop_528:
 	CMPQ         R11, R9
-	JAE          tail_505
+	JAE          tail_529
 	VMOVUPS      (AX)(R11*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_507
+	JZ           skip_531
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -21189,7 +22073,7 @@ loop_504:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_507:
+skip_531:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -21209,16 +22093,16 @@ skip_507:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R11
-	JMP          loop_504
+	JMP          loop_528
 
-tail_505:
+tail_529:
 	CMPQ         R11, DX
-	JAE          done_506
+	JAE          done_530
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R11*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_508
+	JZ           skip_532
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -21249,7 +22133,7 @@ tail_505:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_508:
+skip_532:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -21269,7 +22153,7 @@ skip_508:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_506:
+done_530:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -21332,13 +22216,13 @@ done_506:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_509
+	JZ           nostore_533
 	VMOVSS       X16, (R8)(R10*4)
 
-nostore_509:
+nostore_533:
 	MOVLQSX      (BX)(R10*4), R11
 	CMPQ         R11, SI
-	JE           ignored_502
+	JE           ignored_526
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -21347,27 +22231,27 @@ nostore_509:
 	VSUBPS       Z16, Z19, Z16
 	VADDPS       Z24, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_510
+	JZ           nostore_534
 	VMOVSS       X16, (DI)(R10*4)
 
-nostore_510:
+nostore_534:
 	VCVTSS2SD X16, X21, X21
 	VADDSD    X21, X15, X15
-	JMP       nextrow_503
+	JMP       nextrow_527
 
-ignored_502:
+ignored_526:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_511
+	JZ     nostore_535
 	VMOVSS X16, (DI)(R10*4)
 
-nostore_511:
-nextrow_503:
+nostore_535:
+nextrow_527:
 	LEAQ (AX)(DX*4), AX
 	INCQ R10
-	JMP  row_500
+	JMP  row_524
 
-rowsdone_501:
+rowsdone_525:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -21426,9 +22310,9 @@ TEXT ·ceSmallRowsAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X12, X12, X12
 	XORQ    R9, R9
 
-row_512:
+row_536:
 	CMPQ         R9, CX
-	JAE          rowsdone_513
+	JAE          rowsdone_537
 	VMOVAPS      Z11, Z13
 	VMOVUPS      (AX), K1, Z13
 	VMOVAPS      Z11, Z14
@@ -21515,13 +22399,13 @@ row_512:
 	VMOVUPS      Z13, K3, Z21
 	VADDPS       Z15, Z21, Z13
 	TESTQ        R8, R8
-	JZ           nostore_516
+	JZ           nostore_540
 	VMOVSS       X13, (R8)(R9*4)
 
-nostore_516:
+nostore_540:
 	MOVLQSX      (BX)(R9*4), R10
 	CMPQ         R10, SI
-	JE           ignored_514
+	JE           ignored_538
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z21, K3
 	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z21
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z21, K3
@@ -21530,27 +22414,27 @@ nostore_516:
 	VSUBPS       Z13, Z15, Z13
 	VADDPS       Z21, Z13, Z13
 	TESTQ        DI, DI
-	JZ           nostore_517
+	JZ           nostore_541
 	VMOVSS       X13, (DI)(R9*4)
 
-nostore_517:
+nostore_541:
 	VCVTSS2SD X13, X17, X17
 	VADDSD    X17, X12, X12
-	JMP       nextrow_515
+	JMP       nextrow_539
 
-ignored_514:
+ignored_538:
 	VXORPS Z13, Z13, Z13
 	TESTQ  DI, DI
-	JZ     nostore_518
+	JZ     nostore_542
 	VMOVSS X13, (DI)(R9*4)
 
-nostore_518:
-nextrow_515:
+nostore_542:
+nextrow_539:
 	LEAQ (AX)(DX*4), AX
 	INCQ R9
-	JMP  row_512
+	JMP  row_536
 
-rowsdone_513:
+rowsdone_537:
 	MOVSD X12, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -21580,17 +22464,17 @@ TEXT ·ceTRowsAVX512(SB), $1216-88
 	VXORPS       Z12, Z12, Z12
 	XORQ         DX, DX
 
-group_519:
+group_543:
 	MOVQ    groups+16(FP), BX
 	SHLQ    $0x04, BX
 	CMPQ    DX, BX
-	JAE     groupsdone_520
+	JAE     groupsdone_544
 	VMOVUPS lfc_ff800000<>+0(SB), Z15
 	XORQ    BX, BX
 
-col_521:
+col_545:
 	CMPQ       BX, CX
-	JAE        coldone_522
+	JAE        coldone_546
 	LEAQ       (AX)(BX*4), SI
 	VMOVUPS    1152(SP), Z16
 	KXNORW     K1, K1, K1
@@ -21600,9 +22484,9 @@ col_521:
 	VMOVUPS    Z13, (SP)(SI*1)
 	VMAXPS     Z13, Z15, Z15
 	INCQ       BX
-	JMP        col_521
+	JMP        col_545
 
-coldone_522:
+coldone_546:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
 	VMAXPS  Z15, Z16, Z15
 	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
@@ -21610,9 +22494,9 @@ coldone_522:
 	VXORPS  Z16, Z16, Z16
 	XORQ    BX, BX
 
-col_523:
+col_547:
 	CMPQ         BX, CX
-	JAE          coldone_524
+	JAE          coldone_548
 	MOVQ         BX, SI
 	SHLQ         $0x06, SI
 	VMOVUPS      (SP)(SI*1), Z17
@@ -21634,9 +22518,9 @@ col_523:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z16, Z16
 	INCQ         BX
-	JMP          col_523
+	JMP          col_547
 
-coldone_524:
+coldone_548:
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
 	VPSRAD      $0x17, Z17, Z18
 	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
@@ -21666,10 +22550,10 @@ coldone_524:
 	VADDPS      Z15, Z22, Z16
 	MOVQ        rowLSE+64(FP), BX
 	TESTQ       BX, BX
-	JZ          nolse_525
+	JZ          nolse_549
 	VMOVUPS     Z16, (BX)(DX*4)
 
-nolse_525:
+nolse_549:
 	MOVQ         targets+32(FP), BX
 	VMOVUPS      (BX)(DX*4), Z16
 	VMOVD        ignore+48(FP), X17
@@ -21692,10 +22576,10 @@ nolse_525:
 	VANDPS       Z14, Z15, Z15
 	MOVQ         rowLoss+56(FP), BX
 	TESTQ        BX, BX
-	JZ           noloss_526
+	JZ           noloss_550
 	VMOVUPS      Z15, (BX)(DX*4)
 
-noloss_526:
+noloss_550:
 	VCVTPS2PD     Y15, Z16
 	VEXTRACTF32X8 $0x01, Z15, Y15
 	VCVTPS2PD     Y15, Z15
@@ -21705,9 +22589,9 @@ noloss_526:
 	SHLQ          $0x06, BX
 	ADDQ          BX, AX
 	ADDQ          $0x00000010, DX
-	JMP           group_519
+	JMP           group_543
 
-groupsdone_520:
+groupsdone_544:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -21755,9 +22639,9 @@ TEXT ·ceRowsWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R11, R11
 
-row_527:
+row_551:
 	CMPQ         R11, CX
-	JAE          rowsdone_528
+	JAE          rowsdone_552
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -21766,13 +22650,13 @@ row_527:
 	VMOVAPS      Z16, Z19
 	XORQ         R12, R12
 
-loop_531:
+loop_555:
 	CMPQ         R12, R10
-	JAE          tail_532
+	JAE          tail_556
 	VMOVUPS      (AX)(R12*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_534
+	JZ           skip_558
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -21803,7 +22687,7 @@ loop_531:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_534:
+skip_558:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -21823,16 +22707,16 @@ skip_534:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R12
-	JMP          loop_531
+	JMP          loop_555
 
-tail_532:
+tail_556:
 	CMPQ         R12, DX
-	JAE          done_533
+	JAE          done_557
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R12*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_535
+	JZ           skip_559
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -21863,7 +22747,7 @@ tail_532:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_535:
+skip_559:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -21883,7 +22767,7 @@ skip_535:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_533:
+done_557:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -21946,13 +22830,13 @@ done_533:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_536
+	JZ           nostore_560
 	VMOVSS       X16, (R8)(R11*4)
 
-nostore_536:
+nostore_560:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_529
+	JE           ignored_553
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -21963,27 +22847,27 @@ nostore_536:
 	VBROADCASTSS (R9)(R12*4), Z17
 	VMULPS       Z17, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_537
+	JZ           nostore_561
 	VMOVSS       X16, (DI)(R11*4)
 
-nostore_537:
+nostore_561:
 	VCVTSS2SD X16, X21, X21
 	VADDSD    X21, X15, X15
-	JMP       nextrow_530
+	JMP       nextrow_554
 
-ignored_529:
+ignored_553:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_538
+	JZ     nostore_562
 	VMOVSS X16, (DI)(R11*4)
 
-nostore_538:
-nextrow_530:
+nostore_562:
+nextrow_554:
 	LEAQ (AX)(DX*4), AX
 	INCQ R11
-	JMP  row_527
+	JMP  row_551
 
-rowsdone_528:
+rowsdone_552:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -22024,9 +22908,9 @@ TEXT ·ceSmallRowsWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X12, X12, X12
 	XORQ    R10, R10
 
-row_539:
+row_563:
 	CMPQ         R10, CX
-	JAE          rowsdone_540
+	JAE          rowsdone_564
 	VMOVAPS      Z11, Z13
 	VMOVUPS      (AX), K1, Z13
 	VMOVAPS      Z11, Z14
@@ -22113,13 +22997,13 @@ row_539:
 	VMOVUPS      Z13, K3, Z21
 	VADDPS       Z15, Z21, Z13
 	TESTQ        R8, R8
-	JZ           nostore_543
+	JZ           nostore_567
 	VMOVSS       X13, (R8)(R10*4)
 
-nostore_543:
+nostore_567:
 	MOVLQSX      (BX)(R10*4), R11
 	CMPQ         R11, SI
-	JE           ignored_541
+	JE           ignored_565
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z21, K3
 	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z21
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z21, K3
@@ -22130,27 +23014,27 @@ nostore_543:
 	VBROADCASTSS (R9)(R11*4), Z14
 	VMULPS       Z14, Z13, Z13
 	TESTQ        DI, DI
-	JZ           nostore_544
+	JZ           nostore_568
 	VMOVSS       X13, (DI)(R10*4)
 
-nostore_544:
+nostore_568:
 	VCVTSS2SD X13, X17, X17
 	VADDSD    X17, X12, X12
-	JMP       nextrow_542
+	JMP       nextrow_566
 
-ignored_541:
+ignored_565:
 	VXORPS Z13, Z13, Z13
 	TESTQ  DI, DI
-	JZ     nostore_545
+	JZ     nostore_569
 	VMOVSS X13, (DI)(R10*4)
 
-nostore_545:
-nextrow_542:
+nostore_569:
+nextrow_566:
 	LEAQ (AX)(DX*4), AX
 	INCQ R10
-	JMP  row_539
+	JMP  row_563
 
-rowsdone_540:
+rowsdone_564:
 	MOVSD X12, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -22180,17 +23064,17 @@ TEXT ·ceTRowsWAVX512(SB), $1216-88
 	VXORPS       Z12, Z12, Z12
 	XORQ         DX, DX
 
-group_546:
+group_570:
 	MOVQ    groups+16(FP), BX
 	SHLQ    $0x04, BX
 	CMPQ    DX, BX
-	JAE     groupsdone_547
+	JAE     groupsdone_571
 	VMOVUPS lfc_ff800000<>+0(SB), Z15
 	XORQ    BX, BX
 
-col_548:
+col_572:
 	CMPQ       BX, CX
-	JAE        coldone_549
+	JAE        coldone_573
 	LEAQ       (AX)(BX*4), SI
 	VMOVUPS    1152(SP), Z16
 	KXNORW     K1, K1, K1
@@ -22200,9 +23084,9 @@ col_548:
 	VMOVUPS    Z13, (SP)(SI*1)
 	VMAXPS     Z13, Z15, Z15
 	INCQ       BX
-	JMP        col_548
+	JMP        col_572
 
-coldone_549:
+coldone_573:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
 	VMAXPS  Z15, Z16, Z15
 	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
@@ -22210,9 +23094,9 @@ coldone_549:
 	VXORPS  Z16, Z16, Z16
 	XORQ    BX, BX
 
-col_550:
+col_574:
 	CMPQ         BX, CX
-	JAE          coldone_551
+	JAE          coldone_575
 	MOVQ         BX, SI
 	SHLQ         $0x06, SI
 	VMOVUPS      (SP)(SI*1), Z17
@@ -22234,9 +23118,9 @@ col_550:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z16, Z16
 	INCQ         BX
-	JMP          col_550
+	JMP          col_574
 
-coldone_551:
+coldone_575:
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
 	VPSRAD      $0x17, Z17, Z18
 	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
@@ -22266,10 +23150,10 @@ coldone_551:
 	VADDPS      Z15, Z22, Z16
 	MOVQ        rowLSE+64(FP), BX
 	TESTQ       BX, BX
-	JZ          nolse_552
+	JZ          nolse_576
 	VMOVUPS     Z16, (BX)(DX*4)
 
-nolse_552:
+nolse_576:
 	MOVQ         targets+32(FP), BX
 	VMOVUPS      (BX)(DX*4), Z16
 	VMOVD        ignore+48(FP), X17
@@ -22297,10 +23181,10 @@ nolse_552:
 	VANDPS       Z14, Z15, Z15
 	MOVQ         rowLoss+56(FP), BX
 	TESTQ        BX, BX
-	JZ           noloss_553
+	JZ           noloss_577
 	VMOVUPS      Z15, (BX)(DX*4)
 
-noloss_553:
+noloss_577:
 	VCVTPS2PD     Y15, Z16
 	VEXTRACTF32X8 $0x01, Z15, Y15
 	VCVTPS2PD     Y15, Z15
@@ -22310,9 +23194,9 @@ noloss_553:
 	SHLQ          $0x06, BX
 	ADDQ          BX, AX
 	ADDQ          $0x00000010, DX
-	JMP           group_546
+	JMP           group_570
 
-groupsdone_547:
+groupsdone_571:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -22360,9 +23244,9 @@ TEXT ·ceRowsGAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R11, R11
 
-row_554:
+row_578:
 	CMPQ         R11, CX
-	JAE          rowsdone_555
+	JAE          rowsdone_579
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -22371,13 +23255,13 @@ row_554:
 	VMOVAPS      Z16, Z19
 	XORQ         R12, R12
 
-loop_558:
+loop_582:
 	CMPQ         R12, R10
-	JAE          tail_559
+	JAE          tail_583
 	VMOVUPS      (AX)(R12*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_561
+	JZ           skip_585
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -22408,7 +23292,7 @@ loop_558:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_561:
+skip_585:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -22428,16 +23312,16 @@ skip_561:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R12
-	JMP          loop_558
+	JMP          loop_582
 
-tail_559:
+tail_583:
 	CMPQ         R12, DX
-	JAE          done_560
+	JAE          done_584
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R12*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_562
+	JZ           skip_586
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -22468,7 +23352,7 @@ tail_559:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_562:
+skip_586:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -22488,7 +23372,7 @@ skip_562:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_560:
+done_584:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -22551,13 +23435,13 @@ done_560:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_563
+	JZ           nostore_587
 	VMOVSS       X16, (R8)(R11*4)
 
-nostore_563:
+nostore_587:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_556
+	JE           ignored_580
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -22566,10 +23450,10 @@ nostore_563:
 	VSUBPS       Z16, Z19, Z16
 	VADDPS       Z24, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_564
+	JZ           nostore_588
 	VMOVSS       X16, (DI)(R11*4)
 
-nostore_564:
+nostore_588:
 	VCVTSS2SD    X16, X21, X21
 	VADDSD       X21, X15, X15
 	VBROADCASTSS scale+72(FP), Z16
@@ -22579,9 +23463,9 @@ nostore_564:
 	VXORPS       Z20, Z20, Z20
 	XORQ         R13, R13
 
-loop_565:
+loop_589:
 	CMPQ         R13, R10
-	JAE          tail_566
+	JAE          tail_590
 	VMOVUPS      (AX)(R13*4), Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -22607,11 +23491,11 @@ loop_565:
 	VADDPS       Z25, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 	ADDQ         $0x10, R13
-	JMP          loop_565
+	JMP          loop_589
 
-tail_566:
+tail_590:
 	CMPQ         R13, DX
-	JAE          done_567
+	JAE          done_591
 	VMOVUPS.Z    (AX)(R13*4), K1, Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -22638,7 +23522,7 @@ tail_566:
 	VADDPS       Z23, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 
-done_567:
+done_591:
 	VSHUFF32X4 $0x4e, Z20, Z20, Z17
 	VADDPS     Z17, Z20, Z20
 	VSHUFF32X4 $0xb1, Z20, Z20, Z17
@@ -22652,37 +23536,37 @@ done_567:
 	VMULPS     Z16, Z20, Z20
 	VXORPS     lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS     X20, (R9)(R12*4)
-	JMP        nextrow_557
+	JMP        nextrow_581
 
-ignored_556:
+ignored_580:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_568
+	JZ     nostore_592
 	VMOVSS X16, (DI)(R11*4)
 
-nostore_568:
+nostore_592:
 	XORQ R12, R12
 
-loop_569:
+loop_593:
 	CMPQ    R12, R10
-	JAE     tail_570
+	JAE     tail_594
 	VMOVUPS Z16, (R9)(R12*4)
 	ADDQ    $0x10, R12
-	JMP     loop_569
+	JMP     loop_593
 
-tail_570:
+tail_594:
 	CMPQ    R12, DX
-	JAE     done_571
+	JAE     done_595
 	VMOVUPS Z16, K1, (R9)(R12*4)
 
-done_571:
-nextrow_557:
+done_595:
+nextrow_581:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R11
-	JMP  row_554
+	JMP  row_578
 
-rowsdone_555:
+rowsdone_579:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -22741,9 +23625,9 @@ TEXT ·ceSmallRowsGAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X12, X12, X12
 	XORQ    R10, R10
 
-row_572:
+row_596:
 	CMPQ         R10, CX
-	JAE          rowsdone_573
+	JAE          rowsdone_597
 	VMOVAPS      Z11, Z13
 	VMOVUPS      (AX), K1, Z13
 	VMOVAPS      Z11, Z14
@@ -22830,13 +23714,13 @@ row_572:
 	VMOVUPS      Z13, K3, Z23
 	VADDPS       Z15, Z23, Z16
 	TESTQ        R8, R8
-	JZ           nostore_576
+	JZ           nostore_600
 	VMOVSS       X16, (R8)(R10*4)
 
-nostore_576:
+nostore_600:
 	MOVLQSX      (BX)(R10*4), R11
 	CMPQ         R11, SI
-	JE           ignored_574
+	JE           ignored_598
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z23, K3
 	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z23
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z23, K3
@@ -22845,10 +23729,10 @@ nostore_576:
 	VSUBPS       Z16, Z15, Z15
 	VADDPS       Z23, Z15, Z15
 	TESTQ        DI, DI
-	JZ           nostore_577
+	JZ           nostore_601
 	VMOVSS       X15, (DI)(R10*4)
 
-nostore_577:
+nostore_601:
 	VCVTSS2SD    X15, X17, X17
 	VADDSD       X17, X12, X12
 	VDIVPS       Z13, Z5, Z13
@@ -22885,25 +23769,25 @@ nostore_577:
 	VMULPS       Z15, Z20, Z20
 	VXORPS       lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS       X20, (R9)(R11*4)
-	JMP          nextrow_575
+	JMP          nextrow_599
 
-ignored_574:
+ignored_598:
 	VXORPS Z13, Z13, Z13
 	TESTQ  DI, DI
-	JZ     nostore_578
+	JZ     nostore_602
 	VMOVSS X13, (DI)(R10*4)
 
-nostore_578:
+nostore_602:
 	VMOVUPS Z13, K1, (R9)
 	VMOVUPS Z13, K2, 64(R9)
 
-nextrow_575:
+nextrow_599:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R10
-	JMP  row_572
+	JMP  row_596
 
-rowsdone_573:
+rowsdone_597:
 	MOVSD X12, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -22934,17 +23818,17 @@ TEXT ·ceTRowsGAVX512(SB), $1216-88
 	VXORPS       Z12, Z12, Z12
 	XORQ         BX, BX
 
-group_579:
+group_603:
 	MOVQ    groups+16(FP), SI
 	SHLQ    $0x04, SI
 	CMPQ    BX, SI
-	JAE     groupsdone_580
+	JAE     groupsdone_604
 	VMOVUPS lfc_ff800000<>+0(SB), Z15
 	XORQ    SI, SI
 
-col_581:
+col_605:
 	CMPQ       SI, CX
-	JAE        coldone_582
+	JAE        coldone_606
 	LEAQ       (AX)(SI*4), DI
 	VMOVUPS    1152(SP), Z16
 	KXNORW     K1, K1, K1
@@ -22954,9 +23838,9 @@ col_581:
 	VMOVUPS    Z13, (SP)(DI*1)
 	VMAXPS     Z13, Z15, Z15
 	INCQ       SI
-	JMP        col_581
+	JMP        col_605
 
-coldone_582:
+coldone_606:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
 	VMAXPS  Z15, Z16, Z15
 	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
@@ -22964,9 +23848,9 @@ coldone_582:
 	VXORPS  Z16, Z16, Z16
 	XORQ    SI, SI
 
-col_583:
+col_607:
 	CMPQ         SI, CX
-	JAE          coldone_584
+	JAE          coldone_608
 	MOVQ         SI, DI
 	SHLQ         $0x06, DI
 	VMOVUPS      (SP)(DI*1), Z17
@@ -22988,9 +23872,9 @@ col_583:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z16, Z16
 	INCQ         SI
-	JMP          col_583
+	JMP          col_607
 
-coldone_584:
+coldone_608:
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
 	VPSRAD      $0x17, Z17, Z18
 	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
@@ -23020,10 +23904,10 @@ coldone_584:
 	VADDPS      Z15, Z22, Z16
 	MOVQ        rowLSE+64(FP), SI
 	TESTQ       SI, SI
-	JZ          nolse_585
+	JZ          nolse_609
 	VMOVUPS     Z16, (SI)(BX*4)
 
-nolse_585:
+nolse_609:
 	MOVQ         targets+32(FP), SI
 	VMOVUPS      (SI)(BX*4), Z16
 	VMOVD        ignore+48(FP), X17
@@ -23046,10 +23930,10 @@ nolse_585:
 	VANDPS       Z14, Z17, Z17
 	MOVQ         rowLoss+56(FP), SI
 	TESTQ        SI, SI
-	JZ           noloss_586
+	JZ           noloss_610
 	VMOVUPS      Z17, (SI)(BX*4)
 
-noloss_586:
+noloss_610:
 	VCVTPS2PD     Y17, Z18
 	VEXTRACTF32X8 $0x01, Z17, Y17
 	VCVTPS2PD     Y17, Z17
@@ -23059,9 +23943,9 @@ noloss_586:
 	VXORPS        Z18, Z18, Z18
 	XORQ          SI, SI
 
-col_587:
+col_611:
 	CMPQ         SI, CX
-	JAE          coldone_588
+	JAE          coldone_612
 	VMOVD        SI, X19
 	VPBROADCASTD X19, Z19
 	MOVQ         SI, DI
@@ -23091,9 +23975,9 @@ col_587:
 	VMOVAPS.Z    Z23, K2, Z23
 	VADDPS       Z23, Z18, Z18
 	INCQ         SI
-	JMP          col_587
+	JMP          col_611
 
-coldone_588:
+coldone_612:
 	VCMPPS  $0x03, Z22, Z22, K2
 	VMOVUPS Z22, K2, Z18
 	VMULPS  Z17, Z18, Z18
@@ -23103,43 +23987,43 @@ coldone_588:
 	XORQ    SI, SI
 	MOVQ    DX, R8
 
-trow_589:
+trow_613:
 	CMPQ SI, $0x00000010
-	JAE  trowdone_590
+	JAE  trowdone_614
 	LEAQ (SP)(SI*4), DI
 	XORQ DX, DX
 
-tcol_591:
+tcol_615:
 	CMPQ DX, CX
-	JAE  tcoldone_592
+	JAE  tcoldone_616
 	MOVL (DI), R9
 	MOVL R9, (R8)(DX*4)
 	ADDQ $0x00000040, DI
 	INCQ DX
-	JMP  tcol_591
+	JMP  tcol_615
 
-tcoldone_592:
+tcoldone_616:
 	MOVLQSX 1088(SP)(SI*4), DX
 	MOVLQSX ignore+48(FP), DI
 	CMPQ    DX, DI
-	JE      notarget_593
+	JE      notarget_617
 	MOVL    1024(SP)(SI*4), R9
 	MOVL    R9, (R8)(DX*4)
 
-notarget_593:
+notarget_617:
 	LEAQ (R8)(CX*4), R8
 	INCQ SI
-	JMP  trow_589
+	JMP  trow_613
 
-trowdone_590:
+trowdone_614:
 	MOVQ R8, DX
 	MOVQ CX, SI
 	SHLQ $0x06, SI
 	ADDQ SI, AX
 	ADDQ $0x00000010, BX
-	JMP  group_579
+	JMP  group_603
 
-groupsdone_580:
+groupsdone_604:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -23188,9 +24072,9 @@ TEXT ·ceRowsGWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R12, R12
 
-row_594:
+row_618:
 	CMPQ         R12, CX
-	JAE          rowsdone_595
+	JAE          rowsdone_619
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -23199,13 +24083,13 @@ row_594:
 	VMOVAPS      Z16, Z19
 	XORQ         R13, R13
 
-loop_598:
+loop_622:
 	CMPQ         R13, R11
-	JAE          tail_599
+	JAE          tail_623
 	VMOVUPS      (AX)(R13*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_601
+	JZ           skip_625
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -23236,7 +24120,7 @@ loop_598:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_601:
+skip_625:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -23256,16 +24140,16 @@ skip_601:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R13
-	JMP          loop_598
+	JMP          loop_622
 
-tail_599:
+tail_623:
 	CMPQ         R13, DX
-	JAE          done_600
+	JAE          done_624
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R13*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_602
+	JZ           skip_626
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -23296,7 +24180,7 @@ tail_599:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_602:
+skip_626:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -23316,7 +24200,7 @@ skip_602:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_600:
+done_624:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -23379,13 +24263,13 @@ done_600:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_603
+	JZ           nostore_627
 	VMOVSS       X16, (R8)(R12*4)
 
-nostore_603:
+nostore_627:
 	MOVLQSX      (BX)(R12*4), R13
 	CMPQ         R13, SI
-	JE           ignored_596
+	JE           ignored_620
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -23396,10 +24280,10 @@ nostore_603:
 	VBROADCASTSS (R10)(R13*4), Z17
 	VMULPS       Z17, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_604
+	JZ           nostore_628
 	VMOVSS       X16, (DI)(R12*4)
 
-nostore_604:
+nostore_628:
 	VCVTSS2SD    X16, X21, X21
 	VADDSD       X21, X15, X15
 	VBROADCASTSS scale+72(FP), Z16
@@ -23410,9 +24294,9 @@ nostore_604:
 	VXORPS       Z20, Z20, Z20
 	XORQ         R14, R14
 
-loop_605:
+loop_629:
 	CMPQ         R14, R11
-	JAE          tail_606
+	JAE          tail_630
 	VMOVUPS      (AX)(R14*4), Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -23438,11 +24322,11 @@ loop_605:
 	VADDPS       Z25, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 	ADDQ         $0x10, R14
-	JMP          loop_605
+	JMP          loop_629
 
-tail_606:
+tail_630:
 	CMPQ         R14, DX
-	JAE          done_607
+	JAE          done_631
 	VMOVUPS.Z    (AX)(R14*4), K1, Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -23469,7 +24353,7 @@ tail_606:
 	VADDPS       Z23, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 
-done_607:
+done_631:
 	VSHUFF32X4 $0x4e, Z20, Z20, Z17
 	VADDPS     Z17, Z20, Z20
 	VSHUFF32X4 $0xb1, Z20, Z20, Z17
@@ -23483,37 +24367,37 @@ done_607:
 	VMULPS     Z16, Z20, Z20
 	VXORPS     lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS     X20, (R9)(R13*4)
-	JMP        nextrow_597
+	JMP        nextrow_621
 
-ignored_596:
+ignored_620:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_608
+	JZ     nostore_632
 	VMOVSS X16, (DI)(R12*4)
 
-nostore_608:
+nostore_632:
 	XORQ R13, R13
 
-loop_609:
+loop_633:
 	CMPQ    R13, R11
-	JAE     tail_610
+	JAE     tail_634
 	VMOVUPS Z16, (R9)(R13*4)
 	ADDQ    $0x10, R13
-	JMP     loop_609
+	JMP     loop_633
 
-tail_610:
+tail_634:
 	CMPQ    R13, DX
-	JAE     done_611
+	JAE     done_635
 	VMOVUPS Z16, K1, (R9)(R13*4)
 
-done_611:
-nextrow_597:
+done_635:
+nextrow_621:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R12
-	JMP  row_594
+	JMP  row_618
 
-rowsdone_595:
+rowsdone_619:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -23555,9 +24439,9 @@ TEXT ·ceSmallRowsGWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X12, X12, X12
 	XORQ    R11, R11
 
-row_612:
+row_636:
 	CMPQ         R11, CX
-	JAE          rowsdone_613
+	JAE          rowsdone_637
 	VMOVAPS      Z11, Z13
 	VMOVUPS      (AX), K1, Z13
 	VMOVAPS      Z11, Z14
@@ -23644,13 +24528,13 @@ row_612:
 	VMOVUPS      Z13, K3, Z23
 	VADDPS       Z15, Z23, Z16
 	TESTQ        R8, R8
-	JZ           nostore_616
+	JZ           nostore_640
 	VMOVSS       X16, (R8)(R11*4)
 
-nostore_616:
+nostore_640:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_614
+	JE           ignored_638
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z23, K3
 	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z23
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z23, K3
@@ -23661,10 +24545,10 @@ nostore_616:
 	VBROADCASTSS (R10)(R12*4), Z16
 	VMULPS       Z16, Z15, Z15
 	TESTQ        DI, DI
-	JZ           nostore_617
+	JZ           nostore_641
 	VMOVSS       X15, (DI)(R11*4)
 
-nostore_617:
+nostore_641:
 	VCVTSS2SD    X15, X17, X17
 	VADDSD       X17, X12, X12
 	VDIVPS       Z13, Z5, Z13
@@ -23702,25 +24586,25 @@ nostore_617:
 	VMULPS       Z15, Z20, Z20
 	VXORPS       lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS       X20, (R9)(R12*4)
-	JMP          nextrow_615
+	JMP          nextrow_639
 
-ignored_614:
+ignored_638:
 	VXORPS Z13, Z13, Z13
 	TESTQ  DI, DI
-	JZ     nostore_618
+	JZ     nostore_642
 	VMOVSS X13, (DI)(R11*4)
 
-nostore_618:
+nostore_642:
 	VMOVUPS Z13, K1, (R9)
 	VMOVUPS Z13, K2, 64(R9)
 
-nextrow_615:
+nextrow_639:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R11
-	JMP  row_612
+	JMP  row_636
 
-rowsdone_613:
+rowsdone_637:
 	MOVSD X12, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -23751,17 +24635,17 @@ TEXT ·ceTRowsGWAVX512(SB), $1216-88
 	VXORPS       Z12, Z12, Z12
 	XORQ         BX, BX
 
-group_619:
+group_643:
 	MOVQ    groups+16(FP), SI
 	SHLQ    $0x04, SI
 	CMPQ    BX, SI
-	JAE     groupsdone_620
+	JAE     groupsdone_644
 	VMOVUPS lfc_ff800000<>+0(SB), Z15
 	XORQ    SI, SI
 
-col_621:
+col_645:
 	CMPQ       SI, CX
-	JAE        coldone_622
+	JAE        coldone_646
 	LEAQ       (AX)(SI*4), DI
 	VMOVUPS    1152(SP), Z16
 	KXNORW     K1, K1, K1
@@ -23771,9 +24655,9 @@ col_621:
 	VMOVUPS    Z13, (SP)(DI*1)
 	VMAXPS     Z13, Z15, Z15
 	INCQ       SI
-	JMP        col_621
+	JMP        col_645
 
-coldone_622:
+coldone_646:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
 	VMAXPS  Z15, Z16, Z15
 	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
@@ -23781,9 +24665,9 @@ coldone_622:
 	VXORPS  Z16, Z16, Z16
 	XORQ    SI, SI
 
-col_623:
+col_647:
 	CMPQ         SI, CX
-	JAE          coldone_624
+	JAE          coldone_648
 	MOVQ         SI, DI
 	SHLQ         $0x06, DI
 	VMOVUPS      (SP)(DI*1), Z17
@@ -23805,9 +24689,9 @@ col_623:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z16, Z16
 	INCQ         SI
-	JMP          col_623
+	JMP          col_647
 
-coldone_624:
+coldone_648:
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
 	VPSRAD      $0x17, Z17, Z18
 	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
@@ -23837,10 +24721,10 @@ coldone_624:
 	VADDPS      Z15, Z22, Z16
 	MOVQ        rowLSE+64(FP), SI
 	TESTQ       SI, SI
-	JZ          nolse_625
+	JZ          nolse_649
 	VMOVUPS     Z16, (SI)(BX*4)
 
-nolse_625:
+nolse_649:
 	MOVQ         targets+32(FP), SI
 	VMOVUPS      (SI)(BX*4), Z16
 	VMOVD        ignore+48(FP), X17
@@ -23868,10 +24752,10 @@ nolse_625:
 	VANDPS       Z14, Z17, Z17
 	MOVQ         rowLoss+56(FP), SI
 	TESTQ        SI, SI
-	JZ           noloss_626
+	JZ           noloss_650
 	VMOVUPS      Z17, (SI)(BX*4)
 
-noloss_626:
+noloss_650:
 	VCVTPS2PD     Y17, Z19
 	VEXTRACTF32X8 $0x01, Z17, Y17
 	VCVTPS2PD     Y17, Z17
@@ -23882,9 +24766,9 @@ noloss_626:
 	VXORPS        Z18, Z18, Z18
 	XORQ          SI, SI
 
-col_627:
+col_651:
 	CMPQ         SI, CX
-	JAE          coldone_628
+	JAE          coldone_652
 	VMOVD        SI, X19
 	VPBROADCASTD X19, Z19
 	MOVQ         SI, DI
@@ -23914,9 +24798,9 @@ col_627:
 	VMOVAPS.Z    Z23, K2, Z23
 	VADDPS       Z23, Z18, Z18
 	INCQ         SI
-	JMP          col_627
+	JMP          col_651
 
-coldone_628:
+coldone_652:
 	VCMPPS  $0x03, Z22, Z22, K2
 	VMOVUPS Z22, K2, Z18
 	VMULPS  Z17, Z18, Z18
@@ -23926,43 +24810,43 @@ coldone_628:
 	XORQ    SI, SI
 	MOVQ    DX, R8
 
-trow_629:
+trow_653:
 	CMPQ SI, $0x00000010
-	JAE  trowdone_630
+	JAE  trowdone_654
 	LEAQ (SP)(SI*4), DI
 	XORQ DX, DX
 
-tcol_631:
+tcol_655:
 	CMPQ DX, CX
-	JAE  tcoldone_632
+	JAE  tcoldone_656
 	MOVL (DI), R9
 	MOVL R9, (R8)(DX*4)
 	ADDQ $0x00000040, DI
 	INCQ DX
-	JMP  tcol_631
+	JMP  tcol_655
 
-tcoldone_632:
+tcoldone_656:
 	MOVLQSX 1088(SP)(SI*4), DX
 	MOVLQSX ignore+48(FP), DI
 	CMPQ    DX, DI
-	JE      notarget_633
+	JE      notarget_657
 	MOVL    1024(SP)(SI*4), R9
 	MOVL    R9, (R8)(DX*4)
 
-notarget_633:
+notarget_657:
 	LEAQ (R8)(CX*4), R8
 	INCQ SI
-	JMP  trow_629
+	JMP  trow_653
 
-trowdone_630:
+trowdone_654:
 	MOVQ R8, DX
 	MOVQ CX, SI
 	SHLQ $0x06, SI
 	ADDQ SI, AX
 	ADDQ $0x00000010, BX
-	JMP  group_619
+	JMP  group_643
 
-groupsdone_620:
+groupsdone_644:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -23971,6 +24855,810 @@ groupsdone_620:
 	VPERMILPD     $0x01, X0, X1
 	VADDSD        X1, X0, X0
 	MOVSD         X0, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func maxLogProbRowsAVX512(x *float32, n int, k int, probs *float32, w *float32, m *float32, ls *float32, dot *float32, cs *float32, a0 float32, a1 float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·maxLogProbRowsAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    k+16(FP), DX
+	MOVQ    probs+24(FP), BX
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_41a00000<>+0(SB), Z11
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z12
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z13
+	VMOVUPS lfc_ff800000<>+0(SB), Z14
+	MOVQ    DX, SI
+	SHRQ    $0x04, SI
+	SHLQ    $0x04, SI
+	MOVQ    DX, DI
+	SUBQ    SI, DI
+	LEAQ    lfmask16<>+0(SB), R8
+	KMOVW   (R8)(DI*2), K1
+	XORQ    DI, DI
+
+row_658:
+	CMPQ         DI, CX
+	JAE          rowsdone_659
+	VXORPS       Z15, Z15, Z15
+	VXORPS       Z16, Z16, Z16
+	VBROADCASTSS (AX), Z17
+	VMAXPS       Z17, Z12, Z17
+	VMINPS       Z17, Z13, Z17
+	VADDPS       Z11, Z17, Z18
+	VXORPS       Z19, Z19, Z19
+	VMOVAPS      Z17, Z20
+	XORQ         R8, R8
+
+loop_660:
+	CMPQ         R8, SI
+	JAE          tail_661
+	VMOVUPS      (AX)(R8*4), Z21
+	VCMPPS       $0x1e, Z18, Z21, K2
+	KORTESTW     K2, K2
+	JZ           skip_663
+	VMOVAPS      Z21, Z18
+	VSHUFF32X4   $0x4e, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VMINPS       Z18, Z13, Z18
+	VSUBPS       Z18, Z17, Z17
+	VMAXPS       Z17, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z24
+	VFMADD213PS  Z9, Z22, Z24
+	VFMADD213PS  Z8, Z22, Z24
+	VFMADD213PS  Z7, Z22, Z24
+	VFMADD213PS  Z6, Z22, Z24
+	VMULPS       Z22, Z22, Z25
+	VFMADD213PS  Z22, Z25, Z24
+	VADDPS       Z5, Z24, Z24
+	VSCALEFPS    Z23, Z24, Z24
+	VMULPS       Z24, Z19, Z19
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
+	VMOVAPS      Z18, Z17
+	VADDPS       Z11, Z17, Z18
+
+skip_663:
+	VMAXPS       Z21, Z20, Z20
+	VSUBPS       Z17, Z21, Z22
+	VMAXPS       Z22, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z24
+	VFMADD213PS  Z9, Z22, Z24
+	VFMADD213PS  Z8, Z22, Z24
+	VFMADD213PS  Z7, Z22, Z24
+	VFMADD213PS  Z6, Z22, Z24
+	VMULPS       Z22, Z22, Z25
+	VFMADD213PS  Z22, Z25, Z24
+	VADDPS       Z5, Z24, Z24
+	VSCALEFPS    Z23, Z24, Z24
+	VADDPS       Z24, Z19, Z19
+	VMOVUPS      (BX)(R8*4), Z22
+	VBROADCASTSS a1+76(FP), Z23
+	VBROADCASTSS a0+72(FP), Z24
+	VFMADD213PS  Z24, Z22, Z23
+	VSUBPS       Z17, Z21, Z21
+	VMULPS       Z23, Z21, Z21
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z23, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z21
+	VADDPS       Z21, Z15, Z15
+	VADDPS       Z23, Z16, Z16
+	ADDQ         $0x10, R8
+	JMP          loop_660
+
+tail_661:
+	CMPQ         R8, DX
+	JAE          done_662
+	VMOVAPS      Z14, Z21
+	VMOVUPS      (AX)(R8*4), K1, Z21
+	VCMPPS       $0x1e, Z18, Z21, K2
+	KORTESTW     K2, K2
+	JZ           skip_664
+	VMOVAPS      Z21, Z18
+	VSHUFF32X4   $0x4e, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VMINPS       Z18, Z13, Z18
+	VSUBPS       Z18, Z17, Z17
+	VMAXPS       Z17, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z24
+	VFMADD213PS  Z9, Z22, Z24
+	VFMADD213PS  Z8, Z22, Z24
+	VFMADD213PS  Z7, Z22, Z24
+	VFMADD213PS  Z6, Z22, Z24
+	VMULPS       Z22, Z22, Z25
+	VFMADD213PS  Z22, Z25, Z24
+	VADDPS       Z5, Z24, Z24
+	VSCALEFPS    Z23, Z24, Z24
+	VMULPS       Z24, Z19, Z19
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
+	VMOVAPS      Z18, Z17
+	VADDPS       Z11, Z17, Z18
+
+skip_664:
+	VMAXPS       Z21, Z20, Z20
+	VSUBPS       Z17, Z21, Z18
+	VMAXPS       Z18, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMULPS       Z2, Z18, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z18
+	VFNMADD231PS Z4, Z22, Z18
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z18, Z23
+	VFMADD213PS  Z8, Z18, Z23
+	VFMADD213PS  Z7, Z18, Z23
+	VFMADD213PS  Z6, Z18, Z23
+	VMULPS       Z18, Z18, Z24
+	VFMADD213PS  Z18, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z23, Z19, Z19
+	VMOVUPS.Z    (BX)(R8*4), K1, Z18
+	VBROADCASTSS a1+76(FP), Z22
+	VBROADCASTSS a0+72(FP), Z23
+	VFMADD213PS  Z23, Z18, Z22
+	VMOVAPS.Z    Z22, K1, Z22
+	VSUBPS       Z17, Z21, Z18
+	VMULPS       Z22, Z18, Z18
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z22, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z18
+	VADDPS       Z18, Z15, Z15
+	VADDPS       Z22, Z16, Z16
+
+done_662:
+	VSHUFF32X4   $0x4e, Z19, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VSHUFF32X4   $0xb1, Z19, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VPERMILPS    $0x4e, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VPERMILPS    $0xb1, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VSHUFF32X4   $0x4e, Z20, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VSHUFF32X4   $0xb1, Z20, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VPERMILPS    $0x4e, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VPERMILPS    $0xb1, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VMINPS       Z20, Z13, Z20
+	VSUBPS       Z20, Z17, Z17
+	VMAXPS       Z17, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMULPS       Z2, Z18, Z21
+	VRNDSCALEPS  $0x00, Z21, Z21
+	VFNMADD231PS Z3, Z21, Z18
+	VFNMADD231PS Z4, Z21, Z18
+	VMOVUPS      Z10, Z22
+	VFMADD213PS  Z9, Z18, Z22
+	VFMADD213PS  Z8, Z18, Z22
+	VFMADD213PS  Z7, Z18, Z22
+	VFMADD213PS  Z6, Z18, Z22
+	VMULPS       Z18, Z18, Z23
+	VFMADD213PS  Z18, Z23, Z22
+	VADDPS       Z5, Z22, Z22
+	VSCALEFPS    Z21, Z22, Z22
+	VMULPS       Z22, Z19, Z19
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z19, Z17
+	VPSRAD       $0x17, Z17, Z18
+	VPANDD       lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD       lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS       Z5, Z17, Z17
+	VCVTDQ2PS    Z18, Z18
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS  lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS       Z17, Z17, Z22
+	VMULPS       Z17, Z22, Z23
+	VMULPS       Z4, Z18, Z24
+	VFMADD231PS  Z21, Z23, Z24
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS       Z17, Z24, Z24
+	VFMADD231PS  Z3, Z18, Z24
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z19, K2
+	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z24
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z19, K2
+	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z24
+	VCMPPS       $0x03, Z19, Z19, K2
+	VMOVUPS      Z19, K2, Z24
+	MOVQ         m+40(FP), R8
+	VMOVSS       X20, (R8)(DI*4)
+	MOVQ         ls+48(FP), R8
+	VMOVSS       X24, (R8)(DI*4)
+	VSHUFF32X4   $0x4e, Z15, Z15, Z17
+	VADDPS       Z17, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z17
+	VADDPS       Z17, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z17
+	VADDPS       Z17, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z17
+	VADDPS       Z17, Z15, Z15
+	MOVQ         dot+56(FP), R8
+	VMOVSS       X15, (R8)(DI*4)
+	VSHUFF32X4   $0x4e, Z16, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VSHUFF32X4   $0xb1, Z16, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VPERMILPS    $0x4e, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VPERMILPS    $0xb1, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	MOVQ         cs+64(FP), R8
+	VMOVSS       X16, (R8)(DI*4)
+	LEAQ         (AX)(DX*4), AX
+	LEAQ         (BX)(DX*4), BX
+	INCQ         DI
+	JMP          row_658
+
+rowsdone_659:
+	VZEROUPPER
+	RET
+
+// func expProbRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+// Requires: AVX, AVX512F
+TEXT ·expProbRowsAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    k+24(FP), BX
+	MOVQ    probs+56(FP), SI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	MOVQ    BX, DI
+	SHRQ    $0x04, DI
+	SHLQ    $0x04, DI
+	MOVQ    BX, R8
+	SUBQ    DI, R8
+	LEAQ    lfmask16<>+0(SB), R9
+	KMOVW   (R9)(R8*2), K1
+	XORQ    R8, R8
+
+row_665:
+	CMPQ         R8, DX
+	JAE          rowsdone_666
+	MOVQ         m+32(FP), R9
+	VBROADCASTSS (R9)(R8*4), Z11
+	MOVQ         ls+40(FP), R9
+	VBROADCASTSS (R9)(R8*4), Z12
+	MOVQ         coef+48(FP), R9
+	VBROADCASTSS (R9)(R8*4), Z13
+	XORQ         R9, R9
+
+loop_667:
+	CMPQ         R9, DI
+	JAE          tail_668
+	VMOVUPS      (AX)(R9*4), Z14
+	VSUBPS       Z11, Z14, Z14
+	VSUBPS       Z12, Z14, Z14
+	VMAXPS       Z14, Z0, Z14
+	VMINPS       Z14, Z1, Z14
+	VMULPS       Z2, Z14, Z15
+	VRNDSCALEPS  $0x00, Z15, Z15
+	VFNMADD231PS Z3, Z15, Z14
+	VFNMADD231PS Z4, Z15, Z14
+	VMOVUPS      Z10, Z16
+	VFMADD213PS  Z9, Z14, Z16
+	VFMADD213PS  Z8, Z14, Z16
+	VFMADD213PS  Z7, Z14, Z16
+	VFMADD213PS  Z6, Z14, Z16
+	VMULPS       Z14, Z14, Z17
+	VFMADD213PS  Z14, Z17, Z16
+	VADDPS       Z5, Z16, Z16
+	VSCALEFPS    Z15, Z16, Z16
+	VMOVUPS      (SI)(R9*4), Z14
+	VBROADCASTSS b1+76(FP), Z15
+	VBROADCASTSS b0+72(FP), Z17
+	VFMADD213PS  Z17, Z14, Z15
+	VFMSUB213PS  Z15, Z13, Z16
+	VMOVUPS      Z16, (CX)(R9*4)
+	ADDQ         $0x10, R9
+	JMP          loop_667
+
+tail_668:
+	CMPQ         R9, BX
+	JAE          done_669
+	VMOVUPS.Z    (AX)(R9*4), K1, Z14
+	VSUBPS       Z11, Z14, Z14
+	VSUBPS       Z12, Z14, Z14
+	VMAXPS       Z14, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+	VMULPS       Z2, Z11, Z12
+	VRNDSCALEPS  $0x00, Z12, Z12
+	VFNMADD231PS Z3, Z12, Z11
+	VFNMADD231PS Z4, Z12, Z11
+	VMOVUPS      Z10, Z14
+	VFMADD213PS  Z9, Z11, Z14
+	VFMADD213PS  Z8, Z11, Z14
+	VFMADD213PS  Z7, Z11, Z14
+	VFMADD213PS  Z6, Z11, Z14
+	VMULPS       Z11, Z11, Z15
+	VFMADD213PS  Z11, Z15, Z14
+	VADDPS       Z5, Z14, Z14
+	VSCALEFPS    Z12, Z14, Z14
+	VMOVUPS.Z    (SI)(R9*4), K1, Z11
+	VBROADCASTSS b1+76(FP), Z12
+	VBROADCASTSS b0+72(FP), Z15
+	VFMADD213PS  Z15, Z11, Z12
+	VMOVAPS.Z    Z12, K1, Z12
+	VFMSUB213PS  Z12, Z13, Z14
+	VMOVUPS      Z14, K1, (CX)(R9*4)
+
+done_669:
+	LEAQ (AX)(BX*4), AX
+	LEAQ (CX)(BX*4), CX
+	LEAQ (SI)(BX*4), SI
+	INCQ R8
+	JMP  row_665
+
+rowsdone_666:
+	VZEROUPPER
+	RET
+
+// func maxLogProbWRowsAVX512(x *float32, n int, k int, probs *float32, w *float32, m *float32, ls *float32, dot *float32, cs *float32, a0 float32, a1 float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·maxLogProbWRowsAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    k+16(FP), DX
+	MOVQ    probs+24(FP), BX
+	MOVQ    w+32(FP), SI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_41a00000<>+0(SB), Z11
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z12
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z13
+	VMOVUPS lfc_ff800000<>+0(SB), Z14
+	MOVQ    DX, DI
+	SHRQ    $0x04, DI
+	SHLQ    $0x04, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	LEAQ    lfmask16<>+0(SB), R9
+	KMOVW   (R9)(R8*2), K1
+	XORQ    R8, R8
+
+row_670:
+	CMPQ         R8, CX
+	JAE          rowsdone_671
+	VXORPS       Z15, Z15, Z15
+	VXORPS       Z16, Z16, Z16
+	VBROADCASTSS (AX), Z17
+	VMAXPS       Z17, Z12, Z17
+	VMINPS       Z17, Z13, Z17
+	VADDPS       Z11, Z17, Z18
+	VXORPS       Z19, Z19, Z19
+	VMOVAPS      Z17, Z20
+	XORQ         R9, R9
+
+loop_672:
+	CMPQ         R9, DI
+	JAE          tail_673
+	VMOVUPS      (AX)(R9*4), Z21
+	VCMPPS       $0x1e, Z18, Z21, K2
+	KORTESTW     K2, K2
+	JZ           skip_675
+	VMOVAPS      Z21, Z18
+	VSHUFF32X4   $0x4e, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VMINPS       Z18, Z13, Z18
+	VSUBPS       Z18, Z17, Z17
+	VMAXPS       Z17, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z24
+	VFMADD213PS  Z9, Z22, Z24
+	VFMADD213PS  Z8, Z22, Z24
+	VFMADD213PS  Z7, Z22, Z24
+	VFMADD213PS  Z6, Z22, Z24
+	VMULPS       Z22, Z22, Z25
+	VFMADD213PS  Z22, Z25, Z24
+	VADDPS       Z5, Z24, Z24
+	VSCALEFPS    Z23, Z24, Z24
+	VMULPS       Z24, Z19, Z19
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
+	VMOVAPS      Z18, Z17
+	VADDPS       Z11, Z17, Z18
+
+skip_675:
+	VMAXPS       Z21, Z20, Z20
+	VSUBPS       Z17, Z21, Z22
+	VMAXPS       Z22, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z24
+	VFMADD213PS  Z9, Z22, Z24
+	VFMADD213PS  Z8, Z22, Z24
+	VFMADD213PS  Z7, Z22, Z24
+	VFMADD213PS  Z6, Z22, Z24
+	VMULPS       Z22, Z22, Z25
+	VFMADD213PS  Z22, Z25, Z24
+	VADDPS       Z5, Z24, Z24
+	VSCALEFPS    Z23, Z24, Z24
+	VADDPS       Z24, Z19, Z19
+	VMOVUPS      (BX)(R9*4), Z22
+	VBROADCASTSS a1+76(FP), Z23
+	VBROADCASTSS a0+72(FP), Z24
+	VFMADD213PS  Z24, Z22, Z23
+	VMOVUPS      (SI)(R9*4), Z22
+	VMULPS       Z22, Z23, Z23
+	VSUBPS       Z17, Z21, Z21
+	VMULPS       Z23, Z21, Z21
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z23, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z21
+	VADDPS       Z21, Z15, Z15
+	VADDPS       Z23, Z16, Z16
+	ADDQ         $0x10, R9
+	JMP          loop_672
+
+tail_673:
+	CMPQ         R9, DX
+	JAE          done_674
+	VMOVAPS      Z14, Z21
+	VMOVUPS      (AX)(R9*4), K1, Z21
+	VCMPPS       $0x1e, Z18, Z21, K2
+	KORTESTW     K2, K2
+	JZ           skip_676
+	VMOVAPS      Z21, Z18
+	VSHUFF32X4   $0x4e, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z22
+	VMAXPS       Z22, Z18, Z18
+	VMINPS       Z18, Z13, Z18
+	VSUBPS       Z18, Z17, Z17
+	VMAXPS       Z17, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMULPS       Z2, Z22, Z23
+	VRNDSCALEPS  $0x00, Z23, Z23
+	VFNMADD231PS Z3, Z23, Z22
+	VFNMADD231PS Z4, Z23, Z22
+	VMOVUPS      Z10, Z24
+	VFMADD213PS  Z9, Z22, Z24
+	VFMADD213PS  Z8, Z22, Z24
+	VFMADD213PS  Z7, Z22, Z24
+	VFMADD213PS  Z6, Z22, Z24
+	VMULPS       Z22, Z22, Z25
+	VFMADD213PS  Z22, Z25, Z24
+	VADDPS       Z5, Z24, Z24
+	VSCALEFPS    Z23, Z24, Z24
+	VMULPS       Z24, Z19, Z19
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
+	VMOVAPS      Z18, Z17
+	VADDPS       Z11, Z17, Z18
+
+skip_676:
+	VMAXPS       Z21, Z20, Z20
+	VSUBPS       Z17, Z21, Z18
+	VMAXPS       Z18, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMULPS       Z2, Z18, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z18
+	VFNMADD231PS Z4, Z22, Z18
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z18, Z23
+	VFMADD213PS  Z8, Z18, Z23
+	VFMADD213PS  Z7, Z18, Z23
+	VFMADD213PS  Z6, Z18, Z23
+	VMULPS       Z18, Z18, Z24
+	VFMADD213PS  Z18, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z23, Z19, Z19
+	VMOVUPS.Z    (BX)(R9*4), K1, Z18
+	VBROADCASTSS a1+76(FP), Z22
+	VBROADCASTSS a0+72(FP), Z23
+	VFMADD213PS  Z23, Z18, Z22
+	VMOVUPS.Z    (SI)(R9*4), K1, Z18
+	VMULPS       Z18, Z22, Z22
+	VMOVAPS.Z    Z22, K1, Z22
+	VSUBPS       Z17, Z21, Z18
+	VMULPS       Z22, Z18, Z18
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z22, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z18
+	VADDPS       Z18, Z15, Z15
+	VADDPS       Z22, Z16, Z16
+
+done_674:
+	VSHUFF32X4   $0x4e, Z19, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VSHUFF32X4   $0xb1, Z19, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VPERMILPS    $0x4e, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VPERMILPS    $0xb1, Z19, Z18
+	VADDPS       Z18, Z19, Z19
+	VSHUFF32X4   $0x4e, Z20, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VSHUFF32X4   $0xb1, Z20, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VPERMILPS    $0x4e, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VPERMILPS    $0xb1, Z20, Z18
+	VMAXPS       Z18, Z20, Z20
+	VMINPS       Z20, Z13, Z20
+	VSUBPS       Z20, Z17, Z17
+	VMAXPS       Z17, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMULPS       Z2, Z18, Z21
+	VRNDSCALEPS  $0x00, Z21, Z21
+	VFNMADD231PS Z3, Z21, Z18
+	VFNMADD231PS Z4, Z21, Z18
+	VMOVUPS      Z10, Z22
+	VFMADD213PS  Z9, Z18, Z22
+	VFMADD213PS  Z8, Z18, Z22
+	VFMADD213PS  Z7, Z18, Z22
+	VFMADD213PS  Z6, Z18, Z22
+	VMULPS       Z18, Z18, Z23
+	VFMADD213PS  Z18, Z23, Z22
+	VADDPS       Z5, Z22, Z22
+	VSCALEFPS    Z21, Z22, Z22
+	VMULPS       Z22, Z19, Z19
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z19, Z17
+	VPSRAD       $0x17, Z17, Z18
+	VPANDD       lfc_007fffff<>+0(SB), Z17, Z17
+	VPADDD       lfc_3f3504f3<>+0(SB), Z17, Z17
+	VSUBPS       Z5, Z17, Z17
+	VCVTDQ2PS    Z18, Z18
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z21
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z17, Z21
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z17, Z21
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z17, Z21
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z17, Z21
+	VFMADD213PS  lfc_be800102<>+0(SB), Z17, Z21
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z17, Z21
+	VMULPS       Z17, Z17, Z22
+	VMULPS       Z17, Z22, Z23
+	VMULPS       Z4, Z18, Z24
+	VFMADD231PS  Z21, Z23, Z24
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z22, Z24
+	VADDPS       Z17, Z24, Z24
+	VFMADD231PS  Z3, Z18, Z24
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z19, K2
+	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z24
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z19, K2
+	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z24
+	VCMPPS       $0x03, Z19, Z19, K2
+	VMOVUPS      Z19, K2, Z24
+	MOVQ         m+40(FP), R9
+	VMOVSS       X20, (R9)(R8*4)
+	MOVQ         ls+48(FP), R9
+	VMOVSS       X24, (R9)(R8*4)
+	VSHUFF32X4   $0x4e, Z15, Z15, Z17
+	VADDPS       Z17, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z17
+	VADDPS       Z17, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z17
+	VADDPS       Z17, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z17
+	VADDPS       Z17, Z15, Z15
+	MOVQ         dot+56(FP), R9
+	VMOVSS       X15, (R9)(R8*4)
+	VSHUFF32X4   $0x4e, Z16, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VSHUFF32X4   $0xb1, Z16, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VPERMILPS    $0x4e, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VPERMILPS    $0xb1, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	MOVQ         cs+64(FP), R9
+	VMOVSS       X16, (R9)(R8*4)
+	LEAQ         (AX)(DX*4), AX
+	LEAQ         (BX)(DX*4), BX
+	INCQ         R8
+	JMP          row_670
+
+rowsdone_671:
+	VZEROUPPER
+	RET
+
+// func expProbWRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+// Requires: AVX, AVX512F
+TEXT ·expProbWRowsAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    k+24(FP), BX
+	MOVQ    probs+56(FP), SI
+	MOVQ    w+64(FP), DI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	MOVQ    BX, R8
+	SHRQ    $0x04, R8
+	SHLQ    $0x04, R8
+	MOVQ    BX, R9
+	SUBQ    R8, R9
+	LEAQ    lfmask16<>+0(SB), R10
+	KMOVW   (R10)(R9*2), K1
+	XORQ    R9, R9
+
+row_677:
+	CMPQ         R9, DX
+	JAE          rowsdone_678
+	MOVQ         m+32(FP), R10
+	VBROADCASTSS (R10)(R9*4), Z11
+	MOVQ         ls+40(FP), R10
+	VBROADCASTSS (R10)(R9*4), Z12
+	MOVQ         coef+48(FP), R10
+	VBROADCASTSS (R10)(R9*4), Z13
+	XORQ         R10, R10
+
+loop_679:
+	CMPQ         R10, R8
+	JAE          tail_680
+	VMOVUPS      (AX)(R10*4), Z14
+	VSUBPS       Z11, Z14, Z14
+	VSUBPS       Z12, Z14, Z14
+	VMAXPS       Z14, Z0, Z14
+	VMINPS       Z14, Z1, Z14
+	VMULPS       Z2, Z14, Z15
+	VRNDSCALEPS  $0x00, Z15, Z15
+	VFNMADD231PS Z3, Z15, Z14
+	VFNMADD231PS Z4, Z15, Z14
+	VMOVUPS      Z10, Z16
+	VFMADD213PS  Z9, Z14, Z16
+	VFMADD213PS  Z8, Z14, Z16
+	VFMADD213PS  Z7, Z14, Z16
+	VFMADD213PS  Z6, Z14, Z16
+	VMULPS       Z14, Z14, Z17
+	VFMADD213PS  Z14, Z17, Z16
+	VADDPS       Z5, Z16, Z16
+	VSCALEFPS    Z15, Z16, Z16
+	VMOVUPS      (SI)(R10*4), Z14
+	VBROADCASTSS b1+76(FP), Z15
+	VBROADCASTSS b0+72(FP), Z17
+	VFMADD213PS  Z17, Z14, Z15
+	VMOVUPS      (DI)(R10*4), Z14
+	VMULPS       Z14, Z15, Z15
+	VFMSUB213PS  Z15, Z13, Z16
+	VMOVUPS      Z16, (CX)(R10*4)
+	ADDQ         $0x10, R10
+	JMP          loop_679
+
+tail_680:
+	CMPQ         R10, BX
+	JAE          done_681
+	VMOVUPS.Z    (AX)(R10*4), K1, Z14
+	VSUBPS       Z11, Z14, Z14
+	VSUBPS       Z12, Z14, Z14
+	VMAXPS       Z14, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+	VMULPS       Z2, Z11, Z12
+	VRNDSCALEPS  $0x00, Z12, Z12
+	VFNMADD231PS Z3, Z12, Z11
+	VFNMADD231PS Z4, Z12, Z11
+	VMOVUPS      Z10, Z14
+	VFMADD213PS  Z9, Z11, Z14
+	VFMADD213PS  Z8, Z11, Z14
+	VFMADD213PS  Z7, Z11, Z14
+	VFMADD213PS  Z6, Z11, Z14
+	VMULPS       Z11, Z11, Z15
+	VFMADD213PS  Z11, Z15, Z14
+	VADDPS       Z5, Z14, Z14
+	VSCALEFPS    Z12, Z14, Z14
+	VMOVUPS.Z    (SI)(R10*4), K1, Z11
+	VBROADCASTSS b1+76(FP), Z12
+	VBROADCASTSS b0+72(FP), Z15
+	VFMADD213PS  Z15, Z11, Z12
+	VMOVUPS.Z    (DI)(R10*4), K1, Z11
+	VMULPS       Z11, Z12, Z12
+	VMOVAPS.Z    Z12, K1, Z12
+	VFMSUB213PS  Z12, Z13, Z14
+	VMOVUPS      Z14, K1, (CX)(R10*4)
+
+done_681:
+	LEAQ (AX)(BX*4), AX
+	LEAQ (CX)(BX*4), CX
+	LEAQ (SI)(BX*4), SI
+	INCQ R9
+	JMP  row_677
+
+rowsdone_678:
 	VZEROUPPER
 	RET
 
@@ -24005,9 +25693,9 @@ TEXT ·lseRowsAVX512(SB), NOSPLIT, $0-32
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-row_634:
+row_682:
 	CMPQ         DI, CX
-	JAE          rowsdone_635
+	JAE          rowsdone_683
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -24015,13 +25703,13 @@ row_634:
 	VXORPS       Z17, Z17, Z17
 	XORQ         R8, R8
 
-loop_636:
+loop_684:
 	CMPQ         R8, SI
-	JAE          tail_637
+	JAE          tail_685
 	VMOVUPS      (AX)(R8*4), Z18
 	VCMPPS       $0x1e, Z16, Z18, K2
 	KORTESTW     K2, K2
-	JZ           skip_639
+	JZ           skip_687
 	VMOVAPS      Z18, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z19
 	VMAXPS       Z19, Z16, Z16
@@ -24052,7 +25740,7 @@ loop_636:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_639:
+skip_687:
 	VSUBPS       Z15, Z18, Z18
 	VMAXPS       Z18, Z0, Z18
 	VMINPS       Z18, Z1, Z18
@@ -24071,16 +25759,16 @@ skip_639:
 	VSCALEFPS    Z19, Z20, Z20
 	VADDPS       Z20, Z17, Z17
 	ADDQ         $0x10, R8
-	JMP          loop_636
+	JMP          loop_684
 
-tail_637:
+tail_685:
 	CMPQ         R8, DX
-	JAE          done_638
+	JAE          done_686
 	VMOVAPS      Z14, Z18
 	VMOVUPS      (AX)(R8*4), K1, Z18
 	VCMPPS       $0x1e, Z16, Z18, K2
 	KORTESTW     K2, K2
-	JZ           skip_640
+	JZ           skip_688
 	VMOVAPS      Z18, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z19
 	VMAXPS       Z19, Z16, Z16
@@ -24111,7 +25799,7 @@ tail_637:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_640:
+skip_688:
 	VSUBPS       Z15, Z18, Z16
 	VMAXPS       Z16, Z0, Z16
 	VMINPS       Z16, Z1, Z16
@@ -24130,7 +25818,7 @@ skip_640:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z17, Z17
 
-done_638:
+done_686:
 	VSHUFF32X4  $0x4e, Z17, Z17, Z16
 	VADDPS      Z16, Z17, Z17
 	VSHUFF32X4  $0xb1, Z17, Z17, Z16
@@ -24169,9 +25857,9 @@ done_638:
 	VMOVSS      X22, (BX)(DI*4)
 	LEAQ        (AX)(DX*4), AX
 	INCQ        DI
-	JMP         row_634
+	JMP         row_682
 
-rowsdone_635:
+rowsdone_683:
 	VZEROUPPER
 	RET
 
@@ -24207,9 +25895,9 @@ TEXT ·maxLogRowsAVX512(SB), NOSPLIT, $0-40
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-row_641:
+row_689:
 	CMPQ         R8, CX
-	JAE          rowsdone_642
+	JAE          rowsdone_690
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -24218,13 +25906,13 @@ row_641:
 	VMOVAPS      Z15, Z18
 	XORQ         R9, R9
 
-loop_643:
+loop_691:
 	CMPQ         R9, DI
-	JAE          tail_644
+	JAE          tail_692
 	VMOVUPS      (AX)(R9*4), Z19
 	VCMPPS       $0x1e, Z16, Z19, K2
 	KORTESTW     K2, K2
-	JZ           skip_646
+	JZ           skip_694
 	VMOVAPS      Z19, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z20
 	VMAXPS       Z20, Z16, Z16
@@ -24255,7 +25943,7 @@ loop_643:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_646:
+skip_694:
 	VMAXPS       Z19, Z18, Z18
 	VSUBPS       Z15, Z19, Z19
 	VMAXPS       Z19, Z0, Z19
@@ -24275,16 +25963,16 @@ skip_646:
 	VSCALEFPS    Z20, Z21, Z21
 	VADDPS       Z21, Z17, Z17
 	ADDQ         $0x10, R9
-	JMP          loop_643
+	JMP          loop_691
 
-tail_644:
+tail_692:
 	CMPQ         R9, DX
-	JAE          done_645
+	JAE          done_693
 	VMOVAPS      Z14, Z19
 	VMOVUPS      (AX)(R9*4), K1, Z19
 	VCMPPS       $0x1e, Z16, Z19, K2
 	KORTESTW     K2, K2
-	JZ           skip_647
+	JZ           skip_695
 	VMOVAPS      Z19, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z20
 	VMAXPS       Z20, Z16, Z16
@@ -24315,7 +26003,7 @@ tail_644:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_647:
+skip_695:
 	VMAXPS       Z19, Z18, Z18
 	VSUBPS       Z15, Z19, Z16
 	VMAXPS       Z16, Z0, Z16
@@ -24335,7 +26023,7 @@ skip_647:
 	VSCALEFPS    Z19, Z20, Z20
 	VADDPS       Z20, Z17, Z17
 
-done_645:
+done_693:
 	VSHUFF32X4   $0x4e, Z17, Z17, Z16
 	VADDPS       Z16, Z17, Z17
 	VSHUFF32X4   $0xb1, Z17, Z17, Z16
@@ -24400,9 +26088,9 @@ done_645:
 	VMOVSS       X22, (SI)(R8*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R8
-	JMP          row_641
+	JMP          row_689
 
-rowsdone_642:
+rowsdone_690:
 	VZEROUPPER
 	RET
 
@@ -24439,9 +26127,9 @@ TEXT ·maxLogDotRowsAVX512(SB), NOSPLIT, $0-48
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-row_648:
+row_696:
 	CMPQ         R9, CX
-	JAE          rowsdone_649
+	JAE          rowsdone_697
 	VXORPS       Z15, Z15, Z15
 	VXORPS       Z16, Z16, Z16
 	VBROADCASTSS (AX), Z17
@@ -24452,13 +26140,13 @@ row_648:
 	VMOVAPS      Z17, Z20
 	XORQ         R10, R10
 
-loop_650:
+loop_698:
 	CMPQ         R10, R8
-	JAE          tail_651
+	JAE          tail_699
 	VMOVUPS      (AX)(R10*4), Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_653
+	JZ           skip_701
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -24493,7 +26181,7 @@ loop_650:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_653:
+skip_701:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -24517,16 +26205,16 @@ skip_653:
 	VADDPS       Z22, Z16, Z16
 	VADDPS       Z21, Z15, Z15
 	ADDQ         $0x10, R10
-	JMP          loop_650
+	JMP          loop_698
 
-tail_651:
+tail_699:
 	CMPQ         R10, DX
-	JAE          done_652
+	JAE          done_700
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R10*4), K1, Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_654
+	JZ           skip_702
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -24561,7 +26249,7 @@ tail_651:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_654:
+skip_702:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z18
 	VMAXPS       Z18, Z0, Z18
@@ -24587,7 +26275,7 @@ skip_654:
 	VADDPS       Z21, Z16, Z16
 	VADDPS       Z18, Z15, Z15
 
-done_652:
+done_700:
 	VSHUFF32X4   $0x4e, Z19, Z19, Z18
 	VADDPS       Z18, Z19, Z19
 	VSHUFF32X4   $0xb1, Z19, Z19, Z18
@@ -24665,9 +26353,9 @@ done_652:
 	VMOVSS       X15, (DI)(R9*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R9
-	JMP          row_648
+	JMP          row_696
 
-rowsdone_649:
+rowsdone_697:
 	VZEROUPPER
 	RET
 
@@ -24705,9 +26393,9 @@ TEXT ·maxLogDotWRowsAVX512(SB), NOSPLIT, $0-56
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-row_655:
+row_703:
 	CMPQ         R10, CX
-	JAE          rowsdone_656
+	JAE          rowsdone_704
 	VXORPS       Z15, Z15, Z15
 	VXORPS       Z16, Z16, Z16
 	VBROADCASTSS (AX), Z17
@@ -24718,13 +26406,13 @@ row_655:
 	VMOVAPS      Z17, Z20
 	XORQ         R11, R11
 
-loop_657:
+loop_705:
 	CMPQ         R11, R9
-	JAE          tail_658
+	JAE          tail_706
 	VMOVUPS      (AX)(R11*4), Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_660
+	JZ           skip_708
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -24759,7 +26447,7 @@ loop_657:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_660:
+skip_708:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -24786,16 +26474,16 @@ skip_660:
 	VADDPS       Z22, Z16, Z16
 	VADDPS       Z21, Z15, Z15
 	ADDQ         $0x10, R11
-	JMP          loop_657
+	JMP          loop_705
 
-tail_658:
+tail_706:
 	CMPQ         R11, DX
-	JAE          done_659
+	JAE          done_707
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R11*4), K1, Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_661
+	JZ           skip_709
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -24830,7 +26518,7 @@ tail_658:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_661:
+skip_709:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z18
 	VMAXPS       Z18, Z0, Z18
@@ -24857,7 +26545,7 @@ skip_661:
 	VADDPS       Z21, Z16, Z16
 	VADDPS       Z18, Z15, Z15
 
-done_659:
+done_707:
 	VSHUFF32X4   $0x4e, Z19, Z19, Z18
 	VADDPS       Z18, Z19, Z19
 	VSHUFF32X4   $0xb1, Z19, Z19, Z18
@@ -24935,9 +26623,9 @@ done_659:
 	VMOVSS       X15, (DI)(R10*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R10
-	JMP          row_655
+	JMP          row_703
 
-rowsdone_656:
+rowsdone_704:
 	VZEROUPPER
 	RET
 
@@ -24972,18 +26660,18 @@ TEXT ·expAffineRowsAVX512(SB), NOSPLIT, $0-64
 	KMOVW   (R12)(R11*2), K1
 	XORQ    R11, R11
 
-row_662:
+row_710:
 	CMPQ         R11, DX
-	JAE          rowsdone_663
+	JAE          rowsdone_711
 	VBROADCASTSS (SI)(R11*4), Z11
 	VBROADCASTSS (DI)(R11*4), Z12
 	VBROADCASTSS (R8)(R11*4), Z13
 	VBROADCASTSS (R9)(R11*4), Z14
 	XORQ         R12, R12
 
-loop_664:
+loop_712:
 	CMPQ         R12, R10
-	JAE          tail_665
+	JAE          tail_713
 	VMOVUPS      (AX)(R12*4), Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -25005,11 +26693,11 @@ loop_664:
 	VFMSUB213PS  Z14, Z13, Z17
 	VMOVUPS      Z17, (CX)(R12*4)
 	ADDQ         $0x10, R12
-	JMP          loop_664
+	JMP          loop_712
 
-tail_665:
+tail_713:
 	CMPQ         R12, BX
-	JAE          done_666
+	JAE          done_714
 	VMOVUPS.Z    (AX)(R12*4), K1, Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -25031,13 +26719,13 @@ tail_665:
 	VFMSUB213PS  Z14, Z13, Z15
 	VMOVUPS      Z15, K1, (CX)(R12*4)
 
-done_666:
+done_714:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R11
-	JMP  row_662
+	JMP  row_710
 
-rowsdone_663:
+rowsdone_711:
 	VZEROUPPER
 	RET
 
@@ -25073,18 +26761,18 @@ TEXT ·expAffineWRowsAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R13)(R12*2), K1
 	XORQ    R12, R12
 
-row_667:
+row_715:
 	CMPQ         R12, DX
-	JAE          rowsdone_668
+	JAE          rowsdone_716
 	VBROADCASTSS (SI)(R12*4), Z11
 	VBROADCASTSS (DI)(R12*4), Z12
 	VBROADCASTSS (R8)(R12*4), Z13
 	VBROADCASTSS (R9)(R12*4), Z14
 	XORQ         R13, R13
 
-loop_669:
+loop_717:
 	CMPQ         R13, R11
-	JAE          tail_670
+	JAE          tail_718
 	VMOVUPS      (AX)(R13*4), Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -25108,11 +26796,11 @@ loop_669:
 	VFMSUB213PS  Z15, Z13, Z17
 	VMOVUPS      Z17, (CX)(R13*4)
 	ADDQ         $0x10, R13
-	JMP          loop_669
+	JMP          loop_717
 
-tail_670:
+tail_718:
 	CMPQ         R13, BX
-	JAE          done_671
+	JAE          done_719
 	VMOVUPS.Z    (AX)(R13*4), K1, Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -25136,13 +26824,13 @@ tail_670:
 	VFMSUB213PS  Z11, Z13, Z15
 	VMOVUPS      Z15, K1, (CX)(R13*4)
 
-done_671:
+done_719:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R12
-	JMP  row_667
+	JMP  row_715
 
-rowsdone_668:
+rowsdone_716:
 	VZEROUPPER
 	RET
 
@@ -25164,38 +26852,38 @@ TEXT ·subRowsAVX512(SB), NOSPLIT, $0-48
 	KMOVW (R10)(R9*2), K1
 	XORQ  R9, R9
 
-row_672:
+row_720:
 	CMPQ         R9, DX
-	JAE          rowsdone_673
+	JAE          rowsdone_721
 	VBROADCASTSS (SI)(R9*4), Z0
 	VBROADCASTSS (DI)(R9*4), Z1
 	XORQ         R10, R10
 
-loop_674:
+loop_722:
 	CMPQ    R10, R8
-	JAE     tail_675
+	JAE     tail_723
 	VMOVUPS (AX)(R10*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VSUBPS  Z1, Z2, Z2
 	VMOVUPS Z2, (CX)(R10*4)
 	ADDQ    $0x10, R10
-	JMP     loop_674
+	JMP     loop_722
 
-tail_675:
+tail_723:
 	CMPQ      R10, BX
-	JAE       done_676
+	JAE       done_724
 	VMOVUPS.Z (AX)(R10*4), K1, Z2
 	VSUBPS    Z0, Z2, Z2
 	VSUBPS    Z1, Z2, Z2
 	VMOVUPS   Z2, K1, (CX)(R10*4)
 
-done_676:
+done_724:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R9
-	JMP  row_672
+	JMP  row_720
 
-rowsdone_673:
+rowsdone_721:
 	VZEROUPPER
 	RET
 
@@ -25227,9 +26915,9 @@ TEXT ·bceLogitsAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_677:
+loop_725:
 	CMPQ          SI, BX
-	JAE           tail_678
+	JAE           tail_726
 	VMOVUPS       (AX)(SI*4), Z13
 	VMOVUPS       (CX)(SI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -25318,11 +27006,11 @@ loop_677:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, SI
-	JMP           loop_677
+	JMP           loop_725
 
-tail_678:
+tail_726:
 	CMPQ          SI, DX
-	JAE           done_679
+	JAE           done_727
 	VMOVUPS.Z     (AX)(SI*4), K1, Z13
 	VMOVUPS.Z     (CX)(SI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -25412,7 +27100,7 @@ tail_678:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_679:
+done_727:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25453,9 +27141,9 @@ TEXT ·bceLogitsPWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_680:
+loop_728:
 	CMPQ          DI, SI
-	JAE           tail_681
+	JAE           tail_729
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -25546,11 +27234,11 @@ loop_680:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_680
+	JMP           loop_728
 
-tail_681:
+tail_729:
 	CMPQ          DI, DX
-	JAE           done_682
+	JAE           done_730
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -25642,7 +27330,7 @@ tail_681:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_682:
+done_730:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25683,9 +27371,9 @@ TEXT ·focalG0AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_683:
+loop_731:
 	CMPQ     DI, SI
-	JAE      tail_684
+	JAE      tail_732
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -25693,10 +27381,10 @@ loop_683:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_686
+	JZ       skip_734
 	INCQ     BX
 
-skip_686:
+skip_734:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25772,11 +27460,11 @@ skip_686:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_683
+	JMP           loop_731
 
-tail_684:
+tail_732:
 	CMPQ      DI, DX
-	JAE       done_685
+	JAE       done_733
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -25784,10 +27472,10 @@ tail_684:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_687
+	JZ        skip_735
 	INCQ      BX
 
-skip_687:
+skip_735:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -25864,7 +27552,7 @@ skip_687:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_685:
+done_733:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -25906,9 +27594,9 @@ TEXT ·focalG1AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_688:
+loop_736:
 	CMPQ     DI, SI
-	JAE      tail_689
+	JAE      tail_737
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -25916,10 +27604,10 @@ loop_688:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_691
+	JZ       skip_739
 	INCQ     BX
 
-skip_691:
+skip_739:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26003,11 +27691,11 @@ skip_691:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_688
+	JMP           loop_736
 
-tail_689:
+tail_737:
 	CMPQ      DI, DX
-	JAE       done_690
+	JAE       done_738
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -26015,10 +27703,10 @@ tail_689:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_692
+	JZ        skip_740
 	INCQ      BX
 
-skip_692:
+skip_740:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26103,7 +27791,7 @@ skip_692:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_690:
+done_738:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -26145,9 +27833,9 @@ TEXT ·focalG2AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_693:
+loop_741:
 	CMPQ     DI, SI
-	JAE      tail_694
+	JAE      tail_742
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -26155,10 +27843,10 @@ loop_693:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_696
+	JZ       skip_744
 	INCQ     BX
 
-skip_696:
+skip_744:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26244,11 +27932,11 @@ skip_696:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_693
+	JMP           loop_741
 
-tail_694:
+tail_742:
 	CMPQ      DI, DX
-	JAE       done_695
+	JAE       done_743
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -26256,10 +27944,10 @@ tail_694:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_697
+	JZ        skip_745
 	INCQ      BX
 
-skip_697:
+skip_745:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26346,7 +28034,7 @@ skip_697:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_695:
+done_743:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -26388,9 +28076,9 @@ TEXT ·focalGAnyAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_698:
+loop_746:
 	CMPQ     DI, SI
-	JAE      tail_699
+	JAE      tail_747
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -26398,10 +28086,10 @@ loop_698:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_701
+	JZ       skip_749
 	INCQ     BX
 
-skip_701:
+skip_749:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26510,11 +28198,11 @@ skip_701:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_698
+	JMP           loop_746
 
-tail_699:
+tail_747:
 	CMPQ      DI, DX
-	JAE       done_700
+	JAE       done_748
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -26522,10 +28210,10 @@ tail_699:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_702
+	JZ        skip_750
 	INCQ      BX
 
-skip_702:
+skip_750:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -26635,7 +28323,7 @@ skip_702:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_700:
+done_748:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -26665,9 +28353,9 @@ TEXT ·mseAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_703:
+loop_751:
 	CMPQ          SI, BX
-	JAE           tail_704
+	JAE           tail_752
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26679,11 +28367,11 @@ loop_703:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_703
+	JMP           loop_751
 
-tail_704:
+tail_752:
 	CMPQ          SI, DX
-	JAE           done_705
+	JAE           done_753
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26696,7 +28384,7 @@ tail_704:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_705:
+done_753:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26725,9 +28413,9 @@ TEXT ·l1AVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_706:
+loop_754:
 	CMPQ          SI, BX
-	JAE           tail_707
+	JAE           tail_755
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26744,11 +28432,11 @@ loop_706:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_706
+	JMP           loop_754
 
-tail_707:
+tail_755:
 	CMPQ          SI, DX
-	JAE           done_708
+	JAE           done_756
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26766,7 +28454,7 @@ tail_707:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_708:
+done_756:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26795,9 +28483,9 @@ TEXT ·huberAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_709:
+loop_757:
 	CMPQ          SI, BX
-	JAE           tail_710
+	JAE           tail_758
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26825,11 +28513,11 @@ loop_709:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_709
+	JMP           loop_757
 
-tail_710:
+tail_758:
 	CMPQ          SI, DX
-	JAE           done_711
+	JAE           done_759
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26858,7 +28546,7 @@ tail_710:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_711:
+done_759:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26887,9 +28575,9 @@ TEXT ·smoothL1AVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_712:
+loop_760:
 	CMPQ          SI, BX
-	JAE           tail_713
+	JAE           tail_761
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26918,11 +28606,11 @@ loop_712:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_712
+	JMP           loop_760
 
-tail_713:
+tail_761:
 	CMPQ          SI, DX
-	JAE           done_714
+	JAE           done_762
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -26952,7 +28640,7 @@ tail_713:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_714:
+done_762:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -26993,9 +28681,9 @@ TEXT ·bceLogitsWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_715:
+loop_763:
 	CMPQ          DI, SI
-	JAE           tail_716
+	JAE           tail_764
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -27086,11 +28774,11 @@ loop_715:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_715
+	JMP           loop_763
 
-tail_716:
+tail_764:
 	CMPQ          DI, DX
-	JAE           done_717
+	JAE           done_765
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -27182,7 +28870,7 @@ tail_716:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_717:
+done_765:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27224,9 +28912,9 @@ TEXT ·bceLogitsPWWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_718:
+loop_766:
 	CMPQ          R8, DI
-	JAE           tail_719
+	JAE           tail_767
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -27319,11 +29007,11 @@ loop_718:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_718
+	JMP           loop_766
 
-tail_719:
+tail_767:
 	CMPQ          R8, DX
-	JAE           done_720
+	JAE           done_768
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -27417,7 +29105,7 @@ tail_719:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_720:
+done_768:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27459,9 +29147,9 @@ TEXT ·focalG0WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_721:
+loop_769:
 	CMPQ     R8, DI
-	JAE      tail_722
+	JAE      tail_770
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27469,10 +29157,10 @@ loop_721:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_724
+	JZ       skip_772
 	INCQ     SI
 
-skip_724:
+skip_772:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27550,11 +29238,11 @@ skip_724:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_721
+	JMP           loop_769
 
-tail_722:
+tail_770:
 	CMPQ      R8, DX
-	JAE       done_723
+	JAE       done_771
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27562,10 +29250,10 @@ tail_722:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_725
+	JZ        skip_773
 	INCQ      SI
 
-skip_725:
+skip_773:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27644,7 +29332,7 @@ skip_725:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_723:
+done_771:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27687,9 +29375,9 @@ TEXT ·focalG1WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_726:
+loop_774:
 	CMPQ     R8, DI
-	JAE      tail_727
+	JAE      tail_775
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27697,10 +29385,10 @@ loop_726:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_729
+	JZ       skip_777
 	INCQ     SI
 
-skip_729:
+skip_777:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27786,11 +29474,11 @@ skip_729:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_726
+	JMP           loop_774
 
-tail_727:
+tail_775:
 	CMPQ      R8, DX
-	JAE       done_728
+	JAE       done_776
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27798,10 +29486,10 @@ tail_727:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_730
+	JZ        skip_778
 	INCQ      SI
 
-skip_730:
+skip_778:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27888,7 +29576,7 @@ skip_730:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_728:
+done_776:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27931,9 +29619,9 @@ TEXT ·focalG2WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_731:
+loop_779:
 	CMPQ     R8, DI
-	JAE      tail_732
+	JAE      tail_780
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27941,10 +29629,10 @@ loop_731:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_734
+	JZ       skip_782
 	INCQ     SI
 
-skip_734:
+skip_782:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28032,11 +29720,11 @@ skip_734:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_731
+	JMP           loop_779
 
-tail_732:
+tail_780:
 	CMPQ      R8, DX
-	JAE       done_733
+	JAE       done_781
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -28044,10 +29732,10 @@ tail_732:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_735
+	JZ        skip_783
 	INCQ      SI
 
-skip_735:
+skip_783:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28136,7 +29824,7 @@ skip_735:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_733:
+done_781:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28179,9 +29867,9 @@ TEXT ·focalGAnyWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_736:
+loop_784:
 	CMPQ     R8, DI
-	JAE      tail_737
+	JAE      tail_785
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -28189,10 +29877,10 @@ loop_736:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_739
+	JZ       skip_787
 	INCQ     SI
 
-skip_739:
+skip_787:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28303,11 +29991,11 @@ skip_739:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_736
+	JMP           loop_784
 
-tail_737:
+tail_785:
 	CMPQ      R8, DX
-	JAE       done_738
+	JAE       done_786
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -28315,10 +30003,10 @@ tail_737:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_740
+	JZ        skip_788
 	INCQ      SI
 
-skip_740:
+skip_788:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28430,7 +30118,7 @@ skip_740:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_738:
+done_786:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28461,9 +30149,9 @@ TEXT ·mseWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_741:
+loop_789:
 	CMPQ          DI, SI
-	JAE           tail_742
+	JAE           tail_790
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28477,11 +30165,11 @@ loop_741:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_741
+	JMP           loop_789
 
-tail_742:
+tail_790:
 	CMPQ          DI, DX
-	JAE           done_743
+	JAE           done_791
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28496,7 +30184,7 @@ tail_742:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_743:
+done_791:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -28526,9 +30214,9 @@ TEXT ·l1WAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_744:
+loop_792:
 	CMPQ          DI, SI
-	JAE           tail_745
+	JAE           tail_793
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28547,11 +30235,11 @@ loop_744:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_744
+	JMP           loop_792
 
-tail_745:
+tail_793:
 	CMPQ          DI, DX
-	JAE           done_746
+	JAE           done_794
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28571,7 +30259,7 @@ tail_745:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_746:
+done_794:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -28601,9 +30289,9 @@ TEXT ·huberWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_747:
+loop_795:
 	CMPQ          DI, SI
-	JAE           tail_748
+	JAE           tail_796
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28633,11 +30321,11 @@ loop_747:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_747
+	JMP           loop_795
 
-tail_748:
+tail_796:
 	CMPQ          DI, DX
-	JAE           done_749
+	JAE           done_797
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28668,7 +30356,7 @@ tail_748:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_749:
+done_797:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -28698,9 +30386,9 @@ TEXT ·smoothL1WAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_750:
+loop_798:
 	CMPQ          DI, SI
-	JAE           tail_751
+	JAE           tail_799
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28731,11 +30419,11 @@ loop_750:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_750
+	JMP           loop_798
 
-tail_751:
+tail_799:
 	CMPQ          DI, DX
-	JAE           done_752
+	JAE           done_800
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28767,7 +30455,7 @@ tail_751:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_752:
+done_800:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -28808,9 +30496,9 @@ TEXT ·bceLogitsLAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_753:
+loop_801:
 	CMPQ          DI, SI
-	JAE           tail_754
+	JAE           tail_802
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -28900,11 +30588,11 @@ loop_753:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_753
+	JMP           loop_801
 
-tail_754:
+tail_802:
 	CMPQ          DI, DX
-	JAE           done_755
+	JAE           done_803
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -28995,7 +30683,7 @@ tail_754:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_755:
+done_803:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29037,9 +30725,9 @@ TEXT ·bceLogitsPWLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_756:
+loop_804:
 	CMPQ          R8, DI
-	JAE           tail_757
+	JAE           tail_805
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -29131,11 +30819,11 @@ loop_756:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_756
+	JMP           loop_804
 
-tail_757:
+tail_805:
 	CMPQ          R8, DX
-	JAE           done_758
+	JAE           done_806
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -29228,7 +30916,7 @@ tail_757:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_758:
+done_806:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29270,9 +30958,9 @@ TEXT ·focalG0LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_759:
+loop_807:
 	CMPQ     R8, DI
-	JAE      tail_760
+	JAE      tail_808
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -29280,10 +30968,10 @@ loop_759:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_762
+	JZ       skip_810
 	INCQ     SI
 
-skip_762:
+skip_810:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29360,11 +31048,11 @@ skip_762:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_759
+	JMP           loop_807
 
-tail_760:
+tail_808:
 	CMPQ      R8, DX
-	JAE       done_761
+	JAE       done_809
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29372,10 +31060,10 @@ tail_760:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_763
+	JZ        skip_811
 	INCQ      SI
 
-skip_763:
+skip_811:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29453,7 +31141,7 @@ skip_763:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_761:
+done_809:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29496,9 +31184,9 @@ TEXT ·focalG1LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_764:
+loop_812:
 	CMPQ     R8, DI
-	JAE      tail_765
+	JAE      tail_813
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -29506,10 +31194,10 @@ loop_764:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_767
+	JZ       skip_815
 	INCQ     SI
 
-skip_767:
+skip_815:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29594,11 +31282,11 @@ skip_767:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_764
+	JMP           loop_812
 
-tail_765:
+tail_813:
 	CMPQ      R8, DX
-	JAE       done_766
+	JAE       done_814
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29606,10 +31294,10 @@ tail_765:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_768
+	JZ        skip_816
 	INCQ      SI
 
-skip_768:
+skip_816:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29695,7 +31383,7 @@ skip_768:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_766:
+done_814:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29738,9 +31426,9 @@ TEXT ·focalG2LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_769:
+loop_817:
 	CMPQ     R8, DI
-	JAE      tail_770
+	JAE      tail_818
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -29748,10 +31436,10 @@ loop_769:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_772
+	JZ       skip_820
 	INCQ     SI
 
-skip_772:
+skip_820:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29838,11 +31526,11 @@ skip_772:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_769
+	JMP           loop_817
 
-tail_770:
+tail_818:
 	CMPQ      R8, DX
-	JAE       done_771
+	JAE       done_819
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29850,10 +31538,10 @@ tail_770:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_773
+	JZ        skip_821
 	INCQ      SI
 
-skip_773:
+skip_821:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29941,7 +31629,7 @@ skip_773:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_771:
+done_819:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29984,9 +31672,9 @@ TEXT ·focalGAnyLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_774:
+loop_822:
 	CMPQ     R8, DI
-	JAE      tail_775
+	JAE      tail_823
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -29994,10 +31682,10 @@ loop_774:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_777
+	JZ       skip_825
 	INCQ     SI
 
-skip_777:
+skip_825:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30107,11 +31795,11 @@ skip_777:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_774
+	JMP           loop_822
 
-tail_775:
+tail_823:
 	CMPQ      R8, DX
-	JAE       done_776
+	JAE       done_824
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -30119,10 +31807,10 @@ tail_775:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_778
+	JZ        skip_826
 	INCQ      SI
 
-skip_778:
+skip_826:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30233,7 +31921,7 @@ skip_778:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_776:
+done_824:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -30264,9 +31952,9 @@ TEXT ·mseLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_779:
+loop_827:
 	CMPQ          DI, SI
-	JAE           tail_780
+	JAE           tail_828
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30279,11 +31967,11 @@ loop_779:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_779
+	JMP           loop_827
 
-tail_780:
+tail_828:
 	CMPQ          DI, DX
-	JAE           done_781
+	JAE           done_829
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30297,7 +31985,7 @@ tail_780:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_781:
+done_829:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30327,9 +32015,9 @@ TEXT ·l1LAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_782:
+loop_830:
 	CMPQ          DI, SI
-	JAE           tail_783
+	JAE           tail_831
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30347,11 +32035,11 @@ loop_782:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_782
+	JMP           loop_830
 
-tail_783:
+tail_831:
 	CMPQ          DI, DX
-	JAE           done_784
+	JAE           done_832
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30370,7 +32058,7 @@ tail_783:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_784:
+done_832:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30400,9 +32088,9 @@ TEXT ·huberLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_785:
+loop_833:
 	CMPQ          DI, SI
-	JAE           tail_786
+	JAE           tail_834
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30431,11 +32119,11 @@ loop_785:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_785
+	JMP           loop_833
 
-tail_786:
+tail_834:
 	CMPQ          DI, DX
-	JAE           done_787
+	JAE           done_835
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30465,7 +32153,7 @@ tail_786:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_787:
+done_835:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30495,9 +32183,9 @@ TEXT ·smoothL1LAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_788:
+loop_836:
 	CMPQ          DI, SI
-	JAE           tail_789
+	JAE           tail_837
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30527,11 +32215,11 @@ loop_788:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_788
+	JMP           loop_836
 
-tail_789:
+tail_837:
 	CMPQ          DI, DX
-	JAE           done_790
+	JAE           done_838
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30562,7 +32250,7 @@ tail_789:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_790:
+done_838:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30604,9 +32292,9 @@ TEXT ·bceLogitsLWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_791:
+loop_839:
 	CMPQ          R8, DI
-	JAE           tail_792
+	JAE           tail_840
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -30698,11 +32386,11 @@ loop_791:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_791
+	JMP           loop_839
 
-tail_792:
+tail_840:
 	CMPQ          R8, DX
-	JAE           done_793
+	JAE           done_841
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -30795,7 +32483,7 @@ tail_792:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_793:
+done_841:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -30838,9 +32526,9 @@ TEXT ·bceLogitsPWLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_794:
+loop_842:
 	CMPQ          R9, R8
-	JAE           tail_795
+	JAE           tail_843
 	VMOVUPS       (AX)(R9*4), Z13
 	VMOVUPS       (CX)(R9*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -30934,11 +32622,11 @@ loop_794:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_794
+	JMP           loop_842
 
-tail_795:
+tail_843:
 	CMPQ          R9, DX
-	JAE           done_796
+	JAE           done_844
 	VMOVUPS.Z     (AX)(R9*4), K1, Z13
 	VMOVUPS.Z     (CX)(R9*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -31033,7 +32721,7 @@ tail_795:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_796:
+done_844:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31076,9 +32764,9 @@ TEXT ·focalG0LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_797:
+loop_845:
 	CMPQ     R9, R8
-	JAE      tail_798
+	JAE      tail_846
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31086,10 +32774,10 @@ loop_797:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_800
+	JZ       skip_848
 	INCQ     DI
 
-skip_800:
+skip_848:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31168,11 +32856,11 @@ skip_800:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_797
+	JMP           loop_845
 
-tail_798:
+tail_846:
 	CMPQ      R9, DX
-	JAE       done_799
+	JAE       done_847
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31180,10 +32868,10 @@ tail_798:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_801
+	JZ        skip_849
 	INCQ      DI
 
-skip_801:
+skip_849:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31263,7 +32951,7 @@ skip_801:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_799:
+done_847:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31307,9 +32995,9 @@ TEXT ·focalG1LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_802:
+loop_850:
 	CMPQ     R9, R8
-	JAE      tail_803
+	JAE      tail_851
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31317,10 +33005,10 @@ loop_802:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_805
+	JZ       skip_853
 	INCQ     DI
 
-skip_805:
+skip_853:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31407,11 +33095,11 @@ skip_805:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_802
+	JMP           loop_850
 
-tail_803:
+tail_851:
 	CMPQ      R9, DX
-	JAE       done_804
+	JAE       done_852
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31419,10 +33107,10 @@ tail_803:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_806
+	JZ        skip_854
 	INCQ      DI
 
-skip_806:
+skip_854:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31510,7 +33198,7 @@ skip_806:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_804:
+done_852:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31554,9 +33242,9 @@ TEXT ·focalG2LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_807:
+loop_855:
 	CMPQ     R9, R8
-	JAE      tail_808
+	JAE      tail_856
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31564,10 +33252,10 @@ loop_807:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_810
+	JZ       skip_858
 	INCQ     DI
 
-skip_810:
+skip_858:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31656,11 +33344,11 @@ skip_810:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_807
+	JMP           loop_855
 
-tail_808:
+tail_856:
 	CMPQ      R9, DX
-	JAE       done_809
+	JAE       done_857
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31668,10 +33356,10 @@ tail_808:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_811
+	JZ        skip_859
 	INCQ      DI
 
-skip_811:
+skip_859:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31761,7 +33449,7 @@ skip_811:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_809:
+done_857:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31805,9 +33493,9 @@ TEXT ·focalGAnyLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_812:
+loop_860:
 	CMPQ     R9, R8
-	JAE      tail_813
+	JAE      tail_861
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31815,10 +33503,10 @@ loop_812:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_815
+	JZ       skip_863
 	INCQ     DI
 
-skip_815:
+skip_863:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31930,11 +33618,11 @@ skip_815:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_812
+	JMP           loop_860
 
-tail_813:
+tail_861:
 	CMPQ      R9, DX
-	JAE       done_814
+	JAE       done_862
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31942,10 +33630,10 @@ tail_813:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_816
+	JZ        skip_864
 	INCQ      DI
 
-skip_816:
+skip_864:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -32058,7 +33746,7 @@ skip_816:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_814:
+done_862:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -32090,9 +33778,9 @@ TEXT ·mseLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_817:
+loop_865:
 	CMPQ          R8, DI
-	JAE           tail_818
+	JAE           tail_866
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32107,11 +33795,11 @@ loop_817:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_817
+	JMP           loop_865
 
-tail_818:
+tail_866:
 	CMPQ          R8, DX
-	JAE           done_819
+	JAE           done_867
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32127,7 +33815,7 @@ tail_818:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_819:
+done_867:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32158,9 +33846,9 @@ TEXT ·l1LWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_820:
+loop_868:
 	CMPQ          R8, DI
-	JAE           tail_821
+	JAE           tail_869
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32180,11 +33868,11 @@ loop_820:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_820
+	JMP           loop_868
 
-tail_821:
+tail_869:
 	CMPQ          R8, DX
-	JAE           done_822
+	JAE           done_870
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32205,7 +33893,7 @@ tail_821:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_822:
+done_870:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32236,9 +33924,9 @@ TEXT ·huberLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_823:
+loop_871:
 	CMPQ          R8, DI
-	JAE           tail_824
+	JAE           tail_872
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32269,11 +33957,11 @@ loop_823:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_823
+	JMP           loop_871
 
-tail_824:
+tail_872:
 	CMPQ          R8, DX
-	JAE           done_825
+	JAE           done_873
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32305,7 +33993,7 @@ tail_824:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_825:
+done_873:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32336,9 +34024,9 @@ TEXT ·smoothL1LWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_826:
+loop_874:
 	CMPQ          R8, DI
-	JAE           tail_827
+	JAE           tail_875
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32370,11 +34058,11 @@ loop_826:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_826
+	JMP           loop_874
 
-tail_827:
+tail_875:
 	CMPQ          R8, DX
-	JAE           done_828
+	JAE           done_876
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32407,7 +34095,7 @@ tail_827:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_828:
+done_876:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32448,9 +34136,9 @@ TEXT ·bceLogitsGAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_829:
+loop_877:
 	CMPQ          DI, SI
-	JAE           tail_830
+	JAE           tail_878
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -32542,11 +34230,11 @@ loop_829:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_829
+	JMP           loop_877
 
-tail_830:
+tail_878:
 	CMPQ          DI, DX
-	JAE           done_831
+	JAE           done_879
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -32639,7 +34327,7 @@ tail_830:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(DI*4)
 
-done_831:
+done_879:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -32681,9 +34369,9 @@ TEXT ·bceLogitsPWGAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_832:
+loop_880:
 	CMPQ          R8, DI
-	JAE           tail_833
+	JAE           tail_881
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -32777,11 +34465,11 @@ loop_832:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_832
+	JMP           loop_880
 
-tail_833:
+tail_881:
 	CMPQ          R8, DX
-	JAE           done_834
+	JAE           done_882
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -32876,7 +34564,7 @@ tail_833:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(R8*4)
 
-done_834:
+done_882:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -32918,9 +34606,9 @@ TEXT ·focalG0GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_835:
+loop_883:
 	CMPQ     R8, DI
-	JAE      tail_836
+	JAE      tail_884
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -32928,10 +34616,10 @@ loop_835:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_838
+	JZ       skip_886
 	INCQ     SI
 
-skip_838:
+skip_886:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33010,11 +34698,11 @@ skip_838:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_835
+	JMP           loop_883
 
-tail_836:
+tail_884:
 	CMPQ      R8, DX
-	JAE       done_837
+	JAE       done_885
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -33022,10 +34710,10 @@ tail_836:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_839
+	JZ        skip_887
 	INCQ      SI
 
-skip_839:
+skip_887:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33105,7 +34793,7 @@ skip_839:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (BX)(R8*4)
 
-done_837:
+done_885:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -33148,9 +34836,9 @@ TEXT ·focalG1GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_840:
+loop_888:
 	CMPQ     R8, DI
-	JAE      tail_841
+	JAE      tail_889
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -33158,10 +34846,10 @@ loop_840:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_843
+	JZ       skip_891
 	INCQ     SI
 
-skip_843:
+skip_891:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33248,11 +34936,11 @@ skip_843:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_840
+	JMP           loop_888
 
-tail_841:
+tail_889:
 	CMPQ      R8, DX
-	JAE       done_842
+	JAE       done_890
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -33260,10 +34948,10 @@ tail_841:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_844
+	JZ        skip_892
 	INCQ      SI
 
-skip_844:
+skip_892:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33351,7 +35039,7 @@ skip_844:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R8*4)
 
-done_842:
+done_890:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -33394,9 +35082,9 @@ TEXT ·focalG2GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_845:
+loop_893:
 	CMPQ     R8, DI
-	JAE      tail_846
+	JAE      tail_894
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -33404,10 +35092,10 @@ loop_845:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_848
+	JZ       skip_896
 	INCQ     SI
 
-skip_848:
+skip_896:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33496,11 +35184,11 @@ skip_848:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_845
+	JMP           loop_893
 
-tail_846:
+tail_894:
 	CMPQ      R8, DX
-	JAE       done_847
+	JAE       done_895
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -33508,10 +35196,10 @@ tail_846:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_849
+	JZ        skip_897
 	INCQ      SI
 
-skip_849:
+skip_897:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33601,7 +35289,7 @@ skip_849:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (BX)(R8*4)
 
-done_847:
+done_895:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -33644,9 +35332,9 @@ TEXT ·focalGAnyGAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_850:
+loop_898:
 	CMPQ     R8, DI
-	JAE      tail_851
+	JAE      tail_899
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -33654,10 +35342,10 @@ loop_850:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_853
+	JZ       skip_901
 	INCQ     SI
 
-skip_853:
+skip_901:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33769,11 +35457,11 @@ skip_853:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_850
+	JMP           loop_898
 
-tail_851:
+tail_899:
 	CMPQ      R8, DX
-	JAE       done_852
+	JAE       done_900
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -33781,10 +35469,10 @@ tail_851:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_854
+	JZ        skip_902
 	INCQ      SI
 
-skip_854:
+skip_902:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33897,7 +35585,7 @@ skip_854:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (BX)(R8*4)
 
-done_852:
+done_900:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -33928,9 +35616,9 @@ TEXT ·mseGAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_855:
+loop_903:
 	CMPQ          DI, SI
-	JAE           tail_856
+	JAE           tail_904
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -33945,11 +35633,11 @@ loop_855:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_855
+	JMP           loop_903
 
-tail_856:
+tail_904:
 	CMPQ          DI, DX
-	JAE           done_857
+	JAE           done_905
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -33965,7 +35653,7 @@ tail_856:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(DI*4)
 
-done_857:
+done_905:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -33995,9 +35683,9 @@ TEXT ·l1GAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_858:
+loop_906:
 	CMPQ          DI, SI
-	JAE           tail_859
+	JAE           tail_907
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34017,11 +35705,11 @@ loop_858:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_858
+	JMP           loop_906
 
-tail_859:
+tail_907:
 	CMPQ          DI, DX
-	JAE           done_860
+	JAE           done_908
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34042,7 +35730,7 @@ tail_859:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_860:
+done_908:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -34072,9 +35760,9 @@ TEXT ·huberGAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_861:
+loop_909:
 	CMPQ          DI, SI
-	JAE           tail_862
+	JAE           tail_910
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34105,11 +35793,11 @@ loop_861:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_861
+	JMP           loop_909
 
-tail_862:
+tail_910:
 	CMPQ          DI, DX
-	JAE           done_863
+	JAE           done_911
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34141,7 +35829,7 @@ tail_862:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_863:
+done_911:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -34171,9 +35859,9 @@ TEXT ·smoothL1GAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_864:
+loop_912:
 	CMPQ          DI, SI
-	JAE           tail_865
+	JAE           tail_913
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34205,11 +35893,11 @@ loop_864:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_864
+	JMP           loop_912
 
-tail_865:
+tail_913:
 	CMPQ          DI, DX
-	JAE           done_866
+	JAE           done_914
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34242,7 +35930,7 @@ tail_865:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_866:
+done_914:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -34284,9 +35972,9 @@ TEXT ·bceLogitsGWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_867:
+loop_915:
 	CMPQ          R8, DI
-	JAE           tail_868
+	JAE           tail_916
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -34381,11 +36069,11 @@ loop_867:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_867
+	JMP           loop_915
 
-tail_868:
+tail_916:
 	CMPQ          R8, DX
-	JAE           done_869
+	JAE           done_917
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -34481,7 +36169,7 @@ tail_868:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R8*4)
 
-done_869:
+done_917:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -34524,9 +36212,9 @@ TEXT ·bceLogitsPWGWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_870:
+loop_918:
 	CMPQ          R9, R8
-	JAE           tail_871
+	JAE           tail_919
 	VMOVUPS       (AX)(R9*4), Z13
 	VMOVUPS       (CX)(R9*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -34623,11 +36311,11 @@ loop_870:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_870
+	JMP           loop_918
 
-tail_871:
+tail_919:
 	CMPQ          R9, DX
-	JAE           done_872
+	JAE           done_920
 	VMOVUPS.Z     (AX)(R9*4), K1, Z13
 	VMOVUPS.Z     (CX)(R9*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -34725,7 +36413,7 @@ tail_871:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R9*4)
 
-done_872:
+done_920:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -34768,9 +36456,9 @@ TEXT ·focalG0GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_873:
+loop_921:
 	CMPQ     R9, R8
-	JAE      tail_874
+	JAE      tail_922
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -34778,10 +36466,10 @@ loop_873:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_876
+	JZ       skip_924
 	INCQ     DI
 
-skip_876:
+skip_924:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -34863,11 +36551,11 @@ skip_876:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_873
+	JMP           loop_921
 
-tail_874:
+tail_922:
 	CMPQ      R9, DX
-	JAE       done_875
+	JAE       done_923
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -34875,10 +36563,10 @@ tail_874:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_877
+	JZ        skip_925
 	INCQ      DI
 
-skip_877:
+skip_925:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -34961,7 +36649,7 @@ skip_877:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (SI)(R9*4)
 
-done_875:
+done_923:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -35005,9 +36693,9 @@ TEXT ·focalG1GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_878:
+loop_926:
 	CMPQ     R9, R8
-	JAE      tail_879
+	JAE      tail_927
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -35015,10 +36703,10 @@ loop_878:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_881
+	JZ       skip_929
 	INCQ     DI
 
-skip_881:
+skip_929:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35108,11 +36796,11 @@ skip_881:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_878
+	JMP           loop_926
 
-tail_879:
+tail_927:
 	CMPQ      R9, DX
-	JAE       done_880
+	JAE       done_928
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -35120,10 +36808,10 @@ tail_879:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_882
+	JZ        skip_930
 	INCQ      DI
 
-skip_882:
+skip_930:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35214,7 +36902,7 @@ skip_882:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R9*4)
 
-done_880:
+done_928:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -35258,9 +36946,9 @@ TEXT ·focalG2GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_883:
+loop_931:
 	CMPQ     R9, R8
-	JAE      tail_884
+	JAE      tail_932
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -35268,10 +36956,10 @@ loop_883:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_886
+	JZ       skip_934
 	INCQ     DI
 
-skip_886:
+skip_934:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35363,11 +37051,11 @@ skip_886:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_883
+	JMP           loop_931
 
-tail_884:
+tail_932:
 	CMPQ      R9, DX
-	JAE       done_885
+	JAE       done_933
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -35375,10 +37063,10 @@ tail_884:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_887
+	JZ        skip_935
 	INCQ      DI
 
-skip_887:
+skip_935:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35471,7 +37159,7 @@ skip_887:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (SI)(R9*4)
 
-done_885:
+done_933:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -35515,9 +37203,9 @@ TEXT ·focalGAnyGWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_888:
+loop_936:
 	CMPQ     R9, R8
-	JAE      tail_889
+	JAE      tail_937
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -35525,10 +37213,10 @@ loop_888:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_891
+	JZ       skip_939
 	INCQ     DI
 
-skip_891:
+skip_939:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35643,11 +37331,11 @@ skip_891:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_888
+	JMP           loop_936
 
-tail_889:
+tail_937:
 	CMPQ      R9, DX
-	JAE       done_890
+	JAE       done_938
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -35655,10 +37343,10 @@ tail_889:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_892
+	JZ        skip_940
 	INCQ      DI
 
-skip_892:
+skip_940:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35774,7 +37462,7 @@ skip_892:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (SI)(R9*4)
 
-done_890:
+done_938:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -35806,9 +37494,9 @@ TEXT ·mseGWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_893:
+loop_941:
 	CMPQ          R8, DI
-	JAE           tail_894
+	JAE           tail_942
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35826,11 +37514,11 @@ loop_893:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_893
+	JMP           loop_941
 
-tail_894:
+tail_942:
 	CMPQ          R8, DX
-	JAE           done_895
+	JAE           done_943
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35849,7 +37537,7 @@ tail_894:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R8*4)
 
-done_895:
+done_943:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -35880,9 +37568,9 @@ TEXT ·l1GWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_896:
+loop_944:
 	CMPQ          R8, DI
-	JAE           tail_897
+	JAE           tail_945
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35905,11 +37593,11 @@ loop_896:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_896
+	JMP           loop_944
 
-tail_897:
+tail_945:
 	CMPQ          R8, DX
-	JAE           done_898
+	JAE           done_946
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35933,7 +37621,7 @@ tail_897:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_898:
+done_946:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -35964,9 +37652,9 @@ TEXT ·huberGWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_899:
+loop_947:
 	CMPQ          R8, DI
-	JAE           tail_900
+	JAE           tail_948
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -36000,11 +37688,11 @@ loop_899:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_899
+	JMP           loop_947
 
-tail_900:
+tail_948:
 	CMPQ          R8, DX
-	JAE           done_901
+	JAE           done_949
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -36039,7 +37727,7 @@ tail_900:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_901:
+done_949:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -36070,9 +37758,9 @@ TEXT ·smoothL1GWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_902:
+loop_950:
 	CMPQ          R8, DI
-	JAE           tail_903
+	JAE           tail_951
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -36107,11 +37795,11 @@ loop_902:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_902
+	JMP           loop_950
 
-tail_903:
+tail_951:
 	CMPQ          R8, DX
-	JAE           done_904
+	JAE           done_952
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -36147,7 +37835,7 @@ tail_903:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_904:
+done_952:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -36189,9 +37877,9 @@ TEXT ·bceLogitsGLAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_905:
+loop_953:
 	CMPQ          R8, DI
-	JAE           tail_906
+	JAE           tail_954
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -36284,11 +37972,11 @@ loop_905:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_905
+	JMP           loop_953
 
-tail_906:
+tail_954:
 	CMPQ          R8, DX
-	JAE           done_907
+	JAE           done_955
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -36382,7 +38070,7 @@ tail_906:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(R8*4)
 
-done_907:
+done_955:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -36425,9 +38113,9 @@ TEXT ·bceLogitsPWGLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_908:
+loop_956:
 	CMPQ          R9, R8
-	JAE           tail_909
+	JAE           tail_957
 	VMOVUPS       (AX)(R9*4), Z13
 	VMOVUPS       (CX)(R9*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -36522,11 +38210,11 @@ loop_908:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_908
+	JMP           loop_956
 
-tail_909:
+tail_957:
 	CMPQ          R9, DX
-	JAE           done_910
+	JAE           done_958
 	VMOVUPS.Z     (AX)(R9*4), K1, Z13
 	VMOVUPS.Z     (CX)(R9*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -36622,7 +38310,7 @@ tail_909:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(R9*4)
 
-done_910:
+done_958:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -36665,9 +38353,9 @@ TEXT ·focalG0GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_911:
+loop_959:
 	CMPQ     R9, R8
-	JAE      tail_912
+	JAE      tail_960
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -36675,10 +38363,10 @@ loop_911:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_914
+	JZ       skip_962
 	INCQ     DI
 
-skip_914:
+skip_962:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -36758,11 +38446,11 @@ skip_914:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_911
+	JMP           loop_959
 
-tail_912:
+tail_960:
 	CMPQ      R9, DX
-	JAE       done_913
+	JAE       done_961
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -36770,10 +38458,10 @@ tail_912:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_915
+	JZ        skip_963
 	INCQ      DI
 
-skip_915:
+skip_963:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -36854,7 +38542,7 @@ skip_915:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (BX)(R9*4)
 
-done_913:
+done_961:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -36898,9 +38586,9 @@ TEXT ·focalG1GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_916:
+loop_964:
 	CMPQ     R9, R8
-	JAE      tail_917
+	JAE      tail_965
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -36908,10 +38596,10 @@ loop_916:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_919
+	JZ       skip_967
 	INCQ     DI
 
-skip_919:
+skip_967:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -36999,11 +38687,11 @@ skip_919:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_916
+	JMP           loop_964
 
-tail_917:
+tail_965:
 	CMPQ      R9, DX
-	JAE       done_918
+	JAE       done_966
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -37011,10 +38699,10 @@ tail_917:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_920
+	JZ        skip_968
 	INCQ      DI
 
-skip_920:
+skip_968:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -37103,7 +38791,7 @@ skip_920:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R9*4)
 
-done_918:
+done_966:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -37147,9 +38835,9 @@ TEXT ·focalG2GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_921:
+loop_969:
 	CMPQ     R9, R8
-	JAE      tail_922
+	JAE      tail_970
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -37157,10 +38845,10 @@ loop_921:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_924
+	JZ       skip_972
 	INCQ     DI
 
-skip_924:
+skip_972:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -37250,11 +38938,11 @@ skip_924:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_921
+	JMP           loop_969
 
-tail_922:
+tail_970:
 	CMPQ      R9, DX
-	JAE       done_923
+	JAE       done_971
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -37262,10 +38950,10 @@ tail_922:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_925
+	JZ        skip_973
 	INCQ      DI
 
-skip_925:
+skip_973:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -37356,7 +39044,7 @@ skip_925:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (BX)(R9*4)
 
-done_923:
+done_971:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -37400,9 +39088,9 @@ TEXT ·focalGAnyGLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_926:
+loop_974:
 	CMPQ     R9, R8
-	JAE      tail_927
+	JAE      tail_975
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -37410,10 +39098,10 @@ loop_926:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_929
+	JZ       skip_977
 	INCQ     DI
 
-skip_929:
+skip_977:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -37526,11 +39214,11 @@ skip_929:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_926
+	JMP           loop_974
 
-tail_927:
+tail_975:
 	CMPQ      R9, DX
-	JAE       done_928
+	JAE       done_976
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -37538,10 +39226,10 @@ tail_927:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_930
+	JZ        skip_978
 	INCQ      DI
 
-skip_930:
+skip_978:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -37655,7 +39343,7 @@ skip_930:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (BX)(R9*4)
 
-done_928:
+done_976:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -37687,9 +39375,9 @@ TEXT ·mseGLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_931:
+loop_979:
 	CMPQ          R8, DI
-	JAE           tail_932
+	JAE           tail_980
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37705,11 +39393,11 @@ loop_931:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_931
+	JMP           loop_979
 
-tail_932:
+tail_980:
 	CMPQ          R8, DX
-	JAE           done_933
+	JAE           done_981
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37726,7 +39414,7 @@ tail_932:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R8*4)
 
-done_933:
+done_981:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -37757,9 +39445,9 @@ TEXT ·l1GLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_934:
+loop_982:
 	CMPQ          R8, DI
-	JAE           tail_935
+	JAE           tail_983
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37780,11 +39468,11 @@ loop_934:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_934
+	JMP           loop_982
 
-tail_935:
+tail_983:
 	CMPQ          R8, DX
-	JAE           done_936
+	JAE           done_984
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37806,7 +39494,7 @@ tail_935:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_936:
+done_984:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -37837,9 +39525,9 @@ TEXT ·huberGLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_937:
+loop_985:
 	CMPQ          R8, DI
-	JAE           tail_938
+	JAE           tail_986
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37871,11 +39559,11 @@ loop_937:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_937
+	JMP           loop_985
 
-tail_938:
+tail_986:
 	CMPQ          R8, DX
-	JAE           done_939
+	JAE           done_987
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37908,7 +39596,7 @@ tail_938:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_939:
+done_987:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -37939,9 +39627,9 @@ TEXT ·smoothL1GLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_940:
+loop_988:
 	CMPQ          R8, DI
-	JAE           tail_941
+	JAE           tail_989
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37974,11 +39662,11 @@ loop_940:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_940
+	JMP           loop_988
 
-tail_941:
+tail_989:
 	CMPQ          R8, DX
-	JAE           done_942
+	JAE           done_990
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -38012,7 +39700,7 @@ tail_941:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_942:
+done_990:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -38055,9 +39743,9 @@ TEXT ·bceLogitsGLWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_943:
+loop_991:
 	CMPQ          R9, R8
-	JAE           tail_944
+	JAE           tail_992
 	VMOVUPS       (AX)(R9*4), Z13
 	VMOVUPS       (CX)(R9*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -38153,11 +39841,11 @@ loop_943:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_943
+	JMP           loop_991
 
-tail_944:
+tail_992:
 	CMPQ          R9, DX
-	JAE           done_945
+	JAE           done_993
 	VMOVUPS.Z     (AX)(R9*4), K1, Z13
 	VMOVUPS.Z     (CX)(R9*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -38254,7 +39942,7 @@ tail_944:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R9*4)
 
-done_945:
+done_993:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -38298,9 +39986,9 @@ TEXT ·bceLogitsPWGLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_946:
+loop_994:
 	CMPQ          R10, R9
-	JAE           tail_947
+	JAE           tail_995
 	VMOVUPS       (AX)(R10*4), Z13
 	VMOVUPS       (CX)(R10*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -38398,11 +40086,11 @@ loop_946:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_946
+	JMP           loop_994
 
-tail_947:
+tail_995:
 	CMPQ          R10, DX
-	JAE           done_948
+	JAE           done_996
 	VMOVUPS.Z     (AX)(R10*4), K1, Z13
 	VMOVUPS.Z     (CX)(R10*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -38501,7 +40189,7 @@ tail_947:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R10*4)
 
-done_948:
+done_996:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -38545,9 +40233,9 @@ TEXT ·focalG0GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_949:
+loop_997:
 	CMPQ     R10, R9
-	JAE      tail_950
+	JAE      tail_998
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -38555,10 +40243,10 @@ loop_949:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_952
+	JZ       skip_1000
 	INCQ     R8
 
-skip_952:
+skip_1000:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -38641,11 +40329,11 @@ skip_952:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_949
+	JMP           loop_997
 
-tail_950:
+tail_998:
 	CMPQ      R10, DX
-	JAE       done_951
+	JAE       done_999
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -38653,10 +40341,10 @@ tail_950:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_953
+	JZ        skip_1001
 	INCQ      R8
 
-skip_953:
+skip_1001:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -38740,7 +40428,7 @@ skip_953:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (SI)(R10*4)
 
-done_951:
+done_999:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -38785,9 +40473,9 @@ TEXT ·focalG1GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_954:
+loop_1002:
 	CMPQ     R10, R9
-	JAE      tail_955
+	JAE      tail_1003
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -38795,10 +40483,10 @@ loop_954:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_957
+	JZ       skip_1005
 	INCQ     R8
 
-skip_957:
+skip_1005:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -38889,11 +40577,11 @@ skip_957:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_954
+	JMP           loop_1002
 
-tail_955:
+tail_1003:
 	CMPQ      R10, DX
-	JAE       done_956
+	JAE       done_1004
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -38901,10 +40589,10 @@ tail_955:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_958
+	JZ        skip_1006
 	INCQ      R8
 
-skip_958:
+skip_1006:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -38996,7 +40684,7 @@ skip_958:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R10*4)
 
-done_956:
+done_1004:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -39041,9 +40729,9 @@ TEXT ·focalG2GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_959:
+loop_1007:
 	CMPQ     R10, R9
-	JAE      tail_960
+	JAE      tail_1008
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -39051,10 +40739,10 @@ loop_959:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_962
+	JZ       skip_1010
 	INCQ     R8
 
-skip_962:
+skip_1010:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -39147,11 +40835,11 @@ skip_962:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_959
+	JMP           loop_1007
 
-tail_960:
+tail_1008:
 	CMPQ      R10, DX
-	JAE       done_961
+	JAE       done_1009
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -39159,10 +40847,10 @@ tail_960:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_963
+	JZ        skip_1011
 	INCQ      R8
 
-skip_963:
+skip_1011:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -39256,7 +40944,7 @@ skip_963:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (SI)(R10*4)
 
-done_961:
+done_1009:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -39301,9 +40989,9 @@ TEXT ·focalGAnyGLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_964:
+loop_1012:
 	CMPQ     R10, R9
-	JAE      tail_965
+	JAE      tail_1013
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -39311,10 +40999,10 @@ loop_964:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_967
+	JZ       skip_1015
 	INCQ     R8
 
-skip_967:
+skip_1015:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -39430,11 +41118,11 @@ skip_967:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_964
+	JMP           loop_1012
 
-tail_965:
+tail_1013:
 	CMPQ      R10, DX
-	JAE       done_966
+	JAE       done_1014
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -39442,10 +41130,10 @@ tail_965:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_968
+	JZ        skip_1016
 	INCQ      R8
 
-skip_968:
+skip_1016:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -39562,7 +41250,7 @@ skip_968:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (SI)(R10*4)
 
-done_966:
+done_1014:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -39595,9 +41283,9 @@ TEXT ·mseGLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_969:
+loop_1017:
 	CMPQ          R9, R8
-	JAE           tail_970
+	JAE           tail_1018
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39616,11 +41304,11 @@ loop_969:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_969
+	JMP           loop_1017
 
-tail_970:
+tail_1018:
 	CMPQ          R9, DX
-	JAE           done_971
+	JAE           done_1019
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39640,7 +41328,7 @@ tail_970:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R9*4)
 
-done_971:
+done_1019:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -39672,9 +41360,9 @@ TEXT ·l1GLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_972:
+loop_1020:
 	CMPQ          R9, R8
-	JAE           tail_973
+	JAE           tail_1021
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39698,11 +41386,11 @@ loop_972:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_972
+	JMP           loop_1020
 
-tail_973:
+tail_1021:
 	CMPQ          R9, DX
-	JAE           done_974
+	JAE           done_1022
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39727,7 +41415,7 @@ tail_973:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_974:
+done_1022:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -39759,9 +41447,9 @@ TEXT ·huberGLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_975:
+loop_1023:
 	CMPQ          R9, R8
-	JAE           tail_976
+	JAE           tail_1024
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39796,11 +41484,11 @@ loop_975:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_975
+	JMP           loop_1023
 
-tail_976:
+tail_1024:
 	CMPQ          R9, DX
-	JAE           done_977
+	JAE           done_1025
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39836,7 +41524,7 @@ tail_976:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_977:
+done_1025:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -39868,9 +41556,9 @@ TEXT ·smoothL1GLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_978:
+loop_1026:
 	CMPQ          R9, R8
-	JAE           tail_979
+	JAE           tail_1027
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39906,11 +41594,11 @@ loop_978:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_978
+	JMP           loop_1026
 
-tail_979:
+tail_1027:
 	CMPQ          R9, DX
-	JAE           done_980
+	JAE           done_1028
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39947,7 +41635,7 @@ tail_979:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_980:
+done_1028:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -39995,9 +41683,9 @@ TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_981:
+loop_1029:
 	CMPQ         SI, BX
-	JAE          tail_982
+	JAE          tail_1030
 	VMOVUPS      (AX)(SI*4), Z11
 	VORPS        lfc_80000000<>+0(SB), Z11, Z12
 	VMAXPS       Z12, Z0, Z12
@@ -40030,11 +41718,11 @@ loop_981:
 	VMOVUPS      Z11, K2, Z14
 	VMOVUPS      Z14, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_981
+	JMP          loop_1029
 
-tail_982:
+tail_1030:
 	CMPQ         SI, DX
-	JAE          done_983
+	JAE          done_1031
 	VMOVUPS.Z    (AX)(SI*4), K1, Z11
 	VORPS        lfc_80000000<>+0(SB), Z11, Z12
 	VMAXPS       Z12, Z0, Z0
@@ -40067,7 +41755,7 @@ tail_982:
 	VMOVUPS      Z11, K2, Z2
 	VMOVUPS      Z2, K1, (CX)(SI*4)
 
-done_983:
+done_1031:
 	VZEROUPPER
 	RET
 
@@ -40107,9 +41795,9 @@ TEXT ·logSigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_984:
+loop_1032:
 	CMPQ         SI, BX
-	JAE          tail_985
+	JAE          tail_1033
 	VMOVUPS      (AX)(SI*4), Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -40160,11 +41848,11 @@ loop_984:
 	VSUBPS       Z29, Z21, Z21
 	VMOVUPS      Z21, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_984
+	JMP          loop_1032
 
-tail_985:
+tail_1033:
 	CMPQ         SI, DX
-	JAE          done_986
+	JAE          done_1034
 	VMOVUPS.Z    (AX)(SI*4), K1, Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z0
@@ -40215,7 +41903,7 @@ tail_985:
 	VSUBPS       Z4, Z0, Z0
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
-done_986:
+done_1034:
 	VZEROUPPER
 	RET
 
@@ -40255,9 +41943,9 @@ TEXT ·softplusAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_987:
+loop_1035:
 	CMPQ         SI, BX
-	JAE          tail_988
+	JAE          tail_1036
 	VMOVUPS      (AX)(SI*4), Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -40308,11 +41996,11 @@ loop_987:
 	VADDPS       Z29, Z21, Z21
 	VMOVUPS      Z21, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_987
+	JMP          loop_1035
 
-tail_988:
+tail_1036:
 	CMPQ         SI, DX
-	JAE          done_989
+	JAE          done_1037
 	VMOVUPS.Z    (AX)(SI*4), K1, Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z0
@@ -40363,7 +42051,7 @@ tail_988:
 	VADDPS       Z4, Z0, Z0
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
-done_989:
+done_1037:
 	VZEROUPPER
 	RET
 
@@ -40382,9 +42070,9 @@ TEXT ·expVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_990:
+loop_1038:
 	CMPQ         SI, BX
-	JAE          tail_991
+	JAE          tail_1039
 	VMOVUPS      (AX)(SI*4), Z0
 	VMOVUPS      lfc_c2d00000<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z0
@@ -40405,11 +42093,11 @@ loop_990:
 	VSCALEFPS    Z1, Z2, Z2
 	VMOVUPS      Z2, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_990
+	JMP          loop_1038
 
-tail_991:
+tail_1039:
 	CMPQ         SI, DX
-	JAE          done_992
+	JAE          done_1040
 	VMOVUPS.Z    (AX)(SI*4), K1, Z0
 	VMOVUPS      lfc_c2d00000<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z0
@@ -40430,7 +42118,7 @@ tail_991:
 	VSCALEFPS    Z1, Z2, Z2
 	VMOVUPS      Z2, K1, (CX)(SI*4)
 
-done_992:
+done_1040:
 	VZEROUPPER
 	RET
 
@@ -40449,9 +42137,9 @@ TEXT ·logVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_993:
+loop_1041:
 	CMPQ        SI, BX
-	JAE         tail_994
+	JAE         tail_1042
 	VMOVUPS     (AX)(SI*4), Z0
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z0, Z1
 	VPSRAD      $0x17, Z1, Z2
@@ -40481,11 +42169,11 @@ loop_993:
 	VMOVUPS     Z0, K2, Z6
 	VMOVUPS     Z6, (CX)(SI*4)
 	ADDQ        $0x10, SI
-	JMP         loop_993
+	JMP         loop_1041
 
-tail_994:
+tail_1042:
 	CMPQ        SI, DX
-	JAE         done_995
+	JAE         done_1043
 	VMOVUPS.Z   (AX)(SI*4), K1, Z0
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z0, Z1
 	VPSRAD      $0x17, Z1, Z2
@@ -40515,7 +42203,7 @@ tail_994:
 	VMOVUPS     Z0, K2, Z6
 	VMOVUPS     Z6, K1, (CX)(SI*4)
 
-done_995:
+done_1043:
 	VZEROUPPER
 	RET
 
@@ -40534,9 +42222,9 @@ TEXT ·log1pVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_996:
+loop_1044:
 	CMPQ         SI, BX
-	JAE          tail_997
+	JAE          tail_1045
 	VMOVUPS      (AX)(SI*4), Z0
 	VADDPS       lfc_3f800000<>+0(SB), Z0, Z1
 	VSUBPS       lfc_3f800000<>+0(SB), Z1, Z2
@@ -40568,11 +42256,11 @@ loop_996:
 	VFMADD231PS  Z0, Z2, Z7
 	VMOVUPS      Z7, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_996
+	JMP          loop_1044
 
-tail_997:
+tail_1045:
 	CMPQ         SI, DX
-	JAE          done_998
+	JAE          done_1046
 	VMOVUPS.Z    (AX)(SI*4), K1, Z0
 	VADDPS       lfc_3f800000<>+0(SB), Z0, Z1
 	VSUBPS       lfc_3f800000<>+0(SB), Z1, Z2
@@ -40604,6 +42292,6 @@ tail_997:
 	VFMADD231PS  Z0, Z2, Z7
 	VMOVUPS      Z7, K1, (CX)(SI*4)
 
-done_998:
+done_1046:
 	VZEROUPPER
 	RET

@@ -72,6 +72,26 @@ func ceSmallRowsGWAVX2(x *float32, grad *float32, n int, k int, targets *int32, 
 //go:noescape
 func ceTRowsGWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
+// maxLogProbRowsAVX2 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+//
+//go:noescape
+func maxLogProbRowsAVX2(x *float32, n int, k int, probs *float32, w *float32, m *float32, ls *float32, dot *float32, cs *float32, a0 float32, a1 float32)
+
+// expProbRowsAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+
+// maxLogProbWRowsAVX2 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+//
+//go:noescape
+func maxLogProbWRowsAVX2(x *float32, n int, k int, probs *float32, w *float32, m *float32, ls *float32, dot *float32, cs *float32, a0 float32, a1 float32)
+
+// expProbWRowsAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbWRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+
 // lseRowsAVX2 writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once.
 //
 //go:noescape
@@ -686,6 +706,26 @@ func ceSmallRowsGWAVX512(x *float32, grad *float32, n int, k int, targets *int32
 //
 //go:noescape
 func ceTRowsGWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// maxLogProbRowsAVX512 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+//
+//go:noescape
+func maxLogProbRowsAVX512(x *float32, n int, k int, probs *float32, w *float32, m *float32, ls *float32, dot *float32, cs *float32, a0 float32, a1 float32)
+
+// expProbRowsAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+
+// maxLogProbWRowsAVX512 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+//
+//go:noescape
+func maxLogProbWRowsAVX512(x *float32, n int, k int, probs *float32, w *float32, m *float32, ls *float32, dot *float32, cs *float32, a0 float32, a1 float32)
+
+// expProbWRowsAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbWRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
 
 // lseRowsAVX512 writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once.
 //

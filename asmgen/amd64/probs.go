@@ -1,0 +1,140 @@
+package main
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/lossfuse/lossfuse/asmgen/internal/x86"
+)
+
+// broadcastParam loads the float32 parameter name into every lane.
+func broadcastParam(s *x86.ISA, name string) reg.VecVirtual {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	v := s.Vec()
+	VBROADCASTSS(b.Addr, v)
+	return v
+}
+
+// targetCoef emits c_j = (a0 + a1·t_j)·w_j for the vector of targets t (and
+// weights w, or 1), zero in masked-off lanes.
+func targetCoef(s *x86.ISA, t reg.VecVirtual, wp, j reg.GPVirtual, mk *x86.Mask, a0, a1 string, weighted bool) reg.VecVirtual {
+	c := broadcastParam(s, a1)
+	VFMADD213PS(broadcastParam(s, a0), t, c) // a0 + a1·t
+	if weighted {
+		VMULPS(s.LoadAt(mk, x86.At(wp, j), nil), c, c)
+	}
+	s.ZeroOff(mk, c)
+	return c
+}
+
+// maxLogProbRows is pass 1 of cross-entropy with probability targets: the
+// split log-sum-exp of each row (as maxLogRows) with, in the same read,
+// cs[i] = Σ_j c_j and dot[i] = Σ_j c_j·(x_j − m[i]) for the target
+// coefficients c_j = (a0 + a1·t_j)·w_j (a0 = ε/K, a1 = 1 − ε); terms with
+// c_j = 0 are absent, so a −Inf logit with no target mass adds nothing.
+func maxLogProbRows(s *x86.ISA, weighted bool) {
+	name := "maxLogProbRows"
+	if weighted {
+		name = "maxLogProbWRows"
+	}
+	name += suffix(s)
+	TEXT(name, NOSPLIT, "func(x *float32, n, k int, probs, w, m, ls, dot, cs *float32, a0, a1 float32)")
+	Pragma("noescape")
+	docf(name, "%s writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).")
+	s.Begin()
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	k := Load(Param("k"), GP64()).(reg.GPVirtual)
+	probs := Load(Param("probs"), GP64()).(reg.GPVirtual)
+	var w reg.GPVirtual
+	if weighted {
+		w = Load(Param("w"), GP64()).(reg.GPVirtual)
+	}
+	s.Preload(x86.ExpConsts()...)
+	s.Preload(rescaleMargin, -math.MaxFloat32, math.MaxFloat32)
+	negInf := s.FR(x86.NegInf)
+	sp := s.NewSpan(k)
+	rowLoop(n, k, []reg.GPVirtual{x, probs}, func(i reg.GPVirtual) {
+		acc, cs := s.Vec(), s.Vec()
+		VXORPS(acc, acc, acc)
+		VXORPS(cs, cs, cs)
+		each := func(v, mref reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
+			t := s.LoadAt(mk, x86.At(probs, j), nil)
+			c := targetCoef(s, t, w, j, mk, "a0", "a1", weighted)
+			d := s.Vec()
+			VSUBPS(mref, v, d)
+			VMULPS(c, d, d)
+			s.Where(x86.EQ, c, s.F(0), s.F(0), d)
+			VADDPS(d, acc, acc)
+			VADDPS(c, cs, cs)
+		}
+		shift := func(d reg.VecVirtual) { // the reference moved by d: Σc·(x − m) follows
+			t := s.Vec()
+			VMULPS(cs, d, t)
+			s.Where(x86.EQ, cs, s.F(0), s.F(0), t)
+			VADDPS(t, acc, acc)
+		}
+		m, l := onlineLSE(s, x, sp, negInf, true, each, shift)
+		store := func(name string, v reg.VecVirtual) {
+			p := Load(Param(name), GP64()).(reg.GPVirtual)
+			VMOVSS(v.AsX(), Mem{Base: p, Index: i, Scale: 4})
+		}
+		store("m", m)
+		store("ls", l)
+		s.AllSum(acc)
+		store("dot", acc)
+		s.AllSum(cs)
+		store("cs", cs)
+	})
+	s.End()
+}
+
+// expProbRows is pass 2 of cross-entropy with probability targets:
+// dst_ij = coef_i·exp((x_ij − m_i) − ls_i) − (b0 + b1·t_ij)·w_j (b0, b1 the
+// pass-1 coefficients times GradScale). dst may be x.
+func expProbRows(s *x86.ISA, weighted bool) {
+	name := "expProbRows"
+	if weighted {
+		name = "expProbWRows"
+	}
+	name += suffix(s)
+	TEXT(name, NOSPLIT, "func(x, dst *float32, n, k int, m, ls, coef, probs, w *float32, b0, b1 float32)")
+	Pragma("noescape")
+	docf(name, "%s writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.")
+	s.Begin()
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	k := Load(Param("k"), GP64()).(reg.GPVirtual)
+	probs := Load(Param("probs"), GP64()).(reg.GPVirtual)
+	var w reg.GPVirtual
+	if weighted {
+		w = Load(Param("w"), GP64()).(reg.GPVirtual)
+	}
+	s.Preload(x86.ExpConsts()...)
+	sp := s.NewSpan(k)
+	rowLoop(n, k, []reg.GPVirtual{x, dst, probs}, func(i reg.GPVirtual) {
+		row := func(name string) reg.VecVirtual {
+			p := Load(Param(name), GP64()).(reg.GPVirtual)
+			return s.Broadcast(Mem{Base: p, Index: i, Scale: 4})
+		}
+		mv, lv, cf := row("m"), row("ls"), row("coef")
+		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+			v := s.LoadAt(mk, x86.At(x, j), nil)
+			VSUBPS(mv, v, v)
+			VSUBPS(lv, v, v)
+			e := s.Exp(v)
+			t := s.LoadAt(mk, x86.At(probs, j), nil)
+			c := targetCoef(s, t, w, j, mk, "b0", "b1", weighted)
+			VFMSUB213PS(c, cf, e) // coef·p − c
+			s.StoreAt(mk, e, x86.At(dst, j))
+		})
+	})
+	s.End()
+}
