@@ -39,6 +39,7 @@ func table[T args.Float]() *args.Impl[T] {
 		t.Sigmoid = unary64[T](sigmoidF64)
 		t.Softplus = unary64[T](softplusF64)
 		t.LogSigmoid = unary64[T](logSigmoidF64)
+		t.Regression = regression64[T]
 	}
 	return t
 }
@@ -592,6 +593,43 @@ func regression[T args.Float](a args.Regression[T]) float64 {
 			sum += huberF32(g, l, xs, ys, w, p, scale)
 		default:
 			sum += smoothL1F32(g, l, xs, ys, w, p, scale)
+		}
+	}
+	return sum
+}
+
+// regression64 is regression for float64.
+func regression64[T args.Float](a args.Regression[T]) float64 {
+	var ones, gs, ls [chunk]float64
+	for i := range ones {
+		ones[i] = 1
+	}
+	x, y := as64(a.X), as64(a.Y)
+	p, scale := float64(a.Param), float64(a.GradScale)
+	var sum float64
+	for start := 0; start < len(x); start += chunk {
+		end := min(start+chunk, len(x))
+		n := end - start
+		w, g, l := ones[:n], gs[:n], ls[:n]
+		if a.Weight != nil {
+			w = as64(a.Weight[start:end])
+		}
+		if a.Grad != nil {
+			g = as64(a.Grad[start:end])
+		}
+		if a.Loss != nil {
+			l = as64(a.Loss[start:end])
+		}
+		xs, ys := x[start:end], y[start:end]
+		switch a.Kind {
+		case args.MSE:
+			sum += mseF64(g, l, xs, ys, w, p, scale)
+		case args.L1:
+			sum += l1F64(g, l, xs, ys, w, p, scale)
+		case args.Huber:
+			sum += huberF64(g, l, xs, ys, w, p, scale)
+		default:
+			sum += smoothL1F64(g, l, xs, ys, w, p, scale)
 		}
 	}
 	return sum

@@ -273,6 +273,54 @@ func huberF32(grad []float32, loss []float32, x []float32, y []float32, w []floa
 //go:noescape
 func smoothL1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
 
+// mseF64 is, for each i < len(grad), with d = x[i] − y[i]:
+//
+//	loss[i] = w[i]·(d²)
+//	grad[i] = w[i]·(2d)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func mseF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, p float64, scale float64) float64
+
+// l1F64 is, for each i < len(grad), with d = x[i] − y[i]:
+//
+//	loss[i] = w[i]·(|d|)
+//	grad[i] = w[i]·(sign(d))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func l1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, p float64, scale float64) float64
+
+// huberF64 is, for each i < len(grad), with d = x[i] − y[i]:
+//
+//	loss[i] = w[i]·(½d² if |d| < p, else p·(|d| − ½p))
+//	grad[i] = w[i]·(d, else p·sign(d))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func huberF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, p float64, scale float64) float64
+
+// smoothL1F64 is, for each i < len(grad), with d = x[i] − y[i]:
+//
+//	loss[i] = w[i]·(½d²/p if |d| < p, else |d| − ½p)
+//	grad[i] = w[i]·(d/p, else sign(d))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func smoothL1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, p float64, scale float64) float64
+
 // focalG0F32 is, for each i < len(grad), with y[i] ∈ {0, 1}, s = 1 − 2y[i], z = s·x[i],
 // α_t = a0 + a1·y[i] and mod = exp(−γ·softplus(−z)) (γ = 0 here):
 //

@@ -36,6 +36,10 @@
 //	l1F32          f32   39 instructions / 2 vectors = 19.50 per vector
 //	huberF32       f32   55 instructions / 2 vectors = 27.50 per vector
 //	smoothL1F32    f32   55 instructions / 2 vectors = 27.50 per vector
+//	mseF64         f64   21 instructions / 2 vectors = 10.50 per vector
+//	l1F64          f64   33 instructions / 2 vectors = 16.50 per vector
+//	huberF64       f64   49 instructions / 2 vectors = 24.50 per vector
+//	smoothL1F64    f64   49 instructions / 2 vectors = 24.50 per vector
 //	focalG0F32     f32   94 instructions / 1 vectors = 94.00 per vector
 //	focalG1F32     f32  101 instructions / 1 vectors = 101.00 per vector
 //	focalG2F32     f32  104 instructions / 1 vectors = 104.00 per vector
@@ -5167,6 +5171,514 @@ done_smoothL1F32:
 	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
 	WORD $0x7e70d9ce // faddp d14, v14.2d
 	FMOVD F14, ret+128(FP)
+	RET
+
+// func mseF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, p float64, scale float64) float64
+
+TEXT ·mseF64(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	FMOVD p+120(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD scale+128(FP), F30
+	VDUP V30.D[0], V30.D2
+	MOVD $0x3fe0000000000000, R9
+	VDUP R9, V29.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V28.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V27.D2
+	WORD $0x6e7ddffa // fmul v26.2d, v31.2d, v29.2d
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	SUBS $4, R1, R1
+	BLT onepre_mseF64
+big_mseF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	VLD1.P 32(R5), [V2.D2, V3.D2]
+	VLD1.P 32(R7), [V4.D2, V5.D2]
+	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
+	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
+	WORD $0x6e7cdc08 // fmul v8.2d, v0.2d, v28.2d
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	WORD $0x4ee3d421 // fsub v1.2d, v1.2d, v3.2d
+	WORD $0x6e61dc27 // fmul v7.2d, v1.2d, v1.2d
+	WORD $0x6e7cdc29 // fmul v9.2d, v1.2d, v28.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
+	WORD $0x6e7edd29 // fmul v9.2d, v9.2d, v30.2d
+	WORD $0x4e67d5ef // fadd v15.2d, v15.2d, v7.2d
+	VST1.P [V8.D2, V9.D2], 32(R2)
+	VST1.P [V6.D2, V7.D2], 32(R4)
+	SUBS $4, R1, R1
+	BGE big_mseF64
+onepre_mseF64:
+	ADDS $2, R1, R1
+	BLT tail_mseF64
+one_mseF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V2.D2]
+	VLD1.P 16(R7), [V4.D2]
+	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
+	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
+	WORD $0x6e7cdc08 // fmul v8.2d, v0.2d, v28.2d
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_mseF64
+tail_mseF64:
+	ADDS $2, R1, R1
+	BEQ done_mseF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V2.D[0]
+	VLD1.P 8(R7), V4.D[0]
+lanes_mseF64:
+	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
+	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
+	WORD $0x6e7cdc08 // fmul v8.2d, v0.2d, v28.2d
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P V8.D[0], 8(R2)
+	VST1.P V6.D[0], 8(R4)
+done_mseF64:
+	WORD $0x4e70d5ce // fadd v14.2d, v14.2d, v16.2d
+	WORD $0x4e71d5ef // fadd v15.2d, v15.2d, v17.2d
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+136(FP)
+	RET
+
+// func l1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, p float64, scale float64) float64
+
+TEXT ·l1F64(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	FMOVD p+120(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD scale+128(FP), F30
+	VDUP V30.D[0], V30.D2
+	MOVD $0x3fe0000000000000, R9
+	VDUP R9, V29.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V28.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V27.D2
+	WORD $0x6e7ddffa // fmul v26.2d, v31.2d, v29.2d
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	SUBS $4, R1, R1
+	BLT onepre_l1F64
+big_l1F64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	VLD1.P 32(R5), [V2.D2, V3.D2]
+	VLD1.P 32(R7), [V4.D2, V5.D2]
+	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
+	WORD $0x4ee0f806 // fabs v6.2d, v0.2d
+	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	WORD $0x4ee3d421 // fsub v1.2d, v1.2d, v3.2d
+	WORD $0x4ee0f827 // fabs v7.2d, v1.2d
+	WORD $0x4ee0c829 // fcmgt v9.2d, v1.2d, #0.0
+	VAND V27.B16, V9.B16, V9.B16
+	WORD $0x4ee0e82b // fcmlt v11.2d, v1.2d, #0.0
+	VAND V27.B16, V11.B16, V11.B16
+	WORD $0x4eebd529 // fsub v9.2d, v9.2d, v11.2d
+	WORD $0x4e61e42b // fcmeq v11.2d, v1.2d, v1.2d
+	VBIF V11.B16, V1.B16, V9.B16
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
+	WORD $0x6e7edd29 // fmul v9.2d, v9.2d, v30.2d
+	WORD $0x4e67d5ef // fadd v15.2d, v15.2d, v7.2d
+	VST1.P [V8.D2, V9.D2], 32(R2)
+	VST1.P [V6.D2, V7.D2], 32(R4)
+	SUBS $4, R1, R1
+	BGE big_l1F64
+onepre_l1F64:
+	ADDS $2, R1, R1
+	BLT tail_l1F64
+one_l1F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V2.D2]
+	VLD1.P 16(R7), [V4.D2]
+	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
+	WORD $0x4ee0f806 // fabs v6.2d, v0.2d
+	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_l1F64
+tail_l1F64:
+	ADDS $2, R1, R1
+	BEQ done_l1F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V2.D[0]
+	VLD1.P 8(R7), V4.D[0]
+lanes_l1F64:
+	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
+	WORD $0x4ee0f806 // fabs v6.2d, v0.2d
+	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P V8.D[0], 8(R2)
+	VST1.P V6.D[0], 8(R4)
+done_l1F64:
+	WORD $0x4e70d5ce // fadd v14.2d, v14.2d, v16.2d
+	WORD $0x4e71d5ef // fadd v15.2d, v15.2d, v17.2d
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+136(FP)
+	RET
+
+// func huberF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, p float64, scale float64) float64
+
+TEXT ·huberF64(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	FMOVD p+120(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD scale+128(FP), F30
+	VDUP V30.D[0], V30.D2
+	MOVD $0x3fe0000000000000, R9
+	VDUP R9, V29.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V28.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V27.D2
+	WORD $0x6e7ddffa // fmul v26.2d, v31.2d, v29.2d
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	SUBS $4, R1, R1
+	BLT onepre_huberF64
+big_huberF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	VLD1.P 32(R5), [V2.D2, V3.D2]
+	VLD1.P 32(R7), [V4.D2, V5.D2]
+	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
+	WORD $0x4ee0f80a // fabs v10.2d, v0.2d
+	WORD $0x6eeae7ec // fcmgt v12.2d, v31.2d, v10.2d
+	WORD $0x4efad546 // fsub v6.2d, v10.2d, v26.2d
+	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e7fdcc6 // fmul v6.2d, v6.2d, v31.2d
+	WORD $0x6e7fdd08 // fmul v8.2d, v8.2d, v31.2d
+	WORD $0x6e60dc0a // fmul v10.2d, v0.2d, v0.2d
+	WORD $0x6e7ddd4a // fmul v10.2d, v10.2d, v29.2d
+	VBIT V12.B16, V10.B16, V6.B16
+	VBIT V12.B16, V0.B16, V8.B16
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	WORD $0x4ee3d421 // fsub v1.2d, v1.2d, v3.2d
+	WORD $0x4ee0f82b // fabs v11.2d, v1.2d
+	WORD $0x6eebe7ed // fcmgt v13.2d, v31.2d, v11.2d
+	WORD $0x4efad567 // fsub v7.2d, v11.2d, v26.2d
+	WORD $0x4ee0c829 // fcmgt v9.2d, v1.2d, #0.0
+	VAND V27.B16, V9.B16, V9.B16
+	WORD $0x4ee0e82b // fcmlt v11.2d, v1.2d, #0.0
+	VAND V27.B16, V11.B16, V11.B16
+	WORD $0x4eebd529 // fsub v9.2d, v9.2d, v11.2d
+	WORD $0x4e61e42b // fcmeq v11.2d, v1.2d, v1.2d
+	VBIF V11.B16, V1.B16, V9.B16
+	WORD $0x6e7fdce7 // fmul v7.2d, v7.2d, v31.2d
+	WORD $0x6e7fdd29 // fmul v9.2d, v9.2d, v31.2d
+	WORD $0x6e61dc2b // fmul v11.2d, v1.2d, v1.2d
+	WORD $0x6e7ddd6b // fmul v11.2d, v11.2d, v29.2d
+	VBIT V13.B16, V11.B16, V7.B16
+	VBIT V13.B16, V1.B16, V9.B16
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
+	WORD $0x6e7edd29 // fmul v9.2d, v9.2d, v30.2d
+	WORD $0x4e67d5ef // fadd v15.2d, v15.2d, v7.2d
+	VST1.P [V8.D2, V9.D2], 32(R2)
+	VST1.P [V6.D2, V7.D2], 32(R4)
+	SUBS $4, R1, R1
+	BGE big_huberF64
+onepre_huberF64:
+	ADDS $2, R1, R1
+	BLT tail_huberF64
+one_huberF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V2.D2]
+	VLD1.P 16(R7), [V4.D2]
+	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
+	WORD $0x4ee0f80a // fabs v10.2d, v0.2d
+	WORD $0x6eeae7ec // fcmgt v12.2d, v31.2d, v10.2d
+	WORD $0x4efad546 // fsub v6.2d, v10.2d, v26.2d
+	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e7fdcc6 // fmul v6.2d, v6.2d, v31.2d
+	WORD $0x6e7fdd08 // fmul v8.2d, v8.2d, v31.2d
+	WORD $0x6e60dc0a // fmul v10.2d, v0.2d, v0.2d
+	WORD $0x6e7ddd4a // fmul v10.2d, v10.2d, v29.2d
+	VBIT V12.B16, V10.B16, V6.B16
+	VBIT V12.B16, V0.B16, V8.B16
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_huberF64
+tail_huberF64:
+	ADDS $2, R1, R1
+	BEQ done_huberF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V2.D[0]
+	VLD1.P 8(R7), V4.D[0]
+lanes_huberF64:
+	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
+	WORD $0x4ee0f80a // fabs v10.2d, v0.2d
+	WORD $0x6eeae7ec // fcmgt v12.2d, v31.2d, v10.2d
+	WORD $0x4efad546 // fsub v6.2d, v10.2d, v26.2d
+	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e7fdcc6 // fmul v6.2d, v6.2d, v31.2d
+	WORD $0x6e7fdd08 // fmul v8.2d, v8.2d, v31.2d
+	WORD $0x6e60dc0a // fmul v10.2d, v0.2d, v0.2d
+	WORD $0x6e7ddd4a // fmul v10.2d, v10.2d, v29.2d
+	VBIT V12.B16, V10.B16, V6.B16
+	VBIT V12.B16, V0.B16, V8.B16
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P V8.D[0], 8(R2)
+	VST1.P V6.D[0], 8(R4)
+done_huberF64:
+	WORD $0x4e70d5ce // fadd v14.2d, v14.2d, v16.2d
+	WORD $0x4e71d5ef // fadd v15.2d, v15.2d, v17.2d
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+136(FP)
+	RET
+
+// func smoothL1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, p float64, scale float64) float64
+
+TEXT ·smoothL1F64(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	FMOVD p+120(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD scale+128(FP), F30
+	VDUP V30.D[0], V30.D2
+	MOVD $0x3fe0000000000000, R9
+	VDUP R9, V29.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V28.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V27.D2
+	WORD $0x6e7ddffa // fmul v26.2d, v31.2d, v29.2d
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	SUBS $4, R1, R1
+	BLT onepre_smoothL1F64
+big_smoothL1F64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	VLD1.P 32(R5), [V2.D2, V3.D2]
+	VLD1.P 32(R7), [V4.D2, V5.D2]
+	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
+	WORD $0x4ee0f80a // fabs v10.2d, v0.2d
+	WORD $0x6eeae7ec // fcmgt v12.2d, v31.2d, v10.2d
+	WORD $0x4efad546 // fsub v6.2d, v10.2d, v26.2d
+	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e60dc0a // fmul v10.2d, v0.2d, v0.2d
+	WORD $0x6e7ddd4a // fmul v10.2d, v10.2d, v29.2d
+	WORD $0x6e7ffd4a // fdiv v10.2d, v10.2d, v31.2d
+	WORD $0x6e7ffc00 // fdiv v0.2d, v0.2d, v31.2d
+	VBIT V12.B16, V10.B16, V6.B16
+	VBIT V12.B16, V0.B16, V8.B16
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	WORD $0x4ee3d421 // fsub v1.2d, v1.2d, v3.2d
+	WORD $0x4ee0f82b // fabs v11.2d, v1.2d
+	WORD $0x6eebe7ed // fcmgt v13.2d, v31.2d, v11.2d
+	WORD $0x4efad567 // fsub v7.2d, v11.2d, v26.2d
+	WORD $0x4ee0c829 // fcmgt v9.2d, v1.2d, #0.0
+	VAND V27.B16, V9.B16, V9.B16
+	WORD $0x4ee0e82b // fcmlt v11.2d, v1.2d, #0.0
+	VAND V27.B16, V11.B16, V11.B16
+	WORD $0x4eebd529 // fsub v9.2d, v9.2d, v11.2d
+	WORD $0x4e61e42b // fcmeq v11.2d, v1.2d, v1.2d
+	VBIF V11.B16, V1.B16, V9.B16
+	WORD $0x6e61dc2b // fmul v11.2d, v1.2d, v1.2d
+	WORD $0x6e7ddd6b // fmul v11.2d, v11.2d, v29.2d
+	WORD $0x6e7ffd6b // fdiv v11.2d, v11.2d, v31.2d
+	WORD $0x6e7ffc21 // fdiv v1.2d, v1.2d, v31.2d
+	VBIT V13.B16, V11.B16, V7.B16
+	VBIT V13.B16, V1.B16, V9.B16
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
+	WORD $0x6e7edd29 // fmul v9.2d, v9.2d, v30.2d
+	WORD $0x4e67d5ef // fadd v15.2d, v15.2d, v7.2d
+	VST1.P [V8.D2, V9.D2], 32(R2)
+	VST1.P [V6.D2, V7.D2], 32(R4)
+	SUBS $4, R1, R1
+	BGE big_smoothL1F64
+onepre_smoothL1F64:
+	ADDS $2, R1, R1
+	BLT tail_smoothL1F64
+one_smoothL1F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V2.D2]
+	VLD1.P 16(R7), [V4.D2]
+	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
+	WORD $0x4ee0f80a // fabs v10.2d, v0.2d
+	WORD $0x6eeae7ec // fcmgt v12.2d, v31.2d, v10.2d
+	WORD $0x4efad546 // fsub v6.2d, v10.2d, v26.2d
+	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e60dc0a // fmul v10.2d, v0.2d, v0.2d
+	WORD $0x6e7ddd4a // fmul v10.2d, v10.2d, v29.2d
+	WORD $0x6e7ffd4a // fdiv v10.2d, v10.2d, v31.2d
+	WORD $0x6e7ffc00 // fdiv v0.2d, v0.2d, v31.2d
+	VBIT V12.B16, V10.B16, V6.B16
+	VBIT V12.B16, V0.B16, V8.B16
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_smoothL1F64
+tail_smoothL1F64:
+	ADDS $2, R1, R1
+	BEQ done_smoothL1F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V2.D[0]
+	VLD1.P 8(R7), V4.D[0]
+lanes_smoothL1F64:
+	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
+	WORD $0x4ee0f80a // fabs v10.2d, v0.2d
+	WORD $0x6eeae7ec // fcmgt v12.2d, v31.2d, v10.2d
+	WORD $0x4efad546 // fsub v6.2d, v10.2d, v26.2d
+	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
+	VAND V27.B16, V8.B16, V8.B16
+	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
+	VAND V27.B16, V10.B16, V10.B16
+	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V8.B16
+	WORD $0x6e60dc0a // fmul v10.2d, v0.2d, v0.2d
+	WORD $0x6e7ddd4a // fmul v10.2d, v10.2d, v29.2d
+	WORD $0x6e7ffd4a // fdiv v10.2d, v10.2d, v31.2d
+	WORD $0x6e7ffc00 // fdiv v0.2d, v0.2d, v31.2d
+	VBIT V12.B16, V10.B16, V6.B16
+	VBIT V12.B16, V0.B16, V8.B16
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P V8.D[0], 8(R2)
+	VST1.P V6.D[0], 8(R4)
+done_smoothL1F64:
+	WORD $0x4e70d5ce // fadd v14.2d, v14.2d, v16.2d
+	WORD $0x4e71d5ef // fadd v15.2d, v15.2d, v17.2d
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+136(FP)
 	RET
 
 // func focalG0F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64

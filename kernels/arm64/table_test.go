@@ -281,34 +281,39 @@ func TestBCELogitsMatchesGeneric(t *testing.T) {
 }
 
 func TestRegressionMatchesGeneric(t *testing.T) {
+	t.Run("f32", func(t *testing.T) { testRegression[float32](t) })
+	t.Run("f64", func(t *testing.T) { testRegression[float64](t) })
+}
+
+func testRegression[T args.Float](t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	for kind := args.MSE; kind <= args.SmoothL1; kind++ {
 		for _, n := range []int{0, 1, 3, 4, 5, 9, 300, 600} {
 			for mask := 0; mask < 4; mask++ {
-				a := args.Regression[float32]{Kind: kind, X: make([]float32, n), Y: make([]float32, n), Param: 0.7, GradScale: 0.25}
+				a := args.Regression[T]{Kind: kind, X: make([]T, n), Y: make([]T, n), Param: 0.7, GradScale: 0.25}
 				for i := range a.X {
-					a.X[i] = float32(rng.NormFloat64() * 2)
-					a.Y[i] = float32(rng.NormFloat64())
+					a.X[i] = T(rng.NormFloat64() * 2)
+					a.Y[i] = T(rng.NormFloat64())
 				}
 				if n > 3 {
-					a.X[0], a.X[1], a.X[2] = a.Y[0], float32(math.NaN()), float32(math.Inf(-1))
+					a.X[0], a.X[1], a.X[2] = a.Y[0], T(math.NaN()), T(math.Inf(-1))
 				}
 				if mask&1 != 0 {
-					a.Weight = make([]float32, n)
+					a.Weight = make([]T, n)
 					for i := range a.Weight {
-						a.Weight[i] = float32(rng.Float64())
+						a.Weight[i] = T(rng.Float64())
 					}
 				}
 				if mask&2 != 0 {
-					a.Grad, a.Loss = make([]float32, n), make([]float32, n)
+					a.Grad, a.Loss = make([]T, n), make([]T, n)
 				}
 				b := a
 				if a.Grad != nil {
-					b.Grad, b.Loss = make([]float32, n), make([]float32, n)
+					b.Grad, b.Loss = make([]T, n), make([]T, n)
 				}
 				name := fmt.Sprintf("kind=%d n=%d opts=%02b", kind, n, mask)
-				got, want := F32().Regression(a), generic.Regression(b)
-				if !near(got, want, 1e-5) {
+				got, want := table[T]().Regression(a), generic.Regression(b)
+				if !near(got, want, tolOf[T]()) {
 					t.Errorf("%s: sum %v, want %v", name, got, want)
 				}
 				if a.Grad != nil {

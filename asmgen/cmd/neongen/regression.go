@@ -2,23 +2,28 @@ package main
 
 import "github.com/lossfuse/lossfuse/asmgen/neon"
 
-// Regression kernels, float32: d = x − y, the loss e(d) and derivative
+// Regression kernels, float32 and float64: d = x − y, the loss e(d) and derivative
 // g(d), each times w, the gradient also times scale; the loss summed in
 // float64.
 func regressionKernels() []kernel {
-	x := func(n string) param { return param{n, slice32} }
-	v := func(n string) param { return param{n, f32} }
 	var ks []kernel
-	for _, c := range []struct{ name, e, g string }{
-		{"mseF32", "d²", "2d"},
-		{"l1F32", "|d|", "sign(d)"},
-		{"huberF32", "½d² if |d| < p, else p·(|d| − ½p)", "d, else p·sign(d)"},
-		{"smoothL1F32", "½d²/p if |d| < p, else |d| − ½p", "d/p, else sign(d)"},
-	} {
-		c := c
-		doc := c.name + " is, for each i < len(grad), with d = x[i] − y[i]:\n\n\tloss[i] = w[i]·(" + c.e + ")\n\tgrad[i] = w[i]·(" + c.g + ")·scale\n\tsum += float64(loss[i])\n\nand returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least\nlen(grad) elements; grad or loss may be x."
-		ks = append(ks, kernel{signature{c.name, []param{x("grad"), x("loss"), x("x"), x("y"), x("w"), v("p"), v("scale")}, f64, doc},
-			neon.S4, func(f *fn) { genRegression(f, c.name) }})
+	for _, a := range []neon.Arr{neon.S4, neon.D2} {
+		a := a
+		t, sk := laneKind(a), sl(laneKind(a))
+		x := func(n string) param { return param{n, sk} }
+		v := func(n string) param { return param{n, t} }
+		for _, c := range []struct{ name, e, g string }{
+			{"mse", "d²", "2d"},
+			{"l1", "|d|", "sign(d)"},
+			{"huber", "½d² if |d| < p, else p·(|d| − ½p)", "d, else p·sign(d)"},
+			{"smoothL1", "½d²/p if |d| < p, else |d| − ½p", "d/p, else sign(d)"},
+		} {
+			c := c
+			name := c.name + suffix(a)
+			doc := name + " is, for each i < len(grad), with d = x[i] − y[i]:\n\n\tloss[i] = w[i]·(" + c.e + ")\n\tgrad[i] = w[i]·(" + c.g + ")·scale\n\tsum += float64(loss[i])\n\nand returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least\nlen(grad) elements; grad or loss may be x."
+			ks = append(ks, kernel{signature{name, []param{x("grad"), x("loss"), x("x"), x("y"), x("w"), v("p"), v("scale")}, f64, doc},
+				a, func(f *fn) { genRegression(f, c.name) }})
+		}
 	}
 	return ks
 }
@@ -64,10 +69,10 @@ func genRegression(f *fn, name string) {
 			d, e, g, t, s := X[i], E[i], G[i], T[i], S[i]
 			f.FSUB(a, d, d, Y[i])
 			switch name {
-			case "mseF32":
+			case "mse":
 				f.FMUL(a, e, d, d)
 				f.FMUL(a, g, d, two)
-			case "l1F32":
+			case "l1":
 				f.FABS(a, e, d)
 				f.sign(g, d, t)
 			default:
@@ -76,14 +81,14 @@ func genRegression(f *fn, name string) {
 				f.FCMGT(a, s, p, t) // inside: |d| < p (false for NaN)
 				f.FSUB(a, e, t, hp)
 				f.sign(g, d, t)
-				if name == "huberF32" {
+				if name == "huber" {
 					f.FMUL(a, e, e, p)
 					f.FMUL(a, g, g, p)
 				}
 				// Inside: ½d² and d (Huber), divided by p (SmoothL1).
 				f.FMUL(a, t, d, d)
 				f.FMUL(a, t, t, half)
-				if name == "smoothL1F32" {
+				if name == "smoothL1" {
 					f.FDIV(a, t, t, p)
 					f.FDIV(a, d, d, p)
 				}
