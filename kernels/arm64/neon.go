@@ -40,6 +40,7 @@ func table[T args.Float]() *args.Impl[T] {
 		t.Softplus = unary64[T](softplusF64)
 		t.LogSigmoid = unary64[T](logSigmoidF64)
 		t.Regression = regression64[T]
+		t.Binary = binary64[T]
 	}
 	return t
 }
@@ -631,6 +632,46 @@ func regression64[T args.Float](a args.Regression[T]) float64 {
 		default:
 			sum += smoothL1F64(g, l, xs, ys, w, p, scale)
 		}
+	}
+	return sum
+}
+
+// binary64 vectorises BCE with logits for float64; the other kinds use the
+// generic kernel.
+func binary64[T args.Float](a args.Binary[T]) float64 {
+	if a.Kind != args.BCEWithLogits {
+		return generic.Binary(a)
+	}
+	var ones, gs, ls [chunk]float64
+	for i := range ones {
+		ones[i] = 1
+	}
+	x, y := as64(a.X), as64(a.Y)
+	nk, k := len(x), a.K
+	fn, fp, scale := float64(a.FNWeight), float64(a.FPWeight), float64(a.GradScale)
+	var sum float64
+	for start := 0; start < nk; {
+		end := min(start+chunk, nk)
+		if a.PosWeight != nil {
+			end = min(end, (start/k+1)*k)
+		}
+		n := end - start
+		pw, w, g, l := ones[:n], ones[:n], gs[:n], ls[:n]
+		if a.PosWeight != nil {
+			j := start % k
+			pw = as64(a.PosWeight[j : j+n])
+		}
+		if a.Weight != nil {
+			w = as64(a.Weight[start:end])
+		}
+		if a.Grad != nil {
+			g = as64(a.Grad[start:end])
+		}
+		if a.Loss != nil {
+			l = as64(a.Loss[start:end])
+		}
+		sum += bceLogitsF64(g, l, x[start:end], y[start:end], pw, w, fn, fp, scale)
+		start = end
 	}
 	return sum
 }

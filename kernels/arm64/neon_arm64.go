@@ -225,6 +225,11 @@ func logSigmoidF32(dst []float32, x []float32)
 //go:noescape
 func bceLogitsF32(grad []float32, loss []float32, x []float32, y []float32, pw []float32, w []float32, fn float32, fp float32, scale float32) float64
 
+// bceLogitsF64 is bceLogitsF32 for float64.
+//
+//go:noescape
+func bceLogitsF64(grad []float64, loss []float64, x []float64, y []float64, pw []float64, w []float64, fn float64, fp float64, scale float64) float64
+
 // mseF32 is, for each i < len(grad), with d = x[i] − y[i]:
 //
 //	loss[i] = w[i]·(d²)

@@ -32,6 +32,7 @@
 //	logSigmoidF64  f64   87 instructions / 1 vectors = 87.00 per vector
 //	logSigmoidF32  f32  130 instructions / 2 vectors = 65.00 per vector
 //	bceLogitsF32   f32  101 instructions / 1 vectors = 101.00 per vector
+//	bceLogitsF64   f64  120 instructions / 1 vectors = 120.00 per vector
 //	mseF32         f32   27 instructions / 2 vectors = 13.50 per vector
 //	l1F32          f32   39 instructions / 2 vectors = 19.50 per vector
 //	huberF32       f32   55 instructions / 2 vectors = 27.50 per vector
@@ -4310,9 +4311,9 @@ big_bceLogitsF32:
 	WORD $0x6e3ddca2 // fmul v2.4s, v5.4s, v29.4s
 	VMOV V8.B16, V1.B16
 	WORD $0x0e617906 // fcvtl v6.2d, v8.2s
-	WORD $0x4e617907 // fcvtl2 v7.2d, v8.4s
 	WORD $0x4e66d54a // fadd v10.2d, v10.2d, v6.2d
-	WORD $0x4e67d56b // fadd v11.2d, v11.2d, v7.2d
+	WORD $0x4e617906 // fcvtl2 v6.2d, v8.4s
+	WORD $0x4e66d56b // fadd v11.2d, v11.2d, v6.2d
 	VST1.P [V2.S4], 16(R2)
 	VST1.P [V1.S4], 16(R4)
 	SUBS $4, R1, R1
@@ -4415,9 +4416,9 @@ one_bceLogitsF32:
 	WORD $0x6e3ddca2 // fmul v2.4s, v5.4s, v29.4s
 	VMOV V8.B16, V1.B16
 	WORD $0x0e617906 // fcvtl v6.2d, v8.2s
-	WORD $0x4e617907 // fcvtl2 v7.2d, v8.4s
 	WORD $0x4e66d54a // fadd v10.2d, v10.2d, v6.2d
-	WORD $0x4e67d56b // fadd v11.2d, v11.2d, v7.2d
+	WORD $0x4e617906 // fcvtl2 v6.2d, v8.4s
+	WORD $0x4e66d56b // fadd v11.2d, v11.2d, v6.2d
 	VST1.P [V2.S4], 16(R2)
 	VST1.P [V1.S4], 16(R4)
 	SUBS $4, R1, R1
@@ -4535,9 +4536,9 @@ lanes_bceLogitsF32:
 	WORD $0x6e3ddca2 // fmul v2.4s, v5.4s, v29.4s
 	VMOV V8.B16, V1.B16
 	WORD $0x0e617906 // fcvtl v6.2d, v8.2s
-	WORD $0x4e617907 // fcvtl2 v7.2d, v8.4s
 	WORD $0x4e66d54a // fadd v10.2d, v10.2d, v6.2d
-	WORD $0x4e67d56b // fadd v11.2d, v11.2d, v7.2d
+	WORD $0x4e617906 // fcvtl2 v6.2d, v8.4s
+	WORD $0x4e66d56b // fadd v11.2d, v11.2d, v6.2d
 	VST1.P V2.S[0], 4(R2)
 	VST1.P V1.S[0], 4(R4)
 	CMP $2, R1
@@ -4551,6 +4552,425 @@ done_bceLogitsF32:
 	WORD $0x4e6bd54a // fadd v10.2d, v10.2d, v11.2d
 	WORD $0x7e70d94a // faddp d10, v10.2d
 	FMOVD F10, ret+160(FP)
+	RET
+
+// func bceLogitsF64(grad []float64, loss []float64, x []float64, y []float64, pw []float64, w []float64, fn float64, fp float64, scale float64) float64
+
+TEXT ·bceLogitsF64(SB), NOSPLIT, $0-176
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD pw_base+96(FP), R6
+	MOVD w_base+120(FP), R7
+	FMOVD fn+144(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD fp+152(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD scale+160(FP), F29
+	VDUP V29.D[0], V29.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V28.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V27.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V26.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V25.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V24.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V23.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V22.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V21.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V20.D2
+	MOVD $·logPolyF64Rev<>(SB), R12
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V19.D2
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	SUBS $2, R1, R1
+	BLT onepre_bceLogitsF64
+big_bceLogitsF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R6), [V2.D2]
+	VLD1.P 16(R7), [V3.D2]
+	WORD $0x4ee0f804 // fabs v4.2d, v0.2d
+	WORD $0x6ee0f884 // fneg v4.2d, v4.2d
+	WORD $0x4ef9f484 // fmin v4.2d, v4.2d, v25.2d
+	WORD $0x4e78f484 // fmax v4.2d, v4.2d, v24.2d
+	WORD $0x6e7cdc85 // fmul v5.2d, v4.2d, v28.2d
+	WORD $0x4e6188a5 // frintn v5.2d, v5.2d
+	VFMLS V27.D2, V5.D2, V4.D2
+	VFMLS V26.D2, V5.D2, V4.D2
+	WORD $0x4ee1b8a5 // fcvtzs v5.2d, v5.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	WORD $0x6e64dc86 // fmul v6.2d, v4.2d, v4.2d
+	VFMLA V7.D2, V6.D2, V4.D2
+	WORD $0x4e77d484 // fadd v4.2d, v4.2d, v23.2d
+	WORD $0x4f7f04a7 // sshr v7.2d, v5.2d, #1
+	VSUB V7.D2, V5.D2, V5.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V7.D2, V4.D2, V4.D2
+	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
+	VADD V23.D2, V5.D2, V5.D2
+	WORD $0x6e65dc84 // fmul v4.2d, v4.2d, v5.2d
+	VMOV V4.B16, V12.B16
+	WORD $0x4e77d488 // fadd v8.2d, v4.2d, v23.2d
+	WORD $0x6e68fee9 // fdiv v9.2d, v23.2d, v8.2d
+	WORD $0x4ef7d505 // fsub v5.2d, v8.2d, v23.2d
+	WORD $0x4ee5d485 // fsub v5.2d, v4.2d, v5.2d
+	WORD $0x6e69dca6 // fmul v6.2d, v5.2d, v9.2d
+	VMOV V6.B16, V4.B16
+	VSUB V22.D2, V8.D2, V8.D2
+	WORD $0x4f4c0505 // sshr v5.2d, v8.2d, #52
+	VAND V21.B16, V8.B16, V8.B16
+	VADD V22.D2, V8.D2, V8.D2
+	WORD $0x4e61d8a5 // scvtf v5.2d, v5.2d
+	WORD $0x4ef7d508 // fsub v8.2d, v8.2d, v23.2d
+	WORD $0x4e74d50f // fadd v15.2d, v8.2d, v20.2d
+	WORD $0x6e6ffd0f // fdiv v15.2d, v8.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V16.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V16.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V16.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V16.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V7.D2, V6.D2
+	WORD $0x6e70dcc6 // fmul v6.2d, v6.2d, v16.2d
+	WORD $0x4ee8d4c6 // fsub v6.2d, v6.2d, v8.2d
+	WORD $0x6e6fdcc6 // fmul v6.2d, v6.2d, v15.2d
+	VFMLA V26.D2, V5.D2, V6.D2
+	WORD $0x4e66d508 // fadd v8.2d, v8.2d, v6.2d
+	VFMLA V27.D2, V5.D2, V8.D2
+	WORD $0x4e64d508 // fadd v8.2d, v8.2d, v4.2d
+	WORD $0x6e69dd8c // fmul v12.2d, v12.2d, v9.2d
+	WORD $0x6ee0c80d // fcmge v13.2d, v0.2d, #0.0
+	VMOV V13.B16, V14.B16
+	VBSL V12.B16, V9.B16, V13.B16
+	VBSL V9.B16, V12.B16, V14.B16
+	WORD $0x4e73f406 // fmax v6.2d, v0.2d, v19.2d
+	WORD $0x4e68d4c6 // fadd v6.2d, v6.2d, v8.2d
+	WORD $0x6ee0f807 // fneg v7.2d, v0.2d
+	WORD $0x4e73f4e7 // fmax v7.2d, v7.2d, v19.2d
+	WORD $0x4e68d4e7 // fadd v7.2d, v7.2d, v8.2d
+	WORD $0x6e61dc42 // fmul v2.2d, v2.2d, v1.2d
+	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
+	WORD $0x4ee1d6e1 // fsub v1.2d, v23.2d, v1.2d
+	WORD $0x6e7edc21 // fmul v1.2d, v1.2d, v30.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	WORD $0x4ee0d845 // fcmeq v5.2d, v2.2d, #0.0
+	VBIT V5.B16, V19.B16, V7.B16
+	WORD $0x6e61dcc6 // fmul v6.2d, v6.2d, v1.2d
+	WORD $0x4ee0d825 // fcmeq v5.2d, v1.2d, #0.0
+	VBIT V5.B16, V19.B16, V6.B16
+	WORD $0x4e67d4c8 // fadd v8.2d, v6.2d, v7.2d
+	WORD $0x6e6ddc25 // fmul v5.2d, v1.2d, v13.2d
+	VFMLS V14.D2, V2.D2, V5.D2
+	WORD $0x6e63dd08 // fmul v8.2d, v8.2d, v3.2d
+	WORD $0x6e63dca5 // fmul v5.2d, v5.2d, v3.2d
+	WORD $0x6e7ddca2 // fmul v2.2d, v5.2d, v29.2d
+	VMOV V8.B16, V1.B16
+	WORD $0x4e68d54a // fadd v10.2d, v10.2d, v8.2d
+	VST1.P [V2.D2], 16(R2)
+	VST1.P [V1.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_bceLogitsF64
+onepre_bceLogitsF64:
+	ADDS $0, R1, R1
+	BLT tail_bceLogitsF64
+one_bceLogitsF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R6), [V2.D2]
+	VLD1.P 16(R7), [V3.D2]
+	WORD $0x4ee0f804 // fabs v4.2d, v0.2d
+	WORD $0x6ee0f884 // fneg v4.2d, v4.2d
+	WORD $0x4ef9f484 // fmin v4.2d, v4.2d, v25.2d
+	WORD $0x4e78f484 // fmax v4.2d, v4.2d, v24.2d
+	WORD $0x6e7cdc85 // fmul v5.2d, v4.2d, v28.2d
+	WORD $0x4e6188a5 // frintn v5.2d, v5.2d
+	VFMLS V27.D2, V5.D2, V4.D2
+	VFMLS V26.D2, V5.D2, V4.D2
+	WORD $0x4ee1b8a5 // fcvtzs v5.2d, v5.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	WORD $0x6e64dc86 // fmul v6.2d, v4.2d, v4.2d
+	VFMLA V7.D2, V6.D2, V4.D2
+	WORD $0x4e77d484 // fadd v4.2d, v4.2d, v23.2d
+	WORD $0x4f7f04a7 // sshr v7.2d, v5.2d, #1
+	VSUB V7.D2, V5.D2, V5.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V7.D2, V4.D2, V4.D2
+	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
+	VADD V23.D2, V5.D2, V5.D2
+	WORD $0x6e65dc84 // fmul v4.2d, v4.2d, v5.2d
+	VMOV V4.B16, V12.B16
+	WORD $0x4e77d488 // fadd v8.2d, v4.2d, v23.2d
+	WORD $0x6e68fee9 // fdiv v9.2d, v23.2d, v8.2d
+	WORD $0x4ef7d505 // fsub v5.2d, v8.2d, v23.2d
+	WORD $0x4ee5d485 // fsub v5.2d, v4.2d, v5.2d
+	WORD $0x6e69dca6 // fmul v6.2d, v5.2d, v9.2d
+	VMOV V6.B16, V4.B16
+	VSUB V22.D2, V8.D2, V8.D2
+	WORD $0x4f4c0505 // sshr v5.2d, v8.2d, #52
+	VAND V21.B16, V8.B16, V8.B16
+	VADD V22.D2, V8.D2, V8.D2
+	WORD $0x4e61d8a5 // scvtf v5.2d, v5.2d
+	WORD $0x4ef7d508 // fsub v8.2d, v8.2d, v23.2d
+	WORD $0x4e74d50f // fadd v15.2d, v8.2d, v20.2d
+	WORD $0x6e6ffd0f // fdiv v15.2d, v8.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V16.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V16.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V16.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V16.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V7.D2, V6.D2
+	WORD $0x6e70dcc6 // fmul v6.2d, v6.2d, v16.2d
+	WORD $0x4ee8d4c6 // fsub v6.2d, v6.2d, v8.2d
+	WORD $0x6e6fdcc6 // fmul v6.2d, v6.2d, v15.2d
+	VFMLA V26.D2, V5.D2, V6.D2
+	WORD $0x4e66d508 // fadd v8.2d, v8.2d, v6.2d
+	VFMLA V27.D2, V5.D2, V8.D2
+	WORD $0x4e64d508 // fadd v8.2d, v8.2d, v4.2d
+	WORD $0x6e69dd8c // fmul v12.2d, v12.2d, v9.2d
+	WORD $0x6ee0c80d // fcmge v13.2d, v0.2d, #0.0
+	VMOV V13.B16, V14.B16
+	VBSL V12.B16, V9.B16, V13.B16
+	VBSL V9.B16, V12.B16, V14.B16
+	WORD $0x4e73f406 // fmax v6.2d, v0.2d, v19.2d
+	WORD $0x4e68d4c6 // fadd v6.2d, v6.2d, v8.2d
+	WORD $0x6ee0f807 // fneg v7.2d, v0.2d
+	WORD $0x4e73f4e7 // fmax v7.2d, v7.2d, v19.2d
+	WORD $0x4e68d4e7 // fadd v7.2d, v7.2d, v8.2d
+	WORD $0x6e61dc42 // fmul v2.2d, v2.2d, v1.2d
+	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
+	WORD $0x4ee1d6e1 // fsub v1.2d, v23.2d, v1.2d
+	WORD $0x6e7edc21 // fmul v1.2d, v1.2d, v30.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	WORD $0x4ee0d845 // fcmeq v5.2d, v2.2d, #0.0
+	VBIT V5.B16, V19.B16, V7.B16
+	WORD $0x6e61dcc6 // fmul v6.2d, v6.2d, v1.2d
+	WORD $0x4ee0d825 // fcmeq v5.2d, v1.2d, #0.0
+	VBIT V5.B16, V19.B16, V6.B16
+	WORD $0x4e67d4c8 // fadd v8.2d, v6.2d, v7.2d
+	WORD $0x6e6ddc25 // fmul v5.2d, v1.2d, v13.2d
+	VFMLS V14.D2, V2.D2, V5.D2
+	WORD $0x6e63dd08 // fmul v8.2d, v8.2d, v3.2d
+	WORD $0x6e63dca5 // fmul v5.2d, v5.2d, v3.2d
+	WORD $0x6e7ddca2 // fmul v2.2d, v5.2d, v29.2d
+	VMOV V8.B16, V1.B16
+	WORD $0x4e68d54a // fadd v10.2d, v10.2d, v8.2d
+	VST1.P [V2.D2], 16(R2)
+	VST1.P [V1.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_bceLogitsF64
+tail_bceLogitsF64:
+	ADDS $2, R1, R1
+	BEQ done_bceLogitsF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R6), V2.D[0]
+	VLD1.P 8(R7), V3.D[0]
+lanes_bceLogitsF64:
+	WORD $0x4ee0f804 // fabs v4.2d, v0.2d
+	WORD $0x6ee0f884 // fneg v4.2d, v4.2d
+	WORD $0x4ef9f484 // fmin v4.2d, v4.2d, v25.2d
+	WORD $0x4e78f484 // fmax v4.2d, v4.2d, v24.2d
+	WORD $0x6e7cdc85 // fmul v5.2d, v4.2d, v28.2d
+	WORD $0x4e6188a5 // frintn v5.2d, v5.2d
+	VFMLS V27.D2, V5.D2, V4.D2
+	VFMLS V26.D2, V5.D2, V4.D2
+	WORD $0x4ee1b8a5 // fcvtzs v5.2d, v5.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V4.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V4.D2, V6.D2, V7.D2
+	WORD $0x6e64dc86 // fmul v6.2d, v4.2d, v4.2d
+	VFMLA V7.D2, V6.D2, V4.D2
+	WORD $0x4e77d484 // fadd v4.2d, v4.2d, v23.2d
+	WORD $0x4f7f04a7 // sshr v7.2d, v5.2d, #1
+	VSUB V7.D2, V5.D2, V5.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V7.D2, V4.D2, V4.D2
+	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
+	VADD V23.D2, V5.D2, V5.D2
+	WORD $0x6e65dc84 // fmul v4.2d, v4.2d, v5.2d
+	VMOV V4.B16, V12.B16
+	WORD $0x4e77d488 // fadd v8.2d, v4.2d, v23.2d
+	WORD $0x6e68fee9 // fdiv v9.2d, v23.2d, v8.2d
+	WORD $0x4ef7d505 // fsub v5.2d, v8.2d, v23.2d
+	WORD $0x4ee5d485 // fsub v5.2d, v4.2d, v5.2d
+	WORD $0x6e69dca6 // fmul v6.2d, v5.2d, v9.2d
+	VMOV V6.B16, V4.B16
+	VSUB V22.D2, V8.D2, V8.D2
+	WORD $0x4f4c0505 // sshr v5.2d, v8.2d, #52
+	VAND V21.B16, V8.B16, V8.B16
+	VADD V22.D2, V8.D2, V8.D2
+	WORD $0x4e61d8a5 // scvtf v5.2d, v5.2d
+	WORD $0x4ef7d508 // fsub v8.2d, v8.2d, v23.2d
+	WORD $0x4e74d50f // fadd v15.2d, v8.2d, v20.2d
+	WORD $0x6e6ffd0f // fdiv v15.2d, v8.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V16.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V16.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V16.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V16.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V7.D2, V6.D2
+	WORD $0x6e70dcc6 // fmul v6.2d, v6.2d, v16.2d
+	WORD $0x4ee8d4c6 // fsub v6.2d, v6.2d, v8.2d
+	WORD $0x6e6fdcc6 // fmul v6.2d, v6.2d, v15.2d
+	VFMLA V26.D2, V5.D2, V6.D2
+	WORD $0x4e66d508 // fadd v8.2d, v8.2d, v6.2d
+	VFMLA V27.D2, V5.D2, V8.D2
+	WORD $0x4e64d508 // fadd v8.2d, v8.2d, v4.2d
+	WORD $0x6e69dd8c // fmul v12.2d, v12.2d, v9.2d
+	WORD $0x6ee0c80d // fcmge v13.2d, v0.2d, #0.0
+	VMOV V13.B16, V14.B16
+	VBSL V12.B16, V9.B16, V13.B16
+	VBSL V9.B16, V12.B16, V14.B16
+	WORD $0x4e73f406 // fmax v6.2d, v0.2d, v19.2d
+	WORD $0x4e68d4c6 // fadd v6.2d, v6.2d, v8.2d
+	WORD $0x6ee0f807 // fneg v7.2d, v0.2d
+	WORD $0x4e73f4e7 // fmax v7.2d, v7.2d, v19.2d
+	WORD $0x4e68d4e7 // fadd v7.2d, v7.2d, v8.2d
+	WORD $0x6e61dc42 // fmul v2.2d, v2.2d, v1.2d
+	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
+	WORD $0x4ee1d6e1 // fsub v1.2d, v23.2d, v1.2d
+	WORD $0x6e7edc21 // fmul v1.2d, v1.2d, v30.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	WORD $0x4ee0d845 // fcmeq v5.2d, v2.2d, #0.0
+	VBIT V5.B16, V19.B16, V7.B16
+	WORD $0x6e61dcc6 // fmul v6.2d, v6.2d, v1.2d
+	WORD $0x4ee0d825 // fcmeq v5.2d, v1.2d, #0.0
+	VBIT V5.B16, V19.B16, V6.B16
+	WORD $0x4e67d4c8 // fadd v8.2d, v6.2d, v7.2d
+	WORD $0x6e6ddc25 // fmul v5.2d, v1.2d, v13.2d
+	VFMLS V14.D2, V2.D2, V5.D2
+	WORD $0x6e63dd08 // fmul v8.2d, v8.2d, v3.2d
+	WORD $0x6e63dca5 // fmul v5.2d, v5.2d, v3.2d
+	WORD $0x6e7ddca2 // fmul v2.2d, v5.2d, v29.2d
+	VMOV V8.B16, V1.B16
+	WORD $0x4e68d54a // fadd v10.2d, v10.2d, v8.2d
+	VST1.P V2.D[0], 8(R2)
+	VST1.P V1.D[0], 8(R4)
+done_bceLogitsF64:
+	WORD $0x4e6bd54a // fadd v10.2d, v10.2d, v11.2d
+	WORD $0x7e70d94a // faddp d10, v10.2d
+	FMOVD F10, ret+168(FP)
 	RET
 
 // func mseF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
@@ -7863,3 +8283,28 @@ DATA ·logPolyF64<>+56(SB)/8, $0x3fbe1e1e1e1e1e1e
 DATA ·logPolyF64<>+64(SB)/8, $0x3fbaf286bca1af28
 DATA ·logPolyF64<>+72(SB)/8, $0x0000000000000000
 GLOBL ·logPolyF64<>(SB), RODATA|NOPTR, $80
+
+DATA ·expPolyF64Rev<>+0(SB)/8, $0x3de6124613a86d09
+DATA ·expPolyF64Rev<>+8(SB)/8, $0x3e21eed8eff8d898
+DATA ·expPolyF64Rev<>+16(SB)/8, $0x3e5ae64567f544e4
+DATA ·expPolyF64Rev<>+24(SB)/8, $0x3e927e4fb7789f5c
+DATA ·expPolyF64Rev<>+32(SB)/8, $0x3ec71de3a556c734
+DATA ·expPolyF64Rev<>+40(SB)/8, $0x3efa01a01a01a01a
+DATA ·expPolyF64Rev<>+48(SB)/8, $0x3f2a01a01a01a01a
+DATA ·expPolyF64Rev<>+56(SB)/8, $0x3f56c16c16c16c17
+DATA ·expPolyF64Rev<>+64(SB)/8, $0x3f81111111111111
+DATA ·expPolyF64Rev<>+72(SB)/8, $0x3fa5555555555555
+DATA ·expPolyF64Rev<>+80(SB)/8, $0x3fc5555555555555
+DATA ·expPolyF64Rev<>+88(SB)/8, $0x3fe0000000000000
+GLOBL ·expPolyF64Rev<>(SB), RODATA|NOPTR, $96
+
+DATA ·logPolyF64Rev<>+0(SB)/8, $0x3fbaf286bca1af28
+DATA ·logPolyF64Rev<>+8(SB)/8, $0x3fbe1e1e1e1e1e1e
+DATA ·logPolyF64Rev<>+16(SB)/8, $0x3fc1111111111111
+DATA ·logPolyF64Rev<>+24(SB)/8, $0x3fc3b13b13b13b14
+DATA ·logPolyF64Rev<>+32(SB)/8, $0x3fc745d1745d1746
+DATA ·logPolyF64Rev<>+40(SB)/8, $0x3fcc71c71c71c71c
+DATA ·logPolyF64Rev<>+48(SB)/8, $0x3fd2492492492492
+DATA ·logPolyF64Rev<>+56(SB)/8, $0x3fd999999999999a
+DATA ·logPolyF64Rev<>+64(SB)/8, $0x3fe5555555555555
+GLOBL ·logPolyF64Rev<>(SB), RODATA|NOPTR, $72

@@ -227,49 +227,54 @@ func TestElementwiseF64MatchesGeneric(t *testing.T) {
 }
 
 func TestBCELogitsMatchesGeneric(t *testing.T) {
+	t.Run("f32", func(t *testing.T) { testBCE[float32](t) })
+	t.Run("f64", func(t *testing.T) { testBCE[float64](t) })
+}
+
+func testBCE[T args.Float](t *testing.T) {
 	rng := rand.New(rand.NewSource(4))
 	for _, k := range []int{1, 3, 4, 7, 300} {
 		for mask := 0; mask < 32; mask++ {
 			n := 3
 			nk := n * k
-			a := args.Binary[float32]{Kind: args.BCEWithLogits, N: n, K: k, FNWeight: 1, FPWeight: 1, GradScale: 0.5, Alpha: -1,
-				X: make([]float32, nk), Y: make([]float32, nk)}
+			a := args.Binary[T]{Kind: args.BCEWithLogits, N: n, K: k, FNWeight: 1, FPWeight: 1, GradScale: 0.5, Alpha: -1,
+				X: make([]T, nk), Y: make([]T, nk)}
 			for i := range a.X {
-				a.X[i] = float32(rng.NormFloat64() * 6)
-				a.Y[i] = float32(rng.Intn(2))
+				a.X[i] = T(rng.NormFloat64() * 6)
+				a.Y[i] = T(rng.Intn(2))
 				if mask&16 != 0 {
-					a.Y[i] = float32(rng.Float64())
+					a.Y[i] = T(rng.Float64())
 				}
 			}
-			a.X[0], a.Y[0] = float32(math.Inf(-1)), 0
+			a.X[0], a.Y[0] = T(math.Inf(-1)), 0
 			if nk > 1 {
-				a.X[1], a.Y[1] = float32(math.Inf(1)), 1
+				a.X[1], a.Y[1] = T(math.Inf(1)), 1
 			}
 			if mask&1 != 0 {
-				a.Weight = make([]float32, nk)
+				a.Weight = make([]T, nk)
 				for i := range a.Weight {
-					a.Weight[i] = float32(rng.Float64())
+					a.Weight[i] = T(rng.Float64())
 				}
 			}
 			if mask&2 != 0 {
-				a.PosWeight = make([]float32, k)
+				a.PosWeight = make([]T, k)
 				for i := range a.PosWeight {
-					a.PosWeight[i] = float32(rng.Float64() * 3)
+					a.PosWeight[i] = T(rng.Float64() * 3)
 				}
 			}
 			if mask&4 != 0 {
 				a.FNWeight, a.FPWeight = 2, 0.5
 			}
 			if mask&8 != 0 {
-				a.Grad, a.Loss = make([]float32, nk), make([]float32, nk)
+				a.Grad, a.Loss = make([]T, nk), make([]T, nk)
 			}
 			b := a
 			if a.Grad != nil {
-				b.Grad, b.Loss = make([]float32, nk), make([]float32, nk)
+				b.Grad, b.Loss = make([]T, nk), make([]T, nk)
 			}
 			name := fmt.Sprintf("k=%d/opts=%05b", k, mask)
-			got, want := F32().Binary(a), generic.Binary(b)
-			if !near(got, want, 2e-5) {
+			got, want := table[T]().Binary(a), generic.Binary(b)
+			if !near(got, want, tolOf[T]()) {
 				t.Errorf("%s: sum %v, want %v", name, got, want)
 			}
 			if a.Grad != nil {

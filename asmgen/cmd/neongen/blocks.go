@@ -48,6 +48,10 @@ func (f *fn) k(name string, v32 float32, v64 float64) neon.V {
 type lane struct {
 	r neon.V
 	i int
+	// mem marks a coefficient read from memory (f.memCoefs): coefficient i
+	// of the table whose base address is in register base.
+	mem  bool
+	base string
 }
 
 // tables are the read-only DATA tables of the file, by symbol.
@@ -71,12 +75,15 @@ func (f *fn) packed(sym string, v32 []float32, v64 []float64) []lane {
 			bits = append(bits, math.Float64bits(v))
 		}
 	}
+	if f.memCoefs {
+		return f.memTable(sym, bits)
+	}
 	l := f.lanes()
 	n := (len(bits) + l - 1) / l
 	if r, ok := f.consts[sym+"#0"]; ok {
 		out := make([]lane, len(bits))
 		for i := range out {
-			out[i] = lane{r - neon.V(i/l), i % l}
+			out[i] = lane{r: r - neon.V(i/l), i: i % l}
 		}
 		return out
 	}
@@ -105,13 +112,64 @@ func (f *fn) packed(sym string, v32 []float32, v64 []float64) []lane {
 		cnt = len(v64)
 	}
 	for i := 0; i < cnt; i++ {
-		out = append(out, lane{first - neon.V(i/l), i % l})
+		out = append(out, lane{r: first - neon.V(i/l), i: i % l})
 	}
 	return out
 }
 
+// memTable serves a polynomial's coefficients from memory when the
+// registers are full (float64 BCE and focal): the table is stored highest
+// degree first, its address kept in a general register, and each Horner
+// step loads the next coefficient with LD1R (VLD1R.P), which costs what the
+// VDUP by element it replaces does; coefBegin rewinds the pointer, R10.
+func (f *fn) memTable(sym string, bits []uint64) []lane {
+	rev := sym + "Rev"
+	if _, ok := tables[rev]; !ok {
+		r := make([]uint64, len(bits))
+		for i, b := range bits {
+			r[len(bits)-1-i] = b
+		}
+		tables[rev] = r
+		tableOrder = append(tableOrder, rev)
+	}
+	if f.memBase == nil {
+		f.memBase = map[string]string{}
+	}
+	base, ok := f.memBase[rev]
+	if !ok {
+		if f.inLoop {
+			f.Errorf("%s: table %s first needed inside the loop", f.sig.name, rev)
+		}
+		base = "R" + itoa(11+len(f.memBase))
+		f.memBase[rev] = base
+		f.Op("MOVD $·%s<>(SB), %s", rev, base)
+	}
+	out := make([]lane, len(bits))
+	for i := range out {
+		out[i] = lane{i: i, mem: true, base: base}
+	}
+	return out
+}
+
+// coefBegin prepares a Horner evaluation that starts at coefficient top.
+func (f *fn) coefBegin(c []lane) {
+	if len(c) > 0 && c[0].mem {
+		f.Op("MOVD %s, R10", c[0].base)
+		f.lastCoef = -1
+	}
+}
+
 // dup broadcasts a packed lane into every lane of d.
 func (f *fn) dup(d neon.V, c lane) {
+	if c.mem { // the next coefficient, once per Horner step
+		if c.i == f.lastCoef {
+			f.mov(d, f.lastCoefReg)
+			return
+		}
+		f.Op("VLD1R.P %d(R10), [V%d.%s]", f.esize(), d, f.ar())
+		f.lastCoef, f.lastCoefReg = c.i, d
+		return
+	}
 	if f.arr == neon.S4 {
 		f.Op("VDUP V%d.S[%d], V%d.S4", c.r, c.i, d)
 	} else {
@@ -125,7 +183,7 @@ func emitTables(e *neon.Emitter) {
 		bits := tables[sym]
 		e.Raw("")
 		size := 16 * ((len(bits)*4 + 15) / 16)
-		if strings.HasSuffix(sym, "F64") {
+		if strings.Contains(sym, "F64") {
 			for i, b := range bits {
 				e.Raw("DATA ·%s<>+%d(SB)/8, $0x%016x", sym, 8*i, b)
 			}
@@ -240,6 +298,7 @@ func (f *fn) exp(xs, t, u []neon.V) {
 	p := func(i int) neon.V { return u[i] }
 	s := func(i int) neon.V { return u[n+i] }
 	top := len(coef) - 1
+	f.coefBegin(coef)
 	each(func(i int) { f.dup(p(i), coef[top]) })
 	cur, nxt := p, s
 	for j := top - 1; j >= 0; j-- {
@@ -308,6 +367,7 @@ func (f *fn) logCore(xs, t, u, w []neon.V, adj []neon.V) {
 	each(func(i int) { f.SCVTF(a, t[i], t[i]) })
 	each(func(i int) { f.FSUB(a, xs[i], xs[i], one) }) // f
 	top := len(coef) - 1
+	f.coefBegin(coef)
 	each(func(i int) { f.dup(u[i], coef[top]) })
 	cur, nxt := u, w
 	for j := top - 1; j >= 0; j-- {
@@ -374,6 +434,7 @@ func (f *fn) logCore64(xs, t, u, w []neon.V) {
 	each(func(i int) { f.FDIV(a, S[i], xs[i], S[i]) }) // s
 	each(func(i int) { f.FMUL(a, Z[i], S[i], S[i]) })  // z
 	top := len(c.coef) - 1
+	f.coefBegin(c.coef)
 	each(func(i int) { f.dup(u[i], c.coef[top]) })
 	cur, nxt := u, w
 	for j := top - 1; j >= 0; j-- {

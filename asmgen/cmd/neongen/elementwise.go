@@ -75,6 +75,8 @@ cn = fp·(1 − y[i]):
 
 and returns sum. All slices have at least len(grad) elements; grad or loss
 may be x.`}, neon.S4, genBCELogits},
+		{signature{"bceLogitsF64", []param{{"grad", slice64}, {"loss", slice64}, {"x", slice64}, {"y", slice64}, {"pw", slice64}, {"w", slice64}, {"fn", f64}, {"fp", f64}, {"scale", f64}}, f64,
+			"bceLogitsF64 is bceLogitsF32 for float64."}, neon.D2, genBCELogits},
 	}
 }
 
@@ -146,6 +148,10 @@ func genUnary(f *fn, op string) {
 // scratch and their constants fill the register file).
 func genBCELogits(f *fn) {
 	a := f.arr
+	if a == neon.D2 {
+		f.memCoefs = true // 24 float64 constants: the polynomials come from memory
+		f.extra = f.vs(15, 2)
+	}
 	f.loadSlice("grad", "R2", "R1")
 	f.loadSlice("loss", "R4", "")
 	f.loadSlice("x", "R0", "")
@@ -204,10 +210,7 @@ func genBCELogits(f *fn) {
 		f.FMUL(a, t, t, w)
 		f.FMUL(a, pw, t, scale) // gradient
 		f.mov(y, lp)            // loss
-		f.FCVTL(h0, lp)
-		f.FCVTL2(h1, lp)
-		f.FADD(neon.D2, acc[0], acc[0], h0)
-		f.FADD(neon.D2, acc[1], acc[1], h1)
+		f.accumulate(acc, lp, h0, 0)
 	})
 	f.arr = neon.D2
 	f.reduceAdd(acc)

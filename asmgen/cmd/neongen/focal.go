@@ -52,7 +52,7 @@ func genFocal(f *fn, mode int) {
 	f.loadSlice("w", "R7", "")
 	P := f.alloc("params")
 	f.packScalars(P, "gamma", "a0", "a1", "scale")
-	gamma, a0, a1, scale := lane{P, 0}, lane{P, 1}, lane{P, 2}, lane{P, 3}
+	gamma, a0, a1, scale := lane{r: P, i: 0}, lane{r: P, i: 1}, lane{r: P, i: 2}, lane{r: P, i: 3}
 	f.expConsts()
 	f.logConsts()
 	zero := f.k("zero", 0, 0)

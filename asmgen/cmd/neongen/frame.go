@@ -104,6 +104,11 @@ type fn struct {
 	maxWork   int      // highest work register used
 	inLoop    bool     // constants must be loaded before the loop
 	extra     []neon.V // logCore64's two extra scratch registers per element
+
+	memCoefs    bool              // polynomial coefficients from memory (blocks.go)
+	memBase     map[string]string // table → register holding its address
+	lastCoef    int
+	lastCoefReg neon.V
 }
 
 // text starts the function.
