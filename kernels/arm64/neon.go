@@ -639,6 +639,9 @@ func regression64[T args.Float](a args.Regression[T]) float64 {
 // binary64 vectorises BCE with logits for float64; the other kinds use the
 // generic kernel.
 func binary64[T args.Float](a args.Binary[T]) float64 {
+	if a.Kind == args.SigmoidFocal {
+		return sigmoidFocal64(a)
+	}
 	if a.Kind != args.BCEWithLogits {
 		return generic.Binary(a)
 	}
@@ -674,4 +677,69 @@ func binary64[T args.Float](a args.Binary[T]) float64 {
 		start = end
 	}
 	return sum
+}
+
+// sigmoidFocal64 is sigmoidFocal for float64.
+func sigmoidFocal64[T args.Float](a args.Binary[T]) float64 {
+	var ones, gs, ls [chunk]float64
+	for i := range ones {
+		ones[i] = 1
+	}
+	a0, a1 := 1.0, 0.0
+	if a.Alpha >= 0 {
+		a0, a1 = 1-float64(a.Alpha), 2*float64(a.Alpha)-1
+	}
+	x, y := as64(a.X), as64(a.Y)
+	gamma, scale := float64(a.Gamma), float64(a.GradScale)
+	var sum float64
+	for start := 0; start < len(x); start += chunk {
+		end := min(start+chunk, len(x))
+		if !hardLabels64(y[start:end]) {
+			b := a
+			b.X, b.Y, b.N, b.K = a.X[start:end], a.Y[start:end], 1, end-start
+			if a.Weight != nil {
+				b.Weight = a.Weight[start:end]
+			}
+			if a.Grad != nil {
+				b.Grad = a.Grad[start:end]
+			}
+			if a.Loss != nil {
+				b.Loss = a.Loss[start:end]
+			}
+			sum += generic.Binary(b)
+			continue
+		}
+		n := end - start
+		w, g, l := ones[:n], gs[:n], ls[:n]
+		if a.Weight != nil {
+			w = as64(a.Weight[start:end])
+		}
+		if a.Grad != nil {
+			g = as64(a.Grad[start:end])
+		}
+		if a.Loss != nil {
+			l = as64(a.Loss[start:end])
+		}
+		xs, ys := x[start:end], y[start:end]
+		switch gamma {
+		case 0:
+			sum += focalG0F64(g, l, xs, ys, w, gamma, a0, a1, scale)
+		case 1:
+			sum += focalG1F64(g, l, xs, ys, w, gamma, a0, a1, scale)
+		case 2:
+			sum += focalG2F64(g, l, xs, ys, w, gamma, a0, a1, scale)
+		default:
+			sum += focalF64(g, l, xs, ys, w, gamma, a0, a1, scale)
+		}
+	}
+	return sum
+}
+
+func hardLabels64(y []float64) bool {
+	for _, v := range y {
+		if v != 0 && v != 1 {
+			return false
+		}
+	}
+	return true
 }

@@ -378,6 +378,58 @@ func focalG2F32(grad []float32, loss []float32, x []float32, y []float32, w []fl
 //go:noescape
 func focalF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
 
+// focalG0F64 is, for each i < len(grad), with y[i] ∈ {0, 1}, s = 1 − 2y[i], z = s·x[i],
+// α_t = a0 + a1·y[i] and mod = exp(−γ·softplus(−z)) (γ = 0 here):
+//
+//	loss[i] = w[i]·α_t·softplus(z)·mod
+//	grad[i] = w[i]·s·α_t·mod·(σ(z) + γ·σ(−z)·softplus(z))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad or loss
+// may be x.
+//
+//go:noescape
+func focalG0F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+// focalG1F64 is, for each i < len(grad), with y[i] ∈ {0, 1}, s = 1 − 2y[i], z = s·x[i],
+// α_t = a0 + a1·y[i] and mod = exp(−γ·softplus(−z)) (γ = 1 here):
+//
+//	loss[i] = w[i]·α_t·softplus(z)·mod
+//	grad[i] = w[i]·s·α_t·mod·(σ(z) + γ·σ(−z)·softplus(z))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad or loss
+// may be x.
+//
+//go:noescape
+func focalG1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+// focalG2F64 is, for each i < len(grad), with y[i] ∈ {0, 1}, s = 1 − 2y[i], z = s·x[i],
+// α_t = a0 + a1·y[i] and mod = exp(−γ·softplus(−z)) (γ = 2 here):
+//
+//	loss[i] = w[i]·α_t·softplus(z)·mod
+//	grad[i] = w[i]·s·α_t·mod·(σ(z) + γ·σ(−z)·softplus(z))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad or loss
+// may be x.
+//
+//go:noescape
+func focalG2F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+// focalF64 is, for each i < len(grad), with y[i] ∈ {0, 1}, s = 1 − 2y[i], z = s·x[i],
+// α_t = a0 + a1·y[i] and mod = exp(−γ·softplus(−z)):
+//
+//	loss[i] = w[i]·α_t·softplus(z)·mod
+//	grad[i] = w[i]·s·α_t·mod·(σ(z) + γ·σ(−z)·softplus(z))·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad or loss
+// may be x.
+//
+//go:noescape
+func focalF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
 // dotSub3F32 is Σ t[i]·w[i]·(x[i] − z), summed in float64, where a zero
 // t[i]·w[i] contributes 0 even if x[i] is infinite. len(t), len(w) ≥ len(x).
 //

@@ -45,6 +45,10 @@
 //	focalG1F32     f32  101 instructions / 1 vectors = 101.00 per vector
 //	focalG2F32     f32  104 instructions / 1 vectors = 104.00 per vector
 //	focalF32       f32  135 instructions / 1 vectors = 135.00 per vector
+//	focalG0F64     f64  113 instructions / 1 vectors = 113.00 per vector
+//	focalG1F64     f64  120 instructions / 1 vectors = 120.00 per vector
+//	focalG2F64     f64  123 instructions / 1 vectors = 123.00 per vector
+//	focalF64       f64  169 instructions / 1 vectors = 169.00 per vector
 //	dotSub3F32     f32   41 instructions / 4 vectors = 10.25 per vector
 //	affineTF32     f32   21 instructions / 4 vectors =  5.25 per vector
 //	affineWTF32    f32   26 instructions / 4 vectors =  6.50 per vector
@@ -7725,6 +7729,1817 @@ done_focalF32:
 	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
 	WORD $0x7e70d9ce // faddp d14, v14.2d
 	FMOVD F14, ret+136(FP)
+	RET
+
+// func focalG0F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+TEXT ·focalG0F64(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD gamma+120(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD a1+136(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD scale+144(FP), R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V29.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V28.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V27.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V26.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V25.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V23.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V22.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V21.D2
+	MOVD $·logPolyF64Rev<>(SB), R12
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V20.D2
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalG0F64
+big_focalG0F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4f0 // fadd v16.2d, v7.2d, v21.2d
+	WORD $0x6e70fcf0 // fdiv v16.2d, v7.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	WORD $0x6e71dca5 // fmul v5.2d, v5.2d, v17.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e70dca5 // fmul v5.2d, v5.2d, v16.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e75dc2a // fmul v10.2d, v1.2d, v21.2d
+	WORD $0x4eead70a // fsub v10.2d, v24.2d, v10.2d
+	WORD $0x6e60dd4b // fmul v11.2d, v10.2d, v0.2d
+	WORD $0x6ee0c96c // fcmge v12.2d, v11.2d, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e74f564 // fmax v4.2d, v11.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	VMOV V12.B16, V7.B16
+	VDUP V31.D[1], V9.D2
+	VDUP V30.D[0], V8.D2
+	VFMLA V1.D2, V8.D2, V9.D2
+	WORD $0x6e69dc84 // fmul v4.2d, v4.2d, v9.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	VDUP V30.D[1], V8.D2
+	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P [V7.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalG0F64
+onepre_focalG0F64:
+	ADDS $0, R1, R1
+	BLT tail_focalG0F64
+one_focalG0F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4f0 // fadd v16.2d, v7.2d, v21.2d
+	WORD $0x6e70fcf0 // fdiv v16.2d, v7.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	WORD $0x6e71dca5 // fmul v5.2d, v5.2d, v17.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e70dca5 // fmul v5.2d, v5.2d, v16.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e75dc2a // fmul v10.2d, v1.2d, v21.2d
+	WORD $0x4eead70a // fsub v10.2d, v24.2d, v10.2d
+	WORD $0x6e60dd4b // fmul v11.2d, v10.2d, v0.2d
+	WORD $0x6ee0c96c // fcmge v12.2d, v11.2d, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e74f564 // fmax v4.2d, v11.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	VMOV V12.B16, V7.B16
+	VDUP V31.D[1], V9.D2
+	VDUP V30.D[0], V8.D2
+	VFMLA V1.D2, V8.D2, V9.D2
+	WORD $0x6e69dc84 // fmul v4.2d, v4.2d, v9.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	VDUP V30.D[1], V8.D2
+	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P [V7.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalG0F64
+tail_focalG0F64:
+	ADDS $2, R1, R1
+	BEQ done_focalG0F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalG0F64:
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4f0 // fadd v16.2d, v7.2d, v21.2d
+	WORD $0x6e70fcf0 // fdiv v16.2d, v7.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	WORD $0x6e71dca5 // fmul v5.2d, v5.2d, v17.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e70dca5 // fmul v5.2d, v5.2d, v16.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e75dc2a // fmul v10.2d, v1.2d, v21.2d
+	WORD $0x4eead70a // fsub v10.2d, v24.2d, v10.2d
+	WORD $0x6e60dd4b // fmul v11.2d, v10.2d, v0.2d
+	WORD $0x6ee0c96c // fcmge v12.2d, v11.2d, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e74f564 // fmax v4.2d, v11.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	VMOV V12.B16, V7.B16
+	VDUP V31.D[1], V9.D2
+	VDUP V30.D[0], V8.D2
+	VFMLA V1.D2, V8.D2, V9.D2
+	WORD $0x6e69dc84 // fmul v4.2d, v4.2d, v9.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	VDUP V30.D[1], V8.D2
+	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P V7.D[0], 8(R2)
+	VST1.P V4.D[0], 8(R4)
+done_focalG0F64:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+152(FP)
+	RET
+
+// func focalG1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+TEXT ·focalG1F64(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD gamma+120(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD a1+136(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD scale+144(FP), R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V29.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V28.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V27.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V26.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V25.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V23.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V22.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V21.D2
+	MOVD $·logPolyF64Rev<>(SB), R12
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V20.D2
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalG1F64
+big_focalG1F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4f0 // fadd v16.2d, v7.2d, v21.2d
+	WORD $0x6e70fcf0 // fdiv v16.2d, v7.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	WORD $0x6e71dca5 // fmul v5.2d, v5.2d, v17.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e70dca5 // fmul v5.2d, v5.2d, v16.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e75dc2a // fmul v10.2d, v1.2d, v21.2d
+	WORD $0x4eead70a // fsub v10.2d, v24.2d, v10.2d
+	WORD $0x6e60dd4b // fmul v11.2d, v10.2d, v0.2d
+	WORD $0x6ee0c96c // fcmge v12.2d, v11.2d, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e74f564 // fmax v4.2d, v11.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e64dda7 // fmul v7.2d, v13.2d, v4.2d
+	WORD $0x4ee0d9a9 // fcmeq v9.2d, v13.2d, #0.0
+	VBIT V9.B16, V20.B16, V7.B16
+	WORD $0x4e6cd4e7 // fadd v7.2d, v7.2d, v12.2d
+	VDUP V31.D[1], V9.D2
+	VDUP V30.D[0], V8.D2
+	VFMLA V1.D2, V8.D2, V9.D2
+	WORD $0x6e69dc84 // fmul v4.2d, v4.2d, v9.2d
+	WORD $0x6e6cdc84 // fmul v4.2d, v4.2d, v12.2d
+	WORD $0x4ee0d988 // fcmeq v8.2d, v12.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x6e6cdce7 // fmul v7.2d, v7.2d, v12.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	VDUP V30.D[1], V8.D2
+	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P [V7.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalG1F64
+onepre_focalG1F64:
+	ADDS $0, R1, R1
+	BLT tail_focalG1F64
+one_focalG1F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4f0 // fadd v16.2d, v7.2d, v21.2d
+	WORD $0x6e70fcf0 // fdiv v16.2d, v7.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	WORD $0x6e71dca5 // fmul v5.2d, v5.2d, v17.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e70dca5 // fmul v5.2d, v5.2d, v16.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e75dc2a // fmul v10.2d, v1.2d, v21.2d
+	WORD $0x4eead70a // fsub v10.2d, v24.2d, v10.2d
+	WORD $0x6e60dd4b // fmul v11.2d, v10.2d, v0.2d
+	WORD $0x6ee0c96c // fcmge v12.2d, v11.2d, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e74f564 // fmax v4.2d, v11.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e64dda7 // fmul v7.2d, v13.2d, v4.2d
+	WORD $0x4ee0d9a9 // fcmeq v9.2d, v13.2d, #0.0
+	VBIT V9.B16, V20.B16, V7.B16
+	WORD $0x4e6cd4e7 // fadd v7.2d, v7.2d, v12.2d
+	VDUP V31.D[1], V9.D2
+	VDUP V30.D[0], V8.D2
+	VFMLA V1.D2, V8.D2, V9.D2
+	WORD $0x6e69dc84 // fmul v4.2d, v4.2d, v9.2d
+	WORD $0x6e6cdc84 // fmul v4.2d, v4.2d, v12.2d
+	WORD $0x4ee0d988 // fcmeq v8.2d, v12.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x6e6cdce7 // fmul v7.2d, v7.2d, v12.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	VDUP V30.D[1], V8.D2
+	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P [V7.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalG1F64
+tail_focalG1F64:
+	ADDS $2, R1, R1
+	BEQ done_focalG1F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalG1F64:
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4f0 // fadd v16.2d, v7.2d, v21.2d
+	WORD $0x6e70fcf0 // fdiv v16.2d, v7.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	WORD $0x6e71dca5 // fmul v5.2d, v5.2d, v17.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e70dca5 // fmul v5.2d, v5.2d, v16.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e75dc2a // fmul v10.2d, v1.2d, v21.2d
+	WORD $0x4eead70a // fsub v10.2d, v24.2d, v10.2d
+	WORD $0x6e60dd4b // fmul v11.2d, v10.2d, v0.2d
+	WORD $0x6ee0c96c // fcmge v12.2d, v11.2d, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e74f564 // fmax v4.2d, v11.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e64dda7 // fmul v7.2d, v13.2d, v4.2d
+	WORD $0x4ee0d9a9 // fcmeq v9.2d, v13.2d, #0.0
+	VBIT V9.B16, V20.B16, V7.B16
+	WORD $0x4e6cd4e7 // fadd v7.2d, v7.2d, v12.2d
+	VDUP V31.D[1], V9.D2
+	VDUP V30.D[0], V8.D2
+	VFMLA V1.D2, V8.D2, V9.D2
+	WORD $0x6e69dc84 // fmul v4.2d, v4.2d, v9.2d
+	WORD $0x6e6cdc84 // fmul v4.2d, v4.2d, v12.2d
+	WORD $0x4ee0d988 // fcmeq v8.2d, v12.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x6e6cdce7 // fmul v7.2d, v7.2d, v12.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	VDUP V30.D[1], V8.D2
+	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P V7.D[0], 8(R2)
+	VST1.P V4.D[0], 8(R4)
+done_focalG1F64:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+152(FP)
+	RET
+
+// func focalG2F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+TEXT ·focalG2F64(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD gamma+120(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD a1+136(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD scale+144(FP), R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V29.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V28.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V27.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V26.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V25.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V23.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V22.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V21.D2
+	MOVD $·logPolyF64Rev<>(SB), R12
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V20.D2
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalG2F64
+big_focalG2F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4f0 // fadd v16.2d, v7.2d, v21.2d
+	WORD $0x6e70fcf0 // fdiv v16.2d, v7.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	WORD $0x6e71dca5 // fmul v5.2d, v5.2d, v17.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e70dca5 // fmul v5.2d, v5.2d, v16.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e75dc2a // fmul v10.2d, v1.2d, v21.2d
+	WORD $0x4eead70a // fsub v10.2d, v24.2d, v10.2d
+	WORD $0x6e60dd4b // fmul v11.2d, v10.2d, v0.2d
+	WORD $0x6ee0c96c // fcmge v12.2d, v11.2d, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e74f564 // fmax v4.2d, v11.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e6cdd85 // fmul v5.2d, v12.2d, v12.2d
+	WORD $0x6e64dda7 // fmul v7.2d, v13.2d, v4.2d
+	WORD $0x4ee0d9a9 // fcmeq v9.2d, v13.2d, #0.0
+	VBIT V9.B16, V20.B16, V7.B16
+	VDUP V31.D[0], V9.D2
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x4e6cd4e7 // fadd v7.2d, v7.2d, v12.2d
+	VDUP V31.D[1], V9.D2
+	VDUP V30.D[0], V8.D2
+	VFMLA V1.D2, V8.D2, V9.D2
+	WORD $0x6e69dc84 // fmul v4.2d, v4.2d, v9.2d
+	WORD $0x6e65dc84 // fmul v4.2d, v4.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	VDUP V30.D[1], V8.D2
+	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P [V7.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalG2F64
+onepre_focalG2F64:
+	ADDS $0, R1, R1
+	BLT tail_focalG2F64
+one_focalG2F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4f0 // fadd v16.2d, v7.2d, v21.2d
+	WORD $0x6e70fcf0 // fdiv v16.2d, v7.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	WORD $0x6e71dca5 // fmul v5.2d, v5.2d, v17.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e70dca5 // fmul v5.2d, v5.2d, v16.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e75dc2a // fmul v10.2d, v1.2d, v21.2d
+	WORD $0x4eead70a // fsub v10.2d, v24.2d, v10.2d
+	WORD $0x6e60dd4b // fmul v11.2d, v10.2d, v0.2d
+	WORD $0x6ee0c96c // fcmge v12.2d, v11.2d, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e74f564 // fmax v4.2d, v11.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e6cdd85 // fmul v5.2d, v12.2d, v12.2d
+	WORD $0x6e64dda7 // fmul v7.2d, v13.2d, v4.2d
+	WORD $0x4ee0d9a9 // fcmeq v9.2d, v13.2d, #0.0
+	VBIT V9.B16, V20.B16, V7.B16
+	VDUP V31.D[0], V9.D2
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x4e6cd4e7 // fadd v7.2d, v7.2d, v12.2d
+	VDUP V31.D[1], V9.D2
+	VDUP V30.D[0], V8.D2
+	VFMLA V1.D2, V8.D2, V9.D2
+	WORD $0x6e69dc84 // fmul v4.2d, v4.2d, v9.2d
+	WORD $0x6e65dc84 // fmul v4.2d, v4.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	VDUP V30.D[1], V8.D2
+	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P [V7.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalG2F64
+tail_focalG2F64:
+	ADDS $2, R1, R1
+	BEQ done_focalG2F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalG2F64:
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4f0 // fadd v16.2d, v7.2d, v21.2d
+	WORD $0x6e70fcf0 // fdiv v16.2d, v7.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	WORD $0x6e71dca5 // fmul v5.2d, v5.2d, v17.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e70dca5 // fmul v5.2d, v5.2d, v16.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e75dc2a // fmul v10.2d, v1.2d, v21.2d
+	WORD $0x4eead70a // fsub v10.2d, v24.2d, v10.2d
+	WORD $0x6e60dd4b // fmul v11.2d, v10.2d, v0.2d
+	WORD $0x6ee0c96c // fcmge v12.2d, v11.2d, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e74f564 // fmax v4.2d, v11.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e6cdd85 // fmul v5.2d, v12.2d, v12.2d
+	WORD $0x6e64dda7 // fmul v7.2d, v13.2d, v4.2d
+	WORD $0x4ee0d9a9 // fcmeq v9.2d, v13.2d, #0.0
+	VBIT V9.B16, V20.B16, V7.B16
+	VDUP V31.D[0], V9.D2
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x4e6cd4e7 // fadd v7.2d, v7.2d, v12.2d
+	VDUP V31.D[1], V9.D2
+	VDUP V30.D[0], V8.D2
+	VFMLA V1.D2, V8.D2, V9.D2
+	WORD $0x6e69dc84 // fmul v4.2d, v4.2d, v9.2d
+	WORD $0x6e65dc84 // fmul v4.2d, v4.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	VDUP V30.D[1], V8.D2
+	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P V7.D[0], 8(R2)
+	VST1.P V4.D[0], 8(R4)
+done_focalG2F64:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+152(FP)
+	RET
+
+// func focalF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+TEXT ·focalF64(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD gamma+120(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD a1+136(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD scale+144(FP), R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V29.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V28.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V27.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V26.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V25.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V23.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V22.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V21.D2
+	MOVD $·logPolyF64Rev<>(SB), R12
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V20.D2
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalF64
+big_focalF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4f0 // fadd v16.2d, v7.2d, v21.2d
+	WORD $0x6e70fcf0 // fdiv v16.2d, v7.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	WORD $0x6e71dca5 // fmul v5.2d, v5.2d, v17.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e70dca5 // fmul v5.2d, v5.2d, v16.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e75dc2a // fmul v10.2d, v1.2d, v21.2d
+	WORD $0x4eead70a // fsub v10.2d, v24.2d, v10.2d
+	WORD $0x6e60dd4b // fmul v11.2d, v10.2d, v0.2d
+	WORD $0x6ee0c96c // fcmge v12.2d, v11.2d, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e74f564 // fmax v4.2d, v11.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6ee0f966 // fneg v6.2d, v11.2d
+	WORD $0x4e74f4c6 // fmax v6.2d, v6.2d, v20.2d
+	WORD $0x4e67d4c6 // fadd v6.2d, v6.2d, v7.2d
+	VDUP V31.D[0], V5.D2
+	WORD $0x6e65dcc6 // fmul v6.2d, v6.2d, v5.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x4efaf4c6 // fmin v6.2d, v6.2d, v26.2d
+	WORD $0x4e79f4c6 // fmax v6.2d, v6.2d, v25.2d
+	WORD $0x6e7ddcc3 // fmul v3.2d, v6.2d, v29.2d
+	WORD $0x4e618863 // frintn v3.2d, v3.2d
+	VFMLS V28.D2, V3.D2, V6.D2
+	VFMLS V27.D2, V3.D2, V6.D2
+	WORD $0x4ee1b863 // fcvtzs v3.2d, v3.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	WORD $0x6e66dcc8 // fmul v8.2d, v6.2d, v6.2d
+	VFMLA V9.D2, V8.D2, V6.D2
+	WORD $0x4e78d4c6 // fadd v6.2d, v6.2d, v24.2d
+	WORD $0x4f7f0469 // sshr v9.2d, v3.2d, #1
+	VSUB V9.D2, V3.D2, V3.D2
+	WORD $0x4f745529 // shl v9.2d, v9.2d, #52
+	VADD V9.D2, V6.D2, V6.D2
+	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
+	VADD V24.D2, V3.D2, V3.D2
+	WORD $0x6e63dcc6 // fmul v6.2d, v6.2d, v3.2d
+	WORD $0x6e64dda7 // fmul v7.2d, v13.2d, v4.2d
+	WORD $0x4ee0d9a9 // fcmeq v9.2d, v13.2d, #0.0
+	VBIT V9.B16, V20.B16, V7.B16
+	VDUP V31.D[0], V9.D2
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x4e6cd4e7 // fadd v7.2d, v7.2d, v12.2d
+	VDUP V31.D[1], V9.D2
+	VDUP V30.D[0], V8.D2
+	VFMLA V1.D2, V8.D2, V9.D2
+	WORD $0x6e69dc84 // fmul v4.2d, v4.2d, v9.2d
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x4ee0d8c8 // fcmeq v8.2d, v6.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x6e66dce7 // fmul v7.2d, v7.2d, v6.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	VDUP V30.D[1], V8.D2
+	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P [V7.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalF64
+onepre_focalF64:
+	ADDS $0, R1, R1
+	BLT tail_focalF64
+one_focalF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4f0 // fadd v16.2d, v7.2d, v21.2d
+	WORD $0x6e70fcf0 // fdiv v16.2d, v7.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	WORD $0x6e71dca5 // fmul v5.2d, v5.2d, v17.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e70dca5 // fmul v5.2d, v5.2d, v16.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e75dc2a // fmul v10.2d, v1.2d, v21.2d
+	WORD $0x4eead70a // fsub v10.2d, v24.2d, v10.2d
+	WORD $0x6e60dd4b // fmul v11.2d, v10.2d, v0.2d
+	WORD $0x6ee0c96c // fcmge v12.2d, v11.2d, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e74f564 // fmax v4.2d, v11.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6ee0f966 // fneg v6.2d, v11.2d
+	WORD $0x4e74f4c6 // fmax v6.2d, v6.2d, v20.2d
+	WORD $0x4e67d4c6 // fadd v6.2d, v6.2d, v7.2d
+	VDUP V31.D[0], V5.D2
+	WORD $0x6e65dcc6 // fmul v6.2d, v6.2d, v5.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x4efaf4c6 // fmin v6.2d, v6.2d, v26.2d
+	WORD $0x4e79f4c6 // fmax v6.2d, v6.2d, v25.2d
+	WORD $0x6e7ddcc3 // fmul v3.2d, v6.2d, v29.2d
+	WORD $0x4e618863 // frintn v3.2d, v3.2d
+	VFMLS V28.D2, V3.D2, V6.D2
+	VFMLS V27.D2, V3.D2, V6.D2
+	WORD $0x4ee1b863 // fcvtzs v3.2d, v3.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	WORD $0x6e66dcc8 // fmul v8.2d, v6.2d, v6.2d
+	VFMLA V9.D2, V8.D2, V6.D2
+	WORD $0x4e78d4c6 // fadd v6.2d, v6.2d, v24.2d
+	WORD $0x4f7f0469 // sshr v9.2d, v3.2d, #1
+	VSUB V9.D2, V3.D2, V3.D2
+	WORD $0x4f745529 // shl v9.2d, v9.2d, #52
+	VADD V9.D2, V6.D2, V6.D2
+	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
+	VADD V24.D2, V3.D2, V3.D2
+	WORD $0x6e63dcc6 // fmul v6.2d, v6.2d, v3.2d
+	WORD $0x6e64dda7 // fmul v7.2d, v13.2d, v4.2d
+	WORD $0x4ee0d9a9 // fcmeq v9.2d, v13.2d, #0.0
+	VBIT V9.B16, V20.B16, V7.B16
+	VDUP V31.D[0], V9.D2
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x4e6cd4e7 // fadd v7.2d, v7.2d, v12.2d
+	VDUP V31.D[1], V9.D2
+	VDUP V30.D[0], V8.D2
+	VFMLA V1.D2, V8.D2, V9.D2
+	WORD $0x6e69dc84 // fmul v4.2d, v4.2d, v9.2d
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x4ee0d8c8 // fcmeq v8.2d, v6.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x6e66dce7 // fmul v7.2d, v7.2d, v6.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	VDUP V30.D[1], V8.D2
+	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P [V7.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalF64
+tail_focalF64:
+	ADDS $2, R1, R1
+	BEQ done_focalF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalF64:
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4f0 // fadd v16.2d, v7.2d, v21.2d
+	WORD $0x6e70fcf0 // fdiv v16.2d, v7.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V17.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V17.D2, V6.D2, V5.D2
+	WORD $0x6e71dca5 // fmul v5.2d, v5.2d, v17.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e70dca5 // fmul v5.2d, v5.2d, v16.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e75dc2a // fmul v10.2d, v1.2d, v21.2d
+	WORD $0x4eead70a // fsub v10.2d, v24.2d, v10.2d
+	WORD $0x6e60dd4b // fmul v11.2d, v10.2d, v0.2d
+	WORD $0x6ee0c96c // fcmge v12.2d, v11.2d, #0.0
+	VMOV V12.B16, V13.B16
+	VBSL V9.B16, V8.B16, V12.B16
+	VBSL V8.B16, V9.B16, V13.B16
+	WORD $0x4e74f564 // fmax v4.2d, v11.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6ee0f966 // fneg v6.2d, v11.2d
+	WORD $0x4e74f4c6 // fmax v6.2d, v6.2d, v20.2d
+	WORD $0x4e67d4c6 // fadd v6.2d, v6.2d, v7.2d
+	VDUP V31.D[0], V5.D2
+	WORD $0x6e65dcc6 // fmul v6.2d, v6.2d, v5.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x4efaf4c6 // fmin v6.2d, v6.2d, v26.2d
+	WORD $0x4e79f4c6 // fmax v6.2d, v6.2d, v25.2d
+	WORD $0x6e7ddcc3 // fmul v3.2d, v6.2d, v29.2d
+	WORD $0x4e618863 // frintn v3.2d, v3.2d
+	VFMLS V28.D2, V3.D2, V6.D2
+	VFMLS V27.D2, V3.D2, V6.D2
+	WORD $0x4ee1b863 // fcvtzs v3.2d, v3.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V6.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V6.D2, V8.D2, V9.D2
+	WORD $0x6e66dcc8 // fmul v8.2d, v6.2d, v6.2d
+	VFMLA V9.D2, V8.D2, V6.D2
+	WORD $0x4e78d4c6 // fadd v6.2d, v6.2d, v24.2d
+	WORD $0x4f7f0469 // sshr v9.2d, v3.2d, #1
+	VSUB V9.D2, V3.D2, V3.D2
+	WORD $0x4f745529 // shl v9.2d, v9.2d, #52
+	VADD V9.D2, V6.D2, V6.D2
+	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
+	VADD V24.D2, V3.D2, V3.D2
+	WORD $0x6e63dcc6 // fmul v6.2d, v6.2d, v3.2d
+	WORD $0x6e64dda7 // fmul v7.2d, v13.2d, v4.2d
+	WORD $0x4ee0d9a9 // fcmeq v9.2d, v13.2d, #0.0
+	VBIT V9.B16, V20.B16, V7.B16
+	VDUP V31.D[0], V9.D2
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x4e6cd4e7 // fadd v7.2d, v7.2d, v12.2d
+	VDUP V31.D[1], V9.D2
+	VDUP V30.D[0], V8.D2
+	VFMLA V1.D2, V8.D2, V9.D2
+	WORD $0x6e69dc84 // fmul v4.2d, v4.2d, v9.2d
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x4ee0d8c8 // fcmeq v8.2d, v6.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x6e66dce7 // fmul v7.2d, v7.2d, v6.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	VDUP V30.D[1], V8.D2
+	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P V7.D[0], 8(R2)
+	VST1.P V4.D[0], 8(R4)
+done_focalF64:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+152(FP)
 	RET
 
 // func dotSub3F32(x []float32, t []float32, w []float32, z float32) float64

@@ -331,39 +331,44 @@ func testRegression[T args.Float](t *testing.T) {
 }
 
 func TestSigmoidFocalMatchesGeneric(t *testing.T) {
+	t.Run("f32", func(t *testing.T) { testFocal[float32](t) })
+	t.Run("f64", func(t *testing.T) { testFocal[float64](t) })
+}
+
+func testFocal[T args.Float](t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
-	for _, gamma := range []float32{0, 1, 2, 0.5, 3.5} {
-		for _, alpha := range []float32{-1, 0.25} {
+	for _, gamma := range []T{0, 1, 2, 0.5, 3.5} {
+		for _, alpha := range []T{-1, 0.25} {
 			for _, n := range []int{1, 3, 4, 7, 300, 700} {
 				for mask := 0; mask < 8; mask++ {
-					a := args.Binary[float32]{Kind: args.SigmoidFocal, N: 1, K: n, FNWeight: 1, FPWeight: 1, GradScale: 0.5,
-						Alpha: alpha, Gamma: gamma, X: make([]float32, n), Y: make([]float32, n)}
+					a := args.Binary[T]{Kind: args.SigmoidFocal, N: 1, K: n, FNWeight: 1, FPWeight: 1, GradScale: 0.5,
+						Alpha: alpha, Gamma: gamma, X: make([]T, n), Y: make([]T, n)}
 					for i := range a.X {
-						a.X[i] = float32(rng.NormFloat64() * 6)
-						a.Y[i] = float32(rng.Intn(2))
+						a.X[i] = T(rng.NormFloat64() * 6)
+						a.Y[i] = T(rng.Intn(2))
 					}
 					if n > 4 {
-						a.X[0], a.X[1], a.X[2], a.X[3] = float32(math.Inf(1)), float32(math.Inf(-1)), 40, -40
+						a.X[0], a.X[1], a.X[2], a.X[3] = T(math.Inf(1)), T(math.Inf(-1)), 40, -40
 					}
 					if mask&4 != 0 && n > 5 {
 						a.Y[5] = 0.3 // a soft label: that chunk goes to generic
 					}
 					if mask&1 != 0 {
-						a.Weight = make([]float32, n)
+						a.Weight = make([]T, n)
 						for i := range a.Weight {
-							a.Weight[i] = float32(rng.Float64())
+							a.Weight[i] = T(rng.Float64())
 						}
 					}
 					if mask&2 != 0 {
-						a.Grad, a.Loss = make([]float32, n), make([]float32, n)
+						a.Grad, a.Loss = make([]T, n), make([]T, n)
 					}
 					b := a
 					if a.Grad != nil {
-						b.Grad, b.Loss = make([]float32, n), make([]float32, n)
+						b.Grad, b.Loss = make([]T, n), make([]T, n)
 					}
 					name := fmt.Sprintf("gamma=%v alpha=%v n=%d opts=%03b", gamma, alpha, n, mask)
-					got, want := F32().Binary(a), generic.Binary(b)
-					if !near(got, want, 2e-5) {
+					got, want := table[T]().Binary(a), generic.Binary(b)
+					if !near(got, want, tolOf[T]()) {
 						t.Errorf("%s: sum %v, want %v", name, got, want)
 					}
 					if a.Grad != nil {

@@ -13,13 +13,22 @@ import "github.com/lossfuse/lossfuse/asmgen/neon"
 // with one e = exp(−|x|) for σ and softplus, and a second exp only for a
 // general γ. α_t = a0 + a1·y.
 func focalKernels() []kernel {
-	x := func(n string) param { return param{n, slice32} }
-	v := func(n string) param { return param{n, f32} }
+	var ks []kernel
+	for _, a := range []neon.Arr{neon.S4, neon.D2} {
+		ks = append(ks, focalKernelsOf(a)...)
+	}
+	return ks
+}
+
+func focalKernelsOf(arr neon.Arr) []kernel {
+	x := func(n string) param { return param{n, sl(laneKind(arr))} }
+	v := func(n string) param { return param{n, laneKind(arr)} }
+	sfx := suffix(arr)
 	var ks []kernel
 	for _, g := range []struct {
 		name string
 		mode int
-	}{{"focalG0F32", 0}, {"focalG1F32", 1}, {"focalG2F32", 2}, {"focalF32", -1}} {
+	}{{"focalG0" + sfx, 0}, {"focalG1" + sfx, 1}, {"focalG2" + sfx, 2}, {"focal" + sfx, -1}} {
 		g := g
 		doc := g.name + " is, for each i < len(grad), with y[i] ∈ {0, 1}, s = 1 − 2y[i], z = s·x[i],\nα_t = a0 + a1·y[i] and mod = exp(−γ·softplus(−z))"
 		if g.mode >= 0 {
@@ -27,20 +36,33 @@ func focalKernels() []kernel {
 		}
 		doc += ":\n\n\tloss[i] = w[i]·α_t·softplus(z)·mod\n\tgrad[i] = w[i]·s·α_t·mod·(σ(z) + γ·σ(−z)·softplus(z))·scale\n\tsum += float64(loss[i])\n\nand returns sum. All slices have at least len(grad) elements; grad or loss\nmay be x."
 		ks = append(ks, kernel{signature{g.name, []param{x("grad"), x("loss"), x("x"), x("y"), x("w"), v("gamma"), v("a0"), v("a1"), v("scale")}, f64, doc},
-			neon.S4, func(f *fn) { genFocal(f, g.mode) }})
+			arr, func(f *fn) { genFocal(f, g.mode) }})
 	}
 	return ks
 }
 
-// packScalars puts float32 arguments into the lanes of one register, to be
-// taken with VDUP by element where needed (the exp and log1p constants
-// leave no room for one register each).
-func (f *fn) packScalars(v neon.V, names ...string) {
+// packScalars puts scalar arguments into the lanes of as few constant
+// registers as they need, to be taken with VDUP by element where needed
+// (the exp and log1p constants leave no room for one register each).
+func (f *fn) packScalars(names ...string) []lane {
+	var out []lane
+	var r neon.V
 	for i, n := range names {
+		j := i % f.lanes()
+		if j == 0 {
+			r = f.alloc("params" + itoa(i))
+		}
 		_, off := f.param(n)
-		f.Op("MOVWU %s+%d(FP), R9", n, off)
-		f.Op("VMOV R9, V%d.S[%d]", v, i)
+		if f.arr == neon.S4 {
+			f.Op("MOVWU %s+%d(FP), R9", n, off)
+			f.Op("VMOV R9, V%d.S[%d]", r, j)
+		} else {
+			f.Op("MOVD %s+%d(FP), R9", n, off)
+			f.Op("VMOV R9, V%d.D[%d]", r, j)
+		}
+		out = append(out, lane{r: r, i: j})
 	}
+	return out
 }
 
 func genFocal(f *fn, mode int) {
@@ -50,9 +72,12 @@ func genFocal(f *fn, mode int) {
 	f.loadSlice("x", "R0", "")
 	f.loadSlice("y", "R5", "")
 	f.loadSlice("w", "R7", "")
-	P := f.alloc("params")
-	f.packScalars(P, "gamma", "a0", "a1", "scale")
-	gamma, a0, a1, scale := lane{r: P, i: 0}, lane{r: P, i: 1}, lane{r: P, i: 2}, lane{r: P, i: 3}
+	if a == neon.D2 {
+		f.memCoefs = true // the float64 constants fill the registers
+		f.extra = f.vs(16, 2)
+	}
+	ps := f.packScalars("gamma", "a0", "a1", "scale")
+	gamma, a0, a1, scale := ps[0], ps[1], ps[2], ps[3]
 	f.expConsts()
 	f.logConsts()
 	zero := f.k("zero", 0, 0)
@@ -126,10 +151,7 @@ func genFocal(f *fn, mode int) {
 		f.FMUL(a, LP, LP, W)
 		f.dup(R, scale)
 		f.FMUL(a, LP, LP, R) // gradient
-		f.FCVTL(E, T)
-		f.FADD(neon.D2, acc[0], acc[0], E)
-		f.FCVTL2(E, T)
-		f.FADD(neon.D2, acc[1], acc[1], E)
+		f.accumulate(acc, T, E, 0)
 	})
 	f.reduceWide(acc)
 	f.storeRet(acc[0])
