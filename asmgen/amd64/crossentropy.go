@@ -76,7 +76,7 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 
 	rowLoop(n, k, ptrs, func(i reg.GPVirtual) {
 		ignored, next := x86.NewLabel("ignored"), x86.NewLabel("nextrow")
-		m, l := onlineLSE(s, x, sp, negInf, true, nil, nil)
+		m, l := onlineLSE(s, x, sp, negInf, true, nil, nil, nil)
 		lse := s.Vec()
 		VADDPS(m, l, lse)
 		storeIf(rowLSE, i, lse)

@@ -83,3 +83,8 @@ func log1pVec(s *x86.ISA) {
 	elementLoop(s, "log1pVec"+suffix(s), "%s writes dst[i] = log1p(x[i]) for x in [0, 1] (test hook for the vector log1p).",
 		func(v reg.VecVirtual) reg.VecVirtual { return s.Log1p(v) })
 }
+
+func tanhVec(s *x86.ISA) {
+	elementLoop(s, "tanhVec"+suffix(s), "%s writes dst[i] = tanh(x[i]) (test hook for the vector tanh of soft-capping).",
+		func(v reg.VecVirtual) reg.VecVirtual { return s.Tanh(v) })
+}

@@ -37,11 +37,13 @@ func main() {
 		}
 		// Row kernels: softmax cross-entropy passes and the row primitives.
 		lseRows(s, lseOptions{})
-		lseRows(s, lseOptions{split: true})
-		lseRows(s, lseOptions{dot: true})
-		lseRows(s, lseOptions{dot: true, weighted: true})
-		expAffineRows(s, false)
-		expAffineRows(s, true)
+		for _, c := range []bool{false, true} {
+			lseRows(s, lseOptions{split: true, capped: c})
+			lseRows(s, lseOptions{dot: true, capped: c})
+			lseRows(s, lseOptions{dot: true, weighted: true, capped: c})
+			expAffineRows(s, false, c)
+			expAffineRows(s, true, c)
+		}
 		subRows(s)
 		// Element-wise binary losses.
 		for _, o := range allBinaryOptions() {
@@ -62,6 +64,7 @@ func main() {
 		expVec(s)
 		logVec(s)
 		log1pVec(s)
+		tanhVec(s)
 	}
 	Generate()
 	if *dispatchOut != "" {

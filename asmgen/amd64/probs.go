@@ -80,7 +80,7 @@ func maxLogProbRows(s *x86.ISA, weighted bool) {
 			s.Where(x86.EQ, cs, s.F(0), s.F(0), t)
 			VADDPS(t, acc, acc)
 		}
-		m, l := onlineLSE(s, x, sp, negInf, true, each, shift)
+		m, l := onlineLSE(s, x, sp, negInf, true, each, shift, nil)
 		store := func(name string, v reg.VecVirtual) {
 			p := Load(Param(name), GP64()).(reg.GPVirtual)
 			VMOVSS(v.AsX(), Mem{Base: p, Index: i, Scale: 4})

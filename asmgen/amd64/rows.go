@@ -20,6 +20,26 @@ type lseOptions struct {
 	split    bool // write m[i] and ls[i] = log Σ exp(x − m[i]) instead of lse = m + ls
 	dot      bool // also Σ_j w_j·(x_j − m[i]) per row (label smoothing); implies split
 	weighted bool // with class weights w (else w_j = 1)
+	capped   bool // logits soft-capped first: z = cap·tanh(x/cap) (params cap, inv = 1/cap)
+}
+
+// softCap returns the transform z = cap·tanh(x·inv) for capped kernels (nil
+// otherwise); masked-off lanes (mk) are set back to −Inf so that they still
+// add nothing to the row's sums.
+func softCap(s *x86.ISA, capped bool, negInf reg.VecVirtual) func(v reg.VecVirtual, mk *x86.Mask) reg.VecVirtual {
+	if !capped {
+		return nil
+	}
+	return func(v reg.VecVirtual, mk *x86.Mask) reg.VecVirtual {
+		t := s.Vec()
+		VMULPS(broadcastParam(s, "inv"), v, t)
+		z := s.Tanh(t)
+		VMULPS(broadcastParam(s, "cap"), z, z)
+		if mk != nil {
+			mk.Fill(z, negInf)
+		}
+		return z
+	}
 }
 
 // rowLoop emits the loop over n rows; body gets the row index i. The row
@@ -60,6 +80,11 @@ func lseRows(s *x86.ISA, o lseOptions) {
 		doc = []string{split}
 	}
 	o.split = o.split || o.dot
+	if o.capped {
+		name += "C"
+		sig = sig[:len(sig)-1] + ", cap, inv float32)"
+		doc = append(doc, "The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.")
+	}
 	name = name + suffix(s)
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
@@ -87,6 +112,7 @@ func lseRows(s *x86.ISA, o lseOptions) {
 	s.Preload(rescaleMargin, -math.MaxFloat32, math.MaxFloat32)
 	negInf := s.FR(x86.NegInf)
 	sp := s.NewSpan(k)
+	transform := softCap(s, o.capped, negInf)
 
 	rowLoop(n, k, ptrs, func(i reg.GPVirtual) {
 		// dot = Σ_j w_j·(x_j − m) relative to the current reference m, with
@@ -123,7 +149,7 @@ func lseRows(s *x86.ISA, o lseOptions) {
 				VADDPS(t, acc, acc)
 			}
 		}
-		m, l := onlineLSE(s, x, sp, negInf, o.split, each, shift)
+		m, l := onlineLSE(s, x, sp, negInf, o.split, each, shift, transform)
 		if o.split {
 			VMOVSS(m.AsX(), Mem{Base: mOut, Index: i, Scale: 4})
 			VMOVSS(l.AsX(), Mem{Base: lsOut, Index: i, Scale: 4})
@@ -148,12 +174,18 @@ func lseRows(s *x86.ISA, o lseOptions) {
 //
 // shift, if not nil, is called with m_old − m_new (≤ 0, every lane) each
 // time the reference moves, so that sums kept relative to m can follow it.
+// transform, if not nil, maps every loaded vector (and the first logit)
+// before use: the soft-cap.
 func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, exact bool,
-	each func(v, m reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask), shift func(delta reg.VecVirtual)) (m, l reg.VecVirtual) {
+	each func(v, m reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask), shift func(delta reg.VecVirtual),
+	transform func(v reg.VecVirtual, mk *x86.Mask) reg.VecVirtual) (m, l reg.VecVirtual) {
 	// The reference starts at the row's first logit, clamped to a finite
 	// value so that −Inf rows give a sum of 0 (lse −Inf) and +Inf logits
 	// give an infinite sum rather than Inf − Inf.
 	m = s.Broadcast(Mem{Base: x})
+	if transform != nil {
+		m = transform(m, nil)
+	}
 	VMAXPS(m, s.FR(-math.MaxFloat32), m) // NaN stays: m is the operand returned
 	VMINPS(m, s.FR(math.MaxFloat32), m)
 	thr := s.Vec()
@@ -167,6 +199,9 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 	}
 	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
 		v := s.LoadAt(mk, x86.At(x, j), negInf)
+		if transform != nil {
+			v = transform(v, mk)
+		}
 		s.IfAny(x86.GT, v, thr, func() {
 			// Rare: move the reference up to this vector's maximum.
 			t := s.Vec()
@@ -212,17 +247,23 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 // dst_ij = coef_i·exp((x_ij − m_i) − ls_i) − bias_i (·w_j when weighted),
 // with m and ls from the split pass 1.
 // dst may be x (in-place gradient).
-func expAffineRows(s *x86.ISA, weighted bool) {
+func expAffineRows(s *x86.ISA, weighted, capped bool) {
 	name, sig := "expAffineRows", "func(x, dst *float32, n, k int, m, ls, coef, bias *float32)"
 	doc := "%s writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x."
 	if weighted {
 		name, sig = "expAffineWRows", "func(x, dst *float32, n, k int, m, ls, coef, bias, w *float32)"
 		doc = "%s writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i]·w[j] for n rows of k; dst may be x."
 	}
+	docs := []string{doc}
+	if capped {
+		name += "C"
+		sig = sig[:len(sig)-1] + ", cap, inv float32)"
+		docs = append(docs, "The logits are soft-capped first (z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².")
+	}
 	name += suffix(s)
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	docf(name, doc)
+	docf(name, docs...)
 	s.Begin()
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
@@ -245,6 +286,17 @@ func expAffineRows(s *x86.ISA, weighted bool) {
 		b := s.Broadcast(Mem{Base: bias, Index: i, Scale: 4})
 		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
 			v := s.LoadAt(mk, x86.At(x, j), nil)
+			var fac reg.VecVirtual
+			if capped {
+				t := s.Vec()
+				VMULPS(broadcastParam(s, "inv"), v, t)
+				th := s.Tanh(t)
+				v = s.Vec()
+				VMULPS(broadcastParam(s, "cap"), th, v)
+				fac = s.Vec()
+				VMOVUPS(s.F(1), fac)
+				VFNMADD231PS(th, th, fac) // 1 − tanh²
+			}
 			VSUBPS(mv, v, v)
 			VSUBPS(lv, v, v)
 			e := s.Exp(v)
@@ -254,6 +306,9 @@ func expAffineRows(s *x86.ISA, weighted bool) {
 				VFMSUB213PS(bw, cf, e) // e = cf·e − b·w
 			} else {
 				VFMSUB213PS(b, cf, e) // e = cf·e − b
+			}
+			if capped {
+				VMULPS(fac, e, e)
 			}
 			s.StoreAt(mk, e, x86.At(dst, j))
 		})

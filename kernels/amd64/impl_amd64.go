@@ -85,15 +85,17 @@ func (s isa) expAffineRows(x, dst []float32, n, k int, m, ls, coef, bias *float3
 // Without Grad it reads the logits once. Probability targets and soft-capping
 // go to the generic kernel.
 func (s isa) crossEntropy(a args.CE[float32]) float64 {
-	if a.SoftCap != 0 {
+	capped := a.SoftCap != 0
+	if capped && (a.Probs != nil || a.Focal) {
 		return generic.CrossEntropy(a)
 	}
 	if a.Probs != nil {
 		return s.crossEntropyProbs(a)
 	}
-	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 {
+	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 && !capped {
 		return s.crossEntropyFused(a)
 	}
+	capv, inv := float64(a.SoftCap), float32(1/float64(a.SoftCap))
 	k, n := a.K, a.N
 	eps, zl, scale := float64(a.Smoothing), float64(a.ZLoss), float64(a.GradScale)
 	wsum := float64(k)
@@ -105,8 +107,8 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 	}
 	smooth := eps != 0 && !a.Focal
 	epsK := eps / float64(k)
-	var mx, ls, dot, coef, bias, zy [blockRows]float32
-	var pcs, wys [blockRows]float64
+	var mx, ls, dot, coef, bias [blockRows]float32
+	var pcs, wys, zy [blockRows]float64
 	bs := rowsPerBlock(k)
 	var total float64
 	for r0 := 0; r0 < n; r0 += bs {
@@ -114,7 +116,9 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 		x := a.X[r0*k : (r0+m)*k]
 		targets := a.Targets[r0 : r0+m]
 		// Pass 1.
-		if smooth {
+		if capped {
+			s.maxLogCapped(x, m, k, smooth, a.Weight, &mx[0], &ls[0], &dot[0], a.SoftCap, inv)
+		} else if smooth {
 			switch {
 			case a.Weight != nil && s == avx512:
 				maxLogDotWRowsAVX512(&x[0], m, k, &a.Weight[0], &mx[0], &ls[0], &dot[0])
@@ -142,7 +146,10 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 				continue
 			}
 			zyv := float64(x[i*k+int(y)])
-			zy[i] = float32(zyv)
+			if capped {
+				zyv = capv * math.Tanh(zyv/capv)
+			}
+			zy[i] = zyv
 			if math.IsInf(float64(ls[i]), 0) {
 				// A row holding +Inf (ls = +Inf) or only −Inf (ls = −Inf):
 				// loss and gradient are NaN, as the reference and PyTorch.
@@ -202,6 +209,8 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 		// Pass 2.
 		g := a.Grad[r0*k : (r0+m)*k]
 		switch {
+		case capped:
+			s.expAffineCapped(x, g, m, k, smooth, a.Weight, &mx[0], &ls[0], &coef[0], &bias[0], a.SoftCap, inv)
 		case smooth && a.Weight != nil && s == avx512:
 			expAffineWRowsAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0])
 		case smooth && a.Weight != nil:
@@ -222,8 +231,13 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 					cy *= float64(a.Weight[y])
 				}
 			}
-			p := math.Exp(float64(zy[i]) - float64(mx[i]) - float64(ls[i]))
-			row[y] = float32(scale * (pcs[i]*p - cy - wys[i]))
+			p := math.Exp(zy[i] - float64(mx[i]) - float64(ls[i]))
+			gy := scale * (pcs[i]*p - cy - wys[i])
+			if capped { // d(cap·tanh(x/cap))/dx = 1 − (z/cap)²
+				t := zy[i] / capv
+				gy *= 1 - t*t
+			}
+			row[y] = float32(gy)
 		}
 	}
 	return total
@@ -238,6 +252,41 @@ func nonFiniteRows(ls []float32) {
 		if math.IsInf(float64(v), 0) {
 			ls[i] = nan32
 		}
+	}
+}
+
+// maxLogCapped is pass 1 on soft-capped logits (with the smoothing sum when
+// smooth is set).
+func (s isa) maxLogCapped(x []float32, n, k int, smooth bool, w []float32, m, ls, dot *float32, c, inv float32) {
+	z := s == avx512
+	switch {
+	case !smooth && z:
+		maxLogRowsCAVX512(&x[0], n, k, m, ls, c, inv)
+	case !smooth:
+		maxLogRowsCAVX2(&x[0], n, k, m, ls, c, inv)
+	case w != nil && z:
+		maxLogDotWRowsCAVX512(&x[0], n, k, &w[0], m, ls, dot, c, inv)
+	case w != nil:
+		maxLogDotWRowsCAVX2(&x[0], n, k, &w[0], m, ls, dot, c, inv)
+	case z:
+		maxLogDotRowsCAVX512(&x[0], n, k, m, ls, dot, c, inv)
+	default:
+		maxLogDotRowsCAVX2(&x[0], n, k, m, ls, dot, c, inv)
+	}
+}
+
+// expAffineCapped is pass 2 on soft-capped logits, times the cap's derivative.
+func (s isa) expAffineCapped(x, g []float32, n, k int, smooth bool, w []float32, m, ls, coef, bias *float32, c, inv float32) {
+	z := s == avx512
+	switch {
+	case smooth && w != nil && z:
+		expAffineWRowsCAVX512(&x[0], &g[0], n, k, m, ls, coef, bias, &w[0], c, inv)
+	case smooth && w != nil:
+		expAffineWRowsCAVX2(&x[0], &g[0], n, k, m, ls, coef, bias, &w[0], c, inv)
+	case z:
+		expAffineRowsCAVX512(&x[0], &g[0], n, k, m, ls, coef, bias, c, inv)
+	default:
+		expAffineRowsCAVX2(&x[0], &g[0], n, k, m, ls, coef, bias, c, inv)
 	}
 }
 

@@ -5844,6 +5844,1878 @@ rowsdone_193:
 	VZEROUPPER
 	RET
 
+// func maxLogRowsCAVX2(x *float32, n int, k int, m *float32, ls *float32, cap float32, inv float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·maxLogRowsCAVX2(SB), NOSPLIT, $0-48
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    k+16(FP), DX
+	MOVQ    m+24(FP), BX
+	MOVQ    ls+32(FP), SI
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, DI
+	SHRQ    $0x03, DI
+	SHLQ    $0x03, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	NEGQ    R8
+	LEAQ    lfmask8<>+0(SB), R9
+	VMOVDQU 32(R9)(R8*4), Y1
+	XORQ    R8, R8
+
+row_197:
+	CMPQ         R8, CX
+	JAE          rowsdone_198
+	VBROADCASTSS (AX), Y2
+	VBROADCASTSS inv+44(FP), Y3
+	VMULPS       Y3, Y2, Y2
+	VANDPS       lfc_7fffffff<>+0(SB), Y2, Y3
+	VADDPS       Y3, Y3, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y5, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y5, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y6
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y6
+	VADDPS       lfc_3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y4
+	VPSUBD       Y4, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VADDPS       lfc_3f800000<>+0(SB), Y6, Y6
+	VMOVUPS      lfc_40000000<>+0(SB), Y4
+	VDIVPS       Y6, Y4, Y4
+	VMOVUPS      lfc_3f800000<>+0(SB), Y5
+	VSUBPS       Y4, Y5, Y5
+	VMULPS       Y3, Y3, Y4
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y6
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y4, Y6
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y4, Y6
+	VMULPS       Y3, Y4, Y4
+	VFMADD213PS  Y3, Y4, Y6
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, Y6, Y5, Y5
+	VANDPS       lfc_80000000<>+0(SB), Y2, Y2
+	VORPS        Y2, Y5, Y5
+	VBROADCASTSS cap+40(FP), Y2
+	VMULPS       Y2, Y5, Y5
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y2
+	VMAXPS       Y5, Y2, Y5
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y2
+	VMINPS       Y5, Y2, Y5
+	VADDPS       lfc_41a00000<>+0(SB), Y5, Y2
+	VXORPS       Y3, Y3, Y3
+	VMOVAPS      Y5, Y4
+	XORQ         R9, R9
+
+loop_199:
+	CMPQ         R9, DI
+	JAE          tail_200
+	VMOVUPS      (AX)(R9*4), Y6
+	VBROADCASTSS inv+44(FP), Y7
+	VMULPS       Y7, Y6, Y6
+	VANDPS       lfc_7fffffff<>+0(SB), Y6, Y7
+	VADDPS       Y7, Y7, Y8
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y8, Y9, Y8
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y8
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y8
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y8
+	VPSUBD       Y8, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VMOVUPS      lfc_40000000<>+0(SB), Y8
+	VDIVPS       Y10, Y8, Y8
+	VMOVUPS      lfc_3f800000<>+0(SB), Y9
+	VSUBPS       Y8, Y9, Y9
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y10
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y8, Y10
+	VMULPS       Y7, Y8, Y8
+	VFMADD213PS  Y7, Y8, Y10
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y7, Y7
+	VBLENDVPS    Y7, Y10, Y9, Y9
+	VANDPS       lfc_80000000<>+0(SB), Y6, Y6
+	VORPS        Y6, Y9, Y9
+	VBROADCASTSS cap+40(FP), Y6
+	VMULPS       Y6, Y9, Y9
+	VCMPPS       $0x1e, Y2, Y9, Y6
+	VTESTPS      Y6, Y6
+	JZ           skip_202
+	VMOVAPS      Y9, Y2
+	VPERM2F128   $0x01, Y2, Y2, Y6
+	VMAXPS       Y6, Y2, Y2
+	VPERMILPS    $0x4e, Y2, Y6
+	VMAXPS       Y6, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y6
+	VMAXPS       Y6, Y2, Y2
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y6
+	VMINPS       Y2, Y6, Y2
+	VSUBPS       Y2, Y5, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VMULPS       Y7, Y3, Y3
+	VMOVAPS      Y2, Y5
+	VADDPS       lfc_41a00000<>+0(SB), Y5, Y2
+
+skip_202:
+	VMAXPS       Y9, Y4, Y4
+	VSUBPS       Y5, Y9, Y6
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y6
+	VPSUBD       Y6, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       Y8, Y3, Y3
+	ADDQ         $0x08, R9
+	JMP          loop_199
+
+tail_200:
+	CMPQ         R9, DX
+	JAE          done_201
+	VMASKMOVPS   (AX)(R9*4), Y1, Y6
+	VBLENDVPS    Y1, Y6, Y0, Y6
+	VBROADCASTSS inv+44(FP), Y7
+	VMULPS       Y7, Y6, Y6
+	VANDPS       lfc_7fffffff<>+0(SB), Y6, Y7
+	VADDPS       Y7, Y7, Y8
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y8, Y9, Y8
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y8
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y8
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y8
+	VPSUBD       Y8, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VMOVUPS      lfc_40000000<>+0(SB), Y8
+	VDIVPS       Y10, Y8, Y8
+	VMOVUPS      lfc_3f800000<>+0(SB), Y9
+	VSUBPS       Y8, Y9, Y9
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y10
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y8, Y10
+	VMULPS       Y7, Y8, Y8
+	VFMADD213PS  Y7, Y8, Y10
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y7, Y7
+	VBLENDVPS    Y7, Y10, Y9, Y9
+	VANDPS       lfc_80000000<>+0(SB), Y6, Y6
+	VORPS        Y6, Y9, Y9
+	VBROADCASTSS cap+40(FP), Y6
+	VMULPS       Y6, Y9, Y9
+	VBLENDVPS    Y1, Y9, Y0, Y9
+	VCMPPS       $0x1e, Y2, Y9, Y2
+	VTESTPS      Y2, Y2
+	JZ           skip_203
+	VMOVAPS      Y9, Y2
+	VPERM2F128   $0x01, Y2, Y2, Y6
+	VMAXPS       Y6, Y2, Y2
+	VPERMILPS    $0x4e, Y2, Y6
+	VMAXPS       Y6, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y6
+	VMAXPS       Y6, Y2, Y2
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y6
+	VMINPS       Y2, Y6, Y2
+	VSUBPS       Y2, Y5, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VMULPS       Y7, Y3, Y3
+	VMOVAPS      Y2, Y5
+	VADDPS       lfc_41a00000<>+0(SB), Y5, Y2
+
+skip_203:
+	VMAXPS       Y9, Y4, Y4
+	VSUBPS       Y5, Y9, Y2
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y6
+	VMAXPS       Y2, Y6, Y2
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y6
+	VMINPS       Y2, Y6, Y2
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y6, Y2
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y6, Y2
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y7
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y7
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y7
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y7
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y7
+	VMULPS       Y2, Y2, Y8
+	VFMADD213PS  Y2, Y8, Y7
+	VADDPS       lfc_3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y2
+	VPSUBD       Y2, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y2, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       Y7, Y3, Y3
+
+done_201:
+	VPERM2F128   $0x01, Y3, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VPERMILPS    $0x4e, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y2
+	VADDPS       Y2, Y3, Y3
+	VPERM2F128   $0x01, Y4, Y4, Y2
+	VMAXPS       Y2, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y2
+	VMAXPS       Y2, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y2
+	VMAXPS       Y2, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y2
+	VMINPS       Y4, Y2, Y4
+	VSUBPS       Y4, Y5, Y2
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y5
+	VMAXPS       Y2, Y5, Y2
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y5
+	VMINPS       Y2, Y5, Y2
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y2, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y5, Y2
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y5, Y2
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y6
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y2, Y6
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y2, Y6
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y2, Y6
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y7
+	VFMADD213PS  Y2, Y7, Y6
+	VADDPS       lfc_3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y2
+	VPSUBD       Y2, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y2, Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VMULPS       Y6, Y3, Y3
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y3, Y2
+	VPSRAD       $0x17, Y2, Y5
+	VPAND        lfc_007fffff<>+0(SB), Y2, Y2
+	VPADDD       lfc_3f3504f3<>+0(SB), Y2, Y2
+	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y2
+	VCVTDQ2PS    Y5, Y5
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y6
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y2, Y6
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y2, Y6
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y2, Y6
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y2, Y6
+	VFMADD213PS  lfc_be800102<>+0(SB), Y2, Y6
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y7
+	VMULPS       Y2, Y7, Y8
+	VMULPS       lfc_b102e308<>+0(SB), Y5, Y9
+	VFMADD231PS  Y6, Y8, Y9
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y7, Y9
+	VADDPS       Y2, Y9, Y9
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y5, Y9
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y2
+	VBLENDVPS    Y2, lfc_ff800000<>+0(SB), Y9, Y9
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y3, Y2
+	VBLENDVPS    Y2, lfc_7f800000<>+0(SB), Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y2
+	VBLENDVPS    Y2, Y3, Y9, Y9
+	VMOVSS       X4, (BX)(R8*4)
+	VMOVSS       X9, (SI)(R8*4)
+	LEAQ         (AX)(DX*4), AX
+	INCQ         R8
+	JMP          row_197
+
+rowsdone_198:
+	VZEROUPPER
+	RET
+
+DATA lfc_7fffffff<>+0(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+4(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+8(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+12(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+16(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+20(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+24(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+28(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+32(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+36(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+40(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+44(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+48(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+52(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+56(SB)/4, $0x7fffffff
+DATA lfc_7fffffff<>+60(SB)/4, $0x7fffffff
+GLOBL lfc_7fffffff<>(SB), RODATA|TLSBSS, $64
+
+DATA lfc_40000000<>+0(SB)/4, $0x40000000
+DATA lfc_40000000<>+4(SB)/4, $0x40000000
+DATA lfc_40000000<>+8(SB)/4, $0x40000000
+DATA lfc_40000000<>+12(SB)/4, $0x40000000
+DATA lfc_40000000<>+16(SB)/4, $0x40000000
+DATA lfc_40000000<>+20(SB)/4, $0x40000000
+DATA lfc_40000000<>+24(SB)/4, $0x40000000
+DATA lfc_40000000<>+28(SB)/4, $0x40000000
+DATA lfc_40000000<>+32(SB)/4, $0x40000000
+DATA lfc_40000000<>+36(SB)/4, $0x40000000
+DATA lfc_40000000<>+40(SB)/4, $0x40000000
+DATA lfc_40000000<>+44(SB)/4, $0x40000000
+DATA lfc_40000000<>+48(SB)/4, $0x40000000
+DATA lfc_40000000<>+52(SB)/4, $0x40000000
+DATA lfc_40000000<>+56(SB)/4, $0x40000000
+DATA lfc_40000000<>+60(SB)/4, $0x40000000
+GLOBL lfc_40000000<>(SB), RODATA|TLSBSS, $64
+
+DATA lfc_bbbaf0e7<>+0(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+4(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+8(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+12(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+16(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+20(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+24(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+28(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+32(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+36(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+40(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+44(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+48(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+52(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+56(SB)/4, $0xbbbaf0e7
+DATA lfc_bbbaf0e7<>+60(SB)/4, $0xbbbaf0e7
+GLOBL lfc_bbbaf0e7<>(SB), RODATA|TLSBSS, $64
+
+DATA lfc_3ca9134e<>+0(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+4(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+8(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+12(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+16(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+20(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+24(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+28(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+32(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+36(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+40(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+44(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+48(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+52(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+56(SB)/4, $0x3ca9134e
+DATA lfc_3ca9134e<>+60(SB)/4, $0x3ca9134e
+GLOBL lfc_3ca9134e<>(SB), RODATA|TLSBSS, $64
+
+DATA lfc_bd5c1e2d<>+0(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+4(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+8(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+12(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+16(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+20(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+24(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+28(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+32(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+36(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+40(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+44(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+48(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+52(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+56(SB)/4, $0xbd5c1e2d
+DATA lfc_bd5c1e2d<>+60(SB)/4, $0xbd5c1e2d
+GLOBL lfc_bd5c1e2d<>(SB), RODATA|TLSBSS, $64
+
+DATA lfc_3e088393<>+0(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+4(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+8(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+12(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+16(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+20(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+24(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+28(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+32(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+36(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+40(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+44(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+48(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+52(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+56(SB)/4, $0x3e088393
+DATA lfc_3e088393<>+60(SB)/4, $0x3e088393
+GLOBL lfc_3e088393<>(SB), RODATA|TLSBSS, $64
+
+DATA lfc_beaaaa99<>+0(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+4(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+8(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+12(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+16(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+20(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+24(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+28(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+32(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+36(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+40(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+44(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+48(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+52(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+56(SB)/4, $0xbeaaaa99
+DATA lfc_beaaaa99<>+60(SB)/4, $0xbeaaaa99
+GLOBL lfc_beaaaa99<>(SB), RODATA|TLSBSS, $64
+
+DATA lfc_3f200000<>+0(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+4(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+8(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+12(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+16(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+20(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+24(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+28(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+32(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+36(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+40(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+44(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+48(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+52(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+56(SB)/4, $0x3f200000
+DATA lfc_3f200000<>+60(SB)/4, $0x3f200000
+GLOBL lfc_3f200000<>(SB), RODATA|TLSBSS, $64
+
+// func maxLogDotRowsCAVX2(x *float32, n int, k int, m *float32, ls *float32, dot *float32, cap float32, inv float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·maxLogDotRowsCAVX2(SB), NOSPLIT, $0-56
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    k+16(FP), DX
+	MOVQ    m+24(FP), BX
+	MOVQ    ls+32(FP), SI
+	MOVQ    dot+40(FP), DI
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, R8
+	SHRQ    $0x03, R8
+	SHLQ    $0x03, R8
+	MOVQ    DX, R9
+	SUBQ    R8, R9
+	NEGQ    R9
+	LEAQ    lfmask8<>+0(SB), R10
+	VMOVDQU 32(R10)(R9*4), Y1
+	XORQ    R9, R9
+
+row_204:
+	CMPQ         R9, CX
+	JAE          rowsdone_205
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VBROADCASTSS (AX), Y4
+	VBROADCASTSS inv+52(FP), Y5
+	VMULPS       Y5, Y4, Y4
+	VANDPS       lfc_7fffffff<>+0(SB), Y4, Y5
+	VADDPS       Y5, Y5, Y6
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y6
+	VPSUBD       Y6, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VMOVUPS      lfc_40000000<>+0(SB), Y6
+	VDIVPS       Y8, Y6, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y7
+	VSUBPS       Y6, Y7, Y7
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y8
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y6, Y8
+	VMULPS       Y5, Y6, Y6
+	VFMADD213PS  Y5, Y6, Y8
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y5, Y5
+	VBLENDVPS    Y5, Y8, Y7, Y7
+	VANDPS       lfc_80000000<>+0(SB), Y4, Y4
+	VORPS        Y4, Y7, Y7
+	VBROADCASTSS cap+48(FP), Y4
+	VMULPS       Y4, Y7, Y7
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y4
+	VMAXPS       Y7, Y4, Y7
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y4
+	VMINPS       Y7, Y4, Y7
+	VADDPS       lfc_41a00000<>+0(SB), Y7, Y4
+	VXORPS       Y5, Y5, Y5
+	VMOVAPS      Y7, Y6
+	XORQ         R10, R10
+
+loop_206:
+	CMPQ         R10, R8
+	JAE          tail_207
+	VMOVUPS      (AX)(R10*4), Y8
+	VBROADCASTSS inv+52(FP), Y9
+	VMULPS       Y9, Y8, Y8
+	VANDPS       lfc_7fffffff<>+0(SB), Y8, Y9
+	VADDPS       Y9, Y9, Y10
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y11
+	VMAXPS       Y10, Y11, Y10
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y11
+	VMINPS       Y10, Y11, Y10
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y10, Y11
+	VROUNDPS     $0x00, Y11, Y11
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y11, Y10
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y11, Y10
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y12
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y10
+	VPSUBD       Y10, Y11, Y11
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       lfc_0000007f<>+0(SB), Y11, Y11
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VDIVPS       Y12, Y10, Y10
+	VMOVUPS      lfc_3f800000<>+0(SB), Y11
+	VSUBPS       Y10, Y11, Y11
+	VMULPS       Y9, Y9, Y10
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y12
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y10, Y12
+	VMULPS       Y9, Y10, Y10
+	VFMADD213PS  Y9, Y10, Y12
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y9, Y9
+	VBLENDVPS    Y9, Y12, Y11, Y11
+	VANDPS       lfc_80000000<>+0(SB), Y8, Y8
+	VORPS        Y8, Y11, Y11
+	VBROADCASTSS cap+48(FP), Y8
+	VMULPS       Y8, Y11, Y11
+	VCMPPS       $0x1e, Y4, Y11, Y8
+	VTESTPS      Y8, Y8
+	JZ           skip_209
+	VMOVAPS      Y11, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y8
+	VMAXPS       Y8, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y8
+	VMAXPS       Y8, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y8
+	VMAXPS       Y8, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y8
+	VMINPS       Y4, Y8, Y4
+	VSUBPS       Y4, Y7, Y7
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y7, Y8, Y8
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y8
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y8
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y12
+	VFMADD213PS  Y8, Y12, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y8
+	VPSUBD       Y8, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y10, Y5, Y5
+	VMULPS       Y3, Y7, Y7
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y8
+	VBLENDVPS    Y8, lfc_00000000<>+0(SB), Y7, Y7
+	VADDPS       Y7, Y2, Y2
+	VMOVAPS      Y4, Y7
+	VADDPS       lfc_41a00000<>+0(SB), Y7, Y4
+
+skip_209:
+	VMAXPS       Y11, Y6, Y6
+	VSUBPS       Y7, Y11, Y8
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y8, Y9, Y8
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y8
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y8
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y12
+	VFMADD213PS  Y8, Y12, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y8
+	VPSUBD       Y8, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       Y10, Y5, Y5
+	VSUBPS       Y7, Y11, Y8
+	VMOVUPS      lfc_3f800000<>+0(SB), Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y8, Y2, Y2
+	ADDQ         $0x08, R10
+	JMP          loop_206
+
+tail_207:
+	CMPQ         R10, DX
+	JAE          done_208
+	VMASKMOVPS   (AX)(R10*4), Y1, Y8
+	VBLENDVPS    Y1, Y8, Y0, Y8
+	VBROADCASTSS inv+52(FP), Y9
+	VMULPS       Y9, Y8, Y8
+	VANDPS       lfc_7fffffff<>+0(SB), Y8, Y9
+	VADDPS       Y9, Y9, Y10
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y11
+	VMAXPS       Y10, Y11, Y10
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y11
+	VMINPS       Y10, Y11, Y10
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y10, Y11
+	VROUNDPS     $0x00, Y11, Y11
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y11, Y10
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y11, Y10
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y12
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y10
+	VPSUBD       Y10, Y11, Y11
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       lfc_0000007f<>+0(SB), Y11, Y11
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VDIVPS       Y12, Y10, Y10
+	VMOVUPS      lfc_3f800000<>+0(SB), Y11
+	VSUBPS       Y10, Y11, Y11
+	VMULPS       Y9, Y9, Y10
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y12
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y10, Y12
+	VMULPS       Y9, Y10, Y10
+	VFMADD213PS  Y9, Y10, Y12
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y9, Y9
+	VBLENDVPS    Y9, Y12, Y11, Y11
+	VANDPS       lfc_80000000<>+0(SB), Y8, Y8
+	VORPS        Y8, Y11, Y11
+	VBROADCASTSS cap+48(FP), Y8
+	VMULPS       Y8, Y11, Y11
+	VBLENDVPS    Y1, Y11, Y0, Y11
+	VCMPPS       $0x1e, Y4, Y11, Y4
+	VTESTPS      Y4, Y4
+	JZ           skip_210
+	VMOVAPS      Y11, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y8
+	VMAXPS       Y8, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y8
+	VMAXPS       Y8, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y8
+	VMAXPS       Y8, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y8
+	VMINPS       Y4, Y8, Y4
+	VSUBPS       Y4, Y7, Y7
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y7, Y8, Y8
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y8
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y8
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y12
+	VFMADD213PS  Y8, Y12, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y8
+	VPSUBD       Y8, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y10, Y5, Y5
+	VMULPS       Y3, Y7, Y7
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y8
+	VBLENDVPS    Y8, lfc_00000000<>+0(SB), Y7, Y7
+	VADDPS       Y7, Y2, Y2
+	VMOVAPS      Y4, Y7
+	VADDPS       lfc_41a00000<>+0(SB), Y7, Y4
+
+skip_210:
+	VMAXPS       Y11, Y6, Y6
+	VSUBPS       Y7, Y11, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y4, Y8, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y4, Y8, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y9
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y4
+	VPSUBD       Y4, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       Y9, Y5, Y5
+	VSUBPS       Y7, Y11, Y4
+	VANDPS       Y1, Y4, Y4
+	VMOVUPS      lfc_3f800000<>+0(SB), Y8
+	VANDPS       Y1, Y8, Y8
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y4, Y2, Y2
+
+done_208:
+	VPERM2F128   $0x01, Y5, Y5, Y4
+	VADDPS       Y4, Y5, Y5
+	VPERMILPS    $0x4e, Y5, Y4
+	VADDPS       Y4, Y5, Y5
+	VPERMILPS    $0xb1, Y5, Y4
+	VADDPS       Y4, Y5, Y5
+	VPERM2F128   $0x01, Y6, Y6, Y4
+	VMAXPS       Y4, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y4
+	VMAXPS       Y4, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y4
+	VMAXPS       Y4, Y6, Y6
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y4
+	VMINPS       Y6, Y4, Y6
+	VSUBPS       Y6, Y7, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y7
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y7, Y8, Y7
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y7
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y7
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y7
+	VPSUBD       Y7, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VMULPS       Y9, Y5, Y5
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y3
+	VPSRAD       $0x17, Y3, Y4
+	VPAND        lfc_007fffff<>+0(SB), Y3, Y3
+	VPADDD       lfc_3f3504f3<>+0(SB), Y3, Y3
+	VSUBPS       lfc_3f800000<>+0(SB), Y3, Y3
+	VCVTDQ2PS    Y4, Y4
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y7
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y3, Y7
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y3, Y7
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y3, Y7
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y3, Y7
+	VFMADD213PS  lfc_be800102<>+0(SB), Y3, Y7
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y8
+	VMULPS       Y3, Y8, Y9
+	VMULPS       lfc_b102e308<>+0(SB), Y4, Y10
+	VFMADD231PS  Y7, Y9, Y10
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y8, Y10
+	VADDPS       Y3, Y10, Y10
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y4, Y10
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y3
+	VBLENDVPS    Y3, lfc_ff800000<>+0(SB), Y10, Y10
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y5, Y3
+	VBLENDVPS    Y3, lfc_7f800000<>+0(SB), Y10, Y10
+	VCMPPS       $0x03, Y5, Y5, Y3
+	VBLENDVPS    Y3, Y5, Y10, Y10
+	VMOVSS       X6, (BX)(R9*4)
+	VMOVSS       X10, (SI)(R9*4)
+	VPERM2F128   $0x01, Y2, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0x4e, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VMOVSS       X2, (DI)(R9*4)
+	LEAQ         (AX)(DX*4), AX
+	INCQ         R9
+	JMP          row_204
+
+rowsdone_205:
+	VZEROUPPER
+	RET
+
+// func maxLogDotWRowsCAVX2(x *float32, n int, k int, w *float32, m *float32, ls *float32, dot *float32, cap float32, inv float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·maxLogDotWRowsCAVX2(SB), NOSPLIT, $0-64
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    k+16(FP), DX
+	MOVQ    m+32(FP), BX
+	MOVQ    ls+40(FP), SI
+	MOVQ    dot+48(FP), DI
+	MOVQ    w+24(FP), R8
+	VMOVUPS lfc_ff800000<>+0(SB), Y0
+	MOVQ    DX, R9
+	SHRQ    $0x03, R9
+	SHLQ    $0x03, R9
+	MOVQ    DX, R10
+	SUBQ    R9, R10
+	NEGQ    R10
+	LEAQ    lfmask8<>+0(SB), R11
+	VMOVDQU 32(R11)(R10*4), Y1
+	XORQ    R10, R10
+
+row_211:
+	CMPQ         R10, CX
+	JAE          rowsdone_212
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VBROADCASTSS (AX), Y4
+	VBROADCASTSS inv+60(FP), Y5
+	VMULPS       Y5, Y4, Y4
+	VANDPS       lfc_7fffffff<>+0(SB), Y4, Y5
+	VADDPS       Y5, Y5, Y6
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y6
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y6
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y6
+	VPSUBD       Y6, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VMOVUPS      lfc_40000000<>+0(SB), Y6
+	VDIVPS       Y8, Y6, Y6
+	VMOVUPS      lfc_3f800000<>+0(SB), Y7
+	VSUBPS       Y6, Y7, Y7
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y8
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y6, Y8
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y6, Y8
+	VMULPS       Y5, Y6, Y6
+	VFMADD213PS  Y5, Y6, Y8
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y5, Y5
+	VBLENDVPS    Y5, Y8, Y7, Y7
+	VANDPS       lfc_80000000<>+0(SB), Y4, Y4
+	VORPS        Y4, Y7, Y7
+	VBROADCASTSS cap+56(FP), Y4
+	VMULPS       Y4, Y7, Y7
+	VMOVUPS      lfc_ff7fffff<>+0(SB), Y4
+	VMAXPS       Y7, Y4, Y7
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y4
+	VMINPS       Y7, Y4, Y7
+	VADDPS       lfc_41a00000<>+0(SB), Y7, Y4
+	VXORPS       Y5, Y5, Y5
+	VMOVAPS      Y7, Y6
+	XORQ         R11, R11
+
+loop_213:
+	CMPQ         R11, R9
+	JAE          tail_214
+	VMOVUPS      (AX)(R11*4), Y8
+	VBROADCASTSS inv+60(FP), Y9
+	VMULPS       Y9, Y8, Y8
+	VANDPS       lfc_7fffffff<>+0(SB), Y8, Y9
+	VADDPS       Y9, Y9, Y10
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y11
+	VMAXPS       Y10, Y11, Y10
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y11
+	VMINPS       Y10, Y11, Y10
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y10, Y11
+	VROUNDPS     $0x00, Y11, Y11
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y11, Y10
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y11, Y10
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y12
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y10
+	VPSUBD       Y10, Y11, Y11
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       lfc_0000007f<>+0(SB), Y11, Y11
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VDIVPS       Y12, Y10, Y10
+	VMOVUPS      lfc_3f800000<>+0(SB), Y11
+	VSUBPS       Y10, Y11, Y11
+	VMULPS       Y9, Y9, Y10
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y12
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y10, Y12
+	VMULPS       Y9, Y10, Y10
+	VFMADD213PS  Y9, Y10, Y12
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y9, Y9
+	VBLENDVPS    Y9, Y12, Y11, Y11
+	VANDPS       lfc_80000000<>+0(SB), Y8, Y8
+	VORPS        Y8, Y11, Y11
+	VBROADCASTSS cap+56(FP), Y8
+	VMULPS       Y8, Y11, Y11
+	VCMPPS       $0x1e, Y4, Y11, Y8
+	VTESTPS      Y8, Y8
+	JZ           skip_216
+	VMOVAPS      Y11, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y8
+	VMAXPS       Y8, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y8
+	VMAXPS       Y8, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y8
+	VMAXPS       Y8, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y8
+	VMINPS       Y4, Y8, Y4
+	VSUBPS       Y4, Y7, Y7
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y7, Y8, Y8
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y8
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y8
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y12
+	VFMADD213PS  Y8, Y12, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y8
+	VPSUBD       Y8, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y10, Y5, Y5
+	VMULPS       Y3, Y7, Y7
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y8
+	VBLENDVPS    Y8, lfc_00000000<>+0(SB), Y7, Y7
+	VADDPS       Y7, Y2, Y2
+	VMOVAPS      Y4, Y7
+	VADDPS       lfc_41a00000<>+0(SB), Y7, Y4
+
+skip_216:
+	VMAXPS       Y11, Y6, Y6
+	VSUBPS       Y7, Y11, Y8
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y9
+	VMAXPS       Y8, Y9, Y8
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y8
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y8
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y12
+	VFMADD213PS  Y8, Y12, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y8
+	VPSUBD       Y8, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       Y10, Y5, Y5
+	VSUBPS       Y7, Y11, Y8
+	VMOVUPS      (R8)(R11*4), Y9
+	VMULPS       Y9, Y8, Y8
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y9, Y10
+	VBLENDVPS    Y10, lfc_00000000<>+0(SB), Y8, Y8
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y8, Y2, Y2
+	ADDQ         $0x08, R11
+	JMP          loop_213
+
+tail_214:
+	CMPQ         R11, DX
+	JAE          done_215
+	VMASKMOVPS   (AX)(R11*4), Y1, Y8
+	VBLENDVPS    Y1, Y8, Y0, Y8
+	VBROADCASTSS inv+60(FP), Y9
+	VMULPS       Y9, Y8, Y8
+	VANDPS       lfc_7fffffff<>+0(SB), Y8, Y9
+	VADDPS       Y9, Y9, Y10
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y11
+	VMAXPS       Y10, Y11, Y10
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y11
+	VMINPS       Y10, Y11, Y10
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y10, Y11
+	VROUNDPS     $0x00, Y11, Y11
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y11, Y10
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y11, Y10
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y12
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y10
+	VPSUBD       Y10, Y11, Y11
+	VPADDD       lfc_0000007f<>+0(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       lfc_0000007f<>+0(SB), Y11, Y11
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       lfc_3f800000<>+0(SB), Y12, Y12
+	VMOVUPS      lfc_40000000<>+0(SB), Y10
+	VDIVPS       Y12, Y10, Y10
+	VMOVUPS      lfc_3f800000<>+0(SB), Y11
+	VSUBPS       Y10, Y11, Y11
+	VMULPS       Y9, Y9, Y10
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y12
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y10, Y12
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y10, Y12
+	VMULPS       Y9, Y10, Y10
+	VFMADD213PS  Y9, Y10, Y12
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y9, Y9
+	VBLENDVPS    Y9, Y12, Y11, Y11
+	VANDPS       lfc_80000000<>+0(SB), Y8, Y8
+	VORPS        Y8, Y11, Y11
+	VBROADCASTSS cap+56(FP), Y8
+	VMULPS       Y8, Y11, Y11
+	VBLENDVPS    Y1, Y11, Y0, Y11
+	VCMPPS       $0x1e, Y4, Y11, Y4
+	VTESTPS      Y4, Y4
+	JZ           skip_217
+	VMOVAPS      Y11, Y4
+	VPERM2F128   $0x01, Y4, Y4, Y8
+	VMAXPS       Y8, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y8
+	VMAXPS       Y8, Y4, Y4
+	VPERMILPS    $0xb1, Y4, Y8
+	VMAXPS       Y8, Y4, Y4
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y8
+	VMINPS       Y4, Y8, Y4
+	VSUBPS       Y4, Y7, Y7
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y7, Y8, Y8
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y9
+	VMINPS       Y8, Y9, Y8
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y8, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y9, Y8
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y9, Y8
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y10
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y8, Y10
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y12
+	VFMADD213PS  Y8, Y12, Y10
+	VADDPS       lfc_3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y8
+	VPSUBD       Y8, Y9, Y9
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VMULPS       Y10, Y5, Y5
+	VMULPS       Y3, Y7, Y7
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y8
+	VBLENDVPS    Y8, lfc_00000000<>+0(SB), Y7, Y7
+	VADDPS       Y7, Y2, Y2
+	VMOVAPS      Y4, Y7
+	VADDPS       lfc_41a00000<>+0(SB), Y7, Y4
+
+skip_217:
+	VMAXPS       Y11, Y6, Y6
+	VSUBPS       Y7, Y11, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y4, Y8, Y4
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y4, Y8, Y4
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y4, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y4
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y4
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y4, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y4, Y9
+	VMULPS       Y4, Y4, Y10
+	VFMADD213PS  Y4, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y4
+	VPSUBD       Y4, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       Y9, Y5, Y5
+	VSUBPS       Y7, Y11, Y4
+	VMASKMOVPS   (R8)(R11*4), Y1, Y8
+	VMULPS       Y8, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y8, Y9
+	VBLENDVPS    Y9, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y4, Y2, Y2
+
+done_215:
+	VPERM2F128   $0x01, Y5, Y5, Y4
+	VADDPS       Y4, Y5, Y5
+	VPERMILPS    $0x4e, Y5, Y4
+	VADDPS       Y4, Y5, Y5
+	VPERMILPS    $0xb1, Y5, Y4
+	VADDPS       Y4, Y5, Y5
+	VPERM2F128   $0x01, Y6, Y6, Y4
+	VMAXPS       Y4, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y4
+	VMAXPS       Y4, Y6, Y6
+	VPERMILPS    $0xb1, Y6, Y4
+	VMAXPS       Y4, Y6, Y6
+	VMOVUPS      lfc_7f7fffff<>+0(SB), Y4
+	VMINPS       Y6, Y4, Y6
+	VSUBPS       Y6, Y7, Y4
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y4, Y7, Y7
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y7, Y8, Y7
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y7
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y7
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y7
+	VPSUBD       Y7, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VMULPS       Y9, Y5, Y5
+	VMULPS       Y3, Y4, Y4
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, lfc_00000000<>+0(SB), Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VPSUBD       lfc_3f3504f3<>+0(SB), Y5, Y3
+	VPSRAD       $0x17, Y3, Y4
+	VPAND        lfc_007fffff<>+0(SB), Y3, Y3
+	VPADDD       lfc_3f3504f3<>+0(SB), Y3, Y3
+	VSUBPS       lfc_3f800000<>+0(SB), Y3, Y3
+	VCVTDQ2PS    Y4, Y4
+	VMOVUPS      lfc_3da9355f<>+0(SB), Y7
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Y3, Y7
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Y3, Y7
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Y3, Y7
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Y3, Y7
+	VFMADD213PS  lfc_be800102<>+0(SB), Y3, Y7
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y8
+	VMULPS       Y3, Y8, Y9
+	VMULPS       lfc_b102e308<>+0(SB), Y4, Y10
+	VFMADD231PS  Y7, Y9, Y10
+	VFMADD231PS  lfc_bf000000<>+0(SB), Y8, Y10
+	VADDPS       Y3, Y10, Y10
+	VFMADD231PS  lfc_3f317218<>+0(SB), Y4, Y10
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Y5, Y3
+	VBLENDVPS    Y3, lfc_ff800000<>+0(SB), Y10, Y10
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Y5, Y3
+	VBLENDVPS    Y3, lfc_7f800000<>+0(SB), Y10, Y10
+	VCMPPS       $0x03, Y5, Y5, Y3
+	VBLENDVPS    Y3, Y5, Y10, Y10
+	VMOVSS       X6, (BX)(R10*4)
+	VMOVSS       X10, (SI)(R10*4)
+	VPERM2F128   $0x01, Y2, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0x4e, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VMOVSS       X2, (DI)(R10*4)
+	LEAQ         (AX)(DX*4), AX
+	INCQ         R10
+	JMP          row_211
+
+rowsdone_212:
+	VZEROUPPER
+	RET
+
+// func expAffineRowsCAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, cap float32, inv float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expAffineRowsCAVX2(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    k+24(FP), BX
+	MOVQ    m+32(FP), SI
+	MOVQ    ls+40(FP), DI
+	MOVQ    coef+48(FP), R8
+	MOVQ    bias+56(FP), R9
+	MOVQ    BX, R10
+	SHRQ    $0x03, R10
+	SHLQ    $0x03, R10
+	MOVQ    BX, R11
+	SUBQ    R10, R11
+	NEGQ    R11
+	LEAQ    lfmask8<>+0(SB), R12
+	VMOVDQU 32(R12)(R11*4), Y0
+	XORQ    R11, R11
+
+row_218:
+	CMPQ         R11, DX
+	JAE          rowsdone_219
+	VBROADCASTSS (SI)(R11*4), Y1
+	VBROADCASTSS (DI)(R11*4), Y2
+	VBROADCASTSS (R8)(R11*4), Y3
+	VBROADCASTSS (R9)(R11*4), Y4
+	XORQ         R12, R12
+
+loop_220:
+	CMPQ         R12, R10
+	JAE          tail_221
+	VMOVUPS      (AX)(R12*4), Y5
+	VBROADCASTSS inv+68(FP), Y6
+	VMULPS       Y6, Y5, Y5
+	VANDPS       lfc_7fffffff<>+0(SB), Y5, Y6
+	VADDPS       Y6, Y6, Y7
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y7, Y8, Y7
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y7, Y8, Y7
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y7
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y7
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y7
+	VPSUBD       Y7, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VMOVUPS      lfc_40000000<>+0(SB), Y7
+	VDIVPS       Y9, Y7, Y7
+	VMOVUPS      lfc_3f800000<>+0(SB), Y8
+	VSUBPS       Y7, Y8, Y8
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y9
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y7, Y9
+	VMULPS       Y6, Y7, Y7
+	VFMADD213PS  Y6, Y7, Y9
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y6, Y6
+	VBLENDVPS    Y6, Y9, Y8, Y8
+	VANDPS       lfc_80000000<>+0(SB), Y5, Y5
+	VORPS        Y5, Y8, Y8
+	VBROADCASTSS cap+64(FP), Y5
+	VMULPS       Y5, Y8, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VFNMADD231PS Y8, Y8, Y6
+	VSUBPS       Y1, Y5, Y5
+	VSUBPS       Y2, Y5, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y5, Y7, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y5, Y7, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y8
+	VMULPS       Y5, Y5, Y9
+	VFMADD213PS  Y5, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y5
+	VPSUBD       Y5, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y5, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VFMSUB213PS  Y4, Y3, Y8
+	VMULPS       Y6, Y8, Y8
+	VMOVUPS      Y8, (CX)(R12*4)
+	ADDQ         $0x08, R12
+	JMP          loop_220
+
+tail_221:
+	CMPQ         R12, BX
+	JAE          done_222
+	VMASKMOVPS   (AX)(R12*4), Y0, Y5
+	VBROADCASTSS inv+68(FP), Y6
+	VMULPS       Y6, Y5, Y5
+	VANDPS       lfc_7fffffff<>+0(SB), Y5, Y6
+	VADDPS       Y6, Y6, Y7
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y7, Y8, Y7
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y7, Y8, Y7
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y7
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y7
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y7
+	VPSUBD       Y7, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VMOVUPS      lfc_40000000<>+0(SB), Y7
+	VDIVPS       Y9, Y7, Y7
+	VMOVUPS      lfc_3f800000<>+0(SB), Y8
+	VSUBPS       Y7, Y8, Y8
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y9
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y7, Y9
+	VMULPS       Y6, Y7, Y7
+	VFMADD213PS  Y6, Y7, Y9
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y6, Y6
+	VBLENDVPS    Y6, Y9, Y8, Y8
+	VANDPS       lfc_80000000<>+0(SB), Y5, Y5
+	VORPS        Y5, Y8, Y8
+	VBROADCASTSS cap+64(FP), Y5
+	VMULPS       Y5, Y8, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VFNMADD231PS Y8, Y8, Y6
+	VSUBPS       Y1, Y5, Y5
+	VSUBPS       Y2, Y5, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y1
+	VMAXPS       Y5, Y1, Y1
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y2, Y1
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y2, Y1
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y5
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y1, Y5
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y1, Y5
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y1, Y5
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y1, Y5
+	VMULPS       Y1, Y1, Y7
+	VFMADD213PS  Y1, Y7, Y5
+	VADDPS       lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y2, Y2
+	VPSRAD       $0x01, Y2, Y1
+	VPSUBD       Y1, Y2, Y2
+	VPADDD       lfc_0000007f<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y1, Y5, Y5
+	VMULPS       Y2, Y5, Y5
+	VFMSUB213PS  Y4, Y3, Y5
+	VMULPS       Y6, Y5, Y5
+	VMASKMOVPS   Y5, Y0, (CX)(R12*4)
+
+done_222:
+	LEAQ (AX)(BX*4), AX
+	LEAQ (CX)(BX*4), CX
+	INCQ R11
+	JMP  row_218
+
+rowsdone_219:
+	VZEROUPPER
+	RET
+
+// func expAffineWRowsCAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, w *float32, cap float32, inv float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expAffineWRowsCAVX2(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    k+24(FP), BX
+	MOVQ    m+32(FP), SI
+	MOVQ    ls+40(FP), DI
+	MOVQ    coef+48(FP), R8
+	MOVQ    bias+56(FP), R9
+	MOVQ    w+64(FP), R10
+	MOVQ    BX, R11
+	SHRQ    $0x03, R11
+	SHLQ    $0x03, R11
+	MOVQ    BX, R12
+	SUBQ    R11, R12
+	NEGQ    R12
+	LEAQ    lfmask8<>+0(SB), R13
+	VMOVDQU 32(R13)(R12*4), Y0
+	XORQ    R12, R12
+
+row_223:
+	CMPQ         R12, DX
+	JAE          rowsdone_224
+	VBROADCASTSS (SI)(R12*4), Y1
+	VBROADCASTSS (DI)(R12*4), Y2
+	VBROADCASTSS (R8)(R12*4), Y3
+	VBROADCASTSS (R9)(R12*4), Y4
+	XORQ         R13, R13
+
+loop_225:
+	CMPQ         R13, R11
+	JAE          tail_226
+	VMOVUPS      (AX)(R13*4), Y5
+	VBROADCASTSS inv+76(FP), Y6
+	VMULPS       Y6, Y5, Y5
+	VANDPS       lfc_7fffffff<>+0(SB), Y5, Y6
+	VADDPS       Y6, Y6, Y7
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y7, Y8, Y7
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y7, Y8, Y7
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y7
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y7
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y7
+	VPSUBD       Y7, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VMOVUPS      lfc_40000000<>+0(SB), Y7
+	VDIVPS       Y9, Y7, Y7
+	VMOVUPS      lfc_3f800000<>+0(SB), Y8
+	VSUBPS       Y7, Y8, Y8
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y9
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y7, Y9
+	VMULPS       Y6, Y7, Y7
+	VFMADD213PS  Y6, Y7, Y9
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y6, Y6
+	VBLENDVPS    Y6, Y9, Y8, Y8
+	VANDPS       lfc_80000000<>+0(SB), Y5, Y5
+	VORPS        Y5, Y8, Y8
+	VBROADCASTSS cap+72(FP), Y5
+	VMULPS       Y5, Y8, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VFNMADD231PS Y8, Y8, Y6
+	VSUBPS       Y1, Y5, Y5
+	VSUBPS       Y2, Y5, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y7
+	VMAXPS       Y5, Y7, Y5
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y7
+	VMINPS       Y5, Y7, Y5
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y5, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y7, Y5
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y7, Y5
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y8
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y5, Y8
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y5, Y8
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y5, Y8
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y5, Y8
+	VMULPS       Y5, Y5, Y9
+	VFMADD213PS  Y5, Y9, Y8
+	VADDPS       lfc_3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y5
+	VPSUBD       Y5, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y5, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VMOVUPS      (R10)(R13*4), Y5
+	VMULPS       Y4, Y5, Y5
+	VFMSUB213PS  Y5, Y3, Y8
+	VMULPS       Y6, Y8, Y8
+	VMOVUPS      Y8, (CX)(R13*4)
+	ADDQ         $0x08, R13
+	JMP          loop_225
+
+tail_226:
+	CMPQ         R13, BX
+	JAE          done_227
+	VMASKMOVPS   (AX)(R13*4), Y0, Y5
+	VBROADCASTSS inv+76(FP), Y6
+	VMULPS       Y6, Y5, Y5
+	VANDPS       lfc_7fffffff<>+0(SB), Y5, Y6
+	VADDPS       Y6, Y6, Y7
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y8
+	VMAXPS       Y7, Y8, Y7
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y8
+	VMINPS       Y7, Y8, Y7
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y8, Y7
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y8, Y7
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y9
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y7
+	VPSUBD       Y7, Y8, Y8
+	VPADDD       lfc_0000007f<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       lfc_0000007f<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       lfc_3f800000<>+0(SB), Y9, Y9
+	VMOVUPS      lfc_40000000<>+0(SB), Y7
+	VDIVPS       Y9, Y7, Y7
+	VMOVUPS      lfc_3f800000<>+0(SB), Y8
+	VSUBPS       Y7, Y8, Y8
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y9
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y7, Y9
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y7, Y9
+	VMULPS       Y6, Y7, Y7
+	VFMADD213PS  Y6, Y7, Y9
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y6, Y6
+	VBLENDVPS    Y6, Y9, Y8, Y8
+	VANDPS       lfc_80000000<>+0(SB), Y5, Y5
+	VORPS        Y5, Y8, Y8
+	VBROADCASTSS cap+72(FP), Y5
+	VMULPS       Y5, Y8, Y5
+	VMOVUPS      lfc_3f800000<>+0(SB), Y6
+	VFNMADD231PS Y8, Y8, Y6
+	VSUBPS       Y1, Y5, Y5
+	VSUBPS       Y2, Y5, Y5
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y1
+	VMAXPS       Y5, Y1, Y1
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y2, Y1
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y2, Y1
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y5
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y1, Y5
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y1, Y5
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y1, Y5
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y1, Y5
+	VMULPS       Y1, Y1, Y7
+	VFMADD213PS  Y1, Y7, Y5
+	VADDPS       lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y2, Y2
+	VPSRAD       $0x01, Y2, Y1
+	VPSUBD       Y1, Y2, Y2
+	VPADDD       lfc_0000007f<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VPADDD       lfc_0000007f<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y1, Y5, Y5
+	VMULPS       Y2, Y5, Y5
+	VMASKMOVPS   (R10)(R13*4), Y0, Y1
+	VMULPS       Y4, Y1, Y1
+	VFMSUB213PS  Y1, Y3, Y5
+	VMULPS       Y6, Y5, Y5
+	VMASKMOVPS   Y5, Y0, (CX)(R13*4)
+
+done_227:
+	LEAQ (AX)(BX*4), AX
+	LEAQ (CX)(BX*4), CX
+	INCQ R12
+	JMP  row_223
+
+rowsdone_224:
+	VZEROUPPER
+	RET
+
 // func subRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32)
 // Requires: AVX
 TEXT ·subRowsAVX2(SB), NOSPLIT, $0-48
@@ -5863,38 +7735,38 @@ TEXT ·subRowsAVX2(SB), NOSPLIT, $0-48
 	VMOVDQU 32(R10)(R9*4), Y0
 	XORQ    R9, R9
 
-row_197:
+row_228:
 	CMPQ         R9, DX
-	JAE          rowsdone_198
+	JAE          rowsdone_229
 	VBROADCASTSS (SI)(R9*4), Y1
 	VBROADCASTSS (DI)(R9*4), Y2
 	XORQ         R10, R10
 
-loop_199:
+loop_230:
 	CMPQ    R10, R8
-	JAE     tail_200
+	JAE     tail_231
 	VMOVUPS (AX)(R10*4), Y3
 	VSUBPS  Y1, Y3, Y3
 	VSUBPS  Y2, Y3, Y3
 	VMOVUPS Y3, (CX)(R10*4)
 	ADDQ    $0x08, R10
-	JMP     loop_199
+	JMP     loop_230
 
-tail_200:
+tail_231:
 	CMPQ       R10, BX
-	JAE        done_201
+	JAE        done_232
 	VMASKMOVPS (AX)(R10*4), Y0, Y3
 	VSUBPS     Y1, Y3, Y3
 	VSUBPS     Y2, Y3, Y3
 	VMASKMOVPS Y3, Y0, (CX)(R10*4)
 
-done_201:
+done_232:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R9
-	JMP  row_197
+	JMP  row_228
 
-rowsdone_198:
+rowsdone_229:
 	VZEROUPPER
 	RET
 
@@ -5916,9 +7788,9 @@ TEXT ·bceLogitsAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_202:
+loop_233:
 	CMPQ         SI, BX
-	JAE          tail_203
+	JAE          tail_234
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -6018,11 +7890,11 @@ loop_202:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_202
+	JMP          loop_233
 
-tail_203:
+tail_234:
 	CMPQ         SI, DX
-	JAE          done_204
+	JAE          done_235
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -6123,7 +7995,7 @@ tail_203:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_204:
+done_235:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6132,24 +8004,6 @@ done_204:
 	MOVSD        X1, ret+64(FP)
 	VZEROUPPER
 	RET
-
-DATA lfc_40000000<>+0(SB)/4, $0x40000000
-DATA lfc_40000000<>+4(SB)/4, $0x40000000
-DATA lfc_40000000<>+8(SB)/4, $0x40000000
-DATA lfc_40000000<>+12(SB)/4, $0x40000000
-DATA lfc_40000000<>+16(SB)/4, $0x40000000
-DATA lfc_40000000<>+20(SB)/4, $0x40000000
-DATA lfc_40000000<>+24(SB)/4, $0x40000000
-DATA lfc_40000000<>+28(SB)/4, $0x40000000
-DATA lfc_40000000<>+32(SB)/4, $0x40000000
-DATA lfc_40000000<>+36(SB)/4, $0x40000000
-DATA lfc_40000000<>+40(SB)/4, $0x40000000
-DATA lfc_40000000<>+44(SB)/4, $0x40000000
-DATA lfc_40000000<>+48(SB)/4, $0x40000000
-DATA lfc_40000000<>+52(SB)/4, $0x40000000
-DATA lfc_40000000<>+56(SB)/4, $0x40000000
-DATA lfc_40000000<>+60(SB)/4, $0x40000000
-GLOBL lfc_40000000<>(SB), RODATA|TLSBSS, $64
 
 // func bceLogitsPWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 // Requires: AVX, AVX2, FMA3, SSE2
@@ -6170,9 +8024,9 @@ TEXT ·bceLogitsPWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_205:
+loop_236:
 	CMPQ         DI, SI
-	JAE          tail_206
+	JAE          tail_237
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -6274,11 +8128,11 @@ loop_205:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_205
+	JMP          loop_236
 
-tail_206:
+tail_237:
 	CMPQ         DI, DX
-	JAE          done_207
+	JAE          done_238
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -6381,7 +8235,7 @@ tail_206:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_207:
+done_238:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6410,9 +8264,9 @@ TEXT ·focalG0AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_208:
+loop_239:
 	CMPQ      DI, SI
-	JAE       tail_209
+	JAE       tail_240
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -6420,10 +8274,10 @@ loop_208:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_211
+	JZ        skip_242
 	INCQ      BX
 
-skip_211:
+skip_242:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6510,11 +8364,11 @@ skip_211:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_208
+	JMP          loop_239
 
-tail_209:
+tail_240:
 	CMPQ       DI, DX
-	JAE        done_210
+	JAE        done_241
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -6522,10 +8376,10 @@ tail_209:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_212
+	JZ         skip_243
 	INCQ       BX
 
-skip_212:
+skip_243:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6613,7 +8467,7 @@ skip_212:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_210:
+done_241:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6643,9 +8497,9 @@ TEXT ·focalG1AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_213:
+loop_244:
 	CMPQ      DI, SI
-	JAE       tail_214
+	JAE       tail_245
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -6653,10 +8507,10 @@ loop_213:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_216
+	JZ        skip_247
 	INCQ      BX
 
-skip_216:
+skip_247:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6751,11 +8605,11 @@ skip_216:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_213
+	JMP          loop_244
 
-tail_214:
+tail_245:
 	CMPQ       DI, DX
-	JAE        done_215
+	JAE        done_246
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -6763,10 +8617,10 @@ tail_214:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_217
+	JZ         skip_248
 	INCQ       BX
 
-skip_217:
+skip_248:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -6862,7 +8716,7 @@ skip_217:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_215:
+done_246:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6892,9 +8746,9 @@ TEXT ·focalG2AVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_218:
+loop_249:
 	CMPQ      DI, SI
-	JAE       tail_219
+	JAE       tail_250
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -6902,10 +8756,10 @@ loop_218:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_221
+	JZ        skip_252
 	INCQ      BX
 
-skip_221:
+skip_252:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7002,11 +8856,11 @@ skip_221:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_218
+	JMP          loop_249
 
-tail_219:
+tail_250:
 	CMPQ       DI, DX
-	JAE        done_220
+	JAE        done_251
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7014,10 +8868,10 @@ tail_219:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_222
+	JZ         skip_253
 	INCQ       BX
 
-skip_222:
+skip_253:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7115,7 +8969,7 @@ skip_222:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_220:
+done_251:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7145,9 +8999,9 @@ TEXT ·focalGAnyAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_223:
+loop_254:
 	CMPQ      DI, SI
-	JAE       tail_224
+	JAE       tail_255
 	VMOVUPS   (AX)(DI*4), Y3
 	VMOVUPS   (CX)(DI*4), Y4
 	VMOVUPS   Y4, Y5
@@ -7155,10 +9009,10 @@ loop_223:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_226
+	JZ        skip_257
 	INCQ      BX
 
-skip_226:
+skip_257:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7288,11 +9142,11 @@ skip_226:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_223
+	JMP          loop_254
 
-tail_224:
+tail_255:
 	CMPQ       DI, DX
-	JAE        done_225
+	JAE        done_256
 	VMASKMOVPS (AX)(DI*4), Y2, Y3
 	VMASKMOVPS (CX)(DI*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -7300,10 +9154,10 @@ tail_224:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_227
+	JZ         skip_258
 	INCQ       BX
 
-skip_227:
+skip_258:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -7434,7 +9288,7 @@ skip_227:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_225:
+done_256:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7463,9 +9317,9 @@ TEXT ·mseAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_228:
+loop_259:
 	CMPQ         SI, BX
-	JAE          tail_229
+	JAE          tail_260
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -7477,11 +9331,11 @@ loop_228:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_228
+	JMP          loop_259
 
-tail_229:
+tail_260:
 	CMPQ         SI, DX
-	JAE          done_230
+	JAE          done_261
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -7494,7 +9348,7 @@ tail_229:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_230:
+done_261:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7522,9 +9376,9 @@ TEXT ·l1AVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_231:
+loop_262:
 	CMPQ         SI, BX
-	JAE          tail_232
+	JAE          tail_263
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -7541,11 +9395,11 @@ loop_231:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_231
+	JMP          loop_262
 
-tail_232:
+tail_263:
 	CMPQ         SI, DX
-	JAE          done_233
+	JAE          done_264
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -7563,7 +9417,7 @@ tail_232:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_233:
+done_264:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7572,24 +9426,6 @@ done_233:
 	MOVSD        X1, ret+56(FP)
 	VZEROUPPER
 	RET
-
-DATA lfc_7fffffff<>+0(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+4(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+8(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+12(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+16(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+20(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+24(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+28(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+32(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+36(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+40(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+44(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+48(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+52(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+56(SB)/4, $0x7fffffff
-DATA lfc_7fffffff<>+60(SB)/4, $0x7fffffff
-GLOBL lfc_7fffffff<>(SB), RODATA|TLSBSS, $64
 
 // func huberAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 // Requires: AVX, SSE2
@@ -7609,9 +9445,9 @@ TEXT ·huberAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_234:
+loop_265:
 	CMPQ         SI, BX
-	JAE          tail_235
+	JAE          tail_266
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -7639,11 +9475,11 @@ loop_234:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_234
+	JMP          loop_265
 
-tail_235:
+tail_266:
 	CMPQ         SI, DX
-	JAE          done_236
+	JAE          done_267
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -7672,7 +9508,7 @@ tail_235:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_236:
+done_267:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7718,9 +9554,9 @@ TEXT ·smoothL1AVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(DI)(SI*4), Y2
 	XORQ    SI, SI
 
-loop_237:
+loop_268:
 	CMPQ         SI, BX
-	JAE          tail_238
+	JAE          tail_269
 	VMOVUPS      (AX)(SI*4), Y3
 	VMOVUPS      (CX)(SI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -7749,11 +9585,11 @@ loop_237:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, SI
-	JMP          loop_237
+	JMP          loop_268
 
-tail_238:
+tail_269:
 	CMPQ         SI, DX
-	JAE          done_239
+	JAE          done_270
 	VMASKMOVPS   (AX)(SI*4), Y2, Y3
 	VMASKMOVPS   (CX)(SI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -7783,7 +9619,7 @@ tail_238:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_239:
+done_270:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7812,9 +9648,9 @@ TEXT ·bceLogitsWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_240:
+loop_271:
 	CMPQ         DI, SI
-	JAE          tail_241
+	JAE          tail_272
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -7916,11 +9752,11 @@ loop_240:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_240
+	JMP          loop_271
 
-tail_241:
+tail_272:
 	CMPQ         DI, DX
-	JAE          done_242
+	JAE          done_273
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -8023,7 +9859,7 @@ tail_241:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_242:
+done_273:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8053,9 +9889,9 @@ TEXT ·bceLogitsPWWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_243:
+loop_274:
 	CMPQ         R8, DI
-	JAE          tail_244
+	JAE          tail_275
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -8159,11 +9995,11 @@ loop_243:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_243
+	JMP          loop_274
 
-tail_244:
+tail_275:
 	CMPQ         R8, DX
-	JAE          done_245
+	JAE          done_276
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -8268,7 +10104,7 @@ tail_244:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_245:
+done_276:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8298,9 +10134,9 @@ TEXT ·focalG0WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_246:
+loop_277:
 	CMPQ      R8, DI
-	JAE       tail_247
+	JAE       tail_278
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -8308,10 +10144,10 @@ loop_246:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_249
+	JZ        skip_280
 	INCQ      SI
 
-skip_249:
+skip_280:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8400,11 +10236,11 @@ skip_249:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_246
+	JMP          loop_277
 
-tail_247:
+tail_278:
 	CMPQ       R8, DX
-	JAE        done_248
+	JAE        done_279
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -8412,10 +10248,10 @@ tail_247:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_250
+	JZ         skip_281
 	INCQ       SI
 
-skip_250:
+skip_281:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8505,7 +10341,7 @@ skip_250:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_248:
+done_279:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8536,9 +10372,9 @@ TEXT ·focalG1WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_251:
+loop_282:
 	CMPQ      R8, DI
-	JAE       tail_252
+	JAE       tail_283
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -8546,10 +10382,10 @@ loop_251:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_254
+	JZ        skip_285
 	INCQ      SI
 
-skip_254:
+skip_285:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8646,11 +10482,11 @@ skip_254:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_251
+	JMP          loop_282
 
-tail_252:
+tail_283:
 	CMPQ       R8, DX
-	JAE        done_253
+	JAE        done_284
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -8658,10 +10494,10 @@ tail_252:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_255
+	JZ         skip_286
 	INCQ       SI
 
-skip_255:
+skip_286:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8759,7 +10595,7 @@ skip_255:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_253:
+done_284:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8790,9 +10626,9 @@ TEXT ·focalG2WAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_256:
+loop_287:
 	CMPQ      R8, DI
-	JAE       tail_257
+	JAE       tail_288
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -8800,10 +10636,10 @@ loop_256:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_259
+	JZ        skip_290
 	INCQ      SI
 
-skip_259:
+skip_290:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -8902,11 +10738,11 @@ skip_259:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_256
+	JMP          loop_287
 
-tail_257:
+tail_288:
 	CMPQ       R8, DX
-	JAE        done_258
+	JAE        done_289
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -8914,10 +10750,10 @@ tail_257:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_260
+	JZ         skip_291
 	INCQ       SI
 
-skip_260:
+skip_291:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9017,7 +10853,7 @@ skip_260:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_258:
+done_289:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9048,9 +10884,9 @@ TEXT ·focalGAnyWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_261:
+loop_292:
 	CMPQ      R8, DI
-	JAE       tail_262
+	JAE       tail_293
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -9058,10 +10894,10 @@ loop_261:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_264
+	JZ        skip_295
 	INCQ      SI
 
-skip_264:
+skip_295:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9193,11 +11029,11 @@ skip_264:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_261
+	JMP          loop_292
 
-tail_262:
+tail_293:
 	CMPQ       R8, DX
-	JAE        done_263
+	JAE        done_294
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -9205,10 +11041,10 @@ tail_262:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_265
+	JZ         skip_296
 	INCQ       SI
 
-skip_265:
+skip_296:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -9341,7 +11177,7 @@ skip_265:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_263:
+done_294:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9371,9 +11207,9 @@ TEXT ·mseWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_266:
+loop_297:
 	CMPQ         DI, SI
-	JAE          tail_267
+	JAE          tail_298
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9387,11 +11223,11 @@ loop_266:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_266
+	JMP          loop_297
 
-tail_267:
+tail_298:
 	CMPQ         DI, DX
-	JAE          done_268
+	JAE          done_299
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9406,7 +11242,7 @@ tail_267:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_268:
+done_299:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9435,9 +11271,9 @@ TEXT ·l1WAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_269:
+loop_300:
 	CMPQ         DI, SI
-	JAE          tail_270
+	JAE          tail_301
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9456,11 +11292,11 @@ loop_269:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_269
+	JMP          loop_300
 
-tail_270:
+tail_301:
 	CMPQ         DI, DX
-	JAE          done_271
+	JAE          done_302
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9480,7 +11316,7 @@ tail_270:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_271:
+done_302:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9509,9 +11345,9 @@ TEXT ·huberWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_272:
+loop_303:
 	CMPQ         DI, SI
-	JAE          tail_273
+	JAE          tail_304
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9541,11 +11377,11 @@ loop_272:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_272
+	JMP          loop_303
 
-tail_273:
+tail_304:
 	CMPQ         DI, DX
-	JAE          done_274
+	JAE          done_305
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9576,7 +11412,7 @@ tail_273:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_274:
+done_305:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9605,9 +11441,9 @@ TEXT ·smoothL1WAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_275:
+loop_306:
 	CMPQ         DI, SI
-	JAE          tail_276
+	JAE          tail_307
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9638,11 +11474,11 @@ loop_275:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_275
+	JMP          loop_306
 
-tail_276:
+tail_307:
 	CMPQ         DI, DX
-	JAE          done_277
+	JAE          done_308
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -9674,7 +11510,7 @@ tail_276:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_277:
+done_308:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9703,9 +11539,9 @@ TEXT ·bceLogitsLAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_278:
+loop_309:
 	CMPQ         DI, SI
-	JAE          tail_279
+	JAE          tail_310
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -9806,11 +11642,11 @@ loop_278:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_278
+	JMP          loop_309
 
-tail_279:
+tail_310:
 	CMPQ         DI, DX
-	JAE          done_280
+	JAE          done_311
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -9912,7 +11748,7 @@ tail_279:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_280:
+done_311:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -9942,9 +11778,9 @@ TEXT ·bceLogitsPWLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_281:
+loop_312:
 	CMPQ         R8, DI
-	JAE          tail_282
+	JAE          tail_313
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -10047,11 +11883,11 @@ loop_281:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_281
+	JMP          loop_312
 
-tail_282:
+tail_313:
 	CMPQ         R8, DX
-	JAE          done_283
+	JAE          done_314
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -10155,7 +11991,7 @@ tail_282:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_283:
+done_314:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10185,9 +12021,9 @@ TEXT ·focalG0LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_284:
+loop_315:
 	CMPQ      R8, DI
-	JAE       tail_285
+	JAE       tail_316
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10195,10 +12031,10 @@ loop_284:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_287
+	JZ        skip_318
 	INCQ      SI
 
-skip_287:
+skip_318:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10286,11 +12122,11 @@ skip_287:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_284
+	JMP          loop_315
 
-tail_285:
+tail_316:
 	CMPQ       R8, DX
-	JAE        done_286
+	JAE        done_317
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -10298,10 +12134,10 @@ tail_285:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_288
+	JZ         skip_319
 	INCQ       SI
 
-skip_288:
+skip_319:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10390,7 +12226,7 @@ skip_288:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_286:
+done_317:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10421,9 +12257,9 @@ TEXT ·focalG1LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_289:
+loop_320:
 	CMPQ      R8, DI
-	JAE       tail_290
+	JAE       tail_321
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10431,10 +12267,10 @@ loop_289:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_292
+	JZ        skip_323
 	INCQ      SI
 
-skip_292:
+skip_323:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10530,11 +12366,11 @@ skip_292:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_289
+	JMP          loop_320
 
-tail_290:
+tail_321:
 	CMPQ       R8, DX
-	JAE        done_291
+	JAE        done_322
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -10542,10 +12378,10 @@ tail_290:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_293
+	JZ         skip_324
 	INCQ       SI
 
-skip_293:
+skip_324:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10642,7 +12478,7 @@ skip_293:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_291:
+done_322:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10673,9 +12509,9 @@ TEXT ·focalG2LAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_294:
+loop_325:
 	CMPQ      R8, DI
-	JAE       tail_295
+	JAE       tail_326
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10683,10 +12519,10 @@ loop_294:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_297
+	JZ        skip_328
 	INCQ      SI
 
-skip_297:
+skip_328:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10784,11 +12620,11 @@ skip_297:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_294
+	JMP          loop_325
 
-tail_295:
+tail_326:
 	CMPQ       R8, DX
-	JAE        done_296
+	JAE        done_327
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -10796,10 +12632,10 @@ tail_295:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_298
+	JZ         skip_329
 	INCQ       SI
 
-skip_298:
+skip_329:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -10898,7 +12734,7 @@ skip_298:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_296:
+done_327:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10929,9 +12765,9 @@ TEXT ·focalGAnyLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_299:
+loop_330:
 	CMPQ      R8, DI
-	JAE       tail_300
+	JAE       tail_331
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -10939,10 +12775,10 @@ loop_299:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_302
+	JZ        skip_333
 	INCQ      SI
 
-skip_302:
+skip_333:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11073,11 +12909,11 @@ skip_302:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_299
+	JMP          loop_330
 
-tail_300:
+tail_331:
 	CMPQ       R8, DX
-	JAE        done_301
+	JAE        done_332
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -11085,10 +12921,10 @@ tail_300:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_303
+	JZ         skip_334
 	INCQ       SI
 
-skip_303:
+skip_334:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -11220,7 +13056,7 @@ skip_303:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_301:
+done_332:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11250,9 +13086,9 @@ TEXT ·mseLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_304:
+loop_335:
 	CMPQ         DI, SI
-	JAE          tail_305
+	JAE          tail_336
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11265,11 +13101,11 @@ loop_304:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_304
+	JMP          loop_335
 
-tail_305:
+tail_336:
 	CMPQ         DI, DX
-	JAE          done_306
+	JAE          done_337
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11283,7 +13119,7 @@ tail_305:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_306:
+done_337:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11312,9 +13148,9 @@ TEXT ·l1LAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_307:
+loop_338:
 	CMPQ         DI, SI
-	JAE          tail_308
+	JAE          tail_339
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11332,11 +13168,11 @@ loop_307:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_307
+	JMP          loop_338
 
-tail_308:
+tail_339:
 	CMPQ         DI, DX
-	JAE          done_309
+	JAE          done_340
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11355,7 +13191,7 @@ tail_308:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_309:
+done_340:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11384,9 +13220,9 @@ TEXT ·huberLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_310:
+loop_341:
 	CMPQ         DI, SI
-	JAE          tail_311
+	JAE          tail_342
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11415,11 +13251,11 @@ loop_310:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_310
+	JMP          loop_341
 
-tail_311:
+tail_342:
 	CMPQ         DI, DX
-	JAE          done_312
+	JAE          done_343
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11449,7 +13285,7 @@ tail_311:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_312:
+done_343:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11478,9 +13314,9 @@ TEXT ·smoothL1LAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_313:
+loop_344:
 	CMPQ         DI, SI
-	JAE          tail_314
+	JAE          tail_345
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11510,11 +13346,11 @@ loop_313:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, DI
-	JMP          loop_313
+	JMP          loop_344
 
-tail_314:
+tail_345:
 	CMPQ         DI, DX
-	JAE          done_315
+	JAE          done_346
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -11545,7 +13381,7 @@ tail_314:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_315:
+done_346:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11575,9 +13411,9 @@ TEXT ·bceLogitsLWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_316:
+loop_347:
 	CMPQ         R8, DI
-	JAE          tail_317
+	JAE          tail_348
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -11680,11 +13516,11 @@ loop_316:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_316
+	JMP          loop_347
 
-tail_317:
+tail_348:
 	CMPQ         R8, DX
-	JAE          done_318
+	JAE          done_349
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -11788,7 +13624,7 @@ tail_317:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_318:
+done_349:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -11819,9 +13655,9 @@ TEXT ·bceLogitsPWLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_319:
+loop_350:
 	CMPQ         R9, R8
-	JAE          tail_320
+	JAE          tail_351
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -11926,11 +13762,11 @@ loop_319:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_319
+	JMP          loop_350
 
-tail_320:
+tail_351:
 	CMPQ         R9, DX
-	JAE          done_321
+	JAE          done_352
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -12036,7 +13872,7 @@ tail_320:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_321:
+done_352:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12067,9 +13903,9 @@ TEXT ·focalG0LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_322:
+loop_353:
 	CMPQ      R9, R8
-	JAE       tail_323
+	JAE       tail_354
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12077,10 +13913,10 @@ loop_322:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_325
+	JZ        skip_356
 	INCQ      DI
 
-skip_325:
+skip_356:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12170,11 +14006,11 @@ skip_325:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_322
+	JMP          loop_353
 
-tail_323:
+tail_354:
 	CMPQ       R9, DX
-	JAE        done_324
+	JAE        done_355
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12182,10 +14018,10 @@ tail_323:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_326
+	JZ         skip_357
 	INCQ       DI
 
-skip_326:
+skip_357:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12276,7 +14112,7 @@ skip_326:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_324:
+done_355:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12308,9 +14144,9 @@ TEXT ·focalG1LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_327:
+loop_358:
 	CMPQ      R9, R8
-	JAE       tail_328
+	JAE       tail_359
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12318,10 +14154,10 @@ loop_327:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_330
+	JZ        skip_361
 	INCQ      DI
 
-skip_330:
+skip_361:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12419,11 +14255,11 @@ skip_330:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_327
+	JMP          loop_358
 
-tail_328:
+tail_359:
 	CMPQ       R9, DX
-	JAE        done_329
+	JAE        done_360
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12431,10 +14267,10 @@ tail_328:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_331
+	JZ         skip_362
 	INCQ       DI
 
-skip_331:
+skip_362:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12533,7 +14369,7 @@ skip_331:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_329:
+done_360:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12565,9 +14401,9 @@ TEXT ·focalG2LWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_332:
+loop_363:
 	CMPQ      R9, R8
-	JAE       tail_333
+	JAE       tail_364
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12575,10 +14411,10 @@ loop_332:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_335
+	JZ        skip_366
 	INCQ      DI
 
-skip_335:
+skip_366:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12678,11 +14514,11 @@ skip_335:
 	VADDPD       Y4, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_332
+	JMP          loop_363
 
-tail_333:
+tail_364:
 	CMPQ       R9, DX
-	JAE        done_334
+	JAE        done_365
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12690,10 +14526,10 @@ tail_333:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_336
+	JZ         skip_367
 	INCQ       DI
 
-skip_336:
+skip_367:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12794,7 +14630,7 @@ skip_336:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_334:
+done_365:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -12826,9 +14662,9 @@ TEXT ·focalGAnyLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_337:
+loop_368:
 	CMPQ      R9, R8
-	JAE       tail_338
+	JAE       tail_369
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -12836,10 +14672,10 @@ loop_337:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_340
+	JZ        skip_371
 	INCQ      DI
 
-skip_340:
+skip_371:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -12972,11 +14808,11 @@ skip_340:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R9
-	JMP          loop_337
+	JMP          loop_368
 
-tail_338:
+tail_369:
 	CMPQ       R9, DX
-	JAE        done_339
+	JAE        done_370
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -12984,10 +14820,10 @@ tail_338:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_341
+	JZ         skip_372
 	INCQ       DI
 
-skip_341:
+skip_372:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -13121,7 +14957,7 @@ skip_341:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_339:
+done_370:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13152,9 +14988,9 @@ TEXT ·mseLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_342:
+loop_373:
 	CMPQ         R8, DI
-	JAE          tail_343
+	JAE          tail_374
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13169,11 +15005,11 @@ loop_342:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_342
+	JMP          loop_373
 
-tail_343:
+tail_374:
 	CMPQ         R8, DX
-	JAE          done_344
+	JAE          done_375
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13189,7 +15025,7 @@ tail_343:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_344:
+done_375:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13219,9 +15055,9 @@ TEXT ·l1LWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_345:
+loop_376:
 	CMPQ         R8, DI
-	JAE          tail_346
+	JAE          tail_377
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13241,11 +15077,11 @@ loop_345:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_345
+	JMP          loop_376
 
-tail_346:
+tail_377:
 	CMPQ         R8, DX
-	JAE          done_347
+	JAE          done_378
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13266,7 +15102,7 @@ tail_346:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_347:
+done_378:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13296,9 +15132,9 @@ TEXT ·huberLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_348:
+loop_379:
 	CMPQ         R8, DI
-	JAE          tail_349
+	JAE          tail_380
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13329,11 +15165,11 @@ loop_348:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_348
+	JMP          loop_379
 
-tail_349:
+tail_380:
 	CMPQ         R8, DX
-	JAE          done_350
+	JAE          done_381
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13365,7 +15201,7 @@ tail_349:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_350:
+done_381:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13395,9 +15231,9 @@ TEXT ·smoothL1LWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_351:
+loop_382:
 	CMPQ         R8, DI
-	JAE          tail_352
+	JAE          tail_383
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13429,11 +15265,11 @@ loop_351:
 	VADDPD       Y3, Y0, Y0
 	VADDPD       Y4, Y1, Y1
 	ADDQ         $0x08, R8
-	JMP          loop_351
+	JMP          loop_382
 
-tail_352:
+tail_383:
 	CMPQ         R8, DX
-	JAE          done_353
+	JAE          done_384
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -13466,7 +15302,7 @@ tail_352:
 	VADDPD       Y2, Y0, Y0
 	VADDPD       Y3, Y1, Y1
 
-done_353:
+done_384:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13495,9 +15331,9 @@ TEXT ·bceLogitsGAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_354:
+loop_385:
 	CMPQ         DI, SI
-	JAE          tail_355
+	JAE          tail_386
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -13600,11 +15436,11 @@ loop_354:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_354
+	JMP          loop_385
 
-tail_355:
+tail_386:
 	CMPQ         DI, DX
-	JAE          done_356
+	JAE          done_387
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -13708,7 +15544,7 @@ tail_355:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(DI*4)
 
-done_356:
+done_387:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13738,9 +15574,9 @@ TEXT ·bceLogitsPWGAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_357:
+loop_388:
 	CMPQ         R8, DI
-	JAE          tail_358
+	JAE          tail_389
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -13845,11 +15681,11 @@ loop_357:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_357
+	JMP          loop_388
 
-tail_358:
+tail_389:
 	CMPQ         R8, DX
-	JAE          done_359
+	JAE          done_390
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -13955,7 +15791,7 @@ tail_358:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(R8*4)
 
-done_359:
+done_390:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -13985,9 +15821,9 @@ TEXT ·focalG0GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_360:
+loop_391:
 	CMPQ      R8, DI
-	JAE       tail_361
+	JAE       tail_392
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -13995,10 +15831,10 @@ loop_360:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_363
+	JZ        skip_394
 	INCQ      SI
 
-skip_363:
+skip_394:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14088,11 +15924,11 @@ skip_363:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_360
+	JMP          loop_391
 
-tail_361:
+tail_392:
 	CMPQ       R8, DX
-	JAE        done_362
+	JAE        done_393
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -14100,10 +15936,10 @@ tail_361:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_364
+	JZ         skip_395
 	INCQ       SI
 
-skip_364:
+skip_395:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14194,7 +16030,7 @@ skip_364:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (BX)(R8*4)
 
-done_362:
+done_393:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14225,9 +16061,9 @@ TEXT ·focalG1GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_365:
+loop_396:
 	CMPQ      R8, DI
-	JAE       tail_366
+	JAE       tail_397
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -14235,10 +16071,10 @@ loop_365:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_368
+	JZ        skip_399
 	INCQ      SI
 
-skip_368:
+skip_399:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14336,11 +16172,11 @@ skip_368:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_365
+	JMP          loop_396
 
-tail_366:
+tail_397:
 	CMPQ       R8, DX
-	JAE        done_367
+	JAE        done_398
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -14348,10 +16184,10 @@ tail_366:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_369
+	JZ         skip_400
 	INCQ       SI
 
-skip_369:
+skip_400:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14450,7 +16286,7 @@ skip_369:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (BX)(R8*4)
 
-done_367:
+done_398:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14481,9 +16317,9 @@ TEXT ·focalG2GAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_370:
+loop_401:
 	CMPQ      R8, DI
-	JAE       tail_371
+	JAE       tail_402
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -14491,10 +16327,10 @@ loop_370:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_373
+	JZ        skip_404
 	INCQ      SI
 
-skip_373:
+skip_404:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14594,11 +16430,11 @@ skip_373:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_370
+	JMP          loop_401
 
-tail_371:
+tail_402:
 	CMPQ       R8, DX
-	JAE        done_372
+	JAE        done_403
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -14606,10 +16442,10 @@ tail_371:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_374
+	JZ         skip_405
 	INCQ       SI
 
-skip_374:
+skip_405:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14710,7 +16546,7 @@ skip_374:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (BX)(R8*4)
 
-done_372:
+done_403:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -14741,9 +16577,9 @@ TEXT ·focalGAnyGAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_375:
+loop_406:
 	CMPQ      R8, DI
-	JAE       tail_376
+	JAE       tail_407
 	VMOVUPS   (AX)(R8*4), Y3
 	VMOVUPS   (CX)(R8*4), Y4
 	VMOVUPS   Y4, Y5
@@ -14751,10 +16587,10 @@ loop_375:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_378
+	JZ        skip_409
 	INCQ      SI
 
-skip_378:
+skip_409:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -14887,11 +16723,11 @@ skip_378:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_375
+	JMP          loop_406
 
-tail_376:
+tail_407:
 	CMPQ       R8, DX
-	JAE        done_377
+	JAE        done_408
 	VMASKMOVPS (AX)(R8*4), Y2, Y3
 	VMASKMOVPS (CX)(R8*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -14899,10 +16735,10 @@ tail_376:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_379
+	JZ         skip_410
 	INCQ       SI
 
-skip_379:
+skip_410:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -15036,7 +16872,7 @@ skip_379:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
 
-done_377:
+done_408:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15066,9 +16902,9 @@ TEXT ·mseGAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_380:
+loop_411:
 	CMPQ         DI, SI
-	JAE          tail_381
+	JAE          tail_412
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15083,11 +16919,11 @@ loop_380:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_380
+	JMP          loop_411
 
-tail_381:
+tail_412:
 	CMPQ         DI, DX
-	JAE          done_382
+	JAE          done_413
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15103,7 +16939,7 @@ tail_381:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(DI*4)
 
-done_382:
+done_413:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15132,9 +16968,9 @@ TEXT ·l1GAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_383:
+loop_414:
 	CMPQ         DI, SI
-	JAE          tail_384
+	JAE          tail_415
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15154,11 +16990,11 @@ loop_383:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_383
+	JMP          loop_414
 
-tail_384:
+tail_415:
 	CMPQ         DI, DX
-	JAE          done_385
+	JAE          done_416
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15179,7 +17015,7 @@ tail_384:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_385:
+done_416:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15208,9 +17044,9 @@ TEXT ·huberGAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_386:
+loop_417:
 	CMPQ         DI, SI
-	JAE          tail_387
+	JAE          tail_418
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15241,11 +17077,11 @@ loop_386:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_386
+	JMP          loop_417
 
-tail_387:
+tail_418:
 	CMPQ         DI, DX
-	JAE          done_388
+	JAE          done_419
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15277,7 +17113,7 @@ tail_387:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_388:
+done_419:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15306,9 +17142,9 @@ TEXT ·smoothL1GAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R8)(DI*4), Y2
 	XORQ    DI, DI
 
-loop_389:
+loop_420:
 	CMPQ         DI, SI
-	JAE          tail_390
+	JAE          tail_421
 	VMOVUPS      (AX)(DI*4), Y3
 	VMOVUPS      (CX)(DI*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15340,11 +17176,11 @@ loop_389:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          loop_389
+	JMP          loop_420
 
-tail_390:
+tail_421:
 	CMPQ         DI, DX
-	JAE          done_391
+	JAE          done_422
 	VMASKMOVPS   (AX)(DI*4), Y2, Y3
 	VMASKMOVPS   (CX)(DI*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -15377,7 +17213,7 @@ tail_390:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(DI*4)
 
-done_391:
+done_422:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15407,9 +17243,9 @@ TEXT ·bceLogitsGWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_392:
+loop_423:
 	CMPQ         R8, DI
-	JAE          tail_393
+	JAE          tail_424
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -15515,11 +17351,11 @@ loop_392:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_392
+	JMP          loop_423
 
-tail_393:
+tail_424:
 	CMPQ         R8, DX
-	JAE          done_394
+	JAE          done_425
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -15626,7 +17462,7 @@ tail_393:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R8*4)
 
-done_394:
+done_425:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15657,9 +17493,9 @@ TEXT ·bceLogitsPWGWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_395:
+loop_426:
 	CMPQ         R9, R8
-	JAE          tail_396
+	JAE          tail_427
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -15767,11 +17603,11 @@ loop_395:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_395
+	JMP          loop_426
 
-tail_396:
+tail_427:
 	CMPQ         R9, DX
-	JAE          done_397
+	JAE          done_428
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -15880,7 +17716,7 @@ tail_396:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R9*4)
 
-done_397:
+done_428:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -15911,9 +17747,9 @@ TEXT ·focalG0GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_398:
+loop_429:
 	CMPQ      R9, R8
-	JAE       tail_399
+	JAE       tail_430
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -15921,10 +17757,10 @@ loop_398:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_401
+	JZ        skip_432
 	INCQ      DI
 
-skip_401:
+skip_432:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16017,11 +17853,11 @@ skip_401:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_398
+	JMP          loop_429
 
-tail_399:
+tail_430:
 	CMPQ       R9, DX
-	JAE        done_400
+	JAE        done_431
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -16029,10 +17865,10 @@ tail_399:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_402
+	JZ         skip_433
 	INCQ       DI
 
-skip_402:
+skip_433:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16126,7 +17962,7 @@ skip_402:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (SI)(R9*4)
 
-done_400:
+done_431:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16158,9 +17994,9 @@ TEXT ·focalG1GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_403:
+loop_434:
 	CMPQ      R9, R8
-	JAE       tail_404
+	JAE       tail_435
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -16168,10 +18004,10 @@ loop_403:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_406
+	JZ        skip_437
 	INCQ      DI
 
-skip_406:
+skip_437:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16272,11 +18108,11 @@ skip_406:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_403
+	JMP          loop_434
 
-tail_404:
+tail_435:
 	CMPQ       R9, DX
-	JAE        done_405
+	JAE        done_436
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -16284,10 +18120,10 @@ tail_404:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_407
+	JZ         skip_438
 	INCQ       DI
 
-skip_407:
+skip_438:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16389,7 +18225,7 @@ skip_407:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (SI)(R9*4)
 
-done_405:
+done_436:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16421,9 +18257,9 @@ TEXT ·focalG2GWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_408:
+loop_439:
 	CMPQ      R9, R8
-	JAE       tail_409
+	JAE       tail_440
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -16431,10 +18267,10 @@ loop_408:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_411
+	JZ        skip_442
 	INCQ      DI
 
-skip_411:
+skip_442:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16537,11 +18373,11 @@ skip_411:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_408
+	JMP          loop_439
 
-tail_409:
+tail_440:
 	CMPQ       R9, DX
-	JAE        done_410
+	JAE        done_441
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -16549,10 +18385,10 @@ tail_409:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_412
+	JZ         skip_443
 	INCQ       DI
 
-skip_412:
+skip_443:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16656,7 +18492,7 @@ skip_412:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (SI)(R9*4)
 
-done_410:
+done_441:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -16688,9 +18524,9 @@ TEXT ·focalGAnyGWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_413:
+loop_444:
 	CMPQ      R9, R8
-	JAE       tail_414
+	JAE       tail_445
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -16698,10 +18534,10 @@ loop_413:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_416
+	JZ        skip_447
 	INCQ      DI
 
-skip_416:
+skip_447:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16837,11 +18673,11 @@ skip_416:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_413
+	JMP          loop_444
 
-tail_414:
+tail_445:
 	CMPQ       R9, DX
-	JAE        done_415
+	JAE        done_446
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -16849,10 +18685,10 @@ tail_414:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_417
+	JZ         skip_448
 	INCQ       DI
 
-skip_417:
+skip_448:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -16989,7 +18825,7 @@ skip_417:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R9*4)
 
-done_415:
+done_446:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17020,9 +18856,9 @@ TEXT ·mseGWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_418:
+loop_449:
 	CMPQ         R8, DI
-	JAE          tail_419
+	JAE          tail_450
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -17040,11 +18876,11 @@ loop_418:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_418
+	JMP          loop_449
 
-tail_419:
+tail_450:
 	CMPQ         R8, DX
-	JAE          done_420
+	JAE          done_451
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -17063,7 +18899,7 @@ tail_419:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R8*4)
 
-done_420:
+done_451:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17093,9 +18929,9 @@ TEXT ·l1GWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_421:
+loop_452:
 	CMPQ         R8, DI
-	JAE          tail_422
+	JAE          tail_453
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -17118,11 +18954,11 @@ loop_421:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_421
+	JMP          loop_452
 
-tail_422:
+tail_453:
 	CMPQ         R8, DX
-	JAE          done_423
+	JAE          done_454
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -17146,7 +18982,7 @@ tail_422:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_423:
+done_454:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17176,9 +19012,9 @@ TEXT ·huberGWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_424:
+loop_455:
 	CMPQ         R8, DI
-	JAE          tail_425
+	JAE          tail_456
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -17212,11 +19048,11 @@ loop_424:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_424
+	JMP          loop_455
 
-tail_425:
+tail_456:
 	CMPQ         R8, DX
-	JAE          done_426
+	JAE          done_457
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -17251,7 +19087,7 @@ tail_425:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_426:
+done_457:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17281,9 +19117,9 @@ TEXT ·smoothL1GWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_427:
+loop_458:
 	CMPQ         R8, DI
-	JAE          tail_428
+	JAE          tail_459
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -17318,11 +19154,11 @@ loop_427:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_427
+	JMP          loop_458
 
-tail_428:
+tail_459:
 	CMPQ         R8, DX
-	JAE          done_429
+	JAE          done_460
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -17358,7 +19194,7 @@ tail_428:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R8*4)
 
-done_429:
+done_460:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17388,9 +19224,9 @@ TEXT ·bceLogitsGLAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_430:
+loop_461:
 	CMPQ         R8, DI
-	JAE          tail_431
+	JAE          tail_462
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -17494,11 +19330,11 @@ loop_430:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_430
+	JMP          loop_461
 
-tail_431:
+tail_462:
 	CMPQ         R8, DX
-	JAE          done_432
+	JAE          done_463
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -17603,7 +19439,7 @@ tail_431:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(R8*4)
 
-done_432:
+done_463:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17634,9 +19470,9 @@ TEXT ·bceLogitsPWGLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_433:
+loop_464:
 	CMPQ         R9, R8
-	JAE          tail_434
+	JAE          tail_465
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -17742,11 +19578,11 @@ loop_433:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_433
+	JMP          loop_464
 
-tail_434:
+tail_465:
 	CMPQ         R9, DX
-	JAE          done_435
+	JAE          done_466
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -17853,7 +19689,7 @@ tail_434:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (BX)(R9*4)
 
-done_435:
+done_466:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -17884,9 +19720,9 @@ TEXT ·focalG0GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_436:
+loop_467:
 	CMPQ      R9, R8
-	JAE       tail_437
+	JAE       tail_468
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -17894,10 +19730,10 @@ loop_436:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_439
+	JZ        skip_470
 	INCQ      DI
 
-skip_439:
+skip_470:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -17988,11 +19824,11 @@ skip_439:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_436
+	JMP          loop_467
 
-tail_437:
+tail_468:
 	CMPQ       R9, DX
-	JAE        done_438
+	JAE        done_469
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -18000,10 +19836,10 @@ tail_437:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_440
+	JZ         skip_471
 	INCQ       DI
 
-skip_440:
+skip_471:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -18095,7 +19931,7 @@ skip_440:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (BX)(R9*4)
 
-done_438:
+done_469:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18127,9 +19963,9 @@ TEXT ·focalG1GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_441:
+loop_472:
 	CMPQ      R9, R8
-	JAE       tail_442
+	JAE       tail_473
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -18137,10 +19973,10 @@ loop_441:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_444
+	JZ        skip_475
 	INCQ      DI
 
-skip_444:
+skip_475:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -18239,11 +20075,11 @@ skip_444:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_441
+	JMP          loop_472
 
-tail_442:
+tail_473:
 	CMPQ       R9, DX
-	JAE        done_443
+	JAE        done_474
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -18251,10 +20087,10 @@ tail_442:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_445
+	JZ         skip_476
 	INCQ       DI
 
-skip_445:
+skip_476:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -18354,7 +20190,7 @@ skip_445:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (BX)(R9*4)
 
-done_443:
+done_474:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18386,9 +20222,9 @@ TEXT ·focalG2GLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_446:
+loop_477:
 	CMPQ      R9, R8
-	JAE       tail_447
+	JAE       tail_478
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -18396,10 +20232,10 @@ loop_446:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_449
+	JZ        skip_480
 	INCQ      DI
 
-skip_449:
+skip_480:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -18500,11 +20336,11 @@ skip_449:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_446
+	JMP          loop_477
 
-tail_447:
+tail_478:
 	CMPQ       R9, DX
-	JAE        done_448
+	JAE        done_479
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -18512,10 +20348,10 @@ tail_447:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_450
+	JZ         skip_481
 	INCQ       DI
 
-skip_450:
+skip_481:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -18617,7 +20453,7 @@ skip_450:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (BX)(R9*4)
 
-done_448:
+done_479:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18649,9 +20485,9 @@ TEXT ·focalGAnyGLAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_451:
+loop_482:
 	CMPQ      R9, R8
-	JAE       tail_452
+	JAE       tail_483
 	VMOVUPS   (AX)(R9*4), Y3
 	VMOVUPS   (CX)(R9*4), Y4
 	VMOVUPS   Y4, Y5
@@ -18659,10 +20495,10 @@ loop_451:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_454
+	JZ        skip_485
 	INCQ      DI
 
-skip_454:
+skip_485:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -18796,11 +20632,11 @@ skip_454:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_451
+	JMP          loop_482
 
-tail_452:
+tail_483:
 	CMPQ       R9, DX
-	JAE        done_453
+	JAE        done_484
 	VMASKMOVPS (AX)(R9*4), Y2, Y3
 	VMASKMOVPS (CX)(R9*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -18808,10 +20644,10 @@ tail_452:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_455
+	JZ         skip_486
 	INCQ       DI
 
-skip_455:
+skip_486:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -18946,7 +20782,7 @@ skip_455:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R9*4)
 
-done_453:
+done_484:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -18977,9 +20813,9 @@ TEXT ·mseGLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_456:
+loop_487:
 	CMPQ         R8, DI
-	JAE          tail_457
+	JAE          tail_488
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -18995,11 +20831,11 @@ loop_456:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_456
+	JMP          loop_487
 
-tail_457:
+tail_488:
 	CMPQ         R8, DX
-	JAE          done_458
+	JAE          done_489
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -19016,7 +20852,7 @@ tail_457:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (BX)(R8*4)
 
-done_458:
+done_489:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -19046,9 +20882,9 @@ TEXT ·l1GLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_459:
+loop_490:
 	CMPQ         R8, DI
-	JAE          tail_460
+	JAE          tail_491
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -19069,11 +20905,11 @@ loop_459:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_459
+	JMP          loop_490
 
-tail_460:
+tail_491:
 	CMPQ         R8, DX
-	JAE          done_461
+	JAE          done_492
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -19095,7 +20931,7 @@ tail_460:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_461:
+done_492:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -19125,9 +20961,9 @@ TEXT ·huberGLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_462:
+loop_493:
 	CMPQ         R8, DI
-	JAE          tail_463
+	JAE          tail_494
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -19159,11 +20995,11 @@ loop_462:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_462
+	JMP          loop_493
 
-tail_463:
+tail_494:
 	CMPQ         R8, DX
-	JAE          done_464
+	JAE          done_495
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -19196,7 +21032,7 @@ tail_463:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_464:
+done_495:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -19226,9 +21062,9 @@ TEXT ·smoothL1GLAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R9)(R8*4), Y2
 	XORQ    R8, R8
 
-loop_465:
+loop_496:
 	CMPQ         R8, DI
-	JAE          tail_466
+	JAE          tail_497
 	VMOVUPS      (AX)(R8*4), Y3
 	VMOVUPS      (CX)(R8*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -19261,11 +21097,11 @@ loop_465:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (BX)(R8*4)
 	ADDQ         $0x08, R8
-	JMP          loop_465
+	JMP          loop_496
 
-tail_466:
+tail_497:
 	CMPQ         R8, DX
-	JAE          done_467
+	JAE          done_498
 	VMASKMOVPS   (AX)(R8*4), Y2, Y3
 	VMASKMOVPS   (CX)(R8*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -19299,7 +21135,7 @@ tail_466:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (BX)(R8*4)
 
-done_467:
+done_498:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -19330,9 +21166,9 @@ TEXT ·bceLogitsGLWAVX2(SB), NOSPLIT, $0-72
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_468:
+loop_499:
 	CMPQ         R9, R8
-	JAE          tail_469
+	JAE          tail_500
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -19439,11 +21275,11 @@ loop_468:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_468
+	JMP          loop_499
 
-tail_469:
+tail_500:
 	CMPQ         R9, DX
-	JAE          done_470
+	JAE          done_501
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -19551,7 +21387,7 @@ tail_469:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R9*4)
 
-done_470:
+done_501:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -19583,9 +21419,9 @@ TEXT ·bceLogitsPWGLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_471:
+loop_502:
 	CMPQ         R10, R9
-	JAE          tail_472
+	JAE          tail_503
 	VMOVUPS      (AX)(R10*4), Y3
 	VMOVUPS      (CX)(R10*4), Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -19694,11 +21530,11 @@ loop_471:
 	VMULPS       Y3, Y6, Y6
 	VMOVUPS      Y6, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_471
+	JMP          loop_502
 
-tail_472:
+tail_503:
 	CMPQ         R10, DX
-	JAE          done_473
+	JAE          done_504
 	VMASKMOVPS   (AX)(R10*4), Y2, Y3
 	VMASKMOVPS   (CX)(R10*4), Y2, Y4
 	VORPS        lfc_80000000<>+0(SB), Y3, Y5
@@ -19808,7 +21644,7 @@ tail_472:
 	VMULPS       Y3, Y6, Y6
 	VMASKMOVPS   Y6, Y2, (SI)(R10*4)
 
-done_473:
+done_504:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -19840,9 +21676,9 @@ TEXT ·focalG0GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_474:
+loop_505:
 	CMPQ      R10, R9
-	JAE       tail_475
+	JAE       tail_506
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -19850,10 +21686,10 @@ loop_474:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_477
+	JZ        skip_508
 	INCQ      R8
 
-skip_477:
+skip_508:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -19947,11 +21783,11 @@ skip_477:
 	VMULPS       Y3, Y9, Y9
 	VMOVUPS      Y9, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_474
+	JMP          loop_505
 
-tail_475:
+tail_506:
 	CMPQ       R10, DX
-	JAE        done_476
+	JAE        done_507
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -19959,10 +21795,10 @@ tail_475:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_478
+	JZ         skip_509
 	INCQ       R8
 
-skip_478:
+skip_509:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -20057,7 +21893,7 @@ skip_478:
 	VMULPS       Y3, Y9, Y9
 	VMASKMOVPS   Y9, Y2, (SI)(R10*4)
 
-done_476:
+done_507:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -20090,9 +21926,9 @@ TEXT ·focalG1GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_479:
+loop_510:
 	CMPQ      R10, R9
-	JAE       tail_480
+	JAE       tail_511
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -20100,10 +21936,10 @@ loop_479:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_482
+	JZ        skip_513
 	INCQ      R8
 
-skip_482:
+skip_513:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -20205,11 +22041,11 @@ skip_482:
 	VMULPS       Y3, Y4, Y4
 	VMOVUPS      Y4, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_479
+	JMP          loop_510
 
-tail_480:
+tail_511:
 	CMPQ       R10, DX
-	JAE        done_481
+	JAE        done_512
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -20217,10 +22053,10 @@ tail_480:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_483
+	JZ         skip_514
 	INCQ       R8
 
-skip_483:
+skip_514:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -20323,7 +22159,7 @@ skip_483:
 	VMULPS       Y3, Y4, Y4
 	VMASKMOVPS   Y4, Y2, (SI)(R10*4)
 
-done_481:
+done_512:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -20356,9 +22192,9 @@ TEXT ·focalG2GLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_484:
+loop_515:
 	CMPQ      R10, R9
-	JAE       tail_485
+	JAE       tail_516
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -20366,10 +22202,10 @@ loop_484:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_487
+	JZ        skip_518
 	INCQ      R8
 
-skip_487:
+skip_518:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -20473,11 +22309,11 @@ skip_487:
 	VMULPS       Y3, Y7, Y7
 	VMOVUPS      Y7, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_484
+	JMP          loop_515
 
-tail_485:
+tail_516:
 	CMPQ       R10, DX
-	JAE        done_486
+	JAE        done_517
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -20485,10 +22321,10 @@ tail_485:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_488
+	JZ         skip_519
 	INCQ       R8
 
-skip_488:
+skip_519:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -20593,7 +22429,7 @@ skip_488:
 	VMULPS       Y3, Y7, Y7
 	VMASKMOVPS   Y7, Y2, (SI)(R10*4)
 
-done_486:
+done_517:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -20626,9 +22462,9 @@ TEXT ·focalGAnyGLWAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU 32(R11)(R10*4), Y2
 	XORQ    R10, R10
 
-loop_489:
+loop_520:
 	CMPQ      R10, R9
-	JAE       tail_490
+	JAE       tail_521
 	VMOVUPS   (AX)(R10*4), Y3
 	VMOVUPS   (CX)(R10*4), Y4
 	VMOVUPS   Y4, Y5
@@ -20636,10 +22472,10 @@ loop_489:
 	VBLENDVPS Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS   Y5, Y5
-	JZ        skip_492
+	JZ        skip_523
 	INCQ      R8
 
-skip_492:
+skip_523:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -20776,11 +22612,11 @@ skip_492:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R10*4)
 	ADDQ         $0x08, R10
-	JMP          loop_489
+	JMP          loop_520
 
-tail_490:
+tail_521:
 	CMPQ       R10, DX
-	JAE        done_491
+	JAE        done_522
 	VMASKMOVPS (AX)(R10*4), Y2, Y3
 	VMASKMOVPS (CX)(R10*4), Y2, Y4
 	VMOVUPS    Y4, Y5
@@ -20788,10 +22624,10 @@ tail_490:
 	VBLENDVPS  Y6, lfc_00000000<>+0(SB), Y5, Y5
 	VCMPPS     $0x04, lfc_00000000<>+0(SB), Y5, Y5
 	VTESTPS    Y5, Y5
-	JZ         skip_493
+	JZ         skip_524
 	INCQ       R8
 
-skip_493:
+skip_524:
 	VMOVUPS      lfc_3f800000<>+0(SB), Y5
 	VFNMADD231PS lfc_40000000<>+0(SB), Y4, Y5
 	VMULPS       Y5, Y3, Y3
@@ -20929,7 +22765,7 @@ skip_493:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R10*4)
 
-done_491:
+done_522:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -20961,9 +22797,9 @@ TEXT ·mseGLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_494:
+loop_525:
 	CMPQ         R9, R8
-	JAE          tail_495
+	JAE          tail_526
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -20982,11 +22818,11 @@ loop_494:
 	VMULPS       Y4, Y3, Y3
 	VMOVUPS      Y3, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_494
+	JMP          loop_525
 
-tail_495:
+tail_526:
 	CMPQ         R9, DX
-	JAE          done_496
+	JAE          done_527
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -21006,7 +22842,7 @@ tail_495:
 	VMULPS       Y4, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (SI)(R9*4)
 
-done_496:
+done_527:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -21037,9 +22873,9 @@ TEXT ·l1GLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_497:
+loop_528:
 	CMPQ         R9, R8
-	JAE          tail_498
+	JAE          tail_529
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -21063,11 +22899,11 @@ loop_497:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_497
+	JMP          loop_528
 
-tail_498:
+tail_529:
 	CMPQ         R9, DX
-	JAE          done_499
+	JAE          done_530
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -21092,7 +22928,7 @@ tail_498:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_499:
+done_530:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -21123,9 +22959,9 @@ TEXT ·huberGLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_500:
+loop_531:
 	CMPQ         R9, R8
-	JAE          tail_501
+	JAE          tail_532
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -21160,11 +22996,11 @@ loop_500:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_500
+	JMP          loop_531
 
-tail_501:
+tail_532:
 	CMPQ         R9, DX
-	JAE          done_502
+	JAE          done_533
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -21200,7 +23036,7 @@ tail_501:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_502:
+done_533:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -21231,9 +23067,9 @@ TEXT ·smoothL1GLWAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU 32(R10)(R9*4), Y2
 	XORQ    R9, R9
 
-loop_503:
+loop_534:
 	CMPQ         R9, R8
-	JAE          tail_504
+	JAE          tail_535
 	VMOVUPS      (AX)(R9*4), Y3
 	VMOVUPS      (CX)(R9*4), Y4
 	VSUBPS       Y4, Y3, Y3
@@ -21269,11 +23105,11 @@ loop_503:
 	VMULPS       Y3, Y5, Y5
 	VMOVUPS      Y5, (SI)(R9*4)
 	ADDQ         $0x08, R9
-	JMP          loop_503
+	JMP          loop_534
 
-tail_504:
+tail_535:
 	CMPQ         R9, DX
-	JAE          done_505
+	JAE          done_536
 	VMASKMOVPS   (AX)(R9*4), Y2, Y3
 	VMASKMOVPS   (CX)(R9*4), Y2, Y4
 	VSUBPS       Y4, Y3, Y3
@@ -21310,7 +23146,7 @@ tail_504:
 	VMULPS       Y3, Y5, Y5
 	VMASKMOVPS   Y5, Y2, (SI)(R9*4)
 
-done_505:
+done_536:
 	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -21336,9 +23172,9 @@ TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_506:
+loop_537:
 	CMPQ         SI, BX
-	JAE          tail_507
+	JAE          tail_538
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -21382,11 +23218,11 @@ loop_506:
 	VBLENDVPS    Y2, Y1, Y4, Y4
 	VMOVUPS      Y4, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_506
+	JMP          loop_537
 
-tail_507:
+tail_538:
 	CMPQ         SI, DX
-	JAE          done_508
+	JAE          done_539
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -21430,7 +23266,7 @@ tail_507:
 	VBLENDVPS    Y2, Y1, Y4, Y4
 	VMASKMOVPS   Y4, Y0, (CX)(SI*4)
 
-done_508:
+done_539:
 	VZEROUPPER
 	RET
 
@@ -21450,9 +23286,9 @@ TEXT ·logSigmoidAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_509:
+loop_540:
 	CMPQ         SI, BX
-	JAE          tail_510
+	JAE          tail_541
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -21513,11 +23349,11 @@ loop_509:
 	VSUBPS       Y9, Y1, Y1
 	VMOVUPS      Y1, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_509
+	JMP          loop_540
 
-tail_510:
+tail_541:
 	CMPQ         SI, DX
-	JAE          done_511
+	JAE          done_542
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -21578,7 +23414,7 @@ tail_510:
 	VSUBPS       Y9, Y1, Y1
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
 
-done_511:
+done_542:
 	VZEROUPPER
 	RET
 
@@ -21598,9 +23434,9 @@ TEXT ·softplusAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_512:
+loop_543:
 	CMPQ         SI, BX
-	JAE          tail_513
+	JAE          tail_544
 	VMOVUPS      (AX)(SI*4), Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -21661,11 +23497,11 @@ loop_512:
 	VADDPS       Y9, Y1, Y1
 	VMOVUPS      Y1, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_512
+	JMP          loop_543
 
-tail_513:
+tail_544:
 	CMPQ         SI, DX
-	JAE          done_514
+	JAE          done_545
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VORPS        lfc_80000000<>+0(SB), Y1, Y2
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y3
@@ -21726,7 +23562,7 @@ tail_513:
 	VADDPS       Y9, Y1, Y1
 	VMASKMOVPS   Y1, Y0, (CX)(SI*4)
 
-done_514:
+done_545:
 	VZEROUPPER
 	RET
 
@@ -21746,9 +23582,9 @@ TEXT ·expVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_515:
+loop_546:
 	CMPQ         SI, BX
-	JAE          tail_516
+	JAE          tail_547
 	VMOVUPS      (AX)(SI*4), Y1
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
@@ -21777,11 +23613,11 @@ loop_515:
 	VMULPS       Y2, Y3, Y3
 	VMOVUPS      Y3, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_515
+	JMP          loop_546
 
-tail_516:
+tail_547:
 	CMPQ         SI, DX
-	JAE          done_517
+	JAE          done_548
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VMOVUPS      lfc_c2d00000<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
@@ -21810,7 +23646,7 @@ tail_516:
 	VMULPS       Y2, Y3, Y3
 	VMASKMOVPS   Y3, Y0, (CX)(SI*4)
 
-done_517:
+done_548:
 	VZEROUPPER
 	RET
 
@@ -21830,9 +23666,9 @@ TEXT ·logVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_518:
+loop_549:
 	CMPQ        SI, BX
-	JAE         tail_519
+	JAE         tail_550
 	VMOVUPS     (AX)(SI*4), Y1
 	VPSUBD      lfc_3f3504f3<>+0(SB), Y1, Y2
 	VPSRAD      $0x17, Y2, Y3
@@ -21862,11 +23698,11 @@ loop_518:
 	VBLENDVPS   Y2, Y1, Y7, Y7
 	VMOVUPS     Y7, (CX)(SI*4)
 	ADDQ        $0x08, SI
-	JMP         loop_518
+	JMP         loop_549
 
-tail_519:
+tail_550:
 	CMPQ        SI, DX
-	JAE         done_520
+	JAE         done_551
 	VMASKMOVPS  (AX)(SI*4), Y0, Y1
 	VPSUBD      lfc_3f3504f3<>+0(SB), Y1, Y2
 	VPSRAD      $0x17, Y2, Y3
@@ -21896,7 +23732,7 @@ tail_519:
 	VBLENDVPS   Y2, Y1, Y7, Y7
 	VMASKMOVPS  Y7, Y0, (CX)(SI*4)
 
-done_520:
+done_551:
 	VZEROUPPER
 	RET
 
@@ -21916,9 +23752,9 @@ TEXT ·log1pVecAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*4), Y0
 	XORQ    SI, SI
 
-loop_521:
+loop_552:
 	CMPQ         SI, BX
-	JAE          tail_522
+	JAE          tail_553
 	VMOVUPS      (AX)(SI*4), Y1
 	VADDPS       lfc_3f800000<>+0(SB), Y1, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
@@ -21950,11 +23786,11 @@ loop_521:
 	VFMADD231PS  Y1, Y3, Y8
 	VMOVUPS      Y8, (CX)(SI*4)
 	ADDQ         $0x08, SI
-	JMP          loop_521
+	JMP          loop_552
 
-tail_522:
+tail_553:
 	CMPQ         SI, DX
-	JAE          done_523
+	JAE          done_554
 	VMASKMOVPS   (AX)(SI*4), Y0, Y1
 	VADDPS       lfc_3f800000<>+0(SB), Y1, Y2
 	VSUBPS       lfc_3f800000<>+0(SB), Y2, Y3
@@ -21986,7 +23822,129 @@ tail_522:
 	VFMADD231PS  Y1, Y3, Y8
 	VMASKMOVPS   Y8, Y0, (CX)(SI*4)
 
-done_523:
+done_554:
+	VZEROUPPER
+	RET
+
+// func tanhVecAVX2(x *float32, dst *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·tanhVecAVX2(SB), NOSPLIT, $0-24
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    DX, BX
+	SHRQ    $0x03, BX
+	SHLQ    $0x03, BX
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	NEGQ    SI
+	LEAQ    lfmask8<>+0(SB), DI
+	VMOVDQU 32(DI)(SI*4), Y0
+	XORQ    SI, SI
+
+loop_555:
+	CMPQ         SI, BX
+	JAE          tail_556
+	VMOVUPS      (AX)(SI*4), Y1
+	VANDPS       lfc_7fffffff<>+0(SB), Y1, Y2
+	VADDPS       Y2, Y2, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y4, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y4, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y5
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VADDPS       lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       lfc_3f800000<>+0(SB), Y5, Y5
+	VMOVUPS      lfc_40000000<>+0(SB), Y3
+	VDIVPS       Y5, Y3, Y3
+	VMOVUPS      lfc_3f800000<>+0(SB), Y4
+	VSUBPS       Y3, Y4, Y4
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y5
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y3, Y5
+	VMULPS       Y2, Y3, Y3
+	VFMADD213PS  Y2, Y3, Y5
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y2, Y2
+	VBLENDVPS    Y2, Y5, Y4, Y4
+	VANDPS       lfc_80000000<>+0(SB), Y1, Y1
+	VORPS        Y1, Y4, Y4
+	VMOVUPS      Y4, (CX)(SI*4)
+	ADDQ         $0x08, SI
+	JMP          loop_555
+
+tail_556:
+	CMPQ         SI, DX
+	JAE          done_557
+	VMASKMOVPS   (AX)(SI*4), Y0, Y1
+	VANDPS       lfc_7fffffff<>+0(SB), Y1, Y2
+	VADDPS       Y2, Y2, Y3
+	VMOVUPS      lfc_c2d00000<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      lfc_42b1999a<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS lfc_3f317218<>+0(SB), Y4, Y3
+	VFNMADD231PS lfc_b102e308<>+0(SB), Y4, Y3
+	VMOVUPS      lfc_3ab51226<>+0(SB), Y5
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VADDPS       lfc_3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       lfc_0000007f<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       lfc_0000007f<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       lfc_3f800000<>+0(SB), Y5, Y5
+	VMOVUPS      lfc_40000000<>+0(SB), Y3
+	VDIVPS       Y5, Y3, Y3
+	VMOVUPS      lfc_3f800000<>+0(SB), Y4
+	VSUBPS       Y3, Y4, Y4
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Y5
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_3e088393<>+0(SB), Y3, Y5
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Y3, Y5
+	VMULPS       Y2, Y3, Y3
+	VFMADD213PS  Y2, Y3, Y5
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Y2, Y2
+	VBLENDVPS    Y2, Y5, Y4, Y4
+	VANDPS       lfc_80000000<>+0(SB), Y1, Y1
+	VORPS        Y1, Y4, Y4
+	VMASKMOVPS   Y4, Y0, (CX)(SI*4)
+
+done_557:
 	VZEROUPPER
 	RET
 
@@ -22025,9 +23983,9 @@ TEXT ·ceRowsAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R10, R10
 
-row_524:
+row_558:
 	CMPQ         R10, CX
-	JAE          rowsdone_525
+	JAE          rowsdone_559
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -22036,13 +23994,13 @@ row_524:
 	VMOVAPS      Z16, Z19
 	XORQ         R11, R11
 
-loop_528:
+loop_562:
 	CMPQ         R11, R9
-	JAE          tail_529
+	JAE          tail_563
 	VMOVUPS      (AX)(R11*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_531
+	JZ           skip_565
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -22073,7 +24031,7 @@ loop_528:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_531:
+skip_565:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -22093,16 +24051,16 @@ skip_531:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R11
-	JMP          loop_528
+	JMP          loop_562
 
-tail_529:
+tail_563:
 	CMPQ         R11, DX
-	JAE          done_530
+	JAE          done_564
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R11*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_532
+	JZ           skip_566
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -22133,7 +24091,7 @@ tail_529:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_532:
+skip_566:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -22153,7 +24111,7 @@ skip_532:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_530:
+done_564:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -22216,13 +24174,13 @@ done_530:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_533
+	JZ           nostore_567
 	VMOVSS       X16, (R8)(R10*4)
 
-nostore_533:
+nostore_567:
 	MOVLQSX      (BX)(R10*4), R11
 	CMPQ         R11, SI
-	JE           ignored_526
+	JE           ignored_560
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -22231,27 +24189,27 @@ nostore_533:
 	VSUBPS       Z16, Z19, Z16
 	VADDPS       Z24, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_534
+	JZ           nostore_568
 	VMOVSS       X16, (DI)(R10*4)
 
-nostore_534:
+nostore_568:
 	VCVTSS2SD X16, X21, X21
 	VADDSD    X21, X15, X15
-	JMP       nextrow_527
+	JMP       nextrow_561
 
-ignored_526:
+ignored_560:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_535
+	JZ     nostore_569
 	VMOVSS X16, (DI)(R10*4)
 
-nostore_535:
-nextrow_527:
+nostore_569:
+nextrow_561:
 	LEAQ (AX)(DX*4), AX
 	INCQ R10
-	JMP  row_524
+	JMP  row_558
 
-rowsdone_525:
+rowsdone_559:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -22310,9 +24268,9 @@ TEXT ·ceSmallRowsAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X12, X12, X12
 	XORQ    R9, R9
 
-row_536:
+row_570:
 	CMPQ         R9, CX
-	JAE          rowsdone_537
+	JAE          rowsdone_571
 	VMOVAPS      Z11, Z13
 	VMOVUPS      (AX), K1, Z13
 	VMOVAPS      Z11, Z14
@@ -22399,13 +24357,13 @@ row_536:
 	VMOVUPS      Z13, K3, Z21
 	VADDPS       Z15, Z21, Z13
 	TESTQ        R8, R8
-	JZ           nostore_540
+	JZ           nostore_574
 	VMOVSS       X13, (R8)(R9*4)
 
-nostore_540:
+nostore_574:
 	MOVLQSX      (BX)(R9*4), R10
 	CMPQ         R10, SI
-	JE           ignored_538
+	JE           ignored_572
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z21, K3
 	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z21
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z21, K3
@@ -22414,27 +24372,27 @@ nostore_540:
 	VSUBPS       Z13, Z15, Z13
 	VADDPS       Z21, Z13, Z13
 	TESTQ        DI, DI
-	JZ           nostore_541
+	JZ           nostore_575
 	VMOVSS       X13, (DI)(R9*4)
 
-nostore_541:
+nostore_575:
 	VCVTSS2SD X13, X17, X17
 	VADDSD    X17, X12, X12
-	JMP       nextrow_539
+	JMP       nextrow_573
 
-ignored_538:
+ignored_572:
 	VXORPS Z13, Z13, Z13
 	TESTQ  DI, DI
-	JZ     nostore_542
+	JZ     nostore_576
 	VMOVSS X13, (DI)(R9*4)
 
-nostore_542:
-nextrow_539:
+nostore_576:
+nextrow_573:
 	LEAQ (AX)(DX*4), AX
 	INCQ R9
-	JMP  row_536
+	JMP  row_570
 
-rowsdone_537:
+rowsdone_571:
 	MOVSD X12, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -22464,17 +24422,17 @@ TEXT ·ceTRowsAVX512(SB), $1216-88
 	VXORPS       Z12, Z12, Z12
 	XORQ         DX, DX
 
-group_543:
+group_577:
 	MOVQ    groups+16(FP), BX
 	SHLQ    $0x04, BX
 	CMPQ    DX, BX
-	JAE     groupsdone_544
+	JAE     groupsdone_578
 	VMOVUPS lfc_ff800000<>+0(SB), Z15
 	XORQ    BX, BX
 
-col_545:
+col_579:
 	CMPQ       BX, CX
-	JAE        coldone_546
+	JAE        coldone_580
 	LEAQ       (AX)(BX*4), SI
 	VMOVUPS    1152(SP), Z16
 	KXNORW     K1, K1, K1
@@ -22484,9 +24442,9 @@ col_545:
 	VMOVUPS    Z13, (SP)(SI*1)
 	VMAXPS     Z13, Z15, Z15
 	INCQ       BX
-	JMP        col_545
+	JMP        col_579
 
-coldone_546:
+coldone_580:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
 	VMAXPS  Z15, Z16, Z15
 	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
@@ -22494,9 +24452,9 @@ coldone_546:
 	VXORPS  Z16, Z16, Z16
 	XORQ    BX, BX
 
-col_547:
+col_581:
 	CMPQ         BX, CX
-	JAE          coldone_548
+	JAE          coldone_582
 	MOVQ         BX, SI
 	SHLQ         $0x06, SI
 	VMOVUPS      (SP)(SI*1), Z17
@@ -22518,9 +24476,9 @@ col_547:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z16, Z16
 	INCQ         BX
-	JMP          col_547
+	JMP          col_581
 
-coldone_548:
+coldone_582:
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
 	VPSRAD      $0x17, Z17, Z18
 	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
@@ -22550,10 +24508,10 @@ coldone_548:
 	VADDPS      Z15, Z22, Z16
 	MOVQ        rowLSE+64(FP), BX
 	TESTQ       BX, BX
-	JZ          nolse_549
+	JZ          nolse_583
 	VMOVUPS     Z16, (BX)(DX*4)
 
-nolse_549:
+nolse_583:
 	MOVQ         targets+32(FP), BX
 	VMOVUPS      (BX)(DX*4), Z16
 	VMOVD        ignore+48(FP), X17
@@ -22576,10 +24534,10 @@ nolse_549:
 	VANDPS       Z14, Z15, Z15
 	MOVQ         rowLoss+56(FP), BX
 	TESTQ        BX, BX
-	JZ           noloss_550
+	JZ           noloss_584
 	VMOVUPS      Z15, (BX)(DX*4)
 
-noloss_550:
+noloss_584:
 	VCVTPS2PD     Y15, Z16
 	VEXTRACTF32X8 $0x01, Z15, Y15
 	VCVTPS2PD     Y15, Z15
@@ -22589,9 +24547,9 @@ noloss_550:
 	SHLQ          $0x06, BX
 	ADDQ          BX, AX
 	ADDQ          $0x00000010, DX
-	JMP           group_543
+	JMP           group_577
 
-groupsdone_544:
+groupsdone_578:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -22639,9 +24597,9 @@ TEXT ·ceRowsWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R11, R11
 
-row_551:
+row_585:
 	CMPQ         R11, CX
-	JAE          rowsdone_552
+	JAE          rowsdone_586
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -22650,13 +24608,13 @@ row_551:
 	VMOVAPS      Z16, Z19
 	XORQ         R12, R12
 
-loop_555:
+loop_589:
 	CMPQ         R12, R10
-	JAE          tail_556
+	JAE          tail_590
 	VMOVUPS      (AX)(R12*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_558
+	JZ           skip_592
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -22687,7 +24645,7 @@ loop_555:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_558:
+skip_592:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -22707,16 +24665,16 @@ skip_558:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R12
-	JMP          loop_555
+	JMP          loop_589
 
-tail_556:
+tail_590:
 	CMPQ         R12, DX
-	JAE          done_557
+	JAE          done_591
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R12*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_559
+	JZ           skip_593
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -22747,7 +24705,7 @@ tail_556:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_559:
+skip_593:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -22767,7 +24725,7 @@ skip_559:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_557:
+done_591:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -22830,13 +24788,13 @@ done_557:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_560
+	JZ           nostore_594
 	VMOVSS       X16, (R8)(R11*4)
 
-nostore_560:
+nostore_594:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_553
+	JE           ignored_587
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -22847,27 +24805,27 @@ nostore_560:
 	VBROADCASTSS (R9)(R12*4), Z17
 	VMULPS       Z17, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_561
+	JZ           nostore_595
 	VMOVSS       X16, (DI)(R11*4)
 
-nostore_561:
+nostore_595:
 	VCVTSS2SD X16, X21, X21
 	VADDSD    X21, X15, X15
-	JMP       nextrow_554
+	JMP       nextrow_588
 
-ignored_553:
+ignored_587:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_562
+	JZ     nostore_596
 	VMOVSS X16, (DI)(R11*4)
 
-nostore_562:
-nextrow_554:
+nostore_596:
+nextrow_588:
 	LEAQ (AX)(DX*4), AX
 	INCQ R11
-	JMP  row_551
+	JMP  row_585
 
-rowsdone_552:
+rowsdone_586:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -22908,9 +24866,9 @@ TEXT ·ceSmallRowsWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X12, X12, X12
 	XORQ    R10, R10
 
-row_563:
+row_597:
 	CMPQ         R10, CX
-	JAE          rowsdone_564
+	JAE          rowsdone_598
 	VMOVAPS      Z11, Z13
 	VMOVUPS      (AX), K1, Z13
 	VMOVAPS      Z11, Z14
@@ -22997,13 +24955,13 @@ row_563:
 	VMOVUPS      Z13, K3, Z21
 	VADDPS       Z15, Z21, Z13
 	TESTQ        R8, R8
-	JZ           nostore_567
+	JZ           nostore_601
 	VMOVSS       X13, (R8)(R10*4)
 
-nostore_567:
+nostore_601:
 	MOVLQSX      (BX)(R10*4), R11
 	CMPQ         R11, SI
-	JE           ignored_565
+	JE           ignored_599
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z21, K3
 	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z21
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z21, K3
@@ -23014,27 +24972,27 @@ nostore_567:
 	VBROADCASTSS (R9)(R11*4), Z14
 	VMULPS       Z14, Z13, Z13
 	TESTQ        DI, DI
-	JZ           nostore_568
+	JZ           nostore_602
 	VMOVSS       X13, (DI)(R10*4)
 
-nostore_568:
+nostore_602:
 	VCVTSS2SD X13, X17, X17
 	VADDSD    X17, X12, X12
-	JMP       nextrow_566
+	JMP       nextrow_600
 
-ignored_565:
+ignored_599:
 	VXORPS Z13, Z13, Z13
 	TESTQ  DI, DI
-	JZ     nostore_569
+	JZ     nostore_603
 	VMOVSS X13, (DI)(R10*4)
 
-nostore_569:
-nextrow_566:
+nostore_603:
+nextrow_600:
 	LEAQ (AX)(DX*4), AX
 	INCQ R10
-	JMP  row_563
+	JMP  row_597
 
-rowsdone_564:
+rowsdone_598:
 	MOVSD X12, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -23064,17 +25022,17 @@ TEXT ·ceTRowsWAVX512(SB), $1216-88
 	VXORPS       Z12, Z12, Z12
 	XORQ         DX, DX
 
-group_570:
+group_604:
 	MOVQ    groups+16(FP), BX
 	SHLQ    $0x04, BX
 	CMPQ    DX, BX
-	JAE     groupsdone_571
+	JAE     groupsdone_605
 	VMOVUPS lfc_ff800000<>+0(SB), Z15
 	XORQ    BX, BX
 
-col_572:
+col_606:
 	CMPQ       BX, CX
-	JAE        coldone_573
+	JAE        coldone_607
 	LEAQ       (AX)(BX*4), SI
 	VMOVUPS    1152(SP), Z16
 	KXNORW     K1, K1, K1
@@ -23084,9 +25042,9 @@ col_572:
 	VMOVUPS    Z13, (SP)(SI*1)
 	VMAXPS     Z13, Z15, Z15
 	INCQ       BX
-	JMP        col_572
+	JMP        col_606
 
-coldone_573:
+coldone_607:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
 	VMAXPS  Z15, Z16, Z15
 	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
@@ -23094,9 +25052,9 @@ coldone_573:
 	VXORPS  Z16, Z16, Z16
 	XORQ    BX, BX
 
-col_574:
+col_608:
 	CMPQ         BX, CX
-	JAE          coldone_575
+	JAE          coldone_609
 	MOVQ         BX, SI
 	SHLQ         $0x06, SI
 	VMOVUPS      (SP)(SI*1), Z17
@@ -23118,9 +25076,9 @@ col_574:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z16, Z16
 	INCQ         BX
-	JMP          col_574
+	JMP          col_608
 
-coldone_575:
+coldone_609:
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
 	VPSRAD      $0x17, Z17, Z18
 	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
@@ -23150,10 +25108,10 @@ coldone_575:
 	VADDPS      Z15, Z22, Z16
 	MOVQ        rowLSE+64(FP), BX
 	TESTQ       BX, BX
-	JZ          nolse_576
+	JZ          nolse_610
 	VMOVUPS     Z16, (BX)(DX*4)
 
-nolse_576:
+nolse_610:
 	MOVQ         targets+32(FP), BX
 	VMOVUPS      (BX)(DX*4), Z16
 	VMOVD        ignore+48(FP), X17
@@ -23181,10 +25139,10 @@ nolse_576:
 	VANDPS       Z14, Z15, Z15
 	MOVQ         rowLoss+56(FP), BX
 	TESTQ        BX, BX
-	JZ           noloss_577
+	JZ           noloss_611
 	VMOVUPS      Z15, (BX)(DX*4)
 
-noloss_577:
+noloss_611:
 	VCVTPS2PD     Y15, Z16
 	VEXTRACTF32X8 $0x01, Z15, Y15
 	VCVTPS2PD     Y15, Z15
@@ -23194,9 +25152,9 @@ noloss_577:
 	SHLQ          $0x06, BX
 	ADDQ          BX, AX
 	ADDQ          $0x00000010, DX
-	JMP           group_570
+	JMP           group_604
 
-groupsdone_571:
+groupsdone_605:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -23244,9 +25202,9 @@ TEXT ·ceRowsGAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R11, R11
 
-row_578:
+row_612:
 	CMPQ         R11, CX
-	JAE          rowsdone_579
+	JAE          rowsdone_613
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -23255,13 +25213,13 @@ row_578:
 	VMOVAPS      Z16, Z19
 	XORQ         R12, R12
 
-loop_582:
+loop_616:
 	CMPQ         R12, R10
-	JAE          tail_583
+	JAE          tail_617
 	VMOVUPS      (AX)(R12*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_585
+	JZ           skip_619
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -23292,7 +25250,7 @@ loop_582:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_585:
+skip_619:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -23312,16 +25270,16 @@ skip_585:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R12
-	JMP          loop_582
+	JMP          loop_616
 
-tail_583:
+tail_617:
 	CMPQ         R12, DX
-	JAE          done_584
+	JAE          done_618
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R12*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_586
+	JZ           skip_620
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -23352,7 +25310,7 @@ tail_583:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_586:
+skip_620:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -23372,7 +25330,7 @@ skip_586:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_584:
+done_618:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -23435,13 +25393,13 @@ done_584:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_587
+	JZ           nostore_621
 	VMOVSS       X16, (R8)(R11*4)
 
-nostore_587:
+nostore_621:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_580
+	JE           ignored_614
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -23450,10 +25408,10 @@ nostore_587:
 	VSUBPS       Z16, Z19, Z16
 	VADDPS       Z24, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_588
+	JZ           nostore_622
 	VMOVSS       X16, (DI)(R11*4)
 
-nostore_588:
+nostore_622:
 	VCVTSS2SD    X16, X21, X21
 	VADDSD       X21, X15, X15
 	VBROADCASTSS scale+72(FP), Z16
@@ -23463,9 +25421,9 @@ nostore_588:
 	VXORPS       Z20, Z20, Z20
 	XORQ         R13, R13
 
-loop_589:
+loop_623:
 	CMPQ         R13, R10
-	JAE          tail_590
+	JAE          tail_624
 	VMOVUPS      (AX)(R13*4), Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -23491,11 +25449,11 @@ loop_589:
 	VADDPS       Z25, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 	ADDQ         $0x10, R13
-	JMP          loop_589
+	JMP          loop_623
 
-tail_590:
+tail_624:
 	CMPQ         R13, DX
-	JAE          done_591
+	JAE          done_625
 	VMOVUPS.Z    (AX)(R13*4), K1, Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -23522,7 +25480,7 @@ tail_590:
 	VADDPS       Z23, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 
-done_591:
+done_625:
 	VSHUFF32X4 $0x4e, Z20, Z20, Z17
 	VADDPS     Z17, Z20, Z20
 	VSHUFF32X4 $0xb1, Z20, Z20, Z17
@@ -23536,37 +25494,37 @@ done_591:
 	VMULPS     Z16, Z20, Z20
 	VXORPS     lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS     X20, (R9)(R12*4)
-	JMP        nextrow_581
+	JMP        nextrow_615
 
-ignored_580:
+ignored_614:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_592
+	JZ     nostore_626
 	VMOVSS X16, (DI)(R11*4)
 
-nostore_592:
+nostore_626:
 	XORQ R12, R12
 
-loop_593:
+loop_627:
 	CMPQ    R12, R10
-	JAE     tail_594
+	JAE     tail_628
 	VMOVUPS Z16, (R9)(R12*4)
 	ADDQ    $0x10, R12
-	JMP     loop_593
+	JMP     loop_627
 
-tail_594:
+tail_628:
 	CMPQ    R12, DX
-	JAE     done_595
+	JAE     done_629
 	VMOVUPS Z16, K1, (R9)(R12*4)
 
-done_595:
-nextrow_581:
+done_629:
+nextrow_615:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R11
-	JMP  row_578
+	JMP  row_612
 
-rowsdone_579:
+rowsdone_613:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -23625,9 +25583,9 @@ TEXT ·ceSmallRowsGAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X12, X12, X12
 	XORQ    R10, R10
 
-row_596:
+row_630:
 	CMPQ         R10, CX
-	JAE          rowsdone_597
+	JAE          rowsdone_631
 	VMOVAPS      Z11, Z13
 	VMOVUPS      (AX), K1, Z13
 	VMOVAPS      Z11, Z14
@@ -23714,13 +25672,13 @@ row_596:
 	VMOVUPS      Z13, K3, Z23
 	VADDPS       Z15, Z23, Z16
 	TESTQ        R8, R8
-	JZ           nostore_600
+	JZ           nostore_634
 	VMOVSS       X16, (R8)(R10*4)
 
-nostore_600:
+nostore_634:
 	MOVLQSX      (BX)(R10*4), R11
 	CMPQ         R11, SI
-	JE           ignored_598
+	JE           ignored_632
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z23, K3
 	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z23
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z23, K3
@@ -23729,10 +25687,10 @@ nostore_600:
 	VSUBPS       Z16, Z15, Z15
 	VADDPS       Z23, Z15, Z15
 	TESTQ        DI, DI
-	JZ           nostore_601
+	JZ           nostore_635
 	VMOVSS       X15, (DI)(R10*4)
 
-nostore_601:
+nostore_635:
 	VCVTSS2SD    X15, X17, X17
 	VADDSD       X17, X12, X12
 	VDIVPS       Z13, Z5, Z13
@@ -23769,25 +25727,25 @@ nostore_601:
 	VMULPS       Z15, Z20, Z20
 	VXORPS       lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS       X20, (R9)(R11*4)
-	JMP          nextrow_599
+	JMP          nextrow_633
 
-ignored_598:
+ignored_632:
 	VXORPS Z13, Z13, Z13
 	TESTQ  DI, DI
-	JZ     nostore_602
+	JZ     nostore_636
 	VMOVSS X13, (DI)(R10*4)
 
-nostore_602:
+nostore_636:
 	VMOVUPS Z13, K1, (R9)
 	VMOVUPS Z13, K2, 64(R9)
 
-nextrow_599:
+nextrow_633:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R10
-	JMP  row_596
+	JMP  row_630
 
-rowsdone_597:
+rowsdone_631:
 	MOVSD X12, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -23818,17 +25776,17 @@ TEXT ·ceTRowsGAVX512(SB), $1216-88
 	VXORPS       Z12, Z12, Z12
 	XORQ         BX, BX
 
-group_603:
+group_637:
 	MOVQ    groups+16(FP), SI
 	SHLQ    $0x04, SI
 	CMPQ    BX, SI
-	JAE     groupsdone_604
+	JAE     groupsdone_638
 	VMOVUPS lfc_ff800000<>+0(SB), Z15
 	XORQ    SI, SI
 
-col_605:
+col_639:
 	CMPQ       SI, CX
-	JAE        coldone_606
+	JAE        coldone_640
 	LEAQ       (AX)(SI*4), DI
 	VMOVUPS    1152(SP), Z16
 	KXNORW     K1, K1, K1
@@ -23838,9 +25796,9 @@ col_605:
 	VMOVUPS    Z13, (SP)(DI*1)
 	VMAXPS     Z13, Z15, Z15
 	INCQ       SI
-	JMP        col_605
+	JMP        col_639
 
-coldone_606:
+coldone_640:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
 	VMAXPS  Z15, Z16, Z15
 	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
@@ -23848,9 +25806,9 @@ coldone_606:
 	VXORPS  Z16, Z16, Z16
 	XORQ    SI, SI
 
-col_607:
+col_641:
 	CMPQ         SI, CX
-	JAE          coldone_608
+	JAE          coldone_642
 	MOVQ         SI, DI
 	SHLQ         $0x06, DI
 	VMOVUPS      (SP)(DI*1), Z17
@@ -23872,9 +25830,9 @@ col_607:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z16, Z16
 	INCQ         SI
-	JMP          col_607
+	JMP          col_641
 
-coldone_608:
+coldone_642:
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
 	VPSRAD      $0x17, Z17, Z18
 	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
@@ -23904,10 +25862,10 @@ coldone_608:
 	VADDPS      Z15, Z22, Z16
 	MOVQ        rowLSE+64(FP), SI
 	TESTQ       SI, SI
-	JZ          nolse_609
+	JZ          nolse_643
 	VMOVUPS     Z16, (SI)(BX*4)
 
-nolse_609:
+nolse_643:
 	MOVQ         targets+32(FP), SI
 	VMOVUPS      (SI)(BX*4), Z16
 	VMOVD        ignore+48(FP), X17
@@ -23930,10 +25888,10 @@ nolse_609:
 	VANDPS       Z14, Z17, Z17
 	MOVQ         rowLoss+56(FP), SI
 	TESTQ        SI, SI
-	JZ           noloss_610
+	JZ           noloss_644
 	VMOVUPS      Z17, (SI)(BX*4)
 
-noloss_610:
+noloss_644:
 	VCVTPS2PD     Y17, Z18
 	VEXTRACTF32X8 $0x01, Z17, Y17
 	VCVTPS2PD     Y17, Z17
@@ -23943,9 +25901,9 @@ noloss_610:
 	VXORPS        Z18, Z18, Z18
 	XORQ          SI, SI
 
-col_611:
+col_645:
 	CMPQ         SI, CX
-	JAE          coldone_612
+	JAE          coldone_646
 	VMOVD        SI, X19
 	VPBROADCASTD X19, Z19
 	MOVQ         SI, DI
@@ -23975,9 +25933,9 @@ col_611:
 	VMOVAPS.Z    Z23, K2, Z23
 	VADDPS       Z23, Z18, Z18
 	INCQ         SI
-	JMP          col_611
+	JMP          col_645
 
-coldone_612:
+coldone_646:
 	VCMPPS  $0x03, Z22, Z22, K2
 	VMOVUPS Z22, K2, Z18
 	VMULPS  Z17, Z18, Z18
@@ -23987,43 +25945,43 @@ coldone_612:
 	XORQ    SI, SI
 	MOVQ    DX, R8
 
-trow_613:
+trow_647:
 	CMPQ SI, $0x00000010
-	JAE  trowdone_614
+	JAE  trowdone_648
 	LEAQ (SP)(SI*4), DI
 	XORQ DX, DX
 
-tcol_615:
+tcol_649:
 	CMPQ DX, CX
-	JAE  tcoldone_616
+	JAE  tcoldone_650
 	MOVL (DI), R9
 	MOVL R9, (R8)(DX*4)
 	ADDQ $0x00000040, DI
 	INCQ DX
-	JMP  tcol_615
+	JMP  tcol_649
 
-tcoldone_616:
+tcoldone_650:
 	MOVLQSX 1088(SP)(SI*4), DX
 	MOVLQSX ignore+48(FP), DI
 	CMPQ    DX, DI
-	JE      notarget_617
+	JE      notarget_651
 	MOVL    1024(SP)(SI*4), R9
 	MOVL    R9, (R8)(DX*4)
 
-notarget_617:
+notarget_651:
 	LEAQ (R8)(CX*4), R8
 	INCQ SI
-	JMP  trow_613
+	JMP  trow_647
 
-trowdone_614:
+trowdone_648:
 	MOVQ R8, DX
 	MOVQ CX, SI
 	SHLQ $0x06, SI
 	ADDQ SI, AX
 	ADDQ $0x00000010, BX
-	JMP  group_603
+	JMP  group_637
 
-groupsdone_604:
+groupsdone_638:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -24072,9 +26030,9 @@ TEXT ·ceRowsGWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X15, X15, X15
 	XORQ    R12, R12
 
-row_618:
+row_652:
 	CMPQ         R12, CX
-	JAE          rowsdone_619
+	JAE          rowsdone_653
 	VBROADCASTSS (AX), Z16
 	VMAXPS       Z16, Z12, Z16
 	VMINPS       Z16, Z13, Z16
@@ -24083,13 +26041,13 @@ row_618:
 	VMOVAPS      Z16, Z19
 	XORQ         R13, R13
 
-loop_622:
+loop_656:
 	CMPQ         R13, R11
-	JAE          tail_623
+	JAE          tail_657
 	VMOVUPS      (AX)(R13*4), Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_625
+	JZ           skip_659
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -24120,7 +26078,7 @@ loop_622:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_625:
+skip_659:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z20
 	VMAXPS       Z20, Z0, Z20
@@ -24140,16 +26098,16 @@ skip_625:
 	VSCALEFPS    Z22, Z23, Z23
 	VADDPS       Z23, Z18, Z18
 	ADDQ         $0x10, R13
-	JMP          loop_622
+	JMP          loop_656
 
-tail_623:
+tail_657:
 	CMPQ         R13, DX
-	JAE          done_624
+	JAE          done_658
 	VMOVAPS      Z14, Z20
 	VMOVUPS      (AX)(R13*4), K1, Z20
 	VCMPPS       $0x1e, Z17, Z20, K2
 	KORTESTW     K2, K2
-	JZ           skip_626
+	JZ           skip_660
 	VMOVAPS      Z20, Z17
 	VSHUFF32X4   $0x4e, Z17, Z17, Z22
 	VMAXPS       Z22, Z17, Z17
@@ -24180,7 +26138,7 @@ tail_623:
 	VMOVAPS      Z17, Z16
 	VADDPS       Z11, Z16, Z17
 
-skip_626:
+skip_660:
 	VMAXPS       Z20, Z19, Z19
 	VSUBPS       Z16, Z20, Z17
 	VMAXPS       Z17, Z0, Z17
@@ -24200,7 +26158,7 @@ skip_626:
 	VSCALEFPS    Z20, Z22, Z22
 	VADDPS       Z22, Z18, Z18
 
-done_624:
+done_658:
 	VSHUFF32X4   $0x4e, Z18, Z18, Z17
 	VADDPS       Z17, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z17
@@ -24263,13 +26221,13 @@ done_624:
 	VMOVUPS      Z18, K2, Z24
 	VADDPS       Z19, Z24, Z16
 	TESTQ        R8, R8
-	JZ           nostore_627
+	JZ           nostore_661
 	VMOVSS       X16, (R8)(R12*4)
 
-nostore_627:
+nostore_661:
 	MOVLQSX      (BX)(R12*4), R13
 	CMPQ         R13, SI
-	JE           ignored_620
+	JE           ignored_654
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z24, K2
 	VMOVUPS      lfc_7fc00000<>+0(SB), K2, Z24
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z24, K2
@@ -24280,10 +26238,10 @@ nostore_627:
 	VBROADCASTSS (R10)(R13*4), Z17
 	VMULPS       Z17, Z16, Z16
 	TESTQ        DI, DI
-	JZ           nostore_628
+	JZ           nostore_662
 	VMOVSS       X16, (DI)(R12*4)
 
-nostore_628:
+nostore_662:
 	VCVTSS2SD    X16, X21, X21
 	VADDSD       X21, X15, X15
 	VBROADCASTSS scale+72(FP), Z16
@@ -24294,9 +26252,9 @@ nostore_628:
 	VXORPS       Z20, Z20, Z20
 	XORQ         R14, R14
 
-loop_629:
+loop_663:
 	CMPQ         R14, R11
-	JAE          tail_630
+	JAE          tail_664
 	VMOVUPS      (AX)(R14*4), Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -24322,11 +26280,11 @@ loop_629:
 	VADDPS       Z25, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 	ADDQ         $0x10, R14
-	JMP          loop_629
+	JMP          loop_663
 
-tail_630:
+tail_664:
 	CMPQ         R14, DX
-	JAE          done_631
+	JAE          done_665
 	VMOVUPS.Z    (AX)(R14*4), K1, Z22
 	VSUBPS       Z19, Z22, Z22
 	VSUBPS       Z24, Z22, Z22
@@ -24353,7 +26311,7 @@ tail_630:
 	VADDPS       Z23, Z20, Z20
 	VPADDD       lfc_00000010<>+0(SB), Z18, Z18
 
-done_631:
+done_665:
 	VSHUFF32X4 $0x4e, Z20, Z20, Z17
 	VADDPS     Z17, Z20, Z20
 	VSHUFF32X4 $0xb1, Z20, Z20, Z17
@@ -24367,37 +26325,37 @@ done_631:
 	VMULPS     Z16, Z20, Z20
 	VXORPS     lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS     X20, (R9)(R13*4)
-	JMP        nextrow_621
+	JMP        nextrow_655
 
-ignored_620:
+ignored_654:
 	VXORPS Z16, Z16, Z16
 	TESTQ  DI, DI
-	JZ     nostore_632
+	JZ     nostore_666
 	VMOVSS X16, (DI)(R12*4)
 
-nostore_632:
+nostore_666:
 	XORQ R13, R13
 
-loop_633:
+loop_667:
 	CMPQ    R13, R11
-	JAE     tail_634
+	JAE     tail_668
 	VMOVUPS Z16, (R9)(R13*4)
 	ADDQ    $0x10, R13
-	JMP     loop_633
+	JMP     loop_667
 
-tail_634:
+tail_668:
 	CMPQ    R13, DX
-	JAE     done_635
+	JAE     done_669
 	VMOVUPS Z16, K1, (R9)(R13*4)
 
-done_635:
-nextrow_621:
+done_669:
+nextrow_655:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R12
-	JMP  row_618
+	JMP  row_652
 
-rowsdone_619:
+rowsdone_653:
 	MOVSD X15, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -24439,9 +26397,9 @@ TEXT ·ceSmallRowsGWAVX512(SB), NOSPLIT, $0-88
 	VXORPS  X12, X12, X12
 	XORQ    R11, R11
 
-row_636:
+row_670:
 	CMPQ         R11, CX
-	JAE          rowsdone_637
+	JAE          rowsdone_671
 	VMOVAPS      Z11, Z13
 	VMOVUPS      (AX), K1, Z13
 	VMOVAPS      Z11, Z14
@@ -24528,13 +26486,13 @@ row_636:
 	VMOVUPS      Z13, K3, Z23
 	VADDPS       Z15, Z23, Z16
 	TESTQ        R8, R8
-	JZ           nostore_640
+	JZ           nostore_674
 	VMOVSS       X16, (R8)(R11*4)
 
-nostore_640:
+nostore_674:
 	MOVLQSX      (BX)(R11*4), R12
 	CMPQ         R12, SI
-	JE           ignored_638
+	JE           ignored_672
 	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z23, K3
 	VMOVUPS      lfc_7fc00000<>+0(SB), K3, Z23
 	VCMPPS       $0x00, lfc_ff800000<>+0(SB), Z23, K3
@@ -24545,10 +26503,10 @@ nostore_640:
 	VBROADCASTSS (R10)(R12*4), Z16
 	VMULPS       Z16, Z15, Z15
 	TESTQ        DI, DI
-	JZ           nostore_641
+	JZ           nostore_675
 	VMOVSS       X15, (DI)(R11*4)
 
-nostore_641:
+nostore_675:
 	VCVTSS2SD    X15, X17, X17
 	VADDSD       X17, X12, X12
 	VDIVPS       Z13, Z5, Z13
@@ -24586,25 +26544,25 @@ nostore_641:
 	VMULPS       Z15, Z20, Z20
 	VXORPS       lfc_80000000<>+0(SB), Z20, Z20
 	VMOVSS       X20, (R9)(R12*4)
-	JMP          nextrow_639
+	JMP          nextrow_673
 
-ignored_638:
+ignored_672:
 	VXORPS Z13, Z13, Z13
 	TESTQ  DI, DI
-	JZ     nostore_642
+	JZ     nostore_676
 	VMOVSS X13, (DI)(R11*4)
 
-nostore_642:
+nostore_676:
 	VMOVUPS Z13, K1, (R9)
 	VMOVUPS Z13, K2, 64(R9)
 
-nextrow_639:
+nextrow_673:
 	LEAQ (AX)(DX*4), AX
 	LEAQ (R9)(DX*4), R9
 	INCQ R11
-	JMP  row_636
+	JMP  row_670
 
-rowsdone_637:
+rowsdone_671:
 	MOVSD X12, ret+80(FP)
 	VZEROUPPER
 	RET
@@ -24635,17 +26593,17 @@ TEXT ·ceTRowsGWAVX512(SB), $1216-88
 	VXORPS       Z12, Z12, Z12
 	XORQ         BX, BX
 
-group_643:
+group_677:
 	MOVQ    groups+16(FP), SI
 	SHLQ    $0x04, SI
 	CMPQ    BX, SI
-	JAE     groupsdone_644
+	JAE     groupsdone_678
 	VMOVUPS lfc_ff800000<>+0(SB), Z15
 	XORQ    SI, SI
 
-col_645:
+col_679:
 	CMPQ       SI, CX
-	JAE        coldone_646
+	JAE        coldone_680
 	LEAQ       (AX)(SI*4), DI
 	VMOVUPS    1152(SP), Z16
 	KXNORW     K1, K1, K1
@@ -24655,9 +26613,9 @@ col_645:
 	VMOVUPS    Z13, (SP)(DI*1)
 	VMAXPS     Z13, Z15, Z15
 	INCQ       SI
-	JMP        col_645
+	JMP        col_679
 
-coldone_646:
+coldone_680:
 	VMOVUPS lfc_ff7fffff<>+0(SB), Z16
 	VMAXPS  Z15, Z16, Z15
 	VMOVUPS lfc_7f7fffff<>+0(SB), Z16
@@ -24665,9 +26623,9 @@ coldone_646:
 	VXORPS  Z16, Z16, Z16
 	XORQ    SI, SI
 
-col_647:
+col_681:
 	CMPQ         SI, CX
-	JAE          coldone_648
+	JAE          coldone_682
 	MOVQ         SI, DI
 	SHLQ         $0x06, DI
 	VMOVUPS      (SP)(DI*1), Z17
@@ -24689,9 +26647,9 @@ col_647:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z16, Z16
 	INCQ         SI
-	JMP          col_647
+	JMP          col_681
 
-coldone_648:
+coldone_682:
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z16, Z17
 	VPSRAD      $0x17, Z17, Z18
 	VPANDD      lfc_007fffff<>+0(SB), Z17, Z17
@@ -24721,10 +26679,10 @@ coldone_648:
 	VADDPS      Z15, Z22, Z16
 	MOVQ        rowLSE+64(FP), SI
 	TESTQ       SI, SI
-	JZ          nolse_649
+	JZ          nolse_683
 	VMOVUPS     Z16, (SI)(BX*4)
 
-nolse_649:
+nolse_683:
 	MOVQ         targets+32(FP), SI
 	VMOVUPS      (SI)(BX*4), Z16
 	VMOVD        ignore+48(FP), X17
@@ -24752,10 +26710,10 @@ nolse_649:
 	VANDPS       Z14, Z17, Z17
 	MOVQ         rowLoss+56(FP), SI
 	TESTQ        SI, SI
-	JZ           noloss_650
+	JZ           noloss_684
 	VMOVUPS      Z17, (SI)(BX*4)
 
-noloss_650:
+noloss_684:
 	VCVTPS2PD     Y17, Z19
 	VEXTRACTF32X8 $0x01, Z17, Y17
 	VCVTPS2PD     Y17, Z17
@@ -24766,9 +26724,9 @@ noloss_650:
 	VXORPS        Z18, Z18, Z18
 	XORQ          SI, SI
 
-col_651:
+col_685:
 	CMPQ         SI, CX
-	JAE          coldone_652
+	JAE          coldone_686
 	VMOVD        SI, X19
 	VPBROADCASTD X19, Z19
 	MOVQ         SI, DI
@@ -24798,9 +26756,9 @@ col_651:
 	VMOVAPS.Z    Z23, K2, Z23
 	VADDPS       Z23, Z18, Z18
 	INCQ         SI
-	JMP          col_651
+	JMP          col_685
 
-coldone_652:
+coldone_686:
 	VCMPPS  $0x03, Z22, Z22, K2
 	VMOVUPS Z22, K2, Z18
 	VMULPS  Z17, Z18, Z18
@@ -24810,43 +26768,43 @@ coldone_652:
 	XORQ    SI, SI
 	MOVQ    DX, R8
 
-trow_653:
+trow_687:
 	CMPQ SI, $0x00000010
-	JAE  trowdone_654
+	JAE  trowdone_688
 	LEAQ (SP)(SI*4), DI
 	XORQ DX, DX
 
-tcol_655:
+tcol_689:
 	CMPQ DX, CX
-	JAE  tcoldone_656
+	JAE  tcoldone_690
 	MOVL (DI), R9
 	MOVL R9, (R8)(DX*4)
 	ADDQ $0x00000040, DI
 	INCQ DX
-	JMP  tcol_655
+	JMP  tcol_689
 
-tcoldone_656:
+tcoldone_690:
 	MOVLQSX 1088(SP)(SI*4), DX
 	MOVLQSX ignore+48(FP), DI
 	CMPQ    DX, DI
-	JE      notarget_657
+	JE      notarget_691
 	MOVL    1024(SP)(SI*4), R9
 	MOVL    R9, (R8)(DX*4)
 
-notarget_657:
+notarget_691:
 	LEAQ (R8)(CX*4), R8
 	INCQ SI
-	JMP  trow_653
+	JMP  trow_687
 
-trowdone_654:
+trowdone_688:
 	MOVQ R8, DX
 	MOVQ CX, SI
 	SHLQ $0x06, SI
 	ADDQ SI, AX
 	ADDQ $0x00000010, BX
-	JMP  group_643
+	JMP  group_677
 
-groupsdone_644:
+groupsdone_678:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -24889,9 +26847,9 @@ TEXT ·maxLogProbRowsAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-row_658:
+row_692:
 	CMPQ         DI, CX
-	JAE          rowsdone_659
+	JAE          rowsdone_693
 	VXORPS       Z15, Z15, Z15
 	VXORPS       Z16, Z16, Z16
 	VBROADCASTSS (AX), Z17
@@ -24902,13 +26860,13 @@ row_658:
 	VMOVAPS      Z17, Z20
 	XORQ         R8, R8
 
-loop_660:
+loop_694:
 	CMPQ         R8, SI
-	JAE          tail_661
+	JAE          tail_695
 	VMOVUPS      (AX)(R8*4), Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_663
+	JZ           skip_697
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -24943,7 +26901,7 @@ loop_660:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_663:
+skip_697:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -24973,16 +26931,16 @@ skip_663:
 	VADDPS       Z21, Z15, Z15
 	VADDPS       Z23, Z16, Z16
 	ADDQ         $0x10, R8
-	JMP          loop_660
+	JMP          loop_694
 
-tail_661:
+tail_695:
 	CMPQ         R8, DX
-	JAE          done_662
+	JAE          done_696
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R8*4), K1, Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_664
+	JZ           skip_698
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -25017,7 +26975,7 @@ tail_661:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_664:
+skip_698:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z18
 	VMAXPS       Z18, Z0, Z18
@@ -25048,7 +27006,7 @@ skip_664:
 	VADDPS       Z18, Z15, Z15
 	VADDPS       Z22, Z16, Z16
 
-done_662:
+done_696:
 	VSHUFF32X4   $0x4e, Z19, Z19, Z18
 	VADDPS       Z18, Z19, Z19
 	VSHUFF32X4   $0xb1, Z19, Z19, Z18
@@ -25140,9 +27098,9 @@ done_662:
 	LEAQ         (AX)(DX*4), AX
 	LEAQ         (BX)(DX*4), BX
 	INCQ         DI
-	JMP          row_658
+	JMP          row_692
 
-rowsdone_659:
+rowsdone_693:
 	VZEROUPPER
 	RET
 
@@ -25174,9 +27132,9 @@ TEXT ·expProbRowsAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-row_665:
+row_699:
 	CMPQ         R8, DX
-	JAE          rowsdone_666
+	JAE          rowsdone_700
 	MOVQ         m+32(FP), R9
 	VBROADCASTSS (R9)(R8*4), Z11
 	MOVQ         ls+40(FP), R9
@@ -25185,9 +27143,9 @@ row_665:
 	VBROADCASTSS (R9)(R8*4), Z13
 	XORQ         R9, R9
 
-loop_667:
+loop_701:
 	CMPQ         R9, DI
-	JAE          tail_668
+	JAE          tail_702
 	VMOVUPS      (AX)(R9*4), Z14
 	VSUBPS       Z11, Z14, Z14
 	VSUBPS       Z12, Z14, Z14
@@ -25213,11 +27171,11 @@ loop_667:
 	VFMSUB213PS  Z15, Z13, Z16
 	VMOVUPS      Z16, (CX)(R9*4)
 	ADDQ         $0x10, R9
-	JMP          loop_667
+	JMP          loop_701
 
-tail_668:
+tail_702:
 	CMPQ         R9, BX
-	JAE          done_669
+	JAE          done_703
 	VMOVUPS.Z    (AX)(R9*4), K1, Z14
 	VSUBPS       Z11, Z14, Z14
 	VSUBPS       Z12, Z14, Z14
@@ -25244,14 +27202,14 @@ tail_668:
 	VFMSUB213PS  Z12, Z13, Z14
 	VMOVUPS      Z14, K1, (CX)(R9*4)
 
-done_669:
+done_703:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	LEAQ (SI)(BX*4), SI
 	INCQ R8
-	JMP  row_665
+	JMP  row_699
 
-rowsdone_666:
+rowsdone_700:
 	VZEROUPPER
 	RET
 
@@ -25287,9 +27245,9 @@ TEXT ·maxLogProbWRowsAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-row_670:
+row_704:
 	CMPQ         R8, CX
-	JAE          rowsdone_671
+	JAE          rowsdone_705
 	VXORPS       Z15, Z15, Z15
 	VXORPS       Z16, Z16, Z16
 	VBROADCASTSS (AX), Z17
@@ -25300,13 +27258,13 @@ row_670:
 	VMOVAPS      Z17, Z20
 	XORQ         R9, R9
 
-loop_672:
+loop_706:
 	CMPQ         R9, DI
-	JAE          tail_673
+	JAE          tail_707
 	VMOVUPS      (AX)(R9*4), Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_675
+	JZ           skip_709
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -25341,7 +27299,7 @@ loop_672:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_675:
+skip_709:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -25373,16 +27331,16 @@ skip_675:
 	VADDPS       Z21, Z15, Z15
 	VADDPS       Z23, Z16, Z16
 	ADDQ         $0x10, R9
-	JMP          loop_672
+	JMP          loop_706
 
-tail_673:
+tail_707:
 	CMPQ         R9, DX
-	JAE          done_674
+	JAE          done_708
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R9*4), K1, Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_676
+	JZ           skip_710
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -25417,7 +27375,7 @@ tail_673:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_676:
+skip_710:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z18
 	VMAXPS       Z18, Z0, Z18
@@ -25450,7 +27408,7 @@ skip_676:
 	VADDPS       Z18, Z15, Z15
 	VADDPS       Z22, Z16, Z16
 
-done_674:
+done_708:
 	VSHUFF32X4   $0x4e, Z19, Z19, Z18
 	VADDPS       Z18, Z19, Z19
 	VSHUFF32X4   $0xb1, Z19, Z19, Z18
@@ -25542,9 +27500,9 @@ done_674:
 	LEAQ         (AX)(DX*4), AX
 	LEAQ         (BX)(DX*4), BX
 	INCQ         R8
-	JMP          row_670
+	JMP          row_704
 
-rowsdone_671:
+rowsdone_705:
 	VZEROUPPER
 	RET
 
@@ -25577,9 +27535,9 @@ TEXT ·expProbWRowsAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-row_677:
+row_711:
 	CMPQ         R9, DX
-	JAE          rowsdone_678
+	JAE          rowsdone_712
 	MOVQ         m+32(FP), R10
 	VBROADCASTSS (R10)(R9*4), Z11
 	MOVQ         ls+40(FP), R10
@@ -25588,9 +27546,9 @@ row_677:
 	VBROADCASTSS (R10)(R9*4), Z13
 	XORQ         R10, R10
 
-loop_679:
+loop_713:
 	CMPQ         R10, R8
-	JAE          tail_680
+	JAE          tail_714
 	VMOVUPS      (AX)(R10*4), Z14
 	VSUBPS       Z11, Z14, Z14
 	VSUBPS       Z12, Z14, Z14
@@ -25618,11 +27576,11 @@ loop_679:
 	VFMSUB213PS  Z15, Z13, Z16
 	VMOVUPS      Z16, (CX)(R10*4)
 	ADDQ         $0x10, R10
-	JMP          loop_679
+	JMP          loop_713
 
-tail_680:
+tail_714:
 	CMPQ         R10, BX
-	JAE          done_681
+	JAE          done_715
 	VMOVUPS.Z    (AX)(R10*4), K1, Z14
 	VSUBPS       Z11, Z14, Z14
 	VSUBPS       Z12, Z14, Z14
@@ -25651,14 +27609,14 @@ tail_680:
 	VFMSUB213PS  Z12, Z13, Z14
 	VMOVUPS      Z14, K1, (CX)(R10*4)
 
-done_681:
+done_715:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	LEAQ (SI)(BX*4), SI
 	INCQ R9
-	JMP  row_677
+	JMP  row_711
 
-rowsdone_678:
+rowsdone_712:
 	VZEROUPPER
 	RET
 
@@ -25693,9 +27651,9 @@ TEXT ·lseRowsAVX512(SB), NOSPLIT, $0-32
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-row_682:
+row_716:
 	CMPQ         DI, CX
-	JAE          rowsdone_683
+	JAE          rowsdone_717
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -25703,13 +27661,13 @@ row_682:
 	VXORPS       Z17, Z17, Z17
 	XORQ         R8, R8
 
-loop_684:
+loop_718:
 	CMPQ         R8, SI
-	JAE          tail_685
+	JAE          tail_719
 	VMOVUPS      (AX)(R8*4), Z18
 	VCMPPS       $0x1e, Z16, Z18, K2
 	KORTESTW     K2, K2
-	JZ           skip_687
+	JZ           skip_721
 	VMOVAPS      Z18, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z19
 	VMAXPS       Z19, Z16, Z16
@@ -25740,7 +27698,7 @@ loop_684:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_687:
+skip_721:
 	VSUBPS       Z15, Z18, Z18
 	VMAXPS       Z18, Z0, Z18
 	VMINPS       Z18, Z1, Z18
@@ -25759,16 +27717,16 @@ skip_687:
 	VSCALEFPS    Z19, Z20, Z20
 	VADDPS       Z20, Z17, Z17
 	ADDQ         $0x10, R8
-	JMP          loop_684
+	JMP          loop_718
 
-tail_685:
+tail_719:
 	CMPQ         R8, DX
-	JAE          done_686
+	JAE          done_720
 	VMOVAPS      Z14, Z18
 	VMOVUPS      (AX)(R8*4), K1, Z18
 	VCMPPS       $0x1e, Z16, Z18, K2
 	KORTESTW     K2, K2
-	JZ           skip_688
+	JZ           skip_722
 	VMOVAPS      Z18, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z19
 	VMAXPS       Z19, Z16, Z16
@@ -25799,7 +27757,7 @@ tail_685:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_688:
+skip_722:
 	VSUBPS       Z15, Z18, Z16
 	VMAXPS       Z16, Z0, Z16
 	VMINPS       Z16, Z1, Z16
@@ -25818,7 +27776,7 @@ skip_688:
 	VSCALEFPS    Z18, Z19, Z19
 	VADDPS       Z19, Z17, Z17
 
-done_686:
+done_720:
 	VSHUFF32X4  $0x4e, Z17, Z17, Z16
 	VADDPS      Z16, Z17, Z17
 	VSHUFF32X4  $0xb1, Z17, Z17, Z16
@@ -25857,9 +27815,9 @@ done_686:
 	VMOVSS      X22, (BX)(DI*4)
 	LEAQ        (AX)(DX*4), AX
 	INCQ        DI
-	JMP         row_682
+	JMP         row_716
 
-rowsdone_683:
+rowsdone_717:
 	VZEROUPPER
 	RET
 
@@ -25895,9 +27853,9 @@ TEXT ·maxLogRowsAVX512(SB), NOSPLIT, $0-40
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-row_689:
+row_723:
 	CMPQ         R8, CX
-	JAE          rowsdone_690
+	JAE          rowsdone_724
 	VBROADCASTSS (AX), Z15
 	VMAXPS       Z15, Z12, Z15
 	VMINPS       Z15, Z13, Z15
@@ -25906,13 +27864,13 @@ row_689:
 	VMOVAPS      Z15, Z18
 	XORQ         R9, R9
 
-loop_691:
+loop_725:
 	CMPQ         R9, DI
-	JAE          tail_692
+	JAE          tail_726
 	VMOVUPS      (AX)(R9*4), Z19
 	VCMPPS       $0x1e, Z16, Z19, K2
 	KORTESTW     K2, K2
-	JZ           skip_694
+	JZ           skip_728
 	VMOVAPS      Z19, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z20
 	VMAXPS       Z20, Z16, Z16
@@ -25943,7 +27901,7 @@ loop_691:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_694:
+skip_728:
 	VMAXPS       Z19, Z18, Z18
 	VSUBPS       Z15, Z19, Z19
 	VMAXPS       Z19, Z0, Z19
@@ -25963,16 +27921,16 @@ skip_694:
 	VSCALEFPS    Z20, Z21, Z21
 	VADDPS       Z21, Z17, Z17
 	ADDQ         $0x10, R9
-	JMP          loop_691
+	JMP          loop_725
 
-tail_692:
+tail_726:
 	CMPQ         R9, DX
-	JAE          done_693
+	JAE          done_727
 	VMOVAPS      Z14, Z19
 	VMOVUPS      (AX)(R9*4), K1, Z19
 	VCMPPS       $0x1e, Z16, Z19, K2
 	KORTESTW     K2, K2
-	JZ           skip_695
+	JZ           skip_729
 	VMOVAPS      Z19, Z16
 	VSHUFF32X4   $0x4e, Z16, Z16, Z20
 	VMAXPS       Z20, Z16, Z16
@@ -26003,7 +27961,7 @@ tail_692:
 	VMOVAPS      Z16, Z15
 	VADDPS       Z11, Z15, Z16
 
-skip_695:
+skip_729:
 	VMAXPS       Z19, Z18, Z18
 	VSUBPS       Z15, Z19, Z16
 	VMAXPS       Z16, Z0, Z16
@@ -26023,7 +27981,7 @@ skip_695:
 	VSCALEFPS    Z19, Z20, Z20
 	VADDPS       Z20, Z17, Z17
 
-done_693:
+done_727:
 	VSHUFF32X4   $0x4e, Z17, Z17, Z16
 	VADDPS       Z16, Z17, Z17
 	VSHUFF32X4   $0xb1, Z17, Z17, Z16
@@ -26088,9 +28046,9 @@ done_693:
 	VMOVSS       X22, (SI)(R8*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R8
-	JMP          row_689
+	JMP          row_723
 
-rowsdone_690:
+rowsdone_724:
 	VZEROUPPER
 	RET
 
@@ -26127,9 +28085,9 @@ TEXT ·maxLogDotRowsAVX512(SB), NOSPLIT, $0-48
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-row_696:
+row_730:
 	CMPQ         R9, CX
-	JAE          rowsdone_697
+	JAE          rowsdone_731
 	VXORPS       Z15, Z15, Z15
 	VXORPS       Z16, Z16, Z16
 	VBROADCASTSS (AX), Z17
@@ -26140,13 +28098,13 @@ row_696:
 	VMOVAPS      Z17, Z20
 	XORQ         R10, R10
 
-loop_698:
+loop_732:
 	CMPQ         R10, R8
-	JAE          tail_699
+	JAE          tail_733
 	VMOVUPS      (AX)(R10*4), Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_701
+	JZ           skip_735
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -26181,7 +28139,7 @@ loop_698:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_701:
+skip_735:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -26205,16 +28163,16 @@ skip_701:
 	VADDPS       Z22, Z16, Z16
 	VADDPS       Z21, Z15, Z15
 	ADDQ         $0x10, R10
-	JMP          loop_698
+	JMP          loop_732
 
-tail_699:
+tail_733:
 	CMPQ         R10, DX
-	JAE          done_700
+	JAE          done_734
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R10*4), K1, Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_702
+	JZ           skip_736
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -26249,7 +28207,7 @@ tail_699:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_702:
+skip_736:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z18
 	VMAXPS       Z18, Z0, Z18
@@ -26275,7 +28233,7 @@ skip_702:
 	VADDPS       Z21, Z16, Z16
 	VADDPS       Z18, Z15, Z15
 
-done_700:
+done_734:
 	VSHUFF32X4   $0x4e, Z19, Z19, Z18
 	VADDPS       Z18, Z19, Z19
 	VSHUFF32X4   $0xb1, Z19, Z19, Z18
@@ -26353,9 +28311,9 @@ done_700:
 	VMOVSS       X15, (DI)(R9*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R9
-	JMP          row_696
+	JMP          row_730
 
-rowsdone_697:
+rowsdone_731:
 	VZEROUPPER
 	RET
 
@@ -26393,9 +28351,9 @@ TEXT ·maxLogDotWRowsAVX512(SB), NOSPLIT, $0-56
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-row_703:
+row_737:
 	CMPQ         R10, CX
-	JAE          rowsdone_704
+	JAE          rowsdone_738
 	VXORPS       Z15, Z15, Z15
 	VXORPS       Z16, Z16, Z16
 	VBROADCASTSS (AX), Z17
@@ -26406,13 +28364,13 @@ row_703:
 	VMOVAPS      Z17, Z20
 	XORQ         R11, R11
 
-loop_705:
+loop_739:
 	CMPQ         R11, R9
-	JAE          tail_706
+	JAE          tail_740
 	VMOVUPS      (AX)(R11*4), Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_708
+	JZ           skip_742
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -26447,7 +28405,7 @@ loop_705:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_708:
+skip_742:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -26474,16 +28432,16 @@ skip_708:
 	VADDPS       Z22, Z16, Z16
 	VADDPS       Z21, Z15, Z15
 	ADDQ         $0x10, R11
-	JMP          loop_705
+	JMP          loop_739
 
-tail_706:
+tail_740:
 	CMPQ         R11, DX
-	JAE          done_707
+	JAE          done_741
 	VMOVAPS      Z14, Z21
 	VMOVUPS      (AX)(R11*4), K1, Z21
 	VCMPPS       $0x1e, Z18, Z21, K2
 	KORTESTW     K2, K2
-	JZ           skip_709
+	JZ           skip_743
 	VMOVAPS      Z21, Z18
 	VSHUFF32X4   $0x4e, Z18, Z18, Z22
 	VMAXPS       Z22, Z18, Z18
@@ -26518,7 +28476,7 @@ tail_706:
 	VMOVAPS      Z18, Z17
 	VADDPS       Z11, Z17, Z18
 
-skip_709:
+skip_743:
 	VMAXPS       Z21, Z20, Z20
 	VSUBPS       Z17, Z21, Z18
 	VMAXPS       Z18, Z0, Z18
@@ -26545,7 +28503,7 @@ skip_709:
 	VADDPS       Z21, Z16, Z16
 	VADDPS       Z18, Z15, Z15
 
-done_707:
+done_741:
 	VSHUFF32X4   $0x4e, Z19, Z19, Z18
 	VADDPS       Z18, Z19, Z19
 	VSHUFF32X4   $0xb1, Z19, Z19, Z18
@@ -26623,9 +28581,9 @@ done_707:
 	VMOVSS       X15, (DI)(R10*4)
 	LEAQ         (AX)(DX*4), AX
 	INCQ         R10
-	JMP          row_703
+	JMP          row_737
 
-rowsdone_704:
+rowsdone_738:
 	VZEROUPPER
 	RET
 
@@ -26660,18 +28618,18 @@ TEXT ·expAffineRowsAVX512(SB), NOSPLIT, $0-64
 	KMOVW   (R12)(R11*2), K1
 	XORQ    R11, R11
 
-row_710:
+row_744:
 	CMPQ         R11, DX
-	JAE          rowsdone_711
+	JAE          rowsdone_745
 	VBROADCASTSS (SI)(R11*4), Z11
 	VBROADCASTSS (DI)(R11*4), Z12
 	VBROADCASTSS (R8)(R11*4), Z13
 	VBROADCASTSS (R9)(R11*4), Z14
 	XORQ         R12, R12
 
-loop_712:
+loop_746:
 	CMPQ         R12, R10
-	JAE          tail_713
+	JAE          tail_747
 	VMOVUPS      (AX)(R12*4), Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -26693,11 +28651,11 @@ loop_712:
 	VFMSUB213PS  Z14, Z13, Z17
 	VMOVUPS      Z17, (CX)(R12*4)
 	ADDQ         $0x10, R12
-	JMP          loop_712
+	JMP          loop_746
 
-tail_713:
+tail_747:
 	CMPQ         R12, BX
-	JAE          done_714
+	JAE          done_748
 	VMOVUPS.Z    (AX)(R12*4), K1, Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -26719,13 +28677,13 @@ tail_713:
 	VFMSUB213PS  Z14, Z13, Z15
 	VMOVUPS      Z15, K1, (CX)(R12*4)
 
-done_714:
+done_748:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R11
-	JMP  row_710
+	JMP  row_744
 
-rowsdone_711:
+rowsdone_745:
 	VZEROUPPER
 	RET
 
@@ -26761,18 +28719,18 @@ TEXT ·expAffineWRowsAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R13)(R12*2), K1
 	XORQ    R12, R12
 
-row_715:
+row_749:
 	CMPQ         R12, DX
-	JAE          rowsdone_716
+	JAE          rowsdone_750
 	VBROADCASTSS (SI)(R12*4), Z11
 	VBROADCASTSS (DI)(R12*4), Z12
 	VBROADCASTSS (R8)(R12*4), Z13
 	VBROADCASTSS (R9)(R12*4), Z14
 	XORQ         R13, R13
 
-loop_717:
+loop_751:
 	CMPQ         R13, R11
-	JAE          tail_718
+	JAE          tail_752
 	VMOVUPS      (AX)(R13*4), Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -26796,11 +28754,11 @@ loop_717:
 	VFMSUB213PS  Z15, Z13, Z17
 	VMOVUPS      Z17, (CX)(R13*4)
 	ADDQ         $0x10, R13
-	JMP          loop_717
+	JMP          loop_751
 
-tail_718:
+tail_752:
 	CMPQ         R13, BX
-	JAE          done_719
+	JAE          done_753
 	VMOVUPS.Z    (AX)(R13*4), K1, Z15
 	VSUBPS       Z11, Z15, Z15
 	VSUBPS       Z12, Z15, Z15
@@ -26824,13 +28782,1499 @@ tail_718:
 	VFMSUB213PS  Z11, Z13, Z15
 	VMOVUPS      Z15, K1, (CX)(R13*4)
 
-done_719:
+done_753:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R12
-	JMP  row_715
+	JMP  row_749
 
-rowsdone_716:
+rowsdone_750:
+	VZEROUPPER
+	RET
+
+// func maxLogRowsCAVX512(x *float32, n int, k int, m *float32, ls *float32, cap float32, inv float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·maxLogRowsCAVX512(SB), NOSPLIT, $0-48
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    k+16(FP), DX
+	MOVQ    m+24(FP), BX
+	MOVQ    ls+32(FP), SI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_41a00000<>+0(SB), Z11
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z12
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z13
+	VMOVUPS lfc_ff800000<>+0(SB), Z14
+	MOVQ    DX, DI
+	SHRQ    $0x04, DI
+	SHLQ    $0x04, DI
+	MOVQ    DX, R8
+	SUBQ    DI, R8
+	LEAQ    lfmask16<>+0(SB), R9
+	KMOVW   (R9)(R8*2), K1
+	XORQ    R8, R8
+
+row_754:
+	CMPQ         R8, CX
+	JAE          rowsdone_755
+	VBROADCASTSS (AX), Z15
+	VBROADCASTSS inv+44(FP), Z16
+	VMULPS       Z16, Z15, Z15
+	VANDPS       lfc_7fffffff<>+0(SB), Z15, Z16
+	VADDPS       Z16, Z16, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z18
+	VRNDSCALEPS  $0x00, Z18, Z18
+	VFNMADD231PS Z3, Z18, Z17
+	VFNMADD231PS Z4, Z18, Z17
+	VMOVUPS      Z10, Z19
+	VFMADD213PS  Z9, Z17, Z19
+	VFMADD213PS  Z8, Z17, Z19
+	VFMADD213PS  Z7, Z17, Z19
+	VFMADD213PS  Z6, Z17, Z19
+	VMULPS       Z17, Z17, Z20
+	VFMADD213PS  Z17, Z20, Z19
+	VADDPS       Z5, Z19, Z19
+	VSCALEFPS    Z18, Z19, Z19
+	VADDPS       Z5, Z19, Z19
+	VMOVUPS      lfc_40000000<>+0(SB), Z17
+	VDIVPS       Z19, Z17, Z17
+	VMOVUPS      Z5, Z18
+	VSUBPS       Z17, Z18, Z18
+	VMULPS       Z16, Z16, Z17
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z19
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z17, Z19
+	VMULPS       Z16, Z17, Z17
+	VFMADD213PS  Z16, Z17, Z19
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z16, K2
+	VMOVUPS      Z19, K2, Z18
+	VANDPS       lfc_80000000<>+0(SB), Z15, Z15
+	VORPS        Z15, Z18, Z18
+	VBROADCASTSS cap+40(FP), Z15
+	VMULPS       Z15, Z18, Z18
+	VMAXPS       Z18, Z12, Z18
+	VMINPS       Z18, Z13, Z18
+	VADDPS       Z11, Z18, Z15
+	VXORPS       Z16, Z16, Z16
+	VMOVAPS      Z18, Z17
+	XORQ         R9, R9
+
+loop_756:
+	CMPQ         R9, DI
+	JAE          tail_757
+	VMOVUPS      (AX)(R9*4), Z19
+	VBROADCASTSS inv+44(FP), Z20
+	VMULPS       Z20, Z19, Z19
+	VANDPS       lfc_7fffffff<>+0(SB), Z19, Z20
+	VADDPS       Z20, Z20, Z21
+	VMAXPS       Z21, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VMULPS       Z2, Z21, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z21
+	VFNMADD231PS Z4, Z22, Z21
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z21, Z23
+	VFMADD213PS  Z8, Z21, Z23
+	VFMADD213PS  Z7, Z21, Z23
+	VFMADD213PS  Z6, Z21, Z23
+	VMULPS       Z21, Z21, Z24
+	VFMADD213PS  Z21, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z5, Z23, Z23
+	VMOVUPS      lfc_40000000<>+0(SB), Z21
+	VDIVPS       Z23, Z21, Z21
+	VMOVUPS      Z5, Z22
+	VSUBPS       Z21, Z22, Z22
+	VMULPS       Z20, Z20, Z21
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z23
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z21, Z23
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z21, Z23
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z21, Z23
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z21, Z23
+	VMULPS       Z20, Z21, Z21
+	VFMADD213PS  Z20, Z21, Z23
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z20, K2
+	VMOVUPS      Z23, K2, Z22
+	VANDPS       lfc_80000000<>+0(SB), Z19, Z19
+	VORPS        Z19, Z22, Z22
+	VBROADCASTSS cap+40(FP), Z19
+	VMULPS       Z19, Z22, Z22
+	VCMPPS       $0x1e, Z15, Z22, K2
+	KORTESTW     K2, K2
+	JZ           skip_759
+	VMOVAPS      Z22, Z15
+	VSHUFF32X4   $0x4e, Z15, Z15, Z19
+	VMAXPS       Z19, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z19
+	VMAXPS       Z19, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z19
+	VMAXPS       Z19, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z19
+	VMAXPS       Z19, Z15, Z15
+	VMINPS       Z15, Z13, Z15
+	VSUBPS       Z15, Z18, Z18
+	VMAXPS       Z18, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMULPS       Z2, Z18, Z19
+	VRNDSCALEPS  $0x00, Z19, Z19
+	VFNMADD231PS Z3, Z19, Z18
+	VFNMADD231PS Z4, Z19, Z18
+	VMOVUPS      Z10, Z20
+	VFMADD213PS  Z9, Z18, Z20
+	VFMADD213PS  Z8, Z18, Z20
+	VFMADD213PS  Z7, Z18, Z20
+	VFMADD213PS  Z6, Z18, Z20
+	VMULPS       Z18, Z18, Z21
+	VFMADD213PS  Z18, Z21, Z20
+	VADDPS       Z5, Z20, Z20
+	VSCALEFPS    Z19, Z20, Z20
+	VMULPS       Z20, Z16, Z16
+	VMOVAPS      Z15, Z18
+	VADDPS       Z11, Z18, Z15
+
+skip_759:
+	VMAXPS       Z22, Z17, Z17
+	VSUBPS       Z18, Z22, Z19
+	VMAXPS       Z19, Z0, Z19
+	VMINPS       Z19, Z1, Z19
+	VMULPS       Z2, Z19, Z20
+	VRNDSCALEPS  $0x00, Z20, Z20
+	VFNMADD231PS Z3, Z20, Z19
+	VFNMADD231PS Z4, Z20, Z19
+	VMOVUPS      Z10, Z21
+	VFMADD213PS  Z9, Z19, Z21
+	VFMADD213PS  Z8, Z19, Z21
+	VFMADD213PS  Z7, Z19, Z21
+	VFMADD213PS  Z6, Z19, Z21
+	VMULPS       Z19, Z19, Z22
+	VFMADD213PS  Z19, Z22, Z21
+	VADDPS       Z5, Z21, Z21
+	VSCALEFPS    Z20, Z21, Z21
+	VADDPS       Z21, Z16, Z16
+	ADDQ         $0x10, R9
+	JMP          loop_756
+
+tail_757:
+	CMPQ         R9, DX
+	JAE          done_758
+	VMOVAPS      Z14, Z19
+	VMOVUPS      (AX)(R9*4), K1, Z19
+	VBROADCASTSS inv+44(FP), Z20
+	VMULPS       Z20, Z19, Z19
+	VANDPS       lfc_7fffffff<>+0(SB), Z19, Z20
+	VADDPS       Z20, Z20, Z21
+	VMAXPS       Z21, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VMULPS       Z2, Z21, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z21
+	VFNMADD231PS Z4, Z22, Z21
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z21, Z23
+	VFMADD213PS  Z8, Z21, Z23
+	VFMADD213PS  Z7, Z21, Z23
+	VFMADD213PS  Z6, Z21, Z23
+	VMULPS       Z21, Z21, Z24
+	VFMADD213PS  Z21, Z24, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z5, Z23, Z23
+	VMOVUPS      lfc_40000000<>+0(SB), Z21
+	VDIVPS       Z23, Z21, Z21
+	VMOVUPS      Z5, Z22
+	VSUBPS       Z21, Z22, Z22
+	VMULPS       Z20, Z20, Z21
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z23
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z21, Z23
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z21, Z23
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z21, Z23
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z21, Z23
+	VMULPS       Z20, Z21, Z21
+	VFMADD213PS  Z20, Z21, Z23
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z20, K2
+	VMOVUPS      Z23, K2, Z22
+	VANDPS       lfc_80000000<>+0(SB), Z19, Z19
+	VORPS        Z19, Z22, Z22
+	VBROADCASTSS cap+40(FP), Z19
+	VMULPS       Z19, Z22, Z22
+	VMOVAPS      Z14, Z19
+	VMOVAPS      Z22, K1, Z19
+	VMOVAPS      Z19, Z22
+	VCMPPS       $0x1e, Z15, Z22, K2
+	KORTESTW     K2, K2
+	JZ           skip_760
+	VMOVAPS      Z22, Z15
+	VSHUFF32X4   $0x4e, Z15, Z15, Z19
+	VMAXPS       Z19, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z19
+	VMAXPS       Z19, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z19
+	VMAXPS       Z19, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z19
+	VMAXPS       Z19, Z15, Z15
+	VMINPS       Z15, Z13, Z15
+	VSUBPS       Z15, Z18, Z18
+	VMAXPS       Z18, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMULPS       Z2, Z18, Z19
+	VRNDSCALEPS  $0x00, Z19, Z19
+	VFNMADD231PS Z3, Z19, Z18
+	VFNMADD231PS Z4, Z19, Z18
+	VMOVUPS      Z10, Z20
+	VFMADD213PS  Z9, Z18, Z20
+	VFMADD213PS  Z8, Z18, Z20
+	VFMADD213PS  Z7, Z18, Z20
+	VFMADD213PS  Z6, Z18, Z20
+	VMULPS       Z18, Z18, Z21
+	VFMADD213PS  Z18, Z21, Z20
+	VADDPS       Z5, Z20, Z20
+	VSCALEFPS    Z19, Z20, Z20
+	VMULPS       Z20, Z16, Z16
+	VMOVAPS      Z15, Z18
+	VADDPS       Z11, Z18, Z15
+
+skip_760:
+	VMAXPS       Z22, Z17, Z17
+	VSUBPS       Z18, Z22, Z15
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
+	VMULPS       Z2, Z15, Z19
+	VRNDSCALEPS  $0x00, Z19, Z19
+	VFNMADD231PS Z3, Z19, Z15
+	VFNMADD231PS Z4, Z19, Z15
+	VMOVUPS      Z10, Z20
+	VFMADD213PS  Z9, Z15, Z20
+	VFMADD213PS  Z8, Z15, Z20
+	VFMADD213PS  Z7, Z15, Z20
+	VFMADD213PS  Z6, Z15, Z20
+	VMULPS       Z15, Z15, Z21
+	VFMADD213PS  Z15, Z21, Z20
+	VADDPS       Z5, Z20, Z20
+	VSCALEFPS    Z19, Z20, Z20
+	VADDPS       Z20, Z16, Z16
+
+done_758:
+	VSHUFF32X4   $0x4e, Z16, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VSHUFF32X4   $0xb1, Z16, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VPERMILPS    $0x4e, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VPERMILPS    $0xb1, Z16, Z15
+	VADDPS       Z15, Z16, Z16
+	VSHUFF32X4   $0x4e, Z17, Z17, Z15
+	VMAXPS       Z15, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z15
+	VMAXPS       Z15, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z15
+	VMAXPS       Z15, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z15
+	VMAXPS       Z15, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z18, Z15
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
+	VMULPS       Z2, Z15, Z18
+	VRNDSCALEPS  $0x00, Z18, Z18
+	VFNMADD231PS Z3, Z18, Z15
+	VFNMADD231PS Z4, Z18, Z15
+	VMOVUPS      Z10, Z19
+	VFMADD213PS  Z9, Z15, Z19
+	VFMADD213PS  Z8, Z15, Z19
+	VFMADD213PS  Z7, Z15, Z19
+	VFMADD213PS  Z6, Z15, Z19
+	VMULPS       Z15, Z15, Z20
+	VFMADD213PS  Z15, Z20, Z19
+	VADDPS       Z5, Z19, Z19
+	VSCALEFPS    Z18, Z19, Z19
+	VMULPS       Z19, Z16, Z16
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z16, Z15
+	VPSRAD       $0x17, Z15, Z18
+	VPANDD       lfc_007fffff<>+0(SB), Z15, Z15
+	VPADDD       lfc_3f3504f3<>+0(SB), Z15, Z15
+	VSUBPS       Z5, Z15, Z15
+	VCVTDQ2PS    Z18, Z18
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z19
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z15, Z19
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z15, Z19
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z15, Z19
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z15, Z19
+	VFMADD213PS  lfc_be800102<>+0(SB), Z15, Z19
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z15, Z19
+	VMULPS       Z15, Z15, Z20
+	VMULPS       Z15, Z20, Z21
+	VMULPS       Z4, Z18, Z22
+	VFMADD231PS  Z19, Z21, Z22
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z20, Z22
+	VADDPS       Z15, Z22, Z22
+	VFMADD231PS  Z3, Z18, Z22
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z22
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z22
+	VCMPPS       $0x03, Z16, Z16, K2
+	VMOVUPS      Z16, K2, Z22
+	VMOVSS       X17, (BX)(R8*4)
+	VMOVSS       X22, (SI)(R8*4)
+	LEAQ         (AX)(DX*4), AX
+	INCQ         R8
+	JMP          row_754
+
+rowsdone_755:
+	VZEROUPPER
+	RET
+
+// func maxLogDotRowsCAVX512(x *float32, n int, k int, m *float32, ls *float32, dot *float32, cap float32, inv float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·maxLogDotRowsCAVX512(SB), NOSPLIT, $0-56
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    k+16(FP), DX
+	MOVQ    m+24(FP), BX
+	MOVQ    ls+32(FP), SI
+	MOVQ    dot+40(FP), DI
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_41a00000<>+0(SB), Z11
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z12
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z13
+	VMOVUPS lfc_ff800000<>+0(SB), Z14
+	MOVQ    DX, R8
+	SHRQ    $0x04, R8
+	SHLQ    $0x04, R8
+	MOVQ    DX, R9
+	SUBQ    R8, R9
+	LEAQ    lfmask16<>+0(SB), R10
+	KMOVW   (R10)(R9*2), K1
+	XORQ    R9, R9
+
+row_761:
+	CMPQ         R9, CX
+	JAE          rowsdone_762
+	VXORPS       Z15, Z15, Z15
+	VXORPS       Z16, Z16, Z16
+	VBROADCASTSS (AX), Z17
+	VBROADCASTSS inv+52(FP), Z18
+	VMULPS       Z18, Z17, Z17
+	VANDPS       lfc_7fffffff<>+0(SB), Z17, Z18
+	VADDPS       Z18, Z18, Z19
+	VMAXPS       Z19, Z0, Z19
+	VMINPS       Z19, Z1, Z19
+	VMULPS       Z2, Z19, Z20
+	VRNDSCALEPS  $0x00, Z20, Z20
+	VFNMADD231PS Z3, Z20, Z19
+	VFNMADD231PS Z4, Z20, Z19
+	VMOVUPS      Z10, Z21
+	VFMADD213PS  Z9, Z19, Z21
+	VFMADD213PS  Z8, Z19, Z21
+	VFMADD213PS  Z7, Z19, Z21
+	VFMADD213PS  Z6, Z19, Z21
+	VMULPS       Z19, Z19, Z22
+	VFMADD213PS  Z19, Z22, Z21
+	VADDPS       Z5, Z21, Z21
+	VSCALEFPS    Z20, Z21, Z21
+	VADDPS       Z5, Z21, Z21
+	VMOVUPS      lfc_40000000<>+0(SB), Z19
+	VDIVPS       Z21, Z19, Z19
+	VMOVUPS      Z5, Z20
+	VSUBPS       Z19, Z20, Z20
+	VMULPS       Z18, Z18, Z19
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z21
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z19, Z21
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z19, Z21
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z19, Z21
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z19, Z21
+	VMULPS       Z18, Z19, Z19
+	VFMADD213PS  Z18, Z19, Z21
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z18, K2
+	VMOVUPS      Z21, K2, Z20
+	VANDPS       lfc_80000000<>+0(SB), Z17, Z17
+	VORPS        Z17, Z20, Z20
+	VBROADCASTSS cap+48(FP), Z17
+	VMULPS       Z17, Z20, Z20
+	VMAXPS       Z20, Z12, Z20
+	VMINPS       Z20, Z13, Z20
+	VADDPS       Z11, Z20, Z17
+	VXORPS       Z18, Z18, Z18
+	VMOVAPS      Z20, Z19
+	XORQ         R10, R10
+
+loop_763:
+	CMPQ         R10, R8
+	JAE          tail_764
+	VMOVUPS      (AX)(R10*4), Z21
+	VBROADCASTSS inv+52(FP), Z22
+	VMULPS       Z22, Z21, Z21
+	VANDPS       lfc_7fffffff<>+0(SB), Z21, Z22
+	VADDPS       Z22, Z22, Z23
+	VMAXPS       Z23, Z0, Z23
+	VMINPS       Z23, Z1, Z23
+	VMULPS       Z2, Z23, Z24
+	VRNDSCALEPS  $0x00, Z24, Z24
+	VFNMADD231PS Z3, Z24, Z23
+	VFNMADD231PS Z4, Z24, Z23
+	VMOVUPS      Z10, Z25
+	VFMADD213PS  Z9, Z23, Z25
+	VFMADD213PS  Z8, Z23, Z25
+	VFMADD213PS  Z7, Z23, Z25
+	VFMADD213PS  Z6, Z23, Z25
+	VMULPS       Z23, Z23, Z26
+	VFMADD213PS  Z23, Z26, Z25
+	VADDPS       Z5, Z25, Z25
+	VSCALEFPS    Z24, Z25, Z25
+	VADDPS       Z5, Z25, Z25
+	VMOVUPS      lfc_40000000<>+0(SB), Z23
+	VDIVPS       Z25, Z23, Z23
+	VMOVUPS      Z5, Z24
+	VSUBPS       Z23, Z24, Z24
+	VMULPS       Z22, Z22, Z23
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z25
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z23, Z25
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z23, Z25
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z23, Z25
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z23, Z25
+	VMULPS       Z22, Z23, Z23
+	VFMADD213PS  Z22, Z23, Z25
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z22, K2
+	VMOVUPS      Z25, K2, Z24
+	VANDPS       lfc_80000000<>+0(SB), Z21, Z21
+	VORPS        Z21, Z24, Z24
+	VBROADCASTSS cap+48(FP), Z21
+	VMULPS       Z21, Z24, Z24
+	VCMPPS       $0x1e, Z17, Z24, K2
+	KORTESTW     K2, K2
+	JZ           skip_766
+	VMOVAPS      Z24, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z20, Z20
+	VMAXPS       Z20, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VMULPS       Z2, Z21, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z21
+	VFNMADD231PS Z4, Z22, Z21
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z21, Z23
+	VFMADD213PS  Z8, Z21, Z23
+	VFMADD213PS  Z7, Z21, Z23
+	VFMADD213PS  Z6, Z21, Z23
+	VMULPS       Z21, Z21, Z25
+	VFMADD213PS  Z21, Z25, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z18, Z18
+	VMULPS       Z16, Z20, Z20
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z20
+	VADDPS       Z20, Z15, Z15
+	VMOVAPS      Z17, Z20
+	VADDPS       Z11, Z20, Z17
+
+skip_766:
+	VMAXPS       Z24, Z19, Z19
+	VSUBPS       Z20, Z24, Z21
+	VMAXPS       Z21, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VMULPS       Z2, Z21, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z21
+	VFNMADD231PS Z4, Z22, Z21
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z21, Z23
+	VFMADD213PS  Z8, Z21, Z23
+	VFMADD213PS  Z7, Z21, Z23
+	VFMADD213PS  Z6, Z21, Z23
+	VMULPS       Z21, Z21, Z25
+	VFMADD213PS  Z21, Z25, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z23, Z18, Z18
+	VSUBPS       Z20, Z24, Z21
+	VMOVUPS      Z5, Z22
+	VADDPS       Z22, Z16, Z16
+	VADDPS       Z21, Z15, Z15
+	ADDQ         $0x10, R10
+	JMP          loop_763
+
+tail_764:
+	CMPQ         R10, DX
+	JAE          done_765
+	VMOVAPS      Z14, Z21
+	VMOVUPS      (AX)(R10*4), K1, Z21
+	VBROADCASTSS inv+52(FP), Z22
+	VMULPS       Z22, Z21, Z21
+	VANDPS       lfc_7fffffff<>+0(SB), Z21, Z22
+	VADDPS       Z22, Z22, Z23
+	VMAXPS       Z23, Z0, Z23
+	VMINPS       Z23, Z1, Z23
+	VMULPS       Z2, Z23, Z24
+	VRNDSCALEPS  $0x00, Z24, Z24
+	VFNMADD231PS Z3, Z24, Z23
+	VFNMADD231PS Z4, Z24, Z23
+	VMOVUPS      Z10, Z25
+	VFMADD213PS  Z9, Z23, Z25
+	VFMADD213PS  Z8, Z23, Z25
+	VFMADD213PS  Z7, Z23, Z25
+	VFMADD213PS  Z6, Z23, Z25
+	VMULPS       Z23, Z23, Z26
+	VFMADD213PS  Z23, Z26, Z25
+	VADDPS       Z5, Z25, Z25
+	VSCALEFPS    Z24, Z25, Z25
+	VADDPS       Z5, Z25, Z25
+	VMOVUPS      lfc_40000000<>+0(SB), Z23
+	VDIVPS       Z25, Z23, Z23
+	VMOVUPS      Z5, Z24
+	VSUBPS       Z23, Z24, Z24
+	VMULPS       Z22, Z22, Z23
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z25
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z23, Z25
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z23, Z25
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z23, Z25
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z23, Z25
+	VMULPS       Z22, Z23, Z23
+	VFMADD213PS  Z22, Z23, Z25
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z22, K2
+	VMOVUPS      Z25, K2, Z24
+	VANDPS       lfc_80000000<>+0(SB), Z21, Z21
+	VORPS        Z21, Z24, Z24
+	VBROADCASTSS cap+48(FP), Z21
+	VMULPS       Z21, Z24, Z24
+	VMOVAPS      Z14, Z21
+	VMOVAPS      Z24, K1, Z21
+	VMOVAPS      Z21, Z24
+	VCMPPS       $0x1e, Z17, Z24, K2
+	KORTESTW     K2, K2
+	JZ           skip_767
+	VMOVAPS      Z24, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z20, Z20
+	VMAXPS       Z20, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VMULPS       Z2, Z21, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z21
+	VFNMADD231PS Z4, Z22, Z21
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z21, Z23
+	VFMADD213PS  Z8, Z21, Z23
+	VFMADD213PS  Z7, Z21, Z23
+	VFMADD213PS  Z6, Z21, Z23
+	VMULPS       Z21, Z21, Z25
+	VFMADD213PS  Z21, Z25, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z18, Z18
+	VMULPS       Z16, Z20, Z20
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z20
+	VADDPS       Z20, Z15, Z15
+	VMOVAPS      Z17, Z20
+	VADDPS       Z11, Z20, Z17
+
+skip_767:
+	VMAXPS       Z24, Z19, Z19
+	VSUBPS       Z20, Z24, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z21
+	VRNDSCALEPS  $0x00, Z21, Z21
+	VFNMADD231PS Z3, Z21, Z17
+	VFNMADD231PS Z4, Z21, Z17
+	VMOVUPS      Z10, Z22
+	VFMADD213PS  Z9, Z17, Z22
+	VFMADD213PS  Z8, Z17, Z22
+	VFMADD213PS  Z7, Z17, Z22
+	VFMADD213PS  Z6, Z17, Z22
+	VMULPS       Z17, Z17, Z23
+	VFMADD213PS  Z17, Z23, Z22
+	VADDPS       Z5, Z22, Z22
+	VSCALEFPS    Z21, Z22, Z22
+	VADDPS       Z22, Z18, Z18
+	VSUBPS       Z20, Z24, Z17
+	VMOVAPS.Z    Z17, K1, Z17
+	VMOVUPS      Z5, Z21
+	VMOVAPS.Z    Z21, K1, Z21
+	VADDPS       Z21, Z16, Z16
+	VADDPS       Z17, Z15, Z15
+
+done_765:
+	VSHUFF32X4   $0x4e, Z18, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VSHUFF32X4   $0x4e, Z19, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VSHUFF32X4   $0xb1, Z19, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VPERMILPS    $0x4e, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VPERMILPS    $0xb1, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VMINPS       Z19, Z13, Z19
+	VSUBPS       Z19, Z20, Z17
+	VMAXPS       Z17, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VMULPS       Z2, Z20, Z21
+	VRNDSCALEPS  $0x00, Z21, Z21
+	VFNMADD231PS Z3, Z21, Z20
+	VFNMADD231PS Z4, Z21, Z20
+	VMOVUPS      Z10, Z22
+	VFMADD213PS  Z9, Z20, Z22
+	VFMADD213PS  Z8, Z20, Z22
+	VFMADD213PS  Z7, Z20, Z22
+	VFMADD213PS  Z6, Z20, Z22
+	VMULPS       Z20, Z20, Z23
+	VFMADD213PS  Z20, Z23, Z22
+	VADDPS       Z5, Z22, Z22
+	VSCALEFPS    Z21, Z22, Z22
+	VMULPS       Z22, Z18, Z18
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z18, Z16
+	VPSRAD       $0x17, Z16, Z17
+	VPANDD       lfc_007fffff<>+0(SB), Z16, Z16
+	VPADDD       lfc_3f3504f3<>+0(SB), Z16, Z16
+	VSUBPS       Z5, Z16, Z16
+	VCVTDQ2PS    Z17, Z17
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z20
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be800102<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z16, Z20
+	VMULPS       Z16, Z16, Z21
+	VMULPS       Z16, Z21, Z22
+	VMULPS       Z4, Z17, Z23
+	VFMADD231PS  Z20, Z22, Z23
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z21, Z23
+	VADDPS       Z16, Z23, Z23
+	VFMADD231PS  Z3, Z17, Z23
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z23
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z23
+	VCMPPS       $0x03, Z18, Z18, K2
+	VMOVUPS      Z18, K2, Z23
+	VMOVSS       X19, (BX)(R9*4)
+	VMOVSS       X23, (SI)(R9*4)
+	VSHUFF32X4   $0x4e, Z15, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VMOVSS       X15, (DI)(R9*4)
+	LEAQ         (AX)(DX*4), AX
+	INCQ         R9
+	JMP          row_761
+
+rowsdone_762:
+	VZEROUPPER
+	RET
+
+// func maxLogDotWRowsCAVX512(x *float32, n int, k int, w *float32, m *float32, ls *float32, dot *float32, cap float32, inv float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·maxLogDotWRowsCAVX512(SB), NOSPLIT, $0-64
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    k+16(FP), DX
+	MOVQ    m+32(FP), BX
+	MOVQ    ls+40(FP), SI
+	MOVQ    dot+48(FP), DI
+	MOVQ    w+24(FP), R8
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	VMOVUPS lfc_41a00000<>+0(SB), Z11
+	VMOVUPS lfc_ff7fffff<>+0(SB), Z12
+	VMOVUPS lfc_7f7fffff<>+0(SB), Z13
+	VMOVUPS lfc_ff800000<>+0(SB), Z14
+	MOVQ    DX, R9
+	SHRQ    $0x04, R9
+	SHLQ    $0x04, R9
+	MOVQ    DX, R10
+	SUBQ    R9, R10
+	LEAQ    lfmask16<>+0(SB), R11
+	KMOVW   (R11)(R10*2), K1
+	XORQ    R10, R10
+
+row_768:
+	CMPQ         R10, CX
+	JAE          rowsdone_769
+	VXORPS       Z15, Z15, Z15
+	VXORPS       Z16, Z16, Z16
+	VBROADCASTSS (AX), Z17
+	VBROADCASTSS inv+60(FP), Z18
+	VMULPS       Z18, Z17, Z17
+	VANDPS       lfc_7fffffff<>+0(SB), Z17, Z18
+	VADDPS       Z18, Z18, Z19
+	VMAXPS       Z19, Z0, Z19
+	VMINPS       Z19, Z1, Z19
+	VMULPS       Z2, Z19, Z20
+	VRNDSCALEPS  $0x00, Z20, Z20
+	VFNMADD231PS Z3, Z20, Z19
+	VFNMADD231PS Z4, Z20, Z19
+	VMOVUPS      Z10, Z21
+	VFMADD213PS  Z9, Z19, Z21
+	VFMADD213PS  Z8, Z19, Z21
+	VFMADD213PS  Z7, Z19, Z21
+	VFMADD213PS  Z6, Z19, Z21
+	VMULPS       Z19, Z19, Z22
+	VFMADD213PS  Z19, Z22, Z21
+	VADDPS       Z5, Z21, Z21
+	VSCALEFPS    Z20, Z21, Z21
+	VADDPS       Z5, Z21, Z21
+	VMOVUPS      lfc_40000000<>+0(SB), Z19
+	VDIVPS       Z21, Z19, Z19
+	VMOVUPS      Z5, Z20
+	VSUBPS       Z19, Z20, Z20
+	VMULPS       Z18, Z18, Z19
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z21
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z19, Z21
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z19, Z21
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z19, Z21
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z19, Z21
+	VMULPS       Z18, Z19, Z19
+	VFMADD213PS  Z18, Z19, Z21
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z18, K2
+	VMOVUPS      Z21, K2, Z20
+	VANDPS       lfc_80000000<>+0(SB), Z17, Z17
+	VORPS        Z17, Z20, Z20
+	VBROADCASTSS cap+56(FP), Z17
+	VMULPS       Z17, Z20, Z20
+	VMAXPS       Z20, Z12, Z20
+	VMINPS       Z20, Z13, Z20
+	VADDPS       Z11, Z20, Z17
+	VXORPS       Z18, Z18, Z18
+	VMOVAPS      Z20, Z19
+	XORQ         R11, R11
+
+loop_770:
+	CMPQ         R11, R9
+	JAE          tail_771
+	VMOVUPS      (AX)(R11*4), Z21
+	VBROADCASTSS inv+60(FP), Z22
+	VMULPS       Z22, Z21, Z21
+	VANDPS       lfc_7fffffff<>+0(SB), Z21, Z22
+	VADDPS       Z22, Z22, Z23
+	VMAXPS       Z23, Z0, Z23
+	VMINPS       Z23, Z1, Z23
+	VMULPS       Z2, Z23, Z24
+	VRNDSCALEPS  $0x00, Z24, Z24
+	VFNMADD231PS Z3, Z24, Z23
+	VFNMADD231PS Z4, Z24, Z23
+	VMOVUPS      Z10, Z25
+	VFMADD213PS  Z9, Z23, Z25
+	VFMADD213PS  Z8, Z23, Z25
+	VFMADD213PS  Z7, Z23, Z25
+	VFMADD213PS  Z6, Z23, Z25
+	VMULPS       Z23, Z23, Z26
+	VFMADD213PS  Z23, Z26, Z25
+	VADDPS       Z5, Z25, Z25
+	VSCALEFPS    Z24, Z25, Z25
+	VADDPS       Z5, Z25, Z25
+	VMOVUPS      lfc_40000000<>+0(SB), Z23
+	VDIVPS       Z25, Z23, Z23
+	VMOVUPS      Z5, Z24
+	VSUBPS       Z23, Z24, Z24
+	VMULPS       Z22, Z22, Z23
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z25
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z23, Z25
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z23, Z25
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z23, Z25
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z23, Z25
+	VMULPS       Z22, Z23, Z23
+	VFMADD213PS  Z22, Z23, Z25
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z22, K2
+	VMOVUPS      Z25, K2, Z24
+	VANDPS       lfc_80000000<>+0(SB), Z21, Z21
+	VORPS        Z21, Z24, Z24
+	VBROADCASTSS cap+56(FP), Z21
+	VMULPS       Z21, Z24, Z24
+	VCMPPS       $0x1e, Z17, Z24, K2
+	KORTESTW     K2, K2
+	JZ           skip_773
+	VMOVAPS      Z24, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z20, Z20
+	VMAXPS       Z20, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VMULPS       Z2, Z21, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z21
+	VFNMADD231PS Z4, Z22, Z21
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z21, Z23
+	VFMADD213PS  Z8, Z21, Z23
+	VFMADD213PS  Z7, Z21, Z23
+	VFMADD213PS  Z6, Z21, Z23
+	VMULPS       Z21, Z21, Z25
+	VFMADD213PS  Z21, Z25, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z18, Z18
+	VMULPS       Z16, Z20, Z20
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z20
+	VADDPS       Z20, Z15, Z15
+	VMOVAPS      Z17, Z20
+	VADDPS       Z11, Z20, Z17
+
+skip_773:
+	VMAXPS       Z24, Z19, Z19
+	VSUBPS       Z20, Z24, Z21
+	VMAXPS       Z21, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VMULPS       Z2, Z21, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z21
+	VFNMADD231PS Z4, Z22, Z21
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z21, Z23
+	VFMADD213PS  Z8, Z21, Z23
+	VFMADD213PS  Z7, Z21, Z23
+	VFMADD213PS  Z6, Z21, Z23
+	VMULPS       Z21, Z21, Z25
+	VFMADD213PS  Z21, Z25, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VADDPS       Z23, Z18, Z18
+	VSUBPS       Z20, Z24, Z21
+	VMOVUPS      (R8)(R11*4), Z22
+	VMULPS       Z22, Z21, Z21
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z22, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z21
+	VADDPS       Z22, Z16, Z16
+	VADDPS       Z21, Z15, Z15
+	ADDQ         $0x10, R11
+	JMP          loop_770
+
+tail_771:
+	CMPQ         R11, DX
+	JAE          done_772
+	VMOVAPS      Z14, Z21
+	VMOVUPS      (AX)(R11*4), K1, Z21
+	VBROADCASTSS inv+60(FP), Z22
+	VMULPS       Z22, Z21, Z21
+	VANDPS       lfc_7fffffff<>+0(SB), Z21, Z22
+	VADDPS       Z22, Z22, Z23
+	VMAXPS       Z23, Z0, Z23
+	VMINPS       Z23, Z1, Z23
+	VMULPS       Z2, Z23, Z24
+	VRNDSCALEPS  $0x00, Z24, Z24
+	VFNMADD231PS Z3, Z24, Z23
+	VFNMADD231PS Z4, Z24, Z23
+	VMOVUPS      Z10, Z25
+	VFMADD213PS  Z9, Z23, Z25
+	VFMADD213PS  Z8, Z23, Z25
+	VFMADD213PS  Z7, Z23, Z25
+	VFMADD213PS  Z6, Z23, Z25
+	VMULPS       Z23, Z23, Z26
+	VFMADD213PS  Z23, Z26, Z25
+	VADDPS       Z5, Z25, Z25
+	VSCALEFPS    Z24, Z25, Z25
+	VADDPS       Z5, Z25, Z25
+	VMOVUPS      lfc_40000000<>+0(SB), Z23
+	VDIVPS       Z25, Z23, Z23
+	VMOVUPS      Z5, Z24
+	VSUBPS       Z23, Z24, Z24
+	VMULPS       Z22, Z22, Z23
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z25
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z23, Z25
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z23, Z25
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z23, Z25
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z23, Z25
+	VMULPS       Z22, Z23, Z23
+	VFMADD213PS  Z22, Z23, Z25
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z22, K2
+	VMOVUPS      Z25, K2, Z24
+	VANDPS       lfc_80000000<>+0(SB), Z21, Z21
+	VORPS        Z21, Z24, Z24
+	VBROADCASTSS cap+56(FP), Z21
+	VMULPS       Z21, Z24, Z24
+	VMOVAPS      Z14, Z21
+	VMOVAPS      Z24, K1, Z21
+	VMOVAPS      Z21, Z24
+	VCMPPS       $0x1e, Z17, Z24, K2
+	KORTESTW     K2, K2
+	JZ           skip_774
+	VMOVAPS      Z24, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z21
+	VMAXPS       Z21, Z17, Z17
+	VMINPS       Z17, Z13, Z17
+	VSUBPS       Z17, Z20, Z20
+	VMAXPS       Z20, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VMULPS       Z2, Z21, Z22
+	VRNDSCALEPS  $0x00, Z22, Z22
+	VFNMADD231PS Z3, Z22, Z21
+	VFNMADD231PS Z4, Z22, Z21
+	VMOVUPS      Z10, Z23
+	VFMADD213PS  Z9, Z21, Z23
+	VFMADD213PS  Z8, Z21, Z23
+	VFMADD213PS  Z7, Z21, Z23
+	VFMADD213PS  Z6, Z21, Z23
+	VMULPS       Z21, Z21, Z25
+	VFMADD213PS  Z21, Z25, Z23
+	VADDPS       Z5, Z23, Z23
+	VSCALEFPS    Z22, Z23, Z23
+	VMULPS       Z23, Z18, Z18
+	VMULPS       Z16, Z20, Z20
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z20
+	VADDPS       Z20, Z15, Z15
+	VMOVAPS      Z17, Z20
+	VADDPS       Z11, Z20, Z17
+
+skip_774:
+	VMAXPS       Z24, Z19, Z19
+	VSUBPS       Z20, Z24, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z21
+	VRNDSCALEPS  $0x00, Z21, Z21
+	VFNMADD231PS Z3, Z21, Z17
+	VFNMADD231PS Z4, Z21, Z17
+	VMOVUPS      Z10, Z22
+	VFMADD213PS  Z9, Z17, Z22
+	VFMADD213PS  Z8, Z17, Z22
+	VFMADD213PS  Z7, Z17, Z22
+	VFMADD213PS  Z6, Z17, Z22
+	VMULPS       Z17, Z17, Z23
+	VFMADD213PS  Z17, Z23, Z22
+	VADDPS       Z5, Z22, Z22
+	VSCALEFPS    Z21, Z22, Z22
+	VADDPS       Z22, Z18, Z18
+	VSUBPS       Z20, Z24, Z17
+	VMOVUPS.Z    (R8)(R11*4), K1, Z21
+	VMULPS       Z21, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z21, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z21, Z16, Z16
+	VADDPS       Z17, Z15, Z15
+
+done_772:
+	VSHUFF32X4   $0x4e, Z18, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VSHUFF32X4   $0xb1, Z18, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VPERMILPS    $0x4e, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VPERMILPS    $0xb1, Z18, Z17
+	VADDPS       Z17, Z18, Z18
+	VSHUFF32X4   $0x4e, Z19, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VSHUFF32X4   $0xb1, Z19, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VPERMILPS    $0x4e, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VPERMILPS    $0xb1, Z19, Z17
+	VMAXPS       Z17, Z19, Z19
+	VMINPS       Z19, Z13, Z19
+	VSUBPS       Z19, Z20, Z17
+	VMAXPS       Z17, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VMULPS       Z2, Z20, Z21
+	VRNDSCALEPS  $0x00, Z21, Z21
+	VFNMADD231PS Z3, Z21, Z20
+	VFNMADD231PS Z4, Z21, Z20
+	VMOVUPS      Z10, Z22
+	VFMADD213PS  Z9, Z20, Z22
+	VFMADD213PS  Z8, Z20, Z22
+	VFMADD213PS  Z7, Z20, Z22
+	VFMADD213PS  Z6, Z20, Z22
+	VMULPS       Z20, Z20, Z23
+	VFMADD213PS  Z20, Z23, Z22
+	VADDPS       Z5, Z22, Z22
+	VSCALEFPS    Z21, Z22, Z22
+	VMULPS       Z22, Z18, Z18
+	VMULPS       Z16, Z17, Z17
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z16, K2
+	VMOVUPS      lfc_00000000<>+0(SB), K2, Z17
+	VADDPS       Z17, Z15, Z15
+	VPSUBD       lfc_3f3504f3<>+0(SB), Z18, Z16
+	VPSRAD       $0x17, Z16, Z17
+	VPANDD       lfc_007fffff<>+0(SB), Z16, Z16
+	VPADDD       lfc_3f3504f3<>+0(SB), Z16, Z16
+	VSUBPS       Z5, Z16, Z16
+	VCVTDQ2PS    Z17, Z17
+	VMOVUPS      lfc_3da9355f<>+0(SB), Z20
+	VFMADD213PS  lfc_be10dc31<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e19a038<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be29ee3f<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3e4c5c72<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_be800102<>+0(SB), Z16, Z20
+	VFMADD213PS  lfc_3eaaab98<>+0(SB), Z16, Z20
+	VMULPS       Z16, Z16, Z21
+	VMULPS       Z16, Z21, Z22
+	VMULPS       Z4, Z17, Z23
+	VFMADD231PS  Z20, Z22, Z23
+	VFMADD231PS  lfc_bf000000<>+0(SB), Z21, Z23
+	VADDPS       Z16, Z23, Z23
+	VFMADD231PS  Z3, Z17, Z23
+	VCMPPS       $0x00, lfc_00000000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_ff800000<>+0(SB), K2, Z23
+	VCMPPS       $0x00, lfc_7f800000<>+0(SB), Z18, K2
+	VMOVUPS      lfc_7f800000<>+0(SB), K2, Z23
+	VCMPPS       $0x03, Z18, Z18, K2
+	VMOVUPS      Z18, K2, Z23
+	VMOVSS       X19, (BX)(R10*4)
+	VMOVSS       X23, (SI)(R10*4)
+	VSHUFF32X4   $0x4e, Z15, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z16
+	VADDPS       Z16, Z15, Z15
+	VMOVSS       X15, (DI)(R10*4)
+	LEAQ         (AX)(DX*4), AX
+	INCQ         R10
+	JMP          row_768
+
+rowsdone_769:
+	VZEROUPPER
+	RET
+
+// func expAffineRowsCAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, cap float32, inv float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·expAffineRowsCAVX512(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    k+24(FP), BX
+	MOVQ    m+32(FP), SI
+	MOVQ    ls+40(FP), DI
+	MOVQ    coef+48(FP), R8
+	MOVQ    bias+56(FP), R9
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	MOVQ    BX, R10
+	SHRQ    $0x04, R10
+	SHLQ    $0x04, R10
+	MOVQ    BX, R11
+	SUBQ    R10, R11
+	LEAQ    lfmask16<>+0(SB), R12
+	KMOVW   (R12)(R11*2), K1
+	XORQ    R11, R11
+
+row_775:
+	CMPQ         R11, DX
+	JAE          rowsdone_776
+	VBROADCASTSS (SI)(R11*4), Z11
+	VBROADCASTSS (DI)(R11*4), Z12
+	VBROADCASTSS (R8)(R11*4), Z13
+	VBROADCASTSS (R9)(R11*4), Z14
+	XORQ         R12, R12
+
+loop_777:
+	CMPQ         R12, R10
+	JAE          tail_778
+	VMOVUPS      (AX)(R12*4), Z15
+	VBROADCASTSS inv+68(FP), Z16
+	VMULPS       Z16, Z15, Z15
+	VANDPS       lfc_7fffffff<>+0(SB), Z15, Z16
+	VADDPS       Z16, Z16, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z18
+	VRNDSCALEPS  $0x00, Z18, Z18
+	VFNMADD231PS Z3, Z18, Z17
+	VFNMADD231PS Z4, Z18, Z17
+	VMOVUPS      Z10, Z19
+	VFMADD213PS  Z9, Z17, Z19
+	VFMADD213PS  Z8, Z17, Z19
+	VFMADD213PS  Z7, Z17, Z19
+	VFMADD213PS  Z6, Z17, Z19
+	VMULPS       Z17, Z17, Z20
+	VFMADD213PS  Z17, Z20, Z19
+	VADDPS       Z5, Z19, Z19
+	VSCALEFPS    Z18, Z19, Z19
+	VADDPS       Z5, Z19, Z19
+	VMOVUPS      lfc_40000000<>+0(SB), Z17
+	VDIVPS       Z19, Z17, Z17
+	VMOVUPS      Z5, Z18
+	VSUBPS       Z17, Z18, Z18
+	VMULPS       Z16, Z16, Z17
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z19
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z17, Z19
+	VMULPS       Z16, Z17, Z17
+	VFMADD213PS  Z16, Z17, Z19
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z16, K2
+	VMOVUPS      Z19, K2, Z18
+	VANDPS       lfc_80000000<>+0(SB), Z15, Z15
+	VORPS        Z15, Z18, Z18
+	VBROADCASTSS cap+64(FP), Z15
+	VMULPS       Z15, Z18, Z15
+	VMOVUPS      Z5, Z16
+	VFNMADD231PS Z18, Z18, Z16
+	VSUBPS       Z11, Z15, Z15
+	VSUBPS       Z12, Z15, Z15
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
+	VMULPS       Z2, Z15, Z17
+	VRNDSCALEPS  $0x00, Z17, Z17
+	VFNMADD231PS Z3, Z17, Z15
+	VFNMADD231PS Z4, Z17, Z15
+	VMOVUPS      Z10, Z18
+	VFMADD213PS  Z9, Z15, Z18
+	VFMADD213PS  Z8, Z15, Z18
+	VFMADD213PS  Z7, Z15, Z18
+	VFMADD213PS  Z6, Z15, Z18
+	VMULPS       Z15, Z15, Z19
+	VFMADD213PS  Z15, Z19, Z18
+	VADDPS       Z5, Z18, Z18
+	VSCALEFPS    Z17, Z18, Z18
+	VFMSUB213PS  Z14, Z13, Z18
+	VMULPS       Z16, Z18, Z18
+	VMOVUPS      Z18, (CX)(R12*4)
+	ADDQ         $0x10, R12
+	JMP          loop_777
+
+tail_778:
+	CMPQ         R12, BX
+	JAE          done_779
+	VMOVUPS.Z    (AX)(R12*4), K1, Z15
+	VBROADCASTSS inv+68(FP), Z16
+	VMULPS       Z16, Z15, Z15
+	VANDPS       lfc_7fffffff<>+0(SB), Z15, Z16
+	VADDPS       Z16, Z16, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z18
+	VRNDSCALEPS  $0x00, Z18, Z18
+	VFNMADD231PS Z3, Z18, Z17
+	VFNMADD231PS Z4, Z18, Z17
+	VMOVUPS      Z10, Z19
+	VFMADD213PS  Z9, Z17, Z19
+	VFMADD213PS  Z8, Z17, Z19
+	VFMADD213PS  Z7, Z17, Z19
+	VFMADD213PS  Z6, Z17, Z19
+	VMULPS       Z17, Z17, Z20
+	VFMADD213PS  Z17, Z20, Z19
+	VADDPS       Z5, Z19, Z19
+	VSCALEFPS    Z18, Z19, Z19
+	VADDPS       Z5, Z19, Z19
+	VMOVUPS      lfc_40000000<>+0(SB), Z17
+	VDIVPS       Z19, Z17, Z17
+	VMOVUPS      Z5, Z18
+	VSUBPS       Z17, Z18, Z18
+	VMULPS       Z16, Z16, Z17
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z19
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z17, Z19
+	VMULPS       Z16, Z17, Z17
+	VFMADD213PS  Z16, Z17, Z19
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z16, K2
+	VMOVUPS      Z19, K2, Z18
+	VANDPS       lfc_80000000<>+0(SB), Z15, Z15
+	VORPS        Z15, Z18, Z18
+	VBROADCASTSS cap+64(FP), Z15
+	VMULPS       Z15, Z18, Z15
+	VMOVUPS      Z5, Z16
+	VFNMADD231PS Z18, Z18, Z16
+	VSUBPS       Z11, Z15, Z15
+	VSUBPS       Z12, Z15, Z15
+	VMAXPS       Z15, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+	VMULPS       Z2, Z11, Z12
+	VRNDSCALEPS  $0x00, Z12, Z12
+	VFNMADD231PS Z3, Z12, Z11
+	VFNMADD231PS Z4, Z12, Z11
+	VMOVUPS      Z10, Z15
+	VFMADD213PS  Z9, Z11, Z15
+	VFMADD213PS  Z8, Z11, Z15
+	VFMADD213PS  Z7, Z11, Z15
+	VFMADD213PS  Z6, Z11, Z15
+	VMULPS       Z11, Z11, Z17
+	VFMADD213PS  Z11, Z17, Z15
+	VADDPS       Z5, Z15, Z15
+	VSCALEFPS    Z12, Z15, Z15
+	VFMSUB213PS  Z14, Z13, Z15
+	VMULPS       Z16, Z15, Z15
+	VMOVUPS      Z15, K1, (CX)(R12*4)
+
+done_779:
+	LEAQ (AX)(BX*4), AX
+	LEAQ (CX)(BX*4), CX
+	INCQ R11
+	JMP  row_775
+
+rowsdone_776:
+	VZEROUPPER
+	RET
+
+// func expAffineWRowsCAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, w *float32, cap float32, inv float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·expAffineWRowsCAVX512(SB), NOSPLIT, $0-80
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    k+24(FP), BX
+	MOVQ    m+32(FP), SI
+	MOVQ    ls+40(FP), DI
+	MOVQ    coef+48(FP), R8
+	MOVQ    bias+56(FP), R9
+	MOVQ    w+64(FP), R10
+	VMOVUPS lfc_c2d00000<>+0(SB), Z0
+	VMOVUPS lfc_42b1999a<>+0(SB), Z1
+	VMOVUPS lfc_3fb8aa3b<>+0(SB), Z2
+	VMOVUPS lfc_3f317218<>+0(SB), Z3
+	VMOVUPS lfc_b102e308<>+0(SB), Z4
+	VMOVUPS lfc_3f800000<>+0(SB), Z5
+	VMOVUPS lfc_3efffffe<>+0(SB), Z6
+	VMOVUPS lfc_3e2aaa49<>+0(SB), Z7
+	VMOVUPS lfc_3d2aac79<>+0(SB), Z8
+	VMOVUPS lfc_3c091cea<>+0(SB), Z9
+	VMOVUPS lfc_3ab51226<>+0(SB), Z10
+	MOVQ    BX, R11
+	SHRQ    $0x04, R11
+	SHLQ    $0x04, R11
+	MOVQ    BX, R12
+	SUBQ    R11, R12
+	LEAQ    lfmask16<>+0(SB), R13
+	KMOVW   (R13)(R12*2), K1
+	XORQ    R12, R12
+
+row_780:
+	CMPQ         R12, DX
+	JAE          rowsdone_781
+	VBROADCASTSS (SI)(R12*4), Z11
+	VBROADCASTSS (DI)(R12*4), Z12
+	VBROADCASTSS (R8)(R12*4), Z13
+	VBROADCASTSS (R9)(R12*4), Z14
+	XORQ         R13, R13
+
+loop_782:
+	CMPQ         R13, R11
+	JAE          tail_783
+	VMOVUPS      (AX)(R13*4), Z15
+	VBROADCASTSS inv+76(FP), Z16
+	VMULPS       Z16, Z15, Z15
+	VANDPS       lfc_7fffffff<>+0(SB), Z15, Z16
+	VADDPS       Z16, Z16, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z18
+	VRNDSCALEPS  $0x00, Z18, Z18
+	VFNMADD231PS Z3, Z18, Z17
+	VFNMADD231PS Z4, Z18, Z17
+	VMOVUPS      Z10, Z19
+	VFMADD213PS  Z9, Z17, Z19
+	VFMADD213PS  Z8, Z17, Z19
+	VFMADD213PS  Z7, Z17, Z19
+	VFMADD213PS  Z6, Z17, Z19
+	VMULPS       Z17, Z17, Z20
+	VFMADD213PS  Z17, Z20, Z19
+	VADDPS       Z5, Z19, Z19
+	VSCALEFPS    Z18, Z19, Z19
+	VADDPS       Z5, Z19, Z19
+	VMOVUPS      lfc_40000000<>+0(SB), Z17
+	VDIVPS       Z19, Z17, Z17
+	VMOVUPS      Z5, Z18
+	VSUBPS       Z17, Z18, Z18
+	VMULPS       Z16, Z16, Z17
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z19
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z17, Z19
+	VMULPS       Z16, Z17, Z17
+	VFMADD213PS  Z16, Z17, Z19
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z16, K2
+	VMOVUPS      Z19, K2, Z18
+	VANDPS       lfc_80000000<>+0(SB), Z15, Z15
+	VORPS        Z15, Z18, Z18
+	VBROADCASTSS cap+72(FP), Z15
+	VMULPS       Z15, Z18, Z15
+	VMOVUPS      Z5, Z16
+	VFNMADD231PS Z18, Z18, Z16
+	VSUBPS       Z11, Z15, Z15
+	VSUBPS       Z12, Z15, Z15
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
+	VMULPS       Z2, Z15, Z17
+	VRNDSCALEPS  $0x00, Z17, Z17
+	VFNMADD231PS Z3, Z17, Z15
+	VFNMADD231PS Z4, Z17, Z15
+	VMOVUPS      Z10, Z18
+	VFMADD213PS  Z9, Z15, Z18
+	VFMADD213PS  Z8, Z15, Z18
+	VFMADD213PS  Z7, Z15, Z18
+	VFMADD213PS  Z6, Z15, Z18
+	VMULPS       Z15, Z15, Z19
+	VFMADD213PS  Z15, Z19, Z18
+	VADDPS       Z5, Z18, Z18
+	VSCALEFPS    Z17, Z18, Z18
+	VMOVUPS      (R10)(R13*4), Z15
+	VMULPS       Z14, Z15, Z15
+	VFMSUB213PS  Z15, Z13, Z18
+	VMULPS       Z16, Z18, Z18
+	VMOVUPS      Z18, (CX)(R13*4)
+	ADDQ         $0x10, R13
+	JMP          loop_782
+
+tail_783:
+	CMPQ         R13, BX
+	JAE          done_784
+	VMOVUPS.Z    (AX)(R13*4), K1, Z15
+	VBROADCASTSS inv+76(FP), Z16
+	VMULPS       Z16, Z15, Z15
+	VANDPS       lfc_7fffffff<>+0(SB), Z15, Z16
+	VADDPS       Z16, Z16, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMULPS       Z2, Z17, Z18
+	VRNDSCALEPS  $0x00, Z18, Z18
+	VFNMADD231PS Z3, Z18, Z17
+	VFNMADD231PS Z4, Z18, Z17
+	VMOVUPS      Z10, Z19
+	VFMADD213PS  Z9, Z17, Z19
+	VFMADD213PS  Z8, Z17, Z19
+	VFMADD213PS  Z7, Z17, Z19
+	VFMADD213PS  Z6, Z17, Z19
+	VMULPS       Z17, Z17, Z20
+	VFMADD213PS  Z17, Z20, Z19
+	VADDPS       Z5, Z19, Z19
+	VSCALEFPS    Z18, Z19, Z19
+	VADDPS       Z5, Z19, Z19
+	VMOVUPS      lfc_40000000<>+0(SB), Z17
+	VDIVPS       Z19, Z17, Z17
+	VMOVUPS      Z5, Z18
+	VSUBPS       Z17, Z18, Z18
+	VMULPS       Z16, Z16, Z17
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z19
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z17, Z19
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z17, Z19
+	VMULPS       Z16, Z17, Z17
+	VFMADD213PS  Z16, Z17, Z19
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z16, K2
+	VMOVUPS      Z19, K2, Z18
+	VANDPS       lfc_80000000<>+0(SB), Z15, Z15
+	VORPS        Z15, Z18, Z18
+	VBROADCASTSS cap+72(FP), Z15
+	VMULPS       Z15, Z18, Z15
+	VMOVUPS      Z5, Z16
+	VFNMADD231PS Z18, Z18, Z16
+	VSUBPS       Z11, Z15, Z15
+	VSUBPS       Z12, Z15, Z15
+	VMAXPS       Z15, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+	VMULPS       Z2, Z11, Z12
+	VRNDSCALEPS  $0x00, Z12, Z12
+	VFNMADD231PS Z3, Z12, Z11
+	VFNMADD231PS Z4, Z12, Z11
+	VMOVUPS      Z10, Z15
+	VFMADD213PS  Z9, Z11, Z15
+	VFMADD213PS  Z8, Z11, Z15
+	VFMADD213PS  Z7, Z11, Z15
+	VFMADD213PS  Z6, Z11, Z15
+	VMULPS       Z11, Z11, Z17
+	VFMADD213PS  Z11, Z17, Z15
+	VADDPS       Z5, Z15, Z15
+	VSCALEFPS    Z12, Z15, Z15
+	VMOVUPS.Z    (R10)(R13*4), K1, Z11
+	VMULPS       Z14, Z11, Z11
+	VFMSUB213PS  Z11, Z13, Z15
+	VMULPS       Z16, Z15, Z15
+	VMOVUPS      Z15, K1, (CX)(R13*4)
+
+done_784:
+	LEAQ (AX)(BX*4), AX
+	LEAQ (CX)(BX*4), CX
+	INCQ R12
+	JMP  row_780
+
+rowsdone_781:
 	VZEROUPPER
 	RET
 
@@ -26852,38 +30296,38 @@ TEXT ·subRowsAVX512(SB), NOSPLIT, $0-48
 	KMOVW (R10)(R9*2), K1
 	XORQ  R9, R9
 
-row_720:
+row_785:
 	CMPQ         R9, DX
-	JAE          rowsdone_721
+	JAE          rowsdone_786
 	VBROADCASTSS (SI)(R9*4), Z0
 	VBROADCASTSS (DI)(R9*4), Z1
 	XORQ         R10, R10
 
-loop_722:
+loop_787:
 	CMPQ    R10, R8
-	JAE     tail_723
+	JAE     tail_788
 	VMOVUPS (AX)(R10*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VSUBPS  Z1, Z2, Z2
 	VMOVUPS Z2, (CX)(R10*4)
 	ADDQ    $0x10, R10
-	JMP     loop_722
+	JMP     loop_787
 
-tail_723:
+tail_788:
 	CMPQ      R10, BX
-	JAE       done_724
+	JAE       done_789
 	VMOVUPS.Z (AX)(R10*4), K1, Z2
 	VSUBPS    Z0, Z2, Z2
 	VSUBPS    Z1, Z2, Z2
 	VMOVUPS   Z2, K1, (CX)(R10*4)
 
-done_724:
+done_789:
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(BX*4), CX
 	INCQ R9
-	JMP  row_720
+	JMP  row_785
 
-rowsdone_721:
+rowsdone_786:
 	VZEROUPPER
 	RET
 
@@ -26915,9 +30359,9 @@ TEXT ·bceLogitsAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_725:
+loop_790:
 	CMPQ          SI, BX
-	JAE           tail_726
+	JAE           tail_791
 	VMOVUPS       (AX)(SI*4), Z13
 	VMOVUPS       (CX)(SI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -27006,11 +30450,11 @@ loop_725:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, SI
-	JMP           loop_725
+	JMP           loop_790
 
-tail_726:
+tail_791:
 	CMPQ          SI, DX
-	JAE           done_727
+	JAE           done_792
 	VMOVUPS.Z     (AX)(SI*4), K1, Z13
 	VMOVUPS.Z     (CX)(SI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -27100,7 +30544,7 @@ tail_726:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_727:
+done_792:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27141,9 +30585,9 @@ TEXT ·bceLogitsPWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_728:
+loop_793:
 	CMPQ          DI, SI
-	JAE           tail_729
+	JAE           tail_794
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -27234,11 +30678,11 @@ loop_728:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_728
+	JMP           loop_793
 
-tail_729:
+tail_794:
 	CMPQ          DI, DX
-	JAE           done_730
+	JAE           done_795
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -27330,7 +30774,7 @@ tail_729:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_730:
+done_795:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27371,9 +30815,9 @@ TEXT ·focalG0AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_731:
+loop_796:
 	CMPQ     DI, SI
-	JAE      tail_732
+	JAE      tail_797
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27381,10 +30825,10 @@ loop_731:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_734
+	JZ       skip_799
 	INCQ     BX
 
-skip_734:
+skip_799:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27460,11 +30904,11 @@ skip_734:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_731
+	JMP           loop_796
 
-tail_732:
+tail_797:
 	CMPQ      DI, DX
-	JAE       done_733
+	JAE       done_798
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27472,10 +30916,10 @@ tail_732:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_735
+	JZ        skip_800
 	INCQ      BX
 
-skip_735:
+skip_800:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27552,7 +30996,7 @@ skip_735:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_733:
+done_798:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27594,9 +31038,9 @@ TEXT ·focalG1AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_736:
+loop_801:
 	CMPQ     DI, SI
-	JAE      tail_737
+	JAE      tail_802
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27604,10 +31048,10 @@ loop_736:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_739
+	JZ       skip_804
 	INCQ     BX
 
-skip_739:
+skip_804:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27691,11 +31135,11 @@ skip_739:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_736
+	JMP           loop_801
 
-tail_737:
+tail_802:
 	CMPQ      DI, DX
-	JAE       done_738
+	JAE       done_803
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27703,10 +31147,10 @@ tail_737:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_740
+	JZ        skip_805
 	INCQ      BX
 
-skip_740:
+skip_805:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27791,7 +31235,7 @@ skip_740:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_738:
+done_803:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -27833,9 +31277,9 @@ TEXT ·focalG2AVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_741:
+loop_806:
 	CMPQ     DI, SI
-	JAE      tail_742
+	JAE      tail_807
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -27843,10 +31287,10 @@ loop_741:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_744
+	JZ       skip_809
 	INCQ     BX
 
-skip_744:
+skip_809:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -27932,11 +31376,11 @@ skip_744:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_741
+	JMP           loop_806
 
-tail_742:
+tail_807:
 	CMPQ      DI, DX
-	JAE       done_743
+	JAE       done_808
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -27944,10 +31388,10 @@ tail_742:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_745
+	JZ        skip_810
 	INCQ      BX
 
-skip_745:
+skip_810:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28034,7 +31478,7 @@ skip_745:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_743:
+done_808:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28076,9 +31520,9 @@ TEXT ·focalGAnyAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_746:
+loop_811:
 	CMPQ     DI, SI
-	JAE      tail_747
+	JAE      tail_812
 	VMOVUPS  (AX)(DI*4), Z13
 	VMOVUPS  (CX)(DI*4), Z14
 	VMOVUPS  Z14, Z15
@@ -28086,10 +31530,10 @@ loop_746:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_749
+	JZ       skip_814
 	INCQ     BX
 
-skip_749:
+skip_814:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28198,11 +31642,11 @@ skip_749:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_746
+	JMP           loop_811
 
-tail_747:
+tail_812:
 	CMPQ      DI, DX
-	JAE       done_748
+	JAE       done_813
 	VMOVUPS.Z (AX)(DI*4), K1, Z13
 	VMOVUPS.Z (CX)(DI*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -28210,10 +31654,10 @@ tail_747:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_750
+	JZ        skip_815
 	INCQ      BX
 
-skip_750:
+skip_815:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -28323,7 +31767,7 @@ skip_750:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_748:
+done_813:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28353,9 +31797,9 @@ TEXT ·mseAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_751:
+loop_816:
 	CMPQ          SI, BX
-	JAE           tail_752
+	JAE           tail_817
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28367,11 +31811,11 @@ loop_751:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_751
+	JMP           loop_816
 
-tail_752:
+tail_817:
 	CMPQ          SI, DX
-	JAE           done_753
+	JAE           done_818
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28384,7 +31828,7 @@ tail_752:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_753:
+done_818:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -28413,9 +31857,9 @@ TEXT ·l1AVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_754:
+loop_819:
 	CMPQ          SI, BX
-	JAE           tail_755
+	JAE           tail_820
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28432,11 +31876,11 @@ loop_754:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_754
+	JMP           loop_819
 
-tail_755:
+tail_820:
 	CMPQ          SI, DX
-	JAE           done_756
+	JAE           done_821
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28454,7 +31898,7 @@ tail_755:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_756:
+done_821:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -28483,9 +31927,9 @@ TEXT ·huberAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_757:
+loop_822:
 	CMPQ          SI, BX
-	JAE           tail_758
+	JAE           tail_823
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28513,11 +31957,11 @@ loop_757:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_757
+	JMP           loop_822
 
-tail_758:
+tail_823:
 	CMPQ          SI, DX
-	JAE           done_759
+	JAE           done_824
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28546,7 +31990,7 @@ tail_758:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_759:
+done_824:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -28575,9 +32019,9 @@ TEXT ·smoothL1AVX512(SB), NOSPLIT, $0-64
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_760:
+loop_825:
 	CMPQ          SI, BX
-	JAE           tail_761
+	JAE           tail_826
 	VMOVUPS       (AX)(SI*4), Z2
 	VMOVUPS       (CX)(SI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28606,11 +32050,11 @@ loop_760:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, SI
-	JMP           loop_760
+	JMP           loop_825
 
-tail_761:
+tail_826:
 	CMPQ          SI, DX
-	JAE           done_762
+	JAE           done_827
 	VMOVUPS.Z     (AX)(SI*4), K1, Z2
 	VMOVUPS.Z     (CX)(SI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -28640,7 +32084,7 @@ tail_761:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_762:
+done_827:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -28681,9 +32125,9 @@ TEXT ·bceLogitsWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_763:
+loop_828:
 	CMPQ          DI, SI
-	JAE           tail_764
+	JAE           tail_829
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -28774,11 +32218,11 @@ loop_763:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_763
+	JMP           loop_828
 
-tail_764:
+tail_829:
 	CMPQ          DI, DX
-	JAE           done_765
+	JAE           done_830
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -28870,7 +32314,7 @@ tail_764:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_765:
+done_830:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -28912,9 +32356,9 @@ TEXT ·bceLogitsPWWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_766:
+loop_831:
 	CMPQ          R8, DI
-	JAE           tail_767
+	JAE           tail_832
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -29007,11 +32451,11 @@ loop_766:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_766
+	JMP           loop_831
 
-tail_767:
+tail_832:
 	CMPQ          R8, DX
-	JAE           done_768
+	JAE           done_833
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -29105,7 +32549,7 @@ tail_767:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_768:
+done_833:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29147,9 +32591,9 @@ TEXT ·focalG0WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_769:
+loop_834:
 	CMPQ     R8, DI
-	JAE      tail_770
+	JAE      tail_835
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -29157,10 +32601,10 @@ loop_769:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_772
+	JZ       skip_837
 	INCQ     SI
 
-skip_772:
+skip_837:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29238,11 +32682,11 @@ skip_772:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_769
+	JMP           loop_834
 
-tail_770:
+tail_835:
 	CMPQ      R8, DX
-	JAE       done_771
+	JAE       done_836
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29250,10 +32694,10 @@ tail_770:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_773
+	JZ        skip_838
 	INCQ      SI
 
-skip_773:
+skip_838:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29332,7 +32776,7 @@ skip_773:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_771:
+done_836:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29375,9 +32819,9 @@ TEXT ·focalG1WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_774:
+loop_839:
 	CMPQ     R8, DI
-	JAE      tail_775
+	JAE      tail_840
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -29385,10 +32829,10 @@ loop_774:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_777
+	JZ       skip_842
 	INCQ     SI
 
-skip_777:
+skip_842:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29474,11 +32918,11 @@ skip_777:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_774
+	JMP           loop_839
 
-tail_775:
+tail_840:
 	CMPQ      R8, DX
-	JAE       done_776
+	JAE       done_841
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29486,10 +32930,10 @@ tail_775:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_778
+	JZ        skip_843
 	INCQ      SI
 
-skip_778:
+skip_843:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29576,7 +33020,7 @@ skip_778:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_776:
+done_841:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29619,9 +33063,9 @@ TEXT ·focalG2WAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_779:
+loop_844:
 	CMPQ     R8, DI
-	JAE      tail_780
+	JAE      tail_845
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -29629,10 +33073,10 @@ loop_779:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_782
+	JZ       skip_847
 	INCQ     SI
 
-skip_782:
+skip_847:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29720,11 +33164,11 @@ skip_782:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_779
+	JMP           loop_844
 
-tail_780:
+tail_845:
 	CMPQ      R8, DX
-	JAE       done_781
+	JAE       done_846
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -29732,10 +33176,10 @@ tail_780:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_783
+	JZ        skip_848
 	INCQ      SI
 
-skip_783:
+skip_848:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29824,7 +33268,7 @@ skip_783:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_781:
+done_846:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -29867,9 +33311,9 @@ TEXT ·focalGAnyWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_784:
+loop_849:
 	CMPQ     R8, DI
-	JAE      tail_785
+	JAE      tail_850
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -29877,10 +33321,10 @@ loop_784:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_787
+	JZ       skip_852
 	INCQ     SI
 
-skip_787:
+skip_852:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -29991,11 +33435,11 @@ skip_787:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_784
+	JMP           loop_849
 
-tail_785:
+tail_850:
 	CMPQ      R8, DX
-	JAE       done_786
+	JAE       done_851
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -30003,10 +33447,10 @@ tail_785:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_788
+	JZ        skip_853
 	INCQ      SI
 
-skip_788:
+skip_853:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -30118,7 +33562,7 @@ skip_788:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_786:
+done_851:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -30149,9 +33593,9 @@ TEXT ·mseWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_789:
+loop_854:
 	CMPQ          DI, SI
-	JAE           tail_790
+	JAE           tail_855
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30165,11 +33609,11 @@ loop_789:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_789
+	JMP           loop_854
 
-tail_790:
+tail_855:
 	CMPQ          DI, DX
-	JAE           done_791
+	JAE           done_856
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30184,7 +33628,7 @@ tail_790:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_791:
+done_856:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30214,9 +33658,9 @@ TEXT ·l1WAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_792:
+loop_857:
 	CMPQ          DI, SI
-	JAE           tail_793
+	JAE           tail_858
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30235,11 +33679,11 @@ loop_792:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_792
+	JMP           loop_857
 
-tail_793:
+tail_858:
 	CMPQ          DI, DX
-	JAE           done_794
+	JAE           done_859
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30259,7 +33703,7 @@ tail_793:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_794:
+done_859:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30289,9 +33733,9 @@ TEXT ·huberWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_795:
+loop_860:
 	CMPQ          DI, SI
-	JAE           tail_796
+	JAE           tail_861
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30321,11 +33765,11 @@ loop_795:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_795
+	JMP           loop_860
 
-tail_796:
+tail_861:
 	CMPQ          DI, DX
-	JAE           done_797
+	JAE           done_862
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30356,7 +33800,7 @@ tail_796:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_797:
+done_862:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30386,9 +33830,9 @@ TEXT ·smoothL1WAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_798:
+loop_863:
 	CMPQ          DI, SI
-	JAE           tail_799
+	JAE           tail_864
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30419,11 +33863,11 @@ loop_798:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_798
+	JMP           loop_863
 
-tail_799:
+tail_864:
 	CMPQ          DI, DX
-	JAE           done_800
+	JAE           done_865
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -30455,7 +33899,7 @@ tail_799:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_800:
+done_865:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -30496,9 +33940,9 @@ TEXT ·bceLogitsLAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_801:
+loop_866:
 	CMPQ          DI, SI
-	JAE           tail_802
+	JAE           tail_867
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -30588,11 +34032,11 @@ loop_801:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, DI
-	JMP           loop_801
+	JMP           loop_866
 
-tail_802:
+tail_867:
 	CMPQ          DI, DX
-	JAE           done_803
+	JAE           done_868
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -30683,7 +34127,7 @@ tail_802:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_803:
+done_868:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -30725,9 +34169,9 @@ TEXT ·bceLogitsPWLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_804:
+loop_869:
 	CMPQ          R8, DI
-	JAE           tail_805
+	JAE           tail_870
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -30819,11 +34263,11 @@ loop_804:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_804
+	JMP           loop_869
 
-tail_805:
+tail_870:
 	CMPQ          R8, DX
-	JAE           done_806
+	JAE           done_871
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -30916,7 +34360,7 @@ tail_805:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_806:
+done_871:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -30958,9 +34402,9 @@ TEXT ·focalG0LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_807:
+loop_872:
 	CMPQ     R8, DI
-	JAE      tail_808
+	JAE      tail_873
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -30968,10 +34412,10 @@ loop_807:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_810
+	JZ       skip_875
 	INCQ     SI
 
-skip_810:
+skip_875:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31048,11 +34492,11 @@ skip_810:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_807
+	JMP           loop_872
 
-tail_808:
+tail_873:
 	CMPQ      R8, DX
-	JAE       done_809
+	JAE       done_874
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31060,10 +34504,10 @@ tail_808:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_811
+	JZ        skip_876
 	INCQ      SI
 
-skip_811:
+skip_876:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31141,7 +34585,7 @@ skip_811:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_809:
+done_874:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31184,9 +34628,9 @@ TEXT ·focalG1LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_812:
+loop_877:
 	CMPQ     R8, DI
-	JAE      tail_813
+	JAE      tail_878
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31194,10 +34638,10 @@ loop_812:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_815
+	JZ       skip_880
 	INCQ     SI
 
-skip_815:
+skip_880:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31282,11 +34726,11 @@ skip_815:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_812
+	JMP           loop_877
 
-tail_813:
+tail_878:
 	CMPQ      R8, DX
-	JAE       done_814
+	JAE       done_879
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31294,10 +34738,10 @@ tail_813:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_816
+	JZ        skip_881
 	INCQ      SI
 
-skip_816:
+skip_881:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31383,7 +34827,7 @@ skip_816:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_814:
+done_879:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31426,9 +34870,9 @@ TEXT ·focalG2LAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_817:
+loop_882:
 	CMPQ     R8, DI
-	JAE      tail_818
+	JAE      tail_883
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31436,10 +34880,10 @@ loop_817:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_820
+	JZ       skip_885
 	INCQ     SI
 
-skip_820:
+skip_885:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31526,11 +34970,11 @@ skip_820:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_817
+	JMP           loop_882
 
-tail_818:
+tail_883:
 	CMPQ      R8, DX
-	JAE       done_819
+	JAE       done_884
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31538,10 +34982,10 @@ tail_818:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_821
+	JZ        skip_886
 	INCQ      SI
 
-skip_821:
+skip_886:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31629,7 +35073,7 @@ skip_821:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_819:
+done_884:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31672,9 +35116,9 @@ TEXT ·focalGAnyLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_822:
+loop_887:
 	CMPQ     R8, DI
-	JAE      tail_823
+	JAE      tail_888
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -31682,10 +35126,10 @@ loop_822:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_825
+	JZ       skip_890
 	INCQ     SI
 
-skip_825:
+skip_890:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31795,11 +35239,11 @@ skip_825:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_822
+	JMP           loop_887
 
-tail_823:
+tail_888:
 	CMPQ      R8, DX
-	JAE       done_824
+	JAE       done_889
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -31807,10 +35251,10 @@ tail_823:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_826
+	JZ        skip_891
 	INCQ      SI
 
-skip_826:
+skip_891:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -31921,7 +35365,7 @@ skip_826:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_824:
+done_889:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -31952,9 +35396,9 @@ TEXT ·mseLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_827:
+loop_892:
 	CMPQ          DI, SI
-	JAE           tail_828
+	JAE           tail_893
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -31967,11 +35411,11 @@ loop_827:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_827
+	JMP           loop_892
 
-tail_828:
+tail_893:
 	CMPQ          DI, DX
-	JAE           done_829
+	JAE           done_894
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -31985,7 +35429,7 @@ tail_828:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_829:
+done_894:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32015,9 +35459,9 @@ TEXT ·l1LAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_830:
+loop_895:
 	CMPQ          DI, SI
-	JAE           tail_831
+	JAE           tail_896
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32035,11 +35479,11 @@ loop_830:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_830
+	JMP           loop_895
 
-tail_831:
+tail_896:
 	CMPQ          DI, DX
-	JAE           done_832
+	JAE           done_897
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32058,7 +35502,7 @@ tail_831:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_832:
+done_897:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32088,9 +35532,9 @@ TEXT ·huberLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_833:
+loop_898:
 	CMPQ          DI, SI
-	JAE           tail_834
+	JAE           tail_899
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32119,11 +35563,11 @@ loop_833:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_833
+	JMP           loop_898
 
-tail_834:
+tail_899:
 	CMPQ          DI, DX
-	JAE           done_835
+	JAE           done_900
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32153,7 +35597,7 @@ tail_834:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_835:
+done_900:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32183,9 +35627,9 @@ TEXT ·smoothL1LAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_836:
+loop_901:
 	CMPQ          DI, SI
-	JAE           tail_837
+	JAE           tail_902
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32215,11 +35659,11 @@ loop_836:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, DI
-	JMP           loop_836
+	JMP           loop_901
 
-tail_837:
+tail_902:
 	CMPQ          DI, DX
-	JAE           done_838
+	JAE           done_903
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -32250,7 +35694,7 @@ tail_837:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_838:
+done_903:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -32292,9 +35736,9 @@ TEXT ·bceLogitsLWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_839:
+loop_904:
 	CMPQ          R8, DI
-	JAE           tail_840
+	JAE           tail_905
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -32386,11 +35830,11 @@ loop_839:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R8
-	JMP           loop_839
+	JMP           loop_904
 
-tail_840:
+tail_905:
 	CMPQ          R8, DX
-	JAE           done_841
+	JAE           done_906
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -32483,7 +35927,7 @@ tail_840:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_841:
+done_906:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -32526,9 +35970,9 @@ TEXT ·bceLogitsPWLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_842:
+loop_907:
 	CMPQ          R9, R8
-	JAE           tail_843
+	JAE           tail_908
 	VMOVUPS       (AX)(R9*4), Z13
 	VMOVUPS       (CX)(R9*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -32622,11 +36066,11 @@ loop_842:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_842
+	JMP           loop_907
 
-tail_843:
+tail_908:
 	CMPQ          R9, DX
-	JAE           done_844
+	JAE           done_909
 	VMOVUPS.Z     (AX)(R9*4), K1, Z13
 	VMOVUPS.Z     (CX)(R9*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -32721,7 +36165,7 @@ tail_843:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_844:
+done_909:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -32764,9 +36208,9 @@ TEXT ·focalG0LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_845:
+loop_910:
 	CMPQ     R9, R8
-	JAE      tail_846
+	JAE      tail_911
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -32774,10 +36218,10 @@ loop_845:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_848
+	JZ       skip_913
 	INCQ     DI
 
-skip_848:
+skip_913:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -32856,11 +36300,11 @@ skip_848:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_845
+	JMP           loop_910
 
-tail_846:
+tail_911:
 	CMPQ      R9, DX
-	JAE       done_847
+	JAE       done_912
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -32868,10 +36312,10 @@ tail_846:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_849
+	JZ        skip_914
 	INCQ      DI
 
-skip_849:
+skip_914:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -32951,7 +36395,7 @@ skip_849:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_847:
+done_912:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -32995,9 +36439,9 @@ TEXT ·focalG1LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_850:
+loop_915:
 	CMPQ     R9, R8
-	JAE      tail_851
+	JAE      tail_916
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -33005,10 +36449,10 @@ loop_850:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_853
+	JZ       skip_918
 	INCQ     DI
 
-skip_853:
+skip_918:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33095,11 +36539,11 @@ skip_853:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_850
+	JMP           loop_915
 
-tail_851:
+tail_916:
 	CMPQ      R9, DX
-	JAE       done_852
+	JAE       done_917
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -33107,10 +36551,10 @@ tail_851:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_854
+	JZ        skip_919
 	INCQ      DI
 
-skip_854:
+skip_919:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33198,7 +36642,7 @@ skip_854:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_852:
+done_917:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -33242,9 +36686,9 @@ TEXT ·focalG2LWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_855:
+loop_920:
 	CMPQ     R9, R8
-	JAE      tail_856
+	JAE      tail_921
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -33252,10 +36696,10 @@ loop_855:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_858
+	JZ       skip_923
 	INCQ     DI
 
-skip_858:
+skip_923:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33344,11 +36788,11 @@ skip_858:
 	VADDPD        Z14, Z11, Z11
 	VADDPD        Z13, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_855
+	JMP           loop_920
 
-tail_856:
+tail_921:
 	CMPQ      R9, DX
-	JAE       done_857
+	JAE       done_922
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -33356,10 +36800,10 @@ tail_856:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_859
+	JZ        skip_924
 	INCQ      DI
 
-skip_859:
+skip_924:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33449,7 +36893,7 @@ skip_859:
 	VADDPD        Z1, Z11, Z11
 	VADDPD        Z0, Z12, Z12
 
-done_857:
+done_922:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -33493,9 +36937,9 @@ TEXT ·focalGAnyLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_860:
+loop_925:
 	CMPQ     R9, R8
-	JAE      tail_861
+	JAE      tail_926
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -33503,10 +36947,10 @@ loop_860:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_863
+	JZ       skip_928
 	INCQ     DI
 
-skip_863:
+skip_928:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33618,11 +37062,11 @@ skip_863:
 	VADDPD        Z13, Z11, Z11
 	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x10, R9
-	JMP           loop_860
+	JMP           loop_925
 
-tail_861:
+tail_926:
 	CMPQ      R9, DX
-	JAE       done_862
+	JAE       done_927
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -33630,10 +37074,10 @@ tail_861:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_864
+	JZ        skip_929
 	INCQ      DI
 
-skip_864:
+skip_929:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -33746,7 +37190,7 @@ skip_864:
 	VADDPD        Z0, Z11, Z11
 	VADDPD        Z1, Z12, Z12
 
-done_862:
+done_927:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -33778,9 +37222,9 @@ TEXT ·mseLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_865:
+loop_930:
 	CMPQ          R8, DI
-	JAE           tail_866
+	JAE           tail_931
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -33795,11 +37239,11 @@ loop_865:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_865
+	JMP           loop_930
 
-tail_866:
+tail_931:
 	CMPQ          R8, DX
-	JAE           done_867
+	JAE           done_932
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -33815,7 +37259,7 @@ tail_866:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_867:
+done_932:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -33846,9 +37290,9 @@ TEXT ·l1LWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_868:
+loop_933:
 	CMPQ          R8, DI
-	JAE           tail_869
+	JAE           tail_934
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -33868,11 +37312,11 @@ loop_868:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_868
+	JMP           loop_933
 
-tail_869:
+tail_934:
 	CMPQ          R8, DX
-	JAE           done_870
+	JAE           done_935
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -33893,7 +37337,7 @@ tail_869:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_870:
+done_935:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -33924,9 +37368,9 @@ TEXT ·huberLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_871:
+loop_936:
 	CMPQ          R8, DI
-	JAE           tail_872
+	JAE           tail_937
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -33957,11 +37401,11 @@ loop_871:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_871
+	JMP           loop_936
 
-tail_872:
+tail_937:
 	CMPQ          R8, DX
-	JAE           done_873
+	JAE           done_938
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -33993,7 +37437,7 @@ tail_872:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_873:
+done_938:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -34024,9 +37468,9 @@ TEXT ·smoothL1LWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_874:
+loop_939:
 	CMPQ          R8, DI
-	JAE           tail_875
+	JAE           tail_940
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34058,11 +37502,11 @@ loop_874:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 	ADDQ          $0x10, R8
-	JMP           loop_874
+	JMP           loop_939
 
-tail_875:
+tail_940:
 	CMPQ          R8, DX
-	JAE           done_876
+	JAE           done_941
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -34095,7 +37539,7 @@ tail_875:
 	VADDPD        Z2, Z0, Z0
 	VADDPD        Z3, Z1, Z1
 
-done_876:
+done_941:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -34136,9 +37580,9 @@ TEXT ·bceLogitsGAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_877:
+loop_942:
 	CMPQ          DI, SI
-	JAE           tail_878
+	JAE           tail_943
 	VMOVUPS       (AX)(DI*4), Z13
 	VMOVUPS       (CX)(DI*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -34230,11 +37674,11 @@ loop_877:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_877
+	JMP           loop_942
 
-tail_878:
+tail_943:
 	CMPQ          DI, DX
-	JAE           done_879
+	JAE           done_944
 	VMOVUPS.Z     (AX)(DI*4), K1, Z13
 	VMOVUPS.Z     (CX)(DI*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -34327,7 +37771,7 @@ tail_878:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(DI*4)
 
-done_879:
+done_944:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -34369,9 +37813,9 @@ TEXT ·bceLogitsPWGAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_880:
+loop_945:
 	CMPQ          R8, DI
-	JAE           tail_881
+	JAE           tail_946
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -34465,11 +37909,11 @@ loop_880:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_880
+	JMP           loop_945
 
-tail_881:
+tail_946:
 	CMPQ          R8, DX
-	JAE           done_882
+	JAE           done_947
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -34564,7 +38008,7 @@ tail_881:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(R8*4)
 
-done_882:
+done_947:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -34606,9 +38050,9 @@ TEXT ·focalG0GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_883:
+loop_948:
 	CMPQ     R8, DI
-	JAE      tail_884
+	JAE      tail_949
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -34616,10 +38060,10 @@ loop_883:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_886
+	JZ       skip_951
 	INCQ     SI
 
-skip_886:
+skip_951:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -34698,11 +38142,11 @@ skip_886:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_883
+	JMP           loop_948
 
-tail_884:
+tail_949:
 	CMPQ      R8, DX
-	JAE       done_885
+	JAE       done_950
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -34710,10 +38154,10 @@ tail_884:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_887
+	JZ        skip_952
 	INCQ      SI
 
-skip_887:
+skip_952:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -34793,7 +38237,7 @@ skip_887:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (BX)(R8*4)
 
-done_885:
+done_950:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -34836,9 +38280,9 @@ TEXT ·focalG1GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_888:
+loop_953:
 	CMPQ     R8, DI
-	JAE      tail_889
+	JAE      tail_954
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -34846,10 +38290,10 @@ loop_888:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_891
+	JZ       skip_956
 	INCQ     SI
 
-skip_891:
+skip_956:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -34936,11 +38380,11 @@ skip_891:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_888
+	JMP           loop_953
 
-tail_889:
+tail_954:
 	CMPQ      R8, DX
-	JAE       done_890
+	JAE       done_955
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -34948,10 +38392,10 @@ tail_889:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_892
+	JZ        skip_957
 	INCQ      SI
 
-skip_892:
+skip_957:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35039,7 +38483,7 @@ skip_892:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R8*4)
 
-done_890:
+done_955:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -35082,9 +38526,9 @@ TEXT ·focalG2GAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_893:
+loop_958:
 	CMPQ     R8, DI
-	JAE      tail_894
+	JAE      tail_959
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -35092,10 +38536,10 @@ loop_893:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_896
+	JZ       skip_961
 	INCQ     SI
 
-skip_896:
+skip_961:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35184,11 +38628,11 @@ skip_896:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_893
+	JMP           loop_958
 
-tail_894:
+tail_959:
 	CMPQ      R8, DX
-	JAE       done_895
+	JAE       done_960
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -35196,10 +38640,10 @@ tail_894:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_897
+	JZ        skip_962
 	INCQ      SI
 
-skip_897:
+skip_962:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35289,7 +38733,7 @@ skip_897:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (BX)(R8*4)
 
-done_895:
+done_960:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -35332,9 +38776,9 @@ TEXT ·focalGAnyGAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_898:
+loop_963:
 	CMPQ     R8, DI
-	JAE      tail_899
+	JAE      tail_964
 	VMOVUPS  (AX)(R8*4), Z13
 	VMOVUPS  (CX)(R8*4), Z14
 	VMOVUPS  Z14, Z15
@@ -35342,10 +38786,10 @@ loop_898:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_901
+	JZ       skip_966
 	INCQ     SI
 
-skip_901:
+skip_966:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35457,11 +38901,11 @@ skip_901:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_898
+	JMP           loop_963
 
-tail_899:
+tail_964:
 	CMPQ      R8, DX
-	JAE       done_900
+	JAE       done_965
 	VMOVUPS.Z (AX)(R8*4), K1, Z13
 	VMOVUPS.Z (CX)(R8*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -35469,10 +38913,10 @@ tail_899:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_902
+	JZ        skip_967
 	INCQ      SI
 
-skip_902:
+skip_967:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -35585,7 +39029,7 @@ skip_902:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (BX)(R8*4)
 
-done_900:
+done_965:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -35616,9 +39060,9 @@ TEXT ·mseGAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_903:
+loop_968:
 	CMPQ          DI, SI
-	JAE           tail_904
+	JAE           tail_969
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35633,11 +39077,11 @@ loop_903:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_903
+	JMP           loop_968
 
-tail_904:
+tail_969:
 	CMPQ          DI, DX
-	JAE           done_905
+	JAE           done_970
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35653,7 +39097,7 @@ tail_904:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(DI*4)
 
-done_905:
+done_970:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -35683,9 +39127,9 @@ TEXT ·l1GAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_906:
+loop_971:
 	CMPQ          DI, SI
-	JAE           tail_907
+	JAE           tail_972
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35705,11 +39149,11 @@ loop_906:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_906
+	JMP           loop_971
 
-tail_907:
+tail_972:
 	CMPQ          DI, DX
-	JAE           done_908
+	JAE           done_973
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35730,7 +39174,7 @@ tail_907:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_908:
+done_973:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -35760,9 +39204,9 @@ TEXT ·huberGAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_909:
+loop_974:
 	CMPQ          DI, SI
-	JAE           tail_910
+	JAE           tail_975
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35793,11 +39237,11 @@ loop_909:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_909
+	JMP           loop_974
 
-tail_910:
+tail_975:
 	CMPQ          DI, DX
-	JAE           done_911
+	JAE           done_976
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35829,7 +39273,7 @@ tail_910:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_911:
+done_976:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -35859,9 +39303,9 @@ TEXT ·smoothL1GAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_912:
+loop_977:
 	CMPQ          DI, SI
-	JAE           tail_913
+	JAE           tail_978
 	VMOVUPS       (AX)(DI*4), Z2
 	VMOVUPS       (CX)(DI*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35893,11 +39337,11 @@ loop_912:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(DI*4)
 	ADDQ          $0x10, DI
-	JMP           loop_912
+	JMP           loop_977
 
-tail_913:
+tail_978:
 	CMPQ          DI, DX
-	JAE           done_914
+	JAE           done_979
 	VMOVUPS.Z     (AX)(DI*4), K1, Z2
 	VMOVUPS.Z     (CX)(DI*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -35930,7 +39374,7 @@ tail_913:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(DI*4)
 
-done_914:
+done_979:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -35972,9 +39416,9 @@ TEXT ·bceLogitsGWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_915:
+loop_980:
 	CMPQ          R8, DI
-	JAE           tail_916
+	JAE           tail_981
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -36069,11 +39513,11 @@ loop_915:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_915
+	JMP           loop_980
 
-tail_916:
+tail_981:
 	CMPQ          R8, DX
-	JAE           done_917
+	JAE           done_982
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -36169,7 +39613,7 @@ tail_916:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R8*4)
 
-done_917:
+done_982:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -36212,9 +39656,9 @@ TEXT ·bceLogitsPWGWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_918:
+loop_983:
 	CMPQ          R9, R8
-	JAE           tail_919
+	JAE           tail_984
 	VMOVUPS       (AX)(R9*4), Z13
 	VMOVUPS       (CX)(R9*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -36311,11 +39755,11 @@ loop_918:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_918
+	JMP           loop_983
 
-tail_919:
+tail_984:
 	CMPQ          R9, DX
-	JAE           done_920
+	JAE           done_985
 	VMOVUPS.Z     (AX)(R9*4), K1, Z13
 	VMOVUPS.Z     (CX)(R9*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -36413,7 +39857,7 @@ tail_919:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R9*4)
 
-done_920:
+done_985:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -36456,9 +39900,9 @@ TEXT ·focalG0GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_921:
+loop_986:
 	CMPQ     R9, R8
-	JAE      tail_922
+	JAE      tail_987
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -36466,10 +39910,10 @@ loop_921:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_924
+	JZ       skip_989
 	INCQ     DI
 
-skip_924:
+skip_989:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -36551,11 +39995,11 @@ skip_924:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_921
+	JMP           loop_986
 
-tail_922:
+tail_987:
 	CMPQ      R9, DX
-	JAE       done_923
+	JAE       done_988
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -36563,10 +40007,10 @@ tail_922:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_925
+	JZ        skip_990
 	INCQ      DI
 
-skip_925:
+skip_990:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -36649,7 +40093,7 @@ skip_925:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (SI)(R9*4)
 
-done_923:
+done_988:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -36693,9 +40137,9 @@ TEXT ·focalG1GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_926:
+loop_991:
 	CMPQ     R9, R8
-	JAE      tail_927
+	JAE      tail_992
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -36703,10 +40147,10 @@ loop_926:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_929
+	JZ       skip_994
 	INCQ     DI
 
-skip_929:
+skip_994:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -36796,11 +40240,11 @@ skip_929:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_926
+	JMP           loop_991
 
-tail_927:
+tail_992:
 	CMPQ      R9, DX
-	JAE       done_928
+	JAE       done_993
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -36808,10 +40252,10 @@ tail_927:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_930
+	JZ        skip_995
 	INCQ      DI
 
-skip_930:
+skip_995:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -36902,7 +40346,7 @@ skip_930:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R9*4)
 
-done_928:
+done_993:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -36946,9 +40390,9 @@ TEXT ·focalG2GWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_931:
+loop_996:
 	CMPQ     R9, R8
-	JAE      tail_932
+	JAE      tail_997
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -36956,10 +40400,10 @@ loop_931:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_934
+	JZ       skip_999
 	INCQ     DI
 
-skip_934:
+skip_999:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -37051,11 +40495,11 @@ skip_934:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_931
+	JMP           loop_996
 
-tail_932:
+tail_997:
 	CMPQ      R9, DX
-	JAE       done_933
+	JAE       done_998
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -37063,10 +40507,10 @@ tail_932:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_935
+	JZ        skip_1000
 	INCQ      DI
 
-skip_935:
+skip_1000:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -37159,7 +40603,7 @@ skip_935:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (SI)(R9*4)
 
-done_933:
+done_998:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -37203,9 +40647,9 @@ TEXT ·focalGAnyGWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_936:
+loop_1001:
 	CMPQ     R9, R8
-	JAE      tail_937
+	JAE      tail_1002
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -37213,10 +40657,10 @@ loop_936:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_939
+	JZ       skip_1004
 	INCQ     DI
 
-skip_939:
+skip_1004:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -37331,11 +40775,11 @@ skip_939:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_936
+	JMP           loop_1001
 
-tail_937:
+tail_1002:
 	CMPQ      R9, DX
-	JAE       done_938
+	JAE       done_1003
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -37343,10 +40787,10 @@ tail_937:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_940
+	JZ        skip_1005
 	INCQ      DI
 
-skip_940:
+skip_1005:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -37462,7 +40906,7 @@ skip_940:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (SI)(R9*4)
 
-done_938:
+done_1003:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -37494,9 +40938,9 @@ TEXT ·mseGWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_941:
+loop_1006:
 	CMPQ          R8, DI
-	JAE           tail_942
+	JAE           tail_1007
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37514,11 +40958,11 @@ loop_941:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_941
+	JMP           loop_1006
 
-tail_942:
+tail_1007:
 	CMPQ          R8, DX
-	JAE           done_943
+	JAE           done_1008
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37537,7 +40981,7 @@ tail_942:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R8*4)
 
-done_943:
+done_1008:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -37568,9 +41012,9 @@ TEXT ·l1GWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_944:
+loop_1009:
 	CMPQ          R8, DI
-	JAE           tail_945
+	JAE           tail_1010
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37593,11 +41037,11 @@ loop_944:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_944
+	JMP           loop_1009
 
-tail_945:
+tail_1010:
 	CMPQ          R8, DX
-	JAE           done_946
+	JAE           done_1011
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37621,7 +41065,7 @@ tail_945:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_946:
+done_1011:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -37652,9 +41096,9 @@ TEXT ·huberGWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_947:
+loop_1012:
 	CMPQ          R8, DI
-	JAE           tail_948
+	JAE           tail_1013
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37688,11 +41132,11 @@ loop_947:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_947
+	JMP           loop_1012
 
-tail_948:
+tail_1013:
 	CMPQ          R8, DX
-	JAE           done_949
+	JAE           done_1014
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37727,7 +41171,7 @@ tail_948:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_949:
+done_1014:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -37758,9 +41202,9 @@ TEXT ·smoothL1GWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_950:
+loop_1015:
 	CMPQ          R8, DI
-	JAE           tail_951
+	JAE           tail_1016
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37795,11 +41239,11 @@ loop_950:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_950
+	JMP           loop_1015
 
-tail_951:
+tail_1016:
 	CMPQ          R8, DX
-	JAE           done_952
+	JAE           done_1017
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -37835,7 +41279,7 @@ tail_951:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R8*4)
 
-done_952:
+done_1017:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -37877,9 +41321,9 @@ TEXT ·bceLogitsGLAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_953:
+loop_1018:
 	CMPQ          R8, DI
-	JAE           tail_954
+	JAE           tail_1019
 	VMOVUPS       (AX)(R8*4), Z13
 	VMOVUPS       (CX)(R8*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -37972,11 +41416,11 @@ loop_953:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_953
+	JMP           loop_1018
 
-tail_954:
+tail_1019:
 	CMPQ          R8, DX
-	JAE           done_955
+	JAE           done_1020
 	VMOVUPS.Z     (AX)(R8*4), K1, Z13
 	VMOVUPS.Z     (CX)(R8*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -38070,7 +41514,7 @@ tail_954:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(R8*4)
 
-done_955:
+done_1020:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -38113,9 +41557,9 @@ TEXT ·bceLogitsPWGLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_956:
+loop_1021:
 	CMPQ          R9, R8
-	JAE           tail_957
+	JAE           tail_1022
 	VMOVUPS       (AX)(R9*4), Z13
 	VMOVUPS       (CX)(R9*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -38210,11 +41654,11 @@ loop_956:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_956
+	JMP           loop_1021
 
-tail_957:
+tail_1022:
 	CMPQ          R9, DX
-	JAE           done_958
+	JAE           done_1023
 	VMOVUPS.Z     (AX)(R9*4), K1, Z13
 	VMOVUPS.Z     (CX)(R9*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -38310,7 +41754,7 @@ tail_957:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (BX)(R9*4)
 
-done_958:
+done_1023:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -38353,9 +41797,9 @@ TEXT ·focalG0GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_959:
+loop_1024:
 	CMPQ     R9, R8
-	JAE      tail_960
+	JAE      tail_1025
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -38363,10 +41807,10 @@ loop_959:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_962
+	JZ       skip_1027
 	INCQ     DI
 
-skip_962:
+skip_1027:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -38446,11 +41890,11 @@ skip_962:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_959
+	JMP           loop_1024
 
-tail_960:
+tail_1025:
 	CMPQ      R9, DX
-	JAE       done_961
+	JAE       done_1026
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -38458,10 +41902,10 @@ tail_960:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_963
+	JZ        skip_1028
 	INCQ      DI
 
-skip_963:
+skip_1028:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -38542,7 +41986,7 @@ skip_963:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (BX)(R9*4)
 
-done_961:
+done_1026:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -38586,9 +42030,9 @@ TEXT ·focalG1GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_964:
+loop_1029:
 	CMPQ     R9, R8
-	JAE      tail_965
+	JAE      tail_1030
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -38596,10 +42040,10 @@ loop_964:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_967
+	JZ       skip_1032
 	INCQ     DI
 
-skip_967:
+skip_1032:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -38687,11 +42131,11 @@ skip_967:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_964
+	JMP           loop_1029
 
-tail_965:
+tail_1030:
 	CMPQ      R9, DX
-	JAE       done_966
+	JAE       done_1031
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -38699,10 +42143,10 @@ tail_965:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_968
+	JZ        skip_1033
 	INCQ      DI
 
-skip_968:
+skip_1033:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -38791,7 +42235,7 @@ skip_968:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R9*4)
 
-done_966:
+done_1031:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -38835,9 +42279,9 @@ TEXT ·focalG2GLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_969:
+loop_1034:
 	CMPQ     R9, R8
-	JAE      tail_970
+	JAE      tail_1035
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -38845,10 +42289,10 @@ loop_969:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_972
+	JZ       skip_1037
 	INCQ     DI
 
-skip_972:
+skip_1037:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -38938,11 +42382,11 @@ skip_972:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_969
+	JMP           loop_1034
 
-tail_970:
+tail_1035:
 	CMPQ      R9, DX
-	JAE       done_971
+	JAE       done_1036
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -38950,10 +42394,10 @@ tail_970:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_973
+	JZ        skip_1038
 	INCQ      DI
 
-skip_973:
+skip_1038:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -39044,7 +42488,7 @@ skip_973:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (BX)(R9*4)
 
-done_971:
+done_1036:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -39088,9 +42532,9 @@ TEXT ·focalGAnyGLAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_974:
+loop_1039:
 	CMPQ     R9, R8
-	JAE      tail_975
+	JAE      tail_1040
 	VMOVUPS  (AX)(R9*4), Z13
 	VMOVUPS  (CX)(R9*4), Z14
 	VMOVUPS  Z14, Z15
@@ -39098,10 +42542,10 @@ loop_974:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_977
+	JZ       skip_1042
 	INCQ     DI
 
-skip_977:
+skip_1042:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -39214,11 +42658,11 @@ skip_977:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (BX)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_974
+	JMP           loop_1039
 
-tail_975:
+tail_1040:
 	CMPQ      R9, DX
-	JAE       done_976
+	JAE       done_1041
 	VMOVUPS.Z (AX)(R9*4), K1, Z13
 	VMOVUPS.Z (CX)(R9*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -39226,10 +42670,10 @@ tail_975:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_978
+	JZ        skip_1043
 	INCQ      DI
 
-skip_978:
+skip_1043:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -39343,7 +42787,7 @@ skip_978:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (BX)(R9*4)
 
-done_976:
+done_1041:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -39375,9 +42819,9 @@ TEXT ·mseGLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_979:
+loop_1044:
 	CMPQ          R8, DI
-	JAE           tail_980
+	JAE           tail_1045
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39393,11 +42837,11 @@ loop_979:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_979
+	JMP           loop_1044
 
-tail_980:
+tail_1045:
 	CMPQ          R8, DX
-	JAE           done_981
+	JAE           done_1046
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39414,7 +42858,7 @@ tail_980:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (BX)(R8*4)
 
-done_981:
+done_1046:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -39445,9 +42889,9 @@ TEXT ·l1GLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_982:
+loop_1047:
 	CMPQ          R8, DI
-	JAE           tail_983
+	JAE           tail_1048
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39468,11 +42912,11 @@ loop_982:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_982
+	JMP           loop_1047
 
-tail_983:
+tail_1048:
 	CMPQ          R8, DX
-	JAE           done_984
+	JAE           done_1049
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39494,7 +42938,7 @@ tail_983:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_984:
+done_1049:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -39525,9 +42969,9 @@ TEXT ·huberGLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_985:
+loop_1050:
 	CMPQ          R8, DI
-	JAE           tail_986
+	JAE           tail_1051
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39559,11 +43003,11 @@ loop_985:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_985
+	JMP           loop_1050
 
-tail_986:
+tail_1051:
 	CMPQ          R8, DX
-	JAE           done_987
+	JAE           done_1052
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39596,7 +43040,7 @@ tail_986:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_987:
+done_1052:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -39627,9 +43071,9 @@ TEXT ·smoothL1GLAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_988:
+loop_1053:
 	CMPQ          R8, DI
-	JAE           tail_989
+	JAE           tail_1054
 	VMOVUPS       (AX)(R8*4), Z2
 	VMOVUPS       (CX)(R8*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39662,11 +43106,11 @@ loop_988:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (BX)(R8*4)
 	ADDQ          $0x10, R8
-	JMP           loop_988
+	JMP           loop_1053
 
-tail_989:
+tail_1054:
 	CMPQ          R8, DX
-	JAE           done_990
+	JAE           done_1055
 	VMOVUPS.Z     (AX)(R8*4), K1, Z2
 	VMOVUPS.Z     (CX)(R8*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -39700,7 +43144,7 @@ tail_989:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (BX)(R8*4)
 
-done_990:
+done_1055:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -39743,9 +43187,9 @@ TEXT ·bceLogitsGLWAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_991:
+loop_1056:
 	CMPQ          R9, R8
-	JAE           tail_992
+	JAE           tail_1057
 	VMOVUPS       (AX)(R9*4), Z13
 	VMOVUPS       (CX)(R9*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -39841,11 +43285,11 @@ loop_991:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_991
+	JMP           loop_1056
 
-tail_992:
+tail_1057:
 	CMPQ          R9, DX
-	JAE           done_993
+	JAE           done_1058
 	VMOVUPS.Z     (AX)(R9*4), K1, Z13
 	VMOVUPS.Z     (CX)(R9*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -39942,7 +43386,7 @@ tail_992:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R9*4)
 
-done_993:
+done_1058:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -39986,9 +43430,9 @@ TEXT ·bceLogitsPWGLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_994:
+loop_1059:
 	CMPQ          R10, R9
-	JAE           tail_995
+	JAE           tail_1060
 	VMOVUPS       (AX)(R10*4), Z13
 	VMOVUPS       (CX)(R10*4), Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -40086,11 +43530,11 @@ loop_994:
 	VMULPS        Z13, Z16, Z16
 	VMOVUPS       Z16, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_994
+	JMP           loop_1059
 
-tail_995:
+tail_1060:
 	CMPQ          R10, DX
-	JAE           done_996
+	JAE           done_1061
 	VMOVUPS.Z     (AX)(R10*4), K1, Z13
 	VMOVUPS.Z     (CX)(R10*4), K1, Z14
 	VORPS         lfc_80000000<>+0(SB), Z13, Z15
@@ -40189,7 +43633,7 @@ tail_995:
 	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (SI)(R10*4)
 
-done_996:
+done_1061:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -40233,9 +43677,9 @@ TEXT ·focalG0GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_997:
+loop_1062:
 	CMPQ     R10, R9
-	JAE      tail_998
+	JAE      tail_1063
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -40243,10 +43687,10 @@ loop_997:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_1000
+	JZ       skip_1065
 	INCQ     R8
 
-skip_1000:
+skip_1065:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -40329,11 +43773,11 @@ skip_1000:
 	VMULPS        Z13, Z19, Z19
 	VMOVUPS       Z19, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_997
+	JMP           loop_1062
 
-tail_998:
+tail_1063:
 	CMPQ      R10, DX
-	JAE       done_999
+	JAE       done_1064
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -40341,10 +43785,10 @@ tail_998:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_1001
+	JZ        skip_1066
 	INCQ      R8
 
-skip_1001:
+skip_1066:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -40428,7 +43872,7 @@ skip_1001:
 	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (SI)(R10*4)
 
-done_999:
+done_1064:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -40473,9 +43917,9 @@ TEXT ·focalG1GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_1002:
+loop_1067:
 	CMPQ     R10, R9
-	JAE      tail_1003
+	JAE      tail_1068
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -40483,10 +43927,10 @@ loop_1002:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_1005
+	JZ       skip_1070
 	INCQ     R8
 
-skip_1005:
+skip_1070:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -40577,11 +44021,11 @@ skip_1005:
 	VMULPS        Z13, Z14, Z14
 	VMOVUPS       Z14, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_1002
+	JMP           loop_1067
 
-tail_1003:
+tail_1068:
 	CMPQ      R10, DX
-	JAE       done_1004
+	JAE       done_1069
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -40589,10 +44033,10 @@ tail_1003:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_1006
+	JZ        skip_1071
 	INCQ      R8
 
-skip_1006:
+skip_1071:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -40684,7 +44128,7 @@ skip_1006:
 	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R10*4)
 
-done_1004:
+done_1069:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -40729,9 +44173,9 @@ TEXT ·focalG2GLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_1007:
+loop_1072:
 	CMPQ     R10, R9
-	JAE      tail_1008
+	JAE      tail_1073
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -40739,10 +44183,10 @@ loop_1007:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_1010
+	JZ       skip_1075
 	INCQ     R8
 
-skip_1010:
+skip_1075:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -40835,11 +44279,11 @@ skip_1010:
 	VMULPS        Z13, Z17, Z17
 	VMOVUPS       Z17, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_1007
+	JMP           loop_1072
 
-tail_1008:
+tail_1073:
 	CMPQ      R10, DX
-	JAE       done_1009
+	JAE       done_1074
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -40847,10 +44291,10 @@ tail_1008:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_1011
+	JZ        skip_1076
 	INCQ      R8
 
-skip_1011:
+skip_1076:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -40944,7 +44388,7 @@ skip_1011:
 	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (SI)(R10*4)
 
-done_1009:
+done_1074:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -40989,9 +44433,9 @@ TEXT ·focalGAnyGLWAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_1012:
+loop_1077:
 	CMPQ     R10, R9
-	JAE      tail_1013
+	JAE      tail_1078
 	VMOVUPS  (AX)(R10*4), Z13
 	VMOVUPS  (CX)(R10*4), Z14
 	VMOVUPS  Z14, Z15
@@ -40999,10 +44443,10 @@ loop_1012:
 	VMOVUPS  lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS   $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW K2, K2
-	JZ       skip_1015
+	JZ       skip_1080
 	INCQ     R8
 
-skip_1015:
+skip_1080:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -41118,11 +44562,11 @@ skip_1015:
 	VMULPS        Z14, Z13, Z13
 	VMOVUPS       Z13, (SI)(R10*4)
 	ADDQ          $0x10, R10
-	JMP           loop_1012
+	JMP           loop_1077
 
-tail_1013:
+tail_1078:
 	CMPQ      R10, DX
-	JAE       done_1014
+	JAE       done_1079
 	VMOVUPS.Z (AX)(R10*4), K1, Z13
 	VMOVUPS.Z (CX)(R10*4), K1, Z14
 	VMOVUPS   Z14, Z15
@@ -41130,10 +44574,10 @@ tail_1013:
 	VMOVUPS   lfc_00000000<>+0(SB), K2, Z15
 	VCMPPS    $0x04, lfc_00000000<>+0(SB), Z15, K2
 	KORTESTW  K2, K2
-	JZ        skip_1016
+	JZ        skip_1081
 	INCQ      R8
 
-skip_1016:
+skip_1081:
 	VMOVUPS       Z5, Z15
 	VFNMADD231PS  lfc_40000000<>+0(SB), Z14, Z15
 	VMULPS        Z15, Z13, Z13
@@ -41250,7 +44694,7 @@ skip_1016:
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS       Z0, K1, (SI)(R10*4)
 
-done_1014:
+done_1079:
 	VADDPD        Z12, Z11, Z11
 	VEXTRACTF64X4 $0x01, Z11, Y0
 	VADDPD        Y0, Y11, Y11
@@ -41283,9 +44727,9 @@ TEXT ·mseGLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_1017:
+loop_1082:
 	CMPQ          R9, R8
-	JAE           tail_1018
+	JAE           tail_1083
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -41304,11 +44748,11 @@ loop_1017:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_1017
+	JMP           loop_1082
 
-tail_1018:
+tail_1083:
 	CMPQ          R9, DX
-	JAE           done_1019
+	JAE           done_1084
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -41328,7 +44772,7 @@ tail_1018:
 	VMULPS        Z3, Z2, Z2
 	VMOVUPS       Z2, K1, (SI)(R9*4)
 
-done_1019:
+done_1084:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -41360,9 +44804,9 @@ TEXT ·l1GLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_1020:
+loop_1085:
 	CMPQ          R9, R8
-	JAE           tail_1021
+	JAE           tail_1086
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -41386,11 +44830,11 @@ loop_1020:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_1020
+	JMP           loop_1085
 
-tail_1021:
+tail_1086:
 	CMPQ          R9, DX
-	JAE           done_1022
+	JAE           done_1087
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -41415,7 +44859,7 @@ tail_1021:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_1022:
+done_1087:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -41447,9 +44891,9 @@ TEXT ·huberGLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_1023:
+loop_1088:
 	CMPQ          R9, R8
-	JAE           tail_1024
+	JAE           tail_1089
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -41484,11 +44928,11 @@ loop_1023:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_1023
+	JMP           loop_1088
 
-tail_1024:
+tail_1089:
 	CMPQ          R9, DX
-	JAE           done_1025
+	JAE           done_1090
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -41524,7 +44968,7 @@ tail_1024:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_1025:
+done_1090:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -41556,9 +45000,9 @@ TEXT ·smoothL1GLWAVX512(SB), NOSPLIT, $0-64
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_1026:
+loop_1091:
 	CMPQ          R9, R8
-	JAE           tail_1027
+	JAE           tail_1092
 	VMOVUPS       (AX)(R9*4), Z2
 	VMOVUPS       (CX)(R9*4), Z3
 	VSUBPS        Z3, Z2, Z2
@@ -41594,11 +45038,11 @@ loop_1026:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, (SI)(R9*4)
 	ADDQ          $0x10, R9
-	JMP           loop_1026
+	JMP           loop_1091
 
-tail_1027:
+tail_1092:
 	CMPQ          R9, DX
-	JAE           done_1028
+	JAE           done_1093
 	VMOVUPS.Z     (AX)(R9*4), K1, Z2
 	VMOVUPS.Z     (CX)(R9*4), K1, Z3
 	VSUBPS        Z3, Z2, Z2
@@ -41635,7 +45079,7 @@ tail_1027:
 	VMULPS        Z2, Z4, Z4
 	VMOVUPS       Z4, K1, (SI)(R9*4)
 
-done_1028:
+done_1093:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -41683,9 +45127,9 @@ TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_1029:
+loop_1094:
 	CMPQ         SI, BX
-	JAE          tail_1030
+	JAE          tail_1095
 	VMOVUPS      (AX)(SI*4), Z11
 	VORPS        lfc_80000000<>+0(SB), Z11, Z12
 	VMAXPS       Z12, Z0, Z12
@@ -41718,11 +45162,11 @@ loop_1029:
 	VMOVUPS      Z11, K2, Z14
 	VMOVUPS      Z14, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_1029
+	JMP          loop_1094
 
-tail_1030:
+tail_1095:
 	CMPQ         SI, DX
-	JAE          done_1031
+	JAE          done_1096
 	VMOVUPS.Z    (AX)(SI*4), K1, Z11
 	VORPS        lfc_80000000<>+0(SB), Z11, Z12
 	VMAXPS       Z12, Z0, Z0
@@ -41755,7 +45199,7 @@ tail_1030:
 	VMOVUPS      Z11, K2, Z2
 	VMOVUPS      Z2, K1, (CX)(SI*4)
 
-done_1031:
+done_1096:
 	VZEROUPPER
 	RET
 
@@ -41795,9 +45239,9 @@ TEXT ·logSigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_1032:
+loop_1097:
 	CMPQ         SI, BX
-	JAE          tail_1033
+	JAE          tail_1098
 	VMOVUPS      (AX)(SI*4), Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -41848,11 +45292,11 @@ loop_1032:
 	VSUBPS       Z29, Z21, Z21
 	VMOVUPS      Z21, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_1032
+	JMP          loop_1097
 
-tail_1033:
+tail_1098:
 	CMPQ         SI, DX
-	JAE          done_1034
+	JAE          done_1099
 	VMOVUPS.Z    (AX)(SI*4), K1, Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z0
@@ -41903,7 +45347,7 @@ tail_1033:
 	VSUBPS       Z4, Z0, Z0
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
-done_1034:
+done_1099:
 	VZEROUPPER
 	RET
 
@@ -41943,9 +45387,9 @@ TEXT ·softplusAVX512(SB), NOSPLIT, $0-24
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_1035:
+loop_1100:
 	CMPQ         SI, BX
-	JAE          tail_1036
+	JAE          tail_1101
 	VMOVUPS      (AX)(SI*4), Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z22
@@ -41996,11 +45440,11 @@ loop_1035:
 	VADDPS       Z29, Z21, Z21
 	VMOVUPS      Z21, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_1035
+	JMP          loop_1100
 
-tail_1036:
+tail_1101:
 	CMPQ         SI, DX
-	JAE          done_1037
+	JAE          done_1102
 	VMOVUPS.Z    (AX)(SI*4), K1, Z21
 	VORPS        lfc_80000000<>+0(SB), Z21, Z22
 	VMAXPS       Z22, Z0, Z0
@@ -42051,7 +45495,7 @@ tail_1036:
 	VADDPS       Z4, Z0, Z0
 	VMOVUPS      Z0, K1, (CX)(SI*4)
 
-done_1037:
+done_1102:
 	VZEROUPPER
 	RET
 
@@ -42070,9 +45514,9 @@ TEXT ·expVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_1038:
+loop_1103:
 	CMPQ         SI, BX
-	JAE          tail_1039
+	JAE          tail_1104
 	VMOVUPS      (AX)(SI*4), Z0
 	VMOVUPS      lfc_c2d00000<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z0
@@ -42093,11 +45537,11 @@ loop_1038:
 	VSCALEFPS    Z1, Z2, Z2
 	VMOVUPS      Z2, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_1038
+	JMP          loop_1103
 
-tail_1039:
+tail_1104:
 	CMPQ         SI, DX
-	JAE          done_1040
+	JAE          done_1105
 	VMOVUPS.Z    (AX)(SI*4), K1, Z0
 	VMOVUPS      lfc_c2d00000<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z0
@@ -42118,7 +45562,7 @@ tail_1039:
 	VSCALEFPS    Z1, Z2, Z2
 	VMOVUPS      Z2, K1, (CX)(SI*4)
 
-done_1040:
+done_1105:
 	VZEROUPPER
 	RET
 
@@ -42137,9 +45581,9 @@ TEXT ·logVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_1041:
+loop_1106:
 	CMPQ        SI, BX
-	JAE         tail_1042
+	JAE         tail_1107
 	VMOVUPS     (AX)(SI*4), Z0
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z0, Z1
 	VPSRAD      $0x17, Z1, Z2
@@ -42169,11 +45613,11 @@ loop_1041:
 	VMOVUPS     Z0, K2, Z6
 	VMOVUPS     Z6, (CX)(SI*4)
 	ADDQ        $0x10, SI
-	JMP         loop_1041
+	JMP         loop_1106
 
-tail_1042:
+tail_1107:
 	CMPQ        SI, DX
-	JAE         done_1043
+	JAE         done_1108
 	VMOVUPS.Z   (AX)(SI*4), K1, Z0
 	VPSUBD      lfc_3f3504f3<>+0(SB), Z0, Z1
 	VPSRAD      $0x17, Z1, Z2
@@ -42203,7 +45647,7 @@ tail_1042:
 	VMOVUPS     Z0, K2, Z6
 	VMOVUPS     Z6, K1, (CX)(SI*4)
 
-done_1043:
+done_1108:
 	VZEROUPPER
 	RET
 
@@ -42222,9 +45666,9 @@ TEXT ·log1pVecAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_1044:
+loop_1109:
 	CMPQ         SI, BX
-	JAE          tail_1045
+	JAE          tail_1110
 	VMOVUPS      (AX)(SI*4), Z0
 	VADDPS       lfc_3f800000<>+0(SB), Z0, Z1
 	VSUBPS       lfc_3f800000<>+0(SB), Z1, Z2
@@ -42256,11 +45700,11 @@ loop_1044:
 	VFMADD231PS  Z0, Z2, Z7
 	VMOVUPS      Z7, (CX)(SI*4)
 	ADDQ         $0x10, SI
-	JMP          loop_1044
+	JMP          loop_1109
 
-tail_1045:
+tail_1110:
 	CMPQ         SI, DX
-	JAE          done_1046
+	JAE          done_1111
 	VMOVUPS.Z    (AX)(SI*4), K1, Z0
 	VADDPS       lfc_3f800000<>+0(SB), Z0, Z1
 	VSUBPS       lfc_3f800000<>+0(SB), Z1, Z2
@@ -42292,6 +45736,111 @@ tail_1045:
 	VFMADD231PS  Z0, Z2, Z7
 	VMOVUPS      Z7, K1, (CX)(SI*4)
 
-done_1046:
+done_1111:
+	VZEROUPPER
+	RET
+
+// func tanhVecAVX512(x *float32, dst *float32, n int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·tanhVecAVX512(SB), NOSPLIT, $0-24
+	MOVQ  x+0(FP), AX
+	MOVQ  dst+8(FP), CX
+	MOVQ  n+16(FP), DX
+	MOVQ  DX, BX
+	SHRQ  $0x04, BX
+	SHLQ  $0x04, BX
+	MOVQ  DX, SI
+	SUBQ  BX, SI
+	LEAQ  lfmask16<>+0(SB), DI
+	KMOVW (DI)(SI*2), K1
+	XORQ  SI, SI
+
+loop_1112:
+	CMPQ         SI, BX
+	JAE          tail_1113
+	VMOVUPS      (AX)(SI*4), Z0
+	VANDPS       lfc_7fffffff<>+0(SB), Z0, Z1
+	VADDPS       Z1, Z1, Z2
+	VMOVUPS      lfc_c2d00000<>+0(SB), Z3
+	VMAXPS       Z2, Z3, Z2
+	VMOVUPS      lfc_42b1999a<>+0(SB), Z3
+	VMINPS       Z2, Z3, Z2
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Z2, Z3
+	VRNDSCALEPS  $0x00, Z3, Z3
+	VFNMADD231PS lfc_3f317218<>+0(SB), Z3, Z2
+	VFNMADD231PS lfc_b102e308<>+0(SB), Z3, Z2
+	VMOVUPS      lfc_3ab51226<>+0(SB), Z4
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Z2, Z4
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Z2, Z4
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Z2, Z4
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Z2, Z4
+	VMULPS       Z2, Z2, Z5
+	VFMADD213PS  Z2, Z5, Z4
+	VADDPS       lfc_3f800000<>+0(SB), Z4, Z4
+	VSCALEFPS    Z3, Z4, Z4
+	VADDPS       lfc_3f800000<>+0(SB), Z4, Z4
+	VMOVUPS      lfc_40000000<>+0(SB), Z2
+	VDIVPS       Z4, Z2, Z2
+	VMOVUPS      lfc_3f800000<>+0(SB), Z3
+	VSUBPS       Z2, Z3, Z3
+	VMULPS       Z1, Z1, Z2
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z4
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z2, Z4
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z2, Z4
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z2, Z4
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z2, Z4
+	VMULPS       Z1, Z2, Z2
+	VFMADD213PS  Z1, Z2, Z4
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z1, K2
+	VMOVUPS      Z4, K2, Z3
+	VANDPS       lfc_80000000<>+0(SB), Z0, Z0
+	VORPS        Z0, Z3, Z3
+	VMOVUPS      Z3, (CX)(SI*4)
+	ADDQ         $0x10, SI
+	JMP          loop_1112
+
+tail_1113:
+	CMPQ         SI, DX
+	JAE          done_1114
+	VMOVUPS.Z    (AX)(SI*4), K1, Z0
+	VANDPS       lfc_7fffffff<>+0(SB), Z0, Z1
+	VADDPS       Z1, Z1, Z2
+	VMOVUPS      lfc_c2d00000<>+0(SB), Z3
+	VMAXPS       Z2, Z3, Z2
+	VMOVUPS      lfc_42b1999a<>+0(SB), Z3
+	VMINPS       Z2, Z3, Z2
+	VMULPS       lfc_3fb8aa3b<>+0(SB), Z2, Z3
+	VRNDSCALEPS  $0x00, Z3, Z3
+	VFNMADD231PS lfc_3f317218<>+0(SB), Z3, Z2
+	VFNMADD231PS lfc_b102e308<>+0(SB), Z3, Z2
+	VMOVUPS      lfc_3ab51226<>+0(SB), Z4
+	VFMADD213PS  lfc_3c091cea<>+0(SB), Z2, Z4
+	VFMADD213PS  lfc_3d2aac79<>+0(SB), Z2, Z4
+	VFMADD213PS  lfc_3e2aaa49<>+0(SB), Z2, Z4
+	VFMADD213PS  lfc_3efffffe<>+0(SB), Z2, Z4
+	VMULPS       Z2, Z2, Z5
+	VFMADD213PS  Z2, Z5, Z4
+	VADDPS       lfc_3f800000<>+0(SB), Z4, Z4
+	VSCALEFPS    Z3, Z4, Z4
+	VADDPS       lfc_3f800000<>+0(SB), Z4, Z4
+	VMOVUPS      lfc_40000000<>+0(SB), Z2
+	VDIVPS       Z4, Z2, Z2
+	VMOVUPS      lfc_3f800000<>+0(SB), Z3
+	VSUBPS       Z2, Z3, Z3
+	VMULPS       Z1, Z1, Z2
+	VMOVUPS      lfc_bbbaf0e7<>+0(SB), Z4
+	VFMADD213PS  lfc_3ca9134e<>+0(SB), Z2, Z4
+	VFMADD213PS  lfc_bd5c1e2d<>+0(SB), Z2, Z4
+	VFMADD213PS  lfc_3e088393<>+0(SB), Z2, Z4
+	VFMADD213PS  lfc_beaaaa99<>+0(SB), Z2, Z4
+	VMULPS       Z1, Z2, Z2
+	VFMADD213PS  Z1, Z2, Z4
+	VCMPPS       $0x11, lfc_3f200000<>+0(SB), Z1, K2
+	VMOVUPS      Z4, K2, Z3
+	VANDPS       lfc_80000000<>+0(SB), Z0, Z0
+	VORPS        Z0, Z3, Z3
+	VMOVUPS      Z3, K1, (CX)(SI*4)
+
+done_1114:
 	VZEROUPPER
 	RET

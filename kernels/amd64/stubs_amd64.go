@@ -124,6 +124,38 @@ func expAffineRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *f
 //go:noescape
 func expAffineWRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, w *float32)
 
+// maxLogRowsCAVX2 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.
+//
+//go:noescape
+func maxLogRowsCAVX2(x *float32, n int, k int, m *float32, ls *float32, cap float32, inv float32)
+
+// maxLogDotRowsCAVX2 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// It also writes dot[i] = Σ_j (x[i*k+j] − m[i]).
+// The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.
+//
+//go:noescape
+func maxLogDotRowsCAVX2(x *float32, n int, k int, m *float32, ls *float32, dot *float32, cap float32, inv float32)
+
+// maxLogDotWRowsCAVX2 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − m[i]), taking terms with w[j] = 0 as 0.
+// The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.
+//
+//go:noescape
+func maxLogDotWRowsCAVX2(x *float32, n int, k int, w *float32, m *float32, ls *float32, dot *float32, cap float32, inv float32)
+
+// expAffineRowsCAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
+// The logits are soft-capped first (z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expAffineRowsCAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, cap float32, inv float32)
+
+// expAffineWRowsCAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i]·w[j] for n rows of k; dst may be x.
+// The logits are soft-capped first (z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expAffineWRowsCAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, w *float32, cap float32, inv float32)
+
 // subRowsAVX2 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
 //
 //go:noescape
@@ -639,6 +671,11 @@ func logVecAVX2(x *float32, dst *float32, n int)
 //go:noescape
 func log1pVecAVX2(x *float32, dst *float32, n int)
 
+// tanhVecAVX2 writes dst[i] = tanh(x[i]) (test hook for the vector tanh of soft-capping).
+//
+//go:noescape
+func tanhVecAVX2(x *float32, dst *float32, n int)
+
 // ceRowsAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
 // W variants read class weights w.
@@ -758,6 +795,38 @@ func expAffineRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls 
 //
 //go:noescape
 func expAffineWRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, w *float32)
+
+// maxLogRowsCAVX512 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.
+//
+//go:noescape
+func maxLogRowsCAVX512(x *float32, n int, k int, m *float32, ls *float32, cap float32, inv float32)
+
+// maxLogDotRowsCAVX512 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// It also writes dot[i] = Σ_j (x[i*k+j] − m[i]).
+// The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.
+//
+//go:noescape
+func maxLogDotRowsCAVX512(x *float32, n int, k int, m *float32, ls *float32, dot *float32, cap float32, inv float32)
+
+// maxLogDotWRowsCAVX512 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − m[i]), taking terms with w[j] = 0 as 0.
+// The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.
+//
+//go:noescape
+func maxLogDotWRowsCAVX512(x *float32, n int, k int, w *float32, m *float32, ls *float32, dot *float32, cap float32, inv float32)
+
+// expAffineRowsCAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
+// The logits are soft-capped first (z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expAffineRowsCAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, cap float32, inv float32)
+
+// expAffineWRowsCAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i]·w[j] for n rows of k; dst may be x.
+// The logits are soft-capped first (z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expAffineWRowsCAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, w *float32, cap float32, inv float32)
 
 // subRowsAVX512 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
 //
@@ -1273,3 +1342,8 @@ func logVecAVX512(x *float32, dst *float32, n int)
 //
 //go:noescape
 func log1pVecAVX512(x *float32, dst *float32, n int)
+
+// tanhVecAVX512 writes dst[i] = tanh(x[i]) (test hook for the vector tanh of soft-capping).
+//
+//go:noescape
+func tanhVecAVX512(x *float32, dst *float32, n int)

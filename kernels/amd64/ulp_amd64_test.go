@@ -13,19 +13,19 @@ type vecFunc func(x, dst *float32, n int)
 
 // isas lists the variants this CPU runs, with the kernels under test.
 func isas(t *testing.T) []struct {
-	name            string
-	exp, log, log1p vecFunc
+	name                  string
+	exp, log, log1p, tanh vecFunc
 } {
 	type v = struct {
-		name            string
-		exp, log, log1p vecFunc
+		name                  string
+		exp, log, log1p, tanh vecFunc
 	}
 	var r []v
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		r = append(r, v{"avx2", expVecAVX2, logVecAVX2, log1pVecAVX2})
+		r = append(r, v{"avx2", expVecAVX2, logVecAVX2, log1pVecAVX2, tanhVecAVX2})
 	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
-		r = append(r, v{"avx512", expVecAVX512, logVecAVX512, log1pVecAVX512})
+		r = append(r, v{"avx512", expVecAVX512, logVecAVX512, log1pVecAVX512, tanhVecAVX512})
 	}
 	if len(r) == 0 {
 		t.Skip("CPU has neither AVX2+FMA nor AVX-512")
@@ -123,6 +123,17 @@ func TestLogULP(t *testing.T) {
 		t.Logf("%s log1p: worst %d ULP at x=%g (stride %d over [0, 1])", s.name, worst, at, stride(t))
 		if worst > 2 {
 			t.Errorf("%s log1p: %d ULP at x=%g, want ≤ 2", s.name, worst, at)
+		}
+	}
+}
+
+// TestTanhULP covers the soft-cap's tanh over [−20, 20] (±1 beyond).
+func TestTanhULP(t *testing.T) {
+	for _, s := range isas(t) {
+		worst, at := sweep(s.tanh, math.Tanh, -20, 20, stride(t))
+		t.Logf("%s tanh: worst %d ULP at x=%g (stride %d over [−20, 20])", s.name, worst, at, stride(t))
+		if worst > 2 {
+			t.Errorf("%s tanh: %d ULP at x=%g, want ≤ 2", s.name, worst, at)
 		}
 	}
 }

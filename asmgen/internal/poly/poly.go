@@ -78,3 +78,18 @@ func F32(c []float64) []float32 {
 // Sqrt1_2 is the lower end of the mantissa range the log reduces to: m is
 // scaled into [√½, √2) so that |f| ≤ 0.415.
 var Sqrt1_2 = float32(math.Sqrt2 / 2)
+
+// TanhSmall is where tanh switches from its polynomial to the exp form:
+// for |u| < TanhSmall, tanh u = u + u³·(Tanh[0] + Tanh[1]·u² + … + Tanh[4]·u⁸)
+// (minimax for relative error in s = u², Remez degree 4: 4.4e-9); above,
+// tanh |u| = 1 − 2/(e^{2|u|} + 1), which no longer cancels there.
+const TanhSmall = 0.625
+
+// Tanh are the coefficients of (tanh u − u)/u³ as a polynomial in u².
+var Tanh = [5]float64{
+	-0.33333281942021536,
+	0.13331442198483018,
+	-0.053739715115582606,
+	0.020639087353354801,
+	-0.0057049871252528922,
+}

@@ -20,5 +20,13 @@ func TestDerivation(t *testing.T) {
 			t.Errorf("Log[%d] = %v, derivation gives %v", i, Log[i], log[i])
 		}
 	}
-	t.Logf("levelled relative error: exp %.3g, log %.3g", math.Abs(e1), math.Abs(e2))
+	tanhTail := func(s float64) float64 { u := math.Sqrt(s); return (math.Tanh(u) - u) / (u * u * u) }
+	tanhW := func(s float64) float64 { u := math.Sqrt(s); return u * u * u / math.Tanh(u) }
+	th, e3 := Remez(tanhTail, tanhW, 1e-8, TanhSmall*TanhSmall, len(Tanh)-1)
+	for i := range Tanh {
+		if float32(th[i]) != float32(Tanh[i]) {
+			t.Errorf("Tanh[%d] = %v, derivation gives %v", i, Tanh[i], th[i])
+		}
+	}
+	t.Logf("levelled relative error: exp %.3g, log %.3g, tanh %.3g", math.Abs(e1), math.Abs(e2), math.Abs(e3))
 }

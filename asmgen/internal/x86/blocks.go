@@ -107,6 +107,18 @@ func (k Mask) Load(m Mem, fill reg.VecVirtual) reg.VecVirtual {
 	return v
 }
 
+// Fill sets the lanes of v outside the mask to those of val.
+func (k Mask) Fill(v, val reg.VecVirtual) {
+	if k.s.ZMM {
+		t := k.s.Vec()
+		VMOVAPS(val, t)
+		VMOVAPS(v, k.k, t)
+		VMOVAPS(t, v)
+		return
+	}
+	VBLENDVPS(k.v, v, val, v) // mask lanes: v, others: val
+}
+
 // Store writes the masked lanes of v to m and nothing else.
 func (k Mask) Store(v reg.VecVirtual, m Mem) {
 	if k.s.ZMM {
@@ -334,4 +346,41 @@ func (a F64Acc) Sum() reg.VecVirtual {
 	VPERMILPD(Imm(1), x, t)
 	VADDSD(t, x, x)
 	return x
+}
+
+// TanhConsts are the constants Tanh reads besides Exp's.
+func TanhConsts() []float32 {
+	return append([]float32{poly.TanhSmall, 2}, poly.F32(poly.Tanh[:])...)
+}
+
+// Tanh returns tanh u in a new register (u is not modified): the odd
+// polynomial of package poly below |u| = TanhSmall, 1 − 2/(e^{2|u|} + 1)
+// above, with u's sign. ±Inf give ±1 and NaN stays NaN.
+func (s *ISA) Tanh(u reg.VecVirtual) reg.VecVirtual {
+	c := poly.F32(poly.Tanh[:])
+	a := s.Vec()
+	VANDPS(s.U(0x7fffffff), u, a) // |u|
+	t := s.Vec()
+	VADDPS(a, a, t)
+	e := s.Exp(t)
+	VADDPS(s.F(1), e, e)
+	r := s.Vec()
+	VDIVPS(e, s.FR(2), r) // 2/(e^{2|u|} + 1)
+	big := s.Vec()
+	VMOVUPS(s.F(1), big)
+	VSUBPS(r, big, big)
+	s2 := s.Vec()
+	VMULPS(a, a, s2)
+	q := s.Vec()
+	VMOVUPS(s.F(c[4]), q)
+	for i := 3; i >= 0; i-- {
+		VFMADD213PS(s.F(c[i]), s2, q) // q = q·u² + c[i]
+	}
+	VMULPS(a, s2, s2) // |u|³
+	VFMADD213PS(a, s2, q) // |u| + |u|³·q
+	s.Where(LT, a, s.F(poly.TanhSmall), q, big)
+	sign := s.Vec()
+	VANDPS(s.U(0x80000000), u, sign)
+	VORPS(sign, big, big)
+	return big
 }
