@@ -376,7 +376,7 @@ func (s *ISA) Tanh(u reg.VecVirtual) reg.VecVirtual {
 	for i := 3; i >= 0; i-- {
 		VFMADD213PS(s.F(c[i]), s2, q) // q = q·u² + c[i]
 	}
-	VMULPS(a, s2, s2) // |u|³
+	VMULPS(a, s2, s2)     // |u|³
 	VFMADD213PS(a, s2, q) // |u| + |u|³·q
 	s.Where(LT, a, s.F(poly.TanhSmall), q, big)
 	sign := s.Vec()
