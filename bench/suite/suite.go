@@ -43,7 +43,7 @@ func ParseShape(str string) (Shape, error) {
 	if err1 != nil || err2 != nil || n <= 0 || k <= 0 {
 		return Shape{}, fmt.Errorf("shape %q: N and K must be positive integers", str)
 	}
-	if n > (1<<31)/k {
+	if int64(n) > (1<<31)/int64(k) {
 		return Shape{}, fmt.Errorf("shape %q: more than 2^31 elements", str)
 	}
 	return Shape{n, k}, nil
