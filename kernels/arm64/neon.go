@@ -325,8 +325,15 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 		if a.Weight != nil {
 			cy *= wy
 		}
-		// pc·p_y − wt = pc·(p_y − 1) + (pc − wt), p_y − 1 by expm1.
-		grad[y] = T(scale * (pc*math.Expm1((xy-m)-lr) + (pc - wt) - cy))
+		// Where p_y > ½, pc·p_y − wt = pc·(p_y − 1) + (pc − wt) with p_y − 1
+		// by expm1 (no cancellation as p_y → 1); below that the direct form
+		// is the accurate one (pc − wt would cancel when wt ≪ pc).
+		lpy := (xy - m) - lr
+		gy := pc*math.Exp(lpy) - wt
+		if lpy > -math.Ln2 {
+			gy = pc*math.Expm1(lpy) + (pc - wt)
+		}
+		grad[y] = T(scale * (gy - cy))
 	}
 	return total
 }
