@@ -41,6 +41,7 @@ type config struct {
 	plot     string
 	bw       bool
 	seed     uint64
+	torch    *PyTorch // -torch: PyTorch's times to compare with
 }
 
 // errUsage marks an error already reported with the usage text.
@@ -63,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		plotF     = fs.String("plot", "", "write a plot of throughput against K per backend to `FILE.svg` (or .png)")
 		bwF       = fs.Bool("bandwidth", true, "measure memory bandwidth (needed for the %BW column)")
 		seedF     = fs.Uint64("seed", 1, "seed of the generated inputs")
+		torchF    = fs.String("torch", "", "add PyTorch's ns/elem and the speed-up over it from `FILE.json`, written by tools/torchbench/torchbench.py --json")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: lossbench [flags]\n\nMeasures every lossfuse kernel on every backend of this CPU; see the README.\n\nflags:\n")
@@ -126,6 +128,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.reps < 1 || c.reps > 1000 {
 		return nil, fmt.Errorf("-reps %d: must be between 1 and 1000", c.reps)
+	}
+	if *torchF != "" {
+		if c.torch, err = loadTorch(*torchF); err != nil {
+			return nil, err
+		}
 	}
 	if p := strings.ToLower(c.plot); p != "" && !strings.HasSuffix(p, ".svg") && !strings.HasSuffix(p, ".png") {
 		return nil, fmt.Errorf("-plot %q: the file name must end in .svg (or .png)", c.plot)
@@ -209,6 +216,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "lossbench: %v\n", err)
 		return 1
+	}
+	if t := cfg.torch; t != nil {
+		rep.PyTorch = t
+		n := setTorch(rep.Results, t)
+		fmt.Fprintf(stderr, "lossbench: %s: PyTorch times for %d of the %d results\n", t.File, n, len(rep.Results))
+		if c := t.cpu(); c != rep.Machine.CPU {
+			fmt.Fprintf(stderr, "lossbench: warning: %s was measured on CPU %q, this is %q\n", t.File, c, rep.Machine.CPU)
+		}
 	}
 	switch {
 	case cfg.json:

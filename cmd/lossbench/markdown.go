@@ -27,7 +27,11 @@ func writeMarkdown(w io.Writer, rep *Report) error {
 	if rep.HasBW {
 		fmt.Fprintf(&b, "- single-core bandwidth: %s; %s\n", rep.L2BW, rep.LargeBW)
 	}
-	fmt.Fprintf(&b, "- %s, median of up to %d repetitions, %s per measurement; ns per element, lower is better\n\n", rep.Clock, rep.Reps, rep.Duration)
+	fmt.Fprintf(&b, "- %s, median of up to %d repetitions, %s per measurement; ns per element, lower is better\n", rep.Clock, rep.Reps, rep.Duration)
+	if t := rep.PyTorch; t != nil {
+		fmt.Fprintf(&b, "- PyTorch: %s\n", t.describe())
+	}
+	b.WriteString("\n")
 
 	var isas []string
 	for _, r := range rep.Results {
@@ -39,13 +43,24 @@ func writeMarkdown(w io.Writer, rep *Report) error {
 	if !slices.Contains(isas, best) {
 		best = isas[len(isas)-1]
 	}
+	torch := rep.PyTorch != nil
 	fmt.Fprintf(&b, "| kernel | op | dtype | N×K |")
 	for _, isa := range isas {
 		fmt.Fprintf(&b, " %s |", isa)
 	}
-	fmt.Fprintf(&b, " %s vs generic | %s vs naive | %s %% of BW limit | worst budget |\n|---|---|---|---|", best, best, best)
+	if torch {
+		b.WriteString(" PyTorch |")
+	}
+	fmt.Fprintf(&b, " %s vs generic | %s vs naive |", best, best)
+	if torch {
+		fmt.Fprintf(&b, " %s vs PyTorch |", best)
+	}
+	fmt.Fprintf(&b, " %s %% of BW limit | worst budget |\n|---|---|---|---|", best)
 	for range isas {
 		b.WriteString("--:|")
+	}
+	if torch {
+		b.WriteString("--:|--:|")
 	}
 	b.WriteString("--:|--:|--:|--:|\n")
 
@@ -79,8 +94,23 @@ func writeMarkdown(w io.Writer, rep *Report) error {
 			}
 			fmt.Fprintf(&b, " %s |", cell)
 		}
+		if torch {
+			cell := "–"
+			for _, r := range rows[k] {
+				if r.TorchNsPerElem != nil {
+					cell = num(*r.TorchNsPerElem)
+				}
+			}
+			fmt.Fprintf(&b, " %s |", cell)
+		}
 		if sel != nil {
-			fmt.Fprintf(&b, " %s | %s | %s |", ratio(sel.VsGeneric), ratio(sel.VsNaive), percent(sel.BWFraction))
+			fmt.Fprintf(&b, " %s | %s |", ratio(sel.VsGeneric), ratio(sel.VsNaive))
+			if torch {
+				fmt.Fprintf(&b, " %s |", ratio(sel.VsTorch))
+			}
+			fmt.Fprintf(&b, " %s |", percent(sel.BWFraction))
+		} else if torch {
+			b.WriteString(" – | – | – | – |")
 		} else {
 			b.WriteString(" – | – | – |")
 		}

@@ -23,6 +23,7 @@ type Report struct {
 	LargeBW   Bandwidth `json:"bandwidth_large"` // one that fits in no cache
 	HasBW     bool      `json:"-"`
 	Results   []Result  `json:"results"`
+	PyTorch   *PyTorch  `json:"pytorch,omitempty"` // -torch
 }
 
 // Result is one kernel × op × dtype × shape × backend measurement.
@@ -55,6 +56,10 @@ type Result struct {
 	// any output used (package reference): ≤ 1 meets the contract.
 	Budget    jsonFloat `json:"contract_budget"`
 	Violation string    `json:"contract_violation,omitempty"`
+	// With -torch: PyTorch's time on the same kernel and shape, and
+	// time(PyTorch)/time(this).
+	TorchNsPerElem *float64 `json:"pytorch_ns_per_elem,omitempty"`
+	VsTorch        *float64 `json:"speedup_vs_pytorch,omitempty"`
 }
 
 func (r *Result) shape() suite.Shape { return suite.Shape{N: r.N, K: r.K} }

@@ -56,6 +56,9 @@ func writeText(w io.Writer, rep *Report) error {
 	fmt.Fprintf(tw, "\tmax err = max(|loss−ref|/|ref|, max|out−ref|/max|ref|), out = gradient or primitive output;\n")
 	fmt.Fprintf(tw, "\tbudget = largest fraction of the accuracy contract's tolerance used (≤ 1 passes; * marks a violation)\n")
 	fmt.Fprintf(tw, "Timing\t%s, median of up to %d repetitions, %s per measurement, one locked thread\n", rep.Clock, rep.Reps, rep.Duration)
+	if t := rep.PyTorch; t != nil {
+		fmt.Fprintf(tw, "PyTorch\t%s; ×PyTorch = its time ÷ this time\n", t.describe())
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -73,17 +76,24 @@ func writeText(w io.Writer, rep *Report) error {
 		}
 		fmt.Fprintf(&b, "\n%s  op=%s dtype=%s\n", r0.Kernel, r0.Op, r0.DType)
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "shape\tisa\tns/elem\tGelem/s\tGB/s\t×generic\t×naive\t%%BW\tmax err\tbudget\t\n")
+		torchCol, blank := "", "\t\t\t\t\t\t\t\t\t\t\n"
+		if rep.PyTorch != nil {
+			torchCol, blank = "×PyTorch\t", "\t"+blank
+		}
+		fmt.Fprintf(tw, "shape\tisa\tns/elem\tGelem/s\tGB/s\t×generic\t×naive\t%s%%BW\tmax err\tbudget\t\n", torchCol)
 		prevShape := ""
 		for _, r := range rep.Results[start:end] {
 			shape := r.shape().String()
 			if prevShape != "" && shape != prevShape {
-				fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\t\t\n")
+				io.WriteString(tw, blank)
 			}
 			prevShape = shape
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n",
+			if rep.PyTorch != nil {
+				torchCol = ratio(r.VsTorch) + "\t"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s%s\t%s\t%s\t\n",
 				shape, r.Isa, num(r.NsPerElem), num(r.GelemPerSec), r.GBPerSec,
-				ratio(r.VsGeneric), ratio(r.VsNaive), percent(r.BWFraction), errString(float64(r.MaxErr)), budgetString(r))
+				ratio(r.VsGeneric), ratio(r.VsNaive), torchCol, percent(r.BWFraction), errString(float64(r.MaxErr)), budgetString(r))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
