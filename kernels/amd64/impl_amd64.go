@@ -166,7 +166,10 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 			}
 			var loss, pc float64
 			if a.Focal {
-				logp := zyv - l
+				// log p ≤ 0: the float32 log-sum-exp of a row the target
+				// dominates can round below its maximum, and a positive log p
+				// would make q = 1 − p negative and q^γ NaN.
+				logp := math.Min(zyv-l, 0)
 				p := math.Exp(logp)
 				q := -math.Expm1(logp)
 				r := -1.0
