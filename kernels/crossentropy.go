@@ -65,7 +65,7 @@ func CrossEntropy[T Float](logits []T, targets []int32, n, k int, grad []T, o *C
 	}
 	ignore, hasIgnore := o.Ignore.Index()
 	// One pass over the targets validates them and finds the mean's denominator.
-	var norm float64
+	var norm compensated
 	for i, y := range targets {
 		if hasIgnore && y == ignore {
 			continue
@@ -74,9 +74,9 @@ func CrossEntropy[T Float](logits []T, targets []int32, n, k int, grad []T, o *C
 			return 0, wrapf(ErrTarget, "targets[%d]=%d not in [0, %d) and not the ignore index", i, y, k)
 		}
 		if o.Weight != nil {
-			norm += float64(o.Weight[y])
+			norm.add(float64(o.Weight[y]))
 		} else {
-			norm++
+			norm.s++
 		}
 	}
 	if err := checkOutputs(
@@ -85,7 +85,7 @@ func CrossEntropy[T Float](logits []T, targets []int32, n, k int, grad []T, o *C
 		return 0, err
 	}
 	a.Targets, a.Ignore, a.HasIgnore = targets, ignore, hasIgnore
-	return ceRun(a, o, norm)
+	return ceRun(a, o, norm.value())
 }
 
 // CrossEntropyProbs computes softmax cross-entropy against probability

@@ -39,16 +39,37 @@ func checkOptLen[T any](name string, s []T, want int) error {
 }
 
 // checkWeights rejects negative weights (NaN passes and propagates) and
-// returns their sum.
+// returns their sum, which a weighted mean divides by.
 func checkWeights[T Float](name string, w []T) (float64, error) {
-	var sum float64
+	var sum compensated
 	for i, v := range w {
 		if v < 0 {
 			return 0, wrapf(ErrWeight, "%s[%d]=%v is negative", name, i, float64(v))
 		}
-		sum += float64(v)
+		sum.add(float64(v))
 	}
-	return sum, nil
+	return sum.value(), nil
+}
+
+// compensated is a Neumaier sum: a normaliser over millions of weights must
+// not carry n·u of relative error into every gradient element.
+type compensated struct{ s, c float64 }
+
+func (k *compensated) add(v float64) {
+	t := k.s + v
+	if math.Abs(k.s) >= math.Abs(v) {
+		k.c += (k.s - t) + v
+	} else {
+		k.c += (v - t) + k.s
+	}
+	k.s = t
+}
+
+func (k *compensated) value() float64 {
+	if math.IsInf(k.s, 0) || k.s != k.s {
+		return k.s // the correction of an infinite sum is NaN
+	}
+	return k.s + k.c
 }
 
 // checkScalar validates an option that must lie in [lo, hi].

@@ -78,7 +78,7 @@ func bceLogits(x, y, pos, neg float64) (l, g float64) {
 	if x < 0 {
 		sp, sm = sm, sp
 	}
-	if cp != 0 {
+	if cp != 0 || x != x { // a NaN logit stays NaN even with a zero coefficient
 		l += cp * (math.Max(-x, 0) + l1)
 	}
 	if cn != 0 {
