@@ -77,7 +77,19 @@
 //	softplus                               threshold 20 returns x          exact log(1+eˣ) everywhere
 //	smooth_l1 β = 0                        L1 (gradient −1 at d = 0)       rejected: use L1 (gradient 0 at d = 0)
 //	negative weights                       accepted                        ErrWeight
+//	CE prob targets, −inf logit, t = 0     NaN (0·−inf)                    finite (the term is 0)
+//	CE of a saturated row, e.g. [40,0,0,0] exactly 0                       ≈ 1.3e-17 (log1p/expm1 forms)
+//	row holding +Inf or NaN                NaN loss and gradient           same; its RowLSE is +Inf / NaN
+//	l1_loss gradient at a NaN prediction   0                               NaN
+//	BCE gradient guard in float64          float32(1e-12) ≈ 9.99999996e-13 1e-12
+//	BCE with Clip (article's ε-clip)       —                               clips p and 1−p, so p = 1 gives −log ε exactly
 //	signed zeros                           −0.0 in places                  not specified: compare zeros without sign
+//
+// Scalar options (LabelSmoothing, ZLoss, SoftCap, Clip, Alpha, Gamma, the
+// gradient scale 1/normaliser) are rounded to the element type once, as a
+// float32 PyTorch computation would use them: in float32, ε = 0.999 carries
+// float32's rounding, and a mean over weights summing below about 3e-39
+// scales the gradient by +Inf.
 //
 // # Accuracy
 //
