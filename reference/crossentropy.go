@@ -19,8 +19,11 @@ import (
 //	            c_j = (ε/K)·w[j] + (1−ε)·w[y]·[j = y]
 //
 // A smoothing term whose coefficient is 0 is absent (so a −Inf logit of a
-// zero-weight class does not make the loss NaN); the target term is a plain
-// product, so w[y] = 0 with z_y = −Inf gives NaN, as in PyTorch. Ignored
+// zero-weight class does not make the loss NaN); without smoothing (ε = 0)
+// there is no smoothing term at all, so a NaN or +Inf weight of a class no
+// row targets changes nothing (as in PyTorch), and without z-loss (ζ = 0)
+// no z-loss term (an infinite w[y] gives +Inf, not 0·∞). The target term is
+// a plain product, so w[y] = 0 with z_y = −Inf gives NaN, as in PyTorch. Ignored
 // rows have loss 0 and gradient 0 whatever their logits. A row holding a NaN
 // is NaN throughout; a row holding +Inf has lse +Inf and NaN loss and
 // gradient; a row of −Inf only has lse −Inf and NaN loss and gradient (both
@@ -51,10 +54,6 @@ func CrossEntropy[T kernels.Float](logits []T, targets []int32, n, k int, o *ker
 	r := newResult[T](k)
 	r.setScale(o.Reduction, o.EmptyMean, normalized(norm.value(), o.Normalizer))
 	eps, zeta := o.LabelSmoothing, o.ZLoss
-	sumW := 0.0
-	for j := 0; j < k; j++ {
-		sumW += weightOf(w, j)
-	}
 	r.allocRows(n, k)
 	c := make([]float64, k)
 	for i := 0; i < n; i++ {
@@ -73,23 +72,30 @@ func CrossEntropy[T kernels.Float](logits []T, targets []int32, n, k int, o *ker
 			loss.add(hard * -lr.logp(row.z[y]))
 			var soft, cs float64 // Σ|c_j|·(|lse|+|z_j|+|m|) and Σ c_j of the smoothing part
 			for j := range c {
-				c[j] = eps / float64(k) * weightOf(w, j)
+				c[j] = 0 // without smoothing there is no smoothing term: 0·w[j] must not turn a NaN or +Inf weight into NaN
+				if eps != 0 {
+					c[j] = eps / float64(k) * weightOf(w, j)
+				}
 				cs += c[j]
 				if c[j] != 0 {
 					loss.add(c[j] * -lr.logp(row.z[j]))
 					soft += math.Abs(c[j]) * (math.Abs(lr.lse) + math.Abs(row.z[j]) + math.Abs(lr.m))
 				}
 			}
-			loss.add(zeta * wy * lr.lse * lr.lse)
+			zw := 0.0 // ζ·w[y]; without z-loss the term is absent (0·∞ is not NaN here)
+			if zeta != 0 {
+				zw = zeta * wy
+			}
+			loss.add(zw * lr.lse * lr.lse)
 			c[y] += hard
-			pc := hard + cs + 2*zeta*wy*lr.lse
+			pc := hard + cs + 2*zw*lr.lse
 			lseErr := lr.lseTol(u, k)
 			aw := math.Abs(hard) + math.Abs(cs)
 			tol := Slack*u*math.Abs(hard)*(math.Abs(lr.lse)+math.Abs(row.z[y])) +
 				(Slack+float64(k))*u*soft +
-				(aw+2*zeta*math.Abs(wy*lr.lse))*lseErr +
-				Slack*u*zeta*math.Abs(wy)*lr.lse*lr.lse
-			pcTol := 2*zeta*math.Abs(wy)*lseErr + Slack*u*math.Abs(pc)
+				(aw+2*math.Abs(zw*lr.lse))*lseErr +
+				Slack*u*math.Abs(zw)*lr.lse*lr.lse
+			pcTol := 2*math.Abs(zw)*lseErr + Slack*u*math.Abs(pc)
 			r.rowDone(i, row, loss.value(), tol, pc, pcTol, c)
 		}
 	}

@@ -156,8 +156,12 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	default:
 		wy = weight(a, int(y))
 		nll := (m - zy) + lr
-		loss = (1-eps)*wy*nll + zl*wy*lse*lse
-		pc = (1-eps)*wy + 2*zl*wy*lse
+		loss = (1 - eps) * wy * nll
+		pc = (1 - eps) * wy
+		if zl != 0 { // absent, not 0·∞, for an infinite w[y]
+			loss += zl * wy * lse * lse
+			pc += 2 * zl * wy * lse
+		}
 		if eps != 0 {
 			loss += tw*lse - wz
 			pc += eps / float64(k) * wsum
