@@ -47,7 +47,10 @@
 //     denominator under EmptyMeanZero (0 times the data: NaN data stays
 //     NaN). Under EmptyMeanNaN a zero denominator scales the gradient by
 //     +Inf: each element must then be non-finite exactly where r is (NaN
-//     and ±Inf not told apart), and 0 where r is 0.
+//     and ±Inf not told apart), and 0 where r is 0. The loss is then the
+//     sum over 0, which is ±Inf or NaN according to whether a sum that is
+//     within its tolerance of 0 rounded to 0: it must be non-finite, but
+//     NaN and ±Inf are not told apart.
 //  3. A value one of whose terms (before weighting and reduction) exceeds
 //     the largest finite T is unconstrained (τ = +Inf): a backend working
 //     in T cannot form it, and may return ±Inf, or NaN after 0·∞. The
