@@ -26,18 +26,20 @@ var unaryDocs = [...]string{
 // elementLoop emits a function over n elements of x and dst calling body
 // for each vector; the tail is masked.
 func elementLoop(s *x86.ISA, name, doc string, body func(v reg.VecVirtual) reg.VecVirtual, consts ...float32) {
-	TEXT(name, NOSPLIT, "func(x, dst *float32, n int)")
+	TEXT(name, NOSPLIT, sigT(s, "func(x, dst *float32, n int)"))
 	Pragma("noescape")
 	docf(name, doc)
 	s.Begin()
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
 	n := Load(Param("n"), GP64()).(reg.GPVirtual)
-	s.Preload(consts...)
+	if !s.F64 {
+		s.Preload(consts...)
+	}
 	sp := s.NewSpan(n)
 	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-		v := s.LoadAt(mk, x86.At(x, j), nil)
-		s.StoreAt(mk, body(v), x86.At(dst, j))
+		v := s.LoadAt(mk, s.At(x, j), nil)
+		s.StoreAt(mk, body(v), s.At(dst, j))
 	})
 	s.End()
 }

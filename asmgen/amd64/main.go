@@ -66,6 +66,20 @@ func main() {
 		log1pVec(s)
 		tanhVec(s)
 	}
+	// float64: the row kernels (cross-entropy passes, LogSumExp, Softmax,
+	// LogSoftmax) and the test hooks of the float64 exp and log.
+	for _, s := range []*x86.ISA{x86.AVX2D, x86.AVX512D} {
+		lseRows(s, lseOptions{})
+		lseRows(s, lseOptions{split: true})
+		lseRows(s, lseOptions{dot: true})
+		lseRows(s, lseOptions{dot: true, weighted: true})
+		expAffineRows(s, false, false)
+		expAffineRows(s, true, false)
+		subRows(s)
+		expVec(s)
+		logVec(s)
+		log1pVec(s)
+	}
 	Generate()
 	if *dispatchOut != "" {
 		if err := writeDispatch(*dispatchOut); err != nil {

@@ -60,6 +60,27 @@ func rowLoop(n, k reg.GPVirtual, ptrs []reg.GPVirtual, body func(i reg.GPVirtual
 	Label(done)
 }
 
+// rowLoopT is rowLoop for rows of the ISA's element type.
+func rowLoopT(s *x86.ISA, n, k reg.GPVirtual, ptrs []reg.GPVirtual, body func(i reg.GPVirtual)) {
+	if !s.F64 {
+		rowLoop(n, k, ptrs, body)
+		return
+	}
+	i := GP64()
+	loop, done := x86.NewLabel("row"), x86.NewLabel("rowsdone")
+	XORQ(i, i)
+	Label(loop)
+	CMPQ(i, n)
+	JAE(LabelRef(done))
+	body(i)
+	for _, p := range ptrs {
+		LEAQ(Mem{Base: p, Index: k, Scale: 8}, p)
+	}
+	INCQ(i)
+	JMP(LabelRef(loop))
+	Label(done)
+}
+
 // lseRows is pass 1 of softmax cross-entropy and of the row primitives:
 // log Σ_j exp(x_ij) by an online maximum and sum in one read. The split
 // form keeps the reference maximum m and log of the sum apart, so that
@@ -86,10 +107,11 @@ func lseRows(s *x86.ISA, o lseOptions) {
 		doc = append(doc, "The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.")
 	}
 	name = name + suffix(s)
-	TEXT(name, NOSPLIT, sig)
+	TEXT(name, NOSPLIT, sigT(s, sig))
 	Pragma("noescape")
 	docf(name, doc...)
 	s.Begin()
+	sz := uint8(s.Size())
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	n := Load(Param("n"), GP64()).(reg.GPVirtual)
 	k := Load(Param("k"), GP64()).(reg.GPVirtual)
@@ -108,13 +130,13 @@ func lseRows(s *x86.ISA, o lseOptions) {
 	if o.weighted {
 		w = Load(Param("w"), GP64()).(reg.GPVirtual)
 	}
-	s.Preload(x86.ExpConsts()...)
-	s.Preload(rescaleMargin, -math.MaxFloat32, math.MaxFloat32)
-	negInf := s.FR(x86.NegInf)
+	s.PreloadExp()
+	s.PreloadC(rescaleMargin, -s.MaxFinite(), s.MaxFinite())
+	negInf := s.CR(math.Inf(-1))
 	sp := s.NewSpan(k)
 	transform := softCap(s, o.capped, negInf)
 
-	rowLoop(n, k, ptrs, func(i reg.GPVirtual) {
+	rowLoopT(s, n, k, ptrs, func(i reg.GPVirtual) {
 		// dot = Σ_j w_j·(x_j − m) relative to the current reference m, with
 		// ws = Σ w_j of the lanes seen so far, so that a move of m by δ
 		// adds δ·ws: no term is taken relative to an outlier like x[0].
@@ -127,39 +149,39 @@ func lseRows(s *x86.ISA, o lseOptions) {
 			VXORPS(ws, ws, ws)
 			each = func(v, mref reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
 				t := s.Vec()
-				VSUBPS(mref, v, t)
+				s.Sub(mref, v, t)
 				if o.weighted {
-					wv := s.LoadAt(mk, x86.At(w, j), nil)
-					VMULPS(wv, t, t)
-					s.Where(x86.EQ, wv, s.F(0), s.F(0), t) // 0·(−Inf) and the tail
-					VADDPS(wv, ws, ws)
+					wv := s.LoadAt(mk, s.At(w, j), nil)
+					s.Mul(wv, t, t)
+					s.Where(x86.EQ, wv, s.C(0), s.C(0), t) // 0·(−Inf) and the tail
+					s.Add(wv, ws, ws)
 				} else {
 					s.ZeroOff(mk, t)
 					one := s.Vec()
-					VMOVUPS(s.F(1), one)
+					s.Mov(s.C(1), one)
 					s.ZeroOff(mk, one)
-					VADDPS(one, ws, ws)
+					s.Add(one, ws, ws)
 				}
-				VADDPS(t, acc, acc)
+				s.Add(t, acc, acc)
 			}
 			shift = func(d reg.VecVirtual) {
 				t := s.Vec()
-				VMULPS(ws, d, t)
-				s.Where(x86.EQ, ws, s.F(0), s.F(0), t) // 0·(−Inf)
-				VADDPS(t, acc, acc)
+				s.Mul(ws, d, t)
+				s.Where(x86.EQ, ws, s.C(0), s.C(0), t) // 0·(−Inf)
+				s.Add(t, acc, acc)
 			}
 		}
 		m, l := onlineLSE(s, x, sp, negInf, o.split, each, shift, transform)
 		if o.split {
-			VMOVSS(m.AsX(), Mem{Base: mOut, Index: i, Scale: 4})
-			VMOVSS(l.AsX(), Mem{Base: lsOut, Index: i, Scale: 4})
+			s.StoreScalar(m, Mem{Base: mOut, Index: i, Scale: sz})
+			s.StoreScalar(l, Mem{Base: lsOut, Index: i, Scale: sz})
 		} else {
-			VADDPS(m, l, l)
-			VMOVSS(l.AsX(), Mem{Base: lse, Index: i, Scale: 4})
+			s.Add(m, l, l)
+			s.StoreScalar(l, Mem{Base: lse, Index: i, Scale: sz})
 		}
 		if o.dot {
 			s.AllSum(acc)
-			VMOVSS(acc.AsX(), Mem{Base: dot, Index: i, Scale: 4})
+			s.StoreScalar(acc, Mem{Base: dot, Index: i, Scale: sz})
 		}
 	})
 	s.End()
@@ -186,10 +208,10 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 	if transform != nil {
 		m = transform(m, nil)
 	}
-	VMAXPS(m, s.FR(-math.MaxFloat32), m) // NaN stays: m is the operand returned
-	VMINPS(m, s.FR(math.MaxFloat32), m)
+	s.Max(m, s.CR(-s.MaxFinite()), m) // NaN stays: m is the operand returned
+	s.Min(m, s.CR(s.MaxFinite()), m)
 	thr := s.Vec()
-	VADDPS(s.F(rescaleMargin), m, thr)
+	s.Add(s.C(rescaleMargin), m, thr)
 	sum := s.Vec()
 	VXORPS(sum, sum, sum)
 	var top reg.VecVirtual
@@ -198,7 +220,7 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 		VMOVAPS(m, top)
 	}
 	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-		v := s.LoadAt(mk, x86.At(x, j), negInf)
+		v := s.LoadAt(mk, s.At(x, j), negInf)
 		if transform != nil {
 			v = transform(v, mk)
 		}
@@ -207,22 +229,22 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 			t := s.Vec()
 			VMOVAPS(v, t)
 			s.AllMax(t)
-			VMINPS(t, s.FR(math.MaxFloat32), t)
+			s.Min(t, s.CR(s.MaxFinite()), t)
 			d := s.Vec()
-			VSUBPS(t, m, d)
-			VMULPS(s.Exp(d), sum, sum)
+			s.Sub(t, m, d)
+			s.Mul(s.Exp(d), sum, sum)
 			if shift != nil {
 				shift(d)
 			}
 			VMOVAPS(t, m)
-			VADDPS(s.F(rescaleMargin), m, thr)
+			s.Add(s.C(rescaleMargin), m, thr)
 		})
 		if exact {
-			VMAXPS(v, top, top)
+			s.Max(v, top, top)
 		}
 		d := s.Vec()
-		VSUBPS(m, v, d)
-		VADDPS(s.Exp(d), sum, sum)
+		s.Sub(m, v, d)
+		s.Add(s.Exp(d), sum, sum)
 		if each != nil {
 			each(v, m, j, mk)
 		}
@@ -231,10 +253,10 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 	if exact {
 		// Re-reference the sum to the true maximum (m ≤ top).
 		s.AllMax(top)
-		VMINPS(top, s.FR(math.MaxFloat32), top)
+		s.Min(top, s.CR(s.MaxFinite()), top)
 		d := s.Vec()
-		VSUBPS(top, m, d)
-		VMULPS(s.Exp(d), sum, sum)
+		s.Sub(top, m, d)
+		s.Mul(s.Exp(d), sum, sum)
 		if shift != nil {
 			shift(d)
 		}
@@ -261,10 +283,11 @@ func expAffineRows(s *x86.ISA, weighted, capped bool) {
 		docs = append(docs, "The logits are soft-capped first (z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².")
 	}
 	name += suffix(s)
-	TEXT(name, NOSPLIT, sig)
+	TEXT(name, NOSPLIT, sigT(s, sig))
 	Pragma("noescape")
 	docf(name, docs...)
 	s.Begin()
+	sz := uint8(s.Size())
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
 	n := Load(Param("n"), GP64()).(reg.GPVirtual)
@@ -277,40 +300,40 @@ func expAffineRows(s *x86.ISA, weighted, capped bool) {
 	if weighted {
 		w = Load(Param("w"), GP64()).(reg.GPVirtual)
 	}
-	s.Preload(x86.ExpConsts()...)
+	s.PreloadExp()
 	sp := s.NewSpan(k)
-	rowLoop(n, k, []reg.GPVirtual{x, dst}, func(i reg.GPVirtual) {
-		mv := s.Broadcast(Mem{Base: mIn, Index: i, Scale: 4})
-		lv := s.Broadcast(Mem{Base: lsIn, Index: i, Scale: 4})
-		cf := s.Broadcast(Mem{Base: coef, Index: i, Scale: 4})
-		b := s.Broadcast(Mem{Base: bias, Index: i, Scale: 4})
+	rowLoopT(s, n, k, []reg.GPVirtual{x, dst}, func(i reg.GPVirtual) {
+		mv := s.Broadcast(Mem{Base: mIn, Index: i, Scale: sz})
+		lv := s.Broadcast(Mem{Base: lsIn, Index: i, Scale: sz})
+		cf := s.Broadcast(Mem{Base: coef, Index: i, Scale: sz})
+		b := s.Broadcast(Mem{Base: bias, Index: i, Scale: sz})
 		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-			v := s.LoadAt(mk, x86.At(x, j), nil)
+			v := s.LoadAt(mk, s.At(x, j), nil)
 			var fac reg.VecVirtual
 			if capped {
 				t := s.Vec()
-				VMULPS(broadcastParam(s, "inv"), v, t)
+				s.Mul(broadcastParam(s, "inv"), v, t)
 				th := s.Tanh(t)
 				v = s.Vec()
-				VMULPS(broadcastParam(s, "cap"), th, v)
+				s.Mul(broadcastParam(s, "cap"), th, v)
 				fac = s.Vec()
 				VMOVUPS(s.F(1), fac)
 				VFNMADD231PS(th, th, fac) // 1 − tanh²
 			}
-			VSUBPS(mv, v, v)
-			VSUBPS(lv, v, v)
+			s.Sub(mv, v, v)
+			s.Sub(lv, v, v)
 			e := s.Exp(v)
 			if weighted {
-				bw := s.LoadAt(mk, x86.At(w, j), nil)
-				VMULPS(b, bw, bw)
-				VFMSUB213PS(bw, cf, e) // e = cf·e − b·w
+				bw := s.LoadAt(mk, s.At(w, j), nil)
+				s.Mul(b, bw, bw)
+				s.FMS213(bw, cf, e) // e = cf·e − b·w
 			} else {
-				VFMSUB213PS(b, cf, e) // e = cf·e − b
+				s.FMS213(b, cf, e) // e = cf·e − b
 			}
 			if capped {
-				VMULPS(fac, e, e)
+				s.Mul(fac, e, e)
 			}
-			s.StoreAt(mk, e, x86.At(dst, j))
+			s.StoreAt(mk, e, s.At(dst, j))
 		})
 	})
 	s.End()
@@ -320,10 +343,11 @@ func expAffineRows(s *x86.ISA, weighted, capped bool) {
 // be x); x − m is exact near the maximum, where log-softmax is small.
 func subRows(s *x86.ISA) {
 	name := "subRows" + suffix(s)
-	TEXT(name, NOSPLIT, "func(x, dst *float32, n, k int, m, ls *float32)")
+	TEXT(name, NOSPLIT, sigT(s, "func(x, dst *float32, n, k int, m, ls *float32)"))
 	Pragma("noescape")
 	docf(name, "%s writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.")
 	s.Begin()
+	sz := uint8(s.Size())
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
 	n := Load(Param("n"), GP64()).(reg.GPVirtual)
@@ -331,14 +355,14 @@ func subRows(s *x86.ISA) {
 	mIn := Load(Param("m"), GP64()).(reg.GPVirtual)
 	lsIn := Load(Param("ls"), GP64()).(reg.GPVirtual)
 	sp := s.NewSpan(k)
-	rowLoop(n, k, []reg.GPVirtual{x, dst}, func(i reg.GPVirtual) {
-		mv := s.Broadcast(Mem{Base: mIn, Index: i, Scale: 4})
-		lv := s.Broadcast(Mem{Base: lsIn, Index: i, Scale: 4})
+	rowLoopT(s, n, k, []reg.GPVirtual{x, dst}, func(i reg.GPVirtual) {
+		mv := s.Broadcast(Mem{Base: mIn, Index: i, Scale: sz})
+		lv := s.Broadcast(Mem{Base: lsIn, Index: i, Scale: sz})
 		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-			v := s.LoadAt(mk, x86.At(x, j), nil)
-			VSUBPS(mv, v, v)
-			VSUBPS(lv, v, v)
-			s.StoreAt(mk, v, x86.At(dst, j))
+			v := s.LoadAt(mk, s.At(x, j), nil)
+			s.Sub(mv, v, v)
+			s.Sub(lv, v, v)
+			s.StoreAt(mk, v, s.At(dst, j))
 		})
 	})
 	s.End()

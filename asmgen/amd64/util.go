@@ -10,7 +10,21 @@ import (
 )
 
 // suffix names the ISA in a symbol: lseRowsAVX2, lseRowsAVX512.
-func suffix(s *x86.ISA) string { return strings.ToUpper(s.Name) }
+// float64 kernels carry a D before it: lseRowsDAVX2.
+func suffix(s *x86.ISA) string {
+	if s.F64 {
+		return "D" + strings.ToUpper(s.Name)
+	}
+	return strings.ToUpper(s.Name)
+}
+
+// sigT is a stub signature with float32 replaced by the ISA's element type.
+func sigT(s *x86.ISA, sig string) string {
+	if s.F64 {
+		return strings.ReplaceAll(sig, "float32", "float64")
+	}
+	return sig
+}
 
 // docf attaches the stub's doc comment; the first line's %s is the name.
 func docf(name string, lines ...string) {

@@ -1347,3 +1347,107 @@ func log1pVecAVX512(x *float32, dst *float32, n int)
 //
 //go:noescape
 func tanhVecAVX512(x *float32, dst *float32, n int)
+
+// lseRowsDAVX2 writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once.
+//
+//go:noescape
+func lseRowsDAVX2(x *float64, n int, k int, lse *float64)
+
+// maxLogRowsDAVX2 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+//
+//go:noescape
+func maxLogRowsDAVX2(x *float64, n int, k int, m *float64, ls *float64)
+
+// maxLogDotRowsDAVX2 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// It also writes dot[i] = Σ_j (x[i*k+j] − m[i]).
+//
+//go:noescape
+func maxLogDotRowsDAVX2(x *float64, n int, k int, m *float64, ls *float64, dot *float64)
+
+// maxLogDotWRowsDAVX2 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − m[i]), taking terms with w[j] = 0 as 0.
+//
+//go:noescape
+func maxLogDotWRowsDAVX2(x *float64, n int, k int, w *float64, m *float64, ls *float64, dot *float64)
+
+// expAffineRowsDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
+//
+//go:noescape
+func expAffineRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64)
+
+// expAffineWRowsDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i]·w[j] for n rows of k; dst may be x.
+//
+//go:noescape
+func expAffineWRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, w *float64)
+
+// subRowsDAVX2 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
+//
+//go:noescape
+func subRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64)
+
+// expVecDAVX2 writes dst[i] = exp(x[i]) (test hook for the vector exp).
+//
+//go:noescape
+func expVecDAVX2(x *float64, dst *float64, n int)
+
+// logVecDAVX2 writes dst[i] = log(x[i]) for x ≥ 0 (test hook for the vector log).
+//
+//go:noescape
+func logVecDAVX2(x *float64, dst *float64, n int)
+
+// log1pVecDAVX2 writes dst[i] = log1p(x[i]) for x in [0, 1] (test hook for the vector log1p).
+//
+//go:noescape
+func log1pVecDAVX2(x *float64, dst *float64, n int)
+
+// lseRowsDAVX512 writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once.
+//
+//go:noescape
+func lseRowsDAVX512(x *float64, n int, k int, lse *float64)
+
+// maxLogRowsDAVX512 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+//
+//go:noescape
+func maxLogRowsDAVX512(x *float64, n int, k int, m *float64, ls *float64)
+
+// maxLogDotRowsDAVX512 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// It also writes dot[i] = Σ_j (x[i*k+j] − m[i]).
+//
+//go:noescape
+func maxLogDotRowsDAVX512(x *float64, n int, k int, m *float64, ls *float64, dot *float64)
+
+// maxLogDotWRowsDAVX512 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − m[i]), taking terms with w[j] = 0 as 0.
+//
+//go:noescape
+func maxLogDotWRowsDAVX512(x *float64, n int, k int, w *float64, m *float64, ls *float64, dot *float64)
+
+// expAffineRowsDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
+//
+//go:noescape
+func expAffineRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64)
+
+// expAffineWRowsDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i]·w[j] for n rows of k; dst may be x.
+//
+//go:noescape
+func expAffineWRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, w *float64)
+
+// subRowsDAVX512 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
+//
+//go:noescape
+func subRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64)
+
+// expVecDAVX512 writes dst[i] = exp(x[i]) (test hook for the vector exp).
+//
+//go:noescape
+func expVecDAVX512(x *float64, dst *float64, n int)
+
+// logVecDAVX512 writes dst[i] = log(x[i]) for x ≥ 0 (test hook for the vector log).
+//
+//go:noescape
+func logVecDAVX512(x *float64, dst *float64, n int)
+
+// log1pVecDAVX512 writes dst[i] = log1p(x[i]) for x in [0, 1] (test hook for the vector log1p).
+//
+//go:noescape
+func log1pVecDAVX512(x *float64, dst *float64, n int)

@@ -30,3 +30,26 @@ func TestDerivation(t *testing.T) {
 	}
 	t.Logf("levelled relative error: exp %.3g, log %.3g, tanh %.3g", math.Abs(e1), math.Abs(e2), math.Abs(e3))
 }
+
+// TestTruncation64 bounds the float64 polynomials' truncation error from
+// the first omitted Taylor term (both series alternate or are dominated by
+// a geometric tail): far below half an ULP (2⁻⁵³ ≈ 1.1e-16).
+func TestTruncation64(t *testing.T) {
+	r := math.Ln2 / 2
+	term := math.Pow(r, 14) / 87178291200 * math.Exp(2*r) // r¹⁴/14!·e^|r|/e^r
+	z := math.Pow((math.Sqrt2-1)/(math.Sqrt2+1), 2)
+	tail := math.Pow(z, 11) / 23 / (1 - z)
+	if term > 1e-17 || tail > 1e-17 {
+		t.Errorf("truncation: exp %.3g, log %.3g", term, tail)
+	}
+	if math.Float64bits(Ln2Hi64)&(1<<21-1) != 0 {
+		t.Errorf("Ln2Hi64 has low bits: n·Ln2Hi64 would round")
+	}
+	if Ln2Hi64+Ln2Lo64 != math.Ln2 || Ln2Lo64 == math.Ln2-Ln2Hi64 {
+		t.Errorf("ln 2 split: %v + %v", Ln2Hi64, Ln2Lo64)
+	}
+	if Exp64[0] != 0.5 || Exp64[11] != 1/6227020800.0 || Log64[0] != 2.0/3 || Log64[9] != 2.0/21 {
+		t.Errorf("coefficients: %v %v", Exp64, Log64)
+	}
+	t.Logf("truncation error: exp %.3g, log %.3g (relative)", term, tail)
+}

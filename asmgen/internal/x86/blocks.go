@@ -52,7 +52,8 @@ func (s *ISA) TailMask(n reg.GPVirtual) Mask {
 	tab := GP64()
 	LEAQ(maskTable8(), tab)
 	v := YMM()
-	VMOVDQU(Mem{Base: tab, Disp: 32, Index: neg, Scale: 4}, v)
+	// float64: n lanes are 2n all-ones dwords, at offset 32−8n.
+	VMOVDQU(Mem{Base: tab, Disp: 32, Index: neg, Scale: uint8(s.Size())}, v)
 	return Mask{s: s, v: v}
 }
 
@@ -91,6 +92,22 @@ func maskTable8() Mem {
 // fill (a register, or nil for zero). Masked-off lanes are never accessed.
 func (k Mask) Load(m Mem, fill reg.VecVirtual) reg.VecVirtual {
 	v := k.s.Vec()
+	if k.s.F64 {
+		if k.s.ZMM {
+			if fill == nil {
+				VMOVUPD_Z(m, k.k, v)
+			} else {
+				VMOVAPD(fill, v)
+				VMOVUPD(m, k.k, v)
+			}
+			return v
+		}
+		VMASKMOVPD(m, k.v, v)
+		if fill != nil {
+			VBLENDVPD(k.v, v, fill, v)
+		}
+		return v
+	}
 	if k.s.ZMM {
 		if fill == nil {
 			VMOVUPS_Z(m, k.k, v)
@@ -109,6 +126,17 @@ func (k Mask) Load(m Mem, fill reg.VecVirtual) reg.VecVirtual {
 
 // Fill sets the lanes of v outside the mask to those of val.
 func (k Mask) Fill(v, val reg.VecVirtual) {
+	if k.s.F64 {
+		if k.s.ZMM {
+			t := k.s.Vec()
+			VMOVAPD(val, t)
+			VMOVAPD(v, k.k, t)
+			VMOVAPD(t, v)
+			return
+		}
+		VBLENDVPD(k.v, v, val, v)
+		return
+	}
 	if k.s.ZMM {
 		t := k.s.Vec()
 		VMOVAPS(val, t)
@@ -121,6 +149,14 @@ func (k Mask) Fill(v, val reg.VecVirtual) {
 
 // Store writes the masked lanes of v to m and nothing else.
 func (k Mask) Store(v reg.VecVirtual, m Mem) {
+	if k.s.F64 {
+		if k.s.ZMM {
+			VMOVUPD(v, k.k, m)
+		} else {
+			VMASKMOVPD(v, k.v, m)
+		}
+		return
+	}
 	if k.s.ZMM {
 		VMOVUPS(v, k.k, m)
 		return
@@ -131,6 +167,18 @@ func (k Mask) Store(v reg.VecVirtual, m Mem) {
 // Where sets dst = val in the lanes where (x pred y) holds; x is a register,
 // y and val registers or memory.
 func (s *ISA) Where(pred uint8, x reg.VecVirtual, y, val Op, dst reg.VecVirtual) {
+	if s.F64 {
+		if s.ZMM {
+			k := K()
+			VCMPPD(Imm(uint64(pred)), y, x, k)
+			VMOVUPD(val, k, dst)
+			return
+		}
+		m := YMM()
+		VCMPPD(Imm(uint64(pred)), y, x, m)
+		VBLENDVPD(m, val, dst, dst)
+		return
+	}
 	if s.ZMM {
 		k := K()
 		VCMPPS(Imm(uint64(pred)), y, x, k)
@@ -146,6 +194,20 @@ func (s *ISA) Where(pred uint8, x reg.VecVirtual, y, val Op, dst reg.VecVirtual)
 // the combination of all of them (a horizontal reduction, broadcast).
 func (s *ISA) allLanes(v reg.VecVirtual, op func(a, b, dst Op)) {
 	t := s.Vec()
+	if s.F64 {
+		if s.ZMM {
+			VSHUFF64X2(Imm(0x4e), v, v, t) // swap 256-bit halves
+			op(t, v, v)
+			VSHUFF64X2(Imm(0xb1), v, v, t) // swap 128-bit quarters
+			op(t, v, v)
+		} else {
+			VPERM2F128(Imm(0x01), v, v, t)
+			op(t, v, v)
+		}
+		VPERMILPD(Imm(0x55), v, t) // swap neighbours
+		op(t, v, v)
+		return
+	}
 	if s.ZMM {
 		VSHUFF32X4(Imm(0x4e), v, v, t) // swap 256-bit halves
 		op(t, v, v)
@@ -163,12 +225,12 @@ func (s *ISA) allLanes(v reg.VecVirtual, op func(a, b, dst Op)) {
 
 // AllMax replaces every lane of v by the maximum over its lanes.
 func (s *ISA) AllMax(v reg.VecVirtual) {
-	s.allLanes(v, func(a, b, d Op) { VMAXPS(a, b, d) })
+	s.allLanes(v, func(a, b, d Op) { s.Max(a, b, d) })
 }
 
 // AllSum replaces every lane of v by the sum of its lanes.
 func (s *ISA) AllSum(v reg.VecVirtual) {
-	s.allLanes(v, func(a, b, d Op) { VADDPS(a, b, d) })
+	s.allLanes(v, func(a, b, d Op) { s.Add(a, b, d) })
 }
 
 // ExpConsts are the constants Exp reads; Preload them before a hot loop.
@@ -180,6 +242,9 @@ func ExpConsts() []float32 {
 // Exp returns e^x in a new register (x is not modified); see package poly
 // for the reduction, the polynomial and the handling of ±Inf and NaN.
 func (s *ISA) Exp(x reg.VecVirtual) reg.VecVirtual {
+	if s.F64 {
+		return s.exp64(x)
+	}
 	c := poly.F32(poly.Exp[:])
 	t := s.Vec()
 	VMAXPS(x, s.FR(poly.ExpMin), t) // NaN: x is the operand returned
@@ -235,6 +300,9 @@ const sqrtHalfBits = 0x3f3504f3 // √½ as float32 bits
 // without it those lanes are unspecified (cheaper when the caller knows
 // they do not occur or propagates NaN another way).
 func (s *ISA) Log(x reg.VecVirtual, special bool) reg.VecVirtual {
+	if s.F64 {
+		return s.log64(x, special)
+	}
 	c := poly.F32(poly.Log[:])
 	// x = 2^k·m with m in [√½, √2): subtract √½'s bits so that the exponent
 	// field is k and the low bits plus √½'s bits rebuild m.
@@ -277,6 +345,9 @@ func (s *ISA) Log(x reg.VecVirtual, special bool) reg.VecVirtual {
 // Log1p returns log(1+e) in a new register for e in [0, 1] (the e^−|x| of
 // softplus); NaN lanes are unspecified, callers propagate NaN from x.
 func (s *ISA) Log1p(e reg.VecVirtual) reg.VecVirtual {
+	if s.F64 {
+		return s.log1p64(e)
+	}
 	u := s.Vec()
 	VADDPS(s.F(1), e, u)
 	// c = e − (u − 1) is the rounding error of u; log1p e ≈ log u + c/u.

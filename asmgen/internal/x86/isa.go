@@ -16,11 +16,13 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-// ISA describes one vector instruction set for float32 kernels.
+// ISA describes one vector instruction set and element type: float32
+// (AVX2, AVX512) or float64 (AVX2D, AVX512D, whose blocks emit the PD forms).
 type ISA struct {
 	Name  string // "avx2" or "avx512": suffix of every generated symbol
-	Lanes int    // float32 elements per vector
+	Lanes int    // elements per vector
 	ZMM   bool   // AVX-512 (opmask tails, 32 vector registers, VSCALEFPS)
+	F64   bool   // float64 elements
 
 	consts map[string]reg.VecVirtual // constants kept in registers (AVX-512)
 }
@@ -28,10 +30,21 @@ type ISA struct {
 var (
 	AVX2   = &ISA{Name: "avx2", Lanes: 8}
 	AVX512 = &ISA{Name: "avx512", Lanes: 16, ZMM: true}
+
+	AVX2D   = &ISA{Name: "avx2", Lanes: 4, F64: true}
+	AVX512D = &ISA{Name: "avx512", Lanes: 8, ZMM: true, F64: true}
 )
 
+// Size is the width of one element in bytes.
+func (s *ISA) Size() int {
+	if s.F64 {
+		return 8
+	}
+	return 4
+}
+
 // Bytes is the width of one vector in bytes.
-func (s *ISA) Bytes() int { return 4 * s.Lanes }
+func (s *ISA) Bytes() int { return s.Size() * s.Lanes }
 
 // Vec allocates a vector register of the ISA's width.
 func (s *ISA) Vec() reg.VecVirtual {

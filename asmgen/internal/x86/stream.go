@@ -31,9 +31,9 @@ func (s *ISA) NewSpan(k reg.GPVirtual) Span {
 	full := GP64()
 	MOVQ(k, full)
 	// Round down to whole vectors (Lanes is a power of two).
-	shift := uint64(3)
-	if s.ZMM {
-		shift = 4
+	shift := uint64(0)
+	for 1<<shift < s.Lanes {
+		shift++
 	}
 	SHRQ(Imm(shift), full)
 	SHLQ(Imm(shift), full)
@@ -91,6 +91,10 @@ func (s *ISA) ZeroOff(m *Mask, v reg.VecVirtual) {
 	if m == nil {
 		return
 	}
+	if s.ZMM && s.F64 {
+		VMOVAPD_Z(v, m.k, v)
+		return
+	}
 	if s.ZMM {
 		VMOVAPS_Z(v, m.k, v)
 		return
@@ -101,6 +105,10 @@ func (s *ISA) ZeroOff(m *Mask, v reg.VecVirtual) {
 // Broadcast loads the float32 at mem into every lane of a new register.
 func (s *ISA) Broadcast(mem Mem) reg.VecVirtual {
 	v := s.Vec()
+	if s.F64 {
+		VBROADCASTSD(mem, v)
+		return v
+	}
 	VBROADCASTSS(mem, v)
 	return v
 }
@@ -108,6 +116,21 @@ func (s *ISA) Broadcast(mem Mem) reg.VecVirtual {
 // IfAny emits then(), run only when (x pred y) holds in some lane.
 func (s *ISA) IfAny(pred uint8, x reg.VecVirtual, y Op, then func()) {
 	skip := NewLabel("skip")
+	if s.F64 {
+		if s.ZMM {
+			k := K()
+			VCMPPD(Imm(uint64(pred)), y, x, k)
+			KORTESTB(k, k)
+		} else {
+			m := YMM()
+			VCMPPD(Imm(uint64(pred)), y, x, m)
+			VTESTPD(m, m)
+		}
+		JZ(LabelRef(skip))
+		then()
+		Label(skip)
+		return
+	}
 	if s.ZMM {
 		k := K()
 		VCMPPS(Imm(uint64(pred)), y, x, k)

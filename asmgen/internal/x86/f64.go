@@ -1,0 +1,270 @@
+package x86
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/lossfuse/lossfuse/asmgen/internal/poly"
+)
+
+// The element-type generic operations: one kernel body emits the PS forms
+// for float32 and the PD forms for float64. Operands follow Avo's order
+// (sources first, destination last).
+
+func (s *ISA) Add(a, b, d Op) { s.pick(VADDPS, VADDPD, a, b, d) }
+func (s *ISA) Sub(a, b, d Op) { s.pick(VSUBPS, VSUBPD, a, b, d) }
+func (s *ISA) Mul(a, b, d Op) { s.pick(VMULPS, VMULPD, a, b, d) }
+func (s *ISA) Div(a, b, d Op) { s.pick(VDIVPS, VDIVPD, a, b, d) }
+func (s *ISA) Max(a, b, d Op) { s.pick(VMAXPS, VMAXPD, a, b, d) }
+func (s *ISA) Min(a, b, d Op) { s.pick(VMINPS, VMINPD, a, b, d) }
+
+// FMA213: d = b·d + a. FMA231: d = a·b + d. FNMA231: d = d − a·b.
+// FMS213: d = b·d − a.
+func (s *ISA) FMA213(a, b, d Op)  { s.pick(VFMADD213PS, VFMADD213PD, a, b, d) }
+func (s *ISA) FMA231(a, b, d Op)  { s.pick(VFMADD231PS, VFMADD231PD, a, b, d) }
+func (s *ISA) FNMA231(a, b, d Op) { s.pick(VFNMADD231PS, VFNMADD231PD, a, b, d) }
+func (s *ISA) FMS213(a, b, d Op)  { s.pick(VFMSUB213PS, VFMSUB213PD, a, b, d) }
+
+func (s *ISA) pick(f32, f64 func(ops ...Op), ops ...Op) {
+	if s.F64 {
+		f64(ops...)
+	} else {
+		f32(ops...)
+	}
+}
+
+// Mov copies a register or loads a constant (VMOVUPS: bitwise, so the
+// same for both element types).
+func (s *ISA) Mov(a Op, d reg.VecVirtual) { VMOVUPS(a, d) }
+
+// StoreScalar writes the low element of v to m.
+func (s *ISA) StoreScalar(v reg.VecVirtual, m Mem) {
+	if s.F64 {
+		VMOVSD(v.AsX(), m)
+		return
+	}
+	VMOVSS(v.AsX(), m)
+}
+
+// At is the memory operand of element j of the array at base.
+func (s *ISA) At(base, j reg.GPVirtual) Mem {
+	return Mem{Base: base, Index: j, Scale: uint8(s.Size())}
+}
+
+// ConstU64 returns the memory operand of a vector with every 64-bit lane equal to v.
+func ConstU64(v uint64) Mem {
+	name := fmt.Sprintf("lfd_%016x", v)
+	if m, ok := constTable[name]; ok {
+		return m
+	}
+	m := GLOBL(name, 0x8|0x100) // RODATA|NOPTR
+	for i := 0; i < 8; i++ {
+		DATA(8*i, U64(v))
+	}
+	constTable[name] = m
+	return m
+}
+
+// C returns an operand holding v (rounded to the element type) in every
+// lane: a pinned register or the memory constant, as F.
+func (s *ISA) C(v float64) Op {
+	if !s.F64 {
+		return s.F(float32(v))
+	}
+	return s.U64(math.Float64bits(v))
+}
+
+// U64 is C for a 64-bit integer lane value.
+func (s *ISA) U64(v uint64) Op {
+	m := ConstU64(v)
+	if r, ok := s.consts[m.Symbol.Name]; ok {
+		return r
+	}
+	return m
+}
+
+// CR is FR for either element type.
+func (s *ISA) CR(v float64) reg.VecVirtual {
+	if !s.F64 {
+		return s.FR(float32(v))
+	}
+	if r, ok := s.C(v).(reg.VecVirtual); ok {
+		return r
+	}
+	r := s.Vec()
+	VMOVUPS(ConstU64(math.Float64bits(v)), r)
+	return r
+}
+
+// PreloadC is Preload for either element type.
+func (s *ISA) PreloadC(vs ...float64) {
+	if !s.F64 {
+		f := make([]float32, len(vs))
+		for i, v := range vs {
+			f[i] = float32(v)
+		}
+		s.Preload(f...)
+		return
+	}
+	if !s.ZMM {
+		return
+	}
+	for _, v := range vs {
+		m := ConstU64(math.Float64bits(v))
+		if _, ok := s.consts[m.Symbol.Name]; !ok {
+			r := s.Vec()
+			VMOVUPS(m, r)
+			s.consts[m.Symbol.Name] = r
+		}
+	}
+}
+
+// PreloadExp pins the constants Exp reads (AVX-512).
+func (s *ISA) PreloadExp() {
+	if !s.F64 {
+		s.Preload(ExpConsts()...)
+		return
+	}
+	// The polynomial only: the float64 exp has twice float32's
+	// coefficients, and the kernels need the rest of the 32 registers.
+	s.PreloadC(poly.Exp64[:]...)
+}
+
+// PreloadLog pins the constants Log reads (AVX-512).
+func (s *ISA) PreloadLog() {
+	if !s.F64 {
+		s.Preload(LogConsts()...)
+		return
+	}
+	c := []float64{1, 2, 0.5, poly.Ln2Hi64, poly.Ln2Lo64}
+	s.PreloadC(append(c, poly.Log64[:]...)...)
+}
+
+// MaxFinite is the largest finite value of the element type.
+func (s *ISA) MaxFinite() float64 {
+	if s.F64 {
+		return math.MaxFloat64
+	}
+	return math.MaxFloat32
+}
+
+// exp64 is Exp for float64 lanes (package poly: degree-13 Taylor
+// polynomial after the two-constant reduction).
+func (s *ISA) exp64(x reg.VecVirtual) reg.VecVirtual {
+	c := poly.Exp64
+	t := s.Vec()
+	VMAXPD(x, s.CR(poly.ExpMin64), t) // NaN: x is the operand returned
+	VMINPD(t, s.CR(poly.ExpMax64), t)
+	n := s.Vec()
+	VMULPD(s.C(poly.Log2E64), t, n)
+	if s.ZMM {
+		VRNDSCALEPD(Imm(0), n, n)
+	} else {
+		VROUNDPD(Imm(0), n, n)
+	}
+	VFNMADD231PD(s.C(poly.Ln2Hi64), n, t) // exact: n·Ln2Hi64 has ≤ 43 bits
+	VFNMADD231PD(s.C(poly.Ln2Lo64), n, t)
+	p := s.Vec()
+	VMOVUPS(s.C(c[len(c)-1]), p)
+	for i := len(c) - 2; i >= 0; i-- {
+		VFMADD213PD(s.C(c[i]), t, p)
+	}
+	r2 := s.Vec()
+	VMULPD(t, t, r2)
+	VFMADD213PD(t, r2, p) // r + r²·q
+	VADDPD(s.C(1), p, p)
+	if s.ZMM {
+		VSCALEFPD(n, p, p)
+		return p
+	}
+	// p·2^(n>>1)·2^(n−n>>1): both factors normal for n in [−1076, 1024].
+	n1, n2 := XMM(), XMM()
+	VCVTPD2DQY(n, n2)
+	VPSRAD(Imm(1), n2, n1)
+	VPSUBD(n1, n2, n2)
+	VPADDD(s.U(1023), n1, n1)
+	VPADDD(s.U(1023), n2, n2)
+	f1, f2 := YMM(), YMM()
+	VPMOVZXDQ(n1, f1)
+	VPMOVZXDQ(n2, f2)
+	VPSLLQ(Imm(52), f1, f1)
+	VPSLLQ(Imm(52), f2, f2)
+	VMULPD(f1, p, p)
+	VMULPD(f2, p, p)
+	return p
+}
+
+// log64 is Log for float64 lanes (package poly: fdlibm's arrangement of
+// the atanh series).
+func (s *ISA) log64(x reg.VecVirtual, special bool) reg.VecVirtual {
+	c := poly.Log64
+	// i = bits(x) − bits(√½) + 1024<<52: its top 12 bits are k + 1024 ≥ 0
+	// (so a logical shift suffices on AVX2), its low 52 bits plus √½'s
+	// rebuild m.
+	i := s.Vec()
+	bias := uint64(poly.Sqrt1_2Bits64)
+	bias -= 1024 << 52 // wraps
+	VPSUBQ(s.U64(bias), x, i)
+	u := s.Vec()
+	VPSRLQ(Imm(52), i, u)
+	const two52 = 0x4330000000000000 // 2^52: OR-ing u into its mantissa gives 2^52 + u
+	kf := u
+	if s.ZMM {
+		VPORQ(s.U64(two52), u, kf)
+		VPANDQ(s.U64(1<<52-1), i, i)
+	} else {
+		VPOR(s.U64(two52), u, kf)
+		VPAND(s.U64(1<<52-1), i, i)
+	}
+	VSUBPD(s.C(0x1p52+1024), kf, kf) // k, exactly
+	VPADDQ(s.U64(poly.Sqrt1_2Bits64), i, i)
+	f := i
+	VSUBPD(s.C(1), f, f) // m − 1, exact
+	d := s.Vec()
+	VADDPD(s.C(2), f, d)
+	sv := s.Vec()
+	VDIVPD(d, f, sv) // s = f/(2+f)
+	z := s.Vec()
+	VMULPD(sv, sv, z)
+	q := s.Vec()
+	VMOVUPS(s.C(c[len(c)-1]), q)
+	for j := len(c) - 2; j >= 0; j-- {
+		VFMADD213PD(s.C(c[j]), z, q)
+	}
+	VMULPD(z, q, q) // R
+	h := s.Vec()
+	VMULPD(f, f, h)
+	VMULPD(s.C(0.5), h, h) // f²/2
+	VADDPD(h, q, q)        // f²/2 + R
+	b := s.Vec()
+	VMULPD(s.C(poly.Ln2Lo64), kf, b)
+	VFMADD231PD(q, sv, b) // s·(f²/2 + R) + k·ln2lo
+	VSUBPD(b, h, h)       // f²/2 − …
+	VSUBPD(f, h, h)       // … − f
+	r := s.Vec()
+	VMULPD(s.C(poly.Ln2Hi64), kf, r) // exact
+	VSUBPD(h, r, r)
+	if special {
+		s.Where(EQ, x, s.C(0), s.C(math.Inf(-1)), r)
+		s.Where(EQ, x, s.C(math.Inf(1)), s.C(math.Inf(1)), r)
+		s.Where(UNORD, x, x, x, r)
+	}
+	return r
+}
+
+// log1p64 is Log1p for float64 lanes: log u + (e − (u − 1))/u, u = 1 + e.
+func (s *ISA) log1p64(e reg.VecVirtual) reg.VecVirtual {
+	u := s.Vec()
+	VADDPD(s.C(1), e, u)
+	c := s.Vec()
+	VSUBPD(s.C(1), u, c)
+	VSUBPD(c, e, c)
+	l := s.Log(u, false)
+	VDIVPD(u, c, c)
+	VADDPD(c, l, l)
+	return l
+}
