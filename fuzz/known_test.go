@@ -25,7 +25,6 @@ const (
 	findSmoothL1Sq    = "F10 reference: Huber and SmoothL1 form d² first and overflow where ½d² (or ½d²/β) is finite"
 	findHugeLogits    = "F11 logits near MaxFloat64: intermediate overflow, reference +Inf where kernels give NaN"
 	findInfWeightSum  = "F12 smoothing or soft targets with a +Inf class weight: kernels NaN (Inf−Inf), want +Inf"
-	findFocalNaNClip  = "F13 reference: FocalProbs gradient NaN for y = NaN outside the clip range (BCE: 0)"
 	findFarFirstLogit = "F14 smoothing / soft targets: kernels sum relative to the row's first logit, losing accuracy when it is far from the rest"
 	findScaleSubnorm  = "F16 float32 mean: the gradient scale 1/norm is stored as float32 (subnormal above 2¹²⁶, +Inf below 2.9e-39)"
 	findPosWeightInf  = "F17 reference BCEWithLogits gradient (c_p+c_n)σ(x) − c_p: NaN where c_p or the weight is +Inf (kernels: −Inf, the limit)"
@@ -176,17 +175,6 @@ func (c *binaryCase[T]) known(backend string) string {
 			for _, y := range c.y {
 				if m := math.Min(float64(y), 1-float64(y)); m > 0 && m < 1e-300 {
 					return findFocalPowInf
-				}
-			}
-			return ""
-		},
-		func() string {
-			if c.variant != binFocalProbs || c.clip == 0 {
-				return ""
-			}
-			for i, p := range c.x {
-				if c.y[i] != c.y[i] && (float64(p) < c.clip || float64(p) > 1-c.clip) {
-					return findFocalNaNClip
 				}
 			}
 			return ""

@@ -58,7 +58,7 @@ func SigmoidFocal[T kernels.Float](x, y []T, n, k int, o *kernels.FocalOptions[T
 //	∂l/∂p = w·α_t·(2y−1)·( γ·(1−p_t)^(γ−1)·log p_t − (1−p_t)^γ / max(p_t, 1e-12) )
 //
 // with log p_t clamped at −100 (Clip = 0) or p clipped to [c, 1−c] first
-// (gradient 0 outside). The first term of the derivative is 0 when
+// (gradient 0 outside, even for y = NaN, as BCE's). The first term of the derivative is 0 when
 // 1−p_t = 0 (its limit), also for γ < 1.
 func FocalProbs[T kernels.Float](p, y []T, n, k int, o *kernels.FocalOptions[T]) (*Result, error) {
 	if o == nil {
@@ -284,7 +284,8 @@ func focalProbsElem(p, y float64, bp binParams) binElem {
 	pt := y*pc + (1-y)*(1-pc)
 	e := focalPt(pt, alphaT(y, bp), bp)
 	if !live {
-		e.g, e.gTerms = 0, 0
+		e.g, e.gTerms = 0, 0 // clipped: no dependence on p, whatever y is (as BCE)
+		return e
 	}
 	e.g *= 2*y - 1
 	return e
