@@ -36,9 +36,6 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 	}
 }
 
-// Float64 returns the table of float64 kernels: not vectorised yet, every
-// entry is the generic kernel.
-func Float64(useAVX512 bool) *args.Impl[float64] { return generic.Impl[float64]() }
 
 // blockRows is how many rows a driver hands to one assembly call; the
 // per-row scalars live in stack arrays of this length.

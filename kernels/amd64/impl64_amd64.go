@@ -1,0 +1,259 @@
+//go:build !purego
+
+package amd64
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels/generic"
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
+
+// Float64 returns the table of float64 kernels: cross-entropy with integer
+// targets (and softmax focal) and the row primitives are vectorised; the
+// rest is the generic kernel.
+func Float64(useAVX512 bool) *args.Impl[float64] {
+	s := isa(useAVX512)
+	t := generic.Impl[float64]()
+	t.CrossEntropy = s.crossEntropy64
+	t.Softmax = s.softmax64
+	t.LogSoftmax = s.logSoftmax64
+	t.LogSumExp = s.logSumExp64
+	return t
+}
+
+// rowsPerBlock64 is rowsPerBlock for 8-byte elements.
+func rowsPerBlock64(k int) int {
+	return max(1, min(blockRows, l2Budget/(8*k)))
+}
+
+func (s isa) maxLogRows64(x []float64, n, k int, m, ls *float64) {
+	if s {
+		maxLogRowsDAVX512(&x[0], n, k, m, ls)
+	} else {
+		maxLogRowsDAVX2(&x[0], n, k, m, ls)
+	}
+}
+
+func (s isa) expAffineRows64(x, dst []float64, n, k int, m, ls, coef, bias *float64) {
+	if s {
+		expAffineRowsDAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias)
+	} else {
+		expAffineRowsDAVX2(&x[0], &dst[0], n, k, m, ls, coef, bias)
+	}
+}
+
+// crossEntropy64 is the blockwise two-pass kernel of crossEntropy for
+// float64 integer targets (weights, ignore index, label smoothing, z-loss,
+// focal, row outputs, in place): pass 1 writes each row's maximum m and
+// ls = log Σ exp(x − m) (and the smoothing sum), Go forms the row's loss
+// and coefficients, pass 2 writes coef·softmax − bias, and Go rewrites the
+// target element as the generic kernel does (p_y − 1 via expm1 where
+// p_y > ½). Probability targets and soft-capping are generic.
+func (s isa) crossEntropy64(a args.CE[float64]) float64 {
+	if a.Probs != nil || a.SoftCap != 0 {
+		return generic.CrossEntropy(a)
+	}
+	k, n := a.K, a.N
+	eps, zl, scale := a.Smoothing, a.ZLoss, a.GradScale
+	wsum := float64(k)
+	if a.Weight != nil {
+		wsum = 0
+		for _, w := range a.Weight[:k] {
+			wsum += w
+		}
+	}
+	smooth := eps != 0 && !a.Focal
+	epsK := eps / float64(k)
+	z := s == avx512
+	var mx, ls, dot, coef, bias, pcs, wys, zy, lpys [blockRows]float64
+	bs := rowsPerBlock64(k)
+	var total float64
+	for r0 := 0; r0 < n; r0 += bs {
+		m := min(bs, n-r0)
+		x := a.X[r0*k : (r0+m)*k]
+		targets := a.Targets[r0 : r0+m]
+		switch {
+		case smooth && a.Weight != nil && z:
+			maxLogDotWRowsDAVX512(&x[0], m, k, &a.Weight[0], &mx[0], &ls[0], &dot[0])
+		case smooth && a.Weight != nil:
+			maxLogDotWRowsDAVX2(&x[0], m, k, &a.Weight[0], &mx[0], &ls[0], &dot[0])
+		case smooth && z:
+			maxLogDotRowsDAVX512(&x[0], m, k, &mx[0], &ls[0], &dot[0])
+		case smooth:
+			maxLogDotRowsDAVX2(&x[0], m, k, &mx[0], &ls[0], &dot[0])
+		default:
+			s.maxLogRows64(x, m, k, &mx[0], &ls[0])
+		}
+		for i, y := range targets {
+			l := mx[i] + ls[i]
+			if a.RowLSE != nil {
+				a.RowLSE[r0+i] = l
+			}
+			if a.HasIgnore && y == a.Ignore {
+				coef[i], bias[i] = 0, 0
+				if a.RowLoss != nil {
+					a.RowLoss[r0+i] = 0
+				}
+				continue
+			}
+			zy[i] = x[i*k+int(y)]
+			if math.IsInf(ls[i], 0) {
+				// A row holding +Inf (ls = +Inf) or only −Inf (ls = −Inf).
+				coef[i], bias[i], pcs[i], wys[i] = math.NaN(), 0, math.NaN(), 0
+				total += math.NaN()
+				if a.RowLoss != nil {
+					a.RowLoss[r0+i] = math.NaN()
+				}
+				continue
+			}
+			wy := 1.0
+			if a.Weight != nil {
+				wy = a.Weight[y]
+			}
+			var loss, pc float64
+			if a.Focal {
+				logp := (zy[i] - mx[i]) - ls[i]
+				if logp > -math.Ln2 {
+					// p_y > ½, so y is the row's maximum and ls = log(1 + r)
+					// lost r's digits in the rounding of 1 + r; q = 1 − p_y
+					// needs them: redo r = Σ_{j≠y} exp(x_j − m) (scalar,
+					// confident rows of focal loss only).
+					logp = -math.Log1p(sumExpExcept(x[i*k:i*k+k], int(y), mx[i])) + (zy[i] - mx[i])
+				}
+				lpys[i] = logp
+				p := math.Exp(logp)
+				q := -math.Expm1(logp)
+				r := -1.0
+				if q != 0 {
+					r = logp / q
+				}
+				pr := 0.0
+				if p != 0 {
+					pr = p * r
+				}
+				mod := math.Pow(q, a.FocalGamma)
+				loss = -wy * mod * logp
+				pc = wy * mod * (1 - a.FocalGamma*pr)
+				wy = pc
+			} else {
+				loss = (1-eps)*wy*((mx[i]-zy[i])+ls[i]) + zl*wy*l*l
+				pc = (1-eps)*wy + 2*zl*wy*l
+				if smooth {
+					loss += epsK * (wsum*ls[i] - dot[i])
+					pc += epsK * wsum
+				}
+				wy *= 1 - eps
+			}
+			total += loss
+			if a.RowLoss != nil {
+				a.RowLoss[r0+i] = loss
+			}
+			pcs[i], wys[i] = pc, wy
+			coef[i] = scale * pc
+			bias[i] = 0
+			if smooth {
+				bias[i] = scale * epsK
+			}
+		}
+		if a.Grad == nil {
+			continue
+		}
+		g := a.Grad[r0*k : (r0+m)*k]
+		switch {
+		case smooth && a.Weight != nil && z:
+			expAffineWRowsDAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0])
+		case smooth && a.Weight != nil:
+			expAffineWRowsDAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0])
+		default:
+			s.expAffineRows64(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0])
+		}
+		for i, y := range targets {
+			row := g[i*k : i*k+k]
+			if a.HasIgnore && y == a.Ignore {
+				clear(row)
+				continue
+			}
+			cy := 0.0
+			if smooth {
+				cy = epsK
+				if a.Weight != nil {
+					cy *= a.Weight[y]
+				}
+			}
+			lpy := (zy[i] - mx[i]) - ls[i]
+			if a.Focal {
+				lpy = lpys[i]
+			}
+			pc, wy := pcs[i], wys[i]
+			gy := pc*math.Exp(lpy) - wy
+			if lpy > -math.Ln2 { // p − 1 exact: pc·(p − 1) + (pc − wy)
+				gy = pc*math.Expm1(lpy) + (pc - wy)
+			}
+			row[y] = scale * (gy - cy)
+		}
+	}
+	return total
+}
+
+// sumExpExcept is Σ_{j≠y} exp(x_j − m).
+func sumExpExcept(x []float64, y int, m float64) float64 {
+	var r float64
+	for j, v := range x {
+		if j != y {
+			r += math.Exp(v - m)
+		}
+	}
+	return r
+}
+
+// nonFiniteRows64 is nonFiniteRows for float64.
+func nonFiniteRows64(ls []float64) {
+	for i, v := range ls {
+		if math.IsInf(v, 0) {
+			ls[i] = math.NaN()
+		}
+	}
+}
+
+func (s isa) logSumExp64(a args.Rows[float64]) {
+	if s {
+		lseRowsDAVX512(&a.X[0], a.N, a.K, &a.Dst[0])
+	} else {
+		lseRowsDAVX2(&a.X[0], a.N, a.K, &a.Dst[0])
+	}
+}
+
+func (s isa) softmax64(a args.Rows[float64]) {
+	var mx, ls, one, zero [blockRows]float64
+	for i := range one {
+		one[i] = 1
+	}
+	k := a.K
+	bs := rowsPerBlock64(k)
+	for r0 := 0; r0 < a.N; r0 += bs {
+		m := min(bs, a.N-r0)
+		x := a.X[r0*k : (r0+m)*k]
+		s.maxLogRows64(x, m, k, &mx[0], &ls[0])
+		nonFiniteRows64(ls[:m])
+		s.expAffineRows64(x, a.Dst[r0*k:(r0+m)*k], m, k, &mx[0], &ls[0], &one[0], &zero[0])
+	}
+}
+
+func (s isa) logSoftmax64(a args.Rows[float64]) {
+	var mx, ls [blockRows]float64
+	k := a.K
+	bs := rowsPerBlock64(k)
+	for r0 := 0; r0 < a.N; r0 += bs {
+		m := min(bs, a.N-r0)
+		x := a.X[r0*k : (r0+m)*k]
+		s.maxLogRows64(x, m, k, &mx[0], &ls[0])
+		nonFiniteRows64(ls[:m])
+		d := a.Dst[r0*k : (r0+m)*k]
+		if s {
+			subRowsDAVX512(&x[0], &d[0], m, k, &mx[0], &ls[0])
+		} else {
+			subRowsDAVX2(&x[0], &d[0], m, k, &mx[0], &ls[0])
+		}
+	}
+}
