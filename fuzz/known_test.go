@@ -27,7 +27,6 @@ const (
 	findInfWeightSum  = "F12 smoothing or soft targets with a +Inf class weight: kernels NaN (Inf−Inf), want +Inf"
 	findFarFirstLogit = "F14 smoothing / soft targets: kernels sum relative to the row's first logit, losing accuracy when it is far from the rest"
 	findScaleSubnorm  = "F16 float32 mean: the gradient scale 1/norm is stored as float32 (subnormal above 2¹²⁶, +Inf below 2.9e-39)"
-	findPosWeightInf  = "F17 reference BCEWithLogits gradient (c_p+c_n)σ(x) − c_p: NaN where c_p or the weight is +Inf (kernels: −Inf, the limit)"
 	findF32Huge       = "F18 float32 on the SIMD backends: extreme magnitudes (near MaxFloat32, weights beyond 1e±20, subnormal targets) overflow or underflow float32 intermediates"
 	findFocalPowInf   = "F20 reference: SigmoidFocal soft target with γ < 1 and min(y, 1−y) subnormal: γ·m^(γ−1)·… is 0·Inf = NaN"
 	findInfAlpha      = "F19 SoftmaxFocal with an infinite α: kernels NaN (∞·0) where the reference has +Inf"
@@ -143,28 +142,6 @@ func (c *binaryCase[T]) known(backend string) string {
 			}
 			if simd(backend) && !isFloat64(zero) && (maxAbs(c.x) > 1e37 || extremeWeights32(c.weight) || extremeWeights32(c.pos) || tinyTarget(c.y)) {
 				return findF32Huge
-			}
-			return ""
-		},
-		func() string {
-			if c.variant != binLogits {
-				return ""
-			}
-			fn := 1.0
-			if c.asym != nil {
-				fn = c.asym.FalseNegative
-			}
-			for i, y := range c.y {
-				pw := 1.0
-				if c.pos != nil {
-					pw = float64(c.pos[i%c.k])
-				}
-				if math.IsInf(pw*fn*float64(y), 1) {
-					return findPosWeightInf
-				}
-			}
-			if maxOf(c.weight) > math.MaxFloat64 {
-				return findPosWeightInf
 			}
 			return ""
 		},

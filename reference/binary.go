@@ -10,9 +10,10 @@ import (
 // row i, class j, with pw = PosWeight[j], fn/fp the Asymmetric weights:
 //
 //	l = w·( pw·fn·y·softplus(−x) + fp·(1−y)·softplus(x) )
-//	∂l/∂x = w·( (pw·fn·y + fp·(1−y))·σ(x) − pw·fn·y )
+//	∂l/∂x = w·( (pw·fn·y + fp·(1−y))·σ(x) − pw·fn·y ) = w·( fp·(1−y)·σ(x) − pw·fn·y·σ(−x) )
 //
-// A term whose coefficient is 0 is absent: x = −Inf with y = 0 gives 0
+// The reference evaluates the second form, whose value where pw or w is
+// +Inf is the limit (±Inf), not ∞ − ∞ or ∞·0 = NaN. A term whose coefficient is 0 is absent: x = −Inf with y = 0 gives 0
 // (PyTorch: NaN). The weight w multiplies plainly (w = 0 times an infinite
 // loss is NaN, as in PyTorch). The mean divides by N·K.
 func BCEWithLogits[T kernels.Float](x, y []T, n, k int, o *kernels.BinaryOptions[T]) (*Result, error) {
@@ -189,8 +190,10 @@ func bceLogitsElem(x, y, pos, neg float64) binElem {
 	spn, spp := softplus(-x), softplus(x)
 	s := sigmoid(x)
 	return binElem{
-		l:      mul0(cp, spn) + mul0(cn, spp),
-		g:      (cp+cn)*s - cp,
+		l: mul0(cp, spn) + mul0(cn, spp),
+		// (cp+cn)·σ(x) − cp as cn·σ(x) − cp·σ(−x): the same value, but the
+		// limit where cp or the weight is infinite and σ(x) rounds to 1.
+		g:      cn*s - cp*sigmoid(-x),
 		lTerms: mul0(math.Abs(cp), spn) + mul0(math.Abs(cn), spp),
 		gTerms: math.Abs(cp+cn)*s + math.Abs(cp),
 	}
