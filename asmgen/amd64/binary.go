@@ -53,7 +53,7 @@ func allBinaryOptions() []binaryOptions {
 // weight, writes what the variant writes and returns Σ loss in float64.
 func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float32,
 	body func(x, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual), params ...string) {
-	addFamily(family{name: name, params: params, soft: o.softFlag})
+	addFamily(family{name: name, params: params, soft: o.softFlag, f64: s.F64})
 	name = name + o.suffix() + suffix(s)
 	sig := "func(x, y, w, grad, loss *float32, n int"
 	for _, p := range params {
@@ -67,7 +67,7 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 	if o.softFlag {
 		sig = sig[:len(sig)-len("float64")] + "(sum float64, soft int)"
 	}
-	TEXT(name, NOSPLIT, sig)
+	TEXT(name, NOSPLIT, sigT(s, sig))
 	Pragma("noescape")
 	docf(name, doc, fmt.Sprintf("Variant %q: writes grad %v, loss %v; weighted %v (unused pointers may be nil).", o.suffix(), o.grad, o.loss, o.weighted))
 	s.Begin()
@@ -97,17 +97,19 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 	// "*name" parameters are the element at j of that input.
 	param := func(name string) reg.VecVirtual {
 		if p, ok := vecs[name]; ok {
-			return s.LoadAt(curMask, x86.At(p, curJ), nil)
+			return s.LoadAt(curMask, s.At(p, curJ), nil)
 		}
 		b, err := Param(name).Resolve()
 		if err != nil {
 			panic(err)
 		}
-		v := s.Vec()
-		VBROADCASTSS(b.Addr, v)
-		return v
+		return s.Broadcast(b.Addr)
 	}
-	s.Preload(consts...)
+	if !s.F64 {
+		s.Preload(consts...)
+	} else if consts != nil {
+		s.PreloadExp()
+	}
 	acc := s.NewF64Acc()
 	var soft reg.GPVirtual
 	if o.softFlag {
@@ -117,32 +119,32 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 	sp := s.NewSpan(n)
 	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
 		curJ, curMask = j, mk
-		xv := s.LoadAt(mk, x86.At(x, j), nil)
-		yv := s.LoadAt(mk, x86.At(y, j), nil)
+		xv := s.LoadAt(mk, s.At(x, j), nil)
+		yv := s.LoadAt(mk, s.At(y, j), nil)
 		if o.softFlag {
 			// Count vectors with a label other than 0 or 1 (zero-filled
 			// tail lanes are 0); NaN labels count too.
 			t := s.Vec()
 			VMOVUPS(yv, t)
-			s.Where(x86.EQ, yv, s.F(1), s.F(0), t)
-			s.IfAny(x86.NEQU, t, s.F(0), func() { INCQ(soft) })
+			s.Where(x86.EQ, yv, s.C(1), s.C(0), t)
+			s.IfAny(x86.NEQU, t, s.C(0), func() { INCQ(soft) })
 		}
 		l, g := body(xv, yv, param)
 		if o.weighted {
-			wv := s.LoadAt(mk, x86.At(w, j), nil)
-			VMULPS(wv, l, l)
+			wv := s.LoadAt(mk, s.At(w, j), nil)
+			s.Mul(wv, l, l)
 			if o.grad {
-				VMULPS(wv, g, g)
+				s.Mul(wv, g, g)
 			}
 		}
 		if o.loss {
-			s.StoreAt(mk, l, x86.At(loss, j))
+			s.StoreAt(mk, l, s.At(loss, j))
 		}
 		s.ZeroOff(mk, l) // masked-off lanes must not reach the sum
 		acc.Add(l)
 		if o.grad {
-			VMULPS(param("scale"), g, g)
-			s.StoreAt(mk, g, x86.At(grad, j))
+			s.Mul(param("scale"), g, g)
+			s.StoreAt(mk, g, s.At(grad, j))
 		}
 	})
 	sum := acc.Sum()
@@ -159,23 +161,23 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 // Without withLog1p, l1p is nil.
 func sigmoidParts(s *x86.ISA, x reg.VecVirtual, withLog1p bool) (e, sp, sn, l1p reg.VecVirtual) {
 	na := s.Vec()
-	VORPS(s.U(0x80000000), x, na) // −|x|
+	VORPS(s.SignBit(), x, na) // −|x|
 	e = s.Exp(na)
 	d := s.Vec()
-	VADDPS(s.F(1), e, d)
+	s.Add(s.C(1), e, d)
 	r := s.Vec()
-	VDIVPS(d, s.FR(1), r) // 1/(1+e): σ(|x|)
+	s.Div(d, s.CR(1), r) // 1/(1+e): σ(|x|)
 	er := s.Vec()
-	VMULPS(r, e, er) // e/(1+e): σ(−|x|)
+	s.Mul(r, e, er) // e/(1+e): σ(−|x|)
 	// σ(|x|) = 1 − σ(−|x|): rounds correctly where 1/(1+e) would round
 	// 1+e first (e < 2^−24 gives 1 instead of 1 − e).
-	VMOVUPS(s.F(1), r)
-	VSUBPS(er, r, r)
+	s.Mov(s.C(1), r)
+	s.Sub(er, r, r)
 	sp, sn = s.Vec(), s.Vec()
 	VMOVAPS(er, sp)
 	VMOVAPS(r, sn)
-	s.Where(x86.GE, x, s.F(0), r, sp) // x ≥ 0: σ(x) = σ(|x|)
-	s.Where(x86.GE, x, s.F(0), er, sn)
+	s.Where(x86.GE, x, s.C(0), r, sp) // x ≥ 0: σ(x) = σ(|x|)
+	s.Where(x86.GE, x, s.C(0), er, sn)
 	s.Where(x86.UNORD, x, x, x, sp)
 	if withLog1p {
 		l1p = s.Log1p(e)
@@ -200,33 +202,33 @@ func bceLogits(s *x86.ISA, o binaryOptions, posWeighted bool) {
 		o, consts, func(x, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
 			_, sp, sn, l1p := sigmoidParts(s, x, true)
 			cp, cn := s.Vec(), s.Vec()
-			VMULPS(param("pos"), y, cp) // pos·y
+			s.Mul(param("pos"), y, cp) // pos·y
 			if posWeighted {
-				VMULPS(param("*pw"), cp, cp)
+				s.Mul(param("*pw"), cp, cp)
 			}
-			VMOVUPS(s.F(1), cn)
-			VSUBPS(y, cn, cn)
-			VMULPS(param("neg"), cn, cn) // neg·(1−y)
+			s.Mov(s.C(1), cn)
+			s.Sub(y, cn, cn)
+			s.Mul(param("neg"), cn, cn) // neg·(1−y)
 			spn, spp := s.Vec(), s.Vec()
 			t := s.Vec()
 			VXORPS(t, t, t)
-			VSUBPS(x, t, t)         // −x
-			VMAXPS(t, s.FR(0), spn) // NaN: −x is returned
-			VADDPS(l1p, spn, spn)   // softplus(−x)
-			VMAXPS(x, s.FR(0), spp)
-			VADDPS(l1p, spp, spp) // softplus(x)
-			VMULPS(cp, spn, spn)
-			s.Where(x86.EQ, cp, s.F(0), s.F(0), spn)
-			VMULPS(cn, spp, spp)
-			s.Where(x86.EQ, cn, s.F(0), s.F(0), spp)
+			s.Sub(x, t, t)         // −x
+			s.Max(t, s.CR(0), spn) // NaN: −x is returned
+			s.Add(l1p, spn, spn)   // softplus(−x)
+			s.Max(x, s.CR(0), spp)
+			s.Add(l1p, spp, spp) // softplus(x)
+			s.Mul(cp, spn, spn)
+			s.Where(x86.EQ, cp, s.C(0), s.C(0), spn)
+			s.Mul(cn, spp, spp)
+			s.Where(x86.EQ, cn, s.C(0), s.C(0), spp)
 			l = spn
-			VADDPS(spp, l, l)
+			s.Add(spp, l, l)
 			// (cp+cn)·σ(x) − cp = cn·σ(x) − cp·σ(−x), which does not cancel
 			// at saturation.
 			t2 := s.Vec()
-			VMULPS(sn, cp, t2)
+			s.Mul(sn, cp, t2)
 			g = cn
-			VFMSUB213PS(t2, sp, g) // cn·σ(x) − cp·σ(−x)
+			s.FMS213(t2, sp, g) // cn·σ(x) − cp·σ(−x)
 			return l, g
 		}, params...)
 }
@@ -260,57 +262,57 @@ func sigmoidFocal(s *x86.ISA, gm focalGamma, o binaryOptions) {
 		"%s computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).",
 		o, x86.ExpConsts(), func(x, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
 			sgn := s.Vec()
-			VMOVUPS(s.F(1), sgn)
-			VFNMADD231PS(s.F(2), y, sgn) // 1 − 2y
+			s.Mov(s.C(1), sgn)
+			s.FNMA231(s.C(2), y, sgn) // 1 − 2y
 			z := s.Vec()
-			VMULPS(sgn, x, z)
+			s.Mul(sgn, x, z)
 			_, sz, snz, l1p := sigmoidParts(s, z, true)
 			spz := s.Vec()
-			VMAXPS(z, s.FR(0), spz) // NaN: z is returned
-			VADDPS(l1p, spz, spz)   // softplus(z) = −log p_t
+			s.Max(z, s.CR(0), spz) // NaN: z is returned
+			s.Add(l1p, spz, spz)   // softplus(z) = −log p_t
 			at := param("a1")
-			VFMADD213PS(param("a0"), y, at) // α_t = a0 + a1·y
+			s.FMA213(param("a0"), y, at) // α_t = a0 + a1·y
 			var mod reg.VecVirtual
 			switch gm {
 			case gamma1:
 				mod = sz
 			case gamma2:
 				mod = s.Vec()
-				VMULPS(sz, sz, mod)
+				s.Mul(sz, sz, mod)
 			case gammaAny:
 				t := s.Vec()
 				VXORPS(t, t, t)
-				VSUBPS(z, t, t) // −z
-				VMAXPS(t, s.FR(0), t)
-				VADDPS(l1p, t, t) // softplus(−z)
-				VMULPS(param("gamma"), t, t)
-				VXORPS(s.U(0x80000000), t, t)
+				s.Sub(z, t, t) // −z
+				s.Max(t, s.CR(0), t)
+				s.Add(l1p, t, t) // softplus(−z)
+				s.Mul(param("gamma"), t, t)
+				VXORPS(s.SignBit(), t, t)
 				mod = s.Exp(t) // exp(−γ·softplus(−z)) = σ(z)^γ
 			}
 			// inner = σ(z) + γ·σ(−z)·softplus(z), without 0·Inf at z = +Inf.
 			inner := sz
 			if gm != gamma0 {
 				inner = s.Vec()
-				VMULPS(spz, snz, inner)
-				s.Where(x86.EQ, snz, s.F(0), s.F(0), inner)
+				s.Mul(spz, snz, inner)
+				s.Where(x86.EQ, snz, s.C(0), s.C(0), inner)
 				switch gm {
 				case gamma1:
 				case gamma2:
-					VADDPS(inner, inner, inner)
+					s.Add(inner, inner, inner)
 				default:
-					VMULPS(param("gamma"), inner, inner)
+					s.Mul(param("gamma"), inner, inner)
 				}
-				VADDPS(sz, inner, inner)
+				s.Add(sz, inner, inner)
 			}
 			l = spz
-			VMULPS(at, l, l)
+			s.Mul(at, l, l)
 			g = inner
-			VMULPS(at, g, g)
-			VMULPS(sgn, g, g)
+			s.Mul(at, g, g)
+			s.Mul(sgn, g, g)
 			if mod != nil {
-				VMULPS(mod, l, l)
-				s.Where(x86.EQ, mod, s.F(0), s.F(0), l) // 0·Inf → 0, as generic
-				VMULPS(mod, g, g)
+				s.Mul(mod, l, l)
+				s.Where(x86.EQ, mod, s.C(0), s.C(0), l) // 0·Inf → 0, as generic
+				s.Mul(mod, g, g)
 			}
 			return l, g
 		}, params...)
@@ -324,44 +326,44 @@ func regression(s *x86.ISA, kind int, o binaryOptions) {
 		"%s computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.",
 		o, nil, func(x, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
 			d := s.Vec()
-			VSUBPS(y, x, d)
+			s.Sub(y, x, d)
 			l, g = s.Vec(), s.Vec()
 			// sign(d): ±1, 0 at 0, NaN at NaN.
 			sgn := func() reg.VecVirtual {
 				t := s.Vec()
-				VANDPS(s.U(0x80000000), d, t)
-				VORPS(s.U(0x3f800000), t, t)
-				s.Where(x86.EQ, d, s.F(0), s.F(0), t)
+				VANDPS(s.SignBit(), d, t)
+				VORPS(s.C(1), t, t)
+				s.Where(x86.EQ, d, s.C(0), s.C(0), t)
 				s.Where(x86.UNORD, d, d, d, t)
 				return t
 			}
 			switch kind {
 			case 0: // MSE
-				VMULPS(d, d, l)
-				VADDPS(d, d, g)
+				s.Mul(d, d, l)
+				s.Add(d, d, g)
 			case 1: // L1
-				VANDPS(s.U(0x7fffffff), d, l)
+				VANDPS(s.AbsMask(), d, l)
 				g = sgn()
 			default:
 				p := param("p")
 				ad := s.Vec()
-				VANDPS(s.U(0x7fffffff), d, ad)
+				VANDPS(s.AbsMask(), d, ad)
 				half := s.Vec()
-				VMULPS(s.F(0.5), p, half) // p/2
+				s.Mul(s.C(0.5), p, half) // p/2
 				sq := s.Vec()
-				VMULPS(d, d, sq)
-				VMULPS(s.F(0.5), sq, sq) // d²/2
-				VSUBPS(half, ad, l)      // |d| − p/2
+				s.Mul(d, d, sq)
+				s.Mul(s.C(0.5), sq, sq) // d²/2
+				s.Sub(half, ad, l)      // |d| − p/2
 				if kind == 2 {           // Huber: p·(|d| − p/2) and p·sign(d) outside
-					VMULPS(p, l, l)
-					VMULPS(sgn(), p, g)
+					s.Mul(p, l, l)
+					s.Mul(sgn(), p, g)
 					s.Where(x86.LT, ad, p, sq, l)
 					s.Where(x86.LT, ad, p, d, g)
 				} else { // SmoothL1: d²/(2β) and d/β inside
 					VMOVUPS(sgn(), g)
-					VDIVPS(p, sq, sq)
+					s.Div(p, sq, sq)
 					inner := s.Vec()
-					VDIVPS(p, d, inner)
+					s.Div(p, d, inner)
 					s.Where(x86.LT, ad, p, sq, l)
 					s.Where(x86.LT, ad, p, inner, g)
 				}

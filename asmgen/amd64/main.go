@@ -67,7 +67,8 @@ func main() {
 		tanhVec(s)
 	}
 	// float64: the row kernels (cross-entropy passes, LogSumExp, Softmax,
-	// LogSoftmax) and the test hooks of the float64 exp and log.
+	// LogSoftmax), the element-wise binary losses and the test hooks of the
+	// float64 exp and log.
 	for _, s := range []*x86.ISA{x86.AVX2D, x86.AVX512D} {
 		lseRows(s, lseOptions{})
 		lseRows(s, lseOptions{split: true})
@@ -76,6 +77,16 @@ func main() {
 		expAffineRows(s, false, false)
 		expAffineRows(s, true, false)
 		subRows(s)
+		for _, o := range allBinaryOptions() {
+			bceLogits(s, o, false)
+			bceLogits(s, o, true)
+			for g := gamma0; g <= gammaAny; g++ {
+				sigmoidFocal(s, g, o)
+			}
+			for kind := 0; kind < 4; kind++ {
+				regression(s, kind, o)
+			}
+		}
 		expVec(s)
 		logVec(s)
 		log1pVec(s)

@@ -10,8 +10,10 @@ import (
 )
 
 // Float64 returns the table of float64 kernels: cross-entropy with integer
-// targets (and softmax focal) and the row primitives are vectorised; the
-// rest is the generic kernel.
+// targets (and softmax focal), the row primitives, BCE with logits, sigmoid
+// focal and the regression losses are vectorised; the rest (probability
+// targets, soft-capping, the losses on probabilities, Sigmoid, LogSigmoid,
+// Softplus) is the generic kernel.
 func Float64(useAVX512 bool) *args.Impl[float64] {
 	s := isa(useAVX512)
 	t := generic.Impl[float64]()
@@ -19,6 +21,8 @@ func Float64(useAVX512 bool) *args.Impl[float64] {
 	t.Softmax = s.softmax64
 	t.LogSoftmax = s.logSoftmax64
 	t.LogSumExp = s.logSumExp64
+	t.Binary = s.binary64
+	t.Regression = s.regression64
 	return t
 }
 
@@ -255,5 +259,95 @@ func (s isa) logSoftmax64(a args.Rows[float64]) {
 		} else {
 			subRowsDAVX2(&x[0], &d[0], m, k, &mx[0], &ls[0])
 		}
+	}
+}
+
+// ptr64 is &s[0], or nil for an empty slice.
+func ptr64(s []float64) *float64 {
+	if len(s) == 0 {
+		return nil
+	}
+	return &s[0]
+}
+
+// binary64 is binary for float64.
+func (s isa) binary64(a args.Binary[float64]) float64 {
+	if len(a.X) == 0 {
+		return generic.Binary(a)
+	}
+	x, y, w, g, l := &a.X[0], &a.Y[0], ptr64(a.Weight), ptr64(a.Grad), ptr64(a.Loss)
+	n, sc := len(a.X), a.GradScale
+	switch {
+	case a.Kind == args.BCEWithLogits && a.PosWeight == nil:
+		return bceLogits64Call(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)
+	case a.Kind == args.BCEWithLogits && a.K == 1:
+		return bceLogits64Call(bool(s), x, y, w, g, l, n, a.PosWeight[0]*a.FNWeight, a.FPWeight, sc)
+	case a.Kind == args.BCEWithLogits && a.K >= 8:
+		// pos_weight runs along each row: one call per row of K.
+		k := a.K
+		row := func(v []float64, i int) *float64 {
+			if v == nil {
+				return nil
+			}
+			return &v[i*k]
+		}
+		var sum float64
+		for i := range a.N {
+			sum += bceLogitsPW64Call(bool(s), &a.X[i*k], &a.Y[i*k], row(a.Weight, i), row(a.Grad, i), row(a.Loss, i), k,
+				&a.PosWeight[0], a.FNWeight, a.FPWeight, sc)
+		}
+		return sum
+	case a.Kind == args.SigmoidFocal && a.FNWeight == 1 && a.FPWeight == 1:
+		if a.Grad != nil && &a.Grad[0] == &a.X[0] && !hardLabels64(a.Y) {
+			break // in place: a soft label could not be redone from x
+		}
+		a0, a1 := 1.0, 0.0 // α_t = a0 + a1·y
+		if a.Alpha >= 0 {
+			a0, a1 = 1-a.Alpha, 2*a.Alpha-1
+		}
+		var sum float64
+		var soft int
+		switch a.Gamma {
+		case 0:
+			sum, soft = focalG064Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+		case 1:
+			sum, soft = focalG164Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+		case 2:
+			sum, soft = focalG264Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+		default:
+			sum, soft = focalGAny64Call(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
+		}
+		if soft == 0 {
+			return sum
+		}
+	}
+	return generic.Binary(a)
+}
+
+func hardLabels64(y []float64) bool {
+	for _, v := range y {
+		if v != 0 && v != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// regression64 is regression for float64.
+func (s isa) regression64(a args.Regression[float64]) float64 {
+	if len(a.X) == 0 {
+		return generic.Regression(a)
+	}
+	x, y, w, g, l := &a.X[0], &a.Y[0], ptr64(a.Weight), ptr64(a.Grad), ptr64(a.Loss)
+	n, p, sc := len(a.X), a.Param, a.GradScale
+	switch a.Kind {
+	case args.MSE:
+		return mse64Call(bool(s), x, y, w, g, l, n, p, sc)
+	case args.L1:
+		return l164Call(bool(s), x, y, w, g, l, n, p, sc)
+	case args.Huber:
+		return huber64Call(bool(s), x, y, w, g, l, n, p, sc)
+	default:
+		return smoothL164Call(bool(s), x, y, w, g, l, n, p, sc)
 	}
 }

@@ -36,7 +36,6 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 	}
 }
 
-
 // blockRows is how many rows a driver hands to one assembly call; the
 // per-row scalars live in stack arrays of this length.
 const blockRows = 64

@@ -1385,6 +1385,486 @@ func expAffineWRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls 
 //go:noescape
 func subRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64)
 
+// bceLogitsDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWDAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0DAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG0DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1DAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2DAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG2DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func mseDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1DAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func l1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func huberDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1DAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWWDAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0WDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG0WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1WDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2WDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG2WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func mseWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1WDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func l1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func huberWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1WDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsLDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWLDAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0LDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG0LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1LDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2LDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG2LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyLDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func mseLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1LDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func l1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func huberLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1LDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsLWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWLWDAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0LWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG0LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1LWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2LWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG2LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyLWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func mseLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1LWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func l1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func huberLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1LWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsGDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWGDAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0GDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG0GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1GDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2GDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG2GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyGDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseGDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func mseGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1GDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func l1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberGDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func huberGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1GDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsGWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWGWDAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0GWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG0GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1GWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2GWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG2GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyGWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseGWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func mseGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1GWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func l1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberGWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func huberGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1GWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsGLDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWGLDAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0GLDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG0GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1GLDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2GLDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG2GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyGLDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseGLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func mseGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1GLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func l1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberGLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func huberGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1GLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsGLWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWGLWDAVX2 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0GLWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG0GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1GLWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2GLWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG2GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyGLWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseGLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func mseGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1GLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func l1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberGLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func huberGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1GLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
 // expVecDAVX2 writes dst[i] = exp(x[i]) (test hook for the vector exp).
 //
 //go:noescape
@@ -1436,6 +1916,486 @@ func expAffineWRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, l
 //
 //go:noescape
 func subRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64)
+
+// bceLogitsDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWDAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0DAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG0DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1DAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2DAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG2DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func mseDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1DAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func l1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func huberDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1DAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWWDAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0WDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG0WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1WDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2WDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG2WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func mseWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1WDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func l1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func huberWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1WDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsLDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWLDAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0LDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG0LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1LDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2LDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG2LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyLDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func mseLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1LDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func l1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func huberLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1LDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsLWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWLWDAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0LWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG0LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1LWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2LWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG2LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyLWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func mseLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1LWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func l1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func huberLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1LWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsGDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWGDAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0GDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG0GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1GDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2GDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG2GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyGDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseGDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func mseGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1GDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func l1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberGDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func huberGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1GDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsGWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWGWDAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0GWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG0GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1GWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2GWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG2GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyGWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseGWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func mseGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1GWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func l1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberGWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func huberGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1GWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsGLDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWGLDAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0GLDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG0GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1GLDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2GLDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalG2GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyGLDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseGLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func mseGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1GLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func l1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberGLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func huberGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1GLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceLogitsGLWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) float64
+
+// bceLogitsPWGLWDAVX512 is bceLogits with pos multiplied by pw[i] (PyTorch's pos_weight laid out per element).
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsPWGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64
+
+// focalG0GLWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG0GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG1GLWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalG2GLWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalG2GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalGAnyGLWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalGAnyGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// mseGLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func mseGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// l1GLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func l1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// huberGLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func huberGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// smoothL1GLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func smoothL1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
 // expVecDAVX512 writes dst[i] = exp(x[i]) (test hook for the vector exp).
 //

@@ -513,3 +513,513 @@ func smoothL1Call(avx512 bool, x, y, w, g, l *float32, n int, p float32, scale f
 		return smoothL1GLWAVX512(x, y, w, g, l, n, p, scale)
 	}
 }
+
+// bceLogits64Call runs the bceLogits64 variant for the ISA and for which of g, l, w are non-nil.
+func bceLogits64Call(avx512 bool, x, y, w, g, l *float64, n int, pos float64, neg float64, scale float64) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return bceLogitsDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 1:
+		return bceLogitsWDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 2:
+		return bceLogitsLDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 3:
+		return bceLogitsLWDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 4:
+		return bceLogitsGDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 5:
+		return bceLogitsGWDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 6:
+		return bceLogitsGLDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 7:
+		return bceLogitsGLWDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 8:
+		return bceLogitsDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 9:
+		return bceLogitsWDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 10:
+		return bceLogitsLDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 11:
+		return bceLogitsLWDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 12:
+		return bceLogitsGDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 13:
+		return bceLogitsGWDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 14:
+		return bceLogitsGLDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	default:
+		return bceLogitsGLWDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	}
+}
+
+// bceLogitsPW64Call runs the bceLogitsPW64 variant for the ISA and for which of g, l, w are non-nil.
+func bceLogitsPW64Call(avx512 bool, x, y, w, g, l *float64, n int, pw *float64, pos float64, neg float64, scale float64) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return bceLogitsPWDAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 1:
+		return bceLogitsPWWDAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 2:
+		return bceLogitsPWLDAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 3:
+		return bceLogitsPWLWDAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 4:
+		return bceLogitsPWGDAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 5:
+		return bceLogitsPWGWDAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 6:
+		return bceLogitsPWGLDAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 7:
+		return bceLogitsPWGLWDAVX2(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 8:
+		return bceLogitsPWDAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 9:
+		return bceLogitsPWWDAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 10:
+		return bceLogitsPWLDAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 11:
+		return bceLogitsPWLWDAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 12:
+		return bceLogitsPWGDAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 13:
+		return bceLogitsPWGWDAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	case 14:
+		return bceLogitsPWGLDAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	default:
+		return bceLogitsPWGLWDAVX512(x, y, w, g, l, n, pw, pos, neg, scale)
+	}
+}
+
+// focalG064Call runs the focalG064 variant for the ISA and for which of g, l, w are non-nil.
+func focalG064Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalG0DAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalG0WDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalG0LDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalG0LWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalG0GDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalG0GWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalG0GLDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalG0GLWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalG0DAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalG0WDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalG0LDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalG0LWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalG0GDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalG0GWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalG0GLDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalG0GLWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalG164Call runs the focalG164 variant for the ISA and for which of g, l, w are non-nil.
+func focalG164Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalG1DAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalG1WDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalG1LDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalG1LWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalG1GDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalG1GWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalG1GLDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalG1GLWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalG1DAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalG1WDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalG1LDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalG1LWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalG1GDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalG1GWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalG1GLDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalG1GLWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalG264Call runs the focalG264 variant for the ISA and for which of g, l, w are non-nil.
+func focalG264Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalG2DAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalG2WDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalG2LDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalG2LWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalG2GDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalG2GWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalG2GLDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalG2GLWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalG2DAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalG2WDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalG2LDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalG2LWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalG2GDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalG2GWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalG2GLDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalG2GLWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalGAny64Call runs the focalGAny64 variant for the ISA and for which of g, l, w are non-nil.
+func focalGAny64Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalGAnyDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 1:
+		return focalGAnyWDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 2:
+		return focalGAnyLDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 3:
+		return focalGAnyLWDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 4:
+		return focalGAnyGDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 5:
+		return focalGAnyGWDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 6:
+		return focalGAnyGLDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 7:
+		return focalGAnyGLWDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 8:
+		return focalGAnyDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 9:
+		return focalGAnyWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 10:
+		return focalGAnyLDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 11:
+		return focalGAnyLWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 12:
+		return focalGAnyGDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 13:
+		return focalGAnyGWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 14:
+		return focalGAnyGLDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	default:
+		return focalGAnyGLWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	}
+}
+
+// mse64Call runs the mse64 variant for the ISA and for which of g, l, w are non-nil.
+func mse64Call(avx512 bool, x, y, w, g, l *float64, n int, p float64, scale float64) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return mseDAVX2(x, y, w, g, l, n, p, scale)
+	case 1:
+		return mseWDAVX2(x, y, w, g, l, n, p, scale)
+	case 2:
+		return mseLDAVX2(x, y, w, g, l, n, p, scale)
+	case 3:
+		return mseLWDAVX2(x, y, w, g, l, n, p, scale)
+	case 4:
+		return mseGDAVX2(x, y, w, g, l, n, p, scale)
+	case 5:
+		return mseGWDAVX2(x, y, w, g, l, n, p, scale)
+	case 6:
+		return mseGLDAVX2(x, y, w, g, l, n, p, scale)
+	case 7:
+		return mseGLWDAVX2(x, y, w, g, l, n, p, scale)
+	case 8:
+		return mseDAVX512(x, y, w, g, l, n, p, scale)
+	case 9:
+		return mseWDAVX512(x, y, w, g, l, n, p, scale)
+	case 10:
+		return mseLDAVX512(x, y, w, g, l, n, p, scale)
+	case 11:
+		return mseLWDAVX512(x, y, w, g, l, n, p, scale)
+	case 12:
+		return mseGDAVX512(x, y, w, g, l, n, p, scale)
+	case 13:
+		return mseGWDAVX512(x, y, w, g, l, n, p, scale)
+	case 14:
+		return mseGLDAVX512(x, y, w, g, l, n, p, scale)
+	default:
+		return mseGLWDAVX512(x, y, w, g, l, n, p, scale)
+	}
+}
+
+// l164Call runs the l164 variant for the ISA and for which of g, l, w are non-nil.
+func l164Call(avx512 bool, x, y, w, g, l *float64, n int, p float64, scale float64) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return l1DAVX2(x, y, w, g, l, n, p, scale)
+	case 1:
+		return l1WDAVX2(x, y, w, g, l, n, p, scale)
+	case 2:
+		return l1LDAVX2(x, y, w, g, l, n, p, scale)
+	case 3:
+		return l1LWDAVX2(x, y, w, g, l, n, p, scale)
+	case 4:
+		return l1GDAVX2(x, y, w, g, l, n, p, scale)
+	case 5:
+		return l1GWDAVX2(x, y, w, g, l, n, p, scale)
+	case 6:
+		return l1GLDAVX2(x, y, w, g, l, n, p, scale)
+	case 7:
+		return l1GLWDAVX2(x, y, w, g, l, n, p, scale)
+	case 8:
+		return l1DAVX512(x, y, w, g, l, n, p, scale)
+	case 9:
+		return l1WDAVX512(x, y, w, g, l, n, p, scale)
+	case 10:
+		return l1LDAVX512(x, y, w, g, l, n, p, scale)
+	case 11:
+		return l1LWDAVX512(x, y, w, g, l, n, p, scale)
+	case 12:
+		return l1GDAVX512(x, y, w, g, l, n, p, scale)
+	case 13:
+		return l1GWDAVX512(x, y, w, g, l, n, p, scale)
+	case 14:
+		return l1GLDAVX512(x, y, w, g, l, n, p, scale)
+	default:
+		return l1GLWDAVX512(x, y, w, g, l, n, p, scale)
+	}
+}
+
+// huber64Call runs the huber64 variant for the ISA and for which of g, l, w are non-nil.
+func huber64Call(avx512 bool, x, y, w, g, l *float64, n int, p float64, scale float64) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return huberDAVX2(x, y, w, g, l, n, p, scale)
+	case 1:
+		return huberWDAVX2(x, y, w, g, l, n, p, scale)
+	case 2:
+		return huberLDAVX2(x, y, w, g, l, n, p, scale)
+	case 3:
+		return huberLWDAVX2(x, y, w, g, l, n, p, scale)
+	case 4:
+		return huberGDAVX2(x, y, w, g, l, n, p, scale)
+	case 5:
+		return huberGWDAVX2(x, y, w, g, l, n, p, scale)
+	case 6:
+		return huberGLDAVX2(x, y, w, g, l, n, p, scale)
+	case 7:
+		return huberGLWDAVX2(x, y, w, g, l, n, p, scale)
+	case 8:
+		return huberDAVX512(x, y, w, g, l, n, p, scale)
+	case 9:
+		return huberWDAVX512(x, y, w, g, l, n, p, scale)
+	case 10:
+		return huberLDAVX512(x, y, w, g, l, n, p, scale)
+	case 11:
+		return huberLWDAVX512(x, y, w, g, l, n, p, scale)
+	case 12:
+		return huberGDAVX512(x, y, w, g, l, n, p, scale)
+	case 13:
+		return huberGWDAVX512(x, y, w, g, l, n, p, scale)
+	case 14:
+		return huberGLDAVX512(x, y, w, g, l, n, p, scale)
+	default:
+		return huberGLWDAVX512(x, y, w, g, l, n, p, scale)
+	}
+}
+
+// smoothL164Call runs the smoothL164 variant for the ISA and for which of g, l, w are non-nil.
+func smoothL164Call(avx512 bool, x, y, w, g, l *float64, n int, p float64, scale float64) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return smoothL1DAVX2(x, y, w, g, l, n, p, scale)
+	case 1:
+		return smoothL1WDAVX2(x, y, w, g, l, n, p, scale)
+	case 2:
+		return smoothL1LDAVX2(x, y, w, g, l, n, p, scale)
+	case 3:
+		return smoothL1LWDAVX2(x, y, w, g, l, n, p, scale)
+	case 4:
+		return smoothL1GDAVX2(x, y, w, g, l, n, p, scale)
+	case 5:
+		return smoothL1GWDAVX2(x, y, w, g, l, n, p, scale)
+	case 6:
+		return smoothL1GLDAVX2(x, y, w, g, l, n, p, scale)
+	case 7:
+		return smoothL1GLWDAVX2(x, y, w, g, l, n, p, scale)
+	case 8:
+		return smoothL1DAVX512(x, y, w, g, l, n, p, scale)
+	case 9:
+		return smoothL1WDAVX512(x, y, w, g, l, n, p, scale)
+	case 10:
+		return smoothL1LDAVX512(x, y, w, g, l, n, p, scale)
+	case 11:
+		return smoothL1LWDAVX512(x, y, w, g, l, n, p, scale)
+	case 12:
+		return smoothL1GDAVX512(x, y, w, g, l, n, p, scale)
+	case 13:
+		return smoothL1GWDAVX512(x, y, w, g, l, n, p, scale)
+	case 14:
+		return smoothL1GLDAVX512(x, y, w, g, l, n, p, scale)
+	default:
+		return smoothL1GLWDAVX512(x, y, w, g, l, n, p, scale)
+	}
+}

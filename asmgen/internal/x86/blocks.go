@@ -388,6 +388,10 @@ func (s *ISA) NewF64Acc() F64Acc {
 
 // Add converts the float32 lanes of v to float64 and adds them.
 func (a F64Acc) Add(v reg.VecVirtual) {
+	if a.s.F64 { // already float64: one vector
+		VADDPD(v, a.lo, a.lo)
+		return
+	}
 	lo, hi := a.s.Vec(), a.s.Vec()
 	if a.s.ZMM {
 		VCVTPS2PD(v.AsY(), lo)

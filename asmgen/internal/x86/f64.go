@@ -268,3 +268,19 @@ func (s *ISA) log1p64(e reg.VecVirtual) reg.VecVirtual {
 	VADDPD(c, l, l)
 	return l
 }
+
+// SignBit is the operand with only the sign bit of every element set.
+func (s *ISA) SignBit() Op {
+	if s.F64 {
+		return s.U64(1 << 63)
+	}
+	return s.U(0x80000000)
+}
+
+// AbsMask is the operand with every bit but the sign set.
+func (s *ISA) AbsMask() Op {
+	if s.F64 {
+		return s.U64(1<<63 - 1)
+	}
+	return s.U(0x7fffffff)
+}
