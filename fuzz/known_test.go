@@ -28,7 +28,6 @@ const (
 	findFarFirstLogit = "F14 smoothing / soft targets: kernels sum relative to the row's first logit, losing accuracy when it is far from the rest"
 	findScaleSubnorm  = "F16 float32 mean: the gradient scale 1/norm is stored as float32 (subnormal above 2¹²⁶, +Inf below 2.9e-39)"
 	findF32Huge       = "F18 float32 on the SIMD backends: extreme magnitudes (near MaxFloat32, weights beyond 1e±20, subnormal targets) overflow or underflow float32 intermediates"
-	findFocalPowInf   = "F20 reference: SigmoidFocal soft target with γ < 1 and min(y, 1−y) subnormal: γ·m^(γ−1)·… is 0·Inf = NaN"
 	findInfAlpha      = "F19 SoftmaxFocal with an infinite α: kernels NaN (∞·0) where the reference has +Inf"
 	findClipLog1p     = "F26 reference BCE/FocalProbs clip branch: log(clamp(1−p)) is 0 for tiny p (kernels: log1p(−p)), so an infinite weight gives NaN, not +Inf"
 	findZLossTarget   = "F23 target-class gradient formed as P·(p_y−1) + (P−(1−ε)·w_y): cancels when (1−ε)·w_y ≪ P (z-loss, smoothing near 1, small w_y)"
@@ -142,17 +141,6 @@ func (c *binaryCase[T]) known(backend string) string {
 			}
 			if simd(backend) && !isFloat64(zero) && (maxAbs(c.x) > 1e37 || extremeWeights32(c.weight) || extremeWeights32(c.pos) || tinyTarget(c.y)) {
 				return findF32Huge
-			}
-			return ""
-		},
-		func() string {
-			if c.variant != binFocalLogits || c.gamma >= 1 {
-				return ""
-			}
-			for _, y := range c.y {
-				if m := math.Min(float64(y), 1-float64(y)); m > 0 && m < 1e-300 {
-					return findFocalPowInf
-				}
 			}
 			return ""
 		},

@@ -269,12 +269,22 @@ func sigmoidFocalElem(x, y float64, bp binParams) binElem {
 	m := y*q + (1-y)*p
 	mg := math.Pow(m, gam)
 	dmce := mul0((1-2*y)*p*q, ce) // ∂m/∂x·ce; p·q = 0 where ce is infinite
+	// γ·m^(γ−1)·dmce as γ·m^γ·(dmce/m): m^(γ−1) overflows for a subnormal m
+	// and γ < 1 (0·∞ at γ = 0), while |p·q/m| ≤ 2 for y ∈ [0, 1].
+	var dterm float64
+	switch {
+	case gam == 0 || dmce == 0: // the term is absent (its limit is 0)
+	case m > 0:
+		dterm = gam * mg * (dmce / m)
+	default: // y outside [0, 1]
+		dterm = gam * math.Pow(m, gam-1) * dmce
+	}
 	l := at * mg * ce
 	return binElem{
 		l:      l,
-		g:      at * (mg*(p-y) + gam*math.Pow(m, gam-1)*dmce),
+		g:      at * (mg*(p-y) + dterm),
 		lTerms: math.Abs(l),
-		gTerms: math.Abs(at) * (mg*(math.Abs(p)+math.Abs(y)) + gam*math.Pow(m, gam-1)*math.Abs(dmce)),
+		gTerms: math.Abs(at) * (math.Abs(mg)*(math.Abs(p)+math.Abs(y)) + math.Abs(dterm)),
 	}
 }
 

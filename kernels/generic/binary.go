@@ -152,8 +152,11 @@ func sigmoidFocal(x, y float64, c *binaryConsts) (l, g float64) {
 	mg := math.Pow(m, gam)
 	l = at * mg * ce
 	g = at * mg * (p - y)
-	if dm != 0 { // at x = ±inf, dm = 0 while ce = inf: the product's limit is 0
-		g += at * gam * math.Pow(m, gam-1) * dm * ce
+	// γ·m^(γ−1)·dm·ce, as γ·m^γ·(dm/m)·ce: m^(γ−1) overflows for a
+	// subnormal m and γ < 1, while |dm/m| ≤ 2. At x = ±inf, dm = 0 while
+	// ce = inf: the product's limit is 0, as it is for γ = 0.
+	if dm != 0 && gam != 0 {
+		g += at * gam * mg * (dm / m) * ce
 	}
 	return l, g
 }
