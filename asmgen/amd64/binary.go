@@ -354,7 +354,7 @@ func regression(s *x86.ISA, kind int, o binaryOptions) {
 				s.Mul(d, d, sq)
 				s.Mul(s.C(0.5), sq, sq) // d²/2
 				s.Sub(half, ad, l)      // |d| − p/2
-				if kind == 2 {           // Huber: p·(|d| − p/2) and p·sign(d) outside
+				if kind == 2 {          // Huber: p·(|d| − p/2) and p·sign(d) outside
 					s.Mul(p, l, l)
 					s.Mul(sgn(), p, g)
 					s.Where(x86.LT, ad, p, sq, l)

@@ -55,16 +55,16 @@ func unary(s *x86.ISA, op unaryOp) {
 			return sp
 		}
 		na := s.Vec()
-		VORPS(s.U(0x80000000), v, na) // −|x|
+		VORPS(s.SignBit(), v, na) // −|x|
 		e := s.Exp(na)
 		l := s.Log1p(e)
 		t := s.Vec()
 		if op == opSoftplus {
-			VMAXPS(v, s.FR(0), t) // NaN: v is the operand returned
-			VADDPS(l, t, t)
+			s.Max(v, s.CR(0), t) // NaN: v is the operand returned
+			s.Add(l, t, t)
 		} else {
-			VMINPS(v, s.FR(0), t)
-			VSUBPS(l, t, t)
+			s.Min(v, s.CR(0), t)
+			s.Sub(l, t, t)
 		}
 		return t
 	}, consts...)

@@ -87,6 +87,9 @@ func main() {
 				regression(s, kind, o)
 			}
 		}
+		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {
+			unary(s, op)
+		}
 		expVec(s)
 		logVec(s)
 		log1pVec(s)

@@ -11,9 +11,9 @@ import (
 
 // Float64 returns the table of float64 kernels: cross-entropy with integer
 // targets (and softmax focal), the row primitives, BCE with logits, sigmoid
-// focal and the regression losses are vectorised; the rest (probability
-// targets, soft-capping, the losses on probabilities, Sigmoid, LogSigmoid,
-// Softplus) is the generic kernel.
+// focal, the regression losses and Sigmoid/LogSigmoid/Softplus are
+// vectorised; the rest (probability targets, soft-capping, the losses on
+// probabilities) is the generic kernel.
 func Float64(useAVX512 bool) *args.Impl[float64] {
 	s := isa(useAVX512)
 	t := generic.Impl[float64]()
@@ -23,6 +23,9 @@ func Float64(useAVX512 bool) *args.Impl[float64] {
 	t.LogSumExp = s.logSumExp64
 	t.Binary = s.binary64
 	t.Regression = s.regression64
+	t.Sigmoid = s.sigmoid64
+	t.LogSigmoid = s.logSigmoid64
+	t.Softplus = s.softplus64
 	return t
 }
 
@@ -349,5 +352,38 @@ func (s isa) regression64(a args.Regression[float64]) float64 {
 		return huber64Call(bool(s), x, y, w, g, l, n, p, sc)
 	default:
 		return smoothL164Call(bool(s), x, y, w, g, l, n, p, sc)
+	}
+}
+
+func (s isa) sigmoid64(a args.Elementwise[float64]) {
+	if len(a.X) == 0 {
+		return
+	}
+	if s {
+		sigmoidDAVX512(&a.X[0], &a.Dst[0], len(a.X))
+	} else {
+		sigmoidDAVX2(&a.X[0], &a.Dst[0], len(a.X))
+	}
+}
+
+func (s isa) logSigmoid64(a args.Elementwise[float64]) {
+	if len(a.X) == 0 {
+		return
+	}
+	if s {
+		logSigmoidDAVX512(&a.X[0], &a.Dst[0], len(a.X))
+	} else {
+		logSigmoidDAVX2(&a.X[0], &a.Dst[0], len(a.X))
+	}
+}
+
+func (s isa) softplus64(a args.Elementwise[float64]) {
+	if len(a.X) == 0 {
+		return
+	}
+	if s {
+		softplusDAVX512(&a.X[0], &a.Dst[0], len(a.X))
+	} else {
+		softplusDAVX2(&a.X[0], &a.Dst[0], len(a.X))
 	}
 }

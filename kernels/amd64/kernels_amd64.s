@@ -64273,9 +64273,9 @@ done_1461:
 	VZEROUPPER
 	RET
 
-// func expVecDAVX2(x *float64, dst *float64, n int)
+// func sigmoidDAVX2(x *float64, dst *float64, n int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·expVecDAVX2(SB), NOSPLIT, $0-24
+TEXT ·sigmoidDAVX2(SB), NOSPLIT, $0-24
 	MOVQ    x+0(FP), AX
 	MOVQ    dst+8(FP), CX
 	MOVQ    n+16(FP), DX
@@ -64292,6 +64292,498 @@ TEXT ·expVecDAVX2(SB), NOSPLIT, $0-24
 loop_1462:
 	CMPQ         SI, BX
 	JAE          tail_1463
+	VMOVUPS      (AX)(SI*8), Y1
+	VORPS        lfd_8000000000000000<>+0(SB), Y1, Y2
+	VMOVUPS      lfd_c08749999999999a<>+0(SB), Y3
+	VMAXPD       Y2, Y3, Y2
+	VMOVUPS      lfd_40862e6666666666<>+0(SB), Y3
+	VMINPD       Y2, Y3, Y2
+	VMULPD       lfd_3ff71547652b82fe<>+0(SB), Y2, Y3
+	VROUNDPD     $0x00, Y3, Y3
+	VFNMADD231PD lfd_3fe62e42fee00000<>+0(SB), Y3, Y2
+	VFNMADD231PD lfd_3dea39ef35793c76<>+0(SB), Y3, Y2
+	VMOVUPS      lfd_3de6124613a86d09<>+0(SB), Y4
+	VFMADD213PD  lfd_3e21eed8eff8d898<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3e5ae64567f544e4<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3e927e4fb7789f5c<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3ec71de3a556c734<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3efa01a01a01a01a<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f2a01a01a01a01a<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f56c16c16c16c17<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f81111111111111<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fa5555555555555<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fc5555555555555<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fe0000000000000<>+0(SB), Y2, Y4
+	VMULPD       Y2, Y2, Y5
+	VFMADD213PD  Y2, Y5, Y4
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Y4, Y4
+	VCVTPD2DQY   Y3, X3
+	VPSRAD       $0x01, X3, X2
+	VPSUBD       X2, X3, X3
+	VPADDD       lfc_000003ff<>+0(SB), X2, X2
+	VPADDD       lfc_000003ff<>+0(SB), X3, X3
+	VPMOVZXDQ    X2, Y2
+	VPMOVZXDQ    X3, Y3
+	VPSLLQ       $0x34, Y2, Y2
+	VPSLLQ       $0x34, Y3, Y3
+	VMULPD       Y2, Y4, Y4
+	VMULPD       Y3, Y4, Y4
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Y4, Y2
+	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Y3
+	VDIVPD       Y2, Y3, Y2
+	VMULPD       Y2, Y4, Y3
+	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Y2
+	VSUBPD       Y3, Y2, Y2
+	VMOVAPS      Y3, Y4
+	VMOVAPS      Y2, Y5
+	VCMPPD       $0x1d, lfd_0000000000000000<>+0(SB), Y1, Y6
+	VBLENDVPD    Y6, Y2, Y4, Y4
+	VCMPPD       $0x1d, lfd_0000000000000000<>+0(SB), Y1, Y2
+	VBLENDVPD    Y2, Y3, Y5, Y5
+	VCMPPD       $0x03, Y1, Y1, Y2
+	VBLENDVPD    Y2, Y1, Y4, Y4
+	VMOVUPS      Y4, (CX)(SI*8)
+	ADDQ         $0x04, SI
+	JMP          loop_1462
+
+tail_1463:
+	CMPQ         SI, DX
+	JAE          done_1464
+	VMASKMOVPD   (AX)(SI*8), Y0, Y1
+	VORPS        lfd_8000000000000000<>+0(SB), Y1, Y2
+	VMOVUPS      lfd_c08749999999999a<>+0(SB), Y3
+	VMAXPD       Y2, Y3, Y2
+	VMOVUPS      lfd_40862e6666666666<>+0(SB), Y3
+	VMINPD       Y2, Y3, Y2
+	VMULPD       lfd_3ff71547652b82fe<>+0(SB), Y2, Y3
+	VROUNDPD     $0x00, Y3, Y3
+	VFNMADD231PD lfd_3fe62e42fee00000<>+0(SB), Y3, Y2
+	VFNMADD231PD lfd_3dea39ef35793c76<>+0(SB), Y3, Y2
+	VMOVUPS      lfd_3de6124613a86d09<>+0(SB), Y4
+	VFMADD213PD  lfd_3e21eed8eff8d898<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3e5ae64567f544e4<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3e927e4fb7789f5c<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3ec71de3a556c734<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3efa01a01a01a01a<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f2a01a01a01a01a<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f56c16c16c16c17<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f81111111111111<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fa5555555555555<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fc5555555555555<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fe0000000000000<>+0(SB), Y2, Y4
+	VMULPD       Y2, Y2, Y5
+	VFMADD213PD  Y2, Y5, Y4
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Y4, Y4
+	VCVTPD2DQY   Y3, X3
+	VPSRAD       $0x01, X3, X2
+	VPSUBD       X2, X3, X3
+	VPADDD       lfc_000003ff<>+0(SB), X2, X2
+	VPADDD       lfc_000003ff<>+0(SB), X3, X3
+	VPMOVZXDQ    X2, Y2
+	VPMOVZXDQ    X3, Y3
+	VPSLLQ       $0x34, Y2, Y2
+	VPSLLQ       $0x34, Y3, Y3
+	VMULPD       Y2, Y4, Y4
+	VMULPD       Y3, Y4, Y4
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Y4, Y2
+	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Y3
+	VDIVPD       Y2, Y3, Y2
+	VMULPD       Y2, Y4, Y3
+	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Y2
+	VSUBPD       Y3, Y2, Y2
+	VMOVAPS      Y3, Y4
+	VMOVAPS      Y2, Y5
+	VCMPPD       $0x1d, lfd_0000000000000000<>+0(SB), Y1, Y6
+	VBLENDVPD    Y6, Y2, Y4, Y4
+	VCMPPD       $0x1d, lfd_0000000000000000<>+0(SB), Y1, Y2
+	VBLENDVPD    Y2, Y3, Y5, Y5
+	VCMPPD       $0x03, Y1, Y1, Y2
+	VBLENDVPD    Y2, Y1, Y4, Y4
+	VMASKMOVPD   Y4, Y0, (CX)(SI*8)
+
+done_1464:
+	VZEROUPPER
+	RET
+
+// func logSigmoidDAVX2(x *float64, dst *float64, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·logSigmoidDAVX2(SB), NOSPLIT, $0-24
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    DX, BX
+	SHRQ    $0x02, BX
+	SHLQ    $0x02, BX
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	NEGQ    SI
+	LEAQ    lfmask8<>+0(SB), DI
+	VMOVDQU 32(DI)(SI*8), Y0
+	XORQ    SI, SI
+
+loop_1465:
+	CMPQ         SI, BX
+	JAE          tail_1466
+	VMOVUPS      (AX)(SI*8), Y1
+	VORPS        lfd_8000000000000000<>+0(SB), Y1, Y2
+	VMOVUPS      lfd_c08749999999999a<>+0(SB), Y3
+	VMAXPD       Y2, Y3, Y2
+	VMOVUPS      lfd_40862e6666666666<>+0(SB), Y3
+	VMINPD       Y2, Y3, Y2
+	VMULPD       lfd_3ff71547652b82fe<>+0(SB), Y2, Y3
+	VROUNDPD     $0x00, Y3, Y3
+	VFNMADD231PD lfd_3fe62e42fee00000<>+0(SB), Y3, Y2
+	VFNMADD231PD lfd_3dea39ef35793c76<>+0(SB), Y3, Y2
+	VMOVUPS      lfd_3de6124613a86d09<>+0(SB), Y4
+	VFMADD213PD  lfd_3e21eed8eff8d898<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3e5ae64567f544e4<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3e927e4fb7789f5c<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3ec71de3a556c734<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3efa01a01a01a01a<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f2a01a01a01a01a<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f56c16c16c16c17<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f81111111111111<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fa5555555555555<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fc5555555555555<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fe0000000000000<>+0(SB), Y2, Y4
+	VMULPD       Y2, Y2, Y5
+	VFMADD213PD  Y2, Y5, Y4
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Y4, Y4
+	VCVTPD2DQY   Y3, X3
+	VPSRAD       $0x01, X3, X2
+	VPSUBD       X2, X3, X3
+	VPADDD       lfc_000003ff<>+0(SB), X2, X2
+	VPADDD       lfc_000003ff<>+0(SB), X3, X3
+	VPMOVZXDQ    X2, Y2
+	VPMOVZXDQ    X3, Y3
+	VPSLLQ       $0x34, Y2, Y2
+	VPSLLQ       $0x34, Y3, Y3
+	VMULPD       Y2, Y4, Y4
+	VMULPD       Y3, Y4, Y4
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Y4, Y2
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Y2, Y3
+	VSUBPD       Y3, Y4, Y3
+	VPSUBQ       lfd_ffe6a09e667f3bcd<>+0(SB), Y2, Y4
+	VPSRLQ       $0x34, Y4, Y5
+	VPOR         lfd_4330000000000000<>+0(SB), Y5, Y5
+	VPAND        lfd_000fffffffffffff<>+0(SB), Y4, Y4
+	VSUBPD       lfd_4330000000000400<>+0(SB), Y5, Y5
+	VPADDQ       lfd_3fe6a09e667f3bcd<>+0(SB), Y4, Y4
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Y4, Y4
+	VADDPD       lfd_4000000000000000<>+0(SB), Y4, Y6
+	VDIVPD       Y6, Y4, Y6
+	VMULPD       Y6, Y6, Y7
+	VMOVUPS      lfd_3fb8618618618618<>+0(SB), Y8
+	VFMADD213PD  lfd_3fbaf286bca1af28<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fbe1e1e1e1e1e1e<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fc1111111111111<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fc3b13b13b13b14<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fc745d1745d1746<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fcc71c71c71c71c<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fd2492492492492<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fd999999999999a<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fe5555555555555<>+0(SB), Y7, Y8
+	VMULPD       Y7, Y8, Y8
+	VMULPD       Y4, Y4, Y7
+	VMULPD       lfd_3fe0000000000000<>+0(SB), Y7, Y7
+	VADDPD       Y7, Y8, Y8
+	VMULPD       lfd_3dea39ef35793c76<>+0(SB), Y5, Y9
+	VFMADD231PD  Y8, Y6, Y9
+	VSUBPD       Y9, Y7, Y7
+	VSUBPD       Y4, Y7, Y7
+	VMULPD       lfd_3fe62e42fee00000<>+0(SB), Y5, Y4
+	VSUBPD       Y7, Y4, Y4
+	VDIVPD       Y2, Y3, Y3
+	VADDPD       Y3, Y4, Y4
+	VMOVUPS      lfd_0000000000000000<>+0(SB), Y2
+	VMINPD       Y1, Y2, Y1
+	VSUBPD       Y4, Y1, Y1
+	VMOVUPS      Y1, (CX)(SI*8)
+	ADDQ         $0x04, SI
+	JMP          loop_1465
+
+tail_1466:
+	CMPQ         SI, DX
+	JAE          done_1467
+	VMASKMOVPD   (AX)(SI*8), Y0, Y1
+	VORPS        lfd_8000000000000000<>+0(SB), Y1, Y2
+	VMOVUPS      lfd_c08749999999999a<>+0(SB), Y3
+	VMAXPD       Y2, Y3, Y2
+	VMOVUPS      lfd_40862e6666666666<>+0(SB), Y3
+	VMINPD       Y2, Y3, Y2
+	VMULPD       lfd_3ff71547652b82fe<>+0(SB), Y2, Y3
+	VROUNDPD     $0x00, Y3, Y3
+	VFNMADD231PD lfd_3fe62e42fee00000<>+0(SB), Y3, Y2
+	VFNMADD231PD lfd_3dea39ef35793c76<>+0(SB), Y3, Y2
+	VMOVUPS      lfd_3de6124613a86d09<>+0(SB), Y4
+	VFMADD213PD  lfd_3e21eed8eff8d898<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3e5ae64567f544e4<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3e927e4fb7789f5c<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3ec71de3a556c734<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3efa01a01a01a01a<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f2a01a01a01a01a<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f56c16c16c16c17<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f81111111111111<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fa5555555555555<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fc5555555555555<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fe0000000000000<>+0(SB), Y2, Y4
+	VMULPD       Y2, Y2, Y5
+	VFMADD213PD  Y2, Y5, Y4
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Y4, Y4
+	VCVTPD2DQY   Y3, X3
+	VPSRAD       $0x01, X3, X2
+	VPSUBD       X2, X3, X3
+	VPADDD       lfc_000003ff<>+0(SB), X2, X2
+	VPADDD       lfc_000003ff<>+0(SB), X3, X3
+	VPMOVZXDQ    X2, Y2
+	VPMOVZXDQ    X3, Y3
+	VPSLLQ       $0x34, Y2, Y2
+	VPSLLQ       $0x34, Y3, Y3
+	VMULPD       Y2, Y4, Y4
+	VMULPD       Y3, Y4, Y4
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Y4, Y2
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Y2, Y3
+	VSUBPD       Y3, Y4, Y3
+	VPSUBQ       lfd_ffe6a09e667f3bcd<>+0(SB), Y2, Y4
+	VPSRLQ       $0x34, Y4, Y5
+	VPOR         lfd_4330000000000000<>+0(SB), Y5, Y5
+	VPAND        lfd_000fffffffffffff<>+0(SB), Y4, Y4
+	VSUBPD       lfd_4330000000000400<>+0(SB), Y5, Y5
+	VPADDQ       lfd_3fe6a09e667f3bcd<>+0(SB), Y4, Y4
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Y4, Y4
+	VADDPD       lfd_4000000000000000<>+0(SB), Y4, Y6
+	VDIVPD       Y6, Y4, Y6
+	VMULPD       Y6, Y6, Y7
+	VMOVUPS      lfd_3fb8618618618618<>+0(SB), Y8
+	VFMADD213PD  lfd_3fbaf286bca1af28<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fbe1e1e1e1e1e1e<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fc1111111111111<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fc3b13b13b13b14<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fc745d1745d1746<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fcc71c71c71c71c<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fd2492492492492<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fd999999999999a<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fe5555555555555<>+0(SB), Y7, Y8
+	VMULPD       Y7, Y8, Y8
+	VMULPD       Y4, Y4, Y7
+	VMULPD       lfd_3fe0000000000000<>+0(SB), Y7, Y7
+	VADDPD       Y7, Y8, Y8
+	VMULPD       lfd_3dea39ef35793c76<>+0(SB), Y5, Y9
+	VFMADD231PD  Y8, Y6, Y9
+	VSUBPD       Y9, Y7, Y7
+	VSUBPD       Y4, Y7, Y7
+	VMULPD       lfd_3fe62e42fee00000<>+0(SB), Y5, Y4
+	VSUBPD       Y7, Y4, Y4
+	VDIVPD       Y2, Y3, Y3
+	VADDPD       Y3, Y4, Y4
+	VMOVUPS      lfd_0000000000000000<>+0(SB), Y2
+	VMINPD       Y1, Y2, Y1
+	VSUBPD       Y4, Y1, Y1
+	VMASKMOVPD   Y1, Y0, (CX)(SI*8)
+
+done_1467:
+	VZEROUPPER
+	RET
+
+// func softplusDAVX2(x *float64, dst *float64, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·softplusDAVX2(SB), NOSPLIT, $0-24
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    DX, BX
+	SHRQ    $0x02, BX
+	SHLQ    $0x02, BX
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	NEGQ    SI
+	LEAQ    lfmask8<>+0(SB), DI
+	VMOVDQU 32(DI)(SI*8), Y0
+	XORQ    SI, SI
+
+loop_1468:
+	CMPQ         SI, BX
+	JAE          tail_1469
+	VMOVUPS      (AX)(SI*8), Y1
+	VORPS        lfd_8000000000000000<>+0(SB), Y1, Y2
+	VMOVUPS      lfd_c08749999999999a<>+0(SB), Y3
+	VMAXPD       Y2, Y3, Y2
+	VMOVUPS      lfd_40862e6666666666<>+0(SB), Y3
+	VMINPD       Y2, Y3, Y2
+	VMULPD       lfd_3ff71547652b82fe<>+0(SB), Y2, Y3
+	VROUNDPD     $0x00, Y3, Y3
+	VFNMADD231PD lfd_3fe62e42fee00000<>+0(SB), Y3, Y2
+	VFNMADD231PD lfd_3dea39ef35793c76<>+0(SB), Y3, Y2
+	VMOVUPS      lfd_3de6124613a86d09<>+0(SB), Y4
+	VFMADD213PD  lfd_3e21eed8eff8d898<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3e5ae64567f544e4<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3e927e4fb7789f5c<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3ec71de3a556c734<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3efa01a01a01a01a<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f2a01a01a01a01a<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f56c16c16c16c17<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f81111111111111<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fa5555555555555<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fc5555555555555<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fe0000000000000<>+0(SB), Y2, Y4
+	VMULPD       Y2, Y2, Y5
+	VFMADD213PD  Y2, Y5, Y4
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Y4, Y4
+	VCVTPD2DQY   Y3, X3
+	VPSRAD       $0x01, X3, X2
+	VPSUBD       X2, X3, X3
+	VPADDD       lfc_000003ff<>+0(SB), X2, X2
+	VPADDD       lfc_000003ff<>+0(SB), X3, X3
+	VPMOVZXDQ    X2, Y2
+	VPMOVZXDQ    X3, Y3
+	VPSLLQ       $0x34, Y2, Y2
+	VPSLLQ       $0x34, Y3, Y3
+	VMULPD       Y2, Y4, Y4
+	VMULPD       Y3, Y4, Y4
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Y4, Y2
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Y2, Y3
+	VSUBPD       Y3, Y4, Y3
+	VPSUBQ       lfd_ffe6a09e667f3bcd<>+0(SB), Y2, Y4
+	VPSRLQ       $0x34, Y4, Y5
+	VPOR         lfd_4330000000000000<>+0(SB), Y5, Y5
+	VPAND        lfd_000fffffffffffff<>+0(SB), Y4, Y4
+	VSUBPD       lfd_4330000000000400<>+0(SB), Y5, Y5
+	VPADDQ       lfd_3fe6a09e667f3bcd<>+0(SB), Y4, Y4
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Y4, Y4
+	VADDPD       lfd_4000000000000000<>+0(SB), Y4, Y6
+	VDIVPD       Y6, Y4, Y6
+	VMULPD       Y6, Y6, Y7
+	VMOVUPS      lfd_3fb8618618618618<>+0(SB), Y8
+	VFMADD213PD  lfd_3fbaf286bca1af28<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fbe1e1e1e1e1e1e<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fc1111111111111<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fc3b13b13b13b14<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fc745d1745d1746<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fcc71c71c71c71c<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fd2492492492492<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fd999999999999a<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fe5555555555555<>+0(SB), Y7, Y8
+	VMULPD       Y7, Y8, Y8
+	VMULPD       Y4, Y4, Y7
+	VMULPD       lfd_3fe0000000000000<>+0(SB), Y7, Y7
+	VADDPD       Y7, Y8, Y8
+	VMULPD       lfd_3dea39ef35793c76<>+0(SB), Y5, Y9
+	VFMADD231PD  Y8, Y6, Y9
+	VSUBPD       Y9, Y7, Y7
+	VSUBPD       Y4, Y7, Y7
+	VMULPD       lfd_3fe62e42fee00000<>+0(SB), Y5, Y4
+	VSUBPD       Y7, Y4, Y4
+	VDIVPD       Y2, Y3, Y3
+	VADDPD       Y3, Y4, Y4
+	VMOVUPS      lfd_0000000000000000<>+0(SB), Y2
+	VMAXPD       Y1, Y2, Y1
+	VADDPD       Y4, Y1, Y1
+	VMOVUPS      Y1, (CX)(SI*8)
+	ADDQ         $0x04, SI
+	JMP          loop_1468
+
+tail_1469:
+	CMPQ         SI, DX
+	JAE          done_1470
+	VMASKMOVPD   (AX)(SI*8), Y0, Y1
+	VORPS        lfd_8000000000000000<>+0(SB), Y1, Y2
+	VMOVUPS      lfd_c08749999999999a<>+0(SB), Y3
+	VMAXPD       Y2, Y3, Y2
+	VMOVUPS      lfd_40862e6666666666<>+0(SB), Y3
+	VMINPD       Y2, Y3, Y2
+	VMULPD       lfd_3ff71547652b82fe<>+0(SB), Y2, Y3
+	VROUNDPD     $0x00, Y3, Y3
+	VFNMADD231PD lfd_3fe62e42fee00000<>+0(SB), Y3, Y2
+	VFNMADD231PD lfd_3dea39ef35793c76<>+0(SB), Y3, Y2
+	VMOVUPS      lfd_3de6124613a86d09<>+0(SB), Y4
+	VFMADD213PD  lfd_3e21eed8eff8d898<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3e5ae64567f544e4<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3e927e4fb7789f5c<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3ec71de3a556c734<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3efa01a01a01a01a<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f2a01a01a01a01a<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f56c16c16c16c17<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3f81111111111111<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fa5555555555555<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fc5555555555555<>+0(SB), Y2, Y4
+	VFMADD213PD  lfd_3fe0000000000000<>+0(SB), Y2, Y4
+	VMULPD       Y2, Y2, Y5
+	VFMADD213PD  Y2, Y5, Y4
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Y4, Y4
+	VCVTPD2DQY   Y3, X3
+	VPSRAD       $0x01, X3, X2
+	VPSUBD       X2, X3, X3
+	VPADDD       lfc_000003ff<>+0(SB), X2, X2
+	VPADDD       lfc_000003ff<>+0(SB), X3, X3
+	VPMOVZXDQ    X2, Y2
+	VPMOVZXDQ    X3, Y3
+	VPSLLQ       $0x34, Y2, Y2
+	VPSLLQ       $0x34, Y3, Y3
+	VMULPD       Y2, Y4, Y4
+	VMULPD       Y3, Y4, Y4
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Y4, Y2
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Y2, Y3
+	VSUBPD       Y3, Y4, Y3
+	VPSUBQ       lfd_ffe6a09e667f3bcd<>+0(SB), Y2, Y4
+	VPSRLQ       $0x34, Y4, Y5
+	VPOR         lfd_4330000000000000<>+0(SB), Y5, Y5
+	VPAND        lfd_000fffffffffffff<>+0(SB), Y4, Y4
+	VSUBPD       lfd_4330000000000400<>+0(SB), Y5, Y5
+	VPADDQ       lfd_3fe6a09e667f3bcd<>+0(SB), Y4, Y4
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Y4, Y4
+	VADDPD       lfd_4000000000000000<>+0(SB), Y4, Y6
+	VDIVPD       Y6, Y4, Y6
+	VMULPD       Y6, Y6, Y7
+	VMOVUPS      lfd_3fb8618618618618<>+0(SB), Y8
+	VFMADD213PD  lfd_3fbaf286bca1af28<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fbe1e1e1e1e1e1e<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fc1111111111111<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fc3b13b13b13b14<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fc745d1745d1746<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fcc71c71c71c71c<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fd2492492492492<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fd999999999999a<>+0(SB), Y7, Y8
+	VFMADD213PD  lfd_3fe5555555555555<>+0(SB), Y7, Y8
+	VMULPD       Y7, Y8, Y8
+	VMULPD       Y4, Y4, Y7
+	VMULPD       lfd_3fe0000000000000<>+0(SB), Y7, Y7
+	VADDPD       Y7, Y8, Y8
+	VMULPD       lfd_3dea39ef35793c76<>+0(SB), Y5, Y9
+	VFMADD231PD  Y8, Y6, Y9
+	VSUBPD       Y9, Y7, Y7
+	VSUBPD       Y4, Y7, Y7
+	VMULPD       lfd_3fe62e42fee00000<>+0(SB), Y5, Y4
+	VSUBPD       Y7, Y4, Y4
+	VDIVPD       Y2, Y3, Y3
+	VADDPD       Y3, Y4, Y4
+	VMOVUPS      lfd_0000000000000000<>+0(SB), Y2
+	VMAXPD       Y1, Y2, Y1
+	VADDPD       Y4, Y1, Y1
+	VMASKMOVPD   Y1, Y0, (CX)(SI*8)
+
+done_1470:
+	VZEROUPPER
+	RET
+
+// func expVecDAVX2(x *float64, dst *float64, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expVecDAVX2(SB), NOSPLIT, $0-24
+	MOVQ    x+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    n+16(FP), DX
+	MOVQ    DX, BX
+	SHRQ    $0x02, BX
+	SHLQ    $0x02, BX
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	NEGQ    SI
+	LEAQ    lfmask8<>+0(SB), DI
+	VMOVDQU 32(DI)(SI*8), Y0
+	XORQ    SI, SI
+
+loop_1471:
+	CMPQ         SI, BX
+	JAE          tail_1472
 	VMOVUPS      (AX)(SI*8), Y1
 	VMOVUPS      lfd_c08749999999999a<>+0(SB), Y2
 	VMAXPD       Y1, Y2, Y1
@@ -64329,11 +64821,11 @@ loop_1462:
 	VMULPD       Y2, Y3, Y3
 	VMOVUPS      Y3, (CX)(SI*8)
 	ADDQ         $0x04, SI
-	JMP          loop_1462
+	JMP          loop_1471
 
-tail_1463:
+tail_1472:
 	CMPQ         SI, DX
-	JAE          done_1464
+	JAE          done_1473
 	VMASKMOVPD   (AX)(SI*8), Y0, Y1
 	VMOVUPS      lfd_c08749999999999a<>+0(SB), Y2
 	VMAXPD       Y1, Y2, Y1
@@ -64371,7 +64863,7 @@ tail_1463:
 	VMULPD       Y2, Y3, Y3
 	VMASKMOVPD   Y3, Y0, (CX)(SI*8)
 
-done_1464:
+done_1473:
 	VZEROUPPER
 	RET
 
@@ -64391,9 +64883,9 @@ TEXT ·logVecDAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*8), Y0
 	XORQ    SI, SI
 
-loop_1465:
+loop_1474:
 	CMPQ        SI, BX
-	JAE         tail_1466
+	JAE         tail_1475
 	VMOVUPS     (AX)(SI*8), Y1
 	VPSUBQ      lfd_ffe6a09e667f3bcd<>+0(SB), Y1, Y2
 	VPSRLQ      $0x34, Y2, Y3
@@ -64433,11 +64925,11 @@ loop_1465:
 	VBLENDVPD   Y3, Y1, Y2, Y2
 	VMOVUPS     Y2, (CX)(SI*8)
 	ADDQ        $0x04, SI
-	JMP         loop_1465
+	JMP         loop_1474
 
-tail_1466:
+tail_1475:
 	CMPQ        SI, DX
-	JAE         done_1467
+	JAE         done_1476
 	VMASKMOVPD  (AX)(SI*8), Y0, Y1
 	VPSUBQ      lfd_ffe6a09e667f3bcd<>+0(SB), Y1, Y2
 	VPSRLQ      $0x34, Y2, Y3
@@ -64477,7 +64969,7 @@ tail_1466:
 	VBLENDVPD   Y3, Y1, Y2, Y2
 	VMASKMOVPD  Y2, Y0, (CX)(SI*8)
 
-done_1467:
+done_1476:
 	VZEROUPPER
 	RET
 
@@ -64497,9 +64989,9 @@ TEXT ·log1pVecDAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 32(DI)(SI*8), Y0
 	XORQ    SI, SI
 
-loop_1468:
+loop_1477:
 	CMPQ        SI, BX
-	JAE         tail_1469
+	JAE         tail_1478
 	VMOVUPS     (AX)(SI*8), Y1
 	VADDPD      lfd_3ff0000000000000<>+0(SB), Y1, Y2
 	VSUBPD      lfd_3ff0000000000000<>+0(SB), Y2, Y3
@@ -64538,11 +65030,11 @@ loop_1468:
 	VADDPD      Y3, Y1, Y1
 	VMOVUPS     Y1, (CX)(SI*8)
 	ADDQ        $0x04, SI
-	JMP         loop_1468
+	JMP         loop_1477
 
-tail_1469:
+tail_1478:
 	CMPQ        SI, DX
-	JAE         done_1470
+	JAE         done_1479
 	VMASKMOVPD  (AX)(SI*8), Y0, Y1
 	VADDPD      lfd_3ff0000000000000<>+0(SB), Y1, Y2
 	VSUBPD      lfd_3ff0000000000000<>+0(SB), Y2, Y3
@@ -64581,7 +65073,7 @@ tail_1469:
 	VADDPD      Y3, Y1, Y1
 	VMASKMOVPD  Y1, Y0, (CX)(SI*8)
 
-done_1470:
+done_1479:
 	VZEROUPPER
 	RET
 
@@ -64617,9 +65109,9 @@ TEXT ·lseRowsDAVX512(SB), NOSPLIT, $0-32
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-row_1471:
+row_1480:
 	CMPQ         DI, CX
-	JAE          rowsdone_1472
+	JAE          rowsdone_1481
 	VBROADCASTSD (AX), Z16
 	VMAXPD       Z16, Z13, Z16
 	VMINPD       Z16, Z14, Z16
@@ -64627,13 +65119,13 @@ row_1471:
 	VXORPS       Z18, Z18, Z18
 	XORQ         R8, R8
 
-loop_1473:
+loop_1482:
 	CMPQ         R8, SI
-	JAE          tail_1474
+	JAE          tail_1483
 	VMOVUPS      (AX)(R8*8), Z19
 	VCMPPD       $0x1e, Z17, Z19, K2
 	KORTESTB     K2, K2
-	JZ           skip_1476
+	JZ           skip_1485
 	VMOVAPS      Z19, Z17
 	VSHUFF64X2   $0x4e, Z17, Z17, Z20
 	VMAXPD       Z20, Z17, Z17
@@ -64671,7 +65163,7 @@ loop_1473:
 	VMOVAPS      Z17, Z16
 	VADDPD       Z12, Z16, Z17
 
-skip_1476:
+skip_1485:
 	VSUBPD       Z16, Z19, Z19
 	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z20
 	VMAXPD       Z19, Z20, Z19
@@ -64699,16 +65191,16 @@ skip_1476:
 	VSCALEFPD    Z20, Z21, Z21
 	VADDPD       Z21, Z18, Z18
 	ADDQ         $0x08, R8
-	JMP          loop_1473
+	JMP          loop_1482
 
-tail_1474:
+tail_1483:
 	CMPQ         R8, DX
-	JAE          done_1475
+	JAE          done_1484
 	VMOVAPD      Z15, Z19
 	VMOVUPD      (AX)(R8*8), K1, Z19
 	VCMPPD       $0x1e, Z17, Z19, K2
 	KORTESTB     K2, K2
-	JZ           skip_1477
+	JZ           skip_1486
 	VMOVAPS      Z19, Z17
 	VSHUFF64X2   $0x4e, Z17, Z17, Z20
 	VMAXPD       Z20, Z17, Z17
@@ -64746,7 +65238,7 @@ tail_1474:
 	VMOVAPS      Z17, Z16
 	VADDPD       Z12, Z16, Z17
 
-skip_1477:
+skip_1486:
 	VSUBPD       Z16, Z19, Z17
 	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z19
 	VMAXPD       Z17, Z19, Z17
@@ -64774,7 +65266,7 @@ skip_1477:
 	VSCALEFPD    Z19, Z20, Z20
 	VADDPD       Z20, Z18, Z18
 
-done_1475:
+done_1484:
 	VSHUFF64X2  $0x4e, Z18, Z18, Z17
 	VADDPD      Z17, Z18, Z18
 	VSHUFF64X2  $0xb1, Z18, Z18, Z17
@@ -64821,9 +65313,9 @@ done_1475:
 	VMOVSD      X17, (BX)(DI*8)
 	LEAQ        (AX)(DX*8), AX
 	INCQ        DI
-	JMP         row_1471
+	JMP         row_1480
 
-rowsdone_1472:
+rowsdone_1481:
 	VZEROUPPER
 	RET
 
@@ -64860,9 +65352,9 @@ TEXT ·maxLogRowsDAVX512(SB), NOSPLIT, $0-40
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-row_1478:
+row_1487:
 	CMPQ         R8, CX
-	JAE          rowsdone_1479
+	JAE          rowsdone_1488
 	VBROADCASTSD (AX), Z16
 	VMAXPD       Z16, Z13, Z16
 	VMINPD       Z16, Z14, Z16
@@ -64871,13 +65363,13 @@ row_1478:
 	VMOVAPS      Z16, Z19
 	XORQ         R9, R9
 
-loop_1480:
+loop_1489:
 	CMPQ         R9, DI
-	JAE          tail_1481
+	JAE          tail_1490
 	VMOVUPS      (AX)(R9*8), Z20
 	VCMPPD       $0x1e, Z17, Z20, K2
 	KORTESTB     K2, K2
-	JZ           skip_1483
+	JZ           skip_1492
 	VMOVAPS      Z20, Z17
 	VSHUFF64X2   $0x4e, Z17, Z17, Z21
 	VMAXPD       Z21, Z17, Z17
@@ -64915,7 +65407,7 @@ loop_1480:
 	VMOVAPS      Z17, Z16
 	VADDPD       Z12, Z16, Z17
 
-skip_1483:
+skip_1492:
 	VMAXPD       Z20, Z19, Z19
 	VSUBPD       Z16, Z20, Z20
 	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z21
@@ -64944,16 +65436,16 @@ skip_1483:
 	VSCALEFPD    Z21, Z22, Z22
 	VADDPD       Z22, Z18, Z18
 	ADDQ         $0x08, R9
-	JMP          loop_1480
+	JMP          loop_1489
 
-tail_1481:
+tail_1490:
 	CMPQ         R9, DX
-	JAE          done_1482
+	JAE          done_1491
 	VMOVAPD      Z15, Z20
 	VMOVUPD      (AX)(R9*8), K1, Z20
 	VCMPPD       $0x1e, Z17, Z20, K2
 	KORTESTB     K2, K2
-	JZ           skip_1484
+	JZ           skip_1493
 	VMOVAPS      Z20, Z17
 	VSHUFF64X2   $0x4e, Z17, Z17, Z21
 	VMAXPD       Z21, Z17, Z17
@@ -64991,7 +65483,7 @@ tail_1481:
 	VMOVAPS      Z17, Z16
 	VADDPD       Z12, Z16, Z17
 
-skip_1484:
+skip_1493:
 	VMAXPD       Z20, Z19, Z19
 	VSUBPD       Z16, Z20, Z17
 	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z20
@@ -65020,7 +65512,7 @@ skip_1484:
 	VSCALEFPD    Z20, Z21, Z21
 	VADDPD       Z21, Z18, Z18
 
-done_1482:
+done_1491:
 	VSHUFF64X2   $0x4e, Z18, Z18, Z17
 	VADDPD       Z17, Z18, Z18
 	VSHUFF64X2   $0xb1, Z18, Z18, Z17
@@ -65100,9 +65592,9 @@ done_1482:
 	VMOVSD       X16, (SI)(R8*8)
 	LEAQ         (AX)(DX*8), AX
 	INCQ         R8
-	JMP          row_1478
+	JMP          row_1487
 
-rowsdone_1479:
+rowsdone_1488:
 	VZEROUPPER
 	RET
 
@@ -65140,9 +65632,9 @@ TEXT ·maxLogDotRowsDAVX512(SB), NOSPLIT, $0-48
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-row_1485:
+row_1494:
 	CMPQ         R9, CX
-	JAE          rowsdone_1486
+	JAE          rowsdone_1495
 	VXORPS       Z16, Z16, Z16
 	VXORPS       Z17, Z17, Z17
 	VBROADCASTSD (AX), Z18
@@ -65153,13 +65645,13 @@ row_1485:
 	VMOVAPS      Z18, Z21
 	XORQ         R10, R10
 
-loop_1487:
+loop_1496:
 	CMPQ         R10, R8
-	JAE          tail_1488
+	JAE          tail_1497
 	VMOVUPS      (AX)(R10*8), Z22
 	VCMPPD       $0x1e, Z19, Z22, K2
 	KORTESTB     K2, K2
-	JZ           skip_1490
+	JZ           skip_1499
 	VMOVAPS      Z22, Z19
 	VSHUFF64X2   $0x4e, Z19, Z19, Z23
 	VMAXPD       Z23, Z19, Z19
@@ -65201,7 +65693,7 @@ loop_1487:
 	VMOVAPS      Z19, Z18
 	VADDPD       Z12, Z18, Z19
 
-skip_1490:
+skip_1499:
 	VMAXPD       Z22, Z21, Z21
 	VSUBPD       Z18, Z22, Z23
 	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z24
@@ -65234,16 +65726,16 @@ skip_1490:
 	VADDPD       Z23, Z17, Z17
 	VADDPD       Z22, Z16, Z16
 	ADDQ         $0x08, R10
-	JMP          loop_1487
+	JMP          loop_1496
 
-tail_1488:
+tail_1497:
 	CMPQ         R10, DX
-	JAE          done_1489
+	JAE          done_1498
 	VMOVAPD      Z15, Z22
 	VMOVUPD      (AX)(R10*8), K1, Z22
 	VCMPPD       $0x1e, Z19, Z22, K2
 	KORTESTB     K2, K2
-	JZ           skip_1491
+	JZ           skip_1500
 	VMOVAPS      Z22, Z19
 	VSHUFF64X2   $0x4e, Z19, Z19, Z23
 	VMAXPD       Z23, Z19, Z19
@@ -65285,7 +65777,7 @@ tail_1488:
 	VMOVAPS      Z19, Z18
 	VADDPD       Z12, Z18, Z19
 
-skip_1491:
+skip_1500:
 	VMAXPD       Z22, Z21, Z21
 	VSUBPD       Z18, Z22, Z19
 	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z23
@@ -65320,7 +65812,7 @@ skip_1491:
 	VADDPD       Z22, Z17, Z17
 	VADDPD       Z19, Z16, Z16
 
-done_1489:
+done_1498:
 	VSHUFF64X2   $0x4e, Z20, Z20, Z19
 	VADDPD       Z19, Z20, Z20
 	VSHUFF64X2   $0xb1, Z20, Z20, Z19
@@ -65411,9 +65903,9 @@ done_1489:
 	VMOVSD       X16, (DI)(R9*8)
 	LEAQ         (AX)(DX*8), AX
 	INCQ         R9
-	JMP          row_1485
+	JMP          row_1494
 
-rowsdone_1486:
+rowsdone_1495:
 	VZEROUPPER
 	RET
 
@@ -65452,9 +65944,9 @@ TEXT ·maxLogDotWRowsDAVX512(SB), NOSPLIT, $0-56
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-row_1492:
+row_1501:
 	CMPQ         R10, CX
-	JAE          rowsdone_1493
+	JAE          rowsdone_1502
 	VXORPS       Z16, Z16, Z16
 	VXORPS       Z17, Z17, Z17
 	VBROADCASTSD (AX), Z18
@@ -65465,13 +65957,13 @@ row_1492:
 	VMOVAPS      Z18, Z21
 	XORQ         R11, R11
 
-loop_1494:
+loop_1503:
 	CMPQ         R11, R9
-	JAE          tail_1495
+	JAE          tail_1504
 	VMOVUPS      (AX)(R11*8), Z22
 	VCMPPD       $0x1e, Z19, Z22, K2
 	KORTESTB     K2, K2
-	JZ           skip_1497
+	JZ           skip_1506
 	VMOVAPS      Z22, Z19
 	VSHUFF64X2   $0x4e, Z19, Z19, Z23
 	VMAXPD       Z23, Z19, Z19
@@ -65513,7 +66005,7 @@ loop_1494:
 	VMOVAPS      Z19, Z18
 	VADDPD       Z12, Z18, Z19
 
-skip_1497:
+skip_1506:
 	VMAXPD       Z22, Z21, Z21
 	VSUBPD       Z18, Z22, Z23
 	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z24
@@ -65549,16 +66041,16 @@ skip_1497:
 	VADDPD       Z23, Z17, Z17
 	VADDPD       Z22, Z16, Z16
 	ADDQ         $0x08, R11
-	JMP          loop_1494
+	JMP          loop_1503
 
-tail_1495:
+tail_1504:
 	CMPQ         R11, DX
-	JAE          done_1496
+	JAE          done_1505
 	VMOVAPD      Z15, Z22
 	VMOVUPD      (AX)(R11*8), K1, Z22
 	VCMPPD       $0x1e, Z19, Z22, K2
 	KORTESTB     K2, K2
-	JZ           skip_1498
+	JZ           skip_1507
 	VMOVAPS      Z22, Z19
 	VSHUFF64X2   $0x4e, Z19, Z19, Z23
 	VMAXPD       Z23, Z19, Z19
@@ -65600,7 +66092,7 @@ tail_1495:
 	VMOVAPS      Z19, Z18
 	VADDPD       Z12, Z18, Z19
 
-skip_1498:
+skip_1507:
 	VMAXPD       Z22, Z21, Z21
 	VSUBPD       Z18, Z22, Z19
 	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z23
@@ -65636,7 +66128,7 @@ skip_1498:
 	VADDPD       Z22, Z17, Z17
 	VADDPD       Z19, Z16, Z16
 
-done_1496:
+done_1505:
 	VSHUFF64X2   $0x4e, Z20, Z20, Z19
 	VADDPD       Z19, Z20, Z20
 	VSHUFF64X2   $0xb1, Z20, Z20, Z19
@@ -65727,9 +66219,9 @@ done_1496:
 	VMOVSD       X16, (DI)(R10*8)
 	LEAQ         (AX)(DX*8), AX
 	INCQ         R10
-	JMP          row_1492
+	JMP          row_1501
 
-rowsdone_1493:
+rowsdone_1502:
 	VZEROUPPER
 	RET
 
@@ -65765,18 +66257,18 @@ TEXT ·expAffineRowsDAVX512(SB), NOSPLIT, $0-64
 	KMOVW   (R12)(R11*2), K1
 	XORQ    R11, R11
 
-row_1499:
+row_1508:
 	CMPQ         R11, DX
-	JAE          rowsdone_1500
+	JAE          rowsdone_1509
 	VBROADCASTSD (SI)(R11*8), Z12
 	VBROADCASTSD (DI)(R11*8), Z13
 	VBROADCASTSD (R8)(R11*8), Z14
 	VBROADCASTSD (R9)(R11*8), Z15
 	XORQ         R12, R12
 
-loop_1501:
+loop_1510:
 	CMPQ         R12, R10
-	JAE          tail_1502
+	JAE          tail_1511
 	VMOVUPS      (AX)(R12*8), Z16
 	VSUBPD       Z12, Z16, Z16
 	VSUBPD       Z13, Z16, Z16
@@ -65807,11 +66299,11 @@ loop_1501:
 	VFMSUB213PD  Z15, Z14, Z18
 	VMOVUPS      Z18, (CX)(R12*8)
 	ADDQ         $0x08, R12
-	JMP          loop_1501
+	JMP          loop_1510
 
-tail_1502:
+tail_1511:
 	CMPQ         R12, BX
-	JAE          done_1503
+	JAE          done_1512
 	VMOVUPD.Z    (AX)(R12*8), K1, Z16
 	VSUBPD       Z12, Z16, Z16
 	VSUBPD       Z13, Z16, Z16
@@ -65842,13 +66334,13 @@ tail_1502:
 	VFMSUB213PD  Z15, Z14, Z16
 	VMOVUPD      Z16, K1, (CX)(R12*8)
 
-done_1503:
+done_1512:
 	LEAQ (AX)(BX*8), AX
 	LEAQ (CX)(BX*8), CX
 	INCQ R11
-	JMP  row_1499
+	JMP  row_1508
 
-rowsdone_1500:
+rowsdone_1509:
 	VZEROUPPER
 	RET
 
@@ -65885,18 +66377,18 @@ TEXT ·expAffineWRowsDAVX512(SB), NOSPLIT, $0-72
 	KMOVW   (R13)(R12*2), K1
 	XORQ    R12, R12
 
-row_1504:
+row_1513:
 	CMPQ         R12, DX
-	JAE          rowsdone_1505
+	JAE          rowsdone_1514
 	VBROADCASTSD (SI)(R12*8), Z12
 	VBROADCASTSD (DI)(R12*8), Z13
 	VBROADCASTSD (R8)(R12*8), Z14
 	VBROADCASTSD (R9)(R12*8), Z15
 	XORQ         R13, R13
 
-loop_1506:
+loop_1515:
 	CMPQ         R13, R11
-	JAE          tail_1507
+	JAE          tail_1516
 	VMOVUPS      (AX)(R13*8), Z16
 	VSUBPD       Z12, Z16, Z16
 	VSUBPD       Z13, Z16, Z16
@@ -65929,11 +66421,11 @@ loop_1506:
 	VFMSUB213PD  Z16, Z14, Z18
 	VMOVUPS      Z18, (CX)(R13*8)
 	ADDQ         $0x08, R13
-	JMP          loop_1506
+	JMP          loop_1515
 
-tail_1507:
+tail_1516:
 	CMPQ         R13, BX
-	JAE          done_1508
+	JAE          done_1517
 	VMOVUPD.Z    (AX)(R13*8), K1, Z16
 	VSUBPD       Z12, Z16, Z16
 	VSUBPD       Z13, Z16, Z16
@@ -65966,13 +66458,13 @@ tail_1507:
 	VFMSUB213PD  Z12, Z14, Z16
 	VMOVUPD      Z16, K1, (CX)(R13*8)
 
-done_1508:
+done_1517:
 	LEAQ (AX)(BX*8), AX
 	LEAQ (CX)(BX*8), CX
 	INCQ R12
-	JMP  row_1504
+	JMP  row_1513
 
-rowsdone_1505:
+rowsdone_1514:
 	VZEROUPPER
 	RET
 
@@ -65994,38 +66486,38 @@ TEXT ·subRowsDAVX512(SB), NOSPLIT, $0-48
 	KMOVW (R10)(R9*2), K1
 	XORQ  R9, R9
 
-row_1509:
+row_1518:
 	CMPQ         R9, DX
-	JAE          rowsdone_1510
+	JAE          rowsdone_1519
 	VBROADCASTSD (SI)(R9*8), Z0
 	VBROADCASTSD (DI)(R9*8), Z1
 	XORQ         R10, R10
 
-loop_1511:
+loop_1520:
 	CMPQ    R10, R8
-	JAE     tail_1512
+	JAE     tail_1521
 	VMOVUPS (AX)(R10*8), Z2
 	VSUBPD  Z0, Z2, Z2
 	VSUBPD  Z1, Z2, Z2
 	VMOVUPS Z2, (CX)(R10*8)
 	ADDQ    $0x08, R10
-	JMP     loop_1511
+	JMP     loop_1520
 
-tail_1512:
+tail_1521:
 	CMPQ      R10, BX
-	JAE       done_1513
+	JAE       done_1522
 	VMOVUPD.Z (AX)(R10*8), K1, Z2
 	VSUBPD    Z0, Z2, Z2
 	VSUBPD    Z1, Z2, Z2
 	VMOVUPD   Z2, K1, (CX)(R10*8)
 
-done_1513:
+done_1522:
 	LEAQ (AX)(BX*8), AX
 	LEAQ (CX)(BX*8), CX
 	INCQ R9
-	JMP  row_1509
+	JMP  row_1518
 
-rowsdone_1510:
+rowsdone_1519:
 	VZEROUPPER
 	RET
 
@@ -66058,9 +66550,9 @@ TEXT ·bceLogitsDAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (DI)(SI*2), K1
 	XORQ    SI, SI
 
-loop_1514:
+loop_1523:
 	CMPQ         SI, BX
-	JAE          tail_1515
+	JAE          tail_1524
 	VMOVUPS      (AX)(SI*8), Z14
 	VMOVUPS      (CX)(SI*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -66162,11 +66654,11 @@ loop_1514:
 	VFMSUB213PD  Z14, Z19, Z17
 	VADDPD       Z15, Z12, Z12
 	ADDQ         $0x08, SI
-	JMP          loop_1514
+	JMP          loop_1523
 
-tail_1515:
+tail_1524:
 	CMPQ         SI, DX
-	JAE          done_1516
+	JAE          done_1525
 	VMOVUPD.Z    (AX)(SI*8), K1, Z14
 	VMOVUPD.Z    (CX)(SI*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -66269,7 +66761,7 @@ tail_1515:
 	VMOVAPD.Z    Z5, K1, Z5
 	VADDPD       Z5, Z12, Z12
 
-done_1516:
+done_1525:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -66311,9 +66803,9 @@ TEXT ·bceLogitsPWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_1517:
+loop_1526:
 	CMPQ         DI, SI
-	JAE          tail_1518
+	JAE          tail_1527
 	VMOVUPS      (AX)(DI*8), Z14
 	VMOVUPS      (CX)(DI*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -66417,11 +66909,11 @@ loop_1517:
 	VFMSUB213PD  Z14, Z19, Z17
 	VADDPD       Z15, Z12, Z12
 	ADDQ         $0x08, DI
-	JMP          loop_1517
+	JMP          loop_1526
 
-tail_1518:
+tail_1527:
 	CMPQ         DI, DX
-	JAE          done_1519
+	JAE          done_1528
 	VMOVUPD.Z    (AX)(DI*8), K1, Z14
 	VMOVUPD.Z    (CX)(DI*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -66526,7 +67018,7 @@ tail_1518:
 	VMOVAPD.Z    Z5, K1, Z5
 	VADDPD       Z5, Z12, Z12
 
-done_1519:
+done_1528:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -66568,9 +67060,9 @@ TEXT ·focalG0DAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_1520:
+loop_1529:
 	CMPQ     DI, SI
-	JAE      tail_1521
+	JAE      tail_1530
 	VMOVUPS  (AX)(DI*8), Z14
 	VMOVUPS  (CX)(DI*8), Z15
 	VMOVUPS  Z15, Z16
@@ -66578,10 +67070,10 @@ loop_1520:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1523
+	JZ       skip_1532
 	INCQ     BX
 
-skip_1523:
+skip_1532:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -66670,11 +67162,11 @@ skip_1523:
 	VMULPD       Z16, Z20, Z20
 	VADDPD       Z14, Z12, Z12
 	ADDQ         $0x08, DI
-	JMP          loop_1520
+	JMP          loop_1529
 
-tail_1521:
+tail_1530:
 	CMPQ      DI, DX
-	JAE       done_1522
+	JAE       done_1531
 	VMOVUPD.Z (AX)(DI*8), K1, Z14
 	VMOVUPD.Z (CX)(DI*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -66682,10 +67174,10 @@ tail_1521:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1524
+	JZ        skip_1533
 	INCQ      BX
 
-skip_1524:
+skip_1533:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -66775,7 +67267,7 @@ skip_1524:
 	VMOVAPD.Z    Z1, K1, Z1
 	VADDPD       Z1, Z12, Z12
 
-done_1522:
+done_1531:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -66818,9 +67310,9 @@ TEXT ·focalG1DAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_1525:
+loop_1534:
 	CMPQ     DI, SI
-	JAE      tail_1526
+	JAE      tail_1535
 	VMOVUPS  (AX)(DI*8), Z14
 	VMOVUPS  (CX)(DI*8), Z15
 	VMOVUPS  Z15, Z16
@@ -66828,10 +67320,10 @@ loop_1525:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1528
+	JZ       skip_1537
 	INCQ     BX
 
-skip_1528:
+skip_1537:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -66928,11 +67420,11 @@ skip_1528:
 	VMULPD       Z20, Z15, Z15
 	VADDPD       Z14, Z12, Z12
 	ADDQ         $0x08, DI
-	JMP          loop_1525
+	JMP          loop_1534
 
-tail_1526:
+tail_1535:
 	CMPQ      DI, DX
-	JAE       done_1527
+	JAE       done_1536
 	VMOVUPD.Z (AX)(DI*8), K1, Z14
 	VMOVUPD.Z (CX)(DI*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -66940,10 +67432,10 @@ tail_1526:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1529
+	JZ        skip_1538
 	INCQ      BX
 
-skip_1529:
+skip_1538:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -67041,7 +67533,7 @@ skip_1529:
 	VMOVAPD.Z    Z1, K1, Z1
 	VADDPD       Z1, Z12, Z12
 
-done_1527:
+done_1536:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -67084,9 +67576,9 @@ TEXT ·focalG2DAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_1530:
+loop_1539:
 	CMPQ     DI, SI
-	JAE      tail_1531
+	JAE      tail_1540
 	VMOVUPS  (AX)(DI*8), Z14
 	VMOVUPS  (CX)(DI*8), Z15
 	VMOVUPS  Z15, Z16
@@ -67094,10 +67586,10 @@ loop_1530:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1533
+	JZ       skip_1542
 	INCQ     BX
 
-skip_1533:
+skip_1542:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -67196,11 +67688,11 @@ skip_1533:
 	VMULPD       Z15, Z18, Z18
 	VADDPD       Z14, Z12, Z12
 	ADDQ         $0x08, DI
-	JMP          loop_1530
+	JMP          loop_1539
 
-tail_1531:
+tail_1540:
 	CMPQ      DI, DX
-	JAE       done_1532
+	JAE       done_1541
 	VMOVUPD.Z (AX)(DI*8), K1, Z14
 	VMOVUPD.Z (CX)(DI*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -67208,10 +67700,10 @@ tail_1531:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1534
+	JZ        skip_1543
 	INCQ      BX
 
-skip_1534:
+skip_1543:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -67311,7 +67803,7 @@ skip_1534:
 	VMOVAPD.Z    Z1, K1, Z1
 	VADDPD       Z1, Z12, Z12
 
-done_1532:
+done_1541:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -67354,9 +67846,9 @@ TEXT ·focalGAnyDAVX512(SB), NOSPLIT, $0-96
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_1535:
+loop_1544:
 	CMPQ     DI, SI
-	JAE      tail_1536
+	JAE      tail_1545
 	VMOVUPS  (AX)(DI*8), Z14
 	VMOVUPS  (CX)(DI*8), Z15
 	VMOVUPS  Z15, Z16
@@ -67364,10 +67856,10 @@ loop_1535:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1538
+	JZ       skip_1547
 	INCQ     BX
 
-skip_1538:
+skip_1547:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -67498,11 +67990,11 @@ skip_1538:
 	VMULPD       Z19, Z14, Z14
 	VADDPD       Z17, Z12, Z12
 	ADDQ         $0x08, DI
-	JMP          loop_1535
+	JMP          loop_1544
 
-tail_1536:
+tail_1545:
 	CMPQ      DI, DX
-	JAE       done_1537
+	JAE       done_1546
 	VMOVUPD.Z (AX)(DI*8), K1, Z14
 	VMOVUPD.Z (CX)(DI*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -67510,10 +68002,10 @@ tail_1536:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1539
+	JZ        skip_1548
 	INCQ      BX
 
-skip_1539:
+skip_1548:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -67645,7 +68137,7 @@ skip_1539:
 	VMOVAPD.Z    Z17, K1, Z17
 	VADDPD       Z17, Z12, Z12
 
-done_1537:
+done_1546:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -67675,9 +68167,9 @@ TEXT ·mseDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_1540:
+loop_1549:
 	CMPQ    SI, BX
-	JAE     tail_1541
+	JAE     tail_1550
 	VMOVUPS (AX)(SI*8), Z2
 	VMOVUPS (CX)(SI*8), Z3
 	VSUBPD  Z3, Z2, Z2
@@ -67685,11 +68177,11 @@ loop_1540:
 	VADDPD  Z2, Z2, Z2
 	VADDPD  Z3, Z0, Z0
 	ADDQ    $0x08, SI
-	JMP     loop_1540
+	JMP     loop_1549
 
-tail_1541:
+tail_1550:
 	CMPQ      SI, DX
-	JAE       done_1542
+	JAE       done_1551
 	VMOVUPD.Z (AX)(SI*8), K1, Z2
 	VMOVUPD.Z (CX)(SI*8), K1, Z3
 	VSUBPD    Z3, Z2, Z2
@@ -67698,7 +68190,7 @@ tail_1541:
 	VMOVAPD.Z Z3, K1, Z3
 	VADDPD    Z3, Z0, Z0
 
-done_1542:
+done_1551:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -67727,9 +68219,9 @@ TEXT ·l1DAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_1543:
+loop_1552:
 	CMPQ    SI, BX
-	JAE     tail_1544
+	JAE     tail_1553
 	VMOVUPS (AX)(SI*8), Z2
 	VMOVUPS (CX)(SI*8), Z3
 	VSUBPD  Z3, Z2, Z2
@@ -67742,11 +68234,11 @@ loop_1543:
 	VMOVUPD Z2, K2, Z4
 	VADDPD  Z3, Z0, Z0
 	ADDQ    $0x08, SI
-	JMP     loop_1543
+	JMP     loop_1552
 
-tail_1544:
+tail_1553:
 	CMPQ      SI, DX
-	JAE       done_1545
+	JAE       done_1554
 	VMOVUPD.Z (AX)(SI*8), K1, Z2
 	VMOVUPD.Z (CX)(SI*8), K1, Z3
 	VSUBPD    Z3, Z2, Z2
@@ -67760,7 +68252,7 @@ tail_1544:
 	VMOVAPD.Z Z3, K1, Z3
 	VADDPD    Z3, Z0, Z0
 
-done_1545:
+done_1554:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -67789,9 +68281,9 @@ TEXT ·huberDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_1546:
+loop_1555:
 	CMPQ         SI, BX
-	JAE          tail_1547
+	JAE          tail_1556
 	VMOVUPS      (AX)(SI*8), Z2
 	VMOVUPS      (CX)(SI*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -67815,11 +68307,11 @@ loop_1546:
 	VMOVUPD      Z2, K2, Z4
 	VADDPD       Z3, Z0, Z0
 	ADDQ         $0x08, SI
-	JMP          loop_1546
+	JMP          loop_1555
 
-tail_1547:
+tail_1556:
 	CMPQ         SI, DX
-	JAE          done_1548
+	JAE          done_1557
 	VMOVUPD.Z    (AX)(SI*8), K1, Z2
 	VMOVUPD.Z    (CX)(SI*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -67844,7 +68336,7 @@ tail_1547:
 	VMOVAPD.Z    Z3, K1, Z3
 	VADDPD       Z3, Z0, Z0
 
-done_1548:
+done_1557:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -67873,9 +68365,9 @@ TEXT ·smoothL1DAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (DI)(SI*2), K1
 	XORQ   SI, SI
 
-loop_1549:
+loop_1558:
 	CMPQ         SI, BX
-	JAE          tail_1550
+	JAE          tail_1559
 	VMOVUPS      (AX)(SI*8), Z2
 	VMOVUPS      (CX)(SI*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -67900,11 +68392,11 @@ loop_1549:
 	VMOVUPD      Z2, K2, Z4
 	VADDPD       Z3, Z0, Z0
 	ADDQ         $0x08, SI
-	JMP          loop_1549
+	JMP          loop_1558
 
-tail_1550:
+tail_1559:
 	CMPQ         SI, DX
-	JAE          done_1551
+	JAE          done_1560
 	VMOVUPD.Z    (AX)(SI*8), K1, Z2
 	VMOVUPD.Z    (CX)(SI*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -67930,7 +68422,7 @@ tail_1550:
 	VMOVAPD.Z    Z3, K1, Z3
 	VADDPD       Z3, Z0, Z0
 
-done_1551:
+done_1560:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -67972,9 +68464,9 @@ TEXT ·bceLogitsWDAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_1552:
+loop_1561:
 	CMPQ         DI, SI
-	JAE          tail_1553
+	JAE          tail_1562
 	VMOVUPS      (AX)(DI*8), Z14
 	VMOVUPS      (CX)(DI*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -68078,11 +68570,11 @@ loop_1552:
 	VMULPD       Z14, Z15, Z15
 	VADDPD       Z15, Z12, Z12
 	ADDQ         $0x08, DI
-	JMP          loop_1552
+	JMP          loop_1561
 
-tail_1553:
+tail_1562:
 	CMPQ         DI, DX
-	JAE          done_1554
+	JAE          done_1563
 	VMOVUPD.Z    (AX)(DI*8), K1, Z14
 	VMOVUPD.Z    (CX)(DI*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -68187,7 +68679,7 @@ tail_1553:
 	VMOVAPD.Z    Z5, K1, Z5
 	VADDPD       Z5, Z12, Z12
 
-done_1554:
+done_1563:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -68230,9 +68722,9 @@ TEXT ·bceLogitsPWWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1555:
+loop_1564:
 	CMPQ         R8, DI
-	JAE          tail_1556
+	JAE          tail_1565
 	VMOVUPS      (AX)(R8*8), Z14
 	VMOVUPS      (CX)(R8*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -68338,11 +68830,11 @@ loop_1555:
 	VMULPD       Z14, Z15, Z15
 	VADDPD       Z15, Z12, Z12
 	ADDQ         $0x08, R8
-	JMP          loop_1555
+	JMP          loop_1564
 
-tail_1556:
+tail_1565:
 	CMPQ         R8, DX
-	JAE          done_1557
+	JAE          done_1566
 	VMOVUPD.Z    (AX)(R8*8), K1, Z14
 	VMOVUPD.Z    (CX)(R8*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -68449,7 +68941,7 @@ tail_1556:
 	VMOVAPD.Z    Z5, K1, Z5
 	VADDPD       Z5, Z12, Z12
 
-done_1557:
+done_1566:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -68492,9 +68984,9 @@ TEXT ·focalG0WDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1558:
+loop_1567:
 	CMPQ     R8, DI
-	JAE      tail_1559
+	JAE      tail_1568
 	VMOVUPS  (AX)(R8*8), Z14
 	VMOVUPS  (CX)(R8*8), Z15
 	VMOVUPS  Z15, Z16
@@ -68502,10 +68994,10 @@ loop_1558:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1561
+	JZ       skip_1570
 	INCQ     SI
 
-skip_1561:
+skip_1570:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -68596,11 +69088,11 @@ skip_1561:
 	VMULPD       Z15, Z14, Z14
 	VADDPD       Z14, Z12, Z12
 	ADDQ         $0x08, R8
-	JMP          loop_1558
+	JMP          loop_1567
 
-tail_1559:
+tail_1568:
 	CMPQ      R8, DX
-	JAE       done_1560
+	JAE       done_1569
 	VMOVUPD.Z (AX)(R8*8), K1, Z14
 	VMOVUPD.Z (CX)(R8*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -68608,10 +69100,10 @@ tail_1559:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1562
+	JZ        skip_1571
 	INCQ      SI
 
-skip_1562:
+skip_1571:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -68703,7 +69195,7 @@ skip_1562:
 	VMOVAPD.Z    Z1, K1, Z1
 	VADDPD       Z1, Z12, Z12
 
-done_1560:
+done_1569:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -68747,9 +69239,9 @@ TEXT ·focalG1WDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1563:
+loop_1572:
 	CMPQ     R8, DI
-	JAE      tail_1564
+	JAE      tail_1573
 	VMOVUPS  (AX)(R8*8), Z14
 	VMOVUPS  (CX)(R8*8), Z15
 	VMOVUPS  Z15, Z16
@@ -68757,10 +69249,10 @@ loop_1563:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1566
+	JZ       skip_1575
 	INCQ     SI
 
-skip_1566:
+skip_1575:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -68859,11 +69351,11 @@ skip_1566:
 	VMULPD       Z15, Z14, Z14
 	VADDPD       Z14, Z12, Z12
 	ADDQ         $0x08, R8
-	JMP          loop_1563
+	JMP          loop_1572
 
-tail_1564:
+tail_1573:
 	CMPQ      R8, DX
-	JAE       done_1565
+	JAE       done_1574
 	VMOVUPD.Z (AX)(R8*8), K1, Z14
 	VMOVUPD.Z (CX)(R8*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -68871,10 +69363,10 @@ tail_1564:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1567
+	JZ        skip_1576
 	INCQ      SI
 
-skip_1567:
+skip_1576:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -68974,7 +69466,7 @@ skip_1567:
 	VMOVAPD.Z    Z1, K1, Z1
 	VADDPD       Z1, Z12, Z12
 
-done_1565:
+done_1574:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -69018,9 +69510,9 @@ TEXT ·focalG2WDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1568:
+loop_1577:
 	CMPQ     R8, DI
-	JAE      tail_1569
+	JAE      tail_1578
 	VMOVUPS  (AX)(R8*8), Z14
 	VMOVUPS  (CX)(R8*8), Z15
 	VMOVUPS  Z15, Z16
@@ -69028,10 +69520,10 @@ loop_1568:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1571
+	JZ       skip_1580
 	INCQ     SI
 
-skip_1571:
+skip_1580:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -69132,11 +69624,11 @@ skip_1571:
 	VMULPD       Z15, Z14, Z14
 	VADDPD       Z14, Z12, Z12
 	ADDQ         $0x08, R8
-	JMP          loop_1568
+	JMP          loop_1577
 
-tail_1569:
+tail_1578:
 	CMPQ      R8, DX
-	JAE       done_1570
+	JAE       done_1579
 	VMOVUPD.Z (AX)(R8*8), K1, Z14
 	VMOVUPD.Z (CX)(R8*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -69144,10 +69636,10 @@ tail_1569:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1572
+	JZ        skip_1581
 	INCQ      SI
 
-skip_1572:
+skip_1581:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -69249,7 +69741,7 @@ skip_1572:
 	VMOVAPD.Z    Z1, K1, Z1
 	VADDPD       Z1, Z12, Z12
 
-done_1570:
+done_1579:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -69293,9 +69785,9 @@ TEXT ·focalGAnyWDAVX512(SB), NOSPLIT, $0-96
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1573:
+loop_1582:
 	CMPQ     R8, DI
-	JAE      tail_1574
+	JAE      tail_1583
 	VMOVUPS  (AX)(R8*8), Z14
 	VMOVUPS  (CX)(R8*8), Z15
 	VMOVUPS  Z15, Z16
@@ -69303,10 +69795,10 @@ loop_1573:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1576
+	JZ       skip_1585
 	INCQ     SI
 
-skip_1576:
+skip_1585:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -69439,11 +69931,11 @@ skip_1576:
 	VMULPD       Z14, Z17, Z17
 	VADDPD       Z17, Z12, Z12
 	ADDQ         $0x08, R8
-	JMP          loop_1573
+	JMP          loop_1582
 
-tail_1574:
+tail_1583:
 	CMPQ      R8, DX
-	JAE       done_1575
+	JAE       done_1584
 	VMOVUPD.Z (AX)(R8*8), K1, Z14
 	VMOVUPD.Z (CX)(R8*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -69451,10 +69943,10 @@ tail_1574:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1577
+	JZ        skip_1586
 	INCQ      SI
 
-skip_1577:
+skip_1586:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -69588,7 +70080,7 @@ skip_1577:
 	VMOVAPD.Z    Z17, K1, Z17
 	VADDPD       Z17, Z12, Z12
 
-done_1575:
+done_1584:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -69619,9 +70111,9 @@ TEXT ·mseWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_1578:
+loop_1587:
 	CMPQ    DI, SI
-	JAE     tail_1579
+	JAE     tail_1588
 	VMOVUPS (AX)(DI*8), Z2
 	VMOVUPS (CX)(DI*8), Z3
 	VSUBPD  Z3, Z2, Z2
@@ -69631,11 +70123,11 @@ loop_1578:
 	VMULPD  Z2, Z3, Z3
 	VADDPD  Z3, Z0, Z0
 	ADDQ    $0x08, DI
-	JMP     loop_1578
+	JMP     loop_1587
 
-tail_1579:
+tail_1588:
 	CMPQ      DI, DX
-	JAE       done_1580
+	JAE       done_1589
 	VMOVUPD.Z (AX)(DI*8), K1, Z2
 	VMOVUPD.Z (CX)(DI*8), K1, Z3
 	VSUBPD    Z3, Z2, Z2
@@ -69646,7 +70138,7 @@ tail_1579:
 	VMOVAPD.Z Z3, K1, Z3
 	VADDPD    Z3, Z0, Z0
 
-done_1580:
+done_1589:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -69676,9 +70168,9 @@ TEXT ·l1WDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_1581:
+loop_1590:
 	CMPQ    DI, SI
-	JAE     tail_1582
+	JAE     tail_1591
 	VMOVUPS (AX)(DI*8), Z2
 	VMOVUPS (CX)(DI*8), Z3
 	VSUBPD  Z3, Z2, Z2
@@ -69693,11 +70185,11 @@ loop_1581:
 	VMULPD  Z2, Z3, Z3
 	VADDPD  Z3, Z0, Z0
 	ADDQ    $0x08, DI
-	JMP     loop_1581
+	JMP     loop_1590
 
-tail_1582:
+tail_1591:
 	CMPQ      DI, DX
-	JAE       done_1583
+	JAE       done_1592
 	VMOVUPD.Z (AX)(DI*8), K1, Z2
 	VMOVUPD.Z (CX)(DI*8), K1, Z3
 	VSUBPD    Z3, Z2, Z2
@@ -69713,7 +70205,7 @@ tail_1582:
 	VMOVAPD.Z Z3, K1, Z3
 	VADDPD    Z3, Z0, Z0
 
-done_1583:
+done_1592:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -69743,9 +70235,9 @@ TEXT ·huberWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_1584:
+loop_1593:
 	CMPQ         DI, SI
-	JAE          tail_1585
+	JAE          tail_1594
 	VMOVUPS      (AX)(DI*8), Z2
 	VMOVUPS      (CX)(DI*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -69771,11 +70263,11 @@ loop_1584:
 	VMULPD       Z2, Z3, Z3
 	VADDPD       Z3, Z0, Z0
 	ADDQ         $0x08, DI
-	JMP          loop_1584
+	JMP          loop_1593
 
-tail_1585:
+tail_1594:
 	CMPQ         DI, DX
-	JAE          done_1586
+	JAE          done_1595
 	VMOVUPD.Z    (AX)(DI*8), K1, Z2
 	VMOVUPD.Z    (CX)(DI*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -69802,7 +70294,7 @@ tail_1585:
 	VMOVAPD.Z    Z3, K1, Z3
 	VADDPD       Z3, Z0, Z0
 
-done_1586:
+done_1595:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -69832,9 +70324,9 @@ TEXT ·smoothL1WDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_1587:
+loop_1596:
 	CMPQ         DI, SI
-	JAE          tail_1588
+	JAE          tail_1597
 	VMOVUPS      (AX)(DI*8), Z2
 	VMOVUPS      (CX)(DI*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -69861,11 +70353,11 @@ loop_1587:
 	VMULPD       Z2, Z3, Z3
 	VADDPD       Z3, Z0, Z0
 	ADDQ         $0x08, DI
-	JMP          loop_1587
+	JMP          loop_1596
 
-tail_1588:
+tail_1597:
 	CMPQ         DI, DX
-	JAE          done_1589
+	JAE          done_1598
 	VMOVUPD.Z    (AX)(DI*8), K1, Z2
 	VMOVUPD.Z    (CX)(DI*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -69893,7 +70385,7 @@ tail_1588:
 	VMOVAPD.Z    Z3, K1, Z3
 	VADDPD       Z3, Z0, Z0
 
-done_1589:
+done_1598:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -69935,9 +70427,9 @@ TEXT ·bceLogitsLDAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_1590:
+loop_1599:
 	CMPQ         DI, SI
-	JAE          tail_1591
+	JAE          tail_1600
 	VMOVUPS      (AX)(DI*8), Z14
 	VMOVUPS      (CX)(DI*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -70040,11 +70532,11 @@ loop_1590:
 	VMOVUPS      Z15, (BX)(DI*8)
 	VADDPD       Z15, Z12, Z12
 	ADDQ         $0x08, DI
-	JMP          loop_1590
+	JMP          loop_1599
 
-tail_1591:
+tail_1600:
 	CMPQ         DI, DX
-	JAE          done_1592
+	JAE          done_1601
 	VMOVUPD.Z    (AX)(DI*8), K1, Z14
 	VMOVUPD.Z    (CX)(DI*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -70148,7 +70640,7 @@ tail_1591:
 	VMOVAPD.Z    Z5, K1, Z5
 	VADDPD       Z5, Z12, Z12
 
-done_1592:
+done_1601:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -70191,9 +70683,9 @@ TEXT ·bceLogitsPWLDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1593:
+loop_1602:
 	CMPQ         R8, DI
-	JAE          tail_1594
+	JAE          tail_1603
 	VMOVUPS      (AX)(R8*8), Z14
 	VMOVUPS      (CX)(R8*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -70298,11 +70790,11 @@ loop_1593:
 	VMOVUPS      Z15, (BX)(R8*8)
 	VADDPD       Z15, Z12, Z12
 	ADDQ         $0x08, R8
-	JMP          loop_1593
+	JMP          loop_1602
 
-tail_1594:
+tail_1603:
 	CMPQ         R8, DX
-	JAE          done_1595
+	JAE          done_1604
 	VMOVUPD.Z    (AX)(R8*8), K1, Z14
 	VMOVUPD.Z    (CX)(R8*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -70408,7 +70900,7 @@ tail_1594:
 	VMOVAPD.Z    Z5, K1, Z5
 	VADDPD       Z5, Z12, Z12
 
-done_1595:
+done_1604:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -70451,9 +70943,9 @@ TEXT ·focalG0LDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1596:
+loop_1605:
 	CMPQ     R8, DI
-	JAE      tail_1597
+	JAE      tail_1606
 	VMOVUPS  (AX)(R8*8), Z14
 	VMOVUPS  (CX)(R8*8), Z15
 	VMOVUPS  Z15, Z16
@@ -70461,10 +70953,10 @@ loop_1596:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1599
+	JZ       skip_1608
 	INCQ     SI
 
-skip_1599:
+skip_1608:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -70554,11 +71046,11 @@ skip_1599:
 	VMOVUPS      Z14, (BX)(R8*8)
 	VADDPD       Z14, Z12, Z12
 	ADDQ         $0x08, R8
-	JMP          loop_1596
+	JMP          loop_1605
 
-tail_1597:
+tail_1606:
 	CMPQ      R8, DX
-	JAE       done_1598
+	JAE       done_1607
 	VMOVUPD.Z (AX)(R8*8), K1, Z14
 	VMOVUPD.Z (CX)(R8*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -70566,10 +71058,10 @@ tail_1597:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1600
+	JZ        skip_1609
 	INCQ      SI
 
-skip_1600:
+skip_1609:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -70660,7 +71152,7 @@ skip_1600:
 	VMOVAPD.Z    Z1, K1, Z1
 	VADDPD       Z1, Z12, Z12
 
-done_1598:
+done_1607:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -70704,9 +71196,9 @@ TEXT ·focalG1LDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1601:
+loop_1610:
 	CMPQ     R8, DI
-	JAE      tail_1602
+	JAE      tail_1611
 	VMOVUPS  (AX)(R8*8), Z14
 	VMOVUPS  (CX)(R8*8), Z15
 	VMOVUPS  Z15, Z16
@@ -70714,10 +71206,10 @@ loop_1601:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1604
+	JZ       skip_1613
 	INCQ     SI
 
-skip_1604:
+skip_1613:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -70815,11 +71307,11 @@ skip_1604:
 	VMOVUPS      Z14, (BX)(R8*8)
 	VADDPD       Z14, Z12, Z12
 	ADDQ         $0x08, R8
-	JMP          loop_1601
+	JMP          loop_1610
 
-tail_1602:
+tail_1611:
 	CMPQ      R8, DX
-	JAE       done_1603
+	JAE       done_1612
 	VMOVUPD.Z (AX)(R8*8), K1, Z14
 	VMOVUPD.Z (CX)(R8*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -70827,10 +71319,10 @@ tail_1602:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1605
+	JZ        skip_1614
 	INCQ      SI
 
-skip_1605:
+skip_1614:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -70929,7 +71421,7 @@ skip_1605:
 	VMOVAPD.Z    Z1, K1, Z1
 	VADDPD       Z1, Z12, Z12
 
-done_1603:
+done_1612:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -70973,9 +71465,9 @@ TEXT ·focalG2LDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1606:
+loop_1615:
 	CMPQ     R8, DI
-	JAE      tail_1607
+	JAE      tail_1616
 	VMOVUPS  (AX)(R8*8), Z14
 	VMOVUPS  (CX)(R8*8), Z15
 	VMOVUPS  Z15, Z16
@@ -70983,10 +71475,10 @@ loop_1606:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1609
+	JZ       skip_1618
 	INCQ     SI
 
-skip_1609:
+skip_1618:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -71086,11 +71578,11 @@ skip_1609:
 	VMOVUPS      Z14, (BX)(R8*8)
 	VADDPD       Z14, Z12, Z12
 	ADDQ         $0x08, R8
-	JMP          loop_1606
+	JMP          loop_1615
 
-tail_1607:
+tail_1616:
 	CMPQ      R8, DX
-	JAE       done_1608
+	JAE       done_1617
 	VMOVUPD.Z (AX)(R8*8), K1, Z14
 	VMOVUPD.Z (CX)(R8*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -71098,10 +71590,10 @@ tail_1607:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1610
+	JZ        skip_1619
 	INCQ      SI
 
-skip_1610:
+skip_1619:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -71202,7 +71694,7 @@ skip_1610:
 	VMOVAPD.Z    Z1, K1, Z1
 	VADDPD       Z1, Z12, Z12
 
-done_1608:
+done_1617:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -71246,9 +71738,9 @@ TEXT ·focalGAnyLDAVX512(SB), NOSPLIT, $0-96
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1611:
+loop_1620:
 	CMPQ     R8, DI
-	JAE      tail_1612
+	JAE      tail_1621
 	VMOVUPS  (AX)(R8*8), Z14
 	VMOVUPS  (CX)(R8*8), Z15
 	VMOVUPS  Z15, Z16
@@ -71256,10 +71748,10 @@ loop_1611:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1614
+	JZ       skip_1623
 	INCQ     SI
 
-skip_1614:
+skip_1623:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -71391,11 +71883,11 @@ skip_1614:
 	VMOVUPS      Z17, (BX)(R8*8)
 	VADDPD       Z17, Z12, Z12
 	ADDQ         $0x08, R8
-	JMP          loop_1611
+	JMP          loop_1620
 
-tail_1612:
+tail_1621:
 	CMPQ      R8, DX
-	JAE       done_1613
+	JAE       done_1622
 	VMOVUPD.Z (AX)(R8*8), K1, Z14
 	VMOVUPD.Z (CX)(R8*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -71403,10 +71895,10 @@ tail_1612:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1615
+	JZ        skip_1624
 	INCQ      SI
 
-skip_1615:
+skip_1624:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -71539,7 +72031,7 @@ skip_1615:
 	VMOVAPD.Z    Z17, K1, Z17
 	VADDPD       Z17, Z12, Z12
 
-done_1613:
+done_1622:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -71570,9 +72062,9 @@ TEXT ·mseLDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_1616:
+loop_1625:
 	CMPQ    DI, SI
-	JAE     tail_1617
+	JAE     tail_1626
 	VMOVUPS (AX)(DI*8), Z2
 	VMOVUPS (CX)(DI*8), Z3
 	VSUBPD  Z3, Z2, Z2
@@ -71581,11 +72073,11 @@ loop_1616:
 	VMOVUPS Z3, (BX)(DI*8)
 	VADDPD  Z3, Z0, Z0
 	ADDQ    $0x08, DI
-	JMP     loop_1616
+	JMP     loop_1625
 
-tail_1617:
+tail_1626:
 	CMPQ      DI, DX
-	JAE       done_1618
+	JAE       done_1627
 	VMOVUPD.Z (AX)(DI*8), K1, Z2
 	VMOVUPD.Z (CX)(DI*8), K1, Z3
 	VSUBPD    Z3, Z2, Z2
@@ -71595,7 +72087,7 @@ tail_1617:
 	VMOVAPD.Z Z3, K1, Z3
 	VADDPD    Z3, Z0, Z0
 
-done_1618:
+done_1627:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -71625,9 +72117,9 @@ TEXT ·l1LDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_1619:
+loop_1628:
 	CMPQ    DI, SI
-	JAE     tail_1620
+	JAE     tail_1629
 	VMOVUPS (AX)(DI*8), Z2
 	VMOVUPS (CX)(DI*8), Z3
 	VSUBPD  Z3, Z2, Z2
@@ -71641,11 +72133,11 @@ loop_1619:
 	VMOVUPS Z3, (BX)(DI*8)
 	VADDPD  Z3, Z0, Z0
 	ADDQ    $0x08, DI
-	JMP     loop_1619
+	JMP     loop_1628
 
-tail_1620:
+tail_1629:
 	CMPQ      DI, DX
-	JAE       done_1621
+	JAE       done_1630
 	VMOVUPD.Z (AX)(DI*8), K1, Z2
 	VMOVUPD.Z (CX)(DI*8), K1, Z3
 	VSUBPD    Z3, Z2, Z2
@@ -71660,7 +72152,7 @@ tail_1620:
 	VMOVAPD.Z Z3, K1, Z3
 	VADDPD    Z3, Z0, Z0
 
-done_1621:
+done_1630:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -71690,9 +72182,9 @@ TEXT ·huberLDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_1622:
+loop_1631:
 	CMPQ         DI, SI
-	JAE          tail_1623
+	JAE          tail_1632
 	VMOVUPS      (AX)(DI*8), Z2
 	VMOVUPS      (CX)(DI*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -71717,11 +72209,11 @@ loop_1622:
 	VMOVUPS      Z3, (BX)(DI*8)
 	VADDPD       Z3, Z0, Z0
 	ADDQ         $0x08, DI
-	JMP          loop_1622
+	JMP          loop_1631
 
-tail_1623:
+tail_1632:
 	CMPQ         DI, DX
-	JAE          done_1624
+	JAE          done_1633
 	VMOVUPD.Z    (AX)(DI*8), K1, Z2
 	VMOVUPD.Z    (CX)(DI*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -71747,7 +72239,7 @@ tail_1623:
 	VMOVAPD.Z    Z3, K1, Z3
 	VADDPD       Z3, Z0, Z0
 
-done_1624:
+done_1633:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -71777,9 +72269,9 @@ TEXT ·smoothL1LDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_1625:
+loop_1634:
 	CMPQ         DI, SI
-	JAE          tail_1626
+	JAE          tail_1635
 	VMOVUPS      (AX)(DI*8), Z2
 	VMOVUPS      (CX)(DI*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -71805,11 +72297,11 @@ loop_1625:
 	VMOVUPS      Z3, (BX)(DI*8)
 	VADDPD       Z3, Z0, Z0
 	ADDQ         $0x08, DI
-	JMP          loop_1625
+	JMP          loop_1634
 
-tail_1626:
+tail_1635:
 	CMPQ         DI, DX
-	JAE          done_1627
+	JAE          done_1636
 	VMOVUPD.Z    (AX)(DI*8), K1, Z2
 	VMOVUPD.Z    (CX)(DI*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -71836,7 +72328,7 @@ tail_1626:
 	VMOVAPD.Z    Z3, K1, Z3
 	VADDPD       Z3, Z0, Z0
 
-done_1627:
+done_1636:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -71879,9 +72371,9 @@ TEXT ·bceLogitsLWDAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1628:
+loop_1637:
 	CMPQ         R8, DI
-	JAE          tail_1629
+	JAE          tail_1638
 	VMOVUPS      (AX)(R8*8), Z14
 	VMOVUPS      (CX)(R8*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -71986,11 +72478,11 @@ loop_1628:
 	VMOVUPS      Z15, (SI)(R8*8)
 	VADDPD       Z15, Z12, Z12
 	ADDQ         $0x08, R8
-	JMP          loop_1628
+	JMP          loop_1637
 
-tail_1629:
+tail_1638:
 	CMPQ         R8, DX
-	JAE          done_1630
+	JAE          done_1639
 	VMOVUPD.Z    (AX)(R8*8), K1, Z14
 	VMOVUPD.Z    (CX)(R8*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -72096,7 +72588,7 @@ tail_1629:
 	VMOVAPD.Z    Z5, K1, Z5
 	VADDPD       Z5, Z12, Z12
 
-done_1630:
+done_1639:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -72140,9 +72632,9 @@ TEXT ·bceLogitsPWLWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1631:
+loop_1640:
 	CMPQ         R9, R8
-	JAE          tail_1632
+	JAE          tail_1641
 	VMOVUPS      (AX)(R9*8), Z14
 	VMOVUPS      (CX)(R9*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -72249,11 +72741,11 @@ loop_1631:
 	VMOVUPS      Z15, (SI)(R9*8)
 	VADDPD       Z15, Z12, Z12
 	ADDQ         $0x08, R9
-	JMP          loop_1631
+	JMP          loop_1640
 
-tail_1632:
+tail_1641:
 	CMPQ         R9, DX
-	JAE          done_1633
+	JAE          done_1642
 	VMOVUPD.Z    (AX)(R9*8), K1, Z14
 	VMOVUPD.Z    (CX)(R9*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -72361,7 +72853,7 @@ tail_1632:
 	VMOVAPD.Z    Z5, K1, Z5
 	VADDPD       Z5, Z12, Z12
 
-done_1633:
+done_1642:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -72405,9 +72897,9 @@ TEXT ·focalG0LWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1634:
+loop_1643:
 	CMPQ     R9, R8
-	JAE      tail_1635
+	JAE      tail_1644
 	VMOVUPS  (AX)(R9*8), Z14
 	VMOVUPS  (CX)(R9*8), Z15
 	VMOVUPS  Z15, Z16
@@ -72415,10 +72907,10 @@ loop_1634:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1637
+	JZ       skip_1646
 	INCQ     DI
 
-skip_1637:
+skip_1646:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -72510,11 +73002,11 @@ skip_1637:
 	VMOVUPS      Z14, (SI)(R9*8)
 	VADDPD       Z14, Z12, Z12
 	ADDQ         $0x08, R9
-	JMP          loop_1634
+	JMP          loop_1643
 
-tail_1635:
+tail_1644:
 	CMPQ      R9, DX
-	JAE       done_1636
+	JAE       done_1645
 	VMOVUPD.Z (AX)(R9*8), K1, Z14
 	VMOVUPD.Z (CX)(R9*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -72522,10 +73014,10 @@ tail_1635:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1638
+	JZ        skip_1647
 	INCQ      DI
 
-skip_1638:
+skip_1647:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -72618,7 +73110,7 @@ skip_1638:
 	VMOVAPD.Z    Z1, K1, Z1
 	VADDPD       Z1, Z12, Z12
 
-done_1636:
+done_1645:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -72663,9 +73155,9 @@ TEXT ·focalG1LWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1639:
+loop_1648:
 	CMPQ     R9, R8
-	JAE      tail_1640
+	JAE      tail_1649
 	VMOVUPS  (AX)(R9*8), Z14
 	VMOVUPS  (CX)(R9*8), Z15
 	VMOVUPS  Z15, Z16
@@ -72673,10 +73165,10 @@ loop_1639:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1642
+	JZ       skip_1651
 	INCQ     DI
 
-skip_1642:
+skip_1651:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -72776,11 +73268,11 @@ skip_1642:
 	VMOVUPS      Z14, (SI)(R9*8)
 	VADDPD       Z14, Z12, Z12
 	ADDQ         $0x08, R9
-	JMP          loop_1639
+	JMP          loop_1648
 
-tail_1640:
+tail_1649:
 	CMPQ      R9, DX
-	JAE       done_1641
+	JAE       done_1650
 	VMOVUPD.Z (AX)(R9*8), K1, Z14
 	VMOVUPD.Z (CX)(R9*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -72788,10 +73280,10 @@ tail_1640:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1643
+	JZ        skip_1652
 	INCQ      DI
 
-skip_1643:
+skip_1652:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -72892,7 +73384,7 @@ skip_1643:
 	VMOVAPD.Z    Z1, K1, Z1
 	VADDPD       Z1, Z12, Z12
 
-done_1641:
+done_1650:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -72937,9 +73429,9 @@ TEXT ·focalG2LWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1644:
+loop_1653:
 	CMPQ     R9, R8
-	JAE      tail_1645
+	JAE      tail_1654
 	VMOVUPS  (AX)(R9*8), Z14
 	VMOVUPS  (CX)(R9*8), Z15
 	VMOVUPS  Z15, Z16
@@ -72947,10 +73439,10 @@ loop_1644:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1647
+	JZ       skip_1656
 	INCQ     DI
 
-skip_1647:
+skip_1656:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -73052,11 +73544,11 @@ skip_1647:
 	VMOVUPS      Z14, (SI)(R9*8)
 	VADDPD       Z14, Z12, Z12
 	ADDQ         $0x08, R9
-	JMP          loop_1644
+	JMP          loop_1653
 
-tail_1645:
+tail_1654:
 	CMPQ      R9, DX
-	JAE       done_1646
+	JAE       done_1655
 	VMOVUPD.Z (AX)(R9*8), K1, Z14
 	VMOVUPD.Z (CX)(R9*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -73064,10 +73556,10 @@ tail_1645:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1648
+	JZ        skip_1657
 	INCQ      DI
 
-skip_1648:
+skip_1657:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -73170,7 +73662,7 @@ skip_1648:
 	VMOVAPD.Z    Z1, K1, Z1
 	VADDPD       Z1, Z12, Z12
 
-done_1646:
+done_1655:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -73215,9 +73707,9 @@ TEXT ·focalGAnyLWDAVX512(SB), NOSPLIT, $0-96
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1649:
+loop_1658:
 	CMPQ     R9, R8
-	JAE      tail_1650
+	JAE      tail_1659
 	VMOVUPS  (AX)(R9*8), Z14
 	VMOVUPS  (CX)(R9*8), Z15
 	VMOVUPS  Z15, Z16
@@ -73225,10 +73717,10 @@ loop_1649:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1652
+	JZ       skip_1661
 	INCQ     DI
 
-skip_1652:
+skip_1661:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -73362,11 +73854,11 @@ skip_1652:
 	VMOVUPS      Z17, (SI)(R9*8)
 	VADDPD       Z17, Z12, Z12
 	ADDQ         $0x08, R9
-	JMP          loop_1649
+	JMP          loop_1658
 
-tail_1650:
+tail_1659:
 	CMPQ      R9, DX
-	JAE       done_1651
+	JAE       done_1660
 	VMOVUPD.Z (AX)(R9*8), K1, Z14
 	VMOVUPD.Z (CX)(R9*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -73374,10 +73866,10 @@ tail_1650:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1653
+	JZ        skip_1662
 	INCQ      DI
 
-skip_1653:
+skip_1662:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -73512,7 +74004,7 @@ skip_1653:
 	VMOVAPD.Z    Z17, K1, Z17
 	VADDPD       Z17, Z12, Z12
 
-done_1651:
+done_1660:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -73544,9 +74036,9 @@ TEXT ·mseLWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_1654:
+loop_1663:
 	CMPQ    R8, DI
-	JAE     tail_1655
+	JAE     tail_1664
 	VMOVUPS (AX)(R8*8), Z2
 	VMOVUPS (CX)(R8*8), Z3
 	VSUBPD  Z3, Z2, Z2
@@ -73557,11 +74049,11 @@ loop_1654:
 	VMOVUPS Z3, (SI)(R8*8)
 	VADDPD  Z3, Z0, Z0
 	ADDQ    $0x08, R8
-	JMP     loop_1654
+	JMP     loop_1663
 
-tail_1655:
+tail_1664:
 	CMPQ      R8, DX
-	JAE       done_1656
+	JAE       done_1665
 	VMOVUPD.Z (AX)(R8*8), K1, Z2
 	VMOVUPD.Z (CX)(R8*8), K1, Z3
 	VSUBPD    Z3, Z2, Z2
@@ -73573,7 +74065,7 @@ tail_1655:
 	VMOVAPD.Z Z3, K1, Z3
 	VADDPD    Z3, Z0, Z0
 
-done_1656:
+done_1665:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -73604,9 +74096,9 @@ TEXT ·l1LWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_1657:
+loop_1666:
 	CMPQ    R8, DI
-	JAE     tail_1658
+	JAE     tail_1667
 	VMOVUPS (AX)(R8*8), Z2
 	VMOVUPS (CX)(R8*8), Z3
 	VSUBPD  Z3, Z2, Z2
@@ -73622,11 +74114,11 @@ loop_1657:
 	VMOVUPS Z3, (SI)(R8*8)
 	VADDPD  Z3, Z0, Z0
 	ADDQ    $0x08, R8
-	JMP     loop_1657
+	JMP     loop_1666
 
-tail_1658:
+tail_1667:
 	CMPQ      R8, DX
-	JAE       done_1659
+	JAE       done_1668
 	VMOVUPD.Z (AX)(R8*8), K1, Z2
 	VMOVUPD.Z (CX)(R8*8), K1, Z3
 	VSUBPD    Z3, Z2, Z2
@@ -73643,7 +74135,7 @@ tail_1658:
 	VMOVAPD.Z Z3, K1, Z3
 	VADDPD    Z3, Z0, Z0
 
-done_1659:
+done_1668:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -73674,9 +74166,9 @@ TEXT ·huberLWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_1660:
+loop_1669:
 	CMPQ         R8, DI
-	JAE          tail_1661
+	JAE          tail_1670
 	VMOVUPS      (AX)(R8*8), Z2
 	VMOVUPS      (CX)(R8*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -73703,11 +74195,11 @@ loop_1660:
 	VMOVUPS      Z3, (SI)(R8*8)
 	VADDPD       Z3, Z0, Z0
 	ADDQ         $0x08, R8
-	JMP          loop_1660
+	JMP          loop_1669
 
-tail_1661:
+tail_1670:
 	CMPQ         R8, DX
-	JAE          done_1662
+	JAE          done_1671
 	VMOVUPD.Z    (AX)(R8*8), K1, Z2
 	VMOVUPD.Z    (CX)(R8*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -73735,7 +74227,7 @@ tail_1661:
 	VMOVAPD.Z    Z3, K1, Z3
 	VADDPD       Z3, Z0, Z0
 
-done_1662:
+done_1671:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -73766,9 +74258,9 @@ TEXT ·smoothL1LWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_1663:
+loop_1672:
 	CMPQ         R8, DI
-	JAE          tail_1664
+	JAE          tail_1673
 	VMOVUPS      (AX)(R8*8), Z2
 	VMOVUPS      (CX)(R8*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -73796,11 +74288,11 @@ loop_1663:
 	VMOVUPS      Z3, (SI)(R8*8)
 	VADDPD       Z3, Z0, Z0
 	ADDQ         $0x08, R8
-	JMP          loop_1663
+	JMP          loop_1672
 
-tail_1664:
+tail_1673:
 	CMPQ         R8, DX
-	JAE          done_1665
+	JAE          done_1674
 	VMOVUPD.Z    (AX)(R8*8), K1, Z2
 	VMOVUPD.Z    (CX)(R8*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -73829,7 +74321,7 @@ tail_1664:
 	VMOVAPD.Z    Z3, K1, Z3
 	VADDPD       Z3, Z0, Z0
 
-done_1665:
+done_1674:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -73871,9 +74363,9 @@ TEXT ·bceLogitsGDAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R8)(DI*2), K1
 	XORQ    DI, DI
 
-loop_1666:
+loop_1675:
 	CMPQ         DI, SI
-	JAE          tail_1667
+	JAE          tail_1676
 	VMOVUPS      (AX)(DI*8), Z14
 	VMOVUPS      (CX)(DI*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -73978,11 +74470,11 @@ loop_1666:
 	VMULPD       Z14, Z17, Z17
 	VMOVUPS      Z17, (BX)(DI*8)
 	ADDQ         $0x08, DI
-	JMP          loop_1666
+	JMP          loop_1675
 
-tail_1667:
+tail_1676:
 	CMPQ         DI, DX
-	JAE          done_1668
+	JAE          done_1677
 	VMOVUPD.Z    (AX)(DI*8), K1, Z14
 	VMOVUPD.Z    (CX)(DI*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -74088,7 +74580,7 @@ tail_1667:
 	VMULPD       Z0, Z2, Z2
 	VMOVUPD      Z2, K1, (BX)(DI*8)
 
-done_1668:
+done_1677:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -74131,9 +74623,9 @@ TEXT ·bceLogitsPWGDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1669:
+loop_1678:
 	CMPQ         R8, DI
-	JAE          tail_1670
+	JAE          tail_1679
 	VMOVUPS      (AX)(R8*8), Z14
 	VMOVUPS      (CX)(R8*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -74240,11 +74732,11 @@ loop_1669:
 	VMULPD       Z14, Z17, Z17
 	VMOVUPS      Z17, (BX)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1669
+	JMP          loop_1678
 
-tail_1670:
+tail_1679:
 	CMPQ         R8, DX
-	JAE          done_1671
+	JAE          done_1680
 	VMOVUPD.Z    (AX)(R8*8), K1, Z14
 	VMOVUPD.Z    (CX)(R8*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -74352,7 +74844,7 @@ tail_1670:
 	VMULPD       Z0, Z2, Z2
 	VMOVUPD      Z2, K1, (BX)(R8*8)
 
-done_1671:
+done_1680:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -74395,9 +74887,9 @@ TEXT ·focalG0GDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1672:
+loop_1681:
 	CMPQ     R8, DI
-	JAE      tail_1673
+	JAE      tail_1682
 	VMOVUPS  (AX)(R8*8), Z14
 	VMOVUPS  (CX)(R8*8), Z15
 	VMOVUPS  Z15, Z16
@@ -74405,10 +74897,10 @@ loop_1672:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1675
+	JZ       skip_1684
 	INCQ     SI
 
-skip_1675:
+skip_1684:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -74500,11 +74992,11 @@ skip_1675:
 	VMULPD       Z14, Z20, Z20
 	VMOVUPS      Z20, (BX)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1672
+	JMP          loop_1681
 
-tail_1673:
+tail_1682:
 	CMPQ      R8, DX
-	JAE       done_1674
+	JAE       done_1683
 	VMOVUPD.Z (AX)(R8*8), K1, Z14
 	VMOVUPD.Z (CX)(R8*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -74512,10 +75004,10 @@ tail_1673:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1676
+	JZ        skip_1685
 	INCQ      SI
 
-skip_1676:
+skip_1685:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -74608,7 +75100,7 @@ skip_1676:
 	VMULPD       Z0, Z3, Z3
 	VMOVUPD      Z3, K1, (BX)(R8*8)
 
-done_1674:
+done_1683:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -74652,9 +75144,9 @@ TEXT ·focalG1GDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1677:
+loop_1686:
 	CMPQ     R8, DI
-	JAE      tail_1678
+	JAE      tail_1687
 	VMOVUPS  (AX)(R8*8), Z14
 	VMOVUPS  (CX)(R8*8), Z15
 	VMOVUPS  Z15, Z16
@@ -74662,10 +75154,10 @@ loop_1677:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1680
+	JZ       skip_1689
 	INCQ     SI
 
-skip_1680:
+skip_1689:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -74765,11 +75257,11 @@ skip_1680:
 	VMULPD       Z14, Z15, Z15
 	VMOVUPS      Z15, (BX)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1677
+	JMP          loop_1686
 
-tail_1678:
+tail_1687:
 	CMPQ      R8, DX
-	JAE       done_1679
+	JAE       done_1688
 	VMOVUPD.Z (AX)(R8*8), K1, Z14
 	VMOVUPD.Z (CX)(R8*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -74777,10 +75269,10 @@ tail_1678:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1681
+	JZ        skip_1690
 	INCQ      SI
 
-skip_1681:
+skip_1690:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -74881,7 +75373,7 @@ skip_1681:
 	VMULPD       Z0, Z2, Z2
 	VMOVUPD      Z2, K1, (BX)(R8*8)
 
-done_1679:
+done_1688:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -74925,9 +75417,9 @@ TEXT ·focalG2GDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1682:
+loop_1691:
 	CMPQ     R8, DI
-	JAE      tail_1683
+	JAE      tail_1692
 	VMOVUPS  (AX)(R8*8), Z14
 	VMOVUPS  (CX)(R8*8), Z15
 	VMOVUPS  Z15, Z16
@@ -74935,10 +75427,10 @@ loop_1682:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1685
+	JZ       skip_1694
 	INCQ     SI
 
-skip_1685:
+skip_1694:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -75040,11 +75532,11 @@ skip_1685:
 	VMULPD       Z14, Z18, Z18
 	VMOVUPS      Z18, (BX)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1682
+	JMP          loop_1691
 
-tail_1683:
+tail_1692:
 	CMPQ      R8, DX
-	JAE       done_1684
+	JAE       done_1693
 	VMOVUPD.Z (AX)(R8*8), K1, Z14
 	VMOVUPD.Z (CX)(R8*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -75052,10 +75544,10 @@ tail_1683:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1686
+	JZ        skip_1695
 	INCQ      SI
 
-skip_1686:
+skip_1695:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -75158,7 +75650,7 @@ skip_1686:
 	VMULPD       Z0, Z5, Z5
 	VMOVUPD      Z5, K1, (BX)(R8*8)
 
-done_1684:
+done_1693:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -75202,9 +75694,9 @@ TEXT ·focalGAnyGDAVX512(SB), NOSPLIT, $0-96
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1687:
+loop_1696:
 	CMPQ     R8, DI
-	JAE      tail_1688
+	JAE      tail_1697
 	VMOVUPS  (AX)(R8*8), Z14
 	VMOVUPS  (CX)(R8*8), Z15
 	VMOVUPS  Z15, Z16
@@ -75212,10 +75704,10 @@ loop_1687:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1690
+	JZ       skip_1699
 	INCQ     SI
 
-skip_1690:
+skip_1699:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -75349,11 +75841,11 @@ skip_1690:
 	VMULPD       Z15, Z14, Z14
 	VMOVUPS      Z14, (BX)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1687
+	JMP          loop_1696
 
-tail_1688:
+tail_1697:
 	CMPQ      R8, DX
-	JAE       done_1689
+	JAE       done_1698
 	VMOVUPD.Z (AX)(R8*8), K1, Z14
 	VMOVUPD.Z (CX)(R8*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -75361,10 +75853,10 @@ tail_1688:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1691
+	JZ        skip_1700
 	INCQ      SI
 
-skip_1691:
+skip_1700:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -75499,7 +75991,7 @@ skip_1691:
 	VMULPD       Z1, Z0, Z0
 	VMOVUPD      Z0, K1, (BX)(R8*8)
 
-done_1689:
+done_1698:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -75530,9 +76022,9 @@ TEXT ·mseGDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_1692:
+loop_1701:
 	CMPQ         DI, SI
-	JAE          tail_1693
+	JAE          tail_1702
 	VMOVUPS      (AX)(DI*8), Z2
 	VMOVUPS      (CX)(DI*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -75543,11 +76035,11 @@ loop_1692:
 	VMULPD       Z3, Z2, Z2
 	VMOVUPS      Z2, (BX)(DI*8)
 	ADDQ         $0x08, DI
-	JMP          loop_1692
+	JMP          loop_1701
 
-tail_1693:
+tail_1702:
 	CMPQ         DI, DX
-	JAE          done_1694
+	JAE          done_1703
 	VMOVUPD.Z    (AX)(DI*8), K1, Z2
 	VMOVUPD.Z    (CX)(DI*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -75559,7 +76051,7 @@ tail_1693:
 	VMULPD       Z3, Z2, Z2
 	VMOVUPD      Z2, K1, (BX)(DI*8)
 
-done_1694:
+done_1703:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -75589,9 +76081,9 @@ TEXT ·l1GDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_1695:
+loop_1704:
 	CMPQ         DI, SI
-	JAE          tail_1696
+	JAE          tail_1705
 	VMOVUPS      (AX)(DI*8), Z2
 	VMOVUPS      (CX)(DI*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -75607,11 +76099,11 @@ loop_1695:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPS      Z4, (BX)(DI*8)
 	ADDQ         $0x08, DI
-	JMP          loop_1695
+	JMP          loop_1704
 
-tail_1696:
+tail_1705:
 	CMPQ         DI, DX
-	JAE          done_1697
+	JAE          done_1706
 	VMOVUPD.Z    (AX)(DI*8), K1, Z2
 	VMOVUPD.Z    (CX)(DI*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -75628,7 +76120,7 @@ tail_1696:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPD      Z4, K1, (BX)(DI*8)
 
-done_1697:
+done_1706:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -75658,9 +76150,9 @@ TEXT ·huberGDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_1698:
+loop_1707:
 	CMPQ         DI, SI
-	JAE          tail_1699
+	JAE          tail_1708
 	VMOVUPS      (AX)(DI*8), Z2
 	VMOVUPS      (CX)(DI*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -75687,11 +76179,11 @@ loop_1698:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPS      Z4, (BX)(DI*8)
 	ADDQ         $0x08, DI
-	JMP          loop_1698
+	JMP          loop_1707
 
-tail_1699:
+tail_1708:
 	CMPQ         DI, DX
-	JAE          done_1700
+	JAE          done_1709
 	VMOVUPD.Z    (AX)(DI*8), K1, Z2
 	VMOVUPD.Z    (CX)(DI*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -75719,7 +76211,7 @@ tail_1699:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPD      Z4, K1, (BX)(DI*8)
 
-done_1700:
+done_1709:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -75749,9 +76241,9 @@ TEXT ·smoothL1GDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R8)(DI*2), K1
 	XORQ   DI, DI
 
-loop_1701:
+loop_1710:
 	CMPQ         DI, SI
-	JAE          tail_1702
+	JAE          tail_1711
 	VMOVUPS      (AX)(DI*8), Z2
 	VMOVUPS      (CX)(DI*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -75779,11 +76271,11 @@ loop_1701:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPS      Z4, (BX)(DI*8)
 	ADDQ         $0x08, DI
-	JMP          loop_1701
+	JMP          loop_1710
 
-tail_1702:
+tail_1711:
 	CMPQ         DI, DX
-	JAE          done_1703
+	JAE          done_1712
 	VMOVUPD.Z    (AX)(DI*8), K1, Z2
 	VMOVUPD.Z    (CX)(DI*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -75812,7 +76304,7 @@ tail_1702:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPD      Z4, K1, (BX)(DI*8)
 
-done_1703:
+done_1712:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -75855,9 +76347,9 @@ TEXT ·bceLogitsGWDAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1704:
+loop_1713:
 	CMPQ         R8, DI
-	JAE          tail_1705
+	JAE          tail_1714
 	VMOVUPS      (AX)(R8*8), Z14
 	VMOVUPS      (CX)(R8*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -75965,11 +76457,11 @@ loop_1704:
 	VMULPD       Z14, Z17, Z17
 	VMOVUPS      Z17, (SI)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1704
+	JMP          loop_1713
 
-tail_1705:
+tail_1714:
 	CMPQ         R8, DX
-	JAE          done_1706
+	JAE          done_1715
 	VMOVUPD.Z    (AX)(R8*8), K1, Z14
 	VMOVUPD.Z    (CX)(R8*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -76078,7 +76570,7 @@ tail_1705:
 	VMULPD       Z0, Z2, Z2
 	VMOVUPD      Z2, K1, (SI)(R8*8)
 
-done_1706:
+done_1715:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -76122,9 +76614,9 @@ TEXT ·bceLogitsPWGWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1707:
+loop_1716:
 	CMPQ         R9, R8
-	JAE          tail_1708
+	JAE          tail_1717
 	VMOVUPS      (AX)(R9*8), Z14
 	VMOVUPS      (CX)(R9*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -76234,11 +76726,11 @@ loop_1707:
 	VMULPD       Z14, Z17, Z17
 	VMOVUPS      Z17, (SI)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1707
+	JMP          loop_1716
 
-tail_1708:
+tail_1717:
 	CMPQ         R9, DX
-	JAE          done_1709
+	JAE          done_1718
 	VMOVUPD.Z    (AX)(R9*8), K1, Z14
 	VMOVUPD.Z    (CX)(R9*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -76349,7 +76841,7 @@ tail_1708:
 	VMULPD       Z0, Z2, Z2
 	VMOVUPD      Z2, K1, (SI)(R9*8)
 
-done_1709:
+done_1718:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -76393,9 +76885,9 @@ TEXT ·focalG0GWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1710:
+loop_1719:
 	CMPQ     R9, R8
-	JAE      tail_1711
+	JAE      tail_1720
 	VMOVUPS  (AX)(R9*8), Z14
 	VMOVUPS  (CX)(R9*8), Z15
 	VMOVUPS  Z15, Z16
@@ -76403,10 +76895,10 @@ loop_1710:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1713
+	JZ       skip_1722
 	INCQ     DI
 
-skip_1713:
+skip_1722:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -76501,11 +76993,11 @@ skip_1713:
 	VMULPD       Z14, Z20, Z20
 	VMOVUPS      Z20, (SI)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1710
+	JMP          loop_1719
 
-tail_1711:
+tail_1720:
 	CMPQ      R9, DX
-	JAE       done_1712
+	JAE       done_1721
 	VMOVUPD.Z (AX)(R9*8), K1, Z14
 	VMOVUPD.Z (CX)(R9*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -76513,10 +77005,10 @@ tail_1711:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1714
+	JZ        skip_1723
 	INCQ      DI
 
-skip_1714:
+skip_1723:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -76612,7 +77104,7 @@ skip_1714:
 	VMULPD       Z0, Z3, Z3
 	VMOVUPD      Z3, K1, (SI)(R9*8)
 
-done_1712:
+done_1721:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -76657,9 +77149,9 @@ TEXT ·focalG1GWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1715:
+loop_1724:
 	CMPQ     R9, R8
-	JAE      tail_1716
+	JAE      tail_1725
 	VMOVUPS  (AX)(R9*8), Z14
 	VMOVUPS  (CX)(R9*8), Z15
 	VMOVUPS  Z15, Z16
@@ -76667,10 +77159,10 @@ loop_1715:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1718
+	JZ       skip_1727
 	INCQ     DI
 
-skip_1718:
+skip_1727:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -76773,11 +77265,11 @@ skip_1718:
 	VMULPD       Z14, Z15, Z15
 	VMOVUPS      Z15, (SI)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1715
+	JMP          loop_1724
 
-tail_1716:
+tail_1725:
 	CMPQ      R9, DX
-	JAE       done_1717
+	JAE       done_1726
 	VMOVUPD.Z (AX)(R9*8), K1, Z14
 	VMOVUPD.Z (CX)(R9*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -76785,10 +77277,10 @@ tail_1716:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1719
+	JZ        skip_1728
 	INCQ      DI
 
-skip_1719:
+skip_1728:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -76892,7 +77384,7 @@ skip_1719:
 	VMULPD       Z0, Z2, Z2
 	VMOVUPD      Z2, K1, (SI)(R9*8)
 
-done_1717:
+done_1726:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -76937,9 +77429,9 @@ TEXT ·focalG2GWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1720:
+loop_1729:
 	CMPQ     R9, R8
-	JAE      tail_1721
+	JAE      tail_1730
 	VMOVUPS  (AX)(R9*8), Z14
 	VMOVUPS  (CX)(R9*8), Z15
 	VMOVUPS  Z15, Z16
@@ -76947,10 +77439,10 @@ loop_1720:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1723
+	JZ       skip_1732
 	INCQ     DI
 
-skip_1723:
+skip_1732:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -77055,11 +77547,11 @@ skip_1723:
 	VMULPD       Z14, Z18, Z18
 	VMOVUPS      Z18, (SI)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1720
+	JMP          loop_1729
 
-tail_1721:
+tail_1730:
 	CMPQ      R9, DX
-	JAE       done_1722
+	JAE       done_1731
 	VMOVUPD.Z (AX)(R9*8), K1, Z14
 	VMOVUPD.Z (CX)(R9*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -77067,10 +77559,10 @@ tail_1721:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1724
+	JZ        skip_1733
 	INCQ      DI
 
-skip_1724:
+skip_1733:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -77176,7 +77668,7 @@ skip_1724:
 	VMULPD       Z0, Z5, Z5
 	VMOVUPD      Z5, K1, (SI)(R9*8)
 
-done_1722:
+done_1731:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -77221,9 +77713,9 @@ TEXT ·focalGAnyGWDAVX512(SB), NOSPLIT, $0-96
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1725:
+loop_1734:
 	CMPQ     R9, R8
-	JAE      tail_1726
+	JAE      tail_1735
 	VMOVUPS  (AX)(R9*8), Z14
 	VMOVUPS  (CX)(R9*8), Z15
 	VMOVUPS  Z15, Z16
@@ -77231,10 +77723,10 @@ loop_1725:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1728
+	JZ       skip_1737
 	INCQ     DI
 
-skip_1728:
+skip_1737:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -77371,11 +77863,11 @@ skip_1728:
 	VMULPD       Z15, Z14, Z14
 	VMOVUPS      Z14, (SI)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1725
+	JMP          loop_1734
 
-tail_1726:
+tail_1735:
 	CMPQ      R9, DX
-	JAE       done_1727
+	JAE       done_1736
 	VMOVUPD.Z (AX)(R9*8), K1, Z14
 	VMOVUPD.Z (CX)(R9*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -77383,10 +77875,10 @@ tail_1726:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1729
+	JZ        skip_1738
 	INCQ      DI
 
-skip_1729:
+skip_1738:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -77524,7 +78016,7 @@ skip_1729:
 	VMULPD       Z1, Z0, Z0
 	VMOVUPD      Z0, K1, (SI)(R9*8)
 
-done_1727:
+done_1736:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -77556,9 +78048,9 @@ TEXT ·mseGWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_1730:
+loop_1739:
 	CMPQ         R8, DI
-	JAE          tail_1731
+	JAE          tail_1740
 	VMOVUPS      (AX)(R8*8), Z2
 	VMOVUPS      (CX)(R8*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -77572,11 +78064,11 @@ loop_1730:
 	VMULPD       Z3, Z2, Z2
 	VMOVUPS      Z2, (SI)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1730
+	JMP          loop_1739
 
-tail_1731:
+tail_1740:
 	CMPQ         R8, DX
-	JAE          done_1732
+	JAE          done_1741
 	VMOVUPD.Z    (AX)(R8*8), K1, Z2
 	VMOVUPD.Z    (CX)(R8*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -77591,7 +78083,7 @@ tail_1731:
 	VMULPD       Z3, Z2, Z2
 	VMOVUPD      Z2, K1, (SI)(R8*8)
 
-done_1732:
+done_1741:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -77622,9 +78114,9 @@ TEXT ·l1GWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_1733:
+loop_1742:
 	CMPQ         R8, DI
-	JAE          tail_1734
+	JAE          tail_1743
 	VMOVUPS      (AX)(R8*8), Z2
 	VMOVUPS      (CX)(R8*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -77643,11 +78135,11 @@ loop_1733:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPS      Z4, (SI)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1733
+	JMP          loop_1742
 
-tail_1734:
+tail_1743:
 	CMPQ         R8, DX
-	JAE          done_1735
+	JAE          done_1744
 	VMOVUPD.Z    (AX)(R8*8), K1, Z2
 	VMOVUPD.Z    (CX)(R8*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -77667,7 +78159,7 @@ tail_1734:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPD      Z4, K1, (SI)(R8*8)
 
-done_1735:
+done_1744:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -77698,9 +78190,9 @@ TEXT ·huberGWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_1736:
+loop_1745:
 	CMPQ         R8, DI
-	JAE          tail_1737
+	JAE          tail_1746
 	VMOVUPS      (AX)(R8*8), Z2
 	VMOVUPS      (CX)(R8*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -77730,11 +78222,11 @@ loop_1736:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPS      Z4, (SI)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1736
+	JMP          loop_1745
 
-tail_1737:
+tail_1746:
 	CMPQ         R8, DX
-	JAE          done_1738
+	JAE          done_1747
 	VMOVUPD.Z    (AX)(R8*8), K1, Z2
 	VMOVUPD.Z    (CX)(R8*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -77765,7 +78257,7 @@ tail_1737:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPD      Z4, K1, (SI)(R8*8)
 
-done_1738:
+done_1747:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -77796,9 +78288,9 @@ TEXT ·smoothL1GWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_1739:
+loop_1748:
 	CMPQ         R8, DI
-	JAE          tail_1740
+	JAE          tail_1749
 	VMOVUPS      (AX)(R8*8), Z2
 	VMOVUPS      (CX)(R8*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -77829,11 +78321,11 @@ loop_1739:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPS      Z4, (SI)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1739
+	JMP          loop_1748
 
-tail_1740:
+tail_1749:
 	CMPQ         R8, DX
-	JAE          done_1741
+	JAE          done_1750
 	VMOVUPD.Z    (AX)(R8*8), K1, Z2
 	VMOVUPD.Z    (CX)(R8*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -77865,7 +78357,7 @@ tail_1740:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPD      Z4, K1, (SI)(R8*8)
 
-done_1741:
+done_1750:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -77908,9 +78400,9 @@ TEXT ·bceLogitsGLDAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R9)(R8*2), K1
 	XORQ    R8, R8
 
-loop_1742:
+loop_1751:
 	CMPQ         R8, DI
-	JAE          tail_1743
+	JAE          tail_1752
 	VMOVUPS      (AX)(R8*8), Z14
 	VMOVUPS      (CX)(R8*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -78016,11 +78508,11 @@ loop_1742:
 	VMULPD       Z14, Z17, Z17
 	VMOVUPS      Z17, (BX)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1742
+	JMP          loop_1751
 
-tail_1743:
+tail_1752:
 	CMPQ         R8, DX
-	JAE          done_1744
+	JAE          done_1753
 	VMOVUPD.Z    (AX)(R8*8), K1, Z14
 	VMOVUPD.Z    (CX)(R8*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -78127,7 +78619,7 @@ tail_1743:
 	VMULPD       Z0, Z2, Z2
 	VMOVUPD      Z2, K1, (BX)(R8*8)
 
-done_1744:
+done_1753:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -78171,9 +78663,9 @@ TEXT ·bceLogitsPWGLDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1745:
+loop_1754:
 	CMPQ         R9, R8
-	JAE          tail_1746
+	JAE          tail_1755
 	VMOVUPS      (AX)(R9*8), Z14
 	VMOVUPS      (CX)(R9*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -78281,11 +78773,11 @@ loop_1745:
 	VMULPD       Z14, Z17, Z17
 	VMOVUPS      Z17, (BX)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1745
+	JMP          loop_1754
 
-tail_1746:
+tail_1755:
 	CMPQ         R9, DX
-	JAE          done_1747
+	JAE          done_1756
 	VMOVUPD.Z    (AX)(R9*8), K1, Z14
 	VMOVUPD.Z    (CX)(R9*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -78394,7 +78886,7 @@ tail_1746:
 	VMULPD       Z0, Z2, Z2
 	VMOVUPD      Z2, K1, (BX)(R9*8)
 
-done_1747:
+done_1756:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -78438,9 +78930,9 @@ TEXT ·focalG0GLDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1748:
+loop_1757:
 	CMPQ     R9, R8
-	JAE      tail_1749
+	JAE      tail_1758
 	VMOVUPS  (AX)(R9*8), Z14
 	VMOVUPS  (CX)(R9*8), Z15
 	VMOVUPS  Z15, Z16
@@ -78448,10 +78940,10 @@ loop_1748:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1751
+	JZ       skip_1760
 	INCQ     DI
 
-skip_1751:
+skip_1760:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -78544,11 +79036,11 @@ skip_1751:
 	VMULPD       Z14, Z20, Z20
 	VMOVUPS      Z20, (BX)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1748
+	JMP          loop_1757
 
-tail_1749:
+tail_1758:
 	CMPQ      R9, DX
-	JAE       done_1750
+	JAE       done_1759
 	VMOVUPD.Z (AX)(R9*8), K1, Z14
 	VMOVUPD.Z (CX)(R9*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -78556,10 +79048,10 @@ tail_1749:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1752
+	JZ        skip_1761
 	INCQ      DI
 
-skip_1752:
+skip_1761:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -78653,7 +79145,7 @@ skip_1752:
 	VMULPD       Z0, Z3, Z3
 	VMOVUPD      Z3, K1, (BX)(R9*8)
 
-done_1750:
+done_1759:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -78698,9 +79190,9 @@ TEXT ·focalG1GLDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1753:
+loop_1762:
 	CMPQ     R9, R8
-	JAE      tail_1754
+	JAE      tail_1763
 	VMOVUPS  (AX)(R9*8), Z14
 	VMOVUPS  (CX)(R9*8), Z15
 	VMOVUPS  Z15, Z16
@@ -78708,10 +79200,10 @@ loop_1753:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1756
+	JZ       skip_1765
 	INCQ     DI
 
-skip_1756:
+skip_1765:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -78812,11 +79304,11 @@ skip_1756:
 	VMULPD       Z14, Z15, Z15
 	VMOVUPS      Z15, (BX)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1753
+	JMP          loop_1762
 
-tail_1754:
+tail_1763:
 	CMPQ      R9, DX
-	JAE       done_1755
+	JAE       done_1764
 	VMOVUPD.Z (AX)(R9*8), K1, Z14
 	VMOVUPD.Z (CX)(R9*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -78824,10 +79316,10 @@ tail_1754:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1757
+	JZ        skip_1766
 	INCQ      DI
 
-skip_1757:
+skip_1766:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -78929,7 +79421,7 @@ skip_1757:
 	VMULPD       Z0, Z2, Z2
 	VMOVUPD      Z2, K1, (BX)(R9*8)
 
-done_1755:
+done_1764:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -78974,9 +79466,9 @@ TEXT ·focalG2GLDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1758:
+loop_1767:
 	CMPQ     R9, R8
-	JAE      tail_1759
+	JAE      tail_1768
 	VMOVUPS  (AX)(R9*8), Z14
 	VMOVUPS  (CX)(R9*8), Z15
 	VMOVUPS  Z15, Z16
@@ -78984,10 +79476,10 @@ loop_1758:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1761
+	JZ       skip_1770
 	INCQ     DI
 
-skip_1761:
+skip_1770:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -79090,11 +79582,11 @@ skip_1761:
 	VMULPD       Z14, Z18, Z18
 	VMOVUPS      Z18, (BX)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1758
+	JMP          loop_1767
 
-tail_1759:
+tail_1768:
 	CMPQ      R9, DX
-	JAE       done_1760
+	JAE       done_1769
 	VMOVUPD.Z (AX)(R9*8), K1, Z14
 	VMOVUPD.Z (CX)(R9*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -79102,10 +79594,10 @@ tail_1759:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1762
+	JZ        skip_1771
 	INCQ      DI
 
-skip_1762:
+skip_1771:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -79209,7 +79701,7 @@ skip_1762:
 	VMULPD       Z0, Z5, Z5
 	VMOVUPD      Z5, K1, (BX)(R9*8)
 
-done_1760:
+done_1769:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -79254,9 +79746,9 @@ TEXT ·focalGAnyGLDAVX512(SB), NOSPLIT, $0-96
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1763:
+loop_1772:
 	CMPQ     R9, R8
-	JAE      tail_1764
+	JAE      tail_1773
 	VMOVUPS  (AX)(R9*8), Z14
 	VMOVUPS  (CX)(R9*8), Z15
 	VMOVUPS  Z15, Z16
@@ -79264,10 +79756,10 @@ loop_1763:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1766
+	JZ       skip_1775
 	INCQ     DI
 
-skip_1766:
+skip_1775:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -79402,11 +79894,11 @@ skip_1766:
 	VMULPD       Z15, Z14, Z14
 	VMOVUPS      Z14, (BX)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1763
+	JMP          loop_1772
 
-tail_1764:
+tail_1773:
 	CMPQ      R9, DX
-	JAE       done_1765
+	JAE       done_1774
 	VMOVUPD.Z (AX)(R9*8), K1, Z14
 	VMOVUPD.Z (CX)(R9*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -79414,10 +79906,10 @@ tail_1764:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1767
+	JZ        skip_1776
 	INCQ      DI
 
-skip_1767:
+skip_1776:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -79553,7 +80045,7 @@ skip_1767:
 	VMULPD       Z1, Z0, Z0
 	VMOVUPD      Z0, K1, (BX)(R9*8)
 
-done_1765:
+done_1774:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -79585,9 +80077,9 @@ TEXT ·mseGLDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_1768:
+loop_1777:
 	CMPQ         R8, DI
-	JAE          tail_1769
+	JAE          tail_1778
 	VMOVUPS      (AX)(R8*8), Z2
 	VMOVUPS      (CX)(R8*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -79599,11 +80091,11 @@ loop_1768:
 	VMULPD       Z3, Z2, Z2
 	VMOVUPS      Z2, (BX)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1768
+	JMP          loop_1777
 
-tail_1769:
+tail_1778:
 	CMPQ         R8, DX
-	JAE          done_1770
+	JAE          done_1779
 	VMOVUPD.Z    (AX)(R8*8), K1, Z2
 	VMOVUPD.Z    (CX)(R8*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -79616,7 +80108,7 @@ tail_1769:
 	VMULPD       Z3, Z2, Z2
 	VMOVUPD      Z2, K1, (BX)(R8*8)
 
-done_1770:
+done_1779:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -79647,9 +80139,9 @@ TEXT ·l1GLDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_1771:
+loop_1780:
 	CMPQ         R8, DI
-	JAE          tail_1772
+	JAE          tail_1781
 	VMOVUPS      (AX)(R8*8), Z2
 	VMOVUPS      (CX)(R8*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -79666,11 +80158,11 @@ loop_1771:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPS      Z4, (BX)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1771
+	JMP          loop_1780
 
-tail_1772:
+tail_1781:
 	CMPQ         R8, DX
-	JAE          done_1773
+	JAE          done_1782
 	VMOVUPD.Z    (AX)(R8*8), K1, Z2
 	VMOVUPD.Z    (CX)(R8*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -79688,7 +80180,7 @@ tail_1772:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPD      Z4, K1, (BX)(R8*8)
 
-done_1773:
+done_1782:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -79719,9 +80211,9 @@ TEXT ·huberGLDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_1774:
+loop_1783:
 	CMPQ         R8, DI
-	JAE          tail_1775
+	JAE          tail_1784
 	VMOVUPS      (AX)(R8*8), Z2
 	VMOVUPS      (CX)(R8*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -79749,11 +80241,11 @@ loop_1774:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPS      Z4, (BX)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1774
+	JMP          loop_1783
 
-tail_1775:
+tail_1784:
 	CMPQ         R8, DX
-	JAE          done_1776
+	JAE          done_1785
 	VMOVUPD.Z    (AX)(R8*8), K1, Z2
 	VMOVUPD.Z    (CX)(R8*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -79782,7 +80274,7 @@ tail_1775:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPD      Z4, K1, (BX)(R8*8)
 
-done_1776:
+done_1785:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -79813,9 +80305,9 @@ TEXT ·smoothL1GLDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R9)(R8*2), K1
 	XORQ   R8, R8
 
-loop_1777:
+loop_1786:
 	CMPQ         R8, DI
-	JAE          tail_1778
+	JAE          tail_1787
 	VMOVUPS      (AX)(R8*8), Z2
 	VMOVUPS      (CX)(R8*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -79844,11 +80336,11 @@ loop_1777:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPS      Z4, (BX)(R8*8)
 	ADDQ         $0x08, R8
-	JMP          loop_1777
+	JMP          loop_1786
 
-tail_1778:
+tail_1787:
 	CMPQ         R8, DX
-	JAE          done_1779
+	JAE          done_1788
 	VMOVUPD.Z    (AX)(R8*8), K1, Z2
 	VMOVUPD.Z    (CX)(R8*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -79878,7 +80370,7 @@ tail_1778:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPD      Z4, K1, (BX)(R8*8)
 
-done_1779:
+done_1788:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -79922,9 +80414,9 @@ TEXT ·bceLogitsGLWDAVX512(SB), NOSPLIT, $0-80
 	KMOVW   (R10)(R9*2), K1
 	XORQ    R9, R9
 
-loop_1780:
+loop_1789:
 	CMPQ         R9, R8
-	JAE          tail_1781
+	JAE          tail_1790
 	VMOVUPS      (AX)(R9*8), Z14
 	VMOVUPS      (CX)(R9*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -80033,11 +80525,11 @@ loop_1780:
 	VMULPD       Z14, Z17, Z17
 	VMOVUPS      Z17, (SI)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1780
+	JMP          loop_1789
 
-tail_1781:
+tail_1790:
 	CMPQ         R9, DX
-	JAE          done_1782
+	JAE          done_1791
 	VMOVUPD.Z    (AX)(R9*8), K1, Z14
 	VMOVUPD.Z    (CX)(R9*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -80147,7 +80639,7 @@ tail_1781:
 	VMULPD       Z0, Z2, Z2
 	VMOVUPD      Z2, K1, (SI)(R9*8)
 
-done_1782:
+done_1791:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -80192,9 +80684,9 @@ TEXT ·bceLogitsPWGLWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_1783:
+loop_1792:
 	CMPQ         R10, R9
-	JAE          tail_1784
+	JAE          tail_1793
 	VMOVUPS      (AX)(R10*8), Z14
 	VMOVUPS      (CX)(R10*8), Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -80305,11 +80797,11 @@ loop_1783:
 	VMULPD       Z14, Z17, Z17
 	VMOVUPS      Z17, (SI)(R10*8)
 	ADDQ         $0x08, R10
-	JMP          loop_1783
+	JMP          loop_1792
 
-tail_1784:
+tail_1793:
 	CMPQ         R10, DX
-	JAE          done_1785
+	JAE          done_1794
 	VMOVUPD.Z    (AX)(R10*8), K1, Z14
 	VMOVUPD.Z    (CX)(R10*8), K1, Z15
 	VORPS        lfd_8000000000000000<>+0(SB), Z14, Z16
@@ -80421,7 +80913,7 @@ tail_1784:
 	VMULPD       Z0, Z2, Z2
 	VMOVUPD      Z2, K1, (SI)(R10*8)
 
-done_1785:
+done_1794:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -80466,9 +80958,9 @@ TEXT ·focalG0GLWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_1786:
+loop_1795:
 	CMPQ     R10, R9
-	JAE      tail_1787
+	JAE      tail_1796
 	VMOVUPS  (AX)(R10*8), Z14
 	VMOVUPS  (CX)(R10*8), Z15
 	VMOVUPS  Z15, Z16
@@ -80476,10 +80968,10 @@ loop_1786:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1789
+	JZ       skip_1798
 	INCQ     R8
 
-skip_1789:
+skip_1798:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -80575,11 +81067,11 @@ skip_1789:
 	VMULPD       Z14, Z20, Z20
 	VMOVUPS      Z20, (SI)(R10*8)
 	ADDQ         $0x08, R10
-	JMP          loop_1786
+	JMP          loop_1795
 
-tail_1787:
+tail_1796:
 	CMPQ      R10, DX
-	JAE       done_1788
+	JAE       done_1797
 	VMOVUPD.Z (AX)(R10*8), K1, Z14
 	VMOVUPD.Z (CX)(R10*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -80587,10 +81079,10 @@ tail_1787:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1790
+	JZ        skip_1799
 	INCQ      R8
 
-skip_1790:
+skip_1799:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -80687,7 +81179,7 @@ skip_1790:
 	VMULPD       Z0, Z3, Z3
 	VMOVUPD      Z3, K1, (SI)(R10*8)
 
-done_1788:
+done_1797:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -80733,9 +81225,9 @@ TEXT ·focalG1GLWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_1791:
+loop_1800:
 	CMPQ     R10, R9
-	JAE      tail_1792
+	JAE      tail_1801
 	VMOVUPS  (AX)(R10*8), Z14
 	VMOVUPS  (CX)(R10*8), Z15
 	VMOVUPS  Z15, Z16
@@ -80743,10 +81235,10 @@ loop_1791:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1794
+	JZ       skip_1803
 	INCQ     R8
 
-skip_1794:
+skip_1803:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -80850,11 +81342,11 @@ skip_1794:
 	VMULPD       Z14, Z15, Z15
 	VMOVUPS      Z15, (SI)(R10*8)
 	ADDQ         $0x08, R10
-	JMP          loop_1791
+	JMP          loop_1800
 
-tail_1792:
+tail_1801:
 	CMPQ      R10, DX
-	JAE       done_1793
+	JAE       done_1802
 	VMOVUPD.Z (AX)(R10*8), K1, Z14
 	VMOVUPD.Z (CX)(R10*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -80862,10 +81354,10 @@ tail_1792:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1795
+	JZ        skip_1804
 	INCQ      R8
 
-skip_1795:
+skip_1804:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -80970,7 +81462,7 @@ skip_1795:
 	VMULPD       Z0, Z2, Z2
 	VMOVUPD      Z2, K1, (SI)(R10*8)
 
-done_1793:
+done_1802:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -81016,9 +81508,9 @@ TEXT ·focalG2GLWDAVX512(SB), NOSPLIT, $0-88
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_1796:
+loop_1805:
 	CMPQ     R10, R9
-	JAE      tail_1797
+	JAE      tail_1806
 	VMOVUPS  (AX)(R10*8), Z14
 	VMOVUPS  (CX)(R10*8), Z15
 	VMOVUPS  Z15, Z16
@@ -81026,10 +81518,10 @@ loop_1796:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1799
+	JZ       skip_1808
 	INCQ     R8
 
-skip_1799:
+skip_1808:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -81135,11 +81627,11 @@ skip_1799:
 	VMULPD       Z14, Z18, Z18
 	VMOVUPS      Z18, (SI)(R10*8)
 	ADDQ         $0x08, R10
-	JMP          loop_1796
+	JMP          loop_1805
 
-tail_1797:
+tail_1806:
 	CMPQ      R10, DX
-	JAE       done_1798
+	JAE       done_1807
 	VMOVUPD.Z (AX)(R10*8), K1, Z14
 	VMOVUPD.Z (CX)(R10*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -81147,10 +81639,10 @@ tail_1797:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1800
+	JZ        skip_1809
 	INCQ      R8
 
-skip_1800:
+skip_1809:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -81257,7 +81749,7 @@ skip_1800:
 	VMULPD       Z0, Z5, Z5
 	VMOVUPD      Z5, K1, (SI)(R10*8)
 
-done_1798:
+done_1807:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -81303,9 +81795,9 @@ TEXT ·focalGAnyGLWDAVX512(SB), NOSPLIT, $0-96
 	KMOVW   (R11)(R10*2), K1
 	XORQ    R10, R10
 
-loop_1801:
+loop_1810:
 	CMPQ     R10, R9
-	JAE      tail_1802
+	JAE      tail_1811
 	VMOVUPS  (AX)(R10*8), Z14
 	VMOVUPS  (CX)(R10*8), Z15
 	VMOVUPS  Z15, Z16
@@ -81313,10 +81805,10 @@ loop_1801:
 	VMOVUPD  lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD   $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB K2, K2
-	JZ       skip_1804
+	JZ       skip_1813
 	INCQ     R8
 
-skip_1804:
+skip_1813:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -81454,11 +81946,11 @@ skip_1804:
 	VMULPD       Z15, Z14, Z14
 	VMOVUPS      Z14, (SI)(R10*8)
 	ADDQ         $0x08, R10
-	JMP          loop_1801
+	JMP          loop_1810
 
-tail_1802:
+tail_1811:
 	CMPQ      R10, DX
-	JAE       done_1803
+	JAE       done_1812
 	VMOVUPD.Z (AX)(R10*8), K1, Z14
 	VMOVUPD.Z (CX)(R10*8), K1, Z15
 	VMOVUPS   Z15, Z16
@@ -81466,10 +81958,10 @@ tail_1802:
 	VMOVUPD   lfd_0000000000000000<>+0(SB), K2, Z16
 	VCMPPD    $0x04, lfd_0000000000000000<>+0(SB), Z16, K2
 	KORTESTB  K2, K2
-	JZ        skip_1805
+	JZ        skip_1814
 	INCQ      R8
 
-skip_1805:
+skip_1814:
 	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z16
 	VFNMADD231PD lfd_4000000000000000<>+0(SB), Z15, Z16
 	VMULPD       Z16, Z14, Z14
@@ -81608,7 +82100,7 @@ skip_1805:
 	VMULPD       Z1, Z0, Z0
 	VMOVUPD      Z0, K1, (SI)(R10*8)
 
-done_1803:
+done_1812:
 	VADDPD        Z13, Z12, Z12
 	VEXTRACTF64X4 $0x01, Z12, Y0
 	VADDPD        Y0, Y12, Y12
@@ -81641,9 +82133,9 @@ TEXT ·mseGLWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_1806:
+loop_1815:
 	CMPQ         R9, R8
-	JAE          tail_1807
+	JAE          tail_1816
 	VMOVUPS      (AX)(R9*8), Z2
 	VMOVUPS      (CX)(R9*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -81658,11 +82150,11 @@ loop_1806:
 	VMULPD       Z3, Z2, Z2
 	VMOVUPS      Z2, (SI)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1806
+	JMP          loop_1815
 
-tail_1807:
+tail_1816:
 	CMPQ         R9, DX
-	JAE          done_1808
+	JAE          done_1817
 	VMOVUPD.Z    (AX)(R9*8), K1, Z2
 	VMOVUPD.Z    (CX)(R9*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -81678,7 +82170,7 @@ tail_1807:
 	VMULPD       Z3, Z2, Z2
 	VMOVUPD      Z2, K1, (SI)(R9*8)
 
-done_1808:
+done_1817:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -81710,9 +82202,9 @@ TEXT ·l1GLWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_1809:
+loop_1818:
 	CMPQ         R9, R8
-	JAE          tail_1810
+	JAE          tail_1819
 	VMOVUPS      (AX)(R9*8), Z2
 	VMOVUPS      (CX)(R9*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -81732,11 +82224,11 @@ loop_1809:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPS      Z4, (SI)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1809
+	JMP          loop_1818
 
-tail_1810:
+tail_1819:
 	CMPQ         R9, DX
-	JAE          done_1811
+	JAE          done_1820
 	VMOVUPD.Z    (AX)(R9*8), K1, Z2
 	VMOVUPD.Z    (CX)(R9*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -81757,7 +82249,7 @@ tail_1810:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPD      Z4, K1, (SI)(R9*8)
 
-done_1811:
+done_1820:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -81789,9 +82281,9 @@ TEXT ·huberGLWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_1812:
+loop_1821:
 	CMPQ         R9, R8
-	JAE          tail_1813
+	JAE          tail_1822
 	VMOVUPS      (AX)(R9*8), Z2
 	VMOVUPS      (CX)(R9*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -81822,11 +82314,11 @@ loop_1812:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPS      Z4, (SI)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1812
+	JMP          loop_1821
 
-tail_1813:
+tail_1822:
 	CMPQ         R9, DX
-	JAE          done_1814
+	JAE          done_1823
 	VMOVUPD.Z    (AX)(R9*8), K1, Z2
 	VMOVUPD.Z    (CX)(R9*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -81858,7 +82350,7 @@ tail_1813:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPD      Z4, K1, (SI)(R9*8)
 
-done_1814:
+done_1823:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -81890,9 +82382,9 @@ TEXT ·smoothL1GLWDAVX512(SB), NOSPLIT, $0-72
 	KMOVW  (R10)(R9*2), K1
 	XORQ   R9, R9
 
-loop_1815:
+loop_1824:
 	CMPQ         R9, R8
-	JAE          tail_1816
+	JAE          tail_1825
 	VMOVUPS      (AX)(R9*8), Z2
 	VMOVUPS      (CX)(R9*8), Z3
 	VSUBPD       Z3, Z2, Z2
@@ -81924,11 +82416,11 @@ loop_1815:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPS      Z4, (SI)(R9*8)
 	ADDQ         $0x08, R9
-	JMP          loop_1815
+	JMP          loop_1824
 
-tail_1816:
+tail_1825:
 	CMPQ         R9, DX
-	JAE          done_1817
+	JAE          done_1826
 	VMOVUPD.Z    (AX)(R9*8), K1, Z2
 	VMOVUPD.Z    (CX)(R9*8), K1, Z3
 	VSUBPD       Z3, Z2, Z2
@@ -81961,7 +82453,7 @@ tail_1816:
 	VMULPD       Z2, Z4, Z4
 	VMOVUPD      Z4, K1, (SI)(R9*8)
 
-done_1817:
+done_1826:
 	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
@@ -81970,6 +82462,435 @@ done_1817:
 	VPERMILPD     $0x01, X1, X0
 	VADDSD        X0, X1, X1
 	MOVSD         X1, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func sigmoidDAVX512(x *float64, dst *float64, n int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·sigmoidDAVX512(SB), NOSPLIT, $0-24
+	MOVQ  x+0(FP), AX
+	MOVQ  dst+8(FP), CX
+	MOVQ  n+16(FP), DX
+	MOVQ  DX, BX
+	SHRQ  $0x03, BX
+	SHLQ  $0x03, BX
+	MOVQ  DX, SI
+	SUBQ  BX, SI
+	LEAQ  lfmask16<>+0(SB), DI
+	KMOVW (DI)(SI*2), K1
+	XORQ  SI, SI
+
+loop_1827:
+	CMPQ         SI, BX
+	JAE          tail_1828
+	VMOVUPS      (AX)(SI*8), Z0
+	VORPS        lfd_8000000000000000<>+0(SB), Z0, Z1
+	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z2
+	VMAXPD       Z1, Z2, Z1
+	VMOVUPS      lfd_40862e6666666666<>+0(SB), Z2
+	VMINPD       Z1, Z2, Z1
+	VMULPD       lfd_3ff71547652b82fe<>+0(SB), Z1, Z2
+	VRNDSCALEPD  $0x00, Z2, Z2
+	VFNMADD231PD lfd_3fe62e42fee00000<>+0(SB), Z2, Z1
+	VFNMADD231PD lfd_3dea39ef35793c76<>+0(SB), Z2, Z1
+	VMOVUPS      lfd_3de6124613a86d09<>+0(SB), Z3
+	VFMADD213PD  lfd_3e21eed8eff8d898<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3e5ae64567f544e4<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3e927e4fb7789f5c<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3ec71de3a556c734<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3efa01a01a01a01a<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f2a01a01a01a01a<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f56c16c16c16c17<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f81111111111111<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fa5555555555555<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fc5555555555555<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fe0000000000000<>+0(SB), Z1, Z3
+	VMULPD       Z1, Z1, Z4
+	VFMADD213PD  Z1, Z4, Z3
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Z3, Z3
+	VSCALEFPD    Z2, Z3, Z3
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Z3, Z1
+	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z2
+	VDIVPD       Z1, Z2, Z1
+	VMULPD       Z1, Z3, Z2
+	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z1
+	VSUBPD       Z2, Z1, Z1
+	VMOVAPS      Z2, Z3
+	VMOVAPS      Z1, Z4
+	VCMPPD       $0x1d, lfd_0000000000000000<>+0(SB), Z0, K2
+	VMOVUPD      Z1, K2, Z3
+	VCMPPD       $0x1d, lfd_0000000000000000<>+0(SB), Z0, K2
+	VMOVUPD      Z2, K2, Z4
+	VCMPPD       $0x03, Z0, Z0, K2
+	VMOVUPD      Z0, K2, Z3
+	VMOVUPS      Z3, (CX)(SI*8)
+	ADDQ         $0x08, SI
+	JMP          loop_1827
+
+tail_1828:
+	CMPQ         SI, DX
+	JAE          done_1829
+	VMOVUPD.Z    (AX)(SI*8), K1, Z0
+	VORPS        lfd_8000000000000000<>+0(SB), Z0, Z1
+	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z2
+	VMAXPD       Z1, Z2, Z1
+	VMOVUPS      lfd_40862e6666666666<>+0(SB), Z2
+	VMINPD       Z1, Z2, Z1
+	VMULPD       lfd_3ff71547652b82fe<>+0(SB), Z1, Z2
+	VRNDSCALEPD  $0x00, Z2, Z2
+	VFNMADD231PD lfd_3fe62e42fee00000<>+0(SB), Z2, Z1
+	VFNMADD231PD lfd_3dea39ef35793c76<>+0(SB), Z2, Z1
+	VMOVUPS      lfd_3de6124613a86d09<>+0(SB), Z3
+	VFMADD213PD  lfd_3e21eed8eff8d898<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3e5ae64567f544e4<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3e927e4fb7789f5c<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3ec71de3a556c734<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3efa01a01a01a01a<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f2a01a01a01a01a<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f56c16c16c16c17<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f81111111111111<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fa5555555555555<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fc5555555555555<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fe0000000000000<>+0(SB), Z1, Z3
+	VMULPD       Z1, Z1, Z4
+	VFMADD213PD  Z1, Z4, Z3
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Z3, Z3
+	VSCALEFPD    Z2, Z3, Z3
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Z3, Z1
+	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z2
+	VDIVPD       Z1, Z2, Z1
+	VMULPD       Z1, Z3, Z2
+	VMOVUPS      lfd_3ff0000000000000<>+0(SB), Z1
+	VSUBPD       Z2, Z1, Z1
+	VMOVAPS      Z2, Z3
+	VMOVAPS      Z1, Z4
+	VCMPPD       $0x1d, lfd_0000000000000000<>+0(SB), Z0, K2
+	VMOVUPD      Z1, K2, Z3
+	VCMPPD       $0x1d, lfd_0000000000000000<>+0(SB), Z0, K2
+	VMOVUPD      Z2, K2, Z4
+	VCMPPD       $0x03, Z0, Z0, K2
+	VMOVUPD      Z0, K2, Z3
+	VMOVUPD      Z3, K1, (CX)(SI*8)
+
+done_1829:
+	VZEROUPPER
+	RET
+
+// func logSigmoidDAVX512(x *float64, dst *float64, n int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·logSigmoidDAVX512(SB), NOSPLIT, $0-24
+	MOVQ  x+0(FP), AX
+	MOVQ  dst+8(FP), CX
+	MOVQ  n+16(FP), DX
+	MOVQ  DX, BX
+	SHRQ  $0x03, BX
+	SHLQ  $0x03, BX
+	MOVQ  DX, SI
+	SUBQ  BX, SI
+	LEAQ  lfmask16<>+0(SB), DI
+	KMOVW (DI)(SI*2), K1
+	XORQ  SI, SI
+
+loop_1830:
+	CMPQ         SI, BX
+	JAE          tail_1831
+	VMOVUPS      (AX)(SI*8), Z0
+	VORPS        lfd_8000000000000000<>+0(SB), Z0, Z1
+	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z2
+	VMAXPD       Z1, Z2, Z1
+	VMOVUPS      lfd_40862e6666666666<>+0(SB), Z2
+	VMINPD       Z1, Z2, Z1
+	VMULPD       lfd_3ff71547652b82fe<>+0(SB), Z1, Z2
+	VRNDSCALEPD  $0x00, Z2, Z2
+	VFNMADD231PD lfd_3fe62e42fee00000<>+0(SB), Z2, Z1
+	VFNMADD231PD lfd_3dea39ef35793c76<>+0(SB), Z2, Z1
+	VMOVUPS      lfd_3de6124613a86d09<>+0(SB), Z3
+	VFMADD213PD  lfd_3e21eed8eff8d898<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3e5ae64567f544e4<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3e927e4fb7789f5c<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3ec71de3a556c734<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3efa01a01a01a01a<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f2a01a01a01a01a<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f56c16c16c16c17<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f81111111111111<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fa5555555555555<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fc5555555555555<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fe0000000000000<>+0(SB), Z1, Z3
+	VMULPD       Z1, Z1, Z4
+	VFMADD213PD  Z1, Z4, Z3
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Z3, Z3
+	VSCALEFPD    Z2, Z3, Z3
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Z3, Z1
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Z1, Z2
+	VSUBPD       Z2, Z3, Z2
+	VPSUBQ       lfd_ffe6a09e667f3bcd<>+0(SB), Z1, Z3
+	VPSRLQ       $0x34, Z3, Z4
+	VPORQ        lfd_4330000000000000<>+0(SB), Z4, Z4
+	VPANDQ       lfd_000fffffffffffff<>+0(SB), Z3, Z3
+	VSUBPD       lfd_4330000000000400<>+0(SB), Z4, Z4
+	VPADDQ       lfd_3fe6a09e667f3bcd<>+0(SB), Z3, Z3
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Z3, Z3
+	VADDPD       lfd_4000000000000000<>+0(SB), Z3, Z5
+	VDIVPD       Z5, Z3, Z5
+	VMULPD       Z5, Z5, Z6
+	VMOVUPS      lfd_3fb8618618618618<>+0(SB), Z7
+	VFMADD213PD  lfd_3fbaf286bca1af28<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fbe1e1e1e1e1e1e<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fc1111111111111<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fc3b13b13b13b14<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fc745d1745d1746<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fcc71c71c71c71c<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fd2492492492492<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fd999999999999a<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fe5555555555555<>+0(SB), Z6, Z7
+	VMULPD       Z6, Z7, Z7
+	VMULPD       Z3, Z3, Z6
+	VMULPD       lfd_3fe0000000000000<>+0(SB), Z6, Z6
+	VADDPD       Z6, Z7, Z7
+	VMULPD       lfd_3dea39ef35793c76<>+0(SB), Z4, Z8
+	VFMADD231PD  Z7, Z5, Z8
+	VSUBPD       Z8, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMULPD       lfd_3fe62e42fee00000<>+0(SB), Z4, Z3
+	VSUBPD       Z6, Z3, Z3
+	VDIVPD       Z1, Z2, Z2
+	VADDPD       Z2, Z3, Z3
+	VMOVUPS      lfd_0000000000000000<>+0(SB), Z1
+	VMINPD       Z0, Z1, Z0
+	VSUBPD       Z3, Z0, Z0
+	VMOVUPS      Z0, (CX)(SI*8)
+	ADDQ         $0x08, SI
+	JMP          loop_1830
+
+tail_1831:
+	CMPQ         SI, DX
+	JAE          done_1832
+	VMOVUPD.Z    (AX)(SI*8), K1, Z0
+	VORPS        lfd_8000000000000000<>+0(SB), Z0, Z1
+	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z2
+	VMAXPD       Z1, Z2, Z1
+	VMOVUPS      lfd_40862e6666666666<>+0(SB), Z2
+	VMINPD       Z1, Z2, Z1
+	VMULPD       lfd_3ff71547652b82fe<>+0(SB), Z1, Z2
+	VRNDSCALEPD  $0x00, Z2, Z2
+	VFNMADD231PD lfd_3fe62e42fee00000<>+0(SB), Z2, Z1
+	VFNMADD231PD lfd_3dea39ef35793c76<>+0(SB), Z2, Z1
+	VMOVUPS      lfd_3de6124613a86d09<>+0(SB), Z3
+	VFMADD213PD  lfd_3e21eed8eff8d898<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3e5ae64567f544e4<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3e927e4fb7789f5c<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3ec71de3a556c734<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3efa01a01a01a01a<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f2a01a01a01a01a<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f56c16c16c16c17<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f81111111111111<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fa5555555555555<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fc5555555555555<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fe0000000000000<>+0(SB), Z1, Z3
+	VMULPD       Z1, Z1, Z4
+	VFMADD213PD  Z1, Z4, Z3
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Z3, Z3
+	VSCALEFPD    Z2, Z3, Z3
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Z3, Z1
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Z1, Z2
+	VSUBPD       Z2, Z3, Z2
+	VPSUBQ       lfd_ffe6a09e667f3bcd<>+0(SB), Z1, Z3
+	VPSRLQ       $0x34, Z3, Z4
+	VPORQ        lfd_4330000000000000<>+0(SB), Z4, Z4
+	VPANDQ       lfd_000fffffffffffff<>+0(SB), Z3, Z3
+	VSUBPD       lfd_4330000000000400<>+0(SB), Z4, Z4
+	VPADDQ       lfd_3fe6a09e667f3bcd<>+0(SB), Z3, Z3
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Z3, Z3
+	VADDPD       lfd_4000000000000000<>+0(SB), Z3, Z5
+	VDIVPD       Z5, Z3, Z5
+	VMULPD       Z5, Z5, Z6
+	VMOVUPS      lfd_3fb8618618618618<>+0(SB), Z7
+	VFMADD213PD  lfd_3fbaf286bca1af28<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fbe1e1e1e1e1e1e<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fc1111111111111<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fc3b13b13b13b14<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fc745d1745d1746<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fcc71c71c71c71c<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fd2492492492492<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fd999999999999a<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fe5555555555555<>+0(SB), Z6, Z7
+	VMULPD       Z6, Z7, Z7
+	VMULPD       Z3, Z3, Z6
+	VMULPD       lfd_3fe0000000000000<>+0(SB), Z6, Z6
+	VADDPD       Z6, Z7, Z7
+	VMULPD       lfd_3dea39ef35793c76<>+0(SB), Z4, Z8
+	VFMADD231PD  Z7, Z5, Z8
+	VSUBPD       Z8, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMULPD       lfd_3fe62e42fee00000<>+0(SB), Z4, Z3
+	VSUBPD       Z6, Z3, Z3
+	VDIVPD       Z1, Z2, Z2
+	VADDPD       Z2, Z3, Z3
+	VMOVUPS      lfd_0000000000000000<>+0(SB), Z1
+	VMINPD       Z0, Z1, Z0
+	VSUBPD       Z3, Z0, Z0
+	VMOVUPD      Z0, K1, (CX)(SI*8)
+
+done_1832:
+	VZEROUPPER
+	RET
+
+// func softplusDAVX512(x *float64, dst *float64, n int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·softplusDAVX512(SB), NOSPLIT, $0-24
+	MOVQ  x+0(FP), AX
+	MOVQ  dst+8(FP), CX
+	MOVQ  n+16(FP), DX
+	MOVQ  DX, BX
+	SHRQ  $0x03, BX
+	SHLQ  $0x03, BX
+	MOVQ  DX, SI
+	SUBQ  BX, SI
+	LEAQ  lfmask16<>+0(SB), DI
+	KMOVW (DI)(SI*2), K1
+	XORQ  SI, SI
+
+loop_1833:
+	CMPQ         SI, BX
+	JAE          tail_1834
+	VMOVUPS      (AX)(SI*8), Z0
+	VORPS        lfd_8000000000000000<>+0(SB), Z0, Z1
+	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z2
+	VMAXPD       Z1, Z2, Z1
+	VMOVUPS      lfd_40862e6666666666<>+0(SB), Z2
+	VMINPD       Z1, Z2, Z1
+	VMULPD       lfd_3ff71547652b82fe<>+0(SB), Z1, Z2
+	VRNDSCALEPD  $0x00, Z2, Z2
+	VFNMADD231PD lfd_3fe62e42fee00000<>+0(SB), Z2, Z1
+	VFNMADD231PD lfd_3dea39ef35793c76<>+0(SB), Z2, Z1
+	VMOVUPS      lfd_3de6124613a86d09<>+0(SB), Z3
+	VFMADD213PD  lfd_3e21eed8eff8d898<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3e5ae64567f544e4<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3e927e4fb7789f5c<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3ec71de3a556c734<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3efa01a01a01a01a<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f2a01a01a01a01a<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f56c16c16c16c17<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f81111111111111<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fa5555555555555<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fc5555555555555<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fe0000000000000<>+0(SB), Z1, Z3
+	VMULPD       Z1, Z1, Z4
+	VFMADD213PD  Z1, Z4, Z3
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Z3, Z3
+	VSCALEFPD    Z2, Z3, Z3
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Z3, Z1
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Z1, Z2
+	VSUBPD       Z2, Z3, Z2
+	VPSUBQ       lfd_ffe6a09e667f3bcd<>+0(SB), Z1, Z3
+	VPSRLQ       $0x34, Z3, Z4
+	VPORQ        lfd_4330000000000000<>+0(SB), Z4, Z4
+	VPANDQ       lfd_000fffffffffffff<>+0(SB), Z3, Z3
+	VSUBPD       lfd_4330000000000400<>+0(SB), Z4, Z4
+	VPADDQ       lfd_3fe6a09e667f3bcd<>+0(SB), Z3, Z3
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Z3, Z3
+	VADDPD       lfd_4000000000000000<>+0(SB), Z3, Z5
+	VDIVPD       Z5, Z3, Z5
+	VMULPD       Z5, Z5, Z6
+	VMOVUPS      lfd_3fb8618618618618<>+0(SB), Z7
+	VFMADD213PD  lfd_3fbaf286bca1af28<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fbe1e1e1e1e1e1e<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fc1111111111111<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fc3b13b13b13b14<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fc745d1745d1746<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fcc71c71c71c71c<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fd2492492492492<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fd999999999999a<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fe5555555555555<>+0(SB), Z6, Z7
+	VMULPD       Z6, Z7, Z7
+	VMULPD       Z3, Z3, Z6
+	VMULPD       lfd_3fe0000000000000<>+0(SB), Z6, Z6
+	VADDPD       Z6, Z7, Z7
+	VMULPD       lfd_3dea39ef35793c76<>+0(SB), Z4, Z8
+	VFMADD231PD  Z7, Z5, Z8
+	VSUBPD       Z8, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMULPD       lfd_3fe62e42fee00000<>+0(SB), Z4, Z3
+	VSUBPD       Z6, Z3, Z3
+	VDIVPD       Z1, Z2, Z2
+	VADDPD       Z2, Z3, Z3
+	VMOVUPS      lfd_0000000000000000<>+0(SB), Z1
+	VMAXPD       Z0, Z1, Z0
+	VADDPD       Z3, Z0, Z0
+	VMOVUPS      Z0, (CX)(SI*8)
+	ADDQ         $0x08, SI
+	JMP          loop_1833
+
+tail_1834:
+	CMPQ         SI, DX
+	JAE          done_1835
+	VMOVUPD.Z    (AX)(SI*8), K1, Z0
+	VORPS        lfd_8000000000000000<>+0(SB), Z0, Z1
+	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z2
+	VMAXPD       Z1, Z2, Z1
+	VMOVUPS      lfd_40862e6666666666<>+0(SB), Z2
+	VMINPD       Z1, Z2, Z1
+	VMULPD       lfd_3ff71547652b82fe<>+0(SB), Z1, Z2
+	VRNDSCALEPD  $0x00, Z2, Z2
+	VFNMADD231PD lfd_3fe62e42fee00000<>+0(SB), Z2, Z1
+	VFNMADD231PD lfd_3dea39ef35793c76<>+0(SB), Z2, Z1
+	VMOVUPS      lfd_3de6124613a86d09<>+0(SB), Z3
+	VFMADD213PD  lfd_3e21eed8eff8d898<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3e5ae64567f544e4<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3e927e4fb7789f5c<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3ec71de3a556c734<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3efa01a01a01a01a<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f2a01a01a01a01a<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f56c16c16c16c17<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3f81111111111111<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fa5555555555555<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fc5555555555555<>+0(SB), Z1, Z3
+	VFMADD213PD  lfd_3fe0000000000000<>+0(SB), Z1, Z3
+	VMULPD       Z1, Z1, Z4
+	VFMADD213PD  Z1, Z4, Z3
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Z3, Z3
+	VSCALEFPD    Z2, Z3, Z3
+	VADDPD       lfd_3ff0000000000000<>+0(SB), Z3, Z1
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Z1, Z2
+	VSUBPD       Z2, Z3, Z2
+	VPSUBQ       lfd_ffe6a09e667f3bcd<>+0(SB), Z1, Z3
+	VPSRLQ       $0x34, Z3, Z4
+	VPORQ        lfd_4330000000000000<>+0(SB), Z4, Z4
+	VPANDQ       lfd_000fffffffffffff<>+0(SB), Z3, Z3
+	VSUBPD       lfd_4330000000000400<>+0(SB), Z4, Z4
+	VPADDQ       lfd_3fe6a09e667f3bcd<>+0(SB), Z3, Z3
+	VSUBPD       lfd_3ff0000000000000<>+0(SB), Z3, Z3
+	VADDPD       lfd_4000000000000000<>+0(SB), Z3, Z5
+	VDIVPD       Z5, Z3, Z5
+	VMULPD       Z5, Z5, Z6
+	VMOVUPS      lfd_3fb8618618618618<>+0(SB), Z7
+	VFMADD213PD  lfd_3fbaf286bca1af28<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fbe1e1e1e1e1e1e<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fc1111111111111<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fc3b13b13b13b14<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fc745d1745d1746<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fcc71c71c71c71c<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fd2492492492492<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fd999999999999a<>+0(SB), Z6, Z7
+	VFMADD213PD  lfd_3fe5555555555555<>+0(SB), Z6, Z7
+	VMULPD       Z6, Z7, Z7
+	VMULPD       Z3, Z3, Z6
+	VMULPD       lfd_3fe0000000000000<>+0(SB), Z6, Z6
+	VADDPD       Z6, Z7, Z7
+	VMULPD       lfd_3dea39ef35793c76<>+0(SB), Z4, Z8
+	VFMADD231PD  Z7, Z5, Z8
+	VSUBPD       Z8, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMULPD       lfd_3fe62e42fee00000<>+0(SB), Z4, Z3
+	VSUBPD       Z6, Z3, Z3
+	VDIVPD       Z1, Z2, Z2
+	VADDPD       Z2, Z3, Z3
+	VMOVUPS      lfd_0000000000000000<>+0(SB), Z1
+	VMAXPD       Z0, Z1, Z0
+	VADDPD       Z3, Z0, Z0
+	VMOVUPD      Z0, K1, (CX)(SI*8)
+
+done_1835:
 	VZEROUPPER
 	RET
 
@@ -81988,9 +82909,9 @@ TEXT ·expVecDAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_1818:
+loop_1836:
 	CMPQ         SI, BX
-	JAE          tail_1819
+	JAE          tail_1837
 	VMOVUPS      (AX)(SI*8), Z0
 	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z1
 	VMAXPD       Z0, Z1, Z0
@@ -82018,11 +82939,11 @@ loop_1818:
 	VSCALEFPD    Z1, Z2, Z2
 	VMOVUPS      Z2, (CX)(SI*8)
 	ADDQ         $0x08, SI
-	JMP          loop_1818
+	JMP          loop_1836
 
-tail_1819:
+tail_1837:
 	CMPQ         SI, DX
-	JAE          done_1820
+	JAE          done_1838
 	VMOVUPD.Z    (AX)(SI*8), K1, Z0
 	VMOVUPS      lfd_c08749999999999a<>+0(SB), Z1
 	VMAXPD       Z0, Z1, Z0
@@ -82050,7 +82971,7 @@ tail_1819:
 	VSCALEFPD    Z1, Z2, Z2
 	VMOVUPD      Z2, K1, (CX)(SI*8)
 
-done_1820:
+done_1838:
 	VZEROUPPER
 	RET
 
@@ -82069,9 +82990,9 @@ TEXT ·logVecDAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_1821:
+loop_1839:
 	CMPQ        SI, BX
-	JAE         tail_1822
+	JAE         tail_1840
 	VMOVUPS     (AX)(SI*8), Z0
 	VPSUBQ      lfd_ffe6a09e667f3bcd<>+0(SB), Z0, Z1
 	VPSRLQ      $0x34, Z1, Z2
@@ -82111,11 +83032,11 @@ loop_1821:
 	VMOVUPD     Z0, K2, Z1
 	VMOVUPS     Z1, (CX)(SI*8)
 	ADDQ        $0x08, SI
-	JMP         loop_1821
+	JMP         loop_1839
 
-tail_1822:
+tail_1840:
 	CMPQ        SI, DX
-	JAE         done_1823
+	JAE         done_1841
 	VMOVUPD.Z   (AX)(SI*8), K1, Z0
 	VPSUBQ      lfd_ffe6a09e667f3bcd<>+0(SB), Z0, Z1
 	VPSRLQ      $0x34, Z1, Z2
@@ -82155,7 +83076,7 @@ tail_1822:
 	VMOVUPD     Z0, K2, Z1
 	VMOVUPD     Z1, K1, (CX)(SI*8)
 
-done_1823:
+done_1841:
 	VZEROUPPER
 	RET
 
@@ -82174,9 +83095,9 @@ TEXT ·log1pVecDAVX512(SB), NOSPLIT, $0-24
 	KMOVW (DI)(SI*2), K1
 	XORQ  SI, SI
 
-loop_1824:
+loop_1842:
 	CMPQ        SI, BX
-	JAE         tail_1825
+	JAE         tail_1843
 	VMOVUPS     (AX)(SI*8), Z0
 	VADDPD      lfd_3ff0000000000000<>+0(SB), Z0, Z1
 	VSUBPD      lfd_3ff0000000000000<>+0(SB), Z1, Z2
@@ -82215,11 +83136,11 @@ loop_1824:
 	VADDPD      Z2, Z0, Z0
 	VMOVUPS     Z0, (CX)(SI*8)
 	ADDQ        $0x08, SI
-	JMP         loop_1824
+	JMP         loop_1842
 
-tail_1825:
+tail_1843:
 	CMPQ        SI, DX
-	JAE         done_1826
+	JAE         done_1844
 	VMOVUPD.Z   (AX)(SI*8), K1, Z0
 	VADDPD      lfd_3ff0000000000000<>+0(SB), Z0, Z1
 	VSUBPD      lfd_3ff0000000000000<>+0(SB), Z1, Z2
@@ -82258,6 +83179,6 @@ tail_1825:
 	VADDPD      Z2, Z0, Z0
 	VMOVUPD     Z0, K1, (CX)(SI*8)
 
-done_1826:
+done_1844:
 	VZEROUPPER
 	RET

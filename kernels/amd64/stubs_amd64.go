@@ -1865,6 +1865,21 @@ func huberGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //go:noescape
 func smoothL1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// sigmoidDAVX2 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
+//
+//go:noescape
+func sigmoidDAVX2(x *float64, dst *float64, n int)
+
+// logSigmoidDAVX2 writes dst[i] = min(x[i], 0) − log1p(exp(−|x[i]|)) = log σ(x[i]) for i < n; dst may be x.
+//
+//go:noescape
+func logSigmoidDAVX2(x *float64, dst *float64, n int)
+
+// softplusDAVX2 writes dst[i] = max(x[i], 0) + log1p(exp(−|x[i]|)) = log(1+exp(x[i])) for i < n; dst may be x.
+//
+//go:noescape
+func softplusDAVX2(x *float64, dst *float64, n int)
+
 // expVecDAVX2 writes dst[i] = exp(x[i]) (test hook for the vector exp).
 //
 //go:noescape
@@ -2396,6 +2411,21 @@ func huberGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //
 //go:noescape
 func smoothL1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// sigmoidDAVX512 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
+//
+//go:noescape
+func sigmoidDAVX512(x *float64, dst *float64, n int)
+
+// logSigmoidDAVX512 writes dst[i] = min(x[i], 0) − log1p(exp(−|x[i]|)) = log σ(x[i]) for i < n; dst may be x.
+//
+//go:noescape
+func logSigmoidDAVX512(x *float64, dst *float64, n int)
+
+// softplusDAVX512 writes dst[i] = max(x[i], 0) + log1p(exp(−|x[i]|)) = log(1+exp(x[i])) for i < n; dst may be x.
+//
+//go:noescape
+func softplusDAVX512(x *float64, dst *float64, n int)
 
 // expVecDAVX512 writes dst[i] = exp(x[i]) (test hook for the vector exp).
 //
