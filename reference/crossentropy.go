@@ -387,7 +387,11 @@ func (r *Result) rowDone(i int, row ceRow, loss, tol, pc, pcTol float64, c []flo
 }
 
 // finiteTol returns t for a finite value (an unbounded tolerance if t is
-// NaN from a degenerate bound) and 0 for a non-finite one.
+// NaN from a degenerate bound) and 0 for a non-finite one. A finite value's
+// tolerance is never 0, which would ask for an exact match: a bound that
+// underflowed (the terms of a loss of 5e-324) still allows the contract's
+// floor c·η. The exact zeros (ignored rows, EmptyMeanZero) do not come
+// through here.
 func finiteTol(v, t float64) float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0
@@ -395,5 +399,5 @@ func finiteTol(v, t float64) float64 {
 	if math.IsNaN(t) {
 		return math.Inf(1)
 	}
-	return t
+	return math.Max(t, math.SmallestNonzeroFloat64)
 }

@@ -42,7 +42,10 @@
 //     r's sign) where |r| + τ exceeds the largest finite T. Zeros compare
 //     without regard to sign.
 //  2. Otherwise |v − r| ≤ τ + c·η (so results far below η may be flushed to
-//     zero), except where τ = 0: an ignored row's loss and gradient are exactly
+//     zero; this holds for losses as for gradients, and a bound τ that
+//     underflows to 0 does not ask for an exact value, since a loss of
+//     5e-324 is not representable in float32), except where τ = 0 by
+//     design: an ignored row's loss and gradient are exactly
 //     0 (τ = 0), as are the loss and gradient of a mean over a zero
 //     denominator under EmptyMeanZero (0 times the data: NaN data stays
 //     NaN). Under EmptyMeanNaN a zero denominator scales the gradient by

@@ -48,6 +48,9 @@ func (r *Result) finish() {
 		tol /= math.Abs(r.Norm)
 	}
 	r.LossTol = finiteTol(r.Loss, tol+Slack*r.U*math.Abs(r.Loss))
+	if r.red == kernels.Mean && r.Norm == 0 && r.empty == kernels.EmptyMeanZero {
+		r.LossTol = 0 // exactly 0
+	}
 }
 
 // overflows reports whether a term a value is formed from exceeds the
