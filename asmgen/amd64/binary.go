@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	. "github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/reg"
@@ -18,6 +19,9 @@ type binaryOptions struct {
 	// returns how many vectors held another label (the caller then redoes
 	// the call with the generic kernel).
 	softFlag bool
+	// xRange: with softFlag, count vectors holding an x outside [0, 1]
+	// (probability inputs) instead of labels other than 0 and 1.
+	xRange bool
 }
 
 func (o binaryOptions) suffix() string {
@@ -121,7 +125,10 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 		curJ, curMask = j, mk
 		xv := s.LoadAt(mk, s.At(x, j), nil)
 		yv := s.LoadAt(mk, s.At(y, j), nil)
-		if o.softFlag {
+		if o.softFlag && o.xRange {
+			s.IfAny(x86.LT, xv, s.C(0), func() { INCQ(soft) })
+			s.IfAny(x86.GT, xv, s.C(1), func() { INCQ(soft) })
+		} else if o.softFlag {
 			// Count vectors with a label other than 0 or 1 (zero-filled
 			// tail lanes are 0); NaN labels count too.
 			t := s.Vec()
@@ -370,4 +377,83 @@ func regression(s *x86.ISA, kind int, o binaryOptions) {
 			}
 			return l, g
 		}, "p")
+}
+
+// bceProb emits BCE on probabilities p = x, as generic.bceProb: loss
+// −pos·y·log p − neg·(1−y)·log(1−p) and gradient
+// (neg·(1−y)·p − pos·y·(1−p))/(p·(1−p)). Without clip each log is clamped
+// at −100 and the denominator at 1e-12 (PyTorch); with clip, p below lo is
+// taken as lo and above hi as hi (loglo = log lo, loghi = log hi = log1p(−lo),
+// from the caller in float64) with zero gradient there. log(1−p) is
+// log1p(−p), which keeps p's digits where p is small. It returns the
+// number of vectors holding a p outside [0, 1] (the caller then redoes the
+// call with the generic kernel, which gives NaN there).
+func bceProb(s *x86.ISA, o binaryOptions, clip bool) {
+	o.softFlag, o.xRange = true, true
+	name, params := "bceProb", []string{"pos", "neg"}
+	doc := "%s computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1]."
+	if clip {
+		name, params = "bceProbClip", []string{"pos", "neg", "lo", "hi", "loglo", "loghi"}
+		doc = "%s computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1]."
+	}
+	binaryKernel(s, name, doc, o, x86.LogConsts(), func(p, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
+		cp, cn := s.Vec(), s.Vec()
+		s.Mul(param("pos"), y, cp) // pos·y
+		s.Mov(s.C(1), cn)
+		s.Sub(y, cn, cn)
+		s.Mul(param("neg"), cn, cn) // neg·(1−y)
+		// log p, subnormal p scaled by 2^mant first (the log block takes
+		// normal inputs).
+		tiny, mant := 0x1p-126, 24.0
+		if s.F64 {
+			tiny, mant = 0x1p-1022, 52
+		}
+		ps := s.Vec()
+		s.Mov(p, ps)
+		sub := s.Vec()
+		s.Mul(s.C(math.Ldexp(1, int(mant))), p, sub)
+		s.Where(x86.LT, p, s.C(tiny), sub, ps)
+		lp := s.Log(ps, true)
+		corr := s.Vec()
+		s.Sub(s.C(mant*math.Ln2), lp, corr)
+		s.Where(x86.LT, p, s.C(tiny), corr, lp)
+		np := s.Vec()
+		VXORPS(s.SignBit(), p, np)
+		lq := s.Log1p(np) // log(1 − p)
+		q := s.Vec()
+		s.Mov(s.C(1), q)
+		s.Sub(p, q, q) // 1 − p
+		den := s.Vec()
+		s.Mul(q, p, den)
+		if clip {
+			lo, hi := param("lo"), param("hi")
+			llo, lhi := param("loglo"), param("loghi")
+			s.Where(x86.EQ, p, s.C(1), lhi, lq) // not used below unless p in [lo, hi]; keeps it finite
+			s.Where(x86.LT, p, lo, llo, lp)
+			s.Where(x86.LT, p, lo, lhi, lq)
+			s.Where(x86.GT, p, hi, lhi, lp)
+			s.Where(x86.GT, p, hi, llo, lq)
+		} else {
+			s.Max(lp, s.CR(-100), lp) // NaN: lp is returned
+			s.Max(lq, s.CR(-100), lq)
+			s.Where(x86.EQ, p, s.C(1), s.C(-100), lq) // log 0
+			s.Max(s.C(1e-12), den, den) // NaN p: the numerator is NaN
+		}
+		l = s.Vec()
+		s.Mul(cp, lp, l)
+		s.FMA231(cn, lq, l)
+		VXORPS(s.SignBit(), l, l)
+		// (cn·p − cp·(1−p)) / den
+		g = s.Vec()
+		s.Mul(cp, q, g)
+		s.FMS213(g, p, cn) // cn·p − cp·(1−p)
+		s.Div(den, cn, g)
+		if clip {
+			zero := s.Vec()
+			VXORPS(zero, zero, zero)
+			s.Where(x86.LT, p, param("lo"), zero, g)
+			s.Where(x86.GT, p, param("hi"), zero, g)
+		}
+		return l, g
+	}, params...)
 }

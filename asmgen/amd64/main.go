@@ -55,6 +55,8 @@ func main() {
 			for kind := 0; kind < 4; kind++ {
 				regression(s, kind, o)
 			}
+			bceProb(s, o, false)
+			bceProb(s, o, true)
 		}
 		// Element-wise primitives.
 		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {
@@ -86,6 +88,8 @@ func main() {
 			for kind := 0; kind < 4; kind++ {
 				regression(s, kind, o)
 			}
+			bceProb(s, o, false)
+			bceProb(s, o, true)
 		}
 		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {
 			unary(s, op)

@@ -11,9 +11,9 @@ import (
 
 // Float64 returns the table of float64 kernels: cross-entropy with integer
 // targets (and softmax focal), the row primitives, BCE with logits, sigmoid
-// focal, the regression losses and Sigmoid/LogSigmoid/Softplus are
-// vectorised; the rest (probability targets, soft-capping, the losses on
-// probabilities) is the generic kernel.
+// focal, BCE on probabilities, the regression losses and
+// Sigmoid/LogSigmoid/Softplus are vectorised; the rest (probability
+// targets, soft-capping, FocalProbs) is the generic kernel.
 func Float64(useAVX512 bool) *args.Impl[float64] {
 	s := isa(useAVX512)
 	t := generic.Impl[float64]()
@@ -300,6 +300,23 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 				&a.PosWeight[0], a.FNWeight, a.FPWeight, sc)
 		}
 		return sum
+	case a.Kind == args.BCEProb:
+		inPlace := a.Grad != nil && &a.Grad[0] == &a.X[0] || a.Loss != nil && &a.Loss[0] == &a.X[0]
+		if inPlace && !unitRange64(a.X) {
+			break // in place: p outside [0, 1] could not be redone from x
+		}
+		var sum float64
+		var soft int
+		if a.Clip > 0 {
+			lo, hi := a.Clip, 1-a.Clip
+			sum, soft = bceProbClip64Call(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, lo, hi,
+				math.Log(lo), math.Log(hi), sc)
+		} else {
+			sum, soft = bceProb64Call(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)
+		}
+		if soft == 0 {
+			return sum
+		}
 	case a.Kind == args.SigmoidFocal && a.FNWeight == 1 && a.FPWeight == 1:
 		if a.Grad != nil && &a.Grad[0] == &a.X[0] && !hardLabels64(a.Y) {
 			break // in place: a soft label could not be redone from x
@@ -325,6 +342,15 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 		}
 	}
 	return generic.Binary(a)
+}
+
+func unitRange64(p []float64) bool {
+	for _, v := range p {
+		if v < 0 || v > 1 {
+			return false
+		}
+	}
+	return true
 }
 
 func hardLabels64(y []float64) bool {

@@ -550,8 +550,9 @@ func ptr(s []float32) *float32 {
 }
 
 // binary vectorises BCE with logits (asymmetric weights included; with
-// pos_weight when K = 1 or K ≥ 16, one call per row) and sigmoid focal loss
-// with hard labels; the losses on probabilities are generic.
+// pos_weight when K = 1 or K ≥ 16, one call per row), BCE on probabilities
+// (PyTorch's clamps, or Clip) and sigmoid focal loss with hard labels;
+// FocalProbs is generic.
 func (s isa) binary(a args.Binary[float32]) float64 {
 	if len(a.X) == 0 {
 		return generic.Binary(a)
@@ -578,6 +579,26 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 				&a.PosWeight[0], a.FNWeight, a.FPWeight, sc)
 		}
 		return sum
+	case a.Kind == args.BCEProb:
+		if aliasX(a) && !unitRange(a.X) {
+			break // in place: p outside [0, 1] could not be redone from x
+		}
+		var sum float64
+		var soft int
+		if a.Clip > 0 {
+			lo, hi := float64(a.Clip), 1-float64(a.Clip)
+			hiT := float32(hi) // the largest float32 ≤ hi: p > hi ⇔ p > hiT
+			if float64(hiT) > hi {
+				hiT = math.Nextafter32(hiT, 0)
+			}
+			sum, soft = bceProbClipCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, a.Clip, hiT,
+				float32(math.Log(lo)), float32(math.Log(hi)), sc)
+		} else {
+			sum, soft = bceProbCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)
+		}
+		if soft == 0 {
+			return sum
+		}
 	case a.Kind == args.SigmoidFocal && a.FNWeight == 1 && a.FPWeight == 1:
 		if a.Grad != nil && &a.Grad[0] == &a.X[0] && !hardLabels(a.Y) {
 			break // in place: a soft label could not be redone from x
@@ -603,6 +624,21 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 		}
 	}
 	return generic.Binary(a)
+}
+
+// aliasX reports whether an output of a overwrites its input x.
+func aliasX(a args.Binary[float32]) bool {
+	return a.Grad != nil && &a.Grad[0] == &a.X[0] || a.Loss != nil && &a.Loss[0] == &a.X[0]
+}
+
+// unitRange reports whether every p is in [0, 1] (or NaN).
+func unitRange(p []float32) bool {
+	for _, v := range p {
+		if v < 0 || v > 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // hardLabels reports whether every label is 0 or 1.

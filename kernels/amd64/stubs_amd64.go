@@ -221,6 +221,18 @@ func huberAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32,
 //go:noescape
 func smoothL1AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// bceProbAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
 // bceLogitsWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
@@ -280,6 +292,18 @@ func huberWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32
 //
 //go:noescape
 func smoothL1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// bceProbWAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipWAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsLAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -341,6 +365,18 @@ func huberLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32
 //go:noescape
 func smoothL1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// bceProbLAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipLAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
 // bceLogitsLWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
@@ -400,6 +436,18 @@ func huberLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //
 //go:noescape
 func smoothL1LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// bceProbLWAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipLWAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -461,6 +509,18 @@ func huberGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32
 //go:noescape
 func smoothL1GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// bceProbGAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipGAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
 // bceLogitsGWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
@@ -520,6 +580,18 @@ func huberGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //
 //go:noescape
 func smoothL1GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// bceProbGWAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipGWAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGLAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -581,6 +653,18 @@ func huberGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //go:noescape
 func smoothL1GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// bceProbGLAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipGLAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
 // bceLogitsGLWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
@@ -640,6 +724,18 @@ func huberGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float
 //
 //go:noescape
 func smoothL1GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// bceProbGLWAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipGLWAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
 // sigmoidAVX2 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //
@@ -893,6 +989,18 @@ func huberAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //go:noescape
 func smoothL1AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// bceProbAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
 // bceLogitsWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
@@ -952,6 +1060,18 @@ func huberWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float
 //
 //go:noescape
 func smoothL1WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// bceProbWAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipWAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsLAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -1013,6 +1133,18 @@ func huberLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float
 //go:noescape
 func smoothL1LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// bceProbLAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipLAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
 // bceLogitsLWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
@@ -1072,6 +1204,18 @@ func huberLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //
 //go:noescape
 func smoothL1LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// bceProbLWAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipLWAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -1133,6 +1277,18 @@ func huberGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float
 //go:noescape
 func smoothL1GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// bceProbGAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipGAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
 // bceLogitsGWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
@@ -1192,6 +1348,18 @@ func huberGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //
 //go:noescape
 func smoothL1GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// bceProbGWAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipGWAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGLAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -1253,6 +1421,18 @@ func huberGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func smoothL1GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// bceProbGLAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipGLAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
 // bceLogitsGLWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
@@ -1312,6 +1492,18 @@ func huberGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //
 //go:noescape
 func smoothL1GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// bceProbGLWAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, scale float32) (sum float64, soft int)
+
+// bceProbClipGLWAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
 // sigmoidAVX512 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //
@@ -1445,6 +1637,18 @@ func huberDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64
 //go:noescape
 func smoothL1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// bceProbDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipDAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
 // bceLogitsWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
@@ -1504,6 +1708,18 @@ func huberWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float6
 //
 //go:noescape
 func smoothL1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceProbWDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipWDAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsLDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -1565,6 +1781,18 @@ func huberLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float6
 //go:noescape
 func smoothL1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// bceProbLDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipLDAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
 // bceLogitsLWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
@@ -1624,6 +1852,18 @@ func huberLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float
 //
 //go:noescape
 func smoothL1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceProbLWDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipLWDAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -1685,6 +1925,18 @@ func huberGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float6
 //go:noescape
 func smoothL1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// bceProbGDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipGDAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
 // bceLogitsGWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
@@ -1744,6 +1996,18 @@ func huberGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float
 //
 //go:noescape
 func smoothL1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceProbGWDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipGWDAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGLDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -1805,6 +2069,18 @@ func huberGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float
 //go:noescape
 func smoothL1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// bceProbGLDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipGLDAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
 // bceLogitsGLWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
@@ -1864,6 +2140,18 @@ func huberGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //
 //go:noescape
 func smoothL1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceProbGLWDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipGLWDAVX2 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
 // sigmoidDAVX2 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //
@@ -1992,6 +2280,18 @@ func huberDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float
 //go:noescape
 func smoothL1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// bceProbDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipDAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
 // bceLogitsWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
@@ -2051,6 +2351,18 @@ func huberWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //
 //go:noescape
 func smoothL1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceProbWDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipWDAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsLDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -2112,6 +2424,18 @@ func huberLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //go:noescape
 func smoothL1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// bceProbLDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipLDAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
 // bceLogitsLWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
@@ -2171,6 +2495,18 @@ func huberLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //
 //go:noescape
 func smoothL1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceProbLWDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipLWDAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -2232,6 +2568,18 @@ func huberGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //go:noescape
 func smoothL1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// bceProbGDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipGDAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
 // bceLogitsGWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
@@ -2291,6 +2639,18 @@ func huberGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //
 //go:noescape
 func smoothL1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceProbGWDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipGWDAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGLDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -2352,6 +2712,18 @@ func huberGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //go:noescape
 func smoothL1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// bceProbGLDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipGLDAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
 // bceLogitsGLWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
@@ -2411,6 +2783,18 @@ func huberGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //
 //go:noescape
 func smoothL1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// bceProbGLWDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, scale float64) (sum float64, soft int)
+
+// bceProbClipGLWDAVX512 computes BCE on probabilities clipped to [lo, hi] (zero gradient outside); both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceProbClipGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
 // sigmoidDAVX512 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //

@@ -514,6 +514,108 @@ func smoothL1Call(avx512 bool, x, y, w, g, l *float32, n int, p float32, scale f
 	}
 }
 
+// bceProbCall runs the bceProb variant for the ISA and for which of g, l, w are non-nil.
+func bceProbCall(avx512 bool, x, y, w, g, l *float32, n int, pos float32, neg float32, scale float32) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return bceProbAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 1:
+		return bceProbWAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 2:
+		return bceProbLAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 3:
+		return bceProbLWAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 4:
+		return bceProbGAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 5:
+		return bceProbGWAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 6:
+		return bceProbGLAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 7:
+		return bceProbGLWAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 8:
+		return bceProbAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 9:
+		return bceProbWAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 10:
+		return bceProbLAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 11:
+		return bceProbLWAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 12:
+		return bceProbGAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 13:
+		return bceProbGWAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 14:
+		return bceProbGLAVX512(x, y, w, g, l, n, pos, neg, scale)
+	default:
+		return bceProbGLWAVX512(x, y, w, g, l, n, pos, neg, scale)
+	}
+}
+
+// bceProbClipCall runs the bceProbClip variant for the ISA and for which of g, l, w are non-nil.
+func bceProbClipCall(avx512 bool, x, y, w, g, l *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return bceProbClipAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 1:
+		return bceProbClipWAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 2:
+		return bceProbClipLAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 3:
+		return bceProbClipLWAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 4:
+		return bceProbClipGAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 5:
+		return bceProbClipGWAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 6:
+		return bceProbClipGLAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 7:
+		return bceProbClipGLWAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 8:
+		return bceProbClipAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 9:
+		return bceProbClipWAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 10:
+		return bceProbClipLAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 11:
+		return bceProbClipLWAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 12:
+		return bceProbClipGAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 13:
+		return bceProbClipGWAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 14:
+		return bceProbClipGLAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	default:
+		return bceProbClipGLWAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	}
+}
+
 // bceLogits64Call runs the bceLogits64 variant for the ISA and for which of g, l, w are non-nil.
 func bceLogits64Call(avx512 bool, x, y, w, g, l *float64, n int, pos float64, neg float64, scale float64) float64 {
 	v := 0
@@ -1021,5 +1123,107 @@ func smoothL164Call(avx512 bool, x, y, w, g, l *float64, n int, p float64, scale
 		return smoothL1GLDAVX512(x, y, w, g, l, n, p, scale)
 	default:
 		return smoothL1GLWDAVX512(x, y, w, g, l, n, p, scale)
+	}
+}
+
+// bceProb64Call runs the bceProb64 variant for the ISA and for which of g, l, w are non-nil.
+func bceProb64Call(avx512 bool, x, y, w, g, l *float64, n int, pos float64, neg float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return bceProbDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 1:
+		return bceProbWDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 2:
+		return bceProbLDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 3:
+		return bceProbLWDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 4:
+		return bceProbGDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 5:
+		return bceProbGWDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 6:
+		return bceProbGLDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 7:
+		return bceProbGLWDAVX2(x, y, w, g, l, n, pos, neg, scale)
+	case 8:
+		return bceProbDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 9:
+		return bceProbWDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 10:
+		return bceProbLDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 11:
+		return bceProbLWDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 12:
+		return bceProbGDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 13:
+		return bceProbGWDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	case 14:
+		return bceProbGLDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	default:
+		return bceProbGLWDAVX512(x, y, w, g, l, n, pos, neg, scale)
+	}
+}
+
+// bceProbClip64Call runs the bceProbClip64 variant for the ISA and for which of g, l, w are non-nil.
+func bceProbClip64Call(avx512 bool, x, y, w, g, l *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return bceProbClipDAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 1:
+		return bceProbClipWDAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 2:
+		return bceProbClipLDAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 3:
+		return bceProbClipLWDAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 4:
+		return bceProbClipGDAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 5:
+		return bceProbClipGWDAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 6:
+		return bceProbClipGLDAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 7:
+		return bceProbClipGLWDAVX2(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 8:
+		return bceProbClipDAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 9:
+		return bceProbClipWDAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 10:
+		return bceProbClipLDAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 11:
+		return bceProbClipLWDAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 12:
+		return bceProbClipGDAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 13:
+		return bceProbClipGWDAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	case 14:
+		return bceProbClipGLDAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	default:
+		return bceProbClipGLWDAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
 	}
 }
