@@ -437,7 +437,7 @@ func bceProb(s *x86.ISA, o binaryOptions, clip bool) {
 			s.Max(lp, s.CR(-100), lp) // NaN: lp is returned
 			s.Max(lq, s.CR(-100), lq)
 			s.Where(x86.EQ, p, s.C(1), s.C(-100), lq) // log 0
-			s.Max(s.C(1e-12), den, den) // NaN p: the numerator is NaN
+			s.Max(s.C(1e-12), den, den)               // NaN p: the numerator is NaN
 		}
 		l = s.Vec()
 		s.Mul(cp, lp, l)
