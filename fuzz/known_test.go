@@ -23,7 +23,7 @@ const (
 	findWeightOrder   = "F5 weights near MaxFloat64 (kernels overflow g·w before the scale) or subnormal (the reference underflows scale·w first)"
 	findSmoothL1Sq    = "F10 reference: Huber and SmoothL1 form d² first and overflow where ½d² (or ½d²/β) is finite"
 	findHugeLogits    = "F11 logits near MaxFloat64: intermediate overflow, reference +Inf where kernels give NaN"
-	findInfWeightSum  = "F12 smoothing or soft targets with a +Inf class weight: kernels NaN (Inf−Inf), want +Inf"
+	findInfWeightSIMD = "F12 SIMD backends, a +Inf class weight: NaN (∞ − ∞ in the smoothing sum, ∞·0 where p_j or sech² flush to 0) where the limit is +Inf (generic fixed)"
 	findFarFirstLogit = "F14 smoothing / soft targets: kernels sum relative to the row's first logit, losing accuracy when it is far from the rest"
 	findScaleSubnorm  = "F16 float32 mean: the gradient scale 1/norm is stored as float32 (subnormal above 2¹²⁶, +Inf below 2.9e-39)"
 	findF32Huge       = "F18 float32 on the SIMD backends: extreme magnitudes (near MaxFloat32, weights beyond 1e±20, subnormal targets) overflow or underflow float32 intermediates"
@@ -71,20 +71,14 @@ func (c *ceCase[T]) known(backend string) string {
 	counts := func(i int) bool { return c.targets == nil || !(has && c.targets[i] == ig) }
 	return knownFor(
 		func() string {
-			if c.variant == ceInt && c.grad != gradNone && c.targetCancels() {
-				return findZLossTarget
-			}
-			return ""
-		},
-		func() string {
 			if c.opts.SoftCap == 0 && infRow(c.logits, c.k, counts, 1) {
 				return findInfRow
 			}
 			return ""
 		},
 		func() string {
-			if (c.variant == ceProbs || c.opts.LabelSmoothing > 0) && maxOf(c.weight) > math.MaxFloat64 {
-				return findInfWeightSum
+			if simd(backend) && c.variant != ceFocal && maxOf(c.weight) > math.MaxFloat64 {
+				return findInfWeightSIMD
 			}
 			return ""
 		},
@@ -124,6 +118,12 @@ func (c *ceCase[T]) known(backend string) string {
 				return findWeightOrder
 			case maxAbs(c.logits) > math.MaxFloat64/4:
 				return findHugeLogits
+			}
+			return ""
+		},
+		func() string {
+			if c.variant == ceInt && c.grad != gradNone && c.targetCancels() {
+				return findZLossTarget
 			}
 			return ""
 		},

@@ -310,8 +310,10 @@ func newCERow[T kernels.Float](r *Result, x []T, capv float64) ceRow {
 		if capv > 0 { // z = cap·tanh(x/cap), dz/dx = sech²(x/cap)
 			t := float64(v) / capv
 			row.z[j] = capv * math.Tanh(t)
-			ch := math.Cosh(t)
-			row.chain[j] = 1 / (ch * ch)
+			// 4e/(1+e)², e = exp(−2|t|): 1/cosh² underflows at |t| ≈ 355,
+			// where sech² is still 1e-308.
+			e := math.Exp(-2 * math.Abs(t))
+			row.chain[j] = 4 * e / ((1 + e) * (1 + e))
 		}
 	}
 	row.lse = logSumExp(row.z)

@@ -61,7 +61,8 @@ const (
 )
 
 // lseRow is the two-pass log-sum-exp of z: the maximum m first, then
-// s = Σ exp(z_j − m) with a compensated sum; lse = m + log s.
+// s = Σ exp(z_j − m) with a compensated sum; lse = m + log s, with log s
+// formed as log1p(s − 1) (the maximum's term left out of the sum).
 type lseRow struct {
 	kind rowKind
 	m    float64 // the maximum (finite rows)
@@ -87,11 +88,20 @@ func logSumExp(z []float64) lseRow {
 	case math.IsInf(m, -1):
 		return lseRow{kind: rowNegInfs, lse: math.Inf(-1)}
 	}
+	// log Σ exp(z_j − m) as log1p of the sum without the maximum's own 1:
+	// where one logit dominates, lse − m (and −log p of that class) is
+	// tiny but not 0, which an infinite coefficient must see (∞·ε is +Inf,
+	// ∞·0 NaN).
 	var s sum
+	skipped := false
 	for _, v := range z {
+		if v == m && !skipped {
+			skipped = true
+			continue
+		}
 		s.add(math.Exp(v - m))
 	}
-	logS := math.Log(s.value())
+	logS := math.Log1p(s.value())
 	return lseRow{kind: rowFinite, m: m, logS: logS, lse: m + logS}
 }
 

@@ -71,8 +71,17 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	// online sweep folds max and sum together.
 	m, r := math.Inf(-1), -1.0
 	var wz, tw float64 // Σ c_j·z_j and Σ c_j for the target coefficients c
+	// Non-finite coefficients (a +Inf class weight, a NaN target) stay out
+	// of wz, where c·z would be ±Inf and tw·lse − wz then ∞ − ∞; their
+	// terms c_j·(lse − z_j) are +Inf, or NaN where lse − z_j = 0, which
+	// only the largest such z_j can reach.
+	var twFin, cBad float64
+	zBad := math.Inf(-1)
 	soft := probs != nil
-	stash := grad != nil && capv == 0 && !ignored
+	// With an infinite (or NaN) class weight, P·p_j is ∞·p_j: p_j must not
+	// have flushed to 0 in a float32 stash (∞·0 = NaN where p_j > 0), so
+	// such calls take the online path and form p_j from the logits.
+	stash := grad != nil && capv == 0 && !ignored && wsum-wsum == 0
 	argmax, hasNaN := 0, false
 	for j, v := range x {
 		z := capped(float64(v), capv)
@@ -86,8 +95,14 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		hasNaN = hasNaN || z != z
 		if soft || eps != 0 {
 			c := targetCoef(a, probs, j, eps)
-			if c != 0 { // 0·(−inf) must not poison the row
+			switch {
+			case c == 0: // 0·(−inf) must not poison the row
+			case c-c != 0: // +Inf or NaN
+				cBad += c
+				zBad = math.Max(zBad, z)
+			default:
 				wz += c * z
+				twFin += c
 			}
 			tw += c
 		}
@@ -151,7 +166,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		pc = wy * mod * (1 - gam*pr)
 		wy = pc // the onehot coefficient equals the softmax one
 	case soft:
-		loss = tw*lse - wz + zl*lse*lse
+		loss = softLoss(twFin, wz, cBad, zBad, m, lr) + zl*lse*lse
 		pc = tw + 2*zl*lse
 	default:
 		wy = weight(a, int(y))
@@ -163,7 +178,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 			pc += 2 * zl * wy * lse
 		}
 		if eps != 0 {
-			loss += tw*lse - wz
+			loss += softLoss(twFin, wz, cBad, zBad, m, lr)
 			pc += eps / float64(k) * wsum
 		}
 		wy *= 1 - eps
@@ -199,13 +214,26 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 			g -= targetCoef(a, probs, j, eps)
 		}
 		g *= scale
-		if capv > 0 { // d(cap·tanh(x/cap))/dx = 1 − (z/cap)²
-			t := z / capv
-			g *= 1 - t*t
+		if capv > 0 { // d(cap·tanh(x/cap))/dx = sech²(x/cap)
+			g *= sech2(float64(v) / capv)
 		}
 		grad[j] = T(g)
 	}
 	return loss, lse
+}
+
+// softLoss is Σ_j c_j·(lse − z_j) over the smoothing or probability
+// coefficients: tw·lse − wz over the finite ones, and +Inf (or NaN) from
+// the non-finite ones, whose sum is cBad and largest logit zBad.
+func softLoss(tw, wz, cBad, zBad, m, lr float64) float64 {
+	l := tw*(m+lr) - wz
+	if cBad != 0 {
+		if zBad == m && lr == 0 {
+			return math.NaN() // ∞·0: lse − z_j rounds to 0
+		}
+		l += cBad
+	}
+	return l
 }
 
 // targetCoef is the weighted target mass on class j that the smoothing or
@@ -226,6 +254,14 @@ func weight[T args.Float](a *args.CE[T], c int) float64 {
 		return 1
 	}
 	return float64(a.Weight[c])
+}
+
+// sech2 is sech²(a) = 4e/(1+e)² with e = exp(−2|a|): 1 − tanh²(a) would be
+// 0 once tanh rounds to 1, and an infinite weight times that 0 NaN (the
+// factor is positive until exp underflows).
+func sech2(a float64) float64 {
+	e := math.Exp(-2 * math.Abs(a))
+	return 4 * e / ((1 + e) * (1 + e))
 }
 
 // capped applies logit soft-capping cap·tanh(x/cap) when cap > 0.
