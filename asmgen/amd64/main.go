@@ -79,6 +79,10 @@ func main() {
 		expAffineRows(s, false, false)
 		expAffineRows(s, true, false)
 		subRows(s)
+		for _, w := range []bool{false, true} {
+			maxLogProbRows(s, w)
+			expProbRows(s, w)
+		}
 		for _, o := range allBinaryOptions() {
 			bceLogits(s, o, false)
 			bceLogits(s, o, true)

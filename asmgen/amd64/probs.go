@@ -10,24 +10,22 @@ import (
 	"github.com/lossfuse/lossfuse/asmgen/internal/x86"
 )
 
-// broadcastParam loads the float32 parameter name into every lane.
+// broadcastParam loads the float32 (float64) parameter name into every lane.
 func broadcastParam(s *x86.ISA, name string) reg.VecVirtual {
 	b, err := Param(name).Resolve()
 	if err != nil {
 		panic(err)
 	}
-	v := s.Vec()
-	VBROADCASTSS(b.Addr, v)
-	return v
+	return s.Broadcast(b.Addr)
 }
 
 // targetCoef emits c_j = (a0 + a1·t_j)·w_j for the vector of targets t (and
 // weights w, or 1), zero in masked-off lanes.
 func targetCoef(s *x86.ISA, t reg.VecVirtual, wp, j reg.GPVirtual, mk *x86.Mask, a0, a1 string, weighted bool) reg.VecVirtual {
 	c := broadcastParam(s, a1)
-	VFMADD213PS(broadcastParam(s, a0), t, c) // a0 + a1·t
+	s.FMA213(broadcastParam(s, a0), t, c) // a0 + a1·t
 	if weighted {
-		VMULPS(s.LoadAt(mk, x86.At(wp, j), nil), c, c)
+		s.Mul(s.LoadAt(mk, s.At(wp, j), nil), c, c)
 	}
 	s.ZeroOff(mk, c)
 	return c
@@ -44,7 +42,7 @@ func maxLogProbRows(s *x86.ISA, weighted bool) {
 		name = "maxLogProbWRows"
 	}
 	name += suffix(s)
-	TEXT(name, NOSPLIT, "func(x *float32, n, k int, probs, w, m, ls, dot, cs *float32, a0, a1 float32)")
+	TEXT(name, NOSPLIT, sigT(s, "func(x *float32, n, k int, probs, w, m, ls, dot, cs *float32, a0, a1 float32)"))
 	Pragma("noescape")
 	docf(name, "%s writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).")
 	s.Begin()
@@ -56,34 +54,34 @@ func maxLogProbRows(s *x86.ISA, weighted bool) {
 	if weighted {
 		w = Load(Param("w"), GP64()).(reg.GPVirtual)
 	}
-	s.Preload(x86.ExpConsts()...)
-	s.Preload(rescaleMargin, -math.MaxFloat32, math.MaxFloat32)
-	negInf := s.FR(x86.NegInf)
+	s.PreloadExp()
+	s.PreloadC(rescaleMargin, -s.MaxFinite(), s.MaxFinite())
+	negInf := s.CR(math.Inf(-1))
 	sp := s.NewSpan(k)
-	rowLoop(n, k, []reg.GPVirtual{x, probs}, func(i reg.GPVirtual) {
+	rowLoopT(s, n, k, []reg.GPVirtual{x, probs}, func(i reg.GPVirtual) {
 		acc, cs := s.Vec(), s.Vec()
 		VXORPS(acc, acc, acc)
 		VXORPS(cs, cs, cs)
 		each := func(v, mref reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
-			t := s.LoadAt(mk, x86.At(probs, j), nil)
+			t := s.LoadAt(mk, s.At(probs, j), nil)
 			c := targetCoef(s, t, w, j, mk, "a0", "a1", weighted)
 			d := s.Vec()
-			VSUBPS(mref, v, d)
-			VMULPS(c, d, d)
-			s.Where(x86.EQ, c, s.F(0), s.F(0), d)
-			VADDPS(d, acc, acc)
-			VADDPS(c, cs, cs)
+			s.Sub(mref, v, d)
+			s.Mul(c, d, d)
+			s.Where(x86.EQ, c, s.C(0), s.C(0), d)
+			s.Add(d, acc, acc)
+			s.Add(c, cs, cs)
 		}
 		shift := func(d reg.VecVirtual) { // the reference moved by d: Σc·(x − m) follows
 			t := s.Vec()
-			VMULPS(cs, d, t)
-			s.Where(x86.EQ, cs, s.F(0), s.F(0), t)
-			VADDPS(t, acc, acc)
+			s.Mul(cs, d, t)
+			s.Where(x86.EQ, cs, s.C(0), s.C(0), t)
+			s.Add(t, acc, acc)
 		}
 		m, l := onlineLSE(s, x, sp, negInf, true, each, shift, nil)
 		store := func(name string, v reg.VecVirtual) {
 			p := Load(Param(name), GP64()).(reg.GPVirtual)
-			VMOVSS(v.AsX(), Mem{Base: p, Index: i, Scale: 4})
+			s.StoreScalar(v, Mem{Base: p, Index: i, Scale: uint8(s.Size())})
 		}
 		store("m", m)
 		store("ls", l)
@@ -104,7 +102,7 @@ func expProbRows(s *x86.ISA, weighted bool) {
 		name = "expProbWRows"
 	}
 	name += suffix(s)
-	TEXT(name, NOSPLIT, "func(x, dst *float32, n, k int, m, ls, coef, probs, w *float32, b0, b1 float32)")
+	TEXT(name, NOSPLIT, sigT(s, "func(x, dst *float32, n, k int, m, ls, coef, probs, w *float32, b0, b1 float32)"))
 	Pragma("noescape")
 	docf(name, "%s writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.")
 	s.Begin()
@@ -117,23 +115,23 @@ func expProbRows(s *x86.ISA, weighted bool) {
 	if weighted {
 		w = Load(Param("w"), GP64()).(reg.GPVirtual)
 	}
-	s.Preload(x86.ExpConsts()...)
+	s.PreloadExp()
 	sp := s.NewSpan(k)
-	rowLoop(n, k, []reg.GPVirtual{x, dst, probs}, func(i reg.GPVirtual) {
+	rowLoopT(s, n, k, []reg.GPVirtual{x, dst, probs}, func(i reg.GPVirtual) {
 		row := func(name string) reg.VecVirtual {
 			p := Load(Param(name), GP64()).(reg.GPVirtual)
-			return s.Broadcast(Mem{Base: p, Index: i, Scale: 4})
+			return s.Broadcast(Mem{Base: p, Index: i, Scale: uint8(s.Size())})
 		}
 		mv, lv, cf := row("m"), row("ls"), row("coef")
 		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-			v := s.LoadAt(mk, x86.At(x, j), nil)
-			VSUBPS(mv, v, v)
-			VSUBPS(lv, v, v)
+			v := s.LoadAt(mk, s.At(x, j), nil)
+			s.Sub(mv, v, v)
+			s.Sub(lv, v, v)
 			e := s.Exp(v)
-			t := s.LoadAt(mk, x86.At(probs, j), nil)
+			t := s.LoadAt(mk, s.At(probs, j), nil)
 			c := targetCoef(s, t, w, j, mk, "b0", "b1", weighted)
-			VFMSUB213PS(c, cf, e) // coef·p − c
-			s.StoreAt(mk, e, x86.At(dst, j))
+			s.FMS213(c, cf, e) // coef·p − c
+			s.StoreAt(mk, e, s.At(dst, j))
 		})
 	})
 	s.End()

@@ -11,9 +11,9 @@ import (
 
 // Float64 returns the table of float64 kernels: cross-entropy with integer
 // targets (and softmax focal), the row primitives, BCE with logits, sigmoid
-// focal, BCE on probabilities, the regression losses and
-// Sigmoid/LogSigmoid/Softplus are vectorised; the rest (probability
-// targets, soft-capping, FocalProbs) is the generic kernel.
+// focal, probability targets, BCE on probabilities, the regression losses
+// and Sigmoid/LogSigmoid/Softplus are vectorised; the rest (soft-capping,
+// FocalProbs) is the generic kernel.
 func Float64(useAVX512 bool) *args.Impl[float64] {
 	s := isa(useAVX512)
 	t := generic.Impl[float64]()
@@ -56,10 +56,13 @@ func (s isa) expAffineRows64(x, dst []float64, n, k int, m, ls, coef, bias *floa
 // ls = log Σ exp(x − m) (and the smoothing sum), Go forms the row's loss
 // and coefficients, pass 2 writes coef·softmax − bias, and Go rewrites the
 // target element as the generic kernel does (p_y − 1 via expm1 where
-// p_y > ½). Probability targets and soft-capping are generic.
+// p_y > ½). Soft-capping is generic.
 func (s isa) crossEntropy64(a args.CE[float64]) float64 {
-	if a.Probs != nil || a.SoftCap != 0 {
+	if a.SoftCap != 0 {
 		return generic.CrossEntropy(a)
+	}
+	if a.Probs != nil {
+		return s.crossEntropyProbs64(a)
 	}
 	k, n := a.K, a.N
 	eps, zl, scale := a.Smoothing, a.ZLoss, a.GradScale
@@ -412,4 +415,64 @@ func (s isa) softplus64(a args.Elementwise[float64]) {
 	} else {
 		softplusDAVX2(&a.X[0], &a.Dst[0], len(a.X))
 	}
+}
+
+// crossEntropyProbs64 is crossEntropyProbs for float64.
+func (s isa) crossEntropyProbs64(a args.CE[float64]) float64 {
+	k, n := a.K, a.N
+	eps, zl, scale := a.Smoothing, a.ZLoss, a.GradScale
+	a0, a1 := eps/float64(k), 1-eps
+	b0, b1 := scale*eps/float64(k), scale*(1-eps)
+	w := ptr64(a.Weight)
+	z := s == avx512
+	var mx, ls, dot, cs, coef [blockRows]float64
+	bs := rowsPerBlock64(k)
+	var total float64
+	for r0 := 0; r0 < n; r0 += bs {
+		m := min(bs, n-r0)
+		x, t := a.X[r0*k:(r0+m)*k], a.Probs[r0*k:(r0+m)*k]
+		switch {
+		case z && w != nil:
+			maxLogProbWRowsDAVX512(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1)
+		case z:
+			maxLogProbRowsDAVX512(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1)
+		case w != nil:
+			maxLogProbWRowsDAVX2(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1)
+		default:
+			maxLogProbRowsDAVX2(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1)
+		}
+		for i := range m {
+			l := mx[i] + ls[i]
+			if a.RowLSE != nil {
+				a.RowLSE[r0+i] = l
+			}
+			var loss, pc float64
+			if math.IsInf(ls[i], 0) { // a row holding +Inf, or only −Inf
+				loss, pc = math.NaN(), math.NaN()
+			} else {
+				loss = cs[i]*ls[i] - dot[i] + zl*l*l
+				pc = cs[i] + 2*zl*l
+			}
+			total += loss
+			if a.RowLoss != nil {
+				a.RowLoss[r0+i] = loss
+			}
+			coef[i] = scale * pc
+		}
+		if a.Grad == nil {
+			continue
+		}
+		g := a.Grad[r0*k : (r0+m)*k]
+		switch {
+		case z && w != nil:
+			expProbWRowsDAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		case z:
+			expProbRowsDAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		case w != nil:
+			expProbWRowsDAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		default:
+			expProbRowsDAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		}
+	}
+	return total
 }

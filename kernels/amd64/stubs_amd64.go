@@ -1577,6 +1577,26 @@ func expAffineWRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls 
 //go:noescape
 func subRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64)
 
+// maxLogProbRowsDAVX2 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+//
+//go:noescape
+func maxLogProbRowsDAVX2(x *float64, n int, k int, probs *float64, w *float64, m *float64, ls *float64, dot *float64, cs *float64, a0 float64, a1 float64)
+
+// expProbRowsDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
+
+// maxLogProbWRowsDAVX2 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+//
+//go:noescape
+func maxLogProbWRowsDAVX2(x *float64, n int, k int, probs *float64, w *float64, m *float64, ls *float64, dot *float64, cs *float64, a0 float64, a1 float64)
+
+// expProbWRowsDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbWRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
+
 // bceLogitsDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
@@ -2219,6 +2239,26 @@ func expAffineWRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, l
 //
 //go:noescape
 func subRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64)
+
+// maxLogProbRowsDAVX512 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+//
+//go:noescape
+func maxLogProbRowsDAVX512(x *float64, n int, k int, probs *float64, w *float64, m *float64, ls *float64, dot *float64, cs *float64, a0 float64, a1 float64)
+
+// expProbRowsDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
+
+// maxLogProbWRowsDAVX512 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+//
+//go:noescape
+func maxLogProbWRowsDAVX512(x *float64, n int, k int, probs *float64, w *float64, m *float64, ls *float64, dot *float64, cs *float64, a0 float64, a1 float64)
+
+// expProbWRowsDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbWRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
 
 // bceLogitsDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
