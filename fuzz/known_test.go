@@ -29,7 +29,7 @@ const (
 	findF32Huge       = "F18 float32 on the SIMD backends: extreme magnitudes (near MaxFloat32, weights beyond 1e±20, subnormal targets) overflow or underflow float32 intermediates"
 	findInfAlpha      = "F19 SoftmaxFocal with an infinite α: kernels NaN (∞·0) where the reference has +Inf"
 	findClipLog1p     = "F26 reference BCE/FocalProbs clip branch: log(clamp(1−p)) is 0 for tiny p (kernels: log1p(−p)), so an infinite weight gives NaN, not +Inf"
-	findZLossTarget   = "F23 target-class gradient formed as P·(p_y−1) + (P−(1−ε)·w_y): cancels when (1−ε)·w_y ≪ P (z-loss, smoothing near 1, small w_y)"
+	findZLossTarget   = "F23 SIMD backends: target-class gradient formed as P·(p_y−1) + (P−(1−ε)·w_y): cancels when (1−ε)·w_y ≪ P (z-loss, smoothing near 1, small w_y)"
 )
 
 // simd reports whether the backend computes in the element type (the
@@ -122,7 +122,7 @@ func (c *ceCase[T]) known(backend string) string {
 			return ""
 		},
 		func() string {
-			if c.variant == ceInt && c.grad != gradNone && c.targetCancels() {
+			if simd(backend) && c.variant == ceInt && c.grad != gradNone && c.targetCancels() {
 				return findZLossTarget
 			}
 			return ""

@@ -206,7 +206,8 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 			g -= wy
 			// Where p_y > ½ the difference pc·p − wy loses p's digits to
 			// p − 1: form it as pc·(p − 1) + (pc − wy), with p − 1 exact.
-			if lpy := (zy - m) - lr; lpy > -math.Ln2 {
+			// (Not for an infinite pc, where it is −∞ + ∞.)
+			if lpy := (zy - m) - lr; lpy > -math.Ln2 && pc-pc == 0 {
 				g = pc*math.Expm1(lpy) + (pc - wy)
 			}
 		}
