@@ -27,7 +27,7 @@ const (
 	findFarFirstLogit = "F14 smoothing / soft targets: kernels sum relative to the row's first logit, losing accuracy when it is far from the rest"
 	findScaleSubnorm  = "F16 float32 mean: the gradient scale 1/norm is stored as float32 (subnormal above 2¹²⁶, +Inf below 2.9e-39)"
 	findF32Huge       = "F18 float32 on the SIMD backends: extreme magnitudes (near MaxFloat32, weights beyond 1e±20, subnormal targets) overflow or underflow float32 intermediates"
-	findInfAlpha      = "F19 SoftmaxFocal with an infinite α: kernels NaN (∞·0) where the reference has +Inf"
+	findInfAlpha      = "F19 SIMD backends, SoftmaxFocal with an infinite α: NaN (∞·0) where the reference has +Inf"
 	findClipLog1p     = "F26 reference BCE/FocalProbs clip branch: log(clamp(1−p)) is 0 for tiny p (kernels: log1p(−p)), so an infinite weight gives NaN, not +Inf"
 	findZLossTarget   = "F23 SIMD backends: target-class gradient formed as P·(p_y−1) + (P−(1−ε)·w_y): cancels when (1−ε)·w_y ≪ P (z-loss, smoothing near 1, small w_y)"
 )
@@ -99,7 +99,7 @@ func (c *ceCase[T]) known(backend string) string {
 			if simd(backend) && !isFloat64(zero) && (maxAbs(c.logits) > 1e37 || extremeWeights32(c.weight)) {
 				return findF32Huge
 			}
-			if c.variant == ceFocal && maxOf(c.weight) > math.MaxFloat64 {
+			if simd(backend) && c.variant == ceFocal && maxOf(c.weight) > math.MaxFloat64 {
 				return findInfAlpha
 			}
 			return ""
