@@ -457,3 +457,115 @@ func bceProb(s *x86.ISA, o binaryOptions, clip bool) {
 		return l, g
 	}, params...)
 }
+
+// logSafe is s.Log (special cases included) for any v ≥ 0, subnormal v
+// scaled into the normal range first.
+func logSafe(s *x86.ISA, v reg.VecVirtual) reg.VecVirtual {
+	tiny, mant := 0x1p-126, 24.0
+	if s.F64 {
+		tiny, mant = 0x1p-1022, 52
+	}
+	vs := s.Vec()
+	s.Mov(v, vs)
+	sub := s.Vec()
+	s.Mul(s.C(math.Ldexp(1, int(mant))), v, sub)
+	s.Where(x86.LT, v, s.C(tiny), sub, vs)
+	l := s.Log(vs, true)
+	corr := s.Vec()
+	s.Sub(s.C(mant*math.Ln2), l, corr)
+	s.Where(x86.LT, v, s.C(tiny), corr, l)
+	return l
+}
+
+var focalProbNames = [...]string{"focalProbG0", "focalProbG1", "focalProbG2", "focalProbGAny"}
+
+// focalProbs emits the seed article's focal loss on probabilities with
+// PyTorch's clamps, as generic.focalProb without Clip: loss
+// −α_t·q^γ·log p_t and gradient α_t·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·(2y−1),
+// with p_t = y·p + (1−y)·(1−p) and q = y·(1−p) + (1−y)·p formed as sums of
+// non-negative terms (no cancellation); log p_t is log1p(−q) where q < ½ and
+// is clamped at −100. It returns the number of vectors holding a p outside
+// [0, 1] (the caller redoes those calls with the generic kernel).
+func focalProbs(s *x86.ISA, gm focalGamma, o binaryOptions) {
+	o.softFlag, o.xRange = true, true
+	params := []string{"a0", "a1"}
+	if gm == gammaAny {
+		params = append(params, "gamma")
+	}
+	binaryKernel(s, focalProbNames[gm],
+		"%s computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].",
+		o, x86.LogConsts(), func(p, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
+			one := s.CR(1)
+			np, ny := s.Vec(), s.Vec()
+			s.Sub(p, one, np) // 1 − p
+			s.Sub(y, one, ny) // 1 − y
+			pt, q := s.Vec(), s.Vec()
+			s.Mul(np, ny, pt)
+			s.FMA231(y, p, pt) // y·p + (1−y)·(1−p)
+			s.Mul(p, ny, q)
+			s.FMA231(y, np, q) // y·(1−p) + (1−y)·p
+			nq := s.Vec()
+			VXORPS(s.SignBit(), q, nq)
+			lpt := s.Log1p(nq)
+			lbig := logSafe(s, pt)
+			s.Where(x86.GE, q, s.C(0.5), lbig, lpt)
+			s.Where(x86.UNORD, q, q, q, lpt)
+			s.Max(lpt, s.CR(-100), lpt) // NaN: lpt is returned
+			at := param("a1")
+			s.FMA213(param("a0"), y, at) // α_t = a0 + a1·y
+			// mod = q^γ and dm = γ·q^(γ−1) (0 where q = 0, as generic).
+			var mod, dm reg.VecVirtual
+			switch gm {
+			case gamma1:
+				mod = q
+				dm = s.Vec() // written below: not the pinned constant
+				s.Mov(s.C(1), dm)
+			case gamma2:
+				mod = s.Vec()
+				s.Mul(q, q, mod)
+				dm = s.Vec()
+				s.Add(q, q, dm)
+			case gammaAny:
+				lq := logSafe(s, q)
+				gam := param("gamma")
+				t := s.Vec()
+				s.Mul(gam, lq, t)
+				mod = s.Exp(t)
+				s.Sub(one, gam, t) // γ − 1
+				s.Mul(lq, t, t)
+				dm = s.Exp(t)
+				s.Mul(gam, dm, dm)
+				zero := s.Vec()
+				VXORPS(zero, zero, zero)
+				s.Where(x86.EQ, q, s.C(0), zero, dm)
+			}
+			l = s.Vec()
+			s.Mul(at, lpt, l)
+			if mod != nil {
+				s.Mul(mod, l, l)
+			}
+			VXORPS(s.SignBit(), l, l)
+			// d = dm·log p_t − mod/max(p_t, 1e-12)
+			den := s.Vec()
+			s.Max(pt, s.CR(1e-12), den) // NaN: pt is returned
+			d := s.Vec()
+			if mod != nil {
+				s.Div(den, mod, d)
+			} else {
+				s.Div(den, one, d)
+			}
+			if dm != nil {
+				s.FMS213(d, lpt, dm) // dm·log p_t − …
+				d = dm
+			} else {
+				VXORPS(s.SignBit(), d, d)
+			}
+			sgn := s.Vec()
+			s.Add(y, y, sgn)
+			s.Sub(one, sgn, sgn) // 2y − 1
+			g = s.Vec()
+			s.Mul(at, d, g)
+			s.Mul(sgn, g, g)
+			return l, g
+		}, params...)
+}

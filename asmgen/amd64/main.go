@@ -57,6 +57,9 @@ func main() {
 			}
 			bceProb(s, o, false)
 			bceProb(s, o, true)
+			for g := gamma0; g <= gammaAny; g++ {
+				focalProbs(s, g, o)
+			}
 		}
 		// Element-wise primitives.
 		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {
@@ -94,6 +97,9 @@ func main() {
 			}
 			bceProb(s, o, false)
 			bceProb(s, o, true)
+			for g := gamma0; g <= gammaAny; g++ {
+				focalProbs(s, g, o)
+			}
 		}
 		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {
 			unary(s, op)

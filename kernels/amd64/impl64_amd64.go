@@ -11,9 +11,9 @@ import (
 
 // Float64 returns the table of float64 kernels: cross-entropy with integer
 // targets (and softmax focal), the row primitives, BCE with logits, sigmoid
-// focal, probability targets, BCE on probabilities, the regression losses
-// and Sigmoid/LogSigmoid/Softplus are vectorised; the rest (soft-capping,
-// FocalProbs) is the generic kernel.
+// focal, probability targets, BCE and FocalProbs on probabilities, the
+// regression losses and Sigmoid/LogSigmoid/Softplus are vectorised; the
+// rest (soft-capping, FocalProbs with Clip) is the generic kernel.
 func Float64(useAVX512 bool) *args.Impl[float64] {
 	s := isa(useAVX512)
 	t := generic.Impl[float64]()
@@ -316,6 +316,30 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 				math.Log(lo), math.Log(hi), sc)
 		} else {
 			sum, soft = bceProb64Call(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)
+		}
+		if soft == 0 {
+			return sum
+		}
+	case a.Kind == args.FocalProb && a.Clip == 0 && a.FNWeight == 1 && a.FPWeight == 1:
+		inPlace := a.Grad != nil && &a.Grad[0] == &a.X[0] || a.Loss != nil && &a.Loss[0] == &a.X[0]
+		if inPlace && !unitRange64(a.X) {
+			break
+		}
+		a0, a1 := 1.0, 0.0
+		if a.Alpha >= 0 {
+			a0, a1 = 1-a.Alpha, 2*a.Alpha-1
+		}
+		var sum float64
+		var soft int
+		switch a.Gamma {
+		case 0:
+			sum, soft = focalProbG064Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+		case 1:
+			sum, soft = focalProbG164Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+		case 2:
+			sum, soft = focalProbG264Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+		default:
+			sum, soft = focalProbGAny64Call(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
 		}
 		if soft == 0 {
 			return sum

@@ -551,8 +551,8 @@ func ptr(s []float32) *float32 {
 
 // binary vectorises BCE with logits (asymmetric weights included; with
 // pos_weight when K = 1 or K ≥ 16, one call per row), BCE on probabilities
-// (PyTorch's clamps, or Clip) and sigmoid focal loss with hard labels;
-// FocalProbs is generic.
+// (PyTorch's clamps, or Clip), FocalProbs without Clip and sigmoid focal
+// loss with hard labels.
 func (s isa) binary(a args.Binary[float32]) float64 {
 	if len(a.X) == 0 {
 		return generic.Binary(a)
@@ -595,6 +595,29 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 				float32(math.Log(lo)), float32(math.Log(hi)), sc)
 		} else {
 			sum, soft = bceProbCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)
+		}
+		if soft == 0 {
+			return sum
+		}
+	case a.Kind == args.FocalProb && a.Clip == 0 && a.FNWeight == 1 && a.FPWeight == 1:
+		if aliasX(a) && !unitRange(a.X) {
+			break // in place: p outside [0, 1] could not be redone from x
+		}
+		a0, a1 := float32(1), float32(0) // α_t = a0 + a1·y
+		if a.Alpha >= 0 {
+			a0, a1 = 1-a.Alpha, 2*a.Alpha-1
+		}
+		var sum float64
+		var soft int
+		switch a.Gamma {
+		case 0:
+			sum, soft = focalProbG0Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+		case 1:
+			sum, soft = focalProbG1Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+		case 2:
+			sum, soft = focalProbG2Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+		default:
+			sum, soft = focalProbGAnyCall(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
 		}
 		if soft == 0 {
 			return sum

@@ -233,6 +233,30 @@ func bceProbAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //go:noescape
 func bceProbClipAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
+// focalProbG0AVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1AVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2AVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
 // bceLogitsWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
@@ -304,6 +328,30 @@ func bceProbWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float
 //
 //go:noescape
 func bceProbClipWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
+// focalProbG0WAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1WAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2WAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
 
 // bceLogitsLAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -377,6 +425,30 @@ func bceProbLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float
 //go:noescape
 func bceProbClipLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
+// focalProbG0LAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1LAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2LAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyLAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
 // bceLogitsLWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
@@ -448,6 +520,30 @@ func bceProbLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //
 //go:noescape
 func bceProbClipLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
+// focalProbG0LWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1LWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2LWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyLWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -521,6 +617,30 @@ func bceProbGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float
 //go:noescape
 func bceProbClipGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
+// focalProbG0GAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1GAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2GAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyGAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
 // bceLogitsGWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
@@ -592,6 +712,30 @@ func bceProbGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //
 //go:noescape
 func bceProbClipGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
+// focalProbG0GWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1GWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2GWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyGWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGLAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -665,6 +809,30 @@ func bceProbGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func bceProbClipGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
+// focalProbG0GLAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1GLAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2GLAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyGLAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
 // bceLogitsGLWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
@@ -736,6 +904,30 @@ func bceProbGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //
 //go:noescape
 func bceProbClipGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
+// focalProbG0GLWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1GLWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2GLWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyGLWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
 
 // sigmoidAVX2 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //
@@ -1001,6 +1193,30 @@ func bceProbAVX512(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func bceProbClipAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
+// focalProbG0AVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1AVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2AVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
 // bceLogitsWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
@@ -1072,6 +1288,30 @@ func bceProbWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //
 //go:noescape
 func bceProbClipWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
+// focalProbG0WAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1WAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2WAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
 
 // bceLogitsLAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -1145,6 +1385,30 @@ func bceProbLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //go:noescape
 func bceProbClipLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
+// focalProbG0LAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1LAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2LAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyLAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
 // bceLogitsLWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
@@ -1216,6 +1480,30 @@ func bceProbLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //
 //go:noescape
 func bceProbClipLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
+// focalProbG0LWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1LWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2LWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyLWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -1289,6 +1577,30 @@ func bceProbGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //go:noescape
 func bceProbClipGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
+// focalProbG0GAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1GAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2GAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyGAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
 // bceLogitsGWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
@@ -1360,6 +1672,30 @@ func bceProbGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //
 //go:noescape
 func bceProbClipGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
+// focalProbG0GWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1GWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2GWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyGWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGLAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -1433,6 +1769,30 @@ func bceProbGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func bceProbClipGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
 
+// focalProbG0GLAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1GLAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2GLAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyGLAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
 // bceLogitsGLWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
@@ -1504,6 +1864,30 @@ func bceProbGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *f
 //
 //go:noescape
 func bceProbClipGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pos float32, neg float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) (sum float64, soft int)
+
+// focalProbG0GLWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG1GLWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbG2GLWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbGAnyGLWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
 
 // sigmoidAVX512 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //
@@ -1669,6 +2053,30 @@ func bceProbDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float
 //go:noescape
 func bceProbClipDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
+// focalProbG0DAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1DAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2DAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
 // bceLogitsWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
@@ -1740,6 +2148,30 @@ func bceProbWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //
 //go:noescape
 func bceProbClipWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
+// focalProbG0WDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1WDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2WDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
 
 // bceLogitsLDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -1813,6 +2245,30 @@ func bceProbLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //go:noescape
 func bceProbClipLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
+// focalProbG0LDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1LDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2LDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyLDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
 // bceLogitsLWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
@@ -1884,6 +2340,30 @@ func bceProbLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //
 //go:noescape
 func bceProbClipLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
+// focalProbG0LWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1LWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2LWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyLWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -1957,6 +2437,30 @@ func bceProbGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //go:noescape
 func bceProbClipGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
+// focalProbG0GDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1GDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2GDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyGDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
 // bceLogitsGWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
@@ -2028,6 +2532,30 @@ func bceProbGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //
 //go:noescape
 func bceProbClipGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
+// focalProbG0GWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1GWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2GWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyGWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGLDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -2101,6 +2629,30 @@ func bceProbGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //go:noescape
 func bceProbClipGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
+// focalProbG0GLDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1GLDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2GLDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyGLDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
 // bceLogitsGLWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
@@ -2172,6 +2724,30 @@ func bceProbGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //
 //go:noescape
 func bceProbClipGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
+// focalProbG0GLWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1GLWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2GLWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyGLWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
 
 // sigmoidDAVX2 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //
@@ -2332,6 +2908,30 @@ func bceProbDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //go:noescape
 func bceProbClipDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
+// focalProbG0DAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1DAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2DAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
 // bceLogitsWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
@@ -2403,6 +3003,30 @@ func bceProbWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //
 //go:noescape
 func bceProbClipWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
+// focalProbG0WDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1WDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2WDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
 
 // bceLogitsLDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -2476,6 +3100,30 @@ func bceProbLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //go:noescape
 func bceProbClipLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
+// focalProbG0LDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1LDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2LDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyLDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
 // bceLogitsLWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
@@ -2547,6 +3195,30 @@ func bceProbLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *f
 //
 //go:noescape
 func bceProbClipLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
+// focalProbG0LWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1LWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2LWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyLWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -2620,6 +3292,30 @@ func bceProbGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //go:noescape
 func bceProbClipGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
+// focalProbG0GDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1GDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2GDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyGDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
 // bceLogitsGWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
@@ -2691,6 +3387,30 @@ func bceProbGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *f
 //
 //go:noescape
 func bceProbClipGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
+// focalProbG0GWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1GWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2GWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyGWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGLDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -2764,6 +3484,30 @@ func bceProbGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *f
 //go:noescape
 func bceProbClipGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
 
+// focalProbG0GLDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1GLDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2GLDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyGLDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
 // bceLogitsGLWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
@@ -2835,6 +3579,30 @@ func bceProbGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *
 //
 //go:noescape
 func bceProbClipGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, pos float64, neg float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) (sum float64, soft int)
+
+// focalProbG0GLWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG0GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG1GLWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbG2GLWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbG2GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbGAnyGLWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbGAnyGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
 
 // sigmoidDAVX512 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //

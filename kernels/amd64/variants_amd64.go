@@ -616,6 +616,210 @@ func bceProbClipCall(avx512 bool, x, y, w, g, l *float32, n int, pos float32, ne
 	}
 }
 
+// focalProbG0Call runs the focalProbG0 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbG0Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, scale float32) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbG0AVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalProbG0WAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalProbG0LAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalProbG0LWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalProbG0GAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalProbG0GWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalProbG0GLAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalProbG0GLWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalProbG0AVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalProbG0WAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalProbG0LAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalProbG0LWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalProbG0GAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalProbG0GWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalProbG0GLAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalProbG0GLWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalProbG1Call runs the focalProbG1 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbG1Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, scale float32) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbG1AVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalProbG1WAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalProbG1LAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalProbG1LWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalProbG1GAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalProbG1GWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalProbG1GLAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalProbG1GLWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalProbG1AVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalProbG1WAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalProbG1LAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalProbG1LWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalProbG1GAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalProbG1GWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalProbG1GLAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalProbG1GLWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalProbG2Call runs the focalProbG2 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbG2Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, scale float32) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbG2AVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalProbG2WAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalProbG2LAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalProbG2LWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalProbG2GAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalProbG2GWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalProbG2GLAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalProbG2GLWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalProbG2AVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalProbG2WAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalProbG2LAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalProbG2LWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalProbG2GAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalProbG2GWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalProbG2GLAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalProbG2GLWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalProbGAnyCall runs the focalProbGAny variant for the ISA and for which of g, l, w are non-nil.
+func focalProbGAnyCall(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbGAnyAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 1:
+		return focalProbGAnyWAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 2:
+		return focalProbGAnyLAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 3:
+		return focalProbGAnyLWAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 4:
+		return focalProbGAnyGAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 5:
+		return focalProbGAnyGWAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 6:
+		return focalProbGAnyGLAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 7:
+		return focalProbGAnyGLWAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 8:
+		return focalProbGAnyAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 9:
+		return focalProbGAnyWAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 10:
+		return focalProbGAnyLAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 11:
+		return focalProbGAnyLWAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 12:
+		return focalProbGAnyGAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 13:
+		return focalProbGAnyGWAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 14:
+		return focalProbGAnyGLAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	default:
+		return focalProbGAnyGLWAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	}
+}
+
 // bceLogits64Call runs the bceLogits64 variant for the ISA and for which of g, l, w are non-nil.
 func bceLogits64Call(avx512 bool, x, y, w, g, l *float64, n int, pos float64, neg float64, scale float64) float64 {
 	v := 0
@@ -1225,5 +1429,209 @@ func bceProbClip64Call(avx512 bool, x, y, w, g, l *float64, n int, pos float64, 
 		return bceProbClipGLDAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
 	default:
 		return bceProbClipGLWDAVX512(x, y, w, g, l, n, pos, neg, lo, hi, loglo, loghi, scale)
+	}
+}
+
+// focalProbG064Call runs the focalProbG064 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbG064Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbG0DAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalProbG0WDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalProbG0LDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalProbG0LWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalProbG0GDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalProbG0GWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalProbG0GLDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalProbG0GLWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalProbG0DAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalProbG0WDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalProbG0LDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalProbG0LWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalProbG0GDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalProbG0GWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalProbG0GLDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalProbG0GLWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalProbG164Call runs the focalProbG164 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbG164Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbG1DAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalProbG1WDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalProbG1LDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalProbG1LWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalProbG1GDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalProbG1GWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalProbG1GLDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalProbG1GLWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalProbG1DAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalProbG1WDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalProbG1LDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalProbG1LWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalProbG1GDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalProbG1GWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalProbG1GLDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalProbG1GLWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalProbG264Call runs the focalProbG264 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbG264Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbG2DAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalProbG2WDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalProbG2LDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalProbG2LWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalProbG2GDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalProbG2GWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalProbG2GLDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalProbG2GLWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalProbG2DAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalProbG2WDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalProbG2LDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalProbG2LWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalProbG2GDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalProbG2GWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalProbG2GLDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalProbG2GLWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalProbGAny64Call runs the focalProbGAny64 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbGAny64Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbGAnyDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 1:
+		return focalProbGAnyWDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 2:
+		return focalProbGAnyLDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 3:
+		return focalProbGAnyLWDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 4:
+		return focalProbGAnyGDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 5:
+		return focalProbGAnyGWDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 6:
+		return focalProbGAnyGLDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 7:
+		return focalProbGAnyGLWDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 8:
+		return focalProbGAnyDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 9:
+		return focalProbGAnyWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 10:
+		return focalProbGAnyLDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 11:
+		return focalProbGAnyLWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 12:
+		return focalProbGAnyGDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 13:
+		return focalProbGAnyGWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 14:
+		return focalProbGAnyGLDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	default:
+		return focalProbGAnyGLWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
 	}
 }
