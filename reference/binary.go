@@ -300,7 +300,9 @@ func focalProbsElem(p, y float64, bp binParams) binElem {
 		e.g, e.gTerms = 0, 0 // clipped: no dependence on p, whatever y is (as BCE)
 		return e
 	}
+	// ∂p_t/∂p = 2y − 1; its magnitude exceeds 1 only for y outside [0, 1].
 	e.g *= 2*y - 1
+	e.gTerms *= math.Max(1, math.Abs(2*y-1))
 	return e
 }
 
@@ -341,7 +343,7 @@ func focalPtSpread(p, y float64, bp binParams, u float64) (lp, gp float64) {
 	if !live {
 		gp = 0
 	}
-	return lp, gp
+	return lp, gp * math.Max(1, math.Abs(2*y-1))
 }
 
 // nearClip reports whether p is within InputSlack·u of a clip boundary.

@@ -1,0 +1,54 @@
+package reference
+
+import (
+	"testing"
+
+	"github.com/lossfuse/lossfuse/kernels"
+)
+
+// TestToleranceCoversTerms checks that every element-wise tolerance is at
+// least Slack·u times its value (each bound charges Slack·u on terms whose
+// magnitudes add up to at least the value), also for targets outside
+// [0, 1], where a signed factor once made a tolerance negative (sigmoid
+// focal, y = 1.5, γ = 1: m = 1 − p_t < 0 and m^γ·(|p| + |y|) < 0) and
+// FocalProbs left out the factor |2y − 1| > 1.
+func TestToleranceCoversTerms(t *testing.T) {
+	for _, y := range []float64{1.5, -0.5, 0.3} {
+		for _, x := range []float64{-30, -2, 0.2, 0.7, 5, 30} {
+			for _, g := range []float64{0, 0.5, 1, 3} {
+				fo := &kernels.FocalOptions[float64]{Alpha: -1, Gamma: g}
+				X, Y := []float64{x}, []float64{y}
+				var rs []*Result
+				for _, f := range []func() (*Result, error){
+					func() (*Result, error) { return SigmoidFocal(X, Y, 1, 1, fo) },
+					func() (*Result, error) { return BCEWithLogits(X, Y, 1, 1, nil) },
+					func() (*Result, error) { return FocalProbs([]float64{1 / (1 + x*x)}, Y, 1, 1, fo) },
+					func() (*Result, error) { return BCE([]float64{1 / (1 + x*x)}, Y, 1, 1, nil) },
+				} {
+					r, err := f()
+					if err != nil {
+						t.Fatal(err)
+					}
+					rs = append(rs, r)
+				}
+				for i, r := range rs {
+					for _, c := range [][3]float64{{r.Items[0], r.ItemTol[0]}, {r.Grad[0], r.GradTol[0]}} {
+						if c[0] != c[0] || c[0]-c[0] != 0 {
+							continue // non-finite values are matched exactly
+						}
+						if !(c[1] >= Slack*r.U*abs(c[0])) {
+							t.Errorf("kind %d, x=%v y=%v γ=%v: value %v with tolerance %v", i, x, y, g, c[0], c[1])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
