@@ -187,6 +187,7 @@ func SoftmaxFocal[T kernels.Float](logits []T, targets []int32, n, k int, o *ker
 	}
 	r := newResult[T](k)
 	r.setScale(o.Reduction, o.EmptyMean, float64(count))
+	r.nonNeg = true // −α_y·q^γ·log p_y with α_y ≥ 0
 	gam := o.Gamma
 	r.allocRows(n, k)
 	c := make([]float64, k)

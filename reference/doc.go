@@ -85,7 +85,10 @@
 // (the smoothing sum over K classes may be accumulated in T, relative to 0
 // or to m). A softmax focal row knows ℓ = log p_y to δ = τ_lse +
 // c·u·(|z_y| + |m| + |ℓ|) and may be off by α_y·max over ℓ' = ℓ ± δ of
-// |q'^γ·ℓ' − q^γ·ℓ|, plus c·u·|l|. The gradient element
+// |q'^γ·ℓ' − q^γ·ℓ|, plus c·u·|l|; but it is never negative, whatever
+// the bound (ℓ ≤ 0 and q^γ ≥ 0: a δ wider than |ℓ| must not admit a
+// wrong-signed loss, as log p_y > 0 formed in float32 once gave for a
+// confident prediction). The gradient element
 // g_j = s·χ_j·(P·p_j − c_j), with s the reduction's scale, χ_j the
 // soft-cap factor sech²(x_j/cap) and P the row's softmax coefficient
 // (bounded in turn by τ_P: 2ζ·w_y·τ_lse + c·u·|P|, or the focal factor's

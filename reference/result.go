@@ -46,6 +46,9 @@ type Result struct {
 	// weight, EmptyMeanNaN): there only the non-finiteness of each element
 	// (and of the loss) and the exact zeros of ignored rows are specified.
 	gradLoose bool
+	// nonNeg marks losses that cannot be negative (softmax focal): a
+	// negative per-row loss or total fails whatever its tolerance.
+	nonNeg    bool
 	tiny, max float64 // smallest normal and largest finite value of T
 	red       kernels.Reduction
 	empty     kernels.EmptyMean
@@ -144,6 +147,9 @@ func slice[T kernels.Float](w *worst, r *Result, name string, got []T, want, tol
 
 func (w *worst) see(r *Result, name string, i int, got, want, tol float64, loose bool) {
 	ratio := ratioOf(r, got, want, tol, loose)
+	if r.nonNeg && (name == "loss" || name == "items") && got < 0 {
+		ratio = math.Inf(1) // the wrong sign (−0 compares as 0)
+	}
 	if ratio > w.ratio || (w.err == nil && ratio > 1) {
 		w.ratio = ratio
 		if ratio > 1 {

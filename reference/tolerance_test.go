@@ -52,3 +52,28 @@ func abs(v float64) float64 {
 	}
 	return v
 }
+
+// TestFocalLossSign: a softmax focal loss is never negative. For logits
+// [0, 17] with target 1 (γ = 0, float32) the true loss is 4.1e-8 and the
+// bound on log p_y is wider than that, so the −1.19e-7 that log p_y > 0
+// formed in float32 gave must fail on its sign alone.
+func TestFocalLossSign(t *testing.T) {
+	r, err := SoftmaxFocal([]float32{0, 17}, []int32{1}, 1, 2, &kernels.SoftmaxFocalOptions[float32]{Reduction: kernels.Sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ItemTol[0] < 1.19e-7+r.Items[0] {
+		t.Fatalf("the bound %v no longer admits −1.19e-7 by distance; the test is moot", r.ItemTol[0])
+	}
+	for _, v := range []float32{0, float32(r.Items[0]), 2e-7} {
+		if err := Check(r, Got[float32]{CheckLoss: true, Loss: v, Items: []float32{v}}); err != nil {
+			t.Errorf("loss %v: %v", v, err)
+		}
+	}
+	if err := Check(r, Got[float32]{Items: []float32{-1.19e-7}}); err == nil {
+		t.Error("a negative row loss passes")
+	}
+	if err := Check(r, Got[float32]{CheckLoss: true, Loss: -1.19e-7}); err == nil {
+		t.Error("a negative loss passes")
+	}
+}
