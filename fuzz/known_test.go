@@ -134,7 +134,7 @@ func (c *binaryCase[T]) known(backend string) string {
 	var zero T
 	return knownFor(
 		func() string {
-			if isFloat64(zero) && (extremeWeights(c.weight) || extremeWeights(c.pos) ||
+			if simd(backend) && isFloat64(zero) && (extremeWeights(c.weight) || extremeWeights(c.pos) ||
 				c.asym != nil && extremeWeights([]float64{c.asym.FalseNegative, c.asym.FalsePositive})) {
 				return findWeightOrder
 			}
@@ -156,7 +156,7 @@ func (c *regressionCase[T]) known(backend string) string {
 	var zero T
 	return knownFor(
 		func() string {
-			if isFloat64(zero) && (extremeWeights(c.w) || c.kind == regHuber && c.w != nil && c.param*minPositive(c.w) < 1e-280) {
+			if simd(backend) && isFloat64(zero) && (extremeWeights(c.w) || c.kind == regHuber && c.w != nil && c.param*minPositive(c.w) < 1e-280) {
 				return findWeightOrder
 			}
 			return ""

@@ -160,11 +160,11 @@ func binary[T kernels.Float](kind binaryKind, x, y []T, n, k int, o *kernels.Bin
 			amp *= 1 + gamma // rounding in m is raised to the power γ
 		}
 		l := we * v.l
-		g := r.Scale * we * v.g
+		g := prod3(r.Scale, we, v.g)
 		r.Items[e] = l
 		r.ItemTol[e] = finiteTol(l, math.Abs(we)*(amp*v.lTerms+lp))
 		r.Grad[e] = g
-		r.GradTol[e] = finiteTol(g, math.Abs(r.Scale*we)*(amp*v.gTerms+gp)+Slack*r.tiny)
+		r.GradTol[e] = finiteTol(g, math.Abs(prod3(r.Scale, we, amp*v.gTerms+gp))+Slack*r.tiny)
 		if r.overflows(v.lTerms, v.gTerms, math.Abs(v.l), math.Abs(v.g)) {
 			r.ItemTol[e], r.GradTol[e] = math.Inf(1), math.Inf(1)
 		}

@@ -115,3 +115,14 @@ func (r lseRow) logp(zj float64) float64 { return (zj - r.m) - r.logS }
 func (r lseRow) lseTol(u float64, k int) float64 {
 	return u * (Slack*(math.Abs(r.m)+math.Abs(r.lse)+1) + float64(k))
 }
+
+// prod3 is a·b·c rounded once more than the exact product, with no
+// intermediate overflow or underflow: the gradient scale·w·g of a weight
+// near MaxFloat64 (or a subnormal one) is finite where either pairwise
+// product is not. Specials follow IEEE: 0·∞ is NaN.
+func prod3(a, b, c float64) float64 {
+	fa, ea := math.Frexp(a)
+	fb, eb := math.Frexp(b)
+	fc, ec := math.Frexp(c)
+	return math.Ldexp(fa*fb*fc, ea+eb+ec)
+}

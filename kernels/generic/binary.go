@@ -46,16 +46,17 @@ func Binary[T args.Float](a args.Binary[T]) float64 {
 		default:
 			l, g = focalProb(x, t, &c)
 		}
+		wi := 1.0
 		if w != nil {
-			l *= float64(w[i])
-			g *= float64(w[i])
+			wi = float64(w[i])
+			l *= wi
 		}
 		sum += l
 		if loss != nil {
 			loss[i] = T(l)
 		}
 		if grad != nil {
-			grad[i] = T(g * scale)
+			grad[i] = T(scaled(g, wi, scale))
 		}
 	}
 	return sum

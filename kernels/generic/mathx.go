@@ -48,3 +48,18 @@ func sign(d float64) float64 {
 	}
 	return d
 }
+
+// scaled is the gradient g·w·scale: g·(w·scale) where w·scale is a
+// positive normal number (always, but for extreme weights), and otherwise
+// from the factors' mantissas and exponents, so that a weight near
+// MaxFloat64 or a subnormal one does not overflow or flush an
+// intermediate product whose final value is finite.
+func scaled(g, w, scale float64) float64 {
+	if t := w * scale; t >= 0x1p-1022 && t <= math.MaxFloat64 {
+		return g * t
+	}
+	fg, eg := math.Frexp(g)
+	fw, ew := math.Frexp(w)
+	fs, es := math.Frexp(scale)
+	return math.Ldexp(fg*fw*fs, eg+ew+es)
+}

@@ -53,16 +53,17 @@ func Regression[T args.Float](a args.Regression[T]) float64 {
 			}
 		}
 		for i := range e {
+			wi := 1.0
 			if w != nil {
-				e[i] *= float64(w[lo+i])
-				g[i] *= float64(w[lo+i])
+				wi = float64(w[lo+i])
+				e[i] *= wi
 			}
 			sum += e[i]
 			if loss != nil {
 				loss[lo+i] = T(e[i])
 			}
 			if grad != nil {
-				grad[lo+i] = T(g[i] * scale)
+				grad[lo+i] = T(scaled(g[i], wi, scale))
 			}
 		}
 	}
