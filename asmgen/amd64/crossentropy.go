@@ -28,13 +28,14 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 		name += "W"
 	}
 	name += suffix(s)
-	TEXT(name, NOSPLIT, "func(x, grad *float32, n, k int, targets *int32, w *float32, ignore int, rowLoss, rowLSE *float32, scale float32) float64")
+	TEXT(name, NOSPLIT, sigT(s, "func(x, grad *float32, n, k int, targets *int32, w *float32, ignore int, rowLoss, rowLSE *float32, scale float32) float64"))
 	Pragma("noescape")
 	docf(name,
 		"%s computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,",
 		"writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).",
 		"W variants read class weights w.")
 	s.Begin()
+	sz := uint8(s.Size())
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	n := Load(Param("n"), GP64()).(reg.GPVirtual)
 	k := Load(Param("k"), GP64()).(reg.GPVirtual)
@@ -58,9 +59,9 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 		}
 		return b.Addr
 	}()
-	s.Preload(x86.ExpConsts()...)
-	s.Preload(rescaleMargin, -math.MaxFloat32, math.MaxFloat32)
-	negInf := s.FR(x86.NegInf)
+	s.PreloadExp()
+	s.PreloadC(rescaleMargin, -s.MaxFinite(), s.MaxFinite())
+	negInf := s.CR(math.Inf(-1))
 	sp := s.NewSpan(k)
 	total := XMM()
 	VXORPS(total, total, total)
@@ -70,15 +71,15 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 		skip := x86.NewLabel("nostore")
 		TESTQ(p, p)
 		JZ(LabelRef(skip))
-		VMOVSS(v.AsX(), Mem{Base: p, Index: i, Scale: 4})
+		s.StoreScalar(v, Mem{Base: p, Index: i, Scale: sz})
 		Label(skip)
 	}
 
-	rowLoop(n, k, ptrs, func(i reg.GPVirtual) {
+	rowLoopT(s, n, k, ptrs, func(i reg.GPVirtual) {
 		ignored, next := x86.NewLabel("ignored"), x86.NewLabel("nextrow")
 		m, l := onlineLSE(s, x, sp, negInf, true, nil, nil, nil)
 		lse := s.Vec()
-		VADDPS(m, l, lse)
+		s.Add(m, l, lse)
 		storeIf(rowLSE, i, lse)
 		y := GP64()
 		MOVLQSX(Mem{Base: targets, Index: i, Scale: 4}, y)
@@ -86,54 +87,53 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 		JE(LabelRef(ignored))
 
 		// lse = ±Inf (a row holding +Inf, or only −Inf): NaN loss and gradient.
-		s.Where(x86.EQ, l, s.F(x86.Inf), s.F(float32(math.NaN())), l)
-		s.Where(x86.EQ, l, s.F(x86.NegInf), s.F(float32(math.NaN())), l)
-		zy := s.Broadcast(Mem{Base: x, Index: y, Scale: 4})
+		s.Where(x86.EQ, l, s.C(math.Inf(1)), s.C(math.NaN()), l)
+		s.Where(x86.EQ, l, s.C(math.Inf(-1)), s.C(math.NaN()), l)
+		zy := s.Broadcast(Mem{Base: x, Index: y, Scale: sz})
 		loss := s.Vec()
-		VSUBPS(zy, m, loss) // m − z_y, exact near the maximum
-		VADDPS(l, loss, loss)
+		s.Sub(zy, m, loss) // m − z_y, exact near the maximum
+		s.Add(l, loss, loss)
 		var wy reg.VecVirtual
 		if weighted {
-			wy = s.Broadcast(Mem{Base: w, Index: y, Scale: 4})
-			VMULPS(wy, loss, loss)
+			wy = s.Broadcast(Mem{Base: w, Index: y, Scale: sz})
+			s.Mul(wy, loss, loss)
 		}
 		storeIf(rowLoss, i, loss)
-		t := XMM()
-		VCVTSS2SD(loss.AsX(), t, t)
-		VADDSD(t, total, total)
+		if s.F64 {
+			VADDSD(loss.AsX(), total, total)
+		} else {
+			t := XMM()
+			VCVTSS2SD(loss.AsX(), t, t)
+			VADDSD(t, total, total)
+		}
 
 		if withGrad {
-			coef := s.Vec()
-			VBROADCASTSS(scaleAddr, coef)
+			coef := s.Broadcast(scaleAddr)
 			if weighted {
-				VMULPS(wy, coef, coef)
+				s.Mul(wy, coef, coef)
 			}
 			// Lane index of the target in each vector: idx counts j + lane.
-			yv := s.Vec()
-			VMOVD(y.As32(), yv.AsX())
-			VPBROADCASTD(yv.AsX(), yv)
-			idx := s.Vec()
-			VMOVUPS(x86.Iota(), idx)
+			yv, idx := s.LaneIndex(y)
 			others := s.Vec()
 			VXORPS(others, others, others)
 			sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-				v := s.LoadAt(mk, x86.At(x, j), nil)
-				VSUBPS(m, v, v)
-				VSUBPS(l, v, v)
+				v := s.LoadAt(mk, s.At(x, j), nil)
+				s.Sub(m, v, v)
+				s.Sub(l, v, v)
 				p := s.Exp(v)
 				g := s.Vec()
-				VMULPS(coef, p, g)
-				s.StoreAt(mk, g, x86.At(grad, j))
+				s.Mul(coef, p, g)
+				s.StoreAt(mk, g, s.At(grad, j))
 				s.ZeroLane(idx, yv, p) // drop p_y from the sum of the others
 				s.ZeroOff(mk, p)
-				VADDPS(p, others, others)
-				s.AddI32(s.Lanes, idx)
+				s.Add(p, others, others)
+				s.AddI(s.Lanes, idx)
 			})
 			s.AllSum(others)
 			s.Where(x86.UNORD, l, l, l, others) // non-finite row: g_y NaN too (k = 1)
-			VMULPS(coef, others, others)
-			VXORPS(s.U(0x80000000), others, others)
-			VMOVSS(others.AsX(), Mem{Base: grad, Index: y, Scale: 4})
+			s.Mul(coef, others, others)
+			VXORPS(s.SignBit(), others, others)
+			s.StoreScalar(others, Mem{Base: grad, Index: y, Scale: sz})
 		}
 		JMP(LabelRef(next))
 
@@ -143,12 +143,21 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 		storeIf(rowLoss, i, zero)
 		if withGrad {
 			sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-				s.StoreAt(mk, zero, x86.At(grad, j))
+				s.StoreAt(mk, zero, s.At(grad, j))
 			})
 		}
 		Label(next)
 	})
-	Store(total, ReturnIndex(0))
+	if s.F64 {
+		// MOVSD (what Store emits) cannot name X16–X31, which AVX-512 allocates.
+		r, err := ReturnIndex(0).Resolve()
+		if err != nil {
+			panic(err)
+		}
+		VMOVSD(total, r.Addr)
+	} else {
+		Store(total, ReturnIndex(0))
+	}
 	s.End()
 }
 

@@ -75,6 +75,11 @@ func main() {
 	// LogSoftmax), the element-wise binary losses and the test hooks of the
 	// float64 exp and log.
 	for _, s := range []*x86.ISA{x86.AVX2D, x86.AVX512D} {
+		for _, g := range []bool{false, true} {
+			for _, w := range []bool{false, true} {
+				ceRows(s, g, w)
+			}
+		}
 		lseRows(s, lseOptions{})
 		lseRows(s, lseOptions{split: true})
 		lseRows(s, lseOptions{dot: true})

@@ -64,6 +64,9 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 	if a.Probs != nil {
 		return s.crossEntropyProbs64(a)
 	}
+	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 {
+		return s.crossEntropyFused64(a)
+	}
 	k, n := a.K, a.N
 	eps, zl, scale := a.Smoothing, a.ZLoss, a.GradScale
 	wsum := float64(k)
@@ -499,4 +502,35 @@ func (s isa) crossEntropyProbs64(a args.CE[float64]) float64 {
 		}
 	}
 	return total
+}
+
+// crossEntropyFused64 runs the one-call fused kernel for the plain options
+// (weights, ignore index, per-row outputs, in place).
+func (s isa) crossEntropyFused64(a args.CE[float64]) float64 {
+	ignore := math.MinInt64 // never equal to an int32 target
+	if a.HasIgnore {
+		ignore = int(a.Ignore)
+	}
+	x, g, t, w := &a.X[0], ptr64(a.Grad), &a.Targets[0], ptr64(a.Weight)
+	rl, rs := ptr64(a.RowLoss), ptr64(a.RowLSE)
+	n, k, sc := a.N, a.K, a.GradScale
+	z := s == avx512
+	switch {
+	case z && g != nil && w != nil:
+		return ceRowsGWDAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case z && g != nil:
+		return ceRowsGDAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case z && w != nil:
+		return ceRowsWDAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case z:
+		return ceRowsDAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case g != nil && w != nil:
+		return ceRowsGWDAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case g != nil:
+		return ceRowsGDAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
+	case w != nil:
+		return ceRowsWDAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
+	default:
+		return ceRowsDAVX2(x, g, n, k, t, w, ignore, rl, rs, sc)
+	}
 }

@@ -1924,6 +1924,34 @@ func log1pVecAVX512(x *float32, dst *float32, n int)
 //go:noescape
 func tanhVecAVX512(x *float32, dst *float32, n int)
 
+// ceRowsDAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsDAVX2(x *float64, grad *float64, n int, k int, targets *int32, w *float64, ignore int, rowLoss *float64, rowLSE *float64, scale float64) float64
+
+// ceRowsWDAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsWDAVX2(x *float64, grad *float64, n int, k int, targets *int32, w *float64, ignore int, rowLoss *float64, rowLSE *float64, scale float64) float64
+
+// ceRowsGDAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsGDAVX2(x *float64, grad *float64, n int, k int, targets *int32, w *float64, ignore int, rowLoss *float64, rowLSE *float64, scale float64) float64
+
+// ceRowsGWDAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsGWDAVX2(x *float64, grad *float64, n int, k int, targets *int32, w *float64, ignore int, rowLoss *float64, rowLSE *float64, scale float64) float64
+
 // lseRowsDAVX2 writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once.
 //
 //go:noescape
@@ -2778,6 +2806,34 @@ func logVecDAVX2(x *float64, dst *float64, n int)
 //
 //go:noescape
 func log1pVecDAVX2(x *float64, dst *float64, n int)
+
+// ceRowsDAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsDAVX512(x *float64, grad *float64, n int, k int, targets *int32, w *float64, ignore int, rowLoss *float64, rowLSE *float64, scale float64) float64
+
+// ceRowsWDAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsWDAVX512(x *float64, grad *float64, n int, k int, targets *int32, w *float64, ignore int, rowLoss *float64, rowLSE *float64, scale float64) float64
+
+// ceRowsGDAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsGDAVX512(x *float64, grad *float64, n int, k int, targets *int32, w *float64, ignore int, rowLoss *float64, rowLSE *float64, scale float64) float64
+
+// ceRowsGWDAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
+// writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
+// W variants read class weights w.
+//
+//go:noescape
+func ceRowsGWDAVX512(x *float64, grad *float64, n int, k int, targets *int32, w *float64, ignore int, rowLoss *float64, rowLSE *float64, scale float64) float64
 
 // lseRowsDAVX512 writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once.
 //

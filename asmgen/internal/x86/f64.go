@@ -284,3 +284,37 @@ func (s *ISA) AbsMask() Op {
 	}
 	return s.U(0x7fffffff)
 }
+
+var iota8q Mem
+
+// LaneIndex returns y broadcast to every lane and the lane numbers 0, 1, …
+// as integers of the element width (int32 or int64), for ZeroLane; AddI
+// then steps the lane numbers by Lanes.
+func (s *ISA) LaneIndex(y reg.GPVirtual) (yv, idx reg.VecVirtual) {
+	yv, idx = s.Vec(), s.Vec()
+	if !s.F64 {
+		VMOVD(y.As32(), yv.AsX())
+		VPBROADCASTD(yv.AsX(), yv)
+		VMOVUPS(Iota(), idx)
+		return yv, idx
+	}
+	VMOVQ(y, yv.AsX())
+	VPBROADCASTQ(yv.AsX(), yv)
+	if iota8q.Symbol.Name == "" {
+		iota8q = GLOBL("lfiotaq", 0x8|0x100)
+		for i := 0; i < 8; i++ {
+			DATA(8*i, U64(uint64(i)))
+		}
+	}
+	VMOVUPS(iota8q, idx)
+	return yv, idx
+}
+
+// AddI adds c to every integer lane of v (lanes of the element width).
+func (s *ISA) AddI(c int, v reg.VecVirtual) {
+	if !s.F64 {
+		s.AddI32(c, v)
+		return
+	}
+	VPADDQ(s.U64(uint64(c)), v, v)
+}

@@ -166,6 +166,18 @@ func (s *ISA) AddI32(c int, v reg.VecVirtual) {
 // ZeroLane clears the lanes of v where the int32 lanes of idx equal those
 // of y.
 func (s *ISA) ZeroLane(idx, y, v reg.VecVirtual) {
+	if s.F64 {
+		if s.ZMM {
+			k := K()
+			VPCMPQ(Imm(4), y, idx, k) // idx ≠ y
+			VMOVAPD_Z(v, k, v)
+			return
+		}
+		m := YMM()
+		VPCMPEQQ(y, idx, m)
+		VANDNPD(v, m, v)
+		return
+	}
 	if s.ZMM {
 		k := K()
 		VPCMPD(Imm(4), y, idx, k) // idx ≠ y
