@@ -162,9 +162,11 @@ func binary[T kernels.Float](kind binaryKind, x, y []T, n, k int, o *kernels.Bin
 		l := we * v.l
 		g := prod3(r.Scale, we, v.g)
 		r.Items[e] = l
-		r.ItemTol[e] = finiteTol(l, math.Abs(we)*(amp*v.lTerms+lp))
+		// The unweighted value is formed in T too, and may be flushed (or
+		// lose digits) below η before the weight scales it: c·η inside.
+		r.ItemTol[e] = finiteTol(l, math.Abs(we)*(amp*v.lTerms+lp+Slack*r.tiny))
 		r.Grad[e] = g
-		r.GradTol[e] = finiteTol(g, math.Abs(prod3(r.Scale, we, amp*v.gTerms+gp))+Slack*r.tiny)
+		r.GradTol[e] = finiteTol(g, math.Abs(prod3(r.Scale, we, amp*v.gTerms+gp+Slack*r.tiny))+Slack*r.tiny)
 		if r.overflows(v.lTerms, v.gTerms, math.Abs(v.l), math.Abs(v.g)) {
 			r.ItemTol[e], r.GradTol[e] = math.Inf(1), math.Inf(1)
 		}
@@ -269,13 +271,19 @@ func sigmoidFocalElem(x, y float64, bp binParams) binElem {
 	m := y*q + (1-y)*p
 	mg := math.Pow(m, gam)
 	dmce := mul0((1-2*y)*p*q, ce) // ∂m/∂x·ce; p·q = 0 where ce is infinite
-	// γ·m^(γ−1)·dmce as γ·m^γ·(dmce/m): m^(γ−1) overflows for a subnormal m
-	// and γ < 1 (0·∞ at γ = 0), while |p·q/m| ≤ 2 for y ∈ [0, 1].
+	// γ·m^(γ−1)·dmce as γ·m^γ·((∂m/∂x)/m)·ce: m^(γ−1) overflows for a
+	// subnormal m and γ < 1 (0·∞ at γ = 0), while |p·q/m| ≤ 2 for y ∈ [0, 1];
+	// and p·q/m is formed so that p·q·ce (1e-522 at x = −600) does not
+	// underflow first.
 	var dterm float64
 	switch {
-	case gam == 0 || dmce == 0: // the term is absent (its limit is 0)
+	case gam == 0 || p*q == 0: // the term is absent (its limit is 0)
 	case m > 0:
-		dterm = gam * mg * (dmce / m)
+		r := p * q / m
+		if p*q < 0x1p-1022 {
+			r = (p / m) * q
+		}
+		dterm = gam * mg * mul0((1-2*y)*r, ce)
 	default: // y outside [0, 1]
 		dterm = gam * math.Pow(m, gam-1) * dmce
 	}

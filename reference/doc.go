@@ -103,9 +103,12 @@
 // An element-wise value f(a) (binary losses, regression, Sigmoid,
 // LogSigmoid, Softplus) formed from terms t_i, with weight w, allows
 //
-//	τ = |w|·( c·u·(1+γ)·Σ|t_i| + max over a' = a·(1 ± P·u) of |f(a') − f(a)| )
+//	τ = |w|·( c·u·(1+γ)·Σ|t_i| + max over a' = a·(1 ± P·u) of |f(a') − f(a)| + c·η )
 //
-// (plus c·η for a gradient), where γ is the focal exponent (0 otherwise)
+// (w times the reduction's scale for a gradient, plus c·η; the c·η inside
+// is rule 2's floor for the unweighted value, which a backend forms in T
+// before weighting it: a loss of 1e-300 times a weight of 1e200 may keep
+// only the digits of the subnormal it passed through), where γ is the focal exponent (0 otherwise)
 // and a is the argument whose rounding the result is most sensitive to:
 // the logit x, the residual d = pred − target, p_t for focal loss on
 // probabilities, and p itself within P·u of a clip boundary. The second

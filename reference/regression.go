@@ -101,9 +101,10 @@ func regression[T kernels.Float](f func(d float64) (e, g float64), x, y []T, o *
 		}
 		we := weightOf(w, i)
 		r.Items[i] = we * e
-		r.ItemTol[i] = finiteTol(r.Items[i], math.Abs(we)*(Slack*u*math.Abs(e)+ep))
+		// c·η inside: the unweighted value may be flushed below η (as binary).
+		r.ItemTol[i] = finiteTol(r.Items[i], math.Abs(we)*(Slack*u*math.Abs(e)+ep+Slack*r.tiny))
 		r.Grad[i] = prod3(r.Scale, we, g)
-		r.GradTol[i] = finiteTol(r.Grad[i], math.Abs(prod3(r.Scale, we, Slack*u*math.Abs(g)+gp))+Slack*r.tiny)
+		r.GradTol[i] = finiteTol(r.Grad[i], math.Abs(prod3(r.Scale, we, Slack*u*math.Abs(g)+gp+Slack*r.tiny))+Slack*r.tiny)
 		if r.overflows(math.Abs(e), math.Abs(g)) {
 			r.ItemTol[i], r.GradTol[i] = math.Inf(1), math.Inf(1)
 		}
