@@ -24,7 +24,7 @@ func L1[T kernels.Float](pred, target []T, o *kernels.RegressionOptions[T]) (*Re
 func Huber[T kernels.Float](pred, target []T, delta float64, o *kernels.RegressionOptions[T]) (*Result, error) {
 	f := func(d float64) (float64, float64) {
 		if math.Abs(d) < delta {
-			return d * d / 2, d
+			return (d / 2) * d, d // not d·d/2, which overflows for ½d² ∈ (Max/2, Max]
 		}
 		return delta * (math.Abs(d) - delta/2), delta * sign(d)
 	}
@@ -36,11 +36,20 @@ func Huber[T kernels.Float](pred, target []T, delta float64, o *kernels.Regressi
 func SmoothL1[T kernels.Float](pred, target []T, beta float64, o *kernels.RegressionOptions[T]) (*Result, error) {
 	f := func(d float64) (float64, float64) {
 		if math.Abs(d) < beta {
-			return d * d / (2 * beta), d / beta
+			return halfSqOver(d, beta), d / beta
 		}
 		return math.Abs(d) - beta/2, sign(d)
 	}
 	return regression(f, pred, target, o, beta, "beta")
+}
+
+// halfSqOver is d²/(2β) from mantissas and exponents, rounded once: d·d
+// overflows (|d| = 1.7e154, β = 1e300: 1.45e8) or passes through a
+// subnormal where the quotient is a normal number.
+func halfSqOver(d, beta float64) float64 {
+	fd, ed := math.Frexp(d)
+	fb, eb := math.Frexp(beta)
+	return math.Ldexp(fd*fd/(2*fb), 2*ed-eb)
 }
 
 func sign(d float64) float64 {

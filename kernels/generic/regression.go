@@ -82,7 +82,10 @@ func huber(d, delta float64) (e, g float64) {
 // smoothL1 is ½d²/β inside β and |d| − ½β outside, with its derivative.
 func smoothL1(d, beta float64) (e, g float64) {
 	if ad := math.Abs(d); ad < beta {
-		return 0.5 * d * d / beta, d / beta
+		// ½d·(d/β): |d/β| < 1, so no intermediate overflows (d·d does for
+		// |d| > 1.3e154 < β) or passes through a subnormal needlessly.
+		g = d / beta
+		return 0.5 * d * g, g
 	} else {
 		return ad - 0.5*beta, sign(d)
 	}
