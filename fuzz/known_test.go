@@ -28,7 +28,7 @@ const (
 	findScaleSubnorm  = "F16 float32 mean: the gradient scale 1/norm is stored as float32 (subnormal above 2¹²⁶, +Inf below 2.9e-39)"
 	findF32Huge       = "F18 float32 on the SIMD backends: extreme magnitudes (near MaxFloat32, weights beyond 1e±20, subnormal targets) overflow or underflow float32 intermediates"
 	findInfAlpha      = "F19 SIMD backends, SoftmaxFocal with an infinite α: NaN (∞·0) where the reference has +Inf"
-	findClipLog1p     = "F26 reference BCE/FocalProbs clip branch: log(clamp(1−p)) is 0 for tiny p (kernels: log1p(−p)), so an infinite weight gives NaN, not +Inf"
+	findClipLog1p     = "F26 FocalProbs clip branch (BCE: SIMD backends): log p_t of 1 − p rounded to 1 is 0 for tiny p, so an infinite weight gives NaN, not +Inf"
 	findZLossTarget   = "F23 SIMD backends: target-class gradient formed as P·(p_y−1) + (P−(1−ε)·w_y): cancels when (1−ε)·w_y ≪ P (z-loss, smoothing near 1, small w_y)"
 )
 
@@ -144,7 +144,7 @@ func (c *binaryCase[T]) known(backend string) string {
 			return ""
 		},
 		func() string {
-			if c.clip > 0 && maxOf(c.weight) > math.MaxFloat64 {
+			if c.clip > 0 && maxOf(c.weight) > math.MaxFloat64 && (simd(backend) || c.variant == binFocalProbs) {
 				return findClipLog1p
 			}
 			return ""

@@ -28,8 +28,8 @@ func BCEWithLogits[T kernels.Float](x, y []T, n, k int, o *kernels.BinaryOptions
 // with ϵ = 1e-12, as PyTorch (whose gradient ignores the clamp too, but
 // whose ϵ is float32(1e-12) = 9.999999960041972e-13 for every dtype). With Clip = c > 0 instead:
 // p is clipped to [c, 1−c] (and 1−p to the same range, computed from p, not
-// from the clipped value), the gradient is the unguarded one inside [c, 1−c]
-// and 0 outside.
+// from the clipped value, with log(1−p) as log1p(−p)), the gradient is the
+// unguarded one inside [c, 1−c] and 0 outside.
 func BCE[T kernels.Float](p, y []T, n, k int, o *kernels.BinaryOptions[T]) (*Result, error) {
 	return binary(bceProbs, p, y, n, k, o, -1, 0)
 }
@@ -205,8 +205,7 @@ func bceProbsElem(p, y float64, bp binParams) binElem {
 	cp, cn := bp.fn*y, bp.fp*(1-y)
 	if bp.clip > 0 {
 		c := bp.clip
-		lp := math.Log(clamp(p, c, 1-c))
-		lq := math.Log(clamp(1-p, c, 1-c))
+		lp, lq := clippedLogs(p, c)
 		e := binElem{
 			l:      -(cp*lp + cn*lq),
 			lTerms: math.Abs(cp)*(math.Abs(lp)+1) + math.Abs(cn)*(math.Abs(lq)+1),
@@ -236,6 +235,33 @@ func bceProbsElem(p, y float64, bp binParams) binElem {
 // constant 1e-12 (9.999999960041972e-13 in its float64 backward as well);
 // lossfuse documents 1e-12 exactly.
 const bceEpsilon = 1e-12
+
+// clippedLogs is log(clip(p)) and log(clip(1−p)) for the clip range
+// [c, 1−c], with log(1−p) as log1p(−p): 1 − p rounds to 1 for p below u,
+// and its log to 0, which an infinite weight turns into NaN (∞·0) where
+// the value is +Inf. The upper boundary is 1 − c rounded (so that
+// p = 1 − c written as a literal is inside, as it always was).
+func clippedLogs(p, c float64) (lp, lq float64) {
+	switch {
+	case math.IsNaN(p):
+		return p, p
+	case p < c:
+		return math.Log(c), logOneMinus(c)
+	case p > 1-c || 1-p < c: // 1 − c may round to 1 (c < u) while 1 − p = 0
+		return logOneMinus(c), math.Log(c)
+	}
+	return math.Log(p), math.Log1p(-p)
+}
+
+// logOneMinus is log(1−c) at the clip boundary, as the golden vectors
+// (clamp to 1 − c in float64, then log) have it, except where 1 − c rounds
+// to 1 (c < u), where it is log1p(−c), not 0.
+func logOneMinus(c float64) float64 {
+	if v := math.Log(1 - c); v != 0 {
+		return v
+	}
+	return math.Log1p(-c)
+}
 
 // clamp keeps a NaN a NaN.
 func clamp(v, lo, hi float64) float64 {

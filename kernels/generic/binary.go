@@ -97,20 +97,40 @@ func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
 		// Both p and 1−p are clipped, so that p = 1 gives −log(clip)
 		// exactly: log1p(−clip(p)) would lose clip's digits to the rounding
 		// of 1 − clip (15.94 instead of 16.12 for clip 1e-7 in float32).
-		lo, hi := c.clip, 1-c.clip
-		pc, qc := math.Min(math.Max(p, lo), hi), math.Min(math.Max(1-p, lo), hi)
-		if p != p {
-			pc, qc = p, p
+		// log(1−p) as log1p(−p): 1 − p rounds to 1 for p below u, and a
+		// log of 0 times an infinite weight is NaN where the loss is +Inf.
+		lo := c.clip
+		var lp, lq float64
+		switch {
+		case p != p:
+			lp, lq = p, p
+		case p < lo:
+			lp, lq = math.Log(lo), logOneMinus(lo)
+		case p > 1-lo || 1-p < lo: // 1 − clip may round to 1 while 1 − p = 0
+			lp, lq = logOneMinus(lo), math.Log(lo)
+		default:
+			lp, lq = math.Log(p), math.Log1p(-p)
 		}
-		l = -cp*math.Log(pc) - cn*math.Log(qc)
-		if p >= lo && p <= hi || p != p {
-			g = (cn*pc - cp*(1-pc)) / (pc * (1 - pc))
+		live := p != p || p >= lo && p <= 1-lo
+		l = -cp*lp - cn*lq
+		if live {
+			g = (cn*p - cp*(1-p)) / (p * (1 - p))
 		}
 		return l, g
 	}
 	l = -cp*math.Max(math.Log(p), -100) - cn*math.Max(math.Log1p(-p), -100)
 	g = (cn*p - cp*(1-p)) / math.Max(p*(1-p), 1e-12)
 	return l, g
+}
+
+// logOneMinus is log(1 − c) for the clip boundary c, formed as PyTorch's
+// clamp-then-log would (the golden vectors), except that where 1 − c
+// rounds to 1 it is log1p(−c) rather than 0.
+func logOneMinus(c float64) float64 {
+	if v := math.Log(1 - c); v != 0 {
+		return v
+	}
+	return math.Log1p(-c)
 }
 
 // alphaT is α for the positive part and 1−α for the negative part of y;

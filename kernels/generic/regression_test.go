@@ -4,10 +4,13 @@ import (
 	"math"
 	"testing"
 
+	"github.com/lossfuse/lossfuse/kernels"
 	"github.com/lossfuse/lossfuse/kernels/generic"
 	"github.com/lossfuse/lossfuse/kernels/internal/args"
 	"github.com/lossfuse/lossfuse/reference"
 )
+
+// Edge cases of the element-wise kernels, checked against the reference.
 
 // TestSquareNoOverflow: inside the quadratic zone ½d² (Huber) and ½d²/β
 // (SmoothL1) are finite where d·d overflows (fuzz F10).
@@ -40,6 +43,25 @@ func TestSquareNoOverflow(t *testing.T) {
 		}
 		if err := reference.Check(r, reference.Got[float64]{Items: loss, Grad: grad}); err != nil {
 			t.Errorf("%v d=%v %s=%v: %v", c.kind, c.d, c.param, c.p, err)
+		}
+	}
+}
+
+// TestClipTinyP: BCE with Clip c and p ≥ c below u: log(1 − p) is −p, not
+// the 0 of log(1 − p rounded), so an infinite weight gives +Inf, not
+// ∞·0 = NaN, in the reference and the kernel alike (fuzz F26).
+func TestClipTinyP(t *testing.T) {
+	const c = 1.401298464324817e-45
+	for _, p := range []float32{c, 1e-30, 0} {
+		x, y, w := []float32{p}, []float32{0}, []float32{float32(math.Inf(1))}
+		loss := make([]float32, 1)
+		generic.Binary(args.Binary[float32]{Kind: args.BCEProb, X: x, Y: y, K: 1, Weight: w, Clip: c, FNWeight: 1, FPWeight: 1, GradScale: 1, Loss: loss})
+		r, err := reference.BCE(x, y, 1, 1, &kernels.BinaryOptions[float32]{Weight: w, Clip: c, Reduction: kernels.None, Loss: loss})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !math.IsInf(r.Items[0], 1) || !math.IsInf(float64(loss[0]), 1) {
+			t.Errorf("p=%v: reference %v, generic %v, want +Inf", p, r.Items[0], loss[0])
 		}
 	}
 }
