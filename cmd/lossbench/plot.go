@@ -114,6 +114,27 @@ func panel(title string, rs []Result) (*plot.Plot, error) {
 		p.Add(line, points)
 		p.Legend.Add(isa, line, points)
 	}
+	// PyTorch (-torch) has one time per shape, stored on every backend's row.
+	var torch plotter.XYs
+	seenTorch := map[int]bool{}
+	for _, r := range rs {
+		if r.TorchNsPerElem != nil && !seenTorch[r.K] {
+			seenTorch[r.K] = true
+			torch = append(torch, plotter.XY{X: float64(r.K), Y: 1 / *r.TorchNsPerElem})
+		}
+	}
+	if len(torch) > 0 {
+		sortXY(torch)
+		line, points, err := plotter.NewLinePoints(torch)
+		if err != nil {
+			return nil, err
+		}
+		line.Color, points.Color = plotutil.Color(len(isas)), plotutil.Color(len(isas))
+		points.Shape = plotutil.Shape(len(isas))
+		line.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+		p.Add(line, points)
+		p.Legend.Add("PyTorch, 1 thread", line, points)
+	}
 	// The bandwidth limit is the same for every backend at a shape.
 	var lim plotter.XYs
 	seen := map[int]bool{}

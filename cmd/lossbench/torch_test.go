@@ -37,7 +37,8 @@ func TestTorchColumn(t *testing.T) {
 	const torchNs = 123456.0
 	path := writeTorch(t, torchNs)
 	var stdout, stderr bytes.Buffer
-	if code := run(append(tiny, "-json", "-torch", path), &stdout, &stderr); code != 0 {
+	svg := filepath.Join(t.TempDir(), "ce.svg")
+	if code := run(append(tiny, "-json", "-torch", path, "-plot", svg), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
 	}
 	var rep struct {
@@ -79,6 +80,9 @@ func TestTorchColumn(t *testing.T) {
 	}
 	if matched == 0 {
 		t.Fatal("no CrossEntropy fwdbwd f32 16x10 result")
+	}
+	if b, err := os.ReadFile(svg); err != nil || !bytes.Contains(b, []byte("PyTorch, 1 thread")) {
+		t.Errorf("plot %s has no PyTorch line (err %v)", svg, err)
 	}
 	for _, want := range []string{"PyTorch times for " + strconv.Itoa(matched) + " of", `measured on CPU "Test CPU"`} {
 		if !strings.Contains(stderr.String(), want) {
