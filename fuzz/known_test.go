@@ -20,6 +20,7 @@ var strict = os.Getenv("LOSSFUSE_FUZZ_STRICT") != ""
 // Finding identifiers, as docs/fuzzing.md lists them.
 const (
 	findInfRow        = "F2 row holding +Inf: reference NaN (PyTorch), kernels finite/±Inf"
+	findNaNZeroCoef   = "F3 SIMD backends: BCEWithLogits drops a NaN logit whose coefficient is 0 (loss 0, want NaN)"
 	findWeightOrder   = "F5 weights near MaxFloat64 (kernels overflow g·w before the scale) or subnormal (the reference underflows scale·w first)"
 	findHugeLogits    = "F11 logits near MaxFloat64: intermediate overflow, reference +Inf where kernels give NaN"
 	findInfWeightSIMD = "F12 SIMD backends, a +Inf class weight: NaN (∞ − ∞ in the smoothing sum, ∞·0 where p_j or sech² flush to 0) where the limit is +Inf (generic fixed)"
@@ -134,6 +135,13 @@ func (c *binaryCase[T]) known(backend string) string {
 	var zero T
 	return knownFor(
 		func() string {
+			zeroCoef := c.asym != nil && (c.asym.FalseNegative == 0 || c.asym.FalsePositive == 0) || hasZero(c.pos)
+			if simd(backend) && c.variant == binLogits && hasNaN(c.x) && zeroCoef {
+				return findNaNZeroCoef
+			}
+			return ""
+		},
+		func() string {
 			if simd(backend) && isFloat64(zero) && (extremeWeights(c.weight) || extremeWeights(c.pos) ||
 				c.asym != nil && extremeWeights([]float64{c.asym.FalseNegative, c.asym.FalsePositive})) {
 				return findWeightOrder
@@ -197,6 +205,15 @@ func (c *primitiveCase[T]) known(backend string) string {
 		}
 		return ""
 	})
+}
+
+func hasZero[T kernels.Float](s []T) bool {
+	for _, v := range s {
+		if v == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func hasNaN[T kernels.Float](s []T) bool {
