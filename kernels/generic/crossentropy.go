@@ -12,15 +12,18 @@ import (
 // the gradient, which may overwrite the logits in place.
 func CrossEntropy[T args.Float](a args.CE[T]) float64 {
 	k := a.K
-	// Σ_c w[c], the smoothing term's total weight.
-	wsum := float64(k)
+	// Σ_c (ε/K)·w[c], the smoothing part of every row's softmax
+	// coefficient, summed term by term so that it is finite wherever the
+	// coefficient is (ε/K·Σw overflows for weights near MaxFloat64). It is
+	// NaN (0·∞) or +Inf when a weight is infinite, even without smoothing.
+	eps := float64(a.Smoothing)
+	epsW := float64(k) * (eps / float64(k))
 	if a.Weight != nil {
-		wsum = 0
+		epsW = 0
 		for _, w := range a.Weight[:k] {
-			wsum += float64(w)
+			epsW += eps / float64(k) * float64(w)
 		}
 	}
-	eps := float64(a.Smoothing)
 	var total float64
 	for i := 0; i < a.N; i++ {
 		x := a.X[i*k : i*k+k]
@@ -36,7 +39,7 @@ func CrossEntropy[T args.Float](a args.CE[T]) float64 {
 			y = a.Targets[i]
 		}
 		ignored := a.Targets != nil && a.HasIgnore && y == a.Ignore
-		loss, lse := ceRow(&a, x, probs, grad, y, ignored, wsum, eps)
+		loss, lse := ceRow(&a, x, probs, grad, y, ignored, epsW, eps)
 		if a.RowLoss != nil {
 			a.RowLoss[i] = T(loss)
 		}
@@ -50,7 +53,7 @@ func CrossEntropy[T args.Float](a args.CE[T]) float64 {
 
 // ceRow computes one row's loss and log-sum-exp, and writes its gradient
 // when grad is non-nil.
-func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored bool, wsum, eps float64) (loss, lse float64) {
+func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored bool, epsW, eps float64) (loss, lse float64) {
 	k := len(x)
 	probs = probs[:len(probs):len(probs)]
 	capv := float64(a.SoftCap)
@@ -78,10 +81,11 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	var twFin, cBad float64
 	zBad := math.Inf(-1)
 	soft := probs != nil
-	// With an infinite (or NaN) class weight, P·p_j is ∞·p_j: p_j must not
-	// have flushed to 0 in a float32 stash (∞·0 = NaN where p_j > 0), so
-	// such calls take the online path and form p_j from the logits.
-	stash := grad != nil && capv == 0 && !ignored && wsum-wsum == 0
+	// With an infinite (or NaN) class weight (epsW is then not finite),
+	// P·p_j is ∞·p_j: p_j must not have flushed to 0 in a float32 stash
+	// (∞·0 = NaN where p_j > 0), so such calls take the online path and
+	// form p_j from the logits.
+	stash := grad != nil && capv == 0 && !ignored && epsW-epsW == 0
 	argmax, hasNaN := 0, false
 	for j, v := range x {
 		z := capped(float64(v), capv)
@@ -179,7 +183,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		}
 		if eps != 0 {
 			loss += softLoss(twFin, wz, cBad, zBad, m, lr)
-			pc += eps / float64(k) * wsum
+			pc += epsW
 		}
 		wy *= 1 - eps
 	}
