@@ -69,7 +69,7 @@ func CrossEntropy[T kernels.Float](logits []T, targets []int32, n, k int, o *ker
 			lr := row.lse
 			u := r.U
 			var loss sum
-			loss.add(hard * -lr.logp(row.z[y]))
+			loss.add(lr.nll(hard, row.z[y]))
 			var soft, cs float64 // Σ|c_j|·(|lse|+|z_j|+|m|) and Σ c_j of the smoothing part
 			for j := range c {
 				c[j] = 0 // without smoothing there is no smoothing term: 0·w[j] must not turn a NaN or +Inf weight into NaN
@@ -78,7 +78,7 @@ func CrossEntropy[T kernels.Float](logits []T, targets []int32, n, k int, o *ker
 				}
 				cs += c[j]
 				if c[j] != 0 {
-					loss.add(c[j] * -lr.logp(row.z[j]))
+					loss.add(lr.nll(c[j], row.z[j]))
 					soft += math.Abs(c[j]) * (math.Abs(lr.lse) + math.Abs(row.z[j]) + math.Abs(lr.m))
 				}
 			}
@@ -140,7 +140,7 @@ func CrossEntropyProbs[T kernels.Float](logits, probs []T, n, k int, o *kernels.
 			cs += c[j]
 			aw += math.Abs(c[j])
 			if c[j] != 0 {
-				loss.add(c[j] * -lr.logp(row.z[j]))
+				loss.add(lr.nll(c[j], row.z[j]))
 				soft += math.Abs(c[j]) * (math.Abs(lr.lse) + math.Abs(row.z[j]) + math.Abs(lr.m))
 			}
 		}

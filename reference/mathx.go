@@ -109,6 +109,18 @@ func logSumExp(z []float64) lseRow {
 // that a large m does not cost accuracy.
 func (r lseRow) logp(zj float64) float64 { return (zj - r.m) - r.logS }
 
+// nll is c·(−log p_j) = c·((m − z_j) + log s) for a coefficient |c| ≤ 1
+// or larger, formed without the overflow of m − z_j (m = MaxFloat64,
+// z_j = −1e300: the difference is +Inf, c times it is not): a term that is
+// finite stays finite. A zero coefficient is not special here.
+func (r lseRow) nll(c, zj float64) float64 {
+	v := (r.m - zj) + r.logS
+	if !math.IsInf(v, 1) || math.IsInf(zj, -1) {
+		return c * v
+	}
+	return 2 * (c * ((r.m/2 - zj/2) + r.logS/2))
+}
+
 // lseTol is the contract's bound on the error of a row's log-sum-exp: the
 // maximum and the result are rounded (Slack·u·(|m|+|lse|+1)) and the sum of
 // K positive terms may lose K·u relative, which log turns into K·u absolute.
