@@ -72,7 +72,7 @@ func (c *ceCase[T]) known(backend string) string {
 	counts := func(i int) bool { return c.targets == nil || !(has && c.targets[i] == ig) }
 	return knownFor(
 		func() string {
-			if c.opts.SoftCap == 0 && infRow(c.logits, c.k, counts, 1) {
+			if simd(backend) && c.opts.SoftCap == 0 && infRow(c.logits, c.k, counts, 1) {
 				return findInfRow
 			}
 			return ""
@@ -84,7 +84,7 @@ func (c *ceCase[T]) known(backend string) string {
 			return ""
 		},
 		func() string {
-			if c.variant == ceFocal || c.variant == ceInt && c.opts.LabelSmoothing == 0 {
+			if !simd(backend) || c.variant == ceFocal || c.variant == ceInt && c.opts.LabelSmoothing == 0 {
 				return ""
 			}
 			for i := 0; (i+1)*c.k <= len(c.logits); i++ {
@@ -200,7 +200,7 @@ func (c *primitiveCase[T]) known(backend string) string {
 	all := func(int) bool { return true }
 	return knownFor(func() string {
 		switch {
-		case (c.op == primSoftmax || c.op == primLogSoftmax) && infRow(c.x, c.k, all, 1):
+		case simd(backend) && (c.op == primSoftmax || c.op == primLogSoftmax) && infRow(c.x, c.k, all, 1):
 			return findInfRow
 		}
 		return ""

@@ -80,6 +80,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	// only the largest such z_j can reach.
 	var twFin, cBad float64
 	zBad := math.Inf(-1)
+	var wzS float64 // Σ c_j·(z_j·2⁻⁵⁴⁰): wz without overflow, for huge c_j·z_j
 	soft := probs != nil
 	// With an infinite (or NaN) class weight (epsW is then not finite),
 	// P·p_j is ∞·p_j: p_j must not have flushed to 0 in a float32 stash
@@ -106,6 +107,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 				zBad = math.Max(zBad, z)
 			default:
 				wz += c * z
+				wzS += c * (z * 0x1p-540)
 				twFin += c
 			}
 			tw += c
@@ -170,7 +172,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		pc = wy * mod * (1 - gam*pr)
 		wy = pc // the onehot coefficient equals the softmax one
 	case soft:
-		loss = softLoss(twFin, wz, cBad, zBad, m, lr) + zl*lse*lse
+		loss = softLoss(twFin, wz, wzS, cBad, zBad, m, lr) + zl*lse*lse
 		pc = tw + 2*zl*lse
 	default:
 		wy = weight(a, int(y))
@@ -182,7 +184,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 			pc += 2 * zl * wy * lse
 		}
 		if eps != 0 {
-			loss += softLoss(twFin, wz, cBad, zBad, m, lr)
+			loss += softLoss(twFin, wz, wzS, cBad, zBad, m, lr)
 			pc += epsW
 		}
 		wy *= 1 - eps
@@ -229,9 +231,17 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 
 // softLoss is Σ_j c_j·(lse − z_j) over the smoothing or probability
 // coefficients: tw·lse − wz over the finite ones, and +Inf (or NaN) from
-// the non-finite ones, whose sum is cBad and largest logit zBad.
-func softLoss(tw, wz, cBad, zBad, m, lr float64) float64 {
+// the non-finite ones, whose sum is cBad and largest logit zBad. Where
+// tw·lse or wz overflows (logits near MaxFloat64, or weights of 1e160
+// times logits of 1e170) the difference is taken with the logits scaled by
+// 2⁻⁵⁴⁰ (wzS; the terms this flushes are negligible next to those) and
+// scaled back. It cancels there, so a negative difference, which the sum of
+// non-negative terms cannot have, is rounding: 0.
+func softLoss(tw, wz, wzS, cBad, zBad, m, lr float64) float64 {
 	l := tw*(m+lr) - wz
+	if l-l != 0 {
+		l = math.Max(tw*((m+lr)*0x1p-540)-wzS, 0) * 0x1p540
+	}
 	if cBad != 0 {
 		if zBad == m && lr == 0 {
 			return math.NaN() // ∞·0: lse − z_j rounds to 0
