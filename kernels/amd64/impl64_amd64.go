@@ -64,7 +64,7 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 	if a.Probs != nil {
 		return s.crossEntropyProbs64(a)
 	}
-	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 {
+	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 && a.K <= fusedMaxK {
 		return s.crossEntropyFused64(a)
 	}
 	k, n := a.K, a.N
