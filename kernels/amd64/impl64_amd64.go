@@ -281,7 +281,11 @@ func ptr64(s []float64) *float64 {
 
 // binary64 is binary for float64.
 func (s isa) binary64(a args.Binary[float64]) float64 {
-	if len(a.X) == 0 {
+	// The probability-input kernels (BCE, FocalProbs) are not routed to yet:
+	// the fuzzer still finds them outside the accuracy contract at the edges
+	// (float32 BCE gradients near 1e-34, FocalProbs with γ ≈ 1e-300; see
+	// docs/fuzzing.md F32–F34), so those losses run the generic kernel.
+	if len(a.X) == 0 || a.Kind == args.BCEProb || a.Kind == args.FocalProb {
 		return generic.Binary(a)
 	}
 	x, y, w, g, l := &a.X[0], &a.Y[0], ptr64(a.Weight), ptr64(a.Grad), ptr64(a.Loss)
