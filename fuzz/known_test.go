@@ -27,7 +27,7 @@ const (
 	findFarFirstLogit = "F14 smoothing / soft targets: kernels sum relative to the row's first logit, losing accuracy when it is far from the rest"
 	findSmoothL1Sq    = "F10 SIMD backends: Huber and SmoothL1 form d² first and overflow where ½d² (or ½d²/β) is finite (reference and generic fixed)"
 	findScaleSubnorm  = "F16 float32 mean: the gradient scale 1/norm is stored as float32 (subnormal above 2¹²⁶, +Inf below 2.9e-39)"
-	findF32Huge       = "F18 float32 on the SIMD backends: extreme magnitudes (near MaxFloat32, weights beyond 1e±20, subnormal targets) overflow or underflow float32 intermediates"
+	findF32Huge       = "F18 float32 on the SIMD backends: extreme magnitudes (near MaxFloat32, weights beyond 1e±20 or infinite, subnormal targets) overflow or underflow float32 intermediates"
 	findInfAlpha      = "F19 SIMD backends, SoftmaxFocal with an infinite α: NaN (∞·0) where the reference has +Inf"
 	findClipLog1p     = "F26 FocalProbs clip branch (BCE: SIMD backends): log p_t of 1 − p rounded to 1 is 0 for tiny p, so an infinite weight gives NaN, not +Inf"
 	findZLossTarget   = "F23 SIMD backends: target-class gradient formed as P·(p_y−1) + (P−(1−ε)·w_y): cancels when (1−ε)·w_y ≪ P (z-loss, smoothing near 1, small w_y)"
@@ -253,7 +253,9 @@ func extremeWeights[T kernels.Float](w []T) bool {
 func extremeWeights32[T kernels.Float](w []T) bool {
 	for _, v := range w {
 		a := math.Abs(float64(v))
-		if a > 1e20 && a <= math.MaxFloat64 || a != 0 && a < 1e-20 {
+		// Infinite weights count too: an intermediate that underflows to 0
+		// in float32 (the generic kernels compute in float64) gives ∞·0 = NaN.
+		if a > 1e20 || a != 0 && a < 1e-20 {
 			return true
 		}
 	}
