@@ -398,7 +398,10 @@ func hardLabels64(y []float64) bool {
 
 // regression64 is regression for float64.
 func (s isa) regression64(a args.Regression[float64]) float64 {
-	if len(a.X) == 0 {
+	// Not routed to yet: the fuzzer finds the float64 vector kernels forming
+	// d·w before the scale, which overflows (or underflows) where generic's
+	// order does not (F5 on avx2, e.g. MSE at x = −1e300 with weight 8.6e9).
+	if len(a.X) == 0 || true {
 		return generic.Regression(a)
 	}
 	x, y, w, g, l := &a.X[0], &a.Y[0], ptr64(a.Weight), ptr64(a.Grad), ptr64(a.Loss)
