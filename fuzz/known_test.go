@@ -185,7 +185,8 @@ func (c *regressionCase[T]) known(backend string) string {
 			return ""
 		},
 		func() string {
-			if simd(backend) && isFloat64(zero) && (extremeWeights(c.w) || c.w != nil && (c.kind == regHuber && c.param*minPositive(c.w) < 1e-280 || c.kind == regSmoothL1 && minPositive(c.w)/c.param < 1e-280)) {
+			if simd(backend) && isFloat64(zero) && (extremeWeights(c.w) || c.w != nil && (c.kind == regHuber && c.param*minPositive(c.w) < 1e-280 || c.kind == regSmoothL1 && minPositive(c.w)/c.param < 1e-280 ||
+				(maxAbs(c.x)+maxAbs(c.y))*maxOf(c.w) > 1e300)) {
 				return findWeightOrder
 			}
 			return ""
