@@ -42,3 +42,13 @@ run env LOSSFUSE_TEST_REQUIRE_BACKEND=avx2 LOSSFUSE_GUARD_SKIP=avx2 \
 echo "-- qemu-x86_64 -cpu Nehalem: must select generic"
 run env LOSSFUSE_TEST_REQUIRE_BACKEND=generic \
   qemu-x86_64 -cpu Nehalem "$tmp/kernels.test" -test.short -test.count=1
+
+echo "-- natively: the best backend of this CPU is the default; LOSSFUSE_MAX_ISA caps it"
+best=generic
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then best=avx2; fi
+if [ $best = avx2 ] && grep -qw avx512f /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo &&
+   grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then best=avx512; fi
+run env LOSSFUSE_TEST_REQUIRE_BACKEND=$best "$tmp/kernels.test" -test.run 'RequireBackend|Golden|Article' -test.count=1
+if [ $best != generic ]; then
+  run env LOSSFUSE_MAX_ISA=avx2 LOSSFUSE_TEST_REQUIRE_BACKEND=avx2 "$tmp/kernels.test" -test.run 'RequireBackend|Golden' -test.count=1
+fi

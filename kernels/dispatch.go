@@ -19,7 +19,8 @@ type backend struct {
 }
 
 // registry lists every backend compiled into this binary, lowest rank first.
-// Architecture files append to it in init functions (dispatch_amd64.go, …).
+// Architecture files add to it with register during package variable
+// initialisation (dispatch_amd64.go, …), before init chooses.
 var registry = []*backend{{
 	name: "generic", rank: 0, supported: true,
 	f32: generic.Impl[float32](), f64: generic.Impl[float64](),
@@ -35,6 +36,13 @@ var active *backend
 const MaxISAEnv = "LOSSFUSE_MAX_ISA"
 
 func init() { active = choose(os.Getenv(MaxISAEnv)) }
+
+// register appends backends to the registry; its result only lets
+// architecture files call it in a package-level var declaration.
+func register(bs ...*backend) bool {
+	registry = append(registry, bs...)
+	return true
+}
 
 // choose returns the best supported backend whose rank does not exceed the
 // cap named by maxISA ("" means no cap).
