@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/lossfuse/lossfuse/kernels"
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
 )
 
 // The guard-page test places every input and output slice flush against a
@@ -325,6 +326,12 @@ func TestGuardPages(t *testing.T) {
 	}
 	t.Run("float32", guardPages[float32])
 	t.Run("float64", guardPages[float64])
+	// Again with every output written by the non-temporal (streamed)
+	// variants, which have a head of their own to reach vector alignment.
+	defer func(v int) { args.StreamMinBytes = v }(args.StreamMinBytes)
+	args.StreamMinBytes = 0
+	t.Run("float32/streamed", guardPages[float32])
+	t.Run("float64/streamed", guardPages[float64])
 }
 
 func guardPages[T kernels.Float](t *testing.T) {

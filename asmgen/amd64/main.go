@@ -41,9 +41,11 @@ func main() {
 			lseRows(s, lseOptions{split: true, capped: c})
 			lseRows(s, lseOptions{dot: true, capped: c})
 			lseRows(s, lseOptions{dot: true, weighted: true, capped: c})
-			expAffineRows(s, false, c)
-			expAffineRows(s, true, c)
+			expAffineRows(s, false, c, false)
+			expAffineRows(s, true, c, false)
 		}
+		expAffineRows(s, false, false, true)
+		expAffineRows(s, true, false, true)
 		subRows(s)
 		// Element-wise binary losses.
 		for _, o := range allBinaryOptions() {
@@ -84,8 +86,10 @@ func main() {
 		lseRows(s, lseOptions{split: true})
 		lseRows(s, lseOptions{dot: true})
 		lseRows(s, lseOptions{dot: true, weighted: true})
-		expAffineRows(s, false, false)
-		expAffineRows(s, true, false)
+		expAffineRows(s, false, false, false)
+		expAffineRows(s, true, false, false)
+		expAffineRows(s, false, false, true)
+		expAffineRows(s, true, false, true)
 		subRows(s)
 		for _, w := range []bool{false, true} {
 			maxLogProbRows(s, w)

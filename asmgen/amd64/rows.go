@@ -220,6 +220,9 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 		VMOVAPS(m, top)
 	}
 	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+		if mk == nil {
+			s.PrefetchAhead(x, j)
+		}
 		v := s.LoadAt(mk, s.At(x, j), negInf)
 		if transform != nil {
 			v = transform(v, mk)
@@ -269,7 +272,9 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 // dst_ij = coef_i·exp((x_ij − m_i) − ls_i) − bias_i (·w_j when weighted),
 // with m and ls from the split pass 1.
 // dst may be x (in-place gradient).
-func expAffineRows(s *x86.ISA, weighted, capped bool) {
+// With streamed set (the NT variants) dst is written with non-temporal
+// stores: for gradients too large to stay in the caches.
+func expAffineRows(s *x86.ISA, weighted, capped, streamed bool) {
 	name, sig := "expAffineRows", "func(x, dst *float32, n, k int, m, ls, coef, bias *float32)"
 	doc := "%s writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x."
 	if weighted {
@@ -281,6 +286,10 @@ func expAffineRows(s *x86.ISA, weighted, capped bool) {
 		name += "C"
 		sig = sig[:len(sig)-1] + ", cap, inv float32)"
 		docs = append(docs, "The logits are soft-capped first (z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².")
+	}
+	if streamed {
+		name += "NT"
+		docs = append(docs, "dst is written with non-temporal stores, bypassing the caches.")
 	}
 	name += suffix(s)
 	TEXT(name, NOSPLIT, sigT(s, sig))
@@ -307,7 +316,7 @@ func expAffineRows(s *x86.ISA, weighted, capped bool) {
 		lv := s.Broadcast(Mem{Base: lsIn, Index: i, Scale: sz})
 		cf := s.Broadcast(Mem{Base: coef, Index: i, Scale: sz})
 		b := s.Broadcast(Mem{Base: bias, Index: i, Scale: sz})
-		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+		each := func(j reg.GPVirtual, mk *x86.Mask, store func(reg.VecVirtual, Mem)) {
 			v := s.LoadAt(mk, s.At(x, j), nil)
 			var fac reg.VecVirtual
 			if capped {
@@ -333,9 +342,20 @@ func expAffineRows(s *x86.ISA, weighted, capped bool) {
 			if capped {
 				s.Mul(fac, e, e)
 			}
-			s.StoreAt(mk, e, s.At(dst, j))
+			store(e, s.At(dst, j))
+		}
+		if streamed {
+			sp.EachStreamed(dst, each)
+			return
+		}
+		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+			each(j, mk, func(v reg.VecVirtual, mem Mem) { s.StoreAt(mk, v, mem) })
 		})
 	})
+	if streamed {
+		s.EndStreamed()
+		return
+	}
 	s.End()
 }
 

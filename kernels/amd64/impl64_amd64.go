@@ -42,11 +42,32 @@ func (s isa) maxLogRows64(x []float64, n, k int, m, ls *float64) {
 	}
 }
 
-func (s isa) expAffineRows64(x, dst []float64, n, k int, m, ls, coef, bias *float64) {
-	if s {
+// expAffineRows64 is pass 2 of the row kernels; nt selects the variant with
+// non-temporal stores (see streamed).
+func (s isa) expAffineRows64(x, dst []float64, n, k int, m, ls, coef, bias *float64, nt bool) {
+	switch {
+	case s == avx512 && nt:
+		expAffineRowsNTDAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias)
+	case s == avx512:
 		expAffineRowsDAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias)
-	} else {
+	case nt:
+		expAffineRowsNTDAVX2(&x[0], &dst[0], n, k, m, ls, coef, bias)
+	default:
 		expAffineRowsDAVX2(&x[0], &dst[0], n, k, m, ls, coef, bias)
+	}
+}
+
+// expAffineWRowsD is expAffineRows64 with per-class bias weights (label smoothing).
+func (s isa) expAffineWRowsD(x, dst []float64, n, k int, m, ls, coef, bias, w *float64, nt bool) {
+	switch {
+	case s == avx512 && nt:
+		expAffineWRowsNTDAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias, w)
+	case s == avx512:
+		expAffineWRowsDAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias, w)
+	case nt:
+		expAffineWRowsNTDAVX2(&x[0], &dst[0], n, k, m, ls, coef, bias, w)
+	default:
+		expAffineWRowsDAVX2(&x[0], &dst[0], n, k, m, ls, coef, bias, w)
 	}
 }
 
@@ -81,6 +102,7 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 	z := s == avx512
 	var mx, ls, dot, coef, bias, pcs, wys, zy, lpys [blockRows]float64
 	bs := rowsPerBlock64(k)
+	nt := streamed(n, k, 8)
 	var total float64
 	for r0 := 0; r0 < n; r0 += bs {
 		m := min(bs, n-r0)
@@ -174,12 +196,10 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 		}
 		g := a.Grad[r0*k : (r0+m)*k]
 		switch {
-		case smooth && a.Weight != nil && z:
-			expAffineWRowsDAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0])
 		case smooth && a.Weight != nil:
-			expAffineWRowsDAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0])
+			s.expAffineWRowsD(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0], nt)
 		default:
-			s.expAffineRows64(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0])
+			s.expAffineRows64(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0], nt)
 		}
 		for i, y := range targets {
 			row := g[i*k : i*k+k]
@@ -249,7 +269,7 @@ func (s isa) softmax64(a args.Rows[float64]) {
 		x := a.X[r0*k : (r0+m)*k]
 		s.maxLogRows64(x, m, k, &mx[0], &ls[0])
 		nonFiniteRows64(ls[:m])
-		s.expAffineRows64(x, a.Dst[r0*k:(r0+m)*k], m, k, &mx[0], &ls[0], &one[0], &zero[0])
+		s.expAffineRows64(x, a.Dst[r0*k:(r0+m)*k], m, k, &mx[0], &ls[0], &one[0], &zero[0], streamed(a.N, k, 8))
 	}
 }
 

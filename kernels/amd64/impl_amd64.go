@@ -44,6 +44,10 @@ const blockRows = 64
 // rows pass 1 read still in L2.
 const l2Budget = 256 << 10
 
+// streamed reports whether an output of n×k elements of size bytes is
+// written with non-temporal stores (args.StreamMinBytes).
+func streamed(n, k, size int) bool { return n*k*size >= args.StreamMinBytes }
+
 func rowsPerBlock(k int) int {
 	r := l2Budget / (4 * k)
 	return max(1, min(blockRows, r))
@@ -65,11 +69,32 @@ func (s isa) maxLogRows(x []float32, n, k int, m, ls *float32) {
 	}
 }
 
-func (s isa) expAffineRows(x, dst []float32, n, k int, m, ls, coef, bias *float32) {
-	if s {
+// expAffineRows is pass 2 of the row kernels; nt selects the variant with
+// non-temporal stores (see streamed).
+func (s isa) expAffineRows(x, dst []float32, n, k int, m, ls, coef, bias *float32, nt bool) {
+	switch {
+	case s == avx512 && nt:
+		expAffineRowsNTAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias)
+	case s == avx512:
 		expAffineRowsAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias)
-	} else {
+	case nt:
+		expAffineRowsNTAVX2(&x[0], &dst[0], n, k, m, ls, coef, bias)
+	default:
 		expAffineRowsAVX2(&x[0], &dst[0], n, k, m, ls, coef, bias)
+	}
+}
+
+// expAffineWRows is expAffineRows with per-class bias weights (label smoothing).
+func (s isa) expAffineWRows(x, dst []float32, n, k int, m, ls, coef, bias, w *float32, nt bool) {
+	switch {
+	case s == avx512 && nt:
+		expAffineWRowsNTAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias, w)
+	case s == avx512:
+		expAffineWRowsAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias, w)
+	case nt:
+		expAffineWRowsNTAVX2(&x[0], &dst[0], n, k, m, ls, coef, bias, w)
+	default:
+		expAffineWRowsAVX2(&x[0], &dst[0], n, k, m, ls, coef, bias, w)
 	}
 }
 
@@ -113,6 +138,7 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 	var mx, ls, dot, coef, bias [blockRows]float32
 	var pcs, wys, zy [blockRows]float64
 	bs := rowsPerBlock(k)
+	nt := streamed(n, k, 4)
 	var total float64
 	for r0 := 0; r0 < n; r0 += bs {
 		m := min(bs, n-r0)
@@ -217,12 +243,10 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 		switch {
 		case capped:
 			s.expAffineCapped(x, g, m, k, smooth, a.Weight, &mx[0], &ls[0], &coef[0], &bias[0], a.SoftCap, inv)
-		case smooth && a.Weight != nil && s == avx512:
-			expAffineWRowsAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0])
 		case smooth && a.Weight != nil:
-			expAffineWRowsAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0])
+			s.expAffineWRows(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0], nt)
 		default:
-			s.expAffineRows(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0])
+			s.expAffineRows(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0], nt)
 		}
 		for i, y := range targets {
 			row := g[i*k : i*k+k]
@@ -492,7 +516,7 @@ func (s isa) softmax(a args.Rows[float32]) {
 		x := a.X[r0*k : (r0+m)*k]
 		s.maxLogRows(x, m, k, &mx[0], &ls[0])
 		nonFiniteRows(ls[:m])
-		s.expAffineRows(x, a.Dst[r0*k:(r0+m)*k], m, k, &mx[0], &ls[0], &one[0], &zero[0])
+		s.expAffineRows(x, a.Dst[r0*k:(r0+m)*k], m, k, &mx[0], &ls[0], &one[0], &zero[0], streamed(a.N, k, 4))
 	}
 }
 

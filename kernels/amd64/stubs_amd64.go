@@ -156,6 +156,18 @@ func expAffineRowsCAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *
 //go:noescape
 func expAffineWRowsCAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, w *float32, cap float32, inv float32)
 
+// expAffineRowsNTAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func expAffineRowsNTAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32)
+
+// expAffineWRowsNTAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i]·w[j] for n rows of k; dst may be x.
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func expAffineWRowsNTAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, w *float32)
+
 // subRowsAVX2 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
 //
 //go:noescape
@@ -1116,6 +1128,18 @@ func expAffineRowsCAVX512(x *float32, dst *float32, n int, k int, m *float32, ls
 //go:noescape
 func expAffineWRowsCAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, w *float32, cap float32, inv float32)
 
+// expAffineRowsNTAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func expAffineRowsNTAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32)
+
+// expAffineWRowsNTAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i]·w[j] for n rows of k; dst may be x.
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func expAffineWRowsNTAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, w *float32)
+
 // subRowsAVX512 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
 //
 //go:noescape
@@ -1983,6 +2007,18 @@ func expAffineRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *
 //
 //go:noescape
 func expAffineWRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, w *float64)
+
+// expAffineRowsNTDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func expAffineRowsNTDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64)
+
+// expAffineWRowsNTDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i]·w[j] for n rows of k; dst may be x.
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func expAffineWRowsNTDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, w *float64)
 
 // subRowsDAVX2 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
 //
@@ -2866,6 +2902,18 @@ func expAffineRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls
 //
 //go:noescape
 func expAffineWRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, w *float64)
+
+// expAffineRowsNTDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func expAffineRowsNTDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64)
+
+// expAffineWRowsNTDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i]·w[j] for n rows of k; dst may be x.
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func expAffineWRowsNTDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, w *float64)
 
 // subRowsDAVX512 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
 //

@@ -133,3 +133,12 @@ type Impl[T Float] struct {
 	LogSigmoid func(a Elementwise[T])
 	Softplus   func(a Elementwise[T])
 }
+
+// StreamMinBytes: SIMD backends write an output of at least this many bytes
+// (one call's whole output) with non-temporal stores, which bypass the
+// caches: such an output does not stay cached for its reader anyway, and
+// streaming it saves the read for ownership and keeps the inputs the first
+// pass read in cache. Smaller outputs use ordinary stores and stay in L2/L3
+// for the caller. A variable only so that tests can take the streamed paths
+// at guard-page sizes (see docs/benchmarks.md for the measurement).
+var StreamMinBytes = 16 << 20
