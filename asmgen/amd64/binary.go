@@ -426,13 +426,19 @@ func bceProb(s *x86.ISA, o binaryOptions, clip bool) {
 		den := s.Vec()
 		s.Mul(q, p, den)
 		if clip {
+			// loghi is log(1 − lo) (log1p(−lo) where 1 − lo rounds to 1).
+			// p is clipped high where p > hi or 1 − p < lo: hi = 1 − lo may
+			// round to 1 while 1 − p = 0 (p = 1), which then gives −log lo.
 			lo, hi := param("lo"), param("hi")
 			llo, lhi := param("loglo"), param("loghi")
+			ph := s.Vec()
+			s.Mov(p, ph)
+			s.Where(x86.LT, q, lo, s.C(2), ph)
 			s.Where(x86.EQ, p, s.C(1), lhi, lq) // not used below unless p in [lo, hi]; keeps it finite
 			s.Where(x86.LT, p, lo, llo, lp)
 			s.Where(x86.LT, p, lo, lhi, lq)
-			s.Where(x86.GT, p, hi, lhi, lp)
-			s.Where(x86.GT, p, hi, llo, lq)
+			s.Where(x86.GT, ph, hi, lhi, lp)
+			s.Where(x86.GT, ph, hi, llo, lq)
 		} else {
 			s.Max(lp, s.CR(-100), lp) // NaN: lp is returned
 			s.Max(lq, s.CR(-100), lq)
@@ -443,11 +449,28 @@ func bceProb(s *x86.ISA, o binaryOptions, clip bool) {
 		s.Mul(cp, lp, l)
 		s.FMA231(cn, lq, l)
 		VXORPS(s.SignBit(), l, l)
-		// (cn·p − cp·(1−p)) / den
+		// (cn·p − cp·(1−p)) / den, without forming cn·p or cp·(1−p), which
+		// underflow for subnormal p (0 instead of a gradient of 1e-34).
 		g = s.Vec()
-		s.Mul(cp, q, g)
-		s.FMS213(g, p, cn) // cn·p − cp·(1−p)
-		s.Div(den, cn, g)
+		if clip {
+			// den = p·(1−p) unclamped (p ≥ lo may be subnormal, 1/den
+			// overflow): cn/(1−p) − cp/p.
+			b := s.Vec()
+			s.Div(p, cp, b)
+			s.Div(q, cn, g)
+			s.Sub(b, g, g)
+		} else {
+			// den ≥ 1e-12, so r = 1/den ≤ 1e12, p·r and (1−p)·r are finite.
+			r := s.Vec()
+			s.Mov(s.C(1), r)
+			s.Div(den, r, r)
+			pr := s.Vec()
+			s.Mul(p, r, pr)
+			s.Mul(q, r, r)
+			s.Mul(cp, r, g)     // cp·(1−p)/den
+			s.FMS213(g, pr, cn) // cn·p/den − cp·(1−p)/den
+			g = cn
+		}
 		if clip {
 			zero := s.Vec()
 			VXORPS(zero, zero, zero)
@@ -513,8 +536,9 @@ func focalProbs(s *x86.ISA, gm focalGamma, o binaryOptions) {
 			s.Max(lpt, s.CR(-100), lpt) // NaN: lpt is returned
 			at := param("a1")
 			s.FMA213(param("a0"), y, at) // α_t = a0 + a1·y
-			// mod = q^γ and dm = γ·q^(γ−1) (0 where q = 0, as generic).
-			var mod, dm reg.VecVirtual
+			// mod = q^γ and dm = γ·q^(γ−1) (0 where q = 0, as generic), or
+			// directly dml = dm·log p_t.
+			var mod, dm, dml reg.VecVirtual
 			switch gm {
 			case gamma1:
 				mod = q
@@ -531,13 +555,17 @@ func focalProbs(s *x86.ISA, gm focalGamma, o binaryOptions) {
 				t := s.Vec()
 				s.Mul(gam, lq, t)
 				mod = s.Exp(t)
-				s.Sub(one, gam, t) // γ − 1
-				s.Mul(lq, t, t)
-				dm = s.Exp(t)
-				s.Mul(gam, dm, dm)
+				// dm·log p_t as γ·q^γ·(log p_t / q): q^(γ−1) overflows for
+				// tiny q and γ < 1 where the product is tiny (log p_t ≈ −q),
+				// and |log p_t / q| ≤ 2 for q < ½.
+				r := s.Vec()
+				s.Div(q, lpt, r)
 				zero := s.Vec()
 				VXORPS(zero, zero, zero)
-				s.Where(x86.EQ, q, s.C(0), zero, dm)
+				s.Where(x86.EQ, q, s.C(0), zero, r) // q = 0: the term is 0
+				dml = s.Vec()
+				s.Mul(gam, mod, dml)
+				s.Mul(r, dml, dml)
 			}
 			l = s.Vec()
 			s.Mul(at, lpt, l)
@@ -554,10 +582,14 @@ func focalProbs(s *x86.ISA, gm focalGamma, o binaryOptions) {
 			} else {
 				s.Div(den, one, d)
 			}
-			if dm != nil {
+			switch {
+			case dml != nil:
+				s.Sub(d, dml, dml) // dm·log p_t − …
+				d = dml
+			case dm != nil:
 				s.FMS213(d, lpt, dm) // dm·log p_t − …
 				d = dm
-			} else {
+			default:
 				VXORPS(s.SignBit(), d, d)
 			}
 			sgn := s.Vec()

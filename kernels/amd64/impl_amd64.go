@@ -585,11 +585,7 @@ func ptr(s []float32) *float32 {
 // (PyTorch's clamps, or Clip), FocalProbs without Clip and sigmoid focal
 // loss with hard labels.
 func (s isa) binary(a args.Binary[float32]) float64 {
-	// The probability-input kernels (BCE, FocalProbs) are not routed to yet:
-	// the fuzzer still finds them outside the accuracy contract at the edges
-	// (float32 BCE gradients near 1e-34, FocalProbs with γ ≈ 1e-300; see
-	// docs/fuzzing.md F32–F34), so those losses run the generic kernel.
-	if len(a.X) == 0 || a.Kind == args.BCEProb || a.Kind == args.FocalProb {
+	if len(a.X) == 0 {
 		return generic.Binary(a)
 	}
 	x, y, w, g, l := &a.X[0], &a.Y[0], ptr(a.Weight), ptr(a.Grad), ptr(a.Loss)
@@ -627,7 +623,7 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 				hiT = math.Nextafter32(hiT, 0)
 			}
 			sum, soft = bceProbClipCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, a.Clip, hiT,
-				float32(math.Log(lo)), float32(math.Log(hi)), sc)
+				float32(math.Log(lo)), float32(generic.LogOneMinus(lo)), sc)
 		} else {
 			sum, soft = bceProbCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)
 		}

@@ -105,9 +105,9 @@ func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
 		case p != p:
 			lp, lq = p, p
 		case p < lo:
-			lp, lq = math.Log(lo), logOneMinus(lo)
+			lp, lq = math.Log(lo), LogOneMinus(lo)
 		case p > 1-lo || 1-p < lo: // 1 − clip may round to 1 while 1 − p = 0
-			lp, lq = logOneMinus(lo), math.Log(lo)
+			lp, lq = LogOneMinus(lo), math.Log(lo)
 		default:
 			lp, lq = math.Log(p), math.Log1p(-p)
 		}
@@ -126,7 +126,7 @@ func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
 // logOneMinus is log(1 − c) for the clip boundary c, formed as PyTorch's
 // clamp-then-log would (the golden vectors), except that where 1 − c
 // rounds to 1 it is log1p(−c) rather than 0.
-func logOneMinus(c float64) float64 {
+func LogOneMinus(c float64) float64 {
 	if v := math.Log(1 - c); v != 0 {
 		return v
 	}
