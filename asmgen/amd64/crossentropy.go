@@ -369,7 +369,8 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 	s.Begin()
 	W := s.Lanes
 	cols := AllocLocal(maxTK * s.Bytes())
-	tmp := AllocLocal(3 * s.Bytes()) // the group's g_y and targets; rowoff
+	tmp := AllocLocal(4 * s.Bytes()) // the group's g_y, target offsets, rowoff, live
+	rowOf := AllocLocal(maxTK * s.Bytes())
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	k := Load(Param("k"), GP64()).(reg.GPVirtual)
 	// Pointers used once per group are reloaded from the frame there:
@@ -425,6 +426,36 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 		JMP(LabelRef(loop))
 		Label(done)
 	}
+	if withGrad {
+		// rowOf[v], lane i: the row (within a group) of element v·W + i,
+		// ⌊(v·W + i + ½)/k⌋ in float32 (exact: every quotient is at least
+		// 1/(2k) from an integer).
+		kf, inv := XMM(), XMM()
+		VCVTSI2SSQ(k, kf, kf)
+		VMOVSS(x86.ConstF(1), inv)
+		VDIVSS(kf, inv, inv)
+		invv, e := s.Vec(), s.Vec()
+		VBROADCASTSS(inv, invv)
+		VMOVUPS(x86.Iota(), e)
+		v, off := GP64(), GP64()
+		rl, rd := x86.NewLabel("rowof"), x86.NewLabel("rowofdone")
+		XORQ(v, v)
+		XORQ(off, off)
+		Label(rl)
+		CMPQ(v, k)
+		JAE(LabelRef(rd))
+		f := s.Vec()
+		VCVTDQ2PS(e, f)
+		VADDPS(s.F(0.5), f, f)
+		VMULPS(invv, f, f)
+		VCVTTPS2DQ(f, f)
+		VMOVUPS(f, Mem{Base: rowOf.Base, Disp: rowOf.Disp, Index: off, Scale: 1})
+		VPADDD(s.U(uint32(W)), e, e)
+		ADDQ(U32(s.Bytes()), off)
+		INCQ(v)
+		JMP(LabelRef(rl))
+		Label(rd)
+	}
 	gloop, gdone := x86.NewLabel("group"), x86.NewLabel("groupsdone")
 	Label(gloop)
 	end := ptr("groups")
@@ -445,24 +476,6 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 	})
 	VMAXPS(m, s.FR(-math.MaxFloat32), m) // NaN stays
 	VMINPS(m, s.FR(math.MaxFloat32), m)
-	sum := s.Vec()
-	VXORPS(sum, sum, sum)
-	forCols(func(j reg.GPVirtual) {
-		c := s.Vec()
-		VMOVUPS(colAt(j), c)
-		VSUBPS(m, c, c)
-		VADDPS(s.Exp(c), sum, sum)
-	})
-	l := s.Log(sum, true)
-	lse := s.Vec()
-	VADDPS(m, l, lse)
-	skip := x86.NewLabel("nolse")
-	rowLSE := ptr("rowLSE")
-	TESTQ(rowLSE, rowLSE)
-	JZ(LabelRef(skip))
-	VMOVUPS(lse, Mem{Base: rowLSE, Index: row, Scale: 4})
-	Label(skip)
-
 	tg := s.Vec()
 	VMOVUPS(Mem{Base: ptr("targets"), Index: row, Scale: 4}, tg)
 	ign := s.Vec() // all-ones lanes: ignored rows
@@ -482,6 +495,40 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 		VPCMPEQD(live, live, live)
 	}
 	VXORPS(ign, live, live) // ^ign
+	// Σ_j exp(x_j − m) and, for the gradient, Σ_{j≠y} of the same terms:
+	// the target's gradient is −coef·(the others' share), which does not
+	// cancel where p_y → 1.
+	sum := s.Vec()
+	VXORPS(sum, sum, sum)
+	var others reg.VecVirtual
+	if withGrad {
+		others = s.Vec()
+		VXORPS(others, others, others)
+	}
+	forCols(func(j reg.GPVirtual) {
+		c := s.Vec()
+		VMOVUPS(colAt(j), c)
+		VSUBPS(m, c, c)
+		e := s.Exp(c)
+		VADDPS(e, sum, sum)
+		if withGrad {
+			jv := s.Vec()
+			VMOVD(j.As32(), jv.AsX())
+			VPBROADCASTD(jv.AsX(), jv)
+			s.ZeroLane(jv, tg, e)
+			VADDPS(e, others, others)
+		}
+	})
+	l := s.Log(sum, true)
+	lse := s.Vec()
+	VADDPS(m, l, lse)
+	skip := x86.NewLabel("nolse")
+	rowLSE := ptr("rowLSE")
+	TESTQ(rowLSE, rowLSE)
+	JZ(LabelRef(skip))
+	VMOVUPS(lse, Mem{Base: rowLSE, Index: row, Scale: 4})
+	Label(skip)
+
 	// z_y and w[y] of the live rows (ignored rows' targets are not classes).
 	yoff := rowOff()
 	VPADDD(tg, yoff, yoff)
@@ -516,67 +563,71 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 		if weighted {
 			VMULPS(wy, coef, coef)
 		}
-		others := s.Vec()
-		VXORPS(others, others, others)
-		forCols(func(j reg.GPVirtual) {
-			jv := s.Vec()
-			VMOVD(j.As32(), jv.AsX())
-			VPBROADCASTD(jv.AsX(), jv)
-			c := s.Vec()
-			at := colAt(j)
-			VMOVUPS(at, c)
-			VSUBPS(m, c, c)
-			VSUBPS(l, c, c)
-			p := s.Exp(c)
-			g := s.Vec()
-			VMULPS(coef, p, g)
-			VANDPS(live, g, g) // ignored rows: exact zeros
-			VMOVUPS(g, at)
-			s.ZeroLane(jv, tg, p)
-			VADDPS(p, others, others)
-		})
+		// The target's gradient −coef·Σ_{j≠y} p_j, from pass 1's sums.
+		VDIVPS(sum, others, others)
 		s.Where(x86.UNORD, l, l, l, others) // non-finite row: g_y NaN too (k = 1)
 		VMULPS(coef, others, others)
 		VXORPS(s.U(0x80000000), others, others)
-		VMOVUPS(others, tmp)
-		VMOVUPS(tg, tmp.Offset(s.Bytes()))
-		// Transpose the group's gradient back: grad[r·k + j] = cols[j][r],
-		// then g_y of each live row.
-		r, j, src, dst := GP64(), GP64(), GP64(), GP64()
-		v := GP32()
-		rl, rd := x86.NewLabel("trow"), x86.NewLabel("trowdone")
-		XORQ(r, r)
-		MOVQ(grad, dst)
-		Label(rl)
-		CMPQ(r, U32(W))
-		JAE(LabelRef(rd))
-		LEAQ(Mem{Base: cols.Base, Disp: cols.Disp, Index: r, Scale: 4}, src)
-		jl, jd := x86.NewLabel("tcol"), x86.NewLabel("tcoldone")
-		XORQ(j, j)
-		Label(jl)
-		CMPQ(j, k)
-		JAE(LabelRef(jd))
-		MOVL(Mem{Base: src}, v)
-		MOVL(v, Mem{Base: dst, Index: j, Scale: 4})
-		ADDQ(U32(s.Bytes()), src)
-		INCQ(j)
-		JMP(LabelRef(jl))
-		Label(jd)
-		y := GP64()
-		MOVLQSX(Mem{Base: tmp.Base, Disp: tmp.Disp + s.Bytes(), Index: r, Scale: 4}, y)
-		ig := GP64()
-		MOVLQSX(par("ignore"), ig)
-		ny := x86.NewLabel("notarget")
-		CMPQ(y, ig)
-		JE(LabelRef(ny))
-		MOVL(Mem{Base: tmp.Base, Disp: tmp.Disp, Index: r, Scale: 4}, v)
-		MOVL(v, Mem{Base: dst, Index: y, Scale: 4})
-		Label(ny)
-		LEAQ(Mem{Base: dst, Index: k, Scale: 4}, dst)
-		INCQ(r)
-		JMP(LabelRef(rl))
-		Label(rd)
-		MOVQ(dst, grad) // dst ran over the group's W rows
+		// The group's W rows are W·k contiguous floats, k whole vectors:
+		// write coef·exp((x − m) − l) straight in row-major order, each
+		// lane taking its row's scalars by the permutation rowOf[v].
+		VANDPS(live, coef, coef) // ignored rows: coef 0 and …
+		v, off := GP64(), GP64()
+		vl, vd := x86.NewLabel("gvec"), x86.NewLabel("gvecdone")
+		XORQ(v, v)
+		XORQ(off, off)
+		Label(vl)
+		CMPQ(v, k)
+		JAE(LabelRef(vd))
+		idx := s.Vec()
+		VMOVUPS(Mem{Base: rowOf.Base, Disp: rowOf.Disp, Index: off, Scale: 1}, idx)
+		mv, lv, cv, lm := s.Vec(), s.Vec(), s.Vec(), s.Vec()
+		VPERMPS(m, idx, mv)
+		VPERMPS(l, idx, lv)
+		VPERMPS(coef, idx, cv)
+		VPERMPS(live, idx, lm)
+		c := s.Vec()
+		VMOVUPS(Mem{Base: x, Index: off, Scale: 1}, c)
+		VSUBPS(mv, c, c)
+		VSUBPS(lv, c, c)
+		p := s.Exp(c)
+		VMULPS(cv, p, p)
+		VANDPS(lm, p, p) // … exact zeros there, whatever their logits
+		VMOVUPS(p, Mem{Base: grad, Index: off, Scale: 1})
+		ADDQ(U32(s.Bytes()), off)
+		INCQ(v)
+		JMP(LabelRef(vl))
+		Label(vd)
+		// Then each live row's target element.
+		if s.ZMM {
+			kk := K()
+			VPMOVD2M(live, kk)
+			VSCATTERDPS(others, kk, Mem{Base: grad, Index: yoff, Scale: 4})
+		} else {
+			VMOVUPS(others, tmp)
+			VMOVUPS(yoff, tmp.Offset(s.Bytes()))
+			VMOVUPS(live, tmp.Offset(3*s.Bytes()))
+			r, y := GP64(), GP64()
+			gv := GP32()
+			rl, rd, ny := x86.NewLabel("trow"), x86.NewLabel("trowdone"), x86.NewLabel("notarget")
+			XORQ(r, r)
+			Label(rl)
+			CMPQ(r, U32(W))
+			JAE(LabelRef(rd))
+			CMPL(Mem{Base: tmp.Base, Disp: tmp.Disp + 3*s.Bytes(), Index: r, Scale: 4}, U32(0))
+			JE(LabelRef(ny))
+			MOVLQSX(Mem{Base: tmp.Base, Disp: tmp.Disp + s.Bytes(), Index: r, Scale: 4}, y)
+			MOVL(Mem{Base: tmp.Base, Disp: tmp.Disp, Index: r, Scale: 4}, gv)
+			MOVL(gv, Mem{Base: grad, Index: y, Scale: 4})
+			Label(ny)
+			INCQ(r)
+			JMP(LabelRef(rl))
+			Label(rd)
+		}
+		step := GP64()
+		MOVQ(k, step)
+		SHLQ(Imm(uint64(2+log2(W))), step)
+		ADDQ(step, grad)
 	}
 	step := GP64() // W rows of logits
 	MOVQ(k, step)
