@@ -46,6 +46,9 @@ func main() {
 		}
 		expAffineRows(s, false, false, true)
 		expAffineRows(s, true, false, true)
+		lseStashRow(s)
+		scaleRow(s, false)
+		scaleRow(s, true)
 		subRows(s)
 		// Element-wise binary losses.
 		for _, o := range allBinaryOptions() {

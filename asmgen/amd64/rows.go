@@ -201,6 +201,25 @@ func lseRows(s *x86.ISA, o lseOptions) {
 func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, exact bool,
 	each func(v, m reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask), shift func(delta reg.VecVirtual),
 	transform func(v reg.VecVirtual, mk *x86.Mask) reg.VecVirtual) (m, l reg.VecVirtual) {
+	m, l, _ = onlineLSEHooks(s, x, sp, negInf, exact, each, shift, transform, lseHooks{})
+	return m, l
+}
+
+// lseHooks lets a pass 1 keep the exponentials it computes (the stash of
+// lseStashRow): exp gets e = exp(x_j − ref) of every vector (0 in masked-off
+// lanes) and rescale(j) is emitted where the reference moves, before the
+// vector at j.
+type lseHooks struct {
+	exp     func(e reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask)
+	rescale func(j reg.GPVirtual)
+}
+
+// onlineLSEHooks is onlineLSE with hooks; it also returns ref, the
+// reference the sum was taken against before the exact re-reference (m =
+// ref without exact).
+func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, exact bool,
+	each func(v, m reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask), shift func(delta reg.VecVirtual),
+	transform func(v reg.VecVirtual, mk *x86.Mask) reg.VecVirtual, hooks lseHooks) (m, l, ref reg.VecVirtual) {
 	// The reference starts at the row's first logit, clamped to a finite
 	// value so that −Inf rows give a sum of 0 (lse −Inf) and +Inf logits
 	// give an infinite sum rather than Inf − Inf.
@@ -241,18 +260,26 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 			}
 			VMOVAPS(t, m)
 			s.Add(s.C(rescaleMargin), m, thr)
+			if hooks.rescale != nil {
+				hooks.rescale(j)
+			}
 		})
 		if exact {
 			s.Max(v, top, top)
 		}
 		d := s.Vec()
 		s.Sub(m, v, d)
-		s.Add(s.Exp(d), sum, sum)
+		e := s.Exp(d)
+		s.Add(e, sum, sum)
+		if hooks.exp != nil {
+			hooks.exp(e, j, mk)
+		}
 		if each != nil {
 			each(v, m, j, mk)
 		}
 	})
 	s.AllSum(sum)
+	ref = m
 	if exact {
 		// Re-reference the sum to the true maximum (m ≤ top).
 		s.AllMax(top)
@@ -265,7 +292,7 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 		}
 		m = top
 	}
-	return m, s.Log(sum, true)
+	return m, s.Log(sum, true), ref
 }
 
 // expAffineRows is pass 2 of softmax cross-entropy and Softmax:

@@ -123,6 +123,32 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 && !capped && a.K <= fusedMaxK {
 		return s.crossEntropyFused(a)
 	}
+	if a.Grad != nil && a.K > fusedMaxK && a.K <= stashMaxK && !capped && (a.Smoothing == 0 || a.Focal) {
+		return s.crossEntropyStashed(a)
+	}
+	return s.crossEntropyBlocks(a, nil)
+}
+
+// stashMaxK is the longest row the stashed path takes: its scratch row is
+// a stack array of this many float32 (128 KiB, in L2 with the row).
+const stashMaxK = 32 << 10
+
+// crossEntropyStashed is crossEntropyBlocks one row at a time with pass 1
+// keeping its exponentials in a scratch row, so that pass 2 multiplies
+// instead of taking a second exp. Not inlined: the scratch row must not
+// enlarge the frame of every cross-entropy call.
+//
+//go:noinline
+func (s isa) crossEntropyStashed(a args.CE[float32]) float64 {
+	var stash [stashMaxK]float32
+	return s.crossEntropyBlocks(a, stash[:a.K])
+}
+
+// crossEntropyBlocks is the blockwise path; with stash (a scratch row of K,
+// no smoothing, no soft-cap) blocks are single rows and pass 2 scales the
+// stashed exponentials, except in rows where pass 1's reference moved.
+func (s isa) crossEntropyBlocks(a args.CE[float32], stash []float32) float64 {
+	capped := a.SoftCap != 0
 	capv, inv := float64(a.SoftCap), float32(1/float64(a.SoftCap))
 	k, n := a.K, a.N
 	eps, zl, scale := float64(a.Smoothing), float64(a.ZLoss), float64(a.GradScale)
@@ -137,15 +163,24 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 	epsK := eps / float64(k)
 	var mx, ls, dot, coef, bias [blockRows]float32
 	var pcs, wys, zy [blockRows]float64
+	var cs float32 // the stashed row's pass-2 factor
 	bs := rowsPerBlock(k)
+	if stash != nil {
+		bs = 1
+	}
 	nt := streamed(n, k, 4)
 	var total float64
+	var stashOut [3]float32 // m, ls, ref − m of the stashed row
+	moved := 0
 	for r0 := 0; r0 < n; r0 += bs {
 		m := min(bs, n-r0)
 		x := a.X[r0*k : (r0+m)*k]
 		targets := a.Targets[r0 : r0+m]
 		// Pass 1.
-		if capped {
+		if stash != nil {
+			moved = s.lseStashRow(x, stash, &stashOut)
+			mx[0], ls[0] = stashOut[0], stashOut[1]
+		} else if capped {
 			s.maxLogCapped(x, m, k, smooth, a.Weight, &mx[0], &ls[0], &dot[0], a.SoftCap, inv)
 		} else if smooth {
 			switch {
@@ -245,6 +280,8 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 			s.expAffineCapped(x, g, m, k, smooth, a.Weight, &mx[0], &ls[0], &coef[0], &bias[0], a.SoftCap, inv)
 		case smooth && a.Weight != nil:
 			s.expAffineWRows(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0], nt)
+		case stash != nil && moved == 0 && stashScale(coef[0], stashOut, &cs):
+			s.scaleRow(stash, g, k, cs, bias[0], nt)
 		default:
 			s.expAffineRows(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0], nt)
 		}
@@ -271,6 +308,37 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 		}
 	}
 	return total
+}
+
+// stashScale sets c to the factor that turns the stashed exponentials
+// exp(x − ref) into coef·softmax, coef·exp((ref − m) − ls), and reports
+// whether it is usable: a factor below 2⁻¹⁰⁰ (tiny weights) could lose
+// digits as a subnormal where coef·softmax would not, so such rows take
+// the exp pass.
+func stashScale(coef float32, out [3]float32, c *float32) bool {
+	v := float32(float64(coef) * math.Exp(float64(out[2])-float64(out[1])))
+	*c = v
+	return coef == 0 || math.Abs(float64(v)) >= 0x1p-100 || v != v
+}
+
+func (s isa) lseStashRow(x, stash []float32, out *[3]float32) int {
+	if s == avx512 {
+		return lseStashRowAVX512(&x[0], &stash[0], len(stash), &out[0])
+	}
+	return lseStashRowAVX2(&x[0], &stash[0], len(stash), &out[0])
+}
+
+func (s isa) scaleRow(src, dst []float32, k int, c, b float32, nt bool) {
+	switch {
+	case s == avx512 && nt:
+		scaleRowNTAVX512(&src[0], &dst[0], k, c, b)
+	case s == avx512:
+		scaleRowAVX512(&src[0], &dst[0], k, c, b)
+	case nt:
+		scaleRowNTAVX2(&src[0], &dst[0], k, c, b)
+	default:
+		scaleRowAVX2(&src[0], &dst[0], k, c, b)
+	}
 }
 
 var nan32 = float32(math.NaN())

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
 )
 
 // TestStreamedMatchesCached: the non-temporal pass 2 must write exactly what
@@ -52,6 +54,72 @@ func TestStreamedMatchesCached(t *testing.T) {
 				for i := range want {
 					if math.Float32bits(in[off+i]) != math.Float32bits(want[i]) {
 						t.Fatalf("%s k=%d offset %d in place: element %d = %v, cached %v", tc.name, k, off, i, in[off+i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestStashedMatchesBlocks: the stashed long-row cross-entropy (pass 2
+// scales pass 1's exponentials) agrees with the exp-recomputing blockwise
+// path, on rows that keep pass 1's reference, rows where it moves (those
+// fall back to recomputing), tiny weights (the factor check) and in place.
+func TestStashedMatchesBlocks(t *testing.T) {
+	for _, tc := range isas(t) {
+		s := isa(tc.name == "avx512")
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, k := range []int{4097, 10000, stashMaxK} {
+			for _, kind := range []string{"normal", "rising", "tiny-weights", "in-place", "z-loss"} {
+				const n = 3
+				x := make([]float32, n*k)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64() * 3)
+					if kind == "rising" {
+						x[i] += float32(i%k) * 0.01 // reference moves after the first vector
+					}
+				}
+				targets := []int32{0, int32(k - 1), int32(k / 2)}
+				w := make([]float32, k)
+				for i := range w {
+					w[i] = 1
+					if kind == "tiny-weights" {
+						w[i] = 1e-33
+					}
+				}
+				a := args.CE[float32]{X: x, N: n, K: k, Targets: targets, Weight: w, GradScale: 1.0 / n,
+					RowLoss: make([]float32, n), RowLSE: make([]float32, n)}
+				if kind == "z-loss" {
+					a.ZLoss = 1e-3
+				}
+				want := a
+				want.X = append([]float32(nil), x...)
+				want.Grad = make([]float32, n*k)
+				want.RowLoss, want.RowLSE = make([]float32, n), make([]float32, n)
+				wantLoss := s.crossEntropyBlocks(want, nil)
+				got := a
+				if kind == "in-place" {
+					got.Grad = got.X
+				} else {
+					got.Grad = make([]float32, n*k)
+				}
+				gotLoss := s.crossEntropyStashed(got)
+				if d := math.Abs(gotLoss - wantLoss); d > 1e-6*math.Abs(wantLoss) {
+					t.Errorf("%s k=%d %s: loss %v, blockwise %v", tc.name, k, kind, gotLoss, wantLoss)
+				}
+				var gmax float64
+				for _, v := range want.Grad {
+					gmax = math.Max(gmax, math.Abs(float64(v)))
+				}
+				for i := range want.Grad {
+					if d := math.Abs(float64(got.Grad[i] - want.Grad[i])); d > 4e-7*gmax || math.IsNaN(float64(got.Grad[i])) {
+						t.Fatalf("%s k=%d %s: grad[%d] = %v, blockwise %v", tc.name, k, kind, i, got.Grad[i], want.Grad[i])
+					}
+				}
+				for i := range n {
+					if got.RowLoss[i] != want.RowLoss[i] || got.RowLSE[i] != want.RowLSE[i] {
+						t.Errorf("%s k=%d %s: row %d loss/lse %v/%v, blockwise %v/%v", tc.name, k, kind, i,
+							got.RowLoss[i], got.RowLSE[i], want.RowLoss[i], want.RowLSE[i])
 					}
 				}
 			}

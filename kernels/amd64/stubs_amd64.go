@@ -168,6 +168,25 @@ func expAffineRowsNTAVX2(x *float32, dst *float32, n int, k int, m *float32, ls 
 //go:noescape
 func expAffineWRowsNTAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, w *float32)
 
+// lseStashRowAVX2 is maxLogRows for one row of k logits that also writes stash[j] = exp(x[j] − ref):
+// out[0] = m (the row's maximum), out[1] = ls = log Σ_j exp(x[j] − m) and out[2] = ref − m (≤ 0),
+// so that softmax_j = stash[j]·exp(out[2] − out[1]). It returns 1 if the reference moved after
+// the first vector (earlier stash entries are then relative to an older one), else 0.
+//
+//go:noescape
+func lseStashRowAVX2(x *float32, stash *float32, k int, out *float32) int
+
+// scaleRowAVX2 writes dst[j] = c·src[j] − b for j < k.
+//
+//go:noescape
+func scaleRowAVX2(src *float32, dst *float32, k int, c float32, b float32)
+
+// scaleRowNTAVX2 writes dst[j] = c·src[j] − b for j < k.
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func scaleRowNTAVX2(src *float32, dst *float32, k int, c float32, b float32)
+
 // subRowsAVX2 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
 //
 //go:noescape
@@ -1139,6 +1158,25 @@ func expAffineRowsNTAVX512(x *float32, dst *float32, n int, k int, m *float32, l
 //
 //go:noescape
 func expAffineWRowsNTAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, bias *float32, w *float32)
+
+// lseStashRowAVX512 is maxLogRows for one row of k logits that also writes stash[j] = exp(x[j] − ref):
+// out[0] = m (the row's maximum), out[1] = ls = log Σ_j exp(x[j] − m) and out[2] = ref − m (≤ 0),
+// so that softmax_j = stash[j]·exp(out[2] − out[1]). It returns 1 if the reference moved after
+// the first vector (earlier stash entries are then relative to an older one), else 0.
+//
+//go:noescape
+func lseStashRowAVX512(x *float32, stash *float32, k int, out *float32) int
+
+// scaleRowAVX512 writes dst[j] = c·src[j] − b for j < k.
+//
+//go:noescape
+func scaleRowAVX512(src *float32, dst *float32, k int, c float32, b float32)
+
+// scaleRowNTAVX512 writes dst[j] = c·src[j] − b for j < k.
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func scaleRowNTAVX512(src *float32, dst *float32, k int, c float32, b float32)
 
 // subRowsAVX512 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
 //

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/lossfuse/lossfuse/asmgen/internal/x86"
+)
+
+// The stashed long-row path of softmax cross-entropy: pass 1 keeps the
+// exponentials it computes for the row's sum in a scratch row (in L2), so
+// that pass 2 is a multiply-subtract per element instead of a second exp.
+
+// lseStashRow is pass 1 (as maxLogRows) of one row that also writes
+// stash[j] = exp(x[j] − ref) for the reference the sum was taken against.
+func lseStashRow(s *x86.ISA) {
+	name := "lseStashRow" + suffix(s)
+	TEXT(name, NOSPLIT, "func(x, stash *float32, k int, out *float32) int")
+	Pragma("noescape")
+	docf(name,
+		"%s is maxLogRows for one row of k logits that also writes stash[j] = exp(x[j] − ref):",
+		"out[0] = m (the row's maximum), out[1] = ls = log Σ_j exp(x[j] − m) and out[2] = ref − m (≤ 0),",
+		"so that softmax_j = stash[j]·exp(out[2] − out[1]). It returns 1 if the reference moved after",
+		"the first vector (earlier stash entries are then relative to an older one), else 0.")
+	s.Begin()
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	stash := Load(Param("stash"), GP64()).(reg.GPVirtual)
+	k := Load(Param("k"), GP64()).(reg.GPVirtual)
+	out := Load(Param("out"), GP64()).(reg.GPVirtual)
+	s.PreloadExp()
+	s.PreloadC(rescaleMargin, -s.MaxFinite(), s.MaxFinite())
+	negInf := s.CR(math.Inf(-1))
+	sp := s.NewSpan(k)
+	moved := GP64()
+	XORQ(moved, moved)
+	hooks := lseHooks{
+		exp: func(e reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
+			s.StoreAt(mk, e, s.At(stash, j))
+		},
+		rescale: func(j reg.GPVirtual) {
+			first := x86.NewLabel("firstvec")
+			TESTQ(j, j)
+			JZ(LabelRef(first))
+			MOVQ(U32(1), moved)
+			Label(first)
+		},
+	}
+	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, hooks)
+	d := s.Vec()
+	s.Sub(m, ref, d) // ref − m
+	s.StoreScalar(m, Mem{Base: out})
+	s.StoreScalar(l, Mem{Base: out, Disp: s.Size()})
+	s.StoreScalar(d, Mem{Base: out, Disp: 2 * s.Size()})
+	Store(moved, ReturnIndex(0))
+	s.End()
+}
+
+// scaleRow is pass 2 of the stashed path: dst = c·src − b over one row,
+// with non-temporal stores in the NT variant.
+func scaleRow(s *x86.ISA, streamed bool) {
+	name := "scaleRow"
+	doc := []string{"%s writes dst[j] = c·src[j] − b for j < k."}
+	if streamed {
+		name += "NT"
+		doc = append(doc, "dst is written with non-temporal stores, bypassing the caches.")
+	}
+	name += suffix(s)
+	TEXT(name, NOSPLIT, "func(src, dst *float32, k int, c, b float32)")
+	Pragma("noescape")
+	docf(name, doc...)
+	s.Begin()
+	src := Load(Param("src"), GP64()).(reg.GPVirtual)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	k := Load(Param("k"), GP64()).(reg.GPVirtual)
+	c, b := broadcastParam(s, "c"), broadcastParam(s, "b")
+	sp := s.NewSpan(k)
+	each := func(j reg.GPVirtual, mk *x86.Mask, store func(reg.VecVirtual, Mem)) {
+		v := s.LoadAt(mk, s.At(src, j), nil)
+		s.FMS213(b, c, v) // c·v − b
+		store(v, s.At(dst, j))
+	}
+	if streamed {
+		sp.EachStreamed(dst, each)
+		s.EndStreamed()
+		return
+	}
+	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+		each(j, mk, func(v reg.VecVirtual, mem Mem) { s.StoreAt(mk, v, mem) })
+	})
+	s.End()
+}
