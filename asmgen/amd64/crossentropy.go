@@ -117,7 +117,7 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 			others := s.Vec()
 			VXORPS(others, others, others)
 			sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-				v := s.LoadAt(mk, s.At(x, j), nil)
+				v := s.LoadAt(mk, s.At(x, j), m) // m: no underflow (assist) in masked-off lanes
 				s.Sub(m, v, v)
 				s.Sub(l, v, v)
 				p := s.Exp(v)
@@ -232,10 +232,17 @@ func ceSmallRows(s *x86.ISA, withGrad, weighted bool) {
 		VMINPS(m, s.FR(math.MaxFloat32), m)
 		e := make([]reg.VecVirtual, 2)
 		sum := s.Vec()
+		zero := s.Vec()
+		VXORPS(zero, zero, zero)
 		for r := range v {
+			// Masked-off lanes (−Inf, so that they leave m alone) take
+			// exp(0) and are zeroed after: exp(−Inf) would underflow, and an
+			// underflowing result costs a microcode assist on Intel.
 			d := s.Vec()
 			VSUBPS(m, v[r], d)
-			e[r] = s.Exp(d) // masked-off lanes: exp(−Inf) = 0
+			masks[r].Fill(d, zero)
+			e[r] = s.Exp(d)
+			s.ZeroOff(&masks[r], e[r])
 		}
 		VADDPS(e[0], e[1], sum)
 		s.AllSum(sum)
@@ -303,7 +310,6 @@ func ceSmallRows(s *x86.ISA, withGrad, weighted bool) {
 		JMP(LabelRef(next))
 
 		Label(ignored)
-		zero := s.Vec()
 		VXORPS(zero, zero, zero)
 		storeIf(rowLoss, i, zero)
 		if withGrad {

@@ -192,7 +192,8 @@ func lseRows(s *x86.ISA, o lseOptions) {
 // reference by rescaleMargin. It returns vectors with every lane equal to
 // m, the reference maximum (with exact, the true maximum, so that x − m is
 // exact near it), and l = log Σ_j exp(x_j − m). each, if not nil, gets
-// every loaded vector (−Inf in masked-off lanes) and the current reference.
+// every loaded vector (masked-off lanes hold the reference, or −Inf with a
+// transform: each must not count them) and the current reference.
 //
 // shift, if not nil, is called with m_old − m_new (≤ 0, every lane) each
 // time the reference moves, so that sums kept relative to m can follow it.
@@ -242,7 +243,16 @@ func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirt
 		if mk == nil {
 			s.PrefetchAhead(x, j)
 		}
-		v := s.LoadAt(mk, s.At(x, j), negInf)
+		// Masked-off lanes hold the reference (≤ the maximum, below the
+		// rescale threshold) and their exponentials are zeroed: filling
+		// with −Inf would make exp underflow there, and an underflowing
+		// result costs a microcode assist per vector on Intel (100+ cycles
+		// per row of a short-row batch). The soft-cap refills −Inf.
+		fill := m
+		if transform != nil {
+			fill = negInf
+		}
+		v := s.LoadAt(mk, s.At(x, j), fill)
 		if transform != nil {
 			v = transform(v, mk)
 		}
@@ -270,6 +280,7 @@ func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirt
 		d := s.Vec()
 		s.Sub(m, v, d)
 		e := s.Exp(d)
+		s.ZeroOff(mk, e)
 		s.Add(e, sum, sum)
 		if hooks.exp != nil {
 			hooks.exp(e, j, mk)
@@ -344,7 +355,9 @@ func expAffineRows(s *x86.ISA, weighted, capped, streamed bool) {
 		cf := s.Broadcast(Mem{Base: coef, Index: i, Scale: sz})
 		b := s.Broadcast(Mem{Base: bias, Index: i, Scale: sz})
 		each := func(j reg.GPVirtual, mk *x86.Mask, store func(reg.VecVirtual, Mem)) {
-			v := s.LoadAt(mk, s.At(x, j), nil)
+			// Masked-off lanes hold m, so that their (discarded) exp does not
+			// underflow into a microcode assist.
+			v := s.LoadAt(mk, s.At(x, j), mv)
 			var fac reg.VecVirtual
 			if capped {
 				t := s.Vec()

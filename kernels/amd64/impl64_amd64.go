@@ -157,8 +157,11 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 					logp = -math.Log1p(sumExpExcept(x[i*k:i*k+k], int(y), mx[i])) + (zy[i] - mx[i])
 				}
 				lpys[i] = logp
-				p := math.Exp(logp)
 				q := -math.Expm1(logp)
+				p := 1 - q // exact enough where q < ½ (p > ½)
+				if q >= 0.5 {
+					p = math.Exp(logp)
+				}
 				r := -1.0
 				if q != 0 {
 					r = logp / q
@@ -167,7 +170,7 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 				if p != 0 {
 					pr = p * r
 				}
-				mod := math.Pow(q, a.FocalGamma)
+				mod := focalPow(q, a.FocalGamma)
 				loss = -wy * mod * logp
 				pc = wy * mod * (1 - a.FocalGamma*pr)
 				wy = pc

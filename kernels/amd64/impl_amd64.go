@@ -234,8 +234,11 @@ func (s isa) crossEntropyBlocks(a args.CE[float32], stash []float32) float64 {
 				// dominates can round below its maximum, and a positive log p
 				// would make q = 1 − p negative and q^γ NaN.
 				logp := math.Min(zyv-l, 0)
-				p := math.Exp(logp)
 				q := -math.Expm1(logp)
+				p := 1 - q // exact enough where q < ½ (p > ½)
+				if q >= 0.5 {
+					p = math.Exp(logp)
+				}
 				r := -1.0
 				if q != 0 {
 					r = logp / q
@@ -245,7 +248,7 @@ func (s isa) crossEntropyBlocks(a args.CE[float32], stash []float32) float64 {
 				if p != 0 {
 					pr = p * r
 				}
-				mod := math.Pow(q, gam)
+				mod := focalPow(q, gam)
 				loss = -wy * mod * logp
 				pc = wy * mod * (1 - gam*pr)
 				wy = pc
@@ -339,6 +342,20 @@ func (s isa) scaleRow(src, dst []float32, k int, c, b float32, nt bool) {
 	default:
 		scaleRowAVX2(&src[0], &dst[0], k, c, b)
 	}
+}
+
+// focalPow is q^γ with the common γ = 0, 1, 2 as products (math.Pow
+// dominates a short row's time otherwise).
+func focalPow(q, gamma float64) float64 {
+	switch gamma {
+	case 0:
+		return 1
+	case 1:
+		return q
+	case 2:
+		return q * q
+	}
+	return math.Pow(q, gamma)
 }
 
 var nan32 = float32(math.NaN())
