@@ -12,7 +12,7 @@ import (
 type vecFunc func(x, dst *float32, n int)
 
 // isas lists the variants this CPU runs, with the kernels under test.
-func isas(t *testing.T) []struct {
+func isas(t testing.TB) []struct {
 	name                  string
 	exp, log, log1p, tanh vecFunc
 } {

@@ -247,8 +247,19 @@ func (s *ISA) Exp(x reg.VecVirtual) reg.VecVirtual {
 	}
 	c := poly.F32(poly.Exp[:])
 	t := s.Vec()
-	VMAXPS(x, s.FR(poly.ExpMin), t) // NaN: x is the operand returned
-	VMINPS(t, s.FR(poly.ExpMax), t)
+	var low reg.VecVirtual
+	if s.ZMM {
+		// No lower clamp: lanes below ExpMin are zeroed by VSCALEFPS's
+		// mask below, whatever n and r became there (−Inf: NaN).
+		VMINPS(x, s.FR(poly.ExpMax), t) // NaN: x is the operand returned
+	} else {
+		// Lanes below ExpMin (result 0) compute e^0 and are zeroed at the
+		// end, so that no multiply underflows (a microcode assist).
+		low = YMM()
+		VCMPPS(Imm(1), s.F(poly.ExpMin), x, low) // x < ExpMin (NaN: false)
+		VANDNPS(x, low, t)
+		VMINPS(t, s.FR(poly.ExpMax), t) // NaN: t is the operand returned
+	}
 	n := s.Vec()
 	VMULPS(s.F(poly.Log2E), t, n)
 	if s.ZMM {
@@ -268,7 +279,13 @@ func (s *ISA) Exp(x reg.VecVirtual) reg.VecVirtual {
 	VFMADD213PS(t, r2, p) // p = r + r²·q
 	VADDPS(s.F(1), p, p)
 	if s.ZMM {
-		VSCALEFPS(n, p, p) // p·2^n with IEEE overflow and gradual underflow
+		// p·2^n with IEEE overflow and gradual underflow; lanes below
+		// ExpMin (result 0) are zeroed by the mask instead, since an
+		// underflowing result costs a microcode assist (17× the time of
+		// the whole exp for masked logits such as −1e9).
+		k := K()
+		VCMPPS(Imm(5), s.F(poly.ExpMin), x, k) // x ≥ ExpMin or NaN (NLT_US)
+		VSCALEFPS_Z(n, p, k, p)
 		return p
 	}
 	// p·2^n as p·2^(n>>1)·2^(n−n>>1): both factors are normal for every
@@ -283,6 +300,7 @@ func (s *ISA) Exp(x reg.VecVirtual) reg.VecVirtual {
 	VPSLLD(Imm(23), n2, n2)
 	VMULPS(n1, p, p)
 	VMULPS(n2, p, p)
+	VANDNPS(p, low, p)
 	return p
 }
 

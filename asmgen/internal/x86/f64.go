@@ -156,9 +156,19 @@ func (s *ISA) MaxFinite() float64 {
 // polynomial after the two-constant reduction).
 func (s *ISA) exp64(x reg.VecVirtual) reg.VecVirtual {
 	c := poly.Exp64
+	// As the float32 Exp: lanes below ExpMin64 are zeroed (AVX-512: by the
+	// mask of VSCALEFPD; AVX2: computed as e^0 and cleared) rather than
+	// underflowing, which costs a microcode assist.
 	t := s.Vec()
-	VMAXPD(x, s.CR(poly.ExpMin64), t) // NaN: x is the operand returned
-	VMINPD(t, s.CR(poly.ExpMax64), t)
+	var low reg.VecVirtual
+	if s.ZMM {
+		VMINPD(x, s.CR(poly.ExpMax64), t) // NaN: x is the operand returned
+	} else {
+		low = YMM()
+		VCMPPD(Imm(1), s.CR(poly.ExpMin64), x, low) // x < ExpMin64 (NaN: false)
+		VANDNPD(x, low, t)
+		VMINPD(t, s.CR(poly.ExpMax64), t)
+	}
 	n := s.Vec()
 	VMULPD(s.C(poly.Log2E64), t, n)
 	if s.ZMM {
@@ -178,7 +188,9 @@ func (s *ISA) exp64(x reg.VecVirtual) reg.VecVirtual {
 	VFMADD213PD(t, r2, p) // r + r²·q
 	VADDPD(s.C(1), p, p)
 	if s.ZMM {
-		VSCALEFPD(n, p, p)
+		k := K()
+		VCMPPD(Imm(5), s.CR(poly.ExpMin64), x, k) // x ≥ ExpMin64 or NaN (NLT_US)
+		VSCALEFPD_Z(n, p, k, p)
 		return p
 	}
 	// p·2^(n>>1)·2^(n−n>>1): both factors normal for n in [−1076, 1024].
@@ -195,6 +207,7 @@ func (s *ISA) exp64(x reg.VecVirtual) reg.VecVirtual {
 	VPSLLQ(Imm(52), f2, f2)
 	VMULPD(f1, p, p)
 	VMULPD(f2, p, p)
+	VANDNPD(p, low, p)
 	return p
 }
 
