@@ -24,7 +24,7 @@ func BenchmarkExp(b *testing.B) {
 				}
 				d := make([]float32, len(x))
 				b.SetBytes(int64(4 * len(x)))
-				for b.Loop() {
+				for range b.N {
 					tc.exp(&x[0], &d[0], len(x))
 				}
 			})
