@@ -33,7 +33,8 @@ func main() {
 		// Cross-entropy with probability targets.
 		for _, w := range []bool{false, true} {
 			maxLogProbRows(s, w)
-			expProbRows(s, w)
+			expProbRows(s, w, false)
+			expProbRows(s, w, true)
 		}
 		// Row kernels: softmax cross-entropy passes and the row primitives.
 		lseRows(s, lseOptions{})
@@ -96,7 +97,8 @@ func main() {
 		subRows(s)
 		for _, w := range []bool{false, true} {
 			maxLogProbRows(s, w)
-			expProbRows(s, w)
+			expProbRows(s, w, false)
+			expProbRows(s, w, true)
 		}
 		for _, o := range allBinaryOptions() {
 			bceLogits(s, o, false)

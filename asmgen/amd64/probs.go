@@ -63,6 +63,9 @@ func maxLogProbRows(s *x86.ISA, weighted bool) {
 		VXORPS(acc, acc, acc)
 		VXORPS(cs, cs, cs)
 		each := func(v, mref reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
+			if mk == nil {
+				s.PrefetchAhead(probs, j)
+			}
 			t := s.LoadAt(mk, s.At(probs, j), nil)
 			c := targetCoef(s, t, w, j, mk, "a0", "a1", weighted)
 			d := s.Vec()
@@ -96,10 +99,14 @@ func maxLogProbRows(s *x86.ISA, weighted bool) {
 // expProbRows is pass 2 of cross-entropy with probability targets:
 // dst_ij = coef_i·exp((x_ij − m_i) − ls_i) − (b0 + b1·t_ij)·w_j (b0, b1 the
 // pass-1 coefficients times GradScale). dst may be x.
-func expProbRows(s *x86.ISA, weighted bool) {
+// The NT variants (streamed) write dst with non-temporal stores.
+func expProbRows(s *x86.ISA, weighted, streamed bool) {
 	name := "expProbRows"
 	if weighted {
 		name = "expProbWRows"
+	}
+	if streamed {
+		name += "NT"
 	}
 	name += suffix(s)
 	TEXT(name, NOSPLIT, sigT(s, "func(x, dst *float32, n, k int, m, ls, coef, probs, w *float32, b0, b1 float32)"))
@@ -123,16 +130,30 @@ func expProbRows(s *x86.ISA, weighted bool) {
 			return s.Broadcast(Mem{Base: p, Index: i, Scale: uint8(s.Size())})
 		}
 		mv, lv, cf := row("m"), row("ls"), row("coef")
-		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-			v := s.LoadAt(mk, s.At(x, j), nil)
+		each := func(j reg.GPVirtual, mk *x86.Mask, store func(reg.VecVirtual, Mem)) {
+			if mk == nil {
+				s.PrefetchAhead(probs, j) // pass 1 left x, not all of probs, in L2
+			}
+			v := s.LoadAt(mk, s.At(x, j), mv) // m: no underflow in masked-off lanes
 			s.Sub(mv, v, v)
 			s.Sub(lv, v, v)
 			e := s.Exp(v)
 			t := s.LoadAt(mk, s.At(probs, j), nil)
 			c := targetCoef(s, t, w, j, mk, "b0", "b1", weighted)
 			s.FMS213(c, cf, e) // coef·p − c
-			s.StoreAt(mk, e, s.At(dst, j))
+			store(e, s.At(dst, j))
+		}
+		if streamed {
+			sp.EachStreamed(dst, each)
+			return
+		}
+		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+			each(j, mk, func(v reg.VecVirtual, mem Mem) { s.StoreAt(mk, v, mem) })
 		})
 	})
+	if streamed {
+		s.EndStreamed()
+		return
+	}
 	s.End()
 }

@@ -516,13 +516,22 @@ func (s isa) crossEntropyProbs64(a args.CE[float64]) float64 {
 			continue
 		}
 		g := a.Grad[r0*k : (r0+m)*k]
+		nt := streamed(n, k, 8)
 		switch {
+		case z && w != nil && nt:
+			expProbWRowsNTDAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
 		case z && w != nil:
 			expProbWRowsDAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		case z && nt:
+			expProbRowsNTDAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
 		case z:
 			expProbRowsDAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		case w != nil && nt:
+			expProbWRowsNTDAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
 		case w != nil:
 			expProbWRowsDAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		case nt:
+			expProbRowsNTDAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
 		default:
 			expProbRowsDAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
 		}

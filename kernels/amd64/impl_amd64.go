@@ -456,13 +456,22 @@ func (s isa) crossEntropyProbs(a args.CE[float32]) float64 {
 			continue
 		}
 		g := a.Grad[r0*k : (r0+m)*k]
+		nt := streamed(n, k, 4)
 		switch {
+		case z && w != nil && nt:
+			expProbWRowsNTAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
 		case z && w != nil:
 			expProbWRowsAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		case z && nt:
+			expProbRowsNTAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
 		case z:
 			expProbRowsAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		case w != nil && nt:
+			expProbWRowsNTAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
 		case w != nil:
 			expProbWRowsAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		case nt:
+			expProbRowsNTAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
 		default:
 			expProbRowsAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
 		}

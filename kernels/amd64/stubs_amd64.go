@@ -82,6 +82,11 @@ func maxLogProbRowsAVX2(x *float32, n int, k int, probs *float32, w *float32, m 
 //go:noescape
 func expProbRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
 
+// expProbRowsNTAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbRowsNTAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+
 // maxLogProbWRowsAVX2 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
 //
 //go:noescape
@@ -91,6 +96,11 @@ func maxLogProbWRowsAVX2(x *float32, n int, k int, probs *float32, w *float32, m
 //
 //go:noescape
 func expProbWRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+
+// expProbWRowsNTAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbWRowsNTAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
 
 // lseRowsAVX2 writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once.
 //
@@ -1073,6 +1083,11 @@ func maxLogProbRowsAVX512(x *float32, n int, k int, probs *float32, w *float32, 
 //go:noescape
 func expProbRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
 
+// expProbRowsNTAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbRowsNTAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+
 // maxLogProbWRowsAVX512 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
 //
 //go:noescape
@@ -1082,6 +1097,11 @@ func maxLogProbWRowsAVX512(x *float32, n int, k int, probs *float32, w *float32,
 //
 //go:noescape
 func expProbWRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+
+// expProbWRowsNTAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbWRowsNTAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
 
 // lseRowsAVX512 writes lse[i] = log Σ_j exp(x[i*k+j]) for each of n rows, reading x once.
 //
@@ -2073,6 +2093,11 @@ func maxLogProbRowsDAVX2(x *float64, n int, k int, probs *float64, w *float64, m
 //go:noescape
 func expProbRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
 
+// expProbRowsNTDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbRowsNTDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
+
 // maxLogProbWRowsDAVX2 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
 //
 //go:noescape
@@ -2082,6 +2107,11 @@ func maxLogProbWRowsDAVX2(x *float64, n int, k int, probs *float64, w *float64, 
 //
 //go:noescape
 func expProbWRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
+
+// expProbWRowsNTDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbWRowsNTDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
 
 // bceLogitsDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -2968,6 +2998,11 @@ func maxLogProbRowsDAVX512(x *float64, n int, k int, probs *float64, w *float64,
 //go:noescape
 func expProbRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
 
+// expProbRowsNTDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbRowsNTDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
+
 // maxLogProbWRowsDAVX512 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
 //
 //go:noescape
@@ -2977,6 +3012,11 @@ func maxLogProbWRowsDAVX512(x *float64, n int, k int, probs *float64, w *float64
 //
 //go:noescape
 func expProbWRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
+
+// expProbWRowsNTDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+//
+//go:noescape
+func expProbWRowsNTDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
 
 // bceLogitsDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
