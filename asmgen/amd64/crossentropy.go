@@ -77,19 +77,37 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 
 	rowLoopT(s, n, k, ptrs, func(i reg.GPVirtual) {
 		ignored, next := x86.NewLabel("ignored"), x86.NewLabel("nextrow")
-		m, l := onlineLSE(s, x, sp, negInf, true, nil, nil, nil)
+		y := GP64()
+		MOVLQSX(Mem{Base: targets, Index: i, Scale: 4}, y)
+		var m, l, sum, zy reg.VecVirtual
+		if withGrad {
+			// The row is in L1: its exact maximum first, then e = exp(x − m)
+			// stashed in grad, so that pass 2 multiplies instead of taking a
+			// second exp. z_y is read first: grad may be x.
+			zy = s.Vec()
+			VXORPS(zy, zy, zy)
+			skip := x86.NewLabel("noty")
+			CMPQ(y, ignore)
+			JE(LabelRef(skip))
+			zy = s.Broadcast(Mem{Base: x, Index: y, Scale: sz})
+			Label(skip)
+			m, sum = maxThenStash(s, x, grad, sp, negInf)
+			l = s.Log(sum, true)
+		} else {
+			m, l = onlineLSE(s, x, sp, negInf, true, nil, nil, nil)
+		}
 		lse := s.Vec()
 		s.Add(m, l, lse)
 		storeIf(rowLSE, i, lse)
-		y := GP64()
-		MOVLQSX(Mem{Base: targets, Index: i, Scale: 4}, y)
 		CMPQ(y, ignore)
 		JE(LabelRef(ignored))
 
 		// lse = ±Inf (a row holding +Inf, or only −Inf): NaN loss and gradient.
 		s.Where(x86.EQ, l, s.C(math.Inf(1)), s.C(math.NaN()), l)
 		s.Where(x86.EQ, l, s.C(math.Inf(-1)), s.C(math.NaN()), l)
-		zy := s.Broadcast(Mem{Base: x, Index: y, Scale: sz})
+		if !withGrad {
+			zy = s.Broadcast(Mem{Base: x, Index: y, Scale: sz})
+		}
 		loss := s.Vec()
 		s.Sub(zy, m, loss) // m − z_y, exact near the maximum
 		s.Add(l, loss, loss)
@@ -112,26 +130,27 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 			if weighted {
 				s.Mul(wy, coef, coef)
 			}
+			// g = coef·e/Σe; a non-finite row (l NaN above) makes it NaN.
+			cs := s.Vec()
+			s.Mov(s.C(1), cs)
+			s.Div(sum, cs, cs)
+			s.Where(x86.UNORD, l, l, l, cs)
+			s.Mul(coef, cs, cs)
 			// Lane index of the target in each vector: idx counts j + lane.
 			yv, idx := s.LaneIndex(y)
 			others := s.Vec()
 			VXORPS(others, others, others)
 			sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-				v := s.LoadAt(mk, s.At(x, j), m) // m: no underflow (assist) in masked-off lanes
-				s.Sub(m, v, v)
-				s.Sub(l, v, v)
-				p := s.Exp(v)
+				e := s.LoadAt(mk, s.At(grad, j), nil)
 				g := s.Vec()
-				s.Mul(coef, p, g)
+				s.Mul(cs, e, g)
 				s.StoreAt(mk, g, s.At(grad, j))
-				s.ZeroLane(idx, yv, p) // drop p_y from the sum of the others
-				s.ZeroOff(mk, p)
-				s.Add(p, others, others)
+				s.ZeroLane(idx, yv, e) // drop e_y from the sum of the others
+				s.Add(e, others, others)
 				s.AddI(s.Lanes, idx)
 			})
 			s.AllSum(others)
-			s.Where(x86.UNORD, l, l, l, others) // non-finite row: g_y NaN too (k = 1)
-			s.Mul(coef, others, others)
+			s.Mul(cs, others, others)
 			VXORPS(s.SignBit(), others, others)
 			s.StoreScalar(others, Mem{Base: grad, Index: y, Scale: sz})
 		}
@@ -148,16 +167,12 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 		}
 		Label(next)
 	})
-	if s.F64 {
-		// MOVSD (what Store emits) cannot name X16–X31, which AVX-512 allocates.
-		r, err := ReturnIndex(0).Resolve()
-		if err != nil {
-			panic(err)
-		}
-		VMOVSD(total, r.Addr)
-	} else {
-		Store(total, ReturnIndex(0))
+	// MOVSD (what Store emits) cannot name X16–X31, which AVX-512 allocates.
+	r, err := ReturnIndex(0).Resolve()
+	if err != nil {
+		panic(err)
 	}
+	VMOVSD(total, r.Addr)
 	s.End()
 }
 

@@ -306,6 +306,39 @@ func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirt
 	return m, s.Log(sum, true), ref
 }
 
+// maxThenStash is pass 1 for a row that fits in L1: the exact maximum m
+// (loads and maxima only; prefetching ahead), then e_j = exp(x_j − m)
+// written to stash (which may be x) and summed. With m exact no rescaling
+// is needed, and the caller's pass 2 scales the stash instead of taking a
+// second exp. It returns m (clamped to finite values, NaN kept) and Σe in
+// every lane.
+func maxThenStash(s *x86.ISA, x, stash reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual) (m, sum reg.VecVirtual) {
+	m = s.Vec()
+	VMOVAPS(negInf, m)
+	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+		if mk == nil {
+			s.PrefetchAhead(x, j)
+		}
+		v := s.LoadAt(mk, s.At(x, j), negInf)
+		s.Max(v, m, m)
+	})
+	s.AllMax(m)
+	s.Max(m, s.CR(-s.MaxFinite()), m) // NaN: m is the operand returned
+	s.Min(m, s.CR(s.MaxFinite()), m)
+	sum = s.Vec()
+	VXORPS(sum, sum, sum)
+	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+		v := s.LoadAt(mk, s.At(x, j), m) // m: exp(0), zeroed, no underflow
+		s.Sub(m, v, v)
+		e := s.Exp(v)
+		s.ZeroOff(mk, e)
+		s.Add(e, sum, sum)
+		s.StoreAt(mk, e, s.At(stash, j))
+	})
+	s.AllSum(sum)
+	return m, sum
+}
+
 // expAffineRows is pass 2 of softmax cross-entropy and Softmax:
 // dst_ij = coef_i·exp((x_ij − m_i) − ls_i) − bias_i (·w_j when weighted),
 // with m and ls from the split pass 1.
