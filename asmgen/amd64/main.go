@@ -50,6 +50,7 @@ func main() {
 		lseStashRow(s)
 		scaleRow(s, false)
 		scaleRow(s, true)
+		softmaxRows(s)
 		subRows(s)
 		// Element-wise binary losses.
 		for _, o := range allBinaryOptions() {
@@ -94,6 +95,7 @@ func main() {
 		expAffineRows(s, true, false, false)
 		expAffineRows(s, false, false, true)
 		expAffineRows(s, true, false, true)
+		softmaxRows(s)
 		subRows(s)
 		for _, w := range []bool{false, true} {
 			maxLogProbRows(s, w)

@@ -460,3 +460,37 @@ func subRows(s *x86.ISA) {
 	})
 	s.End()
 }
+
+// softmaxRows is Softmax for rows that fit in L1, one call for all rows:
+// per row maxThenStash writes e = exp(x − m) to dst, then dst is scaled by
+// 1/Σe in place. Rows holding +Inf or only −Inf (Σe = +Inf or 0) become NaN,
+// as PyTorch.
+func softmaxRows(s *x86.ISA) {
+	name := "softmaxRows" + suffix(s)
+	TEXT(name, NOSPLIT, sigT(s, "func(x, dst *float32, n, k int)"))
+	Pragma("noescape")
+	docf(name, "%s writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.")
+	s.Begin()
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	k := Load(Param("k"), GP64()).(reg.GPVirtual)
+	s.PreloadExp()
+	s.PreloadC(-s.MaxFinite(), s.MaxFinite())
+	negInf := s.CR(math.Inf(-1))
+	sp := s.NewSpan(k)
+	rowLoopT(s, n, k, []reg.GPVirtual{x, dst}, func(i reg.GPVirtual) {
+		_, sum := maxThenStash(s, x, dst, sp, negInf)
+		r := s.Vec()
+		s.Mov(s.C(1), r)
+		s.Div(sum, r, r)
+		s.Where(x86.EQ, sum, s.C(math.Inf(1)), s.C(math.NaN()), r)
+		s.Where(x86.EQ, sum, s.C(0), s.C(math.NaN()), r)
+		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+			e := s.LoadAt(mk, s.At(dst, j), nil)
+			s.Mul(r, e, e)
+			s.StoreAt(mk, e, s.At(dst, j))
+		})
+	})
+	s.End()
+}

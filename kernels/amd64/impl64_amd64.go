@@ -261,6 +261,15 @@ func (s isa) logSumExp64(a args.Rows[float64]) {
 }
 
 func (s isa) softmax64(a args.Rows[float64]) {
+	if a.K <= fusedMaxK {
+		// The row kernel: exact maximum, exponentials stashed in Dst, scaled.
+		if s == avx512 {
+			softmaxRowsDAVX512(&a.X[0], &a.Dst[0], a.N, a.K)
+		} else {
+			softmaxRowsDAVX2(&a.X[0], &a.Dst[0], a.N, a.K)
+		}
+		return
+	}
 	var mx, ls, one, zero [blockRows]float64
 	for i := range one {
 		one[i] = 1

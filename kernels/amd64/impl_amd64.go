@@ -599,6 +599,15 @@ func (s isa) logSumExp(a args.Rows[float32]) {
 
 // softmax: pass 1 for lse, then exp(x − lse) in a second pass per block.
 func (s isa) softmax(a args.Rows[float32]) {
+	if a.K <= fusedMaxK {
+		// The row kernel: exact maximum, exponentials stashed in Dst, scaled.
+		if s == avx512 {
+			softmaxRowsAVX512(&a.X[0], &a.Dst[0], a.N, a.K)
+		} else {
+			softmaxRowsAVX2(&a.X[0], &a.Dst[0], a.N, a.K)
+		}
+		return
+	}
 	var mx, ls, one, zero [blockRows]float32
 	for i := range one {
 		one[i] = 1

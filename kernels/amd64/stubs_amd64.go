@@ -197,6 +197,11 @@ func scaleRowAVX2(src *float32, dst *float32, k int, c float32, b float32)
 //go:noescape
 func scaleRowNTAVX2(src *float32, dst *float32, k int, c float32, b float32)
 
+// softmaxRowsAVX2 writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.
+//
+//go:noescape
+func softmaxRowsAVX2(x *float32, dst *float32, n int, k int)
+
 // subRowsAVX2 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
 //
 //go:noescape
@@ -1198,6 +1203,11 @@ func scaleRowAVX512(src *float32, dst *float32, k int, c float32, b float32)
 //go:noescape
 func scaleRowNTAVX512(src *float32, dst *float32, k int, c float32, b float32)
 
+// softmaxRowsAVX512 writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.
+//
+//go:noescape
+func softmaxRowsAVX512(x *float32, dst *float32, n int, k int)
+
 // subRowsAVX512 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
 //
 //go:noescape
@@ -2077,6 +2087,11 @@ func expAffineRowsNTDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls
 //
 //go:noescape
 func expAffineWRowsNTDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, w *float64)
+
+// softmaxRowsDAVX2 writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.
+//
+//go:noescape
+func softmaxRowsDAVX2(x *float64, dst *float64, n int, k int)
 
 // subRowsDAVX2 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
 //
@@ -2982,6 +2997,11 @@ func expAffineRowsNTDAVX512(x *float64, dst *float64, n int, k int, m *float64, 
 //
 //go:noescape
 func expAffineWRowsNTDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, w *float64)
+
+// softmaxRowsDAVX512 writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.
+//
+//go:noescape
+func softmaxRowsDAVX512(x *float64, dst *float64, n int, k int)
 
 // subRowsDAVX512 writes dst[i*k+j] = (x[i*k+j] − m[i]) − ls[i] for n rows of k; dst may be x.
 //
