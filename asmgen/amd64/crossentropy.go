@@ -256,7 +256,7 @@ func ceSmallRows(s *x86.ISA, withGrad, weighted bool) {
 			d := s.Vec()
 			VSUBPS(m, v[r], d)
 			masks[r].Fill(d, zero)
-			e[r] = s.Exp(d)
+			e[r] = s.ExpFlush(d)
 			s.ZeroOff(&masks[r], e[r])
 		}
 		VADDPS(e[0], e[1], sum)
@@ -530,7 +530,7 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 		c := s.Vec()
 		VMOVUPS(colAt(j), c)
 		VSUBPS(m, c, c)
-		e := s.Exp(c)
+		e := s.ExpFlush(c)
 		VADDPS(e, sum, sum)
 		if withGrad {
 			jv := s.Vec()
@@ -611,7 +611,7 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 		VMOVUPS(Mem{Base: x, Index: off, Scale: 1}, c)
 		VSUBPS(mv, c, c)
 		VSUBPS(lv, c, c)
-		p := s.Exp(c)
+		p := s.ExpFlush(c)
 		VMULPS(cv, p, p)
 		VANDPS(lm, p, p) // … exact zeros there, whatever their logits
 		VMOVUPS(p, Mem{Base: grad, Index: off, Scale: 1})

@@ -76,6 +76,11 @@ func expVec(s *x86.ISA) {
 		func(v reg.VecVirtual) reg.VecVirtual { return s.Exp(v) })
 }
 
+func expFlushVec(s *x86.ISA) {
+	elementLoop(s, "expFlushVec"+suffix(s), "%s writes dst[i] = exp(x[i]), results below about 2^−125 flushed to 0 (test hook for the softmax passes' exp).",
+		func(v reg.VecVirtual) reg.VecVirtual { return s.ExpFlush(v) })
+}
+
 func logVec(s *x86.ISA) {
 	elementLoop(s, "logVec"+suffix(s), "%s writes dst[i] = log(x[i]) for x ≥ 0 (test hook for the vector log).",
 		func(v reg.VecVirtual) reg.VecVirtual { return s.Log(v, true) })

@@ -74,6 +74,7 @@ func main() {
 		}
 		// Test hooks for the ULP tests.
 		expVec(s)
+		expFlushVec(s)
 		logVec(s)
 		log1pVec(s)
 		tanhVec(s)

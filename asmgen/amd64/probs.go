@@ -137,7 +137,7 @@ func expProbRows(s *x86.ISA, weighted, streamed bool) {
 			v := s.LoadAt(mk, s.At(x, j), mv) // m: no underflow in masked-off lanes
 			s.Sub(mv, v, v)
 			s.Sub(lv, v, v)
-			e := s.Exp(v)
+			e := s.ExpFlush(v)
 			t := s.LoadAt(mk, s.At(probs, j), nil)
 			c := targetCoef(s, t, w, j, mk, "b0", "b1", weighted)
 			s.FMS213(c, cf, e) // coef·p − c

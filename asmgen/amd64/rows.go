@@ -279,7 +279,7 @@ func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirt
 		}
 		d := s.Vec()
 		s.Sub(m, v, d)
-		e := s.Exp(d)
+		e := s.ExpFlush(d)
 		s.ZeroOff(mk, e)
 		s.Add(e, sum, sum)
 		if hooks.exp != nil {
@@ -330,7 +330,7 @@ func maxThenStash(s *x86.ISA, x, stash reg.GPVirtual, sp x86.Span, negInf reg.Ve
 	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
 		v := s.LoadAt(mk, s.At(x, j), m) // m: exp(0), zeroed, no underflow
 		s.Sub(m, v, v)
-		e := s.Exp(v)
+		e := s.ExpFlush(v)
 		s.ZeroOff(mk, e)
 		s.Add(e, sum, sum)
 		s.StoreAt(mk, e, s.At(stash, j))
@@ -404,7 +404,7 @@ func expAffineRows(s *x86.ISA, weighted, capped, streamed bool) {
 			}
 			s.Sub(mv, v, v)
 			s.Sub(lv, v, v)
-			e := s.Exp(v)
+			e := s.ExpFlush(v)
 			if weighted {
 				bw := s.LoadAt(mk, s.At(w, j), nil)
 				s.Mul(b, bw, bw)

@@ -995,6 +995,11 @@ func softplusAVX2(x *float32, dst *float32, n int)
 //go:noescape
 func expVecAVX2(x *float32, dst *float32, n int)
 
+// expFlushVecAVX2 writes dst[i] = exp(x[i]), results below about 2^−125 flushed to 0 (test hook for the softmax passes' exp).
+//
+//go:noescape
+func expFlushVecAVX2(x *float32, dst *float32, n int)
+
 // logVecAVX2 writes dst[i] = log(x[i]) for x ≥ 0 (test hook for the vector log).
 //
 //go:noescape
@@ -2000,6 +2005,11 @@ func softplusAVX512(x *float32, dst *float32, n int)
 //
 //go:noescape
 func expVecAVX512(x *float32, dst *float32, n int)
+
+// expFlushVecAVX512 writes dst[i] = exp(x[i]), results below about 2^−125 flushed to 0 (test hook for the softmax passes' exp).
+//
+//go:noescape
+func expFlushVecAVX512(x *float32, dst *float32, n int)
 
 // logVecAVX512 writes dst[i] = log(x[i]) for x ≥ 0 (test hook for the vector log).
 //

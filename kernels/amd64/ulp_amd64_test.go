@@ -162,3 +162,30 @@ func TestSpecial(t *testing.T) {
 		}
 	}
 }
+
+// TestExpFlushULP: the softmax passes' exp keeps Exp's bound wherever its
+// result is at least 2^−125 (inputs ExpFlushMin..88), returns exactly 0
+// below, +Inf for +Inf and NaN for NaN.
+func TestExpFlushULP(t *testing.T) {
+	const flushMin = -86.64339 // x86.ExpFlushMin in the generator
+	hooks := map[string]vecFunc{"avx2": expFlushVecAVX2, "avx512": expFlushVecAVX512}
+	for _, s := range isas(t) {
+		f := hooks[s.name]
+		worst, at := sweep(f, math.Exp, flushMin, 88, stride(t))
+		t.Logf("%s expFlush: worst %d ULP at x=%g (stride %d over [%g, 88])", s.name, worst, at, stride(t), float32(flushMin))
+		if worst > 2 {
+			t.Errorf("%s expFlush: %d ULP at x=%g, want ≤ 2", s.name, worst, at)
+		}
+		in := []float32{math.Nextafter32(flushMin, -200), -87.5, -100, -1e9, float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN()), 0}
+		out := make([]float32, len(in))
+		f(&in[0], &out[0], len(in))
+		for i, x := range in[:5] {
+			if s.name == "avx2" && out[i] != 0 || s.name == "avx512" && out[i] != float32(math.Exp(float64(x))) {
+				t.Errorf("%s expFlush(%g) = %g, want %g", s.name, x, out[i], map[bool]float32{true: 0, false: float32(math.Exp(float64(x)))}[s.name == "avx2"])
+			}
+		}
+		if !math.IsInf(float64(out[5]), 1) || !math.IsNaN(float64(out[6])) || out[7] != 1 {
+			t.Errorf("%s expFlush(+Inf, NaN, 0) = %v, want +Inf, NaN, 1", s.name, out[5:])
+		}
+	}
+}

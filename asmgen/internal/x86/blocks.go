@@ -245,7 +245,35 @@ func (s *ISA) Exp(x reg.VecVirtual) reg.VecVirtual {
 	if s.F64 {
 		return s.exp64(x)
 	}
+	return s.exp32(x, false)
+}
+
+// ExpFlushMin: ExpFlush returns 0 below this input, the largest float32 ≤
+// ln 2^−125, so that every result it keeps is p·2^n with n ≥ −125, p ≥ ½:
+// normal, formed by one exponent multiply.
+const ExpFlushMin = -86.64339
+
+// ExpFlush is Exp with results below about 2^−125 flushed to 0, for the
+// softmax passes, whose exponentials are summed against a sum ≥ 1 or
+// scaled by a coefficient that makes such values negligible against the
+// row's largest output (the accuracy contract lets results below the
+// smallest normal flush). On AVX2 it drops the two-factor scaling that
+// gradual underflow needs (4 of 24 instructions); elsewhere it is Exp.
+// Exact for x ≤ 88; above, up to ExpMax, it may overflow to +Inf early
+// (softmax's exponents x − max are ≤ 20, or +Inf).
+func (s *ISA) ExpFlush(x reg.VecVirtual) reg.VecVirtual {
+	if s.F64 || s.ZMM {
+		return s.Exp(x)
+	}
+	return s.exp32(x, true)
+}
+
+func (s *ISA) exp32(x reg.VecVirtual, flush bool) reg.VecVirtual {
 	c := poly.F32(poly.Exp[:])
+	lowest := float32(poly.ExpMin)
+	if flush {
+		lowest = ExpFlushMin
+	}
 	t := s.Vec()
 	var low reg.VecVirtual
 	if s.ZMM {
@@ -256,7 +284,7 @@ func (s *ISA) Exp(x reg.VecVirtual) reg.VecVirtual {
 		// Lanes below ExpMin (result 0) compute e^0 and are zeroed at the
 		// end, so that no multiply underflows (a microcode assist).
 		low = YMM()
-		VCMPPS(Imm(1), s.F(poly.ExpMin), x, low) // x < ExpMin (NaN: false)
+		VCMPPS(Imm(1), s.F(lowest), x, low) // x < ExpMin (NaN: false)
 		VANDNPS(x, low, t)
 		VMINPS(t, s.FR(poly.ExpMax), t) // NaN: t is the operand returned
 	}
@@ -286,6 +314,17 @@ func (s *ISA) Exp(x reg.VecVirtual) reg.VecVirtual {
 		k := K()
 		VCMPPS(Imm(5), s.F(poly.ExpMin), x, k) // x ≥ ExpMin or NaN (NLT_US)
 		VSCALEFPS_Z(n, p, k, p)
+		return p
+	}
+	if flush {
+		// n in [−125, 128]: 2^n from its exponent field in one multiply
+		// (n = 128 gives the bits of +Inf: overflow).
+		e := YMM()
+		VCVTPS2DQ(n, e)
+		VPADDD(s.U(127), e, e)
+		VPSLLD(Imm(23), e, e)
+		VMULPS(e, p, p)
+		VANDNPS(p, low, p)
 		return p
 	}
 	// p·2^n as p·2^(n>>1)·2^(n−n>>1): both factors are normal for every
