@@ -374,8 +374,22 @@ func gather(s *x86.ISA, base reg.GPVirtual, idx, dst reg.VecVirtual, live reg.Ve
 // so maximum, sum, log and loss take one vector operation per Lanes rows
 // and no horizontal reductions. The gradient columns are written back
 // row-wise through the stack buffer; the target elements last.
-func ceTRows(s *x86.ISA, withGrad, weighted bool) {
+func ceTRows(s *x86.ISA, withGrad, weighted bool) { ceTRowsFocal(s, withGrad, weighted, false, 0) }
+
+// sfGammaNames name the sfTRows variants by γ: sfTRows2GW is γ = 2 with
+// gradient and weights.
+var sfGammaNames = [...]string{"0", "1", "2", "Any"}
+
+// ceTRowsFocal is ceTRows, or with focal set softmax focal loss for tiny
+// rows (sfRows): per row p = p_y, q = 1 − p as the others' share of the sum
+// (no cancellation for confident rows), loss α·q^γ·(−log p) and gradient
+// scale·α·q^γ·(1 − γ·p·log p/q)·(softmax − onehot(y)), as the blockwise
+// path's per-row coefficients; α is w[y] (1 without weights).
+func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma) {
 	name := "ceTRows"
+	if focal {
+		name = "sfTRows" + sfGammaNames[gm]
+	}
 	if withGrad {
 		name += "G"
 	}
@@ -384,14 +398,21 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 	}
 	name += suffix(s)
 	// Not NOSPLIT: the column buffer is up to 1 KiB of stack.
-	TEXT(name, 0, "func(x, grad *float32, groups, k int, targets *int32, w *float32, ignore int, rowLoss, rowLSE *float32, scale float32) float64")
+	sig := "func(x, grad *float32, groups, k int, targets *int32, w *float32, ignore int, rowLoss, rowLSE *float32, scale float32) float64"
+	doc := "%s is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored)."
+	if focal {
+		sig = "func(x, grad *float32, groups, k int, targets *int32, w *float32, ignore int, rowLoss, rowLSE *float32, scale, gamma float32) float64"
+		doc = "%s is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only)."
+	}
+	TEXT(name, 0, sig)
 	Pragma("noescape")
-	docf(name, "%s is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).")
+	docf(name, doc)
 	s.Begin()
 	W := s.Lanes
 	cols := AllocLocal(maxTK * s.Bytes())
 	tmp := AllocLocal(4 * s.Bytes()) // the group's g_y, target offsets, rowoff, live
 	rowOf := AllocLocal(maxTK * s.Bytes())
+	spill := AllocLocal(7 * s.Bytes())
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	k := Load(Param("k"), GP64()).(reg.GPVirtual)
 	// Pointers used once per group are reloaded from the frame there:
@@ -522,7 +543,7 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 	sum := s.Vec()
 	VXORPS(sum, sum, sum)
 	var others reg.VecVirtual
-	if withGrad {
+	if withGrad || focal {
 		others = s.Vec()
 		VXORPS(others, others, others)
 	}
@@ -532,7 +553,7 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 		VSUBPS(m, c, c)
 		e := s.ExpFlush(c)
 		VADDPS(e, sum, sum)
-		if withGrad {
+		if withGrad || focal {
 			jv := s.Vec()
 			VMOVD(j.As32(), jv.AsX())
 			VPBROADCASTD(jv.AsX(), jv)
@@ -567,6 +588,33 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 		wy = s.Vec()
 		VXORPS(wy, wy, wy)
 		gather(s, ptr("w"), tg, wy, live)
+	}
+	var pc reg.VecVirtual // focal: the rows' gradient coefficients before scale
+	if focal {
+		// AVX2 has 16 registers: keep m, l, live and yoff on the stack
+		// while the focal terms (a log and two exps) are formed.
+		var keep []*reg.VecVirtual
+		var alpha Op
+		if wy != nil {
+			alpha = wy
+		}
+		if !s.ZMM {
+			keep = []*reg.VecVirtual{&m, &l, &live, &yoff, &sum, &others}
+			if wy != nil {
+				at := spill.Offset(len(keep) * s.Bytes())
+				VMOVUPS(wy, at)
+				alpha = at
+			}
+		}
+		for i, v := range keep {
+			VMOVUPS(*v, spill.Offset(i*s.Bytes()))
+		}
+		loss, pc = focalRowTerms(s, loss, others, sum, alpha, gm, par("gamma"))
+		for i, v := range keep {
+			*v = s.Vec()
+			VMOVUPS(spill.Offset(i*s.Bytes()), *v)
+		}
+	} else if weighted {
 		VMULPS(wy, loss, loss)
 	}
 	VANDPS(live, loss, loss) // ignored rows: 0
@@ -581,7 +629,10 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 	if withGrad {
 		coef := s.Vec()
 		VBROADCASTSS(par("scale"), coef)
-		if weighted {
+		switch {
+		case focal:
+			VMULPS(pc, coef, coef)
+		case weighted:
 			VMULPS(wy, coef, coef)
 		}
 		// The target's gradient −coef·Σ_{j≠y} p_j, from pass 1's sums.
@@ -659,6 +710,94 @@ func ceTRows(s *x86.ISA, withGrad, weighted bool) {
 	Label(gdone)
 	Store(acc.Sum(), ReturnIndex(0))
 	s.End()
+}
+
+// focalRowTerms forms, for Lanes rows at once, softmax focal loss from
+// nl = −log p_y = (m − z_y) + l (clamped at 0: a float32 log-sum-exp of a
+// row the target dominates can round below its maximum), the others' sum
+// and the whole sum of exp(x − m), and the per-class α (nil: 1): it returns
+// the loss α·q^γ·nl and the gradient coefficient α·q^γ·(1 − γ·p·log p/q).
+func focalRowTerms(s *x86.ISA, nl, others, sum reg.VecVirtual, alpha Op, gm focalGamma, gamma Mem) (loss, pc reg.VecVirtual) {
+	zero := s.Vec()
+	VXORPS(zero, zero, zero)
+	VMAXPS(nl, zero, nl) // NaN: nl is the operand returned
+	lp := s.Vec()
+	VXORPS(s.U(0x80000000), nl, lp) // log p
+	p := s.Exp(lp)
+	// q = 1 − p: the others' share of the sum where p ≥ ½ (no cancelling),
+	// 1 − p itself below, where it keeps p's digits (q^20 at p = 4e-6
+	// would lose them through a q rounded near 1).
+	q := s.Vec()
+	VDIVPS(sum, others, q)
+	small := s.Vec()
+	VMOVUPS(s.F(1), small)
+	VSUBPS(p, small, small)
+	s.Where(x86.LT, p, s.F(0.5), small, q)
+	// r = log p / q (−1 at q = 0, its limit), pr = p·r.
+	r := s.Vec()
+	VDIVPS(q, lp, r)
+	s.Where(x86.EQ, q, s.F(0), s.F(-1), r)
+	VMULPS(p, r, r)
+	s.Where(x86.EQ, p, s.F(0), s.F(0), r) // p·log p → 0 (log p = −Inf: 0·Inf)
+	var mod reg.VecVirtual // q^γ (nil: 1)
+	gf := s.Vec()          // γ·p·r
+	switch gm {
+	case gamma0:
+		VXORPS(gf, gf, gf)
+	case gamma1:
+		mod = q
+		VMOVAPS(r, gf)
+	case gamma2:
+		mod = s.Vec()
+		VMULPS(q, q, mod)
+		VADDPS(r, r, gf)
+	case gammaAny:
+		g := s.Vec()
+		VBROADCASTSS(gamma, g)
+		lq := logOneMinusP(s, p, q)
+		VMULPS(g, lq, lq)
+		mod = s.Exp(lq) // q = 0: exp(−Inf) = 0
+		VMULPS(g, r, gf)
+	}
+	pc = s.Vec()
+	VMOVUPS(s.F(1), pc)
+	VSUBPS(gf, pc, pc) // 1 − γ·p·r
+	loss = nl
+	if mod != nil {
+		VMULPS(mod, pc, pc)
+		VMULPS(mod, loss, loss)
+	}
+	if alpha != nil {
+		VMULPS(alpha, pc, pc)
+		VMULPS(alpha, loss, loss)
+	}
+	return loss, pc
+}
+
+// logOneMinusP returns log(1 − p) for p in [0, 1] given q = 1 − p formed
+// without cancelling where p ≥ ½, with one Log: where p < ½ of u = fl(1 − p)
+// minus δ/u, δ = (u − 1) + p its rounding error (exact: the two terms nearly
+// cancel), which is log1p(−p) to p's relative accuracy; elsewhere of q (times
+// 2^24 where subnormal, the Log block taking normal inputs).
+func logOneMinusP(s *x86.ISA, p, q reg.VecVirtual) reg.VecVirtual {
+	tiny := s.F(0x1p-126)
+	u, d := s.Vec(), s.Vec()
+	VMOVUPS(s.F(1), u)
+	VSUBPS(p, u, u)      // u = fl(1 − p)
+	VSUBPS(s.F(1), u, d) // u − 1, exact
+	VADDPS(p, d, d)      // δ
+	VDIVPS(u, d, d)
+	VXORPS(s.U(0x80000000), d, d) // −δ/u
+	arg, fix := s.Vec(), s.Vec()
+	VMULPS(s.F(1<<24), q, arg)
+	s.Where(x86.GE, q, tiny, q, arg) // normal q as it is
+	VXORPS(fix, fix, fix)
+	s.Where(x86.LT, q, tiny, s.F(-24*float32(math.Ln2)), fix)
+	s.Where(x86.LT, p, s.F(0.5), u, arg)
+	s.Where(x86.LT, p, s.F(0.5), d, fix)
+	l := s.Log(arg, true) // q = 0: −Inf
+	VADDPS(fix, l, l)
+	return l
 }
 
 func log2(v int) int {

@@ -73,9 +73,39 @@ func writeDispatch(path string) error {
 		}
 		fmt.Fprintf(&b, "\t}\n}\n\n")
 	}
+	writeSFDispatch(&b)
 	src, err := format.Source(b.Bytes())
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(path, src, 0o644)
+}
+
+// writeSFDispatch writes the selector of the tiny-row softmax focal kernels
+// (ceTRowsFocal): ISA × γ kind × gradient × weights.
+func writeSFDispatch(b *bytes.Buffer) {
+	fmt.Fprintf(b, "// sfTRowsCall runs the sfTRows variant for the ISA, the γ kind gm (0, 1, 2, other) and which of g, w are non-nil.\n")
+	fmt.Fprintf(b, "func sfTRowsCall(avx512 bool, gm int, x, g *float32, groups, k int, t *int32, w *float32, ignore int, rl, rs *float32, scale, gamma float32) float64 {\n")
+	fmt.Fprintf(b, "\tv := gm << 3\n\tif avx512 {\n\t\tv |= 4\n\t}\n\tif g != nil {\n\t\tv |= 2\n\t}\n\tif w != nil {\n\t\tv |= 1\n\t}\n\tswitch v {\n")
+	for v := 0; v < 32; v++ {
+		name := "sfTRows" + sfGammaNames[v>>3]
+		if v&2 != 0 {
+			name += "G"
+		}
+		if v&1 != 0 {
+			name += "W"
+		}
+		if v&4 != 0 {
+			name += "AVX512"
+		} else {
+			name += "AVX2"
+		}
+		if v == 31 {
+			fmt.Fprintf(b, "\tdefault:\n")
+		} else {
+			fmt.Fprintf(b, "\tcase %d:\n", v)
+		}
+		fmt.Fprintf(b, "\t\treturn %s(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)\n", name)
+	}
+	fmt.Fprintf(b, "\t}\n}\n")
 }

@@ -28,6 +28,9 @@ func main() {
 				ceRows(s, g, w)
 				ceSmallRows(s, g, w)
 				ceTRows(s, g, w)
+				for gm := gamma0; gm <= gammaAny; gm++ {
+					ceTRowsFocal(s, g, w, true, gm)
+				}
 			}
 		}
 		// Cross-entropy with probability targets.

@@ -123,6 +123,15 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 && !capped && a.K <= fusedMaxK {
 		return s.crossEntropyFused(a)
 	}
+	if a.Focal && !capped && a.K <= 16 {
+		lanes := 8
+		if s == avx512 {
+			lanes = 16
+		}
+		if a.N >= lanes {
+			return s.softmaxFocalTiny(a, lanes)
+		}
+	}
 	if a.Grad != nil && a.K > fusedMaxK && a.K <= stashMaxK && !capped && (a.Smoothing == 0 || a.Focal) {
 		return s.crossEntropyStashed(a)
 	}
@@ -567,6 +576,46 @@ func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 	}
 	return sum + s.crossEntropySmall(&a.X[rows*k], sub(a.Grad, rows*k, n*k), n-rows, k, &a.Targets[rows], w,
 		ign, sub(a.RowLoss, rows, n), sub(a.RowLSE, rows, n), sc)
+}
+
+// softmaxFocalTiny runs softmax focal loss on whole groups of lanes rows of
+// k ≤ 16 with the transposed kernel (per-row focal factors in vectors) and
+// the blockwise path on the rows left over.
+func (s isa) softmaxFocalTiny(a args.CE[float32], lanes int) float64 {
+	n, k := a.N, a.K
+	rows := n / lanes * lanes
+	ignore := -1 // never a class; the kernel compares int32 lanes
+	if a.HasIgnore {
+		ignore = int(a.Ignore)
+	}
+	sub := func(v []float32, lo, hi int) *float32 {
+		if v == nil {
+			return nil
+		}
+		return &v[lo:hi][0]
+	}
+	gm := 3
+	switch a.FocalGamma {
+	case 0, 1, 2:
+		gm = int(a.FocalGamma)
+	}
+	sum := sfTRowsCall(s == avx512, gm, &a.X[0], sub(a.Grad, 0, rows*k), rows/lanes, k, &a.Targets[0], ptr(a.Weight),
+		ignore, sub(a.RowLoss, 0, rows), sub(a.RowLSE, 0, rows), a.GradScale, a.FocalGamma)
+	if rows == n {
+		return sum
+	}
+	rest := a
+	rest.X, rest.N, rest.Targets = a.X[rows*k:], n-rows, a.Targets[rows:]
+	if a.Grad != nil {
+		rest.Grad = a.Grad[rows*k:]
+	}
+	if a.RowLoss != nil {
+		rest.RowLoss = a.RowLoss[rows:]
+	}
+	if a.RowLSE != nil {
+		rest.RowLSE = a.RowLSE[rows:]
+	}
+	return sum + s.crossEntropyBlocks(rest, nil)
 }
 
 // crossEntropySmall is crossEntropyFused for rows of at most two vectors.

@@ -21,6 +21,26 @@ func ceSmallRowsAVX2(x *float32, grad *float32, n int, k int, targets *int32, w 
 //go:noescape
 func ceTRowsAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
+// sfTRows0AVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows0AVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows1AVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows1AVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows2AVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows2AVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRowsAnyAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRowsAnyAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
 // ceRowsWAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
 // W variants read class weights w.
@@ -37,6 +57,26 @@ func ceSmallRowsWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w
 //
 //go:noescape
 func ceTRowsWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// sfTRows0WAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows0WAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows1WAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows1WAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows2WAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows2WAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRowsAnyWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRowsAnyWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
 // ceRowsGAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
@@ -55,6 +95,26 @@ func ceSmallRowsGAVX2(x *float32, grad *float32, n int, k int, targets *int32, w
 //go:noescape
 func ceTRowsGAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
+// sfTRows0GAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows0GAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows1GAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows1GAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows2GAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows2GAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRowsAnyGAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRowsAnyGAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
 // ceRowsGWAVX2 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
 // W variants read class weights w.
@@ -71,6 +131,26 @@ func ceSmallRowsGWAVX2(x *float32, grad *float32, n int, k int, targets *int32, 
 //
 //go:noescape
 func ceTRowsGWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// sfTRows0GWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows0GWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows1GWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows1GWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows2GWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows2GWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRowsAnyGWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRowsAnyGWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
 // maxLogProbRowsAVX2 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
 //
@@ -1032,6 +1112,26 @@ func ceSmallRowsAVX512(x *float32, grad *float32, n int, k int, targets *int32, 
 //go:noescape
 func ceTRowsAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
+// sfTRows0AVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows0AVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows1AVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows1AVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows2AVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows2AVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRowsAnyAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRowsAnyAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
 // ceRowsWAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
 // W variants read class weights w.
@@ -1048,6 +1148,26 @@ func ceSmallRowsWAVX512(x *float32, grad *float32, n int, k int, targets *int32,
 //
 //go:noescape
 func ceTRowsWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// sfTRows0WAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows0WAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows1WAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows1WAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows2WAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows2WAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRowsAnyWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRowsAnyWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
 // ceRowsGAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
@@ -1066,6 +1186,26 @@ func ceSmallRowsGAVX512(x *float32, grad *float32, n int, k int, targets *int32,
 //go:noescape
 func ceTRowsGAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
+// sfTRows0GAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows0GAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows1GAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows1GAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows2GAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows2GAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRowsAnyGAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRowsAnyGAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
 // ceRowsGWAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
 // W variants read class weights w.
@@ -1082,6 +1222,26 @@ func ceSmallRowsGWAVX512(x *float32, grad *float32, n int, k int, targets *int32
 //
 //go:noescape
 func ceTRowsGWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// sfTRows0GWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows0GWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows1GWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows1GWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows2GWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows2GWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRowsAnyGWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRowsAnyGWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
 // maxLogProbRowsAVX512 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
 //

@@ -1635,3 +1635,83 @@ func focalProbGAny64Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64,
 		return focalProbGAnyGLWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
 	}
 }
+
+// sfTRowsCall runs the sfTRows variant for the ISA, the γ kind gm (0, 1, 2, other) and which of g, w are non-nil.
+func sfTRowsCall(avx512 bool, gm int, x, g *float32, groups, k int, t *int32, w *float32, ignore int, rl, rs *float32, scale, gamma float32) float64 {
+	v := gm << 3
+	if avx512 {
+		v |= 4
+	}
+	if g != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	switch v {
+	case 0:
+		return sfTRows0AVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 1:
+		return sfTRows0WAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 2:
+		return sfTRows0GAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 3:
+		return sfTRows0GWAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 4:
+		return sfTRows0AVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 5:
+		return sfTRows0WAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 6:
+		return sfTRows0GAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 7:
+		return sfTRows0GWAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 8:
+		return sfTRows1AVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 9:
+		return sfTRows1WAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 10:
+		return sfTRows1GAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 11:
+		return sfTRows1GWAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 12:
+		return sfTRows1AVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 13:
+		return sfTRows1WAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 14:
+		return sfTRows1GAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 15:
+		return sfTRows1GWAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 16:
+		return sfTRows2AVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 17:
+		return sfTRows2WAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 18:
+		return sfTRows2GAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 19:
+		return sfTRows2GWAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 20:
+		return sfTRows2AVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 21:
+		return sfTRows2WAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 22:
+		return sfTRows2GAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 23:
+		return sfTRows2GWAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 24:
+		return sfTRowsAnyAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 25:
+		return sfTRowsAnyWAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 26:
+		return sfTRowsAnyGAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 27:
+		return sfTRowsAnyGWAVX2(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 28:
+		return sfTRowsAnyAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 29:
+		return sfTRowsAnyWAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 30:
+		return sfTRowsAnyGAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	default:
+		return sfTRowsAnyGWAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	}
+}

@@ -399,8 +399,10 @@ func (s *ISA) Log(x reg.VecVirtual, special bool) reg.VecVirtual {
 	return r
 }
 
-// Log1p returns log(1+e) in a new register for e in [0, 1] (the e^−|x| of
-// softplus); NaN lanes are unspecified, callers propagate NaN from x.
+// Log1p returns log(1+e) in a new register for e in [−½, 1] (the e^−|x| of
+// softplus, or −p for log(1 − p)); NaN lanes are unspecified, callers
+// propagate NaN from x. 1 + e is then in [½, 2], a normal input of Log,
+// and its rounding error c is exact.
 func (s *ISA) Log1p(e reg.VecVirtual) reg.VecVirtual {
 	if s.F64 {
 		return s.log1p64(e)
