@@ -739,8 +739,8 @@ func focalRowTerms(s *x86.ISA, nl, others, sum reg.VecVirtual, alpha Op, gm foca
 	s.Where(x86.EQ, q, s.F(0), s.F(-1), r)
 	VMULPS(p, r, r)
 	s.Where(x86.EQ, p, s.F(0), s.F(0), r) // p·log p → 0 (log p = −Inf: 0·Inf)
-	var mod reg.VecVirtual // q^γ (nil: 1)
-	gf := s.Vec()          // γ·p·r
+	var mod reg.VecVirtual                // q^γ (nil: 1)
+	gf := s.Vec()                         // γ·p·r
 	switch gm {
 	case gamma0:
 		VXORPS(gf, gf, gf)
