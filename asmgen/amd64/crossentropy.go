@@ -479,24 +479,15 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma) {
 		invv, e := s.Vec(), s.Vec()
 		VBROADCASTSS(inv, invv)
 		VMOVUPS(x86.Iota(), e)
-		v, off := GP64(), GP64()
-		rl, rd := x86.NewLabel("rowof"), x86.NewLabel("rowofdone")
-		XORQ(v, v)
-		XORQ(off, off)
-		Label(rl)
-		CMPQ(v, k)
-		JAE(LabelRef(rd))
-		f := s.Vec()
-		VCVTDQ2PS(e, f)
-		VADDPS(s.F(0.5), f, f)
-		VMULPS(invv, f, f)
-		VCVTTPS2DQ(f, f)
-		VMOVUPS(f, Mem{Base: rowOf.Base, Disp: rowOf.Disp, Index: off, Scale: 1})
-		VPADDD(s.U(uint32(W)), e, e)
-		ADDQ(U32(s.Bytes()), off)
-		INCQ(v)
-		JMP(LabelRef(rl))
-		Label(rd)
+		vecLoop(k, s.Bytes(), func(off reg.GPVirtual) {
+			f := s.Vec()
+			VCVTDQ2PS(e, f)
+			VADDPS(s.F(0.5), f, f)
+			VMULPS(invv, f, f)
+			VCVTTPS2DQ(f, f)
+			VMOVUPS(f, Mem{Base: rowOf.Base, Disp: rowOf.Disp, Index: off, Scale: 1})
+			VPADDD(s.U(uint32(W)), e, e)
+		})
 	}
 	gloop, gdone := x86.NewLabel("group"), x86.NewLabel("groupsdone")
 	Label(gloop)
@@ -644,32 +635,23 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma) {
 		// write coef·exp((x − m) − l) straight in row-major order, each
 		// lane taking its row's scalars by the permutation rowOf[v].
 		VANDPS(live, coef, coef) // ignored rows: coef 0 and …
-		v, off := GP64(), GP64()
-		vl, vd := x86.NewLabel("gvec"), x86.NewLabel("gvecdone")
-		XORQ(v, v)
-		XORQ(off, off)
-		Label(vl)
-		CMPQ(v, k)
-		JAE(LabelRef(vd))
-		idx := s.Vec()
-		VMOVUPS(Mem{Base: rowOf.Base, Disp: rowOf.Disp, Index: off, Scale: 1}, idx)
-		mv, lv, cv, lm := s.Vec(), s.Vec(), s.Vec(), s.Vec()
-		VPERMPS(m, idx, mv)
-		VPERMPS(l, idx, lv)
-		VPERMPS(coef, idx, cv)
-		VPERMPS(live, idx, lm)
-		c := s.Vec()
-		VMOVUPS(Mem{Base: x, Index: off, Scale: 1}, c)
-		VSUBPS(mv, c, c)
-		VSUBPS(lv, c, c)
-		p := s.ExpFlush(c)
-		VMULPS(cv, p, p)
-		VANDPS(lm, p, p) // … exact zeros there, whatever their logits
-		VMOVUPS(p, Mem{Base: grad, Index: off, Scale: 1})
-		ADDQ(U32(s.Bytes()), off)
-		INCQ(v)
-		JMP(LabelRef(vl))
-		Label(vd)
+		vecLoop(k, s.Bytes(), func(off reg.GPVirtual) {
+			idx := s.Vec()
+			VMOVUPS(Mem{Base: rowOf.Base, Disp: rowOf.Disp, Index: off, Scale: 1}, idx)
+			mv, lv, cv, lm := s.Vec(), s.Vec(), s.Vec(), s.Vec()
+			VPERMPS(m, idx, mv)
+			VPERMPS(l, idx, lv)
+			VPERMPS(coef, idx, cv)
+			VPERMPS(live, idx, lm)
+			c := s.Vec()
+			VMOVUPS(Mem{Base: x, Index: off, Scale: 1}, c)
+			VSUBPS(mv, c, c)
+			VSUBPS(lv, c, c)
+			p := s.ExpFlush(c)
+			VMULPS(cv, p, p)
+			VANDPS(lm, p, p) // … exact zeros there, whatever their logits
+			VMOVUPS(p, Mem{Base: grad, Index: off, Scale: 1})
+		})
 		// Then each live row's target element.
 		if s.ZMM {
 			kk := K()
@@ -798,6 +780,23 @@ func logOneMinusP(s *x86.ISA, p, q reg.VecVirtual) reg.VecVirtual {
 	l := s.Log(arg, true) // q = 0: −Inf
 	VADDPS(fix, l, l)
 	return l
+}
+
+// vecLoop emits a loop of count iterations calling body with the byte
+// offset of iteration v, v·stride.
+func vecLoop(count reg.GPVirtual, stride int, body func(off reg.GPVirtual)) {
+	v, off := GP64(), GP64()
+	loop, done := x86.NewLabel("vec"), x86.NewLabel("vecdone")
+	XORQ(v, v)
+	XORQ(off, off)
+	Label(loop)
+	CMPQ(v, count)
+	JAE(LabelRef(done))
+	body(off)
+	ADDQ(U32(stride), off)
+	INCQ(v)
+	JMP(LabelRef(loop))
+	Label(done)
 }
 
 func log2(v int) int {

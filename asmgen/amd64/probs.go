@@ -143,17 +143,7 @@ func expProbRows(s *x86.ISA, weighted, streamed bool) {
 			s.FMS213(c, cf, e) // coef·p − c
 			store(e, s.At(dst, j))
 		}
-		if streamed {
-			sp.EachStreamed(dst, each)
-			return
-		}
-		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-			each(j, mk, func(v reg.VecVirtual, mem Mem) { s.StoreAt(mk, v, mem) })
-		})
+		sp.EachOut(dst, streamed, each)
 	})
-	if streamed {
-		s.EndStreamed()
-		return
-	}
-	s.End()
+	s.EndOut(streamed)
 }

@@ -417,19 +417,9 @@ func expAffineRows(s *x86.ISA, weighted, capped, streamed bool) {
 			}
 			store(e, s.At(dst, j))
 		}
-		if streamed {
-			sp.EachStreamed(dst, each)
-			return
-		}
-		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-			each(j, mk, func(v reg.VecVirtual, mem Mem) { s.StoreAt(mk, v, mem) })
-		})
+		sp.EachOut(dst, streamed, each)
 	})
-	if streamed {
-		s.EndStreamed()
-		return
-	}
-	s.End()
+	s.EndOut(streamed)
 }
 
 // subRows is LogSoftmax's pass 2: dst_ij = (x_ij − m_i) − ls_i (dst may

@@ -82,13 +82,6 @@ func scaleRow(s *x86.ISA, streamed bool) {
 		s.FMS213(b, c, v) // c·v − b
 		store(v, s.At(dst, j))
 	}
-	if streamed {
-		sp.EachStreamed(dst, each)
-		s.EndStreamed()
-		return
-	}
-	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-		each(j, mk, func(v reg.VecVirtual, mem Mem) { s.StoreAt(mk, v, mem) })
-	})
-	s.End()
+	sp.EachOut(dst, streamed, each)
+	s.EndOut(streamed)
 }

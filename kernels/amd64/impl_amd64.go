@@ -529,21 +529,30 @@ func (s isa) crossEntropyFused(a args.CE[float32]) float64 {
 	}
 }
 
+// tinyGroups returns how many of a's rows fill whole groups of lanes (the
+// transposed kernels' share) and the ignore index as those kernels take it:
+// an int32 compared lane-wise, −1 (never a class) when nothing is ignored.
+func tinyGroups(a args.CE[float32], lanes int) (rows, ignore int) {
+	ignore = -1
+	if a.HasIgnore {
+		ignore = int(a.Ignore)
+	}
+	return a.N / lanes * lanes, ignore
+}
+
+// sub is &v[lo:hi][0], or nil for an output the caller did not ask for.
+func sub(v []float32, lo, hi int) *float32 {
+	if v == nil {
+		return nil
+	}
+	return &v[lo:hi][0]
+}
+
 // crossEntropyTiny runs the transposed kernel on whole groups of lanes rows
 // (k ≤ 16) and the two-register kernel on the rows left over.
 func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 	n, k := a.N, a.K
-	rows := n / lanes * lanes
-	ignore := -1 // never a class; the kernel compares int32 lanes
-	if a.HasIgnore {
-		ignore = int(a.Ignore)
-	}
-	sub := func(v []float32, lo, hi int) *float32 {
-		if v == nil {
-			return nil
-		}
-		return &v[lo:hi][0]
-	}
+	rows, ignore := tinyGroups(a, lanes)
 	x, t, w := &a.X[0], &a.Targets[0], ptr(a.Weight)
 	g, rl, rs := sub(a.Grad, 0, rows*k), sub(a.RowLoss, 0, rows), sub(a.RowLSE, 0, rows)
 	sc := a.GradScale
@@ -583,17 +592,7 @@ func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 // the blockwise path on the rows left over.
 func (s isa) softmaxFocalTiny(a args.CE[float32], lanes int) float64 {
 	n, k := a.N, a.K
-	rows := n / lanes * lanes
-	ignore := -1 // never a class; the kernel compares int32 lanes
-	if a.HasIgnore {
-		ignore = int(a.Ignore)
-	}
-	sub := func(v []float32, lo, hi int) *float32 {
-		if v == nil {
-			return nil
-		}
-		return &v[lo:hi][0]
-	}
+	rows, ignore := tinyGroups(a, lanes)
 	gm := 3
 	switch a.FocalGamma {
 	case 0, 1, 2:

@@ -238,6 +238,28 @@ func (sp Span) EachStreamed(dst reg.GPVirtual, body func(j reg.GPVirtual, m *Mas
 	Label(done)
 }
 
+// EachOut is EachStreamed when streamed is set, else Each with ordinary
+// (masked in the tail) stores handed to body as store: one kernel body
+// serves both variants. End the function with EndOut(streamed).
+func (sp Span) EachOut(dst reg.GPVirtual, streamed bool, body func(j reg.GPVirtual, m *Mask, store func(v reg.VecVirtual, mem Mem))) {
+	if streamed {
+		sp.EachStreamed(dst, body)
+		return
+	}
+	sp.Each(func(j reg.GPVirtual, m *Mask) {
+		body(j, m, func(v reg.VecVirtual, mem Mem) { sp.s.StoreAt(m, v, mem) })
+	})
+}
+
+// EndOut is EndStreamed after streamed stores, else End.
+func (s *ISA) EndOut(streamed bool) {
+	if streamed {
+		s.EndStreamed()
+		return
+	}
+	s.End()
+}
+
 // StoreNT writes the whole vector v to the vector-aligned mem with a
 // non-temporal store.
 func (s *ISA) StoreNT(v reg.VecVirtual, mem Mem) {
