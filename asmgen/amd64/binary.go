@@ -187,7 +187,7 @@ func sigmoidParts(s *x86.ISA, x reg.VecVirtual, withLog1p bool) (e, sp, sn, l1p 
 	s.Where(x86.GE, x, s.C(0), er, sn)
 	s.Where(x86.UNORD, x, x, x, sp)
 	if withLog1p {
-		l1p = s.Log1p(e)
+		l1p = s.Log1pUnit(e)
 	}
 	return e, sp, sn, l1p
 }

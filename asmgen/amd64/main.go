@@ -80,6 +80,7 @@ func main() {
 		expFlushVec(s)
 		logVec(s)
 		log1pVec(s)
+		log1pUnitVec(s)
 		tanhVec(s)
 	}
 	// float64: the row kernels (cross-entropy passes, LogSumExp, Softmax,

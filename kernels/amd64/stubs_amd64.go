@@ -1090,6 +1090,11 @@ func logVecAVX2(x *float32, dst *float32, n int)
 //go:noescape
 func log1pVecAVX2(x *float32, dst *float32, n int)
 
+// log1pUnitVecAVX2 writes dst[i] = log1p(x[i]) for x in [0, 1] (test hook for softplus' log1p).
+//
+//go:noescape
+func log1pUnitVecAVX2(x *float32, dst *float32, n int)
+
 // tanhVecAVX2 writes dst[i] = tanh(x[i]) (test hook for the vector tanh of soft-capping).
 //
 //go:noescape
@@ -2180,6 +2185,11 @@ func logVecAVX512(x *float32, dst *float32, n int)
 //
 //go:noescape
 func log1pVecAVX512(x *float32, dst *float32, n int)
+
+// log1pUnitVecAVX512 writes dst[i] = log1p(x[i]) for x in [0, 1] (test hook for softplus' log1p).
+//
+//go:noescape
+func log1pUnitVecAVX512(x *float32, dst *float32, n int)
 
 // tanhVecAVX512 writes dst[i] = tanh(x[i]) (test hook for the vector tanh of soft-capping).
 //

@@ -189,3 +189,21 @@ func TestExpFlushULP(t *testing.T) {
 		}
 	}
 }
+
+// TestLog1pUnitULP: softplus' log1p (a polynomial on [0, 1], no range
+// reduction) within 2 ULP over [0, 1], NaN kept.
+func TestLog1pUnitULP(t *testing.T) {
+	hooks := map[string]vecFunc{"avx2": log1pUnitVecAVX2, "avx512": log1pUnitVecAVX512}
+	for _, s := range isas(t) {
+		worst, at := sweep(hooks[s.name], math.Log1p, 0, 1, stride(t))
+		t.Logf("%s log1pUnit: worst %d ULP at x=%g (stride %d over [0, 1])", s.name, worst, at, stride(t))
+		if worst > 2 {
+			t.Errorf("%s log1pUnit: %d ULP at x=%g, want ≤ 2", s.name, worst, at)
+		}
+		in, out := []float32{float32(math.NaN())}, []float32{0}
+		hooks[s.name](&in[0], &out[0], 1)
+		if !math.IsNaN(float64(out[0])) {
+			t.Errorf("%s log1pUnit(NaN) = %v", s.name, out[0])
+		}
+	}
+}

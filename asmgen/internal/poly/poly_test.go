@@ -28,7 +28,13 @@ func TestDerivation(t *testing.T) {
 			t.Errorf("Tanh[%d] = %v, derivation gives %v", i, Tanh[i], th[i])
 		}
 	}
-	t.Logf("levelled relative error: exp %.3g, log %.3g, tanh %.3g", math.Abs(e1), math.Abs(e2), math.Abs(e3))
+	l1p, e4 := Remez(log1pTail, func(e float64) float64 { return e * e / math.Log1p(e) }, 1e-9, 1, len(Log1pUnit)-1)
+	for i := range Log1pUnit {
+		if float32(l1p[i]) != float32(Log1pUnit[i]) {
+			t.Errorf("Log1pUnit[%d] = %v, derivation gives %v", i, Log1pUnit[i], l1p[i])
+		}
+	}
+	t.Logf("levelled relative error: exp %.3g, log %.3g, tanh %.3g, log1p on [0, 1] %.3g", math.Abs(e1), math.Abs(e2), math.Abs(e3), math.Abs(e4))
 }
 
 // TestTruncation64 bounds the float64 polynomials' truncation error from

@@ -125,3 +125,16 @@ func logTail(f float64) float64 {
 	}
 	return s
 }
+
+// log1pTail is (log(1+e) − e)/e², from its series near 0 (no cancellation).
+func log1pTail(e float64) float64 {
+	if e < 1e-3 {
+		s, term := 0.0, -0.5
+		for n := 2; n < 20; n++ {
+			s += term
+			term *= -e * float64(n) / float64(n+1)
+		}
+		return s
+	}
+	return (math.Log1p(e) - e) / (e * e)
+}
