@@ -53,6 +53,8 @@ func main() {
 		lseStashRow(s)
 		scaleRow(s, false)
 		scaleRow(s, true)
+		lseStashScaleRow(s, false)
+		lseStashScaleRow(s, true)
 		softmaxRows(s)
 		subRows(s)
 		// Element-wise binary losses.

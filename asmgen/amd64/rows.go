@@ -213,6 +213,9 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 type lseHooks struct {
 	exp     func(e reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask)
 	rescale func(j reg.GPVirtual)
+	// loop, if set, runs the per-vector body in place of the span's Each,
+	// for a kernel that fuses another pass into the same loop.
+	loop func(body func(j reg.GPVirtual, mk *x86.Mask))
 }
 
 // onlineLSEHooks is onlineLSE with hooks; it also returns ref, the
@@ -239,7 +242,11 @@ func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirt
 		top = s.Vec()
 		VMOVAPS(m, top)
 	}
-	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+	iterate := sp.Each
+	if hooks.loop != nil {
+		iterate = hooks.loop
+	}
+	iterate(func(j reg.GPVirtual, mk *x86.Mask) {
 		if mk == nil {
 			s.PrefetchAhead(x, j)
 		}

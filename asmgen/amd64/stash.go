@@ -36,24 +36,8 @@ func lseStashRow(s *x86.ISA) {
 	sp := s.NewSpan(k)
 	moved := GP64()
 	XORQ(moved, moved)
-	hooks := lseHooks{
-		exp: func(e reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
-			s.StoreAt(mk, e, s.At(stash, j))
-		},
-		rescale: func(j reg.GPVirtual) {
-			first := x86.NewLabel("firstvec")
-			TESTQ(j, j)
-			JZ(LabelRef(first))
-			MOVQ(U32(1), moved)
-			Label(first)
-		},
-	}
-	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, hooks)
-	d := s.Vec()
-	s.Sub(m, ref, d) // ref − m
-	s.StoreScalar(m, Mem{Base: out})
-	s.StoreScalar(l, Mem{Base: out, Disp: s.Size()})
-	s.StoreScalar(d, Mem{Base: out, Disp: 2 * s.Size()})
+	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, stashHooks(s, stash, moved))
+	storeStashOut(s, out, m, l, ref)
 	Store(moved, ReturnIndex(0))
 	s.End()
 }
@@ -84,4 +68,80 @@ func scaleRow(s *x86.ISA, streamed bool) {
 	}
 	sp.EachOut(dst, streamed, each)
 	s.EndOut(streamed)
+}
+
+// lseStashScaleRow is lseStashRow on the row x fused with scaleRow of the
+// previous row (dst = c·prev − b) in one loop, so that the previous row's
+// stores overlap this row's loads and exponentials (the Go driver runs row
+// i's pass 2 and row i+1's pass 1 in one call, two scratch rows in turn).
+// The loop follows dst's alignment (a masked head first) for the streamed
+// stores; pass 1 does not mind the order.
+func lseStashScaleRow(s *x86.ISA, streamed bool) {
+	name := "lseStashScaleRow"
+	if streamed {
+		name += "NT"
+	}
+	name += suffix(s)
+	TEXT(name, NOSPLIT, "func(x, stash, prev, dst *float32, k int, c, b float32, out *float32) int")
+	Pragma("noescape")
+	docs := []string{
+		"%s is lseStashRow(x, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop; it returns lseStashRow's result.",
+		"The stashes and rows must not overlap, except dst with x's previous row (in place)."}
+	if streamed {
+		docs = append(docs, "dst is written with non-temporal stores, bypassing the caches.")
+	}
+	docf(name, docs...)
+	s.Begin()
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	stash := Load(Param("stash"), GP64()).(reg.GPVirtual)
+	prev := Load(Param("prev"), GP64()).(reg.GPVirtual)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	k := Load(Param("k"), GP64()).(reg.GPVirtual)
+	out := Load(Param("out"), GP64()).(reg.GPVirtual)
+	s.PreloadExp()
+	s.PreloadC(rescaleMargin, -s.MaxFinite(), s.MaxFinite())
+	c, b := broadcastParam(s, "c"), broadcastParam(s, "b")
+	negInf := s.CR(math.Inf(-1))
+	sp := s.NewSpan(k)
+	moved := GP64()
+	XORQ(moved, moved)
+	hooks := stashHooks(s, stash, moved)
+	hooks.loop = func(body func(j reg.GPVirtual, mk *x86.Mask)) {
+		sp.EachOut(dst, streamed, func(j reg.GPVirtual, mk *x86.Mask, store func(reg.VecVirtual, Mem)) {
+			body(j, mk)
+			v := s.LoadAt(mk, s.At(prev, j), nil)
+			s.FMS213(b, c, v) // c·v − b
+			store(v, s.At(dst, j))
+		})
+	}
+	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, hooks)
+	storeStashOut(s, out, m, l, ref)
+	Store(moved, ReturnIndex(0))
+	s.EndOut(streamed)
+}
+
+// stashHooks keeps pass 1's exponentials in stash and sets moved to 1 if
+// the reference moves after the first vector.
+func stashHooks(s *x86.ISA, stash, moved reg.GPVirtual) lseHooks {
+	return lseHooks{
+		exp: func(e reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
+			s.StoreAt(mk, e, s.At(stash, j))
+		},
+		rescale: func(j reg.GPVirtual) {
+			first := x86.NewLabel("firstvec")
+			TESTQ(j, j)
+			JZ(LabelRef(first))
+			MOVQ(U32(1), moved)
+			Label(first)
+		},
+	}
+}
+
+// storeStashOut writes out[0] = m, out[1] = ls, out[2] = ref − m.
+func storeStashOut(s *x86.ISA, out reg.GPVirtual, m, l, ref reg.VecVirtual) {
+	d := s.Vec()
+	s.Sub(m, ref, d) // ref − m
+	s.StoreScalar(m, Mem{Base: out})
+	s.StoreScalar(l, Mem{Base: out, Disp: s.Size()})
+	s.StoreScalar(d, Mem{Base: out, Disp: 2 * s.Size()})
 }

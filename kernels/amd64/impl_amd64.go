@@ -135,28 +135,31 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 	if a.Grad != nil && a.K > fusedMaxK && a.K <= stashMaxK && !capped && (a.Smoothing == 0 || a.Focal) {
 		return s.crossEntropyStashed(a)
 	}
-	return s.crossEntropyBlocks(a, nil)
+	return s.crossEntropyBlocks(a, nil, nil)
 }
 
-// stashMaxK is the longest row the stashed path takes: its scratch row is
-// a stack array of this many float32 (128 KiB, in L2 with the row).
+// stashMaxK is the longest row the stashed path takes: its two scratch
+// rows are a stack array of 2·stashMaxK float32 (256 KiB, in L2).
 const stashMaxK = 32 << 10
 
 // crossEntropyStashed is crossEntropyBlocks one row at a time with pass 1
 // keeping its exponentials in a scratch row, so that pass 2 multiplies
-// instead of taking a second exp. Not inlined: the scratch row must not
-// enlarge the frame of every cross-entropy call.
+// instead of taking a second exp; row i's pass 2 and row i+1's pass 1 run
+// in one loop (two scratch rows in turn), so that the stores of one overlap
+// the loads and exponentials of the other. Not inlined: the scratch rows
+// must not enlarge the frame of every cross-entropy call.
 //
 //go:noinline
 func (s isa) crossEntropyStashed(a args.CE[float32]) float64 {
-	var stash [stashMaxK]float32
-	return s.crossEntropyBlocks(a, stash[:a.K])
+	var stash [2 * stashMaxK]float32
+	return s.crossEntropyBlocks(a, stash[:a.K], stash[stashMaxK:stashMaxK+a.K])
 }
 
-// crossEntropyBlocks is the blockwise path; with stash (a scratch row of K,
-// no smoothing, no soft-cap) blocks are single rows and pass 2 scales the
-// stashed exponentials, except in rows where pass 1's reference moved.
-func (s isa) crossEntropyBlocks(a args.CE[float32], stash []float32) float64 {
+// crossEntropyBlocks is the blockwise path; with stash and stash2 (scratch
+// rows of K; no smoothing, no soft-cap) blocks are single rows and pass 2
+// scales the stashed exponentials, except in rows where pass 1's reference
+// moved.
+func (s isa) crossEntropyBlocks(a args.CE[float32], stash, stash2 []float32) float64 {
 	capped := a.SoftCap != 0
 	capv, inv := float64(a.SoftCap), float32(1/float64(a.SoftCap))
 	k, n := a.K, a.N
@@ -179,15 +182,22 @@ func (s isa) crossEntropyBlocks(a args.CE[float32], stash []float32) float64 {
 	}
 	nt := streamed(n, k, 4)
 	var total float64
-	var stashOut [3]float32 // m, ls, ref − m of the stashed row
-	moved := 0
+	var stashOut, nextOut [3]float32 // m, ls, ref − m of the stashed rows
+	moved, nextMoved := 0, 0
+	pending := false // this row's pass 1 ran with the previous row's pass 2
 	for r0 := 0; r0 < n; r0 += bs {
 		m := min(bs, n-r0)
 		x := a.X[r0*k : (r0+m)*k]
 		targets := a.Targets[r0 : r0+m]
 		// Pass 1.
 		if stash != nil {
-			moved = s.lseStashRow(x, stash, &stashOut)
+			if pending {
+				stash, stash2 = stash2, stash
+				moved, stashOut = nextMoved, nextOut
+			} else {
+				moved = s.lseStashRow(x, stash, &stashOut)
+			}
+			pending = false
 			mx[0], ls[0] = stashOut[0], stashOut[1]
 		} else if capped {
 			s.maxLogCapped(x, m, k, smooth, a.Weight, &mx[0], &ls[0], &dot[0], a.SoftCap, inv)
@@ -292,6 +302,10 @@ func (s isa) crossEntropyBlocks(a args.CE[float32], stash []float32) float64 {
 			s.expAffineCapped(x, g, m, k, smooth, a.Weight, &mx[0], &ls[0], &coef[0], &bias[0], a.SoftCap, inv)
 		case smooth && a.Weight != nil:
 			s.expAffineWRows(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0], nt)
+		case stash != nil && moved == 0 && stashScale(coef[0], stashOut, &cs) && r0+1 < n:
+			xn := a.X[(r0+1)*k : (r0+2)*k]
+			nextMoved = s.lseStashScaleRow(xn, stash2, stash, g, k, cs, bias[0], &nextOut, nt)
+			pending = true
 		case stash != nil && moved == 0 && stashScale(coef[0], stashOut, &cs):
 			s.scaleRow(stash, g, k, cs, bias[0], nt)
 		default:
@@ -338,6 +352,19 @@ func (s isa) lseStashRow(x, stash []float32, out *[3]float32) int {
 		return lseStashRowAVX512(&x[0], &stash[0], len(stash), &out[0])
 	}
 	return lseStashRowAVX2(&x[0], &stash[0], len(stash), &out[0])
+}
+
+func (s isa) lseStashScaleRow(x, stash, prev, dst []float32, k int, c, b float32, out *[3]float32, nt bool) int {
+	switch {
+	case s == avx512 && nt:
+		return lseStashScaleRowNTAVX512(&x[0], &stash[0], &prev[0], &dst[0], k, c, b, &out[0])
+	case s == avx512:
+		return lseStashScaleRowAVX512(&x[0], &stash[0], &prev[0], &dst[0], k, c, b, &out[0])
+	case nt:
+		return lseStashScaleRowNTAVX2(&x[0], &stash[0], &prev[0], &dst[0], k, c, b, &out[0])
+	default:
+		return lseStashScaleRowAVX2(&x[0], &stash[0], &prev[0], &dst[0], k, c, b, &out[0])
+	}
 }
 
 func (s isa) scaleRow(src, dst []float32, k int, c, b float32, nt bool) {
@@ -614,7 +641,7 @@ func (s isa) softmaxFocalTiny(a args.CE[float32], lanes int) float64 {
 	if a.RowLSE != nil {
 		rest.RowLSE = a.RowLSE[rows:]
 	}
-	return sum + s.crossEntropyBlocks(rest, nil)
+	return sum + s.crossEntropyBlocks(rest, nil, nil)
 }
 
 // crossEntropySmall is crossEntropyFused for rows of at most two vectors.

@@ -277,6 +277,19 @@ func scaleRowAVX2(src *float32, dst *float32, k int, c float32, b float32)
 //go:noescape
 func scaleRowNTAVX2(src *float32, dst *float32, k int, c float32, b float32)
 
+// lseStashScaleRowAVX2 is lseStashRow(x, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop; it returns lseStashRow's result.
+// The stashes and rows must not overlap, except dst with x's previous row (in place).
+//
+//go:noescape
+func lseStashScaleRowAVX2(x *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
+
+// lseStashScaleRowNTAVX2 is lseStashRow(x, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop; it returns lseStashRow's result.
+// The stashes and rows must not overlap, except dst with x's previous row (in place).
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func lseStashScaleRowNTAVX2(x *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
+
 // softmaxRowsAVX2 writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.
 //
 //go:noescape
@@ -1372,6 +1385,19 @@ func scaleRowAVX512(src *float32, dst *float32, k int, c float32, b float32)
 //
 //go:noescape
 func scaleRowNTAVX512(src *float32, dst *float32, k int, c float32, b float32)
+
+// lseStashScaleRowAVX512 is lseStashRow(x, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop; it returns lseStashRow's result.
+// The stashes and rows must not overlap, except dst with x's previous row (in place).
+//
+//go:noescape
+func lseStashScaleRowAVX512(x *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
+
+// lseStashScaleRowNTAVX512 is lseStashRow(x, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop; it returns lseStashRow's result.
+// The stashes and rows must not overlap, except dst with x's previous row (in place).
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func lseStashScaleRowNTAVX512(x *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
 
 // softmaxRowsAVX512 writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.
 //
