@@ -412,6 +412,7 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma) {
 	cols := AllocLocal(maxTK * s.Bytes())
 	tmp := AllocLocal(4 * s.Bytes()) // the group's g_y, target offsets, rowoff, live
 	rowOf := AllocLocal(maxTK * s.Bytes())
+	eOf := AllocLocal(maxTK * s.Bytes()) // gather indices of the stashed exponentials
 	spill := AllocLocal(7 * s.Bytes())
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	k := Load(Param("k"), GP64()).(reg.GPVirtual)
@@ -479,6 +480,9 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma) {
 		invv, e := s.Vec(), s.Vec()
 		VBROADCASTSS(inv, invv)
 		VMOVUPS(x86.Iota(), e)
+		kv := s.Vec()
+		VMOVD(k.As32(), kv.AsX())
+		VPBROADCASTD(kv.AsX(), kv)
 		vecLoop(k, s.Bytes(), func(off reg.GPVirtual) {
 			f := s.Vec()
 			VCVTDQ2PS(e, f)
@@ -486,6 +490,14 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma) {
 			VMULPS(invv, f, f)
 			VCVTTPS2DQ(f, f)
 			VMOVUPS(f, Mem{Base: rowOf.Base, Disp: rowOf.Disp, Index: off, Scale: 1})
+			// eOf[v], lane i: where element (r, j) = divmod(v·W + i, k) sits
+			// in the column buffer, j·W + r.
+			t := s.Vec()
+			VPMULLD(kv, f, t)
+			VPSUBD(t, e, t) // j
+			VPSLLD(Imm(uint64(log2(W))), t, t)
+			VPADDD(f, t, t)
+			VMOVUPS(t, Mem{Base: eOf.Base, Disp: eOf.Disp, Index: off, Scale: 1})
 			VPADDD(s.U(uint32(W)), e, e)
 		})
 	}
@@ -544,6 +556,9 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma) {
 		VSUBPS(m, c, c)
 		e := s.ExpFlush(c)
 		VADDPS(e, sum, sum)
+		if withGrad {
+			VMOVUPS(e, colAt(j)) // stashed for the gradient
+		}
 		if withGrad || focal {
 			jv := s.Vec()
 			VMOVD(j.As32(), jv.AsX())
@@ -632,22 +647,26 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma) {
 		VMULPS(coef, others, others)
 		VXORPS(s.U(0x80000000), others, others)
 		// The group's W rows are W·k contiguous floats, k whole vectors:
-		// write coef·exp((x − m) − l) straight in row-major order, each
-		// lane taking its row's scalars by the permutation rowOf[v].
-		VANDPS(live, coef, coef) // ignored rows: coef 0 and …
+		// write coef·e/Σe straight in row-major order, each vector's
+		// stashed exponentials gathered from the column buffer (eOf[v]) and
+		// its rows' factors taken by the permutation rowOf[v].
+		cs := s.Vec()
+		VMOVUPS(s.F(1), cs)
+		VDIVPS(sum, cs, cs)
+		s.Where(x86.UNORD, l, l, l, cs) // non-finite row: NaN
+		VMULPS(coef, cs, cs)
+		VANDPS(live, cs, cs) // ignored rows: 0 and …
+		colsAt := GP64()
+		LEAQ(Mem{Base: cols.Base, Disp: cols.Disp}, colsAt)
 		vecLoop(k, s.Bytes(), func(off reg.GPVirtual) {
-			idx := s.Vec()
+			idx, at := s.Vec(), s.Vec()
 			VMOVUPS(Mem{Base: rowOf.Base, Disp: rowOf.Disp, Index: off, Scale: 1}, idx)
-			mv, lv, cv, lm := s.Vec(), s.Vec(), s.Vec(), s.Vec()
-			VPERMPS(m, idx, mv)
-			VPERMPS(l, idx, lv)
-			VPERMPS(coef, idx, cv)
+			VMOVUPS(Mem{Base: eOf.Base, Disp: eOf.Disp, Index: off, Scale: 1}, at)
+			p := s.Vec()
+			gather(s, colsAt, at, p, nil)
+			cv, lm := s.Vec(), s.Vec()
+			VPERMPS(cs, idx, cv)
 			VPERMPS(live, idx, lm)
-			c := s.Vec()
-			VMOVUPS(Mem{Base: x, Index: off, Scale: 1}, c)
-			VSUBPS(mv, c, c)
-			VSUBPS(lv, c, c)
-			p := s.ExpFlush(c)
 			VMULPS(cv, p, p)
 			VANDPS(lm, p, p) // … exact zeros there, whatever their logits
 			VMOVUPS(p, Mem{Base: grad, Index: off, Scale: 1})
