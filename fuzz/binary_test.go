@@ -233,7 +233,16 @@ func (c *binaryCase[T]) buffers() []buf[T] {
 }
 
 func (c *binaryCase[T]) layout() ([]buf[T], int) { return c.bufs, c.shift }
-func (c *binaryCase[T]) faultOf() fault          { return c.fault }
+func (c *binaryCase[T]) faultOf() fault {
+	var valueErr error
+	switch {
+	case !finiteWeights(c.weight, c.pos):
+		valueErr = kernels.ErrWeight
+	case !unitValues(c.y) || !c.logits() && !unitValues(c.x):
+		valueErr = kernels.ErrTarget
+	}
+	return withValues(c.fault, valueErr)
+}
 
 func (c *binaryCase[T]) options(a *arena[T]) kernels.BinaryOptions[T] {
 	return kernels.BinaryOptions[T]{

@@ -311,7 +311,12 @@ func resize[T any](s []T, n int) []T {
 }
 
 func (c *ceCase[T]) layout() ([]buf[T], int) { return c.bufs, c.shift }
-func (c *ceCase[T]) faultOf() fault          { return c.fault }
+func (c *ceCase[T]) faultOf() fault {
+	if !finiteWeights(c.weight) {
+		return withValues(c.fault, kernels.ErrWeight)
+	}
+	return c.fault
+}
 
 func (c *ceCase[T]) call(a *arena[T]) (T, error) {
 	o := c.opts

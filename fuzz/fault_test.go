@@ -32,6 +32,59 @@ type fault struct {
 	// refBlind marks a fault the reference cannot see (a buffer it does
 	// not take).
 	refBlind bool
+	// alt is a second error the call may return instead of want: the
+	// case's values break a rule too (valueFault) and the kernels may
+	// check either first.
+	alt error
+}
+
+// is reports whether err is the error f calls for.
+func (f fault) is(err error) bool {
+	return errors.Is(err, f.want) || f.alt != nil && errors.Is(err, f.alt)
+}
+
+// withValues adds to f the error the case's values call for (a weight
+// that is not finite, a binary target or probability outside [0, 1]), or
+// nil: a valid case becomes invalid, and a case broken on purpose may fail
+// with either error (the reference checks the lengths only of the buffers
+// it takes) unless its fault is the shape, which is checked first.
+func withValues(f fault, valueErr error) fault {
+	switch {
+	case valueErr == nil || f.kind == faultShape:
+		return f
+	case f.want == nil:
+		kind := faultWeight
+		if valueErr == kernels.ErrTarget {
+			kind = faultTarget
+		}
+		return fault{kind: kind, want: valueErr}
+	}
+	f.alt = valueErr
+	return f
+}
+
+// finiteWeights reports whether every weight is finite and ≥ 0 (the
+// kernels reject NaN and ±Inf weights with ErrWeight).
+func finiteWeights[T kernels.Float](ws ...[]T) bool {
+	for _, w := range ws {
+		for _, v := range w {
+			if !(v >= 0 && float64(v) <= math.MaxFloat64) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// unitValues reports whether every value lies in [0, 1] or is NaN (binary
+// targets and probabilities outside it are rejected with ErrTarget).
+func unitValues[T kernels.Float](s []T) bool {
+	for _, v := range s {
+		if v < 0 || v > 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeFault draws the fault; most inputs are valid. kinds lists the
@@ -69,7 +122,7 @@ func (f fault) checkErr(err error) error {
 		return fmt.Errorf("valid input rejected: %v", err)
 	case f.want != nil && err == nil:
 		return fmt.Errorf("invalid input (%v) accepted", f.want)
-	case f.want != nil && !errors.Is(err, f.want):
+	case f.want != nil && !f.is(err):
 		return fmt.Errorf("got error %v, want %v", err, f.want)
 	}
 	return nil

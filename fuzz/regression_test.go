@@ -147,7 +147,12 @@ func (c *regressionCase[T]) buffers() []buf[T] {
 }
 
 func (c *regressionCase[T]) layout() ([]buf[T], int) { return c.bufs, c.shift }
-func (c *regressionCase[T]) faultOf() fault          { return c.fault }
+func (c *regressionCase[T]) faultOf() fault {
+	if !finiteWeights(c.w) {
+		return withValues(c.fault, kernels.ErrWeight)
+	}
+	return c.fault
+}
 
 func (c *regressionCase[T]) options(a *arena[T]) kernels.RegressionOptions[T] {
 	return kernels.RegressionOptions[T]{Reduction: c.reduction, Weight: a.get("weight"), EmptyMean: c.emptyMean, Loss: a.get("loss")}

@@ -1,7 +1,6 @@
 package fuzz
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -92,7 +91,7 @@ func refDecision(f fault, refErr error) error {
 	switch {
 	case f.want == nil && refErr != nil:
 		return fmt.Errorf("the reference rejects a valid case: %v", refErr)
-	case f.want != nil && refErr != nil && !errors.Is(refErr, f.want):
+	case f.want != nil && refErr != nil && !f.is(refErr):
 		return fmt.Errorf("the reference rejects the case with %v, want %v", refErr, f.want)
 	case f.want != nil && refErr == nil && f.kind != faultOverlap && !f.refBlind:
 		return fmt.Errorf("the reference accepts an invalid case (%v)", f.want)

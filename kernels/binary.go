@@ -138,11 +138,17 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 	if o.Clip != 0 && (kind == args.BCEWithLogits || kind == args.SigmoidFocal) {
 		return 0, wrap(ErrOption, "Clip applies to probability inputs only")
 	}
-	if _, err := checkWeights("Weight", o.Weight); err != nil {
+	if err := firstErr(
+		checkWeights("Weight", o.Weight),
+		checkWeights("PosWeight", o.PosWeight),
+		checkUnit("y", y),
+	); err != nil {
 		return 0, err
 	}
-	if _, err := checkWeights("PosWeight", o.PosWeight); err != nil {
-		return 0, err
+	if kind == args.BCEProb || kind == args.FocalProb {
+		if err := checkUnit("x", x); err != nil {
+			return 0, err
+		}
 	}
 	if err := checkOutputs(
 		[]span{spanOf(grad), spanOf(o.Loss)},

@@ -56,7 +56,7 @@ func CrossEntropy[T Float](logits []T, targets []int32, n, k int, grad []T, o *C
 	if o == nil {
 		o = &CrossEntropyOptions[T]{}
 	}
-	a, err := ceCommon(logits, n, k, grad, o)
+	a, err := ceCommon(logits, n, k, grad, o, "Weight")
 	if err != nil {
 		return 0, err
 	}
@@ -101,7 +101,7 @@ func CrossEntropyProbs[T Float](logits, probs []T, n, k int, grad []T, o *CrossE
 	if o == nil {
 		o = &CrossEntropyOptions[T]{}
 	}
-	a, err := ceCommon(logits, n, k, grad, o)
+	a, err := ceCommon(logits, n, k, grad, o, "Weight")
 	if err != nil {
 		return 0, err
 	}
@@ -118,7 +118,8 @@ func CrossEntropyProbs[T Float](logits, probs []T, n, k int, grad []T, o *CrossE
 }
 
 // ceCommon validates what the cross-entropy entry points share.
-func ceCommon[T Float](logits []T, n, k int, grad []T, o *CrossEntropyOptions[T]) (args.CE[T], error) {
+// weightName names o.Weight in errors ("Alpha" for SoftmaxFocal).
+func ceCommon[T Float](logits []T, n, k int, grad []T, o *CrossEntropyOptions[T], weightName string) (args.CE[T], error) {
 	nk, err := checkShape(n, k)
 	if err != nil {
 		return args.CE[T]{}, err
@@ -126,7 +127,7 @@ func ceCommon[T Float](logits []T, n, k int, grad []T, o *CrossEntropyOptions[T]
 	if err := firstErr(
 		checkLen("logits", logits, nk),
 		checkOptLen("grad", grad, nk),
-		checkOptLen("Weight", o.Weight, k),
+		checkOptLen(weightName, o.Weight, k),
 		checkOptLen("RowLoss", o.RowLoss, n),
 		checkOptLen("RowLSE", o.RowLSE, n),
 		checkReduction(o.Reduction, n, len(o.RowLoss), "RowLoss"),
@@ -134,10 +135,11 @@ func ceCommon[T Float](logits []T, n, k int, grad []T, o *CrossEntropyOptions[T]
 		checkRange("ZLoss", o.ZLoss, 0, math.MaxFloat64),
 		checkRange("SoftCap", o.SoftCap, 0, math.MaxFloat64),
 		checkRange("Normalizer", o.Normalizer, 0, math.MaxFloat64),
+		checkEmptyMean(o.EmptyMean),
 	); err != nil {
 		return args.CE[T]{}, err
 	}
-	if _, err := checkWeights("Weight", o.Weight); err != nil {
+	if err := checkWeights(weightName, o.Weight); err != nil {
 		return args.CE[T]{}, err
 	}
 	return args.CE[T]{
@@ -194,7 +196,7 @@ func SoftmaxFocal[T Float](logits []T, targets []int32, n, k int, grad []T, o *S
 		o = &SoftmaxFocalOptions[T]{}
 	}
 	ceo := CrossEntropyOptions[T]{Reduction: o.Reduction, Weight: o.Alpha, Ignore: o.Ignore, EmptyMean: o.EmptyMean, RowLoss: o.RowLoss}
-	a, err := ceCommon(logits, n, k, grad, &ceo)
+	a, err := ceCommon(logits, n, k, grad, &ceo, "Alpha")
 	if err != nil {
 		return 0, err
 	}

@@ -348,7 +348,8 @@ func errCases[T kernels.Float]() []errCase[T] {
 			return err
 		}),
 		bin("FocalProbs grad partly over x", kernels.ErrOverlap, func(f *errFix[T]) error {
-			_, err := kernels.FocalProbs(f.mem[:n*k], f.y, n, k, f.mem[3:n*k+3], nil)
+			at := n*k + 1 // f.probs's offset in mem
+			_, err := kernels.FocalProbs(f.probs, f.y, n, k, f.mem[at+3:at+n*k+3], nil)
 			return err
 		}),
 		bin("MSE grad = target", kernels.ErrOverlap, func(f *errFix[T]) error {

@@ -59,6 +59,7 @@ func regression[T Float](kind args.RegressionKind, x, y, grad []T, o *Regression
 		checkOptLen("Weight", o.Weight, n),
 		checkOptLen("Loss", o.Loss, n),
 		checkReduction(o.Reduction, n, len(o.Loss), "Loss"),
+		checkEmptyMean(o.EmptyMean),
 	); err != nil {
 		return 0, err
 	}
@@ -67,7 +68,7 @@ func regression[T Float](kind args.RegressionKind, x, y, grad []T, o *Regression
 	}
 	norm := float64(n)
 	if o.Weight != nil {
-		sum, err := checkWeights("Weight", o.Weight)
+		sum, err := checkWeightSum("Weight", o.Weight)
 		if err != nil {
 			return 0, err
 		}

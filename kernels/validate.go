@@ -38,17 +38,51 @@ func checkOptLen[T any](name string, s []T, want int) error {
 	return nil
 }
 
-// checkWeights rejects negative weights (NaN passes and propagates) and
-// returns their sum, which a weighted mean divides by.
-func checkWeights[T Float](name string, w []T) (float64, error) {
+// checkWeights rejects weights that are negative, NaN or infinite: a NaN
+// weight would silently turn the whole mean into NaN.
+func checkWeights[T Float](name string, w []T) error {
+	for i, v := range w {
+		if !(v >= 0 && float64(v) <= math.MaxFloat64) {
+			return badWeight(name, i, float64(v))
+		}
+	}
+	return nil
+}
+
+func badWeight(name string, i int, v float64) error {
+	return wrapf(ErrWeight, "%s[%d]=%v: weights must be finite and ≥ 0", name, i, v)
+}
+
+// checkWeightSum is checkWeights that also returns the weights' sum, which
+// a weighted mean divides by.
+func checkWeightSum[T Float](name string, w []T) (float64, error) {
 	var sum compensated
 	for i, v := range w {
-		if v < 0 {
-			return 0, wrapf(ErrWeight, "%s[%d]=%v is negative", name, i, float64(v))
+		if !(v >= 0 && float64(v) <= math.MaxFloat64) {
+			return 0, badWeight(name, i, float64(v))
 		}
 		sum.add(float64(v))
 	}
 	return sum.value(), nil
+}
+
+// checkUnit rejects values outside [0, 1] (NaN passes and propagates):
+// binary targets, and the probabilities BCE and FocalProbs take.
+func checkUnit[T Float](name string, s []T) error {
+	for i, v := range s {
+		if v < 0 || v > 1 {
+			return wrapf(ErrTarget, "%s[%d]=%v outside [0, 1]", name, i, float64(v))
+		}
+	}
+	return nil
+}
+
+// checkEmptyMean rejects an EmptyMean that names no policy.
+func checkEmptyMean(e EmptyMean) error {
+	if e > EmptyMeanZero {
+		return wrapf(ErrOption, "EmptyMean %d is not EmptyMeanNaN or EmptyMeanZero", e)
+	}
+	return nil
 }
 
 // compensated is a Neumaier sum: a normaliser over millions of weights must
@@ -88,6 +122,13 @@ func reduce(r Reduction, empty EmptyMean, sum, norm float64) (loss, gradScale fl
 	}
 	if norm == 0 && empty == EmptyMeanZero {
 		return 0, 0
+	}
+	if norm == 0 {
+		// NaN, as PyTorch: 0/0 for a batch that is all ignored, and for a
+		// zero total weight also x/0 with x > 0 (label smoothing), which
+		// PyTorch adds to a 0/0. The gradient scale NaN makes every counted
+		// row's gradient NaN; ignored rows stay exactly 0.
+		return math.NaN(), math.NaN()
 	}
 	return sum / norm, 1 / norm
 }

@@ -128,6 +128,14 @@ func binary[T kernels.Float](kind binaryKind, x, y []T, n, k int, o *kernels.Bin
 	if err != nil {
 		return nil, err
 	}
+	if err := unitValues("y", y); err != nil {
+		return nil, err
+	}
+	if !logits {
+		if err := unitValues("x", x); err != nil {
+			return nil, err
+		}
+	}
 
 	r := newResult[T](k)
 	r.setScale(o.Reduction, kernels.EmptyMeanNaN, float64(nk))

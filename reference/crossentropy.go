@@ -171,7 +171,7 @@ func SoftmaxFocal[T kernels.Float](logits []T, targets []int32, n, k int, o *ker
 	if err != nil {
 		return nil, err
 	}
-	if err := first(lengths(need("targets", len(targets), n)), inRange("Gamma", o.Gamma, 0, math.MaxFloat64)); err != nil {
+	if err := first(lengths(need("targets", len(targets), n)), inRange("Gamma", o.Gamma, 0, math.MaxFloat64), emptyMeanOK(o.EmptyMean)); err != nil {
 		return nil, err
 	}
 	ignore, hasIgnore := o.Ignore.Index()
@@ -289,6 +289,7 @@ func ceValidate[T kernels.Float](logits []T, n, k int, o *kernels.CrossEntropyOp
 		inRange("ZLoss", o.ZLoss, 0, math.MaxFloat64),
 		inRange("SoftCap", o.SoftCap, 0, math.MaxFloat64),
 		inRange("Normalizer", o.Normalizer, 0, math.MaxFloat64),
+		emptyMeanOK(o.EmptyMean),
 	); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,13 @@ func (r *Result) setScale(red kernels.Reduction, empty kernels.EmptyMean, norm f
 		r.Scale = 0
 		return
 	}
+	if norm == 0 {
+		// A mean over a zero denominator is NaN and so is the gradient of
+		// every counted item (PyTorch: 0/0 and x/0 summed, then NaN·0 in the
+		// backward); ignored rows keep their exact 0.
+		r.Scale = math.NaN()
+		return
+	}
 	r.Scale = 1 / norm
 	r.gradLoose = math.IsInf(r.Scale, 0)
 }
@@ -43,6 +50,8 @@ func (r *Result) finish() {
 		r.Loss = r.Sum
 	case r.Norm == 0 && r.empty == kernels.EmptyMeanZero:
 		r.Loss, tol = 0, 0
+	case r.Norm == 0:
+		r.Loss, tol = math.NaN(), 0
 	default:
 		r.Loss = r.Sum / r.Norm
 		tol /= math.Abs(r.Norm)

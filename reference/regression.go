@@ -73,6 +73,7 @@ func regression[T kernels.Float](f func(d float64) (e, g float64), x, y []T, o *
 	if err := first(
 		lengths(need("target", len(y), n), opt("Weight", o.Weight, n), opt("Loss", o.Loss, n)),
 		reductionOK(o.Reduction, n, len(o.Loss), "Loss"),
+		emptyMeanOK(o.EmptyMean),
 	); err != nil {
 		return nil, err
 	}

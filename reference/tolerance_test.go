@@ -8,12 +8,11 @@ import (
 
 // TestToleranceCoversTerms checks that every element-wise tolerance is at
 // least Slack·u times its value (each bound charges Slack·u on terms whose
-// magnitudes add up to at least the value), also for targets outside
-// [0, 1], where a signed factor once made a tolerance negative (sigmoid
-// focal, y = 1.5, γ = 1: m = 1 − p_t < 0 and m^γ·(|p| + |y|) < 0) and
-// FocalProbs left out the factor |2y − 1| > 1.
+// magnitudes add up to at least the value), for soft targets. (Targets
+// outside [0, 1], where a signed factor once made a tolerance negative,
+// are rejected now.)
 func TestToleranceCoversTerms(t *testing.T) {
-	for _, y := range []float64{1.5, -0.5, 0.3} {
+	for _, y := range []float64{0, 1, 0.3, 0.999} {
 		for _, x := range []float64{-30, -2, 0.2, 0.7, 5, 30} {
 			for _, g := range []float64{0, 0.5, 1, 3} {
 				fo := &kernels.FocalOptions[float64]{Alpha: -1, Gamma: g}

@@ -77,7 +77,7 @@ func inRange(name string, v, lo, hi float64) error {
 	return errf(kernels.ErrOption, "%s=%v outside [%v, %v]", name, v, lo, hi)
 }
 
-// nonNegative checks a weight vector (NaN is allowed and propagates) and
+// nonNegative checks a weight vector (every weight finite and ≥ 0) and
 // returns it widened to float64 (nil stays nil).
 func nonNegative[T kernels.Float](name string, w []T) ([]float64, error) {
 	if w == nil {
@@ -85,7 +85,7 @@ func nonNegative[T kernels.Float](name string, w []T) ([]float64, error) {
 	}
 	out := make([]float64, len(w))
 	for i, v := range w {
-		if v < 0 {
+		if !(v >= 0 && float64(v) <= math.MaxFloat64) {
 			return nil, errf(kernels.ErrWeight, "%s[%d]=%v", name, i, v)
 		}
 		out[i] = float64(v)
@@ -111,4 +111,23 @@ func widen[T kernels.Float](s []T) []float64 {
 		out[i] = float64(v)
 	}
 	return out
+}
+
+// emptyMeanOK checks the EmptyMean policy.
+func emptyMeanOK(e kernels.EmptyMean) error {
+	if e > kernels.EmptyMeanZero {
+		return errf(kernels.ErrOption, "EmptyMean %d", e)
+	}
+	return nil
+}
+
+// unitValues checks that every value of s lies in [0, 1] (NaN passes and
+// propagates): binary targets, and the probabilities of BCE and FocalProbs.
+func unitValues[T kernels.Float](name string, s []T) error {
+	for i, v := range s {
+		if v < 0 || v > 1 {
+			return errf(kernels.ErrTarget, "%s[%d]=%v outside [0, 1]", name, i, v)
+		}
+	}
+	return nil
 }

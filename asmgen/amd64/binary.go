@@ -230,6 +230,8 @@ func bceLogits(s *x86.ISA, o binaryOptions, posWeighted bool) {
 			s.Where(x86.EQ, cn, s.C(0), s.C(0), spp)
 			l = spn
 			s.Add(spp, l, l)
+			// Both coefficients 0 dropped both terms: a NaN logit stays NaN.
+			s.Where(x86.UNORD, x, x, x, l)
 			// (cp+cn)·σ(x) − cp = cn·σ(x) − cp·σ(−x), which does not cancel
 			// at saturation.
 			t2 := s.Vec()

@@ -339,8 +339,7 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 		}
 		return sum
 	case a.Kind == args.BCEProb:
-		inPlace := a.Grad != nil && &a.Grad[0] == &a.X[0] || a.Loss != nil && &a.Loss[0] == &a.X[0]
-		if inPlace && !unitRange64(a.X) {
+		if aliasX64(a) && !unitRange64(a.X) {
 			break // in place: p outside [0, 1] could not be redone from x
 		}
 		var sum float64
@@ -356,8 +355,7 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 			return sum
 		}
 	case a.Kind == args.FocalProb && a.Clip == 0 && a.FNWeight == 1 && a.FPWeight == 1:
-		inPlace := a.Grad != nil && &a.Grad[0] == &a.X[0] || a.Loss != nil && &a.Loss[0] == &a.X[0]
-		if inPlace && !unitRange64(a.X) {
+		if aliasX64(a) && !unitRange64(a.X) {
 			break
 		}
 		a0, a1 := 1.0, 0.0
@@ -380,8 +378,8 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 			return sum
 		}
 	case a.Kind == args.SigmoidFocal && a.FNWeight == 1 && a.FPWeight == 1:
-		if a.Grad != nil && &a.Grad[0] == &a.X[0] && !hardLabels64(a.Y) {
-			break // in place: a soft label could not be redone from x
+		if aliasX64(a) && !hardLabels64(a.Y) {
+			break // grad or loss over x: a soft label could not be redone from x
 		}
 		a0, a1 := 1.0, 0.0 // α_t = a0 + a1·y
 		if a.Alpha >= 0 {
@@ -404,6 +402,11 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 		}
 	}
 	return generic.Binary(a)
+}
+
+// aliasX64 reports whether an output of a overwrites its input x.
+func aliasX64(a args.Binary[float64]) bool {
+	return a.Grad != nil && &a.Grad[0] == &a.X[0] || a.Loss != nil && &a.Loss[0] == &a.X[0]
 }
 
 func unitRange64(p []float64) bool {

@@ -832,8 +832,8 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 			return sum
 		}
 	case a.Kind == args.SigmoidFocal && a.FNWeight == 1 && a.FPWeight == 1:
-		if a.Grad != nil && &a.Grad[0] == &a.X[0] && !hardLabels(a.Y) {
-			break // in place: a soft label could not be redone from x
+		if aliasX(a) && !hardLabels(a.Y) {
+			break // grad or loss over x: a soft label could not be redone from x
 		}
 		a0, a1 := float32(1), float32(0) // α_t = a0 + a1·y
 		if a.Alpha >= 0 {

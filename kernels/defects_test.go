@@ -1,0 +1,346 @@
+package kernels_test
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/lossfuse/lossfuse/kernels"
+	"github.com/lossfuse/lossfuse/reference"
+)
+
+// Regression tests for the defects of issue 13, each on every backend this
+// CPU runs (neon under qemu-aarch64 in CI) and in both element types.
+
+// binaryCall runs one binary-family kernel or its reference.
+type binaryCall[T kernels.Float] struct {
+	name string
+	run  func(x, y []T, n, k int, grad []T, o *kernels.FocalOptions[T]) (T, error)
+	ref  func(x, y []T, n, k int, o *kernels.FocalOptions[T]) (*reference.Result, error)
+}
+
+func binaryCalls[T kernels.Float]() []binaryCall[T] {
+	return []binaryCall[T]{
+		{"BCEWithLogits",
+			func(x, y []T, n, k int, g []T, o *kernels.FocalOptions[T]) (T, error) {
+				return kernels.BCEWithLogits(x, y, n, k, g, &o.BinaryOptions)
+			},
+			func(x, y []T, n, k int, o *kernels.FocalOptions[T]) (*reference.Result, error) {
+				return reference.BCEWithLogits(x, y, n, k, &o.BinaryOptions)
+			}},
+		{"BCE",
+			func(x, y []T, n, k int, g []T, o *kernels.FocalOptions[T]) (T, error) {
+				return kernels.BCE(x, y, n, k, g, &o.BinaryOptions)
+			},
+			func(x, y []T, n, k int, o *kernels.FocalOptions[T]) (*reference.Result, error) {
+				return reference.BCE(x, y, n, k, &o.BinaryOptions)
+			}},
+		{"SigmoidFocal", kernels.SigmoidFocal[T], reference.SigmoidFocal[T]},
+		{"FocalProbs", kernels.FocalProbs[T], reference.FocalProbs[T]},
+	}
+}
+
+// TestOutputOverInput: an output may be exactly an element-wise loss's
+// input x (the per-element loss or the gradient), and the result is then
+// the same as with separate buffers, whatever the labels. avx2 and avx512
+// used to run the vector kernel, find a soft label and redo the call in
+// generic on the x the vector pass had already overwritten (issue 13,
+// defect 1: SigmoidFocal gave 3.2977 instead of 5.2702).
+func TestOutputOverInput(t *testing.T) {
+	forEachBackendAndType(t, testOutputOverInput[float32], testOutputOverInput[float64])
+}
+
+func testOutputOverInput[T kernels.Float](t *testing.T) {
+	for _, n := range []int{16, 37, 1000} {
+		for _, soft := range []bool{false, true} {
+			for _, over := range []string{"Loss", "grad"} {
+				for _, c := range binaryCalls[T]() {
+					x, y := make([]T, n), make([]T, n)
+					for i := range x {
+						x[i] = T(i%16-8) / 2
+						if c.name == "BCE" || c.name == "FocalProbs" {
+							x[i] = T(i%16) / 16
+						}
+						y[i] = T(i % 2)
+					}
+					if soft {
+						y[3] = 0.3
+						y[n-1] = 0.7
+					}
+					o := kernels.FocalOptions[T]{Alpha: .25, Gamma: 2}
+					if c.name == "BCEWithLogits" || c.name == "BCE" {
+						o.Alpha, o.Gamma = 0, 0 // not used by BCE
+					}
+					o.Reduction, o.Loss = kernels.None, make([]T, n)
+					ref, err := c.ref(x, y, n, 1, &o)
+					if err != nil {
+						t.Fatal(err)
+					}
+					buf := slices.Clone(x)
+					other := make([]T, n)
+					var grad []T
+					if over == "Loss" {
+						o.Loss, grad = buf, other
+					} else {
+						o.Loss, grad = other, buf
+					}
+					name := fmt.Sprintf("%s n=%d soft=%v %s over x", c.name, n, soft, over)
+					loss, err := c.run(buf, y, n, 1, grad, &o)
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					if err := reference.Check(ref, reference.Got[T]{CheckLoss: true, Loss: loss, Items: o.Loss, Grad: grad}); err != nil {
+						t.Errorf("%s: %v", name, err)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSigmoidFocalLossOverXIssueExample is defect 1 exactly as reported.
+func TestSigmoidFocalLossOverXIssueExample(t *testing.T) {
+	forEachBackendAndType(t, testSigmoidFocalLossOverX[float32], testSigmoidFocalLossOverX[float64])
+}
+
+func testSigmoidFocalLossOverX[T kernels.Float](t *testing.T) {
+	x, y := make([]T, 16), make([]T, 16)
+	for i := range x {
+		x[i], y[i] = T(i-8)/2, T(i%2)
+	}
+	y[3] = 0.3
+	o := kernels.FocalOptions[T]{Alpha: .25, Gamma: 2}
+	o.Reduction, o.Loss = kernels.None, x
+	loss, err := kernels.SigmoidFocal(x, y, 16, 1, nil, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(float64(loss)-5.2702) > 1e-4 {
+		t.Errorf("loss %.6g, want 5.2702 (the reference's)", float64(loss))
+	}
+}
+
+// TestBCEWithLogitsNaNZeroCoefficient: a NaN logit gives a NaN loss even
+// where both terms' coefficients are 0 (PosWeight 0 and y = 1); avx2 and
+// avx512 used to drop it (issue 13, defect 2: loss 0.487).
+func TestBCEWithLogitsNaNZeroCoefficient(t *testing.T) {
+	forEachBackendAndType(t, testBCENaNZeroCoef[float32], testBCENaNZeroCoef[float64])
+}
+
+func testBCENaNZeroCoef[T kernels.Float](t *testing.T) {
+	nan := T(math.NaN())
+	for _, k := range []int{1, 2, 16, 17} {
+		n := 2
+		x, y := make([]T, n*k), make([]T, n*k)
+		for i := range x {
+			x[i], y[i] = 0.5, T(i%2)
+		}
+		x[0], y[0] = nan, 1
+		pw := make([]T, k) // every pos_weight 0
+		for _, asym := range []*kernels.Asymmetric{nil, {FalseNegative: 0, FalsePositive: 1}} {
+			o := kernels.BinaryOptions[T]{PosWeight: pw, Reduction: kernels.None, Loss: make([]T, n*k), Asymmetric: asym}
+			if asym != nil {
+				o.PosWeight = nil // FalseNegative 0 zeroes the positive term instead
+			}
+			grad := make([]T, n*k)
+			loss, err := kernels.BCEWithLogits(x, y, n, k, grad, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !math.IsNaN(float64(loss)) || !math.IsNaN(float64(o.Loss[0])) || !math.IsNaN(float64(grad[0])) {
+				t.Errorf("k=%d asym=%v: loss %v, loss[0] %v, grad[0] %v; want NaN for the NaN logit", k, asym, loss, o.Loss[0], grad[0])
+			}
+			ref, err := reference.BCEWithLogits(x, y, n, k, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := reference.Check(ref, reference.Got[T]{CheckLoss: true, Loss: loss, Items: o.Loss, Grad: grad}); err != nil {
+				t.Errorf("k=%d asym=%v: %v", k, asym, err)
+			}
+		}
+	}
+}
+
+// TestCEMeanZeroWeightNaN: a mean whose denominator is 0 (every counted
+// target has class weight 0) is NaN, and so is the gradient of every
+// counted row, with or without label smoothing, as in PyTorch; ignored rows
+// keep gradient 0 (issue 13, defect 3: generic gave +Inf, the SIMD
+// backends ±Inf and NaN).
+func TestCEMeanZeroWeightNaN(t *testing.T) {
+	forEachBackendAndType(t, testCEMeanZeroWeight[float32], testCEMeanZeroWeight[float64])
+}
+
+func testCEMeanZeroWeight[T kernels.Float](t *testing.T) {
+	for _, k := range []int{2, 10, 17, 1000, 5000} {
+		for _, eps := range []float64{0, 0.1} {
+			for _, zl := range []float64{0, 1e-4} {
+				n := 4
+				x := make([]T, n*k)
+				for i := range x {
+					x[i] = T(math.Sin(float64(i)))
+				}
+				w := make([]T, k)
+				for i := range w {
+					w[i] = 1
+				}
+				w[1] = 0
+				targets := []int32{1, -100, 1, 1}
+				o := kernels.CrossEntropyOptions[T]{Weight: w, LabelSmoothing: eps, ZLoss: zl}
+				name := fmt.Sprintf("k=%d ε=%v ζ=%v", k, eps, zl)
+				for _, inPlace := range []bool{false, true} {
+					xs := slices.Clone(x)
+					grad := make([]T, n*k)
+					if inPlace {
+						grad = xs
+					}
+					loss, err := kernels.CrossEntropy(xs, targets, n, k, grad, &o)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !math.IsNaN(float64(loss)) {
+						t.Errorf("%s in place %v: loss %v, want NaN", name, inPlace, loss)
+					}
+					for i, v := range grad {
+						if ignored := i/k == 1; ignored && v != 0 || !ignored && !math.IsNaN(float64(v)) {
+							t.Errorf("%s in place %v: grad[%d] = %v, want NaN (0 in the ignored row)", name, inPlace, i, v)
+							break
+						}
+					}
+				}
+				ref, err := reference.CrossEntropy(x, targets, n, k, &o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !math.IsNaN(ref.Loss) {
+					t.Errorf("%s: reference loss %v, want NaN", name, ref.Loss)
+				}
+			}
+		}
+	}
+}
+
+// TestBinaryTargetsOutsideUnit: targets (and BCE's probabilities) outside
+// [0, 1] are rejected with ErrTarget naming the buffer and index, before
+// anything is written (issue 13, defect 5: y = 2 gave a loss of −0.28).
+func TestBinaryTargetsOutsideUnit(t *testing.T) {
+	forEachBackendAndType(t, testBinaryOutsideUnit[float32], testBinaryOutsideUnit[float64])
+}
+
+func testBinaryOutsideUnit[T kernels.Float](t *testing.T) {
+	for _, c := range binaryCalls[T]() {
+		probs := c.name == "BCE" || c.name == "FocalProbs"
+		for _, bad := range []struct {
+			buf string
+			v   float64
+		}{{"y", 2}, {"y", -0.5}, {"y", math.Inf(1)}, {"x", 1.5}, {"x", -1e-30}, {"x", math.Inf(-1)}} {
+			if bad.buf == "x" && !probs {
+				continue // logits take any value
+			}
+			x, y := make([]T, 40), make([]T, 40)
+			for i := range x {
+				x[i], y[i] = 0.25, T(i%2)
+			}
+			if bad.buf == "x" {
+				x[37] = T(bad.v)
+			} else {
+				y[37] = T(bad.v)
+			}
+			grad, loss := make([]T, 40), make([]T, 40)
+			for i := range grad {
+				grad[i], loss[i] = 7, 7
+			}
+			o := kernels.FocalOptions[T]{Alpha: .25, Gamma: 2}
+			if c.name == "BCEWithLogits" || c.name == "BCE" {
+				o.Alpha, o.Gamma = 0, 0
+			}
+			o.Reduction, o.Loss = kernels.None, loss
+			_, err := c.run(x, y, 40, 1, grad, &o)
+			name := fmt.Sprintf("%s %s[37]=%v", c.name, bad.buf, bad.v)
+			if !errors.Is(err, kernels.ErrTarget) {
+				t.Errorf("%s: error %v, want ErrTarget", name, err)
+				continue
+			}
+			if want := fmt.Sprintf("%s[37]", bad.buf); !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not name %s", name, err, want)
+			}
+			for i := range grad {
+				if grad[i] != 7 || loss[i] != 7 {
+					t.Errorf("%s: output written before the error", name)
+					break
+				}
+			}
+			if _, rerr := c.ref(x, y, 40, 1, &o); !errors.Is(rerr, kernels.ErrTarget) {
+				t.Errorf("%s: reference error %v, want ErrTarget", name, rerr)
+			}
+		}
+	}
+}
+
+// TestWeightsNotFinite: NaN or ±Inf class, element, α and pos_weight
+// weights are rejected with ErrWeight naming the buffer and index (issue
+// 13, defect 5), as are out-of-range EmptyMean values (ErrOption).
+func TestWeightsNotFinite(t *testing.T) {
+	forEachBackendAndType(t, testWeightsNotFinite[float32], testWeightsNotFinite[float64])
+}
+
+func testWeightsNotFinite[T kernels.Float](t *testing.T) {
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		k := 5
+		x := make([]T, 2*k)
+		targets := []int32{1, 2}
+		w := []T{1, 1, 1, T(v), 1}
+		grad := make([]T, 2*k)
+		for i := range grad {
+			grad[i] = 7
+		}
+		untouched := func(name string) {
+			for _, g := range grad {
+				if g != 7 {
+					t.Errorf("%s: gradient written before the error", name)
+					return
+				}
+			}
+		}
+		check := func(name, want string, err error) {
+			t.Helper()
+			if !errors.Is(err, kernels.ErrWeight) || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s weight %v: error %v, want ErrWeight naming %s", name, v, err, want)
+			}
+			untouched(name)
+		}
+		_, err := kernels.CrossEntropy(x, targets, 2, k, grad, &kernels.CrossEntropyOptions[T]{Weight: w})
+		check("CrossEntropy", "Weight[3]", err)
+		_, err = kernels.CrossEntropyProbs(x, make([]T, 2*k), 2, k, grad, &kernels.CrossEntropyOptions[T]{Weight: w})
+		check("CrossEntropyProbs", "Weight[3]", err)
+		_, err = kernels.SoftmaxFocal(x, targets, 2, k, grad, &kernels.SoftmaxFocalOptions[T]{Alpha: w})
+		check("SoftmaxFocal", "Alpha[3]", err)
+		ew := make([]T, 2*k)
+		for i := range ew {
+			ew[i] = 1
+		}
+		ew[8] = T(v)
+		_, err = kernels.BCEWithLogits(x, make([]T, 2*k), 2, k, grad, &kernels.BinaryOptions[T]{Weight: ew})
+		check("BCEWithLogits", "Weight[8]", err)
+		_, err = kernels.BCEWithLogits(x, make([]T, 2*k), 2, k, grad, &kernels.BinaryOptions[T]{PosWeight: w})
+		check("BCEWithLogits", "PosWeight[3]", err)
+		_, err = kernels.MSE(x, make([]T, 2*k), grad, &kernels.RegressionOptions[T]{Weight: ew})
+		check("MSE", "Weight[8]", err)
+		if _, rerr := reference.CrossEntropy(x, targets, 2, k, &kernels.CrossEntropyOptions[T]{Weight: w}); !errors.Is(rerr, kernels.ErrWeight) {
+			t.Errorf("reference CrossEntropy weight %v: error %v, want ErrWeight", v, rerr)
+		}
+	}
+	x := make([]T, 4)
+	for _, em := range []kernels.EmptyMean{kernels.EmptyMeanZero + 1, 200} {
+		_, err := kernels.CrossEntropy(x, []int32{0, 1}, 2, 2, nil, &kernels.CrossEntropyOptions[T]{EmptyMean: em})
+		if !errors.Is(err, kernels.ErrOption) {
+			t.Errorf("EmptyMean %d: error %v, want ErrOption", em, err)
+		}
+		_, err = kernels.SoftmaxFocal(x, []int32{0, 1}, 2, 2, nil, &kernels.SoftmaxFocalOptions[T]{EmptyMean: em})
+		if !errors.Is(err, kernels.ErrOption) {
+			t.Errorf("SoftmaxFocal EmptyMean %d: error %v, want ErrOption", em, err)
+		}
+	}
+}
