@@ -31,8 +31,8 @@
 //	softplusF64    f64   87 instructions / 1 vectors = 87.00 per vector
 //	logSigmoidF64  f64   87 instructions / 1 vectors = 87.00 per vector
 //	logSigmoidF32  f32  130 instructions / 2 vectors = 65.00 per vector
-//	bceLogitsF32   f32  101 instructions / 1 vectors = 101.00 per vector
-//	bceLogitsF64   f64  120 instructions / 1 vectors = 120.00 per vector
+//	bceLogitsF32   f32  103 instructions / 1 vectors = 103.00 per vector
+//	bceLogitsF64   f64  122 instructions / 1 vectors = 122.00 per vector
 //	mseF32         f32   27 instructions / 2 vectors = 13.50 per vector
 //	l1F32          f32   39 instructions / 2 vectors = 19.50 per vector
 //	huberF32       f32   55 instructions / 2 vectors = 27.50 per vector
@@ -4308,6 +4308,8 @@ big_bceLogitsF32:
 	WORD $0x4ea0d825 // fcmeq v5.4s, v1.4s, #0.0
 	VBIT V5.B16, V15.B16, V6.B16
 	WORD $0x4e27d4c8 // fadd v8.4s, v6.4s, v7.4s
+	WORD $0x4e20e405 // fcmeq v5.4s, v0.4s, v0.4s
+	VBIF V5.B16, V0.B16, V8.B16
 	WORD $0x6e2ddc25 // fmul v5.4s, v1.4s, v13.4s
 	VFMLS V14.S4, V2.S4, V5.S4
 	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
@@ -4413,6 +4415,8 @@ one_bceLogitsF32:
 	WORD $0x4ea0d825 // fcmeq v5.4s, v1.4s, #0.0
 	VBIT V5.B16, V15.B16, V6.B16
 	WORD $0x4e27d4c8 // fadd v8.4s, v6.4s, v7.4s
+	WORD $0x4e20e405 // fcmeq v5.4s, v0.4s, v0.4s
+	VBIF V5.B16, V0.B16, V8.B16
 	WORD $0x6e2ddc25 // fmul v5.4s, v1.4s, v13.4s
 	VFMLS V14.S4, V2.S4, V5.S4
 	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
@@ -4533,6 +4537,8 @@ lanes_bceLogitsF32:
 	WORD $0x4ea0d825 // fcmeq v5.4s, v1.4s, #0.0
 	VBIT V5.B16, V15.B16, V6.B16
 	WORD $0x4e27d4c8 // fadd v8.4s, v6.4s, v7.4s
+	WORD $0x4e20e405 // fcmeq v5.4s, v0.4s, v0.4s
+	VBIF V5.B16, V0.B16, V8.B16
 	WORD $0x6e2ddc25 // fmul v5.4s, v1.4s, v13.4s
 	VFMLS V14.S4, V2.S4, V5.S4
 	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
@@ -4710,6 +4716,8 @@ big_bceLogitsF64:
 	WORD $0x4ee0d825 // fcmeq v5.2d, v1.2d, #0.0
 	VBIT V5.B16, V19.B16, V6.B16
 	WORD $0x4e67d4c8 // fadd v8.2d, v6.2d, v7.2d
+	WORD $0x4e60e405 // fcmeq v5.2d, v0.2d, v0.2d
+	VBIF V5.B16, V0.B16, V8.B16
 	WORD $0x6e6ddc25 // fmul v5.2d, v1.2d, v13.2d
 	VFMLS V14.D2, V2.D2, V5.D2
 	WORD $0x6e63dd08 // fmul v8.2d, v8.2d, v3.2d
@@ -4834,6 +4842,8 @@ one_bceLogitsF64:
 	WORD $0x4ee0d825 // fcmeq v5.2d, v1.2d, #0.0
 	VBIT V5.B16, V19.B16, V6.B16
 	WORD $0x4e67d4c8 // fadd v8.2d, v6.2d, v7.2d
+	WORD $0x4e60e405 // fcmeq v5.2d, v0.2d, v0.2d
+	VBIF V5.B16, V0.B16, V8.B16
 	WORD $0x6e6ddc25 // fmul v5.2d, v1.2d, v13.2d
 	VFMLS V14.D2, V2.D2, V5.D2
 	WORD $0x6e63dd08 // fmul v8.2d, v8.2d, v3.2d
@@ -4962,6 +4972,8 @@ lanes_bceLogitsF64:
 	WORD $0x4ee0d825 // fcmeq v5.2d, v1.2d, #0.0
 	VBIT V5.B16, V19.B16, V6.B16
 	WORD $0x4e67d4c8 // fadd v8.2d, v6.2d, v7.2d
+	WORD $0x4e60e405 // fcmeq v5.2d, v0.2d, v0.2d
+	VBIF V5.B16, V0.B16, V8.B16
 	WORD $0x6e6ddc25 // fmul v5.2d, v1.2d, v13.2d
 	VFMLS V14.D2, V2.D2, V5.D2
 	WORD $0x6e63dd08 // fmul v8.2d, v8.2d, v3.2d

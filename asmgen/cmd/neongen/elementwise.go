@@ -202,6 +202,8 @@ func genBCELogits(f *fn) {
 		f.FCMEQZ(a, t, y)
 		f.bit(h0, zero, t)
 		f.FADD(a, lp, h0, h1)
+		f.FCMEQ(a, t, x, x)
+		f.bif(lp, x, t) // both terms dropped: a NaN logit stays NaN
 		// (cp + cn)·σ(x) − cp as cn·σ(x) − cp·σ(−x): no cancellation when
 		// one coefficient is 0 (hard labels), where σ(x) − 1 would round to 0.
 		f.FMUL(a, t, y, sg)
