@@ -344,3 +344,50 @@ func testWeightsNotFinite[T kernels.Float](t *testing.T) {
 		}
 	}
 }
+
+// TestCEProbsInfiniteLogit: probability-target cross-entropy of rows with a
+// −Inf logit, with label smoothing up to 1 and a z-loss, agrees with the
+// reference on every backend: +Inf where a class with target mass sits at
+// −Inf, finite where its mass is 0 (issue 13, defect 4: F31, neon gave NaN
+// for ε = 1 from (1−ε)·Σ t·z = 0·(−Inf)).
+func TestCEProbsInfiniteLogit(t *testing.T) {
+	forEachBackendAndType(t, testCEProbsInfiniteLogit[float32], testCEProbsInfiniteLogit[float64])
+}
+
+func testCEProbsInfiniteLogit[T kernels.Float](t *testing.T) {
+	for _, k := range []int{3, 20, 33} {
+		for _, eps := range []float64{0, 0.5, 1} {
+			for _, zl := range []float64{0, 100} {
+				for _, mass := range []float64{0, 0.25} {
+					n := 3
+					x, p := make([]T, n*k), make([]T, n*k)
+					for i := range x {
+						x[i] = T(math.Sin(float64(3*i)) * 3)
+						p[i] = T(1) / T(k)
+					}
+					x[k+1] = T(math.Inf(-1)) // row 1
+					p[k+1], p[k+2] = T(mass), T(2.0/float64(k)-mass)
+					for _, withGrad := range []bool{false, true} {
+						o := kernels.CrossEntropyOptions[T]{LabelSmoothing: eps, ZLoss: zl, Reduction: kernels.None,
+							RowLoss: make([]T, n), RowLSE: make([]T, n)}
+						ref, err := reference.CrossEntropyProbs(x, p, n, k, &o)
+						if err != nil {
+							t.Fatal(err)
+						}
+						var grad []T
+						if withGrad {
+							grad = make([]T, n*k)
+						}
+						loss, err := kernels.CrossEntropyProbs(x, p, n, k, grad, &o)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := reference.Check(ref, reference.Got[T]{CheckLoss: true, Loss: loss, Items: o.RowLoss, LSE: o.RowLSE, Grad: grad}); err != nil {
+							t.Errorf("k=%d ε=%v ζ=%v mass=%v grad=%v: %v", k, eps, zl, mass, withGrad, err)
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -381,7 +381,10 @@ func ceProbs[T args.Float](a args.CE[T]) float64 {
 			}
 		}
 		tw := (1-eps)*tt + eps/float64(k)*wsum
-		wz := (1-eps)*zt + eps/float64(k)*zw
+		wz := eps / float64(k) * zw
+		if eps != 1 { // ε = 1 leaves the targets out: 0·(−Inf) would be NaN
+			wz += (1 - eps) * zt
+		}
 		var r float64
 		if grad != nil {
 			r = vexpStoreSum(grad, x, m)
