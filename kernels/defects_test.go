@@ -355,10 +355,10 @@ func TestCEProbsInfiniteLogit(t *testing.T) {
 }
 
 func testCEProbsInfiniteLogit[T kernels.Float](t *testing.T) {
-	for _, k := range []int{3, 20, 33} {
+	for _, k := range []int{3, 20, 33, 63, 4099} {
 		for _, eps := range []float64{0, 0.5, 1} {
-			for _, zl := range []float64{0, 100} {
-				for _, mass := range []float64{0, 0.25} {
+			for _, zl := range []float64{0, 100, 1e4} {
+				for _, mass := range []float64{0, 0.25, 1e-45, 1e-38, 1e-30} {
 					n := 3
 					x, p := make([]T, n*k), make([]T, n*k)
 					for i := range x {
