@@ -151,8 +151,8 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 		}
 	}
 	if err := checkOutputs(
-		[]span{spanOf(grad), spanOf(o.Loss)},
-		[]span{spanOf(x), spanOf(y), spanOf(o.Weight), spanOf(o.PosWeight)}, spanOf(x)); err != nil {
+		[]buffer{inPlaceBuf("grad", grad), inPlaceBuf("Loss", o.Loss)},
+		[]buffer{buf("x", x), buf("y", y), buf("Weight", o.Weight), buf("PosWeight", o.PosWeight)}); err != nil {
 		return 0, err
 	}
 	norm := float64(nk)

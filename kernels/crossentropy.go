@@ -80,8 +80,8 @@ func CrossEntropy[T Float](logits []T, targets []int32, n, k int, grad []T, o *C
 		}
 	}
 	if err := checkOutputs(
-		[]span{spanOf(grad), spanOf(o.RowLoss), spanOf(o.RowLSE)},
-		[]span{spanOf(logits), spanOf(targets), spanOf(o.Weight)}, spanOf(logits)); err != nil {
+		[]buffer{inPlaceBuf("grad", grad), buf("RowLoss", o.RowLoss), buf("RowLSE", o.RowLSE)},
+		[]buffer{buf("logits", logits), buf("targets", targets), buf("Weight", o.Weight)}); err != nil {
 		return 0, err
 	}
 	a.Targets, a.Ignore, a.HasIgnore = targets, ignore, hasIgnore
@@ -109,8 +109,8 @@ func CrossEntropyProbs[T Float](logits, probs []T, n, k int, grad []T, o *CrossE
 		return 0, err
 	}
 	if err := checkOutputs(
-		[]span{spanOf(grad), spanOf(o.RowLoss), spanOf(o.RowLSE)},
-		[]span{spanOf(logits), spanOf(probs), spanOf(o.Weight)}, spanOf(logits)); err != nil {
+		[]buffer{inPlaceBuf("grad", grad), buf("RowLoss", o.RowLoss), buf("RowLSE", o.RowLSE)},
+		[]buffer{buf("logits", logits), buf("probs", probs), buf("Weight", o.Weight)}); err != nil {
 		return 0, err
 	}
 	a.Probs = probs
@@ -215,8 +215,8 @@ func SoftmaxFocal[T Float](logits []T, targets []int32, n, k int, grad []T, o *S
 		norm++
 	}
 	if err := checkOutputs(
-		[]span{spanOf(grad), spanOf(o.RowLoss)},
-		[]span{spanOf(logits), spanOf(targets), spanOf(o.Alpha)}, spanOf(logits)); err != nil {
+		[]buffer{inPlaceBuf("grad", grad), buf("RowLoss", o.RowLoss)},
+		[]buffer{buf("logits", logits), buf("targets", targets), buf("Alpha", o.Alpha)}); err != nil {
 		return 0, err
 	}
 	a.Targets, a.Ignore, a.HasIgnore = targets, ignore, hasIgnore

@@ -391,3 +391,45 @@ func testCEProbsInfiniteLogit[T kernels.Float](t *testing.T) {
 		}
 	}
 }
+
+// TestPerRowOutputOverLogits: the per-row outputs of the cross-entropy
+// family are not element-wise, so even where they could be exactly the
+// logits (K = 1) they are rejected; the gradient alone may be the logits.
+// Overlap errors name both buffers.
+func TestPerRowOutputOverLogits(t *testing.T) {
+	forEachBackendAndType(t, testPerRowOverLogits[float32], testPerRowOverLogits[float64])
+}
+
+func testPerRowOverLogits[T kernels.Float](t *testing.T) {
+	x := []T{1, 2, 3, 4}
+	targets := []int32{0, 0, 0, 0}
+	for _, c := range []struct {
+		name string
+		o    kernels.CrossEntropyOptions[T]
+		want []string
+	}{
+		{"RowLoss", kernels.CrossEntropyOptions[T]{ZLoss: 0.5, RowLoss: x}, []string{"RowLoss is the same memory as logits", "only grad may be exactly logits"}},
+		{"RowLSE", kernels.CrossEntropyOptions[T]{ZLoss: 0.5, RowLSE: x}, []string{"RowLSE is the same memory as logits"}},
+	} {
+		grad := make([]T, 4)
+		_, err := kernels.CrossEntropy(x, targets, 4, 1, grad, &c.o)
+		if !errors.Is(err, kernels.ErrOverlap) {
+			t.Errorf("%s over logits (K = 1): error %v, want ErrOverlap", c.name, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not say %q", c.name, err, w)
+			}
+		}
+		if !slices.Equal(x, []T{1, 2, 3, 4}) {
+			t.Errorf("%s: logits written before the error", c.name)
+		}
+	}
+	y := []T{0, 1, 1, 0}
+	_, err := kernels.BCEWithLogits(x, y, 4, 1, y, nil)
+	if !errors.Is(err, kernels.ErrOverlap) || !strings.Contains(err.Error(), "grad is the same memory as y") ||
+		!strings.Contains(err.Error(), "only grad or Loss may be exactly x") {
+		t.Errorf("BCEWithLogits grad = y: error %v", err)
+	}
+}

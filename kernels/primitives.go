@@ -30,7 +30,7 @@ func rows[T Float](kernel func(args.Rows[T]), dst, x []T, n, k int, full bool) e
 	if err := firstErr(checkLen("x", x, nk), checkLen("dst", dst, want)); err != nil {
 		return err
 	}
-	if err := checkOutputs([]span{spanOf(dst)}, []span{spanOf(x)}, spanOf(x)); err != nil {
+	if err := checkOutputs([]buffer{inPlaceBuf("dst", dst)}, []buffer{buf("x", x)}); err != nil {
 		return err
 	}
 	kernel(args.Rows[T]{X: x, N: n, K: k, Dst: dst})
@@ -51,7 +51,7 @@ func elementwise[T Float](kernel func(args.Elementwise[T]), dst, x []T) error {
 	if err := checkLen("dst", dst, len(x)); err != nil {
 		return err
 	}
-	if err := checkOutputs([]span{spanOf(dst)}, []span{spanOf(x)}, spanOf(x)); err != nil {
+	if err := checkOutputs([]buffer{inPlaceBuf("dst", dst)}, []buffer{buf("x", x)}); err != nil {
 		return err
 	}
 	kernel(args.Elementwise[T]{X: x, Dst: dst})

@@ -75,8 +75,8 @@ func regression[T Float](kind args.RegressionKind, x, y, grad []T, o *Regression
 		norm = sum
 	}
 	if err := checkOutputs(
-		[]span{spanOf(grad), spanOf(o.Loss)},
-		[]span{spanOf(x), spanOf(y), spanOf(o.Weight)}, spanOf(x)); err != nil {
+		[]buffer{inPlaceBuf("grad", grad), inPlaceBuf("Loss", o.Loss)},
+		[]buffer{buf("pred", x), buf("target", y), buf("Weight", o.Weight)}); err != nil {
 		return 0, err
 	}
 	a := args.Regression[T]{
