@@ -433,3 +433,60 @@ func testPerRowOverLogits[T kernels.Float](t *testing.T) {
 		t.Errorf("BCEWithLogits grad = y: error %v", err)
 	}
 }
+
+// TestUnitRangeScan: the range check of binary targets and probabilities
+// finds a value just outside [0, 1] at every position of every length
+// around the vector widths (tails included), lets NaN and −0 through, and
+// names the first bad index.
+func TestUnitRangeScan(t *testing.T) {
+	forEachBackendAndType(t, testUnitRangeScan[float32], testUnitRangeScan[float64])
+}
+
+func testUnitRangeScan[T kernels.Float](t *testing.T) {
+	below := -T(math.SmallestNonzeroFloat64) // the negative subnormal nearest 0
+	if float64(T(math.SmallestNonzeroFloat32)) == math.SmallestNonzeroFloat32 && float64(T(1+0x1p-30)) == 1 {
+		below = -T(math.SmallestNonzeroFloat32)
+	}
+	above := T(math.Nextafter(1, 2))
+	if float64(T(1+0x1p-30)) == 1 {
+		above = T(math.Nextafter32(1, 2))
+	}
+	bad := []T{below, above, T(math.Inf(1)), T(math.Inf(-1)), -1e-30, 2}
+	good := []T{T(math.NaN()), T(math.Copysign(0, -1)), 0, 1}
+	lengths := []int{63, 64, 65, 1000}
+	for n := 1; n <= 40; n++ {
+		lengths = append(lengths, n)
+	}
+	for _, n := range lengths {
+		x, y := make([]T, n), make([]T, n)
+		for i := range x {
+			x[i], y[i] = 0.5, T(i%2)
+		}
+		for p := 0; p < n; p++ {
+			if n > 40 && p > 2 && p < n-18 && p != n/2 {
+				continue
+			}
+			for _, v := range bad {
+				y[p] = v
+				_, err := kernels.BCE(x, y, 1, n, nil, nil)
+				if !errors.Is(err, kernels.ErrTarget) || !strings.Contains(err.Error(), fmt.Sprintf("y[%d]", p)) {
+					t.Fatalf("n=%d y[%d]=%v: error %v, want ErrTarget naming y[%d]", n, p, v, err, p)
+				}
+				y[p] = T(p % 2)
+				x[p] = v
+				_, err = kernels.BCE(x, y, 1, n, nil, nil)
+				if !errors.Is(err, kernels.ErrTarget) || !strings.Contains(err.Error(), fmt.Sprintf("x[%d]", p)) {
+					t.Fatalf("n=%d x[%d]=%v: error %v, want ErrTarget naming x[%d]", n, p, v, err, p)
+				}
+				x[p] = 0.5
+			}
+			for _, v := range good {
+				y[p], x[p] = v, v
+				if _, err := kernels.BCE(x, y, 1, n, nil, nil); err != nil {
+					t.Fatalf("n=%d [%d]=%v: error %v, want none", n, p, v, err)
+				}
+				y[p], x[p] = T(p%2), 0.5
+			}
+		}
+	}
+}

@@ -67,8 +67,12 @@ func checkWeightSum[T Float](name string, w []T) (float64, error) {
 }
 
 // checkUnit rejects values outside [0, 1] (NaN passes and propagates):
-// binary targets, and the probabilities BCE and FocalProbs take.
+// binary targets, and the probabilities BCE and FocalProbs take. The
+// backend's scan decides; the index for the message is found only then.
 func checkUnit[T Float](name string, s []T) error {
+	if !impl[T]().OutsideUnit(s) {
+		return nil
+	}
 	for i, v := range s {
 		if v < 0 || v > 1 {
 			return wrapf(ErrTarget, "%s[%d]=%v outside [0, 1]", name, i, float64(v))

@@ -77,6 +77,7 @@ func main() {
 		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {
 			unary(s, op)
 		}
+		outsideUnit(s)
 		// Test hooks for the ULP tests.
 		expVec(s)
 		expFlushVec(s)
@@ -127,6 +128,7 @@ func main() {
 		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {
 			unary(s, op)
 		}
+		outsideUnit(s)
 		expVec(s)
 		logVec(s)
 		log1pVec(s)

@@ -26,7 +26,19 @@ func Float64(useAVX512 bool) *args.Impl[float64] {
 	t.Sigmoid = s.sigmoid64
 	t.LogSigmoid = s.logSigmoid64
 	t.Softplus = s.softplus64
+	t.OutsideUnit = s.outsideUnit64
 	return t
+}
+
+func (s isa) outsideUnit64(x []float64) bool {
+	switch {
+	case len(x) == 0:
+		return false
+	case s == avx512:
+		return outsideUnitDAVX512(&x[0], len(x)) != 0
+	default:
+		return outsideUnitDAVX2(&x[0], len(x)) != 0
+	}
 }
 
 // rowsPerBlock64 is rowsPerBlock for 8-byte elements.

@@ -33,6 +33,18 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 		Sigmoid:      s.sigmoid,
 		LogSigmoid:   s.logSigmoid,
 		Softplus:     s.softplus,
+		OutsideUnit:  s.outsideUnit,
+	}
+}
+
+func (s isa) outsideUnit(x []float32) bool {
+	switch {
+	case len(x) == 0:
+		return false
+	case s == avx512:
+		return outsideUnitAVX512(&x[0], len(x)) != 0
+	default:
+		return outsideUnitAVX2(&x[0], len(x)) != 0
 	}
 }
 

@@ -1083,6 +1083,11 @@ func logSigmoidAVX2(x *float32, dst *float32, n int)
 //go:noescape
 func softplusAVX2(x *float32, dst *float32, n int)
 
+// outsideUnitAVX2 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
+//
+//go:noescape
+func outsideUnitAVX2(x *float32, n int) int
+
 // expVecAVX2 writes dst[i] = exp(x[i]) (test hook for the vector exp).
 //
 //go:noescape
@@ -2192,6 +2197,11 @@ func logSigmoidAVX512(x *float32, dst *float32, n int)
 //go:noescape
 func softplusAVX512(x *float32, dst *float32, n int)
 
+// outsideUnitAVX512 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
+//
+//go:noescape
+func outsideUnitAVX512(x *float32, n int) int
+
 // expVecAVX512 writes dst[i] = exp(x[i]) (test hook for the vector exp).
 //
 //go:noescape
@@ -3117,6 +3127,11 @@ func logSigmoidDAVX2(x *float64, dst *float64, n int)
 //go:noescape
 func softplusDAVX2(x *float64, dst *float64, n int)
 
+// outsideUnitDAVX2 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
+//
+//go:noescape
+func outsideUnitDAVX2(x *float64, n int) int
+
 // expVecDAVX2 writes dst[i] = exp(x[i]) (test hook for the vector exp).
 //
 //go:noescape
@@ -4026,6 +4041,11 @@ func logSigmoidDAVX512(x *float64, dst *float64, n int)
 //
 //go:noescape
 func softplusDAVX512(x *float64, dst *float64, n int)
+
+// outsideUnitDAVX512 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
+//
+//go:noescape
+func outsideUnitDAVX512(x *float64, n int) int
 
 // expVecDAVX512 writes dst[i] = exp(x[i]) (test hook for the vector exp).
 //

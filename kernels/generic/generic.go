@@ -22,5 +22,24 @@ func Impl[T args.Float]() *args.Impl[T] {
 		Sigmoid:      Sigmoid[T],
 		LogSigmoid:   LogSigmoid[T],
 		Softplus:     Softplus[T],
+		OutsideUnit:  OutsideUnit[T],
 	}
+}
+
+// OutsideUnit reports whether some value of s lies outside [0, 1] (NaN
+// aside), testing four values per branch.
+func OutsideUnit[T args.Float](s []T) bool {
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		v := s[i : i+4 : i+4]
+		if v[0] < 0 || v[0] > 1 || v[1] < 0 || v[1] > 1 || v[2] < 0 || v[2] > 1 || v[3] < 0 || v[3] > 1 {
+			return true
+		}
+	}
+	for _, v := range s[i:] {
+		if v < 0 || v > 1 {
+			return true
+		}
+	}
+	return false
 }

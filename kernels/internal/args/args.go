@@ -132,6 +132,11 @@ type Impl[T Float] struct {
 	Sigmoid    func(a Elementwise[T])
 	LogSigmoid func(a Elementwise[T])
 	Softplus   func(a Elementwise[T])
+
+	// OutsideUnit reports whether some value lies outside [0, 1] (NaN
+	// aside): validation of binary targets and probabilities, which reads
+	// the whole input before a kernel may write.
+	OutsideUnit func(s []T) bool
 }
 
 // StreamMinBytes: SIMD backends write an output of at least this many bytes
