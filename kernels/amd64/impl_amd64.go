@@ -4,6 +4,7 @@ package amd64
 
 import (
 	"math"
+	"sync"
 
 	"github.com/lossfuse/lossfuse/kernels/generic"
 	"github.com/lossfuse/lossfuse/kernels/internal/args"
@@ -154,16 +155,22 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 // rows are a stack array of 2·stashMaxK float32 (256 KiB, in L2).
 const stashMaxK = 32 << 10
 
+// stashRows holds the two scratch rows of crossEntropyStashed. 256 KiB is
+// more than Go keeps on a goroutine's stack (a local array that large moves
+// to the heap: an allocation per call), so calls borrow one from a pool:
+// no allocation in steady state, and concurrent callers never share one.
+type stashRows [2 * stashMaxK]float32
+
+var stashPool = sync.Pool{New: func() any { return new(stashRows) }}
+
 // crossEntropyStashed is crossEntropyBlocks one row at a time with pass 1
 // keeping its exponentials in a scratch row, so that pass 2 multiplies
 // instead of taking a second exp; row i's pass 2 and row i+1's pass 1 run
 // in one loop (two scratch rows in turn), so that the stores of one overlap
-// the loads and exponentials of the other. Not inlined: the scratch rows
-// must not enlarge the frame of every cross-entropy call.
-//
-//go:noinline
+// the loads and exponentials of the other.
 func (s isa) crossEntropyStashed(a args.CE[float32]) float64 {
-	var stash [2 * stashMaxK]float32
+	stash := stashPool.Get().(*stashRows)
+	defer stashPool.Put(stash)
 	return s.crossEntropyBlocks(a, stash[:a.K], stash[stashMaxK:stashMaxK+a.K])
 }
 
