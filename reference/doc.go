@@ -66,11 +66,19 @@
 // result. For a row of K (soft-capped) logits z with maximum m and
 // log-sum-exp lse:
 //
-//	τ_lse  = u·(c·(|m| + |lse| + 1) + K)
+//	τ_lse  = u·(c·(|m| + |lse| + 1) + S_T(K)),   S_T(K) = min(K, 16 + ⌈K/L_T⌉)
 //
-// since Σ exp(z_j − m) adds K positive terms in T (a relative error of at
-// most K·u, which the log turns into an absolute one) and m and lse are
-// rounded. This bounds RowLSE and LogSumExp; LogSoftmax adds
+// since m and lse are rounded and Σ exp(z_j − m) adds K positive terms,
+// with a relative error of at most S_T(K)·u, which the log turns into an
+// absolute one. S_T(K) is the summation the backends really do: a sum
+// spread over L partial sums (vector lanes) of ⌈K/L⌉ terms each and then
+// added in a tree loses at most (⌈K/L⌉ − 1 + log₂ L)·u, and a row of at
+// most 16 terms may be summed in one accumulator (K − 1). In float32
+// L_T = SumLanes32 = 8: avx2 adds a row's float32 exponentials in one
+// 8-lane accumulator (avx512: 16 lanes; rows of K ≤ 16 across the lanes,
+// one row per lane); generic and neon add them in float64. In float64
+// L_T = SumLanes64 = 1, so S_T(K) = K: generic adds a row's exponentials
+// one by one. This bounds RowLSE and LogSumExp; LogSoftmax adds
 // c·u·(|z_j| + |z_j − m| + |log p_j|) and Softmax allows p_j a relative
 // error of e^ρ_j − 1, where ρ_j = τ_lse + c·u·(1 + |z_j| + |z_j − m|).
 //
@@ -132,10 +140,18 @@
 //
 // c = 32 covers a 4-ULP exp or log (8u) composed with a few roundings; a
 // backend using less accurate approximations must show, by the tests and
-// the fuzzer, that it still meets the bounds. The K term of τ_lse is the
-// worst case of plain summation in T in one accumulator (a large exp(0)
-// followed by many terms each below half an ULP of it); lane-parallel
-// sums do better. The bounds are strict enough to catch the usual kernel
-// bugs: at K = 49 in float32 a dropped or doubled class changes the loss by
-// ~1/K against a tolerance of ~100u·(|m| + 1).
+// the fuzzer, that it still meets the bounds. The ⌈K/L⌉ term of τ_lse is
+// the worst case of a lane's sum in T, which really occurs: a large exp(0)
+// followed in its lane by many terms each below half an ULP of it loses
+// them all (TestContractAdmitsPlainFloat32 uses 85% of τ_lse that way at
+// K = 4099). A backend that adds float32 exponentials in fewer than
+// SumLanes32 partial sums must change the contract first. The bounds are
+// strict enough to catch the usual kernel bugs: at K = 49 in float32 a
+// dropped or doubled class changes the loss by ~1/K against a tolerance of
+// ~100u·(|m| + 1), and at K = 4099 a kernel that drops a row's last class
+// fails on rows of standard normal logits (TestDroppedClassLongRows).
+// From K ≈ 30000 on it does not in float32: 1/K then falls below both
+// u·(16 + ⌈K/8⌉) (the avx2 sum's real worst case) and the
+// c·u·(|m| + |lse| + 1) ≈ 500u that the roundings of m and lse are
+// charged (docs/deviations.md); in float64 it fails at every K.
 package reference

@@ -123,9 +123,24 @@ func (r lseRow) nll(c, zj float64) float64 {
 
 // lseTol is the contract's bound on the error of a row's log-sum-exp: the
 // maximum and the result are rounded (Slack·u·(|m|+|lse|+1)) and the sum of
-// K positive terms may lose K·u relative, which log turns into K·u absolute.
+// K positive terms may lose SumTerms(K)·u relative, which log turns into
+// an absolute error.
 func (r lseRow) lseTol(u float64, k int) float64 {
-	return u * (Slack*(math.Abs(r.m)+math.Abs(r.lse)+1) + float64(k))
+	return u * (Slack*(math.Abs(r.m)+math.Abs(r.lse)+1) + sumTerms(u, k))
+}
+
+// sumTerms is the contract's S_T(K): the relative error, in units of u,
+// that a backend's sum of K positive terms in T may have. A sum split
+// over L partial sums (vector lanes) of ⌈K/L⌉ terms each, then added in a
+// tree, loses at most (⌈K/L⌉ − 1 + log₂ L)·u; a row of up to 16 terms may
+// be summed in one accumulator (K − 1). So S_T(K) = min(K, 16 + ⌈K/L_T⌉)
+// with L_T = SumLanes32 in float32 and SumLanes64 in float64.
+func sumTerms(u float64, k int) float64 {
+	l := SumLanes64
+	if u > u64 {
+		l = SumLanes32
+	}
+	return float64(min(k, 16+(k+l-1)/l))
 }
 
 // prod3 is a·b·c rounded once more than the exact product, with no
