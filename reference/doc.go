@@ -144,7 +144,7 @@
 // the worst case of a lane's sum in T, which really occurs: a large exp(0)
 // followed in its lane by many terms each below half an ULP of it loses
 // them all (TestContractAdmitsPlainFloat32 uses 85% of τ_lse that way at
-// K = 4099). A backend that adds float32 exponentials in fewer than
+// K = 4099, and avx2 up to 99% at K = 128256: TestLaneSumWorstCase). A backend that adds float32 exponentials in fewer than
 // SumLanes32 partial sums must change the contract first. The bounds are
 // strict enough to catch the usual kernel bugs: at K = 49 in float32 a
 // dropped or doubled class changes the loss by ~1/K against a tolerance of

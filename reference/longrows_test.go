@@ -127,3 +127,63 @@ func ceLong[T kernels.Float](x []T, targets []int32, n, k int) (Got[T], error) {
 	g.Loss, err = kernels.CrossEntropy(x, targets, n, k, g.Grad, &kernels.CrossEntropyOptions[T]{RowLoss: g.Items, RowLSE: g.LSE})
 	return g, err
 }
+
+// TestLaneSumWorstCase runs every backend on the rows that make a lane's
+// sum lose the most: exp(0) at the head of one or of 8 lanes, then terms
+// just below or above half an ULP of it, each of which the lane's sum
+// drops or rounds up to a whole ULP. The real kernels must meet the
+// contract there too; avx2's 8-lane float32 sum comes within a few
+// percent of S_32(K) = 16 + ⌈K/8⌉ (budget used up to 0.99), which is why
+// the contract cannot charge less.
+func TestLaneSumWorstCase(t *testing.T) {
+	ks := []int{4099, 32000, 50257, 128256}
+	if testing.Short() {
+		ks = []int{4099, 50257}
+	}
+	for _, name := range kernels.Backends() {
+		restore, err := kernels.UseBackend(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range ks {
+			laneWorst[float32](t, name, k, []float64{-16.63, -16.6355, -16.64})
+			laneWorst[float64](t, name, k, []float64{-36.73, -36.7368, -36.74})
+		}
+		restore()
+	}
+}
+
+func laneWorst[T kernels.Float](t *testing.T, backend string, k int, lows []float64) {
+	t.Helper()
+	worst := 0.0
+	for _, heads := range []int{1, 8} {
+		for _, low := range lows {
+			x := make([]T, k)
+			for j := range x {
+				x[j] = T(low)
+				if j < heads {
+					x[j] = 0
+				}
+			}
+			lse := make([]T, 1)
+			if err := kernels.LogSumExp(lse, x, 1, k); err != nil {
+				t.Fatal(err)
+			}
+			ce, err := ceLong(x, []int32{0}, 1, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			usedLSE, errLSE := Budget(must(LogSumExp(x, 1, k)), Got[T]{Out: lse})
+			usedCE, errCE := Budget(must(CrossEntropy(x, []int32{0}, 1, k, nil)), ce)
+			if errLSE != nil || errCE != nil {
+				t.Errorf("%s K=%d, %d heads then %v: LogSumExp %v; CrossEntropy %v", backend, k, heads, low, errLSE, errCE)
+			}
+			worst = max(worst, usedLSE, usedCE)
+		}
+	}
+	dtype := "float64"
+	if isFloat32[T]() {
+		dtype = "float32"
+	}
+	t.Logf("%s/%s/K=%d: worst budget used %.3f", backend, dtype, k, worst)
+}
