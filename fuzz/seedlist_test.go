@@ -38,6 +38,13 @@ var seeds = map[string][]*seed{
 		both(sd("none", "n", 5, "k", 9, "reduction", 2, "rowlse", 1)),
 		both(sd("normalizer", "n", 5, "k", 9, "normalizer", 7.5)),
 		both(sd("normalizer-small", "n", 5, "k", 9, "normalizer", 1e-3)),
+		// Long rows (shape_test.go's kLong): the amd64 stashed (pipelined)
+		// and blockwise paths. Outputs of 16 MiB take seconds per input
+		// and are left to the fuzzer and to kernels/paths_test.go.
+		both(sd("long-k4097", "n", 2, "k", 4097)),
+		both(sd("many-rows-k5", "n", 4096, "k", 5)),
+		both(sd("long-k32768-inplace", "n", 2, "k", 32768, "grad", gradInPlace)),
+		both(sd("long-k50257-smooth-weight", "n", 2, "k", 50257, "smoothing", 0.1, "weight", 1)),
 		faults(ceKinds, "k", 3, "n", 2),
 	),
 	"FuzzCrossEntropyProbs": all(
@@ -52,6 +59,8 @@ var seeds = map[string][]*seed{
 		both(sd("inf-nan", "n", 3, "k", 2, "x", []float64{inf32, inf32, math.NaN(), 0, -inf32, -inf32})),
 		both(sd("zloss-softcap", "n", 2, "k", 4, "zloss", 1e-2, "softcap", 1.0, "rowlse", 1)),
 		both(sd("none", "n", 5, "k", 9, "reduction", 2)),
+		both(sd("long-k32769", "n", 2, "k", 32769)),
+		both(sd("many-rows-k5", "n", 4096, "k", 5)),
 		faults(ceProbsKinds, "k", 3, "n", 2),
 	),
 	"FuzzSoftmaxFocal": all(
@@ -68,6 +77,8 @@ var seeds = map[string][]*seed{
 		both(sd("all-ignored", "n", 3, "k", 4, "gamma", 2.0, "y.mode", 2)),
 		both(sd("none-inplace", "n", 5, "k", 17, "gamma", 0.5, "reduction", 2, "grad", gradInPlace)),
 		both(sd("inf-nan", "n", 3, "k", 2, "gamma", 1.0, "x", []float64{inf32, 0, math.NaN(), 0, -inf32, 0}, "y", []int{0, 1, 0})),
+		both(sd("tiny-many-k5", "n", 128, "k", 5, "gamma", 2.0)),
+		both(sd("long-k8192", "n", 16, "k", 8192, "gamma", 2.0)),
 		faults(ceFocalKinds, "k", 3, "n", 2),
 	),
 	"FuzzBCEWithLogits": all(
@@ -151,6 +162,8 @@ var seeds = map[string][]*seed{
 				faults(map[bool][]int{true: rowKinds, false: elementKinds}[op <= primLogSumExp], "op", op, "k", 3, "n", 2, "len", 6),
 			)
 		}),
+		both(sd("LogSoftmax-long-k32769", "op", primLogSoftmax, "n", 2, "k", 32769)),
+		both(sd("Softmax-long-k8192", "op", primSoftmax, "n", 3, "k", 8192)),
 	),
 }
 

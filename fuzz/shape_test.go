@@ -15,27 +15,105 @@ var kTable = func() []int {
 // nTable holds the row counts.
 var nTable = []int{1, 2, 3, 4, 5, 7, 8, 16, 17, 33}
 
-// maxElems caps N×K so that one input stays fast (the reference and every
-// backend run on it).
-const maxElems = 1 << 13
+// The long-row and many-row extensions. A shape decision is one byte b;
+// b % len(table) picks from the table above, except that the top bytes
+// (256 − len(ext) and up) pick from the extension instead, so that every
+// input written before the extensions existed keeps its meaning unless it
+// used one of those few byte values (docs/paths.md lists the paths they
+// reach):
+//
+//   - kLong: rows past the amd64 fused kernel (K > 4096): the stashed,
+//     pipelined path up to 32768 (its last K) and the blockwise path
+//     beyond, up to a vocabulary size (50257).
+//   - nMany: many rows, for many whole groups of the small-K transposed
+//     kernels and, with a K from kLong, outputs of 16 MiB and more (the
+//     non-temporal stores; args.StreamMinBytes).
+var (
+	kLong = []int{4097, 8192, 32768, 32769, 50257}
+	nMany = []int{128, 512, 4096, 65536}
+)
 
-// decodeShape draws N and K (K from kTable) and trims N to fit maxElems.
+// Element caps for N×K, by where N and K come from: maxElems for the
+// ordinary tables; maxManyRowsElems for N from nMany with an ordinary K;
+// maxLongElems for K from kLong (N ≥ 2 is kept whatever the cap: two rows
+// are what the pipelined path pipelines); maxStreamElems for both
+// extensions at once (an output of 16 MiB of float32 for K = 4097, 8192,
+// 32768 and 32769, of float64 for every K in kLong). Costs, natively with
+// three backends and the reference: about 1 µs per element, so an input of
+// maxStreamElems takes a few seconds; one input in 3277 draws both
+// extensions, one in 50 a long row (~0.07 s), so the average input takes
+// about twice as long as without the extensions.
+const (
+	maxElems         = 1 << 13
+	maxManyRowsElems = 1 << 14
+	maxLongElems     = 1 << 16
+	maxStreamElems   = 5 << 20
+)
+
+// pickExt draws from table, or from ext when the byte is one of the top
+// len(ext); a script names the value (searched in table first).
+func (s *source) pickExt(label string, table, ext []int) int {
+	first := 256 - len(ext)
+	if s.script != nil {
+		want := s.script.Int(label)
+		for i, v := range table {
+			if v == want {
+				return table[s.record(label, 256, i)]
+			}
+		}
+		for i, v := range ext {
+			if v == want {
+				s.record(label, 256, first+i)
+				return v
+			}
+		}
+		panic("seed script: " + label + " is not an option")
+	}
+	b := s.intn(label, 256)
+	if b >= first {
+		return ext[b-first]
+	}
+	return table[b%len(table)]
+}
+
+// decodeShape draws N (nTable or nMany) and K (kTable or kLong) and halves
+// N until N×K fits its cap (shapeCap).
 func decodeShape(s *source) (n, k int) {
-	n = s.pick("n", nTable)
-	k = s.pick("k", kTable)
-	for n > 1 && n*k > maxElems {
+	n = s.pickExt("n", nTable, nMany)
+	k = s.pickExt("k", kTable, kLong)
+	limit, minN := shapeCap(n, k)
+	for n > minN && n*k > limit {
 		n /= 2
 	}
 	return n, k
+}
+
+// shapeCap is the N×K cap for a drawn n and k and the fewest rows trimming
+// keeps (see maxElems).
+func shapeCap(n, k int) (limit, minN int) {
+	long, many := k > kTable[len(kTable)-1], n > nTable[len(nTable)-1]
+	switch {
+	case long && many:
+		return maxStreamElems, 1
+	case long:
+		return maxLongElems, 2
+	case many:
+		return maxManyRowsElems, 1
+	}
+	return maxElems, 1
 }
 
 // lengthTable holds flat lengths for the element-wise losses: 0 to three
 // widths plus one, and the large ones.
 var lengthTable = append([]int{0}, kTable...)
 
+// lengthLong extends lengthTable as kLong extends kTable (the element-wise
+// kernels have no non-temporal variants: lengths stay moderate).
+var lengthLong = []int{4097, 32769, 1 << 16}
+
 // decodeLength draws a flat length (0 allowed where the API allows it).
 func decodeLength(s *source, allowZero bool) int {
-	l := s.pick("len", lengthTable)
+	l := s.pickExt("len", lengthTable, lengthLong)
 	if l == 0 && !allowZero {
 		l = 1
 	}
