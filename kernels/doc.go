@@ -59,31 +59,80 @@
 //
 // # Semantics against PyTorch 1.13
 //
-//	what                                   PyTorch                         lossfuse
-//	CE weighted mean                       Σ w[y]·l / Σ w[y]               same
-//	CE label smoothing with weights        each class its own w[c]         same
-//	CE ignore_index default                −100                            same (zero value of Ignore)
-//	CE mean, every target ignored          NaN (gradient 0)                NaN by default; EmptyMeanZero gives 0
-//	CE mean, all class weights 0           NaN loss and gradient           same (EmptyMeanZero: 0 and 0)
-//	CE prob targets, weighted mean         divides by N, not Σ w           same (the integer path divides by Σ w[y])
-//	CE prob targets, ignore_index          rejected                        not used
-//	z-loss, soft-capping, row LSE          —                               options of the same kernel
-//	BCE-with-logits mean with weights      divides by element count        same
-//	BCE-with-logits x = −inf, y = 0        NaN                             0 (the mathematical value)
-//	BCE-with-logits float32 |x| ≳ 17       exactly 0                       ≈ e^−|x| (correct)
-//	BCE on probabilities                   log clamped at −100, 1e-12      same; Clip > 0 gives the article's ε-clip
-//	sigmoid focal, γ < 1, saturated        NaN gradient (autograd)         finite closed-form gradient
-//	sigmoid focal soft targets             supported                       same formula, direct form
-//	softplus                               threshold 20 returns x          exact log(1+eˣ) everywhere
-//	smooth_l1 β = 0                        L1 (gradient −1 at d = 0)       rejected: use L1 (gradient 0 at d = 0)
-//	negative weights                       accepted                        ErrWeight
-//	CE prob targets, −inf logit, t = 0     NaN (0·−inf)                    finite (the term is 0)
-//	CE of a saturated row, e.g. [40,0,0,0] exactly 0                       ≈ 1.3e-17 (log1p/expm1 forms)
-//	row holding +Inf or NaN                NaN loss and gradient           same; its RowLSE is +Inf / NaN
-//	l1_loss gradient at a NaN prediction   0                               NaN
-//	BCE gradient guard in float64          float32(1e-12) ≈ 9.99999996e-13 1e-12
-//	BCE with Clip (article's ε-clip)       —                               clips p and 1−p, so p = 1 gives −log ε exactly
-//	signed zeros                           −0.0 in places                  not specified: compare zeros without sign
+// Each row names a behaviour, what PyTorch 1.13 (torchvision 0.14 for the
+// sigmoid focal loss) does and what lossfuse does. The first column is "="
+// where lossfuse does the same, "+" for lossfuse-only options (PyTorch has
+// none to compare), and otherwise the tag of a deviation. Every deviation
+// has evidence that fails when it stops being true: golden entries
+// (testdata/golden, written by tools/golden/gen.py from PyTorch) whose "dev"
+// reason starts with [tag] and records PyTorch's value next to the one
+// lossfuse must return, or a test in deviations_test.go with that tag.
+// TestDeviationTable checks that every tagged row has evidence and that all
+// evidence has a row. Any other difference from PyTorch is a defect.
+// Continuation lines are indented.
+//
+//	tag          what                                 PyTorch                                lossfuse
+//	=            CE weighted mean                     Σ w[y]·l / Σ w[y]                      same
+//	=            CE label smoothing with weights      each class its own w[c]                same
+//	=            CE ignore_index default              −100                                   same (zero value of Ignore)
+//	=            CE target outside [0, K) and not     error                                  same (ErrTarget)
+//	               ignored
+//	=            CE mean, every target ignored        NaN loss, gradient 0                   same (EmptyMeanZero gives 0 and 0)
+//	=            CE mean, the counted rows' class     NaN loss; gradient NaN on counted      same (EmptyMeanZero gives 0 and 0)
+//	               weights all 0 (with or without     rows, 0 on ignored rows
+//	               label smoothing)
+//	=            CE prob targets, weighted mean       divides by N, not Σ w                  same (the integer path divides by Σ w[y])
+//	=            counted row holding +Inf or NaN      NaN loss and gradient                  same; its RowLSE is +Inf / NaN
+//	=            BCE-with-logits mean with weights    divides by element count               same
+//	=            BCE on probabilities                 each log clamped at −100               same (Clip > 0: the article's ε-clip)
+//	=            BCE probability outside [0, 1]       error                                  same (ErrTarget)
+//	=            sigmoid focal soft targets           supported                              same formula, direct form
+//	+            z-loss, soft-capping, RowLSE,        —                                      options of the same kernels
+//	               Normalizer, EmptyMeanZero, Clip,
+//	               Asymmetric, regression weights,
+//	               SoftmaxFocal, FocalProbs
+//	ign-nonfin   CE ignored row holding NaN or ±Inf   NaN gradient on that row               gradient 0, as on every ignored row
+//	ce-inf-w0    CE label smoothing, −Inf logit in    NaN (0·∞)                              that term is 0: the row is finite, or
+//	               a class whose weight is 0                                                   +Inf where a weighted class has −Inf
+//	probs-inf    CE prob targets, −Inf logit where    NaN (0·∞)                              that term is 0: the row is finite, or
+//	               the target mass t'·w is 0                                                   +Inf where positive mass meets −Inf
+//	probs-ignore CE prob targets with ignore_index    error                                  Ignore is not used (no error)
+//	ce-sat       saturated softmax row, e.g. CE of    exactly 0                              generic: ≈ 1.3e-17 (log1p/expm1 forms);
+//	               [40, 0, 0, 0] or its LogSoftmax                                             avx2/avx512/neon: 0, as PyTorch
+//	smoothing    label_smoothing < 0 or NaN           taken as 0                             ErrOption
+//	weight       weights negative, NaN or ±Inf        accepted (NaN/Inf propagate)           ErrWeight
+//	               (class weight, element weight,
+//	               pos_weight)
+//	target       binary targets outside [0, 1],       accepted (the formula extended)        ErrTarget
+//	               ±Inf included (BCEWithLogits,
+//	               BCE, SigmoidFocal)
+//	bcel-inf     BCE-with-logits at x = ±Inf          NaN for every target (0·∞ where        the limit: 0 where the infinite term's
+//	                                                  the infinite term's factor is 0)         factor (pw·y or 1−y) is 0, else +Inf;
+//	                                                                                           weight 0 there: NaN, as PyTorch
+//	bcel-sat     BCE-with-logits, saturated: |x| ≳    exactly 0 loss (and float32            ≈ e^−|x| (correct)
+//	               17 in float32, ≳ 37 in float64     gradient)
+//	bce-nan      BCE probability NaN                  error ("all elements of input          NaN loss and gradient
+//	                                                  should be between 0 and 1")
+//	bce-log1p    BCE, log(1−p) at small p             log(1 − p): 0 below p = 2⁻²⁴ in        log1p(−p) (correct)
+//	                                                  float32, 1e-8 relative error at
+//	                                                  p = 1e-8 in float64
+//	bce-guard    BCE gradient guard in float64        float32(1e-12) ≈ 9.99999996e-13        1e-12
+//	focal-inf    sigmoid focal at x = ±Inf            NaN loss and gradient                  the limits (0 or +Inf; finite gradient)
+//	focal-nan    sigmoid focal gradient at a          NaN (autograd of (1−p_t)^γ, γ < 1;     finite closed-form gradient
+//	               saturated finite x                 float32 overflow near ±3e38)
+//	focal-sat    sigmoid focal saturation             exactly 0 loss or gradient             the tiny true value
+//	focal-opt    sigmoid focal α > 1 or NaN, γ < 0,   accepted                               ErrOption
+//	               NaN or +Inf
+//	softplus     softplus                             threshold 20 returns x                 exact log(1+eˣ) everywhere
+//	l1-nan       L1 gradient where pred − target is   0 (sign(NaN) = 0)                      NaN
+//	               NaN (a NaN on either side, ∞ − ∞)
+//	sl1-beta0    smooth_l1 β = 0                      L1 (gradient −1 at d = 0)              ErrOption: use L1 (gradient 0 at d = 0)
+//	reg-inf      Huber δ = +Inf, smooth_l1 β = +Inf   ½d² (Huber), 0 (smooth_l1)             ErrOption
+//	f32-overflow float32 intermediates overflowing    +Inf or NaN: CE with smoothing at      generic: the finite value (float64
+//	               near 3.4e38                        logits ≈ 3e38, BCE-with-logits at        inside); avx2/avx512/neon may
+//	                                                  x ≈ −3e38 with pos_weight, MSE           overflow as PyTorch does
+//	                                                  gradient where x − y overflows
+//	zero-sign    signed zeros                         −0.0 in places                         +0.0 in places: compare zeros without sign
 //
 // Scalar options (LabelSmoothing, ZLoss, SoftCap, Clip, Alpha, Gamma, the
 // gradient scale 1/normaliser) are rounded to the element type once, as a

@@ -37,7 +37,9 @@ mathematically correct value, per the policy in the issue and
 an exact 0 where the true value is a tiny non-zero number (saturation), or,
 for the element-wise primitives, a value outside the test tolerance of the
 correct one. Each entry records dtype, field, index, PyTorch's value and the
-reason; "out" holds the corrected (expected) value, computed in float64 from
+reason, which starts with the [tag] of its row in the deviation table of
+kernels/doc.go (the generator stops on a deviation no row covers, and the Go
+test TestDeviationTable checks tags and rows against each other); "out" holds the corrected (expected) value, computed in float64 from
 closed forms (stable softplus/log1p/expm1 forms, no cancellation).
 
 Every case with probability-free options is also checked here against an
@@ -49,6 +51,7 @@ import gzip
 import json
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -186,11 +189,14 @@ def as64(res):
     return r
 
 
-def flag(devs, prec, field, got, ref, reason_fn, elementwise=False):
+def flag(devs, prec, field, got, ref, reason_fn, tag_fn, elementwise=False):
     """Replace PyTorch values by the reference where the policy says so.
 
     got: PyTorch's values (dtype prec, as float64 numpy), modified in place.
     ref: float64 reference, NaN where no reference exists.
+    tag_fn(i, kind) names the row of the package doc's deviation table the
+    entry belongs to (kind: "nan", "inf", "zero" or "rel", what PyTorch got
+    wrong); it raises for an entry that no row covers.
     """
     scalar = np.ndim(got) == 0
     g = np.atleast_1d(np.array(got, dtype=np.float64))
@@ -202,24 +208,36 @@ def flag(devs, prec, field, got, ref, reason_fn, elementwise=False):
         rq = float(np.float32(rv)) if prec == 32 else rv
         if 0 < abs(rq) < TINY[prec]:
             continue  # subnormal results: compared with an absolute floor, never flagged
-        why = None
+        why = kind = None
         if math.isnan(tv):
-            why = "PyTorch returns NaN; the mathematical value is %s" % ("finite" if math.isfinite(rv) else "%r (the limit)" % rv)
+            why, kind = "PyTorch returns NaN; the mathematical value is %s" % ("finite" if math.isfinite(rv) else "%r (the limit)" % rv), "nan"
         elif math.isinf(tv) and tv != rq:
-            why = "PyTorch returns %r; the correct value is %r" % (tv, rq)
+            why, kind = "PyTorch returns %r; the correct value is %r" % (tv, rq), "inf"
         elif tv == 0 and rq != 0:
-            why = "float%d saturation: PyTorch returns exactly 0; the true value is %.17g" % (prec, rv)
+            why, kind = "float%d saturation: PyTorch returns exactly 0; the true value is %.17g" % (prec, rv), "zero"
         elif elementwise and math.isfinite(rq) and abs(tv - rq) > RTOL[prec] * abs(rq):
-            why = "PyTorch's value is off by %.3g relative; the correct value is %.17g" % (abs(tv - rq) / abs(rq), rv)
+            why, kind = "PyTorch's value is off by %.3g relative; the correct value is %.17g" % (abs(tv - rq) / abs(rq), rv), "rel"
         if why is None:
             continue
         head = reason_fn(i)
         if head.startswith(FORMULA):
             why = why.replace("PyTorch returns", "the formula returns").replace("PyTorch's value", "the formula's value")
         devs.append({"dt": prec, "field": field, "i": -1 if scalar else i, "torch": enc(tv, prec),
-                     "reason": head + ": " + why})
+                     "reason": tagged(tag_fn(i, kind), head + ": " + why)})
         g[i] = rq
     return float(g[0]) if scalar else g
+
+
+def tagged(tag, reason):
+    """A deviation's reason, prefixed with the tag of its row in the table
+    "Semantics against PyTorch 1.13" of kernels/doc.go (the Go test
+    TestDeviationTable ties the two together)."""
+    assert re.fullmatch(r"[a-z0-9-]+", tag), tag
+    return "[%s] %s" % (tag, reason)
+
+
+def no_row(what):
+    raise SystemExit("deviation with no row in the doc table: %s" % what)
 
 
 def check_close(name, a, b, rtol, scale=None):
@@ -263,11 +281,13 @@ def ce_ref(x, t, probs, w, ignore, eps, zloss, cap):
         z = x[i]
         if cap:
             z = cap * np.tanh(z / cap)
-        if np.isnan(z).any() or np.isposinf(z).any():
-            continue
         if probs is None and ignore is not None and t[i] == ignore:
+            # an ignored row's loss and gradient are 0, whatever it holds
+            # (PyTorch: NaN gradient where the row holds NaN or ±Inf)
             rows[i] = 0.0
             grad[i] = 0.0
+            continue
+        if np.isnan(z).any() or np.isposinf(z).any():
             continue
         a = int(np.argmax(z))
         m = z[a]
@@ -396,15 +416,26 @@ def ce_case(fam, name, inp, prec_runs=(32, 64), reduction="mean", weight=False, 
         r = r64 if prec == 64 else run(F32)
         who = "" if torch_exact else FORMULA
         why = lambda i, f: who + "%s %s[%d]" % (op, f, i)
-        r["rows"] = flag(devs, prec, "rows", r["rows"], rrows, lambda i: why(i, "row"))
-        r["grad"] = flag(devs, prec, "grad", r["grad"], rgrad, lambda i: why(i, "grad"))
+
+        def tag(row):
+            def t(i, kind):
+                if row is not None and not probs and ign is not None and tt[row(i)] == ign:
+                    return "ign-nonfin"
+                if kind == "zero":
+                    return "ce-sat"
+                if kind == "nan":
+                    return "probs-inf" if probs else "ce-inf-w0"
+                no_row("%s %s kind %s" % (name, op, kind))
+            return t
+        r["rows"] = flag(devs, prec, "rows", r["rows"], rrows, lambda i: why(i, "row"), tag(lambda i: i))
+        r["grad"] = flag(devs, prec, "grad", r["grad"], rgrad, lambda i: why(i, "grad"), tag(lambda i: i // k))
         if torch_exact or c["source"] == "formula":
             # the reduced loss follows from the (corrected) rows
             rl = NAN
             if all(math.isfinite(v) or math.isinf(v) for v in rrows):
                 s = math.fsum(rrows) if np.isfinite(rrows).all() else float(np.sum(rrows))
                 rl = s / norm if reduction == "mean" and norm else (NAN if reduction == "mean" else s)
-            r["loss"] = flag(devs, prec, "loss", r["loss"], rl, lambda i: who + op + " loss")
+            r["loss"] = flag(devs, prec, "loss", r["loss"], rl, lambda i: who + op + " loss", tag(None))
         outs["f%d" % prec] = out_block(prec, r["loss"], r["rows"], r["grad"], r["lse"])
     if c["source"] != "torch":
         outs["f32"] = out_block(32, r64["loss"], r64["rows"], r64["grad"], r64["lse"])
@@ -449,6 +480,23 @@ def build_ce():
         for red in REDS:
             ce_case(fam, "X2_eps%g_%s" % (eps, red), "X2", reduction=red, smoothing=eps)
     ce_case(fam, "X2_w_eps0.1_none", "X2", reduction="none", weight=True, smoothing=0.1)
+    # ignored rows holding NaN, +Inf, or only -Inf: loss 0 and gradient 0
+    # (PyTorch: gradient NaN on those rows)
+    I.add("IGNF", 5, 4, x=[[NAN, 0, 1, 2], [0.5, 1, -1, 2], [INF, 0, 1, 2], [-INF] * 4, [1, 2, 3, 4]],
+          t=[-100, 2, -100, -100, 0], w=[1.0, 2.0, 0.5, 1.0])
+    for eps in (0.0, 0.1):
+        for red in REDS:
+            ce_case(fam, "IGNF_eps%g_%s" % (eps, red), "IGNF", reduction=red, smoothing=eps)
+    ce_case(fam, "IGNF_w_eps0.1_mean", "IGNF", weight=True, smoothing=0.1)
+    # label smoothing puts ε/K·w[c] on every class: a -Inf logit whose class
+    # weight is 0 contributes 0 (PyTorch: 0·∞ = NaN), and +Inf where the
+    # weight is positive
+    I.add("WINF", 3, 4, x=[[-INF, 0, 1, 2], [0, -INF, 1, 2], [-INF, -INF, -INF, 0]], t=[1, 0, 3], w=[0.0, 0.0, 1.0, 1.0])
+    for eps in (0.1, 1.0):
+        for red in REDS:
+            ce_case(fam, "WINF_w_eps%g_%s" % (eps, red), "WINF", reduction=red, weight=True, smoothing=eps)
+    I.add("WINF2", 2, 4, x=[[-INF, 0, 1, 2], [0, -INF, 1, 2]], t=[2, 3], w=[0.0, 0.0, 1.0, 1.0])
+    ce_case(fam, "WINF2_w_eps0.1_mean", "WINF2", weight=True, smoothing=0.1)
     # finite rows with -Inf entries only (mean stays finite)
     I.add("X3", 3, 4, x=[[-INF, 0, 1, 2], [-INF, -INF, 3, -INF], [0.5, -INF, 0, -1]], t=[3, 2, 0], w=[1.0, 2.0, 0.5, 1.0])
     for red in REDS:
@@ -513,8 +561,8 @@ def build_ce_probs():
     I.add("PU", 2, 3, x=rng.randn(2, 3), y=[[0.5, 0.9, 0.2], [0, 0, 0]], w=[1.0, 2.0, 0.5])
     ce_case(fam, "unnormalised_w_none", "PU", reduction="none", weight=True, probs=True)
     # -Inf logit where the target is 0 (PyTorch: 0·−inf = NaN), and +Inf
-    I.add("PE", 4, 3, x=[[-INF, 0, 1], [-INF, 0, 1], [INF, 0, 0], [1e4, -1e4, 0]],
-          y=[[0, 0.5, 0.5], [0.2, 0.4, 0.4], [1, 0, 0], [0.5, 0.25, 0.25]], w=[1.0, 2.0, 0.5])
+    I.add("PE", 5, 3, x=[[-INF, 0, 1], [-INF, 0, 1], [INF, 0, 0], [1e4, -1e4, 0], [-INF, -INF, 0]],
+          y=[[0, 0.5, 0.5], [0.2, 0.4, 0.4], [1, 0, 0], [0.5, 0.25, 0.25], [1, 0, 0]], w=[1.0, 2.0, 0.5])
     for red in REDS:
         ce_case(fam, "edge_%s" % red, "PE", reduction=red, probs=True)
     ce_case(fam, "edge_w_eps0.1_none", "PE", reduction="none", weight=True, smoothing=0.1, probs=True)
@@ -775,26 +823,58 @@ def binary_case(fam, name, op, inp, reduction="mean", weight=False, pos_weight=F
     elif op == "sigmoid_focal":
         rl, rg = focal_ref(x64, y64, alpha, gamma)
         ref = (rl * w64, rg * w64)
+    elif op == "bce" and torch_exact:
+        # PyTorch's clamped logs, with log(1 − p) as log1p(−p): PyTorch
+        # forms 1 − p first and loses p below 2⁻²⁴ (float32) entirely.
+        with np.errstate(divide="ignore"):
+            lp = np.maximum(np.log(x64), -100)
+            lq = np.maximum(np.log1p(-x64), -100)
+        ref = (-w64 * (y64 * lp + (1 - y64) * lq), None)
     devs = []
     outs = {}
     if ref is not None:
         rrows, rgrad = ref
-        rgrad = rgrad * gs
         fin = np.isfinite(rrows) & np.isfinite(r64["rows"])
         check_close(name + " rows vs ref", r64["rows"][fin], rrows[fin], 1e-12,
                     scale=max(1.0, np.abs(x64[np.isfinite(x64)]).max()) * max(1.0, np.abs(w64).max()) * 4)
-        fin = np.isfinite(rgrad) & np.isfinite(r64["grad"])
-        check_close(name + " grad vs ref", r64["grad"][fin], rgrad[fin], 1e-12, scale=gs * 4 * max(1.0, np.abs(w64).max()))
+        if rgrad is not None:
+            rgrad = rgrad * gs
+            fin = np.isfinite(rgrad) & np.isfinite(r64["grad"])
+            check_close(name + " grad vs ref", r64["grad"][fin], rgrad[fin], 1e-12, scale=gs * 4 * max(1.0, np.abs(w64).max()))
     for prec in (64, 32):
         r = r64 if prec == 64 else run(F32)
         if op == "bce" and torch_exact and prec == 64:
             bce_guard_devs(devs, r, x64, y64, w64, gs)
         if ref is not None:
             who = "" if torch_exact else FORMULA
-            r["rows"] = flag(devs, prec, "rows", r["rows"], rrows, lambda i: who + "%s element %d (x=%r, y=%r)" % (op, i, x64[i], y64[i]))
-            r["grad"] = flag(devs, prec, "grad", r["grad"], rgrad, lambda i: who + "%s grad %d (x=%r, y=%r)" % (op, i, x64[i], y64[i]))
+
+            def tag(i, kind):
+                inf = i is not None and math.isinf(x64[i])
+                if i is None:  # the reduced loss: the class of its worst element
+                    inf = np.isinf(x64).any()
+                if op == "bce_logits":
+                    if inf and kind in ("nan", "inf"):
+                        return "bcel-inf"
+                    if kind == "zero":
+                        return "bcel-sat"
+                elif op == "sigmoid_focal":
+                    if inf and kind in ("nan", "inf"):
+                        return "focal-inf"
+                    if kind == "zero":
+                        return "focal-sat"
+                    if kind == "nan":
+                        return "focal-nan"
+                elif op == "bce":
+                    if kind in ("zero", "rel"):
+                        return "bce-log1p"
+                no_row("%s %s element %r kind %s" % (name, op, i, kind))
+            r["rows"] = flag(devs, prec, "rows", r["rows"], rrows, lambda i: who + "%s element %d (x=%r, y=%r)" % (op, i, x64[i], y64[i]),
+                             tag, elementwise=op == "bce")
+            if rgrad is not None:
+                r["grad"] = flag(devs, prec, "grad", r["grad"], rgrad, lambda i: who + "%s grad %d (x=%r, y=%r)" % (op, i, x64[i], y64[i]), tag)
             if not np.isnan(rrows).any():
-                r["loss"] = flag(devs, prec, "loss", r["loss"], reduce64(rrows, reduction, nk), lambda i: who + op + " loss")
+                r["loss"] = flag(devs, prec, "loss", r["loss"], reduce64(rrows, reduction, nk), lambda i: who + op + " loss",
+                                 lambda i, kind: tag(None, kind), elementwise=op == "bce")
         outs["f%d" % prec] = out_block(prec, r["loss"], r["rows"], r["grad"])
     if not torch_exact:
         outs["f32"] = out_block(32, r64["loss"], r64["rows"], r64["grad"])
@@ -838,7 +918,7 @@ def bce_guard_devs(devs, r, x64, y64, w64, gs):
         want = w64[i] * ((1 - y) * p - y * (1 - p)) / 1e-12 * gs
         if want != r["grad"][i]:
             devs.append({"dt": 64, "field": "grad", "i": i, "torch": enc(r["grad"][i], 64),
-                         "reason": "lossfuse deviation: bce grad %d (p=%r, y=%r): PyTorch guards p(1-p) with float32(1e-12) "
+                         "reason": "[bce-guard] lossfuse deviation: bce grad %d (p=%r, y=%r): PyTorch guards p(1-p) with float32(1e-12) "
                                    "= 9.999999960041972e-13; lossfuse with 1e-12 exactly" % (i, p, y)})
             r["grad"][i] = want
 
@@ -869,6 +949,14 @@ def build_bce_logits():
     binary_case(fam, "edge_asym_none", "bce_logits", "E", "none", asym=(1.0, 3.0))
     I.add("EF", len(xs) - 1, 4, x=[[v] * 4 for v in xs[2:] + [0.5]], y=[[0, 1, 0, 1]] * (len(xs) - 1))
     binary_case(fam, "edge_finite_mean", "bce_logits", "EF", "mean")
+    # soft targets at ±Inf (PyTorch: NaN for every target); a zero weight
+    # there gives 0·∞ = NaN in both
+    xs6 = [-INF, INF, -40, 40, 0, NAN]
+    I.add("ES", len(xs6), 3, x=[[v] * 3 for v in xs6], y=[[0.3, 0.7, 1.0]] * len(xs6), w=[[0.0, 2.0, 1.0]] * len(xs6),
+          pw=[2.0, 0.5, 1.0])
+    for red in REDS:
+        binary_case(fam, "soft_edge_%s" % red, "bce_logits", "ES", red)
+    binary_case(fam, "soft_edge_w_pw_none", "bce_logits", "ES", "none", weight=True, pos_weight=True)
     I.add("K1", 3, 1, x=[0.5, -2, 30], y=[1, 0, 1], pw=[4.0])
     binary_case(fam, "K1_pw_mean", "bce_logits", "K1", "mean", pos_weight=True)
     return fam
@@ -892,6 +980,11 @@ def build_bce():
         binary_case(fam, "asym1_3_%s" % red, "bce", "Q", red, asym=(1.0, 3.0))
     binary_case(fam, "asym1_3_clip1e-7_w_mean", "bce", "Q", "mean", True, asym=(1.0, 3.0), clip=1e-7)
     binary_case(fam, "clip0.1_none", "bce", "Q", "none", clip=0.1)
+    # small p with y < 1: PyTorch's log(1 − p) rounds 1 − p (to 1 below
+    # 2⁻²⁴ in float32); the loss is ≈ p·(1 − y)
+    I.add("QS", 2, 3, x=[[1e-8, 1e-30, 3e-5], [1e-8, 2e-6, 1e-12]], y=[[0, 0, 0], [0.3, 0, 0.5]])
+    for red in REDS:
+        binary_case(fam, "small_p_%s" % red, "bce", "QS", red)
     return fam
 
 
@@ -984,13 +1077,21 @@ def regression_case(fam, name, op, inp, reduction="mean", weight=False, param=No
     x64 = np.asarray(d["x"], dtype=np.float64)
     devs = []
 
+    y64 = np.asarray(d["y"], dtype=np.float64)
+
     def nan_grad(prec, r):
-        # The derivative at a NaN input is NaN; PyTorch's l1_loss backward
-        # (sign(NaN) → 0) and the like return a number there.
+        # Where the difference x − y is NaN (a NaN prediction or target,
+        # or ∞ − ∞) the derivative is NaN; PyTorch's l1_loss backward
+        # (sign(NaN) → 0) returns 0 there.
         for i in range(n):
-            if math.isnan(x64[i]) and not math.isnan(r["grad"][i]):
+            with np.errstate(invalid="ignore"):
+                dnan = math.isnan(x64[i] - y64[i])
+            if dnan and not math.isnan(r["grad"][i]):
+                if op != "l1":
+                    no_row("%s %s grad[%d]" % (name, op, i))
                 devs.append({"dt": prec, "field": "grad", "i": i, "torch": enc(r["grad"][i], prec),
-                             "reason": "%s grad[%d] at input NaN: PyTorch returns %r; a NaN input has a NaN derivative" % (op, i, r["grad"][i])})
+                             "reason": tagged("l1-nan", "%s grad[%d] at x=%r, y=%r: PyTorch returns %r; where x − y is NaN the derivative is NaN"
+                                              % (op, i, x64[i], y64[i], r["grad"][i]))})
                 r["grad"][i] = NAN
 
     nan_grad(64, r64)
@@ -1029,6 +1130,11 @@ def build_regression():
     I.add("E", 7, 1, x=[INF, -INF, NAN, 1e4, 0, 1, 3e38], y=[0, 0, 0, -1e4, INF, INF, -3e38])
     for op, p in (("mse", None), ("l1", None), ("huber", 1.0), ("smooth_l1", 1.0)):
         regression_case(fam, "edge_%s_none" % op, op, "E", "none", param=p)
+    # a NaN target, or ∞ − ∞: the L1 gradient is NaN (PyTorch: 0)
+    I.add("EN", 6, 1, x=[1, NAN, INF, -INF, 0, INF], y=[NAN, 1, INF, -INF, NAN, -INF])
+    for op, p in (("mse", None), ("l1", None), ("huber", 1.0), ("smooth_l1", 1.0)):
+        for red in ("none", "sum"):
+            regression_case(fam, "nan_diff_%s_%s" % (op, red), op, "EN", red, param=p)
     I.add("W0", 3, 1, x=[1, 2, 3], y=[0, 0, 5], w=[0, 0, 0])
     for op, p in (("mse", None), ("huber", 1.0)):
         regression_case(fam, "zero_weights_%s_mean" % op, op, "W0", "mean", True, p)
@@ -1081,7 +1187,8 @@ def build_primitives():
             v = {"sigmoid": torch.sigmoid, "logsigmoid": F.logsigmoid, "softplus": F.softplus}[op](x)
             v = v.double().numpy().copy()
             check_close(op + " vs ref", v, refs[op], 1e-5 if prec == 32 else 1e-12)
-            v = flag(devs, prec, "values", v, refs[op], lambda i: "%s(%r)" % (op, x64[i]), elementwise=True)
+            v = flag(devs, prec, "values", v, refs[op], lambda i: "%s(%r)" % (op, x64[i]),
+                     lambda i, kind: "softplus" if op == "softplus" else no_row("%s(%r) kind %s" % (op, x64[i], kind)), elementwise=True)
             outs["f%d" % prec] = out_block(prec, values=v)
         c = {"name": op, "op": op, "in": "V", "source": "torch", "out": outs}
         if devs:
