@@ -1,42 +1,50 @@
 #!/usr/bin/env bash
 # fuzz/: differential fuzzing of every kernel family on every backend against
-# the float64 reference. The committed seed corpus runs as plain tests
+# the float64 reference. The committed corpus runs as plain tests
 # (natively, under -tags purego and, for the NEON backend, under
-# qemu-aarch64); then every fuzz target runs for a bounded time natively.
-# LOSSFUSE_FUZZTIME (default 12s per target, 8 targets) and
-# LOSSFUSE_FUZZ_PARALLEL (default 2 workers) tune the budget.
+# qemu-aarch64), then fixed-seed random inputs, then every fuzz target for a
+# bounded time natively. Every stage is a gate: a failure of the committed
+# corpus, of the random inputs, a new finding of the fuzzing engine, or a
+# target whose valid inputs are less than 90% value-checked (TestRandomInputs,
+# TestCorpusChecked) fails CI. Triage an engine finding (docs/fuzzing.md):
+# fix it, or narrow a known finding's class to it with a proving input in
+# fuzz/known_classes_test.go, and commit the reproducer under
+# fuzz/testdata/fuzz/<Target>/.
+#
+# LOSSFUSE_FUZZTIME (default 15s per target, 8 targets) and
+# LOSSFUSE_FUZZ_PARALLEL (default 2 workers) tune the engine's budget;
+# LOSSFUSE_FUZZ_REPORT_ONLY=1 (local use) reports engine findings without
+# failing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
-fuzztime=${LOSSFUSE_FUZZTIME:-12s}
+fuzztime=${LOSSFUSE_FUZZTIME:-15s}
 parallel=${LOSSFUSE_FUZZ_PARALLEL:-2}
 
-echo "-- seed corpus (and the seed generator's round trip), every backend of this CPU"
+echo "-- committed corpus (and the seed generator's round trip, the known classes, the checked ratio), every backend of this CPU"
 go test -count=1 ./fuzz
-echo "-- seed corpus under -tags purego (generic only)"
+echo "-- committed corpus under -tags purego (generic only)"
 go test -count=1 -tags purego ./fuzz
 
 if [ -e kernels/dispatch_arm64.go ]; then
   if ! command -v qemu-aarch64 >/dev/null; then
     apt-get update -qq && apt-get install -y -qq qemu-user >/dev/null
   fi
-  echo "-- seed corpus under qemu-aarch64 (neon and generic)"
+  echo "-- committed corpus under qemu-aarch64 (neon and generic)"
   GOARCH=arm64 go test -count=1 -exec qemu-aarch64 ./fuzz
   # The fuzzing engine cannot start its workers under qemu-user, so the NEON
   # backend gets random inputs through the same checks instead.
-  echo "-- 200 random inputs per target under qemu-aarch64"
-  GOARCH=arm64 LOSSFUSE_FUZZ_RANDOM=200 LOSSFUSE_FUZZ_SEED="${GITHUB_RUN_NUMBER:-0}" \
+  echo "-- 300 random inputs per target under qemu-aarch64"
+  GOARCH=arm64 LOSSFUSE_FUZZ_RANDOM=300 LOSSFUSE_FUZZ_SEED="${GITHUB_RUN_NUMBER:-0}" \
     go test -count=1 -exec qemu-aarch64 -run TestRandomInputs ./fuzz
 fi
 
+# -v prints the value-check table (valid inputs, checked ratio, failures
+# each known finding excused, per target, backend and type).
 echo "-- 1000 fixed-seed random inputs per target, natively (every backend of this CPU)"
-LOSSFUSE_FUZZ_RANDOM=1000 LOSSFUSE_FUZZ_SEED=0 go test -count=1 -run TestRandomInputs ./fuzz
+LOSSFUSE_FUZZ_RANDOM=1000 LOSSFUSE_FUZZ_SEED=0 go test -count=1 -v -run TestRandomInputs ./fuzz |
+  grep -v -e '^=== RUN' -e '^    --- PASS'
 
-# The engine's exploration is random: what it finds in a few seconds is a
-# new finding to triage (docs/fuzzing.md), not a regression of committed
-# behaviour, so it is reported loudly here but does not fail CI. The
-# deterministic stages above (committed corpus, fixed-seed random inputs)
-# are the gate. LOSSFUSE_FUZZ_GATE=1 makes engine findings fatal too.
 echo "-- fuzzing each target for $fuzztime ($parallel workers)"
 findings=0
 for target in $(go test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do
@@ -47,6 +55,6 @@ for target in $(go test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do
   fi
 done
 echo "-- engine fuzzing: $findings target(s) with a new finding"
-if [ "$findings" -gt 0 ] && [ "${LOSSFUSE_FUZZ_GATE:-0}" = 1 ]; then
+if [ "$findings" -gt 0 ] && [ "${LOSSFUSE_FUZZ_REPORT_ONLY:-0}" != 1 ]; then
   exit 1
 fi

@@ -3,90 +3,177 @@ package fuzz
 import (
 	"math"
 	"os"
+	"regexp"
+	"strconv"
 
 	"github.com/lossfuse/lossfuse/kernels"
 	"github.com/lossfuse/lossfuse/reference"
 )
 
 // Known findings: disagreements the fuzzer found that are reported (see
-// docs/fuzzing.md, "Findings") and not fixed yet. Each is a narrow
-// predicate on a case's inputs; a case it matches is still run on every
-// backend and checked for its error decision, untouched guards and inputs,
-// and written outputs, but its values are not compared, so that the fuzzer
-// goes on finding new failures instead of the same one. Delete an entry
-// when its fix lands; LOSSFUSE_FUZZ_STRICT=1 ignores them all.
+// docs/fuzzing.md, "Findings") and not fixed yet. Every valid case's values
+// are compared with the reference; a violation is excused only when the
+// element it names (a row's loss, LSE or gradient, an element's loss or
+// gradient, a primitive's output, or the reduced loss) lies in a finding's
+// input class on that backend and type: the row or element holds the
+// inputs the finding is about (for the reduced loss: some counted row or
+// element does). The check then goes on past the excused element (it is
+// set to the reference's value), so that one excused element hides no
+// other violation. Delete an entry when its fix lands;
+// LOSSFUSE_FUZZ_STRICT=1 ignores them all, and TestKnownClasses proves
+// that each class still fails somewhere.
 var strict = os.Getenv("LOSSFUSE_FUZZ_STRICT") != ""
 
 // Finding identifiers, as docs/fuzzing.md lists them.
 const (
-	findInfRow        = "F2 row holding +Inf: reference NaN (PyTorch), kernels finite/±Inf"
-	findNaNZeroCoef   = "F3 SIMD backends: BCEWithLogits drops a NaN logit whose coefficient is 0 (loss 0, want NaN)"
-	findWeightOrder   = "F5 weights near MaxFloat64 (kernels overflow g·w before the scale) or subnormal (the reference underflows scale·w first)"
-	findHugeLogits    = "F11 logits near MaxFloat64: intermediate overflow, reference +Inf where kernels give NaN"
-	findInfWeightSIMD = "F12 SIMD backends, a +Inf class weight: NaN (∞ − ∞ in the smoothing sum, ∞·0 where p_j or sech² flush to 0) where the limit is +Inf (generic fixed)"
-	findFarFirstLogit = "F14 smoothing / soft targets: kernels sum relative to the row's first logit, losing accuracy when it is far from the rest"
-	findSmoothL1Sq    = "F10 SIMD backends: Huber and SmoothL1 form d² first and overflow where ½d² (or ½d²/β) is finite (reference and generic fixed)"
-	findScaleSubnorm  = "F16 float32 mean: the gradient scale 1/norm is stored as float32 (subnormal above 2¹²⁶, +Inf below 2.9e-39)"
-	findInfWeightTiny = "F35 infinite class or element weights: ∞·0 against ∞·(a tiny term) decided differently by the reference and the kernels (e.g. sigmoid focal γ = 20, x = −35, y = 0; CE with smoothing 1 and soft-cap 0.01)"
-	findF32Huge       = "F18 float32 on the SIMD backends: extreme magnitudes (near MaxFloat32, weights beyond 1e±20 or infinite, subnormal targets) overflow or underflow float32 intermediates"
-	findInfAlpha      = "F19 SIMD backends, SoftmaxFocal with an infinite α: NaN (∞·0) where the reference has +Inf"
-	findClipLog1p     = "F26 FocalProbs clip branch (BCE: SIMD backends): log p_t of 1 − p rounded to 1 is 0 for tiny p, so an infinite weight gives NaN, not +Inf"
-	findZLossTarget   = "F23 SIMD backends: target-class gradient formed as P·(p_y−1) + (P−(1−ε)·w_y): cancels when (1−ε)·w_y ≪ P (z-loss, smoothing near 1, small w_y)"
+	findWeightOrder   = "F5 float64: CE family, a class weight beyond 1e290 or below 1e-290 (every backend); binary and regression, SIMD backends, such a weight (element, pos_weight, Asymmetric) at the element"
+	findHugeLogits    = "F11 float64, CE family: a row holding a finite logit beyond MaxFloat64/4; regression: an element beyond 1e300 (all backends)"
+	findFarFirstLogit = "F14 SIMD backends, smoothing or probability targets: a row whose first logit is more than 64·(1 + max|rest|) in magnitude"
+	findSmoothL1Sq    = "F10 SIMD backends, Huber and SmoothL1: an element with |d| < δ whose d² overflows"
+	findScaleSubnorm  = "F16 float32 mean: the gradient scale 1/norm is no normal float32 (norm above 2¹²⁶ or below 1/MaxFloat32)"
+	findF32Huge       = "F18 float32 SIMD backends: a row or element holding a finite magnitude beyond 1e37, a weight beyond 1e±20 (CE: any class weight) or a target below 1e-20"
+	findF32HugeResult = "F18r float32 SIMD backends: an element whose reference value is finite and beyond MaxFloat32/64"
+	findZLossTarget   = "F23 SIMD backends, CrossEntropy with a gradient: a counted row where P = (1−ε)·w_y + (ε/K)·Σw + 2ζ·w_y·lse exceeds twice (1−ε)·w_y"
 )
 
 // simd reports whether the backend computes in the element type (the
 // generic kernels compute in float64).
 func simd(backend string) bool { return backend != "generic" }
 
-// knownFor returns the first known finding c's inputs fall under, or "".
-func knownFor(preds ...func() string) string {
-	if strict {
-		return ""
-	}
+// knownFor returns every known finding the predicates name (their
+// non-empty answers).
+func knownFor(preds ...func() string) []string {
+	var ids []string
 	for _, p := range preds {
 		if id := p(); id != "" {
-			return id
+			ids = append(ids, id)
 		}
 	}
-	return ""
+	return ids
 }
 
-// infRow reports whether some row of x (K wide) that counts holds +Inf;
-// counts(i) says whether row i is used (not ignored).
-func infRow[T kernels.Float](x []T, k int, counts func(i int) bool, atLeast int) bool {
-	for i := 0; (i+1)*k <= len(x); i++ {
-		n := 0
-		for _, v := range x[i*k : (i+1)*k] {
-			if math.IsInf(float64(v), 1) {
-				n++
+// elem is the output element a contract violation names: name is "loss"
+// (the reduced loss, i = −1), "items", "lse", "grad" or "out".
+type elem struct {
+	name string
+	i    int
+}
+
+// violationRe parses reference.Check's message: "float32 grad[12] (row 0,
+// col 12): got …", "float64 loss: got …".
+var violationRe = regexp.MustCompile(`^float(?:32|64) (loss|items|lse|grad|out)(?:\[(\d+)\])?(?: \(row \d+, col \d+\))?: got `)
+
+func violation(err error) (elem, bool) {
+	m := violationRe.FindStringSubmatch(err.Error())
+	if m == nil {
+		return elem{}, false
+	}
+	e := elem{name: m[1], i: -1}
+	if m[2] != "" {
+		e.i, _ = strconv.Atoi(m[2])
+	}
+	return e, true
+}
+
+// excuse decides a failed comparison: it returns the known finding whose
+// class holds every violating element, or "" and the first violation no
+// class holds. Each excused element is set to the reference's value and
+// the comparison repeated, up to a bound.
+func excuse[T kernels.Float](c kernelCase[T], backend string, r *reference.Result, a *arena[T], loss T, err error) (string, error) {
+	first := ""
+	var last elem
+	for try := 0; err != nil && try < 256; try++ {
+		e, ok := violation(err)
+		if !ok {
+			return "", err // a wrong length: never excused
+		}
+		ids := c.known(backend, r, e)
+		if len(ids) == 0 {
+			return "", err
+		}
+		if first == "" {
+			first = ids[0]
+		}
+		if try > 0 && e == last {
+			break // the reference's value is not representable in T
+		}
+		last = e
+		if e.name == "loss" {
+			loss = T(r.Loss)
+		} else {
+			want := map[string][]float64{"items": r.Items, "lse": r.LSE, "grad": r.Grad, "out": r.Out}[e.name]
+			a.get(c.output(e.name))[e.i] = T(want[e.i])
+		}
+		err = c.check(r, a, loss)
+	}
+	return first, nil
+}
+
+// refHuge reports whether the reference's value at e is finite and beyond
+// MaxFloat32/64 (F18r).
+func refHuge(r *reference.Result, e elem) bool {
+	near := func(v float64) bool { return math.Abs(v) > math.MaxFloat32/64 && math.Abs(v) <= math.MaxFloat64 }
+	switch e.name {
+	case "loss":
+		return near(r.Loss)
+	case "items":
+		return near(r.Items[e.i])
+	case "lse":
+		return near(r.LSE[e.i])
+	case "grad":
+		return near(r.Grad[e.i])
+	}
+	return near(r.Out[e.i])
+}
+
+// rows returns the rows (CE family, row-wise primitives) or elements an
+// output element depends on: one, or every one for the reduced loss.
+func rows(e elem, n, k int) []int {
+	switch {
+	case e.name == "loss":
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
+		return all
+	case e.name == "grad" || e.name == "out" && k > 1:
+		return []int{e.i / k}
+	}
+	return []int{e.i}
+}
+
+func (c *ceCase[T]) output(name string) string {
+	return map[string]string{"items": "rowloss", "lse": "rowlse", "grad": "grad"}[name]
+}
+
+// counts reports whether row i takes part in the loss (not ignored).
+func (c *ceCase[T]) counts(i int) bool {
+	ig, has := c.opts.Ignore.Index()
+	return c.targets == nil || !(has && c.targets[i] == ig)
+}
+
+func (c *ceCase[T]) known(backend string, r *reference.Result, e elem) []string {
+	var zero T
+	f32, f64 := !isFloat64(zero), isFloat64(zero)
+	rs := rows(e, c.n, c.k)
+	anyRow := func(p func(row []T, i int) bool) bool {
+		for _, i := range rs {
+			if c.counts(i) && p(c.logits[i*c.k:(i+1)*c.k], i) {
+				return true
 			}
 		}
-		if n >= atLeast && counts(i) {
-			return true
-		}
+		return false
 	}
-	return false
-}
-
-func (c *ceCase[T]) known(backend string) string {
-	ig, has := c.opts.Ignore.Index()
-	counts := func(i int) bool { return c.targets == nil || !(has && c.targets[i] == ig) }
 	return knownFor(
 		func() string {
-			if maxOf(c.weight) > math.MaxFloat64 {
-				return findInfWeightTiny
+			if f64 && extremeWeights(c.weight) {
+				return findWeightOrder
 			}
 			return ""
 		},
 		func() string {
-			if simd(backend) && c.opts.SoftCap == 0 && infRow(c.logits, c.k, counts, 1) {
-				return findInfRow
-			}
-			return ""
-		},
-		func() string {
-			if simd(backend) && c.variant != ceFocal && maxOf(c.weight) > math.MaxFloat64 {
-				return findInfWeightSIMD
+			if f64 && anyRow(func(row []T, _ int) bool { return maxAbs(row) > math.MaxFloat64/4 }) {
+				return findHugeLogits
 			}
 			return ""
 		},
@@ -94,43 +181,31 @@ func (c *ceCase[T]) known(backend string) string {
 			if !simd(backend) || c.variant == ceFocal || c.variant == ceInt && c.opts.LabelSmoothing == 0 {
 				return ""
 			}
-			for i := 0; (i+1)*c.k <= len(c.logits); i++ {
-				row := c.logits[i*c.k : (i+1)*c.k]
-				if math.Abs(float64(row[0])) > 64*(1+maxAbs(row[1:])) && counts(i) {
-					return findFarFirstLogit
-				}
+			if anyRow(func(row []T, _ int) bool { return math.Abs(float64(row[0])) > 64*(1+maxAbs(row[1:])) }) {
+				return findFarFirstLogit
 			}
 			return ""
 		},
 		func() string {
-			var zero T
-			if simd(backend) && !isFloat64(zero) && (maxAbs(c.logits) > 1e37 || extremeWeights32(c.weight)) {
+			if f32 && simd(backend) && (extremeWeights32(c.weight) || anyRow(func(row []T, _ int) bool { return maxAbs(row) > 1e37 })) {
 				return findF32Huge
 			}
-			if simd(backend) && c.variant == ceFocal && maxOf(c.weight) > math.MaxFloat64 {
-				return findInfAlpha
+			return ""
+		},
+		func() string {
+			if f32 && simd(backend) && refHuge(r, e) {
+				return findF32HugeResult
 			}
 			return ""
 		},
 		func() string {
-			var zero T
-			if !isFloat64(zero) && c.opts.Reduction == kernels.Mean && badScale32(c.norm()) {
+			if f32 && c.opts.Reduction == kernels.Mean && (e.name == "grad" || e.name == "loss") && badScale32(c.norm()) {
 				return findScaleSubnorm
 			}
 			return ""
 		},
 		func() string {
-			var zero T
-			switch {
-			case isFloat64(zero) && extremeWeights(c.weight):
-				return findWeightOrder
-			case maxAbs(c.logits) > math.MaxFloat64/4:
-				return findHugeLogits
-			}
-			return ""
-		},
-		func() string {
-			if simd(backend) && c.variant == ceInt && c.grad != gradNone && c.targetCancels() {
+			if simd(backend) && c.variant == ceInt && c.grad != gradNone && e.name == "grad" && anyRow(func(_ []T, i int) bool { return c.targetCancels(i) }) {
 				return findZLossTarget
 			}
 			return ""
@@ -138,114 +213,131 @@ func (c *ceCase[T]) known(backend string) string {
 	)
 }
 
-func (c *binaryCase[T]) known(backend string) string {
+func (c *binaryCase[T]) output(name string) string {
+	return map[string]string{"items": "loss", "grad": "grad"}[name]
+}
+
+func (c *binaryCase[T]) known(backend string, r *reference.Result, e elem) []string {
 	var zero T
+	f32, f64 := !isFloat64(zero), isFloat64(zero)
+	at := func(s []T, i int) []T {
+		if s == nil {
+			return nil
+		}
+		return s[i : i+1]
+	}
+	any := func(p func(i int) bool) bool {
+		for _, i := range rows(e, c.n*c.k, 1) {
+			if p(i) {
+				return true
+			}
+		}
+		return false
+	}
 	return knownFor(
 		func() string {
-			if maxOf(c.weight) > math.MaxFloat64 || maxOf(c.pos) > math.MaxFloat64 {
-				return findInfWeightTiny
-			}
-			return ""
-		},
-		func() string {
-			zeroCoef := c.asym != nil && (c.asym.FalseNegative == 0 || c.asym.FalsePositive == 0) || hasZero(c.pos)
-			if simd(backend) && c.variant == binLogits && hasNaN(c.x) && zeroCoef {
-				return findNaNZeroCoef
-			}
-			return ""
-		},
-		func() string {
-			if simd(backend) && isFloat64(zero) && (extremeWeights(c.weight) || extremeWeights(c.pos) ||
-				c.asym != nil && extremeWeights([]float64{c.asym.FalseNegative, c.asym.FalsePositive})) {
+			if f64 && simd(backend) && (c.asym != nil && extremeWeights([]float64{c.asym.FalseNegative, c.asym.FalsePositive}) ||
+				any(func(i int) bool { return extremeWeights(at(c.weight, i)) || extremeWeights(at(c.pos, i%c.k)) })) {
 				return findWeightOrder
 			}
-			if simd(backend) && !isFloat64(zero) && (maxAbs(c.x) > 1e37 || extremeWeights32(c.weight) || extremeWeights32(c.pos) || tinyTarget(c.y)) {
+			return ""
+		},
+		func() string {
+			if f32 && simd(backend) && any(func(i int) bool {
+				return math.Abs(float64(c.x[i])) > 1e37 && !math.IsInf(float64(c.x[i]), 0) || extremeWeights32(at(c.weight, i)) ||
+					extremeWeights32(at(c.pos, i%c.k)) || tinyTarget(c.y[i:i+1])
+			}) {
 				return findF32Huge
 			}
 			return ""
 		},
 		func() string {
-			if c.clip > 0 && maxOf(c.weight) > math.MaxFloat64 && (simd(backend) || c.variant == binFocalProbs) {
-				return findClipLog1p
+			if f32 && simd(backend) && refHuge(r, e) {
+				return findF32HugeResult
 			}
 			return ""
 		},
 	)
 }
 
-func (c *regressionCase[T]) known(backend string) string {
+func (c *regressionCase[T]) output(name string) string {
+	return map[string]string{"items": "loss", "grad": "grad"}[name]
+}
+
+func (c *regressionCase[T]) known(backend string, r *reference.Result, e elem) []string {
 	var zero T
+	f32, f64 := !isFloat64(zero), isFloat64(zero)
+	any := func(p func(i int) bool) bool {
+		for _, i := range rows(e, c.n, 1) {
+			if p(i) {
+				return true
+			}
+		}
+		return false
+	}
+	w := func(i int) float64 {
+		if c.w == nil {
+			return 1
+		}
+		return float64(c.w[i])
+	}
 	return knownFor(
 		func() string {
 			// Sums of values near MaxFloat64: the reference overflows where a
 			// kernel that scales first keeps the (finite) mean.
-			if maxAbs(c.x) > 1e300 || maxAbs(c.y) > 1e300 {
+			if f64 && any(func(i int) bool { return math.Abs(float64(c.x[i])) > 1e300 || math.Abs(float64(c.y[i])) > 1e300 }) {
 				return findHugeLogits
 			}
 			return ""
 		},
 		func() string {
-			if simd(backend) && isFloat64(zero) && (extremeWeights(c.w) || c.w != nil && (c.kind == regHuber && c.param*minPositive(c.w) < 1e-280 || c.kind == regSmoothL1 && minPositive(c.w)/c.param < 1e-280 ||
-				(maxAbs(c.x)+maxAbs(c.y))*maxOf(c.w) > 1e300)) {
+			if f64 && simd(backend) && c.w != nil && any(func(i int) bool {
+				d := math.Abs(float64(c.x[i])) + math.Abs(float64(c.y[i]))
+				return extremeWeights(c.w[i:i+1]) || c.kind == regHuber && c.param*w(i) < 1e-280 ||
+					c.kind == regSmoothL1 && w(i)/c.param < 1e-280 || d*w(i) > 1e300
+			}) {
 				return findWeightOrder
 			}
 			return ""
 		},
 		func() string {
-			if simd(backend) && !isFloat64(zero) && (maxAbs(c.x) > 1e37 || maxAbs(c.y) > 1e37 || extremeWeights32(c.w)) {
+			if f32 && simd(backend) && any(func(i int) bool {
+				return math.Abs(float64(c.x[i])) > 1e37 || math.Abs(float64(c.y[i])) > 1e37 || c.w != nil && extremeWeights32(c.w[i:i+1])
+			}) {
 				return findF32Huge
 			}
 			return ""
 		},
 		func() string {
-			if !isFloat64(zero) && c.reduction == kernels.Mean && c.w != nil && badScale32(sumOf(c.w)) {
+			if f32 && simd(backend) && refHuge(r, e) {
+				return findF32HugeResult
+			}
+			return ""
+		},
+		func() string {
+			if f32 && c.reduction == kernels.Mean && c.w != nil && (e.name == "grad" || e.name == "loss") && badScale32(sumOf(c.w)) {
 				return findScaleSubnorm
 			}
 			return ""
 		},
 		func() string {
-			if !simd(backend) || c.kind != regSmoothL1 && c.kind != regHuber {
-				return ""
-			}
-			for i := range c.x {
+			if simd(backend) && (c.kind == regSmoothL1 || c.kind == regHuber) && any(func(i int) bool {
 				d := float64(c.x[i]) - float64(c.y[i])
-				if math.Abs(d) < c.param && math.IsInf(d*d, 0) {
-					return findSmoothL1Sq
-				}
+				return math.Abs(d) < c.param && math.IsInf(d*d, 0)
+			}) {
+				return findSmoothL1Sq
 			}
 			return ""
 		},
 	)
 }
 
-func (c *primitiveCase[T]) known(backend string) string {
-	all := func(int) bool { return true }
-	return knownFor(func() string {
-		switch {
-		case simd(backend) && (c.op == primSoftmax || c.op == primLogSoftmax) && infRow(c.x, c.k, all, 1):
-			return findInfRow
-		}
-		return ""
-	})
-}
+func (c *primitiveCase[T]) output(string) string { return "dst" }
 
-func hasZero[T kernels.Float](s []T) bool {
-	for _, v := range s {
-		if v == 0 {
-			return true
-		}
-	}
-	return false
-}
-
-func hasNaN[T kernels.Float](s []T) bool {
-	for _, v := range s {
-		if v != v {
-			return true
-		}
-	}
-	return false
-}
+// No known finding excuses a primitive: F2 (a row holding +Inf) and F18r
+// excused nothing in 4×5000 strict random inputs per target on Zen 5 and
+// 1500 under qemu-aarch64.
+func (c *primitiveCase[T]) known(string, *reference.Result, elem) []string { return nil }
 
 // maxAbs is the largest finite magnitude in s.
 func maxAbs[T kernels.Float](s []T) float64 {
@@ -295,76 +387,35 @@ func tinyTarget[T kernels.Float](y []T) bool {
 	return false
 }
 
-// hugeResult reports a finite reference value near MaxFloat32 (F18).
-func hugeResult(r *reference.Result) bool {
-	near := func(v float64) bool { return math.Abs(v) > math.MaxFloat32/64 && math.Abs(v) <= math.MaxFloat64 }
-	for _, vals := range [][]float64{r.Items, r.Grad, r.LSE, r.Out, {r.Loss, r.Sum}} {
-		for _, v := range vals {
-			if near(v) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// dominantTarget reports a counted row whose target logit exceeds every
-// other by more than 8 (p_y within 3.4e-4·K of 1), or is not finite.
-func (c *ceCase[T]) dominantTarget() bool {
-	ig, has := c.opts.Ignore.Index()
-	for i, y := range c.targets {
-		if has && y == ig || y < 0 || int(y) >= c.k {
-			continue
-		}
-		row := c.logits[i*c.k : (i+1)*c.k]
-		zy := float64(row[y])
-		dominant := true
-		for j, v := range row {
-			if j != int(y) && !(zy-float64(v) > 8) {
-				dominant = false
-				break
-			}
-		}
-		if dominant {
-			return true
-		}
-	}
-	return false
-}
-
-// targetCancels reports a counted row whose softmax coefficient
-// P = (1−ε)·w_y + (ε/K)·Σw + 2ζ·w_y·lse exceeds twice its one-hot part
-// (1−ε)·w_y, where F23's form of the target gradient cancels.
-func (c *ceCase[T]) targetCancels() bool {
+// targetCancels reports whether row i is counted and its softmax
+// coefficient P = (1−ε)·w_y + (ε/K)·Σw + 2ζ·w_y·lse exceeds twice its
+// one-hot part (1−ε)·w_y, where F23's form of the target gradient cancels.
+func (c *ceCase[T]) targetCancels(i int) bool {
 	ig, has := c.opts.Ignore.Index()
 	eps, zeta := c.opts.LabelSmoothing, c.opts.ZLoss
 	wsum := float64(c.k)
 	if c.weight != nil {
 		wsum = sumOf(c.weight)
 	}
-	for i, y := range c.targets {
-		if has && y == ig || y < 0 || int(y) >= c.k {
-			continue
-		}
-		wy := 1.0
-		if c.weight != nil {
-			wy = float64(c.weight[y])
-		}
-		row := c.logits[i*c.k : (i+1)*c.k]
-		m := 0.0
-		for _, v := range row {
-			m = math.Max(m, math.Abs(float64(v)))
-		}
-		if c.opts.SoftCap > 0 {
-			m = math.Min(m, c.opts.SoftCap)
-		}
-		lse := m + math.Log(float64(c.k))
-		a := (1 - eps) * wy
-		if !(a >= (a+eps/float64(c.k)*wsum+2*zeta*wy*lse)/2) {
-			return true
-		}
+	y := c.targets[i]
+	if has && y == ig || y < 0 || int(y) >= c.k {
+		return false
 	}
-	return false
+	wy := 1.0
+	if c.weight != nil {
+		wy = float64(c.weight[y])
+	}
+	row := c.logits[i*c.k : (i+1)*c.k]
+	m := 0.0
+	for _, v := range row {
+		m = math.Max(m, math.Abs(float64(v)))
+	}
+	if c.opts.SoftCap > 0 {
+		m = math.Min(m, c.opts.SoftCap)
+	}
+	lse := m + math.Log(float64(c.k))
+	a := (1 - eps) * wy
+	return !(a >= (a+eps/float64(c.k)*wsum+2*zeta*wy*lse)/2)
 }
 
 // badScale32 reports whether 1/norm is no normal float32.
@@ -427,19 +478,15 @@ func maxOf[T kernels.Float](s []T) float64 {
 
 func isFloat64[T kernels.Float](v T) bool { return float64(T(1+0x1p-30)) != 1 }
 
-func (c *ceCase[T]) skip(backend string) string {
+func (c *ceCase[T]) domain() string {
 	if c.variant == ceProbs && !inDomain(c.probs) {
 		return "probability targets outside [0, 1]"
 	}
-	return c.known(backend)
+	return ""
 }
 
-func (c *binaryCase[T]) skip(backend string) string {
-	if !inDomain(c.y) || !c.logits() && !inDomain(c.x) {
-		return "targets or probabilities outside [0, 1]"
-	}
-	return c.known(backend)
-}
-
-func (c *regressionCase[T]) skip(backend string) string { return c.known(backend) }
-func (c *primitiveCase[T]) skip(backend string) string  { return c.known(backend) }
+// Binary targets and probabilities outside [0, 1] are rejected
+// (ErrTarget): such cases are fault cases, never valid.
+func (c *binaryCase[T]) domain() string     { return "" }
+func (c *regressionCase[T]) domain() string { return "" }
+func (c *primitiveCase[T]) domain() string  { return "" }

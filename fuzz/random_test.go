@@ -25,13 +25,16 @@ func TestRandomInputs(t *testing.T) {
 		targets = append(targets, name)
 	}
 	sort.Strings(targets)
+	tl := newTally()
+	defer tl.report(t)
 	for _, target := range targets {
 		t.Run(target, func(t *testing.T) {
 			rng := rand.New(rand.NewSource(seed))
 			for i := 0; i < n; i++ {
 				data := make([]byte, rng.Intn(160))
 				rng.Read(data)
-				for _, msg := range families[target](newSource(data)).failures() {
+				tl.input = data
+				for _, msg := range families[target](newSource(data)).failures(tl, target) {
 					t.Errorf("%s\ninput (testdata/fuzz/%s/<name>):\n%s", msg, target, corpusFile(data))
 				}
 				if t.Failed() {

@@ -26,23 +26,29 @@ type kernelCase[T kernels.Float] interface {
 	// check compares a successful call's loss and outputs with the
 	// reference under the accuracy contract.
 	check(r *reference.Result, a *arena[T], loss T) error
-	// skip returns why the values of a valid case are not compared (data
-	// outside the documented domain, or a known finding), or "".
-	skip(backend string) string
+	// domain returns why a valid case's data lies outside the documented
+	// domain (its values are not compared), or "".
+	domain() string
+	// known returns every known finding (known_test.go) whose input class
+	// holds output element e on the backend.
+	known(backend string, r *reference.Result, e elem) []string
+	// output names the arena buffer behind a reference.Check element name.
+	output(name string) string
 	String() string
 }
 
 // runnable is a decoded case of any family and element type.
 type runnable interface {
-	// failures runs the case and describes every check that failed.
-	failures() []string
+	// failures runs the case and describes every check that failed,
+	// counting what was checked in tl (which may be nil) under target.
+	failures(tl *tally, target string) []string
 	String() string
 }
 
 type typed[T kernels.Float] struct{ c kernelCase[T] }
 
-func (r typed[T]) failures() []string { return failures(r.c) }
-func (r typed[T]) String() string     { return r.c.String() }
+func (r typed[T]) failures(tl *tally, target string) []string { return failures(r.c, tl, target) }
+func (r typed[T]) String() string                             { return r.c.String() }
 
 // decoder turns a source into a case of one family.
 type decoder func(s *source) runnable
@@ -59,7 +65,7 @@ func byType(s *source, f32 func(*source) kernelCase[float32], f64 func(*source) 
 // under testdata/fuzz/<FuzzName>/ are found by go test itself.
 func fuzzFamily(f *testing.F, decode decoder) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, msg := range decode(newSource(data)).failures() {
+		for _, msg := range decode(newSource(data)).failures(nil, "") {
 			t.Error(msg)
 		}
 	})
@@ -68,19 +74,41 @@ func fuzzFamily(f *testing.F, decode decoder) {
 // failures runs c on every backend this CPU supports and checks each:
 // the error decision, no write outside the outputs (none at all after an
 // error), every output written, and agreement with the reference.
-func failures[T kernels.Float](c kernelCase[T]) []string {
+func failures[T kernels.Float](c kernelCase[T], tl *tally, target string) []string {
 	r, refErr := c.ref(newArena(c.layout()))
 	if err := refDecision(c.faultOf(), refErr); err != nil {
 		return []string{fmt.Sprintf("%v\ncase: %v", err, c)}
 	}
+	var zero T
+	dtype := fmt.Sprintf("%T", zero)
 	var msgs []string
 	for _, name := range kernels.Backends() {
-		if err := runOn(name, c, r); err != nil {
+		o, err := runOn(name, c, r)
+		tl.add(target, name, dtype, o)
+		if err != nil && err == o.checkErr && measuring {
+			tl.sample(target, name, dtype, o, fmt.Sprintf("backend %s: %v\ncase: %v", name, err, c))
+			continue
+		}
+		if err != nil {
 			msgs = append(msgs, fmt.Sprintf("backend %s: %v\ncase: %v", name, err, c))
 		}
 	}
 	return msgs
 }
+
+// outcome is what runOn did with one case on one backend.
+type outcome struct {
+	valid     bool     // a valid call (no fault, no value a rule rejects), accepted
+	domain    string   // why its data lies outside the documented domain, or ""
+	filters   []string // the known finding whose class holds every violating element
+	skippedBy string   // that finding, when it excused the violations (not strict)
+	checkErr  error    // the value comparison's verdict (nil: within the contract)
+}
+
+// measuring (LOSSFUSE_FUZZ_MEASURE=1) tallies value-comparison failures
+// instead of reporting them, keeping a few samples per filter (with
+// LOSSFUSE_FUZZ_STRICT=1: what each filter would hide).
+var measuring = os.Getenv("LOSSFUSE_FUZZ_MEASURE") != ""
 
 // refDecision checks that the reference, which validates on its own from
 // the documented rules, rejects exactly the broken cases, with the error
@@ -99,10 +127,10 @@ func refDecision(f fault, refErr error) error {
 	return nil
 }
 
-func runOn[T kernels.Float](backend string, c kernelCase[T], r *reference.Result) (err error) {
+func runOn[T kernels.Float](backend string, c kernelCase[T], r *reference.Result) (o outcome, err error) {
 	restore, err := kernels.UseBackend(backend)
 	if err != nil {
-		return err
+		return o, err
 	}
 	defer restore()
 	defer func() {
@@ -114,37 +142,48 @@ func runOn[T kernels.Float](backend string, c kernelCase[T], r *reference.Result
 	a := newArena(bufs, shift)
 	loss, callErr := c.call(a)
 	if err := c.faultOf().checkErr(callErr); err != nil {
-		return err
+		return o, err
 	}
 	if callErr != nil {
 		if err := a.unchanged(false); err != nil {
-			return fmt.Errorf("after error %q: %v", callErr, err)
+			return o, fmt.Errorf("after error %q: %v", callErr, err)
 		}
-		return nil
+		return o, nil
 	}
+	o.valid = c.faultOf().want == nil
 	if err := a.unchanged(true); err != nil {
-		return err
+		return o, err
 	}
-	if c.skip(backend) != "" {
-		return nil // outside the domain, or a known finding (known_test.go)
+	if o.domain = c.domain(); o.domain != "" {
+		return o, nil // the API documents nothing there
 	}
 	for i, b := range a.bufs {
 		// An in-place output starts with the input's values, so only
 		// outputs of their own can show a forgotten element.
 		if b.out && !b.absent && b.anchor < 0 {
 			if err := unwritten(b.name, a.slice[i]); err != nil {
-				return err
+				return o, err
 			}
 		}
 	}
-	err = c.check(r, a, loss)
-	var zero T
-	switch {
-	case err == nil || strict:
-	case simd(backend) && !isFloat64(zero) && hugeResult(r):
-		return nil // F18
+	// A violation is excused when every violating element lies in a known
+	// finding's class (known_test.go); the verdict is kept either way so
+	// that the tally can count what each class excuses.
+	o.checkErr = c.check(r, a, loss)
+	if o.checkErr != nil {
+		id, rest := excuse(c, backend, r, a, loss, o.checkErr)
+		if id != "" {
+			o.filters = []string{id}
+		}
+		if rest != nil {
+			o.checkErr = rest // the first violation no class holds
+			o.filters = nil
+		} else if !strict {
+			o.skippedBy = id
+			return o, nil
+		}
 	}
-	return err
+	return o, o.checkErr
 }
 
 // describe formats a case for a failure message, eliding long arrays.

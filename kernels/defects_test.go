@@ -490,3 +490,76 @@ func testUnitRangeScan[T kernels.Float](t *testing.T) {
 		}
 	}
 }
+
+// TestWeightScan: the weights' check finds a negative, NaN or infinite
+// weight at every position of lengths around the vector widths (tails
+// included) and names it, lets 0, subnormals and the largest finite value
+// through, and the weighted regression mean it normalises matches the
+// reference for a million weights of mixed magnitudes.
+func TestWeightScan(t *testing.T) {
+	forEachBackendAndType(t, testWeightScan[float32], testWeightScan[float64])
+}
+
+func testWeightScan[T kernels.Float](t *testing.T) {
+	maxT := T(math.MaxFloat32)
+	if big := math.MaxFloat64; float64(T(1+0x1p-30)) != 1 {
+		maxT = T(big)
+	}
+	bad := []T{T(math.NaN()), T(math.Inf(1)), T(math.Inf(-1)), -T(math.SmallestNonzeroFloat32), -1}
+	good := []T{0, T(math.Copysign(0, -1)), T(math.SmallestNonzeroFloat32), maxT}
+	lengths := []int{63, 64, 65, 1000}
+	for n := 1; n <= 40; n++ {
+		lengths = append(lengths, n)
+	}
+	for _, n := range lengths {
+		x, y, w := make([]T, n), make([]T, n), make([]T, n)
+		for i := range w {
+			x[i], w[i] = T(i%3), 1
+		}
+		for p := 0; p < n; p++ {
+			if n > 40 && p > 2 && p < n-18 && p != n/2 {
+				continue
+			}
+			for _, v := range bad {
+				w[p] = v
+				_, err := kernels.MSE(x, y, nil, &kernels.RegressionOptions[T]{Weight: w})
+				if !errors.Is(err, kernels.ErrWeight) || !strings.Contains(err.Error(), fmt.Sprintf("Weight[%d]", p)) {
+					t.Fatalf("n=%d Weight[%d]=%v: MSE error %v, want ErrWeight naming Weight[%d]", n, p, v, err, p)
+				}
+				_, err = kernels.BCEWithLogits(x, y, 1, n, nil, &kernels.BinaryOptions[T]{Weight: w})
+				if !errors.Is(err, kernels.ErrWeight) || !strings.Contains(err.Error(), fmt.Sprintf("Weight[%d]", p)) {
+					t.Fatalf("n=%d Weight[%d]=%v: BCEWithLogits error %v, want ErrWeight naming Weight[%d]", n, p, v, err, p)
+				}
+			}
+			for _, v := range good {
+				w[p] = v
+				if _, err := kernels.BCEWithLogits(x, y, 1, n, nil, &kernels.BinaryOptions[T]{Weight: w}); err != nil {
+					t.Fatalf("n=%d Weight[%d]=%v: error %v, want none", n, p, v, err)
+				}
+			}
+			w[p] = 1
+		}
+	}
+	n := 1 << 20
+	if testing.Short() {
+		n = 1 << 14
+	}
+	x, y, w := make([]T, n), make([]T, n), make([]T, n)
+	for i := range w {
+		x[i] = T(math.Sin(float64(i)))
+		w[i] = T(math.Pow(10, float64(i%17-8))) // 1e-8 … 1e8
+	}
+	o := kernels.RegressionOptions[T]{Weight: w}
+	ref, err := reference.MSE(x, y, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grad := make([]T, n)
+	loss, err := kernels.MSE(x, y, grad, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reference.Check(ref, reference.Got[T]{CheckLoss: true, Loss: loss, Grad: grad}); err != nil {
+		t.Errorf("weighted MSE mean over %d weights: %v", n, err)
+	}
+}

@@ -68,7 +68,7 @@ func regression[T Float](kind args.RegressionKind, x, y, grad []T, o *Regression
 	}
 	norm := float64(n)
 	if o.Weight != nil {
-		sum, err := checkWeightSum("Weight", o.Weight)
+		sum, err := checkWeightSum("Weight", o.Weight, true)
 		if err != nil {
 			return 0, err
 		}

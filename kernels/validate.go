@@ -41,29 +41,24 @@ func checkOptLen[T any](name string, s []T, want int) error {
 // checkWeights rejects weights that are negative, NaN or infinite: a NaN
 // weight would silently turn the whole mean into NaN.
 func checkWeights[T Float](name string, w []T) error {
-	for i, v := range w {
-		if !(v >= 0 && float64(v) <= math.MaxFloat64) {
-			return badWeight(name, i, float64(v))
-		}
-	}
-	return nil
+	_, err := checkWeightSum(name, w, false)
+	return err
 }
 
-func badWeight(name string, i int, v float64) error {
-	return wrapf(ErrWeight, "%s[%d]=%v: weights must be finite and ≥ 0", name, i, v)
-}
-
-// checkWeightSum is checkWeights that also returns the weights' sum, which
-// a weighted mean divides by.
-func checkWeightSum[T Float](name string, w []T) (float64, error) {
-	var sum compensated
+// checkWeightSum is checkWeights that also returns the weights' sum (when
+// sum is set), which a weighted mean divides by. The backend's scan
+// decides; the index for the message is found only on error.
+func checkWeightSum[T Float](name string, w []T, sum bool) (float64, error) {
+	total, ok := impl[T]().Weights(w, sum)
+	if ok {
+		return total, nil
+	}
 	for i, v := range w {
 		if !(v >= 0 && float64(v) <= math.MaxFloat64) {
-			return 0, badWeight(name, i, float64(v))
+			return 0, wrapf(ErrWeight, "%s[%d]=%v: weights must be finite and ≥ 0", name, i, float64(v))
 		}
-		sum.add(float64(v))
 	}
-	return sum.value(), nil
+	return 0, wrapf(ErrWeight, "%s: the weights' check failed but no weight is bad (a backend bug)", name)
 }
 
 // checkUnit rejects values outside [0, 1] (NaN passes and propagates):

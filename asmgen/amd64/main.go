@@ -78,6 +78,7 @@ func main() {
 			unary(s, op)
 		}
 		outsideUnit(s)
+		weightScan(s)
 		// Test hooks for the ULP tests.
 		expVec(s)
 		expFlushVec(s)
@@ -129,6 +130,7 @@ func main() {
 			unary(s, op)
 		}
 		outsideUnit(s)
+		weightScan(s)
 		expVec(s)
 		logVec(s)
 		log1pVec(s)

@@ -27,7 +27,21 @@ func Float64(useAVX512 bool) *args.Impl[float64] {
 	t.LogSigmoid = s.logSigmoid64
 	t.Softplus = s.softplus64
 	t.OutsideUnit = s.outsideUnit64
+	t.Weights = s.weights64
 	return t
+}
+
+func (s isa) weights64(w []float64, _ bool) (float64, bool) {
+	var sum float64
+	var bad int
+	switch {
+	case len(w) == 0:
+	case s == avx512:
+		sum, bad = weightScanDAVX512(&w[0], len(w))
+	default:
+		sum, bad = weightScanDAVX2(&w[0], len(w))
+	}
+	return sum, bad == 0
 }
 
 func (s isa) outsideUnit64(x []float64) bool {

@@ -35,7 +35,21 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 		LogSigmoid:   s.logSigmoid,
 		Softplus:     s.softplus,
 		OutsideUnit:  s.outsideUnit,
+		Weights:      s.weights,
 	}
+}
+
+func (s isa) weights(w []float32, _ bool) (float64, bool) {
+	var sum float64
+	var bad int
+	switch {
+	case len(w) == 0:
+	case s == avx512:
+		sum, bad = weightScanAVX512(&w[0], len(w))
+	default:
+		sum, bad = weightScanAVX2(&w[0], len(w))
+	}
+	return sum, bad == 0
 }
 
 func (s isa) outsideUnit(x []float32) bool {

@@ -1088,6 +1088,11 @@ func softplusAVX2(x *float32, dst *float32, n int)
 //go:noescape
 func outsideUnitAVX2(x *float32, n int) int
 
+// weightScanAVX2 returns Σ w[i] for i < n, and bad = 1 if some w[i] is negative, NaN or infinite (else 0).
+//
+//go:noescape
+func weightScanAVX2(w *float32, n int) (sum float64, bad int)
+
 // expVecAVX2 writes dst[i] = exp(x[i]) (test hook for the vector exp).
 //
 //go:noescape
@@ -2202,6 +2207,11 @@ func softplusAVX512(x *float32, dst *float32, n int)
 //go:noescape
 func outsideUnitAVX512(x *float32, n int) int
 
+// weightScanAVX512 returns Σ w[i] for i < n, and bad = 1 if some w[i] is negative, NaN or infinite (else 0).
+//
+//go:noescape
+func weightScanAVX512(w *float32, n int) (sum float64, bad int)
+
 // expVecAVX512 writes dst[i] = exp(x[i]) (test hook for the vector exp).
 //
 //go:noescape
@@ -3132,6 +3142,11 @@ func softplusDAVX2(x *float64, dst *float64, n int)
 //go:noescape
 func outsideUnitDAVX2(x *float64, n int) int
 
+// weightScanDAVX2 returns Σ w[i] for i < n, and bad = 1 if some w[i] is negative, NaN or infinite (else 0).
+//
+//go:noescape
+func weightScanDAVX2(w *float64, n int) (sum float64, bad int)
+
 // expVecDAVX2 writes dst[i] = exp(x[i]) (test hook for the vector exp).
 //
 //go:noescape
@@ -4046,6 +4061,11 @@ func softplusDAVX512(x *float64, dst *float64, n int)
 //
 //go:noescape
 func outsideUnitDAVX512(x *float64, n int) int
+
+// weightScanDAVX512 returns Σ w[i] for i < n, and bad = 1 if some w[i] is negative, NaN or infinite (else 0).
+//
+//go:noescape
+func weightScanDAVX512(w *float64, n int) (sum float64, bad int)
 
 // expVecDAVX512 writes dst[i] = exp(x[i]) (test hook for the vector exp).
 //

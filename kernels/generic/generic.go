@@ -8,7 +8,11 @@
 // drops the bounds checks.
 package generic
 
-import "github.com/lossfuse/lossfuse/kernels/internal/args"
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
 
 // Impl returns the table of generic kernels for T.
 func Impl[T args.Float]() *args.Impl[T] {
@@ -23,7 +27,36 @@ func Impl[T args.Float]() *args.Impl[T] {
 		LogSigmoid:   LogSigmoid[T],
 		Softplus:     Softplus[T],
 		OutsideUnit:  OutsideUnit[T],
+		Weights:      Weights[T],
 	}
+}
+
+// Weights reports whether every weight is finite and ≥ 0 and, when sum is
+// set, returns their Neumaier sum.
+func Weights[T args.Float](w []T, sum bool) (float64, bool) {
+	if !sum {
+		for _, v := range w {
+			if !(v >= 0 && float64(v) <= math.MaxFloat64) {
+				return 0, false
+			}
+		}
+		return 0, true
+	}
+	var s, c float64
+	for _, v := range w {
+		if !(v >= 0 && float64(v) <= math.MaxFloat64) {
+			return 0, false
+		}
+		x := float64(v)
+		t := s + x
+		if s >= x { // both ≥ 0
+			c += (s - t) + x
+		} else {
+			c += (x - t) + s
+		}
+		s = t
+	}
+	return s + c, true
 }
 
 // OutsideUnit reports whether some value of s lies outside [0, 1] (NaN

@@ -485,6 +485,10 @@ func (a F64Acc) Add(v reg.VecVirtual) {
 	VADDPD(hi, a.hi, a.hi)
 }
 
+// Lo is the accumulator's register of float64 lanes that Add uses for
+// float64 vectors, for callers that accumulate it their own way.
+func (a F64Acc) Lo() reg.VecVirtual { return a.lo }
+
 // Sum returns the total in the low lane of an XMM register.
 func (a F64Acc) Sum() reg.VecVirtual {
 	VADDPD(a.hi, a.lo, a.lo)

@@ -137,6 +137,10 @@ type Impl[T Float] struct {
 	// aside): validation of binary targets and probabilities, which reads
 	// the whole input before a kernel may write.
 	OutsideUnit func(s []T) bool
+	// Weights reports whether every weight is finite and ≥ 0 and, when
+	// sum is set, returns their sum (compensated: a mean's normaliser must
+	// not carry n·u of error into every gradient element).
+	Weights func(w []T, sum bool) (total float64, ok bool)
 }
 
 // StreamMinBytes: SIMD backends write an output of at least this many bytes
