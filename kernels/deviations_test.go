@@ -197,6 +197,28 @@ var deviationCases = []deviationCase{
 		},
 	},
 	{
+		tag: "empty", name: "empty batch, empty rows",
+		torch: "mse_loss/l1_loss/binary_cross_entropy(_with_logits)/cross_entropy of empty tensors: mean NaN, sum 0; softmax of 0 rows: []; logsumexp over 0 columns: −Inf",
+		run: func(t *testing.T) {
+			var e []float64
+			_, err := kernels.MSE(e, e, nil, nil)
+			wantErr(t, "MSE of no elements", err, kernels.ErrShape)
+			_, err = kernels.L1(e, e, nil, &kernels.RegressionOptions[float64]{Reduction: kernels.Sum})
+			wantErr(t, "L1 sum of no elements", err, kernels.ErrShape)
+			_, err = kernels.BCEWithLogits(e, e, 0, 3, nil, nil)
+			wantErr(t, "BCEWithLogits N=0", err, kernels.ErrShape)
+			_, err = kernels.CrossEntropy(e, nil, 0, 3, nil, nil)
+			wantErr(t, "CrossEntropy N=0", err, kernels.ErrShape)
+			_, err = kernels.CrossEntropyProbs(e, e, 0, 3, nil, nil)
+			wantErr(t, "CrossEntropyProbs N=0", err, kernels.ErrShape)
+			wantErr(t, "Softmax N=0", kernels.Softmax(e, e, 0, 3), kernels.ErrShape)
+			wantErr(t, "LogSumExp K=0", kernels.LogSumExp(make([]float64, 2), e, 2, 0), kernels.ErrShape)
+			if err := kernels.Sigmoid(e, e); err != nil {
+				t.Errorf("Sigmoid of no elements: %v, want nil", err)
+			}
+		},
+	},
+	{
 		tag: "zero-sign", name: "sign of a zero loss",
 		torch: "cross_entropy of [0, 0, 1, 2] against an all-zero probability target: −0.0",
 		run: func(t *testing.T) {

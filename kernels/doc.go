@@ -97,8 +97,9 @@
 //	probs-inf    CE prob targets, −Inf logit where    NaN (0·∞)                              that term is 0: the row is finite, or
 //	               the target mass t'·w is 0                                                   +Inf where positive mass meets −Inf
 //	probs-ignore CE prob targets with ignore_index    error                                  Ignore is not used (no error)
-//	ce-sat       saturated softmax row, e.g. CE of    exactly 0                              generic: ≈ 1.3e-17 (log1p/expm1 forms);
-//	               [40, 0, 0, 0] or its LogSoftmax                                             avx2/avx512/neon: 0, as PyTorch
+//	ce-sat       saturated softmax row, e.g. CE of    exactly 0 (nearer saturation: few      generic: ≈ 1.3e-17 (log1p/expm1 forms);
+//	               [40, 0, 0, 0] or its LogSoftmax    correct digits, e.g. float32 CE of       avx2/avx512/neon: 0, as PyTorch
+//	                                                  [17, 0, 1, 2] 3.7% high)
 //	smoothing    label_smoothing < 0 or NaN           taken as 0                             ErrOption
 //	weight       weights negative, NaN or ±Inf        accepted (NaN/Inf propagate)           ErrWeight
 //	               (class weight, element weight,
@@ -110,7 +111,8 @@
 //	                                                  the infinite term's factor is 0)         factor (pw·y or 1−y) is 0, else +Inf;
 //	                                                                                           weight 0 there: NaN, as PyTorch
 //	bcel-sat     BCE-with-logits, saturated: |x| ≳    exactly 0 loss (and float32            ≈ e^−|x| (correct)
-//	               17 in float32, ≳ 37 in float64     gradient)
+//	               17 in float32, ≳ 37 in float64     gradient); below that, few correct
+//	                                                  digits
 //	bce-nan      BCE probability NaN                  error ("all elements of input          NaN loss and gradient
 //	                                                  should be between 0 and 1")
 //	bce-log1p    BCE, log(1−p) at small p             log(1 − p): 0 below p = 2⁻²⁴ in        log1p(−p) (correct)
@@ -120,7 +122,8 @@
 //	focal-inf    sigmoid focal at x = ±Inf            NaN loss and gradient                  the limits (0 or +Inf; finite gradient)
 //	focal-nan    sigmoid focal gradient at a          NaN (autograd of (1−p_t)^γ, γ < 1;     finite closed-form gradient
 //	               saturated finite x                 float32 overflow near ±3e38)
-//	focal-sat    sigmoid focal saturation             exactly 0 loss or gradient             the tiny true value
+//	focal-sat    sigmoid focal saturation             exactly 0 loss or gradient, or few     the tiny true value
+//	                                                  correct digits
 //	focal-opt    sigmoid focal α > 1 or NaN, γ < 0,   accepted                               ErrOption
 //	               NaN or +Inf
 //	softplus     softplus                             threshold 20 returns x                 exact log(1+eˣ) everywhere
@@ -132,6 +135,8 @@
 //	               near 3.4e38                        logits ≈ 3e38, BCE-with-logits at        inside); avx2/avx512/neon may
 //	                                                  x ≈ −3e38 with pos_weight, MSE           overflow as PyTorch does
 //	                                                  gradient where x − y overflows
+//	empty        no rows or no classes (N = 0,        mean NaN, sum 0; softmax of N = 0      ErrShape (element-wise primitives
+//	               K = 0), no elements                rows []; logsumexp over K = 0: −Inf      accept empty slices)
 //	zero-sign    signed zeros                         −0.0 in places                         +0.0 in places: compare zeros without sign
 //
 // Scalar options (LabelSmoothing, ZLoss, SoftCap, Clip, Alpha, Gamma, the
