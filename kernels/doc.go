@@ -98,8 +98,8 @@
 //	               the target mass t'·w is 0                                                   +Inf where positive mass meets −Inf
 //	probs-ignore CE prob targets with ignore_index    error                                  Ignore is not used (no error)
 //	ce-sat       saturated softmax row, e.g. CE of    exactly 0 (nearer saturation: few      generic: ≈ 1.3e-17 (log1p/expm1 forms);
-//	               [40, 0, 0, 0] or its LogSoftmax    correct digits, e.g. float32 CE of       avx2/avx512/neon: 0, as PyTorch
-//	                                                  [17, 0, 1, 2] 3.7% high)
+//	               [40, 0, 0, 0] or its LogSoftmax    correct digits, e.g. float32 CE of       avx2/avx512/neon: 0 or few digits,
+//	                                                  [17, 0, 1, 2] 3.7% high)                 as PyTorch
 //	smoothing    label_smoothing < 0 or NaN           taken as 0                             ErrOption
 //	weight       weights negative, NaN or ±Inf        accepted (NaN/Inf propagate)           ErrWeight
 //	               (class weight, element weight,
