@@ -315,6 +315,9 @@ func (c *ceCase[T]) faultOf() fault {
 	if !finiteWeights(c.weight) {
 		return withValues(c.fault, kernels.ErrWeight)
 	}
+	if c.variant == ceProbs && !unitValues(c.probs) {
+		return withValues(c.fault, kernels.ErrTarget)
+	}
 	return c.fault
 }
 

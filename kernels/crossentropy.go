@@ -96,7 +96,9 @@ func CrossEntropy[T Float](logits []T, targets []int32, n, k int, grad []T, o *C
 //
 // As in PyTorch the mean divides by N even with class weights (the integer
 // target path divides by Σ w[y_i] instead), and there is no ignore index
-// (o.Ignore is not used). The z-loss term ζ·lse² is added to every row unweighted.
+// (o.Ignore is not used). The z-loss term ζ·lse² is added to every row
+// unweighted. Every target must lie in [0, 1] (NaN propagates); PyTorch
+// extends the formula to any value, ±Inf included.
 func CrossEntropyProbs[T Float](logits, probs []T, n, k int, grad []T, o *CrossEntropyOptions[T]) (T, error) {
 	if o == nil {
 		o = &CrossEntropyOptions[T]{}
@@ -106,6 +108,9 @@ func CrossEntropyProbs[T Float](logits, probs []T, n, k int, grad []T, o *CrossE
 		return 0, err
 	}
 	if err := checkLen("probs", probs, n*k); err != nil {
+		return 0, err
+	}
+	if err := checkUnit("probs", probs); err != nil {
 		return 0, err
 	}
 	if err := checkOutputs(

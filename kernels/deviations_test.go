@@ -99,6 +99,23 @@ var deviationCases = []deviationCase{
 		},
 	},
 	{
+		tag: "probs-range", name: "probability targets outside [0, 1]",
+		torch: "cross_entropy([0, 0, 1, 2], [1.5, 0, 0, -0.5]) = 3.4938 (the formula extended); cross_entropy([0, 0, 1, 2], [0, 0, 0, +Inf]) = +Inf",
+		run: func(t *testing.T) {
+			x := []float64{0, 0, 1, 2}
+			for _, bad := range []float64{1.5, -0.5, math.Inf(1), math.Inf(-1)} {
+				p := []float64{0, 0, 0, bad}
+				_, err := kernels.CrossEntropyProbs(x, p, 1, 4, nil, nil)
+				wantErr(t, "CrossEntropyProbs probs="+ftoa(bad), err, kernels.ErrTarget)
+			}
+			p := []float64{0.25, 0, math.NaN(), 0.5}
+			loss, err := kernels.CrossEntropyProbs(x, p, 1, 4, nil, nil)
+			if err != nil || !math.IsNaN(loss) {
+				t.Errorf("NaN target: loss %v, error %v; want NaN and no error", loss, err)
+			}
+		},
+	},
+	{
 		tag: "bce-nan", name: "NaN probability",
 		torch: `binary_cross_entropy raises "all elements of input should be between 0 and 1"`,
 		run: func(t *testing.T) {

@@ -107,6 +107,8 @@
 //	target       binary targets outside [0, 1],       accepted (the formula extended)        ErrTarget
 //	               ±Inf included (BCEWithLogits,
 //	               BCE, SigmoidFocal)
+//	probs-range  CE probability targets outside       accepted (the formula extended;        ErrTarget
+//	               [0, 1], ±Inf included              ±Inf targets give ±Inf or NaN)
 //	bcel-inf     BCE-with-logits at x = ±Inf          NaN for every target (0·∞ where        the limit: 0 where the infinite term's
 //	                                                  the infinite term's factor is 0)         factor (pw·y or 1−y) is 0, else +Inf;
 //	                                                                                           weight 0 there: NaN, as PyTorch

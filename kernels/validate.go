@@ -51,6 +51,11 @@ func checkWeights[T Float](name string, w []T) error {
 func checkWeightSum[T Float](name string, w []T, sum bool) (float64, error) {
 	total, ok := impl[T]().Weights(w, sum)
 	if ok {
+		if !(total <= math.MaxFloat64) {
+			// Finite weights whose sum overflows: the compensated sums
+			// give NaN (∞ − ∞ in the correction), the sum is +Inf.
+			total = math.Inf(1)
+		}
 		return total, nil
 	}
 	for i, v := range w {

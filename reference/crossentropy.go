@@ -122,6 +122,9 @@ func CrossEntropyProbs[T kernels.Float](logits, probs []T, n, k int, o *kernels.
 	if err := lengths(need("probs", len(probs), n*k)); err != nil {
 		return nil, err
 	}
+	if err := unitValues("probs", probs); err != nil {
+		return nil, err
+	}
 	r := newResult[T](k)
 	r.setScale(o.Reduction, o.EmptyMean, normalized(float64(n), o.Normalizer))
 	eps, zeta := o.LabelSmoothing, o.ZLoss
