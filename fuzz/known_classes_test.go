@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 
@@ -15,7 +16,7 @@ var knownClasses = []struct {
 	target  string
 	finding string
 	input   string
-	fails   []string // the backends whose comparison fails (when this CPU has them)
+	fails   []string // the backends whose comparison fails on amd64 (Zen 5)
 }{
 	{"FuzzRegression", findSmoothL1Sq, "\x0fA\xc8\x04\x9e\xec\xa94\xf5\xfeQĄ-6?v-h\x0f>x\x985\xd05\xa74T\x05zɸ<F\xf7ze\xe9/w\xa6p1\x15\fj\x19R\xef\t", []string{"avx2", "avx512"}},
 	{"FuzzCrossEntropy", findHugeLogits, "c1\x88\xd3 H|\xbd\xaa`\xa9XYo\xc5@n(\x14\x10\x82s*\xbc\x9f\x8e=\xf9M\x89\xf7\x8e\t\xb8\xf1\xac\r\xcavs\x96\x01\x95\xec\xe8\xd4\x11\xfd\xa7dΆc\xce", []string{"generic"}},
@@ -59,14 +60,18 @@ func TestKnownClasses(t *testing.T) {
 			}
 			for k, c := range tl.cells {
 				failing := c.excusable[findingID(kc.finding)] > 0
+				// The entries were found on amd64; elsewhere generic rounds
+				// differently (arm64 fuses multiply-adds), so there only a
+				// failure's class is checked.
+				named := slices.Contains(kc.fails, k.backend) && runtime.GOARCH == "amd64"
 				switch {
 				case c.bare > 0:
 					t.Errorf("%s, %s: a violation outside every class", k.backend, k.dtype)
-				case slices.Contains(kc.fails, k.backend) && len(c.excusable) > 0 && !failing:
+				case named && len(c.excusable) > 0 && !failing:
 					t.Errorf("%s, %s: excused by %v, want %s", k.backend, k.dtype, c.excusable, findingID(kc.finding))
-				case slices.Contains(kc.fails, k.backend) && !failing:
+				case named && !failing:
 					t.Errorf("%s, %s: passes the reference comparison: has %s been fixed? Then delete its filter (known_test.go) and this entry", k.backend, k.dtype, findingID(kc.finding))
-				case !slices.Contains(kc.fails, k.backend) && failing && slices.Contains([]string{"generic", "avx2", "avx512"}, k.backend):
+				case !slices.Contains(kc.fails, k.backend) && failing && runtime.GOARCH == "amd64":
 					t.Errorf("%s, %s: fails too; add it to the entry's backends", k.backend, k.dtype)
 				}
 			}
