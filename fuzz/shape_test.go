@@ -1,5 +1,12 @@
 package fuzz
 
+import (
+	"slices"
+	"testing"
+
+	"github.com/lossfuse/lossfuse/internal/pathtable"
+)
+
 // Vector widths on the supported backends run from 2 (float64 NEON) to 16
 // (float32 AVX-512), so every K from 1 to three 16-wide vectors plus one is
 // drawn, then a few sizes around larger powers of two and odd large rows
@@ -118,4 +125,39 @@ func decodeLength(s *source, allowZero bool) int {
 		l = 1
 	}
 	return l
+}
+
+// TestPathShapesDrawable checks that the shape tables reach every code
+// path of docs/paths.md: for each row of the path table (internal/pathtable)
+// some N and K the decoder draws lie in the row's class (rows, row-length
+// range, output size) for each of the row's element types.
+func TestPathShapesDrawable(t *testing.T) {
+	type shape struct{ n, k int }
+	var rows, flat []shape
+	for bn := range 256 {
+		for bk := range 256 {
+			n, k := decodeShape(newSource([]byte{byte(bn), byte(bk)}))
+			rows = append(rows, shape{n, k})
+		}
+		flat = append(flat, shape{1, decodeLength(newSource([]byte{byte(bn)}), true)})
+	}
+	for _, r := range pathtable.Rows {
+		drawn := rows
+		if r.Fn.Flat() {
+			drawn = flat
+		}
+		for _, ty := range r.Types() {
+			size := 4
+			if ty == "f64" {
+				size = 8
+			}
+			c := r.Class
+			if !slices.ContainsFunc(drawn, func(s shape) bool {
+				return s.n >= c.NMin && s.k >= c.KMin && s.k <= c.KMax && s.n*s.k*size >= c.OutMin
+			}) {
+				t.Errorf("path table row %s (%s): the fuzzer draws no shape with N ≥ %d, %d ≤ K ≤ %d, output ≥ %d bytes",
+					r.Name, ty, c.NMin, c.KMin, c.KMax, c.OutMin)
+			}
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/lossfuse/lossfuse/internal/pathtable"
 	"github.com/lossfuse/lossfuse/kernels"
 	"github.com/lossfuse/lossfuse/kernels/internal/args"
 )
@@ -432,4 +433,83 @@ func close(a, b, tol float64) bool {
 		return a == b
 	}
 	return math.Abs(a-b) <= tol*(math.Abs(b)+1)
+}
+
+// TestGuardPaths runs every row of the path table (paths_test.go,
+// docs/paths.md) on every backend with each of its buffers flush against
+// a PROT_NONE page, first at the buffer's end, then at its start, asserts
+// that it took the row's paths and checks its results against the
+// reference. This reaches what the short lengths above cannot: the long-row
+// paths (K = 4097…32769, N ≥ 2: stashed, pipelined, blockwise), the
+// small-K transposed kernels with many whole groups, and outputs of 16 MiB
+// (non-temporal stores at their real threshold). Those rows, which
+// TestPaths leaves to this test, are not run under -short, skip the
+// generic backend (no streamed stores; its one path is every row's) and
+// take the end placement only: the streamed variants' heads are
+// guard-tested at both ends at short lengths with StreamMinBytes = 0 above.
+func TestGuardPaths(t *testing.T) {
+	for _, r := range pathtable.Rows {
+		big := bigRow(r)
+		if testing.Short() && big {
+			continue
+		}
+		for _, front := range []bool{false, true} {
+			if front && big {
+				continue
+			}
+			for _, ty := range r.Types() {
+				skip := guardSkipped
+				if big {
+					skip = func(b string) bool { return b == "generic" || guardSkipped(b) }
+				}
+				t.Run(fmt.Sprintf("%s/%s/front=%v", r.Name, ty, front), func(t *testing.T) {
+					// Per goroutine (each subtest has its own), on one thread.
+					defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+					if ty == "f32" {
+						runPathRow(t, r, guardedBufs[float32](t, front), skip, true)
+					} else {
+						runPathRow(t, r, guardedBufs[float64](t, front), skip, true)
+					}
+				})
+			}
+		}
+	}
+}
+
+// guardedBufs hands out buffers each in a mapping of its own, flush against
+// a PROT_NONE page at its start (front) or end; release unmaps them.
+func guardedBufs[T kernels.Float](t *testing.T, front bool) func() (bufs[T], func()) {
+	return func() (bufs[T], func()) {
+		var maps [][]byte
+		place := func(bytes int) unsafe.Pointer {
+			data := (bytes + pageSize - 1) / pageSize * pageSize
+			mem, err := syscall.Mmap(-1, 0, data+2*pageSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+			if err != nil {
+				t.Fatalf("mmap: %v", err)
+			}
+			maps = append(maps, mem)
+			for _, g := range [][]byte{mem[:pageSize], mem[pageSize+data:]} {
+				if err := syscall.Mprotect(g, syscall.PROT_NONE); err != nil {
+					t.Fatalf("mprotect: %v", err)
+				}
+			}
+			off := pageSize
+			if !front {
+				off = pageSize + data - bytes
+			}
+			return unsafe.Pointer(&mem[off])
+		}
+		var z T
+		b := bufs[T]{
+			floats: func(n int) []T { return unsafe.Slice((*T)(place(n*int(unsafe.Sizeof(z)))), n) },
+			ints:   func(n int) []int32 { return unsafe.Slice((*int32)(place(4*n)), n) },
+		}
+		return b, func() {
+			for _, m := range maps {
+				syscall.Munmap(m)
+			}
+		}
+	}
 }

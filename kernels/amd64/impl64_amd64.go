@@ -45,6 +45,7 @@ func (s isa) weights64(w []float64, _ bool) (float64, bool) {
 }
 
 func (s isa) outsideUnit64(x []float64) bool {
+	args.Took("amd64/f64/outside-unit")
 	switch {
 	case len(x) == 0:
 		return false
@@ -71,6 +72,7 @@ func (s isa) maxLogRows64(x []float64, n, k int, m, ls *float64) {
 // expAffineRows64 is pass 2 of the row kernels; nt selects the variant with
 // non-temporal stores (see streamed).
 func (s isa) expAffineRows64(x, dst []float64, n, k int, m, ls, coef, bias *float64, nt bool) {
+	args.TookIf(nt, "amd64/f64/pass2-exp-nt", "amd64/f64/pass2-exp")
 	switch {
 	case s == avx512 && nt:
 		expAffineRowsNTDAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias)
@@ -85,6 +87,7 @@ func (s isa) expAffineRows64(x, dst []float64, n, k int, m, ls, coef, bias *floa
 
 // expAffineWRowsD is expAffineRows64 with per-class bias weights (label smoothing).
 func (s isa) expAffineWRowsD(x, dst []float64, n, k int, m, ls, coef, bias, w *float64, nt bool) {
+	args.TookIf(nt, "amd64/f64/pass2-exp-w-nt", "amd64/f64/pass2-exp-w")
 	switch {
 	case s == avx512 && nt:
 		expAffineWRowsNTDAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias, w)
@@ -114,6 +117,7 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 && a.K <= fusedMaxK {
 		return s.crossEntropyFused64(a)
 	}
+	args.Took("amd64/f64/ce/blocks")
 	k, n := a.K, a.N
 	eps, zl, scale := a.Smoothing, a.ZLoss, a.GradScale
 	wsum := float64(k)
@@ -134,6 +138,9 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 		m := min(bs, n-r0)
 		x := a.X[r0*k : (r0+m)*k]
 		targets := a.Targets[r0 : r0+m]
+		if smooth {
+			args.TookIf(a.Weight != nil, "amd64/f64/ce/pass1-smooth-w", "amd64/f64/ce/pass1-smooth")
+		}
 		switch {
 		case smooth && a.Weight != nil && z:
 			maxLogDotWRowsDAVX512(&x[0], m, k, &a.Weight[0], &mx[0], &ls[0], &dot[0])
@@ -279,6 +286,7 @@ func nonFiniteRows64(ls []float64) {
 }
 
 func (s isa) logSumExp64(a args.Rows[float64]) {
+	args.Took("amd64/f64/logsumexp")
 	if s {
 		lseRowsDAVX512(&a.X[0], a.N, a.K, &a.Dst[0])
 	} else {
@@ -287,6 +295,7 @@ func (s isa) logSumExp64(a args.Rows[float64]) {
 }
 
 func (s isa) softmax64(a args.Rows[float64]) {
+	args.TookIf(a.K <= fusedMaxK, "amd64/f64/softmax-rows", "amd64/f64/softmax-blocks")
 	if a.K <= fusedMaxK {
 		// The row kernel: exact maximum, exponentials stashed in Dst, scaled.
 		if s == avx512 {
@@ -312,6 +321,7 @@ func (s isa) softmax64(a args.Rows[float64]) {
 }
 
 func (s isa) logSoftmax64(a args.Rows[float64]) {
+	args.Took("amd64/f64/logsoftmax")
 	var mx, ls [blockRows]float64
 	k := a.K
 	bs := rowsPerBlock64(k)
@@ -346,10 +356,13 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 	n, sc := len(a.X), a.GradScale
 	switch {
 	case a.Kind == args.BCEWithLogits && a.PosWeight == nil:
+		args.Took("amd64/f64/bce-logits")
 		return bceLogits64Call(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)
 	case a.Kind == args.BCEWithLogits && a.K == 1:
+		args.Took("amd64/f64/bce-logits-pw1")
 		return bceLogits64Call(bool(s), x, y, w, g, l, n, a.PosWeight[0]*a.FNWeight, a.FPWeight, sc)
 	case a.Kind == args.BCEWithLogits && a.K >= 8:
+		args.Took("amd64/f64/bce-logits-pw-rows")
 		// pos_weight runs along each row: one call per row of K.
 		k := a.K
 		row := func(v []float64, i int) *float64 {
@@ -372,9 +385,11 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 		var soft int
 		if a.Clip > 0 {
 			lo, hi := a.Clip, 1-a.Clip
+			args.Took("amd64/f64/bce-prob-clip")
 			sum, soft = bceProbClip64Call(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, lo, hi,
 				math.Log(lo), generic.LogOneMinus(lo), sc)
 		} else {
+			args.Took("amd64/f64/bce-prob")
 			sum, soft = bceProb64Call(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)
 		}
 		if soft == 0 {
@@ -392,12 +407,16 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 		var soft int
 		switch a.Gamma {
 		case 0:
+			args.Took("amd64/f64/focal-prob-g0")
 			sum, soft = focalProbG064Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 1:
+			args.Took("amd64/f64/focal-prob-g1")
 			sum, soft = focalProbG164Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 2:
+			args.Took("amd64/f64/focal-prob-g2")
 			sum, soft = focalProbG264Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		default:
+			args.Took("amd64/f64/focal-prob-gany")
 			sum, soft = focalProbGAny64Call(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
 		}
 		if soft == 0 {
@@ -415,12 +434,16 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 		var soft int
 		switch a.Gamma {
 		case 0:
+			args.Took("amd64/f64/sigmoid-focal-g0")
 			sum, soft = focalG064Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 1:
+			args.Took("amd64/f64/sigmoid-focal-g1")
 			sum, soft = focalG164Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 2:
+			args.Took("amd64/f64/sigmoid-focal-g2")
 			sum, soft = focalG264Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		default:
+			args.Took("amd64/f64/sigmoid-focal-gany")
 			sum, soft = focalGAny64Call(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
 		}
 		if soft == 0 {
@@ -465,17 +488,22 @@ func (s isa) regression64(a args.Regression[float64]) float64 {
 	n, p, sc := len(a.X), a.Param, a.GradScale
 	switch a.Kind {
 	case args.MSE:
+		args.Took("amd64/f64/mse")
 		return mse64Call(bool(s), x, y, w, g, l, n, p, sc)
 	case args.L1:
+		args.Took("amd64/f64/l1")
 		return l164Call(bool(s), x, y, w, g, l, n, p, sc)
 	case args.Huber:
+		args.Took("amd64/f64/huber")
 		return huber64Call(bool(s), x, y, w, g, l, n, p, sc)
 	default:
+		args.Took("amd64/f64/smoothl1")
 		return smoothL164Call(bool(s), x, y, w, g, l, n, p, sc)
 	}
 }
 
 func (s isa) sigmoid64(a args.Elementwise[float64]) {
+	args.Took("amd64/f64/sigmoid")
 	if len(a.X) == 0 {
 		return
 	}
@@ -487,6 +515,7 @@ func (s isa) sigmoid64(a args.Elementwise[float64]) {
 }
 
 func (s isa) logSigmoid64(a args.Elementwise[float64]) {
+	args.Took("amd64/f64/logsigmoid")
 	if len(a.X) == 0 {
 		return
 	}
@@ -498,6 +527,7 @@ func (s isa) logSigmoid64(a args.Elementwise[float64]) {
 }
 
 func (s isa) softplus64(a args.Elementwise[float64]) {
+	args.Took("amd64/f64/softplus")
 	if len(a.X) == 0 {
 		return
 	}
@@ -510,6 +540,7 @@ func (s isa) softplus64(a args.Elementwise[float64]) {
 
 // crossEntropyProbs64 is crossEntropyProbs for float64.
 func (s isa) crossEntropyProbs64(a args.CE[float64]) float64 {
+	args.Took("amd64/f64/ce/probs")
 	k, n := a.K, a.N
 	eps, zl, scale := a.Smoothing, a.ZLoss, a.GradScale
 	a0, a1 := eps/float64(k), 1-eps
@@ -555,6 +586,7 @@ func (s isa) crossEntropyProbs64(a args.CE[float64]) float64 {
 		}
 		g := a.Grad[r0*k : (r0+m)*k]
 		nt := streamed(n, k, 8)
+		args.TookIf(nt, "amd64/f64/ce/probs-pass2-nt", "amd64/f64/ce/probs-pass2")
 		switch {
 		case z && w != nil && nt:
 			expProbWRowsNTDAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
@@ -588,6 +620,7 @@ func (s isa) crossEntropyFused64(a args.CE[float64]) float64 {
 	rl, rs := ptr64(a.RowLoss), ptr64(a.RowLSE)
 	n, k, sc := a.N, a.K, a.GradScale
 	z := s == avx512
+	args.Took("amd64/f64/ce/fused")
 	switch {
 	case z && g != nil && w != nil:
 		return ceRowsGWDAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)

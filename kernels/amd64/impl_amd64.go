@@ -53,6 +53,7 @@ func (s isa) weights(w []float32, _ bool) (float64, bool) {
 }
 
 func (s isa) outsideUnit(x []float32) bool {
+	args.Took("amd64/f32/outside-unit")
 	switch {
 	case len(x) == 0:
 		return false
@@ -99,6 +100,7 @@ func (s isa) maxLogRows(x []float32, n, k int, m, ls *float32) {
 // expAffineRows is pass 2 of the row kernels; nt selects the variant with
 // non-temporal stores (see streamed).
 func (s isa) expAffineRows(x, dst []float32, n, k int, m, ls, coef, bias *float32, nt bool) {
+	args.TookIf(nt, "amd64/f32/pass2-exp-nt", "amd64/f32/pass2-exp")
 	switch {
 	case s == avx512 && nt:
 		expAffineRowsNTAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias)
@@ -113,6 +115,7 @@ func (s isa) expAffineRows(x, dst []float32, n, k int, m, ls, coef, bias *float3
 
 // expAffineWRows is expAffineRows with per-class bias weights (label smoothing).
 func (s isa) expAffineWRows(x, dst []float32, n, k int, m, ls, coef, bias, w *float32, nt bool) {
+	args.TookIf(nt, "amd64/f32/pass2-exp-w-nt", "amd64/f32/pass2-exp-w")
 	switch {
 	case s == avx512 && nt:
 		expAffineWRowsNTAVX512(&x[0], &dst[0], n, k, m, ls, coef, bias, w)
@@ -184,6 +187,7 @@ var stashPool = sync.Pool{New: func() any { return new(stashRows) }}
 // the loads and exponentials of the other.
 func (s isa) crossEntropyStashed(a args.CE[float32]) float64 {
 	stash := stashPool.Get().(*stashRows)
+	args.Took("amd64/f32/ce/stashed")
 	defer stashPool.Put(stash)
 	return s.crossEntropyBlocks(a, stash[:a.K], stash[stashMaxK:stashMaxK+a.K])
 }
@@ -195,6 +199,9 @@ func (s isa) crossEntropyStashed(a args.CE[float32]) float64 {
 func (s isa) crossEntropyBlocks(a args.CE[float32], stash, stash2 []float32) float64 {
 	capped := a.SoftCap != 0
 	capv, inv := float64(a.SoftCap), float32(1/float64(a.SoftCap))
+	if stash == nil {
+		args.Took("amd64/f32/ce/blocks")
+	}
 	k, n := a.K, a.N
 	eps, zl, scale := float64(a.Smoothing), float64(a.ZLoss), float64(a.GradScale)
 	wsum := float64(k)
@@ -233,8 +240,10 @@ func (s isa) crossEntropyBlocks(a args.CE[float32], stash, stash2 []float32) flo
 			pending = false
 			mx[0], ls[0] = stashOut[0], stashOut[1]
 		} else if capped {
+			args.Took("amd64/f32/ce/pass1-capped")
 			s.maxLogCapped(x, m, k, smooth, a.Weight, &mx[0], &ls[0], &dot[0], a.SoftCap, inv)
 		} else if smooth {
+			args.TookIf(a.Weight != nil, "amd64/f32/ce/pass1-smooth-w", "amd64/f32/ce/pass1-smooth")
 			switch {
 			case a.Weight != nil && s == avx512:
 				maxLogDotWRowsAVX512(&x[0], m, k, &a.Weight[0], &mx[0], &ls[0], &dot[0])
@@ -332,6 +341,7 @@ func (s isa) crossEntropyBlocks(a args.CE[float32], stash, stash2 []float32) flo
 		g := a.Grad[r0*k : (r0+m)*k]
 		switch {
 		case capped:
+			args.Took("amd64/f32/ce/pass2-capped")
 			s.expAffineCapped(x, g, m, k, smooth, a.Weight, &mx[0], &ls[0], &coef[0], &bias[0], a.SoftCap, inv)
 		case smooth && a.Weight != nil:
 			s.expAffineWRows(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0], nt)
@@ -388,6 +398,7 @@ func (s isa) lseStashRow(x, stash []float32, out *[3]float32) int {
 }
 
 func (s isa) lseStashScaleRow(x, stash, prev, dst []float32, k int, c, b float32, out *[3]float32, nt bool) int {
+	args.TookIf(nt, "amd64/f32/ce/stash-pipelined-nt", "amd64/f32/ce/stash-pipelined")
 	switch {
 	case s == avx512 && nt:
 		return lseStashScaleRowNTAVX512(&x[0], &stash[0], &prev[0], &dst[0], k, c, b, &out[0])
@@ -401,6 +412,7 @@ func (s isa) lseStashScaleRow(x, stash, prev, dst []float32, k int, c, b float32
 }
 
 func (s isa) scaleRow(src, dst []float32, k int, c, b float32, nt bool) {
+	args.TookIf(nt, "amd64/f32/ce/stash-last-row-nt", "amd64/f32/ce/stash-last-row")
 	switch {
 	case s == avx512 && nt:
 		scaleRowNTAVX512(&src[0], &dst[0], k, c, b)
@@ -480,6 +492,7 @@ func (s isa) expAffineCapped(x, g []float32, n, k int, smooth bool, w []float32,
 // Σc·ls − Σc·(x − m) + ζ·lse² and the coefficient scale·(Σc + 2ζ·lse); pass
 // 2 writes coef·softmax − scale·c (in place if Grad is X).
 func (s isa) crossEntropyProbs(a args.CE[float32]) float64 {
+	args.Took("amd64/f32/ce/probs")
 	k, n := a.K, a.N
 	eps, zl, scale := float64(a.Smoothing), float64(a.ZLoss), float64(a.GradScale)
 	a0, a1 := float32(eps/float64(k)), float32(1-eps)
@@ -526,6 +539,7 @@ func (s isa) crossEntropyProbs(a args.CE[float32]) float64 {
 		}
 		g := a.Grad[r0*k : (r0+m)*k]
 		nt := streamed(n, k, 4)
+		args.TookIf(nt, "amd64/f32/ce/probs-pass2-nt", "amd64/f32/ce/probs-pass2")
 		switch {
 		case z && w != nil && nt:
 			expProbWRowsNTAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
@@ -569,6 +583,7 @@ func (s isa) crossEntropyFused(a args.CE[float32]) float64 {
 	if k <= 2*lanes {
 		return s.crossEntropySmall(x, g, n, k, t, w, ignore, rl, rs, sc)
 	}
+	args.Took("amd64/f32/ce/fused")
 	switch {
 	case z && g != nil && w != nil:
 		return ceRowsGWAVX512(x, g, n, k, t, w, ignore, rl, rs, sc)
@@ -611,6 +626,7 @@ func sub(v []float32, lo, hi int) *float32 {
 // crossEntropyTiny runs the transposed kernel on whole groups of lanes rows
 // (k ≤ 16) and the two-register kernel on the rows left over.
 func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
+	args.Took("amd64/f32/ce/tiny")
 	n, k := a.N, a.K
 	rows, ignore := tinyGroups(a, lanes)
 	x, t, w := &a.X[0], &a.Targets[0], ptr(a.Weight)
@@ -651,6 +667,7 @@ func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 // k ≤ 16 with the transposed kernel (per-row focal factors in vectors) and
 // the blockwise path on the rows left over.
 func (s isa) softmaxFocalTiny(a args.CE[float32], lanes int) float64 {
+	args.Took("amd64/f32/ce/focal-tiny")
 	n, k := a.N, a.K
 	rows, ignore := tinyGroups(a, lanes)
 	gm := 3
@@ -679,6 +696,7 @@ func (s isa) softmaxFocalTiny(a args.CE[float32], lanes int) float64 {
 
 // crossEntropySmall is crossEntropyFused for rows of at most two vectors.
 func (s isa) crossEntropySmall(x, g *float32, n, k int, t *int32, w *float32, ignore int, rl, rs *float32, sc float32) float64 {
+	args.Took("amd64/f32/ce/small")
 	z := s == avx512
 	switch {
 	case z && g != nil && w != nil:
@@ -702,11 +720,13 @@ func (s isa) crossEntropySmall(x, g *float32, n, k int, t *int32, w *float32, ig
 
 // logSumExp is pass 1 alone, straight into Dst.
 func (s isa) logSumExp(a args.Rows[float32]) {
+	args.Took("amd64/f32/logsumexp")
 	s.lseRows(a.X, a.N, a.K, &a.Dst[0])
 }
 
 // softmax: pass 1 for lse, then exp(x − lse) in a second pass per block.
 func (s isa) softmax(a args.Rows[float32]) {
+	args.TookIf(a.K <= fusedMaxK, "amd64/f32/softmax-rows", "amd64/f32/softmax-blocks")
 	if a.K <= fusedMaxK {
 		// The row kernel: exact maximum, exponentials stashed in Dst, scaled.
 		if s == avx512 {
@@ -733,6 +753,7 @@ func (s isa) softmax(a args.Rows[float32]) {
 
 // logSoftmax: pass 1 for lse, then x − lse.
 func (s isa) logSoftmax(a args.Rows[float32]) {
+	args.Took("amd64/f32/logsoftmax")
 	var mx, ls [blockRows]float32
 	k := a.K
 	bs := rowsPerBlock(k)
@@ -751,6 +772,7 @@ func (s isa) logSoftmax(a args.Rows[float32]) {
 }
 
 func (s isa) sigmoid(a args.Elementwise[float32]) {
+	args.Took("amd64/f32/sigmoid")
 	if len(a.X) == 0 {
 		return
 	}
@@ -762,6 +784,7 @@ func (s isa) sigmoid(a args.Elementwise[float32]) {
 }
 
 func (s isa) logSigmoid(a args.Elementwise[float32]) {
+	args.Took("amd64/f32/logsigmoid")
 	if len(a.X) == 0 {
 		return
 	}
@@ -773,6 +796,7 @@ func (s isa) logSigmoid(a args.Elementwise[float32]) {
 }
 
 func (s isa) softplus(a args.Elementwise[float32]) {
+	args.Took("amd64/f32/softplus")
 	if len(a.X) == 0 {
 		return
 	}
@@ -803,10 +827,13 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 	n, sc := len(a.X), a.GradScale
 	switch {
 	case a.Kind == args.BCEWithLogits && a.PosWeight == nil:
+		args.Took("amd64/f32/bce-logits")
 		return bceLogitsCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)
 	case a.Kind == args.BCEWithLogits && a.K == 1:
+		args.Took("amd64/f32/bce-logits-pw1")
 		return bceLogitsCall(bool(s), x, y, w, g, l, n, a.PosWeight[0]*a.FNWeight, a.FPWeight, sc)
 	case a.Kind == args.BCEWithLogits && a.K >= 16:
+		args.Took("amd64/f32/bce-logits-pw-rows")
 		// pos_weight runs along each row: one call per row of K.
 		k := a.K
 		row := func(v []float32, i int) *float32 {
@@ -829,6 +856,7 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 		var soft int
 		if a.Clip > 0 {
 			lo, hi := float64(a.Clip), 1-float64(a.Clip)
+			args.Took("amd64/f32/bce-prob-clip")
 			hiT := float32(hi) // the largest float32 ≤ hi: p > hi ⇔ p > hiT
 			if float64(hiT) > hi {
 				hiT = math.Nextafter32(hiT, 0)
@@ -836,6 +864,7 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 			sum, soft = bceProbClipCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, a.Clip, hiT,
 				float32(math.Log(lo)), float32(generic.LogOneMinus(lo)), sc)
 		} else {
+			args.Took("amd64/f32/bce-prob")
 			sum, soft = bceProbCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)
 		}
 		if soft == 0 {
@@ -853,12 +882,16 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 		var soft int
 		switch a.Gamma {
 		case 0:
+			args.Took("amd64/f32/focal-prob-g0")
 			sum, soft = focalProbG0Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 1:
+			args.Took("amd64/f32/focal-prob-g1")
 			sum, soft = focalProbG1Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 2:
+			args.Took("amd64/f32/focal-prob-g2")
 			sum, soft = focalProbG2Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		default:
+			args.Took("amd64/f32/focal-prob-gany")
 			sum, soft = focalProbGAnyCall(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
 		}
 		if soft == 0 {
@@ -876,12 +909,16 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 		var soft int
 		switch a.Gamma {
 		case 0:
+			args.Took("amd64/f32/sigmoid-focal-g0")
 			sum, soft = focalG0Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 1:
+			args.Took("amd64/f32/sigmoid-focal-g1")
 			sum, soft = focalG1Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 2:
+			args.Took("amd64/f32/sigmoid-focal-g2")
 			sum, soft = focalG2Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		default:
+			args.Took("amd64/f32/sigmoid-focal-gany")
 			sum, soft = focalGAnyCall(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
 		}
 		if soft == 0 {
@@ -925,12 +962,16 @@ func (s isa) regression(a args.Regression[float32]) float64 {
 	n, p, sc := len(a.X), a.Param, a.GradScale
 	switch a.Kind {
 	case args.MSE:
+		args.Took("amd64/f32/mse")
 		return mseCall(bool(s), x, y, w, g, l, n, p, sc)
 	case args.L1:
+		args.Took("amd64/f32/l1")
 		return l1Call(bool(s), x, y, w, g, l, n, p, sc)
 	case args.Huber:
+		args.Took("amd64/f32/huber")
 		return huberCall(bool(s), x, y, w, g, l, n, p, sc)
 	default:
+		args.Took("amd64/f32/smoothl1")
 		return smoothL1Call(bool(s), x, y, w, g, l, n, p, sc)
 	}
 }

@@ -30,15 +30,15 @@ func table[T args.Float]() *args.Impl[T] {
 	t.LogSoftmax = logSoftmax[T]
 	t.LogSumExp = logSumExp[T]
 	if is32[T]() { // the loss kernels below have float32 lanes only
-		t.Sigmoid = unary[T](sigmoidF32)
-		t.Softplus = unary[T](softplusF32)
-		t.LogSigmoid = unary[T](logSigmoidF32)
+		t.Sigmoid = unary[T]("neon/f32/sigmoid", sigmoidF32)
+		t.Softplus = unary[T]("neon/f32/softplus", softplusF32)
+		t.LogSigmoid = unary[T]("neon/f32/logsigmoid", logSigmoidF32)
 		t.Binary = binary[T]
 		t.Regression = regression[T]
 	} else {
-		t.Sigmoid = unary64[T](sigmoidF64)
-		t.Softplus = unary64[T](softplusF64)
-		t.LogSigmoid = unary64[T](logSigmoidF64)
+		t.Sigmoid = unary64[T]("neon/f64/sigmoid", sigmoidF64)
+		t.Softplus = unary64[T]("neon/f64/softplus", softplusF64)
+		t.LogSigmoid = unary64[T]("neon/f64/logsigmoid", logSigmoidF64)
 		t.Regression = regression64[T]
 		t.Binary = binary64[T]
 	}
@@ -46,13 +46,14 @@ func table[T args.Float]() *args.Impl[T] {
 }
 
 // unary adapts a generated float32 element-wise kernel; T is float32.
-func unary[T args.Float](k func(dst, x []float32)) func(args.Elementwise[T]) {
-	return func(a args.Elementwise[T]) { k(as32(a.Dst[:len(a.X)]), as32(a.X)) }
+// path names it for args.Took.
+func unary[T args.Float](path string, k func(dst, x []float32)) func(args.Elementwise[T]) {
+	return func(a args.Elementwise[T]) { args.Took(path); k(as32(a.Dst[:len(a.X)]), as32(a.X)) }
 }
 
 // unary64 adapts a generated float64 element-wise kernel; T is float64.
-func unary64[T args.Float](k func(dst, x []float64)) func(args.Elementwise[T]) {
-	return func(a args.Elementwise[T]) { k(as64(a.Dst[:len(a.X)]), as64(a.X)) }
+func unary64[T args.Float](path string, k func(dst, x []float64)) func(args.Elementwise[T]) {
+	return func(a args.Elementwise[T]) { args.Took(path); k(as64(a.Dst[:len(a.X)]), as64(a.X)) }
 }
 
 // chunk is the number of elements the float32 binary kernel handles per
@@ -71,6 +72,7 @@ func binary[T args.Float](a args.Binary[T]) float64 {
 	if a.Kind != args.BCEWithLogits {
 		return generic.Binary(a)
 	}
+	args.TookIf(a.PosWeight != nil, "neon/f32/bce-logits-pw", "neon/f32/bce-logits")
 	var ones, gs, ls [chunk]float32
 	for i := range ones {
 		ones[i] = 1
@@ -227,6 +229,7 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 	if a.Probs != nil {
 		return ceProbs(a)
 	}
+	args.Took("neon/ce/rows")
 	k := a.K
 	wsum := float64(k)
 	if a.Weight != nil {
@@ -239,6 +242,9 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 	zl := float64(a.ZLoss)
 	if a.Focal { // softmax focal loss has neither smoothing nor z-loss
 		eps, zl = 0, 0
+	}
+	if eps != 0 {
+		args.TookIf(a.Weight != nil, "neon/ce/smooth-w", "neon/ce/smooth")
 	}
 	scale := float64(a.GradScale)
 	var total float64
@@ -344,6 +350,7 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 // Σ_j c_j·(lse − z_j) + ζ·lse² is taken from the maximum m as
 // tw·(lse − m) − Σ_j c_j·(z_j − m), whose sum has terms of one sign.
 func ceProbs[T args.Float](a args.CE[T]) float64 {
+	args.TookIf(a.Weight != nil, "neon/ce/probs-w", "neon/ce/probs")
 	k := a.K
 	wsum := float64(k)
 	if a.Weight != nil {
@@ -462,6 +469,7 @@ func genericRows[T args.Float](f func(args.Rows[T]), a args.Rows[T], i int, dst 
 }
 
 func softmax[T args.Float](a args.Rows[T]) {
+	args.Took("neon/softmax")
 	k := a.K
 	for i := 0; i < a.N; i++ {
 		x, dst := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
@@ -476,6 +484,7 @@ func softmax[T args.Float](a args.Rows[T]) {
 }
 
 func logSoftmax[T args.Float](a args.Rows[T]) {
+	args.Took("neon/logsoftmax")
 	k := a.K
 	for i := 0; i < a.N; i++ {
 		x, dst := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
@@ -491,6 +500,7 @@ func logSoftmax[T args.Float](a args.Rows[T]) {
 }
 
 func logSumExp[T args.Float](a args.Rows[T]) {
+	args.Took("neon/logsumexp")
 	k := a.K
 	for i := 0; i < a.N; i++ {
 		x := a.X[i*k : i*k+k]
@@ -549,12 +559,16 @@ func sigmoidFocal[T args.Float](a args.Binary[T]) float64 {
 		// Direct calls: through a func value the stack buffers would escape.
 		switch gamma {
 		case 0:
+			args.Took("neon/f32/sigmoid-focal-g0")
 			sum += focalG0F32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
 		case 1:
+			args.Took("neon/f32/sigmoid-focal-g1")
 			sum += focalG1F32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
 		case 2:
+			args.Took("neon/f32/sigmoid-focal-g2")
 			sum += focalG2F32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
 		default:
+			args.Took("neon/f32/sigmoid-focal-gany")
 			sum += focalF32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
 		}
 	}
@@ -597,12 +611,16 @@ func regression[T args.Float](a args.Regression[T]) float64 {
 		xs, ys := x[start:end], y[start:end]
 		switch a.Kind {
 		case args.MSE:
+			args.Took("neon/f32/mse")
 			sum += mseF32(g, l, xs, ys, w, p, scale)
 		case args.L1:
+			args.Took("neon/f32/l1")
 			sum += l1F32(g, l, xs, ys, w, p, scale)
 		case args.Huber:
+			args.Took("neon/f32/huber")
 			sum += huberF32(g, l, xs, ys, w, p, scale)
 		default:
+			args.Took("neon/f32/smoothl1")
 			sum += smoothL1F32(g, l, xs, ys, w, p, scale)
 		}
 	}
@@ -634,12 +652,16 @@ func regression64[T args.Float](a args.Regression[T]) float64 {
 		xs, ys := x[start:end], y[start:end]
 		switch a.Kind {
 		case args.MSE:
+			args.Took("neon/f64/mse")
 			sum += mseF64(g, l, xs, ys, w, p, scale)
 		case args.L1:
+			args.Took("neon/f64/l1")
 			sum += l1F64(g, l, xs, ys, w, p, scale)
 		case args.Huber:
+			args.Took("neon/f64/huber")
 			sum += huberF64(g, l, xs, ys, w, p, scale)
 		default:
+			args.Took("neon/f64/smoothl1")
 			sum += smoothL1F64(g, l, xs, ys, w, p, scale)
 		}
 	}
@@ -655,6 +677,7 @@ func binary64[T args.Float](a args.Binary[T]) float64 {
 	if a.Kind != args.BCEWithLogits {
 		return generic.Binary(a)
 	}
+	args.TookIf(a.PosWeight != nil, "neon/f64/bce-logits-pw", "neon/f64/bce-logits")
 	var ones, gs, ls [chunk]float64
 	for i := range ones {
 		ones[i] = 1
@@ -733,12 +756,16 @@ func sigmoidFocal64[T args.Float](a args.Binary[T]) float64 {
 		xs, ys := x[start:end], y[start:end]
 		switch gamma {
 		case 0:
+			args.Took("neon/f64/sigmoid-focal-g0")
 			sum += focalG0F64(g, l, xs, ys, w, gamma, a0, a1, scale)
 		case 1:
+			args.Took("neon/f64/sigmoid-focal-g1")
 			sum += focalG1F64(g, l, xs, ys, w, gamma, a0, a1, scale)
 		case 2:
+			args.Took("neon/f64/sigmoid-focal-g2")
 			sum += focalG2F64(g, l, xs, ys, w, gamma, a0, a1, scale)
 		default:
+			args.Took("neon/f64/sigmoid-focal-gany")
 			sum += focalF64(g, l, xs, ys, w, gamma, a0, a1, scale)
 		}
 	}

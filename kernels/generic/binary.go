@@ -11,6 +11,7 @@ import (
 // per-element losses and the gradient (times GradScale) when asked and
 // returns the sum of losses.
 func Binary[T args.Float](a args.Binary[T]) float64 {
+	args.Took("generic/binary")
 	nk := len(a.X)
 	y := a.Y[:nk]
 	var w, grad, loss []T

@@ -11,6 +11,7 @@ import (
 // running maximum and sum of exponentials (online softmax); pass 2 writes
 // the gradient, which may overwrite the logits in place.
 func CrossEntropy[T args.Float](a args.CE[T]) float64 {
+	args.Took("generic/ce")
 	k := a.K
 	// Σ_c (ε/K)·w[c], the smoothing part of every row's softmax
 	// coefficient, summed term by term so that it is finite wherever the

@@ -62,6 +62,7 @@ func Weights[T args.Float](w []T, sum bool) (float64, bool) {
 // OutsideUnit reports whether some value of s lies outside [0, 1] (NaN
 // aside), testing four values per branch.
 func OutsideUnit[T args.Float](s []T) bool {
+	args.Took("generic/outside-unit")
 	i := 0
 	for ; i+4 <= len(s); i += 4 {
 		v := s[i : i+4 : i+4]

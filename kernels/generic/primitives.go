@@ -30,6 +30,7 @@ func normLSE[T args.Float](x []T) (m, lr float64) {
 
 // Softmax writes exp(x − lse) row by row; Dst may be X.
 func Softmax[T args.Float](a args.Rows[T]) {
+	args.Took("generic/softmax")
 	k := a.K
 	for i := 0; i < a.N; i++ {
 		x, dst := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
@@ -43,6 +44,7 @@ func Softmax[T args.Float](a args.Rows[T]) {
 
 // LogSoftmax writes x − lse row by row; Dst may be X.
 func LogSoftmax[T args.Float](a args.Rows[T]) {
+	args.Took("generic/logsoftmax")
 	k := a.K
 	for i := 0; i < a.N; i++ {
 		x, dst := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
@@ -56,6 +58,7 @@ func LogSoftmax[T args.Float](a args.Rows[T]) {
 
 // LogSumExp writes each row's log-sum-exp into Dst[i].
 func LogSumExp[T args.Float](a args.Rows[T]) {
+	args.Took("generic/logsumexp")
 	k := a.K
 	dst := a.Dst[:a.N]
 	for i := range dst {
@@ -66,6 +69,7 @@ func LogSumExp[T args.Float](a args.Rows[T]) {
 
 // Sigmoid writes σ(x) element-wise; Dst may be X.
 func Sigmoid[T args.Float](a args.Elementwise[T]) {
+	args.Took("generic/sigmoid")
 	dst := a.Dst[:len(a.X)]
 	for i, v := range a.X {
 		dst[i] = T(sigmoid(float64(v)))
@@ -74,6 +78,7 @@ func Sigmoid[T args.Float](a args.Elementwise[T]) {
 
 // LogSigmoid writes log σ(x) = −softplus(−x) element-wise.
 func LogSigmoid[T args.Float](a args.Elementwise[T]) {
+	args.Took("generic/logsigmoid")
 	dst := a.Dst[:len(a.X)]
 	for i, v := range a.X {
 		dst[i] = T(-softplus(-float64(v)))
@@ -82,6 +87,7 @@ func LogSigmoid[T args.Float](a args.Elementwise[T]) {
 
 // Softplus writes log(1+eˣ) element-wise.
 func Softplus[T args.Float](a args.Elementwise[T]) {
+	args.Took("generic/softplus")
 	dst := a.Dst[:len(a.X)]
 	for i, v := range a.X {
 		dst[i] = T(softplus(float64(v)))

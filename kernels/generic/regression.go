@@ -10,6 +10,7 @@ import (
 // optional per-element weights; it writes per-element losses and the
 // gradient (times GradScale) when asked and returns the weighted sum.
 func Regression[T args.Float](a args.Regression[T]) float64 {
+	args.Took("generic/regression")
 	n := len(a.X)
 	y := a.Y[:n]
 	var w, grad, loss []T

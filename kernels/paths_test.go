@@ -1,0 +1,749 @@
+package kernels_test
+
+import (
+	"flag"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/lossfuse/lossfuse/internal/pathtable"
+	"github.com/lossfuse/lossfuse/kernels"
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+	"github.com/lossfuse/lossfuse/reference"
+)
+
+// The path table (internal/pathtable, docs/paths.md) lists every code path
+// of every backend and a call that reaches it. TestPaths runs every row on
+// every backend this CPU runs, asserts through args.Trace that the call
+// took exactly the paths the row lists for that backend, and checks the
+// results against the float64 reference; TestPathTableComplete checks that
+// every path named in the backends' sources is some row's; TestPathsDoc
+// that docs/paths.md is the table's (go test ./kernels -run TestPathsDoc
+// -update-paths rewrites it). TestGuardPaths (guard_test.go) runs every
+// row with its buffers against guard pages.
+
+var (
+	printPaths  = flag.Bool("paths.print", false, "print the paths each row of the path table takes")
+	updatePaths = flag.Bool("update-paths", false, "rewrite docs/paths.md from the path table")
+)
+
+// rowCall is one row built for type T: run calls the kernel on the
+// buffers (fresh for every backend: a row may work in place), ref asks
+// the reference the same question (before run: in place overwrites).
+type rowCall[T kernels.Float] struct {
+	run func() (reference.Got[T], error)
+	ref func() (*reference.Result, error)
+}
+
+// bufs hands out a row's buffers; the guard-page test puts each against a
+// guard page.
+type bufs[T kernels.Float] struct {
+	floats func(n int) []T
+	ints   func(n int) []int32
+}
+
+func heapBufs[T kernels.Float]() (bufs[T], func()) {
+	return bufs[T]{floats: func(n int) []T { return make([]T, n) }, ints: func(n int) []int32 { return make([]int32, n) }}, func() {}
+}
+
+// buildRow makes row r's inputs (deterministic: the same for every
+// backend) in buffers from b.
+func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
+	o, n, k := r.Opt, r.N, r.K
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(k)))
+	// Long arrays tile a pool of normal deviates (offset per row), which
+	// keeps rows of 16 MiB cheap to fill.
+	pool := make([]float64, 4093)
+	for i := range pool {
+		pool[i] = rng.NormFloat64()
+	}
+	normal := func(i int) float64 { return pool[(i+i/k*61)%len(pool)] }
+	fill := func(m int, f func(i int) float64) []T {
+		s := b.floats(m)
+		for i := range s {
+			s[i] = T(f(i))
+		}
+		return s
+	}
+	nan := func(m int) []T { return fill(m, func(int) float64 { return math.NaN() }) }
+	logits := func(m int) []T {
+		return fill(m, func(i int) float64 {
+			switch r.Data {
+			case pathtable.Ramp:
+				return float64(i%k) * 0.05
+			case pathtable.InfRow:
+				if i == 1 {
+					return math.Inf(1)
+				}
+			}
+			return normal(i) * 2
+		})
+	}
+	unit := func(m int) []T {
+		return fill(m, func(i int) float64 { return math.Mod(math.Abs(normal(i+7))*7.31, 1) })
+	}
+	weights := func(m int) []T {
+		if r.Data == pathtable.TinyWeight {
+			return fill(m, func(int) float64 { return 1e-38 })
+		}
+		return fill(m, func(i int) float64 { return 0.5 + math.Abs(normal(i+3))/4 })
+	}
+	labels := func(m int) []T {
+		return fill(m, func(int) float64 {
+			switch r.Data {
+			case pathtable.HardLabels:
+				return float64(rng.IntN(2))
+			case pathtable.SoftLabels:
+				return 0.05 + 0.9*rng.Float64()
+			}
+			return rng.Float64()
+		})
+	}
+	grad := func(x []T, m int) []T {
+		switch {
+		case o.InPlace:
+			return x
+		case o.Grad:
+			return nan(m)
+		}
+		return nil
+	}
+	opt := func(f bool, m int) []T {
+		if f {
+			return nan(m)
+		}
+		return nil
+	}
+	copyOf := func(s []T) []T { return append([]T(nil), s...) }
+	var c rowCall[T]
+	switch r.Fn {
+	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal:
+		x := logits(n * k)
+		var tg []int32
+		var probs []T
+		if r.Fn == pathtable.CrossEntropyProbs {
+			probs = unit(n * k)
+		} else {
+			tg = b.ints(n)
+			for i := range tg {
+				tg[i] = int32(rng.IntN(k))
+				if o.Ignore && i%3 == 1 {
+					tg[i] = kernels.DefaultIgnoreIndex
+				}
+			}
+		}
+		var w []T
+		if o.Weight {
+			w = weights(k)
+		}
+		rowLoss, rowLSE := opt(o.RowOut, n), opt(o.RowOut && r.Fn != pathtable.SoftmaxFocal, n)
+		xs, tgs := copyOf(x), append([]int32(nil), tg...)
+		g := grad(x, n*k)
+		if r.Fn == pathtable.SoftmaxFocal {
+			fo := &kernels.SoftmaxFocalOptions[T]{Reduction: kernels.Sum, Gamma: o.Gamma, Alpha: w, RowLoss: rowLoss}
+			c.ref = func() (*reference.Result, error) { return reference.SoftmaxFocal(xs, tgs, n, k, fo) }
+			c.run = func() (reference.Got[T], error) {
+				l, err := kernels.SoftmaxFocal(x, tg, n, k, g, fo)
+				return reference.Got[T]{CheckLoss: true, Loss: l, Items: rowLoss, Grad: g}, err
+			}
+			return c
+		}
+		co := &kernels.CrossEntropyOptions[T]{Reduction: kernels.Sum, Weight: w, LabelSmoothing: o.Smoothing,
+			ZLoss: o.ZL, SoftCap: o.SoftCap, RowLoss: rowLoss, RowLSE: rowLSE}
+		if r.Fn == pathtable.CrossEntropyProbs {
+			c.ref = func() (*reference.Result, error) { return reference.CrossEntropyProbs(xs, probs, n, k, co) }
+			c.run = func() (reference.Got[T], error) {
+				l, err := kernels.CrossEntropyProbs(x, probs, n, k, g, co)
+				return reference.Got[T]{CheckLoss: true, Loss: l, Items: rowLoss, LSE: rowLSE, Grad: g}, err
+			}
+			return c
+		}
+		c.ref = func() (*reference.Result, error) { return reference.CrossEntropy(xs, tgs, n, k, co) }
+		c.run = func() (reference.Got[T], error) {
+			l, err := kernels.CrossEntropy(x, tg, n, k, g, co)
+			return reference.Got[T]{CheckLoss: true, Loss: l, Items: rowLoss, LSE: rowLSE, Grad: g}, err
+		}
+	case pathtable.BCEWithLogits, pathtable.BCE, pathtable.SigmoidFocal, pathtable.FocalProbs:
+		m := n * k
+		var x []T
+		if r.Fn == pathtable.BCE || r.Fn == pathtable.FocalProbs {
+			x = fill(m, func(int) float64 { return 0.01 + 0.98*rng.Float64() })
+		} else {
+			x = fill(m, func(int) float64 { return rng.NormFloat64() * 4 })
+		}
+		y := labels(m)
+		bo := kernels.BinaryOptions[T]{Reduction: kernels.Sum, Clip: o.Clip}
+		if o.Weight {
+			bo.Weight = weights(m)
+		}
+		if o.PosWeight {
+			bo.PosWeight = weights(k)
+		}
+		if o.Asym {
+			bo.Asymmetric = &kernels.Asymmetric{FalseNegative: 2, FalsePositive: 0.5}
+		}
+		if o.RowOut {
+			bo.Reduction, bo.Loss = kernels.None, nan(m)
+		}
+		fo := &kernels.FocalOptions[T]{BinaryOptions: bo, Alpha: o.Alpha, Gamma: o.Gamma}
+		xs := copyOf(x)
+		g := grad(x, m)
+		items := func() []T { return bo.Loss }
+		call := map[pathtable.Fn]func() (T, error){
+			pathtable.BCEWithLogits: func() (T, error) { return kernels.BCEWithLogits(x, y, n, k, g, &fo.BinaryOptions) },
+			pathtable.BCE:           func() (T, error) { return kernels.BCE(x, y, n, k, g, &fo.BinaryOptions) },
+			pathtable.SigmoidFocal:  func() (T, error) { return kernels.SigmoidFocal(x, y, n, k, g, fo) },
+			pathtable.FocalProbs:    func() (T, error) { return kernels.FocalProbs(x, y, n, k, g, fo) },
+		}[r.Fn]
+		c.ref = func() (*reference.Result, error) {
+			switch r.Fn {
+			case pathtable.BCEWithLogits:
+				return reference.BCEWithLogits(xs, y, n, k, &fo.BinaryOptions)
+			case pathtable.BCE:
+				return reference.BCE(xs, y, n, k, &fo.BinaryOptions)
+			case pathtable.SigmoidFocal:
+				return reference.SigmoidFocal(xs, y, n, k, fo)
+			}
+			return reference.FocalProbs(xs, y, n, k, fo)
+		}
+		c.run = func() (reference.Got[T], error) {
+			l, err := call()
+			return reference.Got[T]{CheckLoss: !o.RowOut, Loss: l, Items: items(), Grad: g}, err
+		}
+	case pathtable.MSE, pathtable.L1, pathtable.Huber, pathtable.SmoothL1:
+		x, y := fill(k, func(int) float64 { return rng.NormFloat64() * 3 }), fill(k, func(int) float64 { return rng.NormFloat64() * 3 })
+		ro := &kernels.RegressionOptions[T]{Reduction: kernels.Sum}
+		if o.Weight {
+			ro.Weight = weights(k)
+		}
+		if o.RowOut {
+			ro.Reduction, ro.Loss = kernels.None, nan(k)
+		}
+		xs := copyOf(x)
+		g := grad(x, k)
+		c.ref = func() (*reference.Result, error) {
+			switch r.Fn {
+			case pathtable.MSE:
+				return reference.MSE(xs, y, ro)
+			case pathtable.L1:
+				return reference.L1(xs, y, ro)
+			case pathtable.Huber:
+				return reference.Huber(xs, y, o.Param, ro)
+			}
+			return reference.SmoothL1(xs, y, o.Param, ro)
+		}
+		c.run = func() (reference.Got[T], error) {
+			var l T
+			var err error
+			switch r.Fn {
+			case pathtable.MSE:
+				l, err = kernels.MSE(x, y, g, ro)
+			case pathtable.L1:
+				l, err = kernels.L1(x, y, g, ro)
+			case pathtable.Huber:
+				l, err = kernels.Huber(x, y, o.Param, g, ro)
+			default:
+				l, err = kernels.SmoothL1(x, y, o.Param, g, ro)
+			}
+			return reference.Got[T]{CheckLoss: !o.RowOut, Loss: l, Items: ro.Loss, Grad: g}, err
+		}
+	default: // primitives
+		m := n * k
+		x := logits(m)
+		if r.Fn.Flat() {
+			x = fill(m, func(int) float64 { return rng.NormFloat64() * 8 })
+		}
+		xs := copyOf(x)
+		var dst []T
+		switch {
+		case r.Fn == pathtable.LogSumExp:
+			dst = nan(n)
+		case o.InPlace:
+			dst = x
+		default:
+			dst = nan(m)
+		}
+		prim := map[pathtable.Fn]struct {
+			rows func(dst, x []T, n, k int) error
+			elem func(dst, x []T) error
+			ref  func() (*reference.Result, error)
+		}{
+			pathtable.Softmax:    {rows: kernels.Softmax[T], ref: func() (*reference.Result, error) { return reference.Softmax(xs, n, k) }},
+			pathtable.LogSoftmax: {rows: kernels.LogSoftmax[T], ref: func() (*reference.Result, error) { return reference.LogSoftmax(xs, n, k) }},
+			pathtable.LogSumExp:  {rows: kernels.LogSumExp[T], ref: func() (*reference.Result, error) { return reference.LogSumExp(xs, n, k) }},
+			pathtable.Sigmoid:    {elem: kernels.Sigmoid[T], ref: func() (*reference.Result, error) { return reference.Sigmoid(xs) }},
+			pathtable.LogSigmoid: {elem: kernels.LogSigmoid[T], ref: func() (*reference.Result, error) { return reference.LogSigmoid(xs) }},
+			pathtable.Softplus:   {elem: kernels.Softplus[T], ref: func() (*reference.Result, error) { return reference.Softplus(xs) }},
+		}[r.Fn]
+		c.ref = prim.ref
+		c.run = func() (reference.Got[T], error) {
+			var err error
+			if prim.rows != nil {
+				err = prim.rows(dst, x, n, k)
+			} else {
+				err = prim.elem(dst, x)
+			}
+			return reference.Got[T]{Out: dst}, err
+		}
+	}
+	return c
+}
+
+// typeName is "f32" or "f64".
+func typeName[T kernels.Float]() string {
+	var z T
+	if unsafe.Sizeof(z) == 4 {
+		return "f32"
+	}
+	return "f64"
+}
+
+// traced runs f with args.Trace recording, and returns the distinct paths
+// taken, sorted.
+func traced(f func()) []string {
+	seen := map[string]bool{}
+	args.Trace = func(p string) { seen[p] = true }
+	defer func() { args.Trace = nil }()
+	f()
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// bigRow reports whether a row writes 16 MiB or more: TestGuardPaths
+// alone runs those (on the SIMD backends: generic has no streamed stores
+// and its path is every row's), not under -short.
+func bigRow(r pathtable.Row) bool { return r.Class.OutMin >= pathtable.MiB16 }
+
+func TestPaths(t *testing.T) {
+	for _, r := range pathtable.Rows {
+		if bigRow(r) {
+			continue // TestGuardPaths checks them, on guarded buffers
+		}
+		for _, ty := range r.Types() {
+			t.Run(r.Name+"/"+ty, func(t *testing.T) {
+				if ty == "f32" {
+					runPathRow(t, r, heapBufs[float32], nil, true)
+				} else {
+					runPathRow(t, r, heapBufs[float64], nil, true)
+				}
+			})
+		}
+	}
+}
+
+// runPathRow runs row r on every backend (but those skip names) with
+// buffers from mk, called once per backend (release frees them after the
+// checks), checks the paths taken and, with checkRef, the results. A fault
+// (guard page) fails the row.
+func runPathRow[T kernels.Float](t *testing.T, r pathtable.Row, mk func() (b bufs[T], release func()), skip func(string) bool, checkRef bool) {
+	var ref *reference.Result
+	for _, b := range kernels.Backends() {
+		if skip != nil && skip(b) {
+			continue
+		}
+		restore, err := kernels.UseBackend(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs, release := mk()
+		c := buildRow(r, bs)
+		if ref == nil && checkRef {
+			if ref, err = c.ref(); err != nil {
+				restore()
+				release()
+				t.Fatalf("reference: %v", err)
+			}
+		}
+		var got reference.Got[T]
+		var callErr error
+		took := traced(func() {
+			defer func() {
+				if e := recover(); e != nil {
+					callErr = fmt.Errorf("fault: %v", e)
+				}
+			}()
+			got, callErr = c.run()
+		})
+		restore()
+		want, ok := r.Paths(b, typeName[T]())
+		if *printPaths {
+			t.Logf("%s %s: took %q", b, typeName[T](), took)
+		}
+		switch {
+		case callErr != nil:
+			t.Errorf("%s: %v", b, callErr)
+		case !ok:
+			t.Errorf("%s: the row lists no paths for this backend; it took %q", b, took)
+		case !slices.Equal(took, sorted(want)):
+			t.Errorf("%s: took paths %q, the table says %q", b, took, sorted(want))
+		}
+		if callErr == nil && checkRef {
+			if err := reference.Check(ref, got); err != nil {
+				t.Errorf("%s: %v", b, err)
+			}
+		}
+		release()
+	}
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	sort.Strings(s)
+	return slices.Compact(s)
+}
+
+// declaredPaths reads every path name a backend's sources hand to
+// args.Took or args.TookIf (and neon's unary adapters): the string
+// literals of the non-test files of dir that start with prefix.
+func declaredPaths(t *testing.T, dir, prefix string) []string {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				if s, err := strconv.Unquote(lit.Value); err == nil && strings.HasPrefix(s, prefix) {
+					seen[s] = true
+				}
+			}
+			return true
+		})
+	}
+	out := make([]string, 0, len(seen))
+	for s := range seen {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// pathBackends are the backends of each source directory, whatever this
+// CPU runs: the table is complete for all of them.
+var pathBackends = []struct {
+	dir, prefix string
+	backends    []string
+}{
+	{"generic", "generic/", []string{"generic"}},
+	{"amd64", "amd64/", []string{"avx2", "avx512"}},
+	{"arm64", "neon/", []string{"neon"}},
+}
+
+// pathTypes returns the element types a path name belongs to.
+func pathTypes(p string) []string {
+	switch {
+	case strings.Contains(p, "/f32/"):
+		return []string{"f32"}
+	case strings.Contains(p, "/f64/"):
+		return []string{"f64"}
+	}
+	return []string{"f32", "f64"}
+}
+
+// TestPathTableComplete: every path a backend's source declares is listed
+// by some row for that backend and each of the path's element types, and
+// every path a row lists is declared.
+func TestPathTableComplete(t *testing.T) {
+	declared := map[string]bool{}
+	for _, pb := range pathBackends {
+		paths := declaredPaths(t, pb.dir, pb.prefix)
+		if len(paths) == 0 {
+			t.Fatalf("no paths declared in kernels/%s", pb.dir)
+		}
+		for _, p := range paths {
+			declared[p] = true
+			for _, b := range pb.backends {
+				for _, ty := range pathTypes(p) {
+					if len(rowsReaching(b, ty, p)) == 0 {
+						t.Errorf("path %s (%s, %s) is no row's: add a row to internal/pathtable", p, b, ty)
+					}
+				}
+			}
+		}
+	}
+	names := map[string]bool{}
+	for _, r := range pathtable.Rows {
+		if names[r.Name] {
+			t.Errorf("two rows named %s", r.Name)
+		}
+		names[r.Name] = true
+		for _, b := range allBackends {
+			for _, ty := range r.Types() {
+				want, ok := r.Paths(b, ty)
+				if !ok {
+					t.Errorf("row %s lists no paths for %s", r.Name, b)
+				}
+				for _, p := range want {
+					if !declared[p] {
+						t.Errorf("row %s: %s lists %s, which no backend source declares", r.Name, b, p)
+					}
+				}
+			}
+		}
+	}
+}
+
+var allBackends = []string{"generic", "avx2", "avx512", "neon"}
+
+// rowsReaching returns the names of the rows that take path p on backend b
+// in type ty.
+func rowsReaching(b, ty, p string) []string {
+	var out []string
+	for _, r := range pathtable.Rows {
+		if !slices.Contains(r.Types(), ty) {
+			continue
+		}
+		if want, _ := r.Paths(b, ty); slices.Contains(want, p) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
+// TestPathsDoc checks that docs/paths.md is generated from the table.
+func TestPathsDoc(t *testing.T) {
+	const file = "../docs/paths.md"
+	doc := pathsDoc(t)
+	if *updatePaths {
+		if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	have, err := os.ReadFile(file)
+	if err != nil || string(have) != doc {
+		t.Errorf("%s is missing or stale: run go test ./kernels -run TestPathsDoc -update-paths", file)
+	}
+}
+
+func pathsDoc(t *testing.T) string {
+	var b strings.Builder
+	b.WriteString(pathsDocIntro)
+	for _, pb := range pathBackends {
+		paths := declaredPaths(t, pb.dir, pb.prefix)
+		for _, be := range pb.backends {
+			if be == "avx512" {
+				continue // one table for both ISAs
+			}
+			title := be
+			if pb.dir == "amd64" {
+				title = "avx2 and avx512 (kernels/amd64; every row runs on each ISA)"
+			}
+			fmt.Fprintf(&b, "\n## %s: %d paths\n\n", title, len(paths))
+			b.WriteString("| path | types | rows that reach it | fuzzed | guard pages |\n|---|---|---|---|---|\n")
+			for _, p := range paths {
+				fmt.Fprintf(&b, "| `%s` | %s | %s |\n", p, strings.Join(pathTypes(p), ", "), pathReach(pb.backends, p))
+			}
+		}
+	}
+	b.WriteString("\n## Rows\n\n")
+	b.WriteString("Each row is one call; the fuzzer must be able to draw a shape of its class (`fuzz/paths_test.go`).\n\n")
+	b.WriteString("| row | call | types | N×K | options | data | class (fuzz) | avx2 | avx512 | neon | generic |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range pathtable.Rows {
+		cols := []string{}
+		for _, be := range allBackends {
+			var per []string
+			for _, ty := range r.Types() {
+				w, _ := r.Paths(be, ty)
+				short := make([]string, len(w))
+				for i, p := range w {
+					short[i] = "`" + p + "`"
+				}
+				if len(r.Types()) > 1 {
+					per = append(per, ty+": "+strings.Join(short, " "))
+				} else {
+					per = append(per, strings.Join(short, " "))
+				}
+			}
+			cols = append(cols, strings.Join(per, "; "))
+		}
+		data := string(r.Data)
+		if r.Note != "" {
+			data = strings.TrimPrefix(data+"; "+r.Note, "; ")
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %d×%d | %s | %s | %s | %s |\n", r.Name, r.Fn,
+			strings.Join(r.Types(), ", "), r.N, r.K, optString(r.Opt), data, classString(r.Class), strings.Join(cols, " | "))
+	}
+	return b.String()
+}
+
+// pathReach formats the doc's columns for path p of backends bs: the rows
+// that reach it (marked where only one of bs), whether the fuzzer draws
+// their shapes (and how rarely, when every such row needs an extension of
+// the shape tables), and whether the guard-page test runs them.
+func pathReach(bs []string, p string) string {
+	var reach, targets []string
+	common, long, short := false, false, false
+	for _, ty := range pathTypes(p) {
+		on := map[string][]string{}
+		for _, be := range bs {
+			for _, name := range rowsReaching(be, ty, p) {
+				on[name] = append(on[name], be)
+			}
+		}
+		for _, name := range sortedKeys(on) {
+			s := "`" + name + "`/" + ty
+			if len(on[name]) < len(bs) {
+				s += " (" + strings.Join(on[name], ", ") + " only)"
+			}
+			reach = append(reach, s)
+			r := rowByName(name)
+			targets = append(targets, fuzzTarget(r.Fn))
+			switch {
+			case r.Class.OutMin > 0:
+			case r.Class.KMin > 4099 || r.Class.NMin > 33:
+				long = true
+			default:
+				common = true
+			}
+			short = short || !bigRow(r)
+		}
+	}
+	if len(reach) > 8 {
+		reach = append(reach[:6], fmt.Sprintf("… (%d rows)", len(reach)))
+	}
+	fz := "yes: " + strings.Join(sorted(targets), ", ")
+	switch {
+	case common:
+	case long:
+		fz += " (long-row or many-row shapes: about 1 input in 50)"
+	default:
+		fz += " (16 MiB shapes: about 1 input in 3300)"
+	}
+	gp := "yes"
+	if !short {
+		gp = "yes (end placement; not under -short)"
+	}
+	return strings.Join(reach, ", ") + " | " + fz + " | " + gp
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func rowByName(name string) pathtable.Row {
+	for _, r := range pathtable.Rows {
+		if r.Name == name {
+			return r
+		}
+	}
+	panic(name)
+}
+
+// fuzzTarget names the fuzz target that draws calls of fn.
+func fuzzTarget(fn pathtable.Fn) string {
+	switch fn {
+	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal, pathtable.BCEWithLogits, pathtable.BCE:
+		return "Fuzz" + string(fn)
+	case pathtable.SigmoidFocal, pathtable.FocalProbs:
+		return "FuzzSigmoidFocal"
+	case pathtable.MSE, pathtable.L1, pathtable.Huber, pathtable.SmoothL1:
+		return "FuzzRegression"
+	}
+	return "FuzzPrimitives"
+}
+
+func optString(o pathtable.Opt) string {
+	var s []string
+	add := func(c bool, v string) {
+		if c {
+			s = append(s, v)
+		}
+	}
+	add(o.Grad && !o.InPlace, "grad")
+	add(o.InPlace, "in place")
+	add(o.Weight, "weights")
+	add(o.RowOut, "per-row/element outputs")
+	add(o.Ignore, "ignored rows")
+	add(o.Smoothing != 0, fmt.Sprintf("ε=%v", o.Smoothing))
+	add(o.ZL != 0, fmt.Sprintf("ζ=%v", o.ZL))
+	add(o.SoftCap != 0, fmt.Sprintf("cap=%v", o.SoftCap))
+	add(o.Gamma != 0, fmt.Sprintf("γ=%v", o.Gamma))
+	add(o.Alpha != 0, fmt.Sprintf("α=%v", o.Alpha))
+	add(o.Clip != 0, fmt.Sprintf("clip=%v", o.Clip))
+	add(o.PosWeight, "pos_weight")
+	add(o.Asym, "asymmetric")
+	add(o.Param != 0, fmt.Sprintf("δ/β=%v", o.Param))
+	return strings.Join(s, ", ")
+}
+
+func classString(c pathtable.Class) string {
+	s := fmt.Sprintf("N≥%d, %d≤K", c.NMin, c.KMin)
+	if c.KMax < 1<<30 {
+		s += fmt.Sprintf("≤%d", c.KMax)
+	}
+	if c.OutMin > 0 {
+		s += fmt.Sprintf(", output ≥ %d MiB", c.OutMin>>20)
+	}
+	return s
+}
+
+const pathsDocIntro = `# Code paths
+
+Generated by ` + "`go test ./kernels -run TestPathsDoc -update-paths`" + ` from
+` + "`internal/pathtable`" + `; do not edit.
+
+Every dispatch decision of every backend names the path it takes with
+` + "`args.Took`" + ` (a load and a branch when no test traces). The table below
+lists each path of each backend with the rows (calls) that reach it, and
+the rows with the exact set of paths each takes on each backend. Tests:
+
+* ` + "`TestPaths`" + ` (kernels/paths_test.go) runs every row on every backend the
+  CPU runs, in each listed element type, asserts that the call took
+  exactly the listed paths and checks loss, per-row outputs and gradient
+  against the float64 reference (` + "`reference.Check`" + `).
+* ` + "`TestPathTableComplete`" + ` parses the backends' sources: a path no row
+  reaches, or a row naming a path no source declares, fails it.
+* ` + "`TestGuardPaths`" + ` (kernels/guard_test.go) runs every row on every
+  backend with each buffer flush against a PROT_NONE page, at its end and
+  then at its start, with the same checks. Rows of 16 MiB outputs run only
+  there (TestPaths leaves them to it), at the end placement, on the SIMD
+  backends, and not under -short.
+* ` + "`TestPathShapesDrawable`" + ` (fuzz/shape_test.go) checks that the fuzz
+  decoder's shape tables draw a shape of each row's class (N, K range,
+  output size) for the row's target; options are drawn from the targets'
+  option tables. Shapes with outputs of 16 MiB are drawn by about one input
+  in 3300 (fuzz/shape_test.go).
+
+Not traced: the choice among a kernel's generated variants (with or without
+gradient, loss output, weights; AVX2 or AVX-512) inside one path; the rows
+exercise several of them, and the guard-page test's own cases every length
+from 1 to 49.
+
+Branches no row reaches, because validation rules their inputs out: the
+amd64 BCE and FocalProbs fallbacks to generic for probabilities outside
+[0, 1] (the kernels' "soft" count, and the in-place check ` + "`aliasX && !unitRange`" + `),
+and amd64's sigmoid focal with asymmetric weights (` + "`FNWeight != 1`" + `:
+Asymmetric is rejected for the focal losses); neon's ` + "`a.Focal && a.Probs != nil`" + `
+(no API makes that call). They end in the generic kernel, whose path is
+traced.
+`
