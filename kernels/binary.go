@@ -113,21 +113,21 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 	if o.Asymmetric != nil {
 		fn, fp = o.Asymmetric.FalseNegative, o.Asymmetric.FalsePositive
 	}
-	if err := firstErr(
-		checkLen("x", x, nk),
-		checkLen("y", y, nk),
-		checkOptLen("grad", grad, nk),
-		checkOptLen("Weight", o.Weight, nk),
-		checkOptLen("PosWeight", o.PosWeight, k),
-		checkOptLen("Loss", o.Loss, nk),
-		checkReduction(o.Reduction, nk, len(o.Loss), "Loss"),
-		checkRange("Asymmetric.FalseNegative", fn, 0, math.MaxFloat64),
-		checkRange("Asymmetric.FalsePositive", fp, 0, math.MaxFloat64),
-		checkRange("Clip", o.Clip, 0, 0.5),
-		checkRange("Gamma", gamma, 0, math.MaxFloat64),
-		checkRange("Alpha", alpha, math.Inf(-1), 1),
-	); err != nil {
-		return 0, err
+	var r rules
+	r.length("x", len(x), nk)
+	r.length("y", len(y), nk)
+	r.optLength("grad", grad == nil, len(grad), nk)
+	r.optLength("Weight", o.Weight == nil, len(o.Weight), nk)
+	r.optLength("PosWeight", o.PosWeight == nil, len(o.PosWeight), k)
+	r.optLength("Loss", o.Loss == nil, len(o.Loss), nk)
+	r.reduction(o.Reduction, nk, len(o.Loss), "Loss")
+	r.inRange("Asymmetric.FalseNegative", fn, 0, math.MaxFloat64)
+	r.inRange("Asymmetric.FalsePositive", fp, 0, math.MaxFloat64)
+	r.inRange("Clip", o.Clip, 0, 0.5)
+	r.inRange("Gamma", gamma, 0, math.MaxFloat64)
+	r.inRange("Alpha", alpha, math.Inf(-1), 1)
+	if r.err != nil {
+		return 0, r.err
 	}
 	if o.PosWeight != nil && kind != args.BCEWithLogits {
 		return 0, wrap(ErrOption, "PosWeight applies to BCEWithLogits only")
@@ -138,11 +138,13 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 	if o.Clip != 0 && (kind == args.BCEWithLogits || kind == args.SigmoidFocal) {
 		return 0, wrap(ErrOption, "Clip applies to probability inputs only")
 	}
-	if err := firstErr(
-		checkWeights("Weight", o.Weight),
-		checkWeights("PosWeight", o.PosWeight),
-		checkUnit("y", y),
-	); err != nil {
+	if err := checkWeights("Weight", o.Weight); err != nil {
+		return 0, err
+	}
+	if err := checkWeights("PosWeight", o.PosWeight); err != nil {
+		return 0, err
+	}
+	if err := checkUnit("y", y); err != nil {
 		return 0, err
 	}
 	if kind == args.BCEProb || kind == args.FocalProb {
@@ -150,9 +152,12 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 			return 0, err
 		}
 	}
-	if err := checkOutputs(
-		[]buffer{inPlaceBuf("grad", grad), inPlaceBuf("Loss", o.Loss)},
-		[]buffer{buf("x", x), buf("y", y), buf("Weight", o.Weight), buf("PosWeight", o.PosWeight)}); err != nil {
+	bs := buffers{
+		out:     [3]span{spanOf(grad), spanOf(o.Loss)},
+		in:      [4]span{spanOf(x), spanOf(y), spanOf(o.Weight), spanOf(o.PosWeight)},
+		inPlace: 3, names: binaryNames,
+	}
+	if err := bs.check(); err != nil {
 		return 0, err
 	}
 	norm := float64(nk)

@@ -56,8 +56,8 @@ func CrossEntropy[T Float](logits []T, targets []int32, n, k int, grad []T, o *C
 	if o == nil {
 		o = &CrossEntropyOptions[T]{}
 	}
-	a, err := ceCommon(logits, n, k, grad, o, "Weight")
-	if err != nil {
+	var a args.CE[T]
+	if err := ceCommon(&a, logits, n, k, grad, o, "Weight"); err != nil {
 		return 0, err
 	}
 	if err := checkLen("targets", targets, n); err != nil {
@@ -79,13 +79,16 @@ func CrossEntropy[T Float](logits []T, targets []int32, n, k int, grad []T, o *C
 			norm.s++
 		}
 	}
-	if err := checkOutputs(
-		[]buffer{inPlaceBuf("grad", grad), buf("RowLoss", o.RowLoss), buf("RowLSE", o.RowLSE)},
-		[]buffer{buf("logits", logits), buf("targets", targets), buf("Weight", o.Weight)}); err != nil {
+	bs := buffers{
+		out:     [3]span{spanOf(grad), spanOf(o.RowLoss), spanOf(o.RowLSE)},
+		in:      [4]span{spanOf(logits), spanOf(targets), spanOf(o.Weight)},
+		inPlace: 1, names: ceNames,
+	}
+	if err := bs.check(); err != nil {
 		return 0, err
 	}
 	a.Targets, a.Ignore, a.HasIgnore = targets, ignore, hasIgnore
-	return ceRun(a, o, norm.value())
+	return ceRun(&a, o, norm.value())
 }
 
 // CrossEntropyProbs computes softmax cross-entropy against probability
@@ -103,8 +106,8 @@ func CrossEntropyProbs[T Float](logits, probs []T, n, k int, grad []T, o *CrossE
 	if o == nil {
 		o = &CrossEntropyOptions[T]{}
 	}
-	a, err := ceCommon(logits, n, k, grad, o, "Weight")
-	if err != nil {
+	var a args.CE[T]
+	if err := ceCommon(&a, logits, n, k, grad, o, "Weight"); err != nil {
 		return 0, err
 	}
 	if err := checkLen("probs", probs, n*k); err != nil {
@@ -113,66 +116,58 @@ func CrossEntropyProbs[T Float](logits, probs []T, n, k int, grad []T, o *CrossE
 	if err := checkUnit("probs", probs); err != nil {
 		return 0, err
 	}
-	if err := checkOutputs(
-		[]buffer{inPlaceBuf("grad", grad), buf("RowLoss", o.RowLoss), buf("RowLSE", o.RowLSE)},
-		[]buffer{buf("logits", logits), buf("probs", probs), buf("Weight", o.Weight)}); err != nil {
+	bs := buffers{
+		out:     [3]span{spanOf(grad), spanOf(o.RowLoss), spanOf(o.RowLSE)},
+		in:      [4]span{spanOf(logits), spanOf(probs), spanOf(o.Weight)},
+		inPlace: 1, names: ceProbsNames,
+	}
+	if err := bs.check(); err != nil {
 		return 0, err
 	}
 	a.Probs = probs
-	return ceRun(a, o, float64(n))
+	return ceRun(&a, o, float64(n))
 }
 
-// ceCommon validates what the cross-entropy entry points share.
+// ceCommon validates what the cross-entropy entry points share and fills
+// a (in place: the struct is large, and a call's fixed cost counts).
 // weightName names o.Weight in errors ("Alpha" for SoftmaxFocal).
-func ceCommon[T Float](logits []T, n, k int, grad []T, o *CrossEntropyOptions[T], weightName string) (args.CE[T], error) {
+func ceCommon[T Float](a *args.CE[T], logits []T, n, k int, grad []T, o *CrossEntropyOptions[T], weightName string) error {
 	nk, err := checkShape(n, k)
 	if err != nil {
-		return args.CE[T]{}, err
+		return err
 	}
-	if err := firstErr(
-		checkLen("logits", logits, nk),
-		checkOptLen("grad", grad, nk),
-		checkOptLen(weightName, o.Weight, k),
-		checkOptLen("RowLoss", o.RowLoss, n),
-		checkOptLen("RowLSE", o.RowLSE, n),
-		checkReduction(o.Reduction, n, len(o.RowLoss), "RowLoss"),
-		checkRange("LabelSmoothing", o.LabelSmoothing, 0, 1),
-		checkRange("ZLoss", o.ZLoss, 0, math.MaxFloat64),
-		checkRange("SoftCap", o.SoftCap, 0, math.MaxFloat64),
-		checkRange("Normalizer", o.Normalizer, 0, math.MaxFloat64),
-		checkEmptyMean(o.EmptyMean),
-	); err != nil {
-		return args.CE[T]{}, err
+	var r rules
+	r.length("logits", len(logits), nk)
+	r.optLength("grad", grad == nil, len(grad), nk)
+	r.optLength(weightName, o.Weight == nil, len(o.Weight), k)
+	r.optLength("RowLoss", o.RowLoss == nil, len(o.RowLoss), n)
+	r.optLength("RowLSE", o.RowLSE == nil, len(o.RowLSE), n)
+	r.reduction(o.Reduction, n, len(o.RowLoss), "RowLoss")
+	r.inRange("LabelSmoothing", o.LabelSmoothing, 0, 1)
+	r.inRange("ZLoss", o.ZLoss, 0, math.MaxFloat64)
+	r.inRange("SoftCap", o.SoftCap, 0, math.MaxFloat64)
+	r.inRange("Normalizer", o.Normalizer, 0, math.MaxFloat64)
+	r.emptyMean(o.EmptyMean)
+	if r.err != nil {
+		return r.err
 	}
 	if err := checkWeights(weightName, o.Weight); err != nil {
-		return args.CE[T]{}, err
+		return err
 	}
-	return args.CE[T]{
-		X: logits, N: n, K: k, Weight: o.Weight,
-		Smoothing: T(o.LabelSmoothing), ZLoss: T(o.ZLoss), SoftCap: T(o.SoftCap),
-		Grad: grad, RowLoss: o.RowLoss, RowLSE: o.RowLSE,
-	}, nil
+	a.X, a.N, a.K, a.Weight = logits, n, k, o.Weight
+	a.Smoothing, a.ZLoss, a.SoftCap = T(o.LabelSmoothing), T(o.ZLoss), T(o.SoftCap)
+	a.Grad, a.RowLoss, a.RowLSE = grad, o.RowLoss, o.RowLSE
+	return nil
 }
 
-func ceRun[T Float](a args.CE[T], o *CrossEntropyOptions[T], norm float64) (T, error) {
+func ceRun[T Float](a *args.CE[T], o *CrossEntropyOptions[T], norm float64) (T, error) {
 	if o.Normalizer > 0 {
 		norm = o.Normalizer
 	}
 	a.GradScale = T(scaleFor(o.Reduction, o.EmptyMean, norm))
-	sum := impl[T]().CrossEntropy(a)
+	sum := impl[T]().CrossEntropy(*a)
 	loss, _ := reduce(o.Reduction, o.EmptyMean, sum, norm)
 	return T(loss), nil
-}
-
-// firstErr returns the first non-nil error. Its arguments are all evaluated,
-// which is cheap: each check only compares integers on the success path.
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // SoftmaxFocalOptions configures SoftmaxFocal. The zero value is γ = 0 (plain
@@ -201,12 +196,15 @@ func SoftmaxFocal[T Float](logits []T, targets []int32, n, k int, grad []T, o *S
 		o = &SoftmaxFocalOptions[T]{}
 	}
 	ceo := CrossEntropyOptions[T]{Reduction: o.Reduction, Weight: o.Alpha, Ignore: o.Ignore, EmptyMean: o.EmptyMean, RowLoss: o.RowLoss}
-	a, err := ceCommon(logits, n, k, grad, &ceo, "Alpha")
-	if err != nil {
+	var a args.CE[T]
+	if err := ceCommon(&a, logits, n, k, grad, &ceo, "Alpha"); err != nil {
 		return 0, err
 	}
-	if err := firstErr(checkLen("targets", targets, n), checkRange("Gamma", o.Gamma, 0, math.MaxFloat64)); err != nil {
-		return 0, err
+	var r rules
+	r.length("targets", len(targets), n)
+	r.inRange("Gamma", o.Gamma, 0, math.MaxFloat64)
+	if r.err != nil {
+		return 0, r.err
 	}
 	ignore, hasIgnore := o.Ignore.Index()
 	var norm float64
@@ -219,12 +217,15 @@ func SoftmaxFocal[T Float](logits []T, targets []int32, n, k int, grad []T, o *S
 		}
 		norm++
 	}
-	if err := checkOutputs(
-		[]buffer{inPlaceBuf("grad", grad), buf("RowLoss", o.RowLoss)},
-		[]buffer{buf("logits", logits), buf("targets", targets), buf("Alpha", o.Alpha)}); err != nil {
+	bs := buffers{
+		out:     [3]span{spanOf(grad), spanOf(o.RowLoss)},
+		in:      [4]span{spanOf(logits), spanOf(targets), spanOf(o.Alpha)},
+		inPlace: 1, names: focalNames,
+	}
+	if err := bs.check(); err != nil {
 		return 0, err
 	}
 	a.Targets, a.Ignore, a.HasIgnore = targets, ignore, hasIgnore
 	a.Focal, a.FocalGamma = true, T(o.Gamma)
-	return ceRun(a, &ceo, norm)
+	return ceRun(&a, &ceo, norm)
 }

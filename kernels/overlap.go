@@ -22,57 +22,71 @@ func (a span) overlaps(b span) bool {
 	return a.lo < a.hi && b.lo < b.hi && a.lo < b.hi && b.lo < a.hi
 }
 
-// buffer is a slice's memory with the name errors give it.
-type buffer struct {
-	name string
-	span span
-	// inPlace marks an output that may be exactly the call's first input
-	// (an element-wise result: the gradient, a per-element loss, a
-	// primitive's dst), which the kernels then read before they write.
-	inPlace bool
+// buffers are one call's outputs and inputs (absent ones are empty spans),
+// checked on every call: fixed arrays, so that the check costs a few
+// comparisons and no names are touched unless it fails.
+type buffers struct {
+	out [3]span
+	in  [4]span
+	// inPlace has bit i set when output i may be exactly in[0] (an
+	// element-wise result: the gradient, a per-element loss, a primitive's
+	// dst), which the kernels read before they write.
+	inPlace uint8
+	names   *bufferNames
 }
 
-func buf[T any](name string, s []T) buffer { return buffer{name: name, span: spanOf(s)} }
-
-// inPlaceBuf is buf for an output that may be exactly the first input.
-func inPlaceBuf[T any](name string, s []T) buffer {
-	return buffer{name: name, span: spanOf(s), inPlace: true}
+// bufferNames are the names errors give a family's buffers.
+type bufferNames struct {
+	out [3]string
+	in  [4]string
 }
 
-// checkOutputs rejects an output that shares memory with an input or with
-// another output, except an inPlace output that is exactly ins[0]. The
-// error names both buffers and says what is allowed.
-func checkOutputs(outs []buffer, ins []buffer) error {
-	for i, o := range outs {
-		for j, in := range ins {
-			if !o.span.overlaps(in.span) || j == 0 && o.inPlace && o.span == in.span {
-				continue
-			}
-			return overlapErr(o, in, ins[0], outs)
+var (
+	ceNames        = &bufferNames{out: [3]string{"grad", "RowLoss", "RowLSE"}, in: [4]string{"logits", "targets", "Weight"}}
+	ceProbsNames   = &bufferNames{out: [3]string{"grad", "RowLoss", "RowLSE"}, in: [4]string{"logits", "probs", "Weight"}}
+	focalNames     = &bufferNames{out: [3]string{"grad", "RowLoss"}, in: [4]string{"logits", "targets", "Alpha"}}
+	binaryNames    = &bufferNames{out: [3]string{"grad", "Loss"}, in: [4]string{"x", "y", "Weight", "PosWeight"}}
+	regNames       = &bufferNames{out: [3]string{"grad", "Loss"}, in: [4]string{"pred", "target", "Weight"}}
+	primitiveNames = &bufferNames{out: [3]string{"dst"}, in: [4]string{"x"}}
+)
+
+// check rejects an output that shares memory with an input or with another
+// output, except an inPlace output that is exactly in[0]. The error names
+// both buffers and says what is allowed.
+func (b *buffers) check() error {
+	for i := range b.out {
+		o := b.out[i]
+		if o.lo == o.hi {
+			continue
 		}
-		for _, o2 := range outs[i+1:] {
-			if o.span.overlaps(o2.span) {
-				return overlapErr(o, o2, ins[0], outs)
+		for j := range b.in {
+			if o.overlaps(b.in[j]) && !(j == 0 && b.inPlace&(1<<i) != 0 && o == b.in[0]) {
+				return b.overlapErr(b.names.out[i], o, b.names.in[j], b.in[j])
+			}
+		}
+		for j := i + 1; j < len(b.out); j++ {
+			if o.overlaps(b.out[j]) {
+				return b.overlapErr(b.names.out[i], o, b.names.out[j], b.out[j])
 			}
 		}
 	}
 	return nil
 }
 
-func overlapErr(a, b, first buffer, outs []buffer) error {
+func (b *buffers) overlapErr(aName string, a span, bName string, bs span) error {
 	how := "partially overlaps"
-	if a.span == b.span {
+	if a == bs {
 		how = "is the same memory as"
 	}
 	allowed := "outputs must not share memory with inputs or with each other"
 	var names []string
-	for _, o := range outs {
-		if o.inPlace {
-			names = append(names, o.name)
+	for i, n := range b.names.out {
+		if b.inPlace&(1<<i) != 0 {
+			names = append(names, n)
 		}
 	}
 	if names != nil {
-		allowed += fmt.Sprintf("; only %s may be exactly %s (in place)", strings.Join(names, " or "), first.name)
+		allowed += fmt.Sprintf("; only %s may be exactly %s (in place)", strings.Join(names, " or "), b.names.in[0])
 	}
-	return wrapf(ErrOverlap, "%s %s %s: %s", a.name, how, b.name, allowed)
+	return wrapf(ErrOverlap, "%s %s %s: %s", aName, how, bName, allowed)
 }

@@ -27,10 +27,14 @@ func rows[T Float](kernel func(args.Rows[T]), dst, x []T, n, k int, full bool) e
 	if full {
 		want = nk
 	}
-	if err := firstErr(checkLen("x", x, nk), checkLen("dst", dst, want)); err != nil {
-		return err
+	var r rules
+	r.length("x", len(x), nk)
+	r.length("dst", len(dst), want)
+	if r.err != nil {
+		return r.err
 	}
-	if err := checkOutputs([]buffer{inPlaceBuf("dst", dst)}, []buffer{buf("x", x)}); err != nil {
+	bs := buffers{out: [3]span{spanOf(dst)}, in: [4]span{spanOf(x)}, inPlace: 1, names: primitiveNames}
+	if err := bs.check(); err != nil {
 		return err
 	}
 	kernel(args.Rows[T]{X: x, N: n, K: k, Dst: dst})
@@ -51,7 +55,8 @@ func elementwise[T Float](kernel func(args.Elementwise[T]), dst, x []T) error {
 	if err := checkLen("dst", dst, len(x)); err != nil {
 		return err
 	}
-	if err := checkOutputs([]buffer{inPlaceBuf("dst", dst)}, []buffer{buf("x", x)}); err != nil {
+	bs := buffers{out: [3]span{spanOf(dst)}, in: [4]span{spanOf(x)}, inPlace: 1, names: primitiveNames}
+	if err := bs.check(); err != nil {
 		return err
 	}
 	kernel(args.Elementwise[T]{X: x, Dst: dst})

@@ -53,15 +53,15 @@ func regression[T Float](kind args.RegressionKind, x, y, grad []T, o *Regression
 	if n == 0 {
 		return 0, wrap(ErrShape, "no elements")
 	}
-	if err := firstErr(
-		checkLen("target", y, n),
-		checkOptLen("grad", grad, n),
-		checkOptLen("Weight", o.Weight, n),
-		checkOptLen("Loss", o.Loss, n),
-		checkReduction(o.Reduction, n, len(o.Loss), "Loss"),
-		checkEmptyMean(o.EmptyMean),
-	); err != nil {
-		return 0, err
+	var r rules
+	r.length("target", len(y), n)
+	r.optLength("grad", grad == nil, len(grad), n)
+	r.optLength("Weight", o.Weight == nil, len(o.Weight), n)
+	r.optLength("Loss", o.Loss == nil, len(o.Loss), n)
+	r.reduction(o.Reduction, n, len(o.Loss), "Loss")
+	r.emptyMean(o.EmptyMean)
+	if r.err != nil {
+		return 0, r.err
 	}
 	if paramName != "" && !(param > 0 && param <= math.MaxFloat64) {
 		return 0, wrapf(ErrOption, "%s=%v must be positive and finite", paramName, param)
@@ -74,9 +74,12 @@ func regression[T Float](kind args.RegressionKind, x, y, grad []T, o *Regression
 		}
 		norm = sum
 	}
-	if err := checkOutputs(
-		[]buffer{inPlaceBuf("grad", grad), inPlaceBuf("Loss", o.Loss)},
-		[]buffer{buf("pred", x), buf("target", y), buf("Weight", o.Weight)}); err != nil {
+	bs := buffers{
+		out:     [3]span{spanOf(grad), spanOf(o.Loss)},
+		in:      [4]span{spanOf(x), spanOf(y), spanOf(o.Weight)},
+		inPlace: 3, names: regNames,
+	}
+	if err := bs.check(); err != nil {
 		return 0, err
 	}
 	a := args.Regression[T]{

@@ -11,31 +11,76 @@ func wrapf(sentinel error, format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{sentinel}, a...)...)
 }
 
+// The checks below are small enough to inline into the entry points, so
+// that a valid call pays a comparison or two a rule; the errors are built
+// out of line.
+
 // checkShape validates N and K and returns N×K.
 func checkShape(n, k int) (int, error) {
-	if n <= 0 || k <= 0 {
-		return 0, wrapf(ErrShape, "n=%d, k=%d: both must be positive", n, k)
-	}
-	if n > math.MaxInt/k || k > math.MaxInt32 {
-		return 0, wrapf(ErrShape, "n=%d × k=%d overflows", n, k)
+	if n <= 0 || k <= 0 || k > math.MaxInt32 || n > math.MaxInt/k {
+		return 0, shapeErr(n, k)
 	}
 	return n * k, nil
 }
 
-// checkLen validates a required slice's length.
-func checkLen[T any](name string, s []T, want int) error {
-	if len(s) != want {
-		return wrapf(ErrLength, "len(%s)=%d, want %d", name, len(s), want)
+//go:noinline
+func shapeErr(n, k int) error {
+	if n <= 0 || k <= 0 {
+		return wrapf(ErrShape, "n=%d, k=%d: both must be positive", n, k)
 	}
-	return nil
+	return wrapf(ErrShape, "n=%d × k=%d overflows", n, k)
 }
 
-// checkOptLen validates an optional slice: nil or exactly want long.
-func checkOptLen[T any](name string, s []T, want int) error {
-	if s != nil && len(s) != want {
-		return wrapf(ErrLength, "len(%s)=%d, want %d (or nil)", name, len(s), want)
+// rules collects the first broken rule of a call, in the order the rules
+// are given. Its methods inline, so that a valid call pays a comparison or
+// two a rule; the errors are built out of line.
+type rules struct{ err error }
+
+// length checks a required slice's length.
+func (r *rules) length(name string, got, want int) {
+	if got != want && r.err == nil {
+		r.err = lengthErr(name, got, want, "")
 	}
-	return nil
+}
+
+// optLength checks an optional slice: nil or exactly want long.
+func (r *rules) optLength(name string, isNil bool, got, want int) {
+	if !isNil && got != want && r.err == nil {
+		r.err = lengthErr(name, got, want, " (or nil)")
+	}
+}
+
+// inRange checks an option that must lie in [lo, hi] (NaN does not).
+func (r *rules) inRange(name string, v, lo, hi float64) {
+	if !(v >= lo && v <= hi) && r.err == nil {
+		r.err = rangeErr(name, v, lo, hi)
+	}
+}
+
+// reduction checks the reduction and, for None, the per-item buffer.
+func (r *rules) reduction(red Reduction, perItem int, buf int, name string) {
+	if (red > None || red == None && buf != perItem) && r.err == nil {
+		r.err = reductionErr(red, perItem, buf, name)
+	}
+}
+
+// emptyMean checks the EmptyMean policy.
+func (r *rules) emptyMean(e EmptyMean) {
+	if e > EmptyMeanZero && r.err == nil {
+		r.err = emptyMeanErr(e)
+	}
+}
+
+// checkLen validates a required slice's length on its own.
+func checkLen[T any](name string, s []T, want int) error {
+	var r rules
+	r.length(name, len(s), want)
+	return r.err
+}
+
+//go:noinline
+func lengthErr(name string, got, want int, or string) error {
+	return wrapf(ErrLength, "len(%s)=%d, want %d%s", name, got, want, or)
 }
 
 // checkWeights rejects weights that are negative, NaN or infinite: a NaN
@@ -49,6 +94,9 @@ func checkWeights[T Float](name string, w []T) error {
 // sum is set), which a weighted mean divides by. The backend's scan
 // decides; the index for the message is found only on error.
 func checkWeightSum[T Float](name string, w []T, sum bool) (float64, error) {
+	if len(w) == 0 {
+		return 0, nil
+	}
 	total, ok := impl[T]().Weights(w, sum)
 	if ok {
 		if !(total <= math.MaxFloat64) {
@@ -81,12 +129,9 @@ func checkUnit[T Float](name string, s []T) error {
 	return nil
 }
 
-// checkEmptyMean rejects an EmptyMean that names no policy.
-func checkEmptyMean(e EmptyMean) error {
-	if e > EmptyMeanZero {
-		return wrapf(ErrOption, "EmptyMean %d is not EmptyMeanNaN or EmptyMeanZero", e)
-	}
-	return nil
+//go:noinline
+func emptyMeanErr(e EmptyMean) error {
+	return wrapf(ErrOption, "EmptyMean %d is not EmptyMeanNaN or EmptyMeanZero", e)
 }
 
 // compensated is a Neumaier sum: a normaliser over millions of weights must
@@ -110,12 +155,9 @@ func (k *compensated) value() float64 {
 	return k.s + k.c
 }
 
-// checkScalar validates an option that must lie in [lo, hi].
-func checkRange(name string, v, lo, hi float64) error {
-	if !(v >= lo && v <= hi) {
-		return wrapf(ErrOption, "%s=%v outside [%v, %v]", name, v, lo, hi)
-	}
-	return nil
+//go:noinline
+func rangeErr(name string, v, lo, hi float64) error {
+	return wrapf(ErrOption, "%s=%v outside [%v, %v]", name, v, lo, hi)
 }
 
 // reduce turns a sum of losses and its normaliser into the returned loss and
@@ -143,12 +185,10 @@ func scaleFor(r Reduction, empty EmptyMean, norm float64) float64 {
 	return s
 }
 
-func checkReduction(r Reduction, perItem int, buf int, name string) error {
+//go:noinline
+func reductionErr(r Reduction, perItem int, buf int, name string) error {
 	if r > None {
 		return wrapf(ErrOption, "reduction %d is not Mean, Sum or None", r)
 	}
-	if r == None && buf != perItem {
-		return wrapf(ErrLength, "reduction None needs %s of length %d, got %d", name, perItem, buf)
-	}
-	return nil
+	return wrapf(ErrLength, "reduction None needs %s of length %d, got %d", name, perItem, buf)
 }
