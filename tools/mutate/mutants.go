@@ -1,0 +1,336 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Mutant is one deliberate bug. Find must occur exactly once in File (the
+// run is void otherwise, so a mutant cannot rot silently as the code
+// changes); the mutant replaces Old inside that occurrence (all of Find
+// when Old is empty) with New. A mutant of a generator (asmgen/...) is
+// applied to the generator and the assembly regenerated in the copy.
+type Mutant struct {
+	ID      string // backend/kind[-where]
+	Backend string // generic, avx2, avx512 or neon
+	Kind    string // one of kinds
+	File    string // relative to the repository root
+	Find    string
+	Old     string
+	New     string
+	Note    string
+	Tests   []Test // nil: the backend's default suite
+}
+
+// Replace is Find with the mutation applied.
+func (m Mutant) Replace() string {
+	if m.Old == "" {
+		return m.New
+	}
+	return strings.Replace(m.Find, m.Old, m.New, 1)
+}
+
+// kinds are the mutant kinds issue 13 asks every backend to catch.
+var kinds = []string{
+	"target-grad-x1.5",   // the target class's gradient element times 1.5
+	"drop-last-class",    // the last class of a long row left out of the row's sum
+	"skip-tail",          // the last element of a vector tail not written (or read)
+	"off-by-one-row",     // a row paired with its neighbour's target, or a row count off by one
+	"class-weight-index", // w[y+1] read for w[y]
+	"swap-fn-fp",         // Asymmetric false-negative and false-positive weights swapped
+	"drop-smoothing",     // the label-smoothing term of the gradient dropped
+	"sign-k128256",       // one gradient element of a K = 128256 row with the wrong sign
+}
+
+var backends = []string{"generic", "avx2", "avx512", "neon"}
+
+// Test is one test binary run: the package's tests built for GOARCH (""
+// for the host; arm64 runs under qemu-aarch64 elsewhere) and run in the
+// package directory with Env and Args.
+type Test struct {
+	Name   string
+	Pkg    string
+	GOARCH string
+	Tags   string
+	Env    []string
+	Args   []string
+}
+
+func (t Test) goarch() string {
+	if t.GOARCH == "" {
+		return hostArch()
+	}
+	return t.GOARCH
+}
+
+// suites are the default tests per backend: the kernels package (every
+// backend the CPU runs, the mutated one required) and the fuzz seed
+// corpus. Under qemu the kernels package runs -short.
+func suite(backend string) []Test {
+	// The mutated backend is the default (some tests use only that) and
+	// must be there: a silent fallback would hide the mutant.
+	req := []string{"LOSSFUSE_MAX_ISA=" + backend, "LOSSFUSE_TEST_REQUIRE_BACKEND=" + backend}
+	if backend == "neon" {
+		return []Test{
+			{Name: "neon:kernels", Pkg: "./kernels", GOARCH: "arm64", Env: req, Args: []string{"-test.short"}},
+			{Name: "neon:fuzz", Pkg: "./fuzz", GOARCH: "arm64", Env: req},
+		}
+	}
+	return []Test{
+		{Name: backend + ":kernels", Pkg: "./kernels", Env: req},
+		{Name: backend + ":fuzz", Pkg: "./fuzz", Env: req},
+	}
+}
+
+func (m Mutant) tests() []Test {
+	if m.Tests != nil {
+		return m.Tests
+	}
+	return suite(m.Backend)
+}
+
+func byID(id string) (Mutant, bool) {
+	for _, m := range mutants {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Mutant{}, false
+}
+
+// perISA makes one mutant per amd64 ISA from a change whose New text
+// holds $ON, a condition true only for that ISA: in the Go drivers
+// (kernels/amd64) s == avx2 or s == avx512; in the generator (asmgen/amd64)
+// the *x86.ISA s of the float32 kernels, or of the float64 ones with f64.
+func perISA(kind, where, file, find, old, new, note string, f64 bool) []Mutant {
+	var out []Mutant
+	for _, isa := range []string{"avx2", "avx512"} {
+		var on string
+		switch {
+		case strings.HasPrefix(file, "kernels/"):
+			on = "s == " + isa
+		case isa == "avx2":
+			on = "!s.ZMM && !s.F64"
+		default:
+			on = "s.ZMM && !s.F64"
+		}
+		if f64 && strings.HasPrefix(file, "asmgen/") {
+			on = strings.Replace(on, "!s.F64", "s.F64", 1)
+		}
+		id := isa + "/" + kind
+		if where != "" {
+			id += "-" + where
+		}
+		out = append(out, Mutant{ID: id, Backend: isa, Kind: kind, File: file, Find: find, Old: old,
+			New: strings.ReplaceAll(new, "$ON", on), Note: note})
+	}
+	return out
+}
+
+// Table is the mutant table as markdown (docs/mutation.md embeds it).
+func Table() string {
+	var b strings.Builder
+	b.WriteString("| id | kind | file | mutation |\n|---|---|---|---|\n")
+	for _, m := range mutants {
+		note := m.Note
+		if note == "" {
+			note = fmt.Sprintf("`%s` → `%s`", oneLine(m.oldText()), oneLine(m.New))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", m.ID, m.Kind, m.File, strings.ReplaceAll(note, "|", "\\|"))
+	}
+	return b.String()
+}
+
+func (m Mutant) oldText() string {
+	if m.Old == "" {
+		return m.Find
+	}
+	return m.Old
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 90 {
+		s = s[:87] + "…"
+	}
+	return s
+}
+
+var mutants = func() []Mutant {
+	var ms []Mutant
+	add := func(m ...Mutant) { ms = append(ms, m...) }
+
+	// ---- generic (pure Go; float32 and float64 share the code) ----
+	const gce, gbin = "kernels/generic/crossentropy.go", "kernels/generic/binary.go"
+	add(Mutant{ID: "generic/target-grad-x1.5", Backend: "generic", Kind: "target-grad-x1.5", File: gce,
+		Find: "\t\tgrad[j] = T(g)\n",
+		New:  "\t\tif int32(j) == y {\n\t\t\tg *= 1.5\n\t\t}\n\t\tgrad[j] = T(g)\n",
+		Note: "ceRow pass 2: the target element's gradient ×1.5"})
+	add(Mutant{ID: "generic/drop-last-class", Backend: "generic", Kind: "drop-last-class", File: gce,
+		Find: "\t\t\tif j != argmax {\n\t\t\t\tr += e\n",
+		Old:  "j != argmax",
+		New:  "j != argmax && (j < k-1 || k <= 4096)",
+		Note: "ceRow: Σ exp(z − m) leaves out the last class when K > 4096 (its gradient element stays right)"})
+	add(Mutant{ID: "generic/drop-last-class-f32", Backend: "generic", Kind: "drop-last-class", File: gce,
+		Find: "\t\t\tif j != argmax {\n\t\t\t\tr += e\n",
+		Old:  "j != argmax",
+		New:  "j != argmax && (j < k-1 || k <= 4096 || float64(T(1+0x1p-30)) != 1)",
+		Note: "ceRow, float32 only: Σ exp(z − m) leaves out the last class when K > 4096"})
+	add(Mutant{ID: "generic/skip-tail", Backend: "generic", Kind: "skip-tail", File: gbin,
+		Find: "\tfor i, xv := range a.X {\n",
+		Old:  "range a.X",
+		New:  "range a.X[:nk-min(nk, 1)]",
+		Note: "Binary: the last element (generic has no vector tail) is neither summed nor written"})
+	add(Mutant{ID: "generic/off-by-one-row", Backend: "generic", Kind: "off-by-one-row", File: gce,
+		Find: "\t\t\ty = a.Targets[i]\n",
+		Old:  "a.Targets[i]",
+		New:  "a.Targets[min(i+1, a.N-1)]",
+		Note: "CrossEntropy: row i uses row i+1's target (the last row its own)"})
+	add(Mutant{ID: "generic/class-weight-index", Backend: "generic", Kind: "class-weight-index", File: gce,
+		Find: "\treturn float64(a.Weight[c])\n",
+		Old:  "a.Weight[c]",
+		New:  "a.Weight[(c+1)%a.K]",
+		Note: "weight(): w[y+1] for w[y]"})
+	add(Mutant{ID: "generic/swap-fn-fp", Backend: "generic", Kind: "swap-fn-fp", File: gbin,
+		Find: "fn: float64(a.FNWeight), fp: float64(a.FPWeight),",
+		New:  "fn: float64(a.FPWeight), fp: float64(a.FNWeight),",
+		Note: "Binary: FNWeight and FPWeight swapped"})
+	add(Mutant{ID: "generic/drop-smoothing", Backend: "generic", Kind: "drop-smoothing", File: gce,
+		Find: "\t\tif soft || (eps != 0 && !a.Focal) {\n\t\t\tg -= targetCoef(a, probs, j, eps)\n",
+		Old:  "soft || (eps != 0 && !a.Focal)",
+		New:  "soft",
+		Note: "ceRow pass 2: the smoothing mass (ε/K)·w_j no longer subtracted (integer targets)"})
+	add(Mutant{ID: "generic/sign-k128256", Backend: "generic", Kind: "sign-k128256", File: gce,
+		Find: "\t\tgrad[j] = T(g)\n",
+		New:  "\t\tif k == 128256 && j == 1000 {\n\t\t\tg = -g\n\t\t}\n\t\tgrad[j] = T(g)\n",
+		Note: "ceRow pass 2: gradient element 1000 negated when K = 128256"})
+
+	// ---- amd64: the generator (asmgen/amd64) and the Go drivers ----
+	const ace, abin, astash = "asmgen/amd64/crossentropy.go", "asmgen/amd64/binary.go", "asmgen/amd64/stash.go"
+	const aimpl, aimpl64 = "kernels/amd64/impl_amd64.go", "kernels/amd64/impl64_amd64.go"
+	const storeTarget = "\t\t\ts.StoreScalar(others, Mem{Base: grad, Index: y, Scale: sz})\n"
+	const mulTarget = "\t\t\tif $ON {\n\t\t\t\ts.Mul(s.C(1.5), others, others)\n\t\t\t}\n" + storeTarget
+	add(perISA("target-grad-x1.5", "fused", ace, storeTarget, "", mulTarget,
+		"generator ceRows (fused, K ≤ 4096): the target element −Σ_{j≠y} p_j ×1.5", false)...)
+	add(perISA("target-grad-x1.5", "fused-f64", ace, storeTarget, "", mulTarget,
+		"generator ceRows, float64 kernels: the target element ×1.5", true)...)
+	add(perISA("target-grad-x1.5", "blocks", aimpl,
+		"\t\t\trow[y] = float32(gy)\n", "",
+		"\t\t\tif $ON {\n\t\t\t\tgy *= 1.5\n\t\t\t}\n\t\t\trow[y] = float32(gy)\n",
+		"crossEntropyBlocks (K > 4096, smoothing, z-loss, focal): the float64 target element ×1.5", false)...)
+	add(perISA("target-grad-x1.5", "blocks-f64", aimpl64,
+		"\t\t\trow[y] = scale * (gy - cy)\n", "",
+		"\t\t\tif $ON {\n\t\t\t\tgy *= 1.5\n\t\t\t}\n\t\t\trow[y] = scale * (gy - cy)\n",
+		"crossEntropy64 (blockwise float64): the target element ×1.5", false)...)
+
+	const stashSpan = "\tnegInf := s.CR(math.Inf(-1))\n\tsp := s.NewSpan(k)\n\tmoved := GP64()\n\tXORQ(moved, moved)\n\tm, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, stashHooks(s, stash, moved))\n"
+	add(perISA("drop-last-class", "stash", astash, stashSpan,
+		"\tsp := s.NewSpan(k)\n", "\tif $ON {\n\t\tDECQ(k)\n\t}\n\tsp := s.NewSpan(k)\n",
+		"generator lseStashRow (first row of the stashed path, 4096 < K ≤ 32768): pass 1 stops at K − 1", false)...)
+
+	add(perISA("drop-last-class", "blocks", aimpl,
+		"\t\t} else {\n\t\t\ts.maxLogRows(x, m, k, &mx[0], &ls[0])\n\t\t}\n", "\t\t} else {\n",
+		"\t\t} else if $ON && k > 4096 {\n\t\t\tfor r := 0; r < m; r++ {\n\t\t\t\ts.maxLogRows(x[r*k:r*k+k-1], 1, k-1, &mx[r], &ls[r])\n\t\t\t}\n\t\t} else {\n",
+		"crossEntropyBlocks (float32; no gradient, or K > 32768): pass 1's max and sum leave out the last class when K > 4096", false)...)
+
+	const binSpan = "\tsp := s.NewSpan(n)\n\tsp.Each(func(j reg.GPVirtual, mk *x86.Mask) {\n\t\tcurJ, curMask = j, mk\n"
+	const binSkip = "\tsp := s.NewSpan(n)\n\tif $ON {\n\t\trem := GP64()\n\t\tMOVQ(n, rem)\n\t\tSUBQ(sp.Full, rem)\n\t\tDECQ(rem)\n\t\tsp.Tail = s.TailMask(rem)\n\t}\n"
+	add(perISA("skip-tail", "", abin, binSpan, "\tsp := s.NewSpan(n)\n", binSkip,
+		"generator binaryKernel (every element-wise loss): the tail mask has one lane fewer", false)...)
+	add(perISA("skip-tail", "f64", abin, binSpan, "\tsp := s.NewSpan(n)\n", binSkip,
+		"generator binaryKernel, float64 kernels: the tail mask has one lane fewer", true)...)
+
+	for _, isa := range []string{"avx2", "avx512"} {
+		suf := strings.ToUpper(isa)
+		for _, f64 := range []bool{false, true} {
+			file, d, where := aimpl, "", "fused"
+			if f64 {
+				file, d, where = aimpl64, "D", "fused-f64"
+			}
+			call := fmt.Sprintf("return ceRowsG%s%s(x, g, n, k, t, w, ignore, rl, rs, sc)", d, suf)
+			add(Mutant{ID: isa + "/off-by-one-row-" + where, Backend: isa, Kind: "off-by-one-row", File: file,
+				Find: call, Old: "n, k", New: "n-1, k",
+				Note: fmt.Sprintf("crossEntropyFused%s: ceRowsG%s%s (gradient, no weights) runs n−1 rows", map[bool]string{true: "64"}[f64], d, suf)})
+		}
+	}
+
+	const loadWy = "\t\t\twy = s.Broadcast(Mem{Base: w, Index: y, Scale: sz})\n"
+	add(perISA("class-weight-index", "fused", ace, loadWy, "",
+		"\t\t\twy = s.Broadcast(Mem{Base: w, Index: y, Scale: sz})\n\t\t\tif $ON {\n\t\t\t\twy = s.Broadcast(Mem{Base: w, Index: y, Scale: sz, Disp: int(sz)})\n\t\t\t}\n",
+		"generator ceRows (fused, weighted): w[y+1] for w[y]", false)...)
+	add(perISA("class-weight-index", "blocks", aimpl,
+		"\t\t\t\twy = float64(a.Weight[y])\n", "",
+		"\t\t\t\twy = float64(a.Weight[y])\n\t\t\t\tif $ON {\n\t\t\t\t\twy = float64(a.Weight[(int(y)+1)%k])\n\t\t\t\t}\n",
+		"crossEntropyBlocks: w[y+1] for w[y]", false)...)
+	add(perISA("class-weight-index", "blocks-f64", aimpl64,
+		"\t\t\t\twy = a.Weight[y]\n", "",
+		"\t\t\t\twy = a.Weight[y]\n\t\t\t\tif $ON {\n\t\t\t\t\twy = a.Weight[(int(y)+1)%k]\n\t\t\t\t}\n",
+		"crossEntropy64: w[y+1] for w[y]", false)...)
+
+	const bce32 = "\t\treturn bceLogitsCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)\n"
+	const bce64 = "\t\treturn bceLogits64Call(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)\n"
+	add(perISA("swap-fn-fp", "", aimpl, bce32, "",
+		"\t\tif $ON {\n\t\t\treturn bceLogitsCall(bool(s), x, y, w, g, l, n, a.FPWeight, a.FNWeight, sc)\n\t\t}\n"+bce32,
+		"binary: BCEWithLogits without pos_weight gets FPWeight and FNWeight swapped", false)...)
+	add(perISA("swap-fn-fp", "f64", aimpl64, bce64, "",
+		"\t\tif $ON {\n\t\t\treturn bceLogits64Call(bool(s), x, y, w, g, l, n, a.FPWeight, a.FNWeight, sc)\n\t\t}\n"+bce64,
+		"binary64: BCEWithLogits without pos_weight gets FPWeight and FNWeight swapped", false)...)
+
+	add(perISA("drop-smoothing", "", aimpl,
+		"\t\t\tif smooth {\n\t\t\t\tbias[i] = float32(scale * epsK)\n", "if smooth {", "if smooth && !($ON) {",
+		"crossEntropyBlocks: pass 2's smoothing bias scale·ε/K dropped", false)...)
+	add(perISA("drop-smoothing", "f64", aimpl64,
+		"\t\t\tif smooth {\n\t\t\t\tbias[i] = scale * epsK\n", "if smooth {", "if smooth && !($ON) {",
+		"crossEntropy64: pass 2's smoothing bias scale·ε/K dropped", false)...)
+
+	const rowG = "\t\t\trow := g[i*k : i*k+k]\n"
+	const flip = rowG + "\t\t\tif $ON && k == 128256 {\n\t\t\t\trow[1000] = -row[1000]\n\t\t\t}\n"
+	add(perISA("sign-k128256", "", aimpl, rowG, "", flip,
+		"crossEntropyBlocks: gradient element 1000 negated when K = 128256", false)...)
+	add(perISA("sign-k128256", "f64", aimpl64, rowG, "", flip,
+		"crossEntropy64: gradient element 1000 negated when K = 128256", false)...)
+
+	// ---- neon: the generator (asmgen/cmd/neongen) and the Go driver ----
+	const nce, nloop = "kernels/arm64/neon.go", "asmgen/cmd/neongen/loop.go"
+	add(Mutant{ID: "neon/target-grad-x1.5", Backend: "neon", Kind: "target-grad-x1.5", File: nce,
+		Find: "\t\tgrad[y] = T(scale * (gy - cy))\n", Old: "scale *", New: "1.5 * scale *",
+		Note: "crossEntropy: the float64 target element ×1.5"})
+	add(Mutant{ID: "neon/drop-last-class", Backend: "neon", Kind: "drop-last-class", File: nce,
+		Find: "\t\t// lse − m = log1p(r) and the loss do not round to 0.\n\t\tvar r float64\n\t\tif grad != nil {\n\t\t\tr = vexpStoreSum(grad, x, m)\n\t\t} else {\n\t\t\tr = vsumExp(x, m)\n",
+		Old:  "r = vsumExp(x, m)", New: "r = vsumExp(x[:k-min(k/4097, 1)], m)",
+		Note: "crossEntropy without gradient: Σ exp(x − m) leaves out the last class when K > 4096"})
+	add(Mutant{ID: "neon/drop-last-class-f32", Backend: "neon", Kind: "drop-last-class", File: nce,
+		Find: "\t\t// lse − m = log1p(r) and the loss do not round to 0.\n\t\tvar r float64\n\t\tif grad != nil {\n\t\t\tr = vexpStoreSum(grad, x, m)\n\t\t} else {\n\t\t\tr = vsumExp(x, m)\n",
+		Old:  "r = vsumExp(x, m)", New: "r = vsumExp(x[:k-min(k/4097, 1)], m)\n\t\t\tif !is32[T]() {\n\t\t\t\tr = vsumExp(x, m)\n\t\t\t}",
+		Note: "crossEntropy without gradient, float32 only: Σ exp(x − m) leaves out the last class when K > 4096"})
+	add(Mutant{ID: "neon/skip-tail", Backend: "neon", Kind: "skip-tail", File: nloop,
+		Find: "\t\t\tf.Op(\"VST1.P %s, %d(%s)\", f.lane(s.regs[0], 2), es, s.ptr)\n",
+		New:  "\t\t\t_ = s // mutant: lane 2 of a 3-element tail not stored\n",
+		Note: "generator loop: a float32 tail of 3 elements does not store its last one"})
+	add(Mutant{ID: "neon/skip-tail-f64", Backend: "neon", Kind: "skip-tail", File: nloop,
+		Find: "\tfor _, s := range outs {\n\t\tf.Op(\"VST1.P %s, %d(%s)\", f.lane(s.regs[0], 0), es, s.ptr)\n\t}\n",
+		Old:  "\t\tf.Op(", New: "\t\tif l == 2 {\n\t\t\tcontinue\n\t\t}\n\t\tf.Op(",
+		Note: "generator loop: a float64 tail (one element) is not stored"})
+	add(Mutant{ID: "neon/off-by-one-row", Backend: "neon", Kind: "off-by-one-row", File: nce,
+		Find: "\t\ty := a.Targets[i]\n", Old: "a.Targets[i]", New: "a.Targets[min(i+1, a.N-1)]",
+		Note: "crossEntropy: row i uses row i+1's target (the last row its own)"})
+	add(Mutant{ID: "neon/class-weight-index", Backend: "neon", Kind: "class-weight-index", File: nce,
+		Find: "\t\t\twy = float64(a.Weight[y])\n", Old: "a.Weight[y]", New: "a.Weight[(int(y)+1)%k]",
+		Note: "crossEntropy: w[y+1] for w[y]"})
+	add(Mutant{ID: "neon/swap-fn-fp", Backend: "neon", Kind: "swap-fn-fp", File: nce,
+		Find: "fn, fp, scale := float32(a.FNWeight), float32(a.FPWeight), float32(a.GradScale)",
+		Old:  "float32(a.FNWeight), float32(a.FPWeight)", New: "float32(a.FPWeight), float32(a.FNWeight)",
+		Note: "binary (BCEWithLogits float32): FNWeight and FPWeight swapped"})
+	add(Mutant{ID: "neon/swap-fn-fp-f64", Backend: "neon", Kind: "swap-fn-fp", File: nce,
+		Find: "fn, fp, scale := float64(a.FNWeight), float64(a.FPWeight), float64(a.GradScale)",
+		Old:  "float64(a.FNWeight), float64(a.FPWeight)", New: "float64(a.FPWeight), float64(a.FNWeight)",
+		Note: "binary64 (BCEWithLogits float64): FNWeight and FPWeight swapped"})
+	add(Mutant{ID: "neon/drop-smoothing", Backend: "neon", Kind: "drop-smoothing", File: nce,
+		Find: "\t\tb := scale * eps / float64(k) // the smoothing mass per unit weight\n", Old: "scale * eps", New: "0 * scale * eps",
+		Note: "crossEntropy pass 3: the smoothing mass scale·ε/K·w_j dropped"})
+	add(Mutant{ID: "neon/sign-k128256", Backend: "neon", Kind: "sign-k128256", File: nce,
+		Find: "\t\tgrad[y] = T(scale * (gy - cy))\n", Old: "",
+		New:  "\t\tgrad[y] = T(scale * (gy - cy))\n\t\tif k == 128256 {\n\t\t\tgrad[1000] = -grad[1000]\n\t\t}\n",
+		Note: "crossEntropy: gradient element 1000 negated when K = 128256"})
+	return ms
+}()
