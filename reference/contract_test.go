@@ -25,8 +25,9 @@ func (n noisy32) f(v float64) float32 {
 	return r
 }
 
-// ce32 is a plausible float32 backend: per-row max, then a float32 sum of
-// 4-ULP exponentials in SumLanes32 lanes added in a tree, or in one
+// ce32 is a plausible float32 backend: per-row max, then a sum of 4-ULP
+// exponentials in 8 float32 lanes, each flushed into float64 after
+// SumBlock32 terms, the float64 total rounded to float32, or in one float32
 // accumulator for rows of up to 16 (the worst summation the contract
 // allows), a 4-ULP log, the loss and gradient all in float32. drop leaves
 // class `drop` out of the sum when ≥ 0 (a tail-mask bug).
@@ -40,22 +41,27 @@ func ce32(x []float32, targets []int32, n, k int, drop int, fn noisy32) (float32
 		for _, v := range row {
 			m = max(m, v)
 		}
-		lanes := make([]float32, SumLanes32)
+		const nl = 8
+		var lanes [nl]float32
+		var terms [nl]int
+		var wide float64
 		for j, v := range row {
 			if j != drop {
-				l := j % SumLanes32
+				l := j % nl
 				if k <= 16 {
 					l = 0
 				}
 				lanes[l] += fn.f(math.Exp(float64(v - m)))
+				if terms[l]++; terms[l] == SumBlock32 && k > 16 {
+					wide += float64(lanes[l])
+					lanes[l], terms[l] = 0, 0
+				}
 			}
 		}
-		for w := len(lanes) / 2; w > 0; w /= 2 {
-			for l := 0; l < w; l++ {
-				lanes[l] += lanes[l+w]
-			}
+		for _, v := range lanes {
+			wide += float64(v)
 		}
-		s := lanes[0]
+		s := float32(wide)
 		lse := m + fn.f(math.Log(float64(s)))
 		lses[i] = lse
 		y := targets[i]

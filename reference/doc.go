@@ -66,19 +66,26 @@
 // result. For a row of K (soft-capped) logits z with maximum m and
 // log-sum-exp lse:
 //
-//	τ_lse  = u·(c·(|m| + |lse| + 1) + S_T(K)),   S_T(K) = min(K, 16 + ⌈K/L_T⌉)
+//	τ_lse  = u·(c·(|m| + |lse| + 1) + S_T(K)),   S_32(K) = min(K, B),   S_64(K) = K
 //
 // since m and lse are rounded and Σ exp(z_j − m) adds K positive terms,
 // with a relative error of at most S_T(K)·u, which the log turns into an
-// absolute one. S_T(K) is the summation the backends really do: a sum
-// spread over L partial sums (vector lanes) of ⌈K/L⌉ terms each and then
-// added in a tree loses at most (⌈K/L⌉ − 1 + log₂ L)·u, and a row of at
-// most 16 terms may be summed in one accumulator (K − 1). In float32
-// L_T = SumLanes32 = 8: avx2 adds a row's float32 exponentials in one
-// 8-lane accumulator (avx512: 16 lanes; rows of K ≤ 16 across the lanes,
-// one row per lane); generic and neon add them in float64. In float64
-// L_T = SumLanes64 = 1, so S_T(K) = K: generic adds a row's exponentials
-// one by one. This bounds RowLSE and LogSumExp; LogSoftmax adds
+// absolute one. S_T(K) is the summation the backends really do. In
+// float32 a row's exponentials are added in vector lanes of float32 partial
+// sums, each moved into a float64 accumulator after at most B =
+// SumBlock32 = 16 terms (avx2 and avx512 flush every 16 vectors; generic
+// and neon add float32 exponentials in float64 directly). Recursive
+// summation of n positive terms loses at most (n − 1)·u relative (to first
+// order), so a partial sum of at most B terms loses (B − 1)·u; adding the
+// partial sums in float64 and the lanes in a float64 tree loses at most
+// (⌈K/(16·L)⌉ + log₂ 2L)·2⁻⁵³ (below 2⁻³⁶ for any K below 2³¹), and the
+// total rounded once to float32 0.5u: together less than B·u, whatever K.
+// A row of at most 16 terms may be summed in one float32 accumulator
+// (K − 1). Hence S_32(K) = min(K, B) = min(K, 16). In float64, a sum over
+// L_64 = SumLanes64 partial sums of ⌈K/L⌉ terms each, then added in a
+// tree, loses at most (⌈K/L⌉ − 1 + log₂ L)·u; L = 1 (generic adds a
+// row's exponentials one by one), so S_64(K) = K. This bounds RowLSE and
+// LogSumExp; LogSoftmax adds
 // c·u·(|z_j| + |z_j − m| + |log p_j|) and Softmax allows p_j a relative
 // error of e^ρ_j − 1, where ρ_j = τ_lse + c·u·(1 + |z_j| + |z_j − m|).
 //
@@ -140,18 +147,22 @@
 //
 // c = 32 covers a 4-ULP exp or log (8u) composed with a few roundings; a
 // backend using less accurate approximations must show, by the tests and
-// the fuzzer, that it still meets the bounds. The ⌈K/L⌉ term of τ_lse is
-// the worst case of a lane's sum in T, which really occurs: a large exp(0)
-// followed in its lane by many terms each below half an ULP of it loses
-// them all (TestContractAdmitsPlainFloat32 uses 85% of τ_lse that way at
-// K = 4099, and avx2 up to 99% at K = 128256: TestLaneSumWorstCase). A backend that adds float32 exponentials in fewer than
-// SumLanes32 partial sums must change the contract first. The bounds are
-// strict enough to catch the usual kernel bugs: at K = 49 in float32 a
+// the fuzzer, that it still meets the bounds. The S_T(K) term of τ_lse is
+// the worst case of a partial sum in T, which really occurs: a large exp(0)
+// followed in its partial sum by many terms each below half an ULP of it
+// loses them all. In float32 that partial sum holds at most B = 16 terms,
+// and the amd64 kernels really lose more than half of S_32(K)·u on rows
+// with exp(0) at the head of every block of 16 vectors
+// (TestLaneSumWorstCase); TestContractAdmitsPlainFloat32 models the same
+// two-level sum. A backend that adds more than SumBlock32 float32
+// exponentials in one float32 partial sum must change the contract first.
+// The bounds are strict enough to catch the usual kernel bugs: at K = 49 in float32 a
 // dropped or doubled class changes the loss by ~1/K against a tolerance of
 // ~100u·(|m| + 1), and at K = 4099 a kernel that drops a row's last class
-// fails on rows of standard normal logits (TestDroppedClassLongRows).
-// From K ≈ 30000 on it does not in float32: 1/K then falls below both
-// u·(16 + ⌈K/8⌉) (the avx2 sum's real worst case) and the
-// c·u·(|m| + |lse| + 1) ≈ 500u that the roundings of m and lse are
-// charged (docs/deviations.md); in float64 it fails at every K.
+// fails on rows of standard normal logits (TestDroppedClassLongRows),
+// and so it does in float32 at K = 32000 and 50257 (S_32 = 16 against
+// p_last ≈ 1/K ≈ 300–500u). At K = 128256 it does not in float32: 1/K
+// ≈ 131u there, and the c·u·(|m| + |lse| + 1) ≈ 580u that the roundings
+// of m and lse are charged already exceeds the largest p_last of the test's
+// rows (docs/deviations.md); in float64 it fails at every K.
 package reference

@@ -130,16 +130,19 @@ func (r lseRow) lseTol(u float64, k int) float64 {
 }
 
 // sumTerms is the contract's S_T(K): the relative error, in units of u,
-// that a backend's sum of K positive terms in T may have. A sum split
-// over L partial sums (vector lanes) of ⌈K/L⌉ terms each, then added in a
-// tree, loses at most (⌈K/L⌉ − 1 + log₂ L)·u; a row of up to 16 terms may
-// be summed in one accumulator (K − 1). So S_T(K) = min(K, 16 + ⌈K/L_T⌉)
-// with L_T = SumLanes32 in float32 and SumLanes64 in float64.
+// that a backend's sum of K positive terms in T may have. In float32 a
+// partial sum holds at most B = SumBlock32 terms before it is added into
+// float64, so it loses at most (B − 1)·u; the float64 level and the final
+// rounding to float32 add 0.5u and a few 2⁻⁵³, so S_32(K) = min(K, B) (a
+// row of up to 16 terms summed in one float32 accumulator loses (K − 1)·u).
+// In float64 a sum spread over L = SumLanes64 partial sums of ⌈K/L⌉
+// terms each, then added in a tree, loses at most (⌈K/L⌉ − 1 + log₂ L)·u,
+// and S_64(K) = min(K, 16 + ⌈K/L⌉) = K.
 func sumTerms(u float64, k int) float64 {
-	l := SumLanes64
 	if u > u64 {
-		l = SumLanes32
+		return float64(min(k, SumBlock32))
 	}
+	l := SumLanes64
 	return float64(min(k, 16+(k+l-1)/l))
 }
 

@@ -21,13 +21,16 @@ const (
 	// BlockT is the most terms a backend may add up in T before moving the
 	// partial sum into its float64 accumulator across rows or elements.
 	BlockT = 64
-	// SumLanes32 is the contract's L in float32: the fewest partial sums
-	// over which a backend spreads a row's Σ exp(z_j − m) when it adds in
-	// float32 (avx2: 8 lanes, one accumulator; avx512: 16). generic and
-	// neon add float32 exponentials in float64, which is better still.
-	SumLanes32 = 8
-	// SumLanes64 is L in float64: generic adds a row's exponentials one by
-	// one in float64, so the sum may lose K·u.
+	// SumBlock32 is the contract's B in float32: the most of a row's
+	// exponentials exp(z_j − m) a backend adds in one float32 partial sum
+	// (a vector lane) before moving it into a float64 accumulator. avx2
+	// and avx512 flush their float32 lanes every 16 vectors (package
+	// asmgen/internal/x86, BlockSum); generic and neon add float32
+	// exponentials in float64, which is better still.
+	SumBlock32 = 16
+	// SumLanes64 is the contract's L in float64: the fewest partial sums
+	// over which a backend spreads a row's Σ exp(z_j − m); generic adds a
+	// row's exponentials one by one in float64, so the sum may lose K·u.
 	SumLanes64 = 1
 	u64        = 0x1p-53
 )

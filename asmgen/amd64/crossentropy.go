@@ -138,18 +138,17 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 			s.Mul(coef, cs, cs)
 			// Lane index of the target in each vector: idx counts j + lane.
 			yv, idx := s.LaneIndex(y)
-			others := s.Vec()
-			VXORPS(others, others, others)
-			sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+			os := s.NewBlockSum() // as pass 1's sum: two levels
+			sp.EachBlock(x86.SumBlock, func(j reg.GPVirtual, mk *x86.Mask) {
 				e := s.LoadAt(mk, s.At(grad, j), nil)
 				g := s.Vec()
 				s.Mul(cs, e, g)
 				s.StoreAt(mk, g, s.At(grad, j))
 				s.ZeroLane(idx, yv, e) // drop e_y from the sum of the others
-				s.Add(e, others, others)
+				os.Add(e)
 				s.AddI(s.Lanes, idx)
-			})
-			s.AllSum(others)
+			}, os.Flush)
+			others := os.Total(nil)
 			s.Mul(cs, others, others)
 			VXORPS(s.SignBit(), others, others)
 			s.StoreScalar(others, Mem{Base: grad, Index: y, Scale: sz})

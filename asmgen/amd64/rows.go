@@ -213,9 +213,11 @@ func onlineLSE(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirtual, 
 type lseHooks struct {
 	exp     func(e reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask)
 	rescale func(j reg.GPVirtual)
-	// loop, if set, runs the per-vector body in place of the span's Each,
-	// for a kernel that fuses another pass into the same loop.
-	loop func(body func(j reg.GPVirtual, mk *x86.Mask))
+	// loop, if set, runs the per-vector body in place of the span's
+	// EachBlock, for a kernel that fuses another pass into the same loop;
+	// it must call flush after every x86.SumBlock vectors at most (the
+	// two-level sum).
+	loop func(body func(j reg.GPVirtual, mk *x86.Mask), flush func())
 }
 
 // onlineLSEHooks is onlineLSE with hooks; it also returns ref, the
@@ -235,14 +237,17 @@ func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirt
 	s.Min(m, s.CR(s.MaxFinite()), m)
 	thr := s.Vec()
 	s.Add(s.C(rescaleMargin), m, thr)
-	sum := s.Vec()
-	VXORPS(sum, sum, sum)
+	// Two levels (x86.BlockSum): a lane's float32 sum holds at most
+	// x86.SumBlock terms before it is flushed into float64.
+	sum := s.NewBlockSum()
 	var top reg.VecVirtual
 	if exact {
 		top = s.Vec()
 		VMOVAPS(m, top)
 	}
-	iterate := sp.Each
+	iterate := func(body func(j reg.GPVirtual, mk *x86.Mask), flush func()) {
+		sp.EachBlock(x86.SumBlock, body, flush)
+	}
 	if hooks.loop != nil {
 		iterate = hooks.loop
 	}
@@ -271,7 +276,7 @@ func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirt
 			s.Min(t, s.CR(s.MaxFinite()), t)
 			d := s.Vec()
 			s.Sub(t, m, d)
-			s.Mul(s.Exp(d), sum, sum)
+			sum.Scale(s.Exp(d))
 			if shift != nil {
 				shift(d)
 			}
@@ -288,29 +293,29 @@ func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirt
 		s.Sub(m, v, d)
 		e := s.ExpFlush(d)
 		s.ZeroOff(mk, e)
-		s.Add(e, sum, sum)
+		sum.Add(e)
 		if hooks.exp != nil {
 			hooks.exp(e, j, mk)
 		}
 		if each != nil {
 			each(v, m, j, mk)
 		}
-	})
-	s.AllSum(sum)
+	}, sum.Flush)
 	ref = m
+	var f reg.VecVirtual
 	if exact {
 		// Re-reference the sum to the true maximum (m ≤ top).
 		s.AllMax(top)
 		s.Min(top, s.CR(s.MaxFinite()), top)
 		d := s.Vec()
 		s.Sub(top, m, d)
-		s.Mul(s.Exp(d), sum, sum)
+		f = s.Exp(d)
 		if shift != nil {
 			shift(d)
 		}
 		m = top
 	}
-	return m, s.Log(sum, true), ref
+	return m, s.Log(sum.Total(f), true), ref
 }
 
 // maxThenStash is pass 1 for a row that fits in L1: the exact maximum m
@@ -332,18 +337,16 @@ func maxThenStash(s *x86.ISA, x, stash reg.GPVirtual, sp x86.Span, negInf reg.Ve
 	s.AllMax(m)
 	s.Max(m, s.CR(-s.MaxFinite()), m) // NaN: m is the operand returned
 	s.Min(m, s.CR(s.MaxFinite()), m)
-	sum = s.Vec()
-	VXORPS(sum, sum, sum)
-	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+	bs := s.NewBlockSum() // two levels, as onlineLSE
+	sp.EachBlock(x86.SumBlock, func(j reg.GPVirtual, mk *x86.Mask) {
 		v := s.LoadAt(mk, s.At(x, j), m) // m: exp(0), zeroed, no underflow
 		s.Sub(m, v, v)
 		e := s.ExpFlush(v)
 		s.ZeroOff(mk, e)
-		s.Add(e, sum, sum)
+		bs.Add(e)
 		s.StoreAt(mk, e, s.At(stash, j))
-	})
-	s.AllSum(sum)
-	return m, sum
+	}, bs.Flush)
+	return m, bs.Total(nil)
 }
 
 // expAffineRows is pass 2 of softmax cross-entropy and Softmax:

@@ -106,13 +106,13 @@ func lseStashScaleRow(s *x86.ISA, streamed bool) {
 	moved := GP64()
 	XORQ(moved, moved)
 	hooks := stashHooks(s, stash, moved)
-	hooks.loop = func(body func(j reg.GPVirtual, mk *x86.Mask)) {
-		sp.EachOut(dst, streamed, func(j reg.GPVirtual, mk *x86.Mask, store func(reg.VecVirtual, Mem)) {
+	hooks.loop = func(body func(j reg.GPVirtual, mk *x86.Mask), flush func()) {
+		sp.EachOutBlock(dst, streamed, x86.SumBlock, func(j reg.GPVirtual, mk *x86.Mask, store func(reg.VecVirtual, Mem)) {
 			body(j, mk)
 			v := s.LoadAt(mk, s.At(prev, j), nil)
 			s.FMS213(b, c, v) // c·v − b
 			store(v, s.At(dst, j))
-		})
+		}, flush)
 	}
 	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, hooks)
 	storeStashOut(s, out, m, l, ref)

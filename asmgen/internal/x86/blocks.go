@@ -498,7 +498,11 @@ func (a F64Acc) Sum() reg.VecVirtual {
 		VADDPD(t, a.lo.AsY(), a.lo.AsY())
 	}
 	x := XMM()
-	VEXTRACTF128(Imm(1), a.lo.AsY(), x)
+	if a.s.ZMM {
+		VEXTRACTF64X2(Imm(1), a.lo.AsY(), x) // EVEX: X16–X31 allowed
+	} else {
+		VEXTRACTF128(Imm(1), a.lo.AsY(), x)
+	}
 	VADDPD(x, a.lo.AsX(), x)
 	t := XMM()
 	VPERMILPD(Imm(1), x, t)

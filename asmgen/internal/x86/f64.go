@@ -331,3 +331,89 @@ func (s *ISA) AddI(c int, v reg.VecVirtual) {
 	}
 	VPADDQ(s.U64(uint64(c)), v, v)
 }
+
+// SumBlock is the number of vectors a BlockSum adds in its float32 level
+// before flushing it into the float64 one: a lane's float32 sum then has
+// at most SumBlock terms, and loses at most (SumBlock − 1)·u of them,
+// whatever the row's length (reference.SumBlock32 charges it).
+const SumBlock = 16
+
+// BlockSum is a two-level sum of vectors of positive terms (a row's
+// exponentials): Add accumulates in a float32 vector, which Flush adds into
+// an F64Acc; the caller flushes after every SumBlock adds at most (the
+// loops Span.EachBlock and EachOutBlock call it), so that the float32
+// level's error is bounded by SumBlock terms per lane instead of the row's
+// length over the lane count, and the flush is amortised over SumBlock
+// vectors. For float64 elements it is one plain vector accumulator and
+// Flush does nothing.
+type BlockSum struct {
+	s   *ISA
+	v   reg.VecVirtual // the float32 level (float64: the only one)
+	acc F64Acc
+}
+
+// NewBlockSum allocates and zeroes a two-level sum.
+func (s *ISA) NewBlockSum() *BlockSum {
+	b := &BlockSum{s: s, v: s.Vec()}
+	VXORPS(b.v, b.v, b.v)
+	if !s.F64 {
+		b.acc = s.NewF64Acc()
+	}
+	return b
+}
+
+// Add adds the vector e (masked-off lanes must hold 0).
+func (b *BlockSum) Add(e reg.VecVirtual) { b.s.Add(e, b.v, b.v) }
+
+// Flush moves the float32 level into the float64 one.
+func (b *BlockSum) Flush() {
+	if !b.s.F64 {
+		b.flush()
+	}
+}
+
+func (b *BlockSum) flush() {
+	b.acc.Add(b.v)
+	VXORPS(b.v, b.v, b.v)
+}
+
+// Scale multiplies both levels by f, which holds the same value in every
+// lane (the rescale of an online log-sum-exp).
+func (b *BlockSum) Scale(f reg.VecVirtual) {
+	b.s.Mul(f, b.v, b.v)
+	if b.s.F64 {
+		return
+	}
+	d := b.s.Vec()
+	if b.s.ZMM {
+		VCVTPS2PD(f.AsY(), d)
+	} else {
+		VCVTPS2PD(f.AsX(), d)
+	}
+	VMULPD(d, b.acc.lo, b.acc.lo)
+	VMULPD(d, b.acc.hi, b.acc.hi)
+}
+
+// Total returns the sum in every lane of a new register, times f (nil: 1;
+// else the same value in every lane) before the float32 sum is rounded
+// once from float64 to float32. The sum must not be used afterwards.
+func (b *BlockSum) Total(f reg.VecVirtual) reg.VecVirtual {
+	if b.s.F64 {
+		b.s.AllSum(b.v)
+		if f != nil {
+			b.s.Mul(f, b.v, b.v)
+		}
+		return b.v
+	}
+	b.flush()
+	x := b.acc.Sum()
+	if f != nil {
+		t := XMM()
+		VCVTSS2SD(f.AsX(), t, t)
+		VMULSD(t, x, x)
+	}
+	VCVTSD2SS(x, x, x)
+	r := b.s.Vec()
+	VBROADCASTSS(x, r)
+	return r
+}

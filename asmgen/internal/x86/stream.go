@@ -63,6 +63,39 @@ func (sp Span) Each(body func(j reg.GPVirtual, m *Mask)) {
 	Label(done)
 }
 
+// EachBlock is Each with flush() emitted after every run of at most n
+// whole vectors (and after the last, partial one), before the tail: the
+// loop of a BlockSum. The whole vectors run in an inner loop with one
+// taken branch per vector, the block's end computed once per block.
+// float64 spans, whose sums have one level, loop as Each.
+func (sp Span) EachBlock(n int, body func(j reg.GPVirtual, m *Mask), flush func()) {
+	if sp.s.F64 {
+		sp.Each(body)
+		return
+	}
+	j, end := GP64(), GP64()
+	outer, inner, tail, done := NewLabel("blk"), NewLabel("loop"), NewLabel("tail"), NewLabel("done")
+	XORQ(j, j)
+	Label(outer)
+	CMPQ(j, sp.Full)
+	JAE(LabelRef(tail))
+	LEAQ(Mem{Base: j, Disp: n * sp.s.Lanes}, end)
+	CMPQ(end, sp.Full)
+	CMOVQHI(sp.Full, end)
+	Label(inner) // j < end here
+	body(j, nil)
+	ADDQ(Imm(uint64(sp.s.Lanes)), j)
+	CMPQ(j, end)
+	JB(LabelRef(inner))
+	flush()
+	JMP(LabelRef(outer))
+	Label(tail)
+	CMPQ(j, sp.K)
+	JAE(LabelRef(done))
+	body(j, &sp.Tail)
+	Label(done)
+}
+
 // At is the memory operand of element j of the float32 array at base.
 func At(base, j reg.GPVirtual) Mem { return Mem{Base: base, Index: j, Scale: 4} }
 
@@ -236,6 +269,72 @@ func (sp Span) EachStreamed(dst reg.GPVirtual, body func(j reg.GPVirtual, m *Mas
 	t := s.TailMask(rem)
 	body(j, &t, t.Store)
 	Label(done)
+}
+
+// EachStreamedBlock is EachStreamed with flush() emitted after the head
+// and after every run of at most n aligned whole vectors, before the tail
+// (as EachBlock; float64: as EachStreamed).
+func (sp Span) EachStreamedBlock(dst reg.GPVirtual, n int, body func(j reg.GPVirtual, m *Mask, store func(v reg.VecVirtual, mem Mem)), flush func()) {
+	s := sp.s
+	if s.F64 {
+		sp.EachStreamed(dst, body)
+		return
+	}
+	shift := uint64(2)
+	if s.F64 {
+		shift = 3
+	}
+	outer, inner, tail, done := NewLabel("ntblk"), NewLabel("ntloop"), NewLabel("nttail"), NewLabel("ntdone")
+	j := GP64()
+	XORQ(j, j)
+	h := GP64()
+	MOVQ(dst, h)
+	NEGQ(h)
+	ANDQ(Imm(uint64(s.Bytes()-1)), h)
+	SHRQ(Imm(shift), h)
+	CMPQ(h, sp.K)
+	CMOVQHI(sp.K, h)
+	TESTQ(h, h)
+	JZ(LabelRef(outer))
+	head := s.TailMask(h)
+	body(j, &head, head.Store)
+	flush()
+	MOVQ(h, j)
+	Label(outer)
+	end, be := GP64(), GP64()
+	LEAQ(Mem{Base: j, Disp: s.Lanes}, end)
+	CMPQ(end, sp.K)
+	JA(LabelRef(tail))
+	LEAQ(Mem{Base: j, Disp: n * s.Lanes}, be)
+	CMPQ(be, sp.K)
+	CMOVQHI(sp.K, be)
+	Label(inner) // j + Lanes ≤ be here
+	body(j, nil, s.StoreNT)
+	ADDQ(Imm(uint64(s.Lanes)), j)
+	LEAQ(Mem{Base: j, Disp: s.Lanes}, end)
+	CMPQ(end, be)
+	JBE(LabelRef(inner))
+	flush()
+	JMP(LabelRef(outer))
+	Label(tail)
+	rem := GP64()
+	MOVQ(sp.K, rem)
+	SUBQ(j, rem)
+	JZ(LabelRef(done))
+	t := s.TailMask(rem)
+	body(j, &t, t.Store)
+	Label(done)
+}
+
+// EachOutBlock is EachOut with flush() as EachBlock.
+func (sp Span) EachOutBlock(dst reg.GPVirtual, streamed bool, n int, body func(j reg.GPVirtual, m *Mask, store func(v reg.VecVirtual, mem Mem)), flush func()) {
+	if streamed {
+		sp.EachStreamedBlock(dst, n, body, flush)
+		return
+	}
+	sp.EachBlock(n, func(j reg.GPVirtual, m *Mask) {
+		body(j, m, func(v reg.VecVirtual, mem Mem) { sp.s.StoreAt(m, v, mem) })
+	}, flush)
 }
 
 // EachOut is EachStreamed when streamed is set, else Each with ordinary
