@@ -26,13 +26,14 @@ var strict = os.Getenv("LOSSFUSE_FUZZ_STRICT") != ""
 
 // Finding identifiers, as docs/fuzzing.md lists them.
 const (
-	findWeightOrder   = "F5 float64: CE family, a class weight beyond 1e290 or below 1e-290 (every backend); binary and regression, SIMD backends, such a weight (element, pos_weight, Asymmetric) at the element"
+	findWeightOrder   = "F5 float64: CE family, a class weight beyond 1e290 or below 1e-290 (SIMD backends; generic fixed); binary and regression, SIMD backends, such a weight (element, pos_weight, Asymmetric) at the element"
 	findHugeLogits    = "F11 float64, CE family: a row holding a finite logit beyond MaxFloat64/4; regression: an element beyond 1e300 (all backends)"
 	findFarFirstLogit = "F14 SIMD backends, smoothing or probability targets: a row whose first logit is more than 64·(1 + max|rest|) in magnitude"
 	findSmoothL1Sq    = "F10 SIMD backends, Huber and SmoothL1: an element with |d| < δ whose d² overflows"
 	findScaleSubnorm  = "F16 float32 mean: the gradient scale 1/norm is no normal float32 (norm above 2¹²⁶ or below 1/MaxFloat32)"
 	findF32Huge       = "F18 float32 SIMD backends: a row or element holding a finite magnitude beyond 1e37, a weight beyond 1e±20 (CE: any class weight) or a target below 1e-20"
 	findF32HugeResult = "F18r float32 SIMD backends: an element whose reference value is finite and beyond MaxFloat32/64"
+	findSubnormalP    = "F38 float32 SIMD backends, BCE and FocalProbs: a gradient element whose probability is subnormal (1/p overflows float32)"
 	findZLossTarget   = "F23 SIMD backends, CrossEntropy with a gradient: a counted row where P = (1−ε)·w_y + (ε/K)·Σw + 2ζ·w_y·lse exceeds twice (1−ε)·w_y"
 )
 
@@ -166,7 +167,7 @@ func (c *ceCase[T]) known(backend string, r *reference.Result, e elem) []string 
 	}
 	return knownFor(
 		func() string {
-			if f64 && extremeWeights(c.weight) {
+			if f64 && simd(backend) && extremeWeights(c.weight) {
 				return findWeightOrder
 			}
 			return ""
@@ -254,6 +255,12 @@ func (c *binaryCase[T]) known(backend string, r *reference.Result, e elem) []str
 		func() string {
 			if f32 && simd(backend) && refHuge(r, e) {
 				return findF32HugeResult
+			}
+			return ""
+		},
+		func() string {
+			if f32 && simd(backend) && !c.logits() && e.name == "grad" && c.x[e.i] > 0 && float64(c.x[e.i]) < 0x1p-126 {
+				return findSubnormalP
 			}
 			return ""
 		},
