@@ -584,3 +584,38 @@ func testWeightScan[T kernels.Float](t *testing.T) {
 		}
 	}
 }
+
+// TestSmoothingLargeLogits: label smoothing on rows of large, nearly equal
+// logits keeps its digits: the smoothing sum is taken from the row's
+// maximum (terms ≥ 0), not as tw·lse − Σc·z, which cancelled in generic
+// (PyTorch 1.13: 1.515436 for this row; generic gave 1.5).
+func TestSmoothingLargeLogits(t *testing.T) {
+	for _, b := range kernels.Backends() {
+		restore, err := kernels.UseBackend(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := []float64{1e15, 1e15 + 0.5, 1e15 - 1, 1e15, 7e14, 1e15 + 0.25, 1e15 - 0.125, 1e15, 1e15 + 1}
+		for _, eps := range []float64{1, 0.5, 0.1} {
+			for _, k := range []int{4, 9} {
+				o := kernels.CrossEntropyOptions[float64]{LabelSmoothing: eps}
+				grad := make([]float64, k)
+				loss, err := kernels.CrossEntropy(x[:k], []int32{0}, 1, k, grad, &o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ref, err := reference.CrossEntropy(x[:k], []int32{0}, 1, k, &o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := reference.Check(ref, reference.Got[float64]{CheckLoss: true, Loss: loss, Grad: grad}); err != nil {
+					t.Errorf("%s ε=%v k=%d: %v", b, eps, k, err)
+				}
+				if eps == 1 && k == 4 && math.Abs(loss-1.5154359508528032) > 1e-12 {
+					t.Errorf("%s: loss %v, want PyTorch's 1.515436", b, loss)
+				}
+			}
+		}
+		restore()
+	}
+}

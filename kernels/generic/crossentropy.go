@@ -66,22 +66,27 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	}
 
 	// Pass 1: the maximum m and r = Σ exp(z−m) − 1; with smoothing or
-	// probability targets also Σ c_j·z_j and Σ c_j. (That sum is anchored at
-	// 0, not at some logit: an outlier such as a masked −1e9 would make
-	// every term, and the cancellation, that large.) When the gradient is
+	// probability targets also S = Σ c_j·(m − z_j) and Σ c_j, anchored at
+	// the running maximum (moved up with S += Σc·(m' − m)), so that every
+	// term is ≥ 0 and nothing cancels: anchored at 0, tw·lse − Σc·z loses
+	// every digit for logits such as 1e15 + small differences, and anchored
+	// at some logit an outlier (a masked −1e9) does. When the gradient is
 	// wanted (and there is no soft-cap to differentiate later), the
 	// exponentials are computed once, in a second sweep after the maximum
 	// is known, and parked in the gradient buffer for pass 2; otherwise one
 	// online sweep folds max and sum together.
 	m, r := math.Inf(-1), -1.0
-	var wz, tw float64 // Σ c_j·z_j and Σ c_j for the target coefficients c
+	var tw float64 // Σ c_j for the target coefficients c
 	// Non-finite coefficients (a +Inf class weight, a NaN target) stay out
-	// of wz, where c·z would be ±Inf and tw·lse − wz then ∞ − ∞; their
-	// terms c_j·(lse − z_j) are +Inf, or NaN where lse − z_j = 0, which
-	// only the largest such z_j can reach.
+	// of S, where c·0 would be NaN; their terms c_j·(lse − z_j) are +Inf,
+	// or NaN where lse − z_j = 0, which only the largest such z_j can reach.
 	var twFin, cBad float64
 	zBad := math.Inf(-1)
-	var wzS float64 // Σ c_j·(z_j·2⁻⁵⁴⁰): wz without overflow, for huge c_j·z_j
+	// S = Σ c_j·(sm − z_j) over the finite coefficients, sm the running
+	// maximum; sS is S with the logits scaled by 2⁻⁵⁴⁰, for rows where
+	// m − z_j overflows but c_j·(m − z_j) does not (logits near MaxFloat64).
+	sm := math.Inf(-1)
+	var sum, sumS float64
 	soft := probs != nil
 	// With an infinite (or NaN) class weight (epsW is then not finite),
 	// P·p_j is ∞·p_j: p_j must not have flushed to 0 in a float32 stash
@@ -100,6 +105,13 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		}
 		hasNaN = hasNaN || z != z
 		if soft || eps != 0 {
+			if z > sm {
+				if twFin != 0 {
+					sum += twFin * (z - sm)
+					sumS += twFin * (z*0x1p-540 - sm*0x1p-540)
+				}
+				sm = z
+			}
 			c := targetCoef(a, probs, j, eps)
 			switch {
 			case c == 0: // 0·(−inf) must not poison the row
@@ -107,8 +119,10 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 				cBad += c
 				zBad = math.Max(zBad, z)
 			default:
-				wz += c * z
-				wzS += c * (z * 0x1p-540)
+				if z != sm { // −Inf at the anchor: its term waits for a larger sm
+					sum += c * (sm - z)
+					sumS += c * (sm*0x1p-540 - z*0x1p-540)
+				}
 				twFin += c
 			}
 			tw += c
@@ -173,7 +187,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		pc = wy * mod * (1 - gam*pr)
 		wy = pc // the onehot coefficient equals the softmax one
 	case soft:
-		loss = softLoss(twFin, wz, wzS, cBad, zBad, m, lr) + zl*lse*lse
+		loss = softLoss(twFin, sum, sumS, cBad, zBad, m, lr) + zl*lse*lse
 		pc = tw + 2*zl*lse
 	default:
 		wy = weight(a, int(y))
@@ -185,7 +199,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 			pc += 2 * zl * wy * lse
 		}
 		if eps != 0 {
-			loss += softLoss(twFin, wz, wzS, cBad, zBad, m, lr)
+			loss += softLoss(twFin, sum, sumS, cBad, zBad, m, lr)
 			pc += epsW
 		}
 		wy *= 1 - eps
@@ -231,17 +245,15 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 }
 
 // softLoss is Σ_j c_j·(lse − z_j) over the smoothing or probability
-// coefficients: tw·lse − wz over the finite ones, and +Inf (or NaN) from
-// the non-finite ones, whose sum is cBad and largest logit zBad. Where
-// tw·lse or wz overflows (logits near MaxFloat64, or weights of 1e160
-// times logits of 1e170) the difference is taken with the logits scaled by
-// 2⁻⁵⁴⁰ (wzS; the terms this flushes are negligible next to those) and
-// scaled back. It cancels there, so a negative difference, which the sum of
-// non-negative terms cannot have, is rounding: 0.
-func softLoss(tw, wz, wzS, cBad, zBad, m, lr float64) float64 {
-	l := tw*(m+lr) - wz
-	if l-l != 0 {
-		l = math.Max(tw*((m+lr)*0x1p-540)-wzS, 0) * 0x1p540
+// coefficients: tw·(lse − m) + S over the finite ones (S = Σ c_j·(m − z_j),
+// terms ≥ 0), and +Inf (or NaN) from the non-finite ones, whose sum is
+// cBad and largest logit zBad. Where S overflows only because some m − z_j
+// does (logits near ±MaxFloat64), the sum with the logits scaled by 2⁻⁵⁴⁰
+// (sS; the terms this flushes are negligible next to those) is scaled back.
+func softLoss(tw, s, sS, cBad, zBad, m, lr float64) float64 {
+	l := tw*lr + s
+	if l > math.MaxFloat64 {
+		l = (tw*(lr*0x1p-540) + sS) * 0x1p540
 	}
 	if cBad != 0 {
 		if zBad == m && lr == 0 {
