@@ -561,8 +561,8 @@ func pathsDoc(t *testing.T) string {
 		}
 	}
 	b.WriteString("\n## Rows\n\n")
-	b.WriteString("Each row is one call; the fuzzer must be able to draw a shape of its class (`fuzz/paths_test.go`).\n\n")
-	b.WriteString("| row | call | types | N×K | options | data | class (fuzz) | avx2 | avx512 | neon | generic |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("Each row is one call; the fuzzer must be able to draw a shape of its class (`fuzz/shape_test.go`). The last four columns are the exact sets of paths the call takes on each backend.\n\n")
+	b.WriteString("| row | call | types | N×K | options | data | class (fuzz) | generic | avx2 | avx512 | neon |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range pathtable.Rows {
 		cols := []string{}
 		for _, be := range allBackends {
