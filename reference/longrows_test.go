@@ -29,11 +29,13 @@ var droppedBlind = map[string]string{
 // and a kernel that leaves the last class out of pass 1 (the same kernel
 // called on the rows without their last logit, the last gradient element
 // formed from that log-sum-exp) must fail it, except where droppedBlind
-// says the contract cannot see it.
+// says the contract cannot see it. float32 keeps its 8 rows under -short:
+// the drop, about 1/K, is seen through the rows whose last logit is large
+// enough, and the 2 rows of K = 32000 have none (budget used 0.16).
 func TestDroppedClassLongRows(t *testing.T) {
-	n := 8
+	n32, n64 := 8, 8
 	if testing.Short() {
-		n = 2
+		n64 = 2
 	}
 	for _, name := range kernels.Backends() {
 		restore, err := kernels.UseBackend(name)
@@ -41,8 +43,8 @@ func TestDroppedClassLongRows(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, k := range []int{4099, 32000, 50257, 128256} {
-			droppedLongRows[float32](t, name, n, k)
-			droppedLongRows[float64](t, name, n, k)
+			droppedLongRows[float32](t, name, n32, k)
+			droppedLongRows[float64](t, name, n64, k)
 		}
 		restore()
 	}
