@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,6 +43,8 @@ type runnable interface {
 	// failures runs the case and describes every check that failed,
 	// counting what was checked in tl (which may be nil) under target.
 	failures(tl *tally, target string) []string
+	// size is the number of float elements in the call's buffers.
+	size() int
 	String() string
 }
 
@@ -49,6 +52,16 @@ type typed[T kernels.Float] struct{ c kernelCase[T] }
 
 func (r typed[T]) failures(tl *tally, target string) []string { return failures(r.c, tl, target) }
 func (r typed[T]) String() string                             { return r.c.String() }
+func (r typed[T]) size() int {
+	bufs, _ := r.c.layout()
+	n := 0
+	for _, b := range bufs {
+		if !b.absent {
+			n += b.n
+		}
+	}
+	return n
+}
 
 // decoder turns a source into a case of one family.
 type decoder func(s *source) runnable
@@ -64,12 +77,25 @@ func byType(s *source, f32 func(*source) kernelCase[float32], f64 func(*source) 
 // fuzzFamily runs the family's decoder on the fuzzer's bytes. The seeds
 // under testdata/fuzz/<FuzzName>/ are found by go test itself.
 func fuzzFamily(f *testing.F, decode decoder) {
+	engine := flag.Lookup("test.fuzz") != nil && flag.Lookup("test.fuzz").Value.String() != ""
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, msg := range decode(newSource(data)).failures(nil, "") {
+		c := decode(newSource(data))
+		if engine && c.size() > maxEngineElems {
+			// Under the fuzzing engine (coverage-instrumented, minimising)
+			// a call of millions of elements runs for tens of seconds and the
+			// coordinator takes its worker for hung. The committed corpus,
+			// TestRandomInputs and the kernels' long-row tests run them.
+			t.Skipf("%d elements: too large for the fuzzing engine", c.size())
+		}
+		for _, msg := range c.failures(nil, "") {
 			t.Error(msg)
 		}
 	})
 }
+
+// maxEngineElems bounds the float elements (every buffer) of a call run
+// under the fuzzing engine.
+const maxEngineElems = 1 << 19
 
 // failures runs c on every backend this CPU supports and checks each:
 // the error decision, no write outside the outputs (none at all after an
