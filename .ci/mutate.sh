@@ -15,7 +15,7 @@ fi
 echo "-- the table: anchors present and unique, every kind on every backend, docs in step"
 go test -count=1 ./tools/mutate
 
-parts=${LOSSFUSE_MUTATE_PARTS:-6}
+parts=${LOSSFUSE_MUTATE_PARTS:-8}
 part=$(( 10#$(date -u +%j) % parts ))
 echo "-- mutants, part $part of $parts (day $(date -u +%j))"
 go run ./tools/mutate -subset "$part/$parts"

@@ -21,13 +21,35 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
+
+// live holds the temporary copies in use, removed on an interrupt too.
+var live = struct {
+	sync.Mutex
+	dirs map[string]bool
+}{dirs: map[string]bool{}}
+
+func removeOnInterrupt() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, os.Interrupt)
+	go func() {
+		<-c
+		live.Lock()
+		for d := range live.dirs {
+			os.RemoveAll(d)
+		}
+		fmt.Fprintln(os.Stderr, "mutate: interrupted")
+		os.Exit(130)
+	}()
+}
 
 func main() {
 	var (
@@ -71,8 +93,16 @@ func main() {
 	if len(sel) == 0 {
 		fatalf("no mutant selected")
 	}
-	r := &runner{root: root, rev: *rev, keep: *keep, verbose: *verbose}
-	fmt.Printf("mutate: %d mutants of %s at %s (%s/%s, %s)\n", len(sel), r.root, *rev, runtime.GOOS, runtime.GOARCH, cpuName())
+	// The commit, resolved once: every copy is of the same tree even if
+	// HEAD moves during the run.
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--verify", *rev+"^{commit}").Output()
+	if err != nil {
+		fatalf("-rev %s: %v", *rev, err)
+	}
+	commit := strings.TrimSpace(string(out))
+	r := &runner{root: root, rev: commit, keep: *keep, verbose: *verbose}
+	removeOnInterrupt()
+	fmt.Printf("mutate: %d mutants of %s at %s %.12s (%s/%s, %s)\n", len(sel), r.root, *rev, commit, runtime.GOOS, runtime.GOARCH, cpuName())
 	start := time.Now()
 	if *baseline {
 		if err := r.baseline(sel); err != nil {
@@ -275,6 +305,9 @@ func (r *runner) copyTree(tag string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	live.Lock()
+	live.dirs[dir] = true
+	live.Unlock()
 	archive := exec.Command("git", "-C", r.root, "archive", "--format=tar", r.rev)
 	untar := exec.Command("tar", "-x", "-C", dir)
 	pipe, err := archive.StdoutPipe()
@@ -302,6 +335,9 @@ func (r *runner) cleanup(dir string) {
 		return
 	}
 	os.RemoveAll(dir)
+	live.Lock()
+	delete(live.dirs, dir)
+	live.Unlock()
 }
 
 func (r *runner) run(m Mutant) result {
