@@ -36,10 +36,19 @@ func softCap(s *x86.ISA, capped bool, negInf reg.VecVirtual) func(v reg.VecVirtu
 		z := s.Tanh(t)
 		VMULPS(broadcastParam(s, "cap"), z, z)
 		if mk != nil {
-			mk.Fill(z, negInf)
+			mk.Fill(z, orNegInf(s, negInf))
 		}
 		return z
 	}
+}
+
+// orNegInf is negInf, or −Inf loaded into a new register where the caller
+// keeps none.
+func orNegInf(s *x86.ISA, negInf reg.VecVirtual) reg.VecVirtual {
+	if negInf != nil {
+		return negInf
+	}
+	return s.CR(math.Inf(-1))
 }
 
 // rowLoop emits the loop over n rows; body gets the row index i. The row
@@ -133,6 +142,12 @@ func lseRows(s *x86.ISA, o lseOptions) {
 	s.PreloadExp()
 	s.PreloadC(rescaleMargin, -s.MaxFinite(), s.MaxFinite())
 	negInf := s.CR(math.Inf(-1))
+	if o.capped && !s.ZMM {
+		// AVX2 has 16 registers and the soft-capped rows need them all
+		// (tanh, exp, the two-level sum, dot): −Inf is loaded where a
+		// tail needs it instead of held across the loop.
+		negInf = nil
+	}
 	sp := s.NewSpan(k)
 	transform := softCap(s, o.capped, negInf)
 
@@ -261,8 +276,8 @@ func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirt
 		// result costs a microcode assist per vector on Intel (100+ cycles
 		// per row of a short-row batch). The soft-cap refills −Inf.
 		fill := m
-		if transform != nil {
-			fill = negInf
+		if transform != nil && mk != nil {
+			fill = orNegInf(s, negInf)
 		}
 		v := s.LoadAt(mk, s.At(x, j), fill)
 		if transform != nil {

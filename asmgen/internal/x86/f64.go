@@ -345,21 +345,42 @@ const SumBlock = 16
 // level's error is bounded by SumBlock terms per lane instead of the row's
 // length over the lane count, and the flush is amortised over SumBlock
 // vectors. For float64 elements it is one plain vector accumulator and
-// Flush does nothing.
+// Flush does nothing. On AVX2 the float64 level lives in the frame, not in
+// two of the 16 registers: it is touched once a block, and the soft-capped
+// rows (tanh, exp, the sum and a dot product) need every register.
 type BlockSum struct {
 	s   *ISA
 	v   reg.VecVirtual // the float32 level (float64: the only one)
 	acc F64Acc
+	mem Mem // AVX2 float32: the float64 level, two vectors of 4 lanes
 }
 
 // NewBlockSum allocates and zeroes a two-level sum.
 func (s *ISA) NewBlockSum() *BlockSum {
 	b := &BlockSum{s: s, v: s.Vec()}
 	VXORPS(b.v, b.v, b.v)
-	if !s.F64 {
+	switch {
+	case s.F64:
+	case s.ZMM:
 		b.acc = s.NewF64Acc()
+	default:
+		b.mem = AllocLocal(64)
+		VMOVUPD(b.v, b.mem)
+		VMOVUPD(b.v, b.mem.Offset(32))
 	}
 	return b
+}
+
+// inFrame reports whether the float64 level is in the frame (AVX2).
+func (b *BlockSum) inFrame() bool { return !b.s.F64 && !b.s.ZMM }
+
+// f64Halves widens the float32 vector v into two float64 vectors.
+func (b *BlockSum) f64Halves(v reg.VecVirtual) (lo, hi reg.VecVirtual) {
+	lo, hi = b.s.Vec(), b.s.Vec()
+	VCVTPS2PD(v.AsX(), lo)
+	VEXTRACTF128(Imm(1), v, hi.AsX())
+	VCVTPS2PD(hi.AsX(), hi)
+	return lo, hi
 }
 
 // Add adds the vector e (masked-off lanes must hold 0).
@@ -373,7 +394,15 @@ func (b *BlockSum) Flush() {
 }
 
 func (b *BlockSum) flush() {
-	b.acc.Add(b.v)
+	if b.inFrame() {
+		lo, hi := b.f64Halves(b.v)
+		VADDPD(b.mem, lo, lo)
+		VADDPD(b.mem.Offset(32), hi, hi)
+		VMOVUPD(lo, b.mem)
+		VMOVUPD(hi, b.mem.Offset(32))
+	} else {
+		b.acc.Add(b.v)
+	}
 	VXORPS(b.v, b.v, b.v)
 }
 
@@ -389,6 +418,14 @@ func (b *BlockSum) Scale(f reg.VecVirtual) {
 		VCVTPS2PD(f.AsY(), d)
 	} else {
 		VCVTPS2PD(f.AsX(), d)
+	}
+	if b.inFrame() {
+		for _, off := range []int{0, 32} {
+			t := b.s.Vec()
+			VMULPD(b.mem.Offset(off), d, t)
+			VMOVUPD(t, b.mem.Offset(off))
+		}
+		return
 	}
 	VMULPD(d, b.acc.lo, b.acc.lo)
 	VMULPD(d, b.acc.hi, b.acc.hi)
@@ -406,6 +443,11 @@ func (b *BlockSum) Total(f reg.VecVirtual) reg.VecVirtual {
 		return b.v
 	}
 	b.flush()
+	if b.inFrame() {
+		b.acc = F64Acc{s: b.s, lo: b.s.Vec(), hi: b.s.Vec()}
+		VMOVUPD(b.mem, b.acc.lo)
+		VMOVUPD(b.mem.Offset(32), b.acc.hi)
+	}
 	x := b.acc.Sum()
 	if f != nil {
 		t := XMM()
