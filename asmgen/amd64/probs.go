@@ -62,6 +62,11 @@ func maxLogProbRows(s *x86.ISA, weighted bool) {
 		acc, cs := s.Vec(), s.Vec()
 		VXORPS(acc, acc, acc)
 		VXORPS(cs, cs, cs)
+		// Σc twice: cs, one float32 vector, follows the reference moves of
+		// dot; total, a two-level sum as the exponentials', is the output,
+		// which every gradient element's coefficient carries (one float32
+		// accumulator of K = 50257 targets of 1/K was 1065u off).
+		total := s.NewBlockSum()
 		each := func(v, mref reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
 			if mk == nil {
 				s.PrefetchAhead(probs, j)
@@ -74,6 +79,7 @@ func maxLogProbRows(s *x86.ISA, weighted bool) {
 			s.Where(x86.EQ, c, s.C(0), s.C(0), d)
 			s.Add(d, acc, acc)
 			s.Add(c, cs, cs)
+			total.Add(c)
 		}
 		shift := func(d reg.VecVirtual) { // the reference moved by d: Σc·(x − m) follows
 			t := s.Vec()
@@ -81,7 +87,7 @@ func maxLogProbRows(s *x86.ISA, weighted bool) {
 			s.Where(x86.EQ, cs, s.C(0), s.C(0), t)
 			s.Add(t, acc, acc)
 		}
-		m, l := onlineLSE(s, x, sp, negInf, true, each, shift, nil)
+		m, l, _ := onlineLSEHooks(s, x, sp, negInf, true, each, shift, nil, lseHooks{flush: total.Flush})
 		store := func(name string, v reg.VecVirtual) {
 			p := Load(Param(name), GP64()).(reg.GPVirtual)
 			s.StoreScalar(v, Mem{Base: p, Index: i, Scale: uint8(s.Size())})
@@ -90,8 +96,7 @@ func maxLogProbRows(s *x86.ISA, weighted bool) {
 		store("ls", l)
 		s.AllSum(acc)
 		store("dot", acc)
-		s.AllSum(cs)
-		store("cs", cs)
+		store("cs", total.Total(nil))
 	})
 	s.End()
 }

@@ -233,6 +233,9 @@ type lseHooks struct {
 	// it must call flush after every x86.SumBlock vectors at most (the
 	// two-level sum).
 	loop func(body func(j reg.GPVirtual, mk *x86.Mask), flush func())
+	// flush, if set, runs with the sum's flush at every block end, for
+	// another two-level sum the caller keeps (x86.BlockSum).
+	flush func()
 }
 
 // onlineLSEHooks is onlineLSE with hooks; it also returns ref, the
@@ -315,7 +318,12 @@ func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirt
 		if each != nil {
 			each(v, m, j, mk)
 		}
-	}, sum.Flush)
+	}, func() {
+		sum.Flush()
+		if hooks.flush != nil {
+			hooks.flush()
+		}
+	})
 	ref = m
 	var f reg.VecVirtual
 	if exact {
