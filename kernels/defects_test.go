@@ -619,3 +619,30 @@ func TestSmoothingLargeLogits(t *testing.T) {
 		restore()
 	}
 }
+
+// TestMSEGradientNoOverflow: the MSE gradient 2d/n is finite where 2d
+// alone overflows (float32 d = 3e38, mean over 20: PyTorch 3e37); avx2 and
+// avx512 formed 2d first and gave +Inf.
+func TestMSEGradientNoOverflow(t *testing.T) {
+	for _, b := range kernels.Backends() {
+		restore, err := kernels.UseBackend(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{20, 37} {
+			x, y, grad := make([]float32, n), make([]float32, n), make([]float32, n)
+			x[0], y[n-1] = 3e38, 3e38
+			if _, err := kernels.MSE(x, y, grad, nil); err != nil {
+				t.Fatal(err)
+			}
+			want := 2 * 3e38 / float64(n)
+			if g := float64(grad[0]); math.Abs(g-want) > 1e-6*want {
+				t.Errorf("%s n=%d: grad[0] = %v, want %v", b, n, g, want)
+			}
+			if g := float64(grad[n-1]); math.Abs(g+want) > 1e-6*want {
+				t.Errorf("%s n=%d: grad[%d] = %v, want %v", b, n, n-1, g, -want)
+			}
+		}
+		restore()
+	}
+}

@@ -332,7 +332,7 @@ func sigmoidFocal(s *x86.ISA, gm focalGamma, o binaryOptions) {
 func regression(s *x86.ISA, kind int, o binaryOptions) {
 	names := [...]string{"mse", "l1", "huber", "smoothL1"}
 	binaryKernel(s, names[kind],
-		"%s computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale, both times w; it returns Σ loss.",
+		"%s computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.",
 		o, nil, func(x, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
 			d := s.Vec()
 			s.Sub(y, x, d)
@@ -347,9 +347,10 @@ func regression(s *x86.ISA, kind int, o binaryOptions) {
 				return t
 			}
 			switch kind {
-			case 0: // MSE
+			case 0: // MSE: the gradient's factor 2 is in scale (the caller
+				// passes 2·scale), so that 2·d cannot overflow where 2d/n is finite.
 				s.Mul(d, d, l)
-				s.Add(d, d, g)
+				g = d
 			case 1: // L1
 				VANDPS(s.AbsMask(), d, l)
 				g = sgn()

@@ -489,7 +489,7 @@ func (s isa) regression64(a args.Regression[float64]) float64 {
 	switch a.Kind {
 	case args.MSE:
 		args.Took("amd64/f64/mse")
-		return mse64Call(bool(s), x, y, w, g, l, n, p, sc)
+		return mse64Call(bool(s), x, y, w, g, l, n, p, 2*sc) // the kernel's gradient is d·scale
 	case args.L1:
 		args.Took("amd64/f64/l1")
 		return l164Call(bool(s), x, y, w, g, l, n, p, sc)
