@@ -361,7 +361,19 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 	case a.Kind == args.BCEWithLogits && a.K == 1:
 		args.Took("amd64/f64/bce-logits-pw1")
 		return bceLogits64Call(bool(s), x, y, w, g, l, n, a.PosWeight[0]*a.FNWeight, a.FPWeight, sc)
-	case a.Kind == args.BCEWithLogits && a.K >= 8:
+	case a.Kind == args.BCEWithLogits && a.K < 8:
+		args.Took("amd64/f64/bce-logits-pw-tiled")
+		var pw [pwTileRows * 8]float64
+		k := a.K
+		tile(pw[:pwTileRows*k], a.PosWeight[:k])
+		var sum float64
+		for r0 := 0; r0 < a.N; r0 += pwTileRows {
+			lo, n := r0*k, min(pwTileRows, a.N-r0)*k
+			sum += bceLogitsPW64Call(bool(s), &a.X[lo], &a.Y[lo], elem(a.Weight, lo), elem(a.Grad, lo), elem(a.Loss, lo), n,
+				&pw[0], a.FNWeight, a.FPWeight, sc)
+		}
+		return sum
+	case a.Kind == args.BCEWithLogits:
 		args.Took("amd64/f64/bce-logits-pw-rows")
 		// pos_weight runs along each row: one call per row of K.
 		k := a.K

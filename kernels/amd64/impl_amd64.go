@@ -832,7 +832,21 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 	case a.Kind == args.BCEWithLogits && a.K == 1:
 		args.Took("amd64/f32/bce-logits-pw1")
 		return bceLogitsCall(bool(s), x, y, w, g, l, n, a.PosWeight[0]*a.FNWeight, a.FPWeight, sc)
-	case a.Kind == args.BCEWithLogits && a.K >= 16:
+	case a.Kind == args.BCEWithLogits && a.K < 16:
+		args.Took("amd64/f32/bce-logits-pw-tiled")
+		// Rows shorter than a vector: pos_weight tiled over pwTileRows rows,
+		// so that one call covers that many rows.
+		var pw [pwTileRows * 16]float32
+		k := a.K
+		tile(pw[:pwTileRows*k], a.PosWeight[:k])
+		var sum float64
+		for r0 := 0; r0 < a.N; r0 += pwTileRows {
+			lo, n := r0*k, min(pwTileRows, a.N-r0)*k
+			sum += bceLogitsPWCall(bool(s), &a.X[lo], &a.Y[lo], elem(a.Weight, lo), elem(a.Grad, lo), elem(a.Loss, lo), n,
+				&pw[0], a.FNWeight, a.FPWeight, sc)
+		}
+		return sum
+	case a.Kind == args.BCEWithLogits:
 		args.Took("amd64/f32/bce-logits-pw-rows")
 		// pos_weight runs along each row: one call per row of K.
 		k := a.K
@@ -926,6 +940,27 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 		}
 	}
 	return generic.Binary(a)
+}
+
+// pwTileRows is how many rows shorter than a vector one BCE-with-logits
+// call covers when pos_weight is set: pos_weight is tiled over that many
+// rows (tile), so that element j of the call meets PosWeight[j mod K], as
+// along every row, and the call's cost is shared by pwTileRows rows.
+const pwTileRows = 64
+
+// tile fills dst with copies of src (len(dst) a multiple of len(src)).
+func tile[T args.Float](dst, src []T) {
+	for i := 0; i < len(dst); i += len(src) {
+		copy(dst[i:i+len(src)], src)
+	}
+}
+
+// elem is &v[i], or nil for an absent buffer.
+func elem[T args.Float](v []T, i int) *T {
+	if v == nil {
+		return nil
+	}
+	return &v[i]
 }
 
 // aliasX reports whether an output of a overwrites its input x.
