@@ -612,7 +612,7 @@ func regression[T args.Float](a args.Regression[T]) float64 {
 		switch a.Kind {
 		case args.MSE:
 			args.Took("neon/f32/mse")
-			sum += mseF32(g, l, xs, ys, w, p, scale)
+			sum += mseF32(g, l, xs, ys, w, p, 2*scale) // the kernel's gradient is d·scale
 		case args.L1:
 			args.Took("neon/f32/l1")
 			sum += l1F32(g, l, xs, ys, w, p, scale)
@@ -653,7 +653,7 @@ func regression64[T args.Float](a args.Regression[T]) float64 {
 		switch a.Kind {
 		case args.MSE:
 			args.Took("neon/f64/mse")
-			sum += mseF64(g, l, xs, ys, w, p, scale)
+			sum += mseF64(g, l, xs, ys, w, p, 2*scale) // the kernel's gradient is d·scale
 		case args.L1:
 			args.Took("neon/f64/l1")
 			sum += l1F64(g, l, xs, ys, w, p, scale)

@@ -233,7 +233,7 @@ func bceLogitsF64(grad []float64, loss []float64, x []float64, y []float64, pw [
 // mseF32 is, for each i < len(grad), with d = x[i] − y[i]:
 //
 //	loss[i] = w[i]·(d²)
-//	grad[i] = w[i]·(2d)·scale
+//	grad[i] = w[i]·(d (the caller folds the factor 2 into scale: 2d overflows where 2d/n does not))·scale
 //	sum += float64(loss[i])
 //
 // and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
@@ -281,7 +281,7 @@ func smoothL1F32(grad []float32, loss []float32, x []float32, y []float32, w []f
 // mseF64 is, for each i < len(grad), with d = x[i] − y[i]:
 //
 //	loss[i] = w[i]·(d²)
-//	grad[i] = w[i]·(2d)·scale
+//	grad[i] = w[i]·(d (the caller folds the factor 2 into scale: 2d overflows where 2d/n does not))·scale
 //	sum += float64(loss[i])
 //
 // and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least

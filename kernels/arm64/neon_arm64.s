@@ -5004,11 +5004,9 @@ TEXT ·mseF32(SB), NOSPLIT, $0-136
 	VDUP V30.S[0], V30.S4
 	MOVW $0x3f000000, R9
 	VDUP R9, V29.S4
-	MOVW $0x40000000, R9
-	VDUP R9, V28.S4
 	MOVW $0x3f800000, R9
-	VDUP R9, V27.S4
-	WORD $0x6e3ddffa // fmul v26.4s, v31.4s, v29.4s
+	VDUP R9, V28.S4
+	WORD $0x6e3ddffb // fmul v27.4s, v31.4s, v29.4s
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5021,7 +5019,7 @@ big_mseF32:
 	VLD1.P 32(R7), [V4.S4, V5.S4]
 	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
 	WORD $0x6e20dc06 // fmul v6.4s, v0.4s, v0.4s
-	WORD $0x6e3cdc08 // fmul v8.4s, v0.4s, v28.4s
+	VMOV V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
 	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
 	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
@@ -5031,7 +5029,7 @@ big_mseF32:
 	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
 	WORD $0x4ea3d421 // fsub v1.4s, v1.4s, v3.4s
 	WORD $0x6e21dc27 // fmul v7.4s, v1.4s, v1.4s
-	WORD $0x6e3cdc29 // fmul v9.4s, v1.4s, v28.4s
+	VMOV V1.B16, V9.B16
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
 	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
 	WORD $0x6e3edd29 // fmul v9.4s, v9.4s, v30.4s
@@ -5052,7 +5050,7 @@ one_mseF32:
 	VLD1.P 16(R7), [V4.S4]
 	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
 	WORD $0x6e20dc06 // fmul v6.4s, v0.4s, v0.4s
-	WORD $0x6e3cdc08 // fmul v8.4s, v0.4s, v28.4s
+	VMOV V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
 	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
 	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
@@ -5085,7 +5083,7 @@ tail_mseF32:
 lanes_mseF32:
 	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
 	WORD $0x6e20dc06 // fmul v6.4s, v0.4s, v0.4s
-	WORD $0x6e3cdc08 // fmul v8.4s, v0.4s, v28.4s
+	VMOV V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
 	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
 	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
@@ -5125,11 +5123,9 @@ TEXT ·l1F32(SB), NOSPLIT, $0-136
 	VDUP V30.S[0], V30.S4
 	MOVW $0x3f000000, R9
 	VDUP R9, V29.S4
-	MOVW $0x40000000, R9
-	VDUP R9, V28.S4
 	MOVW $0x3f800000, R9
-	VDUP R9, V27.S4
-	WORD $0x6e3ddffa // fmul v26.4s, v31.4s, v29.4s
+	VDUP R9, V28.S4
+	WORD $0x6e3ddffb // fmul v27.4s, v31.4s, v29.4s
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5143,9 +5139,9 @@ big_l1F32:
 	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
 	WORD $0x4ea0f806 // fabs v6.4s, v0.4s
 	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
 	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5159,9 +5155,9 @@ big_l1F32:
 	WORD $0x4ea3d421 // fsub v1.4s, v1.4s, v3.4s
 	WORD $0x4ea0f827 // fabs v7.4s, v1.4s
 	WORD $0x4ea0c829 // fcmgt v9.4s, v1.4s, #0.0
-	VAND V27.B16, V9.B16, V9.B16
+	VAND V28.B16, V9.B16, V9.B16
 	WORD $0x4ea0e82b // fcmlt v11.4s, v1.4s, #0.0
-	VAND V27.B16, V11.B16, V11.B16
+	VAND V28.B16, V11.B16, V11.B16
 	WORD $0x4eabd529 // fsub v9.4s, v9.4s, v11.4s
 	WORD $0x4e21e42b // fcmeq v11.4s, v1.4s, v1.4s
 	VBIF V11.B16, V1.B16, V9.B16
@@ -5186,9 +5182,9 @@ one_l1F32:
 	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
 	WORD $0x4ea0f806 // fabs v6.4s, v0.4s
 	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
 	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5225,9 +5221,9 @@ lanes_l1F32:
 	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
 	WORD $0x4ea0f806 // fabs v6.4s, v0.4s
 	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
 	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5270,11 +5266,9 @@ TEXT ·huberF32(SB), NOSPLIT, $0-136
 	VDUP V30.S[0], V30.S4
 	MOVW $0x3f000000, R9
 	VDUP R9, V29.S4
-	MOVW $0x40000000, R9
-	VDUP R9, V28.S4
 	MOVW $0x3f800000, R9
-	VDUP R9, V27.S4
-	WORD $0x6e3ddffa // fmul v26.4s, v31.4s, v29.4s
+	VDUP R9, V28.S4
+	WORD $0x6e3ddffb // fmul v27.4s, v31.4s, v29.4s
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5288,11 +5282,11 @@ big_huberF32:
 	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
 	WORD $0x4ea0f80a // fabs v10.4s, v0.4s
 	WORD $0x6eaae7ec // fcmgt v12.4s, v31.4s, v10.4s
-	WORD $0x4ebad546 // fsub v6.4s, v10.4s, v26.4s
+	WORD $0x4ebbd546 // fsub v6.4s, v10.4s, v27.4s
 	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
 	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5312,11 +5306,11 @@ big_huberF32:
 	WORD $0x4ea3d421 // fsub v1.4s, v1.4s, v3.4s
 	WORD $0x4ea0f82b // fabs v11.4s, v1.4s
 	WORD $0x6eabe7ed // fcmgt v13.4s, v31.4s, v11.4s
-	WORD $0x4ebad567 // fsub v7.4s, v11.4s, v26.4s
+	WORD $0x4ebbd567 // fsub v7.4s, v11.4s, v27.4s
 	WORD $0x4ea0c829 // fcmgt v9.4s, v1.4s, #0.0
-	VAND V27.B16, V9.B16, V9.B16
+	VAND V28.B16, V9.B16, V9.B16
 	WORD $0x4ea0e82b // fcmlt v11.4s, v1.4s, #0.0
-	VAND V27.B16, V11.B16, V11.B16
+	VAND V28.B16, V11.B16, V11.B16
 	WORD $0x4eabd529 // fsub v9.4s, v9.4s, v11.4s
 	WORD $0x4e21e42b // fcmeq v11.4s, v1.4s, v1.4s
 	VBIF V11.B16, V1.B16, V9.B16
@@ -5347,11 +5341,11 @@ one_huberF32:
 	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
 	WORD $0x4ea0f80a // fabs v10.4s, v0.4s
 	WORD $0x6eaae7ec // fcmgt v12.4s, v31.4s, v10.4s
-	WORD $0x4ebad546 // fsub v6.4s, v10.4s, v26.4s
+	WORD $0x4ebbd546 // fsub v6.4s, v10.4s, v27.4s
 	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
 	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5394,11 +5388,11 @@ lanes_huberF32:
 	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
 	WORD $0x4ea0f80a // fabs v10.4s, v0.4s
 	WORD $0x6eaae7ec // fcmgt v12.4s, v31.4s, v10.4s
-	WORD $0x4ebad546 // fsub v6.4s, v10.4s, v26.4s
+	WORD $0x4ebbd546 // fsub v6.4s, v10.4s, v27.4s
 	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
 	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5447,11 +5441,9 @@ TEXT ·smoothL1F32(SB), NOSPLIT, $0-136
 	VDUP V30.S[0], V30.S4
 	MOVW $0x3f000000, R9
 	VDUP R9, V29.S4
-	MOVW $0x40000000, R9
-	VDUP R9, V28.S4
 	MOVW $0x3f800000, R9
-	VDUP R9, V27.S4
-	WORD $0x6e3ddffa // fmul v26.4s, v31.4s, v29.4s
+	VDUP R9, V28.S4
+	WORD $0x6e3ddffb // fmul v27.4s, v31.4s, v29.4s
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5465,11 +5457,11 @@ big_smoothL1F32:
 	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
 	WORD $0x4ea0f80a // fabs v10.4s, v0.4s
 	WORD $0x6eaae7ec // fcmgt v12.4s, v31.4s, v10.4s
-	WORD $0x4ebad546 // fsub v6.4s, v10.4s, v26.4s
+	WORD $0x4ebbd546 // fsub v6.4s, v10.4s, v27.4s
 	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
 	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5489,11 +5481,11 @@ big_smoothL1F32:
 	WORD $0x4ea3d421 // fsub v1.4s, v1.4s, v3.4s
 	WORD $0x4ea0f82b // fabs v11.4s, v1.4s
 	WORD $0x6eabe7ed // fcmgt v13.4s, v31.4s, v11.4s
-	WORD $0x4ebad567 // fsub v7.4s, v11.4s, v26.4s
+	WORD $0x4ebbd567 // fsub v7.4s, v11.4s, v27.4s
 	WORD $0x4ea0c829 // fcmgt v9.4s, v1.4s, #0.0
-	VAND V27.B16, V9.B16, V9.B16
+	VAND V28.B16, V9.B16, V9.B16
 	WORD $0x4ea0e82b // fcmlt v11.4s, v1.4s, #0.0
-	VAND V27.B16, V11.B16, V11.B16
+	VAND V28.B16, V11.B16, V11.B16
 	WORD $0x4eabd529 // fsub v9.4s, v9.4s, v11.4s
 	WORD $0x4e21e42b // fcmeq v11.4s, v1.4s, v1.4s
 	VBIF V11.B16, V1.B16, V9.B16
@@ -5524,11 +5516,11 @@ one_smoothL1F32:
 	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
 	WORD $0x4ea0f80a // fabs v10.4s, v0.4s
 	WORD $0x6eaae7ec // fcmgt v12.4s, v31.4s, v10.4s
-	WORD $0x4ebad546 // fsub v6.4s, v10.4s, v26.4s
+	WORD $0x4ebbd546 // fsub v6.4s, v10.4s, v27.4s
 	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
 	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5571,11 +5563,11 @@ lanes_smoothL1F32:
 	WORD $0x4ea2d400 // fsub v0.4s, v0.4s, v2.4s
 	WORD $0x4ea0f80a // fabs v10.4s, v0.4s
 	WORD $0x6eaae7ec // fcmgt v12.4s, v31.4s, v10.4s
-	WORD $0x4ebad546 // fsub v6.4s, v10.4s, v26.4s
+	WORD $0x4ebbd546 // fsub v6.4s, v10.4s, v27.4s
 	WORD $0x4ea0c808 // fcmgt v8.4s, v0.4s, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ea0e80a // fcmlt v10.4s, v0.4s, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eaad508 // fsub v8.4s, v8.4s, v10.4s
 	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5624,11 +5616,9 @@ TEXT ·mseF64(SB), NOSPLIT, $0-144
 	VDUP V30.D[0], V30.D2
 	MOVD $0x3fe0000000000000, R9
 	VDUP R9, V29.D2
-	MOVD $0x4000000000000000, R9
-	VDUP R9, V28.D2
 	MOVD $0x3ff0000000000000, R9
-	VDUP R9, V27.D2
-	WORD $0x6e7ddffa // fmul v26.2d, v31.2d, v29.2d
+	VDUP R9, V28.D2
+	WORD $0x6e7ddffb // fmul v27.2d, v31.2d, v29.2d
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5641,14 +5631,14 @@ big_mseF64:
 	VLD1.P 32(R7), [V4.D2, V5.D2]
 	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
 	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
-	WORD $0x6e7cdc08 // fmul v8.2d, v0.2d, v28.2d
+	VMOV V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
 	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
 	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	WORD $0x4ee3d421 // fsub v1.2d, v1.2d, v3.2d
 	WORD $0x6e61dc27 // fmul v7.2d, v1.2d, v1.2d
-	WORD $0x6e7cdc29 // fmul v9.2d, v1.2d, v28.2d
+	VMOV V1.B16, V9.B16
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
 	WORD $0x6e7edd29 // fmul v9.2d, v9.2d, v30.2d
@@ -5666,7 +5656,7 @@ one_mseF64:
 	VLD1.P 16(R7), [V4.D2]
 	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
 	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
-	WORD $0x6e7cdc08 // fmul v8.2d, v0.2d, v28.2d
+	VMOV V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
 	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
 	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
@@ -5687,7 +5677,7 @@ tail_mseF64:
 lanes_mseF64:
 	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
 	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
-	WORD $0x6e7cdc08 // fmul v8.2d, v0.2d, v28.2d
+	VMOV V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
 	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
 	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
@@ -5717,11 +5707,9 @@ TEXT ·l1F64(SB), NOSPLIT, $0-144
 	VDUP V30.D[0], V30.D2
 	MOVD $0x3fe0000000000000, R9
 	VDUP R9, V29.D2
-	MOVD $0x4000000000000000, R9
-	VDUP R9, V28.D2
 	MOVD $0x3ff0000000000000, R9
-	VDUP R9, V27.D2
-	WORD $0x6e7ddffa // fmul v26.2d, v31.2d, v29.2d
+	VDUP R9, V28.D2
+	WORD $0x6e7ddffb // fmul v27.2d, v31.2d, v29.2d
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5735,9 +5723,9 @@ big_l1F64:
 	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
 	WORD $0x4ee0f806 // fabs v6.2d, v0.2d
 	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
 	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5748,9 +5736,9 @@ big_l1F64:
 	WORD $0x4ee3d421 // fsub v1.2d, v1.2d, v3.2d
 	WORD $0x4ee0f827 // fabs v7.2d, v1.2d
 	WORD $0x4ee0c829 // fcmgt v9.2d, v1.2d, #0.0
-	VAND V27.B16, V9.B16, V9.B16
+	VAND V28.B16, V9.B16, V9.B16
 	WORD $0x4ee0e82b // fcmlt v11.2d, v1.2d, #0.0
-	VAND V27.B16, V11.B16, V11.B16
+	VAND V28.B16, V11.B16, V11.B16
 	WORD $0x4eebd529 // fsub v9.2d, v9.2d, v11.2d
 	WORD $0x4e61e42b // fcmeq v11.2d, v1.2d, v1.2d
 	VBIF V11.B16, V1.B16, V9.B16
@@ -5772,9 +5760,9 @@ one_l1F64:
 	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
 	WORD $0x4ee0f806 // fabs v6.2d, v0.2d
 	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
 	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5799,9 +5787,9 @@ lanes_l1F64:
 	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
 	WORD $0x4ee0f806 // fabs v6.2d, v0.2d
 	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
 	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5834,11 +5822,9 @@ TEXT ·huberF64(SB), NOSPLIT, $0-144
 	VDUP V30.D[0], V30.D2
 	MOVD $0x3fe0000000000000, R9
 	VDUP R9, V29.D2
-	MOVD $0x4000000000000000, R9
-	VDUP R9, V28.D2
 	MOVD $0x3ff0000000000000, R9
-	VDUP R9, V27.D2
-	WORD $0x6e7ddffa // fmul v26.2d, v31.2d, v29.2d
+	VDUP R9, V28.D2
+	WORD $0x6e7ddffb // fmul v27.2d, v31.2d, v29.2d
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5852,11 +5838,11 @@ big_huberF64:
 	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
 	WORD $0x4ee0f80a // fabs v10.2d, v0.2d
 	WORD $0x6eeae7ec // fcmgt v12.2d, v31.2d, v10.2d
-	WORD $0x4efad546 // fsub v6.2d, v10.2d, v26.2d
+	WORD $0x4efbd546 // fsub v6.2d, v10.2d, v27.2d
 	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
 	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5873,11 +5859,11 @@ big_huberF64:
 	WORD $0x4ee3d421 // fsub v1.2d, v1.2d, v3.2d
 	WORD $0x4ee0f82b // fabs v11.2d, v1.2d
 	WORD $0x6eebe7ed // fcmgt v13.2d, v31.2d, v11.2d
-	WORD $0x4efad567 // fsub v7.2d, v11.2d, v26.2d
+	WORD $0x4efbd567 // fsub v7.2d, v11.2d, v27.2d
 	WORD $0x4ee0c829 // fcmgt v9.2d, v1.2d, #0.0
-	VAND V27.B16, V9.B16, V9.B16
+	VAND V28.B16, V9.B16, V9.B16
 	WORD $0x4ee0e82b // fcmlt v11.2d, v1.2d, #0.0
-	VAND V27.B16, V11.B16, V11.B16
+	VAND V28.B16, V11.B16, V11.B16
 	WORD $0x4eebd529 // fsub v9.2d, v9.2d, v11.2d
 	WORD $0x4e61e42b // fcmeq v11.2d, v1.2d, v1.2d
 	VBIF V11.B16, V1.B16, V9.B16
@@ -5905,11 +5891,11 @@ one_huberF64:
 	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
 	WORD $0x4ee0f80a // fabs v10.2d, v0.2d
 	WORD $0x6eeae7ec // fcmgt v12.2d, v31.2d, v10.2d
-	WORD $0x4efad546 // fsub v6.2d, v10.2d, v26.2d
+	WORD $0x4efbd546 // fsub v6.2d, v10.2d, v27.2d
 	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
 	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5940,11 +5926,11 @@ lanes_huberF64:
 	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
 	WORD $0x4ee0f80a // fabs v10.2d, v0.2d
 	WORD $0x6eeae7ec // fcmgt v12.2d, v31.2d, v10.2d
-	WORD $0x4efad546 // fsub v6.2d, v10.2d, v26.2d
+	WORD $0x4efbd546 // fsub v6.2d, v10.2d, v27.2d
 	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
 	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
 	VBIF V10.B16, V0.B16, V8.B16
@@ -5983,11 +5969,9 @@ TEXT ·smoothL1F64(SB), NOSPLIT, $0-144
 	VDUP V30.D[0], V30.D2
 	MOVD $0x3fe0000000000000, R9
 	VDUP R9, V29.D2
-	MOVD $0x4000000000000000, R9
-	VDUP R9, V28.D2
 	MOVD $0x3ff0000000000000, R9
-	VDUP R9, V27.D2
-	WORD $0x6e7ddffa // fmul v26.2d, v31.2d, v29.2d
+	VDUP R9, V28.D2
+	WORD $0x6e7ddffb // fmul v27.2d, v31.2d, v29.2d
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -6001,11 +5985,11 @@ big_smoothL1F64:
 	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
 	WORD $0x4ee0f80a // fabs v10.2d, v0.2d
 	WORD $0x6eeae7ec // fcmgt v12.2d, v31.2d, v10.2d
-	WORD $0x4efad546 // fsub v6.2d, v10.2d, v26.2d
+	WORD $0x4efbd546 // fsub v6.2d, v10.2d, v27.2d
 	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
 	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
 	VBIF V10.B16, V0.B16, V8.B16
@@ -6022,11 +6006,11 @@ big_smoothL1F64:
 	WORD $0x4ee3d421 // fsub v1.2d, v1.2d, v3.2d
 	WORD $0x4ee0f82b // fabs v11.2d, v1.2d
 	WORD $0x6eebe7ed // fcmgt v13.2d, v31.2d, v11.2d
-	WORD $0x4efad567 // fsub v7.2d, v11.2d, v26.2d
+	WORD $0x4efbd567 // fsub v7.2d, v11.2d, v27.2d
 	WORD $0x4ee0c829 // fcmgt v9.2d, v1.2d, #0.0
-	VAND V27.B16, V9.B16, V9.B16
+	VAND V28.B16, V9.B16, V9.B16
 	WORD $0x4ee0e82b // fcmlt v11.2d, v1.2d, #0.0
-	VAND V27.B16, V11.B16, V11.B16
+	VAND V28.B16, V11.B16, V11.B16
 	WORD $0x4eebd529 // fsub v9.2d, v9.2d, v11.2d
 	WORD $0x4e61e42b // fcmeq v11.2d, v1.2d, v1.2d
 	VBIF V11.B16, V1.B16, V9.B16
@@ -6054,11 +6038,11 @@ one_smoothL1F64:
 	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
 	WORD $0x4ee0f80a // fabs v10.2d, v0.2d
 	WORD $0x6eeae7ec // fcmgt v12.2d, v31.2d, v10.2d
-	WORD $0x4efad546 // fsub v6.2d, v10.2d, v26.2d
+	WORD $0x4efbd546 // fsub v6.2d, v10.2d, v27.2d
 	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
 	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
 	VBIF V10.B16, V0.B16, V8.B16
@@ -6089,11 +6073,11 @@ lanes_smoothL1F64:
 	WORD $0x4ee2d400 // fsub v0.2d, v0.2d, v2.2d
 	WORD $0x4ee0f80a // fabs v10.2d, v0.2d
 	WORD $0x6eeae7ec // fcmgt v12.2d, v31.2d, v10.2d
-	WORD $0x4efad546 // fsub v6.2d, v10.2d, v26.2d
+	WORD $0x4efbd546 // fsub v6.2d, v10.2d, v27.2d
 	WORD $0x4ee0c808 // fcmgt v8.2d, v0.2d, #0.0
-	VAND V27.B16, V8.B16, V8.B16
+	VAND V28.B16, V8.B16, V8.B16
 	WORD $0x4ee0e80a // fcmlt v10.2d, v0.2d, #0.0
-	VAND V27.B16, V10.B16, V10.B16
+	VAND V28.B16, V10.B16, V10.B16
 	WORD $0x4eead508 // fsub v8.2d, v8.2d, v10.2d
 	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
 	VBIF V10.B16, V0.B16, V8.B16
