@@ -233,21 +233,10 @@ func (s *ISA) ZeroLane(idx, y, v reg.VecVirtual) {
 // (a Go slice is). A function using it must end with SFENCE (EndStreamed).
 func (sp Span) EachStreamed(dst reg.GPVirtual, body func(j reg.GPVirtual, m *Mask, store func(v reg.VecVirtual, mem Mem))) {
 	s := sp.s
-	shift := uint64(2)
-	if s.F64 {
-		shift = 3
-	}
 	loop, tail, done := NewLabel("ntloop"), NewLabel("nttail"), NewLabel("ntdone")
 	j := GP64()
 	XORQ(j, j)
-	// Head: h = min(k, elements before dst reaches a vector boundary).
-	h := GP64()
-	MOVQ(dst, h)
-	NEGQ(h)
-	ANDQ(Imm(uint64(s.Bytes()-1)), h)
-	SHRQ(Imm(shift), h)
-	CMPQ(h, sp.K)
-	CMOVQHI(sp.K, h)
+	h := sp.streamHead(dst)
 	TESTQ(h, h)
 	JZ(LabelRef(loop))
 	head := s.TailMask(h)
@@ -262,11 +251,35 @@ func (sp Span) EachStreamed(dst reg.GPVirtual, body func(j reg.GPVirtual, m *Mas
 	MOVQ(end, j)
 	JMP(LabelRef(loop))
 	Label(tail)
+	sp.streamTail(j, done, body)
+}
+
+// streamHead returns, in a new register, the elements before dst reaches a
+// vector boundary, at most K: the masked head of a streamed loop.
+func (sp Span) streamHead(dst reg.GPVirtual) reg.GPVirtual {
+	s := sp.s
+	shift := uint64(2)
+	if s.F64 {
+		shift = 3
+	}
+	h := GP64()
+	MOVQ(dst, h)
+	NEGQ(h)
+	ANDQ(Imm(uint64(s.Bytes()-1)), h)
+	SHRQ(Imm(shift), h)
+	CMPQ(h, sp.K)
+	CMOVQHI(sp.K, h)
+	return h
+}
+
+// streamTail emits body for the masked tail j…K of a streamed loop, if
+// any, and the loop's done label.
+func (sp Span) streamTail(j reg.GPVirtual, done string, body func(j reg.GPVirtual, m *Mask, store func(v reg.VecVirtual, mem Mem))) {
 	rem := GP64()
 	MOVQ(sp.K, rem)
 	SUBQ(j, rem)
 	JZ(LabelRef(done))
-	t := s.TailMask(rem)
+	t := sp.s.TailMask(rem)
 	body(j, &t, t.Store)
 	Label(done)
 }
@@ -280,20 +293,10 @@ func (sp Span) EachStreamedBlock(dst reg.GPVirtual, n int, body func(j reg.GPVir
 		sp.EachStreamed(dst, body)
 		return
 	}
-	shift := uint64(2)
-	if s.F64 {
-		shift = 3
-	}
 	outer, inner, tail, done := NewLabel("ntblk"), NewLabel("ntloop"), NewLabel("nttail"), NewLabel("ntdone")
 	j := GP64()
 	XORQ(j, j)
-	h := GP64()
-	MOVQ(dst, h)
-	NEGQ(h)
-	ANDQ(Imm(uint64(s.Bytes()-1)), h)
-	SHRQ(Imm(shift), h)
-	CMPQ(h, sp.K)
-	CMOVQHI(sp.K, h)
+	h := sp.streamHead(dst)
 	TESTQ(h, h)
 	JZ(LabelRef(outer))
 	head := s.TailMask(h)
@@ -317,13 +320,7 @@ func (sp Span) EachStreamedBlock(dst reg.GPVirtual, n int, body func(j reg.GPVir
 	flush()
 	JMP(LabelRef(outer))
 	Label(tail)
-	rem := GP64()
-	MOVQ(sp.K, rem)
-	SUBQ(j, rem)
-	JZ(LabelRef(done))
-	t := s.TailMask(rem)
-	body(j, &t, t.Store)
-	Label(done)
+	sp.streamTail(j, done, body)
 }
 
 // EachOutBlock is EachOut with flush() as EachBlock.
