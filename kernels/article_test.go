@@ -193,7 +193,7 @@ func TestArticleFocalFactorsExact(t *testing.T) {
 			bce := m(kernels.BCE([]float64{pt}, []float64{1}, 1, 1, nil, nil))
 			want := (1 - pt) * (1 - pt)
 			tol := (32 + 2/(1-pt)) * u * want
-			if got := fl / bce; math.Abs(got-want) > tol {
+			if got := fl / bce; !(math.Abs(got-want) <= tol) {
 				t.Errorf("%s: focal factor at p_t=%v: got %v, want %v ± %.3g", backend, pt, got, want, tol)
 			}
 		}

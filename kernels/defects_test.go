@@ -611,7 +611,7 @@ func TestSmoothingLargeLogits(t *testing.T) {
 				if err := reference.Check(ref, reference.Got[float64]{CheckLoss: true, Loss: loss, Grad: grad}); err != nil {
 					t.Errorf("%s ε=%v k=%d: %v", b, eps, k, err)
 				}
-				if eps == 1 && k == 4 && math.Abs(loss-1.5154359508528032) > 1e-12 {
+				if eps == 1 && k == 4 && !(math.Abs(loss-1.5154359508528032) <= 1e-12) {
 					t.Errorf("%s: loss %v, want PyTorch's 1.515436", b, loss)
 				}
 			}
@@ -636,11 +636,75 @@ func TestMSEGradientNoOverflow(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := 2 * 3e38 / float64(n)
-			if g := float64(grad[0]); math.Abs(g-want) > 1e-6*want {
+			if g := float64(grad[0]); !(math.Abs(g-want) <= 1e-6*want) {
 				t.Errorf("%s n=%d: grad[0] = %v, want %v", b, n, g, want)
 			}
-			if g := float64(grad[n-1]); math.Abs(g+want) > 1e-6*want {
+			if g := float64(grad[n-1]); !(math.Abs(g+want) <= 1e-6*want) {
 				t.Errorf("%s n=%d: grad[%d] = %v, want %v", b, n, n-1, g, -want)
+			}
+		}
+		restore()
+	}
+}
+
+// TestWideGradientFactor: a float32 row whose gradient factor scale·P is
+// beyond float32 while its gradient elements are not (z-loss 1000 on a
+// logit of 1e36, mean over 0.001: P·scale ≈ 2e42). Every element other
+// than the maximum's has p_j = 0 and gradient −scale·c_j; the vector
+// pass 2 formed (+Inf)·0 = NaN there (fuzz finding F42, avx2/avx512, and
+// neon by the same construction). Integer and probability targets, a
+// separate and an in-place gradient, and rows on either side of the wide one.
+func TestWideGradientFactor(t *testing.T) {
+	const n, k = 3, 20
+	for _, b := range kernels.Backends() {
+		restore, err := kernels.UseBackend(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, probs := range []bool{false, true} {
+			for _, inPlace := range []bool{false, true} {
+				x := make([]float32, n*k)
+				t1 := make([]float32, n*k)
+				for i := range x {
+					x[i] = float32(i%7) * 0.25
+					t1[i] = 1 / float32(k)
+				}
+				x[k+3] = 1e36 // row 1
+				targets := []int32{2, 5, 9}
+				grad := make([]float32, n*k)
+				if inPlace {
+					grad = x
+				}
+				o := &kernels.CrossEntropyOptions[float32]{ZLoss: 1000, Normalizer: 0.001}
+				if probs {
+					_, err = kernels.CrossEntropyProbs(x, t1, n, k, grad, o)
+				} else {
+					_, err = kernels.CrossEntropy(x, targets, n, k, grad, o)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j := range k {
+					if j == 3 {
+						continue // p = 1: the factor itself, +Inf in float32
+					}
+					want := 0.0 // −scale·c_j: integer targets put c on the target only
+					if probs {
+						want = -1000.0 / k
+					} else if j == 5 {
+						want = -1000
+					}
+					if g := float64(grad[k+j]); !(math.Abs(g-want) <= 1e-5*math.Abs(want)) {
+						t.Errorf("%s probs=%v inPlace=%v: grad[1][%d] = %v, want %v", b, probs, inPlace, j, g, want)
+					}
+				}
+				for _, i := range []int{0, 2} {
+					for j := range k {
+						if g := grad[i*k+j]; g != g || math.IsInf(float64(g), 0) {
+							t.Errorf("%s probs=%v inPlace=%v: grad[%d][%d] = %v", b, probs, inPlace, i, j, g)
+						}
+					}
+				}
 			}
 		}
 		restore()

@@ -86,6 +86,10 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 				if i == 1 {
 					return math.Inf(1)
 				}
+			case pathtable.HugeLogit:
+				if i == 1 {
+					return 1e36
+				}
 			}
 			return normal(i) * 2
 		})

@@ -183,7 +183,7 @@ func TestPrimitivesConsistent(t *testing.T) {
 				t.Errorf("x − log_softmax − lse = %g at %d", d, e)
 			}
 		}
-		if math.Abs(s-1) > 1e-15 {
+		if !(math.Abs(s-1) <= 1e-15) {
 			t.Errorf("row %d of softmax sums to %v", i, s)
 		}
 	}

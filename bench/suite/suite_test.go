@@ -86,7 +86,7 @@ func TestRunnersDoNotAllocate(t *testing.T) {
 
 func TestMaxErr(t *testing.T) {
 	ref := []float64{1, -4, 0}
-	if e := maxErr(true, 2.002, 2, []float64{1, -4, 0.004}, ref); math.Abs(e-1e-3) > 1e-15 {
+	if e := maxErr(true, 2.002, 2, []float64{1, -4, 0.004}, ref); !(math.Abs(e-1e-3) <= 1e-15) {
 		t.Errorf("maxErr = %v, want 1e-3 (loss rel 1e-3, output 0.004/4)", e)
 	}
 	if e := maxErr(true, 2, 2, []float64{math.NaN(), -4, 0}, ref); !math.IsInf(e, 1) {

@@ -215,7 +215,8 @@ func (s isa) crossEntropyBlocks(a args.CE[float32], stash, stash2 []float32) flo
 	epsK := eps / float64(k)
 	var mx, ls, dot, coef, bias [blockRows]float32
 	var pcs, wys, zy [blockRows]float64
-	var cs float32 // the stashed row's pass-2 factor
+	var cs float32  // the stashed row's pass-2 factor
+	var wide uint64 // rows of the block whose factor overflows float32 (wideCoef)
 	bs := rowsPerBlock(k)
 	if stash != nil {
 		bs = 1
@@ -258,6 +259,7 @@ func (s isa) crossEntropyBlocks(a args.CE[float32], stash, stash2 []float32) flo
 			s.maxLogRows(x, m, k, &mx[0], &ls[0])
 		}
 		// Per-row loss and gradient coefficients, as generic.ceRow.
+		wide = 0
 		for i, y := range targets {
 			l := float64(mx[i]) + float64(ls[i]) // exact in float64
 			if a.RowLSE != nil {
@@ -329,6 +331,9 @@ func (s isa) crossEntropyBlocks(a args.CE[float32], stash, stash2 []float32) flo
 			}
 			pcs[i], wys[i] = pc, wy
 			coef[i] = float32(scale * pc)
+			if wideCoef(scale * pc) {
+				wide |= 1 << i
+			}
 			bias[i] = 0
 			if smooth {
 				bias[i] = float32(scale * epsK)
@@ -339,12 +344,24 @@ func (s isa) crossEntropyBlocks(a args.CE[float32], stash, stash2 []float32) flo
 		}
 		// Pass 2.
 		g := a.Grad[r0*k : (r0+m)*k]
+		// The vector pass 2 over rows [i0, i1) of the block.
+		rows := func(i0, i1 int) {
+			x, g := x[i0*k:i1*k], g[i0*k:i1*k]
+			switch {
+			case capped:
+				args.Took("amd64/f32/ce/pass2-capped")
+				s.expAffineCapped(x, g, i1-i0, k, smooth, a.Weight, &mx[i0], &ls[i0], &coef[i0], &bias[i0], a.SoftCap, inv)
+			case smooth && a.Weight != nil:
+				s.expAffineWRows(x, g, i1-i0, k, &mx[i0], &ls[i0], &coef[i0], &bias[i0], &a.Weight[0], nt)
+			default:
+				s.expAffineRows(x, g, i1-i0, k, &mx[i0], &ls[i0], &coef[i0], &bias[i0], nt)
+			}
+		}
 		switch {
-		case capped:
-			args.Took("amd64/f32/ce/pass2-capped")
-			s.expAffineCapped(x, g, m, k, smooth, a.Weight, &mx[0], &ls[0], &coef[0], &bias[0], a.SoftCap, inv)
-		case smooth && a.Weight != nil:
-			s.expAffineWRows(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0], nt)
+		case wide != 0:
+			redoWide(a, r0, m, wide, rows)
+		case capped, smooth && a.Weight != nil:
+			rows(0, m)
 		case stash != nil && moved == 0 && stashScale(coef[0], stashOut, &cs) && r0+1 < n:
 			xn := a.X[(r0+1)*k : (r0+2)*k]
 			nextMoved = s.lseStashScaleRow(xn, stash2, stash, g, k, cs, bias[0], &nextOut, nt)
@@ -352,13 +369,16 @@ func (s isa) crossEntropyBlocks(a args.CE[float32], stash, stash2 []float32) flo
 		case stash != nil && moved == 0 && stashScale(coef[0], stashOut, &cs):
 			s.scaleRow(stash, g, k, cs, bias[0], nt)
 		default:
-			s.expAffineRows(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0], nt)
+			rows(0, m)
 		}
 		for i, y := range targets {
 			row := g[i*k : i*k+k]
 			if a.HasIgnore && y == a.Ignore {
 				clear(row)
 				continue
+			}
+			if wide>>i&1 != 0 {
+				continue // written whole by redoWide
 			}
 			cy := 0.0
 			if smooth {
@@ -502,6 +522,7 @@ func (s isa) crossEntropyProbs(a args.CE[float32]) float64 {
 	var mx, ls, dot, cs, coef [blockRows]float32
 	bs := rowsPerBlock(k)
 	var total float64
+	var wide uint64 // rows of the block whose factor overflows float32 (wideCoef)
 	for r0 := 0; r0 < n; r0 += bs {
 		m := min(bs, n-r0)
 		x, t := a.X[r0*k:(r0+m)*k], a.Probs[r0*k:(r0+m)*k]
@@ -515,6 +536,7 @@ func (s isa) crossEntropyProbs(a args.CE[float32]) float64 {
 		default:
 			maxLogProbRowsAVX2(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1)
 		}
+		wide = 0
 		for i := range m {
 			l := float64(mx[i]) + float64(ls[i])
 			if a.RowLSE != nil {
@@ -533,6 +555,9 @@ func (s isa) crossEntropyProbs(a args.CE[float32]) float64 {
 				a.RowLoss[r0+i] = float32(loss)
 			}
 			coef[i] = float32(scale * pc)
+			if wideCoef(scale * pc) {
+				wide |= 1 << i
+			}
 		}
 		if a.Grad == nil {
 			continue
@@ -540,26 +565,75 @@ func (s isa) crossEntropyProbs(a args.CE[float32]) float64 {
 		g := a.Grad[r0*k : (r0+m)*k]
 		nt := streamed(n, k, 4)
 		args.TookIf(nt, "amd64/f32/ce/probs-pass2-nt", "amd64/f32/ce/probs-pass2")
-		switch {
-		case z && w != nil && nt:
-			expProbWRowsNTAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
-		case z && w != nil:
-			expProbWRowsAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
-		case z && nt:
-			expProbRowsNTAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
-		case z:
-			expProbRowsAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
-		case w != nil && nt:
-			expProbWRowsNTAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
-		case w != nil:
-			expProbWRowsAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
-		case nt:
-			expProbRowsNTAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
-		default:
-			expProbRowsAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
+		rows := func(i0, i1 int) {
+			x, g, t, m := &x[i0*k], &g[i0*k], &t[i0*k], i1-i0
+			mx, ls, coef := &mx[i0], &ls[i0], &coef[i0]
+			switch {
+			case z && w != nil && nt:
+				expProbWRowsNTAVX512(x, g, m, k, mx, ls, coef, t, w, b0, b1)
+			case z && w != nil:
+				expProbWRowsAVX512(x, g, m, k, mx, ls, coef, t, w, b0, b1)
+			case z && nt:
+				expProbRowsNTAVX512(x, g, m, k, mx, ls, coef, t, w, b0, b1)
+			case z:
+				expProbRowsAVX512(x, g, m, k, mx, ls, coef, t, w, b0, b1)
+			case w != nil && nt:
+				expProbWRowsNTAVX2(x, g, m, k, mx, ls, coef, t, w, b0, b1)
+			case w != nil:
+				expProbWRowsAVX2(x, g, m, k, mx, ls, coef, t, w, b0, b1)
+			case nt:
+				expProbRowsNTAVX2(x, g, m, k, mx, ls, coef, t, w, b0, b1)
+			default:
+				expProbRowsAVX2(x, g, m, k, mx, ls, coef, t, w, b0, b1)
+			}
+		}
+		if wide != 0 {
+			redoWide(a, r0, m, wide, rows)
+		} else {
+			rows(0, m)
 		}
 	}
 	return total
+}
+
+// wideCoef reports whether a row's gradient factor scale·P is finite but
+// beyond float32 (a z-loss on logits near 1e36 under a mean's 1/N, say):
+// the vector pass 2 would form (+Inf)·p_j, +Inf or NaN at p_j = 0, where
+// the gradient elements with small p_j are finite.
+func wideCoef(c float64) bool {
+	return math.Abs(c) > math.MaxFloat32 && c-c == 0
+}
+
+// redoWide runs pass 2 (rows) over the block's rows r0…r0+m−1 except the
+// wide ones, whose gradient generic's float64 row kernel writes instead
+// (their loss and LSE stay the vector pass 1's). Such rows are rare.
+func redoWide(a args.CE[float32], r0, m int, wide uint64, rows func(i0, i1 int)) {
+	args.Took("amd64/f32/ce/wide-coef")
+	k := a.K
+	i0 := 0
+	for i := range m {
+		if wide>>i&1 == 0 {
+			continue
+		}
+		if i0 < i {
+			rows(i0, i)
+		}
+		i0 = i + 1
+		r := a
+		j := r0 + i
+		r.N, r.X, r.Grad = 1, a.X[j*k:j*k+k], a.Grad[j*k:j*k+k]
+		if a.Targets != nil {
+			r.Targets = a.Targets[j : j+1]
+		}
+		if a.Probs != nil {
+			r.Probs = a.Probs[j*k : j*k+k]
+		}
+		r.RowLoss, r.RowLSE = nil, nil
+		generic.CrossEntropy(r)
+	}
+	if i0 < m {
+		rows(i0, m)
+	}
 }
 
 // crossEntropyFused runs the one-call kernel for the plain options

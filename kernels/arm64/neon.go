@@ -283,6 +283,19 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 				wm = vsumSub(x, m)
 			}
 		}
+		if grad != nil && !a.Focal {
+			w := 1.0
+			if a.Weight != nil {
+				w = float64(a.Weight[y])
+			}
+			pc := func(lse float64) float64 {
+				return (1-eps)*w + 2*zl*w*lse + eps/float64(k)*wsum
+			}
+			if wideFactor[T](scale, pc(m), pc(m+math.Log(float64(k)))) {
+				total += genericRow(a, i)
+				continue
+			}
+		}
 		// r = Σ exp(x − m) − 1 keeps a saturated row's tiny sum, so that
 		// lse − m = log1p(r) and the loss do not round to 0.
 		var r float64
@@ -392,6 +405,10 @@ func ceProbs[T args.Float](a args.CE[T]) float64 {
 		if eps != 1 { // ε = 1 leaves the targets out: 0·(−Inf) would be NaN
 			wz += (1 - eps) * zt
 		}
+		if grad != nil && wideFactor[T](scale, tw+2*zl*m, tw+2*zl*(m+math.Log(float64(k)))) {
+			total += genericRow(a, i)
+			continue
+		}
 		var r float64
 		if grad != nil {
 			r = vexpStoreSum(grad, x, m)
@@ -442,6 +459,17 @@ func focalRow(logp, w, gamma float64) (loss, pc float64) {
 }
 
 // genericRow runs the generic kernel on row i alone.
+// wideFactor reports whether a float32 row's gradient factor scale·pc can
+// be finite but beyond float32 (pc is affine in the lse, which lies in
+// [m, m + log K]; pcLo and pcHi are its values there): the vector pass would
+// form (+Inf)·p_j, +Inf or NaN at p_j = 0, where the elements with small p_j
+// are finite. Such rows (a z-loss on logits near 1e36 under a mean's 1/N)
+// take generic's float64 row kernel.
+func wideFactor[T args.Float](scale, pcLo, pcHi float64) bool {
+	c := scale * math.Max(math.Abs(pcLo), math.Abs(pcHi))
+	return is32[T]() && c > math.MaxFloat32 && c-c == 0
+}
+
 func genericRow[T args.Float](a args.CE[T], i int) float64 {
 	k := a.K
 	r := a

@@ -212,7 +212,7 @@ func TestKernelsGuarded(t *testing.T) {
 			}
 			close := func(name string, got, want, tol float64) {
 				t.Helper()
-				if math.Abs(got-want) > tol*(1+math.Abs(want)) {
+				if !(math.Abs(got-want) <= tol*(1+math.Abs(want))) {
 					t.Errorf("n=%d atEnd=%v %s = %v, want %v", n, atEnd, name, got, want)
 				}
 			}
@@ -283,10 +283,10 @@ func TestSumExpKeepsTinyTerms(t *testing.T) {
 		for i, v := range x[:n] {
 			x64[i] = float64(v)
 		}
-		if got := sumExpF32(x[:n], 0); math.Abs(got-want) > 1e-6*math.Abs(want) {
+		if got := sumExpF32(x[:n], 0); !(math.Abs(got-want) <= 1e-6*math.Abs(want)) {
 			t.Errorf("n=%d: sumExpF32 = %g, want %g", n, got, want)
 		}
-		if got := sumExpF64(x64, 0); math.Abs(got-want) > 1e-14*math.Abs(want) {
+		if got := sumExpF64(x64, 0); !(math.Abs(got-want) <= 1e-14*math.Abs(want)) {
 			t.Errorf("n=%d: sumExpF64 = %g, want %g", n, got, want)
 		}
 	}

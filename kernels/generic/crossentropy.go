@@ -82,6 +82,10 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	// or NaN where lse − z_j = 0, which only the largest such z_j can reach.
 	var twFin, cBad float64
 	zBad := math.Inf(-1)
+	// twS is twFin·2⁻⁵⁴⁰, for rows whose coefficients sum past MaxFloat64
+	// (weights near it) while the loss does not: tw·(lse − m) would be
+	// +Inf, or NaN where lse = m.
+	var twS float64
 	// S = Σ c_j·(sm − z_j) over the finite coefficients, sm the running
 	// maximum; sS is S with the logits scaled by 2⁻⁵⁴⁰, for rows where
 	// m − z_j overflows but c_j·(m − z_j) does not (logits near MaxFloat64).
@@ -108,7 +112,11 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 			if z > sm {
 				if twFin != 0 {
 					sum += twFin * (z - sm)
-					sumS += twFin * (z*0x1p-540 - sm*0x1p-540)
+					if twFin <= math.MaxFloat64 {
+						sumS += twFin * (z*0x1p-540 - sm*0x1p-540)
+					} else { // z − sm overflowing makes the true sum +Inf too
+						sumS += twS * (z - sm)
+					}
 				}
 				sm = z
 			}
@@ -124,6 +132,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 					sumS += c * (sm*0x1p-540 - z*0x1p-540)
 				}
 				twFin += c
+				twS += c * 0x1p-540
 			}
 			tw += c
 		}
@@ -187,7 +196,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		pc = wy * mod * (1 - gam*pr)
 		wy = pc // the onehot coefficient equals the softmax one
 	case soft:
-		loss = softLoss(twFin, sum, sumS, cBad, zBad, m, lr) + zl*lse*lse
+		loss = softLoss(twFin, twS, sum, sumS, cBad, zBad, m, lr) + zl*lse*lse
 		pc = tw + 2*zl*lse
 	default:
 		wy = weight(a, int(y))
@@ -199,7 +208,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 			pc += 2 * zl * wy * lse
 		}
 		if eps != 0 {
-			loss += softLoss(twFin, sum, sumS, cBad, zBad, m, lr)
+			loss += softLoss(twFin, twS, sum, sumS, cBad, zBad, m, lr)
 			pc += epsW
 		}
 		wy *= 1 - eps
@@ -247,13 +256,14 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 // softLoss is Σ_j c_j·(lse − z_j) over the smoothing or probability
 // coefficients: tw·(lse − m) + S over the finite ones (S = Σ c_j·(m − z_j),
 // terms ≥ 0), and +Inf (or NaN) from the non-finite ones, whose sum is
-// cBad and largest logit zBad. Where S overflows only because some m − z_j
-// does (logits near ±MaxFloat64), the sum with the logits scaled by 2⁻⁵⁴⁰
-// (sS; the terms this flushes are negligible next to those) is scaled back.
-func softLoss(tw, s, sS, cBad, zBad, m, lr float64) float64 {
+// cBad and largest logit zBad. Where S or tw overflows only because some
+// m − z_j does (logits near ±MaxFloat64) or the coefficients sum past
+// MaxFloat64 (weights near it), the sum scaled by 2⁻⁵⁴⁰ (twS and sS; the
+// terms this flushes are negligible next to those) is scaled back.
+func softLoss(tw, twS, s, sS, cBad, zBad, m, lr float64) float64 {
 	l := tw*lr + s
-	if l > math.MaxFloat64 {
-		l = (tw*(lr*0x1p-540) + sS) * 0x1p540
+	if !(l <= math.MaxFloat64) { // +Inf, or NaN from tw = +Inf at lse = m
+		l = (twS*lr + sS) * 0x1p540
 	}
 	if cBad != 0 {
 		if zBad == m && lr == 0 {

@@ -106,7 +106,7 @@ func TestStandardize(t *testing.T) {
 			sq += math.Pow(train.X[i*train.D+j]-mean, 2)
 		}
 		sd := math.Sqrt(sq / float64(train.N))
-		if math.Abs(mean) > 1e-12 || (sd != 0 && math.Abs(sd-1) > 1e-12) {
+		if !(math.Abs(mean) <= 1e-12) || (sd != 0 && !(math.Abs(sd-1) <= 1e-12)) {
 			t.Errorf("feature %d: train mean %g sd %g after standardising", j, mean, sd)
 		}
 	}

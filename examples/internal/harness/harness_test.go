@@ -23,7 +23,7 @@ func TestBackends(t *testing.T) {
 }
 
 func TestDiffs(t *testing.T) {
-	if d := RelDiff(2, 2.002); math.Abs(d-0.002/2.002) > 1e-15 {
+	if d := RelDiff(2, 2.002); !(math.Abs(d-0.002/2.002) <= 1e-15) {
 		t.Errorf("RelDiff(2, 2.002) = %v", d)
 	}
 	if RelDiff(0, 0) != 0 || RelDiff(-1, 1) != 2 {

@@ -24,7 +24,7 @@ func TestBinaryScores(t *testing.T) {
 	if b.TP != 2 || b.FP != 2 || b.FN != 1 || b.TN != 1 {
 		t.Fatalf("counts %+v", b)
 	}
-	if b.Precision != 0.5 || b.Recall != 2.0/3 || math.Abs(b.F1-4.0/7) > 1e-15 || b.Acc != 0.5 {
+	if b.Precision != 0.5 || b.Recall != 2.0/3 || !(math.Abs(b.F1-4.0/7) <= 1e-15) || b.Acc != 0.5 {
 		t.Errorf("scores %+v, want precision 1/2, recall 2/3, F1 4/7, accuracy 1/2", b)
 	}
 	if z := BinaryScores([]float64{-1}, []float64{0}); z.F1 != 0 || z.Acc != 1 {

@@ -28,7 +28,7 @@ func TestValues(t *testing.T) {
 		{"MSE", MSE([]float64{1, 2}, []float64{0, 0}, g), 2.5},
 		{"Huber", Huber([]float64{0.5, 3}, []float64{0, 0}, 1, g), (0.125 + 2.5) / 2},
 	} {
-		if math.Abs(c.got-c.want) > 1e-15 {
+		if !(math.Abs(c.got-c.want) <= 1e-15) {
 			t.Errorf("%s = %.17g, want %.17g", c.name, c.got, c.want)
 		}
 	}
@@ -68,7 +68,7 @@ func TestGradients(t *testing.T) {
 			xp[i] += h
 			xm[i] -= h
 			fd := (c.f(xp, scratch) - c.f(xm, scratch)) / (2 * h)
-			if math.Abs(fd-grad[i]) > 1e-7 {
+			if !(math.Abs(fd-grad[i]) <= 1e-7) {
 				t.Errorf("%s: grad[%d] = %.10g, finite difference %.10g", c.name, i, grad[i], fd)
 			}
 		}

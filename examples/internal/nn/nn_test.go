@@ -43,7 +43,7 @@ func TestLinearGradients(t *testing.T) {
 			p[i] = orig - h
 			down := loss()
 			p[i] = orig
-			if fd := (up - down) / (2 * h); math.Abs(fd-grad[i]) > 1e-8 {
+			if fd := (up - down) / (2 * h); !(math.Abs(fd-grad[i]) <= 1e-8) {
 				t.Errorf("%s[%d]: gradient %.10g, finite difference %.10g", name, i, grad[i], fd)
 			}
 		}
@@ -63,7 +63,7 @@ func TestStepAndBatches(t *testing.T) {
 	p, g, v := []float64{1}, []float64{2}, []float64{0}
 	step(p, g, v, 0.1, 0.9) // v = −0.2, p = 0.8
 	step(p, g, v, 0.1, 0.9) // v = −0.18 − 0.2 = −0.38, p = 0.42
-	if math.Abs(p[0]-0.42) > 1e-15 || math.Abs(v[0]+0.38) > 1e-15 {
+	if !(math.Abs(p[0]-0.42) <= 1e-15) || !(math.Abs(v[0]+0.38) <= 1e-15) {
 		t.Errorf("momentum steps gave p=%v v=%v, want 0.42 and −0.38", p[0], v[0])
 	}
 	seen := make([]int, 10)
