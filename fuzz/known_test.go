@@ -28,7 +28,7 @@ var strict = os.Getenv("LOSSFUSE_FUZZ_STRICT") != ""
 const (
 	findWeightOrder   = "F5 float64: CE family, a class weight beyond 1e290 or below 1e-290 (SIMD backends; generic fixed); binary and regression, SIMD backends, such a weight (element, pos_weight, Asymmetric) at the element"
 	findHugeLogits    = "F11 float64, CE family: a row holding a finite logit beyond MaxFloat64/4; regression: an element beyond 1e300 (all backends)"
-	findFarFirstLogit = "F14 SIMD backends, smoothing or probability targets: a row whose first logit is more than 64·(1 + max|rest|) in magnitude"
+	findFarFirstLogit = "F14 SIMD backends, CrossEntropy with smoothing: a row whose first logit is more than 64·(1 + max|rest|) in magnitude"
 	findSmoothL1Sq    = "F10 SIMD backends, Huber and SmoothL1: an element with |d| < δ whose d² overflows"
 	findScaleSubnorm  = "F16 float32 mean: the gradient scale 1/norm is no normal float32 (norm above 2¹²⁶ or below 1/MaxFloat32)"
 	findF32Huge       = "F18 float32 SIMD backends: a row or element holding a finite magnitude beyond 1e37, a weight beyond 1e±20 (CE: any class weight) or a target below 1e-20"
@@ -178,7 +178,7 @@ func (c *ceCase[T]) known(backend string, r *reference.Result, e elem) []string 
 			return ""
 		},
 		func() string {
-			if !simd(backend) || c.variant == ceFocal || c.variant == ceInt && c.opts.LabelSmoothing == 0 {
+			if !simd(backend) || c.variant != ceInt || c.opts.LabelSmoothing == 0 {
 				return ""
 			}
 			if anyRow(func(row []T, _ int) bool { return math.Abs(float64(row[0])) > 64*(1+maxAbs(row[1:])) }) {

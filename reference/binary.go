@@ -322,6 +322,11 @@ func sigmoidFocalElem(x, y float64, bp binParams) binElem {
 		dterm = gam * math.Pow(m, gam-1) * dmce
 	}
 	l := at * mg * ce
+	if math.IsInf(ce, 1) {
+		// ce = +Inf needs the infinite side's coefficient, and m ≥ that
+		// coefficient > 0: m^γ > 0 even where it underflows.
+		l = at * ce
+	}
 	return binElem{
 		l:      l,
 		g:      at * (mg*(p-y) + dterm),

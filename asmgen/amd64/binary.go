@@ -327,6 +327,102 @@ func sigmoidFocal(s *x86.ISA, gm focalGamma, o binaryOptions) {
 		}, params...)
 }
 
+var focalSoftNames = [...]string{"focalSoftG0", "focalSoftG1", "focalSoftG2", "focalSoftGAny"}
+
+// sigmoidFocalSoft emits sigmoid focal loss for any label y in [0, 1]
+// (torchvision's form; generic.sigmoidFocal for soft labels): with
+// ce = y·softplus(−x) + (1−y)·softplus(x) and m = 1 − p_t =
+// y·σ(−x) + (1−y)·σ(x), loss α_t·m^γ·ce and gradient
+// α_t·(m^γ·(p − y) + γ·m^γ·(dm/m)·ce), dm = (1−2y)·σ(x)·σ(−x) the
+// derivative of m (|dm/m| ≤ 2, so m^(γ−1) is never formed). m is a sum of
+// non-negative terms and p − y = (1−y)·σ(x) − y·σ(−x) cancels only where
+// the true value is small. A zero coefficient's term is left out (ce at
+// x = ±Inf; the dm term where dm = 0, its limit), so hard labels in the
+// same call are exact too; they take the cheaper sigmoidFocal when a whole
+// call has them.
+func sigmoidFocalSoft(s *x86.ISA, gm focalGamma, o binaryOptions) {
+	params := []string{"a0", "a1"}
+	if gm == gammaAny {
+		params = append(params, "gamma")
+	}
+	binaryKernel(s, focalSoftNames[gm],
+		"%s computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.",
+		o, x86.ExpConsts(), func(x, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
+			_, sp, sn, l1p := sigmoidParts(s, x, true)
+			cn := s.Vec()
+			s.Mov(s.C(1), cn)
+			s.Sub(y, cn, cn) // 1 − y
+			// ce, each term only where its coefficient is not 0.
+			spn, spp := s.Vec(), s.Vec()
+			VXORPS(spn, spn, spn)
+			s.Sub(x, spn, spn)       // −x
+			s.Max(spn, s.CR(0), spn) // NaN: −x is returned
+			s.Add(l1p, spn, spn)     // softplus(−x)
+			s.Max(x, s.CR(0), spp)
+			s.Add(l1p, spp, spp) // softplus(x)
+			s.Mul(y, spn, spn)
+			s.Where(x86.EQ, y, s.C(0), s.C(0), spn)
+			s.Mul(cn, spp, spp)
+			s.Where(x86.EQ, cn, s.C(0), s.C(0), spp)
+			ce := spn
+			s.Add(spp, ce, ce)
+			s.Where(x86.UNORD, x, x, x, ce)
+			// m = y·σ(−x) + (1−y)·σ(x) and d = p − y = (1−y)·σ(x) − y·σ(−x).
+			ysn := s.Vec()
+			s.Mul(y, sn, ysn)
+			m, d := s.Vec(), cn
+			s.Mov(cn, m)
+			s.FMA213(ysn, sp, m)
+			s.FMS213(ysn, sp, d)
+			at := param("a1")
+			s.FMA213(param("a0"), y, at) // α_t = a0 + a1·y
+			l = s.Vec()
+			s.Mul(at, ce, l)
+			g = d
+			if gm == gamma0 {
+				s.Mul(at, g, g)
+				return l, g
+			}
+			// term = γ·m^γ·(dm/m)·ce: dm·ce for γ = 1, 2·m·dm·ce for γ = 2.
+			dm := s.Vec()
+			s.Mov(s.C(1), dm)
+			s.FNMA231(s.C(2), y, dm) // 1 − 2y
+			s.Mul(sp, dm, dm)
+			s.Mul(sn, dm, dm)
+			term := s.Vec()
+			var mg reg.VecVirtual
+			switch gm {
+			case gamma1:
+				mg = m
+				s.Mul(ce, dm, term)
+			case gamma2:
+				mg = s.Vec()
+				s.Mul(m, m, mg)
+				s.Mul(ce, dm, term)
+				s.Mul(m, term, term)
+				s.Add(term, term, term)
+			default:
+				lm := logSafe(s, m)
+				s.Mul(param("gamma"), lm, lm)
+				mg = s.Exp(lm)     // m^γ; 0 at m = 0
+				s.Div(m, dm, term) // dm/m
+				s.Mul(ce, term, term)
+				s.Mul(mg, term, term)
+				s.Mul(param("gamma"), term, term)
+			}
+			s.Where(x86.EQ, dm, s.C(0), s.C(0), term)
+			// ce = +Inf needs the infinite side's coefficient, and m ≥ that
+			// coefficient > 0: the loss is +Inf even where m^γ underflows.
+			mgl := s.Vec()
+			s.Mov(mg, mgl)
+			s.Where(x86.EQ, ce, s.C(math.Inf(1)), s.C(1), mgl)
+			s.Mul(mgl, l, l)
+			s.FMA213(term, mg, g) // m^γ·(p − y) + term
+			s.Mul(at, g, g)
+			return l, g
+		}, params...)
+}
+
 // regression emits MSE, L1, Huber (δ = p) or SmoothL1 (β = p) on the
 // residual d = x − y, as generic.regressionTerm.
 func regression(s *x86.ISA, kind int, o binaryOptions) {

@@ -63,6 +63,7 @@ func main() {
 			bceLogits(s, o, true)
 			for g := gamma0; g <= gammaAny; g++ {
 				sigmoidFocal(s, g, o)
+				sigmoidFocalSoft(s, g, o)
 			}
 			for kind := 0; kind < 4; kind++ {
 				regression(s, kind, o)
@@ -116,6 +117,7 @@ func main() {
 			bceLogits(s, o, true)
 			for g := gamma0; g <= gammaAny; g++ {
 				sigmoidFocal(s, g, o)
+				sigmoidFocalSoft(s, g, o)
 			}
 			for kind := 0; kind < 4; kind++ {
 				regression(s, kind, o)

@@ -20,15 +20,35 @@ func broadcastParam(s *x86.ISA, name string) reg.VecVirtual {
 }
 
 // targetCoef emits c_j = (a0 + a1·t_j)·w_j for the vector of targets t (and
-// weights w, or 1), zero in masked-off lanes.
+// weights w, or 1), zero in masked-off lanes. A product that underflows to
+// 0 where t_j > 0 and w_j > 0 (a subnormal target times a weight below 1)
+// becomes the smallest subnormal instead: the term c_j·(lse − x_j) is
+// absent only where c_j is truly 0, and is +Inf at x_j = −Inf otherwise
+// (a0 = ε/K and a1 = 1 − ε are not both 0, so t, w > 0 means c > 0).
 func targetCoef(s *x86.ISA, t reg.VecVirtual, wp, j reg.GPVirtual, mk *x86.Mask, a0, a1 string, weighted bool) reg.VecVirtual {
 	c := broadcastParam(s, a1)
 	s.FMA213(broadcastParam(s, a0), t, c) // a0 + a1·t
+	pos := t
 	if weighted {
-		s.Mul(s.LoadAt(mk, s.At(wp, j), nil), c, c)
+		w := s.LoadAt(mk, s.At(wp, j), nil)
+		s.Mul(w, c, c)
+		pos = s.Vec()
+		s.Min(w, t, pos) // > 0 where both are
 	}
+	tiny := s.Vec()
+	VXORPS(tiny, tiny, tiny)
+	s.Where(x86.GT, pos, s.C(0), s.C(smallestSubnormal(s)), tiny)
+	s.Max(c, tiny, c) // NaN: c is returned
 	s.ZeroOff(mk, c)
 	return c
+}
+
+// smallestSubnormal is the least positive value of the element type.
+func smallestSubnormal(s *x86.ISA) float64 {
+	if s.F64 {
+		return math.SmallestNonzeroFloat64
+	}
+	return math.SmallestNonzeroFloat32
 }
 
 // maxLogProbRows is pass 1 of cross-entropy with probability targets: the

@@ -218,9 +218,15 @@ var Rows = []Row{
 	{Name: "sigmoid-focal/g0.7", Fn: SigmoidFocal, N: 4, K: 25, Opt: Opt{Gamma: 0.7, Alpha: 0.25, RowOut: true}, Data: HardLabels, Class: anyShape,
 		Want: map[string][]string{"generic": p("generic/binary", "generic/outside-unit"), "amd64": p("amd64/{t}/outside-unit", "amd64/{t}/sigmoid-focal-gany"), "neon": p("generic/outside-unit", "neon/{t}/sigmoid-focal-gany")}},
 	{Name: "sigmoid-focal/soft", Fn: SigmoidFocal, N: 4, K: 25, Opt: Opt{Grad: true, Gamma: 2, Alpha: 0.25}, Data: SoftLabels, Class: anyShape,
-		Want: map[string][]string{"generic": p("generic/binary", "generic/outside-unit"), "amd64": p("amd64/{t}/outside-unit", "amd64/{t}/sigmoid-focal-g2", "generic/binary"), "neon": p("generic/binary", "generic/outside-unit")}},
+		Want: map[string][]string{"generic": p("generic/binary", "generic/outside-unit"), "amd64": p("amd64/{t}/outside-unit", "amd64/{t}/sigmoid-focal-g2", "amd64/{t}/sigmoid-focal-soft-g2"), "neon": p("generic/binary", "generic/outside-unit")}},
 	{Name: "sigmoid-focal/soft-in-place", Fn: SigmoidFocal, N: 4, K: 25, Opt: Opt{Grad: true, InPlace: true, Gamma: 2, Alpha: 0.25}, Data: SoftLabels, Class: anyShape,
-		Want: map[string][]string{"generic": p("generic/binary", "generic/outside-unit"), "amd64": p("amd64/{t}/outside-unit", "generic/binary"), "neon": p("generic/binary", "generic/outside-unit")}},
+		Want: map[string][]string{"generic": p("generic/binary", "generic/outside-unit"), "amd64": p("amd64/{t}/outside-unit", "amd64/{t}/sigmoid-focal-soft-g2"), "neon": p("generic/binary", "generic/outside-unit")}},
+	{Name: "sigmoid-focal/soft-g0", Fn: SigmoidFocal, N: 3, K: 37, Opt: Opt{Grad: true, Gamma: 0, Alpha: 0.25, Weight: true, RowOut: true}, Data: SoftLabels, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/binary", "generic/outside-unit"), "amd64": p("amd64/{t}/outside-unit", "amd64/{t}/sigmoid-focal-g0", "amd64/{t}/sigmoid-focal-soft-g0"), "neon": p("generic/binary", "generic/outside-unit")}},
+	{Name: "sigmoid-focal/soft-g1", Fn: SigmoidFocal, N: 3, K: 37, Opt: Opt{Gamma: 1, Alpha: -1, RowOut: true}, Data: SoftLabels, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/binary", "generic/outside-unit"), "amd64": p("amd64/{t}/outside-unit", "amd64/{t}/sigmoid-focal-g1", "amd64/{t}/sigmoid-focal-soft-g1"), "neon": p("generic/binary", "generic/outside-unit")}},
+	{Name: "sigmoid-focal/soft-g0.7-loss-over-x", Fn: SigmoidFocal, N: 3, K: 37, Opt: Opt{Grad: true, InPlace: true, Gamma: 0.7, Alpha: 0.25}, Data: SoftLabels, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/binary", "generic/outside-unit"), "amd64": p("amd64/{t}/outside-unit", "amd64/{t}/sigmoid-focal-soft-gany"), "neon": p("generic/binary", "generic/outside-unit")}},
 
 	// Regression.
 	{Name: "mse", Fn: MSE, N: 1, K: 1000, Opt: Opt{Grad: true, Weight: true, RowOut: true}, Class: flat(1),

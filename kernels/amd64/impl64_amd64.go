@@ -256,7 +256,9 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 			}
 			pc, wy := pcs[i], wys[i]
 			gy := pc*math.Exp(lpy) - wy
-			if lpy > -math.Ln2 { // p − 1 exact: pc·(p − 1) + (pc − wy)
+			// p − 1 exact: pc·(p − 1) + (pc − wy); not for an infinite pc
+			// (a z-loss on logits near MaxFloat64), where it is ∞·0 at p = 1.
+			if lpy > -math.Ln2 && pc-pc == 0 {
 				gy = pc*math.Expm1(lpy) + (pc - wy)
 			}
 			row[y] = scale * (gy - cy)
@@ -435,31 +437,48 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 			return sum
 		}
 	case a.Kind == args.SigmoidFocal && a.FNWeight == 1 && a.FPWeight == 1:
-		if aliasX64(a) && !hardLabels64(a.Y) {
-			break // grad or loss over x: a soft label could not be redone from x
-		}
 		a0, a1 := 1.0, 0.0 // α_t = a0 + a1·y
 		if a.Alpha >= 0 {
 			a0, a1 = 1-a.Alpha, 2*a.Alpha-1
 		}
-		var sum float64
-		var soft int
+		// Hard labels take the closed form. A call holding another label
+		// runs the soft-label kernel over the whole call: after the hard
+		// pass counted one, or, where an output overwrites x (which that
+		// pass would have destroyed), after a scan of the labels.
+		if !aliasX64(a) || hardLabels64(a.Y) {
+			var sum float64
+			var soft int
+			switch a.Gamma {
+			case 0:
+				args.Took("amd64/f64/sigmoid-focal-g0")
+				sum, soft = focalG064Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			case 1:
+				args.Took("amd64/f64/sigmoid-focal-g1")
+				sum, soft = focalG164Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			case 2:
+				args.Took("amd64/f64/sigmoid-focal-g2")
+				sum, soft = focalG264Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			default:
+				args.Took("amd64/f64/sigmoid-focal-gany")
+				sum, soft = focalGAny64Call(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
+			}
+			if soft == 0 {
+				return sum
+			}
+		}
 		switch a.Gamma {
 		case 0:
-			args.Took("amd64/f64/sigmoid-focal-g0")
-			sum, soft = focalG064Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			args.Took("amd64/f64/sigmoid-focal-soft-g0")
+			return focalSoftG064Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 1:
-			args.Took("amd64/f64/sigmoid-focal-g1")
-			sum, soft = focalG164Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			args.Took("amd64/f64/sigmoid-focal-soft-g1")
+			return focalSoftG164Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 2:
-			args.Took("amd64/f64/sigmoid-focal-g2")
-			sum, soft = focalG264Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			args.Took("amd64/f64/sigmoid-focal-soft-g2")
+			return focalSoftG264Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		default:
-			args.Took("amd64/f64/sigmoid-focal-gany")
-			sum, soft = focalGAny64Call(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
-		}
-		if soft == 0 {
-			return sum
+			args.Took("amd64/f64/sigmoid-focal-soft-gany")
+			return focalSoftGAny64Call(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
 		}
 	}
 	return generic.Binary(a)

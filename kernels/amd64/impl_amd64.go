@@ -986,31 +986,48 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 			return sum
 		}
 	case a.Kind == args.SigmoidFocal && a.FNWeight == 1 && a.FPWeight == 1:
-		if aliasX(a) && !hardLabels(a.Y) {
-			break // grad or loss over x: a soft label could not be redone from x
-		}
 		a0, a1 := float32(1), float32(0) // α_t = a0 + a1·y
 		if a.Alpha >= 0 {
 			a0, a1 = 1-a.Alpha, 2*a.Alpha-1
 		}
-		var sum float64
-		var soft int
+		// Hard labels take the closed form. A call holding another label
+		// runs the soft-label kernel over the whole call: after the hard
+		// pass counted one, or, where an output overwrites x (which that
+		// pass would have destroyed), after a scan of the labels.
+		if !aliasX(a) || hardLabels(a.Y) {
+			var sum float64
+			var soft int
+			switch a.Gamma {
+			case 0:
+				args.Took("amd64/f32/sigmoid-focal-g0")
+				sum, soft = focalG0Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			case 1:
+				args.Took("amd64/f32/sigmoid-focal-g1")
+				sum, soft = focalG1Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			case 2:
+				args.Took("amd64/f32/sigmoid-focal-g2")
+				sum, soft = focalG2Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			default:
+				args.Took("amd64/f32/sigmoid-focal-gany")
+				sum, soft = focalGAnyCall(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
+			}
+			if soft == 0 {
+				return sum
+			}
+		}
 		switch a.Gamma {
 		case 0:
-			args.Took("amd64/f32/sigmoid-focal-g0")
-			sum, soft = focalG0Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			args.Took("amd64/f32/sigmoid-focal-soft-g0")
+			return focalSoftG0Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 1:
-			args.Took("amd64/f32/sigmoid-focal-g1")
-			sum, soft = focalG1Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			args.Took("amd64/f32/sigmoid-focal-soft-g1")
+			return focalSoftG1Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		case 2:
-			args.Took("amd64/f32/sigmoid-focal-g2")
-			sum, soft = focalG2Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			args.Took("amd64/f32/sigmoid-focal-soft-g2")
+			return focalSoftG2Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
 		default:
-			args.Took("amd64/f32/sigmoid-focal-gany")
-			sum, soft = focalGAnyCall(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
-		}
-		if soft == 0 {
-			return sum
+			args.Took("amd64/f32/sigmoid-focal-soft-gany")
+			return focalSoftGAnyCall(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
 		}
 	}
 	return generic.Binary(a)

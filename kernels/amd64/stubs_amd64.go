@@ -318,11 +318,23 @@ func bceLogitsPWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func focalG0AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0AVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1AVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1AVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2AVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -330,11 +342,23 @@ func focalG1AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //go:noescape
 func focalG2AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2AVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -414,11 +438,23 @@ func bceLogitsPWWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalG0WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0WAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1WAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1WAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2WAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -426,11 +462,23 @@ func focalG1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float
 //go:noescape
 func focalG2WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2WAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -510,11 +558,23 @@ func bceLogitsPWLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalG0LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0LAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1LAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1LAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2LAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -522,11 +582,23 @@ func focalG1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float
 //go:noescape
 func focalG2LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2LAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyLAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyLAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -606,11 +678,23 @@ func bceLogitsPWLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalG0LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0LWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1LWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1LWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2LWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -618,11 +702,23 @@ func focalG1LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func focalG2LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2LWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyLWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyLWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -702,11 +798,23 @@ func bceLogitsPWGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalG0GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0GAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1GAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1GAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2GAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -714,11 +822,23 @@ func focalG1GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float
 //go:noescape
 func focalG2GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2GAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyGAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyGAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseGAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -798,11 +918,23 @@ func bceLogitsPWGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalG0GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0GWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1GWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1GWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2GWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -810,11 +942,23 @@ func focalG1GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func focalG2GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2GWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyGWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyGWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseGWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -894,11 +1038,23 @@ func bceLogitsPWGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalG0GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0GLAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1GLAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1GLAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2GLAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -906,11 +1062,23 @@ func focalG1GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func focalG2GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2GLAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyGLAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyGLAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseGLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -990,11 +1158,23 @@ func bceLogitsPWGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalG0GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0GLWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1GLWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1GLWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2GLWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -1002,11 +1182,23 @@ func focalG1GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //go:noescape
 func focalG2GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2GLWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyGLWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyGLWAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseGLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -1437,11 +1629,23 @@ func bceLogitsPWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalG0AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0AVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1AVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1AVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2AVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -1449,11 +1653,23 @@ func focalG1AVX512(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func focalG2AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2AVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -1533,11 +1749,23 @@ func bceLogitsPWWAVX512(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalG0WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0WAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1WAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1WAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2WAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -1545,11 +1773,23 @@ func focalG1WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //go:noescape
 func focalG2WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2WAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -1629,11 +1869,23 @@ func bceLogitsPWLAVX512(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalG0LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0LAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1LAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1LAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2LAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -1641,11 +1893,23 @@ func focalG1LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //go:noescape
 func focalG2LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2LAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyLAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyLAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -1725,11 +1989,23 @@ func bceLogitsPWLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss
 //go:noescape
 func focalG0LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0LWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1LWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1LWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2LWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -1737,11 +2013,23 @@ func focalG1LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func focalG2LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2LWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyLWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyLWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -1821,11 +2109,23 @@ func bceLogitsPWGAVX512(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalG0GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0GAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1GAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1GAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2GAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -1833,11 +2133,23 @@ func focalG1GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //go:noescape
 func focalG2GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2GAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyGAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyGAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseGAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -1917,11 +2229,23 @@ func bceLogitsPWGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss
 //go:noescape
 func focalG0GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0GWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1GWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1GWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2GWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -1929,11 +2253,23 @@ func focalG1GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func focalG2GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2GWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyGWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyGWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseGWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -2013,11 +2349,23 @@ func bceLogitsPWGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss
 //go:noescape
 func focalG0GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0GLAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1GLAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1GLAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2GLAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -2025,11 +2373,23 @@ func focalG1GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func focalG2GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2GLAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyGLAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyGLAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseGLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -2109,11 +2469,23 @@ func bceLogitsPWGLWAVX512(x *float32, y *float32, w *float32, grad *float32, los
 //go:noescape
 func focalG0GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG0GLWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalG1GLWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalSoftG1GLWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
 
 // focalG2GLWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -2121,11 +2493,23 @@ func focalG1GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalG2GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalSoftG2GLWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) float64
+
 // focalGAnyGLWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalSoftGAnyGLWAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
 // mseGLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -2372,11 +2756,23 @@ func bceLogitsPWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *f
 //go:noescape
 func focalG0DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0DAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1DAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1DAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2DAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -2384,11 +2780,23 @@ func focalG1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float
 //go:noescape
 func focalG2DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2DAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -2468,11 +2876,23 @@ func bceLogitsPWWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalG0WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0WDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1WDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1WDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2WDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -2480,11 +2900,23 @@ func focalG1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //go:noescape
 func focalG2WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2WDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -2564,11 +2996,23 @@ func bceLogitsPWLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalG0LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0LDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1LDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1LDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2LDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -2576,11 +3020,23 @@ func focalG1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //go:noescape
 func focalG2LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2LDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyLDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyLDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -2660,11 +3116,23 @@ func bceLogitsPWLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalG0LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0LWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1LWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1LWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2LWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -2672,11 +3140,23 @@ func focalG1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //go:noescape
 func focalG2LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2LWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyLWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyLWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -2756,11 +3236,23 @@ func bceLogitsPWGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalG0GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0GDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1GDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1GDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2GDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -2768,11 +3260,23 @@ func focalG1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //go:noescape
 func focalG2GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2GDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyGDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyGDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseGDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -2852,11 +3356,23 @@ func bceLogitsPWGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalG0GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0GWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1GWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1GWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2GWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -2864,11 +3380,23 @@ func focalG1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //go:noescape
 func focalG2GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2GWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyGWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyGWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseGWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -2948,11 +3476,23 @@ func bceLogitsPWGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalG0GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0GLDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1GLDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1GLDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2GLDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -2960,11 +3500,23 @@ func focalG1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //go:noescape
 func focalG2GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2GLDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyGLDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyGLDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseGLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -3044,11 +3596,23 @@ func bceLogitsPWGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalG0GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0GLWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1GLWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1GLWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2GLWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -3056,11 +3620,23 @@ func focalG1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //go:noescape
 func focalG2GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2GLWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyGLWDAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyGLWDAVX2 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseGLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -3292,11 +3868,23 @@ func bceLogitsPWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalG0DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0DAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1DAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1DAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2DAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -3304,11 +3892,23 @@ func focalG1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //go:noescape
 func focalG2DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2DAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -3388,11 +3988,23 @@ func bceLogitsPWWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalG0WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0WDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1WDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1WDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2WDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -3400,11 +4012,23 @@ func focalG1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //go:noescape
 func focalG2WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2WDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -3484,11 +4108,23 @@ func bceLogitsPWLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalG0LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0LDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1LDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1LDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2LDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -3496,11 +4132,23 @@ func focalG1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //go:noescape
 func focalG2LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2LDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyLDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyLDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -3580,11 +4228,23 @@ func bceLogitsPWLWDAVX512(x *float64, y *float64, w *float64, grad *float64, los
 //go:noescape
 func focalG0LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0LWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1LWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1LWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2LWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -3592,11 +4252,23 @@ func focalG1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *f
 //go:noescape
 func focalG2LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2LWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyLWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyLWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -3676,11 +4348,23 @@ func bceLogitsPWGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalG0GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0GDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1GDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1GDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2GDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -3688,11 +4372,23 @@ func focalG1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //go:noescape
 func focalG2GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2GDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyGDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyGDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseGDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -3772,11 +4468,23 @@ func bceLogitsPWGWDAVX512(x *float64, y *float64, w *float64, grad *float64, los
 //go:noescape
 func focalG0GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0GWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1GWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1GWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2GWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -3784,11 +4492,23 @@ func focalG1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *f
 //go:noescape
 func focalG2GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2GWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyGWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyGWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseGWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -3868,11 +4588,23 @@ func bceLogitsPWGLDAVX512(x *float64, y *float64, w *float64, grad *float64, los
 //go:noescape
 func focalG0GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0GLDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1GLDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1GLDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2GLDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -3880,11 +4612,23 @@ func focalG1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *f
 //go:noescape
 func focalG2GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2GLDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyGLDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyGLDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseGLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -3964,11 +4708,23 @@ func bceLogitsPWGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, lo
 //go:noescape
 func focalG0GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG0GLWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG0GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalG1GLWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalG1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalSoftG1GLWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
 
 // focalG2GLWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -3976,11 +4732,23 @@ func focalG1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalG2GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalSoftG2GLWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftG2GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) float64
+
 // focalGAnyGLWDAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalGAnyGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalSoftGAnyGLWDAVX512 computes sigmoid focal loss over n elements with labels in [0, 1]: loss α_t·(1−p_t)^γ·ce with ce = BCE with logits, and its gradient times scale, both times w; it returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalSoftGAnyGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
 // mseGLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).

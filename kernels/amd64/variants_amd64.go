@@ -157,6 +157,57 @@ func focalG0Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 floa
 	}
 }
 
+// focalSoftG0Call runs the focalSoftG0 variant for the ISA and for which of g, l, w are non-nil.
+func focalSoftG0Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, scale float32) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalSoftG0AVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalSoftG0WAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalSoftG0LAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalSoftG0LWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalSoftG0GAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalSoftG0GWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalSoftG0GLAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalSoftG0GLWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalSoftG0AVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalSoftG0WAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalSoftG0LAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalSoftG0LWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalSoftG0GAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalSoftG0GWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalSoftG0GLAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalSoftG0GLWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
 // focalG1Call runs the focalG1 variant for the ISA and for which of g, l, w are non-nil.
 func focalG1Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, scale float32) (float64, int) {
 	v := 0
@@ -205,6 +256,57 @@ func focalG1Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 floa
 		return focalG1GLAVX512(x, y, w, g, l, n, a0, a1, scale)
 	default:
 		return focalG1GLWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalSoftG1Call runs the focalSoftG1 variant for the ISA and for which of g, l, w are non-nil.
+func focalSoftG1Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, scale float32) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalSoftG1AVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalSoftG1WAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalSoftG1LAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalSoftG1LWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalSoftG1GAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalSoftG1GWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalSoftG1GLAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalSoftG1GLWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalSoftG1AVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalSoftG1WAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalSoftG1LAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalSoftG1LWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalSoftG1GAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalSoftG1GWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalSoftG1GLAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalSoftG1GLWAVX512(x, y, w, g, l, n, a0, a1, scale)
 	}
 }
 
@@ -259,6 +361,57 @@ func focalG2Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 floa
 	}
 }
 
+// focalSoftG2Call runs the focalSoftG2 variant for the ISA and for which of g, l, w are non-nil.
+func focalSoftG2Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, scale float32) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalSoftG2AVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalSoftG2WAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalSoftG2LAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalSoftG2LWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalSoftG2GAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalSoftG2GWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalSoftG2GLAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalSoftG2GLWAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalSoftG2AVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalSoftG2WAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalSoftG2LAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalSoftG2LWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalSoftG2GAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalSoftG2GWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalSoftG2GLAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalSoftG2GLWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
 // focalGAnyCall runs the focalGAny variant for the ISA and for which of g, l, w are non-nil.
 func focalGAnyCall(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (float64, int) {
 	v := 0
@@ -307,6 +460,57 @@ func focalGAnyCall(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 fl
 		return focalGAnyGLAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
 	default:
 		return focalGAnyGLWAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	}
+}
+
+// focalSoftGAnyCall runs the focalSoftGAny variant for the ISA and for which of g, l, w are non-nil.
+func focalSoftGAnyCall(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalSoftGAnyAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 1:
+		return focalSoftGAnyWAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 2:
+		return focalSoftGAnyLAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 3:
+		return focalSoftGAnyLWAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 4:
+		return focalSoftGAnyGAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 5:
+		return focalSoftGAnyGWAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 6:
+		return focalSoftGAnyGLAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 7:
+		return focalSoftGAnyGLWAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 8:
+		return focalSoftGAnyAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 9:
+		return focalSoftGAnyWAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 10:
+		return focalSoftGAnyLAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 11:
+		return focalSoftGAnyLWAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 12:
+		return focalSoftGAnyGAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 13:
+		return focalSoftGAnyGWAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 14:
+		return focalSoftGAnyGLAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	default:
+		return focalSoftGAnyGLWAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
 	}
 }
 
@@ -973,6 +1177,57 @@ func focalG064Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 fl
 	}
 }
 
+// focalSoftG064Call runs the focalSoftG064 variant for the ISA and for which of g, l, w are non-nil.
+func focalSoftG064Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, scale float64) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalSoftG0DAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalSoftG0WDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalSoftG0LDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalSoftG0LWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalSoftG0GDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalSoftG0GWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalSoftG0GLDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalSoftG0GLWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalSoftG0DAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalSoftG0WDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalSoftG0LDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalSoftG0LWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalSoftG0GDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalSoftG0GWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalSoftG0GLDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalSoftG0GLWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
 // focalG164Call runs the focalG164 variant for the ISA and for which of g, l, w are non-nil.
 func focalG164Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, scale float64) (float64, int) {
 	v := 0
@@ -1021,6 +1276,57 @@ func focalG164Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 fl
 		return focalG1GLDAVX512(x, y, w, g, l, n, a0, a1, scale)
 	default:
 		return focalG1GLWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalSoftG164Call runs the focalSoftG164 variant for the ISA and for which of g, l, w are non-nil.
+func focalSoftG164Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, scale float64) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalSoftG1DAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalSoftG1WDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalSoftG1LDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalSoftG1LWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalSoftG1GDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalSoftG1GWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalSoftG1GLDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalSoftG1GLWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalSoftG1DAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalSoftG1WDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalSoftG1LDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalSoftG1LWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalSoftG1GDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalSoftG1GWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalSoftG1GLDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalSoftG1GLWDAVX512(x, y, w, g, l, n, a0, a1, scale)
 	}
 }
 
@@ -1075,6 +1381,57 @@ func focalG264Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 fl
 	}
 }
 
+// focalSoftG264Call runs the focalSoftG264 variant for the ISA and for which of g, l, w are non-nil.
+func focalSoftG264Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, scale float64) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalSoftG2DAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 1:
+		return focalSoftG2WDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 2:
+		return focalSoftG2LDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 3:
+		return focalSoftG2LWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 4:
+		return focalSoftG2GDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 5:
+		return focalSoftG2GWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 6:
+		return focalSoftG2GLDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 7:
+		return focalSoftG2GLWDAVX2(x, y, w, g, l, n, a0, a1, scale)
+	case 8:
+		return focalSoftG2DAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 9:
+		return focalSoftG2WDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 10:
+		return focalSoftG2LDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 11:
+		return focalSoftG2LWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 12:
+		return focalSoftG2GDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 13:
+		return focalSoftG2GWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	case 14:
+		return focalSoftG2GLDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	default:
+		return focalSoftG2GLWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
 // focalGAny64Call runs the focalGAny64 variant for the ISA and for which of g, l, w are non-nil.
 func focalGAny64Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (float64, int) {
 	v := 0
@@ -1123,6 +1480,57 @@ func focalGAny64Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 
 		return focalGAnyGLDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
 	default:
 		return focalGAnyGLWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	}
+}
+
+// focalSoftGAny64Call runs the focalSoftGAny64 variant for the ISA and for which of g, l, w are non-nil.
+func focalSoftGAny64Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalSoftGAnyDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 1:
+		return focalSoftGAnyWDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 2:
+		return focalSoftGAnyLDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 3:
+		return focalSoftGAnyLWDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 4:
+		return focalSoftGAnyGDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 5:
+		return focalSoftGAnyGWDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 6:
+		return focalSoftGAnyGLDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 7:
+		return focalSoftGAnyGLWDAVX2(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 8:
+		return focalSoftGAnyDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 9:
+		return focalSoftGAnyWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 10:
+		return focalSoftGAnyLDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 11:
+		return focalSoftGAnyLWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 12:
+		return focalSoftGAnyGDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 13:
+		return focalSoftGAnyGWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	case 14:
+		return focalSoftGAnyGLDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	default:
+		return focalSoftGAnyGLWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
 	}
 }
 

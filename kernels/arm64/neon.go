@@ -349,7 +349,7 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 		// is the accurate one (pc − wt would cancel when wt ≪ pc).
 		lpy := (xy - m) - lr
 		gy := pc*math.Exp(lpy) - wt
-		if lpy > -math.Ln2 {
+		if lpy > -math.Ln2 && pc-pc == 0 { // not ∞·0 for an infinite pc
 			gy = pc*math.Expm1(lpy) + (pc - wt)
 		}
 		grad[y] = T(scale * (gy - cy))

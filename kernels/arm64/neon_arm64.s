@@ -49,10 +49,10 @@
 //	focalG1F64     f64  120 instructions / 1 vectors = 120.00 per vector
 //	focalG2F64     f64  123 instructions / 1 vectors = 123.00 per vector
 //	focalF64       f64  169 instructions / 1 vectors = 169.00 per vector
-//	dotSub3F32     f32   41 instructions / 4 vectors = 10.25 per vector
+//	dotSub3F32     f32   57 instructions / 4 vectors = 14.25 per vector
 //	affineTF32     f32   21 instructions / 4 vectors =  5.25 per vector
 //	affineWTF32    f32   26 instructions / 4 vectors =  6.50 per vector
-//	dotSub3F64     f64   29 instructions / 4 vectors =  7.25 per vector
+//	dotSub3F64     f64   45 instructions / 4 vectors = 11.25 per vector
 //	affineTF64     f64   21 instructions / 4 vectors =  5.25 per vector
 //	affineWTF64    f64   26 instructions / 4 vectors =  6.50 per vector
 
@@ -9549,6 +9549,8 @@ TEXT ·dotSub3F32(SB), NOSPLIT, $0-88
 	VDUP V31.S[0], V31.S4
 	MOVW $0x00000000, R9
 	VDUP R9, V30.S4
+	MOVW $0x00000001, R9
+	VDUP R9, V29.S4
 	VEOR V12.B16, V12.B16, V12.B16
 	VEOR V13.B16, V13.B16, V13.B16
 	VEOR V14.B16, V14.B16, V14.B16
@@ -9559,10 +9561,26 @@ big_dotSub3F32:
 	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
 	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
 	VLD1.P 64(R5), [V8.S4, V9.S4, V10.S4, V11.S4]
+	WORD $0x4ea8f490 // fmin v16.4s, v4.4s, v8.4s
+	WORD $0x4ea9f4b1 // fmin v17.4s, v5.4s, v9.4s
+	WORD $0x4eaaf4d2 // fmin v18.4s, v6.4s, v10.4s
+	WORD $0x4eabf4f3 // fmin v19.4s, v7.4s, v11.4s
 	WORD $0x6e28dc84 // fmul v4.4s, v4.4s, v8.4s
 	WORD $0x6e29dca5 // fmul v5.4s, v5.4s, v9.4s
 	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
 	WORD $0x6e2bdce7 // fmul v7.4s, v7.4s, v11.4s
+	WORD $0x4ea0ca10 // fcmgt v16.4s, v16.4s, #0.0
+	WORD $0x4ea0ca31 // fcmgt v17.4s, v17.4s, #0.0
+	WORD $0x4ea0ca52 // fcmgt v18.4s, v18.4s, #0.0
+	WORD $0x4ea0ca73 // fcmgt v19.4s, v19.4s, #0.0
+	VAND V29.B16, V16.B16, V16.B16
+	VAND V29.B16, V17.B16, V17.B16
+	VAND V29.B16, V18.B16, V18.B16
+	VAND V29.B16, V19.B16, V19.B16
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4e32f4c6 // fmax v6.4s, v6.4s, v18.4s
+	WORD $0x4e33f4e7 // fmax v7.4s, v7.4s, v19.4s
 	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
 	WORD $0x4ebfd421 // fsub v1.4s, v1.4s, v31.4s
 	WORD $0x4ebfd442 // fsub v2.4s, v2.4s, v31.4s
@@ -9604,7 +9622,11 @@ one_dotSub3F32:
 	VLD1.P 16(R0), [V0.S4]
 	VLD1.P 16(R3), [V4.S4]
 	VLD1.P 16(R5), [V8.S4]
+	WORD $0x4ea8f490 // fmin v16.4s, v4.4s, v8.4s
 	WORD $0x6e28dc84 // fmul v4.4s, v4.4s, v8.4s
+	WORD $0x4ea0ca10 // fcmgt v16.4s, v16.4s, #0.0
+	VAND V29.B16, V16.B16, V16.B16
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
 	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	WORD $0x4ea0d888 // fcmeq v8.4s, v4.4s, #0.0
@@ -9634,7 +9656,11 @@ tail_dotSub3F32:
 	VLD1.P 4(R3), V4.S[2]
 	VLD1.P 4(R5), V8.S[2]
 lanes_dotSub3F32:
+	WORD $0x4ea8f490 // fmin v16.4s, v4.4s, v8.4s
 	WORD $0x6e28dc84 // fmul v4.4s, v4.4s, v8.4s
+	WORD $0x4ea0ca10 // fcmgt v16.4s, v16.4s, #0.0
+	VAND V29.B16, V16.B16, V16.B16
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
 	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
 	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
 	WORD $0x4ea0d888 // fcmeq v8.4s, v4.4s, #0.0
@@ -9831,6 +9857,8 @@ TEXT ·dotSub3F64(SB), NOSPLIT, $0-88
 	VDUP V31.D[0], V31.D2
 	MOVD $0x0000000000000000, R9
 	VDUP R9, V30.D2
+	MOVD $0x0000000000000001, R9
+	VDUP R9, V29.D2
 	VEOR V12.B16, V12.B16, V12.B16
 	VEOR V13.B16, V13.B16, V13.B16
 	VEOR V14.B16, V14.B16, V14.B16
@@ -9841,10 +9869,26 @@ big_dotSub3F64:
 	VLD1.P 64(R0), [V0.D2, V1.D2, V2.D2, V3.D2]
 	VLD1.P 64(R3), [V4.D2, V5.D2, V6.D2, V7.D2]
 	VLD1.P 64(R5), [V8.D2, V9.D2, V10.D2, V11.D2]
+	WORD $0x4ee8f490 // fmin v16.2d, v4.2d, v8.2d
+	WORD $0x4ee9f4b1 // fmin v17.2d, v5.2d, v9.2d
+	WORD $0x4eeaf4d2 // fmin v18.2d, v6.2d, v10.2d
+	WORD $0x4eebf4f3 // fmin v19.2d, v7.2d, v11.2d
 	WORD $0x6e68dc84 // fmul v4.2d, v4.2d, v8.2d
 	WORD $0x6e69dca5 // fmul v5.2d, v5.2d, v9.2d
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdce7 // fmul v7.2d, v7.2d, v11.2d
+	WORD $0x4ee0ca10 // fcmgt v16.2d, v16.2d, #0.0
+	WORD $0x4ee0ca31 // fcmgt v17.2d, v17.2d, #0.0
+	WORD $0x4ee0ca52 // fcmgt v18.2d, v18.2d, #0.0
+	WORD $0x4ee0ca73 // fcmgt v19.2d, v19.2d, #0.0
+	VAND V29.B16, V16.B16, V16.B16
+	VAND V29.B16, V17.B16, V17.B16
+	VAND V29.B16, V18.B16, V18.B16
+	VAND V29.B16, V19.B16, V19.B16
+	WORD $0x4e70f484 // fmax v4.2d, v4.2d, v16.2d
+	WORD $0x4e71f4a5 // fmax v5.2d, v5.2d, v17.2d
+	WORD $0x4e72f4c6 // fmax v6.2d, v6.2d, v18.2d
+	WORD $0x4e73f4e7 // fmax v7.2d, v7.2d, v19.2d
 	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
 	WORD $0x4effd421 // fsub v1.2d, v1.2d, v31.2d
 	WORD $0x4effd442 // fsub v2.2d, v2.2d, v31.2d
@@ -9874,7 +9918,11 @@ one_dotSub3F64:
 	VLD1.P 16(R0), [V0.D2]
 	VLD1.P 16(R3), [V4.D2]
 	VLD1.P 16(R5), [V8.D2]
+	WORD $0x4ee8f490 // fmin v16.2d, v4.2d, v8.2d
 	WORD $0x6e68dc84 // fmul v4.2d, v4.2d, v8.2d
+	WORD $0x4ee0ca10 // fcmgt v16.2d, v16.2d, #0.0
+	VAND V29.B16, V16.B16, V16.B16
+	WORD $0x4e70f484 // fmax v4.2d, v4.2d, v16.2d
 	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
 	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
 	WORD $0x4ee0d888 // fcmeq v8.2d, v4.2d, #0.0
@@ -9892,7 +9940,11 @@ tail_dotSub3F64:
 	VLD1.P 8(R3), V4.D[0]
 	VLD1.P 8(R5), V8.D[0]
 lanes_dotSub3F64:
+	WORD $0x4ee8f490 // fmin v16.2d, v4.2d, v8.2d
 	WORD $0x6e68dc84 // fmul v4.2d, v4.2d, v8.2d
+	WORD $0x4ee0ca10 // fcmgt v16.2d, v16.2d, #0.0
+	VAND V29.B16, V16.B16, V16.B16
+	WORD $0x4e70f484 // fmax v4.2d, v4.2d, v16.2d
 	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
 	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
 	WORD $0x4ee0d888 // fcmeq v8.2d, v4.2d, #0.0

@@ -173,6 +173,9 @@ func sigmoidFocal(x, y float64, c *binaryConsts) (l, g float64) {
 	dm := (1 - 2*y) * p * sigmoid(-x)
 	mg := math.Pow(m, gam)
 	l = at * mg * ce
+	if math.IsInf(ce, 1) { // m ≥ the infinite side's coefficient > 0: m^γ > 0 even where it underflows
+		l = at * ce
+	}
 	g = at * mg * (p - y)
 	// γ·m^(γ−1)·dm·ce, as γ·m^γ·(dm/m)·ce: m^(γ−1) overflows for a
 	// subnormal m and γ < 1, while |dm/m| ≤ 2. At x = ±inf, dm = 0 while

@@ -1,6 +1,10 @@
 package main
 
-import "github.com/lossfuse/lossfuse/asmgen/neon"
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/asmgen/neon"
+)
 
 // Kernels for cross-entropy against probability targets t: the target
 // coefficients are c_j = w_j·(b·t_j + c) with b = 1 − ε, c = ε/K.
@@ -31,14 +35,30 @@ func genDotSub3(f *fn) {
 	z := f.alloc("z")
 	f.loadScalar("z", z)
 	zero := f.k("zero", 0, 0)
-	x, t, w, acc := f.vs(0, 4), f.vs(4, 4), f.vs(8, 4), f.vs(12, 4)
+	tiny := f.k("tiny", math.SmallestNonzeroFloat32, math.SmallestNonzeroFloat64)
+	x, t, w, acc, pos := f.vs(0, 4), f.vs(4, 4), f.vs(8, 4), f.vs(12, 4), f.vs(16, 4)
 	for _, r := range acc {
 		f.zero(r)
 	}
 	// Lanes past the end: x = z, t = w = 0 contribute exactly 0.
 	f.loop(4, []stream{{ptr: "R0", regs: x, fill: z, hasFill: true}, {ptr: "R3", regs: t}, {ptr: "R5", regs: w}}, nil, func(n int) {
+		// The coefficient t·w, raised to the smallest subnormal where it
+		// underflowed to 0 but t, w > 0: only a true 0 drops the term
+		// (a −Inf logit under a subnormal target gives +Inf).
 		for i := 0; i < n; i++ {
-			f.FMUL(f.arr, t[i], t[i], w[i]) // the coefficient
+			f.FMIN(f.arr, pos[i], t[i], w[i])
+		}
+		for i := 0; i < n; i++ {
+			f.FMUL(f.arr, t[i], t[i], w[i])
+		}
+		for i := 0; i < n; i++ {
+			f.FCMGTZ(f.arr, pos[i], pos[i])
+		}
+		for i := 0; i < n; i++ {
+			f.and(pos[i], pos[i], tiny)
+		}
+		for i := 0; i < n; i++ {
+			f.FMAX(f.arr, t[i], t[i], pos[i])
 		}
 		for i := 0; i < n; i++ {
 			f.FSUB(f.arr, x[i], x[i], z)
