@@ -110,3 +110,41 @@ func BenchmarkFixedCost(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSoftLabels is sigmoid focal loss (γ = 2, α = 0.25) fwd+bwd,
+// float32, 4096×256, with hard labels and with soft labels in (0, 1), on
+// every backend.
+func BenchmarkSoftLabels(b *testing.B) {
+	const n, k = 4096, 256
+	rng := rand.New(rand.NewSource(15))
+	x, hard, soft := make([]float32, n*k), make([]float32, n*k), make([]float32, n*k)
+	for i := range x {
+		x[i] = 8*rng.Float32() - 4
+		hard[i] = float32(rng.Intn(2))
+		soft[i] = 0.05 + 0.9*rng.Float32()
+	}
+	grad := make([]float32, n*k)
+	for _, backend := range kernels.Backends() {
+		for _, labels := range []string{"hard", "soft"} {
+			y := hard
+			if labels == "soft" {
+				y = soft
+			}
+			b.Run("SigmoidFocal/isa="+backend+"/labels="+labels, func(b *testing.B) {
+				restore, err := kernels.UseBackend(backend)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer restore()
+				o := kernels.DefaultFocal[float32]()
+				b.SetBytes(int64(4 * n * k))
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					if _, err := kernels.SigmoidFocal(x, y, n, k, grad, &o); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

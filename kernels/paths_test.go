@@ -104,9 +104,14 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 		return fill(m, func(i int) float64 { return 0.5 + math.Abs(normal(i+3))/4 })
 	}
 	labels := func(m int) []T {
-		return fill(m, func(int) float64 {
+		return fill(m, func(i int) float64 {
 			switch r.Data {
 			case pathtable.HardLabels:
+				return float64(rng.IntN(2))
+			case pathtable.LateSoft:
+				if i == m-1 {
+					return 0.3
+				}
 				return float64(rng.IntN(2))
 			case pathtable.SoftLabels:
 				return 0.05 + 0.9*rng.Float64()

@@ -65,6 +65,7 @@ const (
 	HardLabels Data = "hard"       // binary targets 0 or 1
 	SoftLabels Data = "soft"       // binary targets strictly inside (0, 1)
 	TinyWeight Data = "tiny-scale" // class weights of 1e-38 (float32 stash factor below 2⁻¹⁰⁰)
+	LateSoft   Data = "late-soft"  // binary targets 0 or 1 except the last, 0.3
 	HugeLogit  Data = "huge-logit" // row 0 holds 1e36 (with a z-loss: a gradient factor beyond float32)
 )
 

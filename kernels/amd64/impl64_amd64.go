@@ -442,10 +442,11 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 			a0, a1 = 1-a.Alpha, 2*a.Alpha-1
 		}
 		// Hard labels take the closed form. A call holding another label
-		// runs the soft-label kernel over the whole call: after the hard
-		// pass counted one, or, where an output overwrites x (which that
-		// pass would have destroyed), after a scan of the labels.
-		if !aliasX64(a) || hardLabels64(a.Y) {
+		// runs the soft-label kernel over the whole call: at once when one
+		// of its first softProbe labels is soft (soft-label training has
+		// them everywhere), after a scan of the labels where an output
+		// overwrites x, or else after the hard pass counted one.
+		if hardLabels64(a.Y[:min(len(a.Y), softProbe)]) && (!aliasX64(a) || hardLabels64(a.Y)) {
 			var sum float64
 			var soft int
 			switch a.Gamma {

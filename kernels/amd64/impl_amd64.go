@@ -991,10 +991,11 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 			a0, a1 = 1-a.Alpha, 2*a.Alpha-1
 		}
 		// Hard labels take the closed form. A call holding another label
-		// runs the soft-label kernel over the whole call: after the hard
-		// pass counted one, or, where an output overwrites x (which that
-		// pass would have destroyed), after a scan of the labels.
-		if !aliasX(a) || hardLabels(a.Y) {
+		// runs the soft-label kernel over the whole call: at once when one
+		// of its first softProbe labels is soft (soft-label training has
+		// them everywhere), after a scan of the labels where an output
+		// overwrites x, or else after the hard pass counted one.
+		if hardLabels(a.Y[:min(len(a.Y), softProbe)]) && (!aliasX(a) || hardLabels(a.Y)) {
 			var sum float64
 			var soft int
 			switch a.Gamma {
@@ -1032,6 +1033,10 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 	}
 	return generic.Binary(a)
 }
+
+// softProbe is how many leading labels decide whether a sigmoid focal
+// call starts in the soft-label kernel.
+const softProbe = 64
 
 // pwTileRows is how many rows shorter than a vector one BCE-with-logits
 // call covers when pos_weight is set: pos_weight is tiled over that many
