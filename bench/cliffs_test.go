@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"fmt"
+	"math"
 	"math/rand"
+	"strings"
 	"testing"
 
+	"github.com/lossfuse/lossfuse/internal/fallbacks"
 	"github.com/lossfuse/lossfuse/kernels"
 )
 
@@ -147,4 +151,95 @@ func BenchmarkSoftLabels(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkFallbacks runs each deliberate fallback of internal/fallbacks
+// that this CPU's backends have, next to its vectorised neighbour (the same
+// call without the options that force the fallback), fwd+bwd: CE family
+// 256×1000, binary 4096×256. docs/fallbacks.md quotes the ratios.
+func BenchmarkFallbacks(b *testing.B) {
+	for _, e := range fallbacks.List {
+		for _, backend := range kernels.Backends() {
+			if backend == "generic" || !e.Matches(backend, e.Kernel, "f32", e.Options) && !e.Matches(backend, e.Kernel, "f64", e.Options) {
+				continue
+			}
+			for _, dt := range []string{"f32", "f64"} {
+				if !e.Matches(backend, e.Kernel, dt, e.Options) {
+					continue
+				}
+				for _, fallback := range []bool{false, true} {
+					name := fmt.Sprintf("%s/%s/%s/%s/fallback=%v", e.Kernel, strings.Join(e.Options, "+"), dt, backend, fallback)
+					b.Run(name, func(b *testing.B) {
+						restore, err := kernels.UseBackend(backend)
+						if err != nil {
+							b.Fatal(err)
+						}
+						defer restore()
+						var call func() error
+						if dt == "f32" {
+							call = fallbackCall[float32](e.Kernel, fallback)
+						} else {
+							call = fallbackCall[float64](e.Kernel, fallback)
+						}
+						b.ReportAllocs()
+						for i := 0; i < b.N; i++ {
+							if err := call(); err != nil {
+								b.Fatal(err)
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// fallbackCall is the benchmark call of kernel, with the option that forces
+// its fallback (soft-capping 30, clip 1e-4) or without it.
+func fallbackCall[T kernels.Float](kernel string, fallback bool) func() error {
+	rng := rand.New(rand.NewSource(16))
+	fill := func(m int, lo, hi float64) []T {
+		s := make([]T, m)
+		for i := range s {
+			s[i] = T(lo + (hi-lo)*rng.Float64())
+		}
+		return s
+	}
+	switch kernel {
+	case "CrossEntropy", "CrossEntropyProbs":
+		const n, k = 256, 1000
+		x, probs, grad := fill(n*k, -4, 4), fill(n*k, 0, 1), make([]T, n*k)
+		targets := make([]int32, n)
+		for i := range targets {
+			targets[i] = int32(rng.Intn(k))
+		}
+		o := &kernels.CrossEntropyOptions[T]{}
+		if fallback {
+			o.SoftCap = 30
+		}
+		return func() error {
+			var err error
+			if kernel == "CrossEntropy" {
+				_, err = kernels.CrossEntropy(x, targets, n, k, grad, o)
+			} else {
+				_, err = kernels.CrossEntropyProbs(x, probs, n, k, grad, o)
+			}
+			return err
+		}
+	case "FocalProbs":
+		const n, k = 4096, 256
+		p, y, grad := fill(n*k, 0.01, 0.99), fill(n*k, 0, 1), make([]T, n*k)
+		for i := range y {
+			y[i] = T(math.Round(float64(y[i])))
+		}
+		o := kernels.DefaultFocal[T]()
+		if fallback {
+			o.Clip = 1e-4
+		}
+		return func() error {
+			_, err := kernels.FocalProbs(p, y, n, k, grad, &o)
+			return err
+		}
+	}
+	panic("BenchmarkFallbacks: no call for " + kernel)
 }

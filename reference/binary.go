@@ -327,11 +327,19 @@ func sigmoidFocalElem(x, y float64, bp binParams) binElem {
 		// coefficient > 0: m^γ > 0 even where it underflows.
 		l = at * ce
 	}
+	// The vector kernels form m^γ as exp(γ·log m), as the hard-label
+	// form's (1−p_t)^γ = exp(−γ·softplus(−z)): the rounding of log m,
+	// |log m|·u, is raised to γ. The caller charges (1+γ)·u per term;
+	// widen it to (1 + γ + γ·|log m|)·u (m near a tiny soft label: log m ≈ −40).
+	f := 1.0
+	if gam != 0 && m > 0 {
+		f += gam * math.Abs(math.Log(m)) / (1 + gam)
+	}
 	return binElem{
 		l:      l,
 		g:      at * (mg*(p-y) + dterm),
-		lTerms: math.Abs(l),
-		gTerms: math.Abs(at) * (math.Abs(mg)*(math.Abs(p)+math.Abs(y)) + math.Abs(dterm)),
+		lTerms: f * math.Abs(l),
+		gTerms: f * math.Abs(at) * (math.Abs(mg)*(math.Abs(p)+math.Abs(y)) + math.Abs(dterm)),
 	}
 }
 

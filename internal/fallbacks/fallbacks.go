@@ -1,0 +1,83 @@
+// Package fallbacks lists the calls that a SIMD backend hands to a generic
+// (scalar, pure-Go) kernel on purpose, each with its reason and measured
+// cost. It is data for tests only: kernels/fallback_test.go enumerates
+// every kernel × option × dtype on every SIMD backend of the CPU and fails
+// when a call reaches a generic kernel that no entry names, or when an
+// entry no longer matches any call (it was vectorised: delete it);
+// docs/fallbacks.md is generated from the list, and bench/cliffs_test.go
+// (BenchmarkFallbacks) measures each entry against its vectorised
+// neighbour.
+package fallbacks
+
+import "strings"
+
+// Entry is one deliberate fallback: calls of Kernel on Backend ("avx2",
+// "avx512", "neon"; "amd64" for both of the first) in DType ("f32", "f64"
+// or "" for both) whose option set holds every option of Options reach a
+// generic kernel. Options are the enumeration's names (kernels/
+// fallback_test.go: "softcap", "probs", "clip", "soft-labels", …).
+type Entry struct {
+	Backend, Kernel, DType string
+	Options                []string
+	Reason                 string
+	// Cost is the measured slowdown against the vectorised neighbour
+	// (Neighbour drops the options that force the fallback), from
+	// BenchmarkFallbacks; "" until measured.
+	Cost string
+}
+
+// Matches reports whether a call of kernel on backend in dtype with the
+// option set opts falls under e.
+func (e Entry) Matches(backend, kernel, dtype string, opts []string) bool {
+	if e.Kernel != kernel || e.DType != "" && e.DType != dtype {
+		return false
+	}
+	switch e.Backend {
+	case backend:
+	case "amd64":
+		if backend != "avx2" && backend != "avx512" {
+			return false
+		}
+	default:
+		return false
+	}
+	for _, o := range e.Options {
+		found := false
+		for _, p := range opts {
+			found = found || p == o
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// Name is the entry's short name, as in docs/fallbacks.md.
+func (e Entry) Name() string {
+	dt := e.DType
+	if dt == "" {
+		dt = "f32+f64"
+	}
+	return e.Backend + "/" + e.Kernel + "/" + strings.Join(e.Options, "+") + "/" + dt
+}
+
+// List is every deliberate fallback.
+var List = []Entry{
+	{Backend: "amd64", Kernel: "CrossEntropy", DType: "f64", Options: []string{"softcap"},
+		Reason: "no float64 vector tanh yet: the float32 one is a minimax polynomial fitted for float32, and float64 needs its own fit and float64 builds of the capped passes"},
+	{Backend: "amd64", Kernel: "CrossEntropyProbs", Options: []string{"softcap"},
+		Reason: "the probability-target passes have no capped variant yet (Σ c_j·z'_j over capped logits in pass 1, the sech² factor in pass 2)"},
+	{Backend: "amd64", Kernel: "FocalProbs", Options: []string{"clip"},
+		Reason: "the clipped variant (zero gradient outside [c, 1−c], the logs of the bounds) exists for BCE but not yet for FocalProbs"},
+	{Backend: "neon", Kernel: "CrossEntropy", Options: []string{"softcap"},
+		Reason: "neon has no vector tanh yet", Cost: "not measured: no arm64 machine here (qemu timings are meaningless)"},
+	{Backend: "neon", Kernel: "CrossEntropyProbs", Options: []string{"softcap"},
+		Reason: "neon has no vector tanh yet", Cost: "not measured: no arm64 machine here (qemu timings are meaningless)"},
+	{Backend: "neon", Kernel: "BCE",
+		Reason: "not written for neon yet (its generator has the log it needs)", Cost: "not measured: no arm64 machine here (qemu timings are meaningless)"},
+	{Backend: "neon", Kernel: "FocalProbs",
+		Reason: "not written for neon yet", Cost: "not measured: no arm64 machine here (qemu timings are meaningless)"},
+	{Backend: "neon", Kernel: "SigmoidFocal", Options: []string{"soft-labels"},
+		Reason: "neon's sigmoid focal kernel handles hard labels only; the soft-label form (amd64 focalSoft) is not ported yet", Cost: "not measured: no arm64 machine here (qemu timings are meaningless)"},
+}
