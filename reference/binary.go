@@ -59,7 +59,8 @@ func SigmoidFocal[T kernels.Float](x, y []T, n, k int, o *kernels.FocalOptions[T
 //	∂l/∂p = w·α_t·(2y−1)·( γ·(1−p_t)^(γ−1)·log p_t − (1−p_t)^γ / max(p_t, 1e-12) )
 //
 // with log p_t clamped at −100 (Clip = 0) or p clipped to [c, 1−c] first
-// (gradient 0 outside, even for y = NaN, as BCE's). The first term of the derivative is 0 when
+// (gradient 0 outside, even for y = NaN, as BCE's; 1−p is clipped to the
+// same range as BCE's is, so that p = 1 gives 1−p = c exactly). The first term of the derivative is 0 when
 // 1−p_t = 0 (its limit), also for γ < 1.
 func FocalProbs[T kernels.Float](p, y []T, n, k int, o *kernels.FocalOptions[T]) (*Result, error) {
 	if o == nil {
@@ -261,6 +262,19 @@ func clippedLogs(p, c float64) (lp, lq float64) {
 	return math.Log(p), math.Log1p(-p)
 }
 
+// clippedPair is p and 1−p clipped to [c, 1−c] by clippedLogs' rule: 1−p
+// is clipped itself rather than formed from the clipped p, so that p = 1
+// gives 1−p = c exactly (1 − (1 − c) rounds: 6e-9 relative for c = 1e-7).
+func clippedPair(p, c float64) (pc, qc float64) {
+	switch {
+	case p < c:
+		return c, 1 - c
+	case p > 1-c || 1-p < c:
+		return 1 - c, c
+	}
+	return p, 1 - p
+}
+
 // logOneMinus is log(1−c) at the clip boundary, as the golden vectors
 // (clamp to 1 − c in float64, then log) have it, except where 1 − c rounds
 // to 1 (c < u), where it is log1p(−c), not 0.
@@ -344,12 +358,12 @@ func sigmoidFocalElem(x, y float64, bp binParams) binElem {
 }
 
 func focalProbsElem(p, y float64, bp binParams) binElem {
-	pc, live := p, true
+	pc, qc, live := p, 1-p, true
 	if bp.clip > 0 && !math.IsNaN(p) {
-		pc = clamp(p, bp.clip, 1-bp.clip)
+		pc, qc = clippedPair(p, bp.clip)
 		live = p >= bp.clip && p <= 1-bp.clip
 	}
-	pt := y*pc + (1-y)*(1-pc)
+	pt := y*pc + (1-y)*qc
 	e := focalPt(pt, alphaT(y, bp), bp)
 	if !live {
 		e.g, e.gTerms = 0, 0 // clipped: no dependence on p, whatever y is (as BCE)
@@ -385,12 +399,12 @@ func focalPt(pt, at float64, bp binParams) binElem {
 // focalPtSpread bounds how far the focal loss and derivative move when p_t
 // is off by InputSlack·u relative (it is formed from p and y in T).
 func focalPtSpread(p, y float64, bp binParams, u float64) (lp, gp float64) {
-	pc, live := p, true
+	pc, qc, live := p, 1-p, true
 	if bp.clip > 0 && !math.IsNaN(p) {
-		pc = clamp(p, bp.clip, 1-bp.clip)
+		pc, qc = clippedPair(p, bp.clip)
 		live = p >= bp.clip && p <= 1-bp.clip
 	}
-	pt := y*pc + (1-y)*(1-pc)
+	pt := y*pc + (1-y)*qc
 	at := alphaT(y, bp)
 	f := func(v float64) binElem { return focalPt(v, at, bp) }
 	v := f(pt)

@@ -608,33 +608,66 @@ var focalProbNames = [...]string{"focalProbG0", "focalProbG1", "focalProbG2", "f
 // non-negative terms (no cancellation); log p_t is log1p(−q) where q < ½ and
 // is clamped at −100. It returns the number of vectors holding a p outside
 // [0, 1] (the caller redoes those calls with the generic kernel).
-func focalProbs(s *x86.ISA, gm focalGamma, o binaryOptions) {
+func focalProbs(s *x86.ISA, gm focalGamma, o binaryOptions, clip bool) {
 	o.softFlag, o.xRange = true, true
 	params := []string{"a0", "a1"}
 	if gm == gammaAny {
 		params = append(params, "gamma")
 	}
-	binaryKernel(s, focalProbNames[gm],
-		"%s computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].",
+	name := focalProbNames[gm]
+	doc := "%s computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1]."
+	if clip {
+		name = "focalProbClip" + name[len("focalProb"):]
+		params = append(params, "lo", "hi")
+		doc = "%s computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1]."
+	}
+	binaryKernel(s, name, doc,
 		o, x86.LogConsts(), func(p, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
 			one := s.CR(1)
 			np, ny := s.Vec(), s.Vec()
 			s.Sub(p, one, np) // 1 − p
 			s.Sub(y, one, ny) // 1 − y
+			pc := p
+			if clip {
+				// p below lo is lo; above hi (or with 1 − p below lo: hi may
+				// round to 1) it is 1 − lo, whose complement is lo itself,
+				// not 1 − hi (which rounds: 6e-8 off a clip of 1e-4 in float32).
+				// lo and hi are read from the frame at each use: AVX2 has no
+				// register to keep them in across the logs.
+				high := s.Vec()
+				s.Mov(p, high)
+				s.Where(x86.LT, np, param("lo"), s.C(2), high)
+				pc = s.Vec()
+				s.Mov(p, pc)
+				s.Where(x86.LT, p, param("lo"), param("lo"), pc)
+				t := s.Vec()
+				s.Sub(param("lo"), one, t) // 1 − lo
+				s.Where(x86.LT, p, param("lo"), t, np)
+				s.Where(x86.GT, high, param("hi"), t, pc)
+				s.Where(x86.GT, high, param("hi"), param("lo"), np)
+			}
 			pt, q := s.Vec(), s.Vec()
 			s.Mul(np, ny, pt)
-			s.FMA231(y, p, pt) // y·p + (1−y)·(1−p)
-			s.Mul(p, ny, q)
+			s.FMA231(y, pc, pt) // y·p + (1−y)·(1−p)
+			s.Mul(pc, ny, q)
 			s.FMA231(y, np, q) // y·(1−p) + (1−y)·p
+			at := param("a1")
+			s.FMA213(param("a0"), y, at) // α_t = a0 + a1·y
+			if clip {
+				// y's last use is the gradient's sign 2y − 1: ½ there makes
+				// it 0 where p is clipped (no gradient), and frees p now.
+				s.Where(x86.LT, p, param("lo"), s.C(0.5), y)
+				s.Where(x86.GT, p, param("hi"), s.C(0.5), y)
+			}
 			nq := s.Vec()
 			VXORPS(s.SignBit(), q, nq)
 			lpt := s.Log1p(nq)
 			lbig := logSafe(s, pt)
 			s.Where(x86.GE, q, s.C(0.5), lbig, lpt)
 			s.Where(x86.UNORD, q, q, q, lpt)
-			s.Max(lpt, s.CR(-100), lpt) // NaN: lpt is returned
-			at := param("a1")
-			s.FMA213(param("a0"), y, at) // α_t = a0 + a1·y
+			if !clip { // PyTorch's clamp; a clip keeps p_t ≥ lo instead
+				s.Max(lpt, s.CR(-100), lpt) // NaN: lpt is returned
+			}
 			// mod = q^γ and dm = γ·q^(γ−1) (0 where q = 0, as generic), or
 			// directly dml = dm·log p_t.
 			var mod, dm, dml reg.VecVirtual

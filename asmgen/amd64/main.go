@@ -71,7 +71,8 @@ func main() {
 			bceProb(s, o, false)
 			bceProb(s, o, true)
 			for g := gamma0; g <= gammaAny; g++ {
-				focalProbs(s, g, o)
+				focalProbs(s, g, o, false)
+				focalProbs(s, g, o, true)
 			}
 		}
 		// Element-wise primitives.
@@ -125,7 +126,8 @@ func main() {
 			bceProb(s, o, false)
 			bceProb(s, o, true)
 			for g := gamma0; g <= gammaAny; g++ {
-				focalProbs(s, g, o)
+				focalProbs(s, g, o, false)
+				focalProbs(s, g, o, true)
 			}
 		}
 		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {

@@ -409,7 +409,7 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 		if soft == 0 {
 			return sum
 		}
-	case a.Kind == args.FocalProb && a.Clip == 0 && a.FNWeight == 1 && a.FPWeight == 1:
+	case a.Kind == args.FocalProb && a.FNWeight == 1 && a.FPWeight == 1:
 		if aliasX64(a) && !unitRange64(a.X) {
 			break
 		}
@@ -419,19 +419,37 @@ func (s isa) binary64(a args.Binary[float64]) float64 {
 		}
 		var sum float64
 		var soft int
-		switch a.Gamma {
-		case 0:
-			args.Took("amd64/f64/focal-prob-g0")
-			sum, soft = focalProbG064Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
-		case 1:
-			args.Took("amd64/f64/focal-prob-g1")
-			sum, soft = focalProbG164Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
-		case 2:
-			args.Took("amd64/f64/focal-prob-g2")
-			sum, soft = focalProbG264Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
-		default:
-			args.Took("amd64/f64/focal-prob-gany")
-			sum, soft = focalProbGAny64Call(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
+		if a.Clip > 0 {
+			lo, hi := a.Clip, 1-a.Clip
+			switch a.Gamma {
+			case 0:
+				args.Took("amd64/f64/focal-prob-clip-g0")
+				sum, soft = focalProbClipG064Call(bool(s), x, y, w, g, l, n, a0, a1, lo, hi, sc)
+			case 1:
+				args.Took("amd64/f64/focal-prob-clip-g1")
+				sum, soft = focalProbClipG164Call(bool(s), x, y, w, g, l, n, a0, a1, lo, hi, sc)
+			case 2:
+				args.Took("amd64/f64/focal-prob-clip-g2")
+				sum, soft = focalProbClipG264Call(bool(s), x, y, w, g, l, n, a0, a1, lo, hi, sc)
+			default:
+				args.Took("amd64/f64/focal-prob-clip-gany")
+				sum, soft = focalProbClipGAny64Call(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, lo, hi, sc)
+			}
+		} else {
+			switch a.Gamma {
+			case 0:
+				args.Took("amd64/f64/focal-prob-g0")
+				sum, soft = focalProbG064Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			case 1:
+				args.Took("amd64/f64/focal-prob-g1")
+				sum, soft = focalProbG164Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			case 2:
+				args.Took("amd64/f64/focal-prob-g2")
+				sum, soft = focalProbG264Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			default:
+				args.Took("amd64/f64/focal-prob-gany")
+				sum, soft = focalProbGAny64Call(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
+			}
 		}
 		if soft == 0 {
 			return sum

@@ -943,12 +943,9 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 		var sum float64
 		var soft int
 		if a.Clip > 0 {
-			lo, hi := float64(a.Clip), 1-float64(a.Clip)
+			lo := float64(a.Clip)
 			args.Took("amd64/f32/bce-prob-clip")
-			hiT := float32(hi) // the largest float32 ≤ hi: p > hi ⇔ p > hiT
-			if float64(hiT) > hi {
-				hiT = math.Nextafter32(hiT, 0)
-			}
+			hiT := clipHi32(a.Clip)
 			sum, soft = bceProbClipCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, a.Clip, hiT,
 				float32(math.Log(lo)), float32(generic.LogOneMinus(lo)), sc)
 		} else {
@@ -958,7 +955,7 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 		if soft == 0 {
 			return sum
 		}
-	case a.Kind == args.FocalProb && a.Clip == 0 && a.FNWeight == 1 && a.FPWeight == 1:
+	case a.Kind == args.FocalProb && a.FNWeight == 1 && a.FPWeight == 1:
 		if aliasX(a) && !unitRange(a.X) {
 			break // in place: p outside [0, 1] could not be redone from x
 		}
@@ -968,19 +965,37 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 		}
 		var sum float64
 		var soft int
-		switch a.Gamma {
-		case 0:
-			args.Took("amd64/f32/focal-prob-g0")
-			sum, soft = focalProbG0Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
-		case 1:
-			args.Took("amd64/f32/focal-prob-g1")
-			sum, soft = focalProbG1Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
-		case 2:
-			args.Took("amd64/f32/focal-prob-g2")
-			sum, soft = focalProbG2Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
-		default:
-			args.Took("amd64/f32/focal-prob-gany")
-			sum, soft = focalProbGAnyCall(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
+		if a.Clip > 0 {
+			lo, hi := a.Clip, clipHi32(a.Clip)
+			switch a.Gamma {
+			case 0:
+				args.Took("amd64/f32/focal-prob-clip-g0")
+				sum, soft = focalProbClipG0Call(bool(s), x, y, w, g, l, n, a0, a1, lo, hi, sc)
+			case 1:
+				args.Took("amd64/f32/focal-prob-clip-g1")
+				sum, soft = focalProbClipG1Call(bool(s), x, y, w, g, l, n, a0, a1, lo, hi, sc)
+			case 2:
+				args.Took("amd64/f32/focal-prob-clip-g2")
+				sum, soft = focalProbClipG2Call(bool(s), x, y, w, g, l, n, a0, a1, lo, hi, sc)
+			default:
+				args.Took("amd64/f32/focal-prob-clip-gany")
+				sum, soft = focalProbClipGAnyCall(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, lo, hi, sc)
+			}
+		} else {
+			switch a.Gamma {
+			case 0:
+				args.Took("amd64/f32/focal-prob-g0")
+				sum, soft = focalProbG0Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			case 1:
+				args.Took("amd64/f32/focal-prob-g1")
+				sum, soft = focalProbG1Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			case 2:
+				args.Took("amd64/f32/focal-prob-g2")
+				sum, soft = focalProbG2Call(bool(s), x, y, w, g, l, n, a0, a1, sc)
+			default:
+				args.Took("amd64/f32/focal-prob-gany")
+				sum, soft = focalProbGAnyCall(bool(s), x, y, w, g, l, n, a0, a1, a.Gamma, sc)
+			}
 		}
 		if soft == 0 {
 			return sum
@@ -1032,6 +1047,17 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 		}
 	}
 	return generic.Binary(a)
+}
+
+// clipHi32 is the largest float32 ≤ 1 − c (in exact arithmetic): p > 1 − c
+// ⇔ p > clipHi32(c) for every float32 p.
+func clipHi32(c float32) float32 {
+	hi := 1 - float64(c)
+	h := float32(hi)
+	if float64(h) > hi {
+		h = math.Nextafter32(h, 0)
+	}
+	return h
 }
 
 // softProbe is how many leading labels decide whether a sigmoid focal

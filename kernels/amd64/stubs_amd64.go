@@ -402,11 +402,23 @@ func bceProbClipAVX2(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func focalProbG0AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0AVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1AVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1AVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2AVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -414,11 +426,23 @@ func focalProbG1AVX2(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func focalProbG2AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2AVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -522,11 +546,23 @@ func bceProbClipWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalProbG0WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0WAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1WAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1WAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2WAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -534,11 +570,23 @@ func focalProbG1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalProbG2WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2WAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsLAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -642,11 +690,23 @@ func bceProbClipLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalProbG0LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0LAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1LAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1LAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2LAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -654,11 +714,23 @@ func focalProbG1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalProbG2LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2LAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyLAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyLAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsLWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -762,11 +834,23 @@ func bceProbClipLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalProbG0LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0LWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1LWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1LWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2LWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -774,11 +858,23 @@ func focalProbG1LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalProbG2LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2LWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyLWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyLWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -882,11 +978,23 @@ func bceProbClipGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalProbG0GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0GAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1GAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1GAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2GAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -894,11 +1002,23 @@ func focalProbG1GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalProbG2GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2GAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyGAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyGAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -1002,11 +1122,23 @@ func bceProbClipGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalProbG0GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0GWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1GWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1GWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2GWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -1014,11 +1146,23 @@ func focalProbG1GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalProbG2GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2GWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyGWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyGWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGLAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -1122,11 +1266,23 @@ func bceProbClipGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalProbG0GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0GLAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1GLAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1GLAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2GLAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -1134,11 +1290,23 @@ func focalProbG1GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalProbG2GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2GLAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyGLAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyGLAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGLWAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -1242,11 +1410,23 @@ func bceProbClipGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalProbG0GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0GLWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1GLWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1GLWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2GLWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -1254,11 +1434,23 @@ func focalProbG1GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalProbG2GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2GLWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyGLWAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyGLWAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // sigmoidAVX2 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //
@@ -1713,11 +1905,23 @@ func bceProbClipAVX512(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalProbG0AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0AVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1AVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1AVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2AVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -1725,11 +1929,23 @@ func focalProbG1AVX512(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalProbG2AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2AVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -1833,11 +2049,23 @@ func bceProbClipWAVX512(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalProbG0WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0WAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1WAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1WAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2WAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -1845,11 +2073,23 @@ func focalProbG1WAVX512(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalProbG2WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2WAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsLAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -1953,11 +2193,23 @@ func bceProbClipLAVX512(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalProbG0LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0LAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1LAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1LAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2LAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -1965,11 +2217,23 @@ func focalProbG1LAVX512(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalProbG2LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2LAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyLAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyLAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsLWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -2073,11 +2337,23 @@ func bceProbClipLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss
 //go:noescape
 func focalProbG0LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0LWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1LWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1LWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2LWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -2085,11 +2361,23 @@ func focalProbG1LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss
 //go:noescape
 func focalProbG2LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2LWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyLWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyLWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -2193,11 +2481,23 @@ func bceProbClipGAVX512(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalProbG0GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0GAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1GAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1GAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2GAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -2205,11 +2505,23 @@ func focalProbG1GAVX512(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalProbG2GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2GAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyGAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyGAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -2313,11 +2625,23 @@ func bceProbClipGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss
 //go:noescape
 func focalProbG0GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0GWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1GWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1GWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2GWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -2325,11 +2649,23 @@ func focalProbG1GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss
 //go:noescape
 func focalProbG2GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2GWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyGWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyGWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGLAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -2433,11 +2769,23 @@ func bceProbClipGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss
 //go:noescape
 func focalProbG0GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0GLAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1GLAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1GLAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2GLAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -2445,11 +2793,23 @@ func focalProbG1GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss
 //go:noescape
 func focalProbG2GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2GLAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyGLAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyGLAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // bceLogitsGLWAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -2553,11 +2913,23 @@ func bceProbClipGLWAVX512(x *float32, y *float32, w *float32, grad *float32, los
 //go:noescape
 func focalProbG0GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG0GLWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbG1GLWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
+
+// focalProbClipG1GLWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // focalProbG2GLWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -2565,11 +2937,23 @@ func focalProbG1GLWAVX512(x *float32, y *float32, w *float32, grad *float32, los
 //go:noescape
 func focalProbG2GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, scale float32) (sum float64, soft int)
 
+// focalProbClipG2GLWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (sum float64, soft int)
+
 // focalProbGAnyGLWAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (sum float64, soft int)
+
+// focalProbClipGAnyGLWAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (sum float64, soft int)
 
 // sigmoidAVX512 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //
@@ -2840,11 +3224,23 @@ func bceProbClipDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *f
 //go:noescape
 func focalProbG0DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0DAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1DAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1DAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2DAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -2852,11 +3248,23 @@ func focalProbG1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *f
 //go:noescape
 func focalProbG2DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2DAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -2960,11 +3368,23 @@ func bceProbClipWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalProbG0WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0WDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1WDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1WDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2WDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -2972,11 +3392,23 @@ func focalProbG1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalProbG2WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2WDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsLDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -3080,11 +3512,23 @@ func bceProbClipLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalProbG0LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0LDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1LDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1LDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2LDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -3092,11 +3536,23 @@ func focalProbG1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalProbG2LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2LDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyLDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyLDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsLWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -3200,11 +3656,23 @@ func bceProbClipLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalProbG0LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0LWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1LWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1LWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2LWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -3212,11 +3680,23 @@ func focalProbG1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalProbG2LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2LWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyLWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyLWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -3320,11 +3800,23 @@ func bceProbClipGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalProbG0GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0GDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1GDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1GDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2GDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -3332,11 +3824,23 @@ func focalProbG1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalProbG2GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2GDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyGDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyGDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -3440,11 +3944,23 @@ func bceProbClipGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalProbG0GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0GWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1GWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1GWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2GWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -3452,11 +3968,23 @@ func focalProbG1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalProbG2GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2GWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyGWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyGWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGLDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -3560,11 +4088,23 @@ func bceProbClipGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalProbG0GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0GLDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1GLDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1GLDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2GLDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -3572,11 +4112,23 @@ func focalProbG1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalProbG2GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2GLDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyGLDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyGLDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGLWDAVX2 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -3680,11 +4232,23 @@ func bceProbClipGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalProbG0GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0GLWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1GLWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1GLWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2GLWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -3692,11 +4256,23 @@ func focalProbG1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalProbG2GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2GLWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyGLWDAVX2 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyGLWDAVX2 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // sigmoidDAVX2 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //
@@ -3952,11 +4528,23 @@ func bceProbClipDAVX512(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalProbG0DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0DAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1DAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1DAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2DAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
@@ -3964,11 +4552,23 @@ func focalProbG1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalProbG2DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2DAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -4072,11 +4672,23 @@ func bceProbClipWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalProbG0WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0WDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1WDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1WDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2WDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -4084,11 +4696,23 @@ func focalProbG1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalProbG2WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2WDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsLDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -4192,11 +4816,23 @@ func bceProbClipLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalProbG0LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0LDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1LDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1LDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2LDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
@@ -4204,11 +4840,23 @@ func focalProbG1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalProbG2LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2LDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyLDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyLDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsLWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -4312,11 +4960,23 @@ func bceProbClipLWDAVX512(x *float64, y *float64, w *float64, grad *float64, los
 //go:noescape
 func focalProbG0LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0LWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1LWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1LWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2LWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -4324,11 +4984,23 @@ func focalProbG1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, los
 //go:noescape
 func focalProbG2LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2LWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyLWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyLWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -4432,11 +5104,23 @@ func bceProbClipGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalProbG0GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0GDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1GDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1GDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2GDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
@@ -4444,11 +5128,23 @@ func focalProbG1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalProbG2GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2GDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyGDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyGDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -4552,11 +5248,23 @@ func bceProbClipGWDAVX512(x *float64, y *float64, w *float64, grad *float64, los
 //go:noescape
 func focalProbG0GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0GWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1GWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1GWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2GWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -4564,11 +5272,23 @@ func focalProbG1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, los
 //go:noescape
 func focalProbG2GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2GWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyGWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyGWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGLDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -4672,11 +5392,23 @@ func bceProbClipGLDAVX512(x *float64, y *float64, w *float64, grad *float64, los
 //go:noescape
 func focalProbG0GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0GLDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1GLDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1GLDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2GLDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
@@ -4684,11 +5416,23 @@ func focalProbG1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, los
 //go:noescape
 func focalProbG2GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2GLDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyGLDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyGLDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // bceLogitsGLWDAVX512 computes BCE with logits over n elements: loss pos·y·softplus(−x) + neg·(1−y)·softplus(x), gradient scale·(neg·(1−y)·σ(x) − pos·y·σ(−x)), both times w; returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -4792,11 +5536,23 @@ func bceProbClipGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, lo
 //go:noescape
 func focalProbG0GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG0GLWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG0GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbG1GLWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbG1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
+
+// focalProbClipG1GLWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // focalProbG2GLWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -4804,11 +5560,23 @@ func focalProbG1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, lo
 //go:noescape
 func focalProbG2GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, scale float64) (sum float64, soft int)
 
+// focalProbClipG2GLWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipG2GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (sum float64, soft int)
+
 // focalProbGAnyGLWDAVX512 computes focal loss on probabilities over n elements (log p_t clamped at −100, p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func focalProbGAnyGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (sum float64, soft int)
+
+// focalProbClipGAnyGLWDAVX512 computes focal loss on probabilities clipped to [lo, hi] (zero gradient outside; p_t at 1e-12 in the gradient), both outputs times w; it returns Σ loss and the number of vectors with p outside [0, 1].
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func focalProbClipGAnyGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (sum float64, soft int)
 
 // sigmoidDAVX512 writes dst[i] = 1/(1+exp(−x[i])) for i < n; dst may be x.
 //

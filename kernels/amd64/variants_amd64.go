@@ -871,6 +871,57 @@ func focalProbG0Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 
 	}
 }
 
+// focalProbClipG0Call runs the focalProbClipG0 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbClipG0Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbClipG0AVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 1:
+		return focalProbClipG0WAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 2:
+		return focalProbClipG0LAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 3:
+		return focalProbClipG0LWAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 4:
+		return focalProbClipG0GAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 5:
+		return focalProbClipG0GWAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 6:
+		return focalProbClipG0GLAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 7:
+		return focalProbClipG0GLWAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 8:
+		return focalProbClipG0AVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 9:
+		return focalProbClipG0WAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 10:
+		return focalProbClipG0LAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 11:
+		return focalProbClipG0LWAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 12:
+		return focalProbClipG0GAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 13:
+		return focalProbClipG0GWAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 14:
+		return focalProbClipG0GLAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	default:
+		return focalProbClipG0GLWAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	}
+}
+
 // focalProbG1Call runs the focalProbG1 variant for the ISA and for which of g, l, w are non-nil.
 func focalProbG1Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, scale float32) (float64, int) {
 	v := 0
@@ -919,6 +970,57 @@ func focalProbG1Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 
 		return focalProbG1GLAVX512(x, y, w, g, l, n, a0, a1, scale)
 	default:
 		return focalProbG1GLWAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalProbClipG1Call runs the focalProbClipG1 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbClipG1Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbClipG1AVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 1:
+		return focalProbClipG1WAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 2:
+		return focalProbClipG1LAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 3:
+		return focalProbClipG1LWAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 4:
+		return focalProbClipG1GAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 5:
+		return focalProbClipG1GWAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 6:
+		return focalProbClipG1GLAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 7:
+		return focalProbClipG1GLWAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 8:
+		return focalProbClipG1AVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 9:
+		return focalProbClipG1WAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 10:
+		return focalProbClipG1LAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 11:
+		return focalProbClipG1LWAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 12:
+		return focalProbClipG1GAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 13:
+		return focalProbClipG1GWAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 14:
+		return focalProbClipG1GLAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	default:
+		return focalProbClipG1GLWAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
 	}
 }
 
@@ -973,6 +1075,57 @@ func focalProbG2Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 
 	}
 }
 
+// focalProbClipG2Call runs the focalProbClipG2 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbClipG2Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, lo float32, hi float32, scale float32) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbClipG2AVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 1:
+		return focalProbClipG2WAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 2:
+		return focalProbClipG2LAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 3:
+		return focalProbClipG2LWAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 4:
+		return focalProbClipG2GAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 5:
+		return focalProbClipG2GWAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 6:
+		return focalProbClipG2GLAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 7:
+		return focalProbClipG2GLWAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 8:
+		return focalProbClipG2AVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 9:
+		return focalProbClipG2WAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 10:
+		return focalProbClipG2LAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 11:
+		return focalProbClipG2LWAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 12:
+		return focalProbClipG2GAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 13:
+		return focalProbClipG2GWAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 14:
+		return focalProbClipG2GLAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	default:
+		return focalProbClipG2GLWAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	}
+}
+
 // focalProbGAnyCall runs the focalProbGAny variant for the ISA and for which of g, l, w are non-nil.
 func focalProbGAnyCall(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) (float64, int) {
 	v := 0
@@ -1021,6 +1174,57 @@ func focalProbGAnyCall(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a
 		return focalProbGAnyGLAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
 	default:
 		return focalProbGAnyGLWAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	}
+}
+
+// focalProbClipGAnyCall runs the focalProbClipGAny variant for the ISA and for which of g, l, w are non-nil.
+func focalProbClipGAnyCall(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, gamma float32, lo float32, hi float32, scale float32) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbClipGAnyAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 1:
+		return focalProbClipGAnyWAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 2:
+		return focalProbClipGAnyLAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 3:
+		return focalProbClipGAnyLWAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 4:
+		return focalProbClipGAnyGAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 5:
+		return focalProbClipGAnyGWAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 6:
+		return focalProbClipGAnyGLAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 7:
+		return focalProbClipGAnyGLWAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 8:
+		return focalProbClipGAnyAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 9:
+		return focalProbClipGAnyWAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 10:
+		return focalProbClipGAnyLAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 11:
+		return focalProbClipGAnyLWAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 12:
+		return focalProbClipGAnyGAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 13:
+		return focalProbClipGAnyGWAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 14:
+		return focalProbClipGAnyGLAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	default:
+		return focalProbClipGAnyGLWAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
 	}
 }
 
@@ -1891,6 +2095,57 @@ func focalProbG064Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a
 	}
 }
 
+// focalProbClipG064Call runs the focalProbClipG064 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbClipG064Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbClipG0DAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 1:
+		return focalProbClipG0WDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 2:
+		return focalProbClipG0LDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 3:
+		return focalProbClipG0LWDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 4:
+		return focalProbClipG0GDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 5:
+		return focalProbClipG0GWDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 6:
+		return focalProbClipG0GLDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 7:
+		return focalProbClipG0GLWDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 8:
+		return focalProbClipG0DAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 9:
+		return focalProbClipG0WDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 10:
+		return focalProbClipG0LDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 11:
+		return focalProbClipG0LWDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 12:
+		return focalProbClipG0GDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 13:
+		return focalProbClipG0GWDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 14:
+		return focalProbClipG0GLDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	default:
+		return focalProbClipG0GLWDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	}
+}
+
 // focalProbG164Call runs the focalProbG164 variant for the ISA and for which of g, l, w are non-nil.
 func focalProbG164Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, scale float64) (float64, int) {
 	v := 0
@@ -1939,6 +2194,57 @@ func focalProbG164Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a
 		return focalProbG1GLDAVX512(x, y, w, g, l, n, a0, a1, scale)
 	default:
 		return focalProbG1GLWDAVX512(x, y, w, g, l, n, a0, a1, scale)
+	}
+}
+
+// focalProbClipG164Call runs the focalProbClipG164 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbClipG164Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbClipG1DAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 1:
+		return focalProbClipG1WDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 2:
+		return focalProbClipG1LDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 3:
+		return focalProbClipG1LWDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 4:
+		return focalProbClipG1GDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 5:
+		return focalProbClipG1GWDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 6:
+		return focalProbClipG1GLDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 7:
+		return focalProbClipG1GLWDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 8:
+		return focalProbClipG1DAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 9:
+		return focalProbClipG1WDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 10:
+		return focalProbClipG1LDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 11:
+		return focalProbClipG1LWDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 12:
+		return focalProbClipG1GDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 13:
+		return focalProbClipG1GWDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 14:
+		return focalProbClipG1GLDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	default:
+		return focalProbClipG1GLWDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
 	}
 }
 
@@ -1993,6 +2299,57 @@ func focalProbG264Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a
 	}
 }
 
+// focalProbClipG264Call runs the focalProbClipG264 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbClipG264Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, lo float64, hi float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbClipG2DAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 1:
+		return focalProbClipG2WDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 2:
+		return focalProbClipG2LDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 3:
+		return focalProbClipG2LWDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 4:
+		return focalProbClipG2GDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 5:
+		return focalProbClipG2GWDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 6:
+		return focalProbClipG2GLDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 7:
+		return focalProbClipG2GLWDAVX2(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 8:
+		return focalProbClipG2DAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 9:
+		return focalProbClipG2WDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 10:
+		return focalProbClipG2LDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 11:
+		return focalProbClipG2LWDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 12:
+		return focalProbClipG2GDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 13:
+		return focalProbClipG2GWDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	case 14:
+		return focalProbClipG2GLDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	default:
+		return focalProbClipG2GLWDAVX512(x, y, w, g, l, n, a0, a1, lo, hi, scale)
+	}
+}
+
 // focalProbGAny64Call runs the focalProbGAny64 variant for the ISA and for which of g, l, w are non-nil.
 func focalProbGAny64Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) (float64, int) {
 	v := 0
@@ -2041,6 +2398,57 @@ func focalProbGAny64Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64,
 		return focalProbGAnyGLDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
 	default:
 		return focalProbGAnyGLWDAVX512(x, y, w, g, l, n, a0, a1, gamma, scale)
+	}
+}
+
+// focalProbClipGAny64Call runs the focalProbClipGAny64 variant for the ISA and for which of g, l, w are non-nil.
+func focalProbClipGAny64Call(avx512 bool, x, y, w, g, l *float64, n int, a0 float64, a1 float64, gamma float64, lo float64, hi float64, scale float64) (float64, int) {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return focalProbClipGAnyDAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 1:
+		return focalProbClipGAnyWDAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 2:
+		return focalProbClipGAnyLDAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 3:
+		return focalProbClipGAnyLWDAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 4:
+		return focalProbClipGAnyGDAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 5:
+		return focalProbClipGAnyGWDAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 6:
+		return focalProbClipGAnyGLDAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 7:
+		return focalProbClipGAnyGLWDAVX2(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 8:
+		return focalProbClipGAnyDAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 9:
+		return focalProbClipGAnyWDAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 10:
+		return focalProbClipGAnyLDAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 11:
+		return focalProbClipGAnyLWDAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 12:
+		return focalProbClipGAnyGDAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 13:
+		return focalProbClipGAnyGWDAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	case 14:
+		return focalProbClipGAnyGLDAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
+	default:
+		return focalProbClipGAnyGLWDAVX512(x, y, w, g, l, n, a0, a1, gamma, lo, hi, scale)
 	}
 }
 

@@ -192,12 +192,19 @@ func sigmoidFocal(x, y float64, c *binaryConsts) (l, g float64) {
 // clamped at −100 with p_t guarded below by 1e-12 in the derivative.
 func focalProb(p, y float64, c *binaryConsts) (l, g float64) {
 	at, gam := alphaT(y, c), c.gamma
-	pc, live := p, true
+	pc, qc, live := p, 1-p, true
 	if c.clip > 0 && p == p {
-		pc = math.Min(math.Max(p, c.clip), 1-c.clip)
-		live = p >= c.clip && p <= 1-c.clip
+		// 1−p is clipped as bceProb's is: 1 − (1 − clip) rounds.
+		lo := c.clip
+		switch {
+		case p < lo:
+			pc, qc = lo, 1-lo
+		case p > 1-lo || 1-p < lo:
+			pc, qc = 1-lo, lo
+		}
+		live = p >= lo && p <= 1-lo
 	}
-	pt := y*pc + (1-y)*(1-pc)
+	pt := y*pc + (1-y)*qc
 	q := 1 - pt
 	logpt := math.Log(pt)
 	if c.clip == 0 {

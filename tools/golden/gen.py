@@ -799,8 +799,11 @@ def binary_case(fam, name, op, inp, reduction="mean", weight=False, pos_weight=F
                 rows = rows * w
         elif op == "focal_probs":
             p = torch.clamp(x, clip, 1 - clip) if clip else x
-            pt = torch.where(y == 1, p, 1 - p)
-            omp = torch.where(y == 1, 1 - p, p)
+            # 1 − p clipped itself, as for BCE above: p = 1 gives p_t = clip
+            # exactly, not 1 − (1 − clip) (6e-9 relative off in float64).
+            q = torch.clamp(1 - x, clip, 1 - clip) if clip else 1 - p
+            pt = torch.where(y == 1, p, q)
+            omp = torch.where(y == 1, q, p)
             logpt = torch.log(pt)
             if not clip:
                 logpt = torch.clamp(logpt, min=-100)
