@@ -945,7 +945,7 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 		if a.Clip > 0 {
 			lo := float64(a.Clip)
 			args.Took("amd64/f32/bce-prob-clip")
-			hiT := clipHi32(a.Clip)
+			hiT := generic.ClipHi32(a.Clip)
 			sum, soft = bceProbClipCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, a.Clip, hiT,
 				float32(math.Log(lo)), float32(generic.LogOneMinus(lo)), sc)
 		} else {
@@ -966,7 +966,7 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 		var sum float64
 		var soft int
 		if a.Clip > 0 {
-			lo, hi := a.Clip, clipHi32(a.Clip)
+			lo, hi := a.Clip, generic.ClipHi32(a.Clip)
 			switch a.Gamma {
 			case 0:
 				args.Took("amd64/f32/focal-prob-clip-g0")
@@ -1047,17 +1047,6 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 		}
 	}
 	return generic.Binary(a)
-}
-
-// clipHi32 is the largest float32 ≤ 1 − c (in exact arithmetic): p > 1 − c
-// ⇔ p > clipHi32(c) for every float32 p.
-func clipHi32(c float32) float32 {
-	hi := 1 - float64(c)
-	h := float32(hi)
-	if float64(h) > hi {
-		h = math.Nextafter32(h, 0)
-	}
-	return h
 }
 
 // softProbe is how many leading labels decide whether a sigmoid focal

@@ -61,15 +61,18 @@ func unary64[T args.Float](path string, k func(dst, x []float64)) func(args.Elem
 // (absent weights, positive weights, loss or gradient).
 const chunk = 256
 
-// binary vectorises BCE with logits (float32); the other kinds use the
-// generic kernel. Absent per-element weights and positive weights are
+// binary vectorises BCE with logits (float32); sigmoid focal and the
+// losses on probabilities have their own functions. Absent per-element weights and positive weights are
 // read from a stack buffer of ones, absent outputs written to stack
 // scratch, so nothing is allocated.
 func binary[T args.Float](a args.Binary[T]) float64 {
-	if a.Kind == args.SigmoidFocal {
+	switch a.Kind {
+	case args.SigmoidFocal:
 		return sigmoidFocal(a)
-	}
-	if a.Kind != args.BCEWithLogits {
+	case args.BCEProb, args.FocalProb:
+		return probLoss(a)
+	case args.BCEWithLogits:
+	default:
 		return generic.Binary(a)
 	}
 	args.TookIf(a.PosWeight != nil, "neon/f32/bce-logits-pw", "neon/f32/bce-logits")
@@ -696,13 +699,15 @@ func regression64[T args.Float](a args.Regression[T]) float64 {
 	return sum
 }
 
-// binary64 vectorises BCE with logits for float64; the other kinds use the
-// generic kernel.
+// binary64 is binary for float64.
 func binary64[T args.Float](a args.Binary[T]) float64 {
-	if a.Kind == args.SigmoidFocal {
+	switch a.Kind {
+	case args.SigmoidFocal:
 		return sigmoidFocal64(a)
-	}
-	if a.Kind != args.BCEWithLogits {
+	case args.BCEProb, args.FocalProb:
+		return probLoss(a)
+	case args.BCEWithLogits:
+	default:
 		return generic.Binary(a)
 	}
 	args.TookIf(a.PosWeight != nil, "neon/f64/bce-logits-pw", "neon/f64/bce-logits")

@@ -430,6 +430,48 @@ func focalG2F64(grad []float64, loss []float64, x []float64, y []float64, w []fl
 //go:noescape
 func focalF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
 
+// bceProbF32 is, for each i < len(grad), with p = x[i], cp = fn·y[i], cn = fp·(1−y[i]):
+//
+//	loss[i] = −w[i]·(cp·max(log p, −100) + cn·max(log(1−p), −100))
+//	grad[i] = w[i]·(cn·p − cp·(1−p))/max(p·(1−p), 1e-12)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad or loss
+// may be x.
+//
+//go:noescape
+func bceProbF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, fn float32, fp float32, scale float32) float64
+
+// bceProbClipF32 is bceProbF32 with p and 1−p clipped to [lo, 1−lo] instead of the
+// clamps: loglo = log lo, loghi = log(1−lo); p < lo takes (loglo, loghi) as
+// (log p, log(1−p)), p > hi or 1−p < lo takes (loghi, loglo); the gradient
+// is w[i]·(cn/(1−p) − cp/p)·scale for p in [lo, hi] and 0 outside. It
+// returns Σ loss.
+//
+//go:noescape
+func bceProbClipF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, fn float32, fp float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) float64
+
+// bceProbF64 is, for each i < len(grad), with p = x[i], cp = fn·y[i], cn = fp·(1−y[i]):
+//
+//	loss[i] = −w[i]·(cp·max(log p, −100) + cn·max(log(1−p), −100))
+//	grad[i] = w[i]·(cn·p − cp·(1−p))/max(p·(1−p), 1e-12)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad or loss
+// may be x.
+//
+//go:noescape
+func bceProbF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, fn float64, fp float64, scale float64) float64
+
+// bceProbClipF64 is bceProbF64 with p and 1−p clipped to [lo, 1−lo] instead of the
+// clamps: loglo = log lo, loghi = log(1−lo); p < lo takes (loglo, loghi) as
+// (log p, log(1−p)), p > hi or 1−p < lo takes (loghi, loglo); the gradient
+// is w[i]·(cn/(1−p) − cp/p)·scale for p in [lo, hi] and 0 outside. It
+// returns Σ loss.
+//
+//go:noescape
+func bceProbClipF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, fn float64, fp float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) float64
+
 // dotSub3F32 is Σ t[i]·w[i]·(x[i] − z), summed in float64, where a zero
 // t[i]·w[i] contributes 0 even if x[i] is infinite. len(t), len(w) ≥ len(x).
 //

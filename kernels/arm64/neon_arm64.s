@@ -49,6 +49,10 @@
 //	focalG1F64     f64  120 instructions / 1 vectors = 120.00 per vector
 //	focalG2F64     f64  123 instructions / 1 vectors = 123.00 per vector
 //	focalF64       f64  169 instructions / 1 vectors = 169.00 per vector
+//	bceProbF32     f32  106 instructions / 1 vectors = 106.00 per vector
+//	bceProbClipF32 f32  119 instructions / 1 vectors = 119.00 per vector
+//	bceProbF64     f64  117 instructions / 1 vectors = 117.00 per vector
+//	bceProbClipF64 f64  130 instructions / 1 vectors = 130.00 per vector
 //	dotSub3F32     f32   57 instructions / 4 vectors = 14.25 per vector
 //	affineTF32     f32   21 instructions / 4 vectors =  5.25 per vector
 //	affineWTF32    f32   26 instructions / 4 vectors =  6.50 per vector
@@ -9536,6 +9540,1716 @@ done_focalF64:
 	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
 	WORD $0x7e70d9ce // faddp d14, v14.2d
 	FMOVD F14, ret+152(FP)
+	RET
+
+// func bceProbF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, fn float32, fp float32, scale float32) float64
+
+TEXT ·bceProbF32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU fn+120(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU fp+124(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+128(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V30.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V29.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V28.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V27.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V26.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V25.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V24.S4]
+	VLD1.P 16(R10), [V23.S4]
+	MOVW $0x00800000, R9
+	VDUP R9, V22.S4
+	MOVW $0x4b000000, R9
+	VDUP R9, V21.S4
+	MOVW $0x00000017, R9
+	VDUP R9, V20.S4
+	MOVW $0xff800000, R9
+	VDUP R9, V19.S4
+	MOVW $0x00000000, R9
+	VDUP R9, V18.S4
+	MOVW $0xc2c80000, R9
+	VDUP R9, V17.S4
+	MOVW $0x2b8cbccc, R9
+	VDUP R9, V16.S4
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $4, R1, R1
+	BLT onepre_bceProbF32
+big_bceProbF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	VMOV V0.B16, V3.B16
+	WORD $0x6ea0e6ca // fcmgt v10.4s, v22.4s, v0.4s
+	WORD $0x6e35dc07 // fmul v7.4s, v0.4s, v21.4s
+	VBIT V10.B16, V7.B16, V3.B16
+	VAND V20.B16, V10.B16, V10.B16
+	VSUB V30.S4, V3.S4, V3.S4
+	WORD $0x4f290467 // sshr v7.4s, v3.4s, #23
+	VAND V29.B16, V3.B16, V3.B16
+	VADD V30.S4, V3.S4, V3.S4
+	VSUB V10.S4, V7.S4, V7.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebcd463 // fsub v3.4s, v3.4s, v28.4s
+	VDUP V23.S[2], V8.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	VDUP V24.S[3], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	VDUP V24.S[1], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VFMLS V27.S4, V9.S4, V8.S4
+	VFMLA V25.S4, V7.S4, V8.S4
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+	VFMLA V26.S4, V7.S4, V3.S4
+	WORD $0x4ea0d807 // fcmeq v7.4s, v0.4s, #0.0
+	VBIT V7.B16, V19.B16, V3.B16
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e3cd485 // fadd v5.4s, v4.4s, v28.4s
+	WORD $0x6e25ff86 // fdiv v6.4s, v28.4s, v5.4s
+	WORD $0x4ebcd4a7 // fsub v7.4s, v5.4s, v28.4s
+	WORD $0x4ea7d487 // fsub v7.4s, v4.4s, v7.4s
+	WORD $0x6e26dce8 // fmul v8.4s, v7.4s, v6.4s
+	VMOV V8.B16, V4.B16
+	VSUB V30.S4, V5.S4, V5.S4
+	WORD $0x4f2904a7 // sshr v7.4s, v5.4s, #23
+	VAND V29.B16, V5.B16, V5.B16
+	VADD V30.S4, V5.S4, V5.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebcd4a5 // fsub v5.4s, v5.4s, v28.4s
+	VDUP V23.S[2], V8.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	VDUP V24.S[3], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	VDUP V24.S[1], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	WORD $0x6e25dca9 // fmul v9.4s, v5.4s, v5.4s
+	WORD $0x6e25dd08 // fmul v8.4s, v8.4s, v5.4s
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VFMLS V27.S4, V9.S4, V8.S4
+	VFMLA V25.S4, V7.S4, V8.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	VFMLA V26.S4, V7.S4, V5.S4
+	WORD $0x4e24d4a5 // fadd v5.4s, v5.4s, v4.4s
+	WORD $0x4e3ce407 // fcmeq v7.4s, v0.4s, v28.4s
+	VBIT V7.B16, V19.B16, V5.B16
+	WORD $0x4ea0d784 // fsub v4.4s, v28.4s, v0.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	VDUP V31.S[0], V11.S4
+	WORD $0x6e2bdc28 // fmul v8.4s, v1.4s, v11.4s
+	WORD $0x4ea1d789 // fsub v9.4s, v28.4s, v1.4s
+	VDUP V31.S[1], V11.S4
+	WORD $0x6e2bdd29 // fmul v9.4s, v9.4s, v11.4s
+	WORD $0x6e23dd07 // fmul v7.4s, v8.4s, v3.4s
+	VFMLA V5.S4, V9.S4, V7.S4
+	WORD $0x6ea0f8e7 // fneg v7.4s, v7.4s
+	WORD $0x6e24dc0a // fmul v10.4s, v0.4s, v4.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x6e2aff8a // fdiv v10.4s, v28.4s, v10.4s
+	WORD $0x6e2adc03 // fmul v3.4s, v0.4s, v10.4s
+	WORD $0x6e2adc85 // fmul v5.4s, v4.4s, v10.4s
+	WORD $0x6e23dd23 // fmul v3.4s, v9.4s, v3.4s
+	VFMLS V5.S4, V8.S4, V3.S4
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V7.B16
+	VBIF V10.B16, V0.B16, V3.B16
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	WORD $0x6e22dc63 // fmul v3.4s, v3.4s, v2.4s
+	VDUP V31.S[2], V11.S4
+	WORD $0x6e2bdc63 // fmul v3.4s, v3.4s, v11.4s
+	WORD $0x0e6178e4 // fcvtl v4.2d, v7.2s
+	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
+	WORD $0x4e6178e4 // fcvtl2 v4.2d, v7.4s
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P [V3.S4], 16(R2)
+	VST1.P [V7.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_bceProbF32
+onepre_bceProbF32:
+	ADDS $0, R1, R1
+	BLT tail_bceProbF32
+one_bceProbF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	VMOV V0.B16, V3.B16
+	WORD $0x6ea0e6ca // fcmgt v10.4s, v22.4s, v0.4s
+	WORD $0x6e35dc07 // fmul v7.4s, v0.4s, v21.4s
+	VBIT V10.B16, V7.B16, V3.B16
+	VAND V20.B16, V10.B16, V10.B16
+	VSUB V30.S4, V3.S4, V3.S4
+	WORD $0x4f290467 // sshr v7.4s, v3.4s, #23
+	VAND V29.B16, V3.B16, V3.B16
+	VADD V30.S4, V3.S4, V3.S4
+	VSUB V10.S4, V7.S4, V7.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebcd463 // fsub v3.4s, v3.4s, v28.4s
+	VDUP V23.S[2], V8.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	VDUP V24.S[3], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	VDUP V24.S[1], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VFMLS V27.S4, V9.S4, V8.S4
+	VFMLA V25.S4, V7.S4, V8.S4
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+	VFMLA V26.S4, V7.S4, V3.S4
+	WORD $0x4ea0d807 // fcmeq v7.4s, v0.4s, #0.0
+	VBIT V7.B16, V19.B16, V3.B16
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e3cd485 // fadd v5.4s, v4.4s, v28.4s
+	WORD $0x6e25ff86 // fdiv v6.4s, v28.4s, v5.4s
+	WORD $0x4ebcd4a7 // fsub v7.4s, v5.4s, v28.4s
+	WORD $0x4ea7d487 // fsub v7.4s, v4.4s, v7.4s
+	WORD $0x6e26dce8 // fmul v8.4s, v7.4s, v6.4s
+	VMOV V8.B16, V4.B16
+	VSUB V30.S4, V5.S4, V5.S4
+	WORD $0x4f2904a7 // sshr v7.4s, v5.4s, #23
+	VAND V29.B16, V5.B16, V5.B16
+	VADD V30.S4, V5.S4, V5.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebcd4a5 // fsub v5.4s, v5.4s, v28.4s
+	VDUP V23.S[2], V8.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	VDUP V24.S[3], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	VDUP V24.S[1], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	WORD $0x6e25dca9 // fmul v9.4s, v5.4s, v5.4s
+	WORD $0x6e25dd08 // fmul v8.4s, v8.4s, v5.4s
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VFMLS V27.S4, V9.S4, V8.S4
+	VFMLA V25.S4, V7.S4, V8.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	VFMLA V26.S4, V7.S4, V5.S4
+	WORD $0x4e24d4a5 // fadd v5.4s, v5.4s, v4.4s
+	WORD $0x4e3ce407 // fcmeq v7.4s, v0.4s, v28.4s
+	VBIT V7.B16, V19.B16, V5.B16
+	WORD $0x4ea0d784 // fsub v4.4s, v28.4s, v0.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	VDUP V31.S[0], V11.S4
+	WORD $0x6e2bdc28 // fmul v8.4s, v1.4s, v11.4s
+	WORD $0x4ea1d789 // fsub v9.4s, v28.4s, v1.4s
+	VDUP V31.S[1], V11.S4
+	WORD $0x6e2bdd29 // fmul v9.4s, v9.4s, v11.4s
+	WORD $0x6e23dd07 // fmul v7.4s, v8.4s, v3.4s
+	VFMLA V5.S4, V9.S4, V7.S4
+	WORD $0x6ea0f8e7 // fneg v7.4s, v7.4s
+	WORD $0x6e24dc0a // fmul v10.4s, v0.4s, v4.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x6e2aff8a // fdiv v10.4s, v28.4s, v10.4s
+	WORD $0x6e2adc03 // fmul v3.4s, v0.4s, v10.4s
+	WORD $0x6e2adc85 // fmul v5.4s, v4.4s, v10.4s
+	WORD $0x6e23dd23 // fmul v3.4s, v9.4s, v3.4s
+	VFMLS V5.S4, V8.S4, V3.S4
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V7.B16
+	VBIF V10.B16, V0.B16, V3.B16
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	WORD $0x6e22dc63 // fmul v3.4s, v3.4s, v2.4s
+	VDUP V31.S[2], V11.S4
+	WORD $0x6e2bdc63 // fmul v3.4s, v3.4s, v11.4s
+	WORD $0x0e6178e4 // fcvtl v4.2d, v7.2s
+	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
+	WORD $0x4e6178e4 // fcvtl2 v4.2d, v7.4s
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P [V3.S4], 16(R2)
+	VST1.P [V7.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_bceProbF32
+tail_bceProbF32:
+	ADDS $4, R1, R1
+	BEQ done_bceProbF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_bceProbF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_bceProbF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_bceProbF32:
+	VMOV V0.B16, V3.B16
+	WORD $0x6ea0e6ca // fcmgt v10.4s, v22.4s, v0.4s
+	WORD $0x6e35dc07 // fmul v7.4s, v0.4s, v21.4s
+	VBIT V10.B16, V7.B16, V3.B16
+	VAND V20.B16, V10.B16, V10.B16
+	VSUB V30.S4, V3.S4, V3.S4
+	WORD $0x4f290467 // sshr v7.4s, v3.4s, #23
+	VAND V29.B16, V3.B16, V3.B16
+	VADD V30.S4, V3.S4, V3.S4
+	VSUB V10.S4, V7.S4, V7.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebcd463 // fsub v3.4s, v3.4s, v28.4s
+	VDUP V23.S[2], V8.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	VDUP V24.S[3], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	VDUP V24.S[1], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VFMLS V27.S4, V9.S4, V8.S4
+	VFMLA V25.S4, V7.S4, V8.S4
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+	VFMLA V26.S4, V7.S4, V3.S4
+	WORD $0x4ea0d807 // fcmeq v7.4s, v0.4s, #0.0
+	VBIT V7.B16, V19.B16, V3.B16
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e3cd485 // fadd v5.4s, v4.4s, v28.4s
+	WORD $0x6e25ff86 // fdiv v6.4s, v28.4s, v5.4s
+	WORD $0x4ebcd4a7 // fsub v7.4s, v5.4s, v28.4s
+	WORD $0x4ea7d487 // fsub v7.4s, v4.4s, v7.4s
+	WORD $0x6e26dce8 // fmul v8.4s, v7.4s, v6.4s
+	VMOV V8.B16, V4.B16
+	VSUB V30.S4, V5.S4, V5.S4
+	WORD $0x4f2904a7 // sshr v7.4s, v5.4s, #23
+	VAND V29.B16, V5.B16, V5.B16
+	VADD V30.S4, V5.S4, V5.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebcd4a5 // fsub v5.4s, v5.4s, v28.4s
+	VDUP V23.S[2], V8.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	VDUP V24.S[3], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	VDUP V24.S[1], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	WORD $0x6e25dca9 // fmul v9.4s, v5.4s, v5.4s
+	WORD $0x6e25dd08 // fmul v8.4s, v8.4s, v5.4s
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VFMLS V27.S4, V9.S4, V8.S4
+	VFMLA V25.S4, V7.S4, V8.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	VFMLA V26.S4, V7.S4, V5.S4
+	WORD $0x4e24d4a5 // fadd v5.4s, v5.4s, v4.4s
+	WORD $0x4e3ce407 // fcmeq v7.4s, v0.4s, v28.4s
+	VBIT V7.B16, V19.B16, V5.B16
+	WORD $0x4ea0d784 // fsub v4.4s, v28.4s, v0.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	VDUP V31.S[0], V11.S4
+	WORD $0x6e2bdc28 // fmul v8.4s, v1.4s, v11.4s
+	WORD $0x4ea1d789 // fsub v9.4s, v28.4s, v1.4s
+	VDUP V31.S[1], V11.S4
+	WORD $0x6e2bdd29 // fmul v9.4s, v9.4s, v11.4s
+	WORD $0x6e23dd07 // fmul v7.4s, v8.4s, v3.4s
+	VFMLA V5.S4, V9.S4, V7.S4
+	WORD $0x6ea0f8e7 // fneg v7.4s, v7.4s
+	WORD $0x6e24dc0a // fmul v10.4s, v0.4s, v4.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x6e2aff8a // fdiv v10.4s, v28.4s, v10.4s
+	WORD $0x6e2adc03 // fmul v3.4s, v0.4s, v10.4s
+	WORD $0x6e2adc85 // fmul v5.4s, v4.4s, v10.4s
+	WORD $0x6e23dd23 // fmul v3.4s, v9.4s, v3.4s
+	VFMLS V5.S4, V8.S4, V3.S4
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V7.B16
+	VBIF V10.B16, V0.B16, V3.B16
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	WORD $0x6e22dc63 // fmul v3.4s, v3.4s, v2.4s
+	VDUP V31.S[2], V11.S4
+	WORD $0x6e2bdc63 // fmul v3.4s, v3.4s, v11.4s
+	WORD $0x0e6178e4 // fcvtl v4.2d, v7.2s
+	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
+	WORD $0x4e6178e4 // fcvtl2 v4.2d, v7.4s
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P V3.S[0], 4(R2)
+	VST1.P V7.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_bceProbF32
+	VST1.P V3.S[1], 4(R2)
+	VST1.P V7.S[1], 4(R4)
+	BEQ done_bceProbF32
+	VST1.P V3.S[2], 4(R2)
+	VST1.P V7.S[2], 4(R4)
+done_bceProbF32:
+	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
+	WORD $0x7e70d98c // faddp d12, v12.2d
+	FMOVD F12, ret+136(FP)
+	RET
+
+// func bceProbClipF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, fn float32, fp float32, lo float32, hi float32, loglo float32, loghi float32, scale float32) float64
+
+TEXT ·bceProbClipF32(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU fn+120(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU fp+124(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+144(FP), R9
+	VMOV R9, V31.S[2]
+	MOVWU lo+128(FP), R9
+	VMOV R9, V31.S[3]
+	MOVWU hi+132(FP), R9
+	VMOV R9, V30.S[0]
+	MOVWU loglo+136(FP), R9
+	VMOV R9, V30.S[1]
+	MOVWU loghi+140(FP), R9
+	VMOV R9, V30.S[2]
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V29.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V28.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V27.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V25.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V24.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V23.S4]
+	VLD1.P 16(R10), [V22.S4]
+	MOVW $0x00800000, R9
+	VDUP R9, V21.S4
+	MOVW $0x4b000000, R9
+	VDUP R9, V20.S4
+	MOVW $0x00000017, R9
+	VDUP R9, V19.S4
+	MOVW $0xff800000, R9
+	VDUP R9, V18.S4
+	MOVW $0x00000000, R9
+	VDUP R9, V17.S4
+	MOVW $0x40000000, R9
+	VDUP R9, V16.S4
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $4, R1, R1
+	BLT onepre_bceProbClipF32
+big_bceProbClipF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	VMOV V0.B16, V3.B16
+	WORD $0x6ea0e6aa // fcmgt v10.4s, v21.4s, v0.4s
+	WORD $0x6e34dc07 // fmul v7.4s, v0.4s, v20.4s
+	VBIT V10.B16, V7.B16, V3.B16
+	VAND V19.B16, V10.B16, V10.B16
+	VSUB V29.S4, V3.S4, V3.S4
+	WORD $0x4f290467 // sshr v7.4s, v3.4s, #23
+	VAND V28.B16, V3.B16, V3.B16
+	VADD V29.S4, V3.S4, V3.S4
+	VSUB V10.S4, V7.S4, V7.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebbd463 // fsub v3.4s, v3.4s, v27.4s
+	VDUP V22.S[2], V8.S4
+	VDUP V22.S[1], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V22.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	VDUP V23.S[3], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V23.S[2], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VFMLS V26.S4, V9.S4, V8.S4
+	VFMLA V24.S4, V7.S4, V8.S4
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+	VFMLA V25.S4, V7.S4, V3.S4
+	WORD $0x4ea0d807 // fcmeq v7.4s, v0.4s, #0.0
+	VBIT V7.B16, V18.B16, V3.B16
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e3bd485 // fadd v5.4s, v4.4s, v27.4s
+	WORD $0x6e25ff66 // fdiv v6.4s, v27.4s, v5.4s
+	WORD $0x4ebbd4a7 // fsub v7.4s, v5.4s, v27.4s
+	WORD $0x4ea7d487 // fsub v7.4s, v4.4s, v7.4s
+	WORD $0x6e26dce8 // fmul v8.4s, v7.4s, v6.4s
+	VMOV V8.B16, V4.B16
+	VSUB V29.S4, V5.S4, V5.S4
+	WORD $0x4f2904a7 // sshr v7.4s, v5.4s, #23
+	VAND V28.B16, V5.B16, V5.B16
+	VADD V29.S4, V5.S4, V5.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebbd4a5 // fsub v5.4s, v5.4s, v27.4s
+	VDUP V22.S[2], V8.S4
+	VDUP V22.S[1], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V22.S[0], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	VDUP V23.S[3], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V23.S[2], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	WORD $0x6e25dca9 // fmul v9.4s, v5.4s, v5.4s
+	WORD $0x6e25dd08 // fmul v8.4s, v8.4s, v5.4s
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VFMLS V26.S4, V9.S4, V8.S4
+	VFMLA V24.S4, V7.S4, V8.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	VFMLA V25.S4, V7.S4, V5.S4
+	WORD $0x4e24d4a5 // fadd v5.4s, v5.4s, v4.4s
+	WORD $0x4e3be407 // fcmeq v7.4s, v0.4s, v27.4s
+	VBIT V7.B16, V18.B16, V5.B16
+	WORD $0x4ea0d764 // fsub v4.4s, v27.4s, v0.4s
+	VMOV V0.B16, V8.B16
+	VDUP V31.S[3], V11.S4
+	WORD $0x6ea4e567 // fcmgt v7.4s, v11.4s, v4.4s
+	VBIT V7.B16, V16.B16, V8.B16
+	WORD $0x6ea0e56a // fcmgt v10.4s, v11.4s, v0.4s
+	VDUP V30.S[1], V11.S4
+	VDUP V30.S[2], V9.S4
+	VBIT V10.B16, V11.B16, V3.B16
+	VBIT V10.B16, V9.B16, V5.B16
+	VDUP V30.S[0], V7.S4
+	WORD $0x6ea7e50a // fcmgt v10.4s, v8.4s, v7.4s
+	VBIT V10.B16, V9.B16, V3.B16
+	VBIT V10.B16, V11.B16, V5.B16
+	VDUP V31.S[0], V11.S4
+	WORD $0x6e2bdc28 // fmul v8.4s, v1.4s, v11.4s
+	WORD $0x4ea1d769 // fsub v9.4s, v27.4s, v1.4s
+	VDUP V31.S[1], V11.S4
+	WORD $0x6e2bdd29 // fmul v9.4s, v9.4s, v11.4s
+	WORD $0x6e23dd07 // fmul v7.4s, v8.4s, v3.4s
+	VFMLA V5.S4, V9.S4, V7.S4
+	WORD $0x6ea0f8e7 // fneg v7.4s, v7.4s
+	WORD $0x6e20fd03 // fdiv v3.4s, v8.4s, v0.4s
+	WORD $0x6e26dd25 // fmul v5.4s, v9.4s, v6.4s
+	WORD $0x4ea3d4a5 // fsub v5.4s, v5.4s, v3.4s
+	VDUP V31.S[3], V11.S4
+	WORD $0x6ea0e56a // fcmgt v10.4s, v11.4s, v0.4s
+	VBIT V10.B16, V17.B16, V5.B16
+	VDUP V30.S[0], V11.S4
+	WORD $0x6eabe40a // fcmgt v10.4s, v0.4s, v11.4s
+	VBIT V10.B16, V17.B16, V5.B16
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V7.B16
+	VBIF V10.B16, V0.B16, V5.B16
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	WORD $0x6e22dca5 // fmul v5.4s, v5.4s, v2.4s
+	VDUP V31.S[2], V11.S4
+	WORD $0x6e2bdca5 // fmul v5.4s, v5.4s, v11.4s
+	WORD $0x0e6178e4 // fcvtl v4.2d, v7.2s
+	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
+	WORD $0x4e6178e4 // fcvtl2 v4.2d, v7.4s
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P [V5.S4], 16(R2)
+	VST1.P [V7.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_bceProbClipF32
+onepre_bceProbClipF32:
+	ADDS $0, R1, R1
+	BLT tail_bceProbClipF32
+one_bceProbClipF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	VMOV V0.B16, V3.B16
+	WORD $0x6ea0e6aa // fcmgt v10.4s, v21.4s, v0.4s
+	WORD $0x6e34dc07 // fmul v7.4s, v0.4s, v20.4s
+	VBIT V10.B16, V7.B16, V3.B16
+	VAND V19.B16, V10.B16, V10.B16
+	VSUB V29.S4, V3.S4, V3.S4
+	WORD $0x4f290467 // sshr v7.4s, v3.4s, #23
+	VAND V28.B16, V3.B16, V3.B16
+	VADD V29.S4, V3.S4, V3.S4
+	VSUB V10.S4, V7.S4, V7.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebbd463 // fsub v3.4s, v3.4s, v27.4s
+	VDUP V22.S[2], V8.S4
+	VDUP V22.S[1], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V22.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	VDUP V23.S[3], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V23.S[2], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VFMLS V26.S4, V9.S4, V8.S4
+	VFMLA V24.S4, V7.S4, V8.S4
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+	VFMLA V25.S4, V7.S4, V3.S4
+	WORD $0x4ea0d807 // fcmeq v7.4s, v0.4s, #0.0
+	VBIT V7.B16, V18.B16, V3.B16
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e3bd485 // fadd v5.4s, v4.4s, v27.4s
+	WORD $0x6e25ff66 // fdiv v6.4s, v27.4s, v5.4s
+	WORD $0x4ebbd4a7 // fsub v7.4s, v5.4s, v27.4s
+	WORD $0x4ea7d487 // fsub v7.4s, v4.4s, v7.4s
+	WORD $0x6e26dce8 // fmul v8.4s, v7.4s, v6.4s
+	VMOV V8.B16, V4.B16
+	VSUB V29.S4, V5.S4, V5.S4
+	WORD $0x4f2904a7 // sshr v7.4s, v5.4s, #23
+	VAND V28.B16, V5.B16, V5.B16
+	VADD V29.S4, V5.S4, V5.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebbd4a5 // fsub v5.4s, v5.4s, v27.4s
+	VDUP V22.S[2], V8.S4
+	VDUP V22.S[1], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V22.S[0], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	VDUP V23.S[3], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V23.S[2], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	WORD $0x6e25dca9 // fmul v9.4s, v5.4s, v5.4s
+	WORD $0x6e25dd08 // fmul v8.4s, v8.4s, v5.4s
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VFMLS V26.S4, V9.S4, V8.S4
+	VFMLA V24.S4, V7.S4, V8.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	VFMLA V25.S4, V7.S4, V5.S4
+	WORD $0x4e24d4a5 // fadd v5.4s, v5.4s, v4.4s
+	WORD $0x4e3be407 // fcmeq v7.4s, v0.4s, v27.4s
+	VBIT V7.B16, V18.B16, V5.B16
+	WORD $0x4ea0d764 // fsub v4.4s, v27.4s, v0.4s
+	VMOV V0.B16, V8.B16
+	VDUP V31.S[3], V11.S4
+	WORD $0x6ea4e567 // fcmgt v7.4s, v11.4s, v4.4s
+	VBIT V7.B16, V16.B16, V8.B16
+	WORD $0x6ea0e56a // fcmgt v10.4s, v11.4s, v0.4s
+	VDUP V30.S[1], V11.S4
+	VDUP V30.S[2], V9.S4
+	VBIT V10.B16, V11.B16, V3.B16
+	VBIT V10.B16, V9.B16, V5.B16
+	VDUP V30.S[0], V7.S4
+	WORD $0x6ea7e50a // fcmgt v10.4s, v8.4s, v7.4s
+	VBIT V10.B16, V9.B16, V3.B16
+	VBIT V10.B16, V11.B16, V5.B16
+	VDUP V31.S[0], V11.S4
+	WORD $0x6e2bdc28 // fmul v8.4s, v1.4s, v11.4s
+	WORD $0x4ea1d769 // fsub v9.4s, v27.4s, v1.4s
+	VDUP V31.S[1], V11.S4
+	WORD $0x6e2bdd29 // fmul v9.4s, v9.4s, v11.4s
+	WORD $0x6e23dd07 // fmul v7.4s, v8.4s, v3.4s
+	VFMLA V5.S4, V9.S4, V7.S4
+	WORD $0x6ea0f8e7 // fneg v7.4s, v7.4s
+	WORD $0x6e20fd03 // fdiv v3.4s, v8.4s, v0.4s
+	WORD $0x6e26dd25 // fmul v5.4s, v9.4s, v6.4s
+	WORD $0x4ea3d4a5 // fsub v5.4s, v5.4s, v3.4s
+	VDUP V31.S[3], V11.S4
+	WORD $0x6ea0e56a // fcmgt v10.4s, v11.4s, v0.4s
+	VBIT V10.B16, V17.B16, V5.B16
+	VDUP V30.S[0], V11.S4
+	WORD $0x6eabe40a // fcmgt v10.4s, v0.4s, v11.4s
+	VBIT V10.B16, V17.B16, V5.B16
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V7.B16
+	VBIF V10.B16, V0.B16, V5.B16
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	WORD $0x6e22dca5 // fmul v5.4s, v5.4s, v2.4s
+	VDUP V31.S[2], V11.S4
+	WORD $0x6e2bdca5 // fmul v5.4s, v5.4s, v11.4s
+	WORD $0x0e6178e4 // fcvtl v4.2d, v7.2s
+	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
+	WORD $0x4e6178e4 // fcvtl2 v4.2d, v7.4s
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P [V5.S4], 16(R2)
+	VST1.P [V7.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_bceProbClipF32
+tail_bceProbClipF32:
+	ADDS $4, R1, R1
+	BEQ done_bceProbClipF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_bceProbClipF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_bceProbClipF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_bceProbClipF32:
+	VMOV V0.B16, V3.B16
+	WORD $0x6ea0e6aa // fcmgt v10.4s, v21.4s, v0.4s
+	WORD $0x6e34dc07 // fmul v7.4s, v0.4s, v20.4s
+	VBIT V10.B16, V7.B16, V3.B16
+	VAND V19.B16, V10.B16, V10.B16
+	VSUB V29.S4, V3.S4, V3.S4
+	WORD $0x4f290467 // sshr v7.4s, v3.4s, #23
+	VAND V28.B16, V3.B16, V3.B16
+	VADD V29.S4, V3.S4, V3.S4
+	VSUB V10.S4, V7.S4, V7.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebbd463 // fsub v3.4s, v3.4s, v27.4s
+	VDUP V22.S[2], V8.S4
+	VDUP V22.S[1], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V22.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	VDUP V23.S[3], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V23.S[2], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V3.S4, V8.S4, V9.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V8.S4
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VFMLS V26.S4, V9.S4, V8.S4
+	VFMLA V24.S4, V7.S4, V8.S4
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+	VFMLA V25.S4, V7.S4, V3.S4
+	WORD $0x4ea0d807 // fcmeq v7.4s, v0.4s, #0.0
+	VBIT V7.B16, V18.B16, V3.B16
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e3bd485 // fadd v5.4s, v4.4s, v27.4s
+	WORD $0x6e25ff66 // fdiv v6.4s, v27.4s, v5.4s
+	WORD $0x4ebbd4a7 // fsub v7.4s, v5.4s, v27.4s
+	WORD $0x4ea7d487 // fsub v7.4s, v4.4s, v7.4s
+	WORD $0x6e26dce8 // fmul v8.4s, v7.4s, v6.4s
+	VMOV V8.B16, V4.B16
+	VSUB V29.S4, V5.S4, V5.S4
+	WORD $0x4f2904a7 // sshr v7.4s, v5.4s, #23
+	VAND V28.B16, V5.B16, V5.B16
+	VADD V29.S4, V5.S4, V5.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebbd4a5 // fsub v5.4s, v5.4s, v27.4s
+	VDUP V22.S[2], V8.S4
+	VDUP V22.S[1], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V22.S[0], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	VDUP V23.S[3], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V23.S[2], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V5.S4, V8.S4, V9.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V5.S4, V9.S4, V8.S4
+	WORD $0x6e25dca9 // fmul v9.4s, v5.4s, v5.4s
+	WORD $0x6e25dd08 // fmul v8.4s, v8.4s, v5.4s
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VFMLS V26.S4, V9.S4, V8.S4
+	VFMLA V24.S4, V7.S4, V8.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	VFMLA V25.S4, V7.S4, V5.S4
+	WORD $0x4e24d4a5 // fadd v5.4s, v5.4s, v4.4s
+	WORD $0x4e3be407 // fcmeq v7.4s, v0.4s, v27.4s
+	VBIT V7.B16, V18.B16, V5.B16
+	WORD $0x4ea0d764 // fsub v4.4s, v27.4s, v0.4s
+	VMOV V0.B16, V8.B16
+	VDUP V31.S[3], V11.S4
+	WORD $0x6ea4e567 // fcmgt v7.4s, v11.4s, v4.4s
+	VBIT V7.B16, V16.B16, V8.B16
+	WORD $0x6ea0e56a // fcmgt v10.4s, v11.4s, v0.4s
+	VDUP V30.S[1], V11.S4
+	VDUP V30.S[2], V9.S4
+	VBIT V10.B16, V11.B16, V3.B16
+	VBIT V10.B16, V9.B16, V5.B16
+	VDUP V30.S[0], V7.S4
+	WORD $0x6ea7e50a // fcmgt v10.4s, v8.4s, v7.4s
+	VBIT V10.B16, V9.B16, V3.B16
+	VBIT V10.B16, V11.B16, V5.B16
+	VDUP V31.S[0], V11.S4
+	WORD $0x6e2bdc28 // fmul v8.4s, v1.4s, v11.4s
+	WORD $0x4ea1d769 // fsub v9.4s, v27.4s, v1.4s
+	VDUP V31.S[1], V11.S4
+	WORD $0x6e2bdd29 // fmul v9.4s, v9.4s, v11.4s
+	WORD $0x6e23dd07 // fmul v7.4s, v8.4s, v3.4s
+	VFMLA V5.S4, V9.S4, V7.S4
+	WORD $0x6ea0f8e7 // fneg v7.4s, v7.4s
+	WORD $0x6e20fd03 // fdiv v3.4s, v8.4s, v0.4s
+	WORD $0x6e26dd25 // fmul v5.4s, v9.4s, v6.4s
+	WORD $0x4ea3d4a5 // fsub v5.4s, v5.4s, v3.4s
+	VDUP V31.S[3], V11.S4
+	WORD $0x6ea0e56a // fcmgt v10.4s, v11.4s, v0.4s
+	VBIT V10.B16, V17.B16, V5.B16
+	VDUP V30.S[0], V11.S4
+	WORD $0x6eabe40a // fcmgt v10.4s, v0.4s, v11.4s
+	VBIT V10.B16, V17.B16, V5.B16
+	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
+	VBIF V10.B16, V0.B16, V7.B16
+	VBIF V10.B16, V0.B16, V5.B16
+	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
+	WORD $0x6e22dca5 // fmul v5.4s, v5.4s, v2.4s
+	VDUP V31.S[2], V11.S4
+	WORD $0x6e2bdca5 // fmul v5.4s, v5.4s, v11.4s
+	WORD $0x0e6178e4 // fcvtl v4.2d, v7.2s
+	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
+	WORD $0x4e6178e4 // fcvtl2 v4.2d, v7.4s
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P V5.S[0], 4(R2)
+	VST1.P V7.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_bceProbClipF32
+	VST1.P V5.S[1], 4(R2)
+	VST1.P V7.S[1], 4(R4)
+	BEQ done_bceProbClipF32
+	VST1.P V5.S[2], 4(R2)
+	VST1.P V7.S[2], 4(R4)
+done_bceProbClipF32:
+	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
+	WORD $0x7e70d98c // faddp d12, v12.2d
+	FMOVD F12, ret+152(FP)
+	RET
+
+// func bceProbF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, fn float64, fp float64, scale float64) float64
+
+TEXT ·bceProbF64(SB), NOSPLIT, $0-152
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD fn+120(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD fp+128(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+136(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V29.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V28.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V27.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V26.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V25.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V24.D2
+	MOVD $·logPolyF64Rev<>(SB), R11
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V23.D2
+	MOVD $0x4330000000000000, R9
+	VDUP R9, V22.D2
+	MOVD $0x0000000000000034, R9
+	VDUP R9, V21.D2
+	MOVD $0xfff0000000000000, R9
+	VDUP R9, V20.D2
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V19.D2
+	MOVD $0xc059000000000000, R9
+	VDUP R9, V18.D2
+	MOVD $0x3d719799812dea11, R9
+	VDUP R9, V17.D2
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $2, R1, R1
+	BLT onepre_bceProbF64
+big_bceProbF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	VMOV V0.B16, V3.B16
+	WORD $0x6ee0e6ea // fcmgt v10.2d, v23.2d, v0.2d
+	WORD $0x6e76dc07 // fmul v7.2d, v0.2d, v22.2d
+	VBIT V10.B16, V7.B16, V3.B16
+	VAND V21.B16, V10.B16, V10.B16
+	VSUB V29.D2, V3.D2, V3.D2
+	WORD $0x4f4c0467 // sshr v7.2d, v3.2d, #52
+	VAND V28.B16, V3.B16, V3.B16
+	VADD V29.D2, V3.D2, V3.D2
+	VSUB V10.D2, V7.D2, V7.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4efbd463 // fsub v3.2d, v3.2d, v27.2d
+	WORD $0x4e7ad46e // fadd v14.2d, v3.2d, v26.2d
+	WORD $0x6e6efc6e // fdiv v14.2d, v3.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	WORD $0x6e6fdd08 // fmul v8.2d, v8.2d, v15.2d
+	WORD $0x4ee3d508 // fsub v8.2d, v8.2d, v3.2d
+	WORD $0x6e6edd08 // fmul v8.2d, v8.2d, v14.2d
+	VFMLA V24.D2, V7.D2, V8.D2
+	WORD $0x4e68d463 // fadd v3.2d, v3.2d, v8.2d
+	VFMLA V25.D2, V7.D2, V3.D2
+	WORD $0x4ee0d807 // fcmeq v7.2d, v0.2d, #0.0
+	VBIT V7.B16, V20.B16, V3.B16
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e7bd485 // fadd v5.2d, v4.2d, v27.2d
+	WORD $0x6e65ff66 // fdiv v6.2d, v27.2d, v5.2d
+	WORD $0x4efbd4a7 // fsub v7.2d, v5.2d, v27.2d
+	WORD $0x4ee7d487 // fsub v7.2d, v4.2d, v7.2d
+	WORD $0x6e66dce8 // fmul v8.2d, v7.2d, v6.2d
+	VMOV V8.B16, V4.B16
+	VSUB V29.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a7 // sshr v7.2d, v5.2d, #52
+	VAND V28.B16, V5.B16, V5.B16
+	VADD V29.D2, V5.D2, V5.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4efbd4a5 // fsub v5.2d, v5.2d, v27.2d
+	WORD $0x4e7ad4ae // fadd v14.2d, v5.2d, v26.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	WORD $0x6e6fdd08 // fmul v8.2d, v8.2d, v15.2d
+	WORD $0x4ee5d508 // fsub v8.2d, v8.2d, v5.2d
+	WORD $0x6e6edd08 // fmul v8.2d, v8.2d, v14.2d
+	VFMLA V24.D2, V7.D2, V8.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	VFMLA V25.D2, V7.D2, V5.D2
+	WORD $0x4e64d4a5 // fadd v5.2d, v5.2d, v4.2d
+	WORD $0x4e7be407 // fcmeq v7.2d, v0.2d, v27.2d
+	VBIT V7.B16, V20.B16, V5.B16
+	WORD $0x4ee0d764 // fsub v4.2d, v27.2d, v0.2d
+	WORD $0x4e72f463 // fmax v3.2d, v3.2d, v18.2d
+	WORD $0x4e72f4a5 // fmax v5.2d, v5.2d, v18.2d
+	VDUP V31.D[0], V11.D2
+	WORD $0x6e6bdc28 // fmul v8.2d, v1.2d, v11.2d
+	WORD $0x4ee1d769 // fsub v9.2d, v27.2d, v1.2d
+	VDUP V31.D[1], V11.D2
+	WORD $0x6e6bdd29 // fmul v9.2d, v9.2d, v11.2d
+	WORD $0x6e63dd07 // fmul v7.2d, v8.2d, v3.2d
+	VFMLA V5.D2, V9.D2, V7.D2
+	WORD $0x6ee0f8e7 // fneg v7.2d, v7.2d
+	WORD $0x6e64dc0a // fmul v10.2d, v0.2d, v4.2d
+	WORD $0x4e71f54a // fmax v10.2d, v10.2d, v17.2d
+	WORD $0x6e6aff6a // fdiv v10.2d, v27.2d, v10.2d
+	WORD $0x6e6adc03 // fmul v3.2d, v0.2d, v10.2d
+	WORD $0x6e6adc85 // fmul v5.2d, v4.2d, v10.2d
+	WORD $0x6e63dd23 // fmul v3.2d, v9.2d, v3.2d
+	VFMLS V5.D2, V8.D2, V3.D2
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V7.B16
+	VBIF V10.B16, V0.B16, V3.B16
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	WORD $0x6e62dc63 // fmul v3.2d, v3.2d, v2.2d
+	VDUP V30.D[0], V11.D2
+	WORD $0x6e6bdc63 // fmul v3.2d, v3.2d, v11.2d
+	WORD $0x4e67d58c // fadd v12.2d, v12.2d, v7.2d
+	VST1.P [V3.D2], 16(R2)
+	VST1.P [V7.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_bceProbF64
+onepre_bceProbF64:
+	ADDS $0, R1, R1
+	BLT tail_bceProbF64
+one_bceProbF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	VMOV V0.B16, V3.B16
+	WORD $0x6ee0e6ea // fcmgt v10.2d, v23.2d, v0.2d
+	WORD $0x6e76dc07 // fmul v7.2d, v0.2d, v22.2d
+	VBIT V10.B16, V7.B16, V3.B16
+	VAND V21.B16, V10.B16, V10.B16
+	VSUB V29.D2, V3.D2, V3.D2
+	WORD $0x4f4c0467 // sshr v7.2d, v3.2d, #52
+	VAND V28.B16, V3.B16, V3.B16
+	VADD V29.D2, V3.D2, V3.D2
+	VSUB V10.D2, V7.D2, V7.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4efbd463 // fsub v3.2d, v3.2d, v27.2d
+	WORD $0x4e7ad46e // fadd v14.2d, v3.2d, v26.2d
+	WORD $0x6e6efc6e // fdiv v14.2d, v3.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	WORD $0x6e6fdd08 // fmul v8.2d, v8.2d, v15.2d
+	WORD $0x4ee3d508 // fsub v8.2d, v8.2d, v3.2d
+	WORD $0x6e6edd08 // fmul v8.2d, v8.2d, v14.2d
+	VFMLA V24.D2, V7.D2, V8.D2
+	WORD $0x4e68d463 // fadd v3.2d, v3.2d, v8.2d
+	VFMLA V25.D2, V7.D2, V3.D2
+	WORD $0x4ee0d807 // fcmeq v7.2d, v0.2d, #0.0
+	VBIT V7.B16, V20.B16, V3.B16
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e7bd485 // fadd v5.2d, v4.2d, v27.2d
+	WORD $0x6e65ff66 // fdiv v6.2d, v27.2d, v5.2d
+	WORD $0x4efbd4a7 // fsub v7.2d, v5.2d, v27.2d
+	WORD $0x4ee7d487 // fsub v7.2d, v4.2d, v7.2d
+	WORD $0x6e66dce8 // fmul v8.2d, v7.2d, v6.2d
+	VMOV V8.B16, V4.B16
+	VSUB V29.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a7 // sshr v7.2d, v5.2d, #52
+	VAND V28.B16, V5.B16, V5.B16
+	VADD V29.D2, V5.D2, V5.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4efbd4a5 // fsub v5.2d, v5.2d, v27.2d
+	WORD $0x4e7ad4ae // fadd v14.2d, v5.2d, v26.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	WORD $0x6e6fdd08 // fmul v8.2d, v8.2d, v15.2d
+	WORD $0x4ee5d508 // fsub v8.2d, v8.2d, v5.2d
+	WORD $0x6e6edd08 // fmul v8.2d, v8.2d, v14.2d
+	VFMLA V24.D2, V7.D2, V8.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	VFMLA V25.D2, V7.D2, V5.D2
+	WORD $0x4e64d4a5 // fadd v5.2d, v5.2d, v4.2d
+	WORD $0x4e7be407 // fcmeq v7.2d, v0.2d, v27.2d
+	VBIT V7.B16, V20.B16, V5.B16
+	WORD $0x4ee0d764 // fsub v4.2d, v27.2d, v0.2d
+	WORD $0x4e72f463 // fmax v3.2d, v3.2d, v18.2d
+	WORD $0x4e72f4a5 // fmax v5.2d, v5.2d, v18.2d
+	VDUP V31.D[0], V11.D2
+	WORD $0x6e6bdc28 // fmul v8.2d, v1.2d, v11.2d
+	WORD $0x4ee1d769 // fsub v9.2d, v27.2d, v1.2d
+	VDUP V31.D[1], V11.D2
+	WORD $0x6e6bdd29 // fmul v9.2d, v9.2d, v11.2d
+	WORD $0x6e63dd07 // fmul v7.2d, v8.2d, v3.2d
+	VFMLA V5.D2, V9.D2, V7.D2
+	WORD $0x6ee0f8e7 // fneg v7.2d, v7.2d
+	WORD $0x6e64dc0a // fmul v10.2d, v0.2d, v4.2d
+	WORD $0x4e71f54a // fmax v10.2d, v10.2d, v17.2d
+	WORD $0x6e6aff6a // fdiv v10.2d, v27.2d, v10.2d
+	WORD $0x6e6adc03 // fmul v3.2d, v0.2d, v10.2d
+	WORD $0x6e6adc85 // fmul v5.2d, v4.2d, v10.2d
+	WORD $0x6e63dd23 // fmul v3.2d, v9.2d, v3.2d
+	VFMLS V5.D2, V8.D2, V3.D2
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V7.B16
+	VBIF V10.B16, V0.B16, V3.B16
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	WORD $0x6e62dc63 // fmul v3.2d, v3.2d, v2.2d
+	VDUP V30.D[0], V11.D2
+	WORD $0x6e6bdc63 // fmul v3.2d, v3.2d, v11.2d
+	WORD $0x4e67d58c // fadd v12.2d, v12.2d, v7.2d
+	VST1.P [V3.D2], 16(R2)
+	VST1.P [V7.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_bceProbF64
+tail_bceProbF64:
+	ADDS $2, R1, R1
+	BEQ done_bceProbF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_bceProbF64:
+	VMOV V0.B16, V3.B16
+	WORD $0x6ee0e6ea // fcmgt v10.2d, v23.2d, v0.2d
+	WORD $0x6e76dc07 // fmul v7.2d, v0.2d, v22.2d
+	VBIT V10.B16, V7.B16, V3.B16
+	VAND V21.B16, V10.B16, V10.B16
+	VSUB V29.D2, V3.D2, V3.D2
+	WORD $0x4f4c0467 // sshr v7.2d, v3.2d, #52
+	VAND V28.B16, V3.B16, V3.B16
+	VADD V29.D2, V3.D2, V3.D2
+	VSUB V10.D2, V7.D2, V7.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4efbd463 // fsub v3.2d, v3.2d, v27.2d
+	WORD $0x4e7ad46e // fadd v14.2d, v3.2d, v26.2d
+	WORD $0x6e6efc6e // fdiv v14.2d, v3.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	WORD $0x6e6fdd08 // fmul v8.2d, v8.2d, v15.2d
+	WORD $0x4ee3d508 // fsub v8.2d, v8.2d, v3.2d
+	WORD $0x6e6edd08 // fmul v8.2d, v8.2d, v14.2d
+	VFMLA V24.D2, V7.D2, V8.D2
+	WORD $0x4e68d463 // fadd v3.2d, v3.2d, v8.2d
+	VFMLA V25.D2, V7.D2, V3.D2
+	WORD $0x4ee0d807 // fcmeq v7.2d, v0.2d, #0.0
+	VBIT V7.B16, V20.B16, V3.B16
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e7bd485 // fadd v5.2d, v4.2d, v27.2d
+	WORD $0x6e65ff66 // fdiv v6.2d, v27.2d, v5.2d
+	WORD $0x4efbd4a7 // fsub v7.2d, v5.2d, v27.2d
+	WORD $0x4ee7d487 // fsub v7.2d, v4.2d, v7.2d
+	WORD $0x6e66dce8 // fmul v8.2d, v7.2d, v6.2d
+	VMOV V8.B16, V4.B16
+	VSUB V29.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a7 // sshr v7.2d, v5.2d, #52
+	VAND V28.B16, V5.B16, V5.B16
+	VADD V29.D2, V5.D2, V5.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4efbd4a5 // fsub v5.2d, v5.2d, v27.2d
+	WORD $0x4e7ad4ae // fadd v14.2d, v5.2d, v26.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	WORD $0x6e6fdd08 // fmul v8.2d, v8.2d, v15.2d
+	WORD $0x4ee5d508 // fsub v8.2d, v8.2d, v5.2d
+	WORD $0x6e6edd08 // fmul v8.2d, v8.2d, v14.2d
+	VFMLA V24.D2, V7.D2, V8.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	VFMLA V25.D2, V7.D2, V5.D2
+	WORD $0x4e64d4a5 // fadd v5.2d, v5.2d, v4.2d
+	WORD $0x4e7be407 // fcmeq v7.2d, v0.2d, v27.2d
+	VBIT V7.B16, V20.B16, V5.B16
+	WORD $0x4ee0d764 // fsub v4.2d, v27.2d, v0.2d
+	WORD $0x4e72f463 // fmax v3.2d, v3.2d, v18.2d
+	WORD $0x4e72f4a5 // fmax v5.2d, v5.2d, v18.2d
+	VDUP V31.D[0], V11.D2
+	WORD $0x6e6bdc28 // fmul v8.2d, v1.2d, v11.2d
+	WORD $0x4ee1d769 // fsub v9.2d, v27.2d, v1.2d
+	VDUP V31.D[1], V11.D2
+	WORD $0x6e6bdd29 // fmul v9.2d, v9.2d, v11.2d
+	WORD $0x6e63dd07 // fmul v7.2d, v8.2d, v3.2d
+	VFMLA V5.D2, V9.D2, V7.D2
+	WORD $0x6ee0f8e7 // fneg v7.2d, v7.2d
+	WORD $0x6e64dc0a // fmul v10.2d, v0.2d, v4.2d
+	WORD $0x4e71f54a // fmax v10.2d, v10.2d, v17.2d
+	WORD $0x6e6aff6a // fdiv v10.2d, v27.2d, v10.2d
+	WORD $0x6e6adc03 // fmul v3.2d, v0.2d, v10.2d
+	WORD $0x6e6adc85 // fmul v5.2d, v4.2d, v10.2d
+	WORD $0x6e63dd23 // fmul v3.2d, v9.2d, v3.2d
+	VFMLS V5.D2, V8.D2, V3.D2
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V7.B16
+	VBIF V10.B16, V0.B16, V3.B16
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	WORD $0x6e62dc63 // fmul v3.2d, v3.2d, v2.2d
+	VDUP V30.D[0], V11.D2
+	WORD $0x6e6bdc63 // fmul v3.2d, v3.2d, v11.2d
+	WORD $0x4e67d58c // fadd v12.2d, v12.2d, v7.2d
+	VST1.P V3.D[0], 8(R2)
+	VST1.P V7.D[0], 8(R4)
+done_bceProbF64:
+	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
+	WORD $0x7e70d98c // faddp d12, v12.2d
+	FMOVD F12, ret+144(FP)
+	RET
+
+// func bceProbClipF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, fn float64, fp float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) float64
+
+TEXT ·bceProbClipF64(SB), NOSPLIT, $0-184
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD fn+120(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD fp+128(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+168(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD lo+136(FP), R9
+	VMOV R9, V30.D[1]
+	MOVD hi+144(FP), R9
+	VMOV R9, V29.D[0]
+	MOVD loglo+152(FP), R9
+	VMOV R9, V29.D[1]
+	MOVD loghi+160(FP), R9
+	VMOV R9, V28.D[0]
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V27.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V26.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V25.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V23.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V22.D2
+	MOVD $·logPolyF64Rev<>(SB), R11
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V21.D2
+	MOVD $0x4330000000000000, R9
+	VDUP R9, V20.D2
+	MOVD $0x0000000000000034, R9
+	VDUP R9, V19.D2
+	MOVD $0xfff0000000000000, R9
+	VDUP R9, V18.D2
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V17.D2
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $2, R1, R1
+	BLT onepre_bceProbClipF64
+big_bceProbClipF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	VMOV V0.B16, V3.B16
+	WORD $0x6ee0e6aa // fcmgt v10.2d, v21.2d, v0.2d
+	WORD $0x6e74dc07 // fmul v7.2d, v0.2d, v20.2d
+	VBIT V10.B16, V7.B16, V3.B16
+	VAND V19.B16, V10.B16, V10.B16
+	VSUB V27.D2, V3.D2, V3.D2
+	WORD $0x4f4c0467 // sshr v7.2d, v3.2d, #52
+	VAND V26.B16, V3.B16, V3.B16
+	VADD V27.D2, V3.D2, V3.D2
+	VSUB V10.D2, V7.D2, V7.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef9d463 // fsub v3.2d, v3.2d, v25.2d
+	WORD $0x4e78d46e // fadd v14.2d, v3.2d, v24.2d
+	WORD $0x6e6efc6e // fdiv v14.2d, v3.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	WORD $0x6e6fdd08 // fmul v8.2d, v8.2d, v15.2d
+	WORD $0x4ee3d508 // fsub v8.2d, v8.2d, v3.2d
+	WORD $0x6e6edd08 // fmul v8.2d, v8.2d, v14.2d
+	VFMLA V22.D2, V7.D2, V8.D2
+	WORD $0x4e68d463 // fadd v3.2d, v3.2d, v8.2d
+	VFMLA V23.D2, V7.D2, V3.D2
+	WORD $0x4ee0d807 // fcmeq v7.2d, v0.2d, #0.0
+	VBIT V7.B16, V18.B16, V3.B16
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e79d485 // fadd v5.2d, v4.2d, v25.2d
+	WORD $0x6e65ff26 // fdiv v6.2d, v25.2d, v5.2d
+	WORD $0x4ef9d4a7 // fsub v7.2d, v5.2d, v25.2d
+	WORD $0x4ee7d487 // fsub v7.2d, v4.2d, v7.2d
+	WORD $0x6e66dce8 // fmul v8.2d, v7.2d, v6.2d
+	VMOV V8.B16, V4.B16
+	VSUB V27.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a7 // sshr v7.2d, v5.2d, #52
+	VAND V26.B16, V5.B16, V5.B16
+	VADD V27.D2, V5.D2, V5.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef9d4a5 // fsub v5.2d, v5.2d, v25.2d
+	WORD $0x4e78d4ae // fadd v14.2d, v5.2d, v24.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	WORD $0x6e6fdd08 // fmul v8.2d, v8.2d, v15.2d
+	WORD $0x4ee5d508 // fsub v8.2d, v8.2d, v5.2d
+	WORD $0x6e6edd08 // fmul v8.2d, v8.2d, v14.2d
+	VFMLA V22.D2, V7.D2, V8.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	VFMLA V23.D2, V7.D2, V5.D2
+	WORD $0x4e64d4a5 // fadd v5.2d, v5.2d, v4.2d
+	WORD $0x4e79e407 // fcmeq v7.2d, v0.2d, v25.2d
+	VBIT V7.B16, V18.B16, V5.B16
+	WORD $0x4ee0d724 // fsub v4.2d, v25.2d, v0.2d
+	VMOV V0.B16, V8.B16
+	VDUP V30.D[1], V11.D2
+	WORD $0x6ee4e567 // fcmgt v7.2d, v11.2d, v4.2d
+	VBIT V7.B16, V24.B16, V8.B16
+	WORD $0x6ee0e56a // fcmgt v10.2d, v11.2d, v0.2d
+	VDUP V29.D[1], V11.D2
+	VDUP V28.D[0], V9.D2
+	VBIT V10.B16, V11.B16, V3.B16
+	VBIT V10.B16, V9.B16, V5.B16
+	VDUP V29.D[0], V7.D2
+	WORD $0x6ee7e50a // fcmgt v10.2d, v8.2d, v7.2d
+	VBIT V10.B16, V9.B16, V3.B16
+	VBIT V10.B16, V11.B16, V5.B16
+	VDUP V31.D[0], V11.D2
+	WORD $0x6e6bdc28 // fmul v8.2d, v1.2d, v11.2d
+	WORD $0x4ee1d729 // fsub v9.2d, v25.2d, v1.2d
+	VDUP V31.D[1], V11.D2
+	WORD $0x6e6bdd29 // fmul v9.2d, v9.2d, v11.2d
+	WORD $0x6e63dd07 // fmul v7.2d, v8.2d, v3.2d
+	VFMLA V5.D2, V9.D2, V7.D2
+	WORD $0x6ee0f8e7 // fneg v7.2d, v7.2d
+	WORD $0x6e60fd03 // fdiv v3.2d, v8.2d, v0.2d
+	WORD $0x6e66dd25 // fmul v5.2d, v9.2d, v6.2d
+	WORD $0x4ee3d4a5 // fsub v5.2d, v5.2d, v3.2d
+	VDUP V30.D[1], V11.D2
+	WORD $0x6ee0e56a // fcmgt v10.2d, v11.2d, v0.2d
+	VBIT V10.B16, V17.B16, V5.B16
+	VDUP V29.D[0], V11.D2
+	WORD $0x6eebe40a // fcmgt v10.2d, v0.2d, v11.2d
+	VBIT V10.B16, V17.B16, V5.B16
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V7.B16
+	VBIF V10.B16, V0.B16, V5.B16
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	WORD $0x6e62dca5 // fmul v5.2d, v5.2d, v2.2d
+	VDUP V30.D[0], V11.D2
+	WORD $0x6e6bdca5 // fmul v5.2d, v5.2d, v11.2d
+	WORD $0x4e67d58c // fadd v12.2d, v12.2d, v7.2d
+	VST1.P [V5.D2], 16(R2)
+	VST1.P [V7.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_bceProbClipF64
+onepre_bceProbClipF64:
+	ADDS $0, R1, R1
+	BLT tail_bceProbClipF64
+one_bceProbClipF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	VMOV V0.B16, V3.B16
+	WORD $0x6ee0e6aa // fcmgt v10.2d, v21.2d, v0.2d
+	WORD $0x6e74dc07 // fmul v7.2d, v0.2d, v20.2d
+	VBIT V10.B16, V7.B16, V3.B16
+	VAND V19.B16, V10.B16, V10.B16
+	VSUB V27.D2, V3.D2, V3.D2
+	WORD $0x4f4c0467 // sshr v7.2d, v3.2d, #52
+	VAND V26.B16, V3.B16, V3.B16
+	VADD V27.D2, V3.D2, V3.D2
+	VSUB V10.D2, V7.D2, V7.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef9d463 // fsub v3.2d, v3.2d, v25.2d
+	WORD $0x4e78d46e // fadd v14.2d, v3.2d, v24.2d
+	WORD $0x6e6efc6e // fdiv v14.2d, v3.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	WORD $0x6e6fdd08 // fmul v8.2d, v8.2d, v15.2d
+	WORD $0x4ee3d508 // fsub v8.2d, v8.2d, v3.2d
+	WORD $0x6e6edd08 // fmul v8.2d, v8.2d, v14.2d
+	VFMLA V22.D2, V7.D2, V8.D2
+	WORD $0x4e68d463 // fadd v3.2d, v3.2d, v8.2d
+	VFMLA V23.D2, V7.D2, V3.D2
+	WORD $0x4ee0d807 // fcmeq v7.2d, v0.2d, #0.0
+	VBIT V7.B16, V18.B16, V3.B16
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e79d485 // fadd v5.2d, v4.2d, v25.2d
+	WORD $0x6e65ff26 // fdiv v6.2d, v25.2d, v5.2d
+	WORD $0x4ef9d4a7 // fsub v7.2d, v5.2d, v25.2d
+	WORD $0x4ee7d487 // fsub v7.2d, v4.2d, v7.2d
+	WORD $0x6e66dce8 // fmul v8.2d, v7.2d, v6.2d
+	VMOV V8.B16, V4.B16
+	VSUB V27.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a7 // sshr v7.2d, v5.2d, #52
+	VAND V26.B16, V5.B16, V5.B16
+	VADD V27.D2, V5.D2, V5.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef9d4a5 // fsub v5.2d, v5.2d, v25.2d
+	WORD $0x4e78d4ae // fadd v14.2d, v5.2d, v24.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	WORD $0x6e6fdd08 // fmul v8.2d, v8.2d, v15.2d
+	WORD $0x4ee5d508 // fsub v8.2d, v8.2d, v5.2d
+	WORD $0x6e6edd08 // fmul v8.2d, v8.2d, v14.2d
+	VFMLA V22.D2, V7.D2, V8.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	VFMLA V23.D2, V7.D2, V5.D2
+	WORD $0x4e64d4a5 // fadd v5.2d, v5.2d, v4.2d
+	WORD $0x4e79e407 // fcmeq v7.2d, v0.2d, v25.2d
+	VBIT V7.B16, V18.B16, V5.B16
+	WORD $0x4ee0d724 // fsub v4.2d, v25.2d, v0.2d
+	VMOV V0.B16, V8.B16
+	VDUP V30.D[1], V11.D2
+	WORD $0x6ee4e567 // fcmgt v7.2d, v11.2d, v4.2d
+	VBIT V7.B16, V24.B16, V8.B16
+	WORD $0x6ee0e56a // fcmgt v10.2d, v11.2d, v0.2d
+	VDUP V29.D[1], V11.D2
+	VDUP V28.D[0], V9.D2
+	VBIT V10.B16, V11.B16, V3.B16
+	VBIT V10.B16, V9.B16, V5.B16
+	VDUP V29.D[0], V7.D2
+	WORD $0x6ee7e50a // fcmgt v10.2d, v8.2d, v7.2d
+	VBIT V10.B16, V9.B16, V3.B16
+	VBIT V10.B16, V11.B16, V5.B16
+	VDUP V31.D[0], V11.D2
+	WORD $0x6e6bdc28 // fmul v8.2d, v1.2d, v11.2d
+	WORD $0x4ee1d729 // fsub v9.2d, v25.2d, v1.2d
+	VDUP V31.D[1], V11.D2
+	WORD $0x6e6bdd29 // fmul v9.2d, v9.2d, v11.2d
+	WORD $0x6e63dd07 // fmul v7.2d, v8.2d, v3.2d
+	VFMLA V5.D2, V9.D2, V7.D2
+	WORD $0x6ee0f8e7 // fneg v7.2d, v7.2d
+	WORD $0x6e60fd03 // fdiv v3.2d, v8.2d, v0.2d
+	WORD $0x6e66dd25 // fmul v5.2d, v9.2d, v6.2d
+	WORD $0x4ee3d4a5 // fsub v5.2d, v5.2d, v3.2d
+	VDUP V30.D[1], V11.D2
+	WORD $0x6ee0e56a // fcmgt v10.2d, v11.2d, v0.2d
+	VBIT V10.B16, V17.B16, V5.B16
+	VDUP V29.D[0], V11.D2
+	WORD $0x6eebe40a // fcmgt v10.2d, v0.2d, v11.2d
+	VBIT V10.B16, V17.B16, V5.B16
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V7.B16
+	VBIF V10.B16, V0.B16, V5.B16
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	WORD $0x6e62dca5 // fmul v5.2d, v5.2d, v2.2d
+	VDUP V30.D[0], V11.D2
+	WORD $0x6e6bdca5 // fmul v5.2d, v5.2d, v11.2d
+	WORD $0x4e67d58c // fadd v12.2d, v12.2d, v7.2d
+	VST1.P [V5.D2], 16(R2)
+	VST1.P [V7.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_bceProbClipF64
+tail_bceProbClipF64:
+	ADDS $2, R1, R1
+	BEQ done_bceProbClipF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_bceProbClipF64:
+	VMOV V0.B16, V3.B16
+	WORD $0x6ee0e6aa // fcmgt v10.2d, v21.2d, v0.2d
+	WORD $0x6e74dc07 // fmul v7.2d, v0.2d, v20.2d
+	VBIT V10.B16, V7.B16, V3.B16
+	VAND V19.B16, V10.B16, V10.B16
+	VSUB V27.D2, V3.D2, V3.D2
+	WORD $0x4f4c0467 // sshr v7.2d, v3.2d, #52
+	VAND V26.B16, V3.B16, V3.B16
+	VADD V27.D2, V3.D2, V3.D2
+	VSUB V10.D2, V7.D2, V7.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef9d463 // fsub v3.2d, v3.2d, v25.2d
+	WORD $0x4e78d46e // fadd v14.2d, v3.2d, v24.2d
+	WORD $0x6e6efc6e // fdiv v14.2d, v3.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	WORD $0x6e6fdd08 // fmul v8.2d, v8.2d, v15.2d
+	WORD $0x4ee3d508 // fsub v8.2d, v8.2d, v3.2d
+	WORD $0x6e6edd08 // fmul v8.2d, v8.2d, v14.2d
+	VFMLA V22.D2, V7.D2, V8.D2
+	WORD $0x4e68d463 // fadd v3.2d, v3.2d, v8.2d
+	VFMLA V23.D2, V7.D2, V3.D2
+	WORD $0x4ee0d807 // fcmeq v7.2d, v0.2d, #0.0
+	VBIT V7.B16, V18.B16, V3.B16
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e79d485 // fadd v5.2d, v4.2d, v25.2d
+	WORD $0x6e65ff26 // fdiv v6.2d, v25.2d, v5.2d
+	WORD $0x4ef9d4a7 // fsub v7.2d, v5.2d, v25.2d
+	WORD $0x4ee7d487 // fsub v7.2d, v4.2d, v7.2d
+	WORD $0x6e66dce8 // fmul v8.2d, v7.2d, v6.2d
+	VMOV V8.B16, V4.B16
+	VSUB V27.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a7 // sshr v7.2d, v5.2d, #52
+	VAND V26.B16, V5.B16, V5.B16
+	VADD V27.D2, V5.D2, V5.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef9d4a5 // fsub v5.2d, v5.2d, v25.2d
+	WORD $0x4e78d4ae // fadd v14.2d, v5.2d, v24.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V15.D2, V8.D2, V9.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V15.D2, V9.D2, V8.D2
+	WORD $0x6e6fdd08 // fmul v8.2d, v8.2d, v15.2d
+	WORD $0x4ee5d508 // fsub v8.2d, v8.2d, v5.2d
+	WORD $0x6e6edd08 // fmul v8.2d, v8.2d, v14.2d
+	VFMLA V22.D2, V7.D2, V8.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	VFMLA V23.D2, V7.D2, V5.D2
+	WORD $0x4e64d4a5 // fadd v5.2d, v5.2d, v4.2d
+	WORD $0x4e79e407 // fcmeq v7.2d, v0.2d, v25.2d
+	VBIT V7.B16, V18.B16, V5.B16
+	WORD $0x4ee0d724 // fsub v4.2d, v25.2d, v0.2d
+	VMOV V0.B16, V8.B16
+	VDUP V30.D[1], V11.D2
+	WORD $0x6ee4e567 // fcmgt v7.2d, v11.2d, v4.2d
+	VBIT V7.B16, V24.B16, V8.B16
+	WORD $0x6ee0e56a // fcmgt v10.2d, v11.2d, v0.2d
+	VDUP V29.D[1], V11.D2
+	VDUP V28.D[0], V9.D2
+	VBIT V10.B16, V11.B16, V3.B16
+	VBIT V10.B16, V9.B16, V5.B16
+	VDUP V29.D[0], V7.D2
+	WORD $0x6ee7e50a // fcmgt v10.2d, v8.2d, v7.2d
+	VBIT V10.B16, V9.B16, V3.B16
+	VBIT V10.B16, V11.B16, V5.B16
+	VDUP V31.D[0], V11.D2
+	WORD $0x6e6bdc28 // fmul v8.2d, v1.2d, v11.2d
+	WORD $0x4ee1d729 // fsub v9.2d, v25.2d, v1.2d
+	VDUP V31.D[1], V11.D2
+	WORD $0x6e6bdd29 // fmul v9.2d, v9.2d, v11.2d
+	WORD $0x6e63dd07 // fmul v7.2d, v8.2d, v3.2d
+	VFMLA V5.D2, V9.D2, V7.D2
+	WORD $0x6ee0f8e7 // fneg v7.2d, v7.2d
+	WORD $0x6e60fd03 // fdiv v3.2d, v8.2d, v0.2d
+	WORD $0x6e66dd25 // fmul v5.2d, v9.2d, v6.2d
+	WORD $0x4ee3d4a5 // fsub v5.2d, v5.2d, v3.2d
+	VDUP V30.D[1], V11.D2
+	WORD $0x6ee0e56a // fcmgt v10.2d, v11.2d, v0.2d
+	VBIT V10.B16, V17.B16, V5.B16
+	VDUP V29.D[0], V11.D2
+	WORD $0x6eebe40a // fcmgt v10.2d, v0.2d, v11.2d
+	VBIT V10.B16, V17.B16, V5.B16
+	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
+	VBIF V10.B16, V0.B16, V7.B16
+	VBIF V10.B16, V0.B16, V5.B16
+	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
+	WORD $0x6e62dca5 // fmul v5.2d, v5.2d, v2.2d
+	VDUP V30.D[0], V11.D2
+	WORD $0x6e6bdca5 // fmul v5.2d, v5.2d, v11.2d
+	WORD $0x4e67d58c // fadd v12.2d, v12.2d, v7.2d
+	VST1.P V5.D[0], 8(R2)
+	VST1.P V7.D[0], 8(R4)
+done_bceProbClipF64:
+	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
+	WORD $0x7e70d98c // faddp d12, v12.2d
+	FMOVD F12, ret+176(FP)
 	RET
 
 // func dotSub3F32(x []float32, t []float32, w []float32, z float32) float64

@@ -124,7 +124,19 @@ func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
 	return l, g
 }
 
-// logOneMinus is log(1 − c) for the clip boundary c, formed as PyTorch's
+// ClipHi32 is the largest float32 h with float64(h) ≤ 1 − float64(c): a
+// float32 p is above the clip range [c, 1 − c] (computed in float64, as
+// here) exactly when p > h.
+func ClipHi32(c float32) float32 {
+	hi := 1 - float64(c)
+	h := float32(hi)
+	if float64(h) > hi {
+		h = math.Nextafter32(h, 0)
+	}
+	return h
+}
+
+// LogOneMinus is log(1 − c) for the clip boundary c, formed as PyTorch's
 // clamp-then-log would (the golden vectors), except that where 1 − c
 // rounds to 1 it is log1p(−c) rather than 0.
 func LogOneMinus(c float64) float64 {

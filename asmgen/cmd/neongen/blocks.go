@@ -343,10 +343,10 @@ func (f *fn) logConsts() logK {
 // (package poly: x = 2^k·m, m ∈ [√½, √2), f = m − 1,
 // log(1+f) = f − f²/2 + f³·q(f)). adj, when not nil, holds integers to
 // subtract from k (the subnormal rescaling); t, u, w are scratch, one
-// per element. Float32 lanes only.
+// per element. Float64 lanes go to logCore64.
 func (f *fn) logCore(xs, t, u, w []neon.V, adj []neon.V) {
 	if f.arr == neon.D2 {
-		f.logCore64(xs, t, u, w)
+		f.logCore64(xs, t, u, w, adj)
 		return
 	}
 	a := f.arr
@@ -413,8 +413,9 @@ func (f *fn) logConsts64() logK {
 
 // logCore64 is logCore for float64 lanes: x = 2^k·m, m ∈ [√½, √2),
 // f = m − 1, s = f/(2+f), log(1+f) = 2s + s·z·Q(z) = f + s·(z·Q(z) − f).
-// It needs two more scratch registers per element, in f.extra.
-func (f *fn) logCore64(xs, t, u, w []neon.V) {
+// It needs two more scratch registers per element, in f.extra. adj is as
+// for logCore.
+func (f *fn) logCore64(xs, t, u, w, adj []neon.V) {
 	a := f.arr
 	c := f.logConsts64()
 	two := c.half
@@ -428,6 +429,9 @@ func (f *fn) logCore64(xs, t, u, w []neon.V) {
 	each(func(i int) { f.SSHR(a, t[i], xs[i], 52) }) // k
 	each(func(i int) { f.and(xs[i], xs[i], c.mant) })
 	each(func(i int) { f.iadd(xs[i], xs[i], c.off) }) // m
+	if adj != nil {
+		each(func(i int) { f.isub(t[i], t[i], adj[i]) })
+	}
 	each(func(i int) { f.SCVTF(a, t[i], t[i]) })
 	each(func(i int) { f.FSUB(a, xs[i], xs[i], c.one) }) // f
 	each(func(i int) { f.FADD(a, S[i], xs[i], two) })
