@@ -472,6 +472,222 @@ func bceProbF64(grad []float64, loss []float64, x []float64, y []float64, w []fl
 //go:noescape
 func bceProbClipF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, fn float64, fp float64, lo float64, hi float64, loglo float64, loghi float64, scale float64) float64
 
+// focalProbG0F32 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly), γ = 0:
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with log p_t clamped at −100, and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbG0F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+// focalProbG1F32 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly), γ = 1:
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with log p_t clamped at −100, and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbG1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+// focalProbG2F32 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly), γ = 2:
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with log p_t clamped at −100, and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbG2F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+// focalProbF32 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly):
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with log p_t clamped at −100, and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+// focalProbClipG0F32 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly), γ = 0:
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with p and 1−p clipped to [lo, 1−lo] first (p < lo, or p > hi or 1−p < lo)
+// and a zero gradient for p outside [lo, hi], and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbClipG0F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, lo float32, hi float32, scale float32) float64
+
+// focalProbClipG1F32 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly), γ = 1:
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with p and 1−p clipped to [lo, 1−lo] first (p < lo, or p > hi or 1−p < lo)
+// and a zero gradient for p outside [lo, hi], and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbClipG1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, lo float32, hi float32, scale float32) float64
+
+// focalProbClipG2F32 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly), γ = 2:
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with p and 1−p clipped to [lo, 1−lo] first (p < lo, or p > hi or 1−p < lo)
+// and a zero gradient for p outside [lo, hi], and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbClipG2F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, lo float32, hi float32, scale float32) float64
+
+// focalProbClipF32 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly):
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with p and 1−p clipped to [lo, 1−lo] first (p < lo, or p > hi or 1−p < lo)
+// and a zero gradient for p outside [lo, hi], and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbClipF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, lo float32, hi float32, scale float32) float64
+
+// focalProbG0F64 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly), γ = 0:
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with log p_t clamped at −100, and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbG0F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+// focalProbG1F64 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly), γ = 1:
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with log p_t clamped at −100, and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbG1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+// focalProbG2F64 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly), γ = 2:
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with log p_t clamped at −100, and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbG2F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+// focalProbF64 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly):
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with log p_t clamped at −100, and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+// focalProbClipG0F64 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly), γ = 0:
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with p and 1−p clipped to [lo, 1−lo] first (p < lo, or p > hi or 1−p < lo)
+// and a zero gradient for p outside [lo, hi], and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbClipG0F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, lo float64, hi float64, scale float64) float64
+
+// focalProbClipG1F64 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly), γ = 1:
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with p and 1−p clipped to [lo, 1−lo] first (p < lo, or p > hi or 1−p < lo)
+// and a zero gradient for p outside [lo, hi], and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbClipG1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, lo float64, hi float64, scale float64) float64
+
+// focalProbClipG2F64 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly), γ = 2:
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with p and 1−p clipped to [lo, 1−lo] first (p < lo, or p > hi or 1−p < lo)
+// and a zero gradient for p outside [lo, hi], and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbClipG2F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, lo float64, hi float64, scale float64) float64
+
+// focalProbClipF64 is, for each i < len(grad), with p = x[i], y = y[i], α_t = a0 + a1·y,
+// p_t = y·p + (1−y)·(1−p) and q = 1 − p_t (each formed directly):
+//
+//	loss[i] = −w[i]·α_t·q^γ·log p_t
+//	grad[i] = w[i]·α_t·(2y−1)·(γ·q^(γ−1)·log p_t − q^γ/max(p_t, 1e-12))·scale
+//	sum += float64(loss[i])
+//
+// with p and 1−p clipped to [lo, 1−lo] first (p < lo, or p > hi or 1−p < lo)
+// and a zero gradient for p outside [lo, hi], and returns sum. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalProbClipF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, lo float64, hi float64, scale float64) float64
+
 // dotSub3F32 is Σ t[i]·w[i]·(x[i] − z), summed in float64, where a zero
 // t[i]·w[i] contributes 0 even if x[i] is infinite. len(t), len(w) ≥ len(x).
 //

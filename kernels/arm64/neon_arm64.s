@@ -53,6 +53,22 @@
 //	bceProbClipF32 f32  119 instructions / 1 vectors = 119.00 per vector
 //	bceProbF64     f64  117 instructions / 1 vectors = 117.00 per vector
 //	bceProbClipF64 f64  130 instructions / 1 vectors = 130.00 per vector
+//	focalProbG0F32 f32   87 instructions / 1 vectors = 87.00 per vector
+//	focalProbG1F32 f32   88 instructions / 1 vectors = 88.00 per vector
+//	focalProbG2F32 f32   91 instructions / 1 vectors = 91.00 per vector
+//	focalProbF32   f32  164 instructions / 1 vectors = 164.00 per vector
+//	focalProbClipG0F32 f32  108 instructions / 1 vectors = 108.00 per vector
+//	focalProbClipG1F32 f32  109 instructions / 1 vectors = 109.00 per vector
+//	focalProbClipG2F32 f32  112 instructions / 1 vectors = 112.00 per vector
+//	focalProbClipF32 f32  185 instructions / 1 vectors = 185.00 per vector
+//	focalProbG0F64 f64   91 instructions / 1 vectors = 91.00 per vector
+//	focalProbG1F64 f64   92 instructions / 1 vectors = 92.00 per vector
+//	focalProbG2F64 f64   95 instructions / 1 vectors = 95.00 per vector
+//	focalProbF64   f64  187 instructions / 1 vectors = 187.00 per vector
+//	focalProbClipG0F64 f64  112 instructions / 1 vectors = 112.00 per vector
+//	focalProbClipG1F64 f64  113 instructions / 1 vectors = 113.00 per vector
+//	focalProbClipG2F64 f64  116 instructions / 1 vectors = 116.00 per vector
+//	focalProbClipF64 f64  208 instructions / 1 vectors = 208.00 per vector
 //	dotSub3F32     f32   57 instructions / 4 vectors = 14.25 per vector
 //	affineTF32     f32   21 instructions / 4 vectors =  5.25 per vector
 //	affineWTF32    f32   26 instructions / 4 vectors =  6.50 per vector
@@ -11252,6 +11268,7048 @@ done_bceProbClipF64:
 	FMOVD F12, ret+176(FP)
 	RET
 
+// func focalProbG0F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+TEXT ·focalProbG0F32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+132(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x2b8cbccc, R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3f000000, R9
+	VMOV R9, V30.S[0]
+	MOVW $0x00800000, R9
+	VMOV R9, V30.S[1]
+	MOVW $0x4b000000, R9
+	VMOV R9, V30.S[2]
+	MOVW $0x00000017, R9
+	VMOV R9, V30.S[3]
+	MOVW $0xff800000, R9
+	VMOV R9, V29.S[0]
+	MOVW $0xc2c80000, R9
+	VMOV R9, V29.S[1]
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V28.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V27.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V25.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V24.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V23.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V22.S4]
+	VLD1.P 16(R10), [V21.S4]
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalProbG0F32
+big_focalProbG0F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V0.S4, V1.S4, V3.S4
+	WORD $0x6e2adc04 // fmul v4.4s, v0.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6eace40b // fcmgt v11.4s, v0.4s, v12.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dd89 // fmul v9.4s, v12.4s, v0.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V0.S4
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V29.S[1], V0.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	VDUP V31.S[3], V0.S4
+	WORD $0x4e20f46a // fmax v10.4s, v3.4s, v0.4s
+	WORD $0x6e2aff48 // fdiv v8.4s, v26.4s, v10.4s
+	WORD $0x6ea0f908 // fneg v8.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalProbG0F32
+onepre_focalProbG0F32:
+	ADDS $0, R1, R1
+	BLT tail_focalProbG0F32
+one_focalProbG0F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V0.S4, V1.S4, V3.S4
+	WORD $0x6e2adc04 // fmul v4.4s, v0.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6eace40b // fcmgt v11.4s, v0.4s, v12.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dd89 // fmul v9.4s, v12.4s, v0.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V0.S4
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V29.S[1], V0.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	VDUP V31.S[3], V0.S4
+	WORD $0x4e20f46a // fmax v10.4s, v3.4s, v0.4s
+	WORD $0x6e2aff48 // fdiv v8.4s, v26.4s, v10.4s
+	WORD $0x6ea0f908 // fneg v8.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalProbG0F32
+tail_focalProbG0F32:
+	ADDS $4, R1, R1
+	BEQ done_focalProbG0F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalProbG0F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalProbG0F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalProbG0F32:
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V0.S4, V1.S4, V3.S4
+	WORD $0x6e2adc04 // fmul v4.4s, v0.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6eace40b // fcmgt v11.4s, v0.4s, v12.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dd89 // fmul v9.4s, v12.4s, v0.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V0.S4
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V29.S[1], V0.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	VDUP V31.S[3], V0.S4
+	WORD $0x4e20f46a // fmax v10.4s, v3.4s, v0.4s
+	WORD $0x6e2aff48 // fdiv v8.4s, v26.4s, v10.4s
+	WORD $0x6ea0f908 // fneg v8.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	VST1.P V8.S[0], 4(R2)
+	VST1.P V6.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalProbG0F32
+	VST1.P V8.S[1], 4(R2)
+	VST1.P V6.S[1], 4(R4)
+	BEQ done_focalProbG0F32
+	VST1.P V8.S[2], 4(R2)
+	VST1.P V6.S[2], 4(R4)
+done_focalProbG0F32:
+	WORD $0x4e6ed5ad // fadd v13.2d, v13.2d, v14.2d
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+136(FP)
+	RET
+
+// func focalProbG1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+TEXT ·focalProbG1F32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+132(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x2b8cbccc, R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3f000000, R9
+	VMOV R9, V30.S[0]
+	MOVW $0x00800000, R9
+	VMOV R9, V30.S[1]
+	MOVW $0x4b000000, R9
+	VMOV R9, V30.S[2]
+	MOVW $0x00000017, R9
+	VMOV R9, V30.S[3]
+	MOVW $0xff800000, R9
+	VMOV R9, V29.S[0]
+	MOVW $0xc2c80000, R9
+	VMOV R9, V29.S[1]
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V28.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V27.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V25.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V24.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V23.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V22.S4]
+	VLD1.P 16(R10), [V21.S4]
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalProbG1F32
+big_focalProbG1F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V0.S4, V1.S4, V3.S4
+	WORD $0x6e2adc04 // fmul v4.4s, v0.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6eace40b // fcmgt v11.4s, v0.4s, v12.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dd89 // fmul v9.4s, v12.4s, v0.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V0.S4
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V29.S[1], V0.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	VDUP V31.S[3], V0.S4
+	WORD $0x4e20f46a // fmax v10.4s, v3.4s, v0.4s
+	WORD $0x6e2afc88 // fdiv v8.4s, v4.4s, v10.4s
+	WORD $0x4ea8d4a8 // fsub v8.4s, v5.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalProbG1F32
+onepre_focalProbG1F32:
+	ADDS $0, R1, R1
+	BLT tail_focalProbG1F32
+one_focalProbG1F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V0.S4, V1.S4, V3.S4
+	WORD $0x6e2adc04 // fmul v4.4s, v0.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6eace40b // fcmgt v11.4s, v0.4s, v12.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dd89 // fmul v9.4s, v12.4s, v0.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V0.S4
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V29.S[1], V0.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	VDUP V31.S[3], V0.S4
+	WORD $0x4e20f46a // fmax v10.4s, v3.4s, v0.4s
+	WORD $0x6e2afc88 // fdiv v8.4s, v4.4s, v10.4s
+	WORD $0x4ea8d4a8 // fsub v8.4s, v5.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalProbG1F32
+tail_focalProbG1F32:
+	ADDS $4, R1, R1
+	BEQ done_focalProbG1F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalProbG1F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalProbG1F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalProbG1F32:
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V0.S4, V1.S4, V3.S4
+	WORD $0x6e2adc04 // fmul v4.4s, v0.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6eace40b // fcmgt v11.4s, v0.4s, v12.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dd89 // fmul v9.4s, v12.4s, v0.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V0.S4
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V29.S[1], V0.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	VDUP V31.S[3], V0.S4
+	WORD $0x4e20f46a // fmax v10.4s, v3.4s, v0.4s
+	WORD $0x6e2afc88 // fdiv v8.4s, v4.4s, v10.4s
+	WORD $0x4ea8d4a8 // fsub v8.4s, v5.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	VST1.P V8.S[0], 4(R2)
+	VST1.P V6.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalProbG1F32
+	VST1.P V8.S[1], 4(R2)
+	VST1.P V6.S[1], 4(R4)
+	BEQ done_focalProbG1F32
+	VST1.P V8.S[2], 4(R2)
+	VST1.P V6.S[2], 4(R4)
+done_focalProbG1F32:
+	WORD $0x4e6ed5ad // fadd v13.2d, v13.2d, v14.2d
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+136(FP)
+	RET
+
+// func focalProbG2F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+TEXT ·focalProbG2F32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+132(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x2b8cbccc, R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3f000000, R9
+	VMOV R9, V30.S[0]
+	MOVW $0x00800000, R9
+	VMOV R9, V30.S[1]
+	MOVW $0x4b000000, R9
+	VMOV R9, V30.S[2]
+	MOVW $0x00000017, R9
+	VMOV R9, V30.S[3]
+	MOVW $0xff800000, R9
+	VMOV R9, V29.S[0]
+	MOVW $0xc2c80000, R9
+	VMOV R9, V29.S[1]
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V28.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V27.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V25.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V24.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V23.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V22.S4]
+	VLD1.P 16(R10), [V21.S4]
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalProbG2F32
+big_focalProbG2F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V0.S4, V1.S4, V3.S4
+	WORD $0x6e2adc04 // fmul v4.4s, v0.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6eace40b // fcmgt v11.4s, v0.4s, v12.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dd89 // fmul v9.4s, v12.4s, v0.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V0.S4
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V29.S[1], V0.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	VDUP V31.S[3], V0.S4
+	WORD $0x4e20f46a // fmax v10.4s, v3.4s, v0.4s
+	WORD $0x6e24dc87 // fmul v7.4s, v4.4s, v4.4s
+	WORD $0x6e2afce8 // fdiv v8.4s, v7.4s, v10.4s
+	WORD $0x4e24d489 // fadd v9.4s, v4.4s, v4.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e27dcc6 // fmul v6.4s, v6.4s, v7.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalProbG2F32
+onepre_focalProbG2F32:
+	ADDS $0, R1, R1
+	BLT tail_focalProbG2F32
+one_focalProbG2F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V0.S4, V1.S4, V3.S4
+	WORD $0x6e2adc04 // fmul v4.4s, v0.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6eace40b // fcmgt v11.4s, v0.4s, v12.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dd89 // fmul v9.4s, v12.4s, v0.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V0.S4
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V29.S[1], V0.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	VDUP V31.S[3], V0.S4
+	WORD $0x4e20f46a // fmax v10.4s, v3.4s, v0.4s
+	WORD $0x6e24dc87 // fmul v7.4s, v4.4s, v4.4s
+	WORD $0x6e2afce8 // fdiv v8.4s, v7.4s, v10.4s
+	WORD $0x4e24d489 // fadd v9.4s, v4.4s, v4.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e27dcc6 // fmul v6.4s, v6.4s, v7.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalProbG2F32
+tail_focalProbG2F32:
+	ADDS $4, R1, R1
+	BEQ done_focalProbG2F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalProbG2F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalProbG2F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalProbG2F32:
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V0.S4, V1.S4, V3.S4
+	WORD $0x6e2adc04 // fmul v4.4s, v0.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6eace40b // fcmgt v11.4s, v0.4s, v12.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dd89 // fmul v9.4s, v12.4s, v0.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V0.S4
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V29.S[1], V0.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	VDUP V31.S[3], V0.S4
+	WORD $0x4e20f46a // fmax v10.4s, v3.4s, v0.4s
+	WORD $0x6e24dc87 // fmul v7.4s, v4.4s, v4.4s
+	WORD $0x6e2afce8 // fdiv v8.4s, v7.4s, v10.4s
+	WORD $0x4e24d489 // fadd v9.4s, v4.4s, v4.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e27dcc6 // fmul v6.4s, v6.4s, v7.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	VST1.P V8.S[0], 4(R2)
+	VST1.P V6.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalProbG2F32
+	VST1.P V8.S[1], 4(R2)
+	VST1.P V6.S[1], 4(R4)
+	BEQ done_focalProbG2F32
+	VST1.P V8.S[2], 4(R2)
+	VST1.P V6.S[2], 4(R4)
+done_focalProbG2F32:
+	WORD $0x4e6ed5ad // fadd v13.2d, v13.2d, v14.2d
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+136(FP)
+	RET
+
+// func focalProbF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+TEXT ·focalProbF32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+132(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x2b8cbccc, R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3f000000, R9
+	VMOV R9, V30.S[0]
+	MOVW $0x00800000, R9
+	VMOV R9, V30.S[1]
+	MOVW $0x4b000000, R9
+	VMOV R9, V30.S[2]
+	MOVW $0x00000017, R9
+	VMOV R9, V30.S[3]
+	MOVWU gamma+120(FP), R9
+	VMOV R9, V29.S[0]
+	MOVW $0xff800000, R9
+	VMOV R9, V29.S[1]
+	MOVW $0xc2c80000, R9
+	VMOV R9, V29.S[2]
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V28.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V27.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V25.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V24.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V23.S4
+	MOVD $·logPolyF32Rev<>(SB), R11
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V22.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V21.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V20.S4
+	MOVD $·expPolyF32Rev<>(SB), R12
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalProbF32
+big_focalProbF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V0.S4, V1.S4, V3.S4
+	WORD $0x6e2adc04 // fmul v4.4s, v0.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6eace40b // fcmgt v11.4s, v0.4s, v12.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dd89 // fmul v9.4s, v12.4s, v0.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	MOVD R11, R10
+	VLD1R.P 4(R10), [V10.S4]
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[1], V0.S4
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V29.S[2], V0.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	VDUP V31.S[3], V0.S4
+	WORD $0x4e20f46a // fmax v10.4s, v3.4s, v0.4s
+	VMOV V4.B16, V9.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dc87 // fmul v7.4s, v4.4s, v0.4s
+	VBIT V11.B16, V7.B16, V9.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V9.S4, V9.S4
+	WORD $0x4f290527 // sshr v7.4s, v9.4s, #23
+	VAND V27.B16, V9.B16, V9.B16
+	VADD V28.S4, V9.S4, V9.S4
+	VSUB V11.S4, V7.S4, V7.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebad529 // fsub v9.4s, v9.4s, v26.4s
+	MOVD R11, R10
+	VLD1R.P 4(R10), [V6.S4]
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	WORD $0x6e29dd2c // fmul v12.4s, v9.4s, v9.4s
+	WORD $0x6e29dcc6 // fmul v6.4s, v6.4s, v9.4s
+	WORD $0x6e2cdcc6 // fmul v6.4s, v6.4s, v12.4s
+	VFMLS V25.S4, V12.S4, V6.S4
+	VFMLA V23.S4, V7.S4, V6.S4
+	WORD $0x4e26d529 // fadd v9.4s, v9.4s, v6.4s
+	VFMLA V24.S4, V7.S4, V9.S4
+	WORD $0x4ea0d88b // fcmeq v11.4s, v4.4s, #0.0
+	VDUP V29.S[1], V0.S4
+	VBIT V11.B16, V0.B16, V9.B16
+	VDUP V29.S[0], V0.S4
+	WORD $0x6e20dd29 // fmul v9.4s, v9.4s, v0.4s
+	WORD $0x4eb5f529 // fmin v9.4s, v9.4s, v21.4s
+	WORD $0x4e34f529 // fmax v9.4s, v9.4s, v20.4s
+	WORD $0x6e36dd27 // fmul v7.4s, v9.4s, v22.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V24.S4, V7.S4, V9.S4
+	VFMLS V23.S4, V7.S4, V9.S4
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	MOVD R12, R10
+	VLD1R.P 4(R10), [V6.S4]
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	WORD $0x6e29dd2c // fmul v12.4s, v9.4s, v9.4s
+	VFMLA V6.S4, V12.S4, V9.S4
+	WORD $0x4e3ad529 // fadd v9.4s, v9.4s, v26.4s
+	WORD $0x4f3f04e6 // sshr v6.4s, v7.4s, #1
+	VSUB V6.S4, V7.S4, V7.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V9.S4, V9.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V26.S4, V7.S4, V7.S4
+	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x6e24fca8 // fdiv v8.4s, v5.4s, v4.4s
+	WORD $0x4ea0d88b // fcmeq v11.4s, v4.4s, #0.0
+	VEOR V6.B16, V6.B16, V6.B16
+	VBIT V11.B16, V6.B16, V8.B16
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VDUP V29.S[0], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x6e2afd26 // fdiv v6.4s, v9.4s, v10.4s
+	WORD $0x4ea6d508 // fsub v8.4s, v8.4s, v6.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e29dcc6 // fmul v6.4s, v6.4s, v9.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalProbF32
+onepre_focalProbF32:
+	ADDS $0, R1, R1
+	BLT tail_focalProbF32
+one_focalProbF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V0.S4, V1.S4, V3.S4
+	WORD $0x6e2adc04 // fmul v4.4s, v0.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6eace40b // fcmgt v11.4s, v0.4s, v12.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dd89 // fmul v9.4s, v12.4s, v0.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	MOVD R11, R10
+	VLD1R.P 4(R10), [V10.S4]
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[1], V0.S4
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V29.S[2], V0.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	VDUP V31.S[3], V0.S4
+	WORD $0x4e20f46a // fmax v10.4s, v3.4s, v0.4s
+	VMOV V4.B16, V9.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dc87 // fmul v7.4s, v4.4s, v0.4s
+	VBIT V11.B16, V7.B16, V9.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V9.S4, V9.S4
+	WORD $0x4f290527 // sshr v7.4s, v9.4s, #23
+	VAND V27.B16, V9.B16, V9.B16
+	VADD V28.S4, V9.S4, V9.S4
+	VSUB V11.S4, V7.S4, V7.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebad529 // fsub v9.4s, v9.4s, v26.4s
+	MOVD R11, R10
+	VLD1R.P 4(R10), [V6.S4]
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	WORD $0x6e29dd2c // fmul v12.4s, v9.4s, v9.4s
+	WORD $0x6e29dcc6 // fmul v6.4s, v6.4s, v9.4s
+	WORD $0x6e2cdcc6 // fmul v6.4s, v6.4s, v12.4s
+	VFMLS V25.S4, V12.S4, V6.S4
+	VFMLA V23.S4, V7.S4, V6.S4
+	WORD $0x4e26d529 // fadd v9.4s, v9.4s, v6.4s
+	VFMLA V24.S4, V7.S4, V9.S4
+	WORD $0x4ea0d88b // fcmeq v11.4s, v4.4s, #0.0
+	VDUP V29.S[1], V0.S4
+	VBIT V11.B16, V0.B16, V9.B16
+	VDUP V29.S[0], V0.S4
+	WORD $0x6e20dd29 // fmul v9.4s, v9.4s, v0.4s
+	WORD $0x4eb5f529 // fmin v9.4s, v9.4s, v21.4s
+	WORD $0x4e34f529 // fmax v9.4s, v9.4s, v20.4s
+	WORD $0x6e36dd27 // fmul v7.4s, v9.4s, v22.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V24.S4, V7.S4, V9.S4
+	VFMLS V23.S4, V7.S4, V9.S4
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	MOVD R12, R10
+	VLD1R.P 4(R10), [V6.S4]
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	WORD $0x6e29dd2c // fmul v12.4s, v9.4s, v9.4s
+	VFMLA V6.S4, V12.S4, V9.S4
+	WORD $0x4e3ad529 // fadd v9.4s, v9.4s, v26.4s
+	WORD $0x4f3f04e6 // sshr v6.4s, v7.4s, #1
+	VSUB V6.S4, V7.S4, V7.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V9.S4, V9.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V26.S4, V7.S4, V7.S4
+	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x6e24fca8 // fdiv v8.4s, v5.4s, v4.4s
+	WORD $0x4ea0d88b // fcmeq v11.4s, v4.4s, #0.0
+	VEOR V6.B16, V6.B16, V6.B16
+	VBIT V11.B16, V6.B16, V8.B16
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VDUP V29.S[0], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x6e2afd26 // fdiv v6.4s, v9.4s, v10.4s
+	WORD $0x4ea6d508 // fsub v8.4s, v8.4s, v6.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e29dcc6 // fmul v6.4s, v6.4s, v9.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalProbF32
+tail_focalProbF32:
+	ADDS $4, R1, R1
+	BEQ done_focalProbF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalProbF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalProbF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalProbF32:
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V0.S4, V1.S4, V3.S4
+	WORD $0x6e2adc04 // fmul v4.4s, v0.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6eace40b // fcmgt v11.4s, v0.4s, v12.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dd89 // fmul v9.4s, v12.4s, v0.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	MOVD R11, R10
+	VLD1R.P 4(R10), [V10.S4]
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[1], V0.S4
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V29.S[2], V0.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	VDUP V31.S[3], V0.S4
+	WORD $0x4e20f46a // fmax v10.4s, v3.4s, v0.4s
+	VMOV V4.B16, V9.B16
+	VDUP V30.S[1], V0.S4
+	WORD $0x6ea4e40b // fcmgt v11.4s, v0.4s, v4.4s
+	VDUP V30.S[2], V0.S4
+	WORD $0x6e20dc87 // fmul v7.4s, v4.4s, v0.4s
+	VBIT V11.B16, V7.B16, V9.B16
+	VDUP V30.S[3], V0.S4
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V28.S4, V9.S4, V9.S4
+	WORD $0x4f290527 // sshr v7.4s, v9.4s, #23
+	VAND V27.B16, V9.B16, V9.B16
+	VADD V28.S4, V9.S4, V9.S4
+	VSUB V11.S4, V7.S4, V7.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebad529 // fsub v9.4s, v9.4s, v26.4s
+	MOVD R11, R10
+	VLD1R.P 4(R10), [V6.S4]
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	WORD $0x6e29dd2c // fmul v12.4s, v9.4s, v9.4s
+	WORD $0x6e29dcc6 // fmul v6.4s, v6.4s, v9.4s
+	WORD $0x6e2cdcc6 // fmul v6.4s, v6.4s, v12.4s
+	VFMLS V25.S4, V12.S4, V6.S4
+	VFMLA V23.S4, V7.S4, V6.S4
+	WORD $0x4e26d529 // fadd v9.4s, v9.4s, v6.4s
+	VFMLA V24.S4, V7.S4, V9.S4
+	WORD $0x4ea0d88b // fcmeq v11.4s, v4.4s, #0.0
+	VDUP V29.S[1], V0.S4
+	VBIT V11.B16, V0.B16, V9.B16
+	VDUP V29.S[0], V0.S4
+	WORD $0x6e20dd29 // fmul v9.4s, v9.4s, v0.4s
+	WORD $0x4eb5f529 // fmin v9.4s, v9.4s, v21.4s
+	WORD $0x4e34f529 // fmax v9.4s, v9.4s, v20.4s
+	WORD $0x6e36dd27 // fmul v7.4s, v9.4s, v22.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V24.S4, V7.S4, V9.S4
+	VFMLS V23.S4, V7.S4, V9.S4
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	MOVD R12, R10
+	VLD1R.P 4(R10), [V6.S4]
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	WORD $0x6e29dd2c // fmul v12.4s, v9.4s, v9.4s
+	VFMLA V6.S4, V12.S4, V9.S4
+	WORD $0x4e3ad529 // fadd v9.4s, v9.4s, v26.4s
+	WORD $0x4f3f04e6 // sshr v6.4s, v7.4s, #1
+	VSUB V6.S4, V7.S4, V7.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V9.S4, V9.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V26.S4, V7.S4, V7.S4
+	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x6e24fca8 // fdiv v8.4s, v5.4s, v4.4s
+	WORD $0x4ea0d88b // fcmeq v11.4s, v4.4s, #0.0
+	VEOR V6.B16, V6.B16, V6.B16
+	VBIT V11.B16, V6.B16, V8.B16
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VDUP V29.S[0], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x6e2afd26 // fdiv v6.4s, v9.4s, v10.4s
+	WORD $0x4ea6d508 // fsub v8.4s, v8.4s, v6.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e29dcc6 // fmul v6.4s, v6.4s, v9.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V0.S4
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	VST1.P V8.S[0], 4(R2)
+	VST1.P V6.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalProbF32
+	VST1.P V8.S[1], 4(R2)
+	VST1.P V6.S[1], 4(R4)
+	BEQ done_focalProbF32
+	VST1.P V8.S[2], 4(R2)
+	VST1.P V6.S[2], 4(R4)
+done_focalProbF32:
+	WORD $0x4e6ed5ad // fadd v13.2d, v13.2d, v14.2d
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+136(FP)
+	RET
+
+// func focalProbClipG0F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, lo float32, hi float32, scale float32) float64
+
+TEXT ·focalProbClipG0F32(SB), NOSPLIT, $0-152
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+140(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x2b8cbccc, R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3f000000, R9
+	VMOV R9, V30.S[0]
+	MOVW $0x00800000, R9
+	VMOV R9, V30.S[1]
+	MOVW $0x4b000000, R9
+	VMOV R9, V30.S[2]
+	MOVW $0x00000017, R9
+	VMOV R9, V30.S[3]
+	MOVW $0xff800000, R9
+	VMOV R9, V29.S[0]
+	MOVWU lo+132(FP), R9
+	VMOV R9, V29.S[1]
+	MOVWU hi+136(FP), R9
+	VMOV R9, V29.S[2]
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V28.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V27.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V25.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V24.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V23.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V22.S4]
+	VLD1.P 16(R10), [V21.S4]
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalProbClipG0F32
+big_focalProbClipG0F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V29.S[1], V12.S4
+	WORD $0x6ea6e58b // fcmgt v11.4s, v12.4s, v6.4s
+	VDUP V30.S[0], V13.S4
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ea0e58b // fcmgt v11.4s, v12.4s, v0.4s
+	WORD $0x4eacd748 // fsub v8.4s, v26.4s, v12.4s
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade52b // fcmgt v11.4s, v9.4s, v13.4s
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V7.S4, V1.S4, V3.S4
+	WORD $0x6e2adce4 // fmul v4.4s, v7.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6eace5ab // fcmgt v11.4s, v13.4s, v12.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddd89 // fmul v9.4s, v12.4s, v13.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V13.S4
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V31.S[3], V13.S4
+	WORD $0x4e2df46a // fmax v10.4s, v3.4s, v13.4s
+	WORD $0x6e2aff48 // fdiv v8.4s, v26.4s, v10.4s
+	WORD $0x6ea0f908 // fneg v8.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V29.S[1], V13.S4
+	WORD $0x6ea0e5ab // fcmgt v11.4s, v13.4s, v0.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalProbClipG0F32
+onepre_focalProbClipG0F32:
+	ADDS $0, R1, R1
+	BLT tail_focalProbClipG0F32
+one_focalProbClipG0F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V29.S[1], V12.S4
+	WORD $0x6ea6e58b // fcmgt v11.4s, v12.4s, v6.4s
+	VDUP V30.S[0], V13.S4
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ea0e58b // fcmgt v11.4s, v12.4s, v0.4s
+	WORD $0x4eacd748 // fsub v8.4s, v26.4s, v12.4s
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade52b // fcmgt v11.4s, v9.4s, v13.4s
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V7.S4, V1.S4, V3.S4
+	WORD $0x6e2adce4 // fmul v4.4s, v7.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6eace5ab // fcmgt v11.4s, v13.4s, v12.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddd89 // fmul v9.4s, v12.4s, v13.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V13.S4
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V31.S[3], V13.S4
+	WORD $0x4e2df46a // fmax v10.4s, v3.4s, v13.4s
+	WORD $0x6e2aff48 // fdiv v8.4s, v26.4s, v10.4s
+	WORD $0x6ea0f908 // fneg v8.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V29.S[1], V13.S4
+	WORD $0x6ea0e5ab // fcmgt v11.4s, v13.4s, v0.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalProbClipG0F32
+tail_focalProbClipG0F32:
+	ADDS $4, R1, R1
+	BEQ done_focalProbClipG0F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalProbClipG0F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalProbClipG0F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalProbClipG0F32:
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V29.S[1], V12.S4
+	WORD $0x6ea6e58b // fcmgt v11.4s, v12.4s, v6.4s
+	VDUP V30.S[0], V13.S4
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ea0e58b // fcmgt v11.4s, v12.4s, v0.4s
+	WORD $0x4eacd748 // fsub v8.4s, v26.4s, v12.4s
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade52b // fcmgt v11.4s, v9.4s, v13.4s
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V7.S4, V1.S4, V3.S4
+	WORD $0x6e2adce4 // fmul v4.4s, v7.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6eace5ab // fcmgt v11.4s, v13.4s, v12.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddd89 // fmul v9.4s, v12.4s, v13.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V13.S4
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V31.S[3], V13.S4
+	WORD $0x4e2df46a // fmax v10.4s, v3.4s, v13.4s
+	WORD $0x6e2aff48 // fdiv v8.4s, v26.4s, v10.4s
+	WORD $0x6ea0f908 // fneg v8.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V29.S[1], V13.S4
+	WORD $0x6ea0e5ab // fcmgt v11.4s, v13.4s, v0.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P V8.S[0], 4(R2)
+	VST1.P V6.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalProbClipG0F32
+	VST1.P V8.S[1], 4(R2)
+	VST1.P V6.S[1], 4(R4)
+	BEQ done_focalProbClipG0F32
+	VST1.P V8.S[2], 4(R2)
+	VST1.P V6.S[2], 4(R4)
+done_focalProbClipG0F32:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+144(FP)
+	RET
+
+// func focalProbClipG1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, lo float32, hi float32, scale float32) float64
+
+TEXT ·focalProbClipG1F32(SB), NOSPLIT, $0-152
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+140(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x2b8cbccc, R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3f000000, R9
+	VMOV R9, V30.S[0]
+	MOVW $0x00800000, R9
+	VMOV R9, V30.S[1]
+	MOVW $0x4b000000, R9
+	VMOV R9, V30.S[2]
+	MOVW $0x00000017, R9
+	VMOV R9, V30.S[3]
+	MOVW $0xff800000, R9
+	VMOV R9, V29.S[0]
+	MOVWU lo+132(FP), R9
+	VMOV R9, V29.S[1]
+	MOVWU hi+136(FP), R9
+	VMOV R9, V29.S[2]
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V28.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V27.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V25.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V24.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V23.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V22.S4]
+	VLD1.P 16(R10), [V21.S4]
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalProbClipG1F32
+big_focalProbClipG1F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V29.S[1], V12.S4
+	WORD $0x6ea6e58b // fcmgt v11.4s, v12.4s, v6.4s
+	VDUP V30.S[0], V13.S4
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ea0e58b // fcmgt v11.4s, v12.4s, v0.4s
+	WORD $0x4eacd748 // fsub v8.4s, v26.4s, v12.4s
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade52b // fcmgt v11.4s, v9.4s, v13.4s
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V7.S4, V1.S4, V3.S4
+	WORD $0x6e2adce4 // fmul v4.4s, v7.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6eace5ab // fcmgt v11.4s, v13.4s, v12.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddd89 // fmul v9.4s, v12.4s, v13.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V13.S4
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V31.S[3], V13.S4
+	WORD $0x4e2df46a // fmax v10.4s, v3.4s, v13.4s
+	WORD $0x6e2afc88 // fdiv v8.4s, v4.4s, v10.4s
+	WORD $0x4ea8d4a8 // fsub v8.4s, v5.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V29.S[1], V13.S4
+	WORD $0x6ea0e5ab // fcmgt v11.4s, v13.4s, v0.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalProbClipG1F32
+onepre_focalProbClipG1F32:
+	ADDS $0, R1, R1
+	BLT tail_focalProbClipG1F32
+one_focalProbClipG1F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V29.S[1], V12.S4
+	WORD $0x6ea6e58b // fcmgt v11.4s, v12.4s, v6.4s
+	VDUP V30.S[0], V13.S4
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ea0e58b // fcmgt v11.4s, v12.4s, v0.4s
+	WORD $0x4eacd748 // fsub v8.4s, v26.4s, v12.4s
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade52b // fcmgt v11.4s, v9.4s, v13.4s
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V7.S4, V1.S4, V3.S4
+	WORD $0x6e2adce4 // fmul v4.4s, v7.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6eace5ab // fcmgt v11.4s, v13.4s, v12.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddd89 // fmul v9.4s, v12.4s, v13.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V13.S4
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V31.S[3], V13.S4
+	WORD $0x4e2df46a // fmax v10.4s, v3.4s, v13.4s
+	WORD $0x6e2afc88 // fdiv v8.4s, v4.4s, v10.4s
+	WORD $0x4ea8d4a8 // fsub v8.4s, v5.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V29.S[1], V13.S4
+	WORD $0x6ea0e5ab // fcmgt v11.4s, v13.4s, v0.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalProbClipG1F32
+tail_focalProbClipG1F32:
+	ADDS $4, R1, R1
+	BEQ done_focalProbClipG1F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalProbClipG1F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalProbClipG1F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalProbClipG1F32:
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V29.S[1], V12.S4
+	WORD $0x6ea6e58b // fcmgt v11.4s, v12.4s, v6.4s
+	VDUP V30.S[0], V13.S4
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ea0e58b // fcmgt v11.4s, v12.4s, v0.4s
+	WORD $0x4eacd748 // fsub v8.4s, v26.4s, v12.4s
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade52b // fcmgt v11.4s, v9.4s, v13.4s
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V7.S4, V1.S4, V3.S4
+	WORD $0x6e2adce4 // fmul v4.4s, v7.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6eace5ab // fcmgt v11.4s, v13.4s, v12.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddd89 // fmul v9.4s, v12.4s, v13.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V13.S4
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V31.S[3], V13.S4
+	WORD $0x4e2df46a // fmax v10.4s, v3.4s, v13.4s
+	WORD $0x6e2afc88 // fdiv v8.4s, v4.4s, v10.4s
+	WORD $0x4ea8d4a8 // fsub v8.4s, v5.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V29.S[1], V13.S4
+	WORD $0x6ea0e5ab // fcmgt v11.4s, v13.4s, v0.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P V8.S[0], 4(R2)
+	VST1.P V6.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalProbClipG1F32
+	VST1.P V8.S[1], 4(R2)
+	VST1.P V6.S[1], 4(R4)
+	BEQ done_focalProbClipG1F32
+	VST1.P V8.S[2], 4(R2)
+	VST1.P V6.S[2], 4(R4)
+done_focalProbClipG1F32:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+144(FP)
+	RET
+
+// func focalProbClipG2F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, lo float32, hi float32, scale float32) float64
+
+TEXT ·focalProbClipG2F32(SB), NOSPLIT, $0-152
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+140(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x2b8cbccc, R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3f000000, R9
+	VMOV R9, V30.S[0]
+	MOVW $0x00800000, R9
+	VMOV R9, V30.S[1]
+	MOVW $0x4b000000, R9
+	VMOV R9, V30.S[2]
+	MOVW $0x00000017, R9
+	VMOV R9, V30.S[3]
+	MOVW $0xff800000, R9
+	VMOV R9, V29.S[0]
+	MOVWU lo+132(FP), R9
+	VMOV R9, V29.S[1]
+	MOVWU hi+136(FP), R9
+	VMOV R9, V29.S[2]
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V28.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V27.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V25.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V24.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V23.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V22.S4]
+	VLD1.P 16(R10), [V21.S4]
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalProbClipG2F32
+big_focalProbClipG2F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V29.S[1], V12.S4
+	WORD $0x6ea6e58b // fcmgt v11.4s, v12.4s, v6.4s
+	VDUP V30.S[0], V13.S4
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ea0e58b // fcmgt v11.4s, v12.4s, v0.4s
+	WORD $0x4eacd748 // fsub v8.4s, v26.4s, v12.4s
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade52b // fcmgt v11.4s, v9.4s, v13.4s
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V7.S4, V1.S4, V3.S4
+	WORD $0x6e2adce4 // fmul v4.4s, v7.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6eace5ab // fcmgt v11.4s, v13.4s, v12.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddd89 // fmul v9.4s, v12.4s, v13.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V13.S4
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V31.S[3], V13.S4
+	WORD $0x4e2df46a // fmax v10.4s, v3.4s, v13.4s
+	WORD $0x6e24dc87 // fmul v7.4s, v4.4s, v4.4s
+	WORD $0x6e2afce8 // fdiv v8.4s, v7.4s, v10.4s
+	WORD $0x4e24d489 // fadd v9.4s, v4.4s, v4.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e27dcc6 // fmul v6.4s, v6.4s, v7.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V29.S[1], V13.S4
+	WORD $0x6ea0e5ab // fcmgt v11.4s, v13.4s, v0.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalProbClipG2F32
+onepre_focalProbClipG2F32:
+	ADDS $0, R1, R1
+	BLT tail_focalProbClipG2F32
+one_focalProbClipG2F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V29.S[1], V12.S4
+	WORD $0x6ea6e58b // fcmgt v11.4s, v12.4s, v6.4s
+	VDUP V30.S[0], V13.S4
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ea0e58b // fcmgt v11.4s, v12.4s, v0.4s
+	WORD $0x4eacd748 // fsub v8.4s, v26.4s, v12.4s
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade52b // fcmgt v11.4s, v9.4s, v13.4s
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V7.S4, V1.S4, V3.S4
+	WORD $0x6e2adce4 // fmul v4.4s, v7.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6eace5ab // fcmgt v11.4s, v13.4s, v12.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddd89 // fmul v9.4s, v12.4s, v13.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V13.S4
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V31.S[3], V13.S4
+	WORD $0x4e2df46a // fmax v10.4s, v3.4s, v13.4s
+	WORD $0x6e24dc87 // fmul v7.4s, v4.4s, v4.4s
+	WORD $0x6e2afce8 // fdiv v8.4s, v7.4s, v10.4s
+	WORD $0x4e24d489 // fadd v9.4s, v4.4s, v4.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e27dcc6 // fmul v6.4s, v6.4s, v7.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V29.S[1], V13.S4
+	WORD $0x6ea0e5ab // fcmgt v11.4s, v13.4s, v0.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalProbClipG2F32
+tail_focalProbClipG2F32:
+	ADDS $4, R1, R1
+	BEQ done_focalProbClipG2F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalProbClipG2F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalProbClipG2F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalProbClipG2F32:
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V29.S[1], V12.S4
+	WORD $0x6ea6e58b // fcmgt v11.4s, v12.4s, v6.4s
+	VDUP V30.S[0], V13.S4
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ea0e58b // fcmgt v11.4s, v12.4s, v0.4s
+	WORD $0x4eacd748 // fsub v8.4s, v26.4s, v12.4s
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade52b // fcmgt v11.4s, v9.4s, v13.4s
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V7.S4, V1.S4, V3.S4
+	WORD $0x6e2adce4 // fmul v4.4s, v7.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6eace5ab // fcmgt v11.4s, v13.4s, v12.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddd89 // fmul v9.4s, v12.4s, v13.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V21.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[3], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[2], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V10.S4, V6.S4
+	VDUP V22.S[0], V10.S4
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[0], V13.S4
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V31.S[3], V13.S4
+	WORD $0x4e2df46a // fmax v10.4s, v3.4s, v13.4s
+	WORD $0x6e24dc87 // fmul v7.4s, v4.4s, v4.4s
+	WORD $0x6e2afce8 // fdiv v8.4s, v7.4s, v10.4s
+	WORD $0x4e24d489 // fadd v9.4s, v4.4s, v4.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e27dcc6 // fmul v6.4s, v6.4s, v7.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V29.S[1], V13.S4
+	WORD $0x6ea0e5ab // fcmgt v11.4s, v13.4s, v0.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P V8.S[0], 4(R2)
+	VST1.P V6.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalProbClipG2F32
+	VST1.P V8.S[1], 4(R2)
+	VST1.P V6.S[1], 4(R4)
+	BEQ done_focalProbClipG2F32
+	VST1.P V8.S[2], 4(R2)
+	VST1.P V6.S[2], 4(R4)
+done_focalProbClipG2F32:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+144(FP)
+	RET
+
+// func focalProbClipF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, lo float32, hi float32, scale float32) float64
+
+TEXT ·focalProbClipF32(SB), NOSPLIT, $0-152
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+140(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x2b8cbccc, R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3f000000, R9
+	VMOV R9, V30.S[0]
+	MOVW $0x00800000, R9
+	VMOV R9, V30.S[1]
+	MOVW $0x4b000000, R9
+	VMOV R9, V30.S[2]
+	MOVW $0x00000017, R9
+	VMOV R9, V30.S[3]
+	MOVWU gamma+120(FP), R9
+	VMOV R9, V29.S[0]
+	MOVW $0xff800000, R9
+	VMOV R9, V29.S[1]
+	MOVWU lo+132(FP), R9
+	VMOV R9, V29.S[2]
+	MOVWU hi+136(FP), R9
+	VMOV R9, V29.S[3]
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V28.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V27.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V25.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V24.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V23.S4
+	MOVD $·logPolyF32Rev<>(SB), R11
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V22.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V21.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V20.S4
+	MOVD $·expPolyF32Rev<>(SB), R12
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalProbClipF32
+big_focalProbClipF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V29.S[2], V12.S4
+	WORD $0x6ea6e58b // fcmgt v11.4s, v12.4s, v6.4s
+	VDUP V30.S[0], V13.S4
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ea0e58b // fcmgt v11.4s, v12.4s, v0.4s
+	WORD $0x4eacd748 // fsub v8.4s, v26.4s, v12.4s
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V29.S[3], V13.S4
+	WORD $0x6eade52b // fcmgt v11.4s, v9.4s, v13.4s
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V7.S4, V1.S4, V3.S4
+	WORD $0x6e2adce4 // fmul v4.4s, v7.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6eace5ab // fcmgt v11.4s, v13.4s, v12.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddd89 // fmul v9.4s, v12.4s, v13.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	MOVD R11, R10
+	VLD1R.P 4(R10), [V10.S4]
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[1], V13.S4
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V31.S[3], V13.S4
+	WORD $0x4e2df46a // fmax v10.4s, v3.4s, v13.4s
+	VMOV V4.B16, V9.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddc87 // fmul v7.4s, v4.4s, v13.4s
+	VBIT V11.B16, V7.B16, V9.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V9.S4, V9.S4
+	WORD $0x4f290527 // sshr v7.4s, v9.4s, #23
+	VAND V27.B16, V9.B16, V9.B16
+	VADD V28.S4, V9.S4, V9.S4
+	VSUB V11.S4, V7.S4, V7.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebad529 // fsub v9.4s, v9.4s, v26.4s
+	MOVD R11, R10
+	VLD1R.P 4(R10), [V6.S4]
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	WORD $0x6e29dd2c // fmul v12.4s, v9.4s, v9.4s
+	WORD $0x6e29dcc6 // fmul v6.4s, v6.4s, v9.4s
+	WORD $0x6e2cdcc6 // fmul v6.4s, v6.4s, v12.4s
+	VFMLS V25.S4, V12.S4, V6.S4
+	VFMLA V23.S4, V7.S4, V6.S4
+	WORD $0x4e26d529 // fadd v9.4s, v9.4s, v6.4s
+	VFMLA V24.S4, V7.S4, V9.S4
+	WORD $0x4ea0d88b // fcmeq v11.4s, v4.4s, #0.0
+	VDUP V29.S[1], V13.S4
+	VBIT V11.B16, V13.B16, V9.B16
+	VDUP V29.S[0], V13.S4
+	WORD $0x6e2ddd29 // fmul v9.4s, v9.4s, v13.4s
+	WORD $0x4eb5f529 // fmin v9.4s, v9.4s, v21.4s
+	WORD $0x4e34f529 // fmax v9.4s, v9.4s, v20.4s
+	WORD $0x6e36dd27 // fmul v7.4s, v9.4s, v22.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V24.S4, V7.S4, V9.S4
+	VFMLS V23.S4, V7.S4, V9.S4
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	MOVD R12, R10
+	VLD1R.P 4(R10), [V6.S4]
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	WORD $0x6e29dd2c // fmul v12.4s, v9.4s, v9.4s
+	VFMLA V6.S4, V12.S4, V9.S4
+	WORD $0x4e3ad529 // fadd v9.4s, v9.4s, v26.4s
+	WORD $0x4f3f04e6 // sshr v6.4s, v7.4s, #1
+	VSUB V6.S4, V7.S4, V7.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V9.S4, V9.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V26.S4, V7.S4, V7.S4
+	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x6e24fca8 // fdiv v8.4s, v5.4s, v4.4s
+	WORD $0x4ea0d88b // fcmeq v11.4s, v4.4s, #0.0
+	VEOR V6.B16, V6.B16, V6.B16
+	VBIT V11.B16, V6.B16, V8.B16
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VDUP V29.S[0], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x6e2afd26 // fdiv v6.4s, v9.4s, v10.4s
+	WORD $0x4ea6d508 // fsub v8.4s, v8.4s, v6.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e29dcc6 // fmul v6.4s, v6.4s, v9.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6ea0e5ab // fcmgt v11.4s, v13.4s, v0.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V29.S[3], V13.S4
+	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalProbClipF32
+onepre_focalProbClipF32:
+	ADDS $0, R1, R1
+	BLT tail_focalProbClipF32
+one_focalProbClipF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V29.S[2], V12.S4
+	WORD $0x6ea6e58b // fcmgt v11.4s, v12.4s, v6.4s
+	VDUP V30.S[0], V13.S4
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ea0e58b // fcmgt v11.4s, v12.4s, v0.4s
+	WORD $0x4eacd748 // fsub v8.4s, v26.4s, v12.4s
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V29.S[3], V13.S4
+	WORD $0x6eade52b // fcmgt v11.4s, v9.4s, v13.4s
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V7.S4, V1.S4, V3.S4
+	WORD $0x6e2adce4 // fmul v4.4s, v7.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6eace5ab // fcmgt v11.4s, v13.4s, v12.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddd89 // fmul v9.4s, v12.4s, v13.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	MOVD R11, R10
+	VLD1R.P 4(R10), [V10.S4]
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[1], V13.S4
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V31.S[3], V13.S4
+	WORD $0x4e2df46a // fmax v10.4s, v3.4s, v13.4s
+	VMOV V4.B16, V9.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddc87 // fmul v7.4s, v4.4s, v13.4s
+	VBIT V11.B16, V7.B16, V9.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V9.S4, V9.S4
+	WORD $0x4f290527 // sshr v7.4s, v9.4s, #23
+	VAND V27.B16, V9.B16, V9.B16
+	VADD V28.S4, V9.S4, V9.S4
+	VSUB V11.S4, V7.S4, V7.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebad529 // fsub v9.4s, v9.4s, v26.4s
+	MOVD R11, R10
+	VLD1R.P 4(R10), [V6.S4]
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	WORD $0x6e29dd2c // fmul v12.4s, v9.4s, v9.4s
+	WORD $0x6e29dcc6 // fmul v6.4s, v6.4s, v9.4s
+	WORD $0x6e2cdcc6 // fmul v6.4s, v6.4s, v12.4s
+	VFMLS V25.S4, V12.S4, V6.S4
+	VFMLA V23.S4, V7.S4, V6.S4
+	WORD $0x4e26d529 // fadd v9.4s, v9.4s, v6.4s
+	VFMLA V24.S4, V7.S4, V9.S4
+	WORD $0x4ea0d88b // fcmeq v11.4s, v4.4s, #0.0
+	VDUP V29.S[1], V13.S4
+	VBIT V11.B16, V13.B16, V9.B16
+	VDUP V29.S[0], V13.S4
+	WORD $0x6e2ddd29 // fmul v9.4s, v9.4s, v13.4s
+	WORD $0x4eb5f529 // fmin v9.4s, v9.4s, v21.4s
+	WORD $0x4e34f529 // fmax v9.4s, v9.4s, v20.4s
+	WORD $0x6e36dd27 // fmul v7.4s, v9.4s, v22.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V24.S4, V7.S4, V9.S4
+	VFMLS V23.S4, V7.S4, V9.S4
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	MOVD R12, R10
+	VLD1R.P 4(R10), [V6.S4]
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	WORD $0x6e29dd2c // fmul v12.4s, v9.4s, v9.4s
+	VFMLA V6.S4, V12.S4, V9.S4
+	WORD $0x4e3ad529 // fadd v9.4s, v9.4s, v26.4s
+	WORD $0x4f3f04e6 // sshr v6.4s, v7.4s, #1
+	VSUB V6.S4, V7.S4, V7.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V9.S4, V9.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V26.S4, V7.S4, V7.S4
+	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x6e24fca8 // fdiv v8.4s, v5.4s, v4.4s
+	WORD $0x4ea0d88b // fcmeq v11.4s, v4.4s, #0.0
+	VEOR V6.B16, V6.B16, V6.B16
+	VBIT V11.B16, V6.B16, V8.B16
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VDUP V29.S[0], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x6e2afd26 // fdiv v6.4s, v9.4s, v10.4s
+	WORD $0x4ea6d508 // fsub v8.4s, v8.4s, v6.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e29dcc6 // fmul v6.4s, v6.4s, v9.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6ea0e5ab // fcmgt v11.4s, v13.4s, v0.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V29.S[3], V13.S4
+	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P [V8.S4], 16(R2)
+	VST1.P [V6.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalProbClipF32
+tail_focalProbClipF32:
+	ADDS $4, R1, R1
+	BEQ done_focalProbClipF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalProbClipF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalProbClipF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalProbClipF32:
+	WORD $0x4ea0d746 // fsub v6.4s, v26.4s, v0.4s
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V29.S[2], V12.S4
+	WORD $0x6ea6e58b // fcmgt v11.4s, v12.4s, v6.4s
+	VDUP V30.S[0], V13.S4
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	WORD $0x4e2dd5ad // fadd v13.4s, v13.4s, v13.4s
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ea0e58b // fcmgt v11.4s, v12.4s, v0.4s
+	WORD $0x4eacd748 // fsub v8.4s, v26.4s, v12.4s
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V29.S[3], V13.S4
+	WORD $0x6eade52b // fcmgt v11.4s, v9.4s, v13.4s
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ea1d74a // fsub v10.4s, v26.4s, v1.4s
+	WORD $0x6e2adcc3 // fmul v3.4s, v6.4s, v10.4s
+	VFMLA V7.S4, V1.S4, V3.S4
+	WORD $0x6e2adce4 // fmul v4.4s, v7.4s, v10.4s
+	VFMLA V6.S4, V1.S4, V4.S4
+	VDUP V30.S[0], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	WORD $0x4ea4d74c // fsub v12.4s, v26.4s, v4.4s
+	WORD $0x4ebad588 // fsub v8.4s, v12.4s, v26.4s
+	WORD $0x6ea0f889 // fneg v9.4s, v4.4s
+	WORD $0x4ea8d528 // fsub v8.4s, v9.4s, v8.4s
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e2cfd08 // fdiv v8.4s, v8.4s, v12.4s
+	VMOV V12.B16, V5.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6eace5ab // fcmgt v11.4s, v13.4s, v12.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddd89 // fmul v9.4s, v12.4s, v13.4s
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V5.S4, V5.S4
+	WORD $0x4f2904a9 // sshr v9.4s, v5.4s, #23
+	VAND V27.B16, V5.B16, V5.B16
+	VADD V28.S4, V5.S4, V5.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	MOVD R11, R10
+	VLD1R.P 4(R10), [V10.S4]
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V5.S4, V10.S4, V6.S4
+	VLD1R.P 4(R10), [V10.S4]
+	VFMLA V5.S4, V6.S4, V10.S4
+	WORD $0x6e25dca6 // fmul v6.4s, v5.4s, v5.4s
+	WORD $0x6e25dd4a // fmul v10.4s, v10.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V10.S4
+	VFMLA V23.S4, V9.S4, V10.S4
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	VFMLA V24.S4, V9.S4, V5.S4
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4ea0d86b // fcmeq v11.4s, v3.4s, #0.0
+	VDUP V29.S[1], V13.S4
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V31.S[3], V13.S4
+	WORD $0x4e2df46a // fmax v10.4s, v3.4s, v13.4s
+	VMOV V4.B16, V9.B16
+	VDUP V30.S[1], V13.S4
+	WORD $0x6ea4e5ab // fcmgt v11.4s, v13.4s, v4.4s
+	VDUP V30.S[2], V13.S4
+	WORD $0x6e2ddc87 // fmul v7.4s, v4.4s, v13.4s
+	VBIT V11.B16, V7.B16, V9.B16
+	VDUP V30.S[3], V13.S4
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V28.S4, V9.S4, V9.S4
+	WORD $0x4f290527 // sshr v7.4s, v9.4s, #23
+	VAND V27.B16, V9.B16, V9.B16
+	VADD V28.S4, V9.S4, V9.S4
+	VSUB V11.S4, V7.S4, V7.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebad529 // fsub v9.4s, v9.4s, v26.4s
+	MOVD R11, R10
+	VLD1R.P 4(R10), [V6.S4]
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	WORD $0x6e29dd2c // fmul v12.4s, v9.4s, v9.4s
+	WORD $0x6e29dcc6 // fmul v6.4s, v6.4s, v9.4s
+	WORD $0x6e2cdcc6 // fmul v6.4s, v6.4s, v12.4s
+	VFMLS V25.S4, V12.S4, V6.S4
+	VFMLA V23.S4, V7.S4, V6.S4
+	WORD $0x4e26d529 // fadd v9.4s, v9.4s, v6.4s
+	VFMLA V24.S4, V7.S4, V9.S4
+	WORD $0x4ea0d88b // fcmeq v11.4s, v4.4s, #0.0
+	VDUP V29.S[1], V13.S4
+	VBIT V11.B16, V13.B16, V9.B16
+	VDUP V29.S[0], V13.S4
+	WORD $0x6e2ddd29 // fmul v9.4s, v9.4s, v13.4s
+	WORD $0x4eb5f529 // fmin v9.4s, v9.4s, v21.4s
+	WORD $0x4e34f529 // fmax v9.4s, v9.4s, v20.4s
+	WORD $0x6e36dd27 // fmul v7.4s, v9.4s, v22.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V24.S4, V7.S4, V9.S4
+	VFMLS V23.S4, V7.S4, V9.S4
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	MOVD R12, R10
+	VLD1R.P 4(R10), [V6.S4]
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	VLD1R.P 4(R10), [V12.S4]
+	VFMLA V9.S4, V6.S4, V12.S4
+	VLD1R.P 4(R10), [V6.S4]
+	VFMLA V9.S4, V12.S4, V6.S4
+	WORD $0x6e29dd2c // fmul v12.4s, v9.4s, v9.4s
+	VFMLA V6.S4, V12.S4, V9.S4
+	WORD $0x4e3ad529 // fadd v9.4s, v9.4s, v26.4s
+	WORD $0x4f3f04e6 // sshr v6.4s, v7.4s, #1
+	VSUB V6.S4, V7.S4, V7.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V9.S4, V9.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V26.S4, V7.S4, V7.S4
+	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x6e24fca8 // fdiv v8.4s, v5.4s, v4.4s
+	WORD $0x4ea0d88b // fcmeq v11.4s, v4.4s, #0.0
+	VEOR V6.B16, V6.B16, V6.B16
+	VBIT V11.B16, V6.B16, V8.B16
+	WORD $0x6e29dd08 // fmul v8.4s, v8.4s, v9.4s
+	VDUP V29.S[0], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x6e2afd26 // fdiv v6.4s, v9.4s, v10.4s
+	WORD $0x4ea6d508 // fsub v8.4s, v8.4s, v6.4s
+	VDUP V31.S[0], V12.S4
+	VDUP V31.S[1], V6.S4
+	VFMLA V1.S4, V6.S4, V12.S4
+	WORD $0x6e25dd86 // fmul v6.4s, v12.4s, v5.4s
+	WORD $0x6e29dcc6 // fmul v6.4s, v6.4s, v9.4s
+	WORD $0x6ea0f8c6 // fneg v6.4s, v6.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d42b // fadd v11.4s, v1.4s, v1.4s
+	WORD $0x4ebad56b // fsub v11.4s, v11.4s, v26.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x4e23e46b // fcmeq v11.4s, v3.4s, v3.4s
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V29.S[2], V13.S4
+	WORD $0x6ea0e5ab // fcmgt v11.4s, v13.4s, v0.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V29.S[3], V13.S4
+	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VDUP V31.S[2], V13.S4
+	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
+	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
+	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VST1.P V8.S[0], 4(R2)
+	VST1.P V6.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalProbClipF32
+	VST1.P V8.S[1], 4(R2)
+	VST1.P V6.S[1], 4(R4)
+	BEQ done_focalProbClipF32
+	VST1.P V8.S[2], 4(R2)
+	VST1.P V6.S[2], 4(R4)
+done_focalProbClipF32:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+144(FP)
+	RET
+
+// func focalProbG0F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+TEXT ·focalProbG0F64(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a1+136(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+144(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x3d719799812dea11, R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3fe0000000000000, R9
+	VMOV R9, V29.D[0]
+	MOVD $0x0010000000000000, R9
+	VMOV R9, V29.D[1]
+	MOVD $0x4330000000000000, R9
+	VMOV R9, V28.D[0]
+	MOVD $0x0000000000000034, R9
+	VMOV R9, V28.D[1]
+	MOVD $0xfff0000000000000, R9
+	VMOV R9, V27.D[0]
+	MOVD $0xc059000000000000, R9
+	VMOV R9, V27.D[1]
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V26.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V25.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V23.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V22.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V21.D2
+	MOVD $·logPolyF64Rev<>(SB), R11
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalProbG0F64
+big_focalProbG0F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d706 // fsub v6.2d, v24.2d, v0.2d
+	WORD $0x4ee1d70a // fsub v10.2d, v24.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V0.D2, V1.D2, V3.D2
+	WORD $0x6e6adc04 // fmul v4.2d, v0.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	WORD $0x4ee4d70c // fsub v12.2d, v24.2d, v4.2d
+	WORD $0x4ef8d588 // fsub v8.2d, v12.2d, v24.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6eece40b // fcmgt v11.2d, v0.2d, v12.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dd89 // fmul v9.2d, v12.2d, v0.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V26.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V25.B16, V5.B16, V5.B16
+	VADD V26.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef8d4a5 // fsub v5.2d, v5.2d, v24.2d
+	WORD $0x4e77d4ae // fadd v14.2d, v5.2d, v23.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6edd4a // fmul v10.2d, v10.2d, v14.2d
+	VFMLA V21.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V22.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V0.D2
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V27.D[1], V0.D2
+	WORD $0x4e60f4a5 // fmax v5.2d, v5.2d, v0.2d
+	VDUP V30.D[1], V0.D2
+	WORD $0x4e60f46a // fmax v10.2d, v3.2d, v0.2d
+	WORD $0x6e6aff08 // fdiv v8.2d, v24.2d, v10.2d
+	WORD $0x6ee0f908 // fneg v8.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef8d56b // fsub v11.2d, v11.2d, v24.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalProbG0F64
+onepre_focalProbG0F64:
+	ADDS $0, R1, R1
+	BLT tail_focalProbG0F64
+one_focalProbG0F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d706 // fsub v6.2d, v24.2d, v0.2d
+	WORD $0x4ee1d70a // fsub v10.2d, v24.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V0.D2, V1.D2, V3.D2
+	WORD $0x6e6adc04 // fmul v4.2d, v0.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	WORD $0x4ee4d70c // fsub v12.2d, v24.2d, v4.2d
+	WORD $0x4ef8d588 // fsub v8.2d, v12.2d, v24.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6eece40b // fcmgt v11.2d, v0.2d, v12.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dd89 // fmul v9.2d, v12.2d, v0.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V26.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V25.B16, V5.B16, V5.B16
+	VADD V26.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef8d4a5 // fsub v5.2d, v5.2d, v24.2d
+	WORD $0x4e77d4ae // fadd v14.2d, v5.2d, v23.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6edd4a // fmul v10.2d, v10.2d, v14.2d
+	VFMLA V21.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V22.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V0.D2
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V27.D[1], V0.D2
+	WORD $0x4e60f4a5 // fmax v5.2d, v5.2d, v0.2d
+	VDUP V30.D[1], V0.D2
+	WORD $0x4e60f46a // fmax v10.2d, v3.2d, v0.2d
+	WORD $0x6e6aff08 // fdiv v8.2d, v24.2d, v10.2d
+	WORD $0x6ee0f908 // fneg v8.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef8d56b // fsub v11.2d, v11.2d, v24.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalProbG0F64
+tail_focalProbG0F64:
+	ADDS $2, R1, R1
+	BEQ done_focalProbG0F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalProbG0F64:
+	WORD $0x4ee0d706 // fsub v6.2d, v24.2d, v0.2d
+	WORD $0x4ee1d70a // fsub v10.2d, v24.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V0.D2, V1.D2, V3.D2
+	WORD $0x6e6adc04 // fmul v4.2d, v0.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	WORD $0x4ee4d70c // fsub v12.2d, v24.2d, v4.2d
+	WORD $0x4ef8d588 // fsub v8.2d, v12.2d, v24.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6eece40b // fcmgt v11.2d, v0.2d, v12.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dd89 // fmul v9.2d, v12.2d, v0.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V26.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V25.B16, V5.B16, V5.B16
+	VADD V26.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef8d4a5 // fsub v5.2d, v5.2d, v24.2d
+	WORD $0x4e77d4ae // fadd v14.2d, v5.2d, v23.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6edd4a // fmul v10.2d, v10.2d, v14.2d
+	VFMLA V21.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V22.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V0.D2
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V27.D[1], V0.D2
+	WORD $0x4e60f4a5 // fmax v5.2d, v5.2d, v0.2d
+	VDUP V30.D[1], V0.D2
+	WORD $0x4e60f46a // fmax v10.2d, v3.2d, v0.2d
+	WORD $0x6e6aff08 // fdiv v8.2d, v24.2d, v10.2d
+	WORD $0x6ee0f908 // fneg v8.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef8d56b // fsub v11.2d, v11.2d, v24.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P V8.D[0], 8(R2)
+	VST1.P V6.D[0], 8(R4)
+done_focalProbG0F64:
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+152(FP)
+	RET
+
+// func focalProbG1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+TEXT ·focalProbG1F64(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a1+136(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+144(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x3d719799812dea11, R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3fe0000000000000, R9
+	VMOV R9, V29.D[0]
+	MOVD $0x0010000000000000, R9
+	VMOV R9, V29.D[1]
+	MOVD $0x4330000000000000, R9
+	VMOV R9, V28.D[0]
+	MOVD $0x0000000000000034, R9
+	VMOV R9, V28.D[1]
+	MOVD $0xfff0000000000000, R9
+	VMOV R9, V27.D[0]
+	MOVD $0xc059000000000000, R9
+	VMOV R9, V27.D[1]
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V26.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V25.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V23.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V22.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V21.D2
+	MOVD $·logPolyF64Rev<>(SB), R11
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalProbG1F64
+big_focalProbG1F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d706 // fsub v6.2d, v24.2d, v0.2d
+	WORD $0x4ee1d70a // fsub v10.2d, v24.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V0.D2, V1.D2, V3.D2
+	WORD $0x6e6adc04 // fmul v4.2d, v0.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	WORD $0x4ee4d70c // fsub v12.2d, v24.2d, v4.2d
+	WORD $0x4ef8d588 // fsub v8.2d, v12.2d, v24.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6eece40b // fcmgt v11.2d, v0.2d, v12.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dd89 // fmul v9.2d, v12.2d, v0.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V26.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V25.B16, V5.B16, V5.B16
+	VADD V26.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef8d4a5 // fsub v5.2d, v5.2d, v24.2d
+	WORD $0x4e77d4ae // fadd v14.2d, v5.2d, v23.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6edd4a // fmul v10.2d, v10.2d, v14.2d
+	VFMLA V21.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V22.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V0.D2
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V27.D[1], V0.D2
+	WORD $0x4e60f4a5 // fmax v5.2d, v5.2d, v0.2d
+	VDUP V30.D[1], V0.D2
+	WORD $0x4e60f46a // fmax v10.2d, v3.2d, v0.2d
+	WORD $0x6e6afc88 // fdiv v8.2d, v4.2d, v10.2d
+	WORD $0x4ee8d4a8 // fsub v8.2d, v5.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef8d56b // fsub v11.2d, v11.2d, v24.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalProbG1F64
+onepre_focalProbG1F64:
+	ADDS $0, R1, R1
+	BLT tail_focalProbG1F64
+one_focalProbG1F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d706 // fsub v6.2d, v24.2d, v0.2d
+	WORD $0x4ee1d70a // fsub v10.2d, v24.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V0.D2, V1.D2, V3.D2
+	WORD $0x6e6adc04 // fmul v4.2d, v0.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	WORD $0x4ee4d70c // fsub v12.2d, v24.2d, v4.2d
+	WORD $0x4ef8d588 // fsub v8.2d, v12.2d, v24.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6eece40b // fcmgt v11.2d, v0.2d, v12.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dd89 // fmul v9.2d, v12.2d, v0.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V26.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V25.B16, V5.B16, V5.B16
+	VADD V26.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef8d4a5 // fsub v5.2d, v5.2d, v24.2d
+	WORD $0x4e77d4ae // fadd v14.2d, v5.2d, v23.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6edd4a // fmul v10.2d, v10.2d, v14.2d
+	VFMLA V21.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V22.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V0.D2
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V27.D[1], V0.D2
+	WORD $0x4e60f4a5 // fmax v5.2d, v5.2d, v0.2d
+	VDUP V30.D[1], V0.D2
+	WORD $0x4e60f46a // fmax v10.2d, v3.2d, v0.2d
+	WORD $0x6e6afc88 // fdiv v8.2d, v4.2d, v10.2d
+	WORD $0x4ee8d4a8 // fsub v8.2d, v5.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef8d56b // fsub v11.2d, v11.2d, v24.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalProbG1F64
+tail_focalProbG1F64:
+	ADDS $2, R1, R1
+	BEQ done_focalProbG1F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalProbG1F64:
+	WORD $0x4ee0d706 // fsub v6.2d, v24.2d, v0.2d
+	WORD $0x4ee1d70a // fsub v10.2d, v24.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V0.D2, V1.D2, V3.D2
+	WORD $0x6e6adc04 // fmul v4.2d, v0.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	WORD $0x4ee4d70c // fsub v12.2d, v24.2d, v4.2d
+	WORD $0x4ef8d588 // fsub v8.2d, v12.2d, v24.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6eece40b // fcmgt v11.2d, v0.2d, v12.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dd89 // fmul v9.2d, v12.2d, v0.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V26.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V25.B16, V5.B16, V5.B16
+	VADD V26.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef8d4a5 // fsub v5.2d, v5.2d, v24.2d
+	WORD $0x4e77d4ae // fadd v14.2d, v5.2d, v23.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6edd4a // fmul v10.2d, v10.2d, v14.2d
+	VFMLA V21.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V22.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V0.D2
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V27.D[1], V0.D2
+	WORD $0x4e60f4a5 // fmax v5.2d, v5.2d, v0.2d
+	VDUP V30.D[1], V0.D2
+	WORD $0x4e60f46a // fmax v10.2d, v3.2d, v0.2d
+	WORD $0x6e6afc88 // fdiv v8.2d, v4.2d, v10.2d
+	WORD $0x4ee8d4a8 // fsub v8.2d, v5.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef8d56b // fsub v11.2d, v11.2d, v24.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P V8.D[0], 8(R2)
+	VST1.P V6.D[0], 8(R4)
+done_focalProbG1F64:
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+152(FP)
+	RET
+
+// func focalProbG2F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+TEXT ·focalProbG2F64(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a1+136(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+144(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x3d719799812dea11, R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3fe0000000000000, R9
+	VMOV R9, V29.D[0]
+	MOVD $0x0010000000000000, R9
+	VMOV R9, V29.D[1]
+	MOVD $0x4330000000000000, R9
+	VMOV R9, V28.D[0]
+	MOVD $0x0000000000000034, R9
+	VMOV R9, V28.D[1]
+	MOVD $0xfff0000000000000, R9
+	VMOV R9, V27.D[0]
+	MOVD $0xc059000000000000, R9
+	VMOV R9, V27.D[1]
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V26.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V25.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V23.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V22.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V21.D2
+	MOVD $·logPolyF64Rev<>(SB), R11
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalProbG2F64
+big_focalProbG2F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d706 // fsub v6.2d, v24.2d, v0.2d
+	WORD $0x4ee1d70a // fsub v10.2d, v24.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V0.D2, V1.D2, V3.D2
+	WORD $0x6e6adc04 // fmul v4.2d, v0.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	WORD $0x4ee4d70c // fsub v12.2d, v24.2d, v4.2d
+	WORD $0x4ef8d588 // fsub v8.2d, v12.2d, v24.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6eece40b // fcmgt v11.2d, v0.2d, v12.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dd89 // fmul v9.2d, v12.2d, v0.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V26.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V25.B16, V5.B16, V5.B16
+	VADD V26.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef8d4a5 // fsub v5.2d, v5.2d, v24.2d
+	WORD $0x4e77d4ae // fadd v14.2d, v5.2d, v23.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6edd4a // fmul v10.2d, v10.2d, v14.2d
+	VFMLA V21.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V22.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V0.D2
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V27.D[1], V0.D2
+	WORD $0x4e60f4a5 // fmax v5.2d, v5.2d, v0.2d
+	VDUP V30.D[1], V0.D2
+	WORD $0x4e60f46a // fmax v10.2d, v3.2d, v0.2d
+	WORD $0x6e64dc87 // fmul v7.2d, v4.2d, v4.2d
+	WORD $0x6e6afce8 // fdiv v8.2d, v7.2d, v10.2d
+	WORD $0x4e64d489 // fadd v9.2d, v4.2d, v4.2d
+	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e67dcc6 // fmul v6.2d, v6.2d, v7.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef8d56b // fsub v11.2d, v11.2d, v24.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalProbG2F64
+onepre_focalProbG2F64:
+	ADDS $0, R1, R1
+	BLT tail_focalProbG2F64
+one_focalProbG2F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d706 // fsub v6.2d, v24.2d, v0.2d
+	WORD $0x4ee1d70a // fsub v10.2d, v24.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V0.D2, V1.D2, V3.D2
+	WORD $0x6e6adc04 // fmul v4.2d, v0.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	WORD $0x4ee4d70c // fsub v12.2d, v24.2d, v4.2d
+	WORD $0x4ef8d588 // fsub v8.2d, v12.2d, v24.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6eece40b // fcmgt v11.2d, v0.2d, v12.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dd89 // fmul v9.2d, v12.2d, v0.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V26.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V25.B16, V5.B16, V5.B16
+	VADD V26.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef8d4a5 // fsub v5.2d, v5.2d, v24.2d
+	WORD $0x4e77d4ae // fadd v14.2d, v5.2d, v23.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6edd4a // fmul v10.2d, v10.2d, v14.2d
+	VFMLA V21.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V22.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V0.D2
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V27.D[1], V0.D2
+	WORD $0x4e60f4a5 // fmax v5.2d, v5.2d, v0.2d
+	VDUP V30.D[1], V0.D2
+	WORD $0x4e60f46a // fmax v10.2d, v3.2d, v0.2d
+	WORD $0x6e64dc87 // fmul v7.2d, v4.2d, v4.2d
+	WORD $0x6e6afce8 // fdiv v8.2d, v7.2d, v10.2d
+	WORD $0x4e64d489 // fadd v9.2d, v4.2d, v4.2d
+	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e67dcc6 // fmul v6.2d, v6.2d, v7.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef8d56b // fsub v11.2d, v11.2d, v24.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalProbG2F64
+tail_focalProbG2F64:
+	ADDS $2, R1, R1
+	BEQ done_focalProbG2F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalProbG2F64:
+	WORD $0x4ee0d706 // fsub v6.2d, v24.2d, v0.2d
+	WORD $0x4ee1d70a // fsub v10.2d, v24.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V0.D2, V1.D2, V3.D2
+	WORD $0x6e6adc04 // fmul v4.2d, v0.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	WORD $0x4ee4d70c // fsub v12.2d, v24.2d, v4.2d
+	WORD $0x4ef8d588 // fsub v8.2d, v12.2d, v24.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6eece40b // fcmgt v11.2d, v0.2d, v12.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dd89 // fmul v9.2d, v12.2d, v0.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V26.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V25.B16, V5.B16, V5.B16
+	VADD V26.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef8d4a5 // fsub v5.2d, v5.2d, v24.2d
+	WORD $0x4e77d4ae // fadd v14.2d, v5.2d, v23.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6edd4a // fmul v10.2d, v10.2d, v14.2d
+	VFMLA V21.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V22.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V0.D2
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V27.D[1], V0.D2
+	WORD $0x4e60f4a5 // fmax v5.2d, v5.2d, v0.2d
+	VDUP V30.D[1], V0.D2
+	WORD $0x4e60f46a // fmax v10.2d, v3.2d, v0.2d
+	WORD $0x6e64dc87 // fmul v7.2d, v4.2d, v4.2d
+	WORD $0x6e6afce8 // fdiv v8.2d, v7.2d, v10.2d
+	WORD $0x4e64d489 // fadd v9.2d, v4.2d, v4.2d
+	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e67dcc6 // fmul v6.2d, v6.2d, v7.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef8d56b // fsub v11.2d, v11.2d, v24.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P V8.D[0], 8(R2)
+	VST1.P V6.D[0], 8(R4)
+done_focalProbG2F64:
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+152(FP)
+	RET
+
+// func focalProbF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+TEXT ·focalProbF64(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a1+136(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+144(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x3d719799812dea11, R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3fe0000000000000, R9
+	VMOV R9, V29.D[0]
+	MOVD $0x0010000000000000, R9
+	VMOV R9, V29.D[1]
+	MOVD $0x4330000000000000, R9
+	VMOV R9, V28.D[0]
+	MOVD $0x0000000000000034, R9
+	VMOV R9, V28.D[1]
+	MOVD gamma+120(FP), R9
+	VMOV R9, V27.D[0]
+	MOVD $0xfff0000000000000, R9
+	VMOV R9, V27.D[1]
+	MOVD $0xc059000000000000, R9
+	VMOV R9, V26.D[0]
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V25.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V24.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V23.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V22.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V21.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V20.D2
+	MOVD $·logPolyF64Rev<>(SB), R11
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V19.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V18.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V17.D2
+	MOVD $·expPolyF64Rev<>(SB), R12
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalProbF64
+big_focalProbF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V0.D2, V1.D2, V3.D2
+	WORD $0x6e6adc04 // fmul v4.2d, v0.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6eece40b // fcmgt v11.2d, v0.2d, v12.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dd89 // fmul v9.2d, v12.2d, v0.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4ae // fadd v14.2d, v5.2d, v22.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6edd4a // fmul v10.2d, v10.2d, v14.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[1], V0.D2
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V26.D[0], V0.D2
+	WORD $0x4e60f4a5 // fmax v5.2d, v5.2d, v0.2d
+	VDUP V30.D[1], V0.D2
+	WORD $0x4e60f46a // fmax v10.2d, v3.2d, v0.2d
+	VMOV V4.B16, V9.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dc87 // fmul v7.2d, v4.2d, v0.2d
+	VBIT V11.B16, V7.B16, V9.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V25.D2, V9.D2, V9.D2
+	WORD $0x4f4c0527 // sshr v7.2d, v9.2d, #52
+	VAND V24.B16, V9.B16, V9.B16
+	VADD V25.D2, V9.D2, V9.D2
+	VSUB V11.D2, V7.D2, V7.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef7d529 // fsub v9.2d, v9.2d, v23.2d
+	WORD $0x4e76d52e // fadd v14.2d, v9.2d, v22.2d
+	WORD $0x6e6efd2e // fdiv v14.2d, v9.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V15.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V15.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V15.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V15.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V12.D2, V6.D2
+	WORD $0x6e6fdcc6 // fmul v6.2d, v6.2d, v15.2d
+	WORD $0x4ee9d4c6 // fsub v6.2d, v6.2d, v9.2d
+	WORD $0x6e6edcc6 // fmul v6.2d, v6.2d, v14.2d
+	VFMLA V20.D2, V7.D2, V6.D2
+	WORD $0x4e66d529 // fadd v9.2d, v9.2d, v6.2d
+	VFMLA V21.D2, V7.D2, V9.D2
+	WORD $0x4ee0d88b // fcmeq v11.2d, v4.2d, #0.0
+	VDUP V27.D[1], V0.D2
+	VBIT V11.B16, V0.B16, V9.B16
+	VDUP V27.D[0], V0.D2
+	WORD $0x6e60dd29 // fmul v9.2d, v9.2d, v0.2d
+	WORD $0x4ef2f529 // fmin v9.2d, v9.2d, v18.2d
+	WORD $0x4e71f529 // fmax v9.2d, v9.2d, v17.2d
+	WORD $0x6e73dd27 // fmul v7.2d, v9.2d, v19.2d
+	WORD $0x4e6188e7 // frintn v7.2d, v7.2d
+	VFMLS V21.D2, V7.D2, V9.D2
+	VFMLS V20.D2, V7.D2, V9.D2
+	WORD $0x4ee1b8e7 // fcvtzs v7.2d, v7.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	WORD $0x6e69dd26 // fmul v6.2d, v9.2d, v9.2d
+	VFMLA V12.D2, V6.D2, V9.D2
+	WORD $0x4e77d529 // fadd v9.2d, v9.2d, v23.2d
+	WORD $0x4f7f04ec // sshr v12.2d, v7.2d, #1
+	VSUB V12.D2, V7.D2, V7.D2
+	WORD $0x4f74558c // shl v12.2d, v12.2d, #52
+	VADD V12.D2, V9.D2, V9.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
+	WORD $0x6e64fca8 // fdiv v8.2d, v5.2d, v4.2d
+	WORD $0x4ee0d88b // fcmeq v11.2d, v4.2d, #0.0
+	VEOR V6.B16, V6.B16, V6.B16
+	VBIT V11.B16, V6.B16, V8.B16
+	WORD $0x6e69dd08 // fmul v8.2d, v8.2d, v9.2d
+	VDUP V27.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x6e6afd26 // fdiv v6.2d, v9.2d, v10.2d
+	WORD $0x4ee6d508 // fsub v8.2d, v8.2d, v6.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e69dcc6 // fmul v6.2d, v6.2d, v9.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalProbF64
+onepre_focalProbF64:
+	ADDS $0, R1, R1
+	BLT tail_focalProbF64
+one_focalProbF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V0.D2, V1.D2, V3.D2
+	WORD $0x6e6adc04 // fmul v4.2d, v0.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6eece40b // fcmgt v11.2d, v0.2d, v12.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dd89 // fmul v9.2d, v12.2d, v0.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4ae // fadd v14.2d, v5.2d, v22.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6edd4a // fmul v10.2d, v10.2d, v14.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[1], V0.D2
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V26.D[0], V0.D2
+	WORD $0x4e60f4a5 // fmax v5.2d, v5.2d, v0.2d
+	VDUP V30.D[1], V0.D2
+	WORD $0x4e60f46a // fmax v10.2d, v3.2d, v0.2d
+	VMOV V4.B16, V9.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dc87 // fmul v7.2d, v4.2d, v0.2d
+	VBIT V11.B16, V7.B16, V9.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V25.D2, V9.D2, V9.D2
+	WORD $0x4f4c0527 // sshr v7.2d, v9.2d, #52
+	VAND V24.B16, V9.B16, V9.B16
+	VADD V25.D2, V9.D2, V9.D2
+	VSUB V11.D2, V7.D2, V7.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef7d529 // fsub v9.2d, v9.2d, v23.2d
+	WORD $0x4e76d52e // fadd v14.2d, v9.2d, v22.2d
+	WORD $0x6e6efd2e // fdiv v14.2d, v9.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V15.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V15.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V15.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V15.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V12.D2, V6.D2
+	WORD $0x6e6fdcc6 // fmul v6.2d, v6.2d, v15.2d
+	WORD $0x4ee9d4c6 // fsub v6.2d, v6.2d, v9.2d
+	WORD $0x6e6edcc6 // fmul v6.2d, v6.2d, v14.2d
+	VFMLA V20.D2, V7.D2, V6.D2
+	WORD $0x4e66d529 // fadd v9.2d, v9.2d, v6.2d
+	VFMLA V21.D2, V7.D2, V9.D2
+	WORD $0x4ee0d88b // fcmeq v11.2d, v4.2d, #0.0
+	VDUP V27.D[1], V0.D2
+	VBIT V11.B16, V0.B16, V9.B16
+	VDUP V27.D[0], V0.D2
+	WORD $0x6e60dd29 // fmul v9.2d, v9.2d, v0.2d
+	WORD $0x4ef2f529 // fmin v9.2d, v9.2d, v18.2d
+	WORD $0x4e71f529 // fmax v9.2d, v9.2d, v17.2d
+	WORD $0x6e73dd27 // fmul v7.2d, v9.2d, v19.2d
+	WORD $0x4e6188e7 // frintn v7.2d, v7.2d
+	VFMLS V21.D2, V7.D2, V9.D2
+	VFMLS V20.D2, V7.D2, V9.D2
+	WORD $0x4ee1b8e7 // fcvtzs v7.2d, v7.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	WORD $0x6e69dd26 // fmul v6.2d, v9.2d, v9.2d
+	VFMLA V12.D2, V6.D2, V9.D2
+	WORD $0x4e77d529 // fadd v9.2d, v9.2d, v23.2d
+	WORD $0x4f7f04ec // sshr v12.2d, v7.2d, #1
+	VSUB V12.D2, V7.D2, V7.D2
+	WORD $0x4f74558c // shl v12.2d, v12.2d, #52
+	VADD V12.D2, V9.D2, V9.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
+	WORD $0x6e64fca8 // fdiv v8.2d, v5.2d, v4.2d
+	WORD $0x4ee0d88b // fcmeq v11.2d, v4.2d, #0.0
+	VEOR V6.B16, V6.B16, V6.B16
+	VBIT V11.B16, V6.B16, V8.B16
+	WORD $0x6e69dd08 // fmul v8.2d, v8.2d, v9.2d
+	VDUP V27.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x6e6afd26 // fdiv v6.2d, v9.2d, v10.2d
+	WORD $0x4ee6d508 // fsub v8.2d, v8.2d, v6.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e69dcc6 // fmul v6.2d, v6.2d, v9.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalProbF64
+tail_focalProbF64:
+	ADDS $2, R1, R1
+	BEQ done_focalProbF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalProbF64:
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V0.D2, V1.D2, V3.D2
+	WORD $0x6e6adc04 // fmul v4.2d, v0.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6eece40b // fcmgt v11.2d, v0.2d, v12.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dd89 // fmul v9.2d, v12.2d, v0.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4ae // fadd v14.2d, v5.2d, v22.2d
+	WORD $0x6e6efcae // fdiv v14.2d, v5.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V15.D2, V6.D2, V10.D2
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6edd4a // fmul v10.2d, v10.2d, v14.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[1], V0.D2
+	VBIT V11.B16, V0.B16, V5.B16
+	VDUP V26.D[0], V0.D2
+	WORD $0x4e60f4a5 // fmax v5.2d, v5.2d, v0.2d
+	VDUP V30.D[1], V0.D2
+	WORD $0x4e60f46a // fmax v10.2d, v3.2d, v0.2d
+	VMOV V4.B16, V9.B16
+	VDUP V29.D[1], V0.D2
+	WORD $0x6ee4e40b // fcmgt v11.2d, v0.2d, v4.2d
+	VDUP V28.D[0], V0.D2
+	WORD $0x6e60dc87 // fmul v7.2d, v4.2d, v0.2d
+	VBIT V11.B16, V7.B16, V9.B16
+	VDUP V28.D[1], V0.D2
+	VAND V0.B16, V11.B16, V11.B16
+	VSUB V25.D2, V9.D2, V9.D2
+	WORD $0x4f4c0527 // sshr v7.2d, v9.2d, #52
+	VAND V24.B16, V9.B16, V9.B16
+	VADD V25.D2, V9.D2, V9.D2
+	VSUB V11.D2, V7.D2, V7.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef7d529 // fsub v9.2d, v9.2d, v23.2d
+	WORD $0x4e76d52e // fadd v14.2d, v9.2d, v22.2d
+	WORD $0x6e6efd2e // fdiv v14.2d, v9.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V15.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V15.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V15.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V15.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V12.D2, V6.D2
+	WORD $0x6e6fdcc6 // fmul v6.2d, v6.2d, v15.2d
+	WORD $0x4ee9d4c6 // fsub v6.2d, v6.2d, v9.2d
+	WORD $0x6e6edcc6 // fmul v6.2d, v6.2d, v14.2d
+	VFMLA V20.D2, V7.D2, V6.D2
+	WORD $0x4e66d529 // fadd v9.2d, v9.2d, v6.2d
+	VFMLA V21.D2, V7.D2, V9.D2
+	WORD $0x4ee0d88b // fcmeq v11.2d, v4.2d, #0.0
+	VDUP V27.D[1], V0.D2
+	VBIT V11.B16, V0.B16, V9.B16
+	VDUP V27.D[0], V0.D2
+	WORD $0x6e60dd29 // fmul v9.2d, v9.2d, v0.2d
+	WORD $0x4ef2f529 // fmin v9.2d, v9.2d, v18.2d
+	WORD $0x4e71f529 // fmax v9.2d, v9.2d, v17.2d
+	WORD $0x6e73dd27 // fmul v7.2d, v9.2d, v19.2d
+	WORD $0x4e6188e7 // frintn v7.2d, v7.2d
+	VFMLS V21.D2, V7.D2, V9.D2
+	VFMLS V20.D2, V7.D2, V9.D2
+	WORD $0x4ee1b8e7 // fcvtzs v7.2d, v7.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	WORD $0x6e69dd26 // fmul v6.2d, v9.2d, v9.2d
+	VFMLA V12.D2, V6.D2, V9.D2
+	WORD $0x4e77d529 // fadd v9.2d, v9.2d, v23.2d
+	WORD $0x4f7f04ec // sshr v12.2d, v7.2d, #1
+	VSUB V12.D2, V7.D2, V7.D2
+	WORD $0x4f74558c // shl v12.2d, v12.2d, #52
+	VADD V12.D2, V9.D2, V9.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
+	WORD $0x6e64fca8 // fdiv v8.2d, v5.2d, v4.2d
+	WORD $0x4ee0d88b // fcmeq v11.2d, v4.2d, #0.0
+	VEOR V6.B16, V6.B16, V6.B16
+	VBIT V11.B16, V6.B16, V8.B16
+	WORD $0x6e69dd08 // fmul v8.2d, v8.2d, v9.2d
+	VDUP V27.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x6e6afd26 // fdiv v6.2d, v9.2d, v10.2d
+	WORD $0x4ee6d508 // fsub v8.2d, v8.2d, v6.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e69dcc6 // fmul v6.2d, v6.2d, v9.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V0.D2
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P V8.D[0], 8(R2)
+	VST1.P V6.D[0], 8(R4)
+done_focalProbF64:
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+152(FP)
+	RET
+
+// func focalProbClipG0F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, lo float64, hi float64, scale float64) float64
+
+TEXT ·focalProbClipG0F64(SB), NOSPLIT, $0-176
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a1+136(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+160(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x3d719799812dea11, R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3fe0000000000000, R9
+	VMOV R9, V29.D[0]
+	MOVD $0x0010000000000000, R9
+	VMOV R9, V29.D[1]
+	MOVD $0x4330000000000000, R9
+	VMOV R9, V28.D[0]
+	MOVD $0x0000000000000034, R9
+	VMOV R9, V28.D[1]
+	MOVD $0xfff0000000000000, R9
+	VMOV R9, V27.D[0]
+	MOVD lo+144(FP), R9
+	VMOV R9, V27.D[1]
+	MOVD hi+152(FP), R9
+	VMOV R9, V26.D[0]
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V25.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V24.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V23.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V22.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V21.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V20.D2
+	MOVD $·logPolyF64Rev<>(SB), R11
+	VEOR V14.B16, V14.B16, V14.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalProbClipG0F64
+big_focalProbClipG0F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V27.D[1], V12.D2
+	WORD $0x6ee6e58b // fcmgt v11.2d, v12.2d, v6.2d
+	VDUP V29.D[0], V13.D2
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ee0e58b // fcmgt v11.2d, v12.2d, v0.2d
+	WORD $0x4eecd6e8 // fsub v8.2d, v23.2d, v12.2d
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede52b // fcmgt v11.2d, v9.2d, v13.2d
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V7.D2, V1.D2, V3.D2
+	WORD $0x6e6adce4 // fmul v4.2d, v7.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6eece5ab // fcmgt v11.2d, v13.2d, v12.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddd89 // fmul v9.2d, v12.2d, v13.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4af // fadd v15.2d, v5.2d, v22.2d
+	WORD $0x6e6ffcaf // fdiv v15.2d, v5.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	WORD $0x6e70dd4a // fmul v10.2d, v10.2d, v16.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V13.D2
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V30.D[1], V13.D2
+	WORD $0x4e6df46a // fmax v10.2d, v3.2d, v13.2d
+	WORD $0x6e6afee8 // fdiv v8.2d, v23.2d, v10.2d
+	WORD $0x6ee0f908 // fneg v8.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V27.D[1], V13.D2
+	WORD $0x6ee0e5ab // fcmgt v11.2d, v13.2d, v0.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalProbClipG0F64
+onepre_focalProbClipG0F64:
+	ADDS $0, R1, R1
+	BLT tail_focalProbClipG0F64
+one_focalProbClipG0F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V27.D[1], V12.D2
+	WORD $0x6ee6e58b // fcmgt v11.2d, v12.2d, v6.2d
+	VDUP V29.D[0], V13.D2
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ee0e58b // fcmgt v11.2d, v12.2d, v0.2d
+	WORD $0x4eecd6e8 // fsub v8.2d, v23.2d, v12.2d
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede52b // fcmgt v11.2d, v9.2d, v13.2d
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V7.D2, V1.D2, V3.D2
+	WORD $0x6e6adce4 // fmul v4.2d, v7.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6eece5ab // fcmgt v11.2d, v13.2d, v12.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddd89 // fmul v9.2d, v12.2d, v13.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4af // fadd v15.2d, v5.2d, v22.2d
+	WORD $0x6e6ffcaf // fdiv v15.2d, v5.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	WORD $0x6e70dd4a // fmul v10.2d, v10.2d, v16.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V13.D2
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V30.D[1], V13.D2
+	WORD $0x4e6df46a // fmax v10.2d, v3.2d, v13.2d
+	WORD $0x6e6afee8 // fdiv v8.2d, v23.2d, v10.2d
+	WORD $0x6ee0f908 // fneg v8.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V27.D[1], V13.D2
+	WORD $0x6ee0e5ab // fcmgt v11.2d, v13.2d, v0.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalProbClipG0F64
+tail_focalProbClipG0F64:
+	ADDS $2, R1, R1
+	BEQ done_focalProbClipG0F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalProbClipG0F64:
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V27.D[1], V12.D2
+	WORD $0x6ee6e58b // fcmgt v11.2d, v12.2d, v6.2d
+	VDUP V29.D[0], V13.D2
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ee0e58b // fcmgt v11.2d, v12.2d, v0.2d
+	WORD $0x4eecd6e8 // fsub v8.2d, v23.2d, v12.2d
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede52b // fcmgt v11.2d, v9.2d, v13.2d
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V7.D2, V1.D2, V3.D2
+	WORD $0x6e6adce4 // fmul v4.2d, v7.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6eece5ab // fcmgt v11.2d, v13.2d, v12.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddd89 // fmul v9.2d, v12.2d, v13.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4af // fadd v15.2d, v5.2d, v22.2d
+	WORD $0x6e6ffcaf // fdiv v15.2d, v5.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	WORD $0x6e70dd4a // fmul v10.2d, v10.2d, v16.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V13.D2
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V30.D[1], V13.D2
+	WORD $0x4e6df46a // fmax v10.2d, v3.2d, v13.2d
+	WORD $0x6e6afee8 // fdiv v8.2d, v23.2d, v10.2d
+	WORD $0x6ee0f908 // fneg v8.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V27.D[1], V13.D2
+	WORD $0x6ee0e5ab // fcmgt v11.2d, v13.2d, v0.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P V8.D[0], 8(R2)
+	VST1.P V6.D[0], 8(R4)
+done_focalProbClipG0F64:
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+168(FP)
+	RET
+
+// func focalProbClipG1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, lo float64, hi float64, scale float64) float64
+
+TEXT ·focalProbClipG1F64(SB), NOSPLIT, $0-176
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a1+136(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+160(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x3d719799812dea11, R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3fe0000000000000, R9
+	VMOV R9, V29.D[0]
+	MOVD $0x0010000000000000, R9
+	VMOV R9, V29.D[1]
+	MOVD $0x4330000000000000, R9
+	VMOV R9, V28.D[0]
+	MOVD $0x0000000000000034, R9
+	VMOV R9, V28.D[1]
+	MOVD $0xfff0000000000000, R9
+	VMOV R9, V27.D[0]
+	MOVD lo+144(FP), R9
+	VMOV R9, V27.D[1]
+	MOVD hi+152(FP), R9
+	VMOV R9, V26.D[0]
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V25.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V24.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V23.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V22.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V21.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V20.D2
+	MOVD $·logPolyF64Rev<>(SB), R11
+	VEOR V14.B16, V14.B16, V14.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalProbClipG1F64
+big_focalProbClipG1F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V27.D[1], V12.D2
+	WORD $0x6ee6e58b // fcmgt v11.2d, v12.2d, v6.2d
+	VDUP V29.D[0], V13.D2
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ee0e58b // fcmgt v11.2d, v12.2d, v0.2d
+	WORD $0x4eecd6e8 // fsub v8.2d, v23.2d, v12.2d
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede52b // fcmgt v11.2d, v9.2d, v13.2d
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V7.D2, V1.D2, V3.D2
+	WORD $0x6e6adce4 // fmul v4.2d, v7.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6eece5ab // fcmgt v11.2d, v13.2d, v12.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddd89 // fmul v9.2d, v12.2d, v13.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4af // fadd v15.2d, v5.2d, v22.2d
+	WORD $0x6e6ffcaf // fdiv v15.2d, v5.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	WORD $0x6e70dd4a // fmul v10.2d, v10.2d, v16.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V13.D2
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V30.D[1], V13.D2
+	WORD $0x4e6df46a // fmax v10.2d, v3.2d, v13.2d
+	WORD $0x6e6afc88 // fdiv v8.2d, v4.2d, v10.2d
+	WORD $0x4ee8d4a8 // fsub v8.2d, v5.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V27.D[1], V13.D2
+	WORD $0x6ee0e5ab // fcmgt v11.2d, v13.2d, v0.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalProbClipG1F64
+onepre_focalProbClipG1F64:
+	ADDS $0, R1, R1
+	BLT tail_focalProbClipG1F64
+one_focalProbClipG1F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V27.D[1], V12.D2
+	WORD $0x6ee6e58b // fcmgt v11.2d, v12.2d, v6.2d
+	VDUP V29.D[0], V13.D2
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ee0e58b // fcmgt v11.2d, v12.2d, v0.2d
+	WORD $0x4eecd6e8 // fsub v8.2d, v23.2d, v12.2d
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede52b // fcmgt v11.2d, v9.2d, v13.2d
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V7.D2, V1.D2, V3.D2
+	WORD $0x6e6adce4 // fmul v4.2d, v7.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6eece5ab // fcmgt v11.2d, v13.2d, v12.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddd89 // fmul v9.2d, v12.2d, v13.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4af // fadd v15.2d, v5.2d, v22.2d
+	WORD $0x6e6ffcaf // fdiv v15.2d, v5.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	WORD $0x6e70dd4a // fmul v10.2d, v10.2d, v16.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V13.D2
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V30.D[1], V13.D2
+	WORD $0x4e6df46a // fmax v10.2d, v3.2d, v13.2d
+	WORD $0x6e6afc88 // fdiv v8.2d, v4.2d, v10.2d
+	WORD $0x4ee8d4a8 // fsub v8.2d, v5.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V27.D[1], V13.D2
+	WORD $0x6ee0e5ab // fcmgt v11.2d, v13.2d, v0.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalProbClipG1F64
+tail_focalProbClipG1F64:
+	ADDS $2, R1, R1
+	BEQ done_focalProbClipG1F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalProbClipG1F64:
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V27.D[1], V12.D2
+	WORD $0x6ee6e58b // fcmgt v11.2d, v12.2d, v6.2d
+	VDUP V29.D[0], V13.D2
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ee0e58b // fcmgt v11.2d, v12.2d, v0.2d
+	WORD $0x4eecd6e8 // fsub v8.2d, v23.2d, v12.2d
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede52b // fcmgt v11.2d, v9.2d, v13.2d
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V7.D2, V1.D2, V3.D2
+	WORD $0x6e6adce4 // fmul v4.2d, v7.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6eece5ab // fcmgt v11.2d, v13.2d, v12.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddd89 // fmul v9.2d, v12.2d, v13.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4af // fadd v15.2d, v5.2d, v22.2d
+	WORD $0x6e6ffcaf // fdiv v15.2d, v5.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	WORD $0x6e70dd4a // fmul v10.2d, v10.2d, v16.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V13.D2
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V30.D[1], V13.D2
+	WORD $0x4e6df46a // fmax v10.2d, v3.2d, v13.2d
+	WORD $0x6e6afc88 // fdiv v8.2d, v4.2d, v10.2d
+	WORD $0x4ee8d4a8 // fsub v8.2d, v5.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V27.D[1], V13.D2
+	WORD $0x6ee0e5ab // fcmgt v11.2d, v13.2d, v0.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P V8.D[0], 8(R2)
+	VST1.P V6.D[0], 8(R4)
+done_focalProbClipG1F64:
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+168(FP)
+	RET
+
+// func focalProbClipG2F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, lo float64, hi float64, scale float64) float64
+
+TEXT ·focalProbClipG2F64(SB), NOSPLIT, $0-176
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a1+136(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+160(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x3d719799812dea11, R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3fe0000000000000, R9
+	VMOV R9, V29.D[0]
+	MOVD $0x0010000000000000, R9
+	VMOV R9, V29.D[1]
+	MOVD $0x4330000000000000, R9
+	VMOV R9, V28.D[0]
+	MOVD $0x0000000000000034, R9
+	VMOV R9, V28.D[1]
+	MOVD $0xfff0000000000000, R9
+	VMOV R9, V27.D[0]
+	MOVD lo+144(FP), R9
+	VMOV R9, V27.D[1]
+	MOVD hi+152(FP), R9
+	VMOV R9, V26.D[0]
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V25.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V24.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V23.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V22.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V21.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V20.D2
+	MOVD $·logPolyF64Rev<>(SB), R11
+	VEOR V14.B16, V14.B16, V14.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalProbClipG2F64
+big_focalProbClipG2F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V27.D[1], V12.D2
+	WORD $0x6ee6e58b // fcmgt v11.2d, v12.2d, v6.2d
+	VDUP V29.D[0], V13.D2
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ee0e58b // fcmgt v11.2d, v12.2d, v0.2d
+	WORD $0x4eecd6e8 // fsub v8.2d, v23.2d, v12.2d
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede52b // fcmgt v11.2d, v9.2d, v13.2d
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V7.D2, V1.D2, V3.D2
+	WORD $0x6e6adce4 // fmul v4.2d, v7.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6eece5ab // fcmgt v11.2d, v13.2d, v12.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddd89 // fmul v9.2d, v12.2d, v13.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4af // fadd v15.2d, v5.2d, v22.2d
+	WORD $0x6e6ffcaf // fdiv v15.2d, v5.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	WORD $0x6e70dd4a // fmul v10.2d, v10.2d, v16.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V13.D2
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V30.D[1], V13.D2
+	WORD $0x4e6df46a // fmax v10.2d, v3.2d, v13.2d
+	WORD $0x6e64dc87 // fmul v7.2d, v4.2d, v4.2d
+	WORD $0x6e6afce8 // fdiv v8.2d, v7.2d, v10.2d
+	WORD $0x4e64d489 // fadd v9.2d, v4.2d, v4.2d
+	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e67dcc6 // fmul v6.2d, v6.2d, v7.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V27.D[1], V13.D2
+	WORD $0x6ee0e5ab // fcmgt v11.2d, v13.2d, v0.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalProbClipG2F64
+onepre_focalProbClipG2F64:
+	ADDS $0, R1, R1
+	BLT tail_focalProbClipG2F64
+one_focalProbClipG2F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V27.D[1], V12.D2
+	WORD $0x6ee6e58b // fcmgt v11.2d, v12.2d, v6.2d
+	VDUP V29.D[0], V13.D2
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ee0e58b // fcmgt v11.2d, v12.2d, v0.2d
+	WORD $0x4eecd6e8 // fsub v8.2d, v23.2d, v12.2d
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede52b // fcmgt v11.2d, v9.2d, v13.2d
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V7.D2, V1.D2, V3.D2
+	WORD $0x6e6adce4 // fmul v4.2d, v7.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6eece5ab // fcmgt v11.2d, v13.2d, v12.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddd89 // fmul v9.2d, v12.2d, v13.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4af // fadd v15.2d, v5.2d, v22.2d
+	WORD $0x6e6ffcaf // fdiv v15.2d, v5.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	WORD $0x6e70dd4a // fmul v10.2d, v10.2d, v16.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V13.D2
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V30.D[1], V13.D2
+	WORD $0x4e6df46a // fmax v10.2d, v3.2d, v13.2d
+	WORD $0x6e64dc87 // fmul v7.2d, v4.2d, v4.2d
+	WORD $0x6e6afce8 // fdiv v8.2d, v7.2d, v10.2d
+	WORD $0x4e64d489 // fadd v9.2d, v4.2d, v4.2d
+	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e67dcc6 // fmul v6.2d, v6.2d, v7.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V27.D[1], V13.D2
+	WORD $0x6ee0e5ab // fcmgt v11.2d, v13.2d, v0.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalProbClipG2F64
+tail_focalProbClipG2F64:
+	ADDS $2, R1, R1
+	BEQ done_focalProbClipG2F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalProbClipG2F64:
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V27.D[1], V12.D2
+	WORD $0x6ee6e58b // fcmgt v11.2d, v12.2d, v6.2d
+	VDUP V29.D[0], V13.D2
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ee0e58b // fcmgt v11.2d, v12.2d, v0.2d
+	WORD $0x4eecd6e8 // fsub v8.2d, v23.2d, v12.2d
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede52b // fcmgt v11.2d, v9.2d, v13.2d
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V7.D2, V1.D2, V3.D2
+	WORD $0x6e6adce4 // fmul v4.2d, v7.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6eece5ab // fcmgt v11.2d, v13.2d, v12.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddd89 // fmul v9.2d, v12.2d, v13.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4af // fadd v15.2d, v5.2d, v22.2d
+	WORD $0x6e6ffcaf // fdiv v15.2d, v5.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	WORD $0x6e70dd4a // fmul v10.2d, v10.2d, v16.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[0], V13.D2
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V30.D[1], V13.D2
+	WORD $0x4e6df46a // fmax v10.2d, v3.2d, v13.2d
+	WORD $0x6e64dc87 // fmul v7.2d, v4.2d, v4.2d
+	WORD $0x6e6afce8 // fdiv v8.2d, v7.2d, v10.2d
+	WORD $0x4e64d489 // fadd v9.2d, v4.2d, v4.2d
+	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e67dcc6 // fmul v6.2d, v6.2d, v7.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V27.D[1], V13.D2
+	WORD $0x6ee0e5ab // fcmgt v11.2d, v13.2d, v0.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P V8.D[0], 8(R2)
+	VST1.P V6.D[0], 8(R4)
+done_focalProbClipG2F64:
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+168(FP)
+	RET
+
+// func focalProbClipF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, lo float64, hi float64, scale float64) float64
+
+TEXT ·focalProbClipF64(SB), NOSPLIT, $0-176
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a1+136(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+160(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x3d719799812dea11, R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3fe0000000000000, R9
+	VMOV R9, V29.D[0]
+	MOVD $0x0010000000000000, R9
+	VMOV R9, V29.D[1]
+	MOVD $0x4330000000000000, R9
+	VMOV R9, V28.D[0]
+	MOVD $0x0000000000000034, R9
+	VMOV R9, V28.D[1]
+	MOVD gamma+120(FP), R9
+	VMOV R9, V27.D[0]
+	MOVD $0xfff0000000000000, R9
+	VMOV R9, V27.D[1]
+	MOVD lo+144(FP), R9
+	VMOV R9, V26.D[0]
+	MOVD hi+152(FP), R9
+	VMOV R9, V26.D[1]
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V25.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V24.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V23.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V22.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V21.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V20.D2
+	MOVD $·logPolyF64Rev<>(SB), R11
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V19.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V18.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V17.D2
+	MOVD $·expPolyF64Rev<>(SB), R12
+	VEOR V14.B16, V14.B16, V14.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalProbClipF64
+big_focalProbClipF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V26.D[0], V12.D2
+	WORD $0x6ee6e58b // fcmgt v11.2d, v12.2d, v6.2d
+	VDUP V29.D[0], V13.D2
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ee0e58b // fcmgt v11.2d, v12.2d, v0.2d
+	WORD $0x4eecd6e8 // fsub v8.2d, v23.2d, v12.2d
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V26.D[1], V13.D2
+	WORD $0x6eede52b // fcmgt v11.2d, v9.2d, v13.2d
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V7.D2, V1.D2, V3.D2
+	WORD $0x6e6adce4 // fmul v4.2d, v7.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6eece5ab // fcmgt v11.2d, v13.2d, v12.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddd89 // fmul v9.2d, v12.2d, v13.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4af // fadd v15.2d, v5.2d, v22.2d
+	WORD $0x6e6ffcaf // fdiv v15.2d, v5.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	WORD $0x6e70dd4a // fmul v10.2d, v10.2d, v16.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[1], V13.D2
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V30.D[1], V13.D2
+	WORD $0x4e6df46a // fmax v10.2d, v3.2d, v13.2d
+	VMOV V4.B16, V9.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddc87 // fmul v7.2d, v4.2d, v13.2d
+	VBIT V11.B16, V7.B16, V9.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V9.D2, V9.D2
+	WORD $0x4f4c0527 // sshr v7.2d, v9.2d, #52
+	VAND V24.B16, V9.B16, V9.B16
+	VADD V25.D2, V9.D2, V9.D2
+	VSUB V11.D2, V7.D2, V7.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef7d529 // fsub v9.2d, v9.2d, v23.2d
+	WORD $0x4e76d52f // fadd v15.2d, v9.2d, v22.2d
+	WORD $0x6e6ffd2f // fdiv v15.2d, v9.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V16.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V16.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V16.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V16.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V12.D2, V6.D2
+	WORD $0x6e70dcc6 // fmul v6.2d, v6.2d, v16.2d
+	WORD $0x4ee9d4c6 // fsub v6.2d, v6.2d, v9.2d
+	WORD $0x6e6fdcc6 // fmul v6.2d, v6.2d, v15.2d
+	VFMLA V20.D2, V7.D2, V6.D2
+	WORD $0x4e66d529 // fadd v9.2d, v9.2d, v6.2d
+	VFMLA V21.D2, V7.D2, V9.D2
+	WORD $0x4ee0d88b // fcmeq v11.2d, v4.2d, #0.0
+	VDUP V27.D[1], V13.D2
+	VBIT V11.B16, V13.B16, V9.B16
+	VDUP V27.D[0], V13.D2
+	WORD $0x6e6ddd29 // fmul v9.2d, v9.2d, v13.2d
+	WORD $0x4ef2f529 // fmin v9.2d, v9.2d, v18.2d
+	WORD $0x4e71f529 // fmax v9.2d, v9.2d, v17.2d
+	WORD $0x6e73dd27 // fmul v7.2d, v9.2d, v19.2d
+	WORD $0x4e6188e7 // frintn v7.2d, v7.2d
+	VFMLS V21.D2, V7.D2, V9.D2
+	VFMLS V20.D2, V7.D2, V9.D2
+	WORD $0x4ee1b8e7 // fcvtzs v7.2d, v7.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	WORD $0x6e69dd26 // fmul v6.2d, v9.2d, v9.2d
+	VFMLA V12.D2, V6.D2, V9.D2
+	WORD $0x4e77d529 // fadd v9.2d, v9.2d, v23.2d
+	WORD $0x4f7f04ec // sshr v12.2d, v7.2d, #1
+	VSUB V12.D2, V7.D2, V7.D2
+	WORD $0x4f74558c // shl v12.2d, v12.2d, #52
+	VADD V12.D2, V9.D2, V9.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
+	WORD $0x6e64fca8 // fdiv v8.2d, v5.2d, v4.2d
+	WORD $0x4ee0d88b // fcmeq v11.2d, v4.2d, #0.0
+	VEOR V6.B16, V6.B16, V6.B16
+	VBIT V11.B16, V6.B16, V8.B16
+	WORD $0x6e69dd08 // fmul v8.2d, v8.2d, v9.2d
+	VDUP V27.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x6e6afd26 // fdiv v6.2d, v9.2d, v10.2d
+	WORD $0x4ee6d508 // fsub v8.2d, v8.2d, v6.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e69dcc6 // fmul v6.2d, v6.2d, v9.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6ee0e5ab // fcmgt v11.2d, v13.2d, v0.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V26.D[1], V13.D2
+	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalProbClipF64
+onepre_focalProbClipF64:
+	ADDS $0, R1, R1
+	BLT tail_focalProbClipF64
+one_focalProbClipF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V26.D[0], V12.D2
+	WORD $0x6ee6e58b // fcmgt v11.2d, v12.2d, v6.2d
+	VDUP V29.D[0], V13.D2
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ee0e58b // fcmgt v11.2d, v12.2d, v0.2d
+	WORD $0x4eecd6e8 // fsub v8.2d, v23.2d, v12.2d
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V26.D[1], V13.D2
+	WORD $0x6eede52b // fcmgt v11.2d, v9.2d, v13.2d
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V7.D2, V1.D2, V3.D2
+	WORD $0x6e6adce4 // fmul v4.2d, v7.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6eece5ab // fcmgt v11.2d, v13.2d, v12.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddd89 // fmul v9.2d, v12.2d, v13.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4af // fadd v15.2d, v5.2d, v22.2d
+	WORD $0x6e6ffcaf // fdiv v15.2d, v5.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	WORD $0x6e70dd4a // fmul v10.2d, v10.2d, v16.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[1], V13.D2
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V30.D[1], V13.D2
+	WORD $0x4e6df46a // fmax v10.2d, v3.2d, v13.2d
+	VMOV V4.B16, V9.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddc87 // fmul v7.2d, v4.2d, v13.2d
+	VBIT V11.B16, V7.B16, V9.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V9.D2, V9.D2
+	WORD $0x4f4c0527 // sshr v7.2d, v9.2d, #52
+	VAND V24.B16, V9.B16, V9.B16
+	VADD V25.D2, V9.D2, V9.D2
+	VSUB V11.D2, V7.D2, V7.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef7d529 // fsub v9.2d, v9.2d, v23.2d
+	WORD $0x4e76d52f // fadd v15.2d, v9.2d, v22.2d
+	WORD $0x6e6ffd2f // fdiv v15.2d, v9.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V16.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V16.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V16.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V16.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V12.D2, V6.D2
+	WORD $0x6e70dcc6 // fmul v6.2d, v6.2d, v16.2d
+	WORD $0x4ee9d4c6 // fsub v6.2d, v6.2d, v9.2d
+	WORD $0x6e6fdcc6 // fmul v6.2d, v6.2d, v15.2d
+	VFMLA V20.D2, V7.D2, V6.D2
+	WORD $0x4e66d529 // fadd v9.2d, v9.2d, v6.2d
+	VFMLA V21.D2, V7.D2, V9.D2
+	WORD $0x4ee0d88b // fcmeq v11.2d, v4.2d, #0.0
+	VDUP V27.D[1], V13.D2
+	VBIT V11.B16, V13.B16, V9.B16
+	VDUP V27.D[0], V13.D2
+	WORD $0x6e6ddd29 // fmul v9.2d, v9.2d, v13.2d
+	WORD $0x4ef2f529 // fmin v9.2d, v9.2d, v18.2d
+	WORD $0x4e71f529 // fmax v9.2d, v9.2d, v17.2d
+	WORD $0x6e73dd27 // fmul v7.2d, v9.2d, v19.2d
+	WORD $0x4e6188e7 // frintn v7.2d, v7.2d
+	VFMLS V21.D2, V7.D2, V9.D2
+	VFMLS V20.D2, V7.D2, V9.D2
+	WORD $0x4ee1b8e7 // fcvtzs v7.2d, v7.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	WORD $0x6e69dd26 // fmul v6.2d, v9.2d, v9.2d
+	VFMLA V12.D2, V6.D2, V9.D2
+	WORD $0x4e77d529 // fadd v9.2d, v9.2d, v23.2d
+	WORD $0x4f7f04ec // sshr v12.2d, v7.2d, #1
+	VSUB V12.D2, V7.D2, V7.D2
+	WORD $0x4f74558c // shl v12.2d, v12.2d, #52
+	VADD V12.D2, V9.D2, V9.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
+	WORD $0x6e64fca8 // fdiv v8.2d, v5.2d, v4.2d
+	WORD $0x4ee0d88b // fcmeq v11.2d, v4.2d, #0.0
+	VEOR V6.B16, V6.B16, V6.B16
+	VBIT V11.B16, V6.B16, V8.B16
+	WORD $0x6e69dd08 // fmul v8.2d, v8.2d, v9.2d
+	VDUP V27.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x6e6afd26 // fdiv v6.2d, v9.2d, v10.2d
+	WORD $0x4ee6d508 // fsub v8.2d, v8.2d, v6.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e69dcc6 // fmul v6.2d, v6.2d, v9.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6ee0e5ab // fcmgt v11.2d, v13.2d, v0.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V26.D[1], V13.D2
+	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P [V8.D2], 16(R2)
+	VST1.P [V6.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalProbClipF64
+tail_focalProbClipF64:
+	ADDS $2, R1, R1
+	BEQ done_focalProbClipF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalProbClipF64:
+	WORD $0x4ee0d6e6 // fsub v6.2d, v23.2d, v0.2d
+	VMOV V0.B16, V7.B16
+	VMOV V0.B16, V9.B16
+	VDUP V26.D[0], V12.D2
+	WORD $0x6ee6e58b // fcmgt v11.2d, v12.2d, v6.2d
+	VDUP V29.D[0], V13.D2
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	WORD $0x4e6dd5ad // fadd v13.2d, v13.2d, v13.2d
+	VBIT V11.B16, V13.B16, V9.B16
+	WORD $0x6ee0e58b // fcmgt v11.2d, v12.2d, v0.2d
+	WORD $0x4eecd6e8 // fsub v8.2d, v23.2d, v12.2d
+	VBIT V11.B16, V12.B16, V7.B16
+	VBIT V11.B16, V8.B16, V6.B16
+	VDUP V26.D[1], V13.D2
+	WORD $0x6eede52b // fcmgt v11.2d, v9.2d, v13.2d
+	VBIT V11.B16, V8.B16, V7.B16
+	VBIT V11.B16, V12.B16, V6.B16
+	WORD $0x4ee1d6ea // fsub v10.2d, v23.2d, v1.2d
+	WORD $0x6e6adcc3 // fmul v3.2d, v6.2d, v10.2d
+	VFMLA V7.D2, V1.D2, V3.D2
+	WORD $0x6e6adce4 // fmul v4.2d, v7.2d, v10.2d
+	VFMLA V6.D2, V1.D2, V4.D2
+	VDUP V29.D[0], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	WORD $0x4ee4d6ec // fsub v12.2d, v23.2d, v4.2d
+	WORD $0x4ef7d588 // fsub v8.2d, v12.2d, v23.2d
+	WORD $0x6ee0f889 // fneg v9.2d, v4.2d
+	WORD $0x4ee8d528 // fsub v8.2d, v9.2d, v8.2d
+	VAND V11.B16, V8.B16, V8.B16
+	VBIF V11.B16, V3.B16, V12.B16
+	WORD $0x6e6cfd08 // fdiv v8.2d, v8.2d, v12.2d
+	VMOV V12.B16, V5.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6eece5ab // fcmgt v11.2d, v13.2d, v12.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddd89 // fmul v9.2d, v12.2d, v13.2d
+	VBIT V11.B16, V9.B16, V5.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V5.D2, V5.D2
+	WORD $0x4f4c04a9 // sshr v9.2d, v5.2d, #52
+	VAND V24.B16, V5.B16, V5.B16
+	VADD V25.D2, V5.D2, V5.D2
+	VSUB V11.D2, V9.D2, V9.D2
+	WORD $0x4e61d929 // scvtf v9.2d, v9.2d
+	WORD $0x4ef7d4a5 // fsub v5.2d, v5.2d, v23.2d
+	WORD $0x4e76d4af // fadd v15.2d, v5.2d, v22.2d
+	WORD $0x6e6ffcaf // fdiv v15.2d, v5.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V10.D2, V6.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V16.D2, V6.D2, V10.D2
+	WORD $0x6e70dd4a // fmul v10.2d, v10.2d, v16.2d
+	WORD $0x4ee5d54a // fsub v10.2d, v10.2d, v5.2d
+	WORD $0x6e6fdd4a // fmul v10.2d, v10.2d, v15.2d
+	VFMLA V20.D2, V9.D2, V10.D2
+	WORD $0x4e6ad4a5 // fadd v5.2d, v5.2d, v10.2d
+	VFMLA V21.D2, V9.D2, V5.D2
+	WORD $0x4e68d4a5 // fadd v5.2d, v5.2d, v8.2d
+	WORD $0x4ee0d86b // fcmeq v11.2d, v3.2d, #0.0
+	VDUP V27.D[1], V13.D2
+	VBIT V11.B16, V13.B16, V5.B16
+	VDUP V30.D[1], V13.D2
+	WORD $0x4e6df46a // fmax v10.2d, v3.2d, v13.2d
+	VMOV V4.B16, V9.B16
+	VDUP V29.D[1], V13.D2
+	WORD $0x6ee4e5ab // fcmgt v11.2d, v13.2d, v4.2d
+	VDUP V28.D[0], V13.D2
+	WORD $0x6e6ddc87 // fmul v7.2d, v4.2d, v13.2d
+	VBIT V11.B16, V7.B16, V9.B16
+	VDUP V28.D[1], V13.D2
+	VAND V13.B16, V11.B16, V11.B16
+	VSUB V25.D2, V9.D2, V9.D2
+	WORD $0x4f4c0527 // sshr v7.2d, v9.2d, #52
+	VAND V24.B16, V9.B16, V9.B16
+	VADD V25.D2, V9.D2, V9.D2
+	VSUB V11.D2, V7.D2, V7.D2
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef7d529 // fsub v9.2d, v9.2d, v23.2d
+	WORD $0x4e76d52f // fadd v15.2d, v9.2d, v22.2d
+	WORD $0x6e6ffd2f // fdiv v15.2d, v9.2d, v15.2d
+	WORD $0x6e6fddf0 // fmul v16.2d, v15.2d, v15.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V16.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V16.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V16.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V16.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V16.D2, V12.D2, V6.D2
+	WORD $0x6e70dcc6 // fmul v6.2d, v6.2d, v16.2d
+	WORD $0x4ee9d4c6 // fsub v6.2d, v6.2d, v9.2d
+	WORD $0x6e6fdcc6 // fmul v6.2d, v6.2d, v15.2d
+	VFMLA V20.D2, V7.D2, V6.D2
+	WORD $0x4e66d529 // fadd v9.2d, v9.2d, v6.2d
+	VFMLA V21.D2, V7.D2, V9.D2
+	WORD $0x4ee0d88b // fcmeq v11.2d, v4.2d, #0.0
+	VDUP V27.D[1], V13.D2
+	VBIT V11.B16, V13.B16, V9.B16
+	VDUP V27.D[0], V13.D2
+	WORD $0x6e6ddd29 // fmul v9.2d, v9.2d, v13.2d
+	WORD $0x4ef2f529 // fmin v9.2d, v9.2d, v18.2d
+	WORD $0x4e71f529 // fmax v9.2d, v9.2d, v17.2d
+	WORD $0x6e73dd27 // fmul v7.2d, v9.2d, v19.2d
+	WORD $0x4e6188e7 // frintn v7.2d, v7.2d
+	VFMLS V21.D2, V7.D2, V9.D2
+	VFMLS V20.D2, V7.D2, V9.D2
+	WORD $0x4ee1b8e7 // fcvtzs v7.2d, v7.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V9.D2, V12.D2, V6.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V9.D2, V6.D2, V12.D2
+	WORD $0x6e69dd26 // fmul v6.2d, v9.2d, v9.2d
+	VFMLA V12.D2, V6.D2, V9.D2
+	WORD $0x4e77d529 // fadd v9.2d, v9.2d, v23.2d
+	WORD $0x4f7f04ec // sshr v12.2d, v7.2d, #1
+	VSUB V12.D2, V7.D2, V7.D2
+	WORD $0x4f74558c // shl v12.2d, v12.2d, #52
+	VADD V12.D2, V9.D2, V9.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
+	WORD $0x6e64fca8 // fdiv v8.2d, v5.2d, v4.2d
+	WORD $0x4ee0d88b // fcmeq v11.2d, v4.2d, #0.0
+	VEOR V6.B16, V6.B16, V6.B16
+	VBIT V11.B16, V6.B16, V8.B16
+	WORD $0x6e69dd08 // fmul v8.2d, v8.2d, v9.2d
+	VDUP V27.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x6e6afd26 // fdiv v6.2d, v9.2d, v10.2d
+	WORD $0x4ee6d508 // fsub v8.2d, v8.2d, v6.2d
+	VDUP V31.D[0], V12.D2
+	VDUP V31.D[1], V6.D2
+	VFMLA V1.D2, V6.D2, V12.D2
+	WORD $0x6e65dd86 // fmul v6.2d, v12.2d, v5.2d
+	WORD $0x6e69dcc6 // fmul v6.2d, v6.2d, v9.2d
+	WORD $0x6ee0f8c6 // fneg v6.2d, v6.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x4e61d42b // fadd v11.2d, v1.2d, v1.2d
+	WORD $0x4ef7d56b // fsub v11.2d, v11.2d, v23.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x4e63e46b // fcmeq v11.2d, v3.2d, v3.2d
+	VBIF V11.B16, V3.B16, V6.B16
+	VBIF V11.B16, V3.B16, V8.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VDUP V26.D[0], V13.D2
+	WORD $0x6ee0e5ab // fcmgt v11.2d, v13.2d, v0.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	VDUP V26.D[1], V13.D2
+	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
+	VBIT V11.B16, V10.B16, V8.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	VDUP V30.D[0], V13.D2
+	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	VST1.P V8.D[0], 8(R2)
+	VST1.P V6.D[0], 8(R4)
+done_focalProbClipF64:
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+168(FP)
+	RET
+
 // func dotSub3F32(x []float32, t []float32, w []float32, z float32) float64
 
 TEXT ·dotSub3F32(SB), NOSPLIT, $0-88
@@ -11885,3 +18943,19 @@ DATA ·logPolyF64Rev<>+48(SB)/8, $0x3fd2492492492492
 DATA ·logPolyF64Rev<>+56(SB)/8, $0x3fd999999999999a
 DATA ·logPolyF64Rev<>+64(SB)/8, $0x3fe5555555555555
 GLOBL ·logPolyF64Rev<>(SB), RODATA|NOPTR, $72
+
+DATA ·logPolyF32Rev<>+0(SB)/4, $0x3da9355f
+DATA ·logPolyF32Rev<>+4(SB)/4, $0xbe10dc31
+DATA ·logPolyF32Rev<>+8(SB)/4, $0x3e19a038
+DATA ·logPolyF32Rev<>+12(SB)/4, $0xbe29ee3f
+DATA ·logPolyF32Rev<>+16(SB)/4, $0x3e4c5c72
+DATA ·logPolyF32Rev<>+20(SB)/4, $0xbe800102
+DATA ·logPolyF32Rev<>+24(SB)/4, $0x3eaaab98
+GLOBL ·logPolyF32Rev<>(SB), RODATA|NOPTR, $32
+
+DATA ·expPolyF32Rev<>+0(SB)/4, $0x3ab51226
+DATA ·expPolyF32Rev<>+4(SB)/4, $0x3c091cea
+DATA ·expPolyF32Rev<>+8(SB)/4, $0x3d2aac79
+DATA ·expPolyF32Rev<>+12(SB)/4, $0x3e2aaa49
+DATA ·expPolyF32Rev<>+16(SB)/4, $0x3efffffe
+GLOBL ·expPolyF32Rev<>(SB), RODATA|NOPTR, $32

@@ -124,6 +124,7 @@ func kernels() []kernel {
 	ks = append(ks, regressionKernels()...)
 	ks = append(ks, focalKernels()...)
 	ks = append(ks, probLossKernels()...)
+	ks = append(ks, focalProbKernels()...)
 	return append(ks, probsKernels()...)
 }
 
