@@ -72,6 +72,4 @@ var List = []Entry{
 		Reason: "neon has no vector tanh yet", Cost: "not measured: no arm64 machine here (qemu timings are meaningless)"},
 	{Backend: "neon", Kernel: "CrossEntropyProbs", Options: []string{"softcap"},
 		Reason: "neon has no vector tanh yet", Cost: "not measured: no arm64 machine here (qemu timings are meaningless)"},
-	{Backend: "neon", Kernel: "SigmoidFocal", Options: []string{"soft-labels"},
-		Reason: "neon's sigmoid focal kernel handles hard labels only; the soft-label form (amd64 focalSoft) is not ported yet", Cost: "not measured: no arm64 machine here (qemu timings are meaningless)"},
 }

@@ -544,9 +544,10 @@ func logSumExp[T args.Float](a args.Rows[T]) {
 	}
 }
 
-// sigmoidFocal vectorises sigmoid focal loss (float32) on chunks whose
-// labels are all 0 or 1; a chunk with a soft label goes to the generic
-// kernel. γ = 0, 1 and 2 have kernels without the second exp.
+// sigmoidFocal vectorises sigmoid focal loss (float32): a chunk whose
+// labels are all 0 or 1 takes the closed form of the hard-label kernels, a
+// chunk with a soft label the focalSoft kernels. γ = 0, 1 and 2 have
+// kernels without the second exp.
 func sigmoidFocal[T args.Float](a args.Binary[T]) float64 {
 	var ones, gs, ls [chunk]float32
 	for i := range ones {
@@ -561,21 +562,7 @@ func sigmoidFocal[T args.Float](a args.Binary[T]) float64 {
 	var sum float64
 	for start := 0; start < len(x); start += chunk {
 		end := min(start+chunk, len(x))
-		if !hardLabels(y[start:end]) {
-			b := a
-			b.X, b.Y, b.N, b.K = a.X[start:end], a.Y[start:end], 1, end-start
-			if a.Weight != nil {
-				b.Weight = a.Weight[start:end]
-			}
-			if a.Grad != nil {
-				b.Grad = a.Grad[start:end]
-			}
-			if a.Loss != nil {
-				b.Loss = a.Loss[start:end]
-			}
-			sum += generic.Binary(b)
-			continue
-		}
+		soft := !hardLabels(y[start:end])
 		n := end - start
 		w, g, l := ones[:n], gs[:n], ls[:n]
 		if a.Weight != nil {
@@ -588,14 +575,26 @@ func sigmoidFocal[T args.Float](a args.Binary[T]) float64 {
 			l = as32(a.Loss[start:end])
 		}
 		// Direct calls: through a func value the stack buffers would escape.
-		switch gamma {
-		case 0:
+		switch {
+		case soft && gamma == 0:
+			args.Took("neon/f32/sigmoid-focal-soft-g0")
+			sum += focalSoftG0F32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		case soft && gamma == 1:
+			args.Took("neon/f32/sigmoid-focal-soft-g1")
+			sum += focalSoftG1F32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		case soft && gamma == 2:
+			args.Took("neon/f32/sigmoid-focal-soft-g2")
+			sum += focalSoftG2F32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		case soft:
+			args.Took("neon/f32/sigmoid-focal-soft-gany")
+			sum += focalSoftF32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		case gamma == 0:
 			args.Took("neon/f32/sigmoid-focal-g0")
 			sum += focalG0F32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
-		case 1:
+		case gamma == 1:
 			args.Took("neon/f32/sigmoid-focal-g1")
 			sum += focalG1F32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
-		case 2:
+		case gamma == 2:
 			args.Took("neon/f32/sigmoid-focal-g2")
 			sum += focalG2F32(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
 		default:
@@ -760,21 +759,7 @@ func sigmoidFocal64[T args.Float](a args.Binary[T]) float64 {
 	var sum float64
 	for start := 0; start < len(x); start += chunk {
 		end := min(start+chunk, len(x))
-		if !hardLabels64(y[start:end]) {
-			b := a
-			b.X, b.Y, b.N, b.K = a.X[start:end], a.Y[start:end], 1, end-start
-			if a.Weight != nil {
-				b.Weight = a.Weight[start:end]
-			}
-			if a.Grad != nil {
-				b.Grad = a.Grad[start:end]
-			}
-			if a.Loss != nil {
-				b.Loss = a.Loss[start:end]
-			}
-			sum += generic.Binary(b)
-			continue
-		}
+		soft := !hardLabels64(y[start:end])
 		n := end - start
 		w, g, l := ones[:n], gs[:n], ls[:n]
 		if a.Weight != nil {
@@ -787,14 +772,26 @@ func sigmoidFocal64[T args.Float](a args.Binary[T]) float64 {
 			l = as64(a.Loss[start:end])
 		}
 		xs, ys := x[start:end], y[start:end]
-		switch gamma {
-		case 0:
+		switch {
+		case soft && gamma == 0:
+			args.Took("neon/f64/sigmoid-focal-soft-g0")
+			sum += focalSoftG0F64(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		case soft && gamma == 1:
+			args.Took("neon/f64/sigmoid-focal-soft-g1")
+			sum += focalSoftG1F64(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		case soft && gamma == 2:
+			args.Took("neon/f64/sigmoid-focal-soft-g2")
+			sum += focalSoftG2F64(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		case soft:
+			args.Took("neon/f64/sigmoid-focal-soft-gany")
+			sum += focalSoftF64(g, l, x[start:end], y[start:end], w, gamma, a0, a1, scale)
+		case gamma == 0:
 			args.Took("neon/f64/sigmoid-focal-g0")
 			sum += focalG0F64(g, l, xs, ys, w, gamma, a0, a1, scale)
-		case 1:
+		case gamma == 1:
 			args.Took("neon/f64/sigmoid-focal-g1")
 			sum += focalG1F64(g, l, xs, ys, w, gamma, a0, a1, scale)
-		case 2:
+		case gamma == 2:
 			args.Took("neon/f64/sigmoid-focal-g2")
 			sum += focalG2F64(g, l, xs, ys, w, gamma, a0, a1, scale)
 		default:

@@ -430,6 +430,118 @@ func focalG2F64(grad []float64, loss []float64, x []float64, y []float64, w []fl
 //go:noescape
 func focalF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
 
+// focalSoftG0F32 is, for each i < len(grad), with labels y = y[i] ∈ [0, 1], α_t = a0 + a1·y,
+// ce = y·softplus(−x) + (1−y)·softplus(x), m = y·σ(−x) + (1−y)·σ(x) and
+// dm = (1−2y)·σ(x)·σ(−x) (γ = 0 here):
+//
+//	loss[i] = w[i]·α_t·m^γ·ce
+//	grad[i] = w[i]·α_t·(m^γ·(σ(x) − y) + γ·m^γ·(dm/m)·ce)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum; loss is +Inf where ce is. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalSoftG0F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+// focalSoftG1F32 is, for each i < len(grad), with labels y = y[i] ∈ [0, 1], α_t = a0 + a1·y,
+// ce = y·softplus(−x) + (1−y)·softplus(x), m = y·σ(−x) + (1−y)·σ(x) and
+// dm = (1−2y)·σ(x)·σ(−x) (γ = 1 here):
+//
+//	loss[i] = w[i]·α_t·m^γ·ce
+//	grad[i] = w[i]·α_t·(m^γ·(σ(x) − y) + γ·m^γ·(dm/m)·ce)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum; loss is +Inf where ce is. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalSoftG1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+// focalSoftG2F32 is, for each i < len(grad), with labels y = y[i] ∈ [0, 1], α_t = a0 + a1·y,
+// ce = y·softplus(−x) + (1−y)·softplus(x), m = y·σ(−x) + (1−y)·σ(x) and
+// dm = (1−2y)·σ(x)·σ(−x) (γ = 2 here):
+//
+//	loss[i] = w[i]·α_t·m^γ·ce
+//	grad[i] = w[i]·α_t·(m^γ·(σ(x) − y) + γ·m^γ·(dm/m)·ce)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum; loss is +Inf where ce is. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalSoftG2F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+// focalSoftF32 is, for each i < len(grad), with labels y = y[i] ∈ [0, 1], α_t = a0 + a1·y,
+// ce = y·softplus(−x) + (1−y)·softplus(x), m = y·σ(−x) + (1−y)·σ(x) and
+// dm = (1−2y)·σ(x)·σ(−x):
+//
+//	loss[i] = w[i]·α_t·m^γ·ce
+//	grad[i] = w[i]·α_t·(m^γ·(σ(x) − y) + γ·m^γ·(dm/m)·ce)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum; loss is +Inf where ce is. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalSoftF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+// focalSoftG0F64 is, for each i < len(grad), with labels y = y[i] ∈ [0, 1], α_t = a0 + a1·y,
+// ce = y·softplus(−x) + (1−y)·softplus(x), m = y·σ(−x) + (1−y)·σ(x) and
+// dm = (1−2y)·σ(x)·σ(−x) (γ = 0 here):
+//
+//	loss[i] = w[i]·α_t·m^γ·ce
+//	grad[i] = w[i]·α_t·(m^γ·(σ(x) − y) + γ·m^γ·(dm/m)·ce)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum; loss is +Inf where ce is. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalSoftG0F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+// focalSoftG1F64 is, for each i < len(grad), with labels y = y[i] ∈ [0, 1], α_t = a0 + a1·y,
+// ce = y·softplus(−x) + (1−y)·softplus(x), m = y·σ(−x) + (1−y)·σ(x) and
+// dm = (1−2y)·σ(x)·σ(−x) (γ = 1 here):
+//
+//	loss[i] = w[i]·α_t·m^γ·ce
+//	grad[i] = w[i]·α_t·(m^γ·(σ(x) − y) + γ·m^γ·(dm/m)·ce)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum; loss is +Inf where ce is. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalSoftG1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+// focalSoftG2F64 is, for each i < len(grad), with labels y = y[i] ∈ [0, 1], α_t = a0 + a1·y,
+// ce = y·softplus(−x) + (1−y)·softplus(x), m = y·σ(−x) + (1−y)·σ(x) and
+// dm = (1−2y)·σ(x)·σ(−x) (γ = 2 here):
+//
+//	loss[i] = w[i]·α_t·m^γ·ce
+//	grad[i] = w[i]·α_t·(m^γ·(σ(x) − y) + γ·m^γ·(dm/m)·ce)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum; loss is +Inf where ce is. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalSoftG2F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+// focalSoftF64 is, for each i < len(grad), with labels y = y[i] ∈ [0, 1], α_t = a0 + a1·y,
+// ce = y·softplus(−x) + (1−y)·softplus(x), m = y·σ(−x) + (1−y)·σ(x) and
+// dm = (1−2y)·σ(x)·σ(−x):
+//
+//	loss[i] = w[i]·α_t·m^γ·ce
+//	grad[i] = w[i]·α_t·(m^γ·(σ(x) − y) + γ·m^γ·(dm/m)·ce)·scale
+//	sum += float64(loss[i])
+//
+// and returns sum; loss is +Inf where ce is. All slices have at least
+// len(grad) elements; grad or loss may be x.
+//
+//go:noescape
+func focalSoftF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
 // bceProbF32 is, for each i < len(grad), with p = x[i], cp = fn·y[i], cn = fp·(1−y[i]):
 //
 //	loss[i] = −w[i]·(cp·max(log p, −100) + cn·max(log(1−p), −100))

@@ -49,6 +49,14 @@
 //	focalG1F64     f64  120 instructions / 1 vectors = 120.00 per vector
 //	focalG2F64     f64  123 instructions / 1 vectors = 123.00 per vector
 //	focalF64       f64  169 instructions / 1 vectors = 169.00 per vector
+//	focalSoftG0F32 f32  108 instructions / 1 vectors = 108.00 per vector
+//	focalSoftG1F32 f32  121 instructions / 1 vectors = 121.00 per vector
+//	focalSoftG2F32 f32  124 instructions / 1 vectors = 124.00 per vector
+//	focalSoftF32   f32  191 instructions / 1 vectors = 191.00 per vector
+//	focalSoftG0F64 f64  127 instructions / 1 vectors = 127.00 per vector
+//	focalSoftG1F64 f64  140 instructions / 1 vectors = 140.00 per vector
+//	focalSoftG2F64 f64  143 instructions / 1 vectors = 143.00 per vector
+//	focalSoftF64   f64  232 instructions / 1 vectors = 232.00 per vector
 //	bceProbF32     f32  106 instructions / 1 vectors = 106.00 per vector
 //	bceProbClipF32 f32  119 instructions / 1 vectors = 119.00 per vector
 //	bceProbF64     f64  117 instructions / 1 vectors = 117.00 per vector
@@ -9556,6 +9564,4128 @@ done_focalF64:
 	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
 	WORD $0x7e70d9ce // faddp d14, v14.2d
 	FMOVD F14, ret+152(FP)
+	RET
+
+// func focalSoftG0F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+TEXT ·focalSoftG0F32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+132(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x7f800000, R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V30.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V29.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V28.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V27.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V26.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V25.S4]
+	VLD1.P 16(R10), [V24.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V23.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V22.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V21.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V20.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V19.S4]
+	VLD1.P 16(R10), [V18.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V17.S4
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalSoftG0F32
+big_focalSoftG0F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V17.B16, V7.B16
+	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e2bdc24 // fmul v4.4s, v1.4s, v11.4s
+	VMOV V4.B16, V3.B16
+	VFMLA V10.S4, V5.S4, V3.S4
+	VMOV V4.B16, V6.B16
+	VFMLS V10.S4, V5.S4, V6.S4
+	WORD $0x6ea0f8c5 // fneg v5.4s, v6.4s
+	VDUP V31.S[0], V8.S4
+	VDUP V31.S[1], V9.S4
+	VFMLA V1.S4, V9.S4, V8.S4
+	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
+	WORD $0x6e28dca5 // fmul v5.4s, v5.4s, v8.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dca5 // fmul v5.4s, v5.4s, v2.4s
+	VDUP V31.S[2], V12.S4
+	WORD $0x6e2cdca5 // fmul v5.4s, v5.4s, v12.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	VST1.P [V5.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalSoftG0F32
+onepre_focalSoftG0F32:
+	ADDS $0, R1, R1
+	BLT tail_focalSoftG0F32
+one_focalSoftG0F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V17.B16, V7.B16
+	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e2bdc24 // fmul v4.4s, v1.4s, v11.4s
+	VMOV V4.B16, V3.B16
+	VFMLA V10.S4, V5.S4, V3.S4
+	VMOV V4.B16, V6.B16
+	VFMLS V10.S4, V5.S4, V6.S4
+	WORD $0x6ea0f8c5 // fneg v5.4s, v6.4s
+	VDUP V31.S[0], V8.S4
+	VDUP V31.S[1], V9.S4
+	VFMLA V1.S4, V9.S4, V8.S4
+	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
+	WORD $0x6e28dca5 // fmul v5.4s, v5.4s, v8.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dca5 // fmul v5.4s, v5.4s, v2.4s
+	VDUP V31.S[2], V12.S4
+	WORD $0x6e2cdca5 // fmul v5.4s, v5.4s, v12.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	VST1.P [V5.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalSoftG0F32
+tail_focalSoftG0F32:
+	ADDS $4, R1, R1
+	BEQ done_focalSoftG0F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalSoftG0F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalSoftG0F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalSoftG0F32:
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V17.B16, V7.B16
+	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e2bdc24 // fmul v4.4s, v1.4s, v11.4s
+	VMOV V4.B16, V3.B16
+	VFMLA V10.S4, V5.S4, V3.S4
+	VMOV V4.B16, V6.B16
+	VFMLS V10.S4, V5.S4, V6.S4
+	WORD $0x6ea0f8c5 // fneg v5.4s, v6.4s
+	VDUP V31.S[0], V8.S4
+	VDUP V31.S[1], V9.S4
+	VFMLA V1.S4, V9.S4, V8.S4
+	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
+	WORD $0x6e28dca5 // fmul v5.4s, v5.4s, v8.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dca5 // fmul v5.4s, v5.4s, v2.4s
+	VDUP V31.S[2], V12.S4
+	WORD $0x6e2cdca5 // fmul v5.4s, v5.4s, v12.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	VST1.P V5.S[0], 4(R2)
+	VST1.P V4.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalSoftG0F32
+	VST1.P V5.S[1], 4(R2)
+	VST1.P V4.S[1], 4(R4)
+	BEQ done_focalSoftG0F32
+	VST1.P V5.S[2], 4(R2)
+	VST1.P V4.S[2], 4(R4)
+done_focalSoftG0F32:
+	WORD $0x4e6ed5ad // fadd v13.2d, v13.2d, v14.2d
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+136(FP)
+	RET
+
+// func focalSoftG1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+TEXT ·focalSoftG1F32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+132(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x7f800000, R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V30.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V29.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V28.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V27.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V26.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V25.S4]
+	VLD1.P 16(R10), [V24.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V23.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V22.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V21.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V20.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V19.S4]
+	VLD1.P 16(R10), [V18.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V17.S4
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalSoftG1F32
+big_focalSoftG1F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V17.B16, V7.B16
+	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e2bdc24 // fmul v4.4s, v1.4s, v11.4s
+	VMOV V4.B16, V3.B16
+	VFMLA V10.S4, V5.S4, V3.S4
+	VMOV V4.B16, V6.B16
+	VFMLS V10.S4, V5.S4, V6.S4
+	WORD $0x6ea0f8c5 // fneg v5.4s, v6.4s
+	VDUP V31.S[0], V8.S4
+	VDUP V31.S[1], V9.S4
+	VFMLA V1.S4, V9.S4, V8.S4
+	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
+	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
+	WORD $0x4ea6d6e6 // fsub v6.4s, v23.4s, v6.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
+	WORD $0x6e26dce9 // fmul v9.4s, v7.4s, v6.4s
+	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
+	VBIT V0.B16, V17.B16, V9.B16
+	VMOV V3.B16, V1.B16
+	VDUP V31.S[3], V12.S4
+	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
+	VBIT V0.B16, V23.B16, V1.B16
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	VFMLA V3.S4, V5.S4, V9.S4
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
+	VDUP V31.S[2], V12.S4
+	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	VST1.P [V9.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalSoftG1F32
+onepre_focalSoftG1F32:
+	ADDS $0, R1, R1
+	BLT tail_focalSoftG1F32
+one_focalSoftG1F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V17.B16, V7.B16
+	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e2bdc24 // fmul v4.4s, v1.4s, v11.4s
+	VMOV V4.B16, V3.B16
+	VFMLA V10.S4, V5.S4, V3.S4
+	VMOV V4.B16, V6.B16
+	VFMLS V10.S4, V5.S4, V6.S4
+	WORD $0x6ea0f8c5 // fneg v5.4s, v6.4s
+	VDUP V31.S[0], V8.S4
+	VDUP V31.S[1], V9.S4
+	VFMLA V1.S4, V9.S4, V8.S4
+	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
+	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
+	WORD $0x4ea6d6e6 // fsub v6.4s, v23.4s, v6.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
+	WORD $0x6e26dce9 // fmul v9.4s, v7.4s, v6.4s
+	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
+	VBIT V0.B16, V17.B16, V9.B16
+	VMOV V3.B16, V1.B16
+	VDUP V31.S[3], V12.S4
+	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
+	VBIT V0.B16, V23.B16, V1.B16
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	VFMLA V3.S4, V5.S4, V9.S4
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
+	VDUP V31.S[2], V12.S4
+	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	VST1.P [V9.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalSoftG1F32
+tail_focalSoftG1F32:
+	ADDS $4, R1, R1
+	BEQ done_focalSoftG1F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalSoftG1F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalSoftG1F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalSoftG1F32:
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V17.B16, V7.B16
+	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e2bdc24 // fmul v4.4s, v1.4s, v11.4s
+	VMOV V4.B16, V3.B16
+	VFMLA V10.S4, V5.S4, V3.S4
+	VMOV V4.B16, V6.B16
+	VFMLS V10.S4, V5.S4, V6.S4
+	WORD $0x6ea0f8c5 // fneg v5.4s, v6.4s
+	VDUP V31.S[0], V8.S4
+	VDUP V31.S[1], V9.S4
+	VFMLA V1.S4, V9.S4, V8.S4
+	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
+	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
+	WORD $0x4ea6d6e6 // fsub v6.4s, v23.4s, v6.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
+	WORD $0x6e26dce9 // fmul v9.4s, v7.4s, v6.4s
+	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
+	VBIT V0.B16, V17.B16, V9.B16
+	VMOV V3.B16, V1.B16
+	VDUP V31.S[3], V12.S4
+	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
+	VBIT V0.B16, V23.B16, V1.B16
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	VFMLA V3.S4, V5.S4, V9.S4
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
+	VDUP V31.S[2], V12.S4
+	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	VST1.P V9.S[0], 4(R2)
+	VST1.P V4.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalSoftG1F32
+	VST1.P V9.S[1], 4(R2)
+	VST1.P V4.S[1], 4(R4)
+	BEQ done_focalSoftG1F32
+	VST1.P V9.S[2], 4(R2)
+	VST1.P V4.S[2], 4(R4)
+done_focalSoftG1F32:
+	WORD $0x4e6ed5ad // fadd v13.2d, v13.2d, v14.2d
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+136(FP)
+	RET
+
+// func focalSoftG2F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+TEXT ·focalSoftG2F32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+132(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x7f800000, R9
+	VMOV R9, V31.S[3]
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V30.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V29.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V28.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V27.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V26.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V25.S4]
+	VLD1.P 16(R10), [V24.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V23.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V22.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V21.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V20.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V19.S4]
+	VLD1.P 16(R10), [V18.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V17.S4
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalSoftG2F32
+big_focalSoftG2F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V17.B16, V7.B16
+	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e2bdc24 // fmul v4.4s, v1.4s, v11.4s
+	VMOV V4.B16, V3.B16
+	VFMLA V10.S4, V5.S4, V3.S4
+	VMOV V4.B16, V6.B16
+	VFMLS V10.S4, V5.S4, V6.S4
+	WORD $0x6ea0f8c5 // fneg v5.4s, v6.4s
+	VDUP V31.S[0], V8.S4
+	VDUP V31.S[1], V9.S4
+	VFMLA V1.S4, V9.S4, V8.S4
+	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
+	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
+	WORD $0x4ea6d6e6 // fsub v6.4s, v23.4s, v6.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
+	WORD $0x6e23dc6a // fmul v10.4s, v3.4s, v3.4s
+	WORD $0x6e26dce9 // fmul v9.4s, v7.4s, v6.4s
+	WORD $0x6e23dd29 // fmul v9.4s, v9.4s, v3.4s
+	WORD $0x4e29d529 // fadd v9.4s, v9.4s, v9.4s
+	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
+	VBIT V0.B16, V17.B16, V9.B16
+	VMOV V10.B16, V1.B16
+	VDUP V31.S[3], V12.S4
+	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
+	VBIT V0.B16, V23.B16, V1.B16
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	VFMLA V10.S4, V5.S4, V9.S4
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
+	VDUP V31.S[2], V12.S4
+	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	VST1.P [V9.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalSoftG2F32
+onepre_focalSoftG2F32:
+	ADDS $0, R1, R1
+	BLT tail_focalSoftG2F32
+one_focalSoftG2F32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V17.B16, V7.B16
+	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e2bdc24 // fmul v4.4s, v1.4s, v11.4s
+	VMOV V4.B16, V3.B16
+	VFMLA V10.S4, V5.S4, V3.S4
+	VMOV V4.B16, V6.B16
+	VFMLS V10.S4, V5.S4, V6.S4
+	WORD $0x6ea0f8c5 // fneg v5.4s, v6.4s
+	VDUP V31.S[0], V8.S4
+	VDUP V31.S[1], V9.S4
+	VFMLA V1.S4, V9.S4, V8.S4
+	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
+	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
+	WORD $0x4ea6d6e6 // fsub v6.4s, v23.4s, v6.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
+	WORD $0x6e23dc6a // fmul v10.4s, v3.4s, v3.4s
+	WORD $0x6e26dce9 // fmul v9.4s, v7.4s, v6.4s
+	WORD $0x6e23dd29 // fmul v9.4s, v9.4s, v3.4s
+	WORD $0x4e29d529 // fadd v9.4s, v9.4s, v9.4s
+	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
+	VBIT V0.B16, V17.B16, V9.B16
+	VMOV V10.B16, V1.B16
+	VDUP V31.S[3], V12.S4
+	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
+	VBIT V0.B16, V23.B16, V1.B16
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	VFMLA V10.S4, V5.S4, V9.S4
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
+	VDUP V31.S[2], V12.S4
+	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	VST1.P [V9.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalSoftG2F32
+tail_focalSoftG2F32:
+	ADDS $4, R1, R1
+	BEQ done_focalSoftG2F32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalSoftG2F32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalSoftG2F32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalSoftG2F32:
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V29.S4, V4.S4, V3.S4
+	VFMLS V28.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V24.S[0], V5.S4
+	VDUP V25.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V25.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V25.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V23.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
+	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
+	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V22.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	VDUP V18.S[2], V5.S4
+	VDUP V18.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V18.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V19.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V19.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V20.S4, V6.S4, V5.S4
+	VFMLA V28.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V29.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V17.B16, V7.B16
+	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e2bdc24 // fmul v4.4s, v1.4s, v11.4s
+	VMOV V4.B16, V3.B16
+	VFMLA V10.S4, V5.S4, V3.S4
+	VMOV V4.B16, V6.B16
+	VFMLS V10.S4, V5.S4, V6.S4
+	WORD $0x6ea0f8c5 // fneg v5.4s, v6.4s
+	VDUP V31.S[0], V8.S4
+	VDUP V31.S[1], V9.S4
+	VFMLA V1.S4, V9.S4, V8.S4
+	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
+	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
+	WORD $0x4ea6d6e6 // fsub v6.4s, v23.4s, v6.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
+	WORD $0x6e23dc6a // fmul v10.4s, v3.4s, v3.4s
+	WORD $0x6e26dce9 // fmul v9.4s, v7.4s, v6.4s
+	WORD $0x6e23dd29 // fmul v9.4s, v9.4s, v3.4s
+	WORD $0x4e29d529 // fadd v9.4s, v9.4s, v9.4s
+	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
+	VBIT V0.B16, V17.B16, V9.B16
+	VMOV V10.B16, V1.B16
+	VDUP V31.S[3], V12.S4
+	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
+	VBIT V0.B16, V23.B16, V1.B16
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	VFMLA V10.S4, V5.S4, V9.S4
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
+	VDUP V31.S[2], V12.S4
+	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	VST1.P V9.S[0], 4(R2)
+	VST1.P V4.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalSoftG2F32
+	VST1.P V9.S[1], 4(R2)
+	VST1.P V4.S[1], 4(R4)
+	BEQ done_focalSoftG2F32
+	VST1.P V9.S[2], 4(R2)
+	VST1.P V4.S[2], 4(R4)
+done_focalSoftG2F32:
+	WORD $0x4e6ed5ad // fadd v13.2d, v13.2d, v14.2d
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+136(FP)
+	RET
+
+// func focalSoftF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, gamma float32, a0 float32, a1 float32, scale float32) float64
+
+TEXT ·focalSoftF32(SB), NOSPLIT, $0-144
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVWU a0+124(FP), R9
+	VMOV R9, V31.S[0]
+	MOVWU a1+128(FP), R9
+	VMOV R9, V31.S[1]
+	MOVWU scale+132(FP), R9
+	VMOV R9, V31.S[2]
+	MOVW $0x7f800000, R9
+	VMOV R9, V31.S[3]
+	MOVWU gamma+120(FP), R9
+	VMOV R9, V30.S[0]
+	MOVW $0xff800000, R9
+	VMOV R9, V30.S[1]
+	MOVW $0x00800000, R9
+	VMOV R9, V30.S[2]
+	MOVW $0x4b000000, R9
+	VMOV R9, V30.S[3]
+	MOVW $0x00000017, R9
+	VMOV R9, V29.S[0]
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V28.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V27.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V26.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V25.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V24.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V23.S4]
+	VLD1.P 16(R10), [V22.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V21.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V20.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V19.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V18.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V17.S4]
+	VLD1.P 16(R10), [V16.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V15.S4
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	SUBS $4, R1, R1
+	BLT onepre_focalSoftF32
+big_focalSoftF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4eb9f463 // fmin v3.4s, v3.4s, v25.4s
+	WORD $0x4e38f463 // fmax v3.4s, v3.4s, v24.4s
+	WORD $0x6e3cdc64 // fmul v4.4s, v3.4s, v28.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V27.S4, V4.S4, V3.S4
+	VFMLS V26.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V22.S[0], V5.S4
+	VDUP V23.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V23.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V23.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V23.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e35d463 // fadd v3.4s, v3.4s, v21.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V21.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e35d467 // fadd v7.4s, v3.4s, v21.4s
+	WORD $0x6e27fea8 // fdiv v8.4s, v21.4s, v7.4s
+	WORD $0x4eb5d4e4 // fsub v4.4s, v7.4s, v21.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V20.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V19.B16, V7.B16, V7.B16
+	VADD V20.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb5d4e7 // fsub v7.4s, v7.4s, v21.4s
+	VDUP V16.S[2], V5.S4
+	VDUP V16.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V16.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V17.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V17.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V18.S4, V6.S4, V5.S4
+	VFMLA V26.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V27.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ea1d6a5 // fsub v5.4s, v21.4s, v1.4s
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
+	VBIT V8.B16, V15.B16, V4.B16
+	WORD $0x4e2ff406 // fmax v6.4s, v0.4s, v15.4s
+	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V15.B16, V7.B16
+	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e2bdc24 // fmul v4.4s, v1.4s, v11.4s
+	VMOV V4.B16, V3.B16
+	VFMLA V10.S4, V5.S4, V3.S4
+	VMOV V4.B16, V6.B16
+	VFMLS V10.S4, V5.S4, V6.S4
+	WORD $0x6ea0f8c5 // fneg v5.4s, v6.4s
+	VDUP V31.S[0], V8.S4
+	VDUP V31.S[1], V9.S4
+	VFMLA V1.S4, V9.S4, V8.S4
+	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
+	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
+	WORD $0x4ea6d6a6 // fsub v6.4s, v21.4s, v6.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
+	VMOV V3.B16, V10.B16
+	VDUP V30.S[2], V12.S4
+	WORD $0x6ea3e589 // fcmgt v9.4s, v12.4s, v3.4s
+	VDUP V30.S[3], V12.S4
+	WORD $0x6e2cdc60 // fmul v0.4s, v3.4s, v12.4s
+	VBIT V9.B16, V0.B16, V10.B16
+	VDUP V29.S[0], V12.S4
+	VAND V12.B16, V9.B16, V9.B16
+	VSUB V20.S4, V10.S4, V10.S4
+	WORD $0x4f290540 // sshr v0.4s, v10.4s, #23
+	VAND V19.B16, V10.B16, V10.B16
+	VADD V20.S4, V10.S4, V10.S4
+	VSUB V9.S4, V0.S4, V0.S4
+	WORD $0x4e21d800 // scvtf v0.4s, v0.4s
+	WORD $0x4eb5d54a // fsub v10.4s, v10.4s, v21.4s
+	VDUP V16.S[2], V1.S4
+	VDUP V16.S[1], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V16.S[0], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	VDUP V17.S[3], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V17.S[2], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	VDUP V17.S[1], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V17.S[0], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	WORD $0x6e2add4b // fmul v11.4s, v10.4s, v10.4s
+	WORD $0x6e2adc21 // fmul v1.4s, v1.4s, v10.4s
+	WORD $0x6e2bdc21 // fmul v1.4s, v1.4s, v11.4s
+	VFMLS V18.S4, V11.S4, V1.S4
+	VFMLA V26.S4, V0.S4, V1.S4
+	WORD $0x4e21d54a // fadd v10.4s, v10.4s, v1.4s
+	VFMLA V27.S4, V0.S4, V10.S4
+	WORD $0x4ea0d860 // fcmeq v0.4s, v3.4s, #0.0
+	VDUP V30.S[1], V12.S4
+	VBIT V0.B16, V12.B16, V10.B16
+	VDUP V30.S[0], V12.S4
+	WORD $0x6e2cdd4a // fmul v10.4s, v10.4s, v12.4s
+	WORD $0x4eb9f54a // fmin v10.4s, v10.4s, v25.4s
+	WORD $0x4e38f54a // fmax v10.4s, v10.4s, v24.4s
+	WORD $0x6e3cdd40 // fmul v0.4s, v10.4s, v28.4s
+	WORD $0x4e218800 // frintn v0.4s, v0.4s
+	VFMLS V27.S4, V0.S4, V10.S4
+	VFMLS V26.S4, V0.S4, V10.S4
+	WORD $0x4ea1b800 // fcvtzs v0.4s, v0.4s
+	VDUP V22.S[0], V1.S4
+	VDUP V23.S[3], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V23.S[2], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	VDUP V23.S[1], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V23.S[0], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	WORD $0x6e2add4b // fmul v11.4s, v10.4s, v10.4s
+	VFMLA V1.S4, V11.S4, V10.S4
+	WORD $0x4e35d54a // fadd v10.4s, v10.4s, v21.4s
+	WORD $0x4f3f0401 // sshr v1.4s, v0.4s, #1
+	VSUB V1.S4, V0.S4, V0.S4
+	WORD $0x4f375421 // shl v1.4s, v1.4s, #23
+	VADD V1.S4, V10.S4, V10.S4
+	WORD $0x4f375400 // shl v0.4s, v0.4s, #23
+	VADD V21.S4, V0.S4, V0.S4
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e23fcc9 // fdiv v9.4s, v6.4s, v3.4s
+	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x6e2add29 // fmul v9.4s, v9.4s, v10.4s
+	VDUP V30.S[0], V12.S4
+	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
+	VBIT V0.B16, V15.B16, V9.B16
+	VMOV V10.B16, V1.B16
+	VDUP V31.S[3], V12.S4
+	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
+	VBIT V0.B16, V21.B16, V1.B16
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	VFMLA V10.S4, V5.S4, V9.S4
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
+	VDUP V31.S[2], V12.S4
+	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	VST1.P [V9.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE big_focalSoftF32
+onepre_focalSoftF32:
+	ADDS $0, R1, R1
+	BLT tail_focalSoftF32
+one_focalSoftF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R7), [V2.S4]
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4eb9f463 // fmin v3.4s, v3.4s, v25.4s
+	WORD $0x4e38f463 // fmax v3.4s, v3.4s, v24.4s
+	WORD $0x6e3cdc64 // fmul v4.4s, v3.4s, v28.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V27.S4, V4.S4, V3.S4
+	VFMLS V26.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V22.S[0], V5.S4
+	VDUP V23.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V23.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V23.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V23.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e35d463 // fadd v3.4s, v3.4s, v21.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V21.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e35d467 // fadd v7.4s, v3.4s, v21.4s
+	WORD $0x6e27fea8 // fdiv v8.4s, v21.4s, v7.4s
+	WORD $0x4eb5d4e4 // fsub v4.4s, v7.4s, v21.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V20.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V19.B16, V7.B16, V7.B16
+	VADD V20.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb5d4e7 // fsub v7.4s, v7.4s, v21.4s
+	VDUP V16.S[2], V5.S4
+	VDUP V16.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V16.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V17.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V17.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V18.S4, V6.S4, V5.S4
+	VFMLA V26.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V27.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ea1d6a5 // fsub v5.4s, v21.4s, v1.4s
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
+	VBIT V8.B16, V15.B16, V4.B16
+	WORD $0x4e2ff406 // fmax v6.4s, v0.4s, v15.4s
+	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V15.B16, V7.B16
+	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e2bdc24 // fmul v4.4s, v1.4s, v11.4s
+	VMOV V4.B16, V3.B16
+	VFMLA V10.S4, V5.S4, V3.S4
+	VMOV V4.B16, V6.B16
+	VFMLS V10.S4, V5.S4, V6.S4
+	WORD $0x6ea0f8c5 // fneg v5.4s, v6.4s
+	VDUP V31.S[0], V8.S4
+	VDUP V31.S[1], V9.S4
+	VFMLA V1.S4, V9.S4, V8.S4
+	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
+	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
+	WORD $0x4ea6d6a6 // fsub v6.4s, v21.4s, v6.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
+	VMOV V3.B16, V10.B16
+	VDUP V30.S[2], V12.S4
+	WORD $0x6ea3e589 // fcmgt v9.4s, v12.4s, v3.4s
+	VDUP V30.S[3], V12.S4
+	WORD $0x6e2cdc60 // fmul v0.4s, v3.4s, v12.4s
+	VBIT V9.B16, V0.B16, V10.B16
+	VDUP V29.S[0], V12.S4
+	VAND V12.B16, V9.B16, V9.B16
+	VSUB V20.S4, V10.S4, V10.S4
+	WORD $0x4f290540 // sshr v0.4s, v10.4s, #23
+	VAND V19.B16, V10.B16, V10.B16
+	VADD V20.S4, V10.S4, V10.S4
+	VSUB V9.S4, V0.S4, V0.S4
+	WORD $0x4e21d800 // scvtf v0.4s, v0.4s
+	WORD $0x4eb5d54a // fsub v10.4s, v10.4s, v21.4s
+	VDUP V16.S[2], V1.S4
+	VDUP V16.S[1], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V16.S[0], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	VDUP V17.S[3], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V17.S[2], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	VDUP V17.S[1], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V17.S[0], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	WORD $0x6e2add4b // fmul v11.4s, v10.4s, v10.4s
+	WORD $0x6e2adc21 // fmul v1.4s, v1.4s, v10.4s
+	WORD $0x6e2bdc21 // fmul v1.4s, v1.4s, v11.4s
+	VFMLS V18.S4, V11.S4, V1.S4
+	VFMLA V26.S4, V0.S4, V1.S4
+	WORD $0x4e21d54a // fadd v10.4s, v10.4s, v1.4s
+	VFMLA V27.S4, V0.S4, V10.S4
+	WORD $0x4ea0d860 // fcmeq v0.4s, v3.4s, #0.0
+	VDUP V30.S[1], V12.S4
+	VBIT V0.B16, V12.B16, V10.B16
+	VDUP V30.S[0], V12.S4
+	WORD $0x6e2cdd4a // fmul v10.4s, v10.4s, v12.4s
+	WORD $0x4eb9f54a // fmin v10.4s, v10.4s, v25.4s
+	WORD $0x4e38f54a // fmax v10.4s, v10.4s, v24.4s
+	WORD $0x6e3cdd40 // fmul v0.4s, v10.4s, v28.4s
+	WORD $0x4e218800 // frintn v0.4s, v0.4s
+	VFMLS V27.S4, V0.S4, V10.S4
+	VFMLS V26.S4, V0.S4, V10.S4
+	WORD $0x4ea1b800 // fcvtzs v0.4s, v0.4s
+	VDUP V22.S[0], V1.S4
+	VDUP V23.S[3], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V23.S[2], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	VDUP V23.S[1], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V23.S[0], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	WORD $0x6e2add4b // fmul v11.4s, v10.4s, v10.4s
+	VFMLA V1.S4, V11.S4, V10.S4
+	WORD $0x4e35d54a // fadd v10.4s, v10.4s, v21.4s
+	WORD $0x4f3f0401 // sshr v1.4s, v0.4s, #1
+	VSUB V1.S4, V0.S4, V0.S4
+	WORD $0x4f375421 // shl v1.4s, v1.4s, #23
+	VADD V1.S4, V10.S4, V10.S4
+	WORD $0x4f375400 // shl v0.4s, v0.4s, #23
+	VADD V21.S4, V0.S4, V0.S4
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e23fcc9 // fdiv v9.4s, v6.4s, v3.4s
+	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x6e2add29 // fmul v9.4s, v9.4s, v10.4s
+	VDUP V30.S[0], V12.S4
+	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
+	VBIT V0.B16, V15.B16, V9.B16
+	VMOV V10.B16, V1.B16
+	VDUP V31.S[3], V12.S4
+	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
+	VBIT V0.B16, V21.B16, V1.B16
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	VFMLA V10.S4, V5.S4, V9.S4
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
+	VDUP V31.S[2], V12.S4
+	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	VST1.P [V9.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_focalSoftF32
+tail_focalSoftF32:
+	ADDS $4, R1, R1
+	BEQ done_focalSoftF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V1.S[0]
+	VLD1.P 4(R7), V2.S[0]
+	CMP $2, R1
+	BLT lanes_focalSoftF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V1.S[1]
+	VLD1.P 4(R7), V2.S[1]
+	BEQ lanes_focalSoftF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V1.S[2]
+	VLD1.P 4(R7), V2.S[2]
+lanes_focalSoftF32:
+	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4eb9f463 // fmin v3.4s, v3.4s, v25.4s
+	WORD $0x4e38f463 // fmax v3.4s, v3.4s, v24.4s
+	WORD $0x6e3cdc64 // fmul v4.4s, v3.4s, v28.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V27.S4, V4.S4, V3.S4
+	VFMLS V26.S4, V4.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V22.S[0], V5.S4
+	VDUP V23.S[3], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V23.S[2], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	VDUP V23.S[1], V6.S4
+	VFMLA V3.S4, V5.S4, V6.S4
+	VDUP V23.S[0], V5.S4
+	VFMLA V3.S4, V6.S4, V5.S4
+	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
+	VFMLA V5.S4, V6.S4, V3.S4
+	WORD $0x4e35d463 // fadd v3.4s, v3.4s, v21.4s
+	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
+	VSUB V5.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V5.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V21.S4, V4.S4, V4.S4
+	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
+	VMOV V3.B16, V9.B16
+	WORD $0x4e35d467 // fadd v7.4s, v3.4s, v21.4s
+	WORD $0x6e27fea8 // fdiv v8.4s, v21.4s, v7.4s
+	WORD $0x4eb5d4e4 // fsub v4.4s, v7.4s, v21.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
+	VMOV V5.B16, V3.B16
+	VSUB V20.S4, V7.S4, V7.S4
+	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
+	VAND V19.B16, V7.B16, V7.B16
+	VADD V20.S4, V7.S4, V7.S4
+	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
+	WORD $0x4eb5d4e7 // fsub v7.4s, v7.4s, v21.4s
+	VDUP V16.S[2], V5.S4
+	VDUP V16.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V16.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V17.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V17.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
+	VFMLS V18.S4, V6.S4, V5.S4
+	VFMLA V26.S4, V4.S4, V5.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VFMLA V27.S4, V4.S4, V7.S4
+	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ea1d6a5 // fsub v5.4s, v21.4s, v1.4s
+	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
+	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
+	VBIT V8.B16, V15.B16, V4.B16
+	WORD $0x4e2ff406 // fmax v6.4s, v0.4s, v15.4s
+	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
+	VBIT V8.B16, V15.B16, V7.B16
+	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e2bdc24 // fmul v4.4s, v1.4s, v11.4s
+	VMOV V4.B16, V3.B16
+	VFMLA V10.S4, V5.S4, V3.S4
+	VMOV V4.B16, V6.B16
+	VFMLS V10.S4, V5.S4, V6.S4
+	WORD $0x6ea0f8c5 // fneg v5.4s, v6.4s
+	VDUP V31.S[0], V8.S4
+	VDUP V31.S[1], V9.S4
+	VFMLA V1.S4, V9.S4, V8.S4
+	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
+	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
+	WORD $0x4ea6d6a6 // fsub v6.4s, v21.4s, v6.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
+	VMOV V3.B16, V10.B16
+	VDUP V30.S[2], V12.S4
+	WORD $0x6ea3e589 // fcmgt v9.4s, v12.4s, v3.4s
+	VDUP V30.S[3], V12.S4
+	WORD $0x6e2cdc60 // fmul v0.4s, v3.4s, v12.4s
+	VBIT V9.B16, V0.B16, V10.B16
+	VDUP V29.S[0], V12.S4
+	VAND V12.B16, V9.B16, V9.B16
+	VSUB V20.S4, V10.S4, V10.S4
+	WORD $0x4f290540 // sshr v0.4s, v10.4s, #23
+	VAND V19.B16, V10.B16, V10.B16
+	VADD V20.S4, V10.S4, V10.S4
+	VSUB V9.S4, V0.S4, V0.S4
+	WORD $0x4e21d800 // scvtf v0.4s, v0.4s
+	WORD $0x4eb5d54a // fsub v10.4s, v10.4s, v21.4s
+	VDUP V16.S[2], V1.S4
+	VDUP V16.S[1], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V16.S[0], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	VDUP V17.S[3], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V17.S[2], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	VDUP V17.S[1], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V17.S[0], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	WORD $0x6e2add4b // fmul v11.4s, v10.4s, v10.4s
+	WORD $0x6e2adc21 // fmul v1.4s, v1.4s, v10.4s
+	WORD $0x6e2bdc21 // fmul v1.4s, v1.4s, v11.4s
+	VFMLS V18.S4, V11.S4, V1.S4
+	VFMLA V26.S4, V0.S4, V1.S4
+	WORD $0x4e21d54a // fadd v10.4s, v10.4s, v1.4s
+	VFMLA V27.S4, V0.S4, V10.S4
+	WORD $0x4ea0d860 // fcmeq v0.4s, v3.4s, #0.0
+	VDUP V30.S[1], V12.S4
+	VBIT V0.B16, V12.B16, V10.B16
+	VDUP V30.S[0], V12.S4
+	WORD $0x6e2cdd4a // fmul v10.4s, v10.4s, v12.4s
+	WORD $0x4eb9f54a // fmin v10.4s, v10.4s, v25.4s
+	WORD $0x4e38f54a // fmax v10.4s, v10.4s, v24.4s
+	WORD $0x6e3cdd40 // fmul v0.4s, v10.4s, v28.4s
+	WORD $0x4e218800 // frintn v0.4s, v0.4s
+	VFMLS V27.S4, V0.S4, V10.S4
+	VFMLS V26.S4, V0.S4, V10.S4
+	WORD $0x4ea1b800 // fcvtzs v0.4s, v0.4s
+	VDUP V22.S[0], V1.S4
+	VDUP V23.S[3], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V23.S[2], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	VDUP V23.S[1], V11.S4
+	VFMLA V10.S4, V1.S4, V11.S4
+	VDUP V23.S[0], V1.S4
+	VFMLA V10.S4, V11.S4, V1.S4
+	WORD $0x6e2add4b // fmul v11.4s, v10.4s, v10.4s
+	VFMLA V1.S4, V11.S4, V10.S4
+	WORD $0x4e35d54a // fadd v10.4s, v10.4s, v21.4s
+	WORD $0x4f3f0401 // sshr v1.4s, v0.4s, #1
+	VSUB V1.S4, V0.S4, V0.S4
+	WORD $0x4f375421 // shl v1.4s, v1.4s, #23
+	VADD V1.S4, V10.S4, V10.S4
+	WORD $0x4f375400 // shl v0.4s, v0.4s, #23
+	VADD V21.S4, V0.S4, V0.S4
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e23fcc9 // fdiv v9.4s, v6.4s, v3.4s
+	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x6e2add29 // fmul v9.4s, v9.4s, v10.4s
+	VDUP V30.S[0], V12.S4
+	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
+	VBIT V0.B16, V15.B16, V9.B16
+	VMOV V10.B16, V1.B16
+	VDUP V31.S[3], V12.S4
+	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
+	VBIT V0.B16, V21.B16, V1.B16
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	VFMLA V10.S4, V5.S4, V9.S4
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
+	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
+	VDUP V31.S[2], V12.S4
+	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
+	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
+	VST1.P V9.S[0], 4(R2)
+	VST1.P V4.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_focalSoftF32
+	VST1.P V9.S[1], 4(R2)
+	VST1.P V4.S[1], 4(R4)
+	BEQ done_focalSoftF32
+	VST1.P V9.S[2], 4(R2)
+	VST1.P V4.S[2], 4(R4)
+done_focalSoftF32:
+	WORD $0x4e6ed5ad // fadd v13.2d, v13.2d, v14.2d
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+136(FP)
+	RET
+
+// func focalSoftG0F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+TEXT ·focalSoftG0F64(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a1+136(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+144(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x7ff0000000000000, R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V29.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V28.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V27.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V26.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V25.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V23.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V22.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V21.D2
+	MOVD $·logPolyF64Rev<>(SB), R12
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V20.D2
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalSoftG0F64
+big_focalSoftG0F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V20.B16, V7.B16
+	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e6bdc24 // fmul v4.2d, v1.2d, v11.2d
+	VMOV V4.B16, V3.B16
+	VFMLA V10.D2, V5.D2, V3.D2
+	VMOV V4.B16, V6.B16
+	VFMLS V10.D2, V5.D2, V6.D2
+	WORD $0x6ee0f8c5 // fneg v5.2d, v6.2d
+	VDUP V31.D[0], V8.D2
+	VDUP V31.D[1], V9.D2
+	VFMLA V1.D2, V9.D2, V8.D2
+	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
+	WORD $0x6e68dca5 // fmul v5.2d, v5.2d, v8.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dca5 // fmul v5.2d, v5.2d, v2.2d
+	VDUP V30.D[0], V12.D2
+	WORD $0x6e6cdca5 // fmul v5.2d, v5.2d, v12.2d
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P [V5.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalSoftG0F64
+onepre_focalSoftG0F64:
+	ADDS $0, R1, R1
+	BLT tail_focalSoftG0F64
+one_focalSoftG0F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V20.B16, V7.B16
+	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e6bdc24 // fmul v4.2d, v1.2d, v11.2d
+	VMOV V4.B16, V3.B16
+	VFMLA V10.D2, V5.D2, V3.D2
+	VMOV V4.B16, V6.B16
+	VFMLS V10.D2, V5.D2, V6.D2
+	WORD $0x6ee0f8c5 // fneg v5.2d, v6.2d
+	VDUP V31.D[0], V8.D2
+	VDUP V31.D[1], V9.D2
+	VFMLA V1.D2, V9.D2, V8.D2
+	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
+	WORD $0x6e68dca5 // fmul v5.2d, v5.2d, v8.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dca5 // fmul v5.2d, v5.2d, v2.2d
+	VDUP V30.D[0], V12.D2
+	WORD $0x6e6cdca5 // fmul v5.2d, v5.2d, v12.2d
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P [V5.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalSoftG0F64
+tail_focalSoftG0F64:
+	ADDS $2, R1, R1
+	BEQ done_focalSoftG0F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalSoftG0F64:
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V20.B16, V7.B16
+	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e6bdc24 // fmul v4.2d, v1.2d, v11.2d
+	VMOV V4.B16, V3.B16
+	VFMLA V10.D2, V5.D2, V3.D2
+	VMOV V4.B16, V6.B16
+	VFMLS V10.D2, V5.D2, V6.D2
+	WORD $0x6ee0f8c5 // fneg v5.2d, v6.2d
+	VDUP V31.D[0], V8.D2
+	VDUP V31.D[1], V9.D2
+	VFMLA V1.D2, V9.D2, V8.D2
+	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
+	WORD $0x6e68dca5 // fmul v5.2d, v5.2d, v8.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dca5 // fmul v5.2d, v5.2d, v2.2d
+	VDUP V30.D[0], V12.D2
+	WORD $0x6e6cdca5 // fmul v5.2d, v5.2d, v12.2d
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P V5.D[0], 8(R2)
+	VST1.P V4.D[0], 8(R4)
+done_focalSoftG0F64:
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+152(FP)
+	RET
+
+// func focalSoftG1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+TEXT ·focalSoftG1F64(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a1+136(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+144(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x7ff0000000000000, R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V29.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V28.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V27.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V26.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V25.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V23.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V22.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V21.D2
+	MOVD $·logPolyF64Rev<>(SB), R12
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V20.D2
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalSoftG1F64
+big_focalSoftG1F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V20.B16, V7.B16
+	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e6bdc24 // fmul v4.2d, v1.2d, v11.2d
+	VMOV V4.B16, V3.B16
+	VFMLA V10.D2, V5.D2, V3.D2
+	VMOV V4.B16, V6.B16
+	VFMLS V10.D2, V5.D2, V6.D2
+	WORD $0x6ee0f8c5 // fneg v5.2d, v6.2d
+	VDUP V31.D[0], V8.D2
+	VDUP V31.D[1], V9.D2
+	VFMLA V1.D2, V9.D2, V8.D2
+	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
+	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
+	WORD $0x4ee6d706 // fsub v6.2d, v24.2d, v6.2d
+	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
+	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
+	WORD $0x6e66dce9 // fmul v9.2d, v7.2d, v6.2d
+	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
+	VBIT V0.B16, V20.B16, V9.B16
+	VMOV V3.B16, V1.B16
+	VDUP V30.D[1], V12.D2
+	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
+	VBIT V0.B16, V24.B16, V1.B16
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	VFMLA V3.D2, V5.D2, V9.D2
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
+	VDUP V30.D[0], V12.D2
+	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P [V9.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalSoftG1F64
+onepre_focalSoftG1F64:
+	ADDS $0, R1, R1
+	BLT tail_focalSoftG1F64
+one_focalSoftG1F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V20.B16, V7.B16
+	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e6bdc24 // fmul v4.2d, v1.2d, v11.2d
+	VMOV V4.B16, V3.B16
+	VFMLA V10.D2, V5.D2, V3.D2
+	VMOV V4.B16, V6.B16
+	VFMLS V10.D2, V5.D2, V6.D2
+	WORD $0x6ee0f8c5 // fneg v5.2d, v6.2d
+	VDUP V31.D[0], V8.D2
+	VDUP V31.D[1], V9.D2
+	VFMLA V1.D2, V9.D2, V8.D2
+	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
+	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
+	WORD $0x4ee6d706 // fsub v6.2d, v24.2d, v6.2d
+	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
+	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
+	WORD $0x6e66dce9 // fmul v9.2d, v7.2d, v6.2d
+	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
+	VBIT V0.B16, V20.B16, V9.B16
+	VMOV V3.B16, V1.B16
+	VDUP V30.D[1], V12.D2
+	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
+	VBIT V0.B16, V24.B16, V1.B16
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	VFMLA V3.D2, V5.D2, V9.D2
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
+	VDUP V30.D[0], V12.D2
+	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P [V9.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalSoftG1F64
+tail_focalSoftG1F64:
+	ADDS $2, R1, R1
+	BEQ done_focalSoftG1F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalSoftG1F64:
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V20.B16, V7.B16
+	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e6bdc24 // fmul v4.2d, v1.2d, v11.2d
+	VMOV V4.B16, V3.B16
+	VFMLA V10.D2, V5.D2, V3.D2
+	VMOV V4.B16, V6.B16
+	VFMLS V10.D2, V5.D2, V6.D2
+	WORD $0x6ee0f8c5 // fneg v5.2d, v6.2d
+	VDUP V31.D[0], V8.D2
+	VDUP V31.D[1], V9.D2
+	VFMLA V1.D2, V9.D2, V8.D2
+	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
+	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
+	WORD $0x4ee6d706 // fsub v6.2d, v24.2d, v6.2d
+	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
+	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
+	WORD $0x6e66dce9 // fmul v9.2d, v7.2d, v6.2d
+	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
+	VBIT V0.B16, V20.B16, V9.B16
+	VMOV V3.B16, V1.B16
+	VDUP V30.D[1], V12.D2
+	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
+	VBIT V0.B16, V24.B16, V1.B16
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	VFMLA V3.D2, V5.D2, V9.D2
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
+	VDUP V30.D[0], V12.D2
+	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P V9.D[0], 8(R2)
+	VST1.P V4.D[0], 8(R4)
+done_focalSoftG1F64:
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+152(FP)
+	RET
+
+// func focalSoftG2F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+TEXT ·focalSoftG2F64(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a1+136(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+144(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x7ff0000000000000, R9
+	VMOV R9, V30.D[1]
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V29.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V28.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V27.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V26.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V25.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V23.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V22.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V21.D2
+	MOVD $·logPolyF64Rev<>(SB), R12
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V20.D2
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalSoftG2F64
+big_focalSoftG2F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V20.B16, V7.B16
+	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e6bdc24 // fmul v4.2d, v1.2d, v11.2d
+	VMOV V4.B16, V3.B16
+	VFMLA V10.D2, V5.D2, V3.D2
+	VMOV V4.B16, V6.B16
+	VFMLS V10.D2, V5.D2, V6.D2
+	WORD $0x6ee0f8c5 // fneg v5.2d, v6.2d
+	VDUP V31.D[0], V8.D2
+	VDUP V31.D[1], V9.D2
+	VFMLA V1.D2, V9.D2, V8.D2
+	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
+	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
+	WORD $0x4ee6d706 // fsub v6.2d, v24.2d, v6.2d
+	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
+	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
+	WORD $0x6e63dc6a // fmul v10.2d, v3.2d, v3.2d
+	WORD $0x6e66dce9 // fmul v9.2d, v7.2d, v6.2d
+	WORD $0x6e63dd29 // fmul v9.2d, v9.2d, v3.2d
+	WORD $0x4e69d529 // fadd v9.2d, v9.2d, v9.2d
+	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
+	VBIT V0.B16, V20.B16, V9.B16
+	VMOV V10.B16, V1.B16
+	VDUP V30.D[1], V12.D2
+	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
+	VBIT V0.B16, V24.B16, V1.B16
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	VFMLA V10.D2, V5.D2, V9.D2
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
+	VDUP V30.D[0], V12.D2
+	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P [V9.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalSoftG2F64
+onepre_focalSoftG2F64:
+	ADDS $0, R1, R1
+	BLT tail_focalSoftG2F64
+one_focalSoftG2F64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V20.B16, V7.B16
+	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e6bdc24 // fmul v4.2d, v1.2d, v11.2d
+	VMOV V4.B16, V3.B16
+	VFMLA V10.D2, V5.D2, V3.D2
+	VMOV V4.B16, V6.B16
+	VFMLS V10.D2, V5.D2, V6.D2
+	WORD $0x6ee0f8c5 // fneg v5.2d, v6.2d
+	VDUP V31.D[0], V8.D2
+	VDUP V31.D[1], V9.D2
+	VFMLA V1.D2, V9.D2, V8.D2
+	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
+	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
+	WORD $0x4ee6d706 // fsub v6.2d, v24.2d, v6.2d
+	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
+	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
+	WORD $0x6e63dc6a // fmul v10.2d, v3.2d, v3.2d
+	WORD $0x6e66dce9 // fmul v9.2d, v7.2d, v6.2d
+	WORD $0x6e63dd29 // fmul v9.2d, v9.2d, v3.2d
+	WORD $0x4e69d529 // fadd v9.2d, v9.2d, v9.2d
+	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
+	VBIT V0.B16, V20.B16, V9.B16
+	VMOV V10.B16, V1.B16
+	VDUP V30.D[1], V12.D2
+	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
+	VBIT V0.B16, V24.B16, V1.B16
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	VFMLA V10.D2, V5.D2, V9.D2
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
+	VDUP V30.D[0], V12.D2
+	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P [V9.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalSoftG2F64
+tail_focalSoftG2F64:
+	ADDS $2, R1, R1
+	BEQ done_focalSoftG2F64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalSoftG2F64:
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
+	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
+	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V3.D2
+	VFMLS V27.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
+	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
+	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V23.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V22.B16, V7.B16, V7.B16
+	VADD V23.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
+	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
+	VFMLA V27.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V28.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
+	VBIT V8.B16, V20.B16, V4.B16
+	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V20.B16, V7.B16
+	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e6bdc24 // fmul v4.2d, v1.2d, v11.2d
+	VMOV V4.B16, V3.B16
+	VFMLA V10.D2, V5.D2, V3.D2
+	VMOV V4.B16, V6.B16
+	VFMLS V10.D2, V5.D2, V6.D2
+	WORD $0x6ee0f8c5 // fneg v5.2d, v6.2d
+	VDUP V31.D[0], V8.D2
+	VDUP V31.D[1], V9.D2
+	VFMLA V1.D2, V9.D2, V8.D2
+	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
+	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
+	WORD $0x4ee6d706 // fsub v6.2d, v24.2d, v6.2d
+	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
+	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
+	WORD $0x6e63dc6a // fmul v10.2d, v3.2d, v3.2d
+	WORD $0x6e66dce9 // fmul v9.2d, v7.2d, v6.2d
+	WORD $0x6e63dd29 // fmul v9.2d, v9.2d, v3.2d
+	WORD $0x4e69d529 // fadd v9.2d, v9.2d, v9.2d
+	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
+	VBIT V0.B16, V20.B16, V9.B16
+	VMOV V10.B16, V1.B16
+	VDUP V30.D[1], V12.D2
+	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
+	VBIT V0.B16, V24.B16, V1.B16
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	VFMLA V10.D2, V5.D2, V9.D2
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
+	VDUP V30.D[0], V12.D2
+	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P V9.D[0], 8(R2)
+	VST1.P V4.D[0], 8(R4)
+done_focalSoftG2F64:
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+152(FP)
+	RET
+
+// func focalSoftF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
+
+TEXT ·focalSoftF64(SB), NOSPLIT, $0-160
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	MOVD w_base+96(FP), R7
+	MOVD a0+128(FP), R9
+	VMOV R9, V31.D[0]
+	MOVD a1+136(FP), R9
+	VMOV R9, V31.D[1]
+	MOVD scale+144(FP), R9
+	VMOV R9, V30.D[0]
+	MOVD $0x7ff0000000000000, R9
+	VMOV R9, V30.D[1]
+	MOVD gamma+120(FP), R9
+	VMOV R9, V29.D[0]
+	MOVD $0xfff0000000000000, R9
+	VMOV R9, V29.D[1]
+	MOVD $0x0010000000000000, R9
+	VMOV R9, V28.D[0]
+	MOVD $0x4330000000000000, R9
+	VMOV R9, V28.D[1]
+	MOVD $0x0000000000000034, R9
+	VMOV R9, V27.D[0]
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V26.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V25.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V24.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V23.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V22.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V21.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V20.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V19.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V18.D2
+	MOVD $·logPolyF64Rev<>(SB), R12
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V17.D2
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $2, R1, R1
+	BLT onepre_focalSoftF64
+big_focalSoftF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4ef7f463 // fmin v3.2d, v3.2d, v23.2d
+	WORD $0x4e76f463 // fmax v3.2d, v3.2d, v22.2d
+	WORD $0x6e7adc64 // fmul v4.2d, v3.2d, v26.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V25.D2, V4.D2, V3.D2
+	VFMLS V24.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e75d463 // fadd v3.2d, v3.2d, v21.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V21.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e75d467 // fadd v7.2d, v3.2d, v21.2d
+	WORD $0x6e67fea8 // fdiv v8.2d, v21.2d, v7.2d
+	WORD $0x4ef5d4e4 // fsub v4.2d, v7.2d, v21.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V20.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V19.B16, V7.B16, V7.B16
+	VADD V20.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef5d4e7 // fsub v7.2d, v7.2d, v21.2d
+	WORD $0x4e72d4ee // fadd v14.2d, v7.2d, v18.2d
+	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
+	VFMLA V24.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V25.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ee1d6a5 // fsub v5.2d, v21.2d, v1.2d
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e71f484 // fmax v4.2d, v4.2d, v17.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x4e71f406 // fmax v6.2d, v0.2d, v17.2d
+	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V17.B16, V7.B16
+	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e6bdc24 // fmul v4.2d, v1.2d, v11.2d
+	VMOV V4.B16, V3.B16
+	VFMLA V10.D2, V5.D2, V3.D2
+	VMOV V4.B16, V6.B16
+	VFMLS V10.D2, V5.D2, V6.D2
+	WORD $0x6ee0f8c5 // fneg v5.2d, v6.2d
+	VDUP V31.D[0], V8.D2
+	VDUP V31.D[1], V9.D2
+	VFMLA V1.D2, V9.D2, V8.D2
+	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
+	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
+	WORD $0x4ee6d6a6 // fsub v6.2d, v21.2d, v6.2d
+	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
+	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
+	VMOV V3.B16, V10.B16
+	VDUP V28.D[0], V12.D2
+	WORD $0x6ee3e589 // fcmgt v9.2d, v12.2d, v3.2d
+	VDUP V28.D[1], V12.D2
+	WORD $0x6e6cdc60 // fmul v0.2d, v3.2d, v12.2d
+	VBIT V9.B16, V0.B16, V10.B16
+	VDUP V27.D[0], V12.D2
+	VAND V12.B16, V9.B16, V9.B16
+	VSUB V20.D2, V10.D2, V10.D2
+	WORD $0x4f4c0540 // sshr v0.2d, v10.2d, #52
+	VAND V19.B16, V10.B16, V10.B16
+	VADD V20.D2, V10.D2, V10.D2
+	VSUB V9.D2, V0.D2, V0.D2
+	WORD $0x4e61d800 // scvtf v0.2d, v0.2d
+	WORD $0x4ef5d54a // fsub v10.2d, v10.2d, v21.2d
+	WORD $0x4e72d54e // fadd v14.2d, v10.2d, v18.2d
+	WORD $0x6e6efd4e // fdiv v14.2d, v10.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V1.D2]
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V15.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V15.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V15.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V15.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V15.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V15.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V15.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V15.D2, V11.D2, V1.D2
+	WORD $0x6e6fdc21 // fmul v1.2d, v1.2d, v15.2d
+	WORD $0x4eead421 // fsub v1.2d, v1.2d, v10.2d
+	WORD $0x6e6edc21 // fmul v1.2d, v1.2d, v14.2d
+	VFMLA V24.D2, V0.D2, V1.D2
+	WORD $0x4e61d54a // fadd v10.2d, v10.2d, v1.2d
+	VFMLA V25.D2, V0.D2, V10.D2
+	WORD $0x4ee0d860 // fcmeq v0.2d, v3.2d, #0.0
+	VDUP V29.D[1], V12.D2
+	VBIT V0.B16, V12.B16, V10.B16
+	VDUP V29.D[0], V12.D2
+	WORD $0x6e6cdd4a // fmul v10.2d, v10.2d, v12.2d
+	WORD $0x4ef7f54a // fmin v10.2d, v10.2d, v23.2d
+	WORD $0x4e76f54a // fmax v10.2d, v10.2d, v22.2d
+	WORD $0x6e7add40 // fmul v0.2d, v10.2d, v26.2d
+	WORD $0x4e618800 // frintn v0.2d, v0.2d
+	VFMLS V25.D2, V0.D2, V10.D2
+	VFMLS V24.D2, V0.D2, V10.D2
+	WORD $0x4ee1b800 // fcvtzs v0.2d, v0.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V1.D2]
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	WORD $0x6e6add41 // fmul v1.2d, v10.2d, v10.2d
+	VFMLA V11.D2, V1.D2, V10.D2
+	WORD $0x4e75d54a // fadd v10.2d, v10.2d, v21.2d
+	WORD $0x4f7f040b // sshr v11.2d, v0.2d, #1
+	VSUB V11.D2, V0.D2, V0.D2
+	WORD $0x4f74556b // shl v11.2d, v11.2d, #52
+	VADD V11.D2, V10.D2, V10.D2
+	WORD $0x4f745400 // shl v0.2d, v0.2d, #52
+	VADD V21.D2, V0.D2, V0.D2
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e63fcc9 // fdiv v9.2d, v6.2d, v3.2d
+	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
+	WORD $0x6e6add29 // fmul v9.2d, v9.2d, v10.2d
+	VDUP V29.D[0], V12.D2
+	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
+	VBIT V0.B16, V17.B16, V9.B16
+	VMOV V10.B16, V1.B16
+	VDUP V30.D[1], V12.D2
+	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
+	VBIT V0.B16, V21.B16, V1.B16
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	VFMLA V10.D2, V5.D2, V9.D2
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
+	VDUP V30.D[0], V12.D2
+	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P [V9.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE big_focalSoftF64
+onepre_focalSoftF64:
+	ADDS $0, R1, R1
+	BLT tail_focalSoftF64
+one_focalSoftF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V1.D2]
+	VLD1.P 16(R7), [V2.D2]
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4ef7f463 // fmin v3.2d, v3.2d, v23.2d
+	WORD $0x4e76f463 // fmax v3.2d, v3.2d, v22.2d
+	WORD $0x6e7adc64 // fmul v4.2d, v3.2d, v26.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V25.D2, V4.D2, V3.D2
+	VFMLS V24.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e75d463 // fadd v3.2d, v3.2d, v21.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V21.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e75d467 // fadd v7.2d, v3.2d, v21.2d
+	WORD $0x6e67fea8 // fdiv v8.2d, v21.2d, v7.2d
+	WORD $0x4ef5d4e4 // fsub v4.2d, v7.2d, v21.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V20.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V19.B16, V7.B16, V7.B16
+	VADD V20.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef5d4e7 // fsub v7.2d, v7.2d, v21.2d
+	WORD $0x4e72d4ee // fadd v14.2d, v7.2d, v18.2d
+	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
+	VFMLA V24.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V25.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ee1d6a5 // fsub v5.2d, v21.2d, v1.2d
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e71f484 // fmax v4.2d, v4.2d, v17.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x4e71f406 // fmax v6.2d, v0.2d, v17.2d
+	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V17.B16, V7.B16
+	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e6bdc24 // fmul v4.2d, v1.2d, v11.2d
+	VMOV V4.B16, V3.B16
+	VFMLA V10.D2, V5.D2, V3.D2
+	VMOV V4.B16, V6.B16
+	VFMLS V10.D2, V5.D2, V6.D2
+	WORD $0x6ee0f8c5 // fneg v5.2d, v6.2d
+	VDUP V31.D[0], V8.D2
+	VDUP V31.D[1], V9.D2
+	VFMLA V1.D2, V9.D2, V8.D2
+	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
+	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
+	WORD $0x4ee6d6a6 // fsub v6.2d, v21.2d, v6.2d
+	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
+	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
+	VMOV V3.B16, V10.B16
+	VDUP V28.D[0], V12.D2
+	WORD $0x6ee3e589 // fcmgt v9.2d, v12.2d, v3.2d
+	VDUP V28.D[1], V12.D2
+	WORD $0x6e6cdc60 // fmul v0.2d, v3.2d, v12.2d
+	VBIT V9.B16, V0.B16, V10.B16
+	VDUP V27.D[0], V12.D2
+	VAND V12.B16, V9.B16, V9.B16
+	VSUB V20.D2, V10.D2, V10.D2
+	WORD $0x4f4c0540 // sshr v0.2d, v10.2d, #52
+	VAND V19.B16, V10.B16, V10.B16
+	VADD V20.D2, V10.D2, V10.D2
+	VSUB V9.D2, V0.D2, V0.D2
+	WORD $0x4e61d800 // scvtf v0.2d, v0.2d
+	WORD $0x4ef5d54a // fsub v10.2d, v10.2d, v21.2d
+	WORD $0x4e72d54e // fadd v14.2d, v10.2d, v18.2d
+	WORD $0x6e6efd4e // fdiv v14.2d, v10.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V1.D2]
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V15.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V15.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V15.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V15.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V15.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V15.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V15.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V15.D2, V11.D2, V1.D2
+	WORD $0x6e6fdc21 // fmul v1.2d, v1.2d, v15.2d
+	WORD $0x4eead421 // fsub v1.2d, v1.2d, v10.2d
+	WORD $0x6e6edc21 // fmul v1.2d, v1.2d, v14.2d
+	VFMLA V24.D2, V0.D2, V1.D2
+	WORD $0x4e61d54a // fadd v10.2d, v10.2d, v1.2d
+	VFMLA V25.D2, V0.D2, V10.D2
+	WORD $0x4ee0d860 // fcmeq v0.2d, v3.2d, #0.0
+	VDUP V29.D[1], V12.D2
+	VBIT V0.B16, V12.B16, V10.B16
+	VDUP V29.D[0], V12.D2
+	WORD $0x6e6cdd4a // fmul v10.2d, v10.2d, v12.2d
+	WORD $0x4ef7f54a // fmin v10.2d, v10.2d, v23.2d
+	WORD $0x4e76f54a // fmax v10.2d, v10.2d, v22.2d
+	WORD $0x6e7add40 // fmul v0.2d, v10.2d, v26.2d
+	WORD $0x4e618800 // frintn v0.2d, v0.2d
+	VFMLS V25.D2, V0.D2, V10.D2
+	VFMLS V24.D2, V0.D2, V10.D2
+	WORD $0x4ee1b800 // fcvtzs v0.2d, v0.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V1.D2]
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	WORD $0x6e6add41 // fmul v1.2d, v10.2d, v10.2d
+	VFMLA V11.D2, V1.D2, V10.D2
+	WORD $0x4e75d54a // fadd v10.2d, v10.2d, v21.2d
+	WORD $0x4f7f040b // sshr v11.2d, v0.2d, #1
+	VSUB V11.D2, V0.D2, V0.D2
+	WORD $0x4f74556b // shl v11.2d, v11.2d, #52
+	VADD V11.D2, V10.D2, V10.D2
+	WORD $0x4f745400 // shl v0.2d, v0.2d, #52
+	VADD V21.D2, V0.D2, V0.D2
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e63fcc9 // fdiv v9.2d, v6.2d, v3.2d
+	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
+	WORD $0x6e6add29 // fmul v9.2d, v9.2d, v10.2d
+	VDUP V29.D[0], V12.D2
+	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
+	VBIT V0.B16, V17.B16, V9.B16
+	VMOV V10.B16, V1.B16
+	VDUP V30.D[1], V12.D2
+	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
+	VBIT V0.B16, V21.B16, V1.B16
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	VFMLA V10.D2, V5.D2, V9.D2
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
+	VDUP V30.D[0], V12.D2
+	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P [V9.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_focalSoftF64
+tail_focalSoftF64:
+	ADDS $2, R1, R1
+	BEQ done_focalSoftF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V1.D[0]
+	VLD1.P 8(R7), V2.D[0]
+lanes_focalSoftF64:
+	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4ef7f463 // fmin v3.2d, v3.2d, v23.2d
+	WORD $0x4e76f463 // fmax v3.2d, v3.2d, v22.2d
+	WORD $0x6e7adc64 // fmul v4.2d, v3.2d, v26.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V25.D2, V4.D2, V3.D2
+	VFMLS V24.D2, V4.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V3.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V3.D2, V5.D2, V6.D2
+	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
+	VFMLA V6.D2, V5.D2, V3.D2
+	WORD $0x4e75d463 // fadd v3.2d, v3.2d, v21.2d
+	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
+	VSUB V6.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V21.D2, V4.D2, V4.D2
+	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
+	VMOV V3.B16, V9.B16
+	WORD $0x4e75d467 // fadd v7.2d, v3.2d, v21.2d
+	WORD $0x6e67fea8 // fdiv v8.2d, v21.2d, v7.2d
+	WORD $0x4ef5d4e4 // fsub v4.2d, v7.2d, v21.2d
+	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
+	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
+	VMOV V5.B16, V3.B16
+	VSUB V20.D2, V7.D2, V7.D2
+	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
+	VAND V19.B16, V7.B16, V7.B16
+	VADD V20.D2, V7.D2, V7.D2
+	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
+	WORD $0x4ef5d4e7 // fsub v7.2d, v7.2d, v21.2d
+	WORD $0x4e72d4ee // fadd v14.2d, v7.2d, v18.2d
+	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V5.D2]
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V15.D2, V5.D2, V6.D2
+	VLD1R.P 8(R10), [V5.D2]
+	VFMLA V15.D2, V6.D2, V5.D2
+	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
+	VFMLA V24.D2, V4.D2, V5.D2
+	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
+	VFMLA V25.D2, V4.D2, V7.D2
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
+	VMOV V10.B16, V11.B16
+	VBSL V9.B16, V8.B16, V10.B16
+	VBSL V8.B16, V9.B16, V11.B16
+	WORD $0x4ee1d6a5 // fsub v5.2d, v21.2d, v1.2d
+	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
+	WORD $0x4e71f484 // fmax v4.2d, v4.2d, v17.2d
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
+	VBIT V8.B16, V17.B16, V4.B16
+	WORD $0x4e71f406 // fmax v6.2d, v0.2d, v17.2d
+	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
+	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
+	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
+	VBIT V8.B16, V17.B16, V7.B16
+	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VBIF V8.B16, V0.B16, V7.B16
+	WORD $0x6e6bdc24 // fmul v4.2d, v1.2d, v11.2d
+	VMOV V4.B16, V3.B16
+	VFMLA V10.D2, V5.D2, V3.D2
+	VMOV V4.B16, V6.B16
+	VFMLS V10.D2, V5.D2, V6.D2
+	WORD $0x6ee0f8c5 // fneg v5.2d, v6.2d
+	VDUP V31.D[0], V8.D2
+	VDUP V31.D[1], V9.D2
+	VFMLA V1.D2, V9.D2, V8.D2
+	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
+	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
+	WORD $0x4ee6d6a6 // fsub v6.2d, v21.2d, v6.2d
+	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
+	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
+	VMOV V3.B16, V10.B16
+	VDUP V28.D[0], V12.D2
+	WORD $0x6ee3e589 // fcmgt v9.2d, v12.2d, v3.2d
+	VDUP V28.D[1], V12.D2
+	WORD $0x6e6cdc60 // fmul v0.2d, v3.2d, v12.2d
+	VBIT V9.B16, V0.B16, V10.B16
+	VDUP V27.D[0], V12.D2
+	VAND V12.B16, V9.B16, V9.B16
+	VSUB V20.D2, V10.D2, V10.D2
+	WORD $0x4f4c0540 // sshr v0.2d, v10.2d, #52
+	VAND V19.B16, V10.B16, V10.B16
+	VADD V20.D2, V10.D2, V10.D2
+	VSUB V9.D2, V0.D2, V0.D2
+	WORD $0x4e61d800 // scvtf v0.2d, v0.2d
+	WORD $0x4ef5d54a // fsub v10.2d, v10.2d, v21.2d
+	WORD $0x4e72d54e // fadd v14.2d, v10.2d, v18.2d
+	WORD $0x6e6efd4e // fdiv v14.2d, v10.2d, v14.2d
+	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V1.D2]
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V15.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V15.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V15.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V15.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V15.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V15.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V15.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V15.D2, V11.D2, V1.D2
+	WORD $0x6e6fdc21 // fmul v1.2d, v1.2d, v15.2d
+	WORD $0x4eead421 // fsub v1.2d, v1.2d, v10.2d
+	WORD $0x6e6edc21 // fmul v1.2d, v1.2d, v14.2d
+	VFMLA V24.D2, V0.D2, V1.D2
+	WORD $0x4e61d54a // fadd v10.2d, v10.2d, v1.2d
+	VFMLA V25.D2, V0.D2, V10.D2
+	WORD $0x4ee0d860 // fcmeq v0.2d, v3.2d, #0.0
+	VDUP V29.D[1], V12.D2
+	VBIT V0.B16, V12.B16, V10.B16
+	VDUP V29.D[0], V12.D2
+	WORD $0x6e6cdd4a // fmul v10.2d, v10.2d, v12.2d
+	WORD $0x4ef7f54a // fmin v10.2d, v10.2d, v23.2d
+	WORD $0x4e76f54a // fmax v10.2d, v10.2d, v22.2d
+	WORD $0x6e7add40 // fmul v0.2d, v10.2d, v26.2d
+	WORD $0x4e618800 // frintn v0.2d, v0.2d
+	VFMLS V25.D2, V0.D2, V10.D2
+	VFMLS V24.D2, V0.D2, V10.D2
+	WORD $0x4ee1b800 // fcvtzs v0.2d, v0.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V1.D2]
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	VLD1R.P 8(R10), [V1.D2]
+	VFMLA V10.D2, V11.D2, V1.D2
+	VLD1R.P 8(R10), [V11.D2]
+	VFMLA V10.D2, V1.D2, V11.D2
+	WORD $0x6e6add41 // fmul v1.2d, v10.2d, v10.2d
+	VFMLA V11.D2, V1.D2, V10.D2
+	WORD $0x4e75d54a // fadd v10.2d, v10.2d, v21.2d
+	WORD $0x4f7f040b // sshr v11.2d, v0.2d, #1
+	VSUB V11.D2, V0.D2, V0.D2
+	WORD $0x4f74556b // shl v11.2d, v11.2d, #52
+	VADD V11.D2, V10.D2, V10.D2
+	WORD $0x4f745400 // shl v0.2d, v0.2d, #52
+	VADD V21.D2, V0.D2, V0.D2
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e63fcc9 // fdiv v9.2d, v6.2d, v3.2d
+	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
+	WORD $0x6e6add29 // fmul v9.2d, v9.2d, v10.2d
+	VDUP V29.D[0], V12.D2
+	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
+	VBIT V0.B16, V17.B16, V9.B16
+	VMOV V10.B16, V1.B16
+	VDUP V30.D[1], V12.D2
+	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
+	VBIT V0.B16, V21.B16, V1.B16
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	VFMLA V10.D2, V5.D2, V9.D2
+	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
+	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
+	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
+	VDUP V30.D[0], V12.D2
+	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
+	VST1.P V9.D[0], 8(R2)
+	VST1.P V4.D[0], 8(R4)
+done_focalSoftF64:
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F13, ret+152(FP)
 	RET
 
 // func bceProbF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, fn float32, fp float32, scale float32) float64

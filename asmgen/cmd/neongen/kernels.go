@@ -123,6 +123,7 @@ func kernels() []kernel {
 	ks = append(ks, elementwiseKernels()...)
 	ks = append(ks, regressionKernels()...)
 	ks = append(ks, focalKernels()...)
+	ks = append(ks, focalSoftKernels()...)
 	ks = append(ks, probLossKernels()...)
 	ks = append(ks, focalProbKernels()...)
 	return append(ks, probsKernels()...)

@@ -343,19 +343,8 @@ func genFocalProb(f *fn, mode int, clip bool) {
 	for _, r := range acc {
 		f.zero(r)
 	}
-	// logSub sets d = log s for s ≥ 0 normal or subnormal (s is rescaled
-	// by 2^mant first); s = 0 gives garbage, which callers replace.
-	logSub := func(d, s, t, u, w, m neon.V) {
-		f.mov(d, s)
-		f.dup(P, minNorm)
-		f.FCMGT(a, m, P, s)
-		f.dup(P, subScale)
-		f.FMUL(a, t, s, P)
-		f.bit(d, t, m)
-		f.dup(P, subShift)
-		f.and(m, m, P)
-		f.logCore([]neon.V{d}, []neon.V{t}, []neon.V{u}, []neon.V{w}, []neon.V{m})
-	}
+	sub := subLanes{minNorm, subScale, subShift}
+	logSub := func(d, s, t, u, w, m neon.V) { f.logSub(d, s, t, u, w, m, P, sub) }
 	ins := []stream{{ptr: "R0", regs: []neon.V{X}}, {ptr: "R5", regs: []neon.V{Y}}, {ptr: "R7", regs: []neon.V{W}}}
 	outs := []stream{{ptr: "R2", regs: []neon.V{T}}, {ptr: "R4", regs: []neon.V{E}}}
 	f.loop(1, ins, outs, func(int) {
@@ -483,4 +472,24 @@ func genFocalProb(f *fn, mode int, clip bool) {
 	f.reduceWide(acc)
 	f.storeRet(acc[0])
 	f.Op("RET")
+}
+
+// subLanes are the packed constants of logSub: the smallest normal, 2^mant
+// and mant (integer lanes).
+type subLanes struct{ minNorm, scale, shift lane }
+
+// logSub sets d = log s for s ≥ 0 normal or subnormal (s is rescaled by
+// 2^mant first); s = 0 gives garbage, which callers replace. t, u, w, m
+// are scratch, p the temporary for packed constants.
+func (f *fn) logSub(d, s, t, u, w, m, p neon.V, c subLanes) {
+	a := f.arr
+	f.mov(d, s)
+	f.dup(p, c.minNorm)
+	f.FCMGT(a, m, p, s)
+	f.dup(p, c.scale)
+	f.FMUL(a, t, s, p)
+	f.bit(d, t, m)
+	f.dup(p, c.shift)
+	f.and(m, m, p)
+	f.logCore([]neon.V{d}, []neon.V{t}, []neon.V{u}, []neon.V{w}, []neon.V{m})
 }
