@@ -35,9 +35,11 @@ func main() {
 		}
 		// Cross-entropy with probability targets.
 		for _, w := range []bool{false, true} {
-			maxLogProbRows(s, w)
-			expProbRows(s, w, false)
-			expProbRows(s, w, true)
+			for _, c := range []bool{false, true} {
+				maxLogProbRows(s, w, c)
+				expProbRows(s, w, false, c)
+			}
+			expProbRows(s, w, true, false)
 		}
 		// Row kernels: softmax cross-entropy passes and the row primitives.
 		lseRows(s, lseOptions{})
@@ -109,9 +111,9 @@ func main() {
 		softmaxRows(s)
 		subRows(s)
 		for _, w := range []bool{false, true} {
-			maxLogProbRows(s, w)
-			expProbRows(s, w, false)
-			expProbRows(s, w, true)
+			maxLogProbRows(s, w, false)
+			expProbRows(s, w, false, false)
+			expProbRows(s, w, true, false)
 		}
 		for _, o := range allBinaryOptions() {
 			bceLogits(s, o, false)

@@ -56,15 +56,22 @@ func smallestSubnormal(s *x86.ISA) float64 {
 // cs[i] = Σ_j c_j and dot[i] = Σ_j c_j·(x_j − m[i]) for the target
 // coefficients c_j = (a0 + a1·t_j)·w_j (a0 = ε/K, a1 = 1 − ε); terms with
 // c_j = 0 are absent, so a −Inf logit with no target mass adds nothing.
-func maxLogProbRows(s *x86.ISA, weighted bool) {
+func maxLogProbRows(s *x86.ISA, weighted, capped bool) {
 	name := "maxLogProbRows"
 	if weighted {
 		name = "maxLogProbWRows"
 	}
+	sig := "func(x *float32, n, k int, probs, w, m, ls, dot, cs *float32, a0, a1 float32)"
+	docs := []string{"%s writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W)."}
+	if capped {
+		name += "C"
+		sig = sig[:len(sig)-1] + ", cap, inv float32)"
+		docs = append(docs, "The logits are soft-capped first: x stands for z = cap·tanh(x·inv) above.")
+	}
 	name += suffix(s)
-	TEXT(name, NOSPLIT, sigT(s, "func(x *float32, n, k int, probs, w, m, ls, dot, cs *float32, a0, a1 float32)"))
+	TEXT(name, NOSPLIT, sigT(s, sig))
 	Pragma("noescape")
-	docf(name, "%s writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).")
+	docf(name, docs...)
 	s.Begin()
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	n := Load(Param("n"), GP64()).(reg.GPVirtual)
@@ -75,8 +82,14 @@ func maxLogProbRows(s *x86.ISA, weighted bool) {
 		w = Load(Param("w"), GP64()).(reg.GPVirtual)
 	}
 	s.PreloadExp()
-	s.PreloadC(rescaleMargin, -s.MaxFinite(), s.MaxFinite())
-	negInf := s.CR(math.Inf(-1))
+	var negInf reg.VecVirtual
+	if !capped {
+		// The capped kernels cannot also keep these beside tanh's
+		// registers: they read them from memory where needed.
+		s.PreloadC(rescaleMargin, -s.MaxFinite(), s.MaxFinite())
+		negInf = s.CR(math.Inf(-1))
+	}
+	transform := softCap(s, capped, negInf)
 	sp := s.NewSpan(k)
 	rowLoopT(s, n, k, []reg.GPVirtual{x, probs}, func(i reg.GPVirtual) {
 		acc, cs := s.Vec(), s.Vec()
@@ -107,7 +120,7 @@ func maxLogProbRows(s *x86.ISA, weighted bool) {
 			s.Where(x86.EQ, cs, s.C(0), s.C(0), t)
 			s.Add(t, acc, acc)
 		}
-		m, l, _ := onlineLSEHooks(s, x, sp, negInf, true, each, shift, nil, lseHooks{flush: total.Flush})
+		m, l, _ := onlineLSEHooks(s, x, sp, negInf, true, each, shift, transform, lseHooks{flush: total.Flush})
 		store := func(name string, v reg.VecVirtual) {
 			p := Load(Param(name), GP64()).(reg.GPVirtual)
 			s.StoreScalar(v, Mem{Base: p, Index: i, Scale: uint8(s.Size())})
@@ -125,18 +138,25 @@ func maxLogProbRows(s *x86.ISA, weighted bool) {
 // dst_ij = coef_i·exp((x_ij − m_i) − ls_i) − (b0 + b1·t_ij)·w_j (b0, b1 the
 // pass-1 coefficients times GradScale). dst may be x.
 // The NT variants (streamed) write dst with non-temporal stores.
-func expProbRows(s *x86.ISA, weighted, streamed bool) {
+func expProbRows(s *x86.ISA, weighted, streamed, capped bool) {
 	name := "expProbRows"
 	if weighted {
 		name = "expProbWRows"
+	}
+	sig := "func(x, dst *float32, n, k int, m, ls, coef, probs, w *float32, b0, b1 float32)"
+	docs := []string{"%s writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x."}
+	if capped {
+		name += "C"
+		sig = sig[:len(sig)-1] + ", cap, inv float32)"
+		docs = append(docs, "The logits are soft-capped first (x stands for z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².")
 	}
 	if streamed {
 		name += "NT"
 	}
 	name += suffix(s)
-	TEXT(name, NOSPLIT, sigT(s, "func(x, dst *float32, n, k int, m, ls, coef, probs, w *float32, b0, b1 float32)"))
+	TEXT(name, NOSPLIT, sigT(s, sig))
 	Pragma("noescape")
-	docf(name, "%s writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.")
+	docf(name, docs...)
 	s.Begin()
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
@@ -160,12 +180,19 @@ func expProbRows(s *x86.ISA, weighted, streamed bool) {
 				s.PrefetchAhead(probs, j) // pass 1 left x, not all of probs, in L2
 			}
 			v := s.LoadAt(mk, s.At(x, j), mv) // m: no underflow in masked-off lanes
+			var fac reg.VecVirtual
+			if capped {
+				v, fac = capWithFactor(s, v)
+			}
 			s.Sub(mv, v, v)
 			s.Sub(lv, v, v)
 			e := s.ExpFlush(v)
 			t := s.LoadAt(mk, s.At(probs, j), nil)
 			c := targetCoef(s, t, w, j, mk, "b0", "b1", weighted)
 			s.FMS213(c, cf, e) // coef·p − c
+			if capped {
+				s.Mul(fac, e, e)
+			}
 			store(e, s.At(dst, j))
 		}
 		sp.EachOut(dst, streamed, each)

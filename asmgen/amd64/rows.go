@@ -42,6 +42,20 @@ func softCap(s *x86.ISA, capped bool, negInf reg.VecVirtual) func(v reg.VecVirtu
 	}
 }
 
+// capWithFactor is z = cap·tanh(v·inv) and the cap's derivative
+// dz/dv = 1 − tanh², in new registers (pass 2 of the capped kernels).
+func capWithFactor(s *x86.ISA, v reg.VecVirtual) (z, fac reg.VecVirtual) {
+	t := s.Vec()
+	s.Mul(broadcastParam(s, "inv"), v, t)
+	th := s.Tanh(t)
+	z = s.Vec()
+	s.Mul(broadcastParam(s, "cap"), th, z)
+	fac = s.Vec()
+	VMOVUPS(s.F(1), fac)
+	VFNMADD231PS(th, th, fac) // 1 − tanh²
+	return z, fac
+}
+
 // orNegInf is negInf, or −Inf loaded into a new register where the caller
 // keeps none.
 func orNegInf(s *x86.ISA, negInf reg.VecVirtual) reg.VecVirtual {
@@ -426,14 +440,7 @@ func expAffineRows(s *x86.ISA, weighted, capped, streamed bool) {
 			v := s.LoadAt(mk, s.At(x, j), mv)
 			var fac reg.VecVirtual
 			if capped {
-				t := s.Vec()
-				s.Mul(broadcastParam(s, "inv"), v, t)
-				th := s.Tanh(t)
-				v = s.Vec()
-				s.Mul(broadcastParam(s, "cap"), th, v)
-				fac = s.Vec()
-				VMOVUPS(s.F(1), fac)
-				VFNMADD231PS(th, th, fac) // 1 − tanh²
+				v, fac = capWithFactor(s, v)
 			}
 			s.Sub(mv, v, v)
 			s.Sub(lv, v, v)

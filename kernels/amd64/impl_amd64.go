@@ -140,7 +140,7 @@ const fusedMaxK = 4096
 
 func (s isa) crossEntropy(a args.CE[float32]) float64 {
 	capped := a.SoftCap != 0
-	if capped && (a.Probs != nil || a.Focal) {
+	if capped && a.Focal { // not reachable: SoftmaxFocal has no soft-cap
 		return generic.CrossEntropy(a)
 	}
 	if a.Probs != nil {
@@ -512,7 +512,9 @@ func (s isa) expAffineCapped(x, g []float32, n, k int, smooth bool, w []float32,
 // Σc·ls − Σc·(x − m) + ζ·lse² and the coefficient scale·(Σc + 2ζ·lse); pass
 // 2 writes coef·softmax − scale·c (in place if Grad is X).
 func (s isa) crossEntropyProbs(a args.CE[float32]) float64 {
-	args.Took("amd64/f32/ce/probs")
+	capped := a.SoftCap != 0
+	cp, inv := a.SoftCap, float32(1/float64(a.SoftCap))
+	args.TookIf(capped, "amd64/f32/ce/probs-capped", "amd64/f32/ce/probs")
 	k, n := a.K, a.N
 	eps, zl, scale := float64(a.Smoothing), float64(a.ZLoss), float64(a.GradScale)
 	a0, a1 := float32(eps/float64(k)), float32(1-eps)
@@ -527,6 +529,14 @@ func (s isa) crossEntropyProbs(a args.CE[float32]) float64 {
 		m := min(bs, n-r0)
 		x, t := a.X[r0*k:(r0+m)*k], a.Probs[r0*k:(r0+m)*k]
 		switch {
+		case capped && z && w != nil:
+			maxLogProbWRowsCAVX512(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1, cp, inv)
+		case capped && z:
+			maxLogProbRowsCAVX512(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1, cp, inv)
+		case capped && w != nil:
+			maxLogProbWRowsCAVX2(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1, cp, inv)
+		case capped:
+			maxLogProbRowsCAVX2(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1, cp, inv)
 		case z && w != nil:
 			maxLogProbWRowsAVX512(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1)
 		case z:
@@ -563,12 +573,20 @@ func (s isa) crossEntropyProbs(a args.CE[float32]) float64 {
 			continue
 		}
 		g := a.Grad[r0*k : (r0+m)*k]
-		nt := streamed(n, k, 4)
+		nt := streamed(n, k, 4) && !capped // no streamed capped kernel: tanh bounds it anyway
 		args.TookIf(nt, "amd64/f32/ce/probs-pass2-nt", "amd64/f32/ce/probs-pass2")
 		rows := func(i0, i1 int) {
 			x, g, t, m := &x[i0*k], &g[i0*k], &t[i0*k], i1-i0
 			mx, ls, coef := &mx[i0], &ls[i0], &coef[i0]
 			switch {
+			case capped && z && w != nil:
+				expProbWRowsCAVX512(x, g, m, k, mx, ls, coef, t, w, b0, b1, cp, inv)
+			case capped && z:
+				expProbRowsCAVX512(x, g, m, k, mx, ls, coef, t, w, b0, b1, cp, inv)
+			case capped && w != nil:
+				expProbWRowsCAVX2(x, g, m, k, mx, ls, coef, t, w, b0, b1, cp, inv)
+			case capped:
+				expProbRowsCAVX2(x, g, m, k, mx, ls, coef, t, w, b0, b1, cp, inv)
 			case z && w != nil && nt:
 				expProbWRowsNTAVX512(x, g, m, k, mx, ls, coef, t, w, b0, b1)
 			case z && w != nil:

@@ -162,6 +162,18 @@ func maxLogProbRowsAVX2(x *float32, n int, k int, probs *float32, w *float32, m 
 //go:noescape
 func expProbRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
 
+// maxLogProbRowsCAVX2 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+// The logits are soft-capped first: x stands for z = cap·tanh(x·inv) above.
+//
+//go:noescape
+func maxLogProbRowsCAVX2(x *float32, n int, k int, probs *float32, w *float32, m *float32, ls *float32, dot *float32, cs *float32, a0 float32, a1 float32, cap float32, inv float32)
+
+// expProbRowsCAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+// The logits are soft-capped first (x stands for z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expProbRowsCAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32, cap float32, inv float32)
+
 // expProbRowsNTAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
 //
 //go:noescape
@@ -176,6 +188,18 @@ func maxLogProbWRowsAVX2(x *float32, n int, k int, probs *float32, w *float32, m
 //
 //go:noescape
 func expProbWRowsAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+
+// maxLogProbWRowsCAVX2 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+// The logits are soft-capped first: x stands for z = cap·tanh(x·inv) above.
+//
+//go:noescape
+func maxLogProbWRowsCAVX2(x *float32, n int, k int, probs *float32, w *float32, m *float32, ls *float32, dot *float32, cs *float32, a0 float32, a1 float32, cap float32, inv float32)
+
+// expProbWRowsCAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+// The logits are soft-capped first (x stands for z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expProbWRowsCAVX2(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32, cap float32, inv float32)
 
 // expProbWRowsNTAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
 //
@@ -1665,6 +1689,18 @@ func maxLogProbRowsAVX512(x *float32, n int, k int, probs *float32, w *float32, 
 //go:noescape
 func expProbRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
 
+// maxLogProbRowsCAVX512 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+// The logits are soft-capped first: x stands for z = cap·tanh(x·inv) above.
+//
+//go:noescape
+func maxLogProbRowsCAVX512(x *float32, n int, k int, probs *float32, w *float32, m *float32, ls *float32, dot *float32, cs *float32, a0 float32, a1 float32, cap float32, inv float32)
+
+// expProbRowsCAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+// The logits are soft-capped first (x stands for z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expProbRowsCAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32, cap float32, inv float32)
+
 // expProbRowsNTAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
 //
 //go:noescape
@@ -1679,6 +1715,18 @@ func maxLogProbWRowsAVX512(x *float32, n int, k int, probs *float32, w *float32,
 //
 //go:noescape
 func expProbWRowsAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32)
+
+// maxLogProbWRowsCAVX512 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+// The logits are soft-capped first: x stands for z = cap·tanh(x·inv) above.
+//
+//go:noescape
+func maxLogProbWRowsCAVX512(x *float32, n int, k int, probs *float32, w *float32, m *float32, ls *float32, dot *float32, cs *float32, a0 float32, a1 float32, cap float32, inv float32)
+
+// expProbWRowsCAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+// The logits are soft-capped first (x stands for z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expProbWRowsCAVX512(x *float32, dst *float32, n int, k int, m *float32, ls *float32, coef *float32, probs *float32, w *float32, b0 float32, b1 float32, cap float32, inv float32)
 
 // expProbWRowsNTAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
 //
