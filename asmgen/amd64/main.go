@@ -101,18 +101,22 @@ func main() {
 			}
 		}
 		lseRows(s, lseOptions{})
-		lseRows(s, lseOptions{split: true})
-		lseRows(s, lseOptions{dot: true})
-		lseRows(s, lseOptions{dot: true, weighted: true})
-		expAffineRows(s, false, false, false)
-		expAffineRows(s, true, false, false)
+		for _, c := range []bool{false, true} {
+			lseRows(s, lseOptions{split: true, capped: c})
+			lseRows(s, lseOptions{dot: true, capped: c})
+			lseRows(s, lseOptions{dot: true, weighted: true, capped: c})
+			expAffineRows(s, false, c, false)
+			expAffineRows(s, true, c, false)
+		}
 		expAffineRows(s, false, false, true)
 		expAffineRows(s, true, false, true)
 		softmaxRows(s)
 		subRows(s)
 		for _, w := range []bool{false, true} {
-			maxLogProbRows(s, w, false)
-			expProbRows(s, w, false, false)
+			for _, c := range []bool{false, true} {
+				maxLogProbRows(s, w, c)
+				expProbRows(s, w, false, c)
+			}
 			expProbRows(s, w, true, false)
 		}
 		for _, o := range allBinaryOptions() {
@@ -140,6 +144,7 @@ func main() {
 		expVec(s)
 		logVec(s)
 		log1pVec(s)
+		tanhVec(s)
 	}
 	Generate()
 	if *dispatchOut != "" {

@@ -32,9 +32,9 @@ func softCap(s *x86.ISA, capped bool, negInf reg.VecVirtual) func(v reg.VecVirtu
 	}
 	return func(v reg.VecVirtual, mk *x86.Mask) reg.VecVirtual {
 		t := s.Vec()
-		VMULPS(broadcastParam(s, "inv"), v, t)
+		s.Mul(broadcastParam(s, "inv"), v, t)
 		z := s.Tanh(t)
-		VMULPS(broadcastParam(s, "cap"), z, z)
+		s.Mul(broadcastParam(s, "cap"), z, z)
 		if mk != nil {
 			mk.Fill(z, orNegInf(s, negInf))
 		}
@@ -51,8 +51,8 @@ func capWithFactor(s *x86.ISA, v reg.VecVirtual) (z, fac reg.VecVirtual) {
 	z = s.Vec()
 	s.Mul(broadcastParam(s, "cap"), th, z)
 	fac = s.Vec()
-	VMOVUPS(s.F(1), fac)
-	VFNMADD231PS(th, th, fac) // 1 − tanh²
+	s.Mov(s.C(1), fac)
+	s.FNMA231(th, th, fac) // 1 − tanh²
 	return z, fac
 }
 

@@ -64,10 +64,6 @@ func (e Entry) Name() string {
 
 // List is every deliberate fallback.
 var List = []Entry{
-	{Backend: "amd64", Kernel: "CrossEntropy", DType: "f64", Options: []string{"softcap"},
-		Reason: "no float64 vector tanh yet: the float32 one is a minimax polynomial fitted for float32, and float64 needs its own fit and float64 builds of the capped passes"},
-	{Backend: "amd64", Kernel: "CrossEntropyProbs", DType: "f64", Options: []string{"softcap"},
-		Reason: "no float64 vector tanh yet (as CrossEntropy in float64)"},
 	{Backend: "neon", Kernel: "CrossEntropy", Options: []string{"softcap"},
 		Reason: "neon has no vector tanh yet", Cost: "not measured: no arm64 machine here (qemu timings are meaningless)"},
 	{Backend: "neon", Kernel: "CrossEntropyProbs", Options: []string{"softcap"},

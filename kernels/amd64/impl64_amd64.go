@@ -106,17 +106,20 @@ func (s isa) expAffineWRowsD(x, dst []float64, n, k int, m, ls, coef, bias, w *f
 // ls = log Σ exp(x − m) (and the smoothing sum), Go forms the row's loss
 // and coefficients, pass 2 writes coef·softmax − bias, and Go rewrites the
 // target element as the generic kernel does (p_y − 1 via expm1 where
-// p_y > ½). Soft-capping is generic.
+// p_y > ½). Soft-capped logits take capped passes (z = cap·tanh(x/cap)
+// in pass 1, times the cap's derivative in pass 2).
 func (s isa) crossEntropy64(a args.CE[float64]) float64 {
-	if a.SoftCap != 0 {
+	capped := a.SoftCap != 0
+	if capped && a.Focal { // not reachable: SoftmaxFocal has no soft-cap
 		return generic.CrossEntropy(a)
 	}
 	if a.Probs != nil {
 		return s.crossEntropyProbs64(a)
 	}
-	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 && a.K <= fusedMaxK {
+	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 && !capped && a.K <= fusedMaxK {
 		return s.crossEntropyFused64(a)
 	}
+	capv, inv := a.SoftCap, 1/a.SoftCap
 	args.Took("amd64/f64/ce/blocks")
 	k, n := a.K, a.N
 	eps, zl, scale := a.Smoothing, a.ZLoss, a.GradScale
@@ -138,10 +141,13 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 		m := min(bs, n-r0)
 		x := a.X[r0*k : (r0+m)*k]
 		targets := a.Targets[r0 : r0+m]
-		if smooth {
+		if smooth && !capped {
 			args.TookIf(a.Weight != nil, "amd64/f64/ce/pass1-smooth-w", "amd64/f64/ce/pass1-smooth")
 		}
 		switch {
+		case capped:
+			args.Took("amd64/f64/ce/pass1-capped")
+			s.maxLogCapped64(x, m, k, smooth, a.Weight, &mx[0], &ls[0], &dot[0], capv, inv)
 		case smooth && a.Weight != nil && z:
 			maxLogDotWRowsDAVX512(&x[0], m, k, &a.Weight[0], &mx[0], &ls[0], &dot[0])
 		case smooth && a.Weight != nil:
@@ -166,6 +172,9 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 				continue
 			}
 			zy[i] = x[i*k+int(y)]
+			if capped {
+				zy[i] = capv * math.Tanh(zy[i]/capv)
+			}
 			if math.IsInf(ls[i], 0) {
 				// A row holding +Inf (ls = +Inf) or only −Inf (ls = −Inf).
 				coef[i], bias[i], pcs[i], wys[i] = math.NaN(), 0, math.NaN(), 0
@@ -232,6 +241,9 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 		}
 		g := a.Grad[r0*k : (r0+m)*k]
 		switch {
+		case capped:
+			args.Took("amd64/f64/ce/pass2-capped")
+			s.expAffineCapped64(x, g, m, k, smooth, a.Weight, &mx[0], &ls[0], &coef[0], &bias[0], capv, inv)
 		case smooth && a.Weight != nil:
 			s.expAffineWRowsD(x, g, m, k, &mx[0], &ls[0], &coef[0], &bias[0], &a.Weight[0], nt)
 		default:
@@ -261,10 +273,51 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 			if lpy > -math.Ln2 && pc-pc == 0 {
 				gy = pc*math.Expm1(lpy) + (pc - wy)
 			}
-			row[y] = scale * (gy - cy)
+			gy = scale * (gy - cy)
+			if capped { // d(cap·tanh(x/cap))/dx = 1 − (z/cap)²
+				t := zy[i] / capv
+				gy *= 1 - t*t
+			}
+			row[y] = gy
 		}
 	}
 	return total
+}
+
+// maxLogCapped64 is pass 1 on soft-capped logits (with the smoothing dot
+// when smooth).
+func (s isa) maxLogCapped64(x []float64, n, k int, smooth bool, w []float64, m, ls, dot *float64, c, inv float64) {
+	z := s == avx512
+	switch {
+	case !smooth && z:
+		maxLogRowsCDAVX512(&x[0], n, k, m, ls, c, inv)
+	case !smooth:
+		maxLogRowsCDAVX2(&x[0], n, k, m, ls, c, inv)
+	case w != nil && z:
+		maxLogDotWRowsCDAVX512(&x[0], n, k, &w[0], m, ls, dot, c, inv)
+	case w != nil:
+		maxLogDotWRowsCDAVX2(&x[0], n, k, &w[0], m, ls, dot, c, inv)
+	case z:
+		maxLogDotRowsCDAVX512(&x[0], n, k, m, ls, dot, c, inv)
+	default:
+		maxLogDotRowsCDAVX2(&x[0], n, k, m, ls, dot, c, inv)
+	}
+}
+
+// expAffineCapped64 is pass 2 on soft-capped logits, times the cap's
+// derivative.
+func (s isa) expAffineCapped64(x, g []float64, n, k int, smooth bool, w []float64, m, ls, coef, bias *float64, c, inv float64) {
+	z := s == avx512
+	switch {
+	case smooth && w != nil && z:
+		expAffineWRowsCDAVX512(&x[0], &g[0], n, k, m, ls, coef, bias, &w[0], c, inv)
+	case smooth && w != nil:
+		expAffineWRowsCDAVX2(&x[0], &g[0], n, k, m, ls, coef, bias, &w[0], c, inv)
+	case z:
+		expAffineRowsCDAVX512(&x[0], &g[0], n, k, m, ls, coef, bias, c, inv)
+	default:
+		expAffineRowsCDAVX2(&x[0], &g[0], n, k, m, ls, coef, bias, c, inv)
+	}
 }
 
 // sumExpExcept is Σ_{j≠y} exp(x_j − m).
@@ -590,7 +643,9 @@ func (s isa) softplus64(a args.Elementwise[float64]) {
 
 // crossEntropyProbs64 is crossEntropyProbs for float64.
 func (s isa) crossEntropyProbs64(a args.CE[float64]) float64 {
-	args.Took("amd64/f64/ce/probs")
+	capped := a.SoftCap != 0
+	cp, inv := a.SoftCap, 1/a.SoftCap
+	args.TookIf(capped, "amd64/f64/ce/probs-capped", "amd64/f64/ce/probs")
 	k, n := a.K, a.N
 	eps, zl, scale := a.Smoothing, a.ZLoss, a.GradScale
 	a0, a1 := eps/float64(k), 1-eps
@@ -604,6 +659,14 @@ func (s isa) crossEntropyProbs64(a args.CE[float64]) float64 {
 		m := min(bs, n-r0)
 		x, t := a.X[r0*k:(r0+m)*k], a.Probs[r0*k:(r0+m)*k]
 		switch {
+		case capped && z && w != nil:
+			maxLogProbWRowsCDAVX512(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1, cp, inv)
+		case capped && z:
+			maxLogProbRowsCDAVX512(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1, cp, inv)
+		case capped && w != nil:
+			maxLogProbWRowsCDAVX2(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1, cp, inv)
+		case capped:
+			maxLogProbRowsCDAVX2(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1, cp, inv)
 		case z && w != nil:
 			maxLogProbWRowsDAVX512(&x[0], m, k, &t[0], w, &mx[0], &ls[0], &dot[0], &cs[0], a0, a1)
 		case z:
@@ -635,9 +698,17 @@ func (s isa) crossEntropyProbs64(a args.CE[float64]) float64 {
 			continue
 		}
 		g := a.Grad[r0*k : (r0+m)*k]
-		nt := streamed(n, k, 8)
+		nt := streamed(n, k, 8) && !capped // no streamed capped kernel: tanh bounds it anyway
 		args.TookIf(nt, "amd64/f64/ce/probs-pass2-nt", "amd64/f64/ce/probs-pass2")
 		switch {
+		case capped && z && w != nil:
+			expProbWRowsCDAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1, cp, inv)
+		case capped && z:
+			expProbRowsCDAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1, cp, inv)
+		case capped && w != nil:
+			expProbWRowsCDAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1, cp, inv)
+		case capped:
+			expProbRowsCDAVX2(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1, cp, inv)
 		case z && w != nil && nt:
 			expProbWRowsNTDAVX512(&x[0], &g[0], m, k, &mx[0], &ls[0], &coef[0], &t[0], w, b0, b1)
 		case z && w != nil:

@@ -3118,6 +3118,38 @@ func expAffineRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *
 //go:noescape
 func expAffineWRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, w *float64)
 
+// maxLogRowsCDAVX2 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.
+//
+//go:noescape
+func maxLogRowsCDAVX2(x *float64, n int, k int, m *float64, ls *float64, cap float64, inv float64)
+
+// maxLogDotRowsCDAVX2 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// It also writes dot[i] = Σ_j (x[i*k+j] − m[i]).
+// The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.
+//
+//go:noescape
+func maxLogDotRowsCDAVX2(x *float64, n int, k int, m *float64, ls *float64, dot *float64, cap float64, inv float64)
+
+// maxLogDotWRowsCDAVX2 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − m[i]), taking terms with w[j] = 0 as 0.
+// The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.
+//
+//go:noescape
+func maxLogDotWRowsCDAVX2(x *float64, n int, k int, w *float64, m *float64, ls *float64, dot *float64, cap float64, inv float64)
+
+// expAffineRowsCDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
+// The logits are soft-capped first (z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expAffineRowsCDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, cap float64, inv float64)
+
+// expAffineWRowsCDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i]·w[j] for n rows of k; dst may be x.
+// The logits are soft-capped first (z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expAffineWRowsCDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, w *float64, cap float64, inv float64)
+
 // expAffineRowsNTDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
 // dst is written with non-temporal stores, bypassing the caches.
 //
@@ -3150,6 +3182,18 @@ func maxLogProbRowsDAVX2(x *float64, n int, k int, probs *float64, w *float64, m
 //go:noescape
 func expProbRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
 
+// maxLogProbRowsCDAVX2 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+// The logits are soft-capped first: x stands for z = cap·tanh(x·inv) above.
+//
+//go:noescape
+func maxLogProbRowsCDAVX2(x *float64, n int, k int, probs *float64, w *float64, m *float64, ls *float64, dot *float64, cs *float64, a0 float64, a1 float64, cap float64, inv float64)
+
+// expProbRowsCDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+// The logits are soft-capped first (x stands for z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expProbRowsCDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64, cap float64, inv float64)
+
 // expProbRowsNTDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
 //
 //go:noescape
@@ -3164,6 +3208,18 @@ func maxLogProbWRowsDAVX2(x *float64, n int, k int, probs *float64, w *float64, 
 //
 //go:noescape
 func expProbWRowsDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
+
+// maxLogProbWRowsCDAVX2 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+// The logits are soft-capped first: x stands for z = cap·tanh(x·inv) above.
+//
+//go:noescape
+func maxLogProbWRowsCDAVX2(x *float64, n int, k int, probs *float64, w *float64, m *float64, ls *float64, dot *float64, cs *float64, a0 float64, a1 float64, cap float64, inv float64)
+
+// expProbWRowsCDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+// The logits are soft-capped first (x stands for z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expProbWRowsCDAVX2(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64, cap float64, inv float64)
 
 // expProbWRowsNTDAVX2 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
 //
@@ -4362,6 +4418,11 @@ func logVecDAVX2(x *float64, dst *float64, n int)
 //go:noescape
 func log1pVecDAVX2(x *float64, dst *float64, n int)
 
+// tanhVecDAVX2 writes dst[i] = tanh(x[i]) (test hook for the vector tanh of soft-capping).
+//
+//go:noescape
+func tanhVecDAVX2(x *float64, dst *float64, n int)
+
 // ceRowsDAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
 // W variants read class weights w.
@@ -4422,6 +4483,38 @@ func expAffineRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls
 //go:noescape
 func expAffineWRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, w *float64)
 
+// maxLogRowsCDAVX512 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.
+//
+//go:noescape
+func maxLogRowsCDAVX512(x *float64, n int, k int, m *float64, ls *float64, cap float64, inv float64)
+
+// maxLogDotRowsCDAVX512 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// It also writes dot[i] = Σ_j (x[i*k+j] − m[i]).
+// The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.
+//
+//go:noescape
+func maxLogDotRowsCDAVX512(x *float64, n int, k int, m *float64, ls *float64, dot *float64, cap float64, inv float64)
+
+// maxLogDotWRowsCDAVX512 writes, for each of n rows, m[i] (a reference maximum) and ls[i] = log Σ_j exp(x[i*k+j] − m[i]), reading x once.
+// It also writes dot[i] = Σ_j w[j]·(x[i*k+j] − m[i]), taking terms with w[j] = 0 as 0.
+// The logits are soft-capped first: z = cap·tanh(x·inv), inv = 1/cap.
+//
+//go:noescape
+func maxLogDotWRowsCDAVX512(x *float64, n int, k int, w *float64, m *float64, ls *float64, dot *float64, cap float64, inv float64)
+
+// expAffineRowsCDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
+// The logits are soft-capped first (z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expAffineRowsCDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, cap float64, inv float64)
+
+// expAffineWRowsCDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i]·w[j] for n rows of k; dst may be x.
+// The logits are soft-capped first (z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expAffineWRowsCDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, bias *float64, w *float64, cap float64, inv float64)
+
 // expAffineRowsNTDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − bias[i] for n rows of k; dst may be x.
 // dst is written with non-temporal stores, bypassing the caches.
 //
@@ -4454,6 +4547,18 @@ func maxLogProbRowsDAVX512(x *float64, n int, k int, probs *float64, w *float64,
 //go:noescape
 func expProbRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
 
+// maxLogProbRowsCDAVX512 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+// The logits are soft-capped first: x stands for z = cap·tanh(x·inv) above.
+//
+//go:noescape
+func maxLogProbRowsCDAVX512(x *float64, n int, k int, probs *float64, w *float64, m *float64, ls *float64, dot *float64, cs *float64, a0 float64, a1 float64, cap float64, inv float64)
+
+// expProbRowsCDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+// The logits are soft-capped first (x stands for z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expProbRowsCDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64, cap float64, inv float64)
+
 // expProbRowsNTDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
 //
 //go:noescape
@@ -4468,6 +4573,18 @@ func maxLogProbWRowsDAVX512(x *float64, n int, k int, probs *float64, w *float64
 //
 //go:noescape
 func expProbWRowsDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64)
+
+// maxLogProbWRowsCDAVX512 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
+// The logits are soft-capped first: x stands for z = cap·tanh(x·inv) above.
+//
+//go:noescape
+func maxLogProbWRowsCDAVX512(x *float64, n int, k int, probs *float64, w *float64, m *float64, ls *float64, dot *float64, cs *float64, a0 float64, a1 float64, cap float64, inv float64)
+
+// expProbWRowsCDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
+// The logits are soft-capped first (x stands for z = cap·tanh(x·inv)) and dst is multiplied by the cap's derivative 1 − (z·inv)².
+//
+//go:noescape
+func expProbWRowsCDAVX512(x *float64, dst *float64, n int, k int, m *float64, ls *float64, coef *float64, probs *float64, w *float64, b0 float64, b1 float64, cap float64, inv float64)
 
 // expProbWRowsNTDAVX512 writes dst[i*k+j] = coef[i]·exp((x[i*k+j] − m[i]) − ls[i]) − (b0 + b1·probs[i*k+j])·w[j] (w = 1 unless the name has W); dst may be x.
 //
@@ -5665,3 +5782,8 @@ func logVecDAVX512(x *float64, dst *float64, n int)
 //
 //go:noescape
 func log1pVecDAVX512(x *float64, dst *float64, n int)
+
+// tanhVecDAVX512 writes dst[i] = tanh(x[i]) (test hook for the vector tanh of soft-capping).
+//
+//go:noescape
+func tanhVecDAVX512(x *float64, dst *float64, n int)

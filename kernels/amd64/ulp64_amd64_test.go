@@ -13,19 +13,19 @@ import (
 type vecFunc64 func(x, dst *float64, n int)
 
 func isas64(t *testing.T) []struct {
-	name            string
-	exp, log, log1p vecFunc64
+	name                  string
+	exp, log, log1p, tanh vecFunc64
 } {
 	type v = struct {
-		name            string
-		exp, log, log1p vecFunc64
+		name                  string
+		exp, log, log1p, tanh vecFunc64
 	}
 	var r []v
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		r = append(r, v{"avx2", expVecDAVX2, logVecDAVX2, log1pVecDAVX2})
+		r = append(r, v{"avx2", expVecDAVX2, logVecDAVX2, log1pVecDAVX2, tanhVecDAVX2})
 	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
-		r = append(r, v{"avx512", expVecDAVX512, logVecDAVX512, log1pVecDAVX512})
+		r = append(r, v{"avx512", expVecDAVX512, logVecDAVX512, log1pVecDAVX512, tanhVecDAVX512})
 	}
 	if len(r) == 0 {
 		t.Skip("CPU has neither AVX2+FMA nor AVX-512")
@@ -148,6 +148,29 @@ func TestLog64ULP(t *testing.T) {
 		t.Logf("%s float64 log1p: worst %d ULP at x=%g ([0, 1])", s.name, worst, at)
 		if worst > 2 {
 			t.Errorf("%s float64 log1p: %d ULP at x=%g, want ≤ 2", s.name, worst, at)
+		}
+	}
+}
+
+// TestTanh64ULP covers the float64 soft-cap's tanh: small arguments (where
+// the polynomial form's E = expm1(−2|u|) must not cancel), the binades
+// around the reduction's n = −1, and the saturation near ±20.
+func TestTanh64ULP(t *testing.T) {
+	for _, s := range isas64(t) {
+		for _, r := range [][2]float64{{-25, 25}, {0x1p-30, 2}, {-2, -0x1p-30}} {
+			worst, at := sweep64(s.tanh, math.Tanh, r[0], r[1], samples64())
+			t.Logf("%s float64 tanh: worst %d ULP at x=%g ([%g, %g])", s.name, worst, at, r[0], r[1])
+			if worst > 3 {
+				t.Errorf("%s float64 tanh: %d ULP at x=%g, want ≤ 3", s.name, worst, at)
+			}
+		}
+		in := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(), 1e300, -1e300, 0x1p-1074}
+		out := make([]float64, len(in))
+		s.tanh(&in[0], &out[0], len(in))
+		for i, v := range in {
+			if want := math.Tanh(v); ulpDist64(out[i], want) != 0 || want == want && math.Signbit(out[i]) != math.Signbit(want) {
+				t.Errorf("%s float64 tanh(%g) = %g, want %g", s.name, v, out[i], want)
+			}
 		}
 	}
 }

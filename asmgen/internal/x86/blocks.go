@@ -519,6 +519,9 @@ func TanhConsts() []float32 {
 // polynomial of package poly below |u| = TanhSmall, 1 − 2/(e^{2|u|} + 1)
 // above, with u's sign. ±Inf give ±1 and NaN stays NaN.
 func (s *ISA) Tanh(u reg.VecVirtual) reg.VecVirtual {
+	if s.F64 {
+		return s.tanh64(u)
+	}
 	c := poly.F32(poly.Tanh[:])
 	a := s.Vec()
 	VANDPS(s.U(0x7fffffff), u, a) // |u|

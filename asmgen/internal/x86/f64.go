@@ -459,3 +459,59 @@ func (b *BlockSum) Total(f reg.VecVirtual) reg.VecVirtual {
 	VBROADCASTSS(x, r)
 	return r
 }
+
+// tanh64 is Tanh for float64 lanes, with one formula for every |u|:
+// tanh |u| = −E/(2 + E), E = expm1(−2|u|) ∈ (−1, 0]. E comes from exp64's
+// reduction, −2|u| = n·ln2 + r: with P = e^r − 1 = r + r²·q(r) (the
+// polynomial before its 1 is added), E = 2^n·P + (2^n − 1), one FMA whose
+// terms cannot cancel badly (n ≤ 0, and for n = −1 the sum is in
+// [−0.65, −0.3]); for n = 0 it is P itself, accurate for small |u|, where
+// 1 − 2/(e^{2|u|} + 1) would cancel. −2|u| is clamped at −40, where
+// tanh rounds to 1 (2e^−40 is below half an ULP of 1), which keeps 2^n
+// normal. ±Inf give ±1, NaN stays NaN.
+func (s *ISA) tanh64(u reg.VecVirtual) reg.VecVirtual {
+	c := poly.Exp64
+	x := s.Vec()
+	VANDPD(s.AbsMask(), u, x)
+	VMULPD(s.C(-2), x, x)
+	VMAXPD(x, s.CR(-40), x) // NaN: x is the operand returned
+	n := s.Vec()
+	VMULPD(s.C(poly.Log2E64), x, n)
+	if s.ZMM {
+		VRNDSCALEPD(Imm(0), n, n)
+	} else {
+		VROUNDPD(Imm(0), n, n)
+	}
+	VFNMADD231PD(s.C(poly.Ln2Hi64), n, x)
+	VFNMADD231PD(s.C(poly.Ln2Lo64), n, x)
+	p := s.Vec()
+	VMOVUPS(s.C(c[len(c)-1]), p)
+	for i := len(c) - 2; i >= 0; i-- {
+		VFMADD213PD(s.C(c[i]), x, p)
+	}
+	r2 := s.Vec()
+	VMULPD(x, x, r2)
+	VFMADD213PD(x, r2, p) // P = r + r²·q
+	// 2^n for n in [−58, 0].
+	pn := s.Vec()
+	if s.ZMM {
+		VSCALEFPD(n, s.CR(1), pn)
+	} else {
+		ni := XMM()
+		VCVTPD2DQY(n, ni)
+		VPADDD(s.U(1023), ni, ni)
+		VPMOVZXDQ(ni, pn)
+		VPSLLQ(Imm(52), pn, pn)
+	}
+	e := s.Vec()
+	VSUBPD(s.C(1), pn, e) // 2^n − 1, exact
+	VFMADD231PD(pn, p, e) // E = 2^n·P + (2^n − 1)
+	d := s.Vec()
+	VADDPD(s.C(2), e, d)
+	VDIVPD(d, e, e)
+	VANDPD(s.AbsMask(), e, e) // −E/(2 + E) = tanh |u| (+0 at u = 0)
+	sign := s.Vec()
+	VANDPD(s.SignBit(), u, sign)
+	VORPD(sign, e, e)
+	return e
+}
