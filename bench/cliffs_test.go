@@ -194,6 +194,38 @@ func BenchmarkFallbacks(b *testing.B) {
 	}
 }
 
+// BenchmarkSoftCap is CrossEntropy and CrossEntropyProbs fwd+bwd, 256×1000,
+// with and without soft-capping (cap 30), in both dtypes on every backend:
+// the cost of the capped passes (a tanh per logit in each) against the
+// plain ones, and against generic.
+func BenchmarkSoftCap(b *testing.B) {
+	for _, kernel := range []string{"CrossEntropy", "CrossEntropyProbs"} {
+		for _, dt := range []string{"f32", "f64"} {
+			for _, backend := range kernels.Backends() {
+				for _, capped := range []bool{false, true} {
+					b.Run(fmt.Sprintf("%s/%s/isa=%s/capped=%v", kernel, dt, backend, capped), func(b *testing.B) {
+						restore, err := kernels.UseBackend(backend)
+						if err != nil {
+							b.Fatal(err)
+						}
+						defer restore()
+						call := fallbackCall[float64](kernel, capped)
+						if dt == "f32" {
+							call = fallbackCall[float32](kernel, capped)
+						}
+						b.ReportAllocs()
+						for i := 0; i < b.N; i++ {
+							if err := call(); err != nil {
+								b.Fatal(err)
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
 // fallbackCall is the benchmark call of kernel, with the option that forces
 // its fallback (soft-capping 30, clip 1e-4) or without it.
 func fallbackCall[T kernels.Float](kernel string, fallback bool) func() error {
