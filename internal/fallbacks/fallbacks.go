@@ -63,9 +63,4 @@ func (e Entry) Name() string {
 }
 
 // List is every deliberate fallback.
-var List = []Entry{
-	{Backend: "neon", Kernel: "CrossEntropy", Options: []string{"softcap"},
-		Reason: "neon has no vector tanh yet", Cost: "not measured: no arm64 machine here (qemu timings are meaningless)"},
-	{Backend: "neon", Kernel: "CrossEntropyProbs", Options: []string{"softcap"},
-		Reason: "neon has no vector tanh yet", Cost: "not measured: no arm64 machine here (qemu timings are meaningless)"},
-}
+var List = []Entry{}

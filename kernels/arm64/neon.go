@@ -226,13 +226,17 @@ func finite(m float64) bool { return !math.IsInf(m, 0) && !math.IsNaN(m) }
 // the gradient scale·(pc·p_j − (ε/K)·w_j), with the target element
 // recomputed in float64 so that p_y − 1 does not cancel in float32.
 func crossEntropy[T args.Float](a args.CE[T]) float64 {
-	if a.SoftCap > 0 || a.Focal && a.Probs != nil {
+	if a.Focal && (a.Probs != nil || a.SoftCap > 0) { // not reachable from the API
 		return generic.CrossEntropy(a)
 	}
 	if a.Probs != nil {
 		return ceProbs(a)
 	}
 	args.Took("neon/ce/rows")
+	capv := float64(a.SoftCap)
+	if capv > 0 {
+		args.Took("neon/ce/capped")
+	}
 	k := a.K
 	wsum := float64(k)
 	if a.Weight != nil {
@@ -260,13 +264,28 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 		y := a.Targets[i]
 		ignored := a.HasIgnore && y == a.Ignore
 		m := vmax(x)
+		var c capRow[T]
+		if capv > 0 {
+			// The row's capped maximum is its maximum capped (by the same
+			// vector tanh as every element); z goes into the gradient,
+			// over which the usual passes then run.
+			c = newCapRow[T](capv)
+			m = c.one(m)
+			if !ignored {
+				c.zy = c.one(float64(x[y]))
+			}
+			if grad != nil {
+				vcap(grad, x, capv)
+				x = grad
+			}
+		}
 		if !finite(m) {
 			total += genericRow(a, i)
 			continue
 		}
 		if ignored {
 			if a.RowLSE != nil {
-				a.RowLSE[i] = T(m + math.Log1p(vsumExp(x, m)))
+				a.RowLSE[i] = T(m + math.Log1p(c.sumExp(x, m, grad != nil)))
 			}
 			if a.RowLoss != nil {
 				a.RowLoss[i] = 0
@@ -278,10 +297,19 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 		// term Σ_c w_c·(lse − z_c) = W·(lse − m) + Σ_c w_c·(m − z_c) is a sum
 		// of non-negative terms when taken from the maximum m: no cancellation.
 		xy := float64(x[y])
+		if capv > 0 {
+			xy = c.zy
+		}
 		var wm float64 // Σ w_c·(z_c − m) ≤ 0
 		if eps != 0 {
+			var w []T
 			if a.Weight != nil {
-				wm = vdotSub(x, a.Weight[:k], m)
+				w = a.Weight[:k]
+			}
+			if capv > 0 && grad == nil {
+				wm = c.dotSub(x, w, m)
+			} else if w != nil {
+				wm = vdotSub(x, w, m)
 			} else {
 				wm = vsumSub(x, m)
 			}
@@ -302,9 +330,12 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 		// r = Σ exp(x − m) − 1 keeps a saturated row's tiny sum, so that
 		// lse − m = log1p(r) and the loss do not round to 0.
 		var r float64
-		if grad != nil {
+		switch {
+		case capv > 0:
+			r = c.sumExp(x, m, grad != nil)
+		case grad != nil:
 			r = vexpStoreSum(grad, x, m)
-		} else {
+		default:
 			r = vsumExp(x, m)
 		}
 		lr := math.Log1p(r)
@@ -338,9 +369,14 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 			continue
 		}
 		b := scale * eps / float64(k) // the smoothing mass per unit weight
-		if a.Weight != nil && eps != 0 {
+		switch {
+		case capv > 0 && a.Weight != nil && eps != 0:
+			vexpAffineWZ(grad, a.Weight[:k], m, scale*pc*math.Exp(-lr), b, 1/capv)
+		case capv > 0:
+			vexpAffineZ(grad, m, scale*pc*math.Exp(-lr), b, 1/capv)
+		case a.Weight != nil && eps != 0:
 			vaffineW(grad, grad, a.Weight[:k], scale*pc*math.Exp(-lr), b)
-		} else {
+		default:
 			vaffine(grad, grad, scale*pc*math.Exp(-lr), b)
 		}
 		cy := eps / float64(k)
@@ -355,7 +391,12 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 		if lpy > -math.Ln2 && pc-pc == 0 { // not ∞·0 for an infinite pc
 			gy = pc*math.Expm1(lpy) + (pc - wt)
 		}
-		grad[y] = T(scale * (gy - cy))
+		gy = scale * (gy - cy)
+		if capv > 0 { // d(cap·tanh(x/cap))/dx = 1 − (z/cap)², as expAffineZ
+			t := c.zy / capv
+			gy *= 1 - t*t
+		}
+		grad[y] = T(gy)
 	}
 	return total
 }
@@ -367,6 +408,10 @@ func crossEntropy[T args.Float](a args.CE[T]) float64 {
 // tw·(lse − m) − Σ_j c_j·(z_j − m), whose sum has terms of one sign.
 func ceProbs[T args.Float](a args.CE[T]) float64 {
 	args.TookIf(a.Weight != nil, "neon/ce/probs-w", "neon/ce/probs")
+	capv := float64(a.SoftCap)
+	if capv > 0 {
+		args.Took("neon/ce/capped")
+	}
 	k := a.K
 	wsum := float64(k)
 	if a.Weight != nil {
@@ -384,6 +429,15 @@ func ceProbs[T args.Float](a args.CE[T]) float64 {
 			grad = a.Grad[i*k : i*k+k]
 		}
 		m := vmax(x)
+		var c capRow[T]
+		if capv > 0 { // as crossEntropy: z into the gradient
+			c = newCapRow[T](capv)
+			m = c.one(m)
+			if grad != nil {
+				vcap(grad, x, capv)
+				x = grad
+			}
+		}
 		if !finite(m) {
 			total += genericRow(a, i)
 			continue
@@ -391,14 +445,26 @@ func ceProbs[T args.Float](a args.CE[T]) float64 {
 		// Σ w·t·(z − m), Σ w·(z − m) and Σ w·t, before an in-place gradient
 		// overwrites the logits.
 		var zt, zw, tt float64
+		var w []T
 		if a.Weight != nil {
-			w := a.Weight[:k]
-			zt, tt = vdotSub3(x, t, w, m), vdotSub(t, w, 0)
+			w = a.Weight[:k]
+			tt = vdotSub(t, w, 0)
+		} else {
+			tt = vsumSub(t, 0)
+		}
+		switch {
+		case capv > 0 && grad == nil:
+			zt = c.dotSub3(x, t, w, m)
+			if eps != 0 {
+				zw = c.dotSub(x, w, m)
+			}
+		case w != nil:
+			zt = vdotSub3(x, t, w, m)
 			if eps != 0 {
 				zw = vdotSub(x, w, m)
 			}
-		} else {
-			zt, tt = vdotSub(x, t, m), vsumSub(t, 0)
+		default:
+			zt = vdotSub(x, t, m)
 			if eps != 0 {
 				zw = vsumSub(x, m)
 			}
@@ -413,9 +479,12 @@ func ceProbs[T args.Float](a args.CE[T]) float64 {
 			continue
 		}
 		var r float64
-		if grad != nil {
+		switch {
+		case capv > 0:
+			r = c.sumExp(x, m, grad != nil)
+		case grad != nil:
 			r = vexpStoreSum(grad, x, m)
-		} else {
+		default:
 			r = vsumExp(x, m)
 		}
 		lr := math.Log1p(r)
@@ -433,9 +502,14 @@ func ceProbs[T args.Float](a args.CE[T]) float64 {
 		}
 		pc := tw + 2*zl*lse
 		ca, cb, cc := scale*pc*math.Exp(-lr), scale*(1-eps), scale*eps/float64(k)
-		if a.Weight != nil {
+		switch {
+		case capv > 0 && a.Weight != nil:
+			vexpAffineWTZ(grad, t, a.Weight[:k], m, ca, cb, cc, 1/capv)
+		case capv > 0:
+			vexpAffineTZ(grad, t, m, ca, cb, cc, 1/capv)
+		case a.Weight != nil:
 			vaffineWT(grad, grad, t, a.Weight[:k], ca, cb, cc)
-		} else {
+		default:
 			vaffineT(grad, grad, t, ca, cb, cc)
 		}
 	}

@@ -542,6 +542,78 @@ func focalSoftG2F64(grad []float64, loss []float64, x []float64, y []float64, w 
 //go:noescape
 func focalSoftF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, scale float64) float64
 
+// capF32 is dst[i] = cap·tanh(x[i]·inv), inv = 1/cap. len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func capF32(dst []float32, x []float32, cap float32, inv float32)
+
+// sumExpCapF32 is sumExpF32 over the capped logits z = cap·tanh(x·inv):
+// Σ exp(z[i] − m) − 1, the terms equal to 1 counted, not added.
+//
+//go:noescape
+func sumExpCapF32(x []float32, m float32, cap float32, inv float32) float64
+
+// expAffineZF32 is dst[i] = (a·exp(z[i] − m) − b)·(1 − (z[i]·inv)²): pass 2 over
+// capped logits z = cap·tanh(x/cap), times the cap's derivative. len(z) ≥ len(dst);
+// dst may be z.
+//
+//go:noescape
+func expAffineZF32(dst []float32, z []float32, m float32, a float32, b float32, inv float32)
+
+// expAffineWZF32 is expAffineZF32 with b·w[i] for b. len(z), len(w) ≥ len(dst);
+// dst may be z.
+//
+//go:noescape
+func expAffineWZF32(dst []float32, z []float32, w []float32, m float32, a float32, b float32, inv float32)
+
+// expAffineTZF32 is expAffineZF32 with b·t[i] + c for b (probability targets t).
+// len(z), len(t) ≥ len(dst); dst may be z.
+//
+//go:noescape
+func expAffineTZF32(dst []float32, z []float32, t []float32, m float32, a float32, b float32, c float32, inv float32)
+
+// expAffineWTZF32 is expAffineZF32 with (b·t[i] + c)·w[i] for b. len(z), len(t),
+// len(w) ≥ len(dst); dst may be z.
+//
+//go:noescape
+func expAffineWTZF32(dst []float32, z []float32, t []float32, w []float32, m float32, a float32, b float32, c float32, inv float32)
+
+// capF64 is dst[i] = cap·tanh(x[i]·inv), inv = 1/cap. len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func capF64(dst []float64, x []float64, cap float64, inv float64)
+
+// sumExpCapF64 is sumExpF64 over the capped logits z = cap·tanh(x·inv):
+// Σ exp(z[i] − m) − 1, the terms equal to 1 counted, not added.
+//
+//go:noescape
+func sumExpCapF64(x []float64, m float64, cap float64, inv float64) float64
+
+// expAffineZF64 is dst[i] = (a·exp(z[i] − m) − b)·(1 − (z[i]·inv)²): pass 2 over
+// capped logits z = cap·tanh(x/cap), times the cap's derivative. len(z) ≥ len(dst);
+// dst may be z.
+//
+//go:noescape
+func expAffineZF64(dst []float64, z []float64, m float64, a float64, b float64, inv float64)
+
+// expAffineWZF64 is expAffineZF64 with b·w[i] for b. len(z), len(w) ≥ len(dst);
+// dst may be z.
+//
+//go:noescape
+func expAffineWZF64(dst []float64, z []float64, w []float64, m float64, a float64, b float64, inv float64)
+
+// expAffineTZF64 is expAffineZF64 with b·t[i] + c for b (probability targets t).
+// len(z), len(t) ≥ len(dst); dst may be z.
+//
+//go:noescape
+func expAffineTZF64(dst []float64, z []float64, t []float64, m float64, a float64, b float64, c float64, inv float64)
+
+// expAffineWTZF64 is expAffineZF64 with (b·t[i] + c)·w[i] for b. len(z), len(t),
+// len(w) ≥ len(dst); dst may be z.
+//
+//go:noescape
+func expAffineWTZF64(dst []float64, z []float64, t []float64, w []float64, m float64, a float64, b float64, c float64, inv float64)
+
 // bceProbF32 is, for each i < len(grad), with p = x[i], cp = fn·y[i], cn = fp·(1−y[i]):
 //
 //	loss[i] = −w[i]·(cp·max(log p, −100) + cn·max(log(1−p), −100))

@@ -57,6 +57,18 @@
 //	focalSoftG1F64 f64  140 instructions / 1 vectors = 140.00 per vector
 //	focalSoftG2F64 f64  143 instructions / 1 vectors = 143.00 per vector
 //	focalSoftF64   f64  232 instructions / 1 vectors = 232.00 per vector
+//	capF32         f32   66 instructions / 2 vectors = 33.00 per vector
+//	sumExpCapF32   f32   71 instructions / 1 vectors = 71.00 per vector
+//	expAffineZF32  f32   74 instructions / 2 vectors = 37.00 per vector
+//	expAffineWZF32 f32   77 instructions / 2 vectors = 38.50 per vector
+//	expAffineTZF32 f32   77 instructions / 2 vectors = 38.50 per vector
+//	expAffineWTZF32 f32   80 instructions / 2 vectors = 40.00 per vector
+//	capF64         f64   96 instructions / 2 vectors = 48.00 per vector
+//	sumExpCapF64   f64   96 instructions / 1 vectors = 96.00 per vector
+//	expAffineZF64  f64  103 instructions / 2 vectors = 51.50 per vector
+//	expAffineWZF64 f64  106 instructions / 2 vectors = 53.00 per vector
+//	expAffineTZF64 f64  106 instructions / 2 vectors = 53.00 per vector
+//	expAffineWTZF64 f64  109 instructions / 2 vectors = 54.50 per vector
 //	bceProbF32     f32  106 instructions / 1 vectors = 106.00 per vector
 //	bceProbClipF32 f32  119 instructions / 1 vectors = 119.00 per vector
 //	bceProbF64     f64  117 instructions / 1 vectors = 117.00 per vector
@@ -617,8 +629,8 @@ done_sumExpF32:
 	WORD $0x7e70da10 // faddp d16, v16.2d
 	WORD $0x4e21da94 // scvtf v20.4s, v20.4s
 	WORD $0x0e617a80 // fcvtl v0.2d, v20.2s
-	WORD $0x4e617a81 // fcvtl2 v1.2d, v20.4s
-	WORD $0x4e61d414 // fadd v20.2d, v0.2d, v1.2d
+	WORD $0x4e617a95 // fcvtl2 v21.2d, v20.4s
+	WORD $0x4e75d414 // fadd v20.2d, v0.2d, v21.2d
 	WORD $0x7e70da94 // faddp d20, v20.2d
 	FMOVD $1.0, F0
 	FSUBD F0, F20, F20
@@ -905,8 +917,8 @@ done_expStoreSumF32:
 	WORD $0x7e70da10 // faddp d16, v16.2d
 	WORD $0x4e21da94 // scvtf v20.4s, v20.4s
 	WORD $0x0e617a80 // fcvtl v0.2d, v20.2s
-	WORD $0x4e617a81 // fcvtl2 v1.2d, v20.4s
-	WORD $0x4e61d414 // fadd v20.2d, v0.2d, v1.2d
+	WORD $0x4e617a95 // fcvtl2 v21.2d, v20.4s
+	WORD $0x4e75d414 // fadd v20.2d, v0.2d, v21.2d
 	WORD $0x7e70da94 // faddp d20, v20.2d
 	FMOVD $1.0, F0
 	FSUBD F0, F20, F20
@@ -13686,6 +13698,2987 @@ lanes_focalSoftF64:
 done_focalSoftF64:
 	WORD $0x7e70d9ad // faddp d13, v13.2d
 	FMOVD F13, ret+152(FP)
+	RET
+
+// func capF32(dst []float32, x []float32, cap float32, inv float32)
+
+TEXT ·capF32(SB), NOSPLIT, $0-56
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	FMOVS cap+48(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS inv+52(FP), F30
+	VDUP V30.S[0], V30.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V29.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V28.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V27.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V26.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V25.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V24.S4]
+	VLD1.P 16(R10), [V23.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V22.S4
+	MOVW $0xc0000000, R9
+	VDUP R9, V21.S4
+	MOVW $0xc2200000, R9
+	VDUP R9, V20.S4
+	MOVW $0x40000000, R9
+	VDUP R9, V19.S4
+	MOVW $0x80000000, R9
+	VDUP R9, V18.S4
+	SUBS $8, R1, R1
+	BLT onepre_capF32
+big_capF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	WORD $0x6e3edc00 // fmul v0.4s, v0.4s, v30.4s
+	WORD $0x4ea0f802 // fabs v2.4s, v0.4s
+	WORD $0x6e35dc42 // fmul v2.4s, v2.4s, v21.4s
+	WORD $0x4e34f442 // fmax v2.4s, v2.4s, v20.4s
+	WORD $0x6e3ddc44 // fmul v4.4s, v2.4s, v29.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V28.S4, V4.S4, V2.S4
+	VFMLS V27.S4, V4.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V23.S[0], V6.S4
+	VDUP V24.S[3], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V24.S[2], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VDUP V24.S[1], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V24.S[0], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V22.S4, V4.S4, V4.S4
+	WORD $0x4eb6d486 // fsub v6.4s, v4.4s, v22.4s
+	VFMLA V2.S4, V4.S4, V6.S4
+	WORD $0x4e33d4c8 // fadd v8.4s, v6.4s, v19.4s
+	WORD $0x6e28fcc6 // fdiv v6.4s, v6.4s, v8.4s
+	WORD $0x4ea0f8c6 // fabs v6.4s, v6.4s
+	VMOV V18.B16, V8.B16
+	VBSL V6.B16, V0.B16, V8.B16
+	VMOV V8.B16, V0.B16
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3edc21 // fmul v1.4s, v1.4s, v30.4s
+	WORD $0x4ea0f823 // fabs v3.4s, v1.4s
+	WORD $0x6e35dc63 // fmul v3.4s, v3.4s, v21.4s
+	WORD $0x4e34f463 // fmax v3.4s, v3.4s, v20.4s
+	WORD $0x6e3ddc65 // fmul v5.4s, v3.4s, v29.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	VFMLS V28.S4, V5.S4, V3.S4
+	VFMLS V27.S4, V5.S4, V3.S4
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	VDUP V23.S[0], V7.S4
+	VDUP V24.S[3], V9.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VDUP V24.S[2], V7.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	VDUP V24.S[1], V9.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VDUP V24.S[0], V7.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	VFMLA V7.S4, V9.S4, V3.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V22.S4, V5.S4, V5.S4
+	WORD $0x4eb6d4a7 // fsub v7.4s, v5.4s, v22.4s
+	VFMLA V3.S4, V5.S4, V7.S4
+	WORD $0x4e33d4e9 // fadd v9.4s, v7.4s, v19.4s
+	WORD $0x6e29fce7 // fdiv v7.4s, v7.4s, v9.4s
+	WORD $0x4ea0f8e7 // fabs v7.4s, v7.4s
+	VMOV V18.B16, V9.B16
+	VBSL V7.B16, V1.B16, V9.B16
+	VMOV V9.B16, V1.B16
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	VST1.P [V0.S4, V1.S4], 32(R2)
+	SUBS $8, R1, R1
+	BGE big_capF32
+onepre_capF32:
+	ADDS $4, R1, R1
+	BLT tail_capF32
+one_capF32:
+	VLD1.P 16(R0), [V0.S4]
+	WORD $0x6e3edc00 // fmul v0.4s, v0.4s, v30.4s
+	WORD $0x4ea0f802 // fabs v2.4s, v0.4s
+	WORD $0x6e35dc42 // fmul v2.4s, v2.4s, v21.4s
+	WORD $0x4e34f442 // fmax v2.4s, v2.4s, v20.4s
+	WORD $0x6e3ddc44 // fmul v4.4s, v2.4s, v29.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V28.S4, V4.S4, V2.S4
+	VFMLS V27.S4, V4.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V23.S[0], V6.S4
+	VDUP V24.S[3], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V24.S[2], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VDUP V24.S[1], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V24.S[0], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V22.S4, V4.S4, V4.S4
+	WORD $0x4eb6d486 // fsub v6.4s, v4.4s, v22.4s
+	VFMLA V2.S4, V4.S4, V6.S4
+	WORD $0x4e33d4c8 // fadd v8.4s, v6.4s, v19.4s
+	WORD $0x6e28fcc6 // fdiv v6.4s, v6.4s, v8.4s
+	WORD $0x4ea0f8c6 // fabs v6.4s, v6.4s
+	VMOV V18.B16, V8.B16
+	VBSL V6.B16, V0.B16, V8.B16
+	VMOV V8.B16, V0.B16
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_capF32
+tail_capF32:
+	ADDS $4, R1, R1
+	BEQ done_capF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 4(R0), V0.S[0]
+	CMP $2, R1
+	BLT lanes_capF32
+	VLD1.P 4(R0), V0.S[1]
+	BEQ lanes_capF32
+	VLD1.P 4(R0), V0.S[2]
+lanes_capF32:
+	WORD $0x6e3edc00 // fmul v0.4s, v0.4s, v30.4s
+	WORD $0x4ea0f802 // fabs v2.4s, v0.4s
+	WORD $0x6e35dc42 // fmul v2.4s, v2.4s, v21.4s
+	WORD $0x4e34f442 // fmax v2.4s, v2.4s, v20.4s
+	WORD $0x6e3ddc44 // fmul v4.4s, v2.4s, v29.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V28.S4, V4.S4, V2.S4
+	VFMLS V27.S4, V4.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V23.S[0], V6.S4
+	VDUP V24.S[3], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V24.S[2], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VDUP V24.S[1], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V24.S[0], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V22.S4, V4.S4, V4.S4
+	WORD $0x4eb6d486 // fsub v6.4s, v4.4s, v22.4s
+	VFMLA V2.S4, V4.S4, V6.S4
+	WORD $0x4e33d4c8 // fadd v8.4s, v6.4s, v19.4s
+	WORD $0x6e28fcc6 // fdiv v6.4s, v6.4s, v8.4s
+	WORD $0x4ea0f8c6 // fabs v6.4s, v6.4s
+	VMOV V18.B16, V8.B16
+	VBSL V6.B16, V0.B16, V8.B16
+	VMOV V8.B16, V0.B16
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	VST1.P V0.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_capF32
+	VST1.P V0.S[1], 4(R2)
+	BEQ done_capF32
+	VST1.P V0.S[2], 4(R2)
+done_capF32:
+	RET
+
+// func sumExpCapF32(x []float32, m float32, cap float32, inv float32) float64
+
+TEXT ·sumExpCapF32(SB), NOSPLIT, $0-48
+	MOVD x_base+0(FP), R0
+	MOVD x_len+8(FP), R1
+	FMOVS m+24(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS cap+28(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS inv+32(FP), F29
+	VDUP V29.S[0], V29.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V28.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V27.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V26.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V25.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V24.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V23.S4]
+	VLD1.P 16(R10), [V22.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V21.S4
+	MOVW $0xc0000000, R9
+	VDUP R9, V20.S4
+	MOVW $0xc2200000, R9
+	VDUP R9, V19.S4
+	MOVW $0x40000000, R9
+	VDUP R9, V18.S4
+	MOVW $0x80000000, R9
+	VDUP R9, V17.S4
+	MOVW $0xff800000, R9
+	VDUP R9, V16.S4
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	MOVW $0x7fc00000, R9
+	VDUP R9, V15.S4
+	SUBS $4, R1, R1
+	BLT onepre_sumExpCapF32
+big_sumExpCapF32:
+	VLD1.P 16(R0), [V0.S4]
+	WORD $0x6e3ddc00 // fmul v0.4s, v0.4s, v29.4s
+	WORD $0x4ea0f801 // fabs v1.4s, v0.4s
+	WORD $0x6e34dc21 // fmul v1.4s, v1.4s, v20.4s
+	WORD $0x4e33f421 // fmax v1.4s, v1.4s, v19.4s
+	WORD $0x6e3cdc22 // fmul v2.4s, v1.4s, v28.4s
+	WORD $0x4e218842 // frintn v2.4s, v2.4s
+	VFMLS V27.S4, V2.S4, V1.S4
+	VFMLS V26.S4, V2.S4, V1.S4
+	WORD $0x4ea1b842 // fcvtzs v2.4s, v2.4s
+	VDUP V22.S[0], V3.S4
+	VDUP V23.S[3], V9.S4
+	VFMLA V1.S4, V3.S4, V9.S4
+	VDUP V23.S[2], V3.S4
+	VFMLA V1.S4, V9.S4, V3.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V1.S4, V3.S4, V9.S4
+	VDUP V23.S[0], V3.S4
+	VFMLA V1.S4, V9.S4, V3.S4
+	WORD $0x6e21dc29 // fmul v9.4s, v1.4s, v1.4s
+	VFMLA V3.S4, V9.S4, V1.S4
+	WORD $0x4f375442 // shl v2.4s, v2.4s, #23
+	VADD V21.S4, V2.S4, V2.S4
+	WORD $0x4eb5d443 // fsub v3.4s, v2.4s, v21.4s
+	VFMLA V1.S4, V2.S4, V3.S4
+	WORD $0x4e32d469 // fadd v9.4s, v3.4s, v18.4s
+	WORD $0x6e29fc63 // fdiv v3.4s, v3.4s, v9.4s
+	WORD $0x4ea0f863 // fabs v3.4s, v3.4s
+	VMOV V17.B16, V9.B16
+	VBSL V3.B16, V0.B16, V9.B16
+	VMOV V9.B16, V0.B16
+	WORD $0x6e3edc00 // fmul v0.4s, v0.4s, v30.4s
+	WORD $0x4e20e401 // fcmeq v1.4s, v0.4s, v0.4s
+	VBIF V1.B16, V16.B16, V0.B16
+	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
+	WORD $0x4eb9f400 // fmin v0.4s, v0.4s, v25.4s
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x6e3cdc01 // fmul v1.4s, v0.4s, v28.4s
+	WORD $0x4e218821 // frintn v1.4s, v1.4s
+	VFMLS V27.S4, V1.S4, V0.S4
+	VFMLS V26.S4, V1.S4, V0.S4
+	WORD $0x4ea1b821 // fcvtzs v1.4s, v1.4s
+	VDUP V22.S[0], V2.S4
+	VDUP V23.S[3], V3.S4
+	VFMLA V0.S4, V2.S4, V3.S4
+	VDUP V23.S[2], V2.S4
+	VFMLA V0.S4, V3.S4, V2.S4
+	VDUP V23.S[1], V3.S4
+	VFMLA V0.S4, V2.S4, V3.S4
+	VDUP V23.S[0], V2.S4
+	VFMLA V0.S4, V3.S4, V2.S4
+	WORD $0x6e20dc03 // fmul v3.4s, v0.4s, v0.4s
+	VFMLA V2.S4, V3.S4, V0.S4
+	WORD $0x4e35d400 // fadd v0.4s, v0.4s, v21.4s
+	WORD $0x4f3f0422 // sshr v2.4s, v1.4s, #1
+	VSUB V2.S4, V1.S4, V1.S4
+	WORD $0x4f375442 // shl v2.4s, v2.4s, #23
+	VADD V2.S4, V0.S4, V0.S4
+	WORD $0x4f375421 // shl v1.4s, v1.4s, #23
+	VADD V21.S4, V1.S4, V1.S4
+	WORD $0x6e21dc00 // fmul v0.4s, v0.4s, v1.4s
+	WORD $0x4e35e401 // fcmeq v1.4s, v0.4s, v21.4s
+	VSUB V1.S4, V8.S4, V8.S4
+	VAND V21.B16, V1.B16, V1.B16
+	WORD $0x4ea1d402 // fsub v2.4s, v0.4s, v1.4s
+	WORD $0x0e617841 // fcvtl v1.2d, v2.2s
+	WORD $0x4e61d484 // fadd v4.2d, v4.2d, v1.2d
+	WORD $0x4e617841 // fcvtl2 v1.2d, v2.4s
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	SUBS $4, R1, R1
+	BGE big_sumExpCapF32
+onepre_sumExpCapF32:
+	ADDS $0, R1, R1
+	BLT tail_sumExpCapF32
+one_sumExpCapF32:
+	VLD1.P 16(R0), [V0.S4]
+	WORD $0x6e3ddc00 // fmul v0.4s, v0.4s, v29.4s
+	WORD $0x4ea0f801 // fabs v1.4s, v0.4s
+	WORD $0x6e34dc21 // fmul v1.4s, v1.4s, v20.4s
+	WORD $0x4e33f421 // fmax v1.4s, v1.4s, v19.4s
+	WORD $0x6e3cdc22 // fmul v2.4s, v1.4s, v28.4s
+	WORD $0x4e218842 // frintn v2.4s, v2.4s
+	VFMLS V27.S4, V2.S4, V1.S4
+	VFMLS V26.S4, V2.S4, V1.S4
+	WORD $0x4ea1b842 // fcvtzs v2.4s, v2.4s
+	VDUP V22.S[0], V3.S4
+	VDUP V23.S[3], V9.S4
+	VFMLA V1.S4, V3.S4, V9.S4
+	VDUP V23.S[2], V3.S4
+	VFMLA V1.S4, V9.S4, V3.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V1.S4, V3.S4, V9.S4
+	VDUP V23.S[0], V3.S4
+	VFMLA V1.S4, V9.S4, V3.S4
+	WORD $0x6e21dc29 // fmul v9.4s, v1.4s, v1.4s
+	VFMLA V3.S4, V9.S4, V1.S4
+	WORD $0x4f375442 // shl v2.4s, v2.4s, #23
+	VADD V21.S4, V2.S4, V2.S4
+	WORD $0x4eb5d443 // fsub v3.4s, v2.4s, v21.4s
+	VFMLA V1.S4, V2.S4, V3.S4
+	WORD $0x4e32d469 // fadd v9.4s, v3.4s, v18.4s
+	WORD $0x6e29fc63 // fdiv v3.4s, v3.4s, v9.4s
+	WORD $0x4ea0f863 // fabs v3.4s, v3.4s
+	VMOV V17.B16, V9.B16
+	VBSL V3.B16, V0.B16, V9.B16
+	VMOV V9.B16, V0.B16
+	WORD $0x6e3edc00 // fmul v0.4s, v0.4s, v30.4s
+	WORD $0x4e20e401 // fcmeq v1.4s, v0.4s, v0.4s
+	VBIF V1.B16, V16.B16, V0.B16
+	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
+	WORD $0x4eb9f400 // fmin v0.4s, v0.4s, v25.4s
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x6e3cdc01 // fmul v1.4s, v0.4s, v28.4s
+	WORD $0x4e218821 // frintn v1.4s, v1.4s
+	VFMLS V27.S4, V1.S4, V0.S4
+	VFMLS V26.S4, V1.S4, V0.S4
+	WORD $0x4ea1b821 // fcvtzs v1.4s, v1.4s
+	VDUP V22.S[0], V2.S4
+	VDUP V23.S[3], V3.S4
+	VFMLA V0.S4, V2.S4, V3.S4
+	VDUP V23.S[2], V2.S4
+	VFMLA V0.S4, V3.S4, V2.S4
+	VDUP V23.S[1], V3.S4
+	VFMLA V0.S4, V2.S4, V3.S4
+	VDUP V23.S[0], V2.S4
+	VFMLA V0.S4, V3.S4, V2.S4
+	WORD $0x6e20dc03 // fmul v3.4s, v0.4s, v0.4s
+	VFMLA V2.S4, V3.S4, V0.S4
+	WORD $0x4e35d400 // fadd v0.4s, v0.4s, v21.4s
+	WORD $0x4f3f0422 // sshr v2.4s, v1.4s, #1
+	VSUB V2.S4, V1.S4, V1.S4
+	WORD $0x4f375442 // shl v2.4s, v2.4s, #23
+	VADD V2.S4, V0.S4, V0.S4
+	WORD $0x4f375421 // shl v1.4s, v1.4s, #23
+	VADD V21.S4, V1.S4, V1.S4
+	WORD $0x6e21dc00 // fmul v0.4s, v0.4s, v1.4s
+	WORD $0x4e35e401 // fcmeq v1.4s, v0.4s, v21.4s
+	VSUB V1.S4, V8.S4, V8.S4
+	VAND V21.B16, V1.B16, V1.B16
+	WORD $0x4ea1d402 // fsub v2.4s, v0.4s, v1.4s
+	WORD $0x0e617841 // fcvtl v1.2d, v2.2s
+	WORD $0x4e61d484 // fadd v4.2d, v4.2d, v1.2d
+	WORD $0x4e617841 // fcvtl2 v1.2d, v2.4s
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	SUBS $4, R1, R1
+	BGE one_sumExpCapF32
+tail_sumExpCapF32:
+	ADDS $4, R1, R1
+	BEQ done_sumExpCapF32
+	VMOV V15.B16, V0.B16
+	VLD1.P 4(R0), V0.S[0]
+	CMP $2, R1
+	BLT lanes_sumExpCapF32
+	VLD1.P 4(R0), V0.S[1]
+	BEQ lanes_sumExpCapF32
+	VLD1.P 4(R0), V0.S[2]
+lanes_sumExpCapF32:
+	WORD $0x6e3ddc00 // fmul v0.4s, v0.4s, v29.4s
+	WORD $0x4ea0f801 // fabs v1.4s, v0.4s
+	WORD $0x6e34dc21 // fmul v1.4s, v1.4s, v20.4s
+	WORD $0x4e33f421 // fmax v1.4s, v1.4s, v19.4s
+	WORD $0x6e3cdc22 // fmul v2.4s, v1.4s, v28.4s
+	WORD $0x4e218842 // frintn v2.4s, v2.4s
+	VFMLS V27.S4, V2.S4, V1.S4
+	VFMLS V26.S4, V2.S4, V1.S4
+	WORD $0x4ea1b842 // fcvtzs v2.4s, v2.4s
+	VDUP V22.S[0], V3.S4
+	VDUP V23.S[3], V9.S4
+	VFMLA V1.S4, V3.S4, V9.S4
+	VDUP V23.S[2], V3.S4
+	VFMLA V1.S4, V9.S4, V3.S4
+	VDUP V23.S[1], V9.S4
+	VFMLA V1.S4, V3.S4, V9.S4
+	VDUP V23.S[0], V3.S4
+	VFMLA V1.S4, V9.S4, V3.S4
+	WORD $0x6e21dc29 // fmul v9.4s, v1.4s, v1.4s
+	VFMLA V3.S4, V9.S4, V1.S4
+	WORD $0x4f375442 // shl v2.4s, v2.4s, #23
+	VADD V21.S4, V2.S4, V2.S4
+	WORD $0x4eb5d443 // fsub v3.4s, v2.4s, v21.4s
+	VFMLA V1.S4, V2.S4, V3.S4
+	WORD $0x4e32d469 // fadd v9.4s, v3.4s, v18.4s
+	WORD $0x6e29fc63 // fdiv v3.4s, v3.4s, v9.4s
+	WORD $0x4ea0f863 // fabs v3.4s, v3.4s
+	VMOV V17.B16, V9.B16
+	VBSL V3.B16, V0.B16, V9.B16
+	VMOV V9.B16, V0.B16
+	WORD $0x6e3edc00 // fmul v0.4s, v0.4s, v30.4s
+	WORD $0x4e20e401 // fcmeq v1.4s, v0.4s, v0.4s
+	VBIF V1.B16, V16.B16, V0.B16
+	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
+	WORD $0x4eb9f400 // fmin v0.4s, v0.4s, v25.4s
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x6e3cdc01 // fmul v1.4s, v0.4s, v28.4s
+	WORD $0x4e218821 // frintn v1.4s, v1.4s
+	VFMLS V27.S4, V1.S4, V0.S4
+	VFMLS V26.S4, V1.S4, V0.S4
+	WORD $0x4ea1b821 // fcvtzs v1.4s, v1.4s
+	VDUP V22.S[0], V2.S4
+	VDUP V23.S[3], V3.S4
+	VFMLA V0.S4, V2.S4, V3.S4
+	VDUP V23.S[2], V2.S4
+	VFMLA V0.S4, V3.S4, V2.S4
+	VDUP V23.S[1], V3.S4
+	VFMLA V0.S4, V2.S4, V3.S4
+	VDUP V23.S[0], V2.S4
+	VFMLA V0.S4, V3.S4, V2.S4
+	WORD $0x6e20dc03 // fmul v3.4s, v0.4s, v0.4s
+	VFMLA V2.S4, V3.S4, V0.S4
+	WORD $0x4e35d400 // fadd v0.4s, v0.4s, v21.4s
+	WORD $0x4f3f0422 // sshr v2.4s, v1.4s, #1
+	VSUB V2.S4, V1.S4, V1.S4
+	WORD $0x4f375442 // shl v2.4s, v2.4s, #23
+	VADD V2.S4, V0.S4, V0.S4
+	WORD $0x4f375421 // shl v1.4s, v1.4s, #23
+	VADD V21.S4, V1.S4, V1.S4
+	WORD $0x6e21dc00 // fmul v0.4s, v0.4s, v1.4s
+	WORD $0x4e35e401 // fcmeq v1.4s, v0.4s, v21.4s
+	VSUB V1.S4, V8.S4, V8.S4
+	VAND V21.B16, V1.B16, V1.B16
+	WORD $0x4ea1d402 // fsub v2.4s, v0.4s, v1.4s
+	WORD $0x0e617841 // fcvtl v1.2d, v2.2s
+	WORD $0x4e61d484 // fadd v4.2d, v4.2d, v1.2d
+	WORD $0x4e617841 // fcvtl2 v1.2d, v2.4s
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+done_sumExpCapF32:
+	WORD $0x4e66d484 // fadd v4.2d, v4.2d, v6.2d
+	WORD $0x4e67d4a5 // fadd v5.2d, v5.2d, v7.2d
+	WORD $0x4e65d484 // fadd v4.2d, v4.2d, v5.2d
+	WORD $0x7e70d884 // faddp d4, v4.2d
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x0e617900 // fcvtl v0.2d, v8.2s
+	WORD $0x4e617909 // fcvtl2 v9.2d, v8.4s
+	WORD $0x4e69d408 // fadd v8.2d, v0.2d, v9.2d
+	WORD $0x7e70d908 // faddp d8, v8.2d
+	FMOVD $1.0, F0
+	FSUBD F0, F8, F8
+	FADDD F8, F4, F4
+	FMOVD F4, ret+40(FP)
+	RET
+
+// func expAffineZF32(dst []float32, z []float32, m float32, a float32, b float32, inv float32)
+
+TEXT ·expAffineZF32(SB), NOSPLIT, $0-64
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD z_base+24(FP), R0
+	FMOVS m+48(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS a+52(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS b+56(FP), F29
+	VDUP V29.S[0], V29.S4
+	FMOVS inv+60(FP), F28
+	VDUP V28.S[0], V28.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V27.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V25.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V24.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V23.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V22.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V21.S4]
+	VLD1.P 16(R10), [V20.S4]
+	SUBS $8, R1, R1
+	BLT onepre_expAffineZF32
+big_expAffineZF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	WORD $0x6e3cdc0a // fmul v10.4s, v0.4s, v28.4s
+	VMOV V27.B16, V4.B16
+	VFMLS V10.S4, V10.S4, V4.S4
+	VMOV V4.B16, V10.B16
+	WORD $0x4ebfd402 // fsub v2.4s, v0.4s, v31.4s
+	WORD $0x6e3cdc2b // fmul v11.4s, v1.4s, v28.4s
+	VMOV V27.B16, V5.B16
+	VFMLS V11.S4, V11.S4, V5.S4
+	VMOV V5.B16, V11.B16
+	WORD $0x4ebfd423 // fsub v3.4s, v1.4s, v31.4s
+	WORD $0x4eb7f442 // fmin v2.4s, v2.4s, v23.4s
+	WORD $0x4eb7f463 // fmin v3.4s, v3.4s, v23.4s
+	WORD $0x4e36f442 // fmax v2.4s, v2.4s, v22.4s
+	WORD $0x4e36f463 // fmax v3.4s, v3.4s, v22.4s
+	WORD $0x6e3adc44 // fmul v4.4s, v2.4s, v26.4s
+	WORD $0x6e3adc65 // fmul v5.4s, v3.4s, v26.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	VFMLS V25.S4, V4.S4, V2.S4
+	VFMLS V25.S4, V5.S4, V3.S4
+	VFMLS V24.S4, V4.S4, V2.S4
+	VFMLS V24.S4, V5.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	VDUP V20.S[0], V6.S4
+	VDUP V20.S[0], V7.S4
+	VDUP V21.S[3], V8.S4
+	VDUP V21.S[3], V9.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VDUP V21.S[2], V6.S4
+	VDUP V21.S[2], V7.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	VDUP V21.S[1], V8.S4
+	VDUP V21.S[1], V9.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VDUP V21.S[0], V6.S4
+	VDUP V21.S[0], V7.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	VFMLA V7.S4, V9.S4, V3.S4
+	WORD $0x4e3bd442 // fadd v2.4s, v2.4s, v27.4s
+	WORD $0x4e3bd463 // fadd v3.4s, v3.4s, v27.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	WORD $0x4f3f04a7 // sshr v7.4s, v5.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	VSUB V7.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V6.S4, V2.S4, V2.S4
+	VADD V7.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V27.S4, V4.S4, V4.S4
+	VADD V27.S4, V5.S4, V5.S4
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
+	WORD $0x6e25dc63 // fmul v3.4s, v3.4s, v5.4s
+	VMOV V29.B16, V4.B16
+	WORD $0x6e3edc42 // fmul v2.4s, v2.4s, v30.4s
+	WORD $0x4ea4d442 // fsub v2.4s, v2.4s, v4.4s
+	WORD $0x6e2adc42 // fmul v2.4s, v2.4s, v10.4s
+	VMOV V29.B16, V5.B16
+	WORD $0x6e3edc63 // fmul v3.4s, v3.4s, v30.4s
+	WORD $0x4ea5d463 // fsub v3.4s, v3.4s, v5.4s
+	WORD $0x6e2bdc63 // fmul v3.4s, v3.4s, v11.4s
+	VST1.P [V2.S4, V3.S4], 32(R2)
+	SUBS $8, R1, R1
+	BGE big_expAffineZF32
+onepre_expAffineZF32:
+	ADDS $4, R1, R1
+	BLT tail_expAffineZF32
+one_expAffineZF32:
+	VLD1.P 16(R0), [V0.S4]
+	WORD $0x6e3cdc0a // fmul v10.4s, v0.4s, v28.4s
+	VMOV V27.B16, V4.B16
+	VFMLS V10.S4, V10.S4, V4.S4
+	VMOV V4.B16, V10.B16
+	WORD $0x4ebfd402 // fsub v2.4s, v0.4s, v31.4s
+	WORD $0x4eb7f442 // fmin v2.4s, v2.4s, v23.4s
+	WORD $0x4e36f442 // fmax v2.4s, v2.4s, v22.4s
+	WORD $0x6e3adc44 // fmul v4.4s, v2.4s, v26.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V25.S4, V4.S4, V2.S4
+	VFMLS V24.S4, V4.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V20.S[0], V6.S4
+	VDUP V21.S[3], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V21.S[2], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VDUP V21.S[1], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V21.S[0], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	WORD $0x4e3bd442 // fadd v2.4s, v2.4s, v27.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V2.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V27.S4, V4.S4, V4.S4
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
+	VMOV V29.B16, V4.B16
+	WORD $0x6e3edc42 // fmul v2.4s, v2.4s, v30.4s
+	WORD $0x4ea4d442 // fsub v2.4s, v2.4s, v4.4s
+	WORD $0x6e2adc42 // fmul v2.4s, v2.4s, v10.4s
+	VST1.P [V2.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_expAffineZF32
+tail_expAffineZF32:
+	ADDS $4, R1, R1
+	BEQ done_expAffineZF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 4(R0), V0.S[0]
+	CMP $2, R1
+	BLT lanes_expAffineZF32
+	VLD1.P 4(R0), V0.S[1]
+	BEQ lanes_expAffineZF32
+	VLD1.P 4(R0), V0.S[2]
+lanes_expAffineZF32:
+	WORD $0x6e3cdc0a // fmul v10.4s, v0.4s, v28.4s
+	VMOV V27.B16, V4.B16
+	VFMLS V10.S4, V10.S4, V4.S4
+	VMOV V4.B16, V10.B16
+	WORD $0x4ebfd402 // fsub v2.4s, v0.4s, v31.4s
+	WORD $0x4eb7f442 // fmin v2.4s, v2.4s, v23.4s
+	WORD $0x4e36f442 // fmax v2.4s, v2.4s, v22.4s
+	WORD $0x6e3adc44 // fmul v4.4s, v2.4s, v26.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V25.S4, V4.S4, V2.S4
+	VFMLS V24.S4, V4.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V20.S[0], V6.S4
+	VDUP V21.S[3], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V21.S[2], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	VDUP V21.S[1], V8.S4
+	VFMLA V2.S4, V6.S4, V8.S4
+	VDUP V21.S[0], V6.S4
+	VFMLA V2.S4, V8.S4, V6.S4
+	WORD $0x6e22dc48 // fmul v8.4s, v2.4s, v2.4s
+	VFMLA V6.S4, V8.S4, V2.S4
+	WORD $0x4e3bd442 // fadd v2.4s, v2.4s, v27.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V2.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V27.S4, V4.S4, V4.S4
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
+	VMOV V29.B16, V4.B16
+	WORD $0x6e3edc42 // fmul v2.4s, v2.4s, v30.4s
+	WORD $0x4ea4d442 // fsub v2.4s, v2.4s, v4.4s
+	WORD $0x6e2adc42 // fmul v2.4s, v2.4s, v10.4s
+	VST1.P V2.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_expAffineZF32
+	VST1.P V2.S[1], 4(R2)
+	BEQ done_expAffineZF32
+	VST1.P V2.S[2], 4(R2)
+done_expAffineZF32:
+	RET
+
+// func expAffineWZF32(dst []float32, z []float32, w []float32, m float32, a float32, b float32, inv float32)
+
+TEXT ·expAffineWZF32(SB), NOSPLIT, $0-88
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD z_base+24(FP), R0
+	MOVD w_base+48(FP), R5
+	FMOVS m+72(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS a+76(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS b+80(FP), F29
+	VDUP V29.S[0], V29.S4
+	FMOVS inv+84(FP), F28
+	VDUP V28.S[0], V28.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V27.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V25.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V24.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V23.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V22.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V21.S4]
+	VLD1.P 16(R10), [V20.S4]
+	SUBS $8, R1, R1
+	BLT onepre_expAffineWZF32
+big_expAffineWZF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R5), [V2.S4, V3.S4]
+	WORD $0x6e3cdc0c // fmul v12.4s, v0.4s, v28.4s
+	VMOV V27.B16, V6.B16
+	VFMLS V12.S4, V12.S4, V6.S4
+	VMOV V6.B16, V12.B16
+	WORD $0x4ebfd404 // fsub v4.4s, v0.4s, v31.4s
+	WORD $0x6e3cdc2d // fmul v13.4s, v1.4s, v28.4s
+	VMOV V27.B16, V7.B16
+	VFMLS V13.S4, V13.S4, V7.S4
+	VMOV V7.B16, V13.B16
+	WORD $0x4ebfd425 // fsub v5.4s, v1.4s, v31.4s
+	WORD $0x4eb7f484 // fmin v4.4s, v4.4s, v23.4s
+	WORD $0x4eb7f4a5 // fmin v5.4s, v5.4s, v23.4s
+	WORD $0x4e36f484 // fmax v4.4s, v4.4s, v22.4s
+	WORD $0x4e36f4a5 // fmax v5.4s, v5.4s, v22.4s
+	WORD $0x6e3adc86 // fmul v6.4s, v4.4s, v26.4s
+	WORD $0x6e3adca7 // fmul v7.4s, v5.4s, v26.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V25.S4, V6.S4, V4.S4
+	VFMLS V25.S4, V7.S4, V5.S4
+	VFMLS V24.S4, V6.S4, V4.S4
+	VFMLS V24.S4, V7.S4, V5.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	VDUP V20.S[0], V8.S4
+	VDUP V20.S[0], V9.S4
+	VDUP V21.S[3], V10.S4
+	VDUP V21.S[3], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V21.S[2], V8.S4
+	VDUP V21.S[2], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	VDUP V21.S[1], V10.S4
+	VDUP V21.S[1], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V21.S[0], V8.S4
+	VDUP V21.S[0], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	WORD $0x6e25dcab // fmul v11.4s, v5.4s, v5.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	VFMLA V9.S4, V11.S4, V5.S4
+	WORD $0x4e3bd484 // fadd v4.4s, v4.4s, v27.4s
+	WORD $0x4e3bd4a5 // fadd v5.4s, v5.4s, v27.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	WORD $0x4f3f04e9 // sshr v9.4s, v7.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	VSUB V9.S4, V7.S4, V7.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	VADD V9.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V27.S4, V6.S4, V6.S4
+	VADD V27.S4, V7.S4, V7.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	VMOV V29.B16, V6.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e3edc84 // fmul v4.4s, v4.4s, v30.4s
+	WORD $0x4ea6d484 // fsub v4.4s, v4.4s, v6.4s
+	WORD $0x6e2cdc84 // fmul v4.4s, v4.4s, v12.4s
+	VMOV V29.B16, V7.B16
+	WORD $0x6e23dce7 // fmul v7.4s, v7.4s, v3.4s
+	WORD $0x6e3edca5 // fmul v5.4s, v5.4s, v30.4s
+	WORD $0x4ea7d4a5 // fsub v5.4s, v5.4s, v7.4s
+	WORD $0x6e2ddca5 // fmul v5.4s, v5.4s, v13.4s
+	VST1.P [V4.S4, V5.S4], 32(R2)
+	SUBS $8, R1, R1
+	BGE big_expAffineWZF32
+onepre_expAffineWZF32:
+	ADDS $4, R1, R1
+	BLT tail_expAffineWZF32
+one_expAffineWZF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V2.S4]
+	WORD $0x6e3cdc0c // fmul v12.4s, v0.4s, v28.4s
+	VMOV V27.B16, V6.B16
+	VFMLS V12.S4, V12.S4, V6.S4
+	VMOV V6.B16, V12.B16
+	WORD $0x4ebfd404 // fsub v4.4s, v0.4s, v31.4s
+	WORD $0x4eb7f484 // fmin v4.4s, v4.4s, v23.4s
+	WORD $0x4e36f484 // fmax v4.4s, v4.4s, v22.4s
+	WORD $0x6e3adc86 // fmul v6.4s, v4.4s, v26.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V4.S4
+	VFMLS V24.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V20.S[0], V8.S4
+	VDUP V21.S[3], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V21.S[2], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V21.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V21.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e3bd484 // fadd v4.4s, v4.4s, v27.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V27.S4, V6.S4, V6.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	VMOV V29.B16, V6.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e3edc84 // fmul v4.4s, v4.4s, v30.4s
+	WORD $0x4ea6d484 // fsub v4.4s, v4.4s, v6.4s
+	WORD $0x6e2cdc84 // fmul v4.4s, v4.4s, v12.4s
+	VST1.P [V4.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_expAffineWZF32
+tail_expAffineWZF32:
+	ADDS $4, R1, R1
+	BEQ done_expAffineWZF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V2.S[0]
+	CMP $2, R1
+	BLT lanes_expAffineWZF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V2.S[1]
+	BEQ lanes_expAffineWZF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V2.S[2]
+lanes_expAffineWZF32:
+	WORD $0x6e3cdc0c // fmul v12.4s, v0.4s, v28.4s
+	VMOV V27.B16, V6.B16
+	VFMLS V12.S4, V12.S4, V6.S4
+	VMOV V6.B16, V12.B16
+	WORD $0x4ebfd404 // fsub v4.4s, v0.4s, v31.4s
+	WORD $0x4eb7f484 // fmin v4.4s, v4.4s, v23.4s
+	WORD $0x4e36f484 // fmax v4.4s, v4.4s, v22.4s
+	WORD $0x6e3adc86 // fmul v6.4s, v4.4s, v26.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V25.S4, V6.S4, V4.S4
+	VFMLS V24.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V20.S[0], V8.S4
+	VDUP V21.S[3], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V21.S[2], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V21.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V21.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e3bd484 // fadd v4.4s, v4.4s, v27.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V27.S4, V6.S4, V6.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	VMOV V29.B16, V6.B16
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e3edc84 // fmul v4.4s, v4.4s, v30.4s
+	WORD $0x4ea6d484 // fsub v4.4s, v4.4s, v6.4s
+	WORD $0x6e2cdc84 // fmul v4.4s, v4.4s, v12.4s
+	VST1.P V4.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_expAffineWZF32
+	VST1.P V4.S[1], 4(R2)
+	BEQ done_expAffineWZF32
+	VST1.P V4.S[2], 4(R2)
+done_expAffineWZF32:
+	RET
+
+// func expAffineTZF32(dst []float32, z []float32, t []float32, m float32, a float32, b float32, c float32, inv float32)
+
+TEXT ·expAffineTZF32(SB), NOSPLIT, $0-92
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD z_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	FMOVS m+72(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS a+76(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS b+80(FP), F29
+	VDUP V29.S[0], V29.S4
+	FMOVS inv+88(FP), F28
+	VDUP V28.S[0], V28.S4
+	FMOVS c+84(FP), F27
+	VDUP V27.S[0], V27.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V26.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V25.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V24.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V23.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V22.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V21.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V20.S4]
+	VLD1.P 16(R10), [V19.S4]
+	SUBS $8, R1, R1
+	BLT onepre_expAffineTZF32
+big_expAffineTZF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R3), [V2.S4, V3.S4]
+	WORD $0x6e3cdc0c // fmul v12.4s, v0.4s, v28.4s
+	VMOV V26.B16, V6.B16
+	VFMLS V12.S4, V12.S4, V6.S4
+	VMOV V6.B16, V12.B16
+	WORD $0x4ebfd404 // fsub v4.4s, v0.4s, v31.4s
+	WORD $0x6e3cdc2d // fmul v13.4s, v1.4s, v28.4s
+	VMOV V26.B16, V7.B16
+	VFMLS V13.S4, V13.S4, V7.S4
+	VMOV V7.B16, V13.B16
+	WORD $0x4ebfd425 // fsub v5.4s, v1.4s, v31.4s
+	WORD $0x4eb6f484 // fmin v4.4s, v4.4s, v22.4s
+	WORD $0x4eb6f4a5 // fmin v5.4s, v5.4s, v22.4s
+	WORD $0x4e35f484 // fmax v4.4s, v4.4s, v21.4s
+	WORD $0x4e35f4a5 // fmax v5.4s, v5.4s, v21.4s
+	WORD $0x6e39dc86 // fmul v6.4s, v4.4s, v25.4s
+	WORD $0x6e39dca7 // fmul v7.4s, v5.4s, v25.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V24.S4, V6.S4, V4.S4
+	VFMLS V24.S4, V7.S4, V5.S4
+	VFMLS V23.S4, V6.S4, V4.S4
+	VFMLS V23.S4, V7.S4, V5.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	VDUP V19.S[0], V8.S4
+	VDUP V19.S[0], V9.S4
+	VDUP V20.S[3], V10.S4
+	VDUP V20.S[3], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V20.S[2], V8.S4
+	VDUP V20.S[2], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	VDUP V20.S[1], V10.S4
+	VDUP V20.S[1], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V20.S[0], V8.S4
+	VDUP V20.S[0], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	WORD $0x6e25dcab // fmul v11.4s, v5.4s, v5.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	VFMLA V9.S4, V11.S4, V5.S4
+	WORD $0x4e3ad484 // fadd v4.4s, v4.4s, v26.4s
+	WORD $0x4e3ad4a5 // fadd v5.4s, v5.4s, v26.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	WORD $0x4f3f04e9 // sshr v9.4s, v7.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	VSUB V9.S4, V7.S4, V7.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	VADD V9.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V26.S4, V6.S4, V6.S4
+	VADD V26.S4, V7.S4, V7.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	VMOV V27.B16, V6.B16
+	VFMLA V29.S4, V2.S4, V6.S4
+	WORD $0x6e3edc84 // fmul v4.4s, v4.4s, v30.4s
+	WORD $0x4ea6d484 // fsub v4.4s, v4.4s, v6.4s
+	WORD $0x6e2cdc84 // fmul v4.4s, v4.4s, v12.4s
+	VMOV V27.B16, V7.B16
+	VFMLA V29.S4, V3.S4, V7.S4
+	WORD $0x6e3edca5 // fmul v5.4s, v5.4s, v30.4s
+	WORD $0x4ea7d4a5 // fsub v5.4s, v5.4s, v7.4s
+	WORD $0x6e2ddca5 // fmul v5.4s, v5.4s, v13.4s
+	VST1.P [V4.S4, V5.S4], 32(R2)
+	SUBS $8, R1, R1
+	BGE big_expAffineTZF32
+onepre_expAffineTZF32:
+	ADDS $4, R1, R1
+	BLT tail_expAffineTZF32
+one_expAffineTZF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V2.S4]
+	WORD $0x6e3cdc0c // fmul v12.4s, v0.4s, v28.4s
+	VMOV V26.B16, V6.B16
+	VFMLS V12.S4, V12.S4, V6.S4
+	VMOV V6.B16, V12.B16
+	WORD $0x4ebfd404 // fsub v4.4s, v0.4s, v31.4s
+	WORD $0x4eb6f484 // fmin v4.4s, v4.4s, v22.4s
+	WORD $0x4e35f484 // fmax v4.4s, v4.4s, v21.4s
+	WORD $0x6e39dc86 // fmul v6.4s, v4.4s, v25.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V24.S4, V6.S4, V4.S4
+	VFMLS V23.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V19.S[0], V8.S4
+	VDUP V20.S[3], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V20.S[2], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V20.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V20.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e3ad484 // fadd v4.4s, v4.4s, v26.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V26.S4, V6.S4, V6.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	VMOV V27.B16, V6.B16
+	VFMLA V29.S4, V2.S4, V6.S4
+	WORD $0x6e3edc84 // fmul v4.4s, v4.4s, v30.4s
+	WORD $0x4ea6d484 // fsub v4.4s, v4.4s, v6.4s
+	WORD $0x6e2cdc84 // fmul v4.4s, v4.4s, v12.4s
+	VST1.P [V4.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_expAffineTZF32
+tail_expAffineTZF32:
+	ADDS $4, R1, R1
+	BEQ done_expAffineTZF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V2.S[0]
+	CMP $2, R1
+	BLT lanes_expAffineTZF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V2.S[1]
+	BEQ lanes_expAffineTZF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V2.S[2]
+lanes_expAffineTZF32:
+	WORD $0x6e3cdc0c // fmul v12.4s, v0.4s, v28.4s
+	VMOV V26.B16, V6.B16
+	VFMLS V12.S4, V12.S4, V6.S4
+	VMOV V6.B16, V12.B16
+	WORD $0x4ebfd404 // fsub v4.4s, v0.4s, v31.4s
+	WORD $0x4eb6f484 // fmin v4.4s, v4.4s, v22.4s
+	WORD $0x4e35f484 // fmax v4.4s, v4.4s, v21.4s
+	WORD $0x6e39dc86 // fmul v6.4s, v4.4s, v25.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V24.S4, V6.S4, V4.S4
+	VFMLS V23.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V19.S[0], V8.S4
+	VDUP V20.S[3], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V20.S[2], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V20.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V20.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e3ad484 // fadd v4.4s, v4.4s, v26.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V26.S4, V6.S4, V6.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	VMOV V27.B16, V6.B16
+	VFMLA V29.S4, V2.S4, V6.S4
+	WORD $0x6e3edc84 // fmul v4.4s, v4.4s, v30.4s
+	WORD $0x4ea6d484 // fsub v4.4s, v4.4s, v6.4s
+	WORD $0x6e2cdc84 // fmul v4.4s, v4.4s, v12.4s
+	VST1.P V4.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_expAffineTZF32
+	VST1.P V4.S[1], 4(R2)
+	BEQ done_expAffineTZF32
+	VST1.P V4.S[2], 4(R2)
+done_expAffineTZF32:
+	RET
+
+// func expAffineWTZF32(dst []float32, z []float32, t []float32, w []float32, m float32, a float32, b float32, c float32, inv float32)
+
+TEXT ·expAffineWTZF32(SB), NOSPLIT, $0-116
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD z_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	MOVD w_base+72(FP), R5
+	FMOVS m+96(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS a+100(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS b+104(FP), F29
+	VDUP V29.S[0], V29.S4
+	FMOVS inv+112(FP), F28
+	VDUP V28.S[0], V28.S4
+	FMOVS c+108(FP), F27
+	VDUP V27.S[0], V27.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V26.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V25.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V24.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V23.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V22.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V21.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V20.S4]
+	VLD1.P 16(R10), [V19.S4]
+	SUBS $8, R1, R1
+	BLT onepre_expAffineWTZF32
+big_expAffineWTZF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R3), [V2.S4, V3.S4]
+	VLD1.P 32(R5), [V4.S4, V5.S4]
+	WORD $0x6e3cdc0e // fmul v14.4s, v0.4s, v28.4s
+	VMOV V26.B16, V8.B16
+	VFMLS V14.S4, V14.S4, V8.S4
+	VMOV V8.B16, V14.B16
+	WORD $0x4ebfd406 // fsub v6.4s, v0.4s, v31.4s
+	WORD $0x6e3cdc2f // fmul v15.4s, v1.4s, v28.4s
+	VMOV V26.B16, V9.B16
+	VFMLS V15.S4, V15.S4, V9.S4
+	VMOV V9.B16, V15.B16
+	WORD $0x4ebfd427 // fsub v7.4s, v1.4s, v31.4s
+	WORD $0x4eb6f4c6 // fmin v6.4s, v6.4s, v22.4s
+	WORD $0x4eb6f4e7 // fmin v7.4s, v7.4s, v22.4s
+	WORD $0x4e35f4c6 // fmax v6.4s, v6.4s, v21.4s
+	WORD $0x4e35f4e7 // fmax v7.4s, v7.4s, v21.4s
+	WORD $0x6e39dcc8 // fmul v8.4s, v6.4s, v25.4s
+	WORD $0x6e39dce9 // fmul v9.4s, v7.4s, v25.4s
+	WORD $0x4e218908 // frintn v8.4s, v8.4s
+	WORD $0x4e218929 // frintn v9.4s, v9.4s
+	VFMLS V24.S4, V8.S4, V6.S4
+	VFMLS V24.S4, V9.S4, V7.S4
+	VFMLS V23.S4, V8.S4, V6.S4
+	VFMLS V23.S4, V9.S4, V7.S4
+	WORD $0x4ea1b908 // fcvtzs v8.4s, v8.4s
+	WORD $0x4ea1b929 // fcvtzs v9.4s, v9.4s
+	VDUP V19.S[0], V10.S4
+	VDUP V19.S[0], V11.S4
+	VDUP V20.S[3], V12.S4
+	VDUP V20.S[3], V13.S4
+	VFMLA V6.S4, V10.S4, V12.S4
+	VFMLA V7.S4, V11.S4, V13.S4
+	VDUP V20.S[2], V10.S4
+	VDUP V20.S[2], V11.S4
+	VFMLA V6.S4, V12.S4, V10.S4
+	VFMLA V7.S4, V13.S4, V11.S4
+	VDUP V20.S[1], V12.S4
+	VDUP V20.S[1], V13.S4
+	VFMLA V6.S4, V10.S4, V12.S4
+	VFMLA V7.S4, V11.S4, V13.S4
+	VDUP V20.S[0], V10.S4
+	VDUP V20.S[0], V11.S4
+	VFMLA V6.S4, V12.S4, V10.S4
+	VFMLA V7.S4, V13.S4, V11.S4
+	WORD $0x6e26dccc // fmul v12.4s, v6.4s, v6.4s
+	WORD $0x6e27dced // fmul v13.4s, v7.4s, v7.4s
+	VFMLA V10.S4, V12.S4, V6.S4
+	VFMLA V11.S4, V13.S4, V7.S4
+	WORD $0x4e3ad4c6 // fadd v6.4s, v6.4s, v26.4s
+	WORD $0x4e3ad4e7 // fadd v7.4s, v7.4s, v26.4s
+	WORD $0x4f3f050a // sshr v10.4s, v8.4s, #1
+	WORD $0x4f3f052b // sshr v11.4s, v9.4s, #1
+	VSUB V10.S4, V8.S4, V8.S4
+	VSUB V11.S4, V9.S4, V9.S4
+	WORD $0x4f37554a // shl v10.4s, v10.4s, #23
+	WORD $0x4f37556b // shl v11.4s, v11.4s, #23
+	VADD V10.S4, V6.S4, V6.S4
+	VADD V11.S4, V7.S4, V7.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	VADD V26.S4, V8.S4, V8.S4
+	VADD V26.S4, V9.S4, V9.S4
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	VMOV V27.B16, V8.B16
+	VFMLA V29.S4, V2.S4, V8.S4
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edcc6 // fmul v6.4s, v6.4s, v30.4s
+	WORD $0x4ea8d4c6 // fsub v6.4s, v6.4s, v8.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	VMOV V27.B16, V9.B16
+	VFMLA V29.S4, V3.S4, V9.S4
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x6e3edce7 // fmul v7.4s, v7.4s, v30.4s
+	WORD $0x4ea9d4e7 // fsub v7.4s, v7.4s, v9.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	VST1.P [V6.S4, V7.S4], 32(R2)
+	SUBS $8, R1, R1
+	BGE big_expAffineWTZF32
+onepre_expAffineWTZF32:
+	ADDS $4, R1, R1
+	BLT tail_expAffineWTZF32
+one_expAffineWTZF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V2.S4]
+	VLD1.P 16(R5), [V4.S4]
+	WORD $0x6e3cdc0e // fmul v14.4s, v0.4s, v28.4s
+	VMOV V26.B16, V8.B16
+	VFMLS V14.S4, V14.S4, V8.S4
+	VMOV V8.B16, V14.B16
+	WORD $0x4ebfd406 // fsub v6.4s, v0.4s, v31.4s
+	WORD $0x4eb6f4c6 // fmin v6.4s, v6.4s, v22.4s
+	WORD $0x4e35f4c6 // fmax v6.4s, v6.4s, v21.4s
+	WORD $0x6e39dcc8 // fmul v8.4s, v6.4s, v25.4s
+	WORD $0x4e218908 // frintn v8.4s, v8.4s
+	VFMLS V24.S4, V8.S4, V6.S4
+	VFMLS V23.S4, V8.S4, V6.S4
+	WORD $0x4ea1b908 // fcvtzs v8.4s, v8.4s
+	VDUP V19.S[0], V10.S4
+	VDUP V20.S[3], V12.S4
+	VFMLA V6.S4, V10.S4, V12.S4
+	VDUP V20.S[2], V10.S4
+	VFMLA V6.S4, V12.S4, V10.S4
+	VDUP V20.S[1], V12.S4
+	VFMLA V6.S4, V10.S4, V12.S4
+	VDUP V20.S[0], V10.S4
+	VFMLA V6.S4, V12.S4, V10.S4
+	WORD $0x6e26dccc // fmul v12.4s, v6.4s, v6.4s
+	VFMLA V10.S4, V12.S4, V6.S4
+	WORD $0x4e3ad4c6 // fadd v6.4s, v6.4s, v26.4s
+	WORD $0x4f3f050a // sshr v10.4s, v8.4s, #1
+	VSUB V10.S4, V8.S4, V8.S4
+	WORD $0x4f37554a // shl v10.4s, v10.4s, #23
+	VADD V10.S4, V6.S4, V6.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V26.S4, V8.S4, V8.S4
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	VMOV V27.B16, V8.B16
+	VFMLA V29.S4, V2.S4, V8.S4
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edcc6 // fmul v6.4s, v6.4s, v30.4s
+	WORD $0x4ea8d4c6 // fsub v6.4s, v6.4s, v8.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	VST1.P [V6.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_expAffineWTZF32
+tail_expAffineWTZF32:
+	ADDS $4, R1, R1
+	BEQ done_expAffineWTZF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V2.S[0]
+	VLD1.P 4(R5), V4.S[0]
+	CMP $2, R1
+	BLT lanes_expAffineWTZF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V2.S[1]
+	VLD1.P 4(R5), V4.S[1]
+	BEQ lanes_expAffineWTZF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V2.S[2]
+	VLD1.P 4(R5), V4.S[2]
+lanes_expAffineWTZF32:
+	WORD $0x6e3cdc0e // fmul v14.4s, v0.4s, v28.4s
+	VMOV V26.B16, V8.B16
+	VFMLS V14.S4, V14.S4, V8.S4
+	VMOV V8.B16, V14.B16
+	WORD $0x4ebfd406 // fsub v6.4s, v0.4s, v31.4s
+	WORD $0x4eb6f4c6 // fmin v6.4s, v6.4s, v22.4s
+	WORD $0x4e35f4c6 // fmax v6.4s, v6.4s, v21.4s
+	WORD $0x6e39dcc8 // fmul v8.4s, v6.4s, v25.4s
+	WORD $0x4e218908 // frintn v8.4s, v8.4s
+	VFMLS V24.S4, V8.S4, V6.S4
+	VFMLS V23.S4, V8.S4, V6.S4
+	WORD $0x4ea1b908 // fcvtzs v8.4s, v8.4s
+	VDUP V19.S[0], V10.S4
+	VDUP V20.S[3], V12.S4
+	VFMLA V6.S4, V10.S4, V12.S4
+	VDUP V20.S[2], V10.S4
+	VFMLA V6.S4, V12.S4, V10.S4
+	VDUP V20.S[1], V12.S4
+	VFMLA V6.S4, V10.S4, V12.S4
+	VDUP V20.S[0], V10.S4
+	VFMLA V6.S4, V12.S4, V10.S4
+	WORD $0x6e26dccc // fmul v12.4s, v6.4s, v6.4s
+	VFMLA V10.S4, V12.S4, V6.S4
+	WORD $0x4e3ad4c6 // fadd v6.4s, v6.4s, v26.4s
+	WORD $0x4f3f050a // sshr v10.4s, v8.4s, #1
+	VSUB V10.S4, V8.S4, V8.S4
+	WORD $0x4f37554a // shl v10.4s, v10.4s, #23
+	VADD V10.S4, V6.S4, V6.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V26.S4, V8.S4, V8.S4
+	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
+	VMOV V27.B16, V8.B16
+	VFMLA V29.S4, V2.S4, V8.S4
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e3edcc6 // fmul v6.4s, v6.4s, v30.4s
+	WORD $0x4ea8d4c6 // fsub v6.4s, v6.4s, v8.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	VST1.P V6.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_expAffineWTZF32
+	VST1.P V6.S[1], 4(R2)
+	BEQ done_expAffineWTZF32
+	VST1.P V6.S[2], 4(R2)
+done_expAffineWTZF32:
+	RET
+
+// func capF64(dst []float64, x []float64, cap float64, inv float64)
+
+TEXT ·capF64(SB), NOSPLIT, $0-64
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	FMOVD cap+48(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD inv+56(FP), F30
+	VDUP V30.D[0], V30.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V29.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V28.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V27.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V26.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V25.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0xc000000000000000, R9
+	VDUP R9, V23.D2
+	MOVD $0xc044000000000000, R9
+	VDUP R9, V22.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V21.D2
+	MOVD $0x8000000000000000, R9
+	VDUP R9, V20.D2
+	SUBS $4, R1, R1
+	BLT onepre_capF64
+big_capF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	WORD $0x6e7edc00 // fmul v0.2d, v0.2d, v30.2d
+	WORD $0x4ee0f802 // fabs v2.2d, v0.2d
+	WORD $0x6e77dc42 // fmul v2.2d, v2.2d, v23.2d
+	WORD $0x4e76f442 // fmax v2.2d, v2.2d, v22.2d
+	WORD $0x6e7ddc44 // fmul v4.2d, v2.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V2.D2
+	VFMLS V27.D2, V4.D2, V2.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	WORD $0x6e62dc46 // fmul v6.2d, v2.2d, v2.2d
+	VFMLA V8.D2, V6.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x4ef8d486 // fsub v6.2d, v4.2d, v24.2d
+	VFMLA V2.D2, V4.D2, V6.D2
+	WORD $0x4e75d4c8 // fadd v8.2d, v6.2d, v21.2d
+	WORD $0x6e68fcc6 // fdiv v6.2d, v6.2d, v8.2d
+	WORD $0x4ee0f8c6 // fabs v6.2d, v6.2d
+	VMOV V20.B16, V8.B16
+	VBSL V6.B16, V0.B16, V8.B16
+	VMOV V8.B16, V0.B16
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7edc21 // fmul v1.2d, v1.2d, v30.2d
+	WORD $0x4ee0f823 // fabs v3.2d, v1.2d
+	WORD $0x6e77dc63 // fmul v3.2d, v3.2d, v23.2d
+	WORD $0x4e76f463 // fmax v3.2d, v3.2d, v22.2d
+	WORD $0x6e7ddc65 // fmul v5.2d, v3.2d, v29.2d
+	WORD $0x4e6188a5 // frintn v5.2d, v5.2d
+	VFMLS V28.D2, V5.D2, V3.D2
+	VFMLS V27.D2, V5.D2, V3.D2
+	WORD $0x4ee1b8a5 // fcvtzs v5.2d, v5.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V3.D2, V7.D2, V9.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V9.D2, V7.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V3.D2, V7.D2, V9.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V9.D2, V7.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V3.D2, V7.D2, V9.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V9.D2, V7.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V3.D2, V7.D2, V9.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V9.D2, V7.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V3.D2, V7.D2, V9.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V9.D2, V7.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V3.D2, V7.D2, V9.D2
+	WORD $0x6e63dc67 // fmul v7.2d, v3.2d, v3.2d
+	VFMLA V9.D2, V7.D2, V3.D2
+	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
+	VADD V24.D2, V5.D2, V5.D2
+	WORD $0x4ef8d4a7 // fsub v7.2d, v5.2d, v24.2d
+	VFMLA V3.D2, V5.D2, V7.D2
+	WORD $0x4e75d4e9 // fadd v9.2d, v7.2d, v21.2d
+	WORD $0x6e69fce7 // fdiv v7.2d, v7.2d, v9.2d
+	WORD $0x4ee0f8e7 // fabs v7.2d, v7.2d
+	VMOV V20.B16, V9.B16
+	VBSL V7.B16, V1.B16, V9.B16
+	VMOV V9.B16, V1.B16
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	VST1.P [V0.D2, V1.D2], 32(R2)
+	SUBS $4, R1, R1
+	BGE big_capF64
+onepre_capF64:
+	ADDS $2, R1, R1
+	BLT tail_capF64
+one_capF64:
+	VLD1.P 16(R0), [V0.D2]
+	WORD $0x6e7edc00 // fmul v0.2d, v0.2d, v30.2d
+	WORD $0x4ee0f802 // fabs v2.2d, v0.2d
+	WORD $0x6e77dc42 // fmul v2.2d, v2.2d, v23.2d
+	WORD $0x4e76f442 // fmax v2.2d, v2.2d, v22.2d
+	WORD $0x6e7ddc44 // fmul v4.2d, v2.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V2.D2
+	VFMLS V27.D2, V4.D2, V2.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	WORD $0x6e62dc46 // fmul v6.2d, v2.2d, v2.2d
+	VFMLA V8.D2, V6.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x4ef8d486 // fsub v6.2d, v4.2d, v24.2d
+	VFMLA V2.D2, V4.D2, V6.D2
+	WORD $0x4e75d4c8 // fadd v8.2d, v6.2d, v21.2d
+	WORD $0x6e68fcc6 // fdiv v6.2d, v6.2d, v8.2d
+	WORD $0x4ee0f8c6 // fabs v6.2d, v6.2d
+	VMOV V20.B16, V8.B16
+	VBSL V6.B16, V0.B16, V8.B16
+	VMOV V8.B16, V0.B16
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_capF64
+tail_capF64:
+	ADDS $2, R1, R1
+	BEQ done_capF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 8(R0), V0.D[0]
+lanes_capF64:
+	WORD $0x6e7edc00 // fmul v0.2d, v0.2d, v30.2d
+	WORD $0x4ee0f802 // fabs v2.2d, v0.2d
+	WORD $0x6e77dc42 // fmul v2.2d, v2.2d, v23.2d
+	WORD $0x4e76f442 // fmax v2.2d, v2.2d, v22.2d
+	WORD $0x6e7ddc44 // fmul v4.2d, v2.2d, v29.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V28.D2, V4.D2, V2.D2
+	VFMLS V27.D2, V4.D2, V2.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	WORD $0x6e62dc46 // fmul v6.2d, v2.2d, v2.2d
+	VFMLA V8.D2, V6.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V24.D2, V4.D2, V4.D2
+	WORD $0x4ef8d486 // fsub v6.2d, v4.2d, v24.2d
+	VFMLA V2.D2, V4.D2, V6.D2
+	WORD $0x4e75d4c8 // fadd v8.2d, v6.2d, v21.2d
+	WORD $0x6e68fcc6 // fdiv v6.2d, v6.2d, v8.2d
+	WORD $0x4ee0f8c6 // fabs v6.2d, v6.2d
+	VMOV V20.B16, V8.B16
+	VBSL V6.B16, V0.B16, V8.B16
+	VMOV V8.B16, V0.B16
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	VST1.P V0.D[0], 8(R2)
+done_capF64:
+	RET
+
+// func sumExpCapF64(x []float64, m float64, cap float64, inv float64) float64
+
+TEXT ·sumExpCapF64(SB), NOSPLIT, $0-56
+	MOVD x_base+0(FP), R0
+	MOVD x_len+8(FP), R1
+	FMOVD m+24(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD cap+32(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD inv+40(FP), F29
+	VDUP V29.D[0], V29.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V28.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V27.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V26.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V25.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V24.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V23.D2]
+	VLD1.P 16(R10), [V22.D2]
+	VLD1.P 16(R10), [V21.D2]
+	VLD1.P 16(R10), [V20.D2]
+	VLD1.P 16(R10), [V19.D2]
+	VLD1.P 16(R10), [V18.D2]
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V17.D2
+	MOVD $0xc000000000000000, R9
+	VDUP R9, V16.D2
+	MOVD $0xc044000000000000, R9
+	VDUP R9, V15.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V14.D2
+	MOVD $0x8000000000000000, R9
+	VDUP R9, V13.D2
+	MOVD $0xfff0000000000000, R9
+	VDUP R9, V12.D2
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	MOVD $0x7ff8000000000000, R9
+	VDUP R9, V11.D2
+	SUBS $2, R1, R1
+	BLT onepre_sumExpCapF64
+big_sumExpCapF64:
+	VLD1.P 16(R0), [V0.D2]
+	WORD $0x6e7ddc00 // fmul v0.2d, v0.2d, v29.2d
+	WORD $0x4ee0f801 // fabs v1.2d, v0.2d
+	WORD $0x6e70dc21 // fmul v1.2d, v1.2d, v16.2d
+	WORD $0x4e6ff421 // fmax v1.2d, v1.2d, v15.2d
+	WORD $0x6e7cdc22 // fmul v2.2d, v1.2d, v28.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	VFMLS V27.D2, V2.D2, V1.D2
+	VFMLS V26.D2, V2.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	VDUP V18.D[1], V3.D2
+	VDUP V18.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V19.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V19.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V20.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V20.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V21.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V21.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V22.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V22.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V23.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V23.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	WORD $0x6e61dc23 // fmul v3.2d, v1.2d, v1.2d
+	VFMLA V7.D2, V3.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	VADD V17.D2, V2.D2, V2.D2
+	WORD $0x4ef1d443 // fsub v3.2d, v2.2d, v17.2d
+	VFMLA V1.D2, V2.D2, V3.D2
+	WORD $0x4e6ed467 // fadd v7.2d, v3.2d, v14.2d
+	WORD $0x6e67fc63 // fdiv v3.2d, v3.2d, v7.2d
+	WORD $0x4ee0f863 // fabs v3.2d, v3.2d
+	VMOV V13.B16, V7.B16
+	VBSL V3.B16, V0.B16, V7.B16
+	VMOV V7.B16, V0.B16
+	WORD $0x6e7edc00 // fmul v0.2d, v0.2d, v30.2d
+	WORD $0x4e60e401 // fcmeq v1.2d, v0.2d, v0.2d
+	VBIF V1.B16, V12.B16, V0.B16
+	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
+	WORD $0x4ef9f400 // fmin v0.2d, v0.2d, v25.2d
+	WORD $0x4e78f400 // fmax v0.2d, v0.2d, v24.2d
+	WORD $0x6e7cdc01 // fmul v1.2d, v0.2d, v28.2d
+	WORD $0x4e618821 // frintn v1.2d, v1.2d
+	VFMLS V27.D2, V1.D2, V0.D2
+	VFMLS V26.D2, V1.D2, V0.D2
+	WORD $0x4ee1b821 // fcvtzs v1.2d, v1.2d
+	VDUP V18.D[1], V2.D2
+	VDUP V18.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V19.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V19.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V20.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V20.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V21.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V21.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V22.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V22.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V23.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V23.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	WORD $0x6e60dc02 // fmul v2.2d, v0.2d, v0.2d
+	VFMLA V3.D2, V2.D2, V0.D2
+	WORD $0x4e71d400 // fadd v0.2d, v0.2d, v17.2d
+	WORD $0x4f7f0423 // sshr v3.2d, v1.2d, #1
+	VSUB V3.D2, V1.D2, V1.D2
+	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
+	VADD V3.D2, V0.D2, V0.D2
+	WORD $0x4f745421 // shl v1.2d, v1.2d, #52
+	VADD V17.D2, V1.D2, V1.D2
+	WORD $0x6e61dc00 // fmul v0.2d, v0.2d, v1.2d
+	WORD $0x4e71e401 // fcmeq v1.2d, v0.2d, v17.2d
+	VSUB V1.D2, V6.D2, V6.D2
+	VAND V17.B16, V1.B16, V1.B16
+	WORD $0x4ee1d402 // fsub v2.2d, v0.2d, v1.2d
+	WORD $0x4e62d484 // fadd v4.2d, v4.2d, v2.2d
+	SUBS $2, R1, R1
+	BGE big_sumExpCapF64
+onepre_sumExpCapF64:
+	ADDS $0, R1, R1
+	BLT tail_sumExpCapF64
+one_sumExpCapF64:
+	VLD1.P 16(R0), [V0.D2]
+	WORD $0x6e7ddc00 // fmul v0.2d, v0.2d, v29.2d
+	WORD $0x4ee0f801 // fabs v1.2d, v0.2d
+	WORD $0x6e70dc21 // fmul v1.2d, v1.2d, v16.2d
+	WORD $0x4e6ff421 // fmax v1.2d, v1.2d, v15.2d
+	WORD $0x6e7cdc22 // fmul v2.2d, v1.2d, v28.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	VFMLS V27.D2, V2.D2, V1.D2
+	VFMLS V26.D2, V2.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	VDUP V18.D[1], V3.D2
+	VDUP V18.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V19.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V19.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V20.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V20.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V21.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V21.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V22.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V22.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V23.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V23.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	WORD $0x6e61dc23 // fmul v3.2d, v1.2d, v1.2d
+	VFMLA V7.D2, V3.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	VADD V17.D2, V2.D2, V2.D2
+	WORD $0x4ef1d443 // fsub v3.2d, v2.2d, v17.2d
+	VFMLA V1.D2, V2.D2, V3.D2
+	WORD $0x4e6ed467 // fadd v7.2d, v3.2d, v14.2d
+	WORD $0x6e67fc63 // fdiv v3.2d, v3.2d, v7.2d
+	WORD $0x4ee0f863 // fabs v3.2d, v3.2d
+	VMOV V13.B16, V7.B16
+	VBSL V3.B16, V0.B16, V7.B16
+	VMOV V7.B16, V0.B16
+	WORD $0x6e7edc00 // fmul v0.2d, v0.2d, v30.2d
+	WORD $0x4e60e401 // fcmeq v1.2d, v0.2d, v0.2d
+	VBIF V1.B16, V12.B16, V0.B16
+	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
+	WORD $0x4ef9f400 // fmin v0.2d, v0.2d, v25.2d
+	WORD $0x4e78f400 // fmax v0.2d, v0.2d, v24.2d
+	WORD $0x6e7cdc01 // fmul v1.2d, v0.2d, v28.2d
+	WORD $0x4e618821 // frintn v1.2d, v1.2d
+	VFMLS V27.D2, V1.D2, V0.D2
+	VFMLS V26.D2, V1.D2, V0.D2
+	WORD $0x4ee1b821 // fcvtzs v1.2d, v1.2d
+	VDUP V18.D[1], V2.D2
+	VDUP V18.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V19.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V19.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V20.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V20.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V21.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V21.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V22.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V22.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V23.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V23.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	WORD $0x6e60dc02 // fmul v2.2d, v0.2d, v0.2d
+	VFMLA V3.D2, V2.D2, V0.D2
+	WORD $0x4e71d400 // fadd v0.2d, v0.2d, v17.2d
+	WORD $0x4f7f0423 // sshr v3.2d, v1.2d, #1
+	VSUB V3.D2, V1.D2, V1.D2
+	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
+	VADD V3.D2, V0.D2, V0.D2
+	WORD $0x4f745421 // shl v1.2d, v1.2d, #52
+	VADD V17.D2, V1.D2, V1.D2
+	WORD $0x6e61dc00 // fmul v0.2d, v0.2d, v1.2d
+	WORD $0x4e71e401 // fcmeq v1.2d, v0.2d, v17.2d
+	VSUB V1.D2, V6.D2, V6.D2
+	VAND V17.B16, V1.B16, V1.B16
+	WORD $0x4ee1d402 // fsub v2.2d, v0.2d, v1.2d
+	WORD $0x4e62d484 // fadd v4.2d, v4.2d, v2.2d
+	SUBS $2, R1, R1
+	BGE one_sumExpCapF64
+tail_sumExpCapF64:
+	ADDS $2, R1, R1
+	BEQ done_sumExpCapF64
+	VMOV V11.B16, V0.B16
+	VLD1.P 8(R0), V0.D[0]
+lanes_sumExpCapF64:
+	WORD $0x6e7ddc00 // fmul v0.2d, v0.2d, v29.2d
+	WORD $0x4ee0f801 // fabs v1.2d, v0.2d
+	WORD $0x6e70dc21 // fmul v1.2d, v1.2d, v16.2d
+	WORD $0x4e6ff421 // fmax v1.2d, v1.2d, v15.2d
+	WORD $0x6e7cdc22 // fmul v2.2d, v1.2d, v28.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	VFMLS V27.D2, V2.D2, V1.D2
+	VFMLS V26.D2, V2.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	VDUP V18.D[1], V3.D2
+	VDUP V18.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V19.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V19.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V20.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V20.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V21.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V21.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V22.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V22.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	VDUP V23.D[1], V3.D2
+	VFMLA V1.D2, V7.D2, V3.D2
+	VDUP V23.D[0], V7.D2
+	VFMLA V1.D2, V3.D2, V7.D2
+	WORD $0x6e61dc23 // fmul v3.2d, v1.2d, v1.2d
+	VFMLA V7.D2, V3.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	VADD V17.D2, V2.D2, V2.D2
+	WORD $0x4ef1d443 // fsub v3.2d, v2.2d, v17.2d
+	VFMLA V1.D2, V2.D2, V3.D2
+	WORD $0x4e6ed467 // fadd v7.2d, v3.2d, v14.2d
+	WORD $0x6e67fc63 // fdiv v3.2d, v3.2d, v7.2d
+	WORD $0x4ee0f863 // fabs v3.2d, v3.2d
+	VMOV V13.B16, V7.B16
+	VBSL V3.B16, V0.B16, V7.B16
+	VMOV V7.B16, V0.B16
+	WORD $0x6e7edc00 // fmul v0.2d, v0.2d, v30.2d
+	WORD $0x4e60e401 // fcmeq v1.2d, v0.2d, v0.2d
+	VBIF V1.B16, V12.B16, V0.B16
+	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
+	WORD $0x4ef9f400 // fmin v0.2d, v0.2d, v25.2d
+	WORD $0x4e78f400 // fmax v0.2d, v0.2d, v24.2d
+	WORD $0x6e7cdc01 // fmul v1.2d, v0.2d, v28.2d
+	WORD $0x4e618821 // frintn v1.2d, v1.2d
+	VFMLS V27.D2, V1.D2, V0.D2
+	VFMLS V26.D2, V1.D2, V0.D2
+	WORD $0x4ee1b821 // fcvtzs v1.2d, v1.2d
+	VDUP V18.D[1], V2.D2
+	VDUP V18.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V19.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V19.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V20.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V20.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V21.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V21.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V22.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V22.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	VDUP V23.D[1], V2.D2
+	VFMLA V0.D2, V3.D2, V2.D2
+	VDUP V23.D[0], V3.D2
+	VFMLA V0.D2, V2.D2, V3.D2
+	WORD $0x6e60dc02 // fmul v2.2d, v0.2d, v0.2d
+	VFMLA V3.D2, V2.D2, V0.D2
+	WORD $0x4e71d400 // fadd v0.2d, v0.2d, v17.2d
+	WORD $0x4f7f0423 // sshr v3.2d, v1.2d, #1
+	VSUB V3.D2, V1.D2, V1.D2
+	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
+	VADD V3.D2, V0.D2, V0.D2
+	WORD $0x4f745421 // shl v1.2d, v1.2d, #52
+	VADD V17.D2, V1.D2, V1.D2
+	WORD $0x6e61dc00 // fmul v0.2d, v0.2d, v1.2d
+	WORD $0x4e71e401 // fcmeq v1.2d, v0.2d, v17.2d
+	VSUB V1.D2, V6.D2, V6.D2
+	VAND V17.B16, V1.B16, V1.B16
+	WORD $0x4ee1d402 // fsub v2.2d, v0.2d, v1.2d
+	WORD $0x4e62d484 // fadd v4.2d, v4.2d, v2.2d
+done_sumExpCapF64:
+	WORD $0x4e65d484 // fadd v4.2d, v4.2d, v5.2d
+	WORD $0x7e70d884 // faddp d4, v4.2d
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x7e70d8c6 // faddp d6, v6.2d
+	FMOVD $1.0, F0
+	FSUBD F0, F6, F6
+	FADDD F6, F4, F4
+	FMOVD F4, ret+48(FP)
+	RET
+
+// func expAffineZF64(dst []float64, z []float64, m float64, a float64, b float64, inv float64)
+
+TEXT ·expAffineZF64(SB), NOSPLIT, $0-80
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD z_base+24(FP), R0
+	FMOVD m+48(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD a+56(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD b+64(FP), F29
+	VDUP V29.D[0], V29.D2
+	FMOVD inv+72(FP), F28
+	VDUP V28.D[0], V28.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V27.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V26.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V25.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V24.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V23.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V22.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	SUBS $4, R1, R1
+	BLT onepre_expAffineZF64
+big_expAffineZF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	WORD $0x6e7cdc0a // fmul v10.2d, v0.2d, v28.2d
+	VMOV V27.B16, V4.B16
+	VFMLS V10.D2, V10.D2, V4.D2
+	VMOV V4.B16, V10.B16
+	WORD $0x4effd402 // fsub v2.2d, v0.2d, v31.2d
+	WORD $0x6e7cdc2b // fmul v11.2d, v1.2d, v28.2d
+	VMOV V27.B16, V5.B16
+	VFMLS V11.D2, V11.D2, V5.D2
+	VMOV V5.B16, V11.B16
+	WORD $0x4effd423 // fsub v3.2d, v1.2d, v31.2d
+	WORD $0x4ef7f442 // fmin v2.2d, v2.2d, v23.2d
+	WORD $0x4ef7f463 // fmin v3.2d, v3.2d, v23.2d
+	WORD $0x4e76f442 // fmax v2.2d, v2.2d, v22.2d
+	WORD $0x4e76f463 // fmax v3.2d, v3.2d, v22.2d
+	WORD $0x6e7adc44 // fmul v4.2d, v2.2d, v26.2d
+	WORD $0x6e7adc65 // fmul v5.2d, v3.2d, v26.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	WORD $0x4e6188a5 // frintn v5.2d, v5.2d
+	VFMLS V25.D2, V4.D2, V2.D2
+	VFMLS V25.D2, V5.D2, V3.D2
+	VFMLS V24.D2, V4.D2, V2.D2
+	VFMLS V24.D2, V5.D2, V3.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	WORD $0x4ee1b8a5 // fcvtzs v5.2d, v5.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VMOV V6.B16, V7.B16
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V2.D2, V6.D2, V8.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VMOV V6.B16, V7.B16
+	VFMLA V2.D2, V8.D2, V6.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V2.D2, V6.D2, V8.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VMOV V6.B16, V7.B16
+	VFMLA V2.D2, V8.D2, V6.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V2.D2, V6.D2, V8.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VMOV V6.B16, V7.B16
+	VFMLA V2.D2, V8.D2, V6.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V2.D2, V6.D2, V8.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VMOV V6.B16, V7.B16
+	VFMLA V2.D2, V8.D2, V6.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V2.D2, V6.D2, V8.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VMOV V6.B16, V7.B16
+	VFMLA V2.D2, V8.D2, V6.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V2.D2, V6.D2, V8.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	WORD $0x6e62dc46 // fmul v6.2d, v2.2d, v2.2d
+	WORD $0x6e63dc67 // fmul v7.2d, v3.2d, v3.2d
+	VFMLA V8.D2, V6.D2, V2.D2
+	VFMLA V9.D2, V7.D2, V3.D2
+	WORD $0x4e7bd442 // fadd v2.2d, v2.2d, v27.2d
+	WORD $0x4e7bd463 // fadd v3.2d, v3.2d, v27.2d
+	WORD $0x4f7f0488 // sshr v8.2d, v4.2d, #1
+	WORD $0x4f7f04a9 // sshr v9.2d, v5.2d, #1
+	VSUB V8.D2, V4.D2, V4.D2
+	VSUB V9.D2, V5.D2, V5.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	WORD $0x4f745529 // shl v9.2d, v9.2d, #52
+	VADD V8.D2, V2.D2, V2.D2
+	VADD V9.D2, V3.D2, V3.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
+	VADD V27.D2, V4.D2, V4.D2
+	VADD V27.D2, V5.D2, V5.D2
+	WORD $0x6e64dc42 // fmul v2.2d, v2.2d, v4.2d
+	WORD $0x6e65dc63 // fmul v3.2d, v3.2d, v5.2d
+	VMOV V29.B16, V4.B16
+	WORD $0x6e7edc42 // fmul v2.2d, v2.2d, v30.2d
+	WORD $0x4ee4d442 // fsub v2.2d, v2.2d, v4.2d
+	WORD $0x6e6adc42 // fmul v2.2d, v2.2d, v10.2d
+	VMOV V29.B16, V5.B16
+	WORD $0x6e7edc63 // fmul v3.2d, v3.2d, v30.2d
+	WORD $0x4ee5d463 // fsub v3.2d, v3.2d, v5.2d
+	WORD $0x6e6bdc63 // fmul v3.2d, v3.2d, v11.2d
+	VST1.P [V2.D2, V3.D2], 32(R2)
+	SUBS $4, R1, R1
+	BGE big_expAffineZF64
+onepre_expAffineZF64:
+	ADDS $2, R1, R1
+	BLT tail_expAffineZF64
+one_expAffineZF64:
+	VLD1.P 16(R0), [V0.D2]
+	WORD $0x6e7cdc0a // fmul v10.2d, v0.2d, v28.2d
+	VMOV V27.B16, V4.B16
+	VFMLS V10.D2, V10.D2, V4.D2
+	VMOV V4.B16, V10.B16
+	WORD $0x4effd402 // fsub v2.2d, v0.2d, v31.2d
+	WORD $0x4ef7f442 // fmin v2.2d, v2.2d, v23.2d
+	WORD $0x4e76f442 // fmax v2.2d, v2.2d, v22.2d
+	WORD $0x6e7adc44 // fmul v4.2d, v2.2d, v26.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V25.D2, V4.D2, V2.D2
+	VFMLS V24.D2, V4.D2, V2.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	WORD $0x6e62dc46 // fmul v6.2d, v2.2d, v2.2d
+	VFMLA V8.D2, V6.D2, V2.D2
+	WORD $0x4e7bd442 // fadd v2.2d, v2.2d, v27.2d
+	WORD $0x4f7f0488 // sshr v8.2d, v4.2d, #1
+	VSUB V8.D2, V4.D2, V4.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V2.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V27.D2, V4.D2, V4.D2
+	WORD $0x6e64dc42 // fmul v2.2d, v2.2d, v4.2d
+	VMOV V29.B16, V4.B16
+	WORD $0x6e7edc42 // fmul v2.2d, v2.2d, v30.2d
+	WORD $0x4ee4d442 // fsub v2.2d, v2.2d, v4.2d
+	WORD $0x6e6adc42 // fmul v2.2d, v2.2d, v10.2d
+	VST1.P [V2.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_expAffineZF64
+tail_expAffineZF64:
+	ADDS $2, R1, R1
+	BEQ done_expAffineZF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 8(R0), V0.D[0]
+lanes_expAffineZF64:
+	WORD $0x6e7cdc0a // fmul v10.2d, v0.2d, v28.2d
+	VMOV V27.B16, V4.B16
+	VFMLS V10.D2, V10.D2, V4.D2
+	VMOV V4.B16, V10.B16
+	WORD $0x4effd402 // fsub v2.2d, v0.2d, v31.2d
+	WORD $0x4ef7f442 // fmin v2.2d, v2.2d, v23.2d
+	WORD $0x4e76f442 // fmax v2.2d, v2.2d, v22.2d
+	WORD $0x6e7adc44 // fmul v4.2d, v2.2d, v26.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V25.D2, V4.D2, V2.D2
+	VFMLS V24.D2, V4.D2, V2.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V2.D2, V8.D2, V6.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V2.D2, V6.D2, V8.D2
+	WORD $0x6e62dc46 // fmul v6.2d, v2.2d, v2.2d
+	VFMLA V8.D2, V6.D2, V2.D2
+	WORD $0x4e7bd442 // fadd v2.2d, v2.2d, v27.2d
+	WORD $0x4f7f0488 // sshr v8.2d, v4.2d, #1
+	VSUB V8.D2, V4.D2, V4.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V2.D2, V2.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V27.D2, V4.D2, V4.D2
+	WORD $0x6e64dc42 // fmul v2.2d, v2.2d, v4.2d
+	VMOV V29.B16, V4.B16
+	WORD $0x6e7edc42 // fmul v2.2d, v2.2d, v30.2d
+	WORD $0x4ee4d442 // fsub v2.2d, v2.2d, v4.2d
+	WORD $0x6e6adc42 // fmul v2.2d, v2.2d, v10.2d
+	VST1.P V2.D[0], 8(R2)
+done_expAffineZF64:
+	RET
+
+// func expAffineWZF64(dst []float64, z []float64, w []float64, m float64, a float64, b float64, inv float64)
+
+TEXT ·expAffineWZF64(SB), NOSPLIT, $0-104
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD z_base+24(FP), R0
+	MOVD w_base+48(FP), R5
+	FMOVD m+72(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD a+80(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD b+88(FP), F29
+	VDUP V29.D[0], V29.D2
+	FMOVD inv+96(FP), F28
+	VDUP V28.D[0], V28.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V27.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V26.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V25.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V24.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V23.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V22.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	SUBS $4, R1, R1
+	BLT onepre_expAffineWZF64
+big_expAffineWZF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	VLD1.P 32(R5), [V2.D2, V3.D2]
+	WORD $0x6e7cdc0c // fmul v12.2d, v0.2d, v28.2d
+	VMOV V27.B16, V6.B16
+	VFMLS V12.D2, V12.D2, V6.D2
+	VMOV V6.B16, V12.B16
+	WORD $0x4effd404 // fsub v4.2d, v0.2d, v31.2d
+	WORD $0x6e7cdc2d // fmul v13.2d, v1.2d, v28.2d
+	VMOV V27.B16, V7.B16
+	VFMLS V13.D2, V13.D2, V7.D2
+	VMOV V7.B16, V13.B16
+	WORD $0x4effd425 // fsub v5.2d, v1.2d, v31.2d
+	WORD $0x4ef7f484 // fmin v4.2d, v4.2d, v23.2d
+	WORD $0x4ef7f4a5 // fmin v5.2d, v5.2d, v23.2d
+	WORD $0x4e76f484 // fmax v4.2d, v4.2d, v22.2d
+	WORD $0x4e76f4a5 // fmax v5.2d, v5.2d, v22.2d
+	WORD $0x6e7adc86 // fmul v6.2d, v4.2d, v26.2d
+	WORD $0x6e7adca7 // fmul v7.2d, v5.2d, v26.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	WORD $0x4e6188e7 // frintn v7.2d, v7.2d
+	VFMLS V25.D2, V6.D2, V4.D2
+	VFMLS V25.D2, V7.D2, V5.D2
+	VFMLS V24.D2, V6.D2, V4.D2
+	VFMLS V24.D2, V7.D2, V5.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	WORD $0x4ee1b8e7 // fcvtzs v7.2d, v7.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	WORD $0x6e65dca9 // fmul v9.2d, v5.2d, v5.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	VFMLA V11.D2, V9.D2, V5.D2
+	WORD $0x4e7bd484 // fadd v4.2d, v4.2d, v27.2d
+	WORD $0x4e7bd4a5 // fadd v5.2d, v5.2d, v27.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	WORD $0x4f7f04eb // sshr v11.2d, v7.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	VSUB V11.D2, V7.D2, V7.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	WORD $0x4f74556b // shl v11.2d, v11.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	VADD V11.D2, V5.D2, V5.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V27.D2, V6.D2, V6.D2
+	VADD V27.D2, V7.D2, V7.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x6e67dca5 // fmul v5.2d, v5.2d, v7.2d
+	VMOV V29.B16, V6.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e7edc84 // fmul v4.2d, v4.2d, v30.2d
+	WORD $0x4ee6d484 // fsub v4.2d, v4.2d, v6.2d
+	WORD $0x6e6cdc84 // fmul v4.2d, v4.2d, v12.2d
+	VMOV V29.B16, V7.B16
+	WORD $0x6e63dce7 // fmul v7.2d, v7.2d, v3.2d
+	WORD $0x6e7edca5 // fmul v5.2d, v5.2d, v30.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6ddca5 // fmul v5.2d, v5.2d, v13.2d
+	VST1.P [V4.D2, V5.D2], 32(R2)
+	SUBS $4, R1, R1
+	BGE big_expAffineWZF64
+onepre_expAffineWZF64:
+	ADDS $2, R1, R1
+	BLT tail_expAffineWZF64
+one_expAffineWZF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V2.D2]
+	WORD $0x6e7cdc0c // fmul v12.2d, v0.2d, v28.2d
+	VMOV V27.B16, V6.B16
+	VFMLS V12.D2, V12.D2, V6.D2
+	VMOV V6.B16, V12.B16
+	WORD $0x4effd404 // fsub v4.2d, v0.2d, v31.2d
+	WORD $0x4ef7f484 // fmin v4.2d, v4.2d, v23.2d
+	WORD $0x4e76f484 // fmax v4.2d, v4.2d, v22.2d
+	WORD $0x6e7adc86 // fmul v6.2d, v4.2d, v26.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V25.D2, V6.D2, V4.D2
+	VFMLS V24.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e7bd484 // fadd v4.2d, v4.2d, v27.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V27.D2, V6.D2, V6.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	VMOV V29.B16, V6.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e7edc84 // fmul v4.2d, v4.2d, v30.2d
+	WORD $0x4ee6d484 // fsub v4.2d, v4.2d, v6.2d
+	WORD $0x6e6cdc84 // fmul v4.2d, v4.2d, v12.2d
+	VST1.P [V4.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_expAffineWZF64
+tail_expAffineWZF64:
+	ADDS $2, R1, R1
+	BEQ done_expAffineWZF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V2.D[0]
+lanes_expAffineWZF64:
+	WORD $0x6e7cdc0c // fmul v12.2d, v0.2d, v28.2d
+	VMOV V27.B16, V6.B16
+	VFMLS V12.D2, V12.D2, V6.D2
+	VMOV V6.B16, V12.B16
+	WORD $0x4effd404 // fsub v4.2d, v0.2d, v31.2d
+	WORD $0x4ef7f484 // fmin v4.2d, v4.2d, v23.2d
+	WORD $0x4e76f484 // fmax v4.2d, v4.2d, v22.2d
+	WORD $0x6e7adc86 // fmul v6.2d, v4.2d, v26.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V25.D2, V6.D2, V4.D2
+	VFMLS V24.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e7bd484 // fadd v4.2d, v4.2d, v27.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V27.D2, V6.D2, V6.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	VMOV V29.B16, V6.B16
+	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e7edc84 // fmul v4.2d, v4.2d, v30.2d
+	WORD $0x4ee6d484 // fsub v4.2d, v4.2d, v6.2d
+	WORD $0x6e6cdc84 // fmul v4.2d, v4.2d, v12.2d
+	VST1.P V4.D[0], 8(R2)
+done_expAffineWZF64:
+	RET
+
+// func expAffineTZF64(dst []float64, z []float64, t []float64, m float64, a float64, b float64, c float64, inv float64)
+
+TEXT ·expAffineTZF64(SB), NOSPLIT, $0-112
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD z_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	FMOVD m+72(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD a+80(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD b+88(FP), F29
+	VDUP V29.D[0], V29.D2
+	FMOVD inv+104(FP), F28
+	VDUP V28.D[0], V28.D2
+	FMOVD c+96(FP), F27
+	VDUP V27.D[0], V27.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V26.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V25.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V24.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V23.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V22.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V21.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	SUBS $4, R1, R1
+	BLT onepre_expAffineTZF64
+big_expAffineTZF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	VLD1.P 32(R3), [V2.D2, V3.D2]
+	WORD $0x6e7cdc0c // fmul v12.2d, v0.2d, v28.2d
+	VMOV V26.B16, V6.B16
+	VFMLS V12.D2, V12.D2, V6.D2
+	VMOV V6.B16, V12.B16
+	WORD $0x4effd404 // fsub v4.2d, v0.2d, v31.2d
+	WORD $0x6e7cdc2d // fmul v13.2d, v1.2d, v28.2d
+	VMOV V26.B16, V7.B16
+	VFMLS V13.D2, V13.D2, V7.D2
+	VMOV V7.B16, V13.B16
+	WORD $0x4effd425 // fsub v5.2d, v1.2d, v31.2d
+	WORD $0x4ef6f484 // fmin v4.2d, v4.2d, v22.2d
+	WORD $0x4ef6f4a5 // fmin v5.2d, v5.2d, v22.2d
+	WORD $0x4e75f484 // fmax v4.2d, v4.2d, v21.2d
+	WORD $0x4e75f4a5 // fmax v5.2d, v5.2d, v21.2d
+	WORD $0x6e79dc86 // fmul v6.2d, v4.2d, v25.2d
+	WORD $0x6e79dca7 // fmul v7.2d, v5.2d, v25.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	WORD $0x4e6188e7 // frintn v7.2d, v7.2d
+	VFMLS V24.D2, V6.D2, V4.D2
+	VFMLS V24.D2, V7.D2, V5.D2
+	VFMLS V23.D2, V6.D2, V4.D2
+	VFMLS V23.D2, V7.D2, V5.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	WORD $0x4ee1b8e7 // fcvtzs v7.2d, v7.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	WORD $0x6e65dca9 // fmul v9.2d, v5.2d, v5.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	VFMLA V11.D2, V9.D2, V5.D2
+	WORD $0x4e7ad484 // fadd v4.2d, v4.2d, v26.2d
+	WORD $0x4e7ad4a5 // fadd v5.2d, v5.2d, v26.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	WORD $0x4f7f04eb // sshr v11.2d, v7.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	VSUB V11.D2, V7.D2, V7.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	WORD $0x4f74556b // shl v11.2d, v11.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	VADD V11.D2, V5.D2, V5.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V26.D2, V6.D2, V6.D2
+	VADD V26.D2, V7.D2, V7.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x6e67dca5 // fmul v5.2d, v5.2d, v7.2d
+	VMOV V27.B16, V6.B16
+	VFMLA V29.D2, V2.D2, V6.D2
+	WORD $0x6e7edc84 // fmul v4.2d, v4.2d, v30.2d
+	WORD $0x4ee6d484 // fsub v4.2d, v4.2d, v6.2d
+	WORD $0x6e6cdc84 // fmul v4.2d, v4.2d, v12.2d
+	VMOV V27.B16, V7.B16
+	VFMLA V29.D2, V3.D2, V7.D2
+	WORD $0x6e7edca5 // fmul v5.2d, v5.2d, v30.2d
+	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
+	WORD $0x6e6ddca5 // fmul v5.2d, v5.2d, v13.2d
+	VST1.P [V4.D2, V5.D2], 32(R2)
+	SUBS $4, R1, R1
+	BGE big_expAffineTZF64
+onepre_expAffineTZF64:
+	ADDS $2, R1, R1
+	BLT tail_expAffineTZF64
+one_expAffineTZF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V2.D2]
+	WORD $0x6e7cdc0c // fmul v12.2d, v0.2d, v28.2d
+	VMOV V26.B16, V6.B16
+	VFMLS V12.D2, V12.D2, V6.D2
+	VMOV V6.B16, V12.B16
+	WORD $0x4effd404 // fsub v4.2d, v0.2d, v31.2d
+	WORD $0x4ef6f484 // fmin v4.2d, v4.2d, v22.2d
+	WORD $0x4e75f484 // fmax v4.2d, v4.2d, v21.2d
+	WORD $0x6e79dc86 // fmul v6.2d, v4.2d, v25.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V24.D2, V6.D2, V4.D2
+	VFMLS V23.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e7ad484 // fadd v4.2d, v4.2d, v26.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V26.D2, V6.D2, V6.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	VMOV V27.B16, V6.B16
+	VFMLA V29.D2, V2.D2, V6.D2
+	WORD $0x6e7edc84 // fmul v4.2d, v4.2d, v30.2d
+	WORD $0x4ee6d484 // fsub v4.2d, v4.2d, v6.2d
+	WORD $0x6e6cdc84 // fmul v4.2d, v4.2d, v12.2d
+	VST1.P [V4.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_expAffineTZF64
+tail_expAffineTZF64:
+	ADDS $2, R1, R1
+	BEQ done_expAffineTZF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V2.D[0]
+lanes_expAffineTZF64:
+	WORD $0x6e7cdc0c // fmul v12.2d, v0.2d, v28.2d
+	VMOV V26.B16, V6.B16
+	VFMLS V12.D2, V12.D2, V6.D2
+	VMOV V6.B16, V12.B16
+	WORD $0x4effd404 // fsub v4.2d, v0.2d, v31.2d
+	WORD $0x4ef6f484 // fmin v4.2d, v4.2d, v22.2d
+	WORD $0x4e75f484 // fmax v4.2d, v4.2d, v21.2d
+	WORD $0x6e79dc86 // fmul v6.2d, v4.2d, v25.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V24.D2, V6.D2, V4.D2
+	VFMLS V23.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e7ad484 // fadd v4.2d, v4.2d, v26.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V26.D2, V6.D2, V6.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	VMOV V27.B16, V6.B16
+	VFMLA V29.D2, V2.D2, V6.D2
+	WORD $0x6e7edc84 // fmul v4.2d, v4.2d, v30.2d
+	WORD $0x4ee6d484 // fsub v4.2d, v4.2d, v6.2d
+	WORD $0x6e6cdc84 // fmul v4.2d, v4.2d, v12.2d
+	VST1.P V4.D[0], 8(R2)
+done_expAffineTZF64:
+	RET
+
+// func expAffineWTZF64(dst []float64, z []float64, t []float64, w []float64, m float64, a float64, b float64, c float64, inv float64)
+
+TEXT ·expAffineWTZF64(SB), NOSPLIT, $0-136
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD z_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	MOVD w_base+72(FP), R5
+	FMOVD m+96(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD a+104(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD b+112(FP), F29
+	VDUP V29.D[0], V29.D2
+	FMOVD inv+128(FP), F28
+	VDUP V28.D[0], V28.D2
+	FMOVD c+120(FP), F27
+	VDUP V27.D[0], V27.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V26.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V25.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V24.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V23.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V22.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V21.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	SUBS $4, R1, R1
+	BLT onepre_expAffineWTZF64
+big_expAffineWTZF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	VLD1.P 32(R3), [V2.D2, V3.D2]
+	VLD1.P 32(R5), [V4.D2, V5.D2]
+	WORD $0x6e7cdc0e // fmul v14.2d, v0.2d, v28.2d
+	VMOV V26.B16, V8.B16
+	VFMLS V14.D2, V14.D2, V8.D2
+	VMOV V8.B16, V14.B16
+	WORD $0x4effd406 // fsub v6.2d, v0.2d, v31.2d
+	WORD $0x6e7cdc2f // fmul v15.2d, v1.2d, v28.2d
+	VMOV V26.B16, V9.B16
+	VFMLS V15.D2, V15.D2, V9.D2
+	VMOV V9.B16, V15.B16
+	WORD $0x4effd427 // fsub v7.2d, v1.2d, v31.2d
+	WORD $0x4ef6f4c6 // fmin v6.2d, v6.2d, v22.2d
+	WORD $0x4ef6f4e7 // fmin v7.2d, v7.2d, v22.2d
+	WORD $0x4e75f4c6 // fmax v6.2d, v6.2d, v21.2d
+	WORD $0x4e75f4e7 // fmax v7.2d, v7.2d, v21.2d
+	WORD $0x6e79dcc8 // fmul v8.2d, v6.2d, v25.2d
+	WORD $0x6e79dce9 // fmul v9.2d, v7.2d, v25.2d
+	WORD $0x4e618908 // frintn v8.2d, v8.2d
+	WORD $0x4e618929 // frintn v9.2d, v9.2d
+	VFMLS V24.D2, V8.D2, V6.D2
+	VFMLS V24.D2, V9.D2, V7.D2
+	VFMLS V23.D2, V8.D2, V6.D2
+	VFMLS V23.D2, V9.D2, V7.D2
+	WORD $0x4ee1b908 // fcvtzs v8.2d, v8.2d
+	WORD $0x4ee1b929 // fcvtzs v9.2d, v9.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VLD1R.P 8(R10), [V12.D2]
+	VMOV V12.B16, V13.B16
+	VFMLA V6.D2, V10.D2, V12.D2
+	VFMLA V7.D2, V11.D2, V13.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V6.D2, V12.D2, V10.D2
+	VFMLA V7.D2, V13.D2, V11.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VMOV V12.B16, V13.B16
+	VFMLA V6.D2, V10.D2, V12.D2
+	VFMLA V7.D2, V11.D2, V13.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V6.D2, V12.D2, V10.D2
+	VFMLA V7.D2, V13.D2, V11.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VMOV V12.B16, V13.B16
+	VFMLA V6.D2, V10.D2, V12.D2
+	VFMLA V7.D2, V11.D2, V13.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V6.D2, V12.D2, V10.D2
+	VFMLA V7.D2, V13.D2, V11.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VMOV V12.B16, V13.B16
+	VFMLA V6.D2, V10.D2, V12.D2
+	VFMLA V7.D2, V11.D2, V13.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V6.D2, V12.D2, V10.D2
+	VFMLA V7.D2, V13.D2, V11.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VMOV V12.B16, V13.B16
+	VFMLA V6.D2, V10.D2, V12.D2
+	VFMLA V7.D2, V11.D2, V13.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V6.D2, V12.D2, V10.D2
+	VFMLA V7.D2, V13.D2, V11.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VMOV V12.B16, V13.B16
+	VFMLA V6.D2, V10.D2, V12.D2
+	VFMLA V7.D2, V11.D2, V13.D2
+	WORD $0x6e66dcca // fmul v10.2d, v6.2d, v6.2d
+	WORD $0x6e67dceb // fmul v11.2d, v7.2d, v7.2d
+	VFMLA V12.D2, V10.D2, V6.D2
+	VFMLA V13.D2, V11.D2, V7.D2
+	WORD $0x4e7ad4c6 // fadd v6.2d, v6.2d, v26.2d
+	WORD $0x4e7ad4e7 // fadd v7.2d, v7.2d, v26.2d
+	WORD $0x4f7f050c // sshr v12.2d, v8.2d, #1
+	WORD $0x4f7f052d // sshr v13.2d, v9.2d, #1
+	VSUB V12.D2, V8.D2, V8.D2
+	VSUB V13.D2, V9.D2, V9.D2
+	WORD $0x4f74558c // shl v12.2d, v12.2d, #52
+	WORD $0x4f7455ad // shl v13.2d, v13.2d, #52
+	VADD V12.D2, V6.D2, V6.D2
+	VADD V13.D2, V7.D2, V7.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	WORD $0x4f745529 // shl v9.2d, v9.2d, #52
+	VADD V26.D2, V8.D2, V8.D2
+	VADD V26.D2, V9.D2, V9.D2
+	WORD $0x6e68dcc6 // fmul v6.2d, v6.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	VMOV V27.B16, V8.B16
+	VFMLA V29.D2, V2.D2, V8.D2
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edcc6 // fmul v6.2d, v6.2d, v30.2d
+	WORD $0x4ee8d4c6 // fsub v6.2d, v6.2d, v8.2d
+	WORD $0x6e6edcc6 // fmul v6.2d, v6.2d, v14.2d
+	VMOV V27.B16, V9.B16
+	VFMLA V29.D2, V3.D2, V9.D2
+	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
+	WORD $0x6e7edce7 // fmul v7.2d, v7.2d, v30.2d
+	WORD $0x4ee9d4e7 // fsub v7.2d, v7.2d, v9.2d
+	WORD $0x6e6fdce7 // fmul v7.2d, v7.2d, v15.2d
+	VST1.P [V6.D2, V7.D2], 32(R2)
+	SUBS $4, R1, R1
+	BGE big_expAffineWTZF64
+onepre_expAffineWTZF64:
+	ADDS $2, R1, R1
+	BLT tail_expAffineWTZF64
+one_expAffineWTZF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V2.D2]
+	VLD1.P 16(R5), [V4.D2]
+	WORD $0x6e7cdc0e // fmul v14.2d, v0.2d, v28.2d
+	VMOV V26.B16, V8.B16
+	VFMLS V14.D2, V14.D2, V8.D2
+	VMOV V8.B16, V14.B16
+	WORD $0x4effd406 // fsub v6.2d, v0.2d, v31.2d
+	WORD $0x4ef6f4c6 // fmin v6.2d, v6.2d, v22.2d
+	WORD $0x4e75f4c6 // fmax v6.2d, v6.2d, v21.2d
+	WORD $0x6e79dcc8 // fmul v8.2d, v6.2d, v25.2d
+	WORD $0x4e618908 // frintn v8.2d, v8.2d
+	VFMLS V24.D2, V8.D2, V6.D2
+	VFMLS V23.D2, V8.D2, V6.D2
+	WORD $0x4ee1b908 // fcvtzs v8.2d, v8.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V6.D2, V10.D2, V12.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V6.D2, V12.D2, V10.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V6.D2, V10.D2, V12.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V6.D2, V12.D2, V10.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V6.D2, V10.D2, V12.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V6.D2, V12.D2, V10.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V6.D2, V10.D2, V12.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V6.D2, V12.D2, V10.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V6.D2, V10.D2, V12.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V6.D2, V12.D2, V10.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V6.D2, V10.D2, V12.D2
+	WORD $0x6e66dcca // fmul v10.2d, v6.2d, v6.2d
+	VFMLA V12.D2, V10.D2, V6.D2
+	WORD $0x4e7ad4c6 // fadd v6.2d, v6.2d, v26.2d
+	WORD $0x4f7f050c // sshr v12.2d, v8.2d, #1
+	VSUB V12.D2, V8.D2, V8.D2
+	WORD $0x4f74558c // shl v12.2d, v12.2d, #52
+	VADD V12.D2, V6.D2, V6.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V26.D2, V8.D2, V8.D2
+	WORD $0x6e68dcc6 // fmul v6.2d, v6.2d, v8.2d
+	VMOV V27.B16, V8.B16
+	VFMLA V29.D2, V2.D2, V8.D2
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edcc6 // fmul v6.2d, v6.2d, v30.2d
+	WORD $0x4ee8d4c6 // fsub v6.2d, v6.2d, v8.2d
+	WORD $0x6e6edcc6 // fmul v6.2d, v6.2d, v14.2d
+	VST1.P [V6.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_expAffineWTZF64
+tail_expAffineWTZF64:
+	ADDS $2, R1, R1
+	BEQ done_expAffineWTZF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V2.D[0]
+	VLD1.P 8(R5), V4.D[0]
+lanes_expAffineWTZF64:
+	WORD $0x6e7cdc0e // fmul v14.2d, v0.2d, v28.2d
+	VMOV V26.B16, V8.B16
+	VFMLS V14.D2, V14.D2, V8.D2
+	VMOV V8.B16, V14.B16
+	WORD $0x4effd406 // fsub v6.2d, v0.2d, v31.2d
+	WORD $0x4ef6f4c6 // fmin v6.2d, v6.2d, v22.2d
+	WORD $0x4e75f4c6 // fmax v6.2d, v6.2d, v21.2d
+	WORD $0x6e79dcc8 // fmul v8.2d, v6.2d, v25.2d
+	WORD $0x4e618908 // frintn v8.2d, v8.2d
+	VFMLS V24.D2, V8.D2, V6.D2
+	VFMLS V23.D2, V8.D2, V6.D2
+	WORD $0x4ee1b908 // fcvtzs v8.2d, v8.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V10.D2]
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V6.D2, V10.D2, V12.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V6.D2, V12.D2, V10.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V6.D2, V10.D2, V12.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V6.D2, V12.D2, V10.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V6.D2, V10.D2, V12.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V6.D2, V12.D2, V10.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V6.D2, V10.D2, V12.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V6.D2, V12.D2, V10.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V6.D2, V10.D2, V12.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V6.D2, V12.D2, V10.D2
+	VLD1R.P 8(R10), [V12.D2]
+	VFMLA V6.D2, V10.D2, V12.D2
+	WORD $0x6e66dcca // fmul v10.2d, v6.2d, v6.2d
+	VFMLA V12.D2, V10.D2, V6.D2
+	WORD $0x4e7ad4c6 // fadd v6.2d, v6.2d, v26.2d
+	WORD $0x4f7f050c // sshr v12.2d, v8.2d, #1
+	VSUB V12.D2, V8.D2, V8.D2
+	WORD $0x4f74558c // shl v12.2d, v12.2d, #52
+	VADD V12.D2, V6.D2, V6.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V26.D2, V8.D2, V8.D2
+	WORD $0x6e68dcc6 // fmul v6.2d, v6.2d, v8.2d
+	VMOV V27.B16, V8.B16
+	VFMLA V29.D2, V2.D2, V8.D2
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e7edcc6 // fmul v6.2d, v6.2d, v30.2d
+	WORD $0x4ee8d4c6 // fsub v6.2d, v6.2d, v8.2d
+	WORD $0x6e6edcc6 // fmul v6.2d, v6.2d, v14.2d
+	VST1.P V6.D[0], 8(R2)
+done_expAffineWTZF64:
 	RET
 
 // func bceProbF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, fn float32, fp float32, scale float32) float64

@@ -363,3 +363,49 @@ func TestElementwiseF64ULP(t *testing.T) {
 		}
 	}
 }
+
+// TestTanhULP checks the soft-cap's tanh (capF32, capF64 with cap = 1)
+// against math.Tanh: small arguments, where E = expm1(−2|x|) must not
+// cancel, the reduction's binades, saturation, and the special values.
+func TestTanhULP(t *testing.T) {
+	const n = 20000
+	x32, d32 := make([]float32, n), make([]float32, n)
+	x64, d64 := make([]float64, n), make([]float64, n)
+	for _, r := range [][2]float64{{-25, 25}, {1e-9, 2}, {-2, -1e-9}} {
+		for i := range x32 {
+			// Log-spaced over the positive part, mirrored for negative ranges.
+			lo, hi := math.Abs(r[0]), math.Abs(r[1])
+			if r[0] < 0 && r[1] > 0 {
+				lo = 1e-9
+				hi = math.Max(-r[0], r[1])
+			}
+			v := lo * math.Pow(hi/lo, float64(i)/(n-1))
+			if r[1] < 0 || r[0] < 0 && i%2 == 1 {
+				v = -v
+			}
+			x32[i], x64[i] = float32(v), v
+		}
+		capF32(d32, x32, 1, 1)
+		capF64(d64, x64, 1, 1)
+		var w32, w64 float64
+		for i := range x32 {
+			w32 = math.Max(w32, ulp32(d32[i], math.Tanh(float64(x32[i]))))
+			w64 = math.Max(w64, ulp64(d64[i], math.Tanh(x64[i])))
+		}
+		if w32 > 3 || w64 > 3 {
+			t.Errorf("tanh over %v: worst %.2f ULP (float32), %.2f ULP (float64), want ≤ 3", r, w32, w64)
+		}
+	}
+	sp := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(), 1e30, -1e30}
+	for _, v := range sp {
+		in32, out32 := []float32{float32(v)}, []float32{7}
+		in64, out64 := []float64{v}, []float64{7}
+		capF32(out32, in32, 1, 1)
+		capF64(out64, in64, 1, 1)
+		want := math.Tanh(v)
+		if ulp32(out32[0], want) != 0 || ulp64(out64[0], want) != 0 ||
+			want == 0 && (math.Signbit(float64(out32[0])) != math.Signbit(want) || math.Signbit(out64[0]) != math.Signbit(want)) {
+			t.Errorf("tanh(%v) = %v (float32), %v (float64), want %v", v, out32[0], out64[0], want)
+		}
+	}
+}

@@ -219,8 +219,8 @@ var mutants = func() []Mutant {
 		"\t\t\tif $ON {\n\t\t\t\tgy *= 1.5\n\t\t\t}\n\t\t\trow[y] = float32(gy)\n",
 		"crossEntropyBlocks (K > 4096, smoothing, z-loss, focal): the float64 target element ×1.5", false)...)
 	add(perISA("target-grad-x1.5", "blocks-f64", aimpl64,
-		"\t\t\trow[y] = scale * (gy - cy)\n", "",
-		"\t\t\tif $ON {\n\t\t\t\tgy *= 1.5\n\t\t\t}\n\t\t\trow[y] = scale * (gy - cy)\n",
+		"\t\t\tgy = scale * (gy - cy)\n", "",
+		"\t\t\tif $ON {\n\t\t\t\tgy *= 1.5\n\t\t\t}\n\t\t\tgy = scale * (gy - cy)\n",
 		"crossEntropy64 (blockwise float64): the target element ×1.5", false)...)
 
 	const stashSpan = "\tnegInf := s.CR(math.Inf(-1))\n\tsp := s.NewSpan(k)\n\tmoved := GP64()\n\tXORQ(moved, moved)\n\tm, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, stashHooks(s, stash, moved))\n"
@@ -293,14 +293,14 @@ var mutants = func() []Mutant {
 	// ---- neon: the generator (asmgen/cmd/neongen) and the Go driver ----
 	const nce, nloop = "kernels/arm64/neon.go", "asmgen/cmd/neongen/loop.go"
 	add(Mutant{ID: "neon/target-grad-x1.5", Backend: "neon", Kind: "target-grad-x1.5", File: nce,
-		Find: "\t\tgrad[y] = T(scale * (gy - cy))\n", Old: "scale *", New: "1.5 * scale *",
+		Find: "\t\tgy = scale * (gy - cy)\n", Old: "scale *", New: "1.5 * scale *",
 		Note: "crossEntropy: the float64 target element ×1.5"})
 	add(Mutant{ID: "neon/drop-last-class", Backend: "neon", Kind: "drop-last-class", File: nce,
-		Find: "\t\t// lse − m = log1p(r) and the loss do not round to 0.\n\t\tvar r float64\n\t\tif grad != nil {\n\t\t\tr = vexpStoreSum(grad, x, m)\n\t\t} else {\n\t\t\tr = vsumExp(x, m)\n",
+		Find: "\t\t// lse − m = log1p(r) and the loss do not round to 0.\n\t\tvar r float64\n\t\tswitch {\n\t\tcase capv > 0:\n\t\t\tr = c.sumExp(x, m, grad != nil)\n\t\tcase grad != nil:\n\t\t\tr = vexpStoreSum(grad, x, m)\n\t\tdefault:\n\t\t\tr = vsumExp(x, m)\n",
 		Old:  "r = vsumExp(x, m)", New: "r = vsumExp(x[:k-min(k/4097, 1)], m)",
 		Note: "crossEntropy without gradient: Σ exp(x − m) leaves out the last class when K > 4096"})
 	add(Mutant{ID: "neon/drop-last-class-f32", Backend: "neon", Kind: "drop-last-class", File: nce,
-		Find: "\t\t// lse − m = log1p(r) and the loss do not round to 0.\n\t\tvar r float64\n\t\tif grad != nil {\n\t\t\tr = vexpStoreSum(grad, x, m)\n\t\t} else {\n\t\t\tr = vsumExp(x, m)\n",
+		Find: "\t\t// lse − m = log1p(r) and the loss do not round to 0.\n\t\tvar r float64\n\t\tswitch {\n\t\tcase capv > 0:\n\t\t\tr = c.sumExp(x, m, grad != nil)\n\t\tcase grad != nil:\n\t\t\tr = vexpStoreSum(grad, x, m)\n\t\tdefault:\n\t\t\tr = vsumExp(x, m)\n",
 		Old:  "r = vsumExp(x, m)", New: "r = vsumExp(x[:k-min(k/4097, 1)], m)\n\t\t\tif !is32[T]() {\n\t\t\t\tr = vsumExp(x, m)\n\t\t\t}",
 		Note: "crossEntropy without gradient, float32 only: Σ exp(x − m) leaves out the last class when K > 4096"})
 	add(Mutant{ID: "neon/skip-tail", Backend: "neon", Kind: "skip-tail", File: nloop,
@@ -329,8 +329,8 @@ var mutants = func() []Mutant {
 		Find: "\t\tb := scale * eps / float64(k) // the smoothing mass per unit weight\n", Old: "scale * eps", New: "0 * scale * eps",
 		Note: "crossEntropy pass 3: the smoothing mass scale·ε/K·w_j dropped"})
 	add(Mutant{ID: "neon/sign-k128256", Backend: "neon", Kind: "sign-k128256", File: nce,
-		Find: "\t\tgrad[y] = T(scale * (gy - cy))\n", Old: "",
-		New:  "\t\tgrad[y] = T(scale * (gy - cy))\n\t\tif k == 128256 {\n\t\t\tgrad[1000] = -grad[1000]\n\t\t}\n",
+		Find: "\t\tgrad[y] = T(gy)\n", Old: "",
+		New:  "\t\tgrad[y] = T(gy)\n\t\tif k == 128256 {\n\t\t\tgrad[1000] = -grad[1000]\n\t\t}\n",
 		Note: "crossEntropy: gradient element 1000 negated when K = 128256"})
 	return ms
 }()

@@ -124,6 +124,7 @@ func kernels() []kernel {
 	ks = append(ks, regressionKernels()...)
 	ks = append(ks, focalKernels()...)
 	ks = append(ks, focalSoftKernels()...)
+	ks = append(ks, softCapKernels()...)
 	ks = append(ks, probLossKernels()...)
 	ks = append(ks, focalProbKernels()...)
 	return append(ks, probsKernels()...)
@@ -169,8 +170,19 @@ func genMax(f *fn) {
 // saturated row's r stays e^−40-sized instead of rounding to 0, and
 // log1p(r) gives its loss. Float32 exponentials are widened and summed in
 // float64 (FCVTL, FCVTL2).
-func sumExpLike(f *fn, store bool) {
+func sumExpLike(f *fn, store bool) { sumExpLikeCapped(f, store, false) }
+
+// sumExpLikeCapped is sumExpLike; capped, the logits are soft-capped first
+// (z = cap·tanh(x·inv)), one vector per iteration (tanh's scratch and
+// constants leave no room for more), and the lanes past the end are
+// filled with NaN, which no logit of the vector path is (a row holding NaN
+// has a NaN maximum and takes the generic row), and set to −Inf after the
+// cap: −Inf itself would be capped to −cap and add exp(−cap − m).
+func sumExpLikeCapped(f *fn, store, capped bool) {
 	u := expUnroll(f.arr)
+	if capped {
+		u = 1
+	}
 	if store {
 		f.loadSlice("dst", "R2", "R1")
 		f.loadSlice("x", "R0", "")
@@ -179,6 +191,13 @@ func sumExpLike(f *fn, store bool) {
 	}
 	m := f.alloc("m")
 	f.loadScalar("m", m)
+	var capK, invK neon.V
+	if capped {
+		capK, invK = f.alloc("cap"), f.alloc("inv")
+		f.loadScalar("cap", capK)
+		f.loadScalar("inv", invK)
+		f.tanhConsts()
+	}
 	ninf := f.negInf()
 	c := f.expConsts()
 	nacc := 2
@@ -186,6 +205,7 @@ func sumExpLike(f *fn, store bool) {
 		nacc = 4
 	}
 	xs, acc, cnt := f.vs(0, u), f.vs(4*u, nacc), f.vs(4*u+nacc, 1)[0]
+	spare := f.vs(4*u+nacc+1, 1)[0]
 	for _, r := range acc {
 		f.zero(r)
 	}
@@ -194,7 +214,19 @@ func sumExpLike(f *fn, store bool) {
 	if store {
 		outs = []stream{{ptr: "R2", regs: xs}}
 	}
-	f.loop(u, []stream{{ptr: "R0", regs: xs, fill: ninf, hasFill: true}}, outs, func(n int) {
+	fill := ninf
+	if capped {
+		fill = f.kbits("nan", 0x7fc00000, 0x7ff8000000000000)
+	}
+	f.loop(u, []stream{{ptr: "R0", regs: xs, fill: fill, hasFill: true}}, outs, func(n int) {
+		if capped {
+			t, h := f.vs(u, 1)[0], f.vs(2*u, 2)
+			f.FMUL(f.arr, xs[0], xs[0], invK)
+			f.tanh(xs[0], t, h[0], h[1], spare)
+			f.FMUL(f.arr, xs[0], xs[0], capK)
+			f.FCMEQ(f.arr, t, xs[0], xs[0])
+			f.bif(xs[0], ninf, t) // the NaN fill: past the end
+		}
 		for i := 0; i < n; i++ {
 			f.FSUB(f.arr, xs[i], xs[i], m)
 		}
@@ -221,8 +253,8 @@ func sumExpLike(f *fn, store bool) {
 	f.SCVTF(f.arr, cnt, cnt)
 	if f.arr == neon.S4 {
 		f.FCVTL(xs[0], cnt)
-		f.FCVTL2(xs[1], cnt)
-		f.FADD(neon.D2, cnt, xs[0], xs[1])
+		f.FCVTL2(spare, cnt)
+		f.FADD(neon.D2, cnt, xs[0], spare)
 	}
 	f.FADDPScalar(neon.D2, cnt, cnt)
 	f.Op("FMOVD $1.0, F%d", xs[0])
