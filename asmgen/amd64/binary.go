@@ -7,7 +7,16 @@ import (
 	. "github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/reg"
 
+	"github.com/lossfuse/lossfuse/asmgen/internal/poly"
 	"github.com/lossfuse/lossfuse/asmgen/internal/x86"
+)
+
+// The soft-label sigmoid focal kernels raise γ·log m by shift·ln 2 below
+// shiftAt, so that m^γ·2^shift stays normal while m^γ would not (float32:
+// 2^−96 and e^−80 ≈ 1.8e-35 are normal; float64: 2^−1000 and e^−700).
+const (
+	focalShift32, focalShiftAt32 = 96, -80
+	focalShift64, focalShiftAt64 = 1000, -700
 )
 
 // binaryOptions selects a variant of an element-wise binary loss kernel:
@@ -390,7 +399,7 @@ func sigmoidFocalSoft(s *x86.ISA, gm focalGamma, o binaryOptions) {
 			s.Mul(sp, dm, dm)
 			s.Mul(sn, dm, dm)
 			term := s.Vec()
-			var mg reg.VecVirtual
+			var mg, mgs reg.VecVirtual // mgs pairs with the loss l as scaled
 			switch gm {
 			case gamma1:
 				mg = m
@@ -402,19 +411,46 @@ func sigmoidFocalSoft(s *x86.ISA, gm focalGamma, o binaryOptions) {
 				s.Mul(m, term, term)
 				s.Add(term, term, term)
 			default:
+				// m^γ = exp(γ·log m) underflows where the loss m^γ·ce does
+				// not (m ≥ 1 − y while ce ≈ (1 − y)·x: γ = 20, x = 3e31,
+				// y = 0.994 lost 11% to a subnormal m^γ). Below focalShiftAt
+				// the exponent is raised by focalShift·ln 2 (Cody–Waite, as
+				// exp's reduction) and ce scaled by 2^−focalShift instead.
+				sh, lim := focalShift32, focalShiftAt32
+				if s.F64 {
+					sh, lim = focalShift64, focalShiftAt64
+				}
 				lm := logSafe(s, m)
 				s.Mul(param("gamma"), lm, lm)
-				mg = s.Exp(lm)     // m^γ; 0 at m = 0
+				shn, fac := s.Vec(), s.Vec()
+				VXORPS(shn, shn, shn)
+				s.Where(x86.LT, lm, s.C(float64(lim)), s.C(float64(sh)), shn)
+				s.Mov(s.C(1), fac)
+				s.Where(x86.LT, lm, s.C(float64(lim)), s.C(math.Ldexp(1, -sh)), fac)
+				hi, lo := float64(poly.Ln2Hi), float64(poly.Ln2Lo)
+				if s.F64 {
+					hi, lo = poly.Ln2Hi64, poly.Ln2Lo64
+				}
+				s.FMA231(s.C(hi), shn, lm)
+				s.FMA231(s.C(lo), shn, lm)
+				mgs = s.Exp(lm) // m^γ·2^shift; 0 at m = 0
+				mg = s.Vec()
+				s.Mul(fac, mgs, mg)
+				s.Mul(fac, l, l)   // α_t·ce·2^−shift
 				s.Div(m, dm, term) // dm/m
 				s.Mul(ce, term, term)
-				s.Mul(mg, term, term)
+				s.Mul(fac, term, term)
+				s.Mul(mgs, term, term)
 				s.Mul(param("gamma"), term, term)
+			}
+			if mgs == nil {
+				mgs = mg
 			}
 			s.Where(x86.EQ, dm, s.C(0), s.C(0), term)
 			// ce = +Inf needs the infinite side's coefficient, and m ≥ that
 			// coefficient > 0: the loss is +Inf even where m^γ underflows.
 			mgl := s.Vec()
-			s.Mov(mg, mgl)
+			s.Mov(mgs, mgl)
 			s.Where(x86.EQ, ce, s.C(math.Inf(1)), s.C(1), mgl)
 			s.Mul(mgl, l, l)
 			s.FMA213(term, mg, g) // m^γ·(p − y) + term

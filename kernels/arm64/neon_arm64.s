@@ -52,11 +52,11 @@
 //	focalSoftG0F32 f32  108 instructions / 1 vectors = 108.00 per vector
 //	focalSoftG1F32 f32  121 instructions / 1 vectors = 121.00 per vector
 //	focalSoftG2F32 f32  124 instructions / 1 vectors = 124.00 per vector
-//	focalSoftF32   f32  191 instructions / 1 vectors = 191.00 per vector
+//	focalSoftF32   f32  203 instructions / 1 vectors = 203.00 per vector
 //	focalSoftG0F64 f64  127 instructions / 1 vectors = 127.00 per vector
 //	focalSoftG1F64 f64  140 instructions / 1 vectors = 140.00 per vector
 //	focalSoftG2F64 f64  143 instructions / 1 vectors = 143.00 per vector
-//	focalSoftF64   f64  232 instructions / 1 vectors = 232.00 per vector
+//	focalSoftF64   f64  244 instructions / 1 vectors = 244.00 per vector
 //	capF32         f32   66 instructions / 2 vectors = 33.00 per vector
 //	sumExpCapF32   f32   71 instructions / 1 vectors = 71.00 per vector
 //	expAffineZF32  f32   74 instructions / 2 vectors = 37.00 per vector
@@ -10901,6 +10901,12 @@ TEXT ·focalSoftF32(SB), NOSPLIT, $0-144
 	VMOV R9, V30.S[3]
 	MOVW $0x00000017, R9
 	VMOV R9, V29.S[0]
+	MOVW $0x42c00000, R9
+	VMOV R9, V29.S[1]
+	MOVW $0xc2a00000, R9
+	VMOV R9, V29.S[2]
+	MOVW $0x0f800000, R9
+	VMOV R9, V29.S[3]
 	MOVW $0x3fb8aa3b, R9
 	VDUP R9, V28.S4
 	MOVW $0x3f317218, R9
@@ -11071,6 +11077,12 @@ big_focalSoftF32:
 	VBIT V0.B16, V12.B16, V10.B16
 	VDUP V30.S[0], V12.S4
 	WORD $0x6e2cdd4a // fmul v10.4s, v10.4s, v12.4s
+	VDUP V29.S[2], V12.S4
+	WORD $0x6eaae580 // fcmgt v0.4s, v12.4s, v10.4s
+	VDUP V29.S[1], V12.S4
+	VAND V0.B16, V12.B16, V1.B16
+	VFMLA V27.S4, V1.S4, V10.S4
+	VFMLA V26.S4, V1.S4, V10.S4
 	WORD $0x4eb9f54a // fmin v10.4s, v10.4s, v25.4s
 	WORD $0x4e38f54a // fmax v10.4s, v10.4s, v24.4s
 	WORD $0x6e3cdd40 // fmul v0.4s, v10.4s, v28.4s
@@ -11078,27 +11090,33 @@ big_focalSoftF32:
 	VFMLS V27.S4, V0.S4, V10.S4
 	VFMLS V26.S4, V0.S4, V10.S4
 	WORD $0x4ea1b800 // fcvtzs v0.4s, v0.4s
-	VDUP V22.S[0], V1.S4
+	VDUP V22.S[0], V9.S4
 	VDUP V23.S[3], V11.S4
-	VFMLA V10.S4, V1.S4, V11.S4
-	VDUP V23.S[2], V1.S4
-	VFMLA V10.S4, V11.S4, V1.S4
+	VFMLA V10.S4, V9.S4, V11.S4
+	VDUP V23.S[2], V9.S4
+	VFMLA V10.S4, V11.S4, V9.S4
 	VDUP V23.S[1], V11.S4
-	VFMLA V10.S4, V1.S4, V11.S4
-	VDUP V23.S[0], V1.S4
-	VFMLA V10.S4, V11.S4, V1.S4
+	VFMLA V10.S4, V9.S4, V11.S4
+	VDUP V23.S[0], V9.S4
+	VFMLA V10.S4, V11.S4, V9.S4
 	WORD $0x6e2add4b // fmul v11.4s, v10.4s, v10.4s
-	VFMLA V1.S4, V11.S4, V10.S4
+	VFMLA V9.S4, V11.S4, V10.S4
 	WORD $0x4e35d54a // fadd v10.4s, v10.4s, v21.4s
-	WORD $0x4f3f0401 // sshr v1.4s, v0.4s, #1
-	VSUB V1.S4, V0.S4, V0.S4
-	WORD $0x4f375421 // shl v1.4s, v1.4s, #23
-	VADD V1.S4, V10.S4, V10.S4
+	WORD $0x4f3f0409 // sshr v9.4s, v0.4s, #1
+	VSUB V9.S4, V0.S4, V0.S4
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	VADD V9.S4, V10.S4, V10.S4
 	WORD $0x4f375400 // shl v0.4s, v0.4s, #23
 	VADD V21.S4, V0.S4, V0.S4
 	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x4ea0d820 // fcmeq v0.4s, v1.4s, #0.0
+	VDUP V29.S[3], V1.S4
+	VBIT V0.B16, V21.B16, V1.B16
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x6e21dd4b // fmul v11.4s, v10.4s, v1.4s
 	WORD $0x6e23fcc9 // fdiv v9.4s, v6.4s, v3.4s
 	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x6e21dd29 // fmul v9.4s, v9.4s, v1.4s
 	WORD $0x6e2add29 // fmul v9.4s, v9.4s, v10.4s
 	VDUP V30.S[0], V12.S4
 	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
@@ -11109,7 +11127,7 @@ big_focalSoftF32:
 	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
 	VBIT V0.B16, V21.B16, V1.B16
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
-	VFMLA V10.S4, V5.S4, V9.S4
+	VFMLA V11.S4, V5.S4, V9.S4
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
 	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
@@ -11266,6 +11284,12 @@ one_focalSoftF32:
 	VBIT V0.B16, V12.B16, V10.B16
 	VDUP V30.S[0], V12.S4
 	WORD $0x6e2cdd4a // fmul v10.4s, v10.4s, v12.4s
+	VDUP V29.S[2], V12.S4
+	WORD $0x6eaae580 // fcmgt v0.4s, v12.4s, v10.4s
+	VDUP V29.S[1], V12.S4
+	VAND V0.B16, V12.B16, V1.B16
+	VFMLA V27.S4, V1.S4, V10.S4
+	VFMLA V26.S4, V1.S4, V10.S4
 	WORD $0x4eb9f54a // fmin v10.4s, v10.4s, v25.4s
 	WORD $0x4e38f54a // fmax v10.4s, v10.4s, v24.4s
 	WORD $0x6e3cdd40 // fmul v0.4s, v10.4s, v28.4s
@@ -11273,27 +11297,33 @@ one_focalSoftF32:
 	VFMLS V27.S4, V0.S4, V10.S4
 	VFMLS V26.S4, V0.S4, V10.S4
 	WORD $0x4ea1b800 // fcvtzs v0.4s, v0.4s
-	VDUP V22.S[0], V1.S4
+	VDUP V22.S[0], V9.S4
 	VDUP V23.S[3], V11.S4
-	VFMLA V10.S4, V1.S4, V11.S4
-	VDUP V23.S[2], V1.S4
-	VFMLA V10.S4, V11.S4, V1.S4
+	VFMLA V10.S4, V9.S4, V11.S4
+	VDUP V23.S[2], V9.S4
+	VFMLA V10.S4, V11.S4, V9.S4
 	VDUP V23.S[1], V11.S4
-	VFMLA V10.S4, V1.S4, V11.S4
-	VDUP V23.S[0], V1.S4
-	VFMLA V10.S4, V11.S4, V1.S4
+	VFMLA V10.S4, V9.S4, V11.S4
+	VDUP V23.S[0], V9.S4
+	VFMLA V10.S4, V11.S4, V9.S4
 	WORD $0x6e2add4b // fmul v11.4s, v10.4s, v10.4s
-	VFMLA V1.S4, V11.S4, V10.S4
+	VFMLA V9.S4, V11.S4, V10.S4
 	WORD $0x4e35d54a // fadd v10.4s, v10.4s, v21.4s
-	WORD $0x4f3f0401 // sshr v1.4s, v0.4s, #1
-	VSUB V1.S4, V0.S4, V0.S4
-	WORD $0x4f375421 // shl v1.4s, v1.4s, #23
-	VADD V1.S4, V10.S4, V10.S4
+	WORD $0x4f3f0409 // sshr v9.4s, v0.4s, #1
+	VSUB V9.S4, V0.S4, V0.S4
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	VADD V9.S4, V10.S4, V10.S4
 	WORD $0x4f375400 // shl v0.4s, v0.4s, #23
 	VADD V21.S4, V0.S4, V0.S4
 	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x4ea0d820 // fcmeq v0.4s, v1.4s, #0.0
+	VDUP V29.S[3], V1.S4
+	VBIT V0.B16, V21.B16, V1.B16
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x6e21dd4b // fmul v11.4s, v10.4s, v1.4s
 	WORD $0x6e23fcc9 // fdiv v9.4s, v6.4s, v3.4s
 	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x6e21dd29 // fmul v9.4s, v9.4s, v1.4s
 	WORD $0x6e2add29 // fmul v9.4s, v9.4s, v10.4s
 	VDUP V30.S[0], V12.S4
 	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
@@ -11304,7 +11334,7 @@ one_focalSoftF32:
 	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
 	VBIT V0.B16, V21.B16, V1.B16
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
-	VFMLA V10.S4, V5.S4, V9.S4
+	VFMLA V11.S4, V5.S4, V9.S4
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
 	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
@@ -11473,6 +11503,12 @@ lanes_focalSoftF32:
 	VBIT V0.B16, V12.B16, V10.B16
 	VDUP V30.S[0], V12.S4
 	WORD $0x6e2cdd4a // fmul v10.4s, v10.4s, v12.4s
+	VDUP V29.S[2], V12.S4
+	WORD $0x6eaae580 // fcmgt v0.4s, v12.4s, v10.4s
+	VDUP V29.S[1], V12.S4
+	VAND V0.B16, V12.B16, V1.B16
+	VFMLA V27.S4, V1.S4, V10.S4
+	VFMLA V26.S4, V1.S4, V10.S4
 	WORD $0x4eb9f54a // fmin v10.4s, v10.4s, v25.4s
 	WORD $0x4e38f54a // fmax v10.4s, v10.4s, v24.4s
 	WORD $0x6e3cdd40 // fmul v0.4s, v10.4s, v28.4s
@@ -11480,27 +11516,33 @@ lanes_focalSoftF32:
 	VFMLS V27.S4, V0.S4, V10.S4
 	VFMLS V26.S4, V0.S4, V10.S4
 	WORD $0x4ea1b800 // fcvtzs v0.4s, v0.4s
-	VDUP V22.S[0], V1.S4
+	VDUP V22.S[0], V9.S4
 	VDUP V23.S[3], V11.S4
-	VFMLA V10.S4, V1.S4, V11.S4
-	VDUP V23.S[2], V1.S4
-	VFMLA V10.S4, V11.S4, V1.S4
+	VFMLA V10.S4, V9.S4, V11.S4
+	VDUP V23.S[2], V9.S4
+	VFMLA V10.S4, V11.S4, V9.S4
 	VDUP V23.S[1], V11.S4
-	VFMLA V10.S4, V1.S4, V11.S4
-	VDUP V23.S[0], V1.S4
-	VFMLA V10.S4, V11.S4, V1.S4
+	VFMLA V10.S4, V9.S4, V11.S4
+	VDUP V23.S[0], V9.S4
+	VFMLA V10.S4, V11.S4, V9.S4
 	WORD $0x6e2add4b // fmul v11.4s, v10.4s, v10.4s
-	VFMLA V1.S4, V11.S4, V10.S4
+	VFMLA V9.S4, V11.S4, V10.S4
 	WORD $0x4e35d54a // fadd v10.4s, v10.4s, v21.4s
-	WORD $0x4f3f0401 // sshr v1.4s, v0.4s, #1
-	VSUB V1.S4, V0.S4, V0.S4
-	WORD $0x4f375421 // shl v1.4s, v1.4s, #23
-	VADD V1.S4, V10.S4, V10.S4
+	WORD $0x4f3f0409 // sshr v9.4s, v0.4s, #1
+	VSUB V9.S4, V0.S4, V0.S4
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	VADD V9.S4, V10.S4, V10.S4
 	WORD $0x4f375400 // shl v0.4s, v0.4s, #23
 	VADD V21.S4, V0.S4, V0.S4
 	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x4ea0d820 // fcmeq v0.4s, v1.4s, #0.0
+	VDUP V29.S[3], V1.S4
+	VBIT V0.B16, V21.B16, V1.B16
+	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
+	WORD $0x6e21dd4b // fmul v11.4s, v10.4s, v1.4s
 	WORD $0x6e23fcc9 // fdiv v9.4s, v6.4s, v3.4s
 	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x6e21dd29 // fmul v9.4s, v9.4s, v1.4s
 	WORD $0x6e2add29 // fmul v9.4s, v9.4s, v10.4s
 	VDUP V30.S[0], V12.S4
 	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
@@ -11511,7 +11553,7 @@ lanes_focalSoftF32:
 	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
 	VBIT V0.B16, V21.B16, V1.B16
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
-	VFMLA V10.S4, V5.S4, V9.S4
+	VFMLA V11.S4, V5.S4, V9.S4
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
 	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
@@ -12964,28 +13006,34 @@ TEXT ·focalSoftF64(SB), NOSPLIT, $0-160
 	VMOV R9, V28.D[1]
 	MOVD $0x0000000000000034, R9
 	VMOV R9, V27.D[0]
+	MOVD $0x408f400000000000, R9
+	VMOV R9, V27.D[1]
+	MOVD $0xc085e00000000000, R9
+	VMOV R9, V26.D[0]
+	MOVD $0x0170000000000000, R9
+	VMOV R9, V26.D[1]
 	MOVD $0x3ff71547652b82fe, R9
-	VDUP R9, V26.D2
-	MOVD $0x3fe62e42fefa39ef, R9
 	VDUP R9, V25.D2
-	MOVD $0x3c7abc9e3b39803f, R9
+	MOVD $0x3fe62e42fefa39ef, R9
 	VDUP R9, V24.D2
-	MOVD $0x40862e6666666666, R9
+	MOVD $0x3c7abc9e3b39803f, R9
 	VDUP R9, V23.D2
-	MOVD $0xc087500000000000, R9
+	MOVD $0x40862e6666666666, R9
 	VDUP R9, V22.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V21.D2
 	MOVD $·expPolyF64Rev<>(SB), R11
 	MOVD $0x3ff0000000000000, R9
-	VDUP R9, V21.D2
-	MOVD $0x3fe6a09e667f3bcd, R9
 	VDUP R9, V20.D2
-	MOVD $0x000fffffffffffff, R9
+	MOVD $0x3fe6a09e667f3bcd, R9
 	VDUP R9, V19.D2
-	MOVD $0x4000000000000000, R9
+	MOVD $0x000fffffffffffff, R9
 	VDUP R9, V18.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V17.D2
 	MOVD $·logPolyF64Rev<>(SB), R12
 	MOVD $0x0000000000000000, R9
-	VDUP R9, V17.D2
+	VDUP R9, V16.D2
 	VEOR V13.B16, V13.B16, V13.B16
 	SUBS $2, R1, R1
 	BLT onepre_focalSoftF64
@@ -12995,12 +13043,12 @@ big_focalSoftF64:
 	VLD1.P 16(R7), [V2.D2]
 	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
 	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
-	WORD $0x4ef7f463 // fmin v3.2d, v3.2d, v23.2d
-	WORD $0x4e76f463 // fmax v3.2d, v3.2d, v22.2d
-	WORD $0x6e7adc64 // fmul v4.2d, v3.2d, v26.2d
+	WORD $0x4ef6f463 // fmin v3.2d, v3.2d, v22.2d
+	WORD $0x4e75f463 // fmax v3.2d, v3.2d, v21.2d
+	WORD $0x6e79dc64 // fmul v4.2d, v3.2d, v25.2d
 	WORD $0x4e618884 // frintn v4.2d, v4.2d
-	VFMLS V25.D2, V4.D2, V3.D2
 	VFMLS V24.D2, V4.D2, V3.D2
+	VFMLS V23.D2, V4.D2, V3.D2
 	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
 	MOVD R11, R10
 	VLD1R.P 8(R10), [V5.D2]
@@ -13028,28 +13076,28 @@ big_focalSoftF64:
 	VFMLA V3.D2, V5.D2, V6.D2
 	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
 	VFMLA V6.D2, V5.D2, V3.D2
-	WORD $0x4e75d463 // fadd v3.2d, v3.2d, v21.2d
+	WORD $0x4e74d463 // fadd v3.2d, v3.2d, v20.2d
 	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
 	VSUB V6.D2, V4.D2, V4.D2
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V6.D2, V3.D2, V3.D2
 	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V21.D2, V4.D2, V4.D2
+	VADD V20.D2, V4.D2, V4.D2
 	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
 	VMOV V3.B16, V9.B16
-	WORD $0x4e75d467 // fadd v7.2d, v3.2d, v21.2d
-	WORD $0x6e67fea8 // fdiv v8.2d, v21.2d, v7.2d
-	WORD $0x4ef5d4e4 // fsub v4.2d, v7.2d, v21.2d
+	WORD $0x4e74d467 // fadd v7.2d, v3.2d, v20.2d
+	WORD $0x6e67fe88 // fdiv v8.2d, v20.2d, v7.2d
+	WORD $0x4ef4d4e4 // fsub v4.2d, v7.2d, v20.2d
 	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
 	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
 	VMOV V5.B16, V3.B16
-	VSUB V20.D2, V7.D2, V7.D2
+	VSUB V19.D2, V7.D2, V7.D2
 	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
-	VAND V19.B16, V7.B16, V7.B16
-	VADD V20.D2, V7.D2, V7.D2
+	VAND V18.B16, V7.B16, V7.B16
+	VADD V19.D2, V7.D2, V7.D2
 	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
-	WORD $0x4ef5d4e7 // fsub v7.2d, v7.2d, v21.2d
-	WORD $0x4e72d4ee // fadd v14.2d, v7.2d, v18.2d
+	WORD $0x4ef4d4e7 // fsub v7.2d, v7.2d, v20.2d
+	WORD $0x4e71d4ee // fadd v14.2d, v7.2d, v17.2d
 	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -13073,27 +13121,27 @@ big_focalSoftF64:
 	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
-	VFMLA V24.D2, V4.D2, V5.D2
+	VFMLA V23.D2, V4.D2, V5.D2
 	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
-	VFMLA V25.D2, V4.D2, V7.D2
+	VFMLA V24.D2, V4.D2, V7.D2
 	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ee1d6a5 // fsub v5.2d, v21.2d, v1.2d
+	WORD $0x4ee1d685 // fsub v5.2d, v20.2d, v1.2d
 	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
-	WORD $0x4e71f484 // fmax v4.2d, v4.2d, v17.2d
+	WORD $0x4e70f484 // fmax v4.2d, v4.2d, v16.2d
 	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
-	VBIT V8.B16, V17.B16, V4.B16
-	WORD $0x4e71f406 // fmax v6.2d, v0.2d, v17.2d
+	VBIT V8.B16, V16.B16, V4.B16
+	WORD $0x4e70f406 // fmax v6.2d, v0.2d, v16.2d
 	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
-	VBIT V8.B16, V17.B16, V7.B16
+	VBIT V8.B16, V16.B16, V7.B16
 	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
 	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
 	VBIF V8.B16, V0.B16, V7.B16
@@ -13108,7 +13156,7 @@ big_focalSoftF64:
 	VFMLA V1.D2, V9.D2, V8.D2
 	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
 	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
-	WORD $0x4ee6d6a6 // fsub v6.2d, v21.2d, v6.2d
+	WORD $0x4ee6d686 // fsub v6.2d, v20.2d, v6.2d
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
 	VMOV V3.B16, V10.B16
@@ -13119,14 +13167,14 @@ big_focalSoftF64:
 	VBIT V9.B16, V0.B16, V10.B16
 	VDUP V27.D[0], V12.D2
 	VAND V12.B16, V9.B16, V9.B16
-	VSUB V20.D2, V10.D2, V10.D2
+	VSUB V19.D2, V10.D2, V10.D2
 	WORD $0x4f4c0540 // sshr v0.2d, v10.2d, #52
-	VAND V19.B16, V10.B16, V10.B16
-	VADD V20.D2, V10.D2, V10.D2
+	VAND V18.B16, V10.B16, V10.B16
+	VADD V19.D2, V10.D2, V10.D2
 	VSUB V9.D2, V0.D2, V0.D2
 	WORD $0x4e61d800 // scvtf v0.2d, v0.2d
-	WORD $0x4ef5d54a // fsub v10.2d, v10.2d, v21.2d
-	WORD $0x4e72d54e // fadd v14.2d, v10.2d, v18.2d
+	WORD $0x4ef4d54a // fsub v10.2d, v10.2d, v20.2d
+	WORD $0x4e71d54e // fadd v14.2d, v10.2d, v17.2d
 	WORD $0x6e6efd4e // fdiv v14.2d, v10.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -13150,68 +13198,80 @@ big_focalSoftF64:
 	WORD $0x6e6fdc21 // fmul v1.2d, v1.2d, v15.2d
 	WORD $0x4eead421 // fsub v1.2d, v1.2d, v10.2d
 	WORD $0x6e6edc21 // fmul v1.2d, v1.2d, v14.2d
-	VFMLA V24.D2, V0.D2, V1.D2
+	VFMLA V23.D2, V0.D2, V1.D2
 	WORD $0x4e61d54a // fadd v10.2d, v10.2d, v1.2d
-	VFMLA V25.D2, V0.D2, V10.D2
+	VFMLA V24.D2, V0.D2, V10.D2
 	WORD $0x4ee0d860 // fcmeq v0.2d, v3.2d, #0.0
 	VDUP V29.D[1], V12.D2
 	VBIT V0.B16, V12.B16, V10.B16
 	VDUP V29.D[0], V12.D2
 	WORD $0x6e6cdd4a // fmul v10.2d, v10.2d, v12.2d
-	WORD $0x4ef7f54a // fmin v10.2d, v10.2d, v23.2d
-	WORD $0x4e76f54a // fmax v10.2d, v10.2d, v22.2d
-	WORD $0x6e7add40 // fmul v0.2d, v10.2d, v26.2d
+	VDUP V26.D[0], V12.D2
+	WORD $0x6eeae580 // fcmgt v0.2d, v12.2d, v10.2d
+	VDUP V27.D[1], V12.D2
+	VAND V0.B16, V12.B16, V1.B16
+	VFMLA V24.D2, V1.D2, V10.D2
+	VFMLA V23.D2, V1.D2, V10.D2
+	WORD $0x4ef6f54a // fmin v10.2d, v10.2d, v22.2d
+	WORD $0x4e75f54a // fmax v10.2d, v10.2d, v21.2d
+	WORD $0x6e79dd40 // fmul v0.2d, v10.2d, v25.2d
 	WORD $0x4e618800 // frintn v0.2d, v0.2d
-	VFMLS V25.D2, V0.D2, V10.D2
 	VFMLS V24.D2, V0.D2, V10.D2
+	VFMLS V23.D2, V0.D2, V10.D2
 	WORD $0x4ee1b800 // fcvtzs v0.2d, v0.2d
 	MOVD R11, R10
-	VLD1R.P 8(R10), [V1.D2]
+	VLD1R.P 8(R10), [V9.D2]
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	WORD $0x6e6add41 // fmul v1.2d, v10.2d, v10.2d
-	VFMLA V11.D2, V1.D2, V10.D2
-	WORD $0x4e75d54a // fadd v10.2d, v10.2d, v21.2d
+	VFMLA V10.D2, V9.D2, V11.D2
+	WORD $0x6e6add49 // fmul v9.2d, v10.2d, v10.2d
+	VFMLA V11.D2, V9.D2, V10.D2
+	WORD $0x4e74d54a // fadd v10.2d, v10.2d, v20.2d
 	WORD $0x4f7f040b // sshr v11.2d, v0.2d, #1
 	VSUB V11.D2, V0.D2, V0.D2
 	WORD $0x4f74556b // shl v11.2d, v11.2d, #52
 	VADD V11.D2, V10.D2, V10.D2
 	WORD $0x4f745400 // shl v0.2d, v0.2d, #52
-	VADD V21.D2, V0.D2, V0.D2
+	VADD V20.D2, V0.D2, V0.D2
 	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x4ee0d820 // fcmeq v0.2d, v1.2d, #0.0
+	VDUP V26.D[1], V1.D2
+	VBIT V0.B16, V20.B16, V1.B16
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x6e61dd4b // fmul v11.2d, v10.2d, v1.2d
 	WORD $0x6e63fcc9 // fdiv v9.2d, v6.2d, v3.2d
 	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
+	WORD $0x6e61dd29 // fmul v9.2d, v9.2d, v1.2d
 	WORD $0x6e6add29 // fmul v9.2d, v9.2d, v10.2d
 	VDUP V29.D[0], V12.D2
 	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
-	VBIT V0.B16, V17.B16, V9.B16
+	VBIT V0.B16, V16.B16, V9.B16
 	VMOV V10.B16, V1.B16
 	VDUP V30.D[1], V12.D2
 	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
-	VBIT V0.B16, V21.B16, V1.B16
+	VBIT V0.B16, V20.B16, V1.B16
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
-	VFMLA V10.D2, V5.D2, V9.D2
+	VFMLA V11.D2, V5.D2, V9.D2
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
 	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
@@ -13231,12 +13291,12 @@ one_focalSoftF64:
 	VLD1.P 16(R7), [V2.D2]
 	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
 	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
-	WORD $0x4ef7f463 // fmin v3.2d, v3.2d, v23.2d
-	WORD $0x4e76f463 // fmax v3.2d, v3.2d, v22.2d
-	WORD $0x6e7adc64 // fmul v4.2d, v3.2d, v26.2d
+	WORD $0x4ef6f463 // fmin v3.2d, v3.2d, v22.2d
+	WORD $0x4e75f463 // fmax v3.2d, v3.2d, v21.2d
+	WORD $0x6e79dc64 // fmul v4.2d, v3.2d, v25.2d
 	WORD $0x4e618884 // frintn v4.2d, v4.2d
-	VFMLS V25.D2, V4.D2, V3.D2
 	VFMLS V24.D2, V4.D2, V3.D2
+	VFMLS V23.D2, V4.D2, V3.D2
 	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
 	MOVD R11, R10
 	VLD1R.P 8(R10), [V5.D2]
@@ -13264,28 +13324,28 @@ one_focalSoftF64:
 	VFMLA V3.D2, V5.D2, V6.D2
 	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
 	VFMLA V6.D2, V5.D2, V3.D2
-	WORD $0x4e75d463 // fadd v3.2d, v3.2d, v21.2d
+	WORD $0x4e74d463 // fadd v3.2d, v3.2d, v20.2d
 	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
 	VSUB V6.D2, V4.D2, V4.D2
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V6.D2, V3.D2, V3.D2
 	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V21.D2, V4.D2, V4.D2
+	VADD V20.D2, V4.D2, V4.D2
 	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
 	VMOV V3.B16, V9.B16
-	WORD $0x4e75d467 // fadd v7.2d, v3.2d, v21.2d
-	WORD $0x6e67fea8 // fdiv v8.2d, v21.2d, v7.2d
-	WORD $0x4ef5d4e4 // fsub v4.2d, v7.2d, v21.2d
+	WORD $0x4e74d467 // fadd v7.2d, v3.2d, v20.2d
+	WORD $0x6e67fe88 // fdiv v8.2d, v20.2d, v7.2d
+	WORD $0x4ef4d4e4 // fsub v4.2d, v7.2d, v20.2d
 	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
 	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
 	VMOV V5.B16, V3.B16
-	VSUB V20.D2, V7.D2, V7.D2
+	VSUB V19.D2, V7.D2, V7.D2
 	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
-	VAND V19.B16, V7.B16, V7.B16
-	VADD V20.D2, V7.D2, V7.D2
+	VAND V18.B16, V7.B16, V7.B16
+	VADD V19.D2, V7.D2, V7.D2
 	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
-	WORD $0x4ef5d4e7 // fsub v7.2d, v7.2d, v21.2d
-	WORD $0x4e72d4ee // fadd v14.2d, v7.2d, v18.2d
+	WORD $0x4ef4d4e7 // fsub v7.2d, v7.2d, v20.2d
+	WORD $0x4e71d4ee // fadd v14.2d, v7.2d, v17.2d
 	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -13309,27 +13369,27 @@ one_focalSoftF64:
 	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
-	VFMLA V24.D2, V4.D2, V5.D2
+	VFMLA V23.D2, V4.D2, V5.D2
 	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
-	VFMLA V25.D2, V4.D2, V7.D2
+	VFMLA V24.D2, V4.D2, V7.D2
 	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ee1d6a5 // fsub v5.2d, v21.2d, v1.2d
+	WORD $0x4ee1d685 // fsub v5.2d, v20.2d, v1.2d
 	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
-	WORD $0x4e71f484 // fmax v4.2d, v4.2d, v17.2d
+	WORD $0x4e70f484 // fmax v4.2d, v4.2d, v16.2d
 	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
-	VBIT V8.B16, V17.B16, V4.B16
-	WORD $0x4e71f406 // fmax v6.2d, v0.2d, v17.2d
+	VBIT V8.B16, V16.B16, V4.B16
+	WORD $0x4e70f406 // fmax v6.2d, v0.2d, v16.2d
 	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
-	VBIT V8.B16, V17.B16, V7.B16
+	VBIT V8.B16, V16.B16, V7.B16
 	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
 	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
 	VBIF V8.B16, V0.B16, V7.B16
@@ -13344,7 +13404,7 @@ one_focalSoftF64:
 	VFMLA V1.D2, V9.D2, V8.D2
 	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
 	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
-	WORD $0x4ee6d6a6 // fsub v6.2d, v21.2d, v6.2d
+	WORD $0x4ee6d686 // fsub v6.2d, v20.2d, v6.2d
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
 	VMOV V3.B16, V10.B16
@@ -13355,14 +13415,14 @@ one_focalSoftF64:
 	VBIT V9.B16, V0.B16, V10.B16
 	VDUP V27.D[0], V12.D2
 	VAND V12.B16, V9.B16, V9.B16
-	VSUB V20.D2, V10.D2, V10.D2
+	VSUB V19.D2, V10.D2, V10.D2
 	WORD $0x4f4c0540 // sshr v0.2d, v10.2d, #52
-	VAND V19.B16, V10.B16, V10.B16
-	VADD V20.D2, V10.D2, V10.D2
+	VAND V18.B16, V10.B16, V10.B16
+	VADD V19.D2, V10.D2, V10.D2
 	VSUB V9.D2, V0.D2, V0.D2
 	WORD $0x4e61d800 // scvtf v0.2d, v0.2d
-	WORD $0x4ef5d54a // fsub v10.2d, v10.2d, v21.2d
-	WORD $0x4e72d54e // fadd v14.2d, v10.2d, v18.2d
+	WORD $0x4ef4d54a // fsub v10.2d, v10.2d, v20.2d
+	WORD $0x4e71d54e // fadd v14.2d, v10.2d, v17.2d
 	WORD $0x6e6efd4e // fdiv v14.2d, v10.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -13386,68 +13446,80 @@ one_focalSoftF64:
 	WORD $0x6e6fdc21 // fmul v1.2d, v1.2d, v15.2d
 	WORD $0x4eead421 // fsub v1.2d, v1.2d, v10.2d
 	WORD $0x6e6edc21 // fmul v1.2d, v1.2d, v14.2d
-	VFMLA V24.D2, V0.D2, V1.D2
+	VFMLA V23.D2, V0.D2, V1.D2
 	WORD $0x4e61d54a // fadd v10.2d, v10.2d, v1.2d
-	VFMLA V25.D2, V0.D2, V10.D2
+	VFMLA V24.D2, V0.D2, V10.D2
 	WORD $0x4ee0d860 // fcmeq v0.2d, v3.2d, #0.0
 	VDUP V29.D[1], V12.D2
 	VBIT V0.B16, V12.B16, V10.B16
 	VDUP V29.D[0], V12.D2
 	WORD $0x6e6cdd4a // fmul v10.2d, v10.2d, v12.2d
-	WORD $0x4ef7f54a // fmin v10.2d, v10.2d, v23.2d
-	WORD $0x4e76f54a // fmax v10.2d, v10.2d, v22.2d
-	WORD $0x6e7add40 // fmul v0.2d, v10.2d, v26.2d
+	VDUP V26.D[0], V12.D2
+	WORD $0x6eeae580 // fcmgt v0.2d, v12.2d, v10.2d
+	VDUP V27.D[1], V12.D2
+	VAND V0.B16, V12.B16, V1.B16
+	VFMLA V24.D2, V1.D2, V10.D2
+	VFMLA V23.D2, V1.D2, V10.D2
+	WORD $0x4ef6f54a // fmin v10.2d, v10.2d, v22.2d
+	WORD $0x4e75f54a // fmax v10.2d, v10.2d, v21.2d
+	WORD $0x6e79dd40 // fmul v0.2d, v10.2d, v25.2d
 	WORD $0x4e618800 // frintn v0.2d, v0.2d
-	VFMLS V25.D2, V0.D2, V10.D2
 	VFMLS V24.D2, V0.D2, V10.D2
+	VFMLS V23.D2, V0.D2, V10.D2
 	WORD $0x4ee1b800 // fcvtzs v0.2d, v0.2d
 	MOVD R11, R10
-	VLD1R.P 8(R10), [V1.D2]
+	VLD1R.P 8(R10), [V9.D2]
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	WORD $0x6e6add41 // fmul v1.2d, v10.2d, v10.2d
-	VFMLA V11.D2, V1.D2, V10.D2
-	WORD $0x4e75d54a // fadd v10.2d, v10.2d, v21.2d
+	VFMLA V10.D2, V9.D2, V11.D2
+	WORD $0x6e6add49 // fmul v9.2d, v10.2d, v10.2d
+	VFMLA V11.D2, V9.D2, V10.D2
+	WORD $0x4e74d54a // fadd v10.2d, v10.2d, v20.2d
 	WORD $0x4f7f040b // sshr v11.2d, v0.2d, #1
 	VSUB V11.D2, V0.D2, V0.D2
 	WORD $0x4f74556b // shl v11.2d, v11.2d, #52
 	VADD V11.D2, V10.D2, V10.D2
 	WORD $0x4f745400 // shl v0.2d, v0.2d, #52
-	VADD V21.D2, V0.D2, V0.D2
+	VADD V20.D2, V0.D2, V0.D2
 	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x4ee0d820 // fcmeq v0.2d, v1.2d, #0.0
+	VDUP V26.D[1], V1.D2
+	VBIT V0.B16, V20.B16, V1.B16
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x6e61dd4b // fmul v11.2d, v10.2d, v1.2d
 	WORD $0x6e63fcc9 // fdiv v9.2d, v6.2d, v3.2d
 	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
+	WORD $0x6e61dd29 // fmul v9.2d, v9.2d, v1.2d
 	WORD $0x6e6add29 // fmul v9.2d, v9.2d, v10.2d
 	VDUP V29.D[0], V12.D2
 	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
-	VBIT V0.B16, V17.B16, V9.B16
+	VBIT V0.B16, V16.B16, V9.B16
 	VMOV V10.B16, V1.B16
 	VDUP V30.D[1], V12.D2
 	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
-	VBIT V0.B16, V21.B16, V1.B16
+	VBIT V0.B16, V20.B16, V1.B16
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
-	VFMLA V10.D2, V5.D2, V9.D2
+	VFMLA V11.D2, V5.D2, V9.D2
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
 	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
@@ -13470,12 +13542,12 @@ tail_focalSoftF64:
 lanes_focalSoftF64:
 	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
 	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
-	WORD $0x4ef7f463 // fmin v3.2d, v3.2d, v23.2d
-	WORD $0x4e76f463 // fmax v3.2d, v3.2d, v22.2d
-	WORD $0x6e7adc64 // fmul v4.2d, v3.2d, v26.2d
+	WORD $0x4ef6f463 // fmin v3.2d, v3.2d, v22.2d
+	WORD $0x4e75f463 // fmax v3.2d, v3.2d, v21.2d
+	WORD $0x6e79dc64 // fmul v4.2d, v3.2d, v25.2d
 	WORD $0x4e618884 // frintn v4.2d, v4.2d
-	VFMLS V25.D2, V4.D2, V3.D2
 	VFMLS V24.D2, V4.D2, V3.D2
+	VFMLS V23.D2, V4.D2, V3.D2
 	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
 	MOVD R11, R10
 	VLD1R.P 8(R10), [V5.D2]
@@ -13503,28 +13575,28 @@ lanes_focalSoftF64:
 	VFMLA V3.D2, V5.D2, V6.D2
 	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
 	VFMLA V6.D2, V5.D2, V3.D2
-	WORD $0x4e75d463 // fadd v3.2d, v3.2d, v21.2d
+	WORD $0x4e74d463 // fadd v3.2d, v3.2d, v20.2d
 	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
 	VSUB V6.D2, V4.D2, V4.D2
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V6.D2, V3.D2, V3.D2
 	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V21.D2, V4.D2, V4.D2
+	VADD V20.D2, V4.D2, V4.D2
 	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
 	VMOV V3.B16, V9.B16
-	WORD $0x4e75d467 // fadd v7.2d, v3.2d, v21.2d
-	WORD $0x6e67fea8 // fdiv v8.2d, v21.2d, v7.2d
-	WORD $0x4ef5d4e4 // fsub v4.2d, v7.2d, v21.2d
+	WORD $0x4e74d467 // fadd v7.2d, v3.2d, v20.2d
+	WORD $0x6e67fe88 // fdiv v8.2d, v20.2d, v7.2d
+	WORD $0x4ef4d4e4 // fsub v4.2d, v7.2d, v20.2d
 	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
 	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
 	VMOV V5.B16, V3.B16
-	VSUB V20.D2, V7.D2, V7.D2
+	VSUB V19.D2, V7.D2, V7.D2
 	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
-	VAND V19.B16, V7.B16, V7.B16
-	VADD V20.D2, V7.D2, V7.D2
+	VAND V18.B16, V7.B16, V7.B16
+	VADD V19.D2, V7.D2, V7.D2
 	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
-	WORD $0x4ef5d4e7 // fsub v7.2d, v7.2d, v21.2d
-	WORD $0x4e72d4ee // fadd v14.2d, v7.2d, v18.2d
+	WORD $0x4ef4d4e7 // fsub v7.2d, v7.2d, v20.2d
+	WORD $0x4e71d4ee // fadd v14.2d, v7.2d, v17.2d
 	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -13548,27 +13620,27 @@ lanes_focalSoftF64:
 	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
-	VFMLA V24.D2, V4.D2, V5.D2
+	VFMLA V23.D2, V4.D2, V5.D2
 	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
-	VFMLA V25.D2, V4.D2, V7.D2
+	VFMLA V24.D2, V4.D2, V7.D2
 	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ee1d6a5 // fsub v5.2d, v21.2d, v1.2d
+	WORD $0x4ee1d685 // fsub v5.2d, v20.2d, v1.2d
 	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
-	WORD $0x4e71f484 // fmax v4.2d, v4.2d, v17.2d
+	WORD $0x4e70f484 // fmax v4.2d, v4.2d, v16.2d
 	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
-	VBIT V8.B16, V17.B16, V4.B16
-	WORD $0x4e71f406 // fmax v6.2d, v0.2d, v17.2d
+	VBIT V8.B16, V16.B16, V4.B16
+	WORD $0x4e70f406 // fmax v6.2d, v0.2d, v16.2d
 	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
-	VBIT V8.B16, V17.B16, V7.B16
+	VBIT V8.B16, V16.B16, V7.B16
 	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
 	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
 	VBIF V8.B16, V0.B16, V7.B16
@@ -13583,7 +13655,7 @@ lanes_focalSoftF64:
 	VFMLA V1.D2, V9.D2, V8.D2
 	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
 	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
-	WORD $0x4ee6d6a6 // fsub v6.2d, v21.2d, v6.2d
+	WORD $0x4ee6d686 // fsub v6.2d, v20.2d, v6.2d
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
 	VMOV V3.B16, V10.B16
@@ -13594,14 +13666,14 @@ lanes_focalSoftF64:
 	VBIT V9.B16, V0.B16, V10.B16
 	VDUP V27.D[0], V12.D2
 	VAND V12.B16, V9.B16, V9.B16
-	VSUB V20.D2, V10.D2, V10.D2
+	VSUB V19.D2, V10.D2, V10.D2
 	WORD $0x4f4c0540 // sshr v0.2d, v10.2d, #52
-	VAND V19.B16, V10.B16, V10.B16
-	VADD V20.D2, V10.D2, V10.D2
+	VAND V18.B16, V10.B16, V10.B16
+	VADD V19.D2, V10.D2, V10.D2
 	VSUB V9.D2, V0.D2, V0.D2
 	WORD $0x4e61d800 // scvtf v0.2d, v0.2d
-	WORD $0x4ef5d54a // fsub v10.2d, v10.2d, v21.2d
-	WORD $0x4e72d54e // fadd v14.2d, v10.2d, v18.2d
+	WORD $0x4ef4d54a // fsub v10.2d, v10.2d, v20.2d
+	WORD $0x4e71d54e // fadd v14.2d, v10.2d, v17.2d
 	WORD $0x6e6efd4e // fdiv v14.2d, v10.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -13625,68 +13697,80 @@ lanes_focalSoftF64:
 	WORD $0x6e6fdc21 // fmul v1.2d, v1.2d, v15.2d
 	WORD $0x4eead421 // fsub v1.2d, v1.2d, v10.2d
 	WORD $0x6e6edc21 // fmul v1.2d, v1.2d, v14.2d
-	VFMLA V24.D2, V0.D2, V1.D2
+	VFMLA V23.D2, V0.D2, V1.D2
 	WORD $0x4e61d54a // fadd v10.2d, v10.2d, v1.2d
-	VFMLA V25.D2, V0.D2, V10.D2
+	VFMLA V24.D2, V0.D2, V10.D2
 	WORD $0x4ee0d860 // fcmeq v0.2d, v3.2d, #0.0
 	VDUP V29.D[1], V12.D2
 	VBIT V0.B16, V12.B16, V10.B16
 	VDUP V29.D[0], V12.D2
 	WORD $0x6e6cdd4a // fmul v10.2d, v10.2d, v12.2d
-	WORD $0x4ef7f54a // fmin v10.2d, v10.2d, v23.2d
-	WORD $0x4e76f54a // fmax v10.2d, v10.2d, v22.2d
-	WORD $0x6e7add40 // fmul v0.2d, v10.2d, v26.2d
+	VDUP V26.D[0], V12.D2
+	WORD $0x6eeae580 // fcmgt v0.2d, v12.2d, v10.2d
+	VDUP V27.D[1], V12.D2
+	VAND V0.B16, V12.B16, V1.B16
+	VFMLA V24.D2, V1.D2, V10.D2
+	VFMLA V23.D2, V1.D2, V10.D2
+	WORD $0x4ef6f54a // fmin v10.2d, v10.2d, v22.2d
+	WORD $0x4e75f54a // fmax v10.2d, v10.2d, v21.2d
+	WORD $0x6e79dd40 // fmul v0.2d, v10.2d, v25.2d
 	WORD $0x4e618800 // frintn v0.2d, v0.2d
-	VFMLS V25.D2, V0.D2, V10.D2
 	VFMLS V24.D2, V0.D2, V10.D2
+	VFMLS V23.D2, V0.D2, V10.D2
 	WORD $0x4ee1b800 // fcvtzs v0.2d, v0.2d
 	MOVD R11, R10
-	VLD1R.P 8(R10), [V1.D2]
+	VLD1R.P 8(R10), [V9.D2]
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	VLD1R.P 8(R10), [V1.D2]
-	VFMLA V10.D2, V11.D2, V1.D2
+	VFMLA V10.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V9.D2]
+	VFMLA V10.D2, V11.D2, V9.D2
 	VLD1R.P 8(R10), [V11.D2]
-	VFMLA V10.D2, V1.D2, V11.D2
-	WORD $0x6e6add41 // fmul v1.2d, v10.2d, v10.2d
-	VFMLA V11.D2, V1.D2, V10.D2
-	WORD $0x4e75d54a // fadd v10.2d, v10.2d, v21.2d
+	VFMLA V10.D2, V9.D2, V11.D2
+	WORD $0x6e6add49 // fmul v9.2d, v10.2d, v10.2d
+	VFMLA V11.D2, V9.D2, V10.D2
+	WORD $0x4e74d54a // fadd v10.2d, v10.2d, v20.2d
 	WORD $0x4f7f040b // sshr v11.2d, v0.2d, #1
 	VSUB V11.D2, V0.D2, V0.D2
 	WORD $0x4f74556b // shl v11.2d, v11.2d, #52
 	VADD V11.D2, V10.D2, V10.D2
 	WORD $0x4f745400 // shl v0.2d, v0.2d, #52
-	VADD V21.D2, V0.D2, V0.D2
+	VADD V20.D2, V0.D2, V0.D2
 	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x4ee0d820 // fcmeq v0.2d, v1.2d, #0.0
+	VDUP V26.D[1], V1.D2
+	VBIT V0.B16, V20.B16, V1.B16
+	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
+	WORD $0x6e61dd4b // fmul v11.2d, v10.2d, v1.2d
 	WORD $0x6e63fcc9 // fdiv v9.2d, v6.2d, v3.2d
 	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
+	WORD $0x6e61dd29 // fmul v9.2d, v9.2d, v1.2d
 	WORD $0x6e6add29 // fmul v9.2d, v9.2d, v10.2d
 	VDUP V29.D[0], V12.D2
 	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
-	VBIT V0.B16, V17.B16, V9.B16
+	VBIT V0.B16, V16.B16, V9.B16
 	VMOV V10.B16, V1.B16
 	VDUP V30.D[1], V12.D2
 	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
-	VBIT V0.B16, V21.B16, V1.B16
+	VBIT V0.B16, V20.B16, V1.B16
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
-	VFMLA V10.D2, V5.D2, V9.D2
+	VFMLA V11.D2, V5.D2, V9.D2
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
 	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d

@@ -200,6 +200,13 @@ func focalSoftKernels() []kernel {
 	return ks
 }
 
+// The soft-label kernel raises γ·log m by shift·ln 2 below shiftAt, so that
+// m^γ·2^shift stays normal where m^γ would not (as asmgen/amd64).
+const (
+	focalShift32, focalShiftAt32 = 96, -80
+	focalShift64, focalShiftAt64 = 1000, -700
+)
+
 func genFocalSoft(f *fn, mode int) {
 	a := f.arr
 	f.loadSlice("grad", "R2", "R1")
@@ -221,7 +228,9 @@ func genFocalSoft(f *fn, mode int) {
 	items := []pk{kp("a0"), kp("a1"), kp("scale"), kv(float32(math.Inf(1)), math.Inf(1))}
 	if mode < 0 {
 		items = append(items, kp("gamma"), kv(float32(math.Inf(-1)), math.Inf(-1)),
-			kb(0x00800000, 0x0010000000000000), kv(0x1p23, 0x1p52), kb(23, 52))
+			kb(0x00800000, 0x0010000000000000), kv(0x1p23, 0x1p52), kb(23, 52),
+			kv(focalShift32, focalShift64), kv(focalShiftAt32, focalShiftAt64),
+			kv(0x1p-96, 0x1p-1000))
 	}
 	ks := f.packConsts(items...)
 	a0, a1, scale, inf := ks[0], ks[1], ks[2], ks[3]
@@ -283,6 +292,7 @@ func genFocalSoft(f *fn, mode int) {
 			f.FMUL(a, H1, H1, SP)
 			f.FMUL(a, H1, H1, SN) // dm
 			var mg neon.V
+			mgl := neon.V(255) // pairs with the loss as scaled; mg unless set
 			switch mode {
 			case 1:
 				mg = E
@@ -301,19 +311,40 @@ func genFocalSoft(f *fn, mode int) {
 				f.dup(P, ninf)
 				f.bit(SP, P, X) // log 0: m^γ = 0
 				f.dup(P, gamma)
-				f.FMUL(a, SP, SP, P)
-				f.exp([]neon.V{SP}, []neon.V{X}, []neon.V{Y, SN}) // m^γ
-				f.FDIV(a, EC, H1, E)                              // dm/m
+				f.FMUL(a, SP, SP, P) // γ·log m
+				// As amd64's focalSoft: below shiftAt, m^γ would underflow
+				// where m^γ·ce does not; the exponent is raised by
+				// shift·ln 2 (Cody–Waite) and ce scaled by 2^−shift.
+				sh, shAt, fac := ks[9], ks[10], ks[11]
+				c := f.expConsts()
+				f.dup(P, shAt)
+				f.FCMGT(a, X, P, SP)
+				f.dup(P, sh)
+				f.and(Y, P, X) // shift, or 0
+				f.fmla(SP, Y, c.hi)
+				f.fmla(SP, Y, c.lo)
+				f.exp([]neon.V{SP}, []neon.V{X}, []neon.V{EC, SN}) // m^γ·2^shift
+				f.FCMEQZ(a, X, Y)
+				f.dup(Y, fac)
+				f.bit(Y, one, X)     // 2^−shift, or 1
+				f.FMUL(a, T, T, Y)   // α_t·ce·2^−shift
+				f.FMUL(a, SN, SP, Y) // m^γ
+				mgl, mg = SP, SN
+				f.FDIV(a, EC, H1, E) // dm/m
 				f.FMUL(a, EC, EC, LP)
+				f.FMUL(a, EC, EC, Y)
 				f.FMUL(a, EC, EC, SP)
 				f.dup(P, gamma)
 				f.FMUL(a, EC, EC, P)
+			}
+			if mgl == 255 {
+				mgl = mg
 			}
 			f.FCMEQZ(a, X, H1)
 			f.bit(EC, zero, X) // dm = 0: the term's limit is 0
 			// ce = +Inf needs the infinite side's coefficient, and m ≥ that
 			// coefficient > 0: the loss is +Inf even where m^γ underflows.
-			f.mov(Y, mg)
+			f.mov(Y, mgl)
 			f.dup(P, inf)
 			f.FCMEQ(a, X, LP, P)
 			f.bit(Y, one, X)
