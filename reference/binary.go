@@ -229,7 +229,7 @@ func bceProbsElem(p, y float64, bp binParams) binElem {
 		}
 		return e
 	}
-	lp := math.Max(math.Log(p), -100)
+	lp := math.Max(logSub(p), -100)
 	lq := math.Max(math.Log1p(-p), -100)
 	d := math.Max(p*(1-p), bceEpsilon)
 	return binElem{
@@ -255,11 +255,11 @@ func clippedLogs(p, c float64) (lp, lq float64) {
 	case math.IsNaN(p):
 		return p, p
 	case p < c:
-		return math.Log(c), logOneMinus(c)
+		return logSub(c), logOneMinus(c)
 	case p > 1-c || 1-p < c: // 1 − c may round to 1 (c < u) while 1 − p = 0
-		return logOneMinus(c), math.Log(c)
+		return logOneMinus(c), logSub(c)
 	}
-	return math.Log(p), math.Log1p(-p)
+	return logSub(p), math.Log1p(-p)
 }
 
 // clippedPair is p and 1−p clipped to [c, 1−c] by clippedLogs' rule: 1−p
@@ -317,7 +317,14 @@ func sigmoidFocalElem(x, y float64, bp binParams) binElem {
 	p, q := sigmoid(x), sigmoid(-x)
 	ce := y*softplus(-x) + (1-y)*softplus(x)
 	m := y*q + (1-y)*p
-	mg := math.Pow(m, gam)
+	mg := powSub(m, gam)
+	// mgce = m^γ·ce. m^γ underflows (or loses digits) where the product
+	// need not (m ≥ 1 − y while ce ≈ (1 − y)·x): there the pair is scaled
+	// by 2^∓1000.
+	mgce := mg * ce
+	if mg < 0x1p-1000 && ce > 1 && !math.IsInf(ce, 1) && gam != 0 && m > 0 {
+		mgce = (ce * 0x1p-1000) * expScaled(gam*logSub(m), 1000)
+	}
 	dmce := mul0((1-2*y)*p*q, ce) // ∂m/∂x·ce; p·q = 0 where ce is infinite
 	// γ·m^(γ−1)·dmce as γ·m^γ·((∂m/∂x)/m)·ce: m^(γ−1) overflows for a
 	// subnormal m and γ < 1 (0·∞ at γ = 0), while |p·q/m| ≤ 2 for y ∈ [0, 1];
@@ -332,10 +339,13 @@ func sigmoidFocalElem(x, y float64, bp binParams) binElem {
 			r = (p / m) * q
 		}
 		dterm = gam * mg * mul0((1-2*y)*r, ce)
+		if !math.IsInf(ce, 1) {
+			dterm = gam * (1 - 2*y) * r * mgce
+		}
 	default: // y outside [0, 1]
-		dterm = gam * math.Pow(m, gam-1) * dmce
+		dterm = gam * powSub(m, gam-1) * dmce
 	}
-	l := at * mg * ce
+	l := at * mgce
 	if math.IsInf(ce, 1) {
 		// ce = +Inf needs the infinite side's coefficient, and m ≥ that
 		// coefficient > 0: m^γ > 0 even where it underflows.
@@ -347,7 +357,7 @@ func sigmoidFocalElem(x, y float64, bp binParams) binElem {
 	// widen it to (1 + γ + γ·|log m|)·u (m near a tiny soft label: log m ≈ −40).
 	f := 1.0
 	if gam != 0 && m > 0 {
-		f += gam * math.Abs(math.Log(m)) / (1 + gam)
+		f += gam * math.Abs(logSub(m)) / (1 + gam)
 	}
 	return binElem{
 		l:      l,
@@ -379,17 +389,17 @@ func focalProbsElem(p, y float64, bp binParams) binElem {
 func focalPt(pt, at float64, bp binParams) binElem {
 	gam := bp.gamma
 	q := 1 - pt
-	logpt := math.Log(pt)
+	logpt := logSub(pt)
 	if bp.clip == 0 {
 		logpt = math.Max(logpt, -100)
 	}
 	mod := 1.0
 	if gam != 0 {
-		mod = math.Pow(q, gam)
+		mod = powSub(q, gam)
 	}
 	var d1 float64 // γ·q^(γ−1)·log p_t, whose limit at q = 0 is 0
 	if q != 0 && gam != 0 {
-		d1 = gam * math.Pow(q, gam-1) * logpt
+		d1 = gam * powSub(q, gam-1) * logpt
 	}
 	d2 := mod / math.Max(pt, 1e-12)
 	l := -at * mod * logpt

@@ -231,7 +231,7 @@ func focalMod(ell, gam float64) float64 {
 	if gam == 0 {
 		return 1
 	}
-	return math.Pow(-math.Expm1(ell), gam)
+	return powSub(-math.Expm1(ell), gam)
 }
 
 // focalF is the softmax focal gradient factor q^γ·(1 − γ·p·ℓ/q).

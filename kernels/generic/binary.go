@@ -106,11 +106,11 @@ func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
 		case p != p:
 			lp, lq = p, p
 		case p < lo:
-			lp, lq = math.Log(lo), LogOneMinus(lo)
+			lp, lq = logSub(lo), LogOneMinus(lo)
 		case p > 1-lo || 1-p < lo: // 1 − clip may round to 1 while 1 − p = 0
-			lp, lq = LogOneMinus(lo), math.Log(lo)
+			lp, lq = LogOneMinus(lo), logSub(lo)
 		default:
-			lp, lq = math.Log(p), math.Log1p(-p)
+			lp, lq = logSub(p), math.Log1p(-p)
 		}
 		live := p != p || p >= lo && p <= 1-lo
 		l = -cp*lp - cn*lq
@@ -119,7 +119,7 @@ func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
 		}
 		return l, g
 	}
-	l = -cp*math.Max(math.Log(p), -100) - cn*math.Max(math.Log1p(-p), -100)
+	l = -cp*math.Max(logSub(p), -100) - cn*math.Max(math.Log1p(-p), -100)
 	g = (cn*p - cp*(1-p)) / math.Max(p*(1-p), 1e-12)
 	return l, g
 }
@@ -183,8 +183,14 @@ func sigmoidFocal(x, y float64, c *binaryConsts) (l, g float64) {
 	ce := y*softplus(-x) + (1-y)*softplus(x)
 	m := y*sigmoid(-x) + (1-y)*p
 	dm := (1 - 2*y) * p * sigmoid(-x)
-	mg := math.Pow(m, gam)
-	l = at * mg * ce
+	mg := powSub(m, gam)
+	// m^γ underflows (or loses digits) where m^γ·ce need not (m ≥ 1 − y
+	// while ce ≈ (1 − y)·x): there the pair is scaled by 2^∓1000.
+	mgce := mg * ce
+	if mg < 0x1p-1000 && ce > 1 && !math.IsInf(ce, 1) && gam != 0 && m > 0 {
+		mgce = (ce * 0x1p-1000) * expScaled(gam*logSub(m), 1000)
+	}
+	l = at * mgce
 	if math.IsInf(ce, 1) { // m ≥ the infinite side's coefficient > 0: m^γ > 0 even where it underflows
 		l = at * ce
 	}
@@ -193,7 +199,7 @@ func sigmoidFocal(x, y float64, c *binaryConsts) (l, g float64) {
 	// subnormal m and γ < 1, while |dm/m| ≤ 2. At x = ±inf, dm = 0 while
 	// ce = inf: the product's limit is 0, as it is for γ = 0.
 	if dm != 0 && gam != 0 {
-		g += at * gam * mg * (dm / m) * ce
+		g += at * gam * (dm / m) * mgce
 	}
 	return l, g
 }
@@ -218,11 +224,11 @@ func focalProb(p, y float64, c *binaryConsts) (l, g float64) {
 	}
 	pt := y*pc + (1-y)*qc
 	q := 1 - pt
-	logpt := math.Log(pt)
+	logpt := logSub(pt)
 	if c.clip == 0 {
 		logpt = math.Max(logpt, -100)
 	}
-	mod := math.Pow(q, gam)
+	mod := powSub(q, gam)
 	l = -at * mod * logpt
 	if !live {
 		return l, 0
@@ -230,7 +236,7 @@ func focalProb(p, y float64, c *binaryConsts) (l, g float64) {
 	// dL/dp_t = α_t·(γ·q^(γ−1)·log p_t − q^γ/p_t); the first term → 0 as q → 0.
 	var d float64
 	if q != 0 && gam != 0 {
-		d = gam * math.Pow(q, gam-1) * logpt
+		d = gam * powSub(q, gam-1) * logpt
 	}
 	d -= mod / math.Max(pt, 1e-12)
 	return l, at * d * (2*y - 1)

@@ -191,7 +191,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		if p != 0 {
 			pr = p * r
 		}
-		mod := math.Pow(q, gam)
+		mod := powSub(q, gam)
 		loss = -wy * mod * logp
 		pc = wy * mod * (1 - gam*pr)
 		wy = pc // the onehot coefficient equals the softmax one
