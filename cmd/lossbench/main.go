@@ -42,6 +42,7 @@ type config struct {
 	bw       bool
 	seed     uint64
 	torch    *PyTorch // -torch: PyTorch's times to compare with
+	sweep    bool     // -sweep: each kernel over sweepShapes, cliffs reported
 }
 
 // errUsage marks an error already reported with the usage text.
@@ -65,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		bwF       = fs.Bool("bandwidth", true, "measure memory bandwidth (needed for the %BW column)")
 		seedF     = fs.Uint64("seed", 1, "seed of the generated inputs")
 		torchF    = fs.String("torch", "", "add PyTorch's ns/elem and the speed-up over it from `FILE.json`, written by tools/torchbench/torchbench.py --json")
+		sweepF    = fs.Bool("sweep", false, "sweep K = 2…262144 and N = 1…4096 (flat kernels: 256…4M elements) instead of the fixed shapes, plot ns/elem against K (default lossbench-sweep.svg) and report every shape more than 1.5× off its series' fit; by default CrossEntropy, CrossEntropyProbs, SoftmaxFocal, Softmax, BCEWithLogits, SigmoidFocal and MSE, 40ms × 3 per measurement")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: lossbench [flags]\n\nMeasures every lossfuse kernel on every backend of this CPU; see the README.\n\nflags:\n")
@@ -79,9 +81,31 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (all options are flags; see -h)", fs.Arg(0))
 	}
-	c := &config{duration: *durationF, reps: *repsF, json: *jsonF, markdown: *mdF, plot: *plotF, bw: *bwF, seed: *seedF}
+	c := &config{duration: *durationF, reps: *repsF, json: *jsonF, markdown: *mdF, plot: *plotF, bw: *bwF, seed: *seedF, sweep: *sweepF}
 	if c.json && c.markdown {
 		return nil, fmt.Errorf("-json and -markdown: choose one output format")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if c.sweep {
+		if set["shapes"] {
+			return nil, fmt.Errorf("-sweep and -shapes: the sweep chooses its own shapes")
+		}
+		if c.markdown {
+			return nil, fmt.Errorf("-sweep and -markdown: the sweep prints tables and its cliffs")
+		}
+		if !set["kernels"] {
+			*kernelsF = "CrossEntropy,CrossEntropyProbs,SoftmaxFocal,Softmax,BCEWithLogits,SigmoidFocal,MSE"
+		}
+		if !set["duration"] {
+			c.duration = 40 * time.Millisecond
+		}
+		if !set["reps"] {
+			c.reps = 3
+		}
+		if !set["plot"] {
+			c.plot = "lossbench-sweep.svg"
+		}
 	}
 	var err error
 	if c.kernels, err = parseKernels(*kernelsF); err != nil {
@@ -225,6 +249,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "lossbench: warning: %s was measured on CPU %q, this is %q\n", t.File, c, rep.Machine.CPU)
 		}
 	}
+	if cfg.sweep {
+		rep.Cliffs = findCliffs(rep.Results, sweepAxis(cfg.kernels))
+	}
 	switch {
 	case cfg.json:
 		err = writeJSON(stdout, rep)
@@ -232,6 +259,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = writeMarkdown(stdout, rep)
 	default:
 		err = writeText(stdout, rep)
+	}
+	if err == nil && cfg.sweep {
+		axis := sweepAxis(cfg.kernels)
+		if !cfg.json {
+			err = writeCliffs(stdout, rep.Cliffs)
+		}
+		// The plot shows the K sweep: the N sweeps repeat K = 10 and 1000.
+		plotted := *rep
+		plotted.Results = slices.DeleteFunc(slices.Clone(rep.Results), func(r Result) bool {
+			a := axis(r)
+			return a != "K" && a != "N·K"
+		})
+		rep = &plotted
 	}
 	if err == nil && cfg.plot != "" {
 		if err = writePlot(cfg.plot, rep); err == nil {

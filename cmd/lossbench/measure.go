@@ -24,6 +24,7 @@ type Report struct {
 	HasBW     bool      `json:"-"`
 	Results   []Result  `json:"results"`
 	PyTorch   *PyTorch  `json:"pytorch,omitempty"` // -torch
+	Cliffs    []Cliff   `json:"cliffs,omitempty"`  // -sweep
 }
 
 // Result is one kernel × op × dtype × shape × backend measurement.
@@ -115,7 +116,10 @@ func measure(cfg *config, progress io.Writer) (*Report, error) {
 	total := 0
 	for _, k := range cfg.kernels {
 		shapes := cfg.shapes
-		if shapes == nil {
+		switch {
+		case cfg.sweep:
+			shapes = sweepShapeList(k)
+		case shapes == nil:
 			shapes = k.Shapes
 		}
 		var ops []suite.Op

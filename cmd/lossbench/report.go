@@ -9,10 +9,10 @@ import (
 	"text/tabwriter"
 )
 
-func writeJSON(w io.Writer, rep *Report) error {
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
+	return enc.Encode(v)
 }
 
 func writeText(w io.Writer, rep *Report) error {
