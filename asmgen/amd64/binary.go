@@ -410,6 +410,10 @@ func sigmoidFocalSoft(s *x86.ISA, gm focalGamma, o binaryOptions) {
 				s.Mul(ce, dm, term)
 				s.Mul(m, term, term)
 				s.Add(term, term, term)
+				// The loss as (α_t·ce·m)·m: m² alone underflows where
+				// m²·ce does not (x → −∞: m ≈ y, ce ≈ y·|x|).
+				s.Mul(m, l, l)
+				mgs = m
 			default:
 				// m^γ = exp(γ·log m) underflows where the loss m^γ·ce does
 				// not (m ≥ 1 − y while ce ≈ (1 − y)·x: γ = 20, x = 3e31,

@@ -51,11 +51,11 @@
 //	focalF64       f64  169 instructions / 1 vectors = 169.00 per vector
 //	focalSoftG0F32 f32  108 instructions / 1 vectors = 108.00 per vector
 //	focalSoftG1F32 f32  121 instructions / 1 vectors = 121.00 per vector
-//	focalSoftG2F32 f32  124 instructions / 1 vectors = 124.00 per vector
+//	focalSoftG2F32 f32  125 instructions / 1 vectors = 125.00 per vector
 //	focalSoftF32   f32  203 instructions / 1 vectors = 203.00 per vector
 //	focalSoftG0F64 f64  127 instructions / 1 vectors = 127.00 per vector
 //	focalSoftG1F64 f64  140 instructions / 1 vectors = 140.00 per vector
-//	focalSoftG2F64 f64  143 instructions / 1 vectors = 143.00 per vector
+//	focalSoftG2F64 f64  144 instructions / 1 vectors = 144.00 per vector
 //	focalSoftF64   f64  244 instructions / 1 vectors = 244.00 per vector
 //	capF32         f32   66 instructions / 2 vectors = 33.00 per vector
 //	sumExpCapF32   f32   71 instructions / 1 vectors = 71.00 per vector
@@ -10574,9 +10574,10 @@ big_focalSoftG2F32:
 	WORD $0x6e26dce9 // fmul v9.4s, v7.4s, v6.4s
 	WORD $0x6e23dd29 // fmul v9.4s, v9.4s, v3.4s
 	WORD $0x4e29d529 // fadd v9.4s, v9.4s, v9.4s
+	WORD $0x6e23dc84 // fmul v4.4s, v4.4s, v3.4s
 	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
 	VBIT V0.B16, V17.B16, V9.B16
-	VMOV V10.B16, V1.B16
+	VMOV V3.B16, V1.B16
 	VDUP V31.S[3], V12.S4
 	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
 	VBIT V0.B16, V23.B16, V1.B16
@@ -10702,9 +10703,10 @@ one_focalSoftG2F32:
 	WORD $0x6e26dce9 // fmul v9.4s, v7.4s, v6.4s
 	WORD $0x6e23dd29 // fmul v9.4s, v9.4s, v3.4s
 	WORD $0x4e29d529 // fadd v9.4s, v9.4s, v9.4s
+	WORD $0x6e23dc84 // fmul v4.4s, v4.4s, v3.4s
 	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
 	VBIT V0.B16, V17.B16, V9.B16
-	VMOV V10.B16, V1.B16
+	VMOV V3.B16, V1.B16
 	VDUP V31.S[3], V12.S4
 	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
 	VBIT V0.B16, V23.B16, V1.B16
@@ -10842,9 +10844,10 @@ lanes_focalSoftG2F32:
 	WORD $0x6e26dce9 // fmul v9.4s, v7.4s, v6.4s
 	WORD $0x6e23dd29 // fmul v9.4s, v9.4s, v3.4s
 	WORD $0x4e29d529 // fadd v9.4s, v9.4s, v9.4s
+	WORD $0x6e23dc84 // fmul v4.4s, v4.4s, v3.4s
 	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
 	VBIT V0.B16, V17.B16, V9.B16
-	VMOV V10.B16, V1.B16
+	VMOV V3.B16, V1.B16
 	VDUP V31.S[3], V12.S4
 	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
 	VBIT V0.B16, V23.B16, V1.B16
@@ -12661,9 +12664,10 @@ big_focalSoftG2F64:
 	WORD $0x6e66dce9 // fmul v9.2d, v7.2d, v6.2d
 	WORD $0x6e63dd29 // fmul v9.2d, v9.2d, v3.2d
 	WORD $0x4e69d529 // fadd v9.2d, v9.2d, v9.2d
+	WORD $0x6e63dc84 // fmul v4.2d, v4.2d, v3.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
 	VBIT V0.B16, V20.B16, V9.B16
-	VMOV V10.B16, V1.B16
+	VMOV V3.B16, V1.B16
 	VDUP V30.D[1], V12.D2
 	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
 	VBIT V0.B16, V24.B16, V1.B16
@@ -12808,9 +12812,10 @@ one_focalSoftG2F64:
 	WORD $0x6e66dce9 // fmul v9.2d, v7.2d, v6.2d
 	WORD $0x6e63dd29 // fmul v9.2d, v9.2d, v3.2d
 	WORD $0x4e69d529 // fadd v9.2d, v9.2d, v9.2d
+	WORD $0x6e63dc84 // fmul v4.2d, v4.2d, v3.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
 	VBIT V0.B16, V20.B16, V9.B16
-	VMOV V10.B16, V1.B16
+	VMOV V3.B16, V1.B16
 	VDUP V30.D[1], V12.D2
 	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
 	VBIT V0.B16, V24.B16, V1.B16
@@ -12958,9 +12963,10 @@ lanes_focalSoftG2F64:
 	WORD $0x6e66dce9 // fmul v9.2d, v7.2d, v6.2d
 	WORD $0x6e63dd29 // fmul v9.2d, v9.2d, v3.2d
 	WORD $0x4e69d529 // fadd v9.2d, v9.2d, v9.2d
+	WORD $0x6e63dc84 // fmul v4.2d, v4.2d, v3.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
 	VBIT V0.B16, V20.B16, V9.B16
-	VMOV V10.B16, V1.B16
+	VMOV V3.B16, V1.B16
 	VDUP V30.D[1], V12.D2
 	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
 	VBIT V0.B16, V24.B16, V1.B16

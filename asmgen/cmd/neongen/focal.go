@@ -303,6 +303,10 @@ func genFocalSoft(f *fn, mode int) {
 				f.FMUL(a, EC, LP, H1)
 				f.FMUL(a, EC, EC, E)
 				f.FADD(a, EC, EC, EC)
+				// The loss as (α_t·ce·m)·m: m² alone underflows where
+				// m²·ce does not (x → −∞: m ≈ y, ce ≈ y·|x|).
+				f.FMUL(a, T, T, E)
+				mgl = E
 			default:
 				gamma, ninf := ks[4], ks[5]
 				mg = SP
