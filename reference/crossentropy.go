@@ -137,20 +137,36 @@ func CrossEntropyProbs[T kernels.Float](logits, probs []T, n, k int, o *kernels.
 		}
 		lr, u := row.lse, r.U
 		var loss sum
-		var soft, cs, aw float64
+		var soft, cs, aw, sub float64
 		for j := range c {
-			c[j] = weightOf(w, j) * ((1-eps)*float64(probs[i*k+j]) + eps/float64(k))
+			wj, tj := weightOf(w, j), (1-eps)*float64(probs[i*k+j])+eps/float64(k)
+			c[j] = wj * tj
 			cs += c[j]
 			aw += math.Abs(c[j])
 			if c[j] != 0 {
 				loss.add(lr.nll(c[j], row.z[j]))
 				soft += math.Abs(c[j]) * (math.Abs(lr.lse) + math.Abs(row.z[j]) + math.Abs(lr.m))
 			}
+			if c[j] < 0x1p-1022 && wj > 0 && tj > 0 {
+				// c_j = w_j·t_j is subnormal or underflows (a subnormal
+				// target): the term is w_j·(lse − z_j) times t_j, which a
+				// logit near ∓1e300 keeps far above the smallest subnormal
+				// (w = 0.11, t = 5e-324, z = −1e300: 5.4e-25). The kernels
+				// form c_j in T: its absolute error, up to η (T's smallest
+				// subnormal; the SIMD kernels round an underflowing c_j up
+				// to η so that the term stays present), is charged.
+				if c[j] != 0 {
+					loss.add(-lr.nll(c[j], row.z[j]))
+				}
+				loss.add(lr.nll(wj, row.z[j]) * tj)
+				sub += math.Abs(lr.lse) + math.Abs(row.z[j]) + math.Abs(lr.m)
+			}
 		}
 		loss.add(zeta * lr.lse * lr.lse)
 		pc := cs + 2*zeta*lr.lse
 		lseErr := lr.lseTol(u, k)
 		tol := (Slack+float64(k))*u*soft + (aw+2*zeta*math.Abs(lr.lse))*lseErr + Slack*u*zeta*lr.lse*lr.lse
+		tol += Slack * (2 * u * r.tiny) * sub // η = 2u·tiny, T's smallest subnormal
 		pcTol := 2*zeta*lseErr + Slack*u*math.Abs(pc)
 		r.rowDone(i, row, loss.value(), tol, pc, pcTol, c)
 	}
