@@ -122,6 +122,23 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 			}
 			c := targetCoef(a, probs, j, eps)
 			switch {
+			case c == 0 && probs != nil && underflowed(a, probs, j, eps):
+				// w·t underflows (a subnormal target), but the term is
+				// w·(lse − z)·t: +Inf at z = −Inf, and far above the
+				// smallest subnormal for a huge |z| (F49; the reference's
+				// probability targets do the same, its smoothing mass of
+				// integer targets not yet).
+				if math.IsInf(z, -1) {
+					cBad, zBad = math.Inf(1), math.Max(zBad, z)
+				} else if z != sm {
+					ct := eps / float64(a.K)
+					if probs != nil {
+						ct += (1 - eps) * float64(probs[j])
+					}
+					v := ct * (weight(a, j) * (sm - z))
+					sum += v
+					sumS += v * 0x1p-540
+				}
 			case c == 0: // 0·(−inf) must not poison the row
 			case c-c != 0: // +Inf or NaN
 				cBad += c
@@ -285,6 +302,16 @@ func targetCoef[T args.Float](a *args.CE[T], probs []T, j int, eps float64) floa
 		c *= float64(a.Weight[j])
 	}
 	return c
+}
+
+// underflowed reports whether class j's target coefficient is 0 only
+// because w·t underflowed (both factors positive).
+func underflowed[T args.Float](a *args.CE[T], probs []T, j int, eps float64) bool {
+	ct := eps / float64(a.K)
+	if probs != nil {
+		ct += (1 - eps) * float64(probs[j])
+	}
+	return ct > 0 && weight(a, j) > 0
 }
 
 func weight[T args.Float](a *args.CE[T], c int) float64 {
