@@ -61,6 +61,10 @@ var seeds = map[string][]*seed{
 		both(sd("none", "n", 5, "k", 9, "reduction", 2)),
 		both(sd("long-k32769", "n", 2, "k", 32769)),
 		both(sd("many-rows-k5", "n", 4096, "k", 5)),
+		// F50: c = w·t is subnormal (not 0) beside a −Inf logit: +Inf.
+		f64only(sd("subnormal-target-inf-logit", "k", 4, "zloss", 1e-2, "weight", 1, "rowloss", 1,
+			"x", []float64{-6e-4, 9.6e-4, -3.7e-5, -inf32}, "t", []float64{6e-6, 1e-16, 7.5e-5, 5e-324},
+			"w", []float64{0.0069, 0.92, 0.35, 0.92})),
 		faults(ceProbsKinds, "k", 3, "n", 2),
 	),
 	"FuzzSoftmaxFocal": all(

@@ -143,21 +143,23 @@ func CrossEntropyProbs[T kernels.Float](logits, probs []T, n, k int, o *kernels.
 			c[j] = wj * tj
 			cs += c[j]
 			aw += math.Abs(c[j])
+			subnormal := c[j] < 0x1p-1022 && wj > 0 && tj > 0
 			if c[j] != 0 {
-				loss.add(lr.nll(c[j], row.z[j]))
+				if !subnormal {
+					loss.add(lr.nll(c[j], row.z[j]))
+				}
 				soft += math.Abs(c[j]) * (math.Abs(lr.lse) + math.Abs(row.z[j]) + math.Abs(lr.m))
 			}
-			if c[j] < 0x1p-1022 && wj > 0 && tj > 0 {
+			if subnormal {
 				// c_j = w_j·t_j is subnormal or underflows (a subnormal
 				// target): the term is w_j·(lse − z_j) times t_j, which a
 				// logit near ∓1e300 keeps far above the smallest subnormal
-				// (w = 0.11, t = 5e-324, z = −1e300: 5.4e-25). The kernels
-				// form c_j in T: its absolute error, up to η (T's smallest
-				// subnormal; the SIMD kernels round an underflowing c_j up
-				// to η so that the term stays present), is charged.
-				if c[j] != 0 {
-					loss.add(-lr.nll(c[j], row.z[j]))
-				}
+				// (w = 0.11, t = 5e-324, z = −1e300: 5.4e-25). It replaces
+				// c_j·(lse − z_j) rather than correcting it, which at
+				// z_j = −Inf would be ∞ − ∞ (F50). The kernels form c_j in
+				// T: its absolute error, up to η (T's smallest subnormal;
+				// the SIMD kernels round an underflowing c_j up to η so
+				// that the term stays present), is charged.
 				loss.add(lr.nll(wj, row.z[j]) * tj)
 				sub += math.Abs(lr.lse) + math.Abs(row.z[j]) + math.Abs(lr.m)
 			}
