@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -275,3 +277,61 @@ func fallbackCall[T kernels.Float](kernel string, fallback bool) func() error {
 	}
 	panic("BenchmarkFallbacks: no call for " + kernel)
 }
+
+// BenchmarkSmallK is CrossEntropy and SoftmaxFocal (γ = 2) fwd+bwd, float32,
+// 4096 rows of K = 10 … 64 classes on every backend: both sides of the
+// transposed kernels' limit (K ≤ 32 on amd64), where the sweep of issue 14
+// found the cliff.
+//
+//	go test -run '^$' -bench SmallK -count 5 ./bench
+func BenchmarkSmallK(b *testing.B) {
+	const n = 4096
+	for _, kernel := range []string{"CrossEntropy", "SoftmaxFocal"} {
+		for _, k := range smallKs {
+			rng := rand.New(rand.NewSource(17))
+			x, grad, targets := make([]float32, n*k), make([]float32, n*k), make([]int32, n)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * 3)
+			}
+			for i := range targets {
+				targets[i] = int32(rng.Intn(k))
+			}
+			for _, backend := range kernels.Backends() {
+				b.Run(fmt.Sprintf("%s/K=%d/isa=%s", kernel, k, backend), func(b *testing.B) {
+					restore, err := kernels.UseBackend(backend)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer restore()
+					b.ReportAllocs()
+					for i := 0; i < b.N; i++ {
+						if kernel == "CrossEntropy" {
+							_, err = kernels.CrossEntropy(x, targets, n, k, grad, nil)
+						} else {
+							_, err = kernels.SoftmaxFocal(x, targets, n, k, grad, &kernels.SoftmaxFocalOptions[float32]{Gamma: 2})
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*k), "ns/elem")
+				})
+			}
+		}
+	}
+}
+
+// smallKs are BenchmarkSmallK's row lengths; LOSSFUSE_BENCH_KS (comma
+// separated) replaces them.
+var smallKs = func() []int {
+	ks := []int{10, 16, 17, 24, 32, 33, 48, 64}
+	if s := os.Getenv("LOSSFUSE_BENCH_KS"); s != "" {
+		ks = ks[:0]
+		for _, f := range strings.Split(s, ",") {
+			if k, err := strconv.Atoi(f); err == nil && k > 0 {
+				ks = append(ks, k)
+			}
+		}
+	}
+	return ks
+}()

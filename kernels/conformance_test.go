@@ -473,8 +473,8 @@ func cfGrid(t *testing.T, seed int64, sizes []int, body func(rng *rand.Rand, n, 
 	ks, ns := cfShapes()
 	for _, k := range ks {
 		rowCounts := ns
-		if k <= 16 {
-			// Rows of up to 16 go through kernels that take 8 or 16 rows at
+		if k <= 32 {
+			// Rows of up to 32 go through kernels that take 8 or 16 rows at
 			// a time (across the lanes) when there are that many: 37 is two
 			// groups of 16 and five left over for the row-wise kernels.
 			rowCounts = append(ns[:len(ns):len(ns)], 37)

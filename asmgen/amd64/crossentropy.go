@@ -336,8 +336,14 @@ func ceSmallRows(s *x86.ISA, withGrad, weighted bool) {
 	s.End()
 }
 
-// maxTK is the longest row ceTRows takes.
-const maxTK = 16
+// maxTK is the longest row ceTRows takes, and tkBlock the columns summed
+// in one float32 partial sum: the contract charges a float32 row sum at most
+// SumBlock32 = 16 terms of recursive summation (reference/doc.go), so rows
+// of 17 … 32 add two partial sums of at most 16 columns each.
+const (
+	maxTK   = 32
+	tkBlock = 16
+)
 
 // gather loads, for each lane r, the float32 at base + 4·idx[r], in the
 // lanes where live (nil: all) is set; other lanes keep dst's value.
@@ -367,7 +373,7 @@ func gather(s *x86.ISA, base reg.GPVirtual, idx, dst reg.VecVirtual, live reg.Ve
 	VGATHERDPS(m, mem, dst)
 }
 
-// ceTRows is ceRows for tiny rows (k ≤ 16) in groups of Lanes rows, with
+// ceTRows is ceRows for tiny rows (k ≤ maxTK) in groups of Lanes rows, with
 // the rows across the lanes (the transposed layout of the performance
 // notes): each column of the group is gathered once into a stack buffer,
 // so maximum, sum, log and loss take one vector operation per Lanes rows
@@ -398,10 +404,10 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma) {
 	name += suffix(s)
 	// Not NOSPLIT: the column buffer is up to 1 KiB of stack.
 	sig := "func(x, grad *float32, groups, k int, targets *int32, w *float32, ignore int, rowLoss, rowLSE *float32, scale float32) float64"
-	doc := "%s is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored)."
+	doc := "%s is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored)."
 	if focal {
 		sig = "func(x, grad *float32, groups, k int, targets *int32, w *float32, ignore int, rowLoss, rowLSE *float32, scale, gamma float32) float64"
-		doc = "%s is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only)."
+		doc = "%s is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only)."
 	}
 	TEXT(name, 0, sig)
 	Pragma("noescape")
@@ -455,19 +461,23 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma) {
 		SHLQ(Imm(uint64(log2(s.Bytes()))), o)
 		return Mem{Base: cols.Base, Disp: cols.Disp, Index: o, Scale: 1}
 	}
-	// forCols emits for j := 0; j < k; j++ { body(j) }.
-	forCols := func(body func(j reg.GPVirtual)) {
-		j := GP64()
+	// forColsFrom emits for j := from; j < min(k, to); j++ { body(j) }.
+	forColsFrom := func(from, to int, body func(j reg.GPVirtual)) {
+		j, end := GP64(), GP64()
 		loop, done := x86.NewLabel("col"), x86.NewLabel("coldone")
-		XORQ(j, j)
+		MOVQ(U32(to), end)
+		CMPQ(k, end)
+		CMOVQLT(k, end)
+		MOVQ(U32(from), j)
 		Label(loop)
-		CMPQ(j, k)
+		CMPQ(j, end)
 		JAE(LabelRef(done))
 		body(j)
 		INCQ(j)
 		JMP(LabelRef(loop))
 		Label(done)
 	}
+	forCols := func(body func(j reg.GPVirtual)) { forColsFrom(0, maxTK, body) }
 	if withGrad {
 		// rowOf[v], lane i: the row (within a group) of element v·W + i,
 		// ⌊(v·W + i + ½)/k⌋ in float32 (exact: every quotient is at least
@@ -549,7 +559,7 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma) {
 		others = s.Vec()
 		VXORPS(others, others, others)
 	}
-	forCols(func(j reg.GPVirtual) {
+	addCols := func(j reg.GPVirtual) {
 		c := s.Vec()
 		VMOVUPS(colAt(j), c)
 		VSUBPS(m, c, c)
@@ -565,7 +575,22 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma) {
 			s.ZeroLane(jv, tg, e)
 			VADDPS(e, others, others)
 		}
-	})
+	}
+	forColsFrom(0, tkBlock, addCols)
+	// Columns tkBlock … k−1 into fresh partial sums, added at the end
+	// (k ≤ tkBlock: the loop is empty and adds zeros). The first block's
+	// sums wait on the stack: AVX2 has no registers to spare.
+	VMOVUPS(sum, spill)
+	VXORPS(sum, sum, sum)
+	if others != nil {
+		VMOVUPS(others, spill.Offset(s.Bytes()))
+		VXORPS(others, others, others)
+	}
+	forColsFrom(tkBlock, maxTK, addCols)
+	VADDPS(spill, sum, sum)
+	if others != nil {
+		VADDPS(spill.Offset(s.Bytes()), others, others)
+	}
 	l := s.Log(sum, true)
 	lse := s.Vec()
 	VADDPS(m, l, lse)

@@ -153,7 +153,7 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 && !capped && a.K <= fusedMaxK {
 		return s.crossEntropyFused(a)
 	}
-	if a.Focal && !capped && a.K <= 16 {
+	if a.Focal && !capped && a.K <= tinyMaxK {
 		lanes := 8
 		if s == avx512 {
 			lanes = 16
@@ -669,7 +669,7 @@ func (s isa) crossEntropyFused(a args.CE[float32]) float64 {
 	if z {
 		lanes = 16
 	}
-	if k <= 16 && n >= lanes {
+	if k <= s.tinyCEMaxK() && n >= lanes {
 		return s.crossEntropyTiny(a, lanes)
 	}
 	if k <= 2*lanes {
@@ -696,6 +696,22 @@ func (s isa) crossEntropyFused(a args.CE[float32]) float64 {
 	}
 }
 
+// tinyMaxK is the longest row the transposed (ceTRows, sfTRows) kernels
+// take, the generator's maxTK. Softmax focal loss takes them up to there
+// (its row-wise path forms each row's focal factor in Go). Cross-entropy's
+// row-wise kernels catch up sooner: on Zen 5 (go test -bench SmallK
+// ./bench) the transposed kernel leads up to K ≈ 28 on avx512 and K ≈ 24
+// on avx2, and trails by 7% (avx512) and 15% (avx2) at K = 32.
+const tinyMaxK = 32
+
+// tinyCEMaxK is the longest row cross-entropy takes the transposed kernel for.
+func (s isa) tinyCEMaxK() int {
+	if s == avx512 {
+		return 28
+	}
+	return 24
+}
+
 // tinyGroups returns how many of a's rows fill whole groups of lanes (the
 // transposed kernels' share) and the ignore index as those kernels take it:
 // an int32 compared lane-wise, −1 (never a class) when nothing is ignored.
@@ -716,7 +732,7 @@ func sub(v []float32, lo, hi int) *float32 {
 }
 
 // crossEntropyTiny runs the transposed kernel on whole groups of lanes rows
-// (k ≤ 16) and the two-register kernel on the rows left over.
+// (k ≤ tinyCEMaxK) and the two-register kernel on the rows left over.
 func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 	args.Took("amd64/f32/ce/tiny")
 	n, k := a.N, a.K
@@ -756,7 +772,7 @@ func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 }
 
 // softmaxFocalTiny runs softmax focal loss on whole groups of lanes rows of
-// k ≤ 16 with the transposed kernel (per-row focal factors in vectors) and
+// k ≤ tinyMaxK with the transposed kernel (per-row focal factors in vectors) and
 // the blockwise path on the rows left over.
 func (s isa) softmaxFocalTiny(a args.CE[float32], lanes int) float64 {
 	args.Took("amd64/f32/ce/focal-tiny")

@@ -16,27 +16,27 @@ func ceRowsAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *floa
 //go:noescape
 func ceSmallRowsAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// ceTRowsAVX2 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+// ceTRowsAVX2 is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
 //
 //go:noescape
 func ceTRowsAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// sfTRows0AVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows0AVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows0AVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows1AVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows1AVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows1AVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows2AVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows2AVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows2AVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRowsAnyAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRowsAnyAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRowsAnyAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
@@ -53,27 +53,27 @@ func ceRowsWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *flo
 //go:noescape
 func ceSmallRowsWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// ceTRowsWAVX2 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+// ceTRowsWAVX2 is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
 //
 //go:noescape
 func ceTRowsWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// sfTRows0WAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows0WAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows0WAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows1WAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows1WAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows1WAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows2WAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows2WAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows2WAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRowsAnyWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRowsAnyWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRowsAnyWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
@@ -90,27 +90,27 @@ func ceRowsGAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *flo
 //go:noescape
 func ceSmallRowsGAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// ceTRowsGAVX2 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+// ceTRowsGAVX2 is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
 //
 //go:noescape
 func ceTRowsGAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// sfTRows0GAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows0GAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows0GAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows1GAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows1GAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows1GAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows2GAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows2GAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows2GAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRowsAnyGAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRowsAnyGAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRowsAnyGAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
@@ -127,27 +127,27 @@ func ceRowsGWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *fl
 //go:noescape
 func ceSmallRowsGWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// ceTRowsGWAVX2 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+// ceTRowsGWAVX2 is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
 //
 //go:noescape
 func ceTRowsGWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// sfTRows0GWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows0GWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows0GWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows1GWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows1GWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows1GWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows2GWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows2GWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows2GWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRowsAnyGWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRowsAnyGWAVX2 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRowsAnyGWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
@@ -1543,27 +1543,27 @@ func ceRowsAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *fl
 //go:noescape
 func ceSmallRowsAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// ceTRowsAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+// ceTRowsAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
 //
 //go:noescape
 func ceTRowsAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// sfTRows0AVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows0AVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows0AVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows1AVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows1AVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows1AVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows2AVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows2AVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows2AVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRowsAnyAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRowsAnyAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRowsAnyAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
@@ -1580,27 +1580,27 @@ func ceRowsWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *f
 //go:noescape
 func ceSmallRowsWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// ceTRowsWAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+// ceTRowsWAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
 //
 //go:noescape
 func ceTRowsWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// sfTRows0WAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows0WAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows0WAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows1WAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows1WAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows1WAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows2WAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows2WAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows2WAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRowsAnyWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRowsAnyWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRowsAnyWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
@@ -1617,27 +1617,27 @@ func ceRowsGAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *f
 //go:noescape
 func ceSmallRowsGAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// ceTRowsGAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+// ceTRowsGAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
 //
 //go:noescape
 func ceTRowsGAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// sfTRows0GAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows0GAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows0GAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows1GAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows1GAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows1GAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows2GAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows2GAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows2GAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRowsAnyGAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRowsAnyGAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRowsAnyGAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
@@ -1654,27 +1654,27 @@ func ceRowsGWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *
 //go:noescape
 func ceSmallRowsGWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// ceTRowsGWAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 16 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+// ceTRowsGWAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
 //
 //go:noescape
 func ceTRowsGWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// sfTRows0GWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows0GWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows0GWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows1GWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows1GWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows1GWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRows2GWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRows2GWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRows2GWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// sfTRowsAnyGWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 16 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+// sfTRowsAnyGWAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
 //
 //go:noescape
 func sfTRowsAnyGWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64

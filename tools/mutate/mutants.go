@@ -233,6 +233,11 @@ var mutants = func() []Mutant {
 		"\t\t} else if $ON && k > 4096 {\n\t\t\tfor r := 0; r < m; r++ {\n\t\t\t\ts.maxLogRows(x[r*k:r*k+k-1], 1, k-1, &mx[r], &ls[r])\n\t\t\t}\n\t\t} else {\n",
 		"crossEntropyBlocks (float32; no gradient, or K > 32768): pass 1's max and sum leave out the last class when K > 4096", false)...)
 
+	const tinySecond = "\tforColsFrom(tkBlock, maxTK, addCols)\n"
+	add(perISA("drop-last-class", "tiny", ace, tinySecond, "",
+		"\tif $ON {\n\t\tDECQ(k)\n\t}\n"+tinySecond+"\tif $ON {\n\t\tINCQ(k)\n\t}\n",
+		"generator ceTRows/sfTRows (transposed, 17 ≤ K ≤ 32): the second partial sum leaves out the last class", false)...)
+
 	const binSpan = "\tsp := s.NewSpan(n)\n\tsp.Each(func(j reg.GPVirtual, mk *x86.Mask) {\n\t\tcurJ, curMask = j, mk\n"
 	const binSkip = "\tsp := s.NewSpan(n)\n\tif $ON {\n\t\trem := GP64()\n\t\tMOVQ(n, rem)\n\t\tSUBQ(sp.Full, rem)\n\t\tDECQ(rem)\n\t\tsp.Tail = s.TailMask(rem)\n\t}\n"
 	add(perISA("skip-tail", "", abin, binSpan, "\tsp := s.NewSpan(n)\n", binSkip,
