@@ -672,6 +672,17 @@ func (s isa) crossEntropyFused(a args.CE[float32]) float64 {
 	if k <= s.tinyCEMaxK() && n >= lanes {
 		return s.crossEntropyTiny(a, lanes)
 	}
+	return s.crossEntropyRowwise(x, g, n, k, t, w, ignore, rl, rs, sc)
+}
+
+// crossEntropyRowwise runs the row-wise fused kernels: the two-register
+// kernel for rows of at most two vectors, ceRows for longer ones.
+func (s isa) crossEntropyRowwise(x, g *float32, n, k int, t *int32, w *float32, ignore int, rl, rs *float32, sc float32) float64 {
+	z := s == avx512
+	lanes := 8
+	if z {
+		lanes = 16
+	}
 	if k <= 2*lanes {
 		return s.crossEntropySmall(x, g, n, k, t, w, ignore, rl, rs, sc)
 	}
@@ -767,7 +778,7 @@ func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 	if a.HasIgnore {
 		ign = int(a.Ignore)
 	}
-	return sum + s.crossEntropySmall(&a.X[rows*k], sub(a.Grad, rows*k, n*k), n-rows, k, &a.Targets[rows], w,
+	return sum + s.crossEntropyRowwise(&a.X[rows*k], sub(a.Grad, rows*k, n*k), n-rows, k, &a.Targets[rows], w,
 		ign, sub(a.RowLoss, rows, n), sub(a.RowLSE, rows, n), sc)
 }
 
