@@ -33,6 +33,12 @@ func main() {
 				}
 			}
 		}
+		// Fused softmax focal loss with a gradient (rows of 33 … 4096).
+		for _, w := range []bool{false, true} {
+			for gm := gamma0; gm <= gammaAny; gm++ {
+				sfRows(s, w, gm)
+			}
+		}
 		// Cross-entropy with probability targets.
 		for _, w := range []bool{false, true} {
 			for _, c := range []bool{false, true} {

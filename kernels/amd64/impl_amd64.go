@@ -162,6 +162,9 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 			return s.softmaxFocalTiny(a, lanes)
 		}
 	}
+	if a.Focal && !capped && a.Grad != nil && a.K <= fusedMaxK {
+		return s.softmaxFocalFused(a)
+	}
 	if a.Grad != nil && a.K > fusedMaxK && a.K <= stashMaxK && !capped && (a.Smoothing == 0 || a.Focal) {
 		return s.crossEntropyStashed(a)
 	}
@@ -789,11 +792,7 @@ func (s isa) softmaxFocalTiny(a args.CE[float32], lanes int) float64 {
 	args.Took("amd64/f32/ce/focal-tiny")
 	n, k := a.N, a.K
 	rows, ignore := tinyGroups(a, lanes)
-	gm := 3
-	switch a.FocalGamma {
-	case 0, 1, 2:
-		gm = int(a.FocalGamma)
-	}
+	gm := focalGammaKind(a.FocalGamma)
 	sum := sfTRowsCall(s == avx512, gm, &a.X[0], sub(a.Grad, 0, rows*k), rows/lanes, k, &a.Targets[0], ptr(a.Weight),
 		ignore, sub(a.RowLoss, 0, rows), sub(a.RowLSE, 0, rows), a.GradScale, a.FocalGamma)
 	if rows == n {
@@ -810,7 +809,30 @@ func (s isa) softmaxFocalTiny(a args.CE[float32], lanes int) float64 {
 	if a.RowLSE != nil {
 		rest.RowLSE = a.RowLSE[rows:]
 	}
-	return sum + s.crossEntropyBlocks(rest, nil, nil)
+	return sum + s.crossEntropy(rest) // fewer rows than lanes: fused or blockwise
+}
+
+// focalGammaKind is the γ kind of the focal kernels' variants: 0, 1, 2 for
+// those exact γ, 3 for any other.
+func focalGammaKind(gamma float32) int {
+	switch gamma {
+	case 0, 1, 2:
+		return int(gamma)
+	}
+	return 3
+}
+
+// softmaxFocalFused runs softmax focal loss with a gradient in one call
+// (sfRows): rows of at most fusedMaxK, which the transposed kernel does not
+// take.
+func (s isa) softmaxFocalFused(a args.CE[float32]) float64 {
+	args.Took("amd64/f32/ce/focal-fused")
+	ignore := math.MinInt64 // never equal to an int32 target
+	if a.HasIgnore {
+		ignore = int(a.Ignore)
+	}
+	return sfRowsCall(s == avx512, focalGammaKind(a.FocalGamma), &a.X[0], &a.Grad[0], a.N, a.K, &a.Targets[0], ptr(a.Weight),
+		ignore, ptr(a.RowLoss), ptr(a.RowLSE), a.GradScale, a.FocalGamma)
 }
 
 // crossEntropySmall is crossEntropyFused for rows of at most two vectors.

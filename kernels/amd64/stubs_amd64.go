@@ -152,6 +152,62 @@ func sfTRows2GWAVX2(x *float32, grad *float32, groups int, k int, targets *int32
 //go:noescape
 func sfTRowsAnyGWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
+// sfRows0GAVX2 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRows0GAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRows1GAVX2 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRows1GAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRows2GAVX2 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRows2GAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRowsAnyGAVX2 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRowsAnyGAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRows0GWAVX2 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRows0GWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRows1GWAVX2 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRows1GWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRows2GWAVX2 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRows2GWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRowsAnyGWAVX2 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRowsAnyGWAVX2(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
 // maxLogProbRowsAVX2 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
 //
 //go:noescape
@@ -1678,6 +1734,62 @@ func sfTRows2GWAVX512(x *float32, grad *float32, groups int, k int, targets *int
 //
 //go:noescape
 func sfTRowsAnyGWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRows0GAVX512 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRows0GAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRows1GAVX512 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRows1GAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRows2GAVX512 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRows2GAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRowsAnyGAVX512 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRowsAnyGAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRows0GWAVX512 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRows0GWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRows1GWAVX512 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRows1GWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRows2GWAVX512 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRows2GWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfRowsAnyGWAVX512 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
+// it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
+// writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
+//
+//go:noescape
+func sfRowsAnyGWAVX512(x *float32, grad *float32, n int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
 // maxLogProbRowsAVX512 writes m[i] and ls[i] as maxLogRows, and cs[i] = Σ_j c_j, dot[i] = Σ_j c_j·(x[i*k+j] − m[i]) with c_j = (a0 + a1·probs[i*k+j])·w[j] (w unused unless the name has W).
 //

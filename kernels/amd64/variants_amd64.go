@@ -2531,3 +2531,48 @@ func sfTRowsCall(avx512 bool, gm int, x, g *float32, groups, k int, t *int32, w 
 		return sfTRowsAnyGWAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
 	}
 }
+
+// sfRowsCall runs the sfRows variant (gradient always) for the ISA, the γ kind gm (0, 1, 2, other) and whether w is non-nil.
+func sfRowsCall(avx512 bool, gm int, x, g *float32, n, k int, t *int32, w *float32, ignore int, rl, rs *float32, scale, gamma float32) float64 {
+	v := gm << 2
+	if avx512 {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	switch v {
+	case 0:
+		return sfRows0GAVX2(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 1:
+		return sfRows0GWAVX2(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 2:
+		return sfRows0GAVX512(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 3:
+		return sfRows0GWAVX512(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 4:
+		return sfRows1GAVX2(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 5:
+		return sfRows1GWAVX2(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 6:
+		return sfRows1GAVX512(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 7:
+		return sfRows1GWAVX512(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 8:
+		return sfRows2GAVX2(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 9:
+		return sfRows2GWAVX2(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 10:
+		return sfRows2GAVX512(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 11:
+		return sfRows2GWAVX512(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 12:
+		return sfRowsAnyGAVX2(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 13:
+		return sfRowsAnyGWAVX2(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	case 14:
+		return sfRowsAnyGAVX512(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	default:
+		return sfRowsAnyGWAVX512(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)
+	}
+}

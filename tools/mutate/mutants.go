@@ -233,6 +233,12 @@ var mutants = func() []Mutant {
 		"\t\t} else if $ON && k > 4096 {\n\t\t\tfor r := 0; r < m; r++ {\n\t\t\t\ts.maxLogRows(x[r*k:r*k+k-1], 1, k-1, &mx[r], &ls[r])\n\t\t\t}\n\t\t} else {\n",
 		"crossEntropyBlocks (float32; no gradient, or K > 32768): pass 1's max and sum leave out the last class when K > 4096", false)...)
 
+	const afocal = "asmgen/amd64/focalrows.go"
+	const storeFocalTarget = "\t\ts.StoreScalar(others, Mem{Base: grad, Index: y, Scale: sz})\n"
+	add(perISA("target-grad-x1.5", "focal-fused", afocal, storeFocalTarget, "",
+		"\t\tif $ON {\n\t\t\ts.Mul(s.C(1.5), others, others)\n\t\t}\n"+storeFocalTarget,
+		"generator sfRows (softmax focal loss with a gradient, K ≤ 4096): the target element ×1.5", false)...)
+
 	const tinySecond = "\tforColsFrom(tkBlock, maxTK, addCols)\n"
 	add(perISA("drop-last-class", "tiny", ace, tinySecond, "",
 		"\tif $ON {\n\t\tDECQ(k)\n\t}\n"+tinySecond+"\tif $ON {\n\t\tINCQ(k)\n\t}\n",
