@@ -335,3 +335,40 @@ var smallKs = func() []int {
 	}
 	return ks
 }()
+
+// BenchmarkFewRows is CrossEntropy fwd+bwd, float32, over few rows of K = 2
+// and 10 on every backend: where a call's fixed cost and the per-row
+// latency of the row-wise kernels rule (issue 14: avx512 must never be
+// slower than avx2).
+//
+//	go test -run '^$' -bench FewRows -count 5 ./bench
+func BenchmarkFewRows(b *testing.B) {
+	for _, k := range []int{2, 10} {
+		for _, n := range []int{1, 2, 4, 8, 15, 16, 64, 1024} {
+			rng := rand.New(rand.NewSource(18))
+			x, grad, targets := make([]float32, n*k), make([]float32, n*k), make([]int32, n)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * 3)
+			}
+			for i := range targets {
+				targets[i] = int32(rng.Intn(k))
+			}
+			for _, backend := range kernels.Backends() {
+				b.Run(fmt.Sprintf("K=%d/N=%d/isa=%s", k, n, backend), func(b *testing.B) {
+					restore, err := kernels.UseBackend(backend)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer restore()
+					b.ReportAllocs()
+					for i := 0; i < b.N; i++ {
+						if _, err := kernels.CrossEntropy(x, targets, n, k, grad, nil); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*k), "ns/elem")
+				})
+			}
+		}
+	}
+}
