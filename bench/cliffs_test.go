@@ -372,3 +372,41 @@ func BenchmarkFewRows(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLongRows is CrossEntropy fwd+bwd, float32, about 8M logits in
+// rows of LM vocabularies on every backend: issue 14 wants 64×128256
+// within 10% of 256×32000 (ns/elem).
+//
+//	go test -run '^$' -bench LongRows -count 5 ./bench
+func BenchmarkLongRows(b *testing.B) {
+	for _, k := range []int{32000, 32769, 50257, 65536, 128256, 131073, 262144} {
+		n := (8 << 20) / k
+		rng := rand.New(rand.NewSource(19))
+		x, grad, targets := make([]float32, n*k), make([]float32, n*k), make([]int32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 3)
+		}
+		for i := range targets {
+			targets[i] = int32(rng.Intn(k))
+		}
+		for _, backend := range kernels.Backends() {
+			if backend == "generic" {
+				continue // 100× slower; BenchmarkCrossEntropy has it
+			}
+			b.Run(fmt.Sprintf("%dx%d/isa=%s", n, k, backend), func(b *testing.B) {
+				restore, err := kernels.UseBackend(backend)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer restore()
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					if _, err := kernels.CrossEntropy(x, targets, n, k, grad, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*k), "ns/elem")
+			})
+		}
+	}
+}

@@ -30,13 +30,15 @@ var nTable = []int{1, 2, 3, 4, 5, 7, 8, 16, 17, 33}
 // reach):
 //
 //   - kLong: rows past the amd64 fused kernel (K > 4096): the stashed,
-//     pipelined path up to 32768 (its last K) and the blockwise path
-//     beyond, up to a vocabulary size (50257).
+//     pipelined path up to 32768 (its last K), the stashed path one row at
+//     a time beyond (a vocabulary size, 50257) and the blockwise path past
+//     131072. New values go at the front: the byte values already in use
+//     keep their meaning.
 //   - nMany: many rows, for many whole groups of the small-K transposed
 //     kernels and, with a K from kLong, outputs of 16 MiB and more (the
 //     non-temporal stores; args.StreamMinBytes).
 var (
-	kLong = []int{4097, 8192, 32768, 32769, 50257}
+	kLong = []int{131073, 4097, 8192, 32768, 32769, 50257}
 	nMany = []int{128, 512, 4096, 65536}
 )
 
@@ -45,13 +47,14 @@ var (
 // maxLongElems for K from kLong (N ≥ 2 is kept whatever the cap: two rows
 // are what the pipelined path pipelines); maxStreamElems for both
 // extensions at once (an output of 16 MiB of float32 for K = 4097, 8192,
-// 32768 and 32769, of float64 for every K in kLong). Costs, natively with
+// 32768, 32769 and 131073, of float64 for every K in kLong). Costs, natively with
 // three backends and the reference: about 1 µs per element, so an input of
-// maxStreamElems takes a few seconds; one input in 3277 draws both
-// extensions (13 of their 20 shapes reach 16 MiB in float32, 18 in
-// float64: one float32 input in 5041 streams, one float64 input in 3641),
-// one in 50 a long row (~0.07 s), so the average input takes about twice
-// as long as without the extensions.
+// maxStreamElems takes a few seconds; one input in 2731 draws both
+// extensions (17 of their 24 shapes reach 16 MiB in float32, 22 in
+// float64: one float32 input in 3855 streams, one float64 input in 2979),
+// one in 43 a long row (~0.07 s; K = 131073, one in 256: two rows, ~0.3 s),
+// so the average input takes about twice as long as without the
+// extensions.
 const (
 	maxElems         = 1 << 13
 	maxManyRowsElems = 1 << 14
