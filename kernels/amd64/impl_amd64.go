@@ -154,11 +154,7 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 		return s.crossEntropyFused(a)
 	}
 	if a.Focal && !capped && a.K <= tinyMaxK {
-		lanes := 8
-		if s == avx512 {
-			lanes = 16
-		}
-		if a.N >= lanes {
+		if lanes := s.tinyLanes(a.N, a.K, true); lanes != 0 {
 			return s.softmaxFocalTiny(a, lanes)
 		}
 	}
@@ -673,12 +669,7 @@ func (s isa) crossEntropyFused(a args.CE[float32]) float64 {
 	x, g, t, w := &a.X[0], ptr(a.Grad), &a.Targets[0], ptr(a.Weight)
 	rl, rs := ptr(a.RowLoss), ptr(a.RowLSE)
 	n, k, sc := a.N, a.K, a.GradScale
-	z := s == avx512
-	lanes := 8
-	if z {
-		lanes = 16
-	}
-	if k <= s.tinyCEMaxK() && n >= lanes {
+	if lanes := s.tinyLanes(n, k, false); lanes != 0 {
 		return s.crossEntropyTiny(a, lanes)
 	}
 	return s.crossEntropyRowwise(x, g, n, k, t, w, ignore, rl, rs, sc)
@@ -732,6 +723,42 @@ func (s isa) tinyCEMaxK() int {
 	return 24
 }
 
+// tinyLanes is the group width of the transposed kernels for n rows of k
+// (cross-entropy, or softmax focal loss), or 0 for the row-wise kernels: 16 rows per
+// group on avx512, 8 on avx2, and on avx512 also 8 (the AVX2 kernel) for
+// 8 … 15 rows, or 8 … 15 left over, so that avx512 is never slower than
+// avx2 there (4096 + 8 rows of K = 2: one row-wise row costs about as much
+// as a group).
+func (s isa) tinyLanes(n, k int, focal bool) int {
+	max16, max8 := avx512.tinyCEMaxK(), avx2.tinyCEMaxK()
+	if focal {
+		max16, max8 = tinyMaxK, tinyMaxK
+	}
+	switch {
+	case s == avx512 && n >= 16 && k <= max16:
+		return 16
+	case n >= 8 && k <= max8:
+		return 8
+	}
+	return 0
+}
+
+// restRows is a without its first rows rows.
+func restRows(a args.CE[float32], rows int) args.CE[float32] {
+	k := a.K
+	a.X, a.N, a.Targets = a.X[rows*k:], a.N-rows, a.Targets[rows:]
+	if a.Grad != nil {
+		a.Grad = a.Grad[rows*k:]
+	}
+	if a.RowLoss != nil {
+		a.RowLoss = a.RowLoss[rows:]
+	}
+	if a.RowLSE != nil {
+		a.RowLSE = a.RowLSE[rows:]
+	}
+	return a
+}
+
 // tinyGroups returns how many of a's rows fill whole groups of lanes (the
 // transposed kernels' share) and the ignore index as those kernels take it:
 // an int32 compared lane-wise, −1 (never a class) when nothing is ignored.
@@ -752,15 +779,19 @@ func sub(v []float32, lo, hi int) *float32 {
 }
 
 // crossEntropyTiny runs the transposed kernel on whole groups of lanes rows
-// (k ≤ tinyCEMaxK) and the two-register kernel on the rows left over.
+// (k ≤ tinyCEMaxK; 16 lanes: the AVX-512 kernel, 8: the AVX2 one) and
+// dispatches the rows left over again.
 func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 	args.Took("amd64/f32/ce/tiny")
+	if s == avx512 && lanes == 8 {
+		args.Took("amd64/f32/ce/tiny-8-lanes")
+	}
 	n, k := a.N, a.K
 	rows, ignore := tinyGroups(a, lanes)
 	x, t, w := &a.X[0], &a.Targets[0], ptr(a.Weight)
 	g, rl, rs := sub(a.Grad, 0, rows*k), sub(a.RowLoss, 0, rows), sub(a.RowLSE, 0, rows)
 	sc := a.GradScale
-	z := s == avx512
+	z := lanes == 16
 	var sum float64
 	switch {
 	case z && g != nil && w != nil:
@@ -783,12 +814,7 @@ func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 	if rows == n {
 		return sum
 	}
-	ign := math.MinInt64
-	if a.HasIgnore {
-		ign = int(a.Ignore)
-	}
-	return sum + s.crossEntropyRowwise(&a.X[rows*k], sub(a.Grad, rows*k, n*k), n-rows, k, &a.Targets[rows], w,
-		ign, sub(a.RowLoss, rows, n), sub(a.RowLSE, rows, n), sc)
+	return sum + s.crossEntropyFused(restRows(a, rows))
 }
 
 // softmaxFocalTiny runs softmax focal loss on whole groups of lanes rows of
@@ -796,26 +822,18 @@ func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 // the blockwise path on the rows left over.
 func (s isa) softmaxFocalTiny(a args.CE[float32], lanes int) float64 {
 	args.Took("amd64/f32/ce/focal-tiny")
+	if s == avx512 && lanes == 8 {
+		args.Took("amd64/f32/ce/focal-tiny-8-lanes")
+	}
 	n, k := a.N, a.K
 	rows, ignore := tinyGroups(a, lanes)
 	gm := focalGammaKind(a.FocalGamma)
-	sum := sfTRowsCall(s == avx512, gm, &a.X[0], sub(a.Grad, 0, rows*k), rows/lanes, k, &a.Targets[0], ptr(a.Weight),
+	sum := sfTRowsCall(lanes == 16, gm, &a.X[0], sub(a.Grad, 0, rows*k), rows/lanes, k, &a.Targets[0], ptr(a.Weight),
 		ignore, sub(a.RowLoss, 0, rows), sub(a.RowLSE, 0, rows), a.GradScale, a.FocalGamma)
 	if rows == n {
 		return sum
 	}
-	rest := a
-	rest.X, rest.N, rest.Targets = a.X[rows*k:], n-rows, a.Targets[rows:]
-	if a.Grad != nil {
-		rest.Grad = a.Grad[rows*k:]
-	}
-	if a.RowLoss != nil {
-		rest.RowLoss = a.RowLoss[rows:]
-	}
-	if a.RowLSE != nil {
-		rest.RowLSE = a.RowLSE[rows:]
-	}
-	return sum + s.crossEntropy(rest) // fewer rows than lanes: fused or blockwise
+	return sum + s.crossEntropy(restRows(a, rows)) // 8-lane groups, fused or blockwise
 }
 
 // focalGammaKind is the γ kind of the focal kernels' variants: 0, 1, 2 for
