@@ -5,8 +5,7 @@ var (
 	anyShape = Class{NMin: 1, KMin: 1, KMax: 1 << 30}
 	fusedK   = Class{NMin: 1, KMin: 33, KMax: 4096}        // past the small kernels on both ISAs
 	smallK   = Class{NMin: 1, KMin: 1, KMax: 16}           // N below the lanes: the two-register kernel
-	stashK   = Class{NMin: 2, KMin: 4097, KMax: 32768}     // stashed, pipelined across rows
-	stashOne = Class{NMin: 1, KMin: 32769, KMax: 131072}   // stashed, one row at a time
+	stashK   = Class{NMin: 2, KMin: 4097, KMax: 131072}    // stashed, pipelined across rows
 	longK    = Class{NMin: 2, KMin: 131073, KMax: 1 << 30} // blockwise
 	rowsK    = Class{NMin: 1, KMin: 1, KMax: 4096}         // the Softmax row kernel
 	blocksK  = Class{NMin: 1, KMin: 4097, KMax: 1 << 30}   // Softmax blockwise
@@ -89,12 +88,12 @@ var Rows = []Row{
 	{Name: "ce/stashed/one-row", Fn: CrossEntropy, N: 1, K: 4097, Opt: Opt{Grad: true},
 		Class: Class{NMin: 1, KMin: 4097, KMax: 32768},
 		Want:  map[string][]string{"generic": p("generic/ce"), "amd64/f32": p("amd64/{t}/ce/stash-last-row", "amd64/{t}/ce/stashed"), "amd64/f64": p("amd64/{t}/ce/blocks", "amd64/{t}/pass2-exp"), "neon": p("neon/ce/rows")}},
-	{Name: "ce/stashed/unpipelined", Fn: CrossEntropy, Type: "f32", N: 2, K: 32769, Opt: Opt{Grad: true, RowOut: true, Ignore: true},
-		Class: stashOne, Note: "rows past 32768 keep one scratch row: pass 2 of a row runs alone",
-		Want: map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/stash-last-row", "amd64/{t}/ce/stashed"), "neon": p("neon/ce/rows")}},
-	{Name: "ce/stashed/unpipelined-weighted-in-place", Fn: CrossEntropy, Type: "f32", N: 3, K: 131072, Opt: Opt{Grad: true, InPlace: true, Weight: true},
-		Class: stashOne,
-		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/stash-last-row", "amd64/{t}/ce/stashed"), "neon": p("neon/ce/rows")}},
+	{Name: "ce/stashed/vocab-32769", Fn: CrossEntropy, Type: "f32", N: 2, K: 32769, Opt: Opt{Grad: true, RowOut: true, Ignore: true},
+		Class: stashK,
+		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/stash-last-row", "amd64/{t}/ce/stash-pipelined", "amd64/{t}/ce/stashed"), "neon": p("neon/ce/rows")}},
+	{Name: "ce/stashed/vocab-131072-weighted-in-place", Fn: CrossEntropy, Type: "f32", N: 3, K: 131072, Opt: Opt{Grad: true, InPlace: true, Weight: true},
+		Class: stashK,
+		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/stash-last-row", "amd64/{t}/ce/stash-pipelined", "amd64/{t}/ce/stashed"), "neon": p("neon/ce/rows")}},
 	{Name: "ce/blocks/long", Fn: CrossEntropy, N: 2, K: 131073, Opt: Opt{Grad: true, Weight: true, RowOut: true, Ignore: true},
 		Class: longK,
 		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/blocks", "amd64/{t}/pass2-exp"), "neon": p("neon/ce/rows")}},
@@ -179,9 +178,9 @@ var Rows = []Row{
 	{Name: "stream/ce/stashed", Fn: CrossEntropy, Type: "f32", N: 128, K: 32768, Opt: Opt{Grad: true},
 		Class: stream(stashK),
 		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/stash-last-row-nt", "amd64/{t}/ce/stash-pipelined-nt", "amd64/{t}/ce/stashed"), "neon": p("neon/ce/rows")}},
-	{Name: "stream/ce/stashed-unpipelined-4M", Fn: CrossEntropy, Type: "f32", N: 128, K: 32769, Opt: Opt{Grad: true, RowOut: true},
-		Class: stream(stashOne),
-		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/stash-last-row-nt", "amd64/{t}/ce/stashed"), "neon": p("neon/ce/rows")}},
+	{Name: "stream/ce/stashed-32769-4M", Fn: CrossEntropy, Type: "f32", N: 128, K: 32769, Opt: Opt{Grad: true, RowOut: true},
+		Class: stream(stashK),
+		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/stash-last-row-nt", "amd64/{t}/ce/stash-pipelined-nt", "amd64/{t}/ce/stashed"), "neon": p("neon/ce/rows")}},
 	{Name: "stream/ce/blocks-4M", Fn: CrossEntropy, Type: "f32", N: 32, K: 131073, Opt: Opt{Grad: true, RowOut: true},
 		Class: stream(longK),
 		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/blocks", "amd64/{t}/pass2-exp-nt"), "neon": p("neon/ce/rows")}},

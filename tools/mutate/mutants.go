@@ -226,7 +226,7 @@ var mutants = func() []Mutant {
 	const stashSpan = "\tnegInf := s.CR(math.Inf(-1))\n\tsp := s.NewSpan(k)\n\tmoved := GP64()\n\tXORQ(moved, moved)\n\tm, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, stashHooks(s, stash, moved))\n"
 	add(perISA("drop-last-class", "stash", astash, stashSpan,
 		"\tsp := s.NewSpan(k)\n", "\tif $ON {\n\t\tDECQ(k)\n\t}\n\tsp := s.NewSpan(k)\n",
-		"generator lseStashRow (first row of the stashed path, 4096 < K ≤ 32768, and every row up to 131072): pass 1 stops at K − 1", false)...)
+		"generator lseStashRow (first row of the stashed path, 4096 < K ≤ 131072): pass 1 stops at K − 1", false)...)
 
 	add(perISA("drop-last-class", "blocks", aimpl,
 		"\t\t} else {\n\t\t\ts.maxLogRows(x, m, k, &mx[0], &ls[0])\n\t\t}\n", "\t\t} else {\n",
