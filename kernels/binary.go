@@ -102,6 +102,9 @@ func FocalProbs[T Float](p, y []T, n, k int, grad []T, o *FocalOptions[T]) (T, e
 }
 
 func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *BinaryOptions[T], alpha, gamma float64) (T, error) {
+	if configErr != nil {
+		return 0, configErr
+	}
 	if o == nil {
 		o = &BinaryOptions[T]{}
 	}

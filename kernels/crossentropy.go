@@ -132,6 +132,9 @@ func CrossEntropyProbs[T Float](logits, probs []T, n, k int, grad []T, o *CrossE
 // a (in place: the struct is large, and a call's fixed cost counts).
 // weightName names o.Weight in errors ("Alpha" for SoftmaxFocal).
 func ceCommon[T Float](a *args.CE[T], logits []T, n, k int, grad []T, o *CrossEntropyOptions[T], weightName string) error {
+	if configErr != nil {
+		return configErr
+	}
 	nk, err := checkShape(n, k)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"os"
+	"strings"
 	"unsafe"
 
 	"github.com/lossfuse/lossfuse/kernels/generic"
@@ -31,11 +32,17 @@ var active *backend
 
 // MaxISAEnv is the environment variable that caps the backend choice, as
 // oneDNN's ONEDNN_MAX_CPU_ISA does: LOSSFUSE_MAX_ISA=generic forces the pure-Go
-// kernels, =avx2 forbids AVX-512, and so on. An unknown value is ignored with
-// a message on standard error.
+// kernels, =avx2 forbids AVX-512, and so on, in any case. A value that names
+// no backend of the build is a configuration error, not a hint to ignore:
+// every call then returns ErrBackend naming the variable (and the message
+// goes to standard error at start-up), until the variable is fixed.
 const MaxISAEnv = "LOSSFUSE_MAX_ISA"
 
-func init() { active = choose(os.Getenv(MaxISAEnv)) }
+// configErr is set when MaxISAEnv names no backend; every entry point
+// returns it.
+var configErr error
+
+func init() { active, configErr = choose(os.Getenv(MaxISAEnv)) }
 
 // register appends backends to the registry; its result only lets
 // architecture files call it in a package-level var declaration.
@@ -45,14 +52,18 @@ func register(bs ...*backend) bool {
 }
 
 // choose returns the best supported backend whose rank does not exceed the
-// cap named by maxISA ("" means no cap).
-func choose(maxISA string) *backend {
+// cap named by maxISA ("" means no cap), and an error when maxISA names no
+// backend (the best backend is returned then too).
+func choose(maxISA string) (*backend, error) {
 	limit := int(^uint(0) >> 1)
-	if maxISA != "" {
+	var err error
+	if strings.TrimSpace(maxISA) != "" {
 		if b := lookup(maxISA); b != nil {
 			limit = b.rank
 		} else {
-			fmt.Fprintf(os.Stderr, "lossfuse: ignoring %s=%q: not a backend of this build (have %v)\n", MaxISAEnv, maxISA, BackendNames())
+			err = fmt.Errorf("%w: %s=%q names no backend of this build (%s, in any case); every lossfuse call fails until it is fixed or unset",
+				ErrBackend, MaxISAEnv, maxISA, strings.Join(BackendNames(), ", "))
+			fmt.Fprintln(os.Stderr, err)
 		}
 	}
 	best := registry[0]
@@ -61,12 +72,14 @@ func choose(maxISA string) *backend {
 			best = b
 		}
 	}
-	return best
+	return best, err
 }
 
+// lookup finds a backend by name, in any case.
 func lookup(name string) *backend {
+	name = strings.TrimSpace(name)
 	for _, b := range registry {
-		if b.name == name {
+		if strings.EqualFold(b.name, name) {
 			return b
 		}
 	}

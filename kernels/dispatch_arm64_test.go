@@ -24,11 +24,11 @@ func TestNeonDispatch(t *testing.T) {
 		}
 		t.Skip("no Advanced SIMD")
 	}
-	if got := choose("").name; got != "neon" {
-		t.Errorf("choose(\"\") = %s, want neon", got)
+	if got, _ := choose(""); got.name != "neon" {
+		t.Errorf("choose(\"\") = %s, want neon", got.name)
 	}
-	if got := choose("generic").name; got != "generic" {
-		t.Errorf("choose(\"generic\") = %s, want generic", got)
+	if got, _ := choose("generic"); got.name != "generic" {
+		t.Errorf("choose(\"generic\") = %s, want generic", got.name)
 	}
 	want := "neon"
 	if os.Getenv(MaxISAEnv) == "generic" {

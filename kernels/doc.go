@@ -158,6 +158,8 @@
 // The implementation is chosen once, at initialisation, from the CPU's
 // features: "avx512" or "avx2" on amd64, "neon" on arm64, "generic" (pure Go)
 // everywhere else and under the purego build tag. The environment variable
-// LOSSFUSE_MAX_ISA caps the choice (generic, avx2, avx512); Backend reports
-// it and UseBackend switches it for tests and benchmarks.
+// LOSSFUSE_MAX_ISA caps the choice (generic, avx2, avx512, neon; any case).
+// A value that names no backend of the build is not ignored: every call
+// returns ErrBackend naming the variable until it is fixed. Backend reports
+// the choice and UseBackend switches it for tests and benchmarks.
 package kernels

@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lossfuse/lossfuse/kernels"
@@ -456,3 +457,51 @@ func TestBadInputReferenceAgrees(t *testing.T) {
 }
 
 func second[A, B any](_ A, b B) B { return b }
+
+// TestOptionRangeMessages: an option outside its domain is named with its
+// value and what it must be, in words a user reads at once (not an
+// interval ending at MaxFloat64 or starting at −Inf).
+func TestOptionRangeMessages(t *testing.T) {
+	x, y := []float32{0.5, -1}, []float32{1, 0}
+	targets := []int32{0, 1}
+	cases := []struct {
+		call func() error
+		want string
+	}{
+		{func() error {
+			_, e := kernels.CrossEntropy(x, targets[:1], 1, 2, nil, &kernels.CrossEntropyOptions[float32]{ZLoss: -1})
+			return e
+		}, "ZLoss=-1: must be finite and ≥ 0"},
+		{func() error {
+			_, e := kernels.CrossEntropy(x, targets[:1], 1, 2, nil, &kernels.CrossEntropyOptions[float32]{SoftCap: math.Inf(1)})
+			return e
+		}, "SoftCap=+Inf: must be finite and ≥ 0"},
+		{func() error {
+			_, e := kernels.CrossEntropy(x, targets[:1], 1, 2, nil, &kernels.CrossEntropyOptions[float32]{LabelSmoothing: 1.5})
+			return e
+		}, "LabelSmoothing=1.5: must be in [0, 1]"},
+		{func() error {
+			_, e := kernels.SigmoidFocal(x, y, 1, 2, nil, &kernels.FocalOptions[float32]{Alpha: 2, Gamma: 2})
+			return e
+		}, "Alpha=2: must be ≤ 1"},
+		{func() error {
+			_, e := kernels.BCE(y, y, 1, 2, nil, &kernels.BinaryOptions[float32]{Clip: math.NaN()})
+			return e
+		}, "Clip=NaN: must be in [0, 0.5]"},
+	}
+	for _, c := range cases {
+		err := c.call()
+		if !errors.Is(err, kernels.ErrOption) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v; want ErrOption saying %q", err, c.want)
+		}
+	}
+}
+
+// TestReductionString: an out-of-range Reduction prints its number.
+func TestReductionString(t *testing.T) {
+	for r, want := range map[kernels.Reduction]string{kernels.Mean: "mean", kernels.Sum: "sum", kernels.None: "none", 9: "Reduction(9)"} {
+		if got := r.String(); got != want {
+			t.Errorf("Reduction(%d).String() = %q, want %q", uint8(r), got, want)
+		}
+	}
+}

@@ -19,6 +19,9 @@ func LogSumExp[T Float](dst, x []T, n, k int) error {
 }
 
 func rows[T Float](kernel func(args.Rows[T]), dst, x []T, n, k int, full bool) error {
+	if configErr != nil {
+		return configErr
+	}
 	nk, err := checkShape(n, k)
 	if err != nil {
 		return err
@@ -52,6 +55,9 @@ func LogSigmoid[T Float](dst, x []T) error { return elementwise(impl[T]().LogSig
 func Softplus[T Float](dst, x []T) error { return elementwise(impl[T]().Softplus, dst, x) }
 
 func elementwise[T Float](kernel func(args.Elementwise[T]), dst, x []T) error {
+	if configErr != nil {
+		return configErr
+	}
 	if err := checkLen("dst", dst, len(x)); err != nil {
 		return err
 	}

@@ -46,6 +46,9 @@ func SmoothL1[T Float](pred, target []T, beta float64, grad []T, o *RegressionOp
 }
 
 func regression[T Float](kind args.RegressionKind, x, y, grad []T, o *RegressionOptions[T], param float64, paramName string) (T, error) {
+	if configErr != nil {
+		return 0, configErr
+	}
 	if o == nil {
 		o = &RegressionOptions[T]{}
 	}

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/lossfuse/lossfuse/kernels/internal/args"
 )
@@ -37,7 +38,7 @@ func (r Reduction) String() string {
 	case None:
 		return "none"
 	}
-	return "Reduction(?)"
+	return fmt.Sprintf("Reduction(%d)", uint8(r))
 }
 
 // EmptyMean says what a mean returns when its normaliser is zero, as when

@@ -157,7 +157,16 @@ func (k *compensated) value() float64 {
 
 //go:noinline
 func rangeErr(name string, v, lo, hi float64) error {
-	return wrapf(ErrOption, "%s=%v outside [%v, %v]", name, v, lo, hi)
+	var want string
+	switch {
+	case hi == math.MaxFloat64:
+		want = fmt.Sprintf("must be finite and ≥ %v", lo)
+	case math.IsInf(lo, -1):
+		want = fmt.Sprintf("must be ≤ %v", hi)
+	default:
+		want = fmt.Sprintf("must be in [%v, %v]", lo, hi)
+	}
+	return wrapf(ErrOption, "%s=%v: %s", name, v, want)
 }
 
 // reduce turns a sum of losses and its normaliser into the returned loss and
