@@ -158,6 +158,13 @@
 // The implementation is chosen once, at initialisation, from the CPU's
 // features: "avx512" or "avx2" on amd64, "neon" on arm64, "generic" (pure Go)
 // everywhere else and under the purego build tag. The environment variable
+// Every function is safe for concurrent use by any number of goroutines:
+// calls share no mutable state (the scratch rows of long cross-entropy rows
+// come from a sync.Pool, one per call in flight), and concurrent calls give
+// bit-for-bit what each would alone (TestConcurrentCallers, run under the
+// race detector). UseBackend is the exception: it swaps the backend of every
+// later call and must not run while kernels run on other goroutines.
+//
 // LOSSFUSE_MAX_ISA caps the choice (generic, avx2, avx512, neon; any case).
 // A value that names no backend of the build is not ignored: every call
 // returns ErrBackend naming the variable until it is fixed. Backend reports

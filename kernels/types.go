@@ -82,11 +82,11 @@ func (g Ignore) Index() (int32, bool) {
 
 // Errors returned by the kernels, wrapped with detail; test with errors.Is.
 var (
-	ErrShape   = errors.New("lossfuse: invalid shape")             // N or K ≤ 0, or N×K overflows
-	ErrLength  = errors.New("lossfuse: slice length mismatch")     // a slice does not match the shape
-	ErrTarget  = errors.New("lossfuse: target out of range")       // class index outside [0, K) and not ignored
-	ErrWeight  = errors.New("lossfuse: invalid weight")            // negative weight or pos_weight
-	ErrOption  = errors.New("lossfuse: invalid option")            // a scalar option outside its domain
-	ErrOverlap = errors.New("lossfuse: buffers partially overlap") // an output overlaps an input other than exactly
+	ErrShape   = errors.New("lossfuse: invalid shape")         // N or K ≤ 0, or N×K overflows
+	ErrLength  = errors.New("lossfuse: slice length mismatch") // a slice does not match the shape
+	ErrTarget  = errors.New("lossfuse: target out of range")   // class index outside [0, K) and not ignored
+	ErrWeight  = errors.New("lossfuse: invalid weight")        // negative weight or pos_weight
+	ErrOption  = errors.New("lossfuse: invalid option")        // a scalar option outside its domain
+	ErrOverlap = errors.New("lossfuse: buffers overlap")       // an output overlaps an input other than exactly
 	ErrBackend = errors.New("lossfuse: unknown or unsupported backend")
 )
