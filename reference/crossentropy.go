@@ -408,6 +408,18 @@ func (r *Result) rowDone(i int, row ceRow, loss, tol, pc, pcTol float64, c []flo
 		for j := range row.z {
 			r.GradTol[i*k+j] = math.Inf(1)
 		}
+	} else if pc-pc != 0 {
+		// Every input of a row that gets here is finite, so a non-finite
+		// coefficient is this float64 computation overflowing (weights
+		// near MaxFloat64 times ζ·lse). The gradient's true value can
+		// still be finite (a mean's scale can be as small as
+		// 1/MaxFloat64, a saturated soft-cap's chain factor 1e-33), and
+		// neither T nor the oracle forms it: the row's gradient is
+		// unconstrained, as where a term overflows T (F52). The loss,
+		// beyond MaxFloat64, stays +Inf.
+		for j := range row.z {
+			r.GradTol[i*k+j] = math.Inf(1)
+		}
 	}
 }
 
