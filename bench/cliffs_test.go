@@ -21,7 +21,8 @@ import (
 //	go test -run '^$' -bench 'Weights|FixedCost' -count 7 ./bench
 
 // BenchmarkWeights runs each weighted loss next to the same call without
-// weights, fwd+bwd, float32, 4096×256, on every backend.
+// weights, fwd+bwd, float32, 4096×256, on every backend; the binary losses
+// also with PyTorch's broadcast weights (ClassWeight [K], RowWeight [N]).
 func BenchmarkWeights(b *testing.B) {
 	const n, k = 4096, 256
 	rng := rand.New(rand.NewSource(14))
@@ -33,35 +34,50 @@ func BenchmarkWeights(b *testing.B) {
 		return s
 	}
 	x, y, w := fill(n*k, -4, 4), fill(n*k, 0, 1), fill(n*k, 0, 2)
-	cw := fill(k, 0, 2)
+	cw, rw := fill(k, 0, 2), fill(n, 0, 2)
 	targets := make([]int32, n)
 	for i := range targets {
 		targets[i] = int32(rng.Intn(k))
 	}
 	grad := make([]float32, n*k)
+	binary := func(mode string) kernels.BinaryOptions[float32] {
+		var o kernels.BinaryOptions[float32]
+		switch mode {
+		case "true":
+			o.Weight = w
+		case "class":
+			o.ClassWeight = cw
+		case "row":
+			o.RowWeight = rw
+		}
+		return o
+	}
 	calls := []struct {
-		name string
-		call func(weighted bool) error
+		name  string
+		modes []string // "false" (none), "true" (per element), "class", "row"
+		call  func(mode string) error
 	}{
-		{"BCEWithLogits", func(weighted bool) error {
-			var o kernels.BinaryOptions[float32]
-			if weighted {
-				o.Weight = w
-			}
+		{"BCEWithLogits", []string{"false", "true", "class", "row"}, func(mode string) error {
+			o := binary(mode)
 			_, err := kernels.BCEWithLogits(x, y, n, k, grad, &o)
 			return err
 		}},
-		{"MSE", func(weighted bool) error {
+		{"SigmoidFocal", []string{"false", "true", "class", "row"}, func(mode string) error {
+			o := kernels.FocalOptions[float32]{BinaryOptions: binary(mode), Alpha: 0.25, Gamma: 2}
+			_, err := kernels.SigmoidFocal(x, y, n, k, grad, &o)
+			return err
+		}},
+		{"MSE", []string{"false", "true"}, func(mode string) error {
 			var o kernels.RegressionOptions[float32]
-			if weighted {
+			if mode == "true" {
 				o.Weight = w
 			}
 			_, err := kernels.MSE(x, y, grad, &o)
 			return err
 		}},
-		{"CrossEntropy", func(weighted bool) error {
+		{"CrossEntropy", []string{"false", "true"}, func(mode string) error {
 			var o kernels.CrossEntropyOptions[float32]
-			if weighted {
+			if mode == "true" {
 				o.Weight = cw
 			}
 			_, err := kernels.CrossEntropy(x, targets, n, k, grad, &o)
@@ -70,12 +86,8 @@ func BenchmarkWeights(b *testing.B) {
 	}
 	for _, c := range calls {
 		for _, backend := range kernels.Backends() {
-			for _, weighted := range []bool{false, true} {
-				name := c.name + "/isa=" + backend + "/weighted=false"
-				if weighted {
-					name = c.name + "/isa=" + backend + "/weighted=true"
-				}
-				b.Run(name, func(b *testing.B) {
+			for _, mode := range c.modes {
+				b.Run(c.name+"/isa="+backend+"/weighted="+mode, func(b *testing.B) {
 					restore, err := kernels.UseBackend(backend)
 					if err != nil {
 						b.Fatal(err)
@@ -84,7 +96,7 @@ func BenchmarkWeights(b *testing.B) {
 					b.SetBytes(int64(4 * n * k))
 					b.ReportAllocs()
 					for i := 0; i < b.N; i++ {
-						if err := c.call(weighted); err != nil {
+						if err := c.call(mode); err != nil {
 							b.Fatal(err)
 						}
 					}

@@ -45,11 +45,21 @@ var (
 	badAlphas = []float64{1.5, nan(), inf(1), 1.0000001}
 )
 
+// How the weight buffer is passed: per element (Weight), per class
+// (ClassWeight, length K) or per row (RowWeight, length N).
+const (
+	weightElems = iota
+	weightClass
+	weightRow
+)
+
 type binaryCase[T kernels.Float] struct {
 	variant     int
 	n, k        int
 	x, y        []T
 	weight, pos []T
+	wmode       int  // weightElems, weightClass or weightRow: which option weight is
+	twoWeights  bool // a fault: ClassWeight set beside weight
 	asym        *kernels.Asymmetric
 	reduction   kernels.Reduction
 	clip        float64
@@ -105,6 +115,16 @@ func decodeBinary[T kernels.Float](s *source, variant int) *binaryCase[T] {
 	if withPos {
 		c.pos = floats[T](s, "pw", weightDist, c.k)
 	}
+	if c.weight != nil {
+		// Drawn last, so that inputs found before broadcast weights existed
+		// decode as they did (an exhausted input draws 0).
+		switch c.wmode = s.intn("weight.broadcast", 3); c.wmode {
+		case weightClass:
+			c.weight = c.weight[:c.k]
+		case weightRow:
+			c.weight = c.weight[:c.n]
+		}
+	}
 	c.callN, c.callK = c.n, c.k
 	c.applyFault()
 	c.bufs = c.buffers()
@@ -124,7 +144,13 @@ func (c *binaryCase[T]) applyFault() {
 			c.weight[f.what%len(c.weight)] = neg
 		}
 	case faultOption:
-		switch f.what % 6 {
+		switch f.what % 7 {
+		case 6: // two weights at once
+			if c.weight != nil {
+				c.twoWeights = true
+				break
+			}
+			c.reduction = kernels.Reduction(3 + f.how%250)
 		case 0:
 			c.reduction = kernels.Reduction(3 + f.how%250)
 		case 1: // an option of another loss
@@ -175,7 +201,7 @@ func (c *binaryCase[T]) buffers() []buf[T] {
 	b := []buf[T]{
 		{name: "x", n: nk, data: c.x, anchor: -1},
 		{name: "y", n: nk, data: c.y, anchor: -1},
-		{name: "weight", n: nk, data: c.weight, anchor: -1, absent: c.weight == nil},
+		{name: "weight", n: weightLen(c.wmode, c.n, c.k), data: c.weight, anchor: -1, absent: c.weight == nil},
 		{name: "pos", n: c.k, data: c.pos, anchor: -1, absent: c.pos == nil},
 		{name: "grad", n: nk, out: true, anchor: -1, absent: c.grad == gradNone},
 		{name: "loss", n: nk, out: true, anchor: -1, absent: !c.loss},
@@ -245,10 +271,37 @@ func (c *binaryCase[T]) faultOf() fault {
 }
 
 func (c *binaryCase[T]) options(a *arena[T]) kernels.BinaryOptions[T] {
-	return kernels.BinaryOptions[T]{
-		Reduction: c.reduction, Weight: a.get("weight"), PosWeight: a.get("pos"),
+	o := kernels.BinaryOptions[T]{
+		Reduction: c.reduction, PosWeight: a.get("pos"),
 		Asymmetric: c.asym, Clip: c.clip, Loss: a.get("loss"),
 	}
+	w := a.get("weight")
+	switch c.wmode {
+	case weightClass:
+		o.ClassWeight = w
+	case weightRow:
+		o.RowWeight = w
+	default:
+		o.Weight = w
+	}
+	if c.twoWeights {
+		o.ClassWeight = make([]T, c.k)
+		if c.wmode == weightClass {
+			o.RowWeight = make([]T, c.n)
+		}
+	}
+	return o
+}
+
+// weightLen is the weight buffer's length for a mode.
+func weightLen(mode, n, k int) int {
+	switch mode {
+	case weightClass:
+		return k
+	case weightRow:
+		return n
+	}
+	return n * k
 }
 
 func (c *binaryCase[T]) call(a *arena[T]) (T, error) {
@@ -277,5 +330,6 @@ func (c *binaryCase[T]) String() string {
 		"n", c.n, "k", c.k, "call", [2]int{c.callN, c.callK}, "fault", c.fault.kind,
 		"reduction", c.reduction, "asym", asym, "clip", c.clip, "alpha", c.alpha, "gamma", c.gamma,
 		"grad", []string{"separate", "inplace", "none"}[c.grad], "loss", c.loss, "shift", c.shift,
-		"x", c.x, "y", c.y, "weight", c.weight, "posweight", c.pos)
+		"x", c.x, "y", c.y, "weight", c.weight, "weight.mode", []string{"elems", "class", "row"}[c.wmode],
+		"two-weights", c.twoWeights, "posweight", c.pos)
 }

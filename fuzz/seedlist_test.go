@@ -95,6 +95,7 @@ var seeds = map[string][]*seed{
 		both(sd("soft", "n", 2, "k", 4, "y", []float64{0.25, 0.75, 0.5, 1e-7})),
 		both(sd("nan", "k", 4, "x", []float64{math.NaN(), 0, 1, -1}, "y", []float64{1, math.NaN(), 0, 0.5})),
 		both(sd("none", "n", 3, "k", 5, "reduction", 2)),
+		broadcastWeights("posweight", 1),
 		faults(binaryKinds, "k", 3, "n", 2),
 	),
 	"FuzzBCE": all(
@@ -108,6 +109,7 @@ var seeds = map[string][]*seed{
 		both(sd("subnormal", "k", 4, "x", []float64{sub32, sub64, 1 - 0x1p-24, 1e-45}, "y", []float64{1, 1, 0, 1})),
 		both(sd("clip-half", "k", 4, "x", []float64{0.5, 0.2, 0.9, 0}, "y", []float64{1, 0}, "clip", 0.5)),
 		f64only(sd("clip-underflow", "k", 4, "x", []float64{0, 1, 1e-50, 0.5}, "y", []float64{1, 0}, "clip", 1e-50)),
+		broadcastWeights("clip", 1e-7),
 		faults(binaryKinds, "k", 3, "n", 2),
 	),
 	"FuzzSigmoidFocal": all(
@@ -124,6 +126,8 @@ var seeds = map[string][]*seed{
 		both(sd("soft", "n", 2, "k", 4, "gamma", 2.0, "y", []float64{0.3, 0.7, 0.5, 1e-7})),
 		both(sd("no-alpha", "n", 2, "k", 4, "gamma", 0.5, "alpha", -1.0)),
 		both(sd("probs-clip", "probs", 1, "k", 4, "gamma", 2.0, "clip", 1e-7, "x", []float64{0, 1, 0.3, 0.7}, "y", []float64{1, 0})),
+		broadcastWeights("gamma", 2.0),
+		broadcastWeights("probs", 1, "gamma", 0.5),
 		faults(binaryKinds, "k", 3, "n", 2),
 		faults(binaryKinds, "probs", 1, "k", 3, "n", 2),
 	),
@@ -173,6 +177,28 @@ var seeds = map[string][]*seed{
 
 // faults returns one seed per way of breaking a call: each fault kind the
 // family has, with a few choices of what to break and how.
+// broadcastWeights gives the binary losses' class and row weights over one
+// block, over many blocks of short rows, and over rows longer than a block
+// (kernels/broadcast.go), and the fault of two weights at once.
+func broadcastWeights(kv ...any) []*seed {
+	var out []*seed
+	prefix := ""
+	for i := 0; i+1 < len(kv); i += 2 {
+		prefix += fmt.Sprintf("%s%v-", kv[i], kv[i+1])
+	}
+	for mode, name := range []string{"", "class", "row"} {
+		if name == "" {
+			continue
+		}
+		for _, shape := range [][2]int{{3, 5}, {4096, 3}, {2, 4097}} {
+			args := append([]any{"n", shape[0], "k", shape[1], "weight", 1, "weight.broadcast", mode}, kv...)
+			out = append(out, both(sd(fmt.Sprintf("%s%s-weight-%dx%d", prefix, name, shape[0], shape[1]), args...))...)
+		}
+	}
+	args := append([]any{"fault", faultOption, "fault.what", 6, "weight", 1, "n", 2, "k", 3}, kv...)
+	return append(out, both(sd(prefix+"fault-two-weights", args...))...)
+}
+
 func faults(kinds []int, kv ...any) []*seed {
 	var out []*seed
 	names := map[int]string{faultShape: "shape", faultLength: "length", faultTarget: "target",

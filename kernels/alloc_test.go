@@ -73,6 +73,8 @@ func noAllocs[T kernels.Float](t *testing.T) {
 		clip := &kernels.BinaryOptions[T]{Clip: 1e-7, Reduction: kernels.None, Loss: loss}
 		fo := &kernels.FocalOptions[T]{BinaryOptions: kernels.BinaryOptions[T]{Weight: wb, Loss: loss}, Alpha: 0.25, Gamma: 0.5}
 		ro := &kernels.RegressionOptions[T]{Weight: wb, Loss: loss}
+		cwo := &kernels.BinaryOptions[T]{ClassWeight: pw, PosWeight: pw, Loss: loss}
+		rwo := &kernels.FocalOptions[T]{BinaryOptions: kernels.BinaryOptions[T]{RowWeight: fill(n, 0, 2)}, Gamma: 2}
 
 		calls := []struct {
 			name string
@@ -89,6 +91,8 @@ func noAllocs[T kernels.Float](t *testing.T) {
 			{"SoftmaxFocal options", func() error { _, err := kernels.SoftmaxFocal(logits, targets, n, k, grad, sf); return err }},
 			{"BCEWithLogits nil", func() error { _, err := kernels.BCEWithLogits(x, y, n, k, grad, nil); return err }},
 			{"BCEWithLogits options", func() error { _, err := kernels.BCEWithLogits(x, y, n, k, grad, bo); return err }},
+			{"BCEWithLogits ClassWeight", func() error { _, err := kernels.BCEWithLogits(x, y, n, k, grad, cwo); return err }},
+			{"SigmoidFocal RowWeight", func() error { _, err := kernels.SigmoidFocal(x, y, n, k, grad, rwo); return err }},
 			{"BCE nil", func() error { _, err := kernels.BCE(p, y, n, k, grad, nil); return err }},
 			{"BCE clip", func() error { _, err := kernels.BCE(p, y, n, k, grad, clip); return err }},
 			{"SigmoidFocal nil", func() error { _, err := kernels.SigmoidFocal(x, y, n, k, grad, nil); return err }},

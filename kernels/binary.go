@@ -22,6 +22,13 @@ type BinaryOptions[T Float] struct {
 	// Weight holds one non-negative weight per element (N×K), or nil. As in
 	// PyTorch the mean still divides by the element count.
 	Weight []T
+	// ClassWeight holds one non-negative weight per class (length K),
+	// broadcast over the rows as PyTorch broadcasts a weight of shape [K];
+	// RowWeight holds one per row (length N), PyTorch's weight of shape
+	// [N, 1]. Neither is copied per element. At most one of Weight,
+	// ClassWeight and RowWeight may be set; the mean divides by N·K all
+	// the same.
+	ClassWeight, RowWeight []T
 	// PosWeight scales the positive term, one non-negative value per class
 	// (length K), broadcast over rows along the last dimension as PyTorch's
 	// pos_weight is. BCEWithLogits only.
@@ -37,12 +44,16 @@ type BinaryOptions[T Float] struct {
 	Loss []T
 }
 
-// FocalOptions configures SigmoidFocal and FocalProbs. The zero value is NOT
-// torchvision's default (α = 0.25, γ = 2): use DefaultFocal for that.
+// FocalOptions configures SigmoidFocal and FocalProbs. Its zero value is
+// γ = 0 without α weighting (plain BCE); torchvision's defaults, α = 0.25 and
+// γ = 2, are DefaultFocal (and a nil pointer).
 type FocalOptions[T Float] struct {
 	BinaryOptions[T]
-	// Alpha ∈ [0, 1] weights positives by α and negatives by 1−α; a negative
-	// Alpha disables it, as in torchvision.
+	// Alpha ∈ (0, 1] weights positives by α and negatives by 1−α. The zero
+	// value, like a negative Alpha (torchvision's α < 0), means no α
+	// weighting: a zero value never drops a term of the loss. (torchvision's
+	// degenerate α = 0, which keeps only the negative terms, is a per-element
+	// Weight of 1−y.)
 	Alpha float64
 	// Gamma ≥ 0 is the focusing parameter.
 	Gamma float64
@@ -87,7 +98,7 @@ func SigmoidFocal[T Float](x, y []T, n, k int, grad []T, o *FocalOptions[T]) (T,
 		d := DefaultFocal[T]()
 		o = &d
 	}
-	return binary(args.SigmoidFocal, x, y, n, k, grad, &o.BinaryOptions, o.Alpha, o.Gamma)
+	return binary(args.SigmoidFocal, x, y, n, k, grad, &o.BinaryOptions, focalAlpha(o.Alpha), o.Gamma)
 }
 
 // FocalProbs computes focal loss on probabilities as the seed article writes
@@ -98,7 +109,16 @@ func FocalProbs[T Float](p, y []T, n, k int, grad []T, o *FocalOptions[T]) (T, e
 		d := DefaultFocal[T]()
 		o = &d
 	}
-	return binary(args.FocalProb, p, y, n, k, grad, &o.BinaryOptions, o.Alpha, o.Gamma)
+	return binary(args.FocalProb, p, y, n, k, grad, &o.BinaryOptions, focalAlpha(o.Alpha), o.Gamma)
+}
+
+// focalAlpha maps FocalOptions.Alpha to the kernels' α, where < 0 means no
+// α weighting: so does the zero value (NaN stays, to be rejected).
+func focalAlpha(a float64) float64 {
+	if a == 0 {
+		return -1
+	}
+	return a
 }
 
 func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *BinaryOptions[T], alpha, gamma float64) (T, error) {
@@ -121,6 +141,8 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 	r.length("y", len(y), nk)
 	r.optLength("grad", grad == nil, len(grad), nk)
 	r.optLength("Weight", o.Weight == nil, len(o.Weight), nk)
+	r.optLength("ClassWeight", o.ClassWeight == nil, len(o.ClassWeight), k)
+	r.optLength("RowWeight", o.RowWeight == nil, len(o.RowWeight), n)
 	r.optLength("PosWeight", o.PosWeight == nil, len(o.PosWeight), k)
 	r.optLength("Loss", o.Loss == nil, len(o.Loss), nk)
 	r.reduction(o.Reduction, nk, len(o.Loss), "Loss")
@@ -132,6 +154,15 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 	if r.err != nil {
 		return 0, r.err
 	}
+	weight, names := o.Weight, binaryNames
+	switch {
+	case (o.Weight != nil) && (o.ClassWeight != nil || o.RowWeight != nil) || o.ClassWeight != nil && o.RowWeight != nil:
+		return 0, wrap(ErrOption, "set at most one of Weight, ClassWeight and RowWeight")
+	case o.ClassWeight != nil:
+		weight, names = o.ClassWeight, binaryClassNames
+	case o.RowWeight != nil:
+		weight, names = o.RowWeight, binaryRowNames
+	}
 	if o.PosWeight != nil && kind != args.BCEWithLogits {
 		return 0, wrap(ErrOption, "PosWeight applies to BCEWithLogits only")
 	}
@@ -141,7 +172,7 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 	if o.Clip != 0 && (kind == args.BCEWithLogits || kind == args.SigmoidFocal) {
 		return 0, wrap(ErrOption, "Clip applies to probability inputs only")
 	}
-	if err := checkWeights("Weight", o.Weight); err != nil {
+	if err := checkWeights(names.in[2], weight); err != nil {
 		return 0, err
 	}
 	if err := checkWeights("PosWeight", o.PosWeight); err != nil {
@@ -157,8 +188,8 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 	}
 	bs := buffers{
 		out:     [3]span{spanOf(grad), spanOf(o.Loss)},
-		in:      [4]span{spanOf(x), spanOf(y), spanOf(o.Weight), spanOf(o.PosWeight)},
-		inPlace: 3, names: binaryNames,
+		in:      [4]span{spanOf(x), spanOf(y), spanOf(weight), spanOf(o.PosWeight)},
+		inPlace: 3, names: names,
 	}
 	if err := bs.check(); err != nil {
 		return 0, err
@@ -172,7 +203,15 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 		GradScale: T(scaleFor(o.Reduction, EmptyMeanNaN, norm)),
 		Grad:      grad, Loss: o.Loss,
 	}
-	sum := impl[T]().Binary(a)
+	var sum float64
+	switch {
+	case o.ClassWeight != nil:
+		sum = classWeighted(a, o.ClassWeight)
+	case o.RowWeight != nil:
+		sum = rowWeighted(a, o.RowWeight)
+	default:
+		sum = impl[T]().Binary(a)
+	}
 	loss, _ := reduce(o.Reduction, EmptyMeanNaN, sum, norm)
 	return T(loss), nil
 }

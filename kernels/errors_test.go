@@ -164,6 +164,22 @@ func errCases[T kernels.Float]() []errCase[T] {
 			_, err := kernels.BCEWithLogits(f.x, f.y, n, k, f.grad, &bo{PosWeight: f.wb, Loss: f.loss})
 			return err
 		}),
+		bin("BCEWithLogits ClassWeight length", kernels.ErrLength, func(f *errFix[T]) error {
+			_, err := kernels.BCEWithLogits(f.x, f.y, n, k, f.grad, &bo{ClassWeight: f.wb, Loss: f.loss})
+			return err
+		}),
+		bin("SigmoidFocal RowWeight length", kernels.ErrLength, func(f *errFix[T]) error {
+			_, err := kernels.SigmoidFocal(f.x, f.y, n, k, f.grad, &kernels.FocalOptions[T]{BinaryOptions: bo{RowWeight: f.pw, Loss: f.loss}})
+			return err
+		}),
+		bin("BCE Weight and ClassWeight", kernels.ErrOption, func(f *errFix[T]) error {
+			_, err := kernels.BCE(f.probs, f.y, n, k, f.grad, &bo{Weight: f.wb, ClassWeight: f.pw})
+			return err
+		}),
+		bin("BCEWithLogits negative ClassWeight", kernels.ErrWeight, func(f *errFix[T]) error {
+			_, err := kernels.BCEWithLogits(f.x, f.y, n, k, f.grad, &bo{ClassWeight: f.pwNeg})
+			return err
+		}),
 		bin("BCE Loss length", kernels.ErrLength, func(f *errFix[T]) error {
 			_, err := kernels.BCE(f.probs, f.y, n, k, f.grad, &bo{Loss: f.loss[1:]})
 			return err

@@ -240,6 +240,14 @@ func guardCases[T kernels.Float]() []guardCase[T] {
 			o := nonNone(kernels.BinaryOptions[T]{Weight: e.in(k, 0, 2), PosWeight: e.in(k, 0, 3)}, e, k)
 			return kernels.BCEWithLogits(e.in(k, -20, 20), e.in(k, 0, 1), n, k, g, o)
 		}),
+		binary("BCEWithLogits/class-weight", func(e *env[T], n, k int, g []T) (T, error) {
+			o := nonNone(kernels.BinaryOptions[T]{ClassWeight: e.in(k, 0, 2), PosWeight: e.in(k, 0, 3)}, e, k)
+			return kernels.BCEWithLogits(e.in(k, -20, 20), e.in(k, 0, 1), n, k, g, o)
+		}),
+		binary("SigmoidFocal/row-weight", func(e *env[T], n, k int, g []T) (T, error) {
+			o := kernels.FocalOptions[T]{BinaryOptions: *nonNone(kernels.BinaryOptions[T]{RowWeight: e.in(n, 0, 2)}, e, k), Gamma: 2}
+			return kernels.SigmoidFocal(e.in(k, -20, 20), e.in(k, 0, 1), n, k, g, &o)
+		}),
 		binary("BCEWithLogits/w+asym+loss", func(e *env[T], n, k int, g []T) (T, error) {
 			o := nonNone(kernels.BinaryOptions[T]{Weight: e.in(k, 0, 2), Asymmetric: &kernels.Asymmetric{FalseNegative: 2, FalsePositive: 0.5}}, e, k)
 			return kernels.BCEWithLogits(e.in(k, -20, 20), e.in(k, 0, 1), n, k, g, o)

@@ -193,3 +193,67 @@ func emptyMean[T kernels.Float](t *testing.T) {
 		t.Errorf("Normalizer with a sum: %v, want %v", l2, sum)
 	}
 }
+
+// TestFocalZeroValue: a zero-value FocalOptions weights no term by α (it
+// once meant α = 0, which silently dropped every positive term): it equals
+// torchvision's α < 0 bit for bit, all-positive targets give a positive
+// loss, and α = 0.25 scales that loss by 0.25.
+func TestFocalZeroValue(t *testing.T) {
+	conformBackends(t, func(t *testing.T) {
+		t.Run("float32", func(t *testing.T) { focalZeroValue[float32](t) })
+		t.Run("float64", func(t *testing.T) { focalZeroValue[float64](t) })
+	})
+}
+
+func focalZeroValue[T kernels.Float](t *testing.T) {
+	x := []T{0.5, -1, 2, 0.25, 1, 3, 1, -2, 0, 0.5, -0.5, 1.5, 2.5, -1, 0, 0.125, -3, 4}
+	p := make([]T, len(x))
+	for i, v := range x {
+		p[i] = T(1 / (1 + math.Exp(-float64(v))))
+	}
+	ones := make([]T, len(x))
+	for i := range ones {
+		ones[i] = 1
+	}
+	for _, f := range []struct {
+		name string
+		call func(in, y, g []T, o *kernels.FocalOptions[T]) (T, error)
+		in   []T
+	}{
+		{"SigmoidFocal", func(in, y, g []T, o *kernels.FocalOptions[T]) (T, error) {
+			return kernels.SigmoidFocal(in, y, 3, 6, g, o)
+		}, x},
+		{"FocalProbs", func(in, y, g []T, o *kernels.FocalOptions[T]) (T, error) {
+			return kernels.FocalProbs(in, y, 3, 6, g, o)
+		}, p},
+	} {
+		run := func(alpha float64) (T, []T) {
+			g := make([]T, len(x))
+			l, err := f.call(f.in, ones, g, &kernels.FocalOptions[T]{Gamma: 2, Alpha: alpha})
+			if err != nil {
+				t.Fatalf("%s α=%v: %v", f.name, alpha, err)
+			}
+			return l, g
+		}
+		l0, g0 := run(0)
+		lOff, gOff := run(-1)
+		lq, gq := run(0.25)
+		if !(l0 > 0) {
+			t.Errorf("%s zero-value Alpha: loss %v on all-positive targets, want > 0", f.name, l0)
+		}
+		if l0 != lOff {
+			t.Errorf("%s zero-value Alpha: loss %v, Alpha −1 gives %v", f.name, l0, lOff)
+		}
+		for i := range g0 {
+			if g0[i] != gOff[i] {
+				t.Errorf("%s zero-value Alpha: grad[%d] %v, Alpha −1 gives %v", f.name, i, g0[i], gOff[i])
+			}
+			if d := math.Abs(float64(gq[i]) - 0.25*float64(g0[i])); d > 1e-6*math.Abs(float64(g0[i])) {
+				t.Errorf("%s Alpha 0.25: grad[%d] %v, want a quarter of %v", f.name, i, gq[i], g0[i])
+			}
+		}
+		if d := math.Abs(float64(lq) - 0.25*float64(l0)); d > 1e-6*float64(l0) {
+			t.Errorf("%s Alpha 0.25: loss %v, want a quarter of %v", f.name, lq, l0)
+		}
+	}
+}

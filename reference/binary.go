@@ -35,7 +35,7 @@ func BCE[T kernels.Float](p, y []T, n, k int, o *kernels.BinaryOptions[T]) (*Res
 }
 
 // SigmoidFocal is the reference for kernels.SigmoidFocal (nil options:
-// α = 0.25, γ = 2), with p = σ(x), α_t = α·y + (1−α)·(1−y) (1 when α < 0):
+// α = 0.25, γ = 2), with p = σ(x), α_t = α·y + (1−α)·(1−y) (1 when α ≤ 0):
 //
 //	l = w·α_t·m^γ·(y·softplus(−x) + (1−y)·softplus(x)),   m = 1 − p_t = y·(1−p) + (1−y)·p
 //
@@ -103,7 +103,7 @@ func binary[T kernels.Float](kind binaryKind, x, y []T, n, k int, o *kernels.Bin
 	focal := kind == sigmoidFocal || kind == focalProbs
 	logits := kind == bceLogits || kind == sigmoidFocal
 	if err := first(
-		lengths(need("x", len(x), nk), need("y", len(y), nk), opt("Weight", o.Weight, nk), opt("PosWeight", o.PosWeight, k), opt("Loss", o.Loss, nk)),
+		lengths(need("x", len(x), nk), need("y", len(y), nk), opt("Weight", o.Weight, nk), opt("ClassWeight", o.ClassWeight, k), opt("RowWeight", o.RowWeight, n), opt("PosWeight", o.PosWeight, k), opt("Loss", o.Loss, nk)),
 		reductionOK(o.Reduction, nk, len(o.Loss), "Loss"),
 		inRange("Asymmetric.FalseNegative", fn, 0, math.MaxFloat64),
 		inRange("Asymmetric.FalsePositive", fp, 0, math.MaxFloat64),
@@ -113,7 +113,15 @@ func binary[T kernels.Float](kind binaryKind, x, y []T, n, k int, o *kernels.Bin
 	); err != nil {
 		return nil, err
 	}
+	weights := 0
+	for _, w := range [][]T{o.Weight, o.ClassWeight, o.RowWeight} {
+		if w != nil {
+			weights++
+		}
+	}
 	switch {
+	case weights > 1:
+		return nil, errf(kernels.ErrOption, "Weight, ClassWeight and RowWeight: one at most")
 	case o.PosWeight != nil && kind != bceLogits:
 		return nil, errf(kernels.ErrOption, "PosWeight is for BCEWithLogits only")
 	case o.Asymmetric != nil && focal:
@@ -122,6 +130,14 @@ func binary[T kernels.Float](kind binaryKind, x, y []T, n, k int, o *kernels.Bin
 		return nil, errf(kernels.ErrOption, "Clip is for probabilities only")
 	}
 	w, err := nonNegative("Weight", o.Weight)
+	if err != nil {
+		return nil, err
+	}
+	cw, err := nonNegative("ClassWeight", o.ClassWeight)
+	if err != nil {
+		return nil, err
+	}
+	rw, err := nonNegative("RowWeight", o.RowWeight)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +179,7 @@ func binary[T kernels.Float](kind binaryKind, x, y []T, n, k int, o *kernels.Bin
 			l2, g2 := perturbed(f, v, xe, u)
 			lp, gp = math.Max(lp, l2), math.Max(gp, g2)
 		}
-		we := weightOf(w, e)
+		we := weightOf(w, e) * weightOf(cw, e%k) * weightOf(rw, e/k) // one at most is set
 		amp := Slack * u
 		if focal {
 			amp *= 1 + gamma // rounding in m is raised to the power γ
@@ -293,8 +309,10 @@ func clamp(v, lo, hi float64) float64 {
 	return math.Min(math.Max(v, lo), hi)
 }
 
+// alphaT is α_t; FocalOptions' zero value and a negative α mean no α
+// weighting.
 func alphaT(y float64, bp binParams) float64 {
-	if bp.alpha < 0 {
+	if bp.alpha <= 0 {
 		return 1
 	}
 	return bp.alpha*y + (1-bp.alpha)*(1-y)

@@ -402,6 +402,14 @@ func (r *Result) rowDone(i int, row ceRow, loss, tol, pc, pcTol float64, c []flo
 		}
 		t = math.Abs(scale)*t + Slack*r.tiny*math.Max(1, math.Abs(scale)*(math.Abs(pc)+math.Abs(c[j])))
 		r.Grad[i*k+j], r.GradTol[i*k+j] = g, finiteTol(g, t)
+		if row.capOn && math.Abs(scale)*Slack*u*math.Abs(d) > r.max {
+			// The cap's factor 1 − tanh², exact to Slack·u only, times a
+			// scaled coefficient beyond T's range: a kernel whose factor
+			// rounds to 0 where the true one is 1e-82 gets 0 or 0·∞ = NaN
+			// where the true value overflows (F53). The term of the bound
+			// overflows T, so the value is unconstrained, as anywhere else.
+			r.GradTol[i*k+j] = math.Inf(1)
+		}
 	}
 	if r.overflows(math.Abs(loss), math.Abs(pc), tol/(Slack*u)) {
 		r.ItemTol[i] = math.Inf(1)

@@ -205,6 +205,19 @@ var mutants = func() []Mutant {
 		New:  "\t\tif k == 128256 && j == 1000 {\n\t\t\tg = -g\n\t\t}\n\t\tgrad[j] = T(g)\n",
 		Note: "ceRow pass 2: gradient element 1000 negated when K = 128256"})
 
+	// ---- the API layer's broadcast weights (kernels/broadcast.go), shared
+	// by every backend: one mutant each under generic and avx512 ----
+	add(Mutant{ID: "generic/off-by-one-row-row-weight", Backend: "generic", Kind: "off-by-one-row", File: "kernels/broadcast.go",
+		Find: "\t\t\tfill(t[i*k:i*k+k], rw[r0+i])\n",
+		Old:  "rw[r0+i]",
+		New:  "rw[min(r0+i+1, n-1)]",
+		Note: "RowWeight: row i weighted by row i+1's weight (the last row by its own)"})
+	add(Mutant{ID: "avx512/class-weight-index-broadcast", Backend: "avx512", Kind: "class-weight-index", File: "kernels/broadcast.go",
+		Find: "\t\tcopy(tile[i:i+k], cw)\n",
+		Old:  "cw",
+		New:  "cw[min(1, k-1):]",
+		Note: "ClassWeight: the tile holds w[j+1] at class j (its last class left from the pool)"})
+
 	// ---- amd64: the generator (asmgen/amd64) and the Go drivers ----
 	const ace, abin, astash = "asmgen/amd64/crossentropy.go", "asmgen/amd64/binary.go", "asmgen/amd64/stash.go"
 	const aimpl, aimpl64 = "kernels/amd64/impl_amd64.go", "kernels/amd64/impl64_amd64.go"
