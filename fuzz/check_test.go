@@ -80,9 +80,9 @@ func (c *regressionCase[T]) ref(a *arena[T]) (*reference.Result, error) {
 	case regL1:
 		return reference.L1(x, y, &o)
 	case regHuber:
-		return reference.Huber(x, y, c.param, &o)
+		return reference.Huber(x, y, &kernels.HuberOptions[T]{RegressionOptions: o, Delta: c.param})
 	}
-	return reference.SmoothL1(x, y, c.param, &o)
+	return reference.SmoothL1(x, y, &kernels.SmoothL1Options[T]{RegressionOptions: o, Beta: c.param})
 }
 
 func (c *regressionCase[T]) check(r *reference.Result, a *arena[T], loss T) error {

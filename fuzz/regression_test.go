@@ -29,8 +29,8 @@ func decodeRegressionFamily(s *source) runnable {
 var regressionKinds = []int{faultShape, faultLength, faultWeight, faultOption, faultOverlap}
 
 var (
-	params    = []float64{1, 0.5, 1e-3, 10, 1e4, 1e-300, 1e300, 5e-324, 2}
-	badParams = []float64{0, -1, nan(), inf(1), -1e-300, inf(-1)}
+	params    = []float64{1, 0.5, 1e-3, 10, 1e4, 1e-300, 1e300, 5e-324, 0} // 0: the zero value, δ = β = 1
+	badParams = []float64{-0.5, -1, nan(), inf(1), -1e-300, inf(-1)}
 )
 
 type regressionCase[T kernels.Float] struct {
@@ -177,9 +177,9 @@ func (c *regressionCase[T]) call(a *arena[T]) (T, error) {
 	case regL1:
 		return kernels.L1(x, y, grad, &o)
 	case regHuber:
-		return kernels.Huber(x, y, c.param, grad, &o)
+		return kernels.Huber(x, y, grad, &kernels.HuberOptions[T]{RegressionOptions: o, Delta: c.param})
 	}
-	return kernels.SmoothL1(x, y, c.param, grad, &o)
+	return kernels.SmoothL1(x, y, grad, &kernels.SmoothL1Options[T]{RegressionOptions: o, Beta: c.param})
 }
 
 func (c *regressionCase[T]) String() string {

@@ -102,8 +102,14 @@ func noAllocs[T kernels.Float](t *testing.T) {
 			{"MSE nil", func() error { _, err := kernels.MSE(x, y, grad, nil); return err }},
 			{"MSE options", func() error { _, err := kernels.MSE(x, y, grad, ro); return err }},
 			{"L1", func() error { _, err := kernels.L1(x, y, grad, ro); return err }},
-			{"Huber", func() error { _, err := kernels.Huber(x, y, 1, grad, ro); return err }},
-			{"SmoothL1", func() error { _, err := kernels.SmoothL1(x, y, 0.5, grad, nil); return err }},
+			{"Huber", func() error {
+				_, err := kernels.Huber(x, y, grad, &kernels.HuberOptions[T]{RegressionOptions: *ro, Delta: 1})
+				return err
+			}},
+			{"SmoothL1", func() error {
+				_, err := kernels.SmoothL1(x, y, grad, &kernels.SmoothL1Options[T]{Beta: 0.5})
+				return err
+			}},
 			{"Softmax", func() error { return kernels.Softmax(dst, x, n, k) }},
 			{"Softmax in place", func() error { return kernels.Softmax(inplace, inplace, n, k) }},
 			{"LogSoftmax", func() error { return kernels.LogSoftmax(dst, x, n, k) }},

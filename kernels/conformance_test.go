@@ -856,14 +856,22 @@ func cfRegression[T kernels.Float](t *testing.T) {
 		refs := []func() (*reference.Result, error){
 			func() (*reference.Result, error) { return reference.MSE(x.s(), y.s(), &o) },
 			func() (*reference.Result, error) { return reference.L1(x.s(), y.s(), &o) },
-			func() (*reference.Result, error) { return reference.Huber(x.s(), y.s(), param, &o) },
-			func() (*reference.Result, error) { return reference.SmoothL1(x.s(), y.s(), param, &o) },
+			func() (*reference.Result, error) {
+				return reference.Huber(x.s(), y.s(), &kernels.HuberOptions[T]{RegressionOptions: o, Delta: param})
+			},
+			func() (*reference.Result, error) {
+				return reference.SmoothL1(x.s(), y.s(), &kernels.SmoothL1Options[T]{RegressionOptions: o, Beta: param})
+			},
 		}
 		calls := []func() (T, error){
 			func() (T, error) { return kernels.MSE(x.s(), y.s(), call.grad.s(), &o) },
 			func() (T, error) { return kernels.L1(x.s(), y.s(), call.grad.s(), &o) },
-			func() (T, error) { return kernels.Huber(x.s(), y.s(), param, call.grad.s(), &o) },
-			func() (T, error) { return kernels.SmoothL1(x.s(), y.s(), param, call.grad.s(), &o) },
+			func() (T, error) {
+				return kernels.Huber(x.s(), y.s(), call.grad.s(), &kernels.HuberOptions[T]{RegressionOptions: o, Delta: param})
+			},
+			func() (T, error) {
+				return kernels.SmoothL1(x.s(), y.s(), call.grad.s(), &kernels.SmoothL1Options[T]{RegressionOptions: o, Beta: param})
+			},
 		}
 		call.ref, call.call = refs[c[0]], calls[c[0]]
 		return cfRun(t, call)

@@ -571,11 +571,11 @@ func testWeightScan[T kernels.Float](t *testing.T) {
 		}
 		w[1], w[m-1] = maxT, maxT
 		o := kernels.RegressionOptions[T]{Weight: w}
-		ref, err := reference.Huber(x, y, 1e-30, &o)
+		ref, err := reference.Huber(x, y, &kernels.HuberOptions[T]{RegressionOptions: o, Delta: 1e-30})
 		if err != nil {
 			t.Fatal(err)
 		}
-		loss, err := kernels.Huber(x, y, 1e-30, nil, &o)
+		loss, err := kernels.Huber(x, y, nil, &kernels.HuberOptions[T]{RegressionOptions: o, Delta: 1e-30})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -164,8 +164,14 @@ var deviationCases = []deviationCase{
 		tag: "sl1-beta0", name: "smooth_l1 beta 0",
 		torch: "smooth_l1_loss(beta=0) is l1_loss with gradient −1 at d = 0",
 		run: func(t *testing.T) {
-			_, err := kernels.SmoothL1([]float64{1, 2}, []float64{1, 0}, 0, nil, nil)
-			wantErr(t, "SmoothL1 β=0", err, kernels.ErrOption)
+			// Beta 0 is the zero value, PyTorch's default β = 1, not L1.
+			p, y := []float64{1, 2, 0.25}, []float64{1, 0, 0}
+			l0, err0 := kernels.SmoothL1(p, y, nil, &kernels.SmoothL1Options[float64]{Beta: 0})
+			l1, err1 := kernels.SmoothL1(p, y, nil, &kernels.SmoothL1Options[float64]{Beta: 1})
+			lL1, _ := kernels.L1(p, y, nil, nil)
+			if err0 != nil || err1 != nil || l0 != l1 || l0 == lL1 {
+				t.Errorf("SmoothL1 β=0: %v (%v), want β=1's %v (%v), not L1's %v", l0, err0, l1, err1, lL1)
+			}
 		},
 	},
 	{
@@ -173,9 +179,9 @@ var deviationCases = []deviationCase{
 		torch: "huber_loss(delta=inf) = ½d² (mean 0.3333 for d = 0, ±1), smooth_l1_loss(beta=inf) = 0",
 		run: func(t *testing.T) {
 			p, y := []float64{0, 1, -1}, []float64{0, 0, 0}
-			_, err := kernels.Huber(p, y, math.Inf(1), nil, nil)
+			_, err := kernels.Huber(p, y, nil, &kernels.HuberOptions[float64]{Delta: math.Inf(1)})
 			wantErr(t, "Huber δ=+Inf", err, kernels.ErrOption)
-			_, err = kernels.SmoothL1(p, y, math.Inf(1), nil, nil)
+			_, err = kernels.SmoothL1(p, y, nil, &kernels.SmoothL1Options[float64]{Beta: math.Inf(1)})
 			wantErr(t, "SmoothL1 β=+Inf", err, kernels.ErrOption)
 		},
 	},

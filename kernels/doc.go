@@ -57,6 +57,26 @@
 // ½d² (|d| < δ) else δ(|d| − ½δ), SmoothL1 ½d²/β (|d| < β) else |d| − ½β;
 // the weighted mean is Σ w·e / Σ w.
 //
+// # Weights and the mean's denominator
+//
+// "Weight" is what PyTorch calls weight in each family, so its shape and
+// the mean's denominator differ between families, as they do in PyTorch:
+//
+//	family                      weight option                       mean divides by
+//	CrossEntropy                Weight, per class [K]               Σ_i w[y_i] over non-ignored rows
+//	CrossEntropyProbs           Weight, per class [K]               N
+//	SoftmaxFocal                Alpha, per class [K]                non-ignored rows
+//	BCEWithLogits, BCE,         Weight per element [N·K], or        N·K, weighted or not
+//	  SigmoidFocal, FocalProbs    ClassWeight [K] or RowWeight [N]
+//	                              (PyTorch's broadcasts; one at most)
+//	MSE, L1, Huber, SmoothL1    Weight, per element                 Σ w (the count without weights)
+//
+// The cross-entropy family's Normalizer replaces its denominator (for
+// shards of one batch); EmptyMean decides a mean over nothing. Calls take
+// a shape (n, k) where the loss depends on rows (softmax over a row,
+// weights broadcast along one); the regression losses and the element-wise
+// primitives are shape-agnostic, as in PyTorch, and take flat slices.
+//
 // # Semantics against PyTorch 1.13
 //
 // Each row names a behaviour, what PyTorch 1.13 (torchvision 0.14 for the
@@ -131,7 +151,8 @@
 //	softplus     softplus                             threshold 20 returns x                 exact log(1+eˣ) everywhere
 //	l1-nan       L1 gradient where pred − target is   0 (sign(NaN) = 0)                      NaN
 //	               NaN (a NaN on either side, ∞ − ∞)
-//	sl1-beta0    smooth_l1 β = 0                      L1 (gradient −1 at d = 0)              ErrOption: use L1 (gradient 0 at d = 0)
+//	sl1-beta0    smooth_l1 β = 0                      L1 (gradient −1 at d = 0)              Beta 0 is the default β = 1: use L1
+//	                                                                                         (gradient 0 at d = 0)
 //	reg-inf      Huber δ = +Inf, smooth_l1 β = +Inf   ½d² (Huber), 0 (smooth_l1)             ErrOption
 //	f32-overflow float32 intermediates overflowing    +Inf or NaN: CE with smoothing at      generic: the finite value (float64
 //	               near 3.4e38                        logits ≈ 3e38, BCE-with-logits at        inside); avx2/avx512/neon may

@@ -203,11 +203,11 @@ func errCases[T kernels.Float]() []errCase[T] {
 			return err
 		}),
 		bin("Huber Weight length", kernels.ErrLength, func(f *errFix[T]) error {
-			_, err := kernels.Huber(f.x, f.y, 1, f.grad, &ro{Weight: f.w, Loss: f.loss})
+			_, err := kernels.Huber(f.x, f.y, f.grad, &kernels.HuberOptions[T]{RegressionOptions: ro{Weight: f.w, Loss: f.loss}, Delta: 1})
 			return err
 		}),
 		bin("SmoothL1 None without Loss", kernels.ErrLength, func(f *errFix[T]) error {
-			_, err := kernels.SmoothL1(f.x, f.y, 1, f.grad, &ro{Reduction: kernels.None})
+			_, err := kernels.SmoothL1(f.x, f.y, f.grad, &kernels.SmoothL1Options[T]{RegressionOptions: ro{Reduction: kernels.None}, Beta: 1})
 			return err
 		}),
 		bin("Softmax dst short", kernels.ErrLength, func(f *errFix[T]) error { return kernels.Softmax(f.dst[1:], f.x, n, k) }),
@@ -308,20 +308,20 @@ func errCases[T kernels.Float]() []errCase[T] {
 			_, err := kernels.BCEWithLogits(f.x, f.y, n, k, f.grad, &bo{Reduction: 3, Loss: f.loss})
 			return err
 		}),
-		bin("Huber delta = 0", kernels.ErrOption, func(f *errFix[T]) error {
-			_, err := kernels.Huber(f.x, f.y, 0, f.grad, nil)
+		bin("Huber delta −Inf", kernels.ErrOption, func(f *errFix[T]) error {
+			_, err := kernels.Huber(f.x, f.y, f.grad, &kernels.HuberOptions[T]{Delta: math.Inf(-1)})
 			return err
 		}),
 		bin("Huber delta +Inf", kernels.ErrOption, func(f *errFix[T]) error {
-			_, err := kernels.Huber(f.x, f.y, math.Inf(1), f.grad, nil)
+			_, err := kernels.Huber(f.x, f.y, f.grad, &kernels.HuberOptions[T]{Delta: math.Inf(1)})
 			return err
 		}),
 		bin("SmoothL1 beta NaN", kernels.ErrOption, func(f *errFix[T]) error {
-			_, err := kernels.SmoothL1(f.x, f.y, nan, f.grad, nil)
+			_, err := kernels.SmoothL1(f.x, f.y, f.grad, &kernels.SmoothL1Options[T]{Beta: nan})
 			return err
 		}),
 		bin("SmoothL1 beta < 0", kernels.ErrOption, func(f *errFix[T]) error {
-			_, err := kernels.SmoothL1(f.x, f.y, -1, f.grad, nil)
+			_, err := kernels.SmoothL1(f.x, f.y, f.grad, &kernels.SmoothL1Options[T]{Beta: -1})
 			return err
 		}),
 		bin("MSE Reduction(9)", kernels.ErrOption, func(f *errFix[T]) error {
@@ -374,7 +374,7 @@ func errCases[T kernels.Float]() []errCase[T] {
 			return err
 		}),
 		bin("Huber Loss over Weight", kernels.ErrOverlap, func(f *errFix[T]) error {
-			_, err := kernels.Huber(f.x, f.y, 1, f.grad, &ro{Weight: f.wb, Loss: f.wb})
+			_, err := kernels.Huber(f.x, f.y, f.grad, &kernels.HuberOptions[T]{RegressionOptions: ro{Weight: f.wb, Loss: f.wb}, Delta: 1})
 			return err
 		}),
 		bin("Softmax dst partly over x", kernels.ErrOverlap, func(f *errFix[T]) error {
@@ -457,7 +457,7 @@ func TestBadInputReferenceAgrees(t *testing.T) {
 			second(kernels.CrossEntropy(f.logits, f.targets, n, k, nil, &kernels.CrossEntropyOptions[float64]{LabelSmoothing: math.NaN()}))},
 		{"clip on logits", second(reference.BCEWithLogits(f.x, f.y, n, k, &kernels.BinaryOptions[float64]{Clip: 0.1})),
 			second(kernels.BCEWithLogits(f.x, f.y, n, k, nil, &kernels.BinaryOptions[float64]{Clip: 0.1}))},
-		{"beta 0", second(reference.SmoothL1(f.x, f.y, 0, nil)), second(kernels.SmoothL1(f.x, f.y, 0, nil, nil))},
+		{"beta < 0", second(reference.SmoothL1(f.x, f.y, &kernels.SmoothL1Options[float64]{Beta: -1})), second(kernels.SmoothL1(f.x, f.y, nil, &kernels.SmoothL1Options[float64]{Beta: -1}))},
 	}
 	for _, c := range checks {
 		if c.ref == nil || c.kern == nil {

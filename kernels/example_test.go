@@ -95,7 +95,7 @@ func ExampleHuber() {
 	pred := []float64{2.5, 0.0, 2.1, 7.8}
 	target := []float64{3.0, -0.5, 2.0, 1.0} // the last one is an outlier
 	grad := make([]float64, 4)
-	loss, err := kernels.Huber(pred, target, 1.0, grad, nil)
+	loss, err := kernels.Huber(pred, target, grad, &kernels.HuberOptions[float64]{Delta: 1.0})
 	if err != nil {
 		panic(err)
 	}

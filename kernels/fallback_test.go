@@ -242,9 +242,9 @@ func runCombo[T kernels.Float](c combo) error {
 		case "L1":
 			_, err = kernels.L1(x, y, grad, o)
 		case "Huber":
-			_, err = kernels.Huber(x, y, 1, grad, o)
+			_, err = kernels.Huber(x, y, grad, &kernels.HuberOptions[T]{RegressionOptions: *o, Delta: 1})
 		default:
-			_, err = kernels.SmoothL1(x, y, 0.5, grad, o)
+			_, err = kernels.SmoothL1(x, y, grad, &kernels.SmoothL1Options[T]{RegressionOptions: *o, Beta: 0.5})
 		}
 	default:
 		dst := make([]T, n*k)

@@ -379,9 +379,9 @@ func run[T kernels.Float](c *goldenCase, in *inputs64, mode gradMode) (got, erro
 		case "l1":
 			loss, err = kernels.L1(x, y, grad, &o)
 		case "huber":
-			loss, err = kernels.Huber(x, y, c.Param, grad, &o)
+			loss, err = kernels.Huber(x, y, grad, &kernels.HuberOptions[T]{RegressionOptions: o, Delta: c.Param})
 		default:
-			loss, err = kernels.SmoothL1(x, y, c.Param, grad, &o)
+			loss, err = kernels.SmoothL1(x, y, grad, &kernels.SmoothL1Options[T]{RegressionOptions: o, Beta: c.Param})
 		}
 	case "softmax", "log_softmax", "logsumexp", "sigmoid", "logsigmoid", "softplus":
 		var dst []T

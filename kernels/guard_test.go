@@ -300,10 +300,10 @@ func guardCases[T kernels.Float]() []guardCase[T] {
 			return kernels.L1(e.in(k, -5, 5), e.in(k, -5, 5), g, &kernels.RegressionOptions[T]{Reduction: kernels.None, Weight: e.in(k, 0, 2), Loss: e.out(k)})
 		}),
 		binary("Huber", func(e *env[T], n, k int, g []T) (T, error) {
-			return kernels.Huber(e.in(k, -5, 5), e.in(k, -5, 5), 1.5, g, &kernels.RegressionOptions[T]{Reduction: kernels.Sum})
+			return kernels.Huber(e.in(k, -5, 5), e.in(k, -5, 5), g, &kernels.HuberOptions[T]{RegressionOptions: kernels.RegressionOptions[T]{Reduction: kernels.Sum}, Delta: 1.5})
 		}),
 		binary("SmoothL1", func(e *env[T], n, k int, g []T) (T, error) {
-			return kernels.SmoothL1(e.in(k, -5, 5), e.in(k, -5, 5), 0.5, g, &kernels.RegressionOptions[T]{Reduction: kernels.Sum})
+			return kernels.SmoothL1(e.in(k, -5, 5), e.in(k, -5, 5), g, &kernels.SmoothL1Options[T]{RegressionOptions: kernels.RegressionOptions[T]{Reduction: kernels.Sum}, Beta: 0.5})
 		}),
 		rowsPrim("Softmax", kernels.Softmax[T], true),
 		rowsPrim("LogSoftmax", kernels.LogSoftmax[T], true),

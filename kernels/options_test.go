@@ -162,7 +162,7 @@ func emptyMean[T kernels.Float](t *testing.T) {
 	grad = grad[:6]
 	l, err = kernels.MSE(x, y, grad, &kernels.RegressionOptions[T]{Weight: zw})
 	check("MSE zero weights", l, err, true, func([]T) bool { return true })
-	l, err = kernels.Huber(x, y, 1, grad, &kernels.RegressionOptions[T]{Weight: zw, EmptyMean: kernels.EmptyMeanZero})
+	l, err = kernels.Huber(x, y, grad, &kernels.HuberOptions[T]{RegressionOptions: kernels.RegressionOptions[T]{Weight: zw, EmptyMean: kernels.EmptyMeanZero}, Delta: 1})
 	check("Huber zero weights, EmptyMeanZero", l, err, false, allZero[T])
 
 	// Normalizer replaces the mean's denominator: the loss and gradient are

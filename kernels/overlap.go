@@ -42,14 +42,14 @@ type bufferNames struct {
 }
 
 var (
-	ceNames        = &bufferNames{out: [3]string{"grad", "RowLoss", "RowLSE"}, in: [4]string{"logits", "targets", "Weight"}}
-	ceProbsNames   = &bufferNames{out: [3]string{"grad", "RowLoss", "RowLSE"}, in: [4]string{"logits", "probs", "Weight"}}
-	focalNames     = &bufferNames{out: [3]string{"grad", "RowLoss"}, in: [4]string{"logits", "targets", "Alpha"}}
+	ceNames          = &bufferNames{out: [3]string{"grad", "RowLoss", "RowLSE"}, in: [4]string{"logits", "targets", "Weight"}}
+	ceProbsNames     = &bufferNames{out: [3]string{"grad", "RowLoss", "RowLSE"}, in: [4]string{"logits", "probs", "Weight"}}
+	focalNames       = &bufferNames{out: [3]string{"grad", "RowLoss"}, in: [4]string{"logits", "targets", "Alpha"}}
 	binaryNames      = &bufferNames{out: [3]string{"grad", "Loss"}, in: [4]string{"x", "y", "Weight", "PosWeight"}}
 	binaryClassNames = &bufferNames{out: [3]string{"grad", "Loss"}, in: [4]string{"x", "y", "ClassWeight", "PosWeight"}}
 	binaryRowNames   = &bufferNames{out: [3]string{"grad", "Loss"}, in: [4]string{"x", "y", "RowWeight", "PosWeight"}}
-	regNames       = &bufferNames{out: [3]string{"grad", "Loss"}, in: [4]string{"pred", "target", "Weight"}}
-	primitiveNames = &bufferNames{out: [3]string{"dst"}, in: [4]string{"x"}}
+	regNames         = &bufferNames{out: [3]string{"grad", "Loss"}, in: [4]string{"pred", "target", "Weight"}}
+	primitiveNames   = &bufferNames{out: [3]string{"dst"}, in: [4]string{"x"}}
 )
 
 // check rejects an output that shares memory with an input or with another

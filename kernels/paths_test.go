@@ -248,9 +248,9 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 			case pathtable.L1:
 				return reference.L1(xs, y, ro)
 			case pathtable.Huber:
-				return reference.Huber(xs, y, o.Param, ro)
+				return reference.Huber(xs, y, &kernels.HuberOptions[T]{RegressionOptions: *ro, Delta: o.Param})
 			}
-			return reference.SmoothL1(xs, y, o.Param, ro)
+			return reference.SmoothL1(xs, y, &kernels.SmoothL1Options[T]{RegressionOptions: *ro, Beta: o.Param})
 		}
 		c.run = func() (reference.Got[T], error) {
 			var l T
@@ -261,9 +261,9 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 			case pathtable.L1:
 				l, err = kernels.L1(x, y, g, ro)
 			case pathtable.Huber:
-				l, err = kernels.Huber(x, y, o.Param, g, ro)
+				l, err = kernels.Huber(x, y, g, &kernels.HuberOptions[T]{RegressionOptions: *ro, Delta: o.Param})
 			default:
-				l, err = kernels.SmoothL1(x, y, o.Param, g, ro)
+				l, err = kernels.SmoothL1(x, y, g, &kernels.SmoothL1Options[T]{RegressionOptions: *ro, Beta: o.Param})
 			}
 			return reference.Got[T]{CheckLoss: !o.RowOut, Loss: l, Items: ro.Loss, Grad: g}, err
 		}

@@ -32,17 +32,48 @@ func L1[T Float](pred, target, grad []T, o *RegressionOptions[T]) (T, error) {
 	return regression(args.L1, pred, target, grad, o, 1, "")
 }
 
-// Huber computes PyTorch's huber_loss with threshold delta > 0:
-// ½d² for |d| < δ, δ·(|d| − ½δ) otherwise, with d = pred−target.
-func Huber[T Float](pred, target []T, delta float64, grad []T, o *RegressionOptions[T]) (T, error) {
-	return regression(args.Huber, pred, target, grad, o, delta, "delta")
+// HuberOptions configures Huber. The zero value (or a nil pointer) is
+// PyTorch's default: δ = 1, mean over all elements, no weights.
+type HuberOptions[T Float] struct {
+	RegressionOptions[T]
+	// Delta > 0 is where the loss turns from quadratic to linear; 0 means
+	// PyTorch's default, 1.
+	Delta float64
 }
 
-// SmoothL1 computes PyTorch's smooth_l1_loss with beta > 0:
-// ½d²/β for |d| < β, |d| − ½β otherwise. (PyTorch also accepts β = 0, which
-// is L1; call L1 for that.)
-func SmoothL1[T Float](pred, target []T, beta float64, grad []T, o *RegressionOptions[T]) (T, error) {
-	return regression(args.SmoothL1, pred, target, grad, o, beta, "beta")
+// SmoothL1Options configures SmoothL1. The zero value (or a nil pointer) is
+// PyTorch's default: β = 1, mean over all elements, no weights.
+type SmoothL1Options[T Float] struct {
+	RegressionOptions[T]
+	// Beta > 0 is where the loss turns from quadratic to linear; 0 means
+	// PyTorch's default, 1. (PyTorch also takes β = 0, which is L1: call L1.)
+	Beta float64
+}
+
+// Huber computes PyTorch's huber_loss with threshold δ = o.Delta:
+// ½d² for |d| < δ, δ·(|d| − ½δ) otherwise, with d = pred−target.
+func Huber[T Float](pred, target, grad []T, o *HuberOptions[T]) (T, error) {
+	if o == nil {
+		o = &HuberOptions[T]{}
+	}
+	return regression(args.Huber, pred, target, grad, &o.RegressionOptions, orDefault(o.Delta), "Delta")
+}
+
+// SmoothL1 computes PyTorch's smooth_l1_loss with β = o.Beta:
+// ½d²/β for |d| < β, |d| − ½β otherwise.
+func SmoothL1[T Float](pred, target, grad []T, o *SmoothL1Options[T]) (T, error) {
+	if o == nil {
+		o = &SmoothL1Options[T]{}
+	}
+	return regression(args.SmoothL1, pred, target, grad, &o.RegressionOptions, orDefault(o.Beta), "Beta")
+}
+
+// orDefault is a threshold option with 0 standing for PyTorch's default 1.
+func orDefault(v float64) float64 {
+	if v == 0 {
+		return 1
+	}
+	return v
 }
 
 func regression[T Float](kind args.RegressionKind, x, y, grad []T, o *RegressionOptions[T], param float64, paramName string) (T, error) {

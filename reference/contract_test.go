@@ -240,7 +240,7 @@ func TestTolerancesAreNumbers(t *testing.T) {
 			must(BCE(p, y, n, k, &kernels.BinaryOptions[float64]{Clip: []float64{0, 1e-7}[it%2]})),
 			must(SigmoidFocal(x, y, n, k, &kernels.FocalOptions[float64]{Alpha: 0.25, Gamma: 0.5})),
 			must(FocalProbs(p, y, n, k, &kernels.FocalOptions[float64]{Alpha: 0.25, Gamma: 0.5, BinaryOptions: kernels.BinaryOptions[float64]{Clip: []float64{0, 1e-7}[it%2]}})),
-			must(Huber(x, y, 1, nil)),
+			must(Huber(x, y, nil)),
 			must(Softmax(x, n, k)), must(LogSoftmax(x, n, k)), must(LogSumExp(x, n, k)),
 			must(Sigmoid(x)), must(LogSigmoid(x)), must(Softplus(x)),
 		}

@@ -155,8 +155,12 @@ func TestGradientsMatchFiniteDifferencesRegression(t *testing.T) {
 			}
 			checkFD(t, "MSE "+name, func(v []float64) *Result { return must(MSE(v, target, &o)) }, x)
 			checkFD(t, "L1 "+name, func(v []float64) *Result { return must(L1(v, target, &o)) }, x)
-			checkFD(t, "Huber "+name, func(v []float64) *Result { return must(Huber(v, target, 1, &o)) }, x)
-			checkFD(t, "SmoothL1 "+name, func(v []float64) *Result { return must(SmoothL1(v, target, 1, &o)) }, x)
+			checkFD(t, "Huber "+name, func(v []float64) *Result {
+				return must(Huber(v, target, &kernels.HuberOptions[float64]{RegressionOptions: o, Delta: 1}))
+			}, x)
+			checkFD(t, "SmoothL1 "+name, func(v []float64) *Result {
+				return must(SmoothL1(v, target, &kernels.SmoothL1Options[float64]{RegressionOptions: o, Beta: 1}))
+			}, x)
 		}
 	}
 }

@@ -20,27 +20,43 @@ func L1[T kernels.Float](pred, target []T, o *kernels.RegressionOptions[T]) (*Re
 }
 
 // Huber is the reference for kernels.Huber: ½d² for |d| < δ, else
-// δ·(|d| − ½δ); derivative d, else δ·sign(d).
-func Huber[T kernels.Float](pred, target []T, delta float64, o *kernels.RegressionOptions[T]) (*Result, error) {
+// δ·(|d| − ½δ); derivative d, else δ·sign(d). δ = o.Delta, or 1 when it
+// is 0 (or o is nil).
+func Huber[T kernels.Float](pred, target []T, o *kernels.HuberOptions[T]) (*Result, error) {
+	delta, ro := 1.0, (*kernels.RegressionOptions[T])(nil)
+	if o != nil {
+		ro = &o.RegressionOptions
+		if o.Delta != 0 {
+			delta = o.Delta
+		}
+	}
 	f := func(d float64) (float64, float64) {
 		if math.Abs(d) < delta {
 			return (d / 2) * d, d // not d·d/2, which overflows for ½d² ∈ (Max/2, Max]
 		}
 		return delta * (math.Abs(d) - delta/2), delta * sign(d)
 	}
-	return regression(f, pred, target, o, delta, "delta")
+	return regression(f, pred, target, ro, delta, "Delta")
 }
 
 // SmoothL1 is the reference for kernels.SmoothL1: ½d²/β for |d| < β, else
-// |d| − ½β; derivative d/β, else sign(d).
-func SmoothL1[T kernels.Float](pred, target []T, beta float64, o *kernels.RegressionOptions[T]) (*Result, error) {
+// |d| − ½β; derivative d/β, else sign(d). β = o.Beta, or 1 when it is 0
+// (or o is nil).
+func SmoothL1[T kernels.Float](pred, target []T, o *kernels.SmoothL1Options[T]) (*Result, error) {
+	beta, ro := 1.0, (*kernels.RegressionOptions[T])(nil)
+	if o != nil {
+		ro = &o.RegressionOptions
+		if o.Beta != 0 {
+			beta = o.Beta
+		}
+	}
 	f := func(d float64) (float64, float64) {
 		if math.Abs(d) < beta {
 			return halfSqOver(d, beta), d / beta
 		}
 		return math.Abs(d) - beta/2, sign(d)
 	}
-	return regression(f, pred, target, o, beta, "beta")
+	return regression(f, pred, target, ro, beta, "Beta")
 }
 
 // halfSqOver is d²/(2β) from mantissas and exponents, rounded once: d·d

@@ -137,7 +137,7 @@ func TestErrorsAreClassified(t *testing.T) {
 		{"gamma < 0", second(SoftmaxFocal(x, []int32{0}, 1, 4, &kernels.SoftmaxFocalOptions[float64]{Gamma: -1})), kernels.ErrOption},
 		{"pos_weight on BCE", second(BCE(x, x, 1, 4, &kernels.BinaryOptions[float64]{PosWeight: x})), kernels.ErrOption},
 		{"clip on logits", second(BCEWithLogits(x, x, 1, 4, &kernels.BinaryOptions[float64]{Clip: 0.1})), kernels.ErrOption},
-		{"delta = 0", second(Huber(x, x, 0, nil)), kernels.ErrOption},
+		{"delta < 0", second(Huber(x, x, &kernels.HuberOptions[float64]{Delta: -1})), kernels.ErrOption},
 		{"empty regression", second(MSE([]float64{}, nil, nil)), kernels.ErrShape},
 	}
 	for _, c := range cases {

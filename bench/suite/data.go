@@ -186,9 +186,13 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 		case "L1":
 			return func() (float64, error) { return wrap(kernels.L1(x, y, grad, nil)) }
 		case "Huber":
-			return func() (float64, error) { return wrap(kernels.Huber(x, y, HuberDelta, grad, nil)) }
+			return func() (float64, error) {
+				return wrap(kernels.Huber(x, y, grad, &kernels.HuberOptions[T]{Delta: HuberDelta}))
+			}
 		case "SmoothL1":
-			return func() (float64, error) { return wrap(kernels.SmoothL1(x, y, SmoothBeta, grad, nil)) }
+			return func() (float64, error) {
+				return wrap(kernels.SmoothL1(x, y, grad, &kernels.SmoothL1Options[T]{Beta: SmoothBeta}))
+			}
 		case "Softmax":
 			return func() (float64, error) { return none(kernels.Softmax(out, x, n, kk)) }
 		case "LogSoftmax":

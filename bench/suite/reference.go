@@ -35,9 +35,9 @@ func computeReference[T kernels.Float](k *Kernel, s Shape, b *buffers[T]) (*refe
 	case "L1":
 		return reference.L1(x, y, nil)
 	case "Huber":
-		return reference.Huber(x, y, HuberDelta, nil)
+		return reference.Huber(x, y, &kernels.HuberOptions[T]{Delta: HuberDelta})
 	case "SmoothL1":
-		return reference.SmoothL1(x, y, SmoothBeta, nil)
+		return reference.SmoothL1(x, y, &kernels.SmoothL1Options[T]{Beta: SmoothBeta})
 	case "Softmax":
 		return reference.Softmax(x, n, kk)
 	case "LogSoftmax":

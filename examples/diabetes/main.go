@@ -149,9 +149,11 @@ func losses[T naive.Float](c config, name string) (fused, textbook lossFunc[T], 
 			func(p, t, g []T) (T, error) { return naive.MSE(p, t, g), nil },
 			func(p, t []T) (*reference.Result, error) { return reference.MSE(p, t, nil) }
 	}
-	return func(p, t, g []T) (T, error) { return kernels.Huber(p, t, c.Delta, g, nil) },
+	return func(p, t, g []T) (T, error) { return kernels.Huber(p, t, g, &kernels.HuberOptions[T]{Delta: c.Delta}) },
 		func(p, t, g []T) (T, error) { return naive.Huber(p, t, c.Delta, g), nil },
-		func(p, t []T) (*reference.Result, error) { return reference.Huber(p, t, c.Delta, nil) }
+		func(p, t []T) (*reference.Result, error) {
+			return reference.Huber(p, t, &kernels.HuberOptions[T]{Delta: c.Delta})
+		}
 }
 
 func fit(c config, lossName string, backend harness.Backend, train *dataset.Set, ytrain []float64,

@@ -31,9 +31,9 @@ func TestSquareNoOverflow(t *testing.T) {
 		var r *reference.Result
 		var err error
 		if c.kind == args.Huber {
-			r, err = reference.Huber(x, y, c.p, nil)
+			r, err = reference.Huber(x, y, &kernels.HuberOptions[float64]{Delta: c.p})
 		} else {
-			r, err = reference.SmoothL1(x, y, c.p, nil)
+			r, err = reference.SmoothL1(x, y, &kernels.SmoothL1Options[float64]{Beta: c.p})
 		}
 		if err != nil {
 			t.Fatal(err)
