@@ -1,6 +1,6 @@
 module github.com/lossfuse/lossfuse/asmgen
 
-go 1.22.0
+go 1.24.0
 
 require github.com/mmcloughlin/avo v0.6.0
 
