@@ -2,7 +2,9 @@ package kernels
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -123,6 +125,21 @@ func UseBackend(name string) (restore func(), err error) {
 	prev := active
 	active = b
 	return func() { active = prev }, nil
+}
+
+// PathsTaken runs f and returns the code paths that the lossfuse calls in
+// f took, sorted and without repeats ("amd64/f32/ce/fused", "generic/ce",
+// …; docs/paths.md lists every one). On a SIMD backend a path under
+// "generic/" is a scalar fallback: this is how to check that a call of
+// yours runs vectorised. A diagnostic, like UseBackend: not safe while
+// kernels run on other goroutines.
+func PathsTaken(f func()) []string {
+	seen := map[string]bool{}
+	prev := args.Trace
+	args.Trace = func(p string) { seen[p] = true }
+	defer func() { args.Trace = prev }()
+	f()
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // impl returns the active table for T without allocating: the two tables

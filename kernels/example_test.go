@@ -4,6 +4,7 @@ package kernels_test
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/lossfuse/lossfuse/kernels"
 )
@@ -121,4 +122,20 @@ func ExampleLogSumExp() {
 	fmt.Printf("lse %.4f softmax %.4f\n", lse, p)
 	// Output:
 	// lse [1000.4076 1.0986] softmax [0.6652 0.2447 0.0900 0.3333 0.3333 0.3333]
+}
+
+// PathsTaken shows which code path a call took: on a SIMD backend a path
+// under "generic/" would be a scalar fallback.
+func ExamplePathsTaken() {
+	x := []float32{0.5, -1, 2, 0.25}
+	y := []float32{1, 0, 1, 0}
+	paths := kernels.PathsTaken(func() {
+		_, _ = kernels.BCEWithLogits(x, y, 1, 4, nil, nil)
+	})
+	fallback := false
+	for _, p := range paths {
+		fallback = fallback || kernels.Backend() != "generic" && strings.HasPrefix(p, "generic/")
+	}
+	fmt.Println(len(paths) > 0, fallback)
+	// Output: true false
 }

@@ -354,6 +354,30 @@ func maskedTailsFault(t *testing.T, b string, r region) (faulted bool) {
 	return false
 }
 
+// guardSkips is the set of backends whose guard runs are skipped: those
+// LOSSFUSE_GUARD_SKIP names and those whose masked-off lanes fault (an
+// emulator). generic, the reference, is never skipped.
+func guardSkips(t *testing.T) map[string]bool {
+	r := newRegion(t)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	skip := map[string]bool{}
+	for _, b := range kernels.Backends() {
+		switch {
+		case guardSkipped(b):
+			skip[b] = true
+		case maskedTailsFault(t, b, r):
+			t.Logf("%s: masked-off tail lanes fault here (an emulator: hardware suppresses those faults); its guard runs are skipped", b)
+			skip[b] = true
+		}
+	}
+	if skip["generic"] {
+		t.Fatal("generic, which has no vector tails, cannot be skipped: it is the guard tests' reference")
+	}
+	return skip
+}
+
 func TestGuardPages(t *testing.T) {
 	if v := os.Getenv(guardSkipEnv); v != "" {
 		t.Logf("%s=%s: not guard-testing those backends", guardSkipEnv, v)
@@ -377,19 +401,7 @@ func guardPages[T kernels.Float](t *testing.T) {
 	runtime.LockOSThread() // SetPanicOnFault is per goroutine; stay on one thread
 	defer runtime.UnlockOSThread()
 	const rowsN = 2 // rows per row-kernel call: exercises the row stride
-	skip := map[string]bool{}
-	for _, b := range kernels.Backends() {
-		switch {
-		case guardSkipped(b):
-			skip[b] = true
-		case maskedTailsFault(t, b, regions[0]):
-			t.Logf("%s: masked-off tail lanes fault here (an emulator: hardware suppresses those faults); its guard runs are skipped", b)
-			skip[b] = true
-		}
-	}
-	if skip["generic"] {
-		t.Fatal("generic, which has no vector tails, cannot be skipped: it is the guard test's reference")
-	}
+	skip := guardSkips(t)
 	for _, c := range guardCases[T]() {
 		for _, front := range []bool{true, false} {
 			for k := 0; k <= 3*maxVec+1; k++ {
@@ -494,6 +506,7 @@ func close(a, b, tol float64) bool {
 // take the end placement only: the streamed variants' heads are
 // guard-tested at both ends at short lengths with StreamMinBytes = 0 above.
 func TestGuardPaths(t *testing.T) {
+	skips := guardSkips(t)
 	for _, r := range pathtable.Rows {
 		big := bigRow(r)
 		if testing.Short() && big {
@@ -504,9 +517,9 @@ func TestGuardPaths(t *testing.T) {
 				continue
 			}
 			for _, ty := range r.Types() {
-				skip := guardSkipped
+				skip := func(b string) bool { return skips[b] }
 				if big {
-					skip = func(b string) bool { return b == "generic" || guardSkipped(b) }
+					skip = func(b string) bool { return b == "generic" || skips[b] }
 				}
 				t.Run(fmt.Sprintf("%s/%s/front=%v", r.Name, ty, front), func(t *testing.T) {
 					// Per goroutine (each subtest has its own), on one thread.

@@ -156,16 +156,6 @@ func pickClock(name string) (clock, error) {
 	return clock{}, fmt.Errorf("-clock %q: want cpu or wall", name)
 }
 
-// medianNs returns the median over repetitions of f's time per call in
-// nanoseconds.
-func medianNs(c clock, reps int, d time.Duration, f func()) float64 {
-	s := timeCalls(c, reps, d, f)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // timeCalls times f and returns the time per call in nanoseconds of each
 // repetition, sorted. It calibrates an iteration count so that the
 // repetitions together take about d; a call slower than d/reps lowers the

@@ -55,7 +55,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		kernelsF  = fs.String("kernels", "all", "comma-separated kernels to measure, or all: "+kernelNames())
 		shapesF   = fs.String("shapes", "", "comma-separated NxK shapes for every kernel (default: each kernel's own, e.g. CE at 4096x10,1024x1000,256x32000,64x128256)")
 		backendsF = fs.String("backends", "all", "comma-separated backends: naive and any of "+strings.Join(suite.Isas()[1:], ", ")+", or all")
-		dtypesF   = fs.String("dtype", "f32", "element types: f32, f64 or f32,f64")
+		dtypesF   = fs.String("dtype", "f32", "element types: f32, f64, f32,f64 or all (as -f64)")
+		f64F      = fs.Bool("f64", false, "measure float64 beside float32 (-dtype all): each kernel's f64 table follows its f32 one")
 		opsF      = fs.String("op", "fwdbwd", "fwd (loss only), fwdbwd (loss and gradient) or fwd,fwdbwd; primitives always run fwd")
 		durationF = fs.Duration("duration", 150*time.Millisecond, "time to spend per measurement, over all repetitions")
 		repsF     = fs.Int("reps", 5, "repetitions per measurement; the median is reported")
@@ -123,7 +124,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.isas, err = parseBackends(*backendsF); err != nil {
 		return nil, err
 	}
-	for _, d := range splitList(*dtypesF) {
+	dts := splitList(*dtypesF)
+	if *f64F || strings.EqualFold(*dtypesF, "all") {
+		dts = []string{"f32", "f64"}
+	}
+	for _, d := range dts {
 		dt := suite.DType(strings.ToLower(d))
 		if dt != suite.F32 && dt != suite.F64 {
 			return nil, fmt.Errorf("-dtype: %q is not f32 or f64", d)

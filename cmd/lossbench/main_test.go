@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -54,6 +55,7 @@ func TestJSONAndPlot(t *testing.T) {
 	}
 	var rep struct {
 		Machine struct {
+			CPU      string   `json:"cpu"`
 			Backend  string   `json:"backend"`
 			Backends []string `json:"backends"`
 		} `json:"machine"`
@@ -61,6 +63,10 @@ func TestJSONAndPlot(t *testing.T) {
 			Kernel, Op, DType, Isa string
 			N, K                   int
 			NsPerElem              float64  `json:"ns_per_elem"`
+			MinNsPerElem           float64  `json:"min_ns_per_elem"`
+			Allocs                 float64  `json:"allocs_per_call"`
+			Paths                  []string `json:"paths"`
+			Fallback               bool     `json:"fallback_to_generic"`
 			VsNaive                *float64 `json:"speedup_vs_naive"`
 			MaxErr                 any      `json:"max_err"`
 			Budget                 any      `json:"contract_budget"`
@@ -77,6 +83,12 @@ func TestJSONAndPlot(t *testing.T) {
 	for _, r := range rep.Results {
 		if r.NsPerElem <= 0 || r.VsNaive == nil {
 			t.Errorf("result %+v: missing timing or speed-up", r)
+		}
+		if !(r.MinNsPerElem > 0 && r.MinNsPerElem <= r.NsPerElem) {
+			t.Errorf("result %+v: the fastest repetition is not at most the median", r)
+		}
+		if r.Isa != "naive" && (r.Allocs != 0 || len(r.Paths) == 0 || r.Fallback) {
+			t.Errorf("result %+v: want no allocation, the paths taken and no fallback", r)
 		}
 		e, ok := r.MaxErr.(float64)
 		if !ok || !(e < 1e-5) {
@@ -96,8 +108,20 @@ func TestJSONAndPlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasPrefix(b, []byte("<?xml")) || !bytes.Contains(b, []byte("<svg")) || !bytes.Contains(b, []byte("CrossEntropy op=fwdbwd dtype=f64")) {
-		t.Errorf("%s is not the SVG plot of the run:\n%.300s", svg, b)
+	if !bytes.HasPrefix(b, []byte("<?xml")) || !bytes.Contains(b, []byte("<svg")) {
+		t.Errorf("%s is not an SVG plot:\n%.300s", svg, b)
+	}
+	// Every kernel × op × dtype has its panel, every shape its label, and
+	// the CPU is named once in the header.
+	for _, r := range rep.Results {
+		for _, want := range []string{fmt.Sprintf("%s  %s  %s", r.Kernel, r.Op, r.DType), fmt.Sprintf("%dx%d", r.N, r.K)} {
+			if !bytes.Contains(b, []byte(want)) {
+				t.Errorf("%s has no %q", svg, want)
+			}
+		}
+	}
+	if !bytes.Contains(b, []byte(rep.Machine.CPU)) {
+		t.Errorf("%s does not name the CPU %q", svg, rep.Machine.CPU)
 	}
 }
 

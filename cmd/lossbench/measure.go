@@ -7,8 +7,10 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/lossfuse/lossfuse/bench/suite"
+	"github.com/lossfuse/lossfuse/kernels"
 )
 
 // Report is everything lossbench measured.
@@ -35,8 +37,20 @@ type Result struct {
 	N            int     `json:"n"`
 	K            int     `json:"k"`
 	Isa          string  `json:"isa"`
-	NsPerCall    float64 `json:"ns_per_call"`
+	NsPerCall    float64 `json:"ns_per_call"` // the median
 	NsPerElem    float64 `json:"ns_per_elem"`
+	// The spread over repetitions: the fastest one, and the interquartile
+	// range relative to the median; Noisy marks a spread above noisyIQR.
+	MinNsPerElem float64 `json:"min_ns_per_elem"`
+	IQR          float64 `json:"iqr_relative"`
+	Noisy        bool    `json:"noisy,omitempty"`
+	// AllocsPerCall is the heap allocations of one call (lossfuse makes
+	// none; a naive loop may).
+	AllocsPerCall float64 `json:"allocs_per_call"`
+	// Paths are the code paths the call took (kernels.PathsTaken);
+	// Fallback is set when a SIMD backend ran a generic (scalar) kernel.
+	Paths    []string `json:"paths,omitempty"`
+	Fallback bool     `json:"fallback_to_generic,omitempty"`
 	GelemPerSec  float64 `json:"gelem_per_s"`
 	GBPerSec     float64 `json:"gb_per_s"` // bytes touched (read + written once) per second
 	BytesRead    int64   `json:"bytes_read"`
@@ -176,11 +190,17 @@ func measureOne(c suite.Case, data *suite.Data, isa string, cfg *config) (Result
 	call := data.Runner(c.Op, isa)
 	var loss float64
 	var callErr error
-	ns := medianNs(cfg.clock, cfg.reps, cfg.duration, func() {
+	f := func() {
 		if callErr == nil {
 			loss, callErr = call()
 		}
-	})
+	}
+	samples := timeCalls(cfg.clock, cfg.reps, cfg.duration, f)
+	allocs := allocsPerCall(f)
+	var paths []string
+	if isa != suite.Naive {
+		paths = kernels.PathsTaken(f)
+	}
 	restore()
 	if callErr != nil {
 		return Result{}, callErr
@@ -196,12 +216,61 @@ func measureOne(c suite.Case, data *suite.Data, isa string, cfg *config) (Result
 	}
 	read, written := c.Traffic()
 	elems := float64(c.Shape.Elems())
+	ns, iqr := median(samples), quartileSpread(samples)
+	fallback := false
+	for _, p := range paths {
+		fallback = fallback || isa != "generic" && strings.HasPrefix(p, "generic/")
+	}
 	return Result{
 		Kernel: c.Kernel.Name, Op: string(c.Op), DType: string(c.DType), N: c.Shape.N, K: c.Shape.K, Isa: isa,
 		NsPerCall: ns, NsPerElem: ns / elems, GelemPerSec: elems / ns,
+		MinNsPerElem: samples[0] / elems, IQR: iqr, Noisy: iqr > noisyIQR,
+		AllocsPerCall: allocs, Paths: paths, Fallback: fallback,
 		GBPerSec: float64(read+written) / ns, BytesRead: read, BytesWritten: written,
 		MaxErr: jsonFloat(acc.MaxErr), Budget: jsonFloat(acc.Budget), Violation: violation,
 	}, nil
+}
+
+// noisyIQR is the relative interquartile range above which a measurement
+// is flagged noisy: on a shared machine, rerun it, or raise -reps.
+const noisyIQR = 0.05
+
+// median of sorted samples.
+func median(s []float64) float64 {
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// quartileSpread is (Q3 − Q1)/median of sorted samples, the quartiles by
+// linear interpolation (0 for fewer than two samples).
+func quartileSpread(s []float64) float64 {
+	if len(s) < 2 {
+		return 0
+	}
+	q := func(p float64) float64 {
+		x := p * float64(len(s)-1)
+		i := int(x)
+		if i+1 >= len(s) {
+			return s[len(s)-1]
+		}
+		return s[i] + (x-float64(i))*(s[i+1]-s[i])
+	}
+	return (q(0.75) - q(0.25)) / median(s)
+}
+
+// allocsPerCall counts the heap allocations of f, averaged over a few
+// calls after the timed ones (so every pool is warm).
+func allocsPerCall(f func()) float64 {
+	const calls = 4
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range calls {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.Mallocs-before.Mallocs) / calls
 }
 
 // setLimit fills the bandwidth columns: the floor is the time to read and

@@ -2,23 +2,29 @@ package main
 
 import (
 	"fmt"
+	"image/color"
 	"io"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/lossfuse/lossfuse/bench/suite"
+
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
-// writePlot draws throughput (Gelem/s) against K, one line per backend and
-// the bandwidth limit as a dashed line, one panel per kernel × op × dtype
-// measured at more than one K (or every panel when none was).
+// writePlot draws every kernel × op × dtype measured as one panel: the
+// shapes (labelled N×K) along x, throughput (Gelem/s, log scale) up, one
+// point per backend in that backend's own colour and marker (the same in
+// every plot, whichever backends ran), the naive baseline among them, and
+// the memory-bandwidth limit of each shape as a dashed bar. Two panels a
+// row; the CPU is named in the figure's header line, never clipped off a
+// panel's title.
 func writePlot(path string, rep *Report) error {
 	type group struct {
 		title string
@@ -26,36 +32,31 @@ func writePlot(path string, rep *Report) error {
 	}
 	var groups []group
 	for _, r := range rep.Results {
-		t := fmt.Sprintf("%s op=%s dtype=%s", r.Kernel, r.Op, r.DType)
+		t := fmt.Sprintf("%s  %s  %s", r.Kernel, r.Op, r.DType)
 		if len(groups) == 0 || groups[len(groups)-1].title != t {
 			groups = append(groups, group{title: t})
 		}
 		g := &groups[len(groups)-1]
 		g.rs = append(g.rs, r)
 	}
-	multiK := slices.DeleteFunc(slices.Clone(groups), func(g group) bool {
-		ks := map[int]bool{}
-		for _, r := range g.rs {
-			ks[r.K] = true
-		}
-		return len(ks) < 2
-	})
-	if len(multiK) > 0 {
-		groups = multiK
-	}
 	if len(groups) == 0 {
 		return fmt.Errorf("-plot: no results to plot")
 	}
-
-	var panels [][]*plot.Plot
-	for _, g := range groups {
-		p, err := panel(g.title+" — "+rep.Machine.CPU, g.rs)
+	cols := min(2, len(groups))
+	rows := (len(groups) + cols - 1) / cols
+	panels := make([][]*plot.Plot, rows)
+	for i := range panels {
+		panels[i] = make([]*plot.Plot, cols)
+	}
+	for i, g := range groups {
+		p, err := panel(g.title, g.rs)
 		if err != nil {
 			return err
 		}
-		panels = append(panels, []*plot.Plot{p})
+		panels[i/cols][i%cols] = p
 	}
-	width, height := 7*vg.Inch, 3.6*vg.Inch*vg.Length(len(panels))
+	header := 0.45 * vg.Inch
+	width, height := 6*vg.Inch*vg.Length(cols), 3.4*vg.Inch*vg.Length(rows)+header
 	var canvas interface {
 		vg.CanvasSizer
 		io.WriterTo
@@ -66,9 +67,21 @@ func writePlot(path string, rep *Report) error {
 		canvas = vgsvg.New(width, height)
 	}
 	dc := draw.New(canvas)
-	tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadY: vg.Points(8), PadTop: vg.Points(4), PadBottom: vg.Points(4)}
-	for i, row := range plot.Align(panels, tiles, dc) {
-		panels[i][0].Draw(row[0])
+	// The header: what ran where, on its own line across the figure.
+	hs := draw.TextStyle{Color: color.Black, Font: plot.DefaultFont, Handler: plot.DefaultTextHandler}
+	hs.Font.Size = vg.Points(11)
+	hs.XAlign, hs.YAlign = draw.XCenter, draw.YTop
+	m := rep.Machine
+	dc.FillText(hs, vg.Point{X: width / 2, Y: height - vg.Points(6)},
+		fmt.Sprintf("lossfuse, one core: %s (%s, %s/%s); %s, median of %d", m.CPU, m.Go, m.GOOS, m.GOARCH, rep.Clock, rep.Reps))
+	body := draw.Crop(dc, 0, 0, 0, -header)
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(10), PadY: vg.Points(10), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
+	for i, row := range plot.Align(panels, tiles, body) {
+		for j, c := range row {
+			if panels[i][j] != nil {
+				panels[i][j].Draw(c)
+			}
+		}
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -81,82 +94,113 @@ func writePlot(path string, rep *Report) error {
 	return f.Close()
 }
 
+// backendStyle is each backend's colour and marker, fixed so that a
+// backend looks the same in every plot.
+var backendStyle = map[string]struct {
+	c     color.RGBA
+	shape draw.GlyphDrawer
+}{
+	suite.Naive: {color.RGBA{120, 120, 120, 255}, draw.CrossGlyph{}},
+	"generic":   {color.RGBA{31, 119, 180, 255}, draw.BoxGlyph{}},
+	"avx2":      {color.RGBA{44, 160, 44, 255}, draw.TriangleGlyph{}},
+	"avx512":    {color.RGBA{214, 39, 40, 255}, draw.CircleGlyph{}},
+	"neon":      {color.RGBA{255, 127, 14, 255}, draw.CircleGlyph{}},
+	"PyTorch":   {color.RGBA{148, 103, 189, 255}, draw.PyramidGlyph{}},
+}
+
+var backendOrder = []string{suite.Naive, "generic", "avx2", "avx512", "neon"}
+
 func panel(title string, rs []Result) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
-	p.X.Label.Text = "K (classes per row)"
+	p.Title.TextStyle.Font.Size = vg.Points(10)
 	p.Y.Label.Text = "Gelem/s (higher is better)"
-	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.TextStyle.Font.Size = vg.Points(8)
 	p.Add(plotter.NewGrid())
 
-	var isas []string
+	var shapes []string
 	for _, r := range rs {
-		if !slices.Contains(isas, r.Isa) {
-			isas = append(isas, r.Isa)
+		if s := r.shape().String(); !slices.Contains(shapes, s) {
+			shapes = append(shapes, s)
 		}
 	}
+	p.NominalX(shapes...)
+	p.X.Label.Text = "N×K"
+	at := func(r Result) float64 { return float64(slices.Index(shapes, r.shape().String())) }
+
+	var isas []string
+	for _, b := range backendOrder {
+		if slices.ContainsFunc(rs, func(r Result) bool { return r.Isa == b }) {
+			isas = append(isas, b)
+		}
+	}
+	spread := 0.5 / float64(max(1, len(isas)))
 	for i, isa := range isas {
 		var pts plotter.XYs
 		for _, r := range rs {
 			if r.Isa == isa && r.GelemPerSec > 0 {
-				pts = append(pts, plotter.XY{X: float64(r.K), Y: r.GelemPerSec})
+				pts = append(pts, plotter.XY{X: at(r) + (float64(i)-float64(len(isas)-1)/2)*spread, Y: r.GelemPerSec})
 			}
 		}
-		sortXY(pts)
-		line, points, err := plotter.NewLinePoints(pts)
+		sc, err := plotter.NewScatter(pts)
 		if err != nil {
 			return nil, err
 		}
-		line.Color, points.Color = plotutil.Color(i), plotutil.Color(i)
-		points.Shape = plotutil.Shape(i)
-		p.Add(line, points)
-		p.Legend.Add(isa, line, points)
+		st := backendStyle[isa]
+		sc.GlyphStyle = draw.GlyphStyle{Color: st.c, Shape: st.shape, Radius: vg.Points(3.5)}
+		p.Add(sc)
+		name := isa
+		if isa == suite.Naive {
+			name = "naive Go loop"
+		}
+		p.Legend.Add(name, sc)
 	}
 	// PyTorch (-torch) has one time per shape, stored on every backend's row.
 	var torch plotter.XYs
-	seenTorch := map[int]bool{}
+	seenTorch := map[string]bool{}
 	for _, r := range rs {
-		if r.TorchNsPerElem != nil && !seenTorch[r.K] {
-			seenTorch[r.K] = true
-			torch = append(torch, plotter.XY{X: float64(r.K), Y: 1 / *r.TorchNsPerElem})
+		if r.TorchNsPerElem != nil && !seenTorch[r.shape().String()] {
+			seenTorch[r.shape().String()] = true
+			torch = append(torch, plotter.XY{X: at(r), Y: 1 / *r.TorchNsPerElem})
 		}
 	}
 	if len(torch) > 0 {
-		sortXY(torch)
-		line, points, err := plotter.NewLinePoints(torch)
+		sc, err := plotter.NewScatter(torch)
 		if err != nil {
 			return nil, err
 		}
-		line.Color, points.Color = plotutil.Color(len(isas)), plotutil.Color(len(isas))
-		points.Shape = plotutil.Shape(len(isas))
-		line.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
-		p.Add(line, points)
-		p.Legend.Add("PyTorch, 1 thread", line, points)
+		st := backendStyle["PyTorch"]
+		sc.GlyphStyle = draw.GlyphStyle{Color: st.c, Shape: st.shape, Radius: vg.Points(3.5)}
+		p.Add(sc)
+		p.Legend.Add("PyTorch, 1 thread", sc)
 	}
-	// The bandwidth limit is the same for every backend at a shape.
-	var lim plotter.XYs
-	seen := map[int]bool{}
+	// The bandwidth limit, the same for every backend at a shape: a dashed
+	// bar across the shape's points.
+	seen := map[string]bool{}
+	var legend *plotter.Line
 	for _, r := range rs {
-		if r.LimitGelemPerSec != nil && !seen[r.K] {
-			seen[r.K] = true
-			lim = append(lim, plotter.XY{X: float64(r.K), Y: *r.LimitGelemPerSec})
+		if r.LimitGelemPerSec == nil || seen[r.shape().String()] {
+			continue
 		}
-	}
-	if len(lim) > 0 {
-		sortXY(lim)
-		l, err := plotter.NewLine(lim)
+		seen[r.shape().String()] = true
+		x, y := at(r), *r.LimitGelemPerSec
+		l, err := plotter.NewLine(plotter.XYs{{X: x - 0.4, Y: y}, {X: x + 0.4, Y: y}})
 		if err != nil {
 			return nil, err
 		}
-		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+		l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 		l.Width = vg.Points(1.5)
 		p.Add(l)
-		p.Legend.Add("bandwidth limit", l)
+		legend = l
 	}
-	// Headroom above the highest line for the legend (the axis is log).
-	p.Y.Max *= 8
+	if legend != nil {
+		p.Legend.Add("memory-bandwidth limit", legend)
+	}
+	// Headroom above the highest point for the legend (the axis is log).
+	p.Y.Max *= 30
+	p.X.Min, p.X.Max = -0.6, float64(len(shapes))-0.4
 	return p, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/lossfuse/lossfuse/bench/suite"
 )
 
 func writeJSON(w io.Writer, v any) error {
@@ -76,11 +78,11 @@ func writeText(w io.Writer, rep *Report) error {
 		}
 		fmt.Fprintf(&b, "\n%s  op=%s dtype=%s\n", r0.Kernel, r0.Op, r0.DType)
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		torchCol, blank := "", "\t\t\t\t\t\t\t\t\t\t\n"
+		torchCol, blank := "", "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n"
 		if rep.PyTorch != nil {
 			torchCol, blank = "×PyTorch\t", "\t"+blank
 		}
-		fmt.Fprintf(tw, "shape\tisa\tns/elem\tGelem/s\tGB/s\t×generic\t×naive\t%s%%BW\tmax err\tbudget\t\n", torchCol)
+		fmt.Fprintf(tw, "shape\tisa\tns/elem\tmin\tIQR\tGelem/s\tGB/s\t×generic\t×naive\t%s%%BW\tmax err\tbudget\tallocs\tpath\t\n", torchCol)
 		prevShape := ""
 		for _, r := range rep.Results[start:end] {
 			shape := r.shape().String()
@@ -91,15 +93,17 @@ func writeText(w io.Writer, rep *Report) error {
 			if rep.PyTorch != nil {
 				torchCol = ratio(r.VsTorch) + "\t"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s%s\t%s\t%s\t\n",
-				shape, r.Isa, num(r.NsPerElem), num(r.GelemPerSec), r.GBPerSec,
-				ratio(r.VsGeneric), ratio(r.VsNaive), torchCol, percent(r.BWFraction), errString(float64(r.MaxErr)), budgetString(r))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s%s\t%s\t%s\t%s\t%s\t\n",
+				shape, r.Isa, num(r.NsPerElem), num(r.MinNsPerElem), iqrString(r), num(r.GelemPerSec), r.GBPerSec,
+				ratio(r.VsGeneric), ratio(r.VsNaive), torchCol, percent(r.BWFraction), errString(float64(r.MaxErr)), budgetString(r),
+				num(r.AllocsPerCall), pathString(r))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 		start = end
 	}
+	writeSummary(&b, rep)
 	// Drop the padding tabwriter leaves on the blank separator rows.
 	lines := strings.Split(b.String(), "\n")
 	for i, l := range lines {
@@ -158,4 +162,59 @@ func errString(e float64) string {
 		return "0"
 	}
 	return fmt.Sprintf("%.1e", e)
+}
+
+// iqrString is the interquartile range in percent of the median, with ~
+// marking a noisy measurement.
+func iqrString(r Result) string {
+	mark := ""
+	if r.Noisy {
+		mark = "~"
+	}
+	return fmt.Sprintf("%.1f%%%s", 100*r.IQR, mark)
+}
+
+// pathString is the code path a call took, "-" for the naive loop, and
+// "FALLBACK" in front of a SIMD backend's generic (scalar) path.
+func pathString(r Result) string {
+	if len(r.Paths) == 0 {
+		return "-"
+	}
+	p := strings.Join(r.Paths, "+")
+	if r.Fallback {
+		p = "FALLBACK " + p
+	}
+	return p
+}
+
+// writeSummary ends the tables with what a reader must not miss: noisy
+// cells, allocating calls and fallbacks to generic, or that there were none.
+func writeSummary(b *strings.Builder, rep *Report) {
+	var noisy, allocs, fallbacks []string
+	for _, r := range rep.Results {
+		cell := fmt.Sprintf("%s %s %s %s %s", r.Kernel, r.Op, r.DType, r.shape(), r.Isa)
+		if r.Noisy {
+			noisy = append(noisy, fmt.Sprintf("%s (IQR %.0f%%)", cell, 100*r.IQR))
+		}
+		if r.AllocsPerCall > 0 && r.Isa != suite.Naive {
+			allocs = append(allocs, fmt.Sprintf("%s (%.3g per call)", cell, r.AllocsPerCall))
+		}
+		if r.Fallback {
+			fallbacks = append(fallbacks, fmt.Sprintf("%s: %s", cell, strings.Join(r.Paths, "+")))
+		}
+	}
+	list := func(title, none string, items []string) {
+		if len(items) == 0 {
+			fmt.Fprintf(b, "%s: %s\n", title, none)
+			return
+		}
+		fmt.Fprintf(b, "%s (%d):\n", title, len(items))
+		for _, it := range items {
+			fmt.Fprintf(b, "  %s\n", it)
+		}
+	}
+	b.WriteString("\n")
+	list("Noisy cells (interquartile range above 5% of the median; rerun them or raise -reps)", "none", noisy)
+	list("lossfuse calls that allocated", "none (every lossfuse call allocation-free)", allocs)
+	list("Fallbacks to generic on a SIMD backend", "none (every call above ran its backend's own kernels)", fallbacks)
 }
