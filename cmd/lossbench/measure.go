@@ -31,14 +31,14 @@ type Report struct {
 
 // Result is one kernel × op × dtype × shape × backend measurement.
 type Result struct {
-	Kernel       string  `json:"kernel"`
-	Op           string  `json:"op"`
-	DType        string  `json:"dtype"`
-	N            int     `json:"n"`
-	K            int     `json:"k"`
-	Isa          string  `json:"isa"`
-	NsPerCall    float64 `json:"ns_per_call"` // the median
-	NsPerElem    float64 `json:"ns_per_elem"`
+	Kernel    string  `json:"kernel"`
+	Op        string  `json:"op"`
+	DType     string  `json:"dtype"`
+	N         int     `json:"n"`
+	K         int     `json:"k"`
+	Isa       string  `json:"isa"`
+	NsPerCall float64 `json:"ns_per_call"` // the median
+	NsPerElem float64 `json:"ns_per_elem"`
 	// The spread over repetitions: the fastest one, and the interquartile
 	// range relative to the median; Noisy marks a spread above noisyIQR.
 	MinNsPerElem float64 `json:"min_ns_per_elem"`
@@ -49,12 +49,12 @@ type Result struct {
 	AllocsPerCall float64 `json:"allocs_per_call"`
 	// Paths are the code paths the call took (kernels.PathsTaken);
 	// Fallback is set when a SIMD backend ran a generic (scalar) kernel.
-	Paths    []string `json:"paths,omitempty"`
-	Fallback bool     `json:"fallback_to_generic,omitempty"`
-	GelemPerSec  float64 `json:"gelem_per_s"`
-	GBPerSec     float64 `json:"gb_per_s"` // bytes touched (read + written once) per second
-	BytesRead    int64   `json:"bytes_read"`
-	BytesWritten int64   `json:"bytes_written"`
+	Paths        []string `json:"paths,omitempty"`
+	Fallback     bool     `json:"fallback_to_generic,omitempty"`
+	GelemPerSec  float64  `json:"gelem_per_s"`
+	GBPerSec     float64  `json:"gb_per_s"` // bytes touched (read + written once) per second
+	BytesRead    int64    `json:"bytes_read"`
+	BytesWritten int64    `json:"bytes_written"`
 	// Speed-ups are time(baseline)/time(this); absent when the baseline
 	// was not measured.
 	VsGeneric *float64 `json:"speedup_vs_generic,omitempty"`
