@@ -142,6 +142,14 @@ func PathsTaken(f func()) []string {
 	return slices.Sorted(maps.Keys(seen))
 }
 
+// IsFallback reports whether a path that PathsTaken returned on a SIMD
+// backend is a generic (scalar) kernel run instead of a vectorised one.
+// The generic scan of binary targets ("generic/outside-unit"), which neon
+// shares, is validation, not a kernel.
+func IsFallback(path string) bool {
+	return strings.HasPrefix(path, "generic/") && path != "generic/outside-unit"
+}
+
 // impl returns the active table for T without allocating: the two tables
 // differ only in their element type, so the one of T's size is reinterpreted.
 func impl[T Float]() *args.Impl[T] {

@@ -4,7 +4,6 @@ package kernels_test
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/lossfuse/lossfuse/kernels"
 )
@@ -134,7 +133,7 @@ func ExamplePathsTaken() {
 	})
 	fallback := false
 	for _, p := range paths {
-		fallback = fallback || kernels.Backend() != "generic" && strings.HasPrefix(p, "generic/")
+		fallback = fallback || kernels.Backend() != "generic" && kernels.IsFallback(p)
 	}
 	fmt.Println(len(paths) > 0, fallback)
 	// Output: true false

@@ -271,9 +271,7 @@ func runCombo[T kernels.Float](c combo) error {
 
 // genericKernel reports whether path is a generic kernel (not the generic
 // validation scan, which the SIMD backends without a vector scan share).
-func genericKernel(path string) bool {
-	return strings.HasPrefix(path, "generic/") && path != "generic/outside-unit"
-}
+func genericKernel(path string) bool { return kernels.IsFallback(path) }
 
 // TestNoSilentFallback enumerates every kernel × option set × dtype at row
 // lengths on both sides of the small-row kernels, on every SIMD backend of

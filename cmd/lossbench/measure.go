@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/lossfuse/lossfuse/bench/suite"
 	"github.com/lossfuse/lossfuse/kernels"
@@ -219,7 +218,7 @@ func measureOne(c suite.Case, data *suite.Data, isa string, cfg *config) (Result
 	ns, iqr := median(samples), quartileSpread(samples)
 	fallback := false
 	for _, p := range paths {
-		fallback = fallback || isa != "generic" && strings.HasPrefix(p, "generic/")
+		fallback = fallback || isa != "generic" && kernels.IsFallback(p)
 	}
 	return Result{
 		Kernel: c.Kernel.Name, Op: string(c.Op), DType: string(c.DType), N: c.Shape.N, K: c.Shape.K, Isa: isa,
