@@ -402,6 +402,15 @@ func (r *Result) rowDone(i int, row ceRow, loss, tol, pc, pcTol float64, c []flo
 		}
 		t = math.Abs(scale)*t + Slack*r.tiny*math.Max(1, math.Abs(scale)*(math.Abs(pc)+math.Abs(c[j])))
 		r.Grad[i*k+j], r.GradTol[i*k+j] = g, finiteTol(g, t)
+		if math.Abs(scale)*math.Abs(pc) > r.max || math.Abs(scale)*math.Abs(c[j]) > r.max {
+			// The gradient's terms, scale·pc·p_j and scale·c_j, as the
+			// kernels form them (the row's coefficient scale·pc first):
+			// one beyond T's range gives ±∞ or ∞ − ∞ = NaN where the true
+			// difference may be finite or the other infinity (weights of
+			// 2e227 and 2e-243 in one row: F54). A term overflows T, so
+			// the value is unconstrained.
+			r.GradTol[i*k+j] = math.Inf(1)
+		}
 		if row.capOn && math.Abs(scale)*Slack*u*math.Abs(d) > r.max {
 			// The cap's factor 1 − tanh², exact to Slack·u only, times a
 			// scaled coefficient beyond T's range: a kernel whose factor

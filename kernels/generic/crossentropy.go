@@ -129,7 +129,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 				// probability targets do the same, its smoothing mass of
 				// integer targets not yet).
 				if math.IsInf(z, -1) {
-					cBad, zBad = math.Inf(1), math.Max(zBad, z)
+					cBad, zBad = cBad+math.Inf(1), math.Max(zBad, z) // += : a NaN already there stays (F55)
 				} else if z != sm {
 					ct := eps / float64(a.K)
 					if probs != nil {
