@@ -389,18 +389,23 @@ func (r *Result) rowDone(i int, row ceRow, loss, tol, pc, pcTol float64, c []flo
 	for j, zj := range row.z {
 		p := math.Exp(lr.logp(zj))
 		d := pc*p - c[j]
-		g := scale * row.chain[j] * d
+		// The row's coefficient scale·pc is formed before it meets p_j, as
+		// the kernels do: p_j ≤ 1, so the product can only shrink, while
+		// pc·p_j first underflows where the gradient does not (weights of
+		// 2.6e-200 under a mean, p_j = 1.7e-266: F56).
+		spc, sc := scale*pc, scale*c[j]
+		g := row.chain[j] * (spc*p - sc)
 		var t float64
 		if p != 0 {
 			rho := lseErr + Slack*u*(1+math.Abs(zj)+math.Abs(zj-lr.m)) // p_j's relative error
-			t = math.Abs(pc)*p*math.Expm1(rho) + p*pcTol
+			t = math.Abs(spc)*p*math.Expm1(rho) + p*math.Abs(scale)*pcTol
 		}
-		t += Slack * u * (math.Abs(pc)*p + math.Abs(c[j]))
+		t += Slack * u * (math.Abs(spc)*p + math.Abs(sc))
 		t *= row.chain[j]
 		if row.capOn {
-			t += Slack * u * math.Abs(d) // 1 − tanh² loses Slack·u absolute
+			t += Slack * u * math.Abs(scale) * math.Abs(d) // 1 − tanh² loses Slack·u absolute
 		}
-		t = math.Abs(scale)*t + Slack*r.tiny*math.Max(1, math.Abs(scale)*(math.Abs(pc)+math.Abs(c[j])))
+		t += Slack * r.tiny * math.Max(1, math.Abs(spc)+math.Abs(sc))
 		r.Grad[i*k+j], r.GradTol[i*k+j] = g, finiteTol(g, t)
 		if math.Abs(scale)*math.Abs(pc) > r.max || math.Abs(scale)*math.Abs(c[j]) > r.max {
 			// The gradient's terms, scale·pc·p_j and scale·c_j, as the

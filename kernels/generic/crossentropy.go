@@ -236,7 +236,12 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 
 	// Pass 2: the gradient. For integer targets c_j = (ε/K)·w_j plus wy at
 	// the target; for probability targets c_j = w_j·t'_j.
+	// The scale meets the coefficients before p_j does, as in the SIMD
+	// kernels: p_j ≤ 1 can only shrink scale·pc, while pc·p_j first
+	// underflows where the gradient does not (weights of 2.6e-200 under a
+	// mean, p_j = 1.7e-266: F56).
 	scale := float64(a.GradScale)
+	spc := scale * pc
 	grad = grad[:k]
 	invS := math.Exp(-lr) // 1 / Σ exp(z − m)
 	for j, v := range x {
@@ -248,20 +253,19 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 			lp = (z - m) - lr // log p_j, exact at the maximum
 			p = math.Exp(lp)
 		}
-		g := pc * p
+		g := spc * p
 		if int32(j) == y {
-			g -= wy
+			g -= scale * wy
 			// Where p_y > ½ the difference pc·p − wy loses p's digits to
 			// p − 1: form it as pc·(p − 1) + (pc − wy), with p − 1 exact.
 			// (Not for an infinite pc, where it is −∞ + ∞.)
-			if lpy := (zy - m) - lr; lpy > -math.Ln2 && pc-pc == 0 {
-				g = pc*math.Expm1(lpy) + (pc - wy)
+			if lpy := (zy - m) - lr; lpy > -math.Ln2 && spc-spc == 0 {
+				g = spc*math.Expm1(lpy) + scale*(pc-wy)
 			}
 		}
 		if soft || (eps != 0 && !a.Focal) {
-			g -= targetCoef(a, probs, j, eps)
+			g -= scale * targetCoef(a, probs, j, eps)
 		}
-		g *= scale
 		if capv > 0 { // d(cap·tanh(x/cap))/dx = sech²(x/cap)
 			g *= sech2(float64(v) / capv)
 		}
