@@ -196,7 +196,7 @@ var mutants = func() []Mutant {
 		New:  "fn: float64(a.FPWeight), fp: float64(a.FNWeight),",
 		Note: "Binary: FNWeight and FPWeight swapped"})
 	add(Mutant{ID: "generic/drop-smoothing", Backend: "generic", Kind: "drop-smoothing", File: gce,
-		Find: "\t\tif soft || (eps != 0 && !a.Focal) {\n\t\t\tg -= targetCoef(a, probs, j, eps)\n",
+		Find: "\t\tif soft || (eps != 0 && !a.Focal) {\n\t\t\tg -= scale * targetCoef(a, probs, j, eps)\n",
 		Old:  "soft || (eps != 0 && !a.Focal)",
 		New:  "soft",
 		Note: "ceRow pass 2: the smoothing mass (ε/K)·w_j no longer subtracted (integer targets)"})
@@ -217,6 +217,18 @@ var mutants = func() []Mutant {
 		Old:  "cw",
 		New:  "cw[min(1, k-1):]",
 		Note: "ClassWeight: the tile holds w[j+1] at class j (its last class left from the pool)"})
+
+	// ---- the Runner (kernels/runner.go), shared by every backend ----
+	add(Mutant{ID: "generic/off-by-one-row-runner-block", Backend: "generic", Kind: "off-by-one-row", File: "kernels/runner.go",
+		Find: "\treturn t.run(ceBlock(t.a, lo, hi))\n",
+		Old:  "hi)",
+		New:  "max(lo+1, hi-1))",
+		Note: "Runner: each cross-entropy block leaves its last row out"})
+	add(Mutant{ID: "avx512/off-by-one-row-runner-row-weight", Backend: "avx512", Kind: "off-by-one-row", File: "kernels/runner.go",
+		Find: "\t\treturn rowWeighted(blk, t.rw[lo:hi])\n",
+		Old:  "t.rw[lo:hi]",
+		New:  "t.rw[max(lo-1, 0):hi]",
+		Note: "Runner: RowWeight blocks after the first weighted by the previous row's weight"})
 
 	// ---- amd64: the generator (asmgen/amd64) and the Go drivers ----
 	const ace, abin, astash = "asmgen/amd64/crossentropy.go", "asmgen/amd64/binary.go", "asmgen/amd64/stash.go"
