@@ -42,6 +42,10 @@ type BinaryOptions[T Float] struct {
 	// Loss, when non-nil, receives the per-element losses (N×K); it is
 	// required with Reduction None.
 	Loss []T
+
+	// Runner, when non-nil, spreads a large call over its goroutines
+	// (see Runner: the results do not depend on their number).
+	Runner *Runner
 }
 
 // FocalOptions configures SigmoidFocal and FocalProbs. Its zero value is
@@ -203,15 +207,7 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 		GradScale: T(scaleFor(o.Reduction, EmptyMeanNaN, norm)),
 		Grad:      grad, Loss: o.Loss,
 	}
-	var sum float64
-	switch {
-	case o.ClassWeight != nil:
-		sum = classWeighted(a, o.ClassWeight)
-	case o.RowWeight != nil:
-		sum = rowWeighted(a, o.RowWeight)
-	default:
-		sum = impl[T]().Binary(a)
-	}
+	sum := runBinary(o.Runner, a, o.ClassWeight, o.RowWeight)
 	loss, _ := reduce(o.Reduction, EmptyMeanNaN, sum, norm)
 	return T(loss), nil
 }

@@ -38,6 +38,10 @@ type CrossEntropyOptions[T Float] struct {
 	// RowLSE, when non-nil, receives each row's log-sum-exp of the (capped)
 	// logits (length N); rows that are ignored get it too.
 	RowLSE []T
+
+	// Runner, when non-nil, spreads a large call over its goroutines
+	// (see Runner: the results do not depend on their number).
+	Runner *Runner
 }
 
 // CrossEntropy computes softmax cross-entropy between N rows of K logits
@@ -197,7 +201,7 @@ func ceRun[T Float](a *args.CE[T], o *CrossEntropyOptions[T], norm float64) (T, 
 		norm = o.Normalizer
 	}
 	a.GradScale = T(scaleFor(o.Reduction, o.EmptyMean, norm))
-	sum := impl[T]().CrossEntropy(*a)
+	sum := runCE(o.Runner, a)
 	loss, _ := reduce(o.Reduction, o.EmptyMean, sum, norm)
 	return T(loss), nil
 }
@@ -213,6 +217,10 @@ type SoftmaxFocalOptions[T Float] struct {
 	Ignore    Ignore
 	EmptyMean EmptyMean
 	RowLoss   []T // per-row losses, required with Reduction None
+
+	// Runner, when non-nil, spreads a large call over its goroutines
+	// (see Runner: the results do not depend on their number).
+	Runner *Runner
 }
 
 // SoftmaxFocal computes multiclass focal loss from logits,
@@ -227,7 +235,7 @@ func SoftmaxFocal[T Float](logits []T, targets []int32, n, k int, grad []T, o *S
 	if o == nil {
 		o = &SoftmaxFocalOptions[T]{}
 	}
-	ceo := CrossEntropyOptions[T]{Reduction: o.Reduction, Weight: o.Alpha, Ignore: o.Ignore, EmptyMean: o.EmptyMean, RowLoss: o.RowLoss}
+	ceo := CrossEntropyOptions[T]{Reduction: o.Reduction, Weight: o.Alpha, Ignore: o.Ignore, EmptyMean: o.EmptyMean, RowLoss: o.RowLoss, Runner: o.Runner}
 	var a args.CE[T]
 	if err := ceCommon(&a, logits, n, k, grad, &ceo, "Alpha"); err != nil {
 		return 0, err

@@ -18,6 +18,10 @@ type RegressionOptions[T Float] struct {
 	// Loss, when non-nil, receives the per-element losses; it is required
 	// with Reduction None.
 	Loss []T
+
+	// Runner, when non-nil, spreads a large call over its goroutines
+	// (see Runner: the results do not depend on their number).
+	Runner *Runner
 }
 
 // MSE computes the mean squared error (pred−target)² and its gradient
@@ -121,7 +125,7 @@ func regression[T Float](kind args.RegressionKind, x, y, grad []T, o *Regression
 		GradScale: T(scaleFor(o.Reduction, o.EmptyMean, norm)),
 		Grad:      grad, Loss: o.Loss,
 	}
-	sum := impl[T]().Regression(a)
+	sum := runRegression(o.Runner, a)
 	loss, _ := reduce(o.Reduction, o.EmptyMean, sum, norm)
 	return T(loss), nil
 }

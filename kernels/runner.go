@@ -1,0 +1,341 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
+
+// A Runner spreads calls over several goroutines. Pass it in an options
+// struct (CrossEntropyOptions.Runner, BinaryOptions.Runner, …); a nil
+// Runner, the default, runs a call on the calling goroutine alone. There is
+// no hidden global pool: a Runner's workers exist from NewRunner until
+// Close, and only calls that name it use them.
+//
+// Results do not depend on the number of workers. A call of at least
+// ParallelMinElems elements is cut into fixed blocks of rows (or elements)
+// whose size depends only on the call's shape, each block runs the
+// backend's kernel as a call of its own would, and the blocks' partial
+// losses are added in block order. The loss, gradient and per-row outputs
+// are therefore bit-identical for every worker count, every GOMAXPROCS and
+// every run on the same backend. Against a call without a Runner the
+// gradient and per-row outputs are identical too, and the loss, summed in
+// another order, agrees within the accuracy contract. Smaller calls run on
+// the caller's goroutine alone, exactly as without a Runner: there waking a
+// worker would cost more than it saves.
+//
+// A Runner is safe for concurrent use. The caller of each call works on its
+// own call's blocks and takes only workers that are idle at that moment, so
+// concurrent callers share the workers without waiting for each other. A
+// call in steady state does not allocate.
+type Runner struct {
+	*pool // the workers, apart from the handle so that a dropped Runner can stop them
+}
+
+type pool struct {
+	workers int
+	jobs    chan *job // unbuffered: a send succeeds only into an idle worker
+	done    sync.WaitGroup
+	once    sync.Once
+}
+
+// NewRunner starts a Runner that uses up to p goroutines per call: the
+// caller's and p−1 workers. p ≤ 0 means runtime.GOMAXPROCS(0). Call Close
+// when done with it (a Runner that becomes unreachable is closed by the
+// garbage collector too).
+func NewRunner(p int) *Runner {
+	if p <= 0 {
+		p = runtime.GOMAXPROCS(0)
+	}
+	pl := &pool{workers: p - 1, jobs: make(chan *job)}
+	pl.done.Add(pl.workers)
+	for range pl.workers {
+		go pl.work()
+	}
+	r := &Runner{pl}
+	runtime.AddCleanup(r, func(pl *pool) { pl.close() }, pl)
+	return r
+}
+
+// Goroutines returns p, the most goroutines a call uses.
+func (r *Runner) Goroutines() int { return r.workers + 1 }
+
+// Close stops the workers and waits until they have exited. Calls that use
+// the Runner afterwards, or while Close runs, are still correct: they run on
+// the caller's goroutine alone. Close may be called more than once.
+func (r *Runner) Close() { r.close() }
+
+func (pl *pool) close() {
+	pl.once.Do(func() {
+		for range pl.workers {
+			pl.jobs <- nil // a nil job tells one worker to exit
+		}
+		pl.done.Wait()
+	})
+}
+
+func (pl *pool) work() {
+	defer pl.done.Done()
+	for j := range pl.jobs {
+		if j == nil {
+			return
+		}
+		j.drain()
+		j.helpers.Done()
+	}
+}
+
+// ParallelMinElems is the smallest call (N×K elements; the element count
+// of a regression call) that a Runner spreads over its workers. Below it a
+// call runs on the caller's goroutine: waking a worker and joining it costs
+// a few microseconds, the time of about 16K elements of cross-entropy on
+// one core (go test -bench Runner ./bench measures the crossover).
+const ParallelMinElems = 1 << 15
+
+// blockElems is the work of one block: large enough that claiming it costs
+// nothing next to the kernel, small enough that 8 workers get several
+// blocks each at 256×32000, and that a block's inputs and outputs stay in
+// L2.
+const blockElems = 1 << 15
+
+// blockRows is the rows per block for rows of k elements: at least one
+// row, about blockElems elements, and a multiple of 64 rows when that is
+// more than 64, so that the row-grouped kernels for short rows (groups of
+// 8 or 16 rows) see the same groups and the same remainder as one call.
+func blockRows(n, k int) int {
+	rows := max(1, blockElems/k)
+	if rows > 64 {
+		rows = rows / 64 * 64
+	}
+	return min(rows, n)
+}
+
+// blockTask is one call cut into blocks; runBlock runs block b and returns
+// its partial loss.
+type blockTask interface {
+	runBlock(b int) float64
+}
+
+// job is one call in flight: the blocks left to claim, their partial
+// losses, and the helpers that took it.
+type job struct {
+	task    blockTask
+	blocks  int64
+	next    atomic.Int64
+	partial []float64
+	helpers sync.WaitGroup
+
+	// The typed tasks, one per kernel family and element type, live in the
+	// job so that a pooled job needs no further allocation.
+	ce32  ceTask[float32]
+	ce64  ceTask[float64]
+	bin32 binaryTask[float32]
+	bin64 binaryTask[float64]
+	reg32 regressionTask[float32]
+	reg64 regressionTask[float64]
+}
+
+var jobs = sync.Pool{New: func() any { return new(job) }}
+
+// drain claims and runs blocks until none is left.
+func (j *job) drain() {
+	for {
+		b := j.next.Add(1) - 1
+		if b >= j.blocks {
+			return
+		}
+		j.partial[b] = j.task.runBlock(int(b))
+	}
+}
+
+// run runs the job's blocks on the caller and on every idle worker, and
+// returns the partial losses' sum in block order.
+func (pl *pool) run(j *job, blocks int) float64 {
+	j.blocks = int64(blocks)
+	j.next.Store(0)
+	if cap(j.partial) < blocks {
+		j.partial = make([]float64, blocks)
+	}
+	j.partial = j.partial[:blocks]
+	for range min(pl.workers, blocks-1) {
+		j.helpers.Add(1)
+		select {
+		case pl.jobs <- j:
+		default: // every worker is busy (or closed): do the rest ourselves
+			j.helpers.Done()
+		}
+	}
+	j.drain()
+	j.helpers.Wait() // the blocks a helper claimed are done when it leaves
+	var sum compensated
+	for _, p := range j.partial {
+		sum.add(p)
+	}
+	return sum.value()
+}
+
+// parallel reports whether r spreads a call of elems elements.
+func (r *Runner) parallel(elems int) bool {
+	return r != nil && elems >= ParallelMinElems
+}
+
+func isF32[T Float]() bool {
+	var zero T
+	_, ok := any(zero).(float32)
+	return ok
+}
+
+// pick returns the job's task of element type T: a32 or a64.
+func pick[P any, T Float](a32, a64 any) *P {
+	if isF32[T]() {
+		return a32.(*P)
+	}
+	return a64.(*P)
+}
+
+type ceTask[T Float] struct {
+	a    args.CE[T]
+	run  func(args.CE[T]) float64
+	rows int
+}
+
+func (t *ceTask[T]) runBlock(b int) float64 {
+	lo := b * t.rows
+	hi := min(lo+t.rows, t.a.N)
+	return t.run(ceBlock(t.a, lo, hi))
+}
+
+// ceBlock is a's rows [lo, hi).
+func ceBlock[T Float](a args.CE[T], lo, hi int) args.CE[T] {
+	k := a.K
+	b := a
+	b.N = hi - lo
+	b.X = a.X[lo*k : hi*k]
+	if a.Targets != nil {
+		b.Targets = a.Targets[lo:hi]
+	}
+	if a.Probs != nil {
+		b.Probs = a.Probs[lo*k : hi*k]
+	}
+	if a.Grad != nil {
+		b.Grad = a.Grad[lo*k : hi*k]
+	}
+	if a.RowLoss != nil {
+		b.RowLoss = a.RowLoss[lo:hi]
+	}
+	if a.RowLSE != nil {
+		b.RowLSE = a.RowLSE[lo:hi]
+	}
+	return b
+}
+
+// runCE is impl.CrossEntropy(a), spread over r's workers when a is large.
+func runCE[T Float](r *Runner, a *args.CE[T]) float64 {
+	run := impl[T]().CrossEntropy
+	if !r.parallel(a.N * a.K) {
+		return run(*a)
+	}
+	j := jobs.Get().(*job)
+	t := pick[ceTask[T], T](&j.ce32, &j.ce64)
+	rows := blockRows(a.N, a.K)
+	*t = ceTask[T]{a: *a, run: run, rows: rows}
+	j.task = t
+	sum := r.run(j, (a.N+rows-1)/rows)
+	*t = ceTask[T]{} // drop the caller's slices before pooling
+	j.task = nil
+	jobs.Put(j)
+	return sum
+}
+
+// binaryTask runs a binary loss over blocks of whole rows, through the
+// broadcast helpers when the weights are per class or per row.
+type binaryTask[T Float] struct {
+	a          args.Binary[T]
+	cw, rw     []T
+	rows       int
+	run        func(args.Binary[T]) float64
+	class, row bool
+}
+
+func (t *binaryTask[T]) runBlock(b int) float64 {
+	lo := b * t.rows
+	hi := min(lo+t.rows, t.a.N)
+	blk := block(t.a, lo, hi-lo, 0, t.a.K, nil)
+	switch {
+	case t.class:
+		return classWeighted(blk, t.cw)
+	case t.row:
+		return rowWeighted(blk, t.rw[lo:hi])
+	}
+	if t.a.Weight != nil {
+		blk.Weight = t.a.Weight[lo*t.a.K : hi*t.a.K]
+	}
+	return t.run(blk)
+}
+
+// runBinary is the binary loss a (class weights cw or row weights rw when
+// non-nil), spread over r's workers when a is large.
+func runBinary[T Float](r *Runner, a args.Binary[T], cw, rw []T) float64 {
+	if !r.parallel(a.N * a.K) {
+		switch {
+		case cw != nil:
+			return classWeighted(a, cw)
+		case rw != nil:
+			return rowWeighted(a, rw)
+		}
+		return impl[T]().Binary(a)
+	}
+	j := jobs.Get().(*job)
+	t := pick[binaryTask[T], T](&j.bin32, &j.bin64)
+	rows := blockRows(a.N, a.K)
+	*t = binaryTask[T]{a: a, cw: cw, rw: rw, rows: rows, run: impl[T]().Binary, class: cw != nil, row: rw != nil}
+	j.task = t
+	sum := r.run(j, (a.N+rows-1)/rows)
+	*t = binaryTask[T]{}
+	j.task = nil
+	jobs.Put(j)
+	return sum
+}
+
+type regressionTask[T Float] struct {
+	a   args.Regression[T]
+	run func(args.Regression[T]) float64
+}
+
+func (t *regressionTask[T]) runBlock(b int) float64 {
+	lo := b * blockElems
+	hi := min(lo+blockElems, len(t.a.X))
+	blk := t.a
+	blk.X, blk.Y = t.a.X[lo:hi], t.a.Y[lo:hi]
+	if t.a.Weight != nil {
+		blk.Weight = t.a.Weight[lo:hi]
+	}
+	if t.a.Grad != nil {
+		blk.Grad = t.a.Grad[lo:hi]
+	}
+	if t.a.Loss != nil {
+		blk.Loss = t.a.Loss[lo:hi]
+	}
+	return t.run(blk)
+}
+
+// runRegression is impl.Regression(a), spread over r's workers when a is
+// large.
+func runRegression[T Float](r *Runner, a args.Regression[T]) float64 {
+	run := impl[T]().Regression
+	n := len(a.X)
+	if !r.parallel(n) {
+		return run(a)
+	}
+	j := jobs.Get().(*job)
+	t := pick[regressionTask[T], T](&j.reg32, &j.reg64)
+	*t = regressionTask[T]{a: a, run: run}
+	j.task = t
+	sum := r.run(j, (n+blockElems-1)/blockElems)
+	*t = regressionTask[T]{}
+	j.task = nil
+	jobs.Put(j)
+	return sum
+}
