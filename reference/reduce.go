@@ -36,12 +36,12 @@ func (r *Result) setScale(red kernels.Reduction, empty kernels.EmptyMean, norm f
 func (r *Result) finish() {
 	var s sum
 	var abs, tols float64
-	free := false // some finite item is unconstrained (rule 3)
+	free := false // some item is unconstrained (rule 3)
 	for i, v := range r.Items {
 		s.add(v)
 		abs += math.Abs(v)
 		tols += r.ItemTol[i]
-		free = free || math.IsInf(r.ItemTol[i], 1) && v-v == 0
+		free = free || math.IsInf(r.ItemTol[i], 1)
 	}
 	r.Sum = s.value()
 	m := float64(len(r.Items))
