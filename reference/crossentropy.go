@@ -425,14 +425,6 @@ func (r *Result) rowDone(i int, row ceRow, loss, tol, pc, pcTol float64, c []flo
 			r.GradTol[i*k+j] = math.Inf(1)
 		}
 	}
-	if math.IsInf(tol, 1) {
-		// Every input of a row that gets here is finite: a bound that
-		// overflows float64 has terms beyond T (Σ|c_j|·|lse| of weights
-		// 6e209 and logits −6e169), and T may form them as ∞ − ∞. The
-		// loss is unconstrained even where a genuine term (ζ·w·lse²)
-		// makes the reference's +Inf (F57); the gradient keeps its bound.
-		r.ItemTol[i] = math.Inf(1)
-	}
 	if r.overflows(math.Abs(loss), math.Abs(pc), tol/(Slack*u)) {
 		r.ItemTol[i] = math.Inf(1)
 		for j := range row.z {

@@ -36,12 +36,10 @@ func (r *Result) setScale(red kernels.Reduction, empty kernels.EmptyMean, norm f
 func (r *Result) finish() {
 	var s sum
 	var abs, tols float64
-	free := false // some item is unconstrained (rule 3)
 	for i, v := range r.Items {
 		s.add(v)
 		abs += math.Abs(v)
 		tols += r.ItemTol[i]
-		free = free || math.IsInf(r.ItemTol[i], 1)
 	}
 	r.Sum = s.value()
 	m := float64(len(r.Items))
@@ -59,13 +57,6 @@ func (r *Result) finish() {
 		tol /= math.Abs(r.Norm)
 	}
 	r.LossTol = finiteTol(r.Loss, tol+Slack*r.U*math.Abs(r.Loss))
-	if free {
-		// The loss over an unconstrained item is unconstrained, also where
-		// another item makes the reference's sum ±Inf: the free item may be
-		// NaN in T (wsum·lse − Σ w_j·z_j as ∞ − ∞ beside a row whose z-loss
-		// is +Inf: F57), and finiteTol asks an infinite sum to be exact.
-		r.LossTol = math.Inf(1)
-	}
 	if r.red == kernels.Mean && r.Norm == 0 && r.empty == kernels.EmptyMeanZero {
 		r.LossTol = 0 // exactly 0
 	}

@@ -173,7 +173,10 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 			}
 			zy[i] = x[i*k+int(y)]
 			if capped {
-				zy[i] = capv * math.Tanh(zy[i]/capv)
+				// The assembly's tanh may round the maximum 1 ulp below
+				// this one: m − z_y < 0 by 1e154 at logits of 6e169, which
+				// a weight of 3e189 turns into −∞ beside a +∞ z-loss (F57).
+				zy[i] = min(capv*math.Tanh(zy[i]/capv), mx[i])
 			}
 			if math.IsInf(ls[i], 0) {
 				// A row holding +Inf (ls = +Inf) or only −Inf (ls = −Inf).
