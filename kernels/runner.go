@@ -35,10 +35,11 @@ type Runner struct {
 }
 
 type pool struct {
-	workers int
-	jobs    chan *job // unbuffered: a send succeeds only into an idle worker
-	done    sync.WaitGroup
-	once    sync.Once
+	workers  int
+	minElems atomic.Int64 // see SetMinElems
+	jobs     chan *job    // unbuffered: a send succeeds only into an idle worker
+	done     sync.WaitGroup
+	once     sync.Once
 }
 
 // NewRunner starts a Runner that uses up to p goroutines per call: the
@@ -50,6 +51,7 @@ func NewRunner(p int) *Runner {
 		p = runtime.GOMAXPROCS(0)
 	}
 	pl := &pool{workers: p - 1, jobs: make(chan *job)}
+	pl.minElems.Store(ParallelMinElems)
 	pl.done.Add(pl.workers)
 	for range pl.workers {
 		go pl.work()
@@ -61,6 +63,12 @@ func NewRunner(p int) *Runner {
 
 // Goroutines returns p, the most goroutines a call uses.
 func (r *Runner) Goroutines() int { return r.workers + 1 }
+
+// SetMinElems sets the smallest call the Runner spreads (N×K elements;
+// ParallelMinElems by default), for a machine where waking a worker costs
+// more or less than on the one the default was measured on. Results depend
+// on it (a smaller call is one block), never on the number of goroutines.
+func (r *Runner) SetMinElems(n int) { r.minElems.Store(int64(max(n, 1))) }
 
 // Close stops the workers and waits until they have exited. Calls that use
 // the Runner afterwards, or while Close runs, are still correct: they run on
@@ -178,7 +186,7 @@ func (pl *pool) run(j *job, blocks int) float64 {
 
 // parallel reports whether r spreads a call of elems elements.
 func (r *Runner) parallel(elems int) bool {
-	return r != nil && elems >= ParallelMinElems
+	return r != nil && int64(elems) >= r.minElems.Load()
 }
 
 func isF32[T Float]() bool {
