@@ -179,6 +179,13 @@
 // The implementation is chosen once, at initialisation, from the CPU's
 // features: "avx512" or "avx2" on amd64, "neon" on arm64, "generic" (pure Go)
 // everywhere else and under the purego build tag. The environment variable
+// LOSSFUSE_MAX_ISA caps the choice (generic, avx2, avx512, neon; any case).
+// A value that names no backend of the build is not ignored: every call
+// returns ErrBackend naming the variable until it is fixed. Backend reports
+// the choice and UseBackend switches it for tests and benchmarks.
+//
+// # Concurrency
+//
 // Every function is safe for concurrent use by any number of goroutines:
 // calls share no mutable state (the scratch rows of long cross-entropy rows
 // come from a sync.Pool, one per call in flight), and concurrent calls give
@@ -186,8 +193,18 @@
 // race detector). UseBackend is the exception: it swaps the backend of every
 // later call and must not run while kernels run on other goroutines.
 //
-// LOSSFUSE_MAX_ISA caps the choice (generic, avx2, avx512, neon; any case).
-// A value that names no backend of the build is not ignored: every call
-// returns ErrBackend naming the variable until it is fixed. Backend reports
-// the choice and UseBackend switches it for tests and benchmarks.
+// # Multi-core
+//
+// A call runs on its caller's goroutine unless its options name a Runner:
+//
+//	r := kernels.NewRunner(0) // GOMAXPROCS goroutines per call
+//	defer r.Close()
+//	opts := kernels.CrossEntropyOptions[float32]{Runner: r}
+//
+// A Runner cuts a call of at least ParallelMinElems elements into blocks of
+// rows fixed by the shape alone and adds the blocks' losses in block order,
+// so results are bit-identical for every number of goroutines (and the
+// gradient is the one a call without a Runner writes). Concurrent calls may
+// share one Runner; each takes only the workers idle at the time and works
+// on its own blocks itself.
 package kernels
