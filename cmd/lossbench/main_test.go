@@ -151,3 +151,19 @@ func TestTextReport(t *testing.T) {
 		}
 	}
 }
+
+func TestScaling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 8M-element inputs")
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-scaling", "-duration", "4ms", "-reps", "1"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"lossbench -scaling:", "P=0 ns/el", "P=1 ns/el", "256x32000", "BCEWithLogits", "MSE", "Losses bit-identical for every P ≥ 1."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scaling report lacks %q:\n%s", want, out)
+		}
+	}
+}
