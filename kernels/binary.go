@@ -176,17 +176,17 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 	if o.Clip != 0 && (kind == args.BCEWithLogits || kind == args.SigmoidFocal) {
 		return 0, wrap(ErrOption, "Clip applies to probability inputs only")
 	}
-	if err := checkWeights(names.in[2], weight); err != nil {
+	if err := checkWeightsOn(o.Runner, names.in[2], weight); err != nil {
 		return 0, err
 	}
 	if err := checkWeights("PosWeight", o.PosWeight); err != nil {
 		return 0, err
 	}
-	if err := checkUnit("y", y); err != nil {
+	if err := checkUnitOn(o.Runner, "y", y); err != nil {
 		return 0, err
 	}
 	if kind == args.BCEProb || kind == args.FocalProb {
-		if err := checkUnit("x", x); err != nil {
+		if err := checkUnitOn(o.Runner, "x", x); err != nil {
 			return 0, err
 		}
 	}

@@ -146,7 +146,7 @@ func CrossEntropyProbs[T Float](logits, probs []T, n, k int, grad []T, o *CrossE
 	if err := checkLen("probs", probs, n*k); err != nil {
 		return 0, err
 	}
-	if err := checkUnit("probs", probs); err != nil {
+	if err := checkUnitOn(o.Runner, "probs", probs); err != nil {
 		return 0, err
 	}
 	bs := buffers{

@@ -7,6 +7,7 @@ package kernels_test
 // after Close and from many goroutines at once.
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand"
@@ -303,5 +304,45 @@ func TestRunnerConcurrent(t *testing.T) {
 	wg.Wait()
 	for len(errs) > 0 {
 		t.Error(<-errs)
+	}
+}
+
+// TestRunnerErrors: a Runner scans inputs in parallel blocks; a bad value
+// in any block is still the error, with every output untouched.
+func TestRunnerErrors(t *testing.T) {
+	r := kernels.NewRunner(2)
+	defer r.Close()
+	const n, k = 300, 1000
+	for _, at := range []int{0, n*k/2 + 7, n*k - 1} {
+		x, y, w, grad := make([]float32, n*k), make([]float32, n*k), make([]float32, n*k), make([]float32, n*k)
+		for i := range grad {
+			y[i], w[i], grad[i] = 0.5, 1, float32(math.NaN())
+		}
+		untouched := func(what string) {
+			t.Helper()
+			for i, g := range grad {
+				if g == g {
+					t.Fatalf("%s at %d: grad[%d] written after an error", what, at, i)
+				}
+			}
+		}
+		y[at] = 1.5
+		if _, err := kernels.BCEWithLogits(x, y, n, k, grad, &kernels.BinaryOptions[float32]{Runner: r}); !errors.Is(err, kernels.ErrTarget) {
+			t.Fatalf("target 1.5 at %d: err %v, want ErrTarget", at, err)
+		}
+		untouched("target")
+		if _, err := kernels.CrossEntropyProbs(x, y, n, k, grad, &kernels.CrossEntropyOptions[float32]{Runner: r}); !errors.Is(err, kernels.ErrTarget) {
+			t.Fatalf("CrossEntropyProbs, probability 1.5 at %d: err %v, want ErrTarget", at, err)
+		}
+		untouched("probability")
+		y[at], w[at] = 0.5, -1
+		if _, err := kernels.SigmoidFocal(x, y, n, k, grad, &kernels.FocalOptions[float32]{BinaryOptions: kernels.BinaryOptions[float32]{Weight: w, Runner: r}}); !errors.Is(err, kernels.ErrWeight) {
+			t.Fatalf("weight −1 at %d: err %v, want ErrWeight", at, err)
+		}
+		untouched("weight")
+		w[at] = 1
+		if _, err := kernels.SigmoidFocal(x, y, n, k, grad, &kernels.FocalOptions[float32]{BinaryOptions: kernels.BinaryOptions[float32]{Weight: w, Runner: r}}); err != nil {
+			t.Fatalf("valid call: %v", err)
+		}
 	}
 }

@@ -90,6 +90,14 @@ func checkWeights[T Float](name string, w []T) error {
 	return err
 }
 
+// checkWeightsOn is checkWeights with the scan spread over r's workers.
+func checkWeightsOn[T Float](r *Runner, name string, w []T) error {
+	if r.parallel(len(w)) && !scan(r, w, true) {
+		return nil
+	}
+	return checkWeights(name, w) // small, or bad: the serial scan finds the index for the message
+}
+
 // checkWeightSum is checkWeights that also returns the weights' sum (when
 // sum is set), which a weighted mean divides by. The backend's scan
 // decides; the index for the message is found only on error.
@@ -117,8 +125,11 @@ func checkWeightSum[T Float](name string, w []T, sum bool) (float64, error) {
 // checkUnit rejects values outside [0, 1] (NaN passes and propagates):
 // binary targets, and the probabilities BCE and FocalProbs take. The
 // backend's scan decides; the index for the message is found only then.
-func checkUnit[T Float](name string, s []T) error {
-	if !impl[T]().OutsideUnit(s) {
+func checkUnit[T Float](name string, s []T) error { return checkUnitOn(nil, name, s) }
+
+// checkUnitOn is checkUnit with the scan spread over r's workers.
+func checkUnitOn[T Float](r *Runner, name string, s []T) error {
+	if !scan(r, s, false) {
 		return nil
 	}
 	for i, v := range s {

@@ -224,6 +224,11 @@ var mutants = func() []Mutant {
 		Old:  "hi)",
 		New:  "max(lo+1, hi-1))",
 		Note: "Runner: each cross-entropy block leaves its last row out"})
+	add(Mutant{ID: "avx2/skip-tail-runner-scan", Backend: "avx2", Kind: "skip-tail", File: "kernels/runner.go",
+		Find: "\tif scanFinds(t.s[lo:min(lo+blockElems, len(t.s))], t.weights) {\n",
+		Old:  "len(t.s))",
+		New:  "len(t.s)-1)",
+		Note: "Runner: the parallel validation scan leaves out the call's last value (a bad last target or weight passes)"})
 	add(Mutant{ID: "avx512/off-by-one-row-runner-row-weight", Backend: "avx512", Kind: "off-by-one-row", File: "kernels/runner.go",
 		Find: "\t\treturn rowWeighted(blk, t.rw[lo:hi])\n",
 		Old:  "t.rw[lo:hi]",
