@@ -125,26 +125,29 @@ func (pl *pool) receive() *job {
 }
 
 // ParallelMinElems is the smallest call (N×K elements; the element count
-// of a regression call) that a Runner spreads over its workers. Below it a
-// call runs on the caller's goroutine: waking a worker and joining it costs
-// a few microseconds, the time of about 16K elements of cross-entropy on
-// one core (go test -bench Runner ./bench measures the crossover).
-const ParallelMinElems = 1 << 15
+// of a regression call) that a Runner spreads over its workers: two
+// blocks. Below it a call runs on the caller's goroutine, where one block
+// would gain nothing (go test -bench RunnerThreshold ./bench measures the
+// crossover).
+const ParallelMinElems = 2 * blockElems
 
 // blockElems is the work of one block: large enough that claiming it costs
-// nothing next to the kernel, small enough that 8 workers get several
-// blocks each at 256×32000, and that a block's inputs and outputs stay in
-// L2.
-const blockElems = 1 << 15
+// nothing next to the kernel (a few microseconds of work), small enough
+// that a call of a few blocks balances over two goroutines (4096×10 in
+// blocks of 3264 rows: 1.17× on two; of 1600 rows: 1.44×) and that a
+// block's inputs and outputs stay in L2. Long rows take at least eight
+// rows per block (blockRows).
+const blockElems = 1 << 14
 
 // blockRows is the rows per block for rows of k elements: about
-// blockElems elements, at least two rows (the long-row kernels pipeline
-// pairs of rows: blocks of one row of 32000 took 0.41 ns/elem against 0.32
-// in one call), and a multiple of 64 rows when that is more than 64, so
-// that the row-grouped kernels for short rows (groups of 8 or 16 rows) see
-// the same groups and the same remainder as one call.
+// blockElems elements, at least eight rows (the long-row kernels pipeline
+// each row's first pass with the previous row's second: at 256×32000 on
+// one goroutine, blocks of one row took 0.41 ns/elem, of two 0.36, of
+// eight 0.31, the whole call 0.31), and a multiple of 64 rows when that is
+// more than 64, so that the row-grouped kernels for short rows (groups of
+// 8 or 16 rows) see the same groups and the same remainder as one call.
 func blockRows(n, k int) int {
-	rows := max(2, blockElems/k)
+	rows := max(8, blockElems/k)
 	if rows > 64 {
 		rows = rows / 64 * 64
 	}
@@ -168,8 +171,7 @@ type job struct {
 	next    atomic.Int64
 	partial []float64
 	owner   *pool
-	state   atomic.Int64  // closed | number of workers in the call
-	left    chan struct{} // the last worker out of a closed call says so
+	state   atomic.Int64 // closed | number of workers in the call
 
 	// The typed tasks, one per kernel family and element type, live in the
 	// job so that a pooled job needs no further allocation.
@@ -186,7 +188,7 @@ type job struct {
 const closed = 1 << 62
 
 var jobs = sync.Pool{New: func() any {
-	j := &job{left: make(chan struct{}, 1)}
+	j := new(job)
 	j.state.Store(closed)
 	return j
 }}
@@ -209,11 +211,7 @@ func (j *job) join(pl *pool) bool {
 	return true
 }
 
-func (j *job) leave() {
-	if j.state.Add(-1) == closed {
-		j.left <- struct{}{}
-	}
-}
+func (j *job) leave() { j.state.Add(-1) }
 
 // drain claims and runs blocks until none is left.
 func (j *job) drain() {
@@ -246,8 +244,13 @@ offer:
 		}
 	}
 	j.drain()
-	if j.state.Add(closed) != closed {
-		<-j.left // a worker's claimed blocks are done when it leaves
+	// Wait for the workers in the call: each finishes the one block it
+	// holds. Spinning, not parking: a parked caller is woken onto the
+	// worker's processor, and the worker then waits for a sleeping one
+	// (BenchmarkRunnerThreshold at two blocks of 32 rows of 1000: 0.96× → 1.73×).
+	// Gosched lets a worker that shares the caller's processor finish.
+	for j.state.Add(closed); j.state.Load() != closed; {
+		runtime.Gosched()
 	}
 	var sum compensated
 	for _, p := range j.partial {
@@ -291,7 +294,7 @@ func (t *ceTask[T]) runBlock(b int) float64 {
 func ceBlock[T Float](a args.CE[T], lo, hi int) args.CE[T] {
 	k := a.K
 	b := a
-	b.N = hi - lo
+	b.N, b.Whole = hi-lo, a.N*a.K
 	b.X = a.X[lo*k : hi*k]
 	if a.Targets != nil {
 		b.Targets = a.Targets[lo:hi]

@@ -135,7 +135,7 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 	z := s == avx512
 	var mx, ls, dot, coef, bias, pcs, wys, zy, lpys [blockRows]float64
 	bs := rowsPerBlock64(k)
-	nt := streamed(n, k, 8)
+	nt := streamedCE(&a, 8)
 	var total float64
 	for r0 := 0; r0 < n; r0 += bs {
 		m := min(bs, n-r0)
@@ -701,7 +701,7 @@ func (s isa) crossEntropyProbs64(a args.CE[float64]) float64 {
 			continue
 		}
 		g := a.Grad[r0*k : (r0+m)*k]
-		nt := streamed(n, k, 8) && !capped // no streamed capped kernel: tanh bounds it anyway
+		nt := streamedCE(&a, 8) && !capped // no streamed capped kernel: tanh bounds it anyway
 		args.TookIf(nt, "amd64/f64/ce/probs-pass2-nt", "amd64/f64/ce/probs-pass2")
 		switch {
 		case capped && z && w != nil:

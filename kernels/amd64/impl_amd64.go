@@ -76,6 +76,12 @@ const l2Budget = 256 << 10
 // written with non-temporal stores (args.StreamMinBytes).
 func streamed(n, k, size int) bool { return n*k*size >= args.StreamMinBytes }
 
+// streamedCE is streamed for a cross-entropy call, or for the whole call
+// when a is a block of one.
+func streamedCE[T args.Float](a *args.CE[T], size int) bool {
+	return max(a.N*a.K, a.Whole)*size >= args.StreamMinBytes
+}
+
 func rowsPerBlock(k int) int {
 	r := l2Budget / (4 * k)
 	return max(1, min(blockRows, r))
@@ -223,7 +229,7 @@ func (s isa) crossEntropyBlocks(a args.CE[float32], stash, stash2 []float32) flo
 	if stash != nil {
 		bs = 1
 	}
-	nt := streamed(n, k, 4)
+	nt := streamedCE(&a, 4)
 	var total float64
 	var stashOut, nextOut [3]float32 // m, ls, ref − m of the stashed rows
 	moved, nextMoved := 0, 0
@@ -575,7 +581,7 @@ func (s isa) crossEntropyProbs(a args.CE[float32]) float64 {
 			continue
 		}
 		g := a.Grad[r0*k : (r0+m)*k]
-		nt := streamed(n, k, 4) && !capped // no streamed capped kernel: tanh bounds it anyway
+		nt := streamedCE(&a, 4) && !capped // no streamed capped kernel: tanh bounds it anyway
 		args.TookIf(nt, "amd64/f32/ce/probs-pass2-nt", "amd64/f32/ce/probs-pass2")
 		rows := func(i0, i1 int) {
 			x, g, t, m := &x[i0*k], &g[i0*k], &t[i0*k], i1-i0

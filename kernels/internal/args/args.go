@@ -41,6 +41,11 @@ type CE[T Float] struct {
 	Grad    []T // N*K, or nil; may be X itself (in-place gradient)
 	RowLoss []T // len N, or nil: the per-row loss (0 at ignored rows)
 	RowLSE  []T // len N, or nil: log-sum-exp of the (capped) logits
+
+	// Whole is the element count of the call this one is a block of (a
+	// Runner cuts large calls into blocks), 0 for a whole call: whether
+	// the gradient is streamed (StreamMinBytes) depends on the whole call.
+	Whole int
 }
 
 // Rows is a row-wise primitive: Softmax, LogSoftmax (Dst N*K) or LogSumExp
