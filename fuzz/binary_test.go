@@ -60,6 +60,7 @@ type binaryCase[T kernels.Float] struct {
 	weight, pos []T
 	wmode       int  // weightElems, weightClass or weightRow: which option weight is
 	twoWeights  bool // a fault: ClassWeight set beside weight
+	runner      int  // fuzzRunners
 	asym        *kernels.Asymmetric
 	reduction   kernels.Reduction
 	clip        float64
@@ -125,6 +126,7 @@ func decodeBinary[T kernels.Float](s *source, variant int) *binaryCase[T] {
 			c.weight = c.weight[:c.n]
 		}
 	}
+	c.runner = s.intn("runner", runnerChoices) // drawn last: see fuzzRunners
 	c.callN, c.callK = c.n, c.k
 	c.applyFault()
 	c.bufs = c.buffers()
@@ -274,6 +276,7 @@ func (c *binaryCase[T]) options(a *arena[T]) kernels.BinaryOptions[T] {
 	o := kernels.BinaryOptions[T]{
 		Reduction: c.reduction, PosWeight: a.get("pos"),
 		Asymmetric: c.asym, Clip: c.clip, Loss: a.get("loss"),
+		Runner: fuzzRunners[c.runner],
 	}
 	w := a.get("weight")
 	switch c.wmode {
@@ -329,7 +332,7 @@ func (c *binaryCase[T]) String() string {
 	return describe("func", binaryNames[c.variant], "type", fmt.Sprintf("%T", zero),
 		"n", c.n, "k", c.k, "call", [2]int{c.callN, c.callK}, "fault", c.fault.kind,
 		"reduction", c.reduction, "asym", asym, "clip", c.clip, "alpha", c.alpha, "gamma", c.gamma,
-		"grad", []string{"separate", "inplace", "none"}[c.grad], "loss", c.loss, "shift", c.shift,
+		"grad", []string{"separate", "inplace", "none"}[c.grad], "loss", c.loss, "shift", c.shift, "runner", c.runner,
 		"x", c.x, "y", c.y, "weight", c.weight, "weight.mode", []string{"elems", "class", "row"}[c.wmode],
 		"two-weights", c.twoWeights, "posweight", c.pos)
 }

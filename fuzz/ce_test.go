@@ -56,6 +56,7 @@ type ceCase[T kernels.Float] struct {
 	targets []int32
 	weight  []T // class weights, or focal alpha
 	opts    kernels.CrossEntropyOptions[T]
+	runner  int // fuzzRunners
 	gamma   float64
 	grad    int // gradSeparate, gradInPlace or gradNone
 	rowLoss bool
@@ -117,6 +118,7 @@ func decodeCE[T kernels.Float](s *source, variant int) *ceCase[T] {
 	if withWeight || c.fault.kind == faultWeight {
 		c.weight = floats[T](s, "w", weightDist, c.k)
 	}
+	c.runner = s.intn("runner", runnerChoices) // drawn last: see fuzzRunners
 	c.callN, c.callK = c.n, c.k
 	c.applyFault()
 	c.bufs = c.buffers()
@@ -325,6 +327,7 @@ func (c *ceCase[T]) call(a *arena[T]) (T, error) {
 	o := c.opts
 	o.RowLoss, o.RowLSE = a.get("rowloss"), a.get("rowlse")
 	o.Weight = a.get("weight")
+	o.Runner = fuzzRunners[c.runner]
 	logits, grad := a.get("logits"), a.get("grad")
 	targets := append([]int32(nil), c.targets...)
 	var loss T
@@ -355,6 +358,6 @@ func (c *ceCase[T]) String() string {
 		"fault", c.fault.kind, "reduction", o.Reduction, "emptymean", o.EmptyMean,
 		"ignore", fmt.Sprint(ig, has), "smoothing", o.LabelSmoothing, "zloss", o.ZLoss, "softcap", o.SoftCap,
 		"normalizer", o.Normalizer, "gamma", c.gamma, "grad", []string{"separate", "inplace", "none"}[c.grad],
-		"rowloss", c.rowLoss, "rowlse", c.rowLSE, "shift", c.shift,
+		"rowloss", c.rowLoss, "rowlse", c.rowLSE, "shift", c.shift, "runner", c.runner,
 		"logits", c.logits, "targets", c.targets, "probs", c.probs, "weight", c.weight)
 }

@@ -43,6 +43,7 @@ type regressionCase[T kernels.Float] struct {
 	grad      int
 	loss      bool
 	shift     int
+	runner    int // fuzzRunners
 	fault     fault
 	bufs      []buf[T]
 }
@@ -66,6 +67,7 @@ func decodeRegression[T kernels.Float](s *source, kind int) *regressionCase[T] {
 	if withWeight || c.fault.kind == faultWeight {
 		c.w = floats[T](s, "w", weightDist, c.n)
 	}
+	c.runner = s.intn("runner", runnerChoices) // drawn last: see fuzzRunners
 	f := &c.fault
 	switch f.kind {
 	case faultShape: // no elements
@@ -155,7 +157,7 @@ func (c *regressionCase[T]) faultOf() fault {
 }
 
 func (c *regressionCase[T]) options(a *arena[T]) kernels.RegressionOptions[T] {
-	return kernels.RegressionOptions[T]{Reduction: c.reduction, Weight: a.get("weight"), EmptyMean: c.emptyMean, Loss: a.get("loss")}
+	return kernels.RegressionOptions[T]{Reduction: c.reduction, Weight: a.get("weight"), EmptyMean: c.emptyMean, Loss: a.get("loss"), Runner: fuzzRunners[c.runner]}
 }
 
 // inputs returns the prediction and target (nil under a shape fault: no
@@ -186,6 +188,6 @@ func (c *regressionCase[T]) String() string {
 	var zero T
 	return describe("func", regressionNames[c.kind], "type", fmt.Sprintf("%T", zero), "n", c.n,
 		"fault", c.fault.kind, "reduction", c.reduction, "emptymean", c.emptyMean, "param", c.param,
-		"grad", []string{"separate", "inplace", "none"}[c.grad], "loss", c.loss, "shift", c.shift,
+		"grad", []string{"separate", "inplace", "none"}[c.grad], "loss", c.loss, "shift", c.shift, "runner", c.runner,
 		"x", c.x, "y", c.y, "weight", c.w)
 }

@@ -46,6 +46,9 @@ var seeds = map[string][]*seed{
 		both(sd("long-k32768-inplace", "n", 2, "k", 32768, "grad", gradInPlace)),
 		both(sd("long-k50257-smooth-weight", "n", 2, "k", 50257, "smoothing", 0.1, "weight", 1)),
 		faults(ceKinds, "k", 3, "n", 2),
+		withRunners("smooth-weight-rows", "n", 512, "k", 17, "smoothing", 0.1, "weight", 1, "rowloss", 1, "rowlse", 1),
+		withRunners("softcap-zloss-inplace", "n", 16, "k", 1000, "softcap", 30.0, "zloss", 1e-4, "grad", gradInPlace),
+		withRunners("fault-target", "n", 512, "k", 7, "fault", faultTarget),
 	),
 	"FuzzCrossEntropyProbs": all(
 		widths("plain"),
@@ -66,6 +69,9 @@ var seeds = map[string][]*seed{
 			"x", []float64{-6e-4, 9.6e-4, -3.7e-5, -inf32}, "t", []float64{6e-6, 1e-16, 7.5e-5, 5e-324},
 			"w", []float64{0.0069, 0.92, 0.35, 0.92})),
 		faults(ceProbsKinds, "k", 3, "n", 2),
+		withRunners("weight-rows", "n", 512, "k", 17, "weight", 1, "rowloss", 1),
+		withRunners("fault-weight", "n", 512, "k", 7, "fault", faultWeight),
+		withRunners("unnormalized", "n", 512, "k", 7, "domain", 7),
 	),
 	"FuzzSoftmaxFocal": all(
 		widths("gamma2", "gamma", 2.0),
@@ -84,6 +90,7 @@ var seeds = map[string][]*seed{
 		both(sd("tiny-many-k5", "n", 128, "k", 5, "gamma", 2.0)),
 		both(sd("long-k8192", "n", 16, "k", 8192, "gamma", 2.0)),
 		faults(ceFocalKinds, "k", 3, "n", 2),
+		withRunners("gamma2-alpha", "n", 512, "k", 17, "gamma", 2.0, "weight", 1),
 	),
 	"FuzzBCEWithLogits": all(
 		widths("plain"),
@@ -97,6 +104,10 @@ var seeds = map[string][]*seed{
 		both(sd("none", "n", 3, "k", 5, "reduction", 2)),
 		broadcastWeights("posweight", 1),
 		faults(binaryKinds, "k", 3, "n", 2),
+		withRunners("weight-posweight", "n", 512, "k", 5, "weight", 1, "posweight", 1, "loss", 1),
+		withRunners("row-weight", "n", 512, "k", 5, "weight", 1, "weight.broadcast", 2),
+		withRunners("class-weight", "n", 512, "k", 5, "weight", 1, "weight.broadcast", 1),
+		withRunners("fault-weight", "n", 512, "k", 5, "fault", faultWeight),
 	),
 	"FuzzBCE": all(
 		widths("plain"),
@@ -111,6 +122,7 @@ var seeds = map[string][]*seed{
 		f64only(sd("clip-underflow", "k", 4, "x", []float64{0, 1, 1e-50, 0.5}, "y", []float64{1, 0}, "clip", 1e-50)),
 		broadcastWeights("clip", 1e-7),
 		faults(binaryKinds, "k", 3, "n", 2),
+		withRunners("clip", "n", 512, "k", 5, "clip", 1e-7),
 	),
 	"FuzzSigmoidFocal": all(
 		widths("plain", "gamma", 2.0),
@@ -128,6 +140,8 @@ var seeds = map[string][]*seed{
 		both(sd("probs-clip", "probs", 1, "k", 4, "gamma", 2.0, "clip", 1e-7, "x", []float64{0, 1, 0.3, 0.7}, "y", []float64{1, 0})),
 		broadcastWeights("gamma", 2.0),
 		broadcastWeights("probs", 1, "gamma", 0.5),
+		withRunners("gamma2-soft", "n", 512, "k", 5, "gamma", 2.0),
+		withRunners("probs-row-weight", "probs", 1, "n", 512, "k", 5, "gamma", 0.5, "weight", 1, "weight.broadcast", 2),
 		faults(binaryKinds, "k", 3, "n", 2),
 		faults(binaryKinds, "probs", 1, "k", 3, "n", 2),
 	),
@@ -149,6 +163,8 @@ var seeds = map[string][]*seed{
 			)
 		}),
 		f64only(sd("huber-tiny-delta", "kind", regHuber, "len", 4, "param", 1e-300)),
+		withRunners("huber-weight", "kind", regHuber, "len", 4099, "weight", 1, "loss", 1),
+		withRunners("mse-fault-weight", "len", 4099, "fault", faultWeight),
 		f64only(sd("smoothl1-tiny-beta", "kind", regSmoothL1, "len", 4, "param", 5e-324)),
 		f64only(sd("smoothl1-huge-beta", "kind", regSmoothL1, "len", 4, "param", 1e300)),
 	),
@@ -197,6 +213,17 @@ func broadcastWeights(kv ...any) []*seed {
 	}
 	args := append([]any{"fault", faultOption, "fault.what", 6, "weight", 1, "n", 2, "k", 3}, kv...)
 	return append(out, both(sd(prefix+"fault-two-weights", args...))...)
+}
+
+// withRunners gives a seed under each of the Runners that spread every
+// call (fuzzRunners 1 and 2: blocks of 64 and 1000 elements).
+func withRunners(name string, kv ...any) []*seed {
+	var out []*seed
+	for _, r := range []int{1, 2} {
+		args := append([]any{"runner", r}, kv...)
+		out = append(out, both(sd(fmt.Sprintf("runner%d-%s", r, name), args...))...)
+	}
+	return out
 }
 
 func faults(kinds []int, kv ...any) []*seed {

@@ -44,6 +44,7 @@ type Runner struct {
 type pool struct {
 	workers  int
 	minElems atomic.Int64 // see SetMinElems
+	block    atomic.Int64 // see SetBlockElems
 	jobs     chan *job    // offers of calls to join; a nil job stops a worker
 	done     sync.WaitGroup
 	once     sync.Once
@@ -59,6 +60,7 @@ func NewRunner(p int) *Runner {
 	}
 	pl := &pool{workers: p - 1, jobs: make(chan *job, p)}
 	pl.minElems.Store(ParallelMinElems)
+	pl.block.Store(blockElems)
 	pl.done.Add(pl.workers)
 	for range pl.workers {
 		go pl.work()
@@ -76,6 +78,14 @@ func (r *Runner) Goroutines() int { return r.workers + 1 }
 // more or less than on the one the default was measured on. Results depend
 // on it (a smaller call is one block), never on the number of goroutines.
 func (r *Runner) SetMinElems(n int) { r.minElems.Store(int64(max(n, 1))) }
+
+// SetBlockElems sets the work of one block (16384 elements by default):
+// the rows of a row-wise call are cut into blocks of about n elements, a
+// flat call into blocks of n. Results depend on it (like on SetMinElems),
+// never on the number of goroutines. Small blocks balance short calls
+// better and cost more per element; the fuzzer uses blocks of 64 elements
+// to put block boundaries everywhere.
+func (r *Runner) SetBlockElems(n int) { r.block.Store(int64(max(n, 1))) }
 
 // Close stops the workers and waits until they have exited. Calls that use
 // the Runner afterwards, or while Close runs, are still correct: they run on
@@ -139,15 +149,19 @@ const ParallelMinElems = 2 * blockElems
 // rows per block (blockRows).
 const blockElems = 1 << 14
 
-// blockRows is the rows per block for rows of k elements: about
-// blockElems elements, at least eight rows (the long-row kernels pipeline
-// each row's first pass with the previous row's second: at 256×32000 on
-// one goroutine, blocks of one row took 0.41 ns/elem, of two 0.36, of
-// eight 0.31, the whole call 0.31), and a multiple of 64 rows when that is
-// more than 64, so that the row-grouped kernels for short rows (groups of
-// 8 or 16 rows) see the same groups and the same remainder as one call.
-func blockRows(n, k int) int {
-	rows := max(8, blockElems/k)
+// blockRows is the rows per block for rows of k elements in blocks of
+// about be elements: at least eight rows of more than 4096 (the long-row
+// kernels pipeline each row's first pass with the previous row's second:
+// at 256×32000 on one goroutine, blocks of one row took 0.41 ns/elem, of
+// two 0.36, of eight 0.31, the whole call 0.31), and a multiple of 64 rows
+// when that is more than 64, so that the row-grouped kernels for short
+// rows (groups of 8 or 16 rows) see the same groups and the same
+// remainder as one call.
+func blockRows(n, k, be int) int {
+	rows := max(1, be/k)
+	if k > 4096 {
+		rows = max(rows, 8)
+	}
 	if rows > 64 {
 		rows = rows / 64 * 64
 	}
@@ -322,7 +336,7 @@ func runCE[T Float](r *Runner, a *args.CE[T]) float64 {
 	}
 	j := jobs.Get().(*job)
 	t := pick[ceTask[T], T](&j.ce32, &j.ce64)
-	rows := blockRows(a.N, a.K)
+	rows := blockRows(a.N, a.K, int(r.block.Load()))
 	*t = ceTask[T]{a: *a, run: run, rows: rows}
 	j.task = t
 	sum := r.run(j, (a.N+rows-1)/rows)
@@ -372,7 +386,7 @@ func runBinary[T Float](r *Runner, a args.Binary[T], cw, rw []T) float64 {
 	}
 	j := jobs.Get().(*job)
 	t := pick[binaryTask[T], T](&j.bin32, &j.bin64)
-	rows := blockRows(a.N, a.K)
+	rows := blockRows(a.N, a.K, int(r.block.Load()))
 	*t = binaryTask[T]{a: a, cw: cw, rw: rw, rows: rows, run: impl[T]().Binary, class: cw != nil, row: rw != nil}
 	j.task = t
 	sum := r.run(j, (a.N+rows-1)/rows)
@@ -383,13 +397,14 @@ func runBinary[T Float](r *Runner, a args.Binary[T], cw, rw []T) float64 {
 }
 
 type regressionTask[T Float] struct {
-	a   args.Regression[T]
-	run func(args.Regression[T]) float64
+	a     args.Regression[T]
+	run   func(args.Regression[T]) float64
+	block int
 }
 
 func (t *regressionTask[T]) runBlock(b int) float64 {
-	lo := b * blockElems
-	hi := min(lo+blockElems, len(t.a.X))
+	lo := b * t.block
+	hi := min(lo+t.block, len(t.a.X))
 	blk := t.a
 	blk.X, blk.Y = t.a.X[lo:hi], t.a.Y[lo:hi]
 	if t.a.Weight != nil {
@@ -414,9 +429,10 @@ func runRegression[T Float](r *Runner, a args.Regression[T]) float64 {
 	}
 	j := jobs.Get().(*job)
 	t := pick[regressionTask[T], T](&j.reg32, &j.reg64)
-	*t = regressionTask[T]{a: a, run: run}
+	be := int(r.block.Load())
+	*t = regressionTask[T]{a: a, run: run, block: be}
 	j.task = t
-	sum := r.run(j, (n+blockElems-1)/blockElems)
+	sum := r.run(j, (n+be-1)/be)
 	*t = regressionTask[T]{}
 	j.task = nil
 	jobs.Put(j)
@@ -430,11 +446,12 @@ func runRegression[T Float](r *Runner, a args.Regression[T]) float64 {
 type scanTask[T Float] struct {
 	s       []T
 	weights bool // the weights' scan (finite, ≥ 0) instead of [0, 1]
+	block   int
 }
 
 func (t *scanTask[T]) runBlock(b int) float64 {
-	lo := b * blockElems
-	if scanFinds(t.s[lo:min(lo+blockElems, len(t.s))], t.weights) {
+	lo := b * t.block
+	if scanFinds(t.s[lo:min(lo+t.block, len(t.s))], t.weights) {
 		return 1
 	}
 	return 0
@@ -457,9 +474,10 @@ func scan[T Float](r *Runner, s []T, weights bool) bool {
 	}
 	j := jobs.Get().(*job)
 	t := pick[scanTask[T], T](&j.scan32, &j.scan64)
-	*t = scanTask[T]{s: s, weights: weights}
+	be := int(r.block.Load())
+	*t = scanTask[T]{s: s, weights: weights, block: be}
 	j.task = t
-	found := r.run(j, (len(s)+blockElems-1)/blockElems)
+	found := r.run(j, (len(s)+be-1)/be)
 	*t = scanTask[T]{}
 	j.task = nil
 	jobs.Put(j)

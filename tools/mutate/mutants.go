@@ -225,7 +225,7 @@ var mutants = func() []Mutant {
 		New:  "max(lo+1, hi-1))",
 		Note: "Runner: each cross-entropy block leaves its last row out"})
 	add(Mutant{ID: "avx2/skip-tail-runner-scan", Backend: "avx2", Kind: "skip-tail", File: "kernels/runner.go",
-		Find: "\tif scanFinds(t.s[lo:min(lo+blockElems, len(t.s))], t.weights) {\n",
+		Find: "\tif scanFinds(t.s[lo:min(lo+t.block, len(t.s))], t.weights) {\n",
 		Old:  "len(t.s))",
 		New:  "len(t.s)-1)",
 		Note: "Runner: the parallel validation scan leaves out the call's last value (a bad last target or weight passes)"})
