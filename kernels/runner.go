@@ -278,18 +278,47 @@ func (r *Runner) parallel(elems int) bool {
 	return r != nil && int64(elems) >= r.minElems.Load()
 }
 
-func isF32[T Float]() bool {
-	var zero T
-	_, ok := any(zero).(float32)
-	return ok
+// slot returns the job's task of type S.
+func slot[S any](j *job) *S {
+	var p any
+	switch any((*S)(nil)).(type) {
+	case *ceTask[float32]:
+		p = &j.ce32
+	case *ceTask[float64]:
+		p = &j.ce64
+	case *binaryTask[float32]:
+		p = &j.bin32
+	case *binaryTask[float64]:
+		p = &j.bin64
+	case *regressionTask[float32]:
+		p = &j.reg32
+	case *regressionTask[float64]:
+		p = &j.reg64
+	case *scanTask[float32]:
+		p = &j.scan32
+	default:
+		p = &j.scan64
+	}
+	return p.(*S)
 }
 
-// pick returns the job's task of element type T: a32 or a64.
-func pick[P any, T Float](a32, a64 any) *P {
-	if isF32[T]() {
-		return a32.(*P)
-	}
-	return a64.(*P)
+// spread runs task's blocks on r and returns their partials' sum: the task
+// goes into a pooled job's slot of its type, so nothing is allocated, and
+// is cleared afterwards so that the pool keeps none of the caller's slices.
+func spread[S any, PS interface {
+	*S
+	blockTask
+}](r *Runner, task S, blocks int) float64 {
+	j := jobs.Get().(*job)
+	t := PS(slot[S](j))
+	*t = task
+	j.task = t
+	sum := r.run(j, blocks)
+	var zero S
+	*t = zero
+	j.task = nil
+	jobs.Put(j)
+	return sum
 }
 
 type ceTask[T Float] struct {
@@ -334,16 +363,8 @@ func runCE[T Float](r *Runner, a *args.CE[T]) float64 {
 	if !r.parallel(a.N * a.K) {
 		return run(*a)
 	}
-	j := jobs.Get().(*job)
-	t := pick[ceTask[T], T](&j.ce32, &j.ce64)
 	rows := blockRows(a.N, a.K, int(r.block.Load()))
-	*t = ceTask[T]{a: *a, run: run, rows: rows}
-	j.task = t
-	sum := r.run(j, (a.N+rows-1)/rows)
-	*t = ceTask[T]{} // drop the caller's slices before pooling
-	j.task = nil
-	jobs.Put(j)
-	return sum
+	return spread(r, ceTask[T]{a: *a, run: run, rows: rows}, (a.N+rows-1)/rows)
 }
 
 // binaryTask runs a binary loss over blocks of whole rows, through the
@@ -384,16 +405,9 @@ func runBinary[T Float](r *Runner, a args.Binary[T], cw, rw []T) float64 {
 		}
 		return impl[T]().Binary(a)
 	}
-	j := jobs.Get().(*job)
-	t := pick[binaryTask[T], T](&j.bin32, &j.bin64)
 	rows := blockRows(a.N, a.K, int(r.block.Load()))
-	*t = binaryTask[T]{a: a, cw: cw, rw: rw, rows: rows, run: impl[T]().Binary, class: cw != nil, row: rw != nil}
-	j.task = t
-	sum := r.run(j, (a.N+rows-1)/rows)
-	*t = binaryTask[T]{}
-	j.task = nil
-	jobs.Put(j)
-	return sum
+	task := binaryTask[T]{a: a, cw: cw, rw: rw, rows: rows, run: impl[T]().Binary, class: cw != nil, row: rw != nil}
+	return spread(r, task, (a.N+rows-1)/rows)
 }
 
 type regressionTask[T Float] struct {
@@ -427,16 +441,8 @@ func runRegression[T Float](r *Runner, a args.Regression[T]) float64 {
 	if !r.parallel(n) {
 		return run(a)
 	}
-	j := jobs.Get().(*job)
-	t := pick[regressionTask[T], T](&j.reg32, &j.reg64)
 	be := int(r.block.Load())
-	*t = regressionTask[T]{a: a, run: run, block: be}
-	j.task = t
-	sum := r.run(j, (n+be-1)/be)
-	*t = regressionTask[T]{}
-	j.task = nil
-	jobs.Put(j)
-	return sum
+	return spread(r, regressionTask[T]{a: a, run: run, block: be}, (n+be-1)/be)
 }
 
 // scanTask runs a validation scan over flat blocks; a block's partial is 1
@@ -472,14 +478,6 @@ func scan[T Float](r *Runner, s []T, weights bool) bool {
 	if !r.parallel(len(s)) {
 		return scanFinds(s, weights)
 	}
-	j := jobs.Get().(*job)
-	t := pick[scanTask[T], T](&j.scan32, &j.scan64)
 	be := int(r.block.Load())
-	*t = scanTask[T]{s: s, weights: weights, block: be}
-	j.task = t
-	found := r.run(j, (len(s)+be-1)/be)
-	*t = scanTask[T]{}
-	j.task = nil
-	jobs.Put(j)
-	return found != 0
+	return spread(r, scanTask[T]{s: s, weights: weights, block: be}, (len(s)+be-1)/be) != 0
 }
