@@ -62,8 +62,12 @@ func NewRunner(p int) *Runner {
 	pl.minElems.Store(ParallelMinElems)
 	pl.block.Store(blockElems)
 	pl.done.Add(pl.workers)
-	for range pl.workers {
-		go pl.work()
+	// Only as many workers spin as there are other processors: spinners
+	// beyond GOMAXPROCS would take turns with the caller (eight
+	// goroutines on two processors slowed every call under qemu).
+	spinners := min(pl.workers, runtime.GOMAXPROCS(0)-1)
+	for i := range pl.workers {
+		go pl.work(i < spinners)
 	}
 	r := &Runner{pl}
 	runtime.AddCleanup(r, func(pl *pool) { pl.close() }, pl)
@@ -101,10 +105,10 @@ func (pl *pool) close() {
 	})
 }
 
-func (pl *pool) work() {
+func (pl *pool) work(spin bool) {
 	defer pl.done.Done()
 	for {
-		j := pl.receive()
+		j := pl.receive(spin)
 		if j == nil {
 			return
 		}
@@ -115,11 +119,15 @@ func (pl *pool) work() {
 	}
 }
 
-// WorkerSpin is how long a worker polls for a call before it sleeps.
+// WorkerSpin is how long a worker polls for a call before it sleeps (at
+// most GOMAXPROCS−1 of a Runner's workers poll; the others sleep at once).
 const WorkerSpin = 100 * time.Microsecond
 
 // receive returns the next offer, polling for WorkerSpin before it blocks.
-func (pl *pool) receive() *job {
+func (pl *pool) receive(spin bool) *job {
+	if !spin {
+		return <-pl.jobs
+	}
 	deadline := time.Now().Add(WorkerSpin)
 	for {
 		select {
