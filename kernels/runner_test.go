@@ -38,8 +38,8 @@ func (o *runnerOut[T]) equal(p *runnerOut[T]) bool {
 	return eq(o.grad, p.grad) && eq(o.rowLoss, p.rowLoss) && eq(o.rowLSE, p.rowLSE)
 }
 
-// runnerCases are calls of every family above kernels.ParallelMinElems
-// (rows of 17: the 16-row groups; 1000; 70000 > a block), with the options
+// runnerCases are calls of every family in two blocks or more (rows of
+// 17: the 16-row groups; 1000; 70000 > a block), with the options
 // that change how a call is cut (per-row outputs, class, row and element
 // weights, pos_weight).
 func runnerCases[T kernels.Float](n, k int) []runnerCase[T] {
@@ -140,13 +140,14 @@ func runnerShapes() [][2]int {
 	if testing.Short() { // qemu: a tenth of the elements, still several blocks of short and long rows
 		return [][2]int{{1100, 17}, {9, 4100}}
 	}
-	return [][2]int{{2000, 17}, {70, 1000}, {3, 70000}, {kernels.ParallelMinElems - 1, 1}}
+	return [][2]int{{2000, 17}, {70, 1000}, {10, 70000}, {kernels.ParallelMinElems - 1, 1}}
 }
 
 func TestRunnerDeterministic(t *testing.T) {
 	runners := map[int]*kernels.Runner{}
 	for _, p := range []int{1, 2, 3, 8} {
 		runners[p] = kernels.NewRunner(p)
+		runners[p].SetMinElems(1) // every shape below is cut into two blocks or more
 		defer runners[p].Close()
 	}
 	conformBackends(t, func(t *testing.T) {
