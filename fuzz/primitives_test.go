@@ -39,6 +39,7 @@ type primitiveCase[T kernels.Float] struct {
 	x            []T
 	inPlace      bool
 	shift        int
+	runner       int // fuzzRunners
 	fault        fault
 	callN, callK int
 	bufs         []buf[T]
@@ -58,6 +59,7 @@ func decodePrimitive[T kernels.Float](s *source, op int) *primitiveCase[T] {
 	c.shift = s.intn("shift", 16)
 	c.inPlace = s.intn("inplace", 2) == 1 && op != primLogSumExp
 	c.x = floats[T](s, "x", realDist, c.n*c.k)
+	c.runner = s.intn("runner", runnerChoices) // drawn last: see fuzzRunners
 	c.callN, c.callK = c.n, c.k
 	if c.fault.kind == faultShape {
 		c.callN, c.callK = badShape(c.fault.how, c.n, c.k)
@@ -107,23 +109,24 @@ func (c *primitiveCase[T]) faultOf() fault          { return c.fault }
 
 func (c *primitiveCase[T]) call(a *arena[T]) (T, error) {
 	x, dst := a.get("x"), a.get("dst")
+	o := &kernels.PrimitiveOptions{Runner: fuzzRunners[c.runner]}
 	switch c.op {
 	case primSoftmax:
-		return 0, kernels.Softmax(dst, x, c.callN, c.callK)
+		return 0, kernels.Softmax(dst, x, c.callN, c.callK, o)
 	case primLogSoftmax:
-		return 0, kernels.LogSoftmax(dst, x, c.callN, c.callK)
+		return 0, kernels.LogSoftmax(dst, x, c.callN, c.callK, o)
 	case primLogSumExp:
-		return 0, kernels.LogSumExp(dst, x, c.callN, c.callK)
+		return 0, kernels.LogSumExp(dst, x, c.callN, c.callK, o)
 	case primSigmoid:
-		return 0, kernels.Sigmoid(dst, x)
+		return 0, kernels.Sigmoid(dst, x, o)
 	case primLogSigmoid:
-		return 0, kernels.LogSigmoid(dst, x)
+		return 0, kernels.LogSigmoid(dst, x, o)
 	}
-	return 0, kernels.Softplus(dst, x)
+	return 0, kernels.Softplus(dst, x, o)
 }
 
 func (c *primitiveCase[T]) String() string {
 	var zero T
 	return describe("func", primitiveNames[c.op], "type", fmt.Sprintf("%T", zero), "n", c.n, "k", c.k,
-		"call", [2]int{c.callN, c.callK}, "fault", c.fault.kind, "inplace", c.inPlace, "shift", c.shift, "x", c.x)
+		"call", [2]int{c.callN, c.callK}, "fault", c.fault.kind, "inplace", c.inPlace, "shift", c.shift, "runner", c.runner, "x", c.x)
 }

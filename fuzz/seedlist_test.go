@@ -187,6 +187,10 @@ var seeds = map[string][]*seed{
 			)
 		}),
 		both(sd("LogSoftmax-long-k32769", "op", primLogSoftmax, "n", 2, "k", 32769)),
+		opSweep(func(op int) []*seed {
+			return withRunners(primitiveNames[op], "op", op, "n", 512, "k", 17, "len", 4099)
+		}),
+		withRunners("Softmax-inplace-k1000", "op", primSoftmax, "inplace", 1, "n", 16, "k", 1000),
 		both(sd("Softmax-long-k8192", "op", primSoftmax, "n", 3, "k", 8192)),
 	),
 }

@@ -110,13 +110,13 @@ func noAllocs[T kernels.Float](t *testing.T) {
 				_, err := kernels.SmoothL1(x, y, grad, &kernels.SmoothL1Options[T]{Beta: 0.5})
 				return err
 			}},
-			{"Softmax", func() error { return kernels.Softmax(dst, x, n, k) }},
-			{"Softmax in place", func() error { return kernels.Softmax(inplace, inplace, n, k) }},
-			{"LogSoftmax", func() error { return kernels.LogSoftmax(dst, x, n, k) }},
-			{"LogSumExp", func() error { return kernels.LogSumExp(dstN, x, n, k) }},
-			{"Sigmoid", func() error { return kernels.Sigmoid(dst, x) }},
-			{"LogSigmoid", func() error { return kernels.LogSigmoid(dst, x) }},
-			{"Softplus in place", func() error { return kernels.Softplus(inplace, inplace) }},
+			{"Softmax", func() error { return kernels.Softmax(dst, x, n, k, nil) }},
+			{"Softmax in place", func() error { return kernels.Softmax(inplace, inplace, n, k, nil) }},
+			{"LogSoftmax", func() error { return kernels.LogSoftmax(dst, x, n, k, nil) }},
+			{"LogSumExp", func() error { return kernels.LogSumExp(dstN, x, n, k, nil) }},
+			{"Sigmoid", func() error { return kernels.Sigmoid(dst, x, nil) }},
+			{"LogSigmoid", func() error { return kernels.LogSigmoid(dst, x, nil) }},
+			{"Softplus in place", func() error { return kernels.Softplus(inplace, inplace, nil) }},
 		}
 		runs := 3
 		if testing.Short() {

@@ -169,7 +169,7 @@ func articleNumbers[T kernels.Float](t *testing.T) {
 
 	// Softmax: "if z1 = 2 and z2 = 1 … e²/e¹ ≈ 2.7".
 	sm := make([]T, 2)
-	if err := kernels.Softmax(sm, []T{2, 1}, 1, 2); err != nil {
+	if err := kernels.Softmax(sm, []T{2, 1}, 1, 2, nil); err != nil {
 		t.Fatal(err)
 	}
 	printed(t, "softmax ratio", float64(sm[0]/sm[1]), "2.7")

@@ -59,7 +59,7 @@ func TestConcurrentCallers(t *testing.T) {
 			return l
 		}, 640},
 		{"Softmax", func(out []float32) float32 {
-			_ = kernels.Softmax(out, x[:64*10], 64, 10)
+			_ = kernels.Softmax(out, x[:64*10], 64, 10, nil)
 			return 0
 		}, 64 * 10},
 	}

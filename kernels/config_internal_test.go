@@ -54,8 +54,8 @@ func TestMaxISAEnvUnknown(t *testing.T) {
 		"BCEWithLogits": func() error { _, e := BCEWithLogits(x, y, n, k, out, nil); return e },
 		"SigmoidFocal":  func() error { _, e := SigmoidFocal(x, y, n, k, out, nil); return e },
 		"MSE":           func() error { _, e := MSE(x, y, out, nil); return e },
-		"Softmax":       func() error { return Softmax(out, x, n, k) },
-		"Sigmoid":       func() error { return Sigmoid(out, x) },
+		"Softmax":       func() error { return Softmax(out, x, n, k, nil) },
+		"Sigmoid":       func() error { return Sigmoid(out, x, nil) },
 	}
 	for name, call := range calls {
 		if e := call(); !errors.Is(e, ErrBackend) {

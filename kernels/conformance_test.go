@@ -919,15 +919,15 @@ func cfPrimitives[T kernels.Float](t *testing.T) {
 		}
 		dst := call.out
 		rowRef := []func([]T, int, int) (*reference.Result, error){reference.Softmax[T], reference.LogSoftmax[T], reference.LogSumExp[T]}
-		rowK := []func([]T, []T, int, int) error{kernels.Softmax[T], kernels.LogSoftmax[T], kernels.LogSumExp[T]}
+		rowK := []func([]T, []T, int, int, *kernels.PrimitiveOptions) error{kernels.Softmax[T], kernels.LogSoftmax[T], kernels.LogSumExp[T]}
 		elemRef := []func([]T) (*reference.Result, error){reference.Sigmoid[T], reference.LogSigmoid[T], reference.Softplus[T]}
-		elemK := []func([]T, []T) error{kernels.Sigmoid[T], kernels.LogSigmoid[T], kernels.Softplus[T]}
+		elemK := []func([]T, []T, *kernels.PrimitiveOptions) error{kernels.Sigmoid[T], kernels.LogSigmoid[T], kernels.Softplus[T]}
 		if op < 3 {
 			call.ref = func() (*reference.Result, error) { return rowRef[op](x.s(), n, k) }
-			call.call = func() (T, error) { return 0, rowK[op](dst.s(), x.s(), n, k) }
+			call.call = func() (T, error) { return 0, rowK[op](dst.s(), x.s(), n, k, nil) }
 		} else {
 			call.ref = func() (*reference.Result, error) { return elemRef[op-3](x.s()) }
-			call.call = func() (T, error) { return 0, elemK[op-3](dst.s(), x.s()) }
+			call.call = func() (T, error) { return 0, elemK[op-3](dst.s(), x.s(), nil) }
 		}
 		return cfRun(t, call)
 	})

@@ -133,8 +133,8 @@ func errCases[T kernels.Float]() []errCase[T] {
 			_, err := kernels.MSE(f.x[:0], f.y[:0], f.grad[:0], nil)
 			return err
 		}),
-		bin("Softmax n=0", kernels.ErrShape, func(f *errFix[T]) error { return kernels.Softmax(f.dst, f.x, 0, k) }),
-		bin("LogSumExp k=0", kernels.ErrShape, func(f *errFix[T]) error { return kernels.LogSumExp(f.dstN, f.x, n, 0) }),
+		bin("Softmax n=0", kernels.ErrShape, func(f *errFix[T]) error { return kernels.Softmax(f.dst, f.x, 0, k, nil) }),
+		bin("LogSumExp k=0", kernels.ErrShape, func(f *errFix[T]) error { return kernels.LogSumExp(f.dstN, f.x, n, 0, nil) }),
 
 		// ErrLength
 		ce("CE logits short", kernels.ErrLength, func(f *errFix[T], o *ceo) ([]T, []int32, int, int, []T) { return f.logits[1:], f.targets, n, k, f.grad }),
@@ -210,11 +210,11 @@ func errCases[T kernels.Float]() []errCase[T] {
 			_, err := kernels.SmoothL1(f.x, f.y, f.grad, &kernels.SmoothL1Options[T]{RegressionOptions: ro{Reduction: kernels.None}, Beta: 1})
 			return err
 		}),
-		bin("Softmax dst short", kernels.ErrLength, func(f *errFix[T]) error { return kernels.Softmax(f.dst[1:], f.x, n, k) }),
-		bin("LogSoftmax x short", kernels.ErrLength, func(f *errFix[T]) error { return kernels.LogSoftmax(f.dst, f.x[1:], n, k) }),
-		bin("LogSumExp dst N×K", kernels.ErrLength, func(f *errFix[T]) error { return kernels.LogSumExp(f.dst, f.x, n, k) }),
-		bin("Sigmoid dst short", kernels.ErrLength, func(f *errFix[T]) error { return kernels.Sigmoid(f.dst[1:], f.x) }),
-		bin("Softplus dst long", kernels.ErrLength, func(f *errFix[T]) error { return kernels.Softplus(f.dst, f.x[1:]) }),
+		bin("Softmax dst short", kernels.ErrLength, func(f *errFix[T]) error { return kernels.Softmax(f.dst[1:], f.x, n, k, nil) }),
+		bin("LogSoftmax x short", kernels.ErrLength, func(f *errFix[T]) error { return kernels.LogSoftmax(f.dst, f.x[1:], n, k, nil) }),
+		bin("LogSumExp dst N×K", kernels.ErrLength, func(f *errFix[T]) error { return kernels.LogSumExp(f.dst, f.x, n, k, nil) }),
+		bin("Sigmoid dst short", kernels.ErrLength, func(f *errFix[T]) error { return kernels.Sigmoid(f.dst[1:], f.x, nil) }),
+		bin("Softplus dst long", kernels.ErrLength, func(f *errFix[T]) error { return kernels.Softplus(f.dst, f.x[1:], nil) }),
 
 		// ErrTarget
 		ce("CE target = K", kernels.ErrTarget, func(f *errFix[T], o *ceo) ([]T, []int32, int, int, []T) {
@@ -378,11 +378,11 @@ func errCases[T kernels.Float]() []errCase[T] {
 			return err
 		}),
 		bin("Softmax dst partly over x", kernels.ErrOverlap, func(f *errFix[T]) error {
-			return kernels.Softmax(f.mem[1:n*k+1], f.mem[:n*k], n, k)
+			return kernels.Softmax(f.mem[1:n*k+1], f.mem[:n*k], n, k, nil)
 		}),
-		bin("LogSumExp dst inside x", kernels.ErrOverlap, func(f *errFix[T]) error { return kernels.LogSumExp(f.x[:n], f.x, n, k) }),
+		bin("LogSumExp dst inside x", kernels.ErrOverlap, func(f *errFix[T]) error { return kernels.LogSumExp(f.x[:n], f.x, n, k, nil) }),
 		bin("Sigmoid dst partly over x", kernels.ErrOverlap, func(f *errFix[T]) error {
-			return kernels.Sigmoid(f.mem[2:n*k+2], f.mem[:n*k])
+			return kernels.Sigmoid(f.mem[2:n*k+2], f.mem[:n*k], nil)
 		}),
 	}
 }

@@ -112,10 +112,10 @@ func ExampleLogSumExp() {
 	x := []float32{1000, 999, 998, 0, 0, 0}
 	lse := make([]float32, 2)
 	p := make([]float32, 6)
-	if err := kernels.LogSumExp(lse, x, 2, 3); err != nil {
+	if err := kernels.LogSumExp(lse, x, 2, 3, nil); err != nil {
 		panic(err)
 	}
-	if err := kernels.Softmax(p, x, 2, 3); err != nil {
+	if err := kernels.Softmax(p, x, 2, 3, nil); err != nil {
 		panic(err)
 	}
 	fmt.Printf("lse %.4f softmax %.4f\n", lse, p)

@@ -253,17 +253,17 @@ func runCombo[T kernels.Float](c combo) error {
 		}
 		switch c.kernel {
 		case "Softmax":
-			err = kernels.Softmax(dst, x, n, k)
+			err = kernels.Softmax(dst, x, n, k, nil)
 		case "LogSoftmax":
-			err = kernels.LogSoftmax(dst, x, n, k)
+			err = kernels.LogSoftmax(dst, x, n, k, nil)
 		case "LogSumExp":
-			err = kernels.LogSumExp(make([]T, n), x, n, k)
+			err = kernels.LogSumExp(make([]T, n), x, n, k, nil)
 		case "Sigmoid":
-			err = kernels.Sigmoid(dst, x)
+			err = kernels.Sigmoid(dst, x, nil)
 		case "LogSigmoid":
-			err = kernels.LogSigmoid(dst, x)
+			err = kernels.LogSigmoid(dst, x, nil)
 		case "Softplus":
-			err = kernels.Softplus(dst, x)
+			err = kernels.Softplus(dst, x, nil)
 		}
 	}
 	return err

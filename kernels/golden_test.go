@@ -394,17 +394,17 @@ func run[T kernels.Float](c *goldenCase, in *inputs64, mode gradMode) (got, erro
 		}
 		switch c.Op {
 		case "softmax":
-			err = kernels.Softmax(dst, x, n, k)
+			err = kernels.Softmax(dst, x, n, k, nil)
 		case "log_softmax":
-			err = kernels.LogSoftmax(dst, x, n, k)
+			err = kernels.LogSoftmax(dst, x, n, k, nil)
 		case "logsumexp":
-			err = kernels.LogSumExp(dst, x, n, k)
+			err = kernels.LogSumExp(dst, x, n, k, nil)
 		case "sigmoid":
-			err = kernels.Sigmoid(dst, x)
+			err = kernels.Sigmoid(dst, x, nil)
 		case "logsigmoid":
-			err = kernels.LogSigmoid(dst, x)
+			err = kernels.LogSigmoid(dst, x, nil)
 		default:
-			err = kernels.Softplus(dst, x)
+			err = kernels.Softplus(dst, x, nil)
 		}
 		r.values = back(dst)
 		return r, err

@@ -179,19 +179,19 @@ func guardCases[T kernels.Float]() []guardCase[T] {
 			return err
 		}}
 	}
-	rowsPrim := func(name string, f func(dst, x []T, n, k int) error, full bool) guardCase[T] {
+	rowsPrim := func(name string, f func(dst, x []T, n, k int, o *kernels.PrimitiveOptions) error, full bool) guardCase[T] {
 		return guardCase[T]{name, true, false, func(e *env[T], n, k int) error {
 			x := e.in(n*k, -20, 20)
 			m := n
 			if full {
 				m = n * k
 			}
-			return f(e.out(m), x, n, k)
+			return f(e.out(m), x, n, k, nil)
 		}}
 	}
-	elem := func(name string, f func(dst, x []T) error) guardCase[T] {
+	elem := func(name string, f func(dst, x []T, o *kernels.PrimitiveOptions) error) guardCase[T] {
 		return guardCase[T]{name, false, false, func(e *env[T], n, k int) error {
-			return f(e.out(k), e.in(k, -30, 30))
+			return f(e.out(k), e.in(k, -30, 30), nil)
 		}}
 	}
 	nonNone := func(o kernels.BinaryOptions[T], e *env[T], k int) *kernels.BinaryOptions[T] {
@@ -348,7 +348,7 @@ func maskedTailsFault(t *testing.T, b string, r region) (faulted bool) {
 	}()
 	x := slice[float32](r, 1, false)
 	x[0] = 0.5
-	if err := kernels.Sigmoid(x, x); err != nil {
+	if err := kernels.Sigmoid(x, x, nil); err != nil {
 		t.Fatal(err)
 	}
 	return false

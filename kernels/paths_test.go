@@ -284,8 +284,8 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 			dst = nan(m)
 		}
 		prim := map[pathtable.Fn]struct {
-			rows func(dst, x []T, n, k int) error
-			elem func(dst, x []T) error
+			rows func(dst, x []T, n, k int, o *kernels.PrimitiveOptions) error
+			elem func(dst, x []T, o *kernels.PrimitiveOptions) error
 			ref  func() (*reference.Result, error)
 		}{
 			pathtable.Softmax:    {rows: kernels.Softmax[T], ref: func() (*reference.Result, error) { return reference.Softmax(xs, n, k) }},
@@ -299,9 +299,9 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 		c.run = func() (reference.Got[T], error) {
 			var err error
 			if prim.rows != nil {
-				err = prim.rows(dst, x, n, k)
+				err = prim.rows(dst, x, n, k, nil)
 			} else {
-				err = prim.elem(dst, x)
+				err = prim.elem(dst, x, nil)
 			}
 			return reference.Got[T]{Out: dst}, err
 		}

@@ -2,23 +2,40 @@ package kernels
 
 import "github.com/lossfuse/lossfuse/kernels/internal/args"
 
+// PrimitiveOptions configures the primitives (Softmax … Softplus). The zero
+// value, like a nil pointer, runs the call on the calling goroutine.
+type PrimitiveOptions struct {
+	// Runner, when non-nil, spreads a large call over its goroutines
+	// (blocks of rows, or of elements; the results do not depend on their
+	// number, and equal those of a call without a Runner).
+	Runner *Runner
+}
+
 // Softmax writes the row-wise softmax of N rows of K values into dst
-// (N×K; dst may be x itself).
-func Softmax[T Float](dst, x []T, n, k int) error {
-	return rows(impl[T]().Softmax, dst, x, n, k, true)
+// (N×K; dst may be x itself). o may be nil.
+func Softmax[T Float](dst, x []T, n, k int, o *PrimitiveOptions) error {
+	return rows(impl[T]().Softmax, dst, x, n, k, true, o)
 }
 
 // LogSoftmax writes the row-wise log-softmax into dst (N×K; may be x).
-func LogSoftmax[T Float](dst, x []T, n, k int) error {
-	return rows(impl[T]().LogSoftmax, dst, x, n, k, true)
+func LogSoftmax[T Float](dst, x []T, n, k int, o *PrimitiveOptions) error {
+	return rows(impl[T]().LogSoftmax, dst, x, n, k, true, o)
 }
 
 // LogSumExp writes log Σ_j exp(x_ij) of each row into dst (length N).
-func LogSumExp[T Float](dst, x []T, n, k int) error {
-	return rows(impl[T]().LogSumExp, dst, x, n, k, false)
+func LogSumExp[T Float](dst, x []T, n, k int, o *PrimitiveOptions) error {
+	return rows(impl[T]().LogSumExp, dst, x, n, k, false, o)
 }
 
-func rows[T Float](kernel func(args.Rows[T]), dst, x []T, n, k int, full bool) error {
+// runnerOf is o's Runner, nil for nil options.
+func runnerOf(o *PrimitiveOptions) *Runner {
+	if o == nil {
+		return nil
+	}
+	return o.Runner
+}
+
+func rows[T Float](kernel func(args.Rows[T]), dst, x []T, n, k int, full bool, o *PrimitiveOptions) error {
 	if configErr != nil {
 		return configErr
 	}
@@ -40,21 +57,27 @@ func rows[T Float](kernel func(args.Rows[T]), dst, x []T, n, k int, full bool) e
 	if err := bs.check(); err != nil {
 		return err
 	}
-	kernel(args.Rows[T]{X: x, N: n, K: k, Dst: dst})
+	runRows(runnerOf(o), kernel, args.Rows[T]{X: x, N: n, K: k, Dst: dst}, full)
 	return nil
 }
 
 // Sigmoid writes 1/(1+exp(−x)) element-wise into dst (dst may be x).
-func Sigmoid[T Float](dst, x []T) error { return elementwise(impl[T]().Sigmoid, dst, x) }
+func Sigmoid[T Float](dst, x []T, o *PrimitiveOptions) error {
+	return elementwise(impl[T]().Sigmoid, dst, x, o)
+}
 
 // LogSigmoid writes log σ(x) = −softplus(−x) element-wise into dst.
-func LogSigmoid[T Float](dst, x []T) error { return elementwise(impl[T]().LogSigmoid, dst, x) }
+func LogSigmoid[T Float](dst, x []T, o *PrimitiveOptions) error {
+	return elementwise(impl[T]().LogSigmoid, dst, x, o)
+}
 
 // Softplus writes log(1+exp(x)) element-wise into dst. Unlike PyTorch's
 // softplus it has no threshold: it is accurate for every x.
-func Softplus[T Float](dst, x []T) error { return elementwise(impl[T]().Softplus, dst, x) }
+func Softplus[T Float](dst, x []T, o *PrimitiveOptions) error {
+	return elementwise(impl[T]().Softplus, dst, x, o)
+}
 
-func elementwise[T Float](kernel func(args.Elementwise[T]), dst, x []T) error {
+func elementwise[T Float](kernel func(args.Elementwise[T]), dst, x []T, o *PrimitiveOptions) error {
 	if configErr != nil {
 		return configErr
 	}
@@ -65,6 +88,6 @@ func elementwise[T Float](kernel func(args.Elementwise[T]), dst, x []T) error {
 	if err := bs.check(); err != nil {
 		return err
 	}
-	kernel(args.Elementwise[T]{X: x, Dst: dst})
+	runElementwise(runnerOf(o), kernel, args.Elementwise[T]{X: x, Dst: dst})
 	return nil
 }

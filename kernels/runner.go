@@ -205,6 +205,10 @@ type job struct {
 	reg64  regressionTask[float64]
 	scan32 scanTask[float32]
 	scan64 scanTask[float64]
+	rows32 rowsTask[float32]
+	rows64 rowsTask[float64]
+	elem32 elemTask[float32]
+	elem64 elemTask[float64]
 }
 
 const closed = 1 << 62
@@ -304,8 +308,16 @@ func slot[S any](j *job) *S {
 		p = &j.reg64
 	case *scanTask[float32]:
 		p = &j.scan32
-	default:
+	case *scanTask[float64]:
 		p = &j.scan64
+	case *rowsTask[float32]:
+		p = &j.rows32
+	case *rowsTask[float64]:
+		p = &j.rows64
+	case *elemTask[float32]:
+		p = &j.elem32
+	default:
+		p = &j.elem64
 	}
 	return p.(*S)
 }
@@ -488,4 +500,64 @@ func scan[T Float](r *Runner, s []T, weights bool) bool {
 	}
 	be := int(r.block.Load())
 	return spread(r, scanTask[T]{s: s, weights: weights, block: be}, (len(s)+be-1)/be) != 0
+}
+
+// rowsTask runs a row-wise primitive over blocks of rows; full is set when
+// dst holds N×K values (Softmax, LogSoftmax), not N (LogSumExp).
+type rowsTask[T Float] struct {
+	a    args.Rows[T]
+	run  func(args.Rows[T])
+	rows int
+	full bool
+}
+
+func (t *rowsTask[T]) runBlock(b int) float64 {
+	k := t.a.K
+	lo := b * t.rows
+	hi := min(lo+t.rows, t.a.N)
+	blk := t.a
+	blk.N, blk.Whole = hi-lo, t.a.N*k
+	blk.X = t.a.X[lo*k : hi*k]
+	if t.full {
+		blk.Dst = t.a.Dst[lo*k : hi*k]
+	} else {
+		blk.Dst = t.a.Dst[lo:hi]
+	}
+	t.run(blk)
+	return 0
+}
+
+// runRows is run(a), spread over r's workers when a is large.
+func runRows[T Float](r *Runner, run func(args.Rows[T]), a args.Rows[T], full bool) {
+	if !r.parallel(a.N * a.K) {
+		run(a)
+		return
+	}
+	rows := blockRows(a.N, a.K, int(r.block.Load()))
+	spread(r, rowsTask[T]{a: a, run: run, rows: rows, full: full}, (a.N+rows-1)/rows)
+}
+
+// elemTask runs an element-wise primitive over flat blocks.
+type elemTask[T Float] struct {
+	a     args.Elementwise[T]
+	run   func(args.Elementwise[T])
+	block int
+}
+
+func (t *elemTask[T]) runBlock(b int) float64 {
+	lo := b * t.block
+	hi := min(lo+t.block, len(t.a.X))
+	t.run(args.Elementwise[T]{X: t.a.X[lo:hi], Dst: t.a.Dst[lo:hi]})
+	return 0
+}
+
+// runElementwise is run(a), spread over r's workers when a is large.
+func runElementwise[T Float](r *Runner, run func(args.Elementwise[T]), a args.Elementwise[T]) {
+	n := len(a.X)
+	if !r.parallel(n) {
+		run(a)
+		return
+	}
+	be := int(r.block.Load())
+	spread(r, elemTask[T]{a: a, run: run, block: be}, (n+be-1)/be)
 }

@@ -129,6 +129,32 @@ func runnerCases[T kernels.Float](n, k int) []runnerCase[T] {
 			out(o, false)
 			return kernels.Huber(logits, y, o.grad, &kernels.HuberOptions[T]{Delta: 0.5, RegressionOptions: kernels.RegressionOptions[T]{Runner: r}})
 		}},
+		{"Softmax", func(r *kernels.Runner, o *runnerOut[T]) (T, error) {
+			out(o, false)
+			return 0, kernels.Softmax(o.grad, logits, n, k, &kernels.PrimitiveOptions{Runner: r})
+		}},
+		{"LogSoftmax/inplace", func(r *kernels.Runner, o *runnerOut[T]) (T, error) {
+			out(o, false)
+			copy(o.grad, logits)
+			return 0, kernels.LogSoftmax(o.grad, o.grad, n, k, &kernels.PrimitiveOptions{Runner: r})
+		}},
+		{"LogSumExp", func(r *kernels.Runner, o *runnerOut[T]) (T, error) {
+			o.rowLSE = make([]T, n)
+			return 0, kernels.LogSumExp(o.rowLSE, logits, n, k, &kernels.PrimitiveOptions{Runner: r})
+		}},
+		{"Sigmoid", func(r *kernels.Runner, o *runnerOut[T]) (T, error) {
+			out(o, false)
+			return 0, kernels.Sigmoid(o.grad, logits, &kernels.PrimitiveOptions{Runner: r})
+		}},
+		{"LogSigmoid", func(r *kernels.Runner, o *runnerOut[T]) (T, error) {
+			out(o, false)
+			return 0, kernels.LogSigmoid(o.grad, logits, &kernels.PrimitiveOptions{Runner: r})
+		}},
+		{"Softplus/inplace", func(r *kernels.Runner, o *runnerOut[T]) (T, error) {
+			out(o, false)
+			copy(o.grad, logits)
+			return 0, kernels.Softplus(o.grad, o.grad, &kernels.PrimitiveOptions{Runner: r})
+		}},
 		{"SmoothL1", func(r *kernels.Runner, o *runnerOut[T]) (T, error) {
 			out(o, false)
 			return kernels.SmoothL1(logits, y, o.grad, &kernels.SmoothL1Options[T]{RegressionOptions: kernels.RegressionOptions[T]{Runner: r}})
@@ -234,7 +260,9 @@ func TestRunnerNoAllocations(t *testing.T) {
 		"BCEWithLogits/RowWeight": func() {
 			kernels.BCEWithLogits(x[:1<<16], y[:1<<16], 256, 256, g[:1<<16], &kernels.BinaryOptions[float32]{RowWeight: y[:256], Runner: r})
 		},
-		"MSE": func() { kernels.MSE(x, y, g, &kernels.RegressionOptions[float32]{Runner: r}) },
+		"MSE":     func() { kernels.MSE(x, y, g, &kernels.RegressionOptions[float32]{Runner: r}) },
+		"Softmax": func() { kernels.Softmax(g, x, 128, 1024, &kernels.PrimitiveOptions{Runner: r}) },
+		"Sigmoid": func() { kernels.Sigmoid(g, x, &kernels.PrimitiveOptions{Runner: r}) },
 	} {
 		if a := testing.AllocsPerRun(50, f); a != 0 {
 			t.Fatalf("%s: %v allocations per call with a Runner", name, a)

@@ -77,7 +77,7 @@ func droppedLongRows[T kernels.Float](t *testing.T, backend string, n, k int) {
 
 	// The real kernels.
 	lse := make([]T, n)
-	if err := kernels.LogSumExp(lse, x, n, k); err != nil {
+	if err := kernels.LogSumExp(lse, x, n, k, nil); err != nil {
 		t.Fatal(err)
 	}
 	ce, err := ceLong(x, targets, n, k)
@@ -92,7 +92,7 @@ func droppedLongRows[T kernels.Float](t *testing.T, backend string, n, k int) {
 
 	// The kernel with the last class left out of pass 1.
 	lseD := make([]T, n)
-	if err := kernels.LogSumExp(lseD, xd, n, k-1); err != nil {
+	if err := kernels.LogSumExp(lseD, xd, n, k-1, nil); err != nil {
 		t.Fatal(err)
 	}
 	ceD, err := ceLong(xd, targets, n, k-1)
@@ -179,7 +179,7 @@ func laneWorst[T kernels.Float](t *testing.T, backend string, k int, lows []floa
 				}
 			}
 			lse := make([]T, 1)
-			if err := kernels.LogSumExp(lse, x, 1, k); err != nil {
+			if err := kernels.LogSumExp(lse, x, 1, k, nil); err != nil {
 				t.Fatal(err)
 			}
 			ce, err := ceLong(x, []int32{0}, 1, k)

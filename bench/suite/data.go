@@ -194,17 +194,17 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 				return wrap(kernels.SmoothL1(x, y, grad, &kernels.SmoothL1Options[T]{Beta: SmoothBeta}))
 			}
 		case "Softmax":
-			return func() (float64, error) { return none(kernels.Softmax(out, x, n, kk)) }
+			return func() (float64, error) { return none(kernels.Softmax(out, x, n, kk, nil)) }
 		case "LogSoftmax":
-			return func() (float64, error) { return none(kernels.LogSoftmax(out, x, n, kk)) }
+			return func() (float64, error) { return none(kernels.LogSoftmax(out, x, n, kk, nil)) }
 		case "LogSumExp":
-			return func() (float64, error) { return none(kernels.LogSumExp(out, x, n, kk)) }
+			return func() (float64, error) { return none(kernels.LogSumExp(out, x, n, kk, nil)) }
 		case "Sigmoid":
-			return func() (float64, error) { return none(kernels.Sigmoid(out, x)) }
+			return func() (float64, error) { return none(kernels.Sigmoid(out, x, nil)) }
 		case "LogSigmoid":
-			return func() (float64, error) { return none(kernels.LogSigmoid(out, x)) }
+			return func() (float64, error) { return none(kernels.LogSigmoid(out, x, nil)) }
 		case "Softplus":
-			return func() (float64, error) { return none(kernels.Softplus(out, x)) }
+			return func() (float64, error) { return none(kernels.Softplus(out, x, nil)) }
 		}
 	}
 	panic(fmt.Sprintf("suite: no runner for kernel %q", k.Name))

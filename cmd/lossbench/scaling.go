@@ -11,7 +11,8 @@ import (
 	"github.com/lossfuse/lossfuse/kernels"
 )
 
-// -scaling: the multi-core curve (issue 17). Each call runs without a
+// -scaling: the multi-core curve (issue 17). Each call (for the primitives,
+// the "loss" is one output element) runs without a
 // Runner (P = 0, the single-threaded default) and with a Runner of
 // P = 1 … GOMAXPROCS goroutines, float32, fwd+bwd, on the selected backend,
 // timed by the wall clock (the thread CPU clock would count one goroutine
@@ -63,9 +64,21 @@ func scalingCases(seed uint64) []scalingCase {
 			return kernels.MSE(x, y, g, &kernels.RegressionOptions[float32]{Runner: r})
 		}}
 	}
+	softmax := func(n, k int) scalingCase {
+		x, _, g, _ := mk(n, k)
+		return scalingCase{"Softmax", n, k, func(r *kernels.Runner) (float32, error) {
+			return g[0], kernels.Softmax(g, x, n, k, &kernels.PrimitiveOptions{Runner: r})
+		}}
+	}
+	sigmoid := func(n, k int) scalingCase {
+		x, _, g, _ := mk(n, k)
+		return scalingCase{"Sigmoid", n, k, func(r *kernels.Runner) (float32, error) {
+			return g[n*k-1], kernels.Sigmoid(g, x, &kernels.PrimitiveOptions{Runner: r})
+		}}
+	}
 	return []scalingCase{
 		ce(256, 32000), ce(64, 128256), ce(4096, 256), ce(4096, 10), ce(1, 10),
-		bce(4096, 256), focal(4096, 256), mse(4096, 256),
+		bce(4096, 256), focal(4096, 256), mse(4096, 256), softmax(256, 32000), sigmoid(4096, 256),
 	}
 }
 

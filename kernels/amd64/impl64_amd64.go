@@ -374,7 +374,7 @@ func (s isa) softmax64(a args.Rows[float64]) {
 		x := a.X[r0*k : (r0+m)*k]
 		s.maxLogRows64(x, m, k, &mx[0], &ls[0])
 		nonFiniteRows64(ls[:m])
-		s.expAffineRows64(x, a.Dst[r0*k:(r0+m)*k], m, k, &mx[0], &ls[0], &one[0], &zero[0], streamed(a.N, k, 8))
+		s.expAffineRows64(x, a.Dst[r0*k:(r0+m)*k], m, k, &mx[0], &ls[0], &one[0], &zero[0], streamed(max(a.N, a.Whole/k), k, 8))
 	}
 }
 

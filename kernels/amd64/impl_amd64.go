@@ -919,7 +919,7 @@ func (s isa) softmax(a args.Rows[float32]) {
 		x := a.X[r0*k : (r0+m)*k]
 		s.maxLogRows(x, m, k, &mx[0], &ls[0])
 		nonFiniteRows(ls[:m])
-		s.expAffineRows(x, a.Dst[r0*k:(r0+m)*k], m, k, &mx[0], &ls[0], &one[0], &zero[0], streamed(a.N, k, 4))
+		s.expAffineRows(x, a.Dst[r0*k:(r0+m)*k], m, k, &mx[0], &ls[0], &one[0], &zero[0], streamed(max(a.N, a.Whole/k), k, 4))
 	}
 }
 

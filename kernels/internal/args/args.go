@@ -54,6 +54,10 @@ type Rows[T Float] struct {
 	X    []T
 	N, K int
 	Dst  []T // may be X itself for Softmax and LogSoftmax
+
+	// Whole is the element count of the call this one is a block of (see
+	// CE.Whole), 0 for a whole call.
+	Whole int
 }
 
 // Elementwise is an element-wise primitive (Sigmoid, LogSigmoid, Softplus).
