@@ -311,8 +311,43 @@ func guardCases[T kernels.Float]() []guardCase[T] {
 		elem("Sigmoid", kernels.Sigmoid[T]),
 		elem("LogSigmoid", kernels.LogSigmoid[T]),
 		elem("Softplus", kernels.Softplus[T]),
+		// Through a Runner that cuts every call into blocks of one row or
+		// one element on two goroutines: the blocks' slicing stays inside
+		// the guarded slices too. (A fault on the worker's goroutine
+		// crashes the binary instead of panicking, SetPanicOnFault being
+		// per goroutine: a failure all the same.)
+		manyRows(ce("CrossEntropy/full/runner", func(e *env[T], n, k int) *kernels.CrossEntropyOptions[T] {
+			o := full(e, n, k)
+			o.Runner = guardRunner
+			return o
+		}, true, false)),
+		ce("CrossEntropy/inplace/runner", func(e *env[T], n, k int) *kernels.CrossEntropyOptions[T] {
+			return &kernels.CrossEntropyOptions[T]{LabelSmoothing: 0.1, Runner: guardRunner}
+		}, true, true),
+		binary("BCEWithLogits/w+loss/runner", func(e *env[T], n, k int, g []T) (T, error) {
+			return kernels.BCEWithLogits(e.in(k, -8, 8), e.in(k, 0, 1), k, 1, g,
+				&kernels.BinaryOptions[T]{Reduction: kernels.None, RowWeight: e.in(k, 0, 2), Loss: e.out(k), Runner: guardRunner})
+		}),
+		binary("MSE/w+loss/runner", func(e *env[T], n, k int, g []T) (T, error) {
+			return kernels.MSE(e.in(k, -5, 5), e.in(k, -5, 5), g, &kernels.RegressionOptions[T]{Reduction: kernels.None, Weight: e.in(k, 0, 2), Loss: e.out(k), Runner: guardRunner})
+		}),
+		manyRows(rowsPrim("Softmax/runner", func(dst, x []T, n, k int, _ *kernels.PrimitiveOptions) error {
+			return kernels.Softmax(dst, x, n, k, &kernels.PrimitiveOptions{Runner: guardRunner})
+		}, true)),
+		elem("Sigmoid/runner", func(dst, x []T, _ *kernels.PrimitiveOptions) error {
+			return kernels.Sigmoid(dst, x, &kernels.PrimitiveOptions{Runner: guardRunner})
+		}),
 	}
 }
+
+// guardRunner spreads every call it is given, in blocks of one row (or one
+// element), over two goroutines.
+var guardRunner = func() *kernels.Runner {
+	r := kernels.NewRunner(2)
+	r.SetBlockElems(1)
+	r.SetMinElems(1)
+	return r
+}()
 
 // guardSkipEnv names backends (comma-separated) whose guard-page runs are
 // skipped, by hand. Emulators need not be named: see maskedTailsFault.
