@@ -512,17 +512,33 @@ const (
 
 func TestConformanceCrossEntropy(t *testing.T) {
 	conformBackends(t, func(t *testing.T) {
-		t.Run("float32", func(t *testing.T) { cfCrossEntropy[float32](t) })
-		t.Run("float64", func(t *testing.T) { cfCrossEntropy[float64](t) })
+		t.Run("float32", func(t *testing.T) { cfCrossEntropy[float32](t, false) })
+		t.Run("float64", func(t *testing.T) { cfCrossEntropy[float64](t, false) })
 	})
 	cfCheckDeviationsRan(t, 11)
 }
 
-func cfCrossEntropy[T kernels.Float](t *testing.T) {
+// TestConformanceCrossEntropyShards runs the CrossEntropy grid (seed 12)
+// through the vocabulary-shard calls: the classes cut into 1 to 5 shards at
+// random points, pass 1 per shard, the stats combined in one of three
+// groupings, the loss, pass 2 per shard, against the reference of the
+// whole call.
+func TestConformanceCrossEntropyShards(t *testing.T) {
+	conformBackends(t, func(t *testing.T) {
+		t.Run("float32", func(t *testing.T) { cfCrossEntropy[float32](t, true) })
+		t.Run("float64", func(t *testing.T) { cfCrossEntropy[float64](t, true) })
+	})
+}
+
+func cfCrossEntropy[T kernels.Float](t *testing.T, sharded bool) {
 	// weights, ignore mode, smoothing, reduction, z-loss, soft-cap, grad mode,
 	// RowLoss, RowLSE, normaliser/EmptyMean, data kind
 	sizes := []int{2, 3, 3, 3, 2, 3, 3, 2, 2, 3, cfDataKinds}
-	cfGrid(t, 11, sizes, func(rng *rand.Rand, n, k, combo int) bool {
+	seed := int64(11)
+	if sharded {
+		seed = 12
+	}
+	cfGrid(t, seed, sizes, func(rng *rand.Rand, n, k, combo int) bool {
 		c := cfPick(combo, sizes...)
 		var o kernels.CrossEntropyOptions[T]
 		desc := fmt.Sprintf("CE n=%d k=%d combo=%v", n, k, c)
@@ -584,6 +600,14 @@ func cfCrossEntropy[T kernels.Float](t *testing.T) {
 		}
 		call.ref = func() (*reference.Result, error) { return reference.CrossEntropy(x.s(), targets, n, k, &o) }
 		call.call = func() (T, error) { return kernels.CrossEntropy(x.s(), targets, n, k, call.grad.s(), &o) }
+		if sharded {
+			cuts := shardCuts(rng, k)
+			grouping := rng.Intn(3)
+			call.name += fmt.Sprintf(" cuts=%v grouping=%d", cuts, grouping)
+			call.call = func() (T, error) {
+				return shardedCE(x.s(), targets, n, k, call.grad.s(), &o, cuts, grouping)
+			}
+		}
 		return cfRun(t, call)
 	})
 }

@@ -28,6 +28,8 @@ func Float64(useAVX512 bool) *args.Impl[float64] {
 	t.Softplus = s.softplus64
 	t.OutsideUnit = s.outsideUnit64
 	t.Weights = s.weights64
+	t.RowStats = s.rowStats64
+	t.RowExp = s.rowExp64
 	return t
 }
 

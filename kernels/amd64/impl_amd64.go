@@ -36,6 +36,8 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 		Softplus:     s.softplus,
 		OutsideUnit:  s.outsideUnit,
 		Weights:      s.weights,
+		RowStats:     s.rowStats,
+		RowExp:       s.rowExp,
 	}
 }
 

@@ -29,6 +29,8 @@ func table[T args.Float]() *args.Impl[T] {
 	t.Softmax = softmax[T]
 	t.LogSoftmax = logSoftmax[T]
 	t.LogSumExp = logSumExp[T]
+	t.RowStats = rowStats[T]
+	t.RowExp = rowExp[T]
 	if is32[T]() { // the loss kernels below have float32 lanes only
 		t.Sigmoid = unary[T]("neon/f32/sigmoid", sigmoidF32)
 		t.Softplus = unary[T]("neon/f32/softplus", softplusF32)

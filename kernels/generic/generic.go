@@ -26,6 +26,8 @@ func Impl[T args.Float]() *args.Impl[T] {
 		Sigmoid:      Sigmoid[T],
 		LogSigmoid:   LogSigmoid[T],
 		Softplus:     Softplus[T],
+		RowStats:     RowStats[T],
+		RowExp:       RowExp[T],
 		OutsideUnit:  OutsideUnit[T],
 		Weights:      Weights[T],
 	}

@@ -125,6 +125,35 @@ type Regression[T Float] struct {
 	Loss      []T // per-element or nil
 }
 
+// RowPass is one of the two passes the row kernels are built from, over N
+// rows of K logits. Vocabulary-shard cross-entropy (kernels.CrossEntropyShard)
+// runs them on their own and combines the row statistics of all shards in
+// between; z below is the (soft-capped) logit, w_j the class weight (1 when
+// Weight is nil).
+//
+// Impl.RowStats writes, for each row i, M[i], a reference maximum (every
+// exp(z_ij − M[i]) is finite), LS[i] = log Σ_j exp(z_ij − M[i]) and, when
+// Dot is non-nil, Dot[i] = Σ_j w_j·(z_ij − M[i]) with terms of w_j = 0 taken
+// as 0. In a row whose maximum is not finite, or that holds a NaN, M[i] and
+// LS[i] are not both finite (the caller treats such rows on its own).
+//
+// Impl.RowExp writes Dst[i*K+j] = (Coef[i]·exp((z_ij − M[i]) − LS[i]) −
+// Bias[i]·w_j)·∂z_ij/∂x_ij from M, LS, Coef and Bias; Dst may be X.
+type RowPass[T Float] struct {
+	X       []T
+	N, K    int
+	SoftCap T   // > 0: z = cap·tanh(x/cap)
+	Weight  []T // len K or nil
+
+	M, LS, Dot []T // len N; Dot nil: not wanted (RowStats)
+	Coef, Bias []T // len N (RowExp)
+	Dst        []T // N*K (RowExp)
+
+	// Whole is the element count of the output the caller writes in this
+	// and other passes (see CE.Whole), 0 for N*K.
+	Whole int
+}
+
 // Impl is one backend's table of kernels for one element type. Each loss
 // kernel returns the sum of its per-row (or per-element) losses, accumulated
 // in float64; package kernels applies the reduction. Arguments are passed
@@ -141,6 +170,10 @@ type Impl[T Float] struct {
 	Sigmoid    func(a Elementwise[T])
 	LogSigmoid func(a Elementwise[T])
 	Softplus   func(a Elementwise[T])
+
+	// RowStats and RowExp are the two passes of the row kernels (RowPass).
+	RowStats func(a RowPass[T])
+	RowExp   func(a RowPass[T])
 
 	// OutsideUnit reports whether some value lies outside [0, 1] (NaN
 	// aside): validation of binary targets and probabilities, which reads

@@ -1,0 +1,95 @@
+//go:build !purego
+
+package amd64
+
+import "github.com/lossfuse/lossfuse/kernels/internal/args"
+
+// The two passes of the row kernels on their own (args.RowPass), for
+// vocabulary-shard cross-entropy: the same generated code as the
+// blockwise cross-entropy path.
+
+func (s isa) rowStats(a args.RowPass[float32]) {
+	n, k := a.N, a.K
+	if n == 0 {
+		return
+	}
+	x := a.X[:n*k]
+	if a.SoftCap != 0 {
+		args.Took("amd64/f32/ce/pass1-capped")
+		s.maxLogCapped(x, n, k, a.Dot != nil, a.Weight, &a.M[0], &a.LS[0], ptr(a.Dot), a.SoftCap, float32(1/float64(a.SoftCap)))
+		return
+	}
+	switch {
+	case a.Dot == nil:
+		s.maxLogRows(x, n, k, &a.M[0], &a.LS[0])
+	case a.Weight != nil && s == avx512:
+		maxLogDotWRowsAVX512(&x[0], n, k, &a.Weight[0], &a.M[0], &a.LS[0], &a.Dot[0])
+	case a.Weight != nil:
+		maxLogDotWRowsAVX2(&x[0], n, k, &a.Weight[0], &a.M[0], &a.LS[0], &a.Dot[0])
+	case s == avx512:
+		maxLogDotRowsAVX512(&x[0], n, k, &a.M[0], &a.LS[0], &a.Dot[0])
+	default:
+		maxLogDotRowsAVX2(&x[0], n, k, &a.M[0], &a.LS[0], &a.Dot[0])
+	}
+}
+
+func (s isa) rowExp(a args.RowPass[float32]) {
+	n, k := a.N, a.K
+	if n == 0 {
+		return
+	}
+	x, d := a.X[:n*k], a.Dst[:n*k]
+	nt := streamed(max(n*k, a.Whole), 1, 4)
+	switch {
+	case a.SoftCap != 0:
+		args.Took("amd64/f32/ce/pass2-capped")
+		s.expAffineCapped(x, d, n, k, a.Weight != nil, a.Weight, &a.M[0], &a.LS[0], &a.Coef[0], &a.Bias[0], a.SoftCap, float32(1/float64(a.SoftCap)))
+	case a.Weight != nil:
+		s.expAffineWRows(x, d, n, k, &a.M[0], &a.LS[0], &a.Coef[0], &a.Bias[0], &a.Weight[0], nt)
+	default:
+		s.expAffineRows(x, d, n, k, &a.M[0], &a.LS[0], &a.Coef[0], &a.Bias[0], nt)
+	}
+}
+
+func (s isa) rowStats64(a args.RowPass[float64]) {
+	n, k := a.N, a.K
+	if n == 0 {
+		return
+	}
+	x := a.X[:n*k]
+	if a.SoftCap != 0 {
+		args.Took("amd64/f64/ce/pass1-capped")
+		s.maxLogCapped64(x, n, k, a.Dot != nil, a.Weight, &a.M[0], &a.LS[0], ptr64(a.Dot), a.SoftCap, 1/a.SoftCap)
+		return
+	}
+	switch {
+	case a.Dot == nil:
+		s.maxLogRows64(x, n, k, &a.M[0], &a.LS[0])
+	case a.Weight != nil && s == avx512:
+		maxLogDotWRowsDAVX512(&x[0], n, k, &a.Weight[0], &a.M[0], &a.LS[0], &a.Dot[0])
+	case a.Weight != nil:
+		maxLogDotWRowsDAVX2(&x[0], n, k, &a.Weight[0], &a.M[0], &a.LS[0], &a.Dot[0])
+	case s == avx512:
+		maxLogDotRowsDAVX512(&x[0], n, k, &a.M[0], &a.LS[0], &a.Dot[0])
+	default:
+		maxLogDotRowsDAVX2(&x[0], n, k, &a.M[0], &a.LS[0], &a.Dot[0])
+	}
+}
+
+func (s isa) rowExp64(a args.RowPass[float64]) {
+	n, k := a.N, a.K
+	if n == 0 {
+		return
+	}
+	x, d := a.X[:n*k], a.Dst[:n*k]
+	nt := streamed(max(n*k, a.Whole), 1, 8)
+	switch {
+	case a.SoftCap != 0:
+		args.Took("amd64/f64/ce/pass2-capped")
+		s.expAffineCapped64(x, d, n, k, a.Weight != nil, a.Weight, &a.M[0], &a.LS[0], &a.Coef[0], &a.Bias[0], a.SoftCap, 1/a.SoftCap)
+	case a.Weight != nil:
+		s.expAffineWRowsD(x, d, n, k, &a.M[0], &a.LS[0], &a.Coef[0], &a.Bias[0], &a.Weight[0], nt)
+	default:
+		s.expAffineRows64(x, d, n, k, &a.M[0], &a.LS[0], &a.Coef[0], &a.Bias[0], nt)
+	}
+}

@@ -1,0 +1,101 @@
+package generic
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
+
+// RowStats is pass 1 of the row kernels (args.RowPass) in float64: the
+// row's true maximum, log Σ exp(z − m) and the weighted sum Σ w·(z − m).
+func RowStats[T args.Float](a args.RowPass[T]) {
+	k, capv := a.K, float64(a.SoftCap)
+	var w []T
+	if a.Weight != nil {
+		w = a.Weight[:k]
+	}
+	for i := range a.N {
+		m, s, d := RowStatsExact(a.X[i*k:i*k+k], w, capv, a.Dot != nil)
+		a.M[i], a.LS[i] = T(m), T(math.Log(s))
+		if a.Dot != nil {
+			a.Dot[i] = T(d)
+		}
+	}
+}
+
+// RowStatsExact returns a row's maximum m of the (capped) logits z, s =
+// Σ exp(z − m) and, when dot is set, Σ w·(z − m) (w nil: 1; w = 0 terms
+// count 0), with IEEE meaning where m is not finite: a NaN anywhere gives
+// NaN for all three; m = +Inf gives s = the count of +Inf logits (so that
+// m + log s = +Inf); a row of −Inf gives s = 0 and a dot of 0.
+func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool) (m, s, d float64) {
+	m = math.Inf(-1)
+	for _, v := range x {
+		z := capped(float64(v), capv)
+		if z != z {
+			return z, z, z
+		}
+		m = max(m, z)
+	}
+	switch {
+	case math.IsInf(m, 1):
+		for _, v := range x {
+			if math.IsInf(float64(v), 1) {
+				s++
+			}
+		}
+		return m, s, math.NaN()
+	case math.IsInf(m, -1):
+		return m, 0, 0
+	}
+	for j, v := range x {
+		z := capped(float64(v), capv) - m
+		s += math.Exp(z)
+		if !dot {
+			continue
+		}
+		switch {
+		case w == nil:
+			d += z
+		case w[j] != 0:
+			d += float64(w[j]) * z
+		}
+	}
+	return m, s, d
+}
+
+// RowExp is pass 2 of the row kernels (args.RowPass) in float64.
+func RowExp[T args.Float](a args.RowPass[T]) {
+	k := a.K
+	var w []T
+	if a.Weight != nil {
+		w = a.Weight[:k]
+	}
+	for i := range a.N {
+		ExpAffineRow(a.X[i*k:i*k+k], a.Dst[i*k:i*k+k], w, float64(a.M[i]), float64(a.LS[i]),
+			float64(a.Coef[i]), float64(a.Bias[i]), float64(a.SoftCap))
+	}
+}
+
+// ExpAffineRow writes dst_j = (coef·exp((z_j − m) − ls) − bias·w_j)·∂z_j/∂x_j
+// for one row in float64 (w nil: 1); dst may be x. Backends call it for a
+// row whose coef does not fit their element type.
+func ExpAffineRow[T args.Float](x, dst, w []T, m, ls, coef, bias, capv float64) {
+	dst = dst[:len(x)]
+	if w != nil {
+		w = w[:len(x)]
+	}
+	for j, v := range x {
+		xv := float64(v)
+		z := capped(xv, capv)
+		b := bias
+		if w != nil {
+			b *= float64(w[j])
+		}
+		g := coef*math.Exp((z-m)-ls) - b
+		if capv > 0 {
+			g *= sech2(xv / capv)
+		}
+		dst[j] = T(g)
+	}
+}
