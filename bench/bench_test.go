@@ -7,23 +7,24 @@ import (
 	"github.com/lossfuse/lossfuse/bench/suite"
 )
 
-func BenchmarkCrossEntropy(b *testing.B)      { benchKernel(b, "CrossEntropy") }
-func BenchmarkCrossEntropyProbs(b *testing.B) { benchKernel(b, "CrossEntropyProbs") }
-func BenchmarkSoftmaxFocal(b *testing.B)      { benchKernel(b, "SoftmaxFocal") }
-func BenchmarkBCEWithLogits(b *testing.B)     { benchKernel(b, "BCEWithLogits") }
-func BenchmarkBCE(b *testing.B)               { benchKernel(b, "BCE") }
-func BenchmarkSigmoidFocal(b *testing.B)      { benchKernel(b, "SigmoidFocal") }
-func BenchmarkFocalProbs(b *testing.B)        { benchKernel(b, "FocalProbs") }
-func BenchmarkMSE(b *testing.B)               { benchKernel(b, "MSE") }
-func BenchmarkL1(b *testing.B)                { benchKernel(b, "L1") }
-func BenchmarkHuber(b *testing.B)             { benchKernel(b, "Huber") }
-func BenchmarkSmoothL1(b *testing.B)          { benchKernel(b, "SmoothL1") }
-func BenchmarkSoftmax(b *testing.B)           { benchKernel(b, "Softmax") }
-func BenchmarkLogSoftmax(b *testing.B)        { benchKernel(b, "LogSoftmax") }
-func BenchmarkLogSumExp(b *testing.B)         { benchKernel(b, "LogSumExp") }
-func BenchmarkSigmoid(b *testing.B)           { benchKernel(b, "Sigmoid") }
-func BenchmarkLogSigmoid(b *testing.B)        { benchKernel(b, "LogSigmoid") }
-func BenchmarkSoftplus(b *testing.B)          { benchKernel(b, "Softplus") }
+func BenchmarkCrossEntropy(b *testing.B)       { benchKernel(b, "CrossEntropy") }
+func BenchmarkCrossEntropyProbs(b *testing.B)  { benchKernel(b, "CrossEntropyProbs") }
+func BenchmarkSoftmaxFocal(b *testing.B)       { benchKernel(b, "SoftmaxFocal") }
+func BenchmarkCrossEntropyShards(b *testing.B) { benchKernel(b, "CrossEntropyShards") }
+func BenchmarkBCEWithLogits(b *testing.B)      { benchKernel(b, "BCEWithLogits") }
+func BenchmarkBCE(b *testing.B)                { benchKernel(b, "BCE") }
+func BenchmarkSigmoidFocal(b *testing.B)       { benchKernel(b, "SigmoidFocal") }
+func BenchmarkFocalProbs(b *testing.B)         { benchKernel(b, "FocalProbs") }
+func BenchmarkMSE(b *testing.B)                { benchKernel(b, "MSE") }
+func BenchmarkL1(b *testing.B)                 { benchKernel(b, "L1") }
+func BenchmarkHuber(b *testing.B)              { benchKernel(b, "Huber") }
+func BenchmarkSmoothL1(b *testing.B)           { benchKernel(b, "SmoothL1") }
+func BenchmarkSoftmax(b *testing.B)            { benchKernel(b, "Softmax") }
+func BenchmarkLogSoftmax(b *testing.B)         { benchKernel(b, "LogSoftmax") }
+func BenchmarkLogSumExp(b *testing.B)          { benchKernel(b, "LogSumExp") }
+func BenchmarkSigmoid(b *testing.B)            { benchKernel(b, "Sigmoid") }
+func BenchmarkLogSigmoid(b *testing.B)         { benchKernel(b, "LogSigmoid") }
+func BenchmarkSoftplus(b *testing.B)           { benchKernel(b, "Softplus") }
 
 // benchKernel runs every op × dtype × isa × shape of one kernel. Inputs are
 // generated lazily, once per shape and dtype, so that sub-benchmarks the

@@ -46,6 +46,14 @@ func NewShardStats(n int) *ShardStats {
 	return &ShardStats{Max: b[:n:n], Sum: b[n : 2*n : 2*n], Smooth: b[2*n : 3*n : 3*n], Target: b[3*n:]}
 }
 
+// Rows returns stats for rows [lo, hi) of s, sharing its memory, with
+// nothing covered yet: pass 1 over those rows of a shard fills them. Cut
+// a large call into blocks of rows this way so that each block's logits
+// stay in cache between its two passes.
+func (s *ShardStats) Rows(lo, hi int) ShardStats {
+	return ShardStats{Max: s.Max[lo:hi:hi], Sum: s.Sum[lo:hi:hi], Smooth: s.Smooth[lo:hi:hi], Target: s.Target[lo:hi:hi]}
+}
+
 // Combine merges o into s: afterwards s covers the classes of both. Both
 // must have the same rows and V. The merge is exact up to one rounding per
 // rescaled sum, so any grouping of the shards gives the same loss and
@@ -344,11 +352,17 @@ func checkShardOptions[T Float](o *CrossEntropyOptions[T], n, v int) error {
 
 func finite(v float64) bool { return v-v == 0 }
 
+// statRows are the per-row slices of a ShardStats and its weight sum.
+type statRows struct {
+	Max, Sum, Smooth, Target []float64
+	WeightSum                float64
+}
+
 // shardCall is one pass over a shard, validated.
 type shardCall[T Float] struct {
 	x       []T
 	targets []int32
-	st      *ShardStats
+	st      statRows // slices, not the caller's *ShardStats: a task keeps no pointer to it
 	grad    []T
 	w       []T // class weights, len V, or nil
 	n, ks   int // rows, classes in the shard
@@ -392,7 +406,8 @@ func newShardCall[T Float](logits []T, targets []int32, n int, sh VocabShard, st
 	if _, err := classTargets(targets, sh.V, ignore, hasIgnore, o.Weight); err != nil {
 		return c, err
 	}
-	c = shardCall[T]{x: logits, targets: targets, st: st, w: o.Weight, n: n, ks: ks, lo: sh.Lo, v: sh.V,
+	rows := statRows{Max: st.Max, Sum: st.Sum, Smooth: st.Smooth, Target: st.Target, WeightSum: st.WeightSum}
+	c = shardCall[T]{x: logits, targets: targets, st: rows, w: o.Weight, n: n, ks: ks, lo: sh.Lo, v: sh.V,
 		ignore: ignore, hasIgn: hasIgnore, capv: o.SoftCap, eps: o.LabelSmoothing}
 	return c, nil
 }

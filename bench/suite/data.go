@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"unsafe"
 
 	"github.com/lossfuse/lossfuse/bench/naive"
 	"github.com/lossfuse/lossfuse/kernels"
@@ -20,6 +21,8 @@ type Data struct {
 
 	f32 *buffers[float32]
 	f64 *buffers[float64]
+
+	naiveRan bool // the last Runner was the naive baseline's
 	ref *reference.Result // computed on first use
 }
 
@@ -28,6 +31,13 @@ type buffers[T kernels.Float] struct {
 	x, y    []T     // logits / predictions / probabilities, and the second input
 	targets []int32 // class targets (CrossEntropy, SoftmaxFocal)
 	out     []T     // gradient (losses) or destination (primitives)
+
+	// CrossEntropyShards: each shard's logits, gradient and stats.
+	xs, gs [][]T
+	cuts       []int
+	stats      []*kernels.ShardStats
+	blockStats []kernels.ShardStats
+	shardOpts  kernels.CrossEntropyOptions[T]
 }
 
 // Prepare generates the kernel's inputs at shape s, deterministically from
@@ -104,7 +114,92 @@ func generate[T kernels.Float](k *Kernel, s Shape, seed uint64) *buffers[T] {
 		normal(b.x, 2)
 		b.out = make([]T, nk)
 	}
+	if k.Name == "CrossEntropyShards" {
+		b.shard(s)
+	}
 	return b
+}
+
+// shard cuts x into the vocabulary shards of CrossEntropyShards.
+func (b *buffers[T]) shard(s Shape) {
+	parts := min(Shards, s.K)
+	for i := 0; i <= parts; i++ {
+		b.cuts = append(b.cuts, i*s.K/parts)
+	}
+	for i := range parts {
+		lo, hi := b.cuts[i], b.cuts[i+1]
+		x := make([]T, 0, s.N*(hi-lo))
+		for r := range s.N {
+			x = append(x, b.x[r*s.K+lo:r*s.K+hi]...)
+		}
+		b.xs = append(b.xs, x)
+		b.gs = append(b.gs, make([]T, len(x)))
+		b.stats = append(b.stats, kernels.NewShardStats(s.N))
+	}
+	b.blockStats = make([]kernels.ShardStats, parts)
+}
+
+// shardedCE is CrossEntropy over b's shards, a block of rows at a time so
+// that a block of every shard stays in L2 between its two passes (the
+// pattern the kernels package documents): pass 1 per shard, the stats
+// combined into the first shard's, the loss, pass 2 per shard. The mean's
+// normaliser is the whole batch's row count (no row is ignored).
+func shardedCE[T kernels.Float](b *buffers[T], n, k int, grad bool) (T, error) {
+	var size T
+	rows := max(1, shardBlockBytes/(k*int(unsafe.Sizeof(size))))
+	o := &b.shardOpts
+	o.Reduction, o.Normalizer = kernels.Sum, 0
+	var total float64
+	for r0 := 0; r0 < n; r0 += rows {
+		r1 := min(r0+rows, n)
+		tg := b.targets[r0:r1]
+		for i, x := range b.xs {
+			st := b.stats[i].Rows(r0, r1)
+			ks := b.cuts[i+1] - b.cuts[i]
+			sh := kernels.VocabShard{Lo: b.cuts[i], Hi: b.cuts[i+1], V: k}
+			if err := kernels.CrossEntropyShard(x[r0*ks:r1*ks], tg, r1-r0, sh, &st, o); err != nil {
+				return 0, err
+			}
+			b.blockStats[i] = st
+			if i > 0 {
+				if err := b.blockStats[0].Combine(&b.blockStats[i]); err != nil {
+					return 0, err
+				}
+			}
+		}
+		loss, err := kernels.CrossEntropyShardLoss(&b.blockStats[0], tg, r1-r0, k, o)
+		if err != nil {
+			return 0, err
+		}
+		total += float64(loss)
+		if !grad {
+			continue
+		}
+		o.Reduction, o.Normalizer = kernels.Mean, float64(n)
+		for i, x := range b.xs {
+			ks := b.cuts[i+1] - b.cuts[i]
+			sh := kernels.VocabShard{Lo: b.cuts[i], Hi: b.cuts[i+1], V: k}
+			if err := kernels.CrossEntropyShardGrad(x[r0*ks:r1*ks], tg, r1-r0, sh, &b.blockStats[0], b.gs[i][r0*ks:r1*ks], o); err != nil {
+				return 0, err
+			}
+		}
+		o.Reduction, o.Normalizer = kernels.Sum, 0
+	}
+	return T(total / float64(n)), nil
+}
+
+// shardBlockBytes bounds the logits of one block of rows of CrossEntropyShards.
+const shardBlockBytes = 512 << 10
+
+// gatherShards copies the shards' gradients into out (N×K) for the
+// accuracy check.
+func (b *buffers[T]) gatherShards(n, k int) {
+	for i, g := range b.gs {
+		lo, hi := b.cuts[i], b.cuts[i+1]
+		for r := range n {
+			copy(b.out[r*k+lo:r*k+hi], g[r*(hi-lo):(r+1)*(hi-lo)])
+		}
+	}
 }
 
 // Runner returns a function that makes one call of the kernel for op, on
@@ -112,6 +207,7 @@ func generate[T kernels.Float](k *Kernel, s Shape, seed uint64) *buffers[T] {
 // (choose it with Select first). The function returns the loss (0 for the
 // primitives). It does not allocate.
 func (d *Data) Runner(op Op, isa string) func() (float64, error) {
+	d.naiveRan = isa == Naive
 	if d.f32 != nil {
 		return runner(d.Kernel, d.Shape, d.f32, op, isa == Naive)
 	}
@@ -130,7 +226,7 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 	fo := &kernels.FocalOptions[T]{Alpha: FocalAlpha, Gamma: FocalGamma}
 	if useNaive {
 		switch k.Name {
-		case "CrossEntropy":
+		case "CrossEntropy", "CrossEntropyShards":
 			return func() (float64, error) { return float64(naive.CrossEntropy(x, tg, n, kk, grad)), nil }
 		case "CrossEntropyProbs":
 			return func() (float64, error) { return float64(naive.CrossEntropyProbs(x, y, n, kk, grad)), nil }
@@ -169,6 +265,8 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 		switch k.Name {
 		case "CrossEntropy":
 			return func() (float64, error) { return wrap(kernels.CrossEntropy(x, tg, n, kk, grad, nil)) }
+		case "CrossEntropyShards":
+			return func() (float64, error) { return wrap(shardedCE(b, n, kk, grad != nil)) }
 		case "CrossEntropyProbs":
 			return func() (float64, error) { return wrap(kernels.CrossEntropyProbs(x, y, n, kk, grad, nil)) }
 		case "SoftmaxFocal":
@@ -252,6 +350,9 @@ func check[T kernels.Float](d *Data, b *buffers[T], op Op, loss float64) (Accura
 		d.ref = ref
 	}
 	ref := d.ref
+	if b.xs != nil && op == FwdBwd && !d.naiveRan {
+		b.gatherShards(d.Shape.N, d.Shape.K)
+	}
 	isLoss := d.Kernel.HasGrad()
 	got := reference.Got[T]{CheckLoss: isLoss, Loss: T(loss)}
 	var out []T

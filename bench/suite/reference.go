@@ -16,7 +16,7 @@ const ReferenceName = "package reference (float64, math.Exp/Log, compensated sum
 func computeReference[T kernels.Float](k *Kernel, s Shape, b *buffers[T]) (*reference.Result, error) {
 	x, y, tg, n, kk := b.x, b.y, b.targets, s.N, s.K
 	switch k.Name {
-	case "CrossEntropy":
+	case "CrossEntropy", "CrossEntropyShards":
 		return reference.CrossEntropy(x, tg, n, kk, nil)
 	case "CrossEntropyProbs":
 		return reference.CrossEntropyProbs(x, y, n, kk, nil)

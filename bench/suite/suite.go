@@ -102,6 +102,16 @@ func (k *Kernel) HasGrad() bool { return len(k.Ops()) == 2 }
 // ImageNet, a 32k vocabulary and Llama 3's 128256-token vocabulary.
 var CEShapes = []Shape{{4096, 10}, {1024, 1000}, {256, 32000}, {64, 128256}}
 
+// ShardShapes are the vocabulary shapes of CrossEntropyShards: the
+// CrossEntropy call over Shards vocabulary shards, each in its own buffer
+// (pass 1 per shard, Combine, the loss, pass 2 per shard), to compare with
+// one CrossEntropy call over the same logits.
+var ShardShapes = []Shape{{256, 32000}, {64, 128256}}
+
+// Shards is the number of vocabulary shards of CrossEntropyShards (fewer
+// when K is smaller).
+const Shards = 4
+
 // FlatShape is the shape of the binary, regression and primitive kernels.
 var FlatShape = []Shape{{4096, 256}}
 
@@ -118,6 +128,7 @@ var Kernels = []*Kernel{
 	{"CrossEntropy", FamilyCE, CEShapes},
 	{"CrossEntropyProbs", FamilyCE, CEShapes},
 	{"SoftmaxFocal", FamilyCE, CEShapes},
+	{"CrossEntropyShards", FamilyCE, ShardShapes},
 	{"BCEWithLogits", FamilyBinary, FlatShape},
 	{"BCE", FamilyBinary, FlatShape},
 	{"SigmoidFocal", FamilyBinary, FlatShape},
