@@ -22,8 +22,8 @@ type Data struct {
 	f32 *buffers[float32]
 	f64 *buffers[float64]
 
-	naiveRan bool // the last Runner was the naive baseline's
-	ref *reference.Result // computed on first use
+	naiveRan bool              // the last Runner was the naive baseline's
+	ref      *reference.Result // computed on first use
 }
 
 // buffers are a case's slices in one element type.
@@ -33,7 +33,7 @@ type buffers[T kernels.Float] struct {
 	out     []T     // gradient (losses) or destination (primitives)
 
 	// CrossEntropyShards: each shard's logits, gradient and stats.
-	xs, gs [][]T
+	xs, gs     [][]T
 	cuts       []int
 	stats      []*kernels.ShardStats
 	blockStats []kernels.ShardStats
