@@ -4,19 +4,28 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lossfuse/lossfuse/internal/shardtest"
 	"github.com/lossfuse/lossfuse/kernels"
 )
 
 // The three losses that share the softmax row kernel.
 const (
-	ceInt   = iota // CrossEntropy
-	ceProbs        // CrossEntropyProbs
-	ceFocal        // SoftmaxFocal
+	ceInt    = iota // CrossEntropy
+	ceProbs         // CrossEntropyProbs
+	ceFocal         // SoftmaxFocal
+	ceShards        // CrossEntropy through the vocabulary-shard calls
 )
 
 func FuzzCrossEntropy(f *testing.F)      { fuzzFamily(f, ceDecoder(ceInt)) }
 func FuzzCrossEntropyProbs(f *testing.F) { fuzzFamily(f, ceDecoder(ceProbs)) }
 func FuzzSoftmaxFocal(f *testing.F)      { fuzzFamily(f, ceDecoder(ceFocal)) }
+
+// FuzzCrossEntropyShards is FuzzCrossEntropy through CrossEntropyShard,
+// Combine (or Rebase and sums), CrossEntropyShardLoss and
+// CrossEntropyShardGrad, the classes cut into 1 to 5 shards at drawn
+// points. Its inputs are valid (TestShardErrors covers bad input of the
+// shard calls); the reference is CrossEntropy's over the whole row.
+func FuzzCrossEntropyShards(f *testing.F) { fuzzFamily(f, ceDecoder(ceShards)) }
 
 func ceDecoder(variant int) decoder {
 	return func(s *source) runnable {
@@ -49,20 +58,22 @@ var (
 
 // ceCase is one decoded call of the cross-entropy family.
 type ceCase[T kernels.Float] struct {
-	variant int
-	n, k    int
-	logits  []T
-	probs   []T // ceProbs
-	targets []int32
-	weight  []T // class weights, or focal alpha
-	opts    kernels.CrossEntropyOptions[T]
-	runner  int // fuzzRunners
-	gamma   float64
-	grad    int // gradSeparate, gradInPlace or gradNone
-	rowLoss bool
-	rowLSE  bool
-	shift   int
-	fault   fault
+	variant  int
+	n, k     int
+	logits   []T
+	probs    []T // ceProbs
+	targets  []int32
+	weight   []T // class weights, or focal alpha
+	opts     kernels.CrossEntropyOptions[T]
+	runner   int   // fuzzRunners
+	cuts     []int // ceShards: 0 = c₀ < c₁ < … < c_S = k
+	grouping int   // ceShards: how the stats are combined (shardedCE)
+	gamma    float64
+	grad     int // gradSeparate, gradInPlace or gradNone
+	rowLoss  bool
+	rowLSE   bool
+	shift    int
+	fault    fault
 
 	callN, callK int      // the shape passed (differs from n, k under faultShape)
 	bufs         []buf[T] // the float buffers' layout
@@ -77,7 +88,10 @@ const (
 func decodeCE[T kernels.Float](s *source, variant int) *ceCase[T] {
 	c := &ceCase[T]{variant: variant}
 	c.n, c.k = decodeShape(s)
-	c.fault = decodeFault(s, [][]int{ceKinds, ceProbsKinds, ceFocalKinds}[variant]...)
+	c.fault = decodeFault(s, [][]int{ceKinds, ceProbsKinds, ceFocalKinds, ceKinds}[variant]...)
+	if variant == ceShards {
+		c.fault = fault{kind: faultNone}
+	}
 	c.shift = s.intn("shift", 16)
 	o := &c.opts
 	o.Reduction = kernels.Reduction(s.intn("reduction", 3))
@@ -117,6 +131,10 @@ func decodeCE[T kernels.Float](s *source, variant int) *ceCase[T] {
 	}
 	if withWeight || c.fault.kind == faultWeight {
 		c.weight = floats[T](s, "w", weightDist, c.k)
+	}
+	if variant == ceShards {
+		c.cuts = decodeCuts(s, c.k)
+		c.grouping = s.intn("grouping", 3)
 	}
 	c.runner = s.intn("runner", runnerChoices) // drawn last: see fuzzRunners
 	c.callN, c.callK = c.n, c.k
@@ -337,6 +355,8 @@ func (c *ceCase[T]) call(a *arena[T]) (T, error) {
 		loss, err = kernels.CrossEntropy(logits, targets, c.callN, c.callK, grad, &o)
 	case ceProbs:
 		loss, err = kernels.CrossEntropyProbs(logits, a.get("probs"), c.callN, c.callK, grad, &o)
+	case ceShards:
+		loss, err = shardtest.CrossEntropy(logits, targets, c.callN, c.callK, grad, &o, c.cuts, c.grouping)
 	default:
 		fo := c.focalOptions(o)
 		loss, err = kernels.SoftmaxFocal(logits, targets, c.callN, c.callK, grad, &fo)
@@ -353,11 +373,11 @@ func (c *ceCase[T]) String() string {
 	var zero T
 	o := c.opts
 	ig, has := o.Ignore.Index()
-	return describe("func", []string{"CrossEntropy", "CrossEntropyProbs", "SoftmaxFocal"}[c.variant],
+	return describe("func", []string{"CrossEntropy", "CrossEntropyProbs", "SoftmaxFocal", "CrossEntropyShards"}[c.variant],
 		"type", fmt.Sprintf("%T", zero), "n", c.n, "k", c.k, "call", [2]int{c.callN, c.callK},
 		"fault", c.fault.kind, "reduction", o.Reduction, "emptymean", o.EmptyMean,
 		"ignore", fmt.Sprint(ig, has), "smoothing", o.LabelSmoothing, "zloss", o.ZLoss, "softcap", o.SoftCap,
 		"normalizer", o.Normalizer, "gamma", c.gamma, "grad", []string{"separate", "inplace", "none"}[c.grad],
-		"rowloss", c.rowLoss, "rowlse", c.rowLSE, "shift", c.shift, "runner", c.runner,
+		"rowloss", c.rowLoss, "rowlse", c.rowLSE, "shift", c.shift, "runner", c.runner, "cuts", c.cuts, "grouping", c.grouping,
 		"logits", c.logits, "targets", c.targets, "probs", c.probs, "weight", c.weight)
 }

@@ -18,7 +18,7 @@ func (c *ceCase[T]) ref(a *arena[T]) (*reference.Result, error) {
 	o := c.opts
 	o.RowLoss, o.RowLSE, o.Weight = a.get("rowloss"), a.get("rowlse"), a.get("weight")
 	switch c.variant {
-	case ceInt:
+	case ceInt, ceShards:
 		return reference.CrossEntropy(a.get("logits"), c.targets, c.callN, c.callK, &o)
 	case ceProbs:
 		return reference.CrossEntropyProbs(a.get("logits"), a.get("probs"), c.callN, c.callK, &o)

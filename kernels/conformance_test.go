@@ -18,6 +18,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lossfuse/lossfuse/internal/shardtest"
 	"github.com/lossfuse/lossfuse/kernels"
 	"github.com/lossfuse/lossfuse/reference"
 )
@@ -605,7 +606,7 @@ func cfCrossEntropy[T kernels.Float](t *testing.T, sharded bool) {
 			grouping := rng.Intn(3)
 			call.name += fmt.Sprintf(" cuts=%v grouping=%d", cuts, grouping)
 			call.call = func() (T, error) {
-				return shardedCE(x.s(), targets, n, k, call.grad.s(), &o, cuts, grouping)
+				return shardtest.CrossEntropy(x.s(), targets, n, k, call.grad.s(), &o, cuts, grouping)
 			}
 		}
 		return cfRun(t, call)

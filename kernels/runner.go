@@ -197,18 +197,20 @@ type job struct {
 
 	// The typed tasks, one per kernel family and element type, live in the
 	// job so that a pooled job needs no further allocation.
-	ce32   ceTask[float32]
-	ce64   ceTask[float64]
-	bin32  binaryTask[float32]
-	bin64  binaryTask[float64]
-	reg32  regressionTask[float32]
-	reg64  regressionTask[float64]
-	scan32 scanTask[float32]
-	scan64 scanTask[float64]
-	rows32 rowsTask[float32]
-	rows64 rowsTask[float64]
-	elem32 elemTask[float32]
-	elem64 elemTask[float64]
+	ce32    ceTask[float32]
+	ce64    ceTask[float64]
+	bin32   binaryTask[float32]
+	bin64   binaryTask[float64]
+	reg32   regressionTask[float32]
+	reg64   regressionTask[float64]
+	scan32  scanTask[float32]
+	scan64  scanTask[float64]
+	rows32  rowsTask[float32]
+	rows64  rowsTask[float64]
+	elem32  elemTask[float32]
+	elem64  elemTask[float64]
+	shard32 shardTask[float32]
+	shard64 shardTask[float64]
 }
 
 const closed = 1 << 62
@@ -316,8 +318,14 @@ func slot[S any](j *job) *S {
 		p = &j.rows64
 	case *elemTask[float32]:
 		p = &j.elem32
-	default:
+	case *elemTask[float64]:
 		p = &j.elem64
+	case *shardTask[float32]:
+		p = &j.shard32
+	case *shardTask[float64]:
+		p = &j.shard64
+	default:
+		panic("kernels: no job slot for this task type")
 	}
 	return p.(*S)
 }

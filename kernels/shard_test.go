@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/lossfuse/lossfuse/internal/shardtest"
 	"github.com/lossfuse/lossfuse/kernels"
 )
 
@@ -23,97 +24,6 @@ func shardCuts(rng *rand.Rand, k int) []int {
 	}
 	slices.Sort(cuts)
 	return cuts
-}
-
-// gatherCols copies columns [lo, hi) of the n×k matrix x.
-func gatherCols[T kernels.Float](x []T, n, k, lo, hi int) []T {
-	out := make([]T, 0, n*(hi-lo))
-	for i := range n {
-		out = append(out, x[i*k+lo:i*k+hi]...)
-	}
-	return out
-}
-
-// scatterCols writes the n×(hi−lo) matrix s into columns [lo, hi) of x.
-func scatterCols[T kernels.Float](x []T, n, k, lo, hi int, s []T) {
-	for i := range n {
-		copy(x[i*k+lo:i*k+hi], s[i*(hi-lo):(i+1)*(hi-lo)])
-	}
-}
-
-// shardedCE is CrossEntropy(x, targets, n, k, grad, o) through the shard
-// calls, with the classes cut at cuts. grouping selects how the stats are
-// combined: 0 left to right, 1 right to left, 2 as ranks would (the
-// maximum first, every shard rebased to it, then sums). grad may be x.
-func shardedCE[T kernels.Float](x []T, targets []int32, n, k int, grad []T, o *kernels.CrossEntropyOptions[T], cuts []int, grouping int) (T, error) {
-	s := len(cuts) - 1
-	xs := make([][]T, s)
-	stats := make([]*kernels.ShardStats, s)
-	for i := range s {
-		sh := kernels.VocabShard{Lo: cuts[i], Hi: cuts[i+1], V: k}
-		xs[i] = gatherCols(x, n, k, sh.Lo, sh.Hi)
-		stats[i] = kernels.NewShardStats(n)
-		if err := kernels.CrossEntropyShard(xs[i], targets, n, sh, stats[i], o); err != nil {
-			return 0, err
-		}
-	}
-	var all *kernels.ShardStats
-	switch grouping {
-	case 0:
-		all = stats[0]
-		for _, st := range stats[1:] {
-			if err := all.Combine(st); err != nil {
-				return 0, err
-			}
-		}
-	case 1:
-		all = stats[s-1]
-		for i := s - 2; i >= 0; i-- {
-			if err := stats[i].Combine(all); err != nil {
-				return 0, err
-			}
-			all = stats[i]
-		}
-	default:
-		m := slices.Clone(stats[0].Max)
-		for _, st := range stats[1:] {
-			for i, v := range st.Max {
-				m[i] = max(m[i], v)
-			}
-		}
-		all = kernels.NewShardStats(n)
-		all.V = k
-		for _, st := range stats {
-			if err := st.Rebase(m); err != nil {
-				return 0, err
-			}
-			for i := range n {
-				all.Sum[i] += st.Sum[i]
-				all.Smooth[i] += st.Smooth[i]
-				all.Target[i] += st.Target[i]
-			}
-			all.Classes += st.Classes
-			all.WeightSum += st.WeightSum
-		}
-		copy(all.Max, m)
-	}
-	loss, err := kernels.CrossEntropyShardLoss(all, targets, n, k, o)
-	if err != nil || grad == nil {
-		return loss, err
-	}
-	inPlace := &grad[0] == &x[0]
-	for i := range s {
-		sh := kernels.VocabShard{Lo: cuts[i], Hi: cuts[i+1], V: k}
-		g := xs[i]
-		if !inPlace {
-			g = make([]T, len(xs[i]))
-		}
-		if err := kernels.CrossEntropyShardGrad(xs[i], targets, n, sh, all, g, o); err != nil {
-			return 0, err
-		}
-		scatterCols(grad, n, k, sh.Lo, sh.Hi, g)
-	}
-	return loss, nil
 }
 
 // TestShardCombineOrder: a fixed grouping gives bit-identical results run
@@ -141,7 +51,7 @@ func TestShardCombineOrder(t *testing.T) {
 		for g := range 3 {
 			for rep := range 2 {
 				grad := make([]float32, n*k)
-				loss, err := shardedCE(x, targets, n, k, grad, o, cuts, g)
+				loss, err := shardtest.CrossEntropy(x, targets, n, k, grad, o, cuts, g)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -294,4 +204,44 @@ func TestShardNoAllocations(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per sharded step", allocs)
 	}
+}
+
+// TestShardRunnerDeterministic: both passes spread over a Runner of P = 1,
+// 2, 3, 8 goroutines (blocks of a few rows) give stats, loss and gradient
+// bit-identical to calls without one.
+func TestShardRunnerDeterministic(t *testing.T) {
+	conformBackends(t, func(t *testing.T) {
+		rng := rand.New(rand.NewSource(9))
+		n, k := 300, 70
+		x := make([]float64, n*k)
+		for i := range x {
+			x[i] = rng.NormFloat64() * 5
+		}
+		targets := make([]int32, n)
+		for i := range targets {
+			targets[i] = int32(rng.Intn(k))
+		}
+		targets[7] = -100
+		cuts := []int{0, 33, 70}
+		run := func(r *kernels.Runner) (float64, []float64) {
+			o := &kernels.CrossEntropyOptions[float64]{LabelSmoothing: 0.2, SoftCap: 10, Runner: r}
+			grad := make([]float64, n*k)
+			loss, err := shardtest.CrossEntropy(x, targets, n, k, grad, o, cuts, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return loss, grad
+		}
+		want, wantGrad := run(nil)
+		for _, p := range []int{1, 2, 3, 8} {
+			r := kernels.NewRunner(p)
+			r.SetMinElems(1)
+			r.SetBlockElems(200)
+			loss, grad := run(r)
+			r.Close()
+			if loss != want || !slices.Equal(grad, wantGrad) {
+				t.Errorf("P=%d: loss %v (without a Runner %v), gradients bit-identical: %v", p, loss, want, slices.Equal(grad, wantGrad))
+			}
+		}
+	})
 }

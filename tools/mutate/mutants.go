@@ -235,6 +235,29 @@ var mutants = func() []Mutant {
 		New:  "t.rw[max(lo-1, 0):hi]",
 		Note: "Runner: RowWeight blocks after the first weighted by the previous row's weight"})
 
+	// ---- vocabulary shards (kernels/shard.go), shared by every backend ----
+	const shard = "kernels/shard.go"
+	add(Mutant{ID: "generic/target-grad-x1.5-shard", Backend: "generic", Kind: "target-grad-x1.5", File: shard,
+		Find: "\t\tg[i*ks+yc] = T(gy)\n",
+		Old:  "T(gy)",
+		New:  "T(1.5 * gy)",
+		Note: "CrossEntropyShardGrad: the target element ×1.5"})
+	add(Mutant{ID: "avx512/off-by-one-row-shard-runner", Backend: "avx512", Kind: "off-by-one-row", File: shard,
+		Find: "\tt.c.rows(lo, min(lo+t.rows, t.c.n), t.pass2)\n",
+		Old:  "min(lo+t.rows, t.c.n)",
+		New:  "max(lo+1, min(lo+t.rows, t.c.n)-1)",
+		Note: "Runner: each block of a shard pass leaves its last row out"})
+	add(Mutant{ID: "neon/drop-smoothing-shard", Backend: "neon", Kind: "drop-smoothing", File: shard,
+		Find: "\tbias := T(c.scale * epsV)\n",
+		Old:  "c.scale * epsV",
+		New:  "0",
+		Note: "CrossEntropyShardGrad: the smoothing term of the vector pass dropped"})
+	add(Mutant{ID: "avx2/class-weight-index-shard", Backend: "avx2", Kind: "class-weight-index", File: shard,
+		Find: "\t\tif c.w != nil {\n\t\t\twy = float64(c.w[y])\n\t\t}\n\t\tpc := (1-c.eps)*wy + 2*c.zl*wy*lse\n\t\tif c.eps != 0 {\n\t\t\tpc += epsV * st.WeightSum\n\t\t}\n\t\tcoef",
+		Old:  "c.w[y]",
+		New:  "c.w[(int(y)+1)%c.v]",
+		Note: "CrossEntropyShardGrad: the vector pass's coefficient with w[y+1] for w[y]"})
+
 	// ---- amd64: the generator (asmgen/amd64) and the Go drivers ----
 	const ace, abin, astash = "asmgen/amd64/crossentropy.go", "asmgen/amd64/binary.go", "asmgen/amd64/stash.go"
 	const aimpl, aimpl64 = "kernels/amd64/impl_amd64.go", "kernels/amd64/impl64_amd64.go"
