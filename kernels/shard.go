@@ -419,7 +419,10 @@ const shardBlock = 64
 // rowScratch holds a block's per-row vectors for the backend passes, from a
 // pool: as arguments through the backend's function table they would move
 // to the heap if they were local arrays.
-type rowScratch[T Float] struct{ m, ls, dot, coef [shardBlock]T }
+type rowScratch[T Float] struct {
+	m, ls, coef, bias [shardBlock]T
+	dot               [shardBlock]float64
+}
 
 var (
 	scratch32 = sync.Pool{New: func() any { return new(rowScratch[float32]) }}
@@ -501,7 +504,7 @@ func (c *shardCall[T]) statsBlock(s *rowScratch[T], r0, m int) {
 		if finite(mx) && finite(ls) {
 			sum = math.Exp(ls)
 			if smooth {
-				dot = float64(s.dot[i])
+				dot = s.dot[i]
 			}
 		} else {
 			mx, sum, dot = generic.RowStatsExact(row, w, c.capv, smooth)
@@ -542,7 +545,7 @@ func (c *shardCall[T]) gradBlock(s *rowScratch[T], r0, m int) {
 	flush := func(i int) {
 		if run0 < i {
 			impl[T]().RowExp(args.RowPass[T]{X: x[run0*ks : i*ks], Dst: g[run0*ks : i*ks], N: i - run0, K: ks,
-				SoftCap: T(c.capv), Weight: w, M: s.m[run0:i], LS: s.ls[run0:i], Coef: s.coef[run0:i], Bias: s.dot[run0:i],
+				SoftCap: T(c.capv), Weight: w, M: s.m[run0:i], LS: s.ls[run0:i], Coef: s.coef[run0:i], Bias: s.bias[run0:i],
 				Whole: c.n * ks})
 		}
 		run0 = i + 1
@@ -582,7 +585,7 @@ func (c *shardCall[T]) gradBlock(s *rowScratch[T], r0, m int) {
 			generic.ExpAffineRow(x[i*ks:i*ks+ks], row, w, st.Max[j], lr, coef, c.scale*epsV, c.capv)
 		} else {
 			mt := T(st.Max[j])
-			s.m[i], s.ls[i], s.coef[i], s.dot[i] = mt, T(lse-float64(mt)), T(coef), bias
+			s.m[i], s.ls[i], s.coef[i], s.bias[i] = mt, T(lse-float64(mt)), T(coef), bias
 		}
 		if yc := int(y) - c.lo; yc >= 0 && yc < ks {
 			ys[i] = yc

@@ -10,26 +10,35 @@ import "github.com/lossfuse/lossfuse/kernels/internal/args"
 
 func (s isa) rowStats(a args.RowPass[float32]) {
 	n, k := a.N, a.K
-	if n == 0 {
-		return
+	for r0 := 0; r0 < n; r0 += blockRows {
+		m := min(blockRows, n-r0)
+		var dot [blockRows]float32 // the kernels' float32 sums, widened below
+		s.rowStatsBlock(a.X[r0*k:(r0+m)*k], m, k, a.SoftCap, a.Weight, &a.M[r0], &a.LS[r0], a.Dot != nil, &dot)
+		if a.Dot != nil {
+			for i, d := range dot[:m] {
+				a.Dot[r0+i] = float64(d)
+			}
+		}
 	}
-	x := a.X[:n*k]
-	if a.SoftCap != 0 {
+}
+
+func (s isa) rowStatsBlock(x []float32, n, k int, capv float32, w []float32, m, ls *float32, smooth bool, dot *[blockRows]float32) {
+	if capv != 0 {
 		args.Took("amd64/f32/ce/pass1-capped")
-		s.maxLogCapped(x, n, k, a.Dot != nil, a.Weight, &a.M[0], &a.LS[0], ptr(a.Dot), a.SoftCap, float32(1/float64(a.SoftCap)))
+		s.maxLogCapped(x, n, k, smooth, w, m, ls, &dot[0], capv, float32(1/float64(capv)))
 		return
 	}
 	switch {
-	case a.Dot == nil:
-		s.maxLogRows(x, n, k, &a.M[0], &a.LS[0])
-	case a.Weight != nil && s == avx512:
-		maxLogDotWRowsAVX512(&x[0], n, k, &a.Weight[0], &a.M[0], &a.LS[0], &a.Dot[0])
-	case a.Weight != nil:
-		maxLogDotWRowsAVX2(&x[0], n, k, &a.Weight[0], &a.M[0], &a.LS[0], &a.Dot[0])
+	case !smooth:
+		s.maxLogRows(x, n, k, m, ls)
+	case w != nil && s == avx512:
+		maxLogDotWRowsAVX512(&x[0], n, k, &w[0], m, ls, &dot[0])
+	case w != nil:
+		maxLogDotWRowsAVX2(&x[0], n, k, &w[0], m, ls, &dot[0])
 	case s == avx512:
-		maxLogDotRowsAVX512(&x[0], n, k, &a.M[0], &a.LS[0], &a.Dot[0])
+		maxLogDotRowsAVX512(&x[0], n, k, m, ls, &dot[0])
 	default:
-		maxLogDotRowsAVX2(&x[0], n, k, &a.M[0], &a.LS[0], &a.Dot[0])
+		maxLogDotRowsAVX2(&x[0], n, k, m, ls, &dot[0])
 	}
 }
 

@@ -18,7 +18,7 @@ func RowStats[T args.Float](a args.RowPass[T]) {
 		m, s, d := RowStatsExact(a.X[i*k:i*k+k], w, capv, a.Dot != nil)
 		a.M[i], a.LS[i] = T(m), T(math.Log(s))
 		if a.Dot != nil {
-			a.Dot[i] = T(d)
+			a.Dot[i] = d
 		}
 	}
 }

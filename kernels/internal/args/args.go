@@ -145,7 +145,8 @@ type RowPass[T Float] struct {
 	SoftCap T   // > 0: z = cap·tanh(x/cap)
 	Weight  []T // len K or nil
 
-	M, LS, Dot []T // len N; Dot nil: not wanted (RowStats)
+	M, LS []T       // len N
+	Dot   []float64 // len N, or nil: not wanted (RowStats); float64, as Σ w·(z − m) can pass MaxFloat32
 	Coef, Bias []T // len N (RowExp)
 	Dst        []T // N*K (RowExp)
 
