@@ -28,16 +28,16 @@ type VocabShard struct{ Lo, Hi, V int }
 //
 // To combine across processes: all-reduce Max with max, Rebase every
 // rank's stats to that maximum, then all-reduce Sum, Smooth, Target,
-// Classes and WeightSum with a sum. Combine does the same in one process.
+// Classes and SmoothWeight with a sum. Combine does the same in one process.
 type ShardStats struct {
 	Max    []float64 // a reference maximum of z over the covered classes (−Inf: none finite)
 	Sum    []float64 // Σ exp(z − Max)
-	Smooth []float64 // Σ w·(z − Max) with label smoothing, else 0
+	Smooth []float64 // (ε/V)·Σ w·(z − Max) with label smoothing ε, else 0
 	Target []float64 // the target's z if it is covered (and the row not ignored), else 0
 
-	Classes   int     // number of classes covered
-	WeightSum float64 // Σ w over the covered classes
-	V         int     // the vocabulary size
+	Classes      int     // number of classes covered
+	SmoothWeight float64 // (ε/V)·Σ w over the covered classes (0 without smoothing)
+	V            int     // the vocabulary size
 }
 
 // NewShardStats returns stats for n rows.
@@ -75,13 +75,13 @@ func (s *ShardStats) Combine(o *ShardStats) error {
 	}
 	for i := range n {
 		m := max(s.Max[i], o.Max[i])
-		s1, d1 := rebase(s.Max[i], s.Sum[i], s.Smooth[i], s.WeightSum, m)
-		s2, d2 := rebase(o.Max[i], o.Sum[i], o.Smooth[i], o.WeightSum, m)
+		s1, d1 := rebase(s.Max[i], s.Sum[i], s.Smooth[i], s.SmoothWeight, m)
+		s2, d2 := rebase(o.Max[i], o.Sum[i], o.Smooth[i], o.SmoothWeight, m)
 		s.Max[i], s.Sum[i], s.Smooth[i] = m, s1+s2, d1+d2
 		s.Target[i] += o.Target[i]
 	}
 	s.Classes += o.Classes
-	s.WeightSum += o.WeightSum
+	s.SmoothWeight += o.SmoothWeight
 	return nil
 }
 
@@ -97,7 +97,7 @@ func (s *ShardStats) Rebase(m []float64) error {
 		return err
 	}
 	for i, mi := range m[:n] {
-		s.Sum[i], s.Smooth[i] = rebase(s.Max[i], s.Sum[i], s.Smooth[i], s.WeightSum, mi)
+		s.Sum[i], s.Smooth[i] = rebase(s.Max[i], s.Sum[i], s.Smooth[i], s.SmoothWeight, mi)
 		s.Max[i] = mi
 	}
 	return nil
@@ -167,14 +167,17 @@ func CrossEntropyShard[T Float](logits []T, targets []int32, n int, sh VocabShar
 		return err
 	}
 	c.run(o.Runner, false)
-	wsum := float64(c.ks)
+	// Scaled by ε/V term by term, as the smoothing sums: a sum of weights
+	// near MaxFloat64 must not overflow where the loss does not.
+	epsV := c.eps / float64(c.v)
+	wsum := epsV * float64(c.ks)
 	if c.w != nil {
 		wsum = 0
 		for _, w := range c.w[c.lo : c.lo+c.ks] {
-			wsum += float64(w)
+			wsum += epsV * float64(w)
 		}
 	}
-	st.Classes, st.WeightSum, st.V = c.ks, wsum, c.v
+	st.Classes, st.SmoothWeight, st.V = c.ks, wsum, c.v
 	return nil
 }
 
@@ -222,7 +225,6 @@ func CrossEntropyShardLoss[T Float](st *ShardStats, targets []int32, n, v int, o
 		return 0, err
 	}
 	eps, zl := o.LabelSmoothing, o.ZLoss
-	epsV := eps / float64(v)
 	var sum float64
 	for i, y := range targets[:n] {
 		lr := math.Log(st.Sum[i])
@@ -244,8 +246,9 @@ func CrossEntropyShardLoss[T Float](st *ShardStats, targets []int32, n, v int, o
 			// target logit is the row maximum.
 			loss = (1-eps)*wy*max((st.Max[i]-st.Target[i])+lr, 0) + zl*wy*lse*lse
 			if eps != 0 {
-				// Σ_c w_c·(lse − z_c) = W·lr − Σ_c w_c·(z_c − Max): both ≥ 0.
-				loss += epsV * (st.WeightSum*lr - st.Smooth[i])
+				// (ε/V)·Σ_c w_c·(lse − z_c) = (ε/V)·W·lr − (ε/V)·Σ_c w_c·(z_c − Max):
+				// both terms ≥ 0.
+				loss += st.SmoothWeight*lr - st.Smooth[i]
 			}
 		}
 		if o.RowLoss != nil {
@@ -355,7 +358,7 @@ func finite(v float64) bool { return v-v == 0 }
 // statRows are the per-row slices of a ShardStats and its weight sum.
 type statRows struct {
 	Max, Sum, Smooth, Target []float64
-	WeightSum                float64
+	SmoothWeight             float64
 }
 
 // shardCall is one pass over a shard, validated.
@@ -406,7 +409,7 @@ func newShardCall[T Float](logits []T, targets []int32, n int, sh VocabShard, st
 	if _, err := classTargets(targets, sh.V, ignore, hasIgnore, o.Weight); err != nil {
 		return c, err
 	}
-	rows := statRows{Max: st.Max, Sum: st.Sum, Smooth: st.Smooth, Target: st.Target, WeightSum: st.WeightSum}
+	rows := statRows{Max: st.Max, Sum: st.Sum, Smooth: st.Smooth, Target: st.Target, SmoothWeight: st.SmoothWeight}
 	c = shardCall[T]{x: logits, targets: targets, st: rows, w: o.Weight, n: n, ks: ks, lo: sh.Lo, v: sh.V,
 		ignore: ignore, hasIgn: hasIgnore, capv: o.SoftCap, eps: o.LabelSmoothing}
 	return c, nil
@@ -494,7 +497,7 @@ func (c *shardCall[T]) statsBlock(s *rowScratch[T], r0, m int) {
 	smooth := c.eps != 0
 	p := args.RowPass[T]{X: x, N: m, K: ks, SoftCap: T(c.capv), Weight: w, M: s.m[:m], LS: s.ls[:m], Whole: c.n * ks}
 	if smooth {
-		p.Dot = s.dot[:m]
+		p.Dot, p.DotScale = s.dot[:m], c.eps/float64(c.v)
 	}
 	impl[T]().RowStats(p)
 	for i := range m {
@@ -507,7 +510,7 @@ func (c *shardCall[T]) statsBlock(s *rowScratch[T], r0, m int) {
 				dot = s.dot[i]
 			}
 		} else {
-			mx, sum, dot = generic.RowStatsExact(row, w, c.capv, smooth)
+			mx, sum, dot = generic.RowStatsExact(row, w, c.capv, smooth, c.eps/float64(c.v))
 		}
 		j := r0 + i
 		st.Max[j], st.Sum[j], st.Smooth[j] = mx, sum, dot
@@ -577,7 +580,7 @@ func (c *shardCall[T]) gradBlock(s *rowScratch[T], r0, m int) {
 		}
 		pc := (1-c.eps)*wy + 2*c.zl*wy*lse
 		if c.eps != 0 {
-			pc += epsV * st.WeightSum
+			pc += st.SmoothWeight
 		}
 		coef := c.scale * pc
 		if wide[T](coef) {
@@ -606,7 +609,7 @@ func (c *shardCall[T]) gradBlock(s *rowScratch[T], r0, m int) {
 		lse := st.Max[j] + lr
 		pc := (1-c.eps)*wy + 2*c.zl*wy*lse
 		if c.eps != 0 {
-			pc += epsV * st.WeightSum
+			pc += st.SmoothWeight
 		}
 		wt := (1 - c.eps) * wy
 		zy := st.Target[j]

@@ -179,12 +179,12 @@ func (p *problem) rank(r int, ar *allReduce, dw []float32) (loss float32, dh []f
 	n := c.N
 	packed := make([]float64, 0, 3*n+2)
 	packed = append(append(append(packed, st.Sum...), st.Smooth...), st.Target...)
-	packed = append(packed, float64(st.Classes), st.WeightSum)
+	packed = append(packed, float64(st.Classes), st.SmoothWeight)
 	sums := ar.do(r, packed)
 	copy(st.Sum, sums[:n])
 	copy(st.Smooth, sums[n:2*n])
 	copy(st.Target, sums[2*n:3*n])
-	st.Classes, st.WeightSum = int(sums[3*n]), sums[3*n+1]
+	st.Classes, st.SmoothWeight = int(sums[3*n]), sums[3*n+1]
 	if err == nil {
 		loss, err = kernels.CrossEntropyShardLoss(st, p.targets, c.N, c.V, &p.opts)
 	}

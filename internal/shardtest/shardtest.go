@@ -64,7 +64,7 @@ func CrossEntropy[T kernels.Float](x []T, targets []int32, n, k int, grad []T, o
 				all.Target[i] += st.Target[i]
 			}
 			all.Classes += st.Classes
-			all.WeightSum += st.WeightSum
+			all.SmoothWeight += st.SmoothWeight
 		}
 		copy(all.Max, m)
 	}

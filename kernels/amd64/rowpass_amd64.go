@@ -16,7 +16,7 @@ func (s isa) rowStats(a args.RowPass[float32]) {
 		s.rowStatsBlock(a.X[r0*k:(r0+m)*k], m, k, a.SoftCap, a.Weight, &a.M[r0], &a.LS[r0], a.Dot != nil, &dot)
 		if a.Dot != nil {
 			for i, d := range dot[:m] {
-				a.Dot[r0+i] = float64(d)
+				a.Dot[r0+i] = a.DotScale * float64(d)
 			}
 		}
 	}
@@ -61,6 +61,13 @@ func (s isa) rowExp(a args.RowPass[float32]) {
 }
 
 func (s isa) rowStats64(a args.RowPass[float64]) {
+	s.rowStats64Unscaled(a)
+	for i := range a.Dot {
+		a.Dot[i] *= a.DotScale
+	}
+}
+
+func (s isa) rowStats64Unscaled(a args.RowPass[float64]) {
 	n, k := a.N, a.K
 	if n == 0 {
 		return

@@ -36,11 +36,11 @@ func rowStats[T args.Float](a args.RowPass[T]) {
 		}
 		switch {
 		case capv > 0:
-			a.Dot[i] = c.dotSub(x, w, m)
+			a.Dot[i] = a.DotScale * c.dotSub(x, w, m)
 		case w != nil:
-			a.Dot[i] = vdotSub(x, w, m)
+			a.Dot[i] = a.DotScale * vdotSub(x, w, m)
 		default:
-			a.Dot[i] = vsumSub(x, m)
+			a.Dot[i] = a.DotScale * vsumSub(x, m)
 		}
 	}
 }

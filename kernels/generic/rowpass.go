@@ -15,7 +15,7 @@ func RowStats[T args.Float](a args.RowPass[T]) {
 		w = a.Weight[:k]
 	}
 	for i := range a.N {
-		m, s, d := RowStatsExact(a.X[i*k:i*k+k], w, capv, a.Dot != nil)
+		m, s, d := RowStatsExact(a.X[i*k:i*k+k], w, capv, a.Dot != nil, a.DotScale)
 		a.M[i], a.LS[i] = T(m), T(math.Log(s))
 		if a.Dot != nil {
 			a.Dot[i] = d
@@ -24,11 +24,12 @@ func RowStats[T args.Float](a args.RowPass[T]) {
 }
 
 // RowStatsExact returns a row's maximum m of the (capped) logits z, s =
-// Σ exp(z − m) and, when dot is set, Σ w·(z − m) (w nil: 1; w = 0 terms
-// count 0), with IEEE meaning where m is not finite: a NaN anywhere gives
+// Σ exp(z − m) and, when dot is set, Σ (scale·w)·(z − m) (w nil: 1; w = 0
+// terms count 0; scaled term by term, so that huge weights overflow only
+// where the scaled sum does), with IEEE meaning where m is not finite: a NaN anywhere gives
 // NaN for all three; m = +Inf gives s = the count of +Inf logits (so that
 // m + log s = +Inf); a row of −Inf gives s = 0 and a dot of 0.
-func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool) (m, s, d float64) {
+func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool, scale float64) (m, s, d float64) {
 	m = math.Inf(-1)
 	for _, v := range x {
 		z := capped(float64(v), capv)
@@ -56,9 +57,9 @@ func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool) (m, s, d floa
 		}
 		switch {
 		case w == nil:
-			d += z
+			d += scale * z
 		case w[j] != 0:
-			d += float64(w[j]) * z
+			d += (scale * float64(w[j])) * z
 		}
 	}
 	return m, s, d

@@ -253,7 +253,7 @@ var mutants = func() []Mutant {
 		New:  "0",
 		Note: "CrossEntropyShardGrad: the smoothing term of the vector pass dropped"})
 	add(Mutant{ID: "avx2/class-weight-index-shard", Backend: "avx2", Kind: "class-weight-index", File: shard,
-		Find: "\t\tif c.w != nil {\n\t\t\twy = float64(c.w[y])\n\t\t}\n\t\tpc := (1-c.eps)*wy + 2*c.zl*wy*lse\n\t\tif c.eps != 0 {\n\t\t\tpc += epsV * st.WeightSum\n\t\t}\n\t\tcoef",
+		Find: "\t\tif c.w != nil {\n\t\t\twy = float64(c.w[y])\n\t\t}\n\t\tpc := (1-c.eps)*wy + 2*c.zl*wy*lse\n\t\tif c.eps != 0 {\n\t\t\tpc += st.SmoothWeight\n\t\t}\n\t\tcoef",
 		Old:  "c.w[y]",
 		New:  "c.w[(int(y)+1)%c.v]",
 		Note: "CrossEntropyShardGrad: the vector pass's coefficient with w[y+1] for w[y]"})

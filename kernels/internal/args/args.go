@@ -133,8 +133,8 @@ type Regression[T Float] struct {
 //
 // Impl.RowStats writes, for each row i, M[i], a reference maximum (every
 // exp(z_ij − M[i]) is finite), LS[i] = log Σ_j exp(z_ij − M[i]) and, when
-// Dot is non-nil, Dot[i] = Σ_j w_j·(z_ij − M[i]) with terms of w_j = 0 taken
-// as 0. In a row whose maximum is not finite, or that holds a NaN, M[i] and
+// Dot is non-nil, Dot[i] = Σ_j (DotScale·w_j)·(z_ij − M[i]) with terms of
+// w_j = 0 taken as 0 (a backend may scale the sum instead of its terms). In a row whose maximum is not finite, or that holds a NaN, M[i] and
 // LS[i] are not both finite (the caller treats such rows on its own).
 //
 // Impl.RowExp writes Dst[i*K+j] = (Coef[i]·exp((z_ij − M[i]) − LS[i]) −
@@ -145,8 +145,9 @@ type RowPass[T Float] struct {
 	SoftCap T   // > 0: z = cap·tanh(x/cap)
 	Weight  []T // len K or nil
 
-	M, LS []T       // len N
-	Dot   []float64 // len N, or nil: not wanted (RowStats); float64, as Σ w·(z − m) can pass MaxFloat32
+	M, LS      []T       // len N
+	Dot        []float64 // len N, or nil: not wanted (RowStats); float64, as Σ w·(z − m) can pass MaxFloat32
+	DotScale   float64
 	Coef, Bias []T // len N (RowExp)
 	Dst        []T // N*K (RowExp)
 
