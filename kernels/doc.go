@@ -207,4 +207,26 @@
 // gradient is the one a call without a Runner writes). Concurrent calls may
 // share one Runner; each takes only the workers idle at the time and works
 // on its own blocks itself.
+//
+// # Vocabulary shards
+//
+// CrossEntropy's semantics (class weights, ignore index, label smoothing,
+// z-loss, soft-capping, reductions, RowLoss, RowLSE) over logits whose
+// classes are split into shards that never meet: across ranks that each
+// hold a slice of a language model's output layer, or a chunk at a time
+// so that the N×V logits never exist at once. Per shard of classes [Lo, Hi):
+//
+//	kernels.CrossEntropyShard(logits, targets, n, sh, st, o) // pass 1: per-row stats
+//	all.Combine(st)                                          // or Rebase + all-reduce (ShardStats)
+//	loss, _ := kernels.CrossEntropyShardLoss(all, targets, n, v, o)
+//	kernels.CrossEntropyShardGrad(logits, targets, n, sh, all, grad, o) // pass 2, in place allowed
+//
+// The stats of a row are its maximum, Σ exp(z − max), the target's logit
+// and the smoothing sums: combining them costs a max and a sum of a few
+// numbers per row, whatever V is. Any cut of the classes and any grouping
+// of the combines gives the single call's loss and gradient within the
+// accuracy contract; a fixed cut and order give bit-identical results, on
+// any Runner. The options must be the same in every call (Weight has length
+// V). Cut a large call into blocks of rows with ShardStats.Rows so that a
+// block of every shard stays in cache between its passes.
 package kernels
