@@ -199,7 +199,63 @@ func guardCases[T kernels.Float]() []guardCase[T] {
 		o.Loss = e.out(k)
 		return &o
 	}
+	// shards runs the vocabulary-shard calls over two shards of the row
+	// (one when k = 1), each in its own guarded buffers, with every option.
+	shards := func(name string, inPlace bool) guardCase[T] {
+		return guardCase[T]{name, true, false, func(e *env[T], n, k int) error {
+			cuts := []int{0, (k + 1) / 2, k}
+			if k == 1 {
+				cuts = cuts[:2]
+			}
+			xs := make([][]T, len(cuts)-1)
+			for i := range xs {
+				xs[i] = e.in(n*(cuts[i+1]-cuts[i]), -8, 8)
+			}
+			tg := e.targets(n, k, -100)
+			o := &kernels.CrossEntropyOptions[T]{Reduction: kernels.None, Weight: e.in(k, 0, 2), LabelSmoothing: 0.1,
+				ZLoss: 1e-3, SoftCap: 20, RowLoss: e.out(n), RowLSE: e.out(n)}
+			gs := make([][]T, len(xs))
+			for i, x := range xs {
+				gs[i] = x
+				if inPlace {
+					e.outs = append(e.outs, x)
+				} else {
+					gs[i] = e.out(len(x))
+				}
+			}
+			all := kernels.NewShardStats(n)
+			for i, x := range xs {
+				st := all
+				if i > 0 {
+					st = kernels.NewShardStats(n)
+				}
+				sh := kernels.VocabShard{Lo: cuts[i], Hi: cuts[i+1], V: k}
+				if err := kernels.CrossEntropyShard(x, tg, n, sh, st, o); err != nil {
+					return err
+				}
+				if i > 0 {
+					if err := all.Combine(st); err != nil {
+						return err
+					}
+				}
+			}
+			l, err := kernels.CrossEntropyShardLoss(all, tg, n, k, o)
+			e.loss = l
+			if err != nil {
+				return err
+			}
+			for i, x := range xs {
+				sh := kernels.VocabShard{Lo: cuts[i], Hi: cuts[i+1], V: k}
+				if err := kernels.CrossEntropyShardGrad(x, tg, n, sh, all, gs[i], o); err != nil {
+					return err
+				}
+			}
+			return nil
+		}}
+	}
 	return []guardCase[T]{
+		shards("CrossEntropyShards/two-shards", false),
+		shards("CrossEntropyShards/two-shards/inplace", true),
 		ce("CrossEntropy/mean", none, true, false),
 		ce("CrossEntropy/lossonly", none, false, false),
 		ce("CrossEntropy/inplace", none, true, true),
