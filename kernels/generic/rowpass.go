@@ -55,11 +55,12 @@ func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool, scale float64
 		if !dot {
 			continue
 		}
-		switch {
-		case w == nil:
-			d += scale * z
-		case w[j] != 0:
-			d += (scale * float64(w[j])) * z
+		sw := scale
+		if w != nil {
+			sw *= float64(w[j])
+		}
+		if sw != 0 { // a weight that is 0 (or scales to 0) drops its term, −Inf logit included
+			d += sw * z
 		}
 	}
 	return m, s, d
