@@ -189,7 +189,7 @@ func shardedCE[T kernels.Float](b *buffers[T], n, k int, grad bool) (T, error) {
 }
 
 // shardBlockBytes bounds the logits of one block of rows of CrossEntropyShards.
-const shardBlockBytes = 512 << 10
+const shardBlockBytes = 256 << 10
 
 // gatherShards copies the shards' gradients into out (N×K) for the
 // accuracy check.
