@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lossfuse/lossfuse/internal/fallbacks"
+	"github.com/lossfuse/lossfuse/internal/shardtest"
 	"github.com/lossfuse/lossfuse/kernels"
 )
 
@@ -72,6 +73,7 @@ func enumerate() []combo {
 		return r
 	}
 	add("CrossEntropy", gradModes(subsets("weight", "ignore", "smoothing", "zloss", "softcap", "row-out")), fallbackShapes)
+	add("CrossEntropyShards", gradModes(subsets("weight", "ignore", "smoothing", "zloss", "softcap", "row-out")), fallbackShapes)
 	add("CrossEntropyProbs", gradModes(subsets("weight", "smoothing", "zloss", "softcap", "row-out")), fallbackShapes)
 	var focal [][]string
 	for _, s := range gradModes(subsets("alpha", "ignore", "row-out")) {
@@ -209,6 +211,8 @@ func runCombo[T kernels.Float](c combo) error {
 	switch c.kernel {
 	case "CrossEntropy":
 		_, err = kernels.CrossEntropy(x, targets, n, k, grad, ce())
+	case "CrossEntropyShards":
+		_, err = shardtest.CrossEntropy(x, targets, n, k, grad, ce(), []int{0, (k + 1) / 2, k}[:min(k, 2)+1], 0)
 	case "CrossEntropyProbs":
 		_, err = kernels.CrossEntropyProbs(x, vec(n*k, rng.Float64), n, k, grad, ce())
 	case "SoftmaxFocal":

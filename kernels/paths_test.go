@@ -18,6 +18,7 @@ import (
 	"unsafe"
 
 	"github.com/lossfuse/lossfuse/internal/pathtable"
+	"github.com/lossfuse/lossfuse/internal/shardtest"
 	"github.com/lossfuse/lossfuse/kernels"
 	"github.com/lossfuse/lossfuse/kernels/internal/args"
 	"github.com/lossfuse/lossfuse/reference"
@@ -137,7 +138,7 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 	copyOf := func(s []T) []T { return append([]T(nil), s...) }
 	var c rowCall[T]
 	switch r.Fn {
-	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal:
+	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal, pathtable.CrossEntropyShards:
 		x := logits(n * k)
 		var tg []int32
 		var probs []T
@@ -182,6 +183,12 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 		c.run = func() (reference.Got[T], error) {
 			l, err := kernels.CrossEntropy(x, tg, n, k, g, co)
 			return reference.Got[T]{CheckLoss: true, Loss: l, Items: rowLoss, LSE: rowLSE, Grad: g}, err
+		}
+		if r.Fn == pathtable.CrossEntropyShards {
+			c.run = func() (reference.Got[T], error) {
+				l, err := shardtest.CrossEntropy(x, tg, n, k, g, co, []int{0, (k + 1) / 2, k}[:min(k, 2)+1], 0)
+				return reference.Got[T]{CheckLoss: true, Loss: l, Items: rowLoss, LSE: rowLSE, Grad: g}, err
+			}
 		}
 	case pathtable.BCEWithLogits, pathtable.BCE, pathtable.SigmoidFocal, pathtable.FocalProbs:
 		m := n * k
@@ -686,7 +693,7 @@ func rowByName(name string) pathtable.Row {
 // fuzzTarget names the fuzz target that draws calls of fn.
 func fuzzTarget(fn pathtable.Fn) string {
 	switch fn {
-	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal, pathtable.BCEWithLogits, pathtable.BCE:
+	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal, pathtable.CrossEntropyShards, pathtable.BCEWithLogits, pathtable.BCE:
 		return "Fuzz" + string(fn)
 	case pathtable.SigmoidFocal, pathtable.FocalProbs:
 		return "FuzzSigmoidFocal"

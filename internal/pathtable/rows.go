@@ -288,4 +288,20 @@ var Rows = []Row{
 		Want: map[string][]string{"generic": p("generic/regression"), "amd64": p("amd64/{t}/huber"), "neon": p("neon/{t}/huber")}},
 	{Name: "smoothl1", Fn: SmoothL1, N: 1, K: 1000, Opt: Opt{Grad: true, Param: 0.5, Weight: true}, Class: flat(1),
 		Want: map[string][]string{"generic": p("generic/regression"), "amd64": p("amd64/{t}/smoothl1"), "neon": p("neon/{t}/smoothl1")}},
+
+	// Cross-entropy over two vocabulary shards (kernels/shard.go): pass 1
+	// and pass 2 of each shard through the backend's RowStats and RowExp.
+	{Name: "shards", Fn: CrossEntropyShards, N: 3, K: 17, Opt: Opt{Grad: true, RowOut: true, Ignore: true}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/shard-pass1", "generic/shard-pass2"),
+			"amd64": p("amd64/{t}/pass2-exp", "amd64/{t}/shard-pass1", "amd64/{t}/shard-pass2"), "neon": p("neon/shard-pass1", "neon/shard-pass2")}},
+	{Name: "shards/loss-only", Fn: CrossEntropyShards, N: 5, K: 1000, Opt: Opt{RowOut: true}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/shard-pass1"), "amd64": p("amd64/{t}/shard-pass1"), "neon": p("neon/shard-pass1")}},
+	{Name: "shards/smooth-weight-in-place", Fn: CrossEntropyShards, N: 3, K: 100, Opt: Opt{Grad: true, InPlace: true, Weight: true, Smoothing: 0.1},
+		Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/shard-pass1", "generic/shard-pass2"),
+			"amd64": p("amd64/{t}/pass2-exp-w", "amd64/{t}/shard-pass1", "amd64/{t}/shard-pass2"), "neon": p("neon/shard-pass1", "neon/shard-pass2")}},
+	{Name: "shards/softcap-zloss", Fn: CrossEntropyShards, N: 2, K: 33, Opt: Opt{Grad: true, SoftCap: 30, ZL: 1e-3, RowOut: true},
+		Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/shard-pass1", "generic/shard-pass2"),
+			"amd64": p("amd64/{t}/ce/pass1-capped", "amd64/{t}/ce/pass2-capped", "amd64/{t}/shard-pass1", "amd64/{t}/shard-pass2"), "neon": p("neon/shard-pass1", "neon/shard-pass2")}},
 }

@@ -9,6 +9,7 @@ import "github.com/lossfuse/lossfuse/kernels/internal/args"
 // blockwise cross-entropy path.
 
 func (s isa) rowStats(a args.RowPass[float32]) {
+	args.Took("amd64/f32/shard-pass1")
 	n, k := a.N, a.K
 	for r0 := 0; r0 < n; r0 += blockRows {
 		m := min(blockRows, n-r0)
@@ -43,6 +44,7 @@ func (s isa) rowStatsBlock(x []float32, n, k int, capv float32, w []float32, m, 
 }
 
 func (s isa) rowExp(a args.RowPass[float32]) {
+	args.Took("amd64/f32/shard-pass2")
 	n, k := a.N, a.K
 	if n == 0 {
 		return
@@ -61,6 +63,7 @@ func (s isa) rowExp(a args.RowPass[float32]) {
 }
 
 func (s isa) rowStats64(a args.RowPass[float64]) {
+	args.Took("amd64/f64/shard-pass1")
 	s.rowStats64Unscaled(a)
 	for i := range a.Dot {
 		a.Dot[i] *= a.DotScale
@@ -93,6 +96,7 @@ func (s isa) rowStats64Unscaled(a args.RowPass[float64]) {
 }
 
 func (s isa) rowExp64(a args.RowPass[float64]) {
+	args.Took("amd64/f64/shard-pass2")
 	n, k := a.N, a.K
 	if n == 0 {
 		return

@@ -13,6 +13,7 @@ import (
 // crossEntropy, row by row.
 
 func rowStats[T args.Float](a args.RowPass[T]) {
+	args.Took("neon/shard-pass1")
 	k, capv := a.K, float64(a.SoftCap)
 	var w []T
 	if a.Weight != nil {
@@ -46,6 +47,7 @@ func rowStats[T args.Float](a args.RowPass[T]) {
 }
 
 func rowExp[T args.Float](a args.RowPass[T]) {
+	args.Took("neon/shard-pass2")
 	k, capv := a.K, float64(a.SoftCap)
 	var w []T
 	if a.Weight != nil {

@@ -9,6 +9,7 @@ import (
 // RowStats is pass 1 of the row kernels (args.RowPass) in float64: the
 // row's true maximum, log Σ exp(z − m) and the weighted sum Σ w·(z − m).
 func RowStats[T args.Float](a args.RowPass[T]) {
+	args.Took("generic/shard-pass1")
 	k, capv := a.K, float64(a.SoftCap)
 	var w []T
 	if a.Weight != nil {
@@ -68,6 +69,7 @@ func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool, scale float64
 
 // RowExp is pass 2 of the row kernels (args.RowPass) in float64.
 func RowExp[T args.Float](a args.RowPass[T]) {
+	args.Took("generic/shard-pass2")
 	k := a.K
 	var w []T
 	if a.Weight != nil {
