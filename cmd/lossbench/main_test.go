@@ -167,3 +167,17 @@ func TestScaling(t *testing.T) {
 		}
 	}
 }
+
+// sink keeps TestAllocsPerCall's allocations on the heap.
+var sink []byte
+
+// TestAllocsPerCall: a call that allocates counts in every round, one that
+// does not counts 0.
+func TestAllocsPerCall(t *testing.T) {
+	if got := allocsPerCall(func() { sink = make([]byte, 64) }); got != 1 {
+		t.Errorf("one allocation per call counted as %v", got)
+	}
+	if got := allocsPerCall(func() { sink = sink[:0] }); got != 0 {
+		t.Errorf("no allocation counted as %v", got)
+	}
+}
