@@ -40,10 +40,20 @@ type ShardStats struct {
 	V            int     // the vocabulary size
 }
 
-// NewShardStats returns stats for n rows.
+// NewShardStats returns stats for n rows that cover no class yet: Combine
+// into them adopts the other stats, so that
+//
+//	all := kernels.NewShardStats(n)
+//	for _, st := range shards { all.Combine(st) }
+//
+// merges every shard and leaves each shard's stats as they were.
 func NewShardStats(n int) *ShardStats {
 	b := make([]float64, 4*n)
-	return &ShardStats{Max: b[:n:n], Sum: b[n : 2*n : 2*n], Smooth: b[2*n : 3*n : 3*n], Target: b[3*n:]}
+	s := &ShardStats{Max: b[:n:n], Sum: b[n : 2*n : 2*n], Smooth: b[2*n : 3*n : 3*n], Target: b[3*n:]}
+	for i := range s.Max {
+		s.Max[i] = math.Inf(-1)
+	}
+	return s
 }
 
 // Rows returns stats for rows [lo, hi) of s, sharing its memory, with
@@ -66,6 +76,9 @@ func (s *ShardStats) Combine(o *ShardStats) error {
 	}
 	if err := o.check("o", n); err != nil {
 		return err
+	}
+	if s.Classes == 0 && s.V == 0 {
+		s.V = o.V // fresh stats (NewShardStats): take the other's vocabulary
 	}
 	if s.V != o.V {
 		return wrapf(ErrShape, "stats of vocabularies of %d and %d classes", s.V, o.V)

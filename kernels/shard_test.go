@@ -245,3 +245,51 @@ func TestShardRunnerDeterministic(t *testing.T) {
 		}
 	})
 }
+
+// TestShardCombineIntoFresh: combining every shard into fresh stats gives
+// the same bits as combining into the first shard's, and leaves the
+// shards' own stats untouched.
+func TestShardCombineIntoFresh(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	n, v := 5, 40
+	targets := []int32{0, 39, 17, -100, 20}
+	o := &kernels.CrossEntropyOptions[float32]{LabelSmoothing: 0.1}
+	cuts := []int{0, 13, 20, 40}
+	var stats []*kernels.ShardStats
+	for i := range len(cuts) - 1 {
+		x := make([]float32, n*(cuts[i+1]-cuts[i]))
+		for j := range x {
+			x[j] = float32(rng.NormFloat64())
+		}
+		st := kernels.NewShardStats(n)
+		if err := kernels.CrossEntropyShard(x, targets, n, kernels.VocabShard{Lo: cuts[i], Hi: cuts[i+1], V: v}, st, o); err != nil {
+			t.Fatal(err)
+		}
+		stats = append(stats, st)
+	}
+	first := slices.Clone(stats[0].Max)
+	fresh := kernels.NewShardStats(n)
+	for _, st := range stats {
+		if err := fresh.Combine(st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(stats[0].Max, first) {
+		t.Error("combining into fresh stats changed a shard's stats")
+	}
+	into := stats[0]
+	for _, st := range stats[1:] {
+		if err := into.Combine(st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fresh.V != v || fresh.Classes != v || !slices.Equal(fresh.Max, into.Max) || !slices.Equal(fresh.Sum, into.Sum) ||
+		!slices.Equal(fresh.Smooth, into.Smooth) || !slices.Equal(fresh.Target, into.Target) || fresh.SmoothWeight != into.SmoothWeight {
+		t.Errorf("fresh %+v, into the first shard %+v", fresh, into)
+	}
+	a, err := kernels.CrossEntropyShardLoss(fresh, targets, n, v, o)
+	b, err2 := kernels.CrossEntropyShardLoss(into, targets, n, v, o)
+	if err != nil || err2 != nil || a != b {
+		t.Errorf("losses %v, %v (%v, %v)", a, b, err, err2)
+	}
+}
