@@ -175,6 +175,18 @@ func ceCommon[T Float](a *args.CE[T], logits []T, n, k int, grad []T, o *CrossEn
 	var r rules
 	r.length("logits", len(logits), nk)
 	r.optLength("grad", grad == nil, len(grad), nk)
+	if err := ceOptions(&r, o, n, k, weightName); err != nil {
+		return err
+	}
+	a.X, a.N, a.K, a.Weight = logits, n, k, o.Weight
+	a.Smoothing, a.ZLoss, a.SoftCap = T(o.LabelSmoothing), T(o.ZLoss), T(o.SoftCap)
+	a.Grad, a.RowLoss, a.RowLSE = grad, o.RowLoss, o.RowLSE
+	return nil
+}
+
+// ceOptions adds the checks of o for n rows of k classes to r (after the
+// caller's own) and validates the class weights; weightName names o.Weight.
+func ceOptions[T Float](r *rules, o *CrossEntropyOptions[T], n, k int, weightName string) error {
 	r.optLength(weightName, o.Weight == nil, len(o.Weight), k)
 	r.optLength("RowLoss", o.RowLoss == nil, len(o.RowLoss), n)
 	r.optLength("RowLSE", o.RowLSE == nil, len(o.RowLSE), n)
@@ -187,13 +199,7 @@ func ceCommon[T Float](a *args.CE[T], logits []T, n, k int, grad []T, o *CrossEn
 	if r.err != nil {
 		return r.err
 	}
-	if err := checkWeights(weightName, o.Weight); err != nil {
-		return err
-	}
-	a.X, a.N, a.K, a.Weight = logits, n, k, o.Weight
-	a.Smoothing, a.ZLoss, a.SoftCap = T(o.LabelSmoothing), T(o.ZLoss), T(o.SoftCap)
-	a.Grad, a.RowLoss, a.RowLSE = grad, o.RowLoss, o.RowLSE
-	return nil
+	return checkWeights(weightName, o.Weight)
 }
 
 func ceRun[T Float](a *args.CE[T], o *CrossEntropyOptions[T], norm float64) (T, error) {

@@ -351,19 +351,7 @@ func shardOverlap(st *ShardStats, in ...span) error {
 // over v classes (the same for each of its calls).
 func checkShardOptions[T Float](o *CrossEntropyOptions[T], n, v int) error {
 	var r rules
-	r.optLength("Weight", o.Weight == nil, len(o.Weight), v)
-	r.optLength("RowLoss", o.RowLoss == nil, len(o.RowLoss), n)
-	r.optLength("RowLSE", o.RowLSE == nil, len(o.RowLSE), n)
-	r.reduction(o.Reduction, n, len(o.RowLoss), "RowLoss")
-	r.inRange("LabelSmoothing", o.LabelSmoothing, 0, 1)
-	r.inRange("ZLoss", o.ZLoss, 0, math.MaxFloat64)
-	r.inRange("SoftCap", o.SoftCap, 0, math.MaxFloat64)
-	r.inRange("Normalizer", o.Normalizer, 0, math.MaxFloat64)
-	r.emptyMean(o.EmptyMean)
-	if r.err != nil {
-		return r.err
-	}
-	return checkWeights("Weight", o.Weight)
+	return ceOptions(&r, o, n, v, "Weight")
 }
 
 func finite(v float64) bool { return v-v == 0 }
