@@ -36,17 +36,18 @@ func onlineStep(m, r, z float64) (float64, float64) {
 	return m, r
 }
 
-// sign is −1, 0 or 1, and NaN for NaN.
+// sign is −1, 0 or 1, and NaN for NaN. It selects bits rather than
+// branching on the sign, which is random for residuals.
 func sign(d float64) float64 {
-	switch {
-	case d > 0:
-		return 1
-	case d < 0:
-		return -1
-	case d == 0:
-		return 0
+	b := math.Float64bits(d)
+	var s uint64 // +0
+	if b<<1 != 0 {
+		s = b&(1<<63) | 0x3FF0000000000000 // ±1
 	}
-	return d
+	if d != d {
+		return d
+	}
+	return math.Float64frombits(s)
 }
 
 // scaled is the gradient g·w·scale: g·(w·scale) where w·scale is a
