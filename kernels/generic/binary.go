@@ -12,55 +12,94 @@ import (
 // returns the sum of losses.
 func Binary[T args.Float](a args.Binary[T]) float64 {
 	args.Took("generic/binary")
-	nk := len(a.X)
-	y := a.Y[:nk]
-	var w, grad, loss []T
-	if a.Weight != nil {
-		w = a.Weight[:nk]
-	}
-	if a.Grad != nil {
-		grad = a.Grad[:nk]
-	}
-	if a.Loss != nil {
-		loss = a.Loss[:nk]
-	}
 	c := binaryConsts{
 		fn: float64(a.FNWeight), fp: float64(a.FPWeight), clip: float64(a.Clip),
 		alpha: float64(a.Alpha), gamma: float64(a.Gamma),
 	}
-	scale := float64(a.GradScale)
-	var sum float64
-	for i, xv := range a.X {
-		x, t := float64(xv), float64(y[i])
-		var l, g float64
-		switch a.Kind {
-		case args.BCEWithLogits:
-			pw := 1.0
-			if a.PosWeight != nil {
-				pw = float64(a.PosWeight[i%a.K])
+	// pos_weight repeats every K elements: the call goes row by row, so
+	// that each row's loop sees one slice of K weights and no modulo.
+	if a.Kind == args.BCEWithLogits && a.PosWeight != nil {
+		k := a.K
+		pw := a.PosWeight[:k]
+		var sum float64
+		for lo := 0; lo < len(a.X); lo += k {
+			sum += binaryLoop(&a, &c, lo, lo+k, pw)
+		}
+		return sum
+	}
+	return binaryLoop(&a, &c, 0, len(a.X), nil)
+}
+
+// binaryLoop is elements [lo, hi) of Binary, one loop per kind (the switch
+// stays outside, so that each loop inlines its term); pw is pos_weight for
+// the row [lo, hi) or nil.
+func binaryLoop[T args.Float](a *args.Binary[T], c *binaryConsts, lo, hi int, pw []T) float64 {
+	x := a.X[lo:hi]
+	y := a.Y[lo:hi][:len(x)]
+	var w, grad, loss []T
+	if a.Weight != nil {
+		w = a.Weight[lo:hi][:len(x)]
+	}
+	if a.Grad != nil {
+		grad = a.Grad[lo:hi][:len(x)]
+	}
+	if a.Loss != nil {
+		loss = a.Loss[lo:hi][:len(x)]
+	}
+	if pw != nil {
+		pw = pw[:len(x)]
+	}
+	o := binaryOut[T]{w: w, grad: grad, loss: loss, scale: float64(a.GradScale)}
+	switch a.Kind {
+	case args.BCEWithLogits:
+		for i, xv := range x {
+			pos := c.fn
+			if pw != nil {
+				pos *= float64(pw[i])
 			}
-			l, g = bceLogits(x, t, pw*c.fn, c.fp)
-		case args.BCEProb:
-			l, g = bceProb(x, t, &c)
-		case args.SigmoidFocal:
-			l, g = sigmoidFocal(x, t, &c)
-		default:
-			l, g = focalProb(x, t, &c)
+			l, g := bceLogits(float64(xv), float64(y[i]), pos, c.fp)
+			o.put(i, l, g)
 		}
-		wi := 1.0
-		if w != nil {
-			wi = float64(w[i])
-			l *= wi
+	case args.BCEProb:
+		for i, xv := range x {
+			l, g := bceProb(float64(xv), float64(y[i]), c)
+			o.put(i, l, g)
 		}
-		sum += l
-		if loss != nil {
-			loss[i] = T(l)
+	case args.SigmoidFocal:
+		for i, xv := range x {
+			l, g := sigmoidFocal(float64(xv), float64(y[i]), c)
+			o.put(i, l, g)
 		}
-		if grad != nil {
-			grad[i] = T(scaled(g, wi, scale))
+	default:
+		for i, xv := range x {
+			l, g := focalProb(float64(xv), float64(y[i]), c)
+			o.put(i, l, g)
 		}
 	}
-	return sum
+	return o.sum
+}
+
+// binaryOut weights an element's loss and gradient, writes them where
+// asked and sums the losses. w, grad and loss are nil or as long as the
+// loop's inputs.
+type binaryOut[T args.Float] struct {
+	w, grad, loss []T
+	scale, sum    float64
+}
+
+func (o *binaryOut[T]) put(i int, l, g float64) {
+	wi := 1.0
+	if o.w != nil {
+		wi = float64(o.w[i])
+		l *= wi
+	}
+	o.sum += l
+	if o.loss != nil {
+		o.loss[i] = T(l)
+	}
+	if o.grad != nil {
+		o.grad[i] = T(scaled(g, wi, o.scale))
+	}
 }
 
 type binaryConsts struct{ fn, fp, clip, alpha, gamma float64 }
@@ -74,12 +113,9 @@ func bceLogits(x, y, pos, neg float64) (l, g float64) {
 	cp, cn := pos*y, neg*(1-y)
 	// One exponential and one log1p serve both softplus terms and both
 	// sigmoids: softplus(±x) = max(±x, 0) + log1p(e), σ from e = e^−|x|.
-	e := math.Exp(-math.Abs(x))
-	l1 := math.Log1p(e)
-	sp, sm := 1/(1+e), e/(1+e) // σ(|x|), σ(−|x|)
-	if x < 0 {
-		sp, sm = sm, sp
-	}
+	e := expFast(-math.Abs(x))
+	l1 := log1pFast(e)
+	sp, sm := sigmoids(x, e)
 	if cp != 0 || x != x { // a NaN logit stays NaN even with a zero coefficient
 		l += cp * (math.Max(-x, 0) + l1)
 	}
@@ -110,7 +146,7 @@ func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
 		case p > 1-lo || 1-p < lo: // 1 − clip may round to 1 while 1 − p = 0
 			lp, lq = LogOneMinus(lo), logSub(lo)
 		default:
-			lp, lq = logSub(p), math.Log1p(-p)
+			lp, lq = logFast(p), log1pFast(-p)
 		}
 		live := p != p || p >= lo && p <= 1-lo
 		l = -cp*lp - cn*lq
@@ -119,7 +155,7 @@ func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
 		}
 		return l, g
 	}
-	l = -cp*math.Max(logSub(p), -100) - cn*math.Max(math.Log1p(-p), -100)
+	l = -cp*max(logFast(p), -100) - cn*max(log1pFast(-p), -100)
 	g = (cn*p - cp*(1-p)) / math.Max(p*(1-p), 1e-12)
 	return l, g
 }
@@ -164,13 +200,21 @@ func sigmoidFocal(x, y float64, c *binaryConsts) (l, g float64) {
 	if y == 0 || y == 1 {
 		s := 1 - 2*y
 		z := s * x
-		mod := 1.0 // (1−p_t)^γ = exp(−γ·softplus(−z))
-		if gam != 0 {
-			mod = math.Exp(-gam * softplus(-z))
+		// One e = e^−|z| gives both sigmoids and both softplus terms.
+		e := expFast(-math.Abs(z))
+		l1 := log1pFast(e)
+		sz, smz := sigmoids(z, e)
+		spz := max(z, 0) + l1
+		mod := 1.0 // (1−p_t)^γ = σ(z)^γ = exp(−γ·softplus(−z))
+		switch gam {
+		case 0:
+		case 1, 2:
+			mod = powGamma(sz, gam)
+		default:
+			mod = expFast(-gam * (max(-z, 0) + l1))
 		}
-		spz := softplus(z)
-		inner := sigmoid(z)
-		if sm := sigmoid(-z); sm != 0 && gam != 0 { // σ(−z)·softplus(z) → 0 as z → ∞
+		inner := sz
+		if sm := smz; sm != 0 && gam != 0 { // σ(−z)·softplus(z) → 0 as z → ∞
 			inner += gam * sm * spz
 		}
 		l = 0
@@ -179,11 +223,13 @@ func sigmoidFocal(x, y float64, c *binaryConsts) (l, g float64) {
 		}
 		return l, s * at * mod * inner
 	}
-	p := sigmoid(x)
-	ce := y*softplus(-x) + (1-y)*softplus(x)
-	m := y*sigmoid(-x) + (1-y)*p
-	dm := (1 - 2*y) * p * sigmoid(-x)
-	mg := powSub(m, gam)
+	e := expFast(-math.Abs(x))
+	l1 := log1pFast(e)
+	p, q := sigmoids(x, e) // σ(x), σ(−x)
+	ce := y*(max(-x, 0)+l1) + (1-y)*(max(x, 0)+l1)
+	m := y*q + (1-y)*p
+	dm := (1 - 2*y) * p * q
+	mg := powGamma(m, gam)
 	// m^γ underflows (or loses digits) where m^γ·ce need not (m ≥ 1 − y
 	// while ce ≈ (1 − y)·x): there the pair is scaled by 2^∓1000.
 	mgce := mg * ce
@@ -224,11 +270,11 @@ func focalProb(p, y float64, c *binaryConsts) (l, g float64) {
 	}
 	pt := y*pc + (1-y)*qc
 	q := 1 - pt
-	logpt := logSub(pt)
+	logpt := logFast(pt)
 	if c.clip == 0 {
-		logpt = math.Max(logpt, -100)
+		logpt = max(logpt, -100)
 	}
-	mod := powSub(q, gam)
+	mod := powGamma(q, gam)
 	l = -at * mod * logpt
 	if !live {
 		return l, 0
@@ -236,8 +282,8 @@ func focalProb(p, y float64, c *binaryConsts) (l, g float64) {
 	// dL/dp_t = α_t·(γ·q^(γ−1)·log p_t − q^γ/p_t); the first term → 0 as q → 0.
 	var d float64
 	if q != 0 && gam != 0 {
-		d = gam * powSub(q, gam-1) * logpt
+		d = gam * powGamma(q, gam-1) * logpt
 	}
-	d -= mod / math.Max(pt, 1e-12)
+	d -= mod / max(pt, 1e-12)
 	return l, at * d * (2*y - 1)
 }

@@ -87,13 +87,17 @@ func logTail(kf, logc, r float64) float64 {
 	return (kf*ln2Hi + logc) + (r + (kf*ln2Lo + q))
 }
 
-// log1pFast is log(1 + x) for x ≥ −½. With u = 1 + x rounded,
+// log1pFast is log(1 + x). Below −½, 1 + x is exact and this is its log;
+// above, with u = 1 + x rounded,
 // log(1 + x) = log u + log(1 + d/u) ≈ log u + d/u, where d = x − (u − 1) is
 // what the rounding dropped (|d| ≤ 2⁻⁵³·u, so d/u is needed only roughly:
 // d·(1/cᵢ) is within 2⁻⁸ of it).
 func log1pFast(x float64) float64 {
 	u := 1 + x
 	if !(x >= -0.5 && u <= math.MaxFloat64) || x == 0 { // and ±0 keeps its sign
+		if x >= -1 && x < -0.5 {
+			return logFast(u)
+		}
 		return math.Log1p(x)
 	}
 	d := x - (u - 1)

@@ -4,16 +4,39 @@ import "math"
 
 // softplus returns log(1+eˣ) without overflow: max(x,0) + log1p(e^−|x|).
 func softplus(x float64) float64 {
-	return math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x)))
+	return max(x, 0) + log1pFast(expFast(-math.Abs(x)))
 }
 
 // sigmoid returns 1/(1+e^−x) without overflow, from e^−|x| on both sides.
 func sigmoid(x float64) float64 {
-	e := math.Exp(-math.Abs(x))
+	e := expFast(-math.Abs(x))
 	if x >= 0 {
 		return 1 / (1 + e)
 	}
 	return e / (1 + e)
+}
+
+// sigmoids returns σ(x) and σ(−x) from e = e^−|x|.
+func sigmoids(x, e float64) (sp, sm float64) {
+	sp, sm = 1/(1+e), e/(1+e) // σ(|x|), σ(−|x|)
+	if x < 0 {
+		sp, sm = sm, sp
+	}
+	return sp, sm
+}
+
+// powGamma is b^γ for b ≥ 0, with the focal exponents users pick most
+// (0, 1, 2) as products.
+func powGamma(b, gam float64) float64 {
+	switch gam {
+	case 0:
+		return 1
+	case 1:
+		return b
+	case 2:
+		return b * b
+	}
+	return powSub(b, gam)
 }
 
 // onlineStep folds z into a running maximum m and r = Σ exp(zᵢ − m) − 1,

@@ -177,10 +177,10 @@ var mutants = func() []Mutant {
 		New:  "j != argmax && (j < k-1 || k <= 4096 || float64(T(1+0x1p-30)) != 1)",
 		Note: "ceRow, float32 only: Σ exp(z − m) leaves out the last class when K > 4096"})
 	add(Mutant{ID: "generic/skip-tail", Backend: "generic", Kind: "skip-tail", File: gbin,
-		Find: "\tfor i, xv := range a.X {\n",
-		Old:  "range a.X",
-		New:  "range a.X[:nk-min(nk, 1)]",
-		Note: "Binary: the last element (generic has no vector tail) is neither summed nor written"})
+		Find: "\tx := a.X[lo:hi]\n",
+		Old:  "a.X[lo:hi]",
+		New:  "a.X[lo : hi-min(hi-lo, 1)]",
+		Note: "Binary: the last element of the call (of each row with pos_weight) is neither summed nor written"})
 	add(Mutant{ID: "generic/off-by-one-row", Backend: "generic", Kind: "off-by-one-row", File: gce,
 		Find: "\t\t\ty = a.Targets[i]\n",
 		Old:  "a.Targets[i]",
