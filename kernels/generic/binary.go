@@ -51,23 +51,43 @@ func binaryLoop[T args.Float](a *args.Binary[T], c *binaryConsts, lo, hi int, pw
 	}
 	o := binaryOut[T]{w: w, grad: grad, loss: loss, scale: float64(a.GradScale)}
 	switch a.Kind {
-	case args.BCEWithLogits:
-		for i, xv := range x {
-			pos := c.fn
-			if pw != nil {
-				pos *= float64(pw[i])
+	case args.BCEWithLogits, args.SigmoidFocal:
+		// e = e^−|x| and log1p(e) are staged through blocks: each is a long
+		// dependent chain, and a loop of independent ones lets the CPU
+		// overlap neighbouring elements instead of waiting on each chain.
+		var eb, lb [binaryBlock]float64
+		for lo := 0; lo < len(x); lo += binaryBlock {
+			xs := x[lo:min(lo+binaryBlock, len(x))]
+			ys := y[lo:][:len(xs)]
+			e, l1 := eb[:len(xs)], lb[:len(xs)]
+			for i, v := range xs {
+				e[i] = -math.Abs(float64(v))
 			}
-			l, g := bceLogits(float64(xv), float64(y[i]), pos, c.fp)
-			o.put(i, l, g)
+			expInto(e, e)
+			log1pInto(l1, e)
+			if a.Kind == args.SigmoidFocal {
+				for i, xv := range xs {
+					l, g := sigmoidFocal(float64(xv), e[i], l1[i], float64(ys[i]), c)
+					o.put(lo+i, l, g)
+				}
+				continue
+			}
+			var pws []T
+			if pw != nil {
+				pws = pw[lo:][:len(xs)]
+			}
+			for i, xv := range xs {
+				pos := c.fn
+				if pws != nil {
+					pos *= float64(pws[i])
+				}
+				l, g := bceLogits(float64(xv), e[i], l1[i], float64(ys[i]), pos, c.fp)
+				o.put(lo+i, l, g)
+			}
 		}
 	case args.BCEProb:
 		for i, xv := range x {
 			l, g := bceProb(float64(xv), float64(y[i]), c)
-			o.put(i, l, g)
-		}
-	case args.SigmoidFocal:
-		for i, xv := range x {
-			l, g := sigmoidFocal(float64(xv), float64(y[i]), c)
 			o.put(i, l, g)
 		}
 	default:
@@ -78,6 +98,8 @@ func binaryLoop[T args.Float](a *args.Binary[T], c *binaryConsts, lo, hi int, pw
 	}
 	return o.sum
 }
+
+const binaryBlock = 64
 
 // binaryOut weights an element's loss and gradient, writes them where
 // asked and sums the losses. w, grad and loss are nil or as long as the
@@ -109,18 +131,19 @@ type binaryConsts struct{ fn, fp, clip, alpha, gamma float64 }
 // so that it keeps its relative accuracy at saturation (σ(x) − 1 would
 // cancel to 0 where the true value is −e^−x). A term with a zero
 // coefficient is left out, so x = ±inf gives 0 rather than 0·inf = NaN.
-func bceLogits(x, y, pos, neg float64) (l, g float64) {
+func bceLogits(x, e, l1, y, pos, neg float64) (l, g float64) {
 	cp, cn := pos*y, neg*(1-y)
 	// One exponential and one log1p serve both softplus terms and both
-	// sigmoids: softplus(±x) = max(±x, 0) + log1p(e), σ from e = e^−|x|.
-	e := expFast(-math.Abs(x))
-	l1 := log1pFast(e)
+	// sigmoids: softplus(±x) = max(±x, 0) + l1, σ from e.
 	sp, sm := sigmoids(x, e)
+	if x-x == 0 { // finite: both terms, without a branch on y
+		return cp*(max(-x, 0)+l1) + cn*(max(x, 0)+l1), cn*sp - cp*sm
+	}
 	if cp != 0 || x != x { // a NaN logit stays NaN even with a zero coefficient
-		l += cp * (math.Max(-x, 0) + l1)
+		l += cp * (max(-x, 0) + l1)
 	}
 	if cn != 0 {
-		l += cn * (math.Max(x, 0) + l1)
+		l += cn * (max(x, 0) + l1)
 	}
 	return l, cn*sp - cp*sm
 }
@@ -195,14 +218,12 @@ func alphaT(y float64, c *binaryConsts) float64 {
 // the closed form in z = (1−2y)·x, which has no (1−p_t)^(γ−1) factor and so
 // stays finite at saturation for every γ; soft targets use the direct form,
 // where 1−p_t ≥ min(y, 1−y) > 0.
-func sigmoidFocal(x, y float64, c *binaryConsts) (l, g float64) {
+func sigmoidFocal(x, e, l1, y float64, c *binaryConsts) (l, g float64) {
 	at, gam := alphaT(y, c), c.gamma
 	if y == 0 || y == 1 {
 		s := 1 - 2*y
 		z := s * x
-		// One e = e^−|z| gives both sigmoids and both softplus terms.
-		e := expFast(-math.Abs(z))
-		l1 := log1pFast(e)
+		// e = e^−|z| gives both sigmoids, l1 both softplus terms.
 		sz, smz := sigmoids(z, e)
 		spz := max(z, 0) + l1
 		mod := 1.0 // (1−p_t)^γ = σ(z)^γ = exp(−γ·softplus(−z))
@@ -223,8 +244,6 @@ func sigmoidFocal(x, y float64, c *binaryConsts) (l, g float64) {
 		}
 		return l, s * at * mod * inner
 	}
-	e := expFast(-math.Abs(x))
-	l1 := log1pFast(e)
 	p, q := sigmoids(x, e) // σ(x), σ(−x)
 	ce := y*(max(-x, 0)+l1) + (1-y)*(max(x, 0)+l1)
 	m := y*q + (1-y)*p

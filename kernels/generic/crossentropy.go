@@ -96,11 +96,15 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	// P·p_j is ∞·p_j: p_j must not have flushed to 0 in a float32 stash
 	// (∞·0 = NaN where p_j > 0), so such calls take the online path and
 	// form p_j from the logits.
-	stash := grad != nil && capv == 0 && !ignored && epsW-epsW == 0
+	// Without a soft-cap, the maximum comes first and the exponentials
+	// after it, in blocks (sumExpRow), rather than one online step per
+	// logit with its rescales.
+	twoSweep := capv == 0 && epsW-epsW == 0
+	stash := twoSweep && grad != nil && !ignored
 	argmax, hasNaN := 0, false
 	for j, v := range x {
 		z := capped(float64(v), capv)
-		if stash {
+		if twoSweep {
 			if z > m {
 				m, argmax = z, j
 			}
@@ -171,16 +175,12 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		fill(grad, T(math.NaN()))
 		return math.NaN(), lse
 	}
-	if stash {
-		grad = grad[:k]
-		r = 0
-		for j, v := range x {
-			e := math.Exp(float64(v) - m)
-			if j != argmax {
-				r += e
-			}
-			grad[j] = T(e)
+	if twoSweep {
+		var park []T
+		if stash {
+			park = grad
 		}
+		r = sumExpRow(x, m, argmax, park)
 	}
 	lr := math.Log1p(r) // lse − m, kept apart so that lse − z_max does not cancel
 	lse = m + lr
@@ -273,6 +273,43 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	}
 	return loss, lse
 }
+
+// sumExpRow returns Σ exp(x_j − m) over j ≠ argmax (the maximum's own 1
+// left out, as onlineStep's r) and, when park is non-nil, writes every
+// exp(x_j − m) there. The exponentials go through expInto in blocks, and
+// the sum through four partial sums, so that neither waits on the last.
+func sumExpRow[T args.Float](x []T, m float64, argmax int, park []T) float64 {
+	var buf [sumExpBlock]float64
+	var s [4]float64
+	for lo := 0; lo < len(x); lo += sumExpBlock {
+		xs := x[lo:min(lo+sumExpBlock, len(x))]
+		b := buf[:len(xs)]
+		for i, v := range xs {
+			b[i] = float64(v) - m
+		}
+		expInto(b, b)
+		if park != nil {
+			pk := park[lo:][:len(b)]
+			for i, v := range b {
+				pk[i] = T(v)
+			}
+		}
+		if i := argmax - lo; i >= 0 && i < len(b) {
+			b[i] = 0
+		}
+		for len(b) >= 4 {
+			b4 := b[:4:4]
+			b = b[4:]
+			s[0], s[1], s[2], s[3] = s[0]+b4[0], s[1]+b4[1], s[2]+b4[2], s[3]+b4[3]
+		}
+		for _, v := range b {
+			s[0] += v
+		}
+	}
+	return (s[0] + s[1]) + (s[2] + s[3])
+}
+
+const sumExpBlock = 64
 
 // softLoss is Σ_j c_j·(lse − z_j) over the smoothing or probability
 // coefficients: tw·(lse − m) + S over the finite ones (S = Σ c_j·(m − z_j),

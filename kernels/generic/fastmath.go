@@ -54,6 +54,26 @@ func expFast(x float64) float64 {
 	return (t + t*s) * math.Float64frombits(uint64(n>>6+1023)<<52)
 }
 
+// expInto writes dst[i] = e^src[i] (dst may be src). It is expFast with
+// the body in the loop: an exp is one long dependent chain, and a loop of
+// them without calls lets the CPU run several elements' chains at once.
+func expInto(dst, src []float64) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		if !(x > expMinFast && x < expMaxFast) {
+			dst[i] = math.Exp(x)
+			continue
+		}
+		kf := x*expInvLn2 + expShift
+		n := int64(math.Float64bits(kf) - math.Float64bits(expShift))
+		kf -= expShift
+		r := (x - kf*expLn2Hi) - kf*expLn2Lo
+		s := r + r*r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720)))))
+		t := expTab[n&63]
+		dst[i] = (t + t*s) * math.Float64frombits(uint64(n>>6+1023)<<52)
+	}
+}
+
 // log: x = 2ᵏ·m with m in [1 − 75.5/256, 1 + 52.5/128), split into 128 bins
 // of 2⁻⁸ below 1 and 2⁻⁷ above; in bin i, m = cᵢ·(1 + r) with
 // r = (m − cᵢ)·(1/cᵢ), |r| < 2⁻⁸, m − cᵢ exact (Sterbenz) and c = 1 in the
@@ -87,17 +107,13 @@ func logTail(kf, logc, r float64) float64 {
 	return (kf*ln2Hi + logc) + (r + (kf*ln2Lo + q))
 }
 
-// log1pFast is log(1 + x). Below −½, 1 + x is exact and this is its log;
-// above, with u = 1 + x rounded,
+// log1pFast is log(1 + x). With u = 1 + x rounded,
 // log(1 + x) = log u + log(1 + d/u) ≈ log u + d/u, where d = x − (u − 1) is
 // what the rounding dropped (|d| ≤ 2⁻⁵³·u, so d/u is needed only roughly:
-// d·(1/cᵢ) is within 2⁻⁸ of it).
+// d·(1/cᵢ) is within 2⁻⁸ of it). Below −½, u is exact (Sterbenz) and d = 0.
 func log1pFast(x float64) float64 {
 	u := 1 + x
-	if !(x >= -0.5 && u <= math.MaxFloat64) || x == 0 { // and ±0 keeps its sign
-		if x >= -1 && x < -0.5 {
-			return logFast(u)
-		}
+	if !(x > -1 && u <= math.MaxFloat64) || x == 0 { // and ±0 keeps its sign
 		return math.Log1p(x)
 	}
 	d := x - (u - 1)
@@ -107,6 +123,26 @@ func log1pFast(x float64) float64 {
 	m := math.Float64frombits(math.Float64bits(u) - uint64(k)<<52)
 	kf := float64(k)
 	return logTail(kf, e.logc, (m-e.c)*e.invc) + d*e.invc*math.Float64frombits(uint64(1023-k)<<52)
+}
+
+// log1pInto writes dst[i] = log(1 + src[i]) (dst may be src): log1pFast
+// with the body in the loop, as expInto.
+func log1pInto(dst, src []float64) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		u := 1 + x
+		if !(x > -1 && u <= math.MaxFloat64) || x == 0 {
+			dst[i] = math.Log1p(x)
+			continue
+		}
+		d := x - (u - 1)
+		tmp := math.Float64bits(u) - logOff
+		k := int64(tmp) >> 52
+		e := &logTab[(tmp>>45)%logBins]
+		m := math.Float64frombits(math.Float64bits(u) - uint64(k)<<52)
+		kf := float64(k)
+		dst[i] = logTail(kf, e.logc, (m-e.c)*e.invc) + d*e.invc*math.Float64frombits(uint64(1023-k)<<52)
+	}
 }
 
 func init() {

@@ -16,13 +16,16 @@ func sigmoid(x float64) float64 {
 	return e / (1 + e)
 }
 
-// sigmoids returns σ(x) and σ(−x) from e = e^−|x|.
+// sigmoids returns σ(x) and σ(−x) from e = e^−|x|. The sign of x is
+// random in a loss, so the two are swapped as bits (a conditional move),
+// not by a branch.
 func sigmoids(x, e float64) (sp, sm float64) {
-	sp, sm = 1/(1+e), e/(1+e) // σ(|x|), σ(−|x|)
+	a := 1 / (1 + e) // σ(|x|)
+	pa, pb := math.Float64bits(a), math.Float64bits(e*a)
 	if x < 0 {
-		sp, sm = sm, sp
+		pa, pb = pb, pa
 	}
-	return sp, sm
+	return math.Float64frombits(pa), math.Float64frombits(pb)
 }
 
 // powGamma is b^γ for b ≥ 0, with the focal exponents users pick most

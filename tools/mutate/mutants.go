@@ -167,15 +167,15 @@ var mutants = func() []Mutant {
 		New:  "\t\tif int32(j) == y {\n\t\t\tg *= 1.5\n\t\t}\n\t\tgrad[j] = T(g)\n",
 		Note: "ceRow pass 2: the target element's gradient ×1.5"})
 	add(Mutant{ID: "generic/drop-last-class", Backend: "generic", Kind: "drop-last-class", File: gce,
-		Find: "\t\t\tif j != argmax {\n\t\t\t\tr += e\n",
-		Old:  "j != argmax",
-		New:  "j != argmax && (j < k-1 || k <= 4096)",
-		Note: "ceRow: Σ exp(z − m) leaves out the last class when K > 4096 (its gradient element stays right)"})
+		Find: "\t\tif i := argmax - lo; i >= 0 && i < len(b) {\n",
+		Old:  "if i := argmax - lo; i >= 0 && i < len(b) {\n",
+		New:  "if len(x) > 4096 && lo+len(b) == len(x) {\n\t\t\tb[len(b)-1] = 0\n\t\t}\n\t\tif i := argmax - lo; i >= 0 && i < len(b) {\n",
+		Note: "sumExpRow: Σ exp(z − m) leaves out the last class when K > 4096 (its gradient element stays right)"})
 	add(Mutant{ID: "generic/drop-last-class-f32", Backend: "generic", Kind: "drop-last-class", File: gce,
-		Find: "\t\t\tif j != argmax {\n\t\t\t\tr += e\n",
-		Old:  "j != argmax",
-		New:  "j != argmax && (j < k-1 || k <= 4096 || float64(T(1+0x1p-30)) != 1)",
-		Note: "ceRow, float32 only: Σ exp(z − m) leaves out the last class when K > 4096"})
+		Find: "\t\tif i := argmax - lo; i >= 0 && i < len(b) {\n",
+		Old:  "if i := argmax - lo; i >= 0 && i < len(b) {\n",
+		New:  "if len(x) > 4096 && lo+len(b) == len(x) && float64(T(1+0x1p-30)) == 1 {\n\t\t\tb[len(b)-1] = 0\n\t\t}\n\t\tif i := argmax - lo; i >= 0 && i < len(b) {\n",
+		Note: "sumExpRow, float32 only: Σ exp(z − m) leaves out the last class when K > 4096"})
 	add(Mutant{ID: "generic/skip-tail", Backend: "generic", Kind: "skip-tail", File: gbin,
 		Find: "\tx := a.X[lo:hi]\n",
 		Old:  "a.X[lo:hi]",
