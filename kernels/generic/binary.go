@@ -86,9 +86,21 @@ func binaryLoop[T args.Float](a *args.Binary[T], c *binaryConsts, lo, hi int, pw
 			}
 		}
 	case args.BCEProb:
-		for i, xv := range x {
-			l, g := bceProb(float64(xv), float64(y[i]), c)
-			o.put(i, l, g)
+		// log p and log(1 − p) staged through blocks, as above.
+		var pb, qb [binaryBlock]float64
+		for lo := 0; lo < len(x); lo += binaryBlock {
+			xs := x[lo:min(lo+binaryBlock, len(x))]
+			ys := y[lo:][:len(xs)]
+			lp, lq := pb[:len(xs)], qb[:len(xs)]
+			for i, v := range xs {
+				lp[i], lq[i] = float64(v), -float64(v)
+			}
+			logInto(lp, lp)
+			log1pInto(lq, lq)
+			for i, xv := range xs {
+				l, g := bceProb(float64(xv), lp[i], lq[i], float64(ys[i]), c)
+				o.put(lo+i, l, g)
+			}
 		}
 	default:
 		for i, xv := range x {
@@ -148,10 +160,11 @@ func bceLogits(x, e, l1, y, pos, neg float64) (l, g float64) {
 	return l, cn*sp - cp*sm
 }
 
-// bceProb is −fn·y·log p − fp·(1−y)·log(1−p) on a probability, with either
+// bceProb is −fn·y·log p − fp·(1−y)·log(1−p) on a probability p (logp and
+// log1mp are log p and log1p(−p)), with either
 // PyTorch's clamp of each log at −100 and gradient denominator guard 1e-12,
 // or (clip > 0) p clipped to [clip, 1−clip] with zero gradient outside.
-func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
+func bceProb(p, logp, log1mp, y float64, c *binaryConsts) (l, g float64) {
 	cp, cn := c.fn*y, c.fp*(1-y)
 	if c.clip > 0 {
 		// Both p and 1−p are clipped, so that p = 1 gives −log(clip)
@@ -169,7 +182,7 @@ func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
 		case p > 1-lo || 1-p < lo: // 1 − clip may round to 1 while 1 − p = 0
 			lp, lq = LogOneMinus(lo), logSub(lo)
 		default:
-			lp, lq = logFast(p), log1pFast(-p)
+			lp, lq = logp, log1mp
 		}
 		live := p != p || p >= lo && p <= 1-lo
 		l = -cp*lp - cn*lq
@@ -178,7 +191,7 @@ func bceProb(p, y float64, c *binaryConsts) (l, g float64) {
 		}
 		return l, g
 	}
-	l = -cp*max(logFast(p), -100) - cn*max(log1pFast(-p), -100)
+	l = -cp*max(logp, -100) - cn*max(log1mp, -100)
 	g = (cn*p - cp*(1-p)) / math.Max(p*(1-p), 1e-12)
 	return l, g
 }

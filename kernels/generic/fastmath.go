@@ -125,6 +125,23 @@ func log1pFast(x float64) float64 {
 	return logTail(kf, e.logc, (m-e.c)*e.invc) + d*e.invc*math.Float64frombits(uint64(1023-k)<<52)
 }
 
+// logInto writes dst[i] = log src[i] (dst may be src): logFast with the
+// body in the loop, as expInto.
+func logInto(dst, src []float64) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		if !(x >= 0x1p-1022 && x <= math.MaxFloat64) {
+			dst[i] = logSub(x)
+			continue
+		}
+		tmp := math.Float64bits(x) - logOff
+		k := int64(tmp) >> 52
+		e := &logTab[(tmp>>45)%logBins]
+		m := math.Float64frombits(math.Float64bits(x) - uint64(k)<<52)
+		dst[i] = logTail(float64(k), e.logc, (m-e.c)*e.invc)
+	}
+}
+
 // log1pInto writes dst[i] = log(1 + src[i]) (dst may be src): log1pFast
 // with the body in the loop, as expInto.
 func log1pInto(dst, src []float64) {

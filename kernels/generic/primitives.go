@@ -17,11 +17,37 @@ func rowLSE[T args.Float](x []T) (m, lr float64) {
 	return m, math.Log1p(r)
 }
 
+// rowLSEFast is rowLSE for rows whose maximum is finite: the maximum
+// first, then the exponentials in blocks (sumExpRow). A row holding NaN or
+// ±Inf takes rowLSE's online steps and their IEEE meaning.
+func rowLSEFast[T args.Float](x []T) (m, lr float64) {
+	m, argmax := rowMax(x)
+	if m-m != 0 {
+		return rowLSE(x)
+	}
+	return m, math.Log1p(sumExpRow(x, m, argmax, nil))
+}
+
+// rowMax returns a row's maximum (NaN if it holds one) and the index of
+// its first occurrence.
+func rowMax[T args.Float](x []T) (m float64, argmax int) {
+	m = math.Inf(-1)
+	for _, v := range x {
+		m = max(m, float64(v))
+	}
+	for j, v := range x {
+		if float64(v) == m {
+			return m, j
+		}
+	}
+	return m, 0
+}
+
 // normLSE is the log-sum-exp Softmax and LogSoftmax normalise by: a row
 // holding +Inf (lse = +Inf) is NaN throughout, as in PyTorch, rather than
 // NaN at the infinity and 0 (or −Inf) elsewhere.
 func normLSE[T args.Float](x []T) (m, lr float64) {
-	m, lr = rowLSE(x)
+	m, lr = rowLSEFast(x)
 	if math.IsInf(m+lr, 1) {
 		return math.NaN(), math.NaN()
 	}
@@ -35,6 +61,15 @@ func Softmax[T args.Float](a args.Rows[T]) {
 	for i := 0; i < a.N; i++ {
 		x, dst := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
 		dst = dst[:len(x)]
+		// A finite maximum: the exponentials parked in dst by the sum
+		// and scaled by 1/Σ (as the cross-entropy gradient's stash).
+		if m, argmax := rowMax(x); m-m == 0 {
+			inv := 1 / (1 + sumExpRow(x, m, argmax, dst))
+			for j, v := range dst {
+				dst[j] = T(float64(v) * inv)
+			}
+			continue
+		}
 		m, lr := normLSE(x)
 		for j, v := range x {
 			dst[j] = T(math.Exp((float64(v) - m) - lr))
@@ -62,7 +97,7 @@ func LogSumExp[T args.Float](a args.Rows[T]) {
 	k := a.K
 	dst := a.Dst[:a.N]
 	for i := range dst {
-		m, lr := rowLSE(a.X[i*k : i*k+k])
+		m, lr := rowLSEFast(a.X[i*k : i*k+k])
 		dst[i] = T(m + lr)
 	}
 }
@@ -70,26 +105,58 @@ func LogSumExp[T args.Float](a args.Rows[T]) {
 // Sigmoid writes σ(x) element-wise; Dst may be X.
 func Sigmoid[T args.Float](a args.Elementwise[T]) {
 	args.Took("generic/sigmoid")
-	dst := a.Dst[:len(a.X)]
-	for i, v := range a.X {
-		dst[i] = T(sigmoid(float64(v)))
-	}
+	sigmoidFamily(a, famSigmoid)
 }
 
 // LogSigmoid writes log σ(x) = −softplus(−x) element-wise.
 func LogSigmoid[T args.Float](a args.Elementwise[T]) {
 	args.Took("generic/logsigmoid")
-	dst := a.Dst[:len(a.X)]
-	for i, v := range a.X {
-		dst[i] = T(-softplus(-float64(v)))
-	}
+	sigmoidFamily(a, famLogSigmoid)
 }
 
 // Softplus writes log(1+eˣ) element-wise.
 func Softplus[T args.Float](a args.Elementwise[T]) {
 	args.Took("generic/softplus")
-	dst := a.Dst[:len(a.X)]
-	for i, v := range a.X {
-		dst[i] = T(softplus(float64(v)))
+	sigmoidFamily(a, famSoftplus)
+}
+
+const (
+	famSigmoid = iota
+	famLogSigmoid
+	famSoftplus
+)
+
+// sigmoidFamily writes σ(x), log σ(x) or softplus(x) for each x, from
+// e = e^−|x| and log1p(e), both staged through blocks; one loop per
+// function, the switch outside it.
+func sigmoidFamily[T args.Float](a args.Elementwise[T], fam int) {
+	x := a.X
+	dst := a.Dst[:len(x)]
+	var eb, lb [sumExpBlock]float64
+	for lo := 0; lo < len(x); lo += sumExpBlock {
+		xs := x[lo:min(lo+sumExpBlock, len(x))]
+		d := dst[lo:][:len(xs)]
+		e, l1 := eb[:len(xs)], lb[:len(xs)]
+		for i, v := range xs {
+			e[i] = -math.Abs(float64(v))
+		}
+		expInto(e, e)
+		if fam == famSigmoid {
+			for i, v := range xs {
+				sp, _ := sigmoids(float64(v), e[i])
+				d[i] = T(sp)
+			}
+			continue
+		}
+		log1pInto(l1, e)
+		if fam == famLogSigmoid {
+			for i, v := range xs {
+				d[i] = T(-(max(-float64(v), 0) + l1[i]))
+			}
+			continue
+		}
+		for i, v := range xs {
+			d[i] = T(max(float64(v), 0) + l1[i])
+		}
 	}
 }
