@@ -244,6 +244,20 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	spc := scale * pc
 	grad = grad[:k]
 	invS := math.Exp(-lr) // 1 / Σ exp(z − m)
+	if stash && !soft && (eps == 0 || a.Focal) && y >= 0 {
+		// The common row: p_j from the stash, every term the same but the
+		// target's, which is redone after the loop (from its stashed p).
+		py := float64(grad[y]) * invS
+		for j, v := range grad {
+			grad[j] = T(spc * (float64(v) * invS))
+		}
+		g := spc*py - scale*wy
+		if lpy := (zy - m) - lr; lpy > -math.Ln2 && spc-spc == 0 {
+			g = spc*math.Expm1(lpy) + scale*(pc-wy)
+		}
+		grad[y] = T(g)
+		return loss, lse
+	}
 	for j, v := range x {
 		var p, lp float64
 		z := capped(float64(v), capv)

@@ -163,9 +163,10 @@ var mutants = func() []Mutant {
 	// ---- generic (pure Go; float32 and float64 share the code) ----
 	const gce, gbin = "kernels/generic/crossentropy.go", "kernels/generic/binary.go"
 	add(Mutant{ID: "generic/target-grad-x1.5", Backend: "generic", Kind: "target-grad-x1.5", File: gce,
-		Find: "\t\tgrad[j] = T(g)\n",
-		New:  "\t\tif int32(j) == y {\n\t\t\tg *= 1.5\n\t\t}\n\t\tgrad[j] = T(g)\n",
-		Note: "ceRow pass 2: the target element's gradient ×1.5"})
+		Find: "\t\tgrad[y] = T(g)\n",
+		Old:  "T(g)",
+		New:  "T(1.5 * g)",
+		Note: "ceRow pass 2 (the stashed row without smoothing or probabilities): the target element's gradient ×1.5"})
 	add(Mutant{ID: "generic/drop-last-class", Backend: "generic", Kind: "drop-last-class", File: gce,
 		Find: "\t\tif i := argmax - lo; i >= 0 && i < len(b) {\n",
 		Old:  "if i := argmax - lo; i >= 0 && i < len(b) {\n",
@@ -201,9 +202,9 @@ var mutants = func() []Mutant {
 		New:  "soft",
 		Note: "ceRow pass 2: the smoothing mass (ε/K)·w_j no longer subtracted (integer targets)"})
 	add(Mutant{ID: "generic/sign-k128256", Backend: "generic", Kind: "sign-k128256", File: gce,
-		Find: "\t\tgrad[j] = T(g)\n",
-		New:  "\t\tif k == 128256 && j == 1000 {\n\t\t\tg = -g\n\t\t}\n\t\tgrad[j] = T(g)\n",
-		Note: "ceRow pass 2: gradient element 1000 negated when K = 128256"})
+		Find: "\t\t\tgrad[j] = T(spc * (float64(v) * invS))\n",
+		New:  "\t\t\tgrad[j] = T(spc * (float64(v) * invS))\n\t\t\tif k == 128256 && j == 1000 {\n\t\t\t\tgrad[j] = -grad[j]\n\t\t\t}\n",
+		Note: "ceRow pass 2 (the stashed row): gradient element 1000 negated when K = 128256"})
 
 	// ---- the API layer's broadcast weights (kernels/broadcast.go), shared
 	// by every backend: one mutant each under generic and avx512 ----
