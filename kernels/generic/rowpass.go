@@ -50,6 +50,10 @@ func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool, scale float64
 	case math.IsInf(m, -1):
 		return m, 0, 0
 	}
+	if capv == 0 && !dot {
+		_, argmax := rowMax(x)
+		return m, 1 + sumExpRow(x, m, argmax, nil), 0
+	}
 	for j, v := range x {
 		z := capped(float64(v), capv) - m
 		s += math.Exp(z)
@@ -88,6 +92,28 @@ func ExpAffineRow[T args.Float](x, dst, w []T, m, ls, coef, bias, capv float64) 
 	dst = dst[:len(x)]
 	if w != nil {
 		w = w[:len(x)]
+	}
+	if capv == 0 { // the exponentials in blocks, as sumExpRow
+		var buf [sumExpBlock]float64
+		for lo := 0; lo < len(x); lo += sumExpBlock {
+			xs := x[lo:min(lo+sumExpBlock, len(x))]
+			e, d := buf[:len(xs)], dst[lo:][:len(xs)]
+			for j, v := range xs {
+				e[j] = (float64(v) - m) - ls
+			}
+			expInto(e, e)
+			if w == nil {
+				for j, v := range e {
+					d[j] = T(coef*v - bias)
+				}
+				continue
+			}
+			ws := w[lo:][:len(xs)]
+			for j, v := range e {
+				d[j] = T(coef*v - bias*float64(ws[j]))
+			}
+		}
+		return
 	}
 	for j, v := range x {
 		xv := float64(v)
