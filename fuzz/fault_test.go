@@ -143,7 +143,7 @@ func badShape(how, n, k int) (int, int) {
 	case 4:
 		return math.MaxInt/2 + 1, 2
 	default:
-		return 1, math.MaxInt32 + 1
+		return 1, int(kAboveInt32)
 	}
 }
 
@@ -186,3 +186,7 @@ func partialOffset(how, m, n int, identicalBad bool) (off int, ok bool) {
 	}
 	return offs[how%len(offs)], true
 }
+
+// kAboveInt32 is MaxInt32 + 1, a variable so that the package builds where
+// int has 32 bits (it wraps to a negative K there, as much a shape error).
+var kAboveInt32 = int64(math.MaxInt32) + 1

@@ -111,7 +111,7 @@ func errCases[T kernels.Float]() []errCase[T] {
 			return f.logits, f.targets, math.MaxInt/2 + 1, 2, f.grad
 		}),
 		ce("CE k > MaxInt32", kernels.ErrShape, func(f *errFix[T], o *ceo) ([]T, []int32, int, int, []T) {
-			return f.logits, f.targets, 1, math.MaxInt32 + 1, f.grad
+			return f.logits, f.targets, 1, int(kAboveInt32), f.grad
 		}),
 		bin("CEProbs k=0", kernels.ErrShape, func(f *errFix[T]) error {
 			_, err := kernels.CrossEntropyProbs(f.logits, f.probs, n, 0, f.grad, nil)
@@ -521,3 +521,8 @@ func TestReductionString(t *testing.T) {
 		}
 	}
 }
+
+// kAboveInt32 is K = MaxInt32 + 1, a variable so that the test builds where
+// int has 32 bits (386, wasm's int is 64): there it wraps to a negative K,
+// which is as much a shape error.
+var kAboveInt32 = int64(math.MaxInt32) + 1

@@ -192,7 +192,7 @@ func bceProb(p, logp, log1mp, y float64, c *binaryConsts) (l, g float64) {
 		return l, g
 	}
 	l = -cp*max(logp, -100) - cn*max(log1mp, -100)
-	g = (cn*p - cp*(1-p)) / math.Max(p*(1-p), 1e-12)
+	g = (cn*p - cp*(1-p)) / max(p*(1-p), 1e-12)
 	return l, g
 }
 

@@ -49,7 +49,8 @@ func expFast(x float64) float64 {
 	n := int64(math.Float64bits(kf) - math.Float64bits(expShift))
 	kf -= expShift
 	r := (x - kf*expLn2Hi) - kf*expLn2Lo
-	s := r + r*r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720)))))
+	r2 := r * r // Estrin's scheme, as logTail
+	s := r + r2*((1.0/2+r*(1.0/6))+r2*(1.0/24+r*(1.0/120)+r2*(1.0/720)))
 	t := expTab[n&63]
 	return (t + t*s) * math.Float64frombits(uint64(n>>6+1023)<<52)
 }
@@ -68,7 +69,8 @@ func expInto(dst, src []float64) {
 		n := int64(math.Float64bits(kf) - math.Float64bits(expShift))
 		kf -= expShift
 		r := (x - kf*expLn2Hi) - kf*expLn2Lo
-		s := r + r*r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720)))))
+		r2 := r * r // Estrin's scheme, as logTail
+		s := r + r2*((1.0/2+r*(1.0/6))+r2*(1.0/24+r*(1.0/120)+r2*(1.0/720)))
 		t := expTab[n&63]
 		dst[i] = (t + t*s) * math.Float64frombits(uint64(n>>6+1023)<<52)
 	}
@@ -103,7 +105,10 @@ func logFast(x float64) float64 {
 
 // logTail is k·ln2 + log cᵢ + log(1 + r).
 func logTail(kf, logc, r float64) float64 {
-	q := r * r * (-1.0/2 + r*(1.0/3+r*(-1.0/4+r*(1.0/5+r*(-1.0/6+r*(1.0/7))))))
+	// Estrin's scheme: three independent pairs, so that the chain is short.
+	r2 := r * r
+	r4 := r2 * r2
+	q := r2 * ((-1.0/2 + r*(1.0/3)) + r2*(-1.0/4+r*(1.0/5)) + r4*(-1.0/6+r*(1.0/7)))
 	return (kf*ln2Hi + logc) + (r + (kf*ln2Lo + q))
 }
 
