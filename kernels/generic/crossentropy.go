@@ -102,7 +102,15 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	twoSweep := capv == 0 && epsW-epsW == 0
 	stash := twoSweep && grad != nil && !ignored
 	argmax, hasNaN := 0, false
-	for j, v := range x {
+	// The common row (integer targets, no smoothing) needs only the
+	// maximum: rowMax's max() has no branch to mispredict as it rises.
+	sweep := x
+	if twoSweep && !soft && eps == 0 {
+		m, argmax = rowMax(x)
+		hasNaN = m != m
+		sweep = nil // the sweep below has nothing left to do
+	}
+	for j, v := range sweep {
 		z := capped(float64(v), capv)
 		if twoSweep {
 			if z > m {
@@ -182,7 +190,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		}
 		r = sumExpRow(x, m, argmax, park)
 	}
-	lr := math.Log1p(r) // lse − m, kept apart so that lse − z_max does not cancel
+	lr := log1pFast(r) // lse − m, kept apart so that lse − z_max does not cancel
 	lse = m + lr
 	if ignored {
 		zero(grad)
@@ -243,7 +251,7 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	scale := float64(a.GradScale)
 	spc := scale * pc
 	grad = grad[:k]
-	invS := math.Exp(-lr) // 1 / Σ exp(z − m)
+	invS := 1 / (1 + r) // 1 / Σ exp(z − m) = exp(−lr)
 	if stash && !soft && (eps == 0 || a.Focal) && y >= 0 {
 		// The common row: p_j from the stash, every term the same but the
 		// target's, which is redone after the loop (from its stashed p).
