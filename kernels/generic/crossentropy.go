@@ -319,16 +319,22 @@ func sumExpRow[T args.Float](x []T, m float64, argmax int, park []T) float64 {
 		if i := argmax - lo; i >= 0 && i < len(b) {
 			b[i] = 0
 		}
-		for len(b) >= 4 {
-			b4 := b[:4:4]
-			b = b[4:]
-			s[0], s[1], s[2], s[3] = s[0]+b4[0], s[1]+b4[1], s[2]+b4[2], s[3]+b4[3]
-		}
-		for _, v := range b {
-			s[0] += v
-		}
+		addInto(&s, b)
 	}
 	return (s[0] + s[1]) + (s[2] + s[3])
+}
+
+// addInto adds b to four partial sums, b[i] to s[i mod 4] (the rest to
+// s[0]), so that the additions overlap instead of waiting on each other.
+func addInto(s *[4]float64, b []float64) {
+	for len(b) >= 4 {
+		b4 := b[:4:4]
+		b = b[4:]
+		s[0], s[1], s[2], s[3] = s[0]+b4[0], s[1]+b4[1], s[2]+b4[2], s[3]+b4[3]
+	}
+	for _, v := range b {
+		s[0] += v
+	}
 }
 
 const sumExpBlock = 64

@@ -65,14 +65,7 @@ func Regression[T args.Float](a args.Regression[T]) float64 {
 				lob[i] = T(v)
 			}
 		}
-		for len(eb) >= 4 {
-			e4 := eb[:4:4]
-			eb = eb[4:]
-			s[0], s[1], s[2], s[3] = s[0]+e4[0], s[1]+e4[1], s[2]+e4[2], s[3]+e4[3]
-		}
-		for _, v := range eb {
-			s[0] += v
-		}
+		addInto(&s, eb)
 	}
 	return (s[0] + s[1]) + (s[2] + s[3])
 }
