@@ -543,6 +543,7 @@ func (c *shardCall[T]) gradBlock(s *rowScratch[T], r0, m int) {
 	x, g := c.x[r0*ks:(r0+m)*ks], c.grad[r0*ks:(r0+m)*ks]
 	epsV := c.eps / float64(c.v)
 	bias := T(c.scale * epsV)
+	biasFits := fits[T](c.scale * epsV)
 	// Rows the vector pass takes are gathered in runs; ignored, non-finite
 	// and wide rows (a factor beyond T) are written here.
 	run0 := 0
@@ -584,9 +585,9 @@ func (c *shardCall[T]) gradBlock(s *rowScratch[T], r0, m int) {
 			pc += st.SmoothWeight
 		}
 		coef := c.scale * pc
-		if wide[T](coef) {
+		if !biasFits || !fits[T](coef) {
 			flush(i)
-			generic.ExpAffineRow(x[i*ks:i*ks+ks], row, w, st.Max[j], lr, coef, c.scale*epsV, c.capv)
+			generic.ExpAffineRow(x[i*ks:i*ks+ks], row, w, st.Max[j], lr, coef, epsV, c.scale, c.capv)
 		} else {
 			mt := T(st.Max[j])
 			s.m[i], s.ls[i], s.coef[i], s.bias[i] = mt, T(lse-float64(mt)), T(coef), bias
@@ -615,13 +616,16 @@ func (c *shardCall[T]) gradBlock(s *rowScratch[T], r0, m int) {
 		wt := (1 - c.eps) * wy
 		zy := st.Target[j]
 		// Where p_y > ½, pc·p_y − wt = pc·(p_y − 1) + (pc − wt) with p_y − 1
-		// by expm1; below, the direct form is the accurate one.
+		// by expm1; below, the direct form is the accurate one. The scale
+		// meets pc before p_y does, as in the single call (F56: pc·p_y
+		// alone can underflow where the gradient does not, F62).
 		lpy := min((zy-st.Max[j])-lr, 0)
-		gy := pc*math.Exp(lpy) - wt
-		if lpy > -math.Ln2 && pc-pc == 0 {
-			gy = pc*math.Expm1(lpy) + (pc - wt)
+		spc := c.scale * pc
+		gy := spc*math.Exp(lpy) - c.scale*wt
+		if lpy > -math.Ln2 && spc-spc == 0 {
+			gy = spc*math.Expm1(lpy) + c.scale*(pc-wt)
 		}
-		gy = c.scale * (gy - epsV*wy)
+		gy -= c.scale * (epsV * wy)
 		if c.capv > 0 { // d(cap·tanh(x/cap))/dx = 1 − (z/cap)²
 			t := zy / c.capv
 			gy *= 1 - t*t
@@ -630,11 +634,19 @@ func (c *shardCall[T]) gradBlock(s *rowScratch[T], r0, m int) {
 	}
 }
 
-// wide reports whether a gradient factor is finite but beyond T.
-func wide[T Float](c float64) bool {
+// fits reports whether a gradient factor formed in float64 can go to the
+// vector pass as a T: 0, not finite (the pass then gives the IEEE result),
+// or within T's normal range. A factor beyond float32 would overflow; a
+// subnormal one keeps too few bits (a mean over class weights near
+// MaxFloat64 scales by ~1/Σw: F61).
+func fits[T Float](c float64) bool {
+	a := math.Abs(c)
+	if a == 0 || a-a != 0 {
+		return true
+	}
 	var z T
 	if _, ok := any(z).(float32); ok {
-		return math.Abs(c) > math.MaxFloat32 && c-c == 0
+		return 0x1p-126 <= a && a <= math.MaxFloat32
 	}
-	return false
+	return 0x1p-1022 <= a
 }

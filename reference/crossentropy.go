@@ -406,6 +406,13 @@ func (r *Result) rowDone(i int, row ceRow, loss, tol, pc, pcTol float64, c []flo
 			t += Slack * u * math.Abs(scale) * math.Abs(d) // 1 − tanh² loses Slack·u absolute
 		}
 		t += Slack * r.tiny * math.Max(1, math.Abs(spc)+math.Abs(sc))
+		if a := math.Abs(c[j]); a != 0 && a < r.tiny {
+			// c_j = (ε/K)·w_j below T's normal range keeps η = 2u·tiny
+			// absolute, which the scale carries into the gradient: one
+			// kernel forms c_j before the scale (as here), another forms
+			// (scale·ε/K)·w_j, whose value is the exact one (F63).
+			t += Slack * (2 * u * r.tiny) * math.Abs(scale) * row.chain[j]
+		}
 		r.Grad[i*k+j], r.GradTol[i*k+j] = g, finiteTol(g, t)
 		if math.Abs(scale)*math.Abs(pc) > r.max || math.Abs(scale)*math.Abs(c[j]) > r.max {
 			// The gradient's terms, scale·pc·p_j and scale·c_j, as the

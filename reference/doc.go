@@ -113,7 +113,9 @@
 //	          + [cap > 0]·c·u·|P·p_j − c_j| )  +  c·η·max(1, |s|·(|P| + |c_j|))
 //
 // so a gradient element is accurate relative to the terms it is formed
-// from, and elements far below η may be flushed to zero.
+// from, and elements far below η may be flushed to zero. A target mass
+// 0 < |c_j| < η (a tiny class weight times ε/K) adds c·2u·η·|s|·χ_j: c_j
+// may be formed in T before the scale, keeping 2u·η absolute.
 //
 // An element-wise value f(a) (binary losses, regression, Sigmoid,
 // LogSigmoid, Softplus) formed from terms t_i, with weight w, allows

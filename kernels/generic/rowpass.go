@@ -81,14 +81,16 @@ func RowExp[T args.Float](a args.RowPass[T]) {
 	}
 	for i := range a.N {
 		ExpAffineRow(a.X[i*k:i*k+k], a.Dst[i*k:i*k+k], w, float64(a.M[i]), float64(a.LS[i]),
-			float64(a.Coef[i]), float64(a.Bias[i]), float64(a.SoftCap))
+			float64(a.Coef[i]), float64(a.Bias[i]), 1, float64(a.SoftCap))
 	}
 }
 
-// ExpAffineRow writes dst_j = (coef·exp((z_j − m) − ls) − bias·w_j)·∂z_j/∂x_j
-// for one row in float64 (w nil: 1); dst may be x. Backends call it for a
-// row whose coef does not fit their element type.
-func ExpAffineRow[T args.Float](x, dst, w []T, m, ls, coef, bias, capv float64) {
+// ExpAffineRow writes dst_j = (coef·exp((z_j − m) − ls) − scale·(bias·w_j))·∂z_j/∂x_j
+// for one row in float64 (w nil: 1); dst may be x. The shard pass calls it
+// for a row whose factors coef or scale·bias fall outside the element
+// type's normal range; it then keeps the scale apart from bias·w_j, as the
+// reference forms scale·c_j (a subnormal scale·bias keeps too few bits).
+func ExpAffineRow[T args.Float](x, dst, w []T, m, ls, coef, bias, scale, capv float64) {
 	dst = dst[:len(x)]
 	if w != nil {
 		w = w[:len(x)]
@@ -104,13 +106,13 @@ func ExpAffineRow[T args.Float](x, dst, w []T, m, ls, coef, bias, capv float64) 
 			expInto(e, e)
 			if w == nil {
 				for j, v := range e {
-					d[j] = T(coef*v - bias)
+					d[j] = T(coef*v - scale*bias)
 				}
 				continue
 			}
 			ws := w[lo:][:len(xs)]
 			for j, v := range e {
-				d[j] = T(coef*v - bias*float64(ws[j]))
+				d[j] = T(coef*v - scale*(bias*float64(ws[j])))
 			}
 		}
 		return
@@ -122,7 +124,7 @@ func ExpAffineRow[T args.Float](x, dst, w []T, m, ls, coef, bias, capv float64) 
 		if w != nil {
 			b *= float64(w[j])
 		}
-		g := coef*math.Exp((z-m)-ls) - b
+		g := coef*math.Exp((z-m)-ls) - scale*b
 		if capv > 0 {
 			g *= sech2(xv / capv)
 		}
