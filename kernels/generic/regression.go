@@ -27,6 +27,8 @@ func Regression[T args.Float](a args.Regression[T]) float64 {
 		return regSum(kind, x, y, p)
 	case plain && loss == nil && kind == args.MSE:
 		return mseGrad(x, y, grad[:n], 2*scale)
+	case w != nil && grad != nil && loss == nil && kind == args.MSE:
+		return mseGradWeighted(x, y, w[:n], grad[:n], scale)
 	}
 	// Blocks of residuals go through one tight loop per kind (its term
 	// inlined, no per-element switch), then through one loop for weights
@@ -132,6 +134,47 @@ func mseGrad[T args.Float](x, y, g []T, c float64) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// mseGradWeighted is the weighted MSE with its gradient g = 2·(x − y)·(w·scale);
+// g may be x or y itself. The factor w·scale is formed first where it is a
+// normal number (or w is 0), else through scaled. For float32 weights
+// (at most 3.4e38, at least 1.4e-45 when not 0) a scale within
+// [2⁻⁸⁷⁴, 2⁸⁹⁵] makes every factor normal, and the loop has no check.
+func mseGradWeighted[T args.Float](x, y, w, g []T, scale float64) float64 {
+	var s0, s1 float64
+	var z T
+	if _, f32 := any(z).(float32); f32 && scale >= 0x1p-874 && scale <= 0x1p895 {
+		var s2, s3 float64
+		for len(x) >= 4 && len(y) >= 4 && len(w) >= 4 && len(g) >= 4 {
+			x4, y4, w4, g4 := x[:4:4], y[:4:4], w[:4:4], g[:4:4]
+			x, y, w, g = x[4:], y[4:], w[4:], g[4:]
+			d0, d1 := float64(x4[0])-float64(y4[0]), float64(x4[1])-float64(y4[1])
+			d2, d3 := float64(x4[2])-float64(y4[2]), float64(x4[3])-float64(y4[3])
+			w0, w1, w2, w3 := float64(w4[0]), float64(w4[1]), float64(w4[2]), float64(w4[3])
+			g4[0], g4[1] = T((2*d0)*(w0*scale)), T((2*d1)*(w1*scale))
+			g4[2], g4[3] = T((2*d2)*(w2*scale)), T((2*d3)*(w3*scale))
+			s0, s1, s2, s3 = s0+d0*d0*w0, s1+d1*d1*w1, s2+d2*d2*w2, s3+d3*d3*w3
+		}
+		s0, s1 = s0+s2, s1+s3
+	}
+	y, w, g = y[:len(x)], w[:len(x)], g[:len(x)]
+	for i, xv := range x {
+		d := float64(xv) - float64(y[i])
+		wi := float64(w[i])
+		g[i] = T(weightedGrad(2*d, wi, scale))
+		s0 += d * d * wi
+	}
+	return s0 + s1
+}
+
+// weightedGrad is g·(w·scale), through scaled where w·scale is not a
+// normal number (and w is not 0).
+func weightedGrad(g, w, scale float64) float64 {
+	if t := w * scale; (t >= 0x1p-1022 && t <= math.MaxFloat64) || w == 0 {
+		return g * t
+	}
+	return scaled(g, w, scale)
+}
+
 // regTerms writes the loss e and derivative g of every residual x − y,
 // one loop per kind.
 func regTerms[T args.Float](kind args.RegressionKind, x, y []T, e, g []float64, p float64) {
@@ -163,6 +206,9 @@ func regTerms[T args.Float](kind args.RegressionKind, x, y []T, e, g []float64, 
 // weighted losses' sum.
 func regOut[T args.Float](e, g []float64, w, grad, loss []T, scale float64) float64 {
 	g = g[:len(e)]
+	if len(w) == len(e) && len(grad) == len(e) && loss == nil {
+		return regOutWeighted(e, g, w, grad, scale)
+	}
 	var sum float64
 	for i := range e {
 		wi := 1.0
@@ -179,6 +225,29 @@ func regOut[T args.Float](e, g []float64, w, grad, loss []T, scale float64) floa
 		sum += e[i]
 	}
 	return sum
+}
+
+// regOutWeighted is regOut for the common weighted call (a gradient, no
+// per-element losses): the factor w·scale inline where it is a normal
+// number or w is 0 (scaled splits the product otherwise), four partial sums.
+func regOutWeighted[T args.Float](e, g []float64, w, grad []T, scale float64) float64 {
+	var s0, s1 float64
+	g, w, grad = g[:len(e)], w[:len(e)], grad[:len(e)]
+	for i, ev := range e {
+		wi := float64(w[i])
+		t := wi * scale
+		gv := g[i] * t
+		if !(t >= 0x1p-1022 && t <= math.MaxFloat64) && wi != 0 {
+			gv = scaled(g[i], wi, scale)
+		}
+		grad[i] = T(gv)
+		if i&1 == 0 {
+			s0 += ev * wi
+		} else {
+			s1 += ev * wi
+		}
+	}
+	return s0 + s1
 }
 
 // huber is ½d² inside δ and δ·(|d| − ½δ) outside, with its derivative
