@@ -190,7 +190,7 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 			return 0, err
 		}
 	}
-	bs := buffers{
+	bs := &buffers{
 		out:     [3]span{spanOf(grad), spanOf(o.Loss)},
 		in:      [4]span{spanOf(x), spanOf(y), spanOf(weight), spanOf(o.PosWeight)},
 		inPlace: 3, names: names,

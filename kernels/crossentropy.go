@@ -72,7 +72,7 @@ func CrossEntropy[T Float](logits []T, targets []int32, n, k int, grad []T, o *C
 	if err != nil {
 		return 0, err
 	}
-	bs := buffers{
+	bs := &buffers{
 		out:     [3]span{spanOf(grad), spanOf(o.RowLoss), spanOf(o.RowLSE)},
 		in:      [4]span{spanOf(logits), spanOf(targets), spanOf(o.Weight)},
 		inPlace: 1, names: ceNames,
@@ -149,7 +149,7 @@ func CrossEntropyProbs[T Float](logits, probs []T, n, k int, grad []T, o *CrossE
 	if err := checkUnitOn(o.Runner, "probs", probs); err != nil {
 		return 0, err
 	}
-	bs := buffers{
+	bs := &buffers{
 		out:     [3]span{spanOf(grad), spanOf(o.RowLoss), spanOf(o.RowLSE)},
 		in:      [4]span{spanOf(logits), spanOf(probs), spanOf(o.Weight)},
 		inPlace: 1, names: ceProbsNames,
@@ -257,7 +257,7 @@ func SoftmaxFocal[T Float](logits []T, targets []int32, n, k int, grad []T, o *S
 	if err != nil {
 		return 0, err
 	}
-	bs := buffers{
+	bs := &buffers{
 		out:     [3]span{spanOf(grad), spanOf(o.RowLoss)},
 		in:      [4]span{spanOf(logits), spanOf(targets), spanOf(o.Alpha)},
 		inPlace: 1, names: focalNames,

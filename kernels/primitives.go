@@ -53,7 +53,7 @@ func rows[T Float](kernel func(args.Rows[T]), dst, x []T, n, k int, full bool, o
 	if r.err != nil {
 		return r.err
 	}
-	bs := buffers{out: [3]span{spanOf(dst)}, in: [4]span{spanOf(x)}, inPlace: 1, names: primitiveNames}
+	bs := &buffers{out: [3]span{spanOf(dst)}, in: [4]span{spanOf(x)}, inPlace: 1, names: primitiveNames}
 	if err := bs.check(); err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func elementwise[T Float](kernel func(args.Elementwise[T]), dst, x []T, o *Primi
 	if err := checkLen("dst", dst, len(x)); err != nil {
 		return err
 	}
-	bs := buffers{out: [3]span{spanOf(dst)}, in: [4]span{spanOf(x)}, inPlace: 1, names: primitiveNames}
+	bs := &buffers{out: [3]span{spanOf(dst)}, in: [4]span{spanOf(x)}, inPlace: 1, names: primitiveNames}
 	if err := bs.check(); err != nil {
 		return err
 	}

@@ -112,7 +112,7 @@ func regression[T Float](kind args.RegressionKind, x, y, grad []T, o *Regression
 		}
 		norm = sum
 	}
-	bs := buffers{
+	bs := &buffers{
 		out:     [3]span{spanOf(grad), spanOf(o.Loss)},
 		in:      [4]span{spanOf(x), spanOf(y), spanOf(o.Weight)},
 		inPlace: 3, names: regNames,

@@ -224,7 +224,7 @@ func CrossEntropyShardLoss[T Float](st *ShardStats, targets []int32, n, v int, o
 	if err != nil {
 		return 0, err
 	}
-	bs := buffers{
+	bs := &buffers{
 		out:   [3]span{spanOf(o.RowLoss), spanOf(o.RowLSE)},
 		in:    [4]span{spanOf(targets), spanOf(o.Weight), spanOf(st.Max), spanOf(st.Sum)},
 		names: shardLossNames,
@@ -295,7 +295,7 @@ func CrossEntropyShardGrad[T Float](logits []T, targets []int32, n int, sh Vocab
 	if err := st.complete(sh.V); err != nil {
 		return err
 	}
-	bs := buffers{
+	bs := &buffers{
 		out:     [3]span{spanOf(grad)},
 		in:      [4]span{spanOf(logits), spanOf(targets), spanOf(c.w), spanOf(st.Max)},
 		inPlace: 1, names: shardGradNames,

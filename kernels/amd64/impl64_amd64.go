@@ -17,7 +17,7 @@ import (
 func Float64(useAVX512 bool) *args.Impl[float64] {
 	s := isa(useAVX512)
 	t := generic.Impl[float64]()
-	t.CrossEntropy = s.crossEntropy64
+	t.CrossEntropy = crossEntropyEntry64(s)
 	t.Softmax = s.softmax64
 	t.LogSoftmax = s.logSoftmax64
 	t.LogSumExp = s.logSumExp64
@@ -110,13 +110,21 @@ func (s isa) expAffineWRowsD(x, dst []float64, n, k int, m, ls, coef, bias, w *f
 // target element as the generic kernel does (p_y − 1 via expm1 where
 // p_y > ½). Soft-capped logits take capped passes (z = cap·tanh(x/cap)
 // in pass 1, times the cap's derivative in pass 2).
-func (s isa) crossEntropy64(a args.CE[float64]) float64 {
+// crossEntropyEntry64 is crossEntropyEntry for float64.
+func crossEntropyEntry64(s isa) func(args.CE[float64]) float64 {
+	if s == avx512 {
+		return func(a args.CE[float64]) float64 { return avx512.crossEntropy64(&a) }
+	}
+	return func(a args.CE[float64]) float64 { return avx2.crossEntropy64(&a) }
+}
+
+func (s isa) crossEntropy64(a *args.CE[float64]) float64 {
 	capped := a.SoftCap != 0
 	if capped && a.Focal { // not reachable: SoftmaxFocal has no soft-cap
-		return generic.CrossEntropy(a)
+		return generic.CrossEntropy(*a)
 	}
 	if a.Probs != nil {
-		return s.crossEntropyProbs64(a)
+		return s.crossEntropyProbs64(*a)
 	}
 	if !a.Focal && a.Smoothing == 0 && a.ZLoss == 0 && !capped && a.K <= fusedMaxK {
 		return s.crossEntropyFused64(a)
@@ -137,7 +145,7 @@ func (s isa) crossEntropy64(a args.CE[float64]) float64 {
 	z := s == avx512
 	var mx, ls, dot, coef, bias, pcs, wys, zy, lpys [blockRows]float64
 	bs := rowsPerBlock64(k)
-	nt := streamedCE(&a, 8)
+	nt := streamedCE(a, 8)
 	var total float64
 	for r0 := 0; r0 < n; r0 += bs {
 		m := min(bs, n-r0)
@@ -737,7 +745,7 @@ func (s isa) crossEntropyProbs64(a args.CE[float64]) float64 {
 
 // crossEntropyFused64 runs the one-call fused kernel for the plain options
 // (weights, ignore index, per-row outputs, in place).
-func (s isa) crossEntropyFused64(a args.CE[float64]) float64 {
+func (s isa) crossEntropyFused64(a *args.CE[float64]) float64 {
 	ignore := math.MinInt64 // never equal to an int32 target
 	if a.HasIgnore {
 		ignore = int(a.Ignore)

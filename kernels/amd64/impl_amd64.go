@@ -25,7 +25,7 @@ const (
 func Float32(useAVX512 bool) *args.Impl[float32] {
 	s := isa(useAVX512)
 	return &args.Impl[float32]{
-		CrossEntropy: s.crossEntropy,
+		CrossEntropy: crossEntropyEntry(s),
 		Binary:       s.binary,
 		Regression:   s.regression,
 		Softmax:      s.softmax,
@@ -39,6 +39,18 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 		RowStats:     s.rowStats,
 		RowExp:       s.rowExp,
 	}
+}
+
+// crossEntropyEntry is the table's cross-entropy function for s: a plain
+// function (a method value would copy the argument struct once more in its
+// wrapper) that hands the rest of the driver a pointer to its argument. A
+// struct copied right after its fields were written stalls on store
+// forwarding, and one N = 1 call made three such copies.
+func crossEntropyEntry(s isa) func(args.CE[float32]) float64 {
+	if s == avx512 {
+		return func(a args.CE[float32]) float64 { return avx512.crossEntropy(&a) }
+	}
+	return func(a args.CE[float32]) float64 { return avx2.crossEntropy(&a) }
 }
 
 func (s isa) weights(w []float32, _ bool) (float64, bool) {
@@ -146,13 +158,13 @@ func (s isa) expAffineWRows(x, dst []float32, n, k int, m, ls, coef, bias, w *fl
 // fusedMaxK is the longest row the fused kernel takes (see crossEntropy).
 const fusedMaxK = 4096
 
-func (s isa) crossEntropy(a args.CE[float32]) float64 {
+func (s isa) crossEntropy(a *args.CE[float32]) float64 {
 	capped := a.SoftCap != 0
 	if capped && a.Focal { // not reachable: SoftmaxFocal has no soft-cap
-		return generic.CrossEntropy(a)
+		return generic.CrossEntropy(*a)
 	}
 	if a.Probs != nil {
-		return s.crossEntropyProbs(a)
+		return s.crossEntropyProbs(*a)
 	}
 	// The one-call fused kernel forms the target's gradient as −Σ of the
 	// other probabilities, a K-term float32 sum whose error outgrows the
@@ -163,16 +175,16 @@ func (s isa) crossEntropy(a args.CE[float32]) float64 {
 	}
 	if a.Focal && !capped && a.K <= tinyMaxK {
 		if lanes := s.tinyLanes(a.N, a.K, true); lanes != 0 {
-			return s.softmaxFocalTiny(a, lanes)
+			return s.softmaxFocalTiny(*a, lanes)
 		}
 	}
 	if a.Focal && !capped && a.Grad != nil && a.K <= fusedMaxK {
-		return s.softmaxFocalFused(a)
+		return s.softmaxFocalFused(*a)
 	}
 	if a.Grad != nil && a.K > fusedMaxK && a.K <= stashMaxK && !capped && (a.Smoothing == 0 || a.Focal) {
-		return s.crossEntropyStashed(a)
+		return s.crossEntropyStashed(*a)
 	}
-	return s.crossEntropyBlocks(a, nil, nil)
+	return s.crossEntropyBlocks(*a, nil, nil)
 }
 
 // stashMaxK is the longest row the stashed path takes: LM vocabularies up
@@ -666,7 +678,7 @@ func redoWide(a args.CE[float32], r0, m int, wide uint64, rows func(i0, i1 int))
 
 // crossEntropyFused runs the one-call kernel for the plain options
 // (weights, ignore index, per-row outputs, in place).
-func (s isa) crossEntropyFused(a args.CE[float32]) float64 {
+func (s isa) crossEntropyFused(a *args.CE[float32]) float64 {
 	ignore := math.MinInt64 // never equal to an int32 target
 	if a.HasIgnore {
 		ignore = int(a.Ignore)
@@ -675,7 +687,7 @@ func (s isa) crossEntropyFused(a args.CE[float32]) float64 {
 	rl, rs := ptr(a.RowLoss), ptr(a.RowLSE)
 	n, k, sc := a.N, a.K, a.GradScale
 	if lanes := s.tinyLanes(n, k, false); lanes != 0 {
-		return s.crossEntropyTiny(a, lanes)
+		return s.crossEntropyTiny(*a, lanes)
 	}
 	return s.crossEntropyRowwise(x, g, n, k, t, w, ignore, rl, rs, sc)
 }
@@ -819,7 +831,8 @@ func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 	if rows == n {
 		return sum
 	}
-	return sum + s.crossEntropyFused(restRows(a, rows))
+	rest := restRows(a, rows)
+	return sum + s.crossEntropyFused(&rest)
 }
 
 // softmaxFocalTiny runs softmax focal loss on whole groups of lanes rows of
@@ -838,7 +851,8 @@ func (s isa) softmaxFocalTiny(a args.CE[float32], lanes int) float64 {
 	if rows == n {
 		return sum
 	}
-	return sum + s.crossEntropy(restRows(a, rows)) // 8-lane groups, fused or blockwise
+	rest := restRows(a, rows)
+	return sum + s.crossEntropy(&rest) // 8-lane groups, fused or blockwise
 }
 
 // focalGammaKind is the γ kind of the focal kernels' variants: 0, 1, 2 for
