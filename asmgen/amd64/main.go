@@ -27,9 +27,15 @@ func main() {
 			for _, w := range []bool{false, true} {
 				ceRows(s, g, w)
 				ceSmallRows(s, g, w)
-				ceTRows(s, g, w)
+				ceTRows(s, g, w, false)
 				for gm := gamma0; gm <= gammaAny; gm++ {
-					ceTRowsFocal(s, g, w, true, gm)
+					ceTRowsFocal(s, g, w, true, gm, false)
+				}
+				if g && s.ZMM { // the gradient without gathers (recompute)
+					ceTRows(s, g, w, true)
+					for gm := gamma0; gm <= gammaAny; gm++ {
+						ceTRowsFocal(s, g, w, true, gm, true)
+					}
 				}
 			}
 		}

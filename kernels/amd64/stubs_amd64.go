@@ -1698,6 +1698,31 @@ func sfTRows2GAVX512(x *float32, grad *float32, groups int, k int, targets *int3
 //go:noescape
 func sfTRowsAnyGAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
+// ceTRowsGRAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+//
+//go:noescape
+func ceTRowsGRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// sfTRows0GRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows0GRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows1GRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows1GRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows2GRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows2GRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRowsAnyGRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRowsAnyGRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
 // ceRowsGWAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
 // W variants read class weights w.
@@ -1734,6 +1759,31 @@ func sfTRows2GWAVX512(x *float32, grad *float32, groups int, k int, targets *int
 //
 //go:noescape
 func sfTRowsAnyGWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// ceTRowsGWRAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+//
+//go:noescape
+func ceTRowsGWRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// sfTRows0GWRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows0GWRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows1GWRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows1GWRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows2GWRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows2GWRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRowsAnyGWRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRowsAnyGWRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
 // sfRows0GAVX512 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
 // it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),

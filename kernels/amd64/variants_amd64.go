@@ -2532,6 +2532,32 @@ func sfTRowsCall(avx512 bool, gm int, x, g *float32, groups, k int, t *int32, w 
 	}
 }
 
+// sfTRowsRCall runs the AVX-512 sfTRows variant with a gradient that recomputes its exponentials (R) for the γ kind gm (0, 1, 2, other) and whether w is non-nil.
+func sfTRowsRCall(gm int, x, g *float32, groups, k int, t *int32, w *float32, ignore int, rl, rs *float32, scale, gamma float32) float64 {
+	v := gm << 1
+	if w != nil {
+		v |= 1
+	}
+	switch v {
+	case 0:
+		return sfTRows0GRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 1:
+		return sfTRows0GWRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 2:
+		return sfTRows1GRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 3:
+		return sfTRows1GWRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 4:
+		return sfTRows2GRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 5:
+		return sfTRows2GWRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 6:
+		return sfTRowsAnyGRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	default:
+		return sfTRowsAnyGWRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	}
+}
+
 // sfRowsCall runs the sfRows variant (gradient always) for the ISA, the γ kind gm (0, 1, 2, other) and whether w is non-nil.
 func sfRowsCall(avx512 bool, gm int, x, g *float32, n, k int, t *int32, w *float32, ignore int, rl, rs *float32, scale, gamma float32) float64 {
 	v := gm << 2
