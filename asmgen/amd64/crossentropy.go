@@ -396,9 +396,9 @@ var sfGammaNames = [...]string{"0", "1", "2", "Any"}
 // With recompute (the R variants), the gradient takes each row-major
 // vector's exponentials again from the logits, exp(x − m) with the rows'
 // maxima permuted into place, instead of gathering pass 1's from the column
-// buffer: the same bits, and faster where gathers are slow (AMD Zen 5,
-// avx512 4096×10: 1.30 → 1.03 ns/elem; Intel Sapphire Rapids measured the
-// gather faster, f5d4b91).
+// buffer, and blends the target elements in instead of scattering them:
+// the same bits, and faster where gathers and scatters are slow (AMD Zen 5;
+// Intel Sapphire Rapids measured the gather faster, f5d4b91).
 func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, recompute bool) {
 	name := "ceTRows"
 	if focal {
@@ -520,6 +520,10 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 				VPSLLD(Imm(uint64(log2(W))), t, t)
 				VPADDD(f, t, t)
 				VMOVUPS(t, Mem{Base: eOf.Base, Disp: eOf.Disp, Index: off, Scale: 1})
+			} else {
+				// eOf[v] holds the element indices v·W + i: the target's
+				// lane is where one equals its row's yoff.
+				VMOVUPS(e, Mem{Base: eOf.Base, Disp: eOf.Disp, Index: off, Scale: 1})
 			}
 			VPADDD(s.U(uint32(W)), e, e)
 		})
@@ -573,9 +577,35 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 		others = s.Vec()
 		VXORPS(others, others, others)
 	}
+	// recompute (AVX-512): z_y and w[y] are picked up column by column
+	// (where the target is j) instead of gathered after the loops.
+	var zyCol, wyCol reg.VecVirtual
+	var wPtr reg.GPVirtual
+	if recompute {
+		zyCol = s.Vec()
+		VXORPS(zyCol, zyCol, zyCol)
+		if weighted {
+			wyCol = s.Vec()
+			VXORPS(wyCol, wyCol, wyCol)
+			wPtr = ptr("w")
+		}
+	}
 	addCols := func(j reg.GPVirtual) {
 		c := s.Vec()
 		VMOVUPS(colAt(j), c)
+		if recompute {
+			jv := s.Vec()
+			VMOVD(j.As32(), jv.AsX())
+			VPBROADCASTD(jv.AsX(), jv)
+			kk := K()
+			VPCMPEQD(jv, tg, kk)
+			VMOVUPS(c, kk, zyCol)
+			if weighted {
+				wj := s.Vec()
+				VBROADCASTSS(Mem{Base: wPtr, Index: j, Scale: 4}, wj)
+				VMOVUPS(wj, kk, wyCol)
+			}
+		}
 		VSUBPS(m, c, c)
 		e := s.ExpFlush(c)
 		VADDPS(e, sum, sum)
@@ -618,9 +648,12 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 	// z_y and w[y] of the live rows (ignored rows' targets are not classes).
 	yoff := rowOff()
 	VPADDD(tg, yoff, yoff)
-	zy := s.Vec()
-	VXORPS(zy, zy, zy)
-	gather(s, x, yoff, zy, live)
+	zy := zyCol
+	if !recompute {
+		zy = s.Vec()
+		VXORPS(zy, zy, zy)
+		gather(s, x, yoff, zy, live)
+	}
 	nan := float32(math.NaN())
 	s.Where(x86.EQ, l, s.F(x86.Inf), s.F(nan), l)
 	s.Where(x86.EQ, l, s.F(x86.NegInf), s.F(nan), l)
@@ -628,7 +661,10 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 	VSUBPS(zy, m, loss)
 	VADDPS(l, loss, loss)
 	var wy reg.VecVirtual
-	if weighted {
+	switch {
+	case weighted && recompute:
+		wy = wyCol
+	case weighted:
 		wy = s.Vec()
 		VXORPS(wy, wy, wy)
 		gather(s, ptr("w"), tg, wy, live)
@@ -720,15 +756,28 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 			VPERMPS(cs, idx, cv)
 			VPERMPS(live, idx, lm)
 			VMULPS(cv, p, p)
+			if recompute {
+				// The target elements of the vector's rows take −coef·Σ_{j≠y}
+				// p_j in place, instead of a scatter after the loop (slow
+				// where gathers are).
+				yv, ov := s.Vec(), s.Vec()
+				VPERMPS(yoff, idx, yv)
+				kk := K()
+				VPCMPEQD(Mem{Base: eOf.Base, Disp: eOf.Disp, Index: off, Scale: 1}, yv, kk)
+				VPERMPS(others, idx, ov)
+				VMOVUPS(ov, kk, p)
+			}
 			VANDPS(lm, p, p) // … exact zeros there, whatever their logits
 			VMOVUPS(p, Mem{Base: grad, Index: off, Scale: 1})
 		})
 		// Then each live row's target element.
-		if s.ZMM {
+		switch {
+		case recompute: // written in the loop
+		case s.ZMM:
 			kk := K()
 			VPMOVD2M(live, kk)
 			VSCATTERDPS(others, kk, Mem{Base: grad, Index: yoff, Scale: 4})
-		} else {
+		default:
 			VMOVUPS(others, tmp)
 			VMOVUPS(yoff, tmp.Offset(s.Bytes()))
 			VMOVUPS(live, tmp.Offset(3*s.Bytes()))

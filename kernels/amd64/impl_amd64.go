@@ -727,23 +727,31 @@ func (s isa) crossEntropyRowwise(x, g *float32, n, k int, t *int32, w *float32, 
 
 // tinyRecompute makes the AVX-512 transposed kernels with a gradient take
 // their exponentials again from the logits (the R variants) instead of
-// gathering pass 1's back from the column buffer: the same results, and
-// faster on AMD, whose gathers are slow (Zen 5, go test -bench SmallK
-// ./bench, avx512 4096×10: CrossEntropy 1.30 → 1.03 ns/elem, SoftmaxFocal
-// 1.42 → 1.15); on Intel Sapphire Rapids the gather measured faster
-// (f5d4b91). Set once, before any call; tests flip it to run both.
+// gathering pass 1's back from the column buffer, and blend z_y, w[y] and
+// the target elements in instead of gathering and scattering them: the
+// same results, and faster on AMD, whose gathers and scatters are slow
+// (Zen 5, go test -bench 'SmallK|FewRows' ./bench, avx512 fwd+bwd:
+// CrossEntropy 4096×10 1.34 → 1.10 ns/elem with the exponentials alone,
+// 1024×2 2.81 → 2.41 from the blends); on Intel Sapphire Rapids the gather
+// measured faster (f5d4b91). Set once, before any call; tests flip it to
+// run both.
 var tinyRecompute = cpuid.CPU.VendorID == cpuid.AMD
 
 // tinyMaxK is the longest row the transposed (ceTRows, sfTRows) kernels
 // take, the generator's maxTK. Softmax focal loss takes them up to there
 // (its row-wise path forms each row's focal factor in Go). Cross-entropy's
 // row-wise kernels catch up sooner: on Zen 5 (go test -bench SmallK
-// ./bench) the transposed kernel leads up to K ≈ 28 on avx512 and K ≈ 24
-// on avx2, and trails by 7% (avx512) and 15% (avx2) at K = 32.
+// ./bench) the gathering transposed kernel leads up to K ≈ 28 on avx512
+// and K ≈ 24 on avx2, and trails by 7% (avx512) and 15% (avx2) at K = 32;
+// with tinyRecompute it leads at K = 32 too (fwd+bwd 1.15 → 0.98 ns/elem,
+// forward 0.77 → 0.65).
 const tinyMaxK = 32
 
 // tinyCEMaxK is the longest row cross-entropy takes the transposed kernel for.
 func (s isa) tinyCEMaxK() int {
+	if s == avx512 && tinyRecompute {
+		return 32
+	}
 	if s == avx512 {
 		return 28
 	}
