@@ -528,6 +528,22 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 			VPADDD(s.U(uint32(W)), e, e)
 		})
 	}
+	// recompute: the row stride in bytes and the masks of the rows' two
+	// halves (min(k, 16) and k − 16 lanes).
+	var rowBytes reg.GPVirtual
+	var halves [2]x86.Mask
+	if recompute {
+		rowBytes = GP64()
+		MOVQ(k, rowBytes)
+		SHLQ(Imm(2), rowBytes)
+		c0, c1 := GP64(), GP64()
+		MOVQ(U32(16), c0)
+		CMPQ(k, c0)
+		CMOVQLT(k, c0)
+		MOVQ(k, c1)
+		SUBQ(c0, c1)
+		halves = [2]x86.Mask{s.TailMask(c0), s.TailMask(c1)}
+	}
 	gloop, gdone := x86.NewLabel("group"), x86.NewLabel("groupsdone")
 	Label(gloop)
 	end := ptr("groups")
@@ -538,14 +554,21 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 	// Columns to the stack, and the exact maximum of each row.
 	m := s.Vec()
 	VMOVUPS(s.F(x86.NegInf), m)
-	forCols(func(j reg.GPVirtual) {
-		base := GP64()
-		LEAQ(Mem{Base: x, Index: j, Scale: 4}, base)
-		c := s.Vec()
-		gather(s, base, rowOff(), c, nil)
-		VMOVUPS(c, colAt(j))
-		VMAXPS(c, m, m)
-	})
+	if recompute {
+		// The group's rows loaded whole and transposed in registers
+		// instead of one gather per column.
+		transposeRows(x, k, rowBytes, halves, cols)
+		forCols(func(j reg.GPVirtual) { VMAXPS(colAt(j), m, m) })
+	} else {
+		forCols(func(j reg.GPVirtual) {
+			base := GP64()
+			LEAQ(Mem{Base: x, Index: j, Scale: 4}, base)
+			c := s.Vec()
+			gather(s, base, rowOff(), c, nil)
+			VMOVUPS(c, colAt(j))
+			VMAXPS(c, m, m)
+		})
+	}
 	VMAXPS(m, s.FR(-math.MaxFloat32), m) // NaN stays
 	VMINPS(m, s.FR(math.MaxFloat32), m)
 	tg := s.Vec()
@@ -812,6 +835,63 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 	Label(gdone)
 	Store(acc.Sum(), ReturnIndex(0))
 	s.End()
+}
+
+// transposeRows writes the columns of the 16 rows of k ≤ 32 logits at x
+// (rowBytes apart) to cols (16 floats each, row r in lane r): each half of
+// 16 columns is 16 masked row loads (half h reads columns 16h …, as many as
+// halves[h] holds) and the 16×16 transpose in four steps of 16 shuffles —
+// pairs of rows interleaved by float, then by pairs of floats, then 128-bit
+// blocks in two steps. Columns past k come out 0 and are never read.
+func transposeRows(x, k, rowBytes reg.GPVirtual, halves [2]x86.Mask, cols Mem) {
+	skip := x86.NewLabel("nohalf")
+	for h := range 2 {
+		if h == 1 {
+			CMPQ(k, U32(16))
+			JLE(LabelRef(skip))
+		}
+		p := GP64()
+		LEAQ(Mem{Base: x, Disp: 64 * h}, p)
+		var t [16]reg.VecVirtual
+		for i := 0; i < 16; i += 2 {
+			a := halves[h].Load(Mem{Base: p}, nil)
+			ADDQ(rowBytes, p)
+			b := halves[h].Load(Mem{Base: p}, nil)
+			ADDQ(rowBytes, p)
+			t[i], t[i+1] = ZMM(), ZMM()
+			VUNPCKLPS(b, a, t[i]) // a0 b0 a1 b1 in each 128-bit block
+			VUNPCKHPS(b, a, t[i+1])
+		}
+		// u[4g+c], block q: rows 4g … 4g+3 of column 4q + c.
+		var u [16]reg.VecVirtual
+		for g := 0; g < 16; g += 4 {
+			for i := range 4 {
+				u[g+i] = ZMM()
+			}
+			VUNPCKLPD(t[g+2], t[g], u[g])
+			VUNPCKHPD(t[g+2], t[g], u[g+1])
+			VUNPCKLPD(t[g+3], t[g+1], u[g+2])
+			VUNPCKHPD(t[g+3], t[g+1], u[g+3])
+		}
+		at := func(j int) Mem { return cols.Offset((16*h + j) * 64) }
+		for c := range 4 {
+			v0, v1, v2, v3 := ZMM(), ZMM(), ZMM(), ZMM()
+			VSHUFF32X4(Imm(0x44), u[4+c], u[c], v0) // blocks 0, 1 of u[c] and u[4+c]
+			VSHUFF32X4(Imm(0xee), u[4+c], u[c], v1) // blocks 2, 3
+			VSHUFF32X4(Imm(0x44), u[12+c], u[8+c], v2)
+			VSHUFF32X4(Imm(0xee), u[12+c], u[8+c], v3)
+			for q, src := range [4][2]reg.VecVirtual{{v0, v2}, {v0, v2}, {v1, v3}, {v1, v3}} {
+				col := ZMM()
+				imm := uint64(0x88) // blocks 0 and 2 of each
+				if q%2 == 1 {
+					imm = 0xdd // blocks 1 and 3
+				}
+				VSHUFF32X4(Imm(imm), src[1], src[0], col)
+				VMOVUPS(col, at(4*q+c))
+			}
+		}
+	}
+	Label(skip)
 }
 
 // focalRowTerms forms, for Lanes rows at once, softmax focal loss from

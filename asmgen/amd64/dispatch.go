@@ -108,16 +108,19 @@ func writeSFDispatch(b *bytes.Buffer) {
 		fmt.Fprintf(b, "\t\treturn %s(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)\n", name)
 	}
 	fmt.Fprintf(b, "\t}\n}\n\n")
-	fmt.Fprintf(b, "// sfTRowsRCall runs the AVX-512 sfTRows variant with a gradient that recomputes its exponentials (R) for the γ kind gm (0, 1, 2, other) and whether w is non-nil.\n")
+	fmt.Fprintf(b, "// sfTRowsRCall runs the AVX-512 sfTRows variant that neither gathers nor scatters (R) for the γ kind gm (0, 1, 2, other) and which of g, w are non-nil.\n")
 	fmt.Fprintf(b, "func sfTRowsRCall(gm int, x, g *float32, groups, k int, t *int32, w *float32, ignore int, rl, rs *float32, scale, gamma float32) float64 {\n")
-	fmt.Fprintf(b, "\tv := gm << 1\n\tif w != nil {\n\t\tv |= 1\n\t}\n\tswitch v {\n")
-	for v := 0; v < 8; v++ {
-		name := "sfTRows" + sfGammaNames[v>>1] + "G"
+	fmt.Fprintf(b, "\tv := gm << 2\n\tif g != nil {\n\t\tv |= 2\n\t}\n\tif w != nil {\n\t\tv |= 1\n\t}\n\tswitch v {\n")
+	for v := 0; v < 16; v++ {
+		name := "sfTRows" + sfGammaNames[v>>2]
+		if v&2 != 0 {
+			name += "G"
+		}
 		if v&1 != 0 {
 			name += "W"
 		}
 		name += "RAVX512"
-		if v == 7 {
+		if v == 15 {
 			fmt.Fprintf(b, "\tdefault:\n")
 		} else {
 			fmt.Fprintf(b, "\tcase %d:\n", v)

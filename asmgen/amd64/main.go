@@ -31,7 +31,7 @@ func main() {
 				for gm := gamma0; gm <= gammaAny; gm++ {
 					ceTRowsFocal(s, g, w, true, gm, false)
 				}
-				if g && s.ZMM { // the gradient without gathers (recompute)
+				if s.ZMM { // the R variants: no gathers or scatters (recompute)
 					ceTRows(s, g, w, true)
 					for gm := gamma0; gm <= gammaAny; gm++ {
 						ceTRowsFocal(s, g, w, true, gm, true)

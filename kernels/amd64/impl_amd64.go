@@ -725,16 +725,17 @@ func (s isa) crossEntropyRowwise(x, g *float32, n, k int, t *int32, w *float32, 
 	}
 }
 
-// tinyRecompute makes the AVX-512 transposed kernels with a gradient take
-// their exponentials again from the logits (the R variants) instead of
-// gathering pass 1's back from the column buffer, and blend z_y, w[y] and
-// the target elements in instead of gathering and scattering them: the
-// same results, and faster on AMD, whose gathers and scatters are slow
-// (Zen 5, go test -bench 'SmallK|FewRows' ./bench, avx512 fwd+bwd:
-// CrossEntropy 4096×10 1.34 → 1.10 ns/elem with the exponentials alone,
-// 1024×2 2.81 → 2.41 from the blends); on Intel Sapphire Rapids the gather
-// measured faster (f5d4b91). Set once, before any call; tests flip it to
-// run both.
+// tinyRecompute selects the AVX-512 transposed kernels that neither gather
+// nor scatter (the R variants): each group's rows are loaded whole and
+// transposed in registers, the gradient takes its exponentials again from
+// the logits instead of gathering pass 1's back, and z_y, w[y] and the
+// target elements are blended in column by column. The same results, and
+// much faster on AMD, whose gathers and scatters are slow (Zen 5, go test
+// -bench 'SmallK|FewRows' ./bench, avx512: CrossEntropy 4096×10 fwd+bwd
+// 1.34 → 0.82 ns/elem over the three steps, forward 0.80 → 0.46); on Intel
+// Sapphire Rapids the gathering kernel measured faster than recomputing
+// (f5d4b91; the transpose is not measured there). Set once, before any
+// call; tests flip it to run both.
 var tinyRecompute = cpuid.CPU.VendorID == cpuid.AMD
 
 // tinyMaxK is the longest row the transposed (ceTRows, sfTRows) kernels
@@ -833,6 +834,10 @@ func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 		sum = ceTRowsGWRAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
 	case z && g != nil && tinyRecompute:
 		sum = ceTRowsGRAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
+	case z && w != nil && tinyRecompute:
+		sum = ceTRowsWRAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
+	case z && tinyRecompute:
+		sum = ceTRowsRAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
 	case z && g != nil && w != nil:
 		sum = ceTRowsGWAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
 	case z && g != nil:
@@ -871,7 +876,7 @@ func (s isa) softmaxFocalTiny(a args.CE[float32], lanes int) float64 {
 	x, g, t, w := &a.X[0], sub(a.Grad, 0, rows*k), &a.Targets[0], ptr(a.Weight)
 	rl, rs := sub(a.RowLoss, 0, rows), sub(a.RowLSE, 0, rows)
 	var sum float64
-	if lanes == 16 && g != nil && tinyRecompute {
+	if lanes == 16 && tinyRecompute {
 		sum = sfTRowsRCall(gm, x, g, rows/lanes, k, t, w, ignore, rl, rs, a.GradScale, a.FocalGamma)
 	} else {
 		sum = sfTRowsCall(lanes == 16, gm, x, g, rows/lanes, k, t, w, ignore, rl, rs, a.GradScale, a.FocalGamma)

@@ -16,7 +16,7 @@ import (
 // gradient give the same bits whether they gather pass 1's exponentials
 // back (Intel's choice) or take them again from the logits (AMD's: the R
 // variants), for cross-entropy and softmax focal loss, every γ kind, with
-// and without weights, separate and in place, over rows with non-finite
+// and without weights, separate, in place and forward only, over rows with non-finite
 // logits and ignored targets (an ignore index that is a class too).
 // Whichever this CPU's dispatch picks, both run.
 func TestTinyRecomputeMatchesGather(t *testing.T) {
@@ -33,7 +33,8 @@ func TestTinyRecomputeMatchesGather(t *testing.T) {
 					continue
 				}
 				for _, weighted := range []bool{false, true} {
-					for _, inPlace := range []bool{false, true} {
+					for _, mode := range []string{"separate", "inplace", "forward"} {
+						inPlace, forward := mode == "inplace", mode == "forward"
 						// The ignore index is a class (1) or not (−100).
 						ignore := int32(-100)
 						if inPlace && k > 1 {
@@ -65,6 +66,9 @@ func TestTinyRecomputeMatchesGather(t *testing.T) {
 							if inPlace {
 								g = xs
 							}
+							if forward {
+								g = nil
+							}
 							rl, rs = make([]float32, n), make([]float32, n)
 							a := args.CE[float32]{X: xs, N: n, K: k, Targets: targets, Weight: w, Ignore: ignore, HasIgnore: true,
 								Focal: focal, FocalGamma: gamma, GradScale: 1.0 / n, Grad: g, RowLoss: rl, RowLSE: rs}
@@ -83,8 +87,8 @@ func TestTinyRecomputeMatchesGather(t *testing.T) {
 						same := func(what string, a, b []float32) {
 							for i := range a {
 								if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-									t.Fatalf("k=%d focal=%v γ=%v weighted=%v inPlace=%v: %s[%d]: gather %v, recompute %v",
-										k, focal, gamma, weighted, inPlace, what, i, a[i], b[i])
+									t.Fatalf("k=%d focal=%v γ=%v weighted=%v %s: %s[%d]: gather %v, recompute %v",
+										k, focal, gamma, weighted, mode, what, i, a[i], b[i])
 								}
 							}
 						}

@@ -1624,6 +1624,31 @@ func sfTRows2AVX512(x *float32, grad *float32, groups int, k int, targets *int32
 //go:noescape
 func sfTRowsAnyAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
+// ceTRowsRAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+//
+//go:noescape
+func ceTRowsRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// sfTRows0RAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows0RAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows1RAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows1RAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows2RAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows2RAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRowsAnyRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRowsAnyRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
 // ceRowsWAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).
 // W variants read class weights w.
@@ -1660,6 +1685,31 @@ func sfTRows2WAVX512(x *float32, grad *float32, groups int, k int, targets *int3
 //
 //go:noescape
 func sfTRowsAnyWAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// ceTRowsWRAVX512 is ceRows for groups·lanes rows of 1 ≤ k ≤ 32 logits, lanes rows at a time; ignore must be an int32 (−1 when nothing is ignored).
+//
+//go:noescape
+func ceTRowsWRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// sfTRows0WRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows0WRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows1WRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows1WRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRows2WRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRows2WRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
+
+// sfTRowsAnyWRAVX512 is softmax focal loss for groups·lanes rows of 1 ≤ k ≤ 32 logits, as ceTRows (w holds the per-class α; gamma is read by the GAny variants only).
+//
+//go:noescape
+func sfTRowsAnyWRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
 // ceRowsGAVX512 computes softmax cross-entropy with integer targets over n rows of k logits, fused: it returns Σ_i w[y_i]·(lse_i − x[i*k+y_i]) over rows whose target is not ignore,
 // writes rowLoss[i] and rowLSE[i] when those are non-nil and, in the G variants, grad = scale·w[y]·(softmax − onehot(y)) (zero rows where ignored; grad may be x).

@@ -2532,26 +2532,45 @@ func sfTRowsCall(avx512 bool, gm int, x, g *float32, groups, k int, t *int32, w 
 	}
 }
 
-// sfTRowsRCall runs the AVX-512 sfTRows variant with a gradient that recomputes its exponentials (R) for the γ kind gm (0, 1, 2, other) and whether w is non-nil.
+// sfTRowsRCall runs the AVX-512 sfTRows variant that neither gathers nor scatters (R) for the γ kind gm (0, 1, 2, other) and which of g, w are non-nil.
 func sfTRowsRCall(gm int, x, g *float32, groups, k int, t *int32, w *float32, ignore int, rl, rs *float32, scale, gamma float32) float64 {
-	v := gm << 1
+	v := gm << 2
+	if g != nil {
+		v |= 2
+	}
 	if w != nil {
 		v |= 1
 	}
 	switch v {
 	case 0:
-		return sfTRows0GRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+		return sfTRows0RAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
 	case 1:
-		return sfTRows0GWRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+		return sfTRows0WRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
 	case 2:
-		return sfTRows1GRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+		return sfTRows0GRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
 	case 3:
-		return sfTRows1GWRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+		return sfTRows0GWRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
 	case 4:
-		return sfTRows2GRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+		return sfTRows1RAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
 	case 5:
-		return sfTRows2GWRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+		return sfTRows1WRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
 	case 6:
+		return sfTRows1GRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 7:
+		return sfTRows1GWRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 8:
+		return sfTRows2RAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 9:
+		return sfTRows2WRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 10:
+		return sfTRows2GRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 11:
+		return sfTRows2GWRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 12:
+		return sfTRowsAnyRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 13:
+		return sfTRowsAnyWRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
+	case 14:
 		return sfTRowsAnyGRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
 	default:
 		return sfTRowsAnyGWRAVX512(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)
