@@ -264,6 +264,15 @@ var mutants = func() []Mutant {
 	const aimpl, aimpl64 = "kernels/amd64/impl_amd64.go", "kernels/amd64/impl64_amd64.go"
 	const storeTarget = "\t\t\ts.StoreScalar(others, Mem{Base: grad, Index: y, Scale: sz})\n"
 	const mulTarget = "\t\t\tif $ON {\n\t\t\t\ts.Mul(s.C(1.5), others, others)\n\t\t\t}\n" + storeTarget
+	// The R variants of the transposed kernels run on AMD only; their test
+	// compares them with the gathering kernels on any AVX-512 CPU.
+	add(Mutant{ID: "avx512/target-grad-x1.5-tiny-r", Backend: "avx512", Kind: "target-grad-x1.5", File: ace,
+		Find: "\t\t\t\tVPERMPS(others, idx, ov)\n",
+		Old:  "VPERMPS(others, idx, ov)\n",
+		New:  "VPERMPS(others, idx, ov)\n\t\t\t\tVMULPS(s.F(1.5), ov, ov)\n",
+		Note: "generator ceTRowsFocal, R variants (AMD, no gathers): the blended target element ×1.5",
+		Tests: append(suite("avx512"), Test{Name: "avx512:amd64", Pkg: "./kernels/amd64",
+			Args: []string{"-test.run", "TestTinyRecompute"}})})
 	add(perISA("target-grad-x1.5", "fused", ace, storeTarget, "", mulTarget,
 		"generator ceRows (fused, K ≤ 4096): the target element −Σ_{j≠y} p_j ×1.5", false)...)
 	add(perISA("target-grad-x1.5", "fused-f64", ace, storeTarget, "", mulTarget,
