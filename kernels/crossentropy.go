@@ -89,21 +89,34 @@ func CrossEntropy[T Float](logits []T, targets []int32, n, k int, grad []T, o *C
 // rows not ignored, or Σ w[y] over them (compensated: a normaliser over
 // millions of rows must not carry n·u of relative error into every gradient
 // element). Unweighted, the pass is one unsigned comparison a row, with no
-// floating-point chain: at 4096×10 it was a quarter of a call's time.
+// floating-point chain (at 4096×10 it was a quarter of a call's time), and
+// where the ignore index is not a class, one comparison per four rows (at
+// 1024×2 the row-by-row pass was 16% of a call on AMD Zen 5).
 func classTargets[T Float](targets []int32, k int, ignore int32, hasIgnore bool, w []T) (float64, error) {
 	kk := uint32(k) // k ≤ MaxInt32 (checkShape)
+	if w == nil && hasIgnore && uint32(ignore) < kk {
+		n, err := countRows(targets, 0, k, ignore, hasIgnore)
+		return float64(n), err
+	}
 	if w == nil {
-		n := 0
-		for i, y := range targets {
-			if hasIgnore && y == ignore {
+		// The ignore index, if any, is not a class: four targets whose
+		// unsigned maximum is a class are four counted rows. A group that
+		// fails (an ignored row, or a bad target) is decided one by one.
+		n, i := 0, 0
+		for ; i+4 <= len(targets); i += 4 {
+			t := targets[i : i+4 : i+4]
+			if max(uint32(t[0]), uint32(t[1]), uint32(t[2]), uint32(t[3])) < kk {
+				n += 4
 				continue
 			}
-			if uint32(y) >= kk {
-				return 0, targetErr(i, y, k)
+			c, err := countRows(t, i, k, ignore, hasIgnore)
+			if err != nil {
+				return 0, err
 			}
-			n++
+			n += c
 		}
-		return float64(n), nil
+		c, err := countRows(targets[i:], i, k, ignore, hasIgnore)
+		return float64(n + c), err
 	}
 	w = w[:k]
 	var norm compensated
@@ -117,6 +130,23 @@ func classTargets[T Float](targets []int32, k int, ignore int32, hasIgnore bool,
 		norm.add(float64(w[y]))
 	}
 	return norm.value(), nil
+}
+
+// countRows validates targets (the call's from index off on) one by one
+// and counts the rows not ignored.
+func countRows(targets []int32, off, k int, ignore int32, hasIgnore bool) (int, error) {
+	kk := uint32(k)
+	n := 0
+	for i, y := range targets {
+		if hasIgnore && y == ignore {
+			continue
+		}
+		if uint32(y) >= kk {
+			return 0, targetErr(off+i, y, k)
+		}
+		n++
+	}
+	return n, nil
 }
 
 //go:noinline

@@ -842,7 +842,7 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 // 16 columns is 16 masked row loads (half h reads columns 16h …, as many as
 // halves[h] holds) and the 16×16 transpose in four steps of 16 shuffles —
 // pairs of rows interleaved by float, then by pairs of floats, then 128-bit
-// blocks in two steps. Columns past k come out 0 and are never read.
+// blocks in two steps. Columns past k are not written.
 func transposeRows(x, k, rowBytes reg.GPVirtual, halves [2]x86.Mask, cols Mem) {
 	skip := x86.NewLabel("nohalf")
 	for h := range 2 {
@@ -881,6 +881,9 @@ func transposeRows(x, k, rowBytes reg.GPVirtual, halves [2]x86.Mask, cols Mem) {
 			VSHUFF32X4(Imm(0x44), u[12+c], u[8+c], v2)
 			VSHUFF32X4(Imm(0xee), u[12+c], u[8+c], v3)
 			for q, src := range [4][2]reg.VecVirtual{{v0, v2}, {v0, v2}, {v1, v3}, {v1, v3}} {
+				past := x86.NewLabel("pastk") // a column ≥ k is never read
+				CMPQ(k, U32(16*h+4*q+c))
+				JLE(LabelRef(past))
 				col := ZMM()
 				imm := uint64(0x88) // blocks 0 and 2 of each
 				if q%2 == 1 {
@@ -888,6 +891,7 @@ func transposeRows(x, k, rowBytes reg.GPVirtual, halves [2]x86.Mask, cols Mem) {
 				}
 				VSHUFF32X4(Imm(imm), src[1], src[0], col)
 				VMOVUPS(col, at(4*q+c))
+				Label(past)
 			}
 		}
 	}
