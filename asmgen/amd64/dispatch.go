@@ -87,7 +87,7 @@ func writeSFDispatch(b *bytes.Buffer) {
 	fmt.Fprintf(b, "// sfTRowsCall runs the sfTRows variant for the ISA, the γ kind gm (0, 1, 2, other) and which of g, w are non-nil.\n")
 	fmt.Fprintf(b, "func sfTRowsCall(avx512 bool, gm int, x, g *float32, groups, k int, t *int32, w *float32, ignore int, rl, rs *float32, scale, gamma float32) float64 {\n")
 	fmt.Fprintf(b, "\tv := gm << 3\n\tif avx512 {\n\t\tv |= 4\n\t}\n\tif g != nil {\n\t\tv |= 2\n\t}\n\tif w != nil {\n\t\tv |= 1\n\t}\n\tswitch v {\n")
-	for v := 0; v < 32; v++ {
+	writeCases(b, 32, "(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)", func(v int) string {
 		name := "sfTRows" + sfGammaNames[v>>3]
 		if v&2 != 0 {
 			name += "G"
@@ -96,22 +96,15 @@ func writeSFDispatch(b *bytes.Buffer) {
 			name += "W"
 		}
 		if v&4 != 0 {
-			name += "AVX512"
-		} else {
-			name += "AVX2"
+			return name + "AVX512"
 		}
-		if v == 31 {
-			fmt.Fprintf(b, "\tdefault:\n")
-		} else {
-			fmt.Fprintf(b, "\tcase %d:\n", v)
-		}
-		fmt.Fprintf(b, "\t\treturn %s(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)\n", name)
-	}
+		return name + "AVX2"
+	})
 	fmt.Fprintf(b, "\t}\n}\n\n")
 	fmt.Fprintf(b, "// sfTRowsRCall runs the AVX-512 sfTRows variant that neither gathers nor scatters (R) for the γ kind gm (0, 1, 2, other) and which of g, w are non-nil.\n")
 	fmt.Fprintf(b, "func sfTRowsRCall(gm int, x, g *float32, groups, k int, t *int32, w *float32, ignore int, rl, rs *float32, scale, gamma float32) float64 {\n")
 	fmt.Fprintf(b, "\tv := gm << 2\n\tif g != nil {\n\t\tv |= 2\n\t}\n\tif w != nil {\n\t\tv |= 1\n\t}\n\tswitch v {\n")
-	for v := 0; v < 16; v++ {
+	writeCases(b, 16, "(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)", func(v int) string {
 		name := "sfTRows" + sfGammaNames[v>>2]
 		if v&2 != 0 {
 			name += "G"
@@ -119,34 +112,34 @@ func writeSFDispatch(b *bytes.Buffer) {
 		if v&1 != 0 {
 			name += "W"
 		}
-		name += "RAVX512"
-		if v == 15 {
-			fmt.Fprintf(b, "\tdefault:\n")
-		} else {
-			fmt.Fprintf(b, "\tcase %d:\n", v)
-		}
-		fmt.Fprintf(b, "\t\treturn %s(x, g, groups, k, t, w, ignore, rl, rs, scale, gamma)\n", name)
-	}
+		return name + "RAVX512"
+	})
 	fmt.Fprintf(b, "\t}\n}\n\n")
 	fmt.Fprintf(b, "// sfRowsCall runs the sfRows variant (gradient always) for the ISA, the γ kind gm (0, 1, 2, other) and whether w is non-nil.\n")
 	fmt.Fprintf(b, "func sfRowsCall(avx512 bool, gm int, x, g *float32, n, k int, t *int32, w *float32, ignore int, rl, rs *float32, scale, gamma float32) float64 {\n")
 	fmt.Fprintf(b, "\tv := gm << 2\n\tif avx512 {\n\t\tv |= 2\n\t}\n\tif w != nil {\n\t\tv |= 1\n\t}\n\tswitch v {\n")
-	for v := 0; v < 16; v++ {
+	writeCases(b, 16, "(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)", func(v int) string {
 		name := "sfRows" + sfGammaNames[v>>2] + "G"
 		if v&1 != 0 {
 			name += "W"
 		}
 		if v&2 != 0 {
-			name += "AVX512"
-		} else {
-			name += "AVX2"
+			return name + "AVX512"
 		}
-		if v == 15 {
+		return name + "AVX2"
+	})
+	fmt.Fprintf(b, "\t}\n}\n")
+}
+
+// writeCases writes the cases 0 … n−1 of a selector's switch (the last as
+// default), each returning the call of name(v) with args.
+func writeCases(b *bytes.Buffer, n int, args string, name func(v int) string) {
+	for v := range n {
+		if v == n-1 {
 			fmt.Fprintf(b, "\tdefault:\n")
 		} else {
 			fmt.Fprintf(b, "\tcase %d:\n", v)
 		}
-		fmt.Fprintf(b, "\t\treturn %s(x, g, n, k, t, w, ignore, rl, rs, scale, gamma)\n", name)
+		fmt.Fprintf(b, "\t\treturn %s%s\n", name(v), args)
 	}
-	fmt.Fprintf(b, "\t}\n}\n")
 }

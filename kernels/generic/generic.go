@@ -60,8 +60,7 @@ func Weights[T args.Float](w []T, sum bool) (float64, bool) {
 		w4 := w[:4:4]
 		w = w[4:]
 		x0, x1, x2, x3 := float64(w4[0]), float64(w4[1]), float64(w4[2]), float64(w4[3])
-		if !(x0 >= 0 && x0 <= math.MaxFloat64 && x1 >= 0 && x1 <= math.MaxFloat64 &&
-			x2 >= 0 && x2 <= math.MaxFloat64 && x3 >= 0 && x3 <= math.MaxFloat64) {
+		if !weights4(x0, x1, x2, x3) {
 			return 0, false
 		}
 		s0, c0 = neumaier(s0, c0, x0)
@@ -94,8 +93,7 @@ func weightSum32[T args.Float](w []T) (float64, bool) {
 			b4 := b[:4:4]
 			b = b[4:]
 			x0, x1, x2, x3 := float64(b4[0]), float64(b4[1]), float64(b4[2]), float64(b4[3])
-			if !(x0 >= 0 && x0 <= math.MaxFloat64 && x1 >= 0 && x1 <= math.MaxFloat64 &&
-				x2 >= 0 && x2 <= math.MaxFloat64 && x3 >= 0 && x3 <= math.MaxFloat64) {
+			if !weights4(x0, x1, x2, x3) {
 				return 0, false
 			}
 			b0, b1, b2, b3 = b0+x0, b1+x1, b2+x2, b3+x3
@@ -136,4 +134,10 @@ func OutsideUnit[T args.Float](s []T) bool {
 		}
 	}
 	return false
+}
+
+// weights4 reports whether four weights are all finite and ≥ 0 (NaN is not).
+func weights4(x0, x1, x2, x3 float64) bool {
+	return x0 >= 0 && x0 <= math.MaxFloat64 && x1 >= 0 && x1 <= math.MaxFloat64 &&
+		x2 >= 0 && x2 <= math.MaxFloat64 && x3 >= 0 && x3 <= math.MaxFloat64
 }
