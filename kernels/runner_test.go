@@ -227,6 +227,50 @@ func runnerDeterministic[T kernels.Float](t *testing.T, runners map[int]*kernels
 	}
 }
 
+// TestRunnerGOMAXPROCS: the same call on Runners made under GOMAXPROCS 1,
+// 2 and 5 (NewRunner(0): that many goroutines, of which at most GOMAXPROCS
+// run at once) gives the same loss and output bits as on a Runner of one
+// goroutine under the test's own GOMAXPROCS.
+func TestRunnerGOMAXPROCS(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	n, k := 300, 70
+	if testing.Short() {
+		n = 100
+	}
+	cases := runnerCases[float64](n, k)
+	run := func(r *kernels.Runner) ([]float64, []runnerOut[float64]) {
+		losses, outs := make([]float64, len(cases)), make([]runnerOut[float64], len(cases))
+		for i, c := range cases {
+			var err error
+			if losses[i], err = c.call(r, &outs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return losses, outs
+	}
+	one := kernels.NewRunner(1)
+	one.SetMinElems(1)
+	one.SetBlockElems(700) // ten rows of 70 per block: 10 to 30 blocks per call
+	wantLoss, wantOut := run(one)
+	one.Close()
+	for _, procs := range []int{1, 2, 5} {
+		runtime.GOMAXPROCS(procs)
+		r := kernels.NewRunner(0)
+		r.SetMinElems(1)
+		r.SetBlockElems(700)
+		if got := r.Goroutines(); got != procs {
+			t.Errorf("GOMAXPROCS %d: NewRunner(0) has %d goroutines", procs, got)
+		}
+		loss, out := run(r)
+		r.Close()
+		for i, c := range cases {
+			if math.Float64bits(loss[i]) != math.Float64bits(wantLoss[i]) || !out[i].equal(&wantOut[i]) {
+				t.Errorf("GOMAXPROCS %d, %s: loss %v, on one goroutine %v (or its outputs differ)", procs, c.name, loss[i], wantLoss[i])
+			}
+		}
+	}
+}
+
 func isFloat32[T kernels.Float]() bool {
 	var zero T
 	_, ok := any(zero).(float32)
