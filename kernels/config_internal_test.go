@@ -72,3 +72,23 @@ func TestMaxISAEnvUnknown(t *testing.T) {
 		t.Errorf("CrossEntropy after the variable is fixed: %v", e)
 	}
 }
+
+// TestRunnerBlockFor: by default a block is a sixteenth of the call within
+// [blockElems, maxBlockElems]; SetBlockElems overrides it and 0 restores it.
+func TestRunnerBlockFor(t *testing.T) {
+	r := NewRunner(1)
+	defer r.Close()
+	for _, c := range [][2]int{{1, blockElems}, {40960, blockElems}, {1 << 19, 1 << 15}, {1 << 20, maxBlockElems}, {1 << 27, maxBlockElems}} {
+		if got := r.blockFor(c[0]); got != c[1] {
+			t.Errorf("blockFor(%d) = %d, want %d", c[0], got, c[1])
+		}
+	}
+	r.SetBlockElems(700)
+	if got := r.blockFor(1 << 20); got != 700 {
+		t.Errorf("after SetBlockElems(700): blockFor = %d", got)
+	}
+	r.SetBlockElems(0)
+	if got := r.blockFor(1 << 20); got != maxBlockElems {
+		t.Errorf("after SetBlockElems(0): blockFor = %d, want the default %d", got, maxBlockElems)
+	}
+}

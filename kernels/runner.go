@@ -44,7 +44,7 @@ type Runner struct {
 type pool struct {
 	workers  int
 	minElems atomic.Int64 // see SetMinElems
-	block    atomic.Int64 // see SetBlockElems
+	block    atomic.Int64 // see SetBlockElems; 0: by the call's size (blockFor)
 	jobs     chan *job    // offers of calls to join; a nil job stops a worker
 	done     sync.WaitGroup
 	once     sync.Once
@@ -60,7 +60,6 @@ func NewRunner(p int) *Runner {
 	}
 	pl := &pool{workers: p - 1, jobs: make(chan *job, p)}
 	pl.minElems.Store(ParallelMinElems)
-	pl.block.Store(blockElems)
 	pl.done.Add(pl.workers)
 	// Only as many workers spin as there are other processors: spinners
 	// beyond GOMAXPROCS would take turns with the caller (eight
@@ -83,13 +82,22 @@ func (r *Runner) Goroutines() int { return r.workers + 1 }
 // on it (a smaller call is one block), never on the number of goroutines.
 func (r *Runner) SetMinElems(n int) { r.minElems.Store(int64(max(n, 1))) }
 
-// SetBlockElems sets the work of one block (16384 elements by default):
-// the rows of a row-wise call are cut into blocks of about n elements, a
-// flat call into blocks of n. Results depend on it (like on SetMinElems),
-// never on the number of goroutines. Small blocks balance short calls
-// better and cost more per element; the fuzzer uses blocks of 64 elements
-// to put block boundaries everywhere.
-func (r *Runner) SetBlockElems(n int) { r.block.Store(int64(max(n, 1))) }
+// SetBlockElems sets the work of one block: the rows of a row-wise call
+// are cut into blocks of about n elements, a flat call into blocks of n.
+// By default (and after SetBlockElems(0)) a block is a sixteenth of the
+// call, at least 16384 and at most 65536 elements. Results depend on it
+// (like on SetMinElems), never on the number of goroutines. Small blocks
+// balance short calls better and cost more per element; the fuzzer uses
+// blocks of 64 elements to put block boundaries everywhere.
+func (r *Runner) SetBlockElems(n int) { r.block.Store(int64(max(n, 0))) }
+
+// blockFor is the block size for a call of elems elements.
+func (r *Runner) blockFor(elems int) int {
+	if b := r.block.Load(); b > 0 {
+		return int(b)
+	}
+	return min(max(elems/16, blockElems), maxBlockElems)
+}
 
 // Close stops the workers and waits until they have exited. Calls that use
 // the Runner afterwards, or while Close runs, are still correct: they run on
@@ -149,13 +157,20 @@ func (pl *pool) receive(spin bool) *job {
 // crossover).
 const ParallelMinElems = 2 * blockElems
 
-// blockElems is the work of one block: large enough that claiming it costs
+// blockElems is the smallest block: large enough that claiming it costs
 // nothing next to the kernel (a few microseconds of work), small enough
 // that a call of a few blocks balances over two goroutines (4096×10 in
-// blocks of 3264 rows: 1.17× on two; of 1600 rows: 1.44×) and that a
-// block's inputs and outputs stay in L2. Long rows take at least eight
-// rows per block (blockRows).
-const blockElems = 1 << 14
+// blocks of 3264 rows: 1.17× on two; of 1600 rows: 1.44×). Larger calls
+// take a sixteenth of their elements per block, up to maxBlockElems: on
+// AMD Zen 5 two goroutines ran CE and BCE-with-logits 4096×256 in 0.27
+// and 0.48 ns/elem with blocks of 16384 elements, in 0.20 and 0.44 with
+// blocks of 65536 (go test -bench Runner ./bench); sixteen blocks still
+// balance over two to eight goroutines. Long rows take at least eight rows
+// per block (blockRows).
+const (
+	blockElems    = 1 << 14
+	maxBlockElems = 1 << 16
+)
 
 // blockRows is the rows per block for rows of k elements in blocks of
 // about be elements: at least eight rows of more than 4096 (the long-row
@@ -391,7 +406,7 @@ func runCE[T Float](r *Runner, a *args.CE[T]) float64 {
 	if !r.parallel(a.N * a.K) {
 		return run(*a)
 	}
-	rows := blockRows(a.N, a.K, int(r.block.Load()))
+	rows := blockRows(a.N, a.K, r.blockFor(a.N*a.K))
 	return spread(r, ceTask[T]{a: *a, run: run, rows: rows}, (a.N+rows-1)/rows)
 }
 
@@ -433,7 +448,7 @@ func runBinary[T Float](r *Runner, a args.Binary[T], cw, rw []T) float64 {
 		}
 		return impl[T]().Binary(a)
 	}
-	rows := blockRows(a.N, a.K, int(r.block.Load()))
+	rows := blockRows(a.N, a.K, r.blockFor(a.N*a.K))
 	task := binaryTask[T]{a: a, cw: cw, rw: rw, rows: rows, run: impl[T]().Binary, class: cw != nil, row: rw != nil}
 	return spread(r, task, (a.N+rows-1)/rows)
 }
@@ -469,7 +484,7 @@ func runRegression[T Float](r *Runner, a args.Regression[T]) float64 {
 	if !r.parallel(n) {
 		return run(a)
 	}
-	be := int(r.block.Load())
+	be := r.blockFor(n)
 	return spread(r, regressionTask[T]{a: a, run: run, block: be}, (n+be-1)/be)
 }
 
@@ -506,7 +521,7 @@ func scan[T Float](r *Runner, s []T, weights bool) bool {
 	if !r.parallel(len(s)) {
 		return scanFinds(s, weights)
 	}
-	be := int(r.block.Load())
+	be := r.blockFor(len(s))
 	return spread(r, scanTask[T]{s: s, weights: weights, block: be}, (len(s)+be-1)/be) != 0
 }
 
@@ -541,7 +556,7 @@ func runRows[T Float](r *Runner, run func(args.Rows[T]), a args.Rows[T], full bo
 		run(a)
 		return
 	}
-	rows := blockRows(a.N, a.K, int(r.block.Load()))
+	rows := blockRows(a.N, a.K, r.blockFor(a.N*a.K))
 	spread(r, rowsTask[T]{a: a, run: run, rows: rows, full: full}, (a.N+rows-1)/rows)
 }
 
@@ -566,6 +581,6 @@ func runElementwise[T Float](r *Runner, run func(args.Elementwise[T]), a args.El
 		run(a)
 		return
 	}
-	be := int(r.block.Load())
+	be := r.blockFor(n)
 	spread(r, elemTask[T]{a: a, run: run, block: be}, (n+be-1)/be)
 }

@@ -456,7 +456,7 @@ func (c *shardCall[T]) run(r *Runner, pass2 bool) {
 		c.rows(0, c.n, pass2)
 		return
 	}
-	rows := blockRows(c.n, c.ks, int(r.block.Load()))
+	rows := blockRows(c.n, c.ks, r.blockFor(c.n*c.ks))
 	spread(r, shardTask[T]{c: *c, pass2: pass2, rows: rows}, (c.n+rows-1)/rows)
 }
 
