@@ -391,7 +391,7 @@ func BenchmarkFewRows(b *testing.B) {
 //
 //	go test -run '^$' -bench LongRows -count 5 ./bench
 func BenchmarkLongRows(b *testing.B) {
-	for _, k := range []int{32000, 32769, 50257, 65536, 128256, 131073, 262144} {
+	for _, k := range []int{32000, 32769, 50257, 65536, 128256, 131073, 262144, 262145} {
 		n := (8 << 20) / k
 		rng := rand.New(rand.NewSource(19))
 		x, grad, targets := make([]float32, n*k), make([]float32, n*k), make([]int32, n)

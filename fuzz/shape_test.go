@@ -30,9 +30,10 @@ var nTable = []int{1, 2, 3, 4, 5, 7, 8, 16, 17, 33}
 // reach):
 //
 //   - kLong: rows past the amd64 fused kernel (K > 4096): the stashed,
-//     pipelined path up to 131072 (32768, 32769 and a vocabulary size,
-//     50257) and the blockwise path past it. New values go at the front: the byte values already in use
-//     keep their meaning.
+//     pipelined path (32768, 32769, a vocabulary size, 50257, and 131073,
+//     the first row of its wide scratch rows; the blockwise path takes
+//     float32 rows from 262145 and float64 rows past 4096). New values go
+//     at the front: the byte values already in use keep their meaning.
 //   - nMany: many rows, for many whole groups of the small-K transposed
 //     kernels and, with a K from kLong, outputs of 16 MiB and more (the
 //     non-temporal stores; args.StreamMinBytes).

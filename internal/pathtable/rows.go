@@ -5,8 +5,8 @@ var (
 	anyShape = Class{NMin: 1, KMin: 1, KMax: 1 << 30}
 	fusedK   = Class{NMin: 1, KMin: 33, KMax: 4096}        // past the small kernels on both ISAs
 	smallK   = Class{NMin: 1, KMin: 1, KMax: 16}           // N below the lanes: the two-register kernel
-	stashK   = Class{NMin: 2, KMin: 4097, KMax: 131072}    // stashed, pipelined across rows
-	longK    = Class{NMin: 2, KMin: 131073, KMax: 1 << 30} // blockwise
+	stashK   = Class{NMin: 2, KMin: 4097, KMax: 262144}    // stashed, pipelined across rows
+	longK    = Class{NMin: 2, KMin: 262145, KMax: 1 << 30} // blockwise
 	rowsK    = Class{NMin: 1, KMin: 1, KMax: 4096}         // the Softmax row kernel
 	blocksK  = Class{NMin: 1, KMin: 4097, KMax: 1 << 30}   // Softmax blockwise
 )
@@ -94,7 +94,10 @@ var Rows = []Row{
 	{Name: "ce/stashed/vocab-131072-weighted-in-place", Fn: CrossEntropy, Type: "f32", N: 3, K: 131072, Opt: Opt{Grad: true, InPlace: true, Weight: true},
 		Class: stashK,
 		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/stash-last-row", "amd64/{t}/ce/stash-pipelined", "amd64/{t}/ce/stashed"), "neon": p("neon/ce/rows")}},
-	{Name: "ce/blocks/long", Fn: CrossEntropy, N: 2, K: 131073, Opt: Opt{Grad: true, Weight: true, RowOut: true, Ignore: true},
+	{Name: "ce/stashed/wide-131073", Fn: CrossEntropy, Type: "f32", N: 2, K: 131073, Opt: Opt{Grad: true, RowOut: true},
+		Class: stashK,
+		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/stash-last-row", "amd64/{t}/ce/stash-pipelined", "amd64/{t}/ce/stashed"), "neon": p("neon/ce/rows")}},
+	{Name: "ce/blocks/long", Fn: CrossEntropy, N: 2, K: 262145, Opt: Opt{Grad: true, Weight: true, RowOut: true, Ignore: true},
 		Class: longK,
 		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/blocks", "amd64/{t}/pass2-exp"), "neon": p("neon/ce/rows")}},
 	{Name: "ce/blocks/loss-only-long", Fn: CrossEntropy, N: 2, K: 4097, Opt: Opt{RowOut: true},
@@ -181,7 +184,7 @@ var Rows = []Row{
 	{Name: "stream/ce/stashed-32769-4M", Fn: CrossEntropy, Type: "f32", N: 128, K: 32769, Opt: Opt{Grad: true, RowOut: true},
 		Class: stream(stashK),
 		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/stash-last-row-nt", "amd64/{t}/ce/stash-pipelined-nt", "amd64/{t}/ce/stashed"), "neon": p("neon/ce/rows")}},
-	{Name: "stream/ce/blocks-4M", Fn: CrossEntropy, Type: "f32", N: 32, K: 131073, Opt: Opt{Grad: true, RowOut: true},
+	{Name: "stream/ce/blocks-4M", Fn: CrossEntropy, Type: "f32", N: 16, K: 262145, Opt: Opt{Grad: true, RowOut: true},
 		Class: stream(longK),
 		Want:  map[string][]string{"generic": p("generic/ce"), "amd64": p("amd64/{t}/ce/blocks", "amd64/{t}/pass2-exp-nt"), "neon": p("neon/ce/rows")}},
 	{Name: "stream/ce/blocks-2M", Fn: CrossEntropy, Type: "f64", N: 64, K: 32769, Opt: Opt{Grad: true, InPlace: true},

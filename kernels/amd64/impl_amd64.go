@@ -189,30 +189,46 @@ func (s isa) crossEntropy(a *args.CE[float32]) float64 {
 }
 
 // stashMaxK is the longest row the stashed path takes: LM vocabularies up
-// to Llama 3's 128256. Its two scratch rows (up to 1 MiB) outgrow Zen 5's
-// L2 past 64K classes, and still beat both the blockwise path (two exps
-// per element) and one scratch row with pass 2 alone (Zen 5, go test
-// -bench LongRows ./bench, avx512 65×128256: 0.31, 0.33 and 0.29 ns/elem).
-const stashMaxK = 128 << 10
+// to Gemma's 256000 and 2¹⁸. Its two scratch rows (up to 2 MiB) outgrow
+// Zen 5's L2 past 64K classes, and still beat both the blockwise path (two
+// exps per element) and one scratch row with pass 2 alone (Zen 5, go test
+// -bench LongRows ./bench, avx512 65×128256: 0.31, 0.33 and 0.29 ns/elem;
+// 32×262144 on avx2: 0.55–0.69 against the blockwise path's 0.94–1.0).
+const stashMaxK = 256 << 10
 
-// stashRows holds the two scratch rows of crossEntropyStashed. 256 KiB is
-// more than Go keeps on a goroutine's stack (a local array that large moves
-// to the heap: an allocation per call), so calls borrow one from a pool:
-// no allocation in steady state, and concurrent callers never share one.
-type stashRows [2 * stashMaxK]float32
+// stashRows holds the two scratch rows of crossEntropyStashed for rows up
+// to 128K classes, wideStashRows up to stashMaxK. 1 MiB is more than Go
+// keeps on a goroutine's stack (a local array that large moves to the
+// heap: an allocation per call), so calls borrow one from a pool: no
+// allocation in steady state, and concurrent callers never share one. The
+// wide rows have a pool of their own, so that calls of shorter rows hold
+// half the memory.
+type (
+	stashRows     [2 * 128 << 10]float32
+	wideStashRows [2 * stashMaxK]float32
+)
 
-var stashPool = sync.Pool{New: func() any { return new(stashRows) }}
+var (
+	stashPool     = sync.Pool{New: func() any { return new(stashRows) }}
+	wideStashPool = sync.Pool{New: func() any { return new(wideStashRows) }}
+)
 
 // crossEntropyStashed is crossEntropyBlocks one row at a time with pass 1
 // keeping its exponentials in a scratch row, so that pass 2 multiplies
 // instead of taking a second exp; row i's pass 2 and row i+1's pass 1 run
-// in one loop (two scratch rows in turn), so that the stores of one overlap
-// the loads and exponentials of the other.
+// in one loop (two scratch rows in turn, side by side), so that the
+// stores of one overlap the loads and exponentials of the other.
 func (s isa) crossEntropyStashed(a args.CE[float32]) float64 {
-	stash := stashPool.Get().(*stashRows)
 	args.Took("amd64/f32/ce/stashed")
+	k := a.K
+	if k > len(stashRows{})/2 {
+		stash := wideStashPool.Get().(*wideStashRows)
+		defer wideStashPool.Put(stash)
+		return s.crossEntropyBlocks(a, stash[:k], stash[k:2*k])
+	}
+	stash := stashPool.Get().(*stashRows)
 	defer stashPool.Put(stash)
-	return s.crossEntropyBlocks(a, stash[:a.K], stash[stashMaxK:stashMaxK+a.K])
+	return s.crossEntropyBlocks(a, stash[:k], stash[k:2*k])
 }
 
 // crossEntropyBlocks is the blockwise path; with stash and stash2 (scratch

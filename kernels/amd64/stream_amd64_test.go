@@ -69,7 +69,7 @@ func TestStashedMatchesBlocks(t *testing.T) {
 	for _, tc := range isas(t) {
 		s := isa(tc.name == "avx512")
 		rng := rand.New(rand.NewPCG(3, 4))
-		for _, k := range []int{4097, 10000, stashMaxK} {
+		for _, k := range []int{4097, 10000, len(stashRows{})/2 + 1, stashMaxK} { // the wide rows from 128K + 1
 			for _, kind := range []string{"normal", "rising", "tiny-weights", "in-place", "z-loss"} {
 				const n = 3
 				x := make([]float32, n*k)

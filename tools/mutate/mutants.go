@@ -289,12 +289,12 @@ var mutants = func() []Mutant {
 	const stashSpan = "\tnegInf := s.CR(math.Inf(-1))\n\tsp := s.NewSpan(k)\n\tmoved := GP64()\n\tXORQ(moved, moved)\n\tm, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, stashHooks(s, stash, moved))\n"
 	add(perISA("drop-last-class", "stash", astash, stashSpan,
 		"\tsp := s.NewSpan(k)\n", "\tif $ON {\n\t\tDECQ(k)\n\t}\n\tsp := s.NewSpan(k)\n",
-		"generator lseStashRow (first row of the stashed path, 4096 < K ≤ 131072): pass 1 stops at K − 1", false)...)
+		"generator lseStashRow (first row of the stashed path, 4096 < K ≤ 262144): pass 1 stops at K − 1", false)...)
 
 	add(perISA("drop-last-class", "blocks", aimpl,
 		"\t\t} else {\n\t\t\ts.maxLogRows(x, m, k, &mx[0], &ls[0])\n\t\t}\n", "\t\t} else {\n",
 		"\t\t} else if $ON && k > 4096 {\n\t\t\tfor r := 0; r < m; r++ {\n\t\t\t\ts.maxLogRows(x[r*k:r*k+k-1], 1, k-1, &mx[r], &ls[r])\n\t\t\t}\n\t\t} else {\n",
-		"crossEntropyBlocks (float32; no gradient, or K > 131072): pass 1's max and sum leave out the last class when K > 4096", false)...)
+		"crossEntropyBlocks (float32; no gradient, or K > 262144): pass 1's max and sum leave out the last class when K > 4096", false)...)
 
 	const afocal = "asmgen/amd64/focalrows.go"
 	const storeFocalTarget = "\t\ts.StoreScalar(others, Mem{Base: grad, Index: y, Scale: sz})\n"
