@@ -31,14 +31,14 @@ var nTable = []int{1, 2, 3, 4, 5, 7, 8, 16, 17, 33}
 //
 //   - kLong: rows past the amd64 fused kernel (K > 4096): the stashed,
 //     pipelined path (32768, 32769, a vocabulary size, 50257, and 131073,
-//     the first row of its wide scratch rows; the blockwise path takes
-//     float32 rows from 262145 and float64 rows past 4096). New values go
-//     at the front: the byte values already in use keep their meaning.
+//     the first row of its wide scratch rows) and the blockwise path that
+//     takes float32 rows from 262145 (float64 rows past 4096). New values
+//     go at the front: the byte values already in use keep their meaning.
 //   - nMany: many rows, for many whole groups of the small-K transposed
 //     kernels and, with a K from kLong, outputs of 16 MiB and more (the
 //     non-temporal stores; args.StreamMinBytes).
 var (
-	kLong = []int{131073, 4097, 8192, 32768, 32769, 50257}
+	kLong = []int{262145, 131073, 4097, 8192, 32768, 32769, 50257}
 	nMany = []int{128, 512, 4096, 65536}
 )
 
@@ -47,14 +47,14 @@ var (
 // maxLongElems for K from kLong (N ≥ 2 is kept whatever the cap: two rows
 // are what the pipelined path pipelines); maxStreamElems for both
 // extensions at once (an output of 16 MiB of float32 for K = 4097, 8192,
-// 32768, 32769 and 131073, of float64 for every K in kLong). Costs, natively with
+// 32768, 32769, 131073 and 262145, of float64 for every K in kLong). Costs, natively with
 // three backends and the reference: about 1 µs per element, so an input of
-// maxStreamElems takes a few seconds; one input in 2731 draws both
-// extensions (17 of their 24 shapes reach 16 MiB in float32, 22 in
-// float64: one float32 input in 3855 streams, one float64 input in 2979),
-// one in 43 a long row (~0.07 s; K = 131073, one in 256: two rows, ~0.3 s),
-// so the average input takes about twice as long as without the
-// extensions.
+// maxStreamElems takes a few seconds; one input in 2341 draws both
+// extensions (19 of their 28 shapes reach 16 MiB in float32, 23 in
+// float64: one float32 input in 3449 streams, one float64 input in 2849),
+// one in 36 a long row (~0.07 s; K = 131073 and 262145, one in 256 each:
+// two rows, ~0.3 s and ~0.6 s), so the average input takes about twice as
+// long as without the extensions.
 const (
 	maxElems         = 1 << 13
 	maxManyRowsElems = 1 << 14
