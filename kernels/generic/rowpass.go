@@ -31,15 +31,21 @@ func RowStats[T args.Float](a args.RowPass[T]) {
 // NaN for all three; m = +Inf gives s = the count of +Inf logits (so that
 // m + log s = +Inf); a row of −Inf gives s = 0 and a dot of 0.
 func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool, scale float64) (m, s, d float64) {
-	m = math.Inf(-1)
-	for _, v := range x {
-		z := capped(float64(v), capv)
-		if z != z {
-			return z, z, z
+	if capv == 0 {
+		var argmax int
+		m, argmax = rowMax(x)
+		if m-m == 0 && !dot { // a finite maximum: the exponentials in blocks
+			return m, 1 + sumExpRow(x, m, argmax, nil), 0
 		}
-		m = max(m, z)
+	} else {
+		m = math.Inf(-1)
+		for _, v := range x {
+			m = max(m, capped(float64(v), capv))
+		}
 	}
 	switch {
+	case m != m: // max keeps a NaN
+		return m, m, m
 	case math.IsInf(m, 1):
 		for _, v := range x {
 			if math.IsInf(float64(v), 1) {
@@ -49,10 +55,6 @@ func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool, scale float64
 		return m, s, math.NaN()
 	case math.IsInf(m, -1):
 		return m, 0, 0
-	}
-	if capv == 0 && !dot {
-		_, argmax := rowMax(x)
-		return m, 1 + sumExpRow(x, m, argmax, nil), 0
 	}
 	for j, v := range x {
 		z := capped(float64(v), capv) - m
