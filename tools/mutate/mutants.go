@@ -172,6 +172,11 @@ var mutants = func() []Mutant {
 		Old:  "if i := argmax - lo; i >= 0 && i < len(b) {\n",
 		New:  "if len(x) > 4096 && lo+len(b) == len(x) {\n\t\t\tb[len(b)-1] = 0\n\t\t}\n\t\tif i := argmax - lo; i >= 0 && i < len(b) {\n",
 		Note: "sumExpRow: Σ exp(z − m) leaves out the last class when K > 4096 (its gradient element stays right)"})
+	add(Mutant{ID: "generic/skip-tail-rowmax", Backend: "generic", Kind: "skip-tail", File: "kernels/generic/primitives.go",
+		Find: "\tfor _, v := range x[i:] {\n\t\tm0 = max(m0, v)\n",
+		Old:  "x[i:]",
+		New:  "x[min(i+1, len(x)):]",
+		Note: "rowMax: the first element past the last group of four is left out of the maximum"})
 	add(Mutant{ID: "generic/drop-last-class-f32", Backend: "generic", Kind: "drop-last-class", File: gce,
 		Find: "\t\tif i := argmax - lo; i >= 0 && i < len(b) {\n",
 		Old:  "if i := argmax - lo; i >= 0 && i < len(b) {\n",
