@@ -177,6 +177,11 @@ var mutants = func() []Mutant {
 		Old:  "x[i:]",
 		New:  "x[min(i+1, len(x)):]",
 		Note: "rowMax: the first element past the last group of four is left out of the maximum"})
+	add(Mutant{ID: "generic/swap-fn-fp-loss-only", Backend: "generic", Kind: "swap-fn-fp", File: gbin,
+		Find: "\t\t\t\t\to.put(lo+i, bceLogitsLoss(float64(xv), l1[i], float64(ys[i]), pos, c.fp), 0)\n",
+		Old:  "pos, c.fp)",
+		New:  "c.fp, pos)",
+		Note: "BCEWithLogits without a gradient: the positive and negative terms' weights swapped"})
 	add(Mutant{ID: "generic/drop-last-class-f32", Backend: "generic", Kind: "drop-last-class", File: gce,
 		Find: "\t\tif i := argmax - lo; i >= 0 && i < len(b) {\n",
 		Old:  "if i := argmax - lo; i >= 0 && i < len(b) {\n",
