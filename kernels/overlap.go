@@ -32,7 +32,10 @@ type buffers struct {
 	// element-wise result: the gradient, a per-element loss, a primitive's
 	// dst), which the kernels read before they write.
 	inPlace uint8
-	names   *bufferNames
+	// inPlaceSecond lets those outputs be exactly in[1] as well (a
+	// backward pass may write dx over dy or over the saved tensor).
+	inPlaceSecond bool
+	names         *bufferNames
 }
 
 // bufferNames are the names errors give a family's buffers.
@@ -50,6 +53,11 @@ var (
 	binaryRowNames   = &bufferNames{out: [3]string{"grad", "Loss"}, in: [4]string{"x", "y", "RowWeight", "PosWeight"}}
 	regNames         = &bufferNames{out: [3]string{"grad", "Loss"}, in: [4]string{"pred", "target", "Weight"}}
 	primitiveNames   = &bufferNames{out: [3]string{"dst"}, in: [4]string{"x"}}
+
+	softmaxBackwardNames = &bufferNames{out: [3]string{"dx"}, in: [4]string{"dy", "y"}}
+	lseBackwardNames     = &bufferNames{out: [3]string{"dx"}, in: [4]string{"x", "dy", "lse"}}
+	sigmoidBackwardNames = &bufferNames{out: [3]string{"dx"}, in: [4]string{"dy", "y"}}
+	xBackwardNames       = &bufferNames{out: [3]string{"dx"}, in: [4]string{"dy", "x"}}
 )
 
 // check rejects an output that shares memory with an input or with another
@@ -62,7 +70,8 @@ func (b *buffers) check() error {
 			continue
 		}
 		for j := range b.in {
-			if o.overlaps(b.in[j]) && !(j == 0 && b.inPlace&(1<<i) != 0 && o == b.in[0]) {
+			exact := j == 0 || j == 1 && b.inPlaceSecond
+			if o.overlaps(b.in[j]) && !(exact && b.inPlace&(1<<i) != 0 && o == b.in[j]) {
 				return b.overlapErr(b.names.out[i], o, b.names.in[j], b.in[j])
 			}
 		}
@@ -88,7 +97,11 @@ func (b *buffers) overlapErr(aName string, a span, bName string, bs span) error 
 		}
 	}
 	if names != nil {
-		allowed += fmt.Sprintf("; only %s may be exactly %s (in place)", strings.Join(names, " or "), b.names.in[0])
+		in := b.names.in[0]
+		if b.inPlaceSecond {
+			in += " or " + b.names.in[1]
+		}
+		allowed += fmt.Sprintf("; only %s may be exactly %s (in place)", strings.Join(names, " or "), in)
 	}
 	return wrapf(ErrOverlap, "%s %s %s: %s", aName, how, bName, allowed)
 }

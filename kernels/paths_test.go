@@ -274,6 +274,9 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 			}
 			return reference.Got[T]{CheckLoss: !o.RowOut, Loss: l, Items: ro.Loss, Grad: g}, err
 		}
+	case pathtable.SoftmaxBackward, pathtable.LogSoftmaxBackward, pathtable.LogSumExpBackward,
+		pathtable.SigmoidBackward, pathtable.LogSigmoidBackward, pathtable.SoftplusBackward:
+		c = buildBackward(r, b, fill)
 	default: // primitives
 		m := n * k
 		x := logits(m)
@@ -301,6 +304,11 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 			pathtable.Sigmoid:    {elem: kernels.Sigmoid[T], ref: func() (*reference.Result, error) { return reference.Sigmoid(xs) }},
 			pathtable.LogSigmoid: {elem: kernels.LogSigmoid[T], ref: func() (*reference.Result, error) { return reference.LogSigmoid(xs) }},
 			pathtable.Softplus:   {elem: kernels.Softplus[T], ref: func() (*reference.Result, error) { return reference.Softplus(xs) }},
+			pathtable.SoftplusBeta: {
+				elem: func(dst, x []T, po *kernels.PrimitiveOptions) error {
+					return kernels.SoftplusBeta(dst, x, T(o.Beta), T(o.Threshold), po)
+				},
+				ref: func() (*reference.Result, error) { return reference.SoftplusBeta(xs, T(o.Beta), T(o.Threshold)) }},
 		}[r.Fn]
 		c.ref = prim.ref
 		c.run = func() (reference.Got[T], error) {
@@ -311,6 +319,102 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 				err = prim.elem(dst, x, nil)
 			}
 			return reference.Got[T]{Out: dst}, err
+		}
+	}
+	return c
+}
+
+// buildBackward makes a backward pass's row: the saved tensor as the
+// forward leaves it (a softmax, a log-softmax, sigmoids in (0, 1), logits
+// with their log-sum-exp), dy normal; dx is fresh, the saved tensor (InPlace)
+// or dy (InPlaceDy).
+func buildBackward[T kernels.Float](r pathtable.Row, b bufs[T], fill func(m int, f func(i int) float64) []T) rowCall[T] {
+	o, n, k := r.Opt, r.N, r.K
+	rng := rand.New(rand.NewPCG(uint64(n)+7, uint64(k)))
+	m := n * k
+	logits := make([]float64, m)
+	for i := range logits {
+		logits[i] = rng.NormFloat64() * 3
+	}
+	lse := make([]float64, n)
+	for i := range lse {
+		row := logits[i*k : i*k+k]
+		mx := slices.Max(row)
+		var s float64
+		for _, v := range row {
+			s += math.Exp(v - mx)
+		}
+		lse[i] = mx + math.Log(s)
+	}
+	var saved []T
+	switch r.Fn {
+	case pathtable.SoftmaxBackward:
+		saved = fill(m, func(i int) float64 { return math.Exp(logits[i] - lse[i/k]) })
+	case pathtable.LogSoftmaxBackward:
+		saved = fill(m, func(i int) float64 { return logits[i] - lse[i/k] })
+	case pathtable.SigmoidBackward:
+		saved = fill(m, func(i int) float64 { return 1 / (1 + math.Exp(-logits[i])) })
+	case pathtable.LogSumExpBackward:
+		saved = fill(m, func(i int) float64 { return logits[i] })
+	default:
+		saved = fill(m, func(i int) float64 { return logits[i] * 3 })
+	}
+	dyLen := m
+	var lseT []T
+	if r.Fn == pathtable.LogSumExpBackward {
+		dyLen = n
+		lseT = fill(n, func(i int) float64 { return lse[i] })
+	}
+	dy := fill(dyLen, func(int) float64 { return rng.NormFloat64() })
+	ss, dys, lses := slices.Clone(saved), slices.Clone(dy), slices.Clone(lseT)
+	var dx []T
+	switch {
+	case o.InPlace:
+		dx = saved
+	case o.InPlaceDy:
+		dx = dy
+	default:
+		dx = fill(m, func(int) float64 { return math.NaN() })
+	}
+	beta, thr := T(o.Beta), T(o.Threshold)
+	var c rowCall[T]
+	switch r.Fn {
+	case pathtable.SoftmaxBackward:
+		c.ref = func() (*reference.Result, error) { return reference.SoftmaxBackward(dys, ss, n, k) }
+		c.run = func() (reference.Got[T], error) {
+			return reference.Got[T]{Out: dx}, kernels.SoftmaxBackward(dx, dy, saved, n, k, nil)
+		}
+	case pathtable.LogSoftmaxBackward:
+		c.ref = func() (*reference.Result, error) { return reference.LogSoftmaxBackward(dys, ss, n, k) }
+		c.run = func() (reference.Got[T], error) {
+			return reference.Got[T]{Out: dx}, kernels.LogSoftmaxBackward(dx, dy, saved, n, k, nil)
+		}
+	case pathtable.LogSumExpBackward:
+		c.ref = func() (*reference.Result, error) { return reference.LogSumExpBackward(dys, ss, lses, n, k) }
+		c.run = func() (reference.Got[T], error) {
+			return reference.Got[T]{Out: dx}, kernels.LogSumExpBackward(dx, dy, saved, lseT, n, k, nil)
+		}
+	case pathtable.SigmoidBackward:
+		c.ref = func() (*reference.Result, error) { return reference.SigmoidBackward(dys, ss) }
+		c.run = func() (reference.Got[T], error) {
+			return reference.Got[T]{Out: dx}, kernels.SigmoidBackward(dx, dy, saved, nil)
+		}
+	case pathtable.LogSigmoidBackward:
+		c.ref = func() (*reference.Result, error) { return reference.LogSigmoidBackward(dys, ss) }
+		c.run = func() (reference.Got[T], error) {
+			return reference.Got[T]{Out: dx}, kernels.LogSigmoidBackward(dx, dy, saved, nil)
+		}
+	case pathtable.SoftplusBackward:
+		if o.Beta == 0 {
+			c.ref = func() (*reference.Result, error) { return reference.SoftplusBackward(dys, ss) }
+			c.run = func() (reference.Got[T], error) {
+				return reference.Got[T]{Out: dx}, kernels.SoftplusBackward(dx, dy, saved, nil)
+			}
+			break
+		}
+		c.ref = func() (*reference.Result, error) { return reference.SoftplusBetaBackward(dys, ss, beta, thr) }
+		c.run = func() (reference.Got[T], error) {
+			return reference.Got[T]{Out: dx}, kernels.SoftplusBetaBackward(dx, dy, saved, beta, thr, nil)
 		}
 	}
 	return c

@@ -1,6 +1,10 @@
 package kernels
 
-import "github.com/lossfuse/lossfuse/kernels/internal/args"
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
 
 // PrimitiveOptions configures the primitives (Softmax … Softplus). The zero
 // value, like a nil pointer, runs the call on the calling goroutine.
@@ -72,12 +76,17 @@ func LogSigmoid[T Float](dst, x []T, o *PrimitiveOptions) error {
 }
 
 // Softplus writes log(1+exp(x)) element-wise into dst. Unlike PyTorch's
-// softplus it has no threshold: it is accurate for every x.
+// softplus it has no threshold: it is accurate for every x. SoftplusBeta
+// is PyTorch's, with β and threshold.
 func Softplus[T Float](dst, x []T, o *PrimitiveOptions) error {
-	return elementwise(impl[T]().Softplus, dst, x, o)
+	return elementwiseWith(impl[T]().Softplus, dst, x, 1, T(math.Inf(1)), o)
 }
 
 func elementwise[T Float](kernel func(args.Elementwise[T]), dst, x []T, o *PrimitiveOptions) error {
+	return elementwiseWith(kernel, dst, x, 0, 0, o)
+}
+
+func elementwiseWith[T Float](kernel func(args.Elementwise[T]), dst, x []T, beta, threshold T, o *PrimitiveOptions) error {
 	if configErr != nil {
 		return configErr
 	}
@@ -88,6 +97,6 @@ func elementwise[T Float](kernel func(args.Elementwise[T]), dst, x []T, o *Primi
 	if err := bs.check(); err != nil {
 		return err
 	}
-	runElementwise(runnerOf(o), kernel, args.Elementwise[T]{X: x, Dst: dst})
+	runElementwise(runnerOf(o), kernel, args.Elementwise[T]{X: x, Dst: dst, Beta: beta, Threshold: threshold})
 	return nil
 }

@@ -546,6 +546,12 @@ func (t *rowsTask[T]) runBlock(b int) float64 {
 	} else {
 		blk.Dst = t.a.Dst[lo:hi]
 	}
+	switch {
+	case t.a.LSE != nil: // LogSumExpBackward: dy and lse per row
+		blk.Dy, blk.LSE = t.a.Dy[lo:hi], t.a.LSE[lo:hi]
+	case t.a.Dy != nil:
+		blk.Dy = t.a.Dy[lo*k : hi*k]
+	}
 	t.run(blk)
 	return 0
 }
@@ -570,7 +576,12 @@ type elemTask[T Float] struct {
 func (t *elemTask[T]) runBlock(b int) float64 {
 	lo := b * t.block
 	hi := min(lo+t.block, len(t.a.X))
-	t.run(args.Elementwise[T]{X: t.a.X[lo:hi], Dst: t.a.Dst[lo:hi]})
+	blk := t.a
+	blk.X, blk.Dst = t.a.X[lo:hi], t.a.Dst[lo:hi]
+	if t.a.Dy != nil {
+		blk.Dy = t.a.Dy[lo:hi]
+	}
+	t.run(blk)
 	return 0
 }
 

@@ -93,6 +93,7 @@ func main() {
 		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {
 			unary(s, op)
 		}
+		backwardKernels(s)
 		outsideUnit(s)
 		weightScan(s)
 		// Test hooks for the ULP tests.
@@ -151,6 +152,7 @@ func main() {
 		for _, op := range []unaryOp{opSigmoid, opLogSigmoid, opSoftplus} {
 			unary(s, op)
 		}
+		backwardKernels(s)
 		outsideUnit(s)
 		weightScan(s)
 		expVec(s)

@@ -32,12 +32,28 @@ const (
 	Sigmoid            Fn = "Sigmoid"
 	LogSigmoid         Fn = "LogSigmoid"
 	Softplus           Fn = "Softplus"
+	SoftplusBeta       Fn = "SoftplusBeta" // Opt.Beta, Opt.Threshold
+	SoftmaxBackward    Fn = "SoftmaxBackward"
+	LogSoftmaxBackward Fn = "LogSoftmaxBackward"
+	LogSumExpBackward  Fn = "LogSumExpBackward"
+	SigmoidBackward    Fn = "SigmoidBackward"
+	LogSigmoidBackward Fn = "LogSigmoidBackward"
+	SoftplusBackward   Fn = "SoftplusBackward" // SoftplusBetaBackward when Opt.Beta ≠ 0
 )
+
+// Backward reports whether fn is a primitive's backward pass.
+func (fn Fn) Backward() bool {
+	switch fn {
+	case SoftmaxBackward, LogSoftmaxBackward, LogSumExpBackward, SigmoidBackward, LogSigmoidBackward, SoftplusBackward:
+		return true
+	}
+	return false
+}
 
 // Flat reports whether fn takes a flat length (K) rather than a shape.
 func (fn Fn) Flat() bool {
 	switch fn {
-	case MSE, L1, Huber, SmoothL1, Sigmoid, LogSigmoid, Softplus:
+	case MSE, L1, Huber, SmoothL1, Sigmoid, LogSigmoid, Softplus, SoftplusBeta, SigmoidBackward, LogSigmoidBackward, SoftplusBackward:
 		return true
 	}
 	return false
@@ -54,6 +70,12 @@ type Opt struct {
 	Clip            float64
 	PosWeight, Asym bool
 	Param           float64 // Huber δ, SmoothL1 β
+
+	// Backward passes: InPlace writes dx over the saved tensor (y or x),
+	// InPlaceDy over dy. Beta and Threshold are SoftplusBeta's (and make
+	// SoftplusBackward SoftplusBetaBackward when Beta ≠ 0).
+	InPlaceDy       bool
+	Beta, Threshold float64
 }
 
 // Data selects the inputs' values.

@@ -30,6 +30,12 @@ func Float64(useAVX512 bool) *args.Impl[float64] {
 	t.Weights = s.weights64
 	t.RowStats = s.rowStats64
 	t.RowExp = s.rowExp64
+	t.SoftmaxBackward = s.softmaxBackward64
+	t.LogSoftmaxBackward = s.logSoftmaxBackward64
+	t.LogSumExpBackward = s.logSumExpBackward64
+	t.SigmoidBackward = s.sigmoidBackward64
+	t.LogSigmoidBackward = s.logSigmoidBackward64
+	t.SoftplusBackward = s.softplusBackward64
 	return t
 }
 
@@ -643,6 +649,10 @@ func (s isa) logSigmoid64(a args.Elementwise[float64]) {
 }
 
 func (s isa) softplus64(a args.Elementwise[float64]) {
+	if !a.ExactSoftplus() {
+		s.softplusBeta64(a)
+		return
+	}
 	args.Took("amd64/f64/softplus")
 	if len(a.X) == 0 {
 		return

@@ -39,6 +39,13 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 		Weights:      s.weights,
 		RowStats:     s.rowStats,
 		RowExp:       s.rowExp,
+
+		SoftmaxBackward:    s.softmaxBackward,
+		LogSoftmaxBackward: s.logSoftmaxBackward,
+		LogSumExpBackward:  s.logSumExpBackward,
+		SigmoidBackward:    s.sigmoidBackward,
+		LogSigmoidBackward: s.logSigmoidBackward,
+		SoftplusBackward:   s.softplusBackward,
 	}
 }
 
@@ -1033,6 +1040,10 @@ func (s isa) logSigmoid(a args.Elementwise[float32]) {
 }
 
 func (s isa) softplus(a args.Elementwise[float32]) {
+	if !a.ExactSoftplus() {
+		s.softplusBeta(a)
+		return
+	}
 	args.Took("amd64/f32/softplus")
 	if len(a.X) == 0 {
 		return

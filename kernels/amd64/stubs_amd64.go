@@ -1547,6 +1547,36 @@ func logSigmoidAVX2(x *float32, dst *float32, n int)
 //go:noescape
 func softplusAVX2(x *float32, dst *float32, n int)
 
+// softplusBetaAVX2 writes dst[i] = log1p(exp(beta·x[i]))/beta, or x[i] where beta·x[i] > thr, for i < n; dst may be x.
+//
+//go:noescape
+func softplusBetaAVX2(x *float32, dst *float32, n int, beta float32, thr float32)
+
+// sigmoidBackwardAVX2 writes dx[i] = dy[i]·x[i]·(1 − x[i]) for i < n (x: the sigmoid's output); dx may be x or dy.
+//
+//go:noescape
+func sigmoidBackwardAVX2(x *float32, dy *float32, dx *float32, n int)
+
+// sigmoidGradBetaAVX2 writes dx[i] = dy[i]·σ(beta·x[i]), or dy[i] where beta·x[i] > thr, for i < n; dx may be x or dy.
+//
+//go:noescape
+func sigmoidGradBetaAVX2(x *float32, dy *float32, dx *float32, n int, beta float32, thr float32)
+
+// softmaxBackwardRowsAVX2 writes dx[i*k+j] = x[i*k+j]·(dy[i*k+j] − Σ_l x[i*k+l]·dy[i*k+l]) for n rows of k (x: the softmax); dx may be x or dy.
+//
+//go:noescape
+func softmaxBackwardRowsAVX2(x *float32, dy *float32, dx *float32, n int, k int)
+
+// logSoftmaxBackwardRowsAVX2 writes dx[i*k+j] = dy[i*k+j] − exp(x[i*k+j])·Σ_l dy[i*k+l] for n rows of k (x: the log-softmax); dx may be x or dy.
+//
+//go:noescape
+func logSoftmaxBackwardRowsAVX2(x *float32, dy *float32, dx *float32, n int, k int)
+
+// lseBackwardRowsAVX2 writes dx[i*k+j] = dy[i]·exp(x[i*k+j] − lse[i]) for n rows of k; dx may be x.
+//
+//go:noescape
+func lseBackwardRowsAVX2(x *float32, dy *float32, dx *float32, n int, k int, lse *float32)
+
 // outsideUnitAVX2 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
 //
 //go:noescape
@@ -3230,6 +3260,36 @@ func logSigmoidAVX512(x *float32, dst *float32, n int)
 //go:noescape
 func softplusAVX512(x *float32, dst *float32, n int)
 
+// softplusBetaAVX512 writes dst[i] = log1p(exp(beta·x[i]))/beta, or x[i] where beta·x[i] > thr, for i < n; dst may be x.
+//
+//go:noescape
+func softplusBetaAVX512(x *float32, dst *float32, n int, beta float32, thr float32)
+
+// sigmoidBackwardAVX512 writes dx[i] = dy[i]·x[i]·(1 − x[i]) for i < n (x: the sigmoid's output); dx may be x or dy.
+//
+//go:noescape
+func sigmoidBackwardAVX512(x *float32, dy *float32, dx *float32, n int)
+
+// sigmoidGradBetaAVX512 writes dx[i] = dy[i]·σ(beta·x[i]), or dy[i] where beta·x[i] > thr, for i < n; dx may be x or dy.
+//
+//go:noescape
+func sigmoidGradBetaAVX512(x *float32, dy *float32, dx *float32, n int, beta float32, thr float32)
+
+// softmaxBackwardRowsAVX512 writes dx[i*k+j] = x[i*k+j]·(dy[i*k+j] − Σ_l x[i*k+l]·dy[i*k+l]) for n rows of k (x: the softmax); dx may be x or dy.
+//
+//go:noescape
+func softmaxBackwardRowsAVX512(x *float32, dy *float32, dx *float32, n int, k int)
+
+// logSoftmaxBackwardRowsAVX512 writes dx[i*k+j] = dy[i*k+j] − exp(x[i*k+j])·Σ_l dy[i*k+l] for n rows of k (x: the log-softmax); dx may be x or dy.
+//
+//go:noescape
+func logSoftmaxBackwardRowsAVX512(x *float32, dy *float32, dx *float32, n int, k int)
+
+// lseBackwardRowsAVX512 writes dx[i*k+j] = dy[i]·exp(x[i*k+j] − lse[i]) for n rows of k; dx may be x.
+//
+//go:noescape
+func lseBackwardRowsAVX512(x *float32, dy *float32, dx *float32, n int, k int, lse *float32)
+
 // outsideUnitAVX512 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
 //
 //go:noescape
@@ -4605,6 +4665,36 @@ func logSigmoidDAVX2(x *float64, dst *float64, n int)
 //go:noescape
 func softplusDAVX2(x *float64, dst *float64, n int)
 
+// softplusBetaDAVX2 writes dst[i] = log1p(exp(beta·x[i]))/beta, or x[i] where beta·x[i] > thr, for i < n; dst may be x.
+//
+//go:noescape
+func softplusBetaDAVX2(x *float64, dst *float64, n int, beta float64, thr float64)
+
+// sigmoidBackwardDAVX2 writes dx[i] = dy[i]·x[i]·(1 − x[i]) for i < n (x: the sigmoid's output); dx may be x or dy.
+//
+//go:noescape
+func sigmoidBackwardDAVX2(x *float64, dy *float64, dx *float64, n int)
+
+// sigmoidGradBetaDAVX2 writes dx[i] = dy[i]·σ(beta·x[i]), or dy[i] where beta·x[i] > thr, for i < n; dx may be x or dy.
+//
+//go:noescape
+func sigmoidGradBetaDAVX2(x *float64, dy *float64, dx *float64, n int, beta float64, thr float64)
+
+// softmaxBackwardRowsDAVX2 writes dx[i*k+j] = x[i*k+j]·(dy[i*k+j] − Σ_l x[i*k+l]·dy[i*k+l]) for n rows of k (x: the softmax); dx may be x or dy.
+//
+//go:noescape
+func softmaxBackwardRowsDAVX2(x *float64, dy *float64, dx *float64, n int, k int)
+
+// logSoftmaxBackwardRowsDAVX2 writes dx[i*k+j] = dy[i*k+j] − exp(x[i*k+j])·Σ_l dy[i*k+l] for n rows of k (x: the log-softmax); dx may be x or dy.
+//
+//go:noescape
+func logSoftmaxBackwardRowsDAVX2(x *float64, dy *float64, dx *float64, n int, k int)
+
+// lseBackwardRowsDAVX2 writes dx[i*k+j] = dy[i]·exp(x[i*k+j] − lse[i]) for n rows of k; dx may be x.
+//
+//go:noescape
+func lseBackwardRowsDAVX2(x *float64, dy *float64, dx *float64, n int, k int, lse *float64)
+
 // outsideUnitDAVX2 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
 //
 //go:noescape
@@ -5969,6 +6059,36 @@ func logSigmoidDAVX512(x *float64, dst *float64, n int)
 //
 //go:noescape
 func softplusDAVX512(x *float64, dst *float64, n int)
+
+// softplusBetaDAVX512 writes dst[i] = log1p(exp(beta·x[i]))/beta, or x[i] where beta·x[i] > thr, for i < n; dst may be x.
+//
+//go:noescape
+func softplusBetaDAVX512(x *float64, dst *float64, n int, beta float64, thr float64)
+
+// sigmoidBackwardDAVX512 writes dx[i] = dy[i]·x[i]·(1 − x[i]) for i < n (x: the sigmoid's output); dx may be x or dy.
+//
+//go:noescape
+func sigmoidBackwardDAVX512(x *float64, dy *float64, dx *float64, n int)
+
+// sigmoidGradBetaDAVX512 writes dx[i] = dy[i]·σ(beta·x[i]), or dy[i] where beta·x[i] > thr, for i < n; dx may be x or dy.
+//
+//go:noescape
+func sigmoidGradBetaDAVX512(x *float64, dy *float64, dx *float64, n int, beta float64, thr float64)
+
+// softmaxBackwardRowsDAVX512 writes dx[i*k+j] = x[i*k+j]·(dy[i*k+j] − Σ_l x[i*k+l]·dy[i*k+l]) for n rows of k (x: the softmax); dx may be x or dy.
+//
+//go:noescape
+func softmaxBackwardRowsDAVX512(x *float64, dy *float64, dx *float64, n int, k int)
+
+// logSoftmaxBackwardRowsDAVX512 writes dx[i*k+j] = dy[i*k+j] − exp(x[i*k+j])·Σ_l dy[i*k+l] for n rows of k (x: the log-softmax); dx may be x or dy.
+//
+//go:noescape
+func logSoftmaxBackwardRowsDAVX512(x *float64, dy *float64, dx *float64, n int, k int)
+
+// lseBackwardRowsDAVX512 writes dx[i*k+j] = dy[i]·exp(x[i*k+j] − lse[i]) for n rows of k; dx may be x.
+//
+//go:noescape
+func lseBackwardRowsDAVX512(x *float64, dy *float64, dx *float64, n int, k int, lse *float64)
 
 // outsideUnitDAVX512 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
 //

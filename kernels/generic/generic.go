@@ -32,10 +32,18 @@ func Impl[T args.Float]() *args.Impl[T] {
 		Sigmoid:      Sigmoid[T],
 		LogSigmoid:   LogSigmoid[T],
 		Softplus:     Softplus[T],
-		RowStats:     RowStats[T],
-		RowExp:       RowExp[T],
-		OutsideUnit:  OutsideUnit[T],
-		Weights:      Weights[T],
+
+		SoftmaxBackward:    SoftmaxBackward[T],
+		LogSoftmaxBackward: LogSoftmaxBackward[T],
+		LogSumExpBackward:  LogSumExpBackward[T],
+		SigmoidBackward:    SigmoidBackward[T],
+		LogSigmoidBackward: LogSigmoidBackward[T],
+		SoftplusBackward:   SoftplusBackward[T],
+
+		RowStats:    RowStats[T],
+		RowExp:      RowExp[T],
+		OutsideUnit: OutsideUnit[T],
+		Weights:     Weights[T],
 	}
 }
 

@@ -126,12 +126,6 @@ func LogSigmoid[T args.Float](a args.Elementwise[T]) {
 	sigmoidFamily(a, famLogSigmoid)
 }
 
-// Softplus writes log(1+eˣ) element-wise.
-func Softplus[T args.Float](a args.Elementwise[T]) {
-	args.Took("generic/softplus")
-	sigmoidFamily(a, famSoftplus)
-}
-
 const (
 	famSigmoid = iota
 	famLogSigmoid

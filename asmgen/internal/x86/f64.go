@@ -386,6 +386,10 @@ func (b *BlockSum) f64Halves(v reg.VecVirtual) (lo, hi reg.VecVirtual) {
 // Add adds the vector e (masked-off lanes must hold 0).
 func (b *BlockSum) Add(e reg.VecVirtual) { b.s.Add(e, b.v, b.v) }
 
+// AddProduct adds a·b lane-wise with one rounding (masked-off lanes of a
+// or b must hold 0).
+func (b *BlockSum) AddProduct(a, c reg.VecVirtual) { b.s.FMA231(a, c, b.v) }
+
 // Flush moves the float32 level into the float64 one.
 func (b *BlockSum) Flush() {
 	if !b.s.F64 {

@@ -8,6 +8,8 @@
 // ignore index, scalars are in range, outputs do not partly overlap inputs.
 package args
 
+import "math"
+
 // Float is the element type of every kernel.
 type Float interface{ ~float32 | ~float64 }
 
@@ -49,21 +51,36 @@ type CE[T Float] struct {
 }
 
 // Rows is a row-wise primitive: Softmax, LogSoftmax (Dst N*K) or LogSumExp
-// (Dst len N).
+// (Dst len N), or the backward pass of one (Dst N*K, the input's gradient):
+//   - SoftmaxBackward: X is y = softmax, Dst = y·(Dy − Σ_row y·Dy);
+//   - LogSoftmaxBackward: X is y = log-softmax, Dst = Dy − exp(y)·Σ_row Dy;
+//   - LogSumExpBackward: X is the input, Dst_ij = Dy_i·exp(X_ij − LSE_i).
 type Rows[T Float] struct {
 	X    []T
 	N, K int
-	Dst  []T // may be X itself for Softmax and LogSoftmax
+	Dst  []T // may be X itself for Softmax and LogSoftmax, X or Dy for the backward passes
+
+	Dy  []T // backward passes: the output's gradient, N*K (N for LogSumExpBackward)
+	LSE []T // LogSumExpBackward: the forward's output, len N
 
 	// Whole is the element count of the call this one is a block of (see
 	// CE.Whole), 0 for a whole call.
 	Whole int
 }
 
-// Elementwise is an element-wise primitive (Sigmoid, LogSigmoid, Softplus).
-// Dst may be X itself.
+// Elementwise is an element-wise primitive (Sigmoid, LogSigmoid, Softplus)
+// or its backward pass, Dst = Dy·f'. X is what PyTorch saves: the output y
+// for SigmoidBackward (Dst = Dy·y·(1−y)), the input x for
+// LogSigmoidBackward (Dy·σ(−x)) and SoftplusBackward (Dy·σ(βx), Dy where
+// βx > Threshold). Dst may be X or Dy itself.
 type Elementwise[T Float] struct {
 	X, Dst []T
+	Dy     []T // backward passes: the output's gradient, len X
+
+	// Softplus and SoftplusBackward: (1/β)·log(1+exp(βx)), x where βx >
+	// Threshold (PyTorch's softplus; the product and the comparison in T).
+	// β = 1 and Threshold = +Inf is the exact log(1+eˣ).
+	Beta, Threshold T
 }
 
 // BinaryKind selects the element-wise binary loss.
@@ -173,6 +190,14 @@ type Impl[T Float] struct {
 	LogSigmoid func(a Elementwise[T])
 	Softplus   func(a Elementwise[T])
 
+	// The primitives' backward passes (vector–Jacobian products).
+	SoftmaxBackward    func(a Rows[T])
+	LogSoftmaxBackward func(a Rows[T])
+	LogSumExpBackward  func(a Rows[T])
+	SigmoidBackward    func(a Elementwise[T])
+	LogSigmoidBackward func(a Elementwise[T])
+	SoftplusBackward   func(a Elementwise[T])
+
 	// RowStats and RowExp are the two passes of the row kernels (RowPass).
 	RowStats func(a RowPass[T])
 	RowExp   func(a RowPass[T])
@@ -195,3 +220,9 @@ type Impl[T Float] struct {
 // for the caller. A variable only so that tests can take the streamed paths
 // at guard-page sizes (see docs/benchmarks.md for the measurement).
 var StreamMinBytes = 16 << 20
+
+// ExactSoftplus reports whether a Softplus call is the exact log(1+eˣ):
+// β = 1 and no threshold.
+func (a Elementwise[T]) ExactSoftplus() bool {
+	return a.Beta == 1 && math.IsInf(float64(a.Threshold), 1)
+}

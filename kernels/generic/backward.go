@@ -1,0 +1,191 @@
+package generic
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
+
+// The primitives' backward passes (vector–Jacobian products) and Softplus
+// with PyTorch's β and threshold. Like the forwards they compute in float64
+// and round once; the exponentials go through expInto in blocks.
+
+// SigmoidBackward writes dx = dy·y·(1−y) from the saved output y (X).
+func SigmoidBackward[T args.Float](a args.Elementwise[T]) {
+	args.Took("generic/sigmoid-backward")
+	y := a.X
+	dy, dx := a.Dy[:len(y)], a.Dst[:len(y)]
+	for i, v := range y {
+		yv := float64(v)
+		// (1 − y)·y: 1 − y is exact for y ≥ ½, where y − y² would cancel.
+		dx[i] = T(float64(dy[i]) * ((1 - yv) * yv))
+	}
+}
+
+// LogSigmoidBackward writes dx = dy·σ(−x).
+func LogSigmoidBackward[T args.Float](a args.Elementwise[T]) {
+	args.Took("generic/logsigmoid-backward")
+	sigmoidGrad(a, -1, T(math.Inf(1)))
+}
+
+// Softplus writes (1/β)·log(1+exp(βx)), or x where βx > threshold; the
+// exact form (β = 1, no threshold) takes the forward family's loop.
+func Softplus[T args.Float](a args.Elementwise[T]) {
+	args.Took("generic/softplus")
+	if a.ExactSoftplus() {
+		sigmoidFamily(a, famSoftplus)
+		return
+	}
+	x := a.X
+	dst := a.Dst[:len(x)]
+	beta, thr := a.Beta, a.Threshold
+	b := float64(beta)
+	var eb, lb [sumExpBlock]float64
+	for lo := 0; lo < len(x); lo += sumExpBlock {
+		xs := x[lo:min(lo+sumExpBlock, len(x))]
+		d := dst[lo:][:len(xs)]
+		e, l1 := eb[:len(xs)], lb[:len(xs)]
+		for i, v := range xs {
+			e[i] = -math.Abs(float64(v * beta)) // βx rounded in T, as PyTorch
+		}
+		expInto(e, e)
+		log1pInto(l1, e)
+		for i, v := range xs {
+			t := v * beta
+			r := T((max(float64(t), 0) + l1[i]) / b)
+			if t > thr {
+				r = v
+			}
+			d[i] = r
+		}
+	}
+}
+
+// SoftplusBackward writes dx = dy·σ(βx), or dy where βx > threshold.
+func SoftplusBackward[T args.Float](a args.Elementwise[T]) {
+	args.Took("generic/softplus-backward")
+	sigmoidGrad(a, a.Beta, a.Threshold)
+}
+
+// sigmoidGrad writes dx = dy·σ(βx), dy where βx > thr (βx in T).
+func sigmoidGrad[T args.Float](a args.Elementwise[T], beta, thr T) {
+	x := a.X
+	dy, dx := a.Dy[:len(x)], a.Dst[:len(x)]
+	var eb [sumExpBlock]float64
+	for lo := 0; lo < len(x); lo += sumExpBlock {
+		xs := x[lo:min(lo+sumExpBlock, len(x))]
+		g, d := dy[lo:][:len(xs)], dx[lo:][:len(xs)]
+		e := eb[:len(xs)]
+		for i, v := range xs {
+			e[i] = -math.Abs(float64(v * beta))
+		}
+		expInto(e, e)
+		for i, v := range xs {
+			t := v * beta
+			sp, _ := sigmoids(float64(t), e[i])
+			r := T(float64(g[i]) * sp)
+			if t > thr {
+				r = g[i]
+			}
+			d[i] = r
+		}
+	}
+}
+
+// SoftmaxBackward writes dx = y·(dy − Σ y·dy) row by row.
+func SoftmaxBackward[T args.Float](a args.Rows[T]) {
+	args.Took("generic/softmax-backward")
+	k := a.K
+	for i := 0; i < a.N; i++ {
+		y := a.X[i*k : i*k+k]
+		dy, dx := a.Dy[i*k : i*k+k][:len(y)], a.Dst[i*k : i*k+k][:len(y)]
+		s := dot4(y, dy)
+		for j, v := range y {
+			dx[j] = T(float64(v) * (float64(dy[j]) - s))
+		}
+	}
+}
+
+// LogSoftmaxBackward writes dx = dy − exp(y)·Σ dy row by row.
+func LogSoftmaxBackward[T args.Float](a args.Rows[T]) {
+	args.Took("generic/logsoftmax-backward")
+	k := a.K
+	var eb [sumExpBlock]float64
+	for i := 0; i < a.N; i++ {
+		y := a.X[i*k : i*k+k]
+		dy, dx := a.Dy[i*k : i*k+k][:len(y)], a.Dst[i*k : i*k+k][:len(y)]
+		s := sum4(dy)
+		for lo := 0; lo < len(y); lo += sumExpBlock {
+			ys := y[lo:min(lo+sumExpBlock, len(y))]
+			g, d := dy[lo:][:len(ys)], dx[lo:][:len(ys)]
+			e := eb[:len(ys)]
+			for j, v := range ys {
+				e[j] = float64(v)
+			}
+			expInto(e, e)
+			for j, v := range e {
+				d[j] = T(float64(g[j]) - v*s)
+			}
+		}
+	}
+}
+
+// LogSumExpBackward writes dx_ij = dy_i·exp(x_ij − lse_i).
+func LogSumExpBackward[T args.Float](a args.Rows[T]) {
+	args.Took("generic/logsumexp-backward")
+	k := a.K
+	dys, lses := a.Dy[:a.N], a.LSE[:a.N]
+	var eb [sumExpBlock]float64
+	for i, g := range dys {
+		x, dx := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
+		dx = dx[:len(x)]
+		l := float64(lses[i])
+		for lo := 0; lo < len(x); lo += sumExpBlock {
+			xs := x[lo:min(lo+sumExpBlock, len(x))]
+			d := dx[lo:][:len(xs)]
+			e := eb[:len(xs)]
+			for j, v := range xs {
+				e[j] = float64(v) - l
+			}
+			expInto(e, e)
+			for j, v := range e {
+				d[j] = T(float64(g) * v)
+			}
+		}
+	}
+}
+
+// dot4 is Σ x·y in float64 over four running sums (four dependent chains).
+func dot4[T args.Float](x, y []T) float64 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a, b := x[i:i+4:i+4], y[i:i+4:i+4]
+		s0 += float64(a[0]) * float64(b[0])
+		s1 += float64(a[1]) * float64(b[1])
+		s2 += float64(a[2]) * float64(b[2])
+		s3 += float64(a[3]) * float64(b[3])
+	}
+	for j := i; j < len(x); j++ {
+		s0 += float64(x[j]) * float64(y[j])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sum4 is Σ x in float64 over four running sums.
+func sum4[T args.Float](x []T) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a := x[i : i+4 : i+4]
+		s0 += float64(a[0])
+		s1 += float64(a[1])
+		s2 += float64(a[2])
+		s3 += float64(a[3])
+	}
+	for _, v := range x[i:] {
+		s0 += float64(v)
+	}
+	return (s0 + s1) + (s2 + s3)
+}

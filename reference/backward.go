@@ -1,0 +1,230 @@
+package reference
+
+import (
+	"math"
+
+	"github.com/lossfuse/lossfuse/kernels"
+)
+
+// References for the primitives' backward passes and SoftplusBeta (Out is
+// dx, or dst). The formulas are PyTorch's, evaluated in float64 on the T
+// inputs. Tolerances follow the contract: Slack·u per rounding step,
+// InputSlack·u·|argument| for an exp/log argument, sums of K terms as the
+// row kernels' sums (sumErr). A value whose intermediate term overflows T
+// (which a backend computing in T cannot avoid) gets an infinite tolerance.
+
+// sumErr bounds the error of Σ t_j over a row of k terms with Σ|t_j| = abs
+// as a backend may add them: float32 lanes flushed to float64 every
+// SumBlock32 terms, float64 lanes over at least SumLanes64 partial sums.
+func (r *Result) sumErr(k int, abs float64) float64 {
+	terms := k / SumLanes64
+	if r.Dtype == "float32" {
+		terms = min(k, SumBlock32)
+	}
+	return float64(terms+2)*r.U*abs + float64(k)*r.tiny
+}
+
+func rowsBackward[T kernels.Float](dy, saved, lse []T, n, k int, perRow bool, fill func(r *Result, i int, out, tol []float64)) (*Result, error) {
+	nk, err := shapeNK(n, k)
+	if err != nil {
+		return nil, err
+	}
+	dyLen := nk
+	if perRow {
+		dyLen = n
+	}
+	rules := []lengthRule{need("saved", len(saved), nk), need("dy", len(dy), dyLen)}
+	if perRow {
+		rules = append(rules, need("lse", len(lse), n))
+	}
+	if err := lengths(rules...); err != nil {
+		return nil, err
+	}
+	r := newResult[T](k)
+	r.Out, r.OutTol = make([]float64, nk), make([]float64, nk)
+	for i := 0; i < n; i++ {
+		out, tol := r.Out[i*k:i*k+k], r.OutTol[i*k:i*k+k]
+		fill(r, i, out, tol)
+		for j := range tol {
+			tol[j] = finiteTol(out[j], tol[j]+Slack*r.tiny)
+		}
+	}
+	return r, nil
+}
+
+// SoftmaxBackward is the reference for kernels.SoftmaxBackward: dx = y ⊙
+// (dy − Σ y·dy). A row whose Σ|y·dy| leaves T's range is unconstrained.
+func SoftmaxBackward[T kernels.Float](dy, y []T, n, k int) (*Result, error) {
+	return rowsBackward(dy, y, nil, n, k, false, func(r *Result, i int, out, tol []float64) {
+		ys, gs := y[i*k:i*k+k], dy[i*k:i*k+k]
+		var s, abs sum
+		for j := range ys {
+			p := float64(ys[j]) * float64(gs[j])
+			s.add(p)
+			abs.add(math.Abs(p))
+		}
+		sv, sErr := s.value(), r.sumErr(k, abs.value())
+		free := r.overflows(abs.value())
+		for j := range ys {
+			yv, g := float64(ys[j]), float64(gs[j])
+			d := g - sv
+			out[j] = yv * d
+			tol[j] = math.Abs(yv)*(sErr+Slack*r.U*(math.Abs(g)+math.Abs(sv))) + Slack*r.U*math.Abs(out[j])
+			if free || r.overflows(math.Abs(d), math.Abs(yv*g), math.Abs(yv*sv)) {
+				tol[j] = math.Inf(1)
+			}
+		}
+	})
+}
+
+// LogSoftmaxBackward is the reference for kernels.LogSoftmaxBackward: dx =
+// dy − exp(y)·Σ dy. A row whose Σ|dy| leaves T's range is unconstrained, as
+// is an element whose exp(y) does.
+func LogSoftmaxBackward[T kernels.Float](dy, y []T, n, k int) (*Result, error) {
+	return rowsBackward(dy, y, nil, n, k, false, func(r *Result, i int, out, tol []float64) {
+		ys, gs := y[i*k:i*k+k], dy[i*k:i*k+k]
+		var s, abs sum
+		for _, g := range gs {
+			s.add(float64(g))
+			abs.add(math.Abs(float64(g)))
+		}
+		sv, sErr := s.value(), r.sumErr(k, abs.value())
+		free := r.overflows(abs.value())
+		for j := range ys {
+			yv, g := float64(ys[j]), float64(gs[j])
+			e := math.Exp(yv)
+			out[j] = g - e*sv
+			tol[j] = e*sErr + Slack*r.U*(math.Abs(g)+math.Abs(out[j])) + e*math.Abs(sv)*(Slack*r.U+InputSlack*r.U*math.Abs(yv))
+			if free || r.overflows(e, math.Abs(e*sv)) {
+				tol[j] = math.Inf(1)
+			}
+		}
+	})
+}
+
+// LogSumExpBackward is the reference for kernels.LogSumExpBackward: dx_ij =
+// dy_i·exp(x_ij − lse_i), the difference rounded to T as a backend forms it.
+func LogSumExpBackward[T kernels.Float](dy, x, lse []T, n, k int) (*Result, error) {
+	return rowsBackward(dy, x, lse, n, k, true, func(r *Result, i int, out, tol []float64) {
+		xs, g, l := x[i*k:i*k+k], float64(dy[i]), lse[i]
+		for j, xv := range xs {
+			d := float64(xv - l)
+			e := math.Exp(d)
+			out[j] = g * e
+			tol[j] = math.Abs(out[j]) * (Slack*r.U + InputSlack*r.U*math.Abs(d))
+			if r.overflows(math.Abs(d), e) {
+				tol[j] = math.Inf(1)
+			}
+		}
+	})
+}
+
+// elementwiseBackward is dx = dy·f(saved) with f's tolerance ftol (absolute,
+// at f's value) and free reporting an intermediate overflow.
+func elementwiseBackward[T kernels.Float](dy, saved []T, f func(r *Result, v float64) (fv, ftol float64, free bool)) (*Result, error) {
+	if err := lengths(need("dy", len(dy), len(saved))); err != nil {
+		return nil, err
+	}
+	r := newResult[T](1)
+	r.Out, r.OutTol = make([]float64, len(saved)), make([]float64, len(saved))
+	for i, sv := range saved {
+		g := float64(dy[i])
+		fv, ftol, free := f(r, float64(sv))
+		out := g * fv
+		r.Out[i] = out
+		t := math.Abs(g)*ftol + Slack*r.U*math.Abs(out) + Slack*r.tiny
+		if free || r.overflows(math.Abs(out)) {
+			t = math.Inf(1)
+		}
+		r.OutTol[i] = finiteTol(out, t)
+	}
+	return r, nil
+}
+
+// SigmoidBackward is the reference for kernels.SigmoidBackward: dx =
+// dy·y·(1 − y). A backend may form y·(1 − y) or dy·(1 − y) first: either
+// overflowing T leaves the element unconstrained.
+func SigmoidBackward[T kernels.Float](dy, y []T) (*Result, error) {
+	r, err := elementwiseBackward(dy, y, func(r *Result, v float64) (float64, float64, bool) {
+		f := v * (1 - v)
+		return f, Slack * r.U * math.Abs(f), r.overflows(math.Abs(f))
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range r.Out {
+		if r.overflows(math.Abs(float64(dy[i]) * (1 - float64(y[i])))) {
+			r.OutTol[i] = math.Inf(1)
+		}
+	}
+	return r, nil
+}
+
+// LogSigmoidBackward is the reference for kernels.LogSigmoidBackward: dx =
+// dy·σ(−x).
+func LogSigmoidBackward[T kernels.Float](dy, x []T) (*Result, error) {
+	return sigmoidGrad(dy, x, -1, T(math.Inf(1)))
+}
+
+// SoftplusBackward is the reference for kernels.SoftplusBackward: dx =
+// dy·σ(x).
+func SoftplusBackward[T kernels.Float](dy, x []T) (*Result, error) {
+	return sigmoidGrad(dy, x, 1, T(math.Inf(1)))
+}
+
+// SoftplusBetaBackward is the reference for kernels.SoftplusBetaBackward:
+// dx = dy·σ(βx), dy where βx > threshold (βx rounded to T).
+func SoftplusBetaBackward[T kernels.Float](dy, x []T, beta, threshold T) (*Result, error) {
+	return sigmoidGrad(dy, x, beta, threshold)
+}
+
+func sigmoidGrad[T kernels.Float](dy, x []T, beta, threshold T) (*Result, error) {
+	return elementwiseBackward(dy, x, func(r *Result, v float64) (float64, float64, bool) {
+		t := T(v) * beta
+		if t > threshold {
+			return 1, 0, false
+		}
+		tv := float64(t)
+		s := sigmoid(tv)
+		return s, sigmoidPert(r, tv, s), false
+	})
+}
+
+// sigmoidPert is σ's change under the contract's perturbation of its
+// argument, plus a rounding step.
+func sigmoidPert(r *Result, t, s float64) float64 {
+	p := Slack * r.U * s
+	if !math.IsNaN(t) && !math.IsInf(t, 0) && t != 0 {
+		for _, sg := range []float64{-1, 1} {
+			p = maxDiff(p, sigmoid(t*(1+sg*InputSlack*r.U)), s)
+		}
+	}
+	return p
+}
+
+// SoftplusBeta is the reference for kernels.SoftplusBeta: (1/β)·log(1 +
+// exp(βx)), x where βx > threshold (βx rounded to T, as the comparison).
+func SoftplusBeta[T kernels.Float](x []T, beta, threshold T) (*Result, error) {
+	r := newResult[T](1)
+	r.Out, r.OutTol = make([]float64, len(x)), make([]float64, len(x))
+	b := float64(beta)
+	f := func(t float64) float64 { return softplus(t) / b }
+	for i, xv := range x {
+		t := xv * beta
+		if t > threshold {
+			r.Out[i] = float64(xv)
+			continue
+		}
+		tv := float64(t)
+		y := f(tv)
+		var pert float64
+		if !math.IsNaN(tv) && !math.IsInf(tv, 0) && tv != 0 {
+			for _, s := range []float64{-1, 1} {
+				pert = maxDiff(pert, f(tv*(1+s*InputSlack*r.U)), y)
+			}
+		}
+		r.Out[i] = y
+		r.OutTol[i] = finiteTol(y, Slack*r.U*math.Abs(y)+pert+Slack*r.tiny/math.Min(1, math.Abs(b)))
+	}
+	return r, nil
+}
