@@ -38,6 +38,14 @@ package kernels_test
 //   - row primitives: |x_j| + Λ (times p_j for softmax); element-wise
 //     primitives: |x·f'(x)| (the input's own rounding, as if x were off by
 //     c·u relative);
+//   - backward passes (family primitives_backward): SoftmaxBackward
+//     |y_j|·(|dy_j| + (1 + K/c)·Σ|y·dy|), LogSoftmaxBackward |dy_j| +
+//     e^{y_j}·(1 + K/c)·Σ|dy| (the row sum's terms), LogSumExpBackward
+//     |dy_i|·e^{x_ij − lse_i}·(1 + |x_ij| + |lse_i|) (the argument's
+//     rounding); element-wise, |t·∂f/∂t| at the saved t as above:
+//     SigmoidBackward |dy·y·(1−2y)|, LogSigmoid/Softplus(Beta)Backward
+//     |βx·dy·σ(βx)·σ(−βx)|, SoftplusBeta |x·σ(βx)|; 0 where β·x > threshold
+//     (x or dy itself);
 //   - a reduced loss: Σ_i (|row_i| + S_i) over rows (divided by the mean's
 //     normaliser), covering the rows' errors and their summation.
 //
@@ -51,7 +59,10 @@ package kernels_test
 //
 // Each case runs three ways: gradient (or a primitive's output) in its own
 // buffer with every optional output (RowLoss, RowLSE, Loss) requested, the
-// gradient written over the input, and loss only.
+// gradient written over the input, and loss only. A backward pass writes dx
+// into its own buffer, over the saved tensor (y or x), and over dy (except
+// LogSumExpBackward, whose dy has one value per row); SoftplusBeta into its
+// own buffer and over x.
 
 import (
 	"compress/gzip"
@@ -131,6 +142,8 @@ type inputBlock struct {
 	W     []num   `json:"w"`
 	PW    []num   `json:"pw"`
 	Alpha []num   `json:"alpha"`
+	DY    []num   `json:"dy"`  // a backward pass's upstream gradient
+	LSE   []num   `json:"lse"` // LogSumExpBackward's saved output
 }
 
 type goldenCase struct {
@@ -152,6 +165,8 @@ type goldenCase struct {
 	Param       float64                 `json:"param"`
 	Clip        float64                 `json:"clip"`
 	Asym        []float64               `json:"asym"`
+	Beta        float64                 `json:"beta"`      // SoftplusBeta
+	Threshold   num                     `json:"threshold"` // SoftplusBeta ("Inf": none)
 	Source      string                  `json:"source"`
 	Out         map[string]*outputBlock `json:"out"`
 	Dev         []deviation             `json:"dev"`
@@ -195,16 +210,16 @@ func loadGolden(t testing.TB, family string) *goldenFile {
 }
 
 // goldenFamilies are the files gen.py writes, besides the article's data.
-var goldenFamilies = []string{"ce", "ce_probs", "softmax_focal", "bce_logits", "bce", "sigmoid_focal", "focal_probs", "regression", "primitives"}
+var goldenFamilies = []string{"ce", "ce_probs", "softmax_focal", "bce_logits", "bce", "sigmoid_focal", "focal_probs", "regression", "primitives", "primitives_backward"}
 
 // ---------------------------------------------------------------- running a case
 
 // inputs64 is a case's input set as float64 (exact widenings of float32
 // inputs).
 type inputs64 struct {
-	n, k              int
-	x, y, w, pw, alph []float64
-	t                 []int32
+	n, k                       int
+	x, y, w, pw, alph, dy, lse []float64
+	t                          []int32
 }
 
 func widen(in *inputBlock) *inputs64 {
@@ -212,6 +227,7 @@ func widen(in *inputBlock) *inputs64 {
 		n: in.N, k: in.K, t: in.T,
 		x: parseAll(in.X, in.Prec), y: parseAll(in.Y, in.Prec), w: parseAll(in.W, in.Prec),
 		pw: parseAll(in.PW, in.Prec), alph: parseAll(in.Alpha, in.Prec),
+		dy: parseAll(in.DY, in.Prec), lse: parseAll(in.LSE, in.Prec),
 	}
 }
 
@@ -240,13 +256,14 @@ func back[T kernels.Float](v []T) []float64 {
 type gradMode int
 
 const (
-	gradSeparate gradMode = iota // gradient (or a primitive's dst) in its own buffer, every optional output on
-	gradInPlace                  // gradient (or dst) overwrites the input
-	gradNone                     // loss only
+	gradSeparate  gradMode = iota // gradient (or a primitive's dst, a backward pass's dx) in its own buffer, every optional output on
+	gradInPlace                   // gradient (or dst, or dx) overwrites the input (a backward pass's saved y or x)
+	gradNone                      // loss only
+	gradInPlaceDy                 // a backward pass's dx overwrites dy
 )
 
 func (m gradMode) String() string {
-	return [...]string{"separate output", "in-place output", "loss only"}[m]
+	return [...]string{"separate output", "in-place output", "loss only", "in-place over dy"}[m]
 }
 
 // got is what lossfuse returned, widened to float64.
@@ -282,6 +299,81 @@ func ignoreOf(c *goldenCase) kernels.Ignore {
 	return kernels.Ignore{} // the zero value: PyTorch's −100
 }
 
+// isBackward tells the primitives' backward passes and SoftplusBeta (the
+// family primitives_backward) apart.
+func isBackward(op string) bool {
+	switch op {
+	case "softmax_backward", "log_softmax_backward", "logsumexp_backward", "sigmoid_backward",
+		"logsigmoid_backward", "softplus_backward", "softplus_beta", "softplus_beta_backward":
+		return true
+	}
+	return false
+}
+
+// backwardModes are the buffer modes a backward case runs in: dx in its own
+// buffer, over the saved tensor (y or x), and over dy where dy has dx's
+// shape (not LogSumExpBackward's per-row dy, not SoftplusBeta's forward).
+func backwardModes(op string) []gradMode {
+	switch op {
+	case "logsumexp_backward", "softplus_beta":
+		return []gradMode{gradSeparate, gradInPlace}
+	}
+	return []gradMode{gradSeparate, gradInPlace, gradInPlaceDy}
+}
+
+// runBackward maps a primitives_backward case onto the lossfuse API and
+// calls it in T; it returns dx (SoftplusBeta's dst) in got.grad (values).
+func runBackward[T kernels.Float](c *goldenCase, in *inputs64, mode gradMode) (got, error) {
+	var r got
+	saved := conv[T](in.x)
+	switch c.Op {
+	case "softmax_backward", "log_softmax_backward", "sigmoid_backward":
+		saved = conv[T](in.y)
+	}
+	dy := conv[T](in.dy)
+	var dx []T
+	switch mode {
+	case gradInPlace:
+		dx = saved
+	case gradInPlaceDy:
+		dx = dy
+	default:
+		dx = make([]T, len(saved))
+		for i := range dx {
+			dx[i] = T(math.NaN()) // every element must be written
+		}
+	}
+	var beta, thr T
+	if c.Threshold != "" {
+		beta, thr = T(c.Beta), T(c.Threshold.parse(64))
+	}
+	var err error
+	switch c.Op {
+	case "softmax_backward":
+		err = kernels.SoftmaxBackward(dx, dy, saved, in.n, in.k, nil)
+	case "log_softmax_backward":
+		err = kernels.LogSoftmaxBackward(dx, dy, saved, in.n, in.k, nil)
+	case "logsumexp_backward":
+		err = kernels.LogSumExpBackward(dx, dy, saved, conv[T](in.lse), in.n, in.k, nil)
+	case "sigmoid_backward":
+		err = kernels.SigmoidBackward(dx, dy, saved, nil)
+	case "logsigmoid_backward":
+		err = kernels.LogSigmoidBackward(dx, dy, saved, nil)
+	case "softplus_backward":
+		err = kernels.SoftplusBackward(dx, dy, saved, nil)
+	case "softplus_beta":
+		err = kernels.SoftplusBeta(dx, saved, beta, thr, nil)
+		r.values = back(dx)
+		return r, err
+	case "softplus_beta_backward":
+		err = kernels.SoftplusBetaBackward(dx, dy, saved, beta, thr, nil)
+	default:
+		return r, fmt.Errorf("unknown op %q", c.Op)
+	}
+	r.grad = back(dx)
+	return r, err
+}
+
 func isPrimitive(op string) bool {
 	switch op {
 	case "softmax", "log_softmax", "logsumexp", "sigmoid", "logsigmoid", "softplus":
@@ -292,6 +384,9 @@ func isPrimitive(op string) bool {
 
 // run maps a case onto the lossfuse API and calls it in T.
 func run[T kernels.Float](c *goldenCase, in *inputs64, mode gradMode) (got, error) {
+	if isBackward(c.Op) {
+		return runBackward[T](c, in, mode)
+	}
 	n, k := in.n, in.k
 	x := conv[T](in.x)
 	red := reductionOf(c.Reduction)
@@ -467,6 +562,9 @@ func scaleOf(c *goldenCase, in *inputs64, want *got) *scales {
 	var w []float64
 	if c.Weight {
 		w = in.w
+	}
+	if isBackward(c.Op) {
+		return backwardScale(c, in)
 	}
 	switch c.Op {
 	case "ce", "ce_probs", "softmax_focal":
@@ -700,6 +798,70 @@ func scaleOf(c *goldenCase, in *inputs64, want *got) *scales {
 	return s
 }
 
+func sigm(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+// backwardScale computes S for a primitives_backward case (see the file
+// comment; tools/golden/gen.py's bwd_scale is the same).
+func backwardScale(c *goldenCase, in *inputs64) *scales {
+	n, k := in.n, in.k
+	s := &scales{}
+	out := make([]float64, n*k)
+	switch c.Op {
+	case "softmax_backward", "log_softmax_backward":
+		for i := 0; i < n; i++ {
+			y, dy := in.y[i*k:i*k+k], in.dy[i*k:i*k+k]
+			var a float64
+			for j := range y {
+				if c.Op == "softmax_backward" {
+					a += math.Abs(y[j] * dy[j])
+				} else {
+					a += math.Abs(dy[j])
+				}
+			}
+			for j := range y {
+				if c.Op == "softmax_backward" {
+					out[i*k+j] = finite(math.Abs(y[j]) * (math.Abs(dy[j]) + (1+float64(k)/slack)*a))
+				} else {
+					out[i*k+j] = finite(math.Abs(dy[j]) + math.Exp(y[j])*(1+float64(k)/slack)*a)
+				}
+			}
+		}
+	case "logsumexp_backward":
+		for i := 0; i < n; i++ {
+			l := in.lse[i]
+			for j, x := range in.x[i*k : i*k+k] {
+				out[i*k+j] = finite(math.Abs(in.dy[i]) * math.Exp(x-l) * (1 + math.Abs(x) + math.Abs(l)))
+			}
+		}
+	case "sigmoid_backward":
+		for i, y := range in.y {
+			out[i] = finite(math.Abs(in.dy[i] * y * (1 - 2*y)))
+		}
+	default: // functions of t = β·x (β = 1 without a threshold)
+		beta, thr := 1.0, math.Inf(1)
+		if c.Threshold != "" { // SoftplusBeta, SoftplusBetaBackward
+			beta, thr = c.Beta, c.Threshold.parse(64)
+		}
+		for i, x := range in.x {
+			t := x * beta // the input's own rounding: |t·f'(t)|
+			if t > thr {
+				continue // x or dy itself: exact
+			}
+			if c.Op == "softplus_beta" {
+				out[i] = finite(math.Abs(x * sigm(t)))
+			} else { // dy·σ(±t)
+				out[i] = finite(math.Abs(t * in.dy[i] * sigm(t) * sigm(-t)))
+			}
+		}
+	}
+	if c.Op == "softplus_beta" {
+		s.vals = out
+	} else {
+		s.grad = out
+	}
+	return s
+}
+
 // ---------------------------------------------------------------- comparing
 
 type dtypeInfo struct {
@@ -757,6 +919,15 @@ var knownGaps = []knownGap{
 	// throughout; the avx2 float32 kernels return NaN at the infinity and 0
 	// (or −Inf) elsewhere (the generic kernels return the NaN row).
 	{[]string{"avx2", "avx512"}, "primitives", rowM, 32, "values", []int{16, 17, 18, 19}, "softmax/log_softmax of a row holding +Inf: not NaN throughout as in PyTorch"},
+	// dy = +Inf at x = −110.96: σ(x) ≈ 6.5e-49 is below float32's smallest
+	// subnormal, so a float32 σ is 0 and Inf·0 gives NaN, as in PyTorch;
+	// the product is +Inf (generic, computing in float64, returns it). The
+	// same holds for LogSigmoidBackward at x ≳ 104 (no golden entry).
+	{[]string{"avx2", "avx512"}, "primitives_backward", softplusN1000, 32, "grad", []int{991}, "dy = +Inf where float32 σ(βx) underflows to 0: NaN like PyTorch, the product is +Inf"},
+}
+
+func softplusN1000(name string) bool {
+	return name == "softplus_backward_N1000" || name == "softplus_beta_backward_b1_t20_N1000"
 }
 
 func x1Hard(name string) bool {
@@ -894,6 +1065,9 @@ func checkCase[T kernels.Float](t *testing.T, backend, family string, d dtypeInf
 	strict := strictSet(c, d)
 	gaps := gapSet(backend, family, c, d)
 	modes := []gradMode{gradSeparate, gradInPlace, gradNone}
+	if isBackward(c.Op) {
+		modes = backwardModes(c.Op)
+	}
 	for _, mode := range modes {
 		if isPrimitive(c.Op) && mode == gradNone {
 			continue
@@ -906,6 +1080,17 @@ func checkCase[T kernels.Float](t *testing.T, backend, family string, d dtypeInf
 		ck := &checker{t: t, d: d, what: mode.String(), strict: strict, gaps: gaps, backend: backend}
 		if isPrimitive(c.Op) {
 			ck.slice("values", g.values, want.values, s.vals)
+			continue
+		}
+		if isBackward(c.Op) {
+			if c.Op == "softplus_beta" {
+				ck.slice("values", g.values, want.values, s.vals)
+			} else {
+				ck.slice("grad", g.grad, want.grad, s.grad)
+			}
+			if ck.failed > 6 {
+				t.Errorf("%s %s: … %d mismatches in all", d.name, mode, ck.failed)
+			}
 			continue
 		}
 		ck.value("loss", -1, g.loss, want.loss, s.loss)

@@ -13,16 +13,30 @@ File layout (per family):
 
     {"family": "ce",
      "inputs": {name: {"prec": 32|64, "n": N, "k": K, "x": [...], "t": [...],
-                       "y": [...], "w": [...], "pw": [...], "alpha": [...]}},
+                       "y": [...], "w": [...], "pw": [...], "alpha": [...],
+                       "dy": [...], "lse": [...]}},
      "cases": [{"name", "op", "in", "reduction", options..., "source",
                 "out": {"f32": {...}, "f64": {...}}, "dev": [...]}]}
+
+The family primitives_backward holds the primitives' backward passes and
+SoftplusBeta: "dy" is the upstream gradient, "y" the saved output (Softmax,
+LogSoftmax, Sigmoid), "x" the saved input, "lse" LogSumExp's saved output;
+its cases carry "beta" and "threshold" (SoftplusBeta) and their output is
+"grad" (dx; SoftplusBeta's is "values").
 
 Numbers are JSON numbers, or the strings "NaN", "Inf", "-Inf". Inputs with
 prec 32 are float32 values printed in their shortest float32 form (parse them
 as float32, then widen for the float64 run); outputs under "f32" likewise.
 
 "source" says where the expected outputs come from:
-  torch          PyTorch / torchvision called directly, in each dtype.
+  torch          PyTorch / torchvision called directly, in each dtype. The
+                 backward passes: torch.autograd.grad with grad_outputs = dy
+                 where the saved tensor is the input x; where it is the
+                 forward's output (y, lse) the backward op autograd calls
+                 (_softmax_backward_data, _log_softmax_backward_data,
+                 sigmoid_backward, logsumexp's dy·exp(x − lse)) on the
+                 stored y, so that float64 sees the float32 y the test
+                 passes (checked bit for bit against autograd in float32).
   formula        lossfuse semantics that PyTorch has no single call for,
                  written as a small torch autograd formula (or a closed form)
                  evaluated in float64; the f32 outputs are the float64 ones
@@ -130,6 +144,8 @@ class Inputs:
         for name, d in self.sets.items():
             e = {}
             for key, v in d.items():
+                if key.startswith("_"):
+                    continue  # the generator's own (e.g. the forward input behind a saved output)
                 if isinstance(v, np.ndarray):
                     e[key] = [enc(x, d["prec"]) for x in v]
                 else:
@@ -189,7 +205,7 @@ def as64(res):
     return r
 
 
-def flag(devs, prec, field, got, ref, reason_fn, tag_fn, elementwise=False):
+def flag(devs, prec, field, got, ref, reason_fn, tag_fn, elementwise=False, scale=None):
     """Replace PyTorch values by the reference where the policy says so.
 
     got: PyTorch's values (dtype prec, as float64 numpy), modified in place.
@@ -197,6 +213,10 @@ def flag(devs, prec, field, got, ref, reason_fn, tag_fn, elementwise=False):
     tag_fn(i, kind) names the row of the package doc's deviation table the
     entry belongs to (kind: "nan", "inf", "zero" or "rel", what PyTorch got
     wrong); it raises for an entry that no row covers.
+    scale: when given, the Go test's S per entry (golden_test.go): a finite
+    PyTorch value within that test's tolerance of the reference is kept
+    (cancellation both suffer, e.g. an exact 0 from dy − Σ y·dy, is not a
+    deviation).
     """
     scalar = np.ndim(got) == 0
     g = np.atleast_1d(np.array(got, dtype=np.float64))
@@ -208,6 +228,9 @@ def flag(devs, prec, field, got, ref, reason_fn, tag_fn, elementwise=False):
         rq = float(np.float32(rv)) if prec == 32 else rv
         if 0 < abs(rq) < TINY[prec]:
             continue  # subnormal results: compared with an absolute floor, never flagged
+        if scale is not None and math.isfinite(tv) and math.isfinite(rq) and \
+                abs(tv - rq) <= RTOL[prec] * (abs(rq) + scale[i]) + TINY[prec]:
+            continue  # within the Go test's tolerance
         why = kind = None
         if math.isnan(tv):
             why, kind = "PyTorch returns NaN; the mathematical value is %s" % ("finite" if math.isfinite(rv) else "%r (the limit)" % rv), "nan"
@@ -1200,6 +1223,319 @@ def build_primitives():
     return fam
 
 
+# ---------------------------------------------------------------- primitives' backward passes
+
+# Row kinds of the row backward passes' input sets: (name, what the row holds).
+BWD_ROWS = ["rand", "sat", "ones", "dy_nan", "dy_inf", "dy_ninf", "x_ninf", "x_inf", "x_nan", "big", "s_inf", "s_nan",
+            "x_allninf"]
+
+
+def bwd_scale(op, d, beta=1.0, thr=INF):
+    """S of the Go test (golden_test.go, scaleOf) for a backward case, from
+    its stored inputs; the generator uses it only to tell a deviation from
+    a difference within the test's tolerance (flag's scale)."""
+    k = d["k"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        if op in ("softmax_backward", "log_softmax_backward"):
+            n = d["n"]
+            y, dy = d["y"].reshape(n, k), d["dy"].reshape(n, k)
+            s = np.zeros((n, k))
+            for i in range(n):
+                if op == "softmax_backward":
+                    a = np.sum(np.abs(y[i] * dy[i]))
+                    s[i] = np.abs(y[i]) * (np.abs(dy[i]) + (1 + k / 32) * a)
+                else:
+                    a = np.sum(np.abs(dy[i]))
+                    s[i] = np.abs(dy[i]) + np.exp(y[i]) * (1 + k / 32) * a
+        elif op == "logsumexp_backward":
+            n = d["n"]
+            x = d["x"].reshape(n, k)
+            s = np.abs(d["dy"])[:, None] * np.exp(x - d["lse"][:, None]) * (1 + np.abs(x) + np.abs(d["lse"])[:, None])
+        elif op == "sigmoid_backward":
+            y = d["y"]
+            s = np.abs(d["dy"] * y * (1 - 2 * y))
+        else:
+            x = d["x"]
+            t = x * beta  # in float64 for both dtypes, as the Go test's S
+            if op == "softplus_beta":
+                s = np.abs(x * sigmoid64(t))
+            else:  # dy·σ(βx): the input's own rounding
+                s = np.abs(t * d["dy"] * sigmoid64(t) * sigmoid64(-t))
+            s = np.where(t > thr, 0.0, s)
+    s = np.asarray(s, dtype=np.float64).reshape(-1)
+    return np.where(np.isfinite(s), s, 0.0)
+
+
+def bwd_ref(op, d, prec, beta=1.0, thr=INF):
+    """float64 closed form of a backward pass (or SoftplusBeta) on the stored
+    inputs; IEEE arithmetic where they are not finite, the limit where the
+    formula has one (σ(±Inf))."""
+    k = d["k"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        if op == "softmax_backward":
+            n = d["n"]
+            y, dy = d["y"].reshape(n, k), d["dy"].reshape(n, k)
+            r = np.zeros((n, k))
+            for i in range(n):
+                p = y[i] * dy[i]
+                s = math.fsum(p) if np.isfinite(p).all() else float(np.sum(p))
+                r[i] = y[i] * (dy[i] - s)
+        elif op == "log_softmax_backward":
+            n = d["n"]
+            y, dy = d["y"].reshape(n, k), d["dy"].reshape(n, k)
+            r = np.zeros((n, k))
+            for i in range(n):
+                s = math.fsum(dy[i]) if np.isfinite(dy[i]).all() else float(np.sum(dy[i]))
+                r[i] = dy[i] - np.exp(y[i]) * s
+        elif op == "logsumexp_backward":
+            n = d["n"]
+            r = d["dy"][:, None] * np.exp(d["x"].reshape(n, k) - d["lse"][:, None])
+        elif op == "sigmoid_backward":
+            r = d["dy"] * ((1 - d["y"]) * d["y"])
+        elif op == "logsigmoid_backward":
+            r = d["dy"] * sigmoid64(-d["x"])
+        else:
+            x = d["x"]
+            t = x * beta
+            if prec == 32:
+                t = f32(t)  # β·x rounded in the element type, as PyTorch
+            if op == "softplus_beta":
+                r = np.where(t > thr, x, softplus64(t) / beta)
+            else:  # softplus_backward (β = 1, no threshold), softplus_beta_backward
+                r = np.where(t > thr, d["dy"], d["dy"] * sigmoid64(t))
+    return np.asarray(r, dtype=np.float64).reshape(-1)
+
+
+def same_bits(a, b):
+    a, b = a.detach().double().numpy(), b.detach().double().numpy()
+    return bool(((a == b) | (np.isnan(a) & np.isnan(b))).all())
+
+
+def bwd_torch(op, d, prec, beta=1.0, thr=INF):
+    """PyTorch's result in dtype prec. The passes that save their input
+    (LogSigmoid, Softplus, SoftplusBeta) run through torch.autograd.grad with
+    grad_outputs = dy. Those that save their output (Softmax, LogSoftmax,
+    Sigmoid; LogSumExp saves both) call the backward op autograd calls on
+    the stored saved tensor, so that the float64 run sees the same y (lse)
+    as the float32 one (a float64 forward would give another y); in float32
+    the generator checks that op against torch.autograd.grad of the forward
+    bit for bit, on every row whose stored y is the forward's output."""
+    dt = DT[prec]
+    n, k = d["n"], d["k"]
+    if op in ("softmax_backward", "log_softmax_backward"):
+        y, dy = tens(d, "y", dt, (n, k)), tens(d, "dy", dt, (n, k))
+        bw = torch._softmax_backward_data if op == "softmax_backward" else torch._log_softmax_backward_data
+        r = bw(dy, y, 1, dt)
+        if prec == 32:
+            x = tens(d, "_x", dt, (n, k)).requires_grad_()
+            yf = (torch.softmax if op == "softmax_backward" else torch.log_softmax)(x, 1)
+            (g,) = torch.autograd.grad(yf, x, dy)
+            for i in range(n):
+                if same_bits(yf[i], y[i]) and not same_bits(g[i], r[i]):
+                    raise SystemExit("self-check %s row %d: backward op != autograd" % (op, i))
+        return r
+    if op == "logsumexp_backward":
+        x, lse, dy = tens(d, "x", dt, (n, k)), tens(d, "lse", dt), tens(d, "dy", dt)
+        r = dy[:, None] * torch.exp(x - lse[:, None])  # FunctionsManual.cpp logsumexp_backward
+        if prec == 32:
+            xg = x.clone().requires_grad_()
+            lf = torch.logsumexp(xg, 1)
+            (g,) = torch.autograd.grad(lf, xg, dy)
+            for i in range(n):
+                if same_bits(lf[i], lse[i]) and not same_bits(g[i], r[i]):
+                    raise SystemExit("self-check %s row %d: backward formula != autograd" % (op, i))
+        return r
+    if op == "sigmoid_backward":
+        y, dy = tens(d, "y", dt), tens(d, "dy", dt)
+        r = torch.ops.aten.sigmoid_backward(dy, y)
+        if prec == 32:
+            x = tens(d, "_x", dt).requires_grad_()
+            yf = torch.sigmoid(x)
+            (g,) = torch.autograd.grad(yf, x, dy)
+            fwd = ((yf.detach() == y) | (torch.isnan(yf.detach()) & torch.isnan(y)))
+            if not same_bits(g[fwd], r[fwd]):
+                raise SystemExit("self-check sigmoid_backward: backward op != autograd")
+        return r
+    x = tens(d, "x", dt).requires_grad_()
+    if op == "logsigmoid_backward":
+        v = F.logsigmoid(x)
+    elif op == "softplus_backward":
+        v = F.softplus(x, 1, INF)  # lossfuse's Softplus has no threshold
+    else:
+        v = F.softplus(x, beta, thr)
+    if op == "softplus_beta":
+        return v
+    (g,) = torch.autograd.grad(v, x, tens(d, "dy", dt))
+    return g
+
+
+def softplus_why(prec, t, forward):
+    """How PyTorch's softplus (log1p(exp(βx))/β) or softplus_backward
+    (dy·z/(z+1), z = exp(βx)) goes wrong at t = βx, for a deviation's
+    reason."""
+    np_t = np.float32 if prec == 32 else np.float64
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        z = np.exp(np_t(t))
+    if forward:
+        return "where the threshold does not apply PyTorch forms log1p(exp(βx)), and exp(βx) overflows (float%d)" % prec
+    if math.isinf(z):
+        return "where the threshold does not apply PyTorch forms dy·z/(z+1) with z = exp(βx) = +Inf (float%d): NaN" % prec
+    if z == 0:
+        return "exp(βx) underflows to 0 in float%d and ±Inf·0 is NaN, but σ(βx) > 0" % prec
+    return "PyTorch's dy·z overflows before the division by z+1 (z = exp(βx), float%d)" % prec
+
+
+def bwd_case(fam, name, op, inp, beta=None, thr=None):
+    d = fam.inputs.sets[inp]
+    b, t = (1.0, INF) if beta is None else (beta, thr)
+    field = "values" if op == "softplus_beta" else "grad"
+    c = {"name": name, "op": op, "in": inp, "source": "torch"}
+    if beta is not None:
+        c["beta"] = beta
+        c["threshold"] = enc(thr, 64)
+    outs, devs = {}, []
+    for prec in (64, 32):
+        v = bwd_torch(op, d, prec, b, t).detach().double().reshape(-1).numpy().copy()
+        ref = bwd_ref(op, d, prec, b, t)
+        sc = bwd_scale(op, d, b, t)
+        saved = "y" if op in ("softmax_backward", "log_softmax_backward", "sigmoid_backward") else "x"
+
+        def head(i):
+            parts = ["%s=%r" % (saved, float(d[saved][i]))]
+            if op != "softplus_beta":
+                parts.append("dy=%r" % float(d["dy"][i // d["k"] if op == "logsumexp_backward" else i]))
+            if beta is not None:
+                parts.append("beta=%r, threshold=%r" % (b, t))
+            h = "%s(%s)" % (op, ", ".join(parts))
+            if op.startswith("softplus"):
+                h += ", " + softplus_why(prec, float(d["x"][i]) * b, op == "softplus_beta")
+            return h
+
+        def tag(i, kind):
+            if op.startswith("softplus"):
+                return "softplus"
+            return no_row("%s kind %s" % (head(i), kind))
+
+        v = flag(devs, prec, field, v, ref, head, tag, elementwise=op not in (
+            "softmax_backward", "log_softmax_backward", "logsumexp_backward"), scale=sc)
+        check_close("%s %s f%d vs ref" % (name, op, prec), v, ref, 1e-5 if prec == 32 else 1e-12)
+        outs["f%d" % prec] = out_block(prec, **{field: v})
+    c["out"] = outs
+    if devs:
+        c["dev"] = devs
+    fam.case(c)
+
+
+def build_primitives_backward():
+    fam = Family("primitives_backward")
+    I = fam.inputs
+    rng = np.random.RandomState(13)
+    # Row passes: K = 1, 2, 17 with one row of each kind, K = 4099 with three.
+    for k in (1, 2, 17, 4099):
+        # K = 4099: a random row (a long sum of comparable terms) and a NaN
+        # gradient near the end of a row of few distinct values (a small
+        # file: a NaN dy makes Softmax's and LogSoftmax's whole row NaN).
+        kinds = BWD_ROWS if k < 4099 else ["rand", "dy_nan"]
+        n = len(kinds)
+        x = rng.randn(n, k) * 3
+        dy = np.round(rng.randn(n, k) * 64) / 32  # short decimals: the big rows compress
+        dyr = np.round(rng.randn(n) * 64) / 32
+        inj = {}  # saved-tensor injections: row -> (j, value)
+        for i, kind in enumerate(kinds):
+            j = (k - 3 if k > 3 else k - 1) if k == 4099 else (5 * i) % k
+            if kind == "sat":
+                x[i] = 0
+                x[i, 0] = 40
+                if k > 1:
+                    x[i, -1] = -40
+            elif kind == "ones":
+                dy[i] = 1
+                dyr[i] = 1
+            elif kind in ("dy_nan", "dy_inf", "dy_ninf"):
+                v = {"dy_nan": NAN, "dy_inf": INF, "dy_ninf": -INF}[kind]
+                dy[i, j] = v
+                dyr[i] = v
+                if k == 4099:
+                    x[i] = np.arange(k) % 7 - 3
+            elif kind in ("x_ninf", "x_inf", "x_nan"):
+                x[i, j] = {"x_ninf": -INF, "x_inf": INF, "x_nan": NAN}[kind]
+            elif kind == "big":
+                x[i] = 1e4 + rng.randn(k)
+            elif kind in ("s_inf", "s_nan"):
+                inj[i] = (j, INF if kind == "s_inf" else NAN)
+            elif kind == "x_allninf":
+                x[i] = -INF
+        x = f32(x)
+        xt = torch.tensor(x, dtype=F32)
+        for op, key, fwd in (("softmax_backward", "SM", torch.softmax), ("log_softmax_backward", "LS", torch.log_softmax)):
+            y = fwd(xt, 1).double().numpy().copy()
+            for i, (j, v) in inj.items():
+                y[i, j] = v
+            name = "%s_K%d" % (key, k)
+            I.add(name, n, k, y=y, dy=dy, _x=x)  # x: the generator's autograd check only
+        lse = torch.logsumexp(xt, 1).double().numpy().copy()
+        for i, (j, v) in inj.items():
+            lse[i] = v
+        I.add("LSE_K%d" % k, n, k, x=x, lse=lse, dy=dyr)
+    for k in (1, 2, 17, 4099):
+        fam_k = "K%d" % k
+        bwd_case(fam, "softmax_backward_" + fam_k, "softmax_backward", "SM_" + fam_k)
+        bwd_case(fam, "log_softmax_backward_" + fam_k, "log_softmax_backward", "LS_" + fam_k)
+        bwd_case(fam, "logsumexp_backward_" + fam_k, "logsumexp_backward", "LSE_" + fam_k)
+    # Element-wise passes: flat lengths 1, 2, 17, 1000.
+    edges = [-INF, INF, NAN, 0.0, -0.0, 1e-8, -1e-8, 0.5, -0.5, 5, -5, 17, -17, 20, -20, 21, -21, 25, -25, 30, -30,
+             40, -40, 88.7, -88.7, 89, -89, 100, -100, 104, -104, 745, -745, 800, -800, 1e4, -1e4, 3e38, -3e38]
+    dy_specials = [NAN, INF, -INF, 0.0, -0.0]
+    flat = {
+        1: ([0.75], [-2.0]),
+        2: ([30.0, -INF], [0.5, 2.0]),
+        17: ([-3.25, INF, 0.125, -20, 21, NAN, 88.7, -89, 1.5, -0.5, 104, 7, -7, 2.5, -2.5, 40, -INF],
+             [1, 2, -1, NAN, 0.5, 3, 1, -2, INF, 1, -1, -INF, 0.25, 0, 1, -3, 1.5]),
+    }
+    xs = list(edges) + list(rng.randn(500) * 8) + list(rng.randn(1000 - len(edges) - 500) * 60)
+    dys = list(np.round(rng.randn(1000) * 64) / 32)
+    for j, v in enumerate(dy_specials):
+        dys[len(edges) + 3 * j] = v  # at ordinary x
+        dys[990 + j] = v  # at x drawn from the wide distribution
+    dys[3] = INF  # x = 0
+    dys[0], dys[1] = INF, -INF  # at x = −Inf, +Inf
+    flat[1000] = (xs, dys)
+    for m, (x, dy) in flat.items():
+        x = f32(x)
+        y = torch.sigmoid(torch.tensor(x, dtype=F32)).double().numpy().copy()
+        if m >= 17:
+            y[m // 2] = INF  # not a sigmoid output: the formula extended
+            y[m // 2 + 1] = -INF
+        I.add("E%d" % m, m, 1, x=x, dy=dy)
+        I.add("Y%d" % m, m, 1, y=y, dy=dy, _x=x)
+    for m in (1, 2, 17, 1000):
+        bwd_case(fam, "sigmoid_backward_N%d" % m, "sigmoid_backward", "Y%d" % m)
+        bwd_case(fam, "logsigmoid_backward_N%d" % m, "logsigmoid_backward", "E%d" % m)
+        bwd_case(fam, "softplus_backward_N%d" % m, "softplus_backward", "E%d" % m)
+    # SoftplusBeta and its backward pass: PyTorch's default, every length;
+    # then each option on the edges plus inputs straddling its threshold
+    # (β·x, rounded in the element type, just below, at and just above it).
+    for m in (1, 2, 17, 1000):
+        bwd_case(fam, "softplus_beta_b1_t20_N%d" % m, "softplus_beta", "E%d" % m, 1.0, 20.0)
+        bwd_case(fam, "softplus_beta_backward_b1_t20_N%d" % m, "softplus_beta_backward", "E%d" % m, 1.0, 20.0)
+    opts = [("b1_t20", 1.0, 20.0), ("b2_t20", 2.0, 20.0), ("b0.5_t10", 0.5, 10.0), ("bm1_t20", -1.0, 20.0),
+            ("b1_tinf", 1.0, INF), ("b3_t1", 3.0, 1.0)]
+    for key, beta, thr in opts:
+        x = list(edges)
+        if math.isfinite(thr):
+            at = np.float32(thr / beta)
+            for v in (np.nextafter(at, np.float32(-INF)), at, np.nextafter(at, np.float32(INF))):
+                x += [float(v), float(np.nextafter(v, np.float32(-INF))), float(np.nextafter(v, np.float32(INF)))]
+        x += list(rng.randn(8) * 30 / abs(beta))
+        x = f32(x)
+        dy = np.round(rng.randn(len(x)) * 64) / 32
+        dy[-2], dy[-1] = NAN, INF
+        I.add("B_" + key, len(x), 1, x=x, dy=dy)
+        bwd_case(fam, "softplus_beta_" + key, "softplus_beta", "B_" + key, beta, thr)
+        bwd_case(fam, "softplus_beta_backward_" + key, "softplus_beta_backward", "B_" + key, beta, thr)
+    return fam
+
+
 # ---------------------------------------------------------------- the seed article's data
 
 def build_article():
@@ -1269,7 +1605,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     total = 0
     for build in (build_ce, build_ce_probs, build_softmax_focal, build_bce_logits, build_bce, build_sigmoid_focal,
-                  build_focal_probs, build_regression, build_primitives, build_article):
+                  build_focal_probs, build_regression, build_primitives, build_primitives_backward, build_article):
         fam = build()
         path, raw, size = fam.write()
         ndev = sum(len(c.get("dev", [])) for c in fam.cases)
