@@ -100,6 +100,16 @@ func (a *arena[T]) get(name string) []T {
 	panic("no buffer " + name)
 }
 
+// opt is get for a buffer the case may not have (nil then).
+func (a *arena[T]) opt(name string) []T {
+	for i, b := range a.bufs {
+		if b.name == name {
+			return a.slice[i]
+		}
+	}
+	return nil
+}
+
 // unchanged reports the first element that differs from before the call,
 // outside the outputs when skipOutputs is set (after a successful call) or
 // anywhere (after an error).

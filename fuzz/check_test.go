@@ -93,8 +93,25 @@ func (c *regressionCase[T]) check(r *reference.Result, a *arena[T], loss T) erro
 }
 
 func (c *primitiveCase[T]) ref(a *arena[T]) (*reference.Result, error) {
-	x := a.get("x")
+	x, dy, lse := a.get("x"), a.opt("dy"), a.opt("lse")
 	switch c.op {
+	case primSoftplusBeta:
+		return reference.SoftplusBeta(x, c.beta, c.thr)
+	case primSoftmaxBackward:
+		return reference.SoftmaxBackward(dy, x, c.callN, c.callK)
+	case primLogSoftmaxBackward:
+		return reference.LogSoftmaxBackward(dy, x, c.callN, c.callK)
+	case primLogSumExpBackward:
+		return reference.LogSumExpBackward(dy, x, lse, c.callN, c.callK)
+	case primSigmoidBackward:
+		return reference.SigmoidBackward(dy, x)
+	case primLogSigmoidBackward:
+		return reference.LogSigmoidBackward(dy, x)
+	case primSoftplusBackward:
+		if c.exactSoftplus() {
+			return reference.SoftplusBackward(dy, x)
+		}
+		return reference.SoftplusBetaBackward(dy, x, c.beta, c.thr)
 	case primSoftmax:
 		return reference.Softmax(x, c.callN, c.callK)
 	case primLogSoftmax:
@@ -112,11 +129,20 @@ func (c *primitiveCase[T]) ref(a *arena[T]) (*reference.Result, error) {
 func (c *primitiveCase[T]) check(r *reference.Result, a *arena[T], _ T) error {
 	return located(reference.Check(r, reference.Got[T]{Out: a.get("dst")}), func(_ string, i int) string {
 		if !c.rows() {
+			if c.backward() {
+				return "x " + at(c.x, i) + ", dy " + at(c.dy, i)
+			}
 			return "x " + at(c.x, i)
 		}
 		row := i / c.k
 		if c.op == primLogSumExp {
 			row = i
+		}
+		if c.op == primLogSumExpBackward {
+			return fmt.Sprintf("row %d: dy %s, lse %s, x %s", row, at(c.dy, row), at(c.lse, row), rowAt(c.x, row, c.k))
+		}
+		if c.backward() {
+			return fmt.Sprintf("row %d: x %s dy %s", row, rowAt(c.x, row, c.k), rowAt(c.dy, row, c.k))
 		}
 		return fmt.Sprintf("row %d: %s", row, rowAt(c.x, row, c.k))
 	})

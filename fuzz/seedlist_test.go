@@ -190,7 +190,7 @@ var seeds = map[string][]*seed{
 		opSweep(func(op int) []*seed {
 			name := primitiveNames[op]
 			shape := func(prefix string, kv ...any) []*seed { return widths(prefix, kv...) }
-			if op > primLogSumExp {
+			if !primRows(op) {
 				shape = func(prefix string, kv ...any) []*seed { return lengths(prefix, kv...) }
 			}
 			edges := []float64{inf32, inf32, 0, -inf32, -inf32, -inf32, math.NaN(), 1, 2, 1e4, -1e4, 88,
@@ -200,8 +200,9 @@ var seeds = map[string][]*seed{
 				both(sd(name+"-inplace-17", "op", op, "inplace", 1, "n", 2, "k", 17, "len", 17)),
 				both(sd(name+"-inplace-33", "op", op, "inplace", 1, "n", 3, "k", 33, "len", 33)),
 				both(sd(name+"-edges", "op", op, "n", 5, "k", 4, "len", 20, "x", edges)),
+				dyEdges(name, op, edges),
 				both(sd(name+"-empty", "op", op, "len", 0)),
-				faults(map[bool][]int{true: rowKinds, false: elementKinds}[op <= primLogSumExp], "op", op, "k", 3, "n", 2, "len", 6),
+				faults(map[bool][]int{true: rowKinds, false: elementKinds}[primRows(op)], "op", op, "k", 3, "n", 2, "len", 6),
 			)
 		}),
 		both(sd("LogSoftmax-long-k32769", "op", primLogSoftmax, "n", 2, "k", 32769)),
@@ -209,6 +210,21 @@ var seeds = map[string][]*seed{
 			return withRunners(primitiveNames[op], "op", op, "n", 512, "k", 17, "len", 4099)
 		}),
 		withRunners("Softmax-inplace-k1000", "op", primSoftmax, "inplace", 1, "n", 16, "k", 1000),
+		withRunners("SoftmaxBackward-inplacedy-k1000", "op", primSoftmaxBackward, "inplacedy", 1, "n", 16, "k", 1000),
+		both(sd("LogSoftmaxBackward-long-k32769", "op", primLogSoftmaxBackward, "n", 2, "k", 32769)),
+		both(sd("LogSumExpBackward-inplace-k4099", "op", primLogSumExpBackward, "inplace", 1, "n", 3, "k", 4099)),
+		opSweep(func(op int) []*seed {
+			if op != primSoftplusBeta && op != primSoftplusBackward {
+				return nil
+			}
+			var out []*seed
+			for b := range softplusBetas {
+				for t := range softplusThresholds {
+					out = append(out, both(sd(fmt.Sprintf("%s-beta%d-thr%d", primitiveNames[op], b, t), "op", op, "beta", b, "thr", t, "len", 37))...)
+				}
+			}
+			return out
+		}),
 		both(sd("Softmax-long-k8192", "op", primSoftmax, "n", 3, "k", 8192)),
 	),
 }
@@ -289,6 +305,15 @@ func kindSweep(f func(kind int) []*seed) []*seed {
 		out = append(out, f(kind)...)
 	}
 	return out
+}
+
+// dyEdges is a backward pass's seed with the edge values in dy (nil for
+// the forwards and LogSumExpBackward, whose dy has one value per row).
+func dyEdges(name string, op int, edges []float64) []*seed {
+	if op < primSoftmaxBackward || op == primLogSumExpBackward {
+		return nil
+	}
+	return both(sd(name+"-dy-edges", "op", op, "n", 5, "k", 4, "len", 20, "dy", edges))
 }
 
 func opSweep(f func(op int) []*seed) []*seed {

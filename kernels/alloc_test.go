@@ -117,6 +117,14 @@ func noAllocs[T kernels.Float](t *testing.T) {
 			{"Sigmoid", func() error { return kernels.Sigmoid(dst, x, nil) }},
 			{"LogSigmoid", func() error { return kernels.LogSigmoid(dst, x, nil) }},
 			{"Softplus in place", func() error { return kernels.Softplus(inplace, inplace, nil) }},
+			{"SoftplusBeta", func() error { return kernels.SoftplusBeta(dst, x, 2, 20, nil) }},
+			{"SoftmaxBackward", func() error { return kernels.SoftmaxBackward(dst, x, x, n, k, nil) }},
+			{"LogSoftmaxBackward in place", func() error { return kernels.LogSoftmaxBackward(inplace, inplace, x, n, k, nil) }},
+			{"LogSumExpBackward", func() error { return kernels.LogSumExpBackward(dst, dstN, x, dstN, n, k, nil) }},
+			{"SigmoidBackward", func() error { return kernels.SigmoidBackward(dst, x, x, nil) }},
+			{"LogSigmoidBackward", func() error { return kernels.LogSigmoidBackward(dst, x, x, nil) }},
+			{"SoftplusBackward", func() error { return kernels.SoftplusBackward(dst, x, x, nil) }},
+			{"SoftplusBetaBackward in place", func() error { return kernels.SoftplusBetaBackward(inplace, inplace, x, 0.5, 10, nil) }},
 		}
 		runs := 3
 		if testing.Short() {

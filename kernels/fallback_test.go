@@ -111,6 +111,13 @@ func enumerate() []combo {
 	for _, p := range []string{"Sigmoid", "LogSigmoid", "Softplus"} {
 		add(p, [][]string{nil, {"in-place"}}, flat)
 	}
+	add("SoftplusBeta", [][]string{nil, {"in-place"}}, flat)
+	for _, p := range []string{"SoftmaxBackward", "LogSoftmaxBackward", "LogSumExpBackward"} {
+		add(p, [][]string{nil, {"in-place"}}, fallbackShapes)
+	}
+	for _, p := range []string{"SigmoidBackward", "LogSigmoidBackward", "SoftplusBackward", "SoftplusBetaBackward"} {
+		add(p, [][]string{nil, {"in-place"}}, flat)
+	}
 	return out
 }
 
@@ -268,6 +275,32 @@ func runCombo[T kernels.Float](c combo) error {
 			err = kernels.LogSigmoid(dst, x, nil)
 		case "Softplus":
 			err = kernels.Softplus(dst, x, nil)
+		case "SoftplusBeta":
+			err = kernels.SoftplusBeta(dst, x, 2, 20, nil)
+		default: // backward passes: dx over dy in place
+			dy := vec(len(x), normal)
+			dx := make([]T, n*k)
+			if has("in-place") {
+				dx = dy
+			}
+			switch c.kernel {
+			case "SoftmaxBackward":
+				err = kernels.SoftmaxBackward(dx, dy, x, n, k, nil)
+			case "LogSoftmaxBackward":
+				err = kernels.LogSoftmaxBackward(dx, dy, x, n, k, nil)
+			case "LogSumExpBackward":
+				err = kernels.LogSumExpBackward(dx, vec(n, normal), x, vec(n, normal), n, k, nil)
+			case "SigmoidBackward":
+				err = kernels.SigmoidBackward(dx, dy, x, nil)
+			case "LogSigmoidBackward":
+				err = kernels.LogSigmoidBackward(dx, dy, x, nil)
+			case "SoftplusBackward":
+				err = kernels.SoftplusBackward(dx, dy, x, nil)
+			case "SoftplusBetaBackward":
+				err = kernels.SoftplusBetaBackward(dx, dy, x, 0.5, 10, nil)
+			default:
+				panic("runCombo: no call for " + c.kernel)
+			}
 		}
 	}
 	return err

@@ -46,31 +46,30 @@ func rowsBackward[T kernels.Float](dy, saved, lse []T, n, k int, perRow bool, fi
 		out, tol := r.Out[i*k:i*k+k], r.OutTol[i*k:i*k+k]
 		fill(r, i, out, tol)
 		for j := range tol {
-			tol[j] = finiteTol(out[j], tol[j]+Slack*r.tiny)
+			if !math.IsInf(tol[j], 1) { // unconstrained stays so, even where float64 overflowed too
+				tol[j] = finiteTol(out[j], tol[j]+Slack*r.tiny)
+			}
 		}
 	}
 	return r, nil
 }
 
 // SoftmaxBackward is the reference for kernels.SoftmaxBackward: dx = y ⊙
-// (dy − Σ y·dy). A row whose Σ|y·dy| leaves T's range is unconstrained.
+// (dy − Σ y·dy).
 func SoftmaxBackward[T kernels.Float](dy, y []T, n, k int) (*Result, error) {
 	return rowsBackward(dy, y, nil, n, k, false, func(r *Result, i int, out, tol []float64) {
 		ys, gs := y[i*k:i*k+k], dy[i*k:i*k+k]
-		var s, abs sum
-		for j := range ys {
-			p := float64(ys[j]) * float64(gs[j])
-			s.add(p)
-			abs.add(math.Abs(p))
-		}
-		sv, sErr := s.value(), r.sumErr(k, abs.value())
-		free := r.overflows(abs.value())
+		sv, abs, free := r.rowSum(k, func(j int) (float64, bool) {
+			a, b := float64(ys[j]), float64(gs[j])
+			return a * b, finite(a, b)
+		})
+		sErr := r.sumErr(k, abs)
 		for j := range ys {
 			yv, g := float64(ys[j]), float64(gs[j])
 			d := g - sv
 			out[j] = yv * d
 			tol[j] = math.Abs(yv)*(sErr+Slack*r.U*(math.Abs(g)+math.Abs(sv))) + Slack*r.U*math.Abs(out[j])
-			if free || r.overflows(math.Abs(d), math.Abs(yv*g), math.Abs(yv*sv)) {
+			if free || finite(yv, g, sv) && (math.Abs(d) > r.max || math.Abs(yv*g) > r.max || math.Abs(yv*sv) > r.max) {
 				tol[j] = math.Inf(1)
 			}
 		}
@@ -78,28 +77,72 @@ func SoftmaxBackward[T kernels.Float](dy, y []T, n, k int) (*Result, error) {
 }
 
 // LogSoftmaxBackward is the reference for kernels.LogSoftmaxBackward: dx =
-// dy − exp(y)·Σ dy. A row whose Σ|dy| leaves T's range is unconstrained, as
-// is an element whose exp(y) does.
+// dy − exp(y)·Σ dy.
 func LogSoftmaxBackward[T kernels.Float](dy, y []T, n, k int) (*Result, error) {
 	return rowsBackward(dy, y, nil, n, k, false, func(r *Result, i int, out, tol []float64) {
 		ys, gs := y[i*k:i*k+k], dy[i*k:i*k+k]
-		var s, abs sum
-		for _, g := range gs {
-			s.add(float64(g))
-			abs.add(math.Abs(float64(g)))
-		}
-		sv, sErr := s.value(), r.sumErr(k, abs.value())
-		free := r.overflows(abs.value())
+		sv, abs, free := r.rowSum(k, func(j int) (float64, bool) { return float64(gs[j]), finite(float64(gs[j])) })
+		sErr := r.sumErr(k, abs)
 		for j := range ys {
 			yv, g := float64(ys[j]), float64(gs[j])
-			e := math.Exp(yv)
+			e := expFull(yv)
 			out[j] = g - e*sv
-			tol[j] = e*sErr + Slack*r.U*(math.Abs(g)+math.Abs(out[j])) + e*math.Abs(sv)*(Slack*r.U+InputSlack*r.U*math.Abs(yv))
-			if free || r.overflows(e, math.Abs(e*sv)) {
+			tol[j] = e*sErr + Slack*r.U*(math.Abs(g)+math.Abs(out[j])) + (e+r.tiny)*math.Abs(sv)*(Slack*r.U+InputSlack*r.U*math.Abs(yv))
+			// exp(y) within its tolerance, or its product with the sum,
+			// may overflow T: unconstrained.
+			if free || r.overflowsWithin(e, Slack*r.U+InputSlack*r.U*math.Abs(yv)) || finite(e, sv) && e*math.Abs(sv) > r.max {
 				tol[j] = math.Inf(1)
 			}
 		}
 	})
+}
+
+// rowSum is Σ_j term(j) over a row as exact arithmetic defines it: the
+// compensated sum of the terms formed from finite inputs (fin), or the
+// infinity (NaN for both signs, or a NaN term) the other terms force. abs
+// is Σ|terms from finite inputs|; free is set when that passes T's range
+// (a product of finite inputs may even pass float64's), where a backend's
+// partial sums in T overflow in an order of its choosing (to either
+// infinity, or NaN beside an infinite term): the row is then unconstrained.
+func (r *Result) rowSum(k int, term func(j int) (v float64, fin bool)) (sv, abs float64, free bool) {
+	var s, a sum
+	posInf, negInf, nan := false, false, false
+	for j := range k {
+		v, fin := term(j)
+		switch {
+		case fin:
+			s.add(v)
+			a.add(math.Abs(v))
+		case math.IsNaN(v):
+			nan = true
+		case math.IsInf(v, 1):
+			posInf = true
+		case math.IsInf(v, -1):
+			negInf = true
+		}
+	}
+	abs = a.value()
+	switch {
+	case nan || posInf && negInf:
+		sv = math.NaN()
+	case posInf:
+		sv = math.Inf(1)
+	case negInf:
+		sv = math.Inf(-1)
+	default:
+		sv = s.value()
+	}
+	return sv, abs, abs > r.max // +Inf when float64 overflowed too
+}
+
+// finite reports whether every value is finite.
+func finite(vs ...float64) bool {
+	for _, v := range vs {
+		if v-v != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // LogSumExpBackward is the reference for kernels.LogSumExpBackward: dx_ij =
@@ -109,10 +152,10 @@ func LogSumExpBackward[T kernels.Float](dy, x, lse []T, n, k int) (*Result, erro
 		xs, g, l := x[i*k:i*k+k], float64(dy[i]), lse[i]
 		for j, xv := range xs {
 			d := float64(xv - l)
-			e := math.Exp(d)
+			e := expFull(d)
 			out[j] = g * e
-			tol[j] = math.Abs(out[j]) * (Slack*r.U + InputSlack*r.U*math.Abs(d))
-			if r.overflows(math.Abs(d), e) {
+			tol[j] = (math.Abs(out[j]) + math.Abs(g)*r.tiny) * (Slack*r.U + InputSlack*r.U*math.Abs(d))
+			if r.overflows(math.Abs(d)) || r.overflowsWithin(e, Slack*r.U+InputSlack*r.U*math.Abs(d)) {
 				tol[j] = math.Inf(1)
 			}
 		}
@@ -132,11 +175,16 @@ func elementwiseBackward[T kernels.Float](dy, saved []T, f func(r *Result, v flo
 		fv, ftol, free := f(r, float64(sv))
 		out := g * fv
 		r.Out[i] = out
-		t := math.Abs(g)*ftol + Slack*r.U*math.Abs(out) + Slack*r.tiny
+		// f is formed in T, where below the smallest normal its spacing is
+		// tiny·2u, which dy then scales (σ(−x) for x near 100 in float32).
+		t := math.Abs(g)*(ftol+Slack*r.U*r.tiny) + Slack*r.U*math.Abs(out) + Slack*r.tiny
 		if free || r.overflows(math.Abs(out)) {
 			t = math.Inf(1)
 		}
-		r.OutTol[i] = finiteTol(out, t)
+		if !math.IsInf(t, 1) {
+			t = finiteTol(out, t)
+		}
+		r.OutTol[i] = t
 	}
 	return r, nil
 }
@@ -227,4 +275,20 @@ func SoftplusBeta[T kernels.Float](x []T, beta, threshold T) (*Result, error) {
 		r.OutTol[i] = finiteTol(y, Slack*r.U*math.Abs(y)+pert+Slack*r.tiny/math.Min(1, math.Abs(b)))
 	}
 	return r, nil
+}
+
+// expFull is eˣ, finite up to the true overflow threshold: math.Exp returns
+// +Inf from 709.78271289338397 on, a hair below where e^x passes
+// MaxFloat64, and a backend's exp may not.
+func expFull(x float64) float64 {
+	if r := math.Exp(x); !math.IsInf(r, 1) || math.IsInf(x, 1) {
+		return r
+	}
+	return math.Exp(x-1) * math.E
+}
+
+// overflowsWithin reports whether the finite value v ≥ 0, off by the
+// relative tolerance rel, may exceed T's largest finite value.
+func (r *Result) overflowsWithin(v, rel float64) bool {
+	return !math.IsInf(v, 1) && v > r.max/(1+rel)
 }

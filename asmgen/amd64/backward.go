@@ -59,15 +59,17 @@ func gradLoop(s *x86.ISA, name, sig, doc string, consts []float32, setup func(),
 	s.End()
 }
 
-// sigmoidBackward emits dx = dy·(y − y·y): y·(1 − y) with one rounding
-// (y − y² by FMA), accurate even where y is near 1.
+// sigmoidBackward emits dx = dy·((1 − y)·y), PyTorch's product: 1 − y is
+// exact for y ≥ ½, where y − y² would cancel, and y = ±Inf gives −Inf as
+// the formula does (an FMA's y − y² would give NaN).
 func sigmoidBackward(s *x86.ISA) {
 	gradLoop(s, "sigmoidBackward"+suffix(s), "func(x, dy, dx *float32, n int)",
 		"%s writes dx[i] = dy[i]·x[i]·(1 − x[i]) for i < n (x: the sigmoid's output); dx may be x or dy.",
 		nil, nil, func(y, g reg.VecVirtual) reg.VecVirtual {
 			t := s.Vec()
-			s.Mov(y, t)
-			s.FNMA231(y, y, t) // y − y²
+			s.Mov(s.C(1), t)
+			s.Sub(y, t, t) // 1 − y
+			s.Mul(y, t, t)
 			s.Mul(g, t, t)
 			return t
 		})

@@ -37,13 +37,24 @@ var (
 	expLn2Lo = (math.Ln2/64 - expLn2Hi) + 2.319046813846299558e-17/64 // ln 2 − math.Ln2 as in ln2Lo
 )
 
+// expEdge is eˣ outside the fast range. On amd64 math.Exp returns +Inf
+// from about 709.7 on (its 2ⁿ step overflows at n = 1024), short of the
+// true threshold ln(MaxFloat64) ≈ 709.7827: e^(x−1)·e is finite there.
+func expEdge(x float64) float64 {
+	r := math.Exp(x)
+	if math.IsInf(r, 1) && x < 710 {
+		return math.Exp(x-1) * math.E
+	}
+	return r
+}
+
 // expTab[j] is 2^(j/64), correctly rounded (set up by init from math/big).
 var expTab [64]float64
 
 // expFast is eˣ.
 func expFast(x float64) float64 {
 	if !(x > expMinFast && x < expMaxFast) { // NaN too
-		return math.Exp(x)
+		return expEdge(x)
 	}
 	kf := x*expInvLn2 + expShift
 	n := int64(math.Float64bits(kf) - math.Float64bits(expShift))
@@ -62,7 +73,7 @@ func expInto(dst, src []float64) {
 	dst = dst[:len(src)]
 	for i, x := range src {
 		if !(x > expMinFast && x < expMaxFast) {
-			dst[i] = math.Exp(x)
+			dst[i] = expEdge(x)
 			continue
 		}
 		kf := x*expInvLn2 + expShift
