@@ -148,7 +148,13 @@
 //	                                                  correct digits
 //	focal-opt    sigmoid focal α > 1 or NaN, γ < 0,   accepted                               ErrOption
 //	               NaN or +Inf
-//	softplus     softplus                             threshold 20 returns x                 exact log(1+eˣ) everywhere
+//	softplus     softplus, its backward               threshold 20 returns x; with a         Softplus: exact log(1+eˣ) everywhere;
+//	               (SoftplusBeta, SoftplusBackward)   threshold above βx ≈ 88.7 (float32),   SoftplusBeta: the threshold as PyTorch,
+//	                                                  709.8 (float64): log1p(exp(βx))        below it the exact value; gradient
+//	                                                  +Inf, gradient dy·z/(z+1) NaN (or      dy·σ(βx) (dy = ±Inf: ±Inf)
+//	                                                  ±Inf where dy·z overflows); float32
+//	                                                  dy = ±Inf where exp(βx) underflows:
+//	                                                  NaN
 //	l1-nan       L1 gradient where pred − target is   0 (sign(NaN) = 0)                      NaN
 //	               NaN (a NaN on either side, ∞ − ∞)
 //	sl1-beta0    smooth_l1 β = 0                      L1 (gradient −1 at d = 0)              Beta 0 is the default β = 1: use L1

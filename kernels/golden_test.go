@@ -919,15 +919,6 @@ var knownGaps = []knownGap{
 	// throughout; the avx2 float32 kernels return NaN at the infinity and 0
 	// (or −Inf) elsewhere (the generic kernels return the NaN row).
 	{[]string{"avx2", "avx512"}, "primitives", rowM, 32, "values", []int{16, 17, 18, 19}, "softmax/log_softmax of a row holding +Inf: not NaN throughout as in PyTorch"},
-	// dy = +Inf at x = −110.96: σ(x) ≈ 6.5e-49 is below float32's smallest
-	// subnormal, so a float32 σ is 0 and Inf·0 gives NaN, as in PyTorch;
-	// the product is +Inf (generic, computing in float64, returns it). The
-	// same holds for LogSigmoidBackward at x ≳ 104 (no golden entry).
-	{[]string{"avx2", "avx512"}, "primitives_backward", softplusN1000, 32, "grad", []int{991}, "dy = +Inf where float32 σ(βx) underflows to 0: NaN like PyTorch, the product is +Inf"},
-}
-
-func softplusN1000(name string) bool {
-	return name == "softplus_backward_N1000" || name == "softplus_beta_backward_b1_t20_N1000"
 }
 
 func x1Hard(name string) bool {

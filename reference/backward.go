@@ -24,6 +24,10 @@ func (r *Result) sumErr(k int, abs float64) float64 {
 	return float64(terms+2)*r.U*abs + float64(k)*r.tiny
 }
 
+// unconstrained marks, in a row's tolerances, a value whose intermediate
+// terms overflow T (it becomes +Inf once the row is done).
+const unconstrained = -1
+
 func rowsBackward[T kernels.Float](dy, saved, lse []T, n, k int, perRow bool, fill func(r *Result, i int, out, tol []float64)) (*Result, error) {
 	nk, err := shapeNK(n, k)
 	if err != nil {
@@ -46,9 +50,11 @@ func rowsBackward[T kernels.Float](dy, saved, lse []T, n, k int, perRow bool, fi
 		out, tol := r.Out[i*k:i*k+k], r.OutTol[i*k:i*k+k]
 		fill(r, i, out, tol)
 		for j := range tol {
-			if !math.IsInf(tol[j], 1) { // unconstrained stays so, even where float64 overflowed too
-				tol[j] = finiteTol(out[j], tol[j]+Slack*r.tiny)
+			if tol[j] == unconstrained {
+				tol[j] = math.Inf(1) // even where float64 overflowed too
+				continue
 			}
+			tol[j] = finiteTol(out[j], tol[j]+Slack*r.tiny) // a non-finite value is exact
 		}
 	}
 	return r, nil
@@ -70,7 +76,7 @@ func SoftmaxBackward[T kernels.Float](dy, y []T, n, k int) (*Result, error) {
 			out[j] = yv * d
 			tol[j] = math.Abs(yv)*(sErr+Slack*r.U*(math.Abs(g)+math.Abs(sv))) + Slack*r.U*math.Abs(out[j])
 			if free || finite(yv, g, sv) && (math.Abs(d) > r.max || math.Abs(yv*g) > r.max || math.Abs(yv*sv) > r.max) {
-				tol[j] = math.Inf(1)
+				tol[j] = unconstrained
 			}
 		}
 	})
@@ -85,13 +91,15 @@ func LogSoftmaxBackward[T kernels.Float](dy, y []T, n, k int) (*Result, error) {
 		sErr := r.sumErr(k, abs)
 		for j := range ys {
 			yv, g := float64(ys[j]), float64(gs[j])
-			e := expFull(yv)
+			e := positive(yv, expFull(yv))
 			out[j] = g - e*sv
 			tol[j] = e*sErr + Slack*r.U*(math.Abs(g)+math.Abs(out[j])) + (e+r.tiny)*math.Abs(sv)*(Slack*r.U+InputSlack*r.U*math.Abs(yv))
 			// exp(y) within its tolerance, or its product with the sum,
-			// may overflow T: unconstrained.
-			if free || r.overflowsWithin(e, Slack*r.U+InputSlack*r.U*math.Abs(yv)) || finite(e, sv) && e*math.Abs(sv) > r.max {
-				tol[j] = math.Inf(1)
+			// may overflow T: unconstrained; so is an exp(y) that overflows
+			// (y finite) times a sum whose sign its error bound leaves open.
+			if free || r.overflowsWithin(e, Slack*r.U+InputSlack*r.U*math.Abs(yv)) || finite(e, sv) && e*math.Abs(sv) > r.max ||
+				finite(yv) && math.IsInf(e, 1) && math.Abs(sv) <= sErr {
+				tol[j] = unconstrained
 			}
 		}
 	})
@@ -152,11 +160,11 @@ func LogSumExpBackward[T kernels.Float](dy, x, lse []T, n, k int) (*Result, erro
 		xs, g, l := x[i*k:i*k+k], float64(dy[i]), lse[i]
 		for j, xv := range xs {
 			d := float64(xv - l)
-			e := expFull(d)
+			e := positive(d, expFull(d))
 			out[j] = g * e
 			tol[j] = (math.Abs(out[j]) + math.Abs(g)*r.tiny) * (Slack*r.U + InputSlack*r.U*math.Abs(d))
 			if r.overflows(math.Abs(d)) || r.overflowsWithin(e, Slack*r.U+InputSlack*r.U*math.Abs(d)) {
-				tol[j] = math.Inf(1)
+				tol[j] = unconstrained
 			}
 		}
 	})
@@ -178,11 +186,9 @@ func elementwiseBackward[T kernels.Float](dy, saved []T, f func(r *Result, v flo
 		// f is formed in T, where below the smallest normal its spacing is
 		// tiny·2u, which dy then scales (σ(−x) for x near 100 in float32).
 		t := math.Abs(g)*(ftol+Slack*r.U*r.tiny) + Slack*r.U*math.Abs(out) + Slack*r.tiny
+		t = finiteTol(out, t) // a non-finite value (dy = ±Inf, say) is exact
 		if free || r.overflows(math.Abs(out)) {
 			t = math.Inf(1)
-		}
-		if !math.IsInf(t, 1) {
-			t = finiteTol(out, t)
 		}
 		r.OutTol[i] = t
 	}
@@ -233,7 +239,7 @@ func sigmoidGrad[T kernels.Float](dy, x []T, beta, threshold T) (*Result, error)
 			return 1, 0, false
 		}
 		tv := float64(t)
-		s := sigmoid(tv)
+		s := positive(tv, sigmoid(tv))
 		return s, sigmoidPert(r, tv, s), false
 	})
 }
@@ -291,4 +297,15 @@ func expFull(x float64) float64 {
 // relative tolerance rel, may exceed T's largest finite value.
 func (r *Result) overflowsWithin(v, rel float64) bool {
 	return !math.IsInf(v, 1) && v > r.max/(1+rel)
+}
+
+// positive is f(t) for an f (exp, σ) that is positive at every finite t
+// (and +Inf): where float64 underflows to 0 it is the smallest subnormal
+// instead, so that dy = ±Inf times it is ±Inf, as in exact arithmetic, not
+// NaN.
+func positive(t, v float64) float64 {
+	if v == 0 && t >= -math.MaxFloat64 {
+		return math.SmallestNonzeroFloat64
+	}
+	return v
 }

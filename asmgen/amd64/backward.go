@@ -23,6 +23,21 @@ func backwardKernels(s *x86.ISA) {
 	lseBackwardRows(s)
 }
 
+// floorUnderflow raises v = f(t) ≥ 0 to the smallest subnormal where t is
+// finite (or +Inf) and v underflowed to 0: exp and σ of a finite argument
+// are positive, and a factor of exactly 0 would turn dy = ±Inf into NaN
+// where the product is ±Inf. The change is below the smallest subnormal
+// times dy, inside the contract.
+func floorUnderflow(s *x86.ISA, t, v reg.VecVirtual) {
+	least := 0x1p-149
+	if s.F64 {
+		least = 0x1p-1074
+	}
+	m := s.Vec()
+	s.Max(s.C(least), v, m) // v is finite where it is taken
+	s.Where(x86.GE, t, s.C(-s.MaxFinite()), m, v)
+}
+
 // paramAddr is the frame address of a scalar parameter, for a broadcast.
 func paramAddr(name string) Mem {
 	b, err := Param(name).Resolve()
@@ -88,6 +103,7 @@ func sigmoidGradBeta(s *x86.ISA) {
 			t := s.Vec()
 			s.Mul(beta, v, t)
 			_, sp, _, _ := sigmoidParts(s, t, false)
+			floorUnderflow(s, t, sp)
 			s.Mul(g, sp, sp)
 			s.Where(x86.GT, t, thr, g, sp)
 			return sp
@@ -178,7 +194,9 @@ func logSoftmaxBackwardRows(s *x86.ISA) {
 		}, bs.Flush)
 		sum := bs.Total(nil)
 		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-			e := s.Exp(s.LoadAt(mk, s.At(y, j), nil))
+			yv := s.LoadAt(mk, s.At(y, j), nil)
+			e := s.Exp(yv)
+			floorUnderflow(s, yv, e)
 			g := s.LoadAt(mk, s.At(dy, j), nil)
 			s.FNMA231(e, sum, g)
 			s.StoreAt(mk, g, s.At(dx, j))
@@ -203,6 +221,7 @@ func lseBackwardRows(s *x86.ISA) {
 			v := s.LoadAt(mk, s.At(x, j), nil)
 			s.Sub(l, v, v)
 			e := s.Exp(v)
+			floorUnderflow(s, v, e)
 			s.Mul(g, e, e)
 			s.StoreAt(mk, e, s.At(dx, j))
 		})

@@ -83,7 +83,7 @@ func sigmoidGrad[T args.Float](a args.Elementwise[T], beta, thr T) {
 		for i, v := range xs {
 			t := v * beta
 			sp, _ := sigmoids(float64(t), e[i])
-			r := T(float64(g[i]) * sp)
+			r := T(float64(g[i]) * positive(float64(t), sp))
 			if t > thr {
 				r = g[i]
 			}
@@ -124,7 +124,7 @@ func LogSoftmaxBackward[T args.Float](a args.Rows[T]) {
 			}
 			expInto(e, e)
 			for j, v := range e {
-				d[j] = T(float64(g[j]) - v*s)
+				d[j] = T(float64(g[j]) - positive(float64(ys[j]), v)*s)
 			}
 		}
 	}
@@ -139,17 +139,17 @@ func LogSumExpBackward[T args.Float](a args.Rows[T]) {
 	for i, g := range dys {
 		x, dx := a.X[i*k:i*k+k], a.Dst[i*k:i*k+k]
 		dx = dx[:len(x)]
-		l := float64(lses[i])
+		l := lses[i]
 		for lo := 0; lo < len(x); lo += sumExpBlock {
 			xs := x[lo:min(lo+sumExpBlock, len(x))]
 			d := dx[lo:][:len(xs)]
 			e := eb[:len(xs)]
 			for j, v := range xs {
-				e[j] = float64(v) - l
+				e[j] = float64(v - l) // rounded in T, as the SIMD kernels and the reference
 			}
 			expInto(e, e)
 			for j, v := range e {
-				d[j] = T(float64(g) * v)
+				d[j] = T(float64(g) * positive(float64(xs[j]-l), v))
 			}
 		}
 	}
@@ -188,4 +188,14 @@ func sum4[T args.Float](x []T) float64 {
 		s0 += float64(v)
 	}
 	return (s0 + s1) + (s2 + s3)
+}
+
+// positive is f(t) for an f (exp, σ) that is positive at every finite t:
+// where float64 underflows to 0 it is the smallest subnormal, so that
+// dy = ±Inf times it is ±Inf, not NaN (the backward passes' factors).
+func positive(t, v float64) float64 {
+	if v == 0 && t >= -math.MaxFloat64 {
+		return math.SmallestNonzeroFloat64
+	}
+	return v
 }
