@@ -31,15 +31,20 @@ func table[T args.Float]() *args.Impl[T] {
 	t.LogSumExp = logSumExp[T]
 	t.RowStats = rowStats[T]
 	t.RowExp = rowExp[T]
+	t.Softplus = softplus[T]
+	t.SigmoidBackward = sigmoidBackward[T]
+	t.LogSigmoidBackward = logSigmoidBackward[T]
+	t.SoftplusBackward = softplusBackward[T]
+	t.SoftmaxBackward = softmaxBackward[T]
+	t.LogSoftmaxBackward = logSoftmaxBackward[T]
+	t.LogSumExpBackward = logSumExpBackward[T]
 	if is32[T]() { // the loss kernels below have float32 lanes only
 		t.Sigmoid = unary[T]("neon/f32/sigmoid", sigmoidF32)
-		t.Softplus = unary[T]("neon/f32/softplus", softplusF32)
 		t.LogSigmoid = unary[T]("neon/f32/logsigmoid", logSigmoidF32)
 		t.Binary = binary[T]
 		t.Regression = regression[T]
 	} else {
 		t.Sigmoid = unary64[T]("neon/f64/sigmoid", sigmoidF64)
-		t.Softplus = unary64[T]("neon/f64/softplus", softplusF64)
 		t.LogSigmoid = unary64[T]("neon/f64/logsigmoid", logSigmoidF64)
 		t.Regression = regression64[T]
 		t.Binary = binary64[T]

@@ -872,6 +872,108 @@ func focalProbClipG2F64(grad []float64, loss []float64, x []float64, y []float64
 //go:noescape
 func focalProbClipF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, gamma float64, a0 float64, a1 float64, lo float64, hi float64, scale float64) float64
 
+// softplusBetaF32 is, with t = beta·x[i] rounded,
+//
+//	dst[i] = (max(t, 0) + log1p(exp(−|t|)))/beta, or x[i] where t > thr
+//
+// len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func softplusBetaF32(dst []float32, x []float32, beta float32, thr float32)
+
+// sigmoidBackwardF32 is dx[i] = dy[i]·(1 − y[i])·y[i] (y: the sigmoid's output).
+// len(y), len(dy) ≥ len(dx); dx may be y or dy.
+//
+//go:noescape
+func sigmoidBackwardF32(dx []float32, y []float32, dy []float32)
+
+// sigmoidGradBetaF32 is, with t = beta·x[i] rounded,
+//
+//	dx[i] = dy[i]·σ(t), or dy[i] where t > thr
+//
+// and dy[i] where that product is NaN but t > −Inf (σ(t) > 0 underflowed).
+// Softplus's backward pass, and LogSigmoid's with beta = −1, thr = +Inf.
+// len(x), len(dy) ≥ len(dx); dx may be x or dy.
+//
+//go:noescape
+func sigmoidGradBetaF32(dx []float32, x []float32, dy []float32, beta float32, thr float32)
+
+// dotF32 is Σ x[i]·y[i], the products rounded, summed in float64.
+// len(y) ≥ len(x).
+//
+//go:noescape
+func dotF32(x []float32, y []float32) float64
+
+// mulDiffF32 is dst[i] = y[i]·(dy[i] − s): SoftmaxBackward's second pass.
+// len(y), len(dy) ≥ len(dst); dst may be y or dy.
+//
+//go:noescape
+func mulDiffF32(dst []float32, y []float32, dy []float32, s float32)
+
+// subExpMulF32 is dst[i] = dy[i] − exp(y[i])·s: LogSoftmaxBackward's second
+// pass. len(y), len(dy) ≥ len(dst); dst may be y or dy.
+//
+//go:noescape
+func subExpMulF32(dst []float32, y []float32, dy []float32, s float32)
+
+// expDiffScaleF32 is dst[i] = c·exp(x[i] − m), the difference rounded, and c
+// where that product is NaN but the difference finite: LogSumExpBackward's
+// row. len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func expDiffScaleF32(dst []float32, x []float32, m float32, c float32)
+
+// softplusBetaF64 is, with t = beta·x[i] rounded,
+//
+//	dst[i] = (max(t, 0) + log1p(exp(−|t|)))/beta, or x[i] where t > thr
+//
+// len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func softplusBetaF64(dst []float64, x []float64, beta float64, thr float64)
+
+// sigmoidBackwardF64 is dx[i] = dy[i]·(1 − y[i])·y[i] (y: the sigmoid's output).
+// len(y), len(dy) ≥ len(dx); dx may be y or dy.
+//
+//go:noescape
+func sigmoidBackwardF64(dx []float64, y []float64, dy []float64)
+
+// sigmoidGradBetaF64 is, with t = beta·x[i] rounded,
+//
+//	dx[i] = dy[i]·σ(t), or dy[i] where t > thr
+//
+// and dy[i] where that product is NaN but t > −Inf (σ(t) > 0 underflowed).
+// Softplus's backward pass, and LogSigmoid's with beta = −1, thr = +Inf.
+// len(x), len(dy) ≥ len(dx); dx may be x or dy.
+//
+//go:noescape
+func sigmoidGradBetaF64(dx []float64, x []float64, dy []float64, beta float64, thr float64)
+
+// dotF64 is Σ x[i]·y[i], the products rounded, summed in float64.
+// len(y) ≥ len(x).
+//
+//go:noescape
+func dotF64(x []float64, y []float64) float64
+
+// mulDiffF64 is dst[i] = y[i]·(dy[i] − s): SoftmaxBackward's second pass.
+// len(y), len(dy) ≥ len(dst); dst may be y or dy.
+//
+//go:noescape
+func mulDiffF64(dst []float64, y []float64, dy []float64, s float64)
+
+// subExpMulF64 is dst[i] = dy[i] − exp(y[i])·s: LogSoftmaxBackward's second
+// pass. len(y), len(dy) ≥ len(dst); dst may be y or dy.
+//
+//go:noescape
+func subExpMulF64(dst []float64, y []float64, dy []float64, s float64)
+
+// expDiffScaleF64 is dst[i] = c·exp(x[i] − m), the difference rounded, and c
+// where that product is NaN but the difference finite: LogSumExpBackward's
+// row. len(x) ≥ len(dst); dst may be x.
+//
+//go:noescape
+func expDiffScaleF64(dst []float64, x []float64, m float64, c float64)
+
 // dotSub3F32 is Σ t[i]·w[i]·(x[i] − z), summed in float64, where a zero
 // t[i]·w[i] contributes 0 even if x[i] is infinite. len(t), len(w) ≥ len(x).
 //

@@ -89,6 +89,20 @@
 //	focalProbClipG1F64 f64  113 instructions / 1 vectors = 113.00 per vector
 //	focalProbClipG2F64 f64  116 instructions / 1 vectors = 116.00 per vector
 //	focalProbClipF64 f64  208 instructions / 1 vectors = 208.00 per vector
+//	softplusBetaF32 f32  138 instructions / 2 vectors = 69.00 per vector
+//	sigmoidBackwardF32 f32   17 instructions / 4 vectors =  4.25 per vector
+//	sigmoidGradBetaF32 f32   87 instructions / 2 vectors = 43.50 per vector
+//	dotF32         f32   24 instructions / 4 vectors =  6.00 per vector
+//	mulDiffF32     f32   13 instructions / 4 vectors =  3.25 per vector
+//	subExpMulF32   f32  113 instructions / 4 vectors = 28.25 per vector
+//	expDiffScaleF32 f32  136 instructions / 4 vectors = 34.00 per vector
+//	softplusBetaF64 f64  180 instructions / 2 vectors = 90.00 per vector
+//	sigmoidBackwardF64 f64   17 instructions / 4 vectors =  4.25 per vector
+//	sigmoidGradBetaF64 f64  115 instructions / 2 vectors = 57.50 per vector
+//	dotF64         f64   12 instructions / 4 vectors =  3.00 per vector
+//	mulDiffF64     f64   13 instructions / 4 vectors =  3.25 per vector
+//	subExpMulF64   f64   87 instructions / 2 vectors = 43.50 per vector
+//	expDiffScaleF64 f64   98 instructions / 2 vectors = 49.00 per vector
 //	dotSub3F32     f32   57 instructions / 4 vectors = 14.25 per vector
 //	affineTF32     f32   21 instructions / 4 vectors =  5.25 per vector
 //	affineWTF32    f32   26 instructions / 4 vectors =  6.50 per vector
@@ -25521,6 +25535,2593 @@ lanes_focalProbClipF64:
 done_focalProbClipF64:
 	WORD $0x7e70d9ce // faddp d14, v14.2d
 	FMOVD F14, ret+168(FP)
+	RET
+
+// func softplusBetaF32(dst []float32, x []float32, beta float32, thr float32)
+
+TEXT ·softplusBetaF32(SB), NOSPLIT, $0-56
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	FMOVS beta+48(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS thr+52(FP), F30
+	VDUP V30.S[0], V30.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V29.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V28.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V27.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V26.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V25.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V24.S4]
+	VLD1.P 16(R10), [V23.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V22.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V21.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V20.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V19.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V18.S4]
+	VLD1.P 16(R10), [V17.S4]
+	MOVW $0x00000000, R9
+	VDUP R9, V16.S4
+	SUBS $8, R1, R1
+	BLT onepre_softplusBetaF32
+big_softplusBetaF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	WORD $0x6e3fdc02 // fmul v2.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc23 // fmul v3.4s, v1.4s, v31.4s
+	WORD $0x4ea0f844 // fabs v4.4s, v2.4s
+	WORD $0x4ea0f865 // fabs v5.4s, v3.4s
+	WORD $0x6ea0f884 // fneg v4.4s, v4.4s
+	WORD $0x6ea0f8a5 // fneg v5.4s, v5.4s
+	WORD $0x4ebaf484 // fmin v4.4s, v4.4s, v26.4s
+	WORD $0x4ebaf4a5 // fmin v5.4s, v5.4s, v26.4s
+	WORD $0x4e39f484 // fmax v4.4s, v4.4s, v25.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x6e3ddc86 // fmul v6.4s, v4.4s, v29.4s
+	WORD $0x6e3ddca7 // fmul v7.4s, v5.4s, v29.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V28.S4, V6.S4, V4.S4
+	VFMLS V28.S4, V7.S4, V5.S4
+	VFMLS V27.S4, V6.S4, V4.S4
+	VFMLS V27.S4, V7.S4, V5.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	VDUP V23.S[0], V8.S4
+	VDUP V23.S[0], V9.S4
+	VDUP V24.S[3], V10.S4
+	VDUP V24.S[3], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V24.S[2], V8.S4
+	VDUP V24.S[2], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	VDUP V24.S[1], V10.S4
+	VDUP V24.S[1], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V24.S[0], V8.S4
+	VDUP V24.S[0], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	WORD $0x6e25dcab // fmul v11.4s, v5.4s, v5.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	VFMLA V9.S4, V11.S4, V5.S4
+	WORD $0x4e36d484 // fadd v4.4s, v4.4s, v22.4s
+	WORD $0x4e36d4a5 // fadd v5.4s, v5.4s, v22.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	WORD $0x4f3f04e9 // sshr v9.4s, v7.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	VSUB V9.S4, V7.S4, V7.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	VADD V9.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V22.S4, V6.S4, V6.S4
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x4e36d48c // fadd v12.4s, v4.4s, v22.4s
+	WORD $0x4e36d4ad // fadd v13.4s, v5.4s, v22.4s
+	WORD $0x6e2cfece // fdiv v14.4s, v22.4s, v12.4s
+	WORD $0x6e2dfecf // fdiv v15.4s, v22.4s, v13.4s
+	WORD $0x4eb6d586 // fsub v6.4s, v12.4s, v22.4s
+	WORD $0x4eb6d5a7 // fsub v7.4s, v13.4s, v22.4s
+	WORD $0x4ea6d486 // fsub v6.4s, v4.4s, v6.4s
+	WORD $0x4ea7d4a7 // fsub v7.4s, v5.4s, v7.4s
+	WORD $0x6e2edcc8 // fmul v8.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce9 // fmul v9.4s, v7.4s, v15.4s
+	VMOV V8.B16, V4.B16
+	VMOV V9.B16, V5.B16
+	VSUB V21.S4, V12.S4, V12.S4
+	VSUB V21.S4, V13.S4, V13.S4
+	WORD $0x4f290586 // sshr v6.4s, v12.4s, #23
+	WORD $0x4f2905a7 // sshr v7.4s, v13.4s, #23
+	VAND V20.B16, V12.B16, V12.B16
+	VAND V20.B16, V13.B16, V13.B16
+	VADD V21.S4, V12.S4, V12.S4
+	VADD V21.S4, V13.S4, V13.S4
+	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4eb6d58c // fsub v12.4s, v12.4s, v22.4s
+	WORD $0x4eb6d5ad // fsub v13.4s, v13.4s, v22.4s
+	VDUP V17.S[2], V8.S4
+	VDUP V17.S[2], V9.S4
+	VDUP V17.S[1], V10.S4
+	VDUP V17.S[1], V11.S4
+	VFMLA V12.S4, V8.S4, V10.S4
+	VFMLA V13.S4, V9.S4, V11.S4
+	VDUP V17.S[0], V8.S4
+	VDUP V17.S[0], V9.S4
+	VFMLA V12.S4, V10.S4, V8.S4
+	VFMLA V13.S4, V11.S4, V9.S4
+	VDUP V18.S[3], V10.S4
+	VDUP V18.S[3], V11.S4
+	VFMLA V12.S4, V8.S4, V10.S4
+	VFMLA V13.S4, V9.S4, V11.S4
+	VDUP V18.S[2], V8.S4
+	VDUP V18.S[2], V9.S4
+	VFMLA V12.S4, V10.S4, V8.S4
+	VFMLA V13.S4, V11.S4, V9.S4
+	VDUP V18.S[1], V10.S4
+	VDUP V18.S[1], V11.S4
+	VFMLA V12.S4, V8.S4, V10.S4
+	VFMLA V13.S4, V9.S4, V11.S4
+	VDUP V18.S[0], V8.S4
+	VDUP V18.S[0], V9.S4
+	VFMLA V12.S4, V10.S4, V8.S4
+	VFMLA V13.S4, V11.S4, V9.S4
+	WORD $0x6e2cdd8a // fmul v10.4s, v12.4s, v12.4s
+	WORD $0x6e2dddab // fmul v11.4s, v13.4s, v13.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6e2ddd29 // fmul v9.4s, v9.4s, v13.4s
+	WORD $0x6e2add08 // fmul v8.4s, v8.4s, v10.4s
+	WORD $0x6e2bdd29 // fmul v9.4s, v9.4s, v11.4s
+	VFMLS V19.S4, V10.S4, V8.S4
+	VFMLS V19.S4, V11.S4, V9.S4
+	VFMLA V27.S4, V6.S4, V8.S4
+	VFMLA V27.S4, V7.S4, V9.S4
+	WORD $0x4e28d58c // fadd v12.4s, v12.4s, v8.4s
+	WORD $0x4e29d5ad // fadd v13.4s, v13.4s, v9.4s
+	VFMLA V28.S4, V6.S4, V12.S4
+	VFMLA V28.S4, V7.S4, V13.S4
+	WORD $0x4e24d58c // fadd v12.4s, v12.4s, v4.4s
+	WORD $0x4e25d5ad // fadd v13.4s, v13.4s, v5.4s
+	WORD $0x4e30f44e // fmax v14.4s, v2.4s, v16.4s
+	WORD $0x4e30f46f // fmax v15.4s, v3.4s, v16.4s
+	WORD $0x4e2cd5ce // fadd v14.4s, v14.4s, v12.4s
+	WORD $0x4e2dd5ef // fadd v15.4s, v15.4s, v13.4s
+	WORD $0x6e3ffdce // fdiv v14.4s, v14.4s, v31.4s
+	WORD $0x6e3ffdef // fdiv v15.4s, v15.4s, v31.4s
+	WORD $0x6ebee446 // fcmgt v6.4s, v2.4s, v30.4s
+	WORD $0x6ebee467 // fcmgt v7.4s, v3.4s, v30.4s
+	VBIT V6.B16, V0.B16, V14.B16
+	VBIT V7.B16, V1.B16, V15.B16
+	VST1.P [V14.S4, V15.S4], 32(R2)
+	SUBS $8, R1, R1
+	BGE big_softplusBetaF32
+onepre_softplusBetaF32:
+	ADDS $4, R1, R1
+	BLT tail_softplusBetaF32
+one_softplusBetaF32:
+	VLD1.P 16(R0), [V0.S4]
+	WORD $0x6e3fdc02 // fmul v2.4s, v0.4s, v31.4s
+	WORD $0x4ea0f844 // fabs v4.4s, v2.4s
+	WORD $0x6ea0f884 // fneg v4.4s, v4.4s
+	WORD $0x4ebaf484 // fmin v4.4s, v4.4s, v26.4s
+	WORD $0x4e39f484 // fmax v4.4s, v4.4s, v25.4s
+	WORD $0x6e3ddc86 // fmul v6.4s, v4.4s, v29.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V28.S4, V6.S4, V4.S4
+	VFMLS V27.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V23.S[0], V8.S4
+	VDUP V24.S[3], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V24.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e36d484 // fadd v4.4s, v4.4s, v22.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V22.S4, V6.S4, V6.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x4e36d48c // fadd v12.4s, v4.4s, v22.4s
+	WORD $0x6e2cfece // fdiv v14.4s, v22.4s, v12.4s
+	WORD $0x4eb6d586 // fsub v6.4s, v12.4s, v22.4s
+	WORD $0x4ea6d486 // fsub v6.4s, v4.4s, v6.4s
+	WORD $0x6e2edcc8 // fmul v8.4s, v6.4s, v14.4s
+	VMOV V8.B16, V4.B16
+	VSUB V21.S4, V12.S4, V12.S4
+	WORD $0x4f290586 // sshr v6.4s, v12.4s, #23
+	VAND V20.B16, V12.B16, V12.B16
+	VADD V21.S4, V12.S4, V12.S4
+	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
+	WORD $0x4eb6d58c // fsub v12.4s, v12.4s, v22.4s
+	VDUP V17.S[2], V8.S4
+	VDUP V17.S[1], V10.S4
+	VFMLA V12.S4, V8.S4, V10.S4
+	VDUP V17.S[0], V8.S4
+	VFMLA V12.S4, V10.S4, V8.S4
+	VDUP V18.S[3], V10.S4
+	VFMLA V12.S4, V8.S4, V10.S4
+	VDUP V18.S[2], V8.S4
+	VFMLA V12.S4, V10.S4, V8.S4
+	VDUP V18.S[1], V10.S4
+	VFMLA V12.S4, V8.S4, V10.S4
+	VDUP V18.S[0], V8.S4
+	VFMLA V12.S4, V10.S4, V8.S4
+	WORD $0x6e2cdd8a // fmul v10.4s, v12.4s, v12.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6e2add08 // fmul v8.4s, v8.4s, v10.4s
+	VFMLS V19.S4, V10.S4, V8.S4
+	VFMLA V27.S4, V6.S4, V8.S4
+	WORD $0x4e28d58c // fadd v12.4s, v12.4s, v8.4s
+	VFMLA V28.S4, V6.S4, V12.S4
+	WORD $0x4e24d58c // fadd v12.4s, v12.4s, v4.4s
+	WORD $0x4e30f44e // fmax v14.4s, v2.4s, v16.4s
+	WORD $0x4e2cd5ce // fadd v14.4s, v14.4s, v12.4s
+	WORD $0x6e3ffdce // fdiv v14.4s, v14.4s, v31.4s
+	WORD $0x6ebee446 // fcmgt v6.4s, v2.4s, v30.4s
+	VBIT V6.B16, V0.B16, V14.B16
+	VST1.P [V14.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_softplusBetaF32
+tail_softplusBetaF32:
+	ADDS $4, R1, R1
+	BEQ done_softplusBetaF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 4(R0), V0.S[0]
+	CMP $2, R1
+	BLT lanes_softplusBetaF32
+	VLD1.P 4(R0), V0.S[1]
+	BEQ lanes_softplusBetaF32
+	VLD1.P 4(R0), V0.S[2]
+lanes_softplusBetaF32:
+	WORD $0x6e3fdc02 // fmul v2.4s, v0.4s, v31.4s
+	WORD $0x4ea0f844 // fabs v4.4s, v2.4s
+	WORD $0x6ea0f884 // fneg v4.4s, v4.4s
+	WORD $0x4ebaf484 // fmin v4.4s, v4.4s, v26.4s
+	WORD $0x4e39f484 // fmax v4.4s, v4.4s, v25.4s
+	WORD $0x6e3ddc86 // fmul v6.4s, v4.4s, v29.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V28.S4, V6.S4, V4.S4
+	VFMLS V27.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V23.S[0], V8.S4
+	VDUP V24.S[3], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V24.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e36d484 // fadd v4.4s, v4.4s, v22.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V22.S4, V6.S4, V6.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x4e36d48c // fadd v12.4s, v4.4s, v22.4s
+	WORD $0x6e2cfece // fdiv v14.4s, v22.4s, v12.4s
+	WORD $0x4eb6d586 // fsub v6.4s, v12.4s, v22.4s
+	WORD $0x4ea6d486 // fsub v6.4s, v4.4s, v6.4s
+	WORD $0x6e2edcc8 // fmul v8.4s, v6.4s, v14.4s
+	VMOV V8.B16, V4.B16
+	VSUB V21.S4, V12.S4, V12.S4
+	WORD $0x4f290586 // sshr v6.4s, v12.4s, #23
+	VAND V20.B16, V12.B16, V12.B16
+	VADD V21.S4, V12.S4, V12.S4
+	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
+	WORD $0x4eb6d58c // fsub v12.4s, v12.4s, v22.4s
+	VDUP V17.S[2], V8.S4
+	VDUP V17.S[1], V10.S4
+	VFMLA V12.S4, V8.S4, V10.S4
+	VDUP V17.S[0], V8.S4
+	VFMLA V12.S4, V10.S4, V8.S4
+	VDUP V18.S[3], V10.S4
+	VFMLA V12.S4, V8.S4, V10.S4
+	VDUP V18.S[2], V8.S4
+	VFMLA V12.S4, V10.S4, V8.S4
+	VDUP V18.S[1], V10.S4
+	VFMLA V12.S4, V8.S4, V10.S4
+	VDUP V18.S[0], V8.S4
+	VFMLA V12.S4, V10.S4, V8.S4
+	WORD $0x6e2cdd8a // fmul v10.4s, v12.4s, v12.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6e2add08 // fmul v8.4s, v8.4s, v10.4s
+	VFMLS V19.S4, V10.S4, V8.S4
+	VFMLA V27.S4, V6.S4, V8.S4
+	WORD $0x4e28d58c // fadd v12.4s, v12.4s, v8.4s
+	VFMLA V28.S4, V6.S4, V12.S4
+	WORD $0x4e24d58c // fadd v12.4s, v12.4s, v4.4s
+	WORD $0x4e30f44e // fmax v14.4s, v2.4s, v16.4s
+	WORD $0x4e2cd5ce // fadd v14.4s, v14.4s, v12.4s
+	WORD $0x6e3ffdce // fdiv v14.4s, v14.4s, v31.4s
+	WORD $0x6ebee446 // fcmgt v6.4s, v2.4s, v30.4s
+	VBIT V6.B16, V0.B16, V14.B16
+	VST1.P V14.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_softplusBetaF32
+	VST1.P V14.S[1], 4(R2)
+	BEQ done_softplusBetaF32
+	VST1.P V14.S[2], 4(R2)
+done_softplusBetaF32:
+	RET
+
+// func sigmoidBackwardF32(dx []float32, y []float32, dy []float32)
+
+TEXT ·sigmoidBackwardF32(SB), NOSPLIT, $0-72
+	MOVD dx_base+0(FP), R2
+	MOVD dx_len+8(FP), R1
+	MOVD y_base+24(FP), R0
+	MOVD dy_base+48(FP), R3
+	MOVW $0x3f800000, R9
+	VDUP R9, V31.S4
+	SUBS $16, R1, R1
+	BLT onepre_sigmoidBackwardF32
+big_sigmoidBackwardF32:
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4ea0d7e8 // fsub v8.4s, v31.4s, v0.4s
+	WORD $0x4ea1d7e9 // fsub v9.4s, v31.4s, v1.4s
+	WORD $0x4ea2d7ea // fsub v10.4s, v31.4s, v2.4s
+	WORD $0x4ea3d7eb // fsub v11.4s, v31.4s, v3.4s
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x6e21dd29 // fmul v9.4s, v9.4s, v1.4s
+	WORD $0x6e22dd4a // fmul v10.4s, v10.4s, v2.4s
+	WORD $0x6e23dd6b // fmul v11.4s, v11.4s, v3.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	WORD $0x6e27dd6b // fmul v11.4s, v11.4s, v7.4s
+	VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R2)
+	SUBS $16, R1, R1
+	BGE big_sigmoidBackwardF32
+onepre_sigmoidBackwardF32:
+	ADDS $12, R1, R1
+	BLT tail_sigmoidBackwardF32
+one_sigmoidBackwardF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V4.S4]
+	WORD $0x4ea0d7e8 // fsub v8.4s, v31.4s, v0.4s
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	VST1.P [V8.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_sigmoidBackwardF32
+tail_sigmoidBackwardF32:
+	ADDS $4, R1, R1
+	BEQ done_sigmoidBackwardF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V4.S[0]
+	CMP $2, R1
+	BLT lanes_sigmoidBackwardF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V4.S[1]
+	BEQ lanes_sigmoidBackwardF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V4.S[2]
+lanes_sigmoidBackwardF32:
+	WORD $0x4ea0d7e8 // fsub v8.4s, v31.4s, v0.4s
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	VST1.P V8.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_sigmoidBackwardF32
+	VST1.P V8.S[1], 4(R2)
+	BEQ done_sigmoidBackwardF32
+	VST1.P V8.S[2], 4(R2)
+done_sigmoidBackwardF32:
+	RET
+
+// func sigmoidGradBetaF32(dx []float32, x []float32, dy []float32, beta float32, thr float32)
+
+TEXT ·sigmoidGradBetaF32(SB), NOSPLIT, $0-80
+	MOVD dx_base+0(FP), R2
+	MOVD dx_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	MOVD dy_base+48(FP), R3
+	FMOVS beta+72(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS thr+76(FP), F30
+	VDUP V30.S[0], V30.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V29.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V28.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V27.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V26.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V25.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V24.S4]
+	VLD1.P 16(R10), [V23.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V22.S4
+	MOVW $0x00000000, R9
+	VDUP R9, V21.S4
+	MOVW $0xff800000, R9
+	VDUP R9, V20.S4
+	SUBS $8, R1, R1
+	BLT onepre_sigmoidGradBetaF32
+big_sigmoidGradBetaF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R3), [V2.S4, V3.S4]
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x4ea0f804 // fabs v4.4s, v0.4s
+	WORD $0x4ea0f825 // fabs v5.4s, v1.4s
+	WORD $0x6ea0f884 // fneg v4.4s, v4.4s
+	WORD $0x6ea0f8a5 // fneg v5.4s, v5.4s
+	WORD $0x4ebaf484 // fmin v4.4s, v4.4s, v26.4s
+	WORD $0x4ebaf4a5 // fmin v5.4s, v5.4s, v26.4s
+	WORD $0x4e39f484 // fmax v4.4s, v4.4s, v25.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x6e3ddc86 // fmul v6.4s, v4.4s, v29.4s
+	WORD $0x6e3ddca7 // fmul v7.4s, v5.4s, v29.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V28.S4, V6.S4, V4.S4
+	VFMLS V28.S4, V7.S4, V5.S4
+	VFMLS V27.S4, V6.S4, V4.S4
+	VFMLS V27.S4, V7.S4, V5.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	VDUP V23.S[0], V8.S4
+	VDUP V23.S[0], V9.S4
+	VDUP V24.S[3], V10.S4
+	VDUP V24.S[3], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V24.S[2], V8.S4
+	VDUP V24.S[2], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	VDUP V24.S[1], V10.S4
+	VDUP V24.S[1], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V24.S[0], V8.S4
+	VDUP V24.S[0], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	WORD $0x6e25dcab // fmul v11.4s, v5.4s, v5.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	VFMLA V9.S4, V11.S4, V5.S4
+	WORD $0x4e36d484 // fadd v4.4s, v4.4s, v22.4s
+	WORD $0x4e36d4a5 // fadd v5.4s, v5.4s, v22.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	WORD $0x4f3f04e9 // sshr v9.4s, v7.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	VSUB V9.S4, V7.S4, V7.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	VADD V9.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V22.S4, V6.S4, V6.S4
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x4e36d486 // fadd v6.4s, v4.4s, v22.4s
+	WORD $0x4e36d4a7 // fadd v7.4s, v5.4s, v22.4s
+	WORD $0x6e26fc84 // fdiv v4.4s, v4.4s, v6.4s
+	WORD $0x6e27fca5 // fdiv v5.4s, v5.4s, v7.4s
+	WORD $0x4ea4d6c6 // fsub v6.4s, v22.4s, v4.4s
+	WORD $0x4ea5d6c7 // fsub v7.4s, v22.4s, v5.4s
+	WORD $0x6ea0c808 // fcmge v8.4s, v0.4s, #0.0
+	WORD $0x6ea0c829 // fcmge v9.4s, v1.4s, #0.0
+	VBSL V4.B16, V6.B16, V8.B16
+	VBSL V5.B16, V7.B16, V9.B16
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	WORD $0x6e23dd29 // fmul v9.4s, v9.4s, v3.4s
+	WORD $0x4e28e504 // fcmeq v4.4s, v8.4s, v8.4s
+	WORD $0x4e29e525 // fcmeq v5.4s, v9.4s, v9.4s
+	WORD $0x6eb4e406 // fcmgt v6.4s, v0.4s, v20.4s
+	WORD $0x6eb4e427 // fcmgt v7.4s, v1.4s, v20.4s
+	VBIT V4.B16, V21.B16, V6.B16
+	VBIT V5.B16, V21.B16, V7.B16
+	VBIT V6.B16, V2.B16, V8.B16
+	VBIT V7.B16, V3.B16, V9.B16
+	WORD $0x6ebee406 // fcmgt v6.4s, v0.4s, v30.4s
+	WORD $0x6ebee427 // fcmgt v7.4s, v1.4s, v30.4s
+	VBIT V6.B16, V2.B16, V8.B16
+	VBIT V7.B16, V3.B16, V9.B16
+	VST1.P [V8.S4, V9.S4], 32(R2)
+	SUBS $8, R1, R1
+	BGE big_sigmoidGradBetaF32
+onepre_sigmoidGradBetaF32:
+	ADDS $4, R1, R1
+	BLT tail_sigmoidGradBetaF32
+one_sigmoidGradBetaF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V2.S4]
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x4ea0f804 // fabs v4.4s, v0.4s
+	WORD $0x6ea0f884 // fneg v4.4s, v4.4s
+	WORD $0x4ebaf484 // fmin v4.4s, v4.4s, v26.4s
+	WORD $0x4e39f484 // fmax v4.4s, v4.4s, v25.4s
+	WORD $0x6e3ddc86 // fmul v6.4s, v4.4s, v29.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V28.S4, V6.S4, V4.S4
+	VFMLS V27.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V23.S[0], V8.S4
+	VDUP V24.S[3], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V24.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e36d484 // fadd v4.4s, v4.4s, v22.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V22.S4, V6.S4, V6.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x4e36d486 // fadd v6.4s, v4.4s, v22.4s
+	WORD $0x6e26fc84 // fdiv v4.4s, v4.4s, v6.4s
+	WORD $0x4ea4d6c6 // fsub v6.4s, v22.4s, v4.4s
+	WORD $0x6ea0c808 // fcmge v8.4s, v0.4s, #0.0
+	VBSL V4.B16, V6.B16, V8.B16
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	WORD $0x4e28e504 // fcmeq v4.4s, v8.4s, v8.4s
+	WORD $0x6eb4e406 // fcmgt v6.4s, v0.4s, v20.4s
+	VBIT V4.B16, V21.B16, V6.B16
+	VBIT V6.B16, V2.B16, V8.B16
+	WORD $0x6ebee406 // fcmgt v6.4s, v0.4s, v30.4s
+	VBIT V6.B16, V2.B16, V8.B16
+	VST1.P [V8.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_sigmoidGradBetaF32
+tail_sigmoidGradBetaF32:
+	ADDS $4, R1, R1
+	BEQ done_sigmoidGradBetaF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V2.S[0]
+	CMP $2, R1
+	BLT lanes_sigmoidGradBetaF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V2.S[1]
+	BEQ lanes_sigmoidGradBetaF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V2.S[2]
+lanes_sigmoidGradBetaF32:
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x4ea0f804 // fabs v4.4s, v0.4s
+	WORD $0x6ea0f884 // fneg v4.4s, v4.4s
+	WORD $0x4ebaf484 // fmin v4.4s, v4.4s, v26.4s
+	WORD $0x4e39f484 // fmax v4.4s, v4.4s, v25.4s
+	WORD $0x6e3ddc86 // fmul v6.4s, v4.4s, v29.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V28.S4, V6.S4, V4.S4
+	VFMLS V27.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V23.S[0], V8.S4
+	VDUP V24.S[3], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V24.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e36d484 // fadd v4.4s, v4.4s, v22.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V22.S4, V6.S4, V6.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x4e36d486 // fadd v6.4s, v4.4s, v22.4s
+	WORD $0x6e26fc84 // fdiv v4.4s, v4.4s, v6.4s
+	WORD $0x4ea4d6c6 // fsub v6.4s, v22.4s, v4.4s
+	WORD $0x6ea0c808 // fcmge v8.4s, v0.4s, #0.0
+	VBSL V4.B16, V6.B16, V8.B16
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	WORD $0x4e28e504 // fcmeq v4.4s, v8.4s, v8.4s
+	WORD $0x6eb4e406 // fcmgt v6.4s, v0.4s, v20.4s
+	VBIT V4.B16, V21.B16, V6.B16
+	VBIT V6.B16, V2.B16, V8.B16
+	WORD $0x6ebee406 // fcmgt v6.4s, v0.4s, v30.4s
+	VBIT V6.B16, V2.B16, V8.B16
+	VST1.P V8.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_sigmoidGradBetaF32
+	VST1.P V8.S[1], 4(R2)
+	BEQ done_sigmoidGradBetaF32
+	VST1.P V8.S[2], 4(R2)
+done_sigmoidGradBetaF32:
+	RET
+
+// func dotF32(x []float32, y []float32) float64
+
+TEXT ·dotF32(SB), NOSPLIT, $0-56
+	MOVD x_base+0(FP), R0
+	MOVD x_len+8(FP), R1
+	MOVD y_base+24(FP), R3
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $16, R1, R1
+	BLT onepre_dotF32
+big_dotF32:
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	WORD $0x0e617808 // fcvtl v8.2d, v0.2s
+	WORD $0x4e68d58c // fadd v12.2d, v12.2d, v8.2d
+	WORD $0x4e617808 // fcvtl2 v8.2d, v0.4s
+	WORD $0x4e68d5ad // fadd v13.2d, v13.2d, v8.2d
+	WORD $0x0e617829 // fcvtl v9.2d, v1.2s
+	WORD $0x4e69d5ce // fadd v14.2d, v14.2d, v9.2d
+	WORD $0x4e617829 // fcvtl2 v9.2d, v1.4s
+	WORD $0x4e69d5ef // fadd v15.2d, v15.2d, v9.2d
+	WORD $0x0e61784a // fcvtl v10.2d, v2.2s
+	WORD $0x4e6ad58c // fadd v12.2d, v12.2d, v10.2d
+	WORD $0x4e61784a // fcvtl2 v10.2d, v2.4s
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	WORD $0x0e61786b // fcvtl v11.2d, v3.2s
+	WORD $0x4e6bd5ce // fadd v14.2d, v14.2d, v11.2d
+	WORD $0x4e61786b // fcvtl2 v11.2d, v3.4s
+	WORD $0x4e6bd5ef // fadd v15.2d, v15.2d, v11.2d
+	SUBS $16, R1, R1
+	BGE big_dotF32
+onepre_dotF32:
+	ADDS $12, R1, R1
+	BLT tail_dotF32
+one_dotF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V4.S4]
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x0e617808 // fcvtl v8.2d, v0.2s
+	WORD $0x4e68d58c // fadd v12.2d, v12.2d, v8.2d
+	WORD $0x4e617808 // fcvtl2 v8.2d, v0.4s
+	WORD $0x4e68d5ad // fadd v13.2d, v13.2d, v8.2d
+	SUBS $4, R1, R1
+	BGE one_dotF32
+tail_dotF32:
+	ADDS $4, R1, R1
+	BEQ done_dotF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V4.S[0]
+	CMP $2, R1
+	BLT lanes_dotF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V4.S[1]
+	BEQ lanes_dotF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V4.S[2]
+lanes_dotF32:
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x0e617808 // fcvtl v8.2d, v0.2s
+	WORD $0x4e68d58c // fadd v12.2d, v12.2d, v8.2d
+	WORD $0x4e617808 // fcvtl2 v8.2d, v0.4s
+	WORD $0x4e68d5ad // fadd v13.2d, v13.2d, v8.2d
+done_dotF32:
+	WORD $0x4e6ed58c // fadd v12.2d, v12.2d, v14.2d
+	WORD $0x4e6fd5ad // fadd v13.2d, v13.2d, v15.2d
+	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
+	WORD $0x7e70d98c // faddp d12, v12.2d
+	FMOVD F12, ret+48(FP)
+	RET
+
+// func mulDiffF32(dst []float32, y []float32, dy []float32, s float32)
+
+TEXT ·mulDiffF32(SB), NOSPLIT, $0-76
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD y_base+24(FP), R0
+	MOVD dy_base+48(FP), R3
+	FMOVS s+72(FP), F31
+	VDUP V31.S[0], V31.S4
+	SUBS $16, R1, R1
+	BLT onepre_mulDiffF32
+big_mulDiffF32:
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4ebfd484 // fsub v4.4s, v4.4s, v31.4s
+	WORD $0x4ebfd4a5 // fsub v5.4s, v5.4s, v31.4s
+	WORD $0x4ebfd4c6 // fsub v6.4s, v6.4s, v31.4s
+	WORD $0x4ebfd4e7 // fsub v7.4s, v7.4s, v31.4s
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R2)
+	SUBS $16, R1, R1
+	BGE big_mulDiffF32
+onepre_mulDiffF32:
+	ADDS $12, R1, R1
+	BLT tail_mulDiffF32
+one_mulDiffF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V4.S4]
+	WORD $0x4ebfd484 // fsub v4.4s, v4.4s, v31.4s
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_mulDiffF32
+tail_mulDiffF32:
+	ADDS $4, R1, R1
+	BEQ done_mulDiffF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V4.S[0]
+	CMP $2, R1
+	BLT lanes_mulDiffF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V4.S[1]
+	BEQ lanes_mulDiffF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V4.S[2]
+lanes_mulDiffF32:
+	WORD $0x4ebfd484 // fsub v4.4s, v4.4s, v31.4s
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VST1.P V0.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_mulDiffF32
+	VST1.P V0.S[1], 4(R2)
+	BEQ done_mulDiffF32
+	VST1.P V0.S[2], 4(R2)
+done_mulDiffF32:
+	RET
+
+// func subExpMulF32(dst []float32, y []float32, dy []float32, s float32)
+
+TEXT ·subExpMulF32(SB), NOSPLIT, $0-76
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD y_base+24(FP), R0
+	MOVD dy_base+48(FP), R3
+	FMOVS s+72(FP), F31
+	VDUP V31.S[0], V31.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V30.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V29.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V28.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V27.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V26.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V25.S4]
+	VLD1.P 16(R10), [V24.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V23.S4
+	SUBS $16, R1, R1
+	BLT onepre_subExpMulF32
+big_subExpMulF32:
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4ebbf400 // fmin v0.4s, v0.4s, v27.4s
+	WORD $0x4ebbf421 // fmin v1.4s, v1.4s, v27.4s
+	WORD $0x4ebbf442 // fmin v2.4s, v2.4s, v27.4s
+	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
+	WORD $0x4e3af400 // fmax v0.4s, v0.4s, v26.4s
+	WORD $0x4e3af421 // fmax v1.4s, v1.4s, v26.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
+	WORD $0x6e3edc08 // fmul v8.4s, v0.4s, v30.4s
+	WORD $0x6e3edc29 // fmul v9.4s, v1.4s, v30.4s
+	WORD $0x6e3edc4a // fmul v10.4s, v2.4s, v30.4s
+	WORD $0x6e3edc6b // fmul v11.4s, v3.4s, v30.4s
+	WORD $0x4e218908 // frintn v8.4s, v8.4s
+	WORD $0x4e218929 // frintn v9.4s, v9.4s
+	WORD $0x4e21894a // frintn v10.4s, v10.4s
+	WORD $0x4e21896b // frintn v11.4s, v11.4s
+	VFMLS V29.S4, V8.S4, V0.S4
+	VFMLS V29.S4, V9.S4, V1.S4
+	VFMLS V29.S4, V10.S4, V2.S4
+	VFMLS V29.S4, V11.S4, V3.S4
+	VFMLS V28.S4, V8.S4, V0.S4
+	VFMLS V28.S4, V9.S4, V1.S4
+	VFMLS V28.S4, V10.S4, V2.S4
+	VFMLS V28.S4, V11.S4, V3.S4
+	WORD $0x4ea1b908 // fcvtzs v8.4s, v8.4s
+	WORD $0x4ea1b929 // fcvtzs v9.4s, v9.4s
+	WORD $0x4ea1b94a // fcvtzs v10.4s, v10.4s
+	WORD $0x4ea1b96b // fcvtzs v11.4s, v11.4s
+	VDUP V24.S[0], V12.S4
+	VDUP V24.S[0], V13.S4
+	VDUP V24.S[0], V14.S4
+	VDUP V24.S[0], V15.S4
+	VDUP V25.S[3], V16.S4
+	VDUP V25.S[3], V17.S4
+	VDUP V25.S[3], V18.S4
+	VDUP V25.S[3], V19.S4
+	VFMLA V0.S4, V12.S4, V16.S4
+	VFMLA V1.S4, V13.S4, V17.S4
+	VFMLA V2.S4, V14.S4, V18.S4
+	VFMLA V3.S4, V15.S4, V19.S4
+	VDUP V25.S[2], V12.S4
+	VDUP V25.S[2], V13.S4
+	VDUP V25.S[2], V14.S4
+	VDUP V25.S[2], V15.S4
+	VFMLA V0.S4, V16.S4, V12.S4
+	VFMLA V1.S4, V17.S4, V13.S4
+	VFMLA V2.S4, V18.S4, V14.S4
+	VFMLA V3.S4, V19.S4, V15.S4
+	VDUP V25.S[1], V16.S4
+	VDUP V25.S[1], V17.S4
+	VDUP V25.S[1], V18.S4
+	VDUP V25.S[1], V19.S4
+	VFMLA V0.S4, V12.S4, V16.S4
+	VFMLA V1.S4, V13.S4, V17.S4
+	VFMLA V2.S4, V14.S4, V18.S4
+	VFMLA V3.S4, V15.S4, V19.S4
+	VDUP V25.S[0], V12.S4
+	VDUP V25.S[0], V13.S4
+	VDUP V25.S[0], V14.S4
+	VDUP V25.S[0], V15.S4
+	VFMLA V0.S4, V16.S4, V12.S4
+	VFMLA V1.S4, V17.S4, V13.S4
+	VFMLA V2.S4, V18.S4, V14.S4
+	VFMLA V3.S4, V19.S4, V15.S4
+	WORD $0x6e20dc10 // fmul v16.4s, v0.4s, v0.4s
+	WORD $0x6e21dc31 // fmul v17.4s, v1.4s, v1.4s
+	WORD $0x6e22dc52 // fmul v18.4s, v2.4s, v2.4s
+	WORD $0x6e23dc73 // fmul v19.4s, v3.4s, v3.4s
+	VFMLA V12.S4, V16.S4, V0.S4
+	VFMLA V13.S4, V17.S4, V1.S4
+	VFMLA V14.S4, V18.S4, V2.S4
+	VFMLA V15.S4, V19.S4, V3.S4
+	WORD $0x4e37d400 // fadd v0.4s, v0.4s, v23.4s
+	WORD $0x4e37d421 // fadd v1.4s, v1.4s, v23.4s
+	WORD $0x4e37d442 // fadd v2.4s, v2.4s, v23.4s
+	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4f3f050c // sshr v12.4s, v8.4s, #1
+	WORD $0x4f3f052d // sshr v13.4s, v9.4s, #1
+	WORD $0x4f3f054e // sshr v14.4s, v10.4s, #1
+	WORD $0x4f3f056f // sshr v15.4s, v11.4s, #1
+	VSUB V12.S4, V8.S4, V8.S4
+	VSUB V13.S4, V9.S4, V9.S4
+	VSUB V14.S4, V10.S4, V10.S4
+	VSUB V15.S4, V11.S4, V11.S4
+	WORD $0x4f37558c // shl v12.4s, v12.4s, #23
+	WORD $0x4f3755ad // shl v13.4s, v13.4s, #23
+	WORD $0x4f3755ce // shl v14.4s, v14.4s, #23
+	WORD $0x4f3755ef // shl v15.4s, v15.4s, #23
+	VADD V12.S4, V0.S4, V0.S4
+	VADD V13.S4, V1.S4, V1.S4
+	VADD V14.S4, V2.S4, V2.S4
+	VADD V15.S4, V3.S4, V3.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	WORD $0x4f37554a // shl v10.4s, v10.4s, #23
+	WORD $0x4f37556b // shl v11.4s, v11.4s, #23
+	VADD V23.S4, V8.S4, V8.S4
+	VADD V23.S4, V9.S4, V9.S4
+	VADD V23.S4, V10.S4, V10.S4
+	VADD V23.S4, V11.S4, V11.S4
+	WORD $0x6e28dc00 // fmul v0.4s, v0.4s, v8.4s
+	WORD $0x6e29dc21 // fmul v1.4s, v1.4s, v9.4s
+	WORD $0x6e2adc42 // fmul v2.4s, v2.4s, v10.4s
+	WORD $0x6e2bdc63 // fmul v3.4s, v3.4s, v11.4s
+	VFMLS V31.S4, V0.S4, V4.S4
+	VFMLS V31.S4, V1.S4, V5.S4
+	VFMLS V31.S4, V2.S4, V6.S4
+	VFMLS V31.S4, V3.S4, V7.S4
+	VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R2)
+	SUBS $16, R1, R1
+	BGE big_subExpMulF32
+onepre_subExpMulF32:
+	ADDS $12, R1, R1
+	BLT tail_subExpMulF32
+one_subExpMulF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V4.S4]
+	WORD $0x4ebbf400 // fmin v0.4s, v0.4s, v27.4s
+	WORD $0x4e3af400 // fmax v0.4s, v0.4s, v26.4s
+	WORD $0x6e3edc08 // fmul v8.4s, v0.4s, v30.4s
+	WORD $0x4e218908 // frintn v8.4s, v8.4s
+	VFMLS V29.S4, V8.S4, V0.S4
+	VFMLS V28.S4, V8.S4, V0.S4
+	WORD $0x4ea1b908 // fcvtzs v8.4s, v8.4s
+	VDUP V24.S[0], V12.S4
+	VDUP V25.S[3], V16.S4
+	VFMLA V0.S4, V12.S4, V16.S4
+	VDUP V25.S[2], V12.S4
+	VFMLA V0.S4, V16.S4, V12.S4
+	VDUP V25.S[1], V16.S4
+	VFMLA V0.S4, V12.S4, V16.S4
+	VDUP V25.S[0], V12.S4
+	VFMLA V0.S4, V16.S4, V12.S4
+	WORD $0x6e20dc10 // fmul v16.4s, v0.4s, v0.4s
+	VFMLA V12.S4, V16.S4, V0.S4
+	WORD $0x4e37d400 // fadd v0.4s, v0.4s, v23.4s
+	WORD $0x4f3f050c // sshr v12.4s, v8.4s, #1
+	VSUB V12.S4, V8.S4, V8.S4
+	WORD $0x4f37558c // shl v12.4s, v12.4s, #23
+	VADD V12.S4, V0.S4, V0.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V23.S4, V8.S4, V8.S4
+	WORD $0x6e28dc00 // fmul v0.4s, v0.4s, v8.4s
+	VFMLS V31.S4, V0.S4, V4.S4
+	VST1.P [V4.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_subExpMulF32
+tail_subExpMulF32:
+	ADDS $4, R1, R1
+	BEQ done_subExpMulF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V4.S[0]
+	CMP $2, R1
+	BLT lanes_subExpMulF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V4.S[1]
+	BEQ lanes_subExpMulF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V4.S[2]
+lanes_subExpMulF32:
+	WORD $0x4ebbf400 // fmin v0.4s, v0.4s, v27.4s
+	WORD $0x4e3af400 // fmax v0.4s, v0.4s, v26.4s
+	WORD $0x6e3edc08 // fmul v8.4s, v0.4s, v30.4s
+	WORD $0x4e218908 // frintn v8.4s, v8.4s
+	VFMLS V29.S4, V8.S4, V0.S4
+	VFMLS V28.S4, V8.S4, V0.S4
+	WORD $0x4ea1b908 // fcvtzs v8.4s, v8.4s
+	VDUP V24.S[0], V12.S4
+	VDUP V25.S[3], V16.S4
+	VFMLA V0.S4, V12.S4, V16.S4
+	VDUP V25.S[2], V12.S4
+	VFMLA V0.S4, V16.S4, V12.S4
+	VDUP V25.S[1], V16.S4
+	VFMLA V0.S4, V12.S4, V16.S4
+	VDUP V25.S[0], V12.S4
+	VFMLA V0.S4, V16.S4, V12.S4
+	WORD $0x6e20dc10 // fmul v16.4s, v0.4s, v0.4s
+	VFMLA V12.S4, V16.S4, V0.S4
+	WORD $0x4e37d400 // fadd v0.4s, v0.4s, v23.4s
+	WORD $0x4f3f050c // sshr v12.4s, v8.4s, #1
+	VSUB V12.S4, V8.S4, V8.S4
+	WORD $0x4f37558c // shl v12.4s, v12.4s, #23
+	VADD V12.S4, V0.S4, V0.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V23.S4, V8.S4, V8.S4
+	WORD $0x6e28dc00 // fmul v0.4s, v0.4s, v8.4s
+	VFMLS V31.S4, V0.S4, V4.S4
+	VST1.P V4.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_subExpMulF32
+	VST1.P V4.S[1], 4(R2)
+	BEQ done_subExpMulF32
+	VST1.P V4.S[2], 4(R2)
+done_subExpMulF32:
+	RET
+
+// func expDiffScaleF32(dst []float32, x []float32, m float32, c float32)
+
+TEXT ·expDiffScaleF32(SB), NOSPLIT, $0-56
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	FMOVS m+48(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS c+52(FP), F30
+	VDUP V30.S[0], V30.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V29.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V28.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V27.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V26.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V25.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V24.S4]
+	VLD1.P 16(R10), [V23.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V22.S4
+	MOVW $0x00000000, R9
+	VDUP R9, V21.S4
+	SUBS $16, R1, R1
+	BLT onepre_expDiffScaleF32
+big_expDiffScaleF32:
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
+	WORD $0x4ebfd421 // fsub v1.4s, v1.4s, v31.4s
+	WORD $0x4ebfd442 // fsub v2.4s, v2.4s, v31.4s
+	WORD $0x4ebfd463 // fsub v3.4s, v3.4s, v31.4s
+	WORD $0x4ea0d410 // fsub v16.4s, v0.4s, v0.4s
+	WORD $0x4ea1d431 // fsub v17.4s, v1.4s, v1.4s
+	WORD $0x4ea2d452 // fsub v18.4s, v2.4s, v2.4s
+	WORD $0x4ea3d473 // fsub v19.4s, v3.4s, v3.4s
+	WORD $0x4ea0da10 // fcmeq v16.4s, v16.4s, #0.0
+	WORD $0x4ea0da31 // fcmeq v17.4s, v17.4s, #0.0
+	WORD $0x4ea0da52 // fcmeq v18.4s, v18.4s, #0.0
+	WORD $0x4ea0da73 // fcmeq v19.4s, v19.4s, #0.0
+	WORD $0x4ebaf400 // fmin v0.4s, v0.4s, v26.4s
+	WORD $0x4ebaf421 // fmin v1.4s, v1.4s, v26.4s
+	WORD $0x4ebaf442 // fmin v2.4s, v2.4s, v26.4s
+	WORD $0x4ebaf463 // fmin v3.4s, v3.4s, v26.4s
+	WORD $0x4e39f400 // fmax v0.4s, v0.4s, v25.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e39f442 // fmax v2.4s, v2.4s, v25.4s
+	WORD $0x4e39f463 // fmax v3.4s, v3.4s, v25.4s
+	WORD $0x6e3ddc04 // fmul v4.4s, v0.4s, v29.4s
+	WORD $0x6e3ddc25 // fmul v5.4s, v1.4s, v29.4s
+	WORD $0x6e3ddc46 // fmul v6.4s, v2.4s, v29.4s
+	WORD $0x6e3ddc67 // fmul v7.4s, v3.4s, v29.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V28.S4, V4.S4, V0.S4
+	VFMLS V28.S4, V5.S4, V1.S4
+	VFMLS V28.S4, V6.S4, V2.S4
+	VFMLS V28.S4, V7.S4, V3.S4
+	VFMLS V27.S4, V4.S4, V0.S4
+	VFMLS V27.S4, V5.S4, V1.S4
+	VFMLS V27.S4, V6.S4, V2.S4
+	VFMLS V27.S4, V7.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	VDUP V23.S[0], V8.S4
+	VDUP V23.S[0], V9.S4
+	VDUP V23.S[0], V10.S4
+	VDUP V23.S[0], V11.S4
+	VDUP V24.S[3], V12.S4
+	VDUP V24.S[3], V13.S4
+	VDUP V24.S[3], V14.S4
+	VDUP V24.S[3], V15.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VFMLA V1.S4, V9.S4, V13.S4
+	VFMLA V2.S4, V10.S4, V14.S4
+	VFMLA V3.S4, V11.S4, V15.S4
+	VDUP V24.S[2], V8.S4
+	VDUP V24.S[2], V9.S4
+	VDUP V24.S[2], V10.S4
+	VDUP V24.S[2], V11.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	VDUP V24.S[1], V12.S4
+	VDUP V24.S[1], V13.S4
+	VDUP V24.S[1], V14.S4
+	VDUP V24.S[1], V15.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VFMLA V1.S4, V9.S4, V13.S4
+	VFMLA V2.S4, V10.S4, V14.S4
+	VFMLA V3.S4, V11.S4, V15.S4
+	VDUP V24.S[0], V8.S4
+	VDUP V24.S[0], V9.S4
+	VDUP V24.S[0], V10.S4
+	VDUP V24.S[0], V11.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	WORD $0x6e21dc2d // fmul v13.4s, v1.4s, v1.4s
+	WORD $0x6e22dc4e // fmul v14.4s, v2.4s, v2.4s
+	WORD $0x6e23dc6f // fmul v15.4s, v3.4s, v3.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	VFMLA V9.S4, V13.S4, V1.S4
+	VFMLA V10.S4, V14.S4, V2.S4
+	VFMLA V11.S4, V15.S4, V3.S4
+	WORD $0x4e36d400 // fadd v0.4s, v0.4s, v22.4s
+	WORD $0x4e36d421 // fadd v1.4s, v1.4s, v22.4s
+	WORD $0x4e36d442 // fadd v2.4s, v2.4s, v22.4s
+	WORD $0x4e36d463 // fadd v3.4s, v3.4s, v22.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	WORD $0x4f3f04a9 // sshr v9.4s, v5.4s, #1
+	WORD $0x4f3f04ca // sshr v10.4s, v6.4s, #1
+	WORD $0x4f3f04eb // sshr v11.4s, v7.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	VSUB V9.S4, V5.S4, V5.S4
+	VSUB V10.S4, V6.S4, V6.S4
+	VSUB V11.S4, V7.S4, V7.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	WORD $0x4f37554a // shl v10.4s, v10.4s, #23
+	WORD $0x4f37556b // shl v11.4s, v11.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
+	VADD V9.S4, V1.S4, V1.S4
+	VADD V10.S4, V2.S4, V2.S4
+	VADD V11.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V22.S4, V4.S4, V4.S4
+	VADD V22.S4, V5.S4, V5.S4
+	VADD V22.S4, V6.S4, V6.S4
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	WORD $0x6e3edc00 // fmul v0.4s, v0.4s, v30.4s
+	WORD $0x6e3edc21 // fmul v1.4s, v1.4s, v30.4s
+	WORD $0x6e3edc42 // fmul v2.4s, v2.4s, v30.4s
+	WORD $0x6e3edc63 // fmul v3.4s, v3.4s, v30.4s
+	WORD $0x4e20e404 // fcmeq v4.4s, v0.4s, v0.4s
+	WORD $0x4e21e425 // fcmeq v5.4s, v1.4s, v1.4s
+	WORD $0x4e22e446 // fcmeq v6.4s, v2.4s, v2.4s
+	WORD $0x4e23e467 // fcmeq v7.4s, v3.4s, v3.4s
+	VBIT V4.B16, V21.B16, V16.B16
+	VBIT V5.B16, V21.B16, V17.B16
+	VBIT V6.B16, V21.B16, V18.B16
+	VBIT V7.B16, V21.B16, V19.B16
+	VBIT V16.B16, V30.B16, V0.B16
+	VBIT V17.B16, V30.B16, V1.B16
+	VBIT V18.B16, V30.B16, V2.B16
+	VBIT V19.B16, V30.B16, V3.B16
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R2)
+	SUBS $16, R1, R1
+	BGE big_expDiffScaleF32
+onepre_expDiffScaleF32:
+	ADDS $12, R1, R1
+	BLT tail_expDiffScaleF32
+one_expDiffScaleF32:
+	VLD1.P 16(R0), [V0.S4]
+	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
+	WORD $0x4ea0d410 // fsub v16.4s, v0.4s, v0.4s
+	WORD $0x4ea0da10 // fcmeq v16.4s, v16.4s, #0.0
+	WORD $0x4ebaf400 // fmin v0.4s, v0.4s, v26.4s
+	WORD $0x4e39f400 // fmax v0.4s, v0.4s, v25.4s
+	WORD $0x6e3ddc04 // fmul v4.4s, v0.4s, v29.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V28.S4, V4.S4, V0.S4
+	VFMLS V27.S4, V4.S4, V0.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V23.S[0], V8.S4
+	VDUP V24.S[3], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V24.S[1], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	WORD $0x4e36d400 // fadd v0.4s, v0.4s, v22.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V22.S4, V4.S4, V4.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x6e3edc00 // fmul v0.4s, v0.4s, v30.4s
+	WORD $0x4e20e404 // fcmeq v4.4s, v0.4s, v0.4s
+	VBIT V4.B16, V21.B16, V16.B16
+	VBIT V16.B16, V30.B16, V0.B16
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_expDiffScaleF32
+tail_expDiffScaleF32:
+	ADDS $4, R1, R1
+	BEQ done_expDiffScaleF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 4(R0), V0.S[0]
+	CMP $2, R1
+	BLT lanes_expDiffScaleF32
+	VLD1.P 4(R0), V0.S[1]
+	BEQ lanes_expDiffScaleF32
+	VLD1.P 4(R0), V0.S[2]
+lanes_expDiffScaleF32:
+	WORD $0x4ebfd400 // fsub v0.4s, v0.4s, v31.4s
+	WORD $0x4ea0d410 // fsub v16.4s, v0.4s, v0.4s
+	WORD $0x4ea0da10 // fcmeq v16.4s, v16.4s, #0.0
+	WORD $0x4ebaf400 // fmin v0.4s, v0.4s, v26.4s
+	WORD $0x4e39f400 // fmax v0.4s, v0.4s, v25.4s
+	WORD $0x6e3ddc04 // fmul v4.4s, v0.4s, v29.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V28.S4, V4.S4, V0.S4
+	VFMLS V27.S4, V4.S4, V0.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V23.S[0], V8.S4
+	VDUP V24.S[3], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V24.S[1], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	WORD $0x4e36d400 // fadd v0.4s, v0.4s, v22.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V22.S4, V4.S4, V4.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x6e3edc00 // fmul v0.4s, v0.4s, v30.4s
+	WORD $0x4e20e404 // fcmeq v4.4s, v0.4s, v0.4s
+	VBIT V4.B16, V21.B16, V16.B16
+	VBIT V16.B16, V30.B16, V0.B16
+	VST1.P V0.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_expDiffScaleF32
+	VST1.P V0.S[1], 4(R2)
+	BEQ done_expDiffScaleF32
+	VST1.P V0.S[2], 4(R2)
+done_expDiffScaleF32:
+	RET
+
+// func softplusBetaF64(dst []float64, x []float64, beta float64, thr float64)
+
+TEXT ·softplusBetaF64(SB), NOSPLIT, $0-64
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	FMOVD beta+48(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD thr+56(FP), F30
+	VDUP V30.D[0], V30.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V29.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V28.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V27.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V26.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V25.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V24.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V23.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V22.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V21.D2
+	MOVD $·logPolyF64Rev<>(SB), R12
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V20.D2
+	SUBS $4, R1, R1
+	BLT onepre_softplusBetaF64
+big_softplusBetaF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	WORD $0x6e7fdc02 // fmul v2.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc23 // fmul v3.2d, v1.2d, v31.2d
+	WORD $0x4ee0f844 // fabs v4.2d, v2.2d
+	WORD $0x4ee0f865 // fabs v5.2d, v3.2d
+	WORD $0x6ee0f884 // fneg v4.2d, v4.2d
+	WORD $0x6ee0f8a5 // fneg v5.2d, v5.2d
+	WORD $0x4efaf484 // fmin v4.2d, v4.2d, v26.2d
+	WORD $0x4efaf4a5 // fmin v5.2d, v5.2d, v26.2d
+	WORD $0x4e79f484 // fmax v4.2d, v4.2d, v25.2d
+	WORD $0x4e79f4a5 // fmax v5.2d, v5.2d, v25.2d
+	WORD $0x6e7ddc86 // fmul v6.2d, v4.2d, v29.2d
+	WORD $0x6e7ddca7 // fmul v7.2d, v5.2d, v29.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	WORD $0x4e6188e7 // frintn v7.2d, v7.2d
+	VFMLS V28.D2, V6.D2, V4.D2
+	VFMLS V28.D2, V7.D2, V5.D2
+	VFMLS V27.D2, V6.D2, V4.D2
+	VFMLS V27.D2, V7.D2, V5.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	WORD $0x4ee1b8e7 // fcvtzs v7.2d, v7.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	WORD $0x6e65dca9 // fmul v9.2d, v5.2d, v5.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	VFMLA V11.D2, V9.D2, V5.D2
+	WORD $0x4e78d484 // fadd v4.2d, v4.2d, v24.2d
+	WORD $0x4e78d4a5 // fadd v5.2d, v5.2d, v24.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	WORD $0x4f7f04eb // sshr v11.2d, v7.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	VSUB V11.D2, V7.D2, V7.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	WORD $0x4f74556b // shl v11.2d, v11.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	VADD V11.D2, V5.D2, V5.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V24.D2, V6.D2, V6.D2
+	VADD V24.D2, V7.D2, V7.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x6e67dca5 // fmul v5.2d, v5.2d, v7.2d
+	WORD $0x4e78d48c // fadd v12.2d, v4.2d, v24.2d
+	WORD $0x4e78d4ad // fadd v13.2d, v5.2d, v24.2d
+	WORD $0x6e6cff0e // fdiv v14.2d, v24.2d, v12.2d
+	WORD $0x6e6dff0f // fdiv v15.2d, v24.2d, v13.2d
+	WORD $0x4ef8d586 // fsub v6.2d, v12.2d, v24.2d
+	WORD $0x4ef8d5a7 // fsub v7.2d, v13.2d, v24.2d
+	WORD $0x4ee6d486 // fsub v6.2d, v4.2d, v6.2d
+	WORD $0x4ee7d4a7 // fsub v7.2d, v5.2d, v7.2d
+	WORD $0x6e6edcc8 // fmul v8.2d, v6.2d, v14.2d
+	WORD $0x6e6fdce9 // fmul v9.2d, v7.2d, v15.2d
+	VMOV V8.B16, V4.B16
+	VMOV V9.B16, V5.B16
+	VSUB V23.D2, V12.D2, V12.D2
+	VSUB V23.D2, V13.D2, V13.D2
+	WORD $0x4f4c0586 // sshr v6.2d, v12.2d, #52
+	WORD $0x4f4c05a7 // sshr v7.2d, v13.2d, #52
+	VAND V22.B16, V12.B16, V12.B16
+	VAND V22.B16, V13.B16, V13.B16
+	VADD V23.D2, V12.D2, V12.D2
+	VADD V23.D2, V13.D2, V13.D2
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4ef8d58c // fsub v12.2d, v12.2d, v24.2d
+	WORD $0x4ef8d5ad // fsub v13.2d, v13.2d, v24.2d
+	WORD $0x4e75d590 // fadd v16.2d, v12.2d, v21.2d
+	WORD $0x4e75d5b1 // fadd v17.2d, v13.2d, v21.2d
+	WORD $0x6e70fd90 // fdiv v16.2d, v12.2d, v16.2d
+	WORD $0x6e71fdb1 // fdiv v17.2d, v13.2d, v17.2d
+	WORD $0x6e70de12 // fmul v18.2d, v16.2d, v16.2d
+	WORD $0x6e71de33 // fmul v19.2d, v17.2d, v17.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V18.D2, V8.D2, V10.D2
+	VFMLA V19.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V18.D2, V10.D2, V8.D2
+	VFMLA V19.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V18.D2, V8.D2, V10.D2
+	VFMLA V19.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V18.D2, V10.D2, V8.D2
+	VFMLA V19.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V18.D2, V8.D2, V10.D2
+	VFMLA V19.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V18.D2, V10.D2, V8.D2
+	VFMLA V19.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V18.D2, V8.D2, V10.D2
+	VFMLA V19.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V18.D2, V10.D2, V8.D2
+	VFMLA V19.D2, V11.D2, V9.D2
+	WORD $0x6e72dd08 // fmul v8.2d, v8.2d, v18.2d
+	WORD $0x6e73dd29 // fmul v9.2d, v9.2d, v19.2d
+	WORD $0x4eecd508 // fsub v8.2d, v8.2d, v12.2d
+	WORD $0x4eedd529 // fsub v9.2d, v9.2d, v13.2d
+	WORD $0x6e70dd08 // fmul v8.2d, v8.2d, v16.2d
+	WORD $0x6e71dd29 // fmul v9.2d, v9.2d, v17.2d
+	VFMLA V27.D2, V6.D2, V8.D2
+	VFMLA V27.D2, V7.D2, V9.D2
+	WORD $0x4e68d58c // fadd v12.2d, v12.2d, v8.2d
+	WORD $0x4e69d5ad // fadd v13.2d, v13.2d, v9.2d
+	VFMLA V28.D2, V6.D2, V12.D2
+	VFMLA V28.D2, V7.D2, V13.D2
+	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
+	WORD $0x4e65d5ad // fadd v13.2d, v13.2d, v5.2d
+	WORD $0x4e74f44e // fmax v14.2d, v2.2d, v20.2d
+	WORD $0x4e74f46f // fmax v15.2d, v3.2d, v20.2d
+	WORD $0x4e6cd5ce // fadd v14.2d, v14.2d, v12.2d
+	WORD $0x4e6dd5ef // fadd v15.2d, v15.2d, v13.2d
+	WORD $0x6e7ffdce // fdiv v14.2d, v14.2d, v31.2d
+	WORD $0x6e7ffdef // fdiv v15.2d, v15.2d, v31.2d
+	WORD $0x6efee446 // fcmgt v6.2d, v2.2d, v30.2d
+	WORD $0x6efee467 // fcmgt v7.2d, v3.2d, v30.2d
+	VBIT V6.B16, V0.B16, V14.B16
+	VBIT V7.B16, V1.B16, V15.B16
+	VST1.P [V14.D2, V15.D2], 32(R2)
+	SUBS $4, R1, R1
+	BGE big_softplusBetaF64
+onepre_softplusBetaF64:
+	ADDS $2, R1, R1
+	BLT tail_softplusBetaF64
+one_softplusBetaF64:
+	VLD1.P 16(R0), [V0.D2]
+	WORD $0x6e7fdc02 // fmul v2.2d, v0.2d, v31.2d
+	WORD $0x4ee0f844 // fabs v4.2d, v2.2d
+	WORD $0x6ee0f884 // fneg v4.2d, v4.2d
+	WORD $0x4efaf484 // fmin v4.2d, v4.2d, v26.2d
+	WORD $0x4e79f484 // fmax v4.2d, v4.2d, v25.2d
+	WORD $0x6e7ddc86 // fmul v6.2d, v4.2d, v29.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V28.D2, V6.D2, V4.D2
+	VFMLS V27.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e78d484 // fadd v4.2d, v4.2d, v24.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V24.D2, V6.D2, V6.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x4e78d48c // fadd v12.2d, v4.2d, v24.2d
+	WORD $0x6e6cff0e // fdiv v14.2d, v24.2d, v12.2d
+	WORD $0x4ef8d586 // fsub v6.2d, v12.2d, v24.2d
+	WORD $0x4ee6d486 // fsub v6.2d, v4.2d, v6.2d
+	WORD $0x6e6edcc8 // fmul v8.2d, v6.2d, v14.2d
+	VMOV V8.B16, V4.B16
+	VSUB V23.D2, V12.D2, V12.D2
+	WORD $0x4f4c0586 // sshr v6.2d, v12.2d, #52
+	VAND V22.B16, V12.B16, V12.B16
+	VADD V23.D2, V12.D2, V12.D2
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x4ef8d58c // fsub v12.2d, v12.2d, v24.2d
+	WORD $0x4e75d590 // fadd v16.2d, v12.2d, v21.2d
+	WORD $0x6e70fd90 // fdiv v16.2d, v12.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V17.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V17.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V17.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V17.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V17.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V17.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V17.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V17.D2, V10.D2, V8.D2
+	WORD $0x6e71dd08 // fmul v8.2d, v8.2d, v17.2d
+	WORD $0x4eecd508 // fsub v8.2d, v8.2d, v12.2d
+	WORD $0x6e70dd08 // fmul v8.2d, v8.2d, v16.2d
+	VFMLA V27.D2, V6.D2, V8.D2
+	WORD $0x4e68d58c // fadd v12.2d, v12.2d, v8.2d
+	VFMLA V28.D2, V6.D2, V12.D2
+	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
+	WORD $0x4e74f44e // fmax v14.2d, v2.2d, v20.2d
+	WORD $0x4e6cd5ce // fadd v14.2d, v14.2d, v12.2d
+	WORD $0x6e7ffdce // fdiv v14.2d, v14.2d, v31.2d
+	WORD $0x6efee446 // fcmgt v6.2d, v2.2d, v30.2d
+	VBIT V6.B16, V0.B16, V14.B16
+	VST1.P [V14.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_softplusBetaF64
+tail_softplusBetaF64:
+	ADDS $2, R1, R1
+	BEQ done_softplusBetaF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 8(R0), V0.D[0]
+lanes_softplusBetaF64:
+	WORD $0x6e7fdc02 // fmul v2.2d, v0.2d, v31.2d
+	WORD $0x4ee0f844 // fabs v4.2d, v2.2d
+	WORD $0x6ee0f884 // fneg v4.2d, v4.2d
+	WORD $0x4efaf484 // fmin v4.2d, v4.2d, v26.2d
+	WORD $0x4e79f484 // fmax v4.2d, v4.2d, v25.2d
+	WORD $0x6e7ddc86 // fmul v6.2d, v4.2d, v29.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V28.D2, V6.D2, V4.D2
+	VFMLS V27.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V4.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e78d484 // fadd v4.2d, v4.2d, v24.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V24.D2, V6.D2, V6.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x4e78d48c // fadd v12.2d, v4.2d, v24.2d
+	WORD $0x6e6cff0e // fdiv v14.2d, v24.2d, v12.2d
+	WORD $0x4ef8d586 // fsub v6.2d, v12.2d, v24.2d
+	WORD $0x4ee6d486 // fsub v6.2d, v4.2d, v6.2d
+	WORD $0x6e6edcc8 // fmul v8.2d, v6.2d, v14.2d
+	VMOV V8.B16, V4.B16
+	VSUB V23.D2, V12.D2, V12.D2
+	WORD $0x4f4c0586 // sshr v6.2d, v12.2d, #52
+	VAND V22.B16, V12.B16, V12.B16
+	VADD V23.D2, V12.D2, V12.D2
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x4ef8d58c // fsub v12.2d, v12.2d, v24.2d
+	WORD $0x4e75d590 // fadd v16.2d, v12.2d, v21.2d
+	WORD $0x6e70fd90 // fdiv v16.2d, v12.2d, v16.2d
+	WORD $0x6e70de11 // fmul v17.2d, v16.2d, v16.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V17.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V17.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V17.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V17.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V17.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V17.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V17.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V17.D2, V10.D2, V8.D2
+	WORD $0x6e71dd08 // fmul v8.2d, v8.2d, v17.2d
+	WORD $0x4eecd508 // fsub v8.2d, v8.2d, v12.2d
+	WORD $0x6e70dd08 // fmul v8.2d, v8.2d, v16.2d
+	VFMLA V27.D2, V6.D2, V8.D2
+	WORD $0x4e68d58c // fadd v12.2d, v12.2d, v8.2d
+	VFMLA V28.D2, V6.D2, V12.D2
+	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
+	WORD $0x4e74f44e // fmax v14.2d, v2.2d, v20.2d
+	WORD $0x4e6cd5ce // fadd v14.2d, v14.2d, v12.2d
+	WORD $0x6e7ffdce // fdiv v14.2d, v14.2d, v31.2d
+	WORD $0x6efee446 // fcmgt v6.2d, v2.2d, v30.2d
+	VBIT V6.B16, V0.B16, V14.B16
+	VST1.P V14.D[0], 8(R2)
+done_softplusBetaF64:
+	RET
+
+// func sigmoidBackwardF64(dx []float64, y []float64, dy []float64)
+
+TEXT ·sigmoidBackwardF64(SB), NOSPLIT, $0-72
+	MOVD dx_base+0(FP), R2
+	MOVD dx_len+8(FP), R1
+	MOVD y_base+24(FP), R0
+	MOVD dy_base+48(FP), R3
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V31.D2
+	SUBS $8, R1, R1
+	BLT onepre_sigmoidBackwardF64
+big_sigmoidBackwardF64:
+	VLD1.P 64(R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	VLD1.P 64(R3), [V4.D2, V5.D2, V6.D2, V7.D2]
+	WORD $0x4ee0d7e8 // fsub v8.2d, v31.2d, v0.2d
+	WORD $0x4ee1d7e9 // fsub v9.2d, v31.2d, v1.2d
+	WORD $0x4ee2d7ea // fsub v10.2d, v31.2d, v2.2d
+	WORD $0x4ee3d7eb // fsub v11.2d, v31.2d, v3.2d
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x6e61dd29 // fmul v9.2d, v9.2d, v1.2d
+	WORD $0x6e62dd4a // fmul v10.2d, v10.2d, v2.2d
+	WORD $0x6e63dd6b // fmul v11.2d, v11.2d, v3.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
+	WORD $0x6e66dd4a // fmul v10.2d, v10.2d, v6.2d
+	WORD $0x6e67dd6b // fmul v11.2d, v11.2d, v7.2d
+	VST1.P [V8.D2, V9.D2, V10.D2, V11.D2], 64(R2)
+	SUBS $8, R1, R1
+	BGE big_sigmoidBackwardF64
+onepre_sigmoidBackwardF64:
+	ADDS $6, R1, R1
+	BLT tail_sigmoidBackwardF64
+one_sigmoidBackwardF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V4.D2]
+	WORD $0x4ee0d7e8 // fsub v8.2d, v31.2d, v0.2d
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	VST1.P [V8.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_sigmoidBackwardF64
+tail_sigmoidBackwardF64:
+	ADDS $2, R1, R1
+	BEQ done_sigmoidBackwardF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V4.D[0]
+lanes_sigmoidBackwardF64:
+	WORD $0x4ee0d7e8 // fsub v8.2d, v31.2d, v0.2d
+	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
+	VST1.P V8.D[0], 8(R2)
+done_sigmoidBackwardF64:
+	RET
+
+// func sigmoidGradBetaF64(dx []float64, x []float64, dy []float64, beta float64, thr float64)
+
+TEXT ·sigmoidGradBetaF64(SB), NOSPLIT, $0-88
+	MOVD dx_base+0(FP), R2
+	MOVD dx_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	MOVD dy_base+48(FP), R3
+	FMOVD beta+72(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD thr+80(FP), F30
+	VDUP V30.D[0], V30.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V29.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V28.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V27.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V26.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V25.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V24.D2]
+	VLD1.P 16(R10), [V23.D2]
+	VLD1.P 16(R10), [V22.D2]
+	VLD1.P 16(R10), [V21.D2]
+	VLD1.P 16(R10), [V20.D2]
+	VLD1.P 16(R10), [V19.D2]
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V18.D2
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V17.D2
+	MOVD $0xfff0000000000000, R9
+	VDUP R9, V16.D2
+	SUBS $4, R1, R1
+	BLT onepre_sigmoidGradBetaF64
+big_sigmoidGradBetaF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	VLD1.P 32(R3), [V2.D2, V3.D2]
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4ee0f804 // fabs v4.2d, v0.2d
+	WORD $0x4ee0f825 // fabs v5.2d, v1.2d
+	WORD $0x6ee0f884 // fneg v4.2d, v4.2d
+	WORD $0x6ee0f8a5 // fneg v5.2d, v5.2d
+	WORD $0x4efaf484 // fmin v4.2d, v4.2d, v26.2d
+	WORD $0x4efaf4a5 // fmin v5.2d, v5.2d, v26.2d
+	WORD $0x4e79f484 // fmax v4.2d, v4.2d, v25.2d
+	WORD $0x4e79f4a5 // fmax v5.2d, v5.2d, v25.2d
+	WORD $0x6e7ddc86 // fmul v6.2d, v4.2d, v29.2d
+	WORD $0x6e7ddca7 // fmul v7.2d, v5.2d, v29.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	WORD $0x4e6188e7 // frintn v7.2d, v7.2d
+	VFMLS V28.D2, V6.D2, V4.D2
+	VFMLS V28.D2, V7.D2, V5.D2
+	VFMLS V27.D2, V6.D2, V4.D2
+	VFMLS V27.D2, V7.D2, V5.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	WORD $0x4ee1b8e7 // fcvtzs v7.2d, v7.2d
+	VDUP V19.D[1], V8.D2
+	VDUP V19.D[1], V9.D2
+	VDUP V19.D[0], V10.D2
+	VDUP V19.D[0], V11.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VDUP V20.D[1], V8.D2
+	VDUP V20.D[1], V9.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VDUP V20.D[0], V10.D2
+	VDUP V20.D[0], V11.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VDUP V21.D[1], V8.D2
+	VDUP V21.D[1], V9.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VDUP V21.D[0], V10.D2
+	VDUP V21.D[0], V11.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VDUP V22.D[1], V8.D2
+	VDUP V22.D[1], V9.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VDUP V22.D[0], V10.D2
+	VDUP V22.D[0], V11.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VDUP V23.D[1], V8.D2
+	VDUP V23.D[1], V9.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VDUP V23.D[0], V10.D2
+	VDUP V23.D[0], V11.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VDUP V24.D[1], V8.D2
+	VDUP V24.D[1], V9.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VDUP V24.D[0], V10.D2
+	VDUP V24.D[0], V11.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	WORD $0x6e65dca9 // fmul v9.2d, v5.2d, v5.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	VFMLA V11.D2, V9.D2, V5.D2
+	WORD $0x4e72d484 // fadd v4.2d, v4.2d, v18.2d
+	WORD $0x4e72d4a5 // fadd v5.2d, v5.2d, v18.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	WORD $0x4f7f04eb // sshr v11.2d, v7.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	VSUB V11.D2, V7.D2, V7.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	WORD $0x4f74556b // shl v11.2d, v11.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	VADD V11.D2, V5.D2, V5.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V18.D2, V6.D2, V6.D2
+	VADD V18.D2, V7.D2, V7.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x6e67dca5 // fmul v5.2d, v5.2d, v7.2d
+	WORD $0x4e72d486 // fadd v6.2d, v4.2d, v18.2d
+	WORD $0x4e72d4a7 // fadd v7.2d, v5.2d, v18.2d
+	WORD $0x6e66fc84 // fdiv v4.2d, v4.2d, v6.2d
+	WORD $0x6e67fca5 // fdiv v5.2d, v5.2d, v7.2d
+	WORD $0x4ee4d646 // fsub v6.2d, v18.2d, v4.2d
+	WORD $0x4ee5d647 // fsub v7.2d, v18.2d, v5.2d
+	WORD $0x6ee0c808 // fcmge v8.2d, v0.2d, #0.0
+	WORD $0x6ee0c829 // fcmge v9.2d, v1.2d, #0.0
+	VBSL V4.B16, V6.B16, V8.B16
+	VBSL V5.B16, V7.B16, V9.B16
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	WORD $0x6e63dd29 // fmul v9.2d, v9.2d, v3.2d
+	WORD $0x4e68e504 // fcmeq v4.2d, v8.2d, v8.2d
+	WORD $0x4e69e525 // fcmeq v5.2d, v9.2d, v9.2d
+	WORD $0x6ef0e406 // fcmgt v6.2d, v0.2d, v16.2d
+	WORD $0x6ef0e427 // fcmgt v7.2d, v1.2d, v16.2d
+	VBIT V4.B16, V17.B16, V6.B16
+	VBIT V5.B16, V17.B16, V7.B16
+	VBIT V6.B16, V2.B16, V8.B16
+	VBIT V7.B16, V3.B16, V9.B16
+	WORD $0x6efee406 // fcmgt v6.2d, v0.2d, v30.2d
+	WORD $0x6efee427 // fcmgt v7.2d, v1.2d, v30.2d
+	VBIT V6.B16, V2.B16, V8.B16
+	VBIT V7.B16, V3.B16, V9.B16
+	VST1.P [V8.D2, V9.D2], 32(R2)
+	SUBS $4, R1, R1
+	BGE big_sigmoidGradBetaF64
+onepre_sigmoidGradBetaF64:
+	ADDS $2, R1, R1
+	BLT tail_sigmoidGradBetaF64
+one_sigmoidGradBetaF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V2.D2]
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x4ee0f804 // fabs v4.2d, v0.2d
+	WORD $0x6ee0f884 // fneg v4.2d, v4.2d
+	WORD $0x4efaf484 // fmin v4.2d, v4.2d, v26.2d
+	WORD $0x4e79f484 // fmax v4.2d, v4.2d, v25.2d
+	WORD $0x6e7ddc86 // fmul v6.2d, v4.2d, v29.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V28.D2, V6.D2, V4.D2
+	VFMLS V27.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	VDUP V19.D[1], V8.D2
+	VDUP V19.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V20.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V20.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V21.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V21.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V22.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V22.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V23.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V23.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V24.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V24.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e72d484 // fadd v4.2d, v4.2d, v18.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V18.D2, V6.D2, V6.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x4e72d486 // fadd v6.2d, v4.2d, v18.2d
+	WORD $0x6e66fc84 // fdiv v4.2d, v4.2d, v6.2d
+	WORD $0x4ee4d646 // fsub v6.2d, v18.2d, v4.2d
+	WORD $0x6ee0c808 // fcmge v8.2d, v0.2d, #0.0
+	VBSL V4.B16, V6.B16, V8.B16
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	WORD $0x4e68e504 // fcmeq v4.2d, v8.2d, v8.2d
+	WORD $0x6ef0e406 // fcmgt v6.2d, v0.2d, v16.2d
+	VBIT V4.B16, V17.B16, V6.B16
+	VBIT V6.B16, V2.B16, V8.B16
+	WORD $0x6efee406 // fcmgt v6.2d, v0.2d, v30.2d
+	VBIT V6.B16, V2.B16, V8.B16
+	VST1.P [V8.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_sigmoidGradBetaF64
+tail_sigmoidGradBetaF64:
+	ADDS $2, R1, R1
+	BEQ done_sigmoidGradBetaF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V2.D[0]
+lanes_sigmoidGradBetaF64:
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x4ee0f804 // fabs v4.2d, v0.2d
+	WORD $0x6ee0f884 // fneg v4.2d, v4.2d
+	WORD $0x4efaf484 // fmin v4.2d, v4.2d, v26.2d
+	WORD $0x4e79f484 // fmax v4.2d, v4.2d, v25.2d
+	WORD $0x6e7ddc86 // fmul v6.2d, v4.2d, v29.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V28.D2, V6.D2, V4.D2
+	VFMLS V27.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	VDUP V19.D[1], V8.D2
+	VDUP V19.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V20.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V20.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V21.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V21.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V22.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V22.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V23.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V23.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V24.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V24.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e72d484 // fadd v4.2d, v4.2d, v18.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V18.D2, V6.D2, V6.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x4e72d486 // fadd v6.2d, v4.2d, v18.2d
+	WORD $0x6e66fc84 // fdiv v4.2d, v4.2d, v6.2d
+	WORD $0x4ee4d646 // fsub v6.2d, v18.2d, v4.2d
+	WORD $0x6ee0c808 // fcmge v8.2d, v0.2d, #0.0
+	VBSL V4.B16, V6.B16, V8.B16
+	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
+	WORD $0x4e68e504 // fcmeq v4.2d, v8.2d, v8.2d
+	WORD $0x6ef0e406 // fcmgt v6.2d, v0.2d, v16.2d
+	VBIT V4.B16, V17.B16, V6.B16
+	VBIT V6.B16, V2.B16, V8.B16
+	WORD $0x6efee406 // fcmgt v6.2d, v0.2d, v30.2d
+	VBIT V6.B16, V2.B16, V8.B16
+	VST1.P V8.D[0], 8(R2)
+done_sigmoidGradBetaF64:
+	RET
+
+// func dotF64(x []float64, y []float64) float64
+
+TEXT ·dotF64(SB), NOSPLIT, $0-56
+	MOVD x_base+0(FP), R0
+	MOVD x_len+8(FP), R1
+	MOVD y_base+24(FP), R3
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	SUBS $8, R1, R1
+	BLT onepre_dotF64
+big_dotF64:
+	VLD1.P 64(R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	VLD1.P 64(R3), [V4.D2, V5.D2, V6.D2, V7.D2]
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x6e65dc21 // fmul v1.2d, v1.2d, v5.2d
+	WORD $0x6e66dc42 // fmul v2.2d, v2.2d, v6.2d
+	WORD $0x6e67dc63 // fmul v3.2d, v3.2d, v7.2d
+	WORD $0x4e60d58c // fadd v12.2d, v12.2d, v0.2d
+	WORD $0x4e61d5ad // fadd v13.2d, v13.2d, v1.2d
+	WORD $0x4e62d58c // fadd v12.2d, v12.2d, v2.2d
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	SUBS $8, R1, R1
+	BGE big_dotF64
+onepre_dotF64:
+	ADDS $6, R1, R1
+	BLT tail_dotF64
+one_dotF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V4.D2]
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x4e60d58c // fadd v12.2d, v12.2d, v0.2d
+	SUBS $2, R1, R1
+	BGE one_dotF64
+tail_dotF64:
+	ADDS $2, R1, R1
+	BEQ done_dotF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V4.D[0]
+lanes_dotF64:
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x4e60d58c // fadd v12.2d, v12.2d, v0.2d
+done_dotF64:
+	WORD $0x4e6ed58c // fadd v12.2d, v12.2d, v14.2d
+	WORD $0x4e6fd5ad // fadd v13.2d, v13.2d, v15.2d
+	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
+	WORD $0x7e70d98c // faddp d12, v12.2d
+	FMOVD F12, ret+48(FP)
+	RET
+
+// func mulDiffF64(dst []float64, y []float64, dy []float64, s float64)
+
+TEXT ·mulDiffF64(SB), NOSPLIT, $0-80
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD y_base+24(FP), R0
+	MOVD dy_base+48(FP), R3
+	FMOVD s+72(FP), F31
+	VDUP V31.D[0], V31.D2
+	SUBS $8, R1, R1
+	BLT onepre_mulDiffF64
+big_mulDiffF64:
+	VLD1.P 64(R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	VLD1.P 64(R3), [V4.D2, V5.D2, V6.D2, V7.D2]
+	WORD $0x4effd484 // fsub v4.2d, v4.2d, v31.2d
+	WORD $0x4effd4a5 // fsub v5.2d, v5.2d, v31.2d
+	WORD $0x4effd4c6 // fsub v6.2d, v6.2d, v31.2d
+	WORD $0x4effd4e7 // fsub v7.2d, v7.2d, v31.2d
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x6e65dc21 // fmul v1.2d, v1.2d, v5.2d
+	WORD $0x6e66dc42 // fmul v2.2d, v2.2d, v6.2d
+	WORD $0x6e67dc63 // fmul v3.2d, v3.2d, v7.2d
+	VST1.P [V0.D2, V1.D2, V2.D2, V3.D2], 64(R2)
+	SUBS $8, R1, R1
+	BGE big_mulDiffF64
+onepre_mulDiffF64:
+	ADDS $6, R1, R1
+	BLT tail_mulDiffF64
+one_mulDiffF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V4.D2]
+	WORD $0x4effd484 // fsub v4.2d, v4.2d, v31.2d
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_mulDiffF64
+tail_mulDiffF64:
+	ADDS $2, R1, R1
+	BEQ done_mulDiffF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V4.D[0]
+lanes_mulDiffF64:
+	WORD $0x4effd484 // fsub v4.2d, v4.2d, v31.2d
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	VST1.P V0.D[0], 8(R2)
+done_mulDiffF64:
+	RET
+
+// func subExpMulF64(dst []float64, y []float64, dy []float64, s float64)
+
+TEXT ·subExpMulF64(SB), NOSPLIT, $0-80
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD y_base+24(FP), R0
+	MOVD dy_base+48(FP), R3
+	FMOVD s+72(FP), F31
+	VDUP V31.D[0], V31.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V30.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V29.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V28.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V27.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V26.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V25.D2]
+	VLD1.P 16(R10), [V24.D2]
+	VLD1.P 16(R10), [V23.D2]
+	VLD1.P 16(R10), [V22.D2]
+	VLD1.P 16(R10), [V21.D2]
+	VLD1.P 16(R10), [V20.D2]
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V19.D2
+	SUBS $4, R1, R1
+	BLT onepre_subExpMulF64
+big_subExpMulF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	VLD1.P 32(R3), [V2.D2, V3.D2]
+	WORD $0x4efbf400 // fmin v0.2d, v0.2d, v27.2d
+	WORD $0x4efbf421 // fmin v1.2d, v1.2d, v27.2d
+	WORD $0x4e7af400 // fmax v0.2d, v0.2d, v26.2d
+	WORD $0x4e7af421 // fmax v1.2d, v1.2d, v26.2d
+	WORD $0x6e7edc04 // fmul v4.2d, v0.2d, v30.2d
+	WORD $0x6e7edc25 // fmul v5.2d, v1.2d, v30.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	WORD $0x4e6188a5 // frintn v5.2d, v5.2d
+	VFMLS V29.D2, V4.D2, V0.D2
+	VFMLS V29.D2, V5.D2, V1.D2
+	VFMLS V28.D2, V4.D2, V0.D2
+	VFMLS V28.D2, V5.D2, V1.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	WORD $0x4ee1b8a5 // fcvtzs v5.2d, v5.2d
+	VDUP V20.D[1], V6.D2
+	VDUP V20.D[1], V7.D2
+	VDUP V20.D[0], V8.D2
+	VDUP V20.D[0], V9.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VFMLA V1.D2, V7.D2, V9.D2
+	VDUP V21.D[1], V6.D2
+	VDUP V21.D[1], V7.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VFMLA V1.D2, V9.D2, V7.D2
+	VDUP V21.D[0], V8.D2
+	VDUP V21.D[0], V9.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VFMLA V1.D2, V7.D2, V9.D2
+	VDUP V22.D[1], V6.D2
+	VDUP V22.D[1], V7.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VFMLA V1.D2, V9.D2, V7.D2
+	VDUP V22.D[0], V8.D2
+	VDUP V22.D[0], V9.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VFMLA V1.D2, V7.D2, V9.D2
+	VDUP V23.D[1], V6.D2
+	VDUP V23.D[1], V7.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VFMLA V1.D2, V9.D2, V7.D2
+	VDUP V23.D[0], V8.D2
+	VDUP V23.D[0], V9.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VFMLA V1.D2, V7.D2, V9.D2
+	VDUP V24.D[1], V6.D2
+	VDUP V24.D[1], V7.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VFMLA V1.D2, V9.D2, V7.D2
+	VDUP V24.D[0], V8.D2
+	VDUP V24.D[0], V9.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VFMLA V1.D2, V7.D2, V9.D2
+	VDUP V25.D[1], V6.D2
+	VDUP V25.D[1], V7.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VFMLA V1.D2, V9.D2, V7.D2
+	VDUP V25.D[0], V8.D2
+	VDUP V25.D[0], V9.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VFMLA V1.D2, V7.D2, V9.D2
+	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
+	WORD $0x6e61dc27 // fmul v7.2d, v1.2d, v1.2d
+	VFMLA V8.D2, V6.D2, V0.D2
+	VFMLA V9.D2, V7.D2, V1.D2
+	WORD $0x4e73d400 // fadd v0.2d, v0.2d, v19.2d
+	WORD $0x4e73d421 // fadd v1.2d, v1.2d, v19.2d
+	WORD $0x4f7f0488 // sshr v8.2d, v4.2d, #1
+	WORD $0x4f7f04a9 // sshr v9.2d, v5.2d, #1
+	VSUB V8.D2, V4.D2, V4.D2
+	VSUB V9.D2, V5.D2, V5.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	WORD $0x4f745529 // shl v9.2d, v9.2d, #52
+	VADD V8.D2, V0.D2, V0.D2
+	VADD V9.D2, V1.D2, V1.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
+	VADD V19.D2, V4.D2, V4.D2
+	VADD V19.D2, V5.D2, V5.D2
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x6e65dc21 // fmul v1.2d, v1.2d, v5.2d
+	VFMLS V31.D2, V0.D2, V2.D2
+	VFMLS V31.D2, V1.D2, V3.D2
+	VST1.P [V2.D2, V3.D2], 32(R2)
+	SUBS $4, R1, R1
+	BGE big_subExpMulF64
+onepre_subExpMulF64:
+	ADDS $2, R1, R1
+	BLT tail_subExpMulF64
+one_subExpMulF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V2.D2]
+	WORD $0x4efbf400 // fmin v0.2d, v0.2d, v27.2d
+	WORD $0x4e7af400 // fmax v0.2d, v0.2d, v26.2d
+	WORD $0x6e7edc04 // fmul v4.2d, v0.2d, v30.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V29.D2, V4.D2, V0.D2
+	VFMLS V28.D2, V4.D2, V0.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	VDUP V20.D[1], V6.D2
+	VDUP V20.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V21.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V21.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V22.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V22.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V23.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V23.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V24.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V24.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V25.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V25.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
+	VFMLA V8.D2, V6.D2, V0.D2
+	WORD $0x4e73d400 // fadd v0.2d, v0.2d, v19.2d
+	WORD $0x4f7f0488 // sshr v8.2d, v4.2d, #1
+	VSUB V8.D2, V4.D2, V4.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V0.D2, V0.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V19.D2, V4.D2, V4.D2
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	VFMLS V31.D2, V0.D2, V2.D2
+	VST1.P [V2.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_subExpMulF64
+tail_subExpMulF64:
+	ADDS $2, R1, R1
+	BEQ done_subExpMulF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V2.D[0]
+lanes_subExpMulF64:
+	WORD $0x4efbf400 // fmin v0.2d, v0.2d, v27.2d
+	WORD $0x4e7af400 // fmax v0.2d, v0.2d, v26.2d
+	WORD $0x6e7edc04 // fmul v4.2d, v0.2d, v30.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V29.D2, V4.D2, V0.D2
+	VFMLS V28.D2, V4.D2, V0.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	VDUP V20.D[1], V6.D2
+	VDUP V20.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V21.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V21.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V22.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V22.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V23.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V23.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V24.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V24.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V25.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V25.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
+	VFMLA V8.D2, V6.D2, V0.D2
+	WORD $0x4e73d400 // fadd v0.2d, v0.2d, v19.2d
+	WORD $0x4f7f0488 // sshr v8.2d, v4.2d, #1
+	VSUB V8.D2, V4.D2, V4.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V0.D2, V0.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V19.D2, V4.D2, V4.D2
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	VFMLS V31.D2, V0.D2, V2.D2
+	VST1.P V2.D[0], 8(R2)
+done_subExpMulF64:
+	RET
+
+// func expDiffScaleF64(dst []float64, x []float64, m float64, c float64)
+
+TEXT ·expDiffScaleF64(SB), NOSPLIT, $0-64
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD x_base+24(FP), R0
+	FMOVD m+48(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD c+56(FP), F30
+	VDUP V30.D[0], V30.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V29.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V28.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V27.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V26.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V25.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V24.D2]
+	VLD1.P 16(R10), [V23.D2]
+	VLD1.P 16(R10), [V22.D2]
+	VLD1.P 16(R10), [V21.D2]
+	VLD1.P 16(R10), [V20.D2]
+	VLD1.P 16(R10), [V19.D2]
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V18.D2
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V17.D2
+	SUBS $4, R1, R1
+	BLT onepre_expDiffScaleF64
+big_expDiffScaleF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
+	WORD $0x4effd421 // fsub v1.2d, v1.2d, v31.2d
+	WORD $0x4ee0d408 // fsub v8.2d, v0.2d, v0.2d
+	WORD $0x4ee1d429 // fsub v9.2d, v1.2d, v1.2d
+	WORD $0x4ee0d908 // fcmeq v8.2d, v8.2d, #0.0
+	WORD $0x4ee0d929 // fcmeq v9.2d, v9.2d, #0.0
+	WORD $0x4efaf400 // fmin v0.2d, v0.2d, v26.2d
+	WORD $0x4efaf421 // fmin v1.2d, v1.2d, v26.2d
+	WORD $0x4e79f400 // fmax v0.2d, v0.2d, v25.2d
+	WORD $0x4e79f421 // fmax v1.2d, v1.2d, v25.2d
+	WORD $0x6e7ddc02 // fmul v2.2d, v0.2d, v29.2d
+	WORD $0x6e7ddc23 // fmul v3.2d, v1.2d, v29.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	WORD $0x4e618863 // frintn v3.2d, v3.2d
+	VFMLS V28.D2, V2.D2, V0.D2
+	VFMLS V28.D2, V3.D2, V1.D2
+	VFMLS V27.D2, V2.D2, V0.D2
+	VFMLS V27.D2, V3.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	WORD $0x4ee1b863 // fcvtzs v3.2d, v3.2d
+	VDUP V19.D[1], V4.D2
+	VDUP V19.D[1], V5.D2
+	VDUP V19.D[0], V6.D2
+	VDUP V19.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V20.D[1], V4.D2
+	VDUP V20.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V20.D[0], V6.D2
+	VDUP V20.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V21.D[1], V4.D2
+	VDUP V21.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V21.D[0], V6.D2
+	VDUP V21.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V22.D[1], V4.D2
+	VDUP V22.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V22.D[0], V6.D2
+	VDUP V22.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V23.D[1], V4.D2
+	VDUP V23.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V23.D[0], V6.D2
+	VDUP V23.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V24.D[1], V4.D2
+	VDUP V24.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V24.D[0], V6.D2
+	VDUP V24.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	WORD $0x6e61dc25 // fmul v5.2d, v1.2d, v1.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	VFMLA V7.D2, V5.D2, V1.D2
+	WORD $0x4e72d400 // fadd v0.2d, v0.2d, v18.2d
+	WORD $0x4e72d421 // fadd v1.2d, v1.2d, v18.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	WORD $0x4f7f0467 // sshr v7.2d, v3.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	VSUB V7.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
+	VADD V7.D2, V1.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
+	VADD V18.D2, V2.D2, V2.D2
+	VADD V18.D2, V3.D2, V3.D2
+	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
+	WORD $0x6e63dc21 // fmul v1.2d, v1.2d, v3.2d
+	WORD $0x6e7edc00 // fmul v0.2d, v0.2d, v30.2d
+	WORD $0x6e7edc21 // fmul v1.2d, v1.2d, v30.2d
+	WORD $0x4e60e402 // fcmeq v2.2d, v0.2d, v0.2d
+	WORD $0x4e61e423 // fcmeq v3.2d, v1.2d, v1.2d
+	VBIT V2.B16, V17.B16, V8.B16
+	VBIT V3.B16, V17.B16, V9.B16
+	VBIT V8.B16, V30.B16, V0.B16
+	VBIT V9.B16, V30.B16, V1.B16
+	VST1.P [V0.D2, V1.D2], 32(R2)
+	SUBS $4, R1, R1
+	BGE big_expDiffScaleF64
+onepre_expDiffScaleF64:
+	ADDS $2, R1, R1
+	BLT tail_expDiffScaleF64
+one_expDiffScaleF64:
+	VLD1.P 16(R0), [V0.D2]
+	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
+	WORD $0x4ee0d408 // fsub v8.2d, v0.2d, v0.2d
+	WORD $0x4ee0d908 // fcmeq v8.2d, v8.2d, #0.0
+	WORD $0x4efaf400 // fmin v0.2d, v0.2d, v26.2d
+	WORD $0x4e79f400 // fmax v0.2d, v0.2d, v25.2d
+	WORD $0x6e7ddc02 // fmul v2.2d, v0.2d, v29.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	VFMLS V28.D2, V2.D2, V0.D2
+	VFMLS V27.D2, V2.D2, V0.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	VDUP V19.D[1], V4.D2
+	VDUP V19.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VDUP V20.D[1], V4.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VDUP V20.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VDUP V21.D[1], V4.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VDUP V21.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VDUP V22.D[1], V4.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VDUP V22.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VDUP V23.D[1], V4.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VDUP V23.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VDUP V24.D[1], V4.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VDUP V24.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	WORD $0x4e72d400 // fadd v0.2d, v0.2d, v18.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	VADD V18.D2, V2.D2, V2.D2
+	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
+	WORD $0x6e7edc00 // fmul v0.2d, v0.2d, v30.2d
+	WORD $0x4e60e402 // fcmeq v2.2d, v0.2d, v0.2d
+	VBIT V2.B16, V17.B16, V8.B16
+	VBIT V8.B16, V30.B16, V0.B16
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_expDiffScaleF64
+tail_expDiffScaleF64:
+	ADDS $2, R1, R1
+	BEQ done_expDiffScaleF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VLD1.P 8(R0), V0.D[0]
+lanes_expDiffScaleF64:
+	WORD $0x4effd400 // fsub v0.2d, v0.2d, v31.2d
+	WORD $0x4ee0d408 // fsub v8.2d, v0.2d, v0.2d
+	WORD $0x4ee0d908 // fcmeq v8.2d, v8.2d, #0.0
+	WORD $0x4efaf400 // fmin v0.2d, v0.2d, v26.2d
+	WORD $0x4e79f400 // fmax v0.2d, v0.2d, v25.2d
+	WORD $0x6e7ddc02 // fmul v2.2d, v0.2d, v29.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	VFMLS V28.D2, V2.D2, V0.D2
+	VFMLS V27.D2, V2.D2, V0.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	VDUP V19.D[1], V4.D2
+	VDUP V19.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VDUP V20.D[1], V4.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VDUP V20.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VDUP V21.D[1], V4.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VDUP V21.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VDUP V22.D[1], V4.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VDUP V22.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VDUP V23.D[1], V4.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VDUP V23.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VDUP V24.D[1], V4.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VDUP V24.D[0], V6.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	WORD $0x4e72d400 // fadd v0.2d, v0.2d, v18.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	VADD V18.D2, V2.D2, V2.D2
+	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
+	WORD $0x6e7edc00 // fmul v0.2d, v0.2d, v30.2d
+	WORD $0x4e60e402 // fcmeq v2.2d, v0.2d, v0.2d
+	VBIT V2.B16, V17.B16, V8.B16
+	VBIT V8.B16, V30.B16, V0.B16
+	VST1.P V0.D[0], 8(R2)
+done_expDiffScaleF64:
 	RET
 
 // func dotSub3F32(x []float32, t []float32, w []float32, z float32) float64

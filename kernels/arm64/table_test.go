@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+	"unsafe"
 
 	"github.com/lossfuse/lossfuse/kernels/generic"
 	"github.com/lossfuse/lossfuse/kernels/internal/args"
@@ -449,6 +450,221 @@ func testCEProbs[T args.Float](t *testing.T) {
 			checkSlice(t, name+" rowlse", a.RowLSE, b.RowLSE)
 			if withGrad {
 				checkSlice(t, name+" grad", a.Grad, b.Grad)
+			}
+		}
+	}
+}
+
+// backwardLengths are the lengths (element-wise) and row widths the
+// backward passes are tested at: around the vector and unroll widths.
+var backwardLengths = []int{1, 2, 3, 4, 5, 7, 15, 16, 17, 33, 1000}
+
+// backwardInputs returns n values of scale s with the special values
+// (±0, ±Inf, NaN, values where exp over- or underflows) spread through
+// them from index off on when n allows.
+func backwardInputs[T args.Float](rng *rand.Rand, n, off int, s float64) []T {
+	x := make([]T, n)
+	for i := range x {
+		x[i] = T(rng.NormFloat64() * s)
+	}
+	special := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(), 120, -120, 800, -800, 1e-30}
+	for j, v := range special {
+		if i := (j*7 + off) % (n + 1); n >= 8 && i < n {
+			x[i] = T(v)
+		}
+	}
+	return x
+}
+
+// guardedT is guarded for an args.Float type parameter.
+func guardedT[T args.Float](t *testing.T, n int, atEnd bool) []T {
+	if is32[T]() {
+		s := guarded[float32](t, n, atEnd)
+		return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(s))), n)
+	}
+	s := guarded[float64](t, n, atEnd)
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(s))), n)
+}
+
+// checkBackward compares got with want elementwise: the NEON kernels
+// round in T several times where generic rounds its float64 result once.
+func checkBackward[T args.Float](t *testing.T, name string, got, want []T) {
+	t.Helper()
+	tol := 8e-7
+	if !is32[T]() {
+		tol = 1e-14
+	}
+	for i := range want {
+		if !near(float64(got[i]), float64(want[i]), tol) {
+			t.Errorf("%s[%d] = %v, want %v", name, i, got[i], want[i])
+			return
+		}
+	}
+}
+
+// TestBackwardMatchesGeneric runs each backward pass and Softplus with β
+// and threshold on the NEON table and the generic one, element-wise slices
+// flush against guard pages, rows of every width in backwardLengths, dx
+// separate, equal to dy and equal to the saved tensor.
+func TestBackwardMatchesGeneric(t *testing.T) {
+	t.Run("f32", func(t *testing.T) { testBackward[float32](t) })
+	t.Run("f64", func(t *testing.T) { testBackward[float64](t) })
+}
+
+func testBackward[T args.Float](t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	neon, gen := table[T](), generic.Impl[T]()
+	inf := T(math.Inf(1))
+	type ew struct {
+		name      string
+		f, g      func(args.Elementwise[T])
+		beta, thr T
+		prob      bool // X is a sigmoid's output: mostly in [0, 1]
+		grad      bool // dy·σ(βx)
+	}
+	ews := []ew{
+		{"Softplus", neon.Softplus, gen.Softplus, 1, inf, false, false},
+		{"SoftplusBeta(2,20)", neon.Softplus, gen.Softplus, 2, 20, false, false},
+		{"SoftplusBeta(-0.5,3)", neon.Softplus, gen.Softplus, -0.5, 3, false, false},
+		{"SoftplusBeta(1,20)", neon.Softplus, gen.Softplus, 1, 20, false, false},
+		{"SoftplusBeta(0.3,+Inf)", neon.Softplus, gen.Softplus, 0.3, inf, false, false},
+		{"SoftplusBeta(3,-Inf)", neon.Softplus, gen.Softplus, 3, -inf, false, false},
+		{"SigmoidBackward", neon.SigmoidBackward, gen.SigmoidBackward, 1, inf, true, false},
+		{"LogSigmoidBackward", neon.LogSigmoidBackward, gen.LogSigmoidBackward, 1, inf, false, true},
+		{"SoftplusBackward", neon.SoftplusBackward, gen.SoftplusBackward, 1, inf, false, true},
+		{"SoftplusBackward(2,20)", neon.SoftplusBackward, gen.SoftplusBackward, 2, 20, false, true},
+		{"SoftplusBackward(-0.5,3)", neon.SoftplusBackward, gen.SoftplusBackward, -0.5, 3, false, true},
+	}
+	for _, c := range ews {
+		for _, n := range append([]int{0}, backwardLengths...) {
+			x := backwardInputs[T](rng, n, 3, 8)
+			if c.prob {
+				for i := range x {
+					if v := float64(x[i]); v-v == 0 && v != 0 {
+						x[i] = T(1 / (1 + math.Exp(-v)))
+					}
+				}
+			}
+			dy := backwardInputs[T](rng, n, 5, 1)
+			for i, v := range x {
+				if v == 120 || v == -120 { // ±Inf times a σ that underflows in float32
+					dy[i] = T(math.Copysign(math.Inf(1), float64(v)))
+				}
+			}
+			want := make([]T, n)
+			c.g(args.Elementwise[T]{X: x, Dy: dy, Dst: want, Beta: c.beta, Threshold: c.thr})
+			if c.grad {
+				for i, v := range want {
+					beta := c.beta
+					if c.name == "LogSigmoidBackward" {
+						beta = -1
+					}
+					// dy = ±Inf where generic's float64 σ(t) underflows
+					// too (t < −745): σ(t) > 0, so the product is dy.
+					if t := x[i] * beta; v != v && t > -inf && math.IsInf(float64(dy[i]), 0) {
+						want[i] = dy[i]
+					}
+				}
+			}
+			for _, atEnd := range []bool{false, true} {
+				for _, alias := range []string{"", "x", "dy"} {
+					gx, gdy := guardedT[T](t, n, atEnd), guardedT[T](t, n, atEnd)
+					copy(gx, x)
+					copy(gdy, dy)
+					dst := guardedT[T](t, n, atEnd)
+					switch alias {
+					case "x":
+						dst = gx
+					case "dy":
+						dst = gdy
+					}
+					c.f(args.Elementwise[T]{X: gx, Dy: gdy, Dst: dst, Beta: c.beta, Threshold: c.thr})
+					checkBackward(t, fmt.Sprintf("%s n=%d atEnd=%v dst=%q", c.name, n, atEnd, alias), dst, want)
+				}
+			}
+		}
+	}
+
+	type rows struct {
+		name   string
+		f, g   func(args.Rows[T])
+		perRow bool // LogSumExpBackward: dy and lse per row
+	}
+	for _, c := range []rows{
+		{"SoftmaxBackward", neon.SoftmaxBackward, gen.SoftmaxBackward, false},
+		{"LogSoftmaxBackward", neon.LogSoftmaxBackward, gen.LogSoftmaxBackward, false},
+		{"LogSumExpBackward", neon.LogSumExpBackward, gen.LogSumExpBackward, true},
+	} {
+		for _, k := range backwardLengths {
+			n := 4
+			x := backwardInputs[T](rng, n*k, 3, 3)
+			var dy, lse []T
+			if c.perRow {
+				dy, lse = backwardInputs[T](rng, n, 0, 1), make([]T, n)
+				gen.LogSumExp(args.Rows[T]{X: x, N: n, K: k, Dst: lse})
+				lse[0] -= 200 // a stale lse: exp(x − lse) overflows
+				dy[1], dy[2], dy[3] = inf, 0, T(math.NaN())
+			} else {
+				// The saved output of Softmax or LogSoftmax on all rows but
+				// the first, which keeps its special values.
+				y := make([]T, n*k)
+				if c.name == "SoftmaxBackward" {
+					gen.Softmax(args.Rows[T]{X: x, N: n, K: k, Dst: y})
+				} else {
+					gen.LogSoftmax(args.Rows[T]{X: x, N: n, K: k, Dst: y})
+				}
+				copy(x[k:], y[k:])
+				dy = backwardInputs[T](rng, n*k, 5, 1)
+				for j := k; j < len(dy); j++ {
+					if v := float64(dy[j]); v-v != 0 {
+						dy[j] = 0.5
+					}
+				}
+			}
+			want := make([]T, n*k)
+			c.g(args.Rows[T]{X: x, N: n, K: k, Dy: dy, LSE: lse, Dst: want})
+			if c.name == "LogSoftmaxBackward" {
+				for i := 0; i < n; i++ {
+					var s float64
+					for _, g := range dy[i*k : i*k+k] {
+						s += float64(g)
+					}
+					for j := i * k; j < i*k+k; j++ {
+						// An infinite Σ dy times exp(y) > 0 where generic's
+						// float64 exp(y) underflows (y < −745).
+						if v := want[j]; v != v && x[j] > -inf && !math.IsNaN(s) && math.IsInf(s, 0) {
+							want[j] = dy[j] - T(s)
+						}
+					}
+				}
+			}
+			if c.perRow {
+				for j, v := range want {
+					// A finite x − lse has 0 < exp < +Inf: dy·exp is dy
+					// where it is NaN (generic's float64 exp underflows
+					// below −745).
+					if d := float64(x[j] - lse[j/k]); v != v && d-d == 0 {
+						want[j] = dy[j/k]
+					}
+				}
+			}
+			aliases := []string{"", "x", "dy"}
+			if c.perRow {
+				aliases = aliases[:2]
+			}
+			for _, alias := range aliases {
+				gx, gdy := append([]T(nil), x...), append([]T(nil), dy...)
+				dst := make([]T, n*k)
+				switch alias {
+				case "x":
+					dst = gx
+				case "dy":
+					dst = gdy
+				}
+				c.f(args.Rows[T]{X: gx, N: n, K: k, Dy: gdy, LSE: lse, Dst: dst})
+				name := fmt.Sprintf("%s k=%d dst=%q", c.name, k, alias)
+				// The products y·dy and the row sum are rounded to T.
+				checkSlice(t, name, dst, want)
 			}
 		}
 	}

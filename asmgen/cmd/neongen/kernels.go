@@ -127,6 +127,7 @@ func kernels() []kernel {
 	ks = append(ks, softCapKernels()...)
 	ks = append(ks, probLossKernels()...)
 	ks = append(ks, focalProbKernels()...)
+	ks = append(ks, backwardKernels()...)
 	return append(ks, probsKernels()...)
 }
 
