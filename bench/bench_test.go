@@ -82,3 +82,11 @@ func benchCase(b *testing.B, c suite.Case, data *suite.Data, isa string) {
 		b.ReportMetric(float64(c.Shape.Elems())*float64(b.N)/s, "elems/s")
 	}
 }
+
+func BenchmarkSoftplusBeta(b *testing.B)       { benchKernel(b, "SoftplusBeta") }
+func BenchmarkSoftmaxBackward(b *testing.B)    { benchKernel(b, "SoftmaxBackward") }
+func BenchmarkLogSoftmaxBackward(b *testing.B) { benchKernel(b, "LogSoftmaxBackward") }
+func BenchmarkLogSumExpBackward(b *testing.B)  { benchKernel(b, "LogSumExpBackward") }
+func BenchmarkSigmoidBackward(b *testing.B)    { benchKernel(b, "SigmoidBackward") }
+func BenchmarkLogSigmoidBackward(b *testing.B) { benchKernel(b, "LogSigmoidBackward") }
+func BenchmarkSoftplusBackward(b *testing.B)   { benchKernel(b, "SoftplusBackward") }

@@ -328,3 +328,75 @@ func Softplus[T Float](dst, x []T) {
 		dst[i] = T(math.Log(1 + math.Exp(float64(v))))
 	}
 }
+
+// SoftplusBeta writes PyTorch's softplus as its formula reads:
+// log(1+exp(βx))/β, or x where βx > threshold.
+func SoftplusBeta[T Float](dst, x []T, beta, threshold float64) {
+	for i, v := range x {
+		t := float64(v) * beta
+		if t > threshold {
+			dst[i] = v
+			continue
+		}
+		dst[i] = T(math.Log(1+math.Exp(t)) / beta)
+	}
+}
+
+// SoftmaxBackward writes dx = y·(dy − Σ y·dy) per row.
+func SoftmaxBackward[T Float](dx, dy, y []T, n, k int) {
+	for i := 0; i < n; i++ {
+		yr, gr, out := y[i*k:(i+1)*k], dy[i*k:(i+1)*k], dx[i*k:(i+1)*k]
+		var s float64
+		for j, v := range yr {
+			s += float64(v) * float64(gr[j])
+		}
+		for j, v := range yr {
+			out[j] = T(float64(v) * (float64(gr[j]) - s))
+		}
+	}
+}
+
+// LogSoftmaxBackward writes dx = dy − exp(y)·Σ dy per row.
+func LogSoftmaxBackward[T Float](dx, dy, y []T, n, k int) {
+	for i := 0; i < n; i++ {
+		yr, gr, out := y[i*k:(i+1)*k], dy[i*k:(i+1)*k], dx[i*k:(i+1)*k]
+		var s float64
+		for _, g := range gr {
+			s += float64(g)
+		}
+		for j, v := range yr {
+			out[j] = T(float64(gr[j]) - math.Exp(float64(v))*s)
+		}
+	}
+}
+
+// LogSumExpBackward writes dx_ij = dy_i·exp(x_ij − lse_i).
+func LogSumExpBackward[T Float](dx, dy, x, lse []T, n, k int) {
+	for i := 0; i < n; i++ {
+		xr, out := x[i*k:(i+1)*k], dx[i*k:(i+1)*k]
+		for j, v := range xr {
+			out[j] = T(float64(dy[i]) * math.Exp(float64(v)-float64(lse[i])))
+		}
+	}
+}
+
+// SigmoidBackward writes dx = dy·y·(1−y).
+func SigmoidBackward[T Float](dx, dy, y []T) {
+	for i, v := range y {
+		dx[i] = T(float64(dy[i]) * float64(v) * (1 - float64(v)))
+	}
+}
+
+// LogSigmoidBackward writes dx = dy·σ(−x).
+func LogSigmoidBackward[T Float](dx, dy, x []T) {
+	for i, v := range x {
+		dx[i] = T(float64(dy[i]) * sigmoid(-float64(v)))
+	}
+}
+
+// SoftplusBackward writes dx = dy·σ(x).
+func SoftplusBackward[T Float](dx, dy, x []T) {
+	for i, v := range x {
+		dx[i] = T(float64(dy[i]) * sigmoid(float64(v)))
+	}
+}

@@ -30,7 +30,8 @@ type Data struct {
 type buffers[T kernels.Float] struct {
 	x, y    []T     // logits / predictions / probabilities, and the second input
 	targets []int32 // class targets (CrossEntropy, SoftmaxFocal)
-	out     []T     // gradient (losses) or destination (primitives)
+	out     []T     // gradient (losses), destination (primitives) or dx (backward passes)
+	lse     []T     // LogSumExpBackward: the forward's output (y is dy, len N)
 
 	// CrossEntropyShards: each shard's logits, gradient and stats.
 	xs, gs     [][]T
@@ -113,11 +114,61 @@ func generate[T kernels.Float](k *Kernel, s Shape, seed uint64) *buffers[T] {
 	case FamilyElementwise:
 		normal(b.x, 2)
 		b.out = make([]T, nk)
+	case FamilyRowsBackward, FamilyElementwiseBackward:
+		backwardInputs(b, k.Name, s, normal)
 	}
 	if k.Name == "CrossEntropyShards" {
 		b.shard(s)
 	}
 	return b
+}
+
+// backwardInputs makes a backward pass's inputs as a training step has
+// them: x holds what the forward saved (a softmax, a log-softmax, sigmoids,
+// or logits with lse their log-sum-exps), y holds dy (normal).
+func backwardInputs[T kernels.Float](b *buffers[T], name string, s Shape, normal func([]T, float64)) {
+	nk := s.Elems()
+	normal(b.x, 2)
+	b.out = make([]T, nk)
+	rowLSE := func(i int) float64 {
+		row := b.x[i*s.K : (i+1)*s.K]
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, float64(v))
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v) - m)
+		}
+		return m + math.Log(sum)
+	}
+	switch name {
+	case "SoftmaxBackward", "LogSoftmaxBackward":
+		for i := 0; i < s.N; i++ {
+			l := rowLSE(i)
+			row := b.x[i*s.K : (i+1)*s.K]
+			for j, v := range row {
+				row[j] = T(float64(v) - l)
+				if name == "SoftmaxBackward" {
+					row[j] = T(math.Exp(float64(v) - l))
+				}
+			}
+		}
+	case "LogSumExpBackward":
+		b.lse = make([]T, s.N)
+		for i := range b.lse {
+			b.lse[i] = T(rowLSE(i))
+		}
+		b.y = make([]T, s.N)
+		normal(b.y, 1)
+		return
+	case "SigmoidBackward":
+		for i, v := range b.x {
+			b.x[i] = T(1 / (1 + math.Exp(-float64(v))))
+		}
+	}
+	b.y = make([]T, nk)
+	normal(b.y, 1)
 }
 
 // shard cuts x into the vocabulary shards of CrossEntropyShards.
@@ -260,6 +311,23 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 			return func() (float64, error) { naive.LogSigmoid(out, x); return 0, nil }
 		case "Softplus":
 			return func() (float64, error) { naive.Softplus(out, x); return 0, nil }
+		case "SoftplusBeta":
+			return func() (float64, error) {
+				naive.SoftplusBeta(out, x, SoftplusBetaBeta, SoftplusBetaThreshold)
+				return 0, nil
+			}
+		case "SoftmaxBackward":
+			return func() (float64, error) { naive.SoftmaxBackward(out, y, x, n, kk); return 0, nil }
+		case "LogSoftmaxBackward":
+			return func() (float64, error) { naive.LogSoftmaxBackward(out, y, x, n, kk); return 0, nil }
+		case "LogSumExpBackward":
+			return func() (float64, error) { naive.LogSumExpBackward(out, y, x, b.lse, n, kk); return 0, nil }
+		case "SigmoidBackward":
+			return func() (float64, error) { naive.SigmoidBackward(out, y, x); return 0, nil }
+		case "LogSigmoidBackward":
+			return func() (float64, error) { naive.LogSigmoidBackward(out, y, x); return 0, nil }
+		case "SoftplusBackward":
+			return func() (float64, error) { naive.SoftplusBackward(out, y, x); return 0, nil }
 		}
 	} else {
 		switch k.Name {
@@ -303,6 +371,22 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 			return func() (float64, error) { return none(kernels.LogSigmoid(out, x, nil)) }
 		case "Softplus":
 			return func() (float64, error) { return none(kernels.Softplus(out, x, nil)) }
+		case "SoftplusBeta":
+			return func() (float64, error) {
+				return none(kernels.SoftplusBeta(out, x, SoftplusBetaBeta, SoftplusBetaThreshold, nil))
+			}
+		case "SoftmaxBackward":
+			return func() (float64, error) { return none(kernels.SoftmaxBackward(out, y, x, n, kk, nil)) }
+		case "LogSoftmaxBackward":
+			return func() (float64, error) { return none(kernels.LogSoftmaxBackward(out, y, x, n, kk, nil)) }
+		case "LogSumExpBackward":
+			return func() (float64, error) { return none(kernels.LogSumExpBackward(out, y, x, b.lse, n, kk, nil)) }
+		case "SigmoidBackward":
+			return func() (float64, error) { return none(kernels.SigmoidBackward(out, y, x, nil)) }
+		case "LogSigmoidBackward":
+			return func() (float64, error) { return none(kernels.LogSigmoidBackward(out, y, x, nil)) }
+		case "SoftplusBackward":
+			return func() (float64, error) { return none(kernels.SoftplusBackward(out, y, x, nil)) }
 		}
 	}
 	panic(fmt.Sprintf("suite: no runner for kernel %q", k.Name))

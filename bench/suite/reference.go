@@ -50,6 +50,20 @@ func computeReference[T kernels.Float](k *Kernel, s Shape, b *buffers[T]) (*refe
 		return reference.LogSigmoid(x)
 	case "Softplus":
 		return reference.Softplus(x)
+	case "SoftplusBeta":
+		return reference.SoftplusBeta(x, T(SoftplusBetaBeta), T(SoftplusBetaThreshold))
+	case "SoftmaxBackward":
+		return reference.SoftmaxBackward(y, x, n, kk)
+	case "LogSoftmaxBackward":
+		return reference.LogSoftmaxBackward(y, x, n, kk)
+	case "LogSumExpBackward":
+		return reference.LogSumExpBackward(y, x, b.lse, n, kk)
+	case "SigmoidBackward":
+		return reference.SigmoidBackward(y, x)
+	case "LogSigmoidBackward":
+		return reference.LogSigmoidBackward(y, x)
+	case "SoftplusBackward":
+		return reference.SoftplusBackward(y, x)
 	}
 	return nil, fmt.Errorf("no reference for kernel %q", k.Name)
 }

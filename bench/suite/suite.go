@@ -17,11 +17,13 @@ import (
 type Family uint8
 
 const (
-	FamilyCE          Family = iota // logits N×K with integer or probability targets
-	FamilyBinary                    // x and y, N×K
-	FamilyRegression                // pred and target, flat N·K
-	FamilyRows                      // row-wise primitive over N×K
-	FamilyElementwise               // element-wise primitive over N·K
+	FamilyCE                  Family = iota // logits N×K with integer or probability targets
+	FamilyBinary                            // x and y, N×K
+	FamilyRegression                        // pred and target, flat N·K
+	FamilyRows                              // row-wise primitive over N×K
+	FamilyElementwise                       // element-wise primitive over N·K
+	FamilyRowsBackward                      // a row-wise primitive's backward pass: saved N×K, dy, dx
+	FamilyElementwiseBackward               // an element-wise primitive's backward pass
 )
 
 // Shape is N rows of K; flat kernels use N·K elements.
@@ -50,12 +52,13 @@ func ParseShape(str string) (Shape, error) {
 }
 
 // Op is what a call computes: the loss alone, or the loss and its gradient.
-// Primitives only have Fwd.
+// Primitives only have Fwd, their backward passes only Bwd.
 type Op string
 
 const (
 	Fwd    Op = "fwd"
 	FwdBwd Op = "fwdbwd"
+	Bwd    Op = "bwd"
 )
 
 // DType is the element type.
@@ -89,8 +92,11 @@ type Kernel struct {
 
 // Ops lists the operations the kernel has.
 func (k *Kernel) Ops() []Op {
-	if k.Family == FamilyRows || k.Family == FamilyElementwise {
+	switch k.Family {
+	case FamilyRows, FamilyElementwise:
 		return []Op{Fwd}
+	case FamilyRowsBackward, FamilyElementwiseBackward:
+		return []Op{Bwd}
 	}
 	return []Op{Fwd, FwdBwd}
 }
@@ -143,7 +149,20 @@ var Kernels = []*Kernel{
 	{"Sigmoid", FamilyElementwise, FlatShape},
 	{"LogSigmoid", FamilyElementwise, FlatShape},
 	{"Softplus", FamilyElementwise, FlatShape},
+	{"SoftplusBeta", FamilyElementwise, FlatShape},
+	{"SoftmaxBackward", FamilyRowsBackward, FlatShape},
+	{"LogSoftmaxBackward", FamilyRowsBackward, FlatShape},
+	{"LogSumExpBackward", FamilyRowsBackward, FlatShape},
+	{"SigmoidBackward", FamilyElementwiseBackward, FlatShape},
+	{"LogSigmoidBackward", FamilyElementwiseBackward, FlatShape},
+	{"SoftplusBackward", FamilyElementwiseBackward, FlatShape},
 }
+
+// SoftplusBeta's β and threshold in the benchmarks: PyTorch's defaults.
+const (
+	SoftplusBetaBeta      = 1.0
+	SoftplusBetaThreshold = 20.0
+)
 
 // Lookup finds a kernel by name, ignoring case.
 func Lookup(name string) *Kernel {
@@ -199,6 +218,11 @@ func (c Case) Traffic() (read, written int64) {
 		}
 	case FamilyElementwise:
 		read, written = nk*s, nk*s
+	case FamilyRowsBackward, FamilyElementwiseBackward:
+		read, written = 2*nk*s, nk*s // the saved tensor and dy; dx
+		if c.Kernel.Name == "LogSumExpBackward" {
+			read = nk*s + 2*n*s // x; dy and lse per row
+		}
 	}
 	return read, written
 }

@@ -58,7 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		backendsF = fs.String("backends", "all", "comma-separated backends: naive and any of "+strings.Join(suite.Isas()[1:], ", ")+", or all")
 		dtypesF   = fs.String("dtype", "f32", "element types: f32, f64, f32,f64 or all (as -f64)")
 		f64F      = fs.Bool("f64", false, "measure float64 beside float32 (-dtype all): each kernel's f64 table follows its f32 one")
-		opsF      = fs.String("op", "fwdbwd", "fwd (loss only), fwdbwd (loss and gradient) or fwd,fwdbwd; primitives always run fwd")
+		opsF      = fs.String("op", "fwdbwd", "fwd (loss only), fwdbwd (loss and gradient) or fwd,fwdbwd; primitives always run fwd, their backward passes bwd")
 		durationF = fs.Duration("duration", 150*time.Millisecond, "time to spend per measurement, over all repetitions")
 		repsF     = fs.Int("reps", 5, "repetitions per measurement; the median is reported")
 		clockF    = fs.String("clock", "", "cpu: the measuring thread's CPU time (default where available, robust on a shared machine), or wall")
@@ -141,8 +141,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	for _, o := range splitList(*opsF) {
 		op := suite.Op(strings.ToLower(o))
-		if op != suite.Fwd && op != suite.FwdBwd {
-			return nil, fmt.Errorf("-op: %q is not fwd or fwdbwd", o)
+		if op != suite.Fwd && op != suite.FwdBwd && op != suite.Bwd {
+			return nil, fmt.Errorf("-op: %q is not fwd, fwdbwd or bwd", o)
 		}
 		if !slices.Contains(c.ops, op) {
 			c.ops = append(c.ops, op)

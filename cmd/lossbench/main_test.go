@@ -20,7 +20,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-shapes", "0x4"}, "must be positive"},
 		{[]string{"-backends", "avx1024"}, `"avx1024" is not a backend this CPU runs`},
 		{[]string{"-dtype", "f16"}, `"f16" is not f32 or f64`},
-		{[]string{"-op", "bwd"}, `"bwd" is not fwd or fwdbwd`},
+		{[]string{"-op", "back"}, `"back" is not fwd, fwdbwd or bwd`},
 		{[]string{"-duration", "-1s"}, "must be positive"},
 		{[]string{"-reps", "0"}, "between 1 and 1000"},
 		{[]string{"-plot", "out.pdf"}, "must end in .svg"},
