@@ -71,20 +71,27 @@ func SoftplusBackward[T args.Float](a args.Elementwise[T]) {
 func sigmoidGrad[T args.Float](a args.Elementwise[T], beta, thr T) {
 	x := a.X
 	dy, dx := a.Dy[:len(x)], a.Dst[:len(x)]
-	var eb [sumExpBlock]float64
+	var tb, eb [sumExpBlock]float64
 	for lo := 0; lo < len(x); lo += sumExpBlock {
 		xs := x[lo:min(lo+sumExpBlock, len(x))]
 		g, d := dy[lo:][:len(xs)], dx[lo:][:len(xs)]
-		e := eb[:len(xs)]
+		t, e := tb[:len(xs)], eb[:len(xs)]
 		for i, v := range xs {
-			e[i] = -math.Abs(float64(v * beta))
+			t[i] = float64(v * beta) // rounded in T, as PyTorch
+			e[i] = -math.Abs(t[i])
 		}
 		expInto(e, e)
-		for i, v := range xs {
-			t := v * beta
-			sp, _ := sigmoids(float64(t), e[i])
-			r := T(float64(g[i]) * positive(float64(t), sp))
-			if t > thr {
+		for i, tv := range t {
+			// σ(t) = f/(1+e) with f = 1 for t ≥ 0 and e below: picked by
+			// the sign bit, not a branch on random data.
+			ev := e[i]
+			pick := [2]float64{1, ev}
+			s := pick[math.Float64bits(tv)>>63] / (1 + ev)
+			if tv < -700 { // σ underflows near −745
+				s = positive(tv, s)
+			}
+			r := T(float64(g[i]) * s)
+			if tv > float64(thr) {
 				r = g[i]
 			}
 			d[i] = r
