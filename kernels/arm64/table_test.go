@@ -520,20 +520,19 @@ func testBackward[T args.Float](t *testing.T) {
 		f, g      func(args.Elementwise[T])
 		beta, thr T
 		prob      bool // X is a sigmoid's output: mostly in [0, 1]
-		grad      bool // dy·σ(βx)
 	}
 	ews := []ew{
-		{"Softplus", neon.Softplus, gen.Softplus, 1, inf, false, false},
-		{"SoftplusBeta(2,20)", neon.Softplus, gen.Softplus, 2, 20, false, false},
-		{"SoftplusBeta(-0.5,3)", neon.Softplus, gen.Softplus, -0.5, 3, false, false},
-		{"SoftplusBeta(1,20)", neon.Softplus, gen.Softplus, 1, 20, false, false},
-		{"SoftplusBeta(0.3,+Inf)", neon.Softplus, gen.Softplus, 0.3, inf, false, false},
-		{"SoftplusBeta(3,-Inf)", neon.Softplus, gen.Softplus, 3, -inf, false, false},
-		{"SigmoidBackward", neon.SigmoidBackward, gen.SigmoidBackward, 1, inf, true, false},
-		{"LogSigmoidBackward", neon.LogSigmoidBackward, gen.LogSigmoidBackward, 1, inf, false, true},
-		{"SoftplusBackward", neon.SoftplusBackward, gen.SoftplusBackward, 1, inf, false, true},
-		{"SoftplusBackward(2,20)", neon.SoftplusBackward, gen.SoftplusBackward, 2, 20, false, true},
-		{"SoftplusBackward(-0.5,3)", neon.SoftplusBackward, gen.SoftplusBackward, -0.5, 3, false, true},
+		{"Softplus", neon.Softplus, gen.Softplus, 1, inf, false},
+		{"SoftplusBeta(2,20)", neon.Softplus, gen.Softplus, 2, 20, false},
+		{"SoftplusBeta(-0.5,3)", neon.Softplus, gen.Softplus, -0.5, 3, false},
+		{"SoftplusBeta(1,20)", neon.Softplus, gen.Softplus, 1, 20, false},
+		{"SoftplusBeta(0.3,+Inf)", neon.Softplus, gen.Softplus, 0.3, inf, false},
+		{"SoftplusBeta(3,-Inf)", neon.Softplus, gen.Softplus, 3, -inf, false},
+		{"SigmoidBackward", neon.SigmoidBackward, gen.SigmoidBackward, 1, inf, true},
+		{"LogSigmoidBackward", neon.LogSigmoidBackward, gen.LogSigmoidBackward, 1, inf, false},
+		{"SoftplusBackward", neon.SoftplusBackward, gen.SoftplusBackward, 1, inf, false},
+		{"SoftplusBackward(2,20)", neon.SoftplusBackward, gen.SoftplusBackward, 2, 20, false},
+		{"SoftplusBackward(-0.5,3)", neon.SoftplusBackward, gen.SoftplusBackward, -0.5, 3, false},
 	}
 	for _, c := range ews {
 		for _, n := range append([]int{0}, backwardLengths...) {
@@ -553,19 +552,6 @@ func testBackward[T args.Float](t *testing.T) {
 			}
 			want := make([]T, n)
 			c.g(args.Elementwise[T]{X: x, Dy: dy, Dst: want, Beta: c.beta, Threshold: c.thr})
-			if c.grad {
-				for i, v := range want {
-					beta := c.beta
-					if c.name == "LogSigmoidBackward" {
-						beta = -1
-					}
-					// dy = ±Inf where generic's float64 σ(t) underflows
-					// too (t < −745): σ(t) > 0, so the product is dy.
-					if t := x[i] * beta; v != v && t > -inf && math.IsInf(float64(dy[i]), 0) {
-						want[i] = dy[i]
-					}
-				}
-			}
 			for _, atEnd := range []bool{false, true} {
 				for _, alias := range []string{"", "x", "dy"} {
 					gx, gdy := guardedT[T](t, n, atEnd), guardedT[T](t, n, atEnd)
@@ -623,31 +609,6 @@ func testBackward[T args.Float](t *testing.T) {
 			}
 			want := make([]T, n*k)
 			c.g(args.Rows[T]{X: x, N: n, K: k, Dy: dy, LSE: lse, Dst: want})
-			if c.name == "LogSoftmaxBackward" {
-				for i := 0; i < n; i++ {
-					var s float64
-					for _, g := range dy[i*k : i*k+k] {
-						s += float64(g)
-					}
-					for j := i * k; j < i*k+k; j++ {
-						// An infinite Σ dy times exp(y) > 0 where generic's
-						// float64 exp(y) underflows (y < −745).
-						if v := want[j]; v != v && x[j] > -inf && !math.IsNaN(s) && math.IsInf(s, 0) {
-							want[j] = dy[j] - T(s)
-						}
-					}
-				}
-			}
-			if c.perRow {
-				for j, v := range want {
-					// A finite x − lse has 0 < exp < +Inf: dy·exp is dy
-					// where it is NaN (generic's float64 exp underflows
-					// below −745).
-					if d := float64(x[j] - lse[j/k]); v != v && d-d == 0 {
-						want[j] = dy[j/k]
-					}
-				}
-			}
 			aliases := []string{"", "x", "dy"}
 			if c.perRow {
 				aliases = aliases[:2]
