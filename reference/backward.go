@@ -95,10 +95,8 @@ func LogSoftmaxBackward[T kernels.Float](dy, y []T, n, k int) (*Result, error) {
 			out[j] = g - e*sv
 			tol[j] = e*sErr + Slack*r.U*(math.Abs(g)+math.Abs(out[j])) + (e+r.tiny)*math.Abs(sv)*(Slack*r.U+InputSlack*r.U*math.Abs(yv))
 			// exp(y) within its tolerance, or its product with the sum,
-			// may overflow T: unconstrained; so is an exp(y) that overflows
-			// (y finite) times a sum whose sign its error bound leaves open.
-			if free || r.overflowsWithin(e, Slack*r.U+InputSlack*r.U*math.Abs(yv)) || finite(e, sv) && e*math.Abs(sv) > r.max ||
-				finite(yv) && math.IsInf(e, 1) && math.Abs(sv) <= sErr {
+			// may overflow T: unconstrained.
+			if free || r.expOverflows(yv, e, Slack*r.U+InputSlack*r.U*math.Abs(yv)) || finite(e, sv) && e*math.Abs(sv) > r.max {
 				tol[j] = unconstrained
 			}
 		}
@@ -163,7 +161,7 @@ func LogSumExpBackward[T kernels.Float](dy, x, lse []T, n, k int) (*Result, erro
 			e := positive(d, expFull(d))
 			out[j] = g * e
 			tol[j] = (math.Abs(out[j]) + math.Abs(g)*r.tiny) * (Slack*r.U + InputSlack*r.U*math.Abs(d))
-			if r.overflows(math.Abs(d)) || r.overflowsWithin(e, Slack*r.U+InputSlack*r.U*math.Abs(d)) {
+			if r.overflows(math.Abs(d)) || r.expOverflows(d, e, Slack*r.U+InputSlack*r.U*math.Abs(d)) {
 				tol[j] = unconstrained
 			}
 		}
@@ -293,10 +291,11 @@ func expFull(x float64) float64 {
 	return math.Exp(x-1) * math.E
 }
 
-// overflowsWithin reports whether the finite value v ≥ 0, off by the
-// relative tolerance rel, may exceed T's largest finite value.
-func (r *Result) overflowsWithin(v, rel float64) bool {
-	return !math.IsInf(v, 1) && v > r.max/(1+rel)
+// expOverflows reports whether e = exp(t) of a finite t, off by the
+// relative tolerance rel, may exceed T's largest finite value (e may be
+// +Inf: the exact value is finite, a backend's e may be either).
+func (r *Result) expOverflows(t, e, rel float64) bool {
+	return finite(t) && e > r.max/(1+rel)
 }
 
 // positive is f(t) for an f (exp, σ) that is positive at every finite t
