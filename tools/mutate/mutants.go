@@ -246,6 +246,22 @@ var mutants = func() []Mutant {
 		New:  "t.rw[max(lo-1, 0):hi]",
 		Note: "Runner: RowWeight blocks after the first weighted by the previous row's weight"})
 
+	// ---- the primitives' backward passes ----
+	add(Mutant{ID: "avx2/drop-last-class-softmax-backward", Backend: "avx2", Kind: "drop-last-class", File: "asmgen/amd64/backward.go",
+		Find: "\t\t\tbs.AddProduct(s.LoadAt(mk, s.At(y, j), nil), s.LoadAt(mk, s.At(dy, j), nil))\n",
+		New:  "\t\t\tif mk == nil {\n\t\t\t\tbs.AddProduct(s.LoadAt(mk, s.At(y, j), nil), s.LoadAt(mk, s.At(dy, j), nil))\n\t\t\t}\n",
+		Note: "SoftmaxBackward: a row's masked tail is left out of Σ y·dy"})
+	add(Mutant{ID: "generic/skip-tail-sigmoid-grad", Backend: "generic", Kind: "skip-tail", File: "kernels/generic/backward.go",
+		Find: "\t\tfor i, tv := range t {\n",
+		Old:  "range t {",
+		New:  "range t[:max(len(t)-1, 0)] {",
+		Note: "LogSigmoidBackward, SoftplusBackward: the last element of each block of 64 not written"})
+	add(Mutant{ID: "avx512/target-grad-x1.5-logsoftmax-backward", Backend: "avx512", Kind: "target-grad-x1.5", File: "asmgen/amd64/backward.go",
+		Find: "\t\t\ts.FNMA231(e, sum, g)\n",
+		Old:  "s.FNMA231(e, sum, g)",
+		New:  "s.FNMA231(e, sum, g)\n\t\t\ts.Mul(s.C(1.5), g, g)",
+		Note: "LogSoftmaxBackward: every element ×1.5"})
+
 	// ---- vocabulary shards (kernels/shard.go), shared by every backend ----
 	const shard = "kernels/shard.go"
 	add(Mutant{ID: "generic/target-grad-x1.5-shard", Backend: "generic", Kind: "target-grad-x1.5", File: shard,
