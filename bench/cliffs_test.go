@@ -170,7 +170,8 @@ func BenchmarkSoftLabels(b *testing.B) {
 // BenchmarkFallbacks runs each deliberate fallback of internal/fallbacks
 // that this CPU's backends have, next to its vectorised neighbour (the same
 // call without the options that force the fallback), fwd+bwd: CE family
-// 256×1000, binary 4096×256. docs/fallbacks.md quotes the ratios.
+// 256×1000, binary 4096×256; NLL 256×32000 next to a bare zero fill of its
+// gradient. docs/fallbacks.md quotes the ratios.
 func BenchmarkFallbacks(b *testing.B) {
 	for _, e := range fallbacks.List {
 		for _, backend := range kernels.Backends() {
@@ -252,6 +253,21 @@ func fallbackCall[T kernels.Float](kernel string, fallback bool) func() error {
 		return s
 	}
 	switch kernel {
+	case "NLL": // against the floor any NLL pays: a bare zero fill of the gradient
+		const n, k = 256, 32000
+		x, grad := fill(n*k, -12, 0), make([]T, n*k)
+		targets := make([]int32, n)
+		for i := range targets {
+			targets[i] = int32(rng.Intn(k))
+		}
+		return func() error {
+			if !fallback {
+				clear(grad)
+				return nil
+			}
+			_, err := kernels.NLL(x, targets, n, k, grad, nil)
+			return err
+		}
 	case "CrossEntropy", "CrossEntropyProbs":
 		const n, k = 256, 1000
 		x, probs, grad := fill(n*k, -4, 4), fill(n*k, 0, 1), make([]T, n*k)

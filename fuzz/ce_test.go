@@ -14,7 +14,10 @@ const (
 	ceProbs         // CrossEntropyProbs
 	ceFocal         // SoftmaxFocal
 	ceShards        // CrossEntropy through the vocabulary-shard calls
+	ceNLL           // NLL: log-probabilities (any reals) and integer targets
 )
+
+var ceNames = []string{"CrossEntropy", "CrossEntropyProbs", "SoftmaxFocal", "CrossEntropyShards", "NLL"}
 
 func FuzzCrossEntropy(f *testing.F)      { fuzzFamily(f, ceDecoder(ceInt)) }
 func FuzzCrossEntropyProbs(f *testing.F) { fuzzFamily(f, ceDecoder(ceProbs)) }
@@ -26,6 +29,11 @@ func FuzzSoftmaxFocal(f *testing.F)      { fuzzFamily(f, ceDecoder(ceFocal)) }
 // points. Its inputs are valid (TestShardErrors covers bad input of the
 // shard calls); the reference is CrossEntropy's over the whole row.
 func FuzzCrossEntropyShards(f *testing.F) { fuzzFamily(f, ceDecoder(ceShards)) }
+
+// FuzzNLL is NLL with the same targets, class weights, ignore indices,
+// reductions and faults as FuzzCrossEntropy (no smoothing, z-loss or
+// soft-cap: NLL has none).
+func FuzzNLL(f *testing.F) { fuzzFamily(f, ceDecoder(ceNLL)) }
 
 func ceDecoder(variant int) decoder {
 	return func(s *source) runnable {
@@ -88,7 +96,7 @@ const (
 func decodeCE[T kernels.Float](s *source, variant int) *ceCase[T] {
 	c := &ceCase[T]{variant: variant}
 	c.n, c.k = decodeShape(s)
-	c.fault = decodeFault(s, [][]int{ceKinds, ceProbsKinds, ceFocalKinds, ceKinds}[variant]...)
+	c.fault = decodeFault(s, [][]int{ceKinds, ceProbsKinds, ceFocalKinds, ceKinds, ceKinds}[variant]...)
 	if variant == ceShards {
 		c.fault = fault{kind: faultNone}
 	}
@@ -99,14 +107,17 @@ func decodeCE[T kernels.Float](s *source, variant int) *ceCase[T] {
 	c.grad = s.intn("grad", 3)
 	c.rowLoss = s.intn("rowloss", 2) == 1 || o.Reduction == kernels.None
 	withWeight := s.intn("weight", 2) == 1
-	if variant != ceFocal {
+	switch variant {
+	case ceFocal:
+		c.gamma = option[T](s, "gamma", gammas)
+	case ceNLL:
+		o.Normalizer = option[T](s, "normalizer", normalizers)
+	default:
 		c.rowLSE = s.intn("rowlse", 2) == 1
 		o.LabelSmoothing = option[T](s, "smoothing", smoothings)
 		o.ZLoss = option[T](s, "zloss", zLosses)
 		o.SoftCap = option[T](s, "softcap", softCaps)
 		o.Normalizer = option[T](s, "normalizer", normalizers)
-	} else {
-		c.gamma = option[T](s, "gamma", gammas)
 	}
 	if variant != ceProbs {
 		switch s.intn("ignore", 4) {
@@ -217,6 +228,8 @@ func (c *ceCase[T]) applyFault() {
 			o.Reduction = kernels.Reduction(3 + f.how%250)
 		case c.variant == ceFocal:
 			c.gamma = badNonNeg[f.how%len(badNonNeg)]
+		case c.variant == ceNLL:
+			o.Normalizer = badNonNeg[f.how%len(badNonNeg)]
 		case what == 1:
 			o.LabelSmoothing = badSmoothings[f.how%len(badSmoothings)]
 		case what == 2:
@@ -252,8 +265,8 @@ func (c *ceCase[T]) buffers() []buf[T] {
 			return b
 		}
 		i := f.what % len(b)
-		if i == rowlse && c.variant == ceFocal {
-			i = grad // SoftmaxFocal has no RowLSE
+		if i == rowlse && !c.hasRowLSE() {
+			i = grad // SoftmaxFocal and NLL have no RowLSE
 		}
 		if b[i].absent {
 			if i == rowloss && c.opts.Reduction == kernels.None {
@@ -291,7 +304,7 @@ func (c *ceCase[T]) overlap(b []buf[T], f *fault) {
 		if p.on == probs && c.variant != ceProbs || p.on == weight && c.weight == nil {
 			continue
 		}
-		if p.on == rowlse && c.variant == ceFocal || p.out == rowlse && c.variant == ceFocal {
+		if (p.on == rowlse || p.out == rowlse) && !c.hasRowLSE() {
 			continue
 		}
 		// Identical is bad unless it is the in-place gradient over the logits.
@@ -323,6 +336,9 @@ func (c *ceCase[T]) overlap(b []buf[T], f *fault) {
 	// the case stays valid.
 	f.kind, f.want = faultNone, nil
 }
+
+// hasRowLSE reports whether the variant's options have RowLSE.
+func (c *ceCase[T]) hasRowLSE() bool { return c.variant != ceFocal && c.variant != ceNLL }
 
 func resize[T any](s []T, n int) []T {
 	out := make([]T, n)
@@ -357,6 +373,9 @@ func (c *ceCase[T]) call(a *arena[T]) (T, error) {
 		loss, err = kernels.CrossEntropyProbs(logits, a.get("probs"), c.callN, c.callK, grad, &o)
 	case ceShards:
 		loss, err = shardtest.CrossEntropy(logits, targets, c.callN, c.callK, grad, &o, c.cuts, c.grouping)
+	case ceNLL:
+		no := nllOptions(o)
+		loss, err = kernels.NLL(logits, targets, c.callN, c.callK, grad, &no)
 	default:
 		fo := c.focalOptions(o)
 		loss, err = kernels.SoftmaxFocal(logits, targets, c.callN, c.callK, grad, &fo)
@@ -373,11 +392,17 @@ func (c *ceCase[T]) String() string {
 	var zero T
 	o := c.opts
 	ig, has := o.Ignore.Index()
-	return describe("func", []string{"CrossEntropy", "CrossEntropyProbs", "SoftmaxFocal", "CrossEntropyShards"}[c.variant],
+	return describe("func", ceNames[c.variant],
 		"type", fmt.Sprintf("%T", zero), "n", c.n, "k", c.k, "call", [2]int{c.callN, c.callK},
 		"fault", c.fault.kind, "reduction", o.Reduction, "emptymean", o.EmptyMean,
 		"ignore", fmt.Sprint(ig, has), "smoothing", o.LabelSmoothing, "zloss", o.ZLoss, "softcap", o.SoftCap,
 		"normalizer", o.Normalizer, "gamma", c.gamma, "grad", []string{"separate", "inplace", "none"}[c.grad],
 		"rowloss", c.rowLoss, "rowlse", c.rowLSE, "shift", c.shift, "runner", c.runner, "cuts", c.cuts, "grouping", c.grouping,
 		"logits", c.logits, "targets", c.targets, "probs", c.probs, "weight", c.weight)
+}
+
+// nllOptions are NLL's options from the family's (the fields NLL has).
+func nllOptions[T kernels.Float](o kernels.CrossEntropyOptions[T]) kernels.NLLOptions[T] {
+	return kernels.NLLOptions[T]{Reduction: o.Reduction, Weight: o.Weight, Ignore: o.Ignore, EmptyMean: o.EmptyMean,
+		Normalizer: o.Normalizer, RowLoss: o.RowLoss, Runner: o.Runner}
 }

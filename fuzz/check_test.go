@@ -22,6 +22,9 @@ func (c *ceCase[T]) ref(a *arena[T]) (*reference.Result, error) {
 		return reference.CrossEntropy(a.get("logits"), c.targets, c.callN, c.callK, &o)
 	case ceProbs:
 		return reference.CrossEntropyProbs(a.get("logits"), a.get("probs"), c.callN, c.callK, &o)
+	case ceNLL:
+		no := nllOptions(o)
+		return reference.NLL(a.get("logits"), c.targets, c.callN, c.callK, &no)
 	}
 	fo := c.focalOptions(o)
 	return reference.SoftmaxFocal(a.get("logits"), c.targets, c.callN, c.callK, &fo)

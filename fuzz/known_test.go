@@ -409,7 +409,7 @@ func (c *ceCase[T]) norm() float64 {
 		switch {
 		case has && y == ig:
 		case y < 0 || int(y) >= c.k: // a fault case; never compared
-		case c.weight != nil && (c.variant == ceInt || c.variant == ceShards):
+		case c.weight != nil && (c.variant == ceInt || c.variant == ceShards || c.variant == ceNLL):
 			norm += float64(c.weight[y])
 		default:
 			norm++

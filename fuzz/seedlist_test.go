@@ -91,6 +91,18 @@ var seeds = map[string][]*seed{
 		withRunners("four-shards-rows", "n", 512, "k", 17, "shards", 3, "cut", []int{5, 6, 11}, "smoothing", 0.1, "weight", 1, "rowloss", 1),
 		withRunners("two-shards-long", "n", 16, "k", 1000, "shards", 1, "cut", []int{499}, "softcap", 30.0, "grad", gradInPlace),
 	),
+	"FuzzNLL": all(
+		widths("plain"),
+		widths("weight-inplace", "weight", 1, "grad", gradInPlace),
+		both(sd("ignore-class", "n", 4, "k", 5, "ignore", 1, "ignore.class", 2, "y", []int{2, 0, 2, 4})),
+		both(sd("all-ignored", "n", 3, "k", 4, "y.mode", 2)),
+		both(sd("zero-weights", "n", 3, "k", 3, "weight", 1, "w", []float64{0, 0, 0})),
+		both(sd("inf-nan", "n", 3, "k", 2, "x", []float64{-inf32, 0, math.NaN(), 0, inf32, 0}, "y", []int{0, 0, 0})),
+		both(sd("none-rowloss", "n", 5, "k", 9, "reduction", 2)),
+		both(sd("long-k32769-inplace", "n", 2, "k", 32769, "grad", gradInPlace)),
+		faults(ceKinds, "k", 3, "n", 2),
+		withRunners("weight-rows", "n", 512, "k", 17, "weight", 1, "rowloss", 1),
+	),
 	"FuzzSoftmaxFocal": all(
 		widths("gamma2", "gamma", 2.0),
 		gammaSweep(func(g float64) *seed {

@@ -21,6 +21,7 @@ var families = map[string]decoder{
 	"FuzzCrossEntropyProbs":  ceDecoder(ceProbs),
 	"FuzzSoftmaxFocal":       ceDecoder(ceFocal),
 	"FuzzCrossEntropyShards": ceDecoder(ceShards),
+	"FuzzNLL":                ceDecoder(ceNLL),
 	"FuzzBCEWithLogits":      binaryDecoder(binLogits),
 	"FuzzBCE":                binaryDecoder(binProbs),
 	"FuzzSigmoidFocal":       binaryDecoder(binFocalLogits),

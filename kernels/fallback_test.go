@@ -75,6 +75,7 @@ func enumerate() []combo {
 	add("CrossEntropy", gradModes(subsets("weight", "ignore", "smoothing", "zloss", "softcap", "row-out")), fallbackShapes)
 	add("CrossEntropyShards", gradModes(subsets("weight", "ignore", "smoothing", "zloss", "softcap", "row-out")), fallbackShapes)
 	add("CrossEntropyProbs", gradModes(subsets("weight", "smoothing", "zloss", "softcap", "row-out")), fallbackShapes)
+	add("NLL", gradModes(subsets("weight", "ignore", "row-out")), fallbackShapes)
 	var focal [][]string
 	for _, s := range gradModes(subsets("alpha", "ignore", "row-out")) {
 		for _, g := range []string{"gamma0", "gamma1", "gamma2", "gamma1.5"} {
@@ -220,6 +221,9 @@ func runCombo[T kernels.Float](c combo) error {
 		_, err = kernels.CrossEntropy(x, targets, n, k, grad, ce())
 	case "CrossEntropyShards":
 		_, err = shardtest.CrossEntropy(x, targets, n, k, grad, ce(), []int{0, (k + 1) / 2, k}[:min(k, 2)+1], 0)
+	case "NLL":
+		co := ce()
+		_, err = kernels.NLL(x, targets, n, k, grad, &kernels.NLLOptions[T]{Reduction: red, Weight: co.Weight, RowLoss: co.RowLoss})
 	case "CrossEntropyProbs":
 		_, err = kernels.CrossEntropyProbs(x, vec(n*k, rng.Float64), n, k, grad, ce())
 	case "SoftmaxFocal":

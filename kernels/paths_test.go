@@ -138,7 +138,7 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 	copyOf := func(s []T) []T { return append([]T(nil), s...) }
 	var c rowCall[T]
 	switch r.Fn {
-	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal, pathtable.CrossEntropyShards:
+	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal, pathtable.CrossEntropyShards, pathtable.NLL:
 		x := logits(n * k)
 		var tg []int32
 		var probs []T
@@ -160,6 +160,15 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 		rowLoss, rowLSE := opt(o.RowOut, n), opt(o.RowOut && r.Fn != pathtable.SoftmaxFocal, n)
 		xs, tgs := copyOf(x), append([]int32(nil), tg...)
 		g := grad(x, n*k)
+		if r.Fn == pathtable.NLL {
+			no := &kernels.NLLOptions[T]{Weight: w, RowLoss: rowLoss} // the mean: the gradient's scale is 1/Σw
+			c.ref = func() (*reference.Result, error) { return reference.NLL(xs, tgs, n, k, no) }
+			c.run = func() (reference.Got[T], error) {
+				l, err := kernels.NLL(x, tg, n, k, g, no)
+				return reference.Got[T]{CheckLoss: true, Loss: l, Items: rowLoss, Grad: g}, err
+			}
+			return c
+		}
 		if r.Fn == pathtable.SoftmaxFocal {
 			fo := &kernels.SoftmaxFocalOptions[T]{Reduction: kernels.Sum, Gamma: o.Gamma, Alpha: w, RowLoss: rowLoss}
 			c.ref = func() (*reference.Result, error) { return reference.SoftmaxFocal(xs, tgs, n, k, fo) }
@@ -797,7 +806,7 @@ func rowByName(name string) pathtable.Row {
 // fuzzTarget names the fuzz target that draws calls of fn.
 func fuzzTarget(fn pathtable.Fn) string {
 	switch fn {
-	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal, pathtable.CrossEntropyShards, pathtable.BCEWithLogits, pathtable.BCE:
+	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal, pathtable.CrossEntropyShards, pathtable.BCEWithLogits, pathtable.BCE, pathtable.NLL:
 		return "Fuzz" + string(fn)
 	case pathtable.SigmoidFocal, pathtable.FocalProbs:
 		return "FuzzSigmoidFocal"

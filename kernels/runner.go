@@ -402,7 +402,11 @@ func ceBlock[T Float](a args.CE[T], lo, hi int) args.CE[T] {
 
 // runCE is impl.CrossEntropy(a), spread over r's workers when a is large.
 func runCE[T Float](r *Runner, a *args.CE[T]) float64 {
-	run := impl[T]().CrossEntropy
+	return runCEWith(r, impl[T]().CrossEntropy, a)
+}
+
+// runCEWith is run(a) (a row kernel over args.CE), spread likewise.
+func runCEWith[T Float](r *Runner, run func(args.CE[T]) float64, a *args.CE[T]) float64 {
 	if !r.parallel(a.N * a.K) {
 		return run(*a)
 	}

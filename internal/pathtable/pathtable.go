@@ -18,6 +18,7 @@ const (
 	CrossEntropyProbs  Fn = "CrossEntropyProbs"
 	SoftmaxFocal       Fn = "SoftmaxFocal"
 	CrossEntropyShards Fn = "CrossEntropyShards" // two vocabulary shards (internal/shardtest)
+	NLL                Fn = "NLL"
 	BCEWithLogits      Fn = "BCEWithLogits"
 	BCE                Fn = "BCE"
 	SigmoidFocal       Fn = "SigmoidFocal"

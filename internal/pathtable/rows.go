@@ -202,6 +202,12 @@ var Rows = []Row{
 	{Name: "stream/probs-2M", Fn: CrossEntropyProbs, Type: "f64", N: 2048, K: 1025, Opt: Opt{Grad: true, Weight: true}, Class: stream(anyShape),
 		Want: map[string][]string{"generic": p("generic/outside-unit", "generic/ce"), "amd64": p("amd64/{t}/outside-unit", "amd64/{t}/ce/probs", "amd64/{t}/ce/probs-pass2-nt"), "neon": p("generic/outside-unit", "neon/ce/probs-w")}},
 
+	// NLL on log-probabilities: one kernel on every backend (internal/fallbacks).
+	{Name: "nll", Fn: NLL, N: 5, K: 37, Opt: Opt{Grad: true, Weight: true, Ignore: true, RowOut: true}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/nll"), "amd64": p("generic/nll"), "neon": p("generic/nll")}},
+	{Name: "nll/in-place", Fn: NLL, N: 3, K: 4099, Opt: Opt{Grad: true, InPlace: true}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/nll"), "amd64": p("generic/nll"), "neon": p("generic/nll")}},
+
 	// Row primitives.
 	{Name: "softmax/rows", Fn: Softmax, N: 3, K: 100, Opt: Opt{Grad: true}, Class: rowsK,
 		Want: map[string][]string{"generic": p("generic/softmax"), "amd64": p("amd64/{t}/softmax-rows"), "neon": p("neon/softmax")}},

@@ -27,6 +27,7 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 	s := isa(useAVX512)
 	return &args.Impl[float32]{
 		CrossEntropy: crossEntropyEntry(s),
+		NLL:          generic.NLL[float32], // a zero fill (vectorised memclr) and a store per row: internal/fallbacks
 		Binary:       s.binary,
 		Regression:   s.regression,
 		Softmax:      s.softmax,

@@ -413,3 +413,45 @@ func fill[T args.Float](s []T, v T) {
 		s[i] = v
 	}
 }
+
+// NLL is nll_loss: l_i = −w[y]·x[i, y], the gradient −w[y]·GradScale at
+// (i, y) and 0 elsewhere, exactly 0 for ignored rows. The losses are read
+// first (the gradient may be X), then the gradient is zeroed in one clear
+// (the runtime's vectorised memclr, with non-temporal stores for a large
+// one; row by row it took 1.1–1.4× as long at 256×32000), then one store
+// per row.
+func NLL[T args.Float](a args.CE[T]) float64 {
+	args.Took("generic/nll")
+	k := a.K
+	targets := a.Targets[:a.N]
+	var sum float64
+	for i, y := range targets {
+		var l float64
+		if !(a.HasIgnore && y == a.Ignore) {
+			w := T(1)
+			if a.Weight != nil {
+				w = a.Weight[y]
+			}
+			l = -float64(w) * float64(a.X[i*k+int(y)])
+		}
+		if a.RowLoss != nil {
+			a.RowLoss[i] = T(l)
+		}
+		sum += l
+	}
+	if a.Grad == nil {
+		return sum
+	}
+	clear(a.Grad[:a.N*k])
+	for i, y := range targets {
+		if a.HasIgnore && y == a.Ignore {
+			continue
+		}
+		w := T(1)
+		if a.Weight != nil {
+			w = a.Weight[y]
+		}
+		a.Grad[i*k+int(y)] = -w * a.GradScale
+	}
+	return sum
+}

@@ -24,6 +24,7 @@ import (
 func Impl[T args.Float]() *args.Impl[T] {
 	return &args.Impl[T]{
 		CrossEntropy: CrossEntropy[T],
+		NLL:          NLL[T],
 		Binary:       Binary[T],
 		Regression:   Regression[T],
 		Softmax:      Softmax[T],

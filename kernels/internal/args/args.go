@@ -179,8 +179,11 @@ type RowPass[T Float] struct {
 // by value so that calling through the table never moves them to the heap.
 type Impl[T Float] struct {
 	CrossEntropy func(a CE[T]) float64
-	Binary       func(a Binary[T]) float64
-	Regression   func(a Regression[T]) float64
+	// NLL is nll_loss over CE's X (log-probabilities), Targets, Weight,
+	// ignore index, GradScale, Grad and RowLoss (the other fields unused).
+	NLL        func(a CE[T]) float64
+	Binary     func(a Binary[T]) float64
+	Regression func(a Regression[T]) float64
 
 	Softmax    func(a Rows[T])
 	LogSoftmax func(a Rows[T])
