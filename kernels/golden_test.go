@@ -46,6 +46,8 @@ package kernels_test
 //     SigmoidBackward |dy·y·(1−2y)|, LogSigmoid/Softplus(Beta)Backward
 //     |βx·dy·σ(βx)·σ(−βx)|, SoftplusBeta |x·σ(βx)|; 0 where β·x > threshold
 //     (x or dy itself);
+//   - NLL (family nll): 0 for a row −w[y]·x[i, y] and for a gradient entry
+//     −w[y]·s (one rounded product each; s's few roundings);
 //   - a reduced loss: Σ_i (|row_i| + S_i) over rows (divided by the mean's
 //     normaliser), covering the rows' errors and their summation.
 //
@@ -59,10 +61,10 @@ package kernels_test
 //
 // Each case runs three ways: gradient (or a primitive's output) in its own
 // buffer with every optional output (RowLoss, RowLSE, Loss) requested, the
-// gradient written over the input, and loss only. A backward pass writes dx
-// into its own buffer, over the saved tensor (y or x), and over dy (except
-// LogSumExpBackward, whose dy has one value per row); SoftplusBeta into its
-// own buffer and over x.
+// gradient written over the input (NLL: with RowLoss requested too), and
+// loss only. A backward pass writes dx into its own buffer, over the saved
+// tensor (y or x), and over dy (except LogSumExpBackward, whose dy has one
+// value per row); SoftplusBeta into its own buffer and over x.
 
 import (
 	"compress/gzip"
@@ -210,7 +212,7 @@ func loadGolden(t testing.TB, family string) *goldenFile {
 }
 
 // goldenFamilies are the files gen.py writes, besides the article's data.
-var goldenFamilies = []string{"ce", "ce_probs", "softmax_focal", "bce_logits", "bce", "sigmoid_focal", "focal_probs", "regression", "primitives", "primitives_backward"}
+var goldenFamilies = []string{"ce", "ce_probs", "softmax_focal", "bce_logits", "bce", "sigmoid_focal", "focal_probs", "regression", "primitives", "primitives_backward", "nll"}
 
 // ---------------------------------------------------------------- running a case
 
@@ -405,12 +407,12 @@ func run[T kernels.Float](c *goldenCase, in *inputs64, mode gradMode) (got, erro
 	var err error
 	rowsLen := n
 	switch c.Op {
-	case "ce", "ce_probs", "softmax_focal":
+	case "ce", "ce_probs", "softmax_focal", "nll":
 	default:
 		rowsLen = len(x)
 	}
 	var rows, lse []T
-	if mode == gradSeparate || red == kernels.None {
+	if mode == gradSeparate || red == kernels.None || (c.Op == "nll" && mode == gradInPlace) {
 		rows = make([]T, rowsLen)
 	}
 	switch c.Op {
@@ -431,6 +433,14 @@ func run[T kernels.Float](c *goldenCase, in *inputs64, mode gradMode) (got, erro
 		} else {
 			loss, err = kernels.CrossEntropyProbs(x, conv[T](in.y), n, k, grad, &o)
 		}
+	case "nll":
+		o := kernels.NLLOptions[T]{
+			Reduction: red, Ignore: ignoreOf(c), Normalizer: c.Normalizer, EmptyMean: emptyOf(c.EmptyMean), RowLoss: rows,
+		}
+		if c.Weight {
+			o.Weight = conv[T](in.w)
+		}
+		loss, err = kernels.NLL(x, in.t, n, k, grad, &o)
 	case "softmax_focal":
 		o := kernels.SoftmaxFocalOptions[T]{Reduction: red, Gamma: c.Gamma, Ignore: ignoreOf(c), RowLoss: rows}
 		if c.Weight {
@@ -662,6 +672,21 @@ func scaleOf(c *goldenCase, in *inputs64, want *got) *scales {
 				p := finite(math.Exp(z[j] - lse))
 				s.grad[i*k+j] = finite(gs*(pc*p*(1+lam+absf(z[j]))+math.Abs(coef[j])) + absf(want.grad[i*k+j])*cond)
 			}
+		}
+	case "nll":
+		// One rounded product per row and per gradient entry (the
+		// normaliser's few roundings aside): S = 0; the reduced loss below.
+		s.rows = make([]float64, n)
+		s.grad = make([]float64, n*k)
+		ignore, hasIgnore := ignoreOf(c).Index()
+		norm = 0
+		for _, y := range in.t {
+			if !(hasIgnore && y == ignore) {
+				norm += weightAt(w, int(y))
+			}
+		}
+		if c.Normalizer > 0 {
+			norm = c.Normalizer
 		}
 	case "bce_logits", "bce", "sigmoid_focal", "focal_probs":
 		nk := n * k

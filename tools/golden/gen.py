@@ -24,6 +24,12 @@ LogSoftmax, Sigmoid), "x" the saved input, "lse" LogSumExp's saved output;
 its cases carry "beta" and "threshold" (SoftplusBeta) and their output is
 "grad" (dx; SoftplusBeta's is "values").
 
+The family nll holds NLL (op "nll", PyTorch's nll_loss): "x" the
+log-probabilities (any reals, ±Inf and NaN included), "t" the targets, "w"
+the class weights; its cases carry the CE options "weight", "ignore",
+"ignore_index", "normalizer", "empty_mean", and output "loss", "rows" and
+"grad" (autograd with grad_output 1; Reduction None's loss is Σ rows).
+
 Numbers are JSON numbers, or the strings "NaN", "Inf", "-Inf". Inputs with
 prec 32 are float32 values printed in their shortest float32 form (parse them
 as float32, then widen for the float64 run); outputs under "f32" likewise.
@@ -1536,6 +1542,231 @@ def build_primitives_backward():
     return fam
 
 
+# ---------------------------------------------------------------- NLL
+
+def nll_ref(x, t, w, ignore):
+    """float64 closed form of nll_loss rows: −w[y]·x[i, y] (exact: the
+    product of two float32 or one float64 rounding), 0 on ignored rows;
+    IEEE arithmetic, so 0·±Inf is NaN as in the formula."""
+    n, k = x.shape
+    rows = np.zeros(n)
+    for i, y in enumerate(t):
+        if ignore is not None and y == ignore:
+            continue
+        wy = 1.0 if w is None else float(w[y])
+        with np.errstate(invalid="ignore"):
+            rows[i] = -(np.float64(wy) * x[i, y])
+    return rows
+
+
+def nll_case(fam, name, inp, reduction="mean", weight=False, ignore="default", ignore_index=-100, normalizer=0.0,
+             empty_mean="nan"):
+    d = fam.inputs.sets[inp]
+    n, k = d["n"], d["k"]
+    c = {"name": name, "op": "nll", "in": inp, "reduction": reduction, "ignore": ignore}
+    if weight:
+        c["weight"] = True
+    if ignore == "index":
+        c["ignore_index"] = ignore_index
+    if normalizer:
+        c["normalizer"] = normalizer
+    if empty_mean != "nan":
+        c["empty_mean"] = empty_mean
+    ign = None if ignore == "none" else (-100 if ignore == "default" else ignore_index)
+    tt = list(d["t"])
+    wn = d["w"] if weight else None
+    norm = normalizer if normalizer else ce_norm(tt, wn, ign, n)
+    empty_zero = empty_mean == "zero" and reduction == "mean" and norm == 0
+    torch_exact = not (normalizer or empty_zero)
+    c["source"] = "torch" if torch_exact else ("definition" if empty_zero else "formula")
+
+    def run(dt):
+        x = tens(d, "x", dt, (n, k)).requires_grad_()
+        kw = dict(weight=tens(d, "w", dt) if weight else None, ignore_index=-100 if ign is None else ign)
+        tgt = torch.tensor(tt, dtype=torch.int64)
+        rows = F.nll_loss(x, tgt, reduction="none", **kw)
+        if torch_exact:
+            L = F.nll_loss(x, tgt, reduction=reduction, **kw)
+            g, = torch.autograd.grad(L, x, grad_outputs=torch.ones_like(L))  # grad_output 1
+            loss = L.detach().sum() if reduction == "none" else L.detach()
+        elif empty_zero:
+            # EmptyMeanZero: loss 0 and an all-zero gradient, by definition
+            g, loss = torch.zeros_like(x), torch.zeros((), dtype=dt)
+        else:
+            # Normalizer: the mean divides by it instead of Σ w[y]
+            loss = rows.sum() / norm if reduction == "mean" else rows.sum()
+            g, = torch.autograd.grad(loss, x)
+        return as64({"loss": loss, "rows": rows.detach(), "grad": g})
+
+    # float64 closed form: the rows exactly, the gradient −w[y]·s at (i, y)
+    # with s the mean's 1/norm (+Inf for an empty mean: NaN where a zero
+    # weight meets it, as in PyTorch), the reduced loss from the rows.
+    x64 = np.asarray(d["x"], dtype=np.float64).reshape(n, k)
+    rrows = nll_ref(x64, tt, wn, ign)
+    gs = 1.0
+    if reduction == "mean":
+        gs = (1.0 / norm) if norm else (0.0 if empty_mean == "zero" else INF)
+    rgrad = np.zeros((n, k))
+    for i, y in enumerate(tt):
+        if ign is None or y != ign:
+            with np.errstate(invalid="ignore"):
+                rgrad[i, y] = -(1.0 if wn is None else float(wn[y])) * gs
+    rgrad = rgrad.reshape(-1)
+    with np.errstate(invalid="ignore"):  # +Inf + −Inf
+        rl = math.fsum(rrows) if np.isfinite(rrows).all() else float(np.sum(rrows))
+    if reduction == "mean":
+        rl = rl / norm if norm else (0.0 if empty_mean == "zero" else NAN)
+    # S of the Go test (golden_test.go, scaleOf): rows and gradient 0 (one
+    # rounded product each; the normaliser's few roundings), the loss
+    # Σ|row_i| over the mean's normaliser.
+    lscale = float(np.abs(rrows[np.isfinite(rrows)]).sum())
+    if reduction == "mean" and norm:
+        lscale /= abs(norm)
+
+    devs = []
+    outs = {}
+    for prec in (64, 32):
+        # lossfuse-only options: the float64 formula, rounded to float32
+        r = run(DT[prec] if torch_exact else F64)
+
+        def tag(i, kind):
+            return no_row("%s nll kind %s" % (name, kind))
+        why = lambda f: lambda i: "nll %s[%d]" % (f, i)
+        r["rows"] = flag(devs, prec, "rows", r["rows"], rrows, why("row"), tag, scale=np.zeros(n))
+        r["grad"] = flag(devs, prec, "grad", r["grad"], rgrad, why("grad"), tag, scale=np.zeros(n * k))
+        r["loss"] = flag(devs, prec, "loss", r["loss"], rl, lambda i: "nll loss", tag, scale=[lscale])
+        tol = 1e-12 if prec == 64 and torch_exact else 1e-6
+        check_close("%s rows f%d vs ref" % (name, prec), r["rows"], rrows, tol, scale=max(1.0, np.abs(rrows[np.isfinite(rrows)]).max(initial=0)))
+        check_close("%s grad f%d vs ref" % (name, prec), r["grad"], rgrad, tol, scale=max(1.0, np.abs(rgrad[np.isfinite(rgrad)]).max(initial=0)))
+        check_close("%s loss f%d vs ref" % (name, prec), r["loss"], rl, tol, scale=max(1.0, lscale))
+        outs["f%d" % prec] = out_block(prec, r["loss"], r["rows"], r["grad"])
+    c["out"] = outs
+    if devs:
+        c["dev"] = devs
+    fam.case(c)
+
+
+def long_rows(x):
+    """K = 4099 log-probabilities: a short periodic pattern (the file
+    compresses: nll_loss reads only the target entries) keeping the random
+    values in the first and last 20 columns, where the targets lie."""
+    n, k = x.shape
+    out = np.array(x)
+    for i in range(n):
+        out[i, 20:k - 20] = -1.0 - 0.5 * ((np.arange(20, k - 20) + 3 * i) % 11)
+    return out
+
+
+def build_nll():
+    fam = Family("nll")
+    I = fam.inputs
+    rng = np.random.RandomState(14)
+    for k in (1, 2, 17, 4099):
+        n = 3 if k == 4099 else 6
+        # log-probabilities (log_softmax of random logits; at K = 1 the
+        # only log-probability is 0, so any reals instead)
+        z = rng.randn(n, k) * 3
+        x = torch.log_softmax(torch.tensor(z), 1).numpy() if k > 1 else z
+        if k == 4099:
+            x = long_rows(x)
+        w = rng.uniform(0, 2, k)
+        if k > 1:
+            w[1] = 0  # a zero class weight
+        t = rng.randint(0, k, n)
+        if k == 4099:
+            t = np.where(t < k // 2, t % 20, k - 1 - t % 20)  # where long_rows keeps the random values
+        if k > 1:
+            t[1] = 1  # a target whose weight is 0
+        t[-1] = k - 1  # the last class (a vector tail)
+        t_ign = t.copy()
+        t_ign[2] = -100
+        if n > 3:
+            t_ign[4] = -100
+        K = "K%d" % k
+        I.add(K, n, k, x=x, t=t_ign, w=w)
+        I.add(K + "_noign", n, k, x=x, t=t, w=w)
+        # an ignore index that is a real class: class 0 (every row at K = 1)
+        for weight in (False, True):
+            for red in REDS:
+                nll_case(fam, "%s_w%d_%s" % (K, weight, red), K, reduction=red, weight=weight)
+                if k < 4099 or weight:
+                    nll_case(fam, "%s_ignore0_w%d_%s" % (K, weight, red), K + "_noign", reduction=red,
+                             weight=weight, ignore="index", ignore_index=0)
+        nll_case(fam, K + "_noignore_w1_mean", K + "_noign", weight=True, ignore="none")
+        nll_case(fam, K + "_default_noign_w0_mean", K + "_noign")
+    # Non-finite log-probabilities: −Inf at the target (+Inf loss), NaN and
+    # +Inf elsewhere in the row (no effect), +Inf and NaN at the target, a
+    # zero weight meeting −Inf (0·∞: NaN, as the formula), and ignored rows
+    # holding NaN/±Inf at or around their target (0 and gradient 0).
+    for k in (2, 17, 4099):
+        n = 9
+        x = torch.log_softmax(torch.tensor(rng.randn(n, k) * 2), 1).numpy()
+        x = f32(long_rows(x) if k == 4099 else x)
+        j = k - 1  # targets in the last class (vector tails)
+        t = [j] * n
+        x[0, j] = -INF       # −Inf at the target: +Inf loss
+        x[1, 0] = NAN        # NaN elsewhere in the row
+        x[1, j] = -0.5
+        x[2, 0] = INF        # +Inf elsewhere in the row
+        x[3, j] = INF        # +Inf at the target: −Inf loss
+        x[4, j] = NAN        # NaN at the target
+        t[5] = 0
+        x[5, 0] = -INF       # −Inf at a target whose class weight is 0
+        x[6] = NAN           # ignored rows: all NaN,
+        t[6] = -100
+        x[7, j] = INF        # ±Inf,
+        x[7, 0] = -INF
+        t[7] = -100
+        x[8, j] = -INF       # −Inf at the class
+        t[8] = -100
+        w = f32(rng.uniform(0.5, 2, k))
+        w[0] = 0
+        K = "NF_K%d" % k
+        I.add(K, n, k, x=x, t=t, w=w)
+        # the whole set makes every reduction NaN (+Inf and −Inf rows): also
+        # a finite subset (rows 1, 2: NaN/+Inf beside the target) and one
+        # whose only non-finite row is −Inf at the target (+Inf loss)
+        t2 = list(t)
+        for i in (0, 3, 4, 5):
+            t2[i] = -100
+        I.add(K + "_fin", n, k, x=x, t=t2, w=w)
+        I.add(K + "_ninf", n, k, x=x, t=[t[0], t[1], t[2]] + [-100] * (n - 3), w=w)
+        for weight in (False, True):
+            for red in REDS:
+                if k == 4099 and (weight, red) not in ((True, "none"), (True, "mean"), (False, "sum")):
+                    continue  # the long rows: a few combinations (file size)
+                nll_case(fam, "%s_w%d_%s" % (K, weight, red), K, reduction=red, weight=weight)
+                nll_case(fam, "%s_fin_w%d_%s" % (K, weight, red), K + "_fin", reduction=red, weight=weight)
+                nll_case(fam, "%s_ninf_w%d_%s" % (K, weight, red), K + "_ninf", reduction=red, weight=weight)
+    # every row ignored: by −100, and by an ignore index that is a class
+    x = rng.randn(4, 17)
+    I.add("IGN", 4, 17, x=x, t=[-100] * 4, w=rng.uniform(0, 2, 17))
+    I.add("IGN3", 4, 17, x=x, t=[3] * 4, w=rng.uniform(0, 2, 17))
+    I.add("IGN_K1", 3, 1, x=[0.5, -INF, NAN], t=[0, 0, 0], w=[2.0])
+    for weight in (False, True):
+        for red in REDS:
+            nll_case(fam, "all_ignored_w%d_%s" % (weight, red), "IGN", reduction=red, weight=weight)
+            nll_case(fam, "all_ignored3_w%d_%s" % (weight, red), "IGN3", reduction=red, weight=weight,
+                     ignore="index", ignore_index=3)
+            nll_case(fam, "all_ignored_K1_w%d_%s" % (weight, red), "IGN_K1", reduction=red, weight=weight,
+                     ignore="index", ignore_index=0)
+    # every counted target's weight 0 under mean: loss NaN, gradient NaN at
+    # the targets (−0·∞), 0 elsewhere and on the ignored row
+    I.add("W0", 4, 5, x=rng.randn(4, 5), t=[1, 3, -100, 1], w=[1.0, 0.0, 2.0, 0.0, 0.5])
+    for red in REDS:
+        nll_case(fam, "zero_weights_%s" % red, "W0", reduction=red, weight=True)
+    # lossfuse-only options: EmptyMeanZero (definition), Normalizer (formula)
+    nll_case(fam, "all_ignored_mean_emptyzero", "IGN", empty_mean="zero")
+    nll_case(fam, "all_ignored_w1_mean_emptyzero", "IGN", weight=True, empty_mean="zero")
+    nll_case(fam, "zero_weights_mean_emptyzero", "W0", weight=True, empty_mean="zero")
+    nll_case(fam, "K17_mean_emptyzero", "K17", empty_mean="zero")  # a non-empty mean: unaffected
+    nll_case(fam, "K17_normalizer10_mean", "K17", normalizer=10)
+    nll_case(fam, "K17_normalizer3.5_w1_mean", "K17", weight=True, normalizer=3.5)
+    nll_case(fam, "K17_normalizer10_sum", "K17", reduction="sum", normalizer=10)
+    nll_case(fam, "zero_weights_normalizer2_mean", "W0", weight=True, normalizer=2)
+    return fam
+
+
 # ---------------------------------------------------------------- the seed article's data
 
 def build_article():
@@ -1605,7 +1836,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     total = 0
     for build in (build_ce, build_ce_probs, build_softmax_focal, build_bce_logits, build_bce, build_sigmoid_focal,
-                  build_focal_probs, build_regression, build_primitives, build_primitives_backward, build_article):
+                  build_focal_probs, build_regression, build_primitives, build_primitives_backward, build_nll, build_article):
         fam = build()
         path, raw, size = fam.write()
         ndev = sum(len(c.get("dev", [])) for c in fam.cases)
