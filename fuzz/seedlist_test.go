@@ -91,6 +91,17 @@ var seeds = map[string][]*seed{
 		withRunners("four-shards-rows", "n", 512, "k", 17, "shards", 3, "cut", []int{5, 6, 11}, "smoothing", 0.1, "weight", 1, "rowloss", 1),
 		withRunners("two-shards-long", "n", 16, "k", 1000, "shards", 1, "cut", []int{499}, "softcap", 30.0, "grad", gradInPlace),
 	),
+	"FuzzKLDiv": all(
+		widths("plain"),
+		widths("log-target-inplace", "logtarget", 1, "grad", gradInPlace),
+		both(sd("batchmean", "n", 4, "k", 5, "reduction", 3)),
+		both(sd("none-loss", "n", 3, "k", 9, "reduction", 2)),
+		both(sd("zero-target-neg-inf", "n", 2, "k", 3, "x", []float64{-inf32, -1, 0, -inf32, math.NaN(), -2}, "t", []float64{0, 0.5, 0.5, 1, 0, 0})),
+		both(sd("log-target-edges", "n", 2, "k", 3, "logtarget", 1, "x", []float64{-inf32, -1, inf32, -inf32, math.NaN(), -700}, "t", []float64{0, 0.5, 0.5, 1, 0, 1e-300})),
+		both(sd("long-k32769", "n", 2, "k", 32769, "logtarget", 1)),
+		faults(klKinds, "k", 3, "n", 2),
+		withRunners("rows", "n", 512, "k", 17, "loss", 1),
+	),
 	"FuzzNLL": all(
 		widths("plain"),
 		widths("weight-inplace", "weight", 1, "grad", gradInPlace),

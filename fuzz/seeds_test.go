@@ -22,6 +22,7 @@ var families = map[string]decoder{
 	"FuzzSoftmaxFocal":       ceDecoder(ceFocal),
 	"FuzzCrossEntropyShards": ceDecoder(ceShards),
 	"FuzzNLL":                ceDecoder(ceNLL),
+	"FuzzKLDiv":              decodeKLDivFamily,
 	"FuzzBCEWithLogits":      binaryDecoder(binLogits),
 	"FuzzBCE":                binaryDecoder(binProbs),
 	"FuzzSigmoidFocal":       binaryDecoder(binFocalLogits),

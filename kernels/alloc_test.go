@@ -117,6 +117,11 @@ func noAllocs[T kernels.Float](t *testing.T) {
 			{"Sigmoid", func() error { return kernels.Sigmoid(dst, x, nil) }},
 			{"LogSigmoid", func() error { return kernels.LogSigmoid(dst, x, nil) }},
 			{"Softplus in place", func() error { return kernels.Softplus(inplace, inplace, nil) }},
+			{"NLL", func() error { _, err := kernels.NLL(x, targets, n, k, grad, nil); return err }},
+			{"KLDiv", func() error {
+				_, err := kernels.KLDiv(x, p, n, k, grad, &kernels.KLDivOptions[T]{Reduction: kernels.BatchMean})
+				return err
+			}},
 			{"SoftplusBeta", func() error { return kernels.SoftplusBeta(dst, x, 2, 20, nil) }},
 			{"SoftmaxBackward", func() error { return kernels.SoftmaxBackward(dst, x, x, n, k, nil) }},
 			{"LogSoftmaxBackward in place", func() error { return kernels.LogSoftmaxBackward(inplace, inplace, x, n, k, nil) }},

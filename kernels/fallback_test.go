@@ -3,6 +3,7 @@ package kernels_test
 import (
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -76,6 +77,7 @@ func enumerate() []combo {
 	add("CrossEntropyShards", gradModes(subsets("weight", "ignore", "smoothing", "zloss", "softcap", "row-out")), fallbackShapes)
 	add("CrossEntropyProbs", gradModes(subsets("weight", "smoothing", "zloss", "softcap", "row-out")), fallbackShapes)
 	add("NLL", gradModes(subsets("weight", "ignore", "row-out")), fallbackShapes)
+	add("KLDiv", gradModes(subsets("log-target", "row-out")), fallbackShapes)
 	var focal [][]string
 	for _, s := range gradModes(subsets("alpha", "ignore", "row-out")) {
 		for _, g := range []string{"gamma0", "gamma1", "gamma2", "gamma1.5"} {
@@ -221,6 +223,21 @@ func runCombo[T kernels.Float](c combo) error {
 		_, err = kernels.CrossEntropy(x, targets, n, k, grad, ce())
 	case "CrossEntropyShards":
 		_, err = shardtest.CrossEntropy(x, targets, n, k, grad, ce(), []int{0, (k + 1) / 2, k}[:min(k, 2)+1], 0)
+	case "KLDiv":
+		t := vec(n*k, unit)
+		ko := &kernels.KLDivOptions[T]{Reduction: kernels.BatchMean, LogTarget: has("log-target")}
+		if ko.LogTarget {
+			for i, v := range t {
+				t[i] = T(math.Log(float64(v)))
+			}
+		}
+		if has("row-out") {
+			ko.Reduction, ko.Loss = kernels.None, make([]T, n*k)
+		}
+		for i := range x {
+			x[i] = -T(math.Abs(float64(x[i]))) // log-probabilities
+		}
+		_, err = kernels.KLDiv(x, t, n, k, grad, ko)
 	case "NLL":
 		co := ce()
 		_, err = kernels.NLL(x, targets, n, k, grad, &kernels.NLLOptions[T]{Reduction: red, Weight: co.Weight, RowLoss: co.RowLoss})

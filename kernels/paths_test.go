@@ -283,6 +283,31 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 			}
 			return reference.Got[T]{CheckLoss: !o.RowOut, Loss: l, Items: ro.Loss, Grad: g}, err
 		}
+	case pathtable.KLDiv:
+		m := n * k
+		// log q: a log-softmax of normals; p: a softmax, some classes 0.
+		lq := fill(m, func(i int) float64 { return -math.Log(float64(k)) + 0.5*rng.NormFloat64() })
+		t := fill(m, func(i int) float64 {
+			p := rng.Float64() / float64(k)
+			if i%7 == 3 {
+				p = 0
+			}
+			if o.LogTarget {
+				return math.Log(p)
+			}
+			return p
+		})
+		xs, ts := copyOf(lq), copyOf(t)
+		g := grad(lq, m)
+		ko := &kernels.KLDivOptions[T]{Reduction: kernels.BatchMean, LogTarget: o.LogTarget, Loss: opt(o.RowOut, m)}
+		if o.RowOut {
+			ko.Reduction = kernels.None
+		}
+		c.ref = func() (*reference.Result, error) { return reference.KLDiv(xs, ts, n, k, ko) }
+		c.run = func() (reference.Got[T], error) {
+			l, err := kernels.KLDiv(lq, t, n, k, g, ko)
+			return reference.Got[T]{CheckLoss: true, Loss: l, Items: ko.Loss, Grad: g}, err
+		}
 	case pathtable.SoftmaxBackward, pathtable.LogSoftmaxBackward, pathtable.LogSumExpBackward,
 		pathtable.SigmoidBackward, pathtable.LogSigmoidBackward, pathtable.SoftplusBackward:
 		c = buildBackward(r, b, fill)
@@ -812,6 +837,8 @@ func fuzzTarget(fn pathtable.Fn) string {
 		return "FuzzSigmoidFocal"
 	case pathtable.MSE, pathtable.L1, pathtable.Huber, pathtable.SmoothL1:
 		return "FuzzRegression"
+	case pathtable.KLDiv:
+		return "FuzzKLDiv"
 	}
 	return "FuzzPrimitives"
 }

@@ -483,7 +483,12 @@ func (t *regressionTask[T]) runBlock(b int) float64 {
 // runRegression is impl.Regression(a), spread over r's workers when a is
 // large.
 func runRegression[T Float](r *Runner, a args.Regression[T]) float64 {
-	run := impl[T]().Regression
+	return runRegressionWith(r, impl[T]().Regression, a)
+}
+
+// runRegressionWith is run(a) (an element-wise kernel over
+// args.Regression), spread likewise.
+func runRegressionWith[T Float](r *Runner, run func(args.Regression[T]) float64, a args.Regression[T]) float64 {
 	n := len(a.X)
 	if !r.parallel(n) {
 		return run(a)

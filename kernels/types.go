@@ -27,6 +27,9 @@ const (
 	// returned value is their sum and the gradient is the sum's gradient,
 	// as PyTorch's backward with an upstream gradient of ones.
 	None
+	// BatchMean divides the sum by N, the rows (KLDiv only: PyTorch's
+	// "batchmean", the KL divergence of the math; its Mean divides by N·K).
+	BatchMean
 )
 
 func (r Reduction) String() string {
@@ -37,6 +40,8 @@ func (r Reduction) String() string {
 		return "sum"
 	case None:
 		return "none"
+	case BatchMean:
+		return "batchmean"
 	}
 	return fmt.Sprintf("Reduction(%d)", uint8(r))
 }

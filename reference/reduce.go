@@ -35,11 +35,18 @@ func (r *Result) setScale(red kernels.Reduction, empty kernels.EmptyMean, norm f
 // in float64), and the final rounding to T.
 func (r *Result) finish() {
 	var s sum
-	var abs, tols float64
+	var abs, absFinite, tols float64
+	var pos, neg, inf bool // finite items of either sign, infinite items
 	for i, v := range r.Items {
 		s.add(v)
 		abs += math.Abs(v)
 		tols += r.ItemTol[i]
+		if v-v != 0 {
+			inf = true
+			continue
+		}
+		absFinite += math.Abs(v)
+		pos, neg = pos || v > 0, neg || v < 0
 	}
 	r.Sum = s.value()
 	m := float64(len(r.Items))
@@ -64,6 +71,14 @@ func (r *Result) finish() {
 		tol /= math.Abs(r.Norm)
 	}
 	r.LossTol = finiteTol(r.Loss, tol+Slack*r.U*math.Abs(r.Loss))
+	// Finite items of both signs (or beside an infinite one) whose
+	// magnitudes add up past T's range: a backend's partial sums (in T for
+	// up to BlockT terms) overflow in an order of its choosing, to either
+	// infinity (or NaN beside an infinite item): unconstrained, as where
+	// any term overflows T. Items of one sign overflow to that infinity.
+	if absFinite > r.max && (pos && neg || inf) {
+		free = true
+	}
 	if free {
 		r.LossTol = math.Inf(1)
 	}

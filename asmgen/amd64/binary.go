@@ -773,3 +773,48 @@ func focalProbs(s *x86.ISA, gm focalGamma, o binaryOptions, clip bool) {
 			return l, g
 		}, params...)
 }
+
+// klDiv emits PyTorch's kl_div over n elements, x = log q, y = p (or
+// log p with logTarget): loss p·(log p − x) (e^t·(t − x)), 0 where p = 0
+// unless x is NaN (PyTorch's 0·(−Inf) is NaN there), gradient −p·scale.
+// With log targets a finite t whose e^t underflows keeps the least
+// subnormal (floorUnderflow), so that beside x = −Inf the term is +Inf.
+func klDiv(s *x86.ISA, o binaryOptions, logTarget bool) {
+	name, consts := "klDiv", x86.LogConsts()
+	doc := "%s computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss."
+	if logTarget {
+		name, consts = "klDivLog", x86.ExpConsts()
+		doc = "%s computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss."
+	}
+	binaryKernel(s, name, doc, o, consts, func(x, y reg.VecVirtual, _ func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
+		p := y
+		l = s.Vec()
+		if logTarget {
+			p = s.Exp(y)
+			floorUnderflow(s, y, p)
+			s.Sub(x, y, l) // t − x
+		} else {
+			// log p, a subnormal p scaled by 2^mant first (the log block
+			// takes normal inputs), as bceProb.
+			tiny, mant := 0x1p-126, 24.0
+			if s.F64 {
+				tiny, mant = 0x1p-1022, 52
+			}
+			ps, sub := s.Vec(), s.Vec()
+			s.Mov(p, ps)
+			s.Mul(s.C(math.Ldexp(1, int(mant))), p, sub)
+			s.Where(x86.LT, p, s.C(tiny), sub, ps)
+			lp := s.Log(ps, true)
+			corr := s.Vec()
+			s.Sub(s.C(mant*math.Ln2), lp, corr)
+			s.Where(x86.LT, p, s.C(tiny), corr, lp)
+			s.Sub(x, lp, l) // log p − x
+		}
+		s.Mul(p, l, l)
+		s.Where(x86.EQ, p, s.C(0), s.C(0), l)
+		s.Where(x86.UNORD, x, x, x, l)
+		g = s.Vec()
+		VXORPS(s.SignBit(), p, g)
+		return l, g
+	})
+}

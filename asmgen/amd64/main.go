@@ -82,6 +82,8 @@ func main() {
 			for kind := 0; kind < 4; kind++ {
 				regression(s, kind, o)
 			}
+			klDiv(s, o, false)
+			klDiv(s, o, true)
 			bceProb(s, o, false)
 			bceProb(s, o, true)
 			for g := gamma0; g <= gammaAny; g++ {
@@ -142,6 +144,8 @@ func main() {
 			for kind := 0; kind < 4; kind++ {
 				regression(s, kind, o)
 			}
+			klDiv(s, o, false)
+			klDiv(s, o, true)
 			bceProb(s, o, false)
 			bceProb(s, o, true)
 			for g := gamma0; g <= gammaAny; g++ {

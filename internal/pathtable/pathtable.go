@@ -19,6 +19,7 @@ const (
 	SoftmaxFocal       Fn = "SoftmaxFocal"
 	CrossEntropyShards Fn = "CrossEntropyShards" // two vocabulary shards (internal/shardtest)
 	NLL                Fn = "NLL"
+	KLDiv              Fn = "KLDiv" // Opt.LogTarget; Opt.RowOut: the pointwise losses (Reduction None)
 	BCEWithLogits      Fn = "BCEWithLogits"
 	BCE                Fn = "BCE"
 	SigmoidFocal       Fn = "SigmoidFocal"
@@ -77,6 +78,8 @@ type Opt struct {
 	// SoftplusBackward SoftplusBetaBackward when Beta ≠ 0).
 	InPlaceDy       bool
 	Beta, Threshold float64
+
+	LogTarget bool // KLDiv's targets are log-probabilities
 }
 
 // Data selects the inputs' values.

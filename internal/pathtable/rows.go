@@ -208,6 +208,12 @@ var Rows = []Row{
 	{Name: "nll/in-place", Fn: NLL, N: 3, K: 4099, Opt: Opt{Grad: true, InPlace: true}, Class: anyShape,
 		Want: map[string][]string{"generic": p("generic/nll"), "amd64": p("generic/nll"), "neon": p("generic/nll")}},
 
+	// KL divergence.
+	{Name: "kldiv", Fn: KLDiv, N: 4, K: 37, Opt: Opt{Grad: true, RowOut: true}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/kldiv", "generic/outside-unit"), "amd64": p("amd64/{t}/kldiv", "amd64/{t}/outside-unit"), "neon": p("generic/outside-unit", "neon/{t}/kldiv")}},
+	{Name: "kldiv/log-target-in-place", Fn: KLDiv, N: 3, K: 1001, Opt: Opt{Grad: true, InPlace: true, LogTarget: true}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/kldiv"), "amd64": p("amd64/{t}/kldiv-log-target"), "neon": p("neon/{t}/kldiv-log-target")}},
+
 	// Row primitives.
 	{Name: "softmax/rows", Fn: Softmax, N: 3, K: 100, Opt: Opt{Grad: true}, Class: rowsK,
 		Want: map[string][]string{"generic": p("generic/softmax"), "amd64": p("amd64/{t}/softmax-rows"), "neon": p("neon/softmax")}},

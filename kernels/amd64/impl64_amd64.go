@@ -23,6 +23,7 @@ func Float64(useAVX512 bool) *args.Impl[float64] {
 	t.LogSumExp = s.logSumExp64
 	t.Binary = s.binary64
 	t.Regression = s.regression64
+	t.KLDiv = s.klDiv64
 	t.Sigmoid = s.sigmoid64
 	t.LogSigmoid = s.logSigmoid64
 	t.Softplus = s.softplus64

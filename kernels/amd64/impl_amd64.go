@@ -30,6 +30,7 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 		NLL:          generic.NLL[float32], // a zero fill (vectorised memclr) and a store per row: internal/fallbacks
 		Binary:       s.binary,
 		Regression:   s.regression,
+		KLDiv:        s.klDiv,
 		Softmax:      s.softmax,
 		LogSoftmax:   s.logSoftmax,
 		LogSumExp:    s.logSumExp,

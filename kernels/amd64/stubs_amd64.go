@@ -464,6 +464,18 @@ func huberAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32,
 //go:noescape
 func smoothL1AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// klDivAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // bceProbAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
@@ -607,6 +619,18 @@ func huberWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32
 //
 //go:noescape
 func smoothL1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// klDivWAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogWAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // bceProbWAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -752,6 +776,18 @@ func huberLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32
 //go:noescape
 func smoothL1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// klDivLAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogLAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // bceProbLAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
@@ -895,6 +931,18 @@ func huberLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //
 //go:noescape
 func smoothL1LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// klDivLWAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogLWAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // bceProbLWAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -1040,6 +1088,18 @@ func huberGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32
 //go:noescape
 func smoothL1GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// klDivGAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogGAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // bceProbGAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
@@ -1183,6 +1243,18 @@ func huberGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //
 //go:noescape
 func smoothL1GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// klDivGWAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogGWAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // bceProbGWAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -1328,6 +1400,18 @@ func huberGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //go:noescape
 func smoothL1GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// klDivGLAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogGLAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // bceProbGLAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
@@ -1471,6 +1555,18 @@ func huberGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float
 //
 //go:noescape
 func smoothL1GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// klDivGLWAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogGLWAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // bceProbGLWAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -2177,6 +2273,18 @@ func huberAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float3
 //go:noescape
 func smoothL1AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// klDivAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // bceProbAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
@@ -2320,6 +2428,18 @@ func huberWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float
 //
 //go:noescape
 func smoothL1WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// klDivWAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogWAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // bceProbWAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -2465,6 +2585,18 @@ func huberLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float
 //go:noescape
 func smoothL1LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// klDivLAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogLAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // bceProbLAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
@@ -2608,6 +2740,18 @@ func huberLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //
 //go:noescape
 func smoothL1LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// klDivLWAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogLWAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // bceProbLWAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -2753,6 +2897,18 @@ func huberGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float
 //go:noescape
 func smoothL1GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// klDivGAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogGAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // bceProbGAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
@@ -2896,6 +3052,18 @@ func huberGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //
 //go:noescape
 func smoothL1GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// klDivGWAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogGWAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // bceProbGWAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -3041,6 +3209,18 @@ func huberGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func smoothL1GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
+// klDivGLAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogGLAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // bceProbGLAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
@@ -3184,6 +3364,18 @@ func huberGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //
 //go:noescape
 func smoothL1GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
+
+// klDivGLWAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
+// klDivLogGLWAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // bceProbGLWAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -3582,6 +3774,18 @@ func huberDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64
 //go:noescape
 func smoothL1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// klDivDAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogDAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
 // bceProbDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
@@ -3725,6 +3929,18 @@ func huberWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float6
 //
 //go:noescape
 func smoothL1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// klDivWDAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogWDAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
 
 // bceProbWDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -3870,6 +4086,18 @@ func huberLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float6
 //go:noescape
 func smoothL1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// klDivLDAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogLDAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
 // bceProbLDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
@@ -4013,6 +4241,18 @@ func huberLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float
 //
 //go:noescape
 func smoothL1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// klDivLWDAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogLWDAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
 
 // bceProbLWDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -4158,6 +4398,18 @@ func huberGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float6
 //go:noescape
 func smoothL1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// klDivGDAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogGDAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
 // bceProbGDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
@@ -4301,6 +4553,18 @@ func huberGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float
 //
 //go:noescape
 func smoothL1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// klDivGWDAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogGWDAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
 
 // bceProbGWDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -4446,6 +4710,18 @@ func huberGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float
 //go:noescape
 func smoothL1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// klDivGLDAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogGLDAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
 // bceProbGLDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
@@ -4589,6 +4865,18 @@ func huberGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //
 //go:noescape
 func smoothL1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// klDivGLWDAVX2 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogGLWDAVX2 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
 
 // bceProbGLWDAVX2 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -4977,6 +5265,18 @@ func huberDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float
 //go:noescape
 func smoothL1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// klDivDAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogDAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
 // bceProbDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
@@ -5120,6 +5420,18 @@ func huberWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //
 //go:noescape
 func smoothL1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// klDivWDAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogWDAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
 
 // bceProbWDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -5265,6 +5577,18 @@ func huberLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //go:noescape
 func smoothL1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// klDivLDAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogLDAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
 // bceProbLDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
@@ -5408,6 +5732,18 @@ func huberLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //
 //go:noescape
 func smoothL1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// klDivLWDAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogLWDAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
 
 // bceProbLWDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -5553,6 +5889,18 @@ func huberGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *floa
 //go:noescape
 func smoothL1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// klDivGDAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogGDAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
 // bceProbGDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
@@ -5696,6 +6044,18 @@ func huberGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //
 //go:noescape
 func smoothL1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// klDivGWDAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogGWDAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
 
 // bceProbGWDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -5841,6 +6201,18 @@ func huberGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //go:noescape
 func smoothL1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
+// klDivGLDAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogGLDAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
 // bceProbGLDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
@@ -5984,6 +6356,18 @@ func huberGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //
 //go:noescape
 func smoothL1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
+
+// klDivGLWDAVX512 computes kl_div over n elements: loss y·(log y − x), 0 where y = 0 (x not NaN), gradient −y·scale; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
+
+// klDivLogGLWDAVX512 computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func klDivLogGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, scale float64) float64
 
 // bceProbGLWDAVX512 computes BCE on probabilities over n elements with PyTorch's clamp of each log at −100 and of p·(1−p) at 1e-12; both outputs times w; returns Σ loss and the number of vectors with p outside [0, 1].
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).

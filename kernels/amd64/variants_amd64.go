@@ -718,6 +718,108 @@ func smoothL1Call(avx512 bool, x, y, w, g, l *float32, n int, p float32, scale f
 	}
 }
 
+// klDivCall runs the klDiv variant for the ISA and for which of g, l, w are non-nil.
+func klDivCall(avx512 bool, x, y, w, g, l *float32, n int, scale float32) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return klDivAVX2(x, y, w, g, l, n, scale)
+	case 1:
+		return klDivWAVX2(x, y, w, g, l, n, scale)
+	case 2:
+		return klDivLAVX2(x, y, w, g, l, n, scale)
+	case 3:
+		return klDivLWAVX2(x, y, w, g, l, n, scale)
+	case 4:
+		return klDivGAVX2(x, y, w, g, l, n, scale)
+	case 5:
+		return klDivGWAVX2(x, y, w, g, l, n, scale)
+	case 6:
+		return klDivGLAVX2(x, y, w, g, l, n, scale)
+	case 7:
+		return klDivGLWAVX2(x, y, w, g, l, n, scale)
+	case 8:
+		return klDivAVX512(x, y, w, g, l, n, scale)
+	case 9:
+		return klDivWAVX512(x, y, w, g, l, n, scale)
+	case 10:
+		return klDivLAVX512(x, y, w, g, l, n, scale)
+	case 11:
+		return klDivLWAVX512(x, y, w, g, l, n, scale)
+	case 12:
+		return klDivGAVX512(x, y, w, g, l, n, scale)
+	case 13:
+		return klDivGWAVX512(x, y, w, g, l, n, scale)
+	case 14:
+		return klDivGLAVX512(x, y, w, g, l, n, scale)
+	default:
+		return klDivGLWAVX512(x, y, w, g, l, n, scale)
+	}
+}
+
+// klDivLogCall runs the klDivLog variant for the ISA and for which of g, l, w are non-nil.
+func klDivLogCall(avx512 bool, x, y, w, g, l *float32, n int, scale float32) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return klDivLogAVX2(x, y, w, g, l, n, scale)
+	case 1:
+		return klDivLogWAVX2(x, y, w, g, l, n, scale)
+	case 2:
+		return klDivLogLAVX2(x, y, w, g, l, n, scale)
+	case 3:
+		return klDivLogLWAVX2(x, y, w, g, l, n, scale)
+	case 4:
+		return klDivLogGAVX2(x, y, w, g, l, n, scale)
+	case 5:
+		return klDivLogGWAVX2(x, y, w, g, l, n, scale)
+	case 6:
+		return klDivLogGLAVX2(x, y, w, g, l, n, scale)
+	case 7:
+		return klDivLogGLWAVX2(x, y, w, g, l, n, scale)
+	case 8:
+		return klDivLogAVX512(x, y, w, g, l, n, scale)
+	case 9:
+		return klDivLogWAVX512(x, y, w, g, l, n, scale)
+	case 10:
+		return klDivLogLAVX512(x, y, w, g, l, n, scale)
+	case 11:
+		return klDivLogLWAVX512(x, y, w, g, l, n, scale)
+	case 12:
+		return klDivLogGAVX512(x, y, w, g, l, n, scale)
+	case 13:
+		return klDivLogGWAVX512(x, y, w, g, l, n, scale)
+	case 14:
+		return klDivLogGLAVX512(x, y, w, g, l, n, scale)
+	default:
+		return klDivLogGLWAVX512(x, y, w, g, l, n, scale)
+	}
+}
+
 // bceProbCall runs the bceProb variant for the ISA and for which of g, l, w are non-nil.
 func bceProbCall(avx512 bool, x, y, w, g, l *float32, n int, pos float32, neg float32, scale float32) (float64, int) {
 	v := 0
@@ -1939,6 +2041,108 @@ func smoothL164Call(avx512 bool, x, y, w, g, l *float64, n int, p float64, scale
 		return smoothL1GLDAVX512(x, y, w, g, l, n, p, scale)
 	default:
 		return smoothL1GLWDAVX512(x, y, w, g, l, n, p, scale)
+	}
+}
+
+// klDiv64Call runs the klDiv64 variant for the ISA and for which of g, l, w are non-nil.
+func klDiv64Call(avx512 bool, x, y, w, g, l *float64, n int, scale float64) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return klDivDAVX2(x, y, w, g, l, n, scale)
+	case 1:
+		return klDivWDAVX2(x, y, w, g, l, n, scale)
+	case 2:
+		return klDivLDAVX2(x, y, w, g, l, n, scale)
+	case 3:
+		return klDivLWDAVX2(x, y, w, g, l, n, scale)
+	case 4:
+		return klDivGDAVX2(x, y, w, g, l, n, scale)
+	case 5:
+		return klDivGWDAVX2(x, y, w, g, l, n, scale)
+	case 6:
+		return klDivGLDAVX2(x, y, w, g, l, n, scale)
+	case 7:
+		return klDivGLWDAVX2(x, y, w, g, l, n, scale)
+	case 8:
+		return klDivDAVX512(x, y, w, g, l, n, scale)
+	case 9:
+		return klDivWDAVX512(x, y, w, g, l, n, scale)
+	case 10:
+		return klDivLDAVX512(x, y, w, g, l, n, scale)
+	case 11:
+		return klDivLWDAVX512(x, y, w, g, l, n, scale)
+	case 12:
+		return klDivGDAVX512(x, y, w, g, l, n, scale)
+	case 13:
+		return klDivGWDAVX512(x, y, w, g, l, n, scale)
+	case 14:
+		return klDivGLDAVX512(x, y, w, g, l, n, scale)
+	default:
+		return klDivGLWDAVX512(x, y, w, g, l, n, scale)
+	}
+}
+
+// klDivLog64Call runs the klDivLog64 variant for the ISA and for which of g, l, w are non-nil.
+func klDivLog64Call(avx512 bool, x, y, w, g, l *float64, n int, scale float64) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return klDivLogDAVX2(x, y, w, g, l, n, scale)
+	case 1:
+		return klDivLogWDAVX2(x, y, w, g, l, n, scale)
+	case 2:
+		return klDivLogLDAVX2(x, y, w, g, l, n, scale)
+	case 3:
+		return klDivLogLWDAVX2(x, y, w, g, l, n, scale)
+	case 4:
+		return klDivLogGDAVX2(x, y, w, g, l, n, scale)
+	case 5:
+		return klDivLogGWDAVX2(x, y, w, g, l, n, scale)
+	case 6:
+		return klDivLogGLDAVX2(x, y, w, g, l, n, scale)
+	case 7:
+		return klDivLogGLWDAVX2(x, y, w, g, l, n, scale)
+	case 8:
+		return klDivLogDAVX512(x, y, w, g, l, n, scale)
+	case 9:
+		return klDivLogWDAVX512(x, y, w, g, l, n, scale)
+	case 10:
+		return klDivLogLDAVX512(x, y, w, g, l, n, scale)
+	case 11:
+		return klDivLogLWDAVX512(x, y, w, g, l, n, scale)
+	case 12:
+		return klDivLogGDAVX512(x, y, w, g, l, n, scale)
+	case 13:
+		return klDivLogGWDAVX512(x, y, w, g, l, n, scale)
+	case 14:
+		return klDivLogGLDAVX512(x, y, w, g, l, n, scale)
+	default:
+		return klDivLogGLWDAVX512(x, y, w, g, l, n, scale)
 	}
 }
 

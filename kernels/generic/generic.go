@@ -27,6 +27,7 @@ func Impl[T args.Float]() *args.Impl[T] {
 		NLL:          NLL[T],
 		Binary:       Binary[T],
 		Regression:   Regression[T],
+		KLDiv:        KLDiv[T],
 		Softmax:      Softmax[T],
 		LogSoftmax:   LogSoftmax[T],
 		LogSumExp:    LogSumExp[T],

@@ -128,6 +128,11 @@ const (
 	L1
 	Huber    // δ·SmoothL1 with β = δ
 	SmoothL1 // β
+
+	// Pointwise losses on distributions (Impl.KLDiv): X log-probabilities,
+	// Y target probabilities, or log-probabilities with KLDivLogTarget.
+	KLDiv
+	KLDivLogTarget
 )
 
 // Regression is an element-wise regression loss over len(X) elements.
@@ -184,6 +189,9 @@ type Impl[T Float] struct {
 	NLL        func(a CE[T]) float64
 	Binary     func(a Binary[T]) float64
 	Regression func(a Regression[T]) float64
+	// KLDiv is kl_div over Regression's X (input), Y (target), GradScale,
+	// Grad and Loss; Kind is KLDiv or KLDivLogTarget, Weight and Param unused.
+	KLDiv func(a Regression[T]) float64
 
 	Softmax    func(a Rows[T])
 	LogSoftmax func(a Rows[T])
