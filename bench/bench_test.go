@@ -90,3 +90,6 @@ func BenchmarkLogSumExpBackward(b *testing.B)  { benchKernel(b, "LogSumExpBackwa
 func BenchmarkSigmoidBackward(b *testing.B)    { benchKernel(b, "SigmoidBackward") }
 func BenchmarkLogSigmoidBackward(b *testing.B) { benchKernel(b, "LogSigmoidBackward") }
 func BenchmarkSoftplusBackward(b *testing.B)   { benchKernel(b, "SoftplusBackward") }
+
+func BenchmarkNLL(b *testing.B)   { benchKernel(b, "NLL") }
+func BenchmarkKLDiv(b *testing.B) { benchKernel(b, "KLDiv") }

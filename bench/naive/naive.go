@@ -400,3 +400,36 @@ func SoftplusBackward[T Float](dx, dy, x []T) {
 		dx[i] = T(float64(dy[i]) * sigmoid(float64(v)))
 	}
 }
+
+// NLL is −x[i, y_i] averaged over the rows, with its gradient.
+func NLL[T Float](x []T, targets []int32, n, k int, grad []T) T {
+	var loss float64
+	for i := 0; i < n; i++ {
+		y := int(targets[i])
+		loss -= float64(x[i*k+y])
+		if grad != nil {
+			g := grad[i*k : (i+1)*k]
+			for j := range g {
+				g[j] = 0
+			}
+			g[y] = T(-1 / float64(n))
+		}
+	}
+	return T(loss / float64(n))
+}
+
+// KLDiv is Σ p·(log p − x) over the rows divided by n (batchmean), with
+// its gradient −p/n, as the formula reads.
+func KLDiv[T Float](x, p []T, n int, grad []T) T {
+	var loss float64
+	for i, v := range x {
+		pv := float64(p[i])
+		if pv > 0 {
+			loss += pv * (math.Log(pv) - float64(v))
+		}
+		if grad != nil {
+			grad[i] = T(-pv / float64(n))
+		}
+	}
+	return T(loss / float64(n))
+}

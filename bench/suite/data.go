@@ -90,6 +90,10 @@ func generate[T kernels.Float](k *Kernel, s Shape, seed uint64) *buffers[T] {
 		}
 	case FamilyBinary:
 		b.y, b.out = make([]T, nk), make([]T, nk)
+		if k.Name == "KLDiv" { // a student's log-softmax against a teacher's softmax
+			distributions(b, s, r)
+			break
+		}
 		if k.Name == "BCE" || k.Name == "FocalProbs" {
 			for i := range b.x {
 				b.x[i] = T(0.01 + 0.98*r.Float64())
@@ -121,6 +125,23 @@ func generate[T kernels.Float](k *Kernel, s Shape, seed uint64) *buffers[T] {
 		b.shard(s)
 	}
 	return b
+}
+
+// distributions fills x with log-softmax rows and y with softmax rows of
+// normal logits (KLDiv's input and target).
+func distributions[T kernels.Float](b *buffers[T], s Shape, r *rand.Rand) {
+	lx, ly := make([]float64, s.K), make([]float64, s.K)
+	for i := 0; i < s.N; i++ {
+		var mx, my float64
+		for j := range lx {
+			lx[j], ly[j] = 2*r.NormFloat64(), 2*r.NormFloat64()
+			mx, my = mx+math.Exp(lx[j]), my+math.Exp(ly[j])
+		}
+		for j := range lx {
+			b.x[i*s.K+j] = T(lx[j] - math.Log(mx))
+			b.y[i*s.K+j] = T(math.Exp(ly[j]) / my)
+		}
+	}
 }
 
 // backwardInputs makes a backward pass's inputs as a training step has
@@ -275,12 +296,17 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 	none := func(err error) (float64, error) { return 0, err }
 	sfo := &kernels.SoftmaxFocalOptions[T]{Gamma: FocalGamma}
 	fo := &kernels.FocalOptions[T]{Alpha: FocalAlpha, Gamma: FocalGamma}
+	klo := &kernels.KLDivOptions[T]{Reduction: kernels.BatchMean}
 	if useNaive {
 		switch k.Name {
 		case "CrossEntropy", "CrossEntropyShards":
 			return func() (float64, error) { return float64(naive.CrossEntropy(x, tg, n, kk, grad)), nil }
 		case "CrossEntropyProbs":
 			return func() (float64, error) { return float64(naive.CrossEntropyProbs(x, y, n, kk, grad)), nil }
+		case "NLL":
+			return func() (float64, error) { return float64(naive.NLL(x, tg, n, kk, grad)), nil }
+		case "KLDiv":
+			return func() (float64, error) { return float64(naive.KLDiv(x, y, n, grad)), nil }
 		case "SoftmaxFocal":
 			return func() (float64, error) { return float64(naive.SoftmaxFocal(x, tg, n, kk, FocalGamma, grad)), nil }
 		case "BCEWithLogits":
@@ -337,6 +363,10 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 			return func() (float64, error) { return wrap(shardedCE(b, n, kk, grad != nil)) }
 		case "CrossEntropyProbs":
 			return func() (float64, error) { return wrap(kernels.CrossEntropyProbs(x, y, n, kk, grad, nil)) }
+		case "NLL":
+			return func() (float64, error) { return wrap(kernels.NLL(x, tg, n, kk, grad, nil)) }
+		case "KLDiv":
+			return func() (float64, error) { return wrap(kernels.KLDiv(x, y, n, kk, grad, klo)) }
 		case "SoftmaxFocal":
 			return func() (float64, error) { return wrap(kernels.SoftmaxFocal(x, tg, n, kk, grad, sfo)) }
 		case "BCEWithLogits":

@@ -20,6 +20,10 @@ func computeReference[T kernels.Float](k *Kernel, s Shape, b *buffers[T]) (*refe
 		return reference.CrossEntropy(x, tg, n, kk, nil)
 	case "CrossEntropyProbs":
 		return reference.CrossEntropyProbs(x, y, n, kk, nil)
+	case "NLL":
+		return reference.NLL(x, tg, n, kk, nil)
+	case "KLDiv":
+		return reference.KLDiv(x, y, n, kk, &kernels.KLDivOptions[T]{Reduction: kernels.BatchMean})
 	case "SoftmaxFocal":
 		return reference.SoftmaxFocal(x, tg, n, kk, &kernels.SoftmaxFocalOptions[T]{Gamma: FocalGamma})
 	case "BCEWithLogits":

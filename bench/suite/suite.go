@@ -135,6 +135,8 @@ var Kernels = []*Kernel{
 	{"CrossEntropyProbs", FamilyCE, CEShapes},
 	{"SoftmaxFocal", FamilyCE, CEShapes},
 	{"CrossEntropyShards", FamilyCE, ShardShapes},
+	{"NLL", FamilyCE, CEShapes},
+	{"KLDiv", FamilyBinary, CEShapes},
 	{"BCEWithLogits", FamilyBinary, FlatShape},
 	{"BCE", FamilyBinary, FlatShape},
 	{"SigmoidFocal", FamilyBinary, FlatShape},
@@ -198,6 +200,9 @@ func (c Case) Traffic() (read, written int64) {
 	switch c.Kernel.Family {
 	case FamilyCE:
 		read = nk * s
+		if c.Kernel.Name == "NLL" { // one log-probability per row
+			read = n * s
+		}
 		if c.Kernel.Name == "CrossEntropyProbs" {
 			read += nk * s
 		} else {
