@@ -262,6 +262,18 @@ var mutants = func() []Mutant {
 		New:  "s.FNMA231(e, sum, g)\n\t\t\ts.Mul(s.C(1.5), g, g)",
 		Note: "LogSoftmaxBackward: every element ×1.5"})
 
+	// ---- NLL and KLDiv ----
+	add(Mutant{ID: "generic/class-weight-index-nll", Backend: "generic", Kind: "class-weight-index", File: "kernels/generic/crossentropy.go",
+		Find: "\t\t\tw = a.Weight[y]\n\t\t}\n\t\ta.Grad[i*k+int(y)] = -w * a.GradScale\n",
+		Old:  "w = a.Weight[y]",
+		New:  "w = a.Weight[(int(y)+1)%k]",
+		Note: "NLL: the gradient weighted by w[y+1]"})
+	add(Mutant{ID: "avx512/skip-tail-kldiv", Backend: "avx512", Kind: "skip-tail", File: "asmgen/amd64/binary.go",
+		Find: "\t\ts.Where(x86.EQ, p, s.C(0), s.C(0), l)\n\t\ts.Where(x86.UNORD, x, x, x, l)\n",
+		Old:  "\t\ts.Where(x86.EQ, p, s.C(0), s.C(0), l)\n",
+		New:  "",
+		Note: "KLDiv: a zero target's term not forced to 0 (0·(−Inf) gives NaN)"})
+
 	// ---- vocabulary shards (kernels/shard.go), shared by every backend ----
 	const shard = "kernels/shard.go"
 	add(Mutant{ID: "generic/target-grad-x1.5-shard", Backend: "generic", Kind: "target-grad-x1.5", File: shard,
