@@ -106,9 +106,12 @@ func SoftmaxBackward[T args.Float](a args.Rows[T]) {
 	for i := 0; i < a.N; i++ {
 		y := a.X[i*k : i*k+k]
 		dy, dx := a.Dy[i*k : i*k+k][:len(y)], a.Dst[i*k : i*k+k][:len(y)]
-		s := dot4(y, dy)
+		// The sum in float64; the products in T, as PyTorch and the SIMD
+		// kernels form them (converting each element to float64 cost a
+		// third of the call).
+		s := T(dot4(y, dy))
 		for j, v := range y {
-			dx[j] = T(float64(v) * (float64(dy[j]) - s))
+			dx[j] = v * (dy[j] - s)
 		}
 	}
 }
