@@ -116,6 +116,12 @@
 //	               a class whose weight is 0                                                   +Inf where a weighted class has −Inf
 //	probs-inf    CE prob targets, −Inf logit where    NaN (0·∞)                              that term is 0: the row is finite, or
 //	               the target mass t'·w is 0                                                   +Inf where positive mass meets −Inf
+//	kl-zero      KLDiv, a zero target (p = 0, log     NaN (0·∞: xlogy(0, 0) − 0·x, or        0 (NaN where the input is NaN); the
+//	               target −Inf) beside input ±Inf     e^t·(t − x) with e^t = 0), and so        reduced loss adds up the other
+//	               (log_target: beside any input);    the reduced loss                         terms; beside x = ±Inf, a finite
+//	               a finite log target whose e^t                                               log target whose e^t underflows
+//	               underflows (t ≲ −104 in float32,                                            gives ∓Inf (the limit)
+//	               −745 in float64), beside ±Inf
 //	probs-ignore CE prob targets with ignore_index    error                                  Ignore is not used (no error)
 //	ce-sat       saturated softmax row, e.g. CE of    exactly 0 (nearer saturation: few      generic: ≈ 1.3e-17 (log1p/expm1 forms);
 //	               [40, 0, 0, 0] or its LogSoftmax    correct digits, e.g. float32 CE of       avx2/avx512/neon: 0 or few digits,

@@ -48,8 +48,13 @@ package kernels_test
 //     (x or dy itself);
 //   - NLL (family nll): 0 for a row −w[y]·x[i, y] and for a gradient entry
 //     −w[y]·s (one rounded product each; s's few roundings);
+//   - KL divergence (family kldiv): pointwise loss p·(|log p| + |x|) (PyTorch
+//     forms p·log p and p·x, or e^t and t − x, and subtracts), 0 where p = 0
+//     or the term is not finite; gradient −p·s: 0 (one rounded product,
+//     e^t's few ULP);
 //   - a reduced loss: Σ_i (|row_i| + S_i) over rows (divided by the mean's
-//     normaliser), covering the rows' errors and their summation.
+//     normaliser, N·K or N for KLDiv's Mean and BatchMean), covering the
+//     rows' errors and their summation.
 //
 // NaN must match NaN and an infinity the same infinity; zeros compare
 // without regard to sign. Entries the generator lists under "dev" (where
@@ -61,10 +66,11 @@ package kernels_test
 //
 // Each case runs three ways: gradient (or a primitive's output) in its own
 // buffer with every optional output (RowLoss, RowLSE, Loss) requested, the
-// gradient written over the input (NLL: with RowLoss requested too), and
+// gradient written over the input (NLL with RowLoss, KLDiv with Loss too), and
 // loss only. A backward pass writes dx into its own buffer, over the saved
 // tensor (y or x), and over dy (except LogSumExpBackward, whose dy has one
-// value per row); SoftplusBeta into its own buffer and over x.
+// value per row); SoftplusBeta into its own buffer and over x. KLDiv's
+// pointwise losses (Loss) are the golden "rows".
 
 import (
 	"compress/gzip"
@@ -167,8 +173,9 @@ type goldenCase struct {
 	Param       float64                 `json:"param"`
 	Clip        float64                 `json:"clip"`
 	Asym        []float64               `json:"asym"`
-	Beta        float64                 `json:"beta"`      // SoftplusBeta
-	Threshold   num                     `json:"threshold"` // SoftplusBeta ("Inf": none)
+	LogTarget   bool                    `json:"log_target"` // KLDiv
+	Beta        float64                 `json:"beta"`       // SoftplusBeta
+	Threshold   num                     `json:"threshold"`  // SoftplusBeta ("Inf": none)
 	Source      string                  `json:"source"`
 	Out         map[string]*outputBlock `json:"out"`
 	Dev         []deviation             `json:"dev"`
@@ -212,7 +219,7 @@ func loadGolden(t testing.TB, family string) *goldenFile {
 }
 
 // goldenFamilies are the files gen.py writes, besides the article's data.
-var goldenFamilies = []string{"ce", "ce_probs", "softmax_focal", "bce_logits", "bce", "sigmoid_focal", "focal_probs", "regression", "primitives", "primitives_backward", "nll"}
+var goldenFamilies = []string{"ce", "ce_probs", "softmax_focal", "bce_logits", "bce", "sigmoid_focal", "focal_probs", "regression", "primitives", "primitives_backward", "nll", "kldiv"}
 
 // ---------------------------------------------------------------- running a case
 
@@ -280,6 +287,8 @@ func reductionOf(s string) kernels.Reduction {
 		return kernels.Sum
 	case "none":
 		return kernels.None
+	case "batchmean":
+		return kernels.BatchMean
 	}
 	return kernels.Mean
 }
@@ -412,7 +421,7 @@ func run[T kernels.Float](c *goldenCase, in *inputs64, mode gradMode) (got, erro
 		rowsLen = len(x)
 	}
 	var rows, lse []T
-	if mode == gradSeparate || red == kernels.None || (c.Op == "nll" && mode == gradInPlace) {
+	if mode == gradSeparate || red == kernels.None || ((c.Op == "nll" || c.Op == "kldiv") && mode == gradInPlace) {
 		rows = make([]T, rowsLen)
 	}
 	switch c.Op {
@@ -441,6 +450,9 @@ func run[T kernels.Float](c *goldenCase, in *inputs64, mode gradMode) (got, erro
 			o.Weight = conv[T](in.w)
 		}
 		loss, err = kernels.NLL(x, in.t, n, k, grad, &o)
+	case "kldiv":
+		o := kernels.KLDivOptions[T]{Reduction: red, LogTarget: c.LogTarget, Loss: rows}
+		loss, err = kernels.KLDiv(x, conv[T](in.y), n, k, grad, &o)
 	case "softmax_focal":
 		o := kernels.SoftmaxFocalOptions[T]{Reduction: red, Gamma: c.Gamma, Ignore: ignoreOf(c), RowLoss: rows}
 		if c.Weight {
@@ -688,6 +700,24 @@ func scaleOf(c *goldenCase, in *inputs64, want *got) *scales {
 		if c.Normalizer > 0 {
 			norm = c.Normalizer
 		}
+	case "kldiv":
+		// S = p·(|log p| + |x|) per pointwise loss (p = e^t with log
+		// targets), 0 for the gradient −p·s.
+		norm = float64(n * k)
+		if red == kernels.BatchMean {
+			norm = float64(n)
+		}
+		s.rows = make([]float64, n*k)
+		s.grad = make([]float64, n*k)
+		for i, x := range in.x {
+			p, lp := in.y[i], math.Log(in.y[i])
+			if c.LogTarget {
+				p, lp = math.Exp(in.y[i]), in.y[i]
+			}
+			if p != 0 {
+				s.rows[i] = finite(p * (absf(lp) + math.Abs(x)))
+			}
+		}
 	case "bce_logits", "bce", "sigmoid_focal", "focal_probs":
 		nk := n * k
 		norm = float64(nk)
@@ -816,7 +846,7 @@ func scaleOf(c *goldenCase, in *inputs64, want *got) *scales {
 	for i, r := range want.rows {
 		tot += absf(r) + s.rows[i]
 	}
-	if red == kernels.Mean && norm != 0 {
+	if (red == kernels.Mean || red == kernels.BatchMean) && norm != 0 {
 		tot /= math.Abs(norm)
 	}
 	s.loss = finite(tot)
@@ -944,6 +974,32 @@ var knownGaps = []knownGap{
 	// throughout; the avx2 float32 kernels return NaN at the infinity and 0
 	// (or −Inf) elsewhere (the generic kernels return the NaN row).
 	{[]string{"avx2", "avx512"}, "primitives", rowM, 32, "values", []int{16, 17, 18, 19}, "softmax/log_softmax of a row holding +Inf: not NaN throughout as in PyTorch"},
+	// KLDiv at K = 4099 in float64: N·K = 8198 pointwise losses, the
+	// middle of each row a period-37 pattern. The generic kernel adds them
+	// one by one into one float64 sum, whose correlated roundings leave the
+	// loss 2.5e-14 to 4e-14 relative (≈ 225–370u) from PyTorch's and the exact
+	// value (the pointwise losses themselves are within 1 ULP); the avx2
+	// kernel's float64 lane sums miss the strict rule (S = 0) of the two
+	// corrected (dev) losses by ≈ 57u. Both are inside the reference
+	// contract's τ_L, which allows 2⁻⁵³·M·Σ|l| for the summation, and
+	// outside this file's 32u rule for a reduced loss.
+	{[]string{"generic"}, "kldiv", nameIn("P_K4099_zero_batchmean", "P_K4099_zero_none", "L_K4099_mean", "L_K4099_batchmean",
+		"L_K4099_sum", "L_K4099_none", "L_K4099_zero_batchmean", "L_K4099_zero_none"), 64, "loss", []int{-1},
+		"float64 KLDiv over 8198 terms: the generic kernel's one-by-one float64 sum is off by 225–370u (the contract allows M·u)"},
+	{[]string{"avx2"}, "kldiv", nameIn("L_K4099_zero_batchmean", "L_K4099_zero_none"), 64, "loss", []int{-1},
+		"float64 KLDiv over 8198 terms: the avx2 lane sums are off by ≈57u of a corrected loss (the contract allows M·u)"},
+}
+
+// nameIn matches the listed case names.
+func nameIn(names ...string) func(string) bool {
+	return func(name string) bool {
+		for _, n := range names {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func x1Hard(name string) bool {

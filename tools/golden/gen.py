@@ -30,6 +30,13 @@ the class weights; its cases carry the CE options "weight", "ignore",
 "ignore_index", "normalizer", "empty_mean", and output "loss", "rows" and
 "grad" (autograd with grad_output 1; Reduction None's loss is Σ rows).
 
+The family kldiv holds KLDiv (op "kldiv", PyTorch's kl_div): "x" the input
+log-probabilities (±Inf and NaN included), "y" the targets, probabilities
+in [0, 1] or, with "log_target", log-probabilities ≤ 0 (−Inf included); its
+cases carry "reduction" (mean over N·K, batchmean over N, sum, none) and
+"log_target", and output "loss", "rows" (the N·K pointwise losses) and
+"grad" (autograd with grad_output 1; Reduction None's loss is Σ rows).
+
 Numbers are JSON numbers, or the strings "NaN", "Inf", "-Inf". Inputs with
 prec 32 are float32 values printed in their shortest float32 form (parse them
 as float32, then widen for the float64 run); outputs under "f32" likewise.
@@ -73,6 +80,7 @@ import math
 import os
 import re
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -1767,6 +1775,231 @@ def build_nll():
     return fam
 
 
+# ---------------------------------------------------------------- KL divergence
+
+KL_TAG = "kl-zero"
+
+
+def kl_parts(x, y, log_target):
+    """float64 p, log p of kl_div's target (p = e^t with log targets; a
+    finite t whose e^t underflows float64 keeps the least subnormal, as
+    lossfuse: e^t > 0)."""
+    with np.errstate(divide="ignore", under="ignore"):
+        if log_target:
+            p = np.exp(y)
+            p = np.where((p == 0) & (y > -INF), 5e-324, p)
+            lp = y
+        else:
+            p = y
+            lp = np.log(y)
+    return p, lp
+
+
+def kl_ref(x, y, log_target):
+    """float64 pointwise kl_div, the mathematical value: p·(log p − x), 0
+    where p = 0 (beside x = ±Inf too; NaN where x is NaN), IEEE ±Inf where
+    p > 0 meets x = ∓Inf, NaN where x is NaN. Exact up to the float64
+    log / exp and two roundings."""
+    p, lp = kl_parts(x, y, log_target)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        v = p * (lp - x)
+    v = np.where(p == 0, 0.0, v)
+    return np.where(np.isnan(x) | np.isnan(y), NAN, v)
+
+
+def kl_scale(x, y, log_target):
+    """S of the Go test (golden_test.go, scaleOf) for the pointwise losses:
+    p·(|log p| + |x|), the two terms PyTorch forms and subtracts; 0 where
+    not finite."""
+    p, lp = kl_parts(x, y, log_target)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        s = np.where(p == 0, 0.0, p * (np.abs(lp) + np.abs(x)))
+    return np.where(np.isfinite(s), s, 0.0)
+
+
+def kl_case(fam, name, inp, reduction, log_target):
+    d = fam.inputs.sets[inp]
+    n, k = d["n"], d["k"]
+    c = {"name": name, "op": "kldiv", "in": inp, "reduction": reduction, "source": "torch"}
+    if log_target:
+        c["log_target"] = True
+
+    def run(dt):
+        x = tens(d, "x", dt, (n, k)).requires_grad_()
+        y = tens(d, "y", dt, (n, k))
+        warnings.filterwarnings("ignore", message="reduction: 'mean' divides")  # PyTorch's advice to use batchmean
+        rows = F.kl_div(x, y, reduction="none", log_target=log_target)
+        L = F.kl_div(x, y, reduction=reduction, log_target=log_target)
+        g, = torch.autograd.grad(L, x, grad_outputs=torch.ones_like(L))  # grad_output 1
+        loss = L.detach().sum() if reduction == "none" else L.detach()
+        return as64({"loss": loss, "rows": rows.detach(), "grad": g})
+
+    x64, y64 = d["x"], d["y"]
+    rrows = kl_ref(x64, y64, log_target)
+    p64, _ = kl_parts(x64, y64, log_target)
+    norm = {"mean": float(n * k), "batchmean": float(n)}.get(reduction, 1.0)
+    with np.errstate(invalid="ignore"):
+        rgrad = -p64 / norm
+        rl = math.fsum(rrows) if np.isfinite(rrows).all() else float(np.sum(rrows))
+    rl /= norm
+    srows = kl_scale(x64, y64, log_target)
+    lscale = float(np.abs(rrows[np.isfinite(rrows)]).sum() + srows.sum()) / norm
+
+    devs, outs = [], {}
+    for prec in (64, 32):
+        r = run(DT[prec])
+        # where PyTorch's 0·∞ is NaN: a zero target (p = 0, or t = −Inf)
+        # beside any x with log targets and beside x = ±Inf with
+        # probabilities; in float32 also a log target whose e^t underflows
+        # to 0 beside x = ±Inf (the limit is ±Inf)
+        # (e^t in the dtype, as PyTorch)
+        with np.errstate(under="ignore", over="ignore"):
+            p_prec = np.exp(y64.astype(np.float32 if prec == 32 else np.float64)).astype(np.float64) if log_target else y64
+        zero_beside = (p_prec == 0) & ~np.isnan(x64) & (np.isinf(x64) | bool(log_target))
+        nrows = [0]
+
+        def tag_rows(i, kind):
+            if kind == "nan" and zero_beside[i]:
+                nrows[0] += 1
+                return KL_TAG
+            return no_row("%s kl_div rows[%d] kind %s" % (name, i, kind))
+
+        def tag_loss(i, kind):
+            if kind == "nan" and nrows[0]:
+                return KL_TAG
+            return no_row("%s kl_div loss kind %s" % (name, kind))
+
+        def tag_grad(i, kind):
+            return no_row("%s kl_div grad[%d] kind %s" % (name, i, kind))
+
+        def head_row(i):
+            what = "log_target t=%r (e^t=%r in float%d)" % (float(y64[i]), float(p_prec[i]), prec) if log_target else "target p=%r" % float(y64[i])
+            return "kl_div %s[%d] at input %r, %s: PyTorch forms %s, 0·∞" % (
+                "row", i, float(x64[i]), what, "e^t·(t − x)" if log_target else "xlogy(p, p) − p·x")
+
+        r["rows"] = flag(devs, prec, "rows", r["rows"], rrows, head_row, tag_rows, scale=srows)
+        r["grad"] = flag(devs, prec, "grad", r["grad"], rgrad, lambda i: "kl_div grad[%d]" % i, tag_grad,
+                         scale=np.zeros(n * k))
+        r["loss"] = flag(devs, prec, "loss", r["loss"], rl,
+                         lambda i: "kl_div %s loss over pointwise terms where PyTorch's 0·∞ is NaN" % reduction,
+                         tag_loss, scale=[lscale])
+        tol = 1e-5 if prec == 32 else 1e-12
+        check_close("%s rows f%d vs ref" % (name, prec), r["rows"], rrows, tol, scale=max(1.0, float(srows.max())))
+        check_close("%s grad f%d vs ref" % (name, prec), r["grad"], rgrad, tol, scale=max(1.0 / norm, float(np.abs(rgrad).max())))
+        check_close("%s loss f%d vs ref" % (name, prec), r["loss"], rl, tol, scale=max(1.0, lscale))
+        outs["f%d" % prec] = out_block(prec, r["loss"], r["rows"], r["grad"])
+    c["out"] = outs
+    if devs:
+        c["dev"] = devs
+    fam.case(c)
+
+
+KL_REDS = ["mean", "batchmean", "sum", "none"]
+
+
+def kl_long(z, rng, zeros):
+    """K = 4099 logits: a period-37 pattern in columns 20 … K−21 (shifted by
+    3 per row; the file compresses) between random values in the first and
+    last 20 columns, where the special values go; zeros puts −Inf logits
+    (zero targets) in the pattern."""
+    n, k = z.shape
+    pat = rng.randn(37) * 2
+    if zeros:
+        pat[[4, 17, 30]] = -INF
+    out = np.array(z)
+    for i in range(n):
+        out[i, 20:k - 20] = pat[(np.arange(20, k - 20) + 3 * i) % 37]
+    return out
+
+
+def build_kldiv():
+    fam = Family("kldiv")
+    I = fam.inputs
+    rng = np.random.RandomState(15)
+    for k in (1, 2, 17, 4099):
+        n = {1: 12, 2: 6, 17: 6, 4099: 2}[k]
+        nk = n * k
+        zq = rng.randn(n, k) * 2  # input logits
+        zp = rng.randn(n, k) * 2  # target logits
+        # exact zero targets: −Inf target logits (never a whole row; at
+        # K = 4099 three in the first and last 20 columns, and for the
+        # probabilities 3 in each period of the pattern: with log targets
+        # every −Inf is a deviation entry)
+        zl = None
+        if k == 4099:
+            zq, zl, zp = kl_long(zq, rng, False), kl_long(zp, rng, False), kl_long(zp, rng, True)
+        if k > 1:
+            for i in range(n):
+                cols = rng.choice(k, max(1, k // 4), replace=False) if k < 4099 else \
+                    rng.choice(np.r_[0:20, k - 20:k], 3, replace=False)
+                for j in cols:
+                    zp[i, j] = -INF
+                    if zl is not None:
+                        zl[i, j] = -INF
+                if np.isneginf(zp[i]).all():
+                    zp[i, 0] = 0.0
+        if zl is None:
+            zl = zp
+        if k == 1:
+            x = rng.randn(n, 1) - 1  # any reals (a K = 1 log_softmax is 0)
+            p = rng.uniform(0, 1, (n, 1))
+            p[[0, 3, 5, 8]] = 0  # exact zeros
+            p[1] = 1
+            t_log = np.log(np.where(p > 0, p, 1.0))
+            t_log[[0, 3, 5, 8]] = -INF
+        else:
+            x = torch.log_softmax(torch.tensor(zq), 1).numpy()
+            p = torch.softmax(torch.tensor(zp), 1).numpy()
+            t_log = torch.log_softmax(torch.tensor(zl), 1).numpy()
+        p, x, t_log = f32(p.reshape(-1)), f32(x.reshape(-1)), f32(t_log.reshape(-1))
+        # log targets without −Inf: the zero targets' logits put 30 below
+        # the row's others
+        zf = np.where(np.isneginf(zl), np.nanmin(np.where(np.isneginf(zl), NAN, zl), axis=1, keepdims=True) - 30, zl)
+        t_fin = f32(torch.log_softmax(torch.tensor(zf), 1).numpy().reshape(-1)) if k > 1 else f32(np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), -30.0))
+        # special positions: in the first and last 20 columns at K = 4099
+        cols = np.arange(nk) % k
+        edge = (cols < 20) | (cols >= k - 20) if k == 4099 else np.ones(nk, bool)
+        zeros = [i for i in range(nk) if p[i] == 0 and edge[i]]
+        pos = [i for i in range(nk) if p[i] > 0 and edge[i]]
+        assert len(zeros) >= 3 and len(pos) >= 6, (k, len(zeros), len(pos))
+        # x at zero targets: −Inf, +Inf, NaN (and one finite); at positive
+        # ones −Inf (+Inf term), +Inf (−Inf term), NaN
+        x_zero = x.copy()
+        x_zero[zeros[0]], x_zero[zeros[1]] = -INF, INF
+        x_ninf = x_zero.copy()
+        x_ninf[pos[0]] = -INF
+        x_nf = x_ninf.copy()
+        x_nf[zeros[2]] = NAN
+        x_nf[pos[1]], x_nf[pos[2]] = INF, NAN
+        K = "K%d" % k
+        I.add("P_" + K, n, k, x=x, y=p)
+        I.add("P_" + K + "_zero", n, k, x=x_zero, y=p)   # zero targets beside ±Inf: finite loss
+        I.add("P_" + K + "_ninf", n, k, x=x_ninf, y=p)   # and a positive target beside −Inf: +Inf
+        I.add("P_" + K + "_nf", n, k, x=x_nf, y=p)       # and NaN, +Inf beside positive targets: NaN
+        # log targets: finite (no zero target), with −Inf (beside finite x,
+        # beside ±Inf), and at positive targets x = ±Inf, NaN; finite log
+        # targets whose e^t underflows to 0 in float32 (−120: beside −Inf
+        # and beside a finite x) and in both dtypes (−800, beside +Inf)
+        t_u = t_log.copy()
+        t_u[pos[3]] = t_u[pos[4]] = -120.0
+        t_u[pos[5]] = -800.0
+        x_u = x_nf.copy()
+        x_u[pos[3]] = -INF
+        x_u[pos[5]] = INF
+        I.add("L_" + K, n, k, x=x, y=t_fin)
+        I.add("L_" + K + "_zero", n, k, x=x, y=t_log)        # −Inf targets beside finite inputs
+        I.add("L_" + K + "_ninf", n, k, x=x_ninf, y=t_log)
+        I.add("L_" + K + "_nf", n, k, x=x_u, y=t_u)
+        for sets, lt in ((("P_" + K, "P_" + K + "_zero", "P_" + K + "_ninf", "P_" + K + "_nf"), False),
+                         (("L_" + K, "L_" + K + "_zero", "L_" + K + "_ninf", "L_" + K + "_nf"), True)):
+            for j, s in enumerate(sets):
+                for red in KL_REDS:
+                    if k == 4099 and j > 0 and red not in ("batchmean", "none"):
+                        continue  # the long rows: fewer combinations (file size)
+                    kl_case(fam, "%s_%s" % (s, red), s, red, lt)
+    return fam
+
+
 # ---------------------------------------------------------------- the seed article's data
 
 def build_article():
@@ -1836,7 +2069,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     total = 0
     for build in (build_ce, build_ce_probs, build_softmax_focal, build_bce_logits, build_bce, build_sigmoid_focal,
-                  build_focal_probs, build_regression, build_primitives, build_primitives_backward, build_nll, build_article):
+                  build_focal_probs, build_regression, build_primitives, build_primitives_backward, build_nll, build_kldiv, build_article):
         fam = build()
         path, raw, size = fam.write()
         ndev = sum(len(c.get("dev", [])) for c in fam.cases)
