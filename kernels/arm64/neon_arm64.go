@@ -974,6 +974,60 @@ func subExpMulF64(dst []float64, y []float64, dy []float64, s float64)
 //go:noescape
 func expDiffScaleF64(dst []float64, x []float64, m float64, c float64)
 
+// klDivF32 is kl_div with probability targets: for each i < len(grad),
+// with p = y[i] ∈ [0, 1] (or NaN),
+//
+//	loss[i] = p·(log p − x[i]), 0 where p = 0 and x[i] is not NaN
+//	grad[i] = −p·scale
+//	sum += float64(loss[i])
+//
+// and returns sum; log p is exact in form for subnormal p. All slices have
+// at least len(grad) elements; grad may be x.
+//
+//go:noescape
+func klDivF32(grad []float32, loss []float32, x []float32, y []float32, scale float32) float64
+
+// klDivLogF32 is kl_div with log targets: for each i < len(grad), with
+// t = y[i] ≤ 0 (or −Inf, NaN) and p = e^t, raised to the least subnormal
+// where t is finite and e^t underflows,
+//
+//	loss[i] = p·(t − x[i]), 0 where p = 0 (t = −Inf) and x[i] is not NaN
+//	grad[i] = −p·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad may
+// be x.
+//
+//go:noescape
+func klDivLogF32(grad []float32, loss []float32, x []float32, y []float32, scale float32) float64
+
+// klDivF64 is kl_div with probability targets: for each i < len(grad),
+// with p = y[i] ∈ [0, 1] (or NaN),
+//
+//	loss[i] = p·(log p − x[i]), 0 where p = 0 and x[i] is not NaN
+//	grad[i] = −p·scale
+//	sum += float64(loss[i])
+//
+// and returns sum; log p is exact in form for subnormal p. All slices have
+// at least len(grad) elements; grad may be x.
+//
+//go:noescape
+func klDivF64(grad []float64, loss []float64, x []float64, y []float64, scale float64) float64
+
+// klDivLogF64 is kl_div with log targets: for each i < len(grad), with
+// t = y[i] ≤ 0 (or −Inf, NaN) and p = e^t, raised to the least subnormal
+// where t is finite and e^t underflows,
+//
+//	loss[i] = p·(t − x[i]), 0 where p = 0 (t = −Inf) and x[i] is not NaN
+//	grad[i] = −p·scale
+//	sum += float64(loss[i])
+//
+// and returns sum. All slices have at least len(grad) elements; grad may
+// be x.
+//
+//go:noescape
+func klDivLogF64(grad []float64, loss []float64, x []float64, y []float64, scale float64) float64
+
 // dotSub3F32 is Σ t[i]·w[i]·(x[i] − z), summed in float64, where a zero
 // t[i]·w[i] contributes 0 even if x[i] is infinite. len(t), len(w) ≥ len(x).
 //

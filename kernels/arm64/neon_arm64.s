@@ -103,6 +103,10 @@
 //	mulDiffF64     f64   13 instructions / 4 vectors =  3.25 per vector
 //	subExpMulF64   f64   87 instructions / 2 vectors = 43.50 per vector
 //	expDiffScaleF64 f64   98 instructions / 2 vectors = 49.00 per vector
+//	klDivF32       f32   92 instructions / 2 vectors = 46.00 per vector
+//	klDivLogF32    f32   88 instructions / 2 vectors = 44.00 per vector
+//	klDivF64       f64   99 instructions / 2 vectors = 49.50 per vector
+//	klDivLogF64    f64  110 instructions / 2 vectors = 55.00 per vector
 //	dotSub3F32     f32   57 instructions / 4 vectors = 14.25 per vector
 //	affineTF32     f32   21 instructions / 4 vectors =  5.25 per vector
 //	affineWTF32    f32   26 instructions / 4 vectors =  6.50 per vector
@@ -28122,6 +28126,1055 @@ lanes_expDiffScaleF64:
 	VBIT V8.B16, V30.B16, V0.B16
 	VST1.P V0.D[0], 8(R2)
 done_expDiffScaleF64:
+	RET
+
+// func klDivF32(grad []float32, loss []float32, x []float32, y []float32, scale float32) float64
+
+TEXT ·klDivF32(SB), NOSPLIT, $0-112
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	FMOVS scale+96(FP), F31
+	VDUP V31.S[0], V31.S4
+	WORD $0x6ea0fbff // fneg v31.4s, v31.4s
+	MOVW $0x00000000, R9
+	VDUP R9, V30.S4
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V29.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V28.S4
+	MOVW $0x3f800000, R9
+	VDUP R9, V27.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V25.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V24.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V23.S4]
+	VLD1.P 16(R10), [V22.S4]
+	MOVW $0x00800000, R9
+	VDUP R9, V21.S4
+	MOVW $0x4b000000, R9
+	VDUP R9, V20.S4
+	MOVW $0x00000017, R9
+	VDUP R9, V19.S4
+	SUBS $8, R1, R1
+	BLT onepre_klDivF32
+big_klDivF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R5), [V2.S4, V3.S4]
+	VMOV V2.B16, V4.B16
+	VMOV V3.B16, V5.B16
+	WORD $0x6ea4e6ac // fcmgt v12.4s, v21.4s, v4.4s
+	WORD $0x6ea5e6ad // fcmgt v13.4s, v21.4s, v5.4s
+	WORD $0x6e34dc86 // fmul v6.4s, v4.4s, v20.4s
+	WORD $0x6e34dca7 // fmul v7.4s, v5.4s, v20.4s
+	VBIT V12.B16, V6.B16, V4.B16
+	VBIT V13.B16, V7.B16, V5.B16
+	VAND V19.B16, V12.B16, V12.B16
+	VAND V19.B16, V13.B16, V13.B16
+	VSUB V29.S4, V4.S4, V4.S4
+	VSUB V29.S4, V5.S4, V5.S4
+	WORD $0x4f290486 // sshr v6.4s, v4.4s, #23
+	WORD $0x4f2904a7 // sshr v7.4s, v5.4s, #23
+	VAND V28.B16, V4.B16, V4.B16
+	VAND V28.B16, V5.B16, V5.B16
+	VADD V29.S4, V4.S4, V4.S4
+	VADD V29.S4, V5.S4, V5.S4
+	VSUB V12.S4, V6.S4, V6.S4
+	VSUB V13.S4, V7.S4, V7.S4
+	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebbd484 // fsub v4.4s, v4.4s, v27.4s
+	WORD $0x4ebbd4a5 // fsub v5.4s, v5.4s, v27.4s
+	VDUP V22.S[2], V8.S4
+	VDUP V22.S[2], V9.S4
+	VDUP V22.S[1], V10.S4
+	VDUP V22.S[1], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V22.S[0], V8.S4
+	VDUP V22.S[0], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	VDUP V23.S[3], V10.S4
+	VDUP V23.S[3], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V23.S[2], V8.S4
+	VDUP V23.S[2], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	VDUP V23.S[1], V10.S4
+	VDUP V23.S[1], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V23.S[0], V8.S4
+	VDUP V23.S[0], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	WORD $0x6e25dcab // fmul v11.4s, v5.4s, v5.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x6e2add08 // fmul v8.4s, v8.4s, v10.4s
+	WORD $0x6e2bdd29 // fmul v9.4s, v9.4s, v11.4s
+	VFMLS V26.S4, V10.S4, V8.S4
+	VFMLS V26.S4, V11.S4, V9.S4
+	VFMLA V24.S4, V6.S4, V8.S4
+	VFMLA V24.S4, V7.S4, V9.S4
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e29d4a5 // fadd v5.4s, v5.4s, v9.4s
+	VFMLA V25.S4, V6.S4, V4.S4
+	VFMLA V25.S4, V7.S4, V5.S4
+	WORD $0x4ea0d484 // fsub v4.4s, v4.4s, v0.4s
+	WORD $0x4ea1d4a5 // fsub v5.4s, v5.4s, v1.4s
+	WORD $0x6e24dc44 // fmul v4.4s, v2.4s, v4.4s
+	WORD $0x6e25dc65 // fmul v5.4s, v3.4s, v5.4s
+	WORD $0x4ea0d846 // fcmeq v6.4s, v2.4s, #0.0
+	WORD $0x4ea0d867 // fcmeq v7.4s, v3.4s, #0.0
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	WORD $0x4e21e429 // fcmeq v9.4s, v1.4s, v1.4s
+	VAND V8.B16, V6.B16, V6.B16
+	VAND V9.B16, V7.B16, V7.B16
+	VBIT V6.B16, V30.B16, V4.B16
+	VBIT V7.B16, V30.B16, V5.B16
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x6e3fdc63 // fmul v3.4s, v3.4s, v31.4s
+	WORD $0x0e617886 // fcvtl v6.2d, v4.2s
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	WORD $0x4e617886 // fcvtl2 v6.2d, v4.4s
+	WORD $0x4e66d5ef // fadd v15.2d, v15.2d, v6.2d
+	WORD $0x0e6178a7 // fcvtl v7.2d, v5.2s
+	WORD $0x4e67d610 // fadd v16.2d, v16.2d, v7.2d
+	WORD $0x4e6178a7 // fcvtl2 v7.2d, v5.4s
+	WORD $0x4e67d631 // fadd v17.2d, v17.2d, v7.2d
+	VST1.P [V2.S4, V3.S4], 32(R2)
+	VST1.P [V4.S4, V5.S4], 32(R4)
+	SUBS $8, R1, R1
+	BGE big_klDivF32
+onepre_klDivF32:
+	ADDS $4, R1, R1
+	BLT tail_klDivF32
+one_klDivF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V2.S4]
+	VMOV V2.B16, V4.B16
+	WORD $0x6ea4e6ac // fcmgt v12.4s, v21.4s, v4.4s
+	WORD $0x6e34dc86 // fmul v6.4s, v4.4s, v20.4s
+	VBIT V12.B16, V6.B16, V4.B16
+	VAND V19.B16, V12.B16, V12.B16
+	VSUB V29.S4, V4.S4, V4.S4
+	WORD $0x4f290486 // sshr v6.4s, v4.4s, #23
+	VAND V28.B16, V4.B16, V4.B16
+	VADD V29.S4, V4.S4, V4.S4
+	VSUB V12.S4, V6.S4, V6.S4
+	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
+	WORD $0x4ebbd484 // fsub v4.4s, v4.4s, v27.4s
+	VDUP V22.S[2], V8.S4
+	VDUP V22.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V22.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V23.S[3], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V23.S[2], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V23.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e2add08 // fmul v8.4s, v8.4s, v10.4s
+	VFMLS V26.S4, V10.S4, V8.S4
+	VFMLA V24.S4, V6.S4, V8.S4
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	VFMLA V25.S4, V6.S4, V4.S4
+	WORD $0x4ea0d484 // fsub v4.4s, v4.4s, v0.4s
+	WORD $0x6e24dc44 // fmul v4.4s, v2.4s, v4.4s
+	WORD $0x4ea0d846 // fcmeq v6.4s, v2.4s, #0.0
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VAND V8.B16, V6.B16, V6.B16
+	VBIT V6.B16, V30.B16, V4.B16
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x0e617886 // fcvtl v6.2d, v4.2s
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	WORD $0x4e617886 // fcvtl2 v6.2d, v4.4s
+	WORD $0x4e66d5ef // fadd v15.2d, v15.2d, v6.2d
+	VST1.P [V2.S4], 16(R2)
+	VST1.P [V4.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_klDivF32
+tail_klDivF32:
+	ADDS $4, R1, R1
+	BEQ done_klDivF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V2.S[0]
+	CMP $2, R1
+	BLT lanes_klDivF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V2.S[1]
+	BEQ lanes_klDivF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V2.S[2]
+lanes_klDivF32:
+	VMOV V2.B16, V4.B16
+	WORD $0x6ea4e6ac // fcmgt v12.4s, v21.4s, v4.4s
+	WORD $0x6e34dc86 // fmul v6.4s, v4.4s, v20.4s
+	VBIT V12.B16, V6.B16, V4.B16
+	VAND V19.B16, V12.B16, V12.B16
+	VSUB V29.S4, V4.S4, V4.S4
+	WORD $0x4f290486 // sshr v6.4s, v4.4s, #23
+	VAND V28.B16, V4.B16, V4.B16
+	VADD V29.S4, V4.S4, V4.S4
+	VSUB V12.S4, V6.S4, V6.S4
+	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
+	WORD $0x4ebbd484 // fsub v4.4s, v4.4s, v27.4s
+	VDUP V22.S[2], V8.S4
+	VDUP V22.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V22.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V23.S[3], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V23.S[2], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V23.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V23.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e2add08 // fmul v8.4s, v8.4s, v10.4s
+	VFMLS V26.S4, V10.S4, V8.S4
+	VFMLA V24.S4, V6.S4, V8.S4
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	VFMLA V25.S4, V6.S4, V4.S4
+	WORD $0x4ea0d484 // fsub v4.4s, v4.4s, v0.4s
+	WORD $0x6e24dc44 // fmul v4.4s, v2.4s, v4.4s
+	WORD $0x4ea0d846 // fcmeq v6.4s, v2.4s, #0.0
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VAND V8.B16, V6.B16, V6.B16
+	VBIT V6.B16, V30.B16, V4.B16
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x0e617886 // fcvtl v6.2d, v4.2s
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	WORD $0x4e617886 // fcvtl2 v6.2d, v4.4s
+	WORD $0x4e66d5ef // fadd v15.2d, v15.2d, v6.2d
+	VST1.P V2.S[0], 4(R2)
+	VST1.P V4.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_klDivF32
+	VST1.P V2.S[1], 4(R2)
+	VST1.P V4.S[1], 4(R4)
+	BEQ done_klDivF32
+	VST1.P V2.S[2], 4(R2)
+	VST1.P V4.S[2], 4(R4)
+done_klDivF32:
+	WORD $0x4e70d5ce // fadd v14.2d, v14.2d, v16.2d
+	WORD $0x4e71d5ef // fadd v15.2d, v15.2d, v17.2d
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+104(FP)
+	RET
+
+// func klDivLogF32(grad []float32, loss []float32, x []float32, y []float32, scale float32) float64
+
+TEXT ·klDivLogF32(SB), NOSPLIT, $0-112
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	FMOVS scale+96(FP), F31
+	VDUP V31.S[0], V31.S4
+	WORD $0x6ea0fbff // fneg v31.4s, v31.4s
+	MOVW $0x00000000, R9
+	VDUP R9, V30.S4
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V29.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V28.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V27.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V26.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V25.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V24.S4]
+	VLD1.P 16(R10), [V23.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V22.S4
+	MOVW $0x00000001, R9
+	VDUP R9, V21.S4
+	MOVW $0xff7fffff, R9
+	VDUP R9, V20.S4
+	SUBS $8, R1, R1
+	BLT onepre_klDivLogF32
+big_klDivLogF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R5), [V2.S4, V3.S4]
+	VMOV V2.B16, V4.B16
+	VMOV V3.B16, V5.B16
+	WORD $0x4ebaf484 // fmin v4.4s, v4.4s, v26.4s
+	WORD $0x4ebaf4a5 // fmin v5.4s, v5.4s, v26.4s
+	WORD $0x4e39f484 // fmax v4.4s, v4.4s, v25.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x6e3ddc86 // fmul v6.4s, v4.4s, v29.4s
+	WORD $0x6e3ddca7 // fmul v7.4s, v5.4s, v29.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V28.S4, V6.S4, V4.S4
+	VFMLS V28.S4, V7.S4, V5.S4
+	VFMLS V27.S4, V6.S4, V4.S4
+	VFMLS V27.S4, V7.S4, V5.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	VDUP V23.S[0], V8.S4
+	VDUP V23.S[0], V9.S4
+	VDUP V24.S[3], V10.S4
+	VDUP V24.S[3], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V24.S[2], V8.S4
+	VDUP V24.S[2], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	VDUP V24.S[1], V10.S4
+	VDUP V24.S[1], V11.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VFMLA V5.S4, V9.S4, V11.S4
+	VDUP V24.S[0], V8.S4
+	VDUP V24.S[0], V9.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VFMLA V5.S4, V11.S4, V9.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	WORD $0x6e25dcab // fmul v11.4s, v5.4s, v5.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	VFMLA V9.S4, V11.S4, V5.S4
+	WORD $0x4e36d484 // fadd v4.4s, v4.4s, v22.4s
+	WORD $0x4e36d4a5 // fadd v5.4s, v5.4s, v22.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	WORD $0x4f3f04e9 // sshr v9.4s, v7.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	VSUB V9.S4, V7.S4, V7.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	VADD V9.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V22.S4, V6.S4, V6.S4
+	VADD V22.S4, V7.S4, V7.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e34e446 // fcmge v6.4s, v2.4s, v20.4s
+	WORD $0x6e34e467 // fcmge v7.4s, v3.4s, v20.4s
+	WORD $0x4e35f488 // fmax v8.4s, v4.4s, v21.4s
+	WORD $0x4e35f4a9 // fmax v9.4s, v5.4s, v21.4s
+	VBIT V6.B16, V8.B16, V4.B16
+	VBIT V7.B16, V9.B16, V5.B16
+	WORD $0x4ea0d442 // fsub v2.4s, v2.4s, v0.4s
+	WORD $0x4ea1d463 // fsub v3.4s, v3.4s, v1.4s
+	WORD $0x6e22dc82 // fmul v2.4s, v4.4s, v2.4s
+	WORD $0x6e23dca3 // fmul v3.4s, v5.4s, v3.4s
+	WORD $0x4ea0d886 // fcmeq v6.4s, v4.4s, #0.0
+	WORD $0x4ea0d8a7 // fcmeq v7.4s, v5.4s, #0.0
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	WORD $0x4e21e429 // fcmeq v9.4s, v1.4s, v1.4s
+	VAND V8.B16, V6.B16, V6.B16
+	VAND V9.B16, V7.B16, V7.B16
+	VBIT V6.B16, V30.B16, V2.B16
+	VBIT V7.B16, V30.B16, V3.B16
+	WORD $0x6e3fdc84 // fmul v4.4s, v4.4s, v31.4s
+	WORD $0x6e3fdca5 // fmul v5.4s, v5.4s, v31.4s
+	WORD $0x0e617846 // fcvtl v6.2d, v2.2s
+	WORD $0x4e66d58c // fadd v12.2d, v12.2d, v6.2d
+	WORD $0x4e617846 // fcvtl2 v6.2d, v2.4s
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	WORD $0x0e617867 // fcvtl v7.2d, v3.2s
+	WORD $0x4e67d5ce // fadd v14.2d, v14.2d, v7.2d
+	WORD $0x4e617867 // fcvtl2 v7.2d, v3.4s
+	WORD $0x4e67d5ef // fadd v15.2d, v15.2d, v7.2d
+	VST1.P [V4.S4, V5.S4], 32(R2)
+	VST1.P [V2.S4, V3.S4], 32(R4)
+	SUBS $8, R1, R1
+	BGE big_klDivLogF32
+onepre_klDivLogF32:
+	ADDS $4, R1, R1
+	BLT tail_klDivLogF32
+one_klDivLogF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R5), [V2.S4]
+	VMOV V2.B16, V4.B16
+	WORD $0x4ebaf484 // fmin v4.4s, v4.4s, v26.4s
+	WORD $0x4e39f484 // fmax v4.4s, v4.4s, v25.4s
+	WORD $0x6e3ddc86 // fmul v6.4s, v4.4s, v29.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V28.S4, V6.S4, V4.S4
+	VFMLS V27.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V23.S[0], V8.S4
+	VDUP V24.S[3], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V24.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e36d484 // fadd v4.4s, v4.4s, v22.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V22.S4, V6.S4, V6.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x6e34e446 // fcmge v6.4s, v2.4s, v20.4s
+	WORD $0x4e35f488 // fmax v8.4s, v4.4s, v21.4s
+	VBIT V6.B16, V8.B16, V4.B16
+	WORD $0x4ea0d442 // fsub v2.4s, v2.4s, v0.4s
+	WORD $0x6e22dc82 // fmul v2.4s, v4.4s, v2.4s
+	WORD $0x4ea0d886 // fcmeq v6.4s, v4.4s, #0.0
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VAND V8.B16, V6.B16, V6.B16
+	VBIT V6.B16, V30.B16, V2.B16
+	WORD $0x6e3fdc84 // fmul v4.4s, v4.4s, v31.4s
+	WORD $0x0e617846 // fcvtl v6.2d, v2.2s
+	WORD $0x4e66d58c // fadd v12.2d, v12.2d, v6.2d
+	WORD $0x4e617846 // fcvtl2 v6.2d, v2.4s
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P [V4.S4], 16(R2)
+	VST1.P [V2.S4], 16(R4)
+	SUBS $4, R1, R1
+	BGE one_klDivLogF32
+tail_klDivLogF32:
+	ADDS $4, R1, R1
+	BEQ done_klDivLogF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R5), V2.S[0]
+	CMP $2, R1
+	BLT lanes_klDivLogF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R5), V2.S[1]
+	BEQ lanes_klDivLogF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R5), V2.S[2]
+lanes_klDivLogF32:
+	VMOV V2.B16, V4.B16
+	WORD $0x4ebaf484 // fmin v4.4s, v4.4s, v26.4s
+	WORD $0x4e39f484 // fmax v4.4s, v4.4s, v25.4s
+	WORD $0x6e3ddc86 // fmul v6.4s, v4.4s, v29.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V28.S4, V6.S4, V4.S4
+	VFMLS V27.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V23.S[0], V8.S4
+	VDUP V24.S[3], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V24.S[2], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V24.S[1], V10.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V24.S[0], V8.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e36d484 // fadd v4.4s, v4.4s, v22.4s
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V22.S4, V6.S4, V6.S4
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x6e34e446 // fcmge v6.4s, v2.4s, v20.4s
+	WORD $0x4e35f488 // fmax v8.4s, v4.4s, v21.4s
+	VBIT V6.B16, V8.B16, V4.B16
+	WORD $0x4ea0d442 // fsub v2.4s, v2.4s, v0.4s
+	WORD $0x6e22dc82 // fmul v2.4s, v4.4s, v2.4s
+	WORD $0x4ea0d886 // fcmeq v6.4s, v4.4s, #0.0
+	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
+	VAND V8.B16, V6.B16, V6.B16
+	VBIT V6.B16, V30.B16, V2.B16
+	WORD $0x6e3fdc84 // fmul v4.4s, v4.4s, v31.4s
+	WORD $0x0e617846 // fcvtl v6.2d, v2.2s
+	WORD $0x4e66d58c // fadd v12.2d, v12.2d, v6.2d
+	WORD $0x4e617846 // fcvtl2 v6.2d, v2.4s
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	VST1.P V4.S[0], 4(R2)
+	VST1.P V2.S[0], 4(R4)
+	CMP $2, R1
+	BLT done_klDivLogF32
+	VST1.P V4.S[1], 4(R2)
+	VST1.P V2.S[1], 4(R4)
+	BEQ done_klDivLogF32
+	VST1.P V4.S[2], 4(R2)
+	VST1.P V2.S[2], 4(R4)
+done_klDivLogF32:
+	WORD $0x4e6ed58c // fadd v12.2d, v12.2d, v14.2d
+	WORD $0x4e6fd5ad // fadd v13.2d, v13.2d, v15.2d
+	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
+	WORD $0x7e70d98c // faddp d12, v12.2d
+	FMOVD F12, ret+104(FP)
+	RET
+
+// func klDivF64(grad []float64, loss []float64, x []float64, y []float64, scale float64) float64
+
+TEXT ·klDivF64(SB), NOSPLIT, $0-112
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	FMOVD scale+96(FP), F31
+	VDUP V31.D[0], V31.D2
+	WORD $0x6ee0fbff // fneg v31.2d, v31.2d
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V30.D2
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V29.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V28.D2
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V27.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V26.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V25.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V24.D2
+	MOVD $·logPolyF64Rev<>(SB), R11
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V23.D2
+	MOVD $0x4330000000000000, R9
+	VDUP R9, V22.D2
+	MOVD $0x0000000000000034, R9
+	VDUP R9, V21.D2
+	SUBS $4, R1, R1
+	BLT onepre_klDivF64
+big_klDivF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	VLD1.P 32(R5), [V2.D2, V3.D2]
+	VMOV V2.B16, V4.B16
+	VMOV V3.B16, V5.B16
+	WORD $0x6ee4e6ec // fcmgt v12.2d, v23.2d, v4.2d
+	WORD $0x6ee5e6ed // fcmgt v13.2d, v23.2d, v5.2d
+	WORD $0x6e76dc86 // fmul v6.2d, v4.2d, v22.2d
+	WORD $0x6e76dca7 // fmul v7.2d, v5.2d, v22.2d
+	VBIT V12.B16, V6.B16, V4.B16
+	VBIT V13.B16, V7.B16, V5.B16
+	VAND V21.B16, V12.B16, V12.B16
+	VAND V21.B16, V13.B16, V13.B16
+	VSUB V29.D2, V4.D2, V4.D2
+	VSUB V29.D2, V5.D2, V5.D2
+	WORD $0x4f4c0486 // sshr v6.2d, v4.2d, #52
+	WORD $0x4f4c04a7 // sshr v7.2d, v5.2d, #52
+	VAND V28.B16, V4.B16, V4.B16
+	VAND V28.B16, V5.B16, V5.B16
+	VADD V29.D2, V4.D2, V4.D2
+	VADD V29.D2, V5.D2, V5.D2
+	VSUB V12.D2, V6.D2, V6.D2
+	VSUB V13.D2, V7.D2, V7.D2
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x4e61d8e7 // scvtf v7.2d, v7.2d
+	WORD $0x4efbd484 // fsub v4.2d, v4.2d, v27.2d
+	WORD $0x4efbd4a5 // fsub v5.2d, v5.2d, v27.2d
+	WORD $0x4e7ad490 // fadd v16.2d, v4.2d, v26.2d
+	WORD $0x4e7ad4b1 // fadd v17.2d, v5.2d, v26.2d
+	WORD $0x6e70fc90 // fdiv v16.2d, v4.2d, v16.2d
+	WORD $0x6e71fcb1 // fdiv v17.2d, v5.2d, v17.2d
+	WORD $0x6e70de12 // fmul v18.2d, v16.2d, v16.2d
+	WORD $0x6e71de33 // fmul v19.2d, v17.2d, v17.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V18.D2, V8.D2, V10.D2
+	VFMLA V19.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V18.D2, V10.D2, V8.D2
+	VFMLA V19.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V18.D2, V8.D2, V10.D2
+	VFMLA V19.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V18.D2, V10.D2, V8.D2
+	VFMLA V19.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V18.D2, V8.D2, V10.D2
+	VFMLA V19.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V18.D2, V10.D2, V8.D2
+	VFMLA V19.D2, V11.D2, V9.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VMOV V10.B16, V11.B16
+	VFMLA V18.D2, V8.D2, V10.D2
+	VFMLA V19.D2, V9.D2, V11.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VMOV V8.B16, V9.B16
+	VFMLA V18.D2, V10.D2, V8.D2
+	VFMLA V19.D2, V11.D2, V9.D2
+	WORD $0x6e72dd08 // fmul v8.2d, v8.2d, v18.2d
+	WORD $0x6e73dd29 // fmul v9.2d, v9.2d, v19.2d
+	WORD $0x4ee4d508 // fsub v8.2d, v8.2d, v4.2d
+	WORD $0x4ee5d529 // fsub v9.2d, v9.2d, v5.2d
+	WORD $0x6e70dd08 // fmul v8.2d, v8.2d, v16.2d
+	WORD $0x6e71dd29 // fmul v9.2d, v9.2d, v17.2d
+	VFMLA V24.D2, V6.D2, V8.D2
+	VFMLA V24.D2, V7.D2, V9.D2
+	WORD $0x4e68d484 // fadd v4.2d, v4.2d, v8.2d
+	WORD $0x4e69d4a5 // fadd v5.2d, v5.2d, v9.2d
+	VFMLA V25.D2, V6.D2, V4.D2
+	VFMLA V25.D2, V7.D2, V5.D2
+	WORD $0x4ee0d484 // fsub v4.2d, v4.2d, v0.2d
+	WORD $0x4ee1d4a5 // fsub v5.2d, v5.2d, v1.2d
+	WORD $0x6e64dc44 // fmul v4.2d, v2.2d, v4.2d
+	WORD $0x6e65dc65 // fmul v5.2d, v3.2d, v5.2d
+	WORD $0x4ee0d846 // fcmeq v6.2d, v2.2d, #0.0
+	WORD $0x4ee0d867 // fcmeq v7.2d, v3.2d, #0.0
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	WORD $0x4e61e429 // fcmeq v9.2d, v1.2d, v1.2d
+	VAND V8.B16, V6.B16, V6.B16
+	VAND V9.B16, V7.B16, V7.B16
+	VBIT V6.B16, V30.B16, V4.B16
+	VBIT V7.B16, V30.B16, V5.B16
+	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
+	WORD $0x6e7fdc63 // fmul v3.2d, v3.2d, v31.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	WORD $0x4e65d5ef // fadd v15.2d, v15.2d, v5.2d
+	VST1.P [V2.D2, V3.D2], 32(R2)
+	VST1.P [V4.D2, V5.D2], 32(R4)
+	SUBS $4, R1, R1
+	BGE big_klDivF64
+onepre_klDivF64:
+	ADDS $2, R1, R1
+	BLT tail_klDivF64
+one_klDivF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V2.D2]
+	VMOV V2.B16, V4.B16
+	WORD $0x6ee4e6ec // fcmgt v12.2d, v23.2d, v4.2d
+	WORD $0x6e76dc86 // fmul v6.2d, v4.2d, v22.2d
+	VBIT V12.B16, V6.B16, V4.B16
+	VAND V21.B16, V12.B16, V12.B16
+	VSUB V29.D2, V4.D2, V4.D2
+	WORD $0x4f4c0486 // sshr v6.2d, v4.2d, #52
+	VAND V28.B16, V4.B16, V4.B16
+	VADD V29.D2, V4.D2, V4.D2
+	VSUB V12.D2, V6.D2, V6.D2
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x4efbd484 // fsub v4.2d, v4.2d, v27.2d
+	WORD $0x4e7ad490 // fadd v16.2d, v4.2d, v26.2d
+	WORD $0x6e70fc90 // fdiv v16.2d, v4.2d, v16.2d
+	WORD $0x6e70de12 // fmul v18.2d, v16.2d, v16.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V18.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V18.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V18.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V18.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V18.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V18.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V18.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V18.D2, V10.D2, V8.D2
+	WORD $0x6e72dd08 // fmul v8.2d, v8.2d, v18.2d
+	WORD $0x4ee4d508 // fsub v8.2d, v8.2d, v4.2d
+	WORD $0x6e70dd08 // fmul v8.2d, v8.2d, v16.2d
+	VFMLA V24.D2, V6.D2, V8.D2
+	WORD $0x4e68d484 // fadd v4.2d, v4.2d, v8.2d
+	VFMLA V25.D2, V6.D2, V4.D2
+	WORD $0x4ee0d484 // fsub v4.2d, v4.2d, v0.2d
+	WORD $0x6e64dc44 // fmul v4.2d, v2.2d, v4.2d
+	WORD $0x4ee0d846 // fcmeq v6.2d, v2.2d, #0.0
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VAND V8.B16, V6.B16, V6.B16
+	VBIT V6.B16, V30.B16, V4.B16
+	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P [V2.D2], 16(R2)
+	VST1.P [V4.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_klDivF64
+tail_klDivF64:
+	ADDS $2, R1, R1
+	BEQ done_klDivF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V2.D[0]
+lanes_klDivF64:
+	VMOV V2.B16, V4.B16
+	WORD $0x6ee4e6ec // fcmgt v12.2d, v23.2d, v4.2d
+	WORD $0x6e76dc86 // fmul v6.2d, v4.2d, v22.2d
+	VBIT V12.B16, V6.B16, V4.B16
+	VAND V21.B16, V12.B16, V12.B16
+	VSUB V29.D2, V4.D2, V4.D2
+	WORD $0x4f4c0486 // sshr v6.2d, v4.2d, #52
+	VAND V28.B16, V4.B16, V4.B16
+	VADD V29.D2, V4.D2, V4.D2
+	VSUB V12.D2, V6.D2, V6.D2
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x4efbd484 // fsub v4.2d, v4.2d, v27.2d
+	WORD $0x4e7ad490 // fadd v16.2d, v4.2d, v26.2d
+	WORD $0x6e70fc90 // fdiv v16.2d, v4.2d, v16.2d
+	WORD $0x6e70de12 // fmul v18.2d, v16.2d, v16.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V8.D2]
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V18.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V18.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V18.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V18.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V18.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V18.D2, V10.D2, V8.D2
+	VLD1R.P 8(R10), [V10.D2]
+	VFMLA V18.D2, V8.D2, V10.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V18.D2, V10.D2, V8.D2
+	WORD $0x6e72dd08 // fmul v8.2d, v8.2d, v18.2d
+	WORD $0x4ee4d508 // fsub v8.2d, v8.2d, v4.2d
+	WORD $0x6e70dd08 // fmul v8.2d, v8.2d, v16.2d
+	VFMLA V24.D2, V6.D2, V8.D2
+	WORD $0x4e68d484 // fadd v4.2d, v4.2d, v8.2d
+	VFMLA V25.D2, V6.D2, V4.D2
+	WORD $0x4ee0d484 // fsub v4.2d, v4.2d, v0.2d
+	WORD $0x6e64dc44 // fmul v4.2d, v2.2d, v4.2d
+	WORD $0x4ee0d846 // fcmeq v6.2d, v2.2d, #0.0
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VAND V8.B16, V6.B16, V6.B16
+	VBIT V6.B16, V30.B16, V4.B16
+	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
+	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	VST1.P V2.D[0], 8(R2)
+	VST1.P V4.D[0], 8(R4)
+done_klDivF64:
+	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
+	WORD $0x7e70d9ce // faddp d14, v14.2d
+	FMOVD F14, ret+104(FP)
+	RET
+
+// func klDivLogF64(grad []float64, loss []float64, x []float64, y []float64, scale float64) float64
+
+TEXT ·klDivLogF64(SB), NOSPLIT, $0-112
+	MOVD grad_base+0(FP), R2
+	MOVD grad_len+8(FP), R1
+	MOVD loss_base+24(FP), R4
+	MOVD x_base+48(FP), R0
+	MOVD y_base+72(FP), R5
+	FMOVD scale+96(FP), F31
+	VDUP V31.D[0], V31.D2
+	WORD $0x6ee0fbff // fneg v31.2d, v31.2d
+	MOVD $0x0000000000000000, R9
+	VDUP R9, V30.D2
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V29.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V28.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V27.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V26.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V25.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V24.D2]
+	VLD1.P 16(R10), [V23.D2]
+	VLD1.P 16(R10), [V22.D2]
+	VLD1.P 16(R10), [V21.D2]
+	VLD1.P 16(R10), [V20.D2]
+	VLD1.P 16(R10), [V19.D2]
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V18.D2
+	MOVD $0x0000000000000001, R9
+	VDUP R9, V17.D2
+	MOVD $0xffefffffffffffff, R9
+	VDUP R9, V16.D2
+	SUBS $4, R1, R1
+	BLT onepre_klDivLogF64
+big_klDivLogF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	VLD1.P 32(R5), [V2.D2, V3.D2]
+	VMOV V2.B16, V4.B16
+	VMOV V3.B16, V5.B16
+	WORD $0x4efaf484 // fmin v4.2d, v4.2d, v26.2d
+	WORD $0x4efaf4a5 // fmin v5.2d, v5.2d, v26.2d
+	WORD $0x4e79f484 // fmax v4.2d, v4.2d, v25.2d
+	WORD $0x4e79f4a5 // fmax v5.2d, v5.2d, v25.2d
+	WORD $0x6e7ddc86 // fmul v6.2d, v4.2d, v29.2d
+	WORD $0x6e7ddca7 // fmul v7.2d, v5.2d, v29.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	WORD $0x4e6188e7 // frintn v7.2d, v7.2d
+	VFMLS V28.D2, V6.D2, V4.D2
+	VFMLS V28.D2, V7.D2, V5.D2
+	VFMLS V27.D2, V6.D2, V4.D2
+	VFMLS V27.D2, V7.D2, V5.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	WORD $0x4ee1b8e7 // fcvtzs v7.2d, v7.2d
+	VDUP V19.D[1], V8.D2
+	VDUP V19.D[1], V9.D2
+	VDUP V19.D[0], V10.D2
+	VDUP V19.D[0], V11.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VDUP V20.D[1], V8.D2
+	VDUP V20.D[1], V9.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VDUP V20.D[0], V10.D2
+	VDUP V20.D[0], V11.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VDUP V21.D[1], V8.D2
+	VDUP V21.D[1], V9.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VDUP V21.D[0], V10.D2
+	VDUP V21.D[0], V11.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VDUP V22.D[1], V8.D2
+	VDUP V22.D[1], V9.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VDUP V22.D[0], V10.D2
+	VDUP V22.D[0], V11.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VDUP V23.D[1], V8.D2
+	VDUP V23.D[1], V9.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VDUP V23.D[0], V10.D2
+	VDUP V23.D[0], V11.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	VDUP V24.D[1], V8.D2
+	VDUP V24.D[1], V9.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VFMLA V5.D2, V11.D2, V9.D2
+	VDUP V24.D[0], V10.D2
+	VDUP V24.D[0], V11.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VFMLA V5.D2, V9.D2, V11.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	WORD $0x6e65dca9 // fmul v9.2d, v5.2d, v5.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	VFMLA V11.D2, V9.D2, V5.D2
+	WORD $0x4e72d484 // fadd v4.2d, v4.2d, v18.2d
+	WORD $0x4e72d4a5 // fadd v5.2d, v5.2d, v18.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	WORD $0x4f7f04eb // sshr v11.2d, v7.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	VSUB V11.D2, V7.D2, V7.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	WORD $0x4f74556b // shl v11.2d, v11.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	VADD V11.D2, V5.D2, V5.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V18.D2, V6.D2, V6.D2
+	VADD V18.D2, V7.D2, V7.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x6e67dca5 // fmul v5.2d, v5.2d, v7.2d
+	WORD $0x6e70e446 // fcmge v6.2d, v2.2d, v16.2d
+	WORD $0x6e70e467 // fcmge v7.2d, v3.2d, v16.2d
+	WORD $0x4e71f488 // fmax v8.2d, v4.2d, v17.2d
+	WORD $0x4e71f4a9 // fmax v9.2d, v5.2d, v17.2d
+	VBIT V6.B16, V8.B16, V4.B16
+	VBIT V7.B16, V9.B16, V5.B16
+	WORD $0x4ee0d442 // fsub v2.2d, v2.2d, v0.2d
+	WORD $0x4ee1d463 // fsub v3.2d, v3.2d, v1.2d
+	WORD $0x6e62dc82 // fmul v2.2d, v4.2d, v2.2d
+	WORD $0x6e63dca3 // fmul v3.2d, v5.2d, v3.2d
+	WORD $0x4ee0d886 // fcmeq v6.2d, v4.2d, #0.0
+	WORD $0x4ee0d8a7 // fcmeq v7.2d, v5.2d, #0.0
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	WORD $0x4e61e429 // fcmeq v9.2d, v1.2d, v1.2d
+	VAND V8.B16, V6.B16, V6.B16
+	VAND V9.B16, V7.B16, V7.B16
+	VBIT V6.B16, V30.B16, V2.B16
+	VBIT V7.B16, V30.B16, V3.B16
+	WORD $0x6e7fdc84 // fmul v4.2d, v4.2d, v31.2d
+	WORD $0x6e7fdca5 // fmul v5.2d, v5.2d, v31.2d
+	WORD $0x4e62d58c // fadd v12.2d, v12.2d, v2.2d
+	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	VST1.P [V4.D2, V5.D2], 32(R2)
+	VST1.P [V2.D2, V3.D2], 32(R4)
+	SUBS $4, R1, R1
+	BGE big_klDivLogF64
+onepre_klDivLogF64:
+	ADDS $2, R1, R1
+	BLT tail_klDivLogF64
+one_klDivLogF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R5), [V2.D2]
+	VMOV V2.B16, V4.B16
+	WORD $0x4efaf484 // fmin v4.2d, v4.2d, v26.2d
+	WORD $0x4e79f484 // fmax v4.2d, v4.2d, v25.2d
+	WORD $0x6e7ddc86 // fmul v6.2d, v4.2d, v29.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V28.D2, V6.D2, V4.D2
+	VFMLS V27.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	VDUP V19.D[1], V8.D2
+	VDUP V19.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V20.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V20.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V21.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V21.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V22.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V22.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V23.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V23.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V24.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V24.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e72d484 // fadd v4.2d, v4.2d, v18.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V18.D2, V6.D2, V6.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x6e70e446 // fcmge v6.2d, v2.2d, v16.2d
+	WORD $0x4e71f488 // fmax v8.2d, v4.2d, v17.2d
+	VBIT V6.B16, V8.B16, V4.B16
+	WORD $0x4ee0d442 // fsub v2.2d, v2.2d, v0.2d
+	WORD $0x6e62dc82 // fmul v2.2d, v4.2d, v2.2d
+	WORD $0x4ee0d886 // fcmeq v6.2d, v4.2d, #0.0
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VAND V8.B16, V6.B16, V6.B16
+	VBIT V6.B16, V30.B16, V2.B16
+	WORD $0x6e7fdc84 // fmul v4.2d, v4.2d, v31.2d
+	WORD $0x4e62d58c // fadd v12.2d, v12.2d, v2.2d
+	VST1.P [V4.D2], 16(R2)
+	VST1.P [V2.D2], 16(R4)
+	SUBS $2, R1, R1
+	BGE one_klDivLogF64
+tail_klDivLogF64:
+	ADDS $2, R1, R1
+	BEQ done_klDivLogF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R5), V2.D[0]
+lanes_klDivLogF64:
+	VMOV V2.B16, V4.B16
+	WORD $0x4efaf484 // fmin v4.2d, v4.2d, v26.2d
+	WORD $0x4e79f484 // fmax v4.2d, v4.2d, v25.2d
+	WORD $0x6e7ddc86 // fmul v6.2d, v4.2d, v29.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V28.D2, V6.D2, V4.D2
+	VFMLS V27.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	VDUP V19.D[1], V8.D2
+	VDUP V19.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V20.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V20.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V21.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V21.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V22.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V22.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V23.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V23.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V24.D[1], V8.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V24.D[0], V10.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e72d484 // fadd v4.2d, v4.2d, v18.2d
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V18.D2, V6.D2, V6.D2
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x6e70e446 // fcmge v6.2d, v2.2d, v16.2d
+	WORD $0x4e71f488 // fmax v8.2d, v4.2d, v17.2d
+	VBIT V6.B16, V8.B16, V4.B16
+	WORD $0x4ee0d442 // fsub v2.2d, v2.2d, v0.2d
+	WORD $0x6e62dc82 // fmul v2.2d, v4.2d, v2.2d
+	WORD $0x4ee0d886 // fcmeq v6.2d, v4.2d, #0.0
+	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
+	VAND V8.B16, V6.B16, V6.B16
+	VBIT V6.B16, V30.B16, V2.B16
+	WORD $0x6e7fdc84 // fmul v4.2d, v4.2d, v31.2d
+	WORD $0x4e62d58c // fadd v12.2d, v12.2d, v2.2d
+	VST1.P V4.D[0], 8(R2)
+	VST1.P V2.D[0], 8(R4)
+done_klDivLogF64:
+	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
+	WORD $0x7e70d98c // faddp d12, v12.2d
+	FMOVD F12, ret+104(FP)
 	RET
 
 // func dotSub3F32(x []float32, t []float32, w []float32, z float32) float64

@@ -630,3 +630,131 @@ func testBackward[T args.Float](t *testing.T) {
 		}
 	}
 }
+
+// TestKLDivMatchesGeneric runs kl_div (probability and log targets) on the
+// NEON table and the generic one at lengths around the vector and unroll
+// widths, with the edge values spread through the inputs: p = 0 beside
+// x = −Inf and NaN, subnormal p, t = −Inf, t = −800 (e^t underflows even
+// float64) beside x = −Inf, NaN on either side; gradient separate or in
+// place, per-element loss or none, gradient or none.
+func TestKLDivMatchesGeneric(t *testing.T) {
+	t.Run("f32", func(t *testing.T) { testKLDiv[float32](t) })
+	t.Run("f64", func(t *testing.T) { testKLDiv[float64](t) })
+}
+
+func testKLDiv[T args.Float](t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	inf, nan := math.Inf(1), math.NaN()
+	tiny := 0x1p-140 // subnormal in float32
+	if !is32[T]() {
+		tiny = 0x1p-1060
+	}
+	for _, kind := range []args.RegressionKind{args.KLDiv, args.KLDivLogTarget} {
+		// (x, y) pairs placed at the start of the slices (as many as fit)
+		// and again from index 9 on.
+		type pair struct{ x, y float64 }
+		special := []pair{{-inf, 0}, {nan, 0}, {-1, 0}, {-2, tiny}, {-inf, tiny}, {-3, tiny / 7}, {nan, 0.5}, {-1, nan}, {-inf, 1}, {0, 1}}
+		if kind == args.KLDivLogTarget {
+			special = []pair{{-inf, -inf}, {nan, -inf}, {-1, -inf}, {-inf, -800}, {-2, -800}, {-inf, -110}, {-3, -103.5}, {nan, -1}, {-1, nan}, {-inf, 0}, {-2, -745.5}}
+		}
+		// A second round keeps only the pairs whose loss is finite, so that
+		// the sums are compared as numbers, not as NaN or Inf.
+		var finite []pair
+		for _, s := range special {
+			l := []T{0}
+			generic.KLDiv(args.Regression[T]{Kind: kind, X: []T{T(s.x)}, Y: []T{T(s.y)}, Loss: l})
+			if v := float64(l[0]); v-v == 0 {
+				finite = append(finite, s)
+			}
+		}
+		for round, n := range append(append([]int{0}, backwardLengths...), backwardLengths...) {
+			if round > len(backwardLengths) {
+				special = finite
+			}
+			x, y := make([]T, n), make([]T, n)
+			for i := range x {
+				x[i] = T(math.Log(rng.Float64()) * 2)
+				p := rng.Float64()
+				if kind == args.KLDivLogTarget {
+					y[i] = T(math.Log(p) * 3)
+				} else {
+					y[i] = T(p * p)
+				}
+			}
+			for j, s := range special {
+				for _, i := range []int{j, 9 + j} {
+					if i < n {
+						x[i], y[i] = T(s.x), T(s.y)
+					}
+				}
+			}
+			for mask := 0; mask < 8; mask++ { // grad, loss, in place
+				wantG, wantL := make([]T, n), make([]T, n)
+				b := args.Regression[T]{Kind: kind, X: x, Y: y, GradScale: 0.37}
+				a := args.Regression[T]{Kind: kind, X: append([]T(nil), x...), Y: append([]T(nil), y...), GradScale: 0.37}
+				if mask&1 != 0 {
+					b.Grad, a.Grad = wantG, make([]T, n)
+					if mask&4 != 0 {
+						a.Grad = a.X
+					}
+				} else if mask&4 != 0 {
+					continue
+				}
+				if mask&2 != 0 {
+					b.Loss, a.Loss = wantL, make([]T, n)
+				}
+				name := fmt.Sprintf("kind=%d n=%d opts=%03b finite=%v", kind, n, mask, round > len(backwardLengths))
+				got, want := table[T]().KLDiv(a), generic.KLDiv(b)
+				if !near(got, want, tolOf[T]()) {
+					t.Errorf("%s: sum %v, want %v", name, got, want)
+				}
+				if a.Grad != nil {
+					checkKL(t, name+" grad", kind, x, y, a.Grad, b.Grad, true)
+				}
+				if a.Loss != nil {
+					checkKL(t, name+" loss", kind, x, y, a.Loss, b.Loss, false)
+				}
+			}
+		}
+	}
+}
+
+// checkKL compares kl_div's outputs element by element with a bound that
+// still sees errors in the smallest values (near's absolute floor of the
+// tolerance would hide them): a few roundings of T relative to the terms
+// p·log p and p·x, plus the least subnormal of T a rounding, times |t − x|
+// with log targets (p = e^t is rounded to T before the product; generic
+// rounds once). A non-finite value must match exactly.
+func checkKL[T args.Float](t *testing.T, name string, kind args.RegressionKind, x, y, got, want []T, grad bool) {
+	t.Helper()
+	eps, least := 0x1p-23, 0x1p-149
+	if !is32[T]() {
+		eps, least = 0x1p-52, 0x1p-1074
+	}
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if w-w != 0 || g-g != 0 {
+			if !(g == w || math.IsNaN(g) && math.IsNaN(w)) {
+				t.Errorf("%s[%d] = %v, want %v (x=%v y=%v)", name, i, got[i], want[i], x[i], y[i])
+				return
+			}
+			continue
+		}
+		xf, yf := float64(x[i]), float64(y[i])
+		p, lp := yf, math.Log(yf)
+		if kind == args.KLDivLogTarget {
+			p, lp = math.Exp(yf), yf
+		}
+		bound := 8*eps*(math.Abs(p*lp)+math.Abs(p*xf)) + 2*least
+		if grad {
+			bound = 4*eps*math.Abs(w) + 2*least
+		}
+		if kind == args.KLDivLogTarget && !grad {
+			bound += least * math.Abs(lp-xf)
+		}
+		if !(math.Abs(g-w) <= bound) && !(bound != bound && g == w) {
+			t.Errorf("%s[%d] = %v, want %v (x=%v y=%v)", name, i, got[i], want[i], x[i], y[i])
+			return
+		}
+	}
+}

@@ -128,6 +128,7 @@ func kernels() []kernel {
 	ks = append(ks, probLossKernels()...)
 	ks = append(ks, focalProbKernels()...)
 	ks = append(ks, backwardKernels()...)
+	ks = append(ks, klDivKernels()...)
 	return append(ks, probsKernels()...)
 }
 
