@@ -974,32 +974,6 @@ var knownGaps = []knownGap{
 	// throughout; the avx2 float32 kernels return NaN at the infinity and 0
 	// (or −Inf) elsewhere (the generic kernels return the NaN row).
 	{[]string{"avx2", "avx512"}, "primitives", rowM, 32, "values", []int{16, 17, 18, 19}, "softmax/log_softmax of a row holding +Inf: not NaN throughout as in PyTorch"},
-	// KLDiv at K = 4099 in float64: N·K = 8198 pointwise losses, the
-	// middle of each row a period-37 pattern. The generic kernel adds them
-	// one by one into one float64 sum, whose correlated roundings leave the
-	// loss 2.5e-14 to 4e-14 relative (≈ 225–370u) from PyTorch's and the exact
-	// value (the pointwise losses themselves are within 1 ULP); the avx2
-	// kernel's float64 lane sums miss the strict rule (S = 0) of the two
-	// corrected (dev) losses by ≈ 57u. Both are inside the reference
-	// contract's τ_L, which allows 2⁻⁵³·M·Σ|l| for the summation, and
-	// outside this file's 32u rule for a reduced loss.
-	{[]string{"generic"}, "kldiv", nameIn("P_K4099_zero_batchmean", "P_K4099_zero_none", "L_K4099_mean", "L_K4099_batchmean",
-		"L_K4099_sum", "L_K4099_none", "L_K4099_zero_batchmean", "L_K4099_zero_none"), 64, "loss", []int{-1},
-		"float64 KLDiv over 8198 terms: the generic kernel's one-by-one float64 sum is off by 225–370u (the contract allows M·u)"},
-	{[]string{"avx2"}, "kldiv", nameIn("L_K4099_zero_batchmean", "L_K4099_zero_none"), 64, "loss", []int{-1},
-		"float64 KLDiv over 8198 terms: the avx2 lane sums are off by ≈57u of a corrected loss (the contract allows M·u)"},
-}
-
-// nameIn matches the listed case names.
-func nameIn(names ...string) func(string) bool {
-	return func(name string) bool {
-		for _, n := range names {
-			if n == name {
-				return true
-			}
-		}
-		return false
-	}
 }
 
 func x1Hard(name string) bool {

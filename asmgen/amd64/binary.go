@@ -31,6 +31,9 @@ type binaryOptions struct {
 	// xRange: with softFlag, count vectors holding an x outside [0, 1]
 	// (probability inputs) instead of labels other than 0 and 1.
 	xRange bool
+	// compensated: float64 losses are summed with each lane's rounding
+	// error kept (terms of both signs, KLDiv).
+	compensated bool
 }
 
 func (o binaryOptions) suffix() string {
@@ -157,7 +160,11 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 			s.StoreAt(mk, l, s.At(loss, j))
 		}
 		s.ZeroOff(mk, l) // masked-off lanes must not reach the sum
-		acc.Add(l)
+		if o.compensated {
+			acc.AddCompensated(l)
+		} else {
+			acc.Add(l)
+		}
 		if o.grad {
 			s.Mul(param("scale"), g, g)
 			s.StoreAt(mk, g, s.At(grad, j))
@@ -786,6 +793,7 @@ func klDiv(s *x86.ISA, o binaryOptions, logTarget bool) {
 		name, consts = "klDivLog", x86.ExpConsts()
 		doc = "%s computes kl_div with log targets over n elements: loss e^y·(y − x), 0 where e^y = 0 (x not NaN), gradient −e^y·scale; returns Σ loss."
 	}
+	o.compensated = true // p·(log p − x) has both signs: 8198 float64 terms lost 57u plainly
 	binaryKernel(s, name, doc, o, consts, func(x, y reg.VecVirtual, _ func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
 		p := y
 		l = s.Vec()

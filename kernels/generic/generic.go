@@ -119,7 +119,7 @@ func weightSum32[T args.Float](w []T) (float64, bool) {
 	return s + c, true
 }
 
-// neumaier adds x ≥ 0 to the compensated sum s + c: Knuth's TwoSum, whose
+// neumaier adds x to the compensated sum s + c: Knuth's TwoSum, whose
 // error term needs no branch on which of s and x is larger.
 func neumaier(s, c, x float64) (float64, float64) {
 	t := s + x

@@ -13,7 +13,8 @@ func KLDiv[T args.Float](a args.Regression[T]) float64 {
 	y := a.Y[:len(x)]
 	logTarget := a.Kind == args.KLDivLogTarget
 	var buf [sumExpBlock]float64
-	var sum float64
+	// Terms of both signs: a plain float64 sum lost 370u over 8198 of them.
+	var sum, comp float64
 	for lo := 0; lo < len(x); lo += sumExpBlock {
 		xs := x[lo:min(lo+sumExpBlock, len(x))]
 		ys := y[lo:][:len(xs)]
@@ -36,7 +37,7 @@ func KLDiv[T args.Float](a args.Regression[T]) float64 {
 			if p == 0 && xf == xf {
 				v = 0 // a zero target contributes nothing, even beside x = −Inf
 			}
-			sum += v
+			sum, comp = neumaier(sum, comp, v)
 			if a.Loss != nil {
 				a.Loss[lo+i] = T(v)
 			}
@@ -45,5 +46,8 @@ func KLDiv[T args.Float](a args.Regression[T]) float64 {
 			}
 		}
 	}
-	return sum
+	if sum-sum != 0 {
+		return sum // an infinite or NaN sum: the compensation is meaningless
+	}
+	return sum + comp
 }

@@ -485,6 +485,30 @@ func (a F64Acc) Add(v reg.VecVirtual) {
 	VADDPD(hi, a.hi, a.hi)
 }
 
+// AddCompensated adds the float64 lanes of v with each lane's rounding
+// error kept in the second vector (TwoSum), so that a long float64 sum of
+// terms of both signs loses nothing to cancellation against its own
+// rounding: Sum folds the errors back in. float32 lanes take Add (their
+// float64 sum is exact enough).
+func (a F64Acc) AddCompensated(v reg.VecVirtual) {
+	if !a.s.F64 {
+		a.Add(v)
+		return
+	}
+	s, bb, t := a.s.Vec(), a.s.Vec(), a.s.Vec()
+	VADDPD(v, a.lo, s)  // s = acc + v
+	VSUBPD(a.lo, s, bb) // bb = s − acc
+	VSUBPD(bb, s, t)    // s − bb
+	VSUBPD(t, a.lo, t)  // acc − (s − bb)
+	VSUBPD(bb, v, bb)   // v − bb
+	VADDPD(bb, t, t)    // the rounding error of acc + v
+	// An infinite sum has no rounding error (TwoSum gives NaN there):
+	// the error is dropped, so that an infinite total stays infinite.
+	a.s.Where(UNORD, t, t, a.s.C(0), t)
+	VADDPD(t, a.hi, a.hi)
+	VMOVAPD(s, a.lo)
+}
+
 // Lo is the accumulator's register of float64 lanes that Add uses for
 // float64 vectors, for callers that accumulate it their own way.
 func (a F64Acc) Lo() reg.VecVirtual { return a.lo }
