@@ -57,6 +57,21 @@
 // ½d² (|d| < δ) else δ(|d| − ½δ), SmoothL1 ½d²/β (|d| < β) else |d| − ½β;
 // the weighted mean is Σ w·e / Σ w.
 //
+// On log-probabilities x: NLL, l_i = −w[y]·x[i, y] (mean over Σ w[y_i]), and
+// KLDiv against probabilities p (or log-probabilities t, p = e^t):
+//
+//	l = p·(log p − x)   (0 where p = 0),   ∂l/∂x = −p
+//	mean = Σ l / (N·K) (PyTorch's "mean"),   BatchMean = Σ l / N
+//
+// The primitives' backward passes take dy and what PyTorch saves:
+//
+//	SoftmaxBackward     dx = y·(dy − Σ_row y·dy),   y = softmax(x)
+//	LogSoftmaxBackward  dx = dy − e^y·Σ_row dy,      y = log_softmax(x)
+//	LogSumExpBackward   dx = dy_i·e^(x − lse_i)
+//	SigmoidBackward     dx = dy·y·(1 − y),          y = σ(x)
+//	LogSigmoidBackward  dx = dy·σ(−x)
+//	SoftplusBetaBackward dx = dy·σ(βx), dy where βx > threshold
+//
 // # Weights and the mean's denominator
 //
 // "Weight" is what PyTorch calls weight in each family, so its shape and
