@@ -105,8 +105,8 @@
 //	expDiffScaleF64 f64   98 instructions / 2 vectors = 49.00 per vector
 //	klDivF32       f32   92 instructions / 2 vectors = 46.00 per vector
 //	klDivLogF32    f32   88 instructions / 2 vectors = 44.00 per vector
-//	klDivF64       f64   99 instructions / 2 vectors = 49.50 per vector
-//	klDivLogF64    f64  110 instructions / 2 vectors = 55.00 per vector
+//	klDivF64       f64  113 instructions / 2 vectors = 56.50 per vector
+//	klDivLogF64    f64  124 instructions / 2 vectors = 62.00 per vector
 //	dotSub3F32     f32   57 instructions / 4 vectors = 14.25 per vector
 //	affineTF32     f32   21 instructions / 4 vectors =  5.25 per vector
 //	affineWTF32    f32   26 instructions / 4 vectors =  6.50 per vector
@@ -28770,8 +28770,22 @@ big_klDivF64:
 	VBIT V7.B16, V30.B16, V5.B16
 	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
 	WORD $0x6e7fdc63 // fmul v3.2d, v3.2d, v31.2d
-	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
-	WORD $0x4e65d5ef // fadd v15.2d, v15.2d, v5.2d
+	WORD $0x4e64d5c6 // fadd v6.2d, v14.2d, v4.2d
+	WORD $0x4eeed4c8 // fsub v8.2d, v6.2d, v14.2d
+	WORD $0x4ee8d4ca // fsub v10.2d, v6.2d, v8.2d
+	WORD $0x4eead5ca // fsub v10.2d, v14.2d, v10.2d
+	WORD $0x4ee8d488 // fsub v8.2d, v4.2d, v8.2d
+	WORD $0x4e68d54a // fadd v10.2d, v10.2d, v8.2d
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VMOV V6.B16, V14.B16
+	WORD $0x4e65d5c7 // fadd v7.2d, v14.2d, v5.2d
+	WORD $0x4eeed4e9 // fsub v9.2d, v7.2d, v14.2d
+	WORD $0x4ee9d4eb // fsub v11.2d, v7.2d, v9.2d
+	WORD $0x4eebd5cb // fsub v11.2d, v14.2d, v11.2d
+	WORD $0x4ee9d4a9 // fsub v9.2d, v5.2d, v9.2d
+	WORD $0x4e69d56b // fadd v11.2d, v11.2d, v9.2d
+	WORD $0x4e6bd5ef // fadd v15.2d, v15.2d, v11.2d
+	VMOV V7.B16, V14.B16
 	VST1.P [V2.D2, V3.D2], 32(R2)
 	VST1.P [V4.D2, V5.D2], 32(R4)
 	SUBS $4, R1, R1
@@ -28828,7 +28842,14 @@ one_klDivF64:
 	VAND V8.B16, V6.B16, V6.B16
 	VBIT V6.B16, V30.B16, V4.B16
 	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
-	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	WORD $0x4e64d5c6 // fadd v6.2d, v14.2d, v4.2d
+	WORD $0x4eeed4c8 // fsub v8.2d, v6.2d, v14.2d
+	WORD $0x4ee8d4ca // fsub v10.2d, v6.2d, v8.2d
+	WORD $0x4eead5ca // fsub v10.2d, v14.2d, v10.2d
+	WORD $0x4ee8d488 // fsub v8.2d, v4.2d, v8.2d
+	WORD $0x4e68d54a // fadd v10.2d, v10.2d, v8.2d
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VMOV V6.B16, V14.B16
 	VST1.P [V2.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
 	SUBS $2, R1, R1
@@ -28887,10 +28908,20 @@ lanes_klDivF64:
 	VAND V8.B16, V6.B16, V6.B16
 	VBIT V6.B16, V30.B16, V4.B16
 	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
-	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
+	WORD $0x4e64d5c6 // fadd v6.2d, v14.2d, v4.2d
+	WORD $0x4eeed4c8 // fsub v8.2d, v6.2d, v14.2d
+	WORD $0x4ee8d4ca // fsub v10.2d, v6.2d, v8.2d
+	WORD $0x4eead5ca // fsub v10.2d, v14.2d, v10.2d
+	WORD $0x4ee8d488 // fsub v8.2d, v4.2d, v8.2d
+	WORD $0x4e68d54a // fadd v10.2d, v10.2d, v8.2d
+	WORD $0x4e6ad5ef // fadd v15.2d, v15.2d, v10.2d
+	VMOV V6.B16, V14.B16
 	VST1.P V2.D[0], 8(R2)
 	VST1.P V4.D[0], 8(R4)
 done_klDivF64:
+	WORD $0x4eeed5c0 // fsub v0.2d, v14.2d, v14.2d
+	WORD $0x4ee0d800 // fcmeq v0.2d, v0.2d, #0.0
+	VAND V0.B16, V15.B16, V15.B16
 	WORD $0x4e6fd5ce // fadd v14.2d, v14.2d, v15.2d
 	WORD $0x7e70d9ce // faddp d14, v14.2d
 	FMOVD F14, ret+104(FP)
@@ -29041,8 +29072,22 @@ big_klDivLogF64:
 	VBIT V7.B16, V30.B16, V3.B16
 	WORD $0x6e7fdc84 // fmul v4.2d, v4.2d, v31.2d
 	WORD $0x6e7fdca5 // fmul v5.2d, v5.2d, v31.2d
-	WORD $0x4e62d58c // fadd v12.2d, v12.2d, v2.2d
-	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
+	WORD $0x4e62d586 // fadd v6.2d, v12.2d, v2.2d
+	WORD $0x4eecd4c8 // fsub v8.2d, v6.2d, v12.2d
+	WORD $0x4ee8d4ca // fsub v10.2d, v6.2d, v8.2d
+	WORD $0x4eead58a // fsub v10.2d, v12.2d, v10.2d
+	WORD $0x4ee8d448 // fsub v8.2d, v2.2d, v8.2d
+	WORD $0x4e68d54a // fadd v10.2d, v10.2d, v8.2d
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	VMOV V6.B16, V12.B16
+	WORD $0x4e63d587 // fadd v7.2d, v12.2d, v3.2d
+	WORD $0x4eecd4e9 // fsub v9.2d, v7.2d, v12.2d
+	WORD $0x4ee9d4eb // fsub v11.2d, v7.2d, v9.2d
+	WORD $0x4eebd58b // fsub v11.2d, v12.2d, v11.2d
+	WORD $0x4ee9d469 // fsub v9.2d, v3.2d, v9.2d
+	WORD $0x4e69d56b // fadd v11.2d, v11.2d, v9.2d
+	WORD $0x4e6bd5ad // fadd v13.2d, v13.2d, v11.2d
+	VMOV V7.B16, V12.B16
 	VST1.P [V4.D2, V5.D2], 32(R2)
 	VST1.P [V2.D2, V3.D2], 32(R4)
 	SUBS $4, R1, R1
@@ -29104,7 +29149,14 @@ one_klDivLogF64:
 	VAND V8.B16, V6.B16, V6.B16
 	VBIT V6.B16, V30.B16, V2.B16
 	WORD $0x6e7fdc84 // fmul v4.2d, v4.2d, v31.2d
-	WORD $0x4e62d58c // fadd v12.2d, v12.2d, v2.2d
+	WORD $0x4e62d586 // fadd v6.2d, v12.2d, v2.2d
+	WORD $0x4eecd4c8 // fsub v8.2d, v6.2d, v12.2d
+	WORD $0x4ee8d4ca // fsub v10.2d, v6.2d, v8.2d
+	WORD $0x4eead58a // fsub v10.2d, v12.2d, v10.2d
+	WORD $0x4ee8d448 // fsub v8.2d, v2.2d, v8.2d
+	WORD $0x4e68d54a // fadd v10.2d, v10.2d, v8.2d
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	VMOV V6.B16, V12.B16
 	VST1.P [V4.D2], 16(R2)
 	VST1.P [V2.D2], 16(R4)
 	SUBS $2, R1, R1
@@ -29168,10 +29220,20 @@ lanes_klDivLogF64:
 	VAND V8.B16, V6.B16, V6.B16
 	VBIT V6.B16, V30.B16, V2.B16
 	WORD $0x6e7fdc84 // fmul v4.2d, v4.2d, v31.2d
-	WORD $0x4e62d58c // fadd v12.2d, v12.2d, v2.2d
+	WORD $0x4e62d586 // fadd v6.2d, v12.2d, v2.2d
+	WORD $0x4eecd4c8 // fsub v8.2d, v6.2d, v12.2d
+	WORD $0x4ee8d4ca // fsub v10.2d, v6.2d, v8.2d
+	WORD $0x4eead58a // fsub v10.2d, v12.2d, v10.2d
+	WORD $0x4ee8d448 // fsub v8.2d, v2.2d, v8.2d
+	WORD $0x4e68d54a // fadd v10.2d, v10.2d, v8.2d
+	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
+	VMOV V6.B16, V12.B16
 	VST1.P V4.D[0], 8(R2)
 	VST1.P V2.D[0], 8(R4)
 done_klDivLogF64:
+	WORD $0x4eecd580 // fsub v0.2d, v12.2d, v12.2d
+	WORD $0x4ee0d800 // fcmeq v0.2d, v0.2d, #0.0
+	VAND V0.B16, V13.B16, V13.B16
 	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
 	WORD $0x7e70d98c // faddp d12, v12.2d
 	FMOVD F12, ret+104(FP)

@@ -67,8 +67,14 @@ func (f *fn) logSubConsts() (minNorm, scale, shift neon.V) {
 
 // klDivTail is the end both kernels share: l holds log p − x or t − x,
 // p the target probability. It leaves the loss in l, the gradient in p,
-// and adds the loss to acc; s and c are scratch.
-func (f *fn) klDivTail(x, p, l, s, c []neon.V, acc []neon.V) {
+// and adds the loss to acc; s, c and r are scratch.
+//
+// Float32 losses are widened and added to four float64 accumulators
+// (accumulate). Float64 losses go through TwoSum into acc[0] with the
+// rounding errors gathered in acc[1] (klDivReduce adds them at the end):
+// a plain float64 sum over thousands of terms drifts by tens of units in
+// the last place (the golden kldiv cases at K = 4099 catch ~57u).
+func (f *fn) klDivTail(x, p, l, s, c, r []neon.V, acc []neon.V) {
 	a := f.arr
 	zero, ns := f.consts["zero"], f.consts["nscale"]
 	each := func(g func(i int)) {
@@ -82,7 +88,39 @@ func (f *fn) klDivTail(x, p, l, s, c []neon.V, acc []neon.V) {
 	each(func(i int) { f.and(s[i], s[i], c[i]) })
 	each(func(i int) { f.bit(l[i], zero, s[i]) }) // p = 0, x not NaN: 0 (not 0·(−Inf))
 	each(func(i int) { f.FMUL(a, p[i], p[i], ns) })
+	if a == neon.D2 {
+		each(func(i int) { f.twoSumAcc(acc[0], acc[1], l[i], s[i], c[i], r[i]) })
+		return
+	}
 	each(func(i int) { f.accumulate(acc, l[i], s[i], i) })
+}
+
+// twoSumAcc adds v to sum exactly in two parts (Knuth's TwoSum): sum
+// becomes the rounded sum, comp gains its rounding error. s, b, e are
+// scratch. Once sum is ±Inf or NaN, comp may be NaN; klDivReduce drops it
+// there.
+func (f *fn) twoSumAcc(sum, comp, v, s, b, e neon.V) {
+	a := f.arr
+	f.FADD(a, s, sum, v)
+	f.FSUB(a, b, s, sum) // the part of v that went in
+	f.FSUB(a, e, s, b)   // the part of sum that stayed
+	f.FSUB(a, e, sum, e) // sum's error
+	f.FSUB(a, b, v, b)   // v's error
+	f.FADD(a, e, e, b)
+	f.FADD(a, comp, comp, e)
+	f.mov(sum, s)
+}
+
+// klDivReduce leaves the float64 total of the accumulators in lane 0 of
+// acc[0]: for float64 lanes sum + comp per lane (comp dropped where sum is
+// not finite), then the two lanes added.
+func (f *fn) klDivReduce(acc []neon.V, t neon.V) {
+	if f.arr == neon.D2 {
+		f.FSUB(neon.D2, t, acc[0], acc[0]) // 0, or NaN for ±Inf and NaN
+		f.FCMEQZ(neon.D2, t, t)
+		f.and(acc[1], acc[1], t)
+	}
+	f.reduceWide(acc)
 }
 
 // klDivSetup loads the frame and the scalars both kernels share, and
@@ -133,9 +171,9 @@ func genKLDiv(f *fn) {
 		for i := range L {
 			f.FSUB(a, L[i], L[i], X[i]) // log p − x
 		}
-		f.klDivTail(X, P, L, T, U, acc)
+		f.klDivTail(X, P, L, T, U, W, acc)
 	})
-	f.reduceWide(acc)
+	f.klDivReduce(acc, X[0])
 	f.storeRet(acc[0])
 	f.Op("RET")
 }
@@ -174,9 +212,9 @@ func genKLDivLog(f *fn) {
 		each(func(i int) { f.FMAX(a, H0[i], P[i], least) })
 		each(func(i int) { f.bit(P[i], H0[i], T[i]) })
 		each(func(i int) { f.FSUB(a, Y[i], Y[i], X[i]) }) // t − x
-		f.klDivTail(X, P, Y, T, H0, acc)
+		f.klDivTail(X, P, Y, T, H0, H1, acc)
 	})
-	f.reduceWide(acc)
+	f.klDivReduce(acc, X[0])
 	f.storeRet(acc[0])
 	f.Op("RET")
 }
