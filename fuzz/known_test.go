@@ -32,7 +32,7 @@ const (
 	findFarFirstLogit = "F14 SIMD backends, CrossEntropy with smoothing: a row whose first logit is more than 64·(1 + max|rest|) in magnitude"
 	findSmoothL1Sq    = "F10 SIMD backends, Huber and SmoothL1: an element with |d| < δ whose d² overflows"
 	findScaleSubnorm  = "F16 float32 mean: the gradient scale 1/norm is no normal float32 (norm above 2¹²⁶ or below 1/MaxFloat32)"
-	findF32Huge       = "F18 float32 SIMD backends: a row or element holding a finite magnitude beyond 1e37, a weight beyond 1e±20 (CE: any class weight) or a target below 1e-20"
+	findF32Huge       = "F18 float32 SIMD backends: a row or element holding a finite magnitude beyond 1e37, a weight beyond 1e±20 (CE: any class weight), a target below 1e-20, or (regression) a weighted residual w·|d| below 2^-126"
 	findF32HugeResult = "F18r float32 SIMD backends: an element whose reference value is finite and beyond MaxFloat32/64"
 	findSubnormalP    = "F38 float32 SIMD backends, BCE and FocalProbs: a gradient element whose probability is subnormal (1/p overflows float32)"
 )
@@ -305,7 +305,12 @@ func (c *regressionCase[T]) known(backend string, r *reference.Result, e elem) [
 		},
 		func() string {
 			if f32 && simd(backend) && any(func(i int) bool {
-				return math.Abs(float64(c.x[i])) > 1e37 || math.Abs(float64(c.y[i])) > 1e37 || c.w != nil && extremeWeights32(c.w[i:i+1])
+				// Also a weighted residual below float32's normal range:
+				// w·g underflows before the mean's 1/Σw (Huber d = 1e-30,
+				// w = 4.6e-20: 0, want 2.4e-34).
+				dw := math.Abs(float64(c.x[i])-float64(c.y[i])) * w(i)
+				return math.Abs(float64(c.x[i])) > 1e37 || math.Abs(float64(c.y[i])) > 1e37 || c.w != nil && extremeWeights32(c.w[i:i+1]) ||
+					c.w != nil && dw != 0 && dw < 0x1p-126
 			}) {
 				return findF32Huge
 			}
