@@ -60,11 +60,5 @@ func NLL[T Float](logProbs []T, targets []int32, n, k int, grad []T, o *NLLOptio
 		return 0, err
 	}
 	a.Targets, a.Ignore, a.HasIgnore = targets, ignore, hasIgnore
-	if o.Normalizer > 0 {
-		norm = o.Normalizer
-	}
-	a.GradScale = T(scaleFor(o.Reduction, o.EmptyMean, norm))
-	sum := runCEWith(o.Runner, impl[T]().NLL, &a)
-	loss, _ := reduce(o.Reduction, o.EmptyMean, sum, norm)
-	return T(loss), nil
+	return ceRunWith(impl[T]().NLL, &a, &ceo, norm)
 }

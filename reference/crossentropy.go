@@ -37,22 +37,13 @@ func CrossEntropy[T kernels.Float](logits []T, targets []int32, n, k int, o *ker
 	if err != nil {
 		return nil, err
 	}
-	if err := lengths(need("targets", len(targets), n)); err != nil {
+	ignore, hasIgnore := o.Ignore.Index()
+	norm, err := targetNorm(targets, n, k, ignore, hasIgnore, w)
+	if err != nil {
 		return nil, err
 	}
-	ignore, hasIgnore := o.Ignore.Index()
-	var norm sum
-	for i, y := range targets {
-		if hasIgnore && y == ignore {
-			continue
-		}
-		if y < 0 || int(y) >= k {
-			return nil, errf(kernels.ErrTarget, "targets[%d]=%d", i, y)
-		}
-		norm.add(weightOf(w, int(y)))
-	}
 	r := newResult[T](k)
-	r.setScale(o.Reduction, o.EmptyMean, normalized(norm.value(), o.Normalizer))
+	r.setScale(o.Reduction, o.EmptyMean, normalized(norm, o.Normalizer))
 	eps, zeta := o.LabelSmoothing, o.ZLoss
 	r.allocRows(n, k)
 	c := make([]float64, k)
@@ -196,18 +187,12 @@ func SoftmaxFocal[T kernels.Float](logits []T, targets []int32, n, k int, o *ker
 		return nil, err
 	}
 	ignore, hasIgnore := o.Ignore.Index()
-	count := 0
-	for i, y := range targets {
-		if hasIgnore && y == ignore {
-			continue
-		}
-		if y < 0 || int(y) >= k {
-			return nil, errf(kernels.ErrTarget, "targets[%d]=%d", i, y)
-		}
-		count++
+	count, err := targetNorm(targets, n, k, ignore, hasIgnore, nil) // α scales losses; the mean counts rows
+	if err != nil {
+		return nil, err
 	}
 	r := newResult[T](k)
-	r.setScale(o.Reduction, o.EmptyMean, float64(count))
+	r.setScale(o.Reduction, o.EmptyMean, count)
 	r.nonNeg = true // −α_y·q^γ·log p_y with α_y ≥ 0
 	gam := o.Gamma
 	r.allocRows(n, k)
@@ -282,6 +267,25 @@ func spread(f func(float64) float64, v, d float64) float64 {
 		return math.Inf(1)
 	}
 	return m
+}
+
+// targetNorm checks integer targets (a class in [0, k) or the ignore
+// index) and returns Σ w[y] over the rows not ignored.
+func targetNorm(targets []int32, n, k int, ignore int32, hasIgnore bool, w []float64) (float64, error) {
+	if err := lengths(need("targets", len(targets), n)); err != nil {
+		return 0, err
+	}
+	var norm sum
+	for i, y := range targets {
+		if hasIgnore && y == ignore {
+			continue
+		}
+		if y < 0 || int(y) >= k {
+			return 0, errf(kernels.ErrTarget, "targets[%d]=%d", i, y)
+		}
+		norm.add(weightOf(w, int(y)))
+	}
+	return norm.value(), nil
 }
 
 func weightOf(w []float64, j int) float64 {

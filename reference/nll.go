@@ -18,22 +18,13 @@ func NLL[T kernels.Float](x []T, targets []int32, n, k int, o *kernels.NLLOption
 	if err != nil {
 		return nil, err
 	}
-	if err := lengths(need("targets", len(targets), n)); err != nil {
+	ignore, hasIgnore := o.Ignore.Index()
+	norm, err := targetNorm(targets, n, k, ignore, hasIgnore, w)
+	if err != nil {
 		return nil, err
 	}
-	ignore, hasIgnore := o.Ignore.Index()
-	var norm sum
-	for i, y := range targets {
-		if hasIgnore && y == ignore {
-			continue
-		}
-		if y < 0 || int(y) >= k {
-			return nil, errf(kernels.ErrTarget, "targets[%d]=%d", i, y)
-		}
-		norm.add(weightOf(w, int(y)))
-	}
 	r := newResult[T](k)
-	r.setScale(o.Reduction, o.EmptyMean, normalized(norm.value(), o.Normalizer))
+	r.setScale(o.Reduction, o.EmptyMean, normalized(norm, o.Normalizer))
 	r.Items, r.ItemTol = make([]float64, n), make([]float64, n)
 	r.Grad, r.GradTol = make([]float64, n*k), make([]float64, n*k)
 	// The kernels scale by the gradient factor rounded to T.
