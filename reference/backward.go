@@ -75,7 +75,10 @@ func SoftmaxBackward[T kernels.Float](dy, y []T, n, k int) (*Result, error) {
 			d := g - sv
 			out[j] = yv * d
 			tol[j] = math.Abs(yv)*(sErr+Slack*r.U*(math.Abs(g)+math.Abs(sv))) + Slack*r.U*math.Abs(out[j])
-			if free || finite(yv, g, sv) && (math.Abs(d) > r.max || math.Abs(yv*g) > r.max || math.Abs(yv*sv) > r.max) {
+			// An infinite y times a difference whose sign the sum's error
+			// bound leaves open is ±Inf or NaN by the order of additions.
+			if free || finite(yv, g, sv) && (math.Abs(d) > r.max || math.Abs(yv*g) > r.max || math.Abs(yv*sv) > r.max) ||
+				math.IsInf(yv, 0) && finite(d) && math.Abs(d) <= sErr+Slack*r.U*math.Abs(g) {
 				tol[j] = unconstrained
 			}
 		}
@@ -96,7 +99,10 @@ func LogSoftmaxBackward[T kernels.Float](dy, y []T, n, k int) (*Result, error) {
 			tol[j] = e*sErr + Slack*r.U*(math.Abs(g)+math.Abs(out[j])) + (e+r.tiny)*math.Abs(sv)*(Slack*r.U+InputSlack*r.U*math.Abs(yv))
 			// exp(y) within its tolerance, or its product with the sum,
 			// may overflow T: unconstrained.
-			if free || r.expOverflows(yv, e, Slack*r.U+InputSlack*r.U*math.Abs(yv)) || finite(e, sv) && e*math.Abs(sv) > r.max {
+			// So is an infinite e^y times a sum whose sign its error bound
+			// leaves open (±Inf or NaN by the order of the additions).
+			if free || r.expOverflows(yv, e, Slack*r.U+InputSlack*r.U*math.Abs(yv)) || finite(e, sv) && e*math.Abs(sv) > r.max ||
+				math.IsInf(e, 1) && finite(sv) && math.Abs(sv) <= sErr {
 				tol[j] = unconstrained
 			}
 		}
