@@ -23,6 +23,7 @@ var families = map[string]decoder{
 	"FuzzCrossEntropyShards": ceDecoder(ceShards),
 	"FuzzNLL":                ceDecoder(ceNLL),
 	"FuzzKLDiv":              decodeKLDivFamily,
+	"FuzzDistill":            decodeDistillFamily,
 	"FuzzBCEWithLogits":      binaryDecoder(binLogits),
 	"FuzzBCE":                binaryDecoder(binProbs),
 	"FuzzSigmoidFocal":       binaryDecoder(binFocalLogits),

@@ -47,6 +47,7 @@ type bufferNames struct {
 var (
 	ceNames          = &bufferNames{out: [3]string{"grad", "RowLoss", "RowLSE"}, in: [4]string{"logits", "targets", "Weight"}}
 	ceProbsNames     = &bufferNames{out: [3]string{"grad", "RowLoss", "RowLSE"}, in: [4]string{"logits", "probs", "Weight"}}
+	distillNames     = &bufferNames{out: [3]string{"grad", "RowLoss"}, in: [4]string{"student", "teacher", "Labels"}}
 	klNames          = &bufferNames{out: [3]string{"grad", "Loss"}, in: [4]string{"input", "target"}}
 	nllNames         = &bufferNames{out: [3]string{"grad", "RowLoss"}, in: [4]string{"logProbs", "targets", "Weight"}}
 	focalNames       = &bufferNames{out: [3]string{"grad", "RowLoss"}, in: [4]string{"logits", "targets", "Alpha"}}

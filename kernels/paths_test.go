@@ -308,6 +308,30 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 			l, err := kernels.KLDiv(lq, t, n, k, g, ko)
 			return reference.Got[T]{CheckLoss: true, Loss: l, Items: ko.Loss, Grad: g}, err
 		}
+	case pathtable.Distill:
+		m := n * k
+		st := logits(m)
+		te := fill(m, func(i int) float64 {
+			if i%11 == 4 {
+				return math.Inf(-1) // a class the teacher rules out
+			}
+			return rng.NormFloat64() * 3
+		})
+		ss, tes := copyOf(st), copyOf(te)
+		g := grad(st, m)
+		do := &kernels.DistillOptions[T]{Temperature: o.Param, ScaleT2: o.ScaleT2, RowLoss: opt(o.RowOut, n)}
+		if o.RowOut {
+			do.Reduction = kernels.None
+		}
+		if o.Ignore {
+			do.Labels = make([]int32, n)
+			do.Labels[n/2] = -100
+		}
+		c.ref = func() (*reference.Result, error) { return reference.Distill(ss, tes, n, k, do) }
+		c.run = func() (reference.Got[T], error) {
+			l, err := kernels.Distill(st, te, n, k, g, do)
+			return reference.Got[T]{CheckLoss: true, Loss: l, Items: do.RowLoss, Grad: g}, err
+		}
 	case pathtable.SoftmaxBackward, pathtable.LogSoftmaxBackward, pathtable.LogSumExpBackward,
 		pathtable.SigmoidBackward, pathtable.LogSigmoidBackward, pathtable.SoftplusBackward:
 		c = buildBackward(r, b, fill)
@@ -839,6 +863,8 @@ func fuzzTarget(fn pathtable.Fn) string {
 		return "FuzzRegression"
 	case pathtable.KLDiv:
 		return "FuzzKLDiv"
+	case pathtable.Distill:
+		return "FuzzDistill"
 	}
 	return "FuzzPrimitives"
 }

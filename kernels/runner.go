@@ -388,6 +388,9 @@ func ceBlock[T Float](a args.CE[T], lo, hi int) args.CE[T] {
 	if a.Probs != nil {
 		b.Probs = a.Probs[lo*k : hi*k]
 	}
+	if a.Teacher != nil {
+		b.Teacher = a.Teacher[lo*k : hi*k]
+	}
 	if a.Grad != nil {
 		b.Grad = a.Grad[lo*k : hi*k]
 	}

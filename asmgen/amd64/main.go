@@ -96,6 +96,7 @@ func main() {
 			unary(s, op)
 		}
 		backwardKernels(s)
+		distillKernels(s)
 		outsideUnit(s)
 		weightScan(s)
 		// Test hooks for the ULP tests.
@@ -157,6 +158,7 @@ func main() {
 			unary(s, op)
 		}
 		backwardKernels(s)
+		distillKernels(s)
 		outsideUnit(s)
 		weightScan(s)
 		expVec(s)

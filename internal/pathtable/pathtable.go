@@ -19,7 +19,8 @@ const (
 	SoftmaxFocal       Fn = "SoftmaxFocal"
 	CrossEntropyShards Fn = "CrossEntropyShards" // two vocabulary shards (internal/shardtest)
 	NLL                Fn = "NLL"
-	KLDiv              Fn = "KLDiv" // Opt.LogTarget; Opt.RowOut: the pointwise losses (Reduction None)
+	KLDiv              Fn = "KLDiv"   // Opt.LogTarget; Opt.RowOut: the pointwise losses (Reduction None)
+	Distill            Fn = "Distill" // Opt.Param: the temperature; Opt.ScaleT2; Opt.Ignore: labels
 	BCEWithLogits      Fn = "BCEWithLogits"
 	BCE                Fn = "BCE"
 	SigmoidFocal       Fn = "SigmoidFocal"
@@ -80,6 +81,7 @@ type Opt struct {
 	Beta, Threshold float64
 
 	LogTarget bool // KLDiv's targets are log-probabilities
+	ScaleT2   bool // Distill's T² scaling
 }
 
 // Data selects the inputs' values.

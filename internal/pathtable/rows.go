@@ -214,6 +214,16 @@ var Rows = []Row{
 	{Name: "kldiv/log-target-in-place", Fn: KLDiv, N: 3, K: 1001, Opt: Opt{Grad: true, InPlace: true, LogTarget: true}, Class: anyShape,
 		Want: map[string][]string{"generic": p("generic/kldiv"), "amd64": p("amd64/{t}/kldiv-log-target"), "neon": p("neon/{t}/kldiv-log-target")}},
 
+	// Distillation (forward KL of two softmax rows).
+	{Name: "distill", Fn: Distill, N: 4, K: 37, Opt: Opt{Grad: true, RowOut: true, Ignore: true, Param: 2, ScaleT2: true}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill"), "neon": p("generic/distill")}},
+	{Name: "distill/in-place", Fn: Distill, N: 3, K: 4099, Opt: Opt{Grad: true, InPlace: true, Param: 0.5}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill"), "neon": p("generic/distill")}},
+	{Name: "distill/loss-only", Fn: Distill, N: 2, K: 5, Opt: Opt{RowOut: true}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill"), "neon": p("generic/distill")}},
+	{Name: "stream/distill-4M", Fn: Distill, Type: "f32", N: 4096, K: 1025, Opt: Opt{Grad: true, Param: 3}, Class: stream(anyShape),
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-pass2-nt"), "neon": p("generic/distill")}},
+
 	// Row primitives.
 	{Name: "softmax/rows", Fn: Softmax, N: 3, K: 100, Opt: Opt{Grad: true}, Class: rowsK,
 		Want: map[string][]string{"generic": p("generic/softmax"), "amd64": p("amd64/{t}/softmax-rows"), "neon": p("neon/softmax")}},

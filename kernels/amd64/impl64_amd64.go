@@ -24,6 +24,7 @@ func Float64(useAVX512 bool) *args.Impl[float64] {
 	t.Binary = s.binary64
 	t.Regression = s.regression64
 	t.KLDiv = s.klDiv64
+	t.Distill = s.distill64
 	t.Sigmoid = s.sigmoid64
 	t.LogSigmoid = s.logSigmoid64
 	t.Softplus = s.softplus64

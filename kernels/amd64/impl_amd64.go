@@ -31,6 +31,7 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 		Binary:       s.binary,
 		Regression:   s.regression,
 		KLDiv:        s.klDiv,
+		Distill:      s.distill,
 		Softmax:      s.softmax,
 		LogSoftmax:   s.logSoftmax,
 		LogSumExp:    s.logSumExp,

@@ -1673,6 +1673,26 @@ func logSoftmaxBackwardRowsAVX2(x *float32, dy *float32, dx *float32, n int, k i
 //go:noescape
 func lseBackwardRowsAVX2(x *float32, dy *float32, dx *float32, n int, k int, lse *float32)
 
+// distillMaxRowsAVX2 writes ms[i] = max_j s[i*k+j] and mt[i] = max_j t[i*k+j] for n rows of k.
+//
+//go:noescape
+func distillMaxRowsAVX2(s *float32, t *float32, n int, k int, ms *float32, mt *float32)
+
+// distillStatsRowsAVX2 writes, for n rows of k with z = s·tau and v = t·tau, sz[i] = Σ_j exp(z_j − mz[i]), sv[i] = Σ_j exp(v_j − mv[i]) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).
+//
+//go:noescape
+func distillStatsRowsAVX2(s *float32, t *float32, n int, k int, tau float32, mz *float32, mv *float32, sz *float32, sv *float32, dot *float32)
+
+// distillGradRowsAVX2 writes dst[i*k+j] = c·(exp((z_j − mz[i]) − lsz[i]) − exp((v_j − mv[i]) − lsv[i])) for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillGradRowsAVX2(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, mz *float32, lsz *float32, mv *float32, lsv *float32)
+
+// distillGradRowsNTAVX2 writes dst[i*k+j] = c·(exp((z_j − mz[i]) − lsz[i]) − exp((v_j − mv[i]) − lsv[i])) for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillGradRowsNTAVX2(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, mz *float32, lsz *float32, mv *float32, lsv *float32)
+
 // outsideUnitAVX2 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
 //
 //go:noescape
@@ -3482,6 +3502,26 @@ func logSoftmaxBackwardRowsAVX512(x *float32, dy *float32, dx *float32, n int, k
 //go:noescape
 func lseBackwardRowsAVX512(x *float32, dy *float32, dx *float32, n int, k int, lse *float32)
 
+// distillMaxRowsAVX512 writes ms[i] = max_j s[i*k+j] and mt[i] = max_j t[i*k+j] for n rows of k.
+//
+//go:noescape
+func distillMaxRowsAVX512(s *float32, t *float32, n int, k int, ms *float32, mt *float32)
+
+// distillStatsRowsAVX512 writes, for n rows of k with z = s·tau and v = t·tau, sz[i] = Σ_j exp(z_j − mz[i]), sv[i] = Σ_j exp(v_j − mv[i]) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).
+//
+//go:noescape
+func distillStatsRowsAVX512(s *float32, t *float32, n int, k int, tau float32, mz *float32, mv *float32, sz *float32, sv *float32, dot *float32)
+
+// distillGradRowsAVX512 writes dst[i*k+j] = c·(exp((z_j − mz[i]) − lsz[i]) − exp((v_j − mv[i]) − lsv[i])) for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillGradRowsAVX512(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, mz *float32, lsz *float32, mv *float32, lsv *float32)
+
+// distillGradRowsNTAVX512 writes dst[i*k+j] = c·(exp((z_j − mz[i]) − lsz[i]) − exp((v_j − mv[i]) − lsv[i])) for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillGradRowsNTAVX512(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, mz *float32, lsz *float32, mv *float32, lsv *float32)
+
 // outsideUnitAVX512 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
 //
 //go:noescape
@@ -4983,6 +5023,26 @@ func logSoftmaxBackwardRowsDAVX2(x *float64, dy *float64, dx *float64, n int, k 
 //go:noescape
 func lseBackwardRowsDAVX2(x *float64, dy *float64, dx *float64, n int, k int, lse *float64)
 
+// distillMaxRowsDAVX2 writes ms[i] = max_j s[i*k+j] and mt[i] = max_j t[i*k+j] for n rows of k.
+//
+//go:noescape
+func distillMaxRowsDAVX2(s *float64, t *float64, n int, k int, ms *float64, mt *float64)
+
+// distillStatsRowsDAVX2 writes, for n rows of k with z = s·tau and v = t·tau, sz[i] = Σ_j exp(z_j − mz[i]), sv[i] = Σ_j exp(v_j − mv[i]) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).
+//
+//go:noescape
+func distillStatsRowsDAVX2(s *float64, t *float64, n int, k int, tau float64, mz *float64, mv *float64, sz *float64, sv *float64, dot *float64)
+
+// distillGradRowsDAVX2 writes dst[i*k+j] = c·(exp((z_j − mz[i]) − lsz[i]) − exp((v_j − mv[i]) − lsv[i])) for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillGradRowsDAVX2(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, mz *float64, lsz *float64, mv *float64, lsv *float64)
+
+// distillGradRowsNTDAVX2 writes dst[i*k+j] = c·(exp((z_j − mz[i]) − lsz[i]) − exp((v_j − mv[i]) − lsv[i])) for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillGradRowsNTDAVX2(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, mz *float64, lsz *float64, mv *float64, lsv *float64)
+
 // outsideUnitDAVX2 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
 //
 //go:noescape
@@ -6473,6 +6533,26 @@ func logSoftmaxBackwardRowsDAVX512(x *float64, dy *float64, dx *float64, n int, 
 //
 //go:noescape
 func lseBackwardRowsDAVX512(x *float64, dy *float64, dx *float64, n int, k int, lse *float64)
+
+// distillMaxRowsDAVX512 writes ms[i] = max_j s[i*k+j] and mt[i] = max_j t[i*k+j] for n rows of k.
+//
+//go:noescape
+func distillMaxRowsDAVX512(s *float64, t *float64, n int, k int, ms *float64, mt *float64)
+
+// distillStatsRowsDAVX512 writes, for n rows of k with z = s·tau and v = t·tau, sz[i] = Σ_j exp(z_j − mz[i]), sv[i] = Σ_j exp(v_j − mv[i]) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).
+//
+//go:noescape
+func distillStatsRowsDAVX512(s *float64, t *float64, n int, k int, tau float64, mz *float64, mv *float64, sz *float64, sv *float64, dot *float64)
+
+// distillGradRowsDAVX512 writes dst[i*k+j] = c·(exp((z_j − mz[i]) − lsz[i]) − exp((v_j − mv[i]) − lsv[i])) for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillGradRowsDAVX512(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, mz *float64, lsz *float64, mv *float64, lsv *float64)
+
+// distillGradRowsNTDAVX512 writes dst[i*k+j] = c·(exp((z_j − mz[i]) − lsz[i]) − exp((v_j − mv[i]) − lsv[i])) for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillGradRowsNTDAVX512(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, mz *float64, lsz *float64, mv *float64, lsv *float64)
 
 // outsideUnitDAVX512 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
 //

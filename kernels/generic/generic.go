@@ -28,6 +28,7 @@ func Impl[T args.Float]() *args.Impl[T] {
 		Binary:       Binary[T],
 		Regression:   Regression[T],
 		KLDiv:        KLDiv[T],
+		Distill:      Distill[T],
 		Softmax:      Softmax[T],
 		LogSoftmax:   LogSoftmax[T],
 		LogSumExp:    LogSumExp[T],

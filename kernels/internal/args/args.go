@@ -35,6 +35,14 @@ type CE[T Float] struct {
 	Focal      bool // softmax focal loss instead of cross-entropy
 	FocalGamma T    // γ ≥ 0 (Focal only); Weight holds the per-class alpha
 
+	// Distillation (Impl.Distill): X holds the student's logits, Teacher
+	// the teacher's (N*K), both scaled by InvTemp (z = x·InvTemp, rounded
+	// to T) before their softmax; Targets, when non-nil, only mark ignored
+	// rows. Every row's divergence is multiplied by LossScale (T² or 1).
+	Teacher   []T
+	InvTemp   T
+	LossScale T
+
 	// GradScale multiplies every gradient element: 1/normaliser for a mean,
 	// 1 for a sum or per-row losses. It may be +Inf (a mean over weights that
 	// sum to zero); backends must still write exact zeros for ignored rows.
@@ -189,6 +197,9 @@ type Impl[T Float] struct {
 	NLL        func(a CE[T]) float64
 	Binary     func(a Binary[T]) float64
 	Regression func(a Regression[T]) float64
+	// Distill is the forward KL divergence of teacher and student softmax
+	// rows (CE's Distill fields, Targets, Ignore, GradScale, Grad, RowLoss).
+	Distill func(a CE[T]) float64
 	// KLDiv is kl_div over Regression's X (input), Y (target), GradScale,
 	// Grad and Loss; Kind is KLDiv or KLDivLogTarget, Weight and Param unused.
 	KLDiv func(a Regression[T]) float64
