@@ -52,25 +52,38 @@ package kernels_test
 //     forms p·log p and p·x, or e^t and t − x, and subtracts), 0 where p = 0
 //     or the term is not finite; gradient −p·s: 0 (one rounded product,
 //     e^t's few ULP);
+//   - knowledge distillation (family distill), with z = s/T and v = t/T,
+//     Q and P their softmax, lq and lp their log-softmax, Λ_z and Λ_v as
+//     above: row λ·(Λ_z + Λ_v + Σ_j P_j·(|lp_j| + |lq_j| + |v_j| + |z_j|) +
+//     Σ_j Q_j·|z_j|) (PyTorch forms both log-softmaxes, then e^t·(t − x);
+//     lossfuse's z = s·(1/T) is an ulp from PyTorch's s/T when 1/T is
+//     inexact); gradient (i,j) |λ/T·scale|·(Q_j·(|z_j| + Λ_z + Σ Q·|z|) +
+//     P_j·(|v_j| + Λ_v + Σ P·|v|)); terms whose probability is 0 left out,
+//     0 on ignored rows and on NaN rows;
 //   - a reduced loss: Σ_i (|row_i| + S_i) over rows (divided by the mean's
-//     normaliser, N·K or N for KLDiv's Mean and BatchMean), covering the
-//     rows' errors and their summation.
+//     normaliser, N·K or N for KLDiv's Mean and BatchMean, the rows not
+//     ignored for Distill's), covering the rows' errors and their summation.
 //
 // NaN must match NaN and an infinity the same infinity; zeros compare
 // without regard to sign. Entries the generator lists under "dev" (where
 // PyTorch returns NaN, or an exact 0 at saturation, for a finite non-zero
 // mathematical value, or an inaccurate element-wise primitive) hold the
 // correct value instead and are checked element-wise, with S = 0: lossfuse
-// must return the mathematically correct value there. knownGaps lists the
+// must return the mathematically correct value there. Distill's corrected
+// entries (rows and losses where PyTorch's kl_div is NaN, 0·∞) keep their
+// S: each is a divergence, a sum of terms of both signs that cancel as in
+// every other row, and the float64 reference carries the same rounding;
+// they hold lossfuse to the finite (or +Inf) value. knownGaps lists the
 // few such entries lossfuse still misses (logged, reported, self-expiring).
 //
 // Each case runs three ways: gradient (or a primitive's output) in its own
 // buffer with every optional output (RowLoss, RowLSE, Loss) requested, the
-// gradient written over the input (NLL with RowLoss, KLDiv with Loss too), and
-// loss only. A backward pass writes dx into its own buffer, over the saved
-// tensor (y or x), and over dy (except LogSumExpBackward, whose dy has one
-// value per row); SoftplusBeta into its own buffer and over x. KLDiv's
-// pointwise losses (Loss) are the golden "rows".
+// gradient written over the input (Distill's over the student's logits; NLL
+// and Distill with RowLoss, KLDiv with Loss too), and loss only. A backward
+// pass writes dx into its own buffer, over the saved tensor (y or x), and
+// over dy (except LogSumExpBackward, whose dy has one value per row);
+// SoftplusBeta into its own buffer and over x. KLDiv's pointwise losses
+// (Loss) are the golden "rows".
 
 import (
 	"compress/gzip"
@@ -173,9 +186,12 @@ type goldenCase struct {
 	Param       float64                 `json:"param"`
 	Clip        float64                 `json:"clip"`
 	Asym        []float64               `json:"asym"`
-	LogTarget   bool                    `json:"log_target"` // KLDiv
-	Beta        float64                 `json:"beta"`       // SoftplusBeta
-	Threshold   num                     `json:"threshold"`  // SoftplusBeta ("Inf": none)
+	LogTarget   bool                    `json:"log_target"`  // KLDiv
+	Temperature float64                 `json:"temperature"` // Distill
+	ScaleT2     bool                    `json:"scale_t2"`    // Distill
+	Labels      bool                    `json:"labels"`      // Distill: pass the input's "t" as Labels
+	Beta        float64                 `json:"beta"`        // SoftplusBeta
+	Threshold   num                     `json:"threshold"`   // SoftplusBeta ("Inf": none)
 	Source      string                  `json:"source"`
 	Out         map[string]*outputBlock `json:"out"`
 	Dev         []deviation             `json:"dev"`
@@ -219,7 +235,7 @@ func loadGolden(t testing.TB, family string) *goldenFile {
 }
 
 // goldenFamilies are the files gen.py writes, besides the article's data.
-var goldenFamilies = []string{"ce", "ce_probs", "softmax_focal", "bce_logits", "bce", "sigmoid_focal", "focal_probs", "regression", "primitives", "primitives_backward", "nll", "kldiv"}
+var goldenFamilies = []string{"ce", "ce_probs", "softmax_focal", "bce_logits", "bce", "sigmoid_focal", "focal_probs", "regression", "primitives", "primitives_backward", "nll", "kldiv", "distill"}
 
 // ---------------------------------------------------------------- running a case
 
@@ -416,12 +432,12 @@ func run[T kernels.Float](c *goldenCase, in *inputs64, mode gradMode) (got, erro
 	var err error
 	rowsLen := n
 	switch c.Op {
-	case "ce", "ce_probs", "softmax_focal", "nll":
+	case "ce", "ce_probs", "softmax_focal", "nll", "distill":
 	default:
 		rowsLen = len(x)
 	}
 	var rows, lse []T
-	if mode == gradSeparate || red == kernels.None || ((c.Op == "nll" || c.Op == "kldiv") && mode == gradInPlace) {
+	if mode == gradSeparate || red == kernels.None || ((c.Op == "nll" || c.Op == "kldiv" || c.Op == "distill") && mode == gradInPlace) {
 		rows = make([]T, rowsLen)
 	}
 	switch c.Op {
@@ -453,6 +469,14 @@ func run[T kernels.Float](c *goldenCase, in *inputs64, mode gradMode) (got, erro
 	case "kldiv":
 		o := kernels.KLDivOptions[T]{Reduction: red, LogTarget: c.LogTarget, Loss: rows}
 		loss, err = kernels.KLDiv(x, conv[T](in.y), n, k, grad, &o)
+	case "distill":
+		o := kernels.DistillOptions[T]{
+			Temperature: c.Temperature, ScaleT2: c.ScaleT2, Reduction: red, EmptyMean: emptyOf(c.EmptyMean), RowLoss: rows,
+		}
+		if c.Labels {
+			o.Labels, o.Ignore = in.t, ignoreOf(c)
+		}
+		loss, err = kernels.Distill(x, conv[T](in.y), n, k, grad, &o)
 	case "softmax_focal":
 		o := kernels.SoftmaxFocalOptions[T]{Reduction: red, Gamma: c.Gamma, Ignore: ignoreOf(c), RowLoss: rows}
 		if c.Weight {
@@ -718,6 +742,8 @@ func scaleOf(c *goldenCase, in *inputs64, want *got) *scales {
 				s.rows[i] = finite(p * (absf(lp) + math.Abs(x)))
 			}
 		}
+	case "distill":
+		norm = distillScale(c, in, s)
 	case "bce_logits", "bce", "sigmoid_focal", "focal_probs":
 		nk := n * k
 		norm = float64(nk)
@@ -854,6 +880,76 @@ func scaleOf(c *goldenCase, in *inputs64, want *got) *scales {
 }
 
 func sigm(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+// distillScale fills S for a Distill case's rows and gradient (see the file
+// comment; tools/golden/gen.py's distill_scale is the same) and returns the
+// mean's normaliser, the number of rows not ignored.
+func distillScale(c *goldenCase, in *inputs64, s *scales) float64 {
+	n, k := in.n, in.k
+	s.rows = make([]float64, n)
+	s.grad = make([]float64, n*k)
+	ignore, hasIgnore := ignoreOf(c).Index()
+	keep := func(i int) bool { return !(c.Labels && hasIgnore && in.t[i] == ignore) }
+	var norm float64
+	for i := 0; i < n; i++ {
+		if keep(i) {
+			norm++
+		}
+	}
+	temp := c.Temperature
+	if temp == 0 {
+		temp = 1
+	}
+	lam := 1.0
+	if c.ScaleT2 {
+		lam = temp * temp
+	}
+	gs := 1.0
+	if red := reductionOf(c.Reduction); (red == kernels.Mean || red == kernels.BatchMean) && norm != 0 {
+		gs = 1 / norm
+	}
+	cg := math.Abs(lam / temp * gs)
+	z, v := make([]float64, k), make([]float64, k)
+	for i := 0; i < n; i++ {
+		if !keep(i) {
+			continue
+		}
+		for j := range z {
+			z[j], v[j] = in.x[i*k+j]/temp, in.y[i*k+j]/temp
+		}
+		mz, lz := lseOf(z)
+		mv, lv := lseOf(v)
+		if math.IsNaN(lz+lv) || math.IsInf(lz, 0) || math.IsInf(lv, 0) {
+			continue // a NaN row (NaN, +Inf, or only −Inf in either input)
+		}
+		lamZ := math.Abs(mz) + math.Abs(lz) + 1 + float64(k)/slack
+		lamV := math.Abs(mv) + math.Abs(lv) + 1 + float64(k)/slack
+		var rs, qz, pv float64
+		for j := range z {
+			p, q := math.Exp(v[j]-lv), math.Exp(z[j]-lz)
+			if p != 0 {
+				rs += finite(p * (math.Abs(v[j]-lv) + math.Abs(z[j]-lz) + math.Abs(v[j]) + math.Abs(z[j])))
+				pv += finite(p * math.Abs(v[j]))
+			}
+			if q != 0 {
+				qz += finite(q * math.Abs(z[j]))
+			}
+		}
+		s.rows[i] = finite(lam * (lamZ + lamV + rs + qz))
+		for j := range z {
+			p, q := math.Exp(v[j]-lv), math.Exp(z[j]-lz)
+			var g float64
+			if q != 0 {
+				g += q * (math.Abs(z[j]) + lamZ + qz)
+			}
+			if p != 0 {
+				g += p * (math.Abs(v[j]) + lamV + pv)
+			}
+			s.grad[i*k+j] = finite(cg * g)
+		}
+	}
+	return norm
+}
 
 // backwardScale computes S for a primitives_backward case (see the file
 // comment; tools/golden/gen.py's bwd_scale is the same).
@@ -996,13 +1092,14 @@ type checker struct {
 	d       dtypeInfo
 	what    string
 	strict  map[string]map[int]bool // entries the generator corrected ("dev")
+	keepS   bool                    // corrected entries keep their S (family distill: see the file comment)
 	gaps    map[string]map[int]*knownGap
 	backend string
 	failed  int
 }
 
 func (ck *checker) value(field string, i int, g, want, scale float64) {
-	if ck.strict[field][i] {
+	if ck.strict[field][i] && !ck.keepS {
 		scale = 0
 	}
 	ok := closeTo(ck.d, g, want, scale)
@@ -1123,7 +1220,7 @@ func checkCase[T kernels.Float](t *testing.T, backend, family string, d dtypeInf
 			t.Errorf("%s %s: %v", d.name, mode, err)
 			return
 		}
-		ck := &checker{t: t, d: d, what: mode.String(), strict: strict, gaps: gaps, backend: backend}
+		ck := &checker{t: t, d: d, what: mode.String(), strict: strict, keepS: family == "distill", gaps: gaps, backend: backend}
 		if isPrimitive(c.Op) {
 			ck.slice("values", g.values, want.values, s.vals)
 			continue

@@ -3,11 +3,12 @@
 
 Run from the repository root with Debian's PyTorch 1.13 and torchvision 0.14:
 
-    /usr/bin/python3 tools/golden/gen.py
+    /usr/bin/python3 tools/golden/gen.py [family ...]
 
 It writes one gzip-compressed JSON file per case family to
 kernels/testdata/golden/ (read by kernels/golden_test.go; CI never needs
-PyTorch). The output is deterministic: fixed seeds, sorted keys, gzip mtime 0.
+PyTorch); with family names (e.g. "distill") only those. The output is
+deterministic: fixed seeds, sorted keys, gzip mtime 0.
 
 File layout (per family):
 
@@ -36,6 +37,24 @@ in [0, 1] or, with "log_target", log-probabilities ≤ 0 (−Inf included); its
 cases carry "reduction" (mean over N·K, batchmean over N, sum, none) and
 "log_target", and output "loss", "rows" (the N·K pointwise losses) and
 "grad" (autograd with grad_output 1; Reduction None's loss is Σ rows).
+
+The family distill holds Distill (op "distill", the knowledge-distillation
+loss λ·kl_div(log_softmax(s/T), log_softmax(t/T), log_target=True,
+reduction="none").sum(-1) per row, λ = T² with "scale_t2", else 1): "x"
+the student's logits, "y" the teacher's (±Inf and NaN included), "t" the
+labels; its cases carry "temperature", "scale_t2", "reduction" (mean and
+batchmean both over the rows not ignored: kl_div's batchmean; sum; none),
+"labels" (pass "t" as Labels) with "ignore", "ignore_index", and
+"empty_mean", and output "loss", "rows" (the per-row losses, 0 on ignored
+rows) and "grad" (autograd with grad_output 1 with respect to the student's
+logits; Reduction None's loss is Σ rows). Without labels the source is
+torch (kl_div's batchmean, sum or none in each dtype); with labels it is
+formula (the rows not ignored selected by index, so that an ignored row's
+gradient is 0 whatever it holds, and their sum divided by their number).
+Where kl_div's e^t·(t − x) is 0·∞ = NaN (a teacher logit −Inf, or a
+teacher probability that underflows beside a student −Inf) the rows and the
+loss are "dev" entries tagged [kl-zero] (the gradient is PyTorch's: finite);
+the Go test checks them with their S (a divergence's terms cancel).
 
 Numbers are JSON numbers, or the strings "NaN", "Inf", "-Inf". Inputs with
 prec 32 are float32 values printed in their shortest float32 form (parse them
@@ -2000,6 +2019,386 @@ def build_kldiv():
     return fam
 
 
+# ---------------------------------------------------------------- knowledge distillation
+
+def distill_lse(z):
+    """float64 maximum, log-sum-exp and log-softmax of a row with no NaN or
+    +Inf and not all −Inf (log1p form: the argmax's log-probability keeps
+    its tiny digits)."""
+    a = int(np.argmax(z))
+    m = z[a]
+    with np.errstate(under="ignore"):
+        e = np.exp(z - m)
+    L = math.log1p(np.delete(e, a).sum())
+    return m, m + L, (z - m) - L
+
+
+def distill_bad(z):
+    """A row PyTorch's log_softmax makes NaN: NaN or +Inf, or only −Inf."""
+    return bool(np.isnan(z).any() or np.isposinf(z).any() or np.isneginf(z).all())
+
+
+def distill_ref(s, t, temp, lam, keep):
+    """float64 closed form of Distill per row: λ·KL(P‖Q) with P, Q the
+    softmax of t/T and s/T (a term is 0 where the teacher's logit is −Inf,
+    +Inf where only the student's is), NaN for a row holding NaN or +Inf or
+    only −Inf in either input, 0 on an ignored row; and the gradient's
+    unscaled part λ/T·(Q − P) (0 on ignored rows, NaN on NaN rows)."""
+    n, k = s.shape
+    rows = np.zeros(n)
+    grad = np.zeros((n, k))
+    for i in range(n):
+        if not keep[i]:
+            continue
+        z, v = s[i] / temp, t[i] / temp
+        if distill_bad(z) or distill_bad(v):
+            rows[i] = NAN
+            grad[i] = NAN
+            continue
+        _, _, lq = distill_lse(z)
+        _, _, lp = distill_lse(v)
+        with np.errstate(under="ignore", invalid="ignore"):
+            P, Q = np.exp(lp), np.exp(lq)
+            terms = np.where(np.isneginf(v), 0.0, np.where(np.isneginf(z), INF, P * (lp - lq)))
+        rows[i] = lam * (math.fsum(terms) if np.isfinite(terms).all() else float(np.sum(terms)))
+        grad[i] = lam / temp * (Q - P)
+    return rows, grad.reshape(-1)
+
+
+def distill_scale(s, t, temp, lam, gs, keep):
+    """S of the Go test (golden_test.go, scaleOf) for Distill's rows and
+    gradient; 0 on ignored rows and where not finite."""
+    n, k = s.shape
+    srows = np.zeros(n)
+    sgrad = np.zeros((n, k))
+    for i in range(n):
+        z, v = s[i] / temp, t[i] / temp
+        if not keep[i] or distill_bad(z) or distill_bad(v):
+            continue
+        mz, lz, lq = distill_lse(z)
+        mv, lv, lp = distill_lse(v)
+        with np.errstate(under="ignore", invalid="ignore", over="ignore"):
+            P, Q = np.exp(lp), np.exp(lq)
+            lamz = abs(mz) + abs(lz) + 1 + k / 32
+            lamv = abs(mv) + abs(lv) + 1 + k / 32
+            pt = np.where(P != 0, P * (np.abs(lp) + np.abs(lq) + np.abs(v) + np.abs(z)), 0.0)
+            qt = np.where(Q != 0, Q * np.abs(z), 0.0)
+            pv = np.where(P != 0, P * np.abs(v), 0.0)
+            srows[i] = lam * (lamz + lamv + np.where(np.isfinite(pt), pt, 0.0).sum() + np.where(np.isfinite(qt), qt, 0.0).sum())
+            qz, pvs = np.where(np.isfinite(qt), qt, 0.0).sum(), np.where(np.isfinite(pv), pv, 0.0).sum()
+            g = abs(lam / temp * gs) * (np.where(Q != 0, Q * (np.abs(z) + lamz + qz), 0.0) +
+                                         np.where(P != 0, P * (np.abs(v) + lamv + pvs), 0.0))
+            sgrad[i] = np.where(np.isfinite(g), g, 0.0)
+    srows = np.where(np.isfinite(srows), srows, 0.0)
+    return srows, sgrad.reshape(-1)
+
+
+def distill_case(fam, name, inp, temp=1.0, scale_t2=False, reduction="mean", labels=False, ignore="default",
+                 ignore_index=-100, empty_mean="nan"):
+    d = fam.inputs.sets[inp]
+    n, k = d["n"], d["k"]
+    c = {"name": name, "op": "distill", "in": inp, "reduction": reduction, "temperature": temp}
+    if scale_t2:
+        c["scale_t2"] = True
+    if labels:
+        c["labels"] = True
+        c["ignore"] = ignore
+        if ignore == "index":
+            c["ignore_index"] = ignore_index
+    if empty_mean != "nan":
+        c["empty_mean"] = empty_mean
+    ign = None if not labels or ignore == "none" else (-100 if ignore == "default" else ignore_index)
+    keep = [ign is None or int(y) != ign for y in d["t"]] if labels else [True] * n
+    norm = float(sum(keep))
+    mean = reduction in ("mean", "batchmean")
+    empty_zero = empty_mean == "zero" and mean and norm == 0
+    torch_exact = not labels
+    c["source"] = "torch" if torch_exact else ("definition" if empty_zero else "formula")
+    lam = temp * temp if scale_t2 else 1.0
+    red = {"mean": "batchmean"}.get(reduction, reduction)  # lossfuse's Mean is batchmean
+
+    def run(dt):
+        s = tens(d, "x", dt, (n, k)).requires_grad_()
+        t = tens(d, "y", dt, (n, k))
+        if empty_zero:
+            # EmptyMeanZero: loss 0 and an all-zero gradient, by definition
+            z = torch.zeros(n, dtype=dt)
+            return as64({"loss": torch.zeros((), dtype=dt), "rows": z, "grad": torch.zeros_like(s)})
+        if torch_exact:
+            ls, lt = F.log_softmax(s / temp, 1), F.log_softmax(t / temp, 1)
+            rows = F.kl_div(ls, lt, reduction="none", log_target=True).sum(-1) * lam
+            L = F.kl_div(ls, lt, reduction=red, log_target=True)
+            L = (L.sum(-1) if red == "none" else L) * lam
+            g, = torch.autograd.grad(L, s, grad_outputs=torch.ones_like(L))  # grad_output 1
+            loss = L.detach().sum() if red == "none" else L.detach()
+            return as64({"loss": loss, "rows": rows.detach(), "grad": g})
+        # Labels: the rows not ignored are selected (an ignored row's loss
+        # and gradient are 0, whatever it holds), the mean divides by their
+        # number
+        idx = torch.tensor([i for i in range(n) if keep[i]], dtype=torch.int64)
+        sk, tk = s[idx], t[idx]
+        rk = F.kl_div(F.log_softmax(sk / temp, 1), F.log_softmax(tk / temp, 1), reduction="none",
+                      log_target=True).sum(-1) * lam
+        loss = rk.sum() / norm if mean else rk.sum()
+        g, = torch.autograd.grad(loss, s)
+        rows = torch.zeros(n, dtype=dt)
+        rows[idx] = rk.detach()
+        return as64({"loss": loss, "rows": rows, "grad": g})
+
+    s64 = np.asarray(d["x"], dtype=np.float64).reshape(n, k)
+    t64 = np.asarray(d["y"], dtype=np.float64).reshape(n, k)
+    gs = 1.0
+    if mean:
+        gs = (1.0 / norm) if norm else (0.0 if empty_mean == "zero" else INF)
+    rrows, rgrad = distill_ref(s64, t64, temp, lam, keep)
+    with np.errstate(invalid="ignore"):
+        rgrad = rgrad * gs
+        if mean and norm == 0:
+            rgrad = np.zeros(n * k)  # every row ignored: gradient 0
+        rl = math.fsum(rrows) if np.isfinite(rrows).all() else float(np.sum(rrows))
+    if mean:
+        rl = rl / norm if norm else (0.0 if empty_mean == "zero" else NAN)
+    srows, sgrad = distill_scale(s64, t64, temp, lam, gs if math.isfinite(gs) else 0.0, keep)
+    lscale = float(np.abs(rrows[np.isfinite(rrows)]).sum() + srows.sum())
+    if mean and norm:
+        lscale /= norm
+    # rows whose PyTorch value is 0·∞ = NaN in kl_div(log_target=True),
+    # e^t·(t − x): a teacher logit −Inf (t = −Inf), or a finite teacher
+    # log-probability whose e^t underflows beside a student −Inf
+    zero_beside = [bool(np.isneginf(t64[i]).any() or (np.isneginf(s64[i]) & ~np.isneginf(t64[i])).any())
+                   for i in range(n)]
+
+    devs, outs = [], {}
+    for prec in ((64, 32) if torch_exact else (64,)):
+        r = run(DT[prec] if torch_exact else F64)
+        who = "" if torch_exact else FORMULA
+        nrows = [0]
+
+        def tag_rows(i, kind):
+            if kind == "nan" and zero_beside[i]:
+                nrows[0] += 1
+                return KL_TAG
+            return no_row("%s distill rows[%d] kind %s" % (name, i, kind))
+
+        def tag_loss(i, kind):
+            if kind == "nan" and nrows[0]:
+                return KL_TAG
+            return no_row("%s distill loss kind %s" % (name, kind))
+
+        def tag_grad(i, kind):
+            return no_row("%s distill grad[%d] kind %s" % (name, i, kind))
+
+        def head_row(i):
+            return who + "distill row[%d] (T=%g): kl_div(log_target=True) forms e^t·(t − x), 0·∞ where the teacher's " \
+                         "probability is 0 (logit −Inf) or underflows beside a student −Inf" % (i, temp)
+
+        r["rows"] = flag(devs, prec, "rows", r["rows"], rrows, head_row, tag_rows, scale=srows)
+        r["grad"] = flag(devs, prec, "grad", r["grad"], rgrad, lambda i: who + "distill grad[%d]" % i, tag_grad,
+                         scale=sgrad)
+        r["loss"] = flag(devs, prec, "loss", r["loss"], rl,
+                         lambda i: who + "distill %s loss over rows where kl_div's 0·∞ is NaN" % reduction,
+                         tag_loss, scale=[lscale])
+        tol = 1e-5 if prec == 32 else 1e-12
+        check_close("%s rows f%d vs ref" % (name, prec), r["rows"], rrows, tol, scale=max(1.0, float(srows.max(initial=0))))
+        check_close("%s grad f%d vs ref" % (name, prec), r["grad"], rgrad, tol,
+                    scale=max(1e-300, float(np.abs(rgrad[np.isfinite(rgrad)]).max(initial=0)), float(sgrad.max(initial=0))))
+        check_close("%s loss f%d vs ref" % (name, prec), r["loss"], rl, tol, scale=max(1.0, lscale))
+        outs["f%d" % prec] = out_block(prec, r["loss"], r["rows"], r["grad"])
+        if not torch_exact:
+            # lossfuse semantics (Labels): the float64 formula, rounded to float32
+            outs["f32"] = out_block(32, r["loss"], r["rows"], r["grad"])
+    c["out"] = outs
+    if devs:
+        c["dev"] = devs
+    fam.case(c)
+
+
+def distill_long(z, rng):
+    """K = 4099 logits: a period-37 pattern in columns 20 … K−21 (shifted by
+    3 per row; the file compresses) between random values in the first and
+    last 20 columns, where the special values go."""
+    n, k = z.shape
+    pat = rng.randn(37) * 2
+    out = np.array(z)
+    for i in range(n):
+        out[i, 20:k - 20] = pat[(np.arange(20, k - 20) + 3 * i) % 37]
+    return out
+
+
+DISTILL_REDS = ["mean", "batchmean", "sum", "none"]
+DISTILL_TEMPS = [1.0, 2.0, 0.5, 4.0]
+
+
+def build_distill():
+    fam = Family("distill")
+    I = fam.inputs
+    rng = np.random.RandomState(16)
+    # random rows: the teacher near the student (a moderate divergence)
+    for k in (1, 2, 17, 4099):
+        n = 3 if k == 4099 else 6
+        s = rng.randn(n, k) * 2
+        t = 0.7 * s + rng.randn(n, k) * 1.5
+        if k == 4099:
+            s, t = distill_long(s, rng), distill_long(t, rng)
+        lab = rng.randint(0, k, n)
+        lab_def = lab.copy()
+        lab_def[1] = -100
+        if n > 3:
+            lab_def[3] = -100
+        lab5 = np.where(lab == 5, 6, lab)  # ignore index 5 (a class at K = 17): rows 0 and N−2
+        lab5[[0, n - 2]] = 5
+        lab5[2] = -100  # not ignored with index 5
+        K = "K%d" % k
+        I.add(K, n, k, x=s, y=t, t=lab_def)
+        for temp in DISTILL_TEMPS:
+            for t2 in (False, True):
+                for red in DISTILL_REDS:
+                    if k == 4099 and (temp not in (1.0, 2.0) or red not in ("mean", "none")):
+                        continue  # the long rows: a few combinations (file size)
+                    distill_case(fam, "%s_T%g_t2%d_%s" % (K, temp, t2, red), K, temp, t2, red)
+        # Labels: −100 (rows 1 and 3), an index 5 (rows 0 and 4), none
+        for red in DISTILL_REDS:
+            if k == 4099 and red not in ("mean", "none"):
+                continue
+            distill_case(fam, "%s_lab_T2_t21_%s" % (K, red), K, 2.0, True, red, labels=True)
+        distill_case(fam, "%s_lab_T1_t20_mean" % K, K, 1.0, False, "mean", labels=True)
+        distill_case(fam, "%s_lab_noignore_T2_t21_mean" % K, K, 2.0, True, "mean", labels=True, ignore="none")
+        distill_case(fam, "%s_lab_T0.5_t21_mean_emptyzero" % K, K, 0.5, True, "mean", labels=True, empty_mean="zero")
+        if k < 4099:
+            I.add(K + "_lab5", n, k, x=s, y=t, t=lab5)
+            for red in ("mean", "sum", "none"):
+                distill_case(fam, "%s_lab5_T4_t21_%s" % (K, red), K + "_lab5", 4.0, True, red, labels=True,
+                             ignore="index", ignore_index=5)
+    # ordinary shapes: 3×10, 5×33 (vector widths and tails); and a
+    # temperature whose 1/T is inexact (3: z = s·(1/3), PyTorch's s/3, an ulp apart)
+    for n, k in ((3, 10), (5, 33)):
+        s = rng.randn(n, k) * 3
+        t = s + rng.randn(n, k)
+        lab = rng.randint(0, k, n)
+        lab[1] = -100
+        K = "S%dx%d" % (n, k)
+        I.add(K, n, k, x=s, y=t, t=lab)
+        for temp in DISTILL_TEMPS + [3.0]:
+            for red in DISTILL_REDS:
+                distill_case(fam, "%s_T%g_t21_%s" % (K, temp, red), K, temp, True, red)
+            distill_case(fam, "%s_T%g_t20_mean" % (K, temp), K, temp, False, "mean")
+        distill_case(fam, "%s_lab_T3_t21_mean" % K, K, 3.0, True, "mean", labels=True)
+    # identical rows: the divergence is 0, the gradient 0 (up to rounding)
+    s = rng.randn(4, 17) * 2
+    I.add("SAME", 4, 17, x=s, y=s, t=[0] * 4)
+    for temp in (1.0, 4.0):
+        distill_case(fam, "SAME_T%g_t21_mean" % temp, "SAME", temp, True, "mean")
+    # large logits in float32: ±80, ±1e4 (finite at every temperature,
+    # s·2 ≤ 2e4); saturated rows whose divergence is tiny or 0
+    big = [
+        ([80, -80, 0, 1], [-80, 80, 0, 1]),
+        ([80, 0, 0, 0], [79.5, 0, 0, 0]),
+        ([1e4, -1e4, 0, 5e3], [1e4, -1e4, 1, 5e3]),
+        ([-1e4, -1e4, -1e4, -1e4], [0, 0, 0, 0]),
+        ([1e4, 1e4, 9999, -1e4], [-1e4, 1e4, 0, 1e4]),
+        ([-80, 80, -1e4, 1e4], [0, 1, 2, 3]),
+        ([0.5, -0.25, 1e4, -1e4], [0.5, -0.25, 1e4, -1e4]),
+    ]
+    I.add("BIG", len(big), 4, x=[r[0] for r in big], y=[r[1] for r in big], t=[0] * len(big))
+    for temp in DISTILL_TEMPS:
+        for t2 in (False, True):
+            for red in ("mean", "none"):
+                distill_case(fam, "BIG_T%g_t2%d_%s" % (temp, t2, red), "BIG", temp, t2, red)
+    distill_case(fam, "BIG_T2_t21_sum", "BIG", 2.0, True, "sum")
+    # non-finite logits, in the last class (a vector tail) and the first
+    # (the row maximum's slot), K = 17: a student −Inf where the teacher has
+    # mass (+Inf row), teacher −Inf (probability 0: no term; PyTorch's
+    # kl_div makes it NaN), both −Inf in one class, NaN and +Inf in either
+    # input, a whole row −Inf in either (NaN rows); a teacher logit −1e4
+    # (probability below float64's range) beside a student −Inf (+Inf, the
+    # limit; PyTorch NaN)
+    def nf_rows(k, rng):
+        j = k - 1
+        s = rng.randn(13, k) * 2
+        t = 0.5 * s + rng.randn(13, k)
+        s[0, j] = -INF                  # 0: student −Inf, teacher mass: +Inf
+        t[1, j] = -INF                  # 1: teacher −Inf: finite (PyTorch NaN)
+        if k > 2:
+            t[1, 0] = -INF
+        s[2, j] = t[2, j] = -INF        # 2: both −Inf in a class: finite (PyTorch NaN)
+        t[2, 1] = -INF
+        s[3, j] = NAN                   # 3: NaN student
+        t[4, 0] = NAN                   # 4: NaN teacher
+        s[5, j] = INF                   # 5: +Inf student
+        t[6, j] = INF                   # 6: +Inf teacher
+        s[7] = -INF                     # 7: student all −Inf
+        t[8] = -INF                     # 8: teacher all −Inf
+        t[9, j] = -1e4                  # 9: teacher −1e4 beside student −Inf: +Inf (PyTorch NaN)
+        s[9, j] = -INF
+        t[10, j] = -1e4                 # 10: teacher −1e4 beside a finite student: finite
+        s[11, 0] = -INF                 # 11: student −Inf where the teacher is −Inf too, and
+        t[11, 0] = -INF                 #     (K > 2) teacher −Inf beside a finite student
+        if k > 2:
+            t[11, j] = -INF
+        # 12: an ordinary row
+        return s, t
+
+    for k in (2, 17):
+        s, t = nf_rows(k, rng)
+        K = "NF_K%d" % k
+        lab_nan = [0] * 13
+        for i in (3, 4, 5, 6, 7, 8):
+            lab_nan[i] = -100           # the NaN rows ignored: +Inf loss (rows 0, 9)
+        lab_fin = list(lab_nan)
+        lab_fin[0] = lab_fin[9] = -100  # and the +Inf rows: finite (PyTorch NaN)
+        I.add(K, 13, k, x=s, y=t, t=lab_nan)
+        I.add(K + "_fin", 13, k, x=s, y=t, t=lab_fin)
+        for temp, t2 in ((1.0, False), (2.0, True), (0.5, True)):
+            for red in DISTILL_REDS:
+                distill_case(fam, "%s_T%g_t2%d_%s" % (K, temp, t2, red), K, temp, t2, red)
+            for red in ("mean", "sum", "none"):
+                distill_case(fam, "%s_lab_T%g_t2%d_%s" % (K, temp, t2, red), K, temp, t2, red, labels=True)
+                distill_case(fam, "%s_fin_lab_T%g_t2%d_%s" % (K, temp, t2, red), K + "_fin", temp, t2, red, labels=True)
+        # only the finite-divergence rows with teacher zeros, no Labels:
+        # PyTorch's NaN rows and loss in both dtypes
+        rows = [1, 2, 10, 11, 12]
+        I.add(K + "_tz", len(rows), k, x=s[rows], y=t[rows], t=[0] * len(rows))
+        for red in DISTILL_REDS:
+            distill_case(fam, "%s_tz_T2_t21_%s" % (K, red), K + "_tz", 2.0, True, red)
+        distill_case(fam, "%s_tz_T1_t20_mean" % K, K + "_tz", 1.0, False, "mean")
+    # the long rows: special values at the edges (the first and the last
+    # column), with a finite-divergence subset ignored by Labels
+    k = 4099
+    s = distill_long(rng.randn(5, k) * 2, rng)
+    t = distill_long(0.5 * s + rng.randn(5, k), rng)
+    s[0, k - 1] = -INF                  # +Inf row
+    t[1, k - 1] = t[1, 3] = -INF        # teacher zeros: finite (PyTorch NaN)
+    s[2, k - 1] = NAN                   # NaN row
+    t[3, 0] = INF                       # NaN row
+    lab = [0, 0, -100, -100, 0]
+    I.add("NF_K4099", 5, k, x=s, y=t, t=lab)
+    for red in ("mean", "none"):
+        distill_case(fam, "NF_K4099_T2_t21_%s" % red, "NF_K4099", 2.0, True, red)
+        distill_case(fam, "NF_K4099_lab_T2_t21_%s" % red, "NF_K4099", 2.0, True, red, labels=True)
+    # K = 1: the divergence is 0 (gradient 0); NaN, +Inf, −Inf rows NaN
+    I.add("K1_NF", 6, 1, x=[0.5, -INF, NAN, INF, 3.0, -2.0], y=[1.5, 0.0, 0.0, 0.0, -INF, 7.0], t=[0, 0, 0, 0, 0, -100])
+    for red in DISTILL_REDS:
+        distill_case(fam, "K1_NF_T2_t21_%s" % red, "K1_NF", 2.0, True, red)
+    # every row ignored: by −100, and by an index; Mean NaN (EmptyMeanNaN)
+    # or 0 (EmptyMeanZero), gradient 0; NaN and ±Inf in the ignored rows
+    s = rng.randn(4, 17)
+    t = rng.randn(4, 17)
+    s[1, 3] = NAN
+    t[2, 16] = INF
+    s[3] = -INF
+    I.add("IGN", 4, 17, x=s, y=t, t=[-100] * 4)
+    I.add("IGN3", 4, 17, x=s, y=t, t=[3] * 4)
+    for red in DISTILL_REDS:
+        distill_case(fam, "all_ignored_%s" % red, "IGN", 2.0, True, red, labels=True)
+        distill_case(fam, "all_ignored3_%s" % red, "IGN3", 1.0, False, red, labels=True, ignore="index", ignore_index=3)
+    for red in ("mean", "batchmean"):
+        distill_case(fam, "all_ignored_%s_emptyzero" % red, "IGN", 2.0, True, red, labels=True, empty_mean="zero")
+        distill_case(fam, "all_ignored3_%s_emptyzero" % red, "IGN3", 4.0, False, red, labels=True, ignore="index",
+                     ignore_index=3, empty_mean="zero")
+    distill_case(fam, "all_ignored_sum_emptyzero", "IGN", 2.0, True, "sum", labels=True, empty_mean="zero")
+    return fam
+
+
 # ---------------------------------------------------------------- the seed article's data
 
 def build_article():
@@ -2066,10 +2465,19 @@ def build_article():
 
 
 def main():
+    builds = (build_ce, build_ce_probs, build_softmax_focal, build_bce_logits, build_bce, build_sigmoid_focal,
+              build_focal_probs, build_regression, build_primitives, build_primitives_backward, build_nll, build_kldiv,
+              build_distill, build_article)
+    names = [b.__name__[len("build_"):] for b in builds]
+    want = sys.argv[1:]  # family names: regenerate only those (default: all)
+    for w in want:
+        if w not in names:
+            raise SystemExit("unknown family %r (families: %s)" % (w, " ".join(names)))
     os.makedirs(OUT, exist_ok=True)
     total = 0
-    for build in (build_ce, build_ce_probs, build_softmax_focal, build_bce_logits, build_bce, build_sigmoid_focal,
-                  build_focal_probs, build_regression, build_primitives, build_primitives_backward, build_nll, build_kldiv, build_article):
+    for build, name in zip(builds, names):
+        if want and name not in want:
+            continue
         fam = build()
         path, raw, size = fam.write()
         ndev = sum(len(c.get("dev", [])) for c in fam.cases)
