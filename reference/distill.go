@@ -82,13 +82,18 @@ func Distill[T kernels.Float](student, teacher []T, n, k int, o *kernels.Distill
 		var kl sum
 		var abs, absFinite, tol float64 // Σ P_j·|v_j − z_j| (all, and where z_j is finite), and the terms' own errors
 		for j := 0; j < k; j++ {
-			lp := lv.logp(v[j])
-			p := positive(lp, math.Exp(lp))
 			if v[j] == math.Inf(-1) {
 				continue // no teacher mass: no term
 			}
+			lp := lv.logp(v[j]) // −Inf where v_j − max v overflows: P_j·log P_j is then 0
+			p := math.Exp(lp)
+			if p == 0 {
+				p = math.SmallestNonzeroFloat64 // a finite v_j has mass: times −log Q_j = +Inf it is +Inf
+			}
 			lq := lz.logp(z[j])
-			kl.add(p * lp)
+			if lp-lp == 0 {
+				kl.add(p * lp)
+			}
 			kl.add(lz.nll(p, z[j])) // −P_j·log Q_j, without the overflow of lp − lq
 			d := math.Abs(v[j] - z[j])
 			abs += p * d

@@ -433,3 +433,35 @@ func KLDiv[T Float](x, p []T, n int, grad []T) T {
 	}
 	return T(loss / float64(n))
 }
+
+// Distill is λ·KL(softmax(t/T) ‖ softmax(s/T)) per row, averaged over the
+// rows (λ = T²), with its gradient λ·(Q − P)/(T·n), as the formula reads:
+// each row's two log-sum-exps, then the divergence and the gradient.
+func Distill[T Float](s, t []T, n, k int, temp float64, grad []T) T {
+	var loss float64
+	lam := temp * temp
+	lse := func(row []T) float64 {
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, float64(v)/temp)
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v)/temp - m)
+		}
+		return m + math.Log(sum)
+	}
+	for i := 0; i < n; i++ {
+		sr, tr := s[i*k:(i+1)*k], t[i*k:(i+1)*k]
+		ls, lt := lse(sr), lse(tr)
+		for j := range sr {
+			lp, lq := float64(tr[j])/temp-lt, float64(sr[j])/temp-ls
+			p := math.Exp(lp)
+			loss += lam * p * (lp - lq)
+			if grad != nil {
+				grad[i*k+j] = T(lam * (math.Exp(lq) - p) / (temp * float64(n)))
+			}
+		}
+	}
+	return T(loss / float64(n))
+}

@@ -94,6 +94,11 @@ func generate[T kernels.Float](k *Kernel, s Shape, seed uint64) *buffers[T] {
 			distributions(b, s, r)
 			break
 		}
+		if k.Name == "Distill" { // student and teacher logits
+			normal(b.x, 2)
+			normal(b.y, 2)
+			break
+		}
 		if k.Name == "BCE" || k.Name == "FocalProbs" {
 			for i := range b.x {
 				b.x[i] = T(0.01 + 0.98*r.Float64())
@@ -297,6 +302,7 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 	sfo := &kernels.SoftmaxFocalOptions[T]{Gamma: FocalGamma}
 	fo := &kernels.FocalOptions[T]{Alpha: FocalAlpha, Gamma: FocalGamma}
 	klo := &kernels.KLDivOptions[T]{Reduction: kernels.BatchMean}
+	dio := &kernels.DistillOptions[T]{Temperature: DistillTemperature, ScaleT2: true}
 	if useNaive {
 		switch k.Name {
 		case "CrossEntropy", "CrossEntropyShards":
@@ -307,6 +313,10 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 			return func() (float64, error) { return float64(naive.NLL(x, tg, n, kk, grad)), nil }
 		case "KLDiv":
 			return func() (float64, error) { return float64(naive.KLDiv(x, y, n, grad)), nil }
+		case "Distill":
+			return func() (float64, error) {
+				return float64(naive.Distill(x, y, n, kk, DistillTemperature, grad)), nil
+			}
 		case "SoftmaxFocal":
 			return func() (float64, error) { return float64(naive.SoftmaxFocal(x, tg, n, kk, FocalGamma, grad)), nil }
 		case "BCEWithLogits":
@@ -367,6 +377,8 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 			return func() (float64, error) { return wrap(kernels.NLL(x, tg, n, kk, grad, nil)) }
 		case "KLDiv":
 			return func() (float64, error) { return wrap(kernels.KLDiv(x, y, n, kk, grad, klo)) }
+		case "Distill":
+			return func() (float64, error) { return wrap(kernels.Distill(x, y, n, kk, grad, dio)) }
 		case "SoftmaxFocal":
 			return func() (float64, error) { return wrap(kernels.SoftmaxFocal(x, tg, n, kk, grad, sfo)) }
 		case "BCEWithLogits":

@@ -24,6 +24,8 @@ func computeReference[T kernels.Float](k *Kernel, s Shape, b *buffers[T]) (*refe
 		return reference.NLL(x, tg, n, kk, nil)
 	case "KLDiv":
 		return reference.KLDiv(x, y, n, kk, &kernels.KLDivOptions[T]{Reduction: kernels.BatchMean})
+	case "Distill":
+		return reference.Distill(x, y, n, kk, &kernels.DistillOptions[T]{Temperature: DistillTemperature, ScaleT2: true})
 	case "SoftmaxFocal":
 		return reference.SoftmaxFocal(x, tg, n, kk, &kernels.SoftmaxFocalOptions[T]{Gamma: FocalGamma})
 	case "BCEWithLogits":

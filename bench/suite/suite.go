@@ -126,7 +126,9 @@ const (
 	FocalAlpha = 0.25 // SigmoidFocal and FocalProbs (torchvision's defaults)
 	FocalGamma = 2.0  // SigmoidFocal, FocalProbs and SoftmaxFocal
 	HuberDelta = 1.0
-	SmoothBeta = 1.0
+	// DistillTemperature is Distill's temperature (with T² scaling).
+	DistillTemperature = 2.0
+	SmoothBeta         = 1.0
 )
 
 // Kernels lists every kernel in the order reports print them.
@@ -137,6 +139,7 @@ var Kernels = []*Kernel{
 	{"CrossEntropyShards", FamilyCE, ShardShapes},
 	{"NLL", FamilyCE, CEShapes},
 	{"KLDiv", FamilyBinary, CEShapes},
+	{"Distill", FamilyBinary, CEShapes},
 	{"BCEWithLogits", FamilyBinary, FlatShape},
 	{"BCE", FamilyBinary, FlatShape},
 	{"SigmoidFocal", FamilyBinary, FlatShape},
