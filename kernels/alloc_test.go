@@ -122,6 +122,11 @@ func noAllocs[T kernels.Float](t *testing.T) {
 				_, err := kernels.KLDiv(x, p, n, k, grad, &kernels.KLDivOptions[T]{Reduction: kernels.BatchMean})
 				return err
 			}},
+			{"Distill", func() error {
+				_, err := kernels.Distill(x, logits, n, k, grad, &kernels.DistillOptions[T]{Temperature: 2, ScaleT2: true, Labels: targets, RowLoss: rowLoss})
+				return err
+			}},
+			{"Distill in place", func() error { _, err := kernels.Distill(inplace, logits, n, k, inplace, nil); return err }},
 			{"SoftplusBeta", func() error { return kernels.SoftplusBeta(dst, x, 2, 20, nil) }},
 			{"SoftmaxBackward", func() error { return kernels.SoftmaxBackward(dst, x, x, n, k, nil) }},
 			{"LogSoftmaxBackward in place", func() error { return kernels.LogSoftmaxBackward(inplace, inplace, x, n, k, nil) }},

@@ -78,6 +78,7 @@ func enumerate() []combo {
 	add("CrossEntropyProbs", gradModes(subsets("weight", "smoothing", "zloss", "softcap", "row-out")), fallbackShapes)
 	add("NLL", gradModes(subsets("weight", "ignore", "row-out")), fallbackShapes)
 	add("KLDiv", gradModes(subsets("log-target", "row-out")), fallbackShapes)
+	add("Distill", gradModes(subsets("ignore", "scale-t2", "row-out")), fallbackShapes)
 	var focal [][]string
 	for _, s := range gradModes(subsets("alpha", "ignore", "row-out")) {
 		for _, g := range []string{"gamma0", "gamma1", "gamma2", "gamma1.5"} {
@@ -238,6 +239,12 @@ func runCombo[T kernels.Float](c combo) error {
 			x[i] = -T(math.Abs(float64(x[i]))) // log-probabilities
 		}
 		_, err = kernels.KLDiv(x, t, n, k, grad, ko)
+	case "Distill":
+		do := &kernels.DistillOptions[T]{Reduction: red, Temperature: 1.5, ScaleT2: has("scale-t2"), RowLoss: ce().RowLoss}
+		if has("ignore") {
+			do.Labels = targets
+		}
+		_, err = kernels.Distill(x, vec(n*k, rng.NormFloat64), n, k, grad, do)
 	case "NLL":
 		co := ce()
 		_, err = kernels.NLL(x, targets, n, k, grad, &kernels.NLLOptions[T]{Reduction: red, Weight: co.Weight, RowLoss: co.RowLoss})

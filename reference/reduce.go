@@ -79,6 +79,13 @@ func (r *Result) finish() {
 	if absFinite > r.max && (pos && neg || inf) {
 		free = true
 	}
+	// An unconstrained item (a backend may return any value for it,
+	// ±Inf or NaN included) beside an infinite one leaves the sum free
+	// too: ±Inf plus −Inf is NaN (Distill: a row whose terms overflow T,
+	// F69).
+	if inf && tols == math.Inf(1) {
+		free = true
+	}
 	if free {
 		r.LossTol = math.Inf(1)
 	}

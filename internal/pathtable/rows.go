@@ -216,13 +216,15 @@ var Rows = []Row{
 
 	// Distillation (forward KL of two softmax rows).
 	{Name: "distill", Fn: Distill, N: 4, K: 37, Opt: Opt{Grad: true, RowOut: true, Ignore: true, Param: 2, ScaleT2: true}, Class: anyShape,
-		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill"), "neon": p("generic/distill")}},
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill"), "neon": p("neon/{t}/distill")}},
 	{Name: "distill/in-place", Fn: Distill, N: 3, K: 4099, Opt: Opt{Grad: true, InPlace: true, Param: 0.5}, Class: anyShape,
-		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill"), "neon": p("generic/distill")}},
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill"), "neon": p("neon/{t}/distill")}},
 	{Name: "distill/loss-only", Fn: Distill, N: 2, K: 5, Opt: Opt{RowOut: true}, Class: anyShape,
-		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill"), "neon": p("generic/distill")}},
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill"), "neon": p("neon/{t}/distill")}},
 	{Name: "stream/distill-4M", Fn: Distill, Type: "f32", N: 4096, K: 1025, Opt: Opt{Grad: true, Param: 3}, Class: stream(anyShape),
-		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-pass2-nt"), "neon": p("generic/distill")}},
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-pass2-nt"), "neon": p("neon/{t}/distill")}},
+	{Name: "stream/distill-2M", Fn: Distill, Type: "f64", N: 2048, K: 1025, Opt: Opt{Grad: true, Param: 0.7, ScaleT2: true}, Class: stream(anyShape),
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-pass2-nt"), "neon": p("neon/{t}/distill")}},
 
 	// Row primitives.
 	{Name: "softmax/rows", Fn: Softmax, N: 3, K: 100, Opt: Opt{Grad: true}, Class: rowsK,
