@@ -63,6 +63,12 @@
 //	l = p·(log p − x)   (0 where p = 0),   ∂l/∂x = −p
 //	mean = Σ l / (N·K) (PyTorch's "mean"),   BatchMean = Σ l / N
 //
+// Distill, student logits s and teacher logits t at temperature T,
+// z = s·τ, v = t·τ (τ = 1/T), P = softmax(v), Q = softmax(z), λ = T² with
+// ScaleT2 (else 1), over the rows not ignored:
+//
+//	l_i = λ·Σ_j P_j·(log P_j − log Q_j),   ∂l_i/∂s_j = λ·τ·(Q_j − P_j)
+//
 // The primitives' backward passes take dy and what PyTorch saves:
 //
 //	SoftmaxBackward     dx = y·(dy − Σ_row y·dy),   y = softmax(x)
@@ -136,7 +142,11 @@
 //	               (log_target: beside any input);    the reduced loss                         terms; beside x = ±Inf, a finite
 //	               a finite log target whose e^t                                               log target whose e^t underflows
 //	               underflows (t ≲ −104 in float32,                                            gives ∓Inf (the limit)
-//	               −745 in float64), beside ±Inf
+//	               −745 in float64), beside ±Inf;
+//	               Distill: a teacher −Inf (P = 0)                                             Distill: that term is 0, or +Inf
+//	               beside any student value, or a                                              where a teacher's P > 0 meets a
+//	               P that underflows beside student                                            student −Inf
+//	               −Inf
 //	probs-ignore CE prob targets with ignore_index    error                                  Ignore is not used (no error)
 //	ce-sat       saturated softmax row, e.g. CE of    exactly 0 (nearer saturation: few      generic: ≈ 1.3e-17 (log1p/expm1 forms);
 //	               [40, 0, 0, 0] or its LogSoftmax    correct digits, e.g. float32 CE of       avx2/avx512/neon: 0 or few digits,
