@@ -80,6 +80,7 @@ func Distill[T kernels.Float](student, teacher []T, n, k int, o *kernels.Distill
 		}
 		ez, ev := lz.lseTol(u, k), lv.lseTol(u, k)
 		var kl sum
+		infTerm := false // a class the teacher gives mass and the student −Inf: the row is +Inf
 		var abs, absFinite, tol float64 // Σ P_j·|v_j − z_j| (all, and where z_j is finite), and the terms' own errors
 		for j := 0; j < k; j++ {
 			if v[j] == math.Inf(-1) {
@@ -91,6 +92,7 @@ func Distill[T kernels.Float](student, teacher []T, n, k int, o *kernels.Distill
 				p = math.SmallestNonzeroFloat64 // a finite v_j has mass: times −log Q_j = +Inf it is +Inf
 			}
 			lq := lz.logp(z[j])
+			infTerm = infTerm || z[j] == math.Inf(-1)
 			if lp-lp == 0 {
 				kl.add(p * lp)
 			}
@@ -111,12 +113,15 @@ func Distill[T kernels.Float](student, teacher []T, n, k int, o *kernels.Distill
 		loss := lambda * kl.value()
 		r.Items[i] = loss
 		r.ItemTol[i] = finiteTol(loss, lambda*tol+Slack*u*math.Abs(loss)+Slack*r.tiny)
-		if r.overflows(math.Abs(loss), lambda*abs) || !(absFinite*math.Exp(lv.logS) <= r.max) || diffs(v, z) > r.max {
+		if r.overflows(math.Abs(loss), lambda*abs) || !(absFinite*math.Exp(lv.logS) <= r.max) || diffs(v, z) > r.max ||
+			math.IsInf(loss, 0) && !infTerm {
 			// A term v_j − z_j, or the sum of the weighted ones, beyond T's
 			// range: the kernels' value is ±Inf or NaN where the true one
 			// may be finite. The kernels weight by e^(v_j − max v), which
 			// is P_j times the teacher's Σ e^(v − max v) ≤ K, and divide
-			// by that sum last.
+			// by that sum last. An infinite loss from finite terms is this
+			// float64 computation overflowing (a divergence within an ULP of
+			// MaxFloat64, F70): the true value may be finite.
 			r.ItemTol[i] = math.Inf(1)
 		}
 		for j := 0; j < k; j++ {
