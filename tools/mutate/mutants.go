@@ -274,6 +274,23 @@ var mutants = func() []Mutant {
 		New:  "",
 		Note: "KLDiv: a zero target's term not forced to 0 (0·(−Inf) gives NaN)"})
 
+	// ---- Distill ----
+	add(Mutant{ID: "avx512/no-floor-distill", Backend: "avx512", Kind: "skip-tail", File: "asmgen/amd64/distill.go",
+		Find: "\t\t\tbv.Add(ev)\n\t\t\tfloorUnderflow(s, v, ev)\n",
+		Old:  "\t\t\tfloorUnderflow(s, v, ev)\n",
+		New:  "",
+		Note: "Distill: a teacher probability that underflows beside a student −Inf gives a finite row (0·Inf guarded to 0), not +Inf"})
+	add(Mutant{ID: "avx2/grad-sign-distill", Backend: "avx2", Kind: "target-grad-x1.5", File: "asmgen/amd64/distill.go",
+		Find: "\t\t\ts.Sub(s.ExpFlush(v), q, q) // Q − P\n",
+		Old:  "s.Sub(s.ExpFlush(v), q, q)",
+		New:  "s.Sub(q, s.ExpFlush(v), q)",
+		Note: "Distill: the gradient P − Q instead of Q − P"})
+	add(Mutant{ID: "generic/no-temperature-pass2-distill", Backend: "generic", Kind: "target-grad-x1.5", File: "kernels/generic/distill.go",
+		Find: "\t\t\tez[j] = float64(T(ss[j]*tau)) - lz\n",
+		Old:  "float64(T(ss[j]*tau)) - lz",
+		New:  "float64(ss[j]) - lz",
+		Note: "Distill: the gradient pass forgets the temperature on the student's logits"})
+
 	// ---- vocabulary shards (kernels/shard.go), shared by every backend ----
 	const shard = "kernels/shard.go"
 	add(Mutant{ID: "generic/target-grad-x1.5-shard", Backend: "generic", Kind: "target-grad-x1.5", File: shard,
