@@ -12,13 +12,25 @@ input the way a training step pays for it:
 
 The forward alone runs under torch.no_grad() on an input that does not
 require grad (evaluation). Primitives (softmax, ...) are forward only, called
-as users call them (allocating their output).
+as users call them (allocating their output). Distill's gradient is taken
+with respect to the student's logits only (the teacher is frozen);
+CrossEntropyShards' with respect to each of its vocabulary shards.
+
+The primitives' backward passes (SoftmaxBackward, ..., op "bwd" as in
+bench/suite) are the kernels autograd's engine calls, with the saved tensor
+and dy, outside grad mode, allocating dx: torch._softmax_backward_data,
+torch._log_softmax_backward_data, aten's sigmoid_backward,
+log_sigmoid_backward (which also reads the buffer log_sigmoid_forward
+saved) and softplus_backward, and for logsumexp the expression PyTorch's
+derivative formula evaluates, dy.unsqueeze(1) * (x - lse.unsqueeze(1)).exp().
 
 Inputs follow bench/suite's distributions (logits and predictions ~ N(0, 2²),
-regression inputs ~ N(0, 1), uniform class targets, softmax-normalised
-probability targets, 0/1 binary targets, probabilities uniform in
-[0.01, 0.99]) from a fixed seed; they are not the same numbers as the Go
-suite's, which does not matter for speed.
+regression inputs and the backward passes' dy ~ N(0, 1), uniform class
+targets, softmax-normalised probability targets, 0/1 binary targets,
+probabilities uniform in [0.01, 0.99], KLDiv's log-softmax input and softmax
+target of N(0, 2²) logits, the backward passes' saved softmax, log-softmax,
+sigmoid or N(0, 2²) logits) from a fixed seed; they are not the same numbers
+as the Go suite's, which does not matter for speed.
 
 Timing mirrors cmd/lossbench: calibrate an iteration count, time `reps`
 repetitions of it, report the median time per call. The default clock is the
@@ -53,11 +65,18 @@ FOCAL_ALPHA = 0.25
 FOCAL_GAMMA = 2.0
 HUBER_DELTA = 1.0
 SMOOTH_BETA = 1.0
+DISTILL_TEMPERATURE = 2.0  # with T² scaling
+SOFTPLUS_BETA_BETA = 1.0  # SoftplusBetaBeta
+SOFTPLUS_BETA_THRESHOLD = 20.0  # SoftplusBetaThreshold
+SHARDS = 4  # CrossEntropyShards' vocabulary shards (fewer when K is smaller)
 
 CE_SHAPES = [(4096, 10), (1024, 1000), (256, 32000), (64, 128256)]
+SHARD_SHAPES = [(256, 32000), (64, 128256)]
 FLAT_SHAPE = [(4096, 256)]
 
+# bench/suite's families.
 CE, BINARY, REGRESSION, ROWS, ELEMENTWISE = "ce", "binary", "regression", "rows", "elementwise"
+ROWS_BACKWARD, ELEMENTWISE_BACKWARD = "rows-backward", "elementwise-backward"
 
 
 def softmax_focal(x, t):
@@ -73,6 +92,29 @@ def sigmoid_focal(x, y):
     return sigmoid_focal_loss(x, y, alpha=FOCAL_ALPHA, gamma=FOCAL_GAMMA, reduction="mean")
 
 
+def sharded_cross_entropy(*shards_and_targets):
+    # The vocabulary shards in their own buffers: no sharded built-in on one
+    # device, so the shards are concatenated (and autograd copies each
+    # shard's slice of the gradient out again).
+    *shards, t = shards_and_targets
+    return F.cross_entropy(torch.cat(shards, dim=1), t)
+
+
+def distill(s, t):
+    # Hinton's distillation loss at temperature T with T² scaling, the KL
+    # summed over each row and averaged over the rows (batchmean), from
+    # the student's and the teacher's logits.
+    T = DISTILL_TEMPERATURE
+    return T * T * F.kl_div(F.log_softmax(s / T, dim=1), F.log_softmax(t / T, dim=1),
+                            reduction="batchmean", log_target=True)
+
+
+def logsumexp_backward(x, dy, lse):
+    # torch.logsumexp's derivative formula (FunctionsManual's
+    # logsumexp_backward): dy·exp(x − lse), the row values unsqueezed.
+    return dy.unsqueeze(1) * (x - lse.unsqueeze(1)).exp()
+
+
 def focal_probs(p, y):
     # torchvision's sigmoid_focal_loss with the probabilities given directly.
     ce = F.binary_cross_entropy(p, y, reduction="none")
@@ -82,12 +124,21 @@ def focal_probs(p, y):
     return (alpha_t * loss).mean()
 
 
-# name -> (family, shapes, function of the inputs, how PyTorch computes it).
-# Losses take (x, second input); primitives take x.
+# name -> (family, shapes, function of the inputs, how PyTorch computes it),
+# in bench/suite's order. Losses take (x, second input), CrossEntropyShards
+# (shard, ..., targets); primitives take x; backward passes take (saved
+# tensor, dy) and LogSumExpBackward lse, LogSigmoidBackward the buffer last.
 KERNELS = {
     "CrossEntropy": (CE, CE_SHAPES, lambda x, t: F.cross_entropy(x, t), "F.cross_entropy(x, int64 targets)"),
     "CrossEntropyProbs": (CE, CE_SHAPES, lambda x, p: F.cross_entropy(x, p), "F.cross_entropy(x, probability targets)"),
     "SoftmaxFocal": (CE, CE_SHAPES, softmax_focal, "composed: log_softmax, gather, (1-pt)^2 (no built-in)"),
+    "CrossEntropyShards": (CE, SHARD_SHAPES, sharded_cross_entropy,
+                           "F.cross_entropy(torch.cat(4 vocabulary shards, 1), int64 targets) (no sharded built-in)"),
+    "NLL": (CE, CE_SHAPES, lambda x, t: F.nll_loss(x, t), "F.nll_loss(x, int64 targets)"),
+    "KLDiv": (BINARY, CE_SHAPES, lambda x, p: F.kl_div(x, p, reduction="batchmean"),
+              "F.kl_div(log-softmax input, softmax target, reduction='batchmean')"),
+    "Distill": (BINARY, CE_SHAPES, distill,
+                "T*T * F.kl_div(F.log_softmax(s/T, 1), F.log_softmax(t/T, 1), log_target=True, reduction='batchmean'), T=2; grad of s"),
     "BCEWithLogits": (BINARY, FLAT_SHAPE, F.binary_cross_entropy_with_logits, "F.binary_cross_entropy_with_logits"),
     "BCE": (BINARY, FLAT_SHAPE, F.binary_cross_entropy, "F.binary_cross_entropy"),
     "SigmoidFocal": (BINARY, FLAT_SHAPE, sigmoid_focal, "torchvision.ops.sigmoid_focal_loss(alpha=0.25, gamma=2)"),
@@ -102,6 +153,24 @@ KERNELS = {
     "Sigmoid": (ELEMENTWISE, FLAT_SHAPE, torch.sigmoid, "torch.sigmoid"),
     "LogSigmoid": (ELEMENTWISE, FLAT_SHAPE, F.logsigmoid, "F.logsigmoid"),
     "Softplus": (ELEMENTWISE, FLAT_SHAPE, F.softplus, "F.softplus"),
+    "SoftplusBeta": (ELEMENTWISE, FLAT_SHAPE,
+                     lambda x: F.softplus(x, beta=SOFTPLUS_BETA_BETA, threshold=SOFTPLUS_BETA_THRESHOLD),
+                     "F.softplus(x, beta=1, threshold=20)"),
+    "SoftmaxBackward": (ROWS_BACKWARD, FLAT_SHAPE, lambda y, dy: torch._softmax_backward_data(dy, y, 1, y.dtype),
+                        "torch._softmax_backward_data(dy, y, 1, y.dtype)"),
+    "LogSoftmaxBackward": (ROWS_BACKWARD, FLAT_SHAPE,
+                           lambda y, dy: torch._log_softmax_backward_data(dy, y, 1, y.dtype),
+                           "torch._log_softmax_backward_data(dy, y, 1, y.dtype)"),
+    "LogSumExpBackward": (ROWS_BACKWARD, FLAT_SHAPE, logsumexp_backward,
+                          "dy.unsqueeze(1) * (x - lse.unsqueeze(1)).exp() (logsumexp's derivative formula)"),
+    "SigmoidBackward": (ELEMENTWISE_BACKWARD, FLAT_SHAPE, lambda y, dy: torch.ops.aten.sigmoid_backward(dy, y),
+                        "aten.sigmoid_backward(dy, y)"),
+    "LogSigmoidBackward": (ELEMENTWISE_BACKWARD, FLAT_SHAPE,
+                           lambda x, dy, buf: torch.ops.aten.log_sigmoid_backward(dy, x, buf),
+                           "aten.log_sigmoid_backward(dy, x, buffer of log_sigmoid_forward)"),
+    "SoftplusBackward": (ELEMENTWISE_BACKWARD, FLAT_SHAPE,
+                         lambda x, dy: torch.ops.aten.softplus_backward(dy, x, 1.0, 20.0),
+                         "aten.softplus_backward(dy, x, beta=1, threshold=20)"),
 }
 
 DTYPES = {"f32": torch.float32, "f64": torch.float64}
@@ -111,8 +180,27 @@ def is_loss(name):
     return KERNELS[name][0] in (CE, BINARY, REGRESSION)
 
 
+def is_backward(name):
+    return KERNELS[name][0] in (ROWS_BACKWARD, ELEMENTWISE_BACKWARD)
+
+
 def ops_of(name):
-    return ["fwd", "fwdbwd"] if is_loss(name) else ["fwd"]
+    """The ops bench/suite's Kernel.Ops lists for the kernel."""
+    if is_loss(name):
+        return ["fwd", "fwdbwd"]
+    return ["bwd"] if is_backward(name) else ["fwd"]
+
+
+def grad_inputs(name, inputs):
+    """How many leading inputs fwdbwd differentiates: the logits, or each
+    of CrossEntropyShards' shards."""
+    return len(inputs) - 1 if name == "CrossEntropyShards" else 1
+
+
+def shard_cuts(k):
+    """CrossEntropyShards' shard boundaries, as bench/suite cuts them."""
+    parts = min(SHARDS, k)
+    return [i * k // parts for i in range(parts + 1)]
 
 
 def make_inputs(name, n, k, dtype, seed):
@@ -124,7 +212,34 @@ def make_inputs(name, n, k, dtype, seed):
         x = normal(2)
         if name == "CrossEntropyProbs":
             return x, torch.softmax(torch.randn(n, k, generator=g, dtype=torch.float64), dim=1).to(dtype)
-        return x, torch.randint(0, k, (n,), generator=g, dtype=torch.int64)
+        t = torch.randint(0, k, (n,), generator=g, dtype=torch.int64)
+        if name == "CrossEntropyShards":
+            cuts = shard_cuts(k)
+            return tuple(x[:, lo:hi].contiguous() for lo, hi in zip(cuts, cuts[1:])) + (t,)
+        return x, t
+    if name == "KLDiv":  # a student's log-softmax against a teacher's softmax
+        lx = 2 * torch.randn(n, k, generator=g, dtype=torch.float64)
+        ly = 2 * torch.randn(n, k, generator=g, dtype=torch.float64)
+        return torch.log_softmax(lx, dim=1).to(dtype), torch.softmax(ly, dim=1).to(dtype)
+    if name == "Distill":  # student and teacher logits
+        return normal(2), normal(2)
+    if family in (ROWS_BACKWARD, ELEMENTWISE_BACKWARD):
+        # What the forward saved, from N(0, 2²) logits rounded to dtype,
+        # and dy ~ N(0, 1) (one per row for logsumexp).
+        x = normal(2)
+        wide = x.to(torch.float64)
+        if name == "LogSumExpBackward":
+            dy = torch.randn(n, generator=g, dtype=torch.float64).to(dtype)
+            return x, dy, torch.logsumexp(wide, dim=1).to(dtype)
+        saved = {
+            "SoftmaxBackward": lambda: torch.softmax(wide, dim=1).to(dtype),
+            "LogSoftmaxBackward": lambda: torch.log_softmax(wide, dim=1).to(dtype),
+            "SigmoidBackward": lambda: torch.sigmoid(wide).to(dtype),
+        }.get(name, lambda: x)()
+        dy = normal(1)
+        if name == "LogSigmoidBackward":
+            return saved, dy, torch.ops.aten.log_sigmoid_forward(x)[1]
+        return saved, dy
     if family == BINARY:
         if name in ("BCE", "FocalProbs"):
             x = (0.01 + 0.98 * torch.rand(n, k, generator=g, dtype=torch.float64)).to(dtype)
@@ -139,20 +254,23 @@ def make_inputs(name, n, k, dtype, seed):
 def make_call(name, op, inputs):
     """A function making one call of the kernel for op; it returns the output."""
     fn = KERNELS[name][2]
-    if op == "fwd":
+    if op in ("fwd", "bwd"):
+        # A backward pass runs as autograd's engine runs it: grad mode off.
         def fwd():
             with torch.no_grad():
                 return fn(*inputs)
         return fwd
-    x = inputs[0].clone().requires_grad_(True)
-    rest = inputs[1:]
+    ng = grad_inputs(name, inputs)
+    xs = [t.clone().requires_grad_(True) for t in inputs[:ng]]
+    rest = inputs[ng:]
 
     def fwdbwd():
-        x.grad = None  # zero_grad(set_to_none=True): autograd allocates the gradient
-        loss = fn(x, *rest)
+        for x in xs:
+            x.grad = None  # zero_grad(set_to_none=True): autograd allocates the gradient
+        loss = fn(*xs, *rest)
         loss.backward()
         return loss
-    fwdbwd.x = x
+    fwdbwd.x, fwdbwd.xs = xs[0], xs
     return fwdbwd
 
 
@@ -223,10 +341,15 @@ def traffic(name, op, n, k, size):
     nk = n * k
     grad = op == "fwdbwd"
     if family == CE:
-        read = nk * size + (nk * size if name == "CrossEntropyProbs" else 4 * n)
+        read = n * size if name == "NLL" else nk * size  # NLL: one log-probability per row
+        read += nk * size if name == "CrossEntropyProbs" else 4 * n  # targets are int32 in Go
         return read, nk * size if grad else 0
     if family in (BINARY, REGRESSION):
         return 2 * nk * size, nk * size if grad else 0
+    if family in (ROWS_BACKWARD, ELEMENTWISE_BACKWARD):  # the saved tensor and dy; dx
+        if name == "LogSumExpBackward":  # x; dy and lse per row
+            return nk * size + 2 * n * size, nk * size
+        return 2 * nk * size, nk * size
     if name == "LogSumExp":
         return nk * size, n * size
     return nk * size, nk * size
@@ -248,7 +371,8 @@ def parse_args(argv):
     p.add_argument("--kernels", default="all", help="comma-separated kernels, or all: " + ", ".join(KERNELS))
     p.add_argument("--shapes", default="", help="comma-separated NxK shapes for every kernel (default: the suite's)")
     p.add_argument("--dtype", default="f32", help="f32, f64 or f32,f64")
-    p.add_argument("--op", default="fwd,fwdbwd", help="fwd, fwdbwd or fwd,fwdbwd; primitives always run fwd")
+    p.add_argument("--op", default="fwd,fwdbwd",
+                   help="fwd, fwdbwd or fwd,fwdbwd (bwd is accepted too); primitives always run fwd, their backward passes bwd")
     p.add_argument("--duration", type=float, default=1.0, help="seconds per measurement, over all repetitions")
     p.add_argument("--warmup", type=float, default=0.5, help="seconds of warm-up calls before each measurement")
     p.add_argument("--malloc", choices=["keep", "glibc"], default="keep",
@@ -286,8 +410,8 @@ def parse_args(argv):
     if not a.dtype or any(d not in DTYPES for d in a.dtype):
         p.error("--dtype: want f32, f64 or f32,f64")
     a.op = [o.strip() for o in a.op.split(",") if o.strip()]
-    if not a.op or any(o not in ("fwd", "fwdbwd") for o in a.op):
-        p.error("--op: want fwd, fwdbwd or fwd,fwdbwd")
+    if not a.op or any(o not in ("fwd", "fwdbwd", "bwd") for o in a.op):
+        p.error("--op: want fwd, fwdbwd, bwd or a comma-separated list of them")
     if a.duration <= 0 or a.warmup < 0 or not 1 <= a.reps <= 1000 or a.threads < 1:
         p.error("--duration must be positive, --warmup not negative, --reps in 1..1000, --threads at least 1")
     return a
@@ -313,7 +437,7 @@ def measure(a, progress=None):
         size = torch.finfo(DTYPES[dt]).bits // 8
         for op in ops:
             done += 1
-            print("[%3d/%d] %-17s %-6s %s %-10s" % (done, total, name, op, dt, "%dx%d" % (n, k)), end="", file=progress, flush=True)
+            print("[%3d/%d] %-18s %-6s %s %-10s" % (done, total, name, op, dt, "%dx%d" % (n, k)), end="", file=progress, flush=True)
             call = make_call(name, op, inputs)
             gc.collect()
             gc.disable()  # no Python collections inside the timed loop
@@ -322,8 +446,9 @@ def measure(a, progress=None):
             finally:
                 gc.enable()
             if op == "fwdbwd":
-                g = call.x.grad
-                assert g is not None and g.shape == inputs[0].shape and g.dtype == DTYPES[dt], "no input gradient"
+                for x, want in zip(call.xs, inputs):
+                    g = x.grad
+                    assert g is not None and g.shape == want.shape and g.dtype == DTYPES[dt], "no input gradient"
             ns = statistics.median(samples)
             read, written = traffic(name, op, n, k, size)
             elems = n * k
