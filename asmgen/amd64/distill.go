@@ -12,108 +12,113 @@ import (
 
 // Distillation: the forward KL divergence of the teacher's softmax P over
 // v = t·τ and the student's Q over z = s·τ, per row, without storing
-// either softmax. Three passes over a block of rows that stays in L2: the
-// two maxima (no exponentials), then both sums of exponentials and
-// Σ e^(v−m_v)·(v − z) against those fixed maxima (no online rescaling, so
-// three plain two-level sums), then the gradient c·(Q − P). Go forms each
-// row's log-sum-exps and divergence between the passes.
+// either softmax. Two passes over a block of rows that stays in L2, as
+// CrossEntropyProbs: both online log-sum-exps and Σ e^(v−m_v)·(v − z) in
+// one read (the first read, from memory, overlaps the exponentials), then
+// the gradient c·(Q − P). Go forms each row's divergence between them.
 
 // distillKernels emits the distillation passes for s.
 func distillKernels(s *x86.ISA) {
-	distillMaxRows(s)
-	distillStatsRows(s)
+	distillLSERows(s)
 	distillGradRows(s, false)
 	distillGradRows(s, true)
 }
 
-// distillMaxRows emits the row maxima of s and t (unscaled: τ > 0 and
-// rounding are monotonic, so the maximum of the scaled row is the scaled
-// maximum). NaN need not survive: the next pass's exponentials carry it.
-func distillMaxRows(s *x86.ISA) {
-	name := "distillMaxRows" + suffix(s)
-	TEXT(name, NOSPLIT, sigT(s, "func(s, t *float32, n, k int, ms, mt *float32)"))
+// distillLSERows emits pass 1: the teacher's online log-sum-exp
+// (onlineLSEHooks over t·τ) with, in its per-vector hook, the student's own
+// online log-sum-exp over z = s·τ (its reference moved the same way, rarely)
+// and dot = Σ e^(v−m_v)·(v − z), which follows the teacher's reference. A
+// dot term with v = −Inf (no teacher mass) is 0; where e^(v−m_v) underflows
+// for a finite v it is raised to the smallest subnormal, so that z = −Inf
+// still makes the divergence +Inf, and the dot's rescaling factor is
+// floored likewise (+Inf times an underflowed factor would be NaN).
+func distillLSERows(s *x86.ISA) {
+	name := "distillLSERows" + suffix(s)
+	TEXT(name, NOSPLIT, sigT(s, "func(s, t *float32, n, k int, tau float32, mz, lsz, mv, lsv, dot *float32)"))
 	Pragma("noescape")
-	docf(name, "%s writes ms[i] = max_j s[i*k+j] and mt[i] = max_j t[i*k+j] for n rows of k.")
-	s.Begin()
-	sp0 := Load(Param("s"), GP64()).(reg.GPVirtual)
-	tp := Load(Param("t"), GP64()).(reg.GPVirtual)
-	n := Load(Param("n"), GP64()).(reg.GPVirtual)
-	k := Load(Param("k"), GP64()).(reg.GPVirtual)
-	ms := Load(Param("ms"), GP64()).(reg.GPVirtual)
-	mt := Load(Param("mt"), GP64()).(reg.GPVirtual)
-	negInf := s.CR(math.Inf(-1))
-	sz := uint8(s.Size())
-	sp := s.NewSpan(k)
-	rowLoopT(s, n, k, []reg.GPVirtual{sp0, tp}, func(i reg.GPVirtual) {
-		a, b := s.Vec(), s.Vec()
-		s.Mov(negInf, a)
-		s.Mov(negInf, b)
-		sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
-			s.Max(s.LoadAt(mk, s.At(sp0, j), negInf), a, a)
-			s.Max(s.LoadAt(mk, s.At(tp, j), negInf), b, b)
-		})
-		s.AllMax(a)
-		s.AllMax(b)
-		s.StoreScalar(a, Mem{Base: ms, Index: i, Scale: sz})
-		s.StoreScalar(b, Mem{Base: mt, Index: i, Scale: sz})
-	})
-	s.End()
-}
-
-// distillStatsRows emits, against the scaled maxima mz and mv, the sums
-// sz = Σ e^(z−mz), sv = Σ e^(v−mv) and dot = Σ e^(v−mv)·(v − z). A term of
-// dot with v = −Inf (no teacher mass) is 0; where e^(v−mv) underflows for
-// a finite v it is raised to the smallest subnormal, so that z = −Inf
-// still makes the divergence +Inf. Masked-off lanes load −Inf: no term.
-func distillStatsRows(s *x86.ISA) {
-	name := "distillStatsRows" + suffix(s)
-	TEXT(name, NOSPLIT, sigT(s, "func(s, t *float32, n, k int, tau float32, mz, mv, sz, sv, dot *float32)"))
-	Pragma("noescape")
-	docf(name, "%s writes, for n rows of k with z = s·tau and v = t·tau, sz[i] = Σ_j exp(z_j − mz[i]), sv[i] = Σ_j exp(v_j − mv[i]) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).")
+	docf(name, "%s writes, for n rows of k with z = s·tau and v = t·tau, the split log-sum-exps mz[i] + lsz[i] of z and mv[i] + lsv[i] of v (mz, mv reference maxima within rescaleMargin of the rows' maxima, clamped to finite values) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).")
 	s.Begin()
 	sp0 := Load(Param("s"), GP64()).(reg.GPVirtual)
 	tp := Load(Param("t"), GP64()).(reg.GPVirtual)
 	n := Load(Param("n"), GP64()).(reg.GPVirtual)
 	k := Load(Param("k"), GP64()).(reg.GPVirtual)
 	tau := s.Broadcast(paramAddr("tau"))
-	negInf := s.CR(math.Inf(-1))
+	// No PreloadExp: two online sums, the dot product and their references
+	// leave too few registers even on AVX-512; exp reads its constants.
+	var negInf reg.VecVirtual // AVX-512 keeps −Inf in a register; AVX2 loads it in the tail
+	if s.ZMM {
+		negInf = s.CR(math.Inf(-1))
+	}
+	least := 0x1p-149
+	if s.F64 {
+		least = 0x1p-1074
+	}
 	sz := uint8(s.Size())
 	sp := s.NewSpan(k)
+	scaled := func(v reg.VecVirtual, _ *x86.Mask) reg.VecVirtual {
+		s.Mul(tau, v, v)
+		return v
+	}
 	rowLoopT(s, n, k, []reg.GPVirtual{sp0, tp}, func(i reg.GPVirtual) {
-		row := func(name string) reg.VecVirtual {
-			p := Load(Param(name), GP64()).(reg.GPVirtual)
-			return s.Broadcast(Mem{Base: p, Index: i, Scale: sz})
-		}
-		mz, mv := row("mz"), row("mv")
-		bz, bv, bd := s.NewBlockSum(), s.NewBlockSum(), s.NewBlockSum()
-		sp.EachBlock(x86.SumBlock, func(j reg.GPVirtual, mk *x86.Mask) {
-			z := s.LoadAt(mk, s.At(sp0, j), negInf)
+		// The student's reference: its first logit, clamped, as the
+		// teacher's in onlineLSEHooks; moved up (rarely) when a logit
+		// passes it by rescaleMargin. Neither reference is re-based on the
+		// row's true maximum: the split forms m + log Σ e^(x − m) carry any
+		// reference within the margin, and registers are short on AVX2.
+		mz := s.Broadcast(Mem{Base: sp0})
+		s.Mul(tau, mz, mz)
+		s.Max(mz, s.CR(-s.MaxFinite()), mz) // NaN stays: mz is the operand returned
+		s.Min(mz, s.CR(s.MaxFinite()), mz)
+		sumZ, dot := s.NewBlockSum(), s.NewBlockSum()
+		var ev reg.VecVirtual // the teacher's e^(v − ref) of the current vector
+		each := func(v, mref reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
+			z := s.LoadAt(mk, s.At(sp0, j), orNegInf(s, negInf))
 			s.Mul(tau, z, z)
-			v := s.LoadAt(mk, s.At(tp, j), negInf)
-			s.Mul(tau, v, v)
+			dz := s.Vec()
+			s.Sub(mz, z, dz)
+			s.IfAny(x86.GT, dz, s.C(rescaleMargin), func() {
+				t := s.Vec()
+				VMOVAPS(z, t)
+				s.AllMax(t)
+				s.Min(t, s.CR(s.MaxFinite()), t)
+				d := s.Vec()
+				s.Sub(t, mz, d)
+				sumZ.Scale(s.Exp(d))
+				VMOVAPS(t, mz)
+				s.Sub(mz, z, dz)
+			})
+			sumZ.Add(s.ExpFlush(dz)) // −Inf fill: 0 in masked-off lanes
 			d := s.Vec()
 			s.Sub(z, v, d) // v − z
-			s.Sub(mz, z, z)
-			bz.Add(s.ExpFlush(z))
-			s.Sub(mv, v, v)
-			ev := s.ExpFlush(v)
-			bv.Add(ev)
+			s.Sub(mref, v, v)
 			floorUnderflow(s, v, ev)
 			s.Mul(ev, d, d)
 			s.Where(x86.LT, v, s.C(-s.MaxFinite()), s.C(0), d) // v = −Inf: no term
-			bd.Add(d)
-		}, func() {
-			bz.Flush()
-			bv.Flush()
-			bd.Flush()
-		})
+			s.ZeroOff(mk, d)
+			dot.Add(d)
+		}
+		shift := func(d reg.VecVirtual) { // the teacher's reference moved by −d
+			f := s.Exp(d)
+			s.Max(s.C(least), f, f)
+			dot.Scale(f)
+		}
+		hooks := lseHooks{
+			exp: func(e reg.VecVirtual, _ reg.GPVirtual, _ *x86.Mask) { ev = e },
+			flush: func() {
+				sumZ.Flush()
+				dot.Flush()
+			},
+		}
+		m, l, _ := onlineLSEHooks(s, tp, sp, negInf, false, each, shift, scaled, hooks)
 		store := func(name string, v reg.VecVirtual) {
 			p := Load(Param(name), GP64()).(reg.GPVirtual)
 			s.StoreScalar(v, Mem{Base: p, Index: i, Scale: sz})
 		}
-		store("sz", bz.Total(nil))
-		store("sv", bv.Total(nil))
-		store("dot", bd.Total(nil))
+		store("mv", m)
+		store("lsv", l)
+		store("dot", dot.Total(nil))
+		store("mz", mz)
+		store("lsz", s.Log(sumZ.Total(nil), true))
 	})
 	s.End()
 }
@@ -139,6 +144,7 @@ func distillGradRows(s *x86.ISA, streamed bool) {
 	k := Load(Param("k"), GP64()).(reg.GPVirtual)
 	tau := s.Broadcast(paramAddr("tau"))
 	c := s.Broadcast(paramAddr("c"))
+	s.PreloadExp()
 	sz := uint8(s.Size())
 	sp := s.NewSpan(k)
 	rowLoopT(s, n, k, []reg.GPVirtual{sp0, tp, g}, func(i reg.GPVirtual) {

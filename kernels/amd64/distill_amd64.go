@@ -9,13 +9,14 @@ import (
 )
 
 // distill is the forward KL divergence of two softmax rows (args.CE's
-// distillation fields) in blocks of rows that stay in L2 across the three
-// passes: the maxima, the sums and the dot product, then (after Go forms
-// each row's log-sum-exps and divergence) the gradient.
+// distillation fields) in blocks of rows that stay in L2 between the two
+// passes: both online log-sum-exps and the dot product Σ e^(v−m_v)·(v − z),
+// then (after Go forms each row's divergence) the gradient.
 func (s isa) distill(a args.CE[float32]) float64 {
 	args.Took("amd64/f32/distill")
 	k, n, tau := a.K, a.N, a.InvTemp
-	var mz, mv, sz, sv, dot [blockRows]float32
+	var mz, lsz, mv, lsv, dot [blockRows]float32
+	var bad uint64 // rows of the block whose log-sum-exps are not finite
 	bs := max(1, min(blockRows, l2Budget/(2*4*k))) // two inputs
 	nt := a.Grad != nil && streamedCE(&a, 4)
 	if nt {
@@ -26,28 +27,24 @@ func (s isa) distill(a args.CE[float32]) float64 {
 		m := min(bs, n-r0)
 		x, t := a.X[r0*k:(r0+m)*k], a.Teacher[r0*k:(r0+m)*k]
 		if s == avx512 {
-			distillMaxRowsAVX512(&x[0], &t[0], m, k, &mz[0], &mv[0])
+			distillLSERowsAVX512(&x[0], &t[0], m, k, tau, &mz[0], &lsz[0], &mv[0], &lsv[0], &dot[0])
 		} else {
-			distillMaxRowsAVX2(&x[0], &t[0], m, k, &mz[0], &mv[0])
+			distillLSERowsAVX2(&x[0], &t[0], m, k, tau, &mz[0], &lsz[0], &mv[0], &lsv[0], &dot[0])
 		}
+		bad = 0
 		for i := range m {
-			mz[i], mv[i] = mz[i]*tau, mv[i]*tau // rounding is monotonic: the scaled rows' maxima
-		}
-		if s == avx512 {
-			distillStatsRowsAVX512(&x[0], &t[0], m, k, tau, &mz[0], &mv[0], &sz[0], &sv[0], &dot[0])
-		} else {
-			distillStatsRowsAVX2(&x[0], &t[0], m, k, tau, &mz[0], &mv[0], &sz[0], &sv[0], &dot[0])
-		}
-		for i := range m {
+			kl, ok := distillKL(float64(mz[i]), float64(lsz[i]), float64(mv[i]), float64(lsv[i]), float64(dot[i]))
+			if !ok {
+				bad |= 1 << i
+			}
 			l := 0.0
 			if !a.HasIgnore || a.Targets[r0+i] != a.Ignore {
-				l = float64(a.LossScale) * distillKL(float64(mz[i]), float64(mv[i]), float64(sz[i]), float64(sv[i]), float64(dot[i]))
+				l = float64(a.LossScale) * kl
 				total += l
 			}
 			if a.RowLoss != nil {
 				a.RowLoss[r0+i] = float32(l)
 			}
-			sz[i], sv[i] = float32(math.Log(float64(sz[i]))), float32(math.Log(float64(sv[i])))
 		}
 		if a.Grad == nil {
 			continue
@@ -55,15 +52,15 @@ func (s isa) distill(a args.CE[float32]) float64 {
 		g := a.Grad[r0*k : (r0+m)*k]
 		switch {
 		case s == avx512 && nt:
-			distillGradRowsNTAVX512(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &sz[0], &mv[0], &sv[0])
+			distillGradRowsNTAVX512(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &lsz[0], &mv[0], &lsv[0])
 		case s == avx512:
-			distillGradRowsAVX512(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &sz[0], &mv[0], &sv[0])
+			distillGradRowsAVX512(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &lsz[0], &mv[0], &lsv[0])
 		case nt:
-			distillGradRowsNTAVX2(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &sz[0], &mv[0], &sv[0])
+			distillGradRowsNTAVX2(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &lsz[0], &mv[0], &lsv[0])
 		default:
-			distillGradRowsAVX2(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &sz[0], &mv[0], &sv[0])
+			distillGradRowsAVX2(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &lsz[0], &mv[0], &lsv[0])
 		}
-		distillIgnored(a.Targets, a.HasIgnore, a.Ignore, r0, m, k, g)
+		distillFixRows(a.Targets, a.HasIgnore, a.Ignore, r0, m, k, bad, g)
 	}
 	return total
 }
@@ -72,7 +69,8 @@ func (s isa) distill(a args.CE[float32]) float64 {
 func (s isa) distill64(a args.CE[float64]) float64 {
 	args.Took("amd64/f64/distill")
 	k, n, tau := a.K, a.N, a.InvTemp
-	var mz, mv, sz, sv, dot [blockRows]float64
+	var mz, lsz, mv, lsv, dot [blockRows]float64
+	var bad uint64
 	bs := max(1, min(blockRows, l2Budget/(2*8*k)))
 	nt := a.Grad != nil && streamedCE(&a, 8)
 	if nt {
@@ -83,28 +81,24 @@ func (s isa) distill64(a args.CE[float64]) float64 {
 		m := min(bs, n-r0)
 		x, t := a.X[r0*k:(r0+m)*k], a.Teacher[r0*k:(r0+m)*k]
 		if s == avx512 {
-			distillMaxRowsDAVX512(&x[0], &t[0], m, k, &mz[0], &mv[0])
+			distillLSERowsDAVX512(&x[0], &t[0], m, k, tau, &mz[0], &lsz[0], &mv[0], &lsv[0], &dot[0])
 		} else {
-			distillMaxRowsDAVX2(&x[0], &t[0], m, k, &mz[0], &mv[0])
+			distillLSERowsDAVX2(&x[0], &t[0], m, k, tau, &mz[0], &lsz[0], &mv[0], &lsv[0], &dot[0])
 		}
+		bad = 0
 		for i := range m {
-			mz[i], mv[i] = mz[i]*tau, mv[i]*tau
-		}
-		if s == avx512 {
-			distillStatsRowsDAVX512(&x[0], &t[0], m, k, tau, &mz[0], &mv[0], &sz[0], &sv[0], &dot[0])
-		} else {
-			distillStatsRowsDAVX2(&x[0], &t[0], m, k, tau, &mz[0], &mv[0], &sz[0], &sv[0], &dot[0])
-		}
-		for i := range m {
+			kl, ok := distillKL(mz[i], lsz[i], mv[i], lsv[i], dot[i])
+			if !ok {
+				bad |= 1 << i
+			}
 			l := 0.0
 			if !a.HasIgnore || a.Targets[r0+i] != a.Ignore {
-				l = a.LossScale * distillKL(mz[i], mv[i], sz[i], sv[i], dot[i])
+				l = a.LossScale * kl
 				total += l
 			}
 			if a.RowLoss != nil {
 				a.RowLoss[r0+i] = l
 			}
-			sz[i], sv[i] = math.Log(sz[i]), math.Log(sv[i])
 		}
 		if a.Grad == nil {
 			continue
@@ -112,34 +106,43 @@ func (s isa) distill64(a args.CE[float64]) float64 {
 		g := a.Grad[r0*k : (r0+m)*k]
 		switch {
 		case s == avx512 && nt:
-			distillGradRowsNTDAVX512(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &sz[0], &mv[0], &sv[0])
+			distillGradRowsNTDAVX512(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &lsz[0], &mv[0], &lsv[0])
 		case s == avx512:
-			distillGradRowsDAVX512(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &sz[0], &mv[0], &sv[0])
+			distillGradRowsDAVX512(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &lsz[0], &mv[0], &lsv[0])
 		case nt:
-			distillGradRowsNTDAVX2(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &sz[0], &mv[0], &sv[0])
+			distillGradRowsNTDAVX2(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &lsz[0], &mv[0], &lsv[0])
 		default:
-			distillGradRowsDAVX2(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &sz[0], &mv[0], &sv[0])
+			distillGradRowsDAVX2(&x[0], &t[0], &g[0], m, k, tau, a.GradScale, &mz[0], &lsz[0], &mv[0], &lsv[0])
 		}
-		distillIgnored(a.Targets, a.HasIgnore, a.Ignore, r0, m, k, g)
+		distillFixRows(a.Targets, a.HasIgnore, a.Ignore, r0, m, k, bad, g)
 	}
 	return total
 }
 
-// distillKL is a row's KL(P‖Q) from the scaled maxima and the pass-2 sums:
-// Σ P·(v − z) + lse_z − lse_v.
-func distillKL(mz, mv, sz, sv, dot float64) float64 {
-	return dot/sv + ((mz - mv) + (math.Log(sz) - math.Log(sv)))
+// distillKL is a row's KL(P‖Q) = Σ P·(v − z) + lse_z − lse_v from pass 1's
+// split log-sum-exps and dot product (against the teacher's reference
+// mv), and whether both log-sum-exps are finite: a row holding NaN or
+// +Inf, or only −Inf, in either input is NaN throughout.
+func distillKL(mz, lsz, mv, lsv, dot float64) (float64, bool) {
+	lz, lv := mz+lsz, mv+lsv
+	if lz-lz != 0 || lv-lv != 0 {
+		return math.NaN(), false
+	}
+	return dot/math.Exp(lsv) + ((mz - mv) + (lsz - lsv)), true
 }
 
-// distillIgnored clears the gradient of the block's ignored rows (the
-// gradient pass wrote every row).
-func distillIgnored[T args.Float](targets []int32, has bool, ignore int32, r0, m, k int, g []T) {
-	if !has {
-		return
-	}
-	for i, y := range targets[r0 : r0+m] {
-		if y == ignore {
+// distillFixRows writes the gradient of the block's ignored rows (0) and
+// of its rows without finite log-sum-exps (NaN) over what pass 2 wrote.
+func distillFixRows[T args.Float](targets []int32, has bool, ignore int32, r0, m, k int, bad uint64, g []T) {
+	for i := range m {
+		switch {
+		case has && targets[r0+i] == ignore:
 			clear(g[i*k : i*k+k])
+		case bad&(1<<i) != 0:
+			nan := T(math.NaN())
+			for j := range g[i*k : i*k+k] {
+				g[i*k+j] = nan
+			}
 		}
 	}
 }

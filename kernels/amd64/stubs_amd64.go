@@ -1673,15 +1673,10 @@ func logSoftmaxBackwardRowsAVX2(x *float32, dy *float32, dx *float32, n int, k i
 //go:noescape
 func lseBackwardRowsAVX2(x *float32, dy *float32, dx *float32, n int, k int, lse *float32)
 
-// distillMaxRowsAVX2 writes ms[i] = max_j s[i*k+j] and mt[i] = max_j t[i*k+j] for n rows of k.
+// distillLSERowsAVX2 writes, for n rows of k with z = s·tau and v = t·tau, the split log-sum-exps mz[i] + lsz[i] of z and mv[i] + lsv[i] of v (mz, mv reference maxima within rescaleMargin of the rows' maxima, clamped to finite values) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).
 //
 //go:noescape
-func distillMaxRowsAVX2(s *float32, t *float32, n int, k int, ms *float32, mt *float32)
-
-// distillStatsRowsAVX2 writes, for n rows of k with z = s·tau and v = t·tau, sz[i] = Σ_j exp(z_j − mz[i]), sv[i] = Σ_j exp(v_j − mv[i]) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).
-//
-//go:noescape
-func distillStatsRowsAVX2(s *float32, t *float32, n int, k int, tau float32, mz *float32, mv *float32, sz *float32, sv *float32, dot *float32)
+func distillLSERowsAVX2(s *float32, t *float32, n int, k int, tau float32, mz *float32, lsz *float32, mv *float32, lsv *float32, dot *float32)
 
 // distillGradRowsAVX2 writes dst[i*k+j] = c·(exp((z_j − mz[i]) − lsz[i]) − exp((v_j − mv[i]) − lsv[i])) for n rows of k, z = s·tau, v = t·tau; dst may be s.
 //
@@ -3502,15 +3497,10 @@ func logSoftmaxBackwardRowsAVX512(x *float32, dy *float32, dx *float32, n int, k
 //go:noescape
 func lseBackwardRowsAVX512(x *float32, dy *float32, dx *float32, n int, k int, lse *float32)
 
-// distillMaxRowsAVX512 writes ms[i] = max_j s[i*k+j] and mt[i] = max_j t[i*k+j] for n rows of k.
+// distillLSERowsAVX512 writes, for n rows of k with z = s·tau and v = t·tau, the split log-sum-exps mz[i] + lsz[i] of z and mv[i] + lsv[i] of v (mz, mv reference maxima within rescaleMargin of the rows' maxima, clamped to finite values) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).
 //
 //go:noescape
-func distillMaxRowsAVX512(s *float32, t *float32, n int, k int, ms *float32, mt *float32)
-
-// distillStatsRowsAVX512 writes, for n rows of k with z = s·tau and v = t·tau, sz[i] = Σ_j exp(z_j − mz[i]), sv[i] = Σ_j exp(v_j − mv[i]) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).
-//
-//go:noescape
-func distillStatsRowsAVX512(s *float32, t *float32, n int, k int, tau float32, mz *float32, mv *float32, sz *float32, sv *float32, dot *float32)
+func distillLSERowsAVX512(s *float32, t *float32, n int, k int, tau float32, mz *float32, lsz *float32, mv *float32, lsv *float32, dot *float32)
 
 // distillGradRowsAVX512 writes dst[i*k+j] = c·(exp((z_j − mz[i]) − lsz[i]) − exp((v_j − mv[i]) − lsv[i])) for n rows of k, z = s·tau, v = t·tau; dst may be s.
 //
@@ -5023,15 +5013,10 @@ func logSoftmaxBackwardRowsDAVX2(x *float64, dy *float64, dx *float64, n int, k 
 //go:noescape
 func lseBackwardRowsDAVX2(x *float64, dy *float64, dx *float64, n int, k int, lse *float64)
 
-// distillMaxRowsDAVX2 writes ms[i] = max_j s[i*k+j] and mt[i] = max_j t[i*k+j] for n rows of k.
+// distillLSERowsDAVX2 writes, for n rows of k with z = s·tau and v = t·tau, the split log-sum-exps mz[i] + lsz[i] of z and mv[i] + lsv[i] of v (mz, mv reference maxima within rescaleMargin of the rows' maxima, clamped to finite values) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).
 //
 //go:noescape
-func distillMaxRowsDAVX2(s *float64, t *float64, n int, k int, ms *float64, mt *float64)
-
-// distillStatsRowsDAVX2 writes, for n rows of k with z = s·tau and v = t·tau, sz[i] = Σ_j exp(z_j − mz[i]), sv[i] = Σ_j exp(v_j − mv[i]) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).
-//
-//go:noescape
-func distillStatsRowsDAVX2(s *float64, t *float64, n int, k int, tau float64, mz *float64, mv *float64, sz *float64, sv *float64, dot *float64)
+func distillLSERowsDAVX2(s *float64, t *float64, n int, k int, tau float64, mz *float64, lsz *float64, mv *float64, lsv *float64, dot *float64)
 
 // distillGradRowsDAVX2 writes dst[i*k+j] = c·(exp((z_j − mz[i]) − lsz[i]) − exp((v_j − mv[i]) − lsv[i])) for n rows of k, z = s·tau, v = t·tau; dst may be s.
 //
@@ -6534,15 +6519,10 @@ func logSoftmaxBackwardRowsDAVX512(x *float64, dy *float64, dx *float64, n int, 
 //go:noescape
 func lseBackwardRowsDAVX512(x *float64, dy *float64, dx *float64, n int, k int, lse *float64)
 
-// distillMaxRowsDAVX512 writes ms[i] = max_j s[i*k+j] and mt[i] = max_j t[i*k+j] for n rows of k.
+// distillLSERowsDAVX512 writes, for n rows of k with z = s·tau and v = t·tau, the split log-sum-exps mz[i] + lsz[i] of z and mv[i] + lsv[i] of v (mz, mv reference maxima within rescaleMargin of the rows' maxima, clamped to finite values) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).
 //
 //go:noescape
-func distillMaxRowsDAVX512(s *float64, t *float64, n int, k int, ms *float64, mt *float64)
-
-// distillStatsRowsDAVX512 writes, for n rows of k with z = s·tau and v = t·tau, sz[i] = Σ_j exp(z_j − mz[i]), sv[i] = Σ_j exp(v_j − mv[i]) and dot[i] = Σ_j exp(v_j − mv[i])·(v_j − z_j) (0 where v_j = −Inf).
-//
-//go:noescape
-func distillStatsRowsDAVX512(s *float64, t *float64, n int, k int, tau float64, mz *float64, mv *float64, sz *float64, sv *float64, dot *float64)
+func distillLSERowsDAVX512(s *float64, t *float64, n int, k int, tau float64, mz *float64, lsz *float64, mv *float64, lsv *float64, dot *float64)
 
 // distillGradRowsDAVX512 writes dst[i*k+j] = c·(exp((z_j − mz[i]) − lsz[i]) − exp((v_j − mv[i]) − lsv[i])) for n rows of k, z = s·tau, v = t·tau; dst may be s.
 //
