@@ -80,7 +80,7 @@ func Distill[T kernels.Float](student, teacher []T, n, k int, o *kernels.Distill
 		}
 		ez, ev := lz.lseTol(u, k), lv.lseTol(u, k)
 		var kl sum
-		infTerm := false // a class the teacher gives mass and the student −Inf: the row is +Inf
+		infTerm := false                // a class the teacher gives mass and the student −Inf: the row is +Inf
 		var abs, absFinite, tol float64 // Σ P_j·|v_j − z_j| (all, and where z_j is finite), and the terms' own errors
 		for j := 0; j < k; j++ {
 			if v[j] == math.Inf(-1) {

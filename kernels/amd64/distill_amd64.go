@@ -16,7 +16,7 @@ func (s isa) distill(a args.CE[float32]) float64 {
 	args.Took("amd64/f32/distill")
 	k, n, tau := a.K, a.N, a.InvTemp
 	var mz, lsz, mv, lsv, dot [blockRows]float32
-	var bad uint64 // rows of the block whose log-sum-exps are not finite
+	var bad uint64                                 // rows of the block whose log-sum-exps are not finite
 	bs := max(1, min(blockRows, l2Budget/(2*4*k))) // two inputs
 	nt := a.Grad != nil && streamedCE(&a, 4)
 	if nt {
