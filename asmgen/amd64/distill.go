@@ -72,6 +72,9 @@ func distillLSERows(s *x86.ISA) {
 		sumZ, dot := s.NewBlockSum(), s.NewBlockSum()
 		var ev reg.VecVirtual // the teacher's e^(v − ref) of the current vector
 		each := func(v, mref reg.VecVirtual, j reg.GPVirtual, mk *x86.Mask) {
+			if mk == nil {
+				s.PrefetchAhead(sp0, j)
+			}
 			z := s.LoadAt(mk, s.At(sp0, j), orNegInf(s, negInf))
 			s.Mul(tau, z, z)
 			dz := s.Vec()
@@ -90,12 +93,21 @@ func distillLSERows(s *x86.ISA) {
 			sumZ.Add(s.ExpFlush(dz)) // −Inf fill: 0 in masked-off lanes
 			d := s.Vec()
 			s.Sub(z, v, d) // v − z
-			s.Sub(mref, v, v)
-			floorUnderflow(s, v, ev)
-			s.Mul(ev, d, d)
-			s.Where(x86.LT, v, s.C(-s.MaxFinite()), s.C(0), d) // v = −Inf: no term
-			s.ZeroOff(mk, d)
-			dot.Add(d)
+			term := s.Vec()
+			s.Mul(ev, d, term)
+			s.IfAny(x86.UNORD, term, term, func() {
+				// Rare: 0·∞ (a teacher −Inf, masked-off lanes, or an
+				// exponential that underflowed beside a student −Inf) or
+				// a NaN input. A finite v has mass: its exponential is
+				// raised to the smallest subnormal, so that the term is
+				// +Inf against z = −Inf; v = −Inf has no term.
+				s.Sub(mref, v, v)
+				floorUnderflow(s, v, ev)
+				s.Mul(ev, d, term)
+				s.Where(x86.LT, v, s.C(-s.MaxFinite()), s.C(0), term)
+			})
+			s.ZeroOff(mk, term)
+			dot.Add(term)
 		}
 		shift := func(d reg.VecVirtual) { // the teacher's reference moved by −d
 			f := s.Exp(d)

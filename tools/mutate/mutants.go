@@ -276,8 +276,8 @@ var mutants = func() []Mutant {
 
 	// ---- Distill ----
 	add(Mutant{ID: "avx512/no-floor-distill", Backend: "avx512", Kind: "skip-tail", File: "asmgen/amd64/distill.go",
-		Find: "\t\t\tbv.Add(ev)\n\t\t\tfloorUnderflow(s, v, ev)\n",
-		Old:  "\t\t\tfloorUnderflow(s, v, ev)\n",
+		Find: "\t\t\t\tfloorUnderflow(s, v, ev)\n\t\t\t\ts.Mul(ev, d, term)\n",
+		Old:  "\t\t\t\tfloorUnderflow(s, v, ev)\n",
 		New:  "",
 		Note: "Distill: a teacher probability that underflows beside a student −Inf gives a finite row (0·Inf guarded to 0), not +Inf"})
 	add(Mutant{ID: "avx2/grad-sign-distill", Backend: "avx2", Kind: "target-grad-x1.5", File: "asmgen/amd64/distill.go",
