@@ -39,6 +39,7 @@ func table[T args.Float]() *args.Impl[T] {
 	t.LogSoftmaxBackward = logSoftmaxBackward[T]
 	t.LogSumExpBackward = logSumExpBackward[T]
 	t.KLDiv = klDiv[T]
+	t.Distill = distill[T]
 	if is32[T]() { // the loss kernels below have float32 lanes only
 		t.Sigmoid = unary[T]("neon/f32/sigmoid", sigmoidF32)
 		t.LogSigmoid = unary[T]("neon/f32/logsigmoid", logSigmoidF32)

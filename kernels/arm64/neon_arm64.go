@@ -1028,6 +1028,56 @@ func klDivF64(grad []float64, loss []float64, x []float64, y []float64, scale fl
 //go:noescape
 func klDivLogF64(grad []float64, loss []float64, x []float64, y []float64, scale float64) float64
 
+// distillSumsF32 is, over i < len(s), with z = s[i]·tau and v = t[i]·tau (each
+// rounded), ez = exp(z − mz) and ev = exp(v − mv):
+//
+//	sums[0] = Σ ez
+//	sums[1] = Σ ev
+//	sums[2] = Σ ev'·(v − z), 0 where v = −Inf
+//
+// all in float64 (float32 values widened, v − z formed in float64), where
+// ev' is ev raised to the least subnormal where v > −Inf (beside z = −Inf
+// the term is +Inf even where ev underflowed). mz and mv are the finite
+// maxima of z and v. len(t) ≥ len(s), len(sums) ≥ 3.
+//
+//go:noescape
+func distillSumsF32(sums []float64, s []float32, t []float32, tau float32, mz float32, mv float32)
+
+// distillGradF32 is, with z = s[i]·tau and v = t[i]·tau (each rounded),
+//
+//	dst[i] = a·exp(z − mz) − b·exp(v − mv)
+//
+// (the second product fused into the subtraction). len(s), len(t) ≥
+// len(dst); dst may be s or t.
+//
+//go:noescape
+func distillGradF32(dst []float32, s []float32, t []float32, tau float32, mz float32, mv float32, a float32, b float32)
+
+// distillSumsF64 is, over i < len(s), with z = s[i]·tau and v = t[i]·tau (each
+// rounded), ez = exp(z − mz) and ev = exp(v − mv):
+//
+//	sums[0] = Σ ez
+//	sums[1] = Σ ev
+//	sums[2] = Σ ev'·(v − z), 0 where v = −Inf
+//
+// all in float64 (float32 values widened, v − z formed in float64), where
+// ev' is ev raised to the least subnormal where v > −Inf (beside z = −Inf
+// the term is +Inf even where ev underflowed). mz and mv are the finite
+// maxima of z and v. len(t) ≥ len(s), len(sums) ≥ 3.
+//
+//go:noescape
+func distillSumsF64(sums []float64, s []float64, t []float64, tau float64, mz float64, mv float64)
+
+// distillGradF64 is, with z = s[i]·tau and v = t[i]·tau (each rounded),
+//
+//	dst[i] = a·exp(z − mz) − b·exp(v − mv)
+//
+// (the second product fused into the subtraction). len(s), len(t) ≥
+// len(dst); dst may be s or t.
+//
+//go:noescape
+func distillGradF64(dst []float64, s []float64, t []float64, tau float64, mz float64, mv float64, a float64, b float64)
+
 // dotSub3F32 is Σ t[i]·w[i]·(x[i] − z), summed in float64, where a zero
 // t[i]·w[i] contributes 0 even if x[i] is infinite. len(t), len(w) ≥ len(x).
 //

@@ -107,6 +107,10 @@
 //	klDivLogF32    f32   88 instructions / 2 vectors = 44.00 per vector
 //	klDivF64       f64  113 instructions / 2 vectors = 56.50 per vector
 //	klDivLogF64    f64  124 instructions / 2 vectors = 62.00 per vector
+//	distillSumsF32 f32   85 instructions / 1 vectors = 85.00 per vector
+//	distillGradF32 f32  121 instructions / 2 vectors = 60.50 per vector
+//	distillSumsF64 f64   98 instructions / 1 vectors = 98.00 per vector
+//	distillGradF64 f64   91 instructions / 1 vectors = 91.00 per vector
 //	dotSub3F32     f32   57 instructions / 4 vectors = 14.25 per vector
 //	affineTF32     f32   21 instructions / 4 vectors =  5.25 per vector
 //	affineWTF32    f32   26 instructions / 4 vectors =  6.50 per vector
@@ -29237,6 +29241,1310 @@ done_klDivLogF64:
 	WORD $0x4e6dd58c // fadd v12.2d, v12.2d, v13.2d
 	WORD $0x7e70d98c // faddp d12, v12.2d
 	FMOVD F12, ret+104(FP)
+	RET
+
+// func distillSumsF32(sums []float64, s []float32, t []float32, tau float32, mz float32, mv float32)
+
+TEXT ·distillSumsF32(SB), NOSPLIT, $0-84
+	MOVD s_base+24(FP), R0
+	MOVD s_len+32(FP), R1
+	MOVD t_base+48(FP), R3
+	MOVD sums_base+0(FP), R4
+	FMOVS tau+72(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS mz+76(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS mv+80(FP), F29
+	VDUP V29.S[0], V29.S4
+	MOVW $0xff800000, R9
+	VDUP R9, V28.S4
+	MOVW $0x00000001, R9
+	VDUP R9, V27.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V25.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V24.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V23.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V22.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V21.S4]
+	VLD1.P 16(R10), [V20.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V19.S4
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	SUBS $4, R1, R1
+	BLT onepre_distillSumsF32
+big_distillSumsF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V1.S4]
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x4ebed403 // fsub v3.4s, v0.4s, v30.4s
+	WORD $0x4ebdd424 // fsub v4.4s, v1.4s, v29.4s
+	WORD $0x6ebce422 // fcmgt v2.4s, v1.4s, v28.4s
+	WORD $0x4eb7f463 // fmin v3.4s, v3.4s, v23.4s
+	WORD $0x4eb7f484 // fmin v4.4s, v4.4s, v23.4s
+	WORD $0x4e36f463 // fmax v3.4s, v3.4s, v22.4s
+	WORD $0x4e36f484 // fmax v4.4s, v4.4s, v22.4s
+	WORD $0x6e3adc65 // fmul v5.4s, v3.4s, v26.4s
+	WORD $0x6e3adc86 // fmul v6.4s, v4.4s, v26.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V25.S4, V5.S4, V3.S4
+	VFMLS V25.S4, V6.S4, V4.S4
+	VFMLS V24.S4, V5.S4, V3.S4
+	VFMLS V24.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V20.S[0], V7.S4
+	VDUP V20.S[0], V8.S4
+	VDUP V21.S[3], V9.S4
+	VDUP V21.S[3], V10.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V21.S[2], V7.S4
+	VDUP V21.S[2], V8.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V21.S[1], V9.S4
+	VDUP V21.S[1], V10.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V21.S[0], V7.S4
+	VDUP V21.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V7.S4, V9.S4, V3.S4
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e33d463 // fadd v3.4s, v3.4s, v19.4s
+	WORD $0x4e33d484 // fadd v4.4s, v4.4s, v19.4s
+	WORD $0x4f3f04a7 // sshr v7.4s, v5.4s, #1
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V7.S4, V5.S4, V5.S4
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V7.S4, V3.S4, V3.S4
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V19.S4, V5.S4, V5.S4
+	VADD V19.S4, V6.S4, V6.S4
+	WORD $0x6e25dc63 // fmul v3.4s, v3.4s, v5.4s
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x0e617865 // fcvtl v5.2d, v3.2s
+	WORD $0x4e65d56b // fadd v11.2d, v11.2d, v5.2d
+	WORD $0x4e617865 // fcvtl2 v5.2d, v3.4s
+	WORD $0x4e65d58c // fadd v12.2d, v12.2d, v5.2d
+	WORD $0x0e617886 // fcvtl v6.2d, v4.2s
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	WORD $0x4e617886 // fcvtl2 v6.2d, v4.4s
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	WORD $0x4e3bf485 // fmax v5.4s, v4.4s, v27.4s
+	VBIT V2.B16, V5.B16, V4.B16
+	VAND V2.B16, V0.B16, V0.B16
+	VAND V2.B16, V1.B16, V1.B16
+	WORD $0x0e617805 // fcvtl v5.2d, v0.2s
+	WORD $0x0e617826 // fcvtl v6.2d, v1.2s
+	WORD $0x4ee5d4c6 // fsub v6.2d, v6.2d, v5.2d
+	WORD $0x0e617885 // fcvtl v5.2d, v4.2s
+	WORD $0x6e66dca5 // fmul v5.2d, v5.2d, v6.2d
+	WORD $0x4e65d5ef // fadd v15.2d, v15.2d, v5.2d
+	WORD $0x4e617805 // fcvtl2 v5.2d, v0.4s
+	WORD $0x4e617826 // fcvtl2 v6.2d, v1.4s
+	WORD $0x4ee5d4c6 // fsub v6.2d, v6.2d, v5.2d
+	WORD $0x4e617885 // fcvtl2 v5.2d, v4.4s
+	WORD $0x6e66dca5 // fmul v5.2d, v5.2d, v6.2d
+	WORD $0x4e65d610 // fadd v16.2d, v16.2d, v5.2d
+	SUBS $4, R1, R1
+	BGE big_distillSumsF32
+onepre_distillSumsF32:
+	ADDS $0, R1, R1
+	BLT tail_distillSumsF32
+one_distillSumsF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V1.S4]
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x4ebed403 // fsub v3.4s, v0.4s, v30.4s
+	WORD $0x4ebdd424 // fsub v4.4s, v1.4s, v29.4s
+	WORD $0x6ebce422 // fcmgt v2.4s, v1.4s, v28.4s
+	WORD $0x4eb7f463 // fmin v3.4s, v3.4s, v23.4s
+	WORD $0x4eb7f484 // fmin v4.4s, v4.4s, v23.4s
+	WORD $0x4e36f463 // fmax v3.4s, v3.4s, v22.4s
+	WORD $0x4e36f484 // fmax v4.4s, v4.4s, v22.4s
+	WORD $0x6e3adc65 // fmul v5.4s, v3.4s, v26.4s
+	WORD $0x6e3adc86 // fmul v6.4s, v4.4s, v26.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V25.S4, V5.S4, V3.S4
+	VFMLS V25.S4, V6.S4, V4.S4
+	VFMLS V24.S4, V5.S4, V3.S4
+	VFMLS V24.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V20.S[0], V7.S4
+	VDUP V20.S[0], V8.S4
+	VDUP V21.S[3], V9.S4
+	VDUP V21.S[3], V10.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V21.S[2], V7.S4
+	VDUP V21.S[2], V8.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V21.S[1], V9.S4
+	VDUP V21.S[1], V10.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V21.S[0], V7.S4
+	VDUP V21.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V7.S4, V9.S4, V3.S4
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e33d463 // fadd v3.4s, v3.4s, v19.4s
+	WORD $0x4e33d484 // fadd v4.4s, v4.4s, v19.4s
+	WORD $0x4f3f04a7 // sshr v7.4s, v5.4s, #1
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V7.S4, V5.S4, V5.S4
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V7.S4, V3.S4, V3.S4
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V19.S4, V5.S4, V5.S4
+	VADD V19.S4, V6.S4, V6.S4
+	WORD $0x6e25dc63 // fmul v3.4s, v3.4s, v5.4s
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x0e617865 // fcvtl v5.2d, v3.2s
+	WORD $0x4e65d56b // fadd v11.2d, v11.2d, v5.2d
+	WORD $0x4e617865 // fcvtl2 v5.2d, v3.4s
+	WORD $0x4e65d58c // fadd v12.2d, v12.2d, v5.2d
+	WORD $0x0e617886 // fcvtl v6.2d, v4.2s
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	WORD $0x4e617886 // fcvtl2 v6.2d, v4.4s
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	WORD $0x4e3bf485 // fmax v5.4s, v4.4s, v27.4s
+	VBIT V2.B16, V5.B16, V4.B16
+	VAND V2.B16, V0.B16, V0.B16
+	VAND V2.B16, V1.B16, V1.B16
+	WORD $0x0e617805 // fcvtl v5.2d, v0.2s
+	WORD $0x0e617826 // fcvtl v6.2d, v1.2s
+	WORD $0x4ee5d4c6 // fsub v6.2d, v6.2d, v5.2d
+	WORD $0x0e617885 // fcvtl v5.2d, v4.2s
+	WORD $0x6e66dca5 // fmul v5.2d, v5.2d, v6.2d
+	WORD $0x4e65d5ef // fadd v15.2d, v15.2d, v5.2d
+	WORD $0x4e617805 // fcvtl2 v5.2d, v0.4s
+	WORD $0x4e617826 // fcvtl2 v6.2d, v1.4s
+	WORD $0x4ee5d4c6 // fsub v6.2d, v6.2d, v5.2d
+	WORD $0x4e617885 // fcvtl2 v5.2d, v4.4s
+	WORD $0x6e66dca5 // fmul v5.2d, v5.2d, v6.2d
+	WORD $0x4e65d610 // fadd v16.2d, v16.2d, v5.2d
+	SUBS $4, R1, R1
+	BGE one_distillSumsF32
+tail_distillSumsF32:
+	ADDS $4, R1, R1
+	BEQ done_distillSumsF32
+	VMOV V28.B16, V0.B16
+	VMOV V28.B16, V1.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V1.S[0]
+	CMP $2, R1
+	BLT lanes_distillSumsF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V1.S[1]
+	BEQ lanes_distillSumsF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V1.S[2]
+lanes_distillSumsF32:
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x4ebed403 // fsub v3.4s, v0.4s, v30.4s
+	WORD $0x4ebdd424 // fsub v4.4s, v1.4s, v29.4s
+	WORD $0x6ebce422 // fcmgt v2.4s, v1.4s, v28.4s
+	WORD $0x4eb7f463 // fmin v3.4s, v3.4s, v23.4s
+	WORD $0x4eb7f484 // fmin v4.4s, v4.4s, v23.4s
+	WORD $0x4e36f463 // fmax v3.4s, v3.4s, v22.4s
+	WORD $0x4e36f484 // fmax v4.4s, v4.4s, v22.4s
+	WORD $0x6e3adc65 // fmul v5.4s, v3.4s, v26.4s
+	WORD $0x6e3adc86 // fmul v6.4s, v4.4s, v26.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V25.S4, V5.S4, V3.S4
+	VFMLS V25.S4, V6.S4, V4.S4
+	VFMLS V24.S4, V5.S4, V3.S4
+	VFMLS V24.S4, V6.S4, V4.S4
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V20.S[0], V7.S4
+	VDUP V20.S[0], V8.S4
+	VDUP V21.S[3], V9.S4
+	VDUP V21.S[3], V10.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V21.S[2], V7.S4
+	VDUP V21.S[2], V8.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	VDUP V21.S[1], V9.S4
+	VDUP V21.S[1], V10.S4
+	VFMLA V3.S4, V7.S4, V9.S4
+	VFMLA V4.S4, V8.S4, V10.S4
+	VDUP V21.S[0], V7.S4
+	VDUP V21.S[0], V8.S4
+	VFMLA V3.S4, V9.S4, V7.S4
+	VFMLA V4.S4, V10.S4, V8.S4
+	WORD $0x6e23dc69 // fmul v9.4s, v3.4s, v3.4s
+	WORD $0x6e24dc8a // fmul v10.4s, v4.4s, v4.4s
+	VFMLA V7.S4, V9.S4, V3.S4
+	VFMLA V8.S4, V10.S4, V4.S4
+	WORD $0x4e33d463 // fadd v3.4s, v3.4s, v19.4s
+	WORD $0x4e33d484 // fadd v4.4s, v4.4s, v19.4s
+	WORD $0x4f3f04a7 // sshr v7.4s, v5.4s, #1
+	WORD $0x4f3f04c8 // sshr v8.4s, v6.4s, #1
+	VSUB V7.S4, V5.S4, V5.S4
+	VSUB V8.S4, V6.S4, V6.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	VADD V7.S4, V3.S4, V3.S4
+	VADD V8.S4, V4.S4, V4.S4
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V19.S4, V5.S4, V5.S4
+	VADD V19.S4, V6.S4, V6.S4
+	WORD $0x6e25dc63 // fmul v3.4s, v3.4s, v5.4s
+	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
+	WORD $0x0e617865 // fcvtl v5.2d, v3.2s
+	WORD $0x4e65d56b // fadd v11.2d, v11.2d, v5.2d
+	WORD $0x4e617865 // fcvtl2 v5.2d, v3.4s
+	WORD $0x4e65d58c // fadd v12.2d, v12.2d, v5.2d
+	WORD $0x0e617886 // fcvtl v6.2d, v4.2s
+	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
+	WORD $0x4e617886 // fcvtl2 v6.2d, v4.4s
+	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
+	WORD $0x4e3bf485 // fmax v5.4s, v4.4s, v27.4s
+	VBIT V2.B16, V5.B16, V4.B16
+	VAND V2.B16, V0.B16, V0.B16
+	VAND V2.B16, V1.B16, V1.B16
+	WORD $0x0e617805 // fcvtl v5.2d, v0.2s
+	WORD $0x0e617826 // fcvtl v6.2d, v1.2s
+	WORD $0x4ee5d4c6 // fsub v6.2d, v6.2d, v5.2d
+	WORD $0x0e617885 // fcvtl v5.2d, v4.2s
+	WORD $0x6e66dca5 // fmul v5.2d, v5.2d, v6.2d
+	WORD $0x4e65d5ef // fadd v15.2d, v15.2d, v5.2d
+	WORD $0x4e617805 // fcvtl2 v5.2d, v0.4s
+	WORD $0x4e617826 // fcvtl2 v6.2d, v1.4s
+	WORD $0x4ee5d4c6 // fsub v6.2d, v6.2d, v5.2d
+	WORD $0x4e617885 // fcvtl2 v5.2d, v4.4s
+	WORD $0x6e66dca5 // fmul v5.2d, v5.2d, v6.2d
+	WORD $0x4e65d610 // fadd v16.2d, v16.2d, v5.2d
+done_distillSumsF32:
+	WORD $0x4e6cd56b // fadd v11.2d, v11.2d, v12.2d
+	WORD $0x7e70d96b // faddp d11, v11.2d
+	WORD $0x4e6ed5ad // fadd v13.2d, v13.2d, v14.2d
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	WORD $0x4e70d5ef // fadd v15.2d, v15.2d, v16.2d
+	WORD $0x7e70d9ef // faddp d15, v15.2d
+	FMOVD F11, (R4)
+	FMOVD F13, 8(R4)
+	FMOVD F15, 16(R4)
+	RET
+
+// func distillGradF32(dst []float32, s []float32, t []float32, tau float32, mz float32, mv float32, a float32, b float32)
+
+TEXT ·distillGradF32(SB), NOSPLIT, $0-92
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD s_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	FMOVS tau+72(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS mz+76(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS mv+80(FP), F29
+	VDUP V29.S[0], V29.S4
+	FMOVS a+84(FP), F28
+	VDUP V28.S[0], V28.S4
+	FMOVS b+88(FP), F27
+	VDUP V27.S[0], V27.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V26.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V25.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V24.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V23.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V22.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V21.S4]
+	VLD1.P 16(R10), [V20.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V19.S4
+	SUBS $8, R1, R1
+	BLT onepre_distillGradF32
+big_distillGradF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R3), [V2.S4, V3.S4]
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x6e3fdc63 // fmul v3.4s, v3.4s, v31.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4ebed421 // fsub v1.4s, v1.4s, v30.4s
+	WORD $0x4ebdd442 // fsub v2.4s, v2.4s, v29.4s
+	WORD $0x4ebdd463 // fsub v3.4s, v3.4s, v29.4s
+	WORD $0x4eb7f400 // fmin v0.4s, v0.4s, v23.4s
+	WORD $0x4eb7f421 // fmin v1.4s, v1.4s, v23.4s
+	WORD $0x4eb7f442 // fmin v2.4s, v2.4s, v23.4s
+	WORD $0x4eb7f463 // fmin v3.4s, v3.4s, v23.4s
+	WORD $0x4e36f400 // fmax v0.4s, v0.4s, v22.4s
+	WORD $0x4e36f421 // fmax v1.4s, v1.4s, v22.4s
+	WORD $0x4e36f442 // fmax v2.4s, v2.4s, v22.4s
+	WORD $0x4e36f463 // fmax v3.4s, v3.4s, v22.4s
+	WORD $0x6e3adc04 // fmul v4.4s, v0.4s, v26.4s
+	WORD $0x6e3adc25 // fmul v5.4s, v1.4s, v26.4s
+	WORD $0x6e3adc46 // fmul v6.4s, v2.4s, v26.4s
+	WORD $0x6e3adc67 // fmul v7.4s, v3.4s, v26.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	WORD $0x4e2188e7 // frintn v7.4s, v7.4s
+	VFMLS V25.S4, V4.S4, V0.S4
+	VFMLS V25.S4, V5.S4, V1.S4
+	VFMLS V25.S4, V6.S4, V2.S4
+	VFMLS V25.S4, V7.S4, V3.S4
+	VFMLS V24.S4, V4.S4, V0.S4
+	VFMLS V24.S4, V5.S4, V1.S4
+	VFMLS V24.S4, V6.S4, V2.S4
+	VFMLS V24.S4, V7.S4, V3.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	VDUP V20.S[0], V8.S4
+	VDUP V20.S[0], V9.S4
+	VDUP V20.S[0], V10.S4
+	VDUP V20.S[0], V11.S4
+	VDUP V21.S[3], V12.S4
+	VDUP V21.S[3], V13.S4
+	VDUP V21.S[3], V14.S4
+	VDUP V21.S[3], V15.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VFMLA V1.S4, V9.S4, V13.S4
+	VFMLA V2.S4, V10.S4, V14.S4
+	VFMLA V3.S4, V11.S4, V15.S4
+	VDUP V21.S[2], V8.S4
+	VDUP V21.S[2], V9.S4
+	VDUP V21.S[2], V10.S4
+	VDUP V21.S[2], V11.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	VDUP V21.S[1], V12.S4
+	VDUP V21.S[1], V13.S4
+	VDUP V21.S[1], V14.S4
+	VDUP V21.S[1], V15.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VFMLA V1.S4, V9.S4, V13.S4
+	VFMLA V2.S4, V10.S4, V14.S4
+	VFMLA V3.S4, V11.S4, V15.S4
+	VDUP V21.S[0], V8.S4
+	VDUP V21.S[0], V9.S4
+	VDUP V21.S[0], V10.S4
+	VDUP V21.S[0], V11.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	WORD $0x6e21dc2d // fmul v13.4s, v1.4s, v1.4s
+	WORD $0x6e22dc4e // fmul v14.4s, v2.4s, v2.4s
+	WORD $0x6e23dc6f // fmul v15.4s, v3.4s, v3.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	VFMLA V9.S4, V13.S4, V1.S4
+	VFMLA V10.S4, V14.S4, V2.S4
+	VFMLA V11.S4, V15.S4, V3.S4
+	WORD $0x4e33d400 // fadd v0.4s, v0.4s, v19.4s
+	WORD $0x4e33d421 // fadd v1.4s, v1.4s, v19.4s
+	WORD $0x4e33d442 // fadd v2.4s, v2.4s, v19.4s
+	WORD $0x4e33d463 // fadd v3.4s, v3.4s, v19.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	WORD $0x4f3f04a9 // sshr v9.4s, v5.4s, #1
+	WORD $0x4f3f04ca // sshr v10.4s, v6.4s, #1
+	WORD $0x4f3f04eb // sshr v11.4s, v7.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	VSUB V9.S4, V5.S4, V5.S4
+	VSUB V10.S4, V6.S4, V6.S4
+	VSUB V11.S4, V7.S4, V7.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	WORD $0x4f37554a // shl v10.4s, v10.4s, #23
+	WORD $0x4f37556b // shl v11.4s, v11.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
+	VADD V9.S4, V1.S4, V1.S4
+	VADD V10.S4, V2.S4, V2.S4
+	VADD V11.S4, V3.S4, V3.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V19.S4, V4.S4, V4.S4
+	VADD V19.S4, V5.S4, V5.S4
+	VADD V19.S4, V6.S4, V6.S4
+	VADD V19.S4, V7.S4, V7.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	WORD $0x6e3cdc00 // fmul v0.4s, v0.4s, v28.4s
+	WORD $0x6e3cdc21 // fmul v1.4s, v1.4s, v28.4s
+	VFMLS V27.S4, V2.S4, V0.S4
+	VFMLS V27.S4, V3.S4, V1.S4
+	VST1.P [V0.S4, V1.S4], 32(R2)
+	SUBS $8, R1, R1
+	BGE big_distillGradF32
+onepre_distillGradF32:
+	ADDS $4, R1, R1
+	BLT tail_distillGradF32
+one_distillGradF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V2.S4]
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4ebdd442 // fsub v2.4s, v2.4s, v29.4s
+	WORD $0x4eb7f400 // fmin v0.4s, v0.4s, v23.4s
+	WORD $0x4eb7f442 // fmin v2.4s, v2.4s, v23.4s
+	WORD $0x4e36f400 // fmax v0.4s, v0.4s, v22.4s
+	WORD $0x4e36f442 // fmax v2.4s, v2.4s, v22.4s
+	WORD $0x6e3adc04 // fmul v4.4s, v0.4s, v26.4s
+	WORD $0x6e3adc45 // fmul v5.4s, v2.4s, v26.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	VFMLS V25.S4, V4.S4, V0.S4
+	VFMLS V25.S4, V5.S4, V2.S4
+	VFMLS V24.S4, V4.S4, V0.S4
+	VFMLS V24.S4, V5.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	VDUP V20.S[0], V8.S4
+	VDUP V20.S[0], V9.S4
+	VDUP V21.S[3], V12.S4
+	VDUP V21.S[3], V13.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VFMLA V2.S4, V9.S4, V13.S4
+	VDUP V21.S[2], V8.S4
+	VDUP V21.S[2], V9.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V2.S4, V13.S4, V9.S4
+	VDUP V21.S[1], V12.S4
+	VDUP V21.S[1], V13.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VFMLA V2.S4, V9.S4, V13.S4
+	VDUP V21.S[0], V8.S4
+	VDUP V21.S[0], V9.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V2.S4, V13.S4, V9.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	WORD $0x6e22dc4d // fmul v13.4s, v2.4s, v2.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	VFMLA V9.S4, V13.S4, V2.S4
+	WORD $0x4e33d400 // fadd v0.4s, v0.4s, v19.4s
+	WORD $0x4e33d442 // fadd v2.4s, v2.4s, v19.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	WORD $0x4f3f04a9 // sshr v9.4s, v5.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	VSUB V9.S4, V5.S4, V5.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
+	VADD V9.S4, V2.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V19.S4, V4.S4, V4.S4
+	VADD V19.S4, V5.S4, V5.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x6e25dc42 // fmul v2.4s, v2.4s, v5.4s
+	WORD $0x6e3cdc00 // fmul v0.4s, v0.4s, v28.4s
+	VFMLS V27.S4, V2.S4, V0.S4
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_distillGradF32
+tail_distillGradF32:
+	ADDS $4, R1, R1
+	BEQ done_distillGradF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V2.S[0]
+	CMP $2, R1
+	BLT lanes_distillGradF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V2.S[1]
+	BEQ lanes_distillGradF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V2.S[2]
+lanes_distillGradF32:
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4ebdd442 // fsub v2.4s, v2.4s, v29.4s
+	WORD $0x4eb7f400 // fmin v0.4s, v0.4s, v23.4s
+	WORD $0x4eb7f442 // fmin v2.4s, v2.4s, v23.4s
+	WORD $0x4e36f400 // fmax v0.4s, v0.4s, v22.4s
+	WORD $0x4e36f442 // fmax v2.4s, v2.4s, v22.4s
+	WORD $0x6e3adc04 // fmul v4.4s, v0.4s, v26.4s
+	WORD $0x6e3adc45 // fmul v5.4s, v2.4s, v26.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	VFMLS V25.S4, V4.S4, V0.S4
+	VFMLS V25.S4, V5.S4, V2.S4
+	VFMLS V24.S4, V4.S4, V0.S4
+	VFMLS V24.S4, V5.S4, V2.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	VDUP V20.S[0], V8.S4
+	VDUP V20.S[0], V9.S4
+	VDUP V21.S[3], V12.S4
+	VDUP V21.S[3], V13.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VFMLA V2.S4, V9.S4, V13.S4
+	VDUP V21.S[2], V8.S4
+	VDUP V21.S[2], V9.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V2.S4, V13.S4, V9.S4
+	VDUP V21.S[1], V12.S4
+	VDUP V21.S[1], V13.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VFMLA V2.S4, V9.S4, V13.S4
+	VDUP V21.S[0], V8.S4
+	VDUP V21.S[0], V9.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V2.S4, V13.S4, V9.S4
+	WORD $0x6e20dc0c // fmul v12.4s, v0.4s, v0.4s
+	WORD $0x6e22dc4d // fmul v13.4s, v2.4s, v2.4s
+	VFMLA V8.S4, V12.S4, V0.S4
+	VFMLA V9.S4, V13.S4, V2.S4
+	WORD $0x4e33d400 // fadd v0.4s, v0.4s, v19.4s
+	WORD $0x4e33d442 // fadd v2.4s, v2.4s, v19.4s
+	WORD $0x4f3f0488 // sshr v8.4s, v4.4s, #1
+	WORD $0x4f3f04a9 // sshr v9.4s, v5.4s, #1
+	VSUB V8.S4, V4.S4, V4.S4
+	VSUB V9.S4, V5.S4, V5.S4
+	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
+	WORD $0x4f375529 // shl v9.4s, v9.4s, #23
+	VADD V8.S4, V0.S4, V0.S4
+	VADD V9.S4, V2.S4, V2.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V19.S4, V4.S4, V4.S4
+	VADD V19.S4, V5.S4, V5.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x6e25dc42 // fmul v2.4s, v2.4s, v5.4s
+	WORD $0x6e3cdc00 // fmul v0.4s, v0.4s, v28.4s
+	VFMLS V27.S4, V2.S4, V0.S4
+	VST1.P V0.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_distillGradF32
+	VST1.P V0.S[1], 4(R2)
+	BEQ done_distillGradF32
+	VST1.P V0.S[2], 4(R2)
+done_distillGradF32:
+	RET
+
+// func distillSumsF64(sums []float64, s []float64, t []float64, tau float64, mz float64, mv float64)
+
+TEXT ·distillSumsF64(SB), NOSPLIT, $0-96
+	MOVD s_base+24(FP), R0
+	MOVD s_len+32(FP), R1
+	MOVD t_base+48(FP), R3
+	MOVD sums_base+0(FP), R4
+	FMOVD tau+72(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD mz+80(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD mv+88(FP), F29
+	VDUP V29.D[0], V29.D2
+	MOVD $0xfff0000000000000, R9
+	VDUP R9, V28.D2
+	MOVD $0x0000000000000001, R9
+	VDUP R9, V27.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V26.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V25.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V24.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V23.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V22.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V21.D2]
+	VLD1.P 16(R10), [V20.D2]
+	VLD1.P 16(R10), [V19.D2]
+	VLD1.P 16(R10), [V18.D2]
+	VLD1.P 16(R10), [V17.D2]
+	VLD1.P 16(R10), [V16.D2]
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V15.D2
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	SUBS $2, R1, R1
+	BLT onepre_distillSumsF64
+big_distillSumsF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V1.D2]
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4efed403 // fsub v3.2d, v0.2d, v30.2d
+	WORD $0x4efdd424 // fsub v4.2d, v1.2d, v29.2d
+	WORD $0x6efce422 // fcmgt v2.2d, v1.2d, v28.2d
+	WORD $0x4ef7f463 // fmin v3.2d, v3.2d, v23.2d
+	WORD $0x4ef7f484 // fmin v4.2d, v4.2d, v23.2d
+	WORD $0x4e76f463 // fmax v3.2d, v3.2d, v22.2d
+	WORD $0x4e76f484 // fmax v4.2d, v4.2d, v22.2d
+	WORD $0x6e7adc65 // fmul v5.2d, v3.2d, v26.2d
+	WORD $0x6e7adc86 // fmul v6.2d, v4.2d, v26.2d
+	WORD $0x4e6188a5 // frintn v5.2d, v5.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V25.D2, V5.D2, V3.D2
+	VFMLS V25.D2, V6.D2, V4.D2
+	VFMLS V24.D2, V5.D2, V3.D2
+	VFMLS V24.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8a5 // fcvtzs v5.2d, v5.2d
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	VDUP V16.D[1], V7.D2
+	VDUP V16.D[1], V8.D2
+	VDUP V16.D[0], V9.D2
+	VDUP V16.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V17.D[1], V7.D2
+	VDUP V17.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V17.D[0], V9.D2
+	VDUP V17.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V18.D[1], V7.D2
+	VDUP V18.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V18.D[0], V9.D2
+	VDUP V18.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V19.D[1], V7.D2
+	VDUP V19.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V19.D[0], V9.D2
+	VDUP V19.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V20.D[1], V7.D2
+	VDUP V20.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V20.D[0], V9.D2
+	VDUP V20.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V21.D[1], V7.D2
+	VDUP V21.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V21.D[0], V9.D2
+	VDUP V21.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e63dc67 // fmul v7.2d, v3.2d, v3.2d
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V9.D2, V7.D2, V3.D2
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e6fd463 // fadd v3.2d, v3.2d, v15.2d
+	WORD $0x4e6fd484 // fadd v4.2d, v4.2d, v15.2d
+	WORD $0x4f7f04a9 // sshr v9.2d, v5.2d, #1
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V9.D2, V5.D2, V5.D2
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f745529 // shl v9.2d, v9.2d, #52
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V9.D2, V3.D2, V3.D2
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V15.D2, V5.D2, V5.D2
+	VADD V15.D2, V6.D2, V6.D2
+	WORD $0x6e65dc63 // fmul v3.2d, v3.2d, v5.2d
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x4e63d56b // fadd v11.2d, v11.2d, v3.2d
+	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
+	WORD $0x4e7bf485 // fmax v5.2d, v4.2d, v27.2d
+	VBIT V2.B16, V5.B16, V4.B16
+	VAND V2.B16, V0.B16, V0.B16
+	VAND V2.B16, V1.B16, V1.B16
+	WORD $0x4ee0d421 // fsub v1.2d, v1.2d, v0.2d
+	WORD $0x6e64dc21 // fmul v1.2d, v1.2d, v4.2d
+	WORD $0x4e61d5ad // fadd v13.2d, v13.2d, v1.2d
+	SUBS $2, R1, R1
+	BGE big_distillSumsF64
+onepre_distillSumsF64:
+	ADDS $0, R1, R1
+	BLT tail_distillSumsF64
+one_distillSumsF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V1.D2]
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4efed403 // fsub v3.2d, v0.2d, v30.2d
+	WORD $0x4efdd424 // fsub v4.2d, v1.2d, v29.2d
+	WORD $0x6efce422 // fcmgt v2.2d, v1.2d, v28.2d
+	WORD $0x4ef7f463 // fmin v3.2d, v3.2d, v23.2d
+	WORD $0x4ef7f484 // fmin v4.2d, v4.2d, v23.2d
+	WORD $0x4e76f463 // fmax v3.2d, v3.2d, v22.2d
+	WORD $0x4e76f484 // fmax v4.2d, v4.2d, v22.2d
+	WORD $0x6e7adc65 // fmul v5.2d, v3.2d, v26.2d
+	WORD $0x6e7adc86 // fmul v6.2d, v4.2d, v26.2d
+	WORD $0x4e6188a5 // frintn v5.2d, v5.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V25.D2, V5.D2, V3.D2
+	VFMLS V25.D2, V6.D2, V4.D2
+	VFMLS V24.D2, V5.D2, V3.D2
+	VFMLS V24.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8a5 // fcvtzs v5.2d, v5.2d
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	VDUP V16.D[1], V7.D2
+	VDUP V16.D[1], V8.D2
+	VDUP V16.D[0], V9.D2
+	VDUP V16.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V17.D[1], V7.D2
+	VDUP V17.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V17.D[0], V9.D2
+	VDUP V17.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V18.D[1], V7.D2
+	VDUP V18.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V18.D[0], V9.D2
+	VDUP V18.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V19.D[1], V7.D2
+	VDUP V19.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V19.D[0], V9.D2
+	VDUP V19.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V20.D[1], V7.D2
+	VDUP V20.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V20.D[0], V9.D2
+	VDUP V20.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V21.D[1], V7.D2
+	VDUP V21.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V21.D[0], V9.D2
+	VDUP V21.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e63dc67 // fmul v7.2d, v3.2d, v3.2d
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V9.D2, V7.D2, V3.D2
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e6fd463 // fadd v3.2d, v3.2d, v15.2d
+	WORD $0x4e6fd484 // fadd v4.2d, v4.2d, v15.2d
+	WORD $0x4f7f04a9 // sshr v9.2d, v5.2d, #1
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V9.D2, V5.D2, V5.D2
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f745529 // shl v9.2d, v9.2d, #52
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V9.D2, V3.D2, V3.D2
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V15.D2, V5.D2, V5.D2
+	VADD V15.D2, V6.D2, V6.D2
+	WORD $0x6e65dc63 // fmul v3.2d, v3.2d, v5.2d
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x4e63d56b // fadd v11.2d, v11.2d, v3.2d
+	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
+	WORD $0x4e7bf485 // fmax v5.2d, v4.2d, v27.2d
+	VBIT V2.B16, V5.B16, V4.B16
+	VAND V2.B16, V0.B16, V0.B16
+	VAND V2.B16, V1.B16, V1.B16
+	WORD $0x4ee0d421 // fsub v1.2d, v1.2d, v0.2d
+	WORD $0x6e64dc21 // fmul v1.2d, v1.2d, v4.2d
+	WORD $0x4e61d5ad // fadd v13.2d, v13.2d, v1.2d
+	SUBS $2, R1, R1
+	BGE one_distillSumsF64
+tail_distillSumsF64:
+	ADDS $2, R1, R1
+	BEQ done_distillSumsF64
+	VMOV V28.B16, V0.B16
+	VMOV V28.B16, V1.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V1.D[0]
+lanes_distillSumsF64:
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4efed403 // fsub v3.2d, v0.2d, v30.2d
+	WORD $0x4efdd424 // fsub v4.2d, v1.2d, v29.2d
+	WORD $0x6efce422 // fcmgt v2.2d, v1.2d, v28.2d
+	WORD $0x4ef7f463 // fmin v3.2d, v3.2d, v23.2d
+	WORD $0x4ef7f484 // fmin v4.2d, v4.2d, v23.2d
+	WORD $0x4e76f463 // fmax v3.2d, v3.2d, v22.2d
+	WORD $0x4e76f484 // fmax v4.2d, v4.2d, v22.2d
+	WORD $0x6e7adc65 // fmul v5.2d, v3.2d, v26.2d
+	WORD $0x6e7adc86 // fmul v6.2d, v4.2d, v26.2d
+	WORD $0x4e6188a5 // frintn v5.2d, v5.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V25.D2, V5.D2, V3.D2
+	VFMLS V25.D2, V6.D2, V4.D2
+	VFMLS V24.D2, V5.D2, V3.D2
+	VFMLS V24.D2, V6.D2, V4.D2
+	WORD $0x4ee1b8a5 // fcvtzs v5.2d, v5.2d
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	VDUP V16.D[1], V7.D2
+	VDUP V16.D[1], V8.D2
+	VDUP V16.D[0], V9.D2
+	VDUP V16.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V17.D[1], V7.D2
+	VDUP V17.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V17.D[0], V9.D2
+	VDUP V17.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V18.D[1], V7.D2
+	VDUP V18.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V18.D[0], V9.D2
+	VDUP V18.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V19.D[1], V7.D2
+	VDUP V19.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V19.D[0], V9.D2
+	VDUP V19.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V20.D[1], V7.D2
+	VDUP V20.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V20.D[0], V9.D2
+	VDUP V20.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	VDUP V21.D[1], V7.D2
+	VDUP V21.D[1], V8.D2
+	VFMLA V3.D2, V9.D2, V7.D2
+	VFMLA V4.D2, V10.D2, V8.D2
+	VDUP V21.D[0], V9.D2
+	VDUP V21.D[0], V10.D2
+	VFMLA V3.D2, V7.D2, V9.D2
+	VFMLA V4.D2, V8.D2, V10.D2
+	WORD $0x6e63dc67 // fmul v7.2d, v3.2d, v3.2d
+	WORD $0x6e64dc88 // fmul v8.2d, v4.2d, v4.2d
+	VFMLA V9.D2, V7.D2, V3.D2
+	VFMLA V10.D2, V8.D2, V4.D2
+	WORD $0x4e6fd463 // fadd v3.2d, v3.2d, v15.2d
+	WORD $0x4e6fd484 // fadd v4.2d, v4.2d, v15.2d
+	WORD $0x4f7f04a9 // sshr v9.2d, v5.2d, #1
+	WORD $0x4f7f04ca // sshr v10.2d, v6.2d, #1
+	VSUB V9.D2, V5.D2, V5.D2
+	VSUB V10.D2, V6.D2, V6.D2
+	WORD $0x4f745529 // shl v9.2d, v9.2d, #52
+	WORD $0x4f74554a // shl v10.2d, v10.2d, #52
+	VADD V9.D2, V3.D2, V3.D2
+	VADD V10.D2, V4.D2, V4.D2
+	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V15.D2, V5.D2, V5.D2
+	VADD V15.D2, V6.D2, V6.D2
+	WORD $0x6e65dc63 // fmul v3.2d, v3.2d, v5.2d
+	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
+	WORD $0x4e63d56b // fadd v11.2d, v11.2d, v3.2d
+	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
+	WORD $0x4e7bf485 // fmax v5.2d, v4.2d, v27.2d
+	VBIT V2.B16, V5.B16, V4.B16
+	VAND V2.B16, V0.B16, V0.B16
+	VAND V2.B16, V1.B16, V1.B16
+	WORD $0x4ee0d421 // fsub v1.2d, v1.2d, v0.2d
+	WORD $0x6e64dc21 // fmul v1.2d, v1.2d, v4.2d
+	WORD $0x4e61d5ad // fadd v13.2d, v13.2d, v1.2d
+done_distillSumsF64:
+	WORD $0x7e70d96b // faddp d11, v11.2d
+	WORD $0x7e70d98c // faddp d12, v12.2d
+	WORD $0x7e70d9ad // faddp d13, v13.2d
+	FMOVD F11, (R4)
+	FMOVD F12, 8(R4)
+	FMOVD F13, 16(R4)
+	RET
+
+// func distillGradF64(dst []float64, s []float64, t []float64, tau float64, mz float64, mv float64, a float64, b float64)
+
+TEXT ·distillGradF64(SB), NOSPLIT, $0-112
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD s_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	FMOVD tau+72(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD mz+80(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD mv+88(FP), F29
+	VDUP V29.D[0], V29.D2
+	FMOVD a+96(FP), F28
+	VDUP V28.D[0], V28.D2
+	FMOVD b+104(FP), F27
+	VDUP V27.D[0], V27.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V26.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V25.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V24.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V23.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V22.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V21.D2]
+	VLD1.P 16(R10), [V20.D2]
+	VLD1.P 16(R10), [V19.D2]
+	VLD1.P 16(R10), [V18.D2]
+	VLD1.P 16(R10), [V17.D2]
+	VLD1.P 16(R10), [V16.D2]
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V15.D2
+	SUBS $2, R1, R1
+	BLT onepre_distillGradF64
+big_distillGradF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V1.D2]
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4efdd421 // fsub v1.2d, v1.2d, v29.2d
+	WORD $0x4ef7f400 // fmin v0.2d, v0.2d, v23.2d
+	WORD $0x4ef7f421 // fmin v1.2d, v1.2d, v23.2d
+	WORD $0x4e76f400 // fmax v0.2d, v0.2d, v22.2d
+	WORD $0x4e76f421 // fmax v1.2d, v1.2d, v22.2d
+	WORD $0x6e7adc02 // fmul v2.2d, v0.2d, v26.2d
+	WORD $0x6e7adc23 // fmul v3.2d, v1.2d, v26.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	WORD $0x4e618863 // frintn v3.2d, v3.2d
+	VFMLS V25.D2, V2.D2, V0.D2
+	VFMLS V25.D2, V3.D2, V1.D2
+	VFMLS V24.D2, V2.D2, V0.D2
+	VFMLS V24.D2, V3.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	WORD $0x4ee1b863 // fcvtzs v3.2d, v3.2d
+	VDUP V16.D[1], V4.D2
+	VDUP V16.D[1], V5.D2
+	VDUP V16.D[0], V6.D2
+	VDUP V16.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V17.D[1], V4.D2
+	VDUP V17.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V17.D[0], V6.D2
+	VDUP V17.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V18.D[1], V4.D2
+	VDUP V18.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V18.D[0], V6.D2
+	VDUP V18.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V19.D[1], V4.D2
+	VDUP V19.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V19.D[0], V6.D2
+	VDUP V19.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V20.D[1], V4.D2
+	VDUP V20.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V20.D[0], V6.D2
+	VDUP V20.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V21.D[1], V4.D2
+	VDUP V21.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V21.D[0], V6.D2
+	VDUP V21.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	WORD $0x6e61dc25 // fmul v5.2d, v1.2d, v1.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	VFMLA V7.D2, V5.D2, V1.D2
+	WORD $0x4e6fd400 // fadd v0.2d, v0.2d, v15.2d
+	WORD $0x4e6fd421 // fadd v1.2d, v1.2d, v15.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	WORD $0x4f7f0467 // sshr v7.2d, v3.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	VSUB V7.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
+	VADD V7.D2, V1.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
+	VADD V15.D2, V2.D2, V2.D2
+	VADD V15.D2, V3.D2, V3.D2
+	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
+	WORD $0x6e63dc21 // fmul v1.2d, v1.2d, v3.2d
+	WORD $0x6e7cdc00 // fmul v0.2d, v0.2d, v28.2d
+	VFMLS V27.D2, V1.D2, V0.D2
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE big_distillGradF64
+onepre_distillGradF64:
+	ADDS $0, R1, R1
+	BLT tail_distillGradF64
+one_distillGradF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V1.D2]
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4efdd421 // fsub v1.2d, v1.2d, v29.2d
+	WORD $0x4ef7f400 // fmin v0.2d, v0.2d, v23.2d
+	WORD $0x4ef7f421 // fmin v1.2d, v1.2d, v23.2d
+	WORD $0x4e76f400 // fmax v0.2d, v0.2d, v22.2d
+	WORD $0x4e76f421 // fmax v1.2d, v1.2d, v22.2d
+	WORD $0x6e7adc02 // fmul v2.2d, v0.2d, v26.2d
+	WORD $0x6e7adc23 // fmul v3.2d, v1.2d, v26.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	WORD $0x4e618863 // frintn v3.2d, v3.2d
+	VFMLS V25.D2, V2.D2, V0.D2
+	VFMLS V25.D2, V3.D2, V1.D2
+	VFMLS V24.D2, V2.D2, V0.D2
+	VFMLS V24.D2, V3.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	WORD $0x4ee1b863 // fcvtzs v3.2d, v3.2d
+	VDUP V16.D[1], V4.D2
+	VDUP V16.D[1], V5.D2
+	VDUP V16.D[0], V6.D2
+	VDUP V16.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V17.D[1], V4.D2
+	VDUP V17.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V17.D[0], V6.D2
+	VDUP V17.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V18.D[1], V4.D2
+	VDUP V18.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V18.D[0], V6.D2
+	VDUP V18.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V19.D[1], V4.D2
+	VDUP V19.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V19.D[0], V6.D2
+	VDUP V19.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V20.D[1], V4.D2
+	VDUP V20.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V20.D[0], V6.D2
+	VDUP V20.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V21.D[1], V4.D2
+	VDUP V21.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V21.D[0], V6.D2
+	VDUP V21.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	WORD $0x6e61dc25 // fmul v5.2d, v1.2d, v1.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	VFMLA V7.D2, V5.D2, V1.D2
+	WORD $0x4e6fd400 // fadd v0.2d, v0.2d, v15.2d
+	WORD $0x4e6fd421 // fadd v1.2d, v1.2d, v15.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	WORD $0x4f7f0467 // sshr v7.2d, v3.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	VSUB V7.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
+	VADD V7.D2, V1.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
+	VADD V15.D2, V2.D2, V2.D2
+	VADD V15.D2, V3.D2, V3.D2
+	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
+	WORD $0x6e63dc21 // fmul v1.2d, v1.2d, v3.2d
+	WORD $0x6e7cdc00 // fmul v0.2d, v0.2d, v28.2d
+	VFMLS V27.D2, V1.D2, V0.D2
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_distillGradF64
+tail_distillGradF64:
+	ADDS $2, R1, R1
+	BEQ done_distillGradF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V1.D[0]
+lanes_distillGradF64:
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4efdd421 // fsub v1.2d, v1.2d, v29.2d
+	WORD $0x4ef7f400 // fmin v0.2d, v0.2d, v23.2d
+	WORD $0x4ef7f421 // fmin v1.2d, v1.2d, v23.2d
+	WORD $0x4e76f400 // fmax v0.2d, v0.2d, v22.2d
+	WORD $0x4e76f421 // fmax v1.2d, v1.2d, v22.2d
+	WORD $0x6e7adc02 // fmul v2.2d, v0.2d, v26.2d
+	WORD $0x6e7adc23 // fmul v3.2d, v1.2d, v26.2d
+	WORD $0x4e618842 // frintn v2.2d, v2.2d
+	WORD $0x4e618863 // frintn v3.2d, v3.2d
+	VFMLS V25.D2, V2.D2, V0.D2
+	VFMLS V25.D2, V3.D2, V1.D2
+	VFMLS V24.D2, V2.D2, V0.D2
+	VFMLS V24.D2, V3.D2, V1.D2
+	WORD $0x4ee1b842 // fcvtzs v2.2d, v2.2d
+	WORD $0x4ee1b863 // fcvtzs v3.2d, v3.2d
+	VDUP V16.D[1], V4.D2
+	VDUP V16.D[1], V5.D2
+	VDUP V16.D[0], V6.D2
+	VDUP V16.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V17.D[1], V4.D2
+	VDUP V17.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V17.D[0], V6.D2
+	VDUP V17.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V18.D[1], V4.D2
+	VDUP V18.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V18.D[0], V6.D2
+	VDUP V18.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V19.D[1], V4.D2
+	VDUP V19.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V19.D[0], V6.D2
+	VDUP V19.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V20.D[1], V4.D2
+	VDUP V20.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V20.D[0], V6.D2
+	VDUP V20.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	VDUP V21.D[1], V4.D2
+	VDUP V21.D[1], V5.D2
+	VFMLA V0.D2, V6.D2, V4.D2
+	VFMLA V1.D2, V7.D2, V5.D2
+	VDUP V21.D[0], V6.D2
+	VDUP V21.D[0], V7.D2
+	VFMLA V0.D2, V4.D2, V6.D2
+	VFMLA V1.D2, V5.D2, V7.D2
+	WORD $0x6e60dc04 // fmul v4.2d, v0.2d, v0.2d
+	WORD $0x6e61dc25 // fmul v5.2d, v1.2d, v1.2d
+	VFMLA V6.D2, V4.D2, V0.D2
+	VFMLA V7.D2, V5.D2, V1.D2
+	WORD $0x4e6fd400 // fadd v0.2d, v0.2d, v15.2d
+	WORD $0x4e6fd421 // fadd v1.2d, v1.2d, v15.2d
+	WORD $0x4f7f0446 // sshr v6.2d, v2.2d, #1
+	WORD $0x4f7f0467 // sshr v7.2d, v3.2d, #1
+	VSUB V6.D2, V2.D2, V2.D2
+	VSUB V7.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V6.D2, V0.D2, V0.D2
+	VADD V7.D2, V1.D2, V1.D2
+	WORD $0x4f745442 // shl v2.2d, v2.2d, #52
+	WORD $0x4f745463 // shl v3.2d, v3.2d, #52
+	VADD V15.D2, V2.D2, V2.D2
+	VADD V15.D2, V3.D2, V3.D2
+	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
+	WORD $0x6e63dc21 // fmul v1.2d, v1.2d, v3.2d
+	WORD $0x6e7cdc00 // fmul v0.2d, v0.2d, v28.2d
+	VFMLS V27.D2, V1.D2, V0.D2
+	VST1.P V0.D[0], 8(R2)
+done_distillGradF64:
 	RET
 
 // func dotSub3F32(x []float32, t []float32, w []float32, z float32) float64

@@ -758,3 +758,232 @@ func checkKL[T args.Float](t *testing.T, name string, kind args.RegressionKind, 
 		}
 	}
 }
+
+// TestDistillMatchesGeneric runs Distill on the NEON table and the generic
+// one at every row width from 1 to 40 (around the vector and unroll
+// widths) and at 1000, 1003 and 4099, with the student, teacher and
+// gradient flush against guard pages, the gradient separate, in place or
+// absent, ignored rows, four temperatures with and without T² scaling,
+// and rows of these kinds: plain; teacher −Inf (student −Inf at some of
+// them) and exponentials that underflow T; large offsets; huge negative
+// student logits beside finite teacher ones; and, in the special rounds,
+// student −Inf beside a teacher whose exponential underflows even float64
+// (+Inf), NaN, teacher +Inf, a student logit of −MaxFloat (its scaled
+// value −Inf where τ > 1) and an all −Inf student (NaN rows).
+func TestDistillMatchesGeneric(t *testing.T) {
+	t.Run("f32", func(t *testing.T) { testDistill[float32](t) })
+	t.Run("f64", func(t *testing.T) { testDistill[float64](t) })
+}
+
+func testDistill[T args.Float](t *testing.T) {
+	rng := rand.New(rand.NewSource(12))
+	var ks []int
+	for k := 1; k <= 40; k++ {
+		ks = append(ks, k)
+	}
+	ks = append(ks, 1000, 1003, 4099)
+	const n = 9
+	for _, k := range ks {
+		for mask := 0; mask < 32; mask++ {
+			withGrad, inPlace, special, atEnd, ignore := mask&1 != 0, mask&2 != 0, mask&4 != 0, mask&8 != 0, mask&16 != 0
+			if inPlace && !withGrad {
+				continue
+			}
+			temp := []float64{1, 2, 0.5, 3}[(k+mask)%4]
+			lam := 1.0
+			if (k+mask/4)%2 == 0 {
+				lam = temp * temp
+			}
+			tau := T(1 / temp)
+			s, te := distillInputs[T](rng, n, k, special)
+			a := args.CE[T]{N: n, K: k, InvTemp: tau, LossScale: T(lam),
+				GradScale: T(lam * float64(tau) / n), RowLoss: make([]T, n)}
+			if ignore {
+				a.Targets = make([]int32, n)
+				a.Targets[1], a.Targets[4] = -100, -100
+				a.HasIgnore, a.Ignore = true, -100
+			}
+			b := a
+			b.X, b.Teacher, b.RowLoss = s, te, make([]T, n)
+			a.X, a.Teacher = guardedT[T](t, n*k, atEnd), guardedT[T](t, n*k, atEnd)
+			copy(a.X, s)
+			copy(a.Teacher, te)
+			if withGrad {
+				b.Grad = make([]T, n*k)
+				a.Grad = guardedT[T](t, n*k, atEnd)
+				if inPlace {
+					a.Grad = a.X
+				}
+			}
+			name := fmt.Sprintf("k=%d/opts=%05b", k, mask)
+			want := generic.Distill(b)
+			got := table[T]().Distill(a)
+			checkDistill(t, name, b, a.RowLoss, a.Grad, got, want)
+		}
+	}
+}
+
+// distillInputs returns n rows of k student and teacher logits, row r of
+// the kind listed in TestDistillMatchesGeneric.
+func distillInputs[T args.Float](rng *rand.Rand, n, k int, special bool) (s, t []T) {
+	inf, huge := math.Inf(1), 1e30
+	if !is32[T]() {
+		huge = 1e300
+	}
+	kinds := []int{0, 1, 2, 3, 0, 1, 2, 3, 0}
+	if special {
+		kinds = []int{0, 1, 4, 5, 6, 7, 8, 3, 2}
+	}
+	s, t = make([]T, n*k), make([]T, n*k)
+	for r := range n {
+		rs, rt := s[r*k:r*k+k], t[r*k:r*k+k]
+		for j := range rs {
+			rs[j], rt[j] = T(rng.NormFloat64()*3), T(rng.NormFloat64()*3)
+		}
+		switch kinds[r%len(kinds)] {
+		case 1: // teacher −Inf, student −Inf at some of them; underflows
+			for j := range rs {
+				switch {
+				case j%10 == 1:
+					rs[j], rt[j] = T(-inf), T(-inf)
+				case j%5 == 1:
+					rt[j] = T(-inf)
+				case j%7 == 3:
+					rt[j] = -300 // e^{v−mv} underflows float32 at τ ≥ ½
+				case j%7 == 5:
+					rs[j] = -300
+				}
+			}
+		case 2: // large offsets (cancel in both softmaxes)
+			for j := range rs {
+				rs[j] += 4000
+				rt[j] -= 6000
+			}
+		case 3: // huge negative student logits beside finite teacher ones
+			for j := range rs {
+				switch j % 6 {
+				case 2:
+					rs[j] = T(-huge)
+					rt[j] -= 20
+				case 4:
+					rs[j], rt[j] = T(-huge), -1e4 // the teacher's e^{v−mv} underflows
+				}
+			}
+		case 4: // student −Inf beside a teacher whose e^{v−mv} underflows float64: +Inf
+			rs[0], rt[0] = T(-inf), -1e4
+		case 5: // NaN
+			if k%2 == 0 {
+				rs[k/2] = T(math.NaN())
+			} else {
+				rt[k/2] = T(math.NaN())
+			}
+		case 6: // teacher +Inf
+			rt[k-1] = T(inf)
+		case 7: // −MaxFloat: −Inf once scaled by τ > 1
+			rs[k/3] = -T(maxFloat[T]())
+		case 8: // a student with no finite logit
+			for j := range rs {
+				rs[j] = T(-inf)
+			}
+		}
+	}
+	return s, t
+}
+
+func maxFloat[T args.Float]() float64 {
+	if is32[T]() {
+		return math.MaxFloat32
+	}
+	return math.MaxFloat64
+}
+
+// checkDistill compares the NEON outputs with generic's (b holds its
+// inputs and outputs). Losses: near's tolerance, plus float64 roundings
+// of the log-sum-exps and of Σ P_j·|v_j − z_j| (both kernels form the
+// divergence as Σ P_j·(v_j − z_j) + (lz − lv), which cancel when the
+// logits are large; 16 + 2√K of them, the float64 sums' error growing
+// with the row: 22 at most were measured, at K = 4099).
+// Gradient: a bound that sees errors in the smallest elements, a few
+// roundings of T relative to c·Q_j and c·P_j (and |z − m| of them, the
+// rounding of the difference each exponential is taken of), plus the
+// least subnormal of T times |c| for exponentials below T's normal range.
+// Ignored rows must be exactly +0, NaN rows NaN, infinities equal.
+func checkDistill[T args.Float](t *testing.T, name string, b args.CE[T], rowLoss, grad []T, got, want float64) {
+	t.Helper()
+	k := b.K
+	eps, least := 0x1p-23, 0x1p-149
+	if !is32[T]() {
+		eps, least = 0x1p-52, 0x1p-1074
+	}
+	const u64 = 0x1p-53
+	lam, c, tau := float64(b.LossScale), float64(b.GradScale), b.InvTemp
+	var totalTol float64
+	for i := range b.N {
+		ignored := b.HasIgnore && b.Targets[i] == b.Ignore
+		z, v := make([]float64, k), make([]float64, k)
+		mz, mv := math.Inf(-1), math.Inf(-1)
+		for j := range k {
+			z[j], v[j] = float64(b.X[i*k+j]*tau), float64(b.Teacher[i*k+j]*tau)
+			mz, mv = math.Max(mz, z[j]), math.Max(mv, v[j])
+		}
+		var sz, sv float64
+		for j := range k {
+			sz += math.Exp(z[j] - mz)
+			sv += math.Exp(v[j] - mv)
+		}
+		lz, lv := mz+math.Log(sz), mv+math.Log(sv)
+		// Σ P_j·|v_j − z_j|: the divergence's dot product cancels against
+		// lz − lv, and both kernels sum it in float64.
+		var abs float64
+		for j := range k {
+			if d := math.Abs(v[j] - z[j]); v[j] > math.Inf(-1) && d-d == 0 {
+				abs += math.Exp(v[j]-lv) * d
+			}
+		}
+		g, w := float64(rowLoss[i]), float64(b.RowLoss[i])
+		tol := tolOf[T]()*math.Max(1, math.Abs(w)) + (16+2*math.Sqrt(float64(k)))*u64*lam*(math.Abs(lz)+math.Abs(lv)+abs)
+		if mz-mz == 0 && mv-mv == 0 && !ignored {
+			totalTol += tol
+		}
+		if ignored {
+			tol = 0
+		}
+		if !(math.Abs(g-w) <= tol || g == w || math.IsNaN(g) && math.IsNaN(w)) || ignored && math.Float64bits(g) != 0 {
+			t.Errorf("%s: row %d loss %v, want %v", name, i, g, w)
+			return
+		}
+		if grad == nil {
+			continue
+		}
+		// of is x·|d| with 0 where x is 0 (d may be infinite there).
+		of := func(x, d float64) float64 {
+			if x == 0 {
+				return 0
+			}
+			return x * math.Abs(d)
+		}
+		for j := range k {
+			g, w := float64(grad[i*k+j]), float64(b.Grad[i*k+j])
+			ok := false
+			switch {
+			case ignored:
+				ok = math.Float64bits(g) == 0 && math.Float64bits(w) == 0
+			case w-w != 0 || g-g != 0:
+				ok = g == w || math.IsNaN(g) && math.IsNaN(w)
+			default:
+				// generic forms e^{z−lz} from lz rounded to float64.
+				q, p := math.Exp(z[j]-lz), math.Exp(v[j]-lv)
+				bound := math.Abs(c)*(eps*(16*(q+p)+of(q, z[j]-mz)+of(p, v[j]-mv))+2*u64*(of(q, lz)+of(p, lv))) +
+					4*least*math.Max(1, math.Abs(c))
+				ok = math.Abs(g-w) <= bound
+			}
+			if !ok {
+				t.Errorf("%s: grad[%d][%d] = %v, want %v (s=%v t=%v)", name, i, j, g, w, b.X[i*k+j], b.Teacher[i*k+j])
+				return
+			}
+		}
+	}
+	if !(math.Abs(got-want) <= totalTol || got == want || math.IsNaN(got) && math.IsNaN(want)) {
+		t.Errorf("%s: loss %v, want %v", name, got, want)
+	}
+}

@@ -129,6 +129,7 @@ func kernels() []kernel {
 	ks = append(ks, focalProbKernels()...)
 	ks = append(ks, backwardKernels()...)
 	ks = append(ks, klDivKernels()...)
+	ks = append(ks, distillKernels()...)
 	return append(ks, probsKernels()...)
 }
 
