@@ -116,13 +116,14 @@ func Distill[T kernels.Float](student, teacher []T, n, k int, o *kernels.Distill
 		loss := lambda * kl.value()
 		r.Items[i] = loss
 		r.ItemTol[i] = finiteTol(loss, lambda*tol+Slack*u*math.Abs(loss)+Slack*r.tiny)
-		if r.overflows(math.Abs(loss), lambda*abs) || !(absFinite*math.Exp(lv.logS) <= r.max) || diffs(v, z) > r.max ||
+		if r.overflows(math.Abs(loss), lambda*abs) || !(absFinite*math.Exp(lv.logS+onlineMargin) <= r.max) || diffs(v, z) > r.max ||
 			math.IsInf(loss, 0) && !infTerm {
 			// A term v_j − z_j, or the sum of the weighted ones, beyond T's
 			// range: the kernels' value is ±Inf or NaN where the true one
 			// may be finite. The kernels weight by e^(v_j − max v), which
 			// is P_j times the teacher's Σ e^(v − max v) ≤ K, and divide
-			// by that sum last. An infinite loss from finite terms is this
+			// by that sum last; an online pass weighs by e^(v_j − ref), a
+			// reference up to onlineMargin below the maximum. An infinite loss from finite terms is this
 			// float64 computation overflowing (a divergence within an ULP of
 			// MaxFloat64, F70): the true value may be finite.
 			r.ItemTol[i] = math.Inf(1)
@@ -141,6 +142,12 @@ func Distill[T kernels.Float](student, teacher []T, n, k int, o *kernels.Distill
 	r.finish()
 	return r, nil
 }
+
+// onlineMargin is how far below a row's maximum the reference of an online
+// log-sum-exp may stay (asmgen/amd64's rescaleMargin): its weights
+// e^(x − ref) reach e^onlineMargin, and a product with them may overflow T
+// where the normalised one does not (F72).
+const onlineMargin = 20
 
 // diffs returns the largest |v_j − z_j| over the pairs of finite values
 // (+Inf where float64 overflows).

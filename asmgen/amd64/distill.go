@@ -166,14 +166,14 @@ func distillGradRows(s *x86.ISA, streamed bool) {
 		}
 		mz, lsz, mv, lsv := row("mz"), row("lsz"), row("mv"), row("lsv")
 		sp.EachOut(g, streamed, func(j reg.GPVirtual, mk *x86.Mask, store func(reg.VecVirtual, Mem)) {
+			// s·tau − m in one FMA: the product unrounded is within the
+			// contract's perturbation of z (half an ULP), one rounding less.
 			z := s.LoadAt(mk, s.At(sp0, j), mz)
-			s.Mul(tau, z, z)
-			s.Sub(mz, z, z)
+			s.FMS213(mz, tau, z)
 			s.Sub(lsz, z, z)
 			q := s.ExpFlush(z)
 			v := s.LoadAt(mk, s.At(tp, j), mv)
-			s.Mul(tau, v, v)
-			s.Sub(mv, v, v)
+			s.FMS213(mv, tau, v)
 			s.Sub(lsv, v, v)
 			s.Sub(s.ExpFlush(v), q, q) // Q − P
 			s.Mul(c, q, q)
