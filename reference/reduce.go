@@ -80,10 +80,11 @@ func (r *Result) finish() {
 		free = true
 	}
 	// An unconstrained item (a backend may return any value for it,
-	// ±Inf or NaN included) beside an infinite one leaves the sum free
-	// too: ±Inf plus −Inf is NaN (Distill: a row whose terms overflow T,
-	// F69).
-	if inf && tols == math.Inf(1) {
+	// ±Inf or NaN included) leaves the sum free too, also where the sum is
+	// infinite (beside an infinite item, F69, or from finite items whose
+	// sum overflows, F73): ±Inf plus −Inf is NaN (Distill: rows whose
+	// terms overflow T).
+	if tols == math.Inf(1) {
 		free = true
 	}
 	if free {

@@ -75,7 +75,11 @@ func distillLSERows(s *x86.ISA) {
 			if mk == nil {
 				s.PrefetchAhead(sp0, j)
 			}
-			z := s.LoadAt(mk, s.At(sp0, j), orNegInf(s, negInf))
+			var fill reg.VecVirtual // −Inf in masked-off lanes (AVX2 loads it in the tail only)
+			if mk != nil {
+				fill = orNegInf(s, negInf)
+			}
+			z := s.LoadAt(mk, s.At(sp0, j), fill)
 			s.Mul(tau, z, z)
 			dz := s.Vec()
 			s.Sub(mz, z, dz)
