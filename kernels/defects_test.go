@@ -710,3 +710,118 @@ func TestWideGradientFactor(t *testing.T) {
 		restore()
 	}
 }
+
+// TestWeightedGradientOrder: a weighted gradient w·g·scale whose value is a
+// normal number comes out right whichever of its partial products
+// underflows. The SIMD kernels formed w·g first: 0 for Huber d = 1e-30,
+// w = 4.6e-20 under a mean whose 1/Σw brings the product back to 2.4e-34
+// (fuzz finding F18, FuzzRegression/finding-F18-weighted-residual-underflow).
+// Forming w·scale first instead underflows where w is tiny beside Σw and g
+// is large (MSE d = 1e19, w = 2e-20 beside weights of 1e30: 2e-32). L1's
+// gradient ±w·scale has only the one product. Sizes with a vector tail,
+// the odd element first and last.
+func TestWeightedGradientOrder(t *testing.T) {
+	forEachBackendAndType(t, testWeightedGradientOrder[float32], testWeightedGradientOrder[float64])
+}
+
+func testWeightedGradientOrder[T kernels.Float](t *testing.T) {
+	f64 := float64(T(1+0x1p-30)) != 1
+	type loss struct {
+		name string
+		p    float64 // Huber's δ or SmoothL1's β
+	}
+	type tc struct {
+		name        string
+		d, w, other float64 // the odd element's residual and weight, the other elements' weight
+		losses      []loss
+	}
+	tiny, cases := 0x1p-126, []tc{
+		{"w·g underflows", 1e-30, 4.6e-20, 1e-17, []loss{{"MSE", 0}, {"Huber", 1}, {"SmoothL1", 1}}},
+		{"w·scale underflows", 1e19, 2e-20, 1e30, []loss{{"MSE", 0}, {"Huber", 1e38}}}, // d² < MaxFloat32
+	}
+	if f64 {
+		tiny, cases = 0x1p-1022, []tc{
+			{"w·g underflows", 1e-200, 1e-150, 1e-140, []loss{{"MSE", 0}, {"Huber", 1}, {"SmoothL1", 1}}},
+			{"w·scale underflows", 1e150, 1e-100, 1e250, []loss{{"MSE", 0}, {"Huber", 1e300}}},
+		}
+	}
+	for _, c := range cases {
+		for _, l := range c.losses {
+			for _, n := range []int{20, 37} {
+				for _, at := range []int{0, n - 1} {
+					x, y, w := make([]T, n), make([]T, n), make([]T, n)
+					for i := range w {
+						w[i] = T(c.other)
+					}
+					x[at], w[at] = T(c.d), T(c.w)
+					o := kernels.RegressionOptions[T]{Weight: w}
+					grad := make([]T, n)
+					var ref *reference.Result
+					var err error
+					switch l.name {
+					case "MSE":
+						if _, err = kernels.MSE(x, y, grad, &o); err == nil {
+							ref, err = reference.MSE(x, y, &o)
+						}
+					case "Huber":
+						ho := &kernels.HuberOptions[T]{RegressionOptions: o, Delta: l.p}
+						if _, err = kernels.Huber(x, y, grad, ho); err == nil {
+							ref, err = reference.Huber(x, y, ho)
+						}
+					default:
+						so := &kernels.SmoothL1Options[T]{RegressionOptions: o, Beta: l.p}
+						if _, err = kernels.SmoothL1(x, y, grad, so); err == nil {
+							ref, err = reference.SmoothL1(x, y, so)
+						}
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !(math.Abs(ref.Grad[at]) >= tiny) {
+						t.Fatalf("%s, %s: the reference's gradient %v is no normal number", c.name, l.name, ref.Grad[at])
+					}
+					if err := reference.Check(ref, reference.Got[T]{Grad: grad}); err != nil {
+						t.Errorf("%s, %s n=%d at %d: %v", c.name, l.name, n, at, err)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestWeightedMSEFactorLast: the weighted MSE gradient 2·d·w·scale is
+// finite where w·2 alone overflows (Sum, w = 0.9·MaxFloat: 2·0.25·w), and 0
+// at d = 0, not ∞·0: the factor 2 comes last, after the weight and scale.
+func TestWeightedMSEFactorLast(t *testing.T) {
+	forEachBackendAndType(t, testWeightedMSEFactorLast[float32], testWeightedMSEFactorLast[float64])
+}
+
+func testWeightedMSEFactorLast[T kernels.Float](t *testing.T) {
+	big := 0.9 * math.MaxFloat32
+	if float64(T(1+0x1p-30)) != 1 {
+		big = 0.9 * math.MaxFloat64
+	}
+	for _, n := range []int{20, 37} {
+		x, y, w := make([]T, n), make([]T, n), make([]T, n)
+		for i := range w {
+			w[i] = 1
+		}
+		x[0], w[0] = 0.25, T(big)
+		w[n-1] = T(big) // d = 0
+		o := &kernels.RegressionOptions[T]{Reduction: kernels.Sum, Weight: w}
+		grad := make([]T, n)
+		if _, err := kernels.MSE(x, y, grad, o); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := reference.MSE(x, y, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := reference.Check(ref, reference.Got[T]{Grad: grad}); err != nil {
+			t.Errorf("n=%d: %v", n, err)
+		}
+		if g := float64(grad[0]); !(math.Abs(g-0.5*float64(T(big))) <= 1e-6*big) {
+			t.Errorf("n=%d: grad[0] = %v, want %v", n, g, 0.5*float64(T(big)))
+		}
+	}
+}

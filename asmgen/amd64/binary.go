@@ -34,6 +34,9 @@ type binaryOptions struct {
 	// compensated: float64 losses are summed with each lane's rounding
 	// error kept (terms of both signs, KLDiv).
 	compensated bool
+	// twice: the gradient is twice the body's, the factor 2 applied last
+	// (MSE: 2·d overflows where 2·d·w·scale does not).
+	twice bool
 }
 
 func (o binaryOptions) suffix() string {
@@ -66,7 +69,8 @@ func allBinaryOptions() []binaryOptions {
 // binaryKernel emits the frame shared by the binary losses: it walks x, y
 // (and w) with a masked tail, calls body for each vector to get the loss
 // and gradient vectors (gradient before GradScale and weight), applies the
-// weight, writes what the variant writes and returns Σ loss in float64.
+// weight (weightedGrad for the gradient), writes what the variant writes
+// and returns Σ loss in float64.
 func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float32,
 	body func(x, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual), params ...string) {
 	addFamily(family{name: name, params: params, soft: o.softFlag, f64: s.F64})
@@ -153,8 +157,13 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 			wv := s.LoadAt(mk, s.At(w, j), nil)
 			s.Mul(wv, l, l)
 			if o.grad {
-				s.Mul(wv, g, g)
+				weightedGrad(s, g, wv, param("scale"))
 			}
+		} else if o.grad {
+			s.Mul(param("scale"), g, g)
+		}
+		if o.grad && o.twice {
+			s.Add(g, g, g)
 		}
 		if o.loss {
 			s.StoreAt(mk, l, s.At(loss, j))
@@ -166,7 +175,6 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 			acc.Add(l)
 		}
 		if o.grad {
-			s.Mul(param("scale"), g, g)
 			s.StoreAt(mk, g, s.At(grad, j))
 		}
 	})
@@ -176,6 +184,31 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 		Store(soft, ReturnIndex(1))
 	}
 	s.End()
+}
+
+// weightedGrad sets g = w·g·scale: g·(w·scale), or (w·g)·scale in the
+// lanes where w·scale is below the normal range, so that no partial
+// product underflows where the gradient is a normal number. w·g alone
+// underflows for a small residual and weight under a mean over a small Σw
+// (float32 Huber d = 1e-30, w = 4.6e-20: 0 where w·g·scale is 2.4e-34);
+// w·scale alone for a w tiny beside Σw and a large g (MSE d = 1e19,
+// w = 2e-20 beside weights of 1e30: 0 where the gradient is 2e-32). Both
+// underflow only where the gradient is below the normal range itself or w
+// is subnormal. Neither overflows where the gradient does not: the scales
+// are 1/Σw (w·scale ≤ 1) or 1/n or 1 (w·scale ≤ w), and the fallback's w·g
+// is at most |g| (w·scale below the smallest normal with a normal scale
+// means w < 1).
+func weightedGrad(s *x86.ISA, g, w, scale reg.VecVirtual) {
+	tiny := 0x1p-126
+	if s.F64 {
+		tiny = 0x1p-1022
+	}
+	c, t := s.Vec(), s.Vec()
+	s.Mul(w, scale, c)
+	s.Mul(w, g, t)
+	s.Mul(scale, t, t)
+	s.Mul(c, g, g)
+	s.Where(x86.LT, c, s.C(tiny), t, g) // NaN c (a NaN scale) keeps g·c
 }
 
 // sigmoidParts returns e = exp(−|x|), σ(x), σ(−x) and log1p(e): the
@@ -474,8 +507,9 @@ func sigmoidFocalSoft(s *x86.ISA, gm focalGamma, o binaryOptions) {
 // residual d = x − y, as generic.regressionTerm.
 func regression(s *x86.ISA, kind int, o binaryOptions) {
 	names := [...]string{"mse", "l1", "huber", "smoothL1"}
+	o.twice = kind == 0
 	binaryKernel(s, names[kind],
-		"%s computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.",
+		"%s computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.",
 		o, nil, func(x, y reg.VecVirtual, param func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
 			d := s.Vec()
 			s.Sub(y, x, d)
@@ -490,8 +524,9 @@ func regression(s *x86.ISA, kind int, o binaryOptions) {
 				return t
 			}
 			switch kind {
-			case 0: // MSE: the gradient's factor 2 is in scale (the caller
-				// passes 2·scale), so that 2·d cannot overflow where 2d/n is finite.
+			case 0: // MSE: the gradient's factor 2 comes after the weight
+				// and scale (twice), so that 2·d cannot overflow where
+				// 2d/n is finite, nor w·2·scale where w·d·2·scale is.
 				s.Mul(d, d, l)
 				g = d
 			case 1: // L1

@@ -602,9 +602,10 @@ func hardLabels64(y []float64) bool {
 
 // regression64 is regression for float64.
 func (s isa) regression64(a args.Regression[float64]) float64 {
-	// Not routed to yet: the fuzzer finds the float64 vector kernels forming
-	// d·w before the scale, which overflows (or underflows) where generic's
-	// order does not (F5 on avx2, e.g. MSE at x = −1e300 with weight 8.6e9).
+	// The kernels form the gradient as g·(w·scale), or (w·g)·scale where
+	// w·scale underflows (asmgen/amd64 weightedGrad): d·w first overflowed
+	// or underflowed where generic's order does not (F5 on avx2, e.g. MSE
+	// at x = −1e300 with weight 8.6e9).
 	if len(a.X) == 0 {
 		return generic.Regression(a)
 	}
@@ -613,7 +614,7 @@ func (s isa) regression64(a args.Regression[float64]) float64 {
 	switch a.Kind {
 	case args.MSE:
 		args.Took("amd64/f64/mse")
-		return mse64Call(bool(s), x, y, w, g, l, n, p, 2*sc) // the kernel's gradient is d·scale
+		return mse64Call(bool(s), x, y, w, g, l, n, p, sc) // the kernel doubles d·w·scale last
 	case args.L1:
 		args.Took("amd64/f64/l1")
 		return l164Call(bool(s), x, y, w, g, l, n, p, sc)

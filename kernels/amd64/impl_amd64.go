@@ -1286,7 +1286,7 @@ func (s isa) regression(a args.Regression[float32]) float64 {
 	switch a.Kind {
 	case args.MSE:
 		args.Took("amd64/f32/mse")
-		return mseCall(bool(s), x, y, w, g, l, n, p, 2*sc) // the kernel's gradient is d·scale
+		return mseCall(bool(s), x, y, w, g, l, n, p, sc) // the kernel doubles d·w·scale last
 	case args.L1:
 		args.Took("amd64/f32/l1")
 		return l1Call(bool(s), x, y, w, g, l, n, p, sc)

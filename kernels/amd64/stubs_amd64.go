@@ -440,25 +440,25 @@ func focalGAnyAVX2(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func focalSoftGAnyAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1AVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1AVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1AVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1AVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1AVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -596,25 +596,25 @@ func focalGAnyWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //go:noescape
 func focalSoftGAnyWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1WAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1WAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1WAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1WAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1WAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -752,25 +752,25 @@ func focalGAnyLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //go:noescape
 func focalSoftGAnyLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1LAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1LAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1LAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1LAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1LAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -908,25 +908,25 @@ func focalGAnyLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func focalSoftGAnyLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1LWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1LWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1LWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1LWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1LWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -1064,25 +1064,25 @@ func focalGAnyGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //go:noescape
 func focalSoftGAnyGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseGAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1GAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1GAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberGAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1GAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -1220,25 +1220,25 @@ func focalGAnyGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func focalSoftGAnyGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseGWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1GWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1GWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberGWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1GWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -1376,25 +1376,25 @@ func focalGAnyGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func focalSoftGAnyGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseGLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1GLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1GLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberGLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1GLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GLAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -1532,25 +1532,25 @@ func focalGAnyGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalSoftGAnyGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseGLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1GLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1GLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberGLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1GLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GLWAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -2264,25 +2264,25 @@ func focalGAnyAVX512(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func focalSoftGAnyAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1AVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1AVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1AVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1AVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1AVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -2420,25 +2420,25 @@ func focalGAnyWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalSoftGAnyWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1WAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1WAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1WAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1WAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1WAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -2576,25 +2576,25 @@ func focalGAnyLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalSoftGAnyLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1LAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1LAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1LAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1LAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1LAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -2732,25 +2732,25 @@ func focalGAnyLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalSoftGAnyLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1LWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1LWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1LWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1LWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1LWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -2888,25 +2888,25 @@ func focalGAnyGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func focalSoftGAnyGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseGAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1GAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1GAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberGAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1GAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -3044,25 +3044,25 @@ func focalGAnyGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalSoftGAnyGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseGWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1GWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1GWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberGWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1GWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -3200,25 +3200,25 @@ func focalGAnyGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func focalSoftGAnyGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseGLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1GLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1GLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberGLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1GLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GLAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -3356,25 +3356,25 @@ func focalGAnyGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss 
 //go:noescape
 func focalSoftGAnyGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, a0 float32, a1 float32, gamma float32, scale float32) float64
 
-// mseGLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// l1GLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1GLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// huberGLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, p float32, scale float32) float64
 
-// smoothL1GLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GLWAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -3780,25 +3780,25 @@ func focalGAnyDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *flo
 //go:noescape
 func focalSoftGAnyDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1DAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1DAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1DAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1DAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1DAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -3936,25 +3936,25 @@ func focalGAnyWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //go:noescape
 func focalSoftGAnyWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1WDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1WDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1WDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1WDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1WDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -4092,25 +4092,25 @@ func focalGAnyLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //go:noescape
 func focalSoftGAnyLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1LDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1LDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1LDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1LDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1LDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -4248,25 +4248,25 @@ func focalGAnyLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *f
 //go:noescape
 func focalSoftGAnyLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1LWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1LWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1LWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1LWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1LWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -4404,25 +4404,25 @@ func focalGAnyGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *fl
 //go:noescape
 func focalSoftGAnyGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseGDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1GDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1GDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberGDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberGDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1GDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -4560,25 +4560,25 @@ func focalGAnyGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *f
 //go:noescape
 func focalSoftGAnyGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseGWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1GWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1GWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberGWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberGWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1GWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -4716,25 +4716,25 @@ func focalGAnyGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *f
 //go:noescape
 func focalSoftGAnyGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseGLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1GLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1GLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberGLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberGLDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1GLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GLDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -4872,25 +4872,25 @@ func focalGAnyGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalSoftGAnyGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseGLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1GLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1GLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberGLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberGLWDAVX2(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1GLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GLWDAVX2 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -5286,25 +5286,25 @@ func focalGAnyDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *f
 //go:noescape
 func focalSoftGAnyDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1DAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1DAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1DAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1DAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1DAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -5442,25 +5442,25 @@ func focalGAnyWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalSoftGAnyWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1WDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1WDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1WDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1WDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1WDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -5598,25 +5598,25 @@ func focalGAnyLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalSoftGAnyLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1LDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1LDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1LDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1LDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1LDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -5754,25 +5754,25 @@ func focalGAnyLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalSoftGAnyLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1LWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1LWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1LWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1LWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1LWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -5910,25 +5910,25 @@ func focalGAnyGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *
 //go:noescape
 func focalSoftGAnyGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseGDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1GDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1GDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberGDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberGDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1GDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -6066,25 +6066,25 @@ func focalGAnyGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalSoftGAnyGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseGWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1GWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1GWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberGWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberGWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1GWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
 //
 //go:noescape
@@ -6222,25 +6222,25 @@ func focalGAnyGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss 
 //go:noescape
 func focalSoftGAnyGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseGLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func mseGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1GLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func l1GLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberGLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
 func huberGLDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1GLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GLDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
 //go:noescape
@@ -6378,25 +6378,25 @@ func focalGAnyGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss
 //go:noescape
 func focalSoftGAnyGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, a0 float64, a1 float64, gamma float64, scale float64) float64
 
-// mseGLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// mseGLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func mseGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// l1GLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// l1GLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func l1GLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// huberGLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// huberGLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape
 func huberGLWDAVX512(x *float64, y *float64, w *float64, grad *float64, loss *float64, n int, p float64, scale float64) float64
 
-// smoothL1GLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: d·scale, the caller folds the factor 2 into scale), both times w; it returns Σ loss.
+// smoothL1GLWDAVX512 computes a regression loss over n elements on d = x − y (p is Huber's δ or SmoothL1's β) and its gradient times scale (MSE: 2·d, the factor 2 applied last), both times w; it returns Σ loss.
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
 //
 //go:noescape

@@ -725,7 +725,7 @@ func regression[T args.Float](a args.Regression[T]) float64 {
 		switch a.Kind {
 		case args.MSE:
 			args.Took("neon/f32/mse")
-			sum += mseF32(g, l, xs, ys, w, p, 2*scale) // the kernel's gradient is d·scale
+			sum += mseF32(g, l, xs, ys, w, p, scale) // the kernel doubles d·w·scale last
 		case args.L1:
 			args.Took("neon/f32/l1")
 			sum += l1F32(g, l, xs, ys, w, p, scale)
@@ -766,7 +766,7 @@ func regression64[T args.Float](a args.Regression[T]) float64 {
 		switch a.Kind {
 		case args.MSE:
 			args.Took("neon/f64/mse")
-			sum += mseF64(g, l, xs, ys, w, p, 2*scale) // the kernel's gradient is d·scale
+			sum += mseF64(g, l, xs, ys, w, p, scale) // the kernel doubles d·w·scale last
 		case args.L1:
 			args.Took("neon/f64/l1")
 			sum += l1F64(g, l, xs, ys, w, p, scale)

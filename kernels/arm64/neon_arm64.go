@@ -219,8 +219,9 @@ func logSigmoidF32(dst []float32, x []float32)
 //	grad[i] = w[i]·((cp + cn)·σ(x[i]) − cp)·scale
 //	sum += float64(loss[i])
 //
-// and returns sum. All slices have at least len(grad) elements; grad or loss
-// may be x.
+// and returns sum. The gradient is g·(w[i]·scale), or (w[i]·g)·scale where
+// w[i]·scale is below the normal range. All slices have at least len(grad)
+// elements; grad or loss may be x.
 //
 //go:noescape
 func bceLogitsF32(grad []float32, loss []float32, x []float32, y []float32, pw []float32, w []float32, fn float32, fp float32, scale float32) float64
@@ -233,11 +234,12 @@ func bceLogitsF64(grad []float64, loss []float64, x []float64, y []float64, pw [
 // mseF32 is, for each i < len(grad), with d = x[i] − y[i]:
 //
 //	loss[i] = w[i]·(d²)
-//	grad[i] = w[i]·(d (the caller folds the factor 2 into scale: 2d overflows where 2d/n does not))·scale
+//	grad[i] = 2·(d·w[i]·scale), the factor 2 last
 //	sum += float64(loss[i])
 //
-// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
-// len(grad) elements; grad or loss may be x.
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). The gradient is formed as
+// g·(w[i]·scale), or as (w[i]·g)·scale where w[i]·scale is below the normal
+// range. All slices have at least len(grad) elements; grad or loss may be x.
 //
 //go:noescape
 func mseF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
@@ -248,8 +250,9 @@ func mseF32(grad []float32, loss []float32, x []float32, y []float32, w []float3
 //	grad[i] = w[i]·(sign(d))·scale
 //	sum += float64(loss[i])
 //
-// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
-// len(grad) elements; grad or loss may be x.
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). The gradient is formed as
+// g·(w[i]·scale), or as (w[i]·g)·scale where w[i]·scale is below the normal
+// range. All slices have at least len(grad) elements; grad or loss may be x.
 //
 //go:noescape
 func l1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
@@ -260,8 +263,9 @@ func l1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32
 //	grad[i] = w[i]·(d, else p·sign(d))·scale
 //	sum += float64(loss[i])
 //
-// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
-// len(grad) elements; grad or loss may be x.
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). The gradient is formed as
+// g·(w[i]·scale), or as (w[i]·g)·scale where w[i]·scale is below the normal
+// range. All slices have at least len(grad) elements; grad or loss may be x.
 //
 //go:noescape
 func huberF32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
@@ -272,8 +276,9 @@ func huberF32(grad []float32, loss []float32, x []float32, y []float32, w []floa
 //	grad[i] = w[i]·(d/p, else sign(d))·scale
 //	sum += float64(loss[i])
 //
-// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
-// len(grad) elements; grad or loss may be x.
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). The gradient is formed as
+// g·(w[i]·scale), or as (w[i]·g)·scale where w[i]·scale is below the normal
+// range. All slices have at least len(grad) elements; grad or loss may be x.
 //
 //go:noescape
 func smoothL1F32(grad []float32, loss []float32, x []float32, y []float32, w []float32, p float32, scale float32) float64
@@ -281,11 +286,12 @@ func smoothL1F32(grad []float32, loss []float32, x []float32, y []float32, w []f
 // mseF64 is, for each i < len(grad), with d = x[i] − y[i]:
 //
 //	loss[i] = w[i]·(d²)
-//	grad[i] = w[i]·(d (the caller folds the factor 2 into scale: 2d overflows where 2d/n does not))·scale
+//	grad[i] = 2·(d·w[i]·scale), the factor 2 last
 //	sum += float64(loss[i])
 //
-// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
-// len(grad) elements; grad or loss may be x.
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). The gradient is formed as
+// g·(w[i]·scale), or as (w[i]·g)·scale where w[i]·scale is below the normal
+// range. All slices have at least len(grad) elements; grad or loss may be x.
 //
 //go:noescape
 func mseF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, p float64, scale float64) float64
@@ -296,8 +302,9 @@ func mseF64(grad []float64, loss []float64, x []float64, y []float64, w []float6
 //	grad[i] = w[i]·(sign(d))·scale
 //	sum += float64(loss[i])
 //
-// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
-// len(grad) elements; grad or loss may be x.
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). The gradient is formed as
+// g·(w[i]·scale), or as (w[i]·g)·scale where w[i]·scale is below the normal
+// range. All slices have at least len(grad) elements; grad or loss may be x.
 //
 //go:noescape
 func l1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, p float64, scale float64) float64
@@ -308,8 +315,9 @@ func l1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64
 //	grad[i] = w[i]·(d, else p·sign(d))·scale
 //	sum += float64(loss[i])
 //
-// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
-// len(grad) elements; grad or loss may be x.
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). The gradient is formed as
+// g·(w[i]·scale), or as (w[i]·g)·scale where w[i]·scale is below the normal
+// range. All slices have at least len(grad) elements; grad or loss may be x.
 //
 //go:noescape
 func huberF64(grad []float64, loss []float64, x []float64, y []float64, w []float64, p float64, scale float64) float64
@@ -320,8 +328,9 @@ func huberF64(grad []float64, loss []float64, x []float64, y []float64, w []floa
 //	grad[i] = w[i]·(d/p, else sign(d))·scale
 //	sum += float64(loss[i])
 //
-// and returns sum (sign(NaN) is NaN, sign(0) is 0). All slices have at least
-// len(grad) elements; grad or loss may be x.
+// and returns sum (sign(NaN) is NaN, sign(0) is 0). The gradient is formed as
+// g·(w[i]·scale), or as (w[i]·g)·scale where w[i]·scale is below the normal
+// range. All slices have at least len(grad) elements; grad or loss may be x.
 //
 //go:noescape
 func smoothL1F64(grad []float64, loss []float64, x []float64, y []float64, w []float64, p float64, scale float64) float64

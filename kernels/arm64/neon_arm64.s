@@ -31,32 +31,32 @@
 //	softplusF64    f64   87 instructions / 1 vectors = 87.00 per vector
 //	logSigmoidF64  f64   87 instructions / 1 vectors = 87.00 per vector
 //	logSigmoidF32  f32  130 instructions / 2 vectors = 65.00 per vector
-//	bceLogitsF32   f32  103 instructions / 1 vectors = 103.00 per vector
-//	bceLogitsF64   f64  122 instructions / 1 vectors = 122.00 per vector
-//	mseF32         f32   27 instructions / 2 vectors = 13.50 per vector
-//	l1F32          f32   39 instructions / 2 vectors = 19.50 per vector
-//	huberF32       f32   55 instructions / 2 vectors = 27.50 per vector
-//	smoothL1F32    f32   55 instructions / 2 vectors = 27.50 per vector
-//	mseF64         f64   21 instructions / 2 vectors = 10.50 per vector
-//	l1F64          f64   33 instructions / 2 vectors = 16.50 per vector
-//	huberF64       f64   49 instructions / 2 vectors = 24.50 per vector
-//	smoothL1F64    f64   49 instructions / 2 vectors = 24.50 per vector
-//	focalG0F32     f32   94 instructions / 1 vectors = 94.00 per vector
-//	focalG1F32     f32  101 instructions / 1 vectors = 101.00 per vector
-//	focalG2F32     f32  104 instructions / 1 vectors = 104.00 per vector
-//	focalF32       f32  135 instructions / 1 vectors = 135.00 per vector
-//	focalG0F64     f64  113 instructions / 1 vectors = 113.00 per vector
-//	focalG1F64     f64  120 instructions / 1 vectors = 120.00 per vector
-//	focalG2F64     f64  123 instructions / 1 vectors = 123.00 per vector
-//	focalF64       f64  169 instructions / 1 vectors = 169.00 per vector
-//	focalSoftG0F32 f32  108 instructions / 1 vectors = 108.00 per vector
-//	focalSoftG1F32 f32  121 instructions / 1 vectors = 121.00 per vector
-//	focalSoftG2F32 f32  125 instructions / 1 vectors = 125.00 per vector
-//	focalSoftF32   f32  203 instructions / 1 vectors = 203.00 per vector
-//	focalSoftG0F64 f64  127 instructions / 1 vectors = 127.00 per vector
-//	focalSoftG1F64 f64  140 instructions / 1 vectors = 140.00 per vector
-//	focalSoftG2F64 f64  144 instructions / 1 vectors = 144.00 per vector
-//	focalSoftF64   f64  244 instructions / 1 vectors = 244.00 per vector
+//	bceLogitsF32   f32  109 instructions / 1 vectors = 109.00 per vector
+//	bceLogitsF64   f64  128 instructions / 1 vectors = 128.00 per vector
+//	mseF32         f32   37 instructions / 2 vectors = 18.50 per vector
+//	l1F32          f32   47 instructions / 2 vectors = 23.50 per vector
+//	huberF32       f32   63 instructions / 2 vectors = 31.50 per vector
+//	smoothL1F32    f32   63 instructions / 2 vectors = 31.50 per vector
+//	mseF64         f64   31 instructions / 2 vectors = 15.50 per vector
+//	l1F64          f64   41 instructions / 2 vectors = 20.50 per vector
+//	huberF64       f64   57 instructions / 2 vectors = 28.50 per vector
+//	smoothL1F64    f64   57 instructions / 2 vectors = 28.50 per vector
+//	focalG0F32     f32  100 instructions / 1 vectors = 100.00 per vector
+//	focalG1F32     f32  107 instructions / 1 vectors = 107.00 per vector
+//	focalG2F32     f32  110 instructions / 1 vectors = 110.00 per vector
+//	focalF32       f32  141 instructions / 1 vectors = 141.00 per vector
+//	focalG0F64     f64  119 instructions / 1 vectors = 119.00 per vector
+//	focalG1F64     f64  126 instructions / 1 vectors = 126.00 per vector
+//	focalG2F64     f64  129 instructions / 1 vectors = 129.00 per vector
+//	focalF64       f64  175 instructions / 1 vectors = 175.00 per vector
+//	focalSoftG0F32 f32  113 instructions / 1 vectors = 113.00 per vector
+//	focalSoftG1F32 f32  126 instructions / 1 vectors = 126.00 per vector
+//	focalSoftG2F32 f32  130 instructions / 1 vectors = 130.00 per vector
+//	focalSoftF32   f32  208 instructions / 1 vectors = 208.00 per vector
+//	focalSoftG0F64 f64  132 instructions / 1 vectors = 132.00 per vector
+//	focalSoftG1F64 f64  145 instructions / 1 vectors = 145.00 per vector
+//	focalSoftG2F64 f64  149 instructions / 1 vectors = 149.00 per vector
+//	focalSoftF64   f64  249 instructions / 1 vectors = 249.00 per vector
 //	capF32         f32   66 instructions / 2 vectors = 33.00 per vector
 //	sumExpCapF32   f32   71 instructions / 1 vectors = 71.00 per vector
 //	expAffineZF32  f32   74 instructions / 2 vectors = 37.00 per vector
@@ -69,26 +69,26 @@
 //	expAffineWZF64 f64  106 instructions / 2 vectors = 53.00 per vector
 //	expAffineTZF64 f64  106 instructions / 2 vectors = 53.00 per vector
 //	expAffineWTZF64 f64  109 instructions / 2 vectors = 54.50 per vector
-//	bceProbF32     f32  106 instructions / 1 vectors = 106.00 per vector
-//	bceProbClipF32 f32  119 instructions / 1 vectors = 119.00 per vector
-//	bceProbF64     f64  117 instructions / 1 vectors = 117.00 per vector
-//	bceProbClipF64 f64  130 instructions / 1 vectors = 130.00 per vector
-//	focalProbG0F32 f32   87 instructions / 1 vectors = 87.00 per vector
-//	focalProbG1F32 f32   88 instructions / 1 vectors = 88.00 per vector
-//	focalProbG2F32 f32   91 instructions / 1 vectors = 91.00 per vector
-//	focalProbF32   f32  164 instructions / 1 vectors = 164.00 per vector
-//	focalProbClipG0F32 f32  108 instructions / 1 vectors = 108.00 per vector
-//	focalProbClipG1F32 f32  109 instructions / 1 vectors = 109.00 per vector
-//	focalProbClipG2F32 f32  112 instructions / 1 vectors = 112.00 per vector
-//	focalProbClipF32 f32  185 instructions / 1 vectors = 185.00 per vector
-//	focalProbG0F64 f64   91 instructions / 1 vectors = 91.00 per vector
-//	focalProbG1F64 f64   92 instructions / 1 vectors = 92.00 per vector
-//	focalProbG2F64 f64   95 instructions / 1 vectors = 95.00 per vector
-//	focalProbF64   f64  187 instructions / 1 vectors = 187.00 per vector
-//	focalProbClipG0F64 f64  112 instructions / 1 vectors = 112.00 per vector
-//	focalProbClipG1F64 f64  113 instructions / 1 vectors = 113.00 per vector
-//	focalProbClipG2F64 f64  116 instructions / 1 vectors = 116.00 per vector
-//	focalProbClipF64 f64  208 instructions / 1 vectors = 208.00 per vector
+//	bceProbF32     f32  110 instructions / 1 vectors = 110.00 per vector
+//	bceProbClipF32 f32  123 instructions / 1 vectors = 123.00 per vector
+//	bceProbF64     f64  121 instructions / 1 vectors = 121.00 per vector
+//	bceProbClipF64 f64  134 instructions / 1 vectors = 134.00 per vector
+//	focalProbG0F32 f32   92 instructions / 1 vectors = 92.00 per vector
+//	focalProbG1F32 f32   93 instructions / 1 vectors = 93.00 per vector
+//	focalProbG2F32 f32   96 instructions / 1 vectors = 96.00 per vector
+//	focalProbF32   f32  169 instructions / 1 vectors = 169.00 per vector
+//	focalProbClipG0F32 f32  113 instructions / 1 vectors = 113.00 per vector
+//	focalProbClipG1F32 f32  114 instructions / 1 vectors = 114.00 per vector
+//	focalProbClipG2F32 f32  117 instructions / 1 vectors = 117.00 per vector
+//	focalProbClipF32 f32  190 instructions / 1 vectors = 190.00 per vector
+//	focalProbG0F64 f64   96 instructions / 1 vectors = 96.00 per vector
+//	focalProbG1F64 f64   97 instructions / 1 vectors = 97.00 per vector
+//	focalProbG2F64 f64  100 instructions / 1 vectors = 100.00 per vector
+//	focalProbF64   f64  192 instructions / 1 vectors = 192.00 per vector
+//	focalProbClipG0F64 f64  117 instructions / 1 vectors = 117.00 per vector
+//	focalProbClipG1F64 f64  118 instructions / 1 vectors = 118.00 per vector
+//	focalProbClipG2F64 f64  121 instructions / 1 vectors = 121.00 per vector
+//	focalProbClipF64 f64  213 instructions / 1 vectors = 213.00 per vector
 //	softplusBetaF32 f32  138 instructions / 2 vectors = 69.00 per vector
 //	sigmoidBackwardF32 f32   17 instructions / 4 vectors =  4.25 per vector
 //	sigmoidGradBetaF32 f32   87 instructions / 2 vectors = 43.50 per vector
@@ -4375,14 +4375,20 @@ big_bceLogitsF32:
 	WORD $0x6e2ddc25 // fmul v5.4s, v1.4s, v13.4s
 	VFMLS V14.S4, V2.S4, V5.S4
 	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
-	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
-	WORD $0x6e3ddca2 // fmul v2.4s, v5.4s, v29.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V12.S4
+	WORD $0x6e3ddc6d // fmul v13.4s, v3.4s, v29.4s
+	WORD $0x6e25dc6e // fmul v14.4s, v3.4s, v5.4s
+	WORD $0x6e3dddce // fmul v14.4s, v14.4s, v29.4s
+	WORD $0x6e2ddca5 // fmul v5.4s, v5.4s, v13.4s
+	WORD $0x6eade58d // fcmgt v13.4s, v12.4s, v13.4s
+	VBIT V13.B16, V14.B16, V5.B16
 	VMOV V8.B16, V1.B16
 	WORD $0x0e617906 // fcvtl v6.2d, v8.2s
 	WORD $0x4e66d54a // fadd v10.2d, v10.2d, v6.2d
 	WORD $0x4e617906 // fcvtl2 v6.2d, v8.4s
 	WORD $0x4e66d56b // fadd v11.2d, v11.2d, v6.2d
-	VST1.P [V2.S4], 16(R2)
+	VST1.P [V5.S4], 16(R2)
 	VST1.P [V1.S4], 16(R4)
 	SUBS $4, R1, R1
 	BGE big_bceLogitsF32
@@ -4482,14 +4488,20 @@ one_bceLogitsF32:
 	WORD $0x6e2ddc25 // fmul v5.4s, v1.4s, v13.4s
 	VFMLS V14.S4, V2.S4, V5.S4
 	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
-	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
-	WORD $0x6e3ddca2 // fmul v2.4s, v5.4s, v29.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V12.S4
+	WORD $0x6e3ddc6d // fmul v13.4s, v3.4s, v29.4s
+	WORD $0x6e25dc6e // fmul v14.4s, v3.4s, v5.4s
+	WORD $0x6e3dddce // fmul v14.4s, v14.4s, v29.4s
+	WORD $0x6e2ddca5 // fmul v5.4s, v5.4s, v13.4s
+	WORD $0x6eade58d // fcmgt v13.4s, v12.4s, v13.4s
+	VBIT V13.B16, V14.B16, V5.B16
 	VMOV V8.B16, V1.B16
 	WORD $0x0e617906 // fcvtl v6.2d, v8.2s
 	WORD $0x4e66d54a // fadd v10.2d, v10.2d, v6.2d
 	WORD $0x4e617906 // fcvtl2 v6.2d, v8.4s
 	WORD $0x4e66d56b // fadd v11.2d, v11.2d, v6.2d
-	VST1.P [V2.S4], 16(R2)
+	VST1.P [V5.S4], 16(R2)
 	VST1.P [V1.S4], 16(R4)
 	SUBS $4, R1, R1
 	BGE one_bceLogitsF32
@@ -4604,21 +4616,27 @@ lanes_bceLogitsF32:
 	WORD $0x6e2ddc25 // fmul v5.4s, v1.4s, v13.4s
 	VFMLS V14.S4, V2.S4, V5.S4
 	WORD $0x6e23dd08 // fmul v8.4s, v8.4s, v3.4s
-	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
-	WORD $0x6e3ddca2 // fmul v2.4s, v5.4s, v29.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V12.S4
+	WORD $0x6e3ddc6d // fmul v13.4s, v3.4s, v29.4s
+	WORD $0x6e25dc6e // fmul v14.4s, v3.4s, v5.4s
+	WORD $0x6e3dddce // fmul v14.4s, v14.4s, v29.4s
+	WORD $0x6e2ddca5 // fmul v5.4s, v5.4s, v13.4s
+	WORD $0x6eade58d // fcmgt v13.4s, v12.4s, v13.4s
+	VBIT V13.B16, V14.B16, V5.B16
 	VMOV V8.B16, V1.B16
 	WORD $0x0e617906 // fcvtl v6.2d, v8.2s
 	WORD $0x4e66d54a // fadd v10.2d, v10.2d, v6.2d
 	WORD $0x4e617906 // fcvtl2 v6.2d, v8.4s
 	WORD $0x4e66d56b // fadd v11.2d, v11.2d, v6.2d
-	VST1.P V2.S[0], 4(R2)
+	VST1.P V5.S[0], 4(R2)
 	VST1.P V1.S[0], 4(R4)
 	CMP $2, R1
 	BLT done_bceLogitsF32
-	VST1.P V2.S[1], 4(R2)
+	VST1.P V5.S[1], 4(R2)
 	VST1.P V1.S[1], 4(R4)
 	BEQ done_bceLogitsF32
-	VST1.P V2.S[2], 4(R2)
+	VST1.P V5.S[2], 4(R2)
 	VST1.P V1.S[2], 4(R4)
 done_bceLogitsF32:
 	WORD $0x4e6bd54a // fadd v10.2d, v10.2d, v11.2d
@@ -4783,11 +4801,17 @@ big_bceLogitsF64:
 	WORD $0x6e6ddc25 // fmul v5.2d, v1.2d, v13.2d
 	VFMLS V14.D2, V2.D2, V5.D2
 	WORD $0x6e63dd08 // fmul v8.2d, v8.2d, v3.2d
-	WORD $0x6e63dca5 // fmul v5.2d, v5.2d, v3.2d
-	WORD $0x6e7ddca2 // fmul v2.2d, v5.2d, v29.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V12.D2
+	WORD $0x6e7ddc6d // fmul v13.2d, v3.2d, v29.2d
+	WORD $0x6e65dc6e // fmul v14.2d, v3.2d, v5.2d
+	WORD $0x6e7dddce // fmul v14.2d, v14.2d, v29.2d
+	WORD $0x6e6ddca5 // fmul v5.2d, v5.2d, v13.2d
+	WORD $0x6eede58d // fcmgt v13.2d, v12.2d, v13.2d
+	VBIT V13.B16, V14.B16, V5.B16
 	VMOV V8.B16, V1.B16
 	WORD $0x4e68d54a // fadd v10.2d, v10.2d, v8.2d
-	VST1.P [V2.D2], 16(R2)
+	VST1.P [V5.D2], 16(R2)
 	VST1.P [V1.D2], 16(R4)
 	SUBS $2, R1, R1
 	BGE big_bceLogitsF64
@@ -4909,11 +4933,17 @@ one_bceLogitsF64:
 	WORD $0x6e6ddc25 // fmul v5.2d, v1.2d, v13.2d
 	VFMLS V14.D2, V2.D2, V5.D2
 	WORD $0x6e63dd08 // fmul v8.2d, v8.2d, v3.2d
-	WORD $0x6e63dca5 // fmul v5.2d, v5.2d, v3.2d
-	WORD $0x6e7ddca2 // fmul v2.2d, v5.2d, v29.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V12.D2
+	WORD $0x6e7ddc6d // fmul v13.2d, v3.2d, v29.2d
+	WORD $0x6e65dc6e // fmul v14.2d, v3.2d, v5.2d
+	WORD $0x6e7dddce // fmul v14.2d, v14.2d, v29.2d
+	WORD $0x6e6ddca5 // fmul v5.2d, v5.2d, v13.2d
+	WORD $0x6eede58d // fcmgt v13.2d, v12.2d, v13.2d
+	VBIT V13.B16, V14.B16, V5.B16
 	VMOV V8.B16, V1.B16
 	WORD $0x4e68d54a // fadd v10.2d, v10.2d, v8.2d
-	VST1.P [V2.D2], 16(R2)
+	VST1.P [V5.D2], 16(R2)
 	VST1.P [V1.D2], 16(R4)
 	SUBS $2, R1, R1
 	BGE one_bceLogitsF64
@@ -5039,11 +5069,17 @@ lanes_bceLogitsF64:
 	WORD $0x6e6ddc25 // fmul v5.2d, v1.2d, v13.2d
 	VFMLS V14.D2, V2.D2, V5.D2
 	WORD $0x6e63dd08 // fmul v8.2d, v8.2d, v3.2d
-	WORD $0x6e63dca5 // fmul v5.2d, v5.2d, v3.2d
-	WORD $0x6e7ddca2 // fmul v2.2d, v5.2d, v29.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V12.D2
+	WORD $0x6e7ddc6d // fmul v13.2d, v3.2d, v29.2d
+	WORD $0x6e65dc6e // fmul v14.2d, v3.2d, v5.2d
+	WORD $0x6e7dddce // fmul v14.2d, v14.2d, v29.2d
+	WORD $0x6e6ddca5 // fmul v5.2d, v5.2d, v13.2d
+	WORD $0x6eede58d // fcmgt v13.2d, v12.2d, v13.2d
+	VBIT V13.B16, V14.B16, V5.B16
 	VMOV V8.B16, V1.B16
 	WORD $0x4e68d54a // fadd v10.2d, v10.2d, v8.2d
-	VST1.P V2.D[0], 8(R2)
+	VST1.P V5.D[0], 8(R2)
 	VST1.P V1.D[0], 8(R4)
 done_bceLogitsF64:
 	WORD $0x4e6bd54a // fadd v10.2d, v10.2d, v11.2d
@@ -5069,6 +5105,8 @@ TEXT ·mseF32(SB), NOSPLIT, $0-136
 	MOVW $0x3f800000, R9
 	VDUP R9, V28.S4
 	WORD $0x6e3ddffb // fmul v27.4s, v31.4s, v29.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V26.S4
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5083,8 +5121,13 @@ big_mseF32:
 	WORD $0x6e20dc06 // fmul v6.4s, v0.4s, v0.4s
 	VMOV V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
-	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x6e3edc8c // fmul v12.4s, v4.4s, v30.4s
+	WORD $0x6e28dc8a // fmul v10.4s, v4.4s, v8.4s
+	WORD $0x6e3edd4a // fmul v10.4s, v10.4s, v30.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6eace74c // fcmgt v12.4s, v26.4s, v12.4s
+	VBIT V12.B16, V10.B16, V8.B16
+	WORD $0x4e28d508 // fadd v8.4s, v8.4s, v8.4s
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -5093,8 +5136,13 @@ big_mseF32:
 	WORD $0x6e21dc27 // fmul v7.4s, v1.4s, v1.4s
 	VMOV V1.B16, V9.B16
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
-	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
-	WORD $0x6e3edd29 // fmul v9.4s, v9.4s, v30.4s
+	WORD $0x6e3edcad // fmul v13.4s, v5.4s, v30.4s
+	WORD $0x6e29dcab // fmul v11.4s, v5.4s, v9.4s
+	WORD $0x6e3edd6b // fmul v11.4s, v11.4s, v30.4s
+	WORD $0x6e2ddd29 // fmul v9.4s, v9.4s, v13.4s
+	WORD $0x6eade74d // fcmgt v13.4s, v26.4s, v13.4s
+	VBIT V13.B16, V11.B16, V9.B16
+	WORD $0x4e29d529 // fadd v9.4s, v9.4s, v9.4s
 	WORD $0x0e6178eb // fcvtl v11.2d, v7.2s
 	WORD $0x4e6bd610 // fadd v16.2d, v16.2d, v11.2d
 	WORD $0x4e6178eb // fcvtl2 v11.2d, v7.4s
@@ -5114,8 +5162,13 @@ one_mseF32:
 	WORD $0x6e20dc06 // fmul v6.4s, v0.4s, v0.4s
 	VMOV V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
-	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x6e3edc8c // fmul v12.4s, v4.4s, v30.4s
+	WORD $0x6e28dc8a // fmul v10.4s, v4.4s, v8.4s
+	WORD $0x6e3edd4a // fmul v10.4s, v10.4s, v30.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6eace74c // fcmgt v12.4s, v26.4s, v12.4s
+	VBIT V12.B16, V10.B16, V8.B16
+	WORD $0x4e28d508 // fadd v8.4s, v8.4s, v8.4s
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -5147,8 +5200,13 @@ lanes_mseF32:
 	WORD $0x6e20dc06 // fmul v6.4s, v0.4s, v0.4s
 	VMOV V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
-	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x6e3edc8c // fmul v12.4s, v4.4s, v30.4s
+	WORD $0x6e28dc8a // fmul v10.4s, v4.4s, v8.4s
+	WORD $0x6e3edd4a // fmul v10.4s, v10.4s, v30.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6eace74c // fcmgt v12.4s, v26.4s, v12.4s
+	VBIT V12.B16, V10.B16, V8.B16
+	WORD $0x4e28d508 // fadd v8.4s, v8.4s, v8.4s
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -5188,6 +5246,8 @@ TEXT ·l1F32(SB), NOSPLIT, $0-136
 	MOVW $0x3f800000, R9
 	VDUP R9, V28.S4
 	WORD $0x6e3ddffb // fmul v27.4s, v31.4s, v29.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V26.S4
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5208,8 +5268,12 @@ big_l1F32:
 	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
 	VBIF V10.B16, V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
-	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x6e3edc8c // fmul v12.4s, v4.4s, v30.4s
+	WORD $0x6e28dc8a // fmul v10.4s, v4.4s, v8.4s
+	WORD $0x6e3edd4a // fmul v10.4s, v10.4s, v30.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6eace74c // fcmgt v12.4s, v26.4s, v12.4s
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -5224,8 +5288,12 @@ big_l1F32:
 	WORD $0x4e21e42b // fcmeq v11.4s, v1.4s, v1.4s
 	VBIF V11.B16, V1.B16, V9.B16
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
-	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
-	WORD $0x6e3edd29 // fmul v9.4s, v9.4s, v30.4s
+	WORD $0x6e3edcad // fmul v13.4s, v5.4s, v30.4s
+	WORD $0x6e29dcab // fmul v11.4s, v5.4s, v9.4s
+	WORD $0x6e3edd6b // fmul v11.4s, v11.4s, v30.4s
+	WORD $0x6e2ddd29 // fmul v9.4s, v9.4s, v13.4s
+	WORD $0x6eade74d // fcmgt v13.4s, v26.4s, v13.4s
+	VBIT V13.B16, V11.B16, V9.B16
 	WORD $0x0e6178eb // fcvtl v11.2d, v7.2s
 	WORD $0x4e6bd610 // fadd v16.2d, v16.2d, v11.2d
 	WORD $0x4e6178eb // fcvtl2 v11.2d, v7.4s
@@ -5251,8 +5319,12 @@ one_l1F32:
 	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
 	VBIF V10.B16, V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
-	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x6e3edc8c // fmul v12.4s, v4.4s, v30.4s
+	WORD $0x6e28dc8a // fmul v10.4s, v4.4s, v8.4s
+	WORD $0x6e3edd4a // fmul v10.4s, v10.4s, v30.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6eace74c // fcmgt v12.4s, v26.4s, v12.4s
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -5290,8 +5362,12 @@ lanes_l1F32:
 	WORD $0x4e20e40a // fcmeq v10.4s, v0.4s, v0.4s
 	VBIF V10.B16, V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
-	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x6e3edc8c // fmul v12.4s, v4.4s, v30.4s
+	WORD $0x6e28dc8a // fmul v10.4s, v4.4s, v8.4s
+	WORD $0x6e3edd4a // fmul v10.4s, v10.4s, v30.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6eace74c // fcmgt v12.4s, v26.4s, v12.4s
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -5331,6 +5407,8 @@ TEXT ·huberF32(SB), NOSPLIT, $0-136
 	MOVW $0x3f800000, R9
 	VDUP R9, V28.S4
 	WORD $0x6e3ddffb // fmul v27.4s, v31.4s, v29.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V26.S4
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5359,8 +5437,12 @@ big_huberF32:
 	VBIT V12.B16, V10.B16, V6.B16
 	VBIT V12.B16, V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
-	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x6e3edc8c // fmul v12.4s, v4.4s, v30.4s
+	WORD $0x6e28dc8a // fmul v10.4s, v4.4s, v8.4s
+	WORD $0x6e3edd4a // fmul v10.4s, v10.4s, v30.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6eace74c // fcmgt v12.4s, v26.4s, v12.4s
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -5383,8 +5465,12 @@ big_huberF32:
 	VBIT V13.B16, V11.B16, V7.B16
 	VBIT V13.B16, V1.B16, V9.B16
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
-	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
-	WORD $0x6e3edd29 // fmul v9.4s, v9.4s, v30.4s
+	WORD $0x6e3edcad // fmul v13.4s, v5.4s, v30.4s
+	WORD $0x6e29dcab // fmul v11.4s, v5.4s, v9.4s
+	WORD $0x6e3edd6b // fmul v11.4s, v11.4s, v30.4s
+	WORD $0x6e2ddd29 // fmul v9.4s, v9.4s, v13.4s
+	WORD $0x6eade74d // fcmgt v13.4s, v26.4s, v13.4s
+	VBIT V13.B16, V11.B16, V9.B16
 	WORD $0x0e6178eb // fcvtl v11.2d, v7.2s
 	WORD $0x4e6bd610 // fadd v16.2d, v16.2d, v11.2d
 	WORD $0x4e6178eb // fcvtl2 v11.2d, v7.4s
@@ -5418,8 +5504,12 @@ one_huberF32:
 	VBIT V12.B16, V10.B16, V6.B16
 	VBIT V12.B16, V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
-	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x6e3edc8c // fmul v12.4s, v4.4s, v30.4s
+	WORD $0x6e28dc8a // fmul v10.4s, v4.4s, v8.4s
+	WORD $0x6e3edd4a // fmul v10.4s, v10.4s, v30.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6eace74c // fcmgt v12.4s, v26.4s, v12.4s
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -5465,8 +5555,12 @@ lanes_huberF32:
 	VBIT V12.B16, V10.B16, V6.B16
 	VBIT V12.B16, V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
-	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x6e3edc8c // fmul v12.4s, v4.4s, v30.4s
+	WORD $0x6e28dc8a // fmul v10.4s, v4.4s, v8.4s
+	WORD $0x6e3edd4a // fmul v10.4s, v10.4s, v30.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6eace74c // fcmgt v12.4s, v26.4s, v12.4s
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -5506,6 +5600,8 @@ TEXT ·smoothL1F32(SB), NOSPLIT, $0-136
 	MOVW $0x3f800000, R9
 	VDUP R9, V28.S4
 	WORD $0x6e3ddffb // fmul v27.4s, v31.4s, v29.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V26.S4
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5534,8 +5630,12 @@ big_smoothL1F32:
 	VBIT V12.B16, V10.B16, V6.B16
 	VBIT V12.B16, V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
-	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x6e3edc8c // fmul v12.4s, v4.4s, v30.4s
+	WORD $0x6e28dc8a // fmul v10.4s, v4.4s, v8.4s
+	WORD $0x6e3edd4a // fmul v10.4s, v10.4s, v30.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6eace74c // fcmgt v12.4s, v26.4s, v12.4s
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -5558,8 +5658,12 @@ big_smoothL1F32:
 	VBIT V13.B16, V11.B16, V7.B16
 	VBIT V13.B16, V1.B16, V9.B16
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
-	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
-	WORD $0x6e3edd29 // fmul v9.4s, v9.4s, v30.4s
+	WORD $0x6e3edcad // fmul v13.4s, v5.4s, v30.4s
+	WORD $0x6e29dcab // fmul v11.4s, v5.4s, v9.4s
+	WORD $0x6e3edd6b // fmul v11.4s, v11.4s, v30.4s
+	WORD $0x6e2ddd29 // fmul v9.4s, v9.4s, v13.4s
+	WORD $0x6eade74d // fcmgt v13.4s, v26.4s, v13.4s
+	VBIT V13.B16, V11.B16, V9.B16
 	WORD $0x0e6178eb // fcvtl v11.2d, v7.2s
 	WORD $0x4e6bd610 // fadd v16.2d, v16.2d, v11.2d
 	WORD $0x4e6178eb // fcvtl2 v11.2d, v7.4s
@@ -5593,8 +5697,12 @@ one_smoothL1F32:
 	VBIT V12.B16, V10.B16, V6.B16
 	VBIT V12.B16, V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
-	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x6e3edc8c // fmul v12.4s, v4.4s, v30.4s
+	WORD $0x6e28dc8a // fmul v10.4s, v4.4s, v8.4s
+	WORD $0x6e3edd4a // fmul v10.4s, v10.4s, v30.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6eace74c // fcmgt v12.4s, v26.4s, v12.4s
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -5640,8 +5748,12 @@ lanes_smoothL1F32:
 	VBIT V12.B16, V10.B16, V6.B16
 	VBIT V12.B16, V0.B16, V8.B16
 	WORD $0x6e24dcc6 // fmul v6.4s, v6.4s, v4.4s
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
-	WORD $0x6e3edd08 // fmul v8.4s, v8.4s, v30.4s
+	WORD $0x6e3edc8c // fmul v12.4s, v4.4s, v30.4s
+	WORD $0x6e28dc8a // fmul v10.4s, v4.4s, v8.4s
+	WORD $0x6e3edd4a // fmul v10.4s, v10.4s, v30.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6eace74c // fcmgt v12.4s, v26.4s, v12.4s
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -5681,6 +5793,8 @@ TEXT ·mseF64(SB), NOSPLIT, $0-144
 	MOVD $0x3ff0000000000000, R9
 	VDUP R9, V28.D2
 	WORD $0x6e7ddffb // fmul v27.2d, v31.2d, v29.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V26.D2
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5695,15 +5809,25 @@ big_mseF64:
 	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
 	VMOV V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
-	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x6e7edc8c // fmul v12.2d, v4.2d, v30.2d
+	WORD $0x6e68dc8a // fmul v10.2d, v4.2d, v8.2d
+	WORD $0x6e7edd4a // fmul v10.2d, v10.2d, v30.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x6eece74c // fcmgt v12.2d, v26.2d, v12.2d
+	VBIT V12.B16, V10.B16, V8.B16
+	WORD $0x4e68d508 // fadd v8.2d, v8.2d, v8.2d
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	WORD $0x4ee3d421 // fsub v1.2d, v1.2d, v3.2d
 	WORD $0x6e61dc27 // fmul v7.2d, v1.2d, v1.2d
 	VMOV V1.B16, V9.B16
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
-	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
-	WORD $0x6e7edd29 // fmul v9.2d, v9.2d, v30.2d
+	WORD $0x6e7edcad // fmul v13.2d, v5.2d, v30.2d
+	WORD $0x6e69dcab // fmul v11.2d, v5.2d, v9.2d
+	WORD $0x6e7edd6b // fmul v11.2d, v11.2d, v30.2d
+	WORD $0x6e6ddd29 // fmul v9.2d, v9.2d, v13.2d
+	WORD $0x6eede74d // fcmgt v13.2d, v26.2d, v13.2d
+	VBIT V13.B16, V11.B16, V9.B16
+	WORD $0x4e69d529 // fadd v9.2d, v9.2d, v9.2d
 	WORD $0x4e67d5ef // fadd v15.2d, v15.2d, v7.2d
 	VST1.P [V8.D2, V9.D2], 32(R2)
 	VST1.P [V6.D2, V7.D2], 32(R4)
@@ -5720,8 +5844,13 @@ one_mseF64:
 	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
 	VMOV V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
-	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x6e7edc8c // fmul v12.2d, v4.2d, v30.2d
+	WORD $0x6e68dc8a // fmul v10.2d, v4.2d, v8.2d
+	WORD $0x6e7edd4a // fmul v10.2d, v10.2d, v30.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x6eece74c // fcmgt v12.2d, v26.2d, v12.2d
+	VBIT V12.B16, V10.B16, V8.B16
+	WORD $0x4e68d508 // fadd v8.2d, v8.2d, v8.2d
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -5741,8 +5870,13 @@ lanes_mseF64:
 	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
 	VMOV V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
-	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x6e7edc8c // fmul v12.2d, v4.2d, v30.2d
+	WORD $0x6e68dc8a // fmul v10.2d, v4.2d, v8.2d
+	WORD $0x6e7edd4a // fmul v10.2d, v10.2d, v30.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x6eece74c // fcmgt v12.2d, v26.2d, v12.2d
+	VBIT V12.B16, V10.B16, V8.B16
+	WORD $0x4e68d508 // fadd v8.2d, v8.2d, v8.2d
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P V8.D[0], 8(R2)
 	VST1.P V6.D[0], 8(R4)
@@ -5772,6 +5906,8 @@ TEXT ·l1F64(SB), NOSPLIT, $0-144
 	MOVD $0x3ff0000000000000, R9
 	VDUP R9, V28.D2
 	WORD $0x6e7ddffb // fmul v27.2d, v31.2d, v29.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V26.D2
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5792,8 +5928,12 @@ big_l1F64:
 	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
 	VBIF V10.B16, V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
-	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x6e7edc8c // fmul v12.2d, v4.2d, v30.2d
+	WORD $0x6e68dc8a // fmul v10.2d, v4.2d, v8.2d
+	WORD $0x6e7edd4a // fmul v10.2d, v10.2d, v30.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x6eece74c // fcmgt v12.2d, v26.2d, v12.2d
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	WORD $0x4ee3d421 // fsub v1.2d, v1.2d, v3.2d
 	WORD $0x4ee0f827 // fabs v7.2d, v1.2d
@@ -5805,8 +5945,12 @@ big_l1F64:
 	WORD $0x4e61e42b // fcmeq v11.2d, v1.2d, v1.2d
 	VBIF V11.B16, V1.B16, V9.B16
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
-	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
-	WORD $0x6e7edd29 // fmul v9.2d, v9.2d, v30.2d
+	WORD $0x6e7edcad // fmul v13.2d, v5.2d, v30.2d
+	WORD $0x6e69dcab // fmul v11.2d, v5.2d, v9.2d
+	WORD $0x6e7edd6b // fmul v11.2d, v11.2d, v30.2d
+	WORD $0x6e6ddd29 // fmul v9.2d, v9.2d, v13.2d
+	WORD $0x6eede74d // fcmgt v13.2d, v26.2d, v13.2d
+	VBIT V13.B16, V11.B16, V9.B16
 	WORD $0x4e67d5ef // fadd v15.2d, v15.2d, v7.2d
 	VST1.P [V8.D2, V9.D2], 32(R2)
 	VST1.P [V6.D2, V7.D2], 32(R4)
@@ -5829,8 +5973,12 @@ one_l1F64:
 	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
 	VBIF V10.B16, V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
-	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x6e7edc8c // fmul v12.2d, v4.2d, v30.2d
+	WORD $0x6e68dc8a // fmul v10.2d, v4.2d, v8.2d
+	WORD $0x6e7edd4a // fmul v10.2d, v10.2d, v30.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x6eece74c // fcmgt v12.2d, v26.2d, v12.2d
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -5856,8 +6004,12 @@ lanes_l1F64:
 	WORD $0x4e60e40a // fcmeq v10.2d, v0.2d, v0.2d
 	VBIF V10.B16, V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
-	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x6e7edc8c // fmul v12.2d, v4.2d, v30.2d
+	WORD $0x6e68dc8a // fmul v10.2d, v4.2d, v8.2d
+	WORD $0x6e7edd4a // fmul v10.2d, v10.2d, v30.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x6eece74c // fcmgt v12.2d, v26.2d, v12.2d
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P V8.D[0], 8(R2)
 	VST1.P V6.D[0], 8(R4)
@@ -5887,6 +6039,8 @@ TEXT ·huberF64(SB), NOSPLIT, $0-144
 	MOVD $0x3ff0000000000000, R9
 	VDUP R9, V28.D2
 	WORD $0x6e7ddffb // fmul v27.2d, v31.2d, v29.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V26.D2
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -5915,8 +6069,12 @@ big_huberF64:
 	VBIT V12.B16, V10.B16, V6.B16
 	VBIT V12.B16, V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
-	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x6e7edc8c // fmul v12.2d, v4.2d, v30.2d
+	WORD $0x6e68dc8a // fmul v10.2d, v4.2d, v8.2d
+	WORD $0x6e7edd4a // fmul v10.2d, v10.2d, v30.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x6eece74c // fcmgt v12.2d, v26.2d, v12.2d
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	WORD $0x4ee3d421 // fsub v1.2d, v1.2d, v3.2d
 	WORD $0x4ee0f82b // fabs v11.2d, v1.2d
@@ -5936,8 +6094,12 @@ big_huberF64:
 	VBIT V13.B16, V11.B16, V7.B16
 	VBIT V13.B16, V1.B16, V9.B16
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
-	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
-	WORD $0x6e7edd29 // fmul v9.2d, v9.2d, v30.2d
+	WORD $0x6e7edcad // fmul v13.2d, v5.2d, v30.2d
+	WORD $0x6e69dcab // fmul v11.2d, v5.2d, v9.2d
+	WORD $0x6e7edd6b // fmul v11.2d, v11.2d, v30.2d
+	WORD $0x6e6ddd29 // fmul v9.2d, v9.2d, v13.2d
+	WORD $0x6eede74d // fcmgt v13.2d, v26.2d, v13.2d
+	VBIT V13.B16, V11.B16, V9.B16
 	WORD $0x4e67d5ef // fadd v15.2d, v15.2d, v7.2d
 	VST1.P [V8.D2, V9.D2], 32(R2)
 	VST1.P [V6.D2, V7.D2], 32(R4)
@@ -5968,8 +6130,12 @@ one_huberF64:
 	VBIT V12.B16, V10.B16, V6.B16
 	VBIT V12.B16, V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
-	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x6e7edc8c // fmul v12.2d, v4.2d, v30.2d
+	WORD $0x6e68dc8a // fmul v10.2d, v4.2d, v8.2d
+	WORD $0x6e7edd4a // fmul v10.2d, v10.2d, v30.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x6eece74c // fcmgt v12.2d, v26.2d, v12.2d
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -6003,8 +6169,12 @@ lanes_huberF64:
 	VBIT V12.B16, V10.B16, V6.B16
 	VBIT V12.B16, V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
-	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x6e7edc8c // fmul v12.2d, v4.2d, v30.2d
+	WORD $0x6e68dc8a // fmul v10.2d, v4.2d, v8.2d
+	WORD $0x6e7edd4a // fmul v10.2d, v10.2d, v30.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x6eece74c // fcmgt v12.2d, v26.2d, v12.2d
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P V8.D[0], 8(R2)
 	VST1.P V6.D[0], 8(R4)
@@ -6034,6 +6204,8 @@ TEXT ·smoothL1F64(SB), NOSPLIT, $0-144
 	MOVD $0x3ff0000000000000, R9
 	VDUP R9, V28.D2
 	WORD $0x6e7ddffb // fmul v27.2d, v31.2d, v29.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V26.D2
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
@@ -6062,8 +6234,12 @@ big_smoothL1F64:
 	VBIT V12.B16, V10.B16, V6.B16
 	VBIT V12.B16, V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
-	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x6e7edc8c // fmul v12.2d, v4.2d, v30.2d
+	WORD $0x6e68dc8a // fmul v10.2d, v4.2d, v8.2d
+	WORD $0x6e7edd4a // fmul v10.2d, v10.2d, v30.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x6eece74c // fcmgt v12.2d, v26.2d, v12.2d
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	WORD $0x4ee3d421 // fsub v1.2d, v1.2d, v3.2d
 	WORD $0x4ee0f82b // fabs v11.2d, v1.2d
@@ -6083,8 +6259,12 @@ big_smoothL1F64:
 	VBIT V13.B16, V11.B16, V7.B16
 	VBIT V13.B16, V1.B16, V9.B16
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
-	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
-	WORD $0x6e7edd29 // fmul v9.2d, v9.2d, v30.2d
+	WORD $0x6e7edcad // fmul v13.2d, v5.2d, v30.2d
+	WORD $0x6e69dcab // fmul v11.2d, v5.2d, v9.2d
+	WORD $0x6e7edd6b // fmul v11.2d, v11.2d, v30.2d
+	WORD $0x6e6ddd29 // fmul v9.2d, v9.2d, v13.2d
+	WORD $0x6eede74d // fcmgt v13.2d, v26.2d, v13.2d
+	VBIT V13.B16, V11.B16, V9.B16
 	WORD $0x4e67d5ef // fadd v15.2d, v15.2d, v7.2d
 	VST1.P [V8.D2, V9.D2], 32(R2)
 	VST1.P [V6.D2, V7.D2], 32(R4)
@@ -6115,8 +6295,12 @@ one_smoothL1F64:
 	VBIT V12.B16, V10.B16, V6.B16
 	VBIT V12.B16, V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
-	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x6e7edc8c // fmul v12.2d, v4.2d, v30.2d
+	WORD $0x6e68dc8a // fmul v10.2d, v4.2d, v8.2d
+	WORD $0x6e7edd4a // fmul v10.2d, v10.2d, v30.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x6eece74c // fcmgt v12.2d, v26.2d, v12.2d
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -6150,8 +6334,12 @@ lanes_smoothL1F64:
 	VBIT V12.B16, V10.B16, V6.B16
 	VBIT V12.B16, V0.B16, V8.B16
 	WORD $0x6e64dcc6 // fmul v6.2d, v6.2d, v4.2d
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
-	WORD $0x6e7edd08 // fmul v8.2d, v8.2d, v30.2d
+	WORD $0x6e7edc8c // fmul v12.2d, v4.2d, v30.2d
+	WORD $0x6e68dc8a // fmul v10.2d, v4.2d, v8.2d
+	WORD $0x6e7edd4a // fmul v10.2d, v10.2d, v30.2d
+	WORD $0x6e6cdd08 // fmul v8.2d, v8.2d, v12.2d
+	WORD $0x6eece74c // fcmgt v12.2d, v26.2d, v12.2d
+	VBIT V12.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P V8.D[0], 8(R2)
 	VST1.P V6.D[0], 8(R4)
@@ -6296,9 +6484,15 @@ big_focalG0F32:
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
 	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
 	VDUP V31.S[3], V8.S4
-	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V10.S4
+	WORD $0x6e28dc49 // fmul v9.4s, v2.4s, v8.4s
+	WORD $0x6e27dc4b // fmul v11.4s, v2.4s, v7.4s
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6ea9e549 // fcmgt v9.4s, v10.4s, v9.4s
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -6394,9 +6588,15 @@ one_focalG0F32:
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
 	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
 	VDUP V31.S[3], V8.S4
-	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V10.S4
+	WORD $0x6e28dc49 // fmul v9.4s, v2.4s, v8.4s
+	WORD $0x6e27dc4b // fmul v11.4s, v2.4s, v7.4s
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6ea9e549 // fcmgt v9.4s, v10.4s, v9.4s
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -6504,9 +6704,15 @@ lanes_focalG0F32:
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
 	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
 	VDUP V31.S[3], V8.S4
-	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V10.S4
+	WORD $0x6e28dc49 // fmul v9.4s, v2.4s, v8.4s
+	WORD $0x6e27dc4b // fmul v11.4s, v2.4s, v7.4s
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6ea9e549 // fcmgt v9.4s, v10.4s, v9.4s
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -6666,9 +6872,15 @@ big_focalG1F32:
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
 	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
 	VDUP V31.S[3], V8.S4
-	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V10.S4
+	WORD $0x6e28dc49 // fmul v9.4s, v2.4s, v8.4s
+	WORD $0x6e27dc4b // fmul v11.4s, v2.4s, v7.4s
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6ea9e549 // fcmgt v9.4s, v10.4s, v9.4s
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -6771,9 +6983,15 @@ one_focalG1F32:
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
 	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
 	VDUP V31.S[3], V8.S4
-	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V10.S4
+	WORD $0x6e28dc49 // fmul v9.4s, v2.4s, v8.4s
+	WORD $0x6e27dc4b // fmul v11.4s, v2.4s, v7.4s
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6ea9e549 // fcmgt v9.4s, v10.4s, v9.4s
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -6888,9 +7106,15 @@ lanes_focalG1F32:
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
 	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
 	VDUP V31.S[3], V8.S4
-	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V10.S4
+	WORD $0x6e28dc49 // fmul v9.4s, v2.4s, v8.4s
+	WORD $0x6e27dc4b // fmul v11.4s, v2.4s, v7.4s
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6ea9e549 // fcmgt v9.4s, v10.4s, v9.4s
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -7053,9 +7277,15 @@ big_focalG2F32:
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
 	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
 	VDUP V31.S[3], V8.S4
-	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V10.S4
+	WORD $0x6e28dc49 // fmul v9.4s, v2.4s, v8.4s
+	WORD $0x6e27dc4b // fmul v11.4s, v2.4s, v7.4s
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6ea9e549 // fcmgt v9.4s, v10.4s, v9.4s
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -7161,9 +7391,15 @@ one_focalG2F32:
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
 	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
 	VDUP V31.S[3], V8.S4
-	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V10.S4
+	WORD $0x6e28dc49 // fmul v9.4s, v2.4s, v8.4s
+	WORD $0x6e27dc4b // fmul v11.4s, v2.4s, v7.4s
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6ea9e549 // fcmgt v9.4s, v10.4s, v9.4s
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -7281,9 +7517,15 @@ lanes_focalG2F32:
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
 	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
 	VDUP V31.S[3], V8.S4
-	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V10.S4
+	WORD $0x6e28dc49 // fmul v9.4s, v2.4s, v8.4s
+	WORD $0x6e27dc4b // fmul v11.4s, v2.4s, v7.4s
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6ea9e549 // fcmgt v9.4s, v10.4s, v9.4s
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -7477,9 +7719,15 @@ big_focalF32:
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
 	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
 	VDUP V31.S[3], V8.S4
-	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V10.S4
+	WORD $0x6e28dc49 // fmul v9.4s, v2.4s, v8.4s
+	WORD $0x6e27dc4b // fmul v11.4s, v2.4s, v7.4s
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6ea9e549 // fcmgt v9.4s, v10.4s, v9.4s
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -7616,9 +7864,15 @@ one_focalF32:
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
 	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
 	VDUP V31.S[3], V8.S4
-	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V10.S4
+	WORD $0x6e28dc49 // fmul v9.4s, v2.4s, v8.4s
+	WORD $0x6e27dc4b // fmul v11.4s, v2.4s, v7.4s
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6ea9e549 // fcmgt v9.4s, v10.4s, v9.4s
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -7767,9 +8021,15 @@ lanes_focalF32:
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
 	WORD $0x6e2adce7 // fmul v7.4s, v7.4s, v10.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
 	VDUP V31.S[3], V8.S4
-	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	MOVW $0x00800000, R9
+	VDUP R9, V10.S4
+	WORD $0x6e28dc49 // fmul v9.4s, v2.4s, v8.4s
+	WORD $0x6e27dc4b // fmul v11.4s, v2.4s, v7.4s
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
+	WORD $0x6ea9e549 // fcmgt v9.4s, v10.4s, v9.4s
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ce // fadd v14.2d, v14.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -7938,9 +8198,15 @@ big_focalG0F64:
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
 	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
 	VDUP V30.D[1], V8.D2
-	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V10.D2
+	WORD $0x6e68dc49 // fmul v9.2d, v2.2d, v8.2d
+	WORD $0x6e67dc4b // fmul v11.2d, v2.2d, v7.2d
+	WORD $0x6e68dd6b // fmul v11.2d, v11.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6ee9e549 // fcmgt v9.2d, v10.2d, v9.2d
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
 	VST1.P [V7.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -8055,9 +8321,15 @@ one_focalG0F64:
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
 	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
 	VDUP V30.D[1], V8.D2
-	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V10.D2
+	WORD $0x6e68dc49 // fmul v9.2d, v2.2d, v8.2d
+	WORD $0x6e67dc4b // fmul v11.2d, v2.2d, v7.2d
+	WORD $0x6e68dd6b // fmul v11.2d, v11.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6ee9e549 // fcmgt v9.2d, v10.2d, v9.2d
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
 	VST1.P [V7.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -8175,9 +8447,15 @@ lanes_focalG0F64:
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
 	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
 	VDUP V30.D[1], V8.D2
-	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V10.D2
+	WORD $0x6e68dc49 // fmul v9.2d, v2.2d, v8.2d
+	WORD $0x6e67dc4b // fmul v11.2d, v2.2d, v7.2d
+	WORD $0x6e68dd6b // fmul v11.2d, v11.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6ee9e549 // fcmgt v9.2d, v10.2d, v9.2d
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
 	VST1.P V7.D[0], 8(R2)
 	VST1.P V4.D[0], 8(R4)
@@ -8343,9 +8621,15 @@ big_focalG1F64:
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
 	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
 	VDUP V30.D[1], V8.D2
-	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V10.D2
+	WORD $0x6e68dc49 // fmul v9.2d, v2.2d, v8.2d
+	WORD $0x6e67dc4b // fmul v11.2d, v2.2d, v7.2d
+	WORD $0x6e68dd6b // fmul v11.2d, v11.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6ee9e549 // fcmgt v9.2d, v10.2d, v9.2d
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
 	VST1.P [V7.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -8467,9 +8751,15 @@ one_focalG1F64:
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
 	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
 	VDUP V30.D[1], V8.D2
-	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V10.D2
+	WORD $0x6e68dc49 // fmul v9.2d, v2.2d, v8.2d
+	WORD $0x6e67dc4b // fmul v11.2d, v2.2d, v7.2d
+	WORD $0x6e68dd6b // fmul v11.2d, v11.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6ee9e549 // fcmgt v9.2d, v10.2d, v9.2d
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
 	VST1.P [V7.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -8594,9 +8884,15 @@ lanes_focalG1F64:
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
 	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
 	VDUP V30.D[1], V8.D2
-	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V10.D2
+	WORD $0x6e68dc49 // fmul v9.2d, v2.2d, v8.2d
+	WORD $0x6e67dc4b // fmul v11.2d, v2.2d, v7.2d
+	WORD $0x6e68dd6b // fmul v11.2d, v11.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6ee9e549 // fcmgt v9.2d, v10.2d, v9.2d
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
 	VST1.P V7.D[0], 8(R2)
 	VST1.P V4.D[0], 8(R4)
@@ -8765,9 +9061,15 @@ big_focalG2F64:
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
 	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
 	VDUP V30.D[1], V8.D2
-	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V10.D2
+	WORD $0x6e68dc49 // fmul v9.2d, v2.2d, v8.2d
+	WORD $0x6e67dc4b // fmul v11.2d, v2.2d, v7.2d
+	WORD $0x6e68dd6b // fmul v11.2d, v11.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6ee9e549 // fcmgt v9.2d, v10.2d, v9.2d
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
 	VST1.P [V7.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -8892,9 +9194,15 @@ one_focalG2F64:
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
 	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
 	VDUP V30.D[1], V8.D2
-	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V10.D2
+	WORD $0x6e68dc49 // fmul v9.2d, v2.2d, v8.2d
+	WORD $0x6e67dc4b // fmul v11.2d, v2.2d, v7.2d
+	WORD $0x6e68dd6b // fmul v11.2d, v11.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6ee9e549 // fcmgt v9.2d, v10.2d, v9.2d
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
 	VST1.P [V7.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -9022,9 +9330,15 @@ lanes_focalG2F64:
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
 	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
 	VDUP V30.D[1], V8.D2
-	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V10.D2
+	WORD $0x6e68dc49 // fmul v9.2d, v2.2d, v8.2d
+	WORD $0x6e67dc4b // fmul v11.2d, v2.2d, v7.2d
+	WORD $0x6e68dd6b // fmul v11.2d, v11.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6ee9e549 // fcmgt v9.2d, v10.2d, v9.2d
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
 	VST1.P V7.D[0], 8(R2)
 	VST1.P V4.D[0], 8(R4)
@@ -9239,9 +9553,15 @@ big_focalF64:
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
 	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
 	VDUP V30.D[1], V8.D2
-	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V10.D2
+	WORD $0x6e68dc49 // fmul v9.2d, v2.2d, v8.2d
+	WORD $0x6e67dc4b // fmul v11.2d, v2.2d, v7.2d
+	WORD $0x6e68dd6b // fmul v11.2d, v11.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6ee9e549 // fcmgt v9.2d, v10.2d, v9.2d
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
 	VST1.P [V7.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -9412,9 +9732,15 @@ one_focalF64:
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
 	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
 	VDUP V30.D[1], V8.D2
-	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V10.D2
+	WORD $0x6e68dc49 // fmul v9.2d, v2.2d, v8.2d
+	WORD $0x6e67dc4b // fmul v11.2d, v2.2d, v7.2d
+	WORD $0x6e68dd6b // fmul v11.2d, v11.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6ee9e549 // fcmgt v9.2d, v10.2d, v9.2d
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
 	VST1.P [V7.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -9588,9 +9914,15 @@ lanes_focalF64:
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
 	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
 	VDUP V30.D[1], V8.D2
-	WORD $0x6e68dce7 // fmul v7.2d, v7.2d, v8.2d
+	MOVD $0x0010000000000000, R9
+	VDUP R9, V10.D2
+	WORD $0x6e68dc49 // fmul v9.2d, v2.2d, v8.2d
+	WORD $0x6e67dc4b // fmul v11.2d, v2.2d, v7.2d
+	WORD $0x6e68dd6b // fmul v11.2d, v11.2d, v8.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	WORD $0x6ee9e549 // fcmgt v9.2d, v10.2d, v9.2d
+	VBIT V9.B16, V11.B16, V7.B16
 	WORD $0x4e64d5ce // fadd v14.2d, v14.2d, v4.2d
 	VST1.P V7.D[0], 8(R2)
 	VST1.P V4.D[0], 8(R4)
@@ -9617,32 +9949,34 @@ TEXT ·focalSoftG0F32(SB), NOSPLIT, $0-144
 	VMOV R9, V31.S[2]
 	MOVW $0x7f800000, R9
 	VMOV R9, V31.S[3]
+	MOVW $0x00800000, R9
+	VMOV R9, V30.S[0]
 	MOVW $0x3fb8aa3b, R9
-	VDUP R9, V30.S4
-	MOVW $0x3f317218, R9
 	VDUP R9, V29.S4
-	MOVW $0xb102e308, R9
+	MOVW $0x3f317218, R9
 	VDUP R9, V28.S4
-	MOVW $0x42b1999a, R9
+	MOVW $0xb102e308, R9
 	VDUP R9, V27.S4
-	MOVW $0xc2d00000, R9
+	MOVW $0x42b1999a, R9
 	VDUP R9, V26.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V25.S4
 	MOVD $·expPolyF32<>(SB), R10
-	VLD1.P 16(R10), [V25.S4]
 	VLD1.P 16(R10), [V24.S4]
+	VLD1.P 16(R10), [V23.S4]
 	MOVW $0x3f800000, R9
-	VDUP R9, V23.S4
-	MOVW $0x3f3504f3, R9
 	VDUP R9, V22.S4
-	MOVW $0x007fffff, R9
+	MOVW $0x3f3504f3, R9
 	VDUP R9, V21.S4
-	MOVW $0x3f000000, R9
+	MOVW $0x007fffff, R9
 	VDUP R9, V20.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V19.S4
 	MOVD $·logPolyF32<>(SB), R10
-	VLD1.P 16(R10), [V19.S4]
 	VLD1.P 16(R10), [V18.S4]
+	VLD1.P 16(R10), [V17.S4]
 	MOVW $0x00000000, R9
-	VDUP R9, V17.S4
+	VDUP R9, V16.S4
 	VEOR V13.B16, V13.B16, V13.B16
 	VEOR V14.B16, V14.B16, V14.B16
 	SUBS $4, R1, R1
@@ -9653,83 +9987,83 @@ big_focalSoftG0F32:
 	VLD1.P 16(R7), [V2.S4]
 	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
 	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
-	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
-	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
-	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4ebaf463 // fmin v3.4s, v3.4s, v26.4s
+	WORD $0x4e39f463 // fmax v3.4s, v3.4s, v25.4s
+	WORD $0x6e3ddc64 // fmul v4.4s, v3.4s, v29.4s
 	WORD $0x4e218884 // frintn v4.4s, v4.4s
-	VFMLS V29.S4, V4.S4, V3.S4
 	VFMLS V28.S4, V4.S4, V3.S4
+	VFMLS V27.S4, V4.S4, V3.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VDUP V24.S[0], V5.S4
-	VDUP V25.S[3], V6.S4
+	VDUP V23.S[0], V5.S4
+	VDUP V24.S[3], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[2], V5.S4
+	VDUP V24.S[2], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
-	VDUP V25.S[1], V6.S4
+	VDUP V24.S[1], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[0], V5.S4
+	VDUP V24.S[0], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
 	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
 	VFMLA V5.S4, V6.S4, V3.S4
-	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4e36d463 // fadd v3.4s, v3.4s, v22.4s
 	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
 	VSUB V5.S4, V4.S4, V4.S4
 	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
 	VADD V5.S4, V3.S4, V3.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V23.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
 	VMOV V3.B16, V9.B16
-	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
-	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
-	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4e36d467 // fadd v7.4s, v3.4s, v22.4s
+	WORD $0x6e27fec8 // fdiv v8.4s, v22.4s, v7.4s
+	WORD $0x4eb6d4e4 // fsub v4.4s, v7.4s, v22.4s
 	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
 	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
 	VMOV V5.B16, V3.B16
-	VSUB V22.S4, V7.S4, V7.S4
+	VSUB V21.S4, V7.S4, V7.S4
 	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
-	VAND V21.B16, V7.B16, V7.B16
-	VADD V22.S4, V7.S4, V7.S4
+	VAND V20.B16, V7.B16, V7.B16
+	VADD V21.S4, V7.S4, V7.S4
 	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
-	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	WORD $0x4eb6d4e7 // fsub v7.4s, v7.4s, v22.4s
+	VDUP V17.S[2], V5.S4
+	VDUP V17.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V18.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
 	VDUP V18.S[1], V6.S4
 	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[0], V5.S4
 	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[3], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[2], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[1], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[0], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
 	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
 	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
 	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
-	VFMLS V20.S4, V6.S4, V5.S4
-	VFMLA V28.S4, V4.S4, V5.S4
+	VFMLS V19.S4, V6.S4, V5.S4
+	VFMLA V27.S4, V4.S4, V5.S4
 	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
-	VFMLA V29.S4, V4.S4, V7.S4
+	VFMLA V28.S4, V4.S4, V7.S4
 	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x4ea1d6c5 // fsub v5.4s, v22.4s, v1.4s
 	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
 	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
-	VBIT V8.B16, V17.B16, V4.B16
-	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	VBIT V8.B16, V16.B16, V4.B16
+	WORD $0x4e30f406 // fmax v6.4s, v0.4s, v16.4s
 	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
 	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
-	VBIT V8.B16, V17.B16, V7.B16
+	VBIT V8.B16, V16.B16, V7.B16
 	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
 	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
 	VBIF V8.B16, V0.B16, V7.B16
@@ -9745,9 +10079,14 @@ big_focalSoftG0F32:
 	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
 	WORD $0x6e28dca5 // fmul v5.4s, v5.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dca5 // fmul v5.4s, v5.4s, v2.4s
 	VDUP V31.S[2], V12.S4
-	WORD $0x6e2cdca5 // fmul v5.4s, v5.4s, v12.4s
+	VDUP V30.S[0], V11.S4
+	WORD $0x6e2cdc40 // fmul v0.4s, v2.4s, v12.4s
+	WORD $0x6e25dc41 // fmul v1.4s, v2.4s, v5.4s
+	WORD $0x6e2cdc21 // fmul v1.4s, v1.4s, v12.4s
+	WORD $0x6e20dca5 // fmul v5.4s, v5.4s, v0.4s
+	WORD $0x6ea0e560 // fcmgt v0.4s, v11.4s, v0.4s
+	VBIT V0.B16, V1.B16, V5.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -9765,83 +10104,83 @@ one_focalSoftG0F32:
 	VLD1.P 16(R7), [V2.S4]
 	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
 	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
-	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
-	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
-	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4ebaf463 // fmin v3.4s, v3.4s, v26.4s
+	WORD $0x4e39f463 // fmax v3.4s, v3.4s, v25.4s
+	WORD $0x6e3ddc64 // fmul v4.4s, v3.4s, v29.4s
 	WORD $0x4e218884 // frintn v4.4s, v4.4s
-	VFMLS V29.S4, V4.S4, V3.S4
 	VFMLS V28.S4, V4.S4, V3.S4
+	VFMLS V27.S4, V4.S4, V3.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VDUP V24.S[0], V5.S4
-	VDUP V25.S[3], V6.S4
+	VDUP V23.S[0], V5.S4
+	VDUP V24.S[3], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[2], V5.S4
+	VDUP V24.S[2], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
-	VDUP V25.S[1], V6.S4
+	VDUP V24.S[1], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[0], V5.S4
+	VDUP V24.S[0], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
 	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
 	VFMLA V5.S4, V6.S4, V3.S4
-	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4e36d463 // fadd v3.4s, v3.4s, v22.4s
 	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
 	VSUB V5.S4, V4.S4, V4.S4
 	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
 	VADD V5.S4, V3.S4, V3.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V23.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
 	VMOV V3.B16, V9.B16
-	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
-	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
-	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4e36d467 // fadd v7.4s, v3.4s, v22.4s
+	WORD $0x6e27fec8 // fdiv v8.4s, v22.4s, v7.4s
+	WORD $0x4eb6d4e4 // fsub v4.4s, v7.4s, v22.4s
 	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
 	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
 	VMOV V5.B16, V3.B16
-	VSUB V22.S4, V7.S4, V7.S4
+	VSUB V21.S4, V7.S4, V7.S4
 	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
-	VAND V21.B16, V7.B16, V7.B16
-	VADD V22.S4, V7.S4, V7.S4
+	VAND V20.B16, V7.B16, V7.B16
+	VADD V21.S4, V7.S4, V7.S4
 	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
-	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	WORD $0x4eb6d4e7 // fsub v7.4s, v7.4s, v22.4s
+	VDUP V17.S[2], V5.S4
+	VDUP V17.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V18.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
 	VDUP V18.S[1], V6.S4
 	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[0], V5.S4
 	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[3], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[2], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[1], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[0], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
 	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
 	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
 	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
-	VFMLS V20.S4, V6.S4, V5.S4
-	VFMLA V28.S4, V4.S4, V5.S4
+	VFMLS V19.S4, V6.S4, V5.S4
+	VFMLA V27.S4, V4.S4, V5.S4
 	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
-	VFMLA V29.S4, V4.S4, V7.S4
+	VFMLA V28.S4, V4.S4, V7.S4
 	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x4ea1d6c5 // fsub v5.4s, v22.4s, v1.4s
 	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
 	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
-	VBIT V8.B16, V17.B16, V4.B16
-	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	VBIT V8.B16, V16.B16, V4.B16
+	WORD $0x4e30f406 // fmax v6.4s, v0.4s, v16.4s
 	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
 	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
-	VBIT V8.B16, V17.B16, V7.B16
+	VBIT V8.B16, V16.B16, V7.B16
 	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
 	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
 	VBIF V8.B16, V0.B16, V7.B16
@@ -9857,9 +10196,14 @@ one_focalSoftG0F32:
 	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
 	WORD $0x6e28dca5 // fmul v5.4s, v5.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dca5 // fmul v5.4s, v5.4s, v2.4s
 	VDUP V31.S[2], V12.S4
-	WORD $0x6e2cdca5 // fmul v5.4s, v5.4s, v12.4s
+	VDUP V30.S[0], V11.S4
+	WORD $0x6e2cdc40 // fmul v0.4s, v2.4s, v12.4s
+	WORD $0x6e25dc41 // fmul v1.4s, v2.4s, v5.4s
+	WORD $0x6e2cdc21 // fmul v1.4s, v1.4s, v12.4s
+	WORD $0x6e20dca5 // fmul v5.4s, v5.4s, v0.4s
+	WORD $0x6ea0e560 // fcmgt v0.4s, v11.4s, v0.4s
+	VBIT V0.B16, V1.B16, V5.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -9889,83 +10233,83 @@ tail_focalSoftG0F32:
 lanes_focalSoftG0F32:
 	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
 	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
-	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
-	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
-	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4ebaf463 // fmin v3.4s, v3.4s, v26.4s
+	WORD $0x4e39f463 // fmax v3.4s, v3.4s, v25.4s
+	WORD $0x6e3ddc64 // fmul v4.4s, v3.4s, v29.4s
 	WORD $0x4e218884 // frintn v4.4s, v4.4s
-	VFMLS V29.S4, V4.S4, V3.S4
 	VFMLS V28.S4, V4.S4, V3.S4
+	VFMLS V27.S4, V4.S4, V3.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VDUP V24.S[0], V5.S4
-	VDUP V25.S[3], V6.S4
+	VDUP V23.S[0], V5.S4
+	VDUP V24.S[3], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[2], V5.S4
+	VDUP V24.S[2], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
-	VDUP V25.S[1], V6.S4
+	VDUP V24.S[1], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[0], V5.S4
+	VDUP V24.S[0], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
 	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
 	VFMLA V5.S4, V6.S4, V3.S4
-	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4e36d463 // fadd v3.4s, v3.4s, v22.4s
 	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
 	VSUB V5.S4, V4.S4, V4.S4
 	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
 	VADD V5.S4, V3.S4, V3.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V23.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
 	VMOV V3.B16, V9.B16
-	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
-	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
-	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4e36d467 // fadd v7.4s, v3.4s, v22.4s
+	WORD $0x6e27fec8 // fdiv v8.4s, v22.4s, v7.4s
+	WORD $0x4eb6d4e4 // fsub v4.4s, v7.4s, v22.4s
 	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
 	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
 	VMOV V5.B16, V3.B16
-	VSUB V22.S4, V7.S4, V7.S4
+	VSUB V21.S4, V7.S4, V7.S4
 	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
-	VAND V21.B16, V7.B16, V7.B16
-	VADD V22.S4, V7.S4, V7.S4
+	VAND V20.B16, V7.B16, V7.B16
+	VADD V21.S4, V7.S4, V7.S4
 	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
-	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	WORD $0x4eb6d4e7 // fsub v7.4s, v7.4s, v22.4s
+	VDUP V17.S[2], V5.S4
+	VDUP V17.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V18.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
 	VDUP V18.S[1], V6.S4
 	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[0], V5.S4
 	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[3], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[2], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[1], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[0], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
 	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
 	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
 	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
-	VFMLS V20.S4, V6.S4, V5.S4
-	VFMLA V28.S4, V4.S4, V5.S4
+	VFMLS V19.S4, V6.S4, V5.S4
+	VFMLA V27.S4, V4.S4, V5.S4
 	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
-	VFMLA V29.S4, V4.S4, V7.S4
+	VFMLA V28.S4, V4.S4, V7.S4
 	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x4ea1d6c5 // fsub v5.4s, v22.4s, v1.4s
 	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
 	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
-	VBIT V8.B16, V17.B16, V4.B16
-	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	VBIT V8.B16, V16.B16, V4.B16
+	WORD $0x4e30f406 // fmax v6.4s, v0.4s, v16.4s
 	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
 	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
-	VBIT V8.B16, V17.B16, V7.B16
+	VBIT V8.B16, V16.B16, V7.B16
 	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
 	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
 	VBIF V8.B16, V0.B16, V7.B16
@@ -9981,9 +10325,14 @@ lanes_focalSoftG0F32:
 	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
 	WORD $0x6e28dca5 // fmul v5.4s, v5.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dca5 // fmul v5.4s, v5.4s, v2.4s
 	VDUP V31.S[2], V12.S4
-	WORD $0x6e2cdca5 // fmul v5.4s, v5.4s, v12.4s
+	VDUP V30.S[0], V11.S4
+	WORD $0x6e2cdc40 // fmul v0.4s, v2.4s, v12.4s
+	WORD $0x6e25dc41 // fmul v1.4s, v2.4s, v5.4s
+	WORD $0x6e2cdc21 // fmul v1.4s, v1.4s, v12.4s
+	WORD $0x6e20dca5 // fmul v5.4s, v5.4s, v0.4s
+	WORD $0x6ea0e560 // fcmgt v0.4s, v11.4s, v0.4s
+	VBIT V0.B16, V1.B16, V5.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -10020,32 +10369,34 @@ TEXT ·focalSoftG1F32(SB), NOSPLIT, $0-144
 	VMOV R9, V31.S[2]
 	MOVW $0x7f800000, R9
 	VMOV R9, V31.S[3]
+	MOVW $0x00800000, R9
+	VMOV R9, V30.S[0]
 	MOVW $0x3fb8aa3b, R9
-	VDUP R9, V30.S4
-	MOVW $0x3f317218, R9
 	VDUP R9, V29.S4
-	MOVW $0xb102e308, R9
+	MOVW $0x3f317218, R9
 	VDUP R9, V28.S4
-	MOVW $0x42b1999a, R9
+	MOVW $0xb102e308, R9
 	VDUP R9, V27.S4
-	MOVW $0xc2d00000, R9
+	MOVW $0x42b1999a, R9
 	VDUP R9, V26.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V25.S4
 	MOVD $·expPolyF32<>(SB), R10
-	VLD1.P 16(R10), [V25.S4]
 	VLD1.P 16(R10), [V24.S4]
+	VLD1.P 16(R10), [V23.S4]
 	MOVW $0x3f800000, R9
-	VDUP R9, V23.S4
-	MOVW $0x3f3504f3, R9
 	VDUP R9, V22.S4
-	MOVW $0x007fffff, R9
+	MOVW $0x3f3504f3, R9
 	VDUP R9, V21.S4
-	MOVW $0x3f000000, R9
+	MOVW $0x007fffff, R9
 	VDUP R9, V20.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V19.S4
 	MOVD $·logPolyF32<>(SB), R10
-	VLD1.P 16(R10), [V19.S4]
 	VLD1.P 16(R10), [V18.S4]
+	VLD1.P 16(R10), [V17.S4]
 	MOVW $0x00000000, R9
-	VDUP R9, V17.S4
+	VDUP R9, V16.S4
 	VEOR V13.B16, V13.B16, V13.B16
 	VEOR V14.B16, V14.B16, V14.B16
 	SUBS $4, R1, R1
@@ -10056,83 +10407,83 @@ big_focalSoftG1F32:
 	VLD1.P 16(R7), [V2.S4]
 	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
 	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
-	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
-	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
-	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4ebaf463 // fmin v3.4s, v3.4s, v26.4s
+	WORD $0x4e39f463 // fmax v3.4s, v3.4s, v25.4s
+	WORD $0x6e3ddc64 // fmul v4.4s, v3.4s, v29.4s
 	WORD $0x4e218884 // frintn v4.4s, v4.4s
-	VFMLS V29.S4, V4.S4, V3.S4
 	VFMLS V28.S4, V4.S4, V3.S4
+	VFMLS V27.S4, V4.S4, V3.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VDUP V24.S[0], V5.S4
-	VDUP V25.S[3], V6.S4
+	VDUP V23.S[0], V5.S4
+	VDUP V24.S[3], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[2], V5.S4
+	VDUP V24.S[2], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
-	VDUP V25.S[1], V6.S4
+	VDUP V24.S[1], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[0], V5.S4
+	VDUP V24.S[0], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
 	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
 	VFMLA V5.S4, V6.S4, V3.S4
-	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4e36d463 // fadd v3.4s, v3.4s, v22.4s
 	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
 	VSUB V5.S4, V4.S4, V4.S4
 	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
 	VADD V5.S4, V3.S4, V3.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V23.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
 	VMOV V3.B16, V9.B16
-	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
-	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
-	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4e36d467 // fadd v7.4s, v3.4s, v22.4s
+	WORD $0x6e27fec8 // fdiv v8.4s, v22.4s, v7.4s
+	WORD $0x4eb6d4e4 // fsub v4.4s, v7.4s, v22.4s
 	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
 	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
 	VMOV V5.B16, V3.B16
-	VSUB V22.S4, V7.S4, V7.S4
+	VSUB V21.S4, V7.S4, V7.S4
 	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
-	VAND V21.B16, V7.B16, V7.B16
-	VADD V22.S4, V7.S4, V7.S4
+	VAND V20.B16, V7.B16, V7.B16
+	VADD V21.S4, V7.S4, V7.S4
 	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
-	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	WORD $0x4eb6d4e7 // fsub v7.4s, v7.4s, v22.4s
+	VDUP V17.S[2], V5.S4
+	VDUP V17.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V18.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
 	VDUP V18.S[1], V6.S4
 	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[0], V5.S4
 	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[3], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[2], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[1], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[0], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
 	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
 	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
 	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
-	VFMLS V20.S4, V6.S4, V5.S4
-	VFMLA V28.S4, V4.S4, V5.S4
+	VFMLS V19.S4, V6.S4, V5.S4
+	VFMLA V27.S4, V4.S4, V5.S4
 	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
-	VFMLA V29.S4, V4.S4, V7.S4
+	VFMLA V28.S4, V4.S4, V7.S4
 	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x4ea1d6c5 // fsub v5.4s, v22.4s, v1.4s
 	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
 	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
-	VBIT V8.B16, V17.B16, V4.B16
-	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	VBIT V8.B16, V16.B16, V4.B16
+	WORD $0x4e30f406 // fmax v6.4s, v0.4s, v16.4s
 	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
 	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
-	VBIT V8.B16, V17.B16, V7.B16
+	VBIT V8.B16, V16.B16, V7.B16
 	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
 	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
 	VBIF V8.B16, V0.B16, V7.B16
@@ -10147,23 +10498,28 @@ big_focalSoftG1F32:
 	VFMLA V1.S4, V9.S4, V8.S4
 	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
 	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
-	WORD $0x4ea6d6e6 // fsub v6.4s, v23.4s, v6.4s
+	WORD $0x4ea6d6c6 // fsub v6.4s, v22.4s, v6.4s
 	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
 	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
 	WORD $0x6e26dce9 // fmul v9.4s, v7.4s, v6.4s
 	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
-	VBIT V0.B16, V17.B16, V9.B16
+	VBIT V0.B16, V16.B16, V9.B16
 	VMOV V3.B16, V1.B16
 	VDUP V31.S[3], V12.S4
 	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
-	VBIT V0.B16, V23.B16, V1.B16
+	VBIT V0.B16, V22.B16, V1.B16
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	VFMLA V3.S4, V5.S4, V9.S4
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
 	VDUP V31.S[2], V12.S4
-	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	VDUP V30.S[0], V11.S4
+	WORD $0x6e2cdc40 // fmul v0.4s, v2.4s, v12.4s
+	WORD $0x6e29dc41 // fmul v1.4s, v2.4s, v9.4s
+	WORD $0x6e2cdc21 // fmul v1.4s, v1.4s, v12.4s
+	WORD $0x6e20dd29 // fmul v9.4s, v9.4s, v0.4s
+	WORD $0x6ea0e560 // fcmgt v0.4s, v11.4s, v0.4s
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -10181,83 +10537,83 @@ one_focalSoftG1F32:
 	VLD1.P 16(R7), [V2.S4]
 	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
 	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
-	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
-	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
-	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4ebaf463 // fmin v3.4s, v3.4s, v26.4s
+	WORD $0x4e39f463 // fmax v3.4s, v3.4s, v25.4s
+	WORD $0x6e3ddc64 // fmul v4.4s, v3.4s, v29.4s
 	WORD $0x4e218884 // frintn v4.4s, v4.4s
-	VFMLS V29.S4, V4.S4, V3.S4
 	VFMLS V28.S4, V4.S4, V3.S4
+	VFMLS V27.S4, V4.S4, V3.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VDUP V24.S[0], V5.S4
-	VDUP V25.S[3], V6.S4
+	VDUP V23.S[0], V5.S4
+	VDUP V24.S[3], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[2], V5.S4
+	VDUP V24.S[2], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
-	VDUP V25.S[1], V6.S4
+	VDUP V24.S[1], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[0], V5.S4
+	VDUP V24.S[0], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
 	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
 	VFMLA V5.S4, V6.S4, V3.S4
-	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4e36d463 // fadd v3.4s, v3.4s, v22.4s
 	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
 	VSUB V5.S4, V4.S4, V4.S4
 	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
 	VADD V5.S4, V3.S4, V3.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V23.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
 	VMOV V3.B16, V9.B16
-	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
-	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
-	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4e36d467 // fadd v7.4s, v3.4s, v22.4s
+	WORD $0x6e27fec8 // fdiv v8.4s, v22.4s, v7.4s
+	WORD $0x4eb6d4e4 // fsub v4.4s, v7.4s, v22.4s
 	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
 	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
 	VMOV V5.B16, V3.B16
-	VSUB V22.S4, V7.S4, V7.S4
+	VSUB V21.S4, V7.S4, V7.S4
 	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
-	VAND V21.B16, V7.B16, V7.B16
-	VADD V22.S4, V7.S4, V7.S4
+	VAND V20.B16, V7.B16, V7.B16
+	VADD V21.S4, V7.S4, V7.S4
 	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
-	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	WORD $0x4eb6d4e7 // fsub v7.4s, v7.4s, v22.4s
+	VDUP V17.S[2], V5.S4
+	VDUP V17.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V18.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
 	VDUP V18.S[1], V6.S4
 	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[0], V5.S4
 	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[3], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[2], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[1], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[0], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
 	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
 	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
 	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
-	VFMLS V20.S4, V6.S4, V5.S4
-	VFMLA V28.S4, V4.S4, V5.S4
+	VFMLS V19.S4, V6.S4, V5.S4
+	VFMLA V27.S4, V4.S4, V5.S4
 	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
-	VFMLA V29.S4, V4.S4, V7.S4
+	VFMLA V28.S4, V4.S4, V7.S4
 	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x4ea1d6c5 // fsub v5.4s, v22.4s, v1.4s
 	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
 	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
-	VBIT V8.B16, V17.B16, V4.B16
-	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	VBIT V8.B16, V16.B16, V4.B16
+	WORD $0x4e30f406 // fmax v6.4s, v0.4s, v16.4s
 	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
 	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
-	VBIT V8.B16, V17.B16, V7.B16
+	VBIT V8.B16, V16.B16, V7.B16
 	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
 	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
 	VBIF V8.B16, V0.B16, V7.B16
@@ -10272,23 +10628,28 @@ one_focalSoftG1F32:
 	VFMLA V1.S4, V9.S4, V8.S4
 	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
 	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
-	WORD $0x4ea6d6e6 // fsub v6.4s, v23.4s, v6.4s
+	WORD $0x4ea6d6c6 // fsub v6.4s, v22.4s, v6.4s
 	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
 	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
 	WORD $0x6e26dce9 // fmul v9.4s, v7.4s, v6.4s
 	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
-	VBIT V0.B16, V17.B16, V9.B16
+	VBIT V0.B16, V16.B16, V9.B16
 	VMOV V3.B16, V1.B16
 	VDUP V31.S[3], V12.S4
 	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
-	VBIT V0.B16, V23.B16, V1.B16
+	VBIT V0.B16, V22.B16, V1.B16
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	VFMLA V3.S4, V5.S4, V9.S4
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
 	VDUP V31.S[2], V12.S4
-	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	VDUP V30.S[0], V11.S4
+	WORD $0x6e2cdc40 // fmul v0.4s, v2.4s, v12.4s
+	WORD $0x6e29dc41 // fmul v1.4s, v2.4s, v9.4s
+	WORD $0x6e2cdc21 // fmul v1.4s, v1.4s, v12.4s
+	WORD $0x6e20dd29 // fmul v9.4s, v9.4s, v0.4s
+	WORD $0x6ea0e560 // fcmgt v0.4s, v11.4s, v0.4s
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -10318,83 +10679,83 @@ tail_focalSoftG1F32:
 lanes_focalSoftG1F32:
 	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
 	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
-	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
-	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
-	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4ebaf463 // fmin v3.4s, v3.4s, v26.4s
+	WORD $0x4e39f463 // fmax v3.4s, v3.4s, v25.4s
+	WORD $0x6e3ddc64 // fmul v4.4s, v3.4s, v29.4s
 	WORD $0x4e218884 // frintn v4.4s, v4.4s
-	VFMLS V29.S4, V4.S4, V3.S4
 	VFMLS V28.S4, V4.S4, V3.S4
+	VFMLS V27.S4, V4.S4, V3.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VDUP V24.S[0], V5.S4
-	VDUP V25.S[3], V6.S4
+	VDUP V23.S[0], V5.S4
+	VDUP V24.S[3], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[2], V5.S4
+	VDUP V24.S[2], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
-	VDUP V25.S[1], V6.S4
+	VDUP V24.S[1], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[0], V5.S4
+	VDUP V24.S[0], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
 	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
 	VFMLA V5.S4, V6.S4, V3.S4
-	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4e36d463 // fadd v3.4s, v3.4s, v22.4s
 	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
 	VSUB V5.S4, V4.S4, V4.S4
 	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
 	VADD V5.S4, V3.S4, V3.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V23.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
 	VMOV V3.B16, V9.B16
-	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
-	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
-	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4e36d467 // fadd v7.4s, v3.4s, v22.4s
+	WORD $0x6e27fec8 // fdiv v8.4s, v22.4s, v7.4s
+	WORD $0x4eb6d4e4 // fsub v4.4s, v7.4s, v22.4s
 	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
 	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
 	VMOV V5.B16, V3.B16
-	VSUB V22.S4, V7.S4, V7.S4
+	VSUB V21.S4, V7.S4, V7.S4
 	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
-	VAND V21.B16, V7.B16, V7.B16
-	VADD V22.S4, V7.S4, V7.S4
+	VAND V20.B16, V7.B16, V7.B16
+	VADD V21.S4, V7.S4, V7.S4
 	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
-	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	WORD $0x4eb6d4e7 // fsub v7.4s, v7.4s, v22.4s
+	VDUP V17.S[2], V5.S4
+	VDUP V17.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V18.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
 	VDUP V18.S[1], V6.S4
 	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[0], V5.S4
 	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[3], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[2], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[1], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[0], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
 	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
 	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
 	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
-	VFMLS V20.S4, V6.S4, V5.S4
-	VFMLA V28.S4, V4.S4, V5.S4
+	VFMLS V19.S4, V6.S4, V5.S4
+	VFMLA V27.S4, V4.S4, V5.S4
 	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
-	VFMLA V29.S4, V4.S4, V7.S4
+	VFMLA V28.S4, V4.S4, V7.S4
 	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x4ea1d6c5 // fsub v5.4s, v22.4s, v1.4s
 	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
 	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
-	VBIT V8.B16, V17.B16, V4.B16
-	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	VBIT V8.B16, V16.B16, V4.B16
+	WORD $0x4e30f406 // fmax v6.4s, v0.4s, v16.4s
 	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
 	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
-	VBIT V8.B16, V17.B16, V7.B16
+	VBIT V8.B16, V16.B16, V7.B16
 	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
 	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
 	VBIF V8.B16, V0.B16, V7.B16
@@ -10409,23 +10770,28 @@ lanes_focalSoftG1F32:
 	VFMLA V1.S4, V9.S4, V8.S4
 	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
 	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
-	WORD $0x4ea6d6e6 // fsub v6.4s, v23.4s, v6.4s
+	WORD $0x4ea6d6c6 // fsub v6.4s, v22.4s, v6.4s
 	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
 	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
 	WORD $0x6e26dce9 // fmul v9.4s, v7.4s, v6.4s
 	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
-	VBIT V0.B16, V17.B16, V9.B16
+	VBIT V0.B16, V16.B16, V9.B16
 	VMOV V3.B16, V1.B16
 	VDUP V31.S[3], V12.S4
 	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
-	VBIT V0.B16, V23.B16, V1.B16
+	VBIT V0.B16, V22.B16, V1.B16
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	VFMLA V3.S4, V5.S4, V9.S4
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
 	VDUP V31.S[2], V12.S4
-	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	VDUP V30.S[0], V11.S4
+	WORD $0x6e2cdc40 // fmul v0.4s, v2.4s, v12.4s
+	WORD $0x6e29dc41 // fmul v1.4s, v2.4s, v9.4s
+	WORD $0x6e2cdc21 // fmul v1.4s, v1.4s, v12.4s
+	WORD $0x6e20dd29 // fmul v9.4s, v9.4s, v0.4s
+	WORD $0x6ea0e560 // fcmgt v0.4s, v11.4s, v0.4s
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -10462,32 +10828,34 @@ TEXT ·focalSoftG2F32(SB), NOSPLIT, $0-144
 	VMOV R9, V31.S[2]
 	MOVW $0x7f800000, R9
 	VMOV R9, V31.S[3]
+	MOVW $0x00800000, R9
+	VMOV R9, V30.S[0]
 	MOVW $0x3fb8aa3b, R9
-	VDUP R9, V30.S4
-	MOVW $0x3f317218, R9
 	VDUP R9, V29.S4
-	MOVW $0xb102e308, R9
+	MOVW $0x3f317218, R9
 	VDUP R9, V28.S4
-	MOVW $0x42b1999a, R9
+	MOVW $0xb102e308, R9
 	VDUP R9, V27.S4
-	MOVW $0xc2d00000, R9
+	MOVW $0x42b1999a, R9
 	VDUP R9, V26.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V25.S4
 	MOVD $·expPolyF32<>(SB), R10
-	VLD1.P 16(R10), [V25.S4]
 	VLD1.P 16(R10), [V24.S4]
+	VLD1.P 16(R10), [V23.S4]
 	MOVW $0x3f800000, R9
-	VDUP R9, V23.S4
-	MOVW $0x3f3504f3, R9
 	VDUP R9, V22.S4
-	MOVW $0x007fffff, R9
+	MOVW $0x3f3504f3, R9
 	VDUP R9, V21.S4
-	MOVW $0x3f000000, R9
+	MOVW $0x007fffff, R9
 	VDUP R9, V20.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V19.S4
 	MOVD $·logPolyF32<>(SB), R10
-	VLD1.P 16(R10), [V19.S4]
 	VLD1.P 16(R10), [V18.S4]
+	VLD1.P 16(R10), [V17.S4]
 	MOVW $0x00000000, R9
-	VDUP R9, V17.S4
+	VDUP R9, V16.S4
 	VEOR V13.B16, V13.B16, V13.B16
 	VEOR V14.B16, V14.B16, V14.B16
 	SUBS $4, R1, R1
@@ -10498,83 +10866,83 @@ big_focalSoftG2F32:
 	VLD1.P 16(R7), [V2.S4]
 	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
 	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
-	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
-	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
-	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4ebaf463 // fmin v3.4s, v3.4s, v26.4s
+	WORD $0x4e39f463 // fmax v3.4s, v3.4s, v25.4s
+	WORD $0x6e3ddc64 // fmul v4.4s, v3.4s, v29.4s
 	WORD $0x4e218884 // frintn v4.4s, v4.4s
-	VFMLS V29.S4, V4.S4, V3.S4
 	VFMLS V28.S4, V4.S4, V3.S4
+	VFMLS V27.S4, V4.S4, V3.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VDUP V24.S[0], V5.S4
-	VDUP V25.S[3], V6.S4
+	VDUP V23.S[0], V5.S4
+	VDUP V24.S[3], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[2], V5.S4
+	VDUP V24.S[2], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
-	VDUP V25.S[1], V6.S4
+	VDUP V24.S[1], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[0], V5.S4
+	VDUP V24.S[0], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
 	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
 	VFMLA V5.S4, V6.S4, V3.S4
-	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4e36d463 // fadd v3.4s, v3.4s, v22.4s
 	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
 	VSUB V5.S4, V4.S4, V4.S4
 	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
 	VADD V5.S4, V3.S4, V3.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V23.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
 	VMOV V3.B16, V9.B16
-	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
-	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
-	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4e36d467 // fadd v7.4s, v3.4s, v22.4s
+	WORD $0x6e27fec8 // fdiv v8.4s, v22.4s, v7.4s
+	WORD $0x4eb6d4e4 // fsub v4.4s, v7.4s, v22.4s
 	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
 	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
 	VMOV V5.B16, V3.B16
-	VSUB V22.S4, V7.S4, V7.S4
+	VSUB V21.S4, V7.S4, V7.S4
 	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
-	VAND V21.B16, V7.B16, V7.B16
-	VADD V22.S4, V7.S4, V7.S4
+	VAND V20.B16, V7.B16, V7.B16
+	VADD V21.S4, V7.S4, V7.S4
 	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
-	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	WORD $0x4eb6d4e7 // fsub v7.4s, v7.4s, v22.4s
+	VDUP V17.S[2], V5.S4
+	VDUP V17.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V18.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
 	VDUP V18.S[1], V6.S4
 	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[0], V5.S4
 	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[3], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[2], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[1], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[0], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
 	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
 	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
 	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
-	VFMLS V20.S4, V6.S4, V5.S4
-	VFMLA V28.S4, V4.S4, V5.S4
+	VFMLS V19.S4, V6.S4, V5.S4
+	VFMLA V27.S4, V4.S4, V5.S4
 	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
-	VFMLA V29.S4, V4.S4, V7.S4
+	VFMLA V28.S4, V4.S4, V7.S4
 	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x4ea1d6c5 // fsub v5.4s, v22.4s, v1.4s
 	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
 	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
-	VBIT V8.B16, V17.B16, V4.B16
-	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	VBIT V8.B16, V16.B16, V4.B16
+	WORD $0x4e30f406 // fmax v6.4s, v0.4s, v16.4s
 	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
 	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
-	VBIT V8.B16, V17.B16, V7.B16
+	VBIT V8.B16, V16.B16, V7.B16
 	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
 	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
 	VBIF V8.B16, V0.B16, V7.B16
@@ -10589,7 +10957,7 @@ big_focalSoftG2F32:
 	VFMLA V1.S4, V9.S4, V8.S4
 	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
 	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
-	WORD $0x4ea6d6e6 // fsub v6.4s, v23.4s, v6.4s
+	WORD $0x4ea6d6c6 // fsub v6.4s, v22.4s, v6.4s
 	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
 	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
 	WORD $0x6e23dc6a // fmul v10.4s, v3.4s, v3.4s
@@ -10598,18 +10966,23 @@ big_focalSoftG2F32:
 	WORD $0x4e29d529 // fadd v9.4s, v9.4s, v9.4s
 	WORD $0x6e23dc84 // fmul v4.4s, v4.4s, v3.4s
 	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
-	VBIT V0.B16, V17.B16, V9.B16
+	VBIT V0.B16, V16.B16, V9.B16
 	VMOV V3.B16, V1.B16
 	VDUP V31.S[3], V12.S4
 	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
-	VBIT V0.B16, V23.B16, V1.B16
+	VBIT V0.B16, V22.B16, V1.B16
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	VFMLA V10.S4, V5.S4, V9.S4
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
 	VDUP V31.S[2], V12.S4
-	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	VDUP V30.S[0], V11.S4
+	WORD $0x6e2cdc40 // fmul v0.4s, v2.4s, v12.4s
+	WORD $0x6e29dc41 // fmul v1.4s, v2.4s, v9.4s
+	WORD $0x6e2cdc21 // fmul v1.4s, v1.4s, v12.4s
+	WORD $0x6e20dd29 // fmul v9.4s, v9.4s, v0.4s
+	WORD $0x6ea0e560 // fcmgt v0.4s, v11.4s, v0.4s
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -10627,83 +11000,83 @@ one_focalSoftG2F32:
 	VLD1.P 16(R7), [V2.S4]
 	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
 	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
-	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
-	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
-	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4ebaf463 // fmin v3.4s, v3.4s, v26.4s
+	WORD $0x4e39f463 // fmax v3.4s, v3.4s, v25.4s
+	WORD $0x6e3ddc64 // fmul v4.4s, v3.4s, v29.4s
 	WORD $0x4e218884 // frintn v4.4s, v4.4s
-	VFMLS V29.S4, V4.S4, V3.S4
 	VFMLS V28.S4, V4.S4, V3.S4
+	VFMLS V27.S4, V4.S4, V3.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VDUP V24.S[0], V5.S4
-	VDUP V25.S[3], V6.S4
+	VDUP V23.S[0], V5.S4
+	VDUP V24.S[3], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[2], V5.S4
+	VDUP V24.S[2], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
-	VDUP V25.S[1], V6.S4
+	VDUP V24.S[1], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[0], V5.S4
+	VDUP V24.S[0], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
 	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
 	VFMLA V5.S4, V6.S4, V3.S4
-	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4e36d463 // fadd v3.4s, v3.4s, v22.4s
 	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
 	VSUB V5.S4, V4.S4, V4.S4
 	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
 	VADD V5.S4, V3.S4, V3.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V23.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
 	VMOV V3.B16, V9.B16
-	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
-	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
-	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4e36d467 // fadd v7.4s, v3.4s, v22.4s
+	WORD $0x6e27fec8 // fdiv v8.4s, v22.4s, v7.4s
+	WORD $0x4eb6d4e4 // fsub v4.4s, v7.4s, v22.4s
 	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
 	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
 	VMOV V5.B16, V3.B16
-	VSUB V22.S4, V7.S4, V7.S4
+	VSUB V21.S4, V7.S4, V7.S4
 	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
-	VAND V21.B16, V7.B16, V7.B16
-	VADD V22.S4, V7.S4, V7.S4
+	VAND V20.B16, V7.B16, V7.B16
+	VADD V21.S4, V7.S4, V7.S4
 	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
-	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	WORD $0x4eb6d4e7 // fsub v7.4s, v7.4s, v22.4s
+	VDUP V17.S[2], V5.S4
+	VDUP V17.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V18.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
 	VDUP V18.S[1], V6.S4
 	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[0], V5.S4
 	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[3], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[2], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[1], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[0], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
 	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
 	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
 	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
-	VFMLS V20.S4, V6.S4, V5.S4
-	VFMLA V28.S4, V4.S4, V5.S4
+	VFMLS V19.S4, V6.S4, V5.S4
+	VFMLA V27.S4, V4.S4, V5.S4
 	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
-	VFMLA V29.S4, V4.S4, V7.S4
+	VFMLA V28.S4, V4.S4, V7.S4
 	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x4ea1d6c5 // fsub v5.4s, v22.4s, v1.4s
 	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
 	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
-	VBIT V8.B16, V17.B16, V4.B16
-	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	VBIT V8.B16, V16.B16, V4.B16
+	WORD $0x4e30f406 // fmax v6.4s, v0.4s, v16.4s
 	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
 	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
-	VBIT V8.B16, V17.B16, V7.B16
+	VBIT V8.B16, V16.B16, V7.B16
 	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
 	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
 	VBIF V8.B16, V0.B16, V7.B16
@@ -10718,7 +11091,7 @@ one_focalSoftG2F32:
 	VFMLA V1.S4, V9.S4, V8.S4
 	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
 	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
-	WORD $0x4ea6d6e6 // fsub v6.4s, v23.4s, v6.4s
+	WORD $0x4ea6d6c6 // fsub v6.4s, v22.4s, v6.4s
 	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
 	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
 	WORD $0x6e23dc6a // fmul v10.4s, v3.4s, v3.4s
@@ -10727,18 +11100,23 @@ one_focalSoftG2F32:
 	WORD $0x4e29d529 // fadd v9.4s, v9.4s, v9.4s
 	WORD $0x6e23dc84 // fmul v4.4s, v4.4s, v3.4s
 	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
-	VBIT V0.B16, V17.B16, V9.B16
+	VBIT V0.B16, V16.B16, V9.B16
 	VMOV V3.B16, V1.B16
 	VDUP V31.S[3], V12.S4
 	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
-	VBIT V0.B16, V23.B16, V1.B16
+	VBIT V0.B16, V22.B16, V1.B16
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	VFMLA V10.S4, V5.S4, V9.S4
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
 	VDUP V31.S[2], V12.S4
-	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	VDUP V30.S[0], V11.S4
+	WORD $0x6e2cdc40 // fmul v0.4s, v2.4s, v12.4s
+	WORD $0x6e29dc41 // fmul v1.4s, v2.4s, v9.4s
+	WORD $0x6e2cdc21 // fmul v1.4s, v1.4s, v12.4s
+	WORD $0x6e20dd29 // fmul v9.4s, v9.4s, v0.4s
+	WORD $0x6ea0e560 // fcmgt v0.4s, v11.4s, v0.4s
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -10768,83 +11146,83 @@ tail_focalSoftG2F32:
 lanes_focalSoftG2F32:
 	WORD $0x4ea0f803 // fabs v3.4s, v0.4s
 	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
-	WORD $0x4ebbf463 // fmin v3.4s, v3.4s, v27.4s
-	WORD $0x4e3af463 // fmax v3.4s, v3.4s, v26.4s
-	WORD $0x6e3edc64 // fmul v4.4s, v3.4s, v30.4s
+	WORD $0x4ebaf463 // fmin v3.4s, v3.4s, v26.4s
+	WORD $0x4e39f463 // fmax v3.4s, v3.4s, v25.4s
+	WORD $0x6e3ddc64 // fmul v4.4s, v3.4s, v29.4s
 	WORD $0x4e218884 // frintn v4.4s, v4.4s
-	VFMLS V29.S4, V4.S4, V3.S4
 	VFMLS V28.S4, V4.S4, V3.S4
+	VFMLS V27.S4, V4.S4, V3.S4
 	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
-	VDUP V24.S[0], V5.S4
-	VDUP V25.S[3], V6.S4
+	VDUP V23.S[0], V5.S4
+	VDUP V24.S[3], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[2], V5.S4
+	VDUP V24.S[2], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
-	VDUP V25.S[1], V6.S4
+	VDUP V24.S[1], V6.S4
 	VFMLA V3.S4, V5.S4, V6.S4
-	VDUP V25.S[0], V5.S4
+	VDUP V24.S[0], V5.S4
 	VFMLA V3.S4, V6.S4, V5.S4
 	WORD $0x6e23dc66 // fmul v6.4s, v3.4s, v3.4s
 	VFMLA V5.S4, V6.S4, V3.S4
-	WORD $0x4e37d463 // fadd v3.4s, v3.4s, v23.4s
+	WORD $0x4e36d463 // fadd v3.4s, v3.4s, v22.4s
 	WORD $0x4f3f0485 // sshr v5.4s, v4.4s, #1
 	VSUB V5.S4, V4.S4, V4.S4
 	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
 	VADD V5.S4, V3.S4, V3.S4
 	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
-	VADD V23.S4, V4.S4, V4.S4
+	VADD V22.S4, V4.S4, V4.S4
 	WORD $0x6e24dc63 // fmul v3.4s, v3.4s, v4.4s
 	VMOV V3.B16, V9.B16
-	WORD $0x4e37d467 // fadd v7.4s, v3.4s, v23.4s
-	WORD $0x6e27fee8 // fdiv v8.4s, v23.4s, v7.4s
-	WORD $0x4eb7d4e4 // fsub v4.4s, v7.4s, v23.4s
+	WORD $0x4e36d467 // fadd v7.4s, v3.4s, v22.4s
+	WORD $0x6e27fec8 // fdiv v8.4s, v22.4s, v7.4s
+	WORD $0x4eb6d4e4 // fsub v4.4s, v7.4s, v22.4s
 	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
 	WORD $0x6e28dc85 // fmul v5.4s, v4.4s, v8.4s
 	VMOV V5.B16, V3.B16
-	VSUB V22.S4, V7.S4, V7.S4
+	VSUB V21.S4, V7.S4, V7.S4
 	WORD $0x4f2904e4 // sshr v4.4s, v7.4s, #23
-	VAND V21.B16, V7.B16, V7.B16
-	VADD V22.S4, V7.S4, V7.S4
+	VAND V20.B16, V7.B16, V7.B16
+	VADD V21.S4, V7.S4, V7.S4
 	WORD $0x4e21d884 // scvtf v4.4s, v4.4s
-	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	WORD $0x4eb6d4e7 // fsub v7.4s, v7.4s, v22.4s
+	VDUP V17.S[2], V5.S4
+	VDUP V17.S[1], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
+	VDUP V17.S[0], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
+	VDUP V18.S[3], V6.S4
+	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[2], V5.S4
+	VFMLA V7.S4, V6.S4, V5.S4
 	VDUP V18.S[1], V6.S4
 	VFMLA V7.S4, V5.S4, V6.S4
 	VDUP V18.S[0], V5.S4
 	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[3], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[2], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
-	VDUP V19.S[1], V6.S4
-	VFMLA V7.S4, V5.S4, V6.S4
-	VDUP V19.S[0], V5.S4
-	VFMLA V7.S4, V6.S4, V5.S4
 	WORD $0x6e27dce6 // fmul v6.4s, v7.4s, v7.4s
 	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
 	WORD $0x6e26dca5 // fmul v5.4s, v5.4s, v6.4s
-	VFMLS V20.S4, V6.S4, V5.S4
-	VFMLA V28.S4, V4.S4, V5.S4
+	VFMLS V19.S4, V6.S4, V5.S4
+	VFMLA V27.S4, V4.S4, V5.S4
 	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
-	VFMLA V29.S4, V4.S4, V7.S4
+	VFMLA V28.S4, V4.S4, V7.S4
 	WORD $0x4e23d4e7 // fadd v7.4s, v7.4s, v3.4s
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6ea0c80a // fcmge v10.4s, v0.4s, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ea1d6e5 // fsub v5.4s, v23.4s, v1.4s
+	WORD $0x4ea1d6c5 // fsub v5.4s, v22.4s, v1.4s
 	WORD $0x6ea0f804 // fneg v4.4s, v0.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
 	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	WORD $0x4ea0d828 // fcmeq v8.4s, v1.4s, #0.0
-	VBIT V8.B16, V17.B16, V4.B16
-	WORD $0x4e31f406 // fmax v6.4s, v0.4s, v17.4s
+	VBIT V8.B16, V16.B16, V4.B16
+	WORD $0x4e30f406 // fmax v6.4s, v0.4s, v16.4s
 	WORD $0x4e27d4c7 // fadd v7.4s, v6.4s, v7.4s
 	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
 	WORD $0x4ea0d8a8 // fcmeq v8.4s, v5.4s, #0.0
-	VBIT V8.B16, V17.B16, V7.B16
+	VBIT V8.B16, V16.B16, V7.B16
 	WORD $0x4e24d4e7 // fadd v7.4s, v7.4s, v4.4s
 	WORD $0x4e20e408 // fcmeq v8.4s, v0.4s, v0.4s
 	VBIF V8.B16, V0.B16, V7.B16
@@ -10859,7 +11237,7 @@ lanes_focalSoftG2F32:
 	VFMLA V1.S4, V9.S4, V8.S4
 	WORD $0x6e27dd04 // fmul v4.4s, v8.4s, v7.4s
 	WORD $0x4e21d426 // fadd v6.4s, v1.4s, v1.4s
-	WORD $0x4ea6d6e6 // fsub v6.4s, v23.4s, v6.4s
+	WORD $0x4ea6d6c6 // fsub v6.4s, v22.4s, v6.4s
 	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
 	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
 	WORD $0x6e23dc6a // fmul v10.4s, v3.4s, v3.4s
@@ -10868,18 +11246,23 @@ lanes_focalSoftG2F32:
 	WORD $0x4e29d529 // fadd v9.4s, v9.4s, v9.4s
 	WORD $0x6e23dc84 // fmul v4.4s, v4.4s, v3.4s
 	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
-	VBIT V0.B16, V17.B16, V9.B16
+	VBIT V0.B16, V16.B16, V9.B16
 	VMOV V3.B16, V1.B16
 	VDUP V31.S[3], V12.S4
 	WORD $0x4e2ce4e0 // fcmeq v0.4s, v7.4s, v12.4s
-	VBIT V0.B16, V23.B16, V1.B16
+	VBIT V0.B16, V22.B16, V1.B16
 	WORD $0x6e21dc84 // fmul v4.4s, v4.4s, v1.4s
 	VFMLA V10.S4, V5.S4, V9.S4
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
 	VDUP V31.S[2], V12.S4
-	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	VDUP V30.S[0], V11.S4
+	WORD $0x6e2cdc40 // fmul v0.4s, v2.4s, v12.4s
+	WORD $0x6e29dc41 // fmul v1.4s, v2.4s, v9.4s
+	WORD $0x6e2cdc21 // fmul v1.4s, v1.4s, v12.4s
+	WORD $0x6e20dd29 // fmul v9.4s, v9.4s, v0.4s
+	WORD $0x6ea0e560 // fcmgt v0.4s, v11.4s, v0.4s
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -10916,11 +11299,11 @@ TEXT ·focalSoftF32(SB), NOSPLIT, $0-144
 	VMOV R9, V31.S[2]
 	MOVW $0x7f800000, R9
 	VMOV R9, V31.S[3]
-	MOVWU gamma+120(FP), R9
-	VMOV R9, V30.S[0]
-	MOVW $0xff800000, R9
-	VMOV R9, V30.S[1]
 	MOVW $0x00800000, R9
+	VMOV R9, V30.S[0]
+	MOVWU gamma+120(FP), R9
+	VMOV R9, V30.S[1]
+	MOVW $0xff800000, R9
 	VMOV R9, V30.S[2]
 	MOVW $0x4b000000, R9
 	VMOV R9, V30.S[3]
@@ -11063,7 +11446,7 @@ big_focalSoftF32:
 	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
 	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
 	VMOV V3.B16, V10.B16
-	VDUP V30.S[2], V12.S4
+	VDUP V30.S[0], V12.S4
 	WORD $0x6ea3e589 // fcmgt v9.4s, v12.4s, v3.4s
 	VDUP V30.S[3], V12.S4
 	WORD $0x6e2cdc60 // fmul v0.4s, v3.4s, v12.4s
@@ -11098,9 +11481,9 @@ big_focalSoftF32:
 	WORD $0x4e21d54a // fadd v10.4s, v10.4s, v1.4s
 	VFMLA V27.S4, V0.S4, V10.S4
 	WORD $0x4ea0d860 // fcmeq v0.4s, v3.4s, #0.0
-	VDUP V30.S[1], V12.S4
+	VDUP V30.S[2], V12.S4
 	VBIT V0.B16, V12.B16, V10.B16
-	VDUP V30.S[0], V12.S4
+	VDUP V30.S[1], V12.S4
 	WORD $0x6e2cdd4a // fmul v10.4s, v10.4s, v12.4s
 	VDUP V29.S[2], V12.S4
 	WORD $0x6eaae580 // fcmgt v0.4s, v12.4s, v10.4s
@@ -11143,7 +11526,7 @@ big_focalSoftF32:
 	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
 	WORD $0x6e21dd29 // fmul v9.4s, v9.4s, v1.4s
 	WORD $0x6e2add29 // fmul v9.4s, v9.4s, v10.4s
-	VDUP V30.S[0], V12.S4
+	VDUP V30.S[1], V12.S4
 	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
 	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
 	VBIT V0.B16, V15.B16, V9.B16
@@ -11155,9 +11538,14 @@ big_focalSoftF32:
 	VFMLA V11.S4, V5.S4, V9.S4
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
 	VDUP V31.S[2], V12.S4
-	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	VDUP V30.S[0], V11.S4
+	WORD $0x6e2cdc40 // fmul v0.4s, v2.4s, v12.4s
+	WORD $0x6e29dc41 // fmul v1.4s, v2.4s, v9.4s
+	WORD $0x6e2cdc21 // fmul v1.4s, v1.4s, v12.4s
+	WORD $0x6e20dd29 // fmul v9.4s, v9.4s, v0.4s
+	WORD $0x6ea0e560 // fcmgt v0.4s, v11.4s, v0.4s
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -11270,7 +11658,7 @@ one_focalSoftF32:
 	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
 	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
 	VMOV V3.B16, V10.B16
-	VDUP V30.S[2], V12.S4
+	VDUP V30.S[0], V12.S4
 	WORD $0x6ea3e589 // fcmgt v9.4s, v12.4s, v3.4s
 	VDUP V30.S[3], V12.S4
 	WORD $0x6e2cdc60 // fmul v0.4s, v3.4s, v12.4s
@@ -11305,9 +11693,9 @@ one_focalSoftF32:
 	WORD $0x4e21d54a // fadd v10.4s, v10.4s, v1.4s
 	VFMLA V27.S4, V0.S4, V10.S4
 	WORD $0x4ea0d860 // fcmeq v0.4s, v3.4s, #0.0
-	VDUP V30.S[1], V12.S4
+	VDUP V30.S[2], V12.S4
 	VBIT V0.B16, V12.B16, V10.B16
-	VDUP V30.S[0], V12.S4
+	VDUP V30.S[1], V12.S4
 	WORD $0x6e2cdd4a // fmul v10.4s, v10.4s, v12.4s
 	VDUP V29.S[2], V12.S4
 	WORD $0x6eaae580 // fcmgt v0.4s, v12.4s, v10.4s
@@ -11350,7 +11738,7 @@ one_focalSoftF32:
 	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
 	WORD $0x6e21dd29 // fmul v9.4s, v9.4s, v1.4s
 	WORD $0x6e2add29 // fmul v9.4s, v9.4s, v10.4s
-	VDUP V30.S[0], V12.S4
+	VDUP V30.S[1], V12.S4
 	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
 	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
 	VBIT V0.B16, V15.B16, V9.B16
@@ -11362,9 +11750,14 @@ one_focalSoftF32:
 	VFMLA V11.S4, V5.S4, V9.S4
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
 	VDUP V31.S[2], V12.S4
-	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	VDUP V30.S[0], V11.S4
+	WORD $0x6e2cdc40 // fmul v0.4s, v2.4s, v12.4s
+	WORD $0x6e29dc41 // fmul v1.4s, v2.4s, v9.4s
+	WORD $0x6e2cdc21 // fmul v1.4s, v1.4s, v12.4s
+	WORD $0x6e20dd29 // fmul v9.4s, v9.4s, v0.4s
+	WORD $0x6ea0e560 // fcmgt v0.4s, v11.4s, v0.4s
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -11489,7 +11882,7 @@ lanes_focalSoftF32:
 	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
 	WORD $0x6e2bdcc6 // fmul v6.4s, v6.4s, v11.4s
 	VMOV V3.B16, V10.B16
-	VDUP V30.S[2], V12.S4
+	VDUP V30.S[0], V12.S4
 	WORD $0x6ea3e589 // fcmgt v9.4s, v12.4s, v3.4s
 	VDUP V30.S[3], V12.S4
 	WORD $0x6e2cdc60 // fmul v0.4s, v3.4s, v12.4s
@@ -11524,9 +11917,9 @@ lanes_focalSoftF32:
 	WORD $0x4e21d54a // fadd v10.4s, v10.4s, v1.4s
 	VFMLA V27.S4, V0.S4, V10.S4
 	WORD $0x4ea0d860 // fcmeq v0.4s, v3.4s, #0.0
-	VDUP V30.S[1], V12.S4
+	VDUP V30.S[2], V12.S4
 	VBIT V0.B16, V12.B16, V10.B16
-	VDUP V30.S[0], V12.S4
+	VDUP V30.S[1], V12.S4
 	WORD $0x6e2cdd4a // fmul v10.4s, v10.4s, v12.4s
 	VDUP V29.S[2], V12.S4
 	WORD $0x6eaae580 // fcmgt v0.4s, v12.4s, v10.4s
@@ -11569,7 +11962,7 @@ lanes_focalSoftF32:
 	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
 	WORD $0x6e21dd29 // fmul v9.4s, v9.4s, v1.4s
 	WORD $0x6e2add29 // fmul v9.4s, v9.4s, v10.4s
-	VDUP V30.S[0], V12.S4
+	VDUP V30.S[1], V12.S4
 	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
 	WORD $0x4ea0d8c0 // fcmeq v0.4s, v6.4s, #0.0
 	VBIT V0.B16, V15.B16, V9.B16
@@ -11581,9 +11974,14 @@ lanes_focalSoftF32:
 	VFMLA V11.S4, V5.S4, V9.S4
 	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
 	WORD $0x6e22dc84 // fmul v4.4s, v4.4s, v2.4s
-	WORD $0x6e22dd29 // fmul v9.4s, v9.4s, v2.4s
 	VDUP V31.S[2], V12.S4
-	WORD $0x6e2cdd29 // fmul v9.4s, v9.4s, v12.4s
+	VDUP V30.S[0], V11.S4
+	WORD $0x6e2cdc40 // fmul v0.4s, v2.4s, v12.4s
+	WORD $0x6e29dc41 // fmul v1.4s, v2.4s, v9.4s
+	WORD $0x6e2cdc21 // fmul v1.4s, v1.4s, v12.4s
+	WORD $0x6e20dd29 // fmul v9.4s, v9.4s, v0.4s
+	WORD $0x6ea0e560 // fcmgt v0.4s, v11.4s, v0.4s
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x0e617883 // fcvtl v3.2d, v4.2s
 	WORD $0x4e63d5ad // fadd v13.2d, v13.2d, v3.2d
 	WORD $0x4e617883 // fcvtl2 v3.2d, v4.4s
@@ -11620,28 +12018,30 @@ TEXT ·focalSoftG0F64(SB), NOSPLIT, $0-160
 	VMOV R9, V30.D[0]
 	MOVD $0x7ff0000000000000, R9
 	VMOV R9, V30.D[1]
+	MOVD $0x0010000000000000, R9
+	VMOV R9, V29.D[0]
 	MOVD $0x3ff71547652b82fe, R9
-	VDUP R9, V29.D2
-	MOVD $0x3fe62e42fefa39ef, R9
 	VDUP R9, V28.D2
-	MOVD $0x3c7abc9e3b39803f, R9
+	MOVD $0x3fe62e42fefa39ef, R9
 	VDUP R9, V27.D2
-	MOVD $0x40862e6666666666, R9
+	MOVD $0x3c7abc9e3b39803f, R9
 	VDUP R9, V26.D2
-	MOVD $0xc087500000000000, R9
+	MOVD $0x40862e6666666666, R9
 	VDUP R9, V25.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V24.D2
 	MOVD $·expPolyF64Rev<>(SB), R11
 	MOVD $0x3ff0000000000000, R9
-	VDUP R9, V24.D2
-	MOVD $0x3fe6a09e667f3bcd, R9
 	VDUP R9, V23.D2
-	MOVD $0x000fffffffffffff, R9
+	MOVD $0x3fe6a09e667f3bcd, R9
 	VDUP R9, V22.D2
-	MOVD $0x4000000000000000, R9
+	MOVD $0x000fffffffffffff, R9
 	VDUP R9, V21.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V20.D2
 	MOVD $·logPolyF64Rev<>(SB), R12
 	MOVD $0x0000000000000000, R9
-	VDUP R9, V20.D2
+	VDUP R9, V19.D2
 	VEOR V13.B16, V13.B16, V13.B16
 	SUBS $2, R1, R1
 	BLT onepre_focalSoftG0F64
@@ -11651,12 +12051,12 @@ big_focalSoftG0F64:
 	VLD1.P 16(R7), [V2.D2]
 	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
 	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
-	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
-	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
-	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4ef9f463 // fmin v3.2d, v3.2d, v25.2d
+	WORD $0x4e78f463 // fmax v3.2d, v3.2d, v24.2d
+	WORD $0x6e7cdc64 // fmul v4.2d, v3.2d, v28.2d
 	WORD $0x4e618884 // frintn v4.2d, v4.2d
-	VFMLS V28.D2, V4.D2, V3.D2
 	VFMLS V27.D2, V4.D2, V3.D2
+	VFMLS V26.D2, V4.D2, V3.D2
 	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
 	MOVD R11, R10
 	VLD1R.P 8(R10), [V5.D2]
@@ -11684,28 +12084,28 @@ big_focalSoftG0F64:
 	VFMLA V3.D2, V5.D2, V6.D2
 	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
 	VFMLA V6.D2, V5.D2, V3.D2
-	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4e77d463 // fadd v3.2d, v3.2d, v23.2d
 	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
 	VSUB V6.D2, V4.D2, V4.D2
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V6.D2, V3.D2, V3.D2
 	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V24.D2, V4.D2, V4.D2
+	VADD V23.D2, V4.D2, V4.D2
 	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
 	VMOV V3.B16, V9.B16
-	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
-	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
-	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4e77d467 // fadd v7.2d, v3.2d, v23.2d
+	WORD $0x6e67fee8 // fdiv v8.2d, v23.2d, v7.2d
+	WORD $0x4ef7d4e4 // fsub v4.2d, v7.2d, v23.2d
 	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
 	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
 	VMOV V5.B16, V3.B16
-	VSUB V23.D2, V7.D2, V7.D2
+	VSUB V22.D2, V7.D2, V7.D2
 	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
-	VAND V22.B16, V7.B16, V7.B16
-	VADD V23.D2, V7.D2, V7.D2
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.D2, V7.D2, V7.D2
 	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
-	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
-	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x4ef7d4e7 // fsub v7.2d, v7.2d, v23.2d
+	WORD $0x4e74d4ee // fadd v14.2d, v7.2d, v20.2d
 	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -11729,27 +12129,27 @@ big_focalSoftG0F64:
 	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
-	VFMLA V27.D2, V4.D2, V5.D2
+	VFMLA V26.D2, V4.D2, V5.D2
 	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
-	VFMLA V28.D2, V4.D2, V7.D2
+	VFMLA V27.D2, V4.D2, V7.D2
 	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x4ee1d6e5 // fsub v5.2d, v23.2d, v1.2d
 	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
-	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e73f484 // fmax v4.2d, v4.2d, v19.2d
 	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
-	VBIT V8.B16, V20.B16, V4.B16
-	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	VBIT V8.B16, V19.B16, V4.B16
+	WORD $0x4e73f406 // fmax v6.2d, v0.2d, v19.2d
 	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
-	VBIT V8.B16, V20.B16, V7.B16
+	VBIT V8.B16, V19.B16, V7.B16
 	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
 	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
 	VBIF V8.B16, V0.B16, V7.B16
@@ -11765,9 +12165,14 @@ big_focalSoftG0F64:
 	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
 	WORD $0x6e68dca5 // fmul v5.2d, v5.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dca5 // fmul v5.2d, v5.2d, v2.2d
 	VDUP V30.D[0], V12.D2
-	WORD $0x6e6cdca5 // fmul v5.2d, v5.2d, v12.2d
+	VDUP V29.D[0], V11.D2
+	WORD $0x6e6cdc40 // fmul v0.2d, v2.2d, v12.2d
+	WORD $0x6e65dc41 // fmul v1.2d, v2.2d, v5.2d
+	WORD $0x6e6cdc21 // fmul v1.2d, v1.2d, v12.2d
+	WORD $0x6e60dca5 // fmul v5.2d, v5.2d, v0.2d
+	WORD $0x6ee0e560 // fcmgt v0.2d, v11.2d, v0.2d
+	VBIT V0.B16, V1.B16, V5.B16
 	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
 	VST1.P [V5.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -11782,12 +12187,12 @@ one_focalSoftG0F64:
 	VLD1.P 16(R7), [V2.D2]
 	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
 	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
-	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
-	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
-	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4ef9f463 // fmin v3.2d, v3.2d, v25.2d
+	WORD $0x4e78f463 // fmax v3.2d, v3.2d, v24.2d
+	WORD $0x6e7cdc64 // fmul v4.2d, v3.2d, v28.2d
 	WORD $0x4e618884 // frintn v4.2d, v4.2d
-	VFMLS V28.D2, V4.D2, V3.D2
 	VFMLS V27.D2, V4.D2, V3.D2
+	VFMLS V26.D2, V4.D2, V3.D2
 	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
 	MOVD R11, R10
 	VLD1R.P 8(R10), [V5.D2]
@@ -11815,28 +12220,28 @@ one_focalSoftG0F64:
 	VFMLA V3.D2, V5.D2, V6.D2
 	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
 	VFMLA V6.D2, V5.D2, V3.D2
-	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4e77d463 // fadd v3.2d, v3.2d, v23.2d
 	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
 	VSUB V6.D2, V4.D2, V4.D2
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V6.D2, V3.D2, V3.D2
 	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V24.D2, V4.D2, V4.D2
+	VADD V23.D2, V4.D2, V4.D2
 	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
 	VMOV V3.B16, V9.B16
-	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
-	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
-	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4e77d467 // fadd v7.2d, v3.2d, v23.2d
+	WORD $0x6e67fee8 // fdiv v8.2d, v23.2d, v7.2d
+	WORD $0x4ef7d4e4 // fsub v4.2d, v7.2d, v23.2d
 	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
 	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
 	VMOV V5.B16, V3.B16
-	VSUB V23.D2, V7.D2, V7.D2
+	VSUB V22.D2, V7.D2, V7.D2
 	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
-	VAND V22.B16, V7.B16, V7.B16
-	VADD V23.D2, V7.D2, V7.D2
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.D2, V7.D2, V7.D2
 	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
-	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
-	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x4ef7d4e7 // fsub v7.2d, v7.2d, v23.2d
+	WORD $0x4e74d4ee // fadd v14.2d, v7.2d, v20.2d
 	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -11860,27 +12265,27 @@ one_focalSoftG0F64:
 	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
-	VFMLA V27.D2, V4.D2, V5.D2
+	VFMLA V26.D2, V4.D2, V5.D2
 	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
-	VFMLA V28.D2, V4.D2, V7.D2
+	VFMLA V27.D2, V4.D2, V7.D2
 	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x4ee1d6e5 // fsub v5.2d, v23.2d, v1.2d
 	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
-	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e73f484 // fmax v4.2d, v4.2d, v19.2d
 	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
-	VBIT V8.B16, V20.B16, V4.B16
-	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	VBIT V8.B16, V19.B16, V4.B16
+	WORD $0x4e73f406 // fmax v6.2d, v0.2d, v19.2d
 	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
-	VBIT V8.B16, V20.B16, V7.B16
+	VBIT V8.B16, V19.B16, V7.B16
 	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
 	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
 	VBIF V8.B16, V0.B16, V7.B16
@@ -11896,9 +12301,14 @@ one_focalSoftG0F64:
 	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
 	WORD $0x6e68dca5 // fmul v5.2d, v5.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dca5 // fmul v5.2d, v5.2d, v2.2d
 	VDUP V30.D[0], V12.D2
-	WORD $0x6e6cdca5 // fmul v5.2d, v5.2d, v12.2d
+	VDUP V29.D[0], V11.D2
+	WORD $0x6e6cdc40 // fmul v0.2d, v2.2d, v12.2d
+	WORD $0x6e65dc41 // fmul v1.2d, v2.2d, v5.2d
+	WORD $0x6e6cdc21 // fmul v1.2d, v1.2d, v12.2d
+	WORD $0x6e60dca5 // fmul v5.2d, v5.2d, v0.2d
+	WORD $0x6ee0e560 // fcmgt v0.2d, v11.2d, v0.2d
+	VBIT V0.B16, V1.B16, V5.B16
 	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
 	VST1.P [V5.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -11916,12 +12326,12 @@ tail_focalSoftG0F64:
 lanes_focalSoftG0F64:
 	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
 	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
-	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
-	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
-	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4ef9f463 // fmin v3.2d, v3.2d, v25.2d
+	WORD $0x4e78f463 // fmax v3.2d, v3.2d, v24.2d
+	WORD $0x6e7cdc64 // fmul v4.2d, v3.2d, v28.2d
 	WORD $0x4e618884 // frintn v4.2d, v4.2d
-	VFMLS V28.D2, V4.D2, V3.D2
 	VFMLS V27.D2, V4.D2, V3.D2
+	VFMLS V26.D2, V4.D2, V3.D2
 	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
 	MOVD R11, R10
 	VLD1R.P 8(R10), [V5.D2]
@@ -11949,28 +12359,28 @@ lanes_focalSoftG0F64:
 	VFMLA V3.D2, V5.D2, V6.D2
 	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
 	VFMLA V6.D2, V5.D2, V3.D2
-	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4e77d463 // fadd v3.2d, v3.2d, v23.2d
 	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
 	VSUB V6.D2, V4.D2, V4.D2
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V6.D2, V3.D2, V3.D2
 	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V24.D2, V4.D2, V4.D2
+	VADD V23.D2, V4.D2, V4.D2
 	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
 	VMOV V3.B16, V9.B16
-	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
-	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
-	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4e77d467 // fadd v7.2d, v3.2d, v23.2d
+	WORD $0x6e67fee8 // fdiv v8.2d, v23.2d, v7.2d
+	WORD $0x4ef7d4e4 // fsub v4.2d, v7.2d, v23.2d
 	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
 	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
 	VMOV V5.B16, V3.B16
-	VSUB V23.D2, V7.D2, V7.D2
+	VSUB V22.D2, V7.D2, V7.D2
 	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
-	VAND V22.B16, V7.B16, V7.B16
-	VADD V23.D2, V7.D2, V7.D2
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.D2, V7.D2, V7.D2
 	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
-	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
-	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x4ef7d4e7 // fsub v7.2d, v7.2d, v23.2d
+	WORD $0x4e74d4ee // fadd v14.2d, v7.2d, v20.2d
 	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -11994,27 +12404,27 @@ lanes_focalSoftG0F64:
 	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
-	VFMLA V27.D2, V4.D2, V5.D2
+	VFMLA V26.D2, V4.D2, V5.D2
 	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
-	VFMLA V28.D2, V4.D2, V7.D2
+	VFMLA V27.D2, V4.D2, V7.D2
 	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x4ee1d6e5 // fsub v5.2d, v23.2d, v1.2d
 	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
-	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e73f484 // fmax v4.2d, v4.2d, v19.2d
 	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
-	VBIT V8.B16, V20.B16, V4.B16
-	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	VBIT V8.B16, V19.B16, V4.B16
+	WORD $0x4e73f406 // fmax v6.2d, v0.2d, v19.2d
 	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
-	VBIT V8.B16, V20.B16, V7.B16
+	VBIT V8.B16, V19.B16, V7.B16
 	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
 	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
 	VBIF V8.B16, V0.B16, V7.B16
@@ -12030,9 +12440,14 @@ lanes_focalSoftG0F64:
 	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
 	WORD $0x6e68dca5 // fmul v5.2d, v5.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dca5 // fmul v5.2d, v5.2d, v2.2d
 	VDUP V30.D[0], V12.D2
-	WORD $0x6e6cdca5 // fmul v5.2d, v5.2d, v12.2d
+	VDUP V29.D[0], V11.D2
+	WORD $0x6e6cdc40 // fmul v0.2d, v2.2d, v12.2d
+	WORD $0x6e65dc41 // fmul v1.2d, v2.2d, v5.2d
+	WORD $0x6e6cdc21 // fmul v1.2d, v1.2d, v12.2d
+	WORD $0x6e60dca5 // fmul v5.2d, v5.2d, v0.2d
+	WORD $0x6ee0e560 // fcmgt v0.2d, v11.2d, v0.2d
+	VBIT V0.B16, V1.B16, V5.B16
 	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
 	VST1.P V5.D[0], 8(R2)
 	VST1.P V4.D[0], 8(R4)
@@ -12058,28 +12473,30 @@ TEXT ·focalSoftG1F64(SB), NOSPLIT, $0-160
 	VMOV R9, V30.D[0]
 	MOVD $0x7ff0000000000000, R9
 	VMOV R9, V30.D[1]
+	MOVD $0x0010000000000000, R9
+	VMOV R9, V29.D[0]
 	MOVD $0x3ff71547652b82fe, R9
-	VDUP R9, V29.D2
-	MOVD $0x3fe62e42fefa39ef, R9
 	VDUP R9, V28.D2
-	MOVD $0x3c7abc9e3b39803f, R9
+	MOVD $0x3fe62e42fefa39ef, R9
 	VDUP R9, V27.D2
-	MOVD $0x40862e6666666666, R9
+	MOVD $0x3c7abc9e3b39803f, R9
 	VDUP R9, V26.D2
-	MOVD $0xc087500000000000, R9
+	MOVD $0x40862e6666666666, R9
 	VDUP R9, V25.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V24.D2
 	MOVD $·expPolyF64Rev<>(SB), R11
 	MOVD $0x3ff0000000000000, R9
-	VDUP R9, V24.D2
-	MOVD $0x3fe6a09e667f3bcd, R9
 	VDUP R9, V23.D2
-	MOVD $0x000fffffffffffff, R9
+	MOVD $0x3fe6a09e667f3bcd, R9
 	VDUP R9, V22.D2
-	MOVD $0x4000000000000000, R9
+	MOVD $0x000fffffffffffff, R9
 	VDUP R9, V21.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V20.D2
 	MOVD $·logPolyF64Rev<>(SB), R12
 	MOVD $0x0000000000000000, R9
-	VDUP R9, V20.D2
+	VDUP R9, V19.D2
 	VEOR V13.B16, V13.B16, V13.B16
 	SUBS $2, R1, R1
 	BLT onepre_focalSoftG1F64
@@ -12089,12 +12506,12 @@ big_focalSoftG1F64:
 	VLD1.P 16(R7), [V2.D2]
 	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
 	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
-	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
-	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
-	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4ef9f463 // fmin v3.2d, v3.2d, v25.2d
+	WORD $0x4e78f463 // fmax v3.2d, v3.2d, v24.2d
+	WORD $0x6e7cdc64 // fmul v4.2d, v3.2d, v28.2d
 	WORD $0x4e618884 // frintn v4.2d, v4.2d
-	VFMLS V28.D2, V4.D2, V3.D2
 	VFMLS V27.D2, V4.D2, V3.D2
+	VFMLS V26.D2, V4.D2, V3.D2
 	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
 	MOVD R11, R10
 	VLD1R.P 8(R10), [V5.D2]
@@ -12122,28 +12539,28 @@ big_focalSoftG1F64:
 	VFMLA V3.D2, V5.D2, V6.D2
 	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
 	VFMLA V6.D2, V5.D2, V3.D2
-	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4e77d463 // fadd v3.2d, v3.2d, v23.2d
 	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
 	VSUB V6.D2, V4.D2, V4.D2
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V6.D2, V3.D2, V3.D2
 	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V24.D2, V4.D2, V4.D2
+	VADD V23.D2, V4.D2, V4.D2
 	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
 	VMOV V3.B16, V9.B16
-	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
-	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
-	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4e77d467 // fadd v7.2d, v3.2d, v23.2d
+	WORD $0x6e67fee8 // fdiv v8.2d, v23.2d, v7.2d
+	WORD $0x4ef7d4e4 // fsub v4.2d, v7.2d, v23.2d
 	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
 	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
 	VMOV V5.B16, V3.B16
-	VSUB V23.D2, V7.D2, V7.D2
+	VSUB V22.D2, V7.D2, V7.D2
 	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
-	VAND V22.B16, V7.B16, V7.B16
-	VADD V23.D2, V7.D2, V7.D2
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.D2, V7.D2, V7.D2
 	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
-	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
-	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x4ef7d4e7 // fsub v7.2d, v7.2d, v23.2d
+	WORD $0x4e74d4ee // fadd v14.2d, v7.2d, v20.2d
 	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -12167,27 +12584,27 @@ big_focalSoftG1F64:
 	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
-	VFMLA V27.D2, V4.D2, V5.D2
+	VFMLA V26.D2, V4.D2, V5.D2
 	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
-	VFMLA V28.D2, V4.D2, V7.D2
+	VFMLA V27.D2, V4.D2, V7.D2
 	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x4ee1d6e5 // fsub v5.2d, v23.2d, v1.2d
 	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
-	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e73f484 // fmax v4.2d, v4.2d, v19.2d
 	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
-	VBIT V8.B16, V20.B16, V4.B16
-	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	VBIT V8.B16, V19.B16, V4.B16
+	WORD $0x4e73f406 // fmax v6.2d, v0.2d, v19.2d
 	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
-	VBIT V8.B16, V20.B16, V7.B16
+	VBIT V8.B16, V19.B16, V7.B16
 	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
 	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
 	VBIF V8.B16, V0.B16, V7.B16
@@ -12202,23 +12619,28 @@ big_focalSoftG1F64:
 	VFMLA V1.D2, V9.D2, V8.D2
 	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
 	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
-	WORD $0x4ee6d706 // fsub v6.2d, v24.2d, v6.2d
+	WORD $0x4ee6d6e6 // fsub v6.2d, v23.2d, v6.2d
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
 	WORD $0x6e66dce9 // fmul v9.2d, v7.2d, v6.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
-	VBIT V0.B16, V20.B16, V9.B16
+	VBIT V0.B16, V19.B16, V9.B16
 	VMOV V3.B16, V1.B16
 	VDUP V30.D[1], V12.D2
 	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
-	VBIT V0.B16, V24.B16, V1.B16
+	VBIT V0.B16, V23.B16, V1.B16
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	VFMLA V3.D2, V5.D2, V9.D2
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
 	VDUP V30.D[0], V12.D2
-	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	VDUP V29.D[0], V11.D2
+	WORD $0x6e6cdc40 // fmul v0.2d, v2.2d, v12.2d
+	WORD $0x6e69dc41 // fmul v1.2d, v2.2d, v9.2d
+	WORD $0x6e6cdc21 // fmul v1.2d, v1.2d, v12.2d
+	WORD $0x6e60dd29 // fmul v9.2d, v9.2d, v0.2d
+	WORD $0x6ee0e560 // fcmgt v0.2d, v11.2d, v0.2d
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
 	VST1.P [V9.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -12233,12 +12655,12 @@ one_focalSoftG1F64:
 	VLD1.P 16(R7), [V2.D2]
 	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
 	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
-	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
-	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
-	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4ef9f463 // fmin v3.2d, v3.2d, v25.2d
+	WORD $0x4e78f463 // fmax v3.2d, v3.2d, v24.2d
+	WORD $0x6e7cdc64 // fmul v4.2d, v3.2d, v28.2d
 	WORD $0x4e618884 // frintn v4.2d, v4.2d
-	VFMLS V28.D2, V4.D2, V3.D2
 	VFMLS V27.D2, V4.D2, V3.D2
+	VFMLS V26.D2, V4.D2, V3.D2
 	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
 	MOVD R11, R10
 	VLD1R.P 8(R10), [V5.D2]
@@ -12266,28 +12688,28 @@ one_focalSoftG1F64:
 	VFMLA V3.D2, V5.D2, V6.D2
 	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
 	VFMLA V6.D2, V5.D2, V3.D2
-	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4e77d463 // fadd v3.2d, v3.2d, v23.2d
 	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
 	VSUB V6.D2, V4.D2, V4.D2
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V6.D2, V3.D2, V3.D2
 	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V24.D2, V4.D2, V4.D2
+	VADD V23.D2, V4.D2, V4.D2
 	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
 	VMOV V3.B16, V9.B16
-	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
-	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
-	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4e77d467 // fadd v7.2d, v3.2d, v23.2d
+	WORD $0x6e67fee8 // fdiv v8.2d, v23.2d, v7.2d
+	WORD $0x4ef7d4e4 // fsub v4.2d, v7.2d, v23.2d
 	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
 	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
 	VMOV V5.B16, V3.B16
-	VSUB V23.D2, V7.D2, V7.D2
+	VSUB V22.D2, V7.D2, V7.D2
 	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
-	VAND V22.B16, V7.B16, V7.B16
-	VADD V23.D2, V7.D2, V7.D2
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.D2, V7.D2, V7.D2
 	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
-	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
-	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x4ef7d4e7 // fsub v7.2d, v7.2d, v23.2d
+	WORD $0x4e74d4ee // fadd v14.2d, v7.2d, v20.2d
 	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -12311,27 +12733,27 @@ one_focalSoftG1F64:
 	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
-	VFMLA V27.D2, V4.D2, V5.D2
+	VFMLA V26.D2, V4.D2, V5.D2
 	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
-	VFMLA V28.D2, V4.D2, V7.D2
+	VFMLA V27.D2, V4.D2, V7.D2
 	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x4ee1d6e5 // fsub v5.2d, v23.2d, v1.2d
 	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
-	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e73f484 // fmax v4.2d, v4.2d, v19.2d
 	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
-	VBIT V8.B16, V20.B16, V4.B16
-	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	VBIT V8.B16, V19.B16, V4.B16
+	WORD $0x4e73f406 // fmax v6.2d, v0.2d, v19.2d
 	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
-	VBIT V8.B16, V20.B16, V7.B16
+	VBIT V8.B16, V19.B16, V7.B16
 	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
 	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
 	VBIF V8.B16, V0.B16, V7.B16
@@ -12346,23 +12768,28 @@ one_focalSoftG1F64:
 	VFMLA V1.D2, V9.D2, V8.D2
 	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
 	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
-	WORD $0x4ee6d706 // fsub v6.2d, v24.2d, v6.2d
+	WORD $0x4ee6d6e6 // fsub v6.2d, v23.2d, v6.2d
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
 	WORD $0x6e66dce9 // fmul v9.2d, v7.2d, v6.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
-	VBIT V0.B16, V20.B16, V9.B16
+	VBIT V0.B16, V19.B16, V9.B16
 	VMOV V3.B16, V1.B16
 	VDUP V30.D[1], V12.D2
 	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
-	VBIT V0.B16, V24.B16, V1.B16
+	VBIT V0.B16, V23.B16, V1.B16
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	VFMLA V3.D2, V5.D2, V9.D2
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
 	VDUP V30.D[0], V12.D2
-	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	VDUP V29.D[0], V11.D2
+	WORD $0x6e6cdc40 // fmul v0.2d, v2.2d, v12.2d
+	WORD $0x6e69dc41 // fmul v1.2d, v2.2d, v9.2d
+	WORD $0x6e6cdc21 // fmul v1.2d, v1.2d, v12.2d
+	WORD $0x6e60dd29 // fmul v9.2d, v9.2d, v0.2d
+	WORD $0x6ee0e560 // fcmgt v0.2d, v11.2d, v0.2d
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
 	VST1.P [V9.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -12380,12 +12807,12 @@ tail_focalSoftG1F64:
 lanes_focalSoftG1F64:
 	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
 	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
-	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
-	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
-	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4ef9f463 // fmin v3.2d, v3.2d, v25.2d
+	WORD $0x4e78f463 // fmax v3.2d, v3.2d, v24.2d
+	WORD $0x6e7cdc64 // fmul v4.2d, v3.2d, v28.2d
 	WORD $0x4e618884 // frintn v4.2d, v4.2d
-	VFMLS V28.D2, V4.D2, V3.D2
 	VFMLS V27.D2, V4.D2, V3.D2
+	VFMLS V26.D2, V4.D2, V3.D2
 	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
 	MOVD R11, R10
 	VLD1R.P 8(R10), [V5.D2]
@@ -12413,28 +12840,28 @@ lanes_focalSoftG1F64:
 	VFMLA V3.D2, V5.D2, V6.D2
 	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
 	VFMLA V6.D2, V5.D2, V3.D2
-	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4e77d463 // fadd v3.2d, v3.2d, v23.2d
 	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
 	VSUB V6.D2, V4.D2, V4.D2
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V6.D2, V3.D2, V3.D2
 	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V24.D2, V4.D2, V4.D2
+	VADD V23.D2, V4.D2, V4.D2
 	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
 	VMOV V3.B16, V9.B16
-	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
-	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
-	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4e77d467 // fadd v7.2d, v3.2d, v23.2d
+	WORD $0x6e67fee8 // fdiv v8.2d, v23.2d, v7.2d
+	WORD $0x4ef7d4e4 // fsub v4.2d, v7.2d, v23.2d
 	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
 	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
 	VMOV V5.B16, V3.B16
-	VSUB V23.D2, V7.D2, V7.D2
+	VSUB V22.D2, V7.D2, V7.D2
 	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
-	VAND V22.B16, V7.B16, V7.B16
-	VADD V23.D2, V7.D2, V7.D2
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.D2, V7.D2, V7.D2
 	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
-	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
-	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x4ef7d4e7 // fsub v7.2d, v7.2d, v23.2d
+	WORD $0x4e74d4ee // fadd v14.2d, v7.2d, v20.2d
 	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -12458,27 +12885,27 @@ lanes_focalSoftG1F64:
 	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
-	VFMLA V27.D2, V4.D2, V5.D2
+	VFMLA V26.D2, V4.D2, V5.D2
 	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
-	VFMLA V28.D2, V4.D2, V7.D2
+	VFMLA V27.D2, V4.D2, V7.D2
 	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x4ee1d6e5 // fsub v5.2d, v23.2d, v1.2d
 	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
-	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e73f484 // fmax v4.2d, v4.2d, v19.2d
 	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
-	VBIT V8.B16, V20.B16, V4.B16
-	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	VBIT V8.B16, V19.B16, V4.B16
+	WORD $0x4e73f406 // fmax v6.2d, v0.2d, v19.2d
 	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
-	VBIT V8.B16, V20.B16, V7.B16
+	VBIT V8.B16, V19.B16, V7.B16
 	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
 	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
 	VBIF V8.B16, V0.B16, V7.B16
@@ -12493,23 +12920,28 @@ lanes_focalSoftG1F64:
 	VFMLA V1.D2, V9.D2, V8.D2
 	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
 	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
-	WORD $0x4ee6d706 // fsub v6.2d, v24.2d, v6.2d
+	WORD $0x4ee6d6e6 // fsub v6.2d, v23.2d, v6.2d
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
 	WORD $0x6e66dce9 // fmul v9.2d, v7.2d, v6.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
-	VBIT V0.B16, V20.B16, V9.B16
+	VBIT V0.B16, V19.B16, V9.B16
 	VMOV V3.B16, V1.B16
 	VDUP V30.D[1], V12.D2
 	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
-	VBIT V0.B16, V24.B16, V1.B16
+	VBIT V0.B16, V23.B16, V1.B16
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	VFMLA V3.D2, V5.D2, V9.D2
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
 	VDUP V30.D[0], V12.D2
-	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	VDUP V29.D[0], V11.D2
+	WORD $0x6e6cdc40 // fmul v0.2d, v2.2d, v12.2d
+	WORD $0x6e69dc41 // fmul v1.2d, v2.2d, v9.2d
+	WORD $0x6e6cdc21 // fmul v1.2d, v1.2d, v12.2d
+	WORD $0x6e60dd29 // fmul v9.2d, v9.2d, v0.2d
+	WORD $0x6ee0e560 // fcmgt v0.2d, v11.2d, v0.2d
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
 	VST1.P V9.D[0], 8(R2)
 	VST1.P V4.D[0], 8(R4)
@@ -12535,28 +12967,30 @@ TEXT ·focalSoftG2F64(SB), NOSPLIT, $0-160
 	VMOV R9, V30.D[0]
 	MOVD $0x7ff0000000000000, R9
 	VMOV R9, V30.D[1]
+	MOVD $0x0010000000000000, R9
+	VMOV R9, V29.D[0]
 	MOVD $0x3ff71547652b82fe, R9
-	VDUP R9, V29.D2
-	MOVD $0x3fe62e42fefa39ef, R9
 	VDUP R9, V28.D2
-	MOVD $0x3c7abc9e3b39803f, R9
+	MOVD $0x3fe62e42fefa39ef, R9
 	VDUP R9, V27.D2
-	MOVD $0x40862e6666666666, R9
+	MOVD $0x3c7abc9e3b39803f, R9
 	VDUP R9, V26.D2
-	MOVD $0xc087500000000000, R9
+	MOVD $0x40862e6666666666, R9
 	VDUP R9, V25.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V24.D2
 	MOVD $·expPolyF64Rev<>(SB), R11
 	MOVD $0x3ff0000000000000, R9
-	VDUP R9, V24.D2
-	MOVD $0x3fe6a09e667f3bcd, R9
 	VDUP R9, V23.D2
-	MOVD $0x000fffffffffffff, R9
+	MOVD $0x3fe6a09e667f3bcd, R9
 	VDUP R9, V22.D2
-	MOVD $0x4000000000000000, R9
+	MOVD $0x000fffffffffffff, R9
 	VDUP R9, V21.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V20.D2
 	MOVD $·logPolyF64Rev<>(SB), R12
 	MOVD $0x0000000000000000, R9
-	VDUP R9, V20.D2
+	VDUP R9, V19.D2
 	VEOR V13.B16, V13.B16, V13.B16
 	SUBS $2, R1, R1
 	BLT onepre_focalSoftG2F64
@@ -12566,12 +13000,12 @@ big_focalSoftG2F64:
 	VLD1.P 16(R7), [V2.D2]
 	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
 	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
-	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
-	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
-	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4ef9f463 // fmin v3.2d, v3.2d, v25.2d
+	WORD $0x4e78f463 // fmax v3.2d, v3.2d, v24.2d
+	WORD $0x6e7cdc64 // fmul v4.2d, v3.2d, v28.2d
 	WORD $0x4e618884 // frintn v4.2d, v4.2d
-	VFMLS V28.D2, V4.D2, V3.D2
 	VFMLS V27.D2, V4.D2, V3.D2
+	VFMLS V26.D2, V4.D2, V3.D2
 	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
 	MOVD R11, R10
 	VLD1R.P 8(R10), [V5.D2]
@@ -12599,28 +13033,28 @@ big_focalSoftG2F64:
 	VFMLA V3.D2, V5.D2, V6.D2
 	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
 	VFMLA V6.D2, V5.D2, V3.D2
-	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4e77d463 // fadd v3.2d, v3.2d, v23.2d
 	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
 	VSUB V6.D2, V4.D2, V4.D2
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V6.D2, V3.D2, V3.D2
 	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V24.D2, V4.D2, V4.D2
+	VADD V23.D2, V4.D2, V4.D2
 	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
 	VMOV V3.B16, V9.B16
-	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
-	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
-	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4e77d467 // fadd v7.2d, v3.2d, v23.2d
+	WORD $0x6e67fee8 // fdiv v8.2d, v23.2d, v7.2d
+	WORD $0x4ef7d4e4 // fsub v4.2d, v7.2d, v23.2d
 	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
 	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
 	VMOV V5.B16, V3.B16
-	VSUB V23.D2, V7.D2, V7.D2
+	VSUB V22.D2, V7.D2, V7.D2
 	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
-	VAND V22.B16, V7.B16, V7.B16
-	VADD V23.D2, V7.D2, V7.D2
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.D2, V7.D2, V7.D2
 	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
-	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
-	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x4ef7d4e7 // fsub v7.2d, v7.2d, v23.2d
+	WORD $0x4e74d4ee // fadd v14.2d, v7.2d, v20.2d
 	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -12644,27 +13078,27 @@ big_focalSoftG2F64:
 	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
-	VFMLA V27.D2, V4.D2, V5.D2
+	VFMLA V26.D2, V4.D2, V5.D2
 	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
-	VFMLA V28.D2, V4.D2, V7.D2
+	VFMLA V27.D2, V4.D2, V7.D2
 	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x4ee1d6e5 // fsub v5.2d, v23.2d, v1.2d
 	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
-	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e73f484 // fmax v4.2d, v4.2d, v19.2d
 	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
-	VBIT V8.B16, V20.B16, V4.B16
-	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	VBIT V8.B16, V19.B16, V4.B16
+	WORD $0x4e73f406 // fmax v6.2d, v0.2d, v19.2d
 	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
-	VBIT V8.B16, V20.B16, V7.B16
+	VBIT V8.B16, V19.B16, V7.B16
 	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
 	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
 	VBIF V8.B16, V0.B16, V7.B16
@@ -12679,7 +13113,7 @@ big_focalSoftG2F64:
 	VFMLA V1.D2, V9.D2, V8.D2
 	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
 	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
-	WORD $0x4ee6d706 // fsub v6.2d, v24.2d, v6.2d
+	WORD $0x4ee6d6e6 // fsub v6.2d, v23.2d, v6.2d
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
 	WORD $0x6e63dc6a // fmul v10.2d, v3.2d, v3.2d
@@ -12688,18 +13122,23 @@ big_focalSoftG2F64:
 	WORD $0x4e69d529 // fadd v9.2d, v9.2d, v9.2d
 	WORD $0x6e63dc84 // fmul v4.2d, v4.2d, v3.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
-	VBIT V0.B16, V20.B16, V9.B16
+	VBIT V0.B16, V19.B16, V9.B16
 	VMOV V3.B16, V1.B16
 	VDUP V30.D[1], V12.D2
 	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
-	VBIT V0.B16, V24.B16, V1.B16
+	VBIT V0.B16, V23.B16, V1.B16
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	VFMLA V10.D2, V5.D2, V9.D2
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
 	VDUP V30.D[0], V12.D2
-	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	VDUP V29.D[0], V11.D2
+	WORD $0x6e6cdc40 // fmul v0.2d, v2.2d, v12.2d
+	WORD $0x6e69dc41 // fmul v1.2d, v2.2d, v9.2d
+	WORD $0x6e6cdc21 // fmul v1.2d, v1.2d, v12.2d
+	WORD $0x6e60dd29 // fmul v9.2d, v9.2d, v0.2d
+	WORD $0x6ee0e560 // fcmgt v0.2d, v11.2d, v0.2d
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
 	VST1.P [V9.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -12714,12 +13153,12 @@ one_focalSoftG2F64:
 	VLD1.P 16(R7), [V2.D2]
 	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
 	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
-	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
-	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
-	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4ef9f463 // fmin v3.2d, v3.2d, v25.2d
+	WORD $0x4e78f463 // fmax v3.2d, v3.2d, v24.2d
+	WORD $0x6e7cdc64 // fmul v4.2d, v3.2d, v28.2d
 	WORD $0x4e618884 // frintn v4.2d, v4.2d
-	VFMLS V28.D2, V4.D2, V3.D2
 	VFMLS V27.D2, V4.D2, V3.D2
+	VFMLS V26.D2, V4.D2, V3.D2
 	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
 	MOVD R11, R10
 	VLD1R.P 8(R10), [V5.D2]
@@ -12747,28 +13186,28 @@ one_focalSoftG2F64:
 	VFMLA V3.D2, V5.D2, V6.D2
 	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
 	VFMLA V6.D2, V5.D2, V3.D2
-	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4e77d463 // fadd v3.2d, v3.2d, v23.2d
 	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
 	VSUB V6.D2, V4.D2, V4.D2
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V6.D2, V3.D2, V3.D2
 	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V24.D2, V4.D2, V4.D2
+	VADD V23.D2, V4.D2, V4.D2
 	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
 	VMOV V3.B16, V9.B16
-	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
-	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
-	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4e77d467 // fadd v7.2d, v3.2d, v23.2d
+	WORD $0x6e67fee8 // fdiv v8.2d, v23.2d, v7.2d
+	WORD $0x4ef7d4e4 // fsub v4.2d, v7.2d, v23.2d
 	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
 	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
 	VMOV V5.B16, V3.B16
-	VSUB V23.D2, V7.D2, V7.D2
+	VSUB V22.D2, V7.D2, V7.D2
 	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
-	VAND V22.B16, V7.B16, V7.B16
-	VADD V23.D2, V7.D2, V7.D2
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.D2, V7.D2, V7.D2
 	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
-	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
-	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x4ef7d4e7 // fsub v7.2d, v7.2d, v23.2d
+	WORD $0x4e74d4ee // fadd v14.2d, v7.2d, v20.2d
 	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -12792,27 +13231,27 @@ one_focalSoftG2F64:
 	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
-	VFMLA V27.D2, V4.D2, V5.D2
+	VFMLA V26.D2, V4.D2, V5.D2
 	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
-	VFMLA V28.D2, V4.D2, V7.D2
+	VFMLA V27.D2, V4.D2, V7.D2
 	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x4ee1d6e5 // fsub v5.2d, v23.2d, v1.2d
 	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
-	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e73f484 // fmax v4.2d, v4.2d, v19.2d
 	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
-	VBIT V8.B16, V20.B16, V4.B16
-	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	VBIT V8.B16, V19.B16, V4.B16
+	WORD $0x4e73f406 // fmax v6.2d, v0.2d, v19.2d
 	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
-	VBIT V8.B16, V20.B16, V7.B16
+	VBIT V8.B16, V19.B16, V7.B16
 	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
 	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
 	VBIF V8.B16, V0.B16, V7.B16
@@ -12827,7 +13266,7 @@ one_focalSoftG2F64:
 	VFMLA V1.D2, V9.D2, V8.D2
 	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
 	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
-	WORD $0x4ee6d706 // fsub v6.2d, v24.2d, v6.2d
+	WORD $0x4ee6d6e6 // fsub v6.2d, v23.2d, v6.2d
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
 	WORD $0x6e63dc6a // fmul v10.2d, v3.2d, v3.2d
@@ -12836,18 +13275,23 @@ one_focalSoftG2F64:
 	WORD $0x4e69d529 // fadd v9.2d, v9.2d, v9.2d
 	WORD $0x6e63dc84 // fmul v4.2d, v4.2d, v3.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
-	VBIT V0.B16, V20.B16, V9.B16
+	VBIT V0.B16, V19.B16, V9.B16
 	VMOV V3.B16, V1.B16
 	VDUP V30.D[1], V12.D2
 	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
-	VBIT V0.B16, V24.B16, V1.B16
+	VBIT V0.B16, V23.B16, V1.B16
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	VFMLA V10.D2, V5.D2, V9.D2
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
 	VDUP V30.D[0], V12.D2
-	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	VDUP V29.D[0], V11.D2
+	WORD $0x6e6cdc40 // fmul v0.2d, v2.2d, v12.2d
+	WORD $0x6e69dc41 // fmul v1.2d, v2.2d, v9.2d
+	WORD $0x6e6cdc21 // fmul v1.2d, v1.2d, v12.2d
+	WORD $0x6e60dd29 // fmul v9.2d, v9.2d, v0.2d
+	WORD $0x6ee0e560 // fcmgt v0.2d, v11.2d, v0.2d
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
 	VST1.P [V9.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -12865,12 +13309,12 @@ tail_focalSoftG2F64:
 lanes_focalSoftG2F64:
 	WORD $0x4ee0f803 // fabs v3.2d, v0.2d
 	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
-	WORD $0x4efaf463 // fmin v3.2d, v3.2d, v26.2d
-	WORD $0x4e79f463 // fmax v3.2d, v3.2d, v25.2d
-	WORD $0x6e7ddc64 // fmul v4.2d, v3.2d, v29.2d
+	WORD $0x4ef9f463 // fmin v3.2d, v3.2d, v25.2d
+	WORD $0x4e78f463 // fmax v3.2d, v3.2d, v24.2d
+	WORD $0x6e7cdc64 // fmul v4.2d, v3.2d, v28.2d
 	WORD $0x4e618884 // frintn v4.2d, v4.2d
-	VFMLS V28.D2, V4.D2, V3.D2
 	VFMLS V27.D2, V4.D2, V3.D2
+	VFMLS V26.D2, V4.D2, V3.D2
 	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
 	MOVD R11, R10
 	VLD1R.P 8(R10), [V5.D2]
@@ -12898,28 +13342,28 @@ lanes_focalSoftG2F64:
 	VFMLA V3.D2, V5.D2, V6.D2
 	WORD $0x6e63dc65 // fmul v5.2d, v3.2d, v3.2d
 	VFMLA V6.D2, V5.D2, V3.D2
-	WORD $0x4e78d463 // fadd v3.2d, v3.2d, v24.2d
+	WORD $0x4e77d463 // fadd v3.2d, v3.2d, v23.2d
 	WORD $0x4f7f0486 // sshr v6.2d, v4.2d, #1
 	VSUB V6.D2, V4.D2, V4.D2
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V6.D2, V3.D2, V3.D2
 	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
-	VADD V24.D2, V4.D2, V4.D2
+	VADD V23.D2, V4.D2, V4.D2
 	WORD $0x6e64dc63 // fmul v3.2d, v3.2d, v4.2d
 	VMOV V3.B16, V9.B16
-	WORD $0x4e78d467 // fadd v7.2d, v3.2d, v24.2d
-	WORD $0x6e67ff08 // fdiv v8.2d, v24.2d, v7.2d
-	WORD $0x4ef8d4e4 // fsub v4.2d, v7.2d, v24.2d
+	WORD $0x4e77d467 // fadd v7.2d, v3.2d, v23.2d
+	WORD $0x6e67fee8 // fdiv v8.2d, v23.2d, v7.2d
+	WORD $0x4ef7d4e4 // fsub v4.2d, v7.2d, v23.2d
 	WORD $0x4ee4d464 // fsub v4.2d, v3.2d, v4.2d
 	WORD $0x6e68dc85 // fmul v5.2d, v4.2d, v8.2d
 	VMOV V5.B16, V3.B16
-	VSUB V23.D2, V7.D2, V7.D2
+	VSUB V22.D2, V7.D2, V7.D2
 	WORD $0x4f4c04e4 // sshr v4.2d, v7.2d, #52
-	VAND V22.B16, V7.B16, V7.B16
-	VADD V23.D2, V7.D2, V7.D2
+	VAND V21.B16, V7.B16, V7.B16
+	VADD V22.D2, V7.D2, V7.D2
 	WORD $0x4e61d884 // scvtf v4.2d, v4.2d
-	WORD $0x4ef8d4e7 // fsub v7.2d, v7.2d, v24.2d
-	WORD $0x4e75d4ee // fadd v14.2d, v7.2d, v21.2d
+	WORD $0x4ef7d4e7 // fsub v7.2d, v7.2d, v23.2d
+	WORD $0x4e74d4ee // fadd v14.2d, v7.2d, v20.2d
 	WORD $0x6e6efcee // fdiv v14.2d, v7.2d, v14.2d
 	WORD $0x6e6eddcf // fmul v15.2d, v14.2d, v14.2d
 	MOVD R12, R10
@@ -12943,27 +13387,27 @@ lanes_focalSoftG2F64:
 	WORD $0x6e6fdca5 // fmul v5.2d, v5.2d, v15.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6edca5 // fmul v5.2d, v5.2d, v14.2d
-	VFMLA V27.D2, V4.D2, V5.D2
+	VFMLA V26.D2, V4.D2, V5.D2
 	WORD $0x4e65d4e7 // fadd v7.2d, v7.2d, v5.2d
-	VFMLA V28.D2, V4.D2, V7.D2
+	VFMLA V27.D2, V4.D2, V7.D2
 	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6ee0c80a // fcmge v10.2d, v0.2d, #0.0
 	VMOV V10.B16, V11.B16
 	VBSL V9.B16, V8.B16, V10.B16
 	VBSL V8.B16, V9.B16, V11.B16
-	WORD $0x4ee1d705 // fsub v5.2d, v24.2d, v1.2d
+	WORD $0x4ee1d6e5 // fsub v5.2d, v23.2d, v1.2d
 	WORD $0x6ee0f804 // fneg v4.2d, v0.2d
-	WORD $0x4e74f484 // fmax v4.2d, v4.2d, v20.2d
+	WORD $0x4e73f484 // fmax v4.2d, v4.2d, v19.2d
 	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	WORD $0x4ee0d828 // fcmeq v8.2d, v1.2d, #0.0
-	VBIT V8.B16, V20.B16, V4.B16
-	WORD $0x4e74f406 // fmax v6.2d, v0.2d, v20.2d
+	VBIT V8.B16, V19.B16, V4.B16
+	WORD $0x4e73f406 // fmax v6.2d, v0.2d, v19.2d
 	WORD $0x4e67d4c7 // fadd v7.2d, v6.2d, v7.2d
 	WORD $0x6e65dce7 // fmul v7.2d, v7.2d, v5.2d
 	WORD $0x4ee0d8a8 // fcmeq v8.2d, v5.2d, #0.0
-	VBIT V8.B16, V20.B16, V7.B16
+	VBIT V8.B16, V19.B16, V7.B16
 	WORD $0x4e64d4e7 // fadd v7.2d, v7.2d, v4.2d
 	WORD $0x4e60e408 // fcmeq v8.2d, v0.2d, v0.2d
 	VBIF V8.B16, V0.B16, V7.B16
@@ -12978,7 +13422,7 @@ lanes_focalSoftG2F64:
 	VFMLA V1.D2, V9.D2, V8.D2
 	WORD $0x6e67dd04 // fmul v4.2d, v8.2d, v7.2d
 	WORD $0x4e61d426 // fadd v6.2d, v1.2d, v1.2d
-	WORD $0x4ee6d706 // fsub v6.2d, v24.2d, v6.2d
+	WORD $0x4ee6d6e6 // fsub v6.2d, v23.2d, v6.2d
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
 	WORD $0x6e63dc6a // fmul v10.2d, v3.2d, v3.2d
@@ -12987,18 +13431,23 @@ lanes_focalSoftG2F64:
 	WORD $0x4e69d529 // fadd v9.2d, v9.2d, v9.2d
 	WORD $0x6e63dc84 // fmul v4.2d, v4.2d, v3.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
-	VBIT V0.B16, V20.B16, V9.B16
+	VBIT V0.B16, V19.B16, V9.B16
 	VMOV V3.B16, V1.B16
 	VDUP V30.D[1], V12.D2
 	WORD $0x4e6ce4e0 // fcmeq v0.2d, v7.2d, v12.2d
-	VBIT V0.B16, V24.B16, V1.B16
+	VBIT V0.B16, V23.B16, V1.B16
 	WORD $0x6e61dc84 // fmul v4.2d, v4.2d, v1.2d
 	VFMLA V10.D2, V5.D2, V9.D2
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
 	VDUP V30.D[0], V12.D2
-	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	VDUP V29.D[0], V11.D2
+	WORD $0x6e6cdc40 // fmul v0.2d, v2.2d, v12.2d
+	WORD $0x6e69dc41 // fmul v1.2d, v2.2d, v9.2d
+	WORD $0x6e6cdc21 // fmul v1.2d, v1.2d, v12.2d
+	WORD $0x6e60dd29 // fmul v9.2d, v9.2d, v0.2d
+	WORD $0x6ee0e560 // fcmgt v0.2d, v11.2d, v0.2d
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
 	VST1.P V9.D[0], 8(R2)
 	VST1.P V4.D[0], 8(R4)
@@ -13024,11 +13473,11 @@ TEXT ·focalSoftF64(SB), NOSPLIT, $0-160
 	VMOV R9, V30.D[0]
 	MOVD $0x7ff0000000000000, R9
 	VMOV R9, V30.D[1]
-	MOVD gamma+120(FP), R9
-	VMOV R9, V29.D[0]
-	MOVD $0xfff0000000000000, R9
-	VMOV R9, V29.D[1]
 	MOVD $0x0010000000000000, R9
+	VMOV R9, V29.D[0]
+	MOVD gamma+120(FP), R9
+	VMOV R9, V29.D[1]
+	MOVD $0xfff0000000000000, R9
 	VMOV R9, V28.D[0]
 	MOVD $0x4330000000000000, R9
 	VMOV R9, V28.D[1]
@@ -13188,7 +13637,7 @@ big_focalSoftF64:
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
 	VMOV V3.B16, V10.B16
-	VDUP V28.D[0], V12.D2
+	VDUP V29.D[0], V12.D2
 	WORD $0x6ee3e589 // fcmgt v9.2d, v12.2d, v3.2d
 	VDUP V28.D[1], V12.D2
 	WORD $0x6e6cdc60 // fmul v0.2d, v3.2d, v12.2d
@@ -13230,9 +13679,9 @@ big_focalSoftF64:
 	WORD $0x4e61d54a // fadd v10.2d, v10.2d, v1.2d
 	VFMLA V24.D2, V0.D2, V10.D2
 	WORD $0x4ee0d860 // fcmeq v0.2d, v3.2d, #0.0
-	VDUP V29.D[1], V12.D2
+	VDUP V28.D[0], V12.D2
 	VBIT V0.B16, V12.B16, V10.B16
-	VDUP V29.D[0], V12.D2
+	VDUP V29.D[1], V12.D2
 	WORD $0x6e6cdd4a // fmul v10.2d, v10.2d, v12.2d
 	VDUP V26.D[0], V12.D2
 	WORD $0x6eeae580 // fcmgt v0.2d, v12.2d, v10.2d
@@ -13290,7 +13739,7 @@ big_focalSoftF64:
 	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
 	WORD $0x6e61dd29 // fmul v9.2d, v9.2d, v1.2d
 	WORD $0x6e6add29 // fmul v9.2d, v9.2d, v10.2d
-	VDUP V29.D[0], V12.D2
+	VDUP V29.D[1], V12.D2
 	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
 	VBIT V0.B16, V16.B16, V9.B16
@@ -13302,9 +13751,14 @@ big_focalSoftF64:
 	VFMLA V11.D2, V5.D2, V9.D2
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
 	VDUP V30.D[0], V12.D2
-	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	VDUP V29.D[0], V11.D2
+	WORD $0x6e6cdc40 // fmul v0.2d, v2.2d, v12.2d
+	WORD $0x6e69dc41 // fmul v1.2d, v2.2d, v9.2d
+	WORD $0x6e6cdc21 // fmul v1.2d, v1.2d, v12.2d
+	WORD $0x6e60dd29 // fmul v9.2d, v9.2d, v0.2d
+	WORD $0x6ee0e560 // fcmgt v0.2d, v11.2d, v0.2d
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
 	VST1.P [V9.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -13436,7 +13890,7 @@ one_focalSoftF64:
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
 	VMOV V3.B16, V10.B16
-	VDUP V28.D[0], V12.D2
+	VDUP V29.D[0], V12.D2
 	WORD $0x6ee3e589 // fcmgt v9.2d, v12.2d, v3.2d
 	VDUP V28.D[1], V12.D2
 	WORD $0x6e6cdc60 // fmul v0.2d, v3.2d, v12.2d
@@ -13478,9 +13932,9 @@ one_focalSoftF64:
 	WORD $0x4e61d54a // fadd v10.2d, v10.2d, v1.2d
 	VFMLA V24.D2, V0.D2, V10.D2
 	WORD $0x4ee0d860 // fcmeq v0.2d, v3.2d, #0.0
-	VDUP V29.D[1], V12.D2
+	VDUP V28.D[0], V12.D2
 	VBIT V0.B16, V12.B16, V10.B16
-	VDUP V29.D[0], V12.D2
+	VDUP V29.D[1], V12.D2
 	WORD $0x6e6cdd4a // fmul v10.2d, v10.2d, v12.2d
 	VDUP V26.D[0], V12.D2
 	WORD $0x6eeae580 // fcmgt v0.2d, v12.2d, v10.2d
@@ -13538,7 +13992,7 @@ one_focalSoftF64:
 	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
 	WORD $0x6e61dd29 // fmul v9.2d, v9.2d, v1.2d
 	WORD $0x6e6add29 // fmul v9.2d, v9.2d, v10.2d
-	VDUP V29.D[0], V12.D2
+	VDUP V29.D[1], V12.D2
 	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
 	VBIT V0.B16, V16.B16, V9.B16
@@ -13550,9 +14004,14 @@ one_focalSoftF64:
 	VFMLA V11.D2, V5.D2, V9.D2
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
 	VDUP V30.D[0], V12.D2
-	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	VDUP V29.D[0], V11.D2
+	WORD $0x6e6cdc40 // fmul v0.2d, v2.2d, v12.2d
+	WORD $0x6e69dc41 // fmul v1.2d, v2.2d, v9.2d
+	WORD $0x6e6cdc21 // fmul v1.2d, v1.2d, v12.2d
+	WORD $0x6e60dd29 // fmul v9.2d, v9.2d, v0.2d
+	WORD $0x6ee0e560 // fcmgt v0.2d, v11.2d, v0.2d
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
 	VST1.P [V9.D2], 16(R2)
 	VST1.P [V4.D2], 16(R4)
@@ -13687,7 +14146,7 @@ lanes_focalSoftF64:
 	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
 	WORD $0x6e6bdcc6 // fmul v6.2d, v6.2d, v11.2d
 	VMOV V3.B16, V10.B16
-	VDUP V28.D[0], V12.D2
+	VDUP V29.D[0], V12.D2
 	WORD $0x6ee3e589 // fcmgt v9.2d, v12.2d, v3.2d
 	VDUP V28.D[1], V12.D2
 	WORD $0x6e6cdc60 // fmul v0.2d, v3.2d, v12.2d
@@ -13729,9 +14188,9 @@ lanes_focalSoftF64:
 	WORD $0x4e61d54a // fadd v10.2d, v10.2d, v1.2d
 	VFMLA V24.D2, V0.D2, V10.D2
 	WORD $0x4ee0d860 // fcmeq v0.2d, v3.2d, #0.0
-	VDUP V29.D[1], V12.D2
+	VDUP V28.D[0], V12.D2
 	VBIT V0.B16, V12.B16, V10.B16
-	VDUP V29.D[0], V12.D2
+	VDUP V29.D[1], V12.D2
 	WORD $0x6e6cdd4a // fmul v10.2d, v10.2d, v12.2d
 	VDUP V26.D[0], V12.D2
 	WORD $0x6eeae580 // fcmgt v0.2d, v12.2d, v10.2d
@@ -13789,7 +14248,7 @@ lanes_focalSoftF64:
 	WORD $0x6e67dd29 // fmul v9.2d, v9.2d, v7.2d
 	WORD $0x6e61dd29 // fmul v9.2d, v9.2d, v1.2d
 	WORD $0x6e6add29 // fmul v9.2d, v9.2d, v10.2d
-	VDUP V29.D[0], V12.D2
+	VDUP V29.D[1], V12.D2
 	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
 	WORD $0x4ee0d8c0 // fcmeq v0.2d, v6.2d, #0.0
 	VBIT V0.B16, V16.B16, V9.B16
@@ -13801,9 +14260,14 @@ lanes_focalSoftF64:
 	VFMLA V11.D2, V5.D2, V9.D2
 	WORD $0x6e68dd29 // fmul v9.2d, v9.2d, v8.2d
 	WORD $0x6e62dc84 // fmul v4.2d, v4.2d, v2.2d
-	WORD $0x6e62dd29 // fmul v9.2d, v9.2d, v2.2d
 	VDUP V30.D[0], V12.D2
-	WORD $0x6e6cdd29 // fmul v9.2d, v9.2d, v12.2d
+	VDUP V29.D[0], V11.D2
+	WORD $0x6e6cdc40 // fmul v0.2d, v2.2d, v12.2d
+	WORD $0x6e69dc41 // fmul v1.2d, v2.2d, v9.2d
+	WORD $0x6e6cdc21 // fmul v1.2d, v1.2d, v12.2d
+	WORD $0x6e60dd29 // fmul v9.2d, v9.2d, v0.2d
+	WORD $0x6ee0e560 // fcmgt v0.2d, v11.2d, v0.2d
+	VBIT V0.B16, V1.B16, V9.B16
 	WORD $0x4e64d5ad // fadd v13.2d, v13.2d, v4.2d
 	VST1.P V9.D[0], 8(R2)
 	VST1.P V4.D[0], 8(R4)
@@ -16937,9 +17401,13 @@ big_bceProbF32:
 	VBIF V10.B16, V0.B16, V7.B16
 	VBIF V10.B16, V0.B16, V3.B16
 	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
-	WORD $0x6e22dc63 // fmul v3.4s, v3.4s, v2.4s
 	VDUP V31.S[2], V11.S4
-	WORD $0x6e2bdc63 // fmul v3.4s, v3.4s, v11.4s
+	WORD $0x6e2bdc4a // fmul v10.4s, v2.4s, v11.4s
+	WORD $0x6e23dc48 // fmul v8.4s, v2.4s, v3.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6e2adc63 // fmul v3.4s, v3.4s, v10.4s
+	WORD $0x6eaae6ca // fcmgt v10.4s, v22.4s, v10.4s
+	VBIT V10.B16, V8.B16, V3.B16
 	WORD $0x0e6178e4 // fcvtl v4.2d, v7.2s
 	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
 	WORD $0x4e6178e4 // fcvtl2 v4.2d, v7.4s
@@ -17047,9 +17515,13 @@ one_bceProbF32:
 	VBIF V10.B16, V0.B16, V7.B16
 	VBIF V10.B16, V0.B16, V3.B16
 	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
-	WORD $0x6e22dc63 // fmul v3.4s, v3.4s, v2.4s
 	VDUP V31.S[2], V11.S4
-	WORD $0x6e2bdc63 // fmul v3.4s, v3.4s, v11.4s
+	WORD $0x6e2bdc4a // fmul v10.4s, v2.4s, v11.4s
+	WORD $0x6e23dc48 // fmul v8.4s, v2.4s, v3.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6e2adc63 // fmul v3.4s, v3.4s, v10.4s
+	WORD $0x6eaae6ca // fcmgt v10.4s, v22.4s, v10.4s
+	VBIT V10.B16, V8.B16, V3.B16
 	WORD $0x0e6178e4 // fcvtl v4.2d, v7.2s
 	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
 	WORD $0x4e6178e4 // fcvtl2 v4.2d, v7.4s
@@ -17169,9 +17641,13 @@ lanes_bceProbF32:
 	VBIF V10.B16, V0.B16, V7.B16
 	VBIF V10.B16, V0.B16, V3.B16
 	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
-	WORD $0x6e22dc63 // fmul v3.4s, v3.4s, v2.4s
 	VDUP V31.S[2], V11.S4
-	WORD $0x6e2bdc63 // fmul v3.4s, v3.4s, v11.4s
+	WORD $0x6e2bdc4a // fmul v10.4s, v2.4s, v11.4s
+	WORD $0x6e23dc48 // fmul v8.4s, v2.4s, v3.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6e2adc63 // fmul v3.4s, v3.4s, v10.4s
+	WORD $0x6eaae6ca // fcmgt v10.4s, v22.4s, v10.4s
+	VBIT V10.B16, V8.B16, V3.B16
 	WORD $0x0e6178e4 // fcvtl v4.2d, v7.2s
 	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
 	WORD $0x4e6178e4 // fcvtl2 v4.2d, v7.4s
@@ -17354,9 +17830,13 @@ big_bceProbClipF32:
 	VBIF V10.B16, V0.B16, V7.B16
 	VBIF V10.B16, V0.B16, V5.B16
 	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
-	WORD $0x6e22dca5 // fmul v5.4s, v5.4s, v2.4s
 	VDUP V31.S[2], V11.S4
-	WORD $0x6e2bdca5 // fmul v5.4s, v5.4s, v11.4s
+	WORD $0x6e2bdc4a // fmul v10.4s, v2.4s, v11.4s
+	WORD $0x6e25dc48 // fmul v8.4s, v2.4s, v5.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6e2adca5 // fmul v5.4s, v5.4s, v10.4s
+	WORD $0x6eaae6aa // fcmgt v10.4s, v21.4s, v10.4s
+	VBIT V10.B16, V8.B16, V5.B16
 	WORD $0x0e6178e4 // fcvtl v4.2d, v7.2s
 	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
 	WORD $0x4e6178e4 // fcvtl2 v4.2d, v7.4s
@@ -17477,9 +17957,13 @@ one_bceProbClipF32:
 	VBIF V10.B16, V0.B16, V7.B16
 	VBIF V10.B16, V0.B16, V5.B16
 	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
-	WORD $0x6e22dca5 // fmul v5.4s, v5.4s, v2.4s
 	VDUP V31.S[2], V11.S4
-	WORD $0x6e2bdca5 // fmul v5.4s, v5.4s, v11.4s
+	WORD $0x6e2bdc4a // fmul v10.4s, v2.4s, v11.4s
+	WORD $0x6e25dc48 // fmul v8.4s, v2.4s, v5.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6e2adca5 // fmul v5.4s, v5.4s, v10.4s
+	WORD $0x6eaae6aa // fcmgt v10.4s, v21.4s, v10.4s
+	VBIT V10.B16, V8.B16, V5.B16
 	WORD $0x0e6178e4 // fcvtl v4.2d, v7.2s
 	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
 	WORD $0x4e6178e4 // fcvtl2 v4.2d, v7.4s
@@ -17612,9 +18096,13 @@ lanes_bceProbClipF32:
 	VBIF V10.B16, V0.B16, V7.B16
 	VBIF V10.B16, V0.B16, V5.B16
 	WORD $0x6e22dce7 // fmul v7.4s, v7.4s, v2.4s
-	WORD $0x6e22dca5 // fmul v5.4s, v5.4s, v2.4s
 	VDUP V31.S[2], V11.S4
-	WORD $0x6e2bdca5 // fmul v5.4s, v5.4s, v11.4s
+	WORD $0x6e2bdc4a // fmul v10.4s, v2.4s, v11.4s
+	WORD $0x6e25dc48 // fmul v8.4s, v2.4s, v5.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6e2adca5 // fmul v5.4s, v5.4s, v10.4s
+	WORD $0x6eaae6aa // fcmgt v10.4s, v21.4s, v10.4s
+	VBIT V10.B16, V8.B16, V5.B16
 	WORD $0x0e6178e4 // fcvtl v4.2d, v7.2s
 	WORD $0x4e64d58c // fadd v12.2d, v12.2d, v4.2d
 	WORD $0x4e6178e4 // fcvtl2 v4.2d, v7.4s
@@ -17790,9 +18278,13 @@ big_bceProbF64:
 	VBIF V10.B16, V0.B16, V7.B16
 	VBIF V10.B16, V0.B16, V3.B16
 	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
-	WORD $0x6e62dc63 // fmul v3.2d, v3.2d, v2.2d
 	VDUP V30.D[0], V11.D2
-	WORD $0x6e6bdc63 // fmul v3.2d, v3.2d, v11.2d
+	WORD $0x6e6bdc4a // fmul v10.2d, v2.2d, v11.2d
+	WORD $0x6e63dc48 // fmul v8.2d, v2.2d, v3.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6e6adc63 // fmul v3.2d, v3.2d, v10.2d
+	WORD $0x6eeae6ea // fcmgt v10.2d, v23.2d, v10.2d
+	VBIT V10.B16, V8.B16, V3.B16
 	WORD $0x4e67d58c // fadd v12.2d, v12.2d, v7.2d
 	VST1.P [V3.D2], 16(R2)
 	VST1.P [V7.D2], 16(R4)
@@ -17911,9 +18403,13 @@ one_bceProbF64:
 	VBIF V10.B16, V0.B16, V7.B16
 	VBIF V10.B16, V0.B16, V3.B16
 	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
-	WORD $0x6e62dc63 // fmul v3.2d, v3.2d, v2.2d
 	VDUP V30.D[0], V11.D2
-	WORD $0x6e6bdc63 // fmul v3.2d, v3.2d, v11.2d
+	WORD $0x6e6bdc4a // fmul v10.2d, v2.2d, v11.2d
+	WORD $0x6e63dc48 // fmul v8.2d, v2.2d, v3.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6e6adc63 // fmul v3.2d, v3.2d, v10.2d
+	WORD $0x6eeae6ea // fcmgt v10.2d, v23.2d, v10.2d
+	VBIT V10.B16, V8.B16, V3.B16
 	WORD $0x4e67d58c // fadd v12.2d, v12.2d, v7.2d
 	VST1.P [V3.D2], 16(R2)
 	VST1.P [V7.D2], 16(R4)
@@ -18035,9 +18531,13 @@ lanes_bceProbF64:
 	VBIF V10.B16, V0.B16, V7.B16
 	VBIF V10.B16, V0.B16, V3.B16
 	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
-	WORD $0x6e62dc63 // fmul v3.2d, v3.2d, v2.2d
 	VDUP V30.D[0], V11.D2
-	WORD $0x6e6bdc63 // fmul v3.2d, v3.2d, v11.2d
+	WORD $0x6e6bdc4a // fmul v10.2d, v2.2d, v11.2d
+	WORD $0x6e63dc48 // fmul v8.2d, v2.2d, v3.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6e6adc63 // fmul v3.2d, v3.2d, v10.2d
+	WORD $0x6eeae6ea // fcmgt v10.2d, v23.2d, v10.2d
+	VBIT V10.B16, V8.B16, V3.B16
 	WORD $0x4e67d58c // fadd v12.2d, v12.2d, v7.2d
 	VST1.P V3.D[0], 8(R2)
 	VST1.P V7.D[0], 8(R4)
@@ -18220,9 +18720,13 @@ big_bceProbClipF64:
 	VBIF V10.B16, V0.B16, V7.B16
 	VBIF V10.B16, V0.B16, V5.B16
 	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
-	WORD $0x6e62dca5 // fmul v5.2d, v5.2d, v2.2d
 	VDUP V30.D[0], V11.D2
-	WORD $0x6e6bdca5 // fmul v5.2d, v5.2d, v11.2d
+	WORD $0x6e6bdc4a // fmul v10.2d, v2.2d, v11.2d
+	WORD $0x6e65dc48 // fmul v8.2d, v2.2d, v5.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6e6adca5 // fmul v5.2d, v5.2d, v10.2d
+	WORD $0x6eeae6aa // fcmgt v10.2d, v21.2d, v10.2d
+	VBIT V10.B16, V8.B16, V5.B16
 	WORD $0x4e67d58c // fadd v12.2d, v12.2d, v7.2d
 	VST1.P [V5.D2], 16(R2)
 	VST1.P [V7.D2], 16(R4)
@@ -18354,9 +18858,13 @@ one_bceProbClipF64:
 	VBIF V10.B16, V0.B16, V7.B16
 	VBIF V10.B16, V0.B16, V5.B16
 	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
-	WORD $0x6e62dca5 // fmul v5.2d, v5.2d, v2.2d
 	VDUP V30.D[0], V11.D2
-	WORD $0x6e6bdca5 // fmul v5.2d, v5.2d, v11.2d
+	WORD $0x6e6bdc4a // fmul v10.2d, v2.2d, v11.2d
+	WORD $0x6e65dc48 // fmul v8.2d, v2.2d, v5.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6e6adca5 // fmul v5.2d, v5.2d, v10.2d
+	WORD $0x6eeae6aa // fcmgt v10.2d, v21.2d, v10.2d
+	VBIT V10.B16, V8.B16, V5.B16
 	WORD $0x4e67d58c // fadd v12.2d, v12.2d, v7.2d
 	VST1.P [V5.D2], 16(R2)
 	VST1.P [V7.D2], 16(R4)
@@ -18491,9 +18999,13 @@ lanes_bceProbClipF64:
 	VBIF V10.B16, V0.B16, V7.B16
 	VBIF V10.B16, V0.B16, V5.B16
 	WORD $0x6e62dce7 // fmul v7.2d, v7.2d, v2.2d
-	WORD $0x6e62dca5 // fmul v5.2d, v5.2d, v2.2d
 	VDUP V30.D[0], V11.D2
-	WORD $0x6e6bdca5 // fmul v5.2d, v5.2d, v11.2d
+	WORD $0x6e6bdc4a // fmul v10.2d, v2.2d, v11.2d
+	WORD $0x6e65dc48 // fmul v8.2d, v2.2d, v5.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6e6adca5 // fmul v5.2d, v5.2d, v10.2d
+	WORD $0x6eeae6aa // fcmgt v10.2d, v21.2d, v10.2d
+	VBIT V10.B16, V8.B16, V5.B16
 	WORD $0x4e67d58c // fadd v12.2d, v12.2d, v7.2d
 	VST1.P V5.D[0], 8(R2)
 	VST1.P V7.D[0], 8(R4)
@@ -18628,9 +19140,14 @@ big_focalProbG0F32:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V0.S4
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e20dc4b // fmul v11.4s, v2.4s, v0.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -18719,9 +19236,14 @@ one_focalProbG0F32:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V0.S4
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e20dc4b // fmul v11.4s, v2.4s, v0.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -18822,9 +19344,14 @@ lanes_focalProbG0F32:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V0.S4
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e20dc4b // fmul v11.4s, v2.4s, v0.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -18970,9 +19497,14 @@ big_focalProbG1F32:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V0.S4
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e20dc4b // fmul v11.4s, v2.4s, v0.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -19062,9 +19594,14 @@ one_focalProbG1F32:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V0.S4
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e20dc4b // fmul v11.4s, v2.4s, v0.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -19166,9 +19703,14 @@ lanes_focalProbG1F32:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V0.S4
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e20dc4b // fmul v11.4s, v2.4s, v0.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -19317,9 +19859,14 @@ big_focalProbG2F32:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V0.S4
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e20dc4b // fmul v11.4s, v2.4s, v0.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -19412,9 +19959,14 @@ one_focalProbG2F32:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V0.S4
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e20dc4b // fmul v11.4s, v2.4s, v0.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -19519,9 +20071,14 @@ lanes_focalProbG2F32:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V0.S4
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e20dc4b // fmul v11.4s, v2.4s, v0.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -19750,9 +20307,14 @@ big_focalProbF32:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V0.S4
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e20dc4b // fmul v11.4s, v2.4s, v0.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -19918,9 +20480,14 @@ one_focalProbF32:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V0.S4
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e20dc4b // fmul v11.4s, v2.4s, v0.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -20098,9 +20665,14 @@ lanes_focalProbF32:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V0.S4
-	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e20dc4b // fmul v11.4s, v2.4s, v0.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e20dd4a // fmul v10.4s, v10.4s, v0.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ad // fadd v13.2d, v13.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -20268,9 +20840,14 @@ big_focalProbClipG0F32:
 	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V13.S4
-	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e2ddc4b // fmul v11.4s, v2.4s, v13.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e2ddd4a // fmul v10.4s, v10.4s, v13.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -20380,9 +20957,14 @@ one_focalProbClipG0F32:
 	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V13.S4
-	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e2ddc4b // fmul v11.4s, v2.4s, v13.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e2ddd4a // fmul v10.4s, v10.4s, v13.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -20504,9 +21086,14 @@ lanes_focalProbClipG0F32:
 	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V13.S4
-	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e2ddc4b // fmul v11.4s, v2.4s, v13.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e2ddd4a // fmul v10.4s, v10.4s, v13.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -20675,9 +21262,14 @@ big_focalProbClipG1F32:
 	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V13.S4
-	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e2ddc4b // fmul v11.4s, v2.4s, v13.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e2ddd4a // fmul v10.4s, v10.4s, v13.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -20788,9 +21380,14 @@ one_focalProbClipG1F32:
 	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V13.S4
-	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e2ddc4b // fmul v11.4s, v2.4s, v13.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e2ddd4a // fmul v10.4s, v10.4s, v13.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -20913,9 +21510,14 @@ lanes_focalProbClipG1F32:
 	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V13.S4
-	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e2ddc4b // fmul v11.4s, v2.4s, v13.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e2ddd4a // fmul v10.4s, v10.4s, v13.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -21087,9 +21689,14 @@ big_focalProbClipG2F32:
 	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V13.S4
-	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e2ddc4b // fmul v11.4s, v2.4s, v13.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e2ddd4a // fmul v10.4s, v10.4s, v13.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -21203,9 +21810,14 @@ one_focalProbClipG2F32:
 	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V13.S4
-	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e2ddc4b // fmul v11.4s, v2.4s, v13.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e2ddd4a // fmul v10.4s, v10.4s, v13.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -21331,9 +21943,14 @@ lanes_focalProbClipG2F32:
 	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V13.S4
-	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e2ddc4b // fmul v11.4s, v2.4s, v13.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e2ddd4a // fmul v10.4s, v10.4s, v13.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -21585,9 +22202,14 @@ big_focalProbClipF32:
 	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V13.S4
-	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e2ddc4b // fmul v11.4s, v2.4s, v13.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e2ddd4a // fmul v10.4s, v10.4s, v13.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -21774,9 +22396,14 @@ one_focalProbClipF32:
 	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V13.S4
-	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e2ddc4b // fmul v11.4s, v2.4s, v13.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e2ddd4a // fmul v10.4s, v10.4s, v13.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -21975,9 +22602,14 @@ lanes_focalProbClipF32:
 	WORD $0x6eade40b // fcmgt v11.4s, v0.4s, v13.4s
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
-	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
 	VDUP V31.S[2], V13.S4
-	WORD $0x6e2ddd08 // fmul v8.4s, v8.4s, v13.4s
+	VDUP V30.S[1], V12.S4
+	WORD $0x6e2ddc4b // fmul v11.4s, v2.4s, v13.4s
+	WORD $0x6e28dc4a // fmul v10.4s, v2.4s, v8.4s
+	WORD $0x6e2ddd4a // fmul v10.4s, v10.4s, v13.4s
+	WORD $0x6e2bdd08 // fmul v8.4s, v8.4s, v11.4s
+	WORD $0x6eabe58b // fcmgt v11.4s, v12.4s, v11.4s
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x0e6178ca // fcvtl v10.2d, v6.2s
 	WORD $0x4e6ad5ce // fadd v14.2d, v14.2d, v10.2d
 	WORD $0x4e6178ca // fcvtl2 v10.2d, v6.4s
@@ -22126,9 +22758,14 @@ big_focalProbG0F64:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V0.D2
-	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e60dc4b // fmul v11.2d, v2.2d, v0.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -22221,9 +22858,14 @@ one_focalProbG0F64:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V0.D2
-	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e60dc4b // fmul v11.2d, v2.2d, v0.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -22319,9 +22961,14 @@ lanes_focalProbG0F64:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V0.D2
-	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e60dc4b // fmul v11.2d, v2.2d, v0.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
 	VST1.P V8.D[0], 8(R2)
 	VST1.P V6.D[0], 8(R4)
@@ -22460,9 +23107,14 @@ big_focalProbG1F64:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V0.D2
-	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e60dc4b // fmul v11.2d, v2.2d, v0.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -22556,9 +23208,14 @@ one_focalProbG1F64:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V0.D2
-	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e60dc4b // fmul v11.2d, v2.2d, v0.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -22655,9 +23312,14 @@ lanes_focalProbG1F64:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V0.D2
-	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e60dc4b // fmul v11.2d, v2.2d, v0.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
 	VST1.P V8.D[0], 8(R2)
 	VST1.P V6.D[0], 8(R4)
@@ -22799,9 +23461,14 @@ big_focalProbG2F64:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V0.D2
-	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e60dc4b // fmul v11.2d, v2.2d, v0.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -22898,9 +23565,14 @@ one_focalProbG2F64:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V0.D2
-	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e60dc4b // fmul v11.2d, v2.2d, v0.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -23000,9 +23672,14 @@ lanes_focalProbG2F64:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V0.D2
-	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e60dc4b // fmul v11.2d, v2.2d, v0.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
 	VST1.P V8.D[0], 8(R2)
 	VST1.P V6.D[0], 8(R4)
@@ -23245,9 +23922,14 @@ big_focalProbF64:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V0.D2
-	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e60dc4b // fmul v11.2d, v2.2d, v0.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -23436,9 +24118,14 @@ one_focalProbF64:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V0.D2
-	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e60dc4b // fmul v11.2d, v2.2d, v0.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -23630,9 +24317,14 @@ lanes_focalProbF64:
 	VBIF V11.B16, V3.B16, V6.B16
 	VBIF V11.B16, V3.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V0.D2
-	WORD $0x6e60dd08 // fmul v8.2d, v8.2d, v0.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e60dc4b // fmul v11.2d, v2.2d, v0.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e60dd4a // fmul v10.2d, v10.2d, v0.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ad // fadd v13.2d, v13.2d, v6.2d
 	VST1.P V8.D[0], 8(R2)
 	VST1.P V6.D[0], 8(R4)
@@ -23793,9 +24485,14 @@ big_focalProbClipG0F64:
 	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V13.D2
-	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e6ddc4b // fmul v11.2d, v2.2d, v13.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e6ddd4a // fmul v10.2d, v10.2d, v13.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -23909,9 +24606,14 @@ one_focalProbClipG0F64:
 	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V13.D2
-	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e6ddc4b // fmul v11.2d, v2.2d, v13.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e6ddd4a // fmul v10.2d, v10.2d, v13.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -24028,9 +24730,14 @@ lanes_focalProbClipG0F64:
 	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V13.D2
-	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e6ddc4b // fmul v11.2d, v2.2d, v13.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e6ddd4a // fmul v10.2d, v10.2d, v13.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P V8.D[0], 8(R2)
 	VST1.P V6.D[0], 8(R4)
@@ -24192,9 +24899,14 @@ big_focalProbClipG1F64:
 	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V13.D2
-	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e6ddc4b // fmul v11.2d, v2.2d, v13.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e6ddd4a // fmul v10.2d, v10.2d, v13.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -24309,9 +25021,14 @@ one_focalProbClipG1F64:
 	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V13.D2
-	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e6ddc4b // fmul v11.2d, v2.2d, v13.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e6ddd4a // fmul v10.2d, v10.2d, v13.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -24429,9 +25146,14 @@ lanes_focalProbClipG1F64:
 	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V13.D2
-	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e6ddc4b // fmul v11.2d, v2.2d, v13.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e6ddd4a // fmul v10.2d, v10.2d, v13.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P V8.D[0], 8(R2)
 	VST1.P V6.D[0], 8(R4)
@@ -24596,9 +25318,14 @@ big_focalProbClipG2F64:
 	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V13.D2
-	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e6ddc4b // fmul v11.2d, v2.2d, v13.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e6ddd4a // fmul v10.2d, v10.2d, v13.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -24716,9 +25443,14 @@ one_focalProbClipG2F64:
 	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V13.D2
-	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e6ddc4b // fmul v11.2d, v2.2d, v13.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e6ddd4a // fmul v10.2d, v10.2d, v13.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -24839,9 +25571,14 @@ lanes_focalProbClipG2F64:
 	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V13.D2
-	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e6ddc4b // fmul v11.2d, v2.2d, v13.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e6ddd4a // fmul v10.2d, v10.2d, v13.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P V8.D[0], 8(R2)
 	VST1.P V6.D[0], 8(R4)
@@ -25107,9 +25844,14 @@ big_focalProbClipF64:
 	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V13.D2
-	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e6ddc4b // fmul v11.2d, v2.2d, v13.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e6ddd4a // fmul v10.2d, v10.2d, v13.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -25319,9 +26061,14 @@ one_focalProbClipF64:
 	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V13.D2
-	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e6ddc4b // fmul v11.2d, v2.2d, v13.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e6ddd4a // fmul v10.2d, v10.2d, v13.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P [V8.D2], 16(R2)
 	VST1.P [V6.D2], 16(R4)
@@ -25534,9 +26281,14 @@ lanes_focalProbClipF64:
 	WORD $0x6eede40b // fcmgt v11.2d, v0.2d, v13.2d
 	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
-	WORD $0x6e62dd08 // fmul v8.2d, v8.2d, v2.2d
 	VDUP V30.D[0], V13.D2
-	WORD $0x6e6ddd08 // fmul v8.2d, v8.2d, v13.2d
+	VDUP V29.D[1], V12.D2
+	WORD $0x6e6ddc4b // fmul v11.2d, v2.2d, v13.2d
+	WORD $0x6e68dc4a // fmul v10.2d, v2.2d, v8.2d
+	WORD $0x6e6ddd4a // fmul v10.2d, v10.2d, v13.2d
+	WORD $0x6e6bdd08 // fmul v8.2d, v8.2d, v11.2d
+	WORD $0x6eebe58b // fcmgt v11.2d, v12.2d, v11.2d
+	VBIT V11.B16, V10.B16, V8.B16
 	WORD $0x4e66d5ce // fadd v14.2d, v14.2d, v6.2d
 	VST1.P V8.D[0], 8(R2)
 	VST1.P V6.D[0], 8(R4)

@@ -73,8 +73,9 @@ cn = fp·(1 − y[i]):
 	grad[i] = w[i]·((cp + cn)·σ(x[i]) − cp)·scale
 	sum += float64(loss[i])
 
-and returns sum. All slices have at least len(grad) elements; grad or loss
-may be x.`}, neon.S4, genBCELogits},
+and returns sum. The gradient is g·(w[i]·scale), or (w[i]·g)·scale where
+w[i]·scale is below the normal range. All slices have at least len(grad)
+elements; grad or loss may be x.`}, neon.S4, genBCELogits},
 		{signature{"bceLogitsF64", []param{{"grad", slice64}, {"loss", slice64}, {"x", slice64}, {"y", slice64}, {"pw", slice64}, {"w", slice64}, {"fn", f64}, {"fp", f64}, {"scale", f64}}, f64,
 			"bceLogitsF64 is bceLogitsF32 for float64."}, neon.D2, genBCELogits},
 	}
@@ -173,8 +174,8 @@ func genBCELogits(f *fn) {
 	f.zero(acc[0])
 	f.zero(acc[1])
 	ins := []stream{{ptr: "R0", regs: X}, {ptr: "R5", regs: Y}, {ptr: "R6", regs: PW}, {ptr: "R7", regs: W}}
-	// Results: the gradient ends in PW, the loss in Y.
-	outs := []stream{{ptr: "R2", regs: PW}, {ptr: "R4", regs: Y}}
+	// Results: the gradient ends in T, the loss in Y.
+	outs := []stream{{ptr: "R2", regs: T}, {ptr: "R4", regs: Y}}
 	ec, sg, sn := f.vs(12, 1)[0], f.vs(13, 1)[0], f.vs(14, 1)[0]
 	f.loop(1, ins, outs, func(int) {
 		x, y, pw, w, e, t, h0, h1, lp, r := X[0], Y[0], PW[0], W[0], E[0], T[0], H[0], H[1], LP[0], R[0]
@@ -209,9 +210,11 @@ func genBCELogits(f *fn) {
 		f.FMUL(a, t, y, sg)
 		f.fmls(t, pw, sn)
 		f.FMUL(a, lp, lp, w)
-		f.FMUL(a, t, t, w)
-		f.FMUL(a, pw, t, scale) // gradient
-		f.mov(y, lp)            // loss
+		// The smallest normal number, set per vector: float32 has no
+		// register left for the constant.
+		f.minNormIn(ec)
+		f.weightGrad(t, w, scale, ec, sg, sn) // gradient
+		f.mov(y, lp)                          // loss
 		f.accumulate(acc, lp, h0, 0)
 	})
 	f.arr = neon.D2

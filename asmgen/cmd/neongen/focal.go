@@ -152,9 +152,11 @@ func genFocal(f *fn, mode int) {
 		f.FMUL(a, LP, LP, EC)
 		f.FMUL(a, LP, LP, S)
 		f.FMUL(a, T, T, W) // loss
-		f.FMUL(a, LP, LP, W)
 		f.dup(R, scale)
-		f.FMUL(a, LP, LP, R) // gradient
+		// The smallest normal number, set per vector: float32 has no
+		// register left for the constant.
+		f.minNormIn(S)
+		f.weightGrad(LP, W, R, S, EC, Z) // gradient
 		f.accumulate(acc, T, E, 0)
 	})
 	f.reduceWide(acc)
@@ -225,15 +227,16 @@ func genFocalSoft(f *fn, mode int) {
 		f.memCoefs = true
 		f.extra = f.vs(13+nacc, 2)
 	}
-	items := []pk{kp("a0"), kp("a1"), kp("scale"), kv(float32(math.Inf(1)), math.Inf(1))}
+	items := []pk{kp("a0"), kp("a1"), kp("scale"), kv(float32(math.Inf(1)), math.Inf(1)),
+		kb(0x00800000, 0x0010000000000000)} // the smallest normal number
 	if mode < 0 {
 		items = append(items, kp("gamma"), kv(float32(math.Inf(-1)), math.Inf(-1)),
-			kb(0x00800000, 0x0010000000000000), kv(0x1p23, 0x1p52), kb(23, 52),
+			kv(0x1p23, 0x1p52), kb(23, 52),
 			kv(focalShift32, focalShift64), kv(focalShiftAt32, focalShiftAt64),
 			kv(0x1p-96, 0x1p-1000))
 	}
 	ks := f.packConsts(items...)
-	a0, a1, scale, inf := ks[0], ks[1], ks[2], ks[3]
+	a0, a1, scale, inf, minNorm := ks[0], ks[1], ks[2], ks[3], ks[4]
 	f.expConsts()
 	f.logConsts()
 	zero := f.k("zero", 0, 0)
@@ -308,9 +311,9 @@ func genFocalSoft(f *fn, mode int) {
 				f.FMUL(a, T, T, E)
 				mgl = E
 			default:
-				gamma, ninf := ks[4], ks[5]
+				gamma, ninf := ks[5], ks[6]
 				mg = SP
-				f.logSub(SP, E, X, Y, SN, EC, P, subLanes{ks[6], ks[7], ks[8]})
+				f.logSub(SP, E, X, Y, SN, EC, P, subLanes{minNorm, ks[7], ks[8]})
 				f.FCMEQZ(a, X, E)
 				f.dup(P, ninf)
 				f.bit(SP, P, X) // log 0: m^γ = 0
@@ -357,9 +360,9 @@ func genFocalSoft(f *fn, mode int) {
 			f.FMUL(a, EC, EC, R)
 		}
 		f.FMUL(a, T, T, W)
-		f.FMUL(a, G, G, W)
 		f.dup(P, scale)
-		f.FMUL(a, G, G, P)
+		f.dup(SN, minNorm)
+		f.weightGrad(G, W, P, SN, X, Y)
 		f.accumulate(acc, T, E, 0)
 	})
 	f.reduceWide(acc)

@@ -82,7 +82,7 @@ func genBCEProb(f *fn, clip bool) {
 	}
 	ps := f.packScalars(names...)
 	pfn, pfp, scale := ps[0], ps[1], ps[2]
-	f.logProbConsts()
+	minNorm, _, _, _, _ := f.logProbConsts()
 	one := f.k("one", 1, 1)
 	zero := f.k("zero", 0, 0)
 	var two, m100, eps neon.V
@@ -163,9 +163,8 @@ func genBCEProb(f *fn, clip bool) {
 		f.bif(T, X, M) // NaN p: NaN loss and gradient
 		f.bif(G, X, M)
 		f.FMUL(a, T, T, W)
-		f.FMUL(a, G, G, W)
 		f.dup(P, scale)
-		f.FMUL(a, G, G, P)
+		f.weightGrad(G, W, P, minNorm, M, H1)
 		f.accumulate(acc, T, E, 0)
 	})
 	f.reduceWide(acc)
@@ -464,9 +463,9 @@ func genFocalProb(f *fn, mode int, clip bool) {
 			f.bit(T, H2, M)
 		}
 		f.FMUL(a, E, E, W)
-		f.FMUL(a, T, T, W)
 		f.dup(P, scale)
-		f.FMUL(a, T, T, P)
+		f.dup(U, minNorm)
+		f.weightGrad(T, W, P, U, M, H2)
 		f.accumulate(acc, E, H2, 0)
 	})
 	f.reduceWide(acc)
