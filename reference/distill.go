@@ -80,8 +80,8 @@ func Distill[T kernels.Float](student, teacher []T, n, k int, o *kernels.Distill
 		}
 		ez, ev := lz.lseTol(u, k), lv.lseTol(u, k)
 		var kl sum
-		infTerm := false                // a class the teacher gives mass and the student −Inf: the row is +Inf
-		var abs, absFinite, tol float64 // Σ P_j·|v_j − z_j| (all, and where z_j is finite), and the terms' own errors
+		infTerm := false             // a class the teacher gives mass and the student −Inf: the row is +Inf
+		var abs, spread, tol float64 // Σ P_j·|v_j − z_j|, Σ |v_j − z_j| where z_j is finite, the terms' own errors
 		for j := 0; j < k; j++ {
 			if v[j] == math.Inf(-1) {
 				continue // no teacher mass: no term
@@ -100,7 +100,7 @@ func Distill[T kernels.Float](student, teacher []T, n, k int, o *kernels.Distill
 			d := math.Abs(v[j] - z[j])
 			abs += p * d
 			if z[j]-z[j] == 0 {
-				absFinite += p * d
+				spread += d
 			}
 			rho := ev + Slack*u*(1+math.Abs(v[j])+math.Abs(v[j]-lv.m)) // P_j's relative error
 			tol += p * (rho*math.Abs(lp-lq) + Slack*u*(math.Abs(v[j])+math.Abs(z[j])))
@@ -116,15 +116,18 @@ func Distill[T kernels.Float](student, teacher []T, n, k int, o *kernels.Distill
 		loss := lambda * kl.value()
 		r.Items[i] = loss
 		r.ItemTol[i] = finiteTol(loss, lambda*tol+Slack*u*math.Abs(loss)+Slack*r.tiny)
-		if r.overflows(math.Abs(loss), lambda*abs) || !(absFinite*math.Exp(lv.logS+onlineMargin) <= r.max) || diffs(v, z) > r.max ||
+		if r.overflows(math.Abs(loss), lambda*abs) || !(spread*math.Exp(onlineMargin) <= r.max) || diffs(v, z) > r.max ||
 			math.IsInf(loss, 0) && !infTerm {
 			// A term v_j − z_j, or the sum of the weighted ones, beyond T's
 			// range: the kernels' value is ±Inf or NaN where the true one
-			// may be finite. The kernels weight by e^(v_j − max v), which
-			// is P_j times the teacher's Σ e^(v − max v) ≤ K, and divide
-			// by that sum last; an online pass weighs by e^(v_j − ref), a
-			// reference up to onlineMargin below the maximum. An infinite loss from finite terms is this
-			// float64 computation overflowing (a divergence within an ULP of
+			// may be finite. The kernels weight each v_j − z_j by
+			// e^(v_j − ref) before they divide by the teacher's sum, where
+			// ref is the row's maximum (≤ 1: F67) or, in an online pass, a
+			// reference up to onlineMargin below the maximum of the row so
+			// far (≤ e^onlineMargin: F72, F74); such a partial sum or term
+			// beyond T's range may end as ±Inf, even after later rescaling.
+			// An infinite loss from finite terms is this float64
+			// computation overflowing (a divergence within an ULP of
 			// MaxFloat64, F70): the true value may be finite.
 			r.ItemTol[i] = math.Inf(1)
 		}
@@ -143,10 +146,11 @@ func Distill[T kernels.Float](student, teacher []T, n, k int, o *kernels.Distill
 	return r, nil
 }
 
-// onlineMargin is how far below a row's maximum the reference of an online
-// log-sum-exp may stay (asmgen/amd64's rescaleMargin): its weights
-// e^(x − ref) reach e^onlineMargin, and a product with them may overflow T
-// where the normalised one does not (F72).
+// onlineMargin is how far below the maximum of the row so far the
+// reference of an online log-sum-exp may stay (asmgen/amd64's
+// rescaleMargin): its weights e^(x − ref) reach e^onlineMargin, and a
+// product with them may overflow T where the normalised one does not (F72,
+// F74).
 const onlineMargin = 20
 
 // diffs returns the largest |v_j − z_j| over the pairs of finite values
