@@ -92,56 +92,7 @@ func (c *distillCase[T]) buffers() []buf[T] {
 		{name: "grad", n: nk, out: true, anchor: -1, absent: c.grad == gradNone},
 		{name: "rowloss", n: c.n, out: true, anchor: -1, absent: !c.rowLoss},
 	}
-	const s, t, grad, loss = 0, 1, 2, 3
-	if c.grad == gradInPlace {
-		b[grad].anchor = s
-	}
-	f := &c.fault
-	switch f.kind {
-	case faultLength:
-		if f.what < 0 {
-			return b
-		}
-		i := f.what % len(b)
-		if b[i].absent {
-			if i == loss && c.reduction == kernels.None {
-				return b // None without RowLoss: an ErrLength of its own
-			}
-			b[i].absent = false
-		}
-		b[i].n = badLength(f.how, b[i].n)
-		f.refBlind = i == grad
-		if b[i].data != nil {
-			b[i].data = resize(b[i].data, b[i].n)
-		}
-		if i == grad {
-			b[i].anchor = -1
-		}
-	case faultOverlap:
-		type pair struct{ out, on int }
-		pairs := []pair{{grad, s}, {loss, grad}, {grad, t}, {loss, s}, {loss, t}}
-		for try := 0; try < len(pairs); try++ {
-			p := pairs[(f.what+try)%len(pairs)]
-			off, ok := partialOffset(f.how, b[p.out].n, b[p.on].n, p.on != s)
-			if !ok {
-				continue
-			}
-			b[p.out].absent, b[p.on].absent = false, false
-			if p.on == grad {
-				b[grad].anchor = -1
-			}
-			b[p.out].anchor, b[p.out].off = p.on, off
-			if p.out == loss {
-				c.rowLoss = true
-			}
-			if p.out == grad && c.grad == gradNone {
-				c.grad = gradSeparate
-			}
-			return b
-		}
-		f.kind, f.want = faultNone, nil
-	}
-	return b
+	return lossFaults(b, &c.fault, &c.grad, &c.rowLoss, c.reduction == kernels.None)
 }
 
 func (c *distillCase[T]) layout() ([]buf[T], int) { return c.bufs, c.shift }

@@ -190,3 +190,61 @@ func partialOffset(how, m, n int, identicalBad bool) (off int, ok bool) {
 // kAboveInt32 is MaxInt32 + 1, a variable so that the package builds where
 // int has 32 bits (it wraps to a negative K there, as much a shape error).
 var kAboveInt32 = int64(math.MaxInt32) + 1
+
+// lossFaults lays out the buffers of a loss with two inputs, a gradient
+// and a loss output (b in that order) and breaks them as f says: a slice
+// of a bad length, or an output partly over another buffer. gradMode and
+// lossOut follow the layout (an overlap with an absent output makes it
+// present); none says the reduction is None, whose missing loss buffer is
+// an ErrLength of its own.
+func lossFaults[T kernels.Float](b []buf[T], f *fault, gradMode *int, lossOut *bool, none bool) []buf[T] {
+	const in0, in1, grad, loss = 0, 1, 2, 3
+	if *gradMode == gradInPlace {
+		b[grad].anchor = in0
+	}
+	switch f.kind {
+	case faultLength:
+		if f.what < 0 { // a non-float buffer (labels) is the broken one
+			return b
+		}
+		i := f.what % len(b)
+		if b[i].absent {
+			if i == loss && none {
+				return b
+			}
+			b[i].absent = false
+		}
+		b[i].n = badLength(f.how, b[i].n)
+		f.refBlind = i == grad
+		if b[i].data != nil {
+			b[i].data = resize(b[i].data, b[i].n)
+		}
+		if i == grad {
+			b[i].anchor = -1
+		}
+	case faultOverlap:
+		type pair struct{ out, on int }
+		pairs := []pair{{grad, in0}, {loss, grad}, {grad, in1}, {loss, in0}, {loss, in1}}
+		for try := 0; try < len(pairs); try++ {
+			p := pairs[(f.what+try)%len(pairs)]
+			off, ok := partialOffset(f.how, b[p.out].n, b[p.on].n, p.on != in0)
+			if !ok {
+				continue
+			}
+			b[p.out].absent, b[p.on].absent = false, false
+			if p.on == grad {
+				b[grad].anchor = -1
+			}
+			b[p.out].anchor, b[p.out].off = p.on, off
+			if p.out == loss {
+				*lossOut = true
+			}
+			if p.out == grad && *gradMode == gradNone {
+				*gradMode = gradSeparate
+			}
+			return b
+		}
+		f.kind, f.want = faultNone, nil
+	}
+	return b
+}

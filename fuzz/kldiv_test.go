@@ -82,53 +82,7 @@ func (c *klCase[T]) buffers() []buf[T] {
 		{name: "grad", n: nk, out: true, anchor: -1, absent: c.grad == gradNone},
 		{name: "loss", n: nk, out: true, anchor: -1, absent: !c.loss},
 	}
-	const x, t, grad, loss = 0, 1, 2, 3
-	if c.grad == gradInPlace {
-		b[grad].anchor = x
-	}
-	f := &c.fault
-	switch f.kind {
-	case faultLength:
-		i := f.what % len(b)
-		if b[i].absent {
-			if i == loss && c.reduction == kernels.None {
-				return b // None without Loss: an ErrLength of its own
-			}
-			b[i].absent = false
-		}
-		b[i].n = badLength(f.how, b[i].n)
-		f.refBlind = i == grad
-		if b[i].data != nil {
-			b[i].data = resize(b[i].data, b[i].n)
-		}
-		if i == grad {
-			b[i].anchor = -1
-		}
-	case faultOverlap:
-		type pair struct{ out, on int }
-		pairs := []pair{{grad, x}, {loss, grad}, {grad, t}, {loss, x}, {loss, t}}
-		for try := 0; try < len(pairs); try++ {
-			p := pairs[(f.what+try)%len(pairs)]
-			off, ok := partialOffset(f.how, b[p.out].n, b[p.on].n, p.on != x)
-			if !ok {
-				continue
-			}
-			b[p.out].absent, b[p.on].absent = false, false
-			if p.on == grad {
-				b[grad].anchor = -1
-			}
-			b[p.out].anchor, b[p.out].off = p.on, off
-			if p.out == loss {
-				c.loss = true
-			}
-			if p.out == grad && c.grad == gradNone {
-				c.grad = gradSeparate
-			}
-			return b
-		}
-		f.kind, f.want = faultNone, nil
-	}
-	return b
+	return lossFaults(b, &c.fault, &c.grad, &c.loss, c.reduction == kernels.None)
 }
 
 func (c *klCase[T]) layout() ([]buf[T], int) { return c.bufs, c.shift }
