@@ -5,6 +5,7 @@ package amd64
 import (
 	"math"
 
+	"github.com/lossfuse/lossfuse/kernels/generic"
 	"github.com/lossfuse/lossfuse/kernels/internal/args"
 )
 
@@ -13,6 +14,9 @@ import (
 // passes: both online log-sum-exps and the dot product Σ e^(v−m_v)·(v − z),
 // then (after Go forms each row's divergence) the gradient.
 func (s isa) distill(a args.CE[float32]) float64 {
+	if a.Divergence != args.ForwardKL {
+		return generic.Distill(a) // TODO(jsd): vectorise
+	}
 	args.Took("amd64/f32/distill")
 	k, n, tau := a.K, a.N, a.InvTemp
 	var mz, lsz, mv, lsv, dot [blockRows]float32
@@ -67,6 +71,9 @@ func (s isa) distill(a args.CE[float32]) float64 {
 
 // distill64 is distill for float64.
 func (s isa) distill64(a args.CE[float64]) float64 {
+	if a.Divergence != args.ForwardKL {
+		return generic.Distill(a) // TODO(jsd): vectorise
+	}
 	args.Took("amd64/f64/distill")
 	k, n, tau := a.K, a.N, a.InvTemp
 	var mz, lsz, mv, lsv, dot [blockRows]float64

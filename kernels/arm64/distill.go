@@ -5,6 +5,7 @@ package arm64
 import (
 	"math"
 
+	"github.com/lossfuse/lossfuse/kernels/generic"
 	"github.com/lossfuse/lossfuse/kernels/internal/args"
 )
 
@@ -16,6 +17,9 @@ import (
 // scalars stay here, in the generic kernel's float64 expressions. Grad may
 // be X: every vector is read before it is written.
 func distill[T args.Float](a args.CE[T]) float64 {
+	if a.Divergence != args.ForwardKL {
+		return generic.Distill(a) // TODO(jsd): vectorise
+	}
 	args.TookIf(is32[T](), "neon/f32/distill", "neon/f64/distill")
 	k := a.K
 	lam, c := float64(a.LossScale), float64(a.GradScale)

@@ -6,10 +6,10 @@ import (
 	"github.com/lossfuse/lossfuse/kernels/internal/args"
 )
 
-// Distill is the forward KL divergence KL(P‖Q) of the teacher's softmax P
+// Distill is the divergence (args.CE.Divergence) of the teacher's softmax P
 // and the student's Q, each over the logits times InvTemp, per row (see
-// kernels.Distill), in two passes over each row: both log-sum-exps and the
-// divergence, then the gradient GradScale·(Q − P).
+// kernels.Distill): the KL divergences in two passes over each row (both
+// log-sum-exps and the divergence, then the gradient), JSD in three.
 func Distill[T args.Float](a args.CE[T]) float64 {
 	args.Took("generic/distill")
 	k := a.K
@@ -28,7 +28,15 @@ func Distill[T args.Float](a args.CE[T]) float64 {
 			zero(g)
 			continue
 		}
-		l := lam * distillRow(s, t, g, tau, c)
+		var l float64
+		switch a.Divergence {
+		case args.ReverseKL:
+			l = lam * reverseKLRow(s, t, g, tau, c)
+		case args.JSD:
+			l = lam * jsdRow(s, t, g, tau, c, float64(a.Beta))
+		default:
+			l = lam * distillRow(s, t, g, tau, c)
+		}
 		if a.RowLoss != nil {
 			a.RowLoss[i] = T(l)
 		}
@@ -41,49 +49,101 @@ func Distill[T args.Float](a args.CE[T]) float64 {
 // to g (when non-nil; g may be s). A row whose scaled maximum is not finite
 // in either input (NaN, +Inf, or every logit −Inf) is NaN throughout.
 func distillRow[T args.Float](s, t, g []T, tau T, c float64) float64 {
-	ms, _ := rowMax(s)
-	mt, _ := rowMax(t)
-	mz, mv := float64(T(T(ms)*tau)), float64(T(T(mt)*tau)) // rounding is monotonic: the maximum of the scaled row
-	if mz-mz != 0 || mv-mv != 0 {
+	lv, lz, d, ok := klPass(t, s, tau)
+	if !ok {
 		fill(g, T(math.NaN()))
 		return math.NaN()
 	}
-	var bz, bv, d [sumExpBlock]float64
-	var sz, sv, dot [4]float64
-	for lo := 0; lo < len(s); lo += sumExpBlock {
-		ss := s[lo:min(lo+sumExpBlock, len(s))]
-		ts := t[lo:][:len(ss)]
-		ez, ev, dd := bz[:len(ss)], bv[:len(ss)], d[:len(ss)]
-		for j := range ss {
-			z, v := float64(T(ss[j]*tau)), float64(T(ts[j]*tau))
-			ez[j], ev[j], dd[j] = z-mz, v-mv, v-z
+	if g != nil {
+		distillGrad(s, t, g, tau, c, lz, lv)
+	}
+	return d + (lz - lv)
+}
+
+// reverseKLRow returns KL(Q‖P) for one row and writes its gradient
+// c·Q_j·((z_j − v_j) − D), D = Σ Q·(z − v), to g. A row whose divergence is
+// +Inf (the teacher has no mass where the student has some) has no finite
+// gradient: NaN.
+func reverseKLRow[T args.Float](s, t, g []T, tau T, c float64) float64 {
+	lz, lv, d, ok := klPass(s, t, tau)
+	if !ok || d == math.Inf(1) {
+		fill(g, T(math.NaN()))
+		if !ok {
+			return math.NaN()
 		}
-		expInto(ez, ez)
-		expInto(ev, ev)
-		addInto(&sz, ez)
-		addInto(&sv, ev)
-		for j, e := range ev {
-			p := e * dd[j]
+		return d
+	}
+	if g != nil {
+		var bz [sumExpBlock]float64
+		for lo := 0; lo < len(s); lo += sumExpBlock {
+			ss := s[lo:min(lo+sumExpBlock, len(s))]
+			ts := t[lo:][:len(ss)]
+			gs := g[lo:][:len(ss)]
+			ez := bz[:len(ss)]
+			for j := range ss {
+				ez[j] = float64(T(ss[j]*tau)) - lz
+			}
+			expInto(ez, ez)
+			for j := range gs {
+				q := ez[j]
+				if q != 0 { // Q_j = 0 (z_j = −Inf) has gradient 0, whatever v_j
+					q *= float64(T(ss[j]*tau)) - float64(T(ts[j]*tau)) - d
+				}
+				gs[j] = T(c * q)
+			}
+		}
+	}
+	return d + (lv - lz)
+}
+
+// klPass is one read of a row pair x = a·τ, y = b·τ: the log-sum-exps of
+// both and D = Σ softmax(x)_j·(x_j − y_j), so that KL(softmax(x)‖softmax(y))
+// = D + lse(y) − lse(x). A term with x_j = −Inf is 0; one whose weight
+// underflows for a finite x_j beside y_j = −Inf is +Inf. ok is false when
+// either row's scaled maximum is not finite (NaN, +Inf, or only −Inf).
+func klPass[T args.Float](a, b []T, tau T) (lx, ly, d float64, ok bool) {
+	ma, _ := rowMax(a)
+	mb, _ := rowMax(b)
+	mx, my := float64(T(T(ma)*tau)), float64(T(T(mb)*tau)) // rounding is monotonic: the maximum of the scaled row
+	if mx-mx != 0 || my-my != 0 {
+		return 0, 0, 0, false
+	}
+	var bx, by, dd [sumExpBlock]float64
+	var sx, sy, dot [4]float64
+	for lo := 0; lo < len(a); lo += sumExpBlock {
+		as := a[lo:min(lo+sumExpBlock, len(a))]
+		bs := b[lo:][:len(as)]
+		ex, ey, dl := bx[:len(as)], by[:len(as)], dd[:len(as)]
+		for j := range as {
+			x, y := float64(T(as[j]*tau)), float64(T(bs[j]*tau))
+			ex[j], ey[j], dl[j] = x-mx, y-my, x-y
+		}
+		expInto(ex, ex)
+		expInto(ey, ey)
+		addInto(&sx, ex)
+		addInto(&sy, ey)
+		for j, e := range ex {
+			p := e * dl[j]
 			if p != p {
-				// 0·∞: a teacher's −Inf (no mass: no term), or a teacher
-				// probability below float64's range beside the student's
-				// −Inf (the term is +Inf).
+				// 0·∞: x_j = −Inf (no mass: no term), or a weight below
+				// float64's range beside y_j = −Inf (the term is +Inf).
 				p = 0
-				if dd[j] > 0 {
+				if dl[j] > 0 {
 					p = math.Inf(1)
 				}
 			}
-			dd[j] = p
+			dl[j] = p
 		}
-		addInto(&dot, dd)
+		addInto(&dot, dl)
 	}
-	sumZ := (sz[0] + sz[1]) + (sz[2] + sz[3])
-	sumV := (sv[0] + sv[1]) + (sv[2] + sv[3])
-	lz, lv := mz+math.Log(sumZ), mv+math.Log(sumV)
-	kl := ((dot[0]+dot[1])+(dot[2]+dot[3]))/sumV + (lz - lv)
-	if g == nil {
-		return kl
-	}
+	sumX := (sx[0] + sx[1]) + (sx[2] + sx[3])
+	sumY := (sy[0] + sy[1]) + (sy[2] + sy[3])
+	return mx + math.Log(sumX), my + math.Log(sumY), ((dot[0] + dot[1]) + (dot[2] + dot[3])) / sumX, true
+}
+
+// distillGrad writes the forward divergence's gradient c·(Q − P).
+func distillGrad[T args.Float](s, t, g []T, tau T, c, lz, lv float64) {
+	var bz, bv [sumExpBlock]float64
 	for lo := 0; lo < len(s); lo += sumExpBlock {
 		ss := s[lo:min(lo+sumExpBlock, len(s))]
 		ts := t[lo:][:len(ss)]
@@ -99,5 +159,76 @@ func distillRow[T args.Float](s, t, g []T, tau T, c float64) float64 {
 			gs[j] = T(c * (ez[j] - ev[j]))
 		}
 	}
-	return kl
+}
+
+// jsdRow returns the generalised Jensen–Shannon divergence
+// β·KL(P‖M) + (1−β)·KL(Q‖M), M = β·P + (1−β)·Q, for one row and writes its
+// gradient c·(1−β)·Q_j·(log(Q_j/M_j) − KL(Q‖M)) to g, in three passes: the
+// log-sum-exps, the two divergences, the gradient. Each log M_j is formed
+// in the log domain, max(a, b) + log1p(e^−|a−b|) of a = log(β·P_j) and
+// b = log((1−β)·Q_j), so that no probability's underflow reaches it.
+func jsdRow[T args.Float](s, t, g []T, tau T, c, beta float64) float64 {
+	lv, lz, _, ok := klPass(t, s, tau) // its dot product is not needed: the log-sum-exps in one read
+	if !ok {
+		fill(g, T(math.NaN()))
+		return math.NaN()
+	}
+	logB, logB1 := math.Log(beta), math.Log1p(-beta)
+	var kp, kq float64 // KL(P‖M), KL(Q‖M)
+	var bp, bq, bm, be [sumExpBlock]float64
+	for lo := 0; lo < len(s); lo += sumExpBlock {
+		ss := s[lo:min(lo+sumExpBlock, len(s))]
+		ts := t[lo:][:len(ss)]
+		ep, eq, lm := jsdBlock(ss, ts, tau, lv, lz, logB, logB1, bp[:len(ss)], bq[:len(ss)], bm[:len(ss)], be[:len(ss)])
+		for j := range ss {
+			// log P_j − log M_j and log Q_j − log M_j are the logs of ratios
+			// at most 1/β and 1/(1−β); a zero probability has no term.
+			if ep[j] != 0 {
+				kp += ep[j] * (float64(T(ts[j]*tau)) - lv - lm[j])
+			}
+			if eq[j] != 0 {
+				kq += eq[j] * (float64(T(ss[j]*tau)) - lz - lm[j])
+			}
+		}
+	}
+	if g != nil {
+		c1 := c * (1 - beta)
+		for lo := 0; lo < len(s); lo += sumExpBlock {
+			ss := s[lo:min(lo+sumExpBlock, len(s))]
+			ts := t[lo:][:len(ss)]
+			gs := g[lo:][:len(ss)]
+			_, eq, lm := jsdBlock(ss, ts, tau, lv, lz, logB, logB1, bp[:len(ss)], bq[:len(ss)], bm[:len(ss)], be[:len(ss)])
+			for j := range gs {
+				q := eq[j]
+				if q != 0 {
+					q *= float64(T(ss[j]*tau)) - lz - lm[j] - kq
+				}
+				gs[j] = T(c1 * q)
+			}
+		}
+	}
+	return beta*kp + (1-beta)*kq
+}
+
+// jsdBlock fills p, q and lm with P_j, Q_j and log M_j for a block of a
+// row whose log-sum-exps are lv (teacher) and lz (student); e is scratch.
+func jsdBlock[T args.Float](s, t []T, tau T, lv, lz, logB, logB1 float64, p, q, lm, e []float64) ([]float64, []float64, []float64) {
+	q, lm, e = q[:len(p)], lm[:len(p)], e[:len(p)]
+	for j := range p {
+		a, b := float64(T(t[j]*tau))-lv, float64(T(s[j]*tau))-lz // log P_j, log Q_j
+		p[j], q[j] = a, b
+		a, b = a+logB, b+logB1
+		lm[j] = max(a, b)
+		e[j] = -math.Abs(a - b)
+		if e[j] != e[j] {
+			e[j] = math.Inf(-1) // both −Inf: M_j = 0, and neither term exists
+		}
+	}
+	expInto(p, p)
+	expInto(q, q)
+	expInto(e, e)
+	for j := range lm {
+		lm[j] += math.Log1p(e[j])
+	}
+	return p, q, lm
 }

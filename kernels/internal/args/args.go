@@ -42,6 +42,10 @@ type CE[T Float] struct {
 	Teacher   []T
 	InvTemp   T
 	LossScale T
+	// Divergence is ForwardKL, ReverseKL or JSD; Beta is JSD's mixing
+	// weight in (0, 1), rounded to T.
+	Divergence Divergence
+	Beta       T
 
 	// GradScale multiplies every gradient element: 1/normaliser for a mean,
 	// 1 for a sum or per-row losses. It may be +Inf (a mean over weights that
@@ -57,6 +61,16 @@ type CE[T Float] struct {
 	// the gradient is streamed (StreamMinBytes) depends on the whole call.
 	Whole int
 }
+
+// Divergence selects Distill's divergence between the teacher's softmax P
+// and the student's Q.
+type Divergence uint8
+
+const (
+	ForwardKL Divergence = iota // KL(P‖Q)
+	ReverseKL                   // KL(Q‖P)
+	JSD                         // β·KL(P‖M) + (1−β)·KL(Q‖M), M = β·P + (1−β)·Q
+)
 
 // Rows is a row-wise primitive: Softmax, LogSoftmax (Dst N*K) or LogSumExp
 // (Dst len N), or the backward pass of one (Dst N*K, the input's gradient):
