@@ -11,7 +11,9 @@ import (
 
 // FuzzDistill covers Distill: student and teacher logits at a temperature,
 // with and without T² scaling, labels that ignore rows, every reduction
-// and EmptyMean, the gradient separate, in place or absent, per-row losses.
+// and EmptyMean, the gradient separate, in place or absent, per-row losses,
+// and the three divergences (JSD at mixing weights down to 1e−30 and up to
+// 1 − 2⁻²⁰).
 func FuzzDistill(f *testing.F) { fuzzFamily(f, decodeDistillFamily) }
 
 func decodeDistillFamily(s *source) runnable {
@@ -26,12 +28,20 @@ var distillKinds = []int{faultShape, faultLength, faultOption, faultOverlap}
 // scaling 1e15² stays inside float32.
 var distillTemps = []float64{0, 1, 2, 0.5, 4, 0.01, 100, 1e-20, 1e15, 1.7}
 
+// distillBetas are JSD's valid mixing weights in both types (0 means 0.5).
+var distillBetas = []float64{0, 0.5, 0.1, 0.9, 0.3, 1e-30, 1 - 0x1p-20, 1e-6}
+
+// distillBadBetas are invalid in both types: 1 − 2⁻⁶⁰ rounds to 1.
+var distillBadBetas = []float64{1, -0.5, math.NaN(), 2, math.Inf(1), 1 - 0x1p-60, -1e-300}
+
 type distillCase[T kernels.Float] struct {
 	n, k         int
 	s, t         []T
 	labels       []int32
 	temp         float64
 	scaleT2      bool
+	divergence   kernels.Divergence
+	beta         float64
 	reduction    kernels.Reduction
 	empty        kernels.EmptyMean
 	grad         int
@@ -59,7 +69,14 @@ func decodeDistill[T kernels.Float](s *source) *distillCase[T] {
 	if s.intn("labels", 2) == 1 {
 		c.labels = decodeTargets(s, c.n, c.k, kernels.Ignore{})
 	}
-	c.runner = s.intn("runner", runnerChoices) // drawn last: see fuzzRunners
+	c.runner = s.intn("runner", runnerChoices)
+	// Drawn after the runner, for the same reason (an input that ends
+	// before draws 0): the findings found before these existed keep their
+	// meaning, ForwardKL.
+	c.divergence = kernels.Divergence(s.intn("divergence", 3))
+	if c.divergence == kernels.JSD {
+		c.beta = distillBetas[s.intn("beta", len(distillBetas))]
+	}
 	c.callN, c.callK = c.n, c.k
 	f := &c.fault
 	switch f.kind {
@@ -71,6 +88,18 @@ func decodeDistill[T kernels.Float](s *source) *distillCase[T] {
 			f.what = -1 // buffers() leaves the float buffers alone
 		}
 	case faultOption:
+		switch {
+		case c.divergence == kernels.ForwardKL: // the older options, as before the divergences
+		case f.what%3 == 0:
+			c.divergence, c.beta = kernels.JSD, distillBadBetas[f.how%len(distillBadBetas)]
+			return c.withBuffers()
+		case f.what%3 == 1:
+			c.divergence, c.beta = kernels.ReverseKL, 0.3 // β with a KL divergence
+			return c.withBuffers()
+		default:
+			c.divergence = kernels.Divergence(3 + f.how%250)
+			return c.withBuffers()
+		}
 		switch f.what % 3 {
 		case 0:
 			c.reduction = kernels.Reduction(4 + f.how%250)
@@ -80,6 +109,10 @@ func decodeDistill[T kernels.Float](s *source) *distillCase[T] {
 			c.temp = []float64{-1, math.NaN(), math.Inf(1), -1e-30, math.Inf(-1)}[f.how%5]
 		}
 	}
+	return c.withBuffers()
+}
+
+func (c *distillCase[T]) withBuffers() *distillCase[T] {
 	c.bufs = c.buffers()
 	return c
 }
@@ -116,7 +149,7 @@ func maxFinite[T kernels.Float]() float64 {
 }
 
 func (c *distillCase[T]) options(a *arena[T]) kernels.DistillOptions[T] {
-	return kernels.DistillOptions[T]{Temperature: c.temp, ScaleT2: c.scaleT2, Reduction: c.reduction, Labels: c.labels,
+	return kernels.DistillOptions[T]{Divergence: c.divergence, Beta: c.beta, Temperature: c.temp, ScaleT2: c.scaleT2, Reduction: c.reduction, Labels: c.labels,
 		EmptyMean: c.empty, RowLoss: a.get("rowloss"), Runner: fuzzRunners[c.runner]}
 }
 
@@ -150,7 +183,7 @@ func (c *distillCase[T]) domain() string                                 { retur
 func (c *distillCase[T]) String() string {
 	var zero T
 	return describe("func", "Distill", "type", fmt.Sprintf("%T", zero), "n", c.n, "k", c.k, "call", [2]int{c.callN, c.callK},
-		"fault", c.fault.kind, "reduction", c.reduction, "empty", c.empty, "temp", c.temp, "t2", c.scaleT2,
+		"fault", c.fault.kind, "divergence", c.divergence, "beta", c.beta, "reduction", c.reduction, "empty", c.empty, "temp", c.temp, "t2", c.scaleT2,
 		"grad", []string{"separate", "inplace", "none"}[c.grad], "rowloss", c.rowLoss, "shift", c.shift, "runner", c.runner,
 		"labels", c.labels, "s", c.s, "t", c.t)
 }

@@ -112,7 +112,17 @@ var seeds = map[string][]*seed{
 			"t", []float64{0, 1, 2, -inf32, -inf32, 5, 0, 0, 0, 1, 2, 3})),
 		both(sd("teacher-mass-on-student-neg-inf", "n", 1, "k", 3, "x", []float64{-inf32, 0, 0}, "t", []float64{-200, 0, 0})),
 		both(sd("long-k32769", "n", 2, "k", 32769, "temp", 4, "t2", 1)),
+		widths("reverse", "divergence", 1),
+		widths("jsd-inplace", "divergence", 2, "temp", 2, "grad", gradInPlace),
+		both(sd("reverse-edges", "n", 4, "k", 3, "divergence", 1, "x", []float64{-inf32, 1, 2, 0, 0, 0, math.NaN(), 1, 2, inf32, 0, 0},
+			"t", []float64{0, 1, 2, -inf32, -inf32, 5, 0, 0, 0, 1, 2, 3})),
+		both(sd("reverse-student-mass-on-teacher-neg-inf", "n", 2, "k", 3, "divergence", 1, "x", []float64{-200, 0, 0, 0, 0, 0}, "t", []float64{-inf32, 0, 0, 1, 2, 3})),
+		both(sd("jsd-edges", "n", 4, "k", 3, "divergence", 2, "beta", 2, "x", []float64{-inf32, 1, 2, 0, 0, 0, math.NaN(), 1, 2, -inf32, -inf32, 0},
+			"t", []float64{0, 1, 2, -inf32, -inf32, 5, 0, 0, 0, -inf32, 2, 3})),
+		both(sd("jsd-tiny-beta", "n", 3, "k", 17, "divergence", 2, "beta", 5, "labels", 1, "rowloss", 1)),
+		both(sd("jsd-long-k32769", "n", 2, "k", 32769, "divergence", 2, "beta", 3, "temp", 4, "t2", 1)),
 		faults(distillKinds, "k", 3, "n", 2),
+		faults(distillKinds, "k", 3, "n", 2, "divergence", 2),
 		withRunners("rows", "n", 512, "k", 17, "rowloss", 1, "labels", 1),
 	),
 	"FuzzNLL": all(
@@ -306,7 +316,7 @@ func faults(kinds []int, kv ...any) []*seed {
 		faultWeight: "weight", faultOption: "option", faultOverlap: "overlap"}
 	prefix := ""
 	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i] == "probs" || kv[i] == "kind" || kv[i] == "op" {
+		if kv[i] == "probs" || kv[i] == "kind" || kv[i] == "op" || kv[i] == "divergence" {
 			prefix += fmt.Sprintf("%s%v-", kv[i], kv[i+1])
 		}
 	}

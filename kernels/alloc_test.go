@@ -127,6 +127,14 @@ func noAllocs[T kernels.Float](t *testing.T) {
 				return err
 			}},
 			{"Distill in place", func() error { _, err := kernels.Distill(inplace, logits, n, k, inplace, nil); return err }},
+			{"Distill reverse KL", func() error {
+				_, err := kernels.Distill(x, logits, n, k, grad, &kernels.DistillOptions[T]{Divergence: kernels.ReverseKL, Temperature: 2, Labels: targets})
+				return err
+			}},
+			{"Distill JSD in place", func() error {
+				_, err := kernels.Distill(inplace, logits, n, k, inplace, &kernels.DistillOptions[T]{Divergence: kernels.JSD, Beta: 0.3, RowLoss: rowLoss})
+				return err
+			}},
 			{"SoftplusBeta", func() error { return kernels.SoftplusBeta(dst, x, 2, 20, nil) }},
 			{"SoftmaxBackward", func() error { return kernels.SoftmaxBackward(dst, x, x, n, k, nil) }},
 			{"LogSoftmaxBackward in place", func() error { return kernels.LogSoftmaxBackward(inplace, inplace, x, n, k, nil) }},

@@ -69,6 +69,11 @@
 //
 //	l_i = λ·Σ_j P_j·(log P_j − log Q_j),   ∂l_i/∂s_j = λ·τ·(Q_j − P_j)
 //
+// and, with Divergence ReverseKL or JSD (M = β·P + (1−β)·Q),
+//
+//	l_i = λ·Σ_j Q_j·(log Q_j − log P_j),   ∂l_i/∂s_j = λ·τ·Q_j·((z_j − v_j) − Σ_k Q_k·(z_k − v_k))
+//	l_i = λ·(β·KL(P‖M) + (1−β)·KL(Q‖M)),   ∂l_i/∂s_j = λ·τ·(1−β)·Q_j·(log(Q_j/M_j) − KL(Q‖M))
+//
 // The primitives' backward passes take dy and what PyTorch saves:
 //
 //	SoftmaxBackward     dx = y·(dy − Σ_row y·dy),   y = softmax(x)

@@ -78,7 +78,13 @@ func enumerate() []combo {
 	add("CrossEntropyProbs", gradModes(subsets("weight", "smoothing", "zloss", "softcap", "row-out")), fallbackShapes)
 	add("NLL", gradModes(subsets("weight", "ignore", "row-out")), fallbackShapes)
 	add("KLDiv", gradModes(subsets("log-target", "row-out")), fallbackShapes)
-	add("Distill", gradModes(subsets("ignore", "scale-t2", "row-out")), fallbackShapes)
+	var distill [][]string
+	for _, s := range gradModes(subsets("ignore", "scale-t2", "row-out")) {
+		for _, d := range []string{"forward-kl", "reverse-kl", "jsd"} {
+			distill = append(distill, with(s, d))
+		}
+	}
+	add("Distill", distill, fallbackShapes)
 	var focal [][]string
 	for _, s := range gradModes(subsets("alpha", "ignore", "row-out")) {
 		for _, g := range []string{"gamma0", "gamma1", "gamma2", "gamma1.5"} {
@@ -241,6 +247,12 @@ func runCombo[T kernels.Float](c combo) error {
 		_, err = kernels.KLDiv(x, t, n, k, grad, ko)
 	case "Distill":
 		do := &kernels.DistillOptions[T]{Reduction: red, Temperature: 1.5, ScaleT2: has("scale-t2"), RowLoss: ce().RowLoss}
+		switch {
+		case has("reverse-kl"):
+			do.Divergence = kernels.ReverseKL
+		case has("jsd"):
+			do.Divergence, do.Beta = kernels.JSD, 0.3
+		}
 		if has("ignore") {
 			do.Labels = targets
 		}

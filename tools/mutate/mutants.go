@@ -286,10 +286,20 @@ var mutants = func() []Mutant {
 		New:  "s.Sub(q, s.ExpFlush(v), q)",
 		Note: "Distill: the gradient P − Q instead of Q − P"})
 	add(Mutant{ID: "generic/no-temperature-pass2-distill", Backend: "generic", Kind: "target-grad-x1.5", File: "kernels/generic/distill.go",
-		Find: "\t\t\tez[j] = float64(T(ss[j]*tau)) - lz\n",
+		Find: "\t\t\tez[j] = float64(T(ss[j]*tau)) - lz\n\t\t\tev[j]",
 		Old:  "float64(T(ss[j]*tau)) - lz",
 		New:  "float64(ss[j]) - lz",
 		Note: "Distill: the gradient pass forgets the temperature on the student's logits"})
+	add(Mutant{ID: "generic/reverse-kl-grad-no-mean-distill", Backend: "generic", Kind: "target-grad-x1.5", File: "kernels/generic/distill.go",
+		Find: "\t\t\t\t\tq *= float64(T(ss[j]*tau)) - float64(T(ts[j]*tau)) - d\n",
+		Old:  " - d\n",
+		New:  "\n",
+		Note: "Distill ReverseKL: the gradient Q·(z − v) without its mean D = Σ Q·(z − v)"})
+	add(Mutant{ID: "generic/jsd-mix-weight-distill", Backend: "generic", Kind: "target-grad-x1.5", File: "kernels/generic/distill.go",
+		Find: "\t\ta, b = a+logB, b+logB1\n",
+		Old:  "b+logB1",
+		New:  "b+logB",
+		Note: "Distill JSD: the mixture M weights the student's Q by β instead of 1 − β"})
 
 	// ---- vocabulary shards (kernels/shard.go), shared by every backend ----
 	const shard = "kernels/shard.go"
