@@ -11,10 +11,14 @@
 // where Distill is T²·KL(softmax(t/T) ‖ softmax(s/T)) over every training
 // row, labelled or not (Hinton's T² keeps the two gradients on one scale).
 // The same student trained on the labelled rows alone is the baseline.
-// Distill's gradient is checked against central differences first.
+// -divergence swaps the forward KL for the reverse KL(Q‖P) or the
+// generalised Jensen–Shannon divergence with mixing weight -beta (TRL's
+// generalized_jsd_loss). Distill's gradient is checked against central
+// differences first, for the divergence chosen.
 //
 //	go run ./distill
 //	go run ./distill -labels 50 -temperature 2
+//	go run ./distill -divergence jsd -beta 0.5
 package main
 
 import (
@@ -35,13 +39,12 @@ import (
 // gradCheck compares Distill's gradient at random student and teacher
 // logits with central finite differences of its loss, and returns the
 // largest error relative to the gradient's largest magnitude.
-func gradCheck(n, k int, temp float64, seed uint64) (float64, error) {
+func gradCheck(n, k int, o *kernels.DistillOptions[float64], seed uint64) (float64, error) {
 	r := rand.New(rand.NewPCG(seed, 7))
 	s, t := make([]float64, n*k), make([]float64, n*k)
 	for i := range s {
 		s[i], t[i] = 3*r.NormFloat64(), 3*r.NormFloat64()
 	}
-	o := &kernels.DistillOptions[float64]{Temperature: temp, ScaleT2: true}
 	grad := make([]float64, n*k)
 	if _, err := kernels.Distill(s, t, n, k, grad, o); err != nil {
 		return 0, err
@@ -100,7 +103,7 @@ type result struct{ teacher, alone, distilled float64 }
 
 // run trains the teacher, the student on nLabels labels alone and the
 // student with distillation, and reports their test accuracies.
-func run(w io.Writer, nLabels int, temp float64, steps int) (result, error) {
+func run(w io.Writer, nLabels int, div kernels.Divergence, beta, temp float64, steps int) (result, error) {
 	digits, err := dataset.Digits()
 	if err != nil {
 		return result{}, err
@@ -133,7 +136,7 @@ func run(w io.Writer, nLabels int, temp float64, steps int) (result, error) {
 	train := func(distill bool) (*model, error) {
 		m := &model{w: mat.NewDense(d, k, nil)}
 		gl := mat.NewDense(nLabels, k, nil)
-		o := &kernels.DistillOptions[float64]{Temperature: temp, ScaleT2: true}
+		o := &kernels.DistillOptions[float64]{Divergence: div, Beta: beta, Temperature: temp, ScaleT2: true}
 		for i := range steps {
 			// Labelled rows: cross-entropy, its mean over those rows.
 			m.logits(x, logits)
@@ -168,7 +171,7 @@ func run(w io.Writer, nLabels int, temp float64, steps int) (result, error) {
 		return result{}, err
 	}
 	res.alone = alone.accuracy(xt, labelsT)
-	fmt.Fprintf(w, "student with distillation (T = %v):\n", temp)
+	fmt.Fprintf(w, "student with distillation (%v, T = %v):\n", div, temp)
 	distilled, err := train(true)
 	if err != nil {
 		return result{}, err
@@ -181,13 +184,23 @@ func main() {
 	nLabels := flag.Int("labels", 30, "labelled training rows the student sees")
 	temp := flag.Float64("temperature", 4, "distillation temperature T")
 	steps := flag.Int("steps", 200, "gradient steps")
+	divName := flag.String("divergence", "forward", "forward (KL(P‖Q)), reverse (KL(Q‖P)) or jsd")
+	beta := flag.Float64("beta", 0, "JSD's mixing weight in (0, 1); 0 means 0.5")
 	flag.Parse()
-	rel, err := gradCheck(6, 9, *temp, 1)
+	div, ok := map[string]kernels.Divergence{"forward": kernels.ForwardKL, "reverse": kernels.ReverseKL, "jsd": kernels.JSD}[*divName]
+	if !ok {
+		log.Fatalf("-divergence %q: want forward, reverse or jsd", *divName)
+	}
+	if div != kernels.JSD {
+		*beta = 0
+	}
+	o := &kernels.DistillOptions[float64]{Divergence: div, Beta: *beta, Temperature: *temp, ScaleT2: true}
+	rel, err := gradCheck(6, 9, o, 1)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("Distill's gradient (N=6, K=9, T=%v, central differences, h=1e-5): largest error %.1e of the largest element\n", *temp, rel)
-	res, err := run(os.Stdout, *nLabels, *temp, *steps)
+	fmt.Printf("Distill's gradient (%v, N=6, K=9, T=%v, central differences, h=1e-5): largest error %.1e of the largest element\n", div, *temp, rel)
+	res, err := run(os.Stdout, *nLabels, div, *beta, *temp, *steps)
 	if err != nil {
 		log.Fatal(err)
 	}
