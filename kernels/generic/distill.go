@@ -227,8 +227,9 @@ func jsdBlock[T args.Float](s, t []T, tau T, lv, lz, logB, logB1 float64, p, q, 
 	expInto(p, p)
 	expInto(q, q)
 	expInto(e, e)
+	log1pInto(e, e)
 	for j := range lm {
-		lm[j] += math.Log1p(e[j])
+		lm[j] += e[j]
 	}
 	return p, q, lm
 }
