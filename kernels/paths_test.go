@@ -312,14 +312,20 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 		m := n * k
 		st := logits(m)
 		te := fill(m, func(i int) float64 {
-			if i%11 == 4 {
+			if i%11 == 4 && o.Divergence != 1 {
 				return math.Inf(-1) // a class the teacher rules out
 			}
 			return rng.NormFloat64() * 3
 		})
+		if o.Divergence != 0 {
+			for i := 7; i < m; i += 13 {
+				st[i] = T(math.Inf(-1)) // a class the student rules out
+			}
+		}
 		ss, tes := copyOf(st), copyOf(te)
 		g := grad(st, m)
-		do := &kernels.DistillOptions[T]{Temperature: o.Param, ScaleT2: o.ScaleT2, RowLoss: opt(o.RowOut, n)}
+		do := &kernels.DistillOptions[T]{Divergence: kernels.Divergence(o.Divergence), Beta: o.Beta,
+			Temperature: o.Param, ScaleT2: o.ScaleT2, RowLoss: opt(o.RowOut, n)}
 		if o.RowOut {
 			do.Reduction = kernels.None
 		}

@@ -76,12 +76,16 @@ type Opt struct {
 
 	// Backward passes: InPlace writes dx over the saved tensor (y or x),
 	// InPlaceDy over dy. Beta and Threshold are SoftplusBeta's (and make
-	// SoftplusBackward SoftplusBetaBackward when Beta ≠ 0).
+	// SoftplusBackward SoftplusBetaBackward when Beta ≠ 0); Beta is also
+	// Distill's JSD mixing weight.
 	InPlaceDy       bool
 	Beta, Threshold float64
 
 	LogTarget bool // KLDiv's targets are log-probabilities
 	ScaleT2   bool // Distill's T² scaling
+	// Divergence is Distill's: 0 forward KL, 1 reverse KL, 2 JSD with
+	// mixing weight Beta.
+	Divergence int
 }
 
 // Data selects the inputs' values.
