@@ -59,6 +59,12 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 	probs = probs[:len(probs):len(probs)]
 	capv := float64(a.SoftCap)
 
+	if probs != nil && capv == 0 && a.Weight == nil && eps == 0 && !a.Focal {
+		if loss, lse, ok := softPlainRow(a, x, probs, grad); ok {
+			return loss, lse
+		}
+	}
+
 	// The target's (capped) logit, read before an in-place gradient overwrites it.
 	var zy float64
 	if y >= 0 && !ignored {
@@ -294,6 +300,58 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 		grad[j] = T(g)
 	}
 	return loss, lse
+}
+
+// softPlainRow is ceRow for the common row of probability targets (no class
+// weights, smoothing, soft-cap): the maximum, then Σ t_j and
+// S = Σ t_j·(m − x_j) in four partial sums without a branch, then the
+// exponentials (parked in grad), then the gradient from them. ok is false,
+// with nothing written, for a row the general loop must take: a non-finite
+// maximum, or a non-finite Σ t or S (a NaN or infinite target, a zero
+// target beside a −Inf logit, a difference m − x_j that overflows).
+func softPlainRow[T args.Float](a *args.CE[T], x, probs, grad []T) (loss, lse float64, ok bool) {
+	m, argmax := rowMax(x)
+	if m-m != 0 {
+		return 0, 0, false
+	}
+	x, probs = x[:len(x):len(x)], probs[:len(x):len(x)]
+	var tw, sm [4]float64
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		x4, t4 := x[j:j+4:j+4], probs[j:j+4:j+4]
+		t0, t1, t2, t3 := float64(t4[0]), float64(t4[1]), float64(t4[2]), float64(t4[3])
+		tw[0], tw[1], tw[2], tw[3] = tw[0]+t0, tw[1]+t1, tw[2]+t2, tw[3]+t3
+		sm[0] += t0 * (m - float64(x4[0]))
+		sm[1] += t1 * (m - float64(x4[1]))
+		sm[2] += t2 * (m - float64(x4[2]))
+		sm[3] += t3 * (m - float64(x4[3]))
+	}
+	for ; j < len(x); j++ {
+		t := float64(probs[j])
+		tw[0] += t
+		sm[0] += t * (m - float64(x[j]))
+	}
+	twSum := (tw[0] + tw[1]) + (tw[2] + tw[3])
+	sum := (sm[0] + sm[1]) + (sm[2] + sm[3])
+	if twSum-twSum != 0 || sum-sum != 0 {
+		return 0, 0, false
+	}
+	r := sumExpRow(x, m, argmax, grad) // grad may be x: x is not read after this
+	lr := log1pFast(r)
+	lse = m + lr
+	zl := float64(a.ZLoss)
+	loss = softLoss(twSum, twSum*0x1p-540, sum, sum*0x1p-540, 0, math.Inf(-1), m, lr) + zl*lse*lse
+	if grad == nil {
+		return loss, lse, true
+	}
+	scale := float64(a.GradScale)
+	spc := scale * (twSum + 2*zl*lse)
+	invS := 1 / (1 + r)
+	grad = grad[:len(x):len(x)]
+	for j, p := range grad {
+		grad[j] = T(spc*(float64(p)*invS) - scale*float64(probs[j]))
+	}
+	return loss, lse, true
 }
 
 // sumExpRow returns Σ exp(x_j − m) over j ≠ argmax (the maximum's own 1

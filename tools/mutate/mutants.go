@@ -274,6 +274,12 @@ var mutants = func() []Mutant {
 		New:  "",
 		Note: "KLDiv: a zero target's term not forced to 0 (0·(−Inf) gives NaN)"})
 
+	add(Mutant{ID: "generic/soft-plain-anchor-ce-probs", Backend: "generic", Kind: "target-grad-x1.5", File: "kernels/generic/crossentropy.go",
+		Find: "\t\tsm[3] += t3 * (m - float64(x4[3]))\n",
+		Old:  "t3 * (m - float64(x4[3]))",
+		New:  "t3 * (m - float64(x4[2]))",
+		Note: "CrossEntropyProbs (generic, plain probability rows): every fourth class's term of S = Σ t·(m − x) reads its neighbour's logit"})
+
 	// ---- Distill ----
 	add(Mutant{ID: "avx512/no-floor-distill", Backend: "avx512", Kind: "skip-tail", File: "asmgen/amd64/distill.go",
 		Find: "\t\t\t\tfloorUnderflow(s, v, ev)\n\t\t\t\ts.Mul(ev, d, term)\n",
