@@ -91,6 +91,8 @@ func BenchmarkSigmoidBackward(b *testing.B)    { benchKernel(b, "SigmoidBackward
 func BenchmarkLogSigmoidBackward(b *testing.B) { benchKernel(b, "LogSigmoidBackward") }
 func BenchmarkSoftplusBackward(b *testing.B)   { benchKernel(b, "SoftplusBackward") }
 
-func BenchmarkNLL(b *testing.B)     { benchKernel(b, "NLL") }
-func BenchmarkKLDiv(b *testing.B)   { benchKernel(b, "KLDiv") }
-func BenchmarkDistill(b *testing.B) { benchKernel(b, "Distill") }
+func BenchmarkNLL(b *testing.B)              { benchKernel(b, "NLL") }
+func BenchmarkKLDiv(b *testing.B)            { benchKernel(b, "KLDiv") }
+func BenchmarkDistill(b *testing.B)          { benchKernel(b, "Distill") }
+func BenchmarkDistillReverseKL(b *testing.B) { benchKernel(b, "DistillReverseKL") }
+func BenchmarkDistillJSD(b *testing.B)       { benchKernel(b, "DistillJSD") }

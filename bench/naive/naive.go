@@ -465,3 +465,85 @@ func Distill[T Float](s, t []T, n, k int, temp float64, grad []T) T {
 	}
 	return T(loss / float64(n))
 }
+
+// DistillReverseKL is λ·KL(softmax(s/T) ‖ softmax(t/T)) per row, averaged
+// over the rows (λ = T²), as the formula reads: each row's two
+// log-sum-exps, then the divergence D = Σ Q·(log Q − log P) element by
+// element, then the gradient λ·Q·(log Q − log P − D)/(T·n), which needs
+// the row's D first.
+func DistillReverseKL[T Float](s, t []T, n, k int, temp float64, grad []T) T {
+	var loss float64
+	lam := temp * temp
+	lse := func(row []T) float64 {
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, float64(v)/temp)
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v)/temp - m)
+		}
+		return m + math.Log(sum)
+	}
+	for i := 0; i < n; i++ {
+		sr, tr := s[i*k:(i+1)*k], t[i*k:(i+1)*k]
+		ls, lt := lse(sr), lse(tr)
+		var d float64
+		for j := range sr {
+			lp, lq := float64(tr[j])/temp-lt, float64(sr[j])/temp-ls
+			d += math.Exp(lq) * (lq - lp)
+		}
+		loss += lam * d
+		if grad != nil {
+			for j := range sr {
+				lp, lq := float64(tr[j])/temp-lt, float64(sr[j])/temp-ls
+				grad[i*k+j] = T(lam * math.Exp(lq) * (lq - lp - d) / (temp * float64(n)))
+			}
+		}
+	}
+	return T(loss / float64(n))
+}
+
+// DistillJSD is λ·(β·KL(P‖M) + (1−β)·KL(Q‖M)) per row with
+// P = softmax(t/T), Q = softmax(s/T) and M = β·P + (1−β)·Q, averaged over
+// the rows (λ = T²), as the formula reads: each row's two log-sum-exps,
+// then per element P, Q and log M = math.Log(β·P + (1−β)·Q) for both
+// divergences, then the gradient λ·(1−β)·Q·(log Q − log M − KL(Q‖M))/(T·n),
+// which needs the row's KL(Q‖M) first.
+func DistillJSD[T Float](s, t []T, n, k int, temp, beta float64, grad []T) T {
+	var loss float64
+	lam := temp * temp
+	lse := func(row []T) float64 {
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, float64(v)/temp)
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v)/temp - m)
+		}
+		return m + math.Log(sum)
+	}
+	for i := 0; i < n; i++ {
+		sr, tr := s[i*k:(i+1)*k], t[i*k:(i+1)*k]
+		ls, lt := lse(sr), lse(tr)
+		var kp, kq float64 // KL(P‖M), KL(Q‖M)
+		for j := range sr {
+			lp, lq := float64(tr[j])/temp-lt, float64(sr[j])/temp-ls
+			p, q := math.Exp(lp), math.Exp(lq)
+			lm := math.Log(beta*p + (1-beta)*q)
+			kp += p * (lp - lm)
+			kq += q * (lq - lm)
+		}
+		loss += lam * (beta*kp + (1-beta)*kq)
+		if grad != nil {
+			for j := range sr {
+				lp, lq := float64(tr[j])/temp-lt, float64(sr[j])/temp-ls
+				p, q := math.Exp(lp), math.Exp(lq)
+				lm := math.Log(beta*p + (1-beta)*q)
+				grad[i*k+j] = T(lam * (1 - beta) * q * (lq - lm - kq) / (temp * float64(n)))
+			}
+		}
+	}
+	return T(loss / float64(n))
+}

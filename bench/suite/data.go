@@ -94,7 +94,7 @@ func generate[T kernels.Float](k *Kernel, s Shape, seed uint64) *buffers[T] {
 			distributions(b, s, r)
 			break
 		}
-		if k.Name == "Distill" { // student and teacher logits
+		if k.Name == "Distill" || k.Name == "DistillReverseKL" || k.Name == "DistillJSD" { // student and teacher logits
 			normal(b.x, 2)
 			normal(b.y, 2)
 			break
@@ -303,6 +303,8 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 	fo := &kernels.FocalOptions[T]{Alpha: FocalAlpha, Gamma: FocalGamma}
 	klo := &kernels.KLDivOptions[T]{Reduction: kernels.BatchMean}
 	dio := &kernels.DistillOptions[T]{Temperature: DistillTemperature, ScaleT2: true}
+	rkl := &kernels.DistillOptions[T]{Divergence: kernels.ReverseKL, Temperature: DistillTemperature, ScaleT2: true}
+	jsd := &kernels.DistillOptions[T]{Divergence: kernels.JSD, Beta: DistillBeta, Temperature: DistillTemperature, ScaleT2: true}
 	if useNaive {
 		switch k.Name {
 		case "CrossEntropy", "CrossEntropyShards":
@@ -316,6 +318,14 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 		case "Distill":
 			return func() (float64, error) {
 				return float64(naive.Distill(x, y, n, kk, DistillTemperature, grad)), nil
+			}
+		case "DistillReverseKL":
+			return func() (float64, error) {
+				return float64(naive.DistillReverseKL(x, y, n, kk, DistillTemperature, grad)), nil
+			}
+		case "DistillJSD":
+			return func() (float64, error) {
+				return float64(naive.DistillJSD(x, y, n, kk, DistillTemperature, DistillBeta, grad)), nil
 			}
 		case "SoftmaxFocal":
 			return func() (float64, error) { return float64(naive.SoftmaxFocal(x, tg, n, kk, FocalGamma, grad)), nil }
@@ -379,6 +389,10 @@ func runner[T kernels.Float](k *Kernel, s Shape, b *buffers[T], op Op, useNaive 
 			return func() (float64, error) { return wrap(kernels.KLDiv(x, y, n, kk, grad, klo)) }
 		case "Distill":
 			return func() (float64, error) { return wrap(kernels.Distill(x, y, n, kk, grad, dio)) }
+		case "DistillReverseKL":
+			return func() (float64, error) { return wrap(kernels.Distill(x, y, n, kk, grad, rkl)) }
+		case "DistillJSD":
+			return func() (float64, error) { return wrap(kernels.Distill(x, y, n, kk, grad, jsd)) }
 		case "SoftmaxFocal":
 			return func() (float64, error) { return wrap(kernels.SoftmaxFocal(x, tg, n, kk, grad, sfo)) }
 		case "BCEWithLogits":

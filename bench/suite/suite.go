@@ -126,9 +126,13 @@ const (
 	FocalAlpha = 0.25 // SigmoidFocal and FocalProbs (torchvision's defaults)
 	FocalGamma = 2.0  // SigmoidFocal, FocalProbs and SoftmaxFocal
 	HuberDelta = 1.0
-	// DistillTemperature is Distill's temperature (with T² scaling).
+	// DistillTemperature is the temperature of Distill, DistillReverseKL
+	// and DistillJSD (each with T² scaling).
 	DistillTemperature = 2.0
-	SmoothBeta         = 1.0
+	// DistillBeta is DistillJSD's mixing weight β: the symmetric
+	// Jensen–Shannon divergence.
+	DistillBeta = 0.5
+	SmoothBeta  = 1.0
 )
 
 // Kernels lists every kernel in the order reports print them.
@@ -140,6 +144,8 @@ var Kernels = []*Kernel{
 	{"NLL", FamilyCE, CEShapes},
 	{"KLDiv", FamilyBinary, CEShapes},
 	{"Distill", FamilyBinary, CEShapes},
+	{"DistillReverseKL", FamilyBinary, CEShapes},
+	{"DistillJSD", FamilyBinary, CEShapes},
 	{"BCEWithLogits", FamilyBinary, FlatShape},
 	{"BCE", FamilyBinary, FlatShape},
 	{"SigmoidFocal", FamilyBinary, FlatShape},
@@ -194,7 +200,12 @@ func (c Case) BenchName(isa string) string {
 }
 
 // Traffic returns the bytes a call must read and write at least: every
-// input once and every output once. Targets are int32.
+// input once and every output once. Targets are int32. It is the
+// compulsory traffic, not what a kernel's passes move: Distill and
+// DistillReverseKL read both rows of logits once for the loss and twice
+// with the gradient, DistillJSD twice and three times (log-sum-exps,
+// divergences, gradient), yet each counts them once, so that GB/s and %BW
+// show what the extra passes cost rather than hide it.
 func (c Case) Traffic() (read, written int64) {
 	s := int64(c.DType.Size())
 	nk := int64(c.Shape.Elems())

@@ -3,6 +3,10 @@ package suite
 import (
 	"math"
 	"testing"
+
+	"github.com/lossfuse/lossfuse/bench/naive"
+	"github.com/lossfuse/lossfuse/kernels"
+	"github.com/lossfuse/lossfuse/reference"
 )
 
 // TestEveryKernelOnEveryIsa runs each kernel once on a small odd shape, on
@@ -91,5 +95,95 @@ func TestMaxErr(t *testing.T) {
 	}
 	if e := maxErr(true, 2, 2, []float64{math.NaN(), -4, 0}, ref); !math.IsInf(e, 1) {
 		t.Errorf("maxErr with NaN output = %v, want +Inf", e)
+	}
+}
+
+// TestDistillOracle checks the suite's own oracle of DistillReverseKL and
+// DistillJSD (package reference has none yet) against what it does not
+// share code with: the reverse KL's rows are package reference's forward KL
+// with student and teacher swapped, and both gradients are central
+// differences of the oracle's loss.
+func TestDistillOracle(t *testing.T) {
+	const n, k = 3, 7
+	for _, name := range []string{"DistillReverseKL", "DistillJSD"} {
+		d := Prepare(Lookup(name), Shape{n, k}, F64, 5)
+		s, te := d.f64.x, d.f64.y
+		div, beta := kernels.ReverseKL, 0.0
+		if name == "DistillJSD" {
+			div, beta = kernels.JSD, DistillBeta
+		}
+		r, err := distillReference(s, te, n, k, div, beta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if div == kernels.ReverseKL {
+			sw, err := reference.Distill(te, s, n, k, &kernels.DistillOptions[float64]{Temperature: DistillTemperature, ScaleT2: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range r.Items {
+				if !(math.Abs(v-sw.Items[i]) <= 1e-14*math.Abs(v)) {
+					t.Errorf("%s row %d: %v, forward KL with the inputs swapped %v", name, i, v, sw.Items[i])
+				}
+			}
+		}
+		x := append([]float64(nil), s...)
+		lossAt := func() float64 {
+			r, err := distillReference(x, te, n, k, div, beta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.Loss
+		}
+		const h = 1e-5
+		for j := range x {
+			x[j] = s[j] + h
+			up := lossAt()
+			x[j] = s[j] - h
+			down := lossAt()
+			x[j] = s[j]
+			if fd := (up - down) / (2 * h); !(math.Abs(fd-r.Grad[j]) <= 1e-8) {
+				t.Errorf("%s grad[%d] = %v, central difference %v", name, j, r.Grad[j], fd)
+			}
+		}
+		if !(r.Loss > 0 && r.LossTol > 0 && r.LossTol < 1e-12*r.Loss) {
+			t.Errorf("%s: loss %v ± %v", name, r.Loss, r.LossTol)
+		}
+	}
+}
+
+// TestDistillJSDBeta checks that the naive loop, the oracle and the kernel
+// give β to the teacher's KL(P‖M) alike: at the suite's β = ½ the JSD is
+// symmetric in P and Q and a swapped β would go unseen.
+func TestDistillJSDBeta(t *testing.T) {
+	const n, k, beta = 4, 9, 0.25
+	d := Prepare(Lookup("DistillJSD"), Shape{n, k}, F64, 2)
+	s, te := d.f64.x, d.f64.y
+	r, err := distillReference(s, te, n, k, kernels.JSD, beta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swapped, err := distillReference(te, s, n, k, kernels.JSD, beta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(math.Abs(r.Loss-swapped.Loss) > 1e-3*r.Loss) {
+		t.Fatalf("JSD at β = %v: %v, with P and Q swapped %v: the check cannot tell them apart", beta, r.Loss, swapped.Loss)
+	}
+	gn, gk := make([]float64, n*k), make([]float64, n*k)
+	ln := naive.DistillJSD(s, te, n, k, DistillTemperature, beta, gn)
+	lk, err := kernels.Distill(s, te, n, k, gk, &kernels.DistillOptions[float64]{Divergence: kernels.JSD, Beta: beta,
+		Temperature: DistillTemperature, ScaleT2: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		who  string
+		loss float64
+		grad []float64
+	}{{"naive", ln, gn}, {"kernels", lk, gk}} {
+		if e := maxErr(true, c.loss, r.Loss, c.grad, r.Grad); !(e <= 1e-12) {
+			t.Errorf("%s.DistillJSD at β = %v: error %.3g against the oracle", c.who, beta, e)
+		}
 	}
 }

@@ -4,8 +4,9 @@
 
 Each PyTorch call is compared, in float64 on small random inputs, with the
 loss written out from its definition (mean reduction, focal alpha 0.25 and
-gamma 2, Huber delta 1, SmoothL1 beta 1, KLDiv's batchmean, Distill's T = 2
-with T² scaling, as bench/suite runs lossfuse), and the gradient autograd
+gamma 2, Huber delta 1, SmoothL1 beta 1, KLDiv's batchmean, Distill's,
+DistillReverseKL's and DistillJSD's T = 2 with T² scaling and batchmean,
+DistillJSD's beta 0.5, as bench/suite runs lossfuse), and the gradient autograd
 produces with a central finite difference. The backward passes are compared
 with their vector-Jacobian products written out, and with a central finite
 difference of the forward's definition contracted with dy.
@@ -59,6 +60,15 @@ def definition(name, x, y, *rest):
         T = 2.0
         lq, lp = log_softmax(x / T), log_softmax(y / T)
         return T * T * (np.exp(lp) * (lp - lq)).sum() / len(x)
+    if name == "DistillReverseKL":  # KL(Q‖P) of the student's Q and the teacher's P
+        T = 2.0
+        lq, lp = log_softmax(x / T), log_softmax(y / T)
+        return T * T * (np.exp(lq) * (lq - lp)).sum() / len(x)
+    if name == "DistillJSD":  # beta·KL(P‖M) + (1−beta)·KL(Q‖M), M = beta·P + (1−beta)·Q
+        T, beta = 2.0, tb.DISTILL_BETA  # 0.5, test_every_suite_kernel_is_covered checks
+        q, p = np.exp(log_softmax(x / T)), np.exp(log_softmax(y / T))
+        m = beta * p + (1 - beta) * q
+        return T * T * (beta * (p * np.log(p / m)).sum() + (1 - beta) * (q * np.log(q / m)).sum()) / len(x)
     if name == "CrossEntropyProbs":
         return -(y * log_softmax(x)).sum(axis=1).mean()
     if name == "SoftmaxFocal":
@@ -154,11 +164,12 @@ class Semantics(unittest.TestCase):
                                                "FlatShape": tb.FLAT_SHAPE}[shapes], name)
         # The options the kernels run with.
         for const in ("FocalAlpha = 0.25", "FocalGamma = 2.0", "HuberDelta = 1.0", "DistillTemperature = 2.0",
-                      "SmoothBeta         = 1.0", "SoftplusBetaBeta      = 1.0", "SoftplusBetaThreshold = 20.0",
+                      "DistillBeta = 0.5", "SmoothBeta = 1.0", "SoftplusBetaBeta = 1.0", "SoftplusBetaThreshold = 20.0",
                       "const Shards = 4"):
-            self.assertIn(const, src)
-        self.assertEqual((tb.DISTILL_TEMPERATURE, tb.SOFTPLUS_BETA_BETA, tb.SOFTPLUS_BETA_THRESHOLD, tb.SHARDS),
-                         (2.0, 1.0, 20.0, 4))
+            name, value = const.rsplit(" = ", 1)  # gofmt aligns the = signs of a block
+            self.assertRegex(src, r"\b%s +=\s+%s(?=\s)" % (re.escape(name), re.escape(value)))
+        self.assertEqual((tb.DISTILL_TEMPERATURE, tb.DISTILL_BETA, tb.SOFTPLUS_BETA_BETA, tb.SOFTPLUS_BETA_THRESHOLD,
+                          tb.SHARDS), (2.0, 0.5, 1.0, 20.0, 4))
 
     def test_ops_and_traffic_follow_the_suite(self):
         # Kernel.Ops and Case.Traffic in bench/suite/suite.go, at N=4096, K=256, f32.
@@ -171,6 +182,8 @@ class Semantics(unittest.TestCase):
             "NLL": (["fwd", "fwdbwd"], (n * s + 4 * n, nk * s)),
             "KLDiv": (["fwd", "fwdbwd"], (2 * nk * s, nk * s)),
             "Distill": (["fwd", "fwdbwd"], (2 * nk * s, nk * s)),
+            "DistillReverseKL": (["fwd", "fwdbwd"], (2 * nk * s, nk * s)),
+            "DistillJSD": (["fwd", "fwdbwd"], (2 * nk * s, nk * s)),  # compulsory traffic, not its three passes
             "LogSumExp": (["fwd"], (nk * s, n * s)),
             "SoftplusBeta": (["fwd"], (nk * s, nk * s)),
             "SoftmaxBackward": (["bwd"], (2 * nk * s, nk * s)),
@@ -216,6 +229,22 @@ class Semantics(unittest.TestCase):
                     np.testing.assert_allclose(call.xs[j].grad.numpy(), central_difference(f, arrays[j]),
                                                rtol=1e-5, atol=1e-8)
 
+    def test_jsd_beta_weighs_the_teachers_term(self):
+        # At the suite's beta = 0.5 the JSD is symmetric in P and Q, so an
+        # expression that swapped beta and 1 − beta would pass the checks
+        # above: at beta = 0.25 it must still match the definition, where
+        # beta weighs KL(P‖M) of the teacher's P as in kernels.Distill.
+        with unittest.mock.patch.object(tb, "DISTILL_BETA", 0.25):
+            inputs = tb.make_inputs("DistillJSD", 5, 4, torch.float64, seed=7)
+            s, t = (v.numpy() for v in inputs)
+            out = tb.make_call("DistillJSD", "fwd", inputs)().item()
+            self.assertAlmostEqual(out, definition("DistillJSD", s, t), delta=1e-12 * out)
+            self.assertGreater(abs(out - definition("DistillJSD", t, s)), 1e-3 * out)
+            call = tb.make_call("DistillJSD", "fwdbwd", inputs)
+            call()
+            np.testing.assert_allclose(call.x.grad.numpy(), central_difference(lambda v: definition("DistillJSD", v, t), s),
+                                       rtol=1e-5, atol=1e-8)
+
     def test_backward_is_the_forwards_vjp(self):
         # A backward pass's dx is dy·∂f/∂x of the forward primitive f, at the
         # x that gives the saved tensor: a finite difference of <dy, f(x)>,
@@ -250,10 +279,11 @@ class Semantics(unittest.TestCase):
         np.testing.assert_allclose(lq.exp().sum(dim=1).numpy(), 1, rtol=1e-12)
         np.testing.assert_allclose(p.sum(dim=1).numpy(), 1, rtol=1e-12)
         self.assertAlmostEqual((p.log() - p.log().mean(dim=1, keepdim=True)).std().item(), 2, delta=0.05)
-        s, t = tb.make_inputs("Distill", 256, 64, torch.float32, seed=1)
-        for v in (s, t):
-            self.assertAlmostEqual(v.std().item(), 2, delta=0.05)
-        self.assertFalse(torch.equal(s, t))
+        for name in ("Distill", "DistillReverseKL", "DistillJSD"):
+            s, t = tb.make_inputs(name, 256, 64, torch.float32, seed=1)
+            for v in (s, t):
+                self.assertAlmostEqual(v.std().item(), 2, delta=0.05, msg=name)
+            self.assertFalse(torch.equal(s, t))
         x, t = tb.make_inputs("NLL", 2048, 10, torch.float32, seed=1)
         self.assertAlmostEqual(x.std().item(), 2, delta=0.05)
         shards = tb.make_inputs("CrossEntropyShards", 8, 10, torch.float32, seed=1)

@@ -12,8 +12,9 @@ input the way a training step pays for it:
 
 The forward alone runs under torch.no_grad() on an input that does not
 require grad (evaluation). Primitives (softmax, ...) are forward only, called
-as users call them (allocating their output). Distill's gradient is taken
-with respect to the student's logits only (the teacher is frozen);
+as users call them (allocating their output). The gradient of Distill,
+DistillReverseKL and DistillJSD is taken with respect to the student's
+logits only (the teacher is frozen);
 CrossEntropyShards' with respect to each of its vocabulary shards.
 
 The primitives' backward passes (SoftmaxBackward, ..., op "bwd" as in
@@ -51,6 +52,7 @@ named like bench/'s sub-benchmarks with isa=pytorch, for benchstat.
 import argparse
 import gc
 import json
+import math
 import os
 import platform
 import statistics
@@ -66,6 +68,7 @@ FOCAL_GAMMA = 2.0
 HUBER_DELTA = 1.0
 SMOOTH_BETA = 1.0
 DISTILL_TEMPERATURE = 2.0  # with T² scaling
+DISTILL_BETA = 0.5  # DistillJSD's mixing weight β (DistillBeta)
 SOFTPLUS_BETA_BETA = 1.0  # SoftplusBetaBeta
 SOFTPLUS_BETA_THRESHOLD = 20.0  # SoftplusBetaThreshold
 SHARDS = 4  # CrossEntropyShards' vocabulary shards (fewer when K is smaller)
@@ -109,6 +112,27 @@ def distill(s, t):
                             reduction="batchmean", log_target=True)
 
 
+def distill_reverse_kl(s, t):
+    # The reverse KL(Q‖P) of the student's Q and the teacher's P, T² times,
+    # batchmean: kl_div with the roles of the two log-softmaxes swapped.
+    T = DISTILL_TEMPERATURE
+    return T * T * F.kl_div(F.log_softmax(t / T, dim=1), F.log_softmax(s / T, dim=1),
+                            reduction="batchmean", log_target=True)
+
+
+def distill_jsd(s, t):
+    # The generalised Jensen–Shannon divergence β·KL(P‖M) + (1−β)·KL(Q‖M),
+    # M = β·P + (1−β)·Q, T² times, batchmean, as TRL's generalized_jsd_loss
+    # writes it for 0 < β < 1: log M as a logsumexp of the two shifted
+    # log-softmaxes, then two kl_div calls against it.
+    T, beta = DISTILL_TEMPERATURE, DISTILL_BETA
+    student, teacher = F.log_softmax(s / T, dim=1), F.log_softmax(t / T, dim=1)
+    mix = torch.logsumexp(torch.stack([student + math.log(1 - beta), teacher + math.log(beta)]), dim=0)
+    kl_teacher = F.kl_div(mix, teacher, reduction="batchmean", log_target=True)
+    kl_student = F.kl_div(mix, student, reduction="batchmean", log_target=True)
+    return T * T * (beta * kl_teacher + (1 - beta) * kl_student)
+
+
 def logsumexp_backward(x, dy, lse):
     # torch.logsumexp's derivative formula (FunctionsManual's
     # logsumexp_backward): dy·exp(x − lse), the row values unsqueezed.
@@ -139,6 +163,11 @@ KERNELS = {
               "F.kl_div(log-softmax input, softmax target, reduction='batchmean')"),
     "Distill": (BINARY, CE_SHAPES, distill,
                 "T*T * F.kl_div(F.log_softmax(s/T, 1), F.log_softmax(t/T, 1), log_target=True, reduction='batchmean'), T=2; grad of s"),
+    "DistillReverseKL": (BINARY, CE_SHAPES, distill_reverse_kl,
+                         "T*T * F.kl_div(F.log_softmax(t/T, 1), F.log_softmax(s/T, 1), log_target=True, reduction='batchmean'), T=2; grad of s"),
+    "DistillJSD": (BINARY, CE_SHAPES, distill_jsd,
+                   "T*T * TRL's generalized JSD: mix = logsumexp(stack([log_softmax(s/T)+log(1-b), log_softmax(t/T)+log b])), "
+                   "b*kl_div(mix, teacher) + (1-b)*kl_div(mix, student) (log_target, batchmean), T=2, b=0.5; grad of s"),
     "BCEWithLogits": (BINARY, FLAT_SHAPE, F.binary_cross_entropy_with_logits, "F.binary_cross_entropy_with_logits"),
     "BCE": (BINARY, FLAT_SHAPE, F.binary_cross_entropy, "F.binary_cross_entropy"),
     "SigmoidFocal": (BINARY, FLAT_SHAPE, sigmoid_focal, "torchvision.ops.sigmoid_focal_loss(alpha=0.25, gamma=2)"),
@@ -221,7 +250,7 @@ def make_inputs(name, n, k, dtype, seed):
         lx = 2 * torch.randn(n, k, generator=g, dtype=torch.float64)
         ly = 2 * torch.randn(n, k, generator=g, dtype=torch.float64)
         return torch.log_softmax(lx, dim=1).to(dtype), torch.softmax(ly, dim=1).to(dtype)
-    if name == "Distill":  # student and teacher logits
+    if name in ("Distill", "DistillReverseKL", "DistillJSD"):  # student and teacher logits
         return normal(2), normal(2)
     if family in (ROWS_BACKWARD, ELEMENTWISE_BACKWARD):
         # What the forward saved, from N(0, 2²) logits rounded to dtype,
