@@ -98,11 +98,10 @@ func TestMaxErr(t *testing.T) {
 	}
 }
 
-// TestDistillOracle checks the suite's own oracle of DistillReverseKL and
-// DistillJSD (package reference has none yet) against what it does not
-// share code with: the reverse KL's rows are package reference's forward KL
-// with student and teacher swapped, and both gradients are central
-// differences of the oracle's loss.
+// TestDistillOracle checks package reference's DistillReverseKL and
+// DistillJSD, the oracle of the suite's error columns: the reverse KL's rows
+// are the forward KL with student and teacher swapped, and both gradients
+// are central differences of the oracle's loss.
 func TestDistillOracle(t *testing.T) {
 	const n, k = 3, 7
 	for _, name := range []string{"DistillReverseKL", "DistillJSD"} {
@@ -112,7 +111,7 @@ func TestDistillOracle(t *testing.T) {
 		if name == "DistillJSD" {
 			div, beta = kernels.JSD, DistillBeta
 		}
-		r, err := distillReference(s, te, n, k, div, beta)
+		r, err := distillOracle(s, te, n, k, div, beta)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +128,7 @@ func TestDistillOracle(t *testing.T) {
 		}
 		x := append([]float64(nil), s...)
 		lossAt := func() float64 {
-			r, err := distillReference(x, te, n, k, div, beta)
+			r, err := distillOracle(x, te, n, k, div, beta)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,6 +151,12 @@ func TestDistillOracle(t *testing.T) {
 	}
 }
 
+// distillOracle is package reference's Distill at the suite's temperature.
+func distillOracle(s, t []float64, n, k int, div kernels.Divergence, beta float64) (*reference.Result, error) {
+	return reference.Distill(s, t, n, k, &kernels.DistillOptions[float64]{Divergence: div, Beta: beta,
+		Temperature: DistillTemperature, ScaleT2: true})
+}
+
 // TestDistillJSDBeta checks that the naive loop, the oracle and the kernel
 // give β to the teacher's KL(P‖M) alike: at the suite's β = ½ the JSD is
 // symmetric in P and Q and a swapped β would go unseen.
@@ -159,11 +164,11 @@ func TestDistillJSDBeta(t *testing.T) {
 	const n, k, beta = 4, 9, 0.25
 	d := Prepare(Lookup("DistillJSD"), Shape{n, k}, F64, 2)
 	s, te := d.f64.x, d.f64.y
-	r, err := distillReference(s, te, n, k, kernels.JSD, beta)
+	r, err := distillOracle(s, te, n, k, kernels.JSD, beta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	swapped, err := distillReference(te, s, n, k, kernels.JSD, beta)
+	swapped, err := distillOracle(te, s, n, k, kernels.JSD, beta)
 	if err != nil {
 		t.Fatal(err)
 	}
