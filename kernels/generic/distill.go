@@ -57,7 +57,7 @@ func distillRow[T args.Float](s, t, g []T, tau T, c float64) float64 {
 	if g != nil {
 		distillGrad(s, t, g, tau, c, lz, lv)
 	}
-	return d + (lz - lv)
+	return d + lz.minus(lv)
 }
 
 // reverseKLRow returns KL(Q‖P) for one row and writes its gradient
@@ -81,7 +81,7 @@ func reverseKLRow[T args.Float](s, t, g []T, tau T, c float64) float64 {
 			gs := g[lo:][:len(ss)]
 			ez := bz[:len(ss)]
 			for j := range ss {
-				ez[j] = float64(T(ss[j]*tau)) - lz
+				ez[j] = lz.logp(float64(T(ss[j] * tau)))
 			}
 			expInto(ez, ez)
 			for j := range gs {
@@ -93,7 +93,7 @@ func reverseKLRow[T args.Float](s, t, g []T, tau T, c float64) float64 {
 			}
 		}
 	}
-	return d + (lv - lz)
+	return d + lv.minus(lz)
 }
 
 // klPass is one read of a row pair x = a·τ, y = b·τ: the log-sum-exps of
@@ -101,12 +101,12 @@ func reverseKLRow[T args.Float](s, t, g []T, tau T, c float64) float64 {
 // = D + lse(y) − lse(x). A term with x_j = −Inf is 0; one whose weight
 // underflows for a finite x_j beside y_j = −Inf is +Inf. ok is false when
 // either row's scaled maximum is not finite (NaN, +Inf, or only −Inf).
-func klPass[T args.Float](a, b []T, tau T) (lx, ly, d float64, ok bool) {
+func klPass[T args.Float](a, b []T, tau T) (lx, ly splitLSE, d float64, ok bool) {
 	ma, _ := rowMax(a)
 	mb, _ := rowMax(b)
 	mx, my := float64(T(T(ma)*tau)), float64(T(T(mb)*tau)) // rounding is monotonic: the maximum of the scaled row
 	if mx-mx != 0 || my-my != 0 {
-		return 0, 0, 0, false
+		return lx, ly, 0, false
 	}
 	var bx, by, dd [sumExpBlock]float64
 	var sx, sy, dot [4]float64
@@ -138,11 +138,22 @@ func klPass[T args.Float](a, b []T, tau T) (lx, ly, d float64, ok bool) {
 	}
 	sumX := (sx[0] + sx[1]) + (sx[2] + sx[3])
 	sumY := (sy[0] + sy[1]) + (sy[2] + sy[3])
-	return mx + math.Log(sumX), my + math.Log(sumY), ((dot[0] + dot[1]) + (dot[2] + dot[3])) / sumX, true
+	return splitLSE{mx, math.Log(sumX)}, splitLSE{my, math.Log(sumY)}, ((dot[0] + dot[1]) + (dot[2] + dot[3])) / sumX, true
 }
 
+// splitLSE is a log-sum-exp m + l kept in its parts: a row's maximum m
+// (scaled) and l = log Σ e^(x − m) ∈ [0, log K]. Where |m| is large
+// (1e30) m + l rounds l away, and with it the softmax of tied maxima.
+type splitLSE struct{ m, l float64 }
+
+// logp is log softmax_j = (x_j − m) − l.
+func (a splitLSE) logp(x float64) float64 { return (x - a.m) - a.l }
+
+// minus is the difference of two log-sum-exps, part by part.
+func (a splitLSE) minus(b splitLSE) float64 { return (a.m - b.m) + (a.l - b.l) }
+
 // distillGrad writes the forward divergence's gradient c·(Q − P).
-func distillGrad[T args.Float](s, t, g []T, tau T, c, lz, lv float64) {
+func distillGrad[T args.Float](s, t, g []T, tau T, c float64, lz, lv splitLSE) {
 	var bz, bv [sumExpBlock]float64
 	for lo := 0; lo < len(s); lo += sumExpBlock {
 		ss := s[lo:min(lo+sumExpBlock, len(s))]
@@ -150,8 +161,8 @@ func distillGrad[T args.Float](s, t, g []T, tau T, c, lz, lv float64) {
 		gs := g[lo:][:len(ss)]
 		ez, ev := bz[:len(ss)], bv[:len(ss)]
 		for j := range ss {
-			ez[j] = float64(T(ss[j]*tau)) - lz
-			ev[j] = float64(T(ts[j]*tau)) - lv
+			ez[j] = lz.logp(float64(T(ss[j] * tau)))
+			ev[j] = lv.logp(float64(T(ts[j] * tau)))
 		}
 		expInto(ez, ez)
 		expInto(ev, ev)
@@ -184,10 +195,10 @@ func jsdRow[T args.Float](s, t, g []T, tau T, c, beta float64) float64 {
 			// log P_j − log M_j and log Q_j − log M_j are the logs of ratios
 			// at most 1/β and 1/(1−β); a zero probability has no term.
 			if ep[j] != 0 {
-				kp += ep[j] * (float64(T(ts[j]*tau)) - lv - lm[j])
+				kp += ep[j] * (lv.logp(float64(T(ts[j]*tau))) - lm[j])
 			}
 			if eq[j] != 0 {
-				kq += eq[j] * (float64(T(ss[j]*tau)) - lz - lm[j])
+				kq += eq[j] * (lz.logp(float64(T(ss[j]*tau))) - lm[j])
 			}
 		}
 	}
@@ -201,7 +212,7 @@ func jsdRow[T args.Float](s, t, g []T, tau T, c, beta float64) float64 {
 			for j := range gs {
 				q := eq[j]
 				if q != 0 {
-					q *= float64(T(ss[j]*tau)) - lz - lm[j] - kq
+					q *= lz.logp(float64(T(ss[j]*tau))) - lm[j] - kq
 				}
 				gs[j] = T(c1 * q)
 			}
@@ -212,21 +223,25 @@ func jsdRow[T args.Float](s, t, g []T, tau T, c, beta float64) float64 {
 
 // jsdBlock fills p, q and lm with P_j, Q_j and log M_j for a block of a
 // row whose log-sum-exps are lv (teacher) and lz (student); e is scratch.
-func jsdBlock[T args.Float](s, t []T, tau T, lv, lz, logB, logB1 float64, p, q, lm, e []float64) ([]float64, []float64, []float64) {
+// log M_j = max(a, b) + log1p(min/max) of a = log(β·P_j), b =
+// log((1−β)·Q_j) and their linear values: the larger in the log domain,
+// so that no underflow reaches it, and the ratio of the two (≤ 1) by a
+// division instead of a third exponential. Where both underflow the ratio
+// is 0, and so are both terms.
+func jsdBlock[T args.Float](s, t []T, tau T, lv, lz splitLSE, logB, logB1 float64, p, q, lm, e []float64) ([]float64, []float64, []float64) {
 	q, lm, e = q[:len(p)], lm[:len(p)], e[:len(p)]
 	for j := range p {
-		a, b := float64(T(t[j]*tau))-lv, float64(T(s[j]*tau))-lz // log P_j, log Q_j
+		a, b := lv.logp(float64(T(t[j]*tau))), lz.logp(float64(T(s[j]*tau))) // log P_j, log Q_j
 		p[j], q[j] = a, b
-		a, b = a+logB, b+logB1
-		lm[j] = max(a, b)
-		e[j] = -math.Abs(a - b)
-		if e[j] != e[j] {
-			e[j] = math.Inf(-1) // both −Inf: M_j = 0, and neither term exists
-		}
+		lm[j] = max(a+logB, b+logB1) // −Inf where both are: M_j = 0, and neither term exists
 	}
 	expInto(p, p)
 	expInto(q, q)
-	expInto(e, e)
+	beta, beta1 := math.Exp(logB), math.Exp(logB1) // β and 1 − β
+	for j := range e {
+		bp, bq := beta*p[j], beta1*q[j]
+		e[j] = min(bp, bq) / max(bp, bq, math.SmallestNonzeroFloat64)
+	}
 	log1pInto(e, e)
 	for j := range lm {
 		lm[j] += e[j]

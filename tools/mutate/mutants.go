@@ -292,9 +292,9 @@ var mutants = func() []Mutant {
 		New:  "s.Sub(q, s.ExpFlush(v), q)",
 		Note: "Distill: the gradient P − Q instead of Q − P"})
 	add(Mutant{ID: "generic/no-temperature-pass2-distill", Backend: "generic", Kind: "target-grad-x1.5", File: "kernels/generic/distill.go",
-		Find: "\t\t\tez[j] = float64(T(ss[j]*tau)) - lz\n\t\t\tev[j]",
-		Old:  "float64(T(ss[j]*tau)) - lz",
-		New:  "float64(ss[j]) - lz",
+		Find: "\t\t\tez[j] = lz.logp(float64(T(ss[j] * tau)))\n\t\t\tev[j]",
+		Old:  "float64(T(ss[j] * tau))",
+		New:  "float64(ss[j])",
 		Note: "Distill: the gradient pass forgets the temperature on the student's logits"})
 	add(Mutant{ID: "generic/reverse-kl-grad-no-mean-distill", Backend: "generic", Kind: "target-grad-x1.5", File: "kernels/generic/distill.go",
 		Find: "\t\t\t\t\tq *= float64(T(ss[j]*tau)) - float64(T(ts[j]*tau)) - d\n",
@@ -302,7 +302,7 @@ var mutants = func() []Mutant {
 		New:  "\n",
 		Note: "Distill ReverseKL: the gradient Q·(z − v) without its mean D = Σ Q·(z − v)"})
 	add(Mutant{ID: "generic/jsd-mix-weight-distill", Backend: "generic", Kind: "target-grad-x1.5", File: "kernels/generic/distill.go",
-		Find: "\t\ta, b = a+logB, b+logB1\n",
+		Find: "\t\tlm[j] = max(a+logB, b+logB1)",
 		Old:  "b+logB1",
 		New:  "b+logB",
 		Note: "Distill JSD: the mixture M weights the student's Q by β instead of 1 − β"})
