@@ -59,7 +59,13 @@ package kernels_test
 //     lossfuse's z = s·(1/T) is an ulp from PyTorch's s/T when 1/T is
 //     inexact); gradient (i,j) |λ/T·scale|·(Q_j·(|z_j| + Λ_z + Σ Q·|z|) +
 //     P_j·(|v_j| + Λ_v + Σ P·|v|)); terms whose probability is 0 left out,
-//     0 on ignored rows and on NaN rows;
+//     0 on ignored rows and on NaN rows; ReverseKL and JSD (cases with
+//     "divergence"), with ζ_j = |z_j| + Λ_z + Σ Q·|z| and ν_j = |v_j| + Λ_v
+//     + Σ P·|v| the error scales of lq_j and lp_j: each error carried
+//     through the exact partial derivative of the row (or gradient entry),
+//     the term's log-ratio times its probability's relative error included
+//     (distillScaleDiv derives both); a ReverseKL row that is +Inf has S 0
+//     (loss +Inf, gradient NaN, compared exactly);
 //   - a reduced loss: Σ_i (|row_i| + S_i) over rows (divided by the mean's
 //     normaliser, N·K or N for KLDiv's Mean and BatchMean, the rows not
 //     ignored for Distill's), covering the rows' errors and their summation.
@@ -70,10 +76,12 @@ package kernels_test
 // mathematical value, or an inaccurate element-wise primitive) hold the
 // correct value instead and are checked element-wise, with S = 0: lossfuse
 // must return the mathematically correct value there. Distill's corrected
-// entries (rows and losses where PyTorch's kl_div is NaN, 0·∞) keep their
+// entries (rows and losses where PyTorch's kl_div is NaN, 0·∞, and for
+// ReverseKL and JSD the gradients autograd makes NaN there) keep their
 // S: each is a divergence, a sum of terms of both signs that cancel as in
-// every other row, and the float64 reference carries the same rounding;
-// they hold lossfuse to the finite (or +Inf) value. knownGaps lists the
+// every other row, or its gradient, and the float64 reference carries the
+// same rounding; they hold lossfuse to the finite (or +Inf) value, and a
+// ReverseKL row that is +Inf to a NaN gradient. knownGaps lists the
 // few such entries lossfuse still misses (logged, reported, self-expiring).
 //
 // Each case runs three ways: gradient (or a primitive's output) in its own
@@ -190,7 +198,8 @@ type goldenCase struct {
 	Temperature float64                 `json:"temperature"` // Distill
 	ScaleT2     bool                    `json:"scale_t2"`    // Distill
 	Labels      bool                    `json:"labels"`      // Distill: pass the input's "t" as Labels
-	Beta        float64                 `json:"beta"`        // SoftplusBeta
+	Divergence  string                  `json:"divergence"`  // Distill: "" (forward_kl), "reverse_kl", "jsd"
+	Beta        float64                 `json:"beta"`        // SoftplusBeta; Distill's JSD β (0: the default 0.5)
 	Threshold   num                     `json:"threshold"`   // SoftplusBeta ("Inf": none)
 	Source      string                  `json:"source"`
 	Out         map[string]*outputBlock `json:"out"`
@@ -314,6 +323,19 @@ func emptyOf(s string) kernels.EmptyMean {
 		return kernels.EmptyMeanZero
 	}
 	return kernels.EmptyMeanNaN
+}
+
+// divergenceOf maps a distill case's "divergence" onto Distill's.
+func divergenceOf(s string) kernels.Divergence {
+	switch s {
+	case "", "forward_kl":
+		return kernels.ForwardKL
+	case "reverse_kl":
+		return kernels.ReverseKL
+	case "jsd":
+		return kernels.JSD
+	}
+	panic(fmt.Sprintf("golden: unknown divergence %q", s))
 }
 
 func ignoreOf(c *goldenCase) kernels.Ignore {
@@ -472,6 +494,10 @@ func run[T kernels.Float](c *goldenCase, in *inputs64, mode gradMode) (got, erro
 	case "distill":
 		o := kernels.DistillOptions[T]{
 			Temperature: c.Temperature, ScaleT2: c.ScaleT2, Reduction: red, EmptyMean: emptyOf(c.EmptyMean), RowLoss: rows,
+			Divergence: divergenceOf(c.Divergence),
+		}
+		if o.Divergence == kernels.JSD {
+			o.Beta = c.Beta
 		}
 		if c.Labels {
 			o.Labels, o.Ignore = in.t, ignoreOf(c)
@@ -909,6 +935,10 @@ func distillScale(c *goldenCase, in *inputs64, s *scales) float64 {
 		gs = 1 / norm
 	}
 	cg := math.Abs(lam / temp * gs)
+	div, beta := divergenceOf(c.Divergence), c.Beta
+	if beta == 0 {
+		beta = 0.5
+	}
 	z, v := make([]float64, k), make([]float64, k)
 	for i := 0; i < n; i++ {
 		if !keep(i) {
@@ -924,6 +954,10 @@ func distillScale(c *goldenCase, in *inputs64, s *scales) float64 {
 		}
 		lamZ := math.Abs(mz) + math.Abs(lz) + 1 + float64(k)/slack
 		lamV := math.Abs(mv) + math.Abs(lv) + 1 + float64(k)/slack
+		if div != kernels.ForwardKL {
+			s.rows[i] = distillScaleDiv(div, beta, z, v, lz, lv, lamZ, lamV, lam, cg, s.grad[i*k:i*k+k])
+			continue
+		}
 		var rs, qz, pv float64
 		for j := range z {
 			p, q := math.Exp(v[j]-lv), math.Exp(z[j]-lz)
@@ -949,6 +983,157 @@ func distillScale(c *goldenCase, in *inputs64, s *scales) float64 {
 		}
 	}
 	return norm
+}
+
+// distillScaleDiv fills S for one ReverseKL or JSD row: it writes the
+// gradient's into g (the row's part of s.grad, cg = |λ/T·scale|) and
+// returns the row's (tools/golden/gen.py's distill_scale_row is the same).
+//
+// The bound is first order in u and rests on the forward divergence's error
+// scales: log Q_j = z_j − lse_z carries an absolute error u·ζ_j,
+// ζ_j = |z_j| + Λ_z + Σ Q·|z| (z_j's own rounding, since lossfuse's s·(1/T)
+// and PyTorch's s/T may be an ulp apart; the log-sum-exp's error Λ_z; the
+// shift that every z's rounding gives it), and log P_j likewise u·ν_j,
+// ν_j = |v_j| + Λ_v + Σ P·|v|; a probability e^{log Q_j} then carries the
+// relative error u·ζ_j. Each error is carried through the exact partial
+// derivative of the value (the condition of each term), and each difference
+// and product formed rounds once more (|lq_j| + |lp_j| and the like, lq and
+// lp the log-probabilities); Λ_z + Λ_v cover the sum over K, as for the
+// forward row. Where a term's log-ratio is large the product of the ratio
+// with its weight's relative error is kept: with T = 3 the student's logits
+// differ by an ulp between PyTorch and lossfuse, and a weight Q_j off by
+// u·|z_j| relative moves Q_j·(lq_j − lp_j) by that much times the ratio.
+//
+// ReverseKL, R = Σ_j Q_j·(lq_j − lp_j): ∂R/∂lq_j = Q_j·(lq_j − lp_j + 1)
+// (Q_j = e^{lq_j} moves too), ∂R/∂lp_j = −Q_j, so
+//
+//	S_row = λ·(Λ_z + Λ_v + Σ_j Q_j·((1 + |lq_j − lp_j|)·ζ_j + ν_j + |lq_j| + |lp_j|)).
+//
+// Its gradient c·Q_j·B_j, B_j = lq_j − lp_j − R: Q_j's relative error times
+// |B_j|, and B_j's own, lq_j's (ζ_j), lp_j's (ν_j), R's (S_row/λ) and the
+// roundings, so S_g = cg·Q_j·((1 + |B_j|)·ζ_j + ν_j + |lq_j| + |lp_j| +
+// S_row/λ). PyTorch's autograd forms Q_j·(lq_j − lp_j + 1) and subtracts Q_j
+// times their sum (log_softmax's backward); those roundings, u·Q_j·(1 +
+// |lq_j − lp_j| + Σ Q·(1 + |lq − lp|)), lie within S_g (ζ ≥ 1). A row whose
+// divergence is +Inf (a teacher −Inf where the student has mass) has S 0:
+// its loss must be +Inf and its gradient NaN exactly.
+//
+// JSD, J = β·Σ P·(lp − lm) + (1−β)·Σ Q·(lq − lm) with lm_j = log M_j =
+// logaddexp(lp_j + log β, lq_j + log(1−β)): because lm depends on lp and lq,
+// the +1 of each probability's derivative cancels the mixture's, and
+// ∂J/∂lp_j = β·P_j·(lp_j − lm_j), ∂J/∂lq_j = (1−β)·Q_j·(lq_j − lm_j) (each
+// log-ratio is at most log(1/β), or log(1/(1−β)), above 0). Forming lm_j
+// rounds the two sums and the logaddexp, u·μ_j with μ_j = |lm_j| + 1 +
+// w_j·(|lp_j| + |log β|) + (1−w_j)·(|lq_j| + |log(1−β)|), w_j = β·P_j/M_j,
+// which J sees through ∂J/∂lm_j = −M_j; so
+//
+//	S_row = λ·(Λ_z + Λ_v + Σ_j [β·P_j·(|lp_j − lm_j|·ν_j + |lp_j| + |lm_j| + 1)
+//	        + (1−β)·Q_j·(|lq_j − lm_j|·ζ_j + |lq_j| + |lm_j| + 1) + M_j·μ_j]).
+//
+// Its gradient c·(1−β)·Q_j·B_j, B_j = lq_j − lm_j − K_Q, K_Q = KL(Q‖M): Q_j's
+// relative error times |B_j|; lq_j − lm_j = (1−w_j)·… moves by at most
+// ζ_j + w_j·ν_j (w_j·(δlq_j − δlp_j)) plus lm's rounding μ_j; K_Q by
+// E_K = Σ_i Q_i·((1 + |lq_i − lm_i|)·ζ_i + w_i·ν_i + μ_i + |lq_i| + |lm_i|)
+// (∂K_Q/∂lq_i = Q_i·(lq_i − lm_i + w_i), ∂K_Q/∂lp_i = −Q_i·w_i); and the
+// roundings of PyTorch's autograd, which forms (1−β)·Q_j·(lq_j − lm_j + 1)
+// and (1−β)·Q_j·(M_j/M_j) before log_softmax's backward: |lq_j| + |lm_j| +
+// 2, the sum within E_K. So S_g = cg·(1−β)·Q_j·((1 + |B_j|)·ζ_j + w_j·ν_j +
+// μ_j + |lq_j| + |lm_j| + 2 + E_K). β itself needs no term: both sides use
+// β rounded to the dtype (lossfuse rounds Beta to T; gen.py's float32
+// references use float32's β, as TRL's β tensor of the dtype does).
+//
+// Terms whose probability is 0 (logit −Inf, or below float64's range) are
+// left out, and w_j·ν_j where P_j = 0.
+func distillScaleDiv(div kernels.Divergence, beta float64, z, v []float64, lz, lv, lamZ, lamV, lam, cg float64, g []float64) float64 {
+	k := len(z)
+	var qz, pv float64
+	for j := range z {
+		if q := math.Exp(z[j] - lz); q != 0 {
+			qz += finite(q * math.Abs(z[j]))
+		}
+		if p := math.Exp(v[j] - lv); p != 0 {
+			pv += finite(p * math.Abs(v[j]))
+		}
+	}
+	lq, lp := make([]float64, k), make([]float64, k)
+	P, Q := make([]float64, k), make([]float64, k)
+	zeta, nu := make([]float64, k), make([]float64, k)
+	for j := range z {
+		lq[j], lp[j] = z[j]-lz, v[j]-lv
+		Q[j], P[j] = math.Exp(lq[j]), math.Exp(lp[j])
+		zeta[j] = math.Abs(z[j]) + lamZ + qz
+		nu[j] = math.Abs(v[j]) + lamV + pv
+	}
+	if div == kernels.ReverseKL {
+		for j := range z {
+			if math.IsInf(v[j], -1) && !math.IsInf(z[j], -1) {
+				return 0 // +Inf, and a NaN gradient: compared exactly
+			}
+		}
+		r, kl := lamZ+lamV, 0.0
+		for j := range z {
+			if Q[j] != 0 {
+				d := lq[j] - lp[j]
+				r += Q[j] * ((1+math.Abs(d))*zeta[j] + nu[j] + math.Abs(lq[j]) + math.Abs(lp[j]))
+				kl += Q[j] * d
+			}
+		}
+		for j := range z {
+			if Q[j] != 0 {
+				b := lq[j] - lp[j] - kl
+				g[j] = finite(cg * Q[j] * ((1+math.Abs(b))*zeta[j] + nu[j] + math.Abs(lq[j]) + math.Abs(lp[j]) + r))
+			}
+		}
+		return finite(lam * r)
+	}
+	lb, lb1 := math.Log(beta), math.Log1p(-beta)
+	lm, w, mu := make([]float64, k), make([]float64, k), make([]float64, k)
+	r := lamZ + lamV
+	var kq, ekq float64
+	for j := range z {
+		if P[j] == 0 && Q[j] == 0 {
+			continue
+		}
+		a, b := lp[j]+lb, lq[j]+lb1
+		lm[j] = math.Max(a, b)
+		if d := a - b; !math.IsInf(d, 0) {
+			lm[j] += math.Log1p(math.Exp(-math.Abs(d)))
+		}
+		w[j] = math.Exp(a - lm[j]) // β·P_j/M_j
+		mu[j] = math.Abs(lm[j]) + 1
+		if P[j] != 0 {
+			mu[j] += w[j] * (math.Abs(lp[j]) + math.Abs(lb))
+		}
+		if Q[j] != 0 {
+			mu[j] += (1 - w[j]) * (math.Abs(lq[j]) + math.Abs(lb1))
+		}
+		r += math.Exp(lm[j]) * mu[j]
+		if P[j] != 0 {
+			r += beta * P[j] * (math.Abs(lp[j]-lm[j])*nu[j] + math.Abs(lp[j]) + math.Abs(lm[j]) + 1)
+		}
+		if Q[j] != 0 {
+			d := lq[j] - lm[j]
+			r += (1 - beta) * Q[j] * (math.Abs(d)*zeta[j] + math.Abs(lq[j]) + math.Abs(lm[j]) + 1)
+			kq += Q[j] * d
+			e := (1+math.Abs(d))*zeta[j] + mu[j] + math.Abs(lq[j]) + math.Abs(lm[j])
+			if P[j] != 0 {
+				e += w[j] * nu[j]
+			}
+			ekq += Q[j] * e
+		}
+	}
+	for j := range z {
+		if Q[j] == 0 {
+			continue
+		}
+		b := lq[j] - lm[j] - kq
+		e := (1+math.Abs(b))*zeta[j] + mu[j] + math.Abs(lq[j]) + math.Abs(lm[j]) + 2 + ekq
+		if P[j] != 0 {
+			e += w[j] * nu[j]
+		}
+		g[j] = finite(cg * (1 - beta) * Q[j] * e)
+	}
+	return finite(lam * r)
 }
 
 // backwardScale computes S for a primitives_backward case (see the file
@@ -1302,12 +1487,17 @@ func TestGoldenDeviationsDocumented(t *testing.T) {
 	for _, fam := range goldenFamilies {
 		g := loadGolden(t, fam)
 		for _, c := range g.Cases {
+			wants := map[int]*got{} // by dtype: parsed once per case (the long rows have thousands of entries)
 			for _, e := range c.Dev {
 				d := dt64
 				if e.Dt == 32 {
 					d = dt32
 				}
-				want := expected(c, d)
+				want := wants[d.bits]
+				if want == nil {
+					want = expected(c, d)
+					wants[d.bits] = want
+				}
 				var v float64
 				switch e.Field {
 				case "loss":

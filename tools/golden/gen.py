@@ -56,6 +56,41 @@ teacher probability that underflows beside a student −Inf) the rows and the
 loss are "dev" entries tagged [kl-zero] (the gradient is PyTorch's: finite);
 the Go test checks them with their S (a divergence's terms cancel).
 
+Distill cases may carry "divergence" ("forward_kl" when absent, the above;
+"reverse_kl"; "jsd") and, with "jsd", "beta" (JSD's β, passed as Beta;
+absent: lossfuse's default Beta 0, which is 0.5). Their names start with
+"rkl_" and "jsd_" ("jsd0.1_" etc. with a "beta"); they run on the forward
+cases' input sets (plus NF_K*_rfin, NF_K*_rz, NF_K*_jz: the non-finite
+rows relabelled or subset for them), fewer combinations on the wide rows
+(file size).
+  reverse_kl  λ·kl_div(log_softmax(t/T), log_softmax(s/T), log_target=True,
+              reduction="none").sum(-1) = λ·KL(Q‖P). Without labels the
+              source is torch: kl_div with the reduction in each dtype, the
+              gradient by autograd (through kl_div's target); with labels
+              formula, as above.
+  jsd         λ·(β·KL(P‖M) + (1−β)·KL(Q‖M)), M = β·P + (1−β)·Q, as TRL's
+              generalized_jsd_loss forms it (distill_terms): mix =
+              logsumexp of [log_softmax(s/T) + log(1−β), log_softmax(t/T) +
+              log(β)] with β a tensor of the dtype, then β·kl_div(mix,
+              log P) + (1−β)·kl_div(mix, log Q) (log_target=True), summed
+              per row; batchmean divides the total by N. Without labels the
+              source is torch: that expression evaluated by PyTorch in each
+              dtype, the gradient by autograd; with labels formula, the same
+              expression in float64, its f32 block evaluated at float32's β
+              (lossfuse rounds Beta to the element type) and rounded.
+Their "dev" entries, all tagged [kl-zero]: where kl_div's e^t·(t − x) is
+0·∞ = NaN, for reverse_kl a student logit −Inf (Q = 0: no term) or a
+student probability that underflows beside a teacher −Inf (+Inf), for jsd
+any −Inf logit (e^t = 0 against the mixture), the rows and the loss hold
+the closed form's value (distill_ref) and the gradient, which PyTorch makes
+NaN across such a row (autograd through kl_div's target at e^t = 0, summed
+by log_softmax's backward), the closed form's; and on a reverse_kl row
+whose divergence is +Inf (a teacher −Inf where the student has mass) the
+gradient is NaN throughout (no finite gradient exists; PyTorch returns
+−Inf and NaN), a dev entry for each entry PyTorch does not make NaN. The
+long rows' special values (NF_K4099) run only with labels for them (the
+formula: their thousands of gradient entries in one dtype).
+
 Numbers are JSON numbers, or the strings "NaN", "Inf", "-Inf". Inputs with
 prec 32 are float32 values printed in their shortest float32 form (parse them
 as float32, then widen for the float64 run); outputs under "f32" likewise.
@@ -2038,12 +2073,19 @@ def distill_bad(z):
     return bool(np.isnan(z).any() or np.isposinf(z).any() or np.isneginf(z).all())
 
 
-def distill_ref(s, t, temp, lam, keep):
-    """float64 closed form of Distill per row: λ·KL(P‖Q) with P, Q the
-    softmax of t/T and s/T (a term is 0 where the teacher's logit is −Inf,
-    +Inf where only the student's is), NaN for a row holding NaN or +Inf or
-    only −Inf in either input, 0 on an ignored row; and the gradient's
-    unscaled part λ/T·(Q − P) (0 on ignored rows, NaN on NaN rows)."""
+def distill_ref(s, t, temp, lam, keep, div="forward_kl", beta=0.5):
+    """float64 closed form of Distill per row and the gradient's unscaled
+    part (0 on ignored rows, NaN on NaN rows: NaN or +Inf or only −Inf in
+    either input). P, Q are the softmax of t/T and s/T; a zero probability
+    (logit −Inf) adds no term (0·log 0 = 0).
+      forward_kl  λ·KL(P‖Q), +Inf where only the student's logit is −Inf;
+                  gradient λ/T·(Q − P).
+      reverse_kl  λ·KL(Q‖P), +Inf where only the teacher's logit is −Inf;
+                  gradient λ/T·Q_j·(log Q_j − log P_j − KL(Q‖P)), NaN on a
+                  +Inf row (no finite gradient exists).
+      jsd         λ·(β·KL(P‖M) + (1−β)·KL(Q‖M)), M = β·P + (1−β)·Q, log M
+                  formed as logaddexp(log P + log β, log Q + log1p(−β));
+                  gradient λ/T·(1−β)·Q_j·(log Q_j − log M_j − KL(Q‖M))."""
     n, k = s.shape
     rows = np.zeros(n)
     grad = np.zeros((n, k))
@@ -2059,15 +2101,36 @@ def distill_ref(s, t, temp, lam, keep):
         _, _, lp = distill_lse(v)
         with np.errstate(under="ignore", invalid="ignore"):
             P, Q = np.exp(lp), np.exp(lq)
-            terms = np.where(np.isneginf(v), 0.0, np.where(np.isneginf(z), INF, P * (lp - lq)))
-        rows[i] = lam * (math.fsum(terms) if np.isfinite(terms).all() else float(np.sum(terms)))
-        grad[i] = lam / temp * (Q - P)
+            if div == "forward_kl":
+                terms = np.where(np.isneginf(v), 0.0, np.where(np.isneginf(z), INF, P * (lp - lq)))
+            elif div == "reverse_kl":
+                terms = np.where(np.isneginf(z), 0.0, np.where(np.isneginf(v), INF, Q * (lq - lp)))
+            else:
+                lm = np.logaddexp(lp + math.log(beta), lq + math.log1p(-beta))
+                tp = np.where(np.isneginf(v), 0.0, P * (lp - lm))
+                tq = np.where(np.isneginf(z), 0.0, Q * (lq - lm))
+        if div == "jsd":
+            kq = math.fsum(tq)
+            rows[i] = lam * (beta * math.fsum(tp) + (1 - beta) * kq)
+            with np.errstate(invalid="ignore"):
+                grad[i] = lam / temp * (1 - beta) * np.where(np.isneginf(z), 0.0, Q * (lq - lm - kq))
+            continue
+        d = math.fsum(terms) if np.isfinite(terms).all() else float(np.sum(terms))
+        rows[i] = lam * d
+        if div == "forward_kl":
+            grad[i] = lam / temp * (Q - P)
+        elif math.isinf(d):
+            grad[i] = NAN
+        else:
+            with np.errstate(invalid="ignore"):
+                grad[i] = lam / temp * np.where(np.isneginf(z), 0.0, Q * (lq - lp - d))
     return rows, grad.reshape(-1)
 
 
-def distill_scale(s, t, temp, lam, gs, keep):
-    """S of the Go test (golden_test.go, scaleOf) for Distill's rows and
-    gradient; 0 on ignored rows and where not finite."""
+def distill_scale(s, t, temp, lam, gs, keep, div="forward_kl", beta=0.5):
+    """S of the Go test (golden_test.go, scaleOf and distillScale: the same
+    formulas, derived there) for Distill's rows and gradient; 0 on ignored
+    rows and where not finite."""
     n, k = s.shape
     srows = np.zeros(n)
     sgrad = np.zeros((n, k))
@@ -2081,6 +2144,10 @@ def distill_scale(s, t, temp, lam, gs, keep):
             P, Q = np.exp(lp), np.exp(lq)
             lamz = abs(mz) + abs(lz) + 1 + k / 32
             lamv = abs(mv) + abs(lv) + 1 + k / 32
+            if div != "forward_kl":
+                srows[i], sgrad[i] = distill_scale_row(z, v, lq, lp, P, Q, lamz, lamv, lam, abs(lam / temp * gs),
+                                                       div, beta)
+                continue
             pt = np.where(P != 0, P * (np.abs(lp) + np.abs(lq) + np.abs(v) + np.abs(z)), 0.0)
             qt = np.where(Q != 0, Q * np.abs(z), 0.0)
             pv = np.where(P != 0, P * np.abs(v), 0.0)
@@ -2093,11 +2160,88 @@ def distill_scale(s, t, temp, lam, gs, keep):
     return srows, sgrad.reshape(-1)
 
 
+def distill_scale_row(z, v, lq, lp, P, Q, lamz, lamv, lam, cg, div, beta):
+    """S of one ReverseKL or JSD row and its gradient, element by element as
+    golden_test.go's distillScaleDiv writes it (see its comment for the
+    derivation): ζ_j, ν_j are the error scales of log Q_j and log P_j."""
+    k = len(z)
+    fin = lambda x: x if math.isfinite(x) else 0.0
+    qz = sum(fin(Q[j] * abs(z[j])) for j in range(k) if Q[j] != 0)
+    pv = sum(fin(P[j] * abs(v[j])) for j in range(k) if P[j] != 0)
+    zeta = [abs(z[j]) + lamz + qz for j in range(k)]
+    nu = [abs(v[j]) + lamv + pv for j in range(k)]
+    g = np.zeros(k)
+    if div == "reverse_kl":
+        if any(math.isinf(v[j]) and not math.isinf(z[j]) for j in range(k)):
+            return 0.0, g  # +Inf row, NaN gradient: compared exactly
+        r = lamz + lamv
+        kl = 0.0
+        for j in range(k):
+            if Q[j] != 0:
+                d = lq[j] - lp[j]
+                r += Q[j] * ((1 + abs(d)) * zeta[j] + nu[j] + abs(lq[j]) + abs(lp[j]))
+                kl += Q[j] * d
+        for j in range(k):
+            if Q[j] != 0:
+                b = lq[j] - lp[j] - kl
+                g[j] = fin(cg * Q[j] * ((1 + abs(b)) * zeta[j] + nu[j] + abs(lq[j]) + abs(lp[j]) + r))
+        return fin(lam * r), g
+    lb, lb1 = math.log(beta), math.log1p(-beta)
+    lm, w, mu = [0.0] * k, [0.0] * k, [0.0] * k
+    r = lamz + lamv
+    kq = ekq = 0.0
+    for j in range(k):
+        if P[j] == 0 and Q[j] == 0:
+            continue
+        a, b = lp[j] + lb, lq[j] + lb1
+        lm[j] = max(a, b) + math.log1p(math.exp(-abs(a - b))) if math.isfinite(a - b) else max(a, b)
+        w[j] = math.exp(a - lm[j])  # β·P_j/M_j
+        mu[j] = abs(lm[j]) + 1 + (w[j] * (abs(lp[j]) + abs(lb)) if P[j] != 0 else 0.0) + \
+            ((1 - w[j]) * (abs(lq[j]) + abs(lb1)) if Q[j] != 0 else 0.0)
+        r += math.exp(lm[j]) * mu[j]
+        if P[j] != 0:
+            r += beta * P[j] * (abs(lp[j] - lm[j]) * nu[j] + abs(lp[j]) + abs(lm[j]) + 1)
+        if Q[j] != 0:
+            d = lq[j] - lm[j]
+            r += (1 - beta) * Q[j] * (abs(d) * zeta[j] + abs(lq[j]) + abs(lm[j]) + 1)
+            kq += Q[j] * d
+            ekq += Q[j] * ((1 + abs(d)) * zeta[j] + (w[j] * nu[j] if P[j] != 0 else 0.0) + mu[j] + abs(lq[j]) + abs(lm[j]))
+    for j in range(k):
+        if Q[j] != 0:
+            b = lq[j] - lm[j] - kq
+            g[j] = fin(cg * (1 - beta) * Q[j] * ((1 + abs(b)) * zeta[j] + (w[j] * nu[j] if P[j] != 0 else 0.0) +
+                                                 mu[j] + abs(lq[j]) + abs(lm[j]) + 2 + ekq))
+    return fin(lam * r), g
+
+
+def distill_terms(ls, lt, div, beta):
+    """The pointwise terms of a divergence from the student's and teacher's
+    log-softmax ls, lt (PyTorch, in their dtype): kl_div(ls, lt) (forward),
+    kl_div(lt, ls) (reverse), and TRL's generalized_jsd_loss for 0 < β < 1
+    (the mixture's log-probabilities as the logsumexp of log Q + log(1−β)
+    and log P + log β, β a tensor of the dtype, then β·kl_div(mix, lt) +
+    (1−β)·kl_div(mix, ls), all with log_target=True)."""
+    if div == "forward_kl":
+        return F.kl_div(ls, lt, reduction="none", log_target=True)
+    if div == "reverse_kl":
+        return F.kl_div(lt, ls, reduction="none", log_target=True)
+    b = torch.tensor(beta, dtype=ls.dtype)
+    mix = torch.logsumexp(torch.stack([ls + torch.log(1 - b), lt + torch.log(b)]), dim=0)
+    return b * F.kl_div(mix, lt, reduction="none", log_target=True) + \
+        (1 - b) * F.kl_div(mix, ls, reduction="none", log_target=True)
+
+
 def distill_case(fam, name, inp, temp=1.0, scale_t2=False, reduction="mean", labels=False, ignore="default",
-                 ignore_index=-100, empty_mean="nan"):
+                 ignore_index=-100, empty_mean="nan", div="forward_kl", beta=None):
     d = fam.inputs.sets[inp]
     n, k = d["n"], d["k"]
     c = {"name": name, "op": "distill", "in": inp, "reduction": reduction, "temperature": temp}
+    if div != "forward_kl":
+        c["divergence"] = div
+    assert (beta is None) or div == "jsd"
+    if beta is not None:
+        c["beta"] = beta
+    beta64 = 0.5 if beta is None else beta  # lossfuse's Beta 0 is 0.5
     if scale_t2:
         c["scale_t2"] = True
     if labels:
@@ -2117,7 +2261,7 @@ def distill_case(fam, name, inp, temp=1.0, scale_t2=False, reduction="mean", lab
     lam = temp * temp if scale_t2 else 1.0
     red = {"mean": "batchmean"}.get(reduction, reduction)  # lossfuse's Mean is batchmean
 
-    def run(dt):
+    def run(dt, beta):
         s = tens(d, "x", dt, (n, k)).requires_grad_()
         t = tens(d, "y", dt, (n, k))
         if empty_zero:
@@ -2126,8 +2270,14 @@ def distill_case(fam, name, inp, temp=1.0, scale_t2=False, reduction="mean", lab
             return as64({"loss": torch.zeros((), dtype=dt), "rows": z, "grad": torch.zeros_like(s)})
         if torch_exact:
             ls, lt = F.log_softmax(s / temp, 1), F.log_softmax(t / temp, 1)
-            rows = F.kl_div(ls, lt, reduction="none", log_target=True).sum(-1) * lam
-            L = F.kl_div(ls, lt, reduction=red, log_target=True)
+            terms = distill_terms(ls, lt, div, beta)
+            rows = terms.sum(-1) * lam
+            if div == "forward_kl":
+                L = F.kl_div(ls, lt, reduction=red, log_target=True)
+            elif div == "reverse_kl":
+                L = F.kl_div(lt, ls, reduction=red, log_target=True)
+            else:  # TRL's reductions of the pointwise jsd
+                L = {"batchmean": lambda: terms.sum() / n, "sum": terms.sum, "none": lambda: terms}[red]()
             L = (L.sum(-1) if red == "none" else L) * lam
             g, = torch.autograd.grad(L, s, grad_outputs=torch.ones_like(L))  # grad_output 1
             loss = L.detach().sum() if red == "none" else L.detach()
@@ -2137,8 +2287,7 @@ def distill_case(fam, name, inp, temp=1.0, scale_t2=False, reduction="mean", lab
         # number
         idx = torch.tensor([i for i in range(n) if keep[i]], dtype=torch.int64)
         sk, tk = s[idx], t[idx]
-        rk = F.kl_div(F.log_softmax(sk / temp, 1), F.log_softmax(tk / temp, 1), reduction="none",
-                      log_target=True).sum(-1) * lam
+        rk = distill_terms(F.log_softmax(sk / temp, 1), F.log_softmax(tk / temp, 1), div, beta).sum(-1) * lam
         loss = rk.sum() / norm if mean else rk.sum()
         g, = torch.autograd.grad(loss, s)
         rows = torch.zeros(n, dtype=dt)
@@ -2150,29 +2299,53 @@ def distill_case(fam, name, inp, temp=1.0, scale_t2=False, reduction="mean", lab
     gs = 1.0
     if mean:
         gs = (1.0 / norm) if norm else (0.0 if empty_mean == "zero" else INF)
-    rrows, rgrad = distill_ref(s64, t64, temp, lam, keep)
-    with np.errstate(invalid="ignore"):
-        rgrad = rgrad * gs
-        if mean and norm == 0:
-            rgrad = np.zeros(n * k)  # every row ignored: gradient 0
-        rl = math.fsum(rrows) if np.isfinite(rrows).all() else float(np.sum(rrows))
-    if mean:
-        rl = rl / norm if norm else (0.0 if empty_mean == "zero" else NAN)
-    srows, sgrad = distill_scale(s64, t64, temp, lam, gs if math.isfinite(gs) else 0.0, keep)
-    lscale = float(np.abs(rrows[np.isfinite(rrows)]).sum() + srows.sum())
-    if mean and norm:
-        lscale /= norm
+
+    def refs(beta):
+        """The float64 references and S at JSD's β (float32's rounded β for
+        the float32 outputs: lossfuse rounds Beta to the element type, TRL's
+        β is a tensor of the dtype)."""
+        rrows, rgrad = distill_ref(s64, t64, temp, lam, keep, div, beta)
+        with np.errstate(invalid="ignore"):
+            rgrad = rgrad * gs
+            if mean and norm == 0:
+                rgrad = np.zeros(n * k)  # every row ignored: gradient 0
+            rl = math.fsum(rrows) if np.isfinite(rrows).all() else float(np.sum(rrows))
+        if mean:
+            rl = rl / norm if norm else (0.0 if empty_mean == "zero" else NAN)
+        srows, sgrad = distill_scale(s64, t64, temp, lam, gs if math.isfinite(gs) else 0.0, keep, div, beta)
+        lscale = float(np.abs(rrows[np.isfinite(rrows)]).sum() + srows.sum())
+        if mean and norm:
+            lscale /= norm
+        return rrows, rgrad, rl, srows, sgrad, lscale
+
     # rows whose PyTorch value is 0·∞ = NaN in kl_div(log_target=True),
-    # e^t·(t − x): a teacher logit −Inf (t = −Inf), or a finite teacher
-    # log-probability whose e^t underflows beside a student −Inf
-    zero_beside = [bool(np.isneginf(t64[i]).any() or (np.isneginf(s64[i]) & ~np.isneginf(t64[i])).any())
-                   for i in range(n)]
+    # e^t·(t − x): for the forward divergence a teacher logit −Inf (t =
+    # −Inf), or a finite teacher log-probability whose e^t underflows beside
+    # a student −Inf; for the reverse one the same with the roles swapped;
+    # for JSD any −Inf logit (e^t·(t − mix) with t = −Inf)
+    ninf_s, ninf_t = np.isneginf(s64), np.isneginf(t64)
+    if div == "forward_kl":
+        zero_beside = [bool(ninf_t[i].any() or (ninf_s[i] & ~ninf_t[i]).any()) for i in range(n)]
+    elif div == "reverse_kl":
+        zero_beside = [bool(ninf_s[i].any() or (ninf_t[i] & ~ninf_s[i]).any()) for i in range(n)]
+    else:
+        zero_beside = [bool(ninf_s[i].any() or ninf_t[i].any()) for i in range(n)]
+    what = {"forward_kl": "distill", "reverse_kl": "distill reverse_kl",
+            "jsd": "distill jsd β=%g" % beta64}[div]
 
     devs, outs = [], {}
-    for prec in ((64, 32) if torch_exact else (64,)):
-        r = run(DT[prec] if torch_exact else F64)
+    # (output block, dtype of the run, β, devs recorded): the formula's
+    # float32 block is its float64 run rounded, at float32's β for JSD
+    plan = [(64, 64, beta64, True), (32, 32, float(np.float32(beta64)), True)] if torch_exact else \
+        [(64, 64, beta64, True)]
+    if not torch_exact and div == "jsd" and float(np.float32(beta64)) != beta64:
+        plan.append((32, 64, float(np.float32(beta64)), False))
+    for prec, rprec, bp, record in plan:
+        rrows, rgrad, rl, srows, sgrad, lscale = refs(bp)
+        r = run(DT[rprec], bp)
         who = "" if torch_exact else FORMULA
         nrows = [0]
+        dv = devs if record else []
 
         def tag_rows(i, kind):
             if kind == "nan" and zero_beside[i]:
@@ -2186,17 +2359,53 @@ def distill_case(fam, name, inp, temp=1.0, scale_t2=False, reduction="mean", lab
             return no_row("%s distill loss kind %s" % (name, kind))
 
         def tag_grad(i, kind):
+            # ReverseKL and JSD differentiate through kl_div's target (the
+            # student's log-probabilities): a zero probability there is
+            # 0·∞ = NaN in autograd too, across the row (log_softmax's
+            # backward sums it)
+            if div != "forward_kl" and kind == "nan" and zero_beside[i // k]:
+                return KL_TAG
             return no_row("%s distill grad[%d] kind %s" % (name, i, kind))
 
         def head_row(i):
-            return who + "distill row[%d] (T=%g): kl_div(log_target=True) forms e^t·(t − x), 0·∞ where the teacher's " \
-                         "probability is 0 (logit −Inf) or underflows beside a student −Inf" % (i, temp)
+            if div == "forward_kl":
+                return who + "distill row[%d] (T=%g): kl_div(log_target=True) forms e^t·(t − x), 0·∞ where the teacher's " \
+                             "probability is 0 (logit −Inf) or underflows beside a student −Inf" % (i, temp)
+            if div == "reverse_kl":
+                return who + "distill reverse_kl row[%d] (T=%g): kl_div(log P, log Q, log_target=True) forms " \
+                             "e^t·(t − x) with t = log Q, 0·∞ where the student's probability is 0 (logit −Inf) or " \
+                             "underflows beside a teacher −Inf" % (i, temp)
+            return who + "distill jsd row[%d] (T=%g, β=%g): TRL's generalized_jsd_loss forms kl_div(log M, log P) and " \
+                         "kl_div(log M, log Q) (log_target=True), e^t·(t − log M), 0·∞ where a probability is 0 " \
+                         "(logit −Inf)" % (i, temp, bp)
 
-        r["rows"] = flag(devs, prec, "rows", r["rows"], rrows, head_row, tag_rows, scale=srows)
-        r["grad"] = flag(devs, prec, "grad", r["grad"], rgrad, lambda i: who + "distill grad[%d]" % i, tag_grad,
-                         scale=sgrad)
-        r["loss"] = flag(devs, prec, "loss", r["loss"], rl,
-                         lambda i: who + "distill %s loss over rows where kl_div's 0·∞ is NaN" % reduction,
+        def head_grad(i):
+            if div == "forward_kl":
+                return who + "distill grad[%d]" % i
+            # one text per row (the entry's index is its "i"): the long rows
+            # have thousands of entries, and the file compresses
+            return who + "%s grad, row %d (T=%g): autograd through kl_div's target e^t·(t − x) at a zero " \
+                         "probability (a logit −Inf in the row) is 0·∞" % (what, i // k, temp)
+
+        r["rows"] = flag(dv, prec, "rows", r["rows"], rrows, head_row, tag_rows, scale=srows)
+        r["grad"] = flag(dv, prec, "grad", r["grad"], rgrad, head_grad, tag_grad, scale=sgrad)
+        if div == "reverse_kl":
+            # a row whose reverse divergence is +Inf (the teacher has no mass
+            # where the student has some) has no finite gradient: NaN
+            # throughout; autograd gives −Inf and NaN
+            for i in range(n):
+                if rrows[i] != INF:
+                    continue
+                for j in range(i * k, i * k + k):
+                    if not math.isnan(r["grad"][j]):
+                        dv.append({"dt": prec, "field": "grad", "i": j, "torch": enc(r["grad"][j], prec),
+                                   "reason": tagged(KL_TAG, who + "distill reverse_kl grad, row %d (T=%g): the row's "
+                                                    "divergence is +Inf (a teacher logit −Inf where the student has "
+                                                    "mass), no finite gradient exists: NaN; PyTorch returns ±Inf or "
+                                                    "NaN" % (i, temp))})
+                        r["grad"][j] = NAN
+        r["loss"] = flag(dv, prec, "loss", r["loss"], rl,
+                         lambda i: who + "%s %s loss over rows where kl_div's 0·∞ is NaN" % (what, reduction),
                          tag_loss, scale=[lscale])
         tol = 1e-5 if prec == 32 else 1e-12
         check_close("%s rows f%d vs ref" % (name, prec), r["rows"], rrows, tol, scale=max(1.0, float(srows.max(initial=0))))
@@ -2204,7 +2413,7 @@ def distill_case(fam, name, inp, temp=1.0, scale_t2=False, reduction="mean", lab
                     scale=max(1e-300, float(np.abs(rgrad[np.isfinite(rgrad)]).max(initial=0)), float(sgrad.max(initial=0))))
         check_close("%s loss f%d vs ref" % (name, prec), r["loss"], rl, tol, scale=max(1.0, lscale))
         outs["f%d" % prec] = out_block(prec, r["loss"], r["rows"], r["grad"])
-        if not torch_exact:
+        if not torch_exact and prec == 64 and len(plan) == 1:
             # lossfuse semantics (Labels): the float64 formula, rounded to float32
             outs["f32"] = out_block(32, r["loss"], r["rows"], r["grad"])
     c["out"] = outs
@@ -2396,7 +2605,125 @@ def build_distill():
         distill_case(fam, "all_ignored3_%s_emptyzero" % red, "IGN3", 4.0, False, red, labels=True, ignore="index",
                      ignore_index=3, empty_mean="zero")
     distill_case(fam, "all_ignored_sum_emptyzero", "IGN", 2.0, True, "sum", labels=True, empty_mean="zero")
+    for div in ("reverse_kl", "jsd"):
+        build_distill_div(fam, div)
     return fam
+
+
+# JSD's mixing weights, cycled through the JSD cases (None: the field left
+# out, lossfuse's default Beta 0, which is 0.5)
+DISTILL_BETAS = [None, 0.1, 0.9, 0.3, 0.5]
+
+
+def build_distill_div(fam, div):
+    """ReverseKL or JSD cases on the input sets of the forward divergence's
+    (build_distill): the same shapes, temperatures, options, reductions,
+    labels and non-finite rows, fewer combinations on the wide rows (file
+    size). JSD's β cycles through DISTILL_BETAS."""
+    I = fam.inputs
+    nb = [0]
+
+    def add(name, inp, temp, t2, red, **kw):
+        beta = None
+        if div == "jsd":
+            beta = DISTILL_BETAS[nb[0] % len(DISTILL_BETAS)]
+            nb[0] += 1
+            prefix = "jsd_" if beta is None else "jsd%g_" % beta
+        else:
+            prefix = "rkl_"
+        distill_case(fam, prefix + name, inp, temp, t2, red, div=div, beta=beta, **kw)
+
+    for k in (1, 2, 17):
+        K = "K%d" % k
+        m = 0
+        for temp in DISTILL_TEMPS:
+            for t2 in (False, True):
+                for red in DISTILL_REDS:
+                    if k == 17 and red != DISTILL_REDS[m % 4]:
+                        continue  # K = 17: one reduction per temperature and scaling, each twice (file size)
+                    add("%s_T%g_t2%d_%s" % (K, temp, t2, red), K, temp, t2, red)
+                m += 1
+        for red in DISTILL_REDS:
+            if k == 17 and red not in ("mean", "none"):
+                continue
+            add("%s_lab_T2_t21_%s" % (K, red), K, 2.0, True, red, labels=True)
+        add("%s_lab_T1_t20_mean" % K, K, 1.0, False, "mean", labels=True)
+        add("%s_lab_noignore_T2_t21_mean" % K, K, 2.0, True, "mean", labels=True, ignore="none")
+        add("%s_lab_T0.5_t21_mean_emptyzero" % K, K, 0.5, True, "mean", labels=True, empty_mean="zero")
+        for red in ("mean", "sum", "none"):
+            if k == 17 and red != "mean":
+                continue
+            add("%s_lab5_T4_t21_%s" % (K, red), K + "_lab5", 4.0, True, red, labels=True, ignore="index",
+                ignore_index=5)
+    add("K4099_T1_t20_mean", "K4099", 1.0, False, "mean")
+    add("K4099_lab_T2_t21_mean", "K4099", 2.0, True, "mean", labels=True)
+    for K in ("S3x10", "S5x33"):
+        for m, temp in enumerate(DISTILL_TEMPS + [3.0]):
+            reds = DISTILL_REDS if K == "S3x10" else [DISTILL_REDS[m % 4]]
+            for red in reds:
+                add("%s_T%g_t21_%s" % (K, temp, red), K, temp, True, red)
+            if K == "S3x10" and temp in (1.0, 2.0, 3.0):
+                add("%s_T%g_t20_mean" % (K, temp), K, temp, False, "mean")
+        add("%s_lab_T3_t21_mean" % K, K, 3.0, True, "mean", labels=True)
+    for temp in (1.0, 4.0):
+        add("SAME_T%g_t21_mean" % temp, "SAME", temp, True, "mean")
+    for temp in DISTILL_TEMPS:
+        for t2 in (False, True):
+            for red in ("mean", "none"):
+                add("BIG_T%g_t2%d_%s" % (temp, t2, red), "BIG", temp, t2, red)
+    add("BIG_T2_t21_sum", "BIG", 2.0, True, "sum")
+    # the non-finite rows of build_distill's nf_rows: for the reverse
+    # divergence rows 1, 2 (and 11 at K > 2) are +Inf (a teacher −Inf where
+    # the student has mass), rows 0 and 9 finite (a student −Inf: no term);
+    # for JSD every row without NaN, +Inf or an all −Inf input is finite
+    for k in (2, 17):
+        K = "NF_K%d" % k
+        d = I.sets[K]
+        s, t = d["x"].reshape(13, k), d["y"].reshape(13, k)
+        if div == "reverse_kl":
+            fin = K + "_rfin"
+            lab = list(d["t"])
+            for i in (1, 2) + ((11,) if k > 2 else ()):
+                lab[i] = -100           # the +Inf rows ignored too: finite
+            I.add(fin, 13, k, x=s, y=t, t=lab)
+            zrows = [0, 9, 10, 12] + ([11] if k == 2 else [])
+            zk = K + "_rz"
+        else:
+            fin = K + "_fin"
+            zrows = [0, 1, 2, 9, 10, 11, 12]
+            zk = K + "_jz"
+        # only the finite rows with zero probabilities, no Labels: PyTorch's
+        # NaN rows and loss (and, through kl_div's target, gradient)
+        I.add(zk, len(zrows), k, x=s[zrows], y=t[zrows], t=[0] * len(zrows))
+        # K = 17: one reduction per temperature and scaling (file size)
+        for m, (temp, t2) in enumerate(((1.0, False), (2.0, True), (0.5, True))):
+            for red in DISTILL_REDS:
+                if k == 17 and red != ("mean", "none", "batchmean")[m]:
+                    continue
+                add("%s_T%g_t2%d_%s" % (K, temp, t2, red), K, temp, t2, red)
+            for red in ("mean", "sum", "none"):
+                if k == 17 and red != ("none", "mean", "sum")[m]:
+                    continue
+                add("%s_lab_T%g_t2%d_%s" % (K, temp, t2, red), K, temp, t2, red, labels=True)
+                add("%s_fin_lab_T%g_t2%d_%s" % (K, temp, t2, red), fin, temp, t2, red, labels=True)
+        for red in DISTILL_REDS:
+            if k == 17 and red != "mean":
+                continue
+            add("%s_z_T2_t21_%s" % (K, red), zk, 2.0, True, red)
+        add("%s_z_T1_t20_mean" % K, zk, 1.0, False, "mean")
+    # the long rows' special values: Labels (the float64 formula; its
+    # gradient deviations, thousands per row, in one dtype only)
+    add("NF_K4099_lab_T2_t21_none", "NF_K4099", 2.0, True, "none", labels=True)
+    for red in DISTILL_REDS:
+        add("K1_NF_T2_t21_%s" % red, "K1_NF", 2.0, True, red)
+    for red in DISTILL_REDS:
+        add("all_ignored_%s" % red, "IGN", 2.0, True, red, labels=True)
+        add("all_ignored3_%s" % red, "IGN3", 1.0, False, red, labels=True, ignore="index", ignore_index=3)
+    for red in ("mean", "batchmean"):
+        add("all_ignored_%s_emptyzero" % red, "IGN", 2.0, True, red, labels=True, empty_mean="zero")
+        add("all_ignored3_%s_emptyzero" % red, "IGN3", 4.0, False, red, labels=True, ignore="index",
+            ignore_index=3, empty_mean="zero")
+    add("all_ignored_sum_emptyzero", "IGN", 2.0, True, "sum", labels=True, empty_mean="zero")
 
 
 # ---------------------------------------------------------------- the seed article's data
