@@ -1688,6 +1688,31 @@ func distillGradRowsAVX2(s *float32, t *float32, dst *float32, n int, k int, tau
 //go:noescape
 func distillGradRowsNTAVX2(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, mz *float32, lsz *float32, mv *float32, lsv *float32)
 
+// distillRevGradRowsAVX2 writes dst[i*k+j] = c·Q_j·((z_j − v_j) − d[i]), Q_j = exp((z_j − mz[i]) − lsz[i]) (0 where Q_j = 0), for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillRevGradRowsAVX2(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, mz *float32, lsz *float32, d *float32)
+
+// distillRevGradRowsNTAVX2 writes dst[i*k+j] = c·Q_j·((z_j − v_j) − d[i]), Q_j = exp((z_j − mz[i]) − lsz[i]) (0 where Q_j = 0), for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillRevGradRowsNTAVX2(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, mz *float32, lsz *float32, d *float32)
+
+// jsdSumRowsAVX2 writes, for n rows of k with z = s·tau, v = t·tau, log P = (v − mv[i]) − lsv[i], log Q = (z − mz[i]) − lsz[i] and log M = log(e^(log P + lb) + e^(log Q + lb1)), kp[i] = Σ_j P_j·(log P_j − log M_j) and kq[i] = Σ_j Q_j·(log Q_j − log M_j) (no term where the probability is 0).
+//
+//go:noescape
+func jsdSumRowsAVX2(s *float32, t *float32, n int, k int, tau float32, lb float32, lb1 float32, mz *float32, lsz *float32, mv *float32, lsv *float32, kp *float32, kq *float32)
+
+// jsdGradRowsAVX2 writes dst[i*k+j] = c·Q_j·((log Q_j − log M_j) − kq[i]) (0 where Q_j = 0) for n rows of k, with log P, log Q and log M as jsdSumRows; dst may be s.
+//
+//go:noescape
+func jsdGradRowsAVX2(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, lb float32, lb1 float32, mz *float32, lsz *float32, mv *float32, lsv *float32, kq *float32)
+
+// jsdGradRowsNTAVX2 writes dst[i*k+j] = c·Q_j·((log Q_j − log M_j) − kq[i]) (0 where Q_j = 0) for n rows of k, with log P, log Q and log M as jsdSumRows; dst may be s.
+//
+//go:noescape
+func jsdGradRowsNTAVX2(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, lb float32, lb1 float32, mz *float32, lsz *float32, mv *float32, lsv *float32, kq *float32)
+
 // outsideUnitAVX2 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
 //
 //go:noescape
@@ -3512,6 +3537,31 @@ func distillGradRowsAVX512(s *float32, t *float32, dst *float32, n int, k int, t
 //go:noescape
 func distillGradRowsNTAVX512(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, mz *float32, lsz *float32, mv *float32, lsv *float32)
 
+// distillRevGradRowsAVX512 writes dst[i*k+j] = c·Q_j·((z_j − v_j) − d[i]), Q_j = exp((z_j − mz[i]) − lsz[i]) (0 where Q_j = 0), for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillRevGradRowsAVX512(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, mz *float32, lsz *float32, d *float32)
+
+// distillRevGradRowsNTAVX512 writes dst[i*k+j] = c·Q_j·((z_j − v_j) − d[i]), Q_j = exp((z_j − mz[i]) − lsz[i]) (0 where Q_j = 0), for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillRevGradRowsNTAVX512(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, mz *float32, lsz *float32, d *float32)
+
+// jsdSumRowsAVX512 writes, for n rows of k with z = s·tau, v = t·tau, log P = (v − mv[i]) − lsv[i], log Q = (z − mz[i]) − lsz[i] and log M = log(e^(log P + lb) + e^(log Q + lb1)), kp[i] = Σ_j P_j·(log P_j − log M_j) and kq[i] = Σ_j Q_j·(log Q_j − log M_j) (no term where the probability is 0).
+//
+//go:noescape
+func jsdSumRowsAVX512(s *float32, t *float32, n int, k int, tau float32, lb float32, lb1 float32, mz *float32, lsz *float32, mv *float32, lsv *float32, kp *float32, kq *float32)
+
+// jsdGradRowsAVX512 writes dst[i*k+j] = c·Q_j·((log Q_j − log M_j) − kq[i]) (0 where Q_j = 0) for n rows of k, with log P, log Q and log M as jsdSumRows; dst may be s.
+//
+//go:noescape
+func jsdGradRowsAVX512(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, lb float32, lb1 float32, mz *float32, lsz *float32, mv *float32, lsv *float32, kq *float32)
+
+// jsdGradRowsNTAVX512 writes dst[i*k+j] = c·Q_j·((log Q_j − log M_j) − kq[i]) (0 where Q_j = 0) for n rows of k, with log P, log Q and log M as jsdSumRows; dst may be s.
+//
+//go:noescape
+func jsdGradRowsNTAVX512(s *float32, t *float32, dst *float32, n int, k int, tau float32, c float32, lb float32, lb1 float32, mz *float32, lsz *float32, mv *float32, lsv *float32, kq *float32)
+
 // outsideUnitAVX512 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
 //
 //go:noescape
@@ -5028,6 +5078,31 @@ func distillGradRowsDAVX2(s *float64, t *float64, dst *float64, n int, k int, ta
 //go:noescape
 func distillGradRowsNTDAVX2(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, mz *float64, lsz *float64, mv *float64, lsv *float64)
 
+// distillRevGradRowsDAVX2 writes dst[i*k+j] = c·Q_j·((z_j − v_j) − d[i]), Q_j = exp((z_j − mz[i]) − lsz[i]) (0 where Q_j = 0), for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillRevGradRowsDAVX2(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, mz *float64, lsz *float64, d *float64)
+
+// distillRevGradRowsNTDAVX2 writes dst[i*k+j] = c·Q_j·((z_j − v_j) − d[i]), Q_j = exp((z_j − mz[i]) − lsz[i]) (0 where Q_j = 0), for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillRevGradRowsNTDAVX2(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, mz *float64, lsz *float64, d *float64)
+
+// jsdSumRowsDAVX2 writes, for n rows of k with z = s·tau, v = t·tau, log P = (v − mv[i]) − lsv[i], log Q = (z − mz[i]) − lsz[i] and log M = log(e^(log P + lb) + e^(log Q + lb1)), kp[i] = Σ_j P_j·(log P_j − log M_j) and kq[i] = Σ_j Q_j·(log Q_j − log M_j) (no term where the probability is 0).
+//
+//go:noescape
+func jsdSumRowsDAVX2(s *float64, t *float64, n int, k int, tau float64, lb float64, lb1 float64, mz *float64, lsz *float64, mv *float64, lsv *float64, kp *float64, kq *float64)
+
+// jsdGradRowsDAVX2 writes dst[i*k+j] = c·Q_j·((log Q_j − log M_j) − kq[i]) (0 where Q_j = 0) for n rows of k, with log P, log Q and log M as jsdSumRows; dst may be s.
+//
+//go:noescape
+func jsdGradRowsDAVX2(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, lb float64, lb1 float64, mz *float64, lsz *float64, mv *float64, lsv *float64, kq *float64)
+
+// jsdGradRowsNTDAVX2 writes dst[i*k+j] = c·Q_j·((log Q_j − log M_j) − kq[i]) (0 where Q_j = 0) for n rows of k, with log P, log Q and log M as jsdSumRows; dst may be s.
+//
+//go:noescape
+func jsdGradRowsNTDAVX2(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, lb float64, lb1 float64, mz *float64, lsz *float64, mv *float64, lsv *float64, kq *float64)
+
 // outsideUnitDAVX2 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
 //
 //go:noescape
@@ -6533,6 +6608,31 @@ func distillGradRowsDAVX512(s *float64, t *float64, dst *float64, n int, k int, 
 //
 //go:noescape
 func distillGradRowsNTDAVX512(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, mz *float64, lsz *float64, mv *float64, lsv *float64)
+
+// distillRevGradRowsDAVX512 writes dst[i*k+j] = c·Q_j·((z_j − v_j) − d[i]), Q_j = exp((z_j − mz[i]) − lsz[i]) (0 where Q_j = 0), for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillRevGradRowsDAVX512(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, mz *float64, lsz *float64, d *float64)
+
+// distillRevGradRowsNTDAVX512 writes dst[i*k+j] = c·Q_j·((z_j − v_j) − d[i]), Q_j = exp((z_j − mz[i]) − lsz[i]) (0 where Q_j = 0), for n rows of k, z = s·tau, v = t·tau; dst may be s.
+//
+//go:noescape
+func distillRevGradRowsNTDAVX512(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, mz *float64, lsz *float64, d *float64)
+
+// jsdSumRowsDAVX512 writes, for n rows of k with z = s·tau, v = t·tau, log P = (v − mv[i]) − lsv[i], log Q = (z − mz[i]) − lsz[i] and log M = log(e^(log P + lb) + e^(log Q + lb1)), kp[i] = Σ_j P_j·(log P_j − log M_j) and kq[i] = Σ_j Q_j·(log Q_j − log M_j) (no term where the probability is 0).
+//
+//go:noescape
+func jsdSumRowsDAVX512(s *float64, t *float64, n int, k int, tau float64, lb float64, lb1 float64, mz *float64, lsz *float64, mv *float64, lsv *float64, kp *float64, kq *float64)
+
+// jsdGradRowsDAVX512 writes dst[i*k+j] = c·Q_j·((log Q_j − log M_j) − kq[i]) (0 where Q_j = 0) for n rows of k, with log P, log Q and log M as jsdSumRows; dst may be s.
+//
+//go:noescape
+func jsdGradRowsDAVX512(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, lb float64, lb1 float64, mz *float64, lsz *float64, mv *float64, lsv *float64, kq *float64)
+
+// jsdGradRowsNTDAVX512 writes dst[i*k+j] = c·Q_j·((log Q_j − log M_j) − kq[i]) (0 where Q_j = 0) for n rows of k, with log P, log Q and log M as jsdSumRows; dst may be s.
+//
+//go:noescape
+func jsdGradRowsNTDAVX512(s *float64, t *float64, dst *float64, n int, k int, tau float64, c float64, lb float64, lb1 float64, mz *float64, lsz *float64, mv *float64, lsv *float64, kq *float64)
 
 // outsideUnitDAVX512 returns 1 if some x[i], i < n, lies outside [0, 1] (NaN aside), else 0.
 //
