@@ -214,7 +214,7 @@ var Rows = []Row{
 	{Name: "kldiv/log-target-in-place", Fn: KLDiv, N: 3, K: 1001, Opt: Opt{Grad: true, InPlace: true, LogTarget: true}, Class: anyShape,
 		Want: map[string][]string{"generic": p("generic/kldiv"), "amd64": p("amd64/{t}/kldiv-log-target"), "neon": p("neon/{t}/kldiv-log-target")}},
 
-	// Distillation (forward KL of two softmax rows).
+	// Distillation (forward KL, reverse KL and JSD of two softmax rows).
 	{Name: "distill", Fn: Distill, N: 4, K: 37, Opt: Opt{Grad: true, RowOut: true, Ignore: true, Param: 2, ScaleT2: true}, Class: anyShape,
 		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill"), "neon": p("neon/{t}/distill")}},
 	{Name: "distill/in-place", Fn: Distill, N: 3, K: 4099, Opt: Opt{Grad: true, InPlace: true, Param: 0.5}, Class: anyShape,
@@ -225,6 +225,20 @@ var Rows = []Row{
 		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-pass2-nt"), "neon": p("neon/{t}/distill")}},
 	{Name: "stream/distill-2M", Fn: Distill, Type: "f64", N: 2048, K: 1025, Opt: Opt{Grad: true, Param: 0.7, ScaleT2: true}, Class: stream(anyShape),
 		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-pass2-nt"), "neon": p("neon/{t}/distill")}},
+	{Name: "distill/reverse-kl", Fn: Distill, N: 4, K: 37, Opt: Opt{Grad: true, RowOut: true, Ignore: true, Param: 2, ScaleT2: true, Divergence: 1}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-reverse-kl"), "neon": p("neon/{t}/distill", "neon/{t}/distill-reverse-kl")}},
+	{Name: "distill/reverse-kl-loss-only", Fn: Distill, N: 2, K: 5, Opt: Opt{RowOut: true, Divergence: 1}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-reverse-kl"), "neon": p("neon/{t}/distill", "neon/{t}/distill-reverse-kl")}},
+	{Name: "distill/jsd", Fn: Distill, N: 4, K: 37, Opt: Opt{Grad: true, RowOut: true, Ignore: true, Param: 2, ScaleT2: true, Divergence: 2, Beta: 0.3}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-jsd"), "neon": p("neon/{t}/distill", "neon/{t}/distill-jsd")}},
+	{Name: "distill/jsd-in-place", Fn: Distill, N: 3, K: 4099, Opt: Opt{Grad: true, InPlace: true, Param: 0.5, Divergence: 2}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-jsd"), "neon": p("neon/{t}/distill", "neon/{t}/distill-jsd")}},
+	{Name: "distill/jsd-loss-only", Fn: Distill, N: 2, K: 5, Opt: Opt{RowOut: true, Divergence: 2, Beta: 0.9}, Class: anyShape,
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-jsd"), "neon": p("neon/{t}/distill", "neon/{t}/distill-jsd")}},
+	{Name: "stream/distill-jsd-4M", Fn: Distill, Type: "f32", N: 4096, K: 1025, Opt: Opt{Grad: true, Param: 3, Divergence: 2, Beta: 0.1}, Class: stream(anyShape),
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-jsd", "amd64/{t}/distill-pass2-nt"), "neon": p("neon/{t}/distill", "neon/{t}/distill-jsd")}},
+	{Name: "stream/distill-reverse-kl-2M", Fn: Distill, Type: "f64", N: 2048, K: 1025, Opt: Opt{Grad: true, Param: 0.7, ScaleT2: true, Divergence: 1}, Class: stream(anyShape),
+		Want: map[string][]string{"generic": p("generic/distill"), "amd64": p("amd64/{t}/distill", "amd64/{t}/distill-reverse-kl", "amd64/{t}/distill-pass2-nt"), "neon": p("neon/{t}/distill", "neon/{t}/distill-reverse-kl")}},
 
 	// Row primitives.
 	{Name: "softmax/rows", Fn: Softmax, N: 3, K: 100, Opt: Opt{Grad: true}, Class: rowsK,

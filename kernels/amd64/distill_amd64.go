@@ -169,6 +169,7 @@ func distillFixRows[T args.Float](targets []int32, has bool, ignore int32, r0, m
 // Then D = dot/e^lsq = Σ Q·(z − v), KL(Q‖P) = D + lse_v − lse_z, and pass 2
 // writes c·Q·((z − v) − D). A row with D = +Inf has no finite gradient: NaN.
 func (s isa) distillReverse(a *args.CE[float32]) float64 {
+	args.Took("amd64/f32/distill-reverse-kl")
 	k, n, tau := a.K, a.N, a.InvTemp
 	var mp, lsp, mq, lsq, dot, d [blockRows]float32
 	var bad uint64
@@ -216,6 +217,7 @@ func (s isa) distillReverse(a *args.CE[float32]) float64 {
 
 // distillReverse64 is distillReverse for float64.
 func (s isa) distillReverse64(a *args.CE[float64]) float64 {
+	args.Took("amd64/f64/distill-reverse-kl")
 	k, n, tau := a.K, a.N, a.InvTemp
 	var mp, lsp, mq, lsq, dot, d [blockRows]float64
 	var bad uint64
@@ -297,6 +299,7 @@ func jsdScalars[T args.Float](a *args.CE[T]) (lb, lb1, c1 T) {
 // forward pass 1, whose dot product goes unused), KL(P‖M) and KL(Q‖M)
 // (jsdSumRows), then the gradient c·(1−β)·Q·(log(Q/M) − KL(Q‖M)).
 func (s isa) distillJSD(a *args.CE[float32]) float64 {
+	args.Took("amd64/f32/distill-jsd")
 	k, n, tau := a.K, a.N, a.InvTemp
 	var mz, lsz, mv, lsv, dot, kp, kq [blockRows]float32
 	var bad uint64
@@ -349,6 +352,7 @@ func (s isa) distillJSD(a *args.CE[float32]) float64 {
 
 // distillJSD64 is distillJSD for float64.
 func (s isa) distillJSD64(a *args.CE[float64]) float64 {
+	args.Took("amd64/f64/distill-jsd")
 	k, n, tau := a.K, a.N, a.InvTemp
 	var mz, lsz, mv, lsv, dot, kp, kq [blockRows]float64
 	var bad uint64
