@@ -151,7 +151,10 @@
 //	               Distill: a teacher −Inf (P = 0)                                             Distill: that term is 0, or +Inf
 //	               beside any student value, or a                                              where a teacher's P > 0 meets a
 //	               P that underflows beside student                                            student −Inf
-//	               −Inf
+//	               −Inf; ReverseKL: a student −Inf                                             ReverseKL: the mirror (0, or +Inf
+//	               (Q = 0), or a Q that underflows                                             where Q > 0 meets a teacher −Inf,
+//	               beside a teacher −Inf; JSD: any                                             whose gradient is NaN: PyTorch's is
+//	               −Inf logit; and their gradients                                             −Inf and NaN); JSD: that term is 0
 //	probs-ignore CE prob targets with ignore_index    error                                  Ignore is not used (no error)
 //	ce-sat       saturated softmax row, e.g. CE of    exactly 0 (nearer saturation: few      generic: ≈ 1.3e-17 (log1p/expm1 forms);
 //	               [40, 0, 0, 0] or its LogSoftmax    correct digits, e.g. float32 CE of       avx2/avx512/neon: 0 or few digits,

@@ -15,6 +15,7 @@ func Distill[T args.Float](a args.CE[T]) float64 {
 	k := a.K
 	tau, lam, c := a.InvTemp, float64(a.LossScale), float64(a.GradScale)
 	var total float64
+	mix := newJSDMix(float64(a.Beta))
 	for i := range a.N {
 		s, t := a.X[i*k:i*k+k], a.Teacher[i*k:i*k+k]
 		var g []T
@@ -33,7 +34,7 @@ func Distill[T args.Float](a args.CE[T]) float64 {
 		case args.ReverseKL:
 			l = lam * reverseKLRow(s, t, g, tau, c)
 		case args.JSD:
-			l = lam * jsdRow(s, t, g, tau, c, float64(a.Beta))
+			l = lam * jsdRow(s, t, g, tau, c, &mix)
 		default:
 			l = lam * distillRow(s, t, g, tau, c)
 		}
@@ -178,19 +179,18 @@ func distillGrad[T args.Float](s, t, g []T, tau T, c float64, lz, lv splitLSE) {
 // log-sum-exps, the two divergences, the gradient. Each log M_j is formed
 // in the log domain, max(a, b) + log1p(e^−|a−b|) of a = log(β·P_j) and
 // b = log((1−β)·Q_j), so that no probability's underflow reaches it.
-func jsdRow[T args.Float](s, t, g []T, tau T, c, beta float64) float64 {
+func jsdRow[T args.Float](s, t, g []T, tau T, c float64, mix *jsdMix) float64 {
 	lv, lz, _, ok := klPass(t, s, tau) // its dot product is not needed: the log-sum-exps in one read
 	if !ok {
 		fill(g, T(math.NaN()))
 		return math.NaN()
 	}
-	logB, logB1 := math.Log(beta), math.Log1p(-beta)
 	var kp, kq float64 // KL(P‖M), KL(Q‖M)
 	var bp, bq, bm, be [sumExpBlock]float64
 	for lo := 0; lo < len(s); lo += sumExpBlock {
 		ss := s[lo:min(lo+sumExpBlock, len(s))]
 		ts := t[lo:][:len(ss)]
-		ep, eq, lm := jsdBlock(ss, ts, tau, lv, lz, logB, logB1, bp[:len(ss)], bq[:len(ss)], bm[:len(ss)], be[:len(ss)])
+		ep, eq, lm := jsdBlock(ss, ts, tau, lv, lz, mix, bp[:len(ss)], bq[:len(ss)], bm[:len(ss)], be[:len(ss)])
 		for j := range ss {
 			// log P_j − log M_j and log Q_j − log M_j are the logs of ratios
 			// at most 1/β and 1/(1−β); a zero probability has no term.
@@ -203,12 +203,12 @@ func jsdRow[T args.Float](s, t, g []T, tau T, c, beta float64) float64 {
 		}
 	}
 	if g != nil {
-		c1 := c * (1 - beta)
+		c1 := c * mix.beta1
 		for lo := 0; lo < len(s); lo += sumExpBlock {
 			ss := s[lo:min(lo+sumExpBlock, len(s))]
 			ts := t[lo:][:len(ss)]
 			gs := g[lo:][:len(ss)]
-			_, eq, lm := jsdBlock(ss, ts, tau, lv, lz, logB, logB1, bp[:len(ss)], bq[:len(ss)], bm[:len(ss)], be[:len(ss)])
+			_, eq, lm := jsdBlock(ss, ts, tau, lv, lz, mix, bp[:len(ss)], bq[:len(ss)], bm[:len(ss)], be[:len(ss)])
 			for j := range gs {
 				q := eq[j]
 				if q != 0 {
@@ -218,7 +218,15 @@ func jsdRow[T args.Float](s, t, g []T, tau T, c, beta float64) float64 {
 			}
 		}
 	}
-	return beta*kp + (1-beta)*kq
+	return mix.beta*kp + mix.beta1*kq
+}
+
+// jsdMix is JSD's mixing weight β and 1 − β, and their logarithms, formed
+// once per call.
+type jsdMix struct{ beta, beta1, logB, logB1 float64 }
+
+func newJSDMix(beta float64) jsdMix {
+	return jsdMix{beta, 1 - beta, math.Log(beta), math.Log1p(-beta)}
 }
 
 // jsdBlock fills p, q and lm with P_j, Q_j and log M_j for a block of a
@@ -228,7 +236,8 @@ func jsdRow[T args.Float](s, t, g []T, tau T, c, beta float64) float64 {
 // so that no underflow reaches it, and the ratio of the two (≤ 1) by a
 // division instead of a third exponential. Where both underflow the ratio
 // is 0, and so are both terms.
-func jsdBlock[T args.Float](s, t []T, tau T, lv, lz splitLSE, logB, logB1 float64, p, q, lm, e []float64) ([]float64, []float64, []float64) {
+func jsdBlock[T args.Float](s, t []T, tau T, lv, lz splitLSE, mix *jsdMix, p, q, lm, e []float64) ([]float64, []float64, []float64) {
+	logB, logB1 := mix.logB, mix.logB1
 	q, lm, e = q[:len(p)], lm[:len(p)], e[:len(p)]
 	for j := range p {
 		a, b := lv.logp(float64(T(t[j]*tau))), lz.logp(float64(T(s[j]*tau))) // log P_j, log Q_j
@@ -237,7 +246,7 @@ func jsdBlock[T args.Float](s, t []T, tau T, lv, lz splitLSE, logB, logB1 float6
 	}
 	expInto(p, p)
 	expInto(q, q)
-	beta, beta1 := math.Exp(logB), math.Exp(logB1) // β and 1 − β
+	beta, beta1 := mix.beta, mix.beta1
 	for j := range e {
 		bp, bq := beta*p[j], beta1*q[j]
 		e[j] = min(bp, bq) / max(bp, bq, math.SmallestNonzeroFloat64)
