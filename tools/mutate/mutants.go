@@ -291,6 +291,16 @@ var mutants = func() []Mutant {
 		Old:  "s.Sub(s.ExpFlush(v), q, q)",
 		New:  "s.Sub(q, s.ExpFlush(v), q)",
 		Note: "Distill: the gradient P − Q instead of Q − P"})
+	add(Mutant{ID: "avx2/reverse-kl-grad-no-mean-distill", Backend: "avx2", Kind: "target-grad-x1.5", File: "asmgen/amd64/distill.go",
+		Find: "\t\t\ts.Sub(d, v, v)\n",
+		Old:  "\t\t\ts.Sub(d, v, v)\n",
+		New:  "",
+		Note: "Distill ReverseKL: the gradient Q·(z − v) without its mean D"})
+	add(Mutant{ID: "avx512/jsd-grad-no-kq-distill", Backend: "avx512", Kind: "target-grad-x1.5", File: "asmgen/amd64/distill.go",
+		Find: "\t\t\ts.Sub(kq, b, b)\n",
+		Old:  "\t\t\ts.Sub(kq, b, b)\n",
+		New:  "",
+		Note: "Distill JSD: the gradient Q·log(Q/M) without KL(Q‖M)"})
 	add(Mutant{ID: "generic/no-temperature-pass2-distill", Backend: "generic", Kind: "target-grad-x1.5", File: "kernels/generic/distill.go",
 		Find: "\t\t\tez[j] = lz.logp(float64(T(ss[j] * tau)))\n\t\t\tev[j]",
 		Old:  "float64(T(ss[j] * tau))",
