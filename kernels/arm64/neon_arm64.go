@@ -1062,6 +1062,40 @@ func distillSumsF32(sums []float64, s []float32, t []float32, tau float32, mz fl
 //go:noescape
 func distillGradF32(dst []float32, s []float32, t []float32, tau float32, mz float32, mv float32, a float32, b float32)
 
+// reverseKLGradF32 is, with z = s[i]·tau and v = t[i]·tau (each rounded) and
+// e = exp(z − mz),
+//
+//	dst[i] = a·(e·((z − v) − d))
+//
+// and a·(e·0) where e = 0 (z = −Inf, or z − mz below exp's range: no
+// term, whatever v is). len(s), len(t) ≥ len(dst); dst may be s or t.
+//
+//go:noescape
+func reverseKLGradF32(dst []float32, s []float32, t []float32, tau float32, mz float32, d float32, a float32)
+
+// jsdSumsF32 is, over i < len(s), with z = s[i]·tau and v = t[i]·tau (each
+// rounded), b = (z − mz) − lsz, a = (v − mv) − lsv (log Q and log P),
+// lm = max(a + lb, b + lb1) + log1p(exp(−|(a + lb) − (b + lb1)|)) (log M),
+// P = exp(a) and Q = exp(b):
+//
+//	sums[0] = Σ P·(a − lm), no term where P = 0
+//	sums[1] = Σ Q·(b − lm), no term where Q = 0
+//
+// in float64 (float32 terms widened before they are added). lb, lb1 are
+// log β and log(1 − β); len(t) ≥ len(s), len(sums) ≥ 2.
+//
+//go:noescape
+func jsdSumsF32(sums []float64, s []float32, t []float32, tau float32, mz float32, lsz float32, mv float32, lsv float32, lb float32, lb1 float32)
+
+// jsdGradF32 is, with b, lm and Q as for jsdSumsF32,
+//
+//	dst[i] = c·(Q·((b − lm) − kq))
+//
+// and c·(Q·0) where Q = 0. len(s), len(t) ≥ len(dst); dst may be s or t.
+//
+//go:noescape
+func jsdGradF32(dst []float32, s []float32, t []float32, tau float32, mz float32, lsz float32, mv float32, lsv float32, lb float32, lb1 float32, c float32, kq float32)
+
 // distillSumsF64 is, over i < len(s), with z = s[i]·tau and v = t[i]·tau (each
 // rounded), ez = exp(z − mz) and ev = exp(v − mv):
 //
@@ -1086,6 +1120,40 @@ func distillSumsF64(sums []float64, s []float64, t []float64, tau float64, mz fl
 //
 //go:noescape
 func distillGradF64(dst []float64, s []float64, t []float64, tau float64, mz float64, mv float64, a float64, b float64)
+
+// reverseKLGradF64 is, with z = s[i]·tau and v = t[i]·tau (each rounded) and
+// e = exp(z − mz),
+//
+//	dst[i] = a·(e·((z − v) − d))
+//
+// and a·(e·0) where e = 0 (z = −Inf, or z − mz below exp's range: no
+// term, whatever v is). len(s), len(t) ≥ len(dst); dst may be s or t.
+//
+//go:noescape
+func reverseKLGradF64(dst []float64, s []float64, t []float64, tau float64, mz float64, d float64, a float64)
+
+// jsdSumsF64 is, over i < len(s), with z = s[i]·tau and v = t[i]·tau (each
+// rounded), b = (z − mz) − lsz, a = (v − mv) − lsv (log Q and log P),
+// lm = max(a + lb, b + lb1) + log1p(exp(−|(a + lb) − (b + lb1)|)) (log M),
+// P = exp(a) and Q = exp(b):
+//
+//	sums[0] = Σ P·(a − lm), no term where P = 0
+//	sums[1] = Σ Q·(b − lm), no term where Q = 0
+//
+// in float64 (float32 terms widened before they are added). lb, lb1 are
+// log β and log(1 − β); len(t) ≥ len(s), len(sums) ≥ 2.
+//
+//go:noescape
+func jsdSumsF64(sums []float64, s []float64, t []float64, tau float64, mz float64, lsz float64, mv float64, lsv float64, lb float64, lb1 float64)
+
+// jsdGradF64 is, with b, lm and Q as for jsdSumsF64,
+//
+//	dst[i] = c·(Q·((b − lm) − kq))
+//
+// and c·(Q·0) where Q = 0. len(s), len(t) ≥ len(dst); dst may be s or t.
+//
+//go:noescape
+func jsdGradF64(dst []float64, s []float64, t []float64, tau float64, mz float64, lsz float64, mv float64, lsv float64, lb float64, lb1 float64, c float64, kq float64)
 
 // dotSub3F32 is Σ t[i]·w[i]·(x[i] − z), summed in float64, where a zero
 // t[i]·w[i] contributes 0 even if x[i] is infinite. len(t), len(w) ≥ len(x).

@@ -109,8 +109,14 @@
 //	klDivLogF64    f64  124 instructions / 2 vectors = 62.00 per vector
 //	distillSumsF32 f32   85 instructions / 1 vectors = 85.00 per vector
 //	distillGradF32 f32  121 instructions / 2 vectors = 60.50 per vector
+//	reverseKLGradF32 f32   75 instructions / 2 vectors = 37.50 per vector
+//	jsdSumsF32     f32  143 instructions / 1 vectors = 143.00 per vector
+//	jsdGradF32     f32  108 instructions / 1 vectors = 108.00 per vector
 //	distillSumsF64 f64   98 instructions / 1 vectors = 98.00 per vector
 //	distillGradF64 f64   91 instructions / 1 vectors = 91.00 per vector
+//	reverseKLGradF64 f64  103 instructions / 2 vectors = 51.50 per vector
+//	jsdSumsF64     f64  189 instructions / 1 vectors = 189.00 per vector
+//	jsdGradF64     f64  145 instructions / 1 vectors = 145.00 per vector
 //	dotSub3F32     f32   57 instructions / 4 vectors = 14.25 per vector
 //	affineTF32     f32   21 instructions / 4 vectors =  5.25 per vector
 //	affineWTF32    f32   26 instructions / 4 vectors =  6.50 per vector
@@ -30623,6 +30629,1119 @@ lanes_distillGradF32:
 done_distillGradF32:
 	RET
 
+// func reverseKLGradF32(dst []float32, s []float32, t []float32, tau float32, mz float32, d float32, a float32)
+
+TEXT ·reverseKLGradF32(SB), NOSPLIT, $0-88
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD s_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	FMOVS tau+72(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS mz+76(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS d+80(FP), F29
+	VDUP V29.S[0], V29.S4
+	FMOVS a+84(FP), F28
+	VDUP V28.S[0], V28.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V27.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V26.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V25.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V24.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V23.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V22.S4]
+	VLD1.P 16(R10), [V21.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V20.S4
+	SUBS $8, R1, R1
+	BLT onepre_reverseKLGradF32
+big_reverseKLGradF32:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R3), [V2.S4, V3.S4]
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x6e3fdc63 // fmul v3.4s, v3.4s, v31.4s
+	WORD $0x4ea2d402 // fsub v2.4s, v0.4s, v2.4s
+	WORD $0x4ea3d423 // fsub v3.4s, v1.4s, v3.4s
+	WORD $0x4ebdd442 // fsub v2.4s, v2.4s, v29.4s
+	WORD $0x4ebdd463 // fsub v3.4s, v3.4s, v29.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4ebed421 // fsub v1.4s, v1.4s, v30.4s
+	WORD $0x4eb8f400 // fmin v0.4s, v0.4s, v24.4s
+	WORD $0x4eb8f421 // fmin v1.4s, v1.4s, v24.4s
+	WORD $0x4e37f400 // fmax v0.4s, v0.4s, v23.4s
+	WORD $0x4e37f421 // fmax v1.4s, v1.4s, v23.4s
+	WORD $0x6e3bdc04 // fmul v4.4s, v0.4s, v27.4s
+	WORD $0x6e3bdc25 // fmul v5.4s, v1.4s, v27.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	VFMLS V26.S4, V4.S4, V0.S4
+	VFMLS V26.S4, V5.S4, V1.S4
+	VFMLS V25.S4, V4.S4, V0.S4
+	VFMLS V25.S4, V5.S4, V1.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	VDUP V21.S[0], V6.S4
+	VDUP V21.S[0], V7.S4
+	VDUP V22.S[3], V8.S4
+	VDUP V22.S[3], V9.S4
+	VFMLA V0.S4, V6.S4, V8.S4
+	VFMLA V1.S4, V7.S4, V9.S4
+	VDUP V22.S[2], V6.S4
+	VDUP V22.S[2], V7.S4
+	VFMLA V0.S4, V8.S4, V6.S4
+	VFMLA V1.S4, V9.S4, V7.S4
+	VDUP V22.S[1], V8.S4
+	VDUP V22.S[1], V9.S4
+	VFMLA V0.S4, V6.S4, V8.S4
+	VFMLA V1.S4, V7.S4, V9.S4
+	VDUP V22.S[0], V6.S4
+	VDUP V22.S[0], V7.S4
+	VFMLA V0.S4, V8.S4, V6.S4
+	VFMLA V1.S4, V9.S4, V7.S4
+	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
+	WORD $0x6e21dc29 // fmul v9.4s, v1.4s, v1.4s
+	VFMLA V6.S4, V8.S4, V0.S4
+	VFMLA V7.S4, V9.S4, V1.S4
+	WORD $0x4e34d400 // fadd v0.4s, v0.4s, v20.4s
+	WORD $0x4e34d421 // fadd v1.4s, v1.4s, v20.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	WORD $0x4f3f04a7 // sshr v7.4s, v5.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	VSUB V7.S4, V5.S4, V5.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V6.S4, V0.S4, V0.S4
+	VADD V7.S4, V1.S4, V1.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	VADD V20.S4, V4.S4, V4.S4
+	VADD V20.S4, V5.S4, V5.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	WORD $0x4ea0c804 // fcmgt v4.4s, v0.4s, #0.0
+	WORD $0x4ea0c825 // fcmgt v5.4s, v1.4s, #0.0
+	VAND V4.B16, V2.B16, V2.B16
+	VAND V5.B16, V3.B16, V3.B16
+	WORD $0x6e22dc00 // fmul v0.4s, v0.4s, v2.4s
+	WORD $0x6e23dc21 // fmul v1.4s, v1.4s, v3.4s
+	WORD $0x6e3cdc00 // fmul v0.4s, v0.4s, v28.4s
+	WORD $0x6e3cdc21 // fmul v1.4s, v1.4s, v28.4s
+	VST1.P [V0.S4, V1.S4], 32(R2)
+	SUBS $8, R1, R1
+	BGE big_reverseKLGradF32
+onepre_reverseKLGradF32:
+	ADDS $4, R1, R1
+	BLT tail_reverseKLGradF32
+one_reverseKLGradF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V2.S4]
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x4ea2d402 // fsub v2.4s, v0.4s, v2.4s
+	WORD $0x4ebdd442 // fsub v2.4s, v2.4s, v29.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4eb8f400 // fmin v0.4s, v0.4s, v24.4s
+	WORD $0x4e37f400 // fmax v0.4s, v0.4s, v23.4s
+	WORD $0x6e3bdc04 // fmul v4.4s, v0.4s, v27.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V26.S4, V4.S4, V0.S4
+	VFMLS V25.S4, V4.S4, V0.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V21.S[0], V6.S4
+	VDUP V22.S[3], V8.S4
+	VFMLA V0.S4, V6.S4, V8.S4
+	VDUP V22.S[2], V6.S4
+	VFMLA V0.S4, V8.S4, V6.S4
+	VDUP V22.S[1], V8.S4
+	VFMLA V0.S4, V6.S4, V8.S4
+	VDUP V22.S[0], V6.S4
+	VFMLA V0.S4, V8.S4, V6.S4
+	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
+	VFMLA V6.S4, V8.S4, V0.S4
+	WORD $0x4e34d400 // fadd v0.4s, v0.4s, v20.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V0.S4, V0.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V20.S4, V4.S4, V4.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x4ea0c804 // fcmgt v4.4s, v0.4s, #0.0
+	VAND V4.B16, V2.B16, V2.B16
+	WORD $0x6e22dc00 // fmul v0.4s, v0.4s, v2.4s
+	WORD $0x6e3cdc00 // fmul v0.4s, v0.4s, v28.4s
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_reverseKLGradF32
+tail_reverseKLGradF32:
+	ADDS $4, R1, R1
+	BEQ done_reverseKLGradF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V2.S[0]
+	CMP $2, R1
+	BLT lanes_reverseKLGradF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V2.S[1]
+	BEQ lanes_reverseKLGradF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V2.S[2]
+lanes_reverseKLGradF32:
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
+	WORD $0x4ea2d402 // fsub v2.4s, v0.4s, v2.4s
+	WORD $0x4ebdd442 // fsub v2.4s, v2.4s, v29.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4eb8f400 // fmin v0.4s, v0.4s, v24.4s
+	WORD $0x4e37f400 // fmax v0.4s, v0.4s, v23.4s
+	WORD $0x6e3bdc04 // fmul v4.4s, v0.4s, v27.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V26.S4, V4.S4, V0.S4
+	VFMLS V25.S4, V4.S4, V0.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V21.S[0], V6.S4
+	VDUP V22.S[3], V8.S4
+	VFMLA V0.S4, V6.S4, V8.S4
+	VDUP V22.S[2], V6.S4
+	VFMLA V0.S4, V8.S4, V6.S4
+	VDUP V22.S[1], V8.S4
+	VFMLA V0.S4, V6.S4, V8.S4
+	VDUP V22.S[0], V6.S4
+	VFMLA V0.S4, V8.S4, V6.S4
+	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
+	VFMLA V6.S4, V8.S4, V0.S4
+	WORD $0x4e34d400 // fadd v0.4s, v0.4s, v20.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V0.S4, V0.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V20.S4, V4.S4, V4.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x4ea0c804 // fcmgt v4.4s, v0.4s, #0.0
+	VAND V4.B16, V2.B16, V2.B16
+	WORD $0x6e22dc00 // fmul v0.4s, v0.4s, v2.4s
+	WORD $0x6e3cdc00 // fmul v0.4s, v0.4s, v28.4s
+	VST1.P V0.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_reverseKLGradF32
+	VST1.P V0.S[1], 4(R2)
+	BEQ done_reverseKLGradF32
+	VST1.P V0.S[2], 4(R2)
+done_reverseKLGradF32:
+	RET
+
+// func jsdSumsF32(sums []float64, s []float32, t []float32, tau float32, mz float32, lsz float32, mv float32, lsv float32, lb float32, lb1 float32)
+
+TEXT ·jsdSumsF32(SB), NOSPLIT, $0-100
+	MOVD s_base+24(FP), R0
+	MOVD s_len+32(FP), R1
+	MOVD t_base+48(FP), R3
+	MOVD sums_base+0(FP), R4
+	FMOVS tau+72(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS mz+76(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS lsz+80(FP), F29
+	VDUP V29.S[0], V29.S4
+	FMOVS mv+84(FP), F28
+	VDUP V28.S[0], V28.S4
+	FMOVS lsv+88(FP), F27
+	VDUP V27.S[0], V27.S4
+	FMOVS lb+92(FP), F26
+	VDUP V26.S[0], V26.S4
+	FMOVS lb1+96(FP), F25
+	VDUP V25.S[0], V25.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V24.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V23.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V22.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V21.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V20.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V19.S4]
+	VLD1.P 16(R10), [V18.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V17.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V16.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V15.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V14.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V13.S4]
+	VLD1.P 16(R10), [V12.S4]
+	MOVW $0xff800000, R9
+	VDUP R9, V11.S4
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	SUBS $4, R1, R1
+	BLT onepre_jsdSumsF32
+big_jsdSumsF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V1.S4]
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4ebcd421 // fsub v1.4s, v1.4s, v28.4s
+	WORD $0x4ebdd400 // fsub v0.4s, v0.4s, v29.4s
+	WORD $0x4ebbd421 // fsub v1.4s, v1.4s, v27.4s
+	WORD $0x4e3ad424 // fadd v4.4s, v1.4s, v26.4s
+	WORD $0x4e39d405 // fadd v5.4s, v0.4s, v25.4s
+	WORD $0x4e25f482 // fmax v2.4s, v4.4s, v5.4s
+	WORD $0x6ea5d483 // fabd v3.4s, v4.4s, v5.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4eb5f463 // fmin v3.4s, v3.4s, v21.4s
+	WORD $0x4e34f463 // fmax v3.4s, v3.4s, v20.4s
+	WORD $0x6e38dc66 // fmul v6.4s, v3.4s, v24.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V23.S4, V6.S4, V3.S4
+	VFMLS V22.S4, V6.S4, V3.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V18.S[0], V7.S4
+	VDUP V19.S[3], V8.S4
+	VFMLA V3.S4, V7.S4, V8.S4
+	VDUP V19.S[2], V7.S4
+	VFMLA V3.S4, V8.S4, V7.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V3.S4, V7.S4, V8.S4
+	VDUP V19.S[0], V7.S4
+	VFMLA V3.S4, V8.S4, V7.S4
+	WORD $0x6e23dc68 // fmul v8.4s, v3.4s, v3.4s
+	VFMLA V7.S4, V8.S4, V3.S4
+	WORD $0x4e31d463 // fadd v3.4s, v3.4s, v17.4s
+	WORD $0x4f3f04c7 // sshr v7.4s, v6.4s, #1
+	VSUB V7.S4, V6.S4, V6.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V7.S4, V3.S4, V3.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V17.S4, V6.S4, V6.S4
+	WORD $0x6e26dc63 // fmul v3.4s, v3.4s, v6.4s
+	WORD $0x4e31d464 // fadd v4.4s, v3.4s, v17.4s
+	WORD $0x6e24fe25 // fdiv v5.4s, v17.4s, v4.4s
+	WORD $0x4eb1d486 // fsub v6.4s, v4.4s, v17.4s
+	WORD $0x4ea6d466 // fsub v6.4s, v3.4s, v6.4s
+	WORD $0x6e25dcc7 // fmul v7.4s, v6.4s, v5.4s
+	VMOV V7.B16, V3.B16
+	VSUB V16.S4, V4.S4, V4.S4
+	WORD $0x4f290486 // sshr v6.4s, v4.4s, #23
+	VAND V15.B16, V4.B16, V4.B16
+	VADD V16.S4, V4.S4, V4.S4
+	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
+	WORD $0x4eb1d484 // fsub v4.4s, v4.4s, v17.4s
+	VDUP V12.S[2], V7.S4
+	VDUP V12.S[1], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V12.S[0], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	VDUP V13.S[3], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V13.S[2], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	VDUP V13.S[1], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V13.S[0], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	WORD $0x6e24dc88 // fmul v8.4s, v4.4s, v4.4s
+	WORD $0x6e24dce7 // fmul v7.4s, v7.4s, v4.4s
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	VFMLS V14.S4, V8.S4, V7.S4
+	VFMLA V22.S4, V6.S4, V7.S4
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	VFMLA V23.S4, V6.S4, V4.S4
+	WORD $0x4e23d484 // fadd v4.4s, v4.4s, v3.4s
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4ea2d403 // fsub v3.4s, v0.4s, v2.4s
+	WORD $0x4ea2d422 // fsub v2.4s, v1.4s, v2.4s
+	WORD $0x4eb5f421 // fmin v1.4s, v1.4s, v21.4s
+	WORD $0x4e34f421 // fmax v1.4s, v1.4s, v20.4s
+	WORD $0x6e38dc24 // fmul v4.4s, v1.4s, v24.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V23.S4, V4.S4, V1.S4
+	VFMLS V22.S4, V4.S4, V1.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V18.S[0], V6.S4
+	VDUP V19.S[3], V7.S4
+	VFMLA V1.S4, V6.S4, V7.S4
+	VDUP V19.S[2], V6.S4
+	VFMLA V1.S4, V7.S4, V6.S4
+	VDUP V19.S[1], V7.S4
+	VFMLA V1.S4, V6.S4, V7.S4
+	VDUP V19.S[0], V6.S4
+	VFMLA V1.S4, V7.S4, V6.S4
+	WORD $0x6e21dc27 // fmul v7.4s, v1.4s, v1.4s
+	VFMLA V6.S4, V7.S4, V1.S4
+	WORD $0x4e31d421 // fadd v1.4s, v1.4s, v17.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V1.S4, V1.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V17.S4, V4.S4, V4.S4
+	WORD $0x6e24dc21 // fmul v1.4s, v1.4s, v4.4s
+	WORD $0x4ea0c825 // fcmgt v5.4s, v1.4s, #0.0
+	WORD $0x6e21dc42 // fmul v2.4s, v2.4s, v1.4s
+	VAND V5.B16, V2.B16, V2.B16
+	WORD $0x0e617844 // fcvtl v4.2d, v2.2s
+	WORD $0x4e64d529 // fadd v9.2d, v9.2d, v4.2d
+	WORD $0x4e617844 // fcvtl2 v4.2d, v2.4s
+	WORD $0x4e64d529 // fadd v9.2d, v9.2d, v4.2d
+	WORD $0x4eb5f400 // fmin v0.4s, v0.4s, v21.4s
+	WORD $0x4e34f400 // fmax v0.4s, v0.4s, v20.4s
+	WORD $0x6e38dc04 // fmul v4.4s, v0.4s, v24.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V23.S4, V4.S4, V0.S4
+	VFMLS V22.S4, V4.S4, V0.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V18.S[0], V6.S4
+	VDUP V19.S[3], V7.S4
+	VFMLA V0.S4, V6.S4, V7.S4
+	VDUP V19.S[2], V6.S4
+	VFMLA V0.S4, V7.S4, V6.S4
+	VDUP V19.S[1], V7.S4
+	VFMLA V0.S4, V6.S4, V7.S4
+	VDUP V19.S[0], V6.S4
+	VFMLA V0.S4, V7.S4, V6.S4
+	WORD $0x6e20dc07 // fmul v7.4s, v0.4s, v0.4s
+	VFMLA V6.S4, V7.S4, V0.S4
+	WORD $0x4e31d400 // fadd v0.4s, v0.4s, v17.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V0.S4, V0.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V17.S4, V4.S4, V4.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x4ea0c805 // fcmgt v5.4s, v0.4s, #0.0
+	WORD $0x6e20dc63 // fmul v3.4s, v3.4s, v0.4s
+	VAND V5.B16, V3.B16, V3.B16
+	WORD $0x0e617864 // fcvtl v4.2d, v3.2s
+	WORD $0x4e64d54a // fadd v10.2d, v10.2d, v4.2d
+	WORD $0x4e617864 // fcvtl2 v4.2d, v3.4s
+	WORD $0x4e64d54a // fadd v10.2d, v10.2d, v4.2d
+	SUBS $4, R1, R1
+	BGE big_jsdSumsF32
+onepre_jsdSumsF32:
+	ADDS $0, R1, R1
+	BLT tail_jsdSumsF32
+one_jsdSumsF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V1.S4]
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4ebcd421 // fsub v1.4s, v1.4s, v28.4s
+	WORD $0x4ebdd400 // fsub v0.4s, v0.4s, v29.4s
+	WORD $0x4ebbd421 // fsub v1.4s, v1.4s, v27.4s
+	WORD $0x4e3ad424 // fadd v4.4s, v1.4s, v26.4s
+	WORD $0x4e39d405 // fadd v5.4s, v0.4s, v25.4s
+	WORD $0x4e25f482 // fmax v2.4s, v4.4s, v5.4s
+	WORD $0x6ea5d483 // fabd v3.4s, v4.4s, v5.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4eb5f463 // fmin v3.4s, v3.4s, v21.4s
+	WORD $0x4e34f463 // fmax v3.4s, v3.4s, v20.4s
+	WORD $0x6e38dc66 // fmul v6.4s, v3.4s, v24.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V23.S4, V6.S4, V3.S4
+	VFMLS V22.S4, V6.S4, V3.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V18.S[0], V7.S4
+	VDUP V19.S[3], V8.S4
+	VFMLA V3.S4, V7.S4, V8.S4
+	VDUP V19.S[2], V7.S4
+	VFMLA V3.S4, V8.S4, V7.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V3.S4, V7.S4, V8.S4
+	VDUP V19.S[0], V7.S4
+	VFMLA V3.S4, V8.S4, V7.S4
+	WORD $0x6e23dc68 // fmul v8.4s, v3.4s, v3.4s
+	VFMLA V7.S4, V8.S4, V3.S4
+	WORD $0x4e31d463 // fadd v3.4s, v3.4s, v17.4s
+	WORD $0x4f3f04c7 // sshr v7.4s, v6.4s, #1
+	VSUB V7.S4, V6.S4, V6.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V7.S4, V3.S4, V3.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V17.S4, V6.S4, V6.S4
+	WORD $0x6e26dc63 // fmul v3.4s, v3.4s, v6.4s
+	WORD $0x4e31d464 // fadd v4.4s, v3.4s, v17.4s
+	WORD $0x6e24fe25 // fdiv v5.4s, v17.4s, v4.4s
+	WORD $0x4eb1d486 // fsub v6.4s, v4.4s, v17.4s
+	WORD $0x4ea6d466 // fsub v6.4s, v3.4s, v6.4s
+	WORD $0x6e25dcc7 // fmul v7.4s, v6.4s, v5.4s
+	VMOV V7.B16, V3.B16
+	VSUB V16.S4, V4.S4, V4.S4
+	WORD $0x4f290486 // sshr v6.4s, v4.4s, #23
+	VAND V15.B16, V4.B16, V4.B16
+	VADD V16.S4, V4.S4, V4.S4
+	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
+	WORD $0x4eb1d484 // fsub v4.4s, v4.4s, v17.4s
+	VDUP V12.S[2], V7.S4
+	VDUP V12.S[1], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V12.S[0], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	VDUP V13.S[3], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V13.S[2], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	VDUP V13.S[1], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V13.S[0], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	WORD $0x6e24dc88 // fmul v8.4s, v4.4s, v4.4s
+	WORD $0x6e24dce7 // fmul v7.4s, v7.4s, v4.4s
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	VFMLS V14.S4, V8.S4, V7.S4
+	VFMLA V22.S4, V6.S4, V7.S4
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	VFMLA V23.S4, V6.S4, V4.S4
+	WORD $0x4e23d484 // fadd v4.4s, v4.4s, v3.4s
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4ea2d403 // fsub v3.4s, v0.4s, v2.4s
+	WORD $0x4ea2d422 // fsub v2.4s, v1.4s, v2.4s
+	WORD $0x4eb5f421 // fmin v1.4s, v1.4s, v21.4s
+	WORD $0x4e34f421 // fmax v1.4s, v1.4s, v20.4s
+	WORD $0x6e38dc24 // fmul v4.4s, v1.4s, v24.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V23.S4, V4.S4, V1.S4
+	VFMLS V22.S4, V4.S4, V1.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V18.S[0], V6.S4
+	VDUP V19.S[3], V7.S4
+	VFMLA V1.S4, V6.S4, V7.S4
+	VDUP V19.S[2], V6.S4
+	VFMLA V1.S4, V7.S4, V6.S4
+	VDUP V19.S[1], V7.S4
+	VFMLA V1.S4, V6.S4, V7.S4
+	VDUP V19.S[0], V6.S4
+	VFMLA V1.S4, V7.S4, V6.S4
+	WORD $0x6e21dc27 // fmul v7.4s, v1.4s, v1.4s
+	VFMLA V6.S4, V7.S4, V1.S4
+	WORD $0x4e31d421 // fadd v1.4s, v1.4s, v17.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V1.S4, V1.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V17.S4, V4.S4, V4.S4
+	WORD $0x6e24dc21 // fmul v1.4s, v1.4s, v4.4s
+	WORD $0x4ea0c825 // fcmgt v5.4s, v1.4s, #0.0
+	WORD $0x6e21dc42 // fmul v2.4s, v2.4s, v1.4s
+	VAND V5.B16, V2.B16, V2.B16
+	WORD $0x0e617844 // fcvtl v4.2d, v2.2s
+	WORD $0x4e64d529 // fadd v9.2d, v9.2d, v4.2d
+	WORD $0x4e617844 // fcvtl2 v4.2d, v2.4s
+	WORD $0x4e64d529 // fadd v9.2d, v9.2d, v4.2d
+	WORD $0x4eb5f400 // fmin v0.4s, v0.4s, v21.4s
+	WORD $0x4e34f400 // fmax v0.4s, v0.4s, v20.4s
+	WORD $0x6e38dc04 // fmul v4.4s, v0.4s, v24.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V23.S4, V4.S4, V0.S4
+	VFMLS V22.S4, V4.S4, V0.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V18.S[0], V6.S4
+	VDUP V19.S[3], V7.S4
+	VFMLA V0.S4, V6.S4, V7.S4
+	VDUP V19.S[2], V6.S4
+	VFMLA V0.S4, V7.S4, V6.S4
+	VDUP V19.S[1], V7.S4
+	VFMLA V0.S4, V6.S4, V7.S4
+	VDUP V19.S[0], V6.S4
+	VFMLA V0.S4, V7.S4, V6.S4
+	WORD $0x6e20dc07 // fmul v7.4s, v0.4s, v0.4s
+	VFMLA V6.S4, V7.S4, V0.S4
+	WORD $0x4e31d400 // fadd v0.4s, v0.4s, v17.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V0.S4, V0.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V17.S4, V4.S4, V4.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x4ea0c805 // fcmgt v5.4s, v0.4s, #0.0
+	WORD $0x6e20dc63 // fmul v3.4s, v3.4s, v0.4s
+	VAND V5.B16, V3.B16, V3.B16
+	WORD $0x0e617864 // fcvtl v4.2d, v3.2s
+	WORD $0x4e64d54a // fadd v10.2d, v10.2d, v4.2d
+	WORD $0x4e617864 // fcvtl2 v4.2d, v3.4s
+	WORD $0x4e64d54a // fadd v10.2d, v10.2d, v4.2d
+	SUBS $4, R1, R1
+	BGE one_jsdSumsF32
+tail_jsdSumsF32:
+	ADDS $4, R1, R1
+	BEQ done_jsdSumsF32
+	VMOV V11.B16, V0.B16
+	VMOV V11.B16, V1.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V1.S[0]
+	CMP $2, R1
+	BLT lanes_jsdSumsF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V1.S[1]
+	BEQ lanes_jsdSumsF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V1.S[2]
+lanes_jsdSumsF32:
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4ebcd421 // fsub v1.4s, v1.4s, v28.4s
+	WORD $0x4ebdd400 // fsub v0.4s, v0.4s, v29.4s
+	WORD $0x4ebbd421 // fsub v1.4s, v1.4s, v27.4s
+	WORD $0x4e3ad424 // fadd v4.4s, v1.4s, v26.4s
+	WORD $0x4e39d405 // fadd v5.4s, v0.4s, v25.4s
+	WORD $0x4e25f482 // fmax v2.4s, v4.4s, v5.4s
+	WORD $0x6ea5d483 // fabd v3.4s, v4.4s, v5.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4eb5f463 // fmin v3.4s, v3.4s, v21.4s
+	WORD $0x4e34f463 // fmax v3.4s, v3.4s, v20.4s
+	WORD $0x6e38dc66 // fmul v6.4s, v3.4s, v24.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V23.S4, V6.S4, V3.S4
+	VFMLS V22.S4, V6.S4, V3.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V18.S[0], V7.S4
+	VDUP V19.S[3], V8.S4
+	VFMLA V3.S4, V7.S4, V8.S4
+	VDUP V19.S[2], V7.S4
+	VFMLA V3.S4, V8.S4, V7.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V3.S4, V7.S4, V8.S4
+	VDUP V19.S[0], V7.S4
+	VFMLA V3.S4, V8.S4, V7.S4
+	WORD $0x6e23dc68 // fmul v8.4s, v3.4s, v3.4s
+	VFMLA V7.S4, V8.S4, V3.S4
+	WORD $0x4e31d463 // fadd v3.4s, v3.4s, v17.4s
+	WORD $0x4f3f04c7 // sshr v7.4s, v6.4s, #1
+	VSUB V7.S4, V6.S4, V6.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V7.S4, V3.S4, V3.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V17.S4, V6.S4, V6.S4
+	WORD $0x6e26dc63 // fmul v3.4s, v3.4s, v6.4s
+	WORD $0x4e31d464 // fadd v4.4s, v3.4s, v17.4s
+	WORD $0x6e24fe25 // fdiv v5.4s, v17.4s, v4.4s
+	WORD $0x4eb1d486 // fsub v6.4s, v4.4s, v17.4s
+	WORD $0x4ea6d466 // fsub v6.4s, v3.4s, v6.4s
+	WORD $0x6e25dcc7 // fmul v7.4s, v6.4s, v5.4s
+	VMOV V7.B16, V3.B16
+	VSUB V16.S4, V4.S4, V4.S4
+	WORD $0x4f290486 // sshr v6.4s, v4.4s, #23
+	VAND V15.B16, V4.B16, V4.B16
+	VADD V16.S4, V4.S4, V4.S4
+	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
+	WORD $0x4eb1d484 // fsub v4.4s, v4.4s, v17.4s
+	VDUP V12.S[2], V7.S4
+	VDUP V12.S[1], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V12.S[0], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	VDUP V13.S[3], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V13.S[2], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	VDUP V13.S[1], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V13.S[0], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	WORD $0x6e24dc88 // fmul v8.4s, v4.4s, v4.4s
+	WORD $0x6e24dce7 // fmul v7.4s, v7.4s, v4.4s
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	VFMLS V14.S4, V8.S4, V7.S4
+	VFMLA V22.S4, V6.S4, V7.S4
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	VFMLA V23.S4, V6.S4, V4.S4
+	WORD $0x4e23d484 // fadd v4.4s, v4.4s, v3.4s
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4ea2d403 // fsub v3.4s, v0.4s, v2.4s
+	WORD $0x4ea2d422 // fsub v2.4s, v1.4s, v2.4s
+	WORD $0x4eb5f421 // fmin v1.4s, v1.4s, v21.4s
+	WORD $0x4e34f421 // fmax v1.4s, v1.4s, v20.4s
+	WORD $0x6e38dc24 // fmul v4.4s, v1.4s, v24.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V23.S4, V4.S4, V1.S4
+	VFMLS V22.S4, V4.S4, V1.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V18.S[0], V6.S4
+	VDUP V19.S[3], V7.S4
+	VFMLA V1.S4, V6.S4, V7.S4
+	VDUP V19.S[2], V6.S4
+	VFMLA V1.S4, V7.S4, V6.S4
+	VDUP V19.S[1], V7.S4
+	VFMLA V1.S4, V6.S4, V7.S4
+	VDUP V19.S[0], V6.S4
+	VFMLA V1.S4, V7.S4, V6.S4
+	WORD $0x6e21dc27 // fmul v7.4s, v1.4s, v1.4s
+	VFMLA V6.S4, V7.S4, V1.S4
+	WORD $0x4e31d421 // fadd v1.4s, v1.4s, v17.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V1.S4, V1.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V17.S4, V4.S4, V4.S4
+	WORD $0x6e24dc21 // fmul v1.4s, v1.4s, v4.4s
+	WORD $0x4ea0c825 // fcmgt v5.4s, v1.4s, #0.0
+	WORD $0x6e21dc42 // fmul v2.4s, v2.4s, v1.4s
+	VAND V5.B16, V2.B16, V2.B16
+	WORD $0x0e617844 // fcvtl v4.2d, v2.2s
+	WORD $0x4e64d529 // fadd v9.2d, v9.2d, v4.2d
+	WORD $0x4e617844 // fcvtl2 v4.2d, v2.4s
+	WORD $0x4e64d529 // fadd v9.2d, v9.2d, v4.2d
+	WORD $0x4eb5f400 // fmin v0.4s, v0.4s, v21.4s
+	WORD $0x4e34f400 // fmax v0.4s, v0.4s, v20.4s
+	WORD $0x6e38dc04 // fmul v4.4s, v0.4s, v24.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	VFMLS V23.S4, V4.S4, V0.S4
+	VFMLS V22.S4, V4.S4, V0.S4
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	VDUP V18.S[0], V6.S4
+	VDUP V19.S[3], V7.S4
+	VFMLA V0.S4, V6.S4, V7.S4
+	VDUP V19.S[2], V6.S4
+	VFMLA V0.S4, V7.S4, V6.S4
+	VDUP V19.S[1], V7.S4
+	VFMLA V0.S4, V6.S4, V7.S4
+	VDUP V19.S[0], V6.S4
+	VFMLA V0.S4, V7.S4, V6.S4
+	WORD $0x6e20dc07 // fmul v7.4s, v0.4s, v0.4s
+	VFMLA V6.S4, V7.S4, V0.S4
+	WORD $0x4e31d400 // fadd v0.4s, v0.4s, v17.4s
+	WORD $0x4f3f0486 // sshr v6.4s, v4.4s, #1
+	VSUB V6.S4, V4.S4, V4.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V6.S4, V0.S4, V0.S4
+	WORD $0x4f375484 // shl v4.4s, v4.4s, #23
+	VADD V17.S4, V4.S4, V4.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x4ea0c805 // fcmgt v5.4s, v0.4s, #0.0
+	WORD $0x6e20dc63 // fmul v3.4s, v3.4s, v0.4s
+	VAND V5.B16, V3.B16, V3.B16
+	WORD $0x0e617864 // fcvtl v4.2d, v3.2s
+	WORD $0x4e64d54a // fadd v10.2d, v10.2d, v4.2d
+	WORD $0x4e617864 // fcvtl2 v4.2d, v3.4s
+	WORD $0x4e64d54a // fadd v10.2d, v10.2d, v4.2d
+done_jsdSumsF32:
+	WORD $0x7e70d929 // faddp d9, v9.2d
+	WORD $0x7e70d94a // faddp d10, v10.2d
+	FMOVD F9, (R4)
+	FMOVD F10, 8(R4)
+	RET
+
+// func jsdGradF32(dst []float32, s []float32, t []float32, tau float32, mz float32, lsz float32, mv float32, lsv float32, lb float32, lb1 float32, c float32, kq float32)
+
+TEXT ·jsdGradF32(SB), NOSPLIT, $0-108
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD s_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	FMOVS tau+72(FP), F31
+	VDUP V31.S[0], V31.S4
+	FMOVS mz+76(FP), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS lsz+80(FP), F29
+	VDUP V29.S[0], V29.S4
+	FMOVS mv+84(FP), F28
+	VDUP V28.S[0], V28.S4
+	FMOVS lsv+88(FP), F27
+	VDUP V27.S[0], V27.S4
+	FMOVS lb+92(FP), F26
+	VDUP V26.S[0], V26.S4
+	FMOVS lb1+96(FP), F25
+	VDUP V25.S[0], V25.S4
+	MOVW $0x3fb8aa3b, R9
+	VDUP R9, V24.S4
+	MOVW $0x3f317218, R9
+	VDUP R9, V23.S4
+	MOVW $0xb102e308, R9
+	VDUP R9, V22.S4
+	MOVW $0x42b1999a, R9
+	VDUP R9, V21.S4
+	MOVW $0xc2d00000, R9
+	VDUP R9, V20.S4
+	MOVD $·expPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V19.S4]
+	VLD1.P 16(R10), [V18.S4]
+	MOVW $0x3f800000, R9
+	VDUP R9, V17.S4
+	MOVW $0x3f3504f3, R9
+	VDUP R9, V16.S4
+	MOVW $0x007fffff, R9
+	VDUP R9, V15.S4
+	MOVW $0x3f000000, R9
+	VDUP R9, V14.S4
+	MOVD $·logPolyF32<>(SB), R10
+	VLD1.P 16(R10), [V13.S4]
+	VLD1.P 16(R10), [V12.S4]
+	FMOVS c+100(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS kq+104(FP), F10
+	VDUP V10.S[0], V10.S4
+	SUBS $4, R1, R1
+	BLT onepre_jsdGradF32
+big_jsdGradF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V1.S4]
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4ebcd421 // fsub v1.4s, v1.4s, v28.4s
+	WORD $0x4ebdd400 // fsub v0.4s, v0.4s, v29.4s
+	WORD $0x4ebbd421 // fsub v1.4s, v1.4s, v27.4s
+	WORD $0x4e3ad424 // fadd v4.4s, v1.4s, v26.4s
+	WORD $0x4e39d405 // fadd v5.4s, v0.4s, v25.4s
+	WORD $0x4e25f482 // fmax v2.4s, v4.4s, v5.4s
+	WORD $0x6ea5d483 // fabd v3.4s, v4.4s, v5.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4eb5f463 // fmin v3.4s, v3.4s, v21.4s
+	WORD $0x4e34f463 // fmax v3.4s, v3.4s, v20.4s
+	WORD $0x6e38dc66 // fmul v6.4s, v3.4s, v24.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V23.S4, V6.S4, V3.S4
+	VFMLS V22.S4, V6.S4, V3.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V18.S[0], V7.S4
+	VDUP V19.S[3], V8.S4
+	VFMLA V3.S4, V7.S4, V8.S4
+	VDUP V19.S[2], V7.S4
+	VFMLA V3.S4, V8.S4, V7.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V3.S4, V7.S4, V8.S4
+	VDUP V19.S[0], V7.S4
+	VFMLA V3.S4, V8.S4, V7.S4
+	WORD $0x6e23dc68 // fmul v8.4s, v3.4s, v3.4s
+	VFMLA V7.S4, V8.S4, V3.S4
+	WORD $0x4e31d463 // fadd v3.4s, v3.4s, v17.4s
+	WORD $0x4f3f04c7 // sshr v7.4s, v6.4s, #1
+	VSUB V7.S4, V6.S4, V6.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V7.S4, V3.S4, V3.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V17.S4, V6.S4, V6.S4
+	WORD $0x6e26dc63 // fmul v3.4s, v3.4s, v6.4s
+	WORD $0x4e31d464 // fadd v4.4s, v3.4s, v17.4s
+	WORD $0x6e24fe25 // fdiv v5.4s, v17.4s, v4.4s
+	WORD $0x4eb1d486 // fsub v6.4s, v4.4s, v17.4s
+	WORD $0x4ea6d466 // fsub v6.4s, v3.4s, v6.4s
+	WORD $0x6e25dcc7 // fmul v7.4s, v6.4s, v5.4s
+	VMOV V7.B16, V3.B16
+	VSUB V16.S4, V4.S4, V4.S4
+	WORD $0x4f290486 // sshr v6.4s, v4.4s, #23
+	VAND V15.B16, V4.B16, V4.B16
+	VADD V16.S4, V4.S4, V4.S4
+	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
+	WORD $0x4eb1d484 // fsub v4.4s, v4.4s, v17.4s
+	VDUP V12.S[2], V7.S4
+	VDUP V12.S[1], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V12.S[0], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	VDUP V13.S[3], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V13.S[2], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	VDUP V13.S[1], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V13.S[0], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	WORD $0x6e24dc88 // fmul v8.4s, v4.4s, v4.4s
+	WORD $0x6e24dce7 // fmul v7.4s, v7.4s, v4.4s
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	VFMLS V14.S4, V8.S4, V7.S4
+	VFMLA V22.S4, V6.S4, V7.S4
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	VFMLA V23.S4, V6.S4, V4.S4
+	WORD $0x4e23d484 // fadd v4.4s, v4.4s, v3.4s
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4ea2d402 // fsub v2.4s, v0.4s, v2.4s
+	WORD $0x4eaad442 // fsub v2.4s, v2.4s, v10.4s
+	WORD $0x4eb5f400 // fmin v0.4s, v0.4s, v21.4s
+	WORD $0x4e34f400 // fmax v0.4s, v0.4s, v20.4s
+	WORD $0x6e38dc06 // fmul v6.4s, v0.4s, v24.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V23.S4, V6.S4, V0.S4
+	VFMLS V22.S4, V6.S4, V0.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V18.S[0], V7.S4
+	VDUP V19.S[3], V8.S4
+	VFMLA V0.S4, V7.S4, V8.S4
+	VDUP V19.S[2], V7.S4
+	VFMLA V0.S4, V8.S4, V7.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V0.S4, V7.S4, V8.S4
+	VDUP V19.S[0], V7.S4
+	VFMLA V0.S4, V8.S4, V7.S4
+	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
+	VFMLA V7.S4, V8.S4, V0.S4
+	WORD $0x4e31d400 // fadd v0.4s, v0.4s, v17.4s
+	WORD $0x4f3f04c7 // sshr v7.4s, v6.4s, #1
+	VSUB V7.S4, V6.S4, V6.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V7.S4, V0.S4, V0.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V17.S4, V6.S4, V6.S4
+	WORD $0x6e26dc00 // fmul v0.4s, v0.4s, v6.4s
+	WORD $0x4ea0c803 // fcmgt v3.4s, v0.4s, #0.0
+	VAND V3.B16, V2.B16, V2.B16
+	WORD $0x6e22dc00 // fmul v0.4s, v0.4s, v2.4s
+	WORD $0x6e2bdc00 // fmul v0.4s, v0.4s, v11.4s
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE big_jsdGradF32
+onepre_jsdGradF32:
+	ADDS $0, R1, R1
+	BLT tail_jsdGradF32
+one_jsdGradF32:
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R3), [V1.S4]
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4ebcd421 // fsub v1.4s, v1.4s, v28.4s
+	WORD $0x4ebdd400 // fsub v0.4s, v0.4s, v29.4s
+	WORD $0x4ebbd421 // fsub v1.4s, v1.4s, v27.4s
+	WORD $0x4e3ad424 // fadd v4.4s, v1.4s, v26.4s
+	WORD $0x4e39d405 // fadd v5.4s, v0.4s, v25.4s
+	WORD $0x4e25f482 // fmax v2.4s, v4.4s, v5.4s
+	WORD $0x6ea5d483 // fabd v3.4s, v4.4s, v5.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4eb5f463 // fmin v3.4s, v3.4s, v21.4s
+	WORD $0x4e34f463 // fmax v3.4s, v3.4s, v20.4s
+	WORD $0x6e38dc66 // fmul v6.4s, v3.4s, v24.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V23.S4, V6.S4, V3.S4
+	VFMLS V22.S4, V6.S4, V3.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V18.S[0], V7.S4
+	VDUP V19.S[3], V8.S4
+	VFMLA V3.S4, V7.S4, V8.S4
+	VDUP V19.S[2], V7.S4
+	VFMLA V3.S4, V8.S4, V7.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V3.S4, V7.S4, V8.S4
+	VDUP V19.S[0], V7.S4
+	VFMLA V3.S4, V8.S4, V7.S4
+	WORD $0x6e23dc68 // fmul v8.4s, v3.4s, v3.4s
+	VFMLA V7.S4, V8.S4, V3.S4
+	WORD $0x4e31d463 // fadd v3.4s, v3.4s, v17.4s
+	WORD $0x4f3f04c7 // sshr v7.4s, v6.4s, #1
+	VSUB V7.S4, V6.S4, V6.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V7.S4, V3.S4, V3.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V17.S4, V6.S4, V6.S4
+	WORD $0x6e26dc63 // fmul v3.4s, v3.4s, v6.4s
+	WORD $0x4e31d464 // fadd v4.4s, v3.4s, v17.4s
+	WORD $0x6e24fe25 // fdiv v5.4s, v17.4s, v4.4s
+	WORD $0x4eb1d486 // fsub v6.4s, v4.4s, v17.4s
+	WORD $0x4ea6d466 // fsub v6.4s, v3.4s, v6.4s
+	WORD $0x6e25dcc7 // fmul v7.4s, v6.4s, v5.4s
+	VMOV V7.B16, V3.B16
+	VSUB V16.S4, V4.S4, V4.S4
+	WORD $0x4f290486 // sshr v6.4s, v4.4s, #23
+	VAND V15.B16, V4.B16, V4.B16
+	VADD V16.S4, V4.S4, V4.S4
+	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
+	WORD $0x4eb1d484 // fsub v4.4s, v4.4s, v17.4s
+	VDUP V12.S[2], V7.S4
+	VDUP V12.S[1], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V12.S[0], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	VDUP V13.S[3], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V13.S[2], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	VDUP V13.S[1], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V13.S[0], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	WORD $0x6e24dc88 // fmul v8.4s, v4.4s, v4.4s
+	WORD $0x6e24dce7 // fmul v7.4s, v7.4s, v4.4s
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	VFMLS V14.S4, V8.S4, V7.S4
+	VFMLA V22.S4, V6.S4, V7.S4
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	VFMLA V23.S4, V6.S4, V4.S4
+	WORD $0x4e23d484 // fadd v4.4s, v4.4s, v3.4s
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4ea2d402 // fsub v2.4s, v0.4s, v2.4s
+	WORD $0x4eaad442 // fsub v2.4s, v2.4s, v10.4s
+	WORD $0x4eb5f400 // fmin v0.4s, v0.4s, v21.4s
+	WORD $0x4e34f400 // fmax v0.4s, v0.4s, v20.4s
+	WORD $0x6e38dc06 // fmul v6.4s, v0.4s, v24.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V23.S4, V6.S4, V0.S4
+	VFMLS V22.S4, V6.S4, V0.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V18.S[0], V7.S4
+	VDUP V19.S[3], V8.S4
+	VFMLA V0.S4, V7.S4, V8.S4
+	VDUP V19.S[2], V7.S4
+	VFMLA V0.S4, V8.S4, V7.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V0.S4, V7.S4, V8.S4
+	VDUP V19.S[0], V7.S4
+	VFMLA V0.S4, V8.S4, V7.S4
+	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
+	VFMLA V7.S4, V8.S4, V0.S4
+	WORD $0x4e31d400 // fadd v0.4s, v0.4s, v17.4s
+	WORD $0x4f3f04c7 // sshr v7.4s, v6.4s, #1
+	VSUB V7.S4, V6.S4, V6.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V7.S4, V0.S4, V0.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V17.S4, V6.S4, V6.S4
+	WORD $0x6e26dc00 // fmul v0.4s, v0.4s, v6.4s
+	WORD $0x4ea0c803 // fcmgt v3.4s, v0.4s, #0.0
+	VAND V3.B16, V2.B16, V2.B16
+	WORD $0x6e22dc00 // fmul v0.4s, v0.4s, v2.4s
+	WORD $0x6e2bdc00 // fmul v0.4s, v0.4s, v11.4s
+	VST1.P [V0.S4], 16(R2)
+	SUBS $4, R1, R1
+	BGE one_jsdGradF32
+tail_jsdGradF32:
+	ADDS $4, R1, R1
+	BEQ done_jsdGradF32
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VLD1.P 4(R0), V0.S[0]
+	VLD1.P 4(R3), V1.S[0]
+	CMP $2, R1
+	BLT lanes_jsdGradF32
+	VLD1.P 4(R0), V0.S[1]
+	VLD1.P 4(R3), V1.S[1]
+	BEQ lanes_jsdGradF32
+	VLD1.P 4(R0), V0.S[2]
+	VLD1.P 4(R3), V1.S[2]
+lanes_jsdGradF32:
+	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
+	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
+	WORD $0x4ebed400 // fsub v0.4s, v0.4s, v30.4s
+	WORD $0x4ebcd421 // fsub v1.4s, v1.4s, v28.4s
+	WORD $0x4ebdd400 // fsub v0.4s, v0.4s, v29.4s
+	WORD $0x4ebbd421 // fsub v1.4s, v1.4s, v27.4s
+	WORD $0x4e3ad424 // fadd v4.4s, v1.4s, v26.4s
+	WORD $0x4e39d405 // fadd v5.4s, v0.4s, v25.4s
+	WORD $0x4e25f482 // fmax v2.4s, v4.4s, v5.4s
+	WORD $0x6ea5d483 // fabd v3.4s, v4.4s, v5.4s
+	WORD $0x6ea0f863 // fneg v3.4s, v3.4s
+	WORD $0x4eb5f463 // fmin v3.4s, v3.4s, v21.4s
+	WORD $0x4e34f463 // fmax v3.4s, v3.4s, v20.4s
+	WORD $0x6e38dc66 // fmul v6.4s, v3.4s, v24.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V23.S4, V6.S4, V3.S4
+	VFMLS V22.S4, V6.S4, V3.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V18.S[0], V7.S4
+	VDUP V19.S[3], V8.S4
+	VFMLA V3.S4, V7.S4, V8.S4
+	VDUP V19.S[2], V7.S4
+	VFMLA V3.S4, V8.S4, V7.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V3.S4, V7.S4, V8.S4
+	VDUP V19.S[0], V7.S4
+	VFMLA V3.S4, V8.S4, V7.S4
+	WORD $0x6e23dc68 // fmul v8.4s, v3.4s, v3.4s
+	VFMLA V7.S4, V8.S4, V3.S4
+	WORD $0x4e31d463 // fadd v3.4s, v3.4s, v17.4s
+	WORD $0x4f3f04c7 // sshr v7.4s, v6.4s, #1
+	VSUB V7.S4, V6.S4, V6.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V7.S4, V3.S4, V3.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V17.S4, V6.S4, V6.S4
+	WORD $0x6e26dc63 // fmul v3.4s, v3.4s, v6.4s
+	WORD $0x4e31d464 // fadd v4.4s, v3.4s, v17.4s
+	WORD $0x6e24fe25 // fdiv v5.4s, v17.4s, v4.4s
+	WORD $0x4eb1d486 // fsub v6.4s, v4.4s, v17.4s
+	WORD $0x4ea6d466 // fsub v6.4s, v3.4s, v6.4s
+	WORD $0x6e25dcc7 // fmul v7.4s, v6.4s, v5.4s
+	VMOV V7.B16, V3.B16
+	VSUB V16.S4, V4.S4, V4.S4
+	WORD $0x4f290486 // sshr v6.4s, v4.4s, #23
+	VAND V15.B16, V4.B16, V4.B16
+	VADD V16.S4, V4.S4, V4.S4
+	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
+	WORD $0x4eb1d484 // fsub v4.4s, v4.4s, v17.4s
+	VDUP V12.S[2], V7.S4
+	VDUP V12.S[1], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V12.S[0], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	VDUP V13.S[3], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V13.S[2], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	VDUP V13.S[1], V8.S4
+	VFMLA V4.S4, V7.S4, V8.S4
+	VDUP V13.S[0], V7.S4
+	VFMLA V4.S4, V8.S4, V7.S4
+	WORD $0x6e24dc88 // fmul v8.4s, v4.4s, v4.4s
+	WORD $0x6e24dce7 // fmul v7.4s, v7.4s, v4.4s
+	WORD $0x6e28dce7 // fmul v7.4s, v7.4s, v8.4s
+	VFMLS V14.S4, V8.S4, V7.S4
+	VFMLA V22.S4, V6.S4, V7.S4
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	VFMLA V23.S4, V6.S4, V4.S4
+	WORD $0x4e23d484 // fadd v4.4s, v4.4s, v3.4s
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4ea2d402 // fsub v2.4s, v0.4s, v2.4s
+	WORD $0x4eaad442 // fsub v2.4s, v2.4s, v10.4s
+	WORD $0x4eb5f400 // fmin v0.4s, v0.4s, v21.4s
+	WORD $0x4e34f400 // fmax v0.4s, v0.4s, v20.4s
+	WORD $0x6e38dc06 // fmul v6.4s, v0.4s, v24.4s
+	WORD $0x4e2188c6 // frintn v6.4s, v6.4s
+	VFMLS V23.S4, V6.S4, V0.S4
+	VFMLS V22.S4, V6.S4, V0.S4
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	VDUP V18.S[0], V7.S4
+	VDUP V19.S[3], V8.S4
+	VFMLA V0.S4, V7.S4, V8.S4
+	VDUP V19.S[2], V7.S4
+	VFMLA V0.S4, V8.S4, V7.S4
+	VDUP V19.S[1], V8.S4
+	VFMLA V0.S4, V7.S4, V8.S4
+	VDUP V19.S[0], V7.S4
+	VFMLA V0.S4, V8.S4, V7.S4
+	WORD $0x6e20dc08 // fmul v8.4s, v0.4s, v0.4s
+	VFMLA V7.S4, V8.S4, V0.S4
+	WORD $0x4e31d400 // fadd v0.4s, v0.4s, v17.4s
+	WORD $0x4f3f04c7 // sshr v7.4s, v6.4s, #1
+	VSUB V7.S4, V6.S4, V6.S4
+	WORD $0x4f3754e7 // shl v7.4s, v7.4s, #23
+	VADD V7.S4, V0.S4, V0.S4
+	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
+	VADD V17.S4, V6.S4, V6.S4
+	WORD $0x6e26dc00 // fmul v0.4s, v0.4s, v6.4s
+	WORD $0x4ea0c803 // fcmgt v3.4s, v0.4s, #0.0
+	VAND V3.B16, V2.B16, V2.B16
+	WORD $0x6e22dc00 // fmul v0.4s, v0.4s, v2.4s
+	WORD $0x6e2bdc00 // fmul v0.4s, v0.4s, v11.4s
+	VST1.P V0.S[0], 4(R2)
+	CMP $2, R1
+	BLT done_jsdGradF32
+	VST1.P V0.S[1], 4(R2)
+	BEQ done_jsdGradF32
+	VST1.P V0.S[2], 4(R2)
+done_jsdGradF32:
+	RET
+
 // func distillSumsF64(sums []float64, s []float64, t []float64, tau float64, mz float64, mv float64)
 
 TEXT ·distillSumsF64(SB), NOSPLIT, $0-96
@@ -31297,6 +32416,1389 @@ lanes_distillGradF64:
 	VFMLS V27.D2, V1.D2, V0.D2
 	VST1.P V0.D[0], 8(R2)
 done_distillGradF64:
+	RET
+
+// func reverseKLGradF64(dst []float64, s []float64, t []float64, tau float64, mz float64, d float64, a float64)
+
+TEXT ·reverseKLGradF64(SB), NOSPLIT, $0-104
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD s_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	FMOVD tau+72(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD mz+80(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD d+88(FP), F29
+	VDUP V29.D[0], V29.D2
+	FMOVD a+96(FP), F28
+	VDUP V28.D[0], V28.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V27.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V26.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V25.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V24.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V23.D2
+	MOVD $·expPolyF64<>(SB), R10
+	VLD1.P 16(R10), [V22.D2]
+	VLD1.P 16(R10), [V21.D2]
+	VLD1.P 16(R10), [V20.D2]
+	VLD1.P 16(R10), [V19.D2]
+	VLD1.P 16(R10), [V18.D2]
+	VLD1.P 16(R10), [V17.D2]
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V16.D2
+	SUBS $4, R1, R1
+	BLT onepre_reverseKLGradF64
+big_reverseKLGradF64:
+	VLD1.P 32(R0), [V0.D2, V1.D2]
+	VLD1.P 32(R3), [V2.D2, V3.D2]
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
+	WORD $0x6e7fdc63 // fmul v3.2d, v3.2d, v31.2d
+	WORD $0x4ee2d402 // fsub v2.2d, v0.2d, v2.2d
+	WORD $0x4ee3d423 // fsub v3.2d, v1.2d, v3.2d
+	WORD $0x4efdd442 // fsub v2.2d, v2.2d, v29.2d
+	WORD $0x4efdd463 // fsub v3.2d, v3.2d, v29.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4efed421 // fsub v1.2d, v1.2d, v30.2d
+	WORD $0x4ef8f400 // fmin v0.2d, v0.2d, v24.2d
+	WORD $0x4ef8f421 // fmin v1.2d, v1.2d, v24.2d
+	WORD $0x4e77f400 // fmax v0.2d, v0.2d, v23.2d
+	WORD $0x4e77f421 // fmax v1.2d, v1.2d, v23.2d
+	WORD $0x6e7bdc04 // fmul v4.2d, v0.2d, v27.2d
+	WORD $0x6e7bdc25 // fmul v5.2d, v1.2d, v27.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	WORD $0x4e6188a5 // frintn v5.2d, v5.2d
+	VFMLS V26.D2, V4.D2, V0.D2
+	VFMLS V26.D2, V5.D2, V1.D2
+	VFMLS V25.D2, V4.D2, V0.D2
+	VFMLS V25.D2, V5.D2, V1.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	WORD $0x4ee1b8a5 // fcvtzs v5.2d, v5.2d
+	VDUP V17.D[1], V6.D2
+	VDUP V17.D[1], V7.D2
+	VDUP V17.D[0], V8.D2
+	VDUP V17.D[0], V9.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VFMLA V1.D2, V7.D2, V9.D2
+	VDUP V18.D[1], V6.D2
+	VDUP V18.D[1], V7.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VFMLA V1.D2, V9.D2, V7.D2
+	VDUP V18.D[0], V8.D2
+	VDUP V18.D[0], V9.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VFMLA V1.D2, V7.D2, V9.D2
+	VDUP V19.D[1], V6.D2
+	VDUP V19.D[1], V7.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VFMLA V1.D2, V9.D2, V7.D2
+	VDUP V19.D[0], V8.D2
+	VDUP V19.D[0], V9.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VFMLA V1.D2, V7.D2, V9.D2
+	VDUP V20.D[1], V6.D2
+	VDUP V20.D[1], V7.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VFMLA V1.D2, V9.D2, V7.D2
+	VDUP V20.D[0], V8.D2
+	VDUP V20.D[0], V9.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VFMLA V1.D2, V7.D2, V9.D2
+	VDUP V21.D[1], V6.D2
+	VDUP V21.D[1], V7.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VFMLA V1.D2, V9.D2, V7.D2
+	VDUP V21.D[0], V8.D2
+	VDUP V21.D[0], V9.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VFMLA V1.D2, V7.D2, V9.D2
+	VDUP V22.D[1], V6.D2
+	VDUP V22.D[1], V7.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VFMLA V1.D2, V9.D2, V7.D2
+	VDUP V22.D[0], V8.D2
+	VDUP V22.D[0], V9.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VFMLA V1.D2, V7.D2, V9.D2
+	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
+	WORD $0x6e61dc27 // fmul v7.2d, v1.2d, v1.2d
+	VFMLA V8.D2, V6.D2, V0.D2
+	VFMLA V9.D2, V7.D2, V1.D2
+	WORD $0x4e70d400 // fadd v0.2d, v0.2d, v16.2d
+	WORD $0x4e70d421 // fadd v1.2d, v1.2d, v16.2d
+	WORD $0x4f7f0488 // sshr v8.2d, v4.2d, #1
+	WORD $0x4f7f04a9 // sshr v9.2d, v5.2d, #1
+	VSUB V8.D2, V4.D2, V4.D2
+	VSUB V9.D2, V5.D2, V5.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	WORD $0x4f745529 // shl v9.2d, v9.2d, #52
+	VADD V8.D2, V0.D2, V0.D2
+	VADD V9.D2, V1.D2, V1.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	WORD $0x4f7454a5 // shl v5.2d, v5.2d, #52
+	VADD V16.D2, V4.D2, V4.D2
+	VADD V16.D2, V5.D2, V5.D2
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x6e65dc21 // fmul v1.2d, v1.2d, v5.2d
+	WORD $0x4ee0c804 // fcmgt v4.2d, v0.2d, #0.0
+	WORD $0x4ee0c825 // fcmgt v5.2d, v1.2d, #0.0
+	VAND V4.B16, V2.B16, V2.B16
+	VAND V5.B16, V3.B16, V3.B16
+	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
+	WORD $0x6e63dc21 // fmul v1.2d, v1.2d, v3.2d
+	WORD $0x6e7cdc00 // fmul v0.2d, v0.2d, v28.2d
+	WORD $0x6e7cdc21 // fmul v1.2d, v1.2d, v28.2d
+	VST1.P [V0.D2, V1.D2], 32(R2)
+	SUBS $4, R1, R1
+	BGE big_reverseKLGradF64
+onepre_reverseKLGradF64:
+	ADDS $2, R1, R1
+	BLT tail_reverseKLGradF64
+one_reverseKLGradF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V2.D2]
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
+	WORD $0x4ee2d402 // fsub v2.2d, v0.2d, v2.2d
+	WORD $0x4efdd442 // fsub v2.2d, v2.2d, v29.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4ef8f400 // fmin v0.2d, v0.2d, v24.2d
+	WORD $0x4e77f400 // fmax v0.2d, v0.2d, v23.2d
+	WORD $0x6e7bdc04 // fmul v4.2d, v0.2d, v27.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V26.D2, V4.D2, V0.D2
+	VFMLS V25.D2, V4.D2, V0.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	VDUP V17.D[1], V6.D2
+	VDUP V17.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V18.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V18.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V19.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V19.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V20.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V20.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V21.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V21.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V22.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V22.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
+	VFMLA V8.D2, V6.D2, V0.D2
+	WORD $0x4e70d400 // fadd v0.2d, v0.2d, v16.2d
+	WORD $0x4f7f0488 // sshr v8.2d, v4.2d, #1
+	VSUB V8.D2, V4.D2, V4.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V0.D2, V0.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V16.D2, V4.D2, V4.D2
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x4ee0c804 // fcmgt v4.2d, v0.2d, #0.0
+	VAND V4.B16, V2.B16, V2.B16
+	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
+	WORD $0x6e7cdc00 // fmul v0.2d, v0.2d, v28.2d
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_reverseKLGradF64
+tail_reverseKLGradF64:
+	ADDS $2, R1, R1
+	BEQ done_reverseKLGradF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V2.D[0]
+lanes_reverseKLGradF64:
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
+	WORD $0x4ee2d402 // fsub v2.2d, v0.2d, v2.2d
+	WORD $0x4efdd442 // fsub v2.2d, v2.2d, v29.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4ef8f400 // fmin v0.2d, v0.2d, v24.2d
+	WORD $0x4e77f400 // fmax v0.2d, v0.2d, v23.2d
+	WORD $0x6e7bdc04 // fmul v4.2d, v0.2d, v27.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V26.D2, V4.D2, V0.D2
+	VFMLS V25.D2, V4.D2, V0.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	VDUP V17.D[1], V6.D2
+	VDUP V17.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V18.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V18.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V19.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V19.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V20.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V20.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V21.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V21.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	VDUP V22.D[1], V6.D2
+	VFMLA V0.D2, V8.D2, V6.D2
+	VDUP V22.D[0], V8.D2
+	VFMLA V0.D2, V6.D2, V8.D2
+	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
+	VFMLA V8.D2, V6.D2, V0.D2
+	WORD $0x4e70d400 // fadd v0.2d, v0.2d, v16.2d
+	WORD $0x4f7f0488 // sshr v8.2d, v4.2d, #1
+	VSUB V8.D2, V4.D2, V4.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V0.D2, V0.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V16.D2, V4.D2, V4.D2
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x4ee0c804 // fcmgt v4.2d, v0.2d, #0.0
+	VAND V4.B16, V2.B16, V2.B16
+	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
+	WORD $0x6e7cdc00 // fmul v0.2d, v0.2d, v28.2d
+	VST1.P V0.D[0], 8(R2)
+done_reverseKLGradF64:
+	RET
+
+// func jsdSumsF64(sums []float64, s []float64, t []float64, tau float64, mz float64, lsz float64, mv float64, lsv float64, lb float64, lb1 float64)
+
+TEXT ·jsdSumsF64(SB), NOSPLIT, $0-128
+	MOVD s_base+24(FP), R0
+	MOVD s_len+32(FP), R1
+	MOVD t_base+48(FP), R3
+	MOVD sums_base+0(FP), R4
+	FMOVD tau+72(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD mz+80(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD lsz+88(FP), F29
+	VDUP V29.D[0], V29.D2
+	FMOVD mv+96(FP), F28
+	VDUP V28.D[0], V28.D2
+	FMOVD lsv+104(FP), F27
+	VDUP V27.D[0], V27.D2
+	FMOVD lb+112(FP), F26
+	VDUP V26.D[0], V26.D2
+	FMOVD lb1+120(FP), F25
+	VDUP V25.D[0], V25.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V24.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V23.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V22.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V21.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V20.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V19.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V18.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V17.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V16.D2
+	MOVD $·logPolyF64Rev<>(SB), R12
+	MOVD $0xfff0000000000000, R9
+	VDUP R9, V15.D2
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	SUBS $2, R1, R1
+	BLT onepre_jsdSumsF64
+big_jsdSumsF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V1.D2]
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4efcd421 // fsub v1.2d, v1.2d, v28.2d
+	WORD $0x4efdd400 // fsub v0.2d, v0.2d, v29.2d
+	WORD $0x4efbd421 // fsub v1.2d, v1.2d, v27.2d
+	WORD $0x4e7ad424 // fadd v4.2d, v1.2d, v26.2d
+	WORD $0x4e79d405 // fadd v5.2d, v0.2d, v25.2d
+	WORD $0x4e65f482 // fmax v2.2d, v4.2d, v5.2d
+	WORD $0x6ee5d483 // fabd v3.2d, v4.2d, v5.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4ef5f463 // fmin v3.2d, v3.2d, v21.2d
+	WORD $0x4e74f463 // fmax v3.2d, v3.2d, v20.2d
+	WORD $0x6e78dc66 // fmul v6.2d, v3.2d, v24.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V23.D2, V6.D2, V3.D2
+	VFMLS V22.D2, V6.D2, V3.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	WORD $0x6e63dc67 // fmul v7.2d, v3.2d, v3.2d
+	VFMLA V8.D2, V7.D2, V3.D2
+	WORD $0x4e73d463 // fadd v3.2d, v3.2d, v19.2d
+	WORD $0x4f7f04c8 // sshr v8.2d, v6.2d, #1
+	VSUB V8.D2, V6.D2, V6.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V19.D2, V6.D2, V6.D2
+	WORD $0x6e66dc63 // fmul v3.2d, v3.2d, v6.2d
+	WORD $0x4e73d464 // fadd v4.2d, v3.2d, v19.2d
+	WORD $0x6e64fe65 // fdiv v5.2d, v19.2d, v4.2d
+	WORD $0x4ef3d486 // fsub v6.2d, v4.2d, v19.2d
+	WORD $0x4ee6d466 // fsub v6.2d, v3.2d, v6.2d
+	WORD $0x6e65dcc7 // fmul v7.2d, v6.2d, v5.2d
+	VMOV V7.B16, V3.B16
+	VSUB V18.D2, V4.D2, V4.D2
+	WORD $0x4f4c0486 // sshr v6.2d, v4.2d, #52
+	VAND V17.B16, V4.B16, V4.B16
+	VADD V18.D2, V4.D2, V4.D2
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x4ef3d484 // fsub v4.2d, v4.2d, v19.2d
+	WORD $0x4e70d48b // fadd v11.2d, v4.2d, v16.2d
+	WORD $0x6e6bfc8b // fdiv v11.2d, v4.2d, v11.2d
+	WORD $0x6e6bdd6c // fmul v12.2d, v11.2d, v11.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V12.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V12.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V12.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V12.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V12.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V12.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V12.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V12.D2, V8.D2, V7.D2
+	WORD $0x6e6cdce7 // fmul v7.2d, v7.2d, v12.2d
+	WORD $0x4ee4d4e7 // fsub v7.2d, v7.2d, v4.2d
+	WORD $0x6e6bdce7 // fmul v7.2d, v7.2d, v11.2d
+	VFMLA V22.D2, V6.D2, V7.D2
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	VFMLA V23.D2, V6.D2, V4.D2
+	WORD $0x4e63d484 // fadd v4.2d, v4.2d, v3.2d
+	WORD $0x4e64d442 // fadd v2.2d, v2.2d, v4.2d
+	WORD $0x4ee2d403 // fsub v3.2d, v0.2d, v2.2d
+	WORD $0x4ee2d422 // fsub v2.2d, v1.2d, v2.2d
+	WORD $0x4ef5f421 // fmin v1.2d, v1.2d, v21.2d
+	WORD $0x4e74f421 // fmax v1.2d, v1.2d, v20.2d
+	WORD $0x6e78dc24 // fmul v4.2d, v1.2d, v24.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V23.D2, V4.D2, V1.D2
+	VFMLS V22.D2, V4.D2, V1.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	WORD $0x6e61dc26 // fmul v6.2d, v1.2d, v1.2d
+	VFMLA V7.D2, V6.D2, V1.D2
+	WORD $0x4e73d421 // fadd v1.2d, v1.2d, v19.2d
+	WORD $0x4f7f0487 // sshr v7.2d, v4.2d, #1
+	VSUB V7.D2, V4.D2, V4.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V7.D2, V1.D2, V1.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V19.D2, V4.D2, V4.D2
+	WORD $0x6e64dc21 // fmul v1.2d, v1.2d, v4.2d
+	WORD $0x4ee0c825 // fcmgt v5.2d, v1.2d, #0.0
+	WORD $0x6e61dc42 // fmul v2.2d, v2.2d, v1.2d
+	VAND V5.B16, V2.B16, V2.B16
+	WORD $0x4e62d529 // fadd v9.2d, v9.2d, v2.2d
+	WORD $0x4ef5f400 // fmin v0.2d, v0.2d, v21.2d
+	WORD $0x4e74f400 // fmax v0.2d, v0.2d, v20.2d
+	WORD $0x6e78dc04 // fmul v4.2d, v0.2d, v24.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V23.D2, V4.D2, V0.D2
+	VFMLS V22.D2, V4.D2, V0.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
+	VFMLA V7.D2, V6.D2, V0.D2
+	WORD $0x4e73d400 // fadd v0.2d, v0.2d, v19.2d
+	WORD $0x4f7f0487 // sshr v7.2d, v4.2d, #1
+	VSUB V7.D2, V4.D2, V4.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V7.D2, V0.D2, V0.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V19.D2, V4.D2, V4.D2
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x4ee0c805 // fcmgt v5.2d, v0.2d, #0.0
+	WORD $0x6e60dc63 // fmul v3.2d, v3.2d, v0.2d
+	VAND V5.B16, V3.B16, V3.B16
+	WORD $0x4e63d54a // fadd v10.2d, v10.2d, v3.2d
+	SUBS $2, R1, R1
+	BGE big_jsdSumsF64
+onepre_jsdSumsF64:
+	ADDS $0, R1, R1
+	BLT tail_jsdSumsF64
+one_jsdSumsF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V1.D2]
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4efcd421 // fsub v1.2d, v1.2d, v28.2d
+	WORD $0x4efdd400 // fsub v0.2d, v0.2d, v29.2d
+	WORD $0x4efbd421 // fsub v1.2d, v1.2d, v27.2d
+	WORD $0x4e7ad424 // fadd v4.2d, v1.2d, v26.2d
+	WORD $0x4e79d405 // fadd v5.2d, v0.2d, v25.2d
+	WORD $0x4e65f482 // fmax v2.2d, v4.2d, v5.2d
+	WORD $0x6ee5d483 // fabd v3.2d, v4.2d, v5.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4ef5f463 // fmin v3.2d, v3.2d, v21.2d
+	WORD $0x4e74f463 // fmax v3.2d, v3.2d, v20.2d
+	WORD $0x6e78dc66 // fmul v6.2d, v3.2d, v24.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V23.D2, V6.D2, V3.D2
+	VFMLS V22.D2, V6.D2, V3.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	WORD $0x6e63dc67 // fmul v7.2d, v3.2d, v3.2d
+	VFMLA V8.D2, V7.D2, V3.D2
+	WORD $0x4e73d463 // fadd v3.2d, v3.2d, v19.2d
+	WORD $0x4f7f04c8 // sshr v8.2d, v6.2d, #1
+	VSUB V8.D2, V6.D2, V6.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V19.D2, V6.D2, V6.D2
+	WORD $0x6e66dc63 // fmul v3.2d, v3.2d, v6.2d
+	WORD $0x4e73d464 // fadd v4.2d, v3.2d, v19.2d
+	WORD $0x6e64fe65 // fdiv v5.2d, v19.2d, v4.2d
+	WORD $0x4ef3d486 // fsub v6.2d, v4.2d, v19.2d
+	WORD $0x4ee6d466 // fsub v6.2d, v3.2d, v6.2d
+	WORD $0x6e65dcc7 // fmul v7.2d, v6.2d, v5.2d
+	VMOV V7.B16, V3.B16
+	VSUB V18.D2, V4.D2, V4.D2
+	WORD $0x4f4c0486 // sshr v6.2d, v4.2d, #52
+	VAND V17.B16, V4.B16, V4.B16
+	VADD V18.D2, V4.D2, V4.D2
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x4ef3d484 // fsub v4.2d, v4.2d, v19.2d
+	WORD $0x4e70d48b // fadd v11.2d, v4.2d, v16.2d
+	WORD $0x6e6bfc8b // fdiv v11.2d, v4.2d, v11.2d
+	WORD $0x6e6bdd6c // fmul v12.2d, v11.2d, v11.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V12.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V12.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V12.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V12.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V12.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V12.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V12.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V12.D2, V8.D2, V7.D2
+	WORD $0x6e6cdce7 // fmul v7.2d, v7.2d, v12.2d
+	WORD $0x4ee4d4e7 // fsub v7.2d, v7.2d, v4.2d
+	WORD $0x6e6bdce7 // fmul v7.2d, v7.2d, v11.2d
+	VFMLA V22.D2, V6.D2, V7.D2
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	VFMLA V23.D2, V6.D2, V4.D2
+	WORD $0x4e63d484 // fadd v4.2d, v4.2d, v3.2d
+	WORD $0x4e64d442 // fadd v2.2d, v2.2d, v4.2d
+	WORD $0x4ee2d403 // fsub v3.2d, v0.2d, v2.2d
+	WORD $0x4ee2d422 // fsub v2.2d, v1.2d, v2.2d
+	WORD $0x4ef5f421 // fmin v1.2d, v1.2d, v21.2d
+	WORD $0x4e74f421 // fmax v1.2d, v1.2d, v20.2d
+	WORD $0x6e78dc24 // fmul v4.2d, v1.2d, v24.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V23.D2, V4.D2, V1.D2
+	VFMLS V22.D2, V4.D2, V1.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	WORD $0x6e61dc26 // fmul v6.2d, v1.2d, v1.2d
+	VFMLA V7.D2, V6.D2, V1.D2
+	WORD $0x4e73d421 // fadd v1.2d, v1.2d, v19.2d
+	WORD $0x4f7f0487 // sshr v7.2d, v4.2d, #1
+	VSUB V7.D2, V4.D2, V4.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V7.D2, V1.D2, V1.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V19.D2, V4.D2, V4.D2
+	WORD $0x6e64dc21 // fmul v1.2d, v1.2d, v4.2d
+	WORD $0x4ee0c825 // fcmgt v5.2d, v1.2d, #0.0
+	WORD $0x6e61dc42 // fmul v2.2d, v2.2d, v1.2d
+	VAND V5.B16, V2.B16, V2.B16
+	WORD $0x4e62d529 // fadd v9.2d, v9.2d, v2.2d
+	WORD $0x4ef5f400 // fmin v0.2d, v0.2d, v21.2d
+	WORD $0x4e74f400 // fmax v0.2d, v0.2d, v20.2d
+	WORD $0x6e78dc04 // fmul v4.2d, v0.2d, v24.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V23.D2, V4.D2, V0.D2
+	VFMLS V22.D2, V4.D2, V0.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
+	VFMLA V7.D2, V6.D2, V0.D2
+	WORD $0x4e73d400 // fadd v0.2d, v0.2d, v19.2d
+	WORD $0x4f7f0487 // sshr v7.2d, v4.2d, #1
+	VSUB V7.D2, V4.D2, V4.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V7.D2, V0.D2, V0.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V19.D2, V4.D2, V4.D2
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x4ee0c805 // fcmgt v5.2d, v0.2d, #0.0
+	WORD $0x6e60dc63 // fmul v3.2d, v3.2d, v0.2d
+	VAND V5.B16, V3.B16, V3.B16
+	WORD $0x4e63d54a // fadd v10.2d, v10.2d, v3.2d
+	SUBS $2, R1, R1
+	BGE one_jsdSumsF64
+tail_jsdSumsF64:
+	ADDS $2, R1, R1
+	BEQ done_jsdSumsF64
+	VMOV V15.B16, V0.B16
+	VMOV V15.B16, V1.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V1.D[0]
+lanes_jsdSumsF64:
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4efcd421 // fsub v1.2d, v1.2d, v28.2d
+	WORD $0x4efdd400 // fsub v0.2d, v0.2d, v29.2d
+	WORD $0x4efbd421 // fsub v1.2d, v1.2d, v27.2d
+	WORD $0x4e7ad424 // fadd v4.2d, v1.2d, v26.2d
+	WORD $0x4e79d405 // fadd v5.2d, v0.2d, v25.2d
+	WORD $0x4e65f482 // fmax v2.2d, v4.2d, v5.2d
+	WORD $0x6ee5d483 // fabd v3.2d, v4.2d, v5.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4ef5f463 // fmin v3.2d, v3.2d, v21.2d
+	WORD $0x4e74f463 // fmax v3.2d, v3.2d, v20.2d
+	WORD $0x6e78dc66 // fmul v6.2d, v3.2d, v24.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V23.D2, V6.D2, V3.D2
+	VFMLS V22.D2, V6.D2, V3.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	WORD $0x6e63dc67 // fmul v7.2d, v3.2d, v3.2d
+	VFMLA V8.D2, V7.D2, V3.D2
+	WORD $0x4e73d463 // fadd v3.2d, v3.2d, v19.2d
+	WORD $0x4f7f04c8 // sshr v8.2d, v6.2d, #1
+	VSUB V8.D2, V6.D2, V6.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V19.D2, V6.D2, V6.D2
+	WORD $0x6e66dc63 // fmul v3.2d, v3.2d, v6.2d
+	WORD $0x4e73d464 // fadd v4.2d, v3.2d, v19.2d
+	WORD $0x6e64fe65 // fdiv v5.2d, v19.2d, v4.2d
+	WORD $0x4ef3d486 // fsub v6.2d, v4.2d, v19.2d
+	WORD $0x4ee6d466 // fsub v6.2d, v3.2d, v6.2d
+	WORD $0x6e65dcc7 // fmul v7.2d, v6.2d, v5.2d
+	VMOV V7.B16, V3.B16
+	VSUB V18.D2, V4.D2, V4.D2
+	WORD $0x4f4c0486 // sshr v6.2d, v4.2d, #52
+	VAND V17.B16, V4.B16, V4.B16
+	VADD V18.D2, V4.D2, V4.D2
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x4ef3d484 // fsub v4.2d, v4.2d, v19.2d
+	WORD $0x4e70d48b // fadd v11.2d, v4.2d, v16.2d
+	WORD $0x6e6bfc8b // fdiv v11.2d, v4.2d, v11.2d
+	WORD $0x6e6bdd6c // fmul v12.2d, v11.2d, v11.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V12.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V12.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V12.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V12.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V12.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V12.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V12.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V12.D2, V8.D2, V7.D2
+	WORD $0x6e6cdce7 // fmul v7.2d, v7.2d, v12.2d
+	WORD $0x4ee4d4e7 // fsub v7.2d, v7.2d, v4.2d
+	WORD $0x6e6bdce7 // fmul v7.2d, v7.2d, v11.2d
+	VFMLA V22.D2, V6.D2, V7.D2
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	VFMLA V23.D2, V6.D2, V4.D2
+	WORD $0x4e63d484 // fadd v4.2d, v4.2d, v3.2d
+	WORD $0x4e64d442 // fadd v2.2d, v2.2d, v4.2d
+	WORD $0x4ee2d403 // fsub v3.2d, v0.2d, v2.2d
+	WORD $0x4ee2d422 // fsub v2.2d, v1.2d, v2.2d
+	WORD $0x4ef5f421 // fmin v1.2d, v1.2d, v21.2d
+	WORD $0x4e74f421 // fmax v1.2d, v1.2d, v20.2d
+	WORD $0x6e78dc24 // fmul v4.2d, v1.2d, v24.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V23.D2, V4.D2, V1.D2
+	VFMLS V22.D2, V4.D2, V1.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V1.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V1.D2, V6.D2, V7.D2
+	WORD $0x6e61dc26 // fmul v6.2d, v1.2d, v1.2d
+	VFMLA V7.D2, V6.D2, V1.D2
+	WORD $0x4e73d421 // fadd v1.2d, v1.2d, v19.2d
+	WORD $0x4f7f0487 // sshr v7.2d, v4.2d, #1
+	VSUB V7.D2, V4.D2, V4.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V7.D2, V1.D2, V1.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V19.D2, V4.D2, V4.D2
+	WORD $0x6e64dc21 // fmul v1.2d, v1.2d, v4.2d
+	WORD $0x4ee0c825 // fcmgt v5.2d, v1.2d, #0.0
+	WORD $0x6e61dc42 // fmul v2.2d, v2.2d, v1.2d
+	VAND V5.B16, V2.B16, V2.B16
+	WORD $0x4e62d529 // fadd v9.2d, v9.2d, v2.2d
+	WORD $0x4ef5f400 // fmin v0.2d, v0.2d, v21.2d
+	WORD $0x4e74f400 // fmax v0.2d, v0.2d, v20.2d
+	WORD $0x6e78dc04 // fmul v4.2d, v0.2d, v24.2d
+	WORD $0x4e618884 // frintn v4.2d, v4.2d
+	VFMLS V23.D2, V4.D2, V0.D2
+	VFMLS V22.D2, V4.D2, V0.D2
+	WORD $0x4ee1b884 // fcvtzs v4.2d, v4.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V6.D2]
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	VLD1R.P 8(R10), [V6.D2]
+	VFMLA V0.D2, V7.D2, V6.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V6.D2, V7.D2
+	WORD $0x6e60dc06 // fmul v6.2d, v0.2d, v0.2d
+	VFMLA V7.D2, V6.D2, V0.D2
+	WORD $0x4e73d400 // fadd v0.2d, v0.2d, v19.2d
+	WORD $0x4f7f0487 // sshr v7.2d, v4.2d, #1
+	VSUB V7.D2, V4.D2, V4.D2
+	WORD $0x4f7454e7 // shl v7.2d, v7.2d, #52
+	VADD V7.D2, V0.D2, V0.D2
+	WORD $0x4f745484 // shl v4.2d, v4.2d, #52
+	VADD V19.D2, V4.D2, V4.D2
+	WORD $0x6e64dc00 // fmul v0.2d, v0.2d, v4.2d
+	WORD $0x4ee0c805 // fcmgt v5.2d, v0.2d, #0.0
+	WORD $0x6e60dc63 // fmul v3.2d, v3.2d, v0.2d
+	VAND V5.B16, V3.B16, V3.B16
+	WORD $0x4e63d54a // fadd v10.2d, v10.2d, v3.2d
+done_jsdSumsF64:
+	WORD $0x7e70d929 // faddp d9, v9.2d
+	WORD $0x7e70d94a // faddp d10, v10.2d
+	FMOVD F9, (R4)
+	FMOVD F10, 8(R4)
+	RET
+
+// func jsdGradF64(dst []float64, s []float64, t []float64, tau float64, mz float64, lsz float64, mv float64, lsv float64, lb float64, lb1 float64, c float64, kq float64)
+
+TEXT ·jsdGradF64(SB), NOSPLIT, $0-144
+	MOVD dst_base+0(FP), R2
+	MOVD dst_len+8(FP), R1
+	MOVD s_base+24(FP), R0
+	MOVD t_base+48(FP), R3
+	FMOVD tau+72(FP), F31
+	VDUP V31.D[0], V31.D2
+	FMOVD mz+80(FP), F30
+	VDUP V30.D[0], V30.D2
+	FMOVD lsz+88(FP), F29
+	VDUP V29.D[0], V29.D2
+	FMOVD mv+96(FP), F28
+	VDUP V28.D[0], V28.D2
+	FMOVD lsv+104(FP), F27
+	VDUP V27.D[0], V27.D2
+	FMOVD lb+112(FP), F26
+	VDUP V26.D[0], V26.D2
+	FMOVD lb1+120(FP), F25
+	VDUP V25.D[0], V25.D2
+	MOVD $0x3ff71547652b82fe, R9
+	VDUP R9, V24.D2
+	MOVD $0x3fe62e42fefa39ef, R9
+	VDUP R9, V23.D2
+	MOVD $0x3c7abc9e3b39803f, R9
+	VDUP R9, V22.D2
+	MOVD $0x40862e6666666666, R9
+	VDUP R9, V21.D2
+	MOVD $0xc087500000000000, R9
+	VDUP R9, V20.D2
+	MOVD $·expPolyF64Rev<>(SB), R11
+	MOVD $0x3ff0000000000000, R9
+	VDUP R9, V19.D2
+	MOVD $0x3fe6a09e667f3bcd, R9
+	VDUP R9, V18.D2
+	MOVD $0x000fffffffffffff, R9
+	VDUP R9, V17.D2
+	MOVD $0x4000000000000000, R9
+	VDUP R9, V16.D2
+	MOVD $·logPolyF64Rev<>(SB), R12
+	FMOVD c+128(FP), F15
+	VDUP V15.D[0], V15.D2
+	FMOVD kq+136(FP), F14
+	VDUP V14.D[0], V14.D2
+	SUBS $2, R1, R1
+	BLT onepre_jsdGradF64
+big_jsdGradF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V1.D2]
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4efcd421 // fsub v1.2d, v1.2d, v28.2d
+	WORD $0x4efdd400 // fsub v0.2d, v0.2d, v29.2d
+	WORD $0x4efbd421 // fsub v1.2d, v1.2d, v27.2d
+	WORD $0x4e7ad424 // fadd v4.2d, v1.2d, v26.2d
+	WORD $0x4e79d405 // fadd v5.2d, v0.2d, v25.2d
+	WORD $0x4e65f482 // fmax v2.2d, v4.2d, v5.2d
+	WORD $0x6ee5d483 // fabd v3.2d, v4.2d, v5.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4ef5f463 // fmin v3.2d, v3.2d, v21.2d
+	WORD $0x4e74f463 // fmax v3.2d, v3.2d, v20.2d
+	WORD $0x6e78dc66 // fmul v6.2d, v3.2d, v24.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V23.D2, V6.D2, V3.D2
+	VFMLS V22.D2, V6.D2, V3.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	WORD $0x6e63dc67 // fmul v7.2d, v3.2d, v3.2d
+	VFMLA V8.D2, V7.D2, V3.D2
+	WORD $0x4e73d463 // fadd v3.2d, v3.2d, v19.2d
+	WORD $0x4f7f04c8 // sshr v8.2d, v6.2d, #1
+	VSUB V8.D2, V6.D2, V6.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V19.D2, V6.D2, V6.D2
+	WORD $0x6e66dc63 // fmul v3.2d, v3.2d, v6.2d
+	WORD $0x4e73d464 // fadd v4.2d, v3.2d, v19.2d
+	WORD $0x6e64fe65 // fdiv v5.2d, v19.2d, v4.2d
+	WORD $0x4ef3d486 // fsub v6.2d, v4.2d, v19.2d
+	WORD $0x4ee6d466 // fsub v6.2d, v3.2d, v6.2d
+	WORD $0x6e65dcc7 // fmul v7.2d, v6.2d, v5.2d
+	VMOV V7.B16, V3.B16
+	VSUB V18.D2, V4.D2, V4.D2
+	WORD $0x4f4c0486 // sshr v6.2d, v4.2d, #52
+	VAND V17.B16, V4.B16, V4.B16
+	VADD V18.D2, V4.D2, V4.D2
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x4ef3d484 // fsub v4.2d, v4.2d, v19.2d
+	WORD $0x4e70d489 // fadd v9.2d, v4.2d, v16.2d
+	WORD $0x6e69fc89 // fdiv v9.2d, v4.2d, v9.2d
+	WORD $0x6e69dd2a // fmul v10.2d, v9.2d, v9.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V10.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V10.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V10.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V10.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V10.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V10.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V10.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V10.D2, V8.D2, V7.D2
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x4ee4d4e7 // fsub v7.2d, v7.2d, v4.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	VFMLA V22.D2, V6.D2, V7.D2
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	VFMLA V23.D2, V6.D2, V4.D2
+	WORD $0x4e63d484 // fadd v4.2d, v4.2d, v3.2d
+	WORD $0x4e64d442 // fadd v2.2d, v2.2d, v4.2d
+	WORD $0x4ee2d402 // fsub v2.2d, v0.2d, v2.2d
+	WORD $0x4eeed442 // fsub v2.2d, v2.2d, v14.2d
+	WORD $0x4ef5f400 // fmin v0.2d, v0.2d, v21.2d
+	WORD $0x4e74f400 // fmax v0.2d, v0.2d, v20.2d
+	WORD $0x6e78dc06 // fmul v6.2d, v0.2d, v24.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V23.D2, V6.D2, V0.D2
+	VFMLS V22.D2, V6.D2, V0.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	WORD $0x6e60dc07 // fmul v7.2d, v0.2d, v0.2d
+	VFMLA V8.D2, V7.D2, V0.D2
+	WORD $0x4e73d400 // fadd v0.2d, v0.2d, v19.2d
+	WORD $0x4f7f04c8 // sshr v8.2d, v6.2d, #1
+	VSUB V8.D2, V6.D2, V6.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V0.D2, V0.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V19.D2, V6.D2, V6.D2
+	WORD $0x6e66dc00 // fmul v0.2d, v0.2d, v6.2d
+	WORD $0x4ee0c803 // fcmgt v3.2d, v0.2d, #0.0
+	VAND V3.B16, V2.B16, V2.B16
+	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
+	WORD $0x6e6fdc00 // fmul v0.2d, v0.2d, v15.2d
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE big_jsdGradF64
+onepre_jsdGradF64:
+	ADDS $0, R1, R1
+	BLT tail_jsdGradF64
+one_jsdGradF64:
+	VLD1.P 16(R0), [V0.D2]
+	VLD1.P 16(R3), [V1.D2]
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4efcd421 // fsub v1.2d, v1.2d, v28.2d
+	WORD $0x4efdd400 // fsub v0.2d, v0.2d, v29.2d
+	WORD $0x4efbd421 // fsub v1.2d, v1.2d, v27.2d
+	WORD $0x4e7ad424 // fadd v4.2d, v1.2d, v26.2d
+	WORD $0x4e79d405 // fadd v5.2d, v0.2d, v25.2d
+	WORD $0x4e65f482 // fmax v2.2d, v4.2d, v5.2d
+	WORD $0x6ee5d483 // fabd v3.2d, v4.2d, v5.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4ef5f463 // fmin v3.2d, v3.2d, v21.2d
+	WORD $0x4e74f463 // fmax v3.2d, v3.2d, v20.2d
+	WORD $0x6e78dc66 // fmul v6.2d, v3.2d, v24.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V23.D2, V6.D2, V3.D2
+	VFMLS V22.D2, V6.D2, V3.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	WORD $0x6e63dc67 // fmul v7.2d, v3.2d, v3.2d
+	VFMLA V8.D2, V7.D2, V3.D2
+	WORD $0x4e73d463 // fadd v3.2d, v3.2d, v19.2d
+	WORD $0x4f7f04c8 // sshr v8.2d, v6.2d, #1
+	VSUB V8.D2, V6.D2, V6.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V19.D2, V6.D2, V6.D2
+	WORD $0x6e66dc63 // fmul v3.2d, v3.2d, v6.2d
+	WORD $0x4e73d464 // fadd v4.2d, v3.2d, v19.2d
+	WORD $0x6e64fe65 // fdiv v5.2d, v19.2d, v4.2d
+	WORD $0x4ef3d486 // fsub v6.2d, v4.2d, v19.2d
+	WORD $0x4ee6d466 // fsub v6.2d, v3.2d, v6.2d
+	WORD $0x6e65dcc7 // fmul v7.2d, v6.2d, v5.2d
+	VMOV V7.B16, V3.B16
+	VSUB V18.D2, V4.D2, V4.D2
+	WORD $0x4f4c0486 // sshr v6.2d, v4.2d, #52
+	VAND V17.B16, V4.B16, V4.B16
+	VADD V18.D2, V4.D2, V4.D2
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x4ef3d484 // fsub v4.2d, v4.2d, v19.2d
+	WORD $0x4e70d489 // fadd v9.2d, v4.2d, v16.2d
+	WORD $0x6e69fc89 // fdiv v9.2d, v4.2d, v9.2d
+	WORD $0x6e69dd2a // fmul v10.2d, v9.2d, v9.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V10.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V10.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V10.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V10.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V10.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V10.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V10.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V10.D2, V8.D2, V7.D2
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x4ee4d4e7 // fsub v7.2d, v7.2d, v4.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	VFMLA V22.D2, V6.D2, V7.D2
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	VFMLA V23.D2, V6.D2, V4.D2
+	WORD $0x4e63d484 // fadd v4.2d, v4.2d, v3.2d
+	WORD $0x4e64d442 // fadd v2.2d, v2.2d, v4.2d
+	WORD $0x4ee2d402 // fsub v2.2d, v0.2d, v2.2d
+	WORD $0x4eeed442 // fsub v2.2d, v2.2d, v14.2d
+	WORD $0x4ef5f400 // fmin v0.2d, v0.2d, v21.2d
+	WORD $0x4e74f400 // fmax v0.2d, v0.2d, v20.2d
+	WORD $0x6e78dc06 // fmul v6.2d, v0.2d, v24.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V23.D2, V6.D2, V0.D2
+	VFMLS V22.D2, V6.D2, V0.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	WORD $0x6e60dc07 // fmul v7.2d, v0.2d, v0.2d
+	VFMLA V8.D2, V7.D2, V0.D2
+	WORD $0x4e73d400 // fadd v0.2d, v0.2d, v19.2d
+	WORD $0x4f7f04c8 // sshr v8.2d, v6.2d, #1
+	VSUB V8.D2, V6.D2, V6.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V0.D2, V0.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V19.D2, V6.D2, V6.D2
+	WORD $0x6e66dc00 // fmul v0.2d, v0.2d, v6.2d
+	WORD $0x4ee0c803 // fcmgt v3.2d, v0.2d, #0.0
+	VAND V3.B16, V2.B16, V2.B16
+	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
+	WORD $0x6e6fdc00 // fmul v0.2d, v0.2d, v15.2d
+	VST1.P [V0.D2], 16(R2)
+	SUBS $2, R1, R1
+	BGE one_jsdGradF64
+tail_jsdGradF64:
+	ADDS $2, R1, R1
+	BEQ done_jsdGradF64
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VLD1.P 8(R0), V0.D[0]
+	VLD1.P 8(R3), V1.D[0]
+lanes_jsdGradF64:
+	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
+	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
+	WORD $0x4efed400 // fsub v0.2d, v0.2d, v30.2d
+	WORD $0x4efcd421 // fsub v1.2d, v1.2d, v28.2d
+	WORD $0x4efdd400 // fsub v0.2d, v0.2d, v29.2d
+	WORD $0x4efbd421 // fsub v1.2d, v1.2d, v27.2d
+	WORD $0x4e7ad424 // fadd v4.2d, v1.2d, v26.2d
+	WORD $0x4e79d405 // fadd v5.2d, v0.2d, v25.2d
+	WORD $0x4e65f482 // fmax v2.2d, v4.2d, v5.2d
+	WORD $0x6ee5d483 // fabd v3.2d, v4.2d, v5.2d
+	WORD $0x6ee0f863 // fneg v3.2d, v3.2d
+	WORD $0x4ef5f463 // fmin v3.2d, v3.2d, v21.2d
+	WORD $0x4e74f463 // fmax v3.2d, v3.2d, v20.2d
+	WORD $0x6e78dc66 // fmul v6.2d, v3.2d, v24.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V23.D2, V6.D2, V3.D2
+	VFMLS V22.D2, V6.D2, V3.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V3.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V3.D2, V7.D2, V8.D2
+	WORD $0x6e63dc67 // fmul v7.2d, v3.2d, v3.2d
+	VFMLA V8.D2, V7.D2, V3.D2
+	WORD $0x4e73d463 // fadd v3.2d, v3.2d, v19.2d
+	WORD $0x4f7f04c8 // sshr v8.2d, v6.2d, #1
+	VSUB V8.D2, V6.D2, V6.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V3.D2, V3.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V19.D2, V6.D2, V6.D2
+	WORD $0x6e66dc63 // fmul v3.2d, v3.2d, v6.2d
+	WORD $0x4e73d464 // fadd v4.2d, v3.2d, v19.2d
+	WORD $0x6e64fe65 // fdiv v5.2d, v19.2d, v4.2d
+	WORD $0x4ef3d486 // fsub v6.2d, v4.2d, v19.2d
+	WORD $0x4ee6d466 // fsub v6.2d, v3.2d, v6.2d
+	WORD $0x6e65dcc7 // fmul v7.2d, v6.2d, v5.2d
+	VMOV V7.B16, V3.B16
+	VSUB V18.D2, V4.D2, V4.D2
+	WORD $0x4f4c0486 // sshr v6.2d, v4.2d, #52
+	VAND V17.B16, V4.B16, V4.B16
+	VADD V18.D2, V4.D2, V4.D2
+	WORD $0x4e61d8c6 // scvtf v6.2d, v6.2d
+	WORD $0x4ef3d484 // fsub v4.2d, v4.2d, v19.2d
+	WORD $0x4e70d489 // fadd v9.2d, v4.2d, v16.2d
+	WORD $0x6e69fc89 // fdiv v9.2d, v4.2d, v9.2d
+	WORD $0x6e69dd2a // fmul v10.2d, v9.2d, v9.2d
+	MOVD R12, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V10.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V10.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V10.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V10.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V10.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V10.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V10.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V10.D2, V8.D2, V7.D2
+	WORD $0x6e6adce7 // fmul v7.2d, v7.2d, v10.2d
+	WORD $0x4ee4d4e7 // fsub v7.2d, v7.2d, v4.2d
+	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
+	VFMLA V22.D2, V6.D2, V7.D2
+	WORD $0x4e67d484 // fadd v4.2d, v4.2d, v7.2d
+	VFMLA V23.D2, V6.D2, V4.D2
+	WORD $0x4e63d484 // fadd v4.2d, v4.2d, v3.2d
+	WORD $0x4e64d442 // fadd v2.2d, v2.2d, v4.2d
+	WORD $0x4ee2d402 // fsub v2.2d, v0.2d, v2.2d
+	WORD $0x4eeed442 // fsub v2.2d, v2.2d, v14.2d
+	WORD $0x4ef5f400 // fmin v0.2d, v0.2d, v21.2d
+	WORD $0x4e74f400 // fmax v0.2d, v0.2d, v20.2d
+	WORD $0x6e78dc06 // fmul v6.2d, v0.2d, v24.2d
+	WORD $0x4e6188c6 // frintn v6.2d, v6.2d
+	VFMLS V23.D2, V6.D2, V0.D2
+	VFMLS V22.D2, V6.D2, V0.D2
+	WORD $0x4ee1b8c6 // fcvtzs v6.2d, v6.2d
+	MOVD R11, R10
+	VLD1R.P 8(R10), [V7.D2]
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	VLD1R.P 8(R10), [V7.D2]
+	VFMLA V0.D2, V8.D2, V7.D2
+	VLD1R.P 8(R10), [V8.D2]
+	VFMLA V0.D2, V7.D2, V8.D2
+	WORD $0x6e60dc07 // fmul v7.2d, v0.2d, v0.2d
+	VFMLA V8.D2, V7.D2, V0.D2
+	WORD $0x4e73d400 // fadd v0.2d, v0.2d, v19.2d
+	WORD $0x4f7f04c8 // sshr v8.2d, v6.2d, #1
+	VSUB V8.D2, V6.D2, V6.D2
+	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
+	VADD V8.D2, V0.D2, V0.D2
+	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
+	VADD V19.D2, V6.D2, V6.D2
+	WORD $0x6e66dc00 // fmul v0.2d, v0.2d, v6.2d
+	WORD $0x4ee0c803 // fcmgt v3.2d, v0.2d, #0.0
+	VAND V3.B16, V2.B16, V2.B16
+	WORD $0x6e62dc00 // fmul v0.2d, v0.2d, v2.2d
+	WORD $0x6e6fdc00 // fmul v0.2d, v0.2d, v15.2d
+	VST1.P V0.D[0], 8(R2)
+done_jsdGradF64:
 	RET
 
 // func dotSub3F32(x []float32, t []float32, w []float32, z float32) float64

@@ -760,8 +760,9 @@ func checkKL[T args.Float](t *testing.T, name string, kind args.RegressionKind, 
 }
 
 // TestDistillMatchesGeneric runs Distill on the NEON table and the generic
-// one at every row width from 1 to 40 (around the vector and unroll
-// widths) and at 1000, 1003 and 4099, with the student, teacher and
+// one for each divergence (ForwardKL, ReverseKL, JSD at β = 0.5, 0.1 and
+// 0.9) at every row width from 1 to 40 (around the vector and unroll
+// widths) and at 100, 1000, 1003 and 4099 (fewer under -short), with the student, teacher and
 // gradient flush against guard pages, the gradient separate, in place or
 // absent, ignored rows, four temperatures with and without T² scaling,
 // and rows of these kinds: plain; teacher −Inf (student −Inf at some of
@@ -769,24 +770,37 @@ func checkKL[T args.Float](t *testing.T, name string, kind args.RegressionKind, 
 // student logits beside finite teacher ones; and, in the special rounds,
 // student −Inf beside a teacher whose exponential underflows even float64
 // (+Inf), NaN, teacher +Inf, a student logit of −MaxFloat (its scaled
-// value −Inf where τ > 1) and an all −Inf student (NaN rows).
+// value −Inf where τ > 1), an all −Inf student (NaN rows), student +Inf,
+// an all −Inf teacher, and student −Inf beside finite teacher logits.
 func TestDistillMatchesGeneric(t *testing.T) {
-	t.Run("f32", func(t *testing.T) { testDistill[float32](t) })
-	t.Run("f64", func(t *testing.T) { testDistill[float64](t) })
+	for _, d := range []struct {
+		name string
+		div  args.Divergence
+		beta float64
+	}{{"fwd", args.ForwardKL, 0}, {"rev", args.ReverseKL, 0}, {"jsd0.5", args.JSD, 0.5}, {"jsd0.1", args.JSD, 0.1}, {"jsd0.9", args.JSD, 0.9}} {
+		t.Run(d.name+"/f32", func(t *testing.T) { testDistill[float32](t, d.div, d.beta) })
+		t.Run(d.name+"/f64", func(t *testing.T) { testDistill[float64](t, d.div, d.beta) })
+	}
 }
 
-func testDistill[T args.Float](t *testing.T) {
+func testDistill[T args.Float](t *testing.T, div args.Divergence, beta float64) {
 	rng := rand.New(rand.NewSource(12))
 	var ks []int
 	for k := 1; k <= 40; k++ {
 		ks = append(ks, k)
 	}
-	ks = append(ks, 1000, 1003, 4099)
-	const n = 9
+	ks = append(ks, 100, 1000, 1003, 4099)
+	// -short (CI under qemu): ReverseKL and JSD skip K = 1000 and 1003,
+	// and at K = 4099 the guard page at the end.
+	short := testing.Short() && div != args.ForwardKL
+	const n = 12
 	for _, k := range ks {
+		if short && (k == 1000 || k == 1003) {
+			continue
+		}
 		for mask := 0; mask < 32; mask++ {
 			withGrad, inPlace, special, atEnd, ignore := mask&1 != 0, mask&2 != 0, mask&4 != 0, mask&8 != 0, mask&16 != 0
-			if inPlace && !withGrad {
+			if inPlace && !withGrad || short && k > 1000 && atEnd {
 				continue
 			}
 			temp := []float64{1, 2, 0.5, 3}[(k+mask)%4]
@@ -797,7 +811,8 @@ func testDistill[T args.Float](t *testing.T) {
 			tau := T(1 / temp)
 			s, te := distillInputs[T](rng, n, k, special)
 			a := args.CE[T]{N: n, K: k, InvTemp: tau, LossScale: T(lam),
-				GradScale: T(lam * float64(tau) / n), RowLoss: make([]T, n)}
+				GradScale: T(lam * float64(tau) / n), RowLoss: make([]T, n),
+				Divergence: div, Beta: T(beta)}
 			if ignore {
 				a.Targets = make([]int32, n)
 				a.Targets[1], a.Targets[4] = -100, -100
@@ -830,9 +845,9 @@ func distillInputs[T args.Float](rng *rand.Rand, n, k int, special bool) (s, t [
 	if !is32[T]() {
 		huge = 1e300
 	}
-	kinds := []int{0, 1, 2, 3, 0, 1, 2, 3, 0}
+	kinds := []int{0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3}
 	if special {
-		kinds = []int{0, 1, 4, 5, 6, 7, 8, 3, 2}
+		kinds = []int{0, 1, 4, 5, 6, 7, 8, 3, 2, 9, 10, 11}
 	}
 	s, t = make([]T, n*k), make([]T, n*k)
 	for r := range n {
@@ -885,6 +900,18 @@ func distillInputs[T args.Float](rng *rand.Rand, n, k int, special bool) (s, t [
 			for j := range rs {
 				rs[j] = T(-inf)
 			}
+		case 9: // student +Inf (NaN rows)
+			rs[k/2] = T(inf)
+		case 10: // a teacher with no finite logit (NaN rows)
+			for j := range rt {
+				rt[j] = T(-inf)
+			}
+		case 11: // student −Inf beside finite teacher logits: Q = 0, P > 0
+			for j := range rs {
+				if j%3 == 1 {
+					rs[j] = T(-inf)
+				}
+			}
 		}
 	}
 	return s, t
@@ -898,92 +925,252 @@ func maxFloat[T args.Float]() float64 {
 }
 
 // checkDistill compares the NEON outputs with generic's (b holds its
-// inputs and outputs). Losses: near's tolerance, plus float64 roundings
-// of the log-sum-exps and of Σ P_j·|v_j − z_j| (both kernels form the
-// divergence as Σ P_j·(v_j − z_j) + (lz − lv), which cancel when the
-// logits are large; 16 + 2√K of them, the float64 sums' error growing
-// with the row: 22 at most were measured, at K = 4099).
-// Gradient: a bound that sees errors in the smallest elements, a few
-// roundings of T relative to c·Q_j and c·P_j (and |z − m| of them, the
-// rounding of the difference each exponential is taken of), plus the
-// least subnormal of T times |c| for exponentials below T's normal range.
-// Ignored rows must be exactly +0, NaN rows NaN, infinities equal.
+// inputs and outputs). The special-value pattern must be generic's: a
+// loss or gradient element that is NaN or ±Inf in either must be the same
+// in both, ignored rows exactly +0, and a gradient element whose student
+// logit scales to −Inf (Q_j = 0: no term) bit-identical to generic's
+// (±0, the sign of the gradient scale). Finite values are within a bound
+// derived per divergence (checkForwardRow, checkReverseRow, checkJSDRow)
+// from the roundings each side makes, in units of eps (T's) and u64
+// (float64's), plus least (T's least subnormal) per gradient element for
+// exponentials below T's normal range.
 func checkDistill[T args.Float](t *testing.T, name string, b args.CE[T], rowLoss, grad []T, got, want float64) {
 	t.Helper()
 	k := b.K
-	eps, least := 0x1p-23, 0x1p-149
-	if !is32[T]() {
-		eps, least = 0x1p-52, 0x1p-1074
-	}
-	const u64 = 0x1p-53
-	lam, c, tau := float64(b.LossScale), float64(b.GradScale), b.InvTemp
+	tau := b.InvTemp
 	var totalTol float64
 	for i := range b.N {
 		ignored := b.HasIgnore && b.Targets[i] == b.Ignore
-		z, v := make([]float64, k), make([]float64, k)
-		mz, mv := math.Inf(-1), math.Inf(-1)
-		for j := range k {
-			z[j], v[j] = float64(b.X[i*k+j]*tau), float64(b.Teacher[i*k+j]*tau)
-			mz, mv = math.Max(mz, z[j]), math.Max(mv, v[j])
+		r := newDistillRef(b, i)
+		var g []T
+		if grad != nil {
+			g = grad[i*k : i*k+k]
 		}
-		var sz, sv float64
-		for j := range k {
-			sz += math.Exp(z[j] - mz)
-			sv += math.Exp(v[j] - mv)
+		wantG := b.Grad
+		if wantG != nil {
+			wantG = wantG[i*k : i*k+k]
 		}
-		lz, lv := mz+math.Log(sz), mv+math.Log(sv)
-		// Σ P_j·|v_j − z_j|: the divergence's dot product cancels against
-		// lz − lv, and both kernels sum it in float64.
-		var abs float64
-		for j := range k {
-			if d := math.Abs(v[j] - z[j]); v[j] > math.Inf(-1) && d-d == 0 {
-				abs += math.Exp(v[j]-lv) * d
-			}
+		gl, wl := float64(rowLoss[i]), float64(b.RowLoss[i])
+		var tol float64
+		var gradTol func(j int) float64
+		switch b.Divergence {
+		case args.ReverseKL:
+			tol, gradTol = r.reverseTol()
+		case args.JSD:
+			tol, gradTol = r.jsdTol(float64(b.Beta))
+		default:
+			tol, gradTol = r.forwardTol()
+			tol += tolOf[T]() * math.Max(1, math.Abs(wl))
 		}
-		g, w := float64(rowLoss[i]), float64(b.RowLoss[i])
-		tol := tolOf[T]()*math.Max(1, math.Abs(w)) + (16+2*math.Sqrt(float64(k)))*u64*lam*(math.Abs(lz)+math.Abs(lv)+abs)
-		if mz-mz == 0 && mv-mv == 0 && !ignored {
+		if r.ok && !ignored && wl-wl == 0 {
 			totalTol += tol
 		}
 		if ignored {
 			tol = 0
 		}
-		if !(math.Abs(g-w) <= tol || g == w || math.IsNaN(g) && math.IsNaN(w)) || ignored && math.Float64bits(g) != 0 {
-			t.Errorf("%s: row %d loss %v, want %v", name, i, g, w)
+		if !(math.Abs(gl-wl) <= tol || gl == wl || math.IsNaN(gl) && math.IsNaN(wl)) || ignored && math.Float64bits(gl) != 0 {
+			t.Errorf("%s: row %d loss %v, want %v (tol %g)", name, i, gl, wl, tol)
 			return
 		}
-		if grad == nil {
+		if g == nil {
 			continue
 		}
-		// of is x·|d| with 0 where x is 0 (d may be infinite there).
-		of := func(x, d float64) float64 {
-			if x == 0 {
-				return 0
-			}
-			return x * math.Abs(d)
-		}
 		for j := range k {
-			g, w := float64(grad[i*k+j]), float64(b.Grad[i*k+j])
+			gj, wj := float64(g[j]), float64(wantG[j])
 			ok := false
 			switch {
 			case ignored:
-				ok = math.Float64bits(g) == 0 && math.Float64bits(w) == 0
-			case w-w != 0 || g-g != 0:
-				ok = g == w || math.IsNaN(g) && math.IsNaN(w)
+				ok = math.Float64bits(gj) == 0 && math.Float64bits(wj) == 0
+			case wj-wj != 0 || gj-gj != 0:
+				ok = gj == wj || math.IsNaN(gj) && math.IsNaN(wj)
+			case b.Divergence != args.ForwardKL && math.IsInf(float64(b.X[i*k+j]*tau), -1):
+				ok = math.Float64bits(gj) == math.Float64bits(wj) // Q_j = 0: exactly generic's c·0
 			default:
-				// generic forms e^{z−lz} from lz rounded to float64.
-				q, p := math.Exp(z[j]-lz), math.Exp(v[j]-lv)
-				bound := math.Abs(c)*(eps*(16*(q+p)+of(q, z[j]-mz)+of(p, v[j]-mv))+2*u64*(of(q, lz)+of(p, lv))) +
-					4*least*math.Max(1, math.Abs(c))
-				ok = math.Abs(g-w) <= bound
+				ok = math.Abs(gj-wj) <= gradTol(j)
 			}
 			if !ok {
-				t.Errorf("%s: grad[%d][%d] = %v, want %v (s=%v t=%v)", name, i, j, g, w, b.X[i*k+j], b.Teacher[i*k+j])
+				t.Errorf("%s: grad[%d][%d] = %v (%x), want %v (%x) (s=%v t=%v)", name, i, j, gj, math.Float64bits(gj), wj, math.Float64bits(wj), b.X[i*k+j], b.Teacher[i*k+j])
 				return
 			}
 		}
 	}
 	if !(math.Abs(got-want) <= totalTol || got == want || math.IsNaN(got) && math.IsNaN(want)) {
 		t.Errorf("%s: loss %v, want %v", name, got, want)
+	}
+}
+
+// distillRef is one row's reference quantities in float64: the scaled
+// logits z, v, their maxima and log-sum-exps, the loss and gradient
+// scales, T's eps and least, and ok when both maxima are finite.
+type distillRef struct {
+	k                  int
+	z, v               []float64
+	mz, mv, lz, lv     float64
+	lam, c, eps, least float64
+	ok                 bool
+}
+
+const u64 = 0x1p-53
+
+func newDistillRef[T args.Float](b args.CE[T], i int) distillRef {
+	k, tau := b.K, b.InvTemp
+	r := distillRef{k: k, z: make([]float64, k), v: make([]float64, k), lam: float64(b.LossScale), c: float64(b.GradScale),
+		eps: 0x1p-23, least: 0x1p-149, mz: math.Inf(-1), mv: math.Inf(-1)}
+	if !is32[T]() {
+		r.eps, r.least = 0x1p-52, 0x1p-1074
+	}
+	for j := range k {
+		r.z[j], r.v[j] = float64(b.X[i*k+j]*tau), float64(b.Teacher[i*k+j]*tau)
+		r.mz, r.mv = math.Max(r.mz, r.z[j]), math.Max(r.mv, r.v[j])
+	}
+	r.ok = r.mz-r.mz == 0 && r.mv-r.mv == 0
+	var sz, sv float64
+	for j := range k {
+		sz += math.Exp(r.z[j] - r.mz)
+		sv += math.Exp(r.v[j] - r.mv)
+	}
+	r.lz, r.lv = r.mz+math.Log(sz), r.mv+math.Log(sv)
+	return r
+}
+
+// of is x·|d| with 0 where x is 0 (d may be infinite there).
+func of(x, d float64) float64 {
+	if x == 0 {
+		return 0
+	}
+	return x * math.Abs(d)
+}
+
+// fin is |x|, or 0 where x is not finite (the difference of a −Inf logit,
+// whose probability is 0).
+func fin(x float64) float64 {
+	if x-x != 0 {
+		return 0
+	}
+	return math.Abs(x)
+}
+
+// forwardTol: loss, near's tolerance (added by checkDistill) plus float64 roundings of the
+// log-sum-exps and of Σ P_j·|v_j − z_j| (both kernels form the divergence
+// as Σ P_j·(v_j − z_j) + (lz − lv), which cancel when the logits are
+// large; 16 + 2√K of them, the float64 sums' error growing with the row:
+// 22 at most were measured, at K = 4099). Gradient: a few roundings of T
+// relative to c·Q_j and c·P_j (and |z − m| of them, the rounding of the
+// difference each exponential is taken of; 2 u64·|lz| from generic's
+// rounded log-sum-exps), plus least·|c| for exponentials below T's normal
+// range.
+func (r distillRef) forwardTol() (float64, func(int) float64) {
+	var abs float64
+	for j := range r.k {
+		if d := math.Abs(r.v[j] - r.z[j]); r.v[j] > math.Inf(-1) && d-d == 0 {
+			abs += math.Exp(r.v[j]-r.lv) * d
+		}
+	}
+	tol := (16 + 2*math.Sqrt(float64(r.k))) * u64 * r.lam * (math.Abs(r.lz) + math.Abs(r.lv) + abs)
+	return tol, func(j int) float64 {
+		q, p := math.Exp(r.z[j]-r.lz), math.Exp(r.v[j]-r.lv)
+		return math.Abs(r.c)*(r.eps*(16*(q+p)+of(q, r.z[j]-r.mz)+of(p, r.v[j]-r.mv))+2*u64*(of(q, r.lz)+of(p, r.lv))) +
+			4*r.least*math.Max(1, math.Abs(r.c))
+	}
+}
+
+// reverseTol: KL(Q‖P) = D + lv − lz, D = Σ Q_j·(z_j − v_j), the forward
+// divergence with the roles swapped, bounded without near's floor. Loss:
+// T's exponentials e^{z−mz} carry (8 + |z − mz|) eps relative (exp's
+// error and the rounding of the difference), which reaches the sums,
+// their logs and each term Q_j·(z_j − v_j), and D once more through
+// Σe^{z−mz}; float64's roundings as forwardTol's. Gradient
+// c·Q_j·((z_j − v_j) − D): the same relative error of Q_j times
+// |δ_j − D| (δ_j = z_j − v_j), the roundings of δ_j, of D to T and of the
+// difference (2 eps·(|δ_j| + |D|)), the error of D itself, generic's
+// u64·|lz| in Q_j, and least·|c| per unit of |δ_j − D| for Q_j below T's
+// normal range (T's exponential underflows, or is subnormal, where
+// float64's is not).
+func (r distillRef) reverseTol() (float64, func(int) float64) {
+	var absQ, errD, errLse float64
+	q := make([]float64, r.k)
+	for j := range r.k {
+		q[j] = math.Exp(r.z[j] - r.lz)
+		errLse += q[j]*(8+fin(r.z[j]-r.mz)) + math.Exp(r.v[j]-r.lv)*(8+fin(r.v[j]-r.mv))
+	}
+	var d float64
+	for j := range r.k {
+		if q[j] != 0 {
+			d += q[j] * (r.z[j] - r.v[j])
+		}
+	}
+	for j := range r.k {
+		if q[j] != 0 {
+			absQ += q[j] * math.Abs(r.z[j]-r.v[j])
+			errD += r.eps * q[j] * (8 + math.Abs(r.z[j]-r.mz)) * (math.Abs(r.z[j]-r.v[j]) + math.Abs(d))
+		}
+	}
+	fl := 2 * (8 + math.Sqrt(float64(r.k))) * u64
+	errD += fl * absQ
+	tol := r.lam * (r.eps*errLse + errD + fl*(math.Abs(r.lz)+math.Abs(r.lv)))
+	return tol, func(j int) float64 {
+		dd := math.Abs(r.z[j] - r.v[j] - d)
+		if q[j] == 0 { // no term: |z − v| may overflow, and 0·Inf is NaN
+			return 4 * r.least * math.Max(1, math.Abs(r.c))
+		}
+		return math.Abs(r.c)*q[j]*(r.eps*((8+fin(r.z[j]-r.mz))*dd+2*(math.Abs(r.z[j]-r.v[j])+math.Abs(d)))+errD+2*u64*math.Abs(r.lz)*dd) +
+			4*r.least*math.Max(1, math.Abs(r.c))*math.Max(1, dd)
+	}
+}
+
+// jsdTol: β·KP + (1−β)·KQ, KP = Σ P_j·(a_j − lm_j), KQ = Σ Q_j·(b_j − lm_j),
+// a = log P, b = log Q, lm = log M. Each difference a_j − lm_j is formed
+// from roundings of T no larger than |v − mv|, |z − mz|, log K, |log β|,
+// |log(1−β)| and the differences themselves (a = (v − mv) − log Σ, la, lb,
+// log1p's few eps absolute, lm, a − lm): 16 eps times
+// r_j = 1 + |v_j − mv| + |z_j − mz| + log K + |log β| + |log(1−β)| +
+// |a_j − lm_j| + |b_j − lm_j|; P_j and Q_j carry (8 + |v − mv|) and
+// (8 + |z − mz|) eps relative; generic rounds lv and lz to float64
+// (2 u64·(|lv| + |lz|) per unit of probability) and both sum in float64
+// (2√K u64 of Σ|terms|); least per element for T's underflowed
+// probabilities. Gradient c·(1−β)·Q_j·((b_j − lm_j) − KQ): Q_j's error
+// times the factor, the factor's roundings (16 eps·r_j and eps·|KQ|), KQ's
+// own error, and least·|c| per unit of the factor.
+func (r distillRef) jsdTol(beta float64) (float64, func(int) float64) {
+	lb, lb1 := math.Log(beta), math.Log1p(-beta)
+	k := r.k
+	p, q, da, db, rr := make([]float64, k), make([]float64, k), make([]float64, k), make([]float64, k), make([]float64, k)
+	var kq float64
+	for j := range k {
+		a, b := r.v[j]-r.lv, r.z[j]-r.lz
+		la, lbb := a+lb, b+lb1
+		e := -math.Abs(la - lbb)
+		if e != e {
+			e = math.Inf(-1)
+		}
+		lm := math.Max(la, lbb) + math.Log1p(math.Exp(e))
+		p[j], q[j] = math.Exp(a), math.Exp(b)
+		if p[j] != 0 {
+			da[j] = a - lm
+		}
+		if q[j] != 0 {
+			db[j] = b - lm
+			kq += q[j] * db[j]
+		}
+		rr[j] = 1 + fin(r.v[j]-r.mv) + fin(r.z[j]-r.mz) + math.Log(float64(k)) - lb - lb1 + math.Abs(da[j]) + math.Abs(db[j])
+	}
+	fl := 2 * math.Sqrt(float64(k)) * u64
+	var errP, errQ float64
+	for j := range k {
+		errP += p[j]*(16*r.eps*rr[j]+r.eps*(8+fin(r.v[j]-r.mv))*math.Abs(da[j])+fl*math.Abs(da[j])) + r.least*(1+math.Abs(da[j]))
+		errQ += q[j]*(16*r.eps*rr[j]+r.eps*(8+fin(r.z[j]-r.mz))*math.Abs(db[j])+fl*math.Abs(db[j])) + r.least*(1+math.Abs(db[j]))
+	}
+	lse := 2 * u64 * (math.Abs(r.lz) + math.Abs(r.lv))
+	errP += lse
+	errQ += lse
+	tol := r.lam * (beta*errP + (1-beta)*errQ)
+	c1 := r.c * (1 - beta)
+	return tol, func(j int) float64 {
+		f := math.Abs(db[j] - kq)
+		if q[j] == 0 {
+			return 4 * r.least * math.Max(1, math.Abs(c1)) * math.Max(1, f)
+		}
+		return math.Abs(c1)*q[j]*(r.eps*(8+fin(r.z[j]-r.mz))*f+16*r.eps*rr[j]+r.eps*math.Abs(kq)+errQ+2*u64*math.Abs(r.lz)*f) +
+			4*r.least*math.Max(1, math.Abs(c1))*math.Max(1, f)
 	}
 }
