@@ -25,6 +25,12 @@ func distill[T args.Float](a args.CE[T]) float64 {
 		return generic.Distill(a)
 	}
 	args.TookIf(is32[T](), "neon/f32/distill", "neon/f64/distill")
+	switch a.Divergence {
+	case args.ReverseKL:
+		args.TookIf(is32[T](), "neon/f32/distill-reverse-kl", "neon/f64/distill-reverse-kl")
+	case args.JSD:
+		args.TookIf(is32[T](), "neon/f32/distill-jsd", "neon/f64/distill-jsd")
+	}
 	k := a.K
 	lam, c := float64(a.LossScale), float64(a.GradScale)
 	var total float64
