@@ -121,6 +121,12 @@ var seeds = map[string][]*seed{
 			"t", []float64{0, 1, 2, -inf32, -inf32, 5, 0, 0, 0, -inf32, 2, 3})),
 		both(sd("jsd-tiny-beta", "n", 3, "k", 17, "divergence", 2, "beta", 5, "labels", 1, "rowloss", 1)),
 		both(sd("jsd-long-k32769", "n", 2, "k", 32769, "divergence", 2, "beta", 3, "temp", 4, "t2", 1)),
+		// Logits of 4e29–1e30 at an inexact τ, tied maxima in row 1: the
+		// passes must round z = s·τ as pass 1 did and keep each
+		// log-sum-exp's maximum and log Σ apart.
+		both(sd("huge-logits", "n", 2, "k", 3, "temp", 9, "x", []float64{4e29, -4e29, 4e29, 1e30, 1e30, 1e30}, "t", []float64{4e29, 0, -4e29, 1, 2, 3})),
+		both(sd("huge-logits-reverse", "n", 2, "k", 3, "temp", 9, "divergence", 1, "x", []float64{4e29, -4e29, 4e29, 1e30, 1e30, 1e30}, "t", []float64{4e29, 0, -4e29, 1, 2, 3})),
+		both(sd("huge-logits-jsd", "n", 2, "k", 3, "temp", 9, "divergence", 2, "x", []float64{4e29, -4e29, 4e29, 1e30, 1e30, 1e30}, "t", []float64{4e29, 0, -4e29, 1, 2, 3})),
 		faults(distillKinds, "k", 3, "n", 2),
 		faults(distillKinds, "k", 3, "n", 2, "divergence", 2),
 		withRunners("rows", "n", 512, "k", 17, "rowloss", 1, "labels", 1),
