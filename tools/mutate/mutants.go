@@ -291,16 +291,16 @@ var mutants = func() []Mutant {
 		Old:  "s.Sub(s.ExpFlush(v), q, q)",
 		New:  "s.Sub(q, s.ExpFlush(v), q)",
 		Note: "Distill: the gradient P − Q instead of Q − P"})
-	add(Mutant{ID: "avx2/reverse-kl-grad-no-mean-distill", Backend: "avx2", Kind: "target-grad-x1.5", File: "asmgen/amd64/distill.go",
+	add(Mutant{ID: "avx2/reverse-kl-grad-mean-sign-distill", Backend: "avx2", Kind: "target-grad-x1.5", File: "asmgen/amd64/distill.go",
 		Find: "\t\t\ts.Sub(d, v, v)\n",
-		Old:  "\t\t\ts.Sub(d, v, v)\n",
-		New:  "",
-		Note: "Distill ReverseKL: the gradient Q·(z − v) without its mean D"})
-	add(Mutant{ID: "avx512/jsd-grad-no-kq-distill", Backend: "avx512", Kind: "target-grad-x1.5", File: "asmgen/amd64/distill.go",
+		Old:  "s.Sub(d, v, v)",
+		New:  "s.Add(d, v, v)",
+		Note: "Distill ReverseKL: the gradient Q·((z − v) + D), the mean's sign flipped"})
+	add(Mutant{ID: "avx512/jsd-grad-kq-sign-distill", Backend: "avx512", Kind: "target-grad-x1.5", File: "asmgen/amd64/distill.go",
 		Find: "\t\t\ts.Sub(kq, b, b)\n",
-		Old:  "\t\t\ts.Sub(kq, b, b)\n",
-		New:  "",
-		Note: "Distill JSD: the gradient Q·log(Q/M) without KL(Q‖M)"})
+		Old:  "s.Sub(kq, b, b)",
+		New:  "s.Add(kq, b, b)",
+		Note: "Distill JSD: the gradient Q·(log(Q/M) + KL(Q‖M)), its sign flipped"})
 	add(Mutant{ID: "generic/no-temperature-pass2-distill", Backend: "generic", Kind: "target-grad-x1.5", File: "kernels/generic/distill.go",
 		Find: "\t\t\tez[j] = lz.logp(float64(T(ss[j] * tau)))\n\t\t\tev[j]",
 		Old:  "float64(T(ss[j] * tau))",
@@ -310,7 +310,7 @@ var mutants = func() []Mutant {
 		Find: "\t\t\t\t\tq *= float64(T(ss[j]*tau)) - float64(T(ts[j]*tau)) - d\n",
 		Old:  " - d\n",
 		New:  "\n",
-		Note: "Distill ReverseKL: the gradient Q·(z − v) without its mean D = Σ Q·(z − v)"})
+		Note: "Distill ReverseKL: the gradient Q·((z − v) + D), the mean's sign flipped = Σ Q·(z − v)"})
 	add(Mutant{ID: "generic/jsd-mix-weight-distill", Backend: "generic", Kind: "target-grad-x1.5", File: "kernels/generic/distill.go",
 		Find: "\t\tlm[j] = max(a+logB, b+logB1)",
 		Old:  "b+logB1",
