@@ -313,9 +313,9 @@ var mutants = func() []Mutant {
 		Note: "Distill ReverseKL: the gradient Q·((z − v) + D), the mean's sign flipped = Σ Q·(z − v)"})
 	add(Mutant{ID: "generic/jsd-mix-weight-distill", Backend: "generic", Kind: "target-grad-x1.5", File: "kernels/generic/distill.go",
 		Find: "\t\tlm[j] = max(a+logB, b+logB1)",
-		Old:  "b+logB1",
-		New:  "b+logB",
-		Note: "Distill JSD: the mixture M weights the student's Q by β instead of 1 − β"})
+		Old:  "max(a+logB, b+logB1)",
+		New:  "max(a+logB1, b+logB)",
+		Note: "Distill JSD: log M's larger part weighs P by 1 − β and Q by β"})
 
 	// ---- vocabulary shards (kernels/shard.go), shared by every backend ----
 	const shard = "kernels/shard.go"
