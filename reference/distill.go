@@ -241,17 +241,24 @@ func (r *Result) reverseKLRow(i int, z, v []float64, lz, lv lseRow, ez, ev, lamb
 	var dsum sum
 	var tolD float64
 	for j := 0; j < k; j++ {
+		if z[j] == math.Inf(-1) {
+			continue // no mass: no term
+		}
 		q := math.Exp(lz.logp(z[j]))
+		d := z[j] - v[j]
+		if q < 2*r.tiny {
+			// Q_j near or below T's normal range keeps an absolute error:
+			// pass 1 raises a weight that underflows to the smallest
+			// subnormal (so that a teacher −Inf still makes D +Inf), and
+			// that floor times z_j − v_j enters D (F75).
+			tolD += Slack * r.tiny * math.Abs(d)
+		}
 		if q == 0 {
 			continue
 		}
-		d := z[j] - v[j]
 		dsum.add(q * d)
 		rq := ez + Slack*u*(1+math.Abs(z[j])+math.Abs(z[j]-lz.m))
 		tolD += q * math.Abs(d) * (math.Expm1(rq) + (2*Slack+float64(k))*u)
-		if q < 2*r.tiny {
-			tolD += Slack * r.tiny * math.Abs(d)
-		}
 	}
 	D := dsum.value()
 	for j := 0; j < k; j++ {
