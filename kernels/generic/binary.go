@@ -107,8 +107,17 @@ func binaryLoop[T args.Float](a *args.Binary[T], c *binaryConsts, lo, hi int, pw
 			}
 			logInto(lp, lp)
 			log1pInto(lq, lq)
+			if c.clip > 0 {
+				for i, xv := range xs {
+					y := float64(ys[i])
+					l, g := bceProbClip(float64(xv), lp[i], lq[i], c.fn*y, c.fp*(1-y), c.clip)
+					o.put(lo+i, l, g)
+				}
+				continue
+			}
 			for i, xv := range xs {
-				l, g := bceProb(float64(xv), lp[i], lq[i], float64(ys[i]), c)
+				y := float64(ys[i])
+				l, g := bceProb(float64(xv), lp[i], lq[i], c.fn*y, c.fp*(1-y))
 				o.put(lo+i, l, g)
 			}
 		}
@@ -178,39 +187,41 @@ func bceLogitsLoss(x, l1, y, pos, neg float64) (l float64) {
 	return l
 }
 
-// bceProb is −fn·y·log p − fp·(1−y)·log(1−p) on a probability p (logp and
-// log1mp are log p and log1p(−p)), with either
+// bceProb is −cp·log p − cn·log(1−p) on a probability p (cp = fn·y,
+// cn = fp·(1−y); logp and log1mp are log p and log1p(−p)), with either
 // PyTorch's clamp of each log at −100 and gradient denominator guard 1e-12,
-// or (clip > 0) p clipped to [clip, 1−clip] with zero gradient outside.
-func bceProb(p, logp, log1mp, y float64, c *binaryConsts) (l, g float64) {
-	cp, cn := c.fn*y, c.fp*(1-y)
-	if c.clip > 0 {
-		// Both p and 1−p are clipped, so that p = 1 gives −log(clip)
-		// exactly: log1p(−clip(p)) would lose clip's digits to the rounding
-		// of 1 − clip (15.94 instead of 16.12 for clip 1e-7 in float32).
-		// log(1−p) as log1p(−p): 1 − p rounds to 1 for p below u, and a
-		// log of 0 times an infinite weight is NaN where the loss is +Inf.
-		lo := c.clip
-		var lp, lq float64
-		switch {
-		case p != p:
-			lp, lq = p, p
-		case p < lo:
-			lp, lq = logSub(lo), LogOneMinus(lo)
-		case p > 1-lo || 1-p < lo: // 1 − clip may round to 1 while 1 − p = 0
-			lp, lq = LogOneMinus(lo), logSub(lo)
-		default:
-			lp, lq = logp, log1mp
-		}
-		live := p != p || p >= lo && p <= 1-lo
-		l = -cp*lp - cn*lq
-		if live {
-			g = (cn*p - cp*(1-p)) / (p * (1 - p))
-		}
-		return l, g
-	}
+// or (bceProbClip) p clipped to [clip, 1−clip] with zero gradient outside.
+// bceProb, PyTorch's form, is small enough to inline into the loop.
+func bceProb(p, logp, log1mp, cp, cn float64) (l, g float64) {
 	l = -cp*max(logp, -100) - cn*max(log1mp, -100)
 	g = (cn*p - cp*(1-p)) / max(p*(1-p), 1e-12)
+	return l, g
+}
+
+// bceProbClip is bceProb with p clipped to [clip, 1−clip].
+func bceProbClip(p, logp, log1mp, cp, cn, clip float64) (l, g float64) {
+	// Both p and 1−p are clipped, so that p = 1 gives −log(clip)
+	// exactly: log1p(−clip(p)) would lose clip's digits to the rounding
+	// of 1 − clip (15.94 instead of 16.12 for clip 1e-7 in float32).
+	// log(1−p) as log1p(−p): 1 − p rounds to 1 for p below u, and a
+	// log of 0 times an infinite weight is NaN where the loss is +Inf.
+	lo := clip
+	var lp, lq float64
+	switch {
+	case p != p:
+		lp, lq = p, p
+	case p < lo:
+		lp, lq = logSub(lo), LogOneMinus(lo)
+	case p > 1-lo || 1-p < lo: // 1 − clip may round to 1 while 1 − p = 0
+		lp, lq = LogOneMinus(lo), logSub(lo)
+	default:
+		lp, lq = logp, log1mp
+	}
+	live := p != p || p >= lo && p <= 1-lo
+	l = -cp*lp - cn*lq
+	if live {
+		g = (cn*p - cp*(1-p)) / (p * (1 - p))
+	}
 	return l, g
 }
 
