@@ -518,7 +518,7 @@ func regression(s *x86.ISA, kind int, o binaryOptions) {
 			sgn := func() reg.VecVirtual {
 				t := s.Vec()
 				VANDPS(s.SignBit(), d, t)
-				VORPS(s.C(1), t, t)
+				s.Op(VORPS, s.C(1), t, t)
 				s.Where(x86.EQ, d, s.C(0), s.C(0), t)
 				s.Where(x86.UNORD, d, d, d, t)
 				return t

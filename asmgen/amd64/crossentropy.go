@@ -318,7 +318,7 @@ func ceSmallRows(s *x86.ISA, withGrad, weighted bool) {
 			s.AllSum(others)
 			s.Where(x86.UNORD, l, l, l, others) // non-finite row: g_y NaN too (k = 1)
 			VMULPS(coef, others, others)
-			VXORPS(s.U(0x80000000), others, others)
+			s.Op(VXORPS, s.U(0x80000000), others, others)
 			VMOVSS(others.AsX(), Mem{Base: grad, Index: y, Scale: 4})
 		}
 		JMP(LabelRef(next))
@@ -507,7 +507,7 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 		vecLoop(k, s.Bytes(), func(off reg.GPVirtual) {
 			f := s.Vec()
 			VCVTDQ2PS(e, f)
-			VADDPS(s.F(0.5), f, f)
+			s.Op(VADDPS, s.F(0.5), f, f)
 			VMULPS(invv, f, f)
 			VCVTTPS2DQ(f, f)
 			VMOVUPS(f, Mem{Base: rowOf.Base, Disp: rowOf.Disp, Index: off, Scale: 1})
@@ -525,7 +525,7 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 				// lane is where one equals its row's yoff.
 				VMOVUPS(e, Mem{Base: eOf.Base, Disp: eOf.Disp, Index: off, Scale: 1})
 			}
-			VPADDD(s.U(uint32(W)), e, e)
+			s.Op(VPADDD, s.U(uint32(W)), e, e)
 		})
 	}
 	// recompute: the row stride in bytes and the masks of the rows' two
@@ -553,7 +553,7 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 
 	// Columns to the stack, and the exact maximum of each row.
 	m := s.Vec()
-	VMOVUPS(s.F(x86.NegInf), m)
+	s.Load(s.F(x86.NegInf), m)
 	if recompute {
 		// The group's rows loaded whole and transposed in registers
 		// instead of one gather per column.
@@ -742,14 +742,14 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 		VDIVPS(sum, others, others)
 		s.Where(x86.UNORD, l, l, l, others) // non-finite row: g_y NaN too (k = 1)
 		VMULPS(coef, others, others)
-		VXORPS(s.U(0x80000000), others, others)
+		s.Op(VXORPS, s.U(0x80000000), others, others)
 		// The group's W rows are W·k contiguous floats, k whole vectors:
 		// write coef·e/Σe straight in row-major order, each vector's
 		// stashed exponentials gathered from the column buffer (eOf[v]), or
 		// taken again from its logits (recompute), and its rows' factors
 		// taken by the permutation rowOf[v].
 		cs := s.Vec()
-		VMOVUPS(s.F(1), cs)
+		s.Load(s.F(1), cs)
 		VDIVPS(sum, cs, cs)
 		s.Where(x86.UNORD, l, l, l, cs) // non-finite row: NaN
 		VMULPS(coef, cs, cs)
@@ -908,7 +908,7 @@ func focalRowTerms(s *x86.ISA, nl, others, sum reg.VecVirtual, alpha Op, gm foca
 	VXORPS(zero, zero, zero)
 	VMAXPS(nl, zero, nl) // NaN: nl is the operand returned
 	lp := s.Vec()
-	VXORPS(s.U(0x80000000), nl, lp) // log p
+	s.Op(VXORPS, s.U(0x80000000), nl, lp) // log p
 	p := s.Exp(lp)
 	// q = 1 − p: the others' share of the sum where p ≥ ½ (no cancelling),
 	// 1 − p itself below, where it keeps p's digits (q^20 at p = 4e-6
@@ -916,7 +916,7 @@ func focalRowTerms(s *x86.ISA, nl, others, sum reg.VecVirtual, alpha Op, gm foca
 	q := s.Vec()
 	VDIVPS(sum, others, q)
 	small := s.Vec()
-	VMOVUPS(s.F(1), small)
+	s.Load(s.F(1), small)
 	VSUBPS(p, small, small)
 	s.Where(x86.LT, p, s.F(0.5), small, q)
 	// r = log p / q (−1 at q = 0, its limit), pr = p·r.
@@ -946,7 +946,7 @@ func focalRowTerms(s *x86.ISA, nl, others, sum reg.VecVirtual, alpha Op, gm foca
 		VMULPS(g, r, gf)
 	}
 	pc = s.Vec()
-	VMOVUPS(s.F(1), pc)
+	s.Load(s.F(1), pc)
 	VSUBPS(gf, pc, pc) // 1 − γ·p·r
 	loss = nl
 	if mod != nil {
@@ -968,14 +968,14 @@ func focalRowTerms(s *x86.ISA, nl, others, sum reg.VecVirtual, alpha Op, gm foca
 func logOneMinusP(s *x86.ISA, p, q reg.VecVirtual) reg.VecVirtual {
 	tiny := s.F(0x1p-126)
 	u, d := s.Vec(), s.Vec()
-	VMOVUPS(s.F(1), u)
-	VSUBPS(p, u, u)      // u = fl(1 − p)
-	VSUBPS(s.F(1), u, d) // u − 1, exact
-	VADDPS(p, d, d)      // δ
+	s.Load(s.F(1), u)
+	VSUBPS(p, u, u)            // u = fl(1 − p)
+	s.Op(VSUBPS, s.F(1), u, d) // u − 1, exact
+	VADDPS(p, d, d)            // δ
 	VDIVPS(u, d, d)
-	VXORPS(s.U(0x80000000), d, d) // −δ/u
+	s.Op(VXORPS, s.U(0x80000000), d, d) // −δ/u
 	arg, fix := s.Vec(), s.Vec()
-	VMULPS(s.F(1<<24), q, arg)
+	s.Op(VMULPS, s.F(1<<24), q, arg)
 	s.Where(x86.GE, q, tiny, q, arg) // normal q as it is
 	VXORPS(fix, fix, fix)
 	s.Where(x86.LT, q, tiny, s.F(-24*float32(math.Ln2)), fix)

@@ -170,23 +170,23 @@ func (s *ISA) Where(pred uint8, x reg.VecVirtual, y, val Op, dst reg.VecVirtual)
 	if s.F64 {
 		if s.ZMM {
 			k := K()
-			VCMPPD(Imm(uint64(pred)), y, x, k)
+			s.Op(VCMPPD, Imm(uint64(pred)), y, x, k)
 			VMOVUPD(val, k, dst)
 			return
 		}
 		m := YMM()
-		VCMPPD(Imm(uint64(pred)), y, x, m)
+		s.Op(VCMPPD, Imm(uint64(pred)), y, x, m)
 		VBLENDVPD(m, val, dst, dst)
 		return
 	}
 	if s.ZMM {
 		k := K()
-		VCMPPS(Imm(uint64(pred)), y, x, k)
+		s.Op(VCMPPS, Imm(uint64(pred)), y, x, k)
 		VMOVUPS(val, k, dst)
 		return
 	}
 	m := YMM()
-	VCMPPS(Imm(uint64(pred)), y, x, m)
+	s.Op(VCMPPS, Imm(uint64(pred)), y, x, m)
 	VBLENDVPS(m, val, dst, dst)
 }
 
@@ -284,35 +284,35 @@ func (s *ISA) exp32(x reg.VecVirtual, flush bool) reg.VecVirtual {
 		// Lanes below ExpMin (result 0) compute e^0 and are zeroed at the
 		// end, so that no multiply underflows (a microcode assist).
 		low = YMM()
-		VCMPPS(Imm(1), s.F(lowest), x, low) // x < ExpMin (NaN: false)
+		s.Op(VCMPPS, Imm(1), s.F(lowest), x, low) // x < ExpMin (NaN: false)
 		VANDNPS(x, low, t)
 		VMINPS(t, s.FR(poly.ExpMax), t) // NaN: t is the operand returned
 	}
 	n := s.Vec()
-	VMULPS(s.F(poly.Log2E), t, n)
+	s.Op(VMULPS, s.F(poly.Log2E), t, n)
 	if s.ZMM {
 		VRNDSCALEPS(Imm(0), n, n) // round to nearest even
 	} else {
 		VROUNDPS(Imm(0), n, n)
 	}
-	VFNMADD231PS(s.F(poly.Ln2Hi), n, t) // t = x − n·Ln2Hi, exact
-	VFNMADD231PS(s.F(poly.Ln2Lo), n, t)
+	s.Op(VFNMADD231PS, s.F(poly.Ln2Hi), n, t) // t = x − n·Ln2Hi, exact
+	s.Op(VFNMADD231PS, s.F(poly.Ln2Lo), n, t)
 	p := s.Vec()
-	VMOVUPS(s.F(c[4]), p)
+	s.Load(s.F(c[4]), p)
 	for i := 3; i >= 0; i-- {
-		VFMADD213PS(s.F(c[i]), t, p) // p = p·r + c[i]
+		s.Op(VFMADD213PS, s.F(c[i]), t, p) // p = p·r + c[i]
 	}
 	r2 := s.Vec()
 	VMULPS(t, t, r2)
 	VFMADD213PS(t, r2, p) // p = r + r²·q
-	VADDPS(s.F(1), p, p)
+	s.Op(VADDPS, s.F(1), p, p)
 	if s.ZMM {
 		// p·2^n with IEEE overflow and gradual underflow; lanes below
 		// ExpMin (result 0) are zeroed by the mask instead, since an
 		// underflowing result costs a microcode assist (17× the time of
 		// the whole exp for masked logits such as −1e9).
 		k := K()
-		VCMPPS(Imm(5), s.F(poly.ExpMin), x, k) // x ≥ ExpMin or NaN (NLT_US)
+		s.Op(VCMPPS, Imm(5), s.F(poly.ExpMin), x, k) // x ≥ ExpMin or NaN (NLT_US)
 		VSCALEFPS_Z(n, p, k, p)
 		return p
 	}
@@ -321,7 +321,7 @@ func (s *ISA) exp32(x reg.VecVirtual, flush bool) reg.VecVirtual {
 		// (n = 128 gives the bits of +Inf: overflow).
 		e := YMM()
 		VCVTPS2DQ(n, e)
-		VPADDD(s.U(127), e, e)
+		s.Op(VPADDD, s.U(127), e, e)
 		VPSLLD(Imm(23), e, e)
 		VMULPS(e, p, p)
 		VANDNPS(p, low, p)
@@ -333,9 +333,9 @@ func (s *ISA) exp32(x reg.VecVirtual, flush bool) reg.VecVirtual {
 	VCVTPS2DQ(n, n2)
 	VPSRAD(Imm(1), n2, n1)
 	VPSUBD(n1, n2, n2)
-	VPADDD(s.U(127), n1, n1)
+	s.Op(VPADDD, s.U(127), n1, n1)
 	VPSLLD(Imm(23), n1, n1)
-	VPADDD(s.U(127), n2, n2)
+	s.Op(VPADDD, s.U(127), n2, n2)
 	VPSLLD(Imm(23), n2, n2)
 	VMULPS(n1, p, p)
 	VMULPS(n2, p, p)
@@ -364,33 +364,33 @@ func (s *ISA) Log(x reg.VecVirtual, special bool) reg.VecVirtual {
 	// x = 2^k·m with m in [√½, √2): subtract √½'s bits so that the exponent
 	// field is k and the low bits plus √½'s bits rebuild m.
 	i := s.Vec()
-	VPSUBD(s.U(sqrtHalfBits), x, i)
+	s.Op(VPSUBD, s.U(sqrtHalfBits), x, i)
 	k := s.Vec()
 	VPSRAD(Imm(23), i, k)
 	if s.ZMM {
-		VPANDD(s.U(0x7fffff), i, i)
+		s.Op(VPANDD, s.U(0x7fffff), i, i)
 	} else {
 		VPAND(s.U(0x7fffff), i, i)
 	}
-	VPADDD(s.U(sqrtHalfBits), i, i)
+	s.Op(VPADDD, s.U(sqrtHalfBits), i, i)
 	f := i
-	VSUBPS(s.F(1), f, f) // f = m − 1, exact
+	s.Op(VSUBPS, s.F(1), f, f) // f = m − 1, exact
 	kf := k
 	VCVTDQ2PS(k, kf)
 	q := s.Vec()
-	VMOVUPS(s.F(c[6]), q)
+	s.Load(s.F(c[6]), q)
 	for j := 5; j >= 0; j-- {
-		VFMADD213PS(s.F(c[j]), f, q)
+		s.Op(VFMADD213PS, s.F(c[j]), f, q)
 	}
 	f2, f3 := s.Vec(), s.Vec()
 	VMULPS(f, f, f2)
 	VMULPS(f, f2, f3)
 	r := s.Vec()
-	VMULPS(s.F(poly.Ln2Lo), kf, r)
-	VFMADD231PS(q, f3, r)               // + f³·q
-	VFMADD231PS(s.F(-0.5), f2, r)       // − f²/2
-	VADDPS(f, r, r)                     // + f
-	VFMADD231PS(s.F(poly.Ln2Hi), kf, r) // + k·ln2
+	s.Op(VMULPS, s.F(poly.Ln2Lo), kf, r)
+	VFMADD231PS(q, f3, r)                     // + f³·q
+	s.Op(VFMADD231PS, s.F(-0.5), f2, r)       // − f²/2
+	VADDPS(f, r, r)                           // + f
+	s.Op(VFMADD231PS, s.F(poly.Ln2Hi), kf, r) // + k·ln2
 	if special {
 		s.Where(EQ, x, s.F(0), s.F(NegInf), r)
 		s.Where(EQ, x, s.F(Inf), s.F(Inf), r)
@@ -408,10 +408,10 @@ func (s *ISA) Log1p(e reg.VecVirtual) reg.VecVirtual {
 		return s.log1p64(e)
 	}
 	u := s.Vec()
-	VADDPS(s.F(1), e, u)
+	s.Op(VADDPS, s.F(1), e, u)
 	// c = e − (u − 1) is the rounding error of u; log1p e ≈ log u + c/u.
 	c := s.Vec()
-	VSUBPS(s.F(1), u, c)
+	s.Op(VSUBPS, s.F(1), u, c)
 	VSUBPS(c, e, c)
 	l := s.Log(u, false)
 	rcp := s.Vec()
@@ -423,7 +423,7 @@ func (s *ISA) Log1p(e reg.VecVirtual) reg.VecVirtual {
 	// One Newton step: c is as large as e when e is tiny, so 1/u needs
 	// float32 accuracy, not the 12 bits of the estimate.
 	t := s.Vec()
-	VMOVUPS(s.F(2), t)
+	s.Load(s.F(2), t)
 	VFNMADD231PS(rcp, u, t) // t = 2 − u·rcp
 	VMULPS(t, rcp, rcp)
 	VFMADD231PS(rcp, c, l)
@@ -440,9 +440,9 @@ func (s *ISA) Log1pUnit(e reg.VecVirtual) reg.VecVirtual {
 	}
 	c := poly.F32(poly.Log1pUnit[:])
 	q := s.Vec()
-	VMOVUPS(s.F(c[len(c)-1]), q)
+	s.Load(s.F(c[len(c)-1]), q)
 	for i := len(c) - 2; i >= 0; i-- {
-		VFMADD213PS(s.F(c[i]), e, q) // q = q·e + c[i]
+		s.Op(VFMADD213PS, s.F(c[i]), e, q) // q = q·e + c[i]
 	}
 	e2 := s.Vec()
 	VMULPS(e, e, e2)
@@ -548,28 +548,28 @@ func (s *ISA) Tanh(u reg.VecVirtual) reg.VecVirtual {
 	}
 	c := poly.F32(poly.Tanh[:])
 	a := s.Vec()
-	VANDPS(s.U(0x7fffffff), u, a) // |u|
+	s.Op(VANDPS, s.U(0x7fffffff), u, a) // |u|
 	t := s.Vec()
 	VADDPS(a, a, t)
 	e := s.Exp(t)
-	VADDPS(s.F(1), e, e)
+	s.Op(VADDPS, s.F(1), e, e)
 	r := s.Vec()
 	VDIVPS(e, s.FR(2), r) // 2/(e^{2|u|} + 1)
 	big := s.Vec()
-	VMOVUPS(s.F(1), big)
+	s.Load(s.F(1), big)
 	VSUBPS(r, big, big)
 	s2 := s.Vec()
 	VMULPS(a, a, s2)
 	q := s.Vec()
-	VMOVUPS(s.F(c[4]), q)
+	s.Load(s.F(c[4]), q)
 	for i := 3; i >= 0; i-- {
-		VFMADD213PS(s.F(c[i]), s2, q) // q = q·u² + c[i]
+		s.Op(VFMADD213PS, s.F(c[i]), s2, q) // q = q·u² + c[i]
 	}
 	VMULPS(a, s2, s2)     // |u|³
 	VFMADD213PS(a, s2, q) // |u| + |u|³·q
 	s.Where(LT, a, s.F(poly.TanhSmall), q, big)
 	sign := s.Vec()
-	VANDPS(s.U(0x80000000), u, sign)
+	s.Op(VANDPS, s.U(0x80000000), u, sign)
 	VORPS(sign, big, big)
 	return big
 }

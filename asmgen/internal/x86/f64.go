@@ -31,15 +31,15 @@ func (s *ISA) FMS213(a, b, d Op)  { s.pick(VFMSUB213PS, VFMSUB213PD, a, b, d) }
 
 func (s *ISA) pick(f32, f64 func(ops ...Op), ops ...Op) {
 	if s.F64 {
-		f64(ops...)
+		s.Op(f64, ops...)
 	} else {
-		f32(ops...)
+		s.Op(f32, ops...)
 	}
 }
 
 // Mov copies a register or loads a constant (VMOVUPS: bitwise, so the
 // same for both element types).
-func (s *ISA) Mov(a Op, d reg.VecVirtual) { VMOVUPS(a, d) }
+func (s *ISA) Mov(a Op, d reg.VecVirtual) { s.Load(a, d) }
 
 // StoreScalar writes the low element of v to m.
 func (s *ISA) StoreScalar(v reg.VecVirtual, m Mem) {
@@ -170,23 +170,23 @@ func (s *ISA) exp64(x reg.VecVirtual) reg.VecVirtual {
 		VMINPD(t, s.CR(poly.ExpMax64), t)
 	}
 	n := s.Vec()
-	VMULPD(s.C(poly.Log2E64), t, n)
+	s.Op(VMULPD, s.C(poly.Log2E64), t, n)
 	if s.ZMM {
 		VRNDSCALEPD(Imm(0), n, n)
 	} else {
 		VROUNDPD(Imm(0), n, n)
 	}
-	VFNMADD231PD(s.C(poly.Ln2Hi64), n, t) // exact: n·Ln2Hi64 has ≤ 43 bits
-	VFNMADD231PD(s.C(poly.Ln2Lo64), n, t)
+	s.Op(VFNMADD231PD, s.C(poly.Ln2Hi64), n, t) // exact: n·Ln2Hi64 has ≤ 43 bits
+	s.Op(VFNMADD231PD, s.C(poly.Ln2Lo64), n, t)
 	p := s.Vec()
-	VMOVUPS(s.C(c[len(c)-1]), p)
+	s.Load(s.C(c[len(c)-1]), p)
 	for i := len(c) - 2; i >= 0; i-- {
-		VFMADD213PD(s.C(c[i]), t, p)
+		s.Op(VFMADD213PD, s.C(c[i]), t, p)
 	}
 	r2 := s.Vec()
 	VMULPD(t, t, r2)
 	VFMADD213PD(t, r2, p) // r + r²·q
-	VADDPD(s.C(1), p, p)
+	s.Op(VADDPD, s.C(1), p, p)
 	if s.ZMM {
 		k := K()
 		VCMPPD(Imm(5), s.CR(poly.ExpMin64), x, k) // x ≥ ExpMin64 or NaN (NLT_US)
@@ -198,8 +198,8 @@ func (s *ISA) exp64(x reg.VecVirtual) reg.VecVirtual {
 	VCVTPD2DQY(n, n2)
 	VPSRAD(Imm(1), n2, n1)
 	VPSUBD(n1, n2, n2)
-	VPADDD(s.U(1023), n1, n1)
-	VPADDD(s.U(1023), n2, n2)
+	s.Op(VPADDD, s.U(1023), n1, n1)
+	s.Op(VPADDD, s.U(1023), n2, n2)
 	f1, f2 := YMM(), YMM()
 	VPMOVZXDQ(n1, f1)
 	VPMOVZXDQ(n2, f2)
@@ -221,45 +221,45 @@ func (s *ISA) log64(x reg.VecVirtual, special bool) reg.VecVirtual {
 	i := s.Vec()
 	bias := uint64(poly.Sqrt1_2Bits64)
 	bias -= 1024 << 52 // wraps
-	VPSUBQ(s.U64(bias), x, i)
+	s.Op(VPSUBQ, s.U64(bias), x, i)
 	u := s.Vec()
 	VPSRLQ(Imm(52), i, u)
 	const two52 = 0x4330000000000000 // 2^52: OR-ing u into its mantissa gives 2^52 + u
 	kf := u
 	if s.ZMM {
-		VPORQ(s.U64(two52), u, kf)
-		VPANDQ(s.U64(1<<52-1), i, i)
+		s.Op(VPORQ, s.U64(two52), u, kf)
+		s.Op(VPANDQ, s.U64(1<<52-1), i, i)
 	} else {
 		VPOR(s.U64(two52), u, kf)
 		VPAND(s.U64(1<<52-1), i, i)
 	}
-	VSUBPD(s.C(0x1p52+1024), kf, kf) // k, exactly
-	VPADDQ(s.U64(poly.Sqrt1_2Bits64), i, i)
+	s.Op(VSUBPD, s.C(0x1p52+1024), kf, kf) // k, exactly
+	s.Op(VPADDQ, s.U64(poly.Sqrt1_2Bits64), i, i)
 	f := i
-	VSUBPD(s.C(1), f, f) // m − 1, exact
+	s.Op(VSUBPD, s.C(1), f, f) // m − 1, exact
 	d := s.Vec()
-	VADDPD(s.C(2), f, d)
+	s.Op(VADDPD, s.C(2), f, d)
 	sv := s.Vec()
 	VDIVPD(d, f, sv) // s = f/(2+f)
 	z := s.Vec()
 	VMULPD(sv, sv, z)
 	q := s.Vec()
-	VMOVUPS(s.C(c[len(c)-1]), q)
+	s.Load(s.C(c[len(c)-1]), q)
 	for j := len(c) - 2; j >= 0; j-- {
-		VFMADD213PD(s.C(c[j]), z, q)
+		s.Op(VFMADD213PD, s.C(c[j]), z, q)
 	}
 	VMULPD(z, q, q) // R
 	h := s.Vec()
 	VMULPD(f, f, h)
-	VMULPD(s.C(0.5), h, h) // f²/2
-	VADDPD(h, q, q)        // f²/2 + R
+	s.Op(VMULPD, s.C(0.5), h, h) // f²/2
+	VADDPD(h, q, q)              // f²/2 + R
 	b := s.Vec()
-	VMULPD(s.C(poly.Ln2Lo64), kf, b)
+	s.Op(VMULPD, s.C(poly.Ln2Lo64), kf, b)
 	VFMADD231PD(q, sv, b) // s·(f²/2 + R) + k·ln2lo
 	VSUBPD(b, h, h)       // f²/2 − …
 	VSUBPD(f, h, h)       // … − f
 	r := s.Vec()
-	VMULPD(s.C(poly.Ln2Hi64), kf, r) // exact
+	s.Op(VMULPD, s.C(poly.Ln2Hi64), kf, r) // exact
 	VSUBPD(h, r, r)
 	if special {
 		s.Where(EQ, x, s.C(0), s.C(math.Inf(-1)), r)
@@ -272,9 +272,9 @@ func (s *ISA) log64(x reg.VecVirtual, special bool) reg.VecVirtual {
 // log1p64 is Log1p for float64 lanes: log u + (e − (u − 1))/u, u = 1 + e.
 func (s *ISA) log1p64(e reg.VecVirtual) reg.VecVirtual {
 	u := s.Vec()
-	VADDPD(s.C(1), e, u)
+	s.Op(VADDPD, s.C(1), e, u)
 	c := s.Vec()
-	VSUBPD(s.C(1), u, c)
+	s.Op(VSUBPD, s.C(1), u, c)
 	VSUBPD(c, e, c)
 	l := s.Log(u, false)
 	VDIVPD(u, c, c)
@@ -329,7 +329,7 @@ func (s *ISA) AddI(c int, v reg.VecVirtual) {
 		s.AddI32(c, v)
 		return
 	}
-	VPADDQ(s.U64(uint64(c)), v, v)
+	s.Op(VPADDQ, s.U64(uint64(c)), v, v)
 }
 
 // SumBlock is the number of vectors a BlockSum adds in its float32 level
@@ -477,21 +477,21 @@ func (s *ISA) tanh64(u reg.VecVirtual) reg.VecVirtual {
 	c := poly.Exp64
 	x := s.Vec()
 	VANDPD(s.AbsMask(), u, x)
-	VMULPD(s.C(-2), x, x)
+	s.Op(VMULPD, s.C(-2), x, x)
 	VMAXPD(x, s.CR(-40), x) // NaN: x is the operand returned
 	n := s.Vec()
-	VMULPD(s.C(poly.Log2E64), x, n)
+	s.Op(VMULPD, s.C(poly.Log2E64), x, n)
 	if s.ZMM {
 		VRNDSCALEPD(Imm(0), n, n)
 	} else {
 		VROUNDPD(Imm(0), n, n)
 	}
-	VFNMADD231PD(s.C(poly.Ln2Hi64), n, x)
-	VFNMADD231PD(s.C(poly.Ln2Lo64), n, x)
+	s.Op(VFNMADD231PD, s.C(poly.Ln2Hi64), n, x)
+	s.Op(VFNMADD231PD, s.C(poly.Ln2Lo64), n, x)
 	p := s.Vec()
-	VMOVUPS(s.C(c[len(c)-1]), p)
+	s.Load(s.C(c[len(c)-1]), p)
 	for i := len(c) - 2; i >= 0; i-- {
-		VFMADD213PD(s.C(c[i]), x, p)
+		s.Op(VFMADD213PD, s.C(c[i]), x, p)
 	}
 	r2 := s.Vec()
 	VMULPD(x, x, r2)
@@ -503,15 +503,15 @@ func (s *ISA) tanh64(u reg.VecVirtual) reg.VecVirtual {
 	} else {
 		ni := XMM()
 		VCVTPD2DQY(n, ni)
-		VPADDD(s.U(1023), ni, ni)
+		s.Op(VPADDD, s.U(1023), ni, ni)
 		VPMOVZXDQ(ni, pn)
 		VPSLLQ(Imm(52), pn, pn)
 	}
 	e := s.Vec()
-	VSUBPD(s.C(1), pn, e) // 2^n − 1, exact
-	VFMADD231PD(pn, p, e) // E = 2^n·P + (2^n − 1)
+	s.Op(VSUBPD, s.C(1), pn, e) // 2^n − 1, exact
+	VFMADD231PD(pn, p, e)       // E = 2^n·P + (2^n − 1)
 	d := s.Vec()
-	VADDPD(s.C(2), e, d)
+	s.Op(VADDPD, s.C(2), e, d)
 	VDIVPD(d, e, e)
 	VANDPD(s.AbsMask(), e, e) // −E/(2 + E) = tanh |u| (+0 at u = 0)
 	sign := s.Vec()

@@ -152,11 +152,11 @@ func (s *ISA) IfAny(pred uint8, x reg.VecVirtual, y Op, then func()) {
 	if s.F64 {
 		if s.ZMM {
 			k := K()
-			VCMPPD(Imm(uint64(pred)), y, x, k)
+			s.Op(VCMPPD, Imm(uint64(pred)), y, x, k)
 			KORTESTB(k, k)
 		} else {
 			m := YMM()
-			VCMPPD(Imm(uint64(pred)), y, x, m)
+			s.Op(VCMPPD, Imm(uint64(pred)), y, x, m)
 			VTESTPD(m, m)
 		}
 		JZ(LabelRef(skip))
@@ -166,11 +166,11 @@ func (s *ISA) IfAny(pred uint8, x reg.VecVirtual, y Op, then func()) {
 	}
 	if s.ZMM {
 		k := K()
-		VCMPPS(Imm(uint64(pred)), y, x, k)
+		s.Op(VCMPPS, Imm(uint64(pred)), y, x, k)
 		KORTESTW(k, k)
 	} else {
 		m := YMM()
-		VCMPPS(Imm(uint64(pred)), y, x, m)
+		s.Op(VCMPPS, Imm(uint64(pred)), y, x, m)
 		VTESTPS(m, m)
 	}
 	JZ(LabelRef(skip))
@@ -193,7 +193,7 @@ func Iota() Mem {
 
 // AddI32 adds the integer c to every int32 lane of v.
 func (s *ISA) AddI32(c int, v reg.VecVirtual) {
-	VPADDD(s.U(uint32(c)), v, v)
+	s.Op(VPADDD, s.U(uint32(c)), v, v)
 }
 
 // ZeroLane clears the lanes of v where the int32 lanes of idx equal those
