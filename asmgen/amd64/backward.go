@@ -132,7 +132,7 @@ func softplusBeta(s *x86.ISA) {
 		t := s.Vec()
 		s.Mul(beta, v, t)
 		na := s.Vec()
-		VORPS(s.SignBit(), t, na) // −|t|
+		s.Op(VORPS, s.SignBit(), t, na) // −|t|
 		l := s.Log1pUnit(s.Exp(na))
 		r := s.Vec()
 		s.Max(t, s.CR(0), r) // NaN: t is the operand returned

@@ -217,7 +217,7 @@ func weightedGrad(s *x86.ISA, g, w, scale reg.VecVirtual) {
 // Without withLog1p, l1p is nil.
 func sigmoidParts(s *x86.ISA, x reg.VecVirtual, withLog1p bool) (e, sp, sn, l1p reg.VecVirtual) {
 	na := s.Vec()
-	VORPS(s.SignBit(), x, na) // −|x|
+	s.Op(VORPS, s.SignBit(), x, na) // −|x|
 	e = s.Exp(na)
 	d := s.Vec()
 	s.Add(s.C(1), e, d)
@@ -344,7 +344,7 @@ func sigmoidFocal(s *x86.ISA, gm focalGamma, o binaryOptions) {
 				s.Max(t, s.CR(0), t)
 				s.Add(l1p, t, t) // softplus(−z)
 				s.Mul(param("gamma"), t, t)
-				VXORPS(s.SignBit(), t, t)
+				s.Op(VXORPS, s.SignBit(), t, t)
 				mod = s.Exp(t) // exp(−γ·softplus(−z)) = σ(z)^γ
 			}
 			// inner = σ(z) + γ·σ(−z)·softplus(z), without 0·Inf at z = +Inf.
@@ -517,7 +517,7 @@ func regression(s *x86.ISA, kind int, o binaryOptions) {
 			// sign(d): ±1, 0 at 0, NaN at NaN.
 			sgn := func() reg.VecVirtual {
 				t := s.Vec()
-				VANDPS(s.SignBit(), d, t)
+				s.Op(VANDPS, s.SignBit(), d, t)
 				s.Op(VORPS, s.C(1), t, t)
 				s.Where(x86.EQ, d, s.C(0), s.C(0), t)
 				s.Where(x86.UNORD, d, d, d, t)
@@ -530,12 +530,12 @@ func regression(s *x86.ISA, kind int, o binaryOptions) {
 				s.Mul(d, d, l)
 				g = d
 			case 1: // L1
-				VANDPS(s.AbsMask(), d, l)
+				s.Op(VANDPS, s.AbsMask(), d, l)
 				g = sgn()
 			default:
 				p := param("p")
 				ad := s.Vec()
-				VANDPS(s.AbsMask(), d, ad)
+				s.Op(VANDPS, s.AbsMask(), d, ad)
 				half := s.Vec()
 				s.Mul(s.C(0.5), p, half) // p/2
 				sq := s.Vec()
@@ -548,7 +548,7 @@ func regression(s *x86.ISA, kind int, o binaryOptions) {
 					s.Where(x86.LT, ad, p, sq, l)
 					s.Where(x86.LT, ad, p, d, g)
 				} else { // SmoothL1: d²/(2β) and d/β inside
-					VMOVUPS(sgn(), g)
+					s.Mov(sgn(), g)
 					s.Div(p, sq, sq)
 					inner := s.Vec()
 					s.Div(p, d, inner)
@@ -599,7 +599,7 @@ func bceProb(s *x86.ISA, o binaryOptions, clip bool) {
 		s.Sub(s.C(mant*math.Ln2), lp, corr)
 		s.Where(x86.LT, p, s.C(tiny), corr, lp)
 		np := s.Vec()
-		VXORPS(s.SignBit(), p, np)
+		s.Op(VXORPS, s.SignBit(), p, np)
 		lq := s.Log1p(np) // log(1 − p)
 		q := s.Vec()
 		s.Mov(s.C(1), q)
@@ -629,7 +629,7 @@ func bceProb(s *x86.ISA, o binaryOptions, clip bool) {
 		l = s.Vec()
 		s.Mul(cp, lp, l)
 		s.FMA231(cn, lq, l)
-		VXORPS(s.SignBit(), l, l)
+		s.Op(VXORPS, s.SignBit(), l, l)
 		// (cn·p − cp·(1−p)) / den, without forming cn·p or cp·(1−p), which
 		// underflow for subnormal p (0 instead of a gradient of 1e-34).
 		g = s.Vec()
@@ -742,7 +742,7 @@ func focalProbs(s *x86.ISA, gm focalGamma, o binaryOptions, clip bool) {
 				s.Where(x86.GT, p, param("hi"), s.C(0.5), y)
 			}
 			nq := s.Vec()
-			VXORPS(s.SignBit(), q, nq)
+			s.Op(VXORPS, s.SignBit(), q, nq)
 			lpt := s.Log1p(nq)
 			lbig := logSafe(s, pt)
 			s.Where(x86.GE, q, s.C(0.5), lbig, lpt)
@@ -786,7 +786,7 @@ func focalProbs(s *x86.ISA, gm focalGamma, o binaryOptions, clip bool) {
 			if mod != nil {
 				s.Mul(mod, l, l)
 			}
-			VXORPS(s.SignBit(), l, l)
+			s.Op(VXORPS, s.SignBit(), l, l)
 			// d = dm·log p_t − mod/max(p_t, 1e-12)
 			den := s.Vec()
 			s.Max(pt, s.CR(1e-12), den) // NaN: pt is returned
@@ -804,7 +804,7 @@ func focalProbs(s *x86.ISA, gm focalGamma, o binaryOptions, clip bool) {
 				s.FMS213(d, lpt, dm) // dm·log p_t − …
 				d = dm
 			default:
-				VXORPS(s.SignBit(), d, d)
+				s.Op(VXORPS, s.SignBit(), d, d)
 			}
 			sgn := s.Vec()
 			s.Add(y, y, sgn)
@@ -857,7 +857,7 @@ func klDiv(s *x86.ISA, o binaryOptions, logTarget bool) {
 		s.Where(x86.EQ, p, s.C(0), s.C(0), l)
 		s.Where(x86.UNORD, x, x, x, l)
 		g = s.Vec()
-		VXORPS(s.SignBit(), p, g)
+		s.Op(VXORPS, s.SignBit(), p, g)
 		return l, g
 	})
 }

@@ -150,7 +150,7 @@ func ceRows(s *x86.ISA, withGrad, weighted bool) {
 			}, os.Flush)
 			others := os.Total(nil)
 			s.Mul(cs, others, others)
-			VXORPS(s.SignBit(), others, others)
+			s.Op(VXORPS, s.SignBit(), others, others)
 			s.StoreScalar(others, Mem{Base: grad, Index: y, Scale: sz})
 		}
 		JMP(LabelRef(next))
@@ -300,7 +300,7 @@ func ceSmallRows(s *x86.ISA, withGrad, weighted bool) {
 			VMOVD(y.As32(), yv.AsX())
 			VPBROADCASTD(yv.AsX(), yv)
 			idx := s.Vec()
-			VMOVUPS(x86.Iota(), idx)
+			s.LoadIota(idx, false)
 			others := s.Vec()
 			VXORPS(others, others, others)
 			for r := range v {
@@ -455,7 +455,7 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 		// of VPBROADCASTD wrong here, and CI runs this under it.
 		VMOVD(k.As32(), kv.AsX())
 		VPBROADCASTD(kv.AsX(), kv)
-		VMOVUPS(x86.Iota(), ro)
+		s.LoadIota(ro, false)
 		VPMULLD(kv, ro, ro) // lane r: r·k
 		VMOVUPS(ro, rowoffAt)
 	}
@@ -500,7 +500,7 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 		VDIVSS(kf, inv, inv)
 		invv, e := s.Vec(), s.Vec()
 		VBROADCASTSS(inv, invv)
-		VMOVUPS(x86.Iota(), e)
+		s.LoadIota(e, false)
 		kv := s.Vec()
 		VMOVD(k.As32(), kv.AsX())
 		VPBROADCASTD(kv.AsX(), kv)

@@ -296,7 +296,7 @@ func jsdElems(s *x86.ISA, o jsdLogs, sp0, tp, j reg.GPVirtual, mk *x86.Mask) (a,
 	lm = s.Vec()
 	s.Max(la, lb, lm)
 	s.Sub(lb, la, la)
-	VORPS(s.SignBit(), la, la) // −|a' − b'|
+	s.Op(VORPS, s.SignBit(), la, la) // −|a' − b'|
 	s.Where(x86.UNORD, la, la, s.C(math.Inf(-1)), la)
 	// e^−|a'−b'| is in (0, 1]: flushing it below 2^−125 changes log M by
 	// less than that.

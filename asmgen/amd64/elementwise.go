@@ -55,7 +55,7 @@ func unary(s *x86.ISA, op unaryOp) {
 			return sp
 		}
 		na := s.Vec()
-		VORPS(s.SignBit(), v, na) // −|x|
+		s.Op(VORPS, s.SignBit(), v, na) // −|x|
 		e := s.Exp(na)
 		l := s.Log1pUnit(e) // e in [0, 1]
 		t := s.Vec()

@@ -133,7 +133,7 @@ func sfRows(s *x86.ISA, weighted bool, gm focalGamma) {
 			s.StoreAt(mk, e, s.At(grad, j))
 		})
 		VMULPS(cs, others, others)
-		VXORPS(s.SignBit(), others, others)
+		s.Op(VXORPS, s.SignBit(), others, others)
 		s.StoreScalar(others, Mem{Base: grad, Index: y, Scale: sz})
 		JMP(LabelRef(next))
 

@@ -6,6 +6,7 @@ import (
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
 )
 
 // Vector constants are 64-byte RODATA symbols (a full ZMM), but Go's linker
@@ -81,7 +82,17 @@ func (s *ISA) Op(f func(...Op), ops ...Op) {
 	if s.ZMM {
 		if b, ok := bcstForms[reflect.ValueOf(f).Pointer()]; ok {
 			for _, op := range ops {
-				if w := constWidth(op); w != 0 && w <= b.width {
+				w := constWidth(op)
+				if w != 0 && w > b.width && !masked(ops) {
+					// A bitwise op on 64-bit constants: the PD form is
+					// the same operation on 8-byte elements (but its mask
+					// would select 8-byte lanes).
+					if pd, ok := bitwisePD[reflect.ValueOf(f).Pointer()]; ok {
+						pd(ops...)
+						return
+					}
+				}
+				if w != 0 && w <= b.width {
 					b.f(ops...)
 					return
 				}
@@ -89,6 +100,28 @@ func (s *ISA) Op(f func(...Op), ops ...Op) {
 		}
 	}
 	f(ops...)
+}
+
+// masked reports whether ops hold an opmask register.
+func masked(ops []Op) bool {
+	for _, op := range ops {
+		if r, ok := op.(reg.Register); ok && r.Kind() == reg.KindOpmask {
+			return true
+		}
+	}
+	return false
+}
+
+// bitwisePD maps a bitwise PS instruction to the broadcast form of its PD
+// twin, for 64-bit constant operands.
+var bitwisePD = map[uintptr]func(...Op){}
+
+func init() {
+	for _, p := range []struct{ ps, pd func(...Op) }{
+		{VXORPS, VXORPD_BCST}, {VORPS, VORPD_BCST}, {VANDPS, VANDPD_BCST}, {VANDNPS, VANDNPD_BCST},
+	} {
+		bitwisePD[reflect.ValueOf(p.ps).Pointer()] = p.pd
+	}
 }
 
 // Load sets d to a (a register, memory, or a vector constant: on AVX-512
@@ -105,4 +138,29 @@ func (s *ISA) Load(a Op, d Op) {
 		}
 	}
 	VMOVUPS(a, d)
+}
+
+// loadMasked sets the lanes of d selected by k to a (AVX-512 only), a
+// vector constant read as a broadcast like Load's. k has a bit per element
+// of the ISA's type, so the broadcast is of that width: a 4-byte constant
+// is two copies of itself as 8 bytes, but an 8-byte one has no 4-byte
+// element and is read whole.
+func (s *ISA) loadMasked(a Op, k Op, d Op) {
+	w := constWidth(a)
+	switch {
+	case s.F64 && w != 0:
+		VBROADCASTSD(a, k, d)
+	case s.F64:
+		VMOVUPD(a, k, d)
+	case w == 4:
+		VBROADCASTSS(a, k, d)
+	default:
+		VMOVUPS(a, k, d)
+	}
+}
+
+// isZeroConst reports whether op is the vector constant 0 (all bits clear).
+func isZeroConst(op Op) bool {
+	m, ok := op.(Mem)
+	return ok && constWidth(op) != 0 && strings.Trim(m.Symbol.Name[len("lfc_"):], "0") == ""
 }

@@ -167,11 +167,24 @@ func (k Mask) Store(v reg.VecVirtual, m Mem) {
 // Where sets dst = val in the lanes where (x pred y) holds; x is a register,
 // y and val registers or memory.
 func (s *ISA) Where(pred uint8, x reg.VecVirtual, y, val Op, dst reg.VecVirtual) {
+	if s.ZMM && isZeroConst(val) {
+		// Keep the lanes where the predicate fails (pred^4 is its
+		// negation, NaN cases included) and zero the rest: no load.
+		k := K()
+		if s.F64 {
+			s.Op(VCMPPD, Imm(uint64(pred^4)), y, x, k)
+			VMOVAPD_Z(dst, k, dst)
+		} else {
+			s.Op(VCMPPS, Imm(uint64(pred^4)), y, x, k)
+			VMOVAPS_Z(dst, k, dst)
+		}
+		return
+	}
 	if s.F64 {
 		if s.ZMM {
 			k := K()
 			s.Op(VCMPPD, Imm(uint64(pred)), y, x, k)
-			VMOVUPD(val, k, dst)
+			s.loadMasked(val, k, dst)
 			return
 		}
 		m := YMM()
@@ -182,7 +195,7 @@ func (s *ISA) Where(pred uint8, x reg.VecVirtual, y, val Op, dst reg.VecVirtual)
 	if s.ZMM {
 		k := K()
 		s.Op(VCMPPS, Imm(uint64(pred)), y, x, k)
-		VMOVUPS(val, k, dst)
+		s.loadMasked(val, k, dst)
 		return
 	}
 	m := YMM()

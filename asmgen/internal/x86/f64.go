@@ -96,7 +96,11 @@ func (s *ISA) CR(v float64) reg.VecVirtual {
 		return r
 	}
 	r := s.Vec()
-	VMOVUPS(ConstU64(math.Float64bits(v)), r)
+	if math.Float64bits(v) == 0 {
+		VXORPS(r, r, r) // the zero idiom: no load
+		return r
+	}
+	s.Load(ConstU64(math.Float64bits(v)), r)
 	return r
 }
 
@@ -117,7 +121,7 @@ func (s *ISA) PreloadC(vs ...float64) {
 		m := ConstU64(math.Float64bits(v))
 		if _, ok := s.consts[m.Symbol.Name]; !ok {
 			r := s.Vec()
-			VMOVUPS(m, r)
+			s.Load(m, r)
 			s.consts[m.Symbol.Name] = r
 		}
 	}
@@ -308,18 +312,22 @@ func (s *ISA) LaneIndex(y reg.GPVirtual) (yv, idx reg.VecVirtual) {
 	if !s.F64 {
 		VMOVD(y.As32(), yv.AsX())
 		VPBROADCASTD(yv.AsX(), yv)
-		VMOVUPS(Iota(), idx)
+		s.LoadIota(idx, false)
 		return yv, idx
 	}
 	VMOVQ(y, yv.AsX())
 	VPBROADCASTQ(yv.AsX(), yv)
-	if iota8q.Symbol.Name == "" {
-		iota8q = GLOBL("lfiotaq", 0x8|0x100)
-		for i := 0; i < 8; i++ {
-			DATA(8*i, U64(uint64(i)))
+	if !s.ZMM {
+		if iota8q.Symbol.Name == "" {
+			iota8q = GLOBL("lfiotaq", 0x8|0x100)
+			for i := 0; i < 8; i++ {
+				DATA(8*i, U64(uint64(i)))
+			}
 		}
+		VMOVUPS(iota8q, idx) // 4 of them: 32 bytes never straddle
+		return yv, idx
 	}
-	VMOVUPS(iota8q, idx)
+	s.LoadIota(idx, true)
 	return yv, idx
 }
 
@@ -476,7 +484,7 @@ func (b *BlockSum) Total(f reg.VecVirtual) reg.VecVirtual {
 func (s *ISA) tanh64(u reg.VecVirtual) reg.VecVirtual {
 	c := poly.Exp64
 	x := s.Vec()
-	VANDPD(s.AbsMask(), u, x)
+	s.Op(VANDPD, s.AbsMask(), u, x)
 	s.Op(VMULPD, s.C(-2), x, x)
 	VMAXPD(x, s.CR(-40), x) // NaN: x is the operand returned
 	n := s.Vec()
@@ -513,9 +521,9 @@ func (s *ISA) tanh64(u reg.VecVirtual) reg.VecVirtual {
 	d := s.Vec()
 	s.Op(VADDPD, s.C(2), e, d)
 	VDIVPD(d, e, e)
-	VANDPD(s.AbsMask(), e, e) // −E/(2 + E) = tanh |u| (+0 at u = 0)
+	s.Op(VANDPD, s.AbsMask(), e, e) // −E/(2 + E) = tanh |u| (+0 at u = 0)
 	sign := s.Vec()
-	VANDPD(s.SignBit(), u, sign)
+	s.Op(VANDPD, s.SignBit(), u, sign)
 	VORPD(sign, e, e)
 	return e
 }

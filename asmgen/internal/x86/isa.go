@@ -108,7 +108,11 @@ func (s *ISA) FR(v float32) reg.VecVirtual {
 		return r
 	}
 	r := s.Vec()
-	VMOVUPS(ConstF(v), r)
+	if bits32(v) == 0 {
+		VXORPS(r, r, r) // the zero idiom: no load
+		return r
+	}
+	s.Load(ConstF(v), r)
 	return r
 }
 
@@ -123,7 +127,7 @@ func (s *ISA) Preload(vs ...float32) {
 		m := ConstF(v)
 		if _, ok := s.consts[m.Symbol.Name]; !ok {
 			r := s.Vec()
-			VMOVUPS(m, r)
+			s.Load(m, r)
 			s.consts[m.Symbol.Name] = r
 		}
 	}

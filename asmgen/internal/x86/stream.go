@@ -191,6 +191,33 @@ func Iota() Mem {
 	return iota16
 }
 
+var iotaBytes Mem
+
+// LoadIota sets d to the int32 lanes 0, 1, …, Lanes−1 (or the int64 lanes
+// 0…7 with q). AVX-512 widens them from a 16-byte table: a 64-byte load of
+// Iota would straddle two cache lines at the 32-byte alignment Go's linker
+// gives it (see bcst.go).
+func (s *ISA) LoadIota(d reg.VecVirtual, q bool) {
+	if !s.ZMM {
+		if q {
+			panic("LoadIota: int64 lanes on AVX2")
+		}
+		VMOVUPS(Iota(), d)
+		return
+	}
+	if iotaBytes.Symbol.Name == "" {
+		iotaBytes = GLOBL("lfiotab", 0x8|0x100)
+		for i := 0; i < 16; i++ {
+			DATA(i, U8(uint8(i)))
+		}
+	}
+	if q {
+		VPMOVZXBQ(iotaBytes, d)
+		return
+	}
+	VPMOVZXBD(iotaBytes, d)
+}
+
 // AddI32 adds the integer c to every int32 lane of v.
 func (s *ISA) AddI32(c int, v reg.VecVirtual) {
 	s.Op(VPADDD, s.U(uint32(c)), v, v)
