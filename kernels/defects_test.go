@@ -825,3 +825,40 @@ func testWeightedMSEFactorLast[T kernels.Float](t *testing.T) {
 		}
 	}
 }
+
+// TestPartialSumOverflow: a mean of 256 float32 squares of 3e37 is 3e37,
+// but avx2 and avx512 add each lane's losses in float32 for 16 vectors
+// before float64 (the contract's BlockT), and 16 such terms overflow: they
+// return +Inf, which the contract admits (reference.Result's
+// partialOverflow); any other value must still be the right mean, and a
+// sum that fits must not overflow.
+func TestPartialSumOverflow(t *testing.T) {
+	for _, m := range []int{256, 8} {
+		x := make([]float32, m)
+		for i := range x {
+			x[i] = float32(math.Sqrt(3e37))
+		}
+		y := make([]float32, m)
+		ref, err := reference.MSE(x, y, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range kernels.Backends() {
+			restore, err := kernels.UseBackend(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := kernels.MSE(x, y, nil, nil)
+			restore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := reference.CheckLoss(ref, l); err != nil {
+				t.Errorf("%s, %d items: %v", b, m, err)
+			}
+			if m == 8 && math.IsInf(float64(l), 0) {
+				t.Errorf("%s: a mean of 8 items of 3e37 overflowed", b)
+			}
+		}
+	}
+}

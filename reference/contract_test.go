@@ -188,6 +188,35 @@ func TestContractNonFiniteRules(t *testing.T) {
 	if err := CheckLoss(ref, float32(math.Inf(1))); err == nil {
 		t.Errorf("+Inf for a loss of 1 passed")
 	}
+	// A mean of BlockT squares of 1e37 is 1e37, but a backend may add
+	// BlockT items in float32 first (6.4e38 overflows): unconstrained. With
+	// one item fewer than it takes to overflow, the mean must be right.
+	big := func(m int) []float32 {
+		x := make([]float32, m)
+		for i := range x {
+			x[i] = float32(math.Sqrt(1e37))
+		}
+		return x
+	}
+	ref = must(MSE(big(BlockT), make([]float32, BlockT), nil))
+	if err := CheckLoss(ref, float32(math.Inf(1))); err != nil {
+		t.Errorf("+Inf for a mean whose float32 partial sum overflows rejected: %v", err)
+	}
+	if err := CheckLoss(ref, float32(math.Inf(-1))); err == nil {
+		t.Errorf("−Inf passed for a mean of positive items whose partial sum overflows")
+	}
+	if err := CheckLoss(ref, float32(1)); err == nil {
+		t.Errorf("a wrong finite mean passed where a partial sum may overflow")
+	}
+	// 34 items of 1e37 add up to 3.4e38, below float32's largest; 35 do not.
+	ref = must(MSE(big(34), make([]float32, 34), nil))
+	if err := CheckLoss(ref, float32(math.Inf(1))); err == nil {
+		t.Errorf("+Inf passed for a mean of 34 items of 1e37 (no partial sum of them overflows)")
+	}
+	ref = must(MSE(big(35), make([]float32, 35), nil))
+	if err := CheckLoss(ref, float32(math.Inf(1))); err != nil {
+		t.Errorf("+Inf for a mean of 35 items of 1e37 (their sum overflows float32) rejected: %v", err)
+	}
 	ref = must(CrossEntropy([]float32{float32(math.NaN()), 0}, []int32{0}, 1, 2, nil))
 	if err := CheckLoss(ref, float32(0)); err == nil {
 		t.Errorf("a finite loss passed where the reference is NaN")

@@ -57,7 +57,12 @@
 //  3. A value one of whose terms (before weighting and reduction) exceeds
 //     the largest finite T is unconstrained (τ = +Inf): a backend working
 //     in T cannot form it, and may return ±Inf, or NaN after 0·∞. The
-//     loss over such an item is unconstrained too.
+//     loss over such an item is unconstrained too. A backend may add up
+//     to BlockT = 64 items of a reduced loss in T before moving the
+//     partial sum to float64 (avx2 and avx512 add 16 per lane), so where
+//     BlockT items of one sign have magnitudes that add up past the
+//     largest finite T, the reduced loss may also be the infinity of
+//     their sign, even under a mean that would bring it back into range.
 //
 // The tolerances bound the error, in the worst case, of any sensible
 // evaluation in T whose elementary functions (exp, log, log1p, tanh, pow)

@@ -2,6 +2,7 @@ package reference
 
 import (
 	"math"
+	"slices"
 
 	"github.com/lossfuse/lossfuse/kernels"
 )
@@ -75,10 +76,15 @@ func (r *Result) finish() {
 	// magnitudes add up past T's range: a backend's partial sums (in T for
 	// up to BlockT terms) overflow in an order of its choosing, to either
 	// infinity (or NaN beside an infinite item): unconstrained, as where
-	// any term overflows T. Items of one sign overflow to that infinity.
+	// any term overflows T. Items of one sign overflow to that infinity:
+	// rule 1 admits it where the sum itself overflows, and so does
+	// partialOverflow where only a partial sum can (BlockT items whose
+	// magnitudes add past T's range, under a mean that brings the total
+	// back).
 	if absFinite > r.max && (pos && neg || inf) {
 		free = true
 	}
+	r.partialOverflow = absFinite > r.max && largestSum(r.Items, BlockT) > r.max
 	// An unconstrained item (a backend may return any value for it,
 	// ±Inf or NaN included) leaves the sum free too, also where the sum is
 	// infinite (beside an infinite item, F69, or from finite items whose
@@ -106,4 +112,21 @@ func (r *Result) overflows(terms ...float64) bool {
 		}
 	}
 	return false
+}
+
+// largestSum is the sum of the n largest finite magnitudes in items: the
+// largest partial sum of at most n of them.
+func largestSum(items []float64, n int) float64 {
+	mags := make([]float64, 0, len(items))
+	for _, v := range items {
+		if v-v == 0 {
+			mags = append(mags, math.Abs(v))
+		}
+	}
+	slices.Sort(mags)
+	var s float64
+	for _, v := range mags[max(0, len(mags)-n):] {
+		s += v
+	}
+	return s
 }

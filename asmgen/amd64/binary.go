@@ -130,14 +130,30 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 	} else if consts != nil {
 		s.PreloadExp()
 	}
-	acc := s.NewF64Acc()
+	// Losses are summed in T for x86.SumBlock vectors per lane, then in
+	// float64 (the contract's BlockT): converting every vector to float64
+	// was an eighth of BCE's time (Zen 5).
+	var acc x86.F64Acc
+	var blk *x86.BlockSum
+	if o.compensated {
+		acc = s.NewF64Acc()
+	} else {
+		blk = s.NewBlockSum()
+	}
 	var soft reg.GPVirtual
 	if o.softFlag {
 		soft = GP64()
 		XORQ(soft, soft)
 	}
 	sp := s.NewSpan(n)
-	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
+	each := func(body func(j reg.GPVirtual, mk *x86.Mask)) {
+		if o.compensated {
+			sp.Each(body)
+		} else {
+			sp.EachBlock(x86.SumBlock, body, blk.Flush)
+		}
+	}
+	each(func(j reg.GPVirtual, mk *x86.Mask) {
 		curJ, curMask = j, mk
 		xv := s.LoadAt(mk, s.At(x, j), nil)
 		yv := s.LoadAt(mk, s.At(y, j), nil)
@@ -172,13 +188,18 @@ func binaryKernel(s *x86.ISA, name, doc string, o binaryOptions, consts []float3
 		if o.compensated {
 			acc.AddCompensated(l)
 		} else {
-			acc.Add(l)
+			blk.Add(l)
 		}
 		if o.grad {
 			s.StoreAt(mk, g, s.At(grad, j))
 		}
 	})
-	sum := acc.Sum()
+	var sum reg.VecVirtual
+	if o.compensated {
+		sum = acc.Sum()
+	} else {
+		sum = blk.Sum64()
+	}
 	Store(sum, ReturnIndex(0))
 	if o.softFlag {
 		Store(soft, ReturnIndex(1))

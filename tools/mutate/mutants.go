@@ -388,7 +388,7 @@ var mutants = func() []Mutant {
 		"\tif $ON {\n\t\tDECQ(k)\n\t}\n"+tinySecond+"\tif $ON {\n\t\tINCQ(k)\n\t}\n",
 		"generator ceTRows/sfTRows (transposed, 17 ≤ K ≤ 32): the second partial sum leaves out the last class", false)...)
 
-	const binSpan = "\tsp := s.NewSpan(n)\n\tsp.Each(func(j reg.GPVirtual, mk *x86.Mask) {\n\t\tcurJ, curMask = j, mk\n"
+	const binSpan = "\tsp := s.NewSpan(n)\n\teach := func(body func(j reg.GPVirtual, mk *x86.Mask)) {\n"
 	const binSkip = "\tsp := s.NewSpan(n)\n\tif $ON {\n\t\trem := GP64()\n\t\tMOVQ(n, rem)\n\t\tSUBQ(sp.Full, rem)\n\t\tDECQ(rem)\n\t\tsp.Tail = s.TailMask(rem)\n\t}\n"
 	add(perISA("skip-tail", "", abin, binSpan, "\tsp := s.NewSpan(n)\n", binSkip,
 		"generator binaryKernel (every element-wise loss): the tail mask has one lane fewer", false)...)

@@ -443,6 +443,23 @@ func (b *BlockSum) Scale(f reg.VecVirtual) {
 	VMULPD(d, b.acc.hi, b.acc.hi)
 }
 
+// Sum64 returns the sum as a float64 in the low lane of an XMM register.
+// The sum must not be used afterwards.
+func (b *BlockSum) Sum64() reg.VecVirtual {
+	if b.s.F64 {
+		hi := b.s.Vec()
+		VXORPS(hi, hi, hi)
+		return F64Acc{s: b.s, lo: b.v, hi: hi}.Sum()
+	}
+	b.flush()
+	if b.inFrame() {
+		b.acc = F64Acc{s: b.s, lo: b.s.Vec(), hi: b.s.Vec()}
+		VMOVUPD(b.mem, b.acc.lo)
+		VMOVUPD(b.mem.Offset(32), b.acc.hi)
+	}
+	return b.acc.Sum()
+}
+
 // Total returns the sum in every lane of a new register, times f (nil: 1;
 // else the same value in every lane) before the float32 sum is rounded
 // once from float64 to float32. The sum must not be used afterwards.
