@@ -5,6 +5,7 @@ import (
 	"math"
 
 	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 
 	"github.com/lossfuse/lossfuse/asmgen/internal/poly"
@@ -248,13 +249,26 @@ func sigmoidParts(s *x86.ISA, x reg.VecVirtual, withLog1p bool) (e, sp, sn, l1p 
 	s.Mul(r, e, er) // e/(1+e): σ(−|x|)
 	// σ(|x|) = 1 − σ(−|x|): rounds correctly where 1/(1+e) would round
 	// 1+e first (e < 2^−24 gives 1 instead of 1 − e).
-	s.Mov(s.C(1), r)
-	s.Sub(er, r, r)
+	s.Sub(er, s.CR(1), r)
 	sp, sn = s.Vec(), s.Vec()
-	VMOVAPS(er, sp)
-	VMOVAPS(r, sn)
-	s.Where(x86.GE, x, s.C(0), r, sp) // x ≥ 0: σ(x) = σ(|x|)
-	s.Where(x86.GE, x, s.C(0), er, sn)
+	if s.ZMM {
+		// One compare and two blends (x ≥ 0: σ(x) = σ(|x|)).
+		k := K()
+		if s.F64 {
+			s.Op(VCMPPD, Imm(x86.GE), s.C(0), x, k)
+			VBLENDMPD(r, er, k, sp)
+			VBLENDMPD(er, r, k, sn)
+		} else {
+			s.Op(VCMPPS, Imm(x86.GE), s.C(0), x, k)
+			VBLENDMPS(r, er, k, sp)
+			VBLENDMPS(er, r, k, sn)
+		}
+	} else {
+		VMOVAPS(er, sp)
+		VMOVAPS(r, sn)
+		s.Where(x86.GE, x, s.C(0), r, sp) // x ≥ 0: σ(x) = σ(|x|)
+		s.Where(x86.GE, x, s.C(0), er, sn)
+	}
 	s.Where(x86.UNORD, x, x, x, sp)
 	if withLog1p {
 		l1p = s.Log1pUnit(e)
