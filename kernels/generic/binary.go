@@ -121,10 +121,26 @@ func binaryLoop[T args.Float](a *args.Binary[T], c *binaryConsts, lo, hi int, pw
 				o.put(lo+i, l, g)
 			}
 		}
-	default:
-		for i, xv := range x {
-			l, g := focalProb(float64(xv), float64(y[i]), c)
-			o.put(i, l, g)
+	default: // FocalProbs: log p_t staged through blocks, as above
+		var pb, lb [binaryBlock]float64
+		for lo := 0; lo < len(x); lo += binaryBlock {
+			xs := x[lo:min(lo+binaryBlock, len(x))]
+			ys := y[lo:][:len(xs)]
+			pt, lg := pb[:len(xs)], lb[:len(xs)]
+			for i, xv := range xs {
+				pt[i], _ = focalPt(float64(xv), float64(ys[i]), c.clip)
+			}
+			logInto(lg, pt)
+			if o.grad == nil { // the loss alone: no derivative, no division
+				for i, yv := range ys {
+					o.put(lo+i, focalProbLoss(float64(yv), pt[i], lg[i], c), 0)
+				}
+				continue
+			}
+			for i, xv := range xs {
+				l, g := focalProb(float64(xv), float64(ys[i]), pt[i], lg[i], c)
+				o.put(lo+i, l, g)
+			}
 		}
 	}
 	return o.sum
@@ -311,27 +327,40 @@ func sigmoidFocal(x, e, l1, y float64, c *binaryConsts) (l, g float64) {
 	return l, g
 }
 
-// focalProb is the seed article's focal loss on a probability,
-// −α_t·(1−p_t)^γ·log p_t with p_t = y·p + (1−y)·(1−p), and its derivative
-// with respect to p. p is clipped as in bceProb (clip > 0) or the log is
-// clamped at −100 with p_t guarded below by 1e-12 in the derivative.
-func focalProb(p, y float64, c *binaryConsts) (l, g float64) {
-	at, gam := alphaT(y, c), c.gamma
+// focalPt is p_t = y·p + (1−y)·(1−p) for focalProb, with p clipped as in
+// bceProb (clip > 0: 1 − (1 − clip) rounds), and whether p lies inside the
+// clip range (where the derivative is not 0).
+func focalPt(p, y, clip float64) (pt float64, live bool) {
 	pc, qc, live := p, 1-p, true
-	if c.clip > 0 && p == p {
-		// 1−p is clipped as bceProb's is: 1 − (1 − clip) rounds.
-		lo := c.clip
+	if clip > 0 && p == p {
 		switch {
-		case p < lo:
-			pc, qc = lo, 1-lo
-		case p > 1-lo || 1-p < lo:
-			pc, qc = 1-lo, lo
+		case p < clip:
+			pc, qc = clip, 1-clip
+		case p > 1-clip || 1-p < clip:
+			pc, qc = 1-clip, clip
 		}
-		live = p >= lo && p <= 1-lo
+		live = p >= clip && p <= 1-clip
 	}
-	pt := y*pc + (1-y)*qc
+	return y*pc + (1-y)*qc, live
+}
+
+// focalProbLoss is focalProb's loss alone, from p_t and log p_t.
+func focalProbLoss(y, pt, logpt float64, c *binaryConsts) float64 {
+	if c.clip == 0 {
+		logpt = max(logpt, -100)
+	}
+	return -alphaT(y, c) * powGamma(1-pt, c.gamma) * logpt
+}
+
+// focalProb is the seed article's focal loss on a probability,
+// −α_t·(1−p_t)^γ·log p_t with p_t = y·p + (1−y)·(1−p) (focalPt), and its
+// derivative with respect to p, from p_t and log p_t. p is clipped as in
+// bceProb (clip > 0) or the log is clamped at −100 with p_t guarded below
+// by 1e-12 in the derivative.
+func focalProb(p, y, pt, logpt float64, c *binaryConsts) (l, g float64) {
+	at, gam := alphaT(y, c), c.gamma
+	_, live := focalPt(p, y, c.clip)
 	q := 1 - pt
-	logpt := logFast(pt)
 	if c.clip == 0 {
 		logpt = max(logpt, -100)
 	}
