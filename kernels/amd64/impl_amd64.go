@@ -49,6 +49,11 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 		SigmoidBackward:    s.sigmoidBackward,
 		LogSigmoidBackward: s.logSigmoidBackward,
 		SoftplusBackward:   s.softplusBackward,
+
+		BF16ToF32: generic.BF16ToF32,
+		F32ToBF16: generic.F32ToBF16,
+		F16ToF32:  generic.F16ToF32,
+		F32ToF16:  generic.F32ToF16,
 	}
 }
 

@@ -70,26 +70,24 @@ func F16ToF32(h uint16) float32 {
 //     encoding, Inf's).
 //   - |f| < 2^−14: the float32 addition |f| + ½ rounds |f| to a multiple of
 //     2^−24, binary16's subnormal step, by the FPU's own ties-to-even; the
-//     low bits of the sum are then the subnormal's encoding (1024 is the
-//     least normal, 0x0400, as it should be).
+//     low 16 bits of the sum are then the subnormal's encoding (1024 is
+//     the least normal, 0x0400, as it should be).
 //   - NaN: quiet, with the top 9 bits of its payload below the quiet bit.
 //
 // Every case is computed and the right one selected, so that the slice
 // loop over it does not branch on the data.
 func F32ToF16(f float32) uint16 {
 	b := math.Float32bits(f)
-	sign := b >> 16 & 0x8000
 	a := b & f32Abs
-	r := (a - (127-15)<<23 + 0x0fff + (a>>13)&1) >> 13
-	sub := math.Float32bits(math.Float32frombits(a)+0.5) - 0x3f000000
-	if a < 0x38800000 { // 2^−14
-		r = sub
+	r := (a - ((127-15)<<23 - 0x0fff) + a>>13&1) >> 13
+	if a < 0x38800000 { // 2^−14: ½'s bits, 0x3f000000, plus the count
+		r = math.Float32bits(math.Float32frombits(a) + 0.5)
 	}
 	if a >= 0x477ff000 { // 65520
 		r = 0x7c00
 	}
 	if a > f32Inf {
-		r = 0x7e00 | (a>>13)&0x01ff
+		r = 0x7e00 | a>>13&0x01ff
 	}
-	return uint16(sign | r)
+	return uint16(b>>16&0x8000 | r)
 }

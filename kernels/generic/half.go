@@ -1,0 +1,39 @@
+package generic
+
+import "github.com/lossfuse/lossfuse/kernels/internal/half"
+
+// The 16-bit conversions: the scalar functions of package half (which
+// select rather than branch) in loops whose bounds checks are dropped by
+// reslicing dst to src's length up front.
+
+// BF16ToF32 widens bfloat16 bits into dst (len(dst) == len(src)).
+func BF16ToF32(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, h := range src {
+		dst[i] = half.BF16ToF32(h)
+	}
+}
+
+// F32ToBF16 rounds src to bfloat16 bits in dst.
+func F32ToBF16(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	for i, f := range src {
+		dst[i] = half.F32ToBF16(f)
+	}
+}
+
+// F16ToF32 widens IEEE binary16 bits into dst.
+func F16ToF32(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, h := range src {
+		dst[i] = half.F16ToF32(h)
+	}
+}
+
+// F32ToF16 rounds src to IEEE binary16 bits in dst.
+func F32ToF16(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	for i, f := range src {
+		dst[i] = half.F32ToF16(f)
+	}
+}
