@@ -47,7 +47,7 @@ run env LOSSFUSE_TEST_REQUIRE_BACKEND=generic \
 
 echo "-- natively: the best backend of this CPU is the default; LOSSFUSE_MAX_ISA caps it"
 best=generic
-if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then best=avx2; fi
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw f16c /proc/cpuinfo; then best=avx2; fi
 if [ $best = avx2 ] && grep -qw avx512f /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo &&
    grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then best=avx512; fi
 run env LOSSFUSE_TEST_REQUIRE_BACKEND=$best "$tmp/kernels.test" -test.run 'RequireBackend|Golden|Article' -test.count=1
