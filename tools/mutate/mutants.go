@@ -527,5 +527,11 @@ var mutants = func() []Mutant {
 		m.Tests = halfSuite(m.Backend, false)
 		add(m)
 	}
+	add(Mutant{ID: "neon/half-round-bf16", Backend: "neon", Kind: "half-round", File: "asmgen/cmd/neongen/half.go",
+		Find: "\tf.constant(round, 0x7fff)\n", Old: "0x7fff", New: "0x8000",
+		Note: "f32ToBF16: 0x8000 added for 0x7fff (ties and the values just below round up)", Tests: halfSuite("neon", false)})
+	add(Mutant{ID: "neon/half-round-f16", Backend: "neon", Kind: "half-round", File: "asmgen/cmd/neongen/half.go",
+		Find: "\t\tf.FCVTN216(2, 1)\n", Old: "(2, 1)", New: "(2, 0)",
+		Note: "f32ToF16: the second vector's four values replaced by the first's", Tests: halfSuite("neon", false)})
 	return ms
 }()
