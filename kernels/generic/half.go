@@ -1,6 +1,10 @@
 package generic
 
-import "github.com/lossfuse/lossfuse/kernels/internal/half"
+import (
+	"unsafe"
+
+	"github.com/lossfuse/lossfuse/kernels/internal/half"
+)
 
 // The 16-bit conversions: the scalar functions of package half (which
 // select rather than branch) in loops whose bounds checks are dropped by
@@ -17,9 +21,15 @@ func BF16ToF32(dst []float32, src []uint16) {
 // F32ToBF16 rounds src to bfloat16 bits in dst.
 func F32ToBF16(dst []uint16, src []float32) {
 	dst = dst[:len(src)]
-	for i, f := range src {
-		dst[i] = half.F32ToBF16(f)
+	for i, b := range asBits(src) {
+		dst[i] = half.BitsToBF16(b)
 	}
+}
+
+// asBits views float32s as their bits (the integer rounding then needs no
+// move out of a float register per element).
+func asBits(s []float32) []uint32 {
+	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
 }
 
 // F16ToF32 widens IEEE binary16 bits into dst.

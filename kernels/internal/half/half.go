@@ -33,8 +33,11 @@ func BF16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) 
 // significand steps the exponent, up to Inf. NaN is the one input the
 // carry would corrupt (into Inf, or across the sign): it is truncated and
 // made quiet instead.
-func F32ToBF16(f float32) uint16 {
-	b := math.Float32bits(f)
+func F32ToBF16(f float32) uint16 { return BitsToBF16(math.Float32bits(f)) }
+
+// BitsToBF16 is F32ToBF16 of the float32 with bits b: loops that read
+// their input as integers skip the move from a float register.
+func BitsToBF16(b uint32) uint16 {
 	r := (b + 0x7fff + (b>>16)&1) >> 16
 	if b&f32Abs > f32Inf {
 		r = b>>16 | f32Quiet>>16
