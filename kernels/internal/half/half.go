@@ -69,16 +69,19 @@ func F16ToF32(h uint16) float32 {
 //   - |f| ≥ 2^−14 (binary16's normal range): the exponent is rebiased and
 //     the 13 dropped bits rounded by the carry trick of F32ToBF16; a carry
 //     may step to the next binade, and from 65504 up to Inf.
-//   - |f| ≥ 65520 = 65504 + ½ulp: Inf (the tie at 65520 goes to the even
-//     encoding, Inf's).
+//   - |f| ≥ 65520 = 65504 + ½ulp: Inf. The carry gives Inf at 65520 itself
+//     (the tie goes to the even encoding, Inf's); the select covers the
+//     values whose rebiased exponent would run past the field.
 //   - |f| < 2^−14: the float32 addition |f| + ½ rounds |f| to a multiple of
 //     2^−24, binary16's subnormal step, by the FPU's own ties-to-even; the
 //     low 16 bits of the sum are then the subnormal's encoding (1024 is
 //     the least normal, 0x0400, as it should be).
 //   - NaN: quiet, with the top 9 bits of its payload below the quiet bit.
 //
-// Every case is computed and the right one selected, so that the slice
-// loop over it does not branch on the data.
+// The cases are selected rather than branched to: the compiler makes the
+// overflow and NaN selects conditional moves, and branches only around the
+// subnormal case's float addition (rare in real data). It stays within the
+// inlining budget, so the generic loop has no call per element.
 func F32ToF16(f float32) uint16 {
 	b := math.Float32bits(f)
 	a := b & f32Abs
