@@ -61,7 +61,7 @@ func (s isa) f16ToF32(dst []float32, src []uint16) {
 
 func (s isa) f32ToBF16(dst []uint16, src []float32) {
 	dst = dst[:len(src)]
-	full := len(src) &^ (s.lanes() - 1)
+	full := len(src) &^ 15 // two vectors per iteration on AVX2
 	if full > 0 {
 		if s == avx512 {
 			f32ToBF16AVX512(&dst[0], &src[0], full)
@@ -76,7 +76,7 @@ func (s isa) f32ToBF16(dst []uint16, src []float32) {
 		if s == avx512 {
 			f32ToBF16AVX512(&out[0], &in[0], 16)
 		} else {
-			f32ToBF16AVX2(&out[0], &in[0], 8)
+			f32ToBF16AVX2(&out[0], &in[0], 16)
 		}
 		copy(dst[full:], out[:])
 	}

@@ -6679,7 +6679,7 @@ func f16ToF32AVX2(dst *float32, src *uint16, n int)
 //go:noescape
 func f32ToF16AVX2(dst *uint16, src *float32, n int)
 
-// f32ToBF16AVX2 rounds n float32 values to bfloat16, ties to even (n a multiple of the vector width).
+// f32ToBF16AVX2 rounds n float32 values to bfloat16, ties to even (n a multiple of 16).
 //
 //go:noescape
 func f32ToBF16AVX2(dst *uint16, src *float32, n int)
@@ -6699,7 +6699,7 @@ func f16ToF32AVX512(dst *float32, src *uint16, n int)
 //go:noescape
 func f32ToF16AVX512(dst *uint16, src *float32, n int)
 
-// f32ToBF16AVX512 rounds n float32 values to bfloat16, ties to even (n a multiple of the vector width).
+// f32ToBF16AVX512 rounds n float32 values to bfloat16, ties to even (n a multiple of 16).
 //
 //go:noescape
 func f32ToBF16AVX512(dst *uint16, src *float32, n int)

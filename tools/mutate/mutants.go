@@ -516,7 +516,7 @@ var mutants = func() []Mutant {
 		Note:  "F16ToF32 slice loop: negative values widened with their lowest bit set",
 		Tests: halfSuite("generic", false)})
 	for _, m := range perISA("half-round", "bf16", "asmgen/amd64/half.go",
-		"\t\t\ts.Op(VPADDD, s.U(0x7fff), v, a) // + 0x7fff\n", "s.U(0x7fff)", "s.U(map[bool]uint32{false: 0x7fff, true: 0x8000}[$ON])",
+		"\t\ts.Op(VPADDD, s.U(0x7fff), v, a) // + 0x7fff\n", "s.U(0x7fff)", "s.U(map[bool]uint32{false: 0x7fff, true: 0x8000}[$ON])",
 		"f32ToBF16: 0x8000 added for 0x7fff (ties and the values just below round up)", false) {
 		m.Tests = halfSuite(m.Backend, false)
 		add(m)
