@@ -19,6 +19,9 @@ echo "-- vet (asmgen module; kernels for amd64 with and without purego)"
 GOARCH=amd64 go vet ./kernels/...
 GOARCH=amd64 go vet -tags purego ./kernels/...
 
+echo "-- 16-bit conversions: all 2^32 float32 patterns (the default run takes a dense sample)"
+LOSSFUSE_TEST_EXHAUSTIVE=1 go test -count=1 -run 'TestNarrow$|TestHalfNarrowPatterns' ./kernels/internal/half ./kernels
+
 echo "-- exp/log ULP sweep (dense)"
 go test -count=1 -run 'ULP|Special' -v ./kernels/amd64 | grep -E 'worst|^(ok|FAIL|---)'
 
@@ -47,7 +50,7 @@ run env LOSSFUSE_TEST_REQUIRE_BACKEND=generic \
 
 echo "-- natively: the best backend of this CPU is the default; LOSSFUSE_MAX_ISA caps it"
 best=generic
-if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then best=avx2; fi
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw f16c /proc/cpuinfo; then best=avx2; fi
 if [ $best = avx2 ] && grep -qw avx512f /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo &&
    grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then best=avx512; fi
 run env LOSSFUSE_TEST_REQUIRE_BACKEND=$best "$tmp/kernels.test" -test.run 'RequireBackend|Golden|Article' -test.count=1

@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"github.com/klauspost/cpuid/v2"
 	"golang.org/x/sys/cpu"
 
 	"github.com/lossfuse/lossfuse/kernels/amd64"
@@ -10,8 +11,12 @@ import (
 
 // x/sys/cpu reports AVX2 and AVX-512 only when the OS also saves the YMM and
 // ZMM/opmask state (XGETBV), so these flags already include OS support.
+// The avx2 backend's float16 conversions use F16C, which every AVX2 CPU
+// has (Intel since Ivy Bridge, AMD since Piledriver); x/sys/cpu does not
+// report it, cpuid does. It is checked all the same, for virtual CPUs that
+// mask features one by one.
 var (
-	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpuid.CPU.Supports(cpuid.F16C)
 	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ &&
 		cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 )

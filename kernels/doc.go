@@ -213,6 +213,22 @@
 // float32's rounding, and a mean over weights summing below about 3e-39
 // scales the gradient by +Inf.
 //
+// # 16-bit floats
+//
+// BF16 (bfloat16) and F16 (IEEE binary16) are named uint16 types holding
+// the raw bits; Go code that keeps tensors as []uint16 converts them with
+// unsafe.Slice. BF16FromFloat32 and F16FromFloat32 round to nearest, ties
+// to even: a NaN stays a NaN of its sign, made quiet, with the top of its
+// payload; ±Inf stay ±Inf; finite values past the format round to ±Inf by
+// IEEE's rule (binary16 from 65520 = 65504 + ½ulp up); results below the
+// normal range are correctly rounded subnormals (bfloat16's are float32's,
+// rounded to 7 bits). The Float32 methods are exact (a binary16 NaN comes
+// out quiet, as the hardware conversions give it). BF16ToFloat32,
+// Float32ToBF16, F16ToFloat32 and Float32ToF16 convert whole slices with
+// the same results, vectorised on every backend and allocation-free; dst
+// and src must have the same length (else ErrLength) and must not share
+// memory (else ErrOverlap), and dst is untouched on error.
+//
 // # Accuracy
 //
 // Every backend must meet the accuracy contract documented in package

@@ -166,6 +166,10 @@ func main() {
 		log1pVec(s)
 		tanhVec(s)
 	}
+	// The 16-bit conversions (half.go), last so that the kernels above keep their labels.
+	for _, s := range []*x86.ISA{x86.AVX2, x86.AVX512} {
+		halfKernels(s)
+	}
 	Generate()
 	if *dispatchOut != "" {
 		if err := writeDispatch(*dispatchOut); err != nil {

@@ -62,6 +62,10 @@ func forms(t *testing.T) []Inst {
 	for i := 0; i < 32; i++ {
 		add(Fcvtl(V(i), reg(i, 7, 3), false))
 		add(Fcvtl(V(i), reg(i, 7, 3), true))
+		for _, up := range []bool{false, true} {
+			add(Fcvtn16(V(i), reg(i, 7, 3), up))
+			add(Fcvtl16(V(i), reg(i, 7, 3), up))
+		}
 	}
 	for op := range across {
 		for i := 0; i < 32; i++ {

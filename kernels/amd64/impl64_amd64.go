@@ -38,6 +38,8 @@ func Float64(useAVX512 bool) *args.Impl[float64] {
 	t.SigmoidBackward = s.sigmoidBackward64
 	t.LogSigmoidBackward = s.logSigmoidBackward64
 	t.SoftplusBackward = s.softplusBackward64
+	t.BF16ToF32, t.F32ToBF16 = s.bf16ToF32, s.f32ToBF16
+	t.F16ToF32, t.F32ToF16 = s.f16ToF32, s.f32ToF16
 	return t
 }
 

@@ -49,6 +49,11 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 		SigmoidBackward:    s.sigmoidBackward,
 		LogSigmoidBackward: s.logSigmoidBackward,
 		SoftplusBackward:   s.softplusBackward,
+
+		BF16ToF32: s.bf16ToF32,
+		F32ToBF16: s.f32ToBF16,
+		F16ToF32:  s.f16ToF32,
+		F32ToF16:  s.f32ToF16,
 	}
 }
 

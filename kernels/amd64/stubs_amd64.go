@@ -6663,3 +6663,43 @@ func log1pVecDAVX512(x *float64, dst *float64, n int)
 //
 //go:noescape
 func tanhVecDAVX512(x *float64, dst *float64, n int)
+
+// bf16ToF32AVX2 widens n bfloat16 values (n a multiple of the vector width).
+//
+//go:noescape
+func bf16ToF32AVX2(dst *float32, src *uint16, n int)
+
+// f16ToF32AVX2 widens n IEEE binary16 values (n a multiple of the vector width).
+//
+//go:noescape
+func f16ToF32AVX2(dst *float32, src *uint16, n int)
+
+// f32ToF16AVX2 rounds n float32 values to IEEE binary16, ties to even (n a multiple of the vector width).
+//
+//go:noescape
+func f32ToF16AVX2(dst *uint16, src *float32, n int)
+
+// f32ToBF16AVX2 rounds n float32 values to bfloat16, ties to even (n a multiple of 16).
+//
+//go:noescape
+func f32ToBF16AVX2(dst *uint16, src *float32, n int)
+
+// bf16ToF32AVX512 widens n bfloat16 values (n a multiple of the vector width).
+//
+//go:noescape
+func bf16ToF32AVX512(dst *float32, src *uint16, n int)
+
+// f16ToF32AVX512 widens n IEEE binary16 values (n a multiple of the vector width).
+//
+//go:noescape
+func f16ToF32AVX512(dst *float32, src *uint16, n int)
+
+// f32ToF16AVX512 rounds n float32 values to IEEE binary16, ties to even (n a multiple of the vector width).
+//
+//go:noescape
+func f32ToF16AVX512(dst *uint16, src *float32, n int)
+
+// f32ToBF16AVX512 rounds n float32 values to bfloat16, ties to even (n a multiple of 16).
+//
+//go:noescape
+func f32ToBF16AVX512(dst *uint16, src *float32, n int)

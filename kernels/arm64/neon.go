@@ -40,6 +40,8 @@ func table[T args.Float]() *args.Impl[T] {
 	t.LogSumExpBackward = logSumExpBackward[T]
 	t.KLDiv = klDiv[T]
 	t.Distill = distill[T]
+	t.BF16ToF32, t.F32ToBF16 = bf16ToF32Slice, f32ToBF16Slice
+	t.F16ToF32, t.F32ToF16 = f16ToF32Slice, f32ToF16Slice
 	if is32[T]() { // the loss kernels below have float32 lanes only
 		t.Sigmoid = unary[T]("neon/f32/sigmoid", sigmoidF32)
 		t.LogSigmoid = unary[T]("neon/f32/logsigmoid", logSigmoidF32)

@@ -1190,3 +1190,23 @@ func affineTF64(dst []float64, e []float64, t []float64, a float64, b float64, c
 //
 //go:noescape
 func affineWTF64(dst []float64, e []float64, t []float64, w []float64, a float64, b float64, c float64)
+
+// bf16ToF32 widens the bfloat16 values of src into dst (len(src) a multiple of 8, len(dst) ≥ len(src)).
+//
+//go:noescape
+func bf16ToF32(dst []float32, src []uint16)
+
+// f16ToF32 widens the binary16 values of src into dst (len(src) a multiple of 8, len(dst) ≥ len(src)).
+//
+//go:noescape
+func f16ToF32(dst []float32, src []uint16)
+
+// f32ToBF16 rounds src to bfloat16 in dst, ties to even (len(src) a multiple of 8, len(dst) ≥ len(src)).
+//
+//go:noescape
+func f32ToBF16(dst []uint16, src []float32)
+
+// f32ToF16 rounds src to binary16 in dst, ties to even (len(src) a multiple of 8, len(dst) ≥ len(src)).
+//
+//go:noescape
+func f32ToF16(dst []uint16, src []float32)

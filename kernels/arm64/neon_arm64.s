@@ -123,6 +123,10 @@
 //	dotSub3F64     f64   45 instructions / 4 vectors = 11.25 per vector
 //	affineTF64     f64   21 instructions / 4 vectors =  5.25 per vector
 //	affineWTF64    f64   26 instructions / 4 vectors =  6.50 per vector
+//	bf16ToF32      f32    6 instructions / 2 vectors =  3.00 per vector
+//	f16ToF32       f32    6 instructions / 2 vectors =  3.00 per vector
+//	f32ToBF16      f32   19 instructions / 2 vectors =  9.50 per vector
+//	f32ToF16       f32    6 instructions / 2 vectors =  3.00 per vector
 
 #include "textflag.h"
 
@@ -34362,6 +34366,94 @@ lanes_affineWTF64:
 	WORD $0x4eecd400 // fsub v0.2d, v0.2d, v12.2d
 	VST1.P V0.D[0], 8(R2)
 done_affineWTF64:
+	RET
+
+// func bf16ToF32(dst []float32, src []uint16)
+
+TEXT ·bf16ToF32(SB), NOSPLIT, $0-48
+	VEOR V31.B16, V31.B16, V31.B16
+	MOVD dst_base+0(FP), R2
+	MOVD src_base+24(FP), R0
+	MOVD src_len+32(FP), R1
+	CBZ R1, done_bf16ToF32
+loop_bf16ToF32:
+	VLD1.P 16(R0), [V0.H8]
+	VZIP1 V0.H8, V31.H8, V1.H8
+	VZIP2 V0.H8, V31.H8, V2.H8
+	VST1.P [V1.S4, V2.S4], 32(R2)
+	SUBS $8, R1, R1
+	BNE loop_bf16ToF32
+done_bf16ToF32:
+	RET
+
+// func f16ToF32(dst []float32, src []uint16)
+
+TEXT ·f16ToF32(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R2
+	MOVD src_base+24(FP), R0
+	MOVD src_len+32(FP), R1
+	CBZ R1, done_f16ToF32
+loop_f16ToF32:
+	VLD1.P 16(R0), [V0.H8]
+	WORD $0x0e217801 // fcvtl v1.4s, v0.4h
+	WORD $0x4e217802 // fcvtl2 v2.4s, v0.8h
+	VST1.P [V1.S4, V2.S4], 32(R2)
+	SUBS $8, R1, R1
+	BNE loop_f16ToF32
+done_f16ToF32:
+	RET
+
+// func f32ToBF16(dst []uint16, src []float32)
+
+TEXT ·f32ToBF16(SB), NOSPLIT, $0-48
+	MOVW $0x00000001, R9
+	VDUP R9, V31.S4
+	MOVW $0x00007fff, R9
+	VDUP R9, V30.S4
+	MOVW $0x00400000, R9
+	VDUP R9, V29.S4
+	MOVD dst_base+0(FP), R2
+	MOVD src_base+24(FP), R0
+	MOVD src_len+32(FP), R1
+	CBZ R1, done_f32ToBF16
+loop_f32ToBF16:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	WORD $0x6f300402 // ushr v2.4s, v0.4s, #16
+	VAND V31.B16, V2.B16, V2.B16
+	VADD V30.S4, V2.S4, V2.S4
+	VADD V0.S4, V2.S4, V2.S4
+	WORD $0x4e20e404 // fcmeq v4.4s, v0.4s, v0.4s
+	VORR V29.B16, V0.B16, V0.B16
+	VBIT V4.B16, V2.B16, V0.B16
+	WORD $0x6f300423 // ushr v3.4s, v1.4s, #16
+	VAND V31.B16, V3.B16, V3.B16
+	VADD V30.S4, V3.S4, V3.S4
+	VADD V1.S4, V3.S4, V3.S4
+	WORD $0x4e21e425 // fcmeq v5.4s, v1.4s, v1.4s
+	VORR V29.B16, V1.B16, V1.B16
+	VBIT V5.B16, V3.B16, V1.B16
+	VUZP2 V1.H8, V0.H8, V6.H8
+	VST1.P [V6.H8], 16(R2)
+	SUBS $8, R1, R1
+	BNE loop_f32ToBF16
+done_f32ToBF16:
+	RET
+
+// func f32ToF16(dst []uint16, src []float32)
+
+TEXT ·f32ToF16(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R2
+	MOVD src_base+24(FP), R0
+	MOVD src_len+32(FP), R1
+	CBZ R1, done_f32ToF16
+loop_f32ToF16:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	WORD $0x0e216802 // fcvtn v2.4h, v0.4s
+	WORD $0x4e216822 // fcvtn2 v2.8h, v1.4s
+	VST1.P [V2.H8], 16(R2)
+	SUBS $8, R1, R1
+	BNE loop_f32ToF16
+done_f32ToF16:
 	RET
 
 DATA ·expPolyF32<>+0(SB)/4, $0x3efffffe

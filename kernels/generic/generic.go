@@ -47,6 +47,11 @@ func Impl[T args.Float]() *args.Impl[T] {
 		RowExp:      RowExp[T],
 		OutsideUnit: OutsideUnit[T],
 		Weights:     Weights[T],
+
+		BF16ToF32: BF16ToF32,
+		F32ToBF16: F32ToBF16,
+		F16ToF32:  F16ToF32,
+		F32ToF16:  F32ToF16,
 	}
 }
 

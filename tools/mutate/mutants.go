@@ -40,6 +40,7 @@ var kinds = []string{
 	"swap-fn-fp",         // Asymmetric false-negative and false-positive weights swapped
 	"drop-smoothing",     // the label-smoothing term of the gradient dropped
 	"sign-k128256",       // one gradient element of a K = 128256 row with the wrong sign
+	"half-round",         // a 16-bit conversion rounds (or widens) wrongly (issue 18)
 }
 
 var backends = []string{"generic", "avx2", "avx512", "neon"}
@@ -87,6 +88,24 @@ func (m Mutant) tests() []Test {
 		return m.Tests
 	}
 	return suite(m.Backend)
+}
+
+// halfSuite runs the 16-bit conversion tests of package kernels alone
+// (-short: the dense sample of float32 patterns, every 16-bit value), the
+// mutated backend required, and with scalar the oracle test of
+// kernels/internal/half.
+func halfSuite(backend string, scalar bool) []Test {
+	req := []string{"LOSSFUSE_MAX_ISA=" + backend, "LOSSFUSE_TEST_REQUIRE_BACKEND=" + backend}
+	args := []string{"-test.short", "-test.run", "Half"}
+	t := Test{Name: backend + ":kernels-half", Pkg: "./kernels", Env: req, Args: args}
+	if backend == "neon" {
+		t.GOARCH = "arm64"
+	}
+	ts := []Test{t}
+	if scalar {
+		ts = append(ts, Test{Name: "half", Pkg: "./kernels/internal/half", Args: []string{"-test.short"}})
+	}
+	return ts
 }
 
 func byID(id string) (Mutant, bool) {
@@ -487,5 +506,32 @@ var mutants = func() []Mutant {
 		Find: "\t\tgrad[y] = T(gy)\n", Old: "",
 		New:  "\t\tgrad[y] = T(gy)\n\t\tif k == 128256 {\n\t\t\tgrad[1000] = -grad[1000]\n\t\t}\n",
 		Note: "crossEntropy: gradient element 1000 negated when K = 128256"})
+	// ---- the 16-bit conversions (issue 18) ----
+	add(Mutant{ID: "generic/half-round", Backend: "generic", Kind: "half-round", File: "kernels/internal/half/half.go",
+		Find: "\tr := (b + 0x7fff + (b>>16)&1) >> 16\n", Old: " + (b>>16)&1", New: "",
+		Note:  "F32ToBF16 (the scalar every backend is checked against): ties rounded toward zero, not to even",
+		Tests: halfSuite("generic", true)})
+	add(Mutant{ID: "generic/half-round-loop", Backend: "generic", Kind: "half-round", File: "kernels/generic/half.go",
+		Find: "\t\tdst[i] = half.F16ToF32(h)\n", Old: "half.F16ToF32(h)", New: "half.F16ToF32(h | h>>15)",
+		Note:  "F16ToF32 slice loop: negative values widened with their lowest bit set",
+		Tests: halfSuite("generic", false)})
+	for _, m := range perISA("half-round", "bf16", "asmgen/amd64/half.go",
+		"\t\ts.Op(VPADDD, s.U(0x7fff), v, a) // + 0x7fff\n", "s.U(0x7fff)", "s.U(map[bool]uint32{false: 0x7fff, true: 0x8000}[$ON])",
+		"f32ToBF16: 0x8000 added for 0x7fff (ties and the values just below round up)", false) {
+		m.Tests = halfSuite(m.Backend, false)
+		add(m)
+	}
+	for _, m := range perISA("half-round", "f16", "asmgen/amd64/half.go",
+		"\t\t\tVCVTPS2PH(Imm(0), v, out) // imm 0: round to nearest even\n", "Imm(0)", "Imm(map[bool]uint64{false: 0, true: 3}[$ON])",
+		"f32ToF16: VCVTPS2PH rounds toward zero (imm 3)", false) {
+		m.Tests = halfSuite(m.Backend, false)
+		add(m)
+	}
+	add(Mutant{ID: "neon/half-round-bf16", Backend: "neon", Kind: "half-round", File: "asmgen/cmd/neongen/half.go",
+		Find: "\tf.constant(round, 0x7fff)\n", Old: "0x7fff", New: "0x8000",
+		Note: "f32ToBF16: 0x8000 added for 0x7fff (ties and the values just below round up)", Tests: halfSuite("neon", false)})
+	add(Mutant{ID: "neon/half-round-f16", Backend: "neon", Kind: "half-round", File: "asmgen/cmd/neongen/half.go",
+		Find: "\t\tf.FCVTN216(2, 1)\n", Old: "(2, 1)", New: "(2, 0)",
+		Note: "f32ToF16: the second vector's four values replaced by the first's", Tests: halfSuite("neon", false)})
 	return ms
 }()

@@ -16,11 +16,12 @@ const (
 	f32                 // float32
 	f64                 // float64
 	none
+	slice16 // []uint16 (16-bit float bits)
 )
 
 func (k kind) size() int {
 	switch k {
-	case slice32, slice64:
+	case slice32, slice64, slice16:
 		return 24
 	case f32:
 		return 4
@@ -31,7 +32,7 @@ func (k kind) size() int {
 }
 
 func (k kind) goType() string {
-	return [...]string{"[]float32", "[]float64", "float32", "float64", ""}[k]
+	return [...]string{"[]float32", "[]float64", "float32", "float64", "", "[]uint16"}[k]
 }
 
 type param struct {

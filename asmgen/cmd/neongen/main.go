@@ -29,7 +29,7 @@ func main() {
 
 	var body neon.Emitter
 	var stubs bytes.Buffer
-	for _, k := range kernels() {
+	for _, k := range append(kernels(), halfKernels()...) { // the 16-bit conversions last (half.go)
 		f := &fn{Emitter: &body, sig: k.sig, arr: k.arr, labels: k.sig.name}
 		f.text()
 		k.body(f)

@@ -246,6 +246,14 @@ type Impl[T Float] struct {
 	// sum is set, returns their sum (compensated: a mean's normaliser must
 	// not carry n·u of error into every gradient element).
 	Weights func(w []T, sum bool) (total float64, ok bool)
+
+	// The 16-bit conversions of whole slices, on raw bits (package
+	// internal/half defines the rounding): len(dst) == len(src) and no
+	// overlap. They do not depend on T; both tables hold the same ones.
+	BF16ToF32 func(dst []float32, src []uint16)
+	F32ToBF16 func(dst []uint16, src []float32)
+	F16ToF32  func(dst []float32, src []uint16)
+	F32ToF16  func(dst []uint16, src []float32)
 }
 
 // StreamMinBytes: SIMD backends write an output of at least this many bytes

@@ -1,0 +1,61 @@
+package half
+
+import "os"
+
+// ExhaustiveEnv, set to 1, makes the narrowing tests run all 2^32 float32
+// patterns (minutes per backend) instead of the dense sample; CI runs them
+// once (.ci/amd64.sh), so that the README's go test ./... stays quick.
+const ExhaustiveEnv = "LOSSFUSE_TEST_EXHAUSTIVE"
+
+// Sampled reports whether the narrowing tests take Patterns' dense sample:
+// under -short, and unless ExhaustiveEnv asks for every pattern.
+func Sampled(short bool) bool { return short || os.Getenv(ExhaustiveEnv) != "1" }
+
+// Patterns calls fn with the float32 bit patterns the narrowing tests use,
+// part of parts of them (for parallel workers): all 2^32, or when short
+// every 4099th (a prime stride, so that the low bits vary too) plus every
+// pattern in the regions where the rounding changes case: zero and the
+// subnormals, both formats' subnormal edges, overflow thresholds, ±Inf,
+// NaNs, and the ties (and their neighbours) in every binade. For tests.
+func Patterns(short bool, part, parts int, fn func(b uint32)) {
+	if !short {
+		lo, hi := uint64(part)<<32/uint64(parts), uint64(part+1)<<32/uint64(parts)
+		for b := lo; b < hi; b++ {
+			fn(uint32(b))
+		}
+		return
+	}
+	whole := fn
+	fn = func(b uint32) {
+		if int(b>>3)%parts == part {
+			whole(b)
+		}
+	}
+	for b := uint64(0); b < 1<<32; b += 4099 {
+		fn(uint32(b))
+	}
+	around := func(center uint32, radius uint32) {
+		for _, s := range []uint32{0, 0x80000000} {
+			for d := -int64(radius); d <= int64(radius); d++ {
+				fn(s | uint32(int64(center)+d))
+			}
+		}
+	}
+	for _, c := range []uint32{
+		0x2000, 0x007fffff, 0x00800000, // float32 zero and subnormals, least normal (bf16's subnormal edge)
+		0x7f7f8000, 0x7f7fffff, 0x7f800000, 0x7f802000, 0x7fc00000, 0x7fffdfff, // bf16 overflow, Inf, NaNs
+		0x33000000, 0x33800000, 0x387fc000, 0x38800000, // f16: half the least subnormal, it, the normal edge
+		0x477fe000, 0x477ff000, 0x477fffff, 0x47800000, // f16: 65504, 65520, up to 65536
+		0x3f800000, 0x3f801000, 0x3f808000, // ties at 1 + ½ulp (f16, bf16)
+	} {
+		around(c, 1<<13)
+	}
+	// Every tie and its neighbours, in every binade of both formats.
+	for e := uint32(0); e < 256; e++ {
+		for _, low := range []uint32{0x1000, 0x3000, 0x8000, 0x18000} {
+			for _, m := range []uint32{0, 0x091a0000, 0x7f0000} {
+				around(e<<23|m&0x7f0000|low, 2)
+			}
+		}
+	}
+}
