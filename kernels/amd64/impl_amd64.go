@@ -721,7 +721,73 @@ func (s isa) crossEntropyFused(a *args.CE[float32]) float64 {
 	if lanes := s.tinyLanes(n, k, false); lanes != 0 {
 		return s.crossEntropyTiny(*a, lanes)
 	}
+	if n >= 2 && k <= padMaxK {
+		return crossEntropyPadded(a)
+	}
 	return s.crossEntropyRowwise(x, g, n, k, t, w, ignore, rl, rs, sc)
+}
+
+// padMaxK is the longest row that calls of 2 to 7 rows pad into one group
+// of the 8-lane transposed kernel. The row-wise kernel costs a dependent
+// chain per row; for short rows a padded group is cheaper, for longer ones
+// not (Zen 5, fwd+bwd, ns/elem row-wise → padded: go test -bench
+// FewRows ./bench 4×2 37.9 → 17.2, 2×2 42.5 → 34.0; lossbench -kernels
+// CrossEntropy -backends avx2 -shapes …: 4×4 19.4 → 10.8, 6×8 6.5 → 5.2,
+// 2×8 14.0 → 14.1, 2×6 14.7 → 16.1, 4×16 3.9 → 5.2, 6×24 2.8 → 3.9).
+const padMaxK = 8
+
+// crossEntropyPadded runs n < 8 rows of k ≤ padMaxK classes as one group of the
+// 8-lane transposed kernel: the rows copied into a group on the stack, the
+// other lanes rows of zeros whose target is the ignore index (so they add
+// nothing and their outputs are discarded), the outputs copied back.
+func crossEntropyPadded(a *args.CE[float32]) float64 {
+	args.Took("amd64/f32/ce/tiny-padded")
+	const lanes = 8
+	var x, g [lanes * padMaxK]float32
+	var t [lanes]int32
+	var rl, rs [lanes]float32
+	n, k := a.N, a.K
+	copy(x[:], a.X[:n*k])
+	ignore := int32(-1) // never a class
+	if a.HasIgnore {
+		ignore = a.Ignore
+	}
+	copy(t[:], a.Targets[:n])
+	for i := n; i < lanes; i++ {
+		t[i] = ignore
+	}
+	var gp, rlp, rsp *float32
+	if a.Grad != nil {
+		gp = &g[0]
+	}
+	if a.RowLoss != nil {
+		rlp = &rl[0]
+	}
+	if a.RowLSE != nil {
+		rsp = &rs[0]
+	}
+	w, sc := ptr(a.Weight), a.GradScale
+	var sum float64
+	switch {
+	case gp != nil && w != nil:
+		sum = ceTRowsGWAVX2(&x[0], gp, 1, k, &t[0], w, int(ignore), rlp, rsp, sc)
+	case gp != nil:
+		sum = ceTRowsGAVX2(&x[0], gp, 1, k, &t[0], w, int(ignore), rlp, rsp, sc)
+	case w != nil:
+		sum = ceTRowsWAVX2(&x[0], gp, 1, k, &t[0], w, int(ignore), rlp, rsp, sc)
+	default:
+		sum = ceTRowsAVX2(&x[0], gp, 1, k, &t[0], w, int(ignore), rlp, rsp, sc)
+	}
+	if a.Grad != nil {
+		copy(a.Grad[:n*k], g[:n*k])
+	}
+	if a.RowLoss != nil {
+		copy(a.RowLoss[:n], rl[:n])
+	}
+	if a.RowLSE != nil {
+		copy(a.RowLSE[:n], rs[:n])
+	}
+	return sum
 }
 
 // crossEntropyRowwise runs the row-wise fused kernels: the two-register

@@ -259,6 +259,11 @@ var mutants = func() []Mutant {
 		Old:  "len(t.s))",
 		New:  "len(t.s)-1)",
 		Note: "Runner: the parallel validation scan leaves out the call's last value (a bad last target or weight passes)"})
+	add(Mutant{ID: "avx2/off-by-one-row-padded", Backend: "avx2", Kind: "off-by-one-row", File: "kernels/amd64/impl_amd64.go",
+		Find: "\t\tt[i] = ignore\n",
+		Old:  "ignore",
+		New:  "0",
+		Note: "CrossEntropy on 2 to 7 short rows: the padding rows of the group are counted as class-0 rows (their losses added)"})
 	add(Mutant{ID: "avx512/off-by-one-row-runner-row-weight", Backend: "avx512", Kind: "off-by-one-row", File: "kernels/runner.go",
 		Find: "\t\treturn rowWeighted(blk, t.rw[lo:hi])\n",
 		Old:  "t.rw[lo:hi]",
