@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"unsafe"
 
 	"math"
@@ -101,6 +102,78 @@ func TestNaiveHalf(t *testing.T) {
 	for i, x := range f {
 		if w := uint16(kernels.BF16FromFloat32(x)); o[i] != w {
 			t.Fatalf("Float32ToBF16(%#08x) = %#04x, want %#04x", math.Float32bits(x), o[i], w)
+		}
+	}
+}
+
+// BenchmarkCrossEntropyHalf times cross-entropy forward and backward with
+// 16-bit logits beside the float32 kernel on the same logits, in ns per
+// element, at the shapes of issue 18 (and a short-row one): dtype=f32 is
+// CrossEntropy on float32, bf16 and f16 CrossEntropyHalf with a gradient in
+// the logits' type, bf16-g32 with a float32 gradient. Each call reads its
+// own copy of the inputs, so that the logits come from memory as in
+// training:
+//
+//	go test -run '^$' -bench CrossEntropyHalf -benchtime 30x ./bench
+func BenchmarkCrossEntropyHalf(b *testing.B) {
+	shapes := [][2]int{{256, 32000}, {64, 128256}, {4096, 10}}
+	for _, sh := range shapes {
+		n, k := sh[0], sh[1]
+		const copies = 4 // 4 × 64 MiB of float32 logits and gradients
+		rng := rand.New(rand.NewPCG(uint64(k), 2))
+		targets := make([]int32, n)
+		for i := range targets {
+			targets[i] = int32(rng.IntN(k))
+		}
+		f32 := make([][]float32, copies)
+		g32 := make([][]float32, copies)
+		bf := make([][]kernels.BF16, copies)
+		fh := make([][]kernels.F16, copies)
+		g16 := make([][]kernels.BF16, copies)
+		gf := make([][]kernels.F16, copies)
+		for c := range copies {
+			f32[c], g32[c] = make([]float32, n*k), make([]float32, n*k)
+			bf[c], fh[c] = make([]kernels.BF16, n*k), make([]kernels.F16, n*k)
+			g16[c], gf[c] = make([]kernels.BF16, n*k), make([]kernels.F16, n*k)
+			for i := range f32[c] {
+				v := float32(rng.NormFloat64() * 3)
+				bf[c][i], fh[c][i] = kernels.BF16FromFloat32(v), kernels.F16FromFloat32(v)
+				f32[c][i] = bf[c][i].Float32()
+			}
+		}
+		for _, dt := range []string{"f32", "bf16", "bf16-g32", "f16"} {
+			for _, isa := range suite.Isas() {
+				if isa == suite.Naive {
+					continue
+				}
+				b.Run(fmt.Sprintf("N×K=%d×%d/dtype=%s/isa=%s", n, k, dt, isa), func(b *testing.B) {
+					restore, err := suite.Select(isa)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer restore()
+					iters := 0
+					var err2 error
+					for b.Loop() {
+						c := iters % copies
+						iters++
+						switch dt {
+						case "f32":
+							_, err2 = kernels.CrossEntropy(f32[c], targets, n, k, g32[c], nil)
+						case "bf16":
+							_, err2 = kernels.CrossEntropyHalf(bf[c], targets, n, k, g16[c], nil)
+						case "bf16-g32":
+							_, err2 = kernels.CrossEntropyHalf(bf[c], targets, n, k, g32[c], nil)
+						case "f16":
+							_, err2 = kernels.CrossEntropyHalf(fh[c], targets, n, k, gf[c], nil)
+						}
+						if err2 != nil {
+							b.Fatal(err2)
+						}
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(iters)/float64(n*k), "ns/elem")
+				})
+			}
 		}
 	}
 }

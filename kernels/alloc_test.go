@@ -19,6 +19,7 @@ func TestNoAllocations(t *testing.T) {
 	conformBackends(t, func(t *testing.T) {
 		t.Run("float32", func(t *testing.T) { noAllocs[float32](t) })
 		t.Run("float64", func(t *testing.T) { noAllocs[float64](t) })
+		t.Run("half", noAllocsHalf)
 	})
 }
 
@@ -153,6 +154,45 @@ func noAllocs[T kernels.Float](t *testing.T) {
 				t.Fatalf("%s: %v", c.name, err)
 			}
 			if a := testing.AllocsPerRun(runs, func() { _ = c.f() }); a != 0 {
+				t.Errorf("%s n=%d k=%d: %v allocations per call", c.name, n, k, a)
+			}
+		}
+	}
+}
+
+// noAllocsHalf: the 16-bit kernels, with their pooled float32 buffer, on
+// the same grid (once warm: the first call of a size may grow the pool's
+// buffer).
+func noAllocsHalf(t *testing.T) {
+	for _, shape := range allocShapes() {
+		n, k := shape[0], shape[1]
+		nk := n * k
+		bf, fh := make([]kernels.BF16, nk), make([]kernels.F16, nk)
+		for i := range bf {
+			bf[i] = kernels.BF16FromFloat32(float32(i%7) - 3)
+			fh[i] = kernels.F16FromFloat32(float32(i%5) - 2)
+		}
+		g16, g32 := make([]kernels.BF16, nk), make([]float32, nk)
+		targets := make([]int32, n)
+		for i := range targets {
+			targets[i] = int32(i % k)
+		}
+		full := &kernels.CrossEntropyOptions[float32]{Weight: make([]float32, k), LabelSmoothing: 0.1, ZLoss: 1e-4,
+			RowLoss: make([]float32, n), RowLSE: make([]float32, n)}
+		calls := []struct {
+			name string
+			f    func() error
+		}{
+			{"CrossEntropyHalf bf16", func() error { _, err := kernels.CrossEntropyHalf(bf, targets, n, k, g16, nil); return err }},
+			{"CrossEntropyHalf bf16 float32 grad", func() error { _, err := kernels.CrossEntropyHalf(bf, targets, n, k, g32, full); return err }},
+			{"CrossEntropyHalf f16 in place", func() error { _, err := kernels.CrossEntropyHalf(fh, targets, n, k, fh, nil); return err }},
+			{"CrossEntropyHalf loss only", func() error { _, err := kernels.CrossEntropyHalf(bf, targets, n, k, []kernels.BF16(nil), full); return err }},
+		}
+		for _, c := range calls {
+			if err := c.f(); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if a := testing.AllocsPerRun(3, func() { _ = c.f() }); a != 0 {
 				t.Errorf("%s n=%d k=%d: %v allocations per call", c.name, n, k, a)
 			}
 		}

@@ -226,6 +226,7 @@ type job struct {
 	elem64  elemTask[float64]
 	shard32 shardTask[float32]
 	shard64 shardTask[float64]
+	half    halfCETask
 }
 
 const closed = 1 << 62
@@ -313,6 +314,8 @@ func slot[S any](j *job) *S {
 	switch any((*S)(nil)).(type) {
 	case *ceTask[float32]:
 		p = &j.ce32
+	case *halfCETask:
+		p = &j.half
 	case *ceTask[float64]:
 		p = &j.ce64
 	case *binaryTask[float32]:
