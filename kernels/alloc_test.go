@@ -186,7 +186,10 @@ func noAllocsHalf(t *testing.T) {
 			{"CrossEntropyHalf bf16", func() error { _, err := kernels.CrossEntropyHalf(bf, targets, n, k, g16, nil); return err }},
 			{"CrossEntropyHalf bf16 float32 grad", func() error { _, err := kernels.CrossEntropyHalf(bf, targets, n, k, g32, full); return err }},
 			{"CrossEntropyHalf f16 in place", func() error { _, err := kernels.CrossEntropyHalf(fh, targets, n, k, fh, nil); return err }},
-			{"CrossEntropyHalf loss only", func() error { _, err := kernels.CrossEntropyHalf(bf, targets, n, k, []kernels.BF16(nil), full); return err }},
+			{"CrossEntropyHalf loss only", func() error {
+				_, err := kernels.CrossEntropyHalf(bf, targets, n, k, []kernels.BF16(nil), full)
+				return err
+			}},
 		}
 		for _, c := range calls {
 			if err := c.f(); err != nil {
