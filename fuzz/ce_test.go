@@ -2,7 +2,9 @@ package fuzz
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/lossfuse/lossfuse/internal/shardtest"
 	"github.com/lossfuse/lossfuse/kernels"
@@ -15,9 +17,10 @@ const (
 	ceFocal         // SoftmaxFocal
 	ceShards        // CrossEntropy through the vocabulary-shard calls
 	ceNLL           // NLL: log-probabilities (any reals) and integer targets
+	ceHalf          // CrossEntropyHalf: 16-bit logits (float32 cases only)
 )
 
-var ceNames = []string{"CrossEntropy", "CrossEntropyProbs", "SoftmaxFocal", "CrossEntropyShards", "NLL"}
+var ceNames = []string{"CrossEntropy", "CrossEntropyProbs", "SoftmaxFocal", "CrossEntropyShards", "NLL", "CrossEntropyHalf"}
 
 func FuzzCrossEntropy(f *testing.F)      { fuzzFamily(f, ceDecoder(ceInt)) }
 func FuzzCrossEntropyProbs(f *testing.F) { fuzzFamily(f, ceDecoder(ceProbs)) }
@@ -35,6 +38,17 @@ func FuzzCrossEntropyShards(f *testing.F) { fuzzFamily(f, ceDecoder(ceShards)) }
 // soft-cap: NLL has none).
 func FuzzNLL(f *testing.F) { fuzzFamily(f, ceDecoder(ceNLL)) }
 
+// FuzzCrossEntropyHalf is FuzzCrossEntropy through CrossEntropyHalf: the
+// logits are rounded to bfloat16 or float16 (the type decision, "f64",
+// picks the format: 0 bfloat16, 1 float16), the gradient is written in
+// that format or in float32, and the reference is CrossEntropy's on the
+// widened logits (a 16-bit gradient as one more rounding,
+// reference.RoundGrad). Its faults are those that carry over to the 16-bit
+// copies: shapes, lengths, targets, weights and options.
+func FuzzCrossEntropyHalf(f *testing.F) { fuzzFamily(f, decodeCEHalf) }
+
+func decodeCEHalf(s *source) runnable { return typed[float32]{decodeCE[float32](s, ceHalf)} }
+
 func ceDecoder(variant int) decoder {
 	return func(s *source) runnable {
 		return byType(s,
@@ -49,6 +63,7 @@ var (
 	ceKinds      = []int{faultShape, faultLength, faultTarget, faultWeight, faultOption, faultOverlap}
 	ceProbsKinds = []int{faultShape, faultLength, faultLength, faultWeight, faultOption, faultOverlap}
 	ceFocalKinds = ceKinds
+	ceHalfKinds  = []int{faultShape, faultLength, faultTarget, faultWeight, faultOption}
 )
 
 // Option tables: the zero value (PyTorch's default) first and most often.
@@ -77,7 +92,9 @@ type ceCase[T kernels.Float] struct {
 	cuts     []int // ceShards: 0 = c₀ < c₁ < … < c_S = k
 	grouping int   // ceShards: how the stats are combined (shardedCE)
 	gamma    float64
-	grad     int // gradSeparate, gradInPlace or gradNone
+	grad     int  // gradSeparate, gradInPlace or gradNone
+	f16      bool // ceHalf: float16 logits (else bfloat16)
+	grad32   bool // ceHalf: a float32 gradient (else the logits' type)
 	rowLoss  bool
 	rowLSE   bool
 	shift    int
@@ -95,8 +112,11 @@ const (
 
 func decodeCE[T kernels.Float](s *source, variant int) *ceCase[T] {
 	c := &ceCase[T]{variant: variant}
+	if variant == ceHalf {
+		c.f16 = s.intn("f64", 2) == 1
+	}
 	c.n, c.k = decodeShape(s)
-	c.fault = decodeFault(s, [][]int{ceKinds, ceProbsKinds, ceFocalKinds, ceKinds, ceKinds}[variant]...)
+	c.fault = decodeFault(s, [][]int{ceKinds, ceProbsKinds, ceFocalKinds, ceKinds, ceKinds, ceHalfKinds}[variant]...)
 	if variant == ceShards {
 		c.fault = fault{kind: faultNone}
 	}
@@ -131,6 +151,12 @@ func decodeCE[T kernels.Float](s *source, variant int) *ceCase[T] {
 	}
 
 	c.logits = floats[T](s, "x", realDist, c.n*c.k)
+	if variant == ceHalf {
+		c.grad32 = s.intn("grad32", 2) == 1
+		for i, v := range c.logits {
+			c.logits[i] = T(c.round(float32(v)))
+		}
+	}
 	if variant == ceProbs {
 		pd := probDist
 		if s.intn("domain", 8) == 7 {
@@ -340,6 +366,14 @@ func (c *ceCase[T]) overlap(b []buf[T], f *fault) {
 // hasRowLSE reports whether the variant's options have RowLSE.
 func (c *ceCase[T]) hasRowLSE() bool { return c.variant != ceFocal && c.variant != ceNLL }
 
+// round rounds v to the case's 16-bit format (ceHalf) and back.
+func (c *ceCase[T]) round(v float32) float32 {
+	if c.f16 {
+		return kernels.F16FromFloat32(v).Float32()
+	}
+	return kernels.BF16FromFloat32(v).Float32()
+}
+
 func resize[T any](s []T, n int) []T {
 	out := make([]T, n)
 	copy(out, s)
@@ -376,6 +410,16 @@ func (c *ceCase[T]) call(a *arena[T]) (T, error) {
 	case ceNLL:
 		no := nllOptions(o)
 		loss, err = kernels.NLL(logits, targets, c.callN, c.callK, grad, &no)
+	case ceHalf:
+		var l float32
+		c32, o32 := any(c).(*ceCase[float32]), any(&o).(*kernels.CrossEntropyOptions[float32])
+		x32, g32 := any(logits).([]float32), any(grad).([]float32)
+		if c.f16 {
+			l, err = callHalf(c32, kernels.F16FromFloat32, kernels.F16.Float32, x32, targets, g32, o32)
+		} else {
+			l, err = callHalf(c32, kernels.BF16FromFloat32, kernels.BF16.Float32, x32, targets, g32, o32)
+		}
+		loss = T(l)
 	default:
 		fo := c.focalOptions(o)
 		loss, err = kernels.SoftmaxFocal(logits, targets, c.callN, c.callK, grad, &fo)
@@ -396,7 +440,7 @@ func (c *ceCase[T]) String() string {
 		"type", fmt.Sprintf("%T", zero), "n", c.n, "k", c.k, "call", [2]int{c.callN, c.callK},
 		"fault", c.fault.kind, "reduction", o.Reduction, "emptymean", o.EmptyMean,
 		"ignore", fmt.Sprint(ig, has), "smoothing", o.LabelSmoothing, "zloss", o.ZLoss, "softcap", o.SoftCap,
-		"normalizer", o.Normalizer, "gamma", c.gamma, "grad", []string{"separate", "inplace", "none"}[c.grad],
+		"normalizer", o.Normalizer, "gamma", c.gamma, "f16", c.f16, "grad32", c.grad32, "grad", []string{"separate", "inplace", "none"}[c.grad],
 		"rowloss", c.rowLoss, "rowlse", c.rowLSE, "shift", c.shift, "runner", c.runner, "cuts", c.cuts, "grouping", c.grouping,
 		"logits", c.logits, "targets", c.targets, "probs", c.probs, "weight", c.weight)
 }
@@ -405,4 +449,76 @@ func (c *ceCase[T]) String() string {
 func nllOptions[T kernels.Float](o kernels.CrossEntropyOptions[T]) kernels.NLLOptions[T] {
 	return kernels.NLLOptions[T]{Reduction: o.Reduction, Weight: o.Weight, Ignore: o.Ignore, EmptyMean: o.EmptyMean,
 		Normalizer: o.Normalizer, RowLoss: o.RowLoss, Runner: o.Runner}
+}
+
+// halfSentinel is a NaN in both 16-bit formats: the 16-bit buffers' spare
+// elements past their ends, and a 16-bit gradient's elements before the
+// call (so that one left unwritten shows as NaN).
+const halfSentinel = 0x7e5e
+
+// callHalf runs CrossEntropyHalf on 16-bit copies of the arena's logits
+// (and gradient): a float32 gradient is the arena's own buffer; a 16-bit
+// one is widened into it after a successful call. It panics (a failure,
+// see runOn) where the kernel wrote past a 16-bit buffer, changed the
+// logits' copy other than in place, or wrote the gradient before an error.
+func callHalf[H kernels.BF16 | kernels.F16](c *ceCase[float32], from func(float32) H, to func(H) float32,
+	logits []float32, targets []int32, grad []float32, o *kernels.CrossEntropyOptions[float32]) (float32, error) {
+	const spare = 8
+	x := make([]H, len(logits), len(logits)+spare)
+	for i, v := range logits {
+		x[i] = from(v)
+	}
+	orig := slices.Clone(x)
+	for i := len(x); i < cap(x); i++ {
+		x[:cap(x)][i] = halfSentinel
+	}
+	n, k := c.callN, c.callK
+	switch {
+	case c.grad == gradNone && grad == nil:
+		return kernels.CrossEntropyHalf(x, targets, n, k, []H(nil), o)
+	case c.grad32:
+		l, err := kernels.CrossEntropyHalf(x, targets, n, k, grad, o)
+		if !slices.Equal(x[:cap(x)][:len(x)+spare], append(slices.Clone(orig), sentinels[H](spare)...)) {
+			panic("CrossEntropyHalf wrote to its 16-bit logits")
+		}
+		return l, err
+	}
+	inPlace := len(grad) > 0 && len(grad) == len(logits) && unsafe.SliceData(grad) == unsafe.SliceData(logits)
+	g := x
+	if !inPlace {
+		g = make([]H, len(grad), len(grad)+spare)
+		if grad == nil {
+			g = nil
+		}
+		for i := range g[:cap(g)] {
+			g[:cap(g)][i] = halfSentinel
+		}
+	}
+	l, err := kernels.CrossEntropyHalf(x, targets, n, k, g, o)
+	switch {
+	case !inPlace && !slices.Equal(x[:cap(x)], append(slices.Clone(orig), sentinels[H](spare)...)):
+		panic("CrossEntropyHalf changed its 16-bit logits (not in place)")
+	case inPlace && !slices.Equal(x[len(x):cap(x)], sentinels[H](spare)):
+		panic("CrossEntropyHalf wrote past its 16-bit logits")
+	case !inPlace && g != nil && !slices.Equal(g[len(g):cap(g)], sentinels[H](spare)):
+		panic("CrossEntropyHalf wrote past its 16-bit gradient")
+	}
+	if err != nil {
+		if inPlace && !slices.Equal(x, orig) || !inPlace && !slices.Equal(g, sentinels[H](len(g))) {
+			panic("CrossEntropyHalf wrote its gradient before returning " + err.Error())
+		}
+		return l, err
+	}
+	for i, v := range g {
+		grad[i] = to(v)
+	}
+	return l, nil
+}
+
+func sentinels[H kernels.BF16 | kernels.F16](n int) []H {
+	s := make([]H, n)
+	for i := range s {
+		s[i] = halfSentinel
+	}
+	return s
 }

@@ -18,7 +18,7 @@ func (c *ceCase[T]) ref(a *arena[T]) (*reference.Result, error) {
 	o := c.opts
 	o.RowLoss, o.RowLSE, o.Weight = a.get("rowloss"), a.get("rowlse"), a.get("weight")
 	switch c.variant {
-	case ceInt, ceShards:
+	case ceInt, ceShards, ceHalf:
 		return reference.CrossEntropy(a.get("logits"), c.targets, c.callN, c.callK, &o)
 	case ceProbs:
 		return reference.CrossEntropyProbs(a.get("logits"), a.get("probs"), c.callN, c.callK, &o)
@@ -38,6 +38,9 @@ func (c *ceCase[T]) focalOptions(o kernels.CrossEntropyOptions[T]) kernels.Softm
 }
 
 func (c *ceCase[T]) check(r *reference.Result, a *arena[T], loss T) error {
+	if c.variant == ceHalf && !c.grad32 {
+		r = r.RoundGrad(c.round) // the gradient went through the 16-bit format
+	}
 	return located(reference.Check(r, reference.Got[T]{
 		CheckLoss: true, Loss: loss,
 		Items: a.get("rowloss"), LSE: a.get("rowlse"), Grad: a.get("grad"),

@@ -131,6 +131,27 @@ var seeds = map[string][]*seed{
 		faults(distillKinds, "k", 3, "n", 2, "divergence", 2),
 		withRunners("rows", "n", 512, "k", 17, "rowloss", 1, "labels", 1),
 	),
+	// FuzzCrossEntropyHalf's "f64" decision picks the 16-bit format: the
+	// -f32 seeds are bfloat16, the -f64 ones float16.
+	"FuzzCrossEntropyHalf": all(
+		widths("plain"),
+		widths("inplace-smooth", "grad", gradInPlace, "smoothing", 0.1),
+		widths("grad32-weight", "grad32", 1, "weight", 1),
+		both(sd("logits-1e4", "n", 2, "k", 3, "x", []float64{1e4, -1e4, 0, -1e4, 1e4, 88}, "y", []int{0, 2})),
+		both(sd("beyond-f16", "n", 2, "k", 3, "x", []float64{7e4, -7e4, 1, 65504, 65519, 65520}, "y", []int{0, 2})),
+		both(sd("subnormal", "k", 6, "x", []float64{sub32, -sub32, 1e-6, -1e-7, 0, math.Copysign(0, -1)}, "y", []int{0})),
+		both(sd("inf-minus-inf", "n", 3, "k", 3, "x", []float64{inf32, inf32, 0, -inf32, -inf32, -inf32, -inf32, 0, 1}, "y", []int{0, 1, 0})),
+		both(sd("nan", "n", 2, "k", 3, "x", []float64{math.NaN(), 0, 1, 0, 1, 2}, "y", []int{1, 2})),
+		both(sd("all-ignored", "n", 4, "k", 5, "y.mode", 2)),
+		both(sd("zloss-softcap-lse", "n", 2, "k", 4, "zloss", 1e-4, "softcap", 30.0, "rowlse", 1,
+			"x", []float64{100, -100, 1e4, 3, -inf32, inf32, 0, 1}, "y", []int{0, 3})),
+		both(sd("none", "n", 5, "k", 9, "reduction", 2, "rowlse", 1)),
+		both(sd("tiny-many-k10", "n", 4096, "k", 10, "grad", gradInPlace)),
+		both(sd("long-k8192", "n", 3, "k", 8192)),
+		both(sd("long-k32769-grad32", "n", 2, "k", 32769, "grad32", 1)),
+		faults(ceHalfKinds, "k", 3, "n", 2),
+		withRunners("rows", "n", 512, "k", 17, "rowloss", 1),
+	),
 	"FuzzNLL": all(
 		widths("plain"),
 		widths("weight-inplace", "weight", 1, "grad", gradInPlace),

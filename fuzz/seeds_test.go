@@ -22,6 +22,7 @@ var families = map[string]decoder{
 	"FuzzSoftmaxFocal":       ceDecoder(ceFocal),
 	"FuzzCrossEntropyShards": ceDecoder(ceShards),
 	"FuzzNLL":                ceDecoder(ceNLL),
+	"FuzzCrossEntropyHalf":   decodeCEHalf,
 	"FuzzKLDiv":              decodeKLDivFamily,
 	"FuzzDistill":            decodeDistillFamily,
 	"FuzzBCEWithLogits":      binaryDecoder(binLogits),
