@@ -538,5 +538,12 @@ var mutants = func() []Mutant {
 	add(Mutant{ID: "neon/half-round-f16", Backend: "neon", Kind: "half-round", File: "asmgen/cmd/neongen/half.go",
 		Find: "\t\tf.FCVTN216(2, 1)\n", Old: "(2, 1)", New: "(2, 0)",
 		Note: "f32ToF16: the second vector's four values replaced by the first's", Tests: halfSuite("neon", false)})
+	// ---- the 16-bit cross-entropy driver (issue 18), shared by every backend ----
+	add(Mutant{ID: "generic/half-round-ce", Backend: "generic", Kind: "half-round", File: "kernels/halfce.go",
+		Find: "\t\t\tim.F32ToBF16(g, buf)\n", Old: "im.F32ToBF16(g, buf)", New: "im.F32ToBF16(g[:len(g)-1], buf[:len(buf)-1])",
+		Note: "CrossEntropyHalf: the last bfloat16 gradient element of each block left unwritten"})
+	add(Mutant{ID: "generic/off-by-one-row-half", Backend: "generic", Kind: "off-by-one-row", File: "kernels/halfce.go",
+		Find: "\tblk.N = hi - lo\n", Old: "hi - lo", New: "max(hi-lo-1, 1)",
+		Note: "CrossEntropyHalf: the row count of a block of several rows one short (its last row not computed)"})
 	return ms
 }()
