@@ -19,6 +19,14 @@ File layout (per family):
      "cases": [{"name", "op", "in", "reduction", options..., "source",
                 "out": {"f32": {...}, "f64": {...}}, "dev": [...]}]}
 
+The family ce_half holds CrossEntropyHalf's cases (op "ce"): PyTorch
+1.13's F.cross_entropy on CPU bfloat16 logits; "x" and "w" are bfloat16
+values (written as float32 numbers), and each case has an "f32" block
+(PyTorch in float32 on the widened values) and a "bf16" block (PyTorch in
+bfloat16: "loss" for mean and sum, "rows" for none, "grad"); see
+build_ce_half. Float16 logits are not covered: PyTorch 1.13 has no CPU
+log_softmax for Half.
+
 The family primitives_backward holds the primitives' backward passes and
 SoftplusBeta: "dy" is the upstream gradient, "y" the saved output (Softmax,
 LogSoftmax, Sigmoid), "x" the saved input, "lse" LogSumExp's saved output;
