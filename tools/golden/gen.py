@@ -19,6 +19,14 @@ File layout (per family):
      "cases": [{"name", "op", "in", "reduction", options..., "source",
                 "out": {"f32": {...}, "f64": {...}}, "dev": [...]}]}
 
+The family ce_half holds CrossEntropyHalf's cases (op "ce"): PyTorch
+1.13's F.cross_entropy on CPU bfloat16 logits; "x" and "w" are bfloat16
+values (written as float32 numbers), and each case has an "f32" block
+(PyTorch in float32 on the widened values) and a "bf16" block (PyTorch in
+bfloat16: "loss" for mean and sum, "rows" for none, "grad"); see
+build_ce_half. Float16 logits are not covered: PyTorch 1.13 has no CPU
+log_softmax for Half.
+
 The family primitives_backward holds the primitives' backward passes and
 SoftplusBeta: "dy" is the upstream gradient, "y" the saved output (Softmax,
 LogSoftmax, Sigmoid), "x" the saved input, "lse" LogSumExp's saved output;
@@ -631,6 +639,156 @@ def build_ce():
     I.add("ZX", 2, 3, x=[[1e4, 0, -1e4], [50, 60, 70]], t=[0, 1])
     ce_case(fam, "ZX_z1e-4_cap30_none", "ZX", reduction="none", zloss=1e-4, softcap=30)
     ce_case(fam, "ZX_z1e-4_mean", "ZX", zloss=1e-4)
+    return fam
+
+
+# ---------------------------------------------------------------- cross-entropy on bfloat16 logits
+
+BF16 = torch.bfloat16
+
+
+def bf(a):
+    """Round to bfloat16 (nearest, ties to even, through float32), as a
+    float64 numpy array of the exact values."""
+    return torch.tensor(np.asarray(a, dtype=np.float64), dtype=F64).float().to(BF16).double().numpy()
+
+
+def ce_half_case(fam, name, inp, reduction="mean", weight=False, ignore="default", ignore_index=1, smoothing=0.0):
+    """One case of the family ce_half: F.cross_entropy on the bfloat16 logits
+    (and bfloat16 weights) in bfloat16, and in float32 on the same values
+    widened; see build_ce_half."""
+    d = fam.inputs.sets[inp]
+    n, k = d["n"], d["k"]
+    c = {"name": name, "op": "ce", "in": inp, "reduction": reduction, "ignore": ignore, "source": "torch"}
+    if ignore == "index":
+        c["ignore_index"] = ignore_index
+    if weight:
+        c["weight"] = True
+    if smoothing:
+        c["smoothing"] = smoothing
+    ign = -100 if ignore == "default" else ignore_index
+    tt = list(d["t"])
+    tgt = torch.tensor(tt, dtype=torch.int64)
+    assert all(bf(d["x"])[np.isfinite(d["x"])] == d["x"][np.isfinite(d["x"])]), name
+    if weight:
+        assert (bf(d["w"]) == d["w"]).all() and (d["w"] > 0).all(), name
+
+    def run(dt):
+        x = tens(d, "x", dt, (n, k)).requires_grad_()
+        kw = dict(weight=tens(d, "w", dt) if weight else None, ignore_index=ign, label_smoothing=smoothing)
+        rows = F.cross_entropy(x, tgt, reduction="none", **kw)
+        loss = F.cross_entropy(x, tgt, reduction=reduction, **kw)
+        # autograd with grad_output 1 (ones for reduction none)
+        (loss.sum() if reduction == "none" else loss).backward()
+        res = {"loss": loss.sum() if reduction == "none" else loss, "rows": rows.detach(), "grad": x.grad.clone(),
+               "lse": torch.logsumexp(x.detach(), 1)}
+        for key, v in res.items():
+            assert v.dtype == dt, (name, key, v.dtype)
+        return as64(res)
+
+    # self-checks: float64 PyTorch against the closed form, then float32
+    # PyTorch against it under the Go test's tolerance (no deviations here)
+    x64 = np.asarray(d["x"], dtype=np.float64).reshape(n, k)
+    wn = d["w"] if weight else None
+    rrows, rgrad, _ = ce_ref(x64, tt, None, wn, ign, smoothing, 0.0, 0.0)
+    norm = ce_norm(tt, wn, ign, n)
+    gs = 1.0 / norm if reduction == "mean" else 1.0
+    rgrad = (rgrad * gs).reshape(-1)
+    r64 = run(F64)
+    fin = np.isfinite(rrows) & np.isfinite(r64["rows"])
+    assert (fin == np.isfinite(rrows)).all(), name
+    check_close(name + " rows vs ref", r64["rows"][fin], rrows[fin], 1e-12,
+                scale=max(1.0, np.abs(x64[np.isfinite(x64)]).max() * (1 if wn is None else max(wn))))
+    check_close(name + " grad vs ref", r64["grad"], rgrad, 1e-12, scale=gs)
+    r32 = run(F32)
+    devs = []
+    no = lambda i, kind: no_row("ce_half %s kind %s" % (name, kind))
+    flag(devs, 32, "rows", r32["rows"].copy(), rrows, lambda i: name, no)
+    flag(devs, 32, "grad", r32["grad"].copy(), rgrad, lambda i: name, no)
+    assert not devs, devs
+    rb = run(BF16)
+    c["out"] = {
+        "f32": out_block(32, r32["loss"], r32["rows"], r32["grad"], r32["lse"]),
+        # bfloat16 values are float32 values: written in their shortest float32 form
+        "bf16": out_block(32, rb["loss"] if reduction != "none" else None,
+                          rb["rows"] if reduction == "none" else None, rb["grad"]),
+    }
+    fam.case(c)
+
+
+def build_ce_half():
+    """Family ce_half (issue 18): PyTorch 1.13's F.cross_entropy on CPU
+    bfloat16 logits, for CrossEntropyHalf. Inputs: "x" the logits, exact
+    bfloat16 values (written as float32 numbers), "w" the class weights,
+    bfloat16 values too (PyTorch wants the weight in the input's dtype; the
+    Go test passes the same values as float32), "t" the targets. Each case
+    has two output blocks: "f32", PyTorch in float32 on the widened logits
+    and weights (loss, rows, grad, lse; the Go test holds CrossEntropyHalf's
+    float32 results and gradient to it as to family ce's), and "bf16",
+    PyTorch in bfloat16 (loss for mean and sum, rows for none, grad: autograd
+    with grad_output 1), which rounds intermediates to bfloat16; the Go test
+    bounds the distance to it from the roundings PyTorch does
+    (halfgolden_test.go). Float16 logits are not covered: PyTorch 1.13 has no
+    CPU log_softmax for Half ("log_softmax_lastdim_kernel_impl" not
+    implemented for 'Half')."""
+    fam = Family("ce_half")
+    I = fam.inputs
+    rng = np.random.RandomState(18)
+    try:
+        F.cross_entropy(torch.zeros(1, 2, dtype=torch.float16), torch.tensor([0]))
+        raise SystemExit("ce_half: this PyTorch has float16 cross_entropy on CPU: add float16 cases")
+    except RuntimeError:
+        pass
+
+    def add(name, n, k, x, t, ign_index=True):
+        w = bf(rng.uniform(0.25, 2.0, k))
+        I.add(name, n, k, x=bf(x), t=t, w=w)
+        if ign_index:
+            # the same rows with class 1 as the ignore index in place of -100
+            I.add(name + "_i1", n, k, x=bf(x), t=[1 if y == -100 else y for y in t], w=w)
+
+    def grid(inp, reds=REDS, weights=(False, True), ignores=("default", "index"), epss=(0.0, 0.1)):
+        for weight in weights:
+            for ign in ignores:
+                for eps in epss:
+                    for red in reds:
+                        ce_half_case(fam, "%s_w%d_%s_eps%g_%s" % (inp, weight, ign, eps, red),
+                                     inp if ign == "default" else inp + "_i1", reduction=red, weight=weight,
+                                     ignore=ign, smoothing=eps)
+
+    def targets(n, k, ignored):
+        t = [int(v) for v in rng.randint(0, k, n)]
+        for i in ignored:
+            t[i] = -100
+        for i in range(n):
+            if t[i] == 1 and i not in ignored:
+                t[i] = 0  # class 1 is the other ignore index
+        return t
+
+    # moderate logits (normal·3), one to eight rows, K from 2 up
+    for n, k, ignored in ((1, 2, ()), (2, 3, (1,)), (3, 5, (0,)), (4, 8, (2,)), (5, 17, (1, 3)), (6, 33, (5,)),
+                          (7, 100, (0,)), (8, 256, (3, 6))):
+        name = "M%d_K%d" % (n, k)
+        add(name, n, k, rng.randn(n, k) * 3, targets(n, k, ignored))
+        if k <= 33:
+            grid(name)
+        else:  # wider rows: fewer combinations (file size)
+            grid(name, reds=("mean",), ignores=("default",))
+            grid(name, reds=("none",), weights=(True,), ignores=("index",), epss=(0.1,))
+    # long rows: K ≥ 1000
+    add("M3_K1000", 3, 1000, rng.randn(3, 1000) * 3, targets(3, 1000, (1,)), ign_index=False)
+    grid("M3_K1000", reds=("mean",), weights=(True,), ignores=("default",))
+    grid("M3_K1000", reds=("none",), weights=(False,), ignores=("default",), epss=(0.1,))
+    add("M2_K3001", 2, 3001, rng.randn(2, 3001) * 3, targets(2, 3001, ()), ign_index=False)
+    grid("M2_K3001", reds=("sum",), weights=(True,), ignores=("default",))
+    # large logits (±1e4 as bfloat16: ±9984 and 10048) beside moderate ones
+    add("L", 6, 4, [[1e4, -1e4, 0, 1], [1e4, 1e4, 9950, -1e4], [-1e4] * 4, [3.5, -2, 0.75, 1e4],
+                    [0.5, -0.25, 1e4, -1e4], [-1e4, 1e4, -3, 2]],
+        [0, 2, 3, -100, 1, 0])
+    grid("L")
+    # a row holding −Inf (never at the target): with smoothing its loss is +Inf
+    add("NI", 3, 5, [[-INF, 0.5, 1.25, -2, 3], [0.5, -1, 2, 2.5, -0.5], [1, -INF, -INF, 0, 4]], [2, 0, 4])
+    grid("NI", ignores=("default",))
     return fam
 
 
@@ -2792,7 +2950,7 @@ def build_article():
 
 
 def main():
-    builds = (build_ce, build_ce_probs, build_softmax_focal, build_bce_logits, build_bce, build_sigmoid_focal,
+    builds = (build_ce, build_ce_half, build_ce_probs, build_softmax_focal, build_bce_logits, build_bce, build_sigmoid_focal,
               build_focal_probs, build_regression, build_primitives, build_primitives_backward, build_nll, build_kldiv,
               build_distill, build_article)
     names = [b.__name__[len("build_"):] for b in builds]
