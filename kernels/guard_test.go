@@ -655,6 +655,7 @@ func guardedBufs[T kernels.Float](t *testing.T, front bool) func() (bufs[T], fun
 		b := bufs[T]{
 			floats: func(n int) []T { return unsafe.Slice((*T)(place(n*int(unsafe.Sizeof(z)))), n) },
 			ints:   func(n int) []int32 { return unsafe.Slice((*int32)(place(4*n)), n) },
+			halfs:  func(n int) []uint16 { return unsafe.Slice((*uint16)(place(2*n)), n) },
 		}
 		return b, func() {
 			for _, m := range maps {

@@ -29,7 +29,10 @@ type HalfGrad interface{ BF16 | F16 | float32 }
 //
 //	loss, err := kernels.CrossEntropyHalf(logits, targets, n, k, []kernels.BF16(nil), nil)
 //
-// The rows are widened a block at a time into a float32 buffer that stays
+// Where the backend has a native 16-bit kernel for the call (amd64: rows
+// longer than 4096 with a 16-bit gradient, without label smoothing or
+// soft-capping) it reads and writes the 16-bit rows directly. Otherwise
+// the rows are widened a block at a time into a float32 buffer that stays
 // in cache (the float32 gradient itself when grad is float32), the
 // backend's float32 kernel runs on the block, and its gradient is narrowed
 // into grad; the buffer comes from a pool, so calls do not allocate once
@@ -87,10 +90,19 @@ func CrossEntropyHalf[H Half, G HalfGrad](logits []H, targets []int32, n, k int,
 		}
 	}
 	blocks := (n + t.rows - 1) / t.rows
+	parallel := o.Runner.parallel(nk) && blocks > 1
 	var sum float64
-	if o.Runner.parallel(nk) && blocks > 1 {
+	native := false
+	if !parallel && t.g16 != nil && impl[float32]().CrossEntropy16 != nil {
+		// The whole call natively, as CrossEntropy runs one call (the
+		// long-row kernels pipeline each row with the next).
+		sum, native = impl[float32]().CrossEntropy16(args.CE16{A: t.a, X: t.x, F16: t.f16, Grad: t.g16})
+	}
+	switch {
+	case native:
+	case parallel:
 		sum = spread(o.Runner, t, blocks)
-	} else {
+	default:
 		for b := range blocks {
 			sum += t.runBlock(b)
 		}
@@ -105,7 +117,7 @@ func CrossEntropyHalf[H Half, G HalfGrad](logits []H, targets []int32, n, k int,
 const halfBlockElems = 8192
 
 // halfLongElems is about the elements of a block of rows longer than
-// halfBlockElems: 1 MiB of float32, several rows where they fit, so that
+// 4096: 1 MiB of float32, several rows where they fit, so that
 // the float32 kernel pipelines one row's second pass with the next row's
 // first as in one call (blockRows); its buffer stays in L2 on current
 // CPUs.
@@ -116,7 +128,7 @@ const halfLongElems = 1 << 18
 // row-grouped kernels then see the groups of one call).
 func halfBlockRows(n, k int) int {
 	rows := max(1, halfBlockElems/k)
-	if k > halfBlockElems {
+	if k > 4096 { // the long-row kernels (see halfLongElems)
 		rows = max(1, halfLongElems/k)
 	}
 	if rows > 64 {
@@ -151,6 +163,12 @@ func (t *halfCETask) runBlock(b int) float64 {
 		blk.RowLSE = t.a.RowLSE[lo:hi]
 	}
 	im := impl[float32]()
+	if t.g16 != nil && im.CrossEntropy16 != nil {
+		c := args.CE16{A: blk, X: x, F16: t.f16, Grad: t.g16[lo*k : hi*k]}
+		if sum, ok := im.CrossEntropy16(c); ok {
+			return sum
+		}
+	}
 	var buf []float32
 	var s *halfScratch
 	if t.g32 != nil {

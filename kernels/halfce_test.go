@@ -250,3 +250,112 @@ func TestCrossEntropyHalfRunner(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossEntropyHalfLongRows: rows of more than 4096 classes with a
+// 16-bit gradient, the calls amd64 runs natively (16-bit loads and
+// stores in the stashed kernels, the row tails through float32 buffers),
+// against the reference on every backend: tails of every length mod 16,
+// rows whose pass-1 reference moves (a spike past the first vector),
+// ignored rows, rows holding +Inf or only −Inf, factors beyond float32,
+// in place and not. On avx2 and avx512 every native path must run.
+func TestCrossEntropyHalfLongRows(t *testing.T) {
+	conformBackends(t, func(t *testing.T) {
+		seen := map[string]bool{}
+		paths := kernels.PathsTaken(func() {
+			halfLongRows[kernels.BF16](t, kernels.BF16FromFloat32, kernels.BF16.Float32)
+			halfLongRows[kernels.F16](t, kernels.F16FromFloat32, kernels.F16.Float32)
+		})
+		for _, p := range paths {
+			seen[p] = true
+		}
+		if b := kernels.Backend(); b == "avx2" || b == "avx512" {
+			for _, p := range []string{"stashed", "stash-pipelined", "stash-last-row", "moved", "wide-coef"} {
+				if !seen["amd64/f32/ce16/"+p] {
+					t.Errorf("path amd64/f32/ce16/%s not taken (took %v)", p, paths)
+				}
+			}
+		}
+	})
+}
+
+func halfLongRows[H kernels.BF16 | kernels.F16](t *testing.T, from func(float32) H, to func(H) float32) {
+	rng := rand.New(rand.NewSource(77))
+	ks := []int{4097, 4111, 8193, 32000, 32769}
+	if !testing.Short() {
+		ks = append(ks, 50257, 128256)
+	}
+	for _, k := range ks {
+		for c := range 6 {
+			n := 1 + c%4
+			var o kernels.CrossEntropyOptions[float32]
+			o.Reduction = cfReductions[c%3]
+			if c%3 == 2 || c == 4 {
+				o.RowLoss = make([]float32, n)
+			}
+			if c%2 == 1 {
+				o.RowLSE = make([]float32, n)
+			}
+			wide := c == 5 // a class weight whose factor overflows float32
+			if c >= 3 {
+				o.Weight = make([]float32, k)
+				for i := range o.Weight {
+					o.Weight[i] = float32(rng.Float64() * 2)
+				}
+				o.ZLoss = 1e-3
+			}
+			xv := make([]float32, n*k)
+			for i := range xv {
+				xv[i] = float32(rng.NormFloat64() * 3)
+			}
+			targets := make([]int32, n)
+			for i := range targets {
+				targets[i] = int32(rng.Intn(k))
+			}
+			switch c {
+			case 1: // the reference moves: a spike past the first vector
+				xv[(n-1)*k+k/2] = 60
+			case 2:
+				targets[0] = -100
+			case 3: // a row holding +Inf, and one of only −Inf
+				xv[k/3] = float32(math.Inf(1))
+				if n > 1 {
+					for j := range k {
+						xv[k+j] = float32(math.Inf(-1))
+					}
+				}
+			case 5:
+				o.Reduction, o.ZLoss = kernels.Sum, 1
+				o.Weight[targets[0]] = 3e38
+			}
+			x := make([]H, n*k)
+			wideX := make([]float32, n*k)
+			for i, v := range xv {
+				x[i] = from(v)
+				wideX[i] = to(x[i])
+			}
+			ref, err := reference.CrossEntropy(wideX, targets, n, k, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := ref.RoundGrad(func(f float32) float32 { return to(from(f)) })
+			for _, inPlace := range []bool{false, true} {
+				xs := slices.Clone(x)
+				g := make([]H, n*k)
+				if inPlace {
+					g = xs
+				}
+				loss, err := kernels.CrossEntropyHalf(xs, targets, n, k, g, &o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := reference.Got[float32]{CheckLoss: true, Loss: loss, Items: o.RowLoss, LSE: o.RowLSE, Grad: make([]float32, n*k)}
+				for i, v := range g {
+					got.Grad[i] = to(v)
+				}
+				if err := reference.Check(r, got); err != nil {
+					t.Errorf("%s n=%d k=%d case %d wide=%v in place=%v: %v", kernels.Backend(), n, k, c, wide, inPlace, err)
+				}
+			}
+		}
+	}
+}

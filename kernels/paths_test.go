@@ -52,10 +52,12 @@ type rowCall[T kernels.Float] struct {
 type bufs[T kernels.Float] struct {
 	floats func(n int) []T
 	ints   func(n int) []int32
+	halfs  func(n int) []uint16
 }
 
 func heapBufs[T kernels.Float]() (bufs[T], func()) {
-	return bufs[T]{floats: func(n int) []T { return make([]T, n) }, ints: func(n int) []int32 { return make([]int32, n) }}, func() {}
+	return bufs[T]{floats: func(n int) []T { return make([]T, n) }, ints: func(n int) []int32 { return make([]int32, n) },
+		halfs: func(n int) []uint16 { return make([]uint16, n) }}, func() {}
 }
 
 // buildRow makes row r's inputs (deterministic: the same for every
@@ -199,6 +201,23 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 				return reference.Got[T]{CheckLoss: true, Loss: l, Items: rowLoss, LSE: rowLSE, Grad: g}, err
 			}
 		}
+	case pathtable.CrossEntropyHalf:
+		x := logits(n * k)
+		tg := b.ints(n)
+		for i := range tg {
+			tg[i] = int32(rng.IntN(k))
+			if o.Ignore && i%3 == 1 {
+				tg[i] = kernels.DefaultIgnoreIndex
+			}
+		}
+		var w []T
+		if o.Weight {
+			w = weights(k)
+		}
+		rowLoss, rowLSE := opt(o.RowOut, n), opt(o.RowOut, n)
+		co := &kernels.CrossEntropyOptions[T]{Reduction: kernels.Sum, Weight: w, LabelSmoothing: o.Smoothing,
+			ZLoss: o.ZL, SoftCap: o.SoftCap, RowLoss: rowLoss, RowLSE: rowLSE}
+		return halfRow(c, b, o, x, tg, n, k, co)
 	case pathtable.BCEWithLogits, pathtable.BCE, pathtable.SigmoidFocal, pathtable.FocalProbs:
 		m := n * k
 		var x []T
@@ -861,7 +880,8 @@ func rowByName(name string) pathtable.Row {
 // fuzzTarget names the fuzz target that draws calls of fn.
 func fuzzTarget(fn pathtable.Fn) string {
 	switch fn {
-	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal, pathtable.CrossEntropyShards, pathtable.BCEWithLogits, pathtable.BCE, pathtable.NLL:
+	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal, pathtable.CrossEntropyShards, pathtable.BCEWithLogits, pathtable.BCE, pathtable.NLL,
+		pathtable.CrossEntropyHalf:
 		return "Fuzz" + string(fn)
 	case pathtable.SigmoidFocal, pathtable.FocalProbs:
 		return "FuzzSigmoidFocal"
@@ -950,3 +970,77 @@ Asymmetric is rejected for the focal losses); neon's ` + "`a.Focal && a.Probs !=
 (no API makes that call). They end in the generic kernel, whose path is
 traced.
 `
+
+// halfRow builds a CrossEntropyHalf row (float32 only): the logits x
+// rounded to the row's 16-bit format in a buffer of b's, the reference
+// asked about the widened values, a 16-bit gradient checked as one more
+// rounding (reference.RoundGrad).
+func halfRow[T kernels.Float](c rowCall[T], b bufs[T], o pathtable.Opt, x []T, tg []int32, n, k int, co *kernels.CrossEntropyOptions[T]) rowCall[T] {
+	o32 := any(co).(*kernels.CrossEntropyOptions[float32])
+	f16 := o.Half == "f16"
+	round := func(v float32) uint16 {
+		if f16 {
+			return uint16(kernels.F16FromFloat32(v))
+		}
+		return uint16(kernels.BF16FromFloat32(v))
+	}
+	wide := func(h uint16) float32 {
+		if f16 {
+			return kernels.F16(h).Float32()
+		}
+		return kernels.BF16(h).Float32()
+	}
+	h := b.halfs(n * k)
+	xs := make([]float32, n*k) // the widened logits, for the reference
+	for i, v := range x {
+		h[i] = round(float32(v))
+		xs[i] = wide(h[i])
+	}
+	tgs := append([]int32(nil), tg...)
+	var g16 []uint16
+	var g32 []float32
+	switch {
+	case o.InPlace:
+		g16 = h
+	case o.Grad && o.Grad32:
+		g32 = any(b.floats(n * k)).([]float32)
+	case o.Grad:
+		g16 = b.halfs(n * k)
+	}
+	c.ref = func() (*reference.Result, error) {
+		r, err := reference.CrossEntropy(xs, tgs, n, k, o32)
+		if err == nil && g16 != nil {
+			r = r.RoundGrad(func(f float32) float32 { return wide(round(f)) })
+		}
+		return r, err
+	}
+	c.run = func() (reference.Got[T], error) {
+		var l float32
+		var err error
+		switch {
+		case f16:
+			hx := unsafe.Slice((*kernels.F16)(unsafe.Pointer(unsafe.SliceData(h))), len(h))
+			if g32 != nil {
+				l, err = kernels.CrossEntropyHalf(hx, tg, n, k, g32, o32)
+			} else {
+				l, err = kernels.CrossEntropyHalf(hx, tg, n, k, unsafe.Slice((*kernels.F16)(unsafe.Pointer(unsafe.SliceData(g16))), len(g16)), o32)
+			}
+		default:
+			hx := unsafe.Slice((*kernels.BF16)(unsafe.Pointer(unsafe.SliceData(h))), len(h))
+			if g32 != nil {
+				l, err = kernels.CrossEntropyHalf(hx, tg, n, k, g32, o32)
+			} else {
+				l, err = kernels.CrossEntropyHalf(hx, tg, n, k, unsafe.Slice((*kernels.BF16)(unsafe.Pointer(unsafe.SliceData(g16))), len(g16)), o32)
+			}
+		}
+		got := reference.Got[float32]{CheckLoss: true, Loss: l, Items: o32.RowLoss, LSE: o32.RowLSE, Grad: g32}
+		if g16 != nil {
+			got.Grad = make([]float32, len(g16))
+			for i, v := range g16 {
+				got.Grad[i] = wide(v)
+			}
+		}
+		return any(got).(reference.Got[T]), err
+	}
+	return c
+}

@@ -56,25 +56,9 @@ func halfKernels(s *x86.ISA) {
 	// round leaves in a register the 32-bit lanes of x rounded to bfloat16
 	// (in the low 16 bits of each lane).
 	round := func(in Mem) reg.VecVirtual {
-		v, t, r, a := s.Vec(), s.Vec(), s.Vec(), s.Vec()
+		v := s.Vec()
 		VMOVUPS(in, v)
-		VPSRLD(Imm(16), v, t)           // the kept half
-		s.Op(vpand(s), s.U(1), t, r)    // its lowest bit
-		s.Op(VPADDD, s.U(0x7fff), v, a) // + 0x7fff
-		VPADDD(r, a, r)
-		VPSRLD(Imm(16), r, r) // rounded
-		if s.ZMM {
-			s.Op(VPANDD, s.U(0x7fffffff), v, a) // |x|
-			k := K()
-			VPCMPGTD(s.U(0x7f800000), a, k) // NaN lanes
-			VPORD(s.U(0x40), t, k, r)       // truncated, quiet
-			return r
-		}
-		m := s.Vec()
-		VCMPPS(Imm(x86.UNORD), v, v, m) // NaN lanes
-		VPOR(s.U(0x40), t, t)           // truncated, quiet
-		VPBLENDVB(m, t, r, r)
-		return r
+		return roundBF16(s, v)
 	}
 	if s.ZMM {
 		halfLoop(s, "f32ToBF16", "func(dst *uint16, src *float32, n int)",
@@ -94,6 +78,30 @@ func halfKernels(s *x86.ISA) {
 			VPERMQ(Imm(0xd8), a, a)
 			VMOVDQU(a, out)
 		})
+}
+
+// roundBF16 returns the 32-bit lanes of v rounded to bfloat16 (in the low
+// 16 bits of each lane): integer round to nearest even, NaN lanes the
+// truncated bits with the quiet bit set.
+func roundBF16(s *x86.ISA, v reg.VecVirtual) reg.VecVirtual {
+	t, r, a := s.Vec(), s.Vec(), s.Vec()
+	VPSRLD(Imm(16), v, t)           // the kept half
+	s.Op(vpand(s), s.U(1), t, r)    // its lowest bit
+	s.Op(VPADDD, s.U(0x7fff), v, a) // + 0x7fff
+	VPADDD(r, a, r)
+	VPSRLD(Imm(16), r, r) // rounded
+	if s.ZMM {
+		s.Op(VPANDD, s.U(0x7fffffff), v, a) // |x|
+		k := K()
+		VPCMPGTD(s.U(0x7f800000), a, k) // NaN lanes
+		VPORD(s.U(0x40), t, k, r)       // truncated, quiet
+		return r
+	}
+	m := s.Vec()
+	VCMPPS(Imm(x86.UNORD), v, v, m) // NaN lanes
+	VPOR(s.U(0x40), t, t)           // truncated, quiet
+	VPBLENDVB(m, t, r, r)
+	return r
 }
 
 // vpand is the AND of the ISA's integer lanes: VPANDD on AVX-512 (whose

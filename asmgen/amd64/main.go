@@ -69,6 +69,11 @@ func main() {
 		scaleRow(s, true)
 		lseStashScaleRow(s, false)
 		lseStashScaleRow(s, true)
+		for _, f := range halfFormats {
+			lseStashRow16(s, f)
+			scaleRow16(s, f)
+			lseStashScaleRow16(s, f)
+		}
 		softmaxRows(s)
 		subRows(s)
 		// Element-wise binary losses.

@@ -250,6 +250,12 @@ type lseHooks struct {
 	// flush, if set, runs with the sum's flush at every block end, for
 	// another two-level sum the caller keeps (x86.BlockSum).
 	flush func()
+	// load and first, if set, read the row instead of float32 loads from
+	// x: load the vector at element j (mk: the tail, masked-off lanes
+	// fill), first the row's first element in every lane (the 16-bit
+	// rows of stash16.go).
+	load  func(mk *x86.Mask, j reg.GPVirtual, fill reg.VecVirtual) reg.VecVirtual
+	first func() reg.VecVirtual
 }
 
 // onlineLSEHooks is onlineLSE with hooks; it also returns ref, the
@@ -261,7 +267,11 @@ func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirt
 	// The reference starts at the row's first logit, clamped to a finite
 	// value so that −Inf rows give a sum of 0 (lse −Inf) and +Inf logits
 	// give an infinite sum rather than Inf − Inf.
-	m = s.Broadcast(Mem{Base: x})
+	if hooks.first != nil {
+		m = hooks.first()
+	} else {
+		m = s.Broadcast(Mem{Base: x})
+	}
 	if transform != nil {
 		m = transform(m, nil)
 	}
@@ -296,7 +306,12 @@ func onlineLSEHooks(s *x86.ISA, x reg.GPVirtual, sp x86.Span, negInf reg.VecVirt
 		if transform != nil && mk != nil {
 			fill = orNegInf(s, negInf)
 		}
-		v := s.LoadAt(mk, s.At(x, j), fill)
+		var v reg.VecVirtual
+		if hooks.load != nil {
+			v = hooks.load(mk, j, fill)
+		} else {
+			v = s.LoadAt(mk, s.At(x, j), fill)
+		}
 		if transform != nil {
 			v = transform(v, mk)
 		}

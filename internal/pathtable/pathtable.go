@@ -19,6 +19,7 @@ const (
 	SoftmaxFocal       Fn = "SoftmaxFocal"
 	CrossEntropyShards Fn = "CrossEntropyShards" // two vocabulary shards (internal/shardtest)
 	NLL                Fn = "NLL"
+	CrossEntropyHalf   Fn = "CrossEntropyHalf" // Opt.Half: "bf16" or "f16"; Opt.Grad32: a float32 gradient
 	KLDiv              Fn = "KLDiv"   // Opt.LogTarget; Opt.RowOut: the pointwise losses (Reduction None)
 	Distill            Fn = "Distill" // Opt.Param: the temperature; Opt.ScaleT2; Opt.Ignore: labels
 	BCEWithLogits      Fn = "BCEWithLogits"
@@ -80,6 +81,11 @@ type Opt struct {
 	// Distill's JSD mixing weight.
 	InPlaceDy       bool
 	Beta, Threshold float64
+
+	// CrossEntropyHalf: the logits' 16-bit format ("bf16" or "f16") and
+	// whether the gradient is float32 (else that format).
+	Half   string
+	Grad32 bool
 
 	LogTarget bool // KLDiv's targets are log-probabilities
 	ScaleT2   bool // Distill's T² scaling

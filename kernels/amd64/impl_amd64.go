@@ -50,6 +50,8 @@ func Float32(useAVX512 bool) *args.Impl[float32] {
 		LogSigmoidBackward: s.logSigmoidBackward,
 		SoftplusBackward:   s.softplusBackward,
 
+		CrossEntropy16: s.crossEntropy16,
+
 		BF16ToF32: s.bf16ToF32,
 		F32ToBF16: s.f32ToBF16,
 		F16ToF32:  s.f16ToF32,

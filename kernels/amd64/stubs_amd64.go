@@ -370,6 +370,42 @@ func lseStashScaleRowAVX2(x *float32, stash *float32, prev *float32, dst *float3
 //go:noescape
 func lseStashScaleRowNTAVX2(x *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
 
+// lseStashRowBF16AVX2 is lseStashRow on a row of k BF16 logits: the last k mod Lanes of them are read
+// from xtail, widened by the caller.
+//
+//go:noescape
+func lseStashRowBF16AVX2(x *uint16, xtail *float32, stash *float32, k int, out *float32) int
+
+// scaleRowBF16AVX2 writes dst[j] = c·src[j] − b rounded to BF16 for the whole vectors of j < k,
+// and the last k mod Lanes of them to dtail (a whole vector).
+//
+//go:noescape
+func scaleRowBF16AVX2(src *float32, dst *uint16, dtail *uint16, k int, c float32, b float32)
+
+// lseStashScaleRowBF16AVX2 is lseStashRowBF16(x, xtail, stash, k, out) and scaleRowBF16(prev, dst, dtail, k, c, b) in one loop;
+// it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).
+//
+//go:noescape
+func lseStashScaleRowBF16AVX2(x *uint16, xtail *float32, stash *float32, prev *float32, dst *uint16, dtail *uint16, k int, c float32, b float32, out *float32) int
+
+// lseStashRowF16AVX2 is lseStashRow on a row of k F16 logits: the last k mod Lanes of them are read
+// from xtail, widened by the caller.
+//
+//go:noescape
+func lseStashRowF16AVX2(x *uint16, xtail *float32, stash *float32, k int, out *float32) int
+
+// scaleRowF16AVX2 writes dst[j] = c·src[j] − b rounded to F16 for the whole vectors of j < k,
+// and the last k mod Lanes of them to dtail (a whole vector).
+//
+//go:noescape
+func scaleRowF16AVX2(src *float32, dst *uint16, dtail *uint16, k int, c float32, b float32)
+
+// lseStashScaleRowF16AVX2 is lseStashRowF16(x, xtail, stash, k, out) and scaleRowF16(prev, dst, dtail, k, c, b) in one loop;
+// it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).
+//
+//go:noescape
+func lseStashScaleRowF16AVX2(x *uint16, xtail *float32, stash *float32, prev *float32, dst *uint16, dtail *uint16, k int, c float32, b float32, out *float32) int
+
 // softmaxRowsAVX2 writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.
 //
 //go:noescape
@@ -2218,6 +2254,42 @@ func lseStashScaleRowAVX512(x *float32, stash *float32, prev *float32, dst *floa
 //
 //go:noescape
 func lseStashScaleRowNTAVX512(x *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
+
+// lseStashRowBF16AVX512 is lseStashRow on a row of k BF16 logits: the last k mod Lanes of them are read
+// from xtail, widened by the caller.
+//
+//go:noescape
+func lseStashRowBF16AVX512(x *uint16, xtail *float32, stash *float32, k int, out *float32) int
+
+// scaleRowBF16AVX512 writes dst[j] = c·src[j] − b rounded to BF16 for the whole vectors of j < k,
+// and the last k mod Lanes of them to dtail (a whole vector).
+//
+//go:noescape
+func scaleRowBF16AVX512(src *float32, dst *uint16, dtail *uint16, k int, c float32, b float32)
+
+// lseStashScaleRowBF16AVX512 is lseStashRowBF16(x, xtail, stash, k, out) and scaleRowBF16(prev, dst, dtail, k, c, b) in one loop;
+// it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).
+//
+//go:noescape
+func lseStashScaleRowBF16AVX512(x *uint16, xtail *float32, stash *float32, prev *float32, dst *uint16, dtail *uint16, k int, c float32, b float32, out *float32) int
+
+// lseStashRowF16AVX512 is lseStashRow on a row of k F16 logits: the last k mod Lanes of them are read
+// from xtail, widened by the caller.
+//
+//go:noescape
+func lseStashRowF16AVX512(x *uint16, xtail *float32, stash *float32, k int, out *float32) int
+
+// scaleRowF16AVX512 writes dst[j] = c·src[j] − b rounded to F16 for the whole vectors of j < k,
+// and the last k mod Lanes of them to dtail (a whole vector).
+//
+//go:noescape
+func scaleRowF16AVX512(src *float32, dst *uint16, dtail *uint16, k int, c float32, b float32)
+
+// lseStashScaleRowF16AVX512 is lseStashRowF16(x, xtail, stash, k, out) and scaleRowF16(prev, dst, dtail, k, c, b) in one loop;
+// it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).
+//
+//go:noescape
+func lseStashScaleRowF16AVX512(x *uint16, xtail *float32, stash *float32, prev *float32, dst *uint16, dtail *uint16, k int, c float32, b float32, out *float32) int
 
 // softmaxRowsAVX512 writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.
 //

@@ -62,6 +62,16 @@ type CE[T Float] struct {
 	Whole int
 }
 
+// CE16 is a cross-entropy call on 16-bit logits (kernels.CrossEntropyHalf)
+// with a gradient of the same format: A is the float32 call it stands for
+// (every option and per-row output; X and Grad nil).
+type CE16 struct {
+	A    CE[float32]
+	X    []uint16 // N*K bfloat16 or binary16 logits
+	F16  bool     // binary16 (else bfloat16)
+	Grad []uint16 // N*K, the same format; may be X itself
+}
+
 // Divergence selects Distill's divergence between the teacher's softmax P
 // and the student's Q.
 type Divergence uint8
@@ -246,6 +256,12 @@ type Impl[T Float] struct {
 	// sum is set, returns their sum (compensated: a mean's normaliser must
 	// not carry n·u of error into every gradient element).
 	Weights func(w []T, sum bool) (total float64, ok bool)
+
+	// CrossEntropy16 runs a 16-bit call natively (float32 table only; nil
+	// where a backend has no such kernel) and reports false, having written
+	// nothing, for the calls it does not take: package kernels then
+	// widens a block at a time and runs CrossEntropy.
+	CrossEntropy16 func(a CE16) (sum float64, ok bool)
 
 	// The 16-bit conversions of whole slices, on raw bits (package
 	// internal/half defines the rounding): len(dst) == len(src) and no
