@@ -20,8 +20,8 @@ const (
 	CrossEntropyShards Fn = "CrossEntropyShards" // two vocabulary shards (internal/shardtest)
 	NLL                Fn = "NLL"
 	CrossEntropyHalf   Fn = "CrossEntropyHalf" // Opt.Half: "bf16" or "f16"; Opt.Grad32: a float32 gradient
-	KLDiv              Fn = "KLDiv"   // Opt.LogTarget; Opt.RowOut: the pointwise losses (Reduction None)
-	Distill            Fn = "Distill" // Opt.Param: the temperature; Opt.ScaleT2; Opt.Ignore: labels
+	KLDiv              Fn = "KLDiv"            // Opt.LogTarget; Opt.RowOut: the pointwise losses (Reduction None)
+	Distill            Fn = "Distill"          // Opt.Param: the temperature; Opt.ScaleT2; Opt.Ignore: labels
 	BCEWithLogits      Fn = "BCEWithLogits"
 	BCE                Fn = "BCE"
 	SigmoidFocal       Fn = "SigmoidFocal"
