@@ -173,6 +173,10 @@ func noAllocsHalf(t *testing.T) {
 			fh[i] = kernels.F16FromFloat32(float32(i%5) - 2)
 		}
 		g16, g32 := make([]kernels.BF16, nk), make([]float32, nk)
+		probs := make([]kernels.BF16, nk)
+		for i := range probs {
+			probs[i] = kernels.BF16FromFloat32(float32(i%3) / 2)
+		}
 		targets := make([]int32, n)
 		for i := range targets {
 			targets[i] = int32(i % k)
@@ -186,6 +190,22 @@ func noAllocsHalf(t *testing.T) {
 			{"CrossEntropyHalf bf16", func() error { _, err := kernels.CrossEntropyHalf(bf, targets, n, k, g16, nil); return err }},
 			{"CrossEntropyHalf bf16 float32 grad", func() error { _, err := kernels.CrossEntropyHalf(bf, targets, n, k, g32, full); return err }},
 			{"CrossEntropyHalf f16 in place", func() error { _, err := kernels.CrossEntropyHalf(fh, targets, n, k, fh, nil); return err }},
+			{"CrossEntropyProbsHalf", func() error {
+				_, err := kernels.CrossEntropyProbsHalf(bf, probs, n, k, g16, full)
+				return err
+			}},
+			{"SoftmaxFocalHalf", func() error {
+				_, err := kernels.SoftmaxFocalHalf(fh, targets, n, k, g32, &kernels.SoftmaxFocalOptions[float32]{Gamma: 2})
+				return err
+			}},
+			{"BCEWithLogitsHalf", func() error {
+				_, err := kernels.BCEWithLogitsHalf(bf, probs, n, k, g16, &kernels.BinaryOptions[float32]{PosWeight: full.Weight})
+				return err
+			}},
+			{"SigmoidFocalHalf class weights", func() error {
+				_, err := kernels.SigmoidFocalHalf(bf, probs, n, k, g32, &kernels.FocalOptions[float32]{BinaryOptions: kernels.BinaryOptions[float32]{ClassWeight: full.Weight}, Gamma: 2})
+				return err
+			}},
 			{"CrossEntropyHalf loss only", func() error {
 				_, err := kernels.CrossEntropyHalf(bf, targets, n, k, []kernels.BF16(nil), full)
 				return err

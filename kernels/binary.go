@@ -126,60 +126,11 @@ func focalAlpha(a float64) float64 {
 }
 
 func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *BinaryOptions[T], alpha, gamma float64) (T, error) {
-	if configErr != nil {
-		return 0, configErr
-	}
 	if o == nil {
 		o = &BinaryOptions[T]{}
 	}
-	nk, err := checkShape(n, k)
-	if err != nil {
-		return 0, err
-	}
-	fn, fp := 1.0, 1.0
-	if o.Asymmetric != nil {
-		fn, fp = o.Asymmetric.FalseNegative, o.Asymmetric.FalsePositive
-	}
-	var r rules
-	r.length("x", len(x), nk)
-	r.length("y", len(y), nk)
-	r.optLength("grad", grad == nil, len(grad), nk)
-	r.optLength("Weight", o.Weight == nil, len(o.Weight), nk)
-	r.optLength("ClassWeight", o.ClassWeight == nil, len(o.ClassWeight), k)
-	r.optLength("RowWeight", o.RowWeight == nil, len(o.RowWeight), n)
-	r.optLength("PosWeight", o.PosWeight == nil, len(o.PosWeight), k)
-	r.optLength("Loss", o.Loss == nil, len(o.Loss), nk)
-	r.reduction(o.Reduction, nk, len(o.Loss), "Loss")
-	r.inRange("Asymmetric.FalseNegative", fn, 0, math.MaxFloat64)
-	r.inRange("Asymmetric.FalsePositive", fp, 0, math.MaxFloat64)
-	r.inRange("Clip", o.Clip, 0, 0.5)
-	r.inRange("Gamma", gamma, 0, math.MaxFloat64)
-	r.inRange("Alpha", alpha, math.Inf(-1), 1)
-	if r.err != nil {
-		return 0, r.err
-	}
-	weight, names := o.Weight, binaryNames
-	switch {
-	case (o.Weight != nil) && (o.ClassWeight != nil || o.RowWeight != nil) || o.ClassWeight != nil && o.RowWeight != nil:
-		return 0, wrap(ErrOption, "set at most one of Weight, ClassWeight and RowWeight")
-	case o.ClassWeight != nil:
-		weight, names = o.ClassWeight, binaryClassNames
-	case o.RowWeight != nil:
-		weight, names = o.RowWeight, binaryRowNames
-	}
-	if o.PosWeight != nil && kind != args.BCEWithLogits {
-		return 0, wrap(ErrOption, "PosWeight applies to BCEWithLogits only")
-	}
-	if o.Asymmetric != nil && (kind == args.SigmoidFocal || kind == args.FocalProb) {
-		return 0, wrap(ErrOption, "Asymmetric applies to the BCE losses only (focal has Alpha)")
-	}
-	if o.Clip != 0 && (kind == args.BCEWithLogits || kind == args.SigmoidFocal) {
-		return 0, wrap(ErrOption, "Clip applies to probability inputs only")
-	}
-	if err := checkWeightsOn(o.Runner, names.in[2], weight); err != nil {
-		return 0, err
-	}
-	if err := checkWeights("PosWeight", o.PosWeight); err != nil {
+	var c binaryCall[T]
+	if err := c.check(kind, len(x), len(y), n, k, grad == nil, len(grad), o, alpha, gamma); err != nil {
 		return 0, err
 	}
 	if err := checkUnitOn(o.Runner, "y", y); err != nil {
@@ -192,22 +143,95 @@ func binary[T Float](kind args.BinaryKind, x, y []T, n, k int, grad []T, o *Bina
 	}
 	bs := &buffers{
 		out:     [3]span{spanOf(grad), spanOf(o.Loss)},
-		in:      [4]span{spanOf(x), spanOf(y), spanOf(weight), spanOf(o.PosWeight)},
-		inPlace: 3, names: names,
+		in:      [4]span{spanOf(x), spanOf(y), spanOf(c.weight), spanOf(o.PosWeight)},
+		inPlace: 3, names: c.names,
 	}
 	if err := bs.check(); err != nil {
 		return 0, err
 	}
-	norm := float64(nk)
-	a := args.Binary[T]{
-		Kind: kind, X: x, Y: y, N: n, K: k,
-		Weight: o.Weight, PosWeight: o.PosWeight,
-		FNWeight: T(fn), FPWeight: T(fp), Clip: T(o.Clip),
-		Alpha: T(alpha), Gamma: T(gamma),
-		GradScale: T(scaleFor(o.Reduction, EmptyMeanNaN, norm)),
-		Grad:      grad, Loss: o.Loss,
-	}
+	a := c.args(kind, n, k, o, alpha, gamma)
+	a.X, a.Y, a.Grad = x, y, grad
 	sum := runBinary(o.Runner, a, o.ClassWeight, o.RowWeight)
-	loss, _ := reduce(o.Reduction, EmptyMeanNaN, sum, norm)
+	loss, _ := reduce(o.Reduction, EmptyMeanNaN, sum, c.norm)
 	return T(loss), nil
+}
+
+// binaryCall is what the validation of a binary loss's call learns.
+type binaryCall[T Float] struct {
+	fn, fp float64
+	weight []T // the weights set (Weight, ClassWeight or RowWeight), or nil
+	names  *bufferNames
+	norm   float64
+}
+
+// check validates a binary loss's shape, lengths, options and weights (not
+// the values of x and y, nor overlaps, which depend on their types).
+func (c *binaryCall[T]) check(kind args.BinaryKind, nx, ny, n, k int, gradNil bool, ngrad int, o *BinaryOptions[T], alpha, gamma float64) error {
+	if configErr != nil {
+		return configErr
+	}
+	nk, err := checkShape(n, k)
+	if err != nil {
+		return err
+	}
+	c.fn, c.fp = 1.0, 1.0
+	if o.Asymmetric != nil {
+		c.fn, c.fp = o.Asymmetric.FalseNegative, o.Asymmetric.FalsePositive
+	}
+	var r rules
+	r.length("x", nx, nk)
+	r.length("y", ny, nk)
+	r.optLength("grad", gradNil, ngrad, nk)
+	r.optLength("Weight", o.Weight == nil, len(o.Weight), nk)
+	r.optLength("ClassWeight", o.ClassWeight == nil, len(o.ClassWeight), k)
+	r.optLength("RowWeight", o.RowWeight == nil, len(o.RowWeight), n)
+	r.optLength("PosWeight", o.PosWeight == nil, len(o.PosWeight), k)
+	r.optLength("Loss", o.Loss == nil, len(o.Loss), nk)
+	r.reduction(o.Reduction, nk, len(o.Loss), "Loss")
+	r.inRange("Asymmetric.FalseNegative", c.fn, 0, math.MaxFloat64)
+	r.inRange("Asymmetric.FalsePositive", c.fp, 0, math.MaxFloat64)
+	r.inRange("Clip", o.Clip, 0, 0.5)
+	r.inRange("Gamma", gamma, 0, math.MaxFloat64)
+	r.inRange("Alpha", alpha, math.Inf(-1), 1)
+	if r.err != nil {
+		return r.err
+	}
+	c.weight, c.names = o.Weight, binaryNames
+	switch {
+	case (o.Weight != nil) && (o.ClassWeight != nil || o.RowWeight != nil) || o.ClassWeight != nil && o.RowWeight != nil:
+		return wrap(ErrOption, "set at most one of Weight, ClassWeight and RowWeight")
+	case o.ClassWeight != nil:
+		c.weight, c.names = o.ClassWeight, binaryClassNames
+	case o.RowWeight != nil:
+		c.weight, c.names = o.RowWeight, binaryRowNames
+	}
+	if o.PosWeight != nil && kind != args.BCEWithLogits {
+		return wrap(ErrOption, "PosWeight applies to BCEWithLogits only")
+	}
+	if o.Asymmetric != nil && (kind == args.SigmoidFocal || kind == args.FocalProb) {
+		return wrap(ErrOption, "Asymmetric applies to the BCE losses only (focal has Alpha)")
+	}
+	if o.Clip != 0 && (kind == args.BCEWithLogits || kind == args.SigmoidFocal) {
+		return wrap(ErrOption, "Clip applies to probability inputs only")
+	}
+	if err := checkWeightsOn(o.Runner, c.names.in[2], c.weight); err != nil {
+		return err
+	}
+	if err := checkWeights("PosWeight", o.PosWeight); err != nil {
+		return err
+	}
+	c.norm = float64(nk)
+	return nil
+}
+
+// args is the call's argument block without X, Y and Grad.
+func (c *binaryCall[T]) args(kind args.BinaryKind, n, k int, o *BinaryOptions[T], alpha, gamma float64) args.Binary[T] {
+	return args.Binary[T]{
+		Kind: kind, N: n, K: k,
+		Weight: o.Weight, PosWeight: o.PosWeight,
+		FNWeight: T(c.fn), FPWeight: T(c.fp), Clip: T(o.Clip),
+		Alpha: T(alpha), Gamma: T(gamma),
+		GradScale: T(scaleFor(o.Reduction, EmptyMeanNaN, c.norm)),
+		Loss:      o.Loss,
+	}
 }

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"sync"
 	"unsafe"
 
@@ -41,21 +42,10 @@ func CrossEntropyHalf[H Half, G HalfGrad](logits []H, targets []int32, n, k int,
 	if o == nil {
 		o = &CrossEntropyOptions[float32]{}
 	}
-	if configErr != nil {
-		return 0, configErr
-	}
-	nk, err := checkShape(n, k)
-	if err != nil {
-		return 0, err
-	}
 	var r rules
-	r.length("logits", len(logits), nk)
-	r.optLength("grad", grad == nil, len(grad), nk)
 	r.length("targets", len(targets), n)
-	if r.err == nil && !sameHalf[H, G]() {
-		r.err = wrapf(ErrOption, "grad of %s for %s logits: the gradient is the logits' type or float32", halfName[G](), halfName[H]())
-	}
-	if err := ceOptions(&r, o, n, k, "Weight"); err != nil {
+	t, err := newHalfCE(&r, logits, n, k, grad, o, "Weight")
+	if err != nil {
 		return 0, err
 	}
 	ignore, hasIgnore := o.Ignore.Index()
@@ -71,13 +61,96 @@ func CrossEntropyHalf[H Half, G HalfGrad](logits []H, targets []int32, n, k int,
 	if err := bs.check(); err != nil {
 		return 0, err
 	}
-	if o.Normalizer > 0 {
-		norm = o.Normalizer
+	t.a.Targets, t.a.Ignore, t.a.HasIgnore = targets, ignore, hasIgnore
+	return t.run(o, norm), nil
+}
+
+// CrossEntropyProbsHalf is CrossEntropyProbs on 16-bit logits and
+// probability targets (both bfloat16 or both float16), as CrossEntropyHalf
+// is CrossEntropy.
+func CrossEntropyProbsHalf[H Half, G HalfGrad](logits, probs []H, n, k int, grad []G, o *CrossEntropyOptions[float32]) (float32, error) {
+	if o == nil {
+		o = &CrossEntropyOptions[float32]{}
 	}
-	t := halfCETask{
-		a: args.CE[float32]{N: n, K: k, Weight: o.Weight, Targets: targets, Ignore: ignore, HasIgnore: hasIgnore,
+	var r rules
+	t, err := newHalfCE(&r, logits, n, k, grad, o, "Weight")
+	if err != nil {
+		return 0, err
+	}
+	if err := checkLen("probs", probs, n*k); err != nil {
+		return 0, err
+	}
+	if err := checkUnit16("probs", halfBits(probs), t.f16); err != nil {
+		return 0, err
+	}
+	bs := &buffers{
+		out:     [3]span{spanOf(grad), spanOf(o.RowLoss), spanOf(o.RowLSE)},
+		in:      [4]span{spanOf(logits), spanOf(probs), spanOf(o.Weight)},
+		inPlace: 1, names: ceProbsNames,
+	}
+	if err := bs.check(); err != nil {
+		return 0, err
+	}
+	t.probs = halfBits(probs)
+	return t.run(o, float64(n)), nil
+}
+
+// SoftmaxFocalHalf is SoftmaxFocal on 16-bit logits, as CrossEntropyHalf
+// is CrossEntropy (Alpha and RowLoss are float32).
+func SoftmaxFocalHalf[H Half, G HalfGrad](logits []H, targets []int32, n, k int, grad []G, o *SoftmaxFocalOptions[float32]) (float32, error) {
+	if o == nil {
+		o = &SoftmaxFocalOptions[float32]{}
+	}
+	ceo := CrossEntropyOptions[float32]{Reduction: o.Reduction, Weight: o.Alpha, Ignore: o.Ignore, EmptyMean: o.EmptyMean, RowLoss: o.RowLoss, Runner: o.Runner}
+	var r rules
+	r.length("targets", len(targets), n)
+	r.inRange("Gamma", o.Gamma, 0, math.MaxFloat64)
+	t, err := newHalfCE(&r, logits, n, k, grad, &ceo, "Alpha")
+	if err != nil {
+		return 0, err
+	}
+	ignore, hasIgnore := o.Ignore.Index()
+	norm, err := classTargets[float32](targets, k, ignore, hasIgnore, nil) // α scales losses, the mean counts rows
+	if err != nil {
+		return 0, err
+	}
+	bs := &buffers{
+		out:     [3]span{spanOf(grad), spanOf(o.RowLoss)},
+		in:      [4]span{spanOf(logits), spanOf(targets), spanOf(o.Alpha)},
+		inPlace: 1, names: focalNames,
+	}
+	if err := bs.check(); err != nil {
+		return 0, err
+	}
+	t.a.Targets, t.a.Ignore, t.a.HasIgnore = targets, ignore, hasIgnore
+	t.a.Focal, t.a.FocalGamma = true, float32(o.Gamma)
+	return t.run(&ceo, norm), nil
+}
+
+// newHalfCE validates what the 16-bit cross-entropy entry points share
+// (after the caller's own rules in r) and returns the call's task without
+// targets.
+func newHalfCE[H Half, G HalfGrad](r *rules, logits []H, n, k int, grad []G, o *CrossEntropyOptions[float32], weightName string) (halfCETask, error) {
+	var t halfCETask
+	if configErr != nil {
+		return t, configErr
+	}
+	nk, err := checkShape(n, k)
+	if err != nil {
+		return t, err
+	}
+	r.length("logits", len(logits), nk)
+	r.optLength("grad", grad == nil, len(grad), nk)
+	if r.err == nil && !sameHalf[H, G]() {
+		r.err = wrapf(ErrOption, "grad of %s for %s logits: the gradient is the logits' type or float32", halfName[G](), halfName[H]())
+	}
+	if err := ceOptions(r, o, n, k, weightName); err != nil {
+		return t, err
+	}
+	t = halfCETask{
+		a: args.CE[float32]{N: n, K: k, Weight: o.Weight,
 			Smoothing: float32(o.LabelSmoothing), ZLoss: float32(o.ZLoss), SoftCap: float32(o.SoftCap),
-			RowLoss: o.RowLoss, RowLSE: o.RowLSE, GradScale: float32(scaleFor(o.Reduction, o.EmptyMean, norm))},
+			RowLoss: o.RowLoss, RowLSE: o.RowLSE},
 		x:    halfBits(logits),
 		f16:  isF16[H](),
 		rows: halfBlockRows(n, k),
@@ -89,11 +162,22 @@ func CrossEntropyHalf[H Half, G HalfGrad](logits []H, targets []int32, n, k int,
 			t.g16 = halfBits(grad)
 		}
 	}
+	return t, nil
+}
+
+// run runs a validated call (norm: the mean's denominator before
+// o.Normalizer) and returns its reduced loss.
+func (t halfCETask) run(o *CrossEntropyOptions[float32], norm float64) float32 {
+	n, k := t.a.N, t.a.K
+	if o.Normalizer > 0 {
+		norm = o.Normalizer
+	}
+	t.a.GradScale = float32(scaleFor(o.Reduction, o.EmptyMean, norm))
 	blocks := (n + t.rows - 1) / t.rows
-	parallel := o.Runner.parallel(nk) && blocks > 1
+	parallel := o.Runner.parallel(n*k) && blocks > 1
 	var sum float64
 	native := false
-	if !parallel && t.g16 != nil && impl[float32]().CrossEntropy16 != nil {
+	if !parallel && t.g16 != nil && t.probs == nil && impl[float32]().CrossEntropy16 != nil {
 		// The whole call natively, as CrossEntropy runs one call (the
 		// long-row kernels pipeline each row with the next).
 		sum, native = impl[float32]().CrossEntropy16(args.CE16{A: t.a, X: t.x, F16: t.f16, Grad: t.g16})
@@ -108,7 +192,7 @@ func CrossEntropyHalf[H Half, G HalfGrad](logits []H, targets []int32, n, k int,
 		}
 	}
 	loss, _ := reduce(o.Reduction, o.EmptyMean, sum, norm)
-	return float32(loss), nil
+	return float32(loss)
 }
 
 // halfBlockElems is about the elements of one block of short rows in a
@@ -140,12 +224,13 @@ func halfBlockRows(n, k int) int {
 // halfCETask is a 16-bit cross-entropy call in blocks of rows: a is the
 // float32 call it stands for, with X and Grad set per block.
 type halfCETask struct {
-	a    args.CE[float32]
-	x    []uint16 // the logits' bits
-	f16  bool     // binary16 logits (else bfloat16)
-	g16  []uint16 // the 16-bit gradient, or nil
-	g32  []float32
-	rows int
+	a     args.CE[float32]
+	x     []uint16 // the logits' bits
+	probs []uint16 // probability targets (CrossEntropyProbsHalf), or nil
+	f16   bool     // binary16 logits (else bfloat16)
+	g16   []uint16 // the 16-bit gradient, or nil
+	g32   []float32
+	rows  int
 }
 
 func (t *halfCETask) runBlock(b int) float64 {
@@ -155,7 +240,9 @@ func (t *halfCETask) runBlock(b int) float64 {
 	x := t.x[lo*k : hi*k]
 	blk := t.a
 	blk.N = hi - lo
-	blk.Targets = t.a.Targets[lo:hi]
+	if t.a.Targets != nil {
+		blk.Targets = t.a.Targets[lo:hi]
+	}
 	if t.a.RowLoss != nil {
 		blk.RowLoss = t.a.RowLoss[lo:hi]
 	}
@@ -163,7 +250,7 @@ func (t *halfCETask) runBlock(b int) float64 {
 		blk.RowLSE = t.a.RowLSE[lo:hi]
 	}
 	im := impl[float32]()
-	if t.g16 != nil && im.CrossEntropy16 != nil {
+	if t.g16 != nil && t.probs == nil && im.CrossEntropy16 != nil {
 		c := args.CE16{A: blk, X: x, F16: t.f16, Grad: t.g16[lo*k : hi*k]}
 		if sum, ok := im.CrossEntropy16(c); ok {
 			return sum
@@ -176,28 +263,32 @@ func (t *halfCETask) runBlock(b int) float64 {
 		// overwritten in place by the kernel.
 		buf = t.g32[lo*k : hi*k]
 		blk.Whole = t.a.N * k
-	} else {
+	}
+	if t.g32 == nil || t.probs != nil {
 		s = halfScratchPool.Get().(*halfScratch)
-		buf = s.get(len(x))
-		blk.Whole = len(buf) // the scratch is read back: never streamed
+		m := len(x)
+		if t.probs != nil {
+			m *= 2
+		}
+		sb := s.get(m)
+		if t.g32 == nil {
+			buf = sb[:len(x)]
+			blk.Whole = len(buf) // the scratch is read back: never streamed
+		}
+		if t.probs != nil {
+			p := sb[len(sb)-len(x):]
+			widen16(im, p, t.probs[lo*k:hi*k], t.f16)
+			blk.Probs = p
+		}
 	}
-	if t.f16 {
-		im.F16ToF32(buf, x)
-	} else {
-		im.BF16ToF32(buf, x)
-	}
+	widen16(im, buf, x, t.f16)
 	blk.X = buf
 	if t.g32 != nil || t.g16 != nil {
 		blk.Grad = buf
 	}
 	sum := im.CrossEntropy(blk)
 	if t.g16 != nil {
-		g := t.g16[lo*k : hi*k]
-		if t.f16 {
-			im.F32ToF16(g, buf)
-		} else {
-			im.F32ToBF16(g, buf)
-		}
+		narrow16(im, t.g16[lo*k:hi*k], buf, t.f16)
 	}
 	if s != nil {
 		halfScratchPool.Put(s)

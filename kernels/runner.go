@@ -227,6 +227,7 @@ type job struct {
 	shard32 shardTask[float32]
 	shard64 shardTask[float64]
 	half    halfCETask
+	halfBin halfBinaryTask
 }
 
 const closed = 1 << 62
@@ -316,6 +317,8 @@ func slot[S any](j *job) *S {
 		p = &j.ce32
 	case *halfCETask:
 		p = &j.half
+	case *halfBinaryTask:
+		p = &j.halfBin
 	case *ceTask[float64]:
 		p = &j.ce64
 	case *binaryTask[float32]:
