@@ -201,23 +201,52 @@ func buildRow[T kernels.Float](r pathtable.Row, b bufs[T]) rowCall[T] {
 				return reference.Got[T]{CheckLoss: true, Loss: l, Items: rowLoss, LSE: rowLSE, Grad: g}, err
 			}
 		}
-	case pathtable.CrossEntropyHalf:
+	case pathtable.CrossEntropyHalf, pathtable.CrossEntropyProbsHalf, pathtable.SoftmaxFocalHalf:
 		x := logits(n * k)
-		tg := b.ints(n)
-		for i := range tg {
-			tg[i] = int32(rng.IntN(k))
-			if o.Ignore && i%3 == 1 {
-				tg[i] = kernels.DefaultIgnoreIndex
+		var tg []int32
+		var probs []T
+		if r.Fn == pathtable.CrossEntropyProbsHalf {
+			probs = unit(n * k)
+		} else {
+			tg = b.ints(n)
+			for i := range tg {
+				tg[i] = int32(rng.IntN(k))
+				if o.Ignore && i%3 == 1 {
+					tg[i] = kernels.DefaultIgnoreIndex
+				}
 			}
 		}
 		var w []T
 		if o.Weight {
 			w = weights(k)
 		}
-		rowLoss, rowLSE := opt(o.RowOut, n), opt(o.RowOut, n)
-		co := &kernels.CrossEntropyOptions[T]{Reduction: kernels.Sum, Weight: w, LabelSmoothing: o.Smoothing,
-			ZLoss: o.ZL, SoftCap: o.SoftCap, RowLoss: rowLoss, RowLSE: rowLSE}
-		return halfRow(c, b, o, x, tg, n, k, co)
+		rowLoss, rowLSE := opt(o.RowOut, n), opt(o.RowOut && r.Fn != pathtable.SoftmaxFocalHalf, n)
+		h := halfOpts[T]{
+			ce: &kernels.CrossEntropyOptions[T]{Reduction: kernels.Sum, Weight: w, LabelSmoothing: o.Smoothing,
+				ZLoss: o.ZL, SoftCap: o.SoftCap, RowLoss: rowLoss, RowLSE: rowLSE},
+			sf:    &kernels.SoftmaxFocalOptions[T]{Reduction: kernels.Sum, Gamma: o.Gamma, Alpha: w, RowLoss: rowLoss},
+			items: rowLoss, lse: rowLSE,
+		}
+		return halfRow(c, b, r.Fn, o, x, probs, tg, n, k, h)
+	case pathtable.BCEWithLogitsHalf, pathtable.SigmoidFocalHalf:
+		m := n * k
+		x := fill(m, func(int) float64 { return rng.NormFloat64() * 4 })
+		y := labels(m)
+		bo := kernels.BinaryOptions[T]{Reduction: kernels.Sum}
+		if o.Weight {
+			bo.Weight = weights(m)
+		}
+		if o.PosWeight {
+			bo.PosWeight = weights(k)
+		}
+		if o.Asym {
+			bo.Asymmetric = &kernels.Asymmetric{FalseNegative: 2, FalsePositive: 0.5}
+		}
+		if o.RowOut {
+			bo.Reduction, bo.Loss = kernels.None, nan(m)
+		}
+		h := halfOpts[T]{fo: &kernels.FocalOptions[T]{BinaryOptions: bo, Alpha: o.Alpha, Gamma: o.Gamma}, items: bo.Loss}
+		return halfRow(c, b, r.Fn, o, x, y, nil, n, k, h)
 	case pathtable.BCEWithLogits, pathtable.BCE, pathtable.SigmoidFocal, pathtable.FocalProbs:
 		m := n * k
 		var x []T
@@ -881,7 +910,7 @@ func rowByName(name string) pathtable.Row {
 func fuzzTarget(fn pathtable.Fn) string {
 	switch fn {
 	case pathtable.CrossEntropy, pathtable.CrossEntropyProbs, pathtable.SoftmaxFocal, pathtable.CrossEntropyShards, pathtable.BCEWithLogits, pathtable.BCE, pathtable.NLL,
-		pathtable.CrossEntropyHalf:
+		pathtable.CrossEntropyHalf, pathtable.CrossEntropyProbsHalf, pathtable.SoftmaxFocalHalf, pathtable.BCEWithLogitsHalf, pathtable.SigmoidFocalHalf:
 		return "Fuzz" + string(fn)
 	case pathtable.SigmoidFocal, pathtable.FocalProbs:
 		return "FuzzSigmoidFocal"
@@ -971,12 +1000,21 @@ Asymmetric is rejected for the focal losses); neon's ` + "`a.Focal && a.Probs !=
 traced.
 `
 
-// halfRow builds a CrossEntropyHalf row (float32 only): the logits x
-// rounded to the row's 16-bit format in a buffer of b's, the reference
-// asked about the widened values, a 16-bit gradient checked as one more
-// rounding (reference.RoundGrad).
-func halfRow[T kernels.Float](c rowCall[T], b bufs[T], o pathtable.Opt, x []T, tg []int32, n, k int, co *kernels.CrossEntropyOptions[T]) rowCall[T] {
-	o32 := any(co).(*kernels.CrossEntropyOptions[float32])
+// halfOpts are a 16-bit row's options (those of its kernel set) and its
+// per-row or per-element outputs.
+type halfOpts[T kernels.Float] struct {
+	ce         *kernels.CrossEntropyOptions[T]
+	sf         *kernels.SoftmaxFocalOptions[T]
+	fo         *kernels.FocalOptions[T] // BCEWithLogitsHalf uses its BinaryOptions
+	items, lse []T
+}
+
+// halfRow builds a row of a 16-bit kernel (float32 only): the input x and
+// the second input y (probabilities or binary targets, or nil) rounded to
+// the row's format in buffers of b's, the reference asked about the
+// widened values, a 16-bit gradient checked as one more rounding
+// (reference.RoundGrad).
+func halfRow[T kernels.Float](c rowCall[T], b bufs[T], fn pathtable.Fn, o pathtable.Opt, x, y []T, tg []int32, n, k int, h halfOpts[T]) rowCall[T] {
 	f16 := o.Half == "f16"
 	round := func(v float32) uint16 {
 		if f16 {
@@ -984,31 +1022,54 @@ func halfRow[T kernels.Float](c rowCall[T], b bufs[T], o pathtable.Opt, x []T, t
 		}
 		return uint16(kernels.BF16FromFloat32(v))
 	}
-	wide := func(h uint16) float32 {
+	wide := func(v uint16) float32 {
 		if f16 {
-			return kernels.F16(h).Float32()
+			return kernels.F16(v).Float32()
 		}
-		return kernels.BF16(h).Float32()
+		return kernels.BF16(v).Float32()
 	}
-	h := b.halfs(n * k)
-	xs := make([]float32, n*k) // the widened logits, for the reference
-	for i, v := range x {
-		h[i] = round(float32(v))
-		xs[i] = wide(h[i])
+	to16 := func(v []T) ([]uint16, []float32) {
+		if v == nil {
+			return nil, nil
+		}
+		h, w := b.halfs(len(v)), make([]float32, len(v))
+		for i, e := range v {
+			h[i] = round(float32(e))
+			w[i] = wide(h[i])
+		}
+		return h, w
 	}
+	hx, xs := to16(x)
+	hy, ys := to16(y)
 	tgs := append([]int32(nil), tg...)
 	var g16 []uint16
 	var g32 []float32
 	switch {
+	case o.Grad && o.Grad32 && o.InPlace:
+		panic("a float32 gradient cannot be in place over 16-bit inputs")
 	case o.InPlace:
-		g16 = h
+		g16 = hx
 	case o.Grad && o.Grad32:
 		g32 = any(b.floats(n * k)).([]float32)
 	case o.Grad:
 		g16 = b.halfs(n * k)
 	}
+	opts := any(h).(halfOpts[float32])
 	c.ref = func() (*reference.Result, error) {
-		r, err := reference.CrossEntropy(xs, tgs, n, k, o32)
+		var r *reference.Result
+		var err error
+		switch fn {
+		case pathtable.CrossEntropyHalf:
+			r, err = reference.CrossEntropy(xs, tgs, n, k, opts.ce)
+		case pathtable.CrossEntropyProbsHalf:
+			r, err = reference.CrossEntropyProbs(xs, ys, n, k, opts.ce)
+		case pathtable.SoftmaxFocalHalf:
+			r, err = reference.SoftmaxFocal(xs, tgs, n, k, opts.sf)
+		case pathtable.BCEWithLogitsHalf:
+			r, err = reference.BCEWithLogits(xs, ys, n, k, &opts.fo.BinaryOptions)
+		default:
+			r, err = reference.SigmoidFocal(xs, ys, n, k, opts.fo)
+		}
 		if err == nil && g16 != nil {
 			r = r.RoundGrad(func(f float32) float32 { return wide(round(f)) })
 		}
@@ -1017,23 +1078,12 @@ func halfRow[T kernels.Float](c rowCall[T], b bufs[T], o pathtable.Opt, x []T, t
 	c.run = func() (reference.Got[T], error) {
 		var l float32
 		var err error
-		switch {
-		case f16:
-			hx := unsafe.Slice((*kernels.F16)(unsafe.Pointer(unsafe.SliceData(h))), len(h))
-			if g32 != nil {
-				l, err = kernels.CrossEntropyHalf(hx, tg, n, k, g32, o32)
-			} else {
-				l, err = kernels.CrossEntropyHalf(hx, tg, n, k, unsafe.Slice((*kernels.F16)(unsafe.Pointer(unsafe.SliceData(g16))), len(g16)), o32)
-			}
-		default:
-			hx := unsafe.Slice((*kernels.BF16)(unsafe.Pointer(unsafe.SliceData(h))), len(h))
-			if g32 != nil {
-				l, err = kernels.CrossEntropyHalf(hx, tg, n, k, g32, o32)
-			} else {
-				l, err = kernels.CrossEntropyHalf(hx, tg, n, k, unsafe.Slice((*kernels.BF16)(unsafe.Pointer(unsafe.SliceData(g16))), len(g16)), o32)
-			}
+		if f16 {
+			l, err = runHalfRow[kernels.F16](fn, hx, hy, tg, n, k, g16, g32, opts)
+		} else {
+			l, err = runHalfRow[kernels.BF16](fn, hx, hy, tg, n, k, g16, g32, opts)
 		}
-		got := reference.Got[float32]{CheckLoss: true, Loss: l, Items: o32.RowLoss, LSE: o32.RowLSE, Grad: g32}
+		got := reference.Got[float32]{CheckLoss: true, Loss: l, Items: opts.items, LSE: opts.lse, Grad: g32}
 		if g16 != nil {
 			got.Grad = make([]float32, len(g16))
 			for i, v := range g16 {
@@ -1043,4 +1093,38 @@ func halfRow[T kernels.Float](c rowCall[T], b bufs[T], o pathtable.Opt, x []T, t
 		return any(got).(reference.Got[T]), err
 	}
 	return c
+}
+
+// runHalfRow calls a 16-bit kernel on raw 16-bit buffers viewed as H.
+func runHalfRow[H kernels.BF16 | kernels.F16](fn pathtable.Fn, x, y []uint16, tg []int32, n, k int, g16 []uint16, g32 []float32, o halfOpts[float32]) (float32, error) {
+	view := func(s []uint16) []H { return unsafe.Slice((*H)(unsafe.Pointer(unsafe.SliceData(s))), len(s)) }
+	hx, hy := view(x), view(y)
+	if g32 != nil {
+		switch fn {
+		case pathtable.CrossEntropyHalf:
+			return kernels.CrossEntropyHalf(hx, tg, n, k, g32, o.ce)
+		case pathtable.CrossEntropyProbsHalf:
+			return kernels.CrossEntropyProbsHalf(hx, hy, n, k, g32, o.ce)
+		case pathtable.SoftmaxFocalHalf:
+			return kernels.SoftmaxFocalHalf(hx, tg, n, k, g32, o.sf)
+		case pathtable.BCEWithLogitsHalf:
+			return kernels.BCEWithLogitsHalf(hx, hy, n, k, g32, &o.fo.BinaryOptions)
+		}
+		return kernels.SigmoidFocalHalf(hx, hy, n, k, g32, o.fo)
+	}
+	var g []H
+	if g16 != nil {
+		g = view(g16)
+	}
+	switch fn {
+	case pathtable.CrossEntropyHalf:
+		return kernels.CrossEntropyHalf(hx, tg, n, k, g, o.ce)
+	case pathtable.CrossEntropyProbsHalf:
+		return kernels.CrossEntropyProbsHalf(hx, hy, n, k, g, o.ce)
+	case pathtable.SoftmaxFocalHalf:
+		return kernels.SoftmaxFocalHalf(hx, tg, n, k, g, o.sf)
+	case pathtable.BCEWithLogitsHalf:
+		return kernels.BCEWithLogitsHalf(hx, hy, n, k, g, &o.fo.BinaryOptions)
+	}
+	return kernels.SigmoidFocalHalf(hx, hy, n, k, g, o.fo)
 }

@@ -20,29 +20,34 @@ const (
 	CrossEntropyShards Fn = "CrossEntropyShards" // two vocabulary shards (internal/shardtest)
 	NLL                Fn = "NLL"
 	CrossEntropyHalf   Fn = "CrossEntropyHalf" // Opt.Half: "bf16" or "f16"; Opt.Grad32: a float32 gradient
-	KLDiv              Fn = "KLDiv"            // Opt.LogTarget; Opt.RowOut: the pointwise losses (Reduction None)
-	Distill            Fn = "Distill"          // Opt.Param: the temperature; Opt.ScaleT2; Opt.Ignore: labels
-	BCEWithLogits      Fn = "BCEWithLogits"
-	BCE                Fn = "BCE"
-	SigmoidFocal       Fn = "SigmoidFocal"
-	FocalProbs         Fn = "FocalProbs"
-	MSE                Fn = "MSE"
-	L1                 Fn = "L1"
-	Huber              Fn = "Huber"
-	SmoothL1           Fn = "SmoothL1"
-	Softmax            Fn = "Softmax"
-	LogSoftmax         Fn = "LogSoftmax"
-	LogSumExp          Fn = "LogSumExp"
-	Sigmoid            Fn = "Sigmoid"
-	LogSigmoid         Fn = "LogSigmoid"
-	Softplus           Fn = "Softplus"
-	SoftplusBeta       Fn = "SoftplusBeta" // Opt.Beta, Opt.Threshold
-	SoftmaxBackward    Fn = "SoftmaxBackward"
-	LogSoftmaxBackward Fn = "LogSoftmaxBackward"
-	LogSumExpBackward  Fn = "LogSumExpBackward"
-	SigmoidBackward    Fn = "SigmoidBackward"
-	LogSigmoidBackward Fn = "LogSigmoidBackward"
-	SoftplusBackward   Fn = "SoftplusBackward" // SoftplusBetaBackward when Opt.Beta ≠ 0
+	// The other 16-bit kernels, with Opt.Half and Opt.Grad32 as CrossEntropyHalf.
+	CrossEntropyProbsHalf Fn = "CrossEntropyProbsHalf"
+	SoftmaxFocalHalf      Fn = "SoftmaxFocalHalf"
+	BCEWithLogitsHalf     Fn = "BCEWithLogitsHalf"
+	SigmoidFocalHalf      Fn = "SigmoidFocalHalf"
+	KLDiv                 Fn = "KLDiv"   // Opt.LogTarget; Opt.RowOut: the pointwise losses (Reduction None)
+	Distill               Fn = "Distill" // Opt.Param: the temperature; Opt.ScaleT2; Opt.Ignore: labels
+	BCEWithLogits         Fn = "BCEWithLogits"
+	BCE                   Fn = "BCE"
+	SigmoidFocal          Fn = "SigmoidFocal"
+	FocalProbs            Fn = "FocalProbs"
+	MSE                   Fn = "MSE"
+	L1                    Fn = "L1"
+	Huber                 Fn = "Huber"
+	SmoothL1              Fn = "SmoothL1"
+	Softmax               Fn = "Softmax"
+	LogSoftmax            Fn = "LogSoftmax"
+	LogSumExp             Fn = "LogSumExp"
+	Sigmoid               Fn = "Sigmoid"
+	LogSigmoid            Fn = "LogSigmoid"
+	Softplus              Fn = "Softplus"
+	SoftplusBeta          Fn = "SoftplusBeta" // Opt.Beta, Opt.Threshold
+	SoftmaxBackward       Fn = "SoftmaxBackward"
+	LogSoftmaxBackward    Fn = "LogSoftmaxBackward"
+	LogSumExpBackward     Fn = "LogSumExpBackward"
+	SigmoidBackward       Fn = "SigmoidBackward"
+	LogSigmoidBackward    Fn = "LogSigmoidBackward"
+	SoftplusBackward      Fn = "SoftplusBackward" // SoftplusBetaBackward when Opt.Beta ≠ 0
 )
 
 // Backward reports whether fn is a primitive's backward pass.
