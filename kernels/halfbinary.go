@@ -148,29 +148,24 @@ func narrow16(im *args.Impl[float32], dst []uint16, src []float32, f16 bool) {
 }
 
 // checkUnit16 rejects a 16-bit value outside [0, 1] (NaN passes, as in
-// checkUnitOn), reading the bits: in both formats a value lies in [0, 1]
-// exactly when its bits are at most those of 1 (or it is −0).
+// checkUnitOn): widened a chunk at a time into a pooled buffer and
+// scanned by the backend's vector scan.
 func checkUnit16(name string, h []uint16, f16 bool) error {
-	one, inf := uint16(0x3f80), uint16(0x7f80)
-	if f16 {
-		one, inf = 0x3c00, 0x7c00
-	}
-	// bad: a positive value above 1 (up to +Inf) or a negative one other
-	// than −0 (down to −Inf); NaNs lie above inf in magnitude.
-	bad := false
-	for _, v := range h {
-		bad = bad || v-(one+1) < inf-one || v-0x8001 < inf
-	}
-	if !bad {
-		return nil
-	}
-	for i, v := range h {
-		if v-(one+1) < inf-one || v-0x8001 < inf {
-			w := BF16(v).Float32()
-			if f16 {
-				w = F16(v).Float32()
+	im := impl[float32]()
+	s := halfScratchPool.Get().(*halfScratch)
+	defer halfScratchPool.Put(s)
+	buf := s.get(halfBlockElems)
+	for off := 0; off < len(h); off += halfBlockElems {
+		chunk := h[off:min(off+halfBlockElems, len(h))]
+		w := buf[:len(chunk)]
+		widen16(im, w, chunk, f16)
+		if !im.OutsideUnit(w) {
+			continue
+		}
+		for i, v := range w {
+			if v < 0 || v > 1 {
+				return wrapf(ErrTarget, "%s[%d]=%v outside [0, 1]", name, off+i, v)
 			}
-			return wrapf(ErrTarget, "%s[%d]=%v outside [0, 1]", name, i, w)
 		}
 	}
 	return nil

@@ -44,6 +44,7 @@ type config struct {
 	torch    *PyTorch // -torch: PyTorch's times to compare with
 	sweep    bool     // -sweep: each kernel over sweepShapes, cliffs reported
 	scaling  bool     // -scaling: the multi-core curve of kernels.Runner
+	half     bool     // -half: the 16-bit kernels beside float32
 }
 
 // errUsage marks an error already reported with the usage text.
@@ -69,6 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		seedF     = fs.Uint64("seed", 1, "seed of the generated inputs")
 		torchF    = fs.String("torch", "", "add PyTorch's ns/elem and the speed-up over it from `FILE.json`, written by tools/torchbench/torchbench.py --json")
 		scalingF  = fs.Bool("scaling", false, "measure the multi-core curve instead: CE, BCE-with-logits, sigmoid focal and MSE (float32, fwd+bwd) without a Runner and with P = 1 … GOMAXPROCS goroutines, wall clock, and check that every P gives the same loss bits")
+		halfF     = fs.Bool("half", false, "measure the 16-bit kernels instead: CrossEntropy, CrossEntropyProbs, SoftmaxFocal, BCEWithLogits and SigmoidFocal fwd+bwd on bfloat16 and float16 inputs with a 16-bit gradient beside float32 on the same values, on each selected backend, with the ratio to float32 in the same run")
 		sweepF    = fs.Bool("sweep", false, "sweep K = 2…262144 and N = 1…4096 (flat kernels: 256…4M elements) instead of the fixed shapes, plot ns/elem against K (default lossbench-sweep.svg) and report every shape more than 1.5× off its series' fit; by default CrossEntropy, CrossEntropyProbs, SoftmaxFocal, Softmax, BCEWithLogits, SigmoidFocal and MSE, 40ms × 3 per measurement")
 	)
 	fs.Usage = func() {
@@ -84,7 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (all options are flags; see -h)", fs.Arg(0))
 	}
-	c := &config{duration: *durationF, reps: *repsF, json: *jsonF, markdown: *mdF, plot: *plotF, bw: *bwF, seed: *seedF, sweep: *sweepF, scaling: *scalingF}
+	c := &config{duration: *durationF, reps: *repsF, json: *jsonF, markdown: *mdF, plot: *plotF, bw: *bwF, seed: *seedF, sweep: *sweepF, scaling: *scalingF, half: *halfF}
 	if c.json && c.markdown {
 		return nil, fmt.Errorf("-json and -markdown: choose one output format")
 	}
@@ -242,6 +244,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err != nil:
 		fmt.Fprintf(stderr, "lossbench: %v\n", err)
 		return 2
+	}
+	if cfg.half {
+		if err := runHalf(cfg, stdout); err != nil {
+			fmt.Fprintf(stderr, "lossbench: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	if cfg.scaling {
 		if err := runScaling(cfg, stdout); err != nil {
