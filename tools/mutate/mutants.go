@@ -521,7 +521,7 @@ var mutants = func() []Mutant {
 		Note:  "F16ToF32 slice loop: negative values widened with their lowest bit set",
 		Tests: halfSuite("generic", false)})
 	for _, m := range perISA("half-round", "bf16", "asmgen/amd64/half.go",
-		"\t\ts.Op(VPADDD, s.U(0x7fff), v, a) // + 0x7fff\n", "s.U(0x7fff)", "s.U(map[bool]uint32{false: 0x7fff, true: 0x8000}[$ON])",
+		"\ts.Op(VPADDD, s.U(0x7fff), v, a) // + 0x7fff\n", "s.U(0x7fff)", "s.U(map[bool]uint32{false: 0x7fff, true: 0x8000}[$ON])",
 		"f32ToBF16: 0x8000 added for 0x7fff (ties and the values just below round up)", false) {
 		m.Tests = halfSuite(m.Backend, false)
 		add(m)
@@ -540,10 +540,19 @@ var mutants = func() []Mutant {
 		Note: "f32ToF16: the second vector's four values replaced by the first's", Tests: halfSuite("neon", false)})
 	// ---- the 16-bit cross-entropy driver (issue 18), shared by every backend ----
 	add(Mutant{ID: "generic/half-round-ce", Backend: "generic", Kind: "half-round", File: "kernels/halfce.go",
-		Find: "\t\t\tim.F32ToBF16(g, buf)\n", Old: "im.F32ToBF16(g, buf)", New: "im.F32ToBF16(g[:len(g)-1], buf[:len(buf)-1])",
-		Note: "CrossEntropyHalf: the last bfloat16 gradient element of each block left unwritten"})
+		Find: "\t\tnarrow16(im, t.g16[lo*k:hi*k], buf, t.f16)\n", Old: "t.g16[lo*k:hi*k], buf", New: "t.g16[lo*k:hi*k-1], buf[:len(buf)-1]",
+		Note: "CrossEntropyHalf: the last 16-bit gradient element of each widened block left unwritten"})
 	add(Mutant{ID: "generic/off-by-one-row-half", Backend: "generic", Kind: "off-by-one-row", File: "kernels/halfce.go",
 		Find: "\tblk.N = hi - lo\n", Old: "hi - lo", New: "max(hi-lo-1, 1)",
 		Note: "CrossEntropyHalf: the row count of a block of several rows one short (its last row not computed)"})
+	for _, m := range perISA("skip-tail", "ce16", "kernels/amd64/halfce_amd64.go",
+		"\t\t\tcopy(g[full:], dtail[:k-full])\n\t\t\tpending = true\n", "copy(g[full:], dtail[:k-full])",
+		"if !($ON) {\n\t\t\t\tcopy(g[full:], dtail[:k-full])\n\t\t\t}",
+		"crossEntropyStashed16: a pipelined row's gradient tail (k mod Lanes elements) not copied out", false) {
+		add(m)
+	}
+	add(Mutant{ID: "avx2/half-round-ce16", Backend: "avx2", Kind: "half-round", File: "asmgen/amd64/stash16.go",
+		Find: "\tVPERMQ(Imm(0x08), r, r)\n", Old: "0x08", New: "0x04",
+		Note: "narrow16 (AVX2 bfloat16 gradient): the second four values of each vector replaced by the first four"})
 	return ms
 }()
