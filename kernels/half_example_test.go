@@ -27,3 +27,25 @@ func ExampleBF16ToFloat32() {
 	// [0x3f80 0x3f82 0x7f80]
 	// 65504 +Inf
 }
+
+// Cross-entropy on bfloat16 logits with the gradient written over them in
+// place, as a training step on a bf16 logits tensor does.
+func ExampleCrossEntropyHalf() {
+	logits := []kernels.BF16{
+		kernels.BF16FromFloat32(2), kernels.BF16FromFloat32(1), kernels.BF16FromFloat32(0.1),
+		kernels.BF16FromFloat32(0.5), kernels.BF16FromFloat32(2.5), kernels.BF16FromFloat32(0.3),
+	}
+	targets := []int32{0, 1}
+	loss, err := kernels.CrossEntropyHalf(logits, targets, 2, 3, logits, nil)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("loss %.4f\n", loss)
+	for _, g := range logits {
+		fmt.Printf("%.4f ", g.Float32())
+	}
+	fmt.Println()
+	// Output:
+	// loss 0.3186
+	// -0.1709 0.1211 0.0493 0.0542 -0.0986 0.0444
+}

@@ -52,7 +52,6 @@ func halfKernels(s *x86.ISA) {
 			VMOVUPS(in, v)
 			VCVTPS2PH(Imm(0), v, out) // imm 0: round to nearest even
 		})
-	bf16Consts := []uint32{1, 0x7fff, 0x7fffffff, 0x7f800000, 0x40}
 	// round leaves in a register the 32-bit lanes of x rounded to bfloat16
 	// (in the low 16 bits of each lane).
 	round := func(in Mem) reg.VecVirtual {

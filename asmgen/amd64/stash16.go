@@ -30,6 +30,20 @@ type halfFormat struct {
 
 var halfFormats = []halfFormat{{"BF16", false}, {"F16", true}}
 
+// bf16Consts are roundBF16's integer lane constants: kept in registers on
+// AVX-512, where an instruction may not read a full-width constant table.
+var bf16Consts = []uint32{1, 0x7fff, 0x7fffffff, 0x7f800000, 0x40}
+
+// preloadNarrow pins roundBF16's constants for a kernel that narrows to f.
+func preloadNarrow(s *x86.ISA, f halfFormat) {
+	if f.f16 || !s.ZMM {
+		return
+	}
+	for _, c := range bf16Consts {
+		s.Preload(math.Float32frombits(c))
+	}
+}
+
 // halfReg is a register of half the ISA's width: Lanes 16-bit values.
 func halfReg(s *x86.ISA) reg.VecVirtual {
 	if s.ZMM {
@@ -139,6 +153,7 @@ func scaleRow16(s *x86.ISA, f halfFormat) {
 	dtail := Load(Param("dtail"), GP64()).(reg.GPVirtual)
 	k := Load(Param("k"), GP64()).(reg.GPVirtual)
 	c, b := broadcastParam(s, "c"), broadcastParam(s, "b")
+	preloadNarrow(s, f)
 	sp := s.NewSpan(k)
 	sp.Each(func(j reg.GPVirtual, mk *x86.Mask) {
 		v := s.LoadAt(mk, s.At(src, j), nil)
@@ -169,6 +184,7 @@ func lseStashScaleRow16(s *x86.ISA, f halfFormat) {
 	s.PreloadExp()
 	s.PreloadC(rescaleMargin, -s.MaxFinite(), s.MaxFinite())
 	c, b := broadcastParam(s, "c"), broadcastParam(s, "b")
+	preloadNarrow(s, f)
 	negInf := s.CR(math.Inf(-1))
 	sp := s.NewSpan(k)
 	moved := GP64()
