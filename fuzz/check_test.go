@@ -33,7 +33,7 @@ func (c *ceCase[T]) ref(a *arena[T]) (*reference.Result, error) {
 func (c *ceCase[T]) focalOptions(o kernels.CrossEntropyOptions[T]) kernels.SoftmaxFocalOptions[T] {
 	return kernels.SoftmaxFocalOptions[T]{
 		Reduction: o.Reduction, Gamma: c.gamma, Alpha: o.Weight,
-		Ignore: o.Ignore, EmptyMean: o.EmptyMean, RowLoss: o.RowLoss,
+		Ignore: o.Ignore, EmptyMean: o.EmptyMean, RowLoss: o.RowLoss, Runner: o.Runner,
 	}
 }
 
