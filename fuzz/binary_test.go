@@ -23,6 +23,22 @@ func FuzzBCE(f *testing.F)           { fuzzFamily(f, binaryDecoder(binProbs)) }
 // FuzzSigmoidFocal covers focal loss on logits and on probabilities.
 func FuzzSigmoidFocal(f *testing.F) { fuzzFamily(f, binaryDecoder(binFocalLogits)) }
 
+// FuzzBCEWithLogitsHalf is FuzzBCEWithLogits through BCEWithLogitsHalf:
+// the logits and the targets are rounded to bfloat16 or float16 (the
+// type decision, "f64", picks the format: 0 bfloat16, 1 float16), the
+// gradient is written in that format (separate or in place over x) or in
+// float32, and the reference is BCEWithLogits' on the widened values (a
+// 16-bit gradient as one more rounding, reference.RoundGrad). Targets
+// outside [0, 1] after the rounding are ErrTarget. Its faults are those
+// that carry over to the 16-bit copies: shapes, lengths, weights and
+// options.
+func FuzzBCEWithLogitsHalf(f *testing.F) { fuzzFamily(f, binaryHalfDecoder(binLogits)) }
+
+// FuzzSigmoidFocalHalf is FuzzSigmoidFocal's focal loss on logits (there
+// is no 16-bit FocalProbs) through SigmoidFocalHalf, as
+// FuzzBCEWithLogitsHalf is FuzzBCEWithLogits.
+func FuzzSigmoidFocalHalf(f *testing.F) { fuzzFamily(f, binaryHalfDecoder(binFocalLogits)) }
+
 func binaryDecoder(variant int) decoder {
 	return func(s *source) runnable {
 		v := variant
@@ -30,9 +46,16 @@ func binaryDecoder(variant int) decoder {
 			v = binFocalProbs
 		}
 		return byType(s,
-			func(s *source) kernelCase[float32] { return decodeBinary[float32](s, v) },
-			func(s *source) kernelCase[float64] { return decodeBinary[float64](s, v) })
+			func(s *source) kernelCase[float32] { return decodeBinary[float32](s, v, false) },
+			func(s *source) kernelCase[float64] { return decodeBinary[float64](s, v, false) })
 	}
+}
+
+// binaryHalfDecoder decodes the variant's 16-bit twin (BCEWithLogits or
+// SigmoidFocal): float32 cases whose first decision ("f64", as the element
+// type of the other targets) is the 16-bit format.
+func binaryHalfDecoder(variant int) decoder {
+	return func(s *source) runnable { return typed[float32]{decodeBinary[float32](s, variant, true)} }
 }
 
 var binaryKinds = []int{faultShape, faultLength, faultWeight, faultOption, faultOverlap}
@@ -61,6 +84,9 @@ type binaryCase[T kernels.Float] struct {
 	wmode       int  // weightElems, weightClass or weightRow: which option weight is
 	twoWeights  bool // a fault: ClassWeight set beside weight
 	runner      int  // fuzzRunners
+	half        bool // the 16-bit kernel (float32 logits variants only)
+	f16         bool // half: float16 inputs (else bfloat16)
+	grad32      bool // half: a float32 gradient (else the inputs' type)
 	asym        *kernels.Asymmetric
 	reduction   kernels.Reduction
 	clip        float64
@@ -78,10 +104,21 @@ type binaryCase[T kernels.Float] struct {
 func (c *binaryCase[T]) logits() bool { return c.variant == binLogits || c.variant == binFocalLogits }
 func (c *binaryCase[T]) focal() bool  { return c.variant >= binFocalLogits }
 
-func decodeBinary[T kernels.Float](s *source, variant int) *binaryCase[T] {
-	c := &binaryCase[T]{variant: variant}
+// decodeBinary decodes a case of the variant, or of its 16-bit twin
+// (half): the twin draws its format first and its grad32 decision after
+// the targets, rounds x and y to the format, and has no overlap faults;
+// its other decisions are the variant's, in order.
+func decodeBinary[T kernels.Float](s *source, variant int, half bool) *binaryCase[T] {
+	c := &binaryCase[T]{variant: variant, half: half}
+	if half {
+		c.f16 = s.intn("f64", 2) == 1
+	}
 	c.n, c.k = decodeShape(s)
-	c.fault = decodeFault(s, binaryKinds...)
+	kinds := binaryKinds
+	if half {
+		kinds = noOverlap(kinds)
+	}
+	c.fault = decodeFault(s, kinds...)
 	c.shift = s.intn("shift", 16)
 	c.reduction = kernels.Reduction(s.intn("reduction", 3))
 	c.grad = s.intn("grad", 3)
@@ -110,6 +147,16 @@ func decodeBinary[T kernels.Float](s *source, variant int) *binaryCase[T] {
 	nk := c.n * c.k
 	c.x = floats[T](s, "x", xd, nk)
 	c.y = floats[T](s, "y", pd, nk)
+	if half {
+		c.grad32 = s.intn("grad32", 2) == 1
+		for _, v := range [][]T{c.x, c.y} {
+			for i := range v {
+				v[i] = T(round16(c.f16, float32(v[i])))
+			}
+		}
+		// ErrTarget is decided on the rounded targets (faultOf): 1 + 2⁻²³
+		// is 1 in both formats, −1e-40 is −0.
+	}
 	if withWeight || c.fault.kind == faultWeight {
 		c.weight = floats[T](s, "w", weightDist, nk)
 	}
@@ -310,6 +357,10 @@ func weightLen(mode, n, k int) int {
 func (c *binaryCase[T]) call(a *arena[T]) (T, error) {
 	o := c.options(a)
 	x, y, grad := a.get("x"), a.get("y"), a.get("grad")
+	if c.half {
+		l, err := c.callHalf(a, any(&o).(*kernels.BinaryOptions[float32]))
+		return T(l), err
+	}
 	switch c.variant {
 	case binLogits:
 		return kernels.BCEWithLogits(x, y, c.callN, c.callK, grad, &o)
@@ -323,13 +374,30 @@ func (c *binaryCase[T]) call(a *arena[T]) (T, error) {
 	return kernels.FocalProbs(x, y, c.callN, c.callK, grad, &fo)
 }
 
+// callHalf runs the 16-bit kernel on 16-bit copies of the arena's x and
+// y in the case's format (runHalf).
+func (c *binaryCase[T]) callHalf(a *arena[T], o *kernels.BinaryOptions[float32]) (float32, error) {
+	c32, a32 := any(c).(*binaryCase[float32]), any(a).(*arena[float32])
+	hc := halfCall{name: c.name(), in: [][]float32{a32.get("x"), a32.get("y")}, grad: a32.get("grad"),
+		gradNone: c.grad == gradNone, grad32: c.grad32}
+	return callHalf(c.f16, hc, binaryHalfKernel[kernels.BF16](c32, o), binaryHalfKernel[kernels.F16](c32, o))
+}
+
+// name is the kernel's name.
+func (c *binaryCase[T]) name() string {
+	if c.half {
+		return binaryNames[c.variant] + "Half"
+	}
+	return binaryNames[c.variant]
+}
+
 func (c *binaryCase[T]) String() string {
 	var zero T
 	asym := "nil"
 	if c.asym != nil {
 		asym = fmt.Sprint(*c.asym)
 	}
-	return describe("func", binaryNames[c.variant], "type", fmt.Sprintf("%T", zero),
+	return describe("func", c.name(), "type", fmt.Sprintf("%T", zero), "f16", c.f16, "grad32", c.grad32,
 		"n", c.n, "k", c.k, "call", [2]int{c.callN, c.callK}, "fault", c.fault.kind,
 		"reduction", c.reduction, "asym", asym, "clip", c.clip, "alpha", c.alpha, "gamma", c.gamma,
 		"grad", []string{"separate", "inplace", "none"}[c.grad], "loss", c.loss, "shift", c.shift, "runner", c.runner,

@@ -2,9 +2,7 @@ package fuzz
 
 import (
 	"fmt"
-	"slices"
 	"testing"
-	"unsafe"
 
 	"github.com/lossfuse/lossfuse/internal/shardtest"
 	"github.com/lossfuse/lossfuse/kernels"
@@ -17,10 +15,9 @@ const (
 	ceFocal         // SoftmaxFocal
 	ceShards        // CrossEntropy through the vocabulary-shard calls
 	ceNLL           // NLL: log-probabilities (any reals) and integer targets
-	ceHalf          // CrossEntropyHalf: 16-bit logits (float32 cases only)
 )
 
-var ceNames = []string{"CrossEntropy", "CrossEntropyProbs", "SoftmaxFocal", "CrossEntropyShards", "NLL", "CrossEntropyHalf"}
+var ceNames = []string{"CrossEntropy", "CrossEntropyProbs", "SoftmaxFocal", "CrossEntropyShards", "NLL"}
 
 func FuzzCrossEntropy(f *testing.F)      { fuzzFamily(f, ceDecoder(ceInt)) }
 func FuzzCrossEntropyProbs(f *testing.F) { fuzzFamily(f, ceDecoder(ceProbs)) }
@@ -45,16 +42,30 @@ func FuzzNLL(f *testing.F) { fuzzFamily(f, ceDecoder(ceNLL)) }
 // widened logits (a 16-bit gradient as one more rounding,
 // reference.RoundGrad). Its faults are those that carry over to the 16-bit
 // copies: shapes, lengths, targets, weights and options.
-func FuzzCrossEntropyHalf(f *testing.F) { fuzzFamily(f, decodeCEHalf) }
+func FuzzCrossEntropyHalf(f *testing.F) { fuzzFamily(f, ceHalfDecoder(ceInt)) }
 
-func decodeCEHalf(s *source) runnable { return typed[float32]{decodeCE[float32](s, ceHalf)} }
+// FuzzCrossEntropyProbsHalf is FuzzCrossEntropyProbs through
+// CrossEntropyProbsHalf, as FuzzCrossEntropyHalf is FuzzCrossEntropy: the
+// logits and the probability targets are both rounded to the drawn format.
+func FuzzCrossEntropyProbsHalf(f *testing.F) { fuzzFamily(f, ceHalfDecoder(ceProbs)) }
+
+// FuzzSoftmaxFocalHalf is FuzzSoftmaxFocal through SoftmaxFocalHalf, as
+// FuzzCrossEntropyHalf is FuzzCrossEntropy.
+func FuzzSoftmaxFocalHalf(f *testing.F) { fuzzFamily(f, ceHalfDecoder(ceFocal)) }
 
 func ceDecoder(variant int) decoder {
 	return func(s *source) runnable {
 		return byType(s,
-			func(s *source) kernelCase[float32] { return decodeCE[float32](s, variant) },
-			func(s *source) kernelCase[float64] { return decodeCE[float64](s, variant) })
+			func(s *source) kernelCase[float32] { return decodeCE[float32](s, variant, false) },
+			func(s *source) kernelCase[float64] { return decodeCE[float64](s, variant, false) })
 	}
+}
+
+// ceHalfDecoder decodes the variant's 16-bit twin: float32 cases whose
+// first decision ("f64", as the element type of the other targets) is the
+// 16-bit format.
+func ceHalfDecoder(variant int) decoder {
+	return func(s *source) runnable { return typed[float32]{decodeCE[float32](s, variant, true)} }
 }
 
 // The faults each variant can have (probability targets have no targets to
@@ -63,7 +74,6 @@ var (
 	ceKinds      = []int{faultShape, faultLength, faultTarget, faultWeight, faultOption, faultOverlap}
 	ceProbsKinds = []int{faultShape, faultLength, faultLength, faultWeight, faultOption, faultOverlap}
 	ceFocalKinds = ceKinds
-	ceHalfKinds  = []int{faultShape, faultLength, faultTarget, faultWeight, faultOption}
 )
 
 // Option tables: the zero value (PyTorch's default) first and most often.
@@ -93,8 +103,9 @@ type ceCase[T kernels.Float] struct {
 	grouping int   // ceShards: how the stats are combined (shardedCE)
 	gamma    float64
 	grad     int  // gradSeparate, gradInPlace or gradNone
-	f16      bool // ceHalf: float16 logits (else bfloat16)
-	grad32   bool // ceHalf: a float32 gradient (else the logits' type)
+	half     bool // the 16-bit kernel (float32 cases only)
+	f16      bool // half: float16 inputs (else bfloat16)
+	grad32   bool // half: a float32 gradient (else the inputs' type)
 	rowLoss  bool
 	rowLSE   bool
 	shift    int
@@ -110,13 +121,21 @@ const (
 	gradNone
 )
 
-func decodeCE[T kernels.Float](s *source, variant int) *ceCase[T] {
-	c := &ceCase[T]{variant: variant}
-	if variant == ceHalf {
+// decodeCE decodes a case of the variant, or of its 16-bit twin (half):
+// the twin draws its format first and its grad32 decision after the
+// logits, rounds the logits and probability targets to the format, and
+// has no overlap faults; its other decisions are the variant's, in order.
+func decodeCE[T kernels.Float](s *source, variant int, half bool) *ceCase[T] {
+	c := &ceCase[T]{variant: variant, half: half}
+	if half {
 		c.f16 = s.intn("f64", 2) == 1
 	}
 	c.n, c.k = decodeShape(s)
-	c.fault = decodeFault(s, [][]int{ceKinds, ceProbsKinds, ceFocalKinds, ceKinds, ceKinds, ceHalfKinds}[variant]...)
+	kinds := [][]int{ceKinds, ceProbsKinds, ceFocalKinds, ceKinds, ceKinds}[variant]
+	if half {
+		kinds = noOverlap(kinds)
+	}
+	c.fault = decodeFault(s, kinds...)
 	if variant == ceShards {
 		c.fault = fault{kind: faultNone}
 	}
@@ -151,11 +170,9 @@ func decodeCE[T kernels.Float](s *source, variant int) *ceCase[T] {
 	}
 
 	c.logits = floats[T](s, "x", realDist, c.n*c.k)
-	if variant == ceHalf {
+	if half {
 		c.grad32 = s.intn("grad32", 2) == 1
-		for i, v := range c.logits {
-			c.logits[i] = T(c.round(float32(v)))
-		}
+		c.round16(c.logits)
 	}
 	if variant == ceProbs {
 		pd := probDist
@@ -163,6 +180,9 @@ func decodeCE[T kernels.Float](s *source, variant int) *ceCase[T] {
 			pd = probAnyDist // unnormalised, negative, infinite targets
 		}
 		c.probs = floats[T](s, "t", pd, c.n*c.k)
+		if half {
+			c.round16(c.probs) // ErrTarget is decided on the rounded values
+		}
 	} else {
 		c.targets = decodeTargets(s, c.n, c.k, o.Ignore)
 	}
@@ -366,12 +386,22 @@ func (c *ceCase[T]) overlap(b []buf[T], f *fault) {
 // hasRowLSE reports whether the variant's options have RowLSE.
 func (c *ceCase[T]) hasRowLSE() bool { return c.variant != ceFocal && c.variant != ceNLL }
 
-// round rounds v to the case's 16-bit format (ceHalf) and back.
-func (c *ceCase[T]) round(v float32) float32 {
-	if c.f16 {
-		return kernels.F16FromFloat32(v).Float32()
+// round rounds v to the case's 16-bit format (half) and back.
+func (c *ceCase[T]) round(v float32) float32 { return round16(c.f16, v) }
+
+// round16 rounds s to the case's 16-bit format in place.
+func (c *ceCase[T]) round16(s []T) {
+	for i, v := range s {
+		s[i] = T(c.round(float32(v)))
 	}
-	return kernels.BF16FromFloat32(v).Float32()
+}
+
+// name is the kernel's name.
+func (c *ceCase[T]) name() string {
+	if c.half {
+		return ceNames[c.variant] + "Half"
+	}
+	return ceNames[c.variant]
 }
 
 func resize[T any](s []T, n int) []T {
@@ -400,26 +430,20 @@ func (c *ceCase[T]) call(a *arena[T]) (T, error) {
 	targets := append([]int32(nil), c.targets...)
 	var loss T
 	var err error
-	switch c.variant {
-	case ceInt:
+	switch {
+	case c.half:
+		var l float32
+		l, err = c.callHalf(a, targets, any(&o).(*kernels.CrossEntropyOptions[float32]))
+		loss = T(l)
+	case c.variant == ceInt:
 		loss, err = kernels.CrossEntropy(logits, targets, c.callN, c.callK, grad, &o)
-	case ceProbs:
+	case c.variant == ceProbs:
 		loss, err = kernels.CrossEntropyProbs(logits, a.get("probs"), c.callN, c.callK, grad, &o)
-	case ceShards:
+	case c.variant == ceShards:
 		loss, err = shardtest.CrossEntropy(logits, targets, c.callN, c.callK, grad, &o, c.cuts, c.grouping)
-	case ceNLL:
+	case c.variant == ceNLL:
 		no := nllOptions(o)
 		loss, err = kernels.NLL(logits, targets, c.callN, c.callK, grad, &no)
-	case ceHalf:
-		var l float32
-		c32, o32 := any(c).(*ceCase[float32]), any(&o).(*kernels.CrossEntropyOptions[float32])
-		x32, g32 := any(logits).([]float32), any(grad).([]float32)
-		if c.f16 {
-			l, err = callHalf(c32, kernels.F16FromFloat32, kernels.F16.Float32, x32, targets, g32, o32)
-		} else {
-			l, err = callHalf(c32, kernels.BF16FromFloat32, kernels.BF16.Float32, x32, targets, g32, o32)
-		}
-		loss = T(l)
 	default:
 		fo := c.focalOptions(o)
 		loss, err = kernels.SoftmaxFocal(logits, targets, c.callN, c.callK, grad, &fo)
@@ -436,7 +460,7 @@ func (c *ceCase[T]) String() string {
 	var zero T
 	o := c.opts
 	ig, has := o.Ignore.Index()
-	return describe("func", ceNames[c.variant],
+	return describe("func", c.name(),
 		"type", fmt.Sprintf("%T", zero), "n", c.n, "k", c.k, "call", [2]int{c.callN, c.callK},
 		"fault", c.fault.kind, "reduction", o.Reduction, "emptymean", o.EmptyMean,
 		"ignore", fmt.Sprint(ig, has), "smoothing", o.LabelSmoothing, "zloss", o.ZLoss, "softcap", o.SoftCap,
@@ -451,74 +475,15 @@ func nllOptions[T kernels.Float](o kernels.CrossEntropyOptions[T]) kernels.NLLOp
 		Normalizer: o.Normalizer, RowLoss: o.RowLoss, Runner: o.Runner}
 }
 
-// halfSentinel is a NaN in both 16-bit formats: the 16-bit buffers' spare
-// elements past their ends, and a 16-bit gradient's elements before the
-// call (so that one left unwritten shows as NaN).
-const halfSentinel = 0x7e5e
-
-// callHalf runs CrossEntropyHalf on 16-bit copies of the arena's logits
-// (and gradient): a float32 gradient is the arena's own buffer; a 16-bit
-// one is widened into it after a successful call. It panics (a failure,
-// see runOn) where the kernel wrote past a 16-bit buffer, changed the
-// logits' copy other than in place, or wrote the gradient before an error.
-func callHalf[H kernels.BF16 | kernels.F16](c *ceCase[float32], from func(float32) H, to func(H) float32,
-	logits []float32, targets []int32, grad []float32, o *kernels.CrossEntropyOptions[float32]) (float32, error) {
-	const spare = 8
-	x := make([]H, len(logits), len(logits)+spare)
-	for i, v := range logits {
-		x[i] = from(v)
+// callHalf runs the 16-bit kernel on 16-bit copies of the arena's logits
+// (and probabilities) in the case's format (runHalf).
+func (c *ceCase[T]) callHalf(a *arena[T], targets []int32, o *kernels.CrossEntropyOptions[float32]) (float32, error) {
+	c32 := any(c).(*ceCase[float32])
+	a32 := any(a).(*arena[float32])
+	in := [][]float32{a32.get("logits")}
+	if c.variant == ceProbs {
+		in = append(in, a32.get("probs"))
 	}
-	orig := slices.Clone(x)
-	for i := len(x); i < cap(x); i++ {
-		x[:cap(x)][i] = halfSentinel
-	}
-	n, k := c.callN, c.callK
-	switch {
-	case c.grad == gradNone && grad == nil:
-		return kernels.CrossEntropyHalf(x, targets, n, k, []H(nil), o)
-	case c.grad32:
-		l, err := kernels.CrossEntropyHalf(x, targets, n, k, grad, o)
-		if !slices.Equal(x[:cap(x)][:len(x)+spare], append(slices.Clone(orig), sentinels[H](spare)...)) {
-			panic("CrossEntropyHalf wrote to its 16-bit logits")
-		}
-		return l, err
-	}
-	inPlace := len(grad) > 0 && len(grad) == len(logits) && unsafe.SliceData(grad) == unsafe.SliceData(logits)
-	g := x
-	if !inPlace {
-		g = make([]H, len(grad), len(grad)+spare)
-		if grad == nil {
-			g = nil
-		}
-		for i := range g[:cap(g)] {
-			g[:cap(g)][i] = halfSentinel
-		}
-	}
-	l, err := kernels.CrossEntropyHalf(x, targets, n, k, g, o)
-	switch {
-	case !inPlace && !slices.Equal(x[:cap(x)], append(slices.Clone(orig), sentinels[H](spare)...)):
-		panic("CrossEntropyHalf changed its 16-bit logits (not in place)")
-	case inPlace && !slices.Equal(x[len(x):cap(x)], sentinels[H](spare)):
-		panic("CrossEntropyHalf wrote past its 16-bit logits")
-	case !inPlace && g != nil && !slices.Equal(g[len(g):cap(g)], sentinels[H](spare)):
-		panic("CrossEntropyHalf wrote past its 16-bit gradient")
-	}
-	if err != nil {
-		if inPlace && !slices.Equal(x, orig) || !inPlace && !slices.Equal(g, sentinels[H](len(g))) {
-			panic("CrossEntropyHalf wrote its gradient before returning " + err.Error())
-		}
-		return l, err
-	}
-	for i, v := range g {
-		grad[i] = to(v)
-	}
-	return l, nil
-}
-
-func sentinels[H kernels.BF16 | kernels.F16](n int) []H {
-	s := make([]H, n)
-	for i := range s {
-		s[i] = halfSentinel
-	}
-	return s
+	hc := halfCall{name: c.name(), in: in, grad: a32.get("grad"), gradNone: c.grad == gradNone, grad32: c.grad32}
+	return callHalf(c.f16, hc, ceHalfKernel[kernels.BF16](c32, targets, o), ceHalfKernel[kernels.F16](c32, targets, o))
 }

@@ -18,7 +18,7 @@ func (c *ceCase[T]) ref(a *arena[T]) (*reference.Result, error) {
 	o := c.opts
 	o.RowLoss, o.RowLSE, o.Weight = a.get("rowloss"), a.get("rowlse"), a.get("weight")
 	switch c.variant {
-	case ceInt, ceShards, ceHalf:
+	case ceInt, ceShards:
 		return reference.CrossEntropy(a.get("logits"), c.targets, c.callN, c.callK, &o)
 	case ceProbs:
 		return reference.CrossEntropyProbs(a.get("logits"), a.get("probs"), c.callN, c.callK, &o)
@@ -33,12 +33,12 @@ func (c *ceCase[T]) ref(a *arena[T]) (*reference.Result, error) {
 func (c *ceCase[T]) focalOptions(o kernels.CrossEntropyOptions[T]) kernels.SoftmaxFocalOptions[T] {
 	return kernels.SoftmaxFocalOptions[T]{
 		Reduction: o.Reduction, Gamma: c.gamma, Alpha: o.Weight,
-		Ignore: o.Ignore, EmptyMean: o.EmptyMean, RowLoss: o.RowLoss,
+		Ignore: o.Ignore, EmptyMean: o.EmptyMean, RowLoss: o.RowLoss, Runner: o.Runner,
 	}
 }
 
 func (c *ceCase[T]) check(r *reference.Result, a *arena[T], loss T) error {
-	if c.variant == ceHalf && !c.grad32 {
+	if c.half && !c.grad32 {
 		r = r.RoundGrad(c.round) // the gradient went through the 16-bit format
 	}
 	return located(reference.Check(r, reference.Got[T]{
@@ -71,6 +71,9 @@ func (c *binaryCase[T]) ref(a *arena[T]) (*reference.Result, error) {
 }
 
 func (c *binaryCase[T]) check(r *reference.Result, a *arena[T], loss T) error {
+	if c.half && !c.grad32 {
+		r = r.RoundGrad(func(v float32) float32 { return round16(c.f16, v) }) // the gradient went through the 16-bit format
+	}
 	return located(reference.Check(r, reference.Got[T]{CheckLoss: true, Loss: loss, Items: a.get("loss"), Grad: a.get("grad")}),
 		func(_ string, i int) string {
 			return fmt.Sprintf("x %s y %s weight %s posweight %s", at(c.x, i), at(c.y, i), at(c.weight, i), at(c.pos, i%c.k))

@@ -159,7 +159,7 @@ func (c *ceCase[T]) known(backend string, r *reference.Result, e elem) []string 
 			return ""
 		},
 		func() string {
-			if !simd(backend) || c.variant != ceInt && c.variant != ceHalf || c.opts.LabelSmoothing == 0 {
+			if !simd(backend) || c.variant != ceInt || c.opts.LabelSmoothing == 0 {
 				return ""
 			}
 			if anyRow(func(row []T, _ int) bool { return math.Abs(float64(row[0])) > 64*(1+maxAbs(row[1:])) }) {
@@ -381,7 +381,7 @@ func (c *ceCase[T]) norm() float64 {
 		switch {
 		case has && y == ig:
 		case y < 0 || int(y) >= c.k: // a fault case; never compared
-		case c.weight != nil && (c.variant == ceInt || c.variant == ceShards || c.variant == ceNLL || c.variant == ceHalf):
+		case c.weight != nil && (c.variant == ceInt || c.variant == ceShards || c.variant == ceNLL):
 			norm += float64(c.weight[y])
 		default:
 			norm++

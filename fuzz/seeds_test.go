@@ -17,19 +17,23 @@ var updateSeeds = flag.Bool("update-seeds", false, "rewrite the generated seeds 
 
 // families maps each fuzz target to its decoder.
 var families = map[string]decoder{
-	"FuzzCrossEntropy":       ceDecoder(ceInt),
-	"FuzzCrossEntropyProbs":  ceDecoder(ceProbs),
-	"FuzzSoftmaxFocal":       ceDecoder(ceFocal),
-	"FuzzCrossEntropyShards": ceDecoder(ceShards),
-	"FuzzNLL":                ceDecoder(ceNLL),
-	"FuzzCrossEntropyHalf":   decodeCEHalf,
-	"FuzzKLDiv":              decodeKLDivFamily,
-	"FuzzDistill":            decodeDistillFamily,
-	"FuzzBCEWithLogits":      binaryDecoder(binLogits),
-	"FuzzBCE":                binaryDecoder(binProbs),
-	"FuzzSigmoidFocal":       binaryDecoder(binFocalLogits),
-	"FuzzRegression":         decodeRegressionFamily,
-	"FuzzPrimitives":         decodePrimitiveFamily,
+	"FuzzCrossEntropy":          ceDecoder(ceInt),
+	"FuzzCrossEntropyProbs":     ceDecoder(ceProbs),
+	"FuzzSoftmaxFocal":          ceDecoder(ceFocal),
+	"FuzzCrossEntropyShards":    ceDecoder(ceShards),
+	"FuzzNLL":                   ceDecoder(ceNLL),
+	"FuzzCrossEntropyHalf":      ceHalfDecoder(ceInt),
+	"FuzzCrossEntropyProbsHalf": ceHalfDecoder(ceProbs),
+	"FuzzSoftmaxFocalHalf":      ceHalfDecoder(ceFocal),
+	"FuzzBCEWithLogitsHalf":     binaryHalfDecoder(binLogits),
+	"FuzzSigmoidFocalHalf":      binaryHalfDecoder(binFocalLogits),
+	"FuzzKLDiv":                 decodeKLDivFamily,
+	"FuzzDistill":               decodeDistillFamily,
+	"FuzzBCEWithLogits":         binaryDecoder(binLogits),
+	"FuzzBCE":                   binaryDecoder(binProbs),
+	"FuzzSigmoidFocal":          binaryDecoder(binFocalLogits),
+	"FuzzRegression":            decodeRegressionFamily,
+	"FuzzPrimitives":            decodePrimitiveFamily,
 }
 
 // seed is a script: the values of the decisions it names, cycled when a
