@@ -31,8 +31,8 @@ type HalfGrad interface{ BF16 | F16 | float32 }
 //	loss, err := kernels.CrossEntropyHalf(logits, targets, n, k, []kernels.BF16(nil), nil)
 //
 // Where the backend has a native 16-bit kernel for the call (amd64: rows
-// longer than 4096 with a 16-bit gradient, without label smoothing or
-// soft-capping) it reads and writes the 16-bit rows directly. Otherwise
+// longer than 4096 with a gradient, without label smoothing or
+// soft-capping) it reads the 16-bit rows and writes the gradient directly. Otherwise
 // the rows are widened a block at a time into a float32 buffer that stays
 // in cache (the float32 gradient itself when grad is float32), the
 // backend's float32 kernel runs on the block, and its gradient is narrowed
@@ -177,10 +177,10 @@ func (t halfCETask) run(o *CrossEntropyOptions[float32], norm float64) float32 {
 	parallel := o.Runner.parallel(n*k) && blocks > 1
 	var sum float64
 	native := false
-	if !parallel && t.g16 != nil && t.probs == nil && impl[float32]().CrossEntropy16 != nil {
+	if !parallel && (t.g16 != nil || t.g32 != nil) && t.probs == nil && impl[float32]().CrossEntropy16 != nil {
 		// The whole call natively, as CrossEntropy runs one call (the
 		// long-row kernels pipeline each row with the next).
-		sum, native = impl[float32]().CrossEntropy16(args.CE16{A: t.a, X: t.x, F16: t.f16, Grad: t.g16})
+		sum, native = impl[float32]().CrossEntropy16(args.CE16{A: t.a, X: t.x, F16: t.f16, Grad: t.g16, Grad32: t.g32})
 	}
 	switch {
 	case native:
@@ -250,8 +250,13 @@ func (t *halfCETask) runBlock(b int) float64 {
 		blk.RowLSE = t.a.RowLSE[lo:hi]
 	}
 	im := impl[float32]()
-	if t.g16 != nil && t.probs == nil && im.CrossEntropy16 != nil {
-		c := args.CE16{A: blk, X: x, F16: t.f16, Grad: t.g16[lo*k : hi*k]}
+	if (t.g16 != nil || t.g32 != nil) && t.probs == nil && im.CrossEntropy16 != nil {
+		c := args.CE16{A: blk, X: x, F16: t.f16}
+		if t.g16 != nil {
+			c.Grad = t.g16[lo*k : hi*k]
+		} else {
+			c.Grad32 = t.g32[lo*k : hi*k]
+		}
 		if sum, ok := im.CrossEntropy16(c); ok {
 			return sum
 		}

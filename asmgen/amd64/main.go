@@ -72,7 +72,8 @@ func main() {
 		for _, f := range halfFormats {
 			lseStashRow16(s, f)
 			scaleRow16(s, f)
-			lseStashScaleRow16(s, f)
+			lseStashScaleRow16(s, f, false)
+			lseStashScaleRow16(s, f, true)
 		}
 		softmaxRows(s)
 		subRows(s)

@@ -164,13 +164,23 @@ func scaleRow16(s *x86.ISA, f halfFormat) {
 }
 
 // lseStashScaleRow16 is lseStashScaleRow on 16-bit rows: pass 1 of the row
-// x and scaleRow16 of the previous row's stash into dst in one loop.
-func lseStashScaleRow16(s *x86.ISA, f halfFormat) {
-	name := "lseStashScaleRow" + f.name + suffix(s)
-	TEXT(name, NOSPLIT, "func(x *uint16, xtail, stash, prev *float32, dst, dtail *uint16, k int, c, b float32, out *float32) int")
+// x and scaleRow16 of the previous row's stash into dst in one loop; with
+// g32 dst is a float32 row (the G32 variants: scaleRow's stores, the tail
+// under the usual mask).
+func lseStashScaleRow16(s *x86.ISA, f halfFormat, g32 bool) {
+	name := "lseStashScaleRow" + f.name
+	sig := "func(x *uint16, xtail, stash, prev *float32, dst, dtail *uint16, k int, c, b float32, out *float32) int"
+	pass2 := "scaleRow" + f.name + "(prev, dst, dtail, k, c, b)"
+	if g32 {
+		name += "G32"
+		sig = "func(x *uint16, xtail, stash, prev, dst *float32, k int, c, b float32, out *float32) int"
+		pass2 = "scaleRow(prev, dst, k, c, b)"
+	}
+	name += suffix(s)
+	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
 	docf(name,
-		"%s is lseStashRow"+f.name+"(x, xtail, stash, k, out) and scaleRow"+f.name+"(prev, dst, dtail, k, c, b) in one loop;",
+		"%s is lseStashRow"+f.name+"(x, xtail, stash, k, out) and "+pass2+" in one loop;",
 		"it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).")
 	s.Begin()
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
@@ -178,13 +188,18 @@ func lseStashScaleRow16(s *x86.ISA, f halfFormat) {
 	stash := Load(Param("stash"), GP64()).(reg.GPVirtual)
 	prev := Load(Param("prev"), GP64()).(reg.GPVirtual)
 	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
-	dtail := Load(Param("dtail"), GP64()).(reg.GPVirtual)
+	var dtail reg.GPVirtual
+	if !g32 {
+		dtail = Load(Param("dtail"), GP64()).(reg.GPVirtual)
+	}
 	k := Load(Param("k"), GP64()).(reg.GPVirtual)
 	out := Load(Param("out"), GP64()).(reg.GPVirtual)
 	s.PreloadExp()
 	s.PreloadC(rescaleMargin, -s.MaxFinite(), s.MaxFinite())
 	c, b := broadcastParam(s, "c"), broadcastParam(s, "b")
-	preloadNarrow(s, f)
+	if !g32 {
+		preloadNarrow(s, f)
+	}
 	negInf := s.CR(math.Inf(-1))
 	sp := s.NewSpan(k)
 	moved := GP64()
@@ -196,7 +211,11 @@ func lseStashScaleRow16(s *x86.ISA, f halfFormat) {
 			body(j, mk)
 			v := s.LoadAt(mk, s.At(prev, j), nil)
 			s.FMS213(b, c, v) // c·v − b
-			store16(s, v, mk, dst, dtail, j, f.f16)
+			if g32 {
+				s.StoreAt(mk, v, s.At(dst, j))
+			} else {
+				store16(s, v, mk, dst, dtail, j, f.f16)
+			}
 		}, flush)
 	}
 	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, hooks)

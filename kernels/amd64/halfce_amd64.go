@@ -11,15 +11,15 @@ import (
 )
 
 // crossEntropy16 is the stashed long-row path (crossEntropyStashed) on
-// 16-bit logits with a 16-bit gradient: pass 1 reads the row's 2-byte
-// logits and stashes float32 exponentials, pass 2 writes the scaled stash
-// rounded to 16 bits, pipelined with the next row's pass 1 as in float32.
+// 16-bit logits: pass 1 reads the row's 2-byte logits and stashes float32
+// exponentials, pass 2 writes the scaled stash rounded to 16 bits (or in
+// float32), pipelined with the next row's pass 1 as in float32.
 // It takes the calls the float32 stashed path takes (rows of fusedMaxK <
 // K ≤ stashMaxK with a gradient, no label smoothing, no soft-cap, integer
 // targets); the others go back to package kernels' block driver.
 func (s isa) crossEntropy16(c args.CE16) (float64, bool) {
 	a := &c.A
-	if c.Grad == nil || a.K <= fusedMaxK || a.K > stashMaxK || a.SoftCap != 0 || a.Smoothing != 0 || a.Focal || a.Probs != nil {
+	if c.Grad == nil && c.Grad32 == nil || a.K <= fusedMaxK || a.K > stashMaxK || a.SoftCap != 0 || a.Smoothing != 0 || a.Focal || a.Probs != nil {
 		return 0, false
 	}
 	args.Took("amd64/f32/ce16/stashed")
@@ -82,9 +82,16 @@ func (s isa) crossEntropyStashed16(c args.CE16, stash, stash2 []float32) float64
 	var cs float32
 	moved, nextMoved := 0, 0
 	pending := false // this row's pass 1 ran with the previous row's pass 2
+	g32 := c.Grad == nil // a float32 gradient
 	for r := range n {
 		x := c.X[r*k : r*k+k]
-		g := c.Grad[r*k : r*k+k]
+		var g []uint16
+		var gf []float32
+		if g32 {
+			gf = c.Grad32[r*k : r*k+k]
+		} else {
+			g = c.Grad[r*k : r*k+k]
+		}
 		if pending {
 			stash, stash2 = stash2, stash
 			moved, out = nextMoved, nextOut
@@ -104,6 +111,7 @@ func (s isa) crossEntropyStashed16(c args.CE16, stash, stash2 []float32) float64
 				a.RowLoss[r] = 0
 			}
 			clear(g)
+			clear(gf)
 			continue
 		}
 		if math.IsInf(float64(ls), 0) {
@@ -115,6 +123,9 @@ func (s isa) crossEntropyStashed16(c args.CE16, stash, stash2 []float32) float64
 			nan := round(nan32)
 			for j := range g {
 				g[j] = nan
+			}
+			for j := range gf {
+				gf[j] = nan32
 			}
 			continue
 		}
@@ -135,32 +146,57 @@ func (s isa) crossEntropyStashed16(c args.CE16, stash, stash2 []float32) float64
 			// The factor overflows float32: generic's float64 row kernel
 			// on the widened row (its loss and LSE stay pass 1's).
 			args.Took("amd64/f32/ce16/wide-coef")
-			widen(stash, x)
+			row := stash
+			if g32 {
+				row = gf
+			}
+			widen(row, x)
 			r1 := a
-			r1.N, r1.X, r1.Grad, r1.Targets, r1.RowLoss, r1.RowLSE = 1, stash, stash, a.Targets[r:r+1], nil, nil
+			r1.N, r1.X, r1.Grad, r1.Targets, r1.RowLoss, r1.RowLSE = 1, row, row, a.Targets[r:r+1], nil, nil
 			generic.CrossEntropy(r1)
-			narrow(g, stash)
+			if !g32 {
+				narrow(g, stash)
+			}
 			continue
 		case moved == 0 && stashScale(coef, out, &cs) && r+1 < n:
 			xn := c.X[(r+1)*k : (r+2)*k]
 			tailOf(xn)
-			nextMoved = s.lseStashScaleRow16(c.F16, xn, xtail[:], stash2, stash, g, dtail[:], cs, &nextOut)
-			copy(g[full:], dtail[:k-full])
+			if g32 {
+				nextMoved = s.lseStashScaleRow16G32(c.F16, xn, xtail[:], stash2, stash, gf, cs, &nextOut)
+			} else {
+				nextMoved = s.lseStashScaleRow16(c.F16, xn, xtail[:], stash2, stash, g, dtail[:], cs, &nextOut)
+				copy(g[full:], dtail[:k-full])
+			}
 			pending = true
 		case moved == 0 && stashScale(coef, out, &cs):
-			s.scaleRow16(c.F16, stash, g, dtail[:], cs)
-			copy(g[full:], dtail[:k-full])
+			if g32 {
+				s.scaleRow(stash, gf, k, cs, 0, false)
+			} else {
+				s.scaleRow16(c.F16, stash, g, dtail[:], cs)
+				copy(g[full:], dtail[:k-full])
+			}
 		default:
 			// Pass 1's reference moved (or the scale is unusable): the exp
 			// pass on the widened row.
 			args.Took("amd64/f32/ce16/moved")
 			widen(stash, x)
 			bias := float32(0)
-			s.expAffineRows(stash, stash, 1, k, &mx, &ls, &coef, &bias, false)
-			narrow(g, stash)
+			dst := stash
+			if g32 {
+				dst = gf
+			}
+			s.expAffineRows(stash, dst, 1, k, &mx, &ls, &coef, &bias, false)
+			if !g32 {
+				narrow(g, stash)
+			}
 		}
 		p := math.Exp(zy - float64(mx) - float64(ls))
-		g[y] = round(float32(scale * (pc*p - wy)))
+		gy := float32(scale * (pc*p - wy))
+		if g32 {
+			gf[y] = gy
+		} else {
+			g[y] = round(gy)
+		}
 	}
 	return total
 }
@@ -206,5 +242,20 @@ func (s isa) scaleRow16(f16 bool, src []float32, dst, dtail []uint16, c float32)
 		scaleRowF16AVX2(&src[0], &dst[0], &dtail[0], k, c, 0)
 	default:
 		scaleRowBF16AVX2(&src[0], &dst[0], &dtail[0], k, c, 0)
+	}
+}
+
+func (s isa) lseStashScaleRow16G32(f16 bool, x []uint16, xtail, stash, prev, dst []float32, c float32, out *[3]float32) int {
+	k := len(stash)
+	args.Took("amd64/f32/ce16/stash-pipelined-g32")
+	switch {
+	case s == avx512 && f16:
+		return lseStashScaleRowF16G32AVX512(&x[0], &xtail[0], &stash[0], &prev[0], &dst[0], k, c, 0, &out[0])
+	case s == avx512:
+		return lseStashScaleRowBF16G32AVX512(&x[0], &xtail[0], &stash[0], &prev[0], &dst[0], k, c, 0, &out[0])
+	case f16:
+		return lseStashScaleRowF16G32AVX2(&x[0], &xtail[0], &stash[0], &prev[0], &dst[0], k, c, 0, &out[0])
+	default:
+		return lseStashScaleRowBF16G32AVX2(&x[0], &xtail[0], &stash[0], &prev[0], &dst[0], k, c, 0, &out[0])
 	}
 }

@@ -388,6 +388,12 @@ func scaleRowBF16AVX2(src *float32, dst *uint16, dtail *uint16, k int, c float32
 //go:noescape
 func lseStashScaleRowBF16AVX2(x *uint16, xtail *float32, stash *float32, prev *float32, dst *uint16, dtail *uint16, k int, c float32, b float32, out *float32) int
 
+// lseStashScaleRowBF16G32AVX2 is lseStashRowBF16(x, xtail, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop;
+// it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).
+//
+//go:noescape
+func lseStashScaleRowBF16G32AVX2(x *uint16, xtail *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
+
 // lseStashRowF16AVX2 is lseStashRow on a row of k F16 logits: the last k mod Lanes of them are read
 // from xtail, widened by the caller.
 //
@@ -405,6 +411,12 @@ func scaleRowF16AVX2(src *float32, dst *uint16, dtail *uint16, k int, c float32,
 //
 //go:noescape
 func lseStashScaleRowF16AVX2(x *uint16, xtail *float32, stash *float32, prev *float32, dst *uint16, dtail *uint16, k int, c float32, b float32, out *float32) int
+
+// lseStashScaleRowF16G32AVX2 is lseStashRowF16(x, xtail, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop;
+// it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).
+//
+//go:noescape
+func lseStashScaleRowF16G32AVX2(x *uint16, xtail *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
 
 // softmaxRowsAVX2 writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.
 //
@@ -2273,6 +2285,12 @@ func scaleRowBF16AVX512(src *float32, dst *uint16, dtail *uint16, k int, c float
 //go:noescape
 func lseStashScaleRowBF16AVX512(x *uint16, xtail *float32, stash *float32, prev *float32, dst *uint16, dtail *uint16, k int, c float32, b float32, out *float32) int
 
+// lseStashScaleRowBF16G32AVX512 is lseStashRowBF16(x, xtail, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop;
+// it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).
+//
+//go:noescape
+func lseStashScaleRowBF16G32AVX512(x *uint16, xtail *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
+
 // lseStashRowF16AVX512 is lseStashRow on a row of k F16 logits: the last k mod Lanes of them are read
 // from xtail, widened by the caller.
 //
@@ -2290,6 +2308,12 @@ func scaleRowF16AVX512(src *float32, dst *uint16, dtail *uint16, k int, c float3
 //
 //go:noescape
 func lseStashScaleRowF16AVX512(x *uint16, xtail *float32, stash *float32, prev *float32, dst *uint16, dtail *uint16, k int, c float32, b float32, out *float32) int
+
+// lseStashScaleRowF16G32AVX512 is lseStashRowF16(x, xtail, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop;
+// it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).
+//
+//go:noescape
+func lseStashScaleRowF16G32AVX512(x *uint16, xtail *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
 
 // softmaxRowsAVX512 writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.
 //

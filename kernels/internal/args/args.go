@@ -63,13 +63,15 @@ type CE[T Float] struct {
 }
 
 // CE16 is a cross-entropy call on 16-bit logits (kernels.CrossEntropyHalf)
-// with a gradient of the same format: A is the float32 call it stands for
+// with a gradient of the same format or float32: A is the float32 call it stands for
 // (every option and per-row output; X and Grad nil).
 type CE16 struct {
 	A    CE[float32]
 	X    []uint16 // N*K bfloat16 or binary16 logits
 	F16  bool     // binary16 (else bfloat16)
 	Grad []uint16 // N*K, the same format; may be X itself
+	// Grad32, when Grad is nil, is a float32 gradient (N*K), or nil.
+	Grad32 []float32
 }
 
 // Divergence selects Distill's divergence between the teacher's softmax P
