@@ -81,7 +81,7 @@ func (s isa) crossEntropyStashed16(c args.CE16, stash, stash2 []float32) float64
 	var out, nextOut [3]float32 // m, ls, ref − m of the stashed rows
 	var cs float32
 	moved, nextMoved := 0, 0
-	pending := false // this row's pass 1 ran with the previous row's pass 2
+	pending := false     // this row's pass 1 ran with the previous row's pass 2
 	g32 := c.Grad == nil // a float32 gradient
 	for r := range n {
 		x := c.X[r*k : r*k+k]

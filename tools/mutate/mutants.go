@@ -546,9 +546,14 @@ var mutants = func() []Mutant {
 		Find: "\tblk.N = hi - lo\n", Old: "hi - lo", New: "max(hi-lo-1, 1)",
 		Note: "CrossEntropyHalf: the row count of a block of several rows one short (its last row not computed)"})
 	for _, m := range perISA("skip-tail", "ce16", "kernels/amd64/halfce_amd64.go",
-		"\t\t\tcopy(g[full:], dtail[:k-full])\n\t\t\tpending = true\n", "copy(g[full:], dtail[:k-full])",
-		"if !($ON) {\n\t\t\t\tcopy(g[full:], dtail[:k-full])\n\t\t\t}",
+		"\t\t\t\tcopy(g[full:], dtail[:k-full])\n\t\t\t}\n\t\t\tpending = true\n", "copy(g[full:], dtail[:k-full])",
+		"if !($ON) {\n\t\t\t\t\tcopy(g[full:], dtail[:k-full])\n\t\t\t\t}",
 		"crossEntropyStashed16: a pipelined row's gradient tail (k mod Lanes elements) not copied out", false) {
+		add(m)
+	}
+	for _, m := range perISA("target-grad-x1.5", "ce16-g32", "kernels/amd64/halfce_amd64.go",
+		"\t\t\tgf[y] = gy\n", "gf[y] = gy", "gf[y] = gy\n\t\t\tif $ON {\n\t\t\t\tgf[y] *= 1.5\n\t\t\t}",
+		"crossEntropyStashed16, float32 gradient: the target element ×1.5", false) {
 		add(m)
 	}
 	add(Mutant{ID: "avx2/half-round-ce16", Backend: "avx2", Kind: "half-round", File: "asmgen/amd64/stash16.go",
