@@ -9,7 +9,8 @@ import (
 )
 
 // Half is a 16-bit floating-point element type: the inputs of the 16-bit
-// kernels (CrossEntropyHalf).
+// kernels (CrossEntropyHalf, CrossEntropyProbsHalf, SoftmaxFocalHalf,
+// BCEWithLogitsHalf, SigmoidFocalHalf).
 type Half interface{ BF16 | F16 }
 
 // HalfGrad is the element type a 16-bit kernel writes its gradient in: the
@@ -26,18 +27,18 @@ type HalfGrad interface{ BF16 | F16 | float32 }
 // may be logits itself (in place); a float32 grad must not share memory
 // with the logits. The class weights and per-row outputs are float32.
 //
-// For forward only, pass a nil gradient of either type:
+// For forward only, pass a nil gradient of the logits' type (or float32):
 //
 //	loss, err := kernels.CrossEntropyHalf(logits, targets, n, k, []kernels.BF16(nil), nil)
 //
 // Where the backend has a native 16-bit kernel for the call (amd64: rows
 // longer than 4096 with a gradient, without label smoothing or
-// soft-capping) it reads the 16-bit rows and writes the gradient directly. Otherwise
-// the rows are widened a block at a time into a float32 buffer that stays
-// in cache (the float32 gradient itself when grad is float32), the
-// backend's float32 kernel runs on the block, and its gradient is narrowed
-// into grad; the buffer comes from a pool, so calls do not allocate once
-// warm.
+// soft-capping) it reads the 16-bit rows and writes the gradient
+// directly. Otherwise the rows are widened a block at a time into a
+// float32 buffer that stays in cache (the float32 gradient itself when
+// grad is float32), the backend's float32 kernel runs on the block, and
+// its gradient is narrowed into grad; the buffer comes from a pool, so
+// calls do not allocate once warm.
 func CrossEntropyHalf[H Half, G HalfGrad](logits []H, targets []int32, n, k int, grad []G, o *CrossEntropyOptions[float32]) (float32, error) {
 	if o == nil {
 		o = &CrossEntropyOptions[float32]{}
