@@ -280,9 +280,9 @@ func TestCrossEntropyHalfLongRows(t *testing.T) {
 
 func halfLongRows[H kernels.BF16 | kernels.F16](t *testing.T, from func(float32) H, to func(H) float32) {
 	rng := rand.New(rand.NewSource(77))
-	ks := []int{4097, 4111, 8193, 32000, 32769}
-	if !testing.Short() {
-		ks = append(ks, 50257, 128256)
+	ks := []int{4097, 4111, 8193} // tails 1, 15 and 1 past the vectors
+	if !testing.Short() {         // qemu runs -short
+		ks = append(ks, 32000, 32769, 50257, 128256)
 	}
 	for _, k := range ks {
 		for c := range 6 {

@@ -97,10 +97,12 @@ func checkHalfCall[H kernels.BF16 | kernels.F16](t *testing.T, f halfFormat[H], 
 	return true
 }
 
+// halfShapes: tails around the vector widths, several blocks of short rows
+// (900×10), and long rows past the block of short rows (qemu runs -short).
 func halfShapes() [][2]int {
-	s := [][2]int{{1, 1}, {3, 5}, {2, 17}, {37, 9}, {3, 100}, {900, 10}, {2, 4097}, {2, 8193}}
+	s := [][2]int{{1, 1}, {3, 5}, {2, 17}, {37, 9}, {900, 10}, {2, 4097}}
 	if !testing.Short() {
-		s = append(s, [2]int{1, 33000})
+		s = append(s, [2]int{3, 100}, [2]int{2, 8193}, [2]int{1, 33000})
 	}
 	return s
 }
