@@ -195,6 +195,20 @@ func CrossEntropyProbs[T Float](logits, probs []T, n, k int, grad []T, o *CrossE
 // a (in place: the struct is large, and a call's fixed cost counts).
 // weightName names o.Weight in errors ("Alpha" for SoftmaxFocal).
 func ceCommon[T Float](a *args.CE[T], logits []T, n, k int, grad []T, o *CrossEntropyOptions[T], weightName string) error {
+	var r rules
+	if err := ceShape(&r, len(logits), grad == nil, len(grad), n, k, o, weightName); err != nil {
+		return err
+	}
+	a.X, a.N, a.K, a.Weight = logits, n, k, o.Weight
+	a.Smoothing, a.ZLoss, a.SoftCap = T(o.LabelSmoothing), T(o.ZLoss), T(o.SoftCap)
+	a.Grad, a.RowLoss, a.RowLSE = grad, o.RowLoss, o.RowLSE
+	return nil
+}
+
+// ceShape adds to r (after the caller's own rules) the checks of the
+// shape, of the logits' and gradient's lengths and of o, whatever the
+// logits' element type, and validates the class weights.
+func ceShape[T Float](r *rules, nLogits int, gradNil bool, nGrad, n, k int, o *CrossEntropyOptions[T], weightName string) error {
 	if configErr != nil {
 		return configErr
 	}
@@ -202,16 +216,9 @@ func ceCommon[T Float](a *args.CE[T], logits []T, n, k int, grad []T, o *CrossEn
 	if err != nil {
 		return err
 	}
-	var r rules
-	r.length("logits", len(logits), nk)
-	r.optLength("grad", grad == nil, len(grad), nk)
-	if err := ceOptions(&r, o, n, k, weightName); err != nil {
-		return err
-	}
-	a.X, a.N, a.K, a.Weight = logits, n, k, o.Weight
-	a.Smoothing, a.ZLoss, a.SoftCap = T(o.LabelSmoothing), T(o.ZLoss), T(o.SoftCap)
-	a.Grad, a.RowLoss, a.RowLSE = grad, o.RowLoss, o.RowLSE
-	return nil
+	r.length("logits", nLogits, nk)
+	r.optLength("grad", gradNil, nGrad, nk)
+	return ceOptions(r, o, n, k, weightName)
 }
 
 // ceOptions adds the checks of o for n rows of k classes to r (after the

@@ -133,20 +133,11 @@ func SoftmaxFocalHalf[H Half, G HalfGrad](logits []H, targets []int32, n, k int,
 // targets.
 func newHalfCE[H Half, G HalfGrad](r *rules, logits []H, n, k int, grad []G, o *CrossEntropyOptions[float32], weightName string) (halfCETask, error) {
 	var t halfCETask
-	if configErr != nil {
-		return t, configErr
-	}
-	nk, err := checkShape(n, k)
-	if err != nil {
+	if err := ceShape(r, len(logits), grad == nil, len(grad), n, k, o, weightName); err != nil {
 		return t, err
 	}
-	r.length("logits", len(logits), nk)
-	r.optLength("grad", grad == nil, len(grad), nk)
-	if r.err == nil && !sameHalf[H, G]() {
-		r.err = wrapf(ErrOption, "grad of %s for %s logits: the gradient is the logits' type or float32", halfName[G](), halfName[H]())
-	}
-	if err := ceOptions(r, o, n, k, weightName); err != nil {
-		return t, err
+	if !sameHalf[H, G]() {
+		return t, wrapf(ErrOption, "grad of %s for %s logits: the gradient is the logits' type or float32", halfName[G](), halfName[H]())
 	}
 	t = halfCETask{
 		a: args.CE[float32]{N: n, K: k, Weight: o.Weight,

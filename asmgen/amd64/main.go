@@ -64,13 +64,13 @@ func main() {
 		}
 		expAffineRows(s, false, false, true)
 		expAffineRows(s, true, false, true)
-		lseStashRow(s)
+		lseStashRow(s, nil)
 		scaleRow(s, false)
 		scaleRow(s, true)
 		lseStashScaleRow(s, false)
 		lseStashScaleRow(s, true)
 		for _, f := range halfFormats {
-			lseStashRow16(s, f)
+			lseStashRow(s, &f)
 			scaleRow16(s, f)
 			lseStashScaleRow16(s, f, false)
 			lseStashScaleRow16(s, f, true)

@@ -16,17 +16,35 @@ import (
 
 // lseStashRow is pass 1 (as maxLogRows) of one row that also writes
 // stash[j] = exp(x[j] − ref) for the reference the sum was taken against.
-func lseStashRow(s *x86.ISA) {
-	name := "lseStashRow" + suffix(s)
-	TEXT(name, NOSPLIT, "func(x, stash *float32, k int, out *float32) int")
+// With f set the row holds 16-bit logits of that format (stash16.go): the
+// whole vectors are widened on load, the last k mod Lanes come from xtail.
+func lseStashRow(s *x86.ISA, f *halfFormat) {
+	name := "lseStashRow"
+	sig := "func(x, stash *float32, k int, out *float32) int"
+	if f != nil {
+		name += f.name
+		sig = "func(x *uint16, xtail, stash *float32, k int, out *float32) int"
+	}
+	name += suffix(s)
+	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	docf(name,
-		"%s is maxLogRows for one row of k logits that also writes stash[j] = exp(x[j] − ref):",
-		"out[0] = m (the row's maximum), out[1] = ls = log Σ_j exp(x[j] − m) and out[2] = ref − m (≤ 0),",
-		"so that softmax_j = stash[j]·exp(out[2] − out[1]). It returns 1 if the reference moved after",
-		"the first vector (earlier stash entries are then relative to an older one), else 0.")
+	if f != nil {
+		docf(name,
+			"%s is lseStashRow on a row of k "+f.name+" logits: the last k mod Lanes of them are read",
+			"from xtail, widened by the caller.")
+	} else {
+		docf(name,
+			"%s is maxLogRows for one row of k logits that also writes stash[j] = exp(x[j] − ref):",
+			"out[0] = m (the row's maximum), out[1] = ls = log Σ_j exp(x[j] − m) and out[2] = ref − m (≤ 0),",
+			"so that softmax_j = stash[j]·exp(out[2] − out[1]). It returns 1 if the reference moved after",
+			"the first vector (earlier stash entries are then relative to an older one), else 0.")
+	}
 	s.Begin()
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	var xtail reg.GPVirtual
+	if f != nil {
+		xtail = Load(Param("xtail"), GP64()).(reg.GPVirtual)
+	}
 	stash := Load(Param("stash"), GP64()).(reg.GPVirtual)
 	k := Load(Param("k"), GP64()).(reg.GPVirtual)
 	out := Load(Param("out"), GP64()).(reg.GPVirtual)
@@ -36,7 +54,11 @@ func lseStashRow(s *x86.ISA) {
 	sp := s.NewSpan(k)
 	moved := GP64()
 	XORQ(moved, moved)
-	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, stashHooks(s, stash, moved))
+	hooks := stashHooks(s, stash, moved)
+	if f != nil {
+		rowHooks16(s, &hooks, x, xtail, f.f16)
+	}
+	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, hooks)
 	storeStashOut(s, out, m, l, ref)
 	Store(moved, ReturnIndex(0))
 	s.End()

@@ -110,34 +110,6 @@ func store16(s *x86.ISA, v reg.VecVirtual, mk *x86.Mask, dst, dtail, j reg.GPVir
 	narrow16(s, v, Mem{Base: dst, Index: j, Scale: 2}, f16)
 }
 
-// lseStashRow16 is lseStashRow on a 16-bit row.
-func lseStashRow16(s *x86.ISA, f halfFormat) {
-	name := "lseStashRow" + f.name + suffix(s)
-	TEXT(name, NOSPLIT, "func(x *uint16, xtail, stash *float32, k int, out *float32) int")
-	Pragma("noescape")
-	docf(name,
-		"%s is lseStashRow on a row of k "+f.name+" logits: the last k mod Lanes of them are read",
-		"from xtail, widened by the caller.")
-	s.Begin()
-	x := Load(Param("x"), GP64()).(reg.GPVirtual)
-	xtail := Load(Param("xtail"), GP64()).(reg.GPVirtual)
-	stash := Load(Param("stash"), GP64()).(reg.GPVirtual)
-	k := Load(Param("k"), GP64()).(reg.GPVirtual)
-	out := Load(Param("out"), GP64()).(reg.GPVirtual)
-	s.PreloadExp()
-	s.PreloadC(rescaleMargin, -s.MaxFinite(), s.MaxFinite())
-	negInf := s.CR(math.Inf(-1))
-	sp := s.NewSpan(k)
-	moved := GP64()
-	XORQ(moved, moved)
-	hooks := stashHooks(s, stash, moved)
-	rowHooks16(s, &hooks, x, xtail, f.f16)
-	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, hooks)
-	storeStashOut(s, out, m, l, ref)
-	Store(moved, ReturnIndex(0))
-	s.End()
-}
-
 // scaleRow16 is scaleRow writing the 16-bit gradient row dst (its tail's
 // lanes into dtail).
 func scaleRow16(s *x86.ISA, f halfFormat) {

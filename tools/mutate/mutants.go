@@ -391,9 +391,9 @@ var mutants = func() []Mutant {
 		"\t\t\tif $ON {\n\t\t\t\tgy *= 1.5\n\t\t\t}\n\t\t\tgy = scale * (gy - cy)\n",
 		"crossEntropy64 (blockwise float64): the target element ×1.5", false)...)
 
-	const stashSpan = "\tnegInf := s.CR(math.Inf(-1))\n\tsp := s.NewSpan(k)\n\tmoved := GP64()\n\tXORQ(moved, moved)\n\tm, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, stashHooks(s, stash, moved))\n"
+	const stashSpan = "\tnegInf := s.CR(math.Inf(-1))\n\tsp := s.NewSpan(k)\n\tmoved := GP64()\n\tXORQ(moved, moved)\n\thooks := stashHooks(s, stash, moved)\n\tif f != nil {\n"
 	add(perISA("drop-last-class", "stash", astash, stashSpan,
-		"\tsp := s.NewSpan(k)\n", "\tif $ON {\n\t\tDECQ(k)\n\t}\n\tsp := s.NewSpan(k)\n",
+		"\tsp := s.NewSpan(k)\n", "\tif $ON && f == nil {\n\t\tDECQ(k)\n\t}\n\tsp := s.NewSpan(k)\n",
 		"generator lseStashRow (first row of the stashed path, 4096 < K ≤ 262144): pass 1 stops at K − 1", false)...)
 
 	add(perISA("drop-last-class", "blocks", aimpl,
