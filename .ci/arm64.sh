@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# arm64 NEON backend: regenerate and diff, encoder tests, vet, the kernels'
+# arm64 NEON backend: regenerate and diff, encoder tests, the kernels'
 # test suites under qemu-aarch64 (neon and generic), cross-builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,10 +16,7 @@ git diff --exit-code -- kernels/arm64
 echo "-- NEON encoder tests (GNU as encodings in asmgen/neon/testdata; re-checked against binutils when installed)"
 (cd asmgen && go vet ./neon/ ./cmd/neongen/ && go test ./neon/)
 
-echo "-- go vet, arm64, with and without purego"
-GOARCH=arm64 go vet ./...
-GOARCH=arm64 go vet -tags purego ./...
-
+# (.ci/run vets the main module for arm64 with and without purego.)
 echo "-- kernels tests under qemu-aarch64: neon required, every backend run"
 GOARCH=arm64 LOSSFUSE_TEST_REQUIRE_BACKEND=neon go test -exec qemu-aarch64 -short ./kernels/...
 # The run above already tests every backend of the build, generic

@@ -11,8 +11,10 @@
 # fuzz/known_classes_test.go, and commit the reproducer under
 # fuzz/testdata/fuzz/<Target>/.
 #
-# LOSSFUSE_FUZZTIME (default 8s per target, 8 targets) and
-# LOSSFUSE_FUZZ_PARALLEL (default 2 workers) tune the engine's budget;
+# LOSSFUSE_FUZZTIME (default 8s per target), LOSSFUSE_FUZZ_PARALLEL
+# (default 2 workers) and LOSSFUSE_FUZZ_PARTS (default 2: each run gives the
+# engine one of two rotating halves of the targets, by day of the year, so
+# two runs cover them all; 1 takes every target) tune the engine's budget;
 # LOSSFUSE_FUZZ_REPORT_ONLY=1 (local use) reports engine findings without
 # failing.
 set -euo pipefail
@@ -20,6 +22,8 @@ cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 fuzztime=${LOSSFUSE_FUZZTIME:-8s}
 parallel=${LOSSFUSE_FUZZ_PARALLEL:-2}
+parts=${LOSSFUSE_FUZZ_PARTS:-2}
+part=$(( 10#$(date -u +%j) % parts ))
 
 echo "-- committed corpus (and the seed generator's round trip, the known classes, the checked ratio), every backend of this CPU"
 go test -count=1 ./fuzz
@@ -45,7 +49,7 @@ echo "-- 1000 fixed-seed random inputs per target, natively (every backend of th
 LOSSFUSE_FUZZ_RANDOM=1000 LOSSFUSE_FUZZ_SEED=0 go test -count=1 -v -run TestRandomInputs ./fuzz |
   grep -v -e '^=== RUN' -e '^    --- PASS'
 
-echo "-- fuzzing each target for $fuzztime ($parallel workers)"
+echo "-- fuzzing targets for $fuzztime each ($parallel workers), part $part of $parts of the targets"
 # A duration -fuzztime can end in "context deadline exceeded" with no
 # failing input: a race in Go's fuzzing coordinator when the deadline
 # fires while a worker runs a long input (golang/go#75804, fixed in Go
@@ -54,7 +58,10 @@ echo "-- fuzzing each target for $fuzztime ($parallel workers)"
 findings=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for target in $(go test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do
+i=0
+for target in $(go test -list '^Fuzz' ./fuzz | grep '^Fuzz' | sort); do
+  i=$((i + 1))
+  [ $(( (i - 1) % parts )) -eq "$part" ] || continue
   echo "   $target"
   before=$(ls "fuzz/testdata/fuzz/$target" 2>/dev/null | sort)
   if ! go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" -parallel="$parallel" ./fuzz 2>&1 | tee "$log"; then

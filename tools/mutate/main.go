@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -61,7 +62,7 @@ func main() {
 		rev      = flag.String("rev", "HEAD", "git revision to mutate")
 		keep     = flag.Bool("keep", false, "keep the temporary copies (for debugging)")
 		verbose  = flag.Bool("v", false, "print the test output of every command")
-		baseline = flag.Bool("baseline", true, "first run each selected test command on the unmutated copy (it must pass)")
+		baseline = flag.String("baseline", "catching", "check the tests against the unmutated copy: catching (the tests that caught a mutant must pass there), full (first run every selected test command there), off")
 	)
 	flag.Parse()
 	if *list {
@@ -104,10 +105,16 @@ func main() {
 	removeOnInterrupt()
 	fmt.Printf("mutate: %d mutants of %s at %s %.12s (%s/%s, %s)\n", len(sel), r.root, *rev, commit, runtime.GOOS, runtime.GOARCH, cpuName())
 	start := time.Now()
-	if *baseline {
+	switch *baseline {
+	case "full":
 		if err := r.baseline(sel); err != nil {
 			fatalf("baseline: %v", err)
 		}
+	case "catching":
+		r.confirmed = map[string]error{}
+	case "off":
+	default:
+		fatalf("-baseline %q: want catching, full or off", *baseline)
 	}
 	var survivors, voids []string
 	for i, m := range sel {
@@ -121,6 +128,9 @@ func main() {
 		case void:
 			voids = append(voids, m.ID)
 		}
+	}
+	if r.base != "" {
+		r.cleanup(r.base)
 	}
 	fmt.Printf("mutate: %d mutants, %d caught, %d survived, %d void, %.0fs\n",
 		len(sel), len(sel)-len(survivors)-len(voids), len(survivors), len(voids), time.Since(start).Seconds())
@@ -281,6 +291,11 @@ type result struct {
 type runner struct {
 	root, rev     string
 	keep, verbose bool
+
+	// With -baseline=catching: the unmutated copy (made on first use) and
+	// the result there of each catching test command, by name and pattern.
+	base      string
+	confirmed map[string]error
 }
 
 // anchor checks that m.Find occurs exactly once in m.File as read by read.
@@ -378,10 +393,57 @@ func (r *runner) run(m Mutant) result {
 		}
 		out, err = r.exec(dir, t, bin)
 		if err != nil {
+			tops, _ := failedTests(out)
+			if err := r.confirm(t, tops); err != nil {
+				return result{void, err.Error()}
+			}
 			return result{caught, "by " + t.Name + ": " + failures(out)}
 		}
 	}
 	return result{survived, "passed " + testNames(m.tests())}
+}
+
+// confirm runs the tests that caught a mutant (tops, or all of t when the
+// output names none, as after a fatal signal) on the unmutated copy: a
+// test that fails there too would "catch" every mutant. This is the part
+// of -baseline=full that decides a result, at a fraction of its cost.
+func (r *runner) confirm(t Test, tops []string) error {
+	if r.confirmed == nil {
+		return nil
+	}
+	if len(tops) > 0 {
+		quoted := make([]string, len(tops))
+		for i, name := range tops {
+			quoted[i] = regexp.QuoteMeta(name)
+		}
+		t.Args = append(append([]string(nil), t.Args...), "-test.run", "^("+strings.Join(quoted, "|")+")$")
+	}
+	key := t.Name + " " + strings.Join(t.Args, " ")
+	if err, ok := r.confirmed[key]; ok {
+		return err
+	}
+	err := r.runUnmutated(t)
+	r.confirmed[key] = err
+	return err
+}
+
+func (r *runner) runUnmutated(t Test) error {
+	if r.base == "" {
+		dir, err := r.copyTree("baseline")
+		if err != nil {
+			return err
+		}
+		r.base = dir
+	}
+	bin, out, err := r.build(r.base, t)
+	if err != nil {
+		return fmt.Errorf("%s does not build on the unmutated tree: %s", t.Name, lastLines(out, 5))
+	}
+	if out, err := r.exec(r.base, t, bin); err != nil {
+		return fmt.Errorf("the catching tests fail on the unmutated tree too (%s %s): %s",
+			t.Name, strings.Join(t.Args, " "), failures(out))
+	}
+	return nil
 }
 
 // baseline runs every distinct test command of sel on an unmutated copy:
@@ -543,8 +605,20 @@ func lastLines(out []byte, n int) string {
 // failures names the failing top-level tests of a test binary's output
 // and the first failing leaf test.
 func failures(out []byte) string {
-	var tops []string
-	leaf := ""
+	tops, leaf := failedTests(out)
+	if len(tops) == 0 {
+		s := lastLines(out, 3)
+		if s == "" {
+			return "(no output)"
+		}
+		return strings.ReplaceAll(s, "\n", " | ")
+	}
+	return strings.Join(tops, ",") + " (first: " + leaf + ")"
+}
+
+// failedTests returns the failing top-level tests of a test binary's
+// output, in order, and the deepest failing test.
+func failedTests(out []byte) (tops []string, leaf string) {
 	seen := map[string]bool{}
 	for _, line := range strings.Split(string(out), "\n") {
 		line = strings.TrimSpace(line)
@@ -562,14 +636,7 @@ func failures(out []byte) string {
 			tops = append(tops, top)
 		}
 	}
-	if len(tops) == 0 {
-		s := lastLines(out, 3)
-		if s == "" {
-			return "(no output)"
-		}
-		return strings.ReplaceAll(s, "\n", " | ")
-	}
-	return strings.Join(tops, ",") + " (first: " + leaf + ")"
+	return tops, leaf
 }
 
 func testNames(ts []Test) string {

@@ -1,25 +1,46 @@
 package half
 
-import "os"
+import (
+	"fmt"
+	"os"
+)
 
-// ExhaustiveEnv, set to 1, makes the narrowing tests run all 2^32 float32
-// patterns (minutes per backend) instead of the dense sample; CI runs them
-// once (.ci/amd64.sh), so that the README's go test ./... stays quick.
+// ExhaustiveEnv makes the narrowing tests run float32 patterns exhaustively
+// instead of the dense sample: 1 means all 2^32 (minutes per backend), i/n
+// the i-th of n equal ranges of them, so that CI (.ci/amd64.sh) covers all
+// 2^32 over n runs and the README's go test ./... stays quick.
 const ExhaustiveEnv = "LOSSFUSE_TEST_EXHAUSTIVE"
 
 // Sampled reports whether the narrowing tests take Patterns' dense sample:
-// under -short, and unless ExhaustiveEnv asks for every pattern.
-func Sampled(short bool) bool { return short || os.Getenv(ExhaustiveEnv) != "1" }
+// under -short, and unless ExhaustiveEnv asks for exhaustive patterns.
+func Sampled(short bool) bool { return short || os.Getenv(ExhaustiveEnv) == "" }
+
+// exhaustiveRange is the range of patterns ExhaustiveEnv asks for; it
+// panics on a value that is neither 1 nor i/n with 0 ≤ i < n, so that a
+// typo cannot turn the exhaustive run into a sampled one.
+func exhaustiveRange() (lo, hi uint64) {
+	v := os.Getenv(ExhaustiveEnv)
+	if v == "1" {
+		return 0, 1 << 32
+	}
+	var i, n uint64
+	if _, err := fmt.Sscanf(v, "%d/%d", &i, &n); err != nil || n == 0 || i >= n || fmt.Sprintf("%d/%d", i, n) != v {
+		panic(fmt.Sprintf("%s=%q: want 1 or i/n with 0 ≤ i < n", ExhaustiveEnv, v))
+	}
+	return i << 32 / n, (i + 1) << 32 / n
+}
 
 // Patterns calls fn with the float32 bit patterns the narrowing tests use,
-// part of parts of them (for parallel workers): all 2^32, or when short
+// part of parts of them (for parallel workers): all 2^32 (or the range
+// ExhaustiveEnv names), or when short
 // every 4099th (a prime stride, so that the low bits vary too) plus every
 // pattern in the regions where the rounding changes case: zero and the
 // subnormals, both formats' subnormal edges, overflow thresholds, ±Inf,
 // NaNs, and the ties (and their neighbours) in every binade. For tests.
 func Patterns(short bool, part, parts int, fn func(b uint32)) {
 	if !short {
-		lo, hi := uint64(part)<<32/uint64(parts), uint64(part+1)<<32/uint64(parts)
+		from, to := exhaustiveRange()
+		lo, hi := from+(to-from)*uint64(part)/uint64(parts), from+(to-from)*uint64(part+1)/uint64(parts)
 		for b := lo; b < hi; b++ {
 			fn(uint32(b))
 		}
