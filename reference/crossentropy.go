@@ -61,16 +61,31 @@ func CrossEntropy[T kernels.Float](logits []T, targets []int32, n, k int, o *ker
 			u := r.U
 			var loss sum
 			loss.add(lr.nll(hard, row.z[y]))
-			var soft, cs float64 // Σ|c_j|·(|lse|+|z_j|+|m|) and Σ c_j of the smoothing part
+			var soft, cs, sub float64 // Σ|c_j|·(|lse|+|z_j|+|m|), Σ c_j of the smoothing part, subnormal c_j's terms
 			for j := range c {
 				c[j] = 0 // without smoothing there is no smoothing term: 0·w[j] must not turn a NaN or +Inf weight into NaN
 				if eps != 0 {
 					c[j] = eps / float64(k) * weightOf(w, j)
 				}
 				cs += c[j]
-				if c[j] != 0 {
+				if c[j] == 0 {
+					continue
+				}
+				if wj := weightOf(w, j); math.Abs(c[j]) < 0x1p-1022 && wj != 0 {
+					// c_j = (ε/K)·w_j is subnormal here: the term is
+					// w_j·(lse − z_j) times ε/K, as CrossEntropyProbs
+					// forms it, not the rounded c_j's.
+					loss.add(lr.nll(wj, row.z[j]) * (eps / float64(k)))
+				} else {
 					loss.add(lr.nll(c[j], row.z[j]))
-					soft += math.Abs(c[j]) * (math.Abs(lr.lse) + math.Abs(row.z[j]) + math.Abs(lr.m))
+				}
+				soft += math.Abs(c[j]) * (math.Abs(lr.lse) + math.Abs(row.z[j]) + math.Abs(lr.m))
+				if math.Abs(c[j]) < r.tiny {
+					// The kernels form c_j in T (or (ε/V)·w_j term by term,
+					// the shard calls): below T's normal range it keeps η,
+					// T's smallest subnormal, absolute, as the gradient's
+					// bound charges (F63) and CrossEntropyProbs's loss (F50; here F77).
+					sub += math.Abs(lr.lse) + math.Abs(row.z[j]) + math.Abs(lr.m)
 				}
 			}
 			zw := 0.0 // ζ·w[y]; without z-loss the term is absent (0·∞ is not NaN here)
@@ -85,7 +100,8 @@ func CrossEntropy[T kernels.Float](logits []T, targets []int32, n, k int, o *ker
 			tol := Slack*u*math.Abs(hard)*(math.Abs(lr.lse)+math.Abs(row.z[y])) +
 				(Slack+float64(k))*u*soft +
 				(aw+2*math.Abs(zw*lr.lse))*lseErr +
-				Slack*u*math.Abs(zw)*lr.lse*lr.lse
+				Slack*u*math.Abs(zw)*lr.lse*lr.lse +
+				Slack*(2*u*r.tiny)*sub // η = 2u·tiny, T's smallest subnormal
 			pcTol := 2*math.Abs(zw)*lseErr + Slack*u*math.Abs(pc)
 			r.rowDone(i, row, loss.value(), tol, pc, pcTol, c)
 		}

@@ -2,7 +2,10 @@
 
 package amd64
 
-import "github.com/lossfuse/lossfuse/kernels/internal/args"
+import (
+	"github.com/lossfuse/lossfuse/kernels/generic"
+	"github.com/lossfuse/lossfuse/kernels/internal/args"
+)
 
 // The two passes of the row kernels on their own (args.RowPass), for
 // vocabulary-shard cross-entropy: the same generated code as the
@@ -19,6 +22,7 @@ func (s isa) rowStats(a args.RowPass[float32]) {
 			for i, d := range dot[:m] {
 				a.Dot[r0+i] = a.DotScale * float64(d)
 			}
+			rowDotsExact(a, r0, r0+m)
 		}
 	}
 }
@@ -65,8 +69,25 @@ func (s isa) rowExp(a args.RowPass[float32]) {
 func (s isa) rowStats64(a args.RowPass[float64]) {
 	args.Took("amd64/f64/shard-pass1")
 	s.rowStats64Unscaled(a)
+	if a.Dot == nil {
+		return
+	}
 	for i := range a.Dot {
 		a.Dot[i] *= a.DotScale
+	}
+	rowDotsExact(a, 0, a.N)
+}
+
+// rowDotsExact retakes Dot[i] for the rows lo ≤ i < hi whose scaled sum
+// is not finite while their M and LS are (a term w·(z − m) beyond the
+// largest float, or a float32 sum past MaxFloat32) with each term
+// scaled first, as args.RowPass asks (FuzzCrossEntropyShards/finding-F76-*).
+func rowDotsExact[T args.Float](a args.RowPass[T], lo, hi int) {
+	k := a.K
+	for i := lo; i < hi; i++ {
+		if d, m, ls := a.Dot[i], float64(a.M[i]), float64(a.LS[i]); d-d != 0 && m-m == 0 && ls-ls == 0 {
+			a.Dot[i] = generic.RowDot(a.X[i*k:i*k+k], a.Weight, float64(a.SoftCap), m, a.DotScale)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ package arm64
 import (
 	"math"
 
+	"github.com/lossfuse/lossfuse/kernels/generic"
 	"github.com/lossfuse/lossfuse/kernels/internal/args"
 )
 
@@ -42,6 +43,12 @@ func rowStats[T args.Float](a args.RowPass[T]) {
 			a.Dot[i] = a.DotScale * vdotSub(x, w, m)
 		default:
 			a.Dot[i] = a.DotScale * vsumSub(x, m)
+		}
+		if d := a.Dot[i]; d-d != 0 && float64(a.LS[i])-float64(a.LS[i]) == 0 {
+			// The scaled sum is not finite where its terms may be
+			// (w·(z − m) beyond the largest float): scale them first, as
+			// args.RowPass asks (FuzzCrossEntropyShards/finding-F76-*).
+			a.Dot[i] = generic.RowDot(x, w, capv, m, a.DotScale)
 		}
 	}
 }

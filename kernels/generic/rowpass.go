@@ -73,6 +73,26 @@ func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool, scale float64
 	return m, s, d
 }
 
+// RowDot is RowStatsExact's dot for a row whose maximum m is finite:
+// Σ (scale·w_j)·(z_j − m) scaled term by term. The vector backends scale
+// their sum instead (fewer multiplications) and call this for a row where
+// that sum is not finite, so that a weight times a logit beyond the
+// largest float (w = 2.7e154 beside z − m = −2.7e154, ε/K = 0.05: the row's
+// dot is −3.7e307) overflows only where the scaled sum does.
+func RowDot[T args.Float](x, w []T, capv, m, scale float64) float64 {
+	var d float64
+	for j, v := range x {
+		sw := scale
+		if w != nil {
+			sw *= float64(w[j])
+		}
+		if sw != 0 { // as in RowStatsExact
+			d += sw * (capped(float64(v), capv) - m)
+		}
+	}
+	return d
+}
+
 // RowExp is pass 2 of the row kernels (args.RowPass) in float64.
 func RowExp[T args.Float](a args.RowPass[T]) {
 	args.Took("generic/shard-pass2")

@@ -190,7 +190,8 @@ type Regression[T Float] struct {
 // Impl.RowStats writes, for each row i, M[i], a reference maximum (every
 // exp(z_ij − M[i]) is finite), LS[i] = log Σ_j exp(z_ij − M[i]) and, when
 // Dot is non-nil, Dot[i] = Σ_j (DotScale·w_j)·(z_ij − M[i]) with terms of
-// w_j = 0 taken as 0 (a backend may scale the sum instead of its terms). In a row whose maximum is not finite, or that holds a NaN, M[i] and
+// w_j = 0 taken as 0 (a backend may scale the sum instead of its terms
+// where that sum is finite). In a row whose maximum is not finite, or that holds a NaN, M[i] and
 // LS[i] are not both finite (the caller treats such rows on its own).
 //
 // Impl.RowExp writes Dst[i*K+j] = (Coef[i]·exp((z_ij − M[i]) − LS[i]) −
