@@ -102,6 +102,23 @@ func binaryLoop[T args.Float](a *args.Binary[T], c *binaryConsts, lo, hi int, pw
 			xs := x[lo:min(lo+binaryBlock, len(x))]
 			ys := y[lo:][:len(xs)]
 			lp, lq := pb[:len(xs)], qb[:len(xs)]
+			if c.clip == 0 && hardLogs(lp, lq, xs, ys) {
+				// Labels 0 and 1 only: the term whose coefficient is 0
+				// drops out, so one log per element (lp) does.
+				if o.grad == nil { // the loss alone: no division
+					for i := range xs {
+						y := float64(ys[i])
+						o.put(lo+i, bceProbHardLoss(lp[i], c.fn*y, c.fp*(1-y)), 0)
+					}
+					continue
+				}
+				for i, xv := range xs {
+					y := float64(ys[i])
+					l, g := bceProbHard(float64(xv), lp[i], c.fn*y, c.fp*(1-y))
+					o.put(lo+i, l, g)
+				}
+				continue
+			}
 			for i, v := range xs {
 				lp[i], lq[i] = float64(v), -float64(v)
 			}
@@ -212,6 +229,47 @@ func bceProb(p, logp, log1mp, cp, cn float64) (l, g float64) {
 	l = -cp*max(logp, -100) - cn*max(log1mp, -100)
 	g = (cn*p - cp*(1-p)) / max(p*(1-p), 1e-12)
 	return l, g
+}
+
+// bceProbHard is bceProb for a label y of 0 or 1, from lv = log p where
+// y = 1 (cp = fn, cn = 0) and log(1 − p) where y = 0 (cp = 0, cn = fp):
+// the other term is 0·max(log, −100) = 0 there (a NaN p gives NaN either
+// way), so the loss is the same but for the sign of a zero.
+func bceProbHard(p, lv, cp, cn float64) (l, g float64) {
+	return bceProbHardLoss(lv, cp, cn), (cn*p - cp*(1-p)) / max(p*(1-p), 1e-12)
+}
+
+func bceProbHardLoss(lv, cp, cn float64) float64 { return -(cp + cn) * max(lv, -100) }
+
+// hardLogs writes lv[i] = log p_i where y_i = 1 and log1p(−p_i) where
+// y_i = 0, and reports whether every label is 0 or 1 (if not, lv is not
+// finished and tmp is clobbered). One log per element: u = p or 1 − p,
+// selected by arithmetic (labels are random, a branch would mispredict),
+// with d = (−p) − (u − 1), what 1 − p dropped (0 where y = 1), and
+// log u + d/u as log1pInto forms it: the same values as logInto on p and
+// log1pInto on −p, bar the sign of log1p(−0).
+func hardLogs[T args.Float](lv, tmp []float64, ps, ys []T) bool {
+	lv, tmp, ys = lv[:len(ps)], tmp[:len(ps)], ys[:len(ps)]
+	for i, v := range ps {
+		p, y := float64(v), float64(ys[i])
+		if y*(1-y) != 0 { // neither 0 nor 1 (or NaN)
+			return false
+		}
+		u := y*p + (1-y)*(1-p)
+		lv[i], tmp[i] = u, (1-y)*(-p-(u-1))
+	}
+	for i, u := range lv {
+		if !(u >= 0x1p-1022 && u <= math.MaxFloat64) { // 0 (p = 1, y = 0), subnormal p, NaN
+			lv[i] = logSub(u)
+			continue
+		}
+		tb := math.Float64bits(u) - logOff
+		k := int64(tb) >> 52
+		e := &logTab[(tb>>45)%logBins]
+		m := math.Float64frombits(math.Float64bits(u) - uint64(k)<<52)
+		lv[i] = logTail(float64(k), e.logc, (m-e.c)*e.invc) + tmp[i]*e.invc*math.Float64frombits(uint64(1023-k)<<52)
+	}
+	return true
 }
 
 // bceProbClip is bceProb with p clipped to [clip, 1−clip].
