@@ -201,6 +201,11 @@ var mutants = func() []Mutant {
 		Old:  "pos, c.fp)",
 		New:  "c.fp, pos)",
 		Note: "BCEWithLogits without a gradient: the positive and negative terms' weights swapped"})
+	add(Mutant{ID: "generic/swap-fn-fp-bce-hard", Backend: "generic", Kind: "swap-fn-fp", File: gbin,
+		Find: "\t\t\t\t\tl, g := bceProbHard(float64(xv), lp[i], c.fn*y, c.fp*(1-y))\n",
+		Old:  "c.fn*y, c.fp*(1-y))",
+		New:  "c.fp*y, c.fn*(1-y))",
+		Note: "BCE on probabilities with 0/1 labels (one log per element): the positive and negative terms' weights swapped"})
 	add(Mutant{ID: "generic/drop-last-class-f32", Backend: "generic", Kind: "drop-last-class", File: gce,
 		Find: "\t\tif i := argmax - lo; i >= 0 && i < len(b) {\n",
 		Old:  "if i := argmax - lo; i >= 0 && i < len(b) {\n",
