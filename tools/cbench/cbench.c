@@ -108,7 +108,7 @@ static inline __mmask16 tail_mask(int rem) { return rem >= 16 ? 0xFFFF : (__mmas
 enum { MARGIN = 20, MAX_SEGS = 64 };
 
 // fold rescales the stash g[0, end) of every segment to the reference m
-// (out of segment slots: then one new segment starts at end).
+// (out of segment slots: the caller then has one segment from 0).
 static void fold(float *g, int end, const int *seg_at, const float *seg_m, int ns, float m) {
 	for (int s = 0; s < ns; s++) {
 		int hi = s + 1 < ns ? seg_at[s + 1] : end;
@@ -116,6 +116,23 @@ static void fold(float *g, int end, const int *seg_at, const float *seg_m, int n
 		for (int i = seg_at[s]; i < hi; i++) g[i] *= f;
 	}
 }
+
+// MOVE_REF moves lse_row's reference m up to the maximum of the vector v
+// at element j: the sums are rescaled, and with a stash a new segment
+// starts at j (out of slots, every segment is folded into one from 0).
+#define MOVE_REF(v)                                                                   \
+	do {                                                                              \
+		float nm = _mm512_reduce_max_ps(v);                                           \
+		__m512 f = exp512(_mm512_set1_ps(m - nm));                                    \
+		s0 = _mm512_mul_ps(s0, f), s1 = _mm512_mul_ps(s1, f);                         \
+		m = nm, vm = _mm512_set1_ps(m), lim = _mm512_set1_ps(m + MARGIN);             \
+		if (g && ns == MAX_SEGS) {                                                    \
+			fold(g, j, seg_at, seg_m, ns, m);                                         \
+			seg_at[0] = 0, seg_m[0] = m, ns = 1;                                      \
+		} else if (g) {                                                               \
+			seg_at[ns] = j, seg_m[ns] = m, ns++;                                      \
+		}                                                                             \
+	} while (0)
 
 // lse_row returns log Σ exp(x_j) of one row, one pass: the sum is kept
 // relative to a reference m that moves only when a value passes it by
@@ -130,16 +147,7 @@ static inline float lse_row(const float *x, int k, float *g, int *seg_at, float 
 	int j = 0;
 	for (; j + 32 <= k; j += 32) {
 		__m512 a = _mm512_loadu_ps(x + j), b = _mm512_loadu_ps(x + j + 16);
-		if (__builtin_expect(_mm512_cmp_ps_mask(_mm512_max_ps(a, b), lim, _CMP_GT_OQ) != 0, 0)) {
-			float nm = _mm512_reduce_max_ps(_mm512_max_ps(a, b));
-			__m512 f = exp512(_mm512_set1_ps(m - nm));
-			s0 = _mm512_mul_ps(s0, f), s1 = _mm512_mul_ps(s1, f);
-			m = nm, vm = _mm512_set1_ps(m), lim = _mm512_set1_ps(m + MARGIN);
-			if (g) {
-				if (ns == MAX_SEGS) fold(g, j, seg_at, seg_m, ns, m), ns = 0;
-				seg_at[ns] = j, seg_m[ns] = m, ns++;
-			}
-		}
+		if (__builtin_expect(_mm512_cmp_ps_mask(_mm512_max_ps(a, b), lim, _CMP_GT_OQ) != 0, 0)) MOVE_REF(_mm512_max_ps(a, b));
 		__m512 ea = exp512(_mm512_sub_ps(a, vm)), eb = exp512(_mm512_sub_ps(b, vm));
 		s0 = _mm512_add_ps(s0, ea), s1 = _mm512_add_ps(s1, eb);
 		if (g) _mm512_storeu_ps(g + j, ea), _mm512_storeu_ps(g + j + 16, eb);
@@ -147,16 +155,7 @@ static inline float lse_row(const float *x, int k, float *g, int *seg_at, float 
 	for (; j < k; j += 16) {
 		__mmask16 mk = tail_mask(k - j);
 		__m512 a = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), mk, x + j);
-		if (_mm512_cmp_ps_mask(a, lim, _CMP_GT_OQ)) {
-			float nm = _mm512_reduce_max_ps(a);
-			__m512 f = exp512(_mm512_set1_ps(m - nm));
-			s0 = _mm512_mul_ps(s0, f), s1 = _mm512_mul_ps(s1, f);
-			m = nm, vm = _mm512_set1_ps(m), lim = _mm512_set1_ps(m + MARGIN);
-			if (g) {
-				if (ns == MAX_SEGS) fold(g, j, seg_at, seg_m, ns, m), ns = 0;
-				seg_at[ns] = j, seg_m[ns] = m, ns++;
-			}
-		}
+		if (_mm512_cmp_ps_mask(a, lim, _CMP_GT_OQ)) MOVE_REF(a);
 		__m512 ea = exp512(_mm512_sub_ps(a, vm));
 		s0 = _mm512_add_ps(s0, ea);
 		if (g) _mm512_mask_storeu_ps(g + j, mk, ea);
