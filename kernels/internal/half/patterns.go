@@ -1,8 +1,9 @@
 package half
 
 import (
-	"fmt"
 	"os"
+	"strconv"
+	"strings"
 )
 
 // ExhaustiveEnv makes the narrowing tests run float32 patterns exhaustively
@@ -23,9 +24,11 @@ func exhaustiveRange() (lo, hi uint64) {
 	if v == "1" {
 		return 0, 1 << 32
 	}
-	var i, n uint64
-	if _, err := fmt.Sscanf(v, "%d/%d", &i, &n); err != nil || n == 0 || i >= n || fmt.Sprintf("%d/%d", i, n) != v {
-		panic(fmt.Sprintf("%s=%q: want 1 or i/n with 0 ≤ i < n", ExhaustiveEnv, v))
+	a, b, _ := strings.Cut(v, "/")
+	i, err1 := strconv.ParseUint(a, 10, 32)
+	n, err2 := strconv.ParseUint(b, 10, 32)
+	if err1 != nil || err2 != nil || n == 0 || i >= n {
+		panic(ExhaustiveEnv + "=" + strconv.Quote(v) + ": want 1 or i/n with 0 ≤ i < n")
 	}
 	return i << 32 / n, (i + 1) << 32 / n
 }
