@@ -240,10 +240,11 @@ func ceOptions[T Float](r *rules, o *CrossEntropyOptions[T], n, k int, weightNam
 }
 
 func ceRun[T Float](a *args.CE[T], o *CrossEntropyOptions[T], norm float64) (T, error) {
-	return ceRunWith(impl[T]().CrossEntropy, a, o, norm)
+	return ceRunWith(nil, a, o, norm)
 }
 
-// ceRunWith is ceRun with the row kernel run (CrossEntropy's or NLL's).
+// ceRunWith is ceRun with the row kernel run (nil for CrossEntropy's, or
+// NLL's).
 func ceRunWith[T Float](run func(args.CE[T]) float64, a *args.CE[T], o *CrossEntropyOptions[T], norm float64) (T, error) {
 	if o.Normalizer > 0 {
 		norm = o.Normalizer

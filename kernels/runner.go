@@ -411,13 +411,24 @@ func ceBlock[T Float](a args.CE[T], lo, hi int) args.CE[T] {
 
 // runCE is impl.CrossEntropy(a), spread over r's workers when a is large.
 func runCE[T Float](r *Runner, a *args.CE[T]) float64 {
-	return runCEWith(r, impl[T]().CrossEntropy, a)
+	return runCEWith(r, nil, a)
 }
 
-// runCEWith is run(a) (a row kernel over args.CE), spread likewise.
+// runCEWith is run(a) (a row kernel over args.CE; nil for
+// impl.CrossEntropy, which a serial call reaches by directCE where it can),
+// spread likewise.
 func runCEWith[T Float](r *Runner, run func(args.CE[T]) float64, a *args.CE[T]) float64 {
 	if !r.parallel(a.N * a.K) {
+		if run == nil {
+			if sum, ok := directCE(a); ok {
+				return sum
+			}
+			run = impl[T]().CrossEntropy
+		}
 		return run(*a)
+	}
+	if run == nil {
+		run = impl[T]().CrossEntropy
 	}
 	rows := blockRows(a.N, a.K, r.blockFor(a.N*a.K))
 	return spread(r, ceTask[T]{a: *a, run: run, rows: rows}, (a.N+rows-1)/rows)

@@ -71,6 +71,19 @@ func crossEntropyEntry(s isa) func(args.CE[float32]) float64 {
 	return func(a args.CE[float32]) float64 { return avx2.crossEntropy(&a) }
 }
 
+// CrossEntropy32 is the table's CrossEntropy taking a by pointer, for the
+// kernels package to call directly: a call through the table's func value
+// takes the 300-byte args by value (a pointer through a func value would
+// escape to the heap).
+func CrossEntropy32(useAVX512 bool, a *args.CE[float32]) float64 {
+	return isa(useAVX512).crossEntropy(a)
+}
+
+// CrossEntropy64 is CrossEntropy32 for float64.
+func CrossEntropy64(useAVX512 bool, a *args.CE[float64]) float64 {
+	return isa(useAVX512).crossEntropy64(a)
+}
+
 func (s isa) weights(w []float32, _ bool) (float64, bool) {
 	var sum float64
 	var bad int
