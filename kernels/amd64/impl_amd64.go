@@ -733,6 +733,9 @@ func (s isa) crossEntropyFused(a *args.CE[float32]) float64 {
 	x, g, t, w := &a.X[0], ptr(a.Grad), &a.Targets[0], ptr(a.Weight)
 	rl, rs := ptr(a.RowLoss), ptr(a.RowLSE)
 	n, k, sc := a.N, a.K, a.GradScale
+	if k == 2 && n >= 16 && s == avx512 {
+		return s.crossEntropyPairs(a)
+	}
 	if lanes := s.tinyLanes(n, k, false); lanes != 0 {
 		return s.crossEntropyTiny(*a, lanes)
 	}
@@ -740,6 +743,27 @@ func (s isa) crossEntropyFused(a *args.CE[float32]) float64 {
 		return crossEntropyPadded(a)
 	}
 	return s.crossEntropyRowwise(x, g, n, k, t, w, ignore, rl, rs, sc)
+}
+
+// crossEntropyPairs runs whole groups of 16 rows of two classes with the
+// sigmoid kernel (cePairs) and the rows left over as before. Zen 5,
+// go test -bench FewRows ./bench, K = 2 fwd+bwd at N = 1024: 1.65 → 0.35 ns/elem.
+func (s isa) crossEntropyPairs(a *args.CE[float32]) float64 {
+	args.Took("amd64/f32/ce/pairs")
+	rows, ignore := tinyGroups(*a, 16)
+	x, g, t, w := &a.X[0], sub(a.Grad, 0, 2*rows), &a.Targets[0], ptr(a.Weight)
+	rl, rs := sub(a.RowLoss, 0, rows), sub(a.RowLSE, 0, rows)
+	var sum float64
+	if g != nil {
+		sum = cePairsGAVX512(x, g, rows/16, t, w, ignore, rl, rs, a.GradScale)
+	} else {
+		sum = cePairsAVX512(x, g, rows/16, t, w, ignore, rl, rs, a.GradScale)
+	}
+	if rows == a.N {
+		return sum
+	}
+	rest := restRows(*a, rows)
+	return sum + s.crossEntropyFused(&rest)
 }
 
 // padMaxK is the longest row that calls of 2 to 7 rows pad into one group
