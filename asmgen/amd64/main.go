@@ -39,10 +39,8 @@ func main() {
 				}
 			}
 		}
-		if s.ZMM { // two classes: a sigmoid in lanes of rows
-			cePairs(s, false)
-			cePairs(s, true)
-		}
+		cePairs(s, false) // two classes: a sigmoid in lanes of rows
+		cePairs(s, true)
 		// Fused softmax focal loss with a gradient (rows of 33 … 4096).
 		for _, w := range []bool{false, true} {
 			for gm := gamma0; gm <= gammaAny; gm++ {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"math/bits"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -10,8 +11,8 @@ import (
 	"github.com/lossfuse/lossfuse/asmgen/internal/x86"
 )
 
-// cePairs is softmax cross-entropy for rows of two classes (K = 2) on
-// AVX-512, 16 rows a step. A two-class softmax is a sigmoid: with
+// cePairs is softmax cross-entropy for rows of two classes (K = 2), a
+// vector of rows a step (16 on AVX-512, 8 on AVX2). A two-class softmax is a sigmoid: with
 // d = z_other − z_target the row's loss is softplus(d), its log-sum-exp
 // max(z0, z1) + log1p(e^−|d|), and the gradient scale·w[y]·σ(d) on the
 // other class and its negation on the target. That is one exp, one log1p
@@ -19,8 +20,8 @@ import (
 // transposed kernels pay a maximum, an exp per class, a log and the row
 // bookkeeping (issue 14: K = 2 at N = 1024 took 1.5–1.7 ns/elem).
 //
-// The rows are deinterleaved from two vectors by VPERMI2PS and the
-// gradient interleaved back the same way. Non-finite rows follow ceRows:
+// The rows are deinterleaved from two vectors (VPERMI2PS; on AVX2 two
+// shuffles and a quadword permute) and the gradient interleaved back. Non-finite rows follow ceRows:
 // a NaN logit, or a +Inf one, makes the row's loss and gradient NaN; its
 // log-sum-exp is NaN for a NaN, else +Inf for a +Inf, −Inf when both are
 // −Inf. ignore is an int32 target value that marks a row to skip (−1 when
@@ -34,7 +35,7 @@ func cePairs(s *x86.ISA, withGrad bool) {
 	TEXT(name, NOSPLIT, "func(x, grad *float32, groups int, targets *int32, w *float32, ignore int, rowLoss, rowLSE *float32, scale float32) float64")
 	Pragma("noescape")
 	docf(name,
-		"%s is ceSmallRows for k = 2 on 16·groups rows: the loss softplus(z_other − z_target), the gradient ±σ(z_other − z_target).",
+		"%s is ceSmallRows for k = 2 on groups·(lanes per vector) rows: the loss softplus(z_other − z_target), the gradient ±σ(z_other − z_target).",
 		"w may be nil (all ones); ignore is an int32 value (−1: none).")
 	s.Begin()
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
@@ -55,129 +56,121 @@ func cePairs(s *x86.ISA, withGrad bool) {
 		VBROADCASTSS(b.Addr, scale)
 	}
 
-	// The class weights w[0], w[1] in every lane (1 without weights).
-	w0, w1 := s.Vec(), s.Vec()
-	noW, haveW := x86.NewLabel("noweights"), x86.NewLabel("weights")
+	// The class weights, read each step from w (or a pair of ones).
+	haveW := x86.NewLabel("weights")
 	TESTQ(w, w)
-	JZ(LabelRef(noW))
-	VBROADCASTSS(Mem{Base: w}, w0)
-	VBROADCASTSS(Mem{Base: w, Disp: 4}, w1)
-	JMP(LabelRef(haveW))
-	Label(noW)
-	VBROADCASTSS(x86.ConstF(1), w0)
-	VMOVAPS(w0, w1)
+	JNZ(LabelRef(haveW))
+	LEAQ(x86.ConstF(1), w) // the constant's first two elements
 	Label(haveW)
 
-	// VPERMI2PS indices (pairIndex): the two classes of 16 rows from two
-	// vectors, and the rows back from the two classes. Read from memory
-	// each step: in registers they left too few for the group.
-	pidx := GP64()
-	LEAQ(pairIndex(), pidx)
-	idx := func(part int, dst reg.VecVirtual) {
-		VMOVDQU32(Mem{Base: pidx, Disp: 64 * part}, dst)
+	// Constants: in registers on AVX-512, read from memory on AVX2 (16
+	// registers would not hold them beside the group).
+	cnst := func(v float32) Op {
+		if s.ZMM {
+			return s.FR(v)
+		}
+		return s.F(v)
 	}
-	ones, ign := s.Vec(), s.Vec()
-	s.Op(VPBROADCASTD, s.U(1), ones)
+	inf, negInf, nan, zero := cnst(x86.Inf), cnst(x86.NegInf), cnst(float32(math.NaN())), cnst(0)
+	ign := s.Vec()
 	VPBROADCASTD(ignore.As32(), ign)
-	zero := s.Vec()
-	VXORPS(zero, zero, zero)
-	inf, negInf, nan := s.FR(x86.Inf), s.FR(x86.NegInf), s.FR(float32(math.NaN()))
-	total := s.NewF64Acc()
+	var ones Op = s.U(1)
+	if s.ZMM {
+		r := s.Vec()
+		s.Op(VPBROADCASTD, s.U(1), r)
+		ones = r
+	}
+	total := newLossSum(s)
+	var pidx reg.GPVirtual
+	if s.ZMM {
+		pidx = GP64()
+		LEAQ(pairIndex(), pidx)
+	}
+	bytes := s.Bytes() // of a vector: the rows of half a group
 
 	group := func(i reg.GPVirtual) {
 		at := func(base reg.GPVirtual, scale uint8, disp int) Mem {
 			return Mem{Base: base, Index: i, Scale: scale, Disp: disp}
 		}
-		load := func(mem Mem) reg.VecVirtual { return s.LoadAt(nil, mem, nil) }
-		store := func(v reg.VecVirtual, mem Mem) { VMOVUPS(v, mem) }
-		a, b := load(at(x, 8, 0)), load(at(x, 8, 64))
-		z0, z1 := s.Vec(), s.Vec()
-		idx(0, z0)
-		VPERMI2PS(b, a, z0)
-		idx(1, z1)
-		VPERMI2PS(b, a, z1)
-		tv := load(at(targets, 4, 0))
-		isOne, isIgn := K(), K()
-		VPCMPEQD(ones, tv, isOne)
-		VPCMPEQD(ign, tv, isIgn)
+		a, b := s.LoadAt(nil, at(x, 8, 0), nil), s.LoadAt(nil, at(x, 8, bytes), nil)
+		z0, z1 := deinterleave(s, a, b, pidx)
+		tv := s.LoadAt(nil, at(targets, 4, 0), nil)
+		isOne, isIgn := intEq(s, ones, tv), intEq(s, ign, tv)
 		zy, zo := s.Vec(), s.Vec()
-		VBLENDMPS(z1, z0, isOne, zy)
-		VBLENDMPS(z0, z1, isOne, zo)
+		isOne.sel(z1, z0, zy)
+		isOne.sel(z0, z1, zo)
 		d := s.Vec()
 		VSUBPS(zy, zo, d) // z_other − z_target
-		_, sp, _, l1p := sigmoidParts(s, d, true)
-
 		// Rows that are not finite: a NaN, or a +Inf logit, makes the
 		// loss and gradient NaN (bad); the log-sum-exp is NaN, +Inf or
-		// −Inf by the logits.
+		// −Inf by the logits (taken before the sigmoid, so that the
+		// logits' registers are free for it).
 		mx := s.Vec()
 		VMAXPS(z1, z0, mx)
+		nanRow := fcmp(s, x86.UNORD, z0, z1)
+		_, sp, _, l1p := sigmoidParts(s, d, true)
+
 		lse := s.Vec()
 		VADDPS(l1p, mx, lse)
-		bad, k := K(), K()
-		VCMPPS(Imm(x86.UNORD), d, d, bad)
-		VCMPPS(Imm(x86.EQ), inf, mx, k)
-		KORW(k, bad, bad)
-		VMOVAPS(inf, k, lse)
-		VCMPPS(Imm(x86.EQ), negInf, mx, k)
-		VMOVAPS(negInf, k, lse)
-		VCMPPS(Imm(x86.UNORD), z1, z0, k)
-		VMOVAPS(nan, k, lse)
+		bad := fcmp(s, x86.UNORD, d, d)
+		k := fcmp(s, x86.EQ, mx, inf)
+		bad.or(k)
+		k.set(inf, lse)
+		k = fcmp(s, x86.EQ, mx, negInf)
+		k.set(negInf, lse)
+		nanRow.set(nan, lse)
 		skipLSE := x86.NewLabel("nolse")
 		TESTQ(rowLSE, rowLSE)
 		JZ(LabelRef(skipLSE))
-		store(lse, at(rowLSE, 4, 0))
+		VMOVUPS(lse, at(rowLSE, 4, 0))
 		Label(skipLSE)
 
-		wy := s.Vec()
-		VBLENDMPS(w1, w0, isOne, wy)
+		w0, w1, wy := s.Broadcast(Mem{Base: w}), s.Broadcast(Mem{Base: w, Disp: 4}), s.Vec()
+		isOne.sel(w1, w0, wy)
 		loss := s.Vec()
 		VMAXPS(zero, d, loss)
 		VADDPS(l1p, loss, loss) // softplus(d)
-		VMOVAPS(nan, bad, loss)
+		bad.set(nan, loss)
 		VMULPS(wy, loss, loss)
-		VBLENDMPS(zero, loss, isIgn, loss)
+		isIgn.set(zero, loss)
 		skipLoss := x86.NewLabel("noloss")
 		TESTQ(rowLoss, rowLoss)
 		JZ(LabelRef(skipLoss))
-		store(loss, at(rowLoss, 4, 0))
+		VMOVUPS(loss, at(rowLoss, 4, 0))
 		Label(skipLoss)
-		total.Add(loss)
+		total.add(loss)
 
 		if withGrad {
 			coef, gOther, gTarget := s.Vec(), s.Vec(), s.Vec()
 			VMULPS(wy, scale, coef)
 			VMULPS(coef, sp, gOther)
-			VMOVAPS(nan, bad, gOther)
-			VBLENDMPS(zero, gOther, isIgn, gOther)
+			bad.set(nan, gOther)
+			isIgn.set(zero, gOther)
 			s.Op(VXORPS, s.U(0x80000000), gOther, gTarget)
-			VBLENDMPS(zero, gTarget, isIgn, gTarget) // +0, as ceRows
+			isIgn.set(zero, gTarget) // +0, as ceRows
 			g0, g1 := s.Vec(), s.Vec()
-			VBLENDMPS(gOther, gTarget, isOne, g0)
-			VBLENDMPS(gTarget, gOther, isOne, g1)
-			outA, outB := s.Vec(), s.Vec()
-			idx(2, outA)
-			VPERMI2PS(g1, g0, outA)
-			idx(3, outB)
-			VPERMI2PS(g1, g0, outB)
-			store(outA, at(grad, 8, 0))
-			store(outB, at(grad, 8, 64))
+			isOne.sel(gOther, gTarget, g0)
+			isOne.sel(gTarget, gOther, g1)
+			outA, outB := interleave(s, g0, g1, pidx)
+			VMOVUPS(outA, at(grad, 8, 0))
+			VMOVUPS(outB, at(grad, 8, bytes))
 		}
 	}
 
 	i := GP64()
 	XORQ(i, i)
-	SHLQ(Imm(4), n) // rows
+	lanes := uint64(s.Lanes)
+	SHLQ(Imm(uint64(bits.TrailingZeros64(lanes))), n) // rows
 	loop, done := x86.NewLabel("pairs"), x86.NewLabel("pairsdone")
 	Label(loop)
 	CMPQ(i, n)
 	JAE(LabelRef(done))
 	group(i)
-	ADDQ(Imm(16), i)
+	ADDQ(Imm(lanes), i)
 	JMP(LabelRef(loop))
 	Label(done)
 
-	sum := total.Sum()
+	sum := total.sum()
 	res, err := ReturnIndex(0).Resolve()
 	if err != nil {
 		panic(err)
@@ -204,3 +197,146 @@ func pairIndex() Mem {
 	}
 	return pairIdx
 }
+
+// laneMask is a predicate per lane: an opmask on AVX-512, a vector of
+// all-ones or zero lanes on AVX2.
+type laneMask struct {
+	s *x86.ISA
+	k reg.OpmaskVirtual
+	v reg.VecVirtual
+}
+
+// intEq is the lanes where the int32 lanes of t equal those of c.
+func intEq(s *x86.ISA, c Op, t reg.VecVirtual) laneMask {
+	if s.ZMM {
+		k := K()
+		VPCMPEQD(c, t, k)
+		return laneMask{s: s, k: k}
+	}
+	v := s.Vec()
+	VPCMPEQD(c, t, v)
+	return laneMask{s: s, v: v}
+}
+
+// fcmp is the lanes where (x pred y) holds.
+func fcmp(s *x86.ISA, pred uint8, x reg.VecVirtual, y Op) laneMask {
+	if s.ZMM {
+		k := K()
+		VCMPPS(Imm(uint64(pred)), y, x, k)
+		return laneMask{s: s, k: k}
+	}
+	v := s.Vec()
+	VCMPPS(Imm(uint64(pred)), y, x, v)
+	return laneMask{s: s, v: v}
+}
+
+// sel sets dst to a in the mask's lanes and to b elsewhere.
+func (m laneMask) sel(a, b, dst reg.VecVirtual) {
+	if m.s.ZMM {
+		VBLENDMPS(a, b, m.k, dst)
+		return
+	}
+	VBLENDVPS(m.v, a, b, dst)
+}
+
+// set sets dst to val in the mask's lanes.
+func (m laneMask) set(val Op, dst reg.VecVirtual) {
+	if m.s.ZMM {
+		VMOVAPS(val, m.k, dst)
+		return
+	}
+	VBLENDVPS(m.v, val, dst, dst)
+}
+
+// or adds the lanes of o to m.
+func (m laneMask) or(o laneMask) {
+	if m.s.ZMM {
+		KORW(o.k, m.k, m.k)
+		return
+	}
+	VORPS(o.v, m.v, m.v)
+}
+
+// deinterleave splits the rows of two classes in a and b (a holding the
+// first half of the rows) into class 0 and class 1, in row order.
+func deinterleave(s *x86.ISA, a, b reg.VecVirtual, pidx reg.GPVirtual) (z0, z1 reg.VecVirtual) {
+	z0, z1 = s.Vec(), s.Vec()
+	if s.ZMM {
+		VMOVDQU32(Mem{Base: pidx}, z0)
+		VPERMI2PS(b, a, z0)
+		VMOVDQU32(Mem{Base: pidx, Disp: 64}, z1)
+		VPERMI2PS(b, a, z1)
+		return z0, z1
+	}
+	// Even and odd elements per 128-bit lane give rows 0 1 4 5 | 2 3 6 7;
+	// swapping the middle quadwords puts them in order.
+	VSHUFPS(Imm(0x88), b, a, z0)
+	VSHUFPS(Imm(0xdd), b, a, z1)
+	VPERMPD(Imm(0xd8), z0, z0)
+	VPERMPD(Imm(0xd8), z1, z1)
+	return z0, z1
+}
+
+// interleave is deinterleave's inverse: the rows of the first and second
+// half of the group from class 0 in g0 and class 1 in g1 (g0 and g1 are
+// overwritten on AVX2).
+func interleave(s *x86.ISA, g0, g1 reg.VecVirtual, pidx reg.GPVirtual) (outA, outB reg.VecVirtual) {
+	outA, outB = s.Vec(), s.Vec()
+	if s.ZMM {
+		VMOVDQU32(Mem{Base: pidx, Disp: 128}, outA)
+		VPERMI2PS(g1, g0, outA)
+		VMOVDQU32(Mem{Base: pidx, Disp: 192}, outB)
+		VPERMI2PS(g1, g0, outB)
+		return outA, outB
+	}
+	VPERMPD(Imm(0xd8), g0, g0) // rows 0 1 4 5 | 2 3 6 7
+	VPERMPD(Imm(0xd8), g1, g1)
+	VUNPCKLPS(g1, g0, outA) // rows 0 1 | 2 3
+	VUNPCKHPS(g1, g0, outB) // rows 4 5 | 6 7
+	return outA, outB
+}
+
+// lossSum is the call's float64 sum of row losses: x86.F64Acc on AVX-512,
+// one register of four float64 on AVX2 (whose 16 registers the group
+// needs).
+type lossSum struct {
+	s   *x86.ISA
+	acc x86.F64Acc
+	v   reg.VecVirtual
+}
+
+func newLossSum(s *x86.ISA) lossSum {
+	if s.ZMM {
+		return lossSum{s: s, acc: s.NewF64Acc()}
+	}
+	v := s.Vec()
+	VXORPS(v, v, v)
+	return lossSum{s: s, v: v}
+}
+
+func (l lossSum) add(loss reg.VecVirtual) {
+	if l.s.ZMM {
+		l.acc.Add(loss)
+		return
+	}
+	t := l.s.Vec()
+	VCVTPS2PD(loss.AsX(), t)
+	VADDPD(t, l.v, l.v)
+	VEXTRACTF128(Imm(1), loss, t.AsX())
+	VCVTPS2PD(t.AsX(), t)
+	VADDPD(t, l.v, l.v)
+}
+
+// sum returns the total in the low lane of an XMM register.
+func (l lossSum) sum() reg.VecVirtual {
+	if l.s.ZMM {
+		return l.acc.Sum()
+	}
+	x, t := XMM(), XMM()
+	VEXTRACTF128(Imm(1), l.v, x)
+	VADDPD(x, l.v.AsX(), x)
+	VPERMILPD(Imm(1), x, t)
+	VADDSD(t, x, x)
+	return x
+}
+

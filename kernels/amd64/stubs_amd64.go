@@ -152,6 +152,18 @@ func sfTRows2GWAVX2(x *float32, grad *float32, groups int, k int, targets *int32
 //go:noescape
 func sfTRowsAnyGWAVX2(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
+// cePairsAVX2 is ceSmallRows for k = 2 on groups·(lanes per vector) rows: the loss softplus(z_other − z_target), the gradient ±σ(z_other − z_target).
+// w may be nil (all ones); ignore is an int32 value (−1: none).
+//
+//go:noescape
+func cePairsAVX2(x *float32, grad *float32, groups int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
+// cePairsGAVX2 is ceSmallRows for k = 2 on groups·(lanes per vector) rows: the loss softplus(z_other − z_target), the gradient ±σ(z_other − z_target).
+// w may be nil (all ones); ignore is an int32 value (−1: none).
+//
+//go:noescape
+func cePairsGAVX2(x *float32, grad *float32, groups int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
+
 // sfRows0GAVX2 computes softmax focal loss with integer targets over n rows of k logits, fused, and its gradient into grad (grad may be x):
 // it returns Σ_i α·(1 − p)^γ·(−log p) over rows whose target is not ignore (α = w[y] in the W variants, 1 otherwise),
 // writes rowLoss[i] and rowLSE[i] when those are non-nil, and zero gradient rows where ignored. gamma is read by the Any variants only.
@@ -2049,13 +2061,13 @@ func sfTRows2GWRAVX512(x *float32, grad *float32, groups int, k int, targets *in
 //go:noescape
 func sfTRowsAnyGWRAVX512(x *float32, grad *float32, groups int, k int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32, gamma float32) float64
 
-// cePairsAVX512 is ceSmallRows for k = 2 on 16·groups rows: the loss softplus(z_other − z_target), the gradient ±σ(z_other − z_target).
+// cePairsAVX512 is ceSmallRows for k = 2 on groups·(lanes per vector) rows: the loss softplus(z_other − z_target), the gradient ±σ(z_other − z_target).
 // w may be nil (all ones); ignore is an int32 value (−1: none).
 //
 //go:noescape
 func cePairsAVX512(x *float32, grad *float32, groups int, targets *int32, w *float32, ignore int, rowLoss *float32, rowLSE *float32, scale float32) float64
 
-// cePairsGAVX512 is ceSmallRows for k = 2 on 16·groups rows: the loss softplus(z_other − z_target), the gradient ±σ(z_other − z_target).
+// cePairsGAVX512 is ceSmallRows for k = 2 on groups·(lanes per vector) rows: the loss softplus(z_other − z_target), the gradient ±σ(z_other − z_target).
 // w may be nil (all ones); ignore is an int32 value (−1: none).
 //
 //go:noescape

@@ -298,15 +298,15 @@ var mutants = func() []Mutant {
 		New:  "w = a.Weight[(int(y)+1)%k]",
 		Note: "NLL: the gradient weighted by w[y+1]"})
 	add(Mutant{ID: "avx512/inf-row-finite-ce-pairs", Backend: "avx512", Kind: "skip-tail", File: "asmgen/amd64/pairs.go",
-		Find: "\t\tVADDPS(l1p, loss, loss) // softplus(d)\n\t\tVMOVAPS(nan, bad, loss)\n",
-		Old:  "\t\tVMOVAPS(nan, bad, loss)\n",
+		Find: "\t\tVADDPS(l1p, loss, loss) // softplus(d)\n\t\tbad.set(nan, loss)\n",
+		Old:  "\t\tbad.set(nan, loss)\n",
 		New:  "",
-		Note: "CrossEntropy, two classes (avx512): a row with a +Inf or NaN logit keeps a finite loss instead of NaN"})
-	add(Mutant{ID: "avx512/target-grad-x1.5-ce-pairs", Backend: "avx512", Kind: "target-grad-x1.5", File: "asmgen/amd64/pairs.go",
-		Find: "\t\t\tVBLENDMPS(gOther, gTarget, isOne, g0)\n",
-		Old:  "VBLENDMPS(gOther, gTarget, isOne, g0)",
-		New:  "VBLENDMPS(gTarget, gOther, isOne, g0)",
-		Note: "CrossEntropy, two classes (avx512): class 0's gradient takes the other class's sign"})
+		Note: "CrossEntropy, two classes (avx512; the generator is shared with avx2): a row with a +Inf or NaN logit keeps a finite loss instead of NaN"})
+	add(Mutant{ID: "avx2/target-grad-x1.5-ce-pairs", Backend: "avx2", Kind: "target-grad-x1.5", File: "asmgen/amd64/pairs.go",
+		Find: "\t\t\tisOne.sel(gOther, gTarget, g0)\n",
+		Old:  "isOne.sel(gOther, gTarget, g0)",
+		New:  "isOne.sel(gTarget, gOther, g0)",
+		Note: "CrossEntropy, two classes (avx2): class 0's gradient takes the other class's sign"})
 	add(Mutant{ID: "avx512/skip-tail-kldiv", Backend: "avx512", Kind: "skip-tail", File: "asmgen/amd64/binary.go",
 		Find: "\t\ts.Where(x86.EQ, p, s.C(0), s.C(0), l)\n\t\ts.Where(x86.UNORD, x, x, x, l)\n",
 		Old:  "\t\ts.Where(x86.EQ, p, s.C(0), s.C(0), l)\n",
