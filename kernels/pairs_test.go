@@ -14,8 +14,9 @@ import (
 // avx512 backend computes as a sigmoid in lanes of 16 rows) with every
 // ordered pair of logits from a palette of ordinary, large and non-finite
 // values, under each option its kernel takes, on every backend, against
-// the reference. 100 rows hold every pair once (six groups of 16 and four
-// rows left over); 16 and 112 are whole groups.
+// the reference. 100 rows hold every pair once (on avx512 six groups of 16
+// and four rows left over, on avx2 twelve groups of 8); 8, 16 and 112 are
+// whole groups, 29 is 16 + 8 + 5 rows on avx512.
 func TestConformanceCrossEntropyPairs(t *testing.T) {
 	palette := []float64{-3.1, 0.5, 2, 1e4, -1e4, 87, -90, math.Inf(1), math.Inf(-1), math.NaN()}
 	conformBackends(t, func(t *testing.T) {
@@ -27,7 +28,7 @@ func TestConformanceCrossEntropyPairs(t *testing.T) {
 func cfPairs[T kernels.Float](t *testing.T, palette []float64) {
 	const k = 2
 	rng := rand.New(rand.NewSource(20))
-	for _, n := range []int{16, 100, 112} {
+	for _, n := range []int{8, 16, 29, 100, 112} {
 		xv := make([]float64, n*k)
 		for i := 0; i < n; i++ {
 			xv[2*i], xv[2*i+1] = palette[i%len(palette)], palette[i/len(palette)%len(palette)]

@@ -686,10 +686,11 @@ var pathBackends = []struct {
 }
 
 // pathOnly names the paths that only one backend of their directory takes:
-// the avx512 backend running the AVX2 transposed kernels on groups of 8.
+// the avx512 backend running the AVX2 kernels on groups of 8.
 var pathOnly = map[string]string{
 	"amd64/f32/ce/tiny-8-lanes":       "avx512",
 	"amd64/f32/ce/focal-tiny-8-lanes": "avx512",
+	"amd64/f32/ce/pairs-8-lanes":      "avx512",
 }
 
 // pathTypes returns the element types a path name belongs to.

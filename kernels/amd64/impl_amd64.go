@@ -733,8 +733,8 @@ func (s isa) crossEntropyFused(a *args.CE[float32]) float64 {
 	x, g, t, w := &a.X[0], ptr(a.Grad), &a.Targets[0], ptr(a.Weight)
 	rl, rs := ptr(a.RowLoss), ptr(a.RowLSE)
 	n, k, sc := a.N, a.K, a.GradScale
-	if k == 2 && n >= s.pairLanes() {
-		return s.crossEntropyPairs(a)
+	if k == 2 && n >= 8 {
+		return s.crossEntropyPairs(*a)
 	}
 	if lanes := s.tinyLanes(n, k, false); lanes != 0 {
 		return s.crossEntropyTiny(*a, lanes)
@@ -745,40 +745,40 @@ func (s isa) crossEntropyFused(a *args.CE[float32]) float64 {
 	return s.crossEntropyRowwise(x, g, n, k, t, w, ignore, rl, rs, sc)
 }
 
-// crossEntropyPairs runs whole groups of a vector of rows of two classes
-// with the sigmoid kernel (cePairs) and the rows left over as before. Zen
-// 5, go test -bench FewRows ./bench, K = 2 fwd+bwd at N = 1024, ns/elem:
-// avx512 1.65 → 0.66, avx2 2.98 → 0.80.
-func (s isa) crossEntropyPairs(a *args.CE[float32]) float64 {
+// crossEntropyPairs runs whole vectors of rows of two classes with the
+// sigmoid kernel (cePairs): on avx512 groups of 16, then, as on avx2, one
+// of 8; the rows left over as before. Zen 5, go test -bench FewRows
+// ./bench, K = 2 fwd+bwd, ns/elem: N = 1024 avx512 1.5–2.1 → 0.65, avx2
+// 2.8 → 1.2; N = 8 (one AVX2 group on both) 7.4 → 5.3.
+func (s isa) crossEntropyPairs(a args.CE[float32]) float64 {
 	args.Took("amd64/f32/ce/pairs")
-	lanes := s.pairLanes()
-	rows, ignore := tinyGroups(*a, lanes)
-	x, g, t, w := &a.X[0], sub(a.Grad, 0, 2*rows), &a.Targets[0], ptr(a.Weight)
-	rl, rs := sub(a.RowLoss, 0, rows), sub(a.RowLSE, 0, rows)
 	var sum float64
-	switch {
-	case s == avx512 && g != nil:
-		sum = cePairsGAVX512(x, g, rows/lanes, t, w, ignore, rl, rs, a.GradScale)
-	case s == avx512:
-		sum = cePairsAVX512(x, g, rows/lanes, t, w, ignore, rl, rs, a.GradScale)
-	case g != nil:
-		sum = cePairsGAVX2(x, g, rows/lanes, t, w, ignore, rl, rs, a.GradScale)
-	default:
-		sum = cePairsAVX2(x, g, rows/lanes, t, w, ignore, rl, rs, a.GradScale)
+	for _, lanes := range []int{16, 8} {
+		if lanes == 16 && s != avx512 || a.N < lanes {
+			continue
+		}
+		if lanes == 8 && s == avx512 {
+			args.Took("amd64/f32/ce/pairs-8-lanes")
+		}
+		rows, ignore := tinyGroups(a, lanes)
+		x, g, t, w := &a.X[0], sub(a.Grad, 0, 2*rows), &a.Targets[0], ptr(a.Weight)
+		rl, rs := sub(a.RowLoss, 0, rows), sub(a.RowLSE, 0, rows)
+		switch {
+		case lanes == 16 && g != nil:
+			sum += cePairsGAVX512(x, g, rows/lanes, t, w, ignore, rl, rs, a.GradScale)
+		case lanes == 16:
+			sum += cePairsAVX512(x, g, rows/lanes, t, w, ignore, rl, rs, a.GradScale)
+		case g != nil:
+			sum += cePairsGAVX2(x, g, rows/lanes, t, w, ignore, rl, rs, a.GradScale)
+		default:
+			sum += cePairsAVX2(x, g, rows/lanes, t, w, ignore, rl, rs, a.GradScale)
+		}
+		if rows == a.N {
+			return sum
+		}
+		a = restRows(a, rows)
 	}
-	if rows == a.N {
-		return sum
-	}
-	rest := restRows(*a, rows)
-	return sum + s.crossEntropyFused(&rest)
-}
-
-// pairLanes is cePairs's rows a step.
-func (s isa) pairLanes() int {
-	if s == avx512 {
-		return 16
-	}
-	return 8
+	return sum + s.crossEntropyFused(&a)
 }
 
 // padMaxK is the longest row that calls of 2 to 7 rows pad into one group
