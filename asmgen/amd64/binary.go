@@ -326,6 +326,57 @@ func bceLogits(s *x86.ISA, o binaryOptions, posWeighted bool) {
 		}, params...)
 }
 
+// bceLogitsUnit is bceLogits with pos = neg = 1 (no pos_weight, the common
+// call): loss max(x, 0) − x·y + log1p(e^−|x|), one fused multiply-add
+// where the general form weighs two softplus terms and drops a zero
+// coefficient's term in each of them; gradient (1−y)·σ(x) − y·σ(−x), which
+// does not cancel at saturation. A vector with an infinite x takes the
+// general form's values there (its terms are then ∞ − ∞): y·softplus(−x)
+// + (1−y)·softplus(x) with a zero coefficient's term left out.
+func bceLogitsUnit(s *x86.ISA, o binaryOptions) {
+	binaryKernel(s, "bceLogitsUnit",
+		"%s is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.",
+		o, x86.ExpConsts(), func(x, y reg.VecVirtual, _ func(string) reg.VecVirtual) (l, g reg.VecVirtual) {
+			var sp, sn, l1p reg.VecVirtual
+			if o.grad {
+				_, sp, sn, l1p = sigmoidParts(s, x, true)
+			} else { // the loss alone: no sigmoid, no division
+				na := s.Vec()
+				s.Op(VORPS, s.SignBit(), x, na) // −|x|
+				l1p = s.Log1pUnit(s.Exp(na))
+			}
+			l = s.Vec()
+			s.Max(x, s.CR(0), l)  // NaN: x, which the product below keeps
+			VFNMADD231PS(y, x, l) // max(x, 0) − x·y, rounded once
+			s.Add(l1p, l, l)
+			ax := s.Vec()
+			s.Op(VANDPS, s.AbsMask(), x, ax)
+			s.IfAny(x86.EQ, ax, s.C(math.Inf(1)), func() {
+				// x = ±Inf: softplus(x) is ∞ or 0 and softplus(−x) the
+				// other; the ∞ term counts unless its coefficient is 0.
+				c := s.Vec()
+				s.Mov(s.C(1), c)
+				s.Sub(y, c, c)                   // 1 − y, the coefficient of softplus(+∞)
+				s.Where(x86.LT, x, s.C(0), y, c) // x = −∞: y, that of softplus(−x)
+				t := s.Vec()
+				s.Mul(s.CR(math.Inf(1)), c, t)        // c·∞ (NaN c stays NaN)
+				s.Where(x86.EQ, c, s.C(0), s.C(0), t) // a zero coefficient leaves the term out
+				s.Where(x86.EQ, ax, s.C(math.Inf(1)), t, l)
+			})
+			if !o.grad {
+				return l, nil
+			}
+			cn := s.Vec()
+			s.Mov(s.C(1), cn)
+			s.Sub(y, cn, cn) // 1 − y
+			t2 := s.Vec()
+			s.Mul(sn, y, t2)
+			g = cn
+			s.FMS213(t2, sp, g) // (1−y)·σ(x) − y·σ(−x)
+			return l, g
+		})
+}
+
 // focalGamma selects the sigmoid focal variant by γ: the modulating factor
 // σ(z)^γ is free for γ = 0, one multiply for 1 and two for 2; other γ take
 // exp(−γ·softplus(−z)).

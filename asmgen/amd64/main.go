@@ -83,6 +83,7 @@ func main() {
 		for _, o := range allBinaryOptions() {
 			bceLogits(s, o, false)
 			bceLogits(s, o, true)
+			bceLogitsUnit(s, o)
 			for g := gamma0; g <= gammaAny; g++ {
 				sigmoidFocal(s, g, o)
 				sigmoidFocalSoft(s, g, o)

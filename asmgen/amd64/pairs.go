@@ -339,4 +339,3 @@ func (l lossSum) sum() reg.VecVirtual {
 	VADDSD(t, x, x)
 	return x
 }
-

@@ -350,7 +350,8 @@ var Rows = []Row{
 
 	// Binary losses.
 	{Name: "bce-logits", Fn: BCEWithLogits, N: 4, K: 25, Opt: Opt{Grad: true, Weight: true, RowOut: true}, Class: anyShape,
-		Want: map[string][]string{"generic": p("generic/binary", "generic/outside-unit"), "amd64": p("amd64/{t}/bce-logits", "amd64/{t}/outside-unit"), "neon": p("generic/outside-unit", "neon/{t}/bce-logits")}},
+		Note: "amd64 float32: the kernel for unit pos and neg weights",
+		Want: map[string][]string{"generic": p("generic/binary", "generic/outside-unit"), "amd64": p("amd64/{t}/bce-logits", "amd64/{t}/outside-unit"), "amd64/f32": p("amd64/f32/bce-logits-unit", "amd64/f32/outside-unit"), "neon": p("generic/outside-unit", "neon/{t}/bce-logits")}},
 	{Name: "bce-logits/asym-in-place", Fn: BCEWithLogits, N: 4, K: 25, Opt: Opt{Grad: true, InPlace: true, Asym: true}, Class: anyShape,
 		Want: map[string][]string{"generic": p("generic/binary", "generic/outside-unit"), "amd64": p("amd64/{t}/bce-logits", "amd64/{t}/outside-unit"), "neon": p("generic/outside-unit", "neon/{t}/bce-logits")}},
 	{Name: "bce-logits/pos-weight-k1", Fn: BCEWithLogits, N: 40, K: 1, Opt: Opt{Grad: true, PosWeight: true}, Class: Class{NMin: 1, KMin: 1, KMax: 1},

@@ -1202,6 +1202,11 @@ func (s isa) binary(a args.Binary[float32]) float64 {
 	x, y, w, g, l := &a.X[0], &a.Y[0], ptr(a.Weight), ptr(a.Grad), ptr(a.Loss)
 	n, sc := len(a.X), a.GradScale
 	switch {
+	case a.Kind == args.BCEWithLogits && a.PosWeight == nil && a.FNWeight == 1 && a.FPWeight == 1:
+		// Zen 5, go test -bench BCEWithLogits ./bench, 4096×256 fwd+bwd
+		// avx512: see docs/benchmarks.md (issue 20).
+		args.Took("amd64/f32/bce-logits-unit")
+		return bceLogitsUnitCall(bool(s), x, y, w, g, l, n, sc)
 	case a.Kind == args.BCEWithLogits && a.PosWeight == nil:
 		args.Took("amd64/f32/bce-logits")
 		return bceLogitsCall(bool(s), x, y, w, g, l, n, a.FNWeight, a.FPWeight, sc)

@@ -452,6 +452,12 @@ func bceLogitsAVX2(x *float32, y *float32, w *float32, grad *float32, loss *floa
 //go:noescape
 func bceLogitsPWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
+// bceLogitsUnitAVX2 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // focalG0AVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
@@ -607,6 +613,12 @@ func bceLogitsWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //
 //go:noescape
 func bceLogitsPWWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+
+// bceLogitsUnitWAVX2 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // focalG0WAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -764,6 +776,12 @@ func bceLogitsLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //go:noescape
 func bceLogitsPWLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
+// bceLogitsUnitLAVX2 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // focalG0LAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
@@ -919,6 +937,12 @@ func bceLogitsLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //
 //go:noescape
 func bceLogitsPWLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+
+// bceLogitsUnitLWAVX2 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // focalG0LWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -1076,6 +1100,12 @@ func bceLogitsGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *flo
 //go:noescape
 func bceLogitsPWGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
+// bceLogitsUnitGAVX2 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitGAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // focalG0GAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
@@ -1231,6 +1261,12 @@ func bceLogitsGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //
 //go:noescape
 func bceLogitsPWGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+
+// bceLogitsUnitGWAVX2 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitGWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // focalG0GWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -1388,6 +1424,12 @@ func bceLogitsGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func bceLogitsPWGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
+// bceLogitsUnitGLAVX2 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitGLAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // focalG0GLAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
@@ -1543,6 +1585,12 @@ func bceLogitsGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *f
 //
 //go:noescape
 func bceLogitsPWGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+
+// bceLogitsUnitGLWAVX2 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitGLWAVX2(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // focalG0GLWAVX2 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
@@ -2361,6 +2409,12 @@ func bceLogitsAVX512(x *float32, y *float32, w *float32, grad *float32, loss *fl
 //go:noescape
 func bceLogitsPWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
+// bceLogitsUnitAVX512 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // focalG0AVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "": writes grad false, loss false; weighted false (unused pointers may be nil).
 //
@@ -2516,6 +2570,12 @@ func bceLogitsWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *f
 //
 //go:noescape
 func bceLogitsPWWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+
+// bceLogitsUnitWAVX512 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // focalG0WAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "W": writes grad false, loss false; weighted true (unused pointers may be nil).
@@ -2673,6 +2733,12 @@ func bceLogitsLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func bceLogitsPWLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
+// bceLogitsUnitLAVX512 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // focalG0LAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "L": writes grad false, loss true; weighted false (unused pointers may be nil).
 //
@@ -2828,6 +2894,12 @@ func bceLogitsLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *
 //
 //go:noescape
 func bceLogitsPWLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+
+// bceLogitsUnitLWAVX512 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // focalG0LWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "LW": writes grad false, loss true; weighted true (unused pointers may be nil).
@@ -2985,6 +3057,12 @@ func bceLogitsGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *f
 //go:noescape
 func bceLogitsPWGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
+// bceLogitsUnitGAVX512 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitGAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // focalG0GAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "G": writes grad true, loss false; weighted false (unused pointers may be nil).
 //
@@ -3140,6 +3218,12 @@ func bceLogitsGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *
 //
 //go:noescape
 func bceLogitsPWGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+
+// bceLogitsUnitGWAVX512 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitGWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // focalG0GWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GW": writes grad true, loss false; weighted true (unused pointers may be nil).
@@ -3297,6 +3381,12 @@ func bceLogitsGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *
 //go:noescape
 func bceLogitsPWGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
 
+// bceLogitsUnitGLAVX512 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitGLAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
+
 // focalG0GLAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GL": writes grad true, loss true; weighted false (unused pointers may be nil).
 //
@@ -3452,6 +3542,12 @@ func bceLogitsGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss 
 //
 //go:noescape
 func bceLogitsPWGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, pw *float32, pos float32, neg float32, scale float32) float64
+
+// bceLogitsUnitGLWAVX512 is bceLogits with pos = neg = 1: loss max(x, 0) − x·y + log1p(e^−|x|), gradient scale·((1−y)·σ(x) − y·σ(−x)), both times w; returns Σ loss.
+// Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).
+//
+//go:noescape
+func bceLogitsUnitGLWAVX512(x *float32, y *float32, w *float32, grad *float32, loss *float32, n int, scale float32) float64
 
 // focalG0GLWAVX512 computes sigmoid focal loss over n elements with labels in {0, 1}: loss α_t·softplus(z)·σ(z)^γ with z = (1−2y)·x, and its gradient times scale, both times w; it returns Σ loss and the number of vectors holding other labels (their outputs are then not valid).
 // Variant "GLW": writes grad true, loss true; weighted true (unused pointers may be nil).

@@ -106,6 +106,57 @@ func bceLogitsPWCall(avx512 bool, x, y, w, g, l *float32, n int, pw *float32, po
 	}
 }
 
+// bceLogitsUnitCall runs the bceLogitsUnit variant for the ISA and for which of g, l, w are non-nil.
+func bceLogitsUnitCall(avx512 bool, x, y, w, g, l *float32, n int, scale float32) float64 {
+	v := 0
+	if g != nil {
+		v |= 4
+	}
+	if l != nil {
+		v |= 2
+	}
+	if w != nil {
+		v |= 1
+	}
+	if avx512 {
+		v |= 8
+	}
+	switch v {
+	case 0:
+		return bceLogitsUnitAVX2(x, y, w, g, l, n, scale)
+	case 1:
+		return bceLogitsUnitWAVX2(x, y, w, g, l, n, scale)
+	case 2:
+		return bceLogitsUnitLAVX2(x, y, w, g, l, n, scale)
+	case 3:
+		return bceLogitsUnitLWAVX2(x, y, w, g, l, n, scale)
+	case 4:
+		return bceLogitsUnitGAVX2(x, y, w, g, l, n, scale)
+	case 5:
+		return bceLogitsUnitGWAVX2(x, y, w, g, l, n, scale)
+	case 6:
+		return bceLogitsUnitGLAVX2(x, y, w, g, l, n, scale)
+	case 7:
+		return bceLogitsUnitGLWAVX2(x, y, w, g, l, n, scale)
+	case 8:
+		return bceLogitsUnitAVX512(x, y, w, g, l, n, scale)
+	case 9:
+		return bceLogitsUnitWAVX512(x, y, w, g, l, n, scale)
+	case 10:
+		return bceLogitsUnitLAVX512(x, y, w, g, l, n, scale)
+	case 11:
+		return bceLogitsUnitLWAVX512(x, y, w, g, l, n, scale)
+	case 12:
+		return bceLogitsUnitGAVX512(x, y, w, g, l, n, scale)
+	case 13:
+		return bceLogitsUnitGWAVX512(x, y, w, g, l, n, scale)
+	case 14:
+		return bceLogitsUnitGLAVX512(x, y, w, g, l, n, scale)
+	default:
+		return bceLogitsUnitGLWAVX512(x, y, w, g, l, n, scale)
+	}
+}
+
 // focalG0Call runs the focalG0 variant for the ISA and for which of g, l, w are non-nil.
 func focalG0Call(avx512 bool, x, y, w, g, l *float32, n int, a0 float32, a1 float32, scale float32) (float64, int) {
 	v := 0

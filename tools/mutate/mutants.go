@@ -307,6 +307,11 @@ var mutants = func() []Mutant {
 		Old:  "isOne.sel(gOther, gTarget, g0)",
 		New:  "isOne.sel(gTarget, gOther, g0)",
 		Note: "CrossEntropy, two classes (avx2): class 0's gradient takes the other class's sign"})
+	add(Mutant{ID: "avx512/skip-tail-bce-logits-unit", Backend: "avx512", Kind: "skip-tail", File: "asmgen/amd64/binary.go",
+		Find: "\t\t\t\ts.Where(x86.EQ, c, s.C(0), s.C(0), t) // a zero coefficient leaves the term out\n",
+		Old:  "\t\t\t\ts.Where(x86.EQ, c, s.C(0), s.C(0), t) // a zero coefficient leaves the term out\n",
+		New:  "",
+		Note: "BCEWithLogits, unit weights (avx512; the generator is shared with avx2): an infinite logit with a zero coefficient gives NaN (0·∞), not 0"})
 	add(Mutant{ID: "avx512/skip-tail-kldiv", Backend: "avx512", Kind: "skip-tail", File: "asmgen/amd64/binary.go",
 		Find: "\t\ts.Where(x86.EQ, p, s.C(0), s.C(0), l)\n\t\ts.Where(x86.UNORD, x, x, x, l)\n",
 		Old:  "\t\ts.Where(x86.EQ, p, s.C(0), s.C(0), l)\n",
