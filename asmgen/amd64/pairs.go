@@ -73,7 +73,12 @@ func cePairs(s *x86.ISA, withGrad bool) {
 	}
 	inf, negInf, nan, zero := cnst(x86.Inf), cnst(x86.NegInf), cnst(float32(math.NaN())), cnst(0)
 	ign := s.Vec()
-	VPBROADCASTD(ignore.As32(), ign)
+	if s.ZMM {
+		VPBROADCASTD(ignore.As32(), ign)
+	} else { // AVX2 broadcasts from a vector register only
+		VMOVD(ignore.As32(), ign.AsX())
+		VPBROADCASTD(ign.AsX(), ign)
+	}
 	var ones Op = s.U(1)
 	if s.ZMM {
 		r := s.Vec()
