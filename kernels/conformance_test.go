@@ -531,6 +531,36 @@ func TestConformanceCrossEntropyShards(t *testing.T) {
 	})
 }
 
+// cfCECall is the call of CrossEntropy on x (and the class weights w,
+// when non-nil) with o, against the reference: with RowLoss (rowLoss, or
+// a reduction of None), RowLSE and the gradient (gradMode) in buffers of
+// their own at random guard shifts, set in o.
+func cfCECall[T kernels.Float](rng *rand.Rand, name string, x, w *cfBuf[T], targets []int32, n, k int,
+	o *kernels.CrossEntropyOptions[T], rowLoss, rowLSE bool, gradMode int) cfCall[T] {
+	var items, lse *cfBuf[T]
+	if rowLoss || o.Reduction == kernels.None {
+		items = cfNew[T](n, rng.Intn(4))
+		o.RowLoss = items.s()
+	}
+	if rowLSE {
+		lse = cfNew[T](n, rng.Intn(4))
+		o.RowLSE = lse.s()
+	}
+	call := cfCall[T]{name: name, ins: []*cfBuf[T]{x}, targets: targets, items: items, lse: lse}
+	if w != nil {
+		call.ins = append(call.ins, w)
+	}
+	switch gradMode {
+	case cfGradSeparate:
+		call.grad = cfNew[T](n*k, rng.Intn(4))
+	case cfGradInPlace:
+		call.grad, call.inPlace = x, x
+	}
+	call.ref = func() (*reference.Result, error) { return reference.CrossEntropy(x.s(), targets, n, k, o) }
+	call.call = func() (T, error) { return kernels.CrossEntropy(x.s(), targets, n, k, call.grad.s(), o) }
+	return call
+}
+
 func cfCrossEntropy[T kernels.Float](t *testing.T, sharded bool) {
 	// weights, ignore mode, smoothing, reduction, z-loss, soft-cap, grad mode,
 	// RowLoss, RowLSE, normaliser/EmptyMean, data kind
@@ -574,33 +604,13 @@ func cfCrossEntropy[T kernels.Float](t *testing.T, sharded bool) {
 		o.Reduction = cfReductions[c[3]]
 		o.ZLoss = []float64{0, 1e-3}[c[4]]
 		o.SoftCap = []float64{0, 5, 30}[c[5]]
-		var items, lse *cfBuf[T]
-		if c[7] == 1 || o.Reduction == kernels.None {
-			items = cfNew[T](n, rng.Intn(4))
-			o.RowLoss = items.s()
-		}
-		if c[8] == 1 {
-			lse = cfNew[T](n, rng.Intn(4))
-			o.RowLSE = lse.s()
-		}
 		switch c[9] {
 		case 1:
 			o.EmptyMean = kernels.EmptyMeanZero
 		case 2:
 			o.Normalizer = 7.5
 		}
-		call := cfCall[T]{name: desc, ins: []*cfBuf[T]{x}, targets: targets, items: items, lse: lse}
-		if w != nil {
-			call.ins = append(call.ins, w)
-		}
-		switch c[6] {
-		case cfGradSeparate:
-			call.grad = cfNew[T](n*k, rng.Intn(4))
-		case cfGradInPlace:
-			call.grad, call.inPlace = x, x
-		}
-		call.ref = func() (*reference.Result, error) { return reference.CrossEntropy(x.s(), targets, n, k, &o) }
-		call.call = func() (T, error) { return kernels.CrossEntropy(x.s(), targets, n, k, call.grad.s(), &o) }
+		call := cfCECall(rng, desc, x, w, targets, n, k, &o, c[7] == 1, c[8] == 1, c[6])
 		if sharded {
 			cuts := shardCuts(rng, k)
 			grouping := rng.Intn(3)

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/lossfuse/lossfuse/kernels"
-	"github.com/lossfuse/lossfuse/reference"
 )
 
 // TestConformanceCrossEntropyPairs runs two-class rows (K = 2, which the
@@ -65,27 +64,7 @@ func cfPairs[T kernels.Float](t *testing.T, palette []float64) {
 				}
 			}
 			o.Reduction = cfReductions[c[2]]
-			var items, lse *cfBuf[T]
-			if c[4] == 1 || o.Reduction == kernels.None {
-				items = cfNew[T](n, rng.Intn(4))
-				o.RowLoss = items.s()
-			}
-			if c[5] == 1 {
-				lse = cfNew[T](n, rng.Intn(4))
-				o.RowLSE = lse.s()
-			}
-			call := cfCall[T]{name: fmt.Sprintf("CE pairs n=%d combo=%v", n, c), ins: []*cfBuf[T]{x}, targets: targets, items: items, lse: lse}
-			if w != nil {
-				call.ins = append(call.ins, w)
-			}
-			switch c[3] {
-			case cfGradSeparate:
-				call.grad = cfNew[T](n*k, rng.Intn(4))
-			case cfGradInPlace:
-				call.grad, call.inPlace = x, x
-			}
-			call.ref = func() (*reference.Result, error) { return reference.CrossEntropy(x.s(), targets, n, k, &o) }
-			call.call = func() (T, error) { return kernels.CrossEntropy(x.s(), targets, n, k, call.grad.s(), &o) }
+			call := cfCECall(rng, fmt.Sprintf("CE pairs n=%d combo=%v", n, c), x, w, targets, n, k, &o, c[4] == 1, c[5] == 1, c[3])
 			cfRun(t, call)
 		}
 	}

@@ -661,12 +661,8 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 	l := s.Log(sum, true)
 	lse := s.Vec()
 	VADDPS(m, l, lse)
-	skip := x86.NewLabel("nolse")
 	rowLSE := ptr("rowLSE")
-	TESTQ(rowLSE, rowLSE)
-	JZ(LabelRef(skip))
-	VMOVUPS(lse, Mem{Base: rowLSE, Index: row, Scale: 4})
-	Label(skip)
+	storeIfSet(rowLSE, lse, Mem{Base: rowLSE, Index: row, Scale: 4})
 
 	// z_y and w[y] of the live rows (ignored rows' targets are not classes).
 	yoff := rowOff()
@@ -721,12 +717,8 @@ func ceTRowsFocal(s *x86.ISA, withGrad, weighted, focal bool, gm focalGamma, rec
 		VMULPS(wy, loss, loss)
 	}
 	VANDPS(live, loss, loss) // ignored rows: 0
-	skip = x86.NewLabel("noloss")
 	rowLoss := ptr("rowLoss")
-	TESTQ(rowLoss, rowLoss)
-	JZ(LabelRef(skip))
-	VMOVUPS(loss, Mem{Base: rowLoss, Index: row, Scale: 4})
-	Label(skip)
+	storeIfSet(rowLoss, loss, Mem{Base: rowLoss, Index: row, Scale: 4})
 	acc.Add(loss)
 
 	if withGrad {

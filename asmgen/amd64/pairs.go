@@ -124,11 +124,7 @@ func cePairs(s *x86.ISA, withGrad bool) {
 		k = fcmp(s, x86.EQ, mx, negInf)
 		k.set(negInf, lse)
 		nanRow.set(nan, lse)
-		skipLSE := x86.NewLabel("nolse")
-		TESTQ(rowLSE, rowLSE)
-		JZ(LabelRef(skipLSE))
-		VMOVUPS(lse, at(rowLSE, 4, 0))
-		Label(skipLSE)
+		storeIfSet(rowLSE, lse, at(rowLSE, 4, 0))
 
 		w0, w1, wy := s.Broadcast(Mem{Base: w}), s.Broadcast(Mem{Base: w, Disp: 4}), s.Vec()
 		isOne.sel(w1, w0, wy)
@@ -138,11 +134,7 @@ func cePairs(s *x86.ISA, withGrad bool) {
 		bad.set(nan, loss)
 		VMULPS(wy, loss, loss)
 		isIgn.set(zero, loss)
-		skipLoss := x86.NewLabel("noloss")
-		TESTQ(rowLoss, rowLoss)
-		JZ(LabelRef(skipLoss))
-		VMOVUPS(loss, at(rowLoss, 4, 0))
-		Label(skipLoss)
+		storeIfSet(rowLoss, loss, at(rowLoss, 4, 0))
 		total.add(loss)
 
 		if withGrad {

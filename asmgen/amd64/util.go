@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
 
 	"github.com/lossfuse/lossfuse/asmgen/internal/x86"
 )
@@ -30,4 +32,14 @@ func sigT(s *x86.ISA, sig string) string {
 func docf(name string, lines ...string) {
 	lines[0] = fmt.Sprintf(lines[0], name)
 	Doc(lines...)
+}
+
+// storeIfSet writes the vector v to m unless the pointer p (m's base) is
+// nil: an optional per-row output.
+func storeIfSet(p reg.GPVirtual, v reg.VecVirtual, m Mem) {
+	skip := x86.NewLabel("nostore")
+	TESTQ(p, p)
+	JZ(LabelRef(skip))
+	VMOVUPS(v, m)
+	Label(skip)
 }
