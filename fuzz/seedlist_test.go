@@ -68,6 +68,12 @@ var seeds = map[string][]*seed{
 		f64only(sd("subnormal-target-inf-logit", "k", 4, "zloss", 1e-2, "weight", 1, "rowloss", 1,
 			"x", []float64{-6e-4, 9.6e-4, -3.7e-5, -inf32}, "t", []float64{6e-6, 1e-16, 7.5e-5, 5e-324},
 			"w", []float64{0.0069, 0.92, 0.35, 0.92})),
+		// F78: a subnormal target under a weight of 1.2e14, mean over 8 rows:
+		// the kernels formed (t/8)·w, which lost t before w scaled it up.
+		both(sd("subnormal-target-heavy-weight", "n", 8, "k", 6, "weight", 1, "rowlse", 1,
+			"x", []float64{-1e4, -6.5, 40.1, 90.4, -80.6, -20.8},
+			"t", []float64{1, 0, 0, 1, 0, sub32},
+			"w", []float64{1.38, 0, 2.1e9, 0, 1e-8, 1.2e14})),
 		faults(ceProbsKinds, "k", 3, "n", 2),
 		withRunners("weight-rows", "n", 512, "k", 17, "weight", 1, "rowloss", 1),
 		withRunners("fault-weight", "n", 512, "k", 7, "fault", faultWeight),

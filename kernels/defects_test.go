@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/lossfuse/lossfuse/kernels"
 	"github.com/lossfuse/lossfuse/reference"
@@ -384,6 +385,61 @@ func testCEProbsInfiniteLogit[T kernels.Float](t *testing.T) {
 						}
 						if err := reference.Check(ref, reference.Got[T]{CheckLoss: true, Loss: loss, Items: o.RowLoss, LSE: o.RowLSE, Grad: grad}); err != nil {
 							t.Errorf("k=%d ε=%v ζ=%v mass=%v grad=%v: %v", k, eps, zl, mass, withGrad, err)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestCEProbsSubnormalTargetHeavyWeight: a subnormal probability target
+// under a large class weight keeps its gradient term w·t·scale on every
+// backend. The SIMD kernels formed (scale·t)·w, where scale·t underflows
+// before the weight scales it back up: −1e-45 for −2.3e-33 at N = 2048
+// (a FuzzCrossEntropyProbs finding in CI). Long rows, soft-capping and
+// label smoothing take the other kernels that form the same coefficient.
+func TestCEProbsSubnormalTargetHeavyWeight(t *testing.T) {
+	forEachBackendAndType(t, testCEProbsSubnormalTarget[float32], testCEProbsSubnormalTarget[float64])
+}
+
+func testCEProbsSubnormalTarget[T kernels.Float](t *testing.T) {
+	tiny, heavy := float64(math.SmallestNonzeroFloat32), []float64{1.2332352e14, 1e30}
+	if unsafe.Sizeof(T(0)) == 8 {
+		tiny, heavy = math.SmallestNonzeroFloat64, []float64{1e14, 1e200}
+	}
+	for _, k := range []int{6, 33, 4099} {
+		for _, n := range []int{1, 8, 2048} {
+			if n*k > 1<<16 {
+				continue // the reference is slow; a scale of 1/8 underflows as well
+			}
+			for _, hw := range heavy {
+				for _, eps := range []float64{0, 0.9} {
+					for _, capv := range []float64{0, 30} {
+						x, p, w := make([]T, n*k), make([]T, n*k), make([]T, k)
+						for j := range w {
+							w[j] = T(1 + j%3)
+						}
+						w[k-1] = T(hw)
+						for i := range n {
+							for j := range k {
+								x[i*k+j] = T(math.Sin(float64(7*(i*k+j))) * 20)
+							}
+							p[i*k] = 1
+							p[i*k+k-1] = T(tiny * float64(1+i%40))
+						}
+						o := kernels.CrossEntropyOptions[T]{Weight: w, LabelSmoothing: eps, SoftCap: capv, ZLoss: 0.01, RowLSE: make([]T, n)}
+						ref, err := reference.CrossEntropyProbs(x, p, n, k, &o)
+						if err != nil {
+							t.Fatal(err)
+						}
+						grad := make([]T, n*k)
+						loss, err := kernels.CrossEntropyProbs(x, p, n, k, grad, &o)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := reference.Check(ref, reference.Got[T]{CheckLoss: true, Loss: loss, LSE: o.RowLSE, Grad: grad}); err != nil {
+							t.Errorf("k=%d n=%d w=%g ε=%v cap=%v: %v", k, n, hw, eps, capv, err)
 						}
 					}
 				}

@@ -20,20 +20,28 @@ func broadcastParam(s *x86.ISA, name string) reg.VecVirtual {
 }
 
 // targetCoef emits c_j = (a0 + a1·t_j)·w_j for the vector of targets t (and
-// weights w, or 1), zero in masked-off lanes. A product that underflows to
-// 0 where t_j > 0 and w_j > 0 (a subnormal target times a weight below 1)
-// becomes the smallest subnormal instead: the term c_j·(lse − x_j) is
-// absent only where c_j is truly 0, and is +Inf at x_j = −Inf otherwise
-// (a0 = ε/K and a1 = 1 − ε are not both 0, so t, w > 0 means c > 0).
+// weights w, or 1), zero in masked-off lanes. With weights it is formed as
+// a0·w_j + a1·(t_j·w_j): t·w is exact unless the true product is below the
+// normal range, whereas a1·t first (a1 carries the gradient's 1/N) drops a
+// subnormal target's bits before a large weight scales them back up.
+// A product that underflows to 0 where t_j > 0 and w_j > 0 becomes the
+// smallest subnormal instead: the term c_j·(lse − x_j) is absent only where
+// c_j is truly 0, and is +Inf at x_j = −Inf otherwise (a0 = ε/K and
+// a1 = 1 − ε are not both 0, so t, w > 0 means c > 0).
 func targetCoef(s *x86.ISA, t reg.VecVirtual, wp, j reg.GPVirtual, mk *x86.Mask, a0, a1 string, weighted bool) reg.VecVirtual {
 	c := broadcastParam(s, a1)
-	s.FMA213(broadcastParam(s, a0), t, c) // a0 + a1·t
 	pos := t
 	if weighted {
 		w := s.LoadAt(mk, s.At(wp, j), nil)
-		s.Mul(w, c, c)
 		pos = s.Vec()
 		s.Min(w, t, pos) // > 0 where both are
+		tw := s.Vec()
+		s.Mul(w, t, tw)
+		aw := broadcastParam(s, a0)
+		s.Mul(w, aw, aw)
+		s.FMA213(aw, tw, c) // a0·w + a1·(t·w)
+	} else {
+		s.FMA213(broadcastParam(s, a0), t, c) // a0 + a1·t
 	}
 	tiny := s.Vec()
 	VXORPS(tiny, tiny, tiny)

@@ -60,13 +60,13 @@
 //	capF32         f32   66 instructions / 2 vectors = 33.00 per vector
 //	sumExpCapF32   f32   71 instructions / 1 vectors = 71.00 per vector
 //	expAffineZF32  f32   74 instructions / 2 vectors = 37.00 per vector
-//	expAffineWZF32 f32   77 instructions / 2 vectors = 38.50 per vector
+//	expAffineWZF32 f32   75 instructions / 2 vectors = 37.50 per vector
 //	expAffineTZF32 f32   77 instructions / 2 vectors = 38.50 per vector
 //	expAffineWTZF32 f32   80 instructions / 2 vectors = 40.00 per vector
 //	capF64         f64   96 instructions / 2 vectors = 48.00 per vector
 //	sumExpCapF64   f64   96 instructions / 1 vectors = 96.00 per vector
 //	expAffineZF64  f64  103 instructions / 2 vectors = 51.50 per vector
-//	expAffineWZF64 f64  106 instructions / 2 vectors = 53.00 per vector
+//	expAffineWZF64 f64  104 instructions / 2 vectors = 52.00 per vector
 //	expAffineTZF64 f64  106 instructions / 2 vectors = 53.00 per vector
 //	expAffineWTZF64 f64  109 instructions / 2 vectors = 54.50 per vector
 //	bceProbF32     f32  110 instructions / 1 vectors = 110.00 per vector
@@ -15066,13 +15066,11 @@ big_expAffineWZF32:
 	VADD V27.S4, V7.S4, V7.S4
 	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
 	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
-	VMOV V29.B16, V6.B16
-	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e3ddc46 // fmul v6.4s, v2.4s, v29.4s
 	WORD $0x6e3edc84 // fmul v4.4s, v4.4s, v30.4s
 	WORD $0x4ea6d484 // fsub v4.4s, v4.4s, v6.4s
 	WORD $0x6e2cdc84 // fmul v4.4s, v4.4s, v12.4s
-	VMOV V29.B16, V7.B16
-	WORD $0x6e23dce7 // fmul v7.4s, v7.4s, v3.4s
+	WORD $0x6e3ddc67 // fmul v7.4s, v3.4s, v29.4s
 	WORD $0x6e3edca5 // fmul v5.4s, v5.4s, v30.4s
 	WORD $0x4ea7d4a5 // fsub v5.4s, v5.4s, v7.4s
 	WORD $0x6e2ddca5 // fmul v5.4s, v5.4s, v13.4s
@@ -15116,8 +15114,7 @@ one_expAffineWZF32:
 	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
 	VADD V27.S4, V6.S4, V6.S4
 	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
-	VMOV V29.B16, V6.B16
-	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e3ddc46 // fmul v6.4s, v2.4s, v29.4s
 	WORD $0x6e3edc84 // fmul v4.4s, v4.4s, v30.4s
 	WORD $0x4ea6d484 // fsub v4.4s, v4.4s, v6.4s
 	WORD $0x6e2cdc84 // fmul v4.4s, v4.4s, v12.4s
@@ -15170,8 +15167,7 @@ lanes_expAffineWZF32:
 	WORD $0x4f3754c6 // shl v6.4s, v6.4s, #23
 	VADD V27.S4, V6.S4, V6.S4
 	WORD $0x6e26dc84 // fmul v4.4s, v4.4s, v6.4s
-	VMOV V29.B16, V6.B16
-	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e3ddc46 // fmul v6.4s, v2.4s, v29.4s
 	WORD $0x6e3edc84 // fmul v4.4s, v4.4s, v30.4s
 	WORD $0x4ea6d484 // fsub v4.4s, v4.4s, v6.4s
 	WORD $0x6e2cdc84 // fmul v4.4s, v4.4s, v12.4s
@@ -15502,15 +15498,15 @@ big_expAffineWTZF32:
 	VADD V26.S4, V9.S4, V9.S4
 	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
 	WORD $0x6e29dce7 // fmul v7.4s, v7.4s, v9.4s
-	VMOV V27.B16, V8.B16
+	WORD $0x6e3bdc88 // fmul v8.4s, v4.4s, v27.4s
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
 	VFMLA V29.S4, V2.S4, V8.S4
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
 	WORD $0x6e3edcc6 // fmul v6.4s, v6.4s, v30.4s
 	WORD $0x4ea8d4c6 // fsub v6.4s, v6.4s, v8.4s
 	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
-	VMOV V27.B16, V9.B16
+	WORD $0x6e3bdca9 // fmul v9.4s, v5.4s, v27.4s
+	WORD $0x6e25dc63 // fmul v3.4s, v3.4s, v5.4s
 	VFMLA V29.S4, V3.S4, V9.S4
-	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
 	WORD $0x6e3edce7 // fmul v7.4s, v7.4s, v30.4s
 	WORD $0x4ea9d4e7 // fsub v7.4s, v7.4s, v9.4s
 	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
@@ -15555,9 +15551,9 @@ one_expAffineWTZF32:
 	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
 	VADD V26.S4, V8.S4, V8.S4
 	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
-	VMOV V27.B16, V8.B16
+	WORD $0x6e3bdc88 // fmul v8.4s, v4.4s, v27.4s
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
 	VFMLA V29.S4, V2.S4, V8.S4
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
 	WORD $0x6e3edcc6 // fmul v6.4s, v6.4s, v30.4s
 	WORD $0x4ea8d4c6 // fsub v6.4s, v6.4s, v8.4s
 	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
@@ -15614,9 +15610,9 @@ lanes_expAffineWTZF32:
 	WORD $0x4f375508 // shl v8.4s, v8.4s, #23
 	VADD V26.S4, V8.S4, V8.S4
 	WORD $0x6e28dcc6 // fmul v6.4s, v6.4s, v8.4s
-	VMOV V27.B16, V8.B16
+	WORD $0x6e3bdc88 // fmul v8.4s, v4.4s, v27.4s
+	WORD $0x6e24dc42 // fmul v2.4s, v2.4s, v4.4s
 	VFMLA V29.S4, V2.S4, V8.S4
-	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
 	WORD $0x6e3edcc6 // fmul v6.4s, v6.4s, v30.4s
 	WORD $0x4ea8d4c6 // fsub v6.4s, v6.4s, v8.4s
 	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
@@ -16598,13 +16594,11 @@ big_expAffineWZF64:
 	VADD V27.D2, V7.D2, V7.D2
 	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
 	WORD $0x6e67dca5 // fmul v5.2d, v5.2d, v7.2d
-	VMOV V29.B16, V6.B16
-	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e7ddc46 // fmul v6.2d, v2.2d, v29.2d
 	WORD $0x6e7edc84 // fmul v4.2d, v4.2d, v30.2d
 	WORD $0x4ee6d484 // fsub v4.2d, v4.2d, v6.2d
 	WORD $0x6e6cdc84 // fmul v4.2d, v4.2d, v12.2d
-	VMOV V29.B16, V7.B16
-	WORD $0x6e63dce7 // fmul v7.2d, v7.2d, v3.2d
+	WORD $0x6e7ddc67 // fmul v7.2d, v3.2d, v29.2d
 	WORD $0x6e7edca5 // fmul v5.2d, v5.2d, v30.2d
 	WORD $0x4ee7d4a5 // fsub v5.2d, v5.2d, v7.2d
 	WORD $0x6e6ddca5 // fmul v5.2d, v5.2d, v13.2d
@@ -16663,8 +16657,7 @@ one_expAffineWZF64:
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V27.D2, V6.D2, V6.D2
 	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
-	VMOV V29.B16, V6.B16
-	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e7ddc46 // fmul v6.2d, v2.2d, v29.2d
 	WORD $0x6e7edc84 // fmul v4.2d, v4.2d, v30.2d
 	WORD $0x4ee6d484 // fsub v4.2d, v4.2d, v6.2d
 	WORD $0x6e6cdc84 // fmul v4.2d, v4.2d, v12.2d
@@ -16725,8 +16718,7 @@ lanes_expAffineWZF64:
 	WORD $0x4f7454c6 // shl v6.2d, v6.2d, #52
 	VADD V27.D2, V6.D2, V6.D2
 	WORD $0x6e66dc84 // fmul v4.2d, v4.2d, v6.2d
-	VMOV V29.B16, V6.B16
-	WORD $0x6e62dcc6 // fmul v6.2d, v6.2d, v2.2d
+	WORD $0x6e7ddc46 // fmul v6.2d, v2.2d, v29.2d
 	WORD $0x6e7edc84 // fmul v4.2d, v4.2d, v30.2d
 	WORD $0x4ee6d484 // fsub v4.2d, v4.2d, v6.2d
 	WORD $0x6e6cdc84 // fmul v4.2d, v4.2d, v12.2d
@@ -17124,15 +17116,15 @@ big_expAffineWTZF64:
 	VADD V26.D2, V9.D2, V9.D2
 	WORD $0x6e68dcc6 // fmul v6.2d, v6.2d, v8.2d
 	WORD $0x6e69dce7 // fmul v7.2d, v7.2d, v9.2d
-	VMOV V27.B16, V8.B16
+	WORD $0x6e7bdc88 // fmul v8.2d, v4.2d, v27.2d
+	WORD $0x6e64dc42 // fmul v2.2d, v2.2d, v4.2d
 	VFMLA V29.D2, V2.D2, V8.D2
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
 	WORD $0x6e7edcc6 // fmul v6.2d, v6.2d, v30.2d
 	WORD $0x4ee8d4c6 // fsub v6.2d, v6.2d, v8.2d
 	WORD $0x6e6edcc6 // fmul v6.2d, v6.2d, v14.2d
-	VMOV V27.B16, V9.B16
+	WORD $0x6e7bdca9 // fmul v9.2d, v5.2d, v27.2d
+	WORD $0x6e65dc63 // fmul v3.2d, v3.2d, v5.2d
 	VFMLA V29.D2, V3.D2, V9.D2
-	WORD $0x6e65dd29 // fmul v9.2d, v9.2d, v5.2d
 	WORD $0x6e7edce7 // fmul v7.2d, v7.2d, v30.2d
 	WORD $0x4ee9d4e7 // fsub v7.2d, v7.2d, v9.2d
 	WORD $0x6e6fdce7 // fmul v7.2d, v7.2d, v15.2d
@@ -17192,9 +17184,9 @@ one_expAffineWTZF64:
 	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
 	VADD V26.D2, V8.D2, V8.D2
 	WORD $0x6e68dcc6 // fmul v6.2d, v6.2d, v8.2d
-	VMOV V27.B16, V8.B16
+	WORD $0x6e7bdc88 // fmul v8.2d, v4.2d, v27.2d
+	WORD $0x6e64dc42 // fmul v2.2d, v2.2d, v4.2d
 	VFMLA V29.D2, V2.D2, V8.D2
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
 	WORD $0x6e7edcc6 // fmul v6.2d, v6.2d, v30.2d
 	WORD $0x4ee8d4c6 // fsub v6.2d, v6.2d, v8.2d
 	WORD $0x6e6edcc6 // fmul v6.2d, v6.2d, v14.2d
@@ -17257,9 +17249,9 @@ lanes_expAffineWTZF64:
 	WORD $0x4f745508 // shl v8.2d, v8.2d, #52
 	VADD V26.D2, V8.D2, V8.D2
 	WORD $0x6e68dcc6 // fmul v6.2d, v6.2d, v8.2d
-	VMOV V27.B16, V8.B16
+	WORD $0x6e7bdc88 // fmul v8.2d, v4.2d, v27.2d
+	WORD $0x6e64dc42 // fmul v2.2d, v2.2d, v4.2d
 	VFMLA V29.D2, V2.D2, V8.D2
-	WORD $0x6e64dd08 // fmul v8.2d, v8.2d, v4.2d
 	WORD $0x6e7edcc6 // fmul v6.2d, v6.2d, v30.2d
 	WORD $0x4ee8d4c6 // fsub v6.2d, v6.2d, v8.2d
 	WORD $0x6e6edcc6 // fmul v6.2d, v6.2d, v14.2d
@@ -34042,18 +34034,18 @@ big_affineWTF32:
 	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
 	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
 	VLD1.P 64(R5), [V8.S4, V9.S4, V10.S4, V11.S4]
-	VMOV V29.B16, V12.B16
-	VMOV V29.B16, V13.B16
-	VMOV V29.B16, V14.B16
-	VMOV V29.B16, V15.B16
+	WORD $0x6e3ddd0c // fmul v12.4s, v8.4s, v29.4s
+	WORD $0x6e3ddd2d // fmul v13.4s, v9.4s, v29.4s
+	WORD $0x6e3ddd4e // fmul v14.4s, v10.4s, v29.4s
+	WORD $0x6e3ddd6f // fmul v15.4s, v11.4s, v29.4s
+	WORD $0x6e28dc84 // fmul v4.4s, v4.4s, v8.4s
+	WORD $0x6e29dca5 // fmul v5.4s, v5.4s, v9.4s
+	WORD $0x6e2adcc6 // fmul v6.4s, v6.4s, v10.4s
+	WORD $0x6e2bdce7 // fmul v7.4s, v7.4s, v11.4s
 	VFMLA V30.S4, V4.S4, V12.S4
 	VFMLA V30.S4, V5.S4, V13.S4
 	VFMLA V30.S4, V6.S4, V14.S4
 	VFMLA V30.S4, V7.S4, V15.S4
-	WORD $0x6e28dd8c // fmul v12.4s, v12.4s, v8.4s
-	WORD $0x6e29ddad // fmul v13.4s, v13.4s, v9.4s
-	WORD $0x6e2addce // fmul v14.4s, v14.4s, v10.4s
-	WORD $0x6e2bddef // fmul v15.4s, v15.4s, v11.4s
 	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
 	WORD $0x6e3fdc21 // fmul v1.4s, v1.4s, v31.4s
 	WORD $0x6e3fdc42 // fmul v2.4s, v2.4s, v31.4s
@@ -34072,9 +34064,9 @@ one_affineWTF32:
 	VLD1.P 16(R0), [V0.S4]
 	VLD1.P 16(R3), [V4.S4]
 	VLD1.P 16(R5), [V8.S4]
-	VMOV V29.B16, V12.B16
+	WORD $0x6e3ddd0c // fmul v12.4s, v8.4s, v29.4s
+	WORD $0x6e28dc84 // fmul v4.4s, v4.4s, v8.4s
 	VFMLA V30.S4, V4.S4, V12.S4
-	WORD $0x6e28dd8c // fmul v12.4s, v12.4s, v8.4s
 	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
 	WORD $0x4eacd400 // fsub v0.4s, v0.4s, v12.4s
 	VST1.P [V0.S4], 16(R2)
@@ -34099,9 +34091,9 @@ tail_affineWTF32:
 	VLD1.P 4(R3), V4.S[2]
 	VLD1.P 4(R5), V8.S[2]
 lanes_affineWTF32:
-	VMOV V29.B16, V12.B16
+	WORD $0x6e3ddd0c // fmul v12.4s, v8.4s, v29.4s
+	WORD $0x6e28dc84 // fmul v4.4s, v4.4s, v8.4s
 	VFMLA V30.S4, V4.S4, V12.S4
-	WORD $0x6e28dd8c // fmul v12.4s, v12.4s, v8.4s
 	WORD $0x6e3fdc00 // fmul v0.4s, v0.4s, v31.4s
 	WORD $0x4eacd400 // fsub v0.4s, v0.4s, v12.4s
 	VST1.P V0.S[0], 4(R2)
@@ -34311,18 +34303,18 @@ big_affineWTF64:
 	VLD1.P 64(R0), [V0.D2, V1.D2, V2.D2, V3.D2]
 	VLD1.P 64(R3), [V4.D2, V5.D2, V6.D2, V7.D2]
 	VLD1.P 64(R5), [V8.D2, V9.D2, V10.D2, V11.D2]
-	VMOV V29.B16, V12.B16
-	VMOV V29.B16, V13.B16
-	VMOV V29.B16, V14.B16
-	VMOV V29.B16, V15.B16
+	WORD $0x6e7ddd0c // fmul v12.2d, v8.2d, v29.2d
+	WORD $0x6e7ddd2d // fmul v13.2d, v9.2d, v29.2d
+	WORD $0x6e7ddd4e // fmul v14.2d, v10.2d, v29.2d
+	WORD $0x6e7ddd6f // fmul v15.2d, v11.2d, v29.2d
+	WORD $0x6e68dc84 // fmul v4.2d, v4.2d, v8.2d
+	WORD $0x6e69dca5 // fmul v5.2d, v5.2d, v9.2d
+	WORD $0x6e6adcc6 // fmul v6.2d, v6.2d, v10.2d
+	WORD $0x6e6bdce7 // fmul v7.2d, v7.2d, v11.2d
 	VFMLA V30.D2, V4.D2, V12.D2
 	VFMLA V30.D2, V5.D2, V13.D2
 	VFMLA V30.D2, V6.D2, V14.D2
 	VFMLA V30.D2, V7.D2, V15.D2
-	WORD $0x6e68dd8c // fmul v12.2d, v12.2d, v8.2d
-	WORD $0x6e69ddad // fmul v13.2d, v13.2d, v9.2d
-	WORD $0x6e6addce // fmul v14.2d, v14.2d, v10.2d
-	WORD $0x6e6bddef // fmul v15.2d, v15.2d, v11.2d
 	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
 	WORD $0x6e7fdc21 // fmul v1.2d, v1.2d, v31.2d
 	WORD $0x6e7fdc42 // fmul v2.2d, v2.2d, v31.2d
@@ -34341,9 +34333,9 @@ one_affineWTF64:
 	VLD1.P 16(R0), [V0.D2]
 	VLD1.P 16(R3), [V4.D2]
 	VLD1.P 16(R5), [V8.D2]
-	VMOV V29.B16, V12.B16
+	WORD $0x6e7ddd0c // fmul v12.2d, v8.2d, v29.2d
+	WORD $0x6e68dc84 // fmul v4.2d, v4.2d, v8.2d
 	VFMLA V30.D2, V4.D2, V12.D2
-	WORD $0x6e68dd8c // fmul v12.2d, v12.2d, v8.2d
 	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
 	WORD $0x4eecd400 // fsub v0.2d, v0.2d, v12.2d
 	VST1.P [V0.D2], 16(R2)
@@ -34359,9 +34351,9 @@ tail_affineWTF64:
 	VLD1.P 8(R3), V4.D[0]
 	VLD1.P 8(R5), V8.D[0]
 lanes_affineWTF64:
-	VMOV V29.B16, V12.B16
+	WORD $0x6e7ddd0c // fmul v12.2d, v8.2d, v29.2d
+	WORD $0x6e68dc84 // fmul v4.2d, v4.2d, v8.2d
 	VFMLA V30.D2, V4.D2, V12.D2
-	WORD $0x6e68dd8c // fmul v12.2d, v12.2d, v8.2d
 	WORD $0x6e7fdc00 // fmul v0.2d, v0.2d, v31.2d
 	WORD $0x4eecd400 // fsub v0.2d, v0.2d, v12.2d
 	VST1.P V0.D[0], 8(R2)

@@ -97,16 +97,25 @@ func genAffineT(f *fn, weighted bool) {
 	e, t := ins[0].regs, ins[1].regs
 	u := f.vs(12, 4)
 	f.loop(4, ins, []stream{{ptr: "R2", regs: e}}, func(n int) {
-		for i := 0; i < n; i++ {
-			f.mov(u[i], c)
-		}
-		for i := 0; i < n; i++ {
-			f.fmla(u[i], t[i], b) // b·t + c
-		}
 		if weighted {
+			// w·(b·t + c) as c·w + b·(t·w): t·w is exact unless the true
+			// product is subnormal, whereas b·t first (b carries the
+			// gradient's 1/N) drops a subnormal target's bits before a
+			// large weight scales them back up.
+			w := ins[2].regs
 			for i := 0; i < n; i++ {
-				f.FMUL(f.arr, u[i], u[i], ins[2].regs[i])
+				f.FMUL(f.arr, u[i], w[i], c)
 			}
+			for i := 0; i < n; i++ {
+				f.FMUL(f.arr, t[i], t[i], w[i])
+			}
+		} else {
+			for i := 0; i < n; i++ {
+				f.mov(u[i], c)
+			}
+		}
+		for i := 0; i < n; i++ {
+			f.fmla(u[i], t[i], b) // b·t + c, or b·(t·w) + c·w
 		}
 		for i := 0; i < n; i++ {
 			f.FMUL(f.arr, e[i], e[i], a)

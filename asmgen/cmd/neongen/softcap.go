@@ -164,16 +164,20 @@ func genExpAffineZ(f *fn, weighted, probs bool) {
 		}
 		f.exp(e[:n], t[:n], append(h[:n:n], h[u:u+n]...))
 		for i := 0; i < n; i++ {
-			// B into t: b, b·w, b·t + c or (b·t + c)·w.
+			// B into t: b, b·w, b·t + c or (b·t + c)·w, the last as
+			// c·w + b·(t·w) (see genAffineT).
 			switch {
+			case probs && weighted:
+				f.FMUL(a, t[i], wr[i], ps["c"])
+				f.FMUL(a, tr[i], tr[i], wr[i])
+				f.fmla(t[i], tr[i], ps["b"])
 			case probs:
 				f.mov(t[i], ps["c"])
 				f.fmla(t[i], tr[i], ps["b"])
+			case weighted:
+				f.FMUL(a, t[i], wr[i], ps["b"])
 			default:
 				f.mov(t[i], ps["b"])
-			}
-			if weighted {
-				f.FMUL(a, t[i], t[i], wr[i])
 			}
 			f.FMUL(a, e[i], e[i], ps["a"])
 			f.FSUB(a, e[i], e[i], t[i])
