@@ -74,8 +74,9 @@ func main() {
 		for _, f := range halfFormats {
 			lseStashRow(s, &f)
 			scaleRow16(s, f)
-			lseStashScaleRow16(s, f, false)
-			lseStashScaleRow16(s, f, true)
+			lseStashScaleRow16(s, f, false, false)
+			lseStashScaleRow16(s, f, true, false)
+			lseStashScaleRow16(s, f, true, true)
 		}
 		softmaxRows(s)
 		subRows(s)

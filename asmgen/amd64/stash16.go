@@ -138,8 +138,10 @@ func scaleRow16(s *x86.ISA, f halfFormat) {
 // lseStashScaleRow16 is lseStashScaleRow on 16-bit rows: pass 1 of the row
 // x and scaleRow16 of the previous row's stash into dst in one loop; with
 // g32 dst is a float32 row (the G32 variants: scaleRow's stores, the tail
-// under the usual mask).
-func lseStashScaleRow16(s *x86.ISA, f halfFormat, g32 bool) {
+// under the usual mask), written with non-temporal stores when streamed
+// (G32NT: a float32 gradient of a large call, as lseStashScaleRowNT; the
+// 16-bit gradient's half-line non-temporal stores measured slower).
+func lseStashScaleRow16(s *x86.ISA, f halfFormat, g32, streamed bool) {
 	name := "lseStashScaleRow" + f.name
 	sig := "func(x *uint16, xtail, stash, prev *float32, dst, dtail *uint16, k int, c, b float32, out *float32) int"
 	pass2 := "scaleRow" + f.name + "(prev, dst, dtail, k, c, b)"
@@ -148,12 +150,18 @@ func lseStashScaleRow16(s *x86.ISA, f halfFormat, g32 bool) {
 		sig = "func(x *uint16, xtail, stash, prev, dst *float32, k int, c, b float32, out *float32) int"
 		pass2 = "scaleRow(prev, dst, k, c, b)"
 	}
+	if streamed {
+		name += "NT"
+	}
 	name += suffix(s)
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	docf(name,
-		"%s is lseStashRow"+f.name+"(x, xtail, stash, k, out) and "+pass2+" in one loop;",
-		"it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).")
+	docs := []string{"%s is lseStashRow" + f.name + "(x, xtail, stash, k, out) and " + pass2 + " in one loop;",
+		"it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place)."}
+	if streamed {
+		docs = append(docs, "dst is written with non-temporal stores, bypassing the caches.")
+	}
+	docf(name, docs...)
 	s.Begin()
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	xtail := Load(Param("xtail"), GP64()).(reg.GPVirtual)
@@ -179,19 +187,24 @@ func lseStashScaleRow16(s *x86.ISA, f halfFormat, g32 bool) {
 	hooks := stashHooks(s, stash, moved)
 	rowHooks16(s, &hooks, x, xtail, f.f16)
 	hooks.loop = func(body func(j reg.GPVirtual, mk *x86.Mask), flush func()) {
+		if g32 { // lseStashScaleRow's loop
+			sp.EachOutBlock(dst, streamed, x86.SumBlock, func(j reg.GPVirtual, mk *x86.Mask, store func(reg.VecVirtual, Mem)) {
+				body(j, mk)
+				v := s.LoadAt(mk, s.At(prev, j), nil)
+				s.FMS213(b, c, v) // c·v − b
+				store(v, s.At(dst, j))
+			}, flush)
+			return
+		}
 		sp.EachBlock(x86.SumBlock, func(j reg.GPVirtual, mk *x86.Mask) {
 			body(j, mk)
 			v := s.LoadAt(mk, s.At(prev, j), nil)
 			s.FMS213(b, c, v) // c·v − b
-			if g32 {
-				s.StoreAt(mk, v, s.At(dst, j))
-			} else {
-				store16(s, v, mk, dst, dtail, j, f.f16)
-			}
+			store16(s, v, mk, dst, dtail, j, f.f16)
 		}, flush)
 	}
 	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, hooks)
 	storeStashOut(s, out, m, l, ref)
 	Store(moved, ReturnIndex(0))
-	s.End()
+	s.EndOut(streamed)
 }

@@ -406,6 +406,13 @@ func lseStashScaleRowBF16AVX2(x *uint16, xtail *float32, stash *float32, prev *f
 //go:noescape
 func lseStashScaleRowBF16G32AVX2(x *uint16, xtail *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
 
+// lseStashScaleRowBF16G32NTAVX2 is lseStashRowBF16(x, xtail, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop;
+// it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func lseStashScaleRowBF16G32NTAVX2(x *uint16, xtail *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
+
 // lseStashRowF16AVX2 is lseStashRow on a row of k F16 logits: the last k mod Lanes of them are read
 // from xtail, widened by the caller.
 //
@@ -429,6 +436,13 @@ func lseStashScaleRowF16AVX2(x *uint16, xtail *float32, stash *float32, prev *fl
 //
 //go:noescape
 func lseStashScaleRowF16G32AVX2(x *uint16, xtail *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
+
+// lseStashScaleRowF16G32NTAVX2 is lseStashRowF16(x, xtail, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop;
+// it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func lseStashScaleRowF16G32NTAVX2(x *uint16, xtail *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
 
 // softmaxRowsAVX2 writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.
 //
@@ -2363,6 +2377,13 @@ func lseStashScaleRowBF16AVX512(x *uint16, xtail *float32, stash *float32, prev 
 //go:noescape
 func lseStashScaleRowBF16G32AVX512(x *uint16, xtail *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
 
+// lseStashScaleRowBF16G32NTAVX512 is lseStashRowBF16(x, xtail, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop;
+// it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func lseStashScaleRowBF16G32NTAVX512(x *uint16, xtail *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
+
 // lseStashRowF16AVX512 is lseStashRow on a row of k F16 logits: the last k mod Lanes of them are read
 // from xtail, widened by the caller.
 //
@@ -2386,6 +2407,13 @@ func lseStashScaleRowF16AVX512(x *uint16, xtail *float32, stash *float32, prev *
 //
 //go:noescape
 func lseStashScaleRowF16G32AVX512(x *uint16, xtail *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
+
+// lseStashScaleRowF16G32NTAVX512 is lseStashRowF16(x, xtail, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop;
+// it returns lseStashRow's result. The stashes and rows must not overlap, except dst with x's previous row (in place).
+// dst is written with non-temporal stores, bypassing the caches.
+//
+//go:noescape
+func lseStashScaleRowF16G32NTAVX512(x *uint16, xtail *float32, stash *float32, prev *float32, dst *float32, k int, c float32, b float32, out *float32) int
 
 // softmaxRowsAVX512 writes dst[i*k+j] = softmax of row i of x for n rows of k; dst may be x.
 //
