@@ -256,7 +256,7 @@ func TestCrossEntropyHalfRunner(t *testing.T) {
 // stores in the stashed kernels, the row tails through float32 buffers),
 // against the reference on every backend: tails of every length mod 16,
 // rows whose pass-1 reference moves (a spike past the first vector),
-// ignored rows, rows holding +Inf or only −Inf, factors beyond float32,
+// ignored rows, rows holding +Inf, NaN or only −Inf, factors beyond float32,
 // in place and not. On avx2 and avx512 every native path must run.
 func TestCrossEntropyHalfLongRows(t *testing.T) {
 	conformBackends(t, func(t *testing.T) {
@@ -323,6 +323,9 @@ func halfLongRows[H kernels.BF16 | kernels.F16](t *testing.T, from func(float32)
 						xv[k+j] = float32(math.Inf(-1))
 					}
 				}
+			case 4: // a row holding NaN: a NaN gradient row (the
+				// stashed kernels' bfloat16 rounding has no NaN path)
+				xv[k/5] = float32(math.NaN())
 			case 5:
 				o.Reduction, o.ZLoss = kernels.Sum, 1
 				o.Weight[targets[0]] = 3e38

@@ -103,6 +103,23 @@ func roundBF16(s *x86.ISA, v reg.VecVirtual) reg.VecVirtual {
 	return r
 }
 
+// roundBF16Widened is roundBF16 for values computed from widened bfloat16
+// inputs, as the cross-entropy gradient of bfloat16 logits: a NaN there is
+// an input's (whose low 16 bits are 0) or the hardware's default NaN
+// (0x7fc00000), since arithmetic passes a NaN operand's payload on or
+// makes the default one. Adding 0x7fff plus the kept lowest bit to low
+// bits of 0 carries nothing, so NaN and ±Inf come out as their kept half
+// and no NaN path is needed (four instructions of twelve on AVX2).
+func roundBF16Widened(s *x86.ISA, v reg.VecVirtual) reg.VecVirtual {
+	t, r := s.Vec(), s.Vec()
+	VPSRLD(Imm(16), v, t)        // the kept half
+	s.Op(vpand(s), s.U(1), t, r) // its lowest bit
+	VPADDD(v, r, r)
+	s.Op(VPADDD, s.U(0x7fff), r, r) // + 0x7fff
+	VPSRLD(Imm(16), r, r)           // rounded
+	return r
+}
+
 // vpand is the AND of the ISA's integer lanes: VPANDD on AVX-512 (whose
 // embedded-broadcast form x86.ISA.Op picks for a constant), VPAND on AVX2.
 func vpand(s *x86.ISA) func(...Op) {

@@ -32,14 +32,16 @@ var halfFormats = []halfFormat{{"BF16", false}, {"F16", true}}
 
 // bf16Consts are roundBF16's integer lane constants: kept in registers on
 // AVX-512, where an instruction may not read a full-width constant table.
+// roundBF16Widened needs the first two.
 var bf16Consts = []uint32{1, 0x7fff, 0x7fffffff, 0x7f800000, 0x40}
 
-// preloadNarrow pins roundBF16's constants for a kernel that narrows to f.
+// preloadNarrow pins roundBF16Widened's constants for a kernel that
+// narrows to f.
 func preloadNarrow(s *x86.ISA, f halfFormat) {
 	if f.f16 || !s.ZMM {
 		return
 	}
-	for _, c := range bf16Consts {
+	for _, c := range bf16Consts[:2] {
 		s.Preload(math.Float32frombits(c))
 	}
 }
@@ -66,13 +68,14 @@ func widen16(s *x86.ISA, src Op, f16 bool) reg.VecVirtual {
 }
 
 // narrow16 writes the Lanes values of v rounded to the format (to nearest,
-// ties to even) to dst.
+// ties to even) to dst. v is computed from widened inputs of the format
+// (see roundBF16Widened).
 func narrow16(s *x86.ISA, v reg.VecVirtual, dst Mem, f16 bool) {
 	if f16 {
 		VCVTPS2PH(Imm(0), v, dst) // imm 0: round to nearest even
 		return
 	}
-	r := roundBF16(s, v)
+	r := roundBF16Widened(s, v)
 	if s.ZMM {
 		VPMOVDW(r, dst)
 		return
