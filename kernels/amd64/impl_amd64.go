@@ -889,6 +889,29 @@ func (s isa) crossEntropyRowwise(x, g *float32, n, k int, t *int32, w *float32, 
 // call; tests flip it to run both.
 var tinyRecompute = cpuid.CPU.VendorID == cpuid.AMD
 
+// tinyGatherMaxK is the longest row for which cross-entropy's gathering
+// transposed kernel (with a gradient) leads on Intel: on a Sapphire
+// Rapids-class Xeon (go test -bench 'SmallK|CrossEntropy/op=fwd/dtype=f32/isa=avx512/n=4096/k=10'
+// ./bench, the two policies alternated) it is ahead with a gradient at
+// K = 10 (0.91 against 1.02 ns/elem) and K = 24 (0.82 / 0.87), but the R
+// kernel is ahead forward only (K = 10: 0.58 against 0.61–0.65, as its
+// transposed loads beat the gathers) and at K = 32 (0.84, where the
+// gathering kernel's rows went row-wise: 1.29).
+const tinyGatherMaxK = 28
+
+// tinyForceGather makes crossEntropyTiny gather whatever the call (tests
+// compare it with the R variants).
+var tinyForceGather = false
+
+// tinyCERecompute reports whether crossEntropyTiny's AVX-512 kernel is an
+// R variant for rows of k with or without a gradient.
+func tinyCERecompute(grad bool, k int) bool {
+	if tinyForceGather {
+		return false
+	}
+	return tinyRecompute || !grad || k > tinyGatherMaxK
+}
+
 // tinyMaxK is the longest row the transposed (ceTRows, sfTRows) kernels
 // take, the generator's maxTK. Softmax focal loss takes them up to there
 // (its row-wise path forms each row's focal factor in Go). Cross-entropy's
@@ -901,11 +924,8 @@ const tinyMaxK = 32
 
 // tinyCEMaxK is the longest row cross-entropy takes the transposed kernel for.
 func (s isa) tinyCEMaxK() int {
-	if s == avx512 && tinyRecompute {
-		return 32
-	}
 	if s == avx512 {
-		return 28
+		return 32 // K > tinyGatherMaxK: the R kernel
 	}
 	return 24
 }
@@ -979,15 +999,16 @@ func (s isa) crossEntropyTiny(a args.CE[float32], lanes int) float64 {
 	g, rl, rs := sub(a.Grad, 0, rows*k), sub(a.RowLoss, 0, rows), sub(a.RowLSE, 0, rows)
 	sc := a.GradScale
 	z := lanes == 16
+	r := z && tinyCERecompute(g != nil, k)
 	var sum float64
 	switch {
-	case z && g != nil && w != nil && tinyRecompute:
+	case r && g != nil && w != nil:
 		sum = ceTRowsGWRAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
-	case z && g != nil && tinyRecompute:
+	case r && g != nil:
 		sum = ceTRowsGRAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
-	case z && w != nil && tinyRecompute:
+	case r && w != nil:
 		sum = ceTRowsWRAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
-	case z && tinyRecompute:
+	case r:
 		sum = ceTRowsRAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)
 	case z && g != nil && w != nil:
 		sum = ceTRowsGWAVX512(x, g, rows/lanes, k, t, w, ignore, rl, rs, sc)

@@ -23,7 +23,7 @@ func TestTinyRecomputeMatchesGather(t *testing.T) {
 	if !(cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL) {
 		t.Skip("no AVX-512")
 	}
-	defer func(v bool) { tinyRecompute = v }(tinyRecompute)
+	defer func(v, f bool) { tinyRecompute, tinyForceGather = v, f }(tinyRecompute, tinyForceGather)
 	rng := rand.New(rand.NewPCG(7, 11))
 	const n = 16*5 + 3 // five groups of 16 and rows left over
 	for _, k := range []int{1, 2, 5, 10, 16, 17, 28, 32} {
@@ -60,7 +60,7 @@ func TestTinyRecomputeMatchesGather(t *testing.T) {
 							}
 						}
 						run := func(recompute bool) (g, rl, rs []float32, sum float64) {
-							tinyRecompute = recompute
+							tinyRecompute, tinyForceGather = recompute, !recompute
 							xs := append([]float32(nil), x...)
 							g = make([]float32, n*k)
 							if inPlace {
@@ -72,9 +72,7 @@ func TestTinyRecomputeMatchesGather(t *testing.T) {
 							rl, rs = make([]float32, n), make([]float32, n)
 							a := args.CE[float32]{X: xs, N: n, K: k, Targets: targets, Weight: w, Ignore: ignore, HasIgnore: true,
 								Focal: focal, FocalGamma: gamma, GradScale: 1.0 / n, Grad: g, RowLoss: rl, RowLSE: rs}
-							// The drivers of the transposed kernels themselves:
-							// crossEntropy would send K > 28 to the row-wise
-							// kernels unless tinyRecompute is set.
+							// The drivers of the transposed kernels themselves.
 							if focal {
 								sum = avx512.softmaxFocalTiny(a, 16)
 							} else {
