@@ -691,6 +691,7 @@ var pathOnly = map[string]string{
 	"amd64/f32/ce/tiny-8-lanes":       "avx512",
 	"amd64/f32/ce/focal-tiny-8-lanes": "avx512",
 	"amd64/f32/ce/pairs-8-lanes":      "avx512",
+	"amd64/f32/ce/stash-aligned-row":  "avx512",
 }
 
 // pathTypes returns the element types a path name belongs to.

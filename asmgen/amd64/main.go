@@ -67,8 +67,9 @@ func main() {
 		expAffineRows(s, false, false, true)
 		expAffineRows(s, true, false, true)
 		lseStashRow(s, nil)
-		scaleRow(s, false)
-		scaleRow(s, true)
+		scaleRow(s, false, false)
+		scaleRow(s, true, false)
+		scaleRow(s, false, true)
 		lseStashScaleRow(s, false)
 		lseStashScaleRow(s, true)
 		for _, f := range halfFormats {

@@ -66,12 +66,16 @@ func lseStashRow(s *x86.ISA, f *halfFormat) {
 
 // scaleRow is pass 2 of the stashed path: dst = c·src − b over one row,
 // with non-temporal stores in the NT variant.
-func scaleRow(s *x86.ISA, streamed bool) {
+func scaleRow(s *x86.ISA, streamed, aligned bool) {
 	name := "scaleRow"
 	doc := []string{"%s writes dst[j] = c·src[j] − b for j < k."}
 	if streamed {
 		name += "NT"
 		doc = append(doc, "dst is written with non-temporal stores, bypassing the caches.")
+	}
+	if aligned {
+		name += "A"
+		doc = append(doc, "Its whole vectors are stored to aligned addresses (a masked head first): none splits a cache line.")
 	}
 	name += suffix(s)
 	TEXT(name, NOSPLIT, "func(src, dst *float32, k int, c, b float32)")
@@ -88,7 +92,11 @@ func scaleRow(s *x86.ISA, streamed bool) {
 		s.FMS213(b, c, v) // c·v − b
 		store(v, s.At(dst, j))
 	}
-	sp.EachOut(dst, streamed, each)
+	if aligned {
+		sp.EachAligned(dst, each)
+	} else {
+		sp.EachOut(dst, streamed, each)
+	}
 	s.EndOut(streamed)
 }
 

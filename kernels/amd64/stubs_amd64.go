@@ -369,6 +369,12 @@ func scaleRowAVX2(src *float32, dst *float32, k int, c float32, b float32)
 //go:noescape
 func scaleRowNTAVX2(src *float32, dst *float32, k int, c float32, b float32)
 
+// scaleRowAAVX2 writes dst[j] = c·src[j] − b for j < k.
+// Its whole vectors are stored to aligned addresses (a masked head first): none splits a cache line.
+//
+//go:noescape
+func scaleRowAAVX2(src *float32, dst *float32, k int, c float32, b float32)
+
 // lseStashScaleRowAVX2 is lseStashRow(x, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop; it returns lseStashRow's result.
 // The stashes and rows must not overlap, except dst with x's previous row (in place).
 //
@@ -2339,6 +2345,12 @@ func scaleRowAVX512(src *float32, dst *float32, k int, c float32, b float32)
 //
 //go:noescape
 func scaleRowNTAVX512(src *float32, dst *float32, k int, c float32, b float32)
+
+// scaleRowAAVX512 writes dst[j] = c·src[j] − b for j < k.
+// Its whole vectors are stored to aligned addresses (a masked head first): none splits a cache line.
+//
+//go:noescape
+func scaleRowAAVX512(src *float32, dst *float32, k int, c float32, b float32)
 
 // lseStashScaleRowAVX512 is lseStashRow(x, stash, k, out) and scaleRow(prev, dst, k, c, b) in one loop; it returns lseStashRow's result.
 // The stashes and rows must not overlap, except dst with x's previous row (in place).
