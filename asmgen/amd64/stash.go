@@ -136,7 +136,17 @@ func lseStashScaleRow(s *x86.ISA, streamed bool) {
 	moved := GP64()
 	XORQ(moved, moved)
 	hooks := stashHooks(s, stash, moved)
-	hooks.loop = func(body func(j reg.GPVirtual, mk *x86.Mask), flush func()) {
+	hooks.loop = scaleRowLoop(s, sp, prev, dst, c, b, streamed)
+	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, hooks)
+	storeStashOut(s, out, m, l, ref)
+	Store(moved, ReturnIndex(0))
+	s.EndOut(streamed)
+}
+
+// scaleRowLoop is the lseHooks.loop of a fused pass 1 that also writes
+// scaleRow's dst = c·prev − b (float32), streamed or not, vector by vector.
+func scaleRowLoop(s *x86.ISA, sp x86.Span, prev, dst reg.GPVirtual, c, b reg.VecVirtual, streamed bool) func(body func(j reg.GPVirtual, mk *x86.Mask), flush func()) {
+	return func(body func(j reg.GPVirtual, mk *x86.Mask), flush func()) {
 		sp.EachOutBlock(dst, streamed, x86.SumBlock, func(j reg.GPVirtual, mk *x86.Mask, store func(reg.VecVirtual, Mem)) {
 			body(j, mk)
 			v := s.LoadAt(mk, s.At(prev, j), nil)
@@ -144,10 +154,6 @@ func lseStashScaleRow(s *x86.ISA, streamed bool) {
 			store(v, s.At(dst, j))
 		}, flush)
 	}
-	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, hooks)
-	storeStashOut(s, out, m, l, ref)
-	Store(moved, ReturnIndex(0))
-	s.EndOut(streamed)
 }
 
 // stashHooks keeps pass 1's exponentials in stash and sets moved to 1 if

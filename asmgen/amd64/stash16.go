@@ -189,22 +189,17 @@ func lseStashScaleRow16(s *x86.ISA, f halfFormat, g32, streamed bool) {
 	XORQ(moved, moved)
 	hooks := stashHooks(s, stash, moved)
 	rowHooks16(s, &hooks, x, xtail, f.f16)
-	hooks.loop = func(body func(j reg.GPVirtual, mk *x86.Mask), flush func()) {
-		if g32 { // lseStashScaleRow's loop
-			sp.EachOutBlock(dst, streamed, x86.SumBlock, func(j reg.GPVirtual, mk *x86.Mask, store func(reg.VecVirtual, Mem)) {
+	if g32 {
+		hooks.loop = scaleRowLoop(s, sp, prev, dst, c, b, streamed) // lseStashScaleRow's
+	} else {
+		hooks.loop = func(body func(j reg.GPVirtual, mk *x86.Mask), flush func()) {
+			sp.EachBlock(x86.SumBlock, func(j reg.GPVirtual, mk *x86.Mask) {
 				body(j, mk)
 				v := s.LoadAt(mk, s.At(prev, j), nil)
 				s.FMS213(b, c, v) // c·v − b
-				store(v, s.At(dst, j))
+				store16(s, v, mk, dst, dtail, j, f.f16)
 			}, flush)
-			return
 		}
-		sp.EachBlock(x86.SumBlock, func(j reg.GPVirtual, mk *x86.Mask) {
-			body(j, mk)
-			v := s.LoadAt(mk, s.At(prev, j), nil)
-			s.FMS213(b, c, v) // c·v − b
-			store16(s, v, mk, dst, dtail, j, f.f16)
-		}, flush)
 	}
 	m, l, ref := onlineLSEHooks(s, x, sp, negInf, true, nil, nil, nil, hooks)
 	storeStashOut(s, out, m, l, ref)
