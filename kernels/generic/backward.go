@@ -48,8 +48,8 @@ func Softplus[T args.Float](a args.Elementwise[T]) {
 		for i, v := range xs {
 			e[i] = -math.Abs(float64(v * beta)) // βx rounded in T, as PyTorch
 		}
-		expInto(e, e)
-		log1pInto(l1, e)
+		expIntoT[T](e, e)
+		log1pIntoT[T](l1, e)
 		for i, v := range xs {
 			t := v * beta
 			r := T((max(float64(t), 0) + l1[i]) / b)
@@ -80,7 +80,7 @@ func sigmoidGrad[T args.Float](a args.Elementwise[T], beta, thr T) {
 			t[i] = float64(v * beta) // rounded in T, as PyTorch
 			e[i] = -math.Abs(t[i])
 		}
-		expInto(e, e)
+		expIntoT[T](e, e)
 		for i, tv := range t {
 			// σ(t) = f/(1+e) with f = 1 for t ≥ 0 and e below: picked by
 			// the sign bit, not a branch on random data.
@@ -132,7 +132,7 @@ func LogSoftmaxBackward[T args.Float](a args.Rows[T]) {
 			for j, v := range ys {
 				e[j] = float64(v)
 			}
-			expInto(e, e)
+			expIntoT[T](e, e)
 			for j, v := range e {
 				d[j] = T(float64(g[j]) - positive(float64(ys[j]), v)*s)
 			}
@@ -157,7 +157,7 @@ func LogSumExpBackward[T args.Float](a args.Rows[T]) {
 			for j, v := range xs {
 				e[j] = float64(v - l) // rounded in T, as the SIMD kernels and the reference
 			}
-			expInto(e, e)
+			expIntoT[T](e, e)
 			for j, v := range e {
 				d[j] = T(float64(g) * positive(float64(xs[j]-l), v))
 			}

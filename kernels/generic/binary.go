@@ -63,8 +63,8 @@ func binaryLoop[T args.Float](a *args.Binary[T], c *binaryConsts, lo, hi int, pw
 			for i, v := range xs {
 				e[i] = -math.Abs(float64(v))
 			}
-			expInto(e, e)
-			log1pInto(l1, e)
+			expIntoT[T](e, e)
+			log1pIntoT[T](l1, e)
 			if a.Kind == args.SigmoidFocal {
 				for i, xv := range xs {
 					l, g := sigmoidFocal(float64(xv), e[i], l1[i], float64(ys[i]), c)
@@ -122,8 +122,8 @@ func binaryLoop[T args.Float](a *args.Binary[T], c *binaryConsts, lo, hi int, pw
 			for i, v := range xs {
 				lp[i], lq[i] = float64(v), -float64(v)
 			}
-			logInto(lp, lp)
-			log1pInto(lq, lq)
+			logIntoT[T](lp, lp)
+			log1pIntoT[T](lq, lq)
 			if c.clip > 0 {
 				for i, xv := range xs {
 					y := float64(ys[i])
@@ -147,7 +147,7 @@ func binaryLoop[T args.Float](a *args.Binary[T], c *binaryConsts, lo, hi int, pw
 			for i, xv := range xs {
 				pt[i], _ = focalPt(float64(xv), float64(ys[i]), c.clip)
 			}
-			logInto(lg, pt)
+			logIntoT[T](lg, pt)
 			if o.grad == nil { // the loss alone: no derivative, no division
 				for i, yv := range ys {
 					o.put(lo+i, focalProbLoss(float64(yv), pt[i], lg[i], c), 0)

@@ -367,7 +367,7 @@ func sumExpRow[T args.Float](x []T, m float64, argmax int, park []T) float64 {
 		for i, v := range xs {
 			b[i] = float64(v) - m
 		}
-		expInto(b, b)
+		expIntoT[T](b, b)
 		if park != nil {
 			pk := park[lo:][:len(b)]
 			for i, v := range b {

@@ -84,7 +84,7 @@ func reverseKLRow[T args.Float](s, t, g []T, tau T, c float64) float64 {
 			for j := range ss {
 				ez[j] = lz.logp(float64(T(ss[j] * tau)))
 			}
-			expInto(ez, ez)
+			expIntoT[T](ez, ez)
 			for j := range gs {
 				q := ez[j]
 				if q != 0 { // Q_j = 0 (z_j = −Inf) has gradient 0, whatever v_j
@@ -119,8 +119,8 @@ func klPass[T args.Float](a, b []T, tau T) (lx, ly splitLSE, d float64, ok bool)
 			x, y := float64(T(as[j]*tau)), float64(T(bs[j]*tau))
 			ex[j], ey[j], dl[j] = x-mx, y-my, x-y
 		}
-		expInto(ex, ex)
-		expInto(ey, ey)
+		expIntoT[T](ex, ex)
+		expIntoT[T](ey, ey)
 		addInto(&sx, ex)
 		addInto(&sy, ey)
 		for j, e := range ex {
@@ -165,8 +165,8 @@ func distillGrad[T args.Float](s, t, g []T, tau T, c float64, lz, lv splitLSE) {
 			ez[j] = lz.logp(float64(T(ss[j] * tau)))
 			ev[j] = lv.logp(float64(T(ts[j] * tau)))
 		}
-		expInto(ez, ez)
-		expInto(ev, ev)
+		expIntoT[T](ez, ez)
+		expIntoT[T](ev, ev)
 		for j := range gs {
 			gs[j] = T(c * (ez[j] - ev[j]))
 		}
@@ -244,14 +244,14 @@ func jsdBlock[T args.Float](s, t []T, tau T, lv, lz splitLSE, mix *jsdMix, p, q,
 		p[j], q[j] = a, b
 		lm[j] = max(a+logB, b+logB1) // −Inf where both are: M_j = 0, and neither term exists
 	}
-	expInto(p, p)
-	expInto(q, q)
+	expIntoT[T](p, p)
+	expIntoT[T](q, q)
 	beta, beta1 := mix.beta, mix.beta1
 	for j := range e {
 		bp, bq := beta*p[j], beta1*q[j]
 		e[j] = min(bp, bq) / max(bp, bq, math.SmallestNonzeroFloat64)
 	}
-	log1pInto(e, e)
+	log1pIntoT[T](e, e)
 	for j := range lm {
 		lm[j] += e[j]
 	}

@@ -23,9 +23,9 @@ func KLDiv[T args.Float](a args.Regression[T]) float64 {
 			f[i] = float64(t)
 		}
 		if logTarget {
-			expInto(f, f) // p
+			expIntoT[T](f, f) // p
 		} else {
-			logInto(f, f) // log p
+			logIntoT[T](f, f) // log p
 		}
 		for i, xv := range xs {
 			t, xf := float64(ys[i]), float64(xv)

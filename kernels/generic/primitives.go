@@ -146,7 +146,7 @@ func sigmoidFamily[T args.Float](a args.Elementwise[T], fam int) {
 		for i, v := range xs {
 			e[i] = -math.Abs(float64(v))
 		}
-		expInto(e, e)
+		expIntoT[T](e, e)
 		if fam == famSigmoid {
 			for i, v := range xs {
 				sp, _ := sigmoids(float64(v), e[i])
@@ -154,7 +154,7 @@ func sigmoidFamily[T args.Float](a args.Elementwise[T], fam int) {
 			}
 			continue
 		}
-		log1pInto(l1, e)
+		log1pIntoT[T](l1, e)
 		if fam == famLogSigmoid {
 			for i, v := range xs {
 				d[i] = T(-(max(-float64(v), 0) + l1[i]))

@@ -125,7 +125,7 @@ func ExpAffineRow[T args.Float](x, dst, w []T, m, ls, coef, bias, scale, capv fl
 			for j, v := range xs {
 				e[j] = (float64(v) - m) - ls
 			}
-			expInto(e, e)
+			expIntoT[T](e, e)
 			if w == nil {
 				for j, v := range e {
 					d[j] = T(coef*v - scale*bias)
