@@ -157,3 +157,37 @@ func weights4(x0, x1, x2, x3 float64) bool {
 	return x0 >= 0 && x0 <= math.MaxFloat64 && x1 >= 0 && x1 <= math.MaxFloat64 &&
 		x2 >= 0 && x2 <= math.MaxFloat64 && x3 >= 0 && x3 <= math.MaxFloat64
 }
+
+// compSum is four Neumaier sums over every fourth term (four dependent
+// chains instead of one), merged by three more compensated steps.
+type compSum struct{ s, c [4]float64 }
+
+// add adds the terms b, b[i] to sum i mod 4 (the tail to sum 0).
+func (a *compSum) add(b []float64) {
+	s0, s1, s2, s3 := a.s[0], a.s[1], a.s[2], a.s[3]
+	c0, c1, c2, c3 := a.c[0], a.c[1], a.c[2], a.c[3]
+	for len(b) >= 4 {
+		b4 := b[:4:4]
+		b = b[4:]
+		s0, c0 = neumaier(s0, c0, b4[0])
+		s1, c1 = neumaier(s1, c1, b4[1])
+		s2, c2 = neumaier(s2, c2, b4[2])
+		s3, c3 = neumaier(s3, c3, b4[3])
+	}
+	for _, v := range b {
+		s0, c0 = neumaier(s0, c0, v)
+	}
+	a.s, a.c = [4]float64{s0, s1, s2, s3}, [4]float64{c0, c1, c2, c3}
+}
+
+// total is the compensated sum, or the plain one where it is infinite or
+// NaN (the compensation is then meaningless).
+func (a *compSum) total() float64 {
+	s0, c0 := neumaier(a.s[0], a.c[0]+a.c[1], a.s[1])
+	s2, c2 := neumaier(a.s[2], a.c[2]+a.c[3], a.s[3])
+	s0, c0 = neumaier(s0, c0+c2, s2)
+	if s0-s0 != 0 {
+		return s0
+	}
+	return s0 + c0
+}
