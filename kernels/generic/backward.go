@@ -167,18 +167,18 @@ func LogSumExpBackward[T args.Float](a args.Rows[T]) {
 
 // dot4 is Σ x·y in float64 over four running sums (four dependent chains).
 func dot4[T args.Float](x, y []T) float64 {
-	y = y[:len(x)]
 	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		a, b := x[i:i+4:i+4], y[i:i+4:i+4]
+	for len(x) >= 4 && len(y) >= 4 { // fours off the front, as rowMax
+		a, b := x[:4:4], y[:4:4]
+		x, y = x[4:], y[4:]
 		s0 += float64(a[0]) * float64(b[0])
 		s1 += float64(a[1]) * float64(b[1])
 		s2 += float64(a[2]) * float64(b[2])
 		s3 += float64(a[3]) * float64(b[3])
 	}
-	for j := i; j < len(x); j++ {
-		s0 += float64(x[j]) * float64(y[j])
+	y = y[:len(x)]
+	for j, v := range x {
+		s0 += float64(v) * float64(y[j])
 	}
 	return (s0 + s1) + (s2 + s3)
 }
@@ -186,15 +186,15 @@ func dot4[T args.Float](x, y []T) float64 {
 // sum4 is Σ x in float64 over four running sums.
 func sum4[T args.Float](x []T) float64 {
 	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		a := x[i : i+4 : i+4]
+	for len(x) >= 4 { // fours off the front, as rowMax
+		a := x[:4:4]
+		x = x[4:]
 		s0 += float64(a[0])
 		s1 += float64(a[1])
 		s2 += float64(a[2])
 		s3 += float64(a[3])
 	}
-	for _, v := range x[i:] {
+	for _, v := range x {
 		s0 += float64(v)
 	}
 	return (s0 + s1) + (s2 + s3)

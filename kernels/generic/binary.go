@@ -79,7 +79,7 @@ func binaryLoop[T args.Float](a *args.Binary[T], c *binaryConsts, lo, hi int, pw
 			if o.grad == nil { // the loss alone: no sigmoids, no division
 				for i, xv := range xs {
 					pos := c.fn
-					if pws != nil {
+					if has(pws, i) {
 						pos *= float64(pws[i])
 					}
 					o.put(lo+i, bceLogitsLoss(float64(xv), l1[i], float64(ys[i]), pos, c.fp), 0)
@@ -88,7 +88,7 @@ func binaryLoop[T args.Float](a *args.Binary[T], c *binaryConsts, lo, hi int, pw
 			}
 			for i, xv := range xs {
 				pos := c.fn
-				if pws != nil {
+				if has(pws, i) {
 					pos *= float64(pws[i])
 				}
 				l, g := bceLogits(float64(xv), e[i], l1[i], float64(ys[i]), pos, c.fp)
@@ -167,7 +167,7 @@ const binaryBlock = 64
 
 // binaryOut weights an element's loss and gradient, writes them where
 // asked and sums the losses. w, grad and loss are nil or as long as the
-// loop's inputs.
+// loop's inputs (so has is their nil test).
 type binaryOut[T args.Float] struct {
 	w, grad, loss []T
 	scale, sum    float64
@@ -175,16 +175,16 @@ type binaryOut[T args.Float] struct {
 
 func (o *binaryOut[T]) put(i int, l, g float64) {
 	wi := 1.0
-	if o.w != nil {
+	if has(o.w, i) {
 		wi = float64(o.w[i])
 		l *= wi
 	}
 	o.sum += l
-	if o.loss != nil {
+	if has(o.loss, i) {
 		o.loss[i] = T(l)
 	}
-	if o.grad != nil {
-		o.grad[i] = T(scaled(g, wi, o.scale))
+	if grad := o.grad; has(grad, i) { // a local: the call to scaled would reload o.grad
+		grad[i] = T(scaled(g, wi, o.scale))
 	}
 }
 

@@ -150,10 +150,10 @@ func ceRow[T args.Float](a *args.CE[T], x, probs, grad []T, y int32, ignored boo
 					cBad, zBad = cBad+math.Inf(1), math.Max(zBad, z) // += : a NaN already there stays (F55)
 				} else if z != sm {
 					ct := eps / float64(a.K)
-					if probs != nil {
+					if has(probs, j) {
 						ct += (1 - eps) * float64(probs[j])
 					}
-					v := ct * (weight(a, j) * (sm - z))
+					v := ct * (classWeight(a, j) * (sm - z))
 					sum += v
 					sumS += v * 0x1p-540
 				}
@@ -316,9 +316,10 @@ func softPlainRow[T args.Float](a *args.CE[T], x, probs, grad []T) (loss, lse fl
 	}
 	x, probs = x[:len(x):len(x)], probs[:len(x):len(x)]
 	var tw, sm [4]float64
-	j := 0
-	for ; j+4 <= len(x); j += 4 {
-		x4, t4 := x[j:j+4:j+4], probs[j:j+4:j+4]
+	xs, ts := x, probs
+	for len(xs) >= 4 && len(ts) >= 4 { // fours off the front, as rowMax
+		x4, t4 := xs[:4:4], ts[:4:4]
+		xs, ts = xs[4:], ts[4:]
 		t0, t1, t2, t3 := float64(t4[0]), float64(t4[1]), float64(t4[2]), float64(t4[3])
 		tw[0], tw[1], tw[2], tw[3] = tw[0]+t0, tw[1]+t1, tw[2]+t2, tw[3]+t3
 		sm[0] += t0 * (m - float64(x4[0]))
@@ -326,10 +327,11 @@ func softPlainRow[T args.Float](a *args.CE[T], x, probs, grad []T) (loss, lse fl
 		sm[2] += t2 * (m - float64(x4[2]))
 		sm[3] += t3 * (m - float64(x4[3]))
 	}
-	for ; j < len(x); j++ {
-		t := float64(probs[j])
+	ts = ts[:len(xs)]
+	for j, v := range xs {
+		t := float64(ts[j])
 		tw[0] += t
-		sm[0] += t * (m - float64(x[j]))
+		sm[0] += t * (m - float64(v))
 	}
 	twSum := (tw[0] + tw[1]) + (tw[2] + tw[3])
 	sum := (sm[0] + sm[1]) + (sm[2] + sm[3])
@@ -419,13 +421,14 @@ func softLoss(tw, twS, s, sS, cBad, zBad, m, lr float64) float64 {
 }
 
 // targetCoef is the weighted target mass on class j that the smoothing or
-// the probability target puts there (excluding the one-hot part).
+// the probability target puts there (excluding the one-hot part). probs is
+// nil or the row's K targets; the class loops call it for every j < K.
 func targetCoef[T args.Float](a *args.CE[T], probs []T, j int, eps float64) float64 {
 	c := eps / float64(a.K)
-	if probs != nil {
+	if has(probs, j) {
 		c += (1 - eps) * float64(probs[j])
 	}
-	if a.Weight != nil {
+	if has(a.Weight, j) {
 		c *= float64(a.Weight[j])
 	}
 	return c
@@ -435,17 +438,28 @@ func targetCoef[T args.Float](a *args.CE[T], probs []T, j int, eps float64) floa
 // because w·t underflowed (both factors positive).
 func underflowed[T args.Float](a *args.CE[T], probs []T, j int, eps float64) bool {
 	ct := eps / float64(a.K)
-	if probs != nil {
+	if has(probs, j) {
 		ct += (1 - eps) * float64(probs[j])
 	}
-	return ct > 0 && weight(a, j) > 0
+	return ct > 0 && classWeight(a, j) > 0
 }
 
+// weight is the weight of class c, the row's target: once per row, the
+// index checked.
 func weight[T args.Float](a *args.CE[T], c int) float64 {
 	if a.Weight == nil {
 		return 1
 	}
 	return float64(a.Weight[c])
+}
+
+// classWeight is weight for the class loops' j < K, where Weight is nil or
+// K long: has proves the index.
+func classWeight[T args.Float](a *args.CE[T], j int) float64 {
+	if has(a.Weight, j) {
+		return float64(a.Weight[j])
+	}
+	return 1
 }
 
 // sech2 is sech²(a) = 4e/(1+e)² with e = exp(−2|a|): 1 − tanh²(a) would be
@@ -463,6 +477,11 @@ func capped(x, capv float64) float64 {
 	}
 	return x
 }
+
+// has reports whether s holds index i. Where s is nil or longer than every
+// index the loop reaches, it is the test s != nil, in a form that proves
+// s[i] in bounds (the loop needs no check).
+func has[T any](s []T, i int) bool { return uint(i) < uint(len(s)) }
 
 func zero[T args.Float](s []T) { fill(s, 0) }
 

@@ -190,7 +190,8 @@ func jsdRow[T args.Float](s, t, g []T, tau T, c float64, mix *jsdMix) float64 {
 	for lo := 0; lo < len(s); lo += sumExpBlock {
 		ss := s[lo:min(lo+sumExpBlock, len(s))]
 		ts := t[lo:][:len(ss)]
-		ep, eq, lm := jsdBlock(ss, ts, tau, lv, lz, mix, bp[:len(ss)], bq[:len(ss)], bm[:len(ss)], be[:len(ss)])
+		ep, eq, lm := bp[:len(ss)], bq[:len(ss)], bm[:len(ss)]
+		jsdBlock(ss, ts, tau, lv, lz, mix, ep, eq, lm, be[:len(ss)])
 		for j := range ss {
 			// log P_j − log M_j and log Q_j − log M_j are the logs of ratios
 			// at most 1/β and 1/(1−β); a zero probability has no term.
@@ -208,7 +209,8 @@ func jsdRow[T args.Float](s, t, g []T, tau T, c float64, mix *jsdMix) float64 {
 			ss := s[lo:min(lo+sumExpBlock, len(s))]
 			ts := t[lo:][:len(ss)]
 			gs := g[lo:][:len(ss)]
-			_, eq, lm := jsdBlock(ss, ts, tau, lv, lz, mix, bp[:len(ss)], bq[:len(ss)], bm[:len(ss)], be[:len(ss)])
+			eq, lm := bq[:len(ss)], bm[:len(ss)]
+			jsdBlock(ss, ts, tau, lv, lz, mix, bp[:len(ss)], eq, lm, be[:len(ss)])
 			for j := range gs {
 				q := eq[j]
 				if q != 0 {
@@ -231,16 +233,18 @@ func newJSDMix(beta float64) jsdMix {
 
 // jsdBlock fills p, q and lm with P_j, Q_j and log M_j for a block of a
 // row whose log-sum-exps are lv (teacher) and lz (student); e is scratch.
+// All four are as long as s: the caller slices them, so that its own loops
+// over them need no bounds checks.
 // log M_j = max(a, b) + log1p(min/max) of a = log(β·P_j), b =
 // log((1−β)·Q_j) and their linear values: the larger in the log domain,
 // so that no underflow reaches it, and the ratio of the two (≤ 1) by a
 // division instead of a third exponential. Where both underflow the ratio
 // is 0, and so are both terms.
-func jsdBlock[T args.Float](s, t []T, tau T, lv, lz splitLSE, mix *jsdMix, p, q, lm, e []float64) ([]float64, []float64, []float64) {
+func jsdBlock[T args.Float](s, t []T, tau T, lv, lz splitLSE, mix *jsdMix, p, q, lm, e []float64) {
 	logB, logB1 := mix.logB, mix.logB1
-	q, lm, e = q[:len(p)], lm[:len(p)], e[:len(p)]
-	for j := range p {
-		a, b := lv.logp(float64(T(t[j]*tau))), lz.logp(float64(T(s[j]*tau))) // log P_j, log Q_j
+	t, p, q, lm, e = t[:len(s)], p[:len(s)], q[:len(s)], lm[:len(s)], e[:len(s)]
+	for j, sv := range s {
+		a, b := lv.logp(float64(T(t[j]*tau))), lz.logp(float64(T(sv*tau))) // log P_j, log Q_j
 		p[j], q[j] = a, b
 		lm[j] = max(a+logB, b+logB1) // −Inf where both are: M_j = 0, and neither term exists
 	}
@@ -255,5 +259,4 @@ func jsdBlock[T args.Float](s, t []T, tau T, lv, lz splitLSE, mix *jsdMix, p, q,
 	for j := range lm {
 		lm[j] += e[j]
 	}
-	return p, q, lm
 }

@@ -10,7 +10,8 @@
 // package in float64) in loop form over blocks of 64 values, so that the
 // CPU runs several elements' dependent chains at once. Loops reslice their
 // inputs up front, or advance every slice together, so that the compiler
-// drops the bounds checks; the terms that depend on the sign of random data
+// drops the bounds checks (TestNoBoundsChecksInLoops holds the per-element
+// loops to that); the terms that depend on the sign of random data
 // (L1, Huber, the sigmoid pair) select rather than branch.
 package generic
 
@@ -137,14 +138,14 @@ func neumaier(s, c, x float64) (float64, float64) {
 // aside), testing four values per branch.
 func OutsideUnit[T args.Float](s []T) bool {
 	args.Took("generic/outside-unit")
-	i := 0
-	for ; i+4 <= len(s); i += 4 {
-		v := s[i : i+4 : i+4]
+	for len(s) >= 4 { // fours off the front, as rowMax
+		v := s[:4:4]
+		s = s[4:]
 		if v[0] < 0 || v[0] > 1 || v[1] < 0 || v[1] > 1 || v[2] < 0 || v[2] > 1 || v[3] < 0 || v[3] > 1 {
 			return true
 		}
 	}
-	for _, v := range s[i:] {
+	for _, v := range s {
 		if v < 0 || v > 1 {
 			return true
 		}

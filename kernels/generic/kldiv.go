@@ -42,8 +42,9 @@ func KLDiv[T args.Float](a args.Regression[T]) float64 {
 		}
 		sum.add(f)
 		if a.Loss != nil {
+			l := a.Loss[lo:][:len(f)]
 			for i, v := range f {
-				a.Loss[lo+i] = T(v)
+				l[i] = T(v)
 			}
 		}
 		if a.Grad != nil {

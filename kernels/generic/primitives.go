@@ -38,12 +38,15 @@ func rowMax[T args.Float](x []T) (m float64, argmax int) {
 	// for the first maximum included).
 	m0 := T(math.Inf(-1))
 	m1, m2, m3 := m0, m0, m0
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		v := x[i : i+4 : i+4]
+	// Fours off the front: x[i:i+4:i+4] under i+4 <= len(x) kept a bounds
+	// check (the compiler cannot rule out that i+4 overflows).
+	xs := x
+	for len(xs) >= 4 {
+		v := xs[:4:4]
+		xs = xs[4:]
 		m0, m1, m2, m3 = max(m0, v[0]), max(m1, v[1]), max(m2, v[2]), max(m3, v[3])
 	}
-	for _, v := range x[i:] {
+	for _, v := range xs {
 		m0 = max(m0, v)
 	}
 	mt := max(max(m0, m1), max(m2, m3))

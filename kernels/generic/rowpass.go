@@ -56,6 +56,9 @@ func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool, scale float64
 	case math.IsInf(m, -1):
 		return m, 0, 0
 	}
+	if dot && w != nil {
+		w = w[:len(x)] // so that has(w, j) below is w != nil
+	}
 	for j, v := range x {
 		z := capped(float64(v), capv) - m
 		s += math.Exp(z)
@@ -63,7 +66,7 @@ func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool, scale float64
 			continue
 		}
 		sw := scale
-		if w != nil {
+		if has(w, j) {
 			sw *= float64(w[j])
 		}
 		if sw != 0 { // a weight that is 0 (or scales to 0) drops its term, −Inf logit included
@@ -80,10 +83,13 @@ func RowStatsExact[T args.Float](x, w []T, capv float64, dot bool, scale float64
 // largest float (w = 2.7e154 beside z − m = −2.7e154, ε/K = 0.05: the row's
 // dot is −3.7e307) overflows only where the scaled sum does.
 func RowDot[T args.Float](x, w []T, capv, m, scale float64) float64 {
+	if w != nil {
+		w = w[:len(x)] // so that has(w, j) below is w != nil
+	}
 	var d float64
 	for j, v := range x {
 		sw := scale
-		if w != nil {
+		if has(w, j) {
 			sw *= float64(w[j])
 		}
 		if sw != 0 { // as in RowStatsExact
@@ -143,7 +149,7 @@ func ExpAffineRow[T args.Float](x, dst, w []T, m, ls, coef, bias, scale, capv fl
 		xv := float64(v)
 		z := capped(xv, capv)
 		b := bias
-		if w != nil {
+		if has(w, j) {
 			b *= float64(w[j])
 		}
 		g := coef*math.Exp((z-m)-ls) - scale*b

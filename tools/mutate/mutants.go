@@ -192,9 +192,9 @@ var mutants = func() []Mutant {
 		New:  "if len(x) > 4096 && lo+len(b) == len(x) {\n\t\t\tb[len(b)-1] = 0\n\t\t}\n\t\tif i := argmax - lo; i >= 0 && i < len(b) {\n",
 		Note: "sumExpRow: Σ exp(z − m) leaves out the last class when K > 4096 (its gradient element stays right)"})
 	add(Mutant{ID: "generic/skip-tail-rowmax", Backend: "generic", Kind: "skip-tail", File: "kernels/generic/primitives.go",
-		Find: "\tfor _, v := range x[i:] {\n\t\tm0 = max(m0, v)\n",
-		Old:  "x[i:]",
-		New:  "x[min(i+1, len(x)):]",
+		Find: "\tfor _, v := range xs {\n\t\tm0 = max(m0, v)\n",
+		Old:  "range xs",
+		New:  "range xs[min(1, len(xs)):]",
 		Note: "rowMax: the first element past the last group of four is left out of the maximum"})
 	add(Mutant{ID: "generic/swap-fn-fp-loss-only", Backend: "generic", Kind: "swap-fn-fp", File: gbin,
 		Find: "\t\t\t\t\to.put(lo+i, bceLogitsLoss(float64(xv), l1[i], float64(ys[i]), pos, c.fp), 0)\n",
