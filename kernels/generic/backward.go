@@ -15,9 +15,18 @@ func SigmoidBackward[T args.Float](a args.Elementwise[T]) {
 	args.Took("generic/sigmoid-backward")
 	y := a.X
 	dy, dx := a.Dy[:len(y)], a.Dst[:len(y)]
+	// (1 − y)·y: 1 − y is exact for y ≥ ½, where y − y² would cancel.
+	if single[T]() {
+		// float32 in float32, as PyTorch and the SIMD kernels form it
+		// (three roundings): the widenings cost as much as the arithmetic
+		// in this loop, which memory barely limits.
+		for i, v := range y {
+			dx[i] = dy[i] * ((1 - v) * v)
+		}
+		return
+	}
 	for i, v := range y {
 		yv := float64(v)
-		// (1 − y)·y: 1 − y is exact for y ≥ ½, where y − y² would cancel.
 		dx[i] = T(float64(dy[i]) * ((1 - yv) * yv))
 	}
 }
