@@ -263,11 +263,8 @@ func hardLogs[T args.Float](lv, tmp []float64, ps, ys []T) bool {
 			lv[i] = logSub(u)
 			continue
 		}
-		tb := math.Float64bits(u) - logOff
-		k := int64(tb) >> 52
-		e := &logTab[(tb>>45)%logBins]
-		m := math.Float64frombits(math.Float64bits(u) - uint64(k)<<52)
-		lv[i] = logTail(float64(k), e.logc, (m-e.c)*e.invc) + tmp[i]*e.invc*math.Float64frombits(uint64(1023-k)<<52)
+		kf, logc, r, ds := logBin(u)
+		lv[i] = logTail(kf, logc, r) + tmp[i]*ds
 	}
 	return true
 }

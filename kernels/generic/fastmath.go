@@ -101,17 +101,24 @@ const (
 
 var logTab [logBins]struct{ c, invc, logc float64 }
 
+// logBin splits a positive normal u as logTail takes it: k as a float, log cᵢ
+// and r, plus invc·2⁻ᵏ, which turns a small addend d of u into log(1 + d/u)
+// ≈ d·invc·2⁻ᵏ (log1p's rounding term). Every log form shares it.
+func logBin(u float64) (kf, logc, r, dScale float64) {
+	tmp := math.Float64bits(u) - logOff
+	k := int64(tmp) >> 52
+	e := &logTab[(tmp>>45)%logBins]
+	m := math.Float64frombits(math.Float64bits(u) - uint64(k)<<52)
+	return float64(k), e.logc, (m - e.c) * e.invc, e.invc * math.Float64frombits(uint64(1023-k)<<52)
+}
+
 // logFast is log x.
 func logFast(x float64) float64 {
 	if !(x >= 0x1p-1022 && x <= math.MaxFloat64) { // 0, subnormal, negative, ±Inf, NaN
 		return logSub(x)
 	}
-	tmp := math.Float64bits(x) - logOff
-	k := int64(tmp) >> 52
-	e := &logTab[(tmp>>45)%logBins]
-	m := math.Float64frombits(math.Float64bits(x) - uint64(k)<<52)
-	kf := float64(k)
-	return logTail(kf, e.logc, (m-e.c)*e.invc)
+	kf, logc, r, _ := logBin(x)
+	return logTail(kf, logc, r)
 }
 
 // logTail is k·ln2 + log cᵢ + log(1 + r).
@@ -133,12 +140,8 @@ func log1pFast(x float64) float64 {
 		return math.Log1p(x)
 	}
 	d := x - (u - 1)
-	tmp := math.Float64bits(u) - logOff
-	k := int64(tmp) >> 52
-	e := &logTab[(tmp>>45)%logBins]
-	m := math.Float64frombits(math.Float64bits(u) - uint64(k)<<52)
-	kf := float64(k)
-	return logTail(kf, e.logc, (m-e.c)*e.invc) + d*e.invc*math.Float64frombits(uint64(1023-k)<<52)
+	kf, logc, r, ds := logBin(u)
+	return logTail(kf, logc, r) + d*ds
 }
 
 // logInto writes dst[i] = log src[i] (dst may be src): logFast with the
@@ -150,11 +153,8 @@ func logInto(dst, src []float64) {
 			dst[i] = logSub(x)
 			continue
 		}
-		tmp := math.Float64bits(x) - logOff
-		k := int64(tmp) >> 52
-		e := &logTab[(tmp>>45)%logBins]
-		m := math.Float64frombits(math.Float64bits(x) - uint64(k)<<52)
-		dst[i] = logTail(float64(k), e.logc, (m-e.c)*e.invc)
+		kf, logc, r, _ := logBin(x)
+		dst[i] = logTail(kf, logc, r)
 	}
 }
 
@@ -169,12 +169,8 @@ func log1pInto(dst, src []float64) {
 			continue
 		}
 		d := x - (u - 1)
-		tmp := math.Float64bits(u) - logOff
-		k := int64(tmp) >> 52
-		e := &logTab[(tmp>>45)%logBins]
-		m := math.Float64frombits(math.Float64bits(u) - uint64(k)<<52)
-		kf := float64(k)
-		dst[i] = logTail(kf, e.logc, (m-e.c)*e.invc) + d*e.invc*math.Float64frombits(uint64(1023-k)<<52)
+		kf, logc, r, ds := logBin(u)
+		dst[i] = logTail(kf, logc, r) + d*ds
 	}
 }
 

@@ -89,11 +89,8 @@ func logInto32(dst, src []float64) {
 			dst[i] = logSub(x)
 			continue
 		}
-		tmp := math.Float64bits(x) - logOff
-		k := int64(tmp) >> 52
-		e := &logTab[(tmp>>45)%logBins]
-		m := math.Float64frombits(math.Float64bits(x) - uint64(k)<<52)
-		dst[i] = logTail32(float64(k), e.logc, (m-e.c)*e.invc)
+		kf, logc, r, _ := logBin(x)
+		dst[i] = logTail32(kf, logc, r)
 	}
 }
 
@@ -108,10 +105,7 @@ func log1pInto32(dst, src []float64) {
 			continue
 		}
 		d := x - (u - 1)
-		tmp := math.Float64bits(u) - logOff
-		k := int64(tmp) >> 52
-		e := &logTab[(tmp>>45)%logBins]
-		m := math.Float64frombits(math.Float64bits(u) - uint64(k)<<52)
-		dst[i] = logTail32(float64(k), e.logc, (m-e.c)*e.invc) + d*e.invc*math.Float64frombits(uint64(1023-k)<<52)
+		kf, logc, r, ds := logBin(u)
+		dst[i] = logTail32(kf, logc, r) + d*ds
 	}
 }
